@@ -1,0 +1,49 @@
+/* The command-line front end: one file per subcommand, dispatched from
+ * the table in main.c. Only cmd/ prints, parses argv or exits. */
+#ifndef ADP_CMD_H
+#define ADP_CMD_H
+
+#include <argp.h>
+#include <stdio.h>
+
+/* Exit codes: a contract, listed in adpart-update(1) EXIT STATUS. */
+enum {
+	EXIT_OK = 0,          /* success; for plan: nothing to change */
+	EXIT_ERROR = 1,       /* bad input or a failure, message on stderr */
+	EXIT_CHANGES = 2,     /* plan: a plan with changes was written */
+	EXIT_INFEASIBLE = 3,  /* plan: inputs valid, but no plan fits */
+	EXIT_USAGE = 64,      /* bad command line */
+};
+
+struct cmd {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+	const struct argp *argp;
+};
+
+extern const struct cmd cmd_table[];
+
+/* Reports an error once, in the house form: "adpart-update: message". */
+void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Reports the core's last error with an optional context prefix. */
+void cmd_error_last(const char *context);
+
+/* Output format from --output: 0 human, 1 json; -1 if unknown. */
+int cmd_parse_output(const char *s);
+
+/* Colour only on a terminal and when NO_COLOR is unset. */
+int cmd_colour(FILE *f);
+const char *cmd_bold(FILE *f);
+const char *cmd_red(FILE *f);
+const char *cmd_green(FILE *f);
+const char *cmd_reset(FILE *f);
+
+/* Formats a quantity of resource r for people: "1.5 cores", "2.0 GiB". */
+void cmd_format_amount(char buf[48], int r, double v);
+
+int cmd_plan(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+extern const struct argp cmd_plan_argp, cmd_validate_argp;
+
+#endif

@@ -1,0 +1,71 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "util/error.h"
+#include "util/resource.h"
+#include "util/timeutil.h"
+
+void cmd_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("adpart-update: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cmd_error_last(const char *context)
+{
+	const char *msg = adp_error_last();
+
+	if (context)
+		cmd_error("%s: %s", context, *msg ? msg : "unknown error");
+	else
+		cmd_error("%s", *msg ? msg : "unknown error");
+}
+
+int cmd_parse_output(const char *s)
+{
+	if (!strcmp(s, "human") || !strcmp(s, "text"))
+		return 0;
+	if (!strcmp(s, "json"))
+		return 1;
+	return -1;
+}
+
+int cmd_colour(FILE *f)
+{
+	const char *nc = getenv("NO_COLOR");
+
+	return (!nc || !*nc) && isatty(fileno(f));
+}
+
+const char *cmd_bold(FILE *f) { return cmd_colour(f) ? "\033[1m" : ""; }
+const char *cmd_red(FILE *f) { return cmd_colour(f) ? "\033[31m" : ""; }
+const char *cmd_green(FILE *f) { return cmd_colour(f) ? "\033[32m" : ""; }
+const char *cmd_reset(FILE *f) { return cmd_colour(f) ? "\033[0m" : ""; }
+
+void cmd_format_amount(char buf[48], int r, double v)
+{
+	char b[32];
+
+	switch (r) {
+	case ADP_RES_CPU:
+		snprintf(buf, 48, "%.2f cores", v);
+		break;
+	case ADP_RES_MEMORY:
+		adp_bytes_format(b, v);
+		snprintf(buf, 48, "%s", b);
+		break;
+	default:
+		adp_bytes_format(b, v);
+		snprintf(buf, 48, "%s/s", b);
+		break;
+	}
+}

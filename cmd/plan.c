@@ -1,0 +1,252 @@
+/* adpart-update plan: forecast, partition, prove, write the plan. */
+#include <argp.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd/cmd.h"
+#include "partition/planner.h"
+#include "util/error.h"
+#include "util/timeutil.h"
+
+#define MAX_HISTORY_ARGS 256
+
+struct plan_args {
+	const char *inventory, *schedule, *plan_file, *model;
+	const char *history[MAX_HISTORY_ARGS];
+	size_t nhistory;
+	int json;
+	int64_t now;
+	int have_now;
+	int write;
+};
+
+enum { OPT_NOW = 256, OPT_MODEL, OPT_NO_WRITE };
+
+static const struct argp_option options[] = {
+	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
+	{ "schedule", 's', "FILE", 0, "Update schedule (JSON)", 0 },
+	{ "history", 'H', "FILE", 0, "Extra history in the long CSV format (repeatable)", 0 },
+	{ "plan-file", 'f', "FILE", 0, "Where to write the plan (default: adpart-plan.json)", 0 },
+	{ "no-write", OPT_NO_WRITE, NULL, 0, "Show the plan without writing it", 0 },
+	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
+	{ "now", OPT_NOW, "TIME", 0, "Plan as if it were TIME (RFC 3339): history from then on is ignored", 0 },
+	{ "model", OPT_MODEL, "NAME", 0, "Forecast model (default: seasonal-analog)", 0 },
+	{ 0 },
+};
+
+static error_t parse(int key, char *arg, struct argp_state *state)
+{
+	struct plan_args *a = state->input;
+
+	switch (key) {
+	case 'i': a->inventory = arg; break;
+	case 's': a->schedule = arg; break;
+	case 'f': a->plan_file = arg; break;
+	case OPT_NO_WRITE: a->write = 0; break;
+	case OPT_MODEL: a->model = arg; break;
+	case 'H':
+		if (a->nhistory == MAX_HISTORY_ARGS)
+			argp_error(state, "at most %d --history files", MAX_HISTORY_ARGS);
+		a->history[a->nhistory++] = arg;
+		break;
+	case 'o':
+		if ((a->json = cmd_parse_output(arg)) < 0)
+			argp_error(state, "unknown output format '%s': expected human or json", arg);
+		break;
+	case OPT_NOW:
+		if (adp_time_parse(&a->now, arg, NULL))
+			argp_error(state, "--now '%s' is not a time: expected RFC 3339 such as 2018-05-06T00:00:00Z", arg);
+		a->have_now = 1;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	case ARGP_KEY_END:
+		if (!a->inventory || !a->schedule)
+			argp_error(state, "--inventory and --schedule are required");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp cmd_plan_argp = {
+	options, parse, NULL,
+	"Forecast each component's load over the schedule's window, build waves and "
+	"placements that fit with the schedule's confidence, write the plan and show it.\v"
+	"Exit status: 0 nothing to change, 2 plan written, 3 no plan fits, 1 error.",
+	NULL, NULL, NULL,
+};
+
+static void hm(char buf[8], int64_t t, const char *tz)
+{
+	char full[40];
+
+	adp_time_format_tz(full, t, tz);
+	snprintf(buf, 8, "%.5s", full + 11);
+}
+
+static void print_shortfalls(FILE *f, const struct plan *p)
+{
+	size_t i;
+
+	fprintf(f, "%s%sNo plan fits:%s\n", cmd_bold(f), cmd_red(f), cmd_reset(f));
+	for (i = 0; i < p->nshortfalls; i++) {
+		const struct plan_shortfall *s = &p->shortfalls[i];
+		char at[8], dem[48], cap[48], miss[48];
+
+		hm(at, s->at, p->timezone);
+		if (s->resource < 0 && !s->wave) {
+			fprintf(f, "  timing: %s\n", s->advice);
+			continue;
+		}
+		if (s->resource < 0) {
+			fprintf(f, "  wave %zu: '%s' replica from '%s' has nowhere to go: %s\n", s->wave,
+				s->component, s->partition, s->advice);
+			continue;
+		}
+		cmd_format_amount(dem, s->resource, s->demand);
+		cmd_format_amount(cap, s->resource, s->capacity);
+		cmd_format_amount(miss, s->resource, s->missing);
+		fprintf(f, "  wave %zu: partition '%s' %s short by %s at %s (demand %s at %.3g confidence, capacity %s)%s%s%s\n",
+			s->wave, s->partition, adp_resource_name(s->resource), miss, at, dem,
+			p->confidence[s->resource], cap, s->component ? " placing '" : "",
+			s->component ? s->component : "", s->component ? "'" : "");
+		fprintf(f, "    fix: %s\n", s->advice);
+	}
+}
+
+static void print_human(FILE *f, const struct plan *p, const char *plan_file)
+{
+	char a[40], b[40], c[40], margin[32];
+	size_t w, i, moves;
+
+	adp_time_format_tz(a, p->window_start, p->timezone);
+	hm(b, p->window_end, p->timezone);
+	hm(c, p->cutoff_at, p->timezone);
+	fprintf(f, "%sPlan '%s'%s: window %s to %s (%s), cutoff %s\n", cmd_bold(f), p->schedule_name,
+		cmd_reset(f), a, b, p->timezone, c);
+	fprintf(f, "Forecast: %s model, %zu series, %zu joint scenarios; confidence cpu %.3g, memory %.3g\n\n",
+		p->model, p->nforecast, p->scenarios, p->confidence[ADP_RES_CPU], p->confidence[ADP_RES_MEMORY]);
+	for (w = 0; w < p->nwaves; w++) {
+		const struct plan_wave *wave = &p->waves[w];
+
+		hm(a, wave->start, p->timezone);
+		hm(b, wave->end, p->timezone);
+		fprintf(f, "%sWave %zu%s  %s-%s  offline:", cmd_bold(f), w + 1, cmd_reset(f), a, b);
+		for (i = 0; i < wave->noffline; i++)
+			fprintf(f, " %s", wave->offline[i]);
+		for (i = 0, moves = 0; i < wave->nplacements; i++)
+			moves += wave->placements[i].from != NULL;
+		fprintf(f, "\n  moves (%zu):\n", moves);
+		for (i = 0; i < wave->nplacements; i++) {
+			const struct plan_placement *x = &wave->placements[i];
+			char cpu[48], mem[48];
+
+			if (!x->from)
+				continue;
+			cmd_format_amount(cpu, ADP_RES_CPU, x->alloc[ADP_RES_CPU]);
+			cmd_format_amount(mem, ADP_RES_MEMORY, x->alloc[ADP_RES_MEMORY]);
+			fprintf(f, "    %-24s %-10s -> %-10s tier %d  alloc %s, %s\n", x->component, x->from,
+				x->partition, x->tier, cpu, mem);
+		}
+		fprintf(f, "  %-12s %-7s %14s %14s %14s %14s %11s\n", "partition", "res", "capacity",
+			"p50 peak", "p95 peak", "headroom", "P(overload)");
+		for (i = 0; i < wave->nusage; i++) {
+			const struct plan_usage *u = &wave->usage[i];
+			char cap[48], p50[48], p95[48], head[48];
+			double m50 = 0, m95 = 0;
+			size_t h;
+
+			if (u->capacity <= 0 || u->resource > ADP_RES_MEMORY)
+				continue;
+			for (h = 0; h < u->nsteps; h++) {
+				m50 = fmax(m50, u->p50[h]);
+				m95 = fmax(m95, u->p95[h]);
+			}
+			cmd_format_amount(cap, u->resource, u->capacity);
+			cmd_format_amount(p50, u->resource, m50);
+			cmd_format_amount(p95, u->resource, m95);
+			cmd_format_amount(head, u->resource, u->headroom);
+			fprintf(f, "  %-12s %-7s %14s %14s %14s %14s %10.1f%%\n", u->partition,
+				adp_resource_name(u->resource), cap, p50, p95,
+				u->headroom < 0 ? "none" : head, 100 * u->overload_prob);
+		}
+		fputc('\n', f);
+	}
+	adp_duration_format(margin, p->margin);
+	if (p->nshortfalls) {
+		print_shortfalls(f, p);
+		return;
+	}
+	fprintf(f, "All %zu waves end %s before the cutoff. %zu steps to apply, %zu to roll back.\n",
+		p->nwaves, margin, p->nsteps, p->nrollback);
+	for (i = 0; i < p->nrisks; i++)
+		fprintf(f, "risk: %s\n", p->risks[i]);
+	if (plan_file)
+		fprintf(f, "%sPlan written to %s%s (digest %.12s, expires %s).\n", cmd_green(f), plan_file,
+			cmd_reset(f), p->digest, (adp_time_format(a, p->expires_at), a));
+}
+
+int cmd_plan(int argc, char **argv)
+{
+	struct plan_args a = { 0 };
+	struct part_run_opts o = { 0 };
+	struct plan p = { 0 };
+	int rc, status;
+
+	a.plan_file = "adpart-plan.json";
+	a.write = 1;
+	if (argp_parse(&cmd_plan_argp, argc, argv, 0, NULL, &a))
+		return EXIT_USAGE;
+	o.inventory = a.inventory;
+	o.schedule = a.schedule;
+	o.history = a.history;
+	o.nhistory = a.nhistory;
+	o.now = a.have_now ? a.now : (int64_t)time(NULL);
+	o.model = a.model;
+	o.tool_version = "adpart-update 0.1.0";
+	rc = part_run(&p, &o);
+	if (rc && rc != ADP_EINFEASIBLE) {
+		cmd_error_last(NULL);
+		return EXIT_ERROR;
+	}
+	if (rc == ADP_EINFEASIBLE) {
+		/* The report goes to stdout (it is the command's result); no plan is written. */
+		if (a.json) {
+			json_t *root;
+			if (plan_to_json(&root, &p) == 0) {
+				json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+				fputc('\n', stdout);
+				json_decref(root);
+			}
+		} else {
+			print_human(stdout, &p, NULL);
+		}
+		cmd_error("%s: no plan written", adp_error_last());
+		plan_release(&p);
+		return EXIT_INFEASIBLE;
+	}
+	status = p.nwaves ? EXIT_CHANGES : EXIT_OK;
+	if (a.write && (rc = plan_write(&p, a.plan_file))) {
+		cmd_error_last(NULL);
+		plan_release(&p);
+		return EXIT_ERROR;
+	}
+	if (a.json) {
+		json_t *root;
+		if ((rc = plan_to_json(&root, &p)) == 0) {
+			json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			fputc('\n', stdout);
+			json_decref(root);
+		}
+	} else {
+		print_human(stdout, &p, a.write ? a.plan_file : NULL);
+	}
+	plan_release(&p);
+	return status;
+}

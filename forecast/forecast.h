@@ -1,0 +1,82 @@
+/* Forecasts: per component and resource, quantiles for every step of a
+ * horizon, and joint scenarios (sample paths) that keep the co-movement
+ * of components, so that a planner can ask how likely a *sum* of demands
+ * is to exceed a capacity.
+ *
+ * Models sit behind struct forecast_model; forecast_run picks one by name
+ * and runs it on every series of a history. */
+#ifndef ADP_FORECAST_H
+#define ADP_FORECAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "forecast/history.h"
+
+#define FORECAST_MAX_LEVELS 16
+#define FORECAST_MAX_HORIZON 100000
+
+struct forecast_opts {
+	int64_t origin;        /* the forecast is made here; later history is unused */
+	int64_t start;         /* time of the first step; >= origin, a multiple of step */
+	int64_t step;          /* seconds */
+	size_t horizon;        /* number of steps */
+	double levels[FORECAST_MAX_LEVELS]; /* ascending, in (0, 1) */
+	size_t nlevels;
+	int64_t period;        /* seasonal period in seconds; 0: one day */
+	size_t max_scenarios;  /* upper bound on sample paths per series */
+};
+
+struct forecast_series {
+	char *component;       /* owned */
+	int resource;
+	size_t horizon, nlevels;
+	double *q;             /* owned: q[h * nlevels + l] */
+	size_t nscen;
+	/* owned: scen[k * horizon + h]. Scenario k of every series in one
+	 * forecast comes from the same past period, so sums across series
+	 * keep their correlation. */
+	double *scen;
+	char model[32];
+	int64_t period;
+	size_t history_used;   /* steps of history the model saw */
+};
+
+struct forecast {
+	struct forecast_series *items; /* owned */
+	size_t n;
+	struct forecast_opts opts;
+};
+
+struct forecast_model {
+	const char *name;
+	const char *summary;
+	/* Fills out (component and resource already set) from s. */
+	int (*predict)(struct forecast_series *out, const struct series *s,
+		       const struct forecast_opts *o);
+};
+
+/* The registered models, NULL-terminated. */
+extern const struct forecast_model *const forecast_models[];
+
+const struct forecast_model *forecast_model_find(const char *name);
+
+/* Runs model (NULL: the default) on every series of h. */
+int forecast_run(struct forecast *out, const struct history *h, const struct forecast_opts *o,
+		 const char *model);
+
+void forecast_release(struct forecast *f);
+
+/* Borrowed; NULL when absent. */
+const struct forecast_series *forecast_find(const struct forecast *f, const char *component,
+					    int resource);
+
+/* Quantile at level for step h, linear between the stored levels; level
+ * outside them is clamped to the nearest. */
+double forecast_quantile(const struct forecast_series *fs, const double *levels, size_t h,
+			 double level);
+
+/* Empirical quantile (type 7, as R and numpy) of n values; sorts v. */
+double adp_quantile_sorted(double *v, size_t n, double level);
+
+#endif

@@ -1,0 +1,613 @@
+#include "forecast/history.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+#include "util/timeutil.h"
+
+#define MAX_FIELDS 256
+
+struct raw {
+	int64_t t;
+	double v;
+};
+
+/* Points gathered for one component and resource while a file is read. */
+struct pending {
+	char *component;
+	int resource;
+	struct raw *pts;
+	size_t n, alloc, unsorted;
+};
+
+struct reader {
+	const char *path;
+	FILE *f;
+	char *line;
+	size_t cap;
+	long lineno;
+	char *fields[MAX_FIELDS];
+	int nfields;
+	struct pending *pend;
+	size_t npend;
+};
+
+void history_init(struct history *h)
+{
+	memset(h, 0, sizeof(*h));
+}
+
+static void series_release(struct series *s)
+{
+	free(s->component);
+	free(s->source);
+	free(s->v);
+}
+
+void history_release(struct history *h)
+{
+	size_t i;
+
+	if (!h)
+		return;
+	for (i = 0; i < h->n; i++)
+		series_release(&h->items[i]);
+	free(h->items);
+	history_init(h);
+}
+
+int history_name_valid(const char *name)
+{
+	size_t n = strlen(name), i;
+
+	if (n == 0 || n > ADP_HISTORY_MAX_NAME)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+			return 0;
+	return 1;
+}
+
+const struct series *history_find(const struct history *h, const char *component, int resource)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (h->items[i].resource == resource && !strcmp(h->items[i].component, component))
+			return &h->items[i];
+	return NULL;
+}
+
+double series_at(const struct series *s, int64_t t)
+{
+	int64_t i;
+
+	if (!s || t < s->start || (t - s->start) % s->step)
+		return NAN;
+	i = (t - s->start) / s->step;
+	return i < (int64_t)s->n ? s->v[i] : NAN;
+}
+
+/* Splits r->line in place on delim; double-quoted fields may hold the
+ * delimiter and "" for a quote. Fields are trimmed of blanks. */
+static int split(struct reader *r, const char *delim)
+{
+	size_t dl = strlen(delim);
+	char *p = r->line, *out;
+
+	r->nfields = 0;
+	for (;;) {
+		char *start;
+
+		if (r->nfields == MAX_FIELDS)
+			return adp_error_set(ADP_EINPUT, "%s:%ld: more than %d columns", r->path,
+					     r->lineno, MAX_FIELDS);
+		while (*p == ' ' || (*p == '\t' && !strchr(delim, '\t')))
+			p++;
+		start = out = p;
+		if (*p == '"') {
+			p++;
+			for (;;) {
+				if (!*p)
+					return adp_error_set(ADP_EINPUT, "%s:%ld:%d: unterminated quoted field",
+							     r->path, r->lineno, r->nfields + 1);
+				if (*p == '"' && p[1] == '"') {
+					*out++ = '"';
+					p += 2;
+				} else if (*p == '"') {
+					p++;
+					break;
+				} else {
+					*out++ = *p++;
+				}
+			}
+			while (*p == ' ')
+				p++;
+			if (*p && strncmp(p, delim, dl))
+				return adp_error_set(ADP_EINPUT, "%s:%ld:%d: text after a closing quote",
+						     r->path, r->lineno, r->nfields + 1);
+		} else {
+			char *d = strstr(p, delim);
+			p = d ? d : p + strlen(p);
+			out = p;
+			while (out > start && (out[-1] == ' ' || out[-1] == '\t'))
+				out--;
+		}
+		r->fields[r->nfields++] = start;
+		if (!*p) {
+			*out = '\0';
+			return 0;
+		}
+		*out = '\0';
+		p += dl;
+	}
+}
+
+/* Reads the next non-blank line; 1 on a line, 0 at EOF, <0 on error. */
+static int next_line(struct reader *r)
+{
+	ssize_t n;
+
+	for (;;) {
+		errno = 0;
+		n = getline(&r->line, &r->cap, r->f);
+		if (n < 0) {
+			if (errno && errno != EOF && ferror(r->f))
+				return adp_error_set(ADP_ESYS, "cannot read '%s': %s", r->path, strerror(errno));
+			return 0;
+		}
+		r->lineno++;
+		if (n > ADP_HISTORY_MAX_LINE)
+			return adp_error_set(ADP_EINPUT, "%s:%ld: line longer than %d bytes", r->path,
+					     r->lineno, ADP_HISTORY_MAX_LINE);
+		if (memchr(r->line, '\0', (size_t)n))
+			return adp_error_set(ADP_EINPUT, "%s:%ld: NUL byte in a text file", r->path, r->lineno);
+		while (n > 0 && (r->line[n - 1] == '\n' || r->line[n - 1] == '\r'))
+			r->line[--n] = '\0';
+		/* A UTF-8 byte-order mark on the first line is not part of the header. */
+		if (r->lineno == 1 && !strncmp(r->line, "\xef\xbb\xbf", 3))
+			memmove(r->line, r->line + 3, (size_t)n - 2);
+		if (strspn(r->line, " \t") != strlen(r->line))
+			return 1;
+	}
+}
+
+static int reader_open(struct reader *r, const char *path)
+{
+	memset(r, 0, sizeof(*r));
+	r->path = path;
+	r->f = fopen(path, "re");
+	if (!r->f)
+		return adp_error_set(ADP_EINPUT, "cannot open history '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+static void reader_close(struct reader *r)
+{
+	size_t i;
+
+	if (r->f)
+		fclose(r->f);
+	free(r->line);
+	for (i = 0; i < r->npend; i++) {
+		free(r->pend[i].component);
+		free(r->pend[i].pts);
+	}
+	free(r->pend);
+}
+
+static struct pending *pending_get(struct reader *r, const char *component, int resource)
+{
+	struct pending *p;
+	size_t i;
+
+	for (i = 0; i < r->npend; i++)
+		if (r->pend[i].resource == resource && !strcmp(r->pend[i].component, component))
+			return &r->pend[i];
+	p = realloc(r->pend, (r->npend + 1) * sizeof(*p));
+	if (!p)
+		return NULL;
+	r->pend = p;
+	p = &r->pend[r->npend];
+	memset(p, 0, sizeof(*p));
+	p->resource = resource;
+	if (!(p->component = strdup(component)))
+		return NULL;
+	r->npend++;
+	return p;
+}
+
+static int pending_add(struct history *h, struct reader *r, struct pending *p, int64_t t, double v)
+{
+	if (h->total_points >= ADP_HISTORY_MAX_POINTS)
+		return adp_error_set(ADP_ENOMEM, "%s:%ld: history exceeds the limit of %zu samples",
+				     r->path, r->lineno, (size_t)ADP_HISTORY_MAX_POINTS);
+	if (p->n == p->alloc) {
+		size_t n = p->alloc ? p->alloc * 2 : 1024;
+		struct raw *q = realloc(p->pts, n * sizeof(*q));
+		if (!q)
+			return adp_error_set(ADP_ENOMEM, "out of memory reading '%s'", r->path);
+		p->pts = q;
+		p->alloc = n;
+	}
+	if (p->n && t < p->pts[p->n - 1].t)
+		p->unsorted++;
+	p->pts[p->n].t = t;
+	p->pts[p->n].v = v;
+	p->n++;
+	h->total_points++;
+	return 0;
+}
+
+/* Parses a value field. Returns 1 for a value, 0 for an empty field
+ * (missing), or an error naming line and column. */
+static int parse_value(struct reader *r, int col, const char *colname, const char *s,
+		       double scale, double offset, double *out)
+{
+	char *end;
+	double v;
+
+	if (!*s || !strcasecmp(s, "nan") || !strcasecmp(s, "null") || !strcasecmp(s, "NA"))
+		return 0;
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end || errno == ERANGE)
+		return adp_error_set(ADP_EINPUT, "%s:%ld:%d: %s: '%s' is not a number", r->path,
+				     r->lineno, col, colname, s);
+	if (!isfinite(v) || v < 0 || v > ADP_HISTORY_MAX_VALUE)
+		return adp_error_set(ADP_EINPUT,
+				     "%s:%ld:%d: %s: %s is out of range: expected 0 to %g", r->path,
+				     r->lineno, col, colname, s, ADP_HISTORY_MAX_VALUE);
+	*out = v * scale + offset;
+	return 1;
+}
+
+static int parse_time(struct reader *r, int col, const char *s, const char *format,
+		      const char *tz, int64_t *out)
+{
+	/* 1970..2200: anything else is a unit or format mistake. */
+	if (adp_time_parse_format(out, s, format, tz) || *out < 0 || *out > 7258118400LL)
+		return adp_error_set(ADP_EINPUT,
+				     "%s:%ld:%d: timestamp: '%s' is not a valid time: expected %s",
+				     r->path, r->lineno, col, s,
+				     !format || !strcmp(format, "auto")
+					     ? "RFC 3339 (2018-05-06T01:00:00Z) or epoch seconds"
+					     : format);
+	return 0;
+}
+
+static int cmp_raw(const void *a, const void *b)
+{
+	const struct raw *x = a, *y = b;
+	return x->t < y->t ? -1 : x->t > y->t;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	const int64_t *x = a, *y = b;
+	return *x < *y ? -1 : *x > *y;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+/* Sorts, merges duplicates, and resamples one pending set into a series. */
+static int finish(struct history *h, struct pending *p, const char *source,
+		  const struct history_opts *o)
+{
+	struct series s = { 0 }, *grown;
+	size_t i, j, k;
+	int64_t *diffs = NULL;
+	double *sum = NULL;
+	size_t *cnt = NULL;
+	int rc = 0;
+
+	if (p->n == 0)
+		return 0;
+	if (history_find(h, p->component, p->resource))
+		return adp_error_set(ADP_EINPUT,
+				     "%s: history for component '%s' resource %s is given more than once",
+				     source, p->component, adp_resource_name(p->resource));
+	qsort(p->pts, p->n, sizeof(*p->pts), cmp_raw);
+	/* Merge equal timestamps into their mean. */
+	for (i = 0, j = 0; i < p->n; j++) {
+		double total = 0;
+		size_t n = 0;
+		int64_t t = p->pts[i].t;
+
+		while (i < p->n && p->pts[i].t == t) {
+			total += p->pts[i++].v;
+			n++;
+		}
+		s.duplicates += n - 1;
+		p->pts[j].t = t;
+		p->pts[j].v = total / (double)n;
+	}
+	s.raw_points = p->n;
+	p->n = j;
+	s.unsorted = p->unsorted;
+	s.step = o->step;
+	s.start = floor_div(p->pts[0].t, o->step) * o->step;
+	s.n = (size_t)(floor_div(p->pts[p->n - 1].t, o->step) * o->step - s.start) / (size_t)o->step + 1;
+	if (s.n > ADP_HISTORY_MAX_POINTS) {
+		rc = adp_error_set(ADP_ENOMEM,
+				   "%s: history of '%s' spans %zu steps, over the limit of %zu",
+				   source, p->component, s.n, (size_t)ADP_HISTORY_MAX_POINTS);
+		goto done;
+	}
+	if (p->n > 1 && (diffs = malloc((p->n - 1) * sizeof(*diffs)))) {
+		for (i = 1; i < p->n; i++)
+			diffs[i - 1] = p->pts[i].t - p->pts[i - 1].t;
+		qsort(diffs, p->n - 1, sizeof(*diffs), cmp_i64);
+		s.native_step = diffs[(p->n - 1) / 2];
+	}
+	s.v = malloc(s.n * sizeof(*s.v));
+	sum = calloc(s.n, sizeof(*sum));
+	cnt = calloc(s.n, sizeof(*cnt));
+	s.component = strdup(p->component);
+	s.source = strdup(source);
+	if (!s.v || !sum || !cnt || !s.component || !s.source) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory resampling '%s'", source);
+		goto done;
+	}
+	s.resource = p->resource;
+	for (i = 0; i < p->n; i++) {
+		k = (size_t)((floor_div(p->pts[i].t, o->step) * o->step - s.start) / o->step);
+		sum[k] += p->pts[i].v;
+		cnt[k]++;
+	}
+	/* Empty steps: interpolate between the raw neighbours when they are
+	 * close enough, otherwise leave the gap visible. */
+	for (k = 0, j = 0; k < s.n; k++) {
+		int64_t t = s.start + (int64_t)k * o->step;
+
+		if (cnt[k]) {
+			s.v[k] = sum[k] / (double)cnt[k];
+			continue;
+		}
+		while (j + 1 < p->n && p->pts[j + 1].t <= t)
+			j++;
+		if (j + 1 < p->n && p->pts[j].t <= t && p->pts[j + 1].t - p->pts[j].t <= o->max_gap) {
+			double f = (double)(t - p->pts[j].t) / (double)(p->pts[j + 1].t - p->pts[j].t);
+			s.v[k] = p->pts[j].v + f * (p->pts[j + 1].v - p->pts[j].v);
+			s.interpolated++;
+		} else {
+			s.v[k] = NAN;
+			s.missing++;
+		}
+	}
+	grown = h->n == h->alloc ? realloc(h->items, (h->alloc ? h->alloc * 2 : 16) * sizeof(*grown))
+				 : h->items;
+	if (!grown) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (h->n == h->alloc)
+		h->alloc = h->alloc ? h->alloc * 2 : 16;
+	h->items = grown;
+	h->items[h->n++] = s;
+	memset(&s, 0, sizeof(s));
+done:
+	series_release(&s);
+	free(diffs);
+	free(sum);
+	free(cnt);
+	return rc;
+}
+
+static int finish_all(struct history *h, struct reader *r, const struct history_opts *o)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->npend; i++)
+		if ((rc = finish(h, &r->pend[i], r->path, o)))
+			return rc;
+	return 0;
+}
+
+static int check_opts(const struct history_opts *o)
+{
+	if (o->step <= 0 || o->max_gap < 0)
+		return adp_error_set(ADP_EINPUT, "history step must be positive");
+	return 0;
+}
+
+static int find_column(struct reader *r, const char *want, const char *what)
+{
+	char *end;
+	long idx;
+	int i;
+
+	if (isdigit((unsigned char)want[0])) {
+		idx = strtol(want, &end, 10);
+		if (!*end && idx >= 1 && idx <= r->nfields)
+			return (int)idx - 1;
+		return adp_error_set(ADP_EINPUT, "%s:%ld: %s column %s does not exist: the header has %d columns",
+				     r->path, r->lineno, what, want, r->nfields);
+	}
+	for (i = 0; i < r->nfields; i++)
+		if (!strcmp(r->fields[i], want))
+			return i;
+	return adp_error_set(ADP_EINPUT, "%s:%ld: %s column '%s' is not in the header", r->path,
+			     r->lineno, what, want);
+}
+
+int history_add_long_csv(struct history *h, const char *path, const struct history_opts *o)
+{
+	static const char *const names[] = { "timestamp", "component", "resource", "value" };
+	struct reader r;
+	int col[4], rc, i, more;
+
+	if ((rc = check_opts(o)) || (rc = reader_open(&r, path)))
+		return rc;
+	if ((more = next_line(&r)) <= 0) {
+		rc = more < 0 ? more : adp_error_set(ADP_EINPUT, "%s: empty file: expected a header 'timestamp,component,resource,value'", path);
+		goto done;
+	}
+	if ((rc = split(&r, ",")))
+		goto done;
+	for (i = 0; i < 4; i++) {
+		if ((col[i] = find_column(&r, names[i], names[i])) < 0) {
+			rc = adp_error_set(ADP_EINPUT,
+					   "%s:1: header must name the columns timestamp, component, resource and value; '%s' is missing",
+					   path, names[i]);
+			goto done;
+		}
+	}
+	while ((more = next_line(&r)) > 0) {
+		struct pending *p;
+		int64_t t;
+		double v;
+		int res, has;
+
+		if ((rc = split(&r, ",")))
+			goto done;
+		for (i = 0; i < 4; i++) {
+			if (col[i] >= r.nfields) {
+				rc = adp_error_set(ADP_EINPUT, "%s:%ld: %d columns, expected %d (missing %s)",
+						   path, r.lineno, r.nfields, 4, names[i]);
+				goto done;
+			}
+		}
+		if ((rc = parse_time(&r, col[0] + 1, r.fields[col[0]], "auto", NULL, &t)))
+			goto done;
+		if (o->until && t >= o->until)
+			continue;
+		if (!history_name_valid(r.fields[col[1]])) {
+			rc = adp_error_set(ADP_EINPUT,
+					   "%s:%ld:%d: component: '%s' is not a valid name: expected 1 to %d of A-Z a-z 0-9 . _ -",
+					   path, r.lineno, col[1] + 1, r.fields[col[1]], ADP_HISTORY_MAX_NAME);
+			goto done;
+		}
+		if ((res = adp_resource_parse(r.fields[col[2]])) < 0) {
+			rc = adp_error_set(ADP_EINPUT,
+					   "%s:%ld:%d: resource: unknown resource '%s': expected cpu, memory, io or net",
+					   path, r.lineno, col[2] + 1, r.fields[col[2]]);
+			goto done;
+		}
+		if ((has = parse_value(&r, col[3] + 1, "value", r.fields[col[3]], 1, 0, &v)) < 0) {
+			rc = has;
+			goto done;
+		}
+		if (!has)
+			continue;
+		if (!(p = pending_get(&r, r.fields[col[1]], res))) {
+			rc = adp_error_set(ADP_ENOMEM, "out of memory");
+			goto done;
+		}
+		if ((rc = pending_add(h, &r, p, t, v)))
+			goto done;
+	}
+	if (more < 0) {
+		rc = more;
+		goto done;
+	}
+	if (r.npend == 0) {
+		rc = adp_error_set(ADP_EINPUT, "%s: no samples before the forecast origin", path);
+		goto done;
+	}
+	rc = finish_all(h, &r, o);
+done:
+	reader_close(&r);
+	return rc;
+}
+
+int history_add_mapped_csv(struct history *h, const char *path, const char *component,
+			   const struct history_mapping *m, const struct history_opts *o)
+{
+	struct reader r;
+	/* Indices into r.pend: its array moves as it grows. */
+	size_t p[ADP_RES_COUNT];
+	int col[ADP_RES_COUNT], tcol, rc, res, more, any = 0;
+	const char *delim = m->delimiter && *m->delimiter ? m->delimiter : ",";
+
+	if ((rc = check_opts(o)) || (rc = reader_open(&r, path)))
+		return rc;
+	if ((more = next_line(&r)) <= 0) {
+		rc = more < 0 ? more : adp_error_set(ADP_EINPUT, "%s: empty file: expected a header line", path);
+		goto done;
+	}
+	if ((rc = split(&r, delim)))
+		goto done;
+	if ((tcol = find_column(&r, m->time_column ? m->time_column : "1", "time")) < 0) {
+		rc = tcol;
+		goto done;
+	}
+	for (res = 0; res < ADP_RES_COUNT; res++) {
+		col[res] = -1;
+		if (!m->res[res].column)
+			continue;
+		if ((col[res] = find_column(&r, m->res[res].column, adp_resource_name(res))) < 0) {
+			rc = col[res];
+			goto done;
+		}
+		if (!pending_get(&r, component, res)) {
+			rc = adp_error_set(ADP_ENOMEM, "out of memory");
+			goto done;
+		}
+		p[res] = r.npend - 1;
+		any = 1;
+	}
+	if (!any) {
+		rc = adp_error_set(ADP_EINPUT, "%s: the mapping names no resource column", path);
+		goto done;
+	}
+	while ((more = next_line(&r)) > 0) {
+		int64_t t;
+
+		if ((rc = split(&r, delim)))
+			goto done;
+		if (tcol >= r.nfields) {
+			rc = adp_error_set(ADP_EINPUT, "%s:%ld: %d columns, expected at least %d", path,
+					   r.lineno, r.nfields, tcol + 1);
+			goto done;
+		}
+		if ((rc = parse_time(&r, tcol + 1, r.fields[tcol], m->time_format, m->timezone, &t)))
+			goto done;
+		if (o->until && t >= o->until)
+			continue;
+		for (res = 0; res < ADP_RES_COUNT; res++) {
+			double v;
+			int has;
+
+			if (col[res] < 0)
+				continue;
+			if (col[res] >= r.nfields) {
+				rc = adp_error_set(ADP_EINPUT, "%s:%ld: %d columns, expected at least %d",
+						   path, r.lineno, r.nfields, col[res] + 1);
+				goto done;
+			}
+			has = parse_value(&r, col[res] + 1, m->res[res].column, r.fields[col[res]],
+					  m->res[res].scale, m->res[res].offset, &v);
+			if (has < 0) {
+				rc = has;
+				goto done;
+			}
+			if (has && (rc = pending_add(h, &r, &r.pend[p[res]], t, v)))
+				goto done;
+		}
+	}
+	if (more < 0) {
+		rc = more;
+		goto done;
+	}
+	for (res = 0; res < ADP_RES_COUNT; res++) {
+		if (col[res] >= 0 && r.pend[p[res]].n == 0) {
+			rc = adp_error_set(ADP_EINPUT, "%s: no %s samples before the forecast origin",
+					   path, adp_resource_name(res));
+			goto done;
+		}
+	}
+	rc = finish_all(h, &r, o);
+done:
+	reader_close(&r);
+	return rc;
+}

@@ -1,0 +1,89 @@
+/* History ingestion: CSV files into one regular time series per
+ * component and resource.
+ *
+ * Policy (documented in adpart-update(5)):
+ *  - rows may come in any order; they are sorted by time;
+ *  - duplicate timestamps are averaged;
+ *  - every series is resampled to one step on a grid aligned to the
+ *    epoch: samples inside a step are averaged, and empty steps between
+ *    two samples at most max_gap apart are linearly interpolated;
+ *  - longer gaps stay missing (NAN) and are counted; models skip them;
+ *  - empty values are missing; values that are not numbers, negative,
+ *    infinite or above ADP_HISTORY_MAX_VALUE are rejected with the file,
+ *    line and column;
+ *  - rows at or after the forecast origin ("until") are ignored, so a
+ *    past window can be replayed. */
+#ifndef ADP_HISTORY_H
+#define ADP_HISTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/resource.h"
+
+#define ADP_HISTORY_MAX_LINE 65536
+#define ADP_HISTORY_MAX_POINTS ((size_t)50 * 1000 * 1000)
+#define ADP_HISTORY_MAX_VALUE 1e18
+#define ADP_HISTORY_MAX_NAME 128
+
+struct series {
+	char *component;    /* owned */
+	int resource;       /* enum adp_resource */
+	char *source;       /* owned: the file it came from */
+	int64_t start;      /* time of v[0]; a multiple of step */
+	int64_t step;       /* seconds */
+	size_t n;
+	double *v;          /* owned; n values, NAN where missing */
+	/* what ingestion did, for reports */
+	size_t raw_points, duplicates, interpolated, missing, unsorted;
+	int64_t native_step; /* median interval of the raw samples */
+};
+
+struct history {
+	struct series *items; /* owned */
+	size_t n, alloc;
+	size_t total_points;  /* raw points across all files, for the limit */
+};
+
+struct history_opts {
+	int64_t step;     /* resampling step, seconds (> 0) */
+	int64_t max_gap;  /* longest gap interpolated, seconds */
+	int64_t until;    /* ignore samples at or after this time; 0: none */
+};
+
+/* A per-file column mapping for wide CSVs (NAB, Microsoft, Bitbrains). */
+struct history_column {
+	const char *column; /* header name, or a 1-based index as digits; NULL: unused */
+	double scale;       /* value = raw * scale + offset */
+	double offset;
+};
+
+struct history_mapping {
+	const char *delimiter;   /* e.g. "," or ";\t" */
+	const char *time_column; /* header name or 1-based index */
+	const char *time_format; /* "auto", "rfc3339", "epoch", "epoch_ms" or strptime */
+	const char *timezone;    /* for times without an offset; NULL: UTC */
+	struct history_column res[ADP_RES_COUNT];
+};
+
+void history_init(struct history *h);
+void history_release(struct history *h);
+
+/* Reads the canonical long format: a header naming the columns
+ * timestamp, component, resource and value (in any order), then rows. */
+int history_add_long_csv(struct history *h, const char *path, const struct history_opts *o);
+
+/* Reads one component's wide CSV through a column mapping. */
+int history_add_mapped_csv(struct history *h, const char *path, const char *component,
+			   const struct history_mapping *m, const struct history_opts *o);
+
+/* Borrowed; NULL when absent. */
+const struct series *history_find(const struct history *h, const char *component, int resource);
+
+/* Valid component names: 1..128 of [A-Za-z0-9._-]. */
+int history_name_valid(const char *name);
+
+/* Value at time t (a grid time), or NAN when outside or missing. */
+double series_at(const struct series *s, int64_t t);
+
+#endif

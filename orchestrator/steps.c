@@ -1,0 +1,174 @@
+#include "orchestrator/steps.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+const struct orch_action orch_actions[] = {
+	{ "create_partition", "remove_partition", 60 },
+	{ "start_shadow", "stop_shadow", 120 },
+	{ "health_check", NULL, 120 },
+	{ "canary", "restore_traffic", 300 },
+	{ "verify_shadow", NULL, 300 },
+	{ "switch_traffic", "restore_traffic", 60 },
+	{ "drain", "undrain", 300 },
+	{ "stop_original", "start_original", 60 },
+	{ "run_update", NULL, 3600 },
+	{ "verify_partition", NULL, 300 },
+	{ "start_original", "stop_original", 120 },
+	{ "health_check_original", NULL, 120 },
+	{ "switch_back", "switch_traffic", 60 },
+	{ "stop_shadow", "start_shadow", 60 },
+	{ "cleanup", NULL, 60 },
+	/* inverses only */
+	{ "remove_partition", NULL, 60 },
+	{ "restore_traffic", NULL, 60 },
+	{ "undrain", NULL, 60 },
+	{ NULL, NULL, 0 },
+};
+
+const struct orch_action *orch_action_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; orch_actions[i].name; i++)
+		if (!strcmp(orch_actions[i].name, name))
+			return &orch_actions[i];
+	return NULL;
+}
+
+struct list {
+	struct plan_step *v;
+	size_t n, alloc;
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int push(struct list *l, size_t wave, const char *action, const char *partition,
+		const char *component, size_t replica, const char *target, int64_t timeout)
+{
+	const struct orch_action *a = orch_action_find(action);
+	struct plan_step *s;
+
+	if (l->n == l->alloc) {
+		size_t n = l->alloc ? l->alloc * 2 : 64;
+		struct plan_step *g = realloc(l->v, n * sizeof(*g));
+		if (!g)
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		l->v = g;
+		l->alloc = n;
+	}
+	s = &l->v[l->n];
+	memset(s, 0, sizeof(*s));
+	s->id = l->n + 1;
+	s->wave = wave;
+	s->replica = replica;
+	s->timeout = timeout ? timeout : a->default_timeout;
+	s->action = strdup(action);
+	s->partition = dup_or_null(partition);
+	s->component = dup_or_null(component);
+	s->target = dup_or_null(target);
+	l->n++;
+	if (!s->action || (partition && !s->partition) || (component && !s->component) ||
+	    (target && !s->target))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	return 0;
+}
+
+static void list_free(struct list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].action);
+		free(l->v[i].partition);
+		free(l->v[i].component);
+		free(l->v[i].target);
+	}
+	free(l->v);
+}
+
+int orch_steps_build(struct plan *p, int64_t (*update_timeout)(const char *partition, void *ctx),
+		     void *ctx)
+{
+	static const char *const before[] = { "create_partition", "start_shadow", "health_check",
+					      "canary", "verify_shadow", "switch_traffic", "drain",
+					      "stop_original" };
+	static const char *const after[] = { "start_original", "health_check_original",
+					     "switch_back", "stop_shadow", "cleanup" };
+	struct list fwd = { 0 }, back = { 0 };
+	size_t w, j, k, i;
+	int rc = 0;
+
+	for (w = 0; w < p->nwaves && !rc; w++) {
+		const struct plan_wave *wave = &p->waves[w];
+
+		for (k = 0; k < sizeof(before) / sizeof(before[0]) && !rc; k++)
+			for (j = 0; j < wave->nplacements && !rc; j++) {
+				const struct plan_placement *x = &wave->placements[j];
+				if (!x->from)
+					continue;
+				/* Steps on the shadow name its partition; drain and stop act on the home. */
+				if (!strcmp(before[k], "drain") || !strcmp(before[k], "stop_original"))
+					rc = push(&fwd, w + 1, before[k], x->from, x->component, x->replica, NULL, 0);
+				else
+					rc = push(&fwd, w + 1, before[k], x->partition, x->component, x->replica,
+						  NULL, 0);
+			}
+		for (j = 0; j < wave->noffline && !rc; j++) {
+			int64_t t = update_timeout ? update_timeout(wave->offline[j], ctx) : 0;
+
+			rc = push(&fwd, w + 1, "run_update", wave->offline[j], NULL, 0, NULL, t);
+			if (!rc)
+				rc = push(&fwd, w + 1, "verify_partition", wave->offline[j], NULL, 0, NULL, 0);
+		}
+		for (k = 0; k < sizeof(after) / sizeof(after[0]) && !rc; k++)
+			for (j = 0; j < wave->nplacements && !rc; j++) {
+				const struct plan_placement *x = &wave->placements[j];
+
+				if (!x->from)
+					continue;
+				if (!strcmp(after[k], "stop_shadow") || !strcmp(after[k], "cleanup"))
+					rc = push(&fwd, w + 1, after[k], x->partition, x->component, x->replica, NULL, 0);
+				else
+					rc = push(&fwd, w + 1, after[k], x->from, x->component, x->replica,
+						  x->partition, 0);
+			}
+	}
+	/* The rollback list undoes every step that has an inverse, last first. */
+	for (i = fwd.n; i-- > 0 && !rc;) {
+		const struct orch_action *a = orch_action_find(fwd.v[i].action);
+
+		if (a->inverse)
+			rc = push(&back, fwd.v[i].wave, a->inverse, fwd.v[i].partition, fwd.v[i].component,
+				  fwd.v[i].replica, fwd.v[i].target, 0);
+	}
+	if (rc) {
+		list_free(&fwd);
+		list_free(&back);
+		return rc;
+	}
+	for (i = 0; i < p->nsteps; i++) {
+		free(p->steps[i].action);
+		free(p->steps[i].partition);
+		free(p->steps[i].component);
+		free(p->steps[i].target);
+	}
+	free(p->steps);
+	for (i = 0; i < p->nrollback; i++) {
+		free(p->rollback[i].action);
+		free(p->rollback[i].partition);
+		free(p->rollback[i].component);
+		free(p->rollback[i].target);
+	}
+	free(p->rollback);
+	p->steps = fwd.v;
+	p->nsteps = fwd.n;
+	p->rollback = back.v;
+	p->nrollback = back.n;
+	return 0;
+}

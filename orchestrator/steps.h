@@ -1,0 +1,33 @@
+/* The state machine `apply` runs, as a list of steps. The orchestrator
+ * owns the vocabulary of actions and their order; the planner asks it to
+ * expand the plan's waves into the steps stored in the plan document. */
+#ifndef ADP_ORCH_STEPS_H
+#define ADP_ORCH_STEPS_H
+
+#include "plans/plan.h"
+
+/* Per moved replica, in order: create_partition (the target's cgroup or
+ * slot, sized to the allocation), start_shadow, health_check, canary,
+ * verify_shadow, switch_traffic, drain, stop_original. Per offline
+ * partition: run_update, verify_partition. Then per moved replica:
+ * start_original, health_check_original, switch_back, stop_shadow,
+ * cleanup. */
+struct orch_action {
+	const char *name;
+	const char *inverse;   /* the action that undoes it, or NULL */
+	int64_t default_timeout;
+};
+
+extern const struct orch_action orch_actions[];
+
+/* Borrowed; NULL for an unknown name. */
+const struct orch_action *orch_action_find(const char *name);
+
+/* Replaces p->steps and p->rollback with the expansion of p->waves. The
+ * rollback list holds the inverse of every forward step that has one, in
+ * reverse order. update_timeout is applied to run_update steps per
+ * partition (looked up by name; 0 when absent uses the default). */
+int orch_steps_build(struct plan *p, int64_t (*update_timeout)(const char *partition, void *ctx),
+		     void *ctx);
+
+#endif

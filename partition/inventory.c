@@ -1,0 +1,434 @@
+#include "partition/inventory.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "util/jsonutil.h"
+#include "util/timeutil.h"
+
+static void history_spec_release(struct inv_history *h)
+{
+	int r;
+
+	free(h->path);
+	free(h->delimiter);
+	free(h->time_column);
+	free(h->time_format);
+	free(h->timezone);
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		free(h->res[r].column);
+}
+
+void inventory_release(struct inventory *inv)
+{
+	size_t i;
+
+	if (!inv)
+		return;
+	for (i = 0; i < inv->nparts; i++) {
+		free(inv->parts[i].name);
+		free(inv->parts[i].zone);
+	}
+	for (i = 0; i < inv->ncomps; i++) {
+		free(inv->comps[i].name);
+		free(inv->comps[i].placement);
+		history_spec_release(&inv->comps[i].history);
+	}
+	free(inv->parts);
+	free(inv->comps);
+	free(inv->path);
+	memset(inv, 0, sizeof(*inv));
+}
+
+int inventory_partition_index(const struct inventory *inv, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < inv->nparts; i++)
+		if (!strcmp(inv->parts[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int inventory_component_index(const struct inventory *inv, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < inv->ncomps; i++)
+		if (!strcmp(inv->comps[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* Reads {"cpu": .., "memory": .., "io": .., "net": ..} into v. */
+static int read_resources(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+			  int require_cpu_mem, double v[ADP_RES_COUNT])
+{
+	static const char *const keys[] = { "cpu", "memory", "io", "net", NULL };
+	int r, rc;
+
+	if (!json_is_object(obj))
+		return adp_json_fail(d, jpath, "expected an object with cpu, memory, io and net");
+	if ((rc = adp_json_check_keys(d, obj, jpath, keys)))
+		return rc;
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		if ((rc = adp_json_quantity(d, obj, jpath, adp_resource_name(r),
+					    require_cpu_mem && r <= ADP_RES_MEMORY, &v[r])))
+			return rc;
+	return 0;
+}
+
+static int dup_opt(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key,
+		   char **out)
+{
+	const char *s = NULL;
+	int rc = adp_json_string(d, obj, jpath, key, 0, &s);
+
+	if (rc || !s)
+		return rc;
+	if (!(*out = strdup(s)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int read_history_spec(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+			     struct inv_history *h)
+{
+	static const char *const keys[] = { "file", "format", "delimiter", "time_column",
+					    "time_format", "timezone", "columns", NULL };
+	static const char *const colkeys[] = { "column", "scale", "offset", NULL };
+	const char *file = NULL, *format = "columns";
+	char sub[512];
+	json_t *cols;
+	int rc, r, any = 0;
+
+	if (!json_is_object(obj))
+		return adp_json_fail(d, jpath, "expected an object naming the history file");
+	if ((rc = adp_json_check_keys(d, obj, jpath, keys)) ||
+	    (rc = adp_json_string(d, obj, jpath, "file", 1, &file)) ||
+	    (rc = adp_json_string(d, obj, jpath, "format", 0, &format)))
+		return rc;
+	if (!strcmp(format, "long"))
+		h->format = INV_HISTORY_LONG;
+	else if (!strcmp(format, "columns"))
+		h->format = INV_HISTORY_COLUMNS;
+	else {
+		snprintf(sub, sizeof(sub), "%s.format", jpath);
+		return adp_json_fail(d, sub, "unknown format '%s': expected \"long\" or \"columns\"", format);
+	}
+	if (!(h->path = adp_path_relative_to(d->path, file)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if ((rc = dup_opt(d, obj, jpath, "delimiter", &h->delimiter)) ||
+	    (rc = dup_opt(d, obj, jpath, "time_column", &h->time_column)) ||
+	    (rc = dup_opt(d, obj, jpath, "time_format", &h->time_format)) ||
+	    (rc = dup_opt(d, obj, jpath, "timezone", &h->timezone)))
+		return rc;
+	if (h->timezone && !adp_tz_valid(h->timezone)) {
+		snprintf(sub, sizeof(sub), "%s.timezone", jpath);
+		return adp_json_fail(d, sub, "unknown time zone '%s': expected an IANA name such as \"Europe/Berlin\"",
+				     h->timezone);
+	}
+	cols = json_object_get(obj, "columns");
+	if (h->format == INV_HISTORY_LONG) {
+		if (cols) {
+			snprintf(sub, sizeof(sub), "%s.columns", jpath);
+			return adp_json_fail(d, sub, "a long-format file names its columns itself; remove this field");
+		}
+		return 0;
+	}
+	snprintf(sub, sizeof(sub), "%s.columns", jpath);
+	if (!json_is_object(cols))
+		return adp_json_fail(d, json_object_get(obj, "columns") ? sub : jpath,
+				     "expected \"columns\": {\"cpu\": {\"column\": ..., \"scale\": ...}, ...}");
+	{
+		static const char *const reskeys[] = { "cpu", "memory", "io", "net", NULL };
+		if ((rc = adp_json_check_keys(d, cols, sub, reskeys)))
+			return rc;
+	}
+	for (r = 0; r < ADP_RES_COUNT; r++) {
+		json_t *c = json_object_get(cols, adp_resource_name(r));
+		char cpath[600];
+		double scale = 1, offset = 0;
+
+		if (!c)
+			continue;
+		snprintf(cpath, sizeof(cpath), "%s.%s", sub, adp_resource_name(r));
+		if (json_is_string(c)) {
+			if (!(h->res[r].column = strdup(json_string_value(c))))
+				return adp_error_set(ADP_ENOMEM, "out of memory");
+		} else if (json_is_object(c)) {
+			if ((rc = adp_json_check_keys(d, c, cpath, colkeys)) ||
+			    (rc = dup_opt(d, c, cpath, "column", &h->res[r].column)) ||
+			    (rc = adp_json_number(d, c, cpath, "scale", 0, 0, 1e15, &scale)) ||
+			    (rc = adp_json_quantity(d, c, cpath, "offset", 0, &offset)))
+				return rc;
+			if (!h->res[r].column)
+				return adp_json_fail(d, cpath, "missing required field 'column'");
+		} else {
+			return adp_json_fail(d, cpath, "expected a column name or {\"column\": ..., \"scale\": ...}");
+		}
+		h->res[r].scale = scale;
+		h->res[r].offset = offset;
+		any = 1;
+	}
+	if (!any)
+		return adp_json_fail(d, sub, "names no resource: expected at least one of cpu, memory, io, net");
+	return 0;
+}
+
+static int read_partition(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+			  struct inventory *inv, struct inv_partition *p)
+{
+	static const char *const keys[] = { "name", "zone", "capacity", NULL };
+	const char *name = NULL, *zone = "";
+	char sub[256];
+	int rc;
+
+	if (!json_is_object(obj))
+		return adp_json_fail(d, jpath, "expected an object");
+	if ((rc = adp_json_check_keys(d, obj, jpath, keys)) ||
+	    (rc = adp_json_string(d, obj, jpath, "name", 1, &name)) ||
+	    (rc = adp_json_string(d, obj, jpath, "zone", 0, &zone)))
+		return rc;
+	snprintf(sub, sizeof(sub), "%s.name", jpath);
+	if (!history_name_valid(name))
+		return adp_json_fail(d, sub, "'%s' is not a valid name: expected 1 to %d of A-Z a-z 0-9 . _ -",
+				     name, ADP_HISTORY_MAX_NAME);
+	if (inventory_partition_index(inv, name) >= 0)
+		return adp_json_fail(d, sub, "partition '%s' is defined twice", name);
+	if (!(p->name = strdup(name)) || !(p->zone = strdup(zone)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	snprintf(sub, sizeof(sub), "%s.capacity", jpath);
+	if (!json_object_get(obj, "capacity"))
+		return adp_json_fail(d, jpath, "missing required field 'capacity'");
+	if ((rc = read_resources(d, json_object_get(obj, "capacity"), sub, 1, p->capacity)))
+		return rc;
+	if (p->capacity[ADP_RES_CPU] <= 0 || p->capacity[ADP_RES_MEMORY] <= 0)
+		return adp_json_fail(d, sub, "cpu and memory capacity must be positive");
+	return 0;
+}
+
+static int read_component(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+			  struct inventory *inv, struct inv_component *c)
+{
+	static const char *const keys[] = { "name", "tier", "replicas", "placement", "min", "history", NULL };
+	const char *name = NULL;
+	double tier = INV_MAX_TIER, replicas = 0;
+	json_t *placement, *v;
+	char sub[256];
+	size_t i, j;
+	int rc;
+
+	if (!json_is_object(obj))
+		return adp_json_fail(d, jpath, "expected an object");
+	if ((rc = adp_json_check_keys(d, obj, jpath, keys)) ||
+	    (rc = adp_json_string(d, obj, jpath, "name", 1, &name)) ||
+	    (rc = adp_json_number(d, obj, jpath, "tier", 0, 0, INV_MAX_TIER, &tier)) ||
+	    (rc = adp_json_number(d, obj, jpath, "replicas", 0, 1, INV_MAX_REPLICAS, &replicas)))
+		return rc;
+	snprintf(sub, sizeof(sub), "%s.name", jpath);
+	if (!history_name_valid(name))
+		return adp_json_fail(d, sub, "'%s' is not a valid name: expected 1 to %d of A-Z a-z 0-9 . _ -",
+				     name, ADP_HISTORY_MAX_NAME);
+	if (inventory_component_index(inv, name) >= 0)
+		return adp_json_fail(d, sub, "component '%s' is defined twice", name);
+	if (!(c->name = strdup(name)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	c->tier = (int)tier;
+	if (tier != (double)c->tier) {
+		snprintf(sub, sizeof(sub), "%s.tier", jpath);
+		return adp_json_fail(d, sub, "expected a whole number from 0 (most critical) to %d", INV_MAX_TIER);
+	}
+	placement = json_object_get(obj, "placement");
+	snprintf(sub, sizeof(sub), "%s.placement", jpath);
+	if (!json_is_array(placement) || json_array_size(placement) == 0)
+		return adp_json_fail(d, placement ? sub : jpath,
+				     placement ? "expected a non-empty array of partition names"
+					       : "missing required field 'placement'");
+	if (replicas == 0)
+		replicas = (double)json_array_size(placement);
+	if (replicas != (double)(size_t)replicas || json_array_size(placement) != (size_t)replicas)
+		return adp_json_fail(d, sub, "places %zu replicas, but replicas is %g",
+				     json_array_size(placement), replicas);
+	c->replicas = (size_t)replicas;
+	if (!(c->placement = calloc(c->replicas, sizeof(*c->placement))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	json_array_foreach(placement, i, v) {
+		char ppath[300];
+		int idx;
+
+		snprintf(ppath, sizeof(ppath), "%s[%zu]", sub, i);
+		if (!json_is_string(v))
+			return adp_json_fail(d, ppath, "expected a partition name");
+		if ((idx = inventory_partition_index(inv, json_string_value(v))) < 0)
+			return adp_json_fail(d, ppath, "unknown partition '%s'", json_string_value(v));
+		for (j = 0; j < i; j++)
+			if (c->placement[j] == (size_t)idx)
+				return adp_json_fail(d, ppath,
+						     "partition '%s' already holds a replica of '%s': replicas must be on different partitions",
+						     json_string_value(v), name);
+		c->placement[i] = (size_t)idx;
+	}
+	if ((v = json_object_get(obj, "min"))) {
+		snprintf(sub, sizeof(sub), "%s.min", jpath);
+		if ((rc = read_resources(d, v, sub, 0, c->min)))
+			return rc;
+	}
+	if ((v = json_object_get(obj, "history"))) {
+		snprintf(sub, sizeof(sub), "%s.history", jpath);
+		if ((rc = read_history_spec(d, v, sub, &c->history)))
+			return rc;
+	}
+	return 0;
+}
+
+int inventory_load(struct inventory *out, const char *path)
+{
+	static const char *const keys[] = { "partitions", "components", NULL };
+	struct adp_json_doc d;
+	struct inventory inv = { 0 };
+	json_t *parts, *comps, *v;
+	size_t i;
+	int rc;
+
+	if ((rc = adp_json_load(&d, path)))
+		return rc;
+	if ((rc = adp_json_check_keys(&d, d.root, "", keys)))
+		goto done;
+	parts = json_object_get(d.root, "partitions");
+	comps = json_object_get(d.root, "components");
+	if (!json_is_array(parts) || json_array_size(parts) == 0) {
+		rc = parts ? adp_json_fail(&d, "partitions", "expected a non-empty array")
+			   : adp_error_set(ADP_EINPUT, "%s: missing required field 'partitions'", path);
+		goto done;
+	}
+	if (!json_is_array(comps)) {
+		rc = comps ? adp_json_fail(&d, "components", "expected an array")
+			   : adp_error_set(ADP_EINPUT, "%s: missing required field 'components'", path);
+		goto done;
+	}
+	if (json_array_size(parts) > INV_MAX_PARTITIONS || json_array_size(comps) > INV_MAX_COMPONENTS) {
+		rc = adp_error_set(ADP_EINPUT, "%s: more than %d partitions or %d components", path,
+				   INV_MAX_PARTITIONS, INV_MAX_COMPONENTS);
+		goto done;
+	}
+	if (!(inv.path = strdup(path)) ||
+	    !(inv.parts = calloc(json_array_size(parts), sizeof(*inv.parts))) ||
+	    (json_array_size(comps) && !(inv.comps = calloc(json_array_size(comps), sizeof(*inv.comps))))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	json_array_foreach(parts, i, v) {
+		char jpath[64];
+
+		snprintf(jpath, sizeof(jpath), "partitions[%zu]", i);
+		rc = read_partition(&d, v, jpath, &inv, &inv.parts[i]);
+		inv.nparts++;
+		if (rc)
+			goto done;
+	}
+	json_array_foreach(comps, i, v) {
+		char jpath[64];
+
+		snprintf(jpath, sizeof(jpath), "components[%zu]", i);
+		rc = read_component(&d, v, jpath, &inv, &inv.comps[i]);
+		inv.ncomps++;
+		if (rc)
+			goto done;
+	}
+	*out = inv;
+	memset(&inv, 0, sizeof(inv));
+done:
+	inventory_release(&inv);
+	adp_json_release(&d);
+	return rc;
+}
+
+static int add_file(char ***files, size_t *nfiles, const char *path)
+{
+	char **grown;
+	size_t i;
+
+	for (i = 0; i < *nfiles; i++)
+		if (!strcmp((*files)[i], path))
+			return 0;
+	if (!(grown = realloc(*files, (*nfiles + 1) * sizeof(*grown))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	*files = grown;
+	if (!(grown[*nfiles] = strdup(path)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	(*nfiles)++;
+	return 0;
+}
+
+static int has_any(const struct history *h, const char *component)
+{
+	int r;
+
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		if (history_find(h, component, r))
+			return 1;
+	return 0;
+}
+
+int inventory_load_history(struct history *h, const struct inventory *inv,
+			   const char *const *extra, size_t nextra,
+			   const struct history_opts *o, char ***files, size_t *nfiles)
+{
+	size_t i;
+	int rc, r;
+
+	for (i = 0; i < nextra; i++) {
+		if ((rc = history_add_long_csv(h, extra[i], o)) ||
+		    (rc = add_file(files, nfiles, extra[i])))
+			return rc;
+	}
+	for (i = 0; i < inv->ncomps; i++) {
+		const struct inv_component *c = &inv->comps[i];
+		const struct inv_history *hs = &c->history;
+
+		if (hs->format == INV_HISTORY_NONE || has_any(h, c->name))
+			continue;
+		if (hs->format == INV_HISTORY_LONG) {
+			/* One long file may serve several components: read it once. */
+			size_t f;
+			int seen = 0;
+
+			for (f = 0; f < *nfiles; f++)
+				seen |= !strcmp((*files)[f], hs->path);
+			if (!seen && ((rc = history_add_long_csv(h, hs->path, o)) ||
+				      (rc = add_file(files, nfiles, hs->path))))
+				return rc;
+		} else {
+			struct history_mapping m = {
+				.delimiter = hs->delimiter,
+				.time_column = hs->time_column,
+				.time_format = hs->time_format,
+				.timezone = hs->timezone,
+			};
+
+			for (r = 0; r < ADP_RES_COUNT; r++) {
+				m.res[r].column = hs->res[r].column;
+				m.res[r].scale = hs->res[r].scale;
+				m.res[r].offset = hs->res[r].offset;
+			}
+			if ((rc = history_add_mapped_csv(h, hs->path, c->name, &m, o)) ||
+			    (rc = add_file(files, nfiles, hs->path)))
+				return adp_error_wrap(rc ? rc : ADP_EINPUT, "component '%s'", c->name);
+		}
+	}
+	for (i = 0; i < h->n; i++)
+		if (inventory_component_index(inv, h->items[i].component) < 0)
+			return adp_error_set(ADP_EINPUT,
+					     "%s: history names component '%s', which the inventory '%s' does not define",
+					     h->items[i].source, h->items[i].component, inv->path);
+	for (i = 0; i < inv->ncomps; i++)
+		if (!has_any(h, inv->comps[i].name))
+			return adp_error_set(ADP_EINPUT,
+					     "%s: component '%s' has no history: give it a \"history\" field or pass a long-format file with --history",
+					     inv->path, inv->comps[i].name);
+	return 0;
+}

@@ -1,0 +1,68 @@
+/* The inventory: partitions (units of capacity updated as a whole) and
+ * components (units of work that move between them). */
+#ifndef ADP_INVENTORY_H
+#define ADP_INVENTORY_H
+
+#include <stddef.h>
+
+#include "forecast/history.h"
+#include "util/resource.h"
+
+#define INV_MAX_PARTITIONS 4096
+#define INV_MAX_COMPONENTS 65536
+#define INV_MAX_REPLICAS 1024
+#define INV_MAX_TIER 9
+
+struct inv_partition {
+	char *name;                     /* owned */
+	char *zone;                     /* owned; "" when not given */
+	double capacity[ADP_RES_COUNT]; /* cores, bytes, bytes/s, bytes/s */
+};
+
+enum inv_history_format { INV_HISTORY_NONE, INV_HISTORY_LONG, INV_HISTORY_COLUMNS };
+
+struct inv_history {
+	int format;        /* enum inv_history_format */
+	char *path;        /* owned; resolved against the inventory's directory */
+	char *delimiter, *time_column, *time_format, *timezone; /* owned or NULL */
+	struct {
+		char *column;  /* owned or NULL */
+		double scale, offset;
+	} res[ADP_RES_COUNT];
+};
+
+struct inv_component {
+	char *name;                /* owned */
+	int tier;                  /* 0 most critical .. INV_MAX_TIER */
+	size_t replicas;
+	size_t *placement;         /* owned: replicas partition indices */
+	double min[ADP_RES_COUNT]; /* guarantees per replica */
+	struct inv_history history;
+};
+
+struct inventory {
+	char *path;                /* owned */
+	struct inv_partition *parts;
+	size_t nparts;
+	struct inv_component *comps;
+	size_t ncomps;
+};
+
+/* Loads and checks an inventory file; errors name file, line and JSON
+ * path. */
+int inventory_load(struct inventory *inv, const char *path);
+void inventory_release(struct inventory *inv);
+
+/* Index of a partition or component by name, or -1. */
+int inventory_partition_index(const struct inventory *inv, const char *name);
+int inventory_component_index(const struct inventory *inv, const char *name);
+
+/* Reads the history each component names. Files given in extra (the
+ * long format, e.g. from the command line) are read first; a component
+ * whose history they hold does not need its own. Each file read is
+ * appended to *files (owned strings) for the plan's digest. */
+int inventory_load_history(struct history *h, const struct inventory *inv,
+			   const char *const *extra, size_t nextra,
+			   const struct history_opts *o, char ***files, size_t *nfiles);
+
+#endif

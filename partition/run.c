@@ -1,0 +1,103 @@
+/* The `plan` pipeline on files: inputs -> history -> forecast -> planner. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "partition/planner.h"
+#include "util/error.h"
+
+static const double default_levels[] = { 0.5, 0.9, 0.95, 0.99 };
+
+int part_run(struct plan *out, const struct part_run_opts *o)
+{
+	struct inventory inv = { 0 };
+	struct schedule sched = { 0 };
+	struct history hist;
+	struct forecast fc = { 0 };
+	struct forecast_opts fo = { 0 };
+	struct plan p = { 0 };
+	struct history_opts ho;
+	char **files = NULL;
+	size_t nfiles = 0, i;
+	int rc;
+
+	history_init(&hist);
+	if ((rc = inventory_load(&inv, o->inventory)) ||
+	    (rc = schedule_load(&sched, o->schedule, &inv)))
+		goto done;
+	if (o->now >= sched.end - sched.cutoff) {
+		rc = adp_error_set(ADP_EINPUT,
+				   "%s: the window's cutoff has passed: plan a future window (or pass --now to replay a past one)",
+				   o->schedule);
+		goto done;
+	}
+	if (o->now > sched.start) {
+		rc = adp_error_set(ADP_EINPUT, "%s: the window has already started: plan before it begins",
+				   o->schedule);
+		goto done;
+	}
+	ho.step = sched.step;
+	ho.max_gap = sched.max_gap;
+	ho.until = o->now;
+	if ((rc = inventory_load_history(&hist, &inv, o->history, o->nhistory, &ho, &files, &nfiles)))
+		goto done;
+	fo.origin = o->now;
+	fo.step = sched.step;
+	fo.start = sched.start - (sched.start % sched.step + sched.step) % sched.step;
+	fo.horizon = (size_t)((sched.end - fo.start + sched.step - 1) / sched.step);
+	memcpy(fo.levels, default_levels, sizeof(default_levels));
+	fo.nlevels = sizeof(default_levels) / sizeof(default_levels[0]);
+	fo.period = sched.period;
+	if ((rc = forecast_run(&fc, &hist, &fo, o->model)))
+		goto done;
+	{
+		struct part_request req = { &inv, &sched, &fc, o->now, o->tool_version };
+		rc = part_plan(&p, &req);
+	}
+	if (rc && rc != ADP_EINFEASIBLE)
+		goto done;
+	{
+		int prc = 0;
+		char saved[2048];
+
+		/* Keep the planner's verdict while the inputs are hashed. */
+		strncpy(saved, adp_error_last(), sizeof(saved) - 1);
+		saved[sizeof(saved) - 1] = '\0';
+		if ((prc = plan_add_input(&p, "inventory", o->inventory)) ||
+		    (prc = plan_add_input(&p, "schedule", o->schedule))) {
+			rc = prc;
+			goto done;
+		}
+		for (i = 0; i < nfiles; i++)
+			if ((prc = plan_add_input(&p, "history", files[i]))) {
+				rc = prc;
+				goto done;
+			}
+		if (rc)
+			adp_error_set(rc, "%s", saved);
+	}
+	for (i = 0; i < hist.n; i++) {
+		const struct series *s = &hist.items[i];
+		int prc = 0;
+
+		if (s->missing * 10 > s->n)
+			prc = plan_add_risk(&p, "history of '%s' %s is %.0f%% missing (gaps over the max_gap)",
+					    s->component, adp_resource_name(s->resource),
+					    100.0 * (double)s->missing / (double)s->n);
+		if (prc) {
+			rc = prc;
+			goto done;
+		}
+	}
+	*out = p;
+	memset(&p, 0, sizeof(p));
+done:
+	plan_release(&p);
+	forecast_release(&fc);
+	history_release(&hist);
+	schedule_release(&sched);
+	inventory_release(&inv);
+	for (i = 0; i < nfiles; i++)
+		free(files[i]);
+	free(files);
+	return rc;
+}

@@ -1,0 +1,272 @@
+#include "partition/schedule.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+#include "util/jsonutil.h"
+#include "util/timeutil.h"
+
+void schedule_release(struct schedule *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->npartitions; i++)
+		free(s->partition_names[i]);
+	free(s->partition_names);
+	free(s->partitions);
+	free(s->update_duration);
+	free(s->path);
+	free(s->name);
+	free(s->timezone);
+	memset(s, 0, sizeof(*s));
+}
+
+static int read_window(const struct adp_json_doc *d, json_t *w, struct schedule *s)
+{
+	static const char *const keys[] = { "start", "end", "duration", "timezone", NULL };
+	const char *tz = "UTC";
+	int64_t duration = 0;
+	int rc;
+
+	if (!json_is_object(w))
+		return w ? adp_json_fail(d, "window", "expected an object with start, end and timezone")
+			 : adp_error_set(ADP_EINPUT, "%s: missing required field 'window'", d->path);
+	if ((rc = adp_json_check_keys(d, w, "window", keys)) ||
+	    (rc = adp_json_string(d, w, "window", "timezone", 0, &tz)))
+		return rc;
+	if (!adp_tz_valid(tz))
+		return adp_json_fail(d, "window.timezone",
+				     "unknown time zone '%s': expected an IANA name such as \"Europe/Berlin\"", tz);
+	if (!(s->timezone = strdup(tz)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if ((rc = adp_json_time(d, w, "window", "start", 1, tz, &s->start)) ||
+	    (rc = adp_json_duration(d, w, "window", "duration", 0, &duration)))
+		return rc;
+	if (json_object_get(w, "end") && duration)
+		return adp_json_fail(d, "window.duration", "give either end or duration, not both");
+	if (duration)
+		s->end = s->start + duration;
+	else if ((rc = adp_json_time(d, w, "window", "end", 1, tz, &s->end)))
+		return rc;
+	if (s->end <= s->start)
+		return adp_json_fail(d, json_object_get(w, "end") ? "window.end" : "window.duration",
+				     "the window must end after it starts");
+	if (s->end - s->start > 7 * 86400)
+		return adp_json_fail(d, "window", "a window longer than 7 days is not supported");
+	return 0;
+}
+
+static int read_partitions(const struct adp_json_doc *d, json_t *list, const struct inventory *inv,
+			   struct schedule *s)
+{
+	json_t *v;
+	size_t i, j;
+
+	if (!json_is_array(list))
+		return list ? adp_json_fail(d, "partitions", "expected an array of partition names")
+			    : adp_error_set(ADP_EINPUT, "%s: missing required field 'partitions'", d->path);
+	if (json_array_size(list) > INV_MAX_PARTITIONS)
+		return adp_json_fail(d, "partitions", "more than %d partitions", INV_MAX_PARTITIONS);
+	s->partition_names = calloc(json_array_size(list) + 1, sizeof(*s->partition_names));
+	s->partitions = calloc(json_array_size(list) + 1, sizeof(*s->partitions));
+	s->update_duration = calloc(json_array_size(list) + 1, sizeof(*s->update_duration));
+	if (!s->partition_names || !s->partitions || !s->update_duration)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	json_array_foreach(list, i, v) {
+		char jpath[64];
+		const char *name;
+
+		snprintf(jpath, sizeof(jpath), "partitions[%zu]", i);
+		if (!json_is_string(v) || !history_name_valid(json_string_value(v)))
+			return adp_json_fail(d, jpath, "expected a partition name");
+		name = json_string_value(v);
+		for (j = 0; j < i; j++)
+			if (!strcmp(s->partition_names[j], name))
+				return adp_json_fail(d, jpath, "partition '%s' is listed twice", name);
+		if (inv) {
+			int idx = inventory_partition_index(inv, name);
+			if (idx < 0)
+				return adp_json_fail(d, jpath, "unknown partition '%s': the inventory '%s' does not define it",
+						     name, inv->path);
+			s->partitions[i] = (size_t)idx;
+		}
+		if (!(s->partition_names[i] = strdup(name)))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		s->npartitions++;
+	}
+	return 0;
+}
+
+static int read_concurrency(const struct adp_json_doc *d, json_t *v, struct schedule *s,
+			    const struct inventory *inv)
+{
+	size_t total = inv ? inv->nparts : s->npartitions;
+
+	if (!v) {
+		s->max_concurrency = 1;
+		return 0;
+	}
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 1 || json_integer_value(v) > INV_MAX_PARTITIONS)
+			return adp_json_fail(d, "max_concurrency", "expected at least 1 partition at a time");
+		s->max_concurrency = (size_t)json_integer_value(v);
+		return 0;
+	}
+	if (json_is_string(v)) {
+		const char *p = json_string_value(v);
+		char *end;
+		double pct = strtod(p, &end);
+
+		if (end != p && !strcmp(end, "%") && pct > 0 && pct <= 100) {
+			/* A percentage of all partitions, rounded down, at least one. */
+			s->max_concurrency_pct = pct;
+			s->max_concurrency = (size_t)floor(pct * (double)total / 100.0 + 1e-9);
+			if (s->max_concurrency < 1)
+				s->max_concurrency = 1;
+			return 0;
+		}
+	}
+	return adp_json_fail(d, "max_concurrency", "expected a number of partitions or a percentage such as \"25%%\"");
+}
+
+static int read_durations(const struct adp_json_doc *d, json_t *v, struct schedule *s)
+{
+	int64_t dflt = 0;
+	size_t i;
+	int rc;
+
+	if (json_is_object(v)) {
+		static const char *const keys[] = { "default", "partitions", NULL };
+		json_t *per = json_object_get(v, "partitions"), *x;
+		const char *key;
+
+		if ((rc = adp_json_check_keys(d, v, "update_duration", keys)) ||
+		    (rc = adp_json_duration(d, v, "update_duration", "default", 1, &dflt)))
+			return rc;
+		for (i = 0; i < s->npartitions; i++)
+			s->update_duration[i] = dflt;
+		if (per && !json_is_object(per))
+			return adp_json_fail(d, "update_duration.partitions", "expected an object of partition: duration");
+		json_object_foreach(per, key, x) {
+			char jpath[200];
+			int64_t dur;
+
+			snprintf(jpath, sizeof(jpath), "update_duration.partitions");
+			for (i = 0; i < s->npartitions; i++)
+				if (!strcmp(s->partition_names[i], key))
+					break;
+			if (i == s->npartitions) {
+				snprintf(jpath, sizeof(jpath), "update_duration.partitions.%s", key);
+				return adp_json_fail(d, jpath, "partition '%s' is not in the schedule's partitions", key);
+			}
+			if ((rc = adp_json_duration(d, per, jpath, key, 1, &dur)))
+				return rc;
+			s->update_duration[i] = dur;
+		}
+		return 0;
+	}
+	if ((rc = adp_json_duration(d, d->root, "", "update_duration", 1, &dflt)))
+		return rc;
+	for (i = 0; i < s->npartitions; i++)
+		s->update_duration[i] = dflt;
+	return 0;
+}
+
+static int read_confidence(const struct adp_json_doc *d, json_t *v, struct schedule *s)
+{
+	int r, rc;
+
+	/* Memory is incompressible: an overrun kills, so it is held to a
+	 * higher level than CPU, disk and network, which only slow down. */
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		s->confidence[r] = adp_resource_compressible(r) ? 0.95 : 0.99;
+	if (!v)
+		return 0;
+	if (json_is_number(v)) {
+		double c;
+		if ((rc = adp_json_number(d, d->root, "", "confidence", 1, 0.5, 0.9999, &c)))
+			return rc;
+		for (r = 0; r < ADP_RES_COUNT; r++)
+			s->confidence[r] = c;
+		return 0;
+	}
+	if (json_is_object(v)) {
+		static const char *const keys[] = { "cpu", "memory", "io", "net", NULL };
+		if ((rc = adp_json_check_keys(d, v, "confidence", keys)))
+			return rc;
+		for (r = 0; r < ADP_RES_COUNT; r++)
+			if ((rc = adp_json_number(d, v, "confidence", adp_resource_name(r), 0, 0.5,
+						  0.9999, &s->confidence[r])))
+				return rc;
+		return 0;
+	}
+	return adp_json_fail(d, "confidence", "expected a probability such as 0.95, or one per resource");
+}
+
+int schedule_load(struct schedule *out, const char *path, const struct inventory *inv)
+{
+	static const char *const keys[] = { "name", "window", "cutoff", "partitions",
+					    "max_concurrency", "update_duration", "drain_duration",
+					    "verify_duration", "step", "max_gap", "confidence",
+					    "plan_ttl", "period", NULL };
+	struct adp_json_doc d;
+	struct schedule s = { 0 };
+	const char *name = NULL;
+	int rc;
+
+	if ((rc = adp_json_load(&d, path)))
+		return rc;
+	s.step = 300;
+	s.max_gap = 3600;
+	s.drain_duration = 300;
+	s.verify_duration = 300;
+	s.plan_ttl = 86400;
+	s.period = 86400;
+	if ((rc = adp_json_check_keys(&d, d.root, "", keys)) ||
+	    (rc = adp_json_string(&d, d.root, "", "name", 1, &name)))
+		goto done;
+	if (!(s.path = strdup(path)) || !(s.name = strdup(name))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((rc = read_window(&d, json_object_get(d.root, "window"), &s)) ||
+	    (rc = adp_json_duration(&d, d.root, "", "cutoff", 0, &s.cutoff)) ||
+	    (rc = read_partitions(&d, json_object_get(d.root, "partitions"), inv, &s)) ||
+	    (rc = read_concurrency(&d, json_object_get(d.root, "max_concurrency"), &s, inv)) ||
+	    (rc = read_durations(&d, json_object_get(d.root, "update_duration"), &s)) ||
+	    (rc = adp_json_duration(&d, d.root, "", "drain_duration", 0, &s.drain_duration)) ||
+	    (rc = adp_json_duration(&d, d.root, "", "verify_duration", 0, &s.verify_duration)) ||
+	    (rc = adp_json_duration(&d, d.root, "", "step", 0, &s.step)) ||
+	    (rc = adp_json_duration(&d, d.root, "", "max_gap", 0, &s.max_gap)) ||
+	    (rc = read_confidence(&d, json_object_get(d.root, "confidence"), &s)) ||
+	    (rc = adp_json_duration(&d, d.root, "", "plan_ttl", 0, &s.plan_ttl)) ||
+	    (rc = adp_json_duration(&d, d.root, "", "period", 0, &s.period)))
+		goto done;
+	if (s.cutoff >= s.end - s.start) {
+		rc = adp_json_fail(&d, "cutoff", "the cutoff leaves no time in the window");
+		goto done;
+	}
+	if (s.step < 10 || s.step > 86400) {
+		rc = adp_json_fail(&d, "step", "expected a step from 10s to 1d");
+		goto done;
+	}
+	if (s.period < s.step || s.period % s.step) {
+		rc = adp_json_fail(&d, "period", "expected a multiple of the step");
+		goto done;
+	}
+	if (s.plan_ttl <= 0) {
+		rc = adp_json_fail(&d, "plan_ttl", "expected a positive duration");
+		goto done;
+	}
+	*out = s;
+	memset(&s, 0, sizeof(s));
+done:
+	schedule_release(&s);
+	adp_json_release(&d);
+	return rc;
+}

@@ -1,0 +1,38 @@
+/* The update schedule: when the window is, which partitions are updated,
+ * how many at once, and how long each takes. */
+#ifndef ADP_SCHEDULE_H
+#define ADP_SCHEDULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "partition/inventory.h"
+#include "util/resource.h"
+
+struct schedule {
+	char *path;               /* owned */
+	char *name;               /* owned */
+	int64_t start, end;       /* the window, UTC seconds */
+	char *timezone;           /* owned; for display and local times */
+	int64_t cutoff;           /* all waves end this long before the window's end */
+	char **partition_names;   /* owned: as given, in update order */
+	size_t *partitions;       /* owned: inventory indices (NULL without one) */
+	size_t npartitions;
+	size_t max_concurrency;   /* resolved count (a percentage is applied) */
+	double max_concurrency_pct; /* as given, 0 when a count was given */
+	int64_t *update_duration; /* owned: per entry of partitions */
+	int64_t drain_duration;   /* time to drain a partition before its update */
+	int64_t verify_duration;  /* time to verify after it */
+	int64_t step;             /* planning resolution, seconds */
+	int64_t max_gap;          /* longest history gap interpolated */
+	double confidence[ADP_RES_COUNT]; /* P(demand fits) required per resource */
+	int64_t plan_ttl;         /* a plan expires this long after creation */
+	int64_t period;           /* seasonal period for forecasting */
+};
+
+/* Loads a schedule and resolves partition names against inv; with inv
+ * NULL (validate on its own) the names are only checked for form. */
+int schedule_load(struct schedule *s, const char *path, const struct inventory *inv);
+void schedule_release(struct schedule *s);
+
+#endif

@@ -1,0 +1,381 @@
+#include "plans/plan.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "util/jsonutil.h"
+#include "util/sha256.h"
+#include "util/timeutil.h"
+
+static void strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void steps_free(struct plan_step *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; s && i < n; i++) {
+		free(s[i].action);
+		free(s[i].partition);
+		free(s[i].component);
+		free(s[i].target);
+	}
+	free(s);
+}
+
+void plan_release(struct plan *p)
+{
+	size_t i, j;
+
+	if (!p)
+		return;
+	free(p->tool_version);
+	for (i = 0; i < p->ninputs; i++) {
+		free(p->inputs[i].kind);
+		free(p->inputs[i].path);
+	}
+	free(p->inputs);
+	free(p->schedule_name);
+	free(p->timezone);
+	free(p->model);
+	for (i = 0; i < p->nforecast; i++) {
+		free(p->forecast[i].component);
+		free(p->forecast[i].model);
+	}
+	free(p->forecast);
+	for (i = 0; i < p->npartitions; i++) {
+		free(p->partitions[i].name);
+		free(p->partitions[i].zone);
+	}
+	free(p->partitions);
+	for (i = 0; i < p->nwaves; i++) {
+		struct plan_wave *w = &p->waves[i];
+
+		strv_free(w->offline, w->noffline);
+		for (j = 0; j < w->nplacements; j++) {
+			free(w->placements[j].component);
+			free(w->placements[j].partition);
+			free(w->placements[j].from);
+		}
+		free(w->placements);
+		for (j = 0; j < w->nusage; j++) {
+			free(w->usage[j].partition);
+			free(w->usage[j].p50);
+			free(w->usage[j].p95);
+		}
+		free(w->usage);
+	}
+	free(p->waves);
+	steps_free(p->steps, p->nsteps);
+	steps_free(p->rollback, p->nrollback);
+	for (i = 0; i < p->nshortfalls; i++) {
+		free(p->shortfalls[i].partition);
+		free(p->shortfalls[i].component);
+		free(p->shortfalls[i].advice);
+	}
+	free(p->shortfalls);
+	strv_free(p->risks, p->nrisks);
+	memset(p, 0, sizeof(*p));
+}
+
+void plan_digest(const struct plan *p, char out[65])
+{
+	struct adp_sha256 c;
+	size_t i;
+
+	adp_sha256_init(&c);
+	for (i = 0; i < p->ninputs; i++) {
+		adp_sha256_update(&c, p->inputs[i].kind, strlen(p->inputs[i].kind));
+		adp_sha256_update(&c, " ", 1);
+		adp_sha256_update(&c, p->inputs[i].path, strlen(p->inputs[i].path));
+		adp_sha256_update(&c, " ", 1);
+		adp_sha256_update(&c, p->inputs[i].sha256, 64);
+		adp_sha256_update(&c, "\n", 1);
+	}
+	adp_sha256_final_hex(&c, out);
+}
+
+int plan_add_input(struct plan *p, const char *kind, const char *path)
+{
+	struct plan_input *g, *in;
+	int rc;
+
+	if (!(g = realloc(p->inputs, (p->ninputs + 1) * sizeof(*g))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	p->inputs = g;
+	in = &g[p->ninputs];
+	memset(in, 0, sizeof(*in));
+	if ((rc = adp_sha256_file(in->sha256, path)))
+		return rc;
+	in->kind = strdup(kind);
+	in->path = strdup(path);
+	p->ninputs++;
+	if (!in->kind || !in->path)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	plan_digest(p, p->digest);
+	return 0;
+}
+
+int plan_add_risk(struct plan *p, const char *fmt, ...)
+{
+	char **grown, *s;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if (!(grown = realloc(p->risks, (p->nrisks + 1) * sizeof(*grown)))) {
+		free(s);
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	}
+	p->risks = grown;
+	p->risks[p->nrisks++] = s;
+	return 0;
+}
+
+/* ---- serialisation ---- */
+
+static json_t *jtime(int64_t t)
+{
+	char buf[32];
+
+	adp_time_format(buf, t);
+	return json_string(buf);
+}
+
+/* Rounds to 6 significant digits so the document stays readable and
+ * stable across platforms. */
+static json_t *jnum(double v)
+{
+	char buf[32];
+
+	if (!isfinite(v))
+		return json_null();
+	snprintf(buf, sizeof(buf), "%.6g", v);
+	return json_real(strtod(buf, NULL));
+}
+
+static json_t *jres(const double v[ADP_RES_COUNT])
+{
+	json_t *o = json_object();
+	int r;
+
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		json_object_set_new(o, adp_resource_name(r), jnum(v[r]));
+	return o;
+}
+
+static json_t *jstr_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *jsteps(const struct plan_step *s, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "id", json_integer((json_int_t)s[i].id));
+		json_object_set_new(o, "wave", json_integer((json_int_t)s[i].wave));
+		json_object_set_new(o, "action", json_string(s[i].action));
+		if (s[i].partition)
+			json_object_set_new(o, "partition", json_string(s[i].partition));
+		if (s[i].component) {
+			json_object_set_new(o, "component", json_string(s[i].component));
+			json_object_set_new(o, "replica", json_integer((json_int_t)s[i].replica));
+		}
+		if (s[i].target)
+			json_object_set_new(o, "target", json_string(s[i].target));
+		json_object_set_new(o, "timeout", json_integer(s[i].timeout));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static json_t *jseries(const double *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, jnum(v[i]));
+	return a;
+}
+
+int plan_to_json(json_t **out, const struct plan *p)
+{
+	json_t *root = json_object(), *a, *o;
+	size_t i, j;
+
+	if (!root)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	json_object_set_new(root, "format_version", json_integer(p->format_version));
+	json_object_set_new(root, "tool", json_string(p->tool_version));
+	json_object_set_new(root, "created_at", jtime(p->created_at));
+	json_object_set_new(root, "expires_at", jtime(p->expires_at));
+	json_object_set_new(root, "digest", json_string(p->digest));
+	a = json_array();
+	for (i = 0; i < p->ninputs; i++) {
+		o = json_object();
+		json_object_set_new(o, "kind", json_string(p->inputs[i].kind));
+		json_object_set_new(o, "path", json_string(p->inputs[i].path));
+		json_object_set_new(o, "sha256", json_string(p->inputs[i].sha256));
+		json_array_append_new(a, o);
+	}
+	json_object_set_new(root, "inputs", a);
+
+	o = json_object();
+	json_object_set_new(o, "name", json_string(p->schedule_name));
+	json_object_set_new(o, "window_start", jtime(p->window_start));
+	json_object_set_new(o, "window_end", jtime(p->window_end));
+	json_object_set_new(o, "cutoff_at", jtime(p->cutoff_at));
+	json_object_set_new(o, "timezone", json_string(p->timezone));
+	json_object_set_new(o, "step", json_integer(p->step));
+	json_object_set_new(o, "max_concurrency", json_integer((json_int_t)p->max_concurrency));
+	json_object_set_new(o, "confidence", jres(p->confidence));
+	json_object_set_new(root, "schedule", o);
+
+	o = json_object();
+	json_object_set_new(o, "model", json_string(p->model));
+	json_object_set_new(o, "period", json_integer(p->period));
+	json_object_set_new(o, "scenarios", json_integer((json_int_t)p->scenarios));
+	a = json_array();
+	for (i = 0; i < p->nforecast; i++) {
+		json_t *f = json_object();
+		json_object_set_new(f, "component", json_string(p->forecast[i].component));
+		json_object_set_new(f, "resource", json_string(adp_resource_name(p->forecast[i].resource)));
+		json_object_set_new(f, "model", json_string(p->forecast[i].model));
+		json_object_set_new(f, "p50_peak", jnum(p->forecast[i].p50_peak));
+		json_object_set_new(f, "p95_peak", jnum(p->forecast[i].p95_peak));
+		json_array_append_new(a, f);
+	}
+	json_object_set_new(o, "series", a);
+	json_object_set_new(root, "forecast", o);
+
+	a = json_array();
+	for (i = 0; i < p->npartitions; i++) {
+		o = json_object();
+		json_object_set_new(o, "name", json_string(p->partitions[i].name));
+		json_object_set_new(o, "zone", json_string(p->partitions[i].zone));
+		json_object_set_new(o, "capacity", jres(p->partitions[i].capacity));
+		json_object_set_new(o, "updated", json_boolean(p->partitions[i].updated));
+		json_array_append_new(a, o);
+	}
+	json_object_set_new(root, "partitions", a);
+
+	a = json_array();
+	for (i = 0; i < p->nwaves; i++) {
+		const struct plan_wave *w = &p->waves[i];
+		json_t *off = json_array(), *pl = json_array(), *us = json_array();
+
+		o = json_object();
+		json_object_set_new(o, "index", json_integer((json_int_t)i + 1));
+		json_object_set_new(o, "start", jtime(w->start));
+		json_object_set_new(o, "end", jtime(w->end));
+		for (j = 0; j < w->noffline; j++)
+			json_array_append_new(off, json_string(w->offline[j]));
+		json_object_set_new(o, "offline", off);
+		for (j = 0; j < w->nplacements; j++) {
+			const struct plan_placement *x = &w->placements[j];
+			json_t *e = json_object();
+
+			json_object_set_new(e, "component", json_string(x->component));
+			json_object_set_new(e, "replica", json_integer((json_int_t)x->replica));
+			json_object_set_new(e, "tier", json_integer(x->tier));
+			json_object_set_new(e, "partition", json_string(x->partition));
+			json_object_set_new(e, "from", jstr_or_null(x->from));
+			json_object_set_new(e, "allocation", jres(x->alloc));
+			json_object_set_new(e, "p50_peak", jres(x->p50_peak));
+			json_object_set_new(e, "p95_peak", jres(x->p95_peak));
+			json_array_append_new(pl, e);
+		}
+		json_object_set_new(o, "placements", pl);
+		for (j = 0; j < w->nusage; j++) {
+			const struct plan_usage *u = &w->usage[j];
+			json_t *e = json_object();
+
+			json_object_set_new(e, "partition", json_string(u->partition));
+			json_object_set_new(e, "resource", json_string(adp_resource_name(u->resource)));
+			json_object_set_new(e, "capacity", jnum(u->capacity));
+			json_object_set_new(e, "overload_probability", jnum(u->overload_prob));
+			json_object_set_new(e, "headroom", jnum(u->headroom));
+			json_object_set_new(e, "p50", jseries(u->p50, u->nsteps));
+			json_object_set_new(e, "p95", jseries(u->p95, u->nsteps));
+			json_array_append_new(us, e);
+		}
+		json_object_set_new(o, "utilisation", us);
+		json_array_append_new(a, o);
+	}
+	json_object_set_new(root, "waves", a);
+	json_object_set_new(root, "margin", json_integer(p->margin));
+	json_object_set_new(root, "steps", jsteps(p->steps, p->nsteps));
+	json_object_set_new(root, "rollback_steps", jsteps(p->rollback, p->nrollback));
+	a = json_array();
+	for (i = 0; i < p->nshortfalls; i++) {
+		const struct plan_shortfall *s = &p->shortfalls[i];
+
+		o = json_object();
+		json_object_set_new(o, "wave", json_integer((json_int_t)s->wave));
+		json_object_set_new(o, "partition", jstr_or_null(s->partition));
+		json_object_set_new(o, "component", jstr_or_null(s->component));
+		json_object_set_new(o, "resource", s->resource >= 0 ? json_string(adp_resource_name(s->resource)) : json_null());
+		json_object_set_new(o, "demand", jnum(s->demand));
+		json_object_set_new(o, "capacity", jnum(s->capacity));
+		json_object_set_new(o, "missing", jnum(s->missing));
+		json_object_set_new(o, "at", jtime(s->at));
+		json_object_set_new(o, "advice", jstr_or_null(s->advice));
+		json_array_append_new(a, o);
+	}
+	json_object_set_new(root, "shortfalls", a);
+	a = json_array();
+	for (i = 0; i < p->nrisks; i++)
+		json_array_append_new(a, json_string(p->risks[i]));
+	json_object_set_new(root, "risks", a);
+	*out = root;
+	return 0;
+}
+
+int plan_write(const struct plan *p, const char *path)
+{
+	json_t *root;
+	char *text;
+	int rc;
+
+	if ((rc = plan_to_json(&root, p)))
+		return rc;
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (!text)
+		return adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
+	{
+		size_t n = strlen(text);
+		char *nl = realloc(text, n + 2);
+		if (!nl) {
+			free(text);
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		}
+		text = nl;
+		text[n] = '\n';
+		text[n + 1] = '\0';
+		rc = adp_write_atomic(path, text, n + 1);
+	}
+	free(text);
+	return rc;
+}

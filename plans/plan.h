@@ -1,0 +1,144 @@
+/* The plan document: what `plan` proves and `apply` carries out. This
+ * header owns its in-memory form, its JSON serialisation (format_version
+ * PLAN_FORMAT_VERSION), the digest of its inputs, and its validation. */
+#ifndef ADP_PLAN_H
+#define ADP_PLAN_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/resource.h"
+
+#define PLAN_FORMAT_VERSION 1
+#define PLAN_MAX_BYTES ((size_t)256 << 20)
+
+struct plan_input {
+	char *kind;         /* "inventory", "schedule" or "history" */
+	char *path;         /* as given on the command line */
+	char sha256[65];
+};
+
+struct plan_partition {
+	char *name, *zone;
+	double capacity[ADP_RES_COUNT];
+	int updated;        /* in the schedule's list */
+};
+
+struct plan_placement {
+	char *component;
+	size_t replica;     /* 0-based replica index */
+	int tier;
+	char *partition;    /* where it runs during the wave */
+	char *from;         /* its home partition when moved, else NULL */
+	double alloc[ADP_RES_COUNT];   /* reserved, in granular units */
+	double p50_peak[ADP_RES_COUNT], p95_peak[ADP_RES_COUNT]; /* forecast peaks */
+};
+
+struct plan_usage {
+	char *partition;
+	int resource;
+	double capacity;
+	size_t nsteps;
+	double *p50, *p95;     /* predicted total per step */
+	double overload_prob;  /* max over steps of P(total > capacity) */
+	double headroom;       /* capacity minus the highest p95 */
+};
+
+struct plan_wave {
+	int64_t start, end;
+	char **offline;
+	size_t noffline;
+	struct plan_placement *placements;
+	size_t nplacements;
+	struct plan_usage *usage;
+	size_t nusage;
+};
+
+struct plan_step {
+	size_t id;
+	size_t wave;        /* 1-based */
+	char *action;       /* see orchestrator/steps.h */
+	char *partition;    /* or NULL */
+	char *component;    /* or NULL */
+	size_t replica;
+	char *target;       /* partition the action moves to, or NULL */
+	int64_t timeout;    /* seconds */
+};
+
+struct plan_forecast_summary {
+	char *component;
+	int resource;
+	char *model;
+	double p50_peak, p95_peak; /* over the window, whole component */
+};
+
+struct plan_shortfall {
+	size_t wave;        /* 0: the whole window (timing) */
+	char *partition, *component; /* or NULL */
+	int resource;       /* -1 for timing */
+	double demand, capacity, missing;
+	int64_t at;
+	char *advice;
+};
+
+struct plan {
+	int format_version;
+	char *tool_version;
+	int64_t created_at, expires_at;
+	char digest[65];            /* over all inputs' hashes */
+	struct plan_input *inputs;
+	size_t ninputs;
+
+	char *schedule_name, *timezone;
+	int64_t window_start, window_end, cutoff_at, step;
+	double confidence[ADP_RES_COUNT];
+	size_t max_concurrency;
+
+	char *model;
+	int64_t period;
+	size_t scenarios;
+	struct plan_forecast_summary *forecast;
+	size_t nforecast;
+
+	struct plan_partition *partitions;
+	size_t npartitions;
+	struct plan_wave *waves;
+	size_t nwaves;
+	int64_t margin;             /* cutoff minus the last wave's end */
+
+	struct plan_step *steps, *rollback;
+	size_t nsteps, nrollback;
+
+	struct plan_shortfall *shortfalls; /* non-empty: infeasible */
+	size_t nshortfalls;
+	char **risks;
+	size_t nrisks;
+};
+
+void plan_release(struct plan *p);
+
+/* Digest over inputs: SHA-256 of "kind path sha256\n" lines in order. */
+void plan_digest(const struct plan *p, char out[65]);
+
+/* Serialises (a new reference in *out). */
+int plan_to_json(json_t **out, const struct plan *p);
+
+/* Serialises and writes atomically (temporary file, fsync, rename). */
+int plan_write(const struct plan *p, const char *path);
+
+/* Parses and validates a plan document; errors name file, line and JSON
+ * path. name is used in messages. */
+struct adp_json_doc;
+int plan_from_doc(struct plan *out, const struct adp_json_doc *d);
+
+/* Reads and validates a plan file. */
+int plan_read(struct plan *out, const char *path);
+
+/* Hashes the file at path and records it as an input of kind. */
+int plan_add_input(struct plan *p, const char *kind, const char *path);
+
+/* Adds a formatted risk line. */
+int plan_add_risk(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,19 @@
+/* File helpers: bounded reads, atomic writes, path joining. */
+#ifndef ADP_FSUTIL_H
+#define ADP_FSUTIL_H
+
+#include <stddef.h>
+
+/* Reads a whole file into a NUL-terminated string (caller frees *out).
+ * Fails with ADP_EINPUT if the file exceeds max bytes. */
+int adp_read_file(char **out, size_t *len, const char *path, size_t max);
+
+/* Writes data to path atomically: a temporary file beside it, fsync,
+ * rename, fsync of the directory. On failure path is untouched. */
+int adp_write_atomic(const char *path, const void *data, size_t len);
+
+/* Joins dir (of base's directory) and rel unless rel is absolute;
+ * returns a newly allocated path or NULL on allocation failure. */
+char *adp_path_relative_to(const char *base_file, const char *rel);
+
+#endif

@@ -1,0 +1,51 @@
+/* Reading JSON input files with errors that name the file, the line and
+ * the JSON path ("inventory.json:42: components[3].min.cpu: ..."). */
+#ifndef ADP_JSONUTIL_H
+#define ADP_JSONUTIL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct adp_json_doc {
+	char *path;   /* owned copy of the file name */
+	char *text;   /* owned file contents, kept to find lines for paths */
+	json_t *root; /* owned */
+};
+
+#define ADP_JSON_MAX_BYTES ((size_t)64 << 20)
+
+/* Loads and parses; syntax errors name line and column. */
+int adp_json_load(struct adp_json_doc *d, const char *path);
+/* Parses from memory; name is used in messages. */
+int adp_json_load_text(struct adp_json_doc *d, const char *name, const char *text);
+void adp_json_release(struct adp_json_doc *d);
+
+/* Line (1-based) where the value at jpath starts, or 0 if not found. */
+int adp_json_path_line(const char *text, const char *jpath);
+
+/* Sets ADP_EINPUT with "file:line: jpath: message". */
+int adp_json_fail(const struct adp_json_doc *d, const char *jpath, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Rejects keys of obj that are not in allowed (NULL-terminated), so that
+ * a misspelt field is an error, not silently ignored. */
+int adp_json_check_keys(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+			const char *const *allowed);
+
+/* Typed field getters. jpath names obj; key is appended for messages.
+ * When the key is absent: required fails, otherwise *out is untouched
+ * and 0 is returned. */
+int adp_json_string(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+		    const char *key, int required, const char **out);
+int adp_json_number(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+		    const char *key, int required, double min, double max, double *out);
+/* A number, or a string with a unit suffix ("16GiB", "1Gbit/s"). */
+int adp_json_quantity(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+		      const char *key, int required, double *out);
+/* Seconds as a number, or a string like "40m". */
+int adp_json_duration(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+		      const char *key, int required, int64_t *out);
+int adp_json_time(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+		  const char *key, int required, const char *tz, int64_t *out);
+
+#endif

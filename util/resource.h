@@ -1,0 +1,24 @@
+/* The resources every stage speaks of. CPU is in cores, memory in bytes,
+ * disk I/O and network in bytes per second. */
+#ifndef ADP_RESOURCE_H
+#define ADP_RESOURCE_H
+
+enum adp_resource {
+	ADP_RES_CPU,
+	ADP_RES_MEMORY,
+	ADP_RES_IO,
+	ADP_RES_NET,
+	ADP_RES_COUNT
+};
+
+/* "cpu", "memory", "io", "net". */
+const char *adp_resource_name(int r);
+/* Index of a resource name, or -1. */
+int adp_resource_parse(const char *s);
+/* Compressible resources (CPU, I/O, network) throttle when short; memory
+ * does not, so it carries a stricter risk target. */
+int adp_resource_compressible(int r);
+/* Units for display: "cores", "bytes", "bytes/s". */
+const char *adp_resource_unit(int r);
+
+#endif

@@ -1,0 +1,358 @@
+#include "util/timeutil.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+
+/* Days since the epoch for a proleptic Gregorian date (H. Hinnant). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+static int64_t utc_from_fields(int y, int mo, int d, int h, int mi, int s)
+{
+	return days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s;
+}
+
+/* Converts a wall-clock time in zone tz to UTC. The zone database is only
+ * reachable through TZ and mktime, so TZ is switched and restored. */
+static int local_to_utc(int64_t *out, int y, int mo, int d, int h, int mi, int s, const char *tz)
+{
+	char *saved = NULL;
+	const char *old;
+	struct tm tm = { 0 };
+	time_t t;
+
+	if (!tz || !strcmp(tz, "UTC") || !strcmp(tz, "Z")) {
+		*out = utc_from_fields(y, mo, d, h, mi, s);
+		return 0;
+	}
+	old = getenv("TZ");
+	if (old && !(saved = strdup(old)))
+		return ADP_ENOMEM;
+	setenv("TZ", tz, 1);
+	tzset();
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = s;
+	tm.tm_isdst = -1;
+	t = mktime(&tm);
+	if (saved)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(saved);
+	if (t == (time_t)-1)
+		return ADP_EINPUT;
+	*out = (int64_t)t;
+	return 0;
+}
+
+int adp_tz_valid(const char *tz)
+{
+	char path[512];
+
+	if (!tz || !*tz || strstr(tz, ".."))
+		return 0;
+	if (!strcmp(tz, "UTC"))
+		return 1;
+	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
+	return access(path, R_OK) == 0;
+}
+
+static int parse_int(const char **p, int digits, int *out)
+{
+	int v = 0, i;
+
+	for (i = 0; i < digits; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += digits;
+	*out = v;
+	return 0;
+}
+
+static int parse_epoch(int64_t *out, const char *s, int64_t divisor)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s)
+		return ADP_EINPUT;
+	/* Accept a fractional part on epoch seconds ("1375308176.0"). */
+	if (*end == '.') {
+		end++;
+		while (isdigit((unsigned char)*end))
+			end++;
+	}
+	if (*end)
+		return ADP_EINPUT;
+	*out = v / divisor;
+	return 0;
+}
+
+static int parse_iso(int64_t *out, const char *s, const char *tz)
+{
+	const char *p = s;
+	int y, mo, d, h, mi, sec = 0, oh, om, sign;
+	int64_t t;
+
+	if (parse_int(&p, 4, &y) || *p++ != '-' || parse_int(&p, 2, &mo) || *p++ != '-' ||
+	    parse_int(&p, 2, &d))
+		return ADP_EINPUT;
+	if (*p != 'T' && *p != 't' && *p != ' ')
+		return ADP_EINPUT;
+	p++;
+	if (parse_int(&p, 2, &h) || *p++ != ':' || parse_int(&p, 2, &mi))
+		return ADP_EINPUT;
+	if (*p == ':') {
+		p++;
+		if (parse_int(&p, 2, &sec))
+			return ADP_EINPUT;
+		if (*p == '.') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				return ADP_EINPUT;
+			while (isdigit((unsigned char)*p))
+				p++;
+		}
+	}
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+		return ADP_EINPUT;
+	if (sec == 60)
+		sec = 59;
+	if (*p == 'Z' || *p == 'z') {
+		if (p[1])
+			return ADP_EINPUT;
+		*out = utc_from_fields(y, mo, d, h, mi, sec);
+		return 0;
+	}
+	if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if (parse_int(&p, 2, &oh) || *p++ != ':' || parse_int(&p, 2, &om) || *p || oh > 23 || om > 59)
+			return ADP_EINPUT;
+		*out = utc_from_fields(y, mo, d, h, mi, sec) - sign * (oh * 3600 + om * 60);
+		return 0;
+	}
+	if (*p)
+		return ADP_EINPUT;
+	if (local_to_utc(&t, y, mo, d, h, mi, sec, tz))
+		return ADP_EINPUT;
+	*out = t;
+	return 0;
+}
+
+int adp_time_parse(int64_t *out, const char *s, const char *tz)
+{
+	if (!s || !*s)
+		return ADP_EINPUT;
+	if (strlen(s) >= 10 && s[4] == '-')
+		return parse_iso(out, s, tz);
+	return parse_epoch(out, s, 1);
+}
+
+int adp_time_parse_format(int64_t *out, const char *s, const char *format, const char *tz)
+{
+	struct tm tm = { 0 };
+	const char *end;
+	int64_t t;
+
+	if (!format || !strcmp(format, "auto"))
+		return adp_time_parse(out, s, tz);
+	if (!strcmp(format, "rfc3339") || !strcmp(format, "iso8601"))
+		return strlen(s) >= 10 && s[4] == '-' ? parse_iso(out, s, tz) : ADP_EINPUT;
+	if (!strcmp(format, "epoch"))
+		return parse_epoch(out, s, 1);
+	if (!strcmp(format, "epoch_ms"))
+		return parse_epoch(out, s, 1000);
+	end = strptime(s, format, &tm);
+	if (!end || *end)
+		return ADP_EINPUT;
+	if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 ||
+	    tm.tm_mday > days_in_month(tm.tm_year + 1900, tm.tm_mon + 1))
+		return ADP_EINPUT;
+	if (local_to_utc(&t, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+			 tm.tm_min, tm.tm_sec, tz))
+		return ADP_EINPUT;
+	*out = t;
+	return 0;
+}
+
+void adp_time_format(char buf[32], int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void adp_time_format_tz(char buf[40], int64_t t, const char *tz)
+{
+	char *saved = NULL;
+	const char *old;
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char off[8];
+
+	if (!tz || !strcmp(tz, "UTC")) {
+		adp_time_format(buf, t);
+		return;
+	}
+	old = getenv("TZ");
+	if (old)
+		saved = strdup(old);
+	setenv("TZ", tz, 1);
+	tzset();
+	localtime_r(&tt, &tm);
+	strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+	strftime(off, sizeof(off), "%z", &tm);
+	if (saved)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(saved);
+	/* %z gives +0200; RFC 3339 wants +02:00. */
+	snprintf(buf + strlen(buf), 40 - strlen(buf), "%.3s:%.2s", off, off + 3);
+}
+
+int adp_duration_parse(int64_t *out, const char *s)
+{
+	const char *p = s;
+	int64_t total = 0;
+	int any = 0;
+
+	if (!s || !*s)
+		return ADP_EINPUT;
+	while (*p) {
+		char *end;
+		long long v;
+		int64_t mult;
+
+		if (!isdigit((unsigned char)*p))
+			return ADP_EINPUT;
+		errno = 0;
+		v = strtoll(p, &end, 10);
+		if (errno || v < 0 || v > 100LL * 365 * 86400)
+			return ADP_EINPUT;
+		switch (*end) {
+		case '\0': mult = 1; break;
+		case 's': mult = 1; end++; break;
+		case 'm': mult = 60; end++; break;
+		case 'h': mult = 3600; end++; break;
+		case 'd': mult = 86400; end++; break;
+		case 'w': mult = 7 * 86400; end++; break;
+		default: return ADP_EINPUT;
+		}
+		total += v * mult;
+		if (total > 100LL * 365 * 86400)
+			return ADP_EINPUT;
+		any = 1;
+		p = end;
+	}
+	if (!any)
+		return ADP_EINPUT;
+	*out = total;
+	return 0;
+}
+
+void adp_duration_format(char buf[32], int64_t secs)
+{
+	int64_t h = secs / 3600, m = secs % 3600 / 60, s = secs % 60;
+	int n = 0;
+
+	buf[0] = '\0';
+	if (secs < 0) {
+		n = snprintf(buf, 32, "-");
+		secs = -secs;
+		h = secs / 3600; m = secs % 3600 / 60; s = secs % 60;
+	}
+	if (h)
+		n += snprintf(buf + n, 32 - n, "%lldh", (long long)h);
+	if (m)
+		n += snprintf(buf + n, 32 - n, "%lldm", (long long)m);
+	if (s || (!h && !m))
+		snprintf(buf + n, 32 - n, "%llds", (long long)s);
+}
+
+int adp_quantity_parse(double *out, const char *s)
+{
+	static const struct {
+		const char *suffix;
+		double mult;
+	} units[] = {
+		{ "Kibit", 1024.0 / 8 }, { "Mibit", 1048576.0 / 8 }, { "Gibit", 1073741824.0 / 8 },
+		{ "kbit", 1e3 / 8 }, { "Kbit", 1e3 / 8 }, { "Mbit", 1e6 / 8 }, { "Gbit", 1e9 / 8 }, { "Tbit", 1e12 / 8 },
+		{ "KiB", 1024.0 }, { "MiB", 1048576.0 }, { "GiB", 1073741824.0 }, { "TiB", 1099511627776.0 },
+		{ "Ki", 1024.0 }, { "Mi", 1048576.0 }, { "Gi", 1073741824.0 }, { "Ti", 1099511627776.0 },
+		{ "kB", 1e3 }, { "KB", 1e3 }, { "MB", 1e6 }, { "GB", 1e9 }, { "TB", 1e12 },
+		{ "k", 1e3 }, { "K", 1e3 }, { "M", 1e6 }, { "G", 1e9 }, { "T", 1e12 },
+		{ "B", 1 }, { "", 1 },
+	};
+	char *end;
+	double v;
+	size_t i, n;
+
+	if (!s || !*s)
+		return ADP_EINPUT;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || v < 0)
+		return ADP_EINPUT;
+	while (*end == ' ')
+		end++;
+	n = strlen(end);
+	if (n >= 2 && !strcmp(end + n - 2, "/s"))
+		n -= 2;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strlen(units[i].suffix) == n && !strncmp(end, units[i].suffix, n)) {
+			*out = v * units[i].mult;
+			return 0;
+		}
+	}
+	return ADP_EINPUT;
+}
+
+void adp_bytes_format(char buf[32], double bytes)
+{
+	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	int i = 0;
+
+	while (fabs(bytes) >= 1024 && i < 5) {
+		bytes /= 1024;
+		i++;
+	}
+	snprintf(buf, 32, i ? "%.1f %s" : "%.0f %s", bytes, unit[i]);
+}

@@ -1,0 +1,43 @@
+/* Time and quantity parsing shared by every input format. Times are
+ * int64 seconds since the Unix epoch, UTC. */
+#ifndef ADP_TIMEUTIL_H
+#define ADP_TIMEUTIL_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* Accepts RFC 3339 ("2018-05-06T01:00:00Z", "+02:00" offsets, fractional
+ * seconds), "YYYY-MM-DD HH:MM:SS" and "YYYY-MM-DDTHH:MM:SS" without an
+ * offset (read in tz, an IANA name, or UTC when tz is NULL), and integer
+ * epoch seconds. Returns 0 or ADP_EINPUT (no message set: callers know
+ * the location). */
+int adp_time_parse(int64_t *out, const char *s, const char *tz);
+
+/* Parses in one declared format: "rfc3339", "epoch", "epoch_ms", or a
+ * strptime(3) pattern such as "%Y-%m-%d %H:%M:%S". */
+int adp_time_parse_format(int64_t *out, const char *s, const char *format, const char *tz);
+
+/* Formats as RFC 3339 UTC ("2018-05-06T01:00:00Z") into buf[32]. */
+void adp_time_format(char buf[32], int64_t t);
+
+/* Formats in the IANA zone tz (offset included), or UTC when tz is NULL. */
+void adp_time_format_tz(char buf[40], int64_t t, const char *tz);
+
+/* Checks that tz names a zone in the system database. */
+int adp_tz_valid(const char *tz);
+
+/* Durations: "90", "90s", "40m", "1h30m", "2d". Returns seconds. */
+int adp_duration_parse(int64_t *out, const char *s);
+
+/* Formats seconds as "1h30m", "40m", "45s". */
+void adp_duration_format(char buf[32], int64_t secs);
+
+/* Quantities with binary/decimal suffixes: "16GiB", "512Mi", "1.5G",
+ * "100MB/s", "1Gbit/s" (bits are divided by 8). Returns the value in
+ * base units (bytes or bytes/s). */
+int adp_quantity_parse(double *out, const char *s);
+
+/* Human-readable bytes: "1.5 GiB". */
+void adp_bytes_format(char buf[32], double bytes);
+
+#endif
