@@ -25,11 +25,39 @@ static char global_doc[] =
 	"component's load during the window, plans which partitions go offline in "
 	"which wave and where everything runs meanwhile, proven to fit with a "
 	"stated probability.\v"
-	"Commands:\n"
-	"  plan        forecast the window's load and build a plan that fits\n"
-	"  validate    check an inventory, schedule, plan or history file\n"
-	"\nRun 'adpart-update COMMAND --help' for a command's options; see "
+	"Run 'adpart-update COMMAND --help' for a command's options; see "
 	"adpart-update(1) and adpart-update(5).";
+
+/* The command list in --help comes from cmd_table, the one source. */
+static char *help_filter(int key, const char *text, void *input)
+{
+	const struct cmd *c;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)input;
+	if (key != ARGP_KEY_HELP_POST_DOC || !(f = open_memstream(&out, &len)))
+		return (char *)text;
+	fputs("Commands:\n", f);
+	for (c = cmd_table; c->name; c++)
+		fprintf(f, "  %-11s %s\n", c->name, c->summary);
+	fprintf(f, "\n%s", text ? text : "");
+	fclose(f);
+	return out;
+}
+
+/* "plan, validate or forecast": the table's names, for messages. */
+static void command_names(char *buf, size_t len)
+{
+	const struct cmd *c;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (c = cmd_table; c->name && n < len; c++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", c == cmd_table ? "" : !c[1].name ? " or " : ", ",
+				      c->name);
+}
 
 struct global {
 	int cmd_index;
@@ -47,8 +75,11 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 		state->next = state->argc;
 		return 0;
 	case ARGP_KEY_END:
-		if (g->cmd_index < 0)
-			argp_error(state, "a command is required: plan or validate");
+		if (g->cmd_index < 0) {
+			char names[512];
+			command_names(names, sizeof(names));
+			argp_error(state, "a command is required: %s", names);
+		}
 		return 0;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -56,7 +87,7 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp global_argp = {
-	NULL, parse_global, "COMMAND [ARG...]", global_doc, NULL, NULL, NULL,
+	NULL, parse_global, "COMMAND [ARG...]", global_doc, NULL, help_filter, NULL,
 };
 
 int main(int argc, char **argv)
@@ -72,7 +103,9 @@ int main(int argc, char **argv)
 		if (!strcmp(c->name, argv[g.cmd_index]))
 			break;
 	if (!c->name) {
-		cmd_error("'%s' is not a command: expected plan or validate (see --help)", argv[g.cmd_index]);
+		char names[512];
+		command_names(names, sizeof(names));
+		cmd_error("'%s' is not a command: expected %s (see --help)", argv[g.cmd_index], names);
 		return EXIT_USAGE;
 	}
 	{

@@ -1,0 +1,53 @@
+#!/bin/sh
+# Black-box tests: run the built binary on testdata/ and check exit code,
+# stdout and stderr. Every tests/cli/t-*.sh file is a group of cases.
+# Usage: tests/cli/run.sh path/to/adpart-update
+set -u
+BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+TD="$TOP/testdata"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/adpart-cli.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+export NO_COLOR=1
+pass=0
+fail=0
+name=""
+
+# run NAME EXPECTED_RC ARGS...: runs the binary, keeps $TMP/out and $TMP/err.
+run() {
+	name=$1
+	want=$2
+	shift 2
+	"$BIN" "$@" >"$TMP/out" 2>"$TMP/err"
+	got=$?
+	if [ "$got" -ne "$want" ]; then
+		bad "exit status $got, expected $want"
+		return 1
+	fi
+	ok
+}
+
+ok() { pass=$((pass + 1)); }
+
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL: $name: $1" >&2
+	echo "--- stdout" >&2
+	head -n 20 "$TMP/out" >&2
+	echo "--- stderr" >&2
+	head -n 20 "$TMP/err" >&2
+}
+
+# expect_err PATTERN / expect_out PATTERN: grep -E on the last run's output.
+expect_err() { if grep -Eq -- "$1" "$TMP/err"; then ok; else bad "stderr lacks /$1/"; fi; }
+expect_out() { if grep -Eq -- "$1" "$TMP/out"; then ok; else bad "stdout lacks /$1/"; fi; }
+expect_no_err() { if [ -s "$TMP/err" ]; then bad "unexpected stderr"; else ok; fi; }
+expect_file() { if [ -s "$1" ]; then ok; else bad "file $1 missing or empty"; fi; }
+expect_no_file() { if [ -e "$1" ]; then bad "file $1 should not exist"; else ok; fi; }
+
+cd "$TMP" || exit 1
+for t in "$TOP"/tests/cli/t-*.sh; do
+	. "$t"
+done
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
