@@ -1,0 +1,88 @@
+# plan: the demo, exit codes, and each class of bad input.
+DEMO_INV="$TD/demo/inventory.json"
+DEMO_SCHED="$TD/demo/schedule.json"
+NOW=2018-05-06T00:00:00Z
+
+run "plan demo writes a plan" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW -f plan.json
+expect_out "^Wave 1 "
+expect_out "^Wave 4 "
+expect_out "All 4 waves end"
+expect_out "Plan written to plan.json"
+expect_file plan.json
+
+run "the written plan validates" 0 validate plan.json
+expect_out "plan.json: valid plan 'kernel-2018-05' \\(format 1\\): 4 waves"
+
+run "plan json output is the document" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW --no-write -o json
+expect_out '"format_version": 1'
+expect_out '"digest": "[0-9a-f]{64}"'
+
+run "plan is deterministic" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW -f plan2.json
+if cmp -s plan.json plan2.json; then ok; else bad "two plans from the same inputs differ"; fi
+
+run "no-write writes nothing" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW --no-write -f nowrite.json
+expect_no_file nowrite.json
+
+run "missing inventory file" 1 plan -i missing.json -s "$DEMO_SCHED" --now $NOW
+expect_err "^adpart-update: cannot open 'missing.json': No such file or directory$"
+
+run "malformed JSON names line and column" 1 plan -i "$TD/bad/malformed.json" -s "$DEMO_SCHED" --now $NOW
+expect_err "malformed.json:6:[0-9]+: malformed JSON"
+
+run "wrong type names line and JSON path" 1 validate "$TD/bad/wrong-type.json"
+expect_err "wrong-type.json:13: components\\[3\\]\\.min\\.cpu: expected a non-negative number or a quantity"
+
+run "unknown partition in placement" 1 validate "$TD/bad/unknown-partition.json"
+expect_err "unknown-partition.json:6: components\\[0\\]\\.placement\\[0\\]: unknown partition 'node-z'"
+
+run "history for an unknown component" 1 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW -H "$TD/bad/unknown-component.csv"
+expect_err "history names component 'no-such-component', which the inventory .* does not define"
+
+run "bad timestamp on line 5" 1 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW -H "$TD/bad/bad-timestamp.csv"
+expect_err "bad-timestamp.csv:5:1: timestamp: '2018-13-05T00:15:00Z' is not a valid time"
+
+run "negative value on line 3" 1 validate "$TD/bad/negative.csv"
+expect_err "negative.csv:3:4: value: -2 is out of range"
+
+# Capacity exceeded: the same demo on partitions an eighth of the size.
+sed 's/"cpu": 8,/"cpu": 1,/' "$DEMO_INV" > small.json
+sed "s|\"history/|\"$TD/demo/history/|" small.json > small2.json
+run "capacity exceeded is infeasible (exit 3)" 3 plan -i small2.json -s "$DEMO_SCHED" --now $NOW -f small-plan.json
+expect_out "No plan fits"
+expect_out "wave 1: partition 'node-[a-d]' cpu short by [0-9.]+ cores"
+expect_out "fix: "
+expect_err "no plan written"
+expect_no_file small-plan.json
+
+run "infeasible json lists shortfalls" 3 plan -i small2.json -s "$DEMO_SCHED" --now $NOW -o json
+expect_out '"shortfalls": \['
+expect_out '"missing": [0-9]'
+
+# A window too short for the waves: timing shortfall with advice.
+sed 's/"end": "2018-05-06T05:00:00Z"/"end": "2018-05-06T03:00:00Z"/' "$DEMO_SCHED" > short.json
+run "waves past the cutoff are infeasible" 3 plan -i "$DEMO_INV" -s short.json --now $NOW
+expect_out "timing: the waves need 3h15m but the window allows 1h30m before the cutoff: raise max_concurrency"
+
+run "window already started" 1 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now 2018-05-06T02:00:00Z
+expect_err "the window has already started"
+
+run "nothing to update exits 0" 0 plan -i "$DEMO_INV" -s "$TD/demo/schedule-empty.json" --now $NOW --no-write
+expect_out "All 0 waves end"
+
+run "unknown option is a usage error" 64 plan --bogus
+expect_err "unrecognized option"
+
+run "plan needs inventory and schedule" 64 plan
+expect_err "--inventory and --schedule are required"
+
+run "bad --now" 64 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now yesterday
+expect_err "--now 'yesterday' is not a time"
+
+run "unknown output format" 64 plan -i "$DEMO_INV" -s "$DEMO_SCHED" -o yaml
+expect_err "unknown output format 'yaml'"
+
+run "unknown command" 64 frobnicate
+expect_err "'frobnicate' is not a command"
+
+run "writing into a missing directory fails cleanly" 1 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW -f no/such/dir/plan.json
+expect_err "cannot create a file beside 'no/such/dir/plan.json'"

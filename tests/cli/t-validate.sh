@@ -1,0 +1,34 @@
+# validate: inputs, plans, tampering, json output.
+run "validate demo inputs" 0 validate "$TD/demo/inventory.json" "$TD/demo/schedule.json"
+expect_out "inventory.json: valid inventory: 4 partitions, 12 components"
+expect_out "schedule.json: valid schedule 'kernel-2018-05': 4 partitions, 1 at a time"
+
+run "schedule against its inventory" 0 validate -i "$TD/demo/inventory.json" "$TD/demo/schedule.json"
+
+sed 's/"node-d"$/"node-x"/' "$TD/demo/schedule.json" > sched-x.json
+run "schedule naming an unknown partition" 1 validate -i "$TD/demo/inventory.json" sched-x.json
+expect_err "sched-x.json:[0-9]+: partitions\\[3\\]: unknown partition 'node-x'"
+
+run "validate json output" 1 validate -o json "$TD/demo/inventory.json" "$TD/bad/malformed.json"
+expect_out '"valid": true'
+expect_out '"valid": false'
+
+"$BIN" plan -i "$TD/demo/inventory.json" -s "$TD/demo/schedule.json" --now 2018-05-06T00:00:00Z -f v.json >/dev/null
+sed 's/"sha256": "\([0-9a-f]\)/"sha256": "0\1/; s/"sha256": "0\([0-9a-f]\{63\}\)[0-9a-f]"/"sha256": "0\1"/' v.json > tampered.json
+run "an edited plan is refused" 1 validate tampered.json
+expect_err "tampered.json:[0-9]+: digest: does not match the inputs listed"
+
+sed 's/"format_version": 1/"format_version": 99/' v.json > future.json
+run "an unknown format version is refused" 1 validate future.json
+expect_err "future.json:2: format_version: unsupported plan format 99"
+
+head -c 2000 v.json > truncated.json
+run "a truncated plan is refused" 1 validate truncated.json
+expect_err "truncated.json:[0-9]+:[0-9]+: malformed JSON"
+
+echo '{"hello": 1}' > what.json
+run "unknown kind of file" 1 validate what.json
+expect_err "cannot tell what this file is"
+
+run "validate needs a file" 64 validate
+expect_err "name at least one file"
