@@ -37,12 +37,34 @@ static int64_t utc_from_fields(int y, int mo, int d, int h, int mi, int s)
 	return days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s;
 }
 
-/* Converts a wall-clock time in zone tz to UTC. The zone database is only
- * reachable through TZ and mktime, so TZ is switched and restored. */
+/* The zone database is only reachable through TZ, so it is switched for
+ * one conversion and restored. Returns the saved value to pass back. */
+static int tz_enter(const char *tz, char **saved)
+{
+	const char *old = getenv("TZ");
+
+	*saved = NULL;
+	if (old && !(*saved = strdup(old)))
+		return ADP_ENOMEM;
+	setenv("TZ", tz, 1);
+	tzset();
+	return 0;
+}
+
+static void tz_leave(char *saved)
+{
+	if (saved)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(saved);
+}
+
+/* Converts a wall-clock time in zone tz to UTC. */
 static int local_to_utc(int64_t *out, int y, int mo, int d, int h, int mi, int s, const char *tz)
 {
-	char *saved = NULL;
-	const char *old;
+	char *saved;
 	struct tm tm = { 0 };
 	time_t t;
 
@@ -50,11 +72,8 @@ static int local_to_utc(int64_t *out, int y, int mo, int d, int h, int mi, int s
 		*out = utc_from_fields(y, mo, d, h, mi, s);
 		return 0;
 	}
-	old = getenv("TZ");
-	if (old && !(saved = strdup(old)))
+	if (tz_enter(tz, &saved))
 		return ADP_ENOMEM;
-	setenv("TZ", tz, 1);
-	tzset();
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
 	tm.tm_mday = d;
@@ -63,12 +82,7 @@ static int local_to_utc(int64_t *out, int y, int mo, int d, int h, int mi, int s
 	tm.tm_sec = s;
 	tm.tm_isdst = -1;
 	t = mktime(&tm);
-	if (saved)
-		setenv("TZ", saved, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	free(saved);
+	tz_leave(saved);
 	if (t == (time_t)-1)
 		return ADP_EINPUT;
 	*out = (int64_t)t;
@@ -220,30 +234,19 @@ void adp_time_format(char buf[32], int64_t t)
 
 void adp_time_format_tz(char buf[40], int64_t t, const char *tz)
 {
-	char *saved = NULL;
-	const char *old;
+	char *saved;
 	time_t tt = (time_t)t;
 	struct tm tm;
 	char off[8];
 
-	if (!tz || !strcmp(tz, "UTC")) {
+	if (!tz || !strcmp(tz, "UTC") || tz_enter(tz, &saved)) {
 		adp_time_format(buf, t);
 		return;
 	}
-	old = getenv("TZ");
-	if (old)
-		saved = strdup(old);
-	setenv("TZ", tz, 1);
-	tzset();
 	localtime_r(&tt, &tm);
 	strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
 	strftime(off, sizeof(off), "%z", &tm);
-	if (saved)
-		setenv("TZ", saved, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	free(saved);
+	tz_leave(saved);
 	/* %z gives +0200; RFC 3339 wants +02:00. */
 	snprintf(buf + strlen(buf), 40 - strlen(buf), "%.3s:%.2s", off, off + 3);
 }
