@@ -349,6 +349,15 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 			goto done;
 		}
 	}
+	/* An infeasible plan is refused before its waves are read: the
+	 * planner clips overrunning waves to the window, so they may overlap. */
+	if ((rc = get_array(d, root, "", "shortfalls", &a)))
+		goto done;
+	if (json_array_size(a)) {
+		rc = adp_json_fail(d, "shortfalls", "the plan is infeasible: it records %zu shortfalls",
+				   json_array_size(a));
+		goto done;
+	}
 	if ((rc = get_object(d, root, "", "schedule", &o)) ||
 	    (rc = dupstr(d, o, "schedule", "name", 1, &p.schedule_name)) ||
 	    (rc = adp_json_time(d, o, "schedule", "window_start", 1, NULL, &p.window_start)) ||
@@ -456,13 +465,6 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 	if ((rc = parse_steps(d, root, "steps", &p, &p.steps, &p.nsteps)) ||
 	    (rc = parse_steps(d, root, "rollback_steps", &p, &p.rollback, &p.nrollback)))
 		goto done;
-	if ((rc = get_array(d, root, "", "shortfalls", &a)))
-		goto done;
-	if (json_array_size(a)) {
-		rc = adp_json_fail(d, "shortfalls", "the plan is infeasible: it records %zu shortfalls",
-				   json_array_size(a));
-		goto done;
-	}
 	if ((rc = get_array(d, root, "", "risks", &a)))
 		goto done;
 	json_array_foreach(a, i, x) {
