@@ -524,3 +524,26 @@ Test(history, mapped_errors)
 	cr_assert_eq(history_find(&h, "c", ADP_RES_CPU)->start, utc(2018, 7, 1, 10, 0, 0));
 	history_release(&h);
 }
+
+Test(history, failed_file_leaves_history_unchanged)
+{
+	struct history h;
+	char text[512];
+	size_t points;
+
+	snprintf(text, sizeof(text), "timestamp,component,resource,value\n%lld,db,cpu,1\n", T0);
+	cr_assert_eq(load_long(&h, "one.csv", text, &opts5m), 0);
+	points = h.total_points;
+	/* web is fine, but db cpu repeats a series already held. */
+	snprintf(text, sizeof(text), "timestamp,component,resource,value\n%lld,web,cpu,1\n%lld,db,cpu,2\n", T0, T0);
+	cr_assert_eq(history_add_long_csv(&h, t_write("two.csv", text), &opts5m), ADP_EINPUT);
+	cr_assert_eq(h.n, 1, "a failed file left %zu series", h.n);
+	cr_assert_null(history_find(&h, "web", ADP_RES_CPU));
+	cr_assert_eq(h.total_points, points);
+	/* An error while reading leaves no samples counted either. */
+	snprintf(text, sizeof(text), "timestamp,component,resource,value\n%lld,web,cpu,1\n%lld,web,cpu,x\n", T0, T0);
+	cr_assert_eq(history_add_long_csv(&h, t_write("three.csv", text), &opts5m), ADP_EINPUT);
+	cr_assert_eq(h.n, 1);
+	cr_assert_eq(h.total_points, points);
+	history_release(&h);
+}
