@@ -189,6 +189,8 @@ Test(time, invalid_leaves_output)
 
 Test(time, zone_dst_berlin)
 {
+	const char *tz0 = getenv("TZ");
+	char *saved = tz0 ? strdup(tz0) : NULL;
 	int64_t t;
 
 	/* CEST (+02:00) in July, CET (+01:00) in January. */
@@ -197,7 +199,11 @@ Test(time, zone_dst_berlin)
 	cr_assert_eq(adp_time_parse(&t, "2018-01-15 12:00:00", "Europe/Berlin"), 0);
 	cr_assert_eq(t, utc(2018, 1, 15, 11, 0, 0));
 	/* The process's own TZ is restored afterwards. */
-	cr_assert_null(getenv("TZ"));
+	if (saved)
+		cr_assert_str_eq(getenv("TZ"), saved);
+	else
+		cr_assert_null(getenv("TZ"));
+	free(saved);
 }
 
 Test(time, parse_format_strptime)
