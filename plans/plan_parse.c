@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orchestrator/steps.h"
 #include "plans/plan.h"
 #include "util/error.h"
 #include "util/jsonutil.h"
@@ -154,6 +155,18 @@ static int parse_steps(const struct adp_json_doc *d, json_t *root, const char *k
 		    (rc = adp_json_number(d, o, jpath, "timeout", 1, 0, 7 * 86400, &timeout)))
 			return rc;
 		s->timeout = (int64_t)timeout;
+		/* apply runs these: a step it has no meaning for, or outside
+		 * every wave, must not pass validation. */
+		if (!orch_action_find(s->action)) {
+			char sub[PATH_MAX_LEN];
+			snprintf(sub, sizeof(sub), "%s.action", jpath);
+			return adp_json_fail(d, sub, "unknown action '%s'", s->action);
+		}
+		if (s->wave < 1) {
+			char sub[PATH_MAX_LEN];
+			snprintf(sub, sizeof(sub), "%s.wave", jpath);
+			return adp_json_fail(d, sub, "expected a wave from 1 to %zu", p->nwaves);
+		}
 		if (s->component && (rc = get_size(d, o, jpath, "replica", 1e6, &s->replica)))
 			return rc;
 		if ((rc = check_partition(d, p, jpath, "partition", s->partition)) ||
