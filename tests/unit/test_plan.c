@@ -326,3 +326,28 @@ Test(plan, write_into_missing_directory)
 	cr_assert_eq(plan_write(&a, t_path("no/such/plan.json")), ADP_ESYS);
 	plan_release(&a);
 }
+
+static void edit_action(json_t *root)
+{
+	json_t *s = json_array_get(json_object_get(root, "steps"), 3);
+
+	json_object_set_new(s, "action", json_string("format_disk"));
+}
+
+Test(plan, unknown_step_action)
+{
+	tamper(edit_action, "steps[3].action", "format_disk", "unknown action 'format_disk'");
+}
+
+static void edit_rollback_wave(json_t *root)
+{
+	json_t *s = json_array_get(json_object_get(root, "rollback_steps"), 1);
+
+	json_object_set_new(s, "wave", json_integer(0));
+	json_object_set_new(s, "timeout", json_integer(4321));
+}
+
+Test(plan, step_wave_zero)
+{
+	tamper(edit_rollback_wave, "rollback_steps[1].wave", "\"wave\": 0", "expected a wave from 1 to 3");
+}
