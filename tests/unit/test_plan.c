@@ -272,10 +272,20 @@ Test(plan, truncated_file)
 		lines += half[i] == '\n';
 	t_write("half.json", half);
 	cr_assert_eq(plan_read(&b, t_path("half.json")), ADP_EINPUT);
-	/* jansson reports the end of the input: the last, cut line. */
+	/* jansson reports the end of the input: the last, cut line, and a
+	 * column on it. */
 	snprintf(want, sizeof(want), "half.json:%d:", lines);
 	t_assert_msg(want);
-	t_assert_msg("malformed JSON");
+	{
+		const char *at = strstr(adp_error_last(), want) + strlen(want);
+		const char *nl = strrchr(half, '\n');
+		int col = 0, used = 0;
+
+		cr_assert_eq(sscanf(at, "%d: malformed JSON%n", &col, &used), 1);
+		cr_assert_gt(used, 0, "%s", adp_error_last());
+		cr_assert_gt(col, 0);
+		cr_assert_leq(col, (int)strlen(nl + 1) + 1, "column %d past the cut line", col);
+	}
 	free(text);
 	plan_release(&a);
 }
