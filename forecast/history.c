@@ -402,6 +402,14 @@ done:
 	return rc;
 }
 
+/* Undoes what a failed file added, so that h is as before the call. */
+static void rollback(struct history *h, size_t n0, size_t points0)
+{
+	while (h->n > n0)
+		series_release(&h->items[--h->n]);
+	h->total_points = points0;
+}
+
 static int finish_all(struct history *h, struct reader *r, const struct history_opts *o)
 {
 	size_t i;
@@ -444,6 +452,7 @@ int history_add_long_csv(struct history *h, const char *path, const struct histo
 {
 	static const char *const names[] = { "timestamp", "component", "resource", "value" };
 	struct reader r;
+	size_t n0 = h->n, points0 = h->total_points;
 	int col[4], rc, i, more;
 
 	if ((rc = check_opts(o)) || (rc = reader_open(&r, path)))
@@ -516,6 +525,8 @@ int history_add_long_csv(struct history *h, const char *path, const struct histo
 	}
 	rc = finish_all(h, &r, o);
 done:
+	if (rc)
+		rollback(h, n0, points0);
 	reader_close(&r);
 	return rc;
 }
@@ -524,6 +535,7 @@ int history_add_mapped_csv(struct history *h, const char *path, const char *comp
 			   const struct history_mapping *m, const struct history_opts *o)
 {
 	struct reader r;
+	size_t n0 = h->n, points0 = h->total_points;
 	/* Indices into r.pend: its array moves as it grows. */
 	size_t p[ADP_RES_COUNT];
 	int col[ADP_RES_COUNT], tcol, rc, res, more, any = 0;
@@ -608,6 +620,8 @@ int history_add_mapped_csv(struct history *h, const char *path, const char *comp
 	}
 	rc = finish_all(h, &r, o);
 done:
+	if (rc)
+		rollback(h, n0, points0);
 	reader_close(&r);
 	return rc;
 }

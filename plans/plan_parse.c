@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orchestrator/steps.h"
 #include "plans/plan.h"
 #include "util/error.h"
 #include "util/jsonutil.h"
@@ -154,6 +155,18 @@ static int parse_steps(const struct adp_json_doc *d, json_t *root, const char *k
 		    (rc = adp_json_number(d, o, jpath, "timeout", 1, 0, 7 * 86400, &timeout)))
 			return rc;
 		s->timeout = (int64_t)timeout;
+		/* apply runs these: a step it has no meaning for, or outside
+		 * every wave, must not pass validation. */
+		if (!orch_action_find(s->action)) {
+			char sub[PATH_MAX_LEN];
+			snprintf(sub, sizeof(sub), "%s.action", jpath);
+			return adp_json_fail(d, sub, "unknown action '%s'", s->action);
+		}
+		if (s->wave < 1) {
+			char sub[PATH_MAX_LEN];
+			snprintf(sub, sizeof(sub), "%s.wave", jpath);
+			return adp_json_fail(d, sub, "expected a wave from 1 to %zu", p->nwaves);
+		}
 		if (s->component && (rc = get_size(d, o, jpath, "replica", 1e6, &s->replica)))
 			return rc;
 		if ((rc = check_partition(d, p, jpath, "partition", s->partition)) ||
@@ -349,6 +362,15 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 			goto done;
 		}
 	}
+	/* An infeasible plan is refused before its waves are read: the
+	 * planner clips overrunning waves to the window, so they may overlap. */
+	if ((rc = get_array(d, root, "", "shortfalls", &a)))
+		goto done;
+	if (json_array_size(a)) {
+		rc = adp_json_fail(d, "shortfalls", "the plan is infeasible: it records %zu shortfalls",
+				   json_array_size(a));
+		goto done;
+	}
 	if ((rc = get_object(d, root, "", "schedule", &o)) ||
 	    (rc = dupstr(d, o, "schedule", "name", 1, &p.schedule_name)) ||
 	    (rc = adp_json_time(d, o, "schedule", "window_start", 1, NULL, &p.window_start)) ||
@@ -456,13 +478,6 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 	if ((rc = parse_steps(d, root, "steps", &p, &p.steps, &p.nsteps)) ||
 	    (rc = parse_steps(d, root, "rollback_steps", &p, &p.rollback, &p.nrollback)))
 		goto done;
-	if ((rc = get_array(d, root, "", "shortfalls", &a)))
-		goto done;
-	if (json_array_size(a)) {
-		rc = adp_json_fail(d, "shortfalls", "the plan is infeasible: it records %zu shortfalls",
-				   json_array_size(a));
-		goto done;
-	}
 	if ((rc = get_array(d, root, "", "risks", &a)))
 		goto done;
 	json_array_foreach(a, i, x) {

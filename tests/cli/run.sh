@@ -47,6 +47,7 @@ expect_no_file() { if [ -e "$1" ]; then bad "file $1 should not exist"; else ok;
 
 cd "$TMP" || exit 1
 for t in "$TOP"/tests/cli/t-*.sh; do
+	[ -e "$t" ] || continue # no tests yet: the glob stays unexpanded
 	. "$t"
 done
 echo "cli: $pass passed, $fail failed"

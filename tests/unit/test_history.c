@@ -1,0 +1,549 @@
+/* forecast/history: the long format's policy (order, duplicates, gaps,
+ * resampling, the origin), every input error with its location, and
+ * column-mapped real traces. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "forecast/history.h"
+#include "tests/unit/helpers.h"
+#include "util/error.h"
+
+#define T0 1525564800LL /* 2018-05-06T00:00:00Z, a multiple of 300 */
+
+static const struct history_opts opts5m = { 300, 3600, 0 };
+
+static int64_t utc(int y, int mo, int d, int h, int mi, int s)
+{
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+			 .tm_hour = h, .tm_min = mi, .tm_sec = s };
+	return (int64_t)timegm(&tm);
+}
+
+/* Reads a long-format fixture and returns the code, with h released on error. */
+static int load_long(struct history *h, const char *name, const char *text,
+		     const struct history_opts *o)
+{
+	history_init(h);
+	return history_add_long_csv(h, t_write(name, text), o);
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+	struct history h;
+	char full[600];
+
+	cr_assert_eq(load_long(&h, "bad.csv", text, &opts5m), ADP_EINPUT, "accepted:\n%s", text);
+	snprintf(full, sizeof(full), "bad.csv%s", needle);
+	t_assert_msg(full);
+	cr_assert_eq(h.n, 0);
+	history_release(&h);
+}
+
+TestSuite(history, .init = t_setup, .fini = t_teardown);
+
+Test(history, header_any_order_unsorted_duplicates)
+{
+	struct history h;
+	const struct series *s;
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "value,resource,timestamp,component\n"
+		 "3,cpu,%lld,web\n"
+		 "1,cpu,%lld,web\n"
+		 "2,cpu,%lld,web\n"
+		 "4,cpu,%lld,web\n"
+		 "100,memory,%lld,web\n",
+		 T0 + 600, T0, T0 + 300, T0 + 300, T0);
+	cr_assert_eq(load_long(&h, "a.csv", text, &opts5m), 0, "%s", adp_error_last());
+	cr_assert_eq(h.n, 2);
+	s = history_find(&h, "web", ADP_RES_CPU);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->start, T0);
+	cr_assert_eq(s->step, 300);
+	cr_assert_eq(s->n, 3);
+	cr_assert_float_eq(s->v[0], 1, 1e-12);
+	cr_assert_float_eq(s->v[1], 3, 1e-12); /* mean of 2 and 4 */
+	cr_assert_float_eq(s->v[2], 3, 1e-12);
+	cr_assert_eq(s->raw_points, 4);
+	cr_assert_eq(s->duplicates, 1);
+	/* Only the row for T0 goes back in time. */
+	cr_assert_eq(s->unsorted, 1);
+	cr_assert_eq(s->missing, 0);
+	cr_assert_str_eq(s->source, t_path("a.csv"));
+	cr_assert_float_eq(series_at(s, T0 + 300), 3, 1e-12);
+	cr_assert(isnan(series_at(s, T0 + 900)));
+	cr_assert(isnan(series_at(s, T0 + 301)));
+	cr_assert(isnan(series_at(s, T0 - 300)));
+	s = history_find(&h, "web", ADP_RES_MEMORY);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->n, 1);
+	cr_assert_float_eq(s->v[0], 100, 1e-12);
+	cr_assert_null(history_find(&h, "web", ADP_RES_IO));
+	cr_assert_null(history_find(&h, "db", ADP_RES_CPU));
+	history_release(&h);
+}
+
+Test(history, short_gap_interpolated_long_gap_missing)
+{
+	struct history h;
+	const struct series *s;
+	char text[512];
+	size_t k;
+
+	/* 30 min gap (<= max_gap 1h), then a 2 h gap. */
+	snprintf(text, sizeof(text),
+		 "timestamp,component,resource,value\n"
+		 "%lld,db,cpu,0\n%lld,db,cpu,6\n%lld,db,cpu,10\n",
+		 T0, T0 + 1800, T0 + 1800 + 7200);
+	cr_assert_eq(load_long(&h, "g.csv", text, &opts5m), 0, "%s", adp_error_last());
+	s = history_find(&h, "db", ADP_RES_CPU);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->n, 9000 / 300 + 1);
+	for (k = 0; k <= 6; k++)
+		cr_assert_float_eq(s->v[k], (double)k, 1e-9, "step %zu", k);
+	cr_assert_eq(s->interpolated, 5);
+	for (k = 7; k < 30; k++)
+		cr_assert(isnan(s->v[k]), "step %zu should be missing", k);
+	cr_assert_eq(s->missing, 23);
+	cr_assert_float_eq(s->v[30], 10, 1e-12);
+	history_release(&h);
+}
+
+Test(history, gap_exactly_max_gap_is_interpolated)
+{
+	struct history h;
+	const struct series *s;
+	char text[256];
+
+	snprintf(text, sizeof(text), "timestamp,component,resource,value\n%lld,db,cpu,0\n%lld,db,cpu,12\n",
+		 T0, T0 + 3600);
+	cr_assert_eq(load_long(&h, "g.csv", text, &opts5m), 0);
+	s = history_find(&h, "db", ADP_RES_CPU);
+	cr_assert_eq(s->missing, 0);
+	cr_assert_eq(s->interpolated, 11);
+	cr_assert_float_eq(s->v[6], 6, 1e-9);
+	history_release(&h);
+}
+
+Test(history, hourly_upsampled)
+{
+	struct history h;
+	const struct series *s;
+	char text[512];
+	size_t k;
+
+	snprintf(text, sizeof(text),
+		 "timestamp,component,resource,value\n"
+		 "2018-05-06T00:00:00Z,db,net,0\n2018-05-06T01:00:00Z,db,net,12\n2018-05-06T02:00:00Z,db,net,24\n");
+	cr_assert_eq(load_long(&h, "hourly.csv", text, &opts5m), 0, "%s", adp_error_last());
+	s = history_find(&h, "db", ADP_RES_NET);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->n, 25);
+	cr_assert_eq(s->native_step, 3600);
+	for (k = 0; k < 25; k++)
+		cr_assert_float_eq(s->v[k], (double)k, 1e-9, "step %zu", k);
+	cr_assert_eq(s->interpolated, 22);
+	history_release(&h);
+}
+
+Test(history, fine_samples_averaged_into_steps)
+{
+	struct history h;
+	const struct series *s;
+	char text[1024];
+	int i, n = 0;
+
+	/* One-minute samples 0..9 fall into two 5-minute steps. */
+	n += snprintf(text + n, sizeof(text) - (size_t)n, "timestamp,component,resource,value\n");
+	for (i = 0; i < 10; i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "%lld,db,io,%d\n", T0 + 60 * i, i);
+	cr_assert_eq(load_long(&h, "m.csv", text, &opts5m), 0);
+	s = history_find(&h, "db", ADP_RES_IO);
+	cr_assert_eq(s->n, 2);
+	cr_assert_float_eq(s->v[0], 2, 1e-12);
+	cr_assert_float_eq(s->v[1], 7, 1e-12);
+	cr_assert_eq(s->native_step, 60);
+	history_release(&h);
+}
+
+Test(history, until_drops_later_rows)
+{
+	struct history h;
+	const struct series *s;
+	struct history_opts o = opts5m;
+	char text[512];
+
+	o.until = T0 + 600;
+	snprintf(text, sizeof(text),
+		 "timestamp,component,resource,value\n%lld,db,cpu,1\n%lld,db,cpu,2\n%lld,db,cpu,3\n%lld,db,cpu,4\n",
+		 T0, T0 + 300, T0 + 600, T0 + 900);
+	cr_assert_eq(load_long(&h, "u.csv", text, &o), 0);
+	s = history_find(&h, "db", ADP_RES_CPU);
+	cr_assert_eq(s->n, 2);
+	cr_assert_eq(s->raw_points, 2);
+	cr_assert_float_eq(s->v[1], 2, 1e-12);
+	history_release(&h);
+	/* Nothing before the origin is an error. */
+	o.until = T0;
+	cr_assert_eq(load_long(&h, "u.csv", text, &o), ADP_EINPUT);
+	t_assert_msg("no samples before the forecast origin");
+	history_release(&h);
+}
+
+Test(history, empty_values_missing_quotes_bom_crlf)
+{
+	struct history h;
+	const struct series *s;
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "\xef\xbb\xbftimestamp,\"component\",resource,value\r\n"
+		 "%lld,\"db\",cpu,1\r\n"
+		 "%lld,db,cpu,\r\n"
+		 "\r\n"
+		 "%lld,db,cpu,NaN\r\n"
+		 "%lld, db ,cpu, 4 \r\n",
+		 T0, T0 + 300, T0 + 600, T0 + 900);
+	cr_assert_eq(load_long(&h, "q.csv", text, &opts5m), 0, "%s", adp_error_last());
+	s = history_find(&h, "db", ADP_RES_CPU);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->raw_points, 2);
+	cr_assert_eq(s->n, 4);
+	cr_assert_float_eq(s->v[1], 2, 1e-12);
+	cr_assert_float_eq(s->v[3], 4, 1e-12);
+	history_release(&h);
+}
+
+Test(history, same_series_twice_rejected)
+{
+	struct history h;
+	char text[256];
+
+	snprintf(text, sizeof(text), "timestamp,component,resource,value\n%lld,db,cpu,1\n", T0);
+	cr_assert_eq(load_long(&h, "one.csv", text, &opts5m), 0);
+	cr_assert_eq(history_add_long_csv(&h, t_write("two.csv", text), &opts5m), ADP_EINPUT);
+	t_assert_msg("two.csv: history for component 'db' resource cpu is given more than once");
+	cr_assert_eq(h.n, 1);
+	history_release(&h);
+}
+
+/* ---- errors, each with its line and column ---- */
+
+Test(history, error_bad_timestamp_line3)
+{
+	expect_error("timestamp,component,resource,value\n"
+		     "2018-05-06T00:00:00Z,db,cpu,1\n"
+		     "2018-02-30T00:00:00Z,db,cpu,1\n",
+		     ":3:1: timestamp: '2018-02-30T00:00:00Z' is not a valid time");
+}
+
+Test(history, error_bad_timestamp_other_column)
+{
+	expect_error("component,resource,value,timestamp\n"
+		     "db,cpu,1,1525564800\n"
+		     "db,cpu,1,1525564800\n"
+		     "db,cpu,1,yesterday\n",
+		     ":4:4: timestamp: 'yesterday'");
+}
+
+Test(history, error_timestamp_in_milliseconds)
+{
+	/* Epoch milliseconds read as seconds land after 2200. */
+	expect_error("timestamp,component,resource,value\n1525564800000,db,cpu,1\n",
+		     ":2:1: timestamp: '1525564800000' is not a valid time");
+}
+
+Test(history, error_not_a_number)
+{
+	expect_error("timestamp,component,resource,value\n1525564800,db,cpu,1\n1525564900,db,cpu,1.5x\n",
+		     ":3:4: value: '1.5x' is not a number");
+}
+
+Test(history, error_negative)
+{
+	expect_error("timestamp,component,resource,value\n1525564800,db,cpu,-0.5\n",
+		     ":2:4: value: -0.5 is out of range: expected 0 to 1e+18");
+}
+
+Test(history, error_infinite_and_huge)
+{
+	expect_error("timestamp,component,resource,value\n1525564800,db,cpu,inf\n", ":2:4: value: inf is out of range");
+	expect_error("timestamp,component,resource,value\n1525564800,db,cpu,1e19\n", ":2:4: value: 1e19 is out of range");
+}
+
+Test(history, error_unknown_resource)
+{
+	expect_error("timestamp,component,resource,value\n1525564800,db,disk,1\n",
+		     ":2:3: resource: unknown resource 'disk': expected cpu, memory, io or net");
+}
+
+Test(history, error_invalid_component)
+{
+	expect_error("timestamp,component,resource,value\n1525564800,db,cpu,1\n1525564800,web/1,cpu,1\n",
+		     ":3:2: component: 'web/1' is not a valid name");
+	expect_error("timestamp,component,resource,value\n1525564800,,cpu,1\n",
+		     ":2:2: component: '' is not a valid name");
+}
+
+Test(history, error_column_count)
+{
+	expect_error("timestamp,component,resource,value\n1525564800,db,cpu,1\n1525564800,db\n",
+		     ":3: 2 columns, expected 4 (missing resource)");
+}
+
+Test(history, error_unterminated_quote)
+{
+	expect_error("timestamp,component,resource,value\n1525564800,\"db,cpu,1\n",
+		     ":2:2: unterminated quoted field");
+	expect_error("timestamp,component,resource,value\n1525564800,\"db\"x,cpu,1\n",
+		     ":2:2: text after a closing quote");
+}
+
+Test(history, error_missing_header_column)
+{
+	expect_error("timestamp,component,resource\n1525564800,db,cpu\n",
+		     ":1: header must name the columns timestamp, component, resource and value; 'value' is missing");
+	expect_error("time,component,resource,value\n1525564800,db,cpu,1\n", ":1: header must name");
+}
+
+Test(history, error_empty_file)
+{
+	expect_error("", ": empty file: expected a header 'timestamp,component,resource,value'");
+	expect_error("\n  \n", ": empty file");
+}
+
+Test(history, error_missing_file)
+{
+	struct history h;
+
+	history_init(&h);
+	cr_assert_eq(history_add_long_csv(&h, t_path("absent.csv"), &opts5m), ADP_EINPUT);
+	t_assert_msg("cannot open history '");
+	t_assert_msg("absent.csv'");
+	history_release(&h);
+}
+
+Test(history, error_bad_options)
+{
+	struct history h;
+	struct history_opts o = { 0, 0, 0 };
+
+	history_init(&h);
+	cr_assert_eq(history_add_long_csv(&h, t_write("x.csv", "timestamp,component,resource,value\n"), &o),
+		     ADP_EINPUT);
+	t_assert_msg("step must be positive");
+	history_release(&h);
+}
+
+Test(history, name_valid)
+{
+	char long_name[ADP_HISTORY_MAX_NAME + 2];
+
+	cr_assert(history_name_valid("mongo-01.shard_2"));
+	cr_assert_not(history_name_valid(""));
+	cr_assert_not(history_name_valid("a b"));
+	cr_assert_not(history_name_valid("a/b"));
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	cr_assert_not(history_name_valid(long_name));
+	long_name[ADP_HISTORY_MAX_NAME] = '\0';
+	cr_assert(history_name_valid(long_name));
+}
+
+/* ---- column-mapped files ---- */
+
+Test(history, mapped_nab_ec2)
+{
+	const char *path = "testdata/nab/ec2_cpu_utilization_5f5533.csv";
+	struct history_mapping m = { ",", "timestamp", "%Y-%m-%d %H:%M:%S", NULL, { { NULL, 0, 0 } } };
+	struct history h;
+	const struct series *s;
+	char line[256], first[64] = "", last[64] = "";
+	double v0 = -1;
+	size_t rows = 0;
+	FILE *f;
+
+	/* Read the first and last rows independently of the reader. */
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(line, sizeof(line), f));
+	while (fgets(line, sizeof(line), f)) {
+		char *comma = strchr(line, ',');
+		if (!comma)
+			continue;
+		*comma = '\0';
+		if (!rows++) {
+			snprintf(first, sizeof(first), "%s", line);
+			v0 = strtod(comma + 1, NULL);
+		}
+		snprintf(last, sizeof(last), "%s", line);
+	}
+	fclose(f);
+	cr_assert_str_eq(first, "2014-02-14 14:27:00");
+
+	m.res[ADP_RES_CPU].column = "value";
+	m.res[ADP_RES_CPU].scale = 0.01;
+	history_init(&h);
+	cr_assert_eq(history_add_mapped_csv(&h, path, "ec2", &m, &opts5m), 0, "%s", adp_error_last());
+	s = history_find(&h, "ec2", ADP_RES_CPU);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->step, 300);
+	cr_assert_eq(s->native_step, 300);
+	cr_assert_eq(s->raw_points, rows);
+	/* 14:27 falls into the step starting at 14:25. */
+	cr_assert_eq(s->start, utc(2014, 2, 14, 14, 25, 0));
+	{
+		int y, mo, d, hh, mi, ss;
+		cr_assert_eq(sscanf(last, "%d-%d-%d %d:%d:%d", &y, &mo, &d, &hh, &mi, &ss), 6);
+		cr_assert_eq(s->n, (size_t)((utc(y, mo, d, hh, mi, ss) / 300 * 300 - s->start) / 300 + 1));
+	}
+	cr_assert_float_eq(s->v[0], v0 * 0.01, 1e-12);
+	cr_assert_float_eq(v0, 51.846, 1e-9);
+	history_release(&h);
+}
+
+Test(history, mapped_microsoft_quoted)
+{
+	const char *path = "testdata/demo/history/mongo-01.csv";
+	struct history_mapping m = { ",", "TimeStamp", "rfc3339", NULL, { { NULL, 0, 0 } } };
+	struct history h;
+	const struct series *s;
+	char line[256];
+	double sum = 0;
+	size_t rows = 0;
+	FILE *f;
+
+	/* The first five one-minute rows make the first five-minute step. */
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(line, sizeof(line), f));
+	cr_assert_eq(strncmp(line, "\"TimeStamp\",\"Value\"", 19), 0);
+	while (fgets(line, sizeof(line), f)) {
+		double v;
+		char ts[32];
+		if (sscanf(line, "\"%31[^\"]\",\"%lf\"", ts, &v) != 2)
+			continue;
+		if (rows < 5)
+			sum += v;
+		if (rows == 0)
+			cr_assert_str_eq(ts, "2018-04-25T00:00:00Z");
+		rows++;
+	}
+	fclose(f);
+
+	m.res[ADP_RES_CPU].column = "Value";
+	m.res[ADP_RES_CPU].scale = 1;
+	m.res[ADP_RES_MEMORY].column = "2";
+	m.res[ADP_RES_MEMORY].scale = 2;
+	m.res[ADP_RES_MEMORY].offset = 100;
+	history_init(&h);
+	cr_assert_eq(history_add_mapped_csv(&h, path, "mongo-01", &m, &opts5m), 0, "%s", adp_error_last());
+	s = history_find(&h, "mongo-01", ADP_RES_CPU);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->start, utc(2018, 4, 25, 0, 0, 0));
+	cr_assert_eq(s->native_step, 60);
+	cr_assert_eq(s->raw_points, rows);
+	cr_assert_float_eq(s->v[0], sum / 5, 1e-9 * sum);
+	/* The same column by index, scaled and offset. */
+	s = history_find(&h, "mongo-01", ADP_RES_MEMORY);
+	cr_assert_not_null(s);
+	cr_assert_float_eq(s->v[0], 2 * sum / 5 + 100, 1e-9 * sum);
+	history_release(&h);
+}
+
+Test(history, mapped_bitbrains)
+{
+	const char *path = "../shared/datasets/bitbrains-rnd/2013-8/1.csv";
+	struct history_mapping m = { ";\t", "Timestamp [ms]", "epoch", NULL, { { NULL, 0, 0 } } };
+	struct history h;
+	const struct series *s;
+	char line[1024];
+	long long t0 = 0;
+	double mem0 = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		cr_skip_test("%s is absent (Bitbrains traces are not in the repository)", path);
+	cr_assert_not_null(fgets(line, sizeof(line), f));
+	cr_assert_not_null(fgets(line, sizeof(line), f));
+	/* Timestamp;\tcores;\tcap MHz;\tusage MHz;\tusage %;\tmem cap KB;\tmem usage KB */
+	cr_assert_eq(sscanf(line, "%lld;\t%*f;\t%*f;\t%*f;\t%*f;\t%*f;\t%lf", &t0, &mem0), 2);
+	fclose(f);
+
+	m.res[ADP_RES_MEMORY].column = "Memory usage [KB]";
+	m.res[ADP_RES_MEMORY].scale = 1024;
+	history_init(&h);
+	cr_assert_eq(history_add_mapped_csv(&h, path, "vm1", &m, &opts5m), 0, "%s", adp_error_last());
+	s = history_find(&h, "vm1", ADP_RES_MEMORY);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->start, t0 / 300 * 300);
+	cr_assert_eq(s->native_step, 300);
+	cr_assert_gt(s->n, 1000);
+	cr_assert_null(history_find(&h, "vm1", ADP_RES_CPU));
+	/* The second sample is 300 s later, so the first step holds only the first. */
+	cr_assert_float_eq(s->v[0], mem0 * 1024, 1e-6 * mem0 * 1024);
+	history_release(&h);
+}
+
+Test(history, mapped_errors)
+{
+	struct history_mapping m = { ",", "when", "%Y-%m-%d %H:%M:%S", "Europe/Berlin", { { NULL, 0, 0 } } };
+	struct history h;
+	const char *p;
+
+	p = t_write("w.csv", "when,load\n2018-07-01 12:00:00,1\n2018-07-01 12:05:00,x\n");
+	m.res[ADP_RES_CPU].column = "load";
+	m.res[ADP_RES_CPU].scale = 1;
+	history_init(&h);
+	cr_assert_eq(history_add_mapped_csv(&h, p, "c", &m, &opts5m), ADP_EINPUT);
+	t_assert_msg("w.csv:3:2: load: 'x' is not a number");
+	m.res[ADP_RES_CPU].column = "cpu";
+	cr_assert_eq(history_add_mapped_csv(&h, p, "c", &m, &opts5m), ADP_EINPUT);
+	t_assert_msg("w.csv:1: cpu column 'cpu' is not in the header");
+	m.res[ADP_RES_CPU].column = "3";
+	cr_assert_eq(history_add_mapped_csv(&h, p, "c", &m, &opts5m), ADP_EINPUT);
+	t_assert_msg("w.csv:1: cpu column 3 does not exist: the header has 2 columns");
+	m.res[ADP_RES_CPU].column = NULL;
+	cr_assert_eq(history_add_mapped_csv(&h, p, "c", &m, &opts5m), ADP_EINPUT);
+	t_assert_msg("names no resource column");
+	m.res[ADP_RES_CPU].column = "load";
+	p = t_write("w2.csv", "when,load\n07/01/2018 12:00,1\n");
+	cr_assert_eq(history_add_mapped_csv(&h, p, "c", &m, &opts5m), ADP_EINPUT);
+	t_assert_msg("w2.csv:2:1: timestamp: '07/01/2018 12:00' is not a valid time: expected %Y-%m-%d %H:%M:%S");
+	cr_assert_eq(history_add_mapped_csv(&h, t_write("e.csv", ""), "c", &m, &opts5m), ADP_EINPUT);
+	t_assert_msg("e.csv: empty file");
+	cr_assert_eq(h.n, 0);
+	/* Local times in the mapping's zone: 12:00 CEST is 10:00 UTC. */
+	p = t_write("w3.csv", "when,load\n2018-07-01 12:00:00,1\n");
+	cr_assert_eq(history_add_mapped_csv(&h, p, "c", &m, &opts5m), 0, "%s", adp_error_last());
+	cr_assert_eq(history_find(&h, "c", ADP_RES_CPU)->start, utc(2018, 7, 1, 10, 0, 0));
+	history_release(&h);
+}
+
+Test(history, failed_file_leaves_history_unchanged)
+{
+	struct history h;
+	char text[512];
+	size_t points;
+
+	snprintf(text, sizeof(text), "timestamp,component,resource,value\n%lld,db,cpu,1\n", T0);
+	cr_assert_eq(load_long(&h, "one.csv", text, &opts5m), 0);
+	points = h.total_points;
+	/* web is fine, but db cpu repeats a series already held. */
+	snprintf(text, sizeof(text), "timestamp,component,resource,value\n%lld,web,cpu,1\n%lld,db,cpu,2\n", T0, T0);
+	cr_assert_eq(history_add_long_csv(&h, t_write("two.csv", text), &opts5m), ADP_EINPUT);
+	cr_assert_eq(h.n, 1, "a failed file left %zu series", h.n);
+	cr_assert_null(history_find(&h, "web", ADP_RES_CPU));
+	cr_assert_eq(h.total_points, points);
+	/* An error while reading leaves no samples counted either. */
+	snprintf(text, sizeof(text), "timestamp,component,resource,value\n%lld,web,cpu,1\n%lld,web,cpu,x\n", T0, T0);
+	cr_assert_eq(history_add_long_csv(&h, t_write("three.csv", text), &opts5m), ADP_EINPUT);
+	cr_assert_eq(h.n, 1);
+	cr_assert_eq(h.total_points, points);
+	history_release(&h);
+}

@@ -1,0 +1,363 @@
+/* plans/plan: a plan from part_run survives plan_write and plan_read,
+ * and every kind of tampering is caught with its location. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+#include "plans/plan.h"
+#include "tests/unit/planfix.h"
+#include "util/fsutil.h"
+#include "util/sha256.h"
+
+TestSuite(plan, .init = t_setup, .fini = t_teardown);
+
+static void near(double a, double b, const char *what)
+{
+	/* The document keeps six significant digits. */
+	cr_assert_float_eq(a, b, 1e-5 * fmax(fabs(a), fabs(b)) + 1e-12, "%s: %.9g vs %.9g", what, a, b);
+}
+
+static int str_eq_null(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static void steps_equal(const struct plan_step *a, const struct plan_step *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		cr_assert_eq(a[i].id, b[i].id);
+		cr_assert_eq(a[i].wave, b[i].wave);
+		cr_assert_str_eq(a[i].action, b[i].action);
+		cr_assert(str_eq_null(a[i].partition, b[i].partition));
+		cr_assert(str_eq_null(a[i].component, b[i].component));
+		cr_assert(str_eq_null(a[i].target, b[i].target));
+		if (a[i].component)
+			cr_assert_eq(a[i].replica, b[i].replica);
+		cr_assert_eq(a[i].timeout, b[i].timeout);
+	}
+}
+
+/* Writes the default plan to plan.json and returns its path. */
+static const char *write_default(struct plan *p)
+{
+	const char *path = t_path("plan.json");
+
+	cr_assert_eq(pf_default(p), 0, "%s", adp_error_last());
+	cr_assert_eq(plan_write(p, path), 0, "%s", adp_error_last());
+	return path;
+}
+
+Test(plan, round_trip)
+{
+	struct plan a = { 0 }, b = { 0 };
+	const char *path = write_default(&a);
+	size_t i, j, h;
+	int r;
+
+	cr_assert_eq(plan_read(&b, path), 0, "%s", adp_error_last());
+	cr_assert_eq(b.format_version, PLAN_FORMAT_VERSION);
+	cr_assert_str_eq(b.tool_version, "test-1");
+	cr_assert_eq(b.created_at, a.created_at);
+	cr_assert_eq(b.expires_at, a.expires_at);
+	cr_assert_str_eq(b.digest, a.digest);
+	cr_assert_eq(b.ninputs, a.ninputs);
+	for (i = 0; i < a.ninputs; i++) {
+		cr_assert_str_eq(b.inputs[i].kind, a.inputs[i].kind);
+		cr_assert_str_eq(b.inputs[i].path, a.inputs[i].path);
+		cr_assert_str_eq(b.inputs[i].sha256, a.inputs[i].sha256);
+	}
+	cr_assert_str_eq(b.schedule_name, "synthetic");
+	cr_assert_str_eq(b.timezone, a.timezone);
+	cr_assert_eq(b.window_start, a.window_start);
+	cr_assert_eq(b.window_end, a.window_end);
+	cr_assert_eq(b.cutoff_at, a.cutoff_at);
+	cr_assert_eq(b.step, a.step);
+	cr_assert_eq(b.max_concurrency, a.max_concurrency);
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		near(b.confidence[r], a.confidence[r], "confidence");
+	cr_assert_str_eq(b.model, a.model);
+	cr_assert_eq(b.period, a.period);
+	cr_assert_eq(b.scenarios, a.scenarios);
+	cr_assert_eq(b.nforecast, a.nforecast);
+	for (i = 0; i < a.nforecast; i++) {
+		cr_assert_str_eq(b.forecast[i].component, a.forecast[i].component);
+		cr_assert_eq(b.forecast[i].resource, a.forecast[i].resource);
+		near(b.forecast[i].p95_peak, a.forecast[i].p95_peak, "forecast p95");
+	}
+	cr_assert_eq(b.npartitions, a.npartitions);
+	for (i = 0; i < a.npartitions; i++) {
+		cr_assert_str_eq(b.partitions[i].name, a.partitions[i].name);
+		cr_assert_str_eq(b.partitions[i].zone, a.partitions[i].zone);
+		cr_assert_eq(b.partitions[i].updated, a.partitions[i].updated);
+		for (r = 0; r < ADP_RES_COUNT; r++)
+			near(b.partitions[i].capacity[r], a.partitions[i].capacity[r], "capacity");
+	}
+	cr_assert_eq(b.nwaves, a.nwaves);
+	for (i = 0; i < a.nwaves; i++) {
+		const struct plan_wave *x = &a.waves[i], *y = &b.waves[i];
+
+		cr_assert_eq(y->start, x->start);
+		cr_assert_eq(y->end, x->end);
+		cr_assert_eq(y->noffline, x->noffline);
+		for (j = 0; j < x->noffline; j++)
+			cr_assert_str_eq(y->offline[j], x->offline[j]);
+		cr_assert_eq(y->nplacements, x->nplacements);
+		for (j = 0; j < x->nplacements; j++) {
+			cr_assert_str_eq(y->placements[j].component, x->placements[j].component);
+			cr_assert_eq(y->placements[j].replica, x->placements[j].replica);
+			cr_assert_eq(y->placements[j].tier, x->placements[j].tier);
+			cr_assert_str_eq(y->placements[j].partition, x->placements[j].partition);
+			cr_assert(str_eq_null(y->placements[j].from, x->placements[j].from));
+			for (r = 0; r < ADP_RES_COUNT; r++) {
+				near(y->placements[j].alloc[r], x->placements[j].alloc[r], "allocation");
+				near(y->placements[j].p95_peak[r], x->placements[j].p95_peak[r], "p95 peak");
+			}
+		}
+		cr_assert_eq(y->nusage, x->nusage);
+		for (j = 0; j < x->nusage; j++) {
+			cr_assert_str_eq(y->usage[j].partition, x->usage[j].partition);
+			cr_assert_eq(y->usage[j].resource, x->usage[j].resource);
+			cr_assert_eq(y->usage[j].nsteps, x->usage[j].nsteps);
+			near(y->usage[j].overload_prob, x->usage[j].overload_prob, "overload");
+			near(y->usage[j].headroom, x->usage[j].headroom, "headroom");
+			for (h = 0; h < x->usage[j].nsteps; h++)
+				near(y->usage[j].p95[h], x->usage[j].p95[h], "usage p95");
+		}
+	}
+	cr_assert_eq(b.margin, a.margin);
+	cr_assert_eq(b.nsteps, a.nsteps);
+	cr_assert_gt(a.nsteps, 0);
+	steps_equal(a.steps, b.steps, a.nsteps);
+	cr_assert_eq(b.nrollback, a.nrollback);
+	steps_equal(a.rollback, b.rollback, a.nrollback);
+	cr_assert_eq(b.nshortfalls, 0);
+	cr_assert_eq(b.nrisks, a.nrisks);
+	for (i = 0; i < a.nrisks; i++)
+		cr_assert_str_eq(b.risks[i], a.risks[i]);
+	plan_release(&a);
+	plan_release(&b);
+	plan_release(&b);
+	plan_release(NULL);
+}
+
+/* Loads plan.json, lets edit change it, writes tampered.json, and
+ * expects plan_read to fail naming jpath on the line of needle (plus
+ * below lines further down). */
+static void tamper_at(void (*edit)(json_t *root), const char *jpath, const char *needle, int below,
+		      const char *what)
+{
+	struct plan a = { 0 }, b;
+	const char *path = write_default(&a), *out = t_path("tampered.json");
+	json_error_t err;
+	json_t *root = json_load_file(path, 0, &err);
+	char *text, want[256];
+
+	cr_assert_not_null(root);
+	edit(root);
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	t_write("tampered.json", text);
+	memset(&b, 0x5a, sizeof(b));
+	cr_assert_eq(plan_read(&b, out), ADP_EINPUT, "tampering with %s was not caught", jpath);
+	cr_assert_eq(b.nwaves, (size_t)0x5a5a5a5a5a5a5a5aULL);
+	snprintf(want, sizeof(want), "tampered.json:%d: %s: ", t_line_of(text, needle) + below, jpath);
+	t_assert_msg(want);
+	t_assert_msg(what);
+	free(text);
+	json_decref(root);
+	plan_release(&a);
+}
+
+static void tamper(void (*edit)(json_t *root), const char *jpath, const char *needle, const char *what)
+{
+	tamper_at(edit, jpath, needle, 0, what);
+}
+
+static void edit_sha(json_t *root)
+{
+	json_t *in = json_array_get(json_object_get(root, "inputs"), 1);
+	char h[65];
+
+	snprintf(h, sizeof(h), "%s", json_string_value(json_object_get(in, "sha256")));
+	h[0] = h[0] == '0' ? '1' : '0';
+	json_object_set_new(in, "sha256", json_string(h));
+}
+
+Test(plan, tampered_input_hash)
+{
+	tamper(edit_sha, "digest", "\"digest\"", "does not match the inputs listed");
+}
+
+static void edit_version(json_t *root)
+{
+	json_object_set_new(root, "format_version", json_integer(99));
+}
+
+Test(plan, unknown_format_version)
+{
+	tamper(edit_version, "format_version", "\"format_version\"", "unsupported plan format 99");
+}
+
+static void edit_offline(json_t *root)
+{
+	json_t *w = json_array_get(json_object_get(root, "waves"), 0);
+	const char *off = json_string_value(json_array_get(json_object_get(w, "offline"), 0));
+	json_t *pl = json_array_get(json_object_get(w, "placements"), 2);
+
+	/* Unique text to find the line: the third placement's partition. */
+	json_object_set_new(pl, "partition", json_string(off));
+	json_object_set_new(pl, "tier", json_integer(7));
+}
+
+Test(plan, placement_on_offline_partition)
+{
+	/* Keys keep their order: component, replica, tier, partition. */
+	tamper_at(edit_offline, "waves[0].placements[2].partition", "\"tier\": 7", 1, "is offline in this wave");
+}
+
+static void edit_unknown_partition(json_t *root)
+{
+	json_t *w = json_array_get(json_object_get(root, "waves"), 1);
+
+	json_array_set_new(json_object_get(w, "offline"), 0, json_string("p9"));
+}
+
+Test(plan, unknown_offline_partition)
+{
+	tamper(edit_unknown_partition, "waves[1].offline[0]", "\"p9\"", "expected the name of one of the plan's partitions");
+}
+
+static void edit_step_ids(json_t *root)
+{
+	json_t *s = json_array_get(json_object_get(root, "steps"), 0);
+
+	json_object_set_new(s, "id", json_integer(5));
+}
+
+Test(plan, step_ids_out_of_order)
+{
+	tamper(edit_step_ids, "steps[0].id", "\"id\": 5", "expected id 1");
+}
+
+static void edit_wave_order(json_t *root)
+{
+	json_t *w0 = json_array_get(json_object_get(root, "waves"), 0);
+
+	json_object_set_new(w0, "end", json_string("2018-05-06T01:00:00Z"));
+}
+
+Test(plan, wave_ends_at_start)
+{
+	tamper(edit_wave_order, "waves[0].end", "\"end\": \"2018-05-06T01:00:00Z\"", "must end after it starts");
+}
+
+Test(plan, truncated_file)
+{
+	struct plan a = { 0 }, b;
+	const char *path = write_default(&a);
+	char *text = NULL, *half, want[128];
+	size_t len = 0, cut, i;
+	int lines = 1;
+
+	cr_assert_eq(adp_read_file(&text, &len, path, PLAN_MAX_BYTES), 0);
+	/* Cut in the middle of a line. */
+	cut = len / 2;
+	while (text[cut] == '\n' || text[cut - 1] == '\n')
+		cut++;
+	text[cut] = '\0';
+	half = text;
+	for (i = 0; i < cut; i++)
+		lines += half[i] == '\n';
+	t_write("half.json", half);
+	cr_assert_eq(plan_read(&b, t_path("half.json")), ADP_EINPUT);
+	/* jansson reports the end of the input: the last, cut line, and a
+	 * column on it. */
+	snprintf(want, sizeof(want), "half.json:%d:", lines);
+	t_assert_msg(want);
+	{
+		const char *at = strstr(adp_error_last(), want) + strlen(want);
+		const char *nl = strrchr(half, '\n');
+		int col = 0, used = 0;
+
+		cr_assert_eq(sscanf(at, "%d: malformed JSON%n", &col, &used), 1);
+		cr_assert_gt(used, 0, "%s", adp_error_last());
+		cr_assert_gt(col, 0);
+		cr_assert_leq(col, (int)strlen(nl + 1) + 1, "column %d past the cut line", col);
+	}
+	free(text);
+	plan_release(&a);
+}
+
+Test(plan, infeasible_plan_is_refused)
+{
+	struct plan a = { 0 }, b;
+	int rc = pf_run(&a, pf_write_inventory(4, ""), pf_write_schedule("2h", 1),
+			pf_write_history(pf_comps, 4, pf_default_load));
+
+	cr_assert_eq(rc, ADP_EINFEASIBLE);
+	/* Written for the report, but never accepted for apply. */
+	cr_assert_eq(plan_write(&a, t_path("plan.json")), 0, "%s", adp_error_last());
+	cr_assert_eq(plan_read(&b, t_path("plan.json")), ADP_EINPUT);
+	t_assert_msg("shortfalls: the plan is infeasible: it records 1 shortfall");
+	plan_release(&a);
+}
+
+Test(plan, digest_is_over_inputs)
+{
+	struct plan p = { 0 };
+	char d1[65], d2[65];
+
+	plan_digest(&p, d1);
+	/* No inputs: the hash of nothing. */
+	cr_assert_str_eq(d1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	cr_assert_eq(plan_add_input(&p, "inventory", t_write("a", "abc")), 0);
+	plan_digest(&p, d2);
+	cr_assert_str_eq(d2, p.digest);
+	/* SHA-256 of the one line "inventory <path> <sha256 of abc>\n". */
+	{
+		char line[700], want[65];
+		snprintf(line, sizeof(line), "inventory %s ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n",
+			 t_path("a"));
+		adp_sha256_hex(line, strlen(line), want);
+		cr_assert_str_eq(d2, want);
+	}
+	cr_assert_eq(plan_add_input(&p, "history", t_path("missing.csv")), ADP_ESYS);
+	cr_assert_str_eq(p.digest, d2);
+	plan_release(&p);
+}
+
+Test(plan, write_into_missing_directory)
+{
+	struct plan a = { 0 };
+
+	cr_assert_eq(pf_default(&a), 0);
+	cr_assert_eq(plan_write(&a, t_path("no/such/plan.json")), ADP_ESYS);
+	plan_release(&a);
+}
+
+static void edit_action(json_t *root)
+{
+	json_t *s = json_array_get(json_object_get(root, "steps"), 3);
+
+	json_object_set_new(s, "action", json_string("format_disk"));
+}
+
+Test(plan, unknown_step_action)
+{
+	tamper(edit_action, "steps[3].action", "format_disk", "unknown action 'format_disk'");
+}
+
+static void edit_rollback_wave(json_t *root)
+{
+	json_t *s = json_array_get(json_object_get(root, "rollback_steps"), 1);
+
+	json_object_set_new(s, "wave", json_integer(0));
+	json_object_set_new(s, "timeout", json_integer(4321));
+}
+
+Test(plan, step_wave_zero)
+{
+	tamper(edit_rollback_wave, "rollback_steps[1].wave", "\"wave\": 0", "expected a wave from 1 to 3");
+}

@@ -1,0 +1,270 @@
+/* partition/schedule: the demo file, defaults, concurrency, durations,
+ * and every input error naming line and JSON path. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "partition/inventory.h"
+#include "partition/schedule.h"
+#include "tests/unit/helpers.h"
+#include "util/error.h"
+
+#define MAY6 1525564800LL /* 2018-05-06T00:00:00Z */
+
+TestSuite(schedule, .init = t_setup, .fini = t_teardown);
+
+static struct inventory inv;
+
+static void load_inv(void)
+{
+	const char *text =
+		"{\"partitions\": [\n"
+		" {\"name\": \"p1\", \"capacity\": {\"cpu\": 4, \"memory\": \"8GiB\"}},\n"
+		" {\"name\": \"p2\", \"capacity\": {\"cpu\": 4, \"memory\": \"8GiB\"}},\n"
+		" {\"name\": \"p3\", \"capacity\": {\"cpu\": 4, \"memory\": \"8GiB\"}},\n"
+		" {\"name\": \"p4\", \"capacity\": {\"cpu\": 4, \"memory\": \"8GiB\"}}],\n"
+		" \"components\": []}\n";
+
+	cr_assert_eq(inventory_load(&inv, t_write("inv.json", text)), 0, "%s", adp_error_last());
+}
+
+/* A schedule with the window and extra fields given, one per line. */
+static const char *sched_text(const char *window, const char *extra)
+{
+	static char buf[2048];
+
+	snprintf(buf, sizeof(buf),
+		 "{\n"
+		 "  \"name\": \"test\",\n"
+		 "  \"window\": {\n%s\n  },\n"
+		 "  \"partitions\": [\"p1\", \"p2\", \"p3\", \"p4\"],\n"
+		 "  \"update_duration\": \"40m\"%s\n"
+		 "}\n",
+		 window, extra);
+	return buf;
+}
+
+static const char *win_ok = "    \"start\": \"2018-05-06T01:00:00Z\",\n    \"end\": \"2018-05-06T05:00:00Z\"";
+
+static void expect_error(const char *text, const char *needle)
+{
+	struct schedule s;
+
+	load_inv();
+	memset(&s, 0x5a, sizeof(s));
+	cr_assert_eq(schedule_load(&s, t_write("sched.json", text), &inv), ADP_EINPUT, "accepted:\n%s", text);
+	t_assert_msg(needle);
+	cr_assert_eq(s.npartitions, (size_t)0x5a5a5a5a5a5a5a5aULL);
+	inventory_release(&inv);
+}
+
+static const char *at_line(const char *text, const char *needle, const char *path)
+{
+	static char buf[256];
+
+	snprintf(buf, sizeof(buf), "sched.json:%d: %s: ", t_line_of(text, needle), path);
+	return buf;
+}
+
+Test(schedule, demo_loads)
+{
+	struct inventory dinv;
+	struct schedule s;
+	int c;
+
+	cr_assert_eq(inventory_load(&dinv, "testdata/demo/inventory.json"), 0);
+	cr_assert_eq(schedule_load(&s, "testdata/demo/schedule.json", &dinv), 0, "%s", adp_error_last());
+	cr_assert_str_eq(s.name, "kernel-2018-05");
+	cr_assert_eq(s.start, MAY6 + 3600);
+	cr_assert_eq(s.end, MAY6 + 5 * 3600);
+	cr_assert_eq(s.cutoff, 1800);
+	cr_assert_eq(s.npartitions, 4);
+	cr_assert_eq(s.max_concurrency, 1);
+	c = inventory_partition_index(&dinv, "node-c");
+	cr_assert_eq(s.partitions[2], (size_t)c);
+	cr_assert_eq(s.update_duration[0], 2400);
+	cr_assert_eq(s.update_duration[2], 2100);
+	cr_assert_eq(s.drain_duration, 300);
+	cr_assert_eq(s.step, 300);
+	cr_assert_eq(s.period, 86400);
+	cr_assert_float_eq(s.confidence[ADP_RES_MEMORY], 0.99, 1e-12);
+	schedule_release(&s);
+	schedule_release(&s);
+	schedule_release(NULL);
+	/* Without an inventory the names are only checked for form. */
+	cr_assert_eq(schedule_load(&s, "testdata/demo/schedule.json", NULL), 0, "%s", adp_error_last());
+	cr_assert_str_eq(s.partition_names[3], "node-d");
+	schedule_release(&s);
+	inventory_release(&dinv);
+}
+
+Test(schedule, defaults)
+{
+	struct schedule s;
+	int r;
+
+	load_inv();
+	cr_assert_eq(schedule_load(&s, t_write("sched.json", sched_text(win_ok, "")), &inv), 0, "%s",
+		     adp_error_last());
+	cr_assert_str_eq(s.timezone, "UTC");
+	cr_assert_eq(s.max_concurrency, 1);
+	cr_assert_eq(s.cutoff, 0);
+	cr_assert_eq(s.step, 300);
+	cr_assert_eq(s.max_gap, 3600);
+	cr_assert_eq(s.plan_ttl, 86400);
+	/* Memory is held to a stricter level than the compressible resources. */
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		cr_assert_float_eq(s.confidence[r], r == ADP_RES_MEMORY ? 0.99 : 0.95, 1e-12);
+	cr_assert_eq(s.update_duration[3], 2400);
+	schedule_release(&s);
+	inventory_release(&inv);
+}
+
+Test(schedule, local_window_and_duration)
+{
+	struct schedule s;
+	const char *w = "    \"start\": \"2018-07-01 02:00:00\",\n    \"duration\": \"3h\",\n    \"timezone\": \"Europe/Berlin\"";
+
+	load_inv();
+	cr_assert_eq(schedule_load(&s, t_write("sched.json", sched_text(w, ",\n  \"confidence\": 0.9")), &inv), 0,
+		     "%s", adp_error_last());
+	/* 02:00 CEST is 00:00 UTC. */
+	{
+		struct tm tm = { .tm_year = 118, .tm_mon = 6, .tm_mday = 1 };
+		cr_assert_eq(s.start, (int64_t)timegm(&tm));
+	}
+	cr_assert_eq(s.end - s.start, 3 * 3600);
+	cr_assert_str_eq(s.timezone, "Europe/Berlin");
+	cr_assert_float_eq(s.confidence[ADP_RES_MEMORY], 0.9, 1e-12);
+	schedule_release(&s);
+	inventory_release(&inv);
+}
+
+Test(schedule, percentage_concurrency)
+{
+	struct schedule s;
+
+	load_inv();
+	cr_assert_eq(schedule_load(&s, t_write("sched.json", sched_text(win_ok, ",\n  \"max_concurrency\": \"50%\"")),
+				   &inv), 0, "%s", adp_error_last());
+	cr_assert_eq(s.max_concurrency, 2);
+	cr_assert_float_eq(s.max_concurrency_pct, 50, 1e-12);
+	schedule_release(&s);
+	/* Rounded down, but never below one. */
+	cr_assert_eq(schedule_load(&s, t_write("sched.json", sched_text(win_ok, ",\n  \"max_concurrency\": \"10%\"")),
+				   &inv), 0);
+	cr_assert_eq(s.max_concurrency, 1);
+	schedule_release(&s);
+	cr_assert_eq(schedule_load(&s, t_write("sched.json", sched_text(win_ok, ",\n  \"max_concurrency\": \"75%\"")),
+				   &inv), 0);
+	cr_assert_eq(s.max_concurrency, 3);
+	schedule_release(&s);
+	cr_assert_eq(schedule_load(&s, t_write("sched.json", sched_text(win_ok, ",\n  \"max_concurrency\": 3")),
+				   &inv), 0);
+	cr_assert_eq(s.max_concurrency, 3);
+	cr_assert_float_eq(s.max_concurrency_pct, 0, 1e-12);
+	schedule_release(&s);
+	inventory_release(&inv);
+}
+
+Test(schedule, per_partition_durations)
+{
+	struct schedule s;
+	char text[2048];
+
+	snprintf(text, sizeof(text), "%s",
+		 "{\"name\": \"t\", \"window\": {\"start\": \"2018-05-06T01:00:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
+		 " \"partitions\": [\"p3\", \"p1\", \"p2\"],\n"
+		 " \"update_duration\": {\"default\": \"40m\", \"partitions\": {\"p1\": \"1h5m\", \"p2\": 600}}}\n");
+	load_inv();
+	cr_assert_eq(schedule_load(&s, t_write("sched.json", text), &inv), 0, "%s", adp_error_last());
+	cr_assert_eq(s.npartitions, 3);
+	cr_assert_eq(s.partitions[0], 2);
+	cr_assert_eq(s.partitions[1], 0);
+	cr_assert_eq(s.update_duration[0], 2400);
+	cr_assert_eq(s.update_duration[1], 3900);
+	cr_assert_eq(s.update_duration[2], 600);
+	schedule_release(&s);
+	inventory_release(&inv);
+}
+
+Test(schedule, window_end_before_start)
+{
+	const char *w = "    \"start\": \"2018-05-06T05:00:00Z\",\n    \"end\": \"2018-05-06T01:00:00Z\"";
+	const char *text = sched_text(w, "");
+
+	expect_error(text, at_line(text, "\"end\"", "window.end"));
+	t_assert_msg("the window must end after it starts");
+}
+
+Test(schedule, window_errors)
+{
+	const char *w, *text;
+
+	w = "    \"start\": \"2018-05-06T01:00:00Z\",\n    \"end\": \"2018-05-06T05:00:00Z\",\n    \"timezone\": \"Mars/Olympus\"";
+	text = sched_text(w, "");
+	expect_error(text, at_line(text, "Mars", "window.timezone"));
+	t_assert_msg("unknown time zone 'Mars/Olympus'");
+	w = "    \"start\": \"2018-02-30T01:00:00Z\",\n    \"end\": \"2018-05-06T05:00:00Z\"";
+	text = sched_text(w, "");
+	expect_error(text, at_line(text, "\"start\"", "window.start"));
+	t_assert_msg("expected an RFC 3339 time");
+	w = "    \"start\": \"2018-05-06T01:00:00Z\",\n    \"end\": \"2018-05-06T05:00:00Z\",\n    \"duration\": \"1h\"";
+	expect_error(sched_text(w, ""), "window.duration: give either end or duration, not both");
+	w = "    \"start\": \"2018-05-06T01:00:00Z\",\n    \"duration\": \"8d\"";
+	expect_error(sched_text(w, ""), "window: a window longer than 7 days is not supported");
+	w = "    \"start\": \"2018-05-06T01:00:00Z\"";
+	expect_error(sched_text(w, ""), "window: missing required field 'end'");
+	expect_error("{\"name\": \"t\", \"partitions\": [], \"update_duration\": 60}",
+		     "sched.json: missing required field 'window'");
+}
+
+Test(schedule, cutoff_too_large)
+{
+	const char *text = sched_text(win_ok, ",\n  \"cutoff\": \"4h\"");
+
+	expect_error(text, at_line(text, "\"cutoff\"", "cutoff"));
+	t_assert_msg("the cutoff leaves no time in the window");
+}
+
+Test(schedule, partition_errors)
+{
+	const char *text;
+
+	text = "{\"name\": \"t\", \"window\": {\"start\": \"2018-05-06T01:00:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
+	       " \"partitions\": [\"p1\",\n  \"p9\"], \"update_duration\": 60}";
+	expect_error(text, "sched.json:3: partitions[1]: unknown partition 'p9': the inventory");
+	text = "{\"name\": \"t\", \"window\": {\"start\": \"2018-05-06T01:00:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
+	       " \"partitions\": [\"p1\", \"p1\"], \"update_duration\": 60}";
+	expect_error(text, "sched.json:2: partitions[1]: partition 'p1' is listed twice");
+	text = "{\"name\": \"t\", \"window\": {\"start\": \"2018-05-06T01:00:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
+	       " \"partitions\": [\"p1\", 7], \"update_duration\": 60}";
+	expect_error(text, "partitions[1]: expected a partition name");
+	text = "{\"name\": \"t\", \"window\": {\"start\": \"2018-05-06T01:00:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
+	       " \"partitions\": [\"p1\"], \"update_duration\": {\"default\": 60, \"partitions\": {\"p2\": 60}}}";
+	expect_error(text, "update_duration.partitions.p2: partition 'p2' is not in the schedule's partitions");
+	text = "{\"name\": \"t\", \"window\": {\"start\": \"2018-05-06T01:00:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
+	       " \"partitions\": [\"p1\"], \"update_duration\": {\"partitions\": {\"p1\": 60}}}";
+	expect_error(text, "update_duration: missing required field 'default'");
+}
+
+Test(schedule, field_errors)
+{
+	const char *text;
+
+	text = sched_text(win_ok, ",\n  \"max_concurrency\": \"150%\"");
+	expect_error(text, at_line(text, "150%", "max_concurrency"));
+	expect_error(sched_text(win_ok, ",\n  \"max_concurrency\": 0"), "max_concurrency: expected at least 1");
+	expect_error(sched_text(win_ok, ",\n  \"drain_duration\": \"5 minutes\""),
+		     "drain_duration: expected a duration such as");
+	expect_error(sched_text(win_ok, ",\n  \"step\": 5"), "step: expected a step from 10s to 1d");
+	expect_error(sched_text(win_ok, ",\n  \"period\": \"7m\""), "period: expected a multiple of the step");
+	expect_error(sched_text(win_ok, ",\n  \"plan_ttl\": 0"), "plan_ttl: expected a positive duration");
+	expect_error(sched_text(win_ok, ",\n  \"confidence\": 0.3"), "confidence: 0.3 is out of range");
+	expect_error(sched_text(win_ok, ",\n  \"confidence\": {\"disk\": 0.9}"), "confidence.disk: unknown field");
+	expect_error(sched_text(win_ok, ",\n  \"confidence\": \"high\""), "confidence: expected a probability");
+	expect_error(sched_text(win_ok, ",\n  \"colour\": 1"), "colour: unknown field");
+	expect_error("{\"window\": {}}", "sched.json: missing required field 'name'");
+	expect_error("{\"name\": \"t\",}", "sched.json:1:");
+}

@@ -1,0 +1,229 @@
+/* orchestrator/steps: the step list of a plan is numbered in order, moves
+ * each replica's traffic before its home is updated, and the rollback
+ * list undoes the forward steps in reverse. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "orchestrator/steps.h"
+#include "tests/unit/planfix.h"
+
+TestSuite(steps, .init = t_setup, .fini = t_teardown);
+
+static int str_eq_null(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Index of the first step of wave matching the fields given (NULL: any). */
+static size_t find(const struct plan *p, size_t wave, const char *action, const char *partition,
+		   const char *component, size_t replica)
+{
+	size_t i;
+
+	for (i = 0; i < p->nsteps; i++) {
+		const struct plan_step *s = &p->steps[i];
+		if (s->wave == wave && !strcmp(s->action, action) &&
+		    (!partition || str_eq_null(s->partition, partition)) &&
+		    (!component || (str_eq_null(s->component, component) && s->replica == replica)))
+			return i;
+	}
+	cr_assert_fail("no %s step in wave %zu for %s/%s", action, wave, partition ? partition : "-",
+		       component ? component : "-");
+	return 0;
+}
+
+static void check_ids(const struct plan_step *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cr_assert_eq(s[i].id, i + 1, "step %zu has id %zu", i, s[i].id);
+}
+
+/* The rollback list is the inverse of every invertible forward step,
+ * last first. */
+static void check_rollback(const struct plan *p)
+{
+	size_t i = p->nsteps, j = 0;
+
+	check_ids(p->rollback, p->nrollback);
+	while (i-- > 0) {
+		const struct plan_step *f = &p->steps[i];
+		const struct orch_action *a = orch_action_find(f->action);
+
+		cr_assert_not_null(a, "unknown action %s", f->action);
+		if (!a->inverse)
+			continue;
+		cr_assert_lt(j, p->nrollback);
+		cr_assert_str_eq(p->rollback[j].action, a->inverse, "rollback %zu", j);
+		cr_assert_eq(p->rollback[j].wave, f->wave);
+		cr_assert(str_eq_null(p->rollback[j].partition, f->partition));
+		cr_assert(str_eq_null(p->rollback[j].component, f->component));
+		cr_assert(str_eq_null(p->rollback[j].target, f->target));
+		cr_assert_eq(p->rollback[j].replica, f->replica);
+		j++;
+	}
+	cr_assert_eq(j, p->nrollback);
+}
+
+Test(steps, plan_from_run)
+{
+	struct plan p = { 0 };
+	size_t w, j, moved = 0;
+
+	cr_assert_eq(pf_default(&p), 0, "%s", adp_error_last());
+	cr_assert_gt(p.nsteps, 0);
+	check_ids(p.steps, p.nsteps);
+	for (j = 0; j < p.nsteps; j++) {
+		cr_assert_geq(p.steps[j].wave, 1);
+		cr_assert_leq(p.steps[j].wave, p.nwaves);
+		if (j)
+			cr_assert_geq(p.steps[j].wave, p.steps[j - 1].wave, "waves run in order");
+	}
+	for (w = 0; w < p.nwaves; w++) {
+		const struct plan_wave *wave = &p.waves[w];
+
+		for (j = 0; j < wave->nplacements; j++) {
+			const struct plan_placement *x = &wave->placements[j];
+			size_t cp, ss, hc, st, dr, so, ru, vp, sb, sd;
+
+			if (!x->from)
+				continue;
+			moved++;
+			cp = find(&p, w + 1, "create_partition", x->partition, x->component, x->replica);
+			ss = find(&p, w + 1, "start_shadow", x->partition, x->component, x->replica);
+			hc = find(&p, w + 1, "health_check", x->partition, x->component, x->replica);
+			st = find(&p, w + 1, "switch_traffic", x->partition, x->component, x->replica);
+			dr = find(&p, w + 1, "drain", x->from, x->component, x->replica);
+			so = find(&p, w + 1, "stop_original", x->from, x->component, x->replica);
+			ru = find(&p, w + 1, "run_update", x->from, NULL, 0);
+			vp = find(&p, w + 1, "verify_partition", x->from, NULL, 0);
+			sb = find(&p, w + 1, "switch_back", x->from, x->component, x->replica);
+			sd = find(&p, w + 1, "stop_shadow", x->partition, x->component, x->replica);
+			cr_assert_lt(cp, ss);
+			cr_assert_lt(ss, hc);
+			cr_assert_lt(hc, st);
+			cr_assert_lt(st, dr, "%s: traffic must move before its home drains", x->component);
+			cr_assert_lt(dr, so);
+			cr_assert_lt(so, ru, "%s: the original must stop before %s updates", x->component, x->from);
+			cr_assert_lt(ru, vp);
+			cr_assert_lt(vp, sb);
+			cr_assert_lt(sb, sd);
+			/* switch_back names where traffic comes from. */
+			cr_assert_str_eq(p.steps[sb].target, x->partition);
+		}
+		/* One update per offline partition, timed out at twice its duration. */
+		for (j = 0; j < wave->noffline; j++) {
+			size_t ru = find(&p, w + 1, "run_update", wave->offline[j], NULL, 0);
+			int64_t expect = !strcmp(wave->offline[j], "p3") ? 2 * 1800 : 2 * 2400;
+
+			cr_assert_eq(p.steps[ru].timeout, expect, "%s", wave->offline[j]);
+			cr_assert_null(p.steps[ru].component);
+		}
+	}
+	cr_assert_gt(moved, 0);
+	check_rollback(&p);
+	plan_release(&p);
+}
+
+/* A one-wave plan by hand: c#0 moves from A to B, d#1 stays on B. */
+static void hand_plan(struct plan *p)
+{
+	struct plan_wave *w;
+
+	memset(p, 0, sizeof(*p));
+	p->waves = calloc(1, sizeof(*p->waves));
+	p->nwaves = 1;
+	w = &p->waves[0];
+	w->offline = calloc(1, sizeof(char *));
+	w->offline[0] = strdup("A");
+	w->noffline = 1;
+	w->placements = calloc(2, sizeof(*w->placements));
+	w->nplacements = 2;
+	w->placements[0].component = strdup("c");
+	w->placements[0].partition = strdup("B");
+	w->placements[0].from = strdup("A");
+	w->placements[1].component = strdup("d");
+	w->placements[1].replica = 1;
+	w->placements[1].partition = strdup("B");
+}
+
+Test(steps, hand_built)
+{
+	static const char *const order[] = {
+		"create_partition", "start_shadow", "health_check", "canary", "verify_shadow",
+		"switch_traffic", "drain", "stop_original", "run_update", "verify_partition",
+		"start_original", "health_check_original", "switch_back", "stop_shadow", "cleanup",
+	};
+	struct plan p;
+	size_t i, invertible = 0;
+
+	hand_plan(&p);
+	cr_assert_eq(orch_steps_build(&p, NULL, NULL), 0);
+	/* Building again replaces the lists. */
+	cr_assert_eq(orch_steps_build(&p, NULL, NULL), 0);
+	cr_assert_eq(p.nsteps, sizeof(order) / sizeof(order[0]));
+	check_ids(p.steps, p.nsteps);
+	for (i = 0; i < p.nsteps; i++) {
+		const struct orch_action *a = orch_action_find(order[i]);
+
+		cr_assert_str_eq(p.steps[i].action, order[i]);
+		cr_assert_eq(p.steps[i].wave, 1);
+		cr_assert_eq(p.steps[i].timeout, a->default_timeout);
+		/* d never moves, so no step names it. */
+		cr_assert(!p.steps[i].component || !strcmp(p.steps[i].component, "c"));
+		invertible += a->inverse != NULL;
+	}
+	cr_assert_str_eq(p.steps[0].partition, "B");  /* create_partition on the target */
+	cr_assert_str_eq(p.steps[6].partition, "A");  /* drain the home */
+	cr_assert_str_eq(p.steps[8].partition, "A");  /* run_update */
+	cr_assert_str_eq(p.steps[13].partition, "B"); /* stop_shadow on the target */
+	cr_assert_eq(p.nrollback, invertible);
+	check_rollback(&p);
+	/* stop_shadow is the last invertible forward step; create_partition the first. */
+	cr_assert_str_eq(p.rollback[0].action, "start_shadow");
+	cr_assert_str_eq(p.rollback[p.nrollback - 1].action, "remove_partition");
+	plan_release(&p);
+}
+
+static int64_t ten_minutes(const char *partition, void *ctx)
+{
+	cr_assert_str_eq(partition, "A");
+	cr_assert_str_eq((const char *)ctx, "ctx");
+	return 600;
+}
+
+Test(steps, update_timeout_callback)
+{
+	struct plan p;
+	size_t ru;
+
+	hand_plan(&p);
+	cr_assert_eq(orch_steps_build(&p, ten_minutes, (void *)"ctx"), 0);
+	ru = find(&p, 1, "run_update", "A", NULL, 0);
+	cr_assert_eq(p.steps[ru].timeout, 600);
+	plan_release(&p);
+}
+
+Test(steps, empty_plan)
+{
+	struct plan p = { 0 };
+
+	cr_assert_eq(orch_steps_build(&p, NULL, NULL), 0);
+	cr_assert_eq(p.nsteps, 0);
+	cr_assert_eq(p.nrollback, 0);
+	plan_release(&p);
+}
+
+Test(steps, vocabulary)
+{
+	size_t i;
+
+	cr_assert_null(orch_action_find("reboot_everything"));
+	for (i = 0; orch_actions[i].name; i++) {
+		cr_assert_gt(orch_actions[i].default_timeout, 0, "%s", orch_actions[i].name);
+		if (orch_actions[i].inverse)
+			cr_assert_not_null(orch_action_find(orch_actions[i].inverse), "inverse of %s",
+					   orch_actions[i].name);
+	}
+}
