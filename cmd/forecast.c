@@ -1,0 +1,306 @@
+/* adpart-update forecast: the quantile forecast over the schedule's
+ * window, per component and resource, as a table, CSV or JSON. */
+#include <argp.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd/cmd.h"
+#include "forecast/forecast.h"
+#include "partition/inventory.h"
+#include "partition/schedule.h"
+#include "util/error.h"
+#include "util/resource.h"
+#include "util/timeutil.h"
+
+#define MAX_PICKS 256
+
+struct fc_args {
+	const char *inventory, *schedule, *model;
+	const char *components[MAX_PICKS];
+	size_t ncomponents;
+	int resources[ADP_RES_COUNT];
+	size_t nresources;
+	double levels[FORECAST_MAX_LEVELS];
+	size_t nlevels;
+	int output; /* 0 human, 1 json, 2 csv */
+	int64_t now;
+	int have_now;
+};
+
+enum { OPT_NOW = 256, OPT_MODEL, OPT_LEVELS };
+
+static const struct argp_option options[] = {
+	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
+	{ "schedule", 's', "FILE", 0, "Update schedule (JSON): its window is the horizon", 0 },
+	{ "component", 'c', "NAME", 0, "Only this component (repeatable)", 0 },
+	{ "resource", 'r', "RES", 0, "Only this resource: cpu, memory, io or net (repeatable)", 0 },
+	{ "levels", OPT_LEVELS, "LIST", 0, "Quantile levels, ascending (default 0.5,0.9,0.95,0.99)", 0 },
+	{ "now", OPT_NOW, "TIME", 0, "Forecast as if it were TIME (RFC 3339): later history is ignored", 0 },
+	{ "model", OPT_MODEL, "NAME", 0, "Forecast model (default: seasonal-analog)", 0 },
+	{ "output", 'o', "FORMAT", 0, "human (default), csv or json", 0 },
+	{ 0 },
+};
+
+/* "0.5,0.9": strictly ascending levels in (0, 1). */
+static int parse_levels(struct fc_args *a, const char *s)
+{
+	char *end;
+
+	a->nlevels = 0;
+	while (*s) {
+		double v = strtod(s, &end);
+
+		if (end == s || !(v > 0 && v < 1) || a->nlevels == FORECAST_MAX_LEVELS ||
+		    (a->nlevels && v <= a->levels[a->nlevels - 1]))
+			return -1;
+		a->levels[a->nlevels++] = v;
+		s = end;
+		if (*s == ',')
+			s++;
+		else if (*s)
+			return -1;
+	}
+	return a->nlevels ? 0 : -1;
+}
+
+static error_t parse(int key, char *arg, struct argp_state *state)
+{
+	struct fc_args *a = state->input;
+	int r;
+
+	switch (key) {
+	case 'i': a->inventory = arg; break;
+	case 's': a->schedule = arg; break;
+	case OPT_MODEL: a->model = arg; break;
+	case 'c':
+		if (a->ncomponents == MAX_PICKS)
+			argp_error(state, "at most %d --component options", MAX_PICKS);
+		a->components[a->ncomponents++] = arg;
+		break;
+	case 'r':
+		if ((r = adp_resource_parse(arg)) < 0)
+			argp_error(state, "unknown resource '%s': expected cpu, memory, io or net", arg);
+		if (a->nresources < ADP_RES_COUNT)
+			a->resources[a->nresources++] = r;
+		break;
+	case OPT_LEVELS:
+		if (parse_levels(a, arg))
+			argp_error(state, "--levels '%s' is not a list of ascending levels in (0, 1) such as 0.5,0.9,0.95,0.99 (at most %d)",
+				   arg, FORECAST_MAX_LEVELS);
+		break;
+	case 'o':
+		if (!strcmp(arg, "csv"))
+			a->output = 2;
+		else if ((a->output = cmd_parse_output(arg)) < 0)
+			argp_error(state, "unknown output format '%s': expected human, csv or json", arg);
+		break;
+	case OPT_NOW:
+		if (adp_time_parse(&a->now, arg, NULL))
+			argp_error(state, "--now '%s' is not a time: expected RFC 3339 such as 2018-05-06T00:00:00Z", arg);
+		a->have_now = 1;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	case ARGP_KEY_END:
+		if (!a->inventory || !a->schedule)
+			argp_error(state, "--inventory and --schedule are required");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp cmd_forecast_argp = {
+	options, parse, NULL,
+	"Forecast each component's load over the schedule's window: quantiles at the "
+	"given levels for every step, with the model and the period used.\v"
+	"Exit status: 0 success, 1 error.",
+	NULL, NULL, NULL,
+};
+
+static int picked(const struct fc_args *a, const struct forecast_series *fs)
+{
+	size_t i;
+	int ok = !a->ncomponents;
+
+	for (i = 0; i < a->ncomponents && !ok; i++)
+		ok = !strcmp(a->components[i], fs->component);
+	if (!ok || !a->nresources)
+		return ok;
+	for (i = 0; i < a->nresources; i++)
+		if (a->resources[i] == fs->resource)
+			return 1;
+	return 0;
+}
+
+static void print_csv(FILE *f, const struct fc_args *a, const struct forecast *fc)
+{
+	size_t i, h, l;
+	char t[32];
+
+	fputs("component,resource,time", f);
+	for (l = 0; l < fc->opts.nlevels; l++)
+		fprintf(f, ",p%g", 100 * fc->opts.levels[l]);
+	fputc('\n', f);
+	for (i = 0; i < fc->n; i++) {
+		const struct forecast_series *fs = &fc->items[i];
+
+		if (!picked(a, fs))
+			continue;
+		for (h = 0; h < fs->horizon; h++) {
+			adp_time_format(t, fc->opts.start + (int64_t)h * fc->opts.step);
+			fprintf(f, "%s,%s,%s", fs->component, adp_resource_name(fs->resource), t);
+			for (l = 0; l < fs->nlevels; l++)
+				fprintf(f, ",%.6g", fs->q[h * fs->nlevels + l]);
+			fputc('\n', f);
+		}
+	}
+}
+
+static void print_human(FILE *f, const struct fc_args *a, const struct forecast *fc)
+{
+	size_t i, h, l;
+	char t[32];
+
+	for (i = 0; i < fc->n; i++) {
+		const struct forecast_series *fs = &fc->items[i];
+
+		if (!picked(a, fs))
+			continue;
+		fprintf(f, "%s'%s' %s%s: model %s, period %llds, %zu scenarios, %zu history values used\n",
+			cmd_bold(f), fs->component, adp_resource_name(fs->resource), cmd_reset(f), fs->model,
+			(long long)fs->period, fs->nscen, fs->history_used);
+		fprintf(f, "  %-20s", "time");
+		for (l = 0; l < fs->nlevels; l++)
+			fprintf(f, " %11s%g", "p", 100 * fc->opts.levels[l]);
+		fputc('\n', f);
+		for (h = 0; h < fs->horizon; h++) {
+			adp_time_format(t, fc->opts.start + (int64_t)h * fc->opts.step);
+			fprintf(f, "  %-20s", t);
+			for (l = 0; l < fs->nlevels; l++)
+				fprintf(f, " %13.4g", fs->q[h * fs->nlevels + l]);
+			fputc('\n', f);
+		}
+		fputc('\n', f);
+	}
+}
+
+static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
+{
+	json_t *root = json_object(), *series = json_array(), *levels = json_array();
+	size_t i, h, l;
+	char t[32];
+
+	for (l = 0; l < fc->opts.nlevels; l++)
+		json_array_append_new(levels, json_real(fc->opts.levels[l]));
+	adp_time_format(t, fc->opts.start);
+	json_object_set_new(root, "start", json_string(t));
+	json_object_set_new(root, "step", json_integer(fc->opts.step));
+	json_object_set_new(root, "horizon", json_integer((json_int_t)fc->opts.horizon));
+	json_object_set_new(root, "levels", levels);
+	for (i = 0; i < fc->n; i++) {
+		const struct forecast_series *fs = &fc->items[i];
+		json_t *o, *q;
+
+		if (!picked(a, fs))
+			continue;
+		o = json_object();
+		q = json_array();
+		json_object_set_new(o, "component", json_string(fs->component));
+		json_object_set_new(o, "resource", json_string(adp_resource_name(fs->resource)));
+		json_object_set_new(o, "model", json_string(fs->model));
+		json_object_set_new(o, "period", json_integer(fs->period));
+		json_object_set_new(o, "scenarios", json_integer((json_int_t)fs->nscen));
+		for (h = 0; h < fs->horizon; h++) {
+			json_t *row = json_array();
+			for (l = 0; l < fs->nlevels; l++)
+				json_array_append_new(row, json_real(fs->q[h * fs->nlevels + l]));
+			json_array_append_new(q, row);
+		}
+		json_object_set_new(o, "quantiles", q);
+		json_array_append_new(series, o);
+	}
+	json_object_set_new(root, "series", series);
+	return root;
+}
+
+int cmd_forecast(int argc, char **argv)
+{
+	static const double default_levels[] = { 0.5, 0.9, 0.95, 0.99 };
+	struct fc_args a = { 0 };
+	struct inventory inv = { 0 };
+	struct schedule sched = { 0 };
+	struct history hist;
+	struct history_opts ho;
+	struct forecast fc = { 0 };
+	struct forecast_opts fo = { 0 };
+	char **files = NULL;
+	size_t nfiles = 0, i, shown = 0;
+	int rc, status = EXIT_ERROR;
+
+	if (argp_parse(&cmd_forecast_argp, argc, argv, 0, NULL, &a))
+		return EXIT_USAGE;
+	if (!a.nlevels) {
+		memcpy(a.levels, default_levels, sizeof(default_levels));
+		a.nlevels = sizeof(default_levels) / sizeof(default_levels[0]);
+	}
+	if (!a.have_now)
+		a.now = (int64_t)time(NULL);
+	history_init(&hist);
+	if ((rc = inventory_load(&inv, a.inventory)) || (rc = schedule_load(&sched, a.schedule, &inv)))
+		goto fail;
+	ho.step = sched.step;
+	ho.max_gap = sched.max_gap;
+	ho.until = a.now;
+	if ((rc = inventory_load_history(&hist, &inv, NULL, 0, &ho, &files, &nfiles)))
+		goto fail;
+	fo.origin = a.now;
+	fo.step = sched.step;
+	fo.start = sched.start - (sched.start % sched.step + sched.step) % sched.step;
+	if (fo.start < fo.origin)
+		fo.start = fo.origin - (fo.origin % sched.step + sched.step) % sched.step + sched.step;
+	if (sched.end <= fo.start) {
+		cmd_error("%s: the window has passed at --now: nothing to forecast", a.schedule);
+		goto done;
+	}
+	fo.horizon = (size_t)((sched.end - fo.start + sched.step - 1) / sched.step);
+	memcpy(fo.levels, a.levels, sizeof(a.levels));
+	fo.nlevels = a.nlevels;
+	fo.period = sched.period;
+	if ((rc = forecast_run(&fc, &hist, &fo, a.model)))
+		goto fail;
+	for (i = 0; i < fc.n; i++)
+		shown += picked(&a, &fc.items[i]);
+	if (!shown) {
+		cmd_error("no history matches the chosen --component and --resource");
+		goto done;
+	}
+	if (a.output == 1) {
+		json_t *root = to_json(&a, &fc);
+		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+		fputc('\n', stdout);
+		json_decref(root);
+	} else if (a.output == 2) {
+		print_csv(stdout, &a, &fc);
+	} else {
+		print_human(stdout, &a, &fc);
+	}
+	status = EXIT_OK;
+	goto done;
+fail:
+	cmd_error_last(NULL);
+done:
+	forecast_release(&fc);
+	history_release(&hist);
+	schedule_release(&sched);
+	inventory_release(&inv);
+	for (i = 0; i < nfiles; i++)
+		free(files[i]);
+	free(files);
+	return status;
+}
