@@ -39,7 +39,7 @@ static const struct argp_option options[] = {
 	{ "resource", 'r', "RES", 0, "Only this resource: cpu, memory, io or net (repeatable)", 0 },
 	{ "levels", OPT_LEVELS, "LIST", 0, "Quantile levels, ascending (default 0.5,0.9,0.95,0.99)", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Forecast as if it were TIME (RFC 3339): later history is ignored", 0 },
-	{ "model", OPT_MODEL, "NAME", 0, "Forecast model (default: seasonal-analog)", 0 },
+	{ "model", OPT_MODEL, "NAME", 0, "Forecast model: auto (default), seasonal-naive, holt-winters or seasonal-analog", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default), csv or json", 0 },
 	{ 0 },
 };
@@ -175,6 +175,19 @@ static void print_human(FILE *f, const struct fc_args *a, const struct forecast 
 		fprintf(f, "%s'%s' %s%s: model %s, period %llds, %zu scenarios, %zu history values used\n",
 			cmd_bold(f), fs->component, adp_resource_name(fs->resource), cmd_reset(f), fs->model,
 			(long long)fs->period, fs->nscen, fs->history_used);
+		if (!strcmp(fs->model, "holt-winters"))
+			fprintf(f, "  parameters: alpha %.3g, beta %.3g, gamma %.3g, phi %.3g\n", fs->params[0],
+				fs->params[1], fs->params[2], fs->params[3]);
+		if (fs->backtest_origins)
+			fprintf(f, "  backtest: %zu origins, mean absolute error %.4g; %zu anomalies replaced; seed %llu\n",
+				fs->backtest_origins, fs->backtest_mae, fs->nanomalies, (unsigned long long)fs->seed);
+		if (fs->nperiods) {
+			size_t p;
+			fputs("  periods found:", f);
+			for (p = 0; p < fs->nperiods; p++)
+				fprintf(f, " %llds (acf %.2f)", (long long)fs->periods[p], fs->strength[p]);
+			fputc('\n', f);
+		}
 		fprintf(f, "  %-20s", "time");
 		for (l = 0; l < fs->nlevels; l++)
 			fprintf(f, " %11s%g", "p", 100 * fc->opts.levels[l]);
@@ -216,6 +229,29 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 		json_object_set_new(o, "model", json_string(fs->model));
 		json_object_set_new(o, "period", json_integer(fs->period));
 		json_object_set_new(o, "scenarios", json_integer((json_int_t)fs->nscen));
+		if (fs->backtest_origins) {
+			json_t *per = json_array(), *par = json_object();
+			size_t p;
+
+			for (p = 0; p < fs->nperiods; p++) {
+				json_t *x = json_object();
+				json_object_set_new(x, "seconds", json_integer(fs->periods[p]));
+				json_object_set_new(x, "strength", json_real(fs->strength[p]));
+				json_array_append_new(per, x);
+			}
+			if (!strcmp(fs->model, "holt-winters")) {
+				json_object_set_new(par, "alpha", json_real(fs->params[0]));
+				json_object_set_new(par, "beta", json_real(fs->params[1]));
+				json_object_set_new(par, "gamma", json_real(fs->params[2]));
+				json_object_set_new(par, "phi", json_real(fs->params[3]));
+			}
+			json_object_set_new(o, "parameters", par);
+			json_object_set_new(o, "periods_found", per);
+			json_object_set_new(o, "anomalies", json_integer((json_int_t)fs->nanomalies));
+			json_object_set_new(o, "backtest_origins", json_integer((json_int_t)fs->backtest_origins));
+			json_object_set_new(o, "backtest_mae", json_real(fs->backtest_mae));
+			json_object_set_new(o, "seed", json_integer((json_int_t)fs->seed));
+		}
 		for (h = 0; h < fs->horizon; h++) {
 			json_t *row = json_array();
 			for (l = 0; l < fs->nlevels; l++)

@@ -2,7 +2,7 @@
 DEMO="--inventory $TD/demo/inventory.json --schedule $TD/demo/schedule.json --now 2018-05-06T00:00:00Z"
 
 run "forecast human" 0 forecast $DEMO --component api-01 --resource cpu
-expect_out "'api-01' cpu: model seasonal-analog"
+expect_out "'api-01' cpu: model (seasonal-naive|holt-winters), period 86400s, 200 scenarios"
 expect_out "p50 +p90 +p95 +p99"
 expect_no_err
 
@@ -37,3 +37,10 @@ expect_err "nosuch.json"
 
 run "forecast without schedule" 64 forecast --inventory $TD/demo/inventory.json
 expect_err "--inventory and --schedule are required"
+
+run "forecast analog model" 0 forecast $DEMO --model seasonal-analog --component api-01 --resource cpu
+expect_out "model seasonal-analog"
+
+run "forecast holt-winters" 0 forecast $DEMO --model holt-winters --output json --component mongo-01 --resource cpu
+expect_out '"alpha": '
+expect_out '"backtest_origins": [1-9]'
