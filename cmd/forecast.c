@@ -2,6 +2,7 @@
  * window, per component and resource, as a table, CSV or JSON. */
 #include <argp.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +29,11 @@ struct fc_args {
 	int output; /* 0 human, 1 json, 2 csv */
 	int64_t now;
 	int have_now;
+	int backtest;
+	size_t origins;
 };
 
-enum { OPT_NOW = 256, OPT_MODEL, OPT_LEVELS };
+enum { OPT_NOW = 256, OPT_MODEL, OPT_LEVELS, OPT_BACKTEST, OPT_ORIGINS };
 
 static const struct argp_option options[] = {
 	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
@@ -41,6 +44,8 @@ static const struct argp_option options[] = {
 	{ "now", OPT_NOW, "TIME", 0, "Forecast as if it were TIME (RFC 3339): later history is ignored", 0 },
 	{ "model", OPT_MODEL, "NAME", 0, "Forecast model: auto (default), seasonal-naive, holt-winters or seasonal-analog", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default), csv or json", 0 },
+	{ "backtest", OPT_BACKTEST, NULL, 0, "Rolling-origin evaluation over the history instead: MASE, pinball loss and coverage per level", 0 },
+	{ "origins", OPT_ORIGINS, "N", 0, "Backtest origins, one horizon apart going back from --now (default 14, at most 1000)", 0 },
 	{ 0 },
 };
 
@@ -75,6 +80,15 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case 'i': a->inventory = arg; break;
 	case 's': a->schedule = arg; break;
 	case OPT_MODEL: a->model = arg; break;
+	case OPT_BACKTEST: a->backtest = 1; break;
+	case OPT_ORIGINS: {
+		char *end;
+		unsigned long v = strtoul(arg, &end, 10);
+		if (*end || end == arg || v < 1 || v > 1000)
+			argp_error(state, "--origins '%s' is not a count from 1 to 1000", arg);
+		a->origins = v;
+		break;
+	}
 	case 'c':
 		if (a->ncomponents == MAX_PICKS)
 			argp_error(state, "at most %d --component options", MAX_PICKS);
@@ -265,6 +279,110 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 	return root;
 }
 
+/* Per series and pooled: MASE, pinball loss and coverage per level. */
+static int run_backtest(const struct fc_args *a, const struct history *hist, const struct forecast_opts *fo)
+{
+	double pin[FORECAST_MAX_LEVELS] = { 0 }, cov[FORECAST_MAX_LEVELS] = { 0 }, mase = 0;
+	size_t i, l, points = 0, nmase = 0, shown = 0;
+	json_t *root = json_object(), *arr = json_array();
+	FILE *f = stdout;
+	int rc = 0;
+
+	if (a->output == 2) {
+		fputs("component,resource,model,origins,points,mase", f);
+		for (l = 0; l < fo->nlevels; l++)
+			fprintf(f, ",pinball_p%g,coverage_p%g", 100 * fo->levels[l], 100 * fo->levels[l]);
+		fputc('\n', f);
+	} else if (a->output == 0) {
+		fprintf(f, "%-14s %-7s %-15s %7s %7s %7s", "component", "res", "model", "origins", "points", "MASE");
+		for (l = 0; l < fo->nlevels; l++)
+			fprintf(f, "  cov@p%-4g", 100 * fo->levels[l]);
+		fputc('\n', f);
+	}
+	for (i = 0; i < hist->n; i++) {
+		const struct series *s = &hist->items[i];
+		struct forecast_series probe = { 0 };
+		struct forecast_eval ev;
+
+		probe.component = s->component;
+		probe.resource = s->resource;
+		if (!picked(a, &probe))
+			continue;
+		shown++;
+		if ((rc = forecast_backtest(&ev, s, fo, a->model, a->origins ? a->origins : 14)))
+			break;
+		points += ev.points;
+		if (!isnan(ev.mase)) {
+			mase += ev.mase;
+			nmase++;
+		}
+		for (l = 0; l < fo->nlevels; l++) {
+			pin[l] += ev.pinball[l] * (double)ev.points;
+			cov[l] += ev.coverage[l] * (double)ev.points;
+		}
+		if (a->output == 2) {
+			fprintf(f, "%s,%s,%s,%zu,%zu,%.4f", s->component, adp_resource_name(s->resource), ev.model,
+				ev.origins, ev.points, ev.mase);
+			for (l = 0; l < fo->nlevels; l++)
+				fprintf(f, ",%.6g,%.4f", ev.pinball[l], ev.coverage[l]);
+			fputc('\n', f);
+		} else if (a->output == 0) {
+			fprintf(f, "%-14s %-7s %-15s %7zu %7zu %7.3f", s->component, adp_resource_name(s->resource),
+				ev.model, ev.origins, ev.points, ev.mase);
+			for (l = 0; l < fo->nlevels; l++)
+				fprintf(f, "  %9.3f", ev.coverage[l]);
+			fputc('\n', f);
+		} else {
+			json_t *o = json_object(), *pj = json_array(), *cj = json_array();
+			json_object_set_new(o, "component", json_string(s->component));
+			json_object_set_new(o, "resource", json_string(adp_resource_name(s->resource)));
+			json_object_set_new(o, "model", json_string(ev.model));
+			json_object_set_new(o, "origins", json_integer((json_int_t)ev.origins));
+			json_object_set_new(o, "points", json_integer((json_int_t)ev.points));
+			json_object_set_new(o, "mase", isnan(ev.mase) ? json_null() : json_real(ev.mase));
+			for (l = 0; l < fo->nlevels; l++) {
+				json_array_append_new(pj, json_real(ev.pinball[l]));
+				json_array_append_new(cj, json_real(ev.coverage[l]));
+			}
+			json_object_set_new(o, "pinball", pj);
+			json_object_set_new(o, "coverage", cj);
+			json_array_append_new(arr, o);
+		}
+	}
+	if (!rc && !shown) {
+		cmd_error("no history matches the chosen --component and --resource");
+		rc = -1;
+	} else if (rc) {
+		cmd_error_last("backtest");
+	} else if (a->output == 1) {
+		json_t *agg = json_object(), *pj = json_array(), *cj = json_array(), *lv = json_array();
+		for (l = 0; l < fo->nlevels; l++) {
+			json_array_append_new(lv, json_real(fo->levels[l]));
+			json_array_append_new(pj, json_real(points ? pin[l] / (double)points : 0));
+			json_array_append_new(cj, json_real(points ? cov[l] / (double)points : 0));
+		}
+		json_object_set_new(agg, "mean_mase", nmase ? json_real(mase / (double)nmase) : json_null());
+		json_object_set_new(agg, "points", json_integer((json_int_t)points));
+		json_object_set_new(agg, "pinball", pj);
+		json_object_set_new(agg, "coverage", cj);
+		json_object_set_new(root, "levels", lv);
+		json_object_set_new(root, "series", arr);
+		arr = NULL;
+		json_object_set_new(root, "aggregate", agg);
+		json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+		fputc('\n', f);
+	} else if (a->output == 0) {
+		fprintf(f, "%-14s %-7s %-15s %7s %7zu %7.3f", "all", "", "", "", points,
+			nmase ? mase / (double)nmase : NAN);
+		for (l = 0; l < fo->nlevels; l++)
+			fprintf(f, "  %9.3f", points ? cov[l] / (double)points : 0);
+		fputc('\n', f);
+	}
+	json_decref(arr);
+	json_decref(root);
+	return rc;
+}
+
 int cmd_forecast(int argc, char **argv)
 {
 	static const double default_levels[] = { 0.5, 0.9, 0.95, 0.99 };
@@ -308,6 +426,12 @@ int cmd_forecast(int argc, char **argv)
 	memcpy(fo.levels, a.levels, sizeof(a.levels));
 	fo.nlevels = a.nlevels;
 	fo.period = sched.period;
+	if (a.backtest) {
+		/* Origins step back from --now by the horizon; the window itself is not needed. */
+		fo.start = fo.origin = a.now - (a.now % sched.step + sched.step) % sched.step;
+		status = run_backtest(&a, &hist, &fo) ? EXIT_ERROR : EXIT_OK;
+		goto done;
+	}
 	if ((rc = forecast_run(&fc, &hist, &fo, a.model)))
 		goto fail;
 	for (i = 0; i < fc.n; i++)

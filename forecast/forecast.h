@@ -102,6 +102,21 @@ size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *l
  * Returns how many steps were flagged as anomalies. */
 size_t forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag);
 
+/* Rolling-origin evaluation of one series: origins every o->horizon
+ * steps going back from o->origin (at most norigins), each forecast
+ * compared with the history it did not see. */
+struct forecast_eval {
+	size_t origins, points;
+	double mase;                          /* MAE of p50 over the seasonal naive in-sample MAE */
+	double mae;
+	double pinball[FORECAST_MAX_LEVELS];  /* mean pinball loss per level */
+	double coverage[FORECAST_MAX_LEVELS]; /* share of actuals at or below the quantile */
+	char model[32];                       /* the model of the last origin */
+};
+
+int forecast_backtest(struct forecast_eval *out, const struct series *s,
+		      const struct forecast_opts *o, const char *model, size_t norigins);
+
 /* Empirical quantile (type 7, as R and numpy) of n values; sorts v. */
 double adp_quantile_sorted(double *v, size_t n, double level);
 

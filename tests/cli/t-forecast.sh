@@ -44,3 +44,19 @@ expect_out "model seasonal-analog"
 run "forecast holt-winters" 0 forecast $DEMO --model holt-winters --output json --component mongo-01 --resource cpu
 expect_out '"alpha": '
 expect_out '"backtest_origins": [1-9]'
+
+run "forecast backtest" 0 forecast $DEMO --backtest --origins 3 --component mongo-01 --component api-01 --resource cpu
+expect_out "^mongo-01 +cpu +(holt-winters|seasonal-naive) +3 +144 "
+expect_out "^all "
+
+run "forecast backtest csv" 0 forecast $DEMO --backtest --origins 2 --component ingress-01 --resource net --output csv
+expect_out "^component,resource,model,origins,points,mase,pinball_p50,coverage_p50"
+# Coverage is a share: every coverage column lies in [0, 1].
+if awk -F, 'NR > 1 { for (i = 8; i <= NF; i += 2) if ($i < 0 || $i > 1) bad = 1 } END { exit bad }' "$TMP/out"; then ok; else bad "coverage out of [0,1]"; fi
+
+run "forecast backtest json" 0 forecast $DEMO --backtest --origins 2 --component api-01 --output json
+expect_out '"aggregate"'
+expect_out '"coverage"'
+
+run "forecast bad origins" 64 forecast $DEMO --backtest --origins 0
+expect_err "origins '0' is not a count"
