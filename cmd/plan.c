@@ -33,7 +33,7 @@ static const struct argp_option options[] = {
 	{ "no-write", OPT_NO_WRITE, NULL, 0, "Show the plan without writing it", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Plan as if it were TIME (RFC 3339): history from then on is ignored", 0 },
-	{ "model", OPT_MODEL, "NAME", 0, "Forecast model (default: seasonal-analog)", 0 },
+	{ "model", OPT_MODEL, "NAME", 0, "Forecast model (default: auto; see the forecast command)", 0 },
 	{ 0 },
 };
 

@@ -7,8 +7,14 @@
 #include "util/error.h"
 
 extern const struct forecast_model forecast_model_analog;
+extern const struct forecast_model forecast_model_auto;
+extern const struct forecast_model forecast_model_snaive;
+extern const struct forecast_model forecast_model_hw;
 
 const struct forecast_model *const forecast_models[] = {
+	&forecast_model_auto,
+	&forecast_model_snaive,
+	&forecast_model_hw,
 	&forecast_model_analog,
 	NULL,
 };
@@ -73,7 +79,7 @@ static void series_release(struct forecast_series *fs)
 int forecast_run(struct forecast *out, const struct history *h, const struct forecast_opts *o,
 		 const char *model)
 {
-	const struct forecast_model *m = forecast_model_find(model ? model : "seasonal-analog");
+	const struct forecast_model *m = forecast_model_find(model ? model : "auto");
 	struct forecast f = { 0 };
 	size_t i;
 	int rc = 0;

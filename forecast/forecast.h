@@ -24,8 +24,13 @@ struct forecast_opts {
 	double levels[FORECAST_MAX_LEVELS]; /* ascending, in (0, 1) */
 	size_t nlevels;
 	int64_t period;        /* seasonal period in seconds; 0: one day */
-	size_t max_scenarios;  /* upper bound on sample paths per series */
+	size_t max_scenarios;  /* upper bound on sample paths per series; 0: 200 */
+	uint64_t seed;         /* scenario draws; 0: a fixed default (recorded in series) */
 };
+
+#define FORECAST_MAX_PERIODS 4
+#define FORECAST_DEFAULT_SCENARIOS 200
+#define FORECAST_MAX_SCENARIOS 2000
 
 struct forecast_series {
 	char *component;       /* owned */
@@ -40,6 +45,15 @@ struct forecast_series {
 	char model[32];
 	int64_t period;
 	size_t history_used;   /* steps of history the model saw */
+	/* Added by the backtested models (zero for others). */
+	double params[4];      /* holt-winters: alpha, beta, gamma, phi */
+	size_t nanomalies;     /* history steps flagged and replaced before fitting */
+	size_t nperiods;       /* significant periods found in the history */
+	int64_t periods[FORECAST_MAX_PERIODS];  /* seconds, strongest first */
+	double strength[FORECAST_MAX_PERIODS];  /* autocorrelation at that lag */
+	double backtest_mae;   /* mean absolute error of the chosen model over its backtest */
+	size_t backtest_origins;
+	uint64_t seed;
 };
 
 struct forecast {
@@ -75,6 +89,33 @@ const struct forecast_series *forecast_find(const struct forecast *f, const char
  * outside them is clamped to the nearest. */
 double forecast_quantile(const struct forecast_series *fs, const double *levels, size_t h,
 			 double level);
+
+/* Significant periods of v (n values, NAN allowed), in steps: local
+ * autocorrelation peaks above max(0.2, 3/sqrt(n)), harmonics of a
+ * stronger period dropped, strongest first. Returns how many. */
+size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *lags,
+			     double *strength, size_t max);
+
+/* Flags spikes and dips: steps whose deviation from the median of the
+ * same phase (period m steps) exceeds z robust standard deviations, and
+ * replaces them (and NANs) in place by that median. flag may be NULL.
+ * Returns how many steps were flagged as anomalies. */
+size_t forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag);
+
+/* Rolling-origin evaluation of one series: origins every o->horizon
+ * steps going back from o->origin (at most norigins), each forecast
+ * compared with the history it did not see. */
+struct forecast_eval {
+	size_t origins, points;
+	double mase;                          /* MAE of p50 over the seasonal naive in-sample MAE */
+	double mae;
+	double pinball[FORECAST_MAX_LEVELS];  /* mean pinball loss per level */
+	double coverage[FORECAST_MAX_LEVELS]; /* share of actuals at or below the quantile */
+	char model[32];                       /* the model of the last origin */
+};
+
+int forecast_backtest(struct forecast_eval *out, const struct series *s,
+		      const struct forecast_opts *o, const char *model, size_t norigins);
 
 /* Empirical quantile (type 7, as R and numpy) of n values; sorts v. */
 double adp_quantile_sorted(double *v, size_t n, double level);

@@ -1,0 +1,466 @@
+/* adpart-update forecast: the quantile forecast over the schedule's
+ * window, per component and resource, as a table, CSV or JSON. */
+#include <argp.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd/cmd.h"
+#include "forecast/forecast.h"
+#include "partition/inventory.h"
+#include "partition/schedule.h"
+#include "util/error.h"
+#include "util/resource.h"
+#include "util/timeutil.h"
+
+#define MAX_PICKS 256
+
+struct fc_args {
+	const char *inventory, *schedule, *model;
+	const char *components[MAX_PICKS];
+	size_t ncomponents;
+	int resources[ADP_RES_COUNT];
+	size_t nresources;
+	double levels[FORECAST_MAX_LEVELS];
+	size_t nlevels;
+	int output; /* 0 human, 1 json, 2 csv */
+	int64_t now;
+	int have_now;
+	int backtest;
+	size_t origins;
+};
+
+enum { OPT_NOW = 256, OPT_MODEL, OPT_LEVELS, OPT_BACKTEST, OPT_ORIGINS };
+
+static const struct argp_option options[] = {
+	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
+	{ "schedule", 's', "FILE", 0, "Update schedule (JSON): its window is the horizon", 0 },
+	{ "component", 'c', "NAME", 0, "Only this component (repeatable)", 0 },
+	{ "resource", 'r', "RES", 0, "Only this resource: cpu, memory, io or net (repeatable)", 0 },
+	{ "levels", OPT_LEVELS, "LIST", 0, "Quantile levels, ascending (default 0.5,0.9,0.95,0.99)", 0 },
+	{ "now", OPT_NOW, "TIME", 0, "Forecast as if it were TIME (RFC 3339): later history is ignored", 0 },
+	{ "model", OPT_MODEL, "NAME", 0, "Forecast model: auto (default), seasonal-naive, holt-winters or seasonal-analog", 0 },
+	{ "output", 'o', "FORMAT", 0, "human (default), csv or json", 0 },
+	{ "backtest", OPT_BACKTEST, NULL, 0, "Rolling-origin evaluation over the history instead: MASE, pinball loss and coverage per level", 0 },
+	{ "origins", OPT_ORIGINS, "N", 0, "Backtest origins, one horizon apart going back from --now (default 14, at most 1000)", 0 },
+	{ 0 },
+};
+
+/* "0.5,0.9": strictly ascending levels in (0, 1). */
+static int parse_levels(struct fc_args *a, const char *s)
+{
+	char *end;
+
+	a->nlevels = 0;
+	while (*s) {
+		double v = strtod(s, &end);
+
+		if (end == s || !(v > 0 && v < 1) || a->nlevels == FORECAST_MAX_LEVELS ||
+		    (a->nlevels && v <= a->levels[a->nlevels - 1]))
+			return -1;
+		a->levels[a->nlevels++] = v;
+		s = end;
+		if (*s == ',')
+			s++;
+		else if (*s)
+			return -1;
+	}
+	return a->nlevels ? 0 : -1;
+}
+
+static error_t parse(int key, char *arg, struct argp_state *state)
+{
+	struct fc_args *a = state->input;
+	int r;
+
+	switch (key) {
+	case 'i': a->inventory = arg; break;
+	case 's': a->schedule = arg; break;
+	case OPT_MODEL: a->model = arg; break;
+	case OPT_BACKTEST: a->backtest = 1; break;
+	case OPT_ORIGINS: {
+		char *end;
+		unsigned long v = strtoul(arg, &end, 10);
+		if (*end || end == arg || v < 1 || v > 1000)
+			argp_error(state, "--origins '%s' is not a count from 1 to 1000", arg);
+		a->origins = v;
+		break;
+	}
+	case 'c':
+		if (a->ncomponents == MAX_PICKS)
+			argp_error(state, "at most %d --component options", MAX_PICKS);
+		a->components[a->ncomponents++] = arg;
+		break;
+	case 'r':
+		if ((r = adp_resource_parse(arg)) < 0)
+			argp_error(state, "unknown resource '%s': expected cpu, memory, io or net", arg);
+		if (a->nresources < ADP_RES_COUNT)
+			a->resources[a->nresources++] = r;
+		break;
+	case OPT_LEVELS:
+		if (parse_levels(a, arg))
+			argp_error(state, "--levels '%s' is not a list of ascending levels in (0, 1) such as 0.5,0.9,0.95,0.99 (at most %d)",
+				   arg, FORECAST_MAX_LEVELS);
+		break;
+	case 'o':
+		if (!strcmp(arg, "csv"))
+			a->output = 2;
+		else if ((a->output = cmd_parse_output(arg)) < 0)
+			argp_error(state, "unknown output format '%s': expected human, csv or json", arg);
+		break;
+	case OPT_NOW:
+		if (adp_time_parse(&a->now, arg, NULL))
+			argp_error(state, "--now '%s' is not a time: expected RFC 3339 such as 2018-05-06T00:00:00Z", arg);
+		a->have_now = 1;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	case ARGP_KEY_END:
+		if (!a->inventory || !a->schedule)
+			argp_error(state, "--inventory and --schedule are required");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp cmd_forecast_argp = {
+	options, parse, NULL,
+	"Forecast each component's load over the schedule's window: quantiles at the "
+	"given levels for every step, with the model and the period used.\v"
+	"Exit status: 0 success, 1 error.",
+	NULL, NULL, NULL,
+};
+
+static int picked(const struct fc_args *a, const struct forecast_series *fs)
+{
+	size_t i;
+	int ok = !a->ncomponents;
+
+	for (i = 0; i < a->ncomponents && !ok; i++)
+		ok = !strcmp(a->components[i], fs->component);
+	if (!ok || !a->nresources)
+		return ok;
+	for (i = 0; i < a->nresources; i++)
+		if (a->resources[i] == fs->resource)
+			return 1;
+	return 0;
+}
+
+static void print_csv(FILE *f, const struct fc_args *a, const struct forecast *fc)
+{
+	size_t i, h, l;
+	char t[32];
+
+	fputs("component,resource,time", f);
+	for (l = 0; l < fc->opts.nlevels; l++)
+		fprintf(f, ",p%g", 100 * fc->opts.levels[l]);
+	fputc('\n', f);
+	for (i = 0; i < fc->n; i++) {
+		const struct forecast_series *fs = &fc->items[i];
+
+		if (!picked(a, fs))
+			continue;
+		for (h = 0; h < fs->horizon; h++) {
+			adp_time_format(t, fc->opts.start + (int64_t)h * fc->opts.step);
+			fprintf(f, "%s,%s,%s", fs->component, adp_resource_name(fs->resource), t);
+			for (l = 0; l < fs->nlevels; l++)
+				fprintf(f, ",%.6g", fs->q[h * fs->nlevels + l]);
+			fputc('\n', f);
+		}
+	}
+}
+
+static void print_human(FILE *f, const struct fc_args *a, const struct forecast *fc)
+{
+	size_t i, h, l;
+	char t[32];
+
+	for (i = 0; i < fc->n; i++) {
+		const struct forecast_series *fs = &fc->items[i];
+
+		if (!picked(a, fs))
+			continue;
+		fprintf(f, "%s'%s' %s%s: model %s, period %llds, %zu scenarios, %zu history values used\n",
+			cmd_bold(f), fs->component, adp_resource_name(fs->resource), cmd_reset(f), fs->model,
+			(long long)fs->period, fs->nscen, fs->history_used);
+		if (!strcmp(fs->model, "holt-winters"))
+			fprintf(f, "  parameters: alpha %.3g, beta %.3g, gamma %.3g, phi %.3g\n", fs->params[0],
+				fs->params[1], fs->params[2], fs->params[3]);
+		if (fs->backtest_origins)
+			fprintf(f, "  backtest: %zu origins, mean absolute error %.4g; %zu anomalies replaced; seed %llu\n",
+				fs->backtest_origins, fs->backtest_mae, fs->nanomalies, (unsigned long long)fs->seed);
+		if (fs->nperiods) {
+			size_t p;
+			fputs("  periods found:", f);
+			for (p = 0; p < fs->nperiods; p++)
+				fprintf(f, " %llds (acf %.2f)", (long long)fs->periods[p], fs->strength[p]);
+			fputc('\n', f);
+		}
+		fprintf(f, "  %-20s", "time");
+		for (l = 0; l < fs->nlevels; l++)
+			fprintf(f, " %11s%g", "p", 100 * fc->opts.levels[l]);
+		fputc('\n', f);
+		for (h = 0; h < fs->horizon; h++) {
+			adp_time_format(t, fc->opts.start + (int64_t)h * fc->opts.step);
+			fprintf(f, "  %-20s", t);
+			for (l = 0; l < fs->nlevels; l++)
+				fprintf(f, " %13.4g", fs->q[h * fs->nlevels + l]);
+			fputc('\n', f);
+		}
+		fputc('\n', f);
+	}
+}
+
+static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
+{
+	json_t *root = json_object(), *series = json_array(), *levels = json_array();
+	size_t i, h, l;
+	char t[32];
+
+	for (l = 0; l < fc->opts.nlevels; l++)
+		json_array_append_new(levels, json_real(fc->opts.levels[l]));
+	adp_time_format(t, fc->opts.start);
+	json_object_set_new(root, "start", json_string(t));
+	json_object_set_new(root, "step", json_integer(fc->opts.step));
+	json_object_set_new(root, "horizon", json_integer((json_int_t)fc->opts.horizon));
+	json_object_set_new(root, "levels", levels);
+	for (i = 0; i < fc->n; i++) {
+		const struct forecast_series *fs = &fc->items[i];
+		json_t *o, *q;
+
+		if (!picked(a, fs))
+			continue;
+		o = json_object();
+		q = json_array();
+		json_object_set_new(o, "component", json_string(fs->component));
+		json_object_set_new(o, "resource", json_string(adp_resource_name(fs->resource)));
+		json_object_set_new(o, "model", json_string(fs->model));
+		json_object_set_new(o, "period", json_integer(fs->period));
+		json_object_set_new(o, "scenarios", json_integer((json_int_t)fs->nscen));
+		if (fs->backtest_origins) {
+			json_t *per = json_array(), *par = json_object();
+			size_t p;
+
+			for (p = 0; p < fs->nperiods; p++) {
+				json_t *x = json_object();
+				json_object_set_new(x, "seconds", json_integer(fs->periods[p]));
+				json_object_set_new(x, "strength", json_real(fs->strength[p]));
+				json_array_append_new(per, x);
+			}
+			if (!strcmp(fs->model, "holt-winters")) {
+				json_object_set_new(par, "alpha", json_real(fs->params[0]));
+				json_object_set_new(par, "beta", json_real(fs->params[1]));
+				json_object_set_new(par, "gamma", json_real(fs->params[2]));
+				json_object_set_new(par, "phi", json_real(fs->params[3]));
+			}
+			json_object_set_new(o, "parameters", par);
+			json_object_set_new(o, "periods_found", per);
+			json_object_set_new(o, "anomalies", json_integer((json_int_t)fs->nanomalies));
+			json_object_set_new(o, "backtest_origins", json_integer((json_int_t)fs->backtest_origins));
+			json_object_set_new(o, "backtest_mae", json_real(fs->backtest_mae));
+			json_object_set_new(o, "seed", json_integer((json_int_t)fs->seed));
+		}
+		for (h = 0; h < fs->horizon; h++) {
+			json_t *row = json_array();
+			for (l = 0; l < fs->nlevels; l++)
+				json_array_append_new(row, json_real(fs->q[h * fs->nlevels + l]));
+			json_array_append_new(q, row);
+		}
+		json_object_set_new(o, "quantiles", q);
+		json_array_append_new(series, o);
+	}
+	json_object_set_new(root, "series", series);
+	return root;
+}
+
+/* Per series and pooled: MASE, pinball loss and coverage per level. */
+static int run_backtest(const struct fc_args *a, const struct history *hist, const struct forecast_opts *fo)
+{
+	double pin[FORECAST_MAX_LEVELS] = { 0 }, cov[FORECAST_MAX_LEVELS] = { 0 }, mase = 0;
+	size_t i, l, points = 0, nmase = 0, shown = 0;
+	json_t *root = json_object(), *arr = json_array();
+	FILE *f = stdout;
+	int rc = 0;
+
+	if (a->output == 2) {
+		fputs("component,resource,model,origins,points,mase", f);
+		for (l = 0; l < fo->nlevels; l++)
+			fprintf(f, ",pinball_p%g,coverage_p%g", 100 * fo->levels[l], 100 * fo->levels[l]);
+		fputc('\n', f);
+	} else if (a->output == 0) {
+		fprintf(f, "%-14s %-7s %-15s %7s %7s %7s", "component", "res", "model", "origins", "points", "MASE");
+		for (l = 0; l < fo->nlevels; l++)
+			fprintf(f, "  cov@p%-4g", 100 * fo->levels[l]);
+		fputc('\n', f);
+	}
+	for (i = 0; i < hist->n; i++) {
+		const struct series *s = &hist->items[i];
+		struct forecast_series probe = { 0 };
+		struct forecast_eval ev;
+
+		probe.component = s->component;
+		probe.resource = s->resource;
+		if (!picked(a, &probe))
+			continue;
+		shown++;
+		if ((rc = forecast_backtest(&ev, s, fo, a->model, a->origins ? a->origins : 14)))
+			break;
+		points += ev.points;
+		if (!isnan(ev.mase)) {
+			mase += ev.mase;
+			nmase++;
+		}
+		for (l = 0; l < fo->nlevels; l++) {
+			pin[l] += ev.pinball[l] * (double)ev.points;
+			cov[l] += ev.coverage[l] * (double)ev.points;
+		}
+		if (a->output == 2) {
+			fprintf(f, "%s,%s,%s,%zu,%zu,%.4f", s->component, adp_resource_name(s->resource), ev.model,
+				ev.origins, ev.points, ev.mase);
+			for (l = 0; l < fo->nlevels; l++)
+				fprintf(f, ",%.6g,%.4f", ev.pinball[l], ev.coverage[l]);
+			fputc('\n', f);
+		} else if (a->output == 0) {
+			fprintf(f, "%-14s %-7s %-15s %7zu %7zu %7.3f", s->component, adp_resource_name(s->resource),
+				ev.model, ev.origins, ev.points, ev.mase);
+			for (l = 0; l < fo->nlevels; l++)
+				fprintf(f, "  %9.3f", ev.coverage[l]);
+			fputc('\n', f);
+		} else {
+			json_t *o = json_object(), *pj = json_array(), *cj = json_array();
+			json_object_set_new(o, "component", json_string(s->component));
+			json_object_set_new(o, "resource", json_string(adp_resource_name(s->resource)));
+			json_object_set_new(o, "model", json_string(ev.model));
+			json_object_set_new(o, "origins", json_integer((json_int_t)ev.origins));
+			json_object_set_new(o, "points", json_integer((json_int_t)ev.points));
+			json_object_set_new(o, "mase", isnan(ev.mase) ? json_null() : json_real(ev.mase));
+			for (l = 0; l < fo->nlevels; l++) {
+				json_array_append_new(pj, json_real(ev.pinball[l]));
+				json_array_append_new(cj, json_real(ev.coverage[l]));
+			}
+			json_object_set_new(o, "pinball", pj);
+			json_object_set_new(o, "coverage", cj);
+			json_array_append_new(arr, o);
+		}
+	}
+	if (!rc && !shown) {
+		cmd_error("no history matches the chosen --component and --resource");
+		rc = -1;
+	} else if (rc) {
+		cmd_error_last("backtest");
+	} else if (a->output == 1) {
+		json_t *agg = json_object(), *pj = json_array(), *cj = json_array(), *lv = json_array();
+		for (l = 0; l < fo->nlevels; l++) {
+			json_array_append_new(lv, json_real(fo->levels[l]));
+			json_array_append_new(pj, json_real(points ? pin[l] / (double)points : 0));
+			json_array_append_new(cj, json_real(points ? cov[l] / (double)points : 0));
+		}
+		json_object_set_new(agg, "mean_mase", nmase ? json_real(mase / (double)nmase) : json_null());
+		json_object_set_new(agg, "points", json_integer((json_int_t)points));
+		json_object_set_new(agg, "pinball", pj);
+		json_object_set_new(agg, "coverage", cj);
+		json_object_set_new(root, "levels", lv);
+		json_object_set_new(root, "series", arr);
+		arr = NULL;
+		json_object_set_new(root, "aggregate", agg);
+		json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+		fputc('\n', f);
+	} else if (a->output == 0) {
+		fprintf(f, "%-14s %-7s %-15s %7s %7zu %7.3f", "all", "", "", "", points,
+			nmase ? mase / (double)nmase : NAN);
+		for (l = 0; l < fo->nlevels; l++)
+			fprintf(f, "  %9.3f", points ? cov[l] / (double)points : 0);
+		fputc('\n', f);
+	}
+	json_decref(arr);
+	json_decref(root);
+	return rc;
+}
+
+int cmd_forecast(int argc, char **argv)
+{
+	static const double default_levels[] = { 0.5, 0.9, 0.95, 0.99 };
+	struct fc_args a = { 0 };
+	struct inventory inv = { 0 };
+	struct schedule sched = { 0 };
+	struct history hist;
+	struct history_opts ho;
+	struct forecast fc = { 0 };
+	struct forecast_opts fo = { 0 };
+	char **files = NULL;
+	size_t nfiles = 0, i, shown = 0;
+	int rc, status = EXIT_ERROR;
+
+	if (argp_parse(&cmd_forecast_argp, argc, argv, 0, NULL, &a))
+		return EXIT_USAGE;
+	if (!a.nlevels) {
+		memcpy(a.levels, default_levels, sizeof(default_levels));
+		a.nlevels = sizeof(default_levels) / sizeof(default_levels[0]);
+	}
+	if (!a.have_now)
+		a.now = (int64_t)time(NULL);
+	history_init(&hist);
+	if ((rc = inventory_load(&inv, a.inventory)) || (rc = schedule_load(&sched, a.schedule, &inv)))
+		goto fail;
+	ho.step = sched.step;
+	ho.max_gap = sched.max_gap;
+	ho.until = a.now;
+	if ((rc = inventory_load_history(&hist, &inv, NULL, 0, &ho, &files, &nfiles)))
+		goto fail;
+	fo.origin = a.now;
+	fo.step = sched.step;
+	fo.start = sched.start - (sched.start % sched.step + sched.step) % sched.step;
+	if (fo.start < fo.origin)
+		fo.start = fo.origin - (fo.origin % sched.step + sched.step) % sched.step + sched.step;
+	if (sched.end <= fo.start) {
+		cmd_error("%s: the window has passed at --now: nothing to forecast", a.schedule);
+		goto done;
+	}
+	fo.horizon = (size_t)((sched.end - fo.start + sched.step - 1) / sched.step);
+	memcpy(fo.levels, a.levels, sizeof(a.levels));
+	fo.nlevels = a.nlevels;
+	fo.period = sched.period;
+	if (a.backtest) {
+		/* Origins step back from --now by the horizon; the window itself is not needed. */
+		fo.start = fo.origin = a.now - (a.now % sched.step + sched.step) % sched.step;
+		status = run_backtest(&a, &hist, &fo) ? EXIT_ERROR : EXIT_OK;
+		goto done;
+	}
+	if ((rc = forecast_run(&fc, &hist, &fo, a.model)))
+		goto fail;
+	for (i = 0; i < fc.n; i++)
+		shown += picked(&a, &fc.items[i]);
+	if (!shown) {
+		cmd_error("no history matches the chosen --component and --resource");
+		goto done;
+	}
+	if (a.output == 1) {
+		json_t *root = to_json(&a, &fc);
+		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+		fputc('\n', stdout);
+		json_decref(root);
+	} else if (a.output == 2) {
+		print_csv(stdout, &a, &fc);
+	} else {
+		print_human(stdout, &a, &fc);
+	}
+	status = EXIT_OK;
+	goto done;
+fail:
+	cmd_error_last(NULL);
+done:
+	forecast_release(&fc);
+	history_release(&hist);
+	schedule_release(&sched);
+	inventory_release(&inv);
+	for (i = 0; i < nfiles; i++)
+		free(files[i]);
+	free(files);
+	return status;
+}

@@ -1,0 +1,520 @@
+/* Backtested models: seasonal naive and damped Holt-Winters, chosen per
+ * series by a rolling-origin backtest on its own history.
+ *
+ * The backtest origins sit on a grid fixed in time: d periods before the
+ * forecast origin, shifted by up to ENG_SHIFT steps either way, so each
+ * origin has the phase of the real one. At every origin the model
+ * forecasts the same lead times as the real forecast, giving error paths.
+ *  - Quantiles: point forecast plus the weighted empirical quantile of the
+ *    errors at that lead (split conformal, weights halving every
+ *    ENG_HALFLIFE periods so that drift in the errors is followed).
+ *  - Scenario k: point forecast plus the whole error path of one origin,
+ *    drawn from the grid with a seeded generator that does not depend on
+ *    the series, so scenario k of every series uses the same past times:
+ *    a block bootstrap of time-aligned residuals that keeps the
+ *    correlation between components over the window.
+ * Anomalies are replaced before fitting; errors are measured on the raw
+ * values so the intervals still cover real spikes. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forecast/forecast.h"
+#include "util/error.h"
+
+#define ENG_PERIODS 28       /* backtest depth, in periods */
+#define ENG_SHIFT 6          /* steps either side of the origin's phase */
+#define ENG_HALFLIFE 7.0     /* periods */
+#define ENG_MIN_ORIGINS 10
+#define ENG_MAX_FIT 20000    /* history steps used at most */
+#define ENG_ACF_MAX 4096     /* history steps used for periodicity */
+#define ENG_ANOMALY_Z 6.0
+#define ENG_DEFAULT_SEED 0x5eed2018u
+
+enum { M_SNAIVE, M_HW, M_AUTO };
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t splitmix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15u;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+	return x ^ (x >> 31);
+}
+
+size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *lags,
+			     double *strength, size_t max)
+{
+	double mean = 0, var = 0, *acf = NULL, thr;
+	size_t i, lag, cnt = 0, found = 0;
+
+	for (i = 0; i < n; i++)
+		if (!isnan(v[i])) {
+			mean += v[i];
+			cnt++;
+		}
+	if (cnt < 8 || maxlag < 3 || max == 0)
+		return 0;
+	mean /= (double)cnt;
+	for (i = 0; i < n; i++)
+		if (!isnan(v[i]))
+			var += (v[i] - mean) * (v[i] - mean);
+	if (maxlag > n / 2)
+		maxlag = n / 2;
+	if (var <= 0 || maxlag < 3 || !(acf = calloc(maxlag + 3, sizeof(*acf))))
+		return 0;
+	for (lag = 1; lag <= maxlag + 2 && lag < n; lag++) {
+		double sum = 0;
+		for (i = 0; i + lag < n; i++)
+			if (!isnan(v[i]) && !isnan(v[i + lag]))
+				sum += (v[i] - mean) * (v[i + lag] - mean);
+		acf[lag] = sum / var;
+	}
+	/* 3 sigma of the white-noise autocorrelation, and a floor on effect size. */
+	thr = fmax(0.2, 3.0 / sqrt((double)cnt));
+	for (;;) {
+		size_t best = 0;
+		double bv = thr;
+
+		for (lag = 2; lag <= maxlag; lag++) {
+			size_t f;
+			int harmonic = 0;
+
+			if (!(acf[lag] > bv && acf[lag] >= acf[lag - 1] && acf[lag] >= acf[lag + 1] &&
+			      acf[lag] >= acf[lag > 2 ? lag - 2 : 1] && acf[lag] >= acf[lag + 2]))
+				continue;
+			for (f = 0; f < found; f++) {
+				double r = (double)lag / (double)lags[f], near = floor(r + 0.5);
+				if (lag == lags[f] || (near >= 1 && fabs(r - near) < 0.03 * near) ||
+				    (r < 1 && fabs(1 / r - floor(1 / r + 0.5)) < 0.03 * floor(1 / r + 0.5) &&
+				     acf[lag] <= strength[f]))
+					harmonic = 1;
+			}
+			if (!harmonic) {
+				best = lag;
+				bv = acf[lag];
+			}
+		}
+		if (!best || found == max)
+			break;
+		lags[found] = best;
+		strength[found++] = bv;
+	}
+	free(acf);
+	return found;
+}
+
+size_t forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag)
+{
+	double *buf = NULL, *med = NULL, *dev = NULL;
+	size_t p, i, k, nflag = 0;
+
+	if (m == 0 || m > n)
+		m = 1;
+	buf = malloc(((n + m - 1) / m + 1) * sizeof(*buf));
+	med = malloc(m * sizeof(*med));
+	dev = malloc(n * sizeof(*dev));
+	if (!buf || !med || !dev)
+		goto done;
+	for (p = 0; p < m; p++) {
+		for (i = p, k = 0; i < n; i += m)
+			if (!isnan(v[i]))
+				buf[k++] = v[i];
+		med[p] = k ? (qsort(buf, k, sizeof(*buf), cmp_double), k % 2 ? buf[k / 2] : (buf[k / 2 - 1] + buf[k / 2]) / 2) : NAN;
+	}
+	/* One robust scale for the series: the MAD of deviations from the phase medians. */
+	for (i = 0, k = 0; i < n; i++)
+		if (!isnan(v[i]) && !isnan(med[i % m]))
+			dev[k++] = fabs(v[i] - med[i % m]);
+	{
+		double mad = k ? adp_quantile_sorted(dev, k, 0.5) * 1.4826 : 0, all = 0;
+		size_t c = 0;
+
+		for (i = 0; i < n; i++)
+			if (!isnan(v[i])) {
+				all += v[i];
+				c++;
+			}
+		all = c ? all / (double)c : 0;
+		/* A floor so that a flat series does not flag every wobble. */
+		mad = fmax(mad, 1e-3 * fabs(all) + 1e-12);
+		for (i = 0; i < n; i++) {
+			double md = isnan(med[i % m]) ? all : med[i % m];
+			int bad = !isnan(v[i]) && fabs(v[i] - md) > z * mad;
+
+			if (flag)
+				flag[i] = (unsigned char)bad;
+			if (bad)
+				nflag++;
+			if (bad || isnan(v[i]))
+				v[i] = md;
+		}
+	}
+done:
+	free(buf);
+	free(med);
+	free(dev);
+	return nflag;
+}
+
+/* Damped additive Holt-Winters states after each step: L, B, S. */
+static double hw_run(const double *x, size_t n, size_t m, const double *p, double *L, double *B,
+		     double *S)
+{
+	double a = p[0], b = p[1], g = p[2], phi = p[3], l = 0, tr = 0, sse = 0;
+	double *season = malloc(m * sizeof(*season));
+	size_t i;
+
+	if (!season)
+		return INFINITY;
+	for (i = 0; i < m; i++)
+		l += x[i];
+	l /= (double)m;
+	for (i = 0; i < m; i++)
+		season[i] = x[i] - l;
+	for (i = 0; i < n; i++) {
+		double s = season[i % m], f = l + phi * tr + s, nl;
+
+		if (i >= m)
+			sse += (x[i] - f) * (x[i] - f);
+		nl = a * (x[i] - s) + (1 - a) * (l + phi * tr);
+		tr = b * (nl - l) + (1 - b) * phi * tr;
+		l = nl;
+		season[i % m] = g * (x[i] - l) + (1 - g) * s;
+		if (L) {
+			L[i] = l;
+			B[i] = tr;
+			S[i] = season[i % m];
+		}
+	}
+	free(season);
+	return sse;
+}
+
+/* Least squares of one-step errors over a grid, then a local refinement. */
+static void hw_fit(const double *x, size_t n, size_t m, double *best)
+{
+	static const double A[] = { 0.02, 0.05, 0.1, 0.2, 0.4, 0.7 }, Bt[] = { 0, 0.01, 0.05 },
+			    G[] = { 0.02, 0.05, 0.1, 0.2, 0.4 }, P[] = { 0.9, 0.98 };
+	double bs = INFINITY, p[4];
+	size_t i, j, k, l, it;
+
+	best[0] = 0.2, best[1] = 0, best[2] = 0.1, best[3] = 0.98;
+	for (i = 0; i < 6; i++)
+		for (j = 0; j < 3; j++)
+			for (k = 0; k < 5; k++)
+				for (l = 0; l < 2; l++) {
+					double s;
+					p[0] = A[i], p[1] = Bt[j], p[2] = G[k], p[3] = P[l];
+					if ((s = hw_run(x, n, m, p, NULL, NULL, NULL)) < bs) {
+						bs = s;
+						memcpy(best, p, sizeof(p));
+					}
+				}
+	/* Coordinate search with shrinking steps. */
+	for (it = 0; it < 4; it++) {
+		double step = 0.5 / (double)(2 << it);
+		for (k = 0; k < 3; k++) {
+			int dir;
+			for (dir = -1; dir <= 1; dir += 2) {
+				double s;
+				memcpy(p, best, sizeof(p));
+				p[k] = best[k] * (1 + dir * step);
+				if (p[k] <= 0 || p[k] >= 1)
+					continue;
+				if ((s = hw_run(x, n, m, p, NULL, NULL, NULL)) < bs) {
+					bs = s;
+					memcpy(best, p, sizeof(p));
+				}
+			}
+		}
+	}
+}
+
+struct eng {
+	const double *x, *raw;  /* cleaned and raw history, o values */
+	size_t o, m;
+	double *L, *B, *S, phi;
+	int model;
+};
+
+/* Forecast made with data x[0..j-1], for x[j+k]. */
+static double eng_point(const struct eng *e, size_t j, size_t k)
+{
+	size_t src = j + k - e->m * (k / e->m + 1);
+
+	if (e->model == M_SNAIVE)
+		return e->x[src];
+	{
+		double damp = 0, pw = 1;
+		size_t h;
+		for (h = 0; h <= k && h < 10000; h++) {
+			pw *= e->phi;
+			damp += pw;
+		}
+		return e->L[j - 1] + damp * e->B[j - 1] + e->S[src];
+	}
+}
+
+struct grid {
+	size_t n, dmin;
+	long *origin;     /* index into history, -1 when unusable */
+	double *w;
+};
+
+/* Backtest errors err[c * H + h] (NAN when the target is missing) at the
+ * grid origins. Returns the mean absolute error. */
+static double eng_errors(const struct eng *e, const struct grid *g, size_t lead, size_t H, double *err)
+{
+	double sum = 0;
+	size_t c, h, cnt = 0;
+
+	for (c = 0; c < g->n; c++)
+		for (h = 0; h < H; h++) {
+			double v = NAN;
+			if (g->origin[c] >= 0) {
+				size_t j = (size_t)g->origin[c], t = j + lead + h;
+				v = e->raw[t] - eng_point(e, j, lead + h);
+				if (!isnan(v)) {
+					sum += fabs(v);
+					cnt++;
+				}
+			}
+			err[c * H + h] = v;
+		}
+	return cnt ? sum / (double)cnt : INFINITY;
+}
+
+struct wv {
+	double v, w;
+};
+
+static int cmp_wv(const void *a, const void *b)
+{
+	return cmp_double(&((const struct wv *)a)->v, &((const struct wv *)b)->v);
+}
+
+/* Weighted quantile: the smallest value whose cumulative weight reaches level. */
+static double wquantile(struct wv *a, size_t n, double level)
+{
+	double tot = 0, acc = 0;
+	size_t i;
+
+	qsort(a, n, sizeof(*a), cmp_wv);
+	for (i = 0; i < n; i++)
+		tot += a[i].w;
+	for (i = 0; i < n; i++) {
+		acc += a[i].w;
+		if (acc >= level * tot)
+			return a[i].v;
+	}
+	return n ? a[n - 1].v : NAN;
+}
+
+static int predict_kind(struct forecast_series *out, const struct series *s,
+			const struct forecast_opts *o, int kind)
+{
+	int64_t period = o->period ? o->period : 86400;
+	size_t K = o->max_scenarios ? o->max_scenarios : FORECAST_DEFAULT_SCENARIOS;
+	size_t H = o->horizon, m, n, lead, first, c, h, k, l, valid = 0;
+	uint64_t seed = o->seed ? o->seed : ENG_DEFAULT_SEED;
+	struct eng e = { 0 };
+	struct grid g = { 0 };
+	double *x = NULL, *raw = NULL, *err = NULL, *err2 = NULL, params[4] = { 0 };
+	struct wv *buf = NULL;
+	int64_t oi;
+	int rc = 0;
+
+	if (K > FORECAST_MAX_SCENARIOS)
+		K = FORECAST_MAX_SCENARIOS;
+	if (period % o->step || s->step != o->step)
+		return adp_error_set(ADP_EINPUT, "the period (%llds) and the history step (%llds) must be multiples of the forecast step (%llds)",
+				     (long long)period, (long long)s->step, (long long)o->step);
+	m = (size_t)(period / o->step);
+	oi = (o->origin - s->start) / s->step; /* history before index oi is known */
+	if (oi > (int64_t)s->n)
+		oi = (int64_t)s->n;
+	if (oi < (int64_t)(3 * m))
+		return adp_error_set(ADP_EINPUT, "needs at least 3 periods of %llds history before the origin; it has %lld steps",
+				     (long long)period, (long long)(oi < 0 ? 0 : oi));
+	first = (size_t)oi > ENG_MAX_FIT ? (size_t)oi - ENG_MAX_FIT : 0;
+	/* Keep whole periods in phase with the series start. */
+	first -= first % m;
+	n = (size_t)oi - first;
+	lead = (size_t)((o->start - o->origin) / o->step);
+	if (o->origin % o->step)
+		lead++;
+	x = malloc(n * sizeof(*x));
+	raw = malloc(n * sizeof(*raw));
+	e.L = malloc(n * sizeof(double));
+	e.B = malloc(n * sizeof(double));
+	e.S = malloc(n * sizeof(double));
+	g.n = (size_t)ENG_PERIODS * (2 * ENG_SHIFT + 1);
+	g.origin = malloc(g.n * sizeof(*g.origin));
+	g.w = malloc(g.n * sizeof(*g.w));
+	err = malloc(g.n * H * sizeof(*err));
+	err2 = malloc(g.n * H * sizeof(*err2));
+	buf = malloc(g.n * sizeof(*buf));
+	out->q = malloc(H * o->nlevels * sizeof(*out->q));
+	out->scen = malloc(K * H * sizeof(*out->scen));
+	if (!x || !raw || !e.L || !e.B || !e.S || !g.origin || !g.w || !err || !err2 || !buf || !out->q ||
+	    !out->scen) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	memcpy(raw, s->v + first, n * sizeof(*raw));
+	memcpy(x, raw, n * sizeof(*x));
+	out->nanomalies = forecast_clean(x, n, m, ENG_ANOMALY_Z, NULL);
+	{
+		size_t lags[FORECAST_MAX_PERIODS], nl = n > ENG_ACF_MAX ? ENG_ACF_MAX : n, i;
+		size_t maxlag = nl / 2 < 8 * m ? nl / 2 : 8 * m;
+
+		out->nperiods = forecast_find_periods(x + n - nl, nl, maxlag, lags, out->strength,
+						      FORECAST_MAX_PERIODS);
+		for (i = 0; i < out->nperiods; i++)
+			out->periods[i] = (int64_t)lags[i] * o->step;
+	}
+	/* The grid: the first period whose whole path ends before the origin. */
+	g.dmin = (lead + H + ENG_SHIFT + m - 1) / m;
+	for (c = 0; c < g.n; c++) {
+		size_t d = g.dmin + c / (2 * ENG_SHIFT + 1);
+		long off = (long)(c % (2 * ENG_SHIFT + 1)) - ENG_SHIFT;
+		long j = (long)n - (long)(d * m) + off;
+
+		g.origin[c] = j >= (long)(2 * m) ? j : -1;
+		g.w[c] = pow(0.5, (double)(d - g.dmin) / ENG_HALFLIFE);
+		valid += g.origin[c] >= 0;
+	}
+	if (valid < ENG_MIN_ORIGINS) {
+		rc = adp_error_set(ADP_EINPUT,
+				   "history too short to backtest a %zu-step horizon: %zu origins, at least %d needed (about %zu periods of history)",
+				   H, valid, ENG_MIN_ORIGINS, g.dmin + 3);
+		goto done;
+	}
+	e.x = x;
+	e.raw = raw;
+	e.o = n;
+	e.m = m;
+	{
+		double mae_sn, mae_hw = INFINITY;
+
+		e.model = M_SNAIVE;
+		mae_sn = eng_errors(&e, &g, lead, H, err);
+		if (kind != M_SNAIVE) {
+			hw_fit(x, n, m, params);
+			hw_run(x, n, m, params, e.L, e.B, e.S);
+			e.phi = params[3];
+			e.model = M_HW;
+			mae_hw = eng_errors(&e, &g, lead, H, err2);
+		}
+		if (kind == M_HW || (kind == M_AUTO && mae_hw < mae_sn)) {
+			memcpy(err, err2, g.n * H * sizeof(*err));
+			memcpy(out->params, params, sizeof(params));
+			strcpy(out->model, "holt-winters");
+			out->backtest_mae = mae_hw;
+		} else {
+			e.model = M_SNAIVE;
+			strcpy(out->model, "seasonal-naive");
+			out->backtest_mae = mae_sn;
+		}
+	}
+	out->backtest_origins = valid;
+	/* Quantiles: point forecast plus weighted conformal quantiles of the errors at that lead. */
+	for (h = 0; h < H; h++) {
+		double pt = eng_point(&e, n, lead + h);
+		size_t nb = 0;
+
+		for (c = 0; c < g.n; c++)
+			if (!isnan(err[c * H + h])) {
+				buf[nb].v = err[c * H + h];
+				buf[nb++].w = g.w[c];
+			}
+		for (l = 0; l < o->nlevels; l++)
+			out->q[h * o->nlevels + l] =
+				fmax(0, pt + (nb ? wquantile(buf, nb, o->levels[l]) : 0));
+		/* Quantiles must not cross after the clamp; they cannot, being sorted, but keep it explicit. */
+		for (l = 1; l < o->nlevels; l++)
+			if (out->q[h * o->nlevels + l] < out->q[h * o->nlevels + l - 1])
+				out->q[h * o->nlevels + l] = out->q[h * o->nlevels + l - 1];
+	}
+	/* Scenarios: whole error paths of origins drawn independently of the series. */
+	for (k = 0; k < K; k++) {
+		uint64_t r = splitmix(seed ^ splitmix(k + 1));
+		size_t start = (size_t)(r % g.n);
+
+		/* Weighted towards recent periods: a second draw thins old origins. */
+		for (c = 0; c < g.n; c++) {
+			size_t cc = (start + c) % g.n;
+			double u = (double)(splitmix(r + c) >> 11) / 9007199254740992.0;
+			if (g.origin[cc] >= 0 && u < g.w[cc]) {
+				start = cc;
+				break;
+			}
+		}
+		if (g.origin[start] < 0)
+			for (c = 0; c < g.n && g.origin[start] < 0; c++)
+				start = (start + 1) % g.n;
+		for (h = 0; h < H; h++) {
+			double ev = err[start * H + h];
+			if (isnan(ev)) /* a missing target: the median error at that lead */
+				ev = forecast_quantile(out, o->levels, h, 0.5) - eng_point(&e, n, lead + h);
+			out->scen[k * H + h] = fmax(0, eng_point(&e, n, lead + h) + ev);
+		}
+	}
+	out->nscen = K;
+	out->horizon = H;
+	out->nlevels = o->nlevels;
+	out->period = period;
+	out->history_used = n;
+	out->seed = seed;
+done:
+	free(x);
+	free(raw);
+	free(e.L);
+	free(e.B);
+	free(e.S);
+	free(g.origin);
+	free(g.w);
+	free(err);
+	free(err2);
+	free(buf);
+	return rc;
+}
+
+static int predict_auto(struct forecast_series *out, const struct series *s, const struct forecast_opts *o)
+{
+	return predict_kind(out, s, o, M_AUTO);
+}
+
+static int predict_snaive(struct forecast_series *out, const struct series *s, const struct forecast_opts *o)
+{
+	return predict_kind(out, s, o, M_SNAIVE);
+}
+
+static int predict_hw(struct forecast_series *out, const struct series *s, const struct forecast_opts *o)
+{
+	return predict_kind(out, s, o, M_HW);
+}
+
+const struct forecast_model forecast_model_auto = {
+	.name = "auto",
+	.summary = "per series, the better of seasonal-naive and holt-winters on a rolling-origin backtest",
+	.predict = predict_auto,
+};
+
+const struct forecast_model forecast_model_snaive = {
+	.name = "seasonal-naive",
+	.summary = "the value one period earlier, with conformal intervals",
+	.predict = predict_snaive,
+};
+
+const struct forecast_model forecast_model_hw = {
+	.name = "holt-winters",
+	.summary = "damped additive Holt-Winters fitted by least squares, with conformal intervals",
+	.predict = predict_hw,
+};

@@ -1,0 +1,62 @@
+# forecast: quantiles over the demo window.
+DEMO="--inventory $TD/demo/inventory.json --schedule $TD/demo/schedule.json --now 2018-05-06T00:00:00Z"
+
+run "forecast human" 0 forecast $DEMO --component api-01 --resource cpu
+expect_out "'api-01' cpu: model (seasonal-naive|holt-winters), period 86400s, 200 scenarios"
+expect_out "p50 +p90 +p95 +p99"
+expect_no_err
+
+run "forecast csv" 0 forecast $DEMO --output csv --levels 0.5,0.95
+expect_out "^component,resource,time,p50,p95$"
+expect_out "^mongo-01,memory,2018-05-06T01:00:00Z,"
+# Each row's p95 is at least its p50.
+if awk -F, 'NR > 1 && $5 + 0 < $4 + 0 { bad = 1 } END { exit bad }' "$TMP/out"; then ok; else bad "p95 below p50 in csv"; fi
+
+run "forecast json" 0 forecast $DEMO --output json --component mongo-01 --resource memory
+expect_out '"component": "mongo-01"'
+expect_out '"resource": "memory"'
+expect_out '"scenarios": [0-9]+'
+
+run "forecast bad levels" 64 forecast $DEMO --levels 0.9,0.5
+expect_err "levels '0.9,0.5' is not a list of ascending levels"
+
+run "forecast bad output" 64 forecast $DEMO --output xml
+expect_err "unknown output format 'xml'"
+
+run "forecast bad resource" 64 forecast $DEMO --resource disk
+expect_err "unknown resource 'disk'"
+
+run "forecast unknown component" 1 forecast $DEMO --component nosuch
+expect_err "^adpart-update: no history matches"
+
+run "forecast unknown model" 1 forecast $DEMO --model nosuch
+expect_err "unknown forecast model 'nosuch'"
+
+run "forecast missing inventory" 1 forecast --inventory nosuch.json --schedule $TD/demo/schedule.json
+expect_err "nosuch.json"
+
+run "forecast without schedule" 64 forecast --inventory $TD/demo/inventory.json
+expect_err "--inventory and --schedule are required"
+
+run "forecast analog model" 0 forecast $DEMO --model seasonal-analog --component api-01 --resource cpu
+expect_out "model seasonal-analog"
+
+run "forecast holt-winters" 0 forecast $DEMO --model holt-winters --output json --component mongo-01 --resource cpu
+expect_out '"alpha": '
+expect_out '"backtest_origins": [1-9]'
+
+run "forecast backtest" 0 forecast $DEMO --backtest --origins 3 --component mongo-01 --component api-01 --resource cpu
+expect_out "^mongo-01 +cpu +(holt-winters|seasonal-naive) +3 +144 "
+expect_out "^all "
+
+run "forecast backtest csv" 0 forecast $DEMO --backtest --origins 2 --component ingress-01 --resource net --output csv
+expect_out "^component,resource,model,origins,points,mase,pinball_p50,coverage_p50"
+# Coverage is a share: every coverage column lies in [0, 1].
+if awk -F, 'NR > 1 { for (i = 8; i <= NF; i += 2) if ($i < 0 || $i > 1) bad = 1 } END { exit bad }' "$TMP/out"; then ok; else bad "coverage out of [0,1]"; fi
+
+run "forecast backtest json" 0 forecast $DEMO --backtest --origins 2 --component api-01 --output json
+expect_out '"aggregate"'
+expect_out '"coverage"'
+
+run "forecast bad origins" 64 forecast $DEMO --backtest --origins 0
+expect_err "origins '0' is not a count"
