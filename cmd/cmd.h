@@ -45,5 +45,8 @@ void cmd_format_amount(char buf[48], int r, double v);
 int cmd_plan(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 extern const struct argp cmd_plan_argp, cmd_validate_argp;
+int cmd_history(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+extern const struct argp cmd_history_argp, cmd_show_argp;
 
 #endif

@@ -17,6 +17,8 @@ const char *argp_program_bug_address = NULL;
 const struct cmd cmd_table[] = {
 	{ "plan", "forecast the window's load and build a plan that fits", cmd_plan, &cmd_plan_argp },
 	{ "validate", "check an inventory, schedule, plan or history file", cmd_validate, &cmd_validate_argp },
+	{ "history", "list the plans and runs in the plan store, newest first", cmd_history, &cmd_history_argp },
+	{ "show", "show a plan or run from the plan store", cmd_show, &cmd_show_argp },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -368,3 +368,119 @@ int plan_store_record_run(struct plan_store *s, const char *schedule, int64_t se
 	store_unlock(s);
 	return rc;
 }
+
+static void fill_entry(struct plan_store_entry *e, const git_commit *c)
+{
+	git_oid_tostr(e->id, sizeof(e->id), git_commit_id(c));
+	e->time = (int64_t)git_commit_time(c);
+	snprintf(e->summary, sizeof(e->summary), "%s", git_commit_summary((git_commit *)c));
+}
+
+int plan_store_history(struct plan_store *s, struct plan_store_entry **out, size_t *n)
+{
+	git_revwalk *w = NULL;
+	struct plan_store_entry *v = NULL, *t;
+	size_t len = 0, cap = 0;
+	git_oid oid;
+	int rc = 0, g;
+
+	if (git_repository_head_unborn(s->repo) == 1)
+		goto done;
+	if (git_revwalk_new(&w, s->repo) || git_revwalk_push_head(w)) {
+		rc = git_fail(ADP_EINPUT, "cannot read the history (corrupted store?)", s->path);
+		goto done;
+	}
+	git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+	while ((g = git_revwalk_next(&oid, w)) == 0) {
+		git_commit *c;
+
+		if (len == PLAN_STORE_MAX_HISTORY) {
+			rc = adp_error_set(ADP_ENOMEM, "plan store '%s' has more than %d commits", s->path, PLAN_STORE_MAX_HISTORY);
+			goto done;
+		}
+		if (len == cap) {
+			cap = cap ? cap * 2 : 64;
+			if (!(t = realloc(v, cap * sizeof(*v)))) {
+				rc = adp_error_set(ADP_ENOMEM, "out of memory reading plan store history");
+				goto done;
+			}
+			v = t;
+		}
+		if (git_commit_lookup(&c, s->repo, &oid)) {
+			rc = git_fail(ADP_EINPUT, "cannot read a commit (corrupted store?)", s->path);
+			goto done;
+		}
+		fill_entry(&v[len++], c);
+		git_commit_free(c);
+	}
+	if (g != GIT_ITEROVER) {
+		rc = git_fail(ADP_EINPUT, "cannot walk the history (corrupted store?)", s->path);
+		goto done;
+	}
+done:
+	git_revwalk_free(w);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+int plan_store_show(struct plan_store *s, const char *ref, struct plan_store_entry *e, char **doc)
+{
+	git_object *obj = NULL, *blob = NULL;
+	git_commit *c = NULL;
+	char kind[8], sched[PLAN_STORE_MAX_NAME + 1], path[300], spec[400];
+	long long serial;
+	const char *slash = strrchr(ref, '/');
+	char *buf = NULL;
+	size_t sz;
+	int rc = 0;
+
+	if (strlen(ref) > 300) {
+		rc = adp_error_set(ADP_EINPUT, "reference '%.40s...' is too long", ref);
+		goto done;
+	}
+	if (slash && slash[1] && strspn(slash + 1, "0123456789") == strlen(slash + 1)) {
+		/* SCHEDULE/SERIAL: the plan as recorded, at HEAD. */
+		snprintf(spec, sizeof(spec), "HEAD:%.*s/plans/%s.json", (int)(slash - ref), ref, slash + 1);
+		if (git_revparse_single(&blob, s->repo, spec)) {
+			rc = adp_error_set(ADP_EINPUT, "plan store '%s' has no plan '%s': expected SCHEDULE/SERIAL of a recorded plan or a commit", s->path, ref);
+			goto done;
+		}
+		memset(e, 0, sizeof(*e));
+		snprintf(e->summary, sizeof(e->summary), "plan %s", ref);
+	} else {
+		if (git_revparse_single(&obj, s->repo, ref) || git_object_peel((git_object **)&c, obj, GIT_OBJECT_COMMIT)) {
+			rc = adp_error_set(ADP_EINPUT, "plan store '%s' has no reference '%s': expected a commit from 'history' or SCHEDULE/SERIAL", s->path, ref);
+			goto done;
+		}
+		fill_entry(e, c);
+		if (sscanf(e->summary, "%7s %128s serial %lld", kind, sched, &serial) != 3 ||
+		    (strcmp(kind, "plan") && strcmp(kind, "run"))) {
+			rc = adp_error_set(ADP_EINPUT, "commit '%.12s' in plan store '%s' records no plan or run", e->id, s->path);
+			goto done;
+		}
+		snprintf(path, sizeof(path), "%s/%s/%lld.json", sched, strcmp(kind, "plan") ? "runs" : "plans", serial);
+		snprintf(spec, sizeof(spec), "%s:%s", e->id, path);
+		if (git_revparse_single(&blob, s->repo, spec) || git_object_type(blob) != GIT_OBJECT_BLOB) {
+			rc = git_fail(ADP_EINPUT, "a commit lacks its document (corrupted store?)", s->path);
+			goto done;
+		}
+	}
+	sz = (size_t)git_blob_rawsize((git_blob *)blob);
+	if (sz > STORE_MAX_BLOB || !(buf = malloc(sz + 1))) {
+		rc = adp_error_set(ADP_ENOMEM, "cannot hold the document of '%s' (%zu bytes)", ref, sz);
+		goto done;
+	}
+	memcpy(buf, git_blob_rawcontent((git_blob *)blob), sz);
+	buf[sz] = '\0';
+	*doc = buf;
+done:
+	git_object_free(blob);
+	git_commit_free(c);
+	git_object_free(obj);
+	return rc;
+}

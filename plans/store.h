@@ -15,6 +15,7 @@
 #ifndef ADP_STORE_H
 #define ADP_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define PLAN_STORE_MAX_NAME 128
@@ -46,4 +47,22 @@ int plan_store_record_run(struct plan_store *s, const char *schedule, int64_t se
 /* Reads a blob at path in HEAD's tree (caller frees *out). */
 int plan_store_read(struct plan_store *s, const char *path, char **out);
 
+
+
+/* One commit of the store, for history and show. */
+struct plan_store_entry {
+	char id[41];
+	int64_t time;
+	char summary[256];  /* the message's first line */
+};
+
+#define PLAN_STORE_MAX_HISTORY 100000
+
+/* The commits from HEAD, newest first (caller frees *out); none for an
+ * empty store. */
+int plan_store_history(struct plan_store *s, struct plan_store_entry **out, size_t *n);
+
+/* Resolves REF (a git revision, or SCHEDULE/SERIAL for that plan) to its
+ * commit and the document it recorded (caller frees *doc). */
+int plan_store_show(struct plan_store *s, const char *ref, struct plan_store_entry *e, char **doc);
 #endif

@@ -11,3 +11,16 @@ unset ADPART_STORE
 mkdir -p notgit && echo x >notgit/HEAD
 run "a store that is not a repository is refused" 1 plan $DEMO -f p4.json --store notgit && expect_err "plan store 'notgit': not a valid git repository"
 run "--no-write records nothing" 2 plan $DEMO --no-write --store st3 && expect_no_file st3
+
+# history and show read the store made above (two plans in st).
+run "history lists newest first" 0 history --store st && expect_out "^[0-9a-f]{12}  .*  plan kernel-2018-05 serial 2 "
+if [ "$(wc -l <"$TMP/out")" -eq 2 ] && sed -n 2p "$TMP/out" | grep -q "serial 1 "; then ok; else name="history order"; bad "expected serial 2 then serial 1"; fi
+run "history --output json" 0 history --store st -o json && expect_out '"summary": "plan kernel-2018-05 serial 1 '
+run "history of a missing store" 1 history --store nosuch && expect_err "plan store 'nosuch' does not exist"
+run "history without a store" 64 history && expect_err "--store or ADPART_STORE is required"
+run "show a commit" 0 show --store st HEAD~1 && expect_out "^plan kernel-2018-05 serial 1 "
+run "show SCHEDULE/SERIAL as json" 0 show --store st -o json kernel-2018-05/2
+if cmp -s "$TMP/out" p2.json; then ok; else name="show json"; bad "show -o json differs from the plan file"; fi
+run "show an unknown ref" 1 show --store st nope && expect_err "has no reference 'nope'"
+run "show an unknown serial" 1 show --store st kernel-2018-05/9 && expect_err "has no plan 'kernel-2018-05/9'"
+run "show needs a REF" 64 show --store st && expect_err "a REF is required"

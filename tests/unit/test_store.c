@@ -231,3 +231,41 @@ Test(store, corrupted_store_reported)
 	cr_assert_not_null(strstr(adp_error_last(), "corrupted store"), "%s", adp_error_last());
 	plan_store_free(s);
 }
+
+Test(store, history_newest_first_and_show)
+{
+	struct plan_store *s;
+	struct plan_store_entry *v = NULL, e;
+	char lin[37], *doc = NULL;
+	size_t n = 99;
+
+	cr_assert_eq(plan_store_open(&s, store_path, 1), 0);
+	cr_assert_eq(plan_store_history(s, &v, &n), 0, "an empty store has an empty history");
+	cr_assert_eq(n, 0);
+	free(v);
+	record(s, "sched", "{\"n\": 1}", lin);
+	record(s, "sched", "{\"n\": 2}", lin);
+	cr_assert_eq(plan_store_record_run(s, "sched", 2, "d", "{\"run\": 1}", "success"), 0);
+	cr_assert_eq(plan_store_history(s, &v, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_assert(strncmp(v[0].summary, "run sched serial 2 outcome success", 34) == 0, "%s", v[0].summary);
+	cr_assert(strncmp(v[1].summary, "plan sched serial 2 ", 20) == 0, "%s", v[1].summary);
+	cr_assert(strncmp(v[2].summary, "plan sched serial 1 ", 20) == 0, "%s", v[2].summary);
+
+	/* By commit id: the plan as it was in that commit. */
+	cr_assert_eq(plan_store_show(s, v[2].id, &e, &doc), 0, "%s", adp_error_last());
+	cr_assert_str_eq(doc, "{\"n\": 1}");
+	cr_assert_str_eq(e.id, v[2].id);
+	free(doc);
+	cr_assert_eq(plan_store_show(s, v[0].id, &e, &doc), 0);
+	cr_assert_str_eq(doc, "{\"run\": 1}", "a run commit shows its run record");
+	free(doc);
+	cr_assert_eq(plan_store_show(s, "sched/2", &e, &doc), 0);
+	cr_assert_str_eq(doc, "{\"n\": 2}");
+	free(doc);
+	cr_assert_eq(plan_store_show(s, "sched/7", &e, &doc), ADP_EINPUT);
+	cr_assert_eq(plan_store_show(s, "nonsense", &e, &doc), ADP_EINPUT);
+	cr_assert_not_null(strstr(adp_error_last(), "no reference 'nonsense'"));
+	free(v);
+	plan_store_free(s);
+}
