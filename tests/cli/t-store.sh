@@ -24,3 +24,18 @@ if cmp -s "$TMP/out" p2.json; then ok; else name="show json"; bad "show -o json 
 run "show an unknown ref" 1 show --store st nope && expect_err "has no reference 'nope'"
 run "show an unknown serial" 1 show --store st kernel-2018-05/9 && expect_err "has no plan 'kernel-2018-05/9'"
 run "show needs a REF" 64 show --store st && expect_err "a REF is required"
+
+# diff: the same inputs give the same waves; a plan of another schedule differs.
+run "diff of equal plans" 0 diff --store st kernel-2018-05/1 kernel-2018-05/2 && expect_out "^0 changes from kernel-2018-05/1 to kernel-2018-05/2"
+run "diff --output json of equal plans" 0 diff --store st -o json kernel-2018-05/1 kernel-2018-05/2 && expect_out '^\[\]$'
+sed 's/"kernel-2018-05"/"kernel-b"/' "$TD/demo/schedule.json" >sb.json
+# Without node-a in the update list the waves differ.
+sed 's/"node-a",//' sb.json >sc.json
+if cmp -s sb.json sc.json; then name="schedule edit"; bad "node-a not removed from the schedule"; else ok; fi
+run "plan a smaller schedule" 2 plan -i "$TD/demo/inventory.json" -s sc.json --now 2018-05-06T00:00:00Z -f p5.json --store st
+A=$(git -C st rev-parse HEAD~1) B=$(git -C st rev-parse HEAD)
+run "diff across schedules shows wave changes" 2 diff --store st "$A" "$B" && expect_out "^  [-+~] wave wave 1"
+run "diff json has ops" 2 diff --store st -o json "$A" "$B" && expect_out '"op": "[-+~]"'
+run "diff with an unknown ref" 1 diff --store st kernel-2018-05/1 nope && expect_err "has no reference 'nope'"
+run "diff needs two plans" 64 diff --store st kernel-2018-05/1 && expect_err "two plans A and B are required"
+run "diff of a missing store" 1 diff --store nosuch a b && expect_err "plan store 'nosuch' does not exist"
