@@ -196,32 +196,23 @@ static void print_human(FILE *f, const struct plan *p, const char *plan_file)
 			cmd_reset(f), p->digest, (adp_time_format(a, p->expires_at), a));
 }
 
-/* Records the written plan in the store; reports its own error. */
-static int record(const struct plan *p, const char *dir)
+/* Records the plan in the store (which sets its lineage and serial, so
+ * it comes before the plan file is written); reports its own error. */
+static int record(struct plan *p, const char *dir)
 {
 	struct plan_store *st = NULL;
-	json_t *root = NULL;
-	char *text = NULL, *dump = NULL, lineage[37];
+	char lineage[37];
 	int64_t serial;
 	int rc;
 
-	/* The same bytes as the plan file: indented JSON and a final newline. */
-	if ((rc = plan_to_json(&root, p)) == 0 &&
-	    (!(dump = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) || asprintf(&text, "%s\n", dump) < 0)) {
-		text = NULL;
-		rc = adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
-	}
-	if (!rc && !(rc = plan_store_open(&st, dir, 1)))
-		rc = plan_store_record_plan(st, p, text, lineage, &serial);
+	if (!(rc = plan_store_open(&st, dir, 1)))
+		rc = plan_store_record_plan(st, p, NULL, lineage, &serial);
 	if (rc)
 		cmd_error_last(NULL);
 	else
 		fprintf(stderr, "adpart-update: plan recorded in store '%s' (lineage %s, serial %lld)\n", dir, lineage,
 			(long long)serial);
 	plan_store_free(st);
-	free(text);
-	free(dump);
-	json_decref(root);
 	return rc;
 }
 
@@ -265,12 +256,12 @@ int cmd_plan(int argc, char **argv)
 		return EXIT_INFEASIBLE;
 	}
 	status = p.nwaves ? EXIT_CHANGES : EXIT_OK;
-	if (a.write && (rc = plan_write(&p, a.plan_file))) {
-		cmd_error_last(NULL);
+	if (a.write && (a.store || (a.store = getenv("ADPART_STORE"))) && *a.store && record(&p, a.store)) {
 		plan_release(&p);
 		return EXIT_ERROR;
 	}
-	if (a.write && (a.store || (a.store = getenv("ADPART_STORE"))) && *a.store && record(&p, a.store)) {
+	if (a.write && (rc = plan_write(&p, a.plan_file))) {
+		cmd_error_last(NULL);
 		plan_release(&p);
 		return EXIT_ERROR;
 	}

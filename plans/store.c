@@ -256,10 +256,11 @@ static int new_lineage(char out[37])
 	return 0;
 }
 
-int plan_store_record_plan(struct plan_store *s, const struct plan *p, const char *plan_json,
+int plan_store_record_plan(struct plan_store *s, struct plan *p, const char *plan_json,
 			   char lineage_out[37], int64_t *serial_out)
 {
-	char *lin = NULL, *ser = NULL;
+	char *lin = NULL, *ser = NULL, *dump = NULL, *own = NULL;
+	json_t *root = NULL;
 	char lineage[37], serial_s[32], lp[256], sp[256], pp[300], msg[512], a[40], b[40];
 	int64_t serial = 1;
 	struct file_add files[3];
@@ -283,6 +284,19 @@ int plan_store_record_plan(struct plan_store *s, const struct plan *p, const cha
 	} else if ((rc = new_lineage(lineage))) {
 		goto done;
 	}
+	memcpy(p->lineage, lineage, 37);
+	p->serial = serial;
+	if (!plan_json) {
+		/* The same bytes as plan_write: indented JSON and a final newline. */
+		if ((rc = plan_to_json(&root, p)))
+			goto done;
+		if (!(dump = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) || asprintf(&own, "%s\n", dump) < 0) {
+			own = NULL;
+			rc = adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
+			goto done;
+		}
+		plan_json = own;
+	}
 	snprintf(serial_s, sizeof(serial_s), "%" PRId64 "\n", serial);
 	snprintf(pp, sizeof(pp), "%s/plans/%" PRId64 ".json", p->schedule_name, serial);
 	{
@@ -302,10 +316,17 @@ int plan_store_record_plan(struct plan_store *s, const struct plan *p, const cha
 	memcpy(lineage_out, lineage, 37);
 	*serial_out = serial;
 done:
+	if (rc) {
+		p->lineage[0] = '\0';
+		p->serial = 0;
+	}
 	if (locked)
 		store_unlock(s);
 	free(lin);
 	free(ser);
+	free(dump);
+	free(own);
+	json_decref(root);
 	return rc;
 }
 

@@ -29,10 +29,11 @@ struct plan_store;
 int plan_store_open(struct plan_store **out, const char *path, int create);
 void plan_store_free(struct plan_store *s);
 
-/* Records the plan document (JSON text) for its schedule: assigns the
- * lineage (new if the schedule is new) and the next serial, written to
- * lineage_out (37 bytes) and *serial_out. */
-int plan_store_record_plan(struct plan_store *s, const struct plan *p, const char *plan_json,
+/* Records the plan for its schedule: assigns the lineage (new if the
+ * schedule is new) and the next serial, set in p->lineage, p->serial and
+ * written to lineage_out (37 bytes) and *serial_out. The stored document is
+ * plan_json when given, else p serialised (with lineage and serial). */
+int plan_store_record_plan(struct plan_store *s, struct plan *p, const char *plan_json,
 			   char lineage_out[37], int64_t *serial_out);
 
 /* For apply: refuses a plan from another lineage or older than (or as old

@@ -39,3 +39,11 @@ run "diff json has ops" 2 diff --store st -o json "$A" "$B" && expect_out '"op":
 run "diff with an unknown ref" 1 diff --store st kernel-2018-05/1 nope && expect_err "has no reference 'nope'"
 run "diff needs two plans" 64 diff --store st kernel-2018-05/1 && expect_err "two plans A and B are required"
 run "diff of a missing store" 1 diff --store nosuch a b && expect_err "plan store 'nosuch' does not exist"
+
+# The plan file carries the store's lineage and serial, and still validates.
+if grep -Eq '"serial": 2,?$' p2.json && grep -Eq '"lineage": "[0-9a-f-]{36}"' p2.json; then ok; else name="lineage in plan"; bad "p2.json lacks lineage or serial 2"; fi
+run "a plan with lineage validates" 0 validate p2.json
+run "plan without a store" 2 plan $DEMO -f p6.json && expect_file p6.json
+if grep -q '"lineage"' p6.json; then name="no store, no lineage"; bad "p6.json has a lineage"; else ok; fi
+sed 's/"serial": 2/"serial": 0/' p2.json >bad-serial.json
+run "a serial below 1 is refused" 1 validate bad-serial.json && expect_err "serial"
