@@ -505,3 +505,29 @@ done:
 	git_object_free(obj);
 	return rc;
 }
+
+int plan_store_push(struct plan_store *s, const char *url)
+{
+	git_remote *r = NULL;
+	git_reference *head = NULL;
+	git_push_options o;
+	char spec[600];
+	char *specs[1] = { spec };
+	git_strarray refs = { specs, 1 };
+	int rc = 0;
+
+	if (git_repository_head(&head, s->repo)) {
+		rc = git_fail(ADP_EINPUT, "nothing to push", s->path);
+		goto done;
+	}
+	snprintf(spec, sizeof(spec), "%s:%s", git_reference_name(head), git_reference_name(head));
+	git_push_options_init(&o, GIT_PUSH_OPTIONS_VERSION);
+	if (git_remote_create_anonymous(&r, s->repo, url) || git_remote_push(r, &refs, &o)) {
+		rc = git_fail(ADP_ESYS, "cannot push", s->path);
+		goto done;
+	}
+done:
+	git_remote_free(r);
+	git_reference_free(head);
+	return rc;
+}

@@ -66,4 +66,8 @@ int plan_store_history(struct plan_store *s, struct plan_store_entry **out, size
 /* Resolves REF (a git revision, or SCHEDULE/SERIAL for that plan) to its
  * commit and the document it recorded (caller frees *doc). */
 int plan_store_show(struct plan_store *s, const char *ref, struct plan_store_entry *e, char **doc);
+/* Pushes the store's current branch to url (a local path or file:// URL
+ * of a bare repository), fast-forward only. */
+int plan_store_push(struct plan_store *s, const char *url);
+
 #endif

@@ -269,3 +269,29 @@ Test(store, history_newest_first_and_show)
 	free(v);
 	plan_store_free(s);
 }
+
+Test(store, push_to_a_local_bare_repository)
+{
+	struct plan_store *s, *r;
+	char remote[160], lin[37], *text = NULL;
+	git_repository *bare;
+
+	snprintf(remote, sizeof(remote), "%s/remote.git", dir);
+	git_libgit2_init();
+	cr_assert_eq(git_repository_init(&bare, remote, 1), 0);
+	git_repository_free(bare);
+	git_libgit2_shutdown();
+	cr_assert_eq(plan_store_open(&s, store_path, 1), 0);
+	record(s, "sched", "{\"pushed\": 1}", lin);
+	cr_assert_eq(plan_store_push(s, remote), 0, "%s", adp_error_last());
+	record(s, "sched", "{\"pushed\": 2}", lin);
+	cr_assert_eq(plan_store_push(s, remote), 0, "a second push fast-forwards: %s", adp_error_last());
+	cr_assert_eq(plan_store_open(&r, remote, 0), 0);
+	cr_assert_eq(plan_store_read(r, "sched/plans/2.json", &text), 0, "%s", adp_error_last());
+	cr_assert_str_eq(text, "{\"pushed\": 2}");
+	free(text);
+	plan_store_free(r);
+	cr_assert_neq(plan_store_push(s, "/nonexistent/remote.git"), 0);
+	cr_assert_not_null(strstr(adp_error_last(), "cannot push"));
+	plan_store_free(s);
+}
