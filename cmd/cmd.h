@@ -47,5 +47,10 @@ int cmd_validate(int argc, char **argv);
 int cmd_forecast(int argc, char **argv);
 extern const struct argp cmd_forecast_argp;
 extern const struct argp cmd_plan_argp, cmd_validate_argp;
+int cmd_history(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+extern const struct argp cmd_history_argp, cmd_show_argp;
+int cmd_diff(int argc, char **argv);
+extern const struct argp cmd_diff_argp;
 
 #endif

@@ -18,6 +18,9 @@ const struct cmd cmd_table[] = {
 	{ "plan", "forecast the window's load and build a plan that fits", cmd_plan, &cmd_plan_argp },
 	{ "validate", "check an inventory, schedule, plan or history file", cmd_validate, &cmd_validate_argp },
 	{ "forecast", "forecast the window's load per component as quantiles", cmd_forecast, &cmd_forecast_argp },
+	{ "history", "list the plans and runs in the plan store, newest first", cmd_history, &cmd_history_argp },
+	{ "show", "show a plan or run from the plan store", cmd_show, &cmd_show_argp },
+	{ "diff", "show what changed between two stored plans", cmd_diff, &cmd_diff_argp },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -8,6 +8,7 @@
 
 #include "cmd/cmd.h"
 #include "partition/planner.h"
+#include "plans/store.h"
 #include "util/error.h"
 #include "util/timeutil.h"
 
@@ -21,9 +22,10 @@ struct plan_args {
 	int64_t now;
 	int have_now;
 	int write;
+	const char *store;
 };
 
-enum { OPT_NOW = 256, OPT_MODEL, OPT_NO_WRITE };
+enum { OPT_NOW = 256, OPT_MODEL, OPT_NO_WRITE, OPT_STORE };
 
 static const struct argp_option options[] = {
 	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
@@ -34,6 +36,7 @@ static const struct argp_option options[] = {
 	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Plan as if it were TIME (RFC 3339): history from then on is ignored", 0 },
 	{ "model", OPT_MODEL, "NAME", 0, "Forecast model (default: auto; see the forecast command)", 0 },
+	{ "store", OPT_STORE, "DIR", 0, "Also record the plan in the git plan store DIR (created if absent; default: $ADPART_STORE)", 0 },
 	{ 0 },
 };
 
@@ -47,6 +50,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case 'f': a->plan_file = arg; break;
 	case OPT_NO_WRITE: a->write = 0; break;
 	case OPT_MODEL: a->model = arg; break;
+	case OPT_STORE: a->store = arg; break;
 	case 'H':
 		if (a->nhistory == MAX_HISTORY_ARGS)
 			argp_error(state, "at most %d --history files", MAX_HISTORY_ARGS);
@@ -192,6 +196,26 @@ static void print_human(FILE *f, const struct plan *p, const char *plan_file)
 			cmd_reset(f), p->digest, (adp_time_format(a, p->expires_at), a));
 }
 
+/* Records the plan in the store (which sets its lineage and serial, so
+ * it comes before the plan file is written); reports its own error. */
+static int record(struct plan *p, const char *dir)
+{
+	struct plan_store *st = NULL;
+	char lineage[37];
+	int64_t serial;
+	int rc;
+
+	if (!(rc = plan_store_open(&st, dir, 1)))
+		rc = plan_store_record_plan(st, p, NULL, lineage, &serial);
+	if (rc)
+		cmd_error_last(NULL);
+	else
+		fprintf(stderr, "adpart-update: plan recorded in store '%s' (lineage %s, serial %lld)\n", dir, lineage,
+			(long long)serial);
+	plan_store_free(st);
+	return rc;
+}
+
 int cmd_plan(int argc, char **argv)
 {
 	struct plan_args a = { 0 };
@@ -232,6 +256,10 @@ int cmd_plan(int argc, char **argv)
 		return EXIT_INFEASIBLE;
 	}
 	status = p.nwaves ? EXIT_CHANGES : EXIT_OK;
+	if (a.write && (a.store || (a.store = getenv("ADPART_STORE"))) && *a.store && record(&p, a.store)) {
+		plan_release(&p);
+		return EXIT_ERROR;
+	}
 	if (a.write && (rc = plan_write(&p, a.plan_file))) {
 		cmd_error_last(NULL);
 		plan_release(&p);

@@ -231,6 +231,10 @@ int plan_to_json(json_t **out, const struct plan *p)
 	json_object_set_new(root, "created_at", jtime(p->created_at));
 	json_object_set_new(root, "expires_at", jtime(p->expires_at));
 	json_object_set_new(root, "digest", json_string(p->digest));
+	if (p->lineage[0]) {
+		json_object_set_new(root, "lineage", json_string(p->lineage));
+		json_object_set_new(root, "serial", json_integer(p->serial));
+	}
 	a = json_array();
 	for (i = 0; i < p->ninputs; i++) {
 		o = json_object();

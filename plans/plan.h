@@ -87,6 +87,8 @@ struct plan {
 	char *tool_version;
 	int64_t created_at, expires_at;
 	char digest[65];            /* over all inputs' hashes */
+	char lineage[37];           /* plan store lineage of the schedule, "" without a store */
+	int64_t serial;             /* plan store serial in that lineage, 0 without a store */
 	struct plan_input *inputs;
 	size_t ninputs;
 

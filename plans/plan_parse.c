@@ -326,6 +326,20 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 		}
 		memcpy(p.digest, dg, 65);
 	}
+	if (json_object_get(root, "lineage") || json_object_get(root, "serial")) {
+		/* Optional, set by a plan store: both or neither. */
+		const char *lin;
+		double serial;
+		if ((rc = adp_json_string(d, root, "", "lineage", 1, &lin)) ||
+		    (rc = adp_json_number(d, root, "", "serial", 1, 1, 9007199254740992.0, &serial)))
+			goto done;
+		if (strlen(lin) != 36 || strspn(lin, "0123456789abcdef-") != 36) {
+			rc = adp_json_fail(d, "lineage", "expected a 36-character lowercase UUID");
+			goto done;
+		}
+		memcpy(p.lineage, lin, 37);
+		p.serial = (int64_t)serial;
+	}
 	if ((rc = get_array(d, root, "", "inputs", &a)))
 		goto done;
 	if (json_array_size(a) && !(p.inputs = calloc(json_array_size(a), sizeof(*p.inputs)))) {

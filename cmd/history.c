@@ -1,0 +1,133 @@
+/* adpart-update history and show: read the plan store. */
+#include <argp.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "plans/store.h"
+#include "util/error.h"
+#include "util/timeutil.h"
+
+struct store_args {
+	const char *store, *ref;
+	int json;
+	int want_ref;  /* show takes a REF, history none */
+};
+
+static const struct argp_option store_options[] = {
+	{ "store", 'S', "DIR", 0, "The plan store (default: $ADPART_STORE)", 0 },
+	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
+	{ 0 },
+};
+
+static error_t parse(int key, char *arg, struct argp_state *state)
+{
+	struct store_args *a = state->input;
+	int want_ref = a->want_ref;
+
+	switch (key) {
+	case 'S': a->store = arg; break;
+	case 'o':
+		if ((a->json = cmd_parse_output(arg)) < 0)
+			argp_error(state, "unknown output format '%s': expected human or json", arg);
+		break;
+	case ARGP_KEY_ARG:
+		if (!want_ref || a->ref)
+			argp_error(state, "unexpected argument '%s'", arg);
+		a->ref = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!a->store && !(a->store = getenv("ADPART_STORE")))
+			argp_error(state, "--store or ADPART_STORE is required");
+		if (want_ref && !a->ref)
+			argp_error(state, "a REF is required");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp cmd_history_argp = {
+	store_options, parse, NULL,
+	"List the plans and runs recorded in the plan store, newest first, with outcome.", NULL, NULL, NULL,
+};
+
+const struct argp cmd_show_argp = {
+	store_options, parse, "REF",
+	"Show a stored plan or run: REF is a commit from 'history' (or any git revision such as HEAD~1) "
+	"or SCHEDULE/SERIAL for a recorded plan.", NULL, NULL, NULL,
+};
+
+int cmd_history(int argc, char **argv)
+{
+	struct store_args a = { 0 };
+	struct plan_store *s = NULL;
+	struct plan_store_entry *v = NULL;
+	size_t n = 0, i;
+	int rc = EXIT_OK;
+
+	if (argp_parse(&cmd_history_argp, argc, argv, 0, NULL, &a))
+		return EXIT_USAGE;
+	if (plan_store_open(&s, a.store, 0) || plan_store_history(s, &v, &n)) {
+		cmd_error_last(NULL);
+		rc = EXIT_ERROR;
+		goto done;
+	}
+	if (a.json) {
+		json_t *arr = json_array();
+		for (i = 0; i < n; i++) {
+			char t[32];
+			adp_time_format(t, v[i].time);
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "commit", v[i].id, "time", t, "summary",
+							     v[i].summary));
+		}
+		json_dumpf(arr, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(arr);
+	} else {
+		for (i = 0; i < n; i++) {
+			char t[32];
+			adp_time_format(t, v[i].time);
+			printf("%.12s  %s  %s\n", v[i].id, t, v[i].summary);
+		}
+	}
+done:
+	free(v);
+	plan_store_free(s);
+	return rc;
+}
+
+int cmd_show(int argc, char **argv)
+{
+	struct store_args a = { 0 };
+	struct plan_store *s = NULL;
+	struct plan_store_entry e;
+	char *doc = NULL;
+	int rc = EXIT_OK;
+
+	a.want_ref = 1;
+	if (argp_parse(&cmd_show_argp, argc, argv, 0, NULL, &a))
+		return EXIT_USAGE;
+	if (plan_store_open(&s, a.store, 0) || plan_store_show(s, a.ref, &e, &doc)) {
+		cmd_error_last(NULL);
+		rc = EXIT_ERROR;
+		goto done;
+	}
+	if (!a.json) {
+		char t[32];
+		if (e.id[0]) {
+			adp_time_format(t, e.time);
+			printf("commit %s\ndate   %s\n%s\n\n", e.id, t, e.summary);
+		} else {
+			printf("%s\n\n", e.summary);
+		}
+	}
+	fputs(doc, stdout);
+done:
+	free(doc);
+	plan_store_free(s);
+	return rc;
+}

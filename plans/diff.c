@@ -1,0 +1,115 @@
+/* Plan diff over the JSON documents, so any two stored plans compare. */
+#include "plans/diff.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/error.h"
+
+#define DIFF_MAX_KEY 512
+
+static int add(json_t *out, const char *op, const char *what, const char *key, json_t *from, json_t *to)
+{
+	json_t *c = json_pack("{s:s,s:s,s:s,s:O?,s:O?}", "op", op, "what", what, "key", key, "from", from, "to", to);
+
+	if (!c || json_array_append_new(out, c))
+		return adp_error_set(ADP_ENOMEM, "out of memory comparing plans");
+	return 0;
+}
+
+/* "wave N component#replica" -> placement, over all waves. */
+static json_t *placements(const json_t *doc)
+{
+	json_t *map = json_object(), *w, *x;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(doc, "waves"), i, w) {
+		json_array_foreach(json_object_get(w, "placements"), j, x) {
+			char key[DIFF_MAX_KEY];
+			const char *c = json_string_value(json_object_get(x, "component"));
+
+			snprintf(key, sizeof(key), "wave %zu %s#%lld", i + 1, c ? c : "?",
+				 (long long)json_integer_value(json_object_get(x, "replica")));
+			json_object_set(map, key, x);
+		}
+	}
+	return map;
+}
+
+static int risk_in(const json_t *risks, const json_t *r)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(risks, i, x)
+		if (json_equal(x, (json_t *)r))
+			return 1;
+	return 0;
+}
+
+int plan_diff(json_t **out, const json_t *a, const json_t *b)
+{
+	json_t *res = json_array(), *pa = NULL, *pb = NULL, *wa, *wb, *x, *y, *ra, *rb;
+	const char *key;
+	size_t i, na, nb;
+	int rc = 0;
+
+	if (!res) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory comparing plans");
+		goto done;
+	}
+	wa = json_object_get(a, "waves");
+	wb = json_object_get(b, "waves");
+	na = json_array_size(wa);
+	nb = json_array_size(wb);
+	for (i = 0; i < na || i < nb; i++) {
+		char k[32];
+		json_t *oa = json_object_get(json_array_get(wa, i), "offline");
+		json_t *ob = json_object_get(json_array_get(wb, i), "offline");
+
+		snprintf(k, sizeof(k), "wave %zu", i + 1);
+		if (i >= nb)
+			rc = add(res, "-", "wave", k, oa, NULL);
+		else if (i >= na)
+			rc = add(res, "+", "wave", k, NULL, ob);
+		else if (!json_equal(oa, ob))
+			rc = add(res, "~", "wave", k, oa, ob);
+		if (rc)
+			goto done;
+	}
+	if (!(pa = placements(a)) || !(pb = placements(b))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory comparing plans");
+		goto done;
+	}
+	json_object_foreach(pa, key, x) {
+		if (!(y = json_object_get(pb, key))) {
+			rc = add(res, "-", "placement", key, json_object_get(x, "partition"), NULL);
+		} else if (!json_equal(json_object_get(x, "partition"), json_object_get(y, "partition"))) {
+			rc = add(res, "~", "placement", key, json_object_get(x, "partition"), json_object_get(y, "partition"));
+		} else if (!json_equal(json_object_get(x, "allocation"), json_object_get(y, "allocation"))) {
+			rc = add(res, "~", "allocation", key, json_object_get(x, "allocation"), json_object_get(y, "allocation"));
+		}
+		if (rc)
+			goto done;
+	}
+	json_object_foreach(pb, key, y)
+		if (!json_object_get(pa, key) && (rc = add(res, "+", "placement", key, NULL, json_object_get(y, "partition"))))
+			goto done;
+	ra = json_object_get(a, "risks");
+	rb = json_object_get(b, "risks");
+	json_array_foreach(ra, i, x)
+		if (!risk_in(rb, x) && (rc = add(res, "-", "risk", "risk", x, NULL)))
+			goto done;
+	json_array_foreach(rb, i, y)
+		if (!risk_in(ra, y) && (rc = add(res, "+", "risk", "risk", NULL, y)))
+			goto done;
+done:
+	json_decref(pa);
+	json_decref(pb);
+	if (rc) {
+		json_decref(res);
+		return rc;
+	}
+	*out = res;
+	return 0;
+}
