@@ -1,0 +1,111 @@
+# History from archives and from a real Prometheus server: the plan must
+# be the one built from the same data as a plain CSV file.
+
+SRC="$TMP/sources"
+mkdir -p "$SRC/export"
+cp "$TD/sources/"*.json "$TD/sources/history.csv" "$SRC/"
+cp "$TD/sources/history.csv" "$SRC/export/history.csv"
+
+# plan_core FILE: what must not depend on where the history came from.
+plan_core() {
+	jq -S '{waves, partitions, margin, steps, rollback_steps, shortfalls, risks}' "$1"
+}
+
+same_plan() {
+	name=$1
+	if plan_core "$TMP/out" >"$TMP/got.json" && cmp -s "$TMP/want.json" "$TMP/got.json"; then
+		ok
+	else
+		bad "plan differs from the CSV plan"
+		diff "$TMP/want.json" "$TMP/got.json" | head -20 >&2
+	fi
+}
+
+NOW=--now=2018-05-06T00:00:00Z
+run "sources: csv plan" 2 plan -i "$SRC/inventory-csv.json" -s "$SRC/schedule.json" $NOW --no-write -o json
+plan_core "$TMP/out" >"$TMP/want.json"
+if [ "$(jq '.waves | length' "$TMP/want.json")" -ge 1 ]; then ok; else bad "csv plan has no waves"; fi
+
+(cd "$SRC" && tar -czf history.tar.gz export && tar -cJf history.tar.xz export && tar -cf history.tar export)
+for ext in tar.gz tar.xz tar; do
+	sed "s/history\.tar\.gz/history.$ext/g" "$SRC/inventory-archive.json" >"$SRC/inv-$ext.json"
+	run "sources: plan from $ext" 2 plan -i "$SRC/inv-$ext.json" -s "$SRC/schedule.json" $NOW --no-write -o json &&
+		same_plan "sources: plan from $ext equals csv"
+done
+if command -v zip >/dev/null 2>&1; then
+	(cd "$SRC" && zip -q -r history.zip export)
+	sed "s/history\.tar\.gz/history.zip/g" "$SRC/inventory-archive.json" >"$SRC/inv-zip.json"
+	run "sources: plan from zip" 2 plan -i "$SRC/inv-zip.json" -s "$SRC/schedule.json" $NOW --no-write -o json &&
+		same_plan "sources: plan from zip equals csv"
+fi
+
+sed 's|export/\*\.csv|nothing/*.csv|g' "$SRC/inventory-archive.json" >"$SRC/inv-nomatch.json"
+run "sources: archive without a matching member" 1 plan -i "$SRC/inv-nomatch.json" -s "$SRC/schedule.json" $NOW --no-write &&
+	expect_err "^adpart-update: archive '.*history\.tar\.gz': no member matches 'nothing/\*\.csv'$"
+
+sed 's|"format": "prometheus"|"format": "prometheus", "file": "x"|' "$SRC/inventory-prom.json" >"$SRC/inv-badprom.json"
+run "sources: prometheus spec with a file" 1 plan -i "$SRC/inv-badprom.json" -s "$SRC/schedule.json" $NOW --no-write &&
+	expect_err "inv-badprom.json:[0-9]+: components\[0\]\.history\.file: unknown field"
+sed 's|"url": "http://127.0.0.1:PORT", "cpu"|"url": "ftp://127.0.0.1", "cpu"|' "$SRC/inventory-prom.json" >"$SRC/inv-badurl.json"
+run "sources: prometheus url scheme" 1 plan -i "$SRC/inv-badurl.json" -s "$SRC/schedule.json" $NOW --no-write &&
+	expect_err "components\[0\]\.history\.query\.url: 'ftp://127.0.0.1' is not an http:// or https:// URL"
+
+# --- A real Prometheus, backfilled with the same history. ---
+prom_free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+	echo "SKIP: sources: prometheus or promtool not installed (run .ci/deps)" >&2
+else
+	# OpenMetrics from the long CSV: one family, series in time order.
+	/usr/bin/python3 - "$SRC/history.csv" >"$SRC/history.om" <<'PY'
+import csv, sys, datetime
+rows = {}
+for r in csv.DictReader(open(sys.argv[1])):
+    t = int(datetime.datetime.strptime(r["timestamp"], "%Y-%m-%dT%H:%M:%SZ")
+            .replace(tzinfo=datetime.timezone.utc).timestamp())
+    rows.setdefault((r["component"], r["resource"]), []).append((t, r["value"]))
+print("# HELP adp_history load history")
+print("# TYPE adp_history gauge")
+for (c, res), pts in sorted(rows.items()):
+    for t, v in sorted(pts):
+        print('adp_history{component="%s",resource="%s"} %s %d' % (c, res, v, t))
+print("# EOF")
+PY
+	mkdir -p "$SRC/tsdb"
+	if promtool tsdb create-blocks-from openmetrics "$SRC/history.om" "$SRC/tsdb" >"$SRC/promtool.log" 2>&1; then ok; else
+		name="sources: promtool backfill"; bad "promtool failed: $(tail -3 "$SRC/promtool.log")"; fi
+	printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' >"$SRC/prometheus.yml"
+	PORT=$(prom_free_port)
+	prometheus --config.file="$SRC/prometheus.yml" --storage.tsdb.path="$SRC/tsdb" \
+		--storage.tsdb.retention.time=100y --web.listen-address="127.0.0.1:$PORT" \
+		>"$SRC/prometheus.log" 2>&1 &
+	PROM_PID=$!
+	ready=0
+	i=0
+	while [ $i -lt 100 ]; do
+		if curl -fsS "http://127.0.0.1:$PORT/-/ready" >/dev/null 2>&1; then ready=1; break; fi
+		sleep 0.2
+		i=$((i + 1))
+	done
+	if [ $ready -eq 1 ]; then ok; else name="sources: prometheus start"; bad "not ready: $(tail -3 "$SRC/prometheus.log")"; fi
+	sed "s/PORT/$PORT/g" "$SRC/inventory-prom.json" >"$SRC/inv-prom.json"
+	run "sources: plan from prometheus" 2 plan -i "$SRC/inv-prom.json" -s "$SRC/schedule.json" $NOW --no-write -o json &&
+		same_plan "sources: plan from prometheus equals csv"
+
+	# Errors: a bad PromQL expression, an empty result, no server.
+	sed 's|adp_history{resource=\\"cpu\\",component=\\"$component\\"}|adp_history{resource=|' "$SRC/inv-prom.json" >"$SRC/inv-promql.json"
+	run "sources: promql error" 1 plan -i "$SRC/inv-promql.json" -s "$SRC/schedule.json" $NOW --no-write &&
+		expect_err "^adpart-update: component 'web': prometheus 'http://127.0.0.1:$PORT': cpu query 'adp_history\{resource=' failed: HTTP 400: bad_data: "
+	sed 's|component=\\"$component\\"}|component=\\"nobody\\"}|' "$SRC/inv-prom.json" >"$SRC/inv-empty.json"
+	run "sources: empty prometheus result" 1 plan -i "$SRC/inv-empty.json" -s "$SRC/schedule.json" $NOW --no-write &&
+		expect_err "cpu query 'adp_history\{resource=\"cpu\",component=\"nobody\"\}' returned no series for component 'web' from 2018-04-06T0[0-9]:00:00Z to 2018-05-05T23:00:00Z"
+	# Before the history begins: a real range with nothing in it is no zero load.
+	run "sources: prometheus range before the data" 1 plan -i "$SRC/inv-prom.json" -s "$SRC/schedule.json" --now=2018-04-01T00:00:00Z --no-write &&
+		expect_err "returned no series"
+	kill "$PROM_PID" 2>/dev/null
+	wait "$PROM_PID" 2>/dev/null
+	run "sources: prometheus down" 1 plan -i "$SRC/inv-prom.json" -s "$SRC/schedule.json" $NOW --no-write &&
+		expect_err "prometheus 'http://127.0.0.1:$PORT': .*(after 2 attempts)"
+fi
