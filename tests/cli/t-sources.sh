@@ -109,3 +109,37 @@ PY
 	run "sources: prometheus down" 1 plan -i "$SRC/inv-prom.json" -s "$SRC/schedule.json" $NOW --no-write &&
 		expect_err "prometheus 'http://127.0.0.1:$PORT': .*(after 2 attempts)"
 fi
+
+# --- profile: real processes sampled from /proc. ---
+sh -c 'i=0; while [ $i -lt 3000000 ]; do i=$((i + 1)); done' &
+BUSY=$!
+sleep 30 &
+IDLE=$!
+run "profile: two pids as one component" 0 profile --pid "$BUSY" --pid "$IDLE" --component web \
+	--interval 1s --duration 2s --output "$TMP/prof.csv" --textfile "$TMP/prof.prom" --threads
+kill "$BUSY" "$IDLE" 2>/dev/null
+wait "$BUSY" "$IDLE" 2>/dev/null
+name="profile: csv header"
+if [ "$(head -n 1 "$TMP/prof.csv")" = "timestamp,component,resource,value" ]; then ok; else bad "header: $(head -n 1 "$TMP/prof.csv")"; fi
+name="profile: cpu of the busy loop"
+# The shell loop keeps a core busy: well above a tenth of a core per sample.
+if awk -F, '$2 == "web" && $3 == "cpu" && $4 > 0.1 { n++ } END { exit !(n >= 1) }' "$TMP/prof.csv"; then ok; else bad "no cpu sample above 0.1: $(cat "$TMP/prof.csv")"; fi
+name="profile: resident memory"
+if awk -F, '$2 == "web" && $3 == "memory" && $4 > 100000 { n++ } END { exit !(n >= 1) }' "$TMP/prof.csv"; then ok; else bad "no memory sample"; fi
+name="profile: textfile metadata"
+if grep -q "^adpart_process_info{component=\"web\",pid=\"$IDLE\",name=\"sleep\",user=\"[^\"]*\",cmdline=\"sleep 30\"} 1$" "$TMP/prof.prom"; then ok; else bad "no info line for pid $IDLE"; fi
+if command -v promtool >/dev/null 2>&1; then
+	name="profile: textfile passes promtool check metrics"
+	if promtool check metrics <"$TMP/prof.prom" >"$TMP/promtool.out" 2>&1; then ok; else bad "$(cat "$TMP/promtool.out")"; fi
+fi
+run "profile: output is valid history" 0 validate --kind history "$TMP/prof.csv" && expect_out "valid history"
+
+run "profile: no selector" 64 profile --duration 1s && expect_err "choose processes with --cgroup, --pid or --name"
+run "profile: bad pid" 64 profile --pid abc && expect_err "--pid 'abc' is not a process id"
+run "profile: bad group" 64 profile --name x --group-by host && expect_err "--group-by 'host': expected name, cgroup, user or pid"
+run "profile: bad cgroup" 1 profile --cgroup "$TMP/no-such-cgroup" --duration 1s &&
+	expect_err "^adpart-update: cgroup '.*no-such-cgroup' cannot be read: No such file or directory"
+run "profile: bad component" 1 profile --name x --component 'a b' --duration 1s &&
+	expect_err "component 'a b' is not a valid name"
+run "profile: unwritable output" 1 profile --name 'sh' --interval 1s --duration 1s --output "$TMP/no/such/dir.csv" &&
+	expect_err "cannot open '.*no/such/dir.csv'"
