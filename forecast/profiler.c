@@ -30,6 +30,13 @@ struct netns_acc {
 	char component[129];
 };
 
+/* A process seen and not chosen, kept open so that it is not examined
+ * again while it lives (a reused PID fails the read and is new). */
+struct prof_reject {
+	pid_t pid;
+	int fd;
+};
+
 struct profiler {
 	struct prof_opts o;
 	char **cgroups, **names;
@@ -44,6 +51,10 @@ struct profiler {
 	size_t ncomps;
 	struct netns_acc *ns;
 	size_t nns;
+	struct prof_reject *rej;
+	size_t nrej;
+	long cached_uid;            /* last user looked up, -1: none */
+	char cached_user[64];
 	double last_mono;
 	int64_t last_now;
 	int samples;
@@ -68,6 +79,47 @@ static void free_proc(struct prof_proc *p)
 {
 	free(p->cmdline);
 	free(p->threads);
+	if (p->fd_stat >= 0)
+		close(p->fd_stat);
+	if (p->fd_io >= 0)
+		close(p->fd_io);
+	p->fd_stat = p->fd_io = -1;
+}
+
+static void free_rejects(struct prof_reject *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (r[i].fd >= 0)
+			close(r[i].fd);
+	free(r);
+}
+
+/* Reads a kept-open /proc file from the start: one syscall, no lookup. */
+static ssize_t read_fd(int fd, char *buf, size_t size)
+{
+	ssize_t n = pread(fd, buf, size - 1, 0);
+
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+/* Opens and reads; *fd keeps the descriptor (or -1 when out of them). */
+static ssize_t open_read(const char *path, int *fd, char *buf, size_t size)
+{
+	ssize_t n;
+
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return errno == EMFILE || errno == ENFILE ? read_small(path, buf, size) : -1;
+	if ((n = read_fd(*fd, buf, size)) < 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return n;
 }
 
 void profiler_free(struct profiler *p)
@@ -88,6 +140,7 @@ void profiler_free(struct profiler *p)
 	free(p->procs);
 	free(p->comps);
 	free(p->ns);
+	free_rejects(p->rej, p->nrej);
 	free(p);
 }
 
@@ -125,6 +178,7 @@ int profiler_new(struct profiler **out, const struct prof_opts *o)
 	p->hz = sysconf(_SC_CLK_TCK);
 	p->page = sysconf(_SC_PAGESIZE);
 	p->own_netns = ns_inode(p->proc, 0);
+	p->cached_uid = -1;
 	if ((o->ncgroups && !(p->cgroups = calloc(o->ncgroups, sizeof(char *)))) ||
 	    (o->nnames && !(p->names = calloc(o->nnames, sizeof(char *)))) ||
 	    (o->npids && !(p->pids = calloc(o->npids, sizeof(pid_t))))) {
@@ -223,6 +277,16 @@ static int name_matches(const struct profiler *p, const char *comm, const char *
 	return 0;
 }
 
+static int fnmatch_any(const struct profiler *p, const char *comm)
+{
+	size_t i;
+
+	for (i = 0; i < p->o.nnames; i++)
+		if (!fnmatch(p->o.names[i], comm, 0))
+			return 1;
+	return 0;
+}
+
 static void cgroup_leaf(const struct profiler *p, pid_t pid, char out[129])
 {
 	char path[PATH_MAX], buf[4096], *line, *save = NULL, *best = NULL;
@@ -275,6 +339,15 @@ static int cmp_proc(const void *a, const void *b)
 {
 	const struct prof_proc *x = a, *y = b;
 	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+static int cmp_pid(const void *a, const void *b);
+
+static struct prof_reject *find_reject(struct profiler *p, pid_t pid)
+{
+	struct prof_reject key = { pid, -1 };
+
+	return p->nrej ? bsearch(&key, p->rej, p->nrej, sizeof(key), cmp_pid) : NULL;
 }
 
 static int cmp_pid(const void *a, const void *b)
@@ -332,14 +405,19 @@ static void proc_meta(struct profiler *p, struct prof_proc *pr)
 	pr->cmdline = strdup(n > 0 ? buf : "");
 	snprintf(path, sizeof(path), "%s/%d", p->proc, (int)pr->pid);
 	pr->user[0] = '\0';
-	if (!stat(path, &st)) {
+	if (!stat(path, &st) && (long)st.st_uid == p->cached_uid) {
+		snprintf(pr->user, sizeof(pr->user), "%s", p->cached_user);
+	} else if (!stat(path, &st)) {
 		struct passwd pw, *res = NULL;
 		char pwbuf[1024];
 
+		/* The password database is a file read per lookup: remember the last. */
 		if (!getpwuid_r(st.st_uid, &pw, pwbuf, sizeof(pwbuf), &res) && res)
 			snprintf(pr->user, sizeof(pr->user), "%s", pw.pw_name);
 		else
 			snprintf(pr->user, sizeof(pr->user), "%u", (unsigned)st.st_uid);
+		p->cached_uid = (long)st.st_uid;
+		snprintf(p->cached_user, sizeof(p->cached_user), "%s", pr->user);
 	}
 }
 
@@ -436,7 +514,8 @@ int profiler_sample(struct profiler *p, int64_t now, double mono, int *ready)
 	double dt = p->samples ? mono - p->last_mono : 0;
 	char path[PATH_MAX], buf[2048];
 	struct prof_proc *fresh = NULL;
-	size_t nfresh = 0;
+	struct prof_reject *rej = NULL;
+	size_t nfresh = 0, nrej = 0;
 	int rc = 0;
 
 	/* Candidates: listed PIDs, cgroup members, and every PID when names are matched. */
@@ -495,19 +574,37 @@ int profiler_sample(struct profiler *p, int64_t now, double mono, int *ready)
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
 	}
+	if (!(rej = calloc(ncand ? ncand : 1, sizeof(*rej)))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
 	for (i = 0; i < ncand; i++) {
 		struct prof_proc *pr, *old;
+		struct prof_reject *was;
 		unsigned long long ticks, start, rss;
-		int chosen = 0;
+		int chosen = 0, fd = -1, known = 0;
 		char comm[64];
 		ssize_t n;
 
 		if (i && cand[i] == cand[i - 1])
 			continue;
-		snprintf(path, sizeof(path), "%s/%d/stat", p->proc, (int)cand[i]);
-		if (read_small(path, buf, sizeof(buf)) <= 0 || parse_stat(buf, comm, &ticks, &start, &rss))
-			continue; /* gone */
 		old = find_proc(p, cand[i]);
+		was = find_reject(p, cand[i]);
+		if (old && old->fd_stat >= 0) {
+			n = read_fd(old->fd_stat, buf, sizeof(buf));
+			known = 1;
+		} else if (was && was->fd >= 0) {
+			n = read_fd(was->fd, buf, sizeof(buf));
+			known = 2;
+		} else {
+			snprintf(path, sizeof(path), "%s/%d/stat", p->proc, (int)cand[i]);
+			n = open_read(path, &fd, buf, sizeof(buf));
+		}
+		if (n <= 0 || parse_stat(buf, comm, &ticks, &start, &rss)) {
+			if (fd >= 0)
+				close(fd);
+			continue; /* gone */
+		}
 		if (old && old->start != start)
 			old = NULL; /* a reused PID */
 		/* Chosen by PID or cgroup, or by name (the command line is read once). */
@@ -520,23 +617,49 @@ int profiler_sample(struct profiler *p, int64_t now, double mono, int *ready)
 
 			if (old)
 				chosen = 1;
+			else if (known == 2)
+				chosen = 0;
+			else if (fnmatch_any(p, comm))
+				chosen = 1;
 			else {
 				snprintf(path, sizeof(path), "%s/%d/cmdline", p->proc, (int)cand[i]);
-				if ((n = read_small(path, argv0, sizeof(argv0))) < 0)
-					continue;
-				chosen = name_matches(p, comm, argv0);
+				if (read_small(path, argv0, sizeof(argv0)) >= 0)
+					chosen = name_matches(p, comm, argv0);
 			}
 		}
-		if (!chosen)
+		if (!chosen) {
+			/* Keep the descriptor so the next sample need not look again. */
+			if (p->o.nnames && (fd >= 0 || known == 2)) {
+				rej[nrej].pid = cand[i];
+				rej[nrej].fd = known == 2 ? was->fd : fd;
+				if (known == 2)
+					was->fd = -1;
+				nrej++;
+			} else if (fd >= 0) {
+				close(fd);
+			}
 			continue;
+		}
+		if (known == 2 && was->fd >= 0) {
+			close(was->fd);
+			was->fd = -1;
+		}
 		pr = &fresh[nfresh++];
 		if (old) {
 			*pr = *old;
 			old->cmdline = NULL;
 			old->threads = NULL;
 			old->nthreads = 0;
+			old->fd_stat = old->fd_io = -1;
+			if (fd >= 0) {
+				if (pr->fd_stat >= 0)
+					close(pr->fd_stat);
+				pr->fd_stat = fd;
+			}
 		} else {
 			memset(pr, 0, sizeof(*pr));
+			pr->fd_stat = fd;
+			pr->fd_io = -1;
 			pr->pid = cand[i];
 			pr->start = start;
 			pr->fresh = 1;
@@ -560,13 +683,18 @@ int profiler_sample(struct profiler *p, int64_t now, double mono, int *ready)
 				  ? (double)(ticks - old->ticks) / (double)p->hz / dt : -1;
 		pr->ticks = ticks;
 		pr->rss = (double)rss * (double)p->page;
-		snprintf(path, sizeof(path), "%s/%d/io", p->proc, (int)pr->pid);
 		{
 			unsigned long long rb = 0, wb = 0, io;
 			char *q;
 			int got = 0;
 
-			if (read_small(path, buf, sizeof(buf)) > 0) {
+			if (pr->fd_io >= 0) {
+				n = read_fd(pr->fd_io, buf, sizeof(buf));
+			} else {
+				snprintf(path, sizeof(path), "%s/%d/io", p->proc, (int)pr->pid);
+				n = open_read(path, &pr->fd_io, buf, sizeof(buf));
+			}
+			if (n > 0) {
 				if ((q = strstr(buf, "\nread_bytes:")))
 					got += sscanf(q, "\nread_bytes: %llu", &rb);
 				if ((q = strstr(buf, "\nwrite_bytes:")))
@@ -587,6 +715,10 @@ int profiler_sample(struct profiler *p, int64_t now, double mono, int *ready)
 	p->procs = fresh;
 	p->nprocs = nfresh;
 	fresh = NULL;
+	free_rejects(p->rej, p->nrej);
+	p->rej = rej;
+	p->nrej = nrej;
+	rej = NULL;
 	qsort(p->procs, p->nprocs, sizeof(*p->procs), cmp_proc);
 	/* Components. */
 	if (!p->comps && !(p->comps = calloc(PROF_MAX_COMPONENTS, sizeof(*p->comps)))) {
@@ -656,6 +788,8 @@ int profiler_sample(struct profiler *p, int64_t now, double mono, int *ready)
 done:
 	free(cand);
 	free(cg);
+	if (rej)
+		free_rejects(rej, nrej);
 	if (fresh) {
 		for (i = 0; i < nfresh; i++)
 			free_proc(&fresh[i]);

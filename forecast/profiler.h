@@ -58,6 +58,7 @@ struct prof_proc {
 	double cpu, rss, io_rate;   /* the last sample's figures */
 	size_t nthreads;
 	struct prof_thread *threads; /* owned */
+	int fd_stat, fd_io;         /* kept open between samples; -1: none */
 };
 
 struct prof_thread {
