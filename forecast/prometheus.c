@@ -294,7 +294,7 @@ int forecast_prom_read(struct history *h, const struct forecast_prom_opts *p,
 	char *token = NULL, *password = NULL, *endpoint = NULL, *auth = NULL;
 	char query[FORECAST_PROM_MAX_QUERY];
 	int64_t step, until, start, end, s;
-	size_t maxpts, i;
+	size_t maxpts, i, total;
 	CURL *c = NULL;
 	int rc = 0, res, any = 0;
 
@@ -390,7 +390,10 @@ int forecast_prom_read(struct history *h, const struct forecast_prom_opts *p,
 			}
 		}
 		curl_free(eq);
-		if (a[res].n == 0) {
+		for (i = 0, total = 0; i < a[res].n; i++)
+			total += a[res].items[i].n;
+		/* Series of nothing but NaN are no data either. */
+		if (total == 0) {
 			char from[32], to[32];
 
 			adp_time_format(from, start);
