@@ -94,6 +94,26 @@ PY
 	run "sources: plan from prometheus" 2 plan -i "$SRC/inv-prom.json" -s "$SRC/schedule.json" $NOW --no-write -o json &&
 		same_plan "sources: plan from prometheus equals csv"
 
+	# The same from the command line, for an inventory that names no history.
+	jq 'del(.components[].history)' "$SRC/inventory-csv.json" >"$SRC/inv-nohist.json"
+	run "sources: plan --prometheus" 2 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" $NOW --no-write -o json \
+		--prometheus "http://127.0.0.1:$PORT" --prom-query 'cpu=adp_history{resource="cpu"}' \
+		--prom-query 'memory=adp_history{resource="memory"}' --prom-label component --prom-step 1h --prom-range 30d &&
+		same_plan "sources: plan --prometheus equals csv"
+	run "sources: --prom-query without a resource" 64 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" \
+		--prometheus "http://127.0.0.1:$PORT" --prom-query 'adp_history' &&
+		expect_err "--prom-query expects RESOURCE=PROMQL"
+	run "sources: --prometheus without a query" 64 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" \
+		--prometheus "http://127.0.0.1:$PORT" && expect_err "--prometheus needs at least one --prom-query"
+	printf 'tok\n' >"$SRC/token"
+	run "sources: plan --prometheus with a token over plain http" 2 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" $NOW --no-write \
+		--prometheus "http://127.0.0.1:$PORT" --prom-query 'cpu=adp_history{resource="cpu"}' \
+		--prom-query 'memory=adp_history{resource="memory"}' --prom-step 1h --prom-token-file "$SRC/token" &&
+		expect_out "Wave 1"
+	run "sources: missing token file" 1 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" $NOW --no-write \
+		--prometheus "http://127.0.0.1:$PORT" --prom-query 'cpu=adp_history{resource="cpu"}' \
+		--prom-token-file "$SRC/nonexistent-token" && expect_err "prometheus bearer token file"
+
 	# Errors: a bad PromQL expression, an empty result, no server.
 	sed 's|adp_history{resource=\\"cpu\\",component=\\"$component\\"}|adp_history{resource=|' "$SRC/inv-prom.json" >"$SRC/inv-promql.json"
 	run "sources: promql error" 1 plan -i "$SRC/inv-promql.json" -s "$SRC/schedule.json" $NOW --no-write &&
