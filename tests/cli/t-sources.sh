@@ -163,3 +163,55 @@ run "profile: bad component" 1 profile --name x --component 'a b' --duration 1s 
 	expect_err "component 'a b' is not a valid name"
 run "profile: unwritable output" 1 profile --name 'sh' --interval 1s --duration 1s --output "$TMP/no/such/dir.csv" &&
 	expect_err "cannot open '.*no/such/dir.csv'"
+
+# A real cgroup, when this machine lets us make one (v2, else v1 memory).
+CG=""
+for base in /sys/fs/cgroup/unified /sys/fs/cgroup/memory /sys/fs/cgroup; do
+	if [ -w "$base" ] && [ -e "$base/cgroup.procs" ] && mkdir "$base/adpart-test-$$" 2>/dev/null; then
+		CG="$base/adpart-test-$$"
+		break
+	fi
+done
+if [ -n "$CG" ]; then
+	sleep 30 &
+	KID=$!
+	if echo "$KID" >"$CG/cgroup.procs" 2>/dev/null; then
+		run "profile: by cgroup, grouped by cgroup" 0 profile --cgroup "$CG" --group-by cgroup \
+			--interval 1s --duration 1s --output "$TMP/cg.csv" --textfile "$TMP/cg.prom"
+		name="profile: cgroup component"
+		if grep -q ",adpart-test-$$,memory," "$TMP/cg.csv" && grep -q "pid=\"$KID\"" "$TMP/cg.prom"; then ok; else
+			bad "component adpart-test-$$ missing: $(cat "$TMP/cg.csv")"; fi
+	else
+		echo "SKIP: profile: cannot move a process into $CG" >&2
+	fi
+	kill "$KID" 2>/dev/null
+	wait "$KID" 2>/dev/null
+	rmdir "$CG" 2>/dev/null
+else
+	echo "SKIP: profile: no writable cgroup hierarchy here" >&2
+fi
+
+# Inventory errors for the new history fields.
+inv_with_history() {
+	jq --argjson h "$1" '.components[0].history = $h' "$SRC/inventory-csv.json" >"$SRC/inv-h.json"
+}
+inv_with_history '{"format": "prometheus", "query": {"cpu": "up"}}'
+run "inventory: prometheus without url" 1 validate "$SRC/inv-h.json" &&
+	expect_err "components\[0\]\.history\.query: missing required field 'url'"
+inv_with_history '{"format": "prometheus", "query": {"url": "http://x"}}'
+run "inventory: prometheus without queries" 1 validate "$SRC/inv-h.json" &&
+	expect_err "names no query: expected PromQL for at least one of cpu, memory, io, net"
+inv_with_history '{"format": "prometheus", "query": {"url": "http://x", "cpu": "up", "username": "u"}}'
+run "inventory: basic auth without password file" 1 validate "$SRC/inv-h.json" &&
+	expect_err "username needs password_file"
+inv_with_history '{"format": "prometheus", "query": {"url": "http://x", "cpu": "up", "range": "forever"}}'
+run "inventory: bad prometheus range" 1 validate "$SRC/inv-h.json" &&
+	expect_err "components\[0\]\.history\.query\.range: 'forever' is not a duration"
+inv_with_history '{"format": "prometheus", "query": {"url": "http://x", "cpu": "up", "steps": "1m"}}'
+run "inventory: unknown prometheus field" 1 validate "$SRC/inv-h.json" &&
+	expect_err "components\[0\]\.history\.query\.steps: unknown field"
+inv_with_history '{"format": "prometheus"}'
+run "inventory: prometheus without query" 1 validate "$SRC/inv-h.json" &&
+	expect_err "components\[0\]\.history: expected \"query\""
+inv_with_history '{"file": "history.tar.gz", "format": "long", "member": "*.csv"}'
+run "inventory: archive member is valid" 0 validate "$SRC/inv-h.json"
