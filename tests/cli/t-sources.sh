@@ -128,6 +128,37 @@ PY
 	wait "$PROM_PID" 2>/dev/null
 	run "sources: prometheus down" 1 plan -i "$SRC/inv-prom.json" -s "$SRC/schedule.json" $NOW --no-write &&
 		expect_err "prometheus 'http://127.0.0.1:$PORT': .*(after 2 attempts)"
+	# TLS: the same server behind its own certificate; verified against
+	# --prom-ca-file / ca_file, refused without it.
+	if command -v openssl >/dev/null 2>&1 &&
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+			-addext subjectAltName=IP:127.0.0.1 -keyout "$SRC/tls.key" -out "$SRC/tls.crt" >/dev/null 2>&1; then
+		printf 'tls_server_config:\n  cert_file: %s\n  key_file: %s\n' "$SRC/tls.crt" "$SRC/tls.key" >"$SRC/web.yml"
+		PORT=$(prom_free_port)
+		prometheus --config.file="$SRC/prometheus.yml" --storage.tsdb.path="$SRC/tsdb" \
+			--storage.tsdb.retention.time=100y --web.listen-address="127.0.0.1:$PORT" \
+			--web.config.file="$SRC/web.yml" >"$SRC/prometheus-tls.log" 2>&1 &
+		PROM_PID=$!
+		ready=0
+		i=0
+		while [ $i -lt 100 ]; do
+			if curl -fsS --cacert "$SRC/tls.crt" "https://127.0.0.1:$PORT/-/ready" >/dev/null 2>&1; then ready=1; break; fi
+			sleep 0.2
+			i=$((i + 1))
+		done
+		if [ $ready -eq 1 ]; then ok; else name="sources: prometheus tls start"; bad "not ready: $(tail -3 "$SRC/prometheus-tls.log")"; fi
+		run "sources: plan over tls with the ca" 2 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" $NOW --no-write -o json \
+			--prometheus "https://127.0.0.1:$PORT" --prom-query 'cpu=adp_history{resource="cpu"}' \
+			--prom-query 'memory=adp_history{resource="memory"}' --prom-step 1h --prom-ca-file "$SRC/tls.crt" &&
+			same_plan "sources: plan over tls equals csv"
+		run "sources: tls without the ca is refused" 1 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" $NOW --no-write \
+			--prometheus "https://127.0.0.1:$PORT" --prom-query 'cpu=adp_history{resource="cpu"}' --prom-step 1h &&
+			expect_err "prometheus 'https://127.0.0.1:$PORT': .*(certificate|SSL)"
+		kill "$PROM_PID" 2>/dev/null
+		wait "$PROM_PID" 2>/dev/null
+	else
+		echo "SKIP: sources: openssl cannot make a test certificate" >&2
+	fi
 fi
 
 # --- profile: real processes sampled from /proc. ---
