@@ -2,6 +2,7 @@
 # The profiler's own CPU cost: `profile` at a 1 s interval over 200
 # processes for DURATION seconds (default 30). Target: under 1 % of one
 # core. Usage: bench/profile.sh path/to/adpart-update [seconds]
+# With TEXTFILE=1 in the environment it also writes the Prometheus textfile.
 set -eu
 BIN=$1
 SECS=${2:-30}
