@@ -52,5 +52,7 @@ int cmd_show(int argc, char **argv);
 extern const struct argp cmd_history_argp, cmd_show_argp;
 int cmd_diff(int argc, char **argv);
 extern const struct argp cmd_diff_argp;
+int cmd_profile(int argc, char **argv);
+extern const struct argp cmd_profile_argp;
 
 #endif

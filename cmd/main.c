@@ -21,6 +21,7 @@ const struct cmd cmd_table[] = {
 	{ "history", "list the plans and runs in the plan store, newest first", cmd_history, &cmd_history_argp },
 	{ "show", "show a plan or run from the plan store", cmd_show, &cmd_show_argp },
 	{ "diff", "show what changed between two stored plans", cmd_diff, &cmd_diff_argp },
+	{ "profile", "sample processes into history that plan reads", cmd_profile, &cmd_profile_argp },
 	{ NULL, NULL, NULL, NULL },
 };
 

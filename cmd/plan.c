@@ -23,9 +23,12 @@ struct plan_args {
 	int have_now;
 	int write;
 	const char *store;
+	struct forecast_prom_opts prom;
 };
 
-enum { OPT_NOW = 256, OPT_MODEL, OPT_NO_WRITE, OPT_STORE };
+enum { OPT_NOW = 256, OPT_MODEL, OPT_NO_WRITE, OPT_STORE, OPT_PROM, OPT_PROM_QUERY, OPT_PROM_LABEL,
+       OPT_PROM_RANGE, OPT_PROM_STEP, OPT_PROM_TOKEN, OPT_PROM_USER, OPT_PROM_PASSWORD,
+       OPT_PROM_CA };
 
 static const struct argp_option options[] = {
 	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
@@ -37,6 +40,15 @@ static const struct argp_option options[] = {
 	{ "now", OPT_NOW, "TIME", 0, "Plan as if it were TIME (RFC 3339): history from then on is ignored", 0 },
 	{ "model", OPT_MODEL, "NAME", 0, "Forecast model (default: auto; see the forecast command)", 0 },
 	{ "store", OPT_STORE, "DIR", 0, "Also record the plan in the git plan store DIR (created if absent; default: $ADPART_STORE)", 0 },
+	{ "prometheus", OPT_PROM, "URL", 0, "Read history from this Prometheus server", 0 },
+	{ "prom-query", OPT_PROM_QUERY, "RES=PROMQL", 0, "PromQL for a resource (cpu, memory, io, net); repeatable", 0 },
+	{ "prom-label", OPT_PROM_LABEL, "NAME", 0, "Label naming the component (default: component)", 0 },
+	{ "prom-range", OPT_PROM_RANGE, "DURATION", 0, "History to read before --now (default 35d)", 0 },
+	{ "prom-step", OPT_PROM_STEP, "DURATION", 0, "Query step (default: the schedule's step)", 0 },
+	{ "prom-token-file", OPT_PROM_TOKEN, "FILE", 0, "Bearer token for Prometheus, read from FILE", 0 },
+	{ "prom-user", OPT_PROM_USER, "NAME", 0, "Basic-auth user for Prometheus (with --prom-password-file)", 0 },
+	{ "prom-password-file", OPT_PROM_PASSWORD, "FILE", 0, "Basic-auth password, read from FILE", 0 },
+	{ "prom-ca-file", OPT_PROM_CA, "FILE", 0, "Extra CA bundle to verify Prometheus's TLS certificate", 0 },
 	{ 0 },
 };
 
@@ -65,12 +77,46 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--now '%s' is not a time: expected RFC 3339 such as 2018-05-06T00:00:00Z", arg);
 		a->have_now = 1;
 		break;
+	case OPT_PROM: a->prom.url = arg; break;
+	case OPT_PROM_QUERY: {
+		char *eq = strchr(arg, '=');
+		int r = 0;
+
+		if (eq)
+			*eq = '\0';
+		if (!eq || (r = adp_resource_parse(arg)) < 0 || !eq[1])
+			argp_error(state, "--prom-query expects RESOURCE=PROMQL with cpu, memory, io or net");
+		a->prom.query[r] = eq + 1;
+		break;
+	}
+	case OPT_PROM_LABEL: a->prom.label = arg; break;
+	case OPT_PROM_RANGE:
+		if (adp_duration_parse(&a->prom.range, arg) || a->prom.range <= 0)
+			argp_error(state, "--prom-range '%s' is not a duration such as 30d", arg);
+		break;
+	case OPT_PROM_STEP:
+		if (adp_duration_parse(&a->prom.step, arg) || a->prom.step <= 0)
+			argp_error(state, "--prom-step '%s' is not a duration such as 5m", arg);
+		break;
+	case OPT_PROM_TOKEN: a->prom.bearer_token_file = arg; break;
+	case OPT_PROM_USER: a->prom.username = arg; break;
+	case OPT_PROM_PASSWORD: a->prom.password_file = arg; break;
+	case OPT_PROM_CA: a->prom.ca_file = arg; break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
 	case ARGP_KEY_END:
 		if (!a->inventory || !a->schedule)
 			argp_error(state, "--inventory and --schedule are required");
+		{
+			int r, any = 0;
+			for (r = 0; r < ADP_RES_COUNT; r++)
+				any |= a->prom.query[r] != NULL;
+			if (a->prom.url && !any)
+				argp_error(state, "--prometheus needs at least one --prom-query");
+			if (!a->prom.url && (any || a->prom.label || a->prom.bearer_token_file || a->prom.username))
+				argp_error(state, "--prom-* options need --prometheus URL");
+		}
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -234,6 +280,7 @@ int cmd_plan(int argc, char **argv)
 	o.now = a.have_now ? a.now : (int64_t)time(NULL);
 	o.model = a.model;
 	o.tool_version = "adpart-update 0.1.0";
+	o.prom = a.prom.url ? &a.prom : NULL;
 	rc = part_run(&p, &o);
 	if (rc && rc != ADP_EINFEASIBLE) {
 		cmd_error_last(NULL);

@@ -35,7 +35,12 @@ struct reader {
 	int nfields;
 	struct pending *pend;
 	size_t npend;
+	int own;             /* close f when done */
 };
+
+static int read_long(struct history *h, struct reader *rd, const struct history_opts *o);
+static int read_mapped(struct history *h, struct reader *rd, const char *component,
+		       const struct history_mapping *m, const struct history_opts *o);
 
 void history_init(struct history *h)
 {
@@ -184,6 +189,18 @@ static int reader_open(struct reader *r, const char *path)
 	r->f = fopen(path, "re");
 	if (!r->f)
 		return adp_error_set(ADP_EINPUT, "cannot open history '%s': %s", path, strerror(errno));
+	r->own = 1;
+	return 0;
+}
+
+/* A borrowed stream (an archive member, a memory buffer), named for messages. */
+static int reader_stream(struct reader *r, const char *name, FILE *f)
+{
+	memset(r, 0, sizeof(*r));
+	r->path = name;
+	r->f = f;
+	if (!f)
+		return adp_error_set(ADP_ESYS, "cannot read history '%s': no stream", name);
 	return 0;
 }
 
@@ -191,7 +208,7 @@ static void reader_close(struct reader *r)
 {
 	size_t i;
 
-	if (r->f)
+	if (r->f && r->own)
 		fclose(r->f);
 	free(r->line);
 	for (i = 0; i < r->npend; i++) {
@@ -450,13 +467,34 @@ static int find_column(struct reader *r, const char *want, const char *what)
 
 int history_add_long_csv(struct history *h, const char *path, const struct history_opts *o)
 {
-	static const char *const names[] = { "timestamp", "component", "resource", "value" };
 	struct reader r;
-	size_t n0 = h->n, points0 = h->total_points;
-	int col[4], rc, i, more;
+	int rc;
 
 	if ((rc = check_opts(o)) || (rc = reader_open(&r, path)))
 		return rc;
+	return read_long(h, &r, o);
+}
+
+int history_add_long_csv_stream(struct history *h, const char *name, FILE *f,
+				const struct history_opts *o)
+{
+	struct reader r;
+	int rc;
+
+	if ((rc = check_opts(o)) || (rc = reader_stream(&r, name, f)))
+		return rc;
+	return read_long(h, &r, o);
+}
+
+/* Reads a long-format CSV from an opened reader and closes it. */
+static int read_long(struct history *h, struct reader *rd, const struct history_opts *o)
+{
+	static const char *const names[] = { "timestamp", "component", "resource", "value" };
+	struct reader r = *rd;
+	const char *path = r.path;
+	size_t n0 = h->n, points0 = h->total_points;
+	int col[4], rc, i, more;
+
 	if ((more = next_line(&r)) <= 0) {
 		rc = more < 0 ? more : adp_error_set(ADP_EINPUT, "%s: empty file: expected a header 'timestamp,component,resource,value'", path);
 		goto done;
@@ -535,14 +573,37 @@ int history_add_mapped_csv(struct history *h, const char *path, const char *comp
 			   const struct history_mapping *m, const struct history_opts *o)
 {
 	struct reader r;
+	int rc;
+
+	if ((rc = check_opts(o)) || (rc = reader_open(&r, path)))
+		return rc;
+	return read_mapped(h, &r, component, m, o);
+}
+
+int history_add_mapped_csv_stream(struct history *h, const char *name, FILE *f,
+				  const char *component, const struct history_mapping *m,
+				  const struct history_opts *o)
+{
+	struct reader r;
+	int rc;
+
+	if ((rc = check_opts(o)) || (rc = reader_stream(&r, name, f)))
+		return rc;
+	return read_mapped(h, &r, component, m, o);
+}
+
+/* Reads a wide CSV through a mapping from an opened reader and closes it. */
+static int read_mapped(struct history *h, struct reader *rd, const char *component,
+		       const struct history_mapping *m, const struct history_opts *o)
+{
+	struct reader r = *rd;
+	const char *path = r.path;
 	size_t n0 = h->n, points0 = h->total_points;
 	/* Indices into r.pend: its array moves as it grows. */
 	size_t p[ADP_RES_COUNT];
 	int col[ADP_RES_COUNT], tcol, rc, res, more, any = 0;
 	const char *delim = m->delimiter && *m->delimiter ? m->delimiter : ",";
 
-	if ((rc = check_opts(o)) || (rc = reader_open(&r, path)))
-		return rc;
 	if ((more = next_line(&r)) <= 0) {
 		rc = more < 0 ? more : adp_error_set(ADP_EINPUT, "%s: empty file: expected a header line", path);
 		goto done;
@@ -623,5 +684,53 @@ done:
 	if (rc)
 		rollback(h, n0, points0);
 	reader_close(&r);
+	return rc;
+}
+
+int history_add_points(struct history *h, const char *source, const char *component,
+		       int resource, const int64_t *t, const double *v, size_t n,
+		       const struct history_opts *o)
+{
+	struct pending p = { 0 };
+	size_t i;
+	int rc;
+
+	if ((rc = check_opts(o)))
+		return rc;
+	if (!history_name_valid(component))
+		return adp_error_set(ADP_EINPUT, "%s: '%s' is not a valid component name", source, component);
+	if (resource < 0 || resource >= ADP_RES_COUNT)
+		return adp_error_set(ADP_EINPUT, "%s: unknown resource", source);
+	if (n > ADP_HISTORY_MAX_POINTS - h->total_points)
+		return adp_error_set(ADP_ENOMEM, "%s: history exceeds the limit of %zu samples", source,
+				     (size_t)ADP_HISTORY_MAX_POINTS);
+	p.resource = resource;
+	p.component = (char *)component;
+	if (n && !(p.pts = malloc(n * sizeof(*p.pts))))
+		return adp_error_set(ADP_ENOMEM, "out of memory reading '%s'", source);
+	for (i = 0; i < n; i++) {
+		if (!isfinite(v[i]) || v[i] < 0 || v[i] > ADP_HISTORY_MAX_VALUE) {
+			rc = adp_error_set(ADP_EINPUT, "%s: '%s' %s: value %g is out of range: expected 0 to %g",
+					   source, component, adp_resource_name(resource), v[i],
+					   ADP_HISTORY_MAX_VALUE);
+			goto done;
+		}
+		if (o->until && t[i] >= o->until)
+			continue;
+		if (p.n && t[i] < p.pts[p.n - 1].t)
+			p.unsorted++;
+		p.pts[p.n].t = t[i];
+		p.pts[p.n].v = v[i];
+		p.n++;
+	}
+	if (p.n == 0) {
+		rc = adp_error_set(ADP_EINPUT, "%s: no samples of '%s' %s before the forecast origin", source,
+				   component, adp_resource_name(resource));
+		goto done;
+	}
+	h->total_points += p.n;
+	rc = finish(h, &p, source, o);
+done:
+	free(p.pts);
 	return rc;
 }

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util/resource.h"
 
@@ -76,6 +77,22 @@ int history_add_long_csv(struct history *h, const char *path, const struct histo
 /* Reads one component's wide CSV through a column mapping. */
 int history_add_mapped_csv(struct history *h, const char *path, const char *component,
 			   const struct history_mapping *m, const struct history_opts *o);
+
+/* The same from a stream the caller opened and closes (an archive
+ * member, a memory buffer); name stands for the file in messages and as
+ * the series' source. */
+int history_add_long_csv_stream(struct history *h, const char *name, FILE *f,
+				const struct history_opts *o);
+int history_add_mapped_csv_stream(struct history *h, const char *name, FILE *f,
+				  const char *component, const struct history_mapping *m,
+				  const struct history_opts *o);
+
+/* Adds one raw sample set as a series (sorted, merged and resampled by
+ * the policy above); t and v hold n samples. Used by sources that are
+ * not CSV (Prometheus). */
+int history_add_points(struct history *h, const char *source, const char *component,
+		       int resource, const int64_t *t, const double *v, size_t n,
+		       const struct history_opts *o);
 
 /* Borrowed; NULL when absent. */
 const struct series *history_find(const struct history *h, const char *component, int resource);

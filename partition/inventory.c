@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forecast/archive.h"
+#include "forecast/prometheus.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/jsonutil.h"
@@ -20,6 +22,18 @@ static void history_spec_release(struct inv_history *h)
 	free(h->timezone);
 	for (r = 0; r < ADP_RES_COUNT; r++)
 		free(h->res[r].column);
+	free(h->member);
+	if (h->prom) {
+		free(h->prom->url);
+		free(h->prom->label);
+		free(h->prom->bearer_token_file);
+		free(h->prom->username);
+		free(h->prom->password_file);
+		free(h->prom->ca_file);
+		for (r = 0; r < ADP_RES_COUNT; r++)
+			free(h->prom->query[r]);
+		free(h->prom);
+	}
 }
 
 void inventory_release(struct inventory *inv)
@@ -94,11 +108,98 @@ static int dup_opt(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 	return 0;
 }
 
+static int dup_path(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key,
+		    char **out)
+{
+	const char *s = NULL;
+	int rc = adp_json_string(d, obj, jpath, key, 0, &s);
+
+	if (rc || !s)
+		return rc;
+	if (!(*out = adp_path_relative_to(d->path, s)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int read_duration(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+			 const char *key, int64_t *out)
+{
+	const char *s = NULL;
+	char sub[600];
+	int rc = adp_json_string(d, obj, jpath, key, 0, &s);
+
+	if (rc || !s)
+		return rc;
+	snprintf(sub, sizeof(sub), "%s.%s", jpath, key);
+	if (adp_duration_parse(out, s) || *out <= 0)
+		return adp_json_fail(d, sub, "'%s' is not a duration: expected e.g. \"30s\", \"5m\", \"30d\"", s);
+	return 0;
+}
+
+/* {"format": "prometheus", "query": {"url": ..., "cpu": PromQL, ...}} */
+static int read_prom_spec(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+			  struct inv_history *h)
+{
+	static const char *const keys[] = { "format", "query", NULL };
+	static const char *const qkeys[] = { "url", "cpu", "memory", "io", "net", "label", "range",
+					     "step", "bearer_token_file", "username", "password_file",
+					     "ca_file", "timeout", "retries", NULL };
+	struct inv_prom *p;
+	json_t *q = json_object_get(obj, "query");
+	char sub[600];
+	double retries = 0;
+	int rc, r, any = 0;
+
+	if ((rc = adp_json_check_keys(d, obj, jpath, keys)))
+		return rc;
+	snprintf(sub, sizeof(sub), "%s.query", jpath);
+	if (!json_is_object(q))
+		return adp_json_fail(d, q ? sub : jpath,
+				     "expected \"query\": {\"url\": ..., \"cpu\": PromQL, \"memory\": PromQL}");
+	if (!(p = h->prom = calloc(1, sizeof(*p))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if ((rc = adp_json_check_keys(d, q, sub, qkeys)) ||
+	    (rc = dup_opt(d, q, sub, "url", &p->url)) ||
+	    (rc = dup_opt(d, q, sub, "label", &p->label)) ||
+	    (rc = dup_path(d, q, sub, "bearer_token_file", &p->bearer_token_file)) ||
+	    (rc = dup_opt(d, q, sub, "username", &p->username)) ||
+	    (rc = dup_path(d, q, sub, "password_file", &p->password_file)) ||
+	    (rc = dup_path(d, q, sub, "ca_file", &p->ca_file)) ||
+	    (rc = read_duration(d, q, sub, "range", &p->range)) ||
+	    (rc = read_duration(d, q, sub, "step", &p->step)) ||
+	    (rc = read_duration(d, q, sub, "timeout", &p->timeout)) ||
+	    (rc = adp_json_number(d, q, sub, "retries", 0, 0, FORECAST_PROM_MAX_RETRIES, &retries)))
+		return rc;
+	p->retries = retries == 0 ? -1 : (int)retries;
+	if (!json_object_get(q, "retries"))
+		p->retries = 0;
+	if (!p->url)
+		return adp_json_fail(d, sub, "missing required field 'url'");
+	if (strncmp(p->url, "http://", 7) && strncmp(p->url, "https://", 8)) {
+		char upath[640];
+		snprintf(upath, sizeof(upath), "%s.url", sub);
+		return adp_json_fail(d, upath, "'%s' is not an http:// or https:// URL", p->url);
+	}
+	if (p->username && !p->password_file)
+		return adp_json_fail(d, sub, "username needs password_file");
+	if (p->username && p->bearer_token_file)
+		return adp_json_fail(d, sub, "give bearer_token_file or username, not both");
+	for (r = 0; r < ADP_RES_COUNT; r++) {
+		if ((rc = dup_opt(d, q, sub, adp_resource_name(r), &p->query[r])))
+			return rc;
+		any |= p->query[r] != NULL;
+	}
+	if (!any)
+		return adp_json_fail(d, sub, "names no query: expected PromQL for at least one of cpu, memory, io, net");
+	h->format = INV_HISTORY_PROMETHEUS;
+	return 0;
+}
+
 static int read_history_spec(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 			     struct inv_history *h)
 {
 	static const char *const keys[] = { "file", "format", "delimiter", "time_column",
-					    "time_format", "timezone", "columns", NULL };
+					    "time_format", "timezone", "columns", "member", NULL };
 	static const char *const colkeys[] = { "column", "scale", "offset", NULL };
 	const char *file = NULL, *format = "columns";
 	char sub[512];
@@ -107,6 +208,9 @@ static int read_history_spec(const struct adp_json_doc *d, json_t *obj, const ch
 
 	if (!json_is_object(obj))
 		return adp_json_fail(d, jpath, "expected an object naming the history file");
+	if (json_is_string(json_object_get(obj, "format")) &&
+	    !strcmp(json_string_value(json_object_get(obj, "format")), "prometheus"))
+		return read_prom_spec(d, obj, jpath, h);
 	if ((rc = adp_json_check_keys(d, obj, jpath, keys)) ||
 	    (rc = adp_json_string(d, obj, jpath, "file", 1, &file)) ||
 	    (rc = adp_json_string(d, obj, jpath, "format", 0, &format)))
@@ -117,11 +221,12 @@ static int read_history_spec(const struct adp_json_doc *d, json_t *obj, const ch
 		h->format = INV_HISTORY_COLUMNS;
 	else {
 		snprintf(sub, sizeof(sub), "%s.format", jpath);
-		return adp_json_fail(d, sub, "unknown format '%s': expected \"long\" or \"columns\"", format);
+		return adp_json_fail(d, sub, "unknown format '%s': expected \"long\", \"columns\" or \"prometheus\"", format);
 	}
 	if (!(h->path = adp_path_relative_to(d->path, file)))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	if ((rc = dup_opt(d, obj, jpath, "delimiter", &h->delimiter)) ||
+	    (rc = dup_opt(d, obj, jpath, "member", &h->member)) ||
 	    (rc = dup_opt(d, obj, jpath, "time_column", &h->time_column)) ||
 	    (rc = dup_opt(d, obj, jpath, "time_format", &h->time_format)) ||
 	    (rc = dup_opt(d, obj, jpath, "timezone", &h->timezone)))
@@ -392,6 +497,26 @@ int inventory_load_history(struct history *h, const struct inventory *inv,
 
 		if (hs->format == INV_HISTORY_NONE || has_any(h, c->name))
 			continue;
+		if (hs->format == INV_HISTORY_PROMETHEUS) {
+			struct forecast_prom_opts po = {
+				.url = hs->prom->url,
+				.label = hs->prom->label,
+				.range = hs->prom->range,
+				.step = hs->prom->step,
+				.bearer_token_file = hs->prom->bearer_token_file,
+				.username = hs->prom->username,
+				.password_file = hs->prom->password_file,
+				.ca_file = hs->prom->ca_file,
+				.timeout = hs->prom->timeout,
+				.retries = hs->prom->retries,
+			};
+
+			for (r = 0; r < ADP_RES_COUNT; r++)
+				po.query[r] = hs->prom->query[r];
+			if ((rc = forecast_prom_read(h, &po, c->name, o)))
+				return adp_error_wrap(rc, "component '%s'", c->name);
+			continue;
+		}
 		if (hs->format == INV_HISTORY_LONG) {
 			/* One long file may serve several components: read it once. */
 			size_t f;
@@ -399,7 +524,9 @@ int inventory_load_history(struct history *h, const struct inventory *inv,
 
 			for (f = 0; f < *nfiles; f++)
 				seen |= !strcmp((*files)[f], hs->path);
-			if (!seen && ((rc = history_add_long_csv(h, hs->path, o)) ||
+			if (!seen && ((rc = hs->member ? forecast_archive_read(h, hs->path, hs->member, NULL, NULL,
+										 o, NULL, NULL)
+						       : history_add_long_csv(h, hs->path, o)) ||
 				      (rc = add_file(files, nfiles, hs->path))))
 				return rc;
 		} else {
@@ -415,7 +542,9 @@ int inventory_load_history(struct history *h, const struct inventory *inv,
 				m.res[r].scale = hs->res[r].scale;
 				m.res[r].offset = hs->res[r].offset;
 			}
-			if ((rc = history_add_mapped_csv(h, hs->path, c->name, &m, o)) ||
+			if ((rc = hs->member ? forecast_archive_read(h, hs->path, hs->member, c->name, &m, o,
+								     NULL, NULL)
+					     : history_add_mapped_csv(h, hs->path, c->name, &m, o)) ||
 			    (rc = add_file(files, nfiles, hs->path)))
 				return adp_error_wrap(rc ? rc : ADP_EINPUT, "component '%s'", c->name);
 		}

@@ -4,6 +4,7 @@
 #define ADP_INVENTORY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "forecast/history.h"
 #include "util/resource.h"
@@ -19,7 +20,16 @@ struct inv_partition {
 	double capacity[ADP_RES_COUNT]; /* cores, bytes, bytes/s, bytes/s */
 };
 
-enum inv_history_format { INV_HISTORY_NONE, INV_HISTORY_LONG, INV_HISTORY_COLUMNS };
+enum inv_history_format { INV_HISTORY_NONE, INV_HISTORY_LONG, INV_HISTORY_COLUMNS,
+			  INV_HISTORY_PROMETHEUS };
+
+/* "history": {"format": "prometheus", "query": {...}}: all owned or NULL. */
+struct inv_prom {
+	char *url, *label, *bearer_token_file, *username, *password_file, *ca_file;
+	char *query[ADP_RES_COUNT];
+	int64_t range, step, timeout; /* seconds; 0: defaults */
+	int retries;                  /* 0: default; -1: none */
+};
 
 struct inv_history {
 	int format;        /* enum inv_history_format */
@@ -29,6 +39,8 @@ struct inv_history {
 		char *column;  /* owned or NULL */
 		double scale, offset;
 	} res[ADP_RES_COUNT];
+	char *member;      /* owned or NULL: fnmatch pattern of members when file is an archive */
+	struct inv_prom *prom; /* owned; for INV_HISTORY_PROMETHEUS */
 };
 
 struct inv_component {

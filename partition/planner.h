@@ -7,6 +7,7 @@
 #define ADP_PLANNER_H
 
 #include "forecast/forecast.h"
+#include "forecast/prometheus.h"
 #include "partition/inventory.h"
 #include "partition/schedule.h"
 #include "plans/plan.h"
@@ -37,6 +38,10 @@ struct part_run_opts {
 	int64_t now;
 	const char *model;            /* NULL: default */
 	const char *tool_version;
+	/* Prometheus read before the inventory's own history (NULL: none);
+	 * its series are named by the label and limited to the inventory's
+	 * components. */
+	const struct forecast_prom_opts *prom;
 };
 
 int part_run(struct plan *out, const struct part_run_opts *o);

@@ -38,6 +38,23 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 	ho.step = sched.step;
 	ho.max_gap = sched.max_gap;
 	ho.until = o->now;
+	if (o->prom) {
+		struct forecast_prom_opts po = *o->prom;
+		const char **names = calloc(inv.ncomps ? inv.ncomps : 1, sizeof(*names));
+
+		if (!names) {
+			rc = adp_error_set(ADP_ENOMEM, "out of memory");
+			goto done;
+		}
+		for (i = 0; i < inv.ncomps; i++)
+			names[i] = inv.comps[i].name;
+		po.only = names;
+		po.nonly = inv.ncomps;
+		rc = forecast_prom_read(&hist, &po, NULL, &ho);
+		free(names);
+		if (rc)
+			goto done;
+	}
 	if ((rc = inventory_load_history(&hist, &inv, o->history, o->nhistory, &ho, &files, &nfiles)))
 		goto done;
 	fo.origin = o->now;
