@@ -12,6 +12,10 @@ enum {
 	EXIT_ERROR = 1,       /* bad input or a failure, message on stderr */
 	EXIT_CHANGES = 2,     /* plan: a plan with changes was written */
 	EXIT_INFEASIBLE = 3,  /* plan: inputs valid, but no plan fits */
+	EXIT_ROLLED_BACK = 4, /* apply: a step failed, the system was rolled back */
+	EXIT_APPLY_FAILED = 5, /* apply: a step failed and so did the rollback */
+	EXIT_REFUSED = 6,     /* apply: preflight refused, nothing changed */
+	EXIT_STOPPED = 7,     /* apply: stopped by a signal, resumable */
 	EXIT_USAGE = 64,      /* bad command line */
 };
 
@@ -45,5 +49,7 @@ void cmd_format_amount(char buf[48], int r, double v);
 int cmd_plan(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 extern const struct argp cmd_plan_argp, cmd_validate_argp;
+int cmd_apply(int argc, char **argv);
+extern const struct argp cmd_apply_argp;
 
 #endif
