@@ -17,7 +17,7 @@ const char *argp_program_bug_address = NULL;
 const struct cmd cmd_table[] = {
 	{ "plan", "forecast the window's load and build a plan that fits", cmd_plan, &cmd_plan_argp },
 	{ "validate", "check an inventory, schedule, plan or history file", cmd_validate, &cmd_validate_argp },
-	{ "apply", "carry out a plan on this host, journaled, with resume and rollback", cmd_apply, &cmd_apply_argp },
+	{ "apply", "carry out a plan on this host, journaled and reversible", cmd_apply, &cmd_apply_argp },
 	{ NULL, NULL, NULL, NULL },
 };
 
