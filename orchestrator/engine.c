@@ -303,8 +303,11 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 					   o->resume ? "resume" : "roll back", jpath);
 			goto done;
 		}
-		if ((rc = orch_preflight(&p, o->now)) || (rc = d->check(d->ctx, &p)))
+		/* A prerequisite that fails (even a system error) is a refusal: nothing changed yet. */
+		if ((rc = orch_preflight(&p, o->now)) || (rc = d->check(d->ctx, &p))) {
+			rc = ADP_EINPUT;
 			goto done;
+		}
 		j.root = json_object();
 		json_object_set_new(j.root, "format", json_integer(ORCH_JOURNAL_FORMAT));
 		json_object_set_new(j.root, "plan", json_string(o->plan_path));

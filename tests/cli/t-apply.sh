@@ -20,6 +20,7 @@ ap_files() {
    "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}},
   "run": {"argv": ["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
    "ports": {"node-a": $AP_PORT, "node-b": $(($AP_PORT + 1))}, "health_port_b": $1, "stop_grace": 2},
+  $2
   "health": {"command": ["/usr/bin/python3", "-c",
    "import sys,urllib.request;p={'node-a':$AP_PORT,'node-b':$1}['{partition}'];urllib.request.urlopen('http://127.0.0.1:%d/'%p,timeout=2)"],
    "retries": 5, "timeout": 3}}]}
@@ -59,6 +60,75 @@ ap_expect_end_state() {
 	if [ -d "$AP_CGROOT/memory/$AP_CG/node-b/web.0" ]; then bad "shadow cgroup left behind"; else ok; fi
 }
 
+# Prints "server status weight" for each server of be_web from "show stat".
+ap_hap_stat() {
+	/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"show stat\n")
+d = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    d += b
+for line in d.decode().splitlines():
+    f = line.split(",")
+    if len(f) > 18 and f[0] == "be_web" and f[1].startswith("node-"):
+        print(f[1], f[17], f[18])
+' "$AP/hap.sock"
+}
+
+# A real HAProxy on loopback: node-a serves, node-b (the shadow) is in
+# maintenance; apply moves traffic to node-b and back.
+ap_haproxy_case() {
+	cat >"$AP/haproxy.cfg" <<CFG
+global
+	stats socket $AP/hap.sock mode 600 level admin
+defaults
+	mode http
+	timeout connect 1s
+	timeout client 5s
+	timeout server 5s
+frontend fe
+	bind 127.0.0.1:$(($AP_PORT + 2))
+	default_backend be_web
+backend be_web
+	server node-a 127.0.0.1:$AP_PORT weight 100
+	server node-b 127.0.0.1:$(($AP_PORT + 1)) weight 100 disabled
+CFG
+	/usr/sbin/haproxy -db -f "$AP/haproxy.cfg" >"$AP/haproxy.log" 2>&1 &
+	ap_hap=$!
+	i=0
+	while [ $i -lt 50 ] && [ ! -S "$AP/hap.sock" ]; do sleep 0.1; i=$((i + 1)); done
+	ap_files $(($AP_PORT + 1)) "\"traffic\": {\"haproxy_socket\": \"$AP/hap.sock\", \"backend\": \"be_web\"},"
+	ap_start_original
+	ap_hap_stat >"$AP/hap.before"
+	ADPART_TEST_CRASH_AFTER_STEP=6
+	export ADPART_TEST_CRASH_AFTER_STEP
+	run_ap "apply with haproxy crash after switch_traffic" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	unset ADPART_TEST_CRASH_AFTER_STEP
+	ap_hap_stat >"$AP/hap.mid"
+	name="apply with haproxy: traffic on the shadow after switch_traffic"
+	if grep -q "^node-b no check 100" "$AP/hap.mid" && grep -q "^node-a no check 0" "$AP/hap.mid"; then ok; else
+		bad "haproxy state: $(cat "$AP/hap.mid")"; fi
+	if curl -s -o /dev/null "http://127.0.0.1:$(($AP_PORT + 2))/"; then ok; else bad "frontend does not serve"; fi
+	run_ap "apply with haproxy resume" 0 apply -d st --resume plan.json
+	ap_expect_end_state "apply with haproxy end state"
+	ap_hap_stat >"$AP/hap.after"
+	name="apply with haproxy: traffic back on the original"
+	if grep -q "^node-a no check 100" "$AP/hap.after" && grep -q "^node-b MAINT 0" "$AP/hap.after"; then ok; else
+		bad "haproxy state: $(cat "$AP/hap.after")"; fi
+	if curl -s -o /dev/null "http://127.0.0.1:$(($AP_PORT + 2))/"; then ok; else bad "frontend does not serve"; fi
+	ap_kill_all
+	kill "$ap_hap" 2>/dev/null
+	wait "$ap_hap" 2>/dev/null
+	run_ap "apply refuses an unreachable haproxy socket" 6 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	expect_err "cannot reach haproxy"
+	ap_kill_all
+}
+
 apply_in() {
 	(cd "$AP" && "$BIN" "$@")
 }
@@ -76,7 +146,7 @@ run_ap() {
 	ok
 }
 
-ap_files 0
+ap_files 0 ""
 run_ap "apply dry-run" 0 apply --dry-run --now 2018-05-06T00:00:00Z plan.json
 expect_out "start_shadow +node-b +web"
 expect_out "run_update +node-a"
@@ -116,7 +186,7 @@ fi
 if [ -z "$AP_CGROOT" ]; then
 	echo "skip: apply with real cgroups (needs root, cgroup v1 memory controller, /usr/bin/python3, curl)" >&2
 else
-	ap_files $(($AP_PORT + 1))
+	ap_files $(($AP_PORT + 1)) ""
 
 	ap_start_original
 	run_ap "apply full run" 0 apply -d st --now 2018-05-06T00:00:00Z plan.json
@@ -153,7 +223,7 @@ else
 	ap_kill_all
 
 	# The shadow's health check probes a port nothing listens on.
-	ap_files $(($AP_PORT + 7))
+	ap_files $(($AP_PORT + 7)) ""
 	rm -f "$AP/updates.log"
 	ap_start_original
 	run_ap "apply failing health check rolls back" 4 apply -d st --now 2018-05-06T00:00:00Z plan.json
@@ -162,6 +232,11 @@ else
 	if grep -q '"outcome": "rolled_back"' "$AP/st/run.json"; then ok; else bad "run record lacks rolled_back"; fi
 	if [ -e "$AP/updates.log" ] && grep -q updated "$AP/updates.log"; then bad "update ran despite failure"; else ok; fi
 	ap_kill_all
+	if [ -x /usr/sbin/haproxy ]; then
+		ap_haproxy_case
+	else
+		echo "skip: apply with HAProxy (haproxy not installed)" >&2
+	fi
 	rmdir "$AP_CGROOT"/*/"$AP_CG"/node-a/web.0 "$AP_CGROOT"/*/"$AP_CG"/node-a "$AP_CGROOT"/*/"$AP_CG"/node-b \
 		"$AP_CGROOT"/*/"$AP_CG" 2>/dev/null
 fi
