@@ -17,10 +17,10 @@
 
 struct apply_args {
 	const char *plan, *state_dir, *record, *inventory, *schedule, *now;
-	int resume, rollback, dry_run;
+	int resume, rollback, dry_run, policy;
 };
 
-enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD };
+enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY };
 
 static const struct argp_option options[] = {
 	{ "state-dir", 'd', "DIR", 0, "Journal, lock, pid files and logs (default /var/lib/adpart-update)", 0 },
@@ -30,6 +30,8 @@ static const struct argp_option options[] = {
 	{ "resume", OPT_RESUME, NULL, 0, "Continue an interrupted apply from its journal", 0 },
 	{ "rollback", OPT_ROLLBACK, NULL, 0, "Reverse the journaled steps back to the pre-apply state", 0 },
 	{ "dry-run", OPT_DRY_RUN, NULL, 0, "Check the plan and print the steps without acting", 0 },
+	{ "on-deviation", OPT_POLICY, "POLICY", 0,
+	  "When usage leaves the forecast band: warn (default), grow or rollback", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Current time for the expiry check (default: the clock)", 0 },
 	{ 0 },
 };
@@ -47,6 +49,16 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_ROLLBACK: a->rollback = 1; break;
 	case OPT_DRY_RUN: a->dry_run = 1; break;
 	case OPT_NOW: a->now = arg; break;
+	case OPT_POLICY:
+		if (!strcmp(arg, "warn"))
+			a->policy = ORCH_POLICY_WARN;
+		else if (!strcmp(arg, "grow"))
+			a->policy = ORCH_POLICY_GROW;
+		else if (!strcmp(arg, "rollback"))
+			a->policy = ORCH_POLICY_ROLLBACK;
+		else
+			argp_error(state, "unknown policy '%s': expected warn, grow or rollback", arg);
+		break;
 	case ARGP_KEY_ARG:
 		if (a->plan)
 			argp_error(state, "one plan at a time");
@@ -163,6 +175,7 @@ int cmd_apply(int argc, char **argv)
 	o.record_path = a.record;
 	o.resume = a.resume;
 	o.rollback = a.rollback;
+	o.policy = a.policy;
 	o.now = now;
 	o.stop = &stop_flag;
 	if ((crash = getenv("ADPART_TEST_CRASH_AFTER_STEP")))

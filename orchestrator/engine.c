@@ -14,6 +14,7 @@
 #include "orchestrator/steps.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/resource.h"
 #include "util/sha256.h"
 
 #define JOURNAL_MAX_BYTES ((size_t)64 << 20)
@@ -125,6 +126,103 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 	return arc ? 1 : 0;
 }
 
+/* Samples every live shadow of the step's wave (started, not yet
+ * stopped) and compares it with the forecast band (the placement's p95
+ * peak) and its allocation. Returns 1 when the wave must roll back. */
+static int monitor(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
+		   const struct plan *p, size_t upto)
+{
+	json_t *steps = json_object_get(j->root, "steps"), *obs = json_object_get(j->root, "observations");
+	const struct plan_wave *w;
+	size_t k, i;
+	int r;
+
+	if (!d->sample || !p->steps[upto].wave || p->steps[upto].wave > p->nwaves)
+		return 0;
+	if (!obs) {
+		obs = json_array();
+		json_object_set_new(j->root, "observations", obs);
+	}
+	w = &p->waves[p->steps[upto].wave - 1];
+	for (k = 0; k < w->nplacements; k++) {
+		const struct plan_placement *x = &w->placements[k];
+		double use[ADP_RES_COUNT] = { 0 };
+		int have[ADP_RES_COUNT] = { 0 }, live = 0, rc;
+
+		if (!x->from)
+			continue;
+		for (i = 0; i <= upto; i++) {
+			const struct plan_step *s = &p->steps[i];
+			if (s->wave != p->steps[upto].wave || !s->component || strcmp(s->component, x->component) ||
+			    s->replica != x->replica || strcmp(status_of(json_array_get(steps, i)), "done"))
+				continue;
+			if (!strcmp(s->action, "start_shadow"))
+				live = 1;
+			else if (!strcmp(s->action, "stop_shadow"))
+				live = 0;
+		}
+		if (!live)
+			continue;
+		rc = d->sample(d->ctx, p, x, use, have);
+		if (rc < 0 || rc == 1) {
+			json_t *e = json_object();
+			json_object_set_new(e, "after_step", json_integer((json_int_t)p->steps[upto].id));
+			json_object_set_new(e, "component", json_string(x->component));
+			json_object_set_new(e, "replica", json_integer((json_int_t)x->replica));
+			json_object_set_new(e, "state", json_string("no_data"));
+			json_object_set_new(e, "decision", json_string("rollback"));
+			if (rc < 0)
+				json_object_set_new(e, "message", json_string(adp_error_last()));
+			json_array_append_new(obs, e);
+			return 1;
+		}
+		for (r = 0; r < ADP_RES_COUNT; r++) {
+			json_t *e;
+			const char *decision = "ok";
+			int back = 0;
+
+			if (!have[r])
+				continue;
+			if (use[r] > x->p95_peak[r] && x->p95_peak[r] > 0) {
+				decision = o->policy == ORCH_POLICY_ROLLBACK ? "rollback"
+					   : o->policy == ORCH_POLICY_GROW  ? "grow"
+									    : "warn";
+				back = o->policy == ORCH_POLICY_ROLLBACK;
+			}
+			e = json_object();
+			json_object_set_new(e, "after_step", json_integer((json_int_t)p->steps[upto].id));
+			json_object_set_new(e, "component", json_string(x->component));
+			json_object_set_new(e, "replica", json_integer((json_int_t)x->replica));
+			json_object_set_new(e, "partition", json_string(x->partition));
+			json_object_set_new(e, "resource", json_string(adp_resource_name(r)));
+			json_object_set_new(e, "actual", json_real(use[r]));
+			json_object_set_new(e, "predicted_p50", json_real(x->p50_peak[r]));
+			json_object_set_new(e, "predicted_p95", json_real(x->p95_peak[r]));
+			json_object_set_new(e, "alloc", json_real(x->alloc[r]));
+			json_object_set_new(e, "decision", json_string(decision));
+			if (!strcmp(decision, "grow") && d->grow) {
+				double head = 0, limit;
+				size_t u;
+				for (u = 0; u < w->nusage; u++)
+					if (!strcmp(w->usage[u].partition, x->partition) && w->usage[u].resource == r)
+						head = w->usage[u].headroom;
+				limit = x->alloc[r] + (head > 0 ? head : 0);
+				if (d->grow(d->ctx, p, x, r, limit)) {
+					json_object_set_new(e, "decision", json_string("rollback"));
+					json_object_set_new(e, "message", json_string(adp_error_last()));
+					back = 1;
+				} else {
+					json_object_set_new(e, "grown_to", json_real(limit));
+				}
+			}
+			json_array_append_new(obs, e);
+			if (back)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 static void crash_hook(const struct orch_opts *o, size_t id)
 {
 	if (o->crash_after > 0 && (size_t)o->crash_after == id)
@@ -200,7 +298,6 @@ static int write_record(const struct orch_opts *o, struct journal *j, int outcom
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	json_object_set_new(rec, "outcome", json_string(names[outcome]));
 	json_object_set_new(rec, "written_at", json_integer(now_s()));
-	json_object_set_new(rec, "monitoring", json_string("not implemented: no samples taken"));
 	snprintf(path, sizeof(path), "%s", o->record_path ? o->record_path : "");
 	if (!o->record_path)
 		snprintf(path, sizeof(path), "%s/run.json", o->state_dir);
@@ -358,7 +455,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		}
 		if ((rc = run_one(&j, rec, d, &p, &p.steps[i])) < 0)
 			goto done;
-		if (rc > 0) {
+		if (rc > 0 || monitor(&j, o, d, &p, i)) {
 			rc = 0;
 			if ((rc = build_undo(&j, &p)) || (rc = do_rollback(&j, o, d, &p, &out)))
 				goto done;

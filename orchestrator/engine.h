@@ -20,7 +20,17 @@ struct orch_driver {
 	void *ctx;
 	int (*check)(void *ctx, const struct plan *p);
 	int (*act)(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len);
+	/* Actual usage of the moved replica x's shadow: 0 with have[r] set
+	 * for what was measured, 1 for "no data", or a negative ADP_E*. */
+	int (*sample)(void *ctx, const struct plan *p, const struct plan_placement *x,
+		      double usage[ADP_RES_COUNT], int have[ADP_RES_COUNT]);
+	/* Raises x's limit for resource r to limit (within headroom). */
+	int (*grow)(void *ctx, const struct plan *p, const struct plan_placement *x, int r, double limit);
 };
+
+/* What the engine does when actual usage leaves the forecast band. "No
+ * data" always stops the wave and rolls back (fails closed). */
+enum orch_policy { ORCH_POLICY_WARN, ORCH_POLICY_GROW, ORCH_POLICY_ROLLBACK };
 
 enum orch_outcome {
 	ORCH_DONE = 0,        /* every step completed */
@@ -38,6 +48,7 @@ struct orch_opts {
 	int64_t now;              /* for expiry */
 	long crash_after;         /* test hook: _exit after journaling this step id, 0 off */
 	volatile sig_atomic_t *stop; /* set by a signal handler: stop at the next boundary */
+	int policy;               /* enum orch_policy */
 };
 
 /* Preflight only: format, digest of the inputs (re-hashed), expiry,

@@ -22,7 +22,10 @@
 #define MAX_REPLY ((size_t)1 << 20)
 #define CANARY_WEIGHT 10
 
-static const char *const v1_ctrl[] = { "cpu", "cpuset", "memory" };
+/* cpuacct gives cpu usage; where it shares a mount with cpu the second
+ * mkdir and rmdir are no-ops. */
+static const char *const v1_ctrl[] = { "cpu", "cpuset", "memory", "cpuacct" };
+#define NV1 4
 
 int orch_local_init(struct orch_local *l, const struct inventory *inv, const struct schedule *sched,
 		    const char *state_dir)
@@ -195,7 +198,7 @@ static int cg_ensure(const struct orch_local *l, const char *part, const char *i
 	if ((rc = part_cg(l, part, rel, sizeof(rel))) <= 0)
 		return rc;
 	if (l->cg_mode == ORCH_CG_V1) {
-		for (c = 0; c < 3; c++) {
+		for (c = 0; c < NV1; c++) {
 			snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, v1_ctrl[c]);
 			if ((rc = cg_mkpath(dir, rel, c == 1)))
 				return rc;
@@ -258,7 +261,7 @@ static int cg_ensure(const struct orch_local *l, const char *part, const char *i
 static int cg_remove(const struct orch_local *l, const char *part, const char *inst)
 {
 	char rel[512], dir[1024], sub[1200];
-	size_t c, n = l->cg_mode == ORCH_CG_V1 ? 3 : 1;
+	size_t c, n = l->cg_mode == ORCH_CG_V1 ? NV1 : 1;
 	int rc;
 
 	if ((rc = part_cg(l, part, rel, sizeof(rel))) <= 0)
@@ -281,7 +284,7 @@ static int cg_remove(const struct orch_local *l, const char *part, const char *i
 static int cg_join(const struct orch_local *l, const char *part, const char *inst)
 {
 	char rel[512], dir[1200], pid[32];
-	size_t c, n = l->cg_mode == ORCH_CG_V1 ? 3 : 1;
+	size_t c, n = l->cg_mode == ORCH_CG_V1 ? NV1 : 1;
 
 	if (part_cg(l, part, rel, sizeof(rel)) <= 0)
 		return 0;
@@ -810,6 +813,83 @@ static int server_status(const struct inv_component *c, const char *part, char *
 	return rc;
 }
 
+/* ---- monitoring ---- */
+
+static int read_u64(const char *path, const char *key, unsigned long long *out)
+{
+	char line[256];
+	FILE *f = fopen(path, "re");
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (!key)
+			found = sscanf(line, "%llu", out) == 1;
+		else if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ' ')
+			found = sscanf(line + strlen(key) + 1, "%llu", out) == 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Memory now and cpu over 200 ms from the instance cgroup's statistics;
+ * 1 ("no data") when the cgroup or its files are missing. */
+static int local_sample(void *ctx, const struct plan *p, const struct plan_placement *x,
+			double usage[ADP_RES_COUNT], int have[ADP_RES_COUNT])
+{
+	struct orch_local *l = ctx;
+	char rel[512], inst[300], mem[1400], cpu[1400];
+	unsigned long long m = 0, c0 = 0, c1 = 0;
+	struct timespec t0, t1;
+	int rc, v1 = l->cg_mode == ORCH_CG_V1;
+	double dt;
+
+	(void)p;
+	if ((rc = part_cg(l, x->partition, rel, sizeof(rel))) < 0)
+		return rc;
+	if (!rc)
+		return 1;
+	inst_name(inst, sizeof(inst), x->component, x->replica);
+	if (v1) {
+		snprintf(mem, sizeof(mem), "%s/memory/%s/%s/memory.usage_in_bytes", l->cg_root, rel, inst);
+		snprintf(cpu, sizeof(cpu), "%s/cpuacct/%s/%s/cpuacct.usage", l->cg_root, rel, inst);
+	} else {
+		snprintf(mem, sizeof(mem), "%s/%s/%s/memory.current", l->cg_root, rel, inst);
+		snprintf(cpu, sizeof(cpu), "%s/%s/%s/cpu.stat", l->cg_root, rel, inst);
+	}
+	if (!read_u64(mem, NULL, &m))
+		return 1;
+	usage[ADP_RES_MEMORY] = (double)m;
+	have[ADP_RES_MEMORY] = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (read_u64(cpu, v1 ? NULL : "usage_usec", &c0)) {
+		usleep(200000);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (read_u64(cpu, v1 ? NULL : "usage_usec", &c1) && c1 >= c0) {
+			dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+			usage[ADP_RES_CPU] = (double)(c1 - c0) / (v1 ? 1e9 : 1e6) / dt;
+			have[ADP_RES_CPU] = 1;
+		}
+	}
+	return 0;
+}
+
+static int local_grow(void *ctx, const struct plan *p, const struct plan_placement *x, int r, double limit)
+{
+	struct orch_local *l = ctx;
+	double a[ADP_RES_COUNT] = { 0 };
+	char inst[300];
+
+	(void)p;
+	if (r != ADP_RES_CPU && r != ADP_RES_MEMORY)
+		return adp_error_set(ADP_EINPUT, "cannot grow %s: only cpu and memory limits are applied",
+				     adp_resource_name(r));
+	a[r] = limit;
+	inst_name(inst, sizeof(inst), x->component, x->replica);
+	return cg_ensure(l, x->partition, inst, a);
+}
+
 /* ---- the driver ---- */
 
 static int local_check(void *ctx, const struct plan *p)
@@ -959,4 +1039,6 @@ void orch_local_driver(struct orch_driver *d, struct orch_local *l)
 	d->ctx = l;
 	d->check = local_check;
 	d->act = local_act;
+	d->sample = local_sample;
+	d->grow = local_grow;
 }

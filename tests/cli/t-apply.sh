@@ -17,7 +17,7 @@ ap_files() {
   "min": {"cpu": 0.1, "memory": "64MiB"},
   "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
    "time_column": "TimeStamp", "time_format": "rfc3339",
-   "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}},
+   "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": ${3:-1048576}}}},
   "run": {"argv": ["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
    "ports": {"node-a": $AP_PORT, "node-b": $(($AP_PORT + 1))}, "health_port_b": $1, "stop_grace": 2},
   $2
@@ -220,6 +220,26 @@ else
 	unset ADPART_TEST_CRASH_AFTER_STEP
 	run_ap "apply --rollback after a crash" 4 apply -d st --rollback plan.json
 	ap_expect_end_state "apply rollback after crash end state"
+
+	name="apply run record has observations"
+	if grep -q '"predicted_p95"' "$AP/st/run.json"; then ok; else bad "no observations in the run record"; fi
+	ap_kill_all
+
+	# A forecast of a few hundred bytes: the shadow's real memory exceeds it.
+	ap_files $(($AP_PORT + 1)) "" 1
+	ap_start_original
+	run_ap "apply deviation with rollback policy" 4 apply -d st --on-deviation rollback \
+		--now 2018-05-06T00:00:00Z plan.json
+	ap_expect_end_state "apply deviation rollback end state"
+	if grep -q '"decision": "rollback"' "$AP/st/run.json"; then ok; else bad "no rollback decision recorded"; fi
+	ap_kill_all
+	ap_start_original
+	run_ap "apply deviation with warn policy" 0 apply -d st --on-deviation warn --now 2018-05-06T00:00:00Z plan.json
+	if grep -q '"decision": "warn"' "$AP/st/run.json"; then ok; else bad "no warn decision recorded"; fi
+	ap_kill_all
+	ap_start_original
+	run_ap "apply deviation with grow policy" 0 apply -d st --on-deviation grow --now 2018-05-06T00:00:00Z plan.json
+	if grep -q '"grown_to"' "$AP/st/run.json"; then ok; else bad "no growth recorded"; fi
 	ap_kill_all
 
 	# The shadow's health check probes a port nothing listens on.
