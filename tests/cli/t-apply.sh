@@ -29,7 +29,7 @@ JSON
 {"name": "t", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
  "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
  "plan_ttl": "24h", "period": "1d",
- "update": {"command": ["/bin/sh", "-c", "echo updated \$ADPART_PARTITION >>\"\$0\"", "$AP/updates.log"], "timeout": "1m"}}
+ "update": {"command": ["/bin/sh", "-c", "${4:-:}; echo updated \$ADPART_PARTITION >>\"\$0\"", "$AP/updates.log"], "timeout": "1m"}}
 JSON
 	(cd "$AP" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plan.json >/dev/null 2>&1)
 }
@@ -223,6 +223,16 @@ else
 
 	name="apply run record has observations"
 	if grep -q '"predicted_p95"' "$AP/st/run.json"; then ok; else bad "no observations in the run record"; fi
+	ap_kill_all
+
+	# The update command sends SIGTERM to apply: it stops after the step.
+	ap_files $(($AP_PORT + 1)) "" 1048576 'kill -TERM $PPID'
+	ap_start_original
+	run_ap "apply stops on SIGTERM at a step boundary" 7 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	expect_err "stopped at a step boundary"
+	if grep -q '"state": "stopped"' "$AP/st/journal.json"; then ok; else bad "journal state is not stopped"; fi
+	run_ap "apply --resume after SIGTERM" 0 apply -d st --resume plan.json
+	ap_expect_end_state "apply resume after SIGTERM end state"
 	ap_kill_all
 
 	# A forecast of a few hundred bytes: the shadow's real memory exceeds it.
