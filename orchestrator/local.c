@@ -780,8 +780,8 @@ static int set_state(const struct inv_component *c, const char *part, const char
 	return hap(c, part, "set server %s/%s%s state %s", st);
 }
 
-/* Reads the server's status column from "show stat". */
-static int server_status(const struct inv_component *c, const char *part, char *out, size_t len)
+/* Reads column col of the server's "show stat" line (17 status, 18 weight). */
+static int server_field(const struct inv_component *c, const char *part, int col, char *out, size_t len)
 {
 	const char *sock = json_string_value(json_object_get(c->traffic, "haproxy_socket"));
 	const char *be = json_string_value(json_object_get(c->traffic, "backend"));
@@ -799,7 +799,7 @@ static int server_status(const struct inv_component *c, const char *part, char *
 		int k;
 		if (strncmp(line, name, strlen(name)))
 			continue;
-		for (k = 0; k < 17 && f; k++)
+		for (k = 0; k < col && f; k++)
 			f = strchr(f + 1, ',');
 		if (f) {
 			snprintf(out, len, "%.*s", (int)strcspn(f + 1, ","), f + 1);
@@ -811,6 +811,55 @@ static int server_status(const struct inv_component *c, const char *part, char *
 		adp_error_clear();
 	free(reply);
 	return rc;
+}
+
+static int server_status(const struct inv_component *c, const char *part, char *out, size_t len)
+{
+	return server_field(c, part, 17, out, len);
+}
+
+/* Records a server's state and weight the first time apply changes it,
+ * so that restoring puts back exactly what was there. */
+static int save_server(const struct orch_local *l, const struct inv_component *c, const char *part)
+{
+	const char *pre = json_string_value(json_object_get(c->traffic, "server_prefix"));
+	char path[1024], st[64], w[64], rec[160];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/proc/haproxy-%s-%s%s.saved", l->state_dir, c->name, pre ? pre : "", part);
+	if (access(path, F_OK) == 0)
+		return 0;
+	if ((rc = mkdirs(l)) || (rc = server_status(c, part, st, sizeof(st))) ||
+	    (rc = server_field(c, part, 18, w, sizeof(w))))
+		return rc;
+	snprintf(rec, sizeof(rec), "%s %s\n",
+		 !strncmp(st, "MAINT", 5) ? "maint" : !strncmp(st, "DRAIN", 5) ? "drain" : "ready", w);
+	return adp_write_atomic(path, rec, strlen(rec));
+}
+
+/* Puts back what save_server recorded (nothing saved: nothing changed). */
+static int restore_server(const struct orch_local *l, const struct inv_component *c, const char *part)
+{
+	const char *pre = json_string_value(json_object_get(c->traffic, "server_prefix"));
+	char path[1024], *text = NULL, st[16], w[32];
+	size_t len;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/proc/haproxy-%s-%s%s.saved", l->state_dir, c->name, pre ? pre : "", part);
+	if (access(path, F_OK))
+		return 0;
+	if ((rc = adp_read_file(&text, &len, path, 256)))
+		return rc;
+	if (sscanf(text, "%15s %31s", st, w) != 2) {
+		free(text);
+		return adp_error_set(ADP_EINPUT, "'%s' is not a saved server state", path);
+	}
+	free(text);
+	if ((rc = set_weight(c, part, w)) || (rc = set_state(c, part, st)))
+		return rc;
+	if (unlink(path) && errno != ENOENT)
+		return adp_error_set(ADP_ESYS, "cannot remove '%s': %s", path, strerror(errno));
+	return 0;
 }
 
 /* ---- monitoring ---- */
@@ -1007,6 +1056,17 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 		snprintf(msg, len, "no traffic section: nothing to switch");
 		return 0;
 	}
+	if (!strcmp(a, "restore_traffic") || !strcmp(a, "switch_back")) {
+		int rc = restore_server(l, c, home);
+		return rc ? rc : restore_server(l, c, shadow);
+	}
+	{
+		int rc = save_server(l, c, home);
+		if (!rc)
+			rc = save_server(l, c, shadow);
+		if (rc)
+			return rc;
+	}
 	if (!strcmp(a, "canary")) {
 		char w[16];
 		snprintf(w, sizeof(w), "%d", CANARY_WEIGHT);
@@ -1023,14 +1083,6 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 		return set_state(c, home, "drain");
 	if (!strcmp(a, "undrain"))
 		return set_state(c, home, "ready");
-	if (!strcmp(a, "restore_traffic") || !strcmp(a, "switch_back")) {
-		int rc = set_state(c, home, "ready");
-		if (!rc)
-			rc = set_weight(c, home, "100");
-		if (!rc)
-			rc = set_weight(c, shadow, "0");
-		return rc ? rc : set_state(c, shadow, "maint");
-	}
 	return adp_error_set(ADP_EINPUT, "step %zu: unknown action '%s'", s->id, a);
 }
 

@@ -118,9 +118,21 @@ CFG
 	ap_expect_end_state "apply with haproxy end state"
 	ap_hap_stat >"$AP/hap.after"
 	name="apply with haproxy: traffic back on the original"
-	if grep -q "^node-a no check 100" "$AP/hap.after" && grep -q "^node-b MAINT 0" "$AP/hap.after"; then ok; else
-		bad "haproxy state: $(cat "$AP/hap.after")"; fi
+	if grep -q "^node-a no check 100" "$AP/hap.after" && cmp -s "$AP/hap.before" "$AP/hap.after"; then ok; else
+		bad "haproxy state: $(cat "$AP/hap.after"), before: $(cat "$AP/hap.before")"; fi
 	if curl -s -o /dev/null "http://127.0.0.1:$(($AP_PORT + 2))/"; then ok; else bad "frontend does not serve"; fi
+	ap_kill_all
+	ap_start_original
+	ADPART_TEST_CRASH_AFTER_STEP=8
+	export ADPART_TEST_CRASH_AFTER_STEP
+	run_ap "apply with haproxy crash after stop_original" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	unset ADPART_TEST_CRASH_AFTER_STEP
+	run_ap "apply with haproxy rollback" 4 apply -d st --rollback plan.json
+	ap_expect_end_state "apply with haproxy rollback end state"
+	ap_hap_stat >"$AP/hap.after"
+	name="apply with haproxy rollback: weights and states as before"
+	if cmp -s "$AP/hap.before" "$AP/hap.after"; then ok; else
+		bad "haproxy state: $(cat "$AP/hap.after"), before: $(cat "$AP/hap.before")"; fi
 	ap_kill_all
 	kill "$ap_hap" 2>/dev/null
 	wait "$ap_hap" 2>/dev/null
