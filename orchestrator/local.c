@@ -939,6 +939,69 @@ static int local_grow(void *ctx, const struct plan *p, const struct plan_placeme
 	return cg_ensure(l, x->partition, inst, a);
 }
 
+/* ---- capacity ---- */
+
+/* Memory the host can give now (MemAvailable), in bytes; 0 if unknown. */
+static double host_mem_available(void)
+{
+	unsigned long long kb = 0;
+
+	return read_u64("/proc/meminfo", "MemAvailable:", &kb) ? (double)kb * 1024.0 : 0;
+}
+
+/* Checks that each wave's shadows fit what is free now: on the host
+ * (MemAvailable) and under the partition cgroup's own memory limit when
+ * one is already set (limit minus usage). */
+static int capacity_check(const struct orch_local *l, const struct plan *p)
+{
+	double avail = host_mem_available();
+	size_t w, k, m;
+
+	for (w = 0; w < p->nwaves; w++) {
+		const struct plan_wave *wv = &p->waves[w];
+		double total = 0;
+
+		for (k = 0; k < wv->nplacements; k++) {
+			const struct plan_placement *x = &wv->placements[k];
+			char rel[512], dir[1024];
+			unsigned long long lim = 0, use = 0;
+			double need = 0;
+			int rc;
+
+			if (!x->from)
+				continue;
+			total += x->alloc[ADP_RES_MEMORY];
+			if ((rc = part_cg(l, x->partition, rel, sizeof(rel))) < 0)
+				return rc;
+			if (!rc)
+				continue;
+			for (m = 0; m < wv->nplacements; m++)
+				if (wv->placements[m].from && !strcmp(wv->placements[m].partition, x->partition))
+					need += wv->placements[m].alloc[ADP_RES_MEMORY];
+			if (l->cg_mode == ORCH_CG_V1)
+				snprintf(dir, sizeof(dir), "%s/memory/%s/memory.limit_in_bytes", l->cg_root, rel);
+			else
+				snprintf(dir, sizeof(dir), "%s/%s/memory.max", l->cg_root, rel);
+			if (!read_u64(dir, NULL, &lim) || lim >= (1ULL << 60))
+				continue;
+			if (l->cg_mode == ORCH_CG_V1)
+				snprintf(dir, sizeof(dir), "%s/memory/%s/memory.usage_in_bytes", l->cg_root, rel);
+			else
+				snprintf(dir, sizeof(dir), "%s/%s/memory.current", l->cg_root, rel);
+			read_u64(dir, NULL, &use);
+			if ((double)lim - (double)use < need)
+				return adp_error_set(ADP_EINPUT,
+						     "capacity not free: wave %zu needs %.0f bytes of memory in partition '%s', its cgroup has %.0f free",
+						     w + 1, need, x->partition, (double)lim - (double)use);
+		}
+		if (avail > 0 && total > avail)
+			return adp_error_set(ADP_EINPUT,
+					     "capacity not free: wave %zu needs %.0f bytes of memory for its shadows, the host has %.0f available",
+					     w + 1, total, avail);
+	}
+	return 0;
+}
+
 /* ---- the driver ---- */
 
 static int local_check(void *ctx, const struct plan *p)
@@ -981,7 +1044,7 @@ static int local_check(void *ctx, const struct plan *p)
 		if (!strcmp(s->action, "run_update") && !l->sched)
 			return adp_error_set(ADP_EINPUT, "no schedule to take the update command from");
 	}
-	return 0;
+	return capacity_check(l, p);
 }
 
 static int local_act(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len)

@@ -237,6 +237,14 @@ else
 	if grep -q '"predicted_p95"' "$AP/st/run.json"; then ok; else bad "no observations in the run record"; fi
 	ap_kill_all
 
+	# The shadow's partition cgroup already exists with 1 MiB of memory.
+	mkdir -p "$AP_CGROOT/memory/$AP_CG/node-b"
+	echo 1048576 >"$AP_CGROOT/memory/$AP_CG/node-b/memory.limit_in_bytes"
+	run_ap "apply refuses when capacity is not free" 6 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	expect_err "capacity not free: wave 1 needs [0-9]+ bytes of memory in partition 'node-b'"
+	expect_no_file "$AP/st/journal.json"
+	rmdir "$AP_CGROOT/memory/$AP_CG/node-b"
+
 	# The update command sends SIGTERM to apply: it stops after the step.
 	ap_files $(($AP_PORT + 1)) "" 1048576 'kill -TERM $PPID'
 	ap_start_original
