@@ -170,6 +170,21 @@ expect_no_file "$AP/st/journal.json"
 run_ap "apply --resume without a journal" 6 apply -d st --resume plan.json
 expect_err "nothing to resume"
 
+run_ap "apply refuses a component missing from the inventory" 6 apply -d st -i "$TD/demo/inventory.json" \
+	--now 2018-05-06T00:00:00Z plan.json
+expect_err "component 'web' is not in the inventory"
+expect_no_file "$AP/st/journal.json"
+
+sed 's/"run": {/"run_disabled": {/' "$AP/inv.json" >"$AP/inv-norun.json"
+run_ap "apply rejects an unknown inventory field" 6 apply -d st -i inv-norun.json --now 2018-05-06T00:00:00Z plan.json
+expect_err "run_disabled"
+
+/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); del d["components"][0]["run"]; json.dump(d, open(sys.argv[2], "w"))' \
+	"$AP/inv.json" "$AP/inv-norun.json"
+run_ap "apply refuses a component without a run section" 6 apply -d st -i inv-norun.json \
+	--now 2018-05-06T00:00:00Z plan.json
+expect_err "component 'web' has no run section"
+
 run_ap "apply rejects --resume with --rollback" 64 apply -d st --resume --rollback plan.json
 
 mkdir -p "$AP/st"
