@@ -20,8 +20,9 @@ struct orch_local {
 	char cg_root[512];            /* v2 mount, or the v1 mount parent */
 };
 
-/* Detects the cgroup layout; root_override (or NULL) forces a v2 root
- * (for tests). Borrows inv and sched. */
+/* Detects the cgroup layout from /proc/mounts (v1 when the memory
+ * controller is mounted as v1, else the cgroup2 mount). Borrows inv and
+ * sched (sched may be NULL: no update command). */
 int orch_local_init(struct orch_local *l, const struct inventory *inv, const struct schedule *sched,
 		    const char *state_dir);
 void orch_local_release(struct orch_local *l);
