@@ -12,6 +12,10 @@ enum {
 	EXIT_ERROR = 1,       /* bad input or a failure, message on stderr */
 	EXIT_CHANGES = 2,     /* plan: a plan with changes was written */
 	EXIT_INFEASIBLE = 3,  /* plan: inputs valid, but no plan fits */
+	EXIT_ROLLED_BACK = 4, /* apply: a step failed, the system was rolled back */
+	EXIT_APPLY_FAILED = 5, /* apply: a step failed and so did the rollback */
+	EXIT_REFUSED = 6,     /* apply: preflight refused, nothing changed */
+	EXIT_STOPPED = 7,     /* apply: stopped by a signal, resumable */
 	EXIT_USAGE = 64,      /* bad command line */
 };
 
@@ -54,5 +58,7 @@ int cmd_diff(int argc, char **argv);
 extern const struct argp cmd_diff_argp;
 int cmd_profile(int argc, char **argv);
 extern const struct argp cmd_profile_argp;
+int cmd_apply(int argc, char **argv);
+extern const struct argp cmd_apply_argp;
 
 #endif

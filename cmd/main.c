@@ -22,6 +22,7 @@ const struct cmd cmd_table[] = {
 	{ "show", "show a plan or run from the plan store", cmd_show, &cmd_show_argp },
 	{ "diff", "show what changed between two stored plans", cmd_diff, &cmd_diff_argp },
 	{ "profile", "sample processes into history that plan reads", cmd_profile, &cmd_profile_argp },
+	{ "apply", "carry out a plan on this host, journaled and reversible", cmd_apply, &cmd_apply_argp },
 	{ NULL, NULL, NULL, NULL },
 };
 

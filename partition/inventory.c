@@ -45,11 +45,15 @@ void inventory_release(struct inventory *inv)
 	for (i = 0; i < inv->nparts; i++) {
 		free(inv->parts[i].name);
 		free(inv->parts[i].zone);
+		json_decref(inv->parts[i].cgroup);
 	}
 	for (i = 0; i < inv->ncomps; i++) {
 		free(inv->comps[i].name);
 		free(inv->comps[i].placement);
 		history_spec_release(&inv->comps[i].history);
+		json_decref(inv->comps[i].run);
+		json_decref(inv->comps[i].health);
+		json_decref(inv->comps[i].traffic);
 	}
 	free(inv->parts);
 	free(inv->comps);
@@ -287,7 +291,7 @@ static int read_history_spec(const struct adp_json_doc *d, json_t *obj, const ch
 static int read_partition(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 			  struct inventory *inv, struct inv_partition *p)
 {
-	static const char *const keys[] = { "name", "zone", "capacity", NULL };
+	static const char *const keys[] = { "name", "zone", "capacity", "cgroup", NULL };
 	const char *name = NULL, *zone = "";
 	char sub[256];
 	int rc;
@@ -313,13 +317,22 @@ static int read_partition(const struct adp_json_doc *d, json_t *obj, const char 
 		return rc;
 	if (p->capacity[ADP_RES_CPU] <= 0 || p->capacity[ADP_RES_MEMORY] <= 0)
 		return adp_json_fail(d, sub, "cpu and memory capacity must be positive");
+	if ((p->cgroup = json_object_get(obj, "cgroup"))) {
+		snprintf(sub, sizeof(sub), "%s.cgroup", jpath);
+		if (!json_is_object(p->cgroup)) {
+			p->cgroup = NULL;
+			return adp_json_fail(d, sub, "expected an object with path or parent, and cpus");
+		}
+		json_incref(p->cgroup);
+	}
 	return 0;
 }
 
 static int read_component(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 			  struct inventory *inv, struct inv_component *c)
 {
-	static const char *const keys[] = { "name", "tier", "replicas", "placement", "min", "history", NULL };
+	static const char *const keys[] = { "name", "tier", "replicas", "placement", "min", "history",
+					    "run", "health", "traffic", NULL };
 	const char *name = NULL;
 	double tier = INV_MAX_TIER, replicas = 0;
 	json_t *placement, *v;
@@ -386,6 +399,19 @@ static int read_component(const struct adp_json_doc *d, json_t *obj, const char 
 		snprintf(sub, sizeof(sub), "%s.history", jpath);
 		if ((rc = read_history_spec(d, v, sub, &c->history)))
 			return rc;
+	}
+	{
+		static const char *const local[] = { "run", "health", "traffic" };
+		json_t **dst[] = { &c->run, &c->health, &c->traffic };
+
+		for (i = 0; i < 3; i++) {
+			if (!(v = json_object_get(obj, local[i])))
+				continue;
+			snprintf(sub, sizeof(sub), "%s.%s", jpath, local[i]);
+			if (!json_is_object(v))
+				return adp_json_fail(d, sub, "expected an object");
+			*dst[i] = json_incref(v);
+		}
 	}
 	return 0;
 }

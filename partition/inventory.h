@@ -3,6 +3,7 @@
 #ifndef ADP_INVENTORY_H
 #define ADP_INVENTORY_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,10 @@ struct inv_partition {
 	char *name;                     /* owned */
 	char *zone;                     /* owned; "" when not given */
 	double capacity[ADP_RES_COUNT]; /* cores, bytes, bytes/s, bytes/s */
+	/* Optional, for apply's local driver (a reference owned, or NULL):
+	 * {"path": dir} or {"parent": dir}, "cpus": "0-1". Checked by the
+	 * driver, not here. */
+	json_t *cgroup;
 };
 
 enum inv_history_format { INV_HISTORY_NONE, INV_HISTORY_LONG, INV_HISTORY_COLUMNS,
@@ -50,6 +55,11 @@ struct inv_component {
 	size_t *placement;         /* owned: replicas partition indices */
 	double min[ADP_RES_COUNT]; /* guarantees per replica */
 	struct inv_history history;
+	/* Optional, for apply's local driver (references owned, or NULL):
+	 * run {argv, env, cwd, stop_grace, ports}, health {http, expect_status,
+	 * timeout, retries} or {command}, traffic {haproxy_socket, backend,
+	 * server_prefix}. Checked by the driver, not here. */
+	json_t *run, *health, *traffic;
 };
 
 struct inventory {

@@ -20,6 +20,9 @@ void schedule_release(struct schedule *s)
 	free(s->partition_names);
 	free(s->partitions);
 	free(s->update_duration);
+	for (i = 0; i < s->update_argc; i++)
+		free(s->update_argv[i]);
+	free(s->update_argv);
 	free(s->path);
 	free(s->name);
 	free(s->timezone);
@@ -208,12 +211,50 @@ static int read_confidence(const struct adp_json_doc *d, json_t *v, struct sched
 	return adp_json_fail(d, "confidence", "expected a probability such as 0.95, or one per resource");
 }
 
+/* The optional update action: an argv (never a shell string) and a timeout. */
+static int read_update(const struct adp_json_doc *d, json_t *u, struct schedule *s)
+{
+	static const char *const keys[] = { "command", "timeout", NULL };
+	json_t *cmd, *v;
+	size_t i;
+	int rc;
+
+	if (!u)
+		return 0;
+	if (!json_is_object(u))
+		return adp_json_fail(d, "update", "expected an object with command and timeout");
+	if ((rc = adp_json_check_keys(d, u, "update", keys)) ||
+	    (rc = adp_json_duration(d, u, "update", "timeout", 0, &s->update_timeout)))
+		return rc;
+	cmd = json_object_get(u, "command");
+	if (!json_is_array(cmd) || !json_array_size(cmd) || json_array_size(cmd) > SCHEDULE_MAX_ARGV)
+		return adp_json_fail(d, cmd ? "update.command" : "update",
+				     "expected a non-empty array of at most %d strings (program and arguments)",
+				     SCHEDULE_MAX_ARGV);
+	if (s->update_timeout < 0)
+		return adp_json_fail(d, "update.timeout", "expected a positive duration");
+	if (!(s->update_argv = calloc(json_array_size(cmd) + 1, sizeof(char *))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	json_array_foreach(cmd, i, v) {
+		char sub[64];
+
+		snprintf(sub, sizeof(sub), "update.command[%zu]", i);
+		if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > SCHEDULE_MAX_ARG)
+			return adp_json_fail(d, sub, "expected a non-empty string of at most %d bytes",
+					     SCHEDULE_MAX_ARG);
+		if (!(s->update_argv[i] = strdup(json_string_value(v))))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		s->update_argc = i + 1;
+	}
+	return 0;
+}
+
 int schedule_load(struct schedule *out, const char *path, const struct inventory *inv)
 {
 	static const char *const keys[] = { "name", "window", "cutoff", "partitions",
 					    "max_concurrency", "update_duration", "drain_duration",
 					    "verify_duration", "step", "max_gap", "confidence",
-					    "plan_ttl", "period", NULL };
+					    "plan_ttl", "period", "update", NULL };
 	struct adp_json_doc d;
 	struct schedule s = { 0 };
 	const char *name = NULL;
@@ -245,7 +286,8 @@ int schedule_load(struct schedule *out, const char *path, const struct inventory
 	    (rc = adp_json_duration(&d, d.root, "", "max_gap", 0, &s.max_gap)) ||
 	    (rc = read_confidence(&d, json_object_get(d.root, "confidence"), &s)) ||
 	    (rc = adp_json_duration(&d, d.root, "", "plan_ttl", 0, &s.plan_ttl)) ||
-	    (rc = adp_json_duration(&d, d.root, "", "period", 0, &s.period)))
+	    (rc = adp_json_duration(&d, d.root, "", "period", 0, &s.period)) ||
+	    (rc = read_update(&d, json_object_get(d.root, "update"), &s)))
 		goto done;
 	if (s.cutoff >= s.end - s.start) {
 		rc = adp_json_fail(&d, "cutoff", "the cutoff leaves no time in the window");

@@ -28,7 +28,15 @@ struct schedule {
 	double confidence[ADP_RES_COUNT]; /* P(demand fits) required per resource */
 	int64_t plan_ttl;         /* a plan expires this long after creation */
 	int64_t period;           /* seasonal period for forecasting */
+	/* Optional "update": {"command": [argv...], "timeout": "40m"}: what
+	 * apply runs per offline partition (ADPART_PARTITION in its env). */
+	char **update_argv;       /* owned, NULL-terminated; NULL when absent */
+	size_t update_argc;
+	int64_t update_timeout;   /* seconds; 0 when absent */
 };
+
+#define SCHEDULE_MAX_ARGV 256
+#define SCHEDULE_MAX_ARG 4096
 
 /* Loads a schedule and resolves partition names against inv; with inv
  * NULL (validate on its own) the names are only checked for form. */

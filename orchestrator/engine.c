@@ -1,0 +1,480 @@
+#include "orchestrator/engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "orchestrator/steps.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "util/resource.h"
+#include "util/sha256.h"
+
+#define JOURNAL_MAX_BYTES ((size_t)64 << 20)
+
+int orch_preflight(const struct plan *p, int64_t now)
+{
+	char digest[65];
+	size_t i;
+
+	if (p->format_version != PLAN_FORMAT_VERSION)
+		return adp_error_set(ADP_EINPUT, "plan format version %d is not known: expected %d",
+				     p->format_version, PLAN_FORMAT_VERSION);
+	if (p->nshortfalls)
+		return adp_error_set(ADP_EINPUT, "the plan is infeasible (%zu shortfalls): nothing to apply",
+				     p->nshortfalls);
+	if (p->expires_at && now >= p->expires_at)
+		return adp_error_set(ADP_EINPUT, "the plan expired %lld seconds ago: plan again",
+				     (long long)(now - p->expires_at));
+	for (i = 0; i < p->ninputs; i++) {
+		char hex[65];
+
+		if (adp_sha256_file(hex, p->inputs[i].path))
+			return adp_error_wrap(ADP_EINPUT, "stale plan: %s '%s' cannot be read",
+					      p->inputs[i].kind, p->inputs[i].path);
+		if (strcmp(hex, p->inputs[i].sha256))
+			return adp_error_set(ADP_EINPUT,
+					     "stale plan: %s '%s' changed since the plan was made: plan again",
+					     p->inputs[i].kind, p->inputs[i].path);
+	}
+	plan_digest(p, digest);
+	if (strcmp(digest, p->digest))
+		return adp_error_set(ADP_EINPUT, "the plan's digest does not match its inputs: plan again");
+	return 0;
+}
+
+/* The journal: one JSON document rewritten atomically (fsync, rename)
+ * before and after every step. */
+struct journal {
+	char *path;
+	json_t *root;   /* {format, plan, digest, state, steps:[..], undo:[..]} */
+};
+
+static int journal_save(struct journal *j)
+{
+	char *text = json_dumps(j->root, JSON_INDENT(1));
+	int rc;
+
+	if (!text)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	rc = adp_write_atomic(j->path, text, strlen(text));
+	free(text);
+	return rc;
+}
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static json_t *step_json(const struct plan_step *s)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer((json_int_t)s->id));
+	json_object_set_new(o, "action", json_string(s->action));
+	if (s->partition)
+		json_object_set_new(o, "partition", json_string(s->partition));
+	if (s->component) {
+		json_object_set_new(o, "component", json_string(s->component));
+		json_object_set_new(o, "replica", json_integer((json_int_t)s->replica));
+	}
+	if (s->target)
+		json_object_set_new(o, "target", json_string(s->target));
+	json_object_set_new(o, "status", json_string("pending"));
+	return o;
+}
+
+static void set_status(json_t *o, const char *status, const char *msg)
+{
+	json_object_set_new(o, "status", json_string(status));
+	json_object_set_new(o, !strcmp(status, "started") ? "start" : "end", json_integer(now_s()));
+	if (msg && *msg)
+		json_object_set_new(o, "message", json_string(msg));
+}
+
+static const char *status_of(json_t *o)
+{
+	const char *s = json_string_value(json_object_get(o, "status"));
+
+	return s ? s : "";
+}
+
+/* Runs one action with the driver, journaling before and after. */
+static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, const struct plan *p,
+		   const struct plan_step *s)
+{
+	char msg[512] = "";
+	int rc, arc;
+
+	set_status(rec, "started", NULL);
+	if ((rc = journal_save(j)))
+		return rc;
+	arc = d->act(d->ctx, p, s, msg, sizeof(msg));
+	if (arc && !*msg)
+		snprintf(msg, sizeof(msg), "%s", adp_error_last());
+	set_status(rec, arc ? "failed" : "done", msg);
+	if ((rc = journal_save(j)))
+		return rc;
+	return arc ? 1 : 0;
+}
+
+/* Samples every live shadow of the step's wave (started, not yet
+ * stopped) and compares it with the forecast band (the placement's p95
+ * peak) and its allocation. Returns 1 when the wave must roll back. */
+static int monitor(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
+		   const struct plan *p, size_t upto)
+{
+	json_t *steps = json_object_get(j->root, "steps"), *obs = json_object_get(j->root, "observations");
+	const struct plan_wave *w;
+	size_t k, i;
+	int r;
+
+	if (!d->sample || !p->steps[upto].wave || p->steps[upto].wave > p->nwaves)
+		return 0;
+	if (!obs) {
+		obs = json_array();
+		json_object_set_new(j->root, "observations", obs);
+	}
+	w = &p->waves[p->steps[upto].wave - 1];
+	for (k = 0; k < w->nplacements; k++) {
+		const struct plan_placement *x = &w->placements[k];
+		double use[ADP_RES_COUNT] = { 0 };
+		int have[ADP_RES_COUNT] = { 0 }, live = 0, rc;
+
+		if (!x->from)
+			continue;
+		for (i = 0; i <= upto; i++) {
+			const struct plan_step *s = &p->steps[i];
+			if (s->wave != p->steps[upto].wave || !s->component || strcmp(s->component, x->component) ||
+			    s->replica != x->replica || strcmp(status_of(json_array_get(steps, i)), "done"))
+				continue;
+			if (!strcmp(s->action, "start_shadow"))
+				live = 1;
+			else if (!strcmp(s->action, "stop_shadow"))
+				live = 0;
+		}
+		if (!live)
+			continue;
+		rc = d->sample(d->ctx, p, x, use, have);
+		if (rc < 0 || rc == 1) {
+			json_t *e = json_object();
+			json_object_set_new(e, "after_step", json_integer((json_int_t)p->steps[upto].id));
+			json_object_set_new(e, "component", json_string(x->component));
+			json_object_set_new(e, "replica", json_integer((json_int_t)x->replica));
+			json_object_set_new(e, "state", json_string("no_data"));
+			json_object_set_new(e, "decision", json_string("rollback"));
+			if (rc < 0)
+				json_object_set_new(e, "message", json_string(adp_error_last()));
+			json_array_append_new(obs, e);
+			return 1;
+		}
+		for (r = 0; r < ADP_RES_COUNT; r++) {
+			json_t *e;
+			const char *decision = "ok";
+			int back = 0;
+
+			if (!have[r])
+				continue;
+			if (use[r] > x->p95_peak[r] && x->p95_peak[r] > 0) {
+				decision = o->policy == ORCH_POLICY_ROLLBACK ? "rollback"
+					   : o->policy == ORCH_POLICY_GROW  ? "grow"
+									    : "warn";
+				back = o->policy == ORCH_POLICY_ROLLBACK;
+			}
+			e = json_object();
+			json_object_set_new(e, "after_step", json_integer((json_int_t)p->steps[upto].id));
+			json_object_set_new(e, "component", json_string(x->component));
+			json_object_set_new(e, "replica", json_integer((json_int_t)x->replica));
+			json_object_set_new(e, "partition", json_string(x->partition));
+			json_object_set_new(e, "resource", json_string(adp_resource_name(r)));
+			json_object_set_new(e, "actual", json_real(use[r]));
+			json_object_set_new(e, "predicted_p50", json_real(x->p50_peak[r]));
+			json_object_set_new(e, "predicted_p95", json_real(x->p95_peak[r]));
+			json_object_set_new(e, "alloc", json_real(x->alloc[r]));
+			json_object_set_new(e, "decision", json_string(decision));
+			if (!strcmp(decision, "grow") && d->grow) {
+				double head = 0, limit;
+				size_t u;
+				for (u = 0; u < w->nusage; u++)
+					if (!strcmp(w->usage[u].partition, x->partition) && w->usage[u].resource == r)
+						head = w->usage[u].headroom;
+				limit = x->alloc[r] + (head > 0 ? head : 0);
+				if (d->grow(d->ctx, p, x, r, limit)) {
+					json_object_set_new(e, "decision", json_string("rollback"));
+					json_object_set_new(e, "message", json_string(adp_error_last()));
+					back = 1;
+				} else {
+					json_object_set_new(e, "grown_to", json_real(limit));
+				}
+			}
+			json_array_append_new(obs, e);
+			if (back)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static void crash_hook(const struct orch_opts *o, size_t id)
+{
+	if (o->crash_after > 0 && (size_t)o->crash_after == id)
+		_exit(137);
+}
+
+/* Builds the undo list: inverses of every step that started, last first. */
+static int build_undo(struct journal *j, const struct plan *p)
+{
+	json_t *steps = json_object_get(j->root, "steps"), *undo = json_array();
+	size_t i;
+
+	for (i = json_array_size(steps); i-- > 0;) {
+		const char *st = status_of(json_array_get(steps, i));
+		const struct orch_action *a;
+		struct plan_step inv;
+
+		if (!strcmp(st, "pending"))
+			continue;
+		a = orch_action_find(p->steps[i].action);
+		if (!a || !a->inverse)
+			continue;
+		inv = p->steps[i];
+		inv.action = (char *)a->inverse;
+		json_array_append_new(undo, step_json(&inv));
+	}
+	json_object_set_new(j->root, "undo", undo);
+	json_object_set_new(j->root, "state", json_string("rollback"));
+	return journal_save(j);
+}
+
+static int do_rollback(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
+		       const struct plan *p, int *outcome)
+{
+	json_t *undo = json_object_get(j->root, "undo"), *rec;
+	size_t i;
+	int failed = 0, rc;
+
+	json_array_foreach(undo, i, rec) {
+		struct plan_step s = { 0 };
+
+		if (!strcmp(status_of(rec), "done"))
+			continue;
+		s.id = (size_t)json_integer_value(json_object_get(rec, "id"));
+		s.action = (char *)json_string_value(json_object_get(rec, "action"));
+		s.partition = (char *)json_string_value(json_object_get(rec, "partition"));
+		s.component = (char *)json_string_value(json_object_get(rec, "component"));
+		s.replica = (size_t)json_integer_value(json_object_get(rec, "replica"));
+		s.target = (char *)json_string_value(json_object_get(rec, "target"));
+		if (s.id < 1 || s.id > p->nsteps || !s.action)
+			return adp_error_set(ADP_EINPUT, "journal '%s': undo entry %zu is malformed", j->path, i);
+		s.wave = p->steps[s.id - 1].wave;
+		s.timeout = orch_action_find(s.action) ? orch_action_find(s.action)->default_timeout : 60;
+		if ((rc = run_one(j, rec, d, p, &s)) < 0)
+			return rc;
+		failed |= rc;
+		(void)o;
+	}
+	json_object_set_new(j->root, "state", json_string(failed ? "failed" : "rolled_back"));
+	*outcome = failed ? ORCH_FAILED : ORCH_ROLLED_BACK;
+	return journal_save(j);
+}
+
+static int write_record(const struct orch_opts *o, struct journal *j, int outcome)
+{
+	static const char *const names[] = { "done", "rolled_back", "failed", "refused", "stopped" };
+	char path[4096];
+	json_t *rec = json_deep_copy(j->root);
+	char *text;
+	int rc;
+
+	if (!rec)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	json_object_set_new(rec, "outcome", json_string(names[outcome]));
+	json_object_set_new(rec, "written_at", json_integer(now_s()));
+	snprintf(path, sizeof(path), "%s", o->record_path ? o->record_path : "");
+	if (!o->record_path)
+		snprintf(path, sizeof(path), "%s/run.json", o->state_dir);
+	text = json_dumps(rec, JSON_INDENT(2));
+	json_decref(rec);
+	if (!text)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	rc = adp_write_atomic(path, text, strlen(text));
+	free(text);
+	return rc;
+}
+
+/* One apply at a time per state directory: an flock held for the run. */
+static int take_lock(const char *dir, int *fd_out)
+{
+	char path[4096], pid[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return adp_error_set(ADP_ESYS, "cannot open lock '%s': %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+		char held[32] = "";
+		ssize_t n = pread(fd, held, sizeof(held) - 1, 0);
+
+		close(fd);
+		if (n > 0)
+			held[n] = '\0';
+		held[strcspn(held, "\n")] = '\0';
+		if (e == EWOULDBLOCK)
+			return adp_error_set(ADP_EINPUT, "another apply holds the lock '%s' (pid %s)", path,
+					     *held ? held : "unknown");
+		return adp_error_set(ADP_ESYS, "cannot lock '%s': %s", path, strerror(e));
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, strlen(pid), 0) < 0) {
+		close(fd);
+		return adp_error_set(ADP_ESYS, "cannot write lock '%s': %s", path, strerror(errno));
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outcome)
+{
+	struct plan p = { 0 };
+	struct journal j = { 0 };
+	char jpath[4096];
+	int lockfd = -1, rc, out = ORCH_REFUSED, have_journal;
+	json_t *steps, *rec;
+	size_t i;
+
+	*outcome = ORCH_REFUSED;
+	if (mkdir(o->state_dir, 0700) && errno != EEXIST)
+		return adp_error_set(ADP_ESYS, "cannot create state directory '%s': %s", o->state_dir,
+				     strerror(errno));
+	if ((rc = take_lock(o->state_dir, &lockfd)))
+		return rc;
+	if ((rc = plan_read(&p, o->plan_path)))
+		goto done;
+	snprintf(jpath, sizeof(jpath), "%s/journal.json", o->state_dir);
+	j.path = jpath;
+	have_journal = access(jpath, F_OK) == 0;
+	if (have_journal) {
+		json_error_t e;
+		const char *st, *dg;
+
+		if (!(j.root = json_load_file(jpath, 0, &e)) || !json_is_object(j.root)) {
+			rc = adp_error_set(ADP_EINPUT, "journal '%s' line %d: %s", jpath, e.line, e.text);
+			goto done;
+		}
+		st = json_string_value(json_object_get(j.root, "state"));
+		dg = json_string_value(json_object_get(j.root, "digest"));
+		if (json_integer_value(json_object_get(j.root, "format")) != ORCH_JOURNAL_FORMAT || !st ||
+		    !dg || json_array_size(json_object_get(j.root, "steps")) != p.nsteps) {
+			rc = adp_error_set(ADP_EINPUT, "journal '%s' is not a format %d journal of this plan",
+					   jpath, ORCH_JOURNAL_FORMAT);
+			goto done;
+		}
+		if (strcmp(dg, p.digest)) {
+			rc = adp_error_set(ADP_EINPUT, "journal '%s' belongs to another plan (digest %.12s)",
+					   jpath, dg);
+			goto done;
+		}
+		if (!o->resume && !o->rollback && strcmp(st, "done") && strcmp(st, "rolled_back")) {
+			rc = adp_error_set(ADP_EINPUT,
+					   "an unfinished apply of this plan is journaled in '%s' (state %s): use --resume or --rollback",
+					   jpath, st);
+			goto done;
+		}
+		if (!o->resume && !o->rollback) {
+			rc = adp_error_set(ADP_EINPUT, "this plan was already applied (state %s, journal '%s')",
+					   st, jpath);
+			goto done;
+		}
+	} else {
+		if (o->resume || o->rollback) {
+			rc = adp_error_set(ADP_EINPUT, "nothing to %s: no journal '%s'",
+					   o->resume ? "resume" : "roll back", jpath);
+			goto done;
+		}
+		/* A prerequisite that fails (even a system error) is a refusal: nothing changed yet. */
+		if ((rc = orch_preflight(&p, o->now)) || (rc = d->check(d->ctx, &p))) {
+			rc = ADP_EINPUT;
+			goto done;
+		}
+		j.root = json_object();
+		json_object_set_new(j.root, "format", json_integer(ORCH_JOURNAL_FORMAT));
+		json_object_set_new(j.root, "plan", json_string(o->plan_path));
+		json_object_set_new(j.root, "digest", json_string(p.digest));
+		json_object_set_new(j.root, "started_at", json_integer(now_s()));
+		json_object_set_new(j.root, "state", json_string("forward"));
+		steps = json_array();
+		for (i = 0; i < p.nsteps; i++)
+			json_array_append_new(steps, step_json(&p.steps[i]));
+		json_object_set_new(j.root, "steps", steps);
+		if ((rc = journal_save(&j)))
+			goto done;
+	}
+	{
+		const char *st = json_string_value(json_object_get(j.root, "state"));
+
+		if (!strcmp(st, "done") || !strcmp(st, "rolled_back") || !strcmp(st, "failed")) {
+			if (o->rollback && !strcmp(st, "done")) {
+				if ((rc = build_undo(&j, &p)) || (rc = do_rollback(&j, o, d, &p, &out)))
+					goto done;
+			} else {
+				out = !strcmp(st, "done") ? ORCH_DONE : !strcmp(st, "failed") ? ORCH_FAILED
+											  : ORCH_ROLLED_BACK;
+			}
+			goto record;
+		}
+		if (o->rollback && strcmp(st, "rollback"))
+			if ((rc = build_undo(&j, &p)))
+				goto done;
+		if (o->rollback || !strcmp(st, "rollback")) {
+			if ((rc = do_rollback(&j, o, d, &p, &out)))
+				goto done;
+			goto record;
+		}
+	}
+	json_object_set_new(j.root, "state", json_string("forward"));
+	steps = json_object_get(j.root, "steps");
+	for (i = 0; i < p.nsteps; i++) {
+		rec = json_array_get(steps, i);
+		if (!strcmp(status_of(rec), "done"))
+			continue;
+		if (o->stop && *o->stop) {
+			json_object_set_new(j.root, "state", json_string("stopped"));
+			if ((rc = journal_save(&j)))
+				goto done;
+			out = ORCH_STOPPED;
+			goto record;
+		}
+		if ((rc = run_one(&j, rec, d, &p, &p.steps[i])) < 0)
+			goto done;
+		if (rc > 0 || monitor(&j, o, d, &p, i)) {
+			rc = 0;
+			if ((rc = build_undo(&j, &p)) || (rc = do_rollback(&j, o, d, &p, &out)))
+				goto done;
+			goto record;
+		}
+		crash_hook(o, p.steps[i].id);
+	}
+	json_object_set_new(j.root, "state", json_string("done"));
+	if ((rc = journal_save(&j)))
+		goto done;
+	out = ORCH_DONE;
+record:
+	rc = write_record(o, &j, out);
+	if (!rc)
+		*outcome = out;
+done:
+	json_decref(j.root);
+	plan_release(&p);
+	if (lockfd >= 0)
+		close(lockfd);
+	return rc;
+}

@@ -1,0 +1,1159 @@
+#include "orchestrator/local.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/fsutil.h"
+
+#define MAX_ARGS 256
+#define MAX_ARG_LEN 4096
+#define MAX_REPLY ((size_t)1 << 20)
+#define CANARY_WEIGHT 10
+
+/* cpuacct gives cpu usage; where it shares a mount with cpu the second
+ * mkdir and rmdir are no-ops. */
+static const char *const v1_ctrl[] = { "cpu", "cpuset", "memory", "cpuacct" };
+#define NV1 4
+
+int orch_local_init(struct orch_local *l, const struct inventory *inv, const struct schedule *sched,
+		    const char *state_dir)
+{
+	char line[1024];
+	FILE *f;
+	int v1 = 0;
+
+	memset(l, 0, sizeof(*l));
+	l->inv = inv;
+	l->sched = sched;
+	if (!(l->state_dir = strdup(state_dir)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	/* v1 memory controller mounted: use v1 (a v2 hierarchy beside it has no controllers). */
+	if ((f = fopen("/proc/mounts", "re"))) {
+		while (fgets(line, sizeof(line), f)) {
+			char dev[256], dir[512], type[64], opts[512];
+
+			if (sscanf(line, "%255s %511s %63s %511s", dev, dir, type, opts) != 4)
+				continue;
+			if (!strcmp(type, "cgroup") && strstr(opts, "memory")) {
+				char *slash = strrchr(dir, '/');
+				if (slash)
+					*slash = '\0';
+				snprintf(l->cg_root, sizeof(l->cg_root), "%s", dir);
+				v1 = 1;
+			} else if (!strcmp(type, "cgroup2") && !v1 && !l->cg_mode) {
+				snprintf(l->cg_root, sizeof(l->cg_root), "%s", dir);
+				l->cg_mode = ORCH_CG_V2;
+			}
+		}
+		fclose(f);
+	}
+	if (v1)
+		l->cg_mode = ORCH_CG_V1;
+	return 0;
+}
+
+void orch_local_release(struct orch_local *l)
+{
+	if (!l)
+		return;
+	free(l->state_dir);
+	l->state_dir = NULL;
+}
+
+static const struct inv_partition *find_part(const struct orch_local *l, const char *name)
+{
+	int i = name ? inventory_partition_index(l->inv, name) : -1;
+
+	return i < 0 ? NULL : &l->inv->parts[i];
+}
+
+static const struct inv_component *find_comp(const struct orch_local *l, const char *name)
+{
+	int i = name ? inventory_component_index(l->inv, name) : -1;
+
+	return i < 0 ? NULL : &l->inv->comps[i];
+}
+
+static const struct plan_placement *find_placement(const struct plan *p, const struct plan_step *s)
+{
+	size_t i;
+
+	if (!s->wave || s->wave > p->nwaves || !s->component)
+		return NULL;
+	for (i = 0; i < p->waves[s->wave - 1].nplacements; i++) {
+		const struct plan_placement *x = &p->waves[s->wave - 1].placements[i];
+		if (!strcmp(x->component, s->component) && x->replica == s->replica && x->from)
+			return x;
+	}
+	return NULL;
+}
+
+/* ---- cgroups ---- */
+
+/* The partition's cgroup, relative to each controller's root. */
+static int part_cg(const struct orch_local *l, const char *part, char *out, size_t len)
+{
+	const struct inv_partition *ip = find_part(l, part);
+	const char *path;
+
+	if (!ip || !ip->cgroup || l->cg_mode == ORCH_CG_NONE)
+		return 0;
+	path = json_string_value(json_object_get(ip->cgroup, "path"));
+	if (path && (strstr(path, "..") || path[0] == '/'))
+		return adp_error_set(ADP_EINPUT, "partition '%s': cgroup path '%s' must be relative, without '..'",
+				     part, path);
+	snprintf(out, len, "%s", path ? path : part);
+	return 1;
+}
+
+static int write_str(const char *dir, const char *file, const char *val)
+{
+	char path[1024];
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return adp_error_set(ADP_ESYS, "cannot open '%s': %s", path, strerror(errno));
+	if (write(fd, val, strlen(val)) < 0)
+		rc = adp_error_set(ADP_ESYS, "cannot write '%s' to '%s': %s", val, path, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+static void read_str(const char *dir, const char *file, char *out, size_t len)
+{
+	char path[1024];
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if ((f = fopen(path, "re"))) {
+		if (!fgets(out, (int)len, f))
+			out[0] = '\0';
+		fclose(f);
+	}
+	out[strcspn(out, "\n")] = '\0';
+}
+
+static int mkdir_cg(const char *dir)
+{
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return adp_error_set(ADP_ESYS, "cannot create cgroup '%s': %s", dir, strerror(errno));
+	return 0;
+}
+
+/* mkdir -p of rel under root; in a v1 cpuset hierarchy each new level
+ * inherits its parent's cpus and mems, without which it takes no tasks. */
+static int cg_mkpath(const char *root, const char *rel, int cpuset)
+{
+	char dir[1024], parent[1024], buf[256];
+	size_t i, n = strlen(rel);
+	int rc;
+
+	for (i = 1; i <= n; i++) {
+		char *slash;
+
+		if ((rel[i] != '/' && rel[i] != '\0') || rel[i - 1] == '/')
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%.*s", root, (int)i, rel);
+		if (access(dir, F_OK) == 0)
+			continue;
+		if ((rc = mkdir_cg(dir)))
+			return rc;
+		if (!cpuset || !(slash = strrchr(dir, '/')))
+			continue;
+		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dir), dir);
+		read_str(parent, "cpuset.mems", buf, sizeof(buf));
+		if ((rc = write_str(dir, "cpuset.mems", buf)))
+			return rc;
+		read_str(parent, "cpuset.cpus", buf, sizeof(buf));
+		if ((rc = write_str(dir, "cpuset.cpus", buf)))
+			return rc;
+	}
+	return 0;
+}
+
+/* Creates partition/instance cgroups (idempotent) and applies limits
+ * from alloc (NULL: no limits) in the plan's units (cores, bytes). */
+static int cg_ensure(const struct orch_local *l, const char *part, const char *inst, const double *alloc)
+{
+	const struct inv_partition *ip = find_part(l, part);
+	const char *cpus = ip && ip->cgroup ? json_string_value(json_object_get(ip->cgroup, "cpus")) : NULL;
+	char rel[512], dir[1024], sub[1200], buf[256];
+	size_t c;
+	int rc;
+
+	if ((rc = part_cg(l, part, rel, sizeof(rel))) <= 0)
+		return rc;
+	if (l->cg_mode == ORCH_CG_V1) {
+		for (c = 0; c < NV1; c++) {
+			snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, v1_ctrl[c]);
+			if ((rc = cg_mkpath(dir, rel, c == 1)))
+				return rc;
+			snprintf(dir, sizeof(dir), "%s/%s/%s", l->cg_root, v1_ctrl[c], rel);
+			snprintf(sub, sizeof(sub), "%s/%s", dir, inst);
+			if ((rc = mkdir_cg(sub)))
+				return rc;
+			if (c == 1) {
+				char parent[1024];
+				snprintf(parent, sizeof(parent), "%s/%s", l->cg_root, v1_ctrl[c]);
+				read_str(parent, "cpuset.mems", buf, sizeof(buf));
+				if ((rc = write_str(dir, "cpuset.mems", buf)) || (rc = write_str(sub, "cpuset.mems", buf)))
+					return rc;
+				if (!cpus)
+					read_str(parent, "cpuset.cpus", buf, sizeof(buf));
+				if ((rc = write_str(dir, "cpuset.cpus", cpus ? cpus : buf)) ||
+				    (rc = write_str(sub, "cpuset.cpus", cpus ? cpus : buf)))
+					return rc;
+			}
+			if (c == 0 && alloc && alloc[ADP_RES_CPU] > 0) {
+				snprintf(buf, sizeof(buf), "%lld", (long long)(alloc[ADP_RES_CPU] * 100000));
+				if ((rc = write_str(sub, "cpu.cfs_period_us", "100000")) ||
+				    (rc = write_str(sub, "cpu.cfs_quota_us", buf)))
+					return rc;
+			}
+			if (c == 2 && alloc && alloc[ADP_RES_MEMORY] > 0) {
+				snprintf(buf, sizeof(buf), "%lld", (long long)alloc[ADP_RES_MEMORY]);
+				if ((rc = write_str(sub, "memory.limit_in_bytes", buf)))
+					return rc;
+			}
+		}
+		return 0;
+	}
+	snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, rel);
+	snprintf(sub, sizeof(sub), "%s/%s", dir, inst);
+	if ((rc = cg_mkpath(l->cg_root, rel, 0)))
+		return rc;
+	/* Controllers the parents can delegate; missing ones are left off. */
+	write_str(l->cg_root, "cgroup.subtree_control", "+cpu +memory +cpuset +io");
+	write_str(dir, "cgroup.subtree_control", "+cpu +memory +cpuset +io");
+	adp_error_clear();
+	if ((rc = mkdir_cg(sub)))
+		return rc;
+	if (cpus && (rc = write_str(dir, "cpuset.cpus", cpus)))
+		return rc;
+	if (alloc && alloc[ADP_RES_CPU] > 0) {
+		snprintf(buf, sizeof(buf), "%lld 100000", (long long)(alloc[ADP_RES_CPU] * 100000));
+		if ((rc = write_str(sub, "cpu.max", buf)))
+			return rc;
+	}
+	if (alloc && alloc[ADP_RES_MEMORY] > 0) {
+		snprintf(buf, sizeof(buf), "%lld", (long long)alloc[ADP_RES_MEMORY]);
+		if ((rc = write_str(sub, "memory.max", buf)))
+			return rc;
+	}
+	return 0;
+}
+
+/* Removes the instance cgroup, then the partition's if it is empty. */
+static int cg_remove(const struct orch_local *l, const char *part, const char *inst)
+{
+	char rel[512], dir[1024], sub[1200];
+	size_t c, n = l->cg_mode == ORCH_CG_V1 ? NV1 : 1;
+	int rc;
+
+	if ((rc = part_cg(l, part, rel, sizeof(rel))) <= 0)
+		return rc;
+	for (c = 0; c < n; c++) {
+		if (l->cg_mode == ORCH_CG_V1)
+			snprintf(dir, sizeof(dir), "%s/%s/%s", l->cg_root, v1_ctrl[c], rel);
+		else
+			snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, rel);
+		snprintf(sub, sizeof(sub), "%s/%s", dir, inst);
+		if (rmdir(sub) && errno != ENOENT)
+			return adp_error_set(ADP_ESYS, "cannot remove cgroup '%s': %s", sub, strerror(errno));
+		if (rmdir(dir) && errno != ENOENT && errno != ENOTEMPTY && errno != EBUSY)
+			return adp_error_set(ADP_ESYS, "cannot remove cgroup '%s': %s", dir, strerror(errno));
+	}
+	return 0;
+}
+
+/* In the child, before exec: joins the instance cgroup. */
+static int cg_join(const struct orch_local *l, const char *part, const char *inst)
+{
+	char rel[512], dir[1200], pid[32];
+	size_t c, n = l->cg_mode == ORCH_CG_V1 ? NV1 : 1;
+
+	if (part_cg(l, part, rel, sizeof(rel)) <= 0)
+		return 0;
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	for (c = 0; c < n; c++) {
+		if (l->cg_mode == ORCH_CG_V1)
+			snprintf(dir, sizeof(dir), "%s/%s/%s/%s", l->cg_root, v1_ctrl[c], rel, inst);
+		else
+			snprintf(dir, sizeof(dir), "%s/%s/%s", l->cg_root, rel, inst);
+		if (write_str(dir, l->cg_mode == ORCH_CG_V1 ? "tasks" : "cgroup.procs", pid))
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- processes ---- */
+
+static void inst_name(char *out, size_t len, const char *comp, size_t replica)
+{
+	snprintf(out, len, "%s.%zu", comp, replica);
+}
+
+static void pid_path(const struct orch_local *l, char *out, size_t len, const char *comp, size_t replica,
+		     const char *part)
+{
+	snprintf(out, len, "%s/proc/%s.%zu@%s.pid", l->state_dir, comp, replica, part);
+}
+
+/* A process's start time (field 22 of /proc/pid/stat), 0 if gone: tells
+ * a live instance from a reused pid. */
+static unsigned long long proc_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long st = 0;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')'))) {
+		char state = 0;
+		p += 2;
+		state = *p;
+		for (i = 3; i < 22 && p; i++)
+			p = strchr(p + 1, ' ');
+		if (p && state != 'Z' && state != 'X')
+			st = strtoull(p + 1, NULL, 10);
+	}
+	fclose(f);
+	return st;
+}
+
+/* The recorded instance's pid if it is still that process, else 0. */
+static pid_t inst_pid(const struct orch_local *l, const char *comp, size_t replica, const char *part)
+{
+	char path[1024], *text = NULL;
+	long pid = 0;
+	unsigned long long st = 0;
+	size_t len;
+
+	pid_path(l, path, sizeof(path), comp, replica, part);
+	if (adp_read_file(&text, &len, path, 256)) {
+		adp_error_clear();
+		return 0;
+	}
+	if (sscanf(text, "%ld %llu", &pid, &st) != 2 || pid <= 1)
+		pid = 0;
+	free(text);
+	while (pid > 0 && waitpid((pid_t)pid, NULL, WNOHANG) > 0)
+		;
+	if (pid > 0 && proc_start((pid_t)pid) != st)
+		pid = 0;
+	return (pid_t)pid;
+}
+
+/* Replaces {partition}, {replica} and {port} (run.ports[partition]). */
+static int expand(char *out, size_t len, const char *in, const struct inv_component *c, const char *part,
+		  size_t replica)
+{
+	json_t *ports = c->run ? json_object_get(c->run, "ports") : NULL;
+	size_t n = 0;
+
+	while (*in) {
+		char val[64];
+		const char *v = NULL;
+		size_t skip = 0;
+
+		if (!strncmp(in, "{partition}", 11)) {
+			v = part;
+			skip = 11;
+		} else if (!strncmp(in, "{replica}", 9)) {
+			snprintf(val, sizeof(val), "%zu", replica);
+			v = val;
+			skip = 9;
+		} else if (!strncmp(in, "{port}", 6)) {
+			json_t *pv = json_object_get(ports, part);
+			if (!json_is_integer(pv))
+				return adp_error_set(ADP_EINPUT,
+						     "component '%s': '{port}' used but run.ports has no port for '%s'",
+						     c->name, part);
+			snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(pv));
+			v = val;
+			skip = 6;
+		}
+		if (v) {
+			size_t k = strlen(v);
+			if (n + k >= len)
+				return adp_error_set(ADP_EINPUT, "component '%s': an argument is too long", c->name);
+			memcpy(out + n, v, k);
+			n += k;
+			in += skip;
+		} else {
+			if (n + 1 >= len)
+				return adp_error_set(ADP_EINPUT, "component '%s': an argument is too long", c->name);
+			out[n++] = *in++;
+		}
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+struct argv {
+	char *v[MAX_ARGS + 1];
+	size_t n;
+};
+
+static void argv_release(struct argv *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		free(a->v[i]);
+	a->n = 0;
+}
+
+static int argv_from(struct argv *a, json_t *arr, const struct inv_component *c, const char *part,
+		     size_t replica, const char *what)
+{
+	char buf[MAX_ARG_LEN];
+	json_t *v;
+	size_t i;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	if (!json_is_array(arr) || !json_array_size(arr) || json_array_size(arr) > MAX_ARGS)
+		return adp_error_set(ADP_EINPUT, "component '%s': %s must be a non-empty array of at most %d strings",
+				     c->name, what, MAX_ARGS);
+	json_array_foreach(arr, i, v) {
+		if (!json_is_string(v)) {
+			argv_release(a);
+			return adp_error_set(ADP_EINPUT, "component '%s': %s[%zu] must be a string", c->name, what, i);
+		}
+		if ((rc = expand(buf, sizeof(buf), json_string_value(v), c, part, replica)) ||
+		    !(a->v[i] = strdup(buf))) {
+			argv_release(a);
+			return rc ? rc : adp_error_set(ADP_ENOMEM, "out of memory");
+		}
+		a->n = i + 1;
+	}
+	return 0;
+}
+
+static int mkdirs(const struct orch_local *l)
+{
+	char d[1024];
+
+	snprintf(d, sizeof(d), "%s/proc", l->state_dir);
+	if (mkdir(d, 0700) && errno != EEXIST)
+		return adp_error_set(ADP_ESYS, "cannot create '%s': %s", d, strerror(errno));
+	snprintf(d, sizeof(d), "%s/logs", l->state_dir);
+	if (mkdir(d, 0700) && errno != EEXIST)
+		return adp_error_set(ADP_ESYS, "cannot create '%s': %s", d, strerror(errno));
+	return 0;
+}
+
+/* fork/exec with output to log, in the instance cgroup when part is set;
+ * the child leads its own process group. */
+static int spawn(const struct orch_local *l, char *const argv[], json_t *env, const char *cwd, const char *log,
+		 const char *part, const char *inst, const char *envpart, pid_t *out)
+{
+	pid_t pid;
+	int fd;
+
+	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
+		return adp_error_set(ADP_ESYS, "cannot open log '%s': %s", log, strerror(errno));
+	if ((pid = fork()) < 0) {
+		close(fd);
+		return adp_error_set(ADP_ESYS, "cannot fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		const char *k;
+		json_t *v;
+		int nul = open("/dev/null", O_RDONLY);
+
+		setpgid(0, 0);
+		if (nul >= 0)
+			dup2(nul, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (part && cg_join(l, part, inst))
+			_exit(126);
+		json_object_foreach(env, k, v)
+			if (json_is_string(v))
+				setenv(k, json_string_value(v), 1);
+		if (envpart)
+			setenv("ADPART_PARTITION", envpart, 1);
+		if (cwd && chdir(cwd))
+			_exit(126);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(fd);
+	*out = pid;
+	return 0;
+}
+
+static int start_inst(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
+		      const double *alloc, char *msg, size_t len)
+{
+	char inst[300], path[1024], log[1024], cwd[MAX_ARG_LEN], rec[64];
+	struct argv a;
+	const char *cw;
+	pid_t pid;
+	int rc, st;
+
+	if ((pid = inst_pid(l, c->name, replica, part))) {
+		snprintf(msg, len, "already running as pid %ld", (long)pid);
+		return 0;
+	}
+	if (!c->run)
+		return adp_error_set(ADP_EINPUT, "component '%s' has no run section: cannot start it", c->name);
+	inst_name(inst, sizeof(inst), c->name, replica);
+	if ((rc = mkdirs(l)) || (rc = cg_ensure(l, part, inst, alloc)))
+		return rc;
+	if ((rc = argv_from(&a, json_object_get(c->run, "argv"), c, part, replica, "run.argv")))
+		return rc;
+	cw = json_string_value(json_object_get(c->run, "cwd"));
+	if (cw && (rc = expand(cwd, sizeof(cwd), cw, c, part, replica)))
+		goto done;
+	snprintf(log, sizeof(log), "%s/logs/%s@%s.log", l->state_dir, inst, part);
+	if ((rc = spawn(l, a.v, json_object_get(c->run, "env"), cw ? cwd : NULL, log, part, inst, part, &pid)))
+		goto done;
+	/* A process that dies at once (bad argv, cgroup refused) is a failure now. */
+	usleep(200000);
+	if (waitpid(pid, &st, WNOHANG) == pid) {
+		rc = adp_error_set(ADP_ESYS, "'%s' exited at once with status %d (see '%s')", a.v[0],
+				   WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), log);
+		goto done;
+	}
+	pid_path(l, path, sizeof(path), c->name, replica, part);
+	snprintf(rec, sizeof(rec), "%ld %llu\n", (long)pid, proc_start(pid));
+	if ((rc = adp_write_atomic(path, rec, strlen(rec)))) {
+		kill(-pid, SIGKILL);
+		goto done;
+	}
+	snprintf(msg, len, "started pid %ld", (long)pid);
+done:
+	argv_release(&a);
+	return rc;
+}
+
+static int stop_inst(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
+		     char *msg, size_t len)
+{
+	json_t *g = c->run ? json_object_get(c->run, "stop_grace") : NULL;
+	long grace_ms = json_is_number(g) ? (long)(json_number_value(g) * 1000) : 10000;
+	char path[1024];
+	pid_t pid = inst_pid(l, c->name, replica, part);
+	long waited = 0;
+
+	pid_path(l, path, sizeof(path), c->name, replica, part);
+	if (!pid) {
+		unlink(path);
+		snprintf(msg, len, "not running");
+		return 0;
+	}
+	kill(-pid, SIGTERM);
+	kill(pid, SIGTERM);
+	while (waited < grace_ms && inst_pid(l, c->name, replica, part)) {
+		usleep(50000);
+		waited += 50;
+	}
+	if (inst_pid(l, c->name, replica, part)) {
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		while (inst_pid(l, c->name, replica, part) && waited < grace_ms + 5000) {
+			usleep(50000);
+			waited += 50;
+		}
+		snprintf(msg, len, "pid %ld killed after %ld ms grace", (long)pid, grace_ms);
+	} else {
+		snprintf(msg, len, "pid %ld stopped", (long)pid);
+	}
+	if (unlink(path) && errno != ENOENT)
+		return adp_error_set(ADP_ESYS, "cannot remove '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/* Runs argv to completion within timeout seconds; kills it after. */
+static int run_cmd(const struct orch_local *l, char *const argv[], const char *log, const char *envpart,
+		   int64_t timeout, int *status)
+{
+	pid_t pid;
+	int64_t waited = 0;
+	int st, rc;
+
+	if ((rc = mkdirs(l)) || (rc = spawn(l, argv, NULL, NULL, log, NULL, NULL, envpart, &pid)))
+		return rc;
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0)
+			return adp_error_set(ADP_ESYS, "cannot wait for '%s': %s", argv[0], strerror(errno));
+		if (waited >= timeout * 10) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return adp_error_set(ADP_ESYS, "'%s' timed out after %llds", argv[0], (long long)timeout);
+		}
+		usleep(100000);
+		waited++;
+	}
+	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return 0;
+}
+
+/* ---- health ---- */
+
+static size_t discard(char *p, size_t s, size_t n, void *u)
+{
+	(void)p;
+	(void)u;
+	return s * n;
+}
+
+static int health(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
+		  char *msg, size_t len)
+{
+	json_t *h = c->health, *v;
+	long expect = 200, retries = 10, timeout = 5, i;
+	const char *url;
+	char buf[MAX_ARG_LEN];
+	int rc;
+
+	if (!h) {
+		snprintf(msg, len, "no health check configured");
+		return 0;
+	}
+	if (json_is_integer(v = json_object_get(h, "expect_status")))
+		expect = (long)json_integer_value(v);
+	if (json_is_integer(v = json_object_get(h, "retries")))
+		retries = (long)json_integer_value(v);
+	if (json_is_number(v = json_object_get(h, "timeout")))
+		timeout = (long)json_number_value(v);
+	if (retries < 1 || retries > 1000 || timeout < 1 || timeout > 3600)
+		return adp_error_set(ADP_EINPUT, "component '%s': health retries must be 1..1000 and timeout 1..3600",
+				     c->name);
+	if ((url = json_string_value(json_object_get(h, "http")))) {
+		long code = 0;
+		CURLcode cr = CURLE_OK;
+
+		if ((rc = expand(buf, sizeof(buf), url, c, part, replica)))
+			return rc;
+		for (i = 0; i < retries; i++) {
+			CURL *cu = curl_easy_init();
+			if (!cu)
+				return adp_error_set(ADP_ENOMEM, "cannot initialise libcurl");
+			curl_easy_setopt(cu, CURLOPT_URL, buf);
+			curl_easy_setopt(cu, CURLOPT_TIMEOUT, timeout);
+			curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, discard);
+			curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+			cr = curl_easy_perform(cu);
+			code = 0;
+			if (cr == CURLE_OK)
+				curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &code);
+			curl_easy_cleanup(cu);
+			if (code == expect) {
+				snprintf(msg, len, "%s answered %ld", buf, code);
+				return 0;
+			}
+			if (i + 1 < retries)
+				sleep(1);
+		}
+		return adp_error_set(ADP_ESYS, "health check of '%s' on '%s' failed: %s %s", c->name, part, buf,
+				     cr != CURLE_OK ? curl_easy_strerror(cr) : "answered another status");
+	}
+	if (json_object_get(h, "command")) {
+		struct argv a;
+		char log[1024];
+		int st = -1;
+
+		if ((rc = argv_from(&a, json_object_get(h, "command"), c, part, replica, "health.command")))
+			return rc;
+		snprintf(log, sizeof(log), "%s/logs/health-%s.%zu@%s.log", l->state_dir, c->name, replica, part);
+		for (i = 0; i < retries; i++) {
+			if ((rc = run_cmd(l, a.v, log, part, timeout, &st)) || st == 0)
+				break;
+			if (i + 1 < retries)
+				sleep(1);
+		}
+		argv_release(&a);
+		if (rc)
+			return rc;
+		if (st)
+			return adp_error_set(ADP_ESYS, "health check of '%s' on '%s' failed: command exited %d", c->name,
+					     part, st);
+		snprintf(msg, len, "health command passed");
+		return 0;
+	}
+	return adp_error_set(ADP_EINPUT, "component '%s': health needs http or command", c->name);
+}
+
+/* ---- HAProxy ---- */
+
+int orch_haproxy_cmd(const char *path, const char *cmd, char **reply)
+{
+	struct sockaddr_un sa = { 0 };
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	int fd, rc = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return adp_error_set(ADP_EINPUT, "haproxy socket path '%s' is too long", path);
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return adp_error_set(ADP_ESYS, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		rc = adp_error_set(ADP_ESYS, "cannot reach haproxy at '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	if (write(fd, cmd, strlen(cmd)) < 0 || write(fd, "\n", 1) < 0) {
+		rc = adp_error_set(ADP_ESYS, "cannot send to haproxy at '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	for (;;) {
+		ssize_t r;
+		if (n + 4096 + 1 > cap) {
+			char *g;
+			if (cap >= MAX_REPLY) {
+				rc = adp_error_set(ADP_EINPUT, "haproxy reply exceeds %zu bytes", MAX_REPLY);
+				goto done;
+			}
+			cap = cap ? cap * 2 : 8192;
+			if (!(g = realloc(buf, cap))) {
+				rc = adp_error_set(ADP_ENOMEM, "out of memory");
+				goto done;
+			}
+			buf = g;
+		}
+		if ((r = read(fd, buf + n, 4096)) <= 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	/* Runtime API errors come back as text on a successful connection. */
+	if (strstr(buf, "No such") || strstr(buf, "Unknown command") || strstr(buf, "Require ")) {
+		buf[strcspn(buf, "\n")] = '\0';
+		rc = adp_error_set(ADP_EINPUT, "haproxy refused '%s': %s", cmd, buf);
+		goto done;
+	}
+	if (reply) {
+		*reply = buf;
+		buf = NULL;
+	}
+done:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static int hap(const struct inv_component *c, const char *part, const char *fmt, const char *arg)
+{
+	const char *sock = json_string_value(json_object_get(c->traffic, "haproxy_socket"));
+	const char *be = json_string_value(json_object_get(c->traffic, "backend"));
+	const char *pre = json_string_value(json_object_get(c->traffic, "server_prefix"));
+	char cmd[1024];
+
+	if (!sock || !be)
+		return adp_error_set(ADP_EINPUT, "component '%s': traffic needs haproxy_socket and backend", c->name);
+	snprintf(cmd, sizeof(cmd), fmt, be, pre ? pre : "", part, arg);
+	return orch_haproxy_cmd(sock, cmd, NULL);
+}
+
+static int set_weight(const struct inv_component *c, const char *part, const char *w)
+{
+	return hap(c, part, "set server %s/%s%s weight %s", w);
+}
+
+static int set_state(const struct inv_component *c, const char *part, const char *st)
+{
+	return hap(c, part, "set server %s/%s%s state %s", st);
+}
+
+/* Reads column col of the server's "show stat" line (17 status, 18 weight). */
+static int server_field(const struct inv_component *c, const char *part, int col, char *out, size_t len)
+{
+	const char *sock = json_string_value(json_object_get(c->traffic, "haproxy_socket"));
+	const char *be = json_string_value(json_object_get(c->traffic, "backend"));
+	const char *pre = json_string_value(json_object_get(c->traffic, "server_prefix"));
+	char *reply = NULL, *line, *save = NULL, name[512];
+	int rc;
+
+	snprintf(name, sizeof(name), "%s,%s%s,", be ? be : "", pre ? pre : "", part);
+	if ((rc = orch_haproxy_cmd(sock ? sock : "", "show stat", &reply)))
+		return rc;
+	rc = adp_error_set(ADP_EINPUT, "haproxy has no server '%s%s' in backend '%s'", pre ? pre : "", part,
+			   be ? be : "");
+	for (line = strtok_r(reply, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f = line;
+		int k;
+		if (strncmp(line, name, strlen(name)))
+			continue;
+		for (k = 0; k < col && f; k++)
+			f = strchr(f + 1, ',');
+		if (f) {
+			snprintf(out, len, "%.*s", (int)strcspn(f + 1, ","), f + 1);
+			rc = 0;
+		}
+		break;
+	}
+	if (!rc)
+		adp_error_clear();
+	free(reply);
+	return rc;
+}
+
+static int server_status(const struct inv_component *c, const char *part, char *out, size_t len)
+{
+	return server_field(c, part, 17, out, len);
+}
+
+/* Records a server's state and weight the first time apply changes it,
+ * so that restoring puts back exactly what was there. */
+static int save_server(const struct orch_local *l, const struct inv_component *c, const char *part)
+{
+	const char *pre = json_string_value(json_object_get(c->traffic, "server_prefix"));
+	char path[1024], st[64], w[64], rec[160];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/proc/haproxy-%s-%s%s.saved", l->state_dir, c->name, pre ? pre : "", part);
+	if (access(path, F_OK) == 0)
+		return 0;
+	if ((rc = mkdirs(l)) || (rc = server_status(c, part, st, sizeof(st))) ||
+	    (rc = server_field(c, part, 18, w, sizeof(w))))
+		return rc;
+	snprintf(rec, sizeof(rec), "%s %s\n",
+		 !strncmp(st, "MAINT", 5) ? "maint" : !strncmp(st, "DRAIN", 5) ? "drain" : "ready", w);
+	return adp_write_atomic(path, rec, strlen(rec));
+}
+
+/* Puts back what save_server recorded (nothing saved: nothing changed). */
+static int restore_server(const struct orch_local *l, const struct inv_component *c, const char *part)
+{
+	const char *pre = json_string_value(json_object_get(c->traffic, "server_prefix"));
+	char path[1024], *text = NULL, st[16], w[32];
+	size_t len;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/proc/haproxy-%s-%s%s.saved", l->state_dir, c->name, pre ? pre : "", part);
+	if (access(path, F_OK))
+		return 0;
+	if ((rc = adp_read_file(&text, &len, path, 256)))
+		return rc;
+	if (sscanf(text, "%15s %31s", st, w) != 2) {
+		free(text);
+		return adp_error_set(ADP_EINPUT, "'%s' is not a saved server state", path);
+	}
+	free(text);
+	if ((rc = set_weight(c, part, w)) || (rc = set_state(c, part, st)))
+		return rc;
+	if (unlink(path) && errno != ENOENT)
+		return adp_error_set(ADP_ESYS, "cannot remove '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/* ---- monitoring ---- */
+
+static int read_u64(const char *path, const char *key, unsigned long long *out)
+{
+	char line[256];
+	FILE *f = fopen(path, "re");
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (!key)
+			found = sscanf(line, "%llu", out) == 1;
+		else if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ' ')
+			found = sscanf(line + strlen(key) + 1, "%llu", out) == 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Memory now and cpu over 200 ms from the instance cgroup's statistics;
+ * 1 ("no data") when the cgroup or its files are missing. */
+static int local_sample(void *ctx, const struct plan *p, const struct plan_placement *x,
+			double usage[ADP_RES_COUNT], int have[ADP_RES_COUNT])
+{
+	struct orch_local *l = ctx;
+	char rel[512], inst[300], mem[1400], cpu[1400];
+	unsigned long long m = 0, c0 = 0, c1 = 0;
+	struct timespec t0, t1;
+	int rc, v1 = l->cg_mode == ORCH_CG_V1;
+	double dt;
+
+	(void)p;
+	if ((rc = part_cg(l, x->partition, rel, sizeof(rel))) < 0)
+		return rc;
+	if (!rc)
+		return 1;
+	inst_name(inst, sizeof(inst), x->component, x->replica);
+	if (v1) {
+		snprintf(mem, sizeof(mem), "%s/memory/%s/%s/memory.usage_in_bytes", l->cg_root, rel, inst);
+		snprintf(cpu, sizeof(cpu), "%s/cpuacct/%s/%s/cpuacct.usage", l->cg_root, rel, inst);
+	} else {
+		snprintf(mem, sizeof(mem), "%s/%s/%s/memory.current", l->cg_root, rel, inst);
+		snprintf(cpu, sizeof(cpu), "%s/%s/%s/cpu.stat", l->cg_root, rel, inst);
+	}
+	if (!read_u64(mem, NULL, &m))
+		return 1;
+	usage[ADP_RES_MEMORY] = (double)m;
+	have[ADP_RES_MEMORY] = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (read_u64(cpu, v1 ? NULL : "usage_usec", &c0)) {
+		usleep(200000);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (read_u64(cpu, v1 ? NULL : "usage_usec", &c1) && c1 >= c0) {
+			dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+			usage[ADP_RES_CPU] = (double)(c1 - c0) / (v1 ? 1e9 : 1e6) / dt;
+			have[ADP_RES_CPU] = 1;
+		}
+	}
+	return 0;
+}
+
+static int local_grow(void *ctx, const struct plan *p, const struct plan_placement *x, int r, double limit)
+{
+	struct orch_local *l = ctx;
+	double a[ADP_RES_COUNT] = { 0 };
+	char inst[300];
+
+	(void)p;
+	if (r != ADP_RES_CPU && r != ADP_RES_MEMORY)
+		return adp_error_set(ADP_EINPUT, "cannot grow %s: only cpu and memory limits are applied",
+				     adp_resource_name(r));
+	a[r] = limit;
+	inst_name(inst, sizeof(inst), x->component, x->replica);
+	return cg_ensure(l, x->partition, inst, a);
+}
+
+/* ---- capacity ---- */
+
+/* Memory the host can give now (MemAvailable), in bytes; 0 if unknown. */
+static double host_mem_available(void)
+{
+	unsigned long long kb = 0;
+
+	return read_u64("/proc/meminfo", "MemAvailable:", &kb) ? (double)kb * 1024.0 : 0;
+}
+
+/* Checks that each wave's shadows fit what is free now: on the host
+ * (MemAvailable) and under the partition cgroup's own memory limit when
+ * one is already set (limit minus usage). */
+static int capacity_check(const struct orch_local *l, const struct plan *p)
+{
+	double avail = host_mem_available();
+	size_t w, k, m;
+
+	for (w = 0; w < p->nwaves; w++) {
+		const struct plan_wave *wv = &p->waves[w];
+		double total = 0;
+
+		for (k = 0; k < wv->nplacements; k++) {
+			const struct plan_placement *x = &wv->placements[k];
+			char rel[512], dir[1024];
+			unsigned long long lim = 0, use = 0;
+			double need = 0;
+			int rc;
+
+			if (!x->from)
+				continue;
+			total += x->alloc[ADP_RES_MEMORY];
+			if ((rc = part_cg(l, x->partition, rel, sizeof(rel))) < 0)
+				return rc;
+			if (!rc)
+				continue;
+			for (m = 0; m < wv->nplacements; m++)
+				if (wv->placements[m].from && !strcmp(wv->placements[m].partition, x->partition))
+					need += wv->placements[m].alloc[ADP_RES_MEMORY];
+			if (l->cg_mode == ORCH_CG_V1)
+				snprintf(dir, sizeof(dir), "%s/memory/%s/memory.limit_in_bytes", l->cg_root, rel);
+			else
+				snprintf(dir, sizeof(dir), "%s/%s/memory.max", l->cg_root, rel);
+			if (!read_u64(dir, NULL, &lim) || lim >= (1ULL << 60))
+				continue;
+			if (l->cg_mode == ORCH_CG_V1)
+				snprintf(dir, sizeof(dir), "%s/memory/%s/memory.usage_in_bytes", l->cg_root, rel);
+			else
+				snprintf(dir, sizeof(dir), "%s/%s/memory.current", l->cg_root, rel);
+			read_u64(dir, NULL, &use);
+			if ((double)lim - (double)use < need)
+				return adp_error_set(ADP_EINPUT,
+						     "capacity not free: wave %zu needs %.0f bytes of memory in partition '%s', its cgroup has %.0f free",
+						     w + 1, need, x->partition, (double)lim - (double)use);
+		}
+		if (avail > 0 && total > avail)
+			return adp_error_set(ADP_EINPUT,
+					     "capacity not free: wave %zu needs %.0f bytes of memory for its shadows, the host has %.0f available",
+					     w + 1, total, avail);
+	}
+	return 0;
+}
+
+/* ---- the driver ---- */
+
+static int local_check(void *ctx, const struct plan *p)
+{
+	struct orch_local *l = ctx;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < p->nsteps; i++) {
+		const struct plan_step *s = &p->steps[i];
+		const struct inv_component *c = find_comp(l, s->component);
+		char rel[512];
+
+		if (s->partition && !find_part(l, s->partition))
+			return adp_error_set(ADP_EINPUT, "step %zu: partition '%s' is not in the inventory", s->id,
+					     s->partition);
+		if (s->component && !c)
+			return adp_error_set(ADP_EINPUT, "step %zu: component '%s' is not in the inventory", s->id,
+					     s->component);
+		if (c && !c->run)
+			return adp_error_set(ADP_EINPUT, "component '%s' has no run section: apply cannot start it",
+					     c->name);
+		if (s->partition && (rc = part_cg(l, s->partition, rel, sizeof(rel)))) {
+			char dir[1024];
+			if (rc < 0)
+				return rc;
+			if (l->cg_mode == ORCH_CG_V1)
+				snprintf(dir, sizeof(dir), "%s/memory", l->cg_root);
+			else
+				snprintf(dir, sizeof(dir), "%s", l->cg_root);
+			if (access(dir, W_OK))
+				return adp_error_set(ADP_EINPUT, "cgroup hierarchy '%s' is not writable: %s", dir,
+						     strerror(errno));
+		}
+		if (c && c->traffic && !strcmp(s->action, "canary")) {
+			char st[64];
+			if ((rc = server_status(c, s->partition, st, sizeof(st))))
+				return adp_error_wrap(rc, "haproxy prerequisite");
+		}
+		if (!strcmp(s->action, "run_update") && !l->sched)
+			return adp_error_set(ADP_EINPUT, "no schedule to take the update command from");
+	}
+	return capacity_check(l, p);
+}
+
+static int local_act(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len)
+{
+	struct orch_local *l = ctx;
+	const struct inv_component *c = find_comp(l, s->component);
+	const struct plan_placement *x = find_placement(p, s);
+	const char *a = s->action, *shadow = x ? x->partition : NULL, *home = x ? x->from : NULL;
+	char inst[300];
+
+	if (c)
+		inst_name(inst, sizeof(inst), c->name, s->replica);
+	if (!strcmp(a, "run_update")) {
+		char log[1024];
+		int st = 0, rc;
+
+		if (!l->sched || !l->sched->update_argv) {
+			snprintf(msg, len, "no update command in the schedule");
+			return 0;
+		}
+		snprintf(log, sizeof(log), "%s/logs/update-%s.log", l->state_dir, s->partition);
+		if ((rc = run_cmd(l, l->sched->update_argv, log, s->partition,
+				  l->sched->update_timeout ? l->sched->update_timeout : s->timeout, &st)))
+			return rc;
+		if (st)
+			return adp_error_set(ADP_ESYS, "update of '%s' failed: '%s' exited %d (see '%s')", s->partition,
+					     l->sched->update_argv[0], st, log);
+		snprintf(msg, len, "update command exited 0");
+		return 0;
+	}
+	if (!strcmp(a, "verify_partition")) {
+		snprintf(msg, len, "partition '%s' back", s->partition);
+		return 0;
+	}
+	if (!c || !x)
+		return adp_error_set(ADP_EINPUT, "step %zu (%s): no moved replica of '%s' in wave %zu", s->id, a,
+				     s->component ? s->component : "", s->wave);
+	if (!strcmp(a, "create_partition"))
+		return cg_ensure(l, shadow, inst, x->alloc);
+	if (!strcmp(a, "remove_partition") || !strcmp(a, "cleanup")) {
+		char m[128];
+		int rc = stop_inst(l, c, shadow, s->replica, m, sizeof(m));
+		return rc ? rc : cg_remove(l, shadow, inst);
+	}
+	if (!strcmp(a, "start_shadow"))
+		return start_inst(l, c, shadow, s->replica, x->alloc, msg, len);
+	if (!strcmp(a, "stop_shadow"))
+		return stop_inst(l, c, shadow, s->replica, msg, len);
+	if (!strcmp(a, "start_original"))
+		return start_inst(l, c, home, s->replica, NULL, msg, len);
+	if (!strcmp(a, "stop_original"))
+		return stop_inst(l, c, home, s->replica, msg, len);
+	if (!strcmp(a, "health_check"))
+		return health(l, c, shadow, s->replica, msg, len);
+	if (!strcmp(a, "health_check_original"))
+		return health(l, c, home, s->replica, msg, len);
+	if (!strcmp(a, "verify_shadow")) {
+		char st[64] = "";
+		int rc = health(l, c, shadow, s->replica, msg, len);
+		if (rc || !c->traffic)
+			return rc;
+		if ((rc = server_status(c, shadow, st, sizeof(st))))
+			return rc;
+		if (strncmp(st, "UP", 2) && strcmp(st, "no check"))
+			return adp_error_set(ADP_ESYS, "haproxy reports the shadow of '%s' on '%s' as %s", c->name,
+					     shadow, st);
+		snprintf(msg, len, "shadow healthy, haproxy status %s", st);
+		return 0;
+	}
+	/* Traffic steps: nothing to do without a traffic section. */
+	if (!c->traffic) {
+		snprintf(msg, len, "no traffic section: nothing to switch");
+		return 0;
+	}
+	if (!strcmp(a, "restore_traffic") || !strcmp(a, "switch_back")) {
+		int rc = restore_server(l, c, home);
+		return rc ? rc : restore_server(l, c, shadow);
+	}
+	{
+		int rc = save_server(l, c, home);
+		if (!rc)
+			rc = save_server(l, c, shadow);
+		if (rc)
+			return rc;
+	}
+	if (!strcmp(a, "canary")) {
+		char w[16];
+		snprintf(w, sizeof(w), "%d", CANARY_WEIGHT);
+		int rc = set_state(c, shadow, "ready");
+		return rc ? rc : set_weight(c, shadow, w);
+	}
+	if (!strcmp(a, "switch_traffic")) {
+		int rc = set_state(c, shadow, "ready");
+		if (!rc)
+			rc = set_weight(c, shadow, "100");
+		return rc ? rc : set_weight(c, home, "0");
+	}
+	if (!strcmp(a, "drain"))
+		return set_state(c, home, "drain");
+	if (!strcmp(a, "undrain"))
+		return set_state(c, home, "ready");
+	return adp_error_set(ADP_EINPUT, "step %zu: unknown action '%s'", s->id, a);
+}
+
+void orch_local_driver(struct orch_driver *d, struct orch_local *l)
+{
+	d->ctx = l;
+	d->check = local_check;
+	d->act = local_act;
+	d->sample = local_sample;
+	d->grow = local_grow;
+}

@@ -1,0 +1,307 @@
+# apply: real processes in real cgroups, journal, resume, rollback, refusals.
+# Cases needing root and a writable cgroup hierarchy skip when unavailable.
+
+AP="$TMP/apply"
+mkdir -p "$AP"
+AP_PORT=$((20000 + ($$ % 2000) * 2))
+AP_CG="adpart-cli-$$"
+
+# ap_files HEALTH_PORT_B: writes inventory and schedule; node-b's health
+# URL uses HEALTH_PORT_B (a port nothing listens on makes it fail).
+ap_files() {
+	cat >"$AP/inv.json" <<JSON
+{"partitions": [
+  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$AP_CG/node-a"}},
+  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$AP_CG/node-b"}}],
+ "components": [{"name": "web", "tier": 0, "replicas": 1, "placement": ["node-a"],
+  "min": {"cpu": 0.1, "memory": "64MiB"},
+  "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
+   "time_column": "TimeStamp", "time_format": "rfc3339",
+   "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": ${3:-1048576}}}},
+  "run": {"argv": ["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
+   "ports": {"node-a": $AP_PORT, "node-b": $(($AP_PORT + 1))}, "health_port_b": $1, "stop_grace": 2},
+  $2
+  "health": {"command": ["/usr/bin/python3", "-c",
+   "import sys,urllib.request;p={'node-a':$AP_PORT,'node-b':$1}['{partition}'];urllib.request.urlopen('http://127.0.0.1:%d/'%p,timeout=2)"],
+   "retries": 5, "timeout": 3}}]}
+JSON
+	cat >"$AP/sched.json" <<JSON
+{"name": "t", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
+ "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
+ "plan_ttl": "24h", "period": "1d",
+ "update": {"command": ["/bin/sh", "-c", "${4:-:}; echo updated \$ADPART_PARTITION >>\"\$0\"", "$AP/updates.log"], "timeout": "1m"}}
+JSON
+	(cd "$AP" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plan.json >/dev/null 2>&1)
+}
+
+# The original instance, started outside apply and adopted by its pid file.
+ap_start_original() {
+	mkdir -p "$AP/st/proc"
+	setsid /usr/bin/python3 -m http.server --bind 127.0.0.1 "$AP_PORT" >/dev/null 2>&1 &
+	ap_pid=$!
+	i=0
+	while [ $i -lt 50 ] && ! curl -s -o /dev/null "http://127.0.0.1:$AP_PORT/"; do sleep 0.1; i=$((i + 1)); done
+	echo "$ap_pid $(cut -d')' -f2 "/proc/$ap_pid/stat" | awk '{print $20}')" >"$AP/st/proc/web.0@node-a.pid"
+}
+
+ap_kill_all() {
+	for f in "$AP"/st/proc/*.pid; do
+		[ -e "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
+	done
+	rm -rf "$AP/st"
+}
+
+# ap_expect_pre_state NAME: the original serves, the shadow does not, the
+# shadow's cgroup is gone.
+ap_expect_end_state() {
+	name=$1
+	if curl -s -o /dev/null "http://127.0.0.1:$AP_PORT/"; then ok; else bad "original does not serve"; fi
+	if curl -s -o /dev/null "http://127.0.0.1:$(($AP_PORT + 1))/"; then bad "shadow still serves"; else ok; fi
+	if [ -d "$AP_CGROOT/memory/$AP_CG/node-b/web.0" ]; then bad "shadow cgroup left behind"; else ok; fi
+}
+
+# Prints "server status weight" for each server of be_web from "show stat".
+ap_hap_stat() {
+	/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"show stat\n")
+d = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    d += b
+for line in d.decode().splitlines():
+    f = line.split(",")
+    if len(f) > 18 and f[0] == "be_web" and f[1].startswith("node-"):
+        print(f[1], f[17], f[18])
+' "$AP/hap.sock"
+}
+
+# A real HAProxy on loopback: node-a serves, node-b (the shadow) is in
+# maintenance; apply moves traffic to node-b and back.
+ap_haproxy_case() {
+	cat >"$AP/haproxy.cfg" <<CFG
+global
+	stats socket $AP/hap.sock mode 600 level admin
+defaults
+	mode http
+	timeout connect 1s
+	timeout client 5s
+	timeout server 5s
+frontend fe
+	bind 127.0.0.1:$(($AP_PORT + 2))
+	default_backend be_web
+backend be_web
+	server node-a 127.0.0.1:$AP_PORT weight 100
+	server node-b 127.0.0.1:$(($AP_PORT + 1)) weight 100 disabled
+CFG
+	/usr/sbin/haproxy -db -f "$AP/haproxy.cfg" >"$AP/haproxy.log" 2>&1 &
+	ap_hap=$!
+	i=0
+	while [ $i -lt 50 ] && [ ! -S "$AP/hap.sock" ]; do sleep 0.1; i=$((i + 1)); done
+	ap_files $(($AP_PORT + 1)) "\"traffic\": {\"haproxy_socket\": \"$AP/hap.sock\", \"backend\": \"be_web\"},"
+	ap_start_original
+	ap_hap_stat >"$AP/hap.before"
+	ADPART_TEST_CRASH_AFTER_STEP=6
+	export ADPART_TEST_CRASH_AFTER_STEP
+	run_ap "apply with haproxy crash after switch_traffic" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	unset ADPART_TEST_CRASH_AFTER_STEP
+	ap_hap_stat >"$AP/hap.mid"
+	name="apply with haproxy: traffic on the shadow after switch_traffic"
+	if grep -q "^node-b no check 100" "$AP/hap.mid" && grep -q "^node-a no check 0" "$AP/hap.mid"; then ok; else
+		bad "haproxy state: $(cat "$AP/hap.mid")"; fi
+	if curl -s -o /dev/null "http://127.0.0.1:$(($AP_PORT + 2))/"; then ok; else bad "frontend does not serve"; fi
+	run_ap "apply with haproxy resume" 0 apply -d st --resume plan.json
+	ap_expect_end_state "apply with haproxy end state"
+	ap_hap_stat >"$AP/hap.after"
+	name="apply with haproxy: traffic back on the original"
+	if grep -q "^node-a no check 100" "$AP/hap.after" && cmp -s "$AP/hap.before" "$AP/hap.after"; then ok; else
+		bad "haproxy state: $(cat "$AP/hap.after"), before: $(cat "$AP/hap.before")"; fi
+	if curl -s -o /dev/null "http://127.0.0.1:$(($AP_PORT + 2))/"; then ok; else bad "frontend does not serve"; fi
+	ap_kill_all
+	ap_start_original
+	ADPART_TEST_CRASH_AFTER_STEP=8
+	export ADPART_TEST_CRASH_AFTER_STEP
+	run_ap "apply with haproxy crash after stop_original" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	unset ADPART_TEST_CRASH_AFTER_STEP
+	run_ap "apply with haproxy rollback" 4 apply -d st --rollback plan.json
+	ap_expect_end_state "apply with haproxy rollback end state"
+	ap_hap_stat >"$AP/hap.after"
+	name="apply with haproxy rollback: weights and states as before"
+	if cmp -s "$AP/hap.before" "$AP/hap.after"; then ok; else
+		bad "haproxy state: $(cat "$AP/hap.after"), before: $(cat "$AP/hap.before")"; fi
+	ap_kill_all
+	kill "$ap_hap" 2>/dev/null
+	wait "$ap_hap" 2>/dev/null
+	run_ap "apply refuses an unreachable haproxy socket" 6 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	expect_err "cannot reach haproxy"
+	ap_kill_all
+}
+
+apply_in() {
+	(cd "$AP" && "$BIN" "$@")
+}
+
+run_ap() {
+	name=$1
+	want=$2
+	shift 2
+	apply_in "$@" >"$TMP/out" 2>"$TMP/err"
+	got=$?
+	if [ "$got" -ne "$want" ]; then
+		bad "exit status $got, expected $want"
+		return 1
+	fi
+	ok
+}
+
+ap_files 0 ""
+run_ap "apply dry-run" 0 apply --dry-run --now 2018-05-06T00:00:00Z plan.json
+expect_out "start_shadow +node-b +web"
+expect_out "run_update +node-a"
+
+run_ap "apply refuses an expired plan" 6 apply -d st --now 2018-05-07T00:00:00Z plan.json
+expect_err "expired"
+expect_no_file "$AP/st/journal.json"
+
+run_ap "apply --resume without a journal" 6 apply -d st --resume plan.json
+expect_err "nothing to resume"
+
+run_ap "apply refuses a component missing from the inventory" 6 apply -d st -i "$TD/demo/inventory.json" \
+	--now 2018-05-06T00:00:00Z plan.json
+expect_err "component 'web' is not in the inventory"
+expect_no_file "$AP/st/journal.json"
+
+sed 's/"run": {/"run_disabled": {/' "$AP/inv.json" >"$AP/inv-norun.json"
+run_ap "apply rejects an unknown inventory field" 6 apply -d st -i inv-norun.json --now 2018-05-06T00:00:00Z plan.json
+expect_err "run_disabled"
+
+/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); del d["components"][0]["run"]; json.dump(d, open(sys.argv[2], "w"))' \
+	"$AP/inv.json" "$AP/inv-norun.json"
+run_ap "apply refuses a component without a run section" 6 apply -d st -i inv-norun.json \
+	--now 2018-05-06T00:00:00Z plan.json
+expect_err "component 'web' has no run section"
+
+run_ap "apply rejects --resume with --rollback" 64 apply -d st --resume --rollback plan.json
+
+mkdir -p "$AP/st"
+: >"$AP/holding"
+flock "$AP/st/lock" sh -c ': >"$0.held"; while [ -e "$0" ]; do sleep 0.1; done' "$AP/holding" &
+ap_flock=$!
+while [ ! -e "$AP/holding.held" ]; do sleep 0.1; done
+run_ap "apply refuses while another holds the lock" 6 apply -d st --now 2018-05-06T00:00:00Z plan.json
+expect_err "another apply holds the lock"
+rm -f "$AP/holding"
+wait "$ap_flock"
+
+cp "$AP/sched.json" "$AP/sched.orig"
+echo " " >>"$AP/sched.json"
+run_ap "apply refuses a stale plan" 6 apply -d st --now 2018-05-06T00:00:00Z plan.json
+expect_err "stale plan: schedule 'sched.json' changed"
+cp "$AP/sched.orig" "$AP/sched.json"
+rm -rf "$AP/st"
+
+AP_CGROOT=""
+if [ "$(id -u)" -eq 0 ] && grep -q ' cgroup .*memory' /proc/mounts && [ -w /sys/fs/cgroup/memory ] &&
+	[ -x /usr/bin/python3 ] && command -v curl >/dev/null 2>&1; then
+	AP_CGROOT=/sys/fs/cgroup
+fi
+
+if [ -z "$AP_CGROOT" ]; then
+	echo "skip: apply with real cgroups (needs root, cgroup v1 memory controller, /usr/bin/python3, curl)" >&2
+else
+	ap_files $(($AP_PORT + 1)) ""
+
+	ap_start_original
+	run_ap "apply full run" 0 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	expect_out "applied: 15 steps done"
+	ap_expect_end_state "apply full run end state"
+	if grep -q '"outcome": "done"' "$AP/st/run.json"; then ok; else bad "run record lacks outcome done"; fi
+	if grep -q "updated node-a" "$AP/updates.log"; then ok; else bad "update command did not run"; fi
+	run_ap "apply refuses to apply twice" 6 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	expect_err "already applied"
+	run_ap "apply --rollback after success" 4 apply -d st --rollback plan.json
+	ap_expect_end_state "apply rollback end state"
+	ap_kill_all
+
+	for n in 1 2 6 8 9 11 14; do
+		ap_start_original
+		ADPART_TEST_CRASH_AFTER_STEP=$n
+		export ADPART_TEST_CRASH_AFTER_STEP
+		run_ap "apply crash after step $n" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
+		unset ADPART_TEST_CRASH_AFTER_STEP
+		run_ap "apply refuses an unfinished journal after step $n" 6 apply -d st plan.json
+		expect_err "use --resume or --rollback"
+		run_ap "apply --resume after step $n" 0 apply -d st --resume plan.json
+		ap_expect_end_state "apply resume after $n end state"
+		ap_kill_all
+	done
+
+	ap_start_original
+	ADPART_TEST_CRASH_AFTER_STEP=9
+	export ADPART_TEST_CRASH_AFTER_STEP
+	run_ap "apply crash before rollback" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	unset ADPART_TEST_CRASH_AFTER_STEP
+	run_ap "apply --rollback after a crash" 4 apply -d st --rollback plan.json
+	ap_expect_end_state "apply rollback after crash end state"
+
+	name="apply run record has observations"
+	if grep -q '"predicted_p95"' "$AP/st/run.json"; then ok; else bad "no observations in the run record"; fi
+	ap_kill_all
+
+	# The shadow's partition cgroup already exists with 1 MiB of memory.
+	mkdir -p "$AP_CGROOT/memory/$AP_CG/node-b"
+	echo 1048576 >"$AP_CGROOT/memory/$AP_CG/node-b/memory.limit_in_bytes"
+	run_ap "apply refuses when capacity is not free" 6 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	expect_err "capacity not free: wave 1 needs [0-9]+ bytes of memory in partition 'node-b'"
+	expect_no_file "$AP/st/journal.json"
+	rmdir "$AP_CGROOT/memory/$AP_CG/node-b"
+
+	# The update command sends SIGTERM to apply: it stops after the step.
+	ap_files $(($AP_PORT + 1)) "" 1048576 'kill -TERM $PPID'
+	ap_start_original
+	run_ap "apply stops on SIGTERM at a step boundary" 7 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	expect_err "stopped at a step boundary"
+	if grep -q '"state": "stopped"' "$AP/st/journal.json"; then ok; else bad "journal state is not stopped"; fi
+	run_ap "apply --resume after SIGTERM" 0 apply -d st --resume plan.json
+	ap_expect_end_state "apply resume after SIGTERM end state"
+	ap_kill_all
+
+	# A forecast of a few hundred bytes: the shadow's real memory exceeds it.
+	ap_files $(($AP_PORT + 1)) "" 1
+	ap_start_original
+	run_ap "apply deviation with rollback policy" 4 apply -d st --on-deviation rollback \
+		--now 2018-05-06T00:00:00Z plan.json
+	ap_expect_end_state "apply deviation rollback end state"
+	if grep -q '"decision": "rollback"' "$AP/st/run.json"; then ok; else bad "no rollback decision recorded"; fi
+	ap_kill_all
+	ap_start_original
+	run_ap "apply deviation with warn policy" 0 apply -d st --on-deviation warn --now 2018-05-06T00:00:00Z plan.json
+	if grep -q '"decision": "warn"' "$AP/st/run.json"; then ok; else bad "no warn decision recorded"; fi
+	ap_kill_all
+	ap_start_original
+	run_ap "apply deviation with grow policy" 0 apply -d st --on-deviation grow --now 2018-05-06T00:00:00Z plan.json
+	if grep -q '"grown_to"' "$AP/st/run.json"; then ok; else bad "no growth recorded"; fi
+	ap_kill_all
+
+	# The shadow's health check probes a port nothing listens on.
+	ap_files $(($AP_PORT + 7)) ""
+	rm -f "$AP/updates.log"
+	ap_start_original
+	run_ap "apply failing health check rolls back" 4 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	expect_err "rolled back"
+	ap_expect_end_state "apply failed health end state"
+	if grep -q '"outcome": "rolled_back"' "$AP/st/run.json"; then ok; else bad "run record lacks rolled_back"; fi
+	if [ -e "$AP/updates.log" ] && grep -q updated "$AP/updates.log"; then bad "update ran despite failure"; else ok; fi
+	ap_kill_all
+	if [ -x /usr/sbin/haproxy ]; then
+		ap_haproxy_case
+	else
+		echo "skip: apply with HAProxy (haproxy not installed)" >&2
+	fi
+	rmdir "$AP_CGROOT"/*/"$AP_CG"/node-a/web.0 "$AP_CGROOT"/*/"$AP_CG"/node-a "$AP_CGROOT"/*/"$AP_CG"/node-b \
+		"$AP_CGROOT"/*/"$AP_CG" 2>/dev/null
+fi
