@@ -44,6 +44,8 @@ void cmd_format_amount(char buf[48], int r, double v);
 
 int cmd_plan(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
+extern const struct argp cmd_simulate_argp;
 extern const struct argp cmd_plan_argp, cmd_validate_argp;
 
 #endif

@@ -17,6 +17,7 @@ const char *argp_program_bug_address = NULL;
 const struct cmd cmd_table[] = {
 	{ "plan", "forecast the window's load and build a plan that fits", cmd_plan, &cmd_plan_argp },
 	{ "validate", "check an inventory, schedule, plan or history file", cmd_validate, &cmd_validate_argp },
+	{ "simulate", "replay actual load through a plan and three baselines", cmd_simulate, &cmd_simulate_argp },
 	{ NULL, NULL, NULL, NULL },
 };
 
