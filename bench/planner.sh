@@ -28,16 +28,16 @@ tot = {}
 for f in sorted(glob.glob(sys.argv[1] + "/sim-*.json")):
     for row in json.load(open(f)):
         for m, st in row["methods"].items():
-            t = tot.setdefault((row["resource"], m), [0, 0, 0.0, 0.0])
+            t = tot.setdefault((row["resource"], m), [0, 0, 0.0, 0.0, 0])
             t[0] += st["steps"]; t[1] += st["violations"]
-            t[2] += st["mean_slack"] * st["steps"]; t[3] += st["excess_sum"]
+            t[2] += st["mean_slack"] * st["steps"]; t[3] += st["excess_sum"]; t[4] += st["guarantee_breaches"]
 unit = {"cpu": (1.0, "cores"), "memory": (2**30, "GiB"), "io": (2**20, "MiB/s"), "net": (2**20, "MiB/s")}
 print("planner quality vs baselines, 6 windows of 4 h, demo traces")
-print("%-8s %-12s %7s %6s %8s %12s %12s" % ("resource", "method", "steps", "viol", "rate", "mean slack", "excess sum"))
+print("%-8s %-12s %7s %6s %8s %12s %12s %7s" % ("resource", "method", "steps", "viol", "rate", "mean slack", "excess sum", "breach"))
 for (r, m), t in sorted(tot.items()):
     d, u = unit.get(r, (1.0, ""))
     if t[0] == 0:
         continue
-    print("%-8s %-12s %7d %6d %7.2f%% %8.3f %-5s %8.3f %s" % (r, m, t[0], t[1], 100.0 * t[1] / t[0],
-          t[2] / t[0] / d, u, t[3] / d, u))
+    print("%-8s %-12s %7d %6d %7.2f%% %8.3f %-5s %8.3f %-5s %5d" % (r, m, t[0], t[1], 100.0 * t[1] / t[0],
+          t[2] / t[0] / d, u, t[3] / d, u, t[4]))
 PY

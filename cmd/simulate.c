@@ -81,8 +81,9 @@ static void print_json(const struct part_sim *s)
 		for (m = 0; m < PART_SIM_COUNT; m++) {
 			const struct part_sim_stats *st = &s->rows[i].m[m];
 			json_object_set_new(ms, part_sim_method_names[m],
-					    json_pack("{s:I,s:I,s:f,s:f,s:f}", "steps", (json_int_t)st->steps,
-						      "violations", (json_int_t)st->violations, "excess_sum",
+					    json_pack("{s:I,s:I,s:I,s:f,s:f,s:f}", "steps", (json_int_t)st->steps,
+						      "violations", (json_int_t)st->violations,
+						      "guarantee_breaches", (json_int_t)st->breaches, "excess_sum",
 						      st->excess_sum, "excess_max", st->excess_max,
 						      "mean_slack", st->steps ? st->slack_sum / (double)st->steps : 0.0));
 		}
@@ -99,7 +100,7 @@ static void print_table(const struct part_sim *s)
 	size_t i;
 	int m;
 
-	printf("%-20s %-8s %-12s %6s %6s %14s %14s\n", "COMPONENT", "RESOURCE", "METHOD", "STEPS", "VIOL",
+	printf("%-20s %-8s %-12s %6s %6s %6s %14s %14s\n", "COMPONENT", "RESOURCE", "METHOD", "STEPS", "VIOL", "BREACH",
 	       "MAX EXCESS", "MEAN SLACK");
 	for (i = 0; i < s->n; i++)
 		for (m = 0; m < PART_SIM_COUNT; m++) {
@@ -109,9 +110,9 @@ static void print_table(const struct part_sim *s)
 			cmd_format_amount(ex, s->rows[i].resource, st->excess_max);
 			cmd_format_amount(sl, s->rows[i].resource,
 					  st->steps ? st->slack_sum / (double)st->steps : 0.0);
-			printf("%-20s %-8s %-12s %6zu %6zu %14s %14s\n", s->rows[i].component,
+			printf("%-20s %-8s %-12s %6zu %6zu %6zu %14s %14s\n", s->rows[i].component,
 			       adp_resource_name(s->rows[i].resource), part_sim_method_names[m], st->steps,
-			       st->violations, ex, sl);
+			       st->violations, st->breaches, ex, sl);
 		}
 }
 
@@ -123,6 +124,7 @@ int cmd_simulate(int argc, char **argv)
 	struct history h;
 	struct history_opts ho = { 0 };
 	struct part_sim s = { 0 };
+	struct part_sim_guarantee *g = NULL;
 	char **files = NULL;
 	size_t nfiles = 0, i;
 	int rc = 1;
@@ -148,7 +150,15 @@ int cmd_simulate(int argc, char **argv)
 				goto done;
 			}
 	}
-	if (part_simulate(&s, &p, &h)) {
+	if (inv.ncomps && !(g = calloc(inv.ncomps, sizeof(*g)))) {
+		cmd_error("out of memory");
+		goto done;
+	}
+	for (i = 0; i < inv.ncomps; i++) {
+		g[i].component = inv.comps[i].name;
+		memcpy(g[i].min, inv.comps[i].min, sizeof(g[i].min));
+	}
+	if (part_simulate(&s, &p, &h, g, inv.ncomps)) {
 		cmd_error_last(NULL);
 		goto done;
 	}
@@ -158,6 +168,7 @@ int cmd_simulate(int argc, char **argv)
 		print_table(&s);
 	rc = 0;
 done:
+	free(g);
 	part_sim_release(&s);
 	history_release(&h);
 	inventory_release(&inv);

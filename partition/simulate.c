@@ -64,11 +64,12 @@ static int vpa_size(const struct series *s, int64_t t0, double *out)
 	return rc;
 }
 
-static void account(struct part_sim_stats *st, double alloc, double demand)
+static void account(struct part_sim_stats *st, double alloc, double demand, double min)
 {
 	st->steps++;
 	if (demand > alloc) {
 		st->violations++;
+		st->breaches += alloc < min;
 		st->excess_sum += demand - alloc;
 		if (demand - alloc > st->excess_max)
 			st->excess_max = demand - alloc;
@@ -92,7 +93,8 @@ static double plan_alloc(const struct plan_wave *w, const char *comp, int r)
 	return n ? a : NAN;
 }
 
-int part_simulate(struct part_sim *out, const struct plan *p, const struct history *h)
+int part_simulate(struct part_sim *out, const struct plan *p, const struct history *h,
+		  const struct part_sim_guarantee *guarantees, size_t nguarantees)
 {
 	struct part_sim res = { 0 };
 	size_t i, j, wi;
@@ -105,12 +107,15 @@ int part_simulate(struct part_sim *out, const struct plan *p, const struct histo
 	for (i = 0; i < h->n; i++) {
 		const struct series *s = &h->items[i];
 		struct part_sim_row *row;
-		double peak = NAN, vpa = NAN;
+		double peak = NAN, vpa = NAN, min = 0;
 
 		for (j = 0; j < s->n; j++)
 			if (s->start + (int64_t)j * s->step < p->window_start && !isnan(s->v[j]) &&
 			    (isnan(peak) || s->v[j] > peak))
 				peak = s->v[j];
+		for (j = 0; j < nguarantees; j++)
+			if (!strcmp(guarantees[j].component, s->component))
+				min = guarantees[j].min[s->resource];
 		if ((rc = vpa_size(s, p->window_start, &vpa)))
 			goto done;
 		row = &res.rows[res.n];
@@ -132,13 +137,13 @@ int part_simulate(struct part_sim *out, const struct plan *p, const struct histo
 
 				if (isnan(d))
 					continue;
-				account(&row->m[PART_SIM_PLAN], alloc, d);
+				account(&row->m[PART_SIM_PLAN], alloc, d, min);
 				if (!isnan(peak))
-					account(&row->m[PART_SIM_PEAK], peak, d);
+					account(&row->m[PART_SIM_PEAK], peak, d, min);
 				if (!isnan(vpa))
-					account(&row->m[PART_SIM_VPA], vpa, d);
+					account(&row->m[PART_SIM_VPA], vpa, d, min);
 				if (!isnan(prev))
-					account(&row->m[PART_SIM_REACTIVE], prev * 1.15, d);
+					account(&row->m[PART_SIM_REACTIVE], prev * 1.15, d, min);
 			}
 		}
 	}

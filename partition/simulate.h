@@ -18,6 +18,7 @@ struct part_sim_stats {
 	double excess_sum;     /* sum of demand minus allocation where above */
 	double excess_max;
 	double slack_sum;      /* sum of allocation minus demand where not above */
+	size_t breaches;       /* violations where the allocation was below the guarantee */
 };
 
 struct part_sim_row {
@@ -34,7 +35,15 @@ struct part_sim {
 /* Evaluates every step of the plan's waves that h covers. The plan's
  * allocation of a component is the sum over its placements in the wave;
  * baselines use only history before the window's start. */
-int part_simulate(struct part_sim *out, const struct plan *p, const struct history *h);
+struct part_sim_guarantee {
+	const char *component;
+	double min[ADP_RES_COUNT];
+};
+
+/* guarantees (n of them, may be NULL) are the components' minimums, for
+ * counting breaches. */
+int part_simulate(struct part_sim *out, const struct plan *p, const struct history *h,
+		  const struct part_sim_guarantee *guarantees, size_t nguarantees);
 
 void part_sim_release(struct part_sim *s);
 

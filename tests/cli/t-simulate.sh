@@ -5,11 +5,11 @@ DEMO="$TD/demo"
 
 # api-01's history goes past the window, so its steps there are counted.
 run simulate-inventory 0 simulate "$TMP/sim-plan.json" --inventory "$DEMO/inventory.json" &&
-	expect_out '^api-01 +cpu +plan +[1-9]' && expect_out 'static-peak' && expect_out 'vpa' &&
+	expect_out '^api-01 +cpu +plan +[1-9]' && expect_out 'BREACH' && expect_out 'static-peak' && expect_out 'vpa' &&
 	expect_out 'reactive'
 
 run simulate-json 0 simulate "$TMP/sim-plan.json" --inventory "$DEMO/inventory.json" -o json &&
-	expect_out '"methods"' && expect_out '"mean_slack"'
+	expect_out '"methods"' && expect_out '"mean_slack"' && expect_out '"guarantee_breaches"'
 
 run simulate-no-actuals 64 simulate "$TMP/sim-plan.json"
 expect_err 'give the actual load with --history or --inventory'

@@ -49,6 +49,11 @@ Test(simulate, plan_and_baselines)
 	struct plan_wave w = { 0 };
 	struct part_sim r = { 0 };
 	double v[14];
+	/* a guarantee of 1.5 cores: the reactive 1.15 and 1.725 allocations
+	 * are below it at steps where demand exceeded them (t = 1000, 1100,
+	 * 1300 have allocations 1.15, 1.725, 1.15: two below 1.5); the
+	 * plan's 2 cores never are. */
+	struct part_sim_guarantee g = { "a", { 1.5, 0, 0, 0 } };
 
 	fixture(&p, &h, pl, &s, v);
 	w.start = 1000;
@@ -57,7 +62,7 @@ Test(simulate, plan_and_baselines)
 	w.nplacements = 2;
 	p.waves = &w;
 	p.nwaves = 1;
-	cr_assert_eq(part_simulate(&r, &p, &h), 0);
+	cr_assert_eq(part_simulate(&r, &p, &h, &g, 1), 0);
 	cr_assert_eq(r.n, 1);
 	cr_assert_str_eq(r.rows[0].component, "a");
 	/* plan: 2 cores; only 2.5 exceeds it, by 0.5; slack 0.5 + 1 + 0. */
@@ -72,6 +77,8 @@ Test(simulate, plan_and_baselines)
 	 * 1.5, 2.5, 1.0, 2.0: three violations, the largest 2.0 - 1.15. */
 	cr_assert_eq(r.rows[0].m[PART_SIM_REACTIVE].violations, 3);
 	cr_assert_float_eq(r.rows[0].m[PART_SIM_REACTIVE].excess_max, 0.85, 1e-9);
+	cr_assert_eq(r.rows[0].m[PART_SIM_REACTIVE].breaches, 2);
+	cr_assert_eq(r.rows[0].m[PART_SIM_PLAN].breaches, 0);
 	/* vpa: the 3.0 is the oldest sample, so its weight is below a tenth of
 	 * the total and the weighted P90 is 1.0; x 1.15 = 1.15, exceeded by
 	 * 1.5, 2.5 and 2.0, the most by 1.35. */
@@ -98,7 +105,7 @@ Test(simulate, component_without_placement_is_not_counted)
 	w.nplacements = 2;
 	p.waves = &w;
 	p.nwaves = 1;
-	cr_assert_eq(part_simulate(&r, &p, &h), 0);
+	cr_assert_eq(part_simulate(&r, &p, &h, NULL, 0), 0);
 	cr_assert_eq(r.n, 1);
 	cr_assert_eq(r.rows[0].m[PART_SIM_PLAN].steps, 0);
 	part_sim_release(&r);
