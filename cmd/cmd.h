@@ -50,6 +50,8 @@ int cmd_plan(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_forecast(int argc, char **argv);
 extern const struct argp cmd_forecast_argp;
+int cmd_simulate(int argc, char **argv);
+extern const struct argp cmd_simulate_argp;
 extern const struct argp cmd_plan_argp, cmd_validate_argp;
 int cmd_history(int argc, char **argv);
 int cmd_show(int argc, char **argv);

@@ -23,6 +23,7 @@ const struct cmd cmd_table[] = {
 	{ "diff", "show what changed between two stored plans", cmd_diff, &cmd_diff_argp },
 	{ "profile", "sample processes into history that plan reads", cmd_profile, &cmd_profile_argp },
 	{ "apply", "carry out a plan on this host, journaled and reversible", cmd_apply, &cmd_apply_argp },
+	{ "simulate", "replay actual load through a plan and three baselines", cmd_simulate, &cmd_simulate_argp },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -1,0 +1,180 @@
+/* adpart-update simulate: replay actual load through a plan and baselines. */
+#include <argp.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "forecast/history.h"
+#include "partition/inventory.h"
+#include "partition/simulate.h"
+#include "util/error.h"
+
+#define SIM_MAX_HISTORY 64
+
+struct sim_args {
+	const char *plan, *inventory;
+	const char *history[SIM_MAX_HISTORY];
+	size_t nhistory;
+	int json;
+};
+
+static const struct argp_option options[] = {
+	{ "history", 'H', "FILE", 0, "Actual load, long-format CSV (repeatable)", 0 },
+	{ "inventory", 'i', "FILE", 0, "Read actual load from this inventory's own history sources", 0 },
+	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
+	{ 0 },
+};
+
+static error_t parse(int key, char *arg, struct argp_state *state)
+{
+	struct sim_args *a = state->input;
+
+	switch (key) {
+	case 'H':
+		if (a->nhistory == SIM_MAX_HISTORY)
+			argp_error(state, "at most %d history files", SIM_MAX_HISTORY);
+		a->history[a->nhistory++] = arg;
+		break;
+	case 'i': a->inventory = arg; break;
+	case 'o':
+		if ((a->json = cmd_parse_output(arg)) < 0)
+			argp_error(state, "unknown output format '%s': expected human or json", arg);
+		break;
+	case ARGP_KEY_ARG:
+		if (a->plan)
+			argp_error(state, "one plan at a time");
+		a->plan = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!a->plan)
+			argp_error(state, "name the plan to simulate");
+		if (!a->nhistory && !a->inventory)
+			argp_error(state, "give the actual load with --history or --inventory");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp cmd_simulate_argp = {
+	options, parse, "PLAN",
+	"Replay actual load through a plan: per component and resource, steps where demand "
+	"exceeded the allocation, by how much, and the slack; the same for three baselines "
+	"(static peak, VPA-like P90 x 1.15 with a 24 h half-life, reactive last value x 1.15).\v"
+	"Exit status: 0 on success, 1 on an error.",
+	NULL, NULL, NULL,
+};
+
+static void print_json(const struct part_sim *s)
+{
+	json_t *arr = json_array();
+	size_t i;
+	int m;
+
+	for (i = 0; i < s->n; i++) {
+		json_t *o = json_object(), *ms = json_object();
+		json_object_set_new(o, "component", json_string(s->rows[i].component));
+		json_object_set_new(o, "resource", json_string(adp_resource_name(s->rows[i].resource)));
+		for (m = 0; m < PART_SIM_COUNT; m++) {
+			const struct part_sim_stats *st = &s->rows[i].m[m];
+			json_object_set_new(ms, part_sim_method_names[m],
+					    json_pack("{s:I,s:I,s:I,s:f,s:f,s:f}", "steps", (json_int_t)st->steps,
+						      "violations", (json_int_t)st->violations,
+						      "guarantee_breaches", (json_int_t)st->breaches, "excess_sum",
+						      st->excess_sum, "excess_max", st->excess_max,
+						      "mean_slack", st->steps ? st->slack_sum / (double)st->steps : 0.0));
+		}
+		json_object_set_new(o, "methods", ms);
+		json_array_append_new(arr, o);
+	}
+	json_dumpf(arr, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(arr);
+}
+
+static void print_table(const struct part_sim *s)
+{
+	size_t i;
+	int m;
+
+	printf("%-20s %-8s %-12s %6s %6s %6s %14s %14s\n", "COMPONENT", "RESOURCE", "METHOD", "STEPS", "VIOL", "BREACH",
+	       "MAX EXCESS", "MEAN SLACK");
+	for (i = 0; i < s->n; i++)
+		for (m = 0; m < PART_SIM_COUNT; m++) {
+			const struct part_sim_stats *st = &s->rows[i].m[m];
+			char ex[48], sl[48];
+
+			cmd_format_amount(ex, s->rows[i].resource, st->excess_max);
+			cmd_format_amount(sl, s->rows[i].resource,
+					  st->steps ? st->slack_sum / (double)st->steps : 0.0);
+			printf("%-20s %-8s %-12s %6zu %6zu %6zu %14s %14s\n", s->rows[i].component,
+			       adp_resource_name(s->rows[i].resource), part_sim_method_names[m], st->steps,
+			       st->violations, st->breaches, ex, sl);
+		}
+}
+
+int cmd_simulate(int argc, char **argv)
+{
+	struct sim_args a = { 0 };
+	struct plan p = { 0 };
+	struct inventory inv = { 0 };
+	struct history h;
+	struct history_opts ho = { 0 };
+	struct part_sim s = { 0 };
+	struct part_sim_guarantee *g = NULL;
+	char **files = NULL;
+	size_t nfiles = 0, i;
+	int rc = 1;
+
+	history_init(&h);
+	argp_parse(&cmd_simulate_argp, argc, argv, 0, NULL, &a);
+	if (plan_read(&p, a.plan)) {
+		cmd_error_last(NULL);
+		goto done;
+	}
+	ho.step = p.step;
+	ho.max_gap = p.step * 4;
+	if (a.inventory) {
+		if (inventory_load(&inv, a.inventory) ||
+		    inventory_load_history(&h, &inv, a.history, a.nhistory, &ho, &files, &nfiles)) {
+			cmd_error_last(NULL);
+			goto done;
+		}
+	} else {
+		for (i = 0; i < a.nhistory; i++)
+			if (history_add_long_csv(&h, a.history[i], &ho)) {
+				cmd_error_last(NULL);
+				goto done;
+			}
+	}
+	if (inv.ncomps && !(g = calloc(inv.ncomps, sizeof(*g)))) {
+		cmd_error("out of memory");
+		goto done;
+	}
+	for (i = 0; i < inv.ncomps; i++) {
+		g[i].component = inv.comps[i].name;
+		memcpy(g[i].min, inv.comps[i].min, sizeof(g[i].min));
+	}
+	if (part_simulate(&s, &p, &h, g, inv.ncomps)) {
+		cmd_error_last(NULL);
+		goto done;
+	}
+	if (a.json)
+		print_json(&s);
+	else
+		print_table(&s);
+	rc = 0;
+done:
+	free(g);
+	part_sim_release(&s);
+	history_release(&h);
+	inventory_release(&inv);
+	plan_release(&p);
+	for (i = 0; i < nfiles; i++)
+		free(files[i]);
+	free(files);
+	return rc;
+}

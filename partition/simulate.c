@@ -1,0 +1,155 @@
+#include "partition/simulate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+const char *const part_sim_method_names[PART_SIM_COUNT] = { "plan", "static-peak", "vpa", "reactive" };
+
+void part_sim_release(struct part_sim *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->n; i++)
+		free(s->rows[i].component);
+	free(s->rows);
+	memset(s, 0, sizeof(*s));
+}
+
+struct wpair {
+	double v, w;
+};
+
+static int cmp_wpair(const void *a, const void *b)
+{
+	double x = ((const struct wpair *)a)->v, y = ((const struct wpair *)b)->v;
+	return x < y ? -1 : x > y;
+}
+
+/* VPA-like recommendation: P90 of a histogram whose weights halve every
+ * 24 hours back from t0, times 1.15. */
+static int vpa_size(const struct series *s, int64_t t0, double *out)
+{
+	struct wpair *v = NULL;
+	size_t n = 0, i;
+	double total = 0, acc = 0;
+	int rc = 0;
+
+	if (s->n && !(v = malloc(s->n * sizeof(*v))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	for (i = 0; i < s->n; i++) {
+		int64_t t = s->start + (int64_t)i * s->step;
+		if (t >= t0 || isnan(s->v[i]))
+			continue;
+		v[n].v = s->v[i];
+		v[n].w = exp2(-(double)(t0 - t) / 86400.0);
+		total += v[n].w;
+		n++;
+	}
+	*out = NAN;
+	if (n) {
+		qsort(v, n, sizeof(*v), cmp_wpair);
+		for (i = 0; i < n; i++) {
+			acc += v[i].w;
+			if (acc >= 0.9 * total)
+				break;
+		}
+		*out = v[i < n ? i : n - 1].v * 1.15;
+	}
+	free(v);
+	return rc;
+}
+
+static void account(struct part_sim_stats *st, double alloc, double demand, double min)
+{
+	st->steps++;
+	if (demand > alloc) {
+		st->violations++;
+		st->breaches += alloc < min;
+		st->excess_sum += demand - alloc;
+		if (demand - alloc > st->excess_max)
+			st->excess_max = demand - alloc;
+	} else {
+		st->slack_sum += alloc - demand;
+	}
+}
+
+/* The plan's allocation of comp for resource r in wave w, or NAN when it
+ * has no placement there. */
+static double plan_alloc(const struct plan_wave *w, const char *comp, int r)
+{
+	double a = 0;
+	size_t i, n = 0;
+
+	for (i = 0; i < w->nplacements; i++)
+		if (!strcmp(w->placements[i].component, comp)) {
+			a += w->placements[i].alloc[r];
+			n++;
+		}
+	return n ? a : NAN;
+}
+
+int part_simulate(struct part_sim *out, const struct plan *p, const struct history *h,
+		  const struct part_sim_guarantee *guarantees, size_t nguarantees)
+{
+	struct part_sim res = { 0 };
+	size_t i, j, wi;
+	int rc = 0;
+
+	if (h->n && !(res.rows = calloc(h->n, sizeof(*res.rows)))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < h->n; i++) {
+		const struct series *s = &h->items[i];
+		struct part_sim_row *row;
+		double peak = NAN, vpa = NAN, min = 0;
+
+		for (j = 0; j < s->n; j++)
+			if (s->start + (int64_t)j * s->step < p->window_start && !isnan(s->v[j]) &&
+			    (isnan(peak) || s->v[j] > peak))
+				peak = s->v[j];
+		for (j = 0; j < nguarantees; j++)
+			if (!strcmp(guarantees[j].component, s->component))
+				min = guarantees[j].min[s->resource];
+		if ((rc = vpa_size(s, p->window_start, &vpa)))
+			goto done;
+		row = &res.rows[res.n];
+		if (!(row->component = strdup(s->component))) {
+			rc = adp_error_set(ADP_ENOMEM, "out of memory");
+			goto done;
+		}
+		row->resource = s->resource;
+		res.n++;
+		for (wi = 0; wi < p->nwaves; wi++) {
+			const struct plan_wave *w = &p->waves[wi];
+			double alloc = plan_alloc(w, s->component, s->resource);
+			int64_t t = w->start - ((w->start % s->step) + s->step) % s->step;
+
+			if (isnan(alloc))
+				continue;
+			for (; t < w->end; t += s->step) {
+				double d = series_at(s, t), prev = series_at(s, t - s->step);
+
+				if (isnan(d))
+					continue;
+				account(&row->m[PART_SIM_PLAN], alloc, d, min);
+				if (!isnan(peak))
+					account(&row->m[PART_SIM_PEAK], peak, d, min);
+				if (!isnan(vpa))
+					account(&row->m[PART_SIM_VPA], vpa, d, min);
+				if (!isnan(prev))
+					account(&row->m[PART_SIM_REACTIVE], prev * 1.15, d, min);
+			}
+		}
+	}
+	*out = res;
+	memset(&res, 0, sizeof(res));
+done:
+	part_sim_release(&res);
+	return rc;
+}

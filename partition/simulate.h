@@ -1,0 +1,50 @@
+/* Replays actual load through a plan: per component and resource, how
+ * often and how badly demand exceeded the plan's allocation, and the
+ * slack left, against three baselines sized from the history before the
+ * window (static peak, a VPA-like decaying histogram, reactive). */
+#ifndef ADP_SIMULATE_H
+#define ADP_SIMULATE_H
+
+#include "forecast/history.h"
+#include "plans/plan.h"
+
+enum part_sim_method { PART_SIM_PLAN, PART_SIM_PEAK, PART_SIM_VPA, PART_SIM_REACTIVE, PART_SIM_COUNT };
+
+extern const char *const part_sim_method_names[PART_SIM_COUNT];
+
+struct part_sim_stats {
+	size_t steps;          /* steps with an actual value */
+	size_t violations;     /* steps with demand above allocation */
+	double excess_sum;     /* sum of demand minus allocation where above */
+	double excess_max;
+	double slack_sum;      /* sum of allocation minus demand where not above */
+	size_t breaches;       /* violations where the allocation was below the guarantee */
+};
+
+struct part_sim_row {
+	char *component;       /* owned */
+	int resource;
+	struct part_sim_stats m[PART_SIM_COUNT];
+};
+
+struct part_sim {
+	struct part_sim_row *rows; /* owned */
+	size_t n;
+};
+
+/* Evaluates every step of the plan's waves that h covers. The plan's
+ * allocation of a component is the sum over its placements in the wave;
+ * baselines use only history before the window's start. */
+struct part_sim_guarantee {
+	const char *component;
+	double min[ADP_RES_COUNT];
+};
+
+/* guarantees (n of them, may be NULL) are the components' minimums, for
+ * counting breaches. */
+int part_simulate(struct part_sim *out, const struct plan *p, const struct history *h,
+		  const struct part_sim_guarantee *guarantees, size_t nguarantees);
+
+void part_sim_release(struct part_sim *s);
+
+#endif

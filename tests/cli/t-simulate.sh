@@ -1,0 +1,27 @@
+# simulate: replay actual load through a plan and the baselines.
+DEMO="$TD/demo"
+"$BIN" plan --inventory "$DEMO/inventory.json" --schedule "$DEMO/schedule.json" \
+	--now 2018-05-06T00:00:00Z --plan-file "$TMP/sim-plan.json" >/dev/null 2>&1
+
+# api-01's history goes past the window, so its steps there are counted.
+run simulate-inventory 0 simulate "$TMP/sim-plan.json" --inventory "$DEMO/inventory.json" &&
+	expect_out '^api-01 +cpu +plan +[1-9]' && expect_out 'BREACH' && expect_out 'static-peak' && expect_out 'vpa' &&
+	expect_out 'reactive'
+
+run simulate-json 0 simulate "$TMP/sim-plan.json" --inventory "$DEMO/inventory.json" -o json &&
+	expect_out '"methods"' && expect_out '"mean_slack"' && expect_out '"guarantee_breaches"'
+
+run simulate-no-actuals 64 simulate "$TMP/sim-plan.json"
+expect_err 'give the actual load with --history or --inventory'
+
+run simulate-no-plan 64 simulate
+expect_err 'name the plan to simulate'
+
+run simulate-missing-plan 1 simulate "$TMP/nope.json" --history "$TMP/nope.csv"
+expect_err '^adpart-update: .*nope\.json'
+
+run simulate-missing-history 1 simulate "$TMP/sim-plan.json" --history "$TMP/nope.csv"
+expect_err '^adpart-update: .*nope\.csv'
+
+run simulate-bad-output 64 simulate "$TMP/sim-plan.json" --history x.csv -o yaml
+expect_err "unknown output format 'yaml'"
