@@ -122,7 +122,8 @@ static inline const char *pf_write_schedule(const char *update, int concurrency)
 static inline int pf_run(struct plan *p, const char *inv, const char *sched, const char *hist)
 {
 	const char *extra[1] = { hist };
-	struct part_run_opts o = { inv, sched, extra, 1, PF_NOW, NULL, "test-1" };
+	struct part_run_opts o = { .inventory = inv, .schedule = sched, .history = extra, .nhistory = 1,
+				   .now = PF_NOW, .model = NULL, .tool_version = "test-1" };
 
 	return part_run(p, &o);
 }
