@@ -12,15 +12,17 @@
 #include "partition/inventory.h"
 #include "partition/schedule.h"
 #include "plans/plan.h"
+#include "plans/store.h"
+#include "util/fsutil.h"
 #include "util/error.h"
 #include "util/timeutil.h"
 
 struct apply_args {
-	const char *plan, *state_dir, *record, *inventory, *schedule, *now;
+	const char *plan, *state_dir, *record, *inventory, *schedule, *now, *store;
 	int resume, rollback, dry_run, policy;
 };
 
-enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY };
+enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY, OPT_STORE };
 
 static const struct argp_option options[] = {
 	{ "state-dir", 'd', "DIR", 0, "Journal, lock, pid files and logs (default /var/lib/adpart-update)", 0 },
@@ -33,6 +35,7 @@ static const struct argp_option options[] = {
 	{ "on-deviation", OPT_POLICY, "POLICY", 0,
 	  "When usage leaves the forecast band: warn (default), grow or rollback", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Current time for the expiry check (default: the clock)", 0 },
+	{ "store", OPT_STORE, "DIR", 0, "Check lineage and serial in the plan store DIR and record the run there (default: $ADPART_STORE)", 0 },
 	{ 0 },
 };
 
@@ -49,6 +52,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_ROLLBACK: a->rollback = 1; break;
 	case OPT_DRY_RUN: a->dry_run = 1; break;
 	case OPT_NOW: a->now = arg; break;
+	case OPT_STORE: a->store = arg; break;
 	case OPT_POLICY:
 		if (!strcmp(arg, "warn"))
 			a->policy = ORCH_POLICY_WARN;
@@ -104,6 +108,26 @@ static const char *input_of(const struct plan *p, const char *kind)
 	return NULL;
 }
 
+/* Commits the run record on top of the plan in the store. */
+static int record_run(struct plan_store *store, const struct plan *p, const struct orch_opts *o, int outcome)
+{
+	static const char *const names[] = { "success", "rolled_back", "failed", "refused", "stopped" };
+	char *path = NULL, *json = NULL;
+	int rc;
+
+	if (o->record_path)
+		path = strdup(o->record_path);
+	else if (asprintf(&path, "%s/run.json", o->state_dir) < 0)
+		path = NULL;
+	if (!path)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if (!(rc = adp_read_file(&json, NULL, path, (size_t)64 << 20)))
+		rc = plan_store_record_run(store, p->schedule_name, p->serial, p->digest, json, names[outcome]);
+	free(json);
+	free(path);
+	return rc;
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	static const int codes[] = { EXIT_OK, EXIT_ROLLED_BACK, EXIT_APPLY_FAILED, EXIT_REFUSED, EXIT_STOPPED };
@@ -118,6 +142,7 @@ int cmd_apply(int argc, char **argv)
 	const char *ip, *sp, *crash;
 	int rc, outcome = ORCH_REFUSED, status = EXIT_REFUSED, have_sched = 0;
 	int64_t now = (int64_t)time(NULL);
+	struct plan_store *store = NULL;
 
 	if (argp_parse(&cmd_apply_argp, argc, argv, 0, NULL, &a))
 		return EXIT_USAGE;
@@ -128,6 +153,23 @@ int cmd_apply(int argc, char **argv)
 	if ((rc = plan_read(&p, a.plan))) {
 		cmd_error_last(NULL);
 		return EXIT_REFUSED;
+	}
+	if (!a.store && getenv("ADPART_STORE") && *getenv("ADPART_STORE"))
+		a.store = getenv("ADPART_STORE");
+	if (a.store && !a.dry_run) {
+		/* Terraform's rule: refuse a plan from another lineage, or one no
+		 * newer than the last applied, before anything is touched. */
+		if (!p.lineage[0]) {
+			cmd_error("refused: plan '%s' was not recorded in a plan store: plan again with --store '%s'",
+				  a.plan, a.store);
+			goto done;
+		}
+		if ((rc = plan_store_open(&store, a.store, 0)) ||
+		    (!a.rollback && !a.resume &&
+		     (rc = plan_store_check_apply(store, p.schedule_name, p.lineage, p.serial)))) {
+			cmd_error_last("refused");
+			goto done;
+		}
 	}
 	ip = a.inventory ? a.inventory : input_of(&p, "inventory");
 	sp = a.schedule ? a.schedule : input_of(&p, "schedule");
@@ -190,6 +232,11 @@ int cmd_apply(int argc, char **argv)
 		goto done;
 	}
 	status = codes[outcome];
+	if (store && (rc = record_run(store, &p, &o, outcome))) {
+		cmd_error_last("cannot record the run in the plan store");
+		if (status == EXIT_OK)
+			status = EXIT_ERROR;
+	}
 	if (outcome == ORCH_DONE)
 		printf("applied: %zu steps done\n", p.nsteps);
 	else if (outcome == ORCH_ROLLED_BACK)
@@ -199,6 +246,7 @@ int cmd_apply(int argc, char **argv)
 	else if (outcome == ORCH_STOPPED)
 		cmd_error("stopped at a step boundary: continue with --resume or undo with --rollback");
 done:
+	plan_store_free(store);
 	orch_local_release(&local);
 	schedule_release(&sched);
 	inventory_release(&inv);
