@@ -27,8 +27,9 @@ static int dupstr(const struct adp_json_doc *d, json_t *o, const char *jpath, co
 	return 0;
 }
 
-static int get_array(const struct adp_json_doc *d, json_t *o, const char *jpath, const char *key,
-		     json_t **out)
+/* Looks up a required array or object (type JSON_ARRAY or JSON_OBJECT). */
+static int get_typed(const struct adp_json_doc *d, json_t *o, const char *jpath, const char *key,
+		     json_type type, json_t **out)
 {
 	char sub[PATH_MAX_LEN];
 
@@ -37,24 +38,21 @@ static int get_array(const struct adp_json_doc *d, json_t *o, const char *jpath,
 	if (!*out)
 		return *jpath ? adp_json_fail(d, jpath, "missing required field '%s'", key)
 			      : adp_error_set(ADP_EINPUT, "%s: missing required field '%s'", d->path, key);
-	if (!json_is_array(*out))
-		return adp_json_fail(d, sub, "expected an array");
+	if (json_typeof(*out) != type)
+		return adp_json_fail(d, sub, type == JSON_ARRAY ? "expected an array" : "expected an object");
 	return 0;
+}
+
+static int get_array(const struct adp_json_doc *d, json_t *o, const char *jpath, const char *key,
+		     json_t **out)
+{
+	return get_typed(d, o, jpath, key, JSON_ARRAY, out);
 }
 
 static int get_object(const struct adp_json_doc *d, json_t *o, const char *jpath, const char *key,
 		      json_t **out)
 {
-	char sub[PATH_MAX_LEN];
-
-	*out = json_object_get(o, key);
-	snprintf(sub, sizeof(sub), "%s%s%s", jpath, *jpath ? "." : "", key);
-	if (!*out)
-		return *jpath ? adp_json_fail(d, jpath, "missing required field '%s'", key)
-			      : adp_error_set(ADP_EINPUT, "%s: missing required field '%s'", d->path, key);
-	if (!json_is_object(*out))
-		return adp_json_fail(d, sub, "expected an object");
-	return 0;
+	return get_typed(d, o, jpath, key, JSON_OBJECT, out);
 }
 
 static int get_size(const struct adp_json_doc *d, json_t *o, const char *jpath, const char *key,
