@@ -449,7 +449,9 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 			goto done;
 		}
 		if ((rc = dupstr(d, x, jpath, "name", 1, &p.partitions[i].name)) ||
-		    (rc = dupstr(d, x, jpath, "zone", 0, &p.partitions[i].zone)) ||
+		    (json_is_string(json_object_get(x, "zone")) && !*json_string_value(json_object_get(x, "zone"))
+			     ? 0 /* no zone is written as "" */
+			     : (rc = dupstr(d, x, jpath, "zone", 0, &p.partitions[i].zone))) ||
 		    (rc = get_res(d, x, jpath, "capacity", p.partitions[i].capacity)))
 			goto done;
 		if (!p.partitions[i].zone && !(p.partitions[i].zone = strdup(""))) {

@@ -32,3 +32,9 @@ expect_err "cannot tell what this file is"
 
 run "validate needs a file" 64 validate
 expect_err "name at least one file"
+
+# An inventory without zones gives a plan that reads back.
+sed '/"zone":/d' "$TD/demo/inventory.json" | sed "s|\"history/|\"$TD/demo/history/|" > nozone.json
+"$BIN" plan -i nozone.json -s "$TD/demo/schedule.json" --now 2018-05-06T00:00:00Z -f nozone-plan.json >/dev/null
+run "a plan over partitions without zones validates" 0 validate nozone-plan.json
+expect_out "valid plan"
