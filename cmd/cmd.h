@@ -4,6 +4,7 @@
 #define ADP_CMD_H
 
 #include <argp.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Exit codes: a contract, listed in adpart-update(1) EXIT STATUS. */
@@ -35,6 +36,10 @@ void cmd_error_last(const char *context);
 
 /* Output format from --output: 0 human, 1 json; -1 if unknown. */
 int cmd_parse_output(const char *s);
+/* The same inside an argp parser: an unknown format is a usage error. */
+int cmd_argp_output(struct argp_state *state, const char *arg);
+/* Parses an RFC 3339 option value such as --now; a bad one is a usage error. */
+void cmd_argp_time(struct argp_state *state, const char *opt, const char *arg, int64_t *out);
 
 /* Colour only on a terminal and when NO_COLOR is unset. */
 int cmd_colour(FILE *f);

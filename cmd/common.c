@@ -39,6 +39,22 @@ int cmd_parse_output(const char *s)
 	return -1;
 }
 
+int cmd_argp_output(struct argp_state *state, const char *arg)
+{
+	int json = cmd_parse_output(arg);
+
+	if (json < 0)
+		argp_error(state, "unknown output format '%s': expected human or json", arg);
+	return json;
+}
+
+void cmd_argp_time(struct argp_state *state, const char *opt, const char *arg, int64_t *out)
+{
+	if (adp_time_parse(out, arg, NULL))
+		argp_error(state, "%s '%s' is not a time: expected RFC 3339 such as 2018-05-06T00:00:00Z",
+			   opt, arg);
+}
+
 int cmd_colour(FILE *f)
 {
 	const char *nc = getenv("NO_COLOR");

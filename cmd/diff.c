@@ -29,8 +29,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'S': a->store = arg; break;
 	case 'o':
-		if ((a->json = cmd_parse_output(arg)) < 0)
-			argp_error(state, "unknown output format '%s': expected human or json", arg);
+		a->json = cmd_argp_output(state, arg);
 		break;
 	case ARGP_KEY_ARG:
 		if (a->nref == 2)

@@ -112,8 +112,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "unknown output format '%s': expected human, csv or json", arg);
 		break;
 	case OPT_NOW:
-		if (adp_time_parse(&a->now, arg, NULL))
-			argp_error(state, "--now '%s' is not a time: expected RFC 3339 such as 2018-05-06T00:00:00Z", arg);
+		cmd_argp_time(state, "--now", arg, &a->now);
 		a->have_now = 1;
 		break;
 	case ARGP_KEY_ARG:

@@ -69,12 +69,10 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		a->history[a->nhistory++] = arg;
 		break;
 	case 'o':
-		if ((a->json = cmd_parse_output(arg)) < 0)
-			argp_error(state, "unknown output format '%s': expected human or json", arg);
+		a->json = cmd_argp_output(state, arg);
 		break;
 	case OPT_NOW:
-		if (adp_time_parse(&a->now, arg, NULL))
-			argp_error(state, "--now '%s' is not a time: expected RFC 3339 such as 2018-05-06T00:00:00Z", arg);
+		cmd_argp_time(state, "--now", arg, &a->now);
 		a->have_now = 1;
 		break;
 	case OPT_PROM: a->prom.url = arg; break;
