@@ -33,7 +33,7 @@ enum { OPT_NOW = 256, OPT_MODEL, OPT_NO_WRITE, OPT_STORE, OPT_PROM, OPT_PROM_QUE
 static const struct argp_option options[] = {
 	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
 	{ "schedule", 's', "FILE", 0, "Update schedule (JSON)", 0 },
-	{ "history", 'H', "FILE", 0, "Extra history in the long CSV format (repeatable)", 0 },
+	{ "history", 'H', "FILE", 0, "Extra history, long-format CSV or JSON (repeatable)", 0 },
 	{ "plan-file", 'f', "FILE", 0, "Where to write the plan (default: adpart-plan.json)", 0 },
 	{ "no-write", OPT_NO_WRITE, NULL, 0, "Show the plan without writing it", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },

@@ -21,7 +21,7 @@ struct sim_args {
 };
 
 static const struct argp_option options[] = {
-	{ "history", 'H', "FILE", 0, "Actual load, long-format CSV (repeatable)", 0 },
+	{ "history", 'H', "FILE", 0, "Actual load, long-format CSV or JSON (repeatable)", 0 },
 	{ "inventory", 'i', "FILE", 0, "Read actual load from this inventory's own history sources", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
 	{ 0 },
@@ -144,7 +144,7 @@ int cmd_simulate(int argc, char **argv)
 		}
 	} else {
 		for (i = 0; i < a.nhistory; i++)
-			if (history_add_long_csv(&h, a.history[i], &ho)) {
+			if (history_add_file(&h, a.history[i], &ho)) {
 				cmd_error_last(NULL);
 				goto done;
 			}

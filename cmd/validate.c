@@ -82,10 +82,12 @@ static const char *detect(const char *path)
 		kind = "schedule";
 	else if (json_object_get(d.root, "partitions") || json_object_get(d.root, "components"))
 		kind = "inventory";
+	else if (json_object_get(d.root, "samples"))
+		kind = "history";
 	adp_json_release(&d);
 	if (!kind)
 		adp_error_set(ADP_EINPUT,
-			      "%s: cannot tell what this file is: expected an inventory (partitions, components), a schedule (window) or a plan (format_version); use --kind",
+			      "%s: cannot tell what this file is: expected an inventory (partitions, components), a schedule (window), a plan (format_version) or history (samples); use --kind",
 			      path);
 	return kind;
 }
@@ -126,7 +128,7 @@ static int check(const struct validate_args *a, const char *path, char *summary,
 		struct history h;
 		struct history_opts o = { 300, 3600, 0 };
 		history_init(&h);
-		if ((rc = history_add_long_csv(&h, path, &o))) {
+		if ((rc = history_add_file(&h, path, &o))) {
 			history_release(&h);
 			return rc;
 		}

@@ -4,7 +4,6 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fnmatch.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,68 +97,19 @@ static ssize_t cookie_read(void *cookie, char *buf, size_t size)
 	return n;
 }
 
-static size_t json_read_cb(void *buf, size_t size, void *cookie)
+/* Reads the whole member (bounded by the member limit) as text. */
+static int member_text(struct arc *c, struct adp_buf *out)
 {
-	ssize_t n = arc_read(cookie, buf, size);
+	char chunk[65536];
+	ssize_t n;
+	int rc;
 
-	return n < 0 ? (size_t)-1 : (size_t)n;
-}
-
-/* Turns a JSON member into long CSV text, so one parser judges every row. */
-static int json_to_csv(struct arc *c, struct adp_buf *out)
-{
-	json_error_t err;
-	json_t *root, *arr, *s;
-	size_t i;
-	int rc = 0;
-
-	root = json_load_callback(json_read_cb, c, JSON_REJECT_DUPLICATES, &err);
-	if (!root) {
-		if (c->failed)
-			return adp_error_set(ADP_EINPUT, "%s", c->msg);
-		return adp_error_set(ADP_EINPUT, "%s:%d:%d: %s", c->name, err.line, err.column, err.text);
-	}
-	arr = json_is_object(root) ? json_object_get(root, "samples") : root;
-	if (!json_is_array(arr)) {
-		rc = adp_error_set(ADP_EINPUT, "%s: expected {\"samples\": [...]} or an array of samples", c->name);
-		goto done;
-	}
-	if ((rc = adp_buf_adds(out, "timestamp,component,resource,value\n")))
-		goto done;
-	json_array_foreach(arr, i, s) {
-		static const char *const keys[] = { "timestamp", "component", "resource", "value" };
-		char field[4][128];
-		int k;
-
-		if (!json_is_object(s)) {
-			rc = adp_error_set(ADP_EINPUT, "%s: samples[%zu]: expected an object", c->name, i);
-			goto done;
-		}
-		for (k = 0; k < 4; k++) {
-			json_t *v = json_object_get(s, keys[k]);
-
-			if (json_is_string(v) && !strpbrk(json_string_value(v), ",\"\n\r") &&
-			    strlen(json_string_value(v)) < sizeof(field[k]))
-				snprintf(field[k], sizeof(field[k]), "%s", json_string_value(v));
-			else if (json_is_integer(v))
-				snprintf(field[k], sizeof(field[k]), "%lld", (long long)json_integer_value(v));
-			else if (json_is_real(v))
-				snprintf(field[k], sizeof(field[k]), "%.17g", json_real_value(v));
-			else if (json_is_null(v) && k == 3)
-				field[k][0] = '\0';
-			else {
-				rc = adp_error_set(ADP_EINPUT,
-						   "%s: samples[%zu].%s: expected a string or number without commas or quotes",
-						   c->name, i, keys[k]);
-				goto done;
-			}
-		}
-		if ((rc = adp_buf_addf(out, "%s,%s,%s,%s\n", field[0], field[1], field[2], field[3])))
-			goto done;
-	}
-done:
-	json_decref(root);
-	return rc;
+	while ((n = arc_read(c, chunk, sizeof(chunk))) > 0)
+		if ((rc = adp_buf_add(out, chunk, (size_t)n)))
+			return rc;
+	if (n < 0)
+		return adp_error_set(ADP_EINPUT, "%s", c->msg);
+	return 0;
 }
 
 /* Reads the current member into h as a stream. */
@@ -167,25 +117,23 @@ static int read_member(struct arc *c, const char *member, struct history *h, con
 		       const struct history_mapping *m, const struct history_opts *o)
 {
 	static const cookie_io_functions_t io = { cookie_read, NULL, NULL, NULL };
-	size_t len = strlen(member);
-	struct adp_buf csv = ADP_BUF_INIT;
+	struct adp_buf text = ADP_BUF_INIT;
 	FILE *f = NULL;
 	int rc;
 
 	c->member = 0;
-	if (len > 5 && !strcmp(member + len - 5, ".json")) {
-		adp_buf_init(&csv, (size_t)(c->lim->max_member * 2 + 64));
-		if ((rc = json_to_csv(c, &csv)))
-			goto done;
+	if (history_is_json(member)) {
 		if (m) {
 			rc = adp_error_set(ADP_EINPUT, "%s: a JSON member holds long-format samples: use \"format\": \"long\"",
 					   c->name);
 			goto done;
 		}
-		f = fmemopen(csv.data ? csv.data : (char *)"", csv.len, "r");
-	} else {
-		f = fopencookie(c, "r", io);
+		adp_buf_init(&text, (size_t)c->lim->max_member + 1);
+		if (!(rc = member_text(c, &text)))
+			rc = history_add_json_text(h, c->name, adp_buf_str(&text), o);
+		goto done;
 	}
+	f = fopencookie(c, "r", io);
 	if (!f) {
 		rc = adp_error_set(ADP_ESYS, "cannot read '%s': %s", c->name, strerror(errno));
 		goto done;
@@ -198,7 +146,7 @@ static int read_member(struct arc *c, const char *member, struct history *h, con
 done:
 	if (f)
 		fclose(f);
-	adp_buf_release(&csv);
+	adp_buf_release(&text);
 	if (c->failed && rc == 0)
 		rc = adp_error_set(ADP_EINPUT, "%s", c->msg);
 	return rc;

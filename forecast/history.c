@@ -420,7 +420,7 @@ done:
 }
 
 /* Undoes what a failed file added, so that h is as before the call. */
-static void rollback(struct history *h, size_t n0, size_t points0)
+void history_truncate(struct history *h, size_t n0, size_t points0)
 {
 	while (h->n > n0)
 		series_release(&h->items[--h->n]);
@@ -564,7 +564,7 @@ static int read_long(struct history *h, struct reader *rd, const struct history_
 	rc = finish_all(h, &r, o);
 done:
 	if (rc)
-		rollback(h, n0, points0);
+		history_truncate(h, n0, points0);
 	reader_close(&r);
 	return rc;
 }
@@ -682,7 +682,7 @@ static int read_mapped(struct history *h, struct reader *rd, const char *compone
 	rc = finish_all(h, &r, o);
 done:
 	if (rc)
-		rollback(h, n0, points0);
+		history_truncate(h, n0, points0);
 	reader_close(&r);
 	return rc;
 }

@@ -94,6 +94,22 @@ int history_add_points(struct history *h, const char *source, const char *compon
 		       int resource, const int64_t *t, const double *v, size_t n,
 		       const struct history_opts *o);
 
+/* JSON history: {"samples": [...]}, objects with the long format's fields (timestamp as RFC 3339 or epoch seconds, value a
+ * number or null for missing). Errors name the file, line and JSON path;
+ * on error h is as before the call. The text variant serves archive
+ * members; name stands for the file. */
+int history_add_json(struct history *h, const char *path, const struct history_opts *o);
+int history_add_json_text(struct history *h, const char *name, const char *text,
+			  const struct history_opts *o);
+/* 1 when path names a JSON history file (by its ".json" suffix). */
+int history_is_json(const char *path);
+/* A history file of either format, chosen by history_is_json. */
+int history_add_file(struct history *h, const char *path, const struct history_opts *o);
+
+/* Drops the series added after the first n0 and resets the point count:
+ * undoes a failed read. */
+void history_truncate(struct history *h, size_t n0, size_t points0);
+
 /* Borrowed; NULL when absent. */
 const struct series *history_find(const struct history *h, const char *component, int resource);
 

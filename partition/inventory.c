@@ -513,7 +513,7 @@ int inventory_load_history(struct history *h, const struct inventory *inv,
 	int rc, r;
 
 	for (i = 0; i < nextra; i++) {
-		if ((rc = history_add_long_csv(h, extra[i], o)) ||
+		if ((rc = history_add_file(h, extra[i], o)) ||
 		    (rc = add_file(files, nfiles, extra[i])))
 			return rc;
 	}
@@ -552,7 +552,7 @@ int inventory_load_history(struct history *h, const struct inventory *inv,
 				seen |= !strcmp((*files)[f], hs->path);
 			if (!seen && ((rc = hs->member ? forecast_archive_read(h, hs->path, hs->member, NULL, NULL,
 										 o, NULL, NULL)
-						       : history_add_long_csv(h, hs->path, o)) ||
+						       : history_add_file(h, hs->path, o)) ||
 				      (rc = add_file(files, nfiles, hs->path))))
 				return rc;
 		} else {

@@ -2,6 +2,7 @@
 # Black-box tests: run the built binary on testdata/ and check exit code,
 # stdout and stderr. Every tests/cli/t-*.sh file is a group of cases.
 # Usage: tests/cli/run.sh path/to/adpart-update
+# ADP_CLI_ONLY="tests/cli/t-x.sh ..." runs only those groups (absolute paths).
 set -u
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -46,7 +47,7 @@ expect_file() { if [ -s "$1" ]; then ok; else bad "file $1 missing or empty"; fi
 expect_no_file() { if [ -e "$1" ]; then bad "file $1 should not exist"; else ok; fi; }
 
 cd "$TMP" || exit 1
-for t in "$TOP"/tests/cli/t-*.sh; do
+for t in ${ADP_CLI_ONLY:-"$TOP"/tests/cli/t-*.sh}; do
 	[ -e "$t" ] || continue # no tests yet: the glob stays unexpanded
 	. "$t"
 done

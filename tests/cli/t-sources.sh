@@ -39,6 +39,35 @@ if command -v zip >/dev/null 2>&1; then
 		same_plan "sources: plan from zip equals csv"
 fi
 
+# The same samples as JSON: a plain file, and a JSON member of an archive.
+/usr/bin/python3 - "$SRC/history.csv" "$SRC/history.json" <<'PY'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+samples = [{"timestamp": r["timestamp"], "component": r["component"], "resource": r["resource"],
+            "value": float(r["value"])} for r in reversed(rows)]
+json.dump({"samples": samples}, open(sys.argv[2], "w"), indent=1)
+PY
+sed 's/history\.csv/history.json/g' "$SRC/inventory-csv.json" >"$SRC/inv-json.json"
+run "sources: plan from a JSON history file" 2 plan -i "$SRC/inv-json.json" -s "$SRC/schedule.json" $NOW --no-write -o json &&
+	same_plan "sources: plan from JSON equals csv"
+mkdir -p "$SRC/jexport" && cp "$SRC/history.json" "$SRC/jexport/"
+(cd "$SRC" && tar -czf jhistory.tar.gz jexport)
+sed 's/history\.tar\.gz/jhistory.tar.gz/; s|export/\*\.csv|jexport/*.json|g' "$SRC/inventory-archive.json" >"$SRC/inv-jtar.json"
+run "sources: plan from a JSON archive member" 2 plan -i "$SRC/inv-jtar.json" -s "$SRC/schedule.json" $NOW --no-write -o json &&
+	same_plan "sources: plan from a JSON member equals csv"
+jq '.samples[3].value = -1' "$SRC/history.json" >"$SRC/neg.json"
+run "sources: a negative JSON sample is refused" 1 validate --kind history "$SRC/neg.json" &&
+	expect_err "neg.json:[0-9]+: samples\[3\]: value: -1 is out of range"
+jq '.samples[2].resource = "disk"' "$SRC/history.json" >"$SRC/badres.json"
+run "sources: an unknown JSON resource is refused" 1 validate "$SRC/badres.json" &&
+	expect_err "badres.json:[0-9]+: samples\[2\]: resource: unknown resource 'disk'"
+jq '.samples[0].timestamp = "yesterday"' "$SRC/history.json" >"$SRC/badtime.json"
+run "sources: a bad JSON timestamp is refused" 1 plan -i "$SRC/inventory-csv.json" -s "$SRC/schedule.json" \
+	--history "$SRC/badtime.json" $NOW --no-write &&
+	expect_err "badtime.json:[0-9]+: samples\[0\]: timestamp: expected RFC 3339"
+run "sources: validate reads JSON history" 0 validate "$SRC/history.json" &&
+	expect_out "history: 4 series"
+
 sed 's|export/\*\.csv|nothing/*.csv|g' "$SRC/inventory-archive.json" >"$SRC/inv-nomatch.json"
 run "sources: archive without a matching member" 1 plan -i "$SRC/inv-nomatch.json" -s "$SRC/schedule.json" $NOW --no-write &&
 	expect_err "^adpart-update: archive '.*history\.tar\.gz': no member matches 'nothing/\*\.csv'$"

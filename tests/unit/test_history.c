@@ -547,3 +547,99 @@ Test(history, failed_file_leaves_history_unchanged)
 	cr_assert_eq(h.total_points, points);
 	history_release(&h);
 }
+
+/* JSON history: the same policy as the long CSV, errors with path and line. */
+static int load_json(struct history *h, const char *text, const struct history_opts *o)
+{
+	history_init(h);
+	return history_add_json(h, t_write("h.json", text), o);
+}
+
+Test(history, json_array_and_object_forms)
+{
+	struct history h;
+	const struct series *s;
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "{\"samples\": [{\"timestamp\": %lld, \"component\": \"web\", \"resource\": \"cpu\", \"value\": 2},\n"
+		 " {\"timestamp\": \"2018-05-06T00:00:00Z\", \"component\": \"web\", \"resource\": \"cpu\", \"value\": 1},\n"
+		 " {\"timestamp\": %lld, \"component\": \"web\", \"resource\": \"cpu\", \"value\": null},\n"
+		 " {\"timestamp\": %lld, \"component\": \"db\", \"resource\": \"memory\", \"value\": 5}]}\n",
+		 T0 + 300, T0 + 600, T0);
+	cr_assert_eq(load_json(&h, text, &opts5m), 0, "%s", adp_error_last());
+	cr_assert_eq(h.n, 2);
+	s = history_find(&h, "web", ADP_RES_CPU);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->start, T0);
+	cr_assert_eq(s->n, 2, "the null sample is missing, not a point");
+	cr_assert_float_eq(s->v[0], 1, 1e-12);
+	cr_assert_float_eq(s->v[1], 2, 1e-12);
+	cr_assert_not_null(history_find(&h, "db", ADP_RES_MEMORY));
+	history_release(&h);
+
+	snprintf(text, sizeof(text),
+		 "{\"samples\": [{\"timestamp\": %lld, \"component\": \"a\", \"resource\": \"io\", \"value\": 1},\n"
+		 "  {\"timestamp\": %lld, \"component\": \"a\", \"resource\": \"io\", \"value\": 3}]}\n",
+		 T0, T0 + 300);
+	cr_assert_eq(load_json(&h, text, &(struct history_opts){ 300, 3600, T0 + 300 }), 0, "%s",
+		     adp_error_last());
+	s = history_find(&h, "a", ADP_RES_IO);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->n, 1, "samples at or after the origin are ignored");
+	history_release(&h);
+}
+
+static void expect_json_error(const char *text, const char *needle)
+{
+	struct history h;
+
+	cr_assert_eq(load_json(&h, text, &opts5m), ADP_EINPUT, "accepted:\n%s", text);
+	t_assert_msg(needle);
+	cr_assert_eq(h.n, 0, "a failed file adds nothing");
+	history_release(&h);
+}
+
+Test(history, json_errors_name_line_and_path)
+{
+	expect_json_error("{\"samples\": [\n{\"timestamp\": 0, \"component\": \"a\", \"resource\": \"cpu\", \"value\": 1},\n"
+			  "{\"timestamp\": 300, \"component\": \"a\", \"resource\": \"cpu\", \"value\": -2}]}",
+			  "h.json:3: samples[1]: value: -2 is out of range");
+	expect_json_error("{\"samples\": [{\"timestamp\": 0, \"component\": \"a b\", \"resource\": \"cpu\", \"value\": 1}]}",
+			  "h.json:1: samples[0]: component: 'a b' is not a valid name");
+	expect_json_error("{\"samples\": [{\"timestamp\": 0, \"component\": \"a\", \"resource\": \"gpu\", \"value\": 1}]}",
+			  "samples[0]: resource: unknown resource 'gpu'");
+	expect_json_error("{\"samples\": [{\"timestamp\": \"noon\", \"component\": \"a\", \"resource\": \"cpu\", \"value\": 1}]}",
+			  "samples[0]: timestamp: expected RFC 3339");
+	expect_json_error("{\"samples\": [{\"timestamp\": 0, \"component\": \"a\", \"resource\": \"cpu\", \"value\": \"1\"}]}",
+			  "samples[0]: value: expected a number or null");
+	expect_json_error("{\"samples\": [{\"timestamp\": 0, \"component\": \"a\", \"resource\": \"cpu\"}]}",
+			  "samples[0]: value: missing");
+	expect_json_error("{\"samples\": [{\"timestamp\": 0, \"component\": \"a\", \"resource\": \"cpu\", \"value\": 1, \"unit\": \"%\"}]}",
+			  "unit: unknown field");
+	expect_json_error("{\"rows\": []}", "rows: unknown field");
+	expect_json_error("{\"samples\": 3}", "h.json: expected {\"samples\": [...]}");
+	expect_json_error("[]", "expected a JSON object");
+	expect_json_error("{\"samples\": [1, 2", "h.json:1:");
+	/* A good series before a bad one is undone with the file. */
+	expect_json_error("{\"samples\": [{\"timestamp\": 0, \"component\": \"a\", \"resource\": \"cpu\", \"value\": 1},\n"
+			  " {\"timestamp\": 0, \"component\": \"b\", \"resource\": \"cpu\", \"value\": 1e300}]}",
+			  "h.json:2: samples[1]: value:");
+}
+
+Test(history, json_and_csv_give_one_series_once)
+{
+	struct history h;
+	char csv[256];
+
+	snprintf(csv, sizeof(csv), "timestamp,component,resource,value\n%lld,a,cpu,1\n", T0);
+	cr_assert_eq(load_json(&h, "{\"samples\": []}", &opts5m), 0, "%s", adp_error_last());
+	cr_assert_eq(history_add_file(&h, t_write("h.csv", csv), &opts5m), 0, "%s", adp_error_last());
+	cr_assert_eq(history_add_file(&h, t_write("again.json",
+						  "{\"samples\": [{\"timestamp\": 1525564800, \"component\": \"a\", \"resource\": \"cpu\", \"value\": 2}]}"),
+				      &opts5m),
+		     ADP_EINPUT);
+	t_assert_msg("given more than once");
+	cr_assert_eq(h.n, 1);
+	history_release(&h);
+}
