@@ -1,0 +1,281 @@
+/* The exec driver against a real hook program: the documents it gets on
+ * stdin, the order of calls, rollback when it fails, "no data", output
+ * checks, and timeouts that end the hook's whole process group. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "orchestrator/engine.h"
+#include "orchestrator/exec.h"
+#include "partition/planner.h"
+#include "plans/plan.h"
+#include "util/error.h"
+#include "util/timeutil.h"
+
+static char dir[64], plan_path[128], hook[128], calls[128];
+static struct plan plan;
+static int64_t now;
+
+/* Appends one JSON line per call (phase and stdin) to $HOOK_CALLS and
+ * acts as HOOK_MODE / HOOK_FAIL say. */
+static const char hook_text[] =
+	"#!/usr/bin/python3\n"
+	"import json, os, sys, time\n"
+	"phase = sys.argv[1]\n"
+	"doc = json.load(sys.stdin)\n"
+	"mode = os.environ.get('HOOK_MODE', '')\n"
+	"with open(os.environ['HOOK_CALLS'], 'a') as f:\n"
+	"    f.write(json.dumps({'argv': phase, 'doc': doc}) + '\\n')\n"
+	"if phase == 'check' and mode == 'refuse':\n"
+	"    print('no such cluster', file=sys.stderr); sys.exit(1)\n"
+	"if phase == 'check' and mode == 'slow':\n"
+	"    child = os.fork()\n"
+	"    if child == 0:\n"
+	"        time.sleep(60); os._exit(0)\n"
+	"    open(os.environ['HOOK_CALLS'] + '.pid', 'w').write(str(child))\n"
+	"    time.sleep(60)\n"
+	"if phase == 'sample':\n"
+	"    if mode == 'nodata': sys.exit(3)\n"
+	"    if mode == 'badsample': print('{\"gpu\": 1}'); sys.exit(0)\n"
+	"    p = doc['placement']\n"
+	"    print(json.dumps({'memory': p['p50_peak']['memory'], 'cpu': p['p50_peak']['cpu']}))\n"
+	"if phase == 'act':\n"
+	"    a = doc['step']['action']\n"
+	"    if a == os.environ.get('HOOK_FAIL'):\n"
+	"        print('cannot ' + a, file=sys.stderr); sys.exit(2)\n"
+	"    print('did ' + a + '\\nsecond line')\n";
+
+static void setup(void)
+{
+	struct part_run_opts o = { 0 };
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "/tmp/adp-exec-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(plan_path, sizeof(plan_path), "%s/plan.json", dir);
+	snprintf(hook, sizeof(hook), "%s/hook.py", dir);
+	snprintf(calls, sizeof(calls), "%s/calls", dir);
+	cr_assert_eq(adp_time_parse(&now, "2018-05-06T00:00:00Z", NULL), 0);
+	o.inventory = "testdata/demo/inventory.json";
+	o.schedule = "testdata/demo/schedule.json";
+	o.now = now;
+	o.tool_version = "test";
+	cr_assert_eq(part_run(&plan, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(plan_write(&plan, plan_path), 0, "%s", adp_error_last());
+	cr_assert_not_null(f = fopen(hook, "w"));
+	fputs(hook_text, f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(hook, 0700), 0);
+	setenv("HOOK_CALLS", calls, 1);
+}
+
+static void teardown(void)
+{
+	char cmd[256];
+
+	plan_release(&plan);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(orch_exec, .init = setup, .fini = teardown);
+
+/* The recorded calls, as an array of {argv, doc}. */
+static json_t *recorded(void)
+{
+	json_t *arr = json_array();
+	char line[1 << 16];
+	FILE *f = fopen(calls, "r");
+
+	cr_assert_not_null(f, "the hook never ran");
+	while (fgets(line, sizeof(line), f)) {
+		json_t *j = json_loads(line, 0, NULL);
+		cr_assert_not_null(j, "bad record: %s", line);
+		json_array_append_new(arr, j);
+	}
+	fclose(f);
+	return arr;
+}
+
+static int run(struct orch_exec *e, int *out)
+{
+	struct orch_opts o = { .plan_path = plan_path, .state_dir = dir, .now = now };
+	struct orch_driver d;
+
+	orch_exec_driver(&d, e);
+	return orch_apply(&o, &d, out);
+}
+
+Test(orch_exec, every_step_reaches_the_hook_in_order)
+{
+	struct orch_exec e;
+	json_t *c, *first, *v;
+	size_t i, k = 0;
+	int out = -1;
+
+	cr_assert_eq(orch_exec_init(&e, hook, dir), 0, "%s", adp_error_last());
+	cr_assert_eq(run(&e, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_DONE);
+	c = recorded();
+	first = json_array_get(c, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(first, "argv")), "check");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(first, "doc"), "plan"),
+							   "digest")),
+			 plan.digest);
+	cr_assert_eq(json_array_size(json_object_get(json_object_get(first, "doc"), "waves")), plan.nwaves);
+	json_array_foreach(c, i, v) {
+		json_t *doc = json_object_get(v, "doc"), *s = json_object_get(doc, "step");
+		if (strcmp(json_string_value(json_object_get(v, "argv")), "act"))
+			continue;
+		cr_assert_lt(k, plan.nsteps);
+		cr_assert_str_eq(json_string_value(json_object_get(s, "action")), plan.steps[k].action);
+		cr_assert_eq(json_integer_value(json_object_get(s, "id")), (json_int_t)plan.steps[k].id);
+		if (plan.steps[k].component && !strcmp(plan.steps[k].action, "create_partition"))
+			cr_assert(json_is_object(json_object_get(doc, "placement")),
+				  "a move's step carries the placement and its allocation");
+		k++;
+	}
+	cr_assert_eq(k, plan.nsteps);
+	json_decref(c);
+	orch_exec_release(&e);
+}
+
+Test(orch_exec, a_failing_hook_rolls_back)
+{
+	struct orch_exec e;
+	json_t *c, *v;
+	size_t i, fwd = 0, after = 0;
+	int out = -1, failed = 0;
+
+	setenv("HOOK_FAIL", "run_update", 1);
+	cr_assert_eq(orch_exec_init(&e, hook, dir), 0, "%s", adp_error_last());
+	cr_assert_eq(run(&e, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	c = recorded();
+	json_array_foreach(c, i, v) {
+		const char *a = json_string_value(json_object_get(json_object_get(json_object_get(v, "doc"), "step"),
+								  "action"));
+		if (!a)
+			continue;
+		if (failed)
+			after++;
+		else
+			fwd++;
+		failed |= !strcmp(a, "run_update");
+	}
+	cr_assert(failed);
+	cr_assert_gt(after, 0, "completed steps were reversed through the hook");
+	cr_assert_lt(fwd, plan.nsteps);
+	json_decref(c);
+	orch_exec_release(&e);
+}
+
+Test(orch_exec, no_data_and_bad_samples_stop_the_wave)
+{
+	struct orch_exec e;
+	int out = -1;
+
+	setenv("HOOK_MODE", "nodata", 1);
+	cr_assert_eq(orch_exec_init(&e, hook, dir), 0, "%s", adp_error_last());
+	cr_assert_eq(run(&e, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_ROLLED_BACK, "no data fails closed");
+	orch_exec_release(&e);
+}
+
+Test(orch_exec, a_sample_that_is_not_usage_is_an_error)
+{
+	struct orch_exec e;
+	struct orch_driver d;
+	double use[ADP_RES_COUNT];
+	int have[ADP_RES_COUNT] = { 0 };
+	const struct plan_placement *x = NULL;
+	size_t w, i;
+
+	for (w = 0; w < plan.nwaves && !x; w++)
+		for (i = 0; i < plan.waves[w].nplacements && !x; i++)
+			if (plan.waves[w].placements[i].from)
+				x = &plan.waves[w].placements[i];
+	cr_assert_not_null(x);
+	cr_assert_eq(orch_exec_init(&e, hook, dir), 0, "%s", adp_error_last());
+	orch_exec_driver(&d, &e);
+	cr_assert_eq(d.sample(d.ctx, &plan, x, use, have), 0, "%s", adp_error_last());
+	cr_assert(have[ADP_RES_MEMORY] && have[ADP_RES_CPU] && !have[ADP_RES_IO]);
+	cr_assert_float_eq(use[ADP_RES_MEMORY], x->p50_peak[ADP_RES_MEMORY], 1e-6 * x->p50_peak[ADP_RES_MEMORY] + 1e-9);
+	setenv("HOOK_MODE", "badsample", 1);
+	cr_assert_eq(d.sample(d.ctx, &plan, x, use, have), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), "'gpu': expected cpu, memory, io or net"), "%s", adp_error_last());
+	orch_exec_release(&e);
+}
+
+Test(orch_exec, a_refusing_check_changes_nothing)
+{
+	struct orch_exec e;
+	json_t *c;
+	int out = -1;
+
+	setenv("HOOK_MODE", "refuse", 1);
+	cr_assert_eq(orch_exec_init(&e, hook, dir), 0, "%s", adp_error_last());
+	cr_assert_lt(run(&e, &out), 0);
+	cr_assert_eq(out, ORCH_REFUSED);
+	cr_assert(strstr(adp_error_last(), "hook check refused the plan: exit status 1"), "%s", adp_error_last());
+	c = recorded();
+	cr_assert_eq(json_array_size(c), 1, "only the check ran");
+	json_decref(c);
+	orch_exec_release(&e);
+}
+
+/* Gone, or a zombie nobody has reaped yet. */
+static int alive(pid_t pid)
+{
+	char path[64], st[512] = { 0 }, *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	if (!fgets(st, sizeof(st), f))
+		st[0] = 0;
+	fclose(f);
+	p = strrchr(st, ')');
+	return !(p && p[1] == ' ' && p[2] == 'Z');
+}
+
+Test(orch_exec, a_hook_past_its_timeout_is_ended_with_its_children)
+{
+	struct orch_exec e;
+	char pidfile[160], buf[32] = { 0 };
+	FILE *f;
+	int out = -1;
+	pid_t child;
+
+	setenv("HOOK_MODE", "slow", 1);
+	cr_assert_eq(orch_exec_init(&e, hook, dir), 0, "%s", adp_error_last());
+	e.timeout = 2;
+	cr_assert_lt(run(&e, &out), 0);
+	cr_assert(strstr(adp_error_last(), "timed out after 2s"), "%s", adp_error_last());
+	snprintf(pidfile, sizeof(pidfile), "%s.pid", calls);
+	cr_assert_not_null(f = fopen(pidfile, "r"));
+	cr_assert_not_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	child = (pid_t)atol(buf);
+	cr_assert_gt(child, 0);
+	usleep(200000);
+	cr_assert(!alive(child), "the hook's child %ld still runs", (long)child);
+	orch_exec_release(&e);
+}
+
+Test(orch_exec, init_refuses_what_cannot_run)
+{
+	struct orch_exec e;
+
+	cr_assert_eq(orch_exec_init(&e, "/nonexistent/hook", dir), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), "hook '/nonexistent/hook': No such file"), "%s", adp_error_last());
+	cr_assert_eq(chmod(hook, 0600), 0);
+	cr_assert_eq(orch_exec_init(&e, hook, dir), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), "is not an executable file"), "%s", adp_error_last());
+}
