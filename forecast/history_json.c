@@ -109,7 +109,8 @@ static int add_doc(struct history *h, const struct adp_json_doc *d, const struct
 		n += (size_t)rc;
 	}
 	rc = 0;
-	qsort(all, n, sizeof(*all), cmp_sample);
+	if (n)
+		qsort(all, n, sizeof(*all), cmp_sample);
 	for (i = 0; i < n; i = j) {
 		size_t k = 0;
 
