@@ -507,224 +507,214 @@ static int netns_bytes(const struct profiler *p, pid_t pid, unsigned long long *
 	return 0;
 }
 
-int profiler_sample(struct profiler *p, int64_t now, double mono, int *ready)
+/* Appends pid to the candidate list, growing it. */
+static int cand_push(pid_t **cand, size_t *n, size_t *alloc, pid_t pid, size_t max)
 {
-	pid_t *cand = NULL, *cg = NULL;
-	size_t ncand = 0, acand = 0, ncg = 0, i, j;
-	double dt = p->samples ? mono - p->last_mono : 0;
-	char path[PATH_MAX], buf[2048];
-	struct prof_proc *fresh = NULL;
-	struct prof_reject *rej = NULL;
-	size_t nfresh = 0, nrej = 0;
-	int rc = 0;
+	if (*n == *alloc) {
+		size_t na = *alloc ? *alloc * 2 : 256;
+		pid_t *g;
 
-	/* Candidates: listed PIDs, cgroup members, and every PID when names are matched. */
+		if (na > max || !(g = realloc(*cand, na * sizeof(*g))))
+			return adp_error_set(ADP_ENOMEM, "out of memory listing processes");
+		*cand = g;
+		*alloc = na;
+	}
+	(*cand)[(*n)++] = pid;
+	return 0;
+}
+
+/* Candidates, sorted: listed PIDs, cgroup members (also returned sorted
+ * in *cg, to tell them apart), and every PID when names are matched. */
+static int gather_candidates(struct profiler *p, pid_t **cand, size_t *ncand, pid_t **cg, size_t *ncg)
+{
+	size_t acand = 0, i;
+	struct dirent *de;
+	DIR *d;
+	int rc;
+
 	for (i = 0; i < p->o.ncgroups; i++)
-		if ((rc = add_cgroup_pids(p->o.cgroups[i], &cand, &ncand, &acand)))
-			goto done;
-	if (ncand) {
-		if (!(cg = malloc(ncand * sizeof(*cg)))) {
-			rc = adp_error_set(ADP_ENOMEM, "out of memory");
-			goto done;
-		}
-		memcpy(cg, cand, ncand * sizeof(*cg));
-		ncg = ncand;
-		qsort(cg, ncg, sizeof(*cg), cmp_pid);
+		if ((rc = add_cgroup_pids(p->o.cgroups[i], cand, ncand, &acand)))
+			return rc;
+	if (*ncand) {
+		if (!(*cg = malloc(*ncand * sizeof(**cg))))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		memcpy(*cg, *cand, *ncand * sizeof(**cg));
+		*ncg = *ncand;
+		qsort(*cg, *ncg, sizeof(**cg), cmp_pid);
 	}
-	for (i = 0; i < p->o.npids + (p->o.nnames ? 1 : 0); i++) {
-		if (i == p->o.npids) {
-			struct dirent *de;
-			DIR *d = opendir(p->proc);
-
-			if (!d) {
-				rc = adp_error_set(ADP_ESYS, "cannot list '%s': %s", p->proc, strerror(errno));
-				goto done;
-			}
-			while ((de = readdir(d))) {
-				if (!isdigit((unsigned char)de->d_name[0]))
-					continue;
-				if (ncand == acand) {
-					size_t na = acand ? acand * 2 : 256;
-					pid_t *g;
-					if (na > PROF_MAX_PROCS * 2 || !(g = realloc(cand, na * sizeof(*g))))
-						break;
-					cand = g;
-					acand = na;
-				}
-				cand[ncand++] = (pid_t)atoi(de->d_name);
-			}
-			closedir(d);
-			break;
-		}
-		if (ncand == acand) {
-			size_t na = acand ? acand * 2 : 256;
-			pid_t *g = realloc(cand, na * sizeof(*g));
-			if (!g) {
-				rc = adp_error_set(ADP_ENOMEM, "out of memory");
-				goto done;
-			}
-			cand = g;
-			acand = na;
-		}
-		cand[ncand++] = p->o.pids[i];
-	}
-	if (ncand)
-		qsort(cand, ncand, sizeof(*cand), cmp_pid);
-	if (!(fresh = calloc(ncand ? ncand : 1, sizeof(*fresh)))) {
-		rc = adp_error_set(ADP_ENOMEM, "out of memory");
-		goto done;
-	}
-	if (!(rej = calloc(ncand ? ncand : 1, sizeof(*rej)))) {
-		rc = adp_error_set(ADP_ENOMEM, "out of memory");
-		goto done;
-	}
-	for (i = 0; i < ncand; i++) {
-		struct prof_proc *pr, *old;
-		struct prof_reject *was;
-		unsigned long long ticks, start, rss;
-		int chosen = 0, fd = -1, known = 0;
-		char comm[64];
-		ssize_t n;
-
-		if (i && cand[i] == cand[i - 1])
-			continue;
-		old = find_proc(p, cand[i]);
-		was = find_reject(p, cand[i]);
-		if (old && old->fd_stat >= 0) {
-			n = read_fd(old->fd_stat, buf, sizeof(buf));
-			known = 1;
-		} else if (was && was->fd >= 0) {
-			n = read_fd(was->fd, buf, sizeof(buf));
-			known = 2;
-		} else {
-			snprintf(path, sizeof(path), "%s/%d/stat", p->proc, (int)cand[i]);
-			n = open_read(path, &fd, buf, sizeof(buf));
-		}
-		if (n <= 0 || parse_stat(buf, comm, &ticks, &start, &rss)) {
-			if (fd >= 0)
-				close(fd);
-			continue; /* gone */
-		}
-		if (old && old->start != start)
-			old = NULL; /* a reused PID */
-		/* Chosen by PID or cgroup, or by name (the command line is read once). */
-		for (j = 0; j < p->o.npids && !chosen; j++)
-			chosen = p->o.pids[j] == cand[i];
-		if (!chosen && ncg)
-			chosen = bsearch(&cand[i], cg, ncg, sizeof(*cg), cmp_pid) != NULL;
-		if (!chosen && p->o.nnames) {
-			char argv0[256] = "";
-
-			if (old)
-				chosen = 1;
-			else if (known == 2)
-				chosen = 0;
-			else if (fnmatch_any(p, comm))
-				chosen = 1;
-			else {
-				snprintf(path, sizeof(path), "%s/%d/cmdline", p->proc, (int)cand[i]);
-				if (read_small(path, argv0, sizeof(argv0)) >= 0)
-					chosen = name_matches(p, comm, argv0);
-			}
-		}
-		if (!chosen) {
-			/* Keep the descriptor so the next sample need not look again. */
-			if (p->o.nnames && (fd >= 0 || known == 2)) {
-				rej[nrej].pid = cand[i];
-				rej[nrej].fd = known == 2 ? was->fd : fd;
-				if (known == 2)
-					was->fd = -1;
-				nrej++;
-			} else if (fd >= 0) {
-				close(fd);
-			}
-			continue;
-		}
-		if (known == 2 && was->fd >= 0) {
-			close(was->fd);
-			was->fd = -1;
-		}
-		pr = &fresh[nfresh++];
-		if (old) {
-			*pr = *old;
-			old->cmdline = NULL;
-			old->threads = NULL;
-			old->nthreads = 0;
-			old->fd_stat = old->fd_io = -1;
-			if (fd >= 0) {
-				if (pr->fd_stat >= 0)
-					close(pr->fd_stat);
-				pr->fd_stat = fd;
-			}
-		} else {
-			memset(pr, 0, sizeof(*pr));
-			pr->fd_stat = fd;
-			pr->fd_io = -1;
-			pr->pid = cand[i];
-			pr->start = start;
-			pr->fresh = 1;
-			snprintf(pr->comm, sizeof(pr->comm), "%s", comm);
-			proc_meta(p, pr);
-			pr->netns = ns_inode(p->proc, pr->pid);
-			switch (p->o.group) {
-			case PROF_GROUP_NAME: sanitize(pr->component, comm); break;
-			case PROF_GROUP_CGROUP: cgroup_leaf(p, pr->pid, pr->component); break;
-			case PROF_GROUP_USER: sanitize(pr->component, pr->user); break;
-			case PROF_GROUP_PID: {
-				char tmp[160];
-				snprintf(tmp, sizeof(tmp), "%s-%d", comm, (int)pr->pid);
-				sanitize(pr->component, tmp);
+	for (i = 0; i < p->o.npids; i++)
+		if ((rc = cand_push(cand, ncand, &acand, p->o.pids[i], SIZE_MAX / sizeof(pid_t))))
+			return rc;
+	if (p->o.nnames) {
+		if (!(d = opendir(p->proc)))
+			return adp_error_set(ADP_ESYS, "cannot list '%s': %s", p->proc, strerror(errno));
+		/* Past the cap the rest of /proc is left out, not an error. */
+		while ((de = readdir(d)))
+			if (isdigit((unsigned char)de->d_name[0]) &&
+			    cand_push(cand, ncand, &acand, (pid_t)atoi(de->d_name), PROF_MAX_PROCS * 2))
 				break;
-			}
-			default: snprintf(pr->component, sizeof(pr->component), "%s", p->o.component);
-			}
-		}
-		pr->cpu = old && dt > 0 && ticks >= old->ticks
-				  ? (double)(ticks - old->ticks) / (double)p->hz / dt : -1;
-		pr->ticks = ticks;
-		pr->rss = (double)rss * (double)p->page;
-		{
-			unsigned long long rb = 0, wb = 0, io;
-			char *q;
-			int got = 0;
+		closedir(d);
+	}
+	if (*ncand)
+		qsort(*cand, *ncand, sizeof(**cand), cmp_pid);
+	return 0;
+}
 
-			if (pr->fd_io >= 0) {
-				n = read_fd(pr->fd_io, buf, sizeof(buf));
-			} else {
-				snprintf(path, sizeof(path), "%s/%d/io", p->proc, (int)pr->pid);
-				n = open_read(path, &pr->fd_io, buf, sizeof(buf));
-			}
-			if (n > 0) {
-				if ((q = strstr(buf, "\nread_bytes:")))
-					got += sscanf(q, "\nread_bytes: %llu", &rb);
-				if ((q = strstr(buf, "\nwrite_bytes:")))
-					got += sscanf(q, "\nwrite_bytes: %llu", &wb);
-			}
-			io = rb + wb;
-			pr->io_rate = got == 2 && old && old->has_io && dt > 0 && io >= old->io
-					      ? (double)(io - old->io) / dt : -1;
-			pr->has_io = got == 2;
-			pr->io = io;
+/* Whether pid is one the options choose; the command line is read once,
+ * and a PID rejected before (known == 2) stays rejected. */
+static int is_chosen(struct profiler *p, pid_t pid, const char *comm, const struct prof_proc *old, int known,
+		     const pid_t *cg, size_t ncg)
+{
+	char path[PATH_MAX], argv0[256] = "";
+	size_t j;
+
+	for (j = 0; j < p->o.npids; j++)
+		if (p->o.pids[j] == pid)
+			return 1;
+	if (ncg && bsearch(&pid, cg, ncg, sizeof(*cg), cmp_pid))
+		return 1;
+	if (!p->o.nnames)
+		return 0;
+	if (old)
+		return 1;
+	if (known == 2)
+		return 0;
+	if (fnmatch_any(p, comm))
+		return 1;
+	snprintf(path, sizeof(path), "%s/%d/cmdline", p->proc, (int)pid);
+	return read_small(path, argv0, sizeof(argv0)) >= 0 && name_matches(p, comm, argv0);
+}
+
+/* A newly chosen process: metadata and the component it counts for. */
+static void proc_new(struct profiler *p, struct prof_proc *pr, pid_t pid, unsigned long long start,
+		     const char *comm, int fd)
+{
+	char tmp[160];
+
+	memset(pr, 0, sizeof(*pr));
+	pr->fd_stat = fd;
+	pr->fd_io = -1;
+	pr->pid = pid;
+	pr->start = start;
+	pr->fresh = 1;
+	snprintf(pr->comm, sizeof(pr->comm), "%s", comm);
+	proc_meta(p, pr);
+	pr->netns = ns_inode(p->proc, pr->pid);
+	switch (p->o.group) {
+	case PROF_GROUP_NAME: sanitize(pr->component, comm); break;
+	case PROF_GROUP_CGROUP: cgroup_leaf(p, pr->pid, pr->component); break;
+	case PROF_GROUP_USER: sanitize(pr->component, pr->user); break;
+	case PROF_GROUP_PID:
+		snprintf(tmp, sizeof(tmp), "%s-%d", comm, (int)pr->pid);
+		sanitize(pr->component, tmp);
+		break;
+	default: snprintf(pr->component, sizeof(pr->component), "%s", p->o.component);
+	}
+}
+
+/* Disk bytes read and written per second from /proc/PID/io (-1 when the
+ * kernel does not say, or on the first sample). */
+static void sample_io(struct profiler *p, struct prof_proc *pr, const struct prof_proc *old, double dt)
+{
+	unsigned long long rb = 0, wb = 0, io;
+	char path[PATH_MAX], buf[2048], *q;
+	ssize_t n;
+	int got = 0;
+
+	if (pr->fd_io >= 0) {
+		n = read_fd(pr->fd_io, buf, sizeof(buf));
+	} else {
+		snprintf(path, sizeof(path), "%s/%d/io", p->proc, (int)pr->pid);
+		n = open_read(path, &pr->fd_io, buf, sizeof(buf));
+	}
+	if (n > 0) {
+		if ((q = strstr(buf, "\nread_bytes:")))
+			got += sscanf(q, "\nread_bytes: %llu", &rb);
+		if ((q = strstr(buf, "\nwrite_bytes:")))
+			got += sscanf(q, "\nwrite_bytes: %llu", &wb);
+	}
+	io = rb + wb;
+	pr->io_rate = got == 2 && old && old->has_io && dt > 0 && io >= old->io ? (double)(io - old->io) / dt : -1;
+	pr->has_io = got == 2;
+	pr->io = io;
+}
+
+/* Samples one candidate into fresh (chosen) or rej (rejected, its
+ * descriptor kept so the next sample need not look again). */
+static void sample_one(struct profiler *p, pid_t pid, double dt, const pid_t *cg, size_t ncg,
+		       struct prof_proc *fresh, size_t *nfresh, struct prof_reject *rej, size_t *nrej)
+{
+	struct prof_proc *pr, *old = find_proc(p, pid);
+	struct prof_reject *was = find_reject(p, pid);
+	unsigned long long ticks, start, rss;
+	char path[PATH_MAX], buf[2048], comm[64];
+	int fd = -1, known = 0;
+	ssize_t n;
+
+	if (old && old->fd_stat >= 0) {
+		n = read_fd(old->fd_stat, buf, sizeof(buf));
+		known = 1;
+	} else if (was && was->fd >= 0) {
+		n = read_fd(was->fd, buf, sizeof(buf));
+		known = 2;
+	} else {
+		snprintf(path, sizeof(path), "%s/%d/stat", p->proc, (int)pid);
+		n = open_read(path, &fd, buf, sizeof(buf));
+	}
+	if (n <= 0 || parse_stat(buf, comm, &ticks, &start, &rss)) {
+		if (fd >= 0)
+			close(fd);
+		return; /* gone */
+	}
+	if (old && old->start != start)
+		old = NULL; /* a reused PID */
+	if (!is_chosen(p, pid, comm, old, known, cg, ncg)) {
+		if (p->o.nnames && (fd >= 0 || known == 2)) {
+			rej[*nrej].pid = pid;
+			rej[*nrej].fd = known == 2 ? was->fd : fd;
+			if (known == 2)
+				was->fd = -1;
+			(*nrej)++;
+		} else if (fd >= 0) {
+			close(fd);
 		}
-		if (p->o.threads)
-			sample_threads(p, pr, dt);
+		return;
 	}
-	for (i = 0; i < p->nprocs; i++)
-		free_proc(&p->procs[i]);
-	free(p->procs);
-	p->procs = fresh;
-	p->nprocs = nfresh;
-	fresh = NULL;
-	free_rejects(p->rej, p->nrej);
-	p->rej = rej;
-	p->nrej = nrej;
-	rej = NULL;
-	qsort(p->procs, p->nprocs, sizeof(*p->procs), cmp_proc);
-	/* Components. */
-	if (!p->comps && !(p->comps = calloc(PROF_MAX_COMPONENTS, sizeof(*p->comps)))) {
-		rc = adp_error_set(ADP_ENOMEM, "out of memory");
-		goto done;
+	if (known == 2 && was->fd >= 0) {
+		close(was->fd);
+		was->fd = -1;
 	}
+	pr = &fresh[(*nfresh)++];
+	if (old) {
+		/* Move old's state and descriptors into the new list. */
+		*pr = *old;
+		old->cmdline = NULL;
+		old->threads = NULL;
+		old->nthreads = 0;
+		old->fd_stat = old->fd_io = -1;
+		if (fd >= 0) {
+			if (pr->fd_stat >= 0)
+				close(pr->fd_stat);
+			pr->fd_stat = fd;
+		}
+	} else {
+		proc_new(p, pr, pid, start, comm, fd);
+	}
+	pr->cpu = old && dt > 0 && ticks >= old->ticks ? (double)(ticks - old->ticks) / (double)p->hz / dt : -1;
+	pr->ticks = ticks;
+	pr->rss = (double)rss * (double)p->page;
+	sample_io(p, pr, old, dt);
+	if (p->o.threads)
+		sample_threads(p, pr, dt);
+}
+
+/* Sums the processes into their components. */
+static int sum_components(struct profiler *p)
+{
+	size_t i;
+
+	if (!p->comps && !(p->comps = calloc(PROF_MAX_COMPONENTS, sizeof(*p->comps))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
 	p->ncomps = 0;
 	for (i = 0; i < p->nprocs; i++) {
 		struct prof_proc *pr = &p->procs[i];
@@ -744,8 +734,15 @@ int profiler_sample(struct profiler *p, int64_t now, double mono, int *ready)
 			c->has[ADP_RES_IO] = 1;
 		}
 	}
-	/* Network, per namespace of its own (not the host's), credited to the
-	 * component of the first process seen in it. */
+	return 0;
+}
+
+/* Network, per namespace of its own (not the host's), credited to the
+ * component of the first process seen in it. */
+static void sample_net(struct profiler *p, double dt)
+{
+	size_t i, j;
+
 	for (i = 0; i < p->nns; i++)
 		p->ns[i].has_prev = p->ns[i].has_prev > 0 ? 2 : 0; /* 2: not yet seen this sample */
 	for (i = 0; i < p->nprocs; i++) {
@@ -781,6 +778,41 @@ int profiler_sample(struct profiler *p, int64_t now, double mono, int *ready)
 		ns->bytes = bytes;
 		ns->has_prev = 1;
 	}
+}
+
+int profiler_sample(struct profiler *p, int64_t now, double mono, int *ready)
+{
+	pid_t *cand = NULL, *cg = NULL;
+	size_t ncand = 0, ncg = 0, nfresh = 0, nrej = 0, i;
+	double dt = p->samples ? mono - p->last_mono : 0;
+	struct prof_proc *fresh = NULL;
+	struct prof_reject *rej = NULL;
+	int rc;
+
+	if ((rc = gather_candidates(p, &cand, &ncand, &cg, &ncg)))
+		goto done;
+	if (!(fresh = calloc(ncand ? ncand : 1, sizeof(*fresh))) ||
+	    !(rej = calloc(ncand ? ncand : 1, sizeof(*rej)))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < ncand; i++)
+		if (!i || cand[i] != cand[i - 1])
+			sample_one(p, cand[i], dt, cg, ncg, fresh, &nfresh, rej, &nrej);
+	for (i = 0; i < p->nprocs; i++)
+		free_proc(&p->procs[i]);
+	free(p->procs);
+	p->procs = fresh;
+	p->nprocs = nfresh;
+	fresh = NULL;
+	free_rejects(p->rej, p->nrej);
+	p->rej = rej;
+	p->nrej = nrej;
+	rej = NULL;
+	qsort(p->procs, p->nprocs, sizeof(*p->procs), cmp_proc);
+	if ((rc = sum_components(p)))
+		goto done;
+	sample_net(p, dt);
 	p->last_mono = mono;
 	p->last_now = now;
 	p->samples++;
