@@ -245,12 +245,22 @@ static void print_human(FILE *f, const struct plan *p, const char *plan_file)
 static int record(struct plan *p, const char *dir)
 {
 	struct plan_store *st = NULL;
-	char lineage[37];
+	char lineage[37], *summary = NULL;
+	size_t len = 0;
 	int64_t serial;
 	int rc;
+	FILE *mem = open_memstream(&summary, &len);
 
+	if (mem) {
+		print_human(mem, p, NULL);
+		if (fclose(mem)) {
+			free(summary);
+			summary = NULL;
+		}
+	}
 	if (!(rc = plan_store_open(&st, dir, 1)))
-		rc = plan_store_record_plan(st, p, NULL, lineage, &serial);
+		rc = plan_store_record_plan(st, p, NULL, summary, lineage, &serial);
+	free(summary);
 	if (rc)
 		cmd_error_last(NULL);
 	else

@@ -256,14 +256,14 @@ static int new_lineage(char out[37])
 	return 0;
 }
 
-int plan_store_record_plan(struct plan_store *s, struct plan *p, const char *plan_json,
+int plan_store_record_plan(struct plan_store *s, struct plan *p, const char *plan_json, const char *summary,
 			   char lineage_out[37], int64_t *serial_out)
 {
 	char *lin = NULL, *ser = NULL, *dump = NULL, *own = NULL;
 	json_t *root = NULL;
-	char lineage[37], serial_s[32], lp[256], sp[256], pp[300], msg[512], a[40], b[40];
+	char lineage[37], serial_s[32], lp[256], sp[256], pp[300], tp[300], msg[512], a[40], b[40];
 	int64_t serial = 1;
-	struct file_add files[3];
+	struct file_add files[4];
 	int rc = 0, locked = 0;
 
 	if (!p->schedule_name || !valid_name(p->schedule_name)) {
@@ -299,6 +299,7 @@ int plan_store_record_plan(struct plan_store *s, struct plan *p, const char *pla
 	}
 	snprintf(serial_s, sizeof(serial_s), "%" PRId64 "\n", serial);
 	snprintf(pp, sizeof(pp), "%s/plans/%" PRId64 ".json", p->schedule_name, serial);
+	snprintf(tp, sizeof(tp), "%s/plans/%" PRId64 ".txt", p->schedule_name, serial);
 	{
 		char linel[38];
 
@@ -306,11 +307,12 @@ int plan_store_record_plan(struct plan_store *s, struct plan *p, const char *pla
 		files[0] = (struct file_add){ lp, linel };
 		files[1] = (struct file_add){ sp, serial_s };
 		files[2] = (struct file_add){ pp, plan_json };
+		files[3] = (struct file_add){ tp, summary };
 		adp_time_format(a, p->window_start);
 		adp_time_format(b, p->window_end);
 		snprintf(msg, sizeof(msg), "plan %s serial %" PRId64 " window %s..%s digest %s\n\nlineage %s\n",
 			 p->schedule_name, serial, a, b, p->digest, lineage);
-		if ((rc = commit_files(s, files, 3, msg)))
+		if ((rc = commit_files(s, files, summary ? 4 : 3, msg)))
 			goto done;
 	}
 	memcpy(lineage_out, lineage, 37);

@@ -7,6 +7,7 @@
  *   S/serial             the last plan serial recorded
  *   S/applied            the serial of the last plan applied
  *   S/plans/N.json       the plan document with serial N
+ *   S/plans/N.txt        its human summary, as `plan` printed it
  *   S/runs/N.json        the run record of plan N, outcome in the message
  * Commit messages: "plan S serial N window START..END digest D" and
  * "run S serial N outcome O digest D".
@@ -32,8 +33,10 @@ void plan_store_free(struct plan_store *s);
 /* Records the plan for its schedule: assigns the lineage (new if the
  * schedule is new) and the next serial, set in p->lineage, p->serial and
  * written to lineage_out (37 bytes) and *serial_out. The stored document is
- * plan_json when given, else p serialised (with lineage and serial). */
-int plan_store_record_plan(struct plan_store *s, struct plan *p, const char *plan_json,
+ * plan_json when given, else p serialised (with lineage and serial);
+ * summary (may be NULL) is committed beside it for people reading the
+ * repository. */
+int plan_store_record_plan(struct plan_store *s, struct plan *p, const char *plan_json, const char *summary,
 			   char lineage_out[37], int64_t *serial_out);
 
 /* For apply: refuses a plan from another lineage or older than (or as old

@@ -6,6 +6,10 @@ run "second plan increments the serial" 2 plan $DEMO -f p2.json --store st && ex
 if git -C st log --format=%s | head -n 1 | grep -Eq '^plan kernel-2018-05 serial 2 window .* digest [0-9a-f]{64}$'; then ok; else name="commit message"; bad "bad commit message"; fi
 if git -C st show HEAD:kernel-2018-05/plans/2.json | cmp -s - p2.json; then ok; else name="stored plan"; bad "stored plan differs from the written one"; fi
 export ADPART_STORE=st2
+name="stored summary"
+if git -C st show HEAD:kernel-2018-05/plans/2.txt >summary.txt 2>&1 && grep -q "^Wave 1 " summary.txt &&
+	grep -q "steps to apply" summary.txt && ! grep -q "$(printf '\033')" summary.txt; then ok
+else bad "the human summary is not beside the plan: $(head -3 summary.txt)"; fi
 run "ADPART_STORE is the default store" 2 plan $DEMO -f p3.json && expect_file st2/HEAD
 unset ADPART_STORE
 mkdir -p notgit && echo x >notgit/HEAD

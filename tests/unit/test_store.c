@@ -47,7 +47,7 @@ static int64_t record(struct plan_store *s, const char *schedule, const char *js
 	int64_t serial = -1;
 
 	fake_plan(&p, schedule);
-	cr_assert_eq(plan_store_record_plan(s, &p, json, lineage, &serial), 0, "%s", adp_error_last());
+	cr_assert_eq(plan_store_record_plan(s, &p, json, "summary of the plan\n", lineage, &serial), 0, "%s", adp_error_last());
 	return serial;
 }
 
@@ -94,6 +94,9 @@ Test(store, commit_and_read_back)
 	cr_assert_eq(plan_store_read(s, "sched/plans/2.json", &text), 0);
 	cr_assert_str_eq(text, "{\"a\": 2}\n");
 	free(text);
+	cr_assert_eq(plan_store_read(s, "sched/plans/2.txt", &text), 0, "the summary sits beside the plan");
+	cr_assert_str_eq(text, "summary of the plan\n");
+	free(text);
 	cr_assert_eq(plan_store_read(s, "sched/plans/3.json", &text), ADP_EINPUT);
 	cr_assert_not_null(strstr(adp_error_last(), "has no 'sched/plans/3.json'"));
 	head_summary(msg, sizeof(msg));
@@ -123,7 +126,7 @@ Test(store, bad_schedule_name_refused)
 
 	cr_assert_eq(plan_store_open(&s, store_path, 1), 0);
 	fake_plan(&p, "../escape");
-	cr_assert_eq(plan_store_record_plan(s, &p, "{}", lin, &serial), ADP_EINPUT);
+	cr_assert_eq(plan_store_record_plan(s, &p, "{}", NULL, lin, &serial), ADP_EINPUT);
 	cr_assert_not_null(strstr(adp_error_last(), "'../escape'"));
 	plan_store_free(s);
 }
@@ -186,7 +189,7 @@ Test(store, concurrent_writers_do_not_corrupt)
 				_exit(2);
 			fake_plan(&p, "sched");
 			for (k = 0; k < EACH; k++)
-				bad |= plan_store_record_plan(c, &p, "{}", lin, &serial) != 0;
+				bad |= plan_store_record_plan(c, &p, "{}", NULL, lin, &serial) != 0;
 			plan_store_free(c);
 			_exit(bad);
 		}
