@@ -148,7 +148,8 @@ static int64_t update_time(const struct schedule *s, size_t part)
 }
 
 /* Waves: the schedule's partitions in order, max_concurrency at a time,
- * back to back from the window's start. */
+ * back to back from the window's start; a wave that would overlap a
+ * blackout starts when the blackout ends. */
 static int build_waves(struct ctx *c)
 {
 	const struct schedule *s = c->s;
@@ -162,7 +163,7 @@ static int build_waves(struct ctx *c)
 	for (w = 0; w < nw; w++) {
 		struct plan_wave *wave = &p->waves[w];
 		size_t first = w * conc, n = s->npartitions - first < conc ? s->npartitions - first : conc;
-		int64_t longest = 0;
+		int64_t longest = 0, dur, after;
 
 		p->nwaves++;
 		if (!(wave->offline = calloc(n, sizeof(char *))))
@@ -175,8 +176,11 @@ static int build_waves(struct ctx *c)
 			if (update_time(s, part) > longest)
 				longest = update_time(s, part);
 		}
+		dur = s->drain_duration + longest + s->verify_duration;
+		while ((after = schedule_blackout_end(s, t, t + dur)))
+			t = after;
 		wave->start = t;
-		wave->end = t + s->drain_duration + longest + s->verify_duration;
+		wave->end = t + dur;
 		t = wave->end;
 	}
 	p->margin = p->cutoff_at - (nw ? p->waves[nw - 1].end : s->start);

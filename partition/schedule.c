@@ -23,6 +23,7 @@ void schedule_release(struct schedule *s)
 	for (i = 0; i < s->update_argc; i++)
 		free(s->update_argv[i]);
 	free(s->update_argv);
+	free(s->blackouts);
 	free(s->path);
 	free(s->name);
 	free(s->timezone);
@@ -249,12 +250,65 @@ static int read_update(const struct adp_json_doc *d, json_t *u, struct schedule 
 	return 0;
 }
 
+/* Blackouts: periods inside the window when no partition may be offline
+ * (a batch run, a sales event); sorted, and they must not cover it all. */
+static int read_blackouts(const struct adp_json_doc *d, json_t *list, struct schedule *s)
+{
+	static const char *const keys[] = { "start", "end", "reason", NULL };
+	json_t *v;
+	size_t i, j;
+	int rc;
+
+	if (!list)
+		return 0;
+	if (!json_is_array(list) || json_array_size(list) > SCHEDULE_MAX_BLACKOUTS)
+		return adp_json_fail(d, "blackouts", "expected an array of at most %d {start, end} periods",
+				     SCHEDULE_MAX_BLACKOUTS);
+	if (!(s->blackouts = calloc(json_array_size(list) + 1, sizeof(*s->blackouts))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	json_array_foreach(list, i, v) {
+		struct schedule_blackout *b = &s->blackouts[i];
+		char jp[64];
+
+		snprintf(jp, sizeof(jp), "blackouts[%zu]", i);
+		if (!json_is_object(v))
+			return adp_json_fail(d, jp, "expected an object with start and end");
+		if ((rc = adp_json_check_keys(d, v, jp, keys)) ||
+		    (rc = adp_json_time(d, v, jp, "start", 1, s->timezone, &b->start)) ||
+		    (rc = adp_json_time(d, v, jp, "end", 1, s->timezone, &b->end)))
+			return rc;
+		if (b->end <= b->start)
+			return adp_json_fail(d, jp, "a blackout must end after it starts");
+		if (b->end <= s->start || b->start >= s->end)
+			return adp_json_fail(d, jp, "the blackout lies outside the window");
+		s->nblackouts = i + 1;
+	}
+	/* Few entries: insertion sort by start keeps the code obvious. */
+	for (i = 1; i < s->nblackouts; i++)
+		for (j = i; j > 0 && s->blackouts[j].start < s->blackouts[j - 1].start; j--) {
+			struct schedule_blackout t = s->blackouts[j];
+			s->blackouts[j] = s->blackouts[j - 1];
+			s->blackouts[j - 1] = t;
+		}
+	return 0;
+}
+
+int64_t schedule_blackout_end(const struct schedule *s, int64_t start, int64_t end)
+{
+	size_t i;
+
+	for (i = 0; i < s->nblackouts; i++)
+		if (s->blackouts[i].start < end && s->blackouts[i].end > start)
+			return s->blackouts[i].end;
+	return 0;
+}
+
 int schedule_load(struct schedule *out, const char *path, const struct inventory *inv)
 {
 	static const char *const keys[] = { "name", "window", "cutoff", "partitions",
 					    "max_concurrency", "update_duration", "drain_duration",
 					    "verify_duration", "step", "max_gap", "confidence",
-					    "plan_ttl", "period", "update", NULL };
+					    "plan_ttl", "period", "update", "blackouts", NULL };
 	struct adp_json_doc d;
 	struct schedule s = { 0 };
 	const char *name = NULL;
@@ -287,7 +341,8 @@ int schedule_load(struct schedule *out, const char *path, const struct inventory
 	    (rc = read_confidence(&d, json_object_get(d.root, "confidence"), &s)) ||
 	    (rc = adp_json_duration(&d, d.root, "", "plan_ttl", 0, &s.plan_ttl)) ||
 	    (rc = adp_json_duration(&d, d.root, "", "period", 0, &s.period)) ||
-	    (rc = read_update(&d, json_object_get(d.root, "update"), &s)))
+	    (rc = read_update(&d, json_object_get(d.root, "update"), &s)) ||
+	    (rc = read_blackouts(&d, json_object_get(d.root, "blackouts"), &s)))
 		goto done;
 	if (s.cutoff >= s.end - s.start) {
 		rc = adp_json_fail(&d, "cutoff", "the cutoff leaves no time in the window");

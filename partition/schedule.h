@@ -9,6 +9,11 @@
 #include "partition/inventory.h"
 #include "util/resource.h"
 
+/* A period inside the window when nothing may be offline. */
+struct schedule_blackout {
+	int64_t start, end; /* UTC seconds */
+};
+
 struct schedule {
 	char *path;               /* owned */
 	char *name;               /* owned */
@@ -33,14 +38,21 @@ struct schedule {
 	char **update_argv;       /* owned, NULL-terminated; NULL when absent */
 	size_t update_argc;
 	int64_t update_timeout;   /* seconds; 0 when absent */
+	struct schedule_blackout *blackouts; /* owned, sorted by start */
+	size_t nblackouts;
 };
 
 #define SCHEDULE_MAX_ARGV 256
 #define SCHEDULE_MAX_ARG 4096
+#define SCHEDULE_MAX_BLACKOUTS 64
 
 /* Loads a schedule and resolves partition names against inv; with inv
  * NULL (validate on its own) the names are only checked for form. */
 int schedule_load(struct schedule *s, const char *path, const struct inventory *inv);
 void schedule_release(struct schedule *s);
+
+/* The end of the first blackout that overlaps [start, end), or 0 when
+ * none does: where a wave that would overlap it may start instead. */
+int64_t schedule_blackout_end(const struct schedule *s, int64_t start, int64_t end);
 
 #endif

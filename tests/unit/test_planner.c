@@ -375,3 +375,32 @@ Test(planner, run_input_errors)
 	cr_assert_eq(part_run(&p, &o), ADP_EINPUT);
 	cr_assert_eq(p.nwaves, 0);
 }
+
+Test(planner, waves_step_around_blackouts)
+{
+	struct plan p = { 0 };
+	char text[2048], *at;
+	FILE *f;
+	size_t n, w;
+	int rc;
+
+	/* The default schedule plus one blackout from 01:55 to 02:15. */
+	cr_assert_not_null(f = fopen(pf_write_schedule("40m", 1), "r"));
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	cr_assert_not_null(at = strstr(text, "\"step\": \"5m\""));
+	snprintf(at, sizeof(text) - (size_t)(at - text), "%s",
+		 "\"step\": \"5m\",\n  \"blackouts\": [{\"start\": \"2018-05-06T01:55:00Z\", \"end\": \"2018-05-06T02:15:00Z\"}]\n}\n");
+	rc = pf_run(&p, pf_write_inventory(4, ""), t_write("blackout.json", text),
+		    pf_write_history(pf_comps, 4, pf_default_load));
+	cr_assert_eq(rc, 0, "%s", adp_error_last());
+	cr_assert_eq(p.nwaves, 3);
+	cr_assert_eq(p.waves[0].start, PF_NOW + 3600);
+	cr_assert_eq(p.waves[0].end, PF_NOW + 3600 + 50 * 60, "wave 1 ends before the blackout");
+	cr_assert_eq(p.waves[1].start, PF_NOW + 2 * 3600 + 15 * 60, "wave 2 waits for the blackout's end");
+	for (w = 0; w < p.nwaves; w++)
+		cr_assert(p.waves[w].end <= PF_NOW + 6900 || p.waves[w].start >= PF_NOW + 8100,
+			  "wave %zu overlaps the blackout", w + 1);
+	plan_release(&p);
+}

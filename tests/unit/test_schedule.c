@@ -268,3 +268,38 @@ Test(schedule, field_errors)
 	expect_error("{\"window\": {}}", "sched.json: missing required field 'name'");
 	expect_error("{\"name\": \"t\",}", "sched.json:1:");
 }
+
+Test(schedule, blackouts_sorted_and_found)
+{
+	struct schedule s;
+	const char *extra = ",\n  \"blackouts\": [\n"
+			    "    {\"start\": \"2018-05-06T03:00:00Z\", \"end\": \"2018-05-06T03:30:00Z\"},\n"
+			    "    {\"start\": \"2018-05-06T01:30:00Z\", \"end\": \"2018-05-06T02:00:00Z\", \"reason\": \"batch\"}]";
+
+	load_inv();
+	cr_assert_eq(schedule_load(&s, t_write("sched.json", sched_text(win_ok, extra)), &inv), 0, "%s",
+		     adp_error_last());
+	cr_assert_eq(s.nblackouts, 2);
+	cr_assert_eq(s.blackouts[0].start, MAY6 + 5400, "sorted by start");
+	cr_assert_eq(s.blackouts[1].end, MAY6 + 12600);
+	cr_assert_eq(schedule_blackout_end(&s, MAY6 + 3600, MAY6 + 5400), 0, "touching is not overlapping");
+	cr_assert_eq(schedule_blackout_end(&s, MAY6 + 3600, MAY6 + 5401), MAY6 + 7200);
+	cr_assert_eq(schedule_blackout_end(&s, MAY6 + 11000, MAY6 + 20000), MAY6 + 12600);
+	schedule_release(&s);
+	inventory_release(&inv);
+}
+
+Test(schedule, blackout_errors)
+{
+	const char *t;
+
+	t = sched_text(win_ok, ",\n  \"blackouts\": [\n    {\"start\": \"2018-05-06T03:00:00Z\", \"end\": \"2018-05-06T02:00:00Z\"}]");
+	expect_error(t, at_line(t, "\"end\": \"2018-05-06T02", "blackouts[0]"));
+	t_assert_msg("a blackout must end after it starts");
+	t = sched_text(win_ok, ",\n  \"blackouts\": [\n    {\"start\": \"2018-05-07T03:00:00Z\", \"end\": \"2018-05-07T04:00:00Z\"}]");
+	expect_error(t, "blackouts[0]: the blackout lies outside the window");
+	t = sched_text(win_ok, ",\n  \"blackouts\": [\n    {\"start\": \"2018-05-06T03:00:00Z\", \"until\": \"4h\"}]");
+	expect_error(t, "blackouts[0].until: unknown field");
+	t = sched_text(win_ok, ",\n  \"blackouts\": {\"start\": \"2018-05-06T03:00:00Z\"}");
+	expect_error(t, "blackouts: expected an array of at most 64");
+}
