@@ -215,6 +215,7 @@ struct state {
 	double *gsum;      /* [p*R + r] guarantees placed */
 	double *impact;    /* [p] base_impact plus the tiers of movers placed */
 	double *pi;        /* [p] weighted overload probability */
+	double base_risk;  /* the risk term with no mover placed: a constant */
 	double *util;      /* [p] base utilisation at confidence */
 	size_t *sib, *sib_start; /* movers grouped by component */
 	size_t *scratch;   /* [R*S] counts under evaluation */
@@ -297,6 +298,7 @@ static int state_init(struct state *st, const struct part_wave_problem *w, const
 			pi += wt->res[r] * (double)vmax / (double)K;
 		}
 		st->pi[p] = pi;
+		st->base_risk += wt->risk * pi * w->base_impact[p];
 	}
 	for (i = 0; i < N; i++)
 		for (r = 0; r < R; r++)
@@ -439,11 +441,11 @@ struct order_key {
 	double share;
 };
 
-static int cmp_order(const void *a, const void *b)
+static int cmp_order(const void *a, const void *b, void *by_size)
 {
 	const struct order_key *x = a, *y = b;
 
-	if (x->tier != y->tier)
+	if (x->tier != y->tier && !*(int *)by_size)
 		return x->tier - y->tier;
 	if (x->share != y->share)
 		return x->share < y->share ? 1 : -1;
@@ -466,7 +468,7 @@ static int add_delta(const struct state *st, size_t i, size_t p, double *delta, 
 static double total_cost(const struct state *st)
 {
 	const struct part_wave_problem *w = st->w;
-	double c = 0;
+	double c = -st->base_risk;
 	size_t p, i;
 
 	for (p = 0; p < w->nparts; p++)
@@ -518,7 +520,35 @@ static void local_search(struct state *st, const struct order_key *order, size_t
 	}
 }
 
-static int run_heuristic(struct state *st, size_t *first_unplaced)
+/* The replicas that stay must fit before anything moves. */
+static int base_check(const struct state *st)
+{
+	const struct part_wave_problem *w = st->w;
+	size_t p, s;
+	int r;
+
+	for (p = 0; p < w->nparts; p++)
+		for (r = 0; r < R; r++) {
+			double cap = w->cap[p * R + (size_t)r];
+
+			if (cap <= 0)
+				continue;
+			if (st->gsum[p * R + (size_t)r] > over_at(cap))
+				return adp_error_set(ADP_EINFEASIBLE, "partition %zu: the %s guarantees of the replicas that stay exceed its capacity",
+						     p, adp_resource_name(r));
+			for (s = 0; s < w->nsteps; s++)
+				if (st->cnt[(p * R + (size_t)r) * w->nsteps + s] > allowed(w, r))
+					return adp_error_set(ADP_EINFEASIBLE,
+							     "partition %zu: %s over capacity at step %zu in %zu of %zu scenarios before anything moves",
+							     p, adp_resource_name(r), s, st->cnt[(p * R + (size_t)r) * w->nsteps + s], w->nscen);
+		}
+	return 0;
+}
+
+/* by_size 0: tier first (critical replicas choose first), then dominant
+ * share; 1: dominant share alone, the retry when the first leaves some
+ * replica out. */
+static int run_heuristic(struct state *st, size_t *first_unplaced, int by_size)
 {
 	const struct part_wave_problem *w = st->w;
 	struct order_key *order = malloc((w->nmovers + 1) * sizeof(*order));
@@ -531,7 +561,7 @@ static int run_heuristic(struct state *st, size_t *first_unplaced)
 		order[n].tier = tier_of(w, n);
 		order[n].share = dominant_share(w, n);
 	}
-	qsort(order, w->nmovers, sizeof(*order), cmp_order);
+	qsort_r(order, w->nmovers, sizeof(*order), cmp_order, &by_size);
 	*first_unplaced = PART_EXACT_UNPLACED;
 	for (n = 0; n < w->nmovers; n++) {
 		size_t i = order[n].i, best_p = PART_EXACT_UNPLACED;
@@ -570,7 +600,7 @@ int part_exact_heuristic(struct part_wave_solution *out, const struct part_wave_
 	struct state st;
 	double t0 = now_s();
 	size_t first = 0;
-	int rc;
+	int rc, base_bad;
 
 	if (!wt) {
 		part_exact_weights_default(&def);
@@ -578,7 +608,17 @@ int part_exact_heuristic(struct part_wave_solution *out, const struct part_wave_
 	}
 	if ((rc = state_init(&st, w, wt)))
 		goto done;
-	rc = run_heuristic(&st, &first);
+	if (!(base_bad = base_check(&st) != 0)) {
+		rc = run_heuristic(&st, &first, 0);
+		if (rc == ADP_EINFEASIBLE) {
+			size_t first2;
+
+			state_release(&st);
+			if ((rc = state_init(&st, w, wt)) == 0)
+				rc = run_heuristic(&st, &first2, 1);
+		}
+	} else
+		rc = ADP_EINFEASIBLE;
 	if (rc && rc != ADP_EINFEASIBLE)
 		goto done;
 	sol.assign = st.assign;
@@ -589,7 +629,8 @@ int part_exact_heuristic(struct part_wave_solution *out, const struct part_wave_
 	if (rc) {
 		sol.status = PART_EXACT_NOSOLUTION;
 		sol.objective = sol.heur_objective = INFINITY;
-		adp_error_set(rc, "mover %zu (component %zu) fits on no online partition", first, w->comp[first]);
+		if (!base_bad)
+			adp_error_set(rc, "mover %zu (component %zu) fits on no online partition", first, w->comp[first]);
 	} else {
 		sol.status = PART_EXACT_FEASIBLE;
 		sol.objective = sol.heur_objective = part_exact_cost(w, sol.assign, wt);
@@ -1007,6 +1048,17 @@ static int milp_solve(struct milp_result *res, const struct part_wave_problem *w
 					goto nomem;
 		}
 	}
+	/* The risk of the replicas that stay, before anything moves, is not
+	 * the assignment's doing: the objective starts from it. */
+	{
+		struct state st;
+
+		if ((rc = state_init(&st, w, wt)) == 0)
+			glp_set_obj_coef(lp, 0, -st.base_risk);
+		state_release(&st);
+		if (rc)
+			goto done;
+	}
 	glp_load_matrix(lp, (int)b.ne, b.ia, b.ja, b.ar);
 	res->rows = (size_t)nrows;
 	res->cols = (size_t)ncols;
@@ -1210,6 +1262,28 @@ int part_exact_solve(struct part_wave_solution *out, const struct part_wave_prob
 	}
 	if (!(o->time_limit > 0))
 		return adp_error_set(ADP_EINPUT, "the exact mode needs a time limit above zero");
+	{
+		/* Overloaded by the replicas that stay: nothing to solve. */
+		struct state st;
+
+		if ((rc = state_init(&st, w, wt)) == 0 && (rc = base_check(&st)) != 0) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "%s", adp_error_last());
+			state_release(&st);
+			memset(&best, 0, sizeof(best));
+			best.status = PART_EXACT_INFEASIBLE;
+			best.objective = best.heur_objective = best.gap = best.bound = INFINITY;
+			if (!(best.assign = malloc((w->nmovers + 1) * sizeof(size_t))))
+				return adp_error_set(ADP_ENOMEM, "out of memory");
+			memset(best.assign, 0xff, w->nmovers * sizeof(size_t));
+			*out = best;
+			return adp_error_set(ADP_EINFEASIBLE, "%s", msg);
+		}
+		state_release(&st);
+		if (rc)
+			return rc;
+	}
 	rc = part_exact_heuristic(&best, w, wt);
 	if (rc && rc != ADP_EINFEASIBLE)
 		return rc;
@@ -1217,6 +1291,7 @@ int part_exact_solve(struct part_wave_solution *out, const struct part_wave_prob
 	if (best.status != PART_EXACT_FEASIBLE) {
 		free(best.assign);
 		best.assign = NULL;
+		best.from_heuristic = 0;
 	}
 	t0 = now_s();
 	if (!(steps = malloc(w->nsteps * sizeof(size_t))) || !(util = malloc(w->nparts * sizeof(double)))) {
