@@ -1,0 +1,29 @@
+#!/bin/sh
+# Exact mode: the wave heuristic against the MILP (GLPK) on instances of
+# 50 to 500 components drawn from real traces, then the heuristic alone
+# on 10,000 components and 500 partitions (every wave), with peak RSS.
+# BENCH_MILP_SECONDS sets the MILP's time limit per instance (default 60),
+# BENCH_SEED the seed (default 1).
+set -eu
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(dirname "$1")
+DATA="$TOP/../shared/datasets"
+if [ ! -d "$DATA/nab" ] || [ ! -d "$DATA/ms-cloud-monitoring" ]; then
+	echo "solver bench: ../shared/datasets absent, skipped"
+	exit 0
+fi
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/adpart-bench.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+cc -std=c11 -D_GNU_SOURCE -O2 -I"$TOP" -o "$TMP/solver" "$TOP/bench/solver.c" "$BUILD/libadpart.a" \
+	$(pkg-config --libs libgit2 libcurl jansson libarchive) -lglpk -lm
+/usr/bin/python3 "$TOP/bench/solver_prepare.py" "$DATA" "$TMP/traces"
+SEED=${BENCH_SEED:-1}
+SECS=${BENCH_MILP_SECONDS:-60}
+echo "solver bench: one wave, 20 % of partitions offline, 12 steps x 50 scenarios, MILP limit ${SECS}s, seed $SEED"
+"$TMP/solver" compare "$SEED" "$SECS" 50 100 200 500 -- "$TMP"/traces/*.txt
+if [ -x /usr/bin/time ]; then
+	/usr/bin/time -v "$TMP/solver" scale "$SEED" 10000 500 50 -- "$TMP"/traces/*.txt 2>"$TMP/time.txt"
+	grep -E 'Maximum resident|Elapsed' "$TMP/time.txt" | sed 's/^[[:space:]]*/scale: /'
+else
+	"$TMP/solver" scale "$SEED" 10000 500 50 -- "$TMP"/traces/*.txt
+fi
