@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "orchestrator/steps.h"
+#include "partition/exact_plan.h"
 #include "util/error.h"
 #include "util/timeutil.h"
 
@@ -328,6 +329,36 @@ static int add_placement(struct ctx *c, struct plan_wave *w, size_t comp, size_t
 	return 0;
 }
 
+/* Exact mode (partition/exact_plan.h): the MILP may place the movers
+ * better; when it does, the loads are rebuilt from the placements. */
+static int exact_hook(struct ctx *c, size_t wi, size_t nmovers, size_t h0, size_t h1)
+{
+	const struct inventory *inv = c->inv;
+	struct plan_wave *w = &c->p->waves[wi];
+	struct part_exact_wave_in in = { inv, c->s, c->d.v, c->d.q, c->d.q50, c->d.q95, c->d.K, c->d.H,
+					 h0, h1, wi + 1, c->req->exact_seconds };
+	size_t i;
+	int changed = 0, rc;
+
+	if (c->req->exact_seconds <= 0 || !nmovers)
+		return 0;
+	if ((rc = part_exact_wave(c->p, w, &in, &changed)) || !changed)
+		return rc;
+	memset(c->load, 0, inv->nparts * ADP_RES_COUNT * c->d.K * c->d.H * sizeof(double));
+	memset(c->minsum, 0, inv->nparts * ADP_RES_COUNT * sizeof(double));
+	memset(c->hosts, 0, inv->ncomps * inv->nparts * sizeof(int));
+	for (i = 0; i < w->nplacements; i++) {
+		int comp = inventory_component_index(inv, w->placements[i].component);
+		int part = inventory_partition_index(inv, w->placements[i].partition);
+
+		if (comp < 0 || part < 0)
+			return adp_error_set(ADP_EINPUT, "exact mode placed an unknown replica");
+		add_demand(c, (size_t)part, (size_t)comp, h0, h1, 1);
+		c->hosts[(size_t)comp * inv->nparts + (size_t)part]++;
+	}
+	return 0;
+}
+
 static int plan_wave(struct ctx *c, size_t wi)
 {
 	const struct inventory *inv = c->inv;
@@ -432,7 +463,7 @@ static int plan_wave(struct ctx *c, size_t wi)
 		add_demand(c, bpart, m->comp, h0, h1, 1);
 		rc = add_placement(c, w, m->comp, m->replica, bpart, inv->parts[m->home].name, h0, h1);
 	}
-	if (rc)
+	if (rc || (rc = exact_hook(c, wi, nmovers, h0, h1)))
 		goto done;
 	/* Predicted utilisation of every online partition, step by step. */
 	w->usage = calloc(inv->nparts * ADP_RES_COUNT + 1, sizeof(*w->usage));

@@ -21,6 +21,7 @@ struct part_request {
 	const struct forecast *fc;  /* covers the window at sched->step */
 	int64_t now;
 	const char *tool_version;
+	double exact_seconds;       /* > 0: exact mode, MILP limit per wave (partition/exact_plan.h) */
 };
 
 /* Fills out (inputs are the caller's to add). Returns 0 when every wave
@@ -42,6 +43,7 @@ struct part_run_opts {
 	 * its series are named by the label and limited to the inventory's
 	 * components. */
 	const struct forecast_prom_opts *prom;
+	double exact_seconds;         /* > 0: exact mode (see part_request) */
 };
 
 int part_run(struct plan *out, const struct part_run_opts *o);

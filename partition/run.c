@@ -67,7 +67,7 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 	if ((rc = forecast_run(&fc, &hist, &fo, o->model)))
 		goto done;
 	{
-		struct part_request req = { &inv, &sched, &fc, o->now, o->tool_version };
+		struct part_request req = { &inv, &sched, &fc, o->now, o->tool_version, o->exact_seconds };
 		rc = part_plan(&p, &req);
 	}
 	if (rc && rc != ADP_EINFEASIBLE)
