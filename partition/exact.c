@@ -395,6 +395,9 @@ static void apply(struct state *st, size_t i, size_t p, int sign)
 		double cap = w->cap[p * R + (size_t)r], thr = over_at(cap);
 		size_t vmax = 0;
 
+		st->gsum[p * R + (size_t)r] += sign * w->min[i * R + (size_t)r];
+		if (cap <= 0)
+			continue;  /* unmetered: its load is never looked at */
 		for (s = 0; s < S; s++) {
 			size_t idx = (p * R + (size_t)r) * S + s, c = 0;
 			double *l = st->load + idx * K, m = -INFINITY;
@@ -403,15 +406,13 @@ static void apply(struct state *st, size_t i, size_t p, int sign)
 			for (k = 0; k < K; k++) {
 				l[k] += sign * d[k];
 				m = fmax(m, l[k]);
-				c += cap > 0 && l[k] > thr;
+				c += l[k] > thr;
 			}
 			st->maxload[idx] = m;
 			st->cnt[idx] = c;
 			vmax = c > vmax ? c : vmax;
 		}
-		st->gsum[p * R + (size_t)r] += sign * w->min[i * R + (size_t)r];
-		if (cap > 0)
-			pi += st->wt->res[r] * (double)vmax / (double)K;
+		pi += st->wt->res[r] * (double)vmax / (double)K;
 	}
 	st->pi[p] = pi;
 	st->impact[p] += sign * st->wt->tier[tier_of(w, i)];
@@ -1306,6 +1307,7 @@ int part_exact_solve(struct part_wave_solution *out, const struct part_wave_prob
 		struct milp_result m;
 		double left = o->time_limit - (now_s() - t0);
 		struct state st;
+		size_t added;
 		int ok;
 
 		if (left <= 0) {
@@ -1350,16 +1352,12 @@ int part_exact_solve(struct part_wave_solution *out, const struct part_wave_prob
 				proven = 1;
 		}
 		adp_error_clear();
-		if (!proven && !m.time_limit_hit && missed_steps(w, &st, steps, &nsel, 8) == 0 && !ok) {
-			/* Nothing to add yet not verified: cannot happen with
-			 * all steps selected; stop rather than loop. */
-			state_release(&st);
-			free(m.assign);
-			break;
-		}
+		/* Steps the MILP did not see but the placement breaks or is
+		 * riskier on: model them and solve again. */
+		added = proven || m.time_limit_hit ? 0 : missed_steps(w, &st, steps, &nsel, 8);
 		state_release(&st);
 		free(m.assign);
-		if (proven || m.time_limit_hit || m.status == PART_EXACT_FEASIBLE)
+		if (proven || m.time_limit_hit || m.status == PART_EXACT_FEASIBLE || !added)
 			break;
 	}
 	best.milp_seconds = now_s() - t0;
