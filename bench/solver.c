@@ -5,7 +5,7 @@
  *   - each component follows one trace divided by the trace's 95th
  *     percentile and clipped at 2, times a nominal CPU drawn from a
  *     log-normal (median 1 core, at most 3), and a memory footprint of 0.5
- *     to 8 GiB that moves 20 % with the trace;
+ *     to 4 GiB that moves 20 % with the trace;
  *   - scenario k = (past day d, shift j of -2..2 steps) is the same for
  *     every component, so components on one trace are correlated;
  *   - the wave is one hour (12 steps); 10 past days x 5 shifts = 50
@@ -14,7 +14,7 @@
  *     (at least one); three zones; 20 % of components have two replicas;
  *   - placement before the wave: largest 95th percentile first onto the
  *     partition least loaded in CPU and memory;
- *   - capacity: 1.3 times the cluster's total at its 95th (CPU) or 99th
+ *   - capacity: 1.35 times the cluster's total at its 95th (CPU) or 99th
  *     (memory) percentile shared by the online partitions, half of them
  *     15 % larger and half smaller, and never below 1.05 times what the
  *     partition carries before the wave.
@@ -38,7 +38,7 @@
 #define SHIFTS 5
 #define K (DAYS * SHIFTS)
 #define MAXN 200000
-#define HEADROOM 1.3
+#define HEADROOM 1.35
 
 struct trace {
 	double *v, mean;
@@ -173,7 +173,7 @@ static void world_make(struct world *w, size_t ncomps, size_t nparts, size_t off
 		c->replicas = urand() < 0.2 ? 2 : 1;
 		c->tier = (int)(urand() * 4);
 		c->cpu = fmin(3, fmax(0.1, exp(0.5 * nrand())));
-		c->mem = (0.5 + 7.5 * urand()) * 1073741824.0;
+		c->mem = (0.5 + 3.5 * urand()) * 1073741824.0;
 		tot_cpu += c->cpu;
 		tot_mem += c->mem * (double)c->replicas;
 		ord[i] = i;

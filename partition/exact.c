@@ -890,6 +890,7 @@ static int milp_solve(struct milp_result *res, const struct part_wave_problem *w
 	int *xcol = calloc(N * P + 1, sizeof(int)), *vcol = calloc(P * R + 1, sizeof(int));
 	struct lp_build b = { 0 };
 	struct cols cols = { 0 };
+	struct state st0 = { 0 };
 	struct cb_info cb = { 0 };
 	double *warm = NULL, *rowsum = NULL;
 	glp_prob *lp = glp_create_prob();
@@ -904,12 +905,17 @@ static int milp_solve(struct milp_result *res, const struct part_wave_problem *w
 		goto done;
 	}
 	glp_set_obj_dir(lp, GLP_MIN);
-	/* x[i,p]: mover i on partition p, where allowed. */
+	if ((rc = state_init(&st0, w, wt)))
+		goto done;
+	/* x[i,p]: mover i on partition p, where allowed and where it fits on
+	 * its own beside the replicas that stay (loads only add up). */
 	for (i = 0; i < N; i++) {
 		int any = 0;
 
 		for (p = 0; p < P; p++) {
-			if (w->forbid[i * P + p])
+			double pi;
+
+			if (w->forbid[i * P + p] || !eval(&st0, i, p, 1, &pi, NULL))
 				continue;
 			if (!(xcol[i * P + p] = ncols = add_col(lp, &cols, COL_X, i, p, 0, 0, 0)))
 				goto nomem;
@@ -1157,6 +1163,7 @@ done:
 	free(warm);
 	free(rowsum);
 	free(cols.d);
+	state_release(&st0);
 	return rc;
 }
 
