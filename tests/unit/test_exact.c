@@ -284,43 +284,64 @@ Test(exact, chance_constraint_on_scenarios)
 Test(exact, steps_left_out_are_checked_and_added)
 {
 	/* Step 0 carries the most load, so the first MILP models only it
-	 * (init_steps 1) and keeps both movers in their zones; at step 2
-	 * partition 0 is already at 6 and mover 0 needs 5 there, which the
-	 * full check catches. The second MILP, with step 2, swaps them.
-	 * Greedy places mover 1 first in its zone and then has nowhere for
-	 * mover 0. */
-	static const double d0[] = { 3, 1, 5 }, d1[] = { 6, 1, 1 };
-	static const double b0[] = { 2, 2, 6 }, b1[] = { 3, 2, 1 };
+	 * (init_steps 1) and keeps everyone in their zone: A and B (zone 0)
+	 * on partition 0, D (zone 1) on 1. At step 2 partition 0 already
+	 * carries 3 and A and B need 4 each: 11 > 10, which the full check
+	 * catches although each fits there alone. The second MILP, with step
+	 * 2, sends one of A, B to partition 1 and D to 0 (cost 2: the other
+	 * splits break step 0 or cost 3). */
+	static const double dA[] = { 2, 1, 4 }, dD[] = { 4, 1, 1 };
+	static const double b0[] = { 2, 1, 3 }, b1[] = { 5, 1, 1 };
 	struct part_wave_problem w;
-	struct part_wave_solution h = { 0 }, m = { 0 };
+	struct part_wave_solution m = { 0 };
 	struct part_exact_opts o = opts(5);
 	size_t s;
+	int cold;
 
-	mk(&w, 2, 2, 3, 1, 10);
+	mk(&w, 3, 2, 3, 1, 10);
 	w.eps[ADP_RES_CPU] = 0;
 	for (s = 0; s < 3; s++) {
-		dem(&w, 0, s)[0] = d0[s];
-		dem(&w, 1, s)[0] = d1[s];
+		dem(&w, 0, s)[0] = dem(&w, 1, s)[0] = dA[s];
+		dem(&w, 2, s)[0] = dD[s];
 		base(&w, 0, s)[0] = b0[s];
 		base(&w, 1, s)[0] = b1[s];
 	}
-	w.alloc[0 * R] = w.mean[0 * R] = 5;
-	w.alloc[1 * R] = w.mean[1 * R] = 6;
-	w.home_zone[0] = 0;
-	w.home_zone[1] = 1;
+	for (s = 0; s < 3; s++)
+		w.alloc[s * R] = w.mean[s * R] = 4;
+	w.home_zone[0] = w.home_zone[1] = 0;
+	w.home_zone[2] = 1;
 	w.zone[0] = 0;
 	w.zone[1] = 1;
 	o.init_steps = 1;
-	cr_assert_eq(part_exact_heuristic(&h, &w, NULL), ADP_EINFEASIBLE);
-	cr_assert_eq(part_exact_solve(&m, &w, &o), 0, "%s", adp_error_last());
-	check(&w, m.assign);
-	cr_assert_eq(m.assign[0], 1);
-	cr_assert_eq(m.assign[1], 0);
-	cr_assert_eq(m.rounds, 2, "rounds %zu", m.rounds);
-	cr_assert_eq(m.steps_used, 2);
-	cr_assert_eq(m.status, PART_EXACT_OPTIMAL);
-	cr_assert_float_eq(m.objective, 2, 1e-9, "two moves leave their zone: %g", m.objective);
-	part_wave_solution_release(&h);
+	for (cold = 0; cold < 2; cold++) {
+		o.cold = cold;
+		cr_assert_eq(part_exact_solve(&m, &w, &o), 0, "%s", adp_error_last());
+		check(&w, m.assign);
+		cr_assert_eq(m.assign[2], 0, "D on partition 0");
+		cr_assert_eq(m.assign[0] + m.assign[1], 1, "A and B apart");
+		cr_assert_eq(m.rounds, 2, "rounds %zu", m.rounds);
+		cr_assert_eq(m.steps_used, 2);
+		cr_assert_eq(m.status, PART_EXACT_OPTIMAL);
+		cr_assert_float_eq(m.objective, 2, 1e-9, "two moves leave their zone: %g", m.objective);
+		part_wave_solution_release(&m);
+	}
+	part_wave_problem_release(&w);
+}
+
+Test(exact, a_replica_that_fits_nowhere_alone_is_infeasible_at_once)
+{
+	/* 11 cores on partitions of 10: no search needed. */
+	struct part_wave_problem w;
+	struct part_wave_solution m = { 0 };
+	struct part_exact_opts o = opts(5);
+
+	mk(&w, 2, 2, 1, 1, 10);
+	flat(&w, 0, 11);
+	flat(&w, 1, 1);
+	cr_assert_eq(part_exact_solve(&m, &w, &o), ADP_EINFEASIBLE);
+	cr_assert_eq(m.status, PART_EXACT_INFEASIBLE);
+	cr_assert_eq(m.cols, 0, "no MILP was built: %zu columns", m.cols);
+	cr_assert_eq(m.assign[0], PART_EXACT_UNPLACED);
 	part_wave_solution_release(&m);
 	part_wave_problem_release(&w);
 }
