@@ -14,7 +14,7 @@
  * feasibility tolerance, so that both solvers and the check agree. */
 #define OVER_TOL 1e-7
 /* A MILP larger than this is not built: GLPK aborts on out of memory. */
-#define MAX_NONZEROS ((size_t)8 << 20)
+#define MAX_NONZEROS ((size_t)4 << 20)
 
 static double now_s(void)
 {
@@ -761,6 +761,7 @@ static int lp_add(struct lp_build *b, int row, int col, double v)
 struct milp_result {
 	int status;        /* enum part_exact_status for the reduced problem */
 	int time_limit_hit;
+	int too_large;     /* not built: over MAX_NONZEROS */
 	double objective;  /* reduced objective of the solution */
 	double bound;
 	size_t *assign;    /* owned when status is OPTIMAL or FEASIBLE */
@@ -1149,9 +1150,13 @@ static int milp_solve(struct milp_result *res, const struct part_wave_problem *w
 	}
 	goto done;
 nomem:
-	rc = b.too_big ? adp_error_set(ADP_ENOMEM, "the MILP would have over %zu nonzeros: use fewer steps or scenarios",
-				       MAX_NONZEROS)
-		       : adp_error_set(ADP_ENOMEM, "out of memory");
+	if (b.too_big) {
+		/* Not an error: the heuristic's placement stands unproven. */
+		res->status = PART_EXACT_NOSOLUTION;
+		res->too_large = 1;
+	} else {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+	}
 done:
 	glp_delete_prob(lp);
 	glp_term_out(term);
@@ -1255,6 +1260,37 @@ static size_t missed_steps(const struct part_wave_problem *w, const struct state
 	return added;
 }
 
+/* GLPK aborts on a coefficient that is not a number. */
+static int check_finite(const struct part_wave_problem *w)
+{
+	size_t N = w->nmovers, P = w->nparts, SK = w->nsteps * w->nscen, i;
+
+	for (i = 0; i < N * R * SK; i++)
+		if (!isfinite(w->dem[i]) || w->dem[i] < 0)
+			return adp_error_set(ADP_EINPUT, "mover %zu: demand %g is not a finite non-negative number",
+					     i / (R * SK), w->dem[i]);
+	for (i = 0; i < P * R * SK; i++)
+		if (!isfinite(w->base[i]) || w->base[i] < 0)
+			return adp_error_set(ADP_EINPUT, "partition %zu: load %g is not a finite non-negative number",
+					     i / (R * SK), w->base[i]);
+	for (i = 0; i < N * R; i++)
+		if (!isfinite(w->min[i]) || !isfinite(w->alloc[i]) || !isfinite(w->mean[i]) || w->min[i] < 0)
+			return adp_error_set(ADP_EINPUT, "mover %zu: guarantee, allocation or mean is not finite", i / R);
+	for (i = 0; i < P * R; i++)
+		if (!isfinite(w->cap[i]) || w->cap[i] < 0 || !isfinite(w->base_min[i]))
+			return adp_error_set(ADP_EINPUT, "partition %zu: capacity or guarantees are not finite", i / R);
+	for (i = 0; i < N; i++)
+		if (!isfinite(w->unc[i]) || w->unc[i] < 0)
+			return adp_error_set(ADP_EINPUT, "mover %zu: uncertainty is not a finite non-negative number", i);
+	for (i = 0; i < P; i++)
+		if (!isfinite(w->base_impact[i]))
+			return adp_error_set(ADP_EINPUT, "partition %zu: impact is not finite", i);
+	for (i = 0; i < R; i++)
+		if (!(w->eps[i] >= 0 && w->eps[i] < 1))
+			return adp_error_set(ADP_EINPUT, "eps of %s must be in [0, 1)", adp_resource_name((int)i));
+	return 0;
+}
+
 int part_exact_solve(struct part_wave_solution *out, const struct part_wave_problem *w,
 		     const struct part_exact_opts *o)
 {
@@ -1271,6 +1307,10 @@ int part_exact_solve(struct part_wave_solution *out, const struct part_wave_prob
 	}
 	if (!(o->time_limit > 0))
 		return adp_error_set(ADP_EINPUT, "the exact mode needs a time limit above zero");
+	if (!(o->mip_gap >= 0 && o->mip_gap < 1))
+		return adp_error_set(ADP_EINPUT, "the MIP gap tolerance must be in [0, 1)");
+	if ((rc = check_finite(w)))
+		return rc;
 	{
 		/* Overloaded by the replicas that stay: nothing to solve. */
 		struct state st;
@@ -1328,6 +1368,7 @@ int part_exact_solve(struct part_wave_solution *out, const struct part_wave_prob
 		best.cols = m.cols;
 		best.nonzeros = m.nonzeros;
 		best.time_limit_hit |= m.time_limit_hit;
+		best.too_large |= m.too_large;
 		if (rc)
 			goto done;
 		/* A bound on fewer steps is a bound on all of them. */

@@ -84,6 +84,7 @@ struct part_wave_solution {
 	double gap;            /* (objective - bound) / objective, GLPK's relative gap */
 	int from_heuristic;    /* the kept assignment is the heuristic's */
 	int time_limit_hit;    /* the MILP stopped on its time limit */
+	int too_large;         /* the MILP was not built: too many nonzeros */
 	double heur_objective; /* the heuristic's cost (INFINITY: it found none) */
 	double heur_seconds, milp_seconds;
 	size_t rounds;         /* MILPs solved (steps added between them) */
@@ -122,10 +123,13 @@ struct part_exact_opts {
 	const struct part_exact_weights *weights; /* NULL: defaults */
 };
 
-/* Runs the heuristic, then the MILP on a reduced set of steps, checks the
- * MILP's assignment on every step and scenario, adds the steps it breaks
- * or under-counts and solves again while time is left; keeps the better
- * of heuristic and MILP. Returns 0 with a solution (status OPTIMAL or
+/* Refuses numbers that are not finite (or negative where that makes no
+ * sense) and eps outside [0, 1) with ADP_EINPUT, since GLPK would abort.
+ * Then runs the heuristic, then the MILP on a reduced set of steps,
+ * checks the MILP's assignment on every step and scenario, adds the steps
+ * it breaks or under-counts and solves again while time is left; keeps
+ * the better of heuristic and MILP. A MILP too large to build (over 4M
+ * nonzeros) leaves the heuristic's assignment, with too_large set. Returns 0 with a solution (status OPTIMAL or
  * FEASIBLE), ADP_EINFEASIBLE (status INFEASIBLE or NOSOLUTION; the message
  * says which), or another error. */
 int part_exact_solve(struct part_wave_solution *out, const struct part_wave_problem *w,

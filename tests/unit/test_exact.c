@@ -398,6 +398,17 @@ Test(exact, bad_options_and_sizes)
 	flat(&w, 0, 1);
 	cr_assert_eq(part_exact_solve(&m, &w, &o), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "time limit"));
+	o.time_limit = 1;
+	dem(&w, 0, 0)[0] = NAN;
+	cr_assert_eq(part_exact_solve(&m, &w, &o), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), "mover 0: demand nan"), "%s", adp_error_last());
+	dem(&w, 0, 0)[0] = 1;
+	w.eps[ADP_RES_CPU] = 1;
+	cr_assert_eq(part_exact_solve(&m, &w, &o), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), "eps of cpu"), "%s", adp_error_last());
+	w.eps[ADP_RES_CPU] = 0;
+	cr_assert_eq(part_exact_solve(&m, &w, &o), 0, "%s", adp_error_last());
+	part_wave_solution_release(&m);
 	part_wave_problem_release(&w);
 	part_wave_problem_release(&w);  /* twice is harmless */
 	part_wave_solution_release(NULL);
