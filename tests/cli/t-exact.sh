@@ -42,3 +42,10 @@ expect_err "--exact=SECONDS expects a time limit from 0.001 to 3600 seconds, not
 
 run "--exact=soon is refused" 64 plan -i "$EX_INV" -s "$EX_SCHED" --now $EX_NOW --exact=soon
 expect_err "not 'soon'"
+
+# Partitions an eighth of the size: the MILP cannot make it fit either,
+# and says so per wave; the shortfalls are still reported.
+sed 's/"cpu": 8,/"cpu": 1,/' "$EX_INV" | sed "s|\"history/|\"$TD/demo/history/|" > exact-small.json
+run "exact mode does not hide an infeasible plan" 3 plan -i exact-small.json -s "$EX_SCHED" --now $EX_NOW --exact=2 --no-write
+expect_out "^  exact: infeasible in "
+expect_out "No plan fits"
