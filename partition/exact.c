@@ -1342,6 +1342,19 @@ int part_exact_solve(struct part_wave_solution *out, const struct part_wave_prob
 		best.assign = NULL;
 		best.from_heuristic = 0;
 	}
+	if (o->start && part_exact_verify(w, o->start) == 0) {
+		/* The caller's start, if it beats the heuristic's. */
+		double c = part_exact_cost(w, o->start, wt);
+
+		if (!best.assign || c < best.objective) {
+			if (!best.assign && !(best.assign = malloc((w->nmovers + 1) * sizeof(size_t))))
+				return adp_error_set(ADP_ENOMEM, "out of memory");
+			memcpy(best.assign, o->start, w->nmovers * sizeof(size_t));
+			best.objective = c;
+			best.from_heuristic = 1;
+		}
+	}
+	adp_error_clear();
 	t0 = now_s();
 	if (!(steps = malloc(w->nsteps * sizeof(size_t))) || !(util = malloc(w->nparts * sizeof(double)))) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");

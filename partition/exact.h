@@ -120,6 +120,9 @@ struct part_exact_opts {
 	size_t init_steps;     /* steps in the first MILP (0: 2) */
 	size_t max_rounds;     /* MILPs at most (0: 8) */
 	int cold;              /* 1: no warm start from the heuristic */
+	const size_t *start;   /* [N] another assignment to start from (e.g. the
+				* planner's), used when it passes the check and
+				* costs less than the heuristic's; NULL: none */
 	const struct part_exact_weights *weights; /* NULL: defaults */
 };
 

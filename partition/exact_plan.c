@@ -217,6 +217,7 @@ int part_exact_wave(struct plan *p, struct plan_wave *w, const struct part_exact
 		heur_cost = part_exact_cost(&pb, heur, NULL);
 	adp_error_clear();
 	o.time_limit = in->seconds;
+	o.start = isfinite(heur_cost) ? heur : NULL;
 	srv = part_exact_solve(&sol, &pb, &o);
 	if (srv && srv != ADP_EINFEASIBLE) {
 		rc = srv;

@@ -239,6 +239,39 @@ Test(exact, milp_beats_greedy_where_greedy_is_suboptimal)
 	part_wave_problem_release(&w);
 }
 
+Test(exact, a_start_is_used_only_when_it_checks)
+{
+	/* The greedy-suboptimal wave above: a start at the optimum is kept
+	 * with a 1 ms limit; a start that breaks capacity is ignored. */
+	static const double d[] = { 6, 5, 5 };
+	static const size_t good[] = { 1, 0, 0 }, bad[] = { 0, 0, 0 };
+	struct part_wave_problem w;
+	struct part_wave_solution m = { 0 };
+	struct part_exact_opts o = opts(5);
+	size_t i;
+
+	mk(&w, 3, 2, 1, 1, 10);
+	for (i = 0; i < 3; i++) {
+		flat(&w, i, d[i]);
+		w.home_zone[i] = 0;
+	}
+	w.zone[1] = 1;
+	o.start = good;
+	o.time_limit = 0.001;
+	cr_assert_eq(part_exact_solve(&m, &w, &o), 0, "%s", adp_error_last());
+	cr_assert_float_eq(m.objective, 1, 1e-9);
+	cr_assert_float_eq(m.heur_objective, 2, 1e-9, "the heuristic's own cost is still reported");
+	check(&w, m.assign);
+	part_wave_solution_release(&m);
+	o.start = bad;
+	o.time_limit = 5;
+	cr_assert_eq(part_exact_solve(&m, &w, &o), 0, "%s", adp_error_last());
+	check(&w, m.assign);
+	cr_assert_float_eq(m.objective, 1, 1e-9);
+	part_wave_solution_release(&m);
+	part_wave_problem_release(&w);
+}
+
 Test(exact, chance_constraint_on_scenarios)
 {
 	/* K = 10 scenarios, eps = 0.2: 2 may be over capacity. C needs 3 in
