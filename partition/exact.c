@@ -202,6 +202,20 @@ static double static_cost(const struct part_wave_problem *w, const struct part_e
 	return c;
 }
 
+struct cand {
+	double lb;  /* lower bound on the cost of the move */
+	size_t p;
+};
+
+static int cmp_cand(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->lb != y->lb)
+		return x->lb < y->lb ? -1 : 1;
+	return x->p < y->p ? -1 : x->p > y->p;
+}
+
 /* Heuristic and checking state: the load of every partition per resource,
  * step and scenario with the movers placed so far. */
 struct state {
@@ -219,6 +233,8 @@ struct state {
 	double *util;      /* [p] base utilisation at confidence */
 	size_t *sib, *sib_start; /* movers grouped by component */
 	size_t *scratch;   /* [R*S] counts under evaluation */
+	struct cand *cand; /* [P] candidates of one mover, cheapest bound first */
+	int prune;         /* weights and impacts non-negative: bounds hold */
 };
 
 static void state_release(struct state *st)
@@ -234,6 +250,7 @@ static void state_release(struct state *st)
 	free(st->sib);
 	free(st->sib_start);
 	free(st->scratch);
+	free(st->cand);
 	free(st->assign);
 }
 
@@ -267,7 +284,8 @@ static int state_init(struct state *st, const struct part_wave_problem *w, const
 	st->sib = malloc((N + 1) * sizeof(size_t));
 	st->sib_start = malloc((N + 1) * sizeof(size_t));
 	st->scratch = malloc(R * S * sizeof(size_t));
-	if (!st->assign || !st->load || !st->maxload || !st->dmax || !st->cnt || !st->gsum || !st->impact ||
+	st->cand = malloc(P * sizeof(*st->cand));
+	if (!st->cand || !st->assign || !st->load || !st->maxload || !st->dmax || !st->cnt || !st->gsum || !st->impact ||
 	    !st->pi || !st->util || !st->sib || !st->sib_start || !st->scratch)
 		return adp_error_set(ADP_ENOMEM, "out of memory for a wave of %zu movers", N);
 	memcpy(st->load, w->base, P * R * S * K * sizeof(double));
@@ -321,6 +339,11 @@ static int state_init(struct state *st, const struct part_wave_problem *w, const
 			st->sib_start[st->sib[j - 1]] : j;
 	if ((rc = base_util(w, st->util)))
 		return rc;
+	st->prune = wt->risk >= 0;
+	for (j = 0; j < PART_EXACT_TIERS; j++)
+		st->prune &= wt->tier[j] >= 0;
+	for (p = 0; p < P; p++)
+		st->prune &= w->base_impact[p] >= 0;
 	return 0;
 }
 
@@ -466,6 +489,24 @@ static int add_delta(const struct state *st, size_t i, size_t p, double *delta, 
 	return 1;
 }
 
+/* Sorts the partitions for mover i by a lower bound on the cost of
+ * adding it there: loads only add up, so a partition's overload share
+ * cannot drop, and the risk grows by at least pi_p times i's tier
+ * weight. Evaluating in this order, the search stops at the first bound
+ * above the best found. */
+static void sort_candidates(struct state *st, size_t i)
+{
+	const struct part_wave_problem *w = st->w;
+	double t = st->wt->tier[tier_of(w, i)];
+	size_t p;
+
+	for (p = 0; p < w->nparts; p++) {
+		st->cand[p].p = p;
+		st->cand[p].lb = st->wt->risk * st->pi[p] * t + static_cost(w, st->wt, st->util, i, p);
+	}
+	qsort(st->cand, w->nparts, sizeof(*st->cand), cmp_cand);
+}
+
 static double total_cost(const struct state *st)
 {
 	const struct part_wave_problem *w = st->w;
@@ -485,7 +526,7 @@ static double total_cost(const struct state *st)
 static void local_search(struct state *st, const struct order_key *order, size_t passes)
 {
 	const struct part_wave_problem *w = st->w;
-	size_t pass, n, q;
+	size_t pass, n, q, j;
 
 	for (pass = 0; pass < passes; pass++) {
 		int improved = 0;
@@ -500,9 +541,13 @@ static void local_search(struct state *st, const struct order_key *order, size_t
 			eval(st, i, p, -1, &pi_rm, NULL);
 			d_rm = st->wt->risk * (pi_rm * (st->impact[p] - t) - st->pi[p] * st->impact[p]) -
 			       static_cost(w, st->wt, st->util, i, p);
-			for (q = 0; q < w->nparts; q++) {
+			sort_candidates(st, i);
+			for (j = 0; j < w->nparts; j++) {
 				double d;
 
+				q = st->cand[j].p;
+				if (st->prune && st->cand[j].lb + d_rm >= best - scale)
+					break;
 				if (q == p || !add_delta(st, i, q, &d, NULL))
 					continue;
 				if (d + d_rm < best - scale) {
@@ -553,7 +598,7 @@ static int run_heuristic(struct state *st, size_t *first_unplaced, int by_size)
 {
 	const struct part_wave_problem *w = st->w;
 	struct order_key *order = malloc((w->nmovers + 1) * sizeof(*order));
-	size_t n, p, unplaced = 0;
+	size_t n, p, j, unplaced = 0;
 
 	if (!order)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
@@ -568,9 +613,13 @@ static int run_heuristic(struct state *st, size_t *first_unplaced, int by_size)
 		size_t i = order[n].i, best_p = PART_EXACT_UNPLACED;
 		double best = INFINITY, best_head = -INFINITY;
 
-		for (p = 0; p < w->nparts; p++) {
+		sort_candidates(st, i);
+		for (j = 0; j < w->nparts; j++) {
 			double d, head = 0;
 
+			p = st->cand[j].p;
+			if (st->prune && st->cand[j].lb > best + 1e-12)
+				break;
 			if (!add_delta(st, i, p, &d, &head))
 				continue;
 			/* Cheapest; among equals, the most headroom left. */
