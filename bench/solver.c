@@ -18,7 +18,9 @@
  *     (memory) percentile shared by the online partitions, half of them
  *     15 % larger and half smaller, and never below 1.05 times what the
  *     partition carries before the wave.
- * Usage: solver compare SEED SECONDS COMPONENTS... -- FILE...
+ * compare-all places every replica from scratch (no partition offline, no
+ * load staying): the MILP's hardest case at a given size.
+ * Usage: solver compare|compare-all SEED SECONDS COMPONENTS... -- FILE...
  *        solver scale SEED COMPONENTS PARTITIONS OFFLINE_PER_WAVE -- FILE... */
 #include <math.h>
 #include <stdint.h>
@@ -280,8 +282,9 @@ static int cmp_desc(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* The wave that takes partitions [off0, off0 + noff) offline. */
-static int wave_make(struct part_wave_problem *pb, const struct world *w, size_t off0, size_t noff)
+/* The wave that takes partitions [off0, off0 + noff) offline; with all,
+ * every replica is placed from scratch on every partition instead. */
+static int wave_make(struct part_wave_problem *pb, const struct world *w, size_t off0, size_t noff, int all)
 {
 	struct part_exact_weights wt;
 	size_t N = 0, P = w->nparts - noff, i, j, s, k, n, *pmap = malloc(w->nparts * sizeof(size_t));
@@ -293,7 +296,7 @@ static int wave_make(struct part_wave_problem *pb, const struct world *w, size_t
 		pmap[i] = i >= off0 && i < off0 + noff ? (size_t)-1 : n++;
 	for (i = 0; i < w->ncomps; i++)
 		for (j = 0; j < w->c[i].replicas; j++)
-			N += pmap[w->c[i].home[j]] == (size_t)-1;
+			N += all || pmap[w->c[i].home[j]] == (size_t)-1;
 	if (part_wave_problem_init(pb, N, P, STEPS, K)) {
 		free(pmap);
 		return -1;
@@ -312,7 +315,7 @@ static int wave_make(struct part_wave_problem *pb, const struct world *w, size_t
 		for (j = 0; j < c->replicas; j++) {
 			size_t home = c->home[j], p = pmap[home];
 
-			if (p != (size_t)-1) {
+			if (!all && p != (size_t)-1) {
 				/* Stays: load, guarantees and impact of its partition. */
 				for (r = 0; r < 2; r++) {
 					int res = r ? ADP_RES_MEMORY : ADP_RES_CPU;
@@ -355,7 +358,7 @@ static int wave_make(struct part_wave_problem *pb, const struct world *w, size_t
 		}
 	}
 	/* Anti-affinity with the replicas that stay. */
-	for (n = 0; n < N; n++) {
+	for (n = 0; n < N && !all; n++) {
 		const struct comp *c = &w->c[pb->comp[n]];
 
 		for (j = 0; j < c->replicas; j++)
@@ -374,7 +377,7 @@ static void print_num(double v)
 		printf(" %10.3f", v);
 }
 
-static int compare(unsigned long seed, double seconds, char **sizes, int nsizes)
+static int compare(unsigned long seed, double seconds, char **sizes, int nsizes, int all)
 {
 	int si;
 
@@ -382,7 +385,7 @@ static int compare(unsigned long seed, double seconds, char **sizes, int nsizes)
 	       "heur obj", "heur s", "milp obj", "bound", "gap heur", "gap milp", "milp s", "status",
 	       "rounds/steps/rows/nonzeros");
 	for (si = 0; si < nsizes; si++) {
-		size_t C = (size_t)atol(sizes[si]), P = C / 10 < 4 ? 4 : C / 10, off = P / 10 ? P / 10 : 1;
+		size_t C = (size_t)atol(sizes[si]), P = C / 10 < 4 ? 4 : C / 10, off = all ? 0 : P / 10 ? P / 10 : 1;
 		struct world w = { 0 };
 		struct part_wave_problem pb;
 		struct part_wave_solution h = { 0 }, m = { 0 };
@@ -392,7 +395,7 @@ static int compare(unsigned long seed, double seconds, char **sizes, int nsizes)
 
 		rng_state = seed * 2654435761u + C;
 		world_make(&w, C, P, off);
-		if (wave_make(&pb, &w, 0, off)) {
+		if (wave_make(&pb, &w, 0, off, all)) {
 			fprintf(stderr, "solver: %s\n", adp_error_last());
 			return 1;
 		}
@@ -411,9 +414,10 @@ static int compare(unsigned long seed, double seconds, char **sizes, int nsizes)
 		printf(" %8.3f |", h.heur_seconds);
 		print_num(m.objective);
 		print_num(m.bound);
-		printf(" %7.2f%% %7.2f%% %8.2f | %-10s %zu/%zu/%zu/%zu%s%s\n", 100 * gh, 100 * m.gap, m.milp_seconds,
+		printf(" %7.2f%% %7.2f%% %8.2f | %-10s %zu/%zu/%zu/%zu%s%s%s\n", 100 * gh, 100 * m.gap, m.milp_seconds,
 		       part_exact_status_name(m.status), m.rounds, m.steps_used, m.rows, m.nonzeros,
-		       m.time_limit_hit ? " time-limit" : "", m.from_heuristic ? " heuristic-kept" : "");
+		       m.time_limit_hit ? " time-limit" : "", m.too_large ? " too-large" : "",
+		       m.from_heuristic ? " heuristic-kept" : "");
 		fflush(stdout);
 		part_wave_solution_release(&h);
 		part_wave_solution_release(&m);
@@ -441,7 +445,7 @@ static int scale(unsigned long seed, size_t C, size_t P, size_t off)
 		size_t n = off < P - wave * off ? off : P - wave * off;
 		int rc;
 
-		if (wave_make(&pb, &w, wave * off, n)) {
+		if (wave_make(&pb, &w, wave * off, n, 0)) {
 			fprintf(stderr, "solver: %s\n", adp_error_last());
 			return 1;
 		}
@@ -477,12 +481,12 @@ int main(int argc, char **argv)
 	for (sep = 1; sep < argc && strcmp(argv[sep], "--"); sep++)
 		;
 	if (argc < 4 || sep >= argc || load_traces(argv + sep + 1, argc - sep - 1)) {
-		fprintf(stderr, "usage: solver compare SEED SECONDS SIZE... -- FILE...\n"
+		fprintf(stderr, "usage: solver compare|compare-all SEED SECONDS SIZE... -- FILE...\n"
 				"       solver scale SEED COMPONENTS PARTITIONS OFFLINE -- FILE...\n");
 		return 2;
 	}
-	if (!strcmp(argv[1], "compare") && sep > 4)
-		rc = compare(strtoul(argv[2], NULL, 10), atof(argv[3]), argv + 4, sep - 4);
+	if ((!strcmp(argv[1], "compare") || !strcmp(argv[1], "compare-all")) && sep > 4)
+		rc = compare(strtoul(argv[2], NULL, 10), atof(argv[3]), argv + 4, sep - 4, !strcmp(argv[1], "compare-all"));
 	else if (!strcmp(argv[1], "scale") && sep == 6)
 		rc = scale(strtoul(argv[2], NULL, 10), (size_t)atol(argv[3]), (size_t)atol(argv[4]), (size_t)atol(argv[5]));
 	else

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Exact mode: the wave heuristic against the MILP (GLPK) on instances of
-# 50 to 500 components drawn from real traces, then the heuristic alone
-# on 10,000 components and 500 partitions (every wave), with peak RSS.
+# 50 to 500 components drawn from real traces (one wave with a tenth of
+# the partitions offline, and every replica placed from scratch), then the
+# heuristic alone on 10,000 components and 500 partitions (every wave),
+# with peak RSS.
 # BENCH_MILP_SECONDS sets the MILP's time limit per instance (default 60),
 # BENCH_SEEDS the seeds (default "1 2"; each seed is a new set of
 # instances).
@@ -25,6 +27,8 @@ for SEED in ${BENCH_SEEDS:-1 2}; do
 done
 SEED=${BENCH_SEEDS:-1}
 SEED=${SEED%% *}
+echo "solver bench: every replica placed from scratch (no load staying), MILP limit ${SECS}s, seed $SEED"
+"$TMP/solver" compare-all "$SEED" "$SECS" 50 100 200 500 -- "$TMP"/traces/*.txt
 if [ -x /usr/bin/time ]; then
 	/usr/bin/time -v "$TMP/solver" scale "$SEED" 10000 500 50 -- "$TMP"/traces/*.txt 2>"$TMP/time.txt"
 	grep -E 'Maximum resident|Elapsed' "$TMP/time.txt" | sed 's/^[[:space:]]*/scale: /'
