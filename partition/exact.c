@@ -814,6 +814,9 @@ struct milp_result {
 	double objective;  /* reduced objective of the solution */
 	double bound;
 	size_t *assign;    /* owned when status is OPTIMAL or FEASIBLE */
+	size_t *checked;   /* owned or NULL: the best incumbent that passed the
+			    * full check during the search */
+	double checked_cost;
 	size_t rows, cols, nonzeros;
 };
 
@@ -821,20 +824,52 @@ struct cb_info {
 	const double *warm;  /* 1-based column values, or NULL */
 	int given;
 	double bound;
+	/* Every new incumbent is checked on all steps and scenarios as it
+	 * appears: a later one may beat it on the modelled steps only. */
+	glp_prob *lp;
+	const struct part_wave_problem *w;
+	const struct part_exact_weights *wt;
+	const int *xcol;
+	size_t *scratch;     /* [N] */
+	size_t *best;        /* [N] best checked incumbent, or NULL */
+	double best_cost;
 };
 
-/* Offers the warm start once, and keeps the best bound of the tree: the
- * lowest local bound of an active node is a lower bound on every
- * solution still to be found (GLPK's own relative gap uses it). */
+static void check_incumbent(struct cb_info *cb)
+{
+	const struct part_wave_problem *w = cb->w;
+	size_t i, p;
+	double c;
+
+	for (i = 0; i < w->nmovers; i++) {
+		cb->scratch[i] = PART_EXACT_UNPLACED;
+		for (p = 0; p < w->nparts; p++)
+			if (cb->xcol[i * w->nparts + p] && glp_mip_col_val(cb->lp, cb->xcol[i * w->nparts + p]) > 0.5)
+				cb->scratch[i] = p;
+	}
+	if (part_exact_verify(w, cb->scratch) == 0 && (c = part_exact_cost(w, cb->scratch, cb->wt)) < cb->best_cost &&
+	    (cb->best || (cb->best = malloc((w->nmovers + 1) * sizeof(size_t))))) {
+		memcpy(cb->best, cb->scratch, w->nmovers * sizeof(size_t));
+		cb->best_cost = c;
+	}
+	adp_error_clear();
+}
+
+/* Offers the warm start once, checks each new incumbent, and keeps the
+ * best bound of the tree: the lowest local bound of an active node is a
+ * lower bound on every solution still to be found (GLPK's own relative
+ * gap uses it). */
 static void milp_callback(glp_tree *T, void *arg)
 {
 	struct cb_info *cb = arg;
-	int p;
+	int p, reason = glp_ios_reason(T);
 
-	if (glp_ios_reason(T) == GLP_IHEUR && cb->warm && !cb->given) {
+	if (reason == GLP_IHEUR && cb->warm && !cb->given) {
 		glp_ios_heur_sol(T, cb->warm);
 		cb->given = 1;
 	}
+	if (reason == GLP_IBINGO && cb->scratch)
+		check_incumbent(cb);
 	if ((p = glp_ios_best_node(T)) != 0) {
 		double b = glp_ios_node_bound(T, p);
 
@@ -1151,6 +1186,12 @@ static int milp_solve(struct milp_result *res, const struct part_wave_problem *w
 		}
 		cb.bound = glp_get_obj_val(lp);
 		cb.warm = warm;
+		cb.lp = lp;
+		cb.w = w;
+		cb.wt = wt;
+		cb.xcol = xcol;
+		cb.best_cost = INFINITY;
+		cb.scratch = malloc((N + 1) * sizeof(size_t));
 		left = seconds - (now_s() - t0);
 		glp_init_iocp(&io);
 		io.msg_lev = GLP_MSG_OFF;
@@ -1169,6 +1210,9 @@ static int milp_solve(struct milp_result *res, const struct part_wave_problem *w
 			goto done;
 		}
 		res->time_limit_hit = ret == GLP_ETMLIM;
+		res->checked = cb.best;
+		res->checked_cost = cb.best_cost;
+		cb.best = NULL;
 		switch (glp_mip_status(lp)) {
 		case GLP_OPT:
 			res->status = PART_EXACT_OPTIMAL;
@@ -1217,6 +1261,8 @@ done:
 	free(warm);
 	free(rowsum);
 	free(cols.d);
+	free(cb.scratch);
+	free(cb.best);
 	state_release(&st0);
 	return rc;
 }
@@ -1431,10 +1477,22 @@ int part_exact_solve(struct part_wave_solution *out, const struct part_wave_prob
 		best.nonzeros = m.nonzeros;
 		best.time_limit_hit |= m.time_limit_hit;
 		best.too_large |= m.too_large;
-		if (rc)
+		if (rc) {
+			free(m.assign);
+			free(m.checked);
 			goto done;
+		}
 		/* A bound on fewer steps is a bound on all of them. */
 		lb = fmax(lb, m.bound);
+		if (m.checked && m.checked_cost < (best.assign ? best.objective : INFINITY) - 1e-12 * (1 + fabs(m.checked_cost))) {
+			free(best.assign);
+			best.assign = m.checked;
+			best.objective = m.checked_cost;
+			best.from_heuristic = 0;
+		} else {
+			free(m.checked);
+		}
+		m.checked = NULL;
 		if (m.status == PART_EXACT_INFEASIBLE) {
 			infeasible = 1;
 			break;
