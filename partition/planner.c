@@ -63,6 +63,80 @@ static double risk_total(struct ctx *c, const double *base, const double *extra,
 	return c->sorted[K - 1 - (allowed < K ? allowed : K - 1)];
 }
 
+/* Inverse of the standard normal distribution (Acklam's rational
+ * approximation, relative error under 1.2e-9). */
+static double norm_inv(double p)
+{
+	static const double a[] = { -3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+				    1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00 };
+	static const double b[] = { -5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+				    6.680131188771972e+01, -1.328068155288572e+01 };
+	static const double cc[] = { -7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+				     -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00 };
+	static const double d[] = { 7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+				    3.754408661907416e+00 };
+	double q, r;
+
+	if (p < 0.02425) {
+		q = sqrt(-2 * log(p));
+		return (((((cc[0] * q + cc[1]) * q + cc[2]) * q + cc[3]) * q + cc[4]) * q + cc[5]) /
+		       ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+	}
+	if (p > 1 - 0.02425)
+		return -norm_inv(1 - p);
+	q = p - 0.5;
+	r = q * q;
+	return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+	       (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+/* Quantile of Student's t with nu degrees of freedom (Cornish-Fisher
+ * expansion around the normal; within 1% for nu >= 3). */
+static double t_inv(double p, double nu)
+{
+	double z = norm_inv(p), z3 = z * z * z, z5 = z3 * z * z, z7 = z5 * z * z;
+
+	return z + (z3 + z) / (4 * nu) + (5 * z5 + 16 * z3 + 3 * z) / (96 * nu * nu) +
+	       (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * nu * nu * nu);
+}
+
+/* The forecast's quantiles and scenarios come from the errors of past
+ * periods, weighted by a half-life of PART_ERR_HALFLIFE periods: from a
+ * few weeks of history only a handful of independent days stand behind
+ * a 95 % or 99 % tail, and its empirical quantile falls short (the
+ * tail of n draws is on average below the true one). The planner widens
+ * every series' spread around its median by the ratio of a prediction
+ * interval from n_eff draws to the normal one,
+ *   t(1 - eps, n_eff - 1) * sqrt(1 + 1/n_eff) / z(1 - eps),
+ * so that the chance constraint and the allocations keep their level
+ * when the history is short. n_eff is the weighted sample size of the
+ * whole past periods the forecaster could backtest on. Returns 1 when
+ * the series says nothing about its history. */
+#define PART_ERR_HALFLIFE 7.0
+#define PART_MAX_PERIODS 28
+double part_widening(size_t history_used, int64_t step, int64_t period, double eps)
+{
+	double n, sw = 0, sw2 = 0, ratio = pow(0.5, 1.0 / PART_ERR_HALFLIFE), w = 1, neff;
+	size_t i;
+
+	if (!history_used || step <= 0 || period <= 0 || eps <= 0 || eps >= 0.5)
+		return 1;
+	/* Two periods start the fit and one is the forecast's own lead. */
+	n = floor((double)history_used * (double)step / (double)period) - 3;
+	if (n > PART_MAX_PERIODS)
+		n = PART_MAX_PERIODS;
+	if (n < 2)
+		n = 2;
+	for (i = 0; i < (size_t)n; i++, w *= ratio) {
+		sw += w;
+		sw2 += w * w;
+	}
+	neff = sw * sw / sw2;
+	if (neff < 2)
+		neff = 2;
+	return fmax(1, t_inv(1 - eps, neff - 1) * sqrt(1 + 1 / neff) / norm_inv(1 - eps));
+}
+
 static int build_demand(struct ctx *c)
 {
 	const struct inventory *inv = c->inv;
@@ -91,8 +165,12 @@ static int build_demand(struct ctx *c)
 
 		for (r = 0; r < ADP_RES_COUNT; r++) {
 			const struct forecast_series *fs = forecast_find(fc, comp->name, r);
-			double *dv = dem_at(c, i, r);
+			double *dv = dem_at(c, i, r), med, wide = 1;
 			size_t qi = (i * ADP_RES_COUNT + (size_t)r) * H;
+
+			if (fs && !c->req->no_widening)
+				wide = part_widening(fs->history_used, fc->opts.step, fs->period ? fs->period : fc->opts.period,
+						     1 - c->s->confidence[r]);
 
 			for (h = 0; h < H; h++) {
 				if (!fs) {
@@ -102,11 +180,13 @@ static int build_demand(struct ctx *c)
 					c->d.q[qi + h] = c->d.q50[qi + h] = c->d.q95[qi + h] = comp->min[r];
 					continue;
 				}
+				med = forecast_quantile(fs, fc->opts.levels, h, 0.5);
 				for (k = 0; k < K; k++)
-					dv[k * H + h] = fs->scen[k * H + h] / rep;
-				c->d.q[qi + h] = forecast_quantile(fs, fc->opts.levels, h, c->s->confidence[r]) / rep;
-				c->d.q50[qi + h] = forecast_quantile(fs, fc->opts.levels, h, 0.5) / rep;
-				c->d.q95[qi + h] = forecast_quantile(fs, fc->opts.levels, h, 0.95) / rep;
+					dv[k * H + h] = fmax(0, med + wide * (fs->scen[k * H + h] - med)) / rep;
+				c->d.q[qi + h] = fmax(0, med + wide * (forecast_quantile(fs, fc->opts.levels, h,
+											   c->s->confidence[r]) - med)) / rep;
+				c->d.q50[qi + h] = med / rep;
+				c->d.q95[qi + h] = fmax(0, med + wide * (forecast_quantile(fs, fc->opts.levels, h, 0.95) - med)) / rep;
 			}
 		}
 	}
@@ -455,7 +535,8 @@ static int plan_wave(struct ctx *c, size_t wi)
 			u->nsteps = h1 - h0;
 			u->p50 = calloc(u->nsteps + 1, sizeof(double));
 			u->p95 = calloc(u->nsteps + 1, sizeof(double));
-			if (!u->partition || !u->p50 || !u->p95) {
+			u->bound = calloc(u->nsteps + 1, sizeof(double));
+			if (!u->partition || !u->p50 || !u->p95 || !u->bound) {
 				rc = adp_error_set(ADP_ENOMEM, "out of memory");
 				goto done;
 			}
@@ -477,8 +558,9 @@ static int plan_wave(struct ctx *c, size_t wi)
 					(c->sorted[(size_t)pos + ((size_t)pos + 1 < K)] - c->sorted[(size_t)pos]);
 				u->overload_prob = fmax(u->overload_prob, (double)over / (double)K);
 				u->headroom = fmin(u->headroom, cap - u->p95[h - h0]);
+				u->bound[h - h0] = risk_total(c, l, NULL, h, eps);
 				if (cap > 0) {
-					double t = risk_total(c, l, NULL, h, eps);
+					double t = u->bound[h - h0];
 					if (t - cap > worst) {
 						worst = t - cap;
 						worst_h = h;

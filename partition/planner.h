@@ -21,7 +21,13 @@ struct part_request {
 	const struct forecast *fc;  /* covers the window at sched->step */
 	int64_t now;
 	const char *tool_version;
+	int no_widening;            /* use the forecast's spread as it is */
 };
+
+/* The factor by which the planner widens a series' spread around its
+ * median for the finite number of past periods behind it (1 when there
+ * are enough); history_used is in steps of step seconds. */
+double part_widening(size_t history_used, int64_t step, int64_t period, double eps);
 
 /* Fills out (inputs are the caller's to add). Returns 0 when every wave
  * fits, ADP_EINFEASIBLE when some does not (out->shortfalls says where

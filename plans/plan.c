@@ -73,6 +73,7 @@ void plan_release(struct plan *p)
 			free(w->usage[j].partition);
 			free(w->usage[j].p50);
 			free(w->usage[j].p95);
+			free(w->usage[j].bound);
 		}
 		free(w->usage);
 	}
@@ -322,6 +323,8 @@ int plan_to_json(json_t **out, const struct plan *p)
 			json_object_set_new(e, "headroom", jnum(u->headroom));
 			json_object_set_new(e, "p50", jseries(u->p50, u->nsteps));
 			json_object_set_new(e, "p95", jseries(u->p95, u->nsteps));
+			if (u->bound)
+				json_object_set_new(e, "at_confidence", jseries(u->bound, u->nsteps));
 			json_array_append_new(us, e);
 		}
 		json_object_set_new(o, "utilisation", us);

@@ -41,6 +41,9 @@ struct plan_usage {
 	double capacity;
 	size_t nsteps;
 	double *p50, *p95;     /* predicted total per step */
+	double *bound;         /* optional (NULL): per step, the total exceeded with
+				* probability at most 1 - confidence (the chance
+				* constraint's left side); "at_confidence" */
 	double overload_prob;  /* max over steps of P(total > capacity) */
 	double headroom;       /* capacity minus the highest p95 */
 };

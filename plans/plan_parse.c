@@ -289,6 +289,24 @@ static int parse_wave(const struct adp_json_doc *d, json_t *o, const char *jpath
 			u->p50[k] = json_number_value(v);
 			u->p95[k] = json_number_value(json_array_get(p95, k));
 		}
+		if ((v = json_object_get(x, "at_confidence"))) {
+			/* Optional: per step, the total at the plan's confidence. */
+			char e[PATH_MAX_LEN + 32];
+			json_t *b;
+
+			snprintf(e, sizeof(e), "%s.at_confidence", sub);
+			if (!json_is_array(v) || json_array_size(v) != u->nsteps)
+				return adp_json_fail(d, e, "expected an array of %zu numbers, one per step of p50", u->nsteps);
+			if (!(u->bound = calloc(u->nsteps + 1, sizeof(double))))
+				return adp_error_set(ADP_ENOMEM, "out of memory");
+			json_array_foreach(v, k, b) {
+				if (!json_is_number(b) || json_number_value(b) < 0) {
+					snprintf(e, sizeof(e), "%s.at_confidence[%zu]", sub, k);
+					return adp_json_fail(d, e, "expected a number at least 0");
+				}
+				u->bound[k] = json_number_value(b);
+			}
+		}
 	}
 	return 0;
 }

@@ -404,3 +404,20 @@ Test(planner, waves_step_around_blackouts)
 			  "wave %zu overlaps the blackout", w + 1);
 	plan_release(&p);
 }
+
+/* The finite-sample widening: 1 without a history; for 31 days of 5-min
+ * history the 28 backtest periods (half-life 7) weigh as n_eff = 17.9
+ * independent draws, and t(0.95, 16.9) * sqrt(1 + 1/17.9) / z(0.95) =
+ * 1.741 * 1.0276 / 1.645 = 1.088; shorter histories widen more, and a
+ * 99 % level more than a 95 % one. */
+Test(planner, widening_for_short_history)
+{
+	double w31 = part_widening(31 * 288, 300, 86400, 0.05);
+	double w8 = part_widening(8 * 288, 300, 86400, 0.05);
+
+	cr_assert_float_eq(part_widening(0, 300, 86400, 0.05), 1.0, 1e-12);
+	cr_assert_float_eq(w31, 1.088, 0.005, "w31 %g", w31);
+	cr_assert_gt(w8, w31);
+	cr_assert_gt(part_widening(8 * 288, 300, 86400, 0.01), w8);
+	cr_assert_float_eq(part_widening(60 * 288, 300, 86400, 0.05), w31, 1e-12, "capped at 28 periods");
+}
