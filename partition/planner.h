@@ -34,6 +34,60 @@ double part_widening(size_t history_used, int64_t step, int64_t period, double e
  * and by how much; the rest of out is filled), or another error. */
 int part_plan(struct plan *out, const struct part_request *req);
 
+/* ---- One wave's placement problem ----
+ * What the heuristic solves per wave, in plain arrays, so that another
+ * solver (an exact one) can be handed the same instance and its answer
+ * compared or used: place each mover (a replica whose home is offline)
+ * on an online partition, no two replicas of one component on one
+ * partition, so that on every partition, resource and step of the wave
+ * the stayers' load plus the movers' is within the capacity in all but
+ * a share eps of the K joint scenarios, and the guarantees fit.
+ * Layout: scenario k of step h (0 .. H-1 of the wave) sits at
+ * [(... * K + k) * stride + offset + h]. */
+#define PART_UNPLACED ((size_t)-1)
+
+struct part_wave_mover {
+	size_t comp, replica, home;
+	int tier;
+	const double *demand;         /* per replica: (r, k, h) at [(r * K + k) * stride + offset + h] */
+	double factor;                /* times demand: the share of this replica in the wave */
+	double min[ADP_RES_COUNT];    /* guarantee */
+	double spread;                /* (q_conf - q50) / q_conf, the worst resource: 0 sure .. 1 vague */
+};
+
+struct part_wave_problem {
+	size_t nparts, ncomps, nmovers, K, H, stride, offset;
+	const double *capacity;       /* [p * R + r]; <= 0: unmetered */
+	const unsigned char *online;  /* [p] */
+	const double *base;           /* stayers' load: (p, r, k, h) at [((p * R + r) * K + k) * stride + offset + h] */
+	const double *base_min;       /* [p * R + r]: stayers' guarantees */
+	const int *hosts;             /* [comp * nparts + p]: stayer replicas of comp on p */
+	const char *const *zone;      /* [p], or NULL */
+	const struct part_wave_mover *movers;
+	double eps[ADP_RES_COUNT];
+	double weights[SCHEDULE_NWEIGHTS];
+};
+
+/* The heuristic: critical tiers and the largest first, each on the
+ * partition of least cost (risk, then the most headroom, then the home's
+ * zone) among the few with the most headroom. assign[i] is a partition
+ * index, or PART_UNPLACED when anti-affinity leaves none; a mover that
+ * fits nowhere goes where it is least short (the caller shares the
+ * shortage). Returns 0 or ADP_ENOMEM. */
+int part_place_movers(const struct part_wave_problem *pb, size_t *assign);
+
+/* Scores an assignment (any solver's): *cost is the sum over movers of
+ * weights[risk] x impact(tier) x the overload probability of the
+ * partition it joins + weights[confidence] x spread x its share of that
+ * partition + weights[moves]; *violations counts partition, resource and
+ * step triples where the chance constraint or the guarantees fail, plus
+ * unplaced movers and anti-affinity breaks. */
+int part_wave_evaluate(const struct part_wave_problem *pb, const size_t *assign, double *cost,
+		       size_t *violations);
+
+/* The impact weight of a tier: 1 for tier 0 down to 0.1 for tier 9. */
+double part_tier_impact(int tier);
+
 /* The whole `plan` pipeline on files: inventory, schedule, history (the
  * inventory's own and extra long-format files), forecast, planner, and
  * the digests of every input. */

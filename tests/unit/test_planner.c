@@ -32,6 +32,16 @@ static const struct plan_partition *plan_part(const struct plan *p, const char *
 	return NULL;
 }
 
+static int has_risk(const struct plan *p, const char *needle)
+{
+	size_t i;
+
+	for (i = 0; i < p->nrisks; i++)
+		if (strstr(p->risks[i], needle))
+			return 1;
+	return 0;
+}
+
 /* Every promise a feasible plan makes, checked against the inventory. */
 static void check_fits(const struct plan *p, const char *inv_path)
 {
@@ -181,11 +191,28 @@ Test(planner, concurrency_two_leaves_web_nowhere)
 	plan_release(&p);
 }
 
+/* The default schedule with extra fields (JSON members text). */
+static const char *sched_with(const char *update, int conc, const char *extra)
+{
+	static char text[4096];
+	char *at;
+	FILE *f;
+	size_t n;
+
+	cr_assert_not_null(f = fopen(pf_write_schedule(update, conc), "r"));
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	cr_assert_not_null(at = strrchr(text, '}'));
+	snprintf(at, sizeof(text) - (size_t)(at - text), ",\n  %s\n}\n", extra);
+	return t_write("schedule-extra.json", text);
+}
+
 Test(planner, shrunk_capacity_infeasible)
 {
 	struct plan p = { 0 };
 	size_t i, named = 0;
-	int rc = pf_run(&p, pf_write_inventory(1.5, ""), pf_write_schedule("40m", 1),
+	int rc = pf_run(&p, pf_write_inventory(1.5, ""), sched_with("40m", 1, "\"shortage\": \"refuse\""),
 			pf_write_history(pf_comps, 4, pf_default_load));
 
 	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
@@ -206,10 +233,63 @@ Test(planner, shrunk_capacity_infeasible)
 		cr_assert_float_eq(s->missing, s->demand - s->capacity, 1e-9);
 		cr_assert_not_null(s->advice);
 		cr_assert_not_null(strstr(s->advice, s->partition));
+		/* Every remedy was planned again and the advice says how it went. */
+		cr_assert_not_null(strstr(s->advice, "; checked: "), "%s", s->advice);
+		cr_assert_not_null(strstr(s->advice, "confidence"), "%s", s->advice);
 		named += s->wave == 1;
 	}
 	/* Wave 1 takes p1 away: its web and db replicas cannot fit in 1.5 cores. */
 	cr_assert_gt(named, 0);
+	cr_assert_eq(p.nreductions, 0);
+	plan_release(&p);
+}
+
+/* The same shortage, shared: the plan fits, nobody gets less than the
+ * guarantee, the allocations on a short partition sum to its capacity at
+ * most, and tier 0 (web) is cut only where tier 1 and 2 are already
+ * down to their guarantees. */
+Test(planner, shrunk_capacity_shared_above_guarantees)
+{
+	struct plan p = { 0 };
+	struct inventory inv;
+	size_t i, j, w;
+	int rc = pf_run(&p, pf_write_inventory(1.5, ""), pf_write_schedule("40m", 1),
+			pf_write_history(pf_comps, 4, pf_default_load));
+
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	cr_assert_gt(p.nreductions, 0);
+	cr_assert_eq(inventory_load(&inv, t_path("inventory.json")), 0);
+	for (i = 0; i < p.nreductions; i++) {
+		const struct plan_reduction *x = &p.reductions[i];
+		const struct plan_wave *wv = &p.waves[x->wave - 1];
+		int c = inventory_component_index(&inv, x->component);
+		double sum = 0;
+
+		cr_assert_geq(c, 0);
+		cr_assert_lt(x->granted, x->wanted);
+		cr_assert_geq(x->granted, inv.comps[c].min[x->resource] - 1e-9, "%s below its guarantee", x->component);
+		for (j = 0; j < wv->nplacements; j++) {
+			const struct plan_placement *pl = &wv->placements[j];
+
+			if (strcmp(pl->partition, x->partition))
+				continue;
+			sum += pl->alloc[x->resource];
+			/* A more critical replica is cut only if every less
+			 * critical one there is at its guarantee. */
+			if (pl->tier > inv.comps[c].tier) {
+				int o = inventory_component_index(&inv, pl->component);
+				cr_assert_float_eq(pl->alloc[x->resource], inv.comps[o].min[x->resource], 1e-9,
+						   "%s (tier %d) kept more than its guarantee while %s (tier %d) was cut",
+						   pl->component, pl->tier, x->component, inv.comps[c].tier);
+			}
+		}
+		cr_assert_leq(sum, 1.5 + 1e-9, "wave %zu '%s' allocations %g over 1.5", x->wave, x->partition, sum);
+	}
+	for (w = 0; w < p.nwaves; w++)
+		for (j = 0; j < p.waves[w].nplacements; j++)
+			cr_assert_gt(p.waves[w].placements[j].alloc[ADP_RES_CPU], 0, "nobody is starved");
+	cr_assert(has_risk(&p, "shortage:"));
+	inventory_release(&inv);
 	plan_release(&p);
 }
 
@@ -236,9 +316,19 @@ Test(planner, timing_infeasible_reports_wave_zero)
 	}
 	cr_assert_eq(timing, 1);
 	cr_assert_lt(p.margin, 0);
-	/* The waves stay inside the window so the document is consistent. */
-	for (i = 0; i < p.nwaves; i++)
-		cr_assert_leq(p.waves[i].end, p.window_end);
+	/* The waves keep their real times: back to back, never overlapping,
+	 * each as long as it takes, the last past the cutoff by the margin. */
+	for (i = 0; i < p.nwaves; i++) {
+		if (i)
+			cr_assert_geq(p.waves[i].start, p.waves[i - 1].end);
+		cr_assert_eq(p.waves[i].end - p.waves[i].start, i < 2 ? 130 * 60 : 40 * 60);
+	}
+	cr_assert_eq(p.waves[p.nwaves - 1].end, p.cutoff_at - p.margin);
+	/* The advice was checked: two partitions at a time need 2h10m + 40m. */
+	for (i = 0; i < p.nshortfalls; i++)
+		if (p.shortfalls[i].wave == 0)
+			cr_assert_not_null(strstr(p.shortfalls[i].advice, "checked: max_concurrency 2 fits"), "%s",
+					   p.shortfalls[i].advice);
 	plan_release(&p);
 }
 
@@ -284,23 +374,90 @@ static double two_peaks(const char *c, int r, int64_t t)
 	return hr == peak_hour_y ? 1.0 : 0.2;
 }
 
-static int run_two_peaks(struct plan *p)
+/* x and y at home on p1, p1 updated in one wave from 00:30 to 03:40
+ * (covering both peaks), p2 with 1.5 cores: the schedule's extra fields
+ * and x's and y's extra inventory fields are given as JSON text. */
+static int run_peaks(struct plan *p, const char *sched_extra, const char *x_extra, const char *y_extra)
 {
 	static const char *const comps[] = { "x", "y" };
-	const char *inv = t_write("inventory.json",
-				  "{\"partitions\": [\n"
-				  "  {\"name\": \"p1\", \"capacity\": {\"cpu\": 4, \"memory\": \"4GiB\"}},\n"
-				  "  {\"name\": \"p2\", \"capacity\": {\"cpu\": 1.5, \"memory\": \"4GiB\"}}],\n"
-				  " \"components\": [\n"
-				  "  {\"name\": \"x\", \"placement\": [\"p1\"]},\n"
-				  "  {\"name\": \"y\", \"placement\": [\"p1\"]}]}\n");
-	/* One wave, 00:30 to 03:40, covering both peaks. */
-	const char *sched = t_write("schedule.json",
-				    "{\"name\": \"peaks\",\n"
-				    " \"window\": {\"start\": \"2018-05-06T00:30:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
-				    " \"cutoff\": \"30m\", \"partitions\": [\"p1\"], \"update_duration\": \"3h\"}\n");
+	char inv[1024], sched[1024];
 
-	return pf_run(p, inv, sched, pf_write_history(comps, 2, two_peaks));
+	snprintf(inv, sizeof(inv),
+		 "{\"partitions\": [\n"
+		 "  {\"name\": \"p1\", \"capacity\": {\"cpu\": 4, \"memory\": \"4GiB\"}},\n"
+		 "  {\"name\": \"p2\", \"capacity\": {\"cpu\": 1.5, \"memory\": \"4GiB\"}}],\n"
+		 " \"components\": [\n"
+		 "  {\"name\": \"x\", \"placement\": [\"p1\"]%s},\n"
+		 "  {\"name\": \"y\", \"placement\": [\"p1\"]%s}]}\n",
+		 x_extra, y_extra);
+	snprintf(sched, sizeof(sched),
+		 "{\"name\": \"peaks\",\n"
+		 " \"window\": {\"start\": \"2018-05-06T00:30:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
+		 " \"cutoff\": \"30m\", \"partitions\": [\"p1\"], \"update_duration\": \"3h\"%s%s}\n",
+		 *sched_extra ? ", " : "", sched_extra);
+	return pf_run(p, t_write("inventory.json", inv), t_write("schedule.json", sched),
+		      pf_write_history(comps, 2, two_peaks));
+}
+
+static int run_two_peaks(struct plan *p)
+{
+	return run_peaks(p, "", "", "");
+}
+
+static double reduced_to(const struct plan *p, const char *comp)
+{
+	size_t i;
+
+	for (i = 0; i < p->nreductions; i++)
+		if (!strcmp(p->reductions[i].component, comp) && p->reductions[i].resource == ADP_RES_CPU)
+			return p->reductions[i].granted;
+	return -1;
+}
+
+/* Both peaks at 01:00 on 1.5 cores: 1 core each is wanted. Equal tiers
+ * share max-min fairly, 0.75 each; with y at tier 1, x keeps its 1 core
+ * and y gets the other 0.5; with y's guarantee of 0.625 cores, y keeps
+ * that much and x gets 0.875. */
+Test(planner, shortage_by_tier_and_guarantee)
+{
+	struct plan p = { 0 };
+	int rc;
+
+	peak_hour_y = 1;
+	rc = run_peaks(&p, "", "", "");
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	cr_assert_eq(p.nreductions, 2);
+	cr_assert_float_eq(p.reductions[0].wanted, 1.0, 1e-9);
+	cr_assert_float_eq(reduced_to(&p, "x"), 0.75, 1e-9);
+	cr_assert_float_eq(reduced_to(&p, "y"), 0.75, 1e-9);
+	plan_release(&p);
+
+	rc = run_peaks(&p, "", ", \"tier\": 0", ", \"tier\": 1");
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	cr_assert_eq(p.nreductions, 1);
+	cr_assert_float_eq(reduced_to(&p, "x"), -1, 1e-9, "tier 0 keeps its forecast");
+	cr_assert_float_eq(reduced_to(&p, "y"), 0.5, 1e-9);
+	plan_release(&p);
+
+	rc = run_peaks(&p, "", ", \"tier\": 0", ", \"tier\": 1, \"min\": {\"cpu\": 0.625}");
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	cr_assert_float_eq(reduced_to(&p, "y"), 0.625, 1e-9, "never below the guarantee");
+	cr_assert_float_eq(reduced_to(&p, "x"), 0.875, 1e-9);
+	plan_release(&p);
+
+	/* Guarantees of 1 core each cannot both fit in 1.5: infeasible, 0.5
+	 * missing on p2, and the extra capacity was checked. */
+	rc = run_peaks(&p, "", ", \"min\": {\"cpu\": 1}", ", \"min\": {\"cpu\": 1}");
+	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
+	cr_assert_eq(p.nshortfalls, 1);
+	cr_assert_str_eq(p.shortfalls[0].partition, "p2");
+	cr_assert_float_eq(p.shortfalls[0].missing, 0.5, 1e-9);
+	cr_assert_not_null(strstr(p.shortfalls[0].advice, "checked: 0.5 cores more on 'p2' fits"), "%s",
+			   p.shortfalls[0].advice);
+	cr_assert_not_null(strstr(p.shortfalls[0].advice, "no confidence down to 0.5 fits"), "%s",
+			   p.shortfalls[0].advice);
+	plan_release(&p);
+	peak_hour_y = 3;
 }
 
 Test(planner, sum_not_peaks)
@@ -342,13 +499,14 @@ Test(planner, coinciding_peaks_do_not_fit)
 
 	/* The control: with both peaks at 01:00 the same capacity is short. */
 	peak_hour_y = 1;
-	rc = run_two_peaks(&p);
+	rc = run_peaks(&p, "\"shortage\": \"refuse\"", "", "");
 	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
 	cr_assert_gt(p.nshortfalls, 0);
 	cr_assert_str_eq(p.shortfalls[0].partition, "p2");
 	cr_assert_eq(p.shortfalls[0].resource, ADP_RES_CPU);
 	cr_assert_float_eq(p.shortfalls[0].missing, 0.5, 1e-6);
 	plan_release(&p);
+	peak_hour_y = 3;
 }
 
 Test(planner, run_input_errors)
@@ -391,7 +549,7 @@ Test(planner, waves_step_around_blackouts)
 	text[n] = '\0';
 	cr_assert_not_null(at = strstr(text, "\"step\": \"5m\""));
 	snprintf(at, sizeof(text) - (size_t)(at - text), "%s",
-		 "\"step\": \"5m\",\n  \"blackouts\": [{\"start\": \"2018-05-06T01:55:00Z\", \"end\": \"2018-05-06T02:15:00Z\"}]\n}\n");
+		 "\"step\": \"5m\", \"start\": \"earliest\",\n  \"blackouts\": [{\"start\": \"2018-05-06T01:55:00Z\", \"end\": \"2018-05-06T02:15:00Z\"}]\n}\n");
 	rc = pf_run(&p, pf_write_inventory(4, ""), t_write("blackout.json", text),
 		    pf_write_history(pf_comps, 4, pf_default_load));
 	cr_assert_eq(rc, 0, "%s", adp_error_last());
