@@ -1145,9 +1145,18 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 			double cost;
 			size_t bad;
 
+			size_t placed = 0, q;
+			double conf = 0;
+
+			for (q = 0; q < nmov; q++)
+				if (assign[q] != PART_UNPLACED) {
+					placed++;
+					conf += s->weights[SCHEDULE_W_CONFIDENCE] * movers[q].spread * wp_share(&pb, &movers[q], assign[q]);
+				}
 			if (!(rc = part_wave_evaluate(&pb, assign, &cost, &bad)))
-				c->p->cost.risk += cost - (double)nmov * s->weights[SCHEDULE_W_MOVES];
-			c->p->cost.moves += (double)nmov * s->weights[SCHEDULE_W_MOVES];
+				c->p->cost.risk += cost - conf - (double)placed * s->weights[SCHEDULE_W_MOVES];
+			c->p->cost.confidence += conf;
+			c->p->cost.moves += (double)placed * s->weights[SCHEDULE_W_MOVES];
 		}
 		free(zones);
 		if (rc)
@@ -1210,7 +1219,8 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 			u->p50 = calloc(u->nsteps + 1, sizeof(double));
 			u->p95 = calloc(u->nsteps + 1, sizeof(double));
 			u->bound = calloc(u->nsteps + 1, sizeof(double));
-			if (!u->partition || !u->p50 || !u->p95 || !u->bound) {
+			u->prob = calloc(u->nsteps + 1, sizeof(double));
+			if (!u->partition || !u->p50 || !u->p95 || !u->bound || !u->prob) {
 				rc = adp_error_set(ADP_ENOMEM, "out of memory");
 				goto done;
 			}
@@ -1225,7 +1235,8 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 				u->bound[h - h0] = select_desc(c->scratch, K, allowed);
 				u->p95[h - h0] = select_desc(c->scratch, K, (size_t)floor(0.05 * (double)(K - 1)));
 				u->p50[h - h0] = select_desc(c->scratch, K, (K - 1) / 2);
-				u->overload_prob = fmax(u->overload_prob, (double)over / (double)K);
+				u->prob[h - h0] = (double)over / (double)K;
+				u->overload_prob = fmax(u->overload_prob, u->prob[h - h0]);
 				u->headroom = fmin(u->headroom, cap - u->p95[h - h0]);
 				if (cap > 0 && u->bound[h - h0] - cap > worst) {
 					worst = u->bound[h - h0] - cap;
@@ -1452,6 +1463,7 @@ static void wave_internals_free(struct plan_wave *w)
 		free(w->usage[j].p50);
 		free(w->usage[j].p95);
 		free(w->usage[j].bound);
+		free(w->usage[j].prob);
 	}
 	free(w->usage);
 	for (j = 0; j < w->nabsorbed; j++) {

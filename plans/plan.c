@@ -74,6 +74,7 @@ void plan_release(struct plan *p)
 			free(w->usage[j].p50);
 			free(w->usage[j].p95);
 			free(w->usage[j].bound);
+			free(w->usage[j].prob);
 		}
 		free(w->usage);
 		for (j = 0; j < w->nabsorbed; j++) {
@@ -336,6 +337,8 @@ int plan_to_json(json_t **out, const struct plan *p)
 			json_object_set_new(e, "p95", jseries(u->p95, u->nsteps));
 			if (u->bound)
 				json_object_set_new(e, "at_confidence", jseries(u->bound, u->nsteps));
+			if (u->prob)
+				json_object_set_new(e, "overload_by_step", jseries(u->prob, u->nsteps));
 			json_array_append_new(us, e);
 		}
 		json_object_set_new(o, "utilisation", us);

@@ -44,6 +44,8 @@ struct plan_usage {
 	double *bound;         /* optional (NULL): per step, the total exceeded with
 				* probability at most 1 - confidence (the chance
 				* constraint's left side); "at_confidence" */
+	double *prob;          /* optional (NULL): per step, P(total > capacity)
+				* over the scenarios; "overload_by_step" */
 	double overload_prob;  /* max over steps of P(total > capacity) */
 	double headroom;       /* capacity minus the highest p95 */
 };

@@ -307,6 +307,28 @@ static int parse_wave(const struct adp_json_doc *d, json_t *o, const char *jpath
 				u->bound[k] = json_number_value(b);
 			}
 		}
+		if ((v = json_object_get(x, "overload_by_step"))) {
+			/* Optional: per step, the share of scenarios over capacity. */
+			char e[PATH_MAX_LEN + 32];
+			json_t *b;
+
+			snprintf(e, sizeof(e), "%s.overload_by_step", sub);
+			if (!json_is_array(v) || json_array_size(v) != u->nsteps)
+				return adp_json_fail(d, e, "expected an array of %zu probabilities, one per step of p50", u->nsteps);
+			if (!(u->prob = calloc(u->nsteps + 1, sizeof(double))))
+				return adp_error_set(ADP_ENOMEM, "out of memory");
+			json_array_foreach(v, k, b) {
+				if (!json_is_number(b) || json_number_value(b) < 0 || json_number_value(b) > 1) {
+					snprintf(e, sizeof(e), "%s.overload_by_step[%zu]", sub, k);
+					return adp_json_fail(d, e, "expected a probability from 0 to 1");
+				}
+				u->prob[k] = json_number_value(b);
+				if (u->prob[k] > u->overload_prob + 1e-12) {
+					snprintf(e, sizeof(e), "%s.overload_by_step[%zu]", sub, k);
+					return adp_json_fail(d, e, "exceeds the overload_probability %g", u->overload_prob);
+				}
+			}
+		}
 	}
 	if ((a = json_object_get(o, "absorbed"))) {
 		/* Optional: replicas that stop with their offline home. */
