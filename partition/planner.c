@@ -547,10 +547,12 @@ int part_wave_evaluate(const struct part_wave_problem *pb, const size_t *assign,
 	for (i = 0; i < pb->nmovers; i++) {
 		const struct part_wave_mover *m = &pb->movers[i];
 
-		if (assign[i] == PART_UNPLACED || assign[i] >= pb->nparts || !wp_eligible(&st, m, assign[i])) {
+		if (assign[i] == PART_UNPLACED || assign[i] >= pb->nparts || !pb->online[assign[i]]) {
 			bad++;
 			continue;
 		}
+		/* Anti-affinity broken: counted, and the load still lands there. */
+		bad += !wp_eligible(&st, m, assign[i]);
 		if ((rc = wp_add(&st, m, assign[i])))
 			goto done;
 	}
