@@ -63,6 +63,7 @@ struct ctx {
 	/* The waves' partitions: group g holds gpart[gfirst[g] .. gfirst[g + 1]). */
 	size_t *gpart, *gfirst, ngroups;
 	int64_t *gdur;
+	size_t capped;         /* series whose widening hit PART_MAX_WIDENING */
 };
 
 static double *dem_at(struct ctx *c, size_t comp, int r)
@@ -172,9 +173,11 @@ static double t_inv(double p, double nu)
  * so that the chance constraint and the allocations keep their level
  * when the history is short. n_eff is the weighted sample size of the
  * whole past periods the forecaster could backtest on. Returns 1 when
- * the series says nothing about its history. */
+ * the series says nothing about its history, and at most
+ * PART_MAX_WIDENING (about a week of history at 99 %, five days at 95 %). */
 #define PART_ERR_HALFLIFE 7.0
 #define PART_MAX_PERIODS 28
+#define PART_MAX_WIDENING 2.0    /* beyond this the tail is a guess: the plan says so */
 double part_widening(size_t history_used, int64_t step, int64_t period, double eps)
 {
 	double n, sw = 0, sw2 = 0, ratio = pow(0.5, 1.0 / PART_ERR_HALFLIFE), w = 1, neff;
@@ -195,7 +198,7 @@ double part_widening(size_t history_used, int64_t step, int64_t period, double e
 	neff = sw * sw / sw2;
 	if (neff < 2)
 		neff = 2;
-	return fmax(1, t_inv(1 - eps, neff - 1) * sqrt(1 + 1 / neff) / norm_inv(1 - eps));
+	return fmin(PART_MAX_WIDENING, fmax(1, t_inv(1 - eps, neff - 1) * sqrt(1 + 1 / neff) / norm_inv(1 - eps)));
 }
 
 static int build_demand(struct ctx *c)
@@ -229,9 +232,11 @@ static int build_demand(struct ctx *c)
 			double *dv = dem_at(c, i, r), med, wide = 1;
 			size_t qi = (i * ADP_RES_COUNT + (size_t)r) * H;
 
-			if (fs && !c->req->no_widening)
+			if (fs && !c->req->no_widening) {
 				wide = part_widening(fs->history_used, fc->opts.step, fs->period ? fs->period : fc->opts.period,
 						     1 - c->s->confidence[r]);
+				c->capped += wide >= PART_MAX_WIDENING;
+			}
 
 			for (h = 0; h < H; h++) {
 				if (!fs) {
@@ -1188,7 +1193,10 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 		for (r = 0; r < R; r++)
 			c->minsum[x->part * R + (size_t)r] += inv->comps[x->comp].min[r];
 	}
-	/* Allocations: the quantile at the confidence at the replica's share. */
+	/* Allocations: the highest quantile at the confidence over the wave's
+	 * steps, at the replica's share, so that every step is covered. (A
+	 * quantile of the wave's steps pooled reserves less but was exceeded
+	 * more often than the baselines on the real traces of bench/quality.sh.) */
 	for (j = 0; j < nslots; j++) {
 		struct slot *x = &slots[j];
 		double share = (double)inv->comps[x->comp].replicas / (double)c->active[x->comp];
@@ -1693,6 +1701,10 @@ int part_plan(struct plan *out, const struct part_request *req)
 	if ((rc = orch_steps_build(&p, step_update_timeout, &c)))
 		goto done;
 	if (c.d.K < 7 && (rc = plan_add_risk(&p, "only %zu joint scenarios: overload probabilities are coarse (a week of history gives 7)", c.d.K)))
+		goto done;
+	if (c.capped &&
+	    (rc = plan_add_risk(&p, "%zu series have too little history for their tail at the confidence: their spread is widened %gx, the most the planner does (see adpart-update(1), plan)",
+				c.capped, PART_MAX_WIDENING)))
 		goto done;
 	if (p.nreductions &&
 	    (rc = plan_add_risk(&p, "shortage: %zu allocation%s below the forecast (see reductions)", p.nreductions,

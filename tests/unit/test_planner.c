@@ -578,6 +578,8 @@ Test(planner, widening_for_short_history)
 	cr_assert_gt(w8, w31);
 	cr_assert_gt(part_widening(8 * 288, 300, 86400, 0.01), w8);
 	cr_assert_float_eq(part_widening(60 * 288, 300, 86400, 0.05), w31, 1e-12, "capped at 28 periods");
+	/* Five days at 99 %: n_eff 2, far beyond the cap of 2. */
+	cr_assert_float_eq(part_widening(5 * 288, 300, 86400, 0.01), 2.0, 1e-12);
 }
 
 /* ---- waves: zone limits and the start ---- */
