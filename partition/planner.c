@@ -36,6 +36,7 @@ struct demand {
 	double *v;
 	double *q;     /* per-replica quantile at the resource's confidence: [(c*R+r)*H + h] */
 	double *q50, *q95;
+	double *sp;    /* per replica, q - q50: [(c*R+r)*H + h] */
 };
 
 /* One replica's place in a wave being planned. */
@@ -53,6 +54,7 @@ struct ctx {
 	struct demand d;
 	struct plan *p;
 	double *base;          /* home placement load [((part * R + r) * K + k) * H + h] */
+	double *sbase;         /* its spreads, q_conf - q50 summed: [(part * R + r) * H + h] */
 	double *cap;           /* [part * R + r], the capacities in use (trials change them) */
 	double eps[R];         /* in use (trials change them) */
 	double *minsum;        /* [part * R + r] guarantees of the stayers */
@@ -109,6 +111,18 @@ static double select_desc(double *v, size_t n, size_t above)
 			break;
 	}
 	return v[want];
+}
+
+/* The total at the confidence on a partition at one step: the scenarios'
+ * (1 - eps) order statistic, or the co-movement floor, median plus
+ * dependence x the summed spreads, whichever is higher. v is scrambled. */
+static double total_at_confidence(double *v, size_t K, size_t allowed, double spread, double dependence)
+{
+	double b = select_desc(v, K, allowed);
+
+	if (dependence > 0)
+		b = fmax(b, select_desc(v, K, (K - 1) / 2) + dependence * spread);
+	return b;
 }
 
 static size_t allowed_over(double eps, size_t K)
@@ -221,7 +235,8 @@ static int build_demand(struct ctx *c)
 	c->d.q = calloc(inv->ncomps * ADP_RES_COUNT * H, sizeof(double));
 	c->d.q50 = calloc(inv->ncomps * ADP_RES_COUNT * H, sizeof(double));
 	c->d.q95 = calloc(inv->ncomps * ADP_RES_COUNT * H, sizeof(double));
-	if (!c->d.v || !c->d.q || !c->d.q50 || !c->d.q95)
+	c->d.sp = calloc(inv->ncomps * ADP_RES_COUNT * H + 1, sizeof(double));
+	if (!c->d.v || !c->d.q || !c->d.q50 || !c->d.q95 || !c->d.sp)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	for (i = 0; i < inv->ncomps; i++) {
 		const struct inv_component *comp = &inv->comps[i];
@@ -253,6 +268,7 @@ static int build_demand(struct ctx *c)
 											   c->s->confidence[r]) - med)) / rep;
 				c->d.q50[qi + h] = med / rep;
 				c->d.q95[qi + h] = fmax(0, med + wide * (forecast_quantile(fs, fc->opts.levels, h, 0.95) - med)) / rep;
+				c->d.sp[qi + h] = fmax(0, c->d.q[qi + h] - c->d.q50[qi + h]);
 			}
 		}
 	}
@@ -288,6 +304,7 @@ static int add_shortfall(struct plan *p, size_t wave, const char *partition, con
 struct wp_state {
 	const struct part_wave_problem *pb;
 	double **delta;        /* [p]: movers' load, (r, k, h) at [(r * K + k) * H + h], or NULL */
+	double **dspread;      /* [p]: movers' spreads, (r, h) at [r * H + h], or NULL */
 	double *dmin;          /* [p * R + r]: movers' guarantees */
 	double *slack;         /* [p]: smallest (cap - total at confidence) / cap over r and h */
 	unsigned char *taken;  /* [comp * nparts + p]: a mover of comp is on p */
@@ -300,6 +317,23 @@ static double wp_base(const struct wp_state *st, size_t p, int r, size_t k, size
 
 	return pb->base[((p * R + (size_t)r) * pb->K + k) * pb->stride + pb->offset + h] +
 	       (st->delta[p] ? st->delta[p][((size_t)r * pb->K + k) * pb->H + h] : 0);
+}
+
+/* The summed spreads on p at step h of resource r, with m added (or not). */
+static double wp_spread(const struct wp_state *st, const struct part_wave_mover *m, size_t p, int r, size_t h)
+{
+	const struct part_wave_problem *pb = st->pb;
+	double v = 0;
+
+	if (pb->dependence <= 0)
+		return 0;
+	if (pb->base_spread)
+		v += pb->base_spread[(p * R + (size_t)r) * pb->stride + pb->offset + h];
+	if (st->dspread[p])
+		v += st->dspread[p][(size_t)r * pb->H + h];
+	if (m && m->spread_h)
+		v += m->factor * m->spread_h[(size_t)r * pb->stride + pb->offset + h];
+	return v;
 }
 
 static double wp_demand(const struct part_wave_problem *pb, const struct part_wave_mover *m, int r, size_t k,
@@ -333,15 +367,17 @@ static void wp_check(struct wp_state *st, const struct part_wave_mover *m, size_
 		*head = fmin(*head, (cap - mins) / cap);
 		for (h = 0; h < pb->H; h++) {
 			size_t over = 0;
+			double b;
 
 			for (k = 0; k < K; k++) {
 				st->scratch[k] = wp_base(st, p, r, k, h) + wp_demand(pb, m, r, k, h);
 				over += st->scratch[k] > cap;
 			}
-			if (over > allowed)
+			b = total_at_confidence(st->scratch, K, allowed, wp_spread(st, m, p, r, h), pb->dependence);
+			if (b > cap)
 				*fits = 0;
 			*risk = fmax(*risk, (double)over / (double)K);
-			*head = fmin(*head, (cap - select_desc(st->scratch, K, allowed)) / cap);
+			*head = fmin(*head, (cap - b) / cap);
 		}
 	}
 }
@@ -355,11 +391,16 @@ static int wp_add(struct wp_state *st, const struct part_wave_mover *m, size_t p
 
 	if (!st->delta[p] && !(st->delta[p] = calloc(R * K * pb->H + 1, sizeof(double))))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if (!st->dspread[p] && !(st->dspread[p] = calloc(R * pb->H + 1, sizeof(double))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
 	for (r = 0; r < R; r++) {
 		for (k = 0; k < K; k++)
 			for (h = 0; h < pb->H; h++)
 				st->delta[p][((size_t)r * K + k) * pb->H + h] += wp_demand(pb, m, r, k, h);
 		st->dmin[p * R + (size_t)r] += m->min[r];
+		if (m->spread_h)
+			for (h = 0; h < pb->H; h++)
+				st->dspread[p][(size_t)r * pb->H + h] += m->factor * m->spread_h[(size_t)r * pb->stride + pb->offset + h];
 	}
 	st->taken[m->comp * pb->nparts + p] = 1;
 	wp_check(st, NULL, p, &fits, &risk, &st->slack[p]);
@@ -373,7 +414,11 @@ static void wp_free(struct wp_state *st)
 	if (st->delta)
 		for (p = 0; p < st->pb->nparts; p++)
 			free(st->delta[p]);
+	if (st->dspread)
+		for (p = 0; p < st->pb->nparts; p++)
+			free(st->dspread[p]);
 	free(st->delta);
+	free(st->dspread);
 	free(st->dmin);
 	free(st->slack);
 	free(st->taken);
@@ -389,11 +434,12 @@ static int wp_init(struct wp_state *st, const struct part_wave_problem *pb)
 	memset(st, 0, sizeof(*st));
 	st->pb = pb;
 	st->delta = calloc(pb->nparts + 1, sizeof(*st->delta));
+	st->dspread = calloc(pb->nparts + 1, sizeof(*st->dspread));
 	st->dmin = calloc(pb->nparts * R + 1, sizeof(double));
 	st->slack = calloc(pb->nparts + 1, sizeof(double));
 	st->taken = calloc(pb->ncomps * pb->nparts + 1, 1);
 	st->scratch = malloc((pb->K + 1) * sizeof(double));
-	if (!st->delta || !st->dmin || !st->slack || !st->taken || !st->scratch) {
+	if (!st->delta || !st->dspread || !st->dmin || !st->slack || !st->taken || !st->scratch) {
 		wp_free(st);
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	}
@@ -574,9 +620,12 @@ int part_wave_evaluate(const struct part_wave_problem *pb, const size_t *assign,
 			for (h = 0; h < pb->H; h++) {
 				size_t over = 0;
 
-				for (k = 0; k < pb->K; k++)
-					over += wp_base(&st, p, r, k, h) > cap;
-				bad += over > allowed;
+				for (k = 0; k < pb->K; k++) {
+					st.scratch[k] = wp_base(&st, p, r, k, h);
+					over += st.scratch[k] > cap;
+				}
+				bad += total_at_confidence(st.scratch, pb->K, allowed, wp_spread(&st, NULL, p, r, h),
+							   pb->dependence) > cap;
 				risk[p] = fmax(risk[p], (double)over / (double)pb->K);
 			}
 		}
@@ -868,12 +917,16 @@ static void shift_load(struct ctx *c, size_t part, size_t comp, double factor, s
 
 	for (r = 0; r < R; r++) {
 		double *l = base_at(c, part, r), *d = dem_at(c, comp, r);
+		double *sb = c->sbase + (part * R + (size_t)r) * H, *sp = c->d.sp + (comp * R + (size_t)r) * H;
 
 		for (k = 0; k < K; k++)
 			for (h = h0; h < h1; h++)
 				l[k * H + h] += factor * d[k * H + h];
+		for (h = h0; h < h1; h++)
+			sb[h] += factor * sp[h];
 	}
 }
+
 
 /* The largest overload share and whether the chance constraint holds on
  * part over [h0, h1), with extra x comp's demand added (comp may be
@@ -895,10 +948,14 @@ static void part_risk(struct ctx *c, size_t part, size_t comp, double extra, siz
 			continue;
 		for (h = h0; h < h1; h++) {
 			size_t over = 0;
+			double spread = c->sbase[(part * R + (size_t)r) * H + h] +
+					(d ? extra * c->d.sp[(comp * R + (size_t)r) * H + h] : 0);
 
-			for (k = 0; k < K; k++)
-				over += l[k * H + h] + (d ? extra * d[k * H + h] : 0) > cap;
-			*fits &= over <= allowed;
+			for (k = 0; k < K; k++) {
+				c->scratch[k] = l[k * H + h] + (d ? extra * d[k * H + h] : 0);
+				over += c->scratch[k] > cap;
+			}
+			*fits &= total_at_confidence(c->scratch, K, allowed, spread, c->s->dependence) <= cap;
 			*risk = fmax(*risk, (double)over / (double)K);
 		}
 	}
@@ -1119,6 +1176,7 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 		m->factor = (double)inv->comps[x->comp].replicas / (double)c->active[x->comp];
 		memcpy(m->min, inv->comps[x->comp].min, sizeof(m->min));
 		m->spread = spread_of(c, x->comp, h0, h1);
+		m->spread_h = c->d.sp + x->comp * R * H;
 		mslot[nmov++] = j;
 	}
 	{
@@ -1147,6 +1205,8 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 		pb.movers = movers;
 		memcpy(pb.eps, c->eps, sizeof(pb.eps));
 		memcpy(pb.weights, s->weights, sizeof(pb.weights));
+		pb.dependence = s->dependence;
+		pb.base_spread = c->sbase;
 		rc = part_place_movers(&pb, assign);
 		if (!rc && sink == c->p) {
 			double cost;
@@ -1242,7 +1302,8 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 					c->scratch[k] = l[k * H + h];
 					over += cap > 0 && l[k * H + h] > cap;
 				}
-				u->bound[h - h0] = select_desc(c->scratch, K, allowed);
+				u->bound[h - h0] = total_at_confidence(c->scratch, K, allowed,
+								       c->sbase[(part * R + (size_t)r) * H + h], s->dependence);
 				u->p95[h - h0] = select_desc(c->scratch, K, (size_t)floor(0.05 * (double)(K - 1)));
 				u->p50[h - h0] = select_desc(c->scratch, K, (K - 1) / 2);
 				u->prob[h - h0] = (double)over / (double)K;
@@ -1403,7 +1464,8 @@ static void check_rollback(struct ctx *c)
 					c->scratch[k] = l[k * H + h];
 					over += l[k * H + h] > cap;
 				}
-				b = select_desc(c->scratch, K, allowed);
+				b = total_at_confidence(c->scratch, K, allowed, c->sbase[(part * R + (size_t)r) * H + h],
+							c->s->dependence);
 				rb->overload_prob = fmax(rb->overload_prob, (double)over / (double)K);
 				if (b > cap)
 					rb->fits = 0;
@@ -1657,13 +1719,14 @@ int part_plan(struct plan *out, const struct part_request *req)
 		goto done;
 	p.scenarios = c.d.K;
 	c.base = calloc(inv->nparts * R * c.d.K * c.d.H + 1, sizeof(double));
+	c.sbase = calloc(inv->nparts * R * c.d.H + 1, sizeof(double));
 	c.cap = calloc(inv->nparts * R + 1, sizeof(double));
 	c.minsum = calloc(inv->nparts * R + 1, sizeof(double));
 	c.hosts = calloc(inv->ncomps * inv->nparts + 1, sizeof(int));
 	c.active = calloc(inv->ncomps + 1, sizeof(size_t));
 	c.online = calloc(inv->nparts + 1, 1);
 	c.scratch = calloc(c.d.K + 1, sizeof(double));
-	if (!c.base || !c.cap || !c.minsum || !c.hosts || !c.active || !c.online || !c.scratch) {
+	if (!c.base || !c.sbase || !c.cap || !c.minsum || !c.hosts || !c.active || !c.online || !c.scratch) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory: the window has %zu steps and %zu scenarios",
 				   c.d.H, c.d.K);
 		goto done;
@@ -1731,6 +1794,8 @@ done:
 	free(c.d.q50);
 	free(c.d.q95);
 	free(c.base);
+	free(c.sbase);
+	free(c.d.sp);
 	free(c.cap);
 	free(c.minsum);
 	free(c.hosts);

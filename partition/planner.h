@@ -53,6 +53,8 @@ struct part_wave_mover {
 	double factor;                /* times demand: the share of this replica in the wave */
 	double min[ADP_RES_COUNT];    /* guarantee */
 	double spread;                /* (q_conf - q50) / q_conf, the worst resource: 0 sure .. 1 vague */
+	const double *spread_h;       /* per replica, q_conf - q50: (r, h) at [r * stride + offset + h]
+				       * (times factor); NULL with dependence 0 */
 };
 
 struct part_wave_problem {
@@ -66,6 +68,13 @@ struct part_wave_problem {
 	const struct part_wave_mover *movers;
 	double eps[ADP_RES_COUNT];
 	double weights[SCHEDULE_NWEIGHTS];
+	/* The co-movement floor (schedule "dependence"): the total at the
+	 * confidence is at least the scenarios' median of the total plus
+	 * dependence x the sum of the replicas' spreads (quantile at the
+	 * confidence minus median). base_spread: (p, r, h) at
+	 * [(p * R + r) * stride + offset + h]; NULL with dependence 0. */
+	double dependence;
+	const double *base_spread;
 };
 
 /* The heuristic: critical tiers and the largest first, each on the

@@ -305,13 +305,17 @@ int64_t schedule_blackout_end(const struct schedule *s, int64_t start, int64_t e
 	return 0;
 }
 
-/* max_per_zone, start, shortage and weights: all optional. */
+/* max_per_zone, start, shortage, weights and dependence: all optional. */
 static int read_planner_fields(const struct adp_json_doc *d, struct schedule *s)
 {
 	json_t *v;
 	int rc, i;
 
 	memcpy(s->weights, schedule_weight_defaults, sizeof(s->weights));
+	s->dependence = SCHEDULE_DEFAULT_DEPENDENCE;
+	if (json_object_get(d->root, "dependence") &&
+	    (rc = adp_json_number(d, d->root, "", "dependence", 1, 0, 1, &s->dependence)))
+		return rc;
 	if ((v = json_object_get(d->root, "max_per_zone"))) {
 		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > INV_MAX_PARTITIONS)
 			return adp_json_fail(d, "max_per_zone", "expected at least 1 partition of a zone at a time");
@@ -359,7 +363,7 @@ int schedule_load(struct schedule *out, const char *path, const struct inventory
 					    "max_concurrency", "update_duration", "drain_duration",
 					    "verify_duration", "step", "max_gap", "confidence",
 					    "plan_ttl", "period", "update", "blackouts", "max_per_zone",
-					    "start", "weights", "shortage", NULL };
+					    "start", "weights", "shortage", "dependence", NULL };
 	struct adp_json_doc d;
 	struct schedule s = { 0 };
 	const char *name = NULL;

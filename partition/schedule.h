@@ -27,6 +27,7 @@ enum schedule_weight { SCHEDULE_W_RISK, SCHEDULE_W_WASTE, SCHEDULE_W_MOVES, SCHE
 		       SCHEDULE_NWEIGHTS };
 extern const char *const schedule_weight_names[SCHEDULE_NWEIGHTS];
 extern const double schedule_weight_defaults[SCHEDULE_NWEIGHTS];
+#define SCHEDULE_DEFAULT_DEPENDENCE 0.5
 
 struct schedule {
 	char *path;               /* owned */
@@ -58,6 +59,7 @@ struct schedule {
 	int start_policy;         /* enum schedule_start */
 	int shortage_refuse;      /* "shortage": "refuse": no reductions, infeasible instead */
 	double weights[SCHEDULE_NWEIGHTS]; /* the planner's cost, enum schedule_weight */
+	double dependence;        /* co-movement floor of the chance constraint, 0..1 */
 };
 
 #define SCHEDULE_MAX_ARGV 256

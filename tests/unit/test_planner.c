@@ -777,3 +777,51 @@ Test(planner, known_feasible_packing)
 	cr_assert_eq(part_place_movers(&pb, assign), 0);
 	cr_assert_neq(assign[0], assign[1], "replicas of one component apart");
 }
+
+/* The co-movement floor: two movers whose scenarios offset each other (1
+ * and 3 cores, then 3 and 1) always sum to 4 cores on a 5-core
+ * partition. Each has a spread of 1 core, so the floor is the median of
+ * the total (4) plus dependence x 2: 5 at 0.5 (fits), 6 at 1 (does not). */
+Test(planner, dependence_floor)
+{
+	double cap[2 * ADP_RES_COUNT] = { 0 }, base[2 * ADP_RES_COUNT * 2] = { 0 }, bmin[2 * ADP_RES_COUNT] = { 0 };
+	double dem[2][ADP_RES_COUNT * 2] = { { 1, 3 }, { 3, 1 } }, sp[ADP_RES_COUNT] = { 1 };
+	double bspread[2 * ADP_RES_COUNT] = { 0 }, cost;
+	unsigned char online[2] = { 0, 1 };
+	int hosts[2 * 2] = { 0 };
+	struct part_wave_mover m[2];
+	struct part_wave_problem pb = { 0 };
+	size_t assign[2] = { 1, 1 }, viol, i;
+
+	cap[1 * ADP_RES_COUNT] = 5;
+	memset(m, 0, sizeof(m));
+	for (i = 0; i < 2; i++) {
+		m[i].comp = i;
+		m[i].demand = dem[i];
+		m[i].factor = 1;
+		m[i].spread_h = sp;
+	}
+	pb.nparts = 2;
+	pb.ncomps = 2;
+	pb.nmovers = 2;
+	pb.K = 2;
+	pb.H = 1;
+	pb.stride = 1;
+	pb.capacity = cap;
+	pb.online = online;
+	pb.base = base;
+	pb.base_min = bmin;
+	pb.hosts = hosts;
+	pb.movers = m;
+	pb.base_spread = bspread;
+	pb.eps[ADP_RES_CPU] = 0.05;
+	pb.dependence = 0;
+	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	cr_assert_eq(viol, 0);
+	pb.dependence = 0.5;
+	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	cr_assert_eq(viol, 0, "4 + 0.5 x 2 = 5 fits in 5");
+	pb.dependence = 1;
+	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	cr_assert_eq(viol, 1, "4 + 2 = 6 does not");
+}

@@ -331,6 +331,7 @@ Test(schedule, planner_fields)
 	cr_assert_eq(s.shortage_refuse, 0);
 	cr_assert_float_eq(s.weights[SCHEDULE_W_RISK], 10, 1e-12);
 	cr_assert_float_eq(s.weights[SCHEDULE_W_MOVES], 0, 1e-12);
+	cr_assert_float_eq(s.dependence, 0.5, 1e-12);
 	schedule_release(&s);
 	cr_assert_eq(schedule_load(&s, t_write("sched.json", sched_text(win_ok, ",\n  \"max_per_zone\": 2,\n  \"start\": \"earliest\",\n"
 										 "  \"shortage\": \"refuse\",\n  \"weights\": {\"moves\": 0.5, \"risk\": 3}")),
@@ -361,4 +362,7 @@ Test(schedule, planner_field_errors)
 	expect_error(sched_text(win_ok, ",\n  \"weights\": [1]"), "weights: expected an object");
 	expect_error(sched_text(win_ok, ",\n  \"weights\": {\"speed\": 1}"), "weights.speed: unknown field");
 	expect_error(sched_text(win_ok, ",\n  \"weights\": {\"risk\": -1}"), "weights.risk: -1 is out of range");
+	text = sched_text(win_ok, ",\n  \"dependence\": 1.5");
+	expect_error(text, at_line(text, "dependence", "dependence"));
+	expect_error(text, "dependence: 1.5 is out of range");
 }
