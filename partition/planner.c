@@ -29,11 +29,12 @@
 
 const double part_granularity[ADP_RES_COUNT] = { 0.125, 64.0 * 1048576, 1048576, 1048576 };
 
-/* Per-replica demand of every component: v[((c * R + r) * K + k) * H + h]
- * over the window's H steps and K joint scenarios. */
+/* Per-replica demand of every component over the window's H steps and
+ * K joint scenarios: row[c * R + r][k * H + h], or NULL for a resource
+ * without history, planned at the guarantee (no scenario memory spent). */
 struct demand {
 	size_t K, H;
-	double *v;
+	double **row;
 	double *q;     /* per-replica quantile at the resource's confidence: [(c*R+r)*H + h] */
 	double *q50, *q95;
 	double *sp;    /* per replica, q - q50: [(c*R+r)*H + h] */
@@ -68,9 +69,10 @@ struct ctx {
 	size_t capped;         /* series whose widening hit PART_MAX_WIDENING */
 };
 
+/* Borrowed, or NULL: the demand is the guarantee at every step. */
 static double *dem_at(struct ctx *c, size_t comp, int r)
 {
-	return c->d.v + ((comp * R + (size_t)r) * c->d.K) * c->d.H;
+	return c->d.row[comp * R + (size_t)r];
 }
 
 static double *base_at(struct ctx *c, size_t part, int r)
@@ -231,12 +233,12 @@ static int build_demand(struct ctx *c)
 		K = 1;
 	c->d.K = K;
 	c->d.H = H;
-	c->d.v = calloc(inv->ncomps * ADP_RES_COUNT * K * H, sizeof(double));
+	c->d.row = calloc(inv->ncomps * ADP_RES_COUNT + 1, sizeof(double *));
 	c->d.q = calloc(inv->ncomps * ADP_RES_COUNT * H, sizeof(double));
 	c->d.q50 = calloc(inv->ncomps * ADP_RES_COUNT * H, sizeof(double));
 	c->d.q95 = calloc(inv->ncomps * ADP_RES_COUNT * H, sizeof(double));
 	c->d.sp = calloc(inv->ncomps * ADP_RES_COUNT * H + 1, sizeof(double));
-	if (!c->d.v || !c->d.q || !c->d.q50 || !c->d.q95 || !c->d.sp)
+	if (!c->d.row || !c->d.q || !c->d.q50 || !c->d.q95 || !c->d.sp)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	for (i = 0; i < inv->ncomps; i++) {
 		const struct inv_component *comp = &inv->comps[i];
@@ -244,8 +246,12 @@ static int build_demand(struct ctx *c)
 
 		for (r = 0; r < ADP_RES_COUNT; r++) {
 			const struct forecast_series *fs = forecast_find(fc, comp->name, r);
-			double *dv = dem_at(c, i, r), med, wide = 1;
+			double *dv = NULL, med, wide = 1;
 			size_t qi = (i * ADP_RES_COUNT + (size_t)r) * H;
+
+			if (fs && !(dv = c->d.row[i * R + (size_t)r] = malloc(K * H * sizeof(double) + 1)))
+				return adp_error_set(ADP_ENOMEM, "out of memory: %zu series of %zu steps and %zu scenarios",
+						     fc->n, H, K);
 
 			if (fs && !c->req->no_widening) {
 				wide = part_widening(fs->history_used, fc->opts.step, fs->period ? fs->period : fc->opts.period,
@@ -256,8 +262,6 @@ static int build_demand(struct ctx *c)
 			for (h = 0; h < H; h++) {
 				if (!fs) {
 					/* No history for this resource: plan at the guarantee. */
-					for (k = 0; k < K; k++)
-						dv[k * H + h] = comp->min[r];
 					c->d.q[qi + h] = c->d.q50[qi + h] = c->d.q95[qi + h] = comp->min[r];
 					continue;
 				}
@@ -339,7 +343,9 @@ static double wp_spread(const struct wp_state *st, const struct part_wave_mover 
 static double wp_demand(const struct part_wave_problem *pb, const struct part_wave_mover *m, int r, size_t k,
 			size_t h)
 {
-	return m ? m->factor * m->demand[((size_t)r * pb->K + k) * pb->stride + pb->offset + h] : 0;
+	if (!m)
+		return 0;
+	return m->factor * (m->demand[r] ? m->demand[r][k * pb->stride + pb->offset + h] : m->min[r]);
 }
 
 /* Partition p with mover m added (m NULL: as it is): whether the chance
@@ -919,9 +925,11 @@ static void shift_load(struct ctx *c, size_t part, size_t comp, double factor, s
 		double *l = base_at(c, part, r), *d = dem_at(c, comp, r);
 		double *sb = c->sbase + (part * R + (size_t)r) * H, *sp = c->d.sp + (comp * R + (size_t)r) * H;
 
+		double flat = factor * c->inv->comps[comp].min[r];
+
 		for (k = 0; k < K; k++)
 			for (h = h0; h < h1; h++)
-				l[k * H + h] += factor * d[k * H + h];
+				l[k * H + h] += d ? factor * d[k * H + h] : flat;
 		for (h = h0; h < h1; h++)
 			sb[h] += factor * sp[h];
 	}
@@ -941,7 +949,8 @@ static void part_risk(struct ctx *c, size_t part, size_t comp, double extra, siz
 	*risk = 0;
 	for (r = 0; r < R; r++) {
 		double cap = c->cap[part * R + (size_t)r], *l = base_at(c, part, r);
-		double *d = comp == (size_t)-1 ? NULL : dem_at(c, comp, r);
+		int with = comp != (size_t)-1;
+		double *d = with ? dem_at(c, comp, r) : NULL, flat = with ? extra * c->inv->comps[comp].min[r] : 0;
 		size_t allowed = allowed_over(c->eps[r], K);
 
 		if (cap <= 0)
@@ -949,10 +958,10 @@ static void part_risk(struct ctx *c, size_t part, size_t comp, double extra, siz
 		for (h = h0; h < h1; h++) {
 			size_t over = 0;
 			double spread = c->sbase[(part * R + (size_t)r) * H + h] +
-					(d ? extra * c->d.sp[(comp * R + (size_t)r) * H + h] : 0);
+					(with ? extra * c->d.sp[(comp * R + (size_t)r) * H + h] : 0);
 
 			for (k = 0; k < K; k++) {
-				c->scratch[k] = l[k * H + h] + (d ? extra * d[k * H + h] : 0);
+				c->scratch[k] = l[k * H + h] + (d ? extra * d[k * H + h] : flat);
 				over += c->scratch[k] > cap;
 			}
 			*fits &= total_at_confidence(c->scratch, K, allowed, spread, c->s->dependence) <= cap;
@@ -1172,7 +1181,8 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 		m->replica = x->replica;
 		m->home = x->home;
 		m->tier = inv->comps[x->comp].tier;
-		m->demand = dem_at(c, x->comp, 0);
+		for (r = 0; r < R; r++)
+			m->demand[r] = dem_at(c, x->comp, r);
 		m->factor = (double)inv->comps[x->comp].replicas / (double)c->active[x->comp];
 		memcpy(m->min, inv->comps[x->comp].min, sizeof(m->min));
 		m->spread = spread_of(c, x->comp, h0, h1);
@@ -1789,7 +1799,10 @@ int part_plan(struct plan *out, const struct part_request *req)
 	memset(&p, 0, sizeof(p));
 done:
 	plan_release(&p);
-	free(c.d.v);
+	if (c.d.row)
+		for (i = 0; i < inv->ncomps * R; i++)
+			free(c.d.row[i]);
+	free(c.d.row);
 	free(c.d.q);
 	free(c.d.q50);
 	free(c.d.q95);

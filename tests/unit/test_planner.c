@@ -725,7 +725,7 @@ Test(planner, rollback_that_does_not_fit)
 Test(planner, known_feasible_packing)
 {
 	double cap[3 * ADP_RES_COUNT] = { 0 }, base[3 * ADP_RES_COUNT] = { 0 }, bmin[3 * ADP_RES_COUNT] = { 0 };
-	double dem[4][ADP_RES_COUNT] = { { 3 }, { 3 }, { 2 }, { 2 } };
+	double dem[4][1] = { { 3 }, { 3 }, { 2 }, { 2 } };
 	unsigned char online[3] = { 0, 1, 1 };
 	int hosts[4 * 3] = { 0 };
 	struct part_wave_mover m[4];
@@ -738,7 +738,7 @@ Test(planner, known_feasible_packing)
 	for (i = 0; i < 4; i++) {
 		m[i].comp = i;
 		m[i].home = 0;
-		m[i].demand = dem[i];
+		m[i].demand[ADP_RES_CPU] = dem[i];
 		m[i].factor = 1;
 	}
 	pb.nparts = 3;
@@ -785,7 +785,7 @@ Test(planner, known_feasible_packing)
 Test(planner, dependence_floor)
 {
 	double cap[2 * ADP_RES_COUNT] = { 0 }, base[2 * ADP_RES_COUNT * 2] = { 0 }, bmin[2 * ADP_RES_COUNT] = { 0 };
-	double dem[2][ADP_RES_COUNT * 2] = { { 1, 3 }, { 3, 1 } }, sp[ADP_RES_COUNT] = { 1 };
+	double dem[2][2] = { { 1, 3 }, { 3, 1 } }, sp[ADP_RES_COUNT] = { 1 };
 	double bspread[2 * ADP_RES_COUNT] = { 0 }, cost;
 	unsigned char online[2] = { 0, 1 };
 	int hosts[2 * 2] = { 0 };
@@ -797,7 +797,7 @@ Test(planner, dependence_floor)
 	memset(m, 0, sizeof(m));
 	for (i = 0; i < 2; i++) {
 		m[i].comp = i;
-		m[i].demand = dem[i];
+		m[i].demand[ADP_RES_CPU] = dem[i];
 		m[i].factor = 1;
 		m[i].spread_h = sp;
 	}
