@@ -1217,7 +1217,8 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 		memcpy(pb.weights, s->weights, sizeof(pb.weights));
 		pb.dependence = s->dependence;
 		pb.base_spread = c->sbase;
-		rc = part_place_movers(&pb, assign);
+		rc = c->req->place_movers ? c->req->place_movers(&pb, assign, c->req->place_arg)
+					  : part_place_movers(&pb, assign);
 		if (!rc && sink == c->p) {
 			double cost;
 			size_t bad;

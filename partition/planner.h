@@ -15,6 +15,8 @@
 /* Allocation units: 1/8 core, 64 MiB, 1 MiB/s of disk or network. */
 extern const double part_granularity[ADP_RES_COUNT];
 
+struct part_wave_problem;
+
 struct part_request {
 	const struct inventory *inv;
 	const struct schedule *sched;
@@ -22,6 +24,11 @@ struct part_request {
 	int64_t now;
 	const char *tool_version;
 	int no_widening;            /* use the forecast's spread as it is */
+	/* Another solver for each wave's placement problem (NULL: the
+	 * heuristic, part_place_movers): same contract, its answer is used
+	 * as is. An exact solver hooks in here. */
+	int (*place_movers)(const struct part_wave_problem *pb, size_t *assign, void *arg);
+	void *place_arg;
 };
 
 /* The factor by which the planner widens a series' spread around its
@@ -112,6 +119,9 @@ struct part_run_opts {
 	 * its series are named by the label and limited to the inventory's
 	 * components. */
 	const struct forecast_prom_opts *prom;
+	/* Passed to part_request (NULL: the heuristic). */
+	int (*place_movers)(const struct part_wave_problem *pb, size_t *assign, void *arg);
+	void *place_arg;
 };
 
 int part_run(struct plan *out, const struct part_run_opts *o);

@@ -68,7 +68,8 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 		goto done;
 	{
 		struct part_request req = { .inv = &inv, .sched = &sched, .fc = &fc, .now = o->now,
-					    .tool_version = o->tool_version };
+					    .tool_version = o->tool_version, .place_movers = o->place_movers,
+					    .place_arg = o->place_arg };
 		rc = part_plan(&p, &req);
 	}
 	if (rc && rc != ADP_EINFEASIBLE)

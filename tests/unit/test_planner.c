@@ -825,3 +825,38 @@ Test(planner, dependence_floor)
 	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
 	cr_assert_eq(viol, 1, "4 + 2 = 6 does not");
 }
+
+/* Another solver hooks in per wave: this one puts every mover on the
+ * first online partition it may use, and the plan follows it. */
+static int first_fit(const struct part_wave_problem *pb, size_t *assign, void *arg)
+{
+	size_t i, p;
+
+	(*(int *)arg)++;
+	for (i = 0; i < pb->nmovers; i++) {
+		assign[i] = PART_UNPLACED;
+		for (p = 0; p < pb->nparts && assign[i] == PART_UNPLACED; p++)
+			if (pb->online[p] && !pb->hosts[pb->movers[i].comp * pb->nparts + p])
+				assign[i] = p;
+	}
+	return 0;
+}
+
+Test(planner, solver_hook)
+{
+	struct plan p = { 0 };
+	const char *extra[1] = { pf_write_history(pf_comps, 4, pf_default_load) };
+	int calls = 0;
+	struct part_run_opts o = { .inventory = pf_write_inventory(4, ""), .schedule = pf_write_schedule("40m", 1),
+				   .history = extra, .nhistory = 1, .now = PF_NOW, .tool_version = "t",
+				   .place_movers = first_fit, .place_arg = &calls };
+	size_t i;
+
+	cr_assert_eq(part_run(&p, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(calls, 3, "once per wave");
+	/* Wave 3 takes p3 offline: cache goes to p1, the first online. */
+	for (i = 0; i < p.waves[2].nplacements; i++)
+		if (!strcmp(p.waves[2].placements[i].component, "cache"))
+			cr_assert_str_eq(p.waves[2].placements[i].partition, "p1");
+	plan_release(&p);
+}
