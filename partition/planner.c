@@ -662,12 +662,67 @@ static int64_t update_time(const struct schedule *s, size_t part)
 /* Groups the schedule's partitions, in order, into waves of at most conc
  * partitions and at most max_per_zone of one zone: a partition that would
  * break the zone limit waits for a later wave, the others keep order. */
+/* The load each partition pushes out when it goes offline: its home
+ * replicas' peak quantiles at the confidence, as a share of its capacity,
+ * the largest over resources; out[part]. */
+static int carried(const struct ctx *c, double *out)
+{
+	const struct inventory *inv = c->inv;
+	double *tot = calloc(inv->nparts * R + 1, sizeof(double));
+	size_t i, j, h, H = c->d.H;
+	int r;
+
+	if (!tot)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	for (i = 0; i < inv->ncomps; i++)
+		for (r = 0; r < R; r++) {
+			double peak = 0;
+
+			for (h = 0; h < H; h++)
+				peak = fmax(peak, c->d.q[(i * R + (size_t)r) * H + h]);
+			for (j = 0; j < inv->comps[i].replicas; j++)
+				tot[inv->comps[i].placement[j] * R + (size_t)r] += peak;
+		}
+	for (i = 0; i < inv->nparts; i++) {
+		out[i] = 0;
+		for (r = 0; r < R; r++)
+			if (c->cap[i * R + (size_t)r] > 0)
+				out[i] = fmax(out[i], tot[i * R + (size_t)r] / c->cap[i * R + (size_t)r]);
+	}
+	free(tot);
+	return 0;
+}
+
 static int build_groups(struct ctx *c, size_t conc)
 {
 	const struct schedule *s = c->s;
 	size_t n = s->npartitions, done = 0, i, j;
 	unsigned char *used = calloc(n + 1, 1);
+	size_t *order = calloc(n + 1, sizeof(size_t));
+	double *load = calloc(n + 1, sizeof(double)), *byp = NULL;
 	int rc = 0;
+
+	if (!order || !load || !(byp = calloc(c->inv->nparts + 1, sizeof(double)))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (s->order_lightest && (rc = carried(c, byp)))
+		goto out;
+	/* The order: as listed, or the lightest first (a stable insertion
+	 * sort: ties keep the listed order). */
+	for (i = 0; i < n; i++) {
+		order[i] = s->partitions[i];
+		load[i] = byp[order[i]];
+		for (j = i; j > 0 && load[j - 1] > load[j]; j--) {
+			size_t t = order[j];
+			double l = load[j];
+
+			order[j] = order[j - 1];
+			load[j] = load[j - 1];
+			order[j - 1] = t;
+			load[j - 1] = l;
+		}
+	}
 
 	free(c->gpart);
 	free(c->gfirst);
@@ -686,7 +741,7 @@ static int build_groups(struct ctx *c, size_t conc)
 
 		c->gfirst[c->ngroups] = first;
 		for (i = 0; i < n && taken < conc; i++) {
-			const char *zone = c->inv->parts[s->partitions[i]].zone;
+			const char *zone = c->inv->parts[order[i]].zone;
 			size_t same = 0;
 
 			if (used[i])
@@ -696,16 +751,19 @@ static int build_groups(struct ctx *c, size_t conc)
 			if (s->max_per_zone && same >= s->max_per_zone)
 				continue;
 			used[i] = 1;
-			c->gpart[done++] = s->partitions[i];
+			c->gpart[done++] = order[i];
 			taken++;
-			if (update_time(s, s->partitions[i]) > longest)
-				longest = update_time(s, s->partitions[i]);
+			if (update_time(s, order[i]) > longest)
+				longest = update_time(s, order[i]);
 		}
 		c->gdur[c->ngroups++] = s->drain_duration + longest + s->verify_duration;
 	}
 	c->gfirst[c->ngroups] = done;
 out:
 	free(used);
+	free(order);
+	free(load);
+	free(byp);
 	return rc;
 }
 

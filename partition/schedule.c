@@ -305,7 +305,7 @@ int64_t schedule_blackout_end(const struct schedule *s, int64_t start, int64_t e
 	return 0;
 }
 
-/* max_per_zone, start, shortage, weights and dependence: all optional. */
+/* max_per_zone, start, order, shortage, weights and dependence: all optional. */
 static int read_planner_fields(const struct adp_json_doc *d, struct schedule *s)
 {
 	json_t *v;
@@ -330,6 +330,13 @@ static int read_planner_fields(const struct adp_json_doc *d, struct schedule *s)
 			s->start_policy = SCHEDULE_START_EARLIEST;
 		else
 			return adp_json_fail(d, "start", "expected \"lowest-risk\" or \"earliest\"");
+	}
+	if ((v = json_object_get(d->root, "order"))) {
+		const char *p = json_is_string(v) ? json_string_value(v) : "";
+
+		if (strcmp(p, "listed") && strcmp(p, "lightest-first"))
+			return adp_json_fail(d, "order", "expected \"listed\" or \"lightest-first\"");
+		s->order_lightest = !strcmp(p, "lightest-first");
 	}
 	if ((v = json_object_get(d->root, "shortage"))) {
 		const char *p = json_is_string(v) ? json_string_value(v) : "";
@@ -363,7 +370,7 @@ int schedule_load(struct schedule *out, const char *path, const struct inventory
 					    "max_concurrency", "update_duration", "drain_duration",
 					    "verify_duration", "step", "max_gap", "confidence",
 					    "plan_ttl", "period", "update", "blackouts", "max_per_zone",
-					    "start", "weights", "shortage", "dependence", NULL };
+					    "start", "weights", "shortage", "dependence", "order", NULL };
 	struct adp_json_doc d;
 	struct schedule s = { 0 };
 	const char *name = NULL;

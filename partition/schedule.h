@@ -58,6 +58,7 @@ struct schedule {
 	size_t max_per_zone;      /* partitions of one zone offline at once; 0: no limit */
 	int start_policy;         /* enum schedule_start */
 	int shortage_refuse;      /* "shortage": "refuse": no reductions, infeasible instead */
+	int order_lightest;       /* "order": "lightest-first": partitions by the load they carry */
 	double weights[SCHEDULE_NWEIGHTS]; /* the planner's cost, enum schedule_weight */
 	double dependence;        /* co-movement floor of the chance constraint, 0..1 */
 };

@@ -860,3 +860,19 @@ Test(planner, solver_hook)
 			cr_assert_str_eq(p.waves[2].placements[i].partition, "p1");
 	plan_release(&p);
 }
+
+/* Lightest first: p3 carries cache (0.7 of 4 cores), p2 one web replica
+ * and batch (about 1.4), p1 the other web replica and db (about 2.3). */
+Test(planner, order_lightest_first)
+{
+	struct plan p = { 0 };
+	int rc = pf_run(&p, pf_write_inventory(4, ""), sched_with("40m", 1, "\"order\": \"lightest-first\""),
+			pf_write_history(pf_comps, 4, pf_default_load));
+
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	cr_assert_eq(p.nwaves, 3);
+	cr_assert_str_eq(p.waves[0].offline[0], "p3");
+	cr_assert_str_eq(p.waves[1].offline[0], "p2");
+	cr_assert_str_eq(p.waves[2].offline[0], "p1");
+	plan_release(&p);
+}

@@ -362,6 +362,9 @@ Test(schedule, planner_field_errors)
 	expect_error(sched_text(win_ok, ",\n  \"weights\": [1]"), "weights: expected an object");
 	expect_error(sched_text(win_ok, ",\n  \"weights\": {\"speed\": 1}"), "weights.speed: unknown field");
 	expect_error(sched_text(win_ok, ",\n  \"weights\": {\"risk\": -1}"), "weights.risk: -1 is out of range");
+	text = sched_text(win_ok, ",\n  \"order\": \"random\"");
+	expect_error(text, at_line(text, "random", "order"));
+	expect_error(text, "order: expected \"listed\" or \"lightest-first\"");
 	text = sched_text(win_ok, ",\n  \"dependence\": 1.5");
 	expect_error(text, at_line(text, "dependence", "dependence"));
 	expect_error(text, "dependence: 1.5 is out of range");
