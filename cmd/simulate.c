@@ -79,12 +79,14 @@ static void print_json(const struct part_sim *s)
 
 		if (!x->steps)
 			continue;
-		json_array_append_new(parts, json_pack("{s:s,s:s,s:f,s:I,s:I,s:I,s:I,s:f}", "partition", x->partition,
+		json_array_append_new(parts, json_pack("{s:s,s:s,s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:f}", "partition", x->partition,
 						       "resource", adp_resource_name(x->resource), "capacity",
 						       x->capacity, "steps", (json_int_t)x->steps, "overloads",
 						       (json_int_t)x->overloads, "bound_steps",
 						       (json_int_t)x->bound_steps, "above_bound",
-						       (json_int_t)x->above_bound, "peak_utilisation", x->peak_util));
+						       (json_int_t)x->above_bound, "peak_utilisation", x->peak_util,
+						       "excess_max", x->excess_max, "mean_slack",
+						       x->steps ? x->slack_sum / (double)x->steps : 0.0));
 	}
 
 	for (i = 0; i < s->n; i++) {
@@ -131,15 +133,19 @@ static void print_table(const struct part_sim *s)
 			       adp_resource_name(s->rows[i].resource), part_sim_method_names[m], st->steps,
 			       st->violations, st->breaches, ex, sl);
 		}
-	printf("\n%-20s %-8s %6s %9s %12s %9s\n", "PARTITION", "RESOURCE", "STEPS", "OVERLOADS", "ABOVE-BOUND",
-	       "PEAK UTIL");
+	printf("\n%-20s %-8s %6s %9s %12s %9s %14s %14s\n", "PARTITION", "RESOURCE", "STEPS", "OVERLOADS", "ABOVE-BOUND",
+	       "PEAK UTIL", "MAX EXCESS", "MEAN SLACK");
 	for (i = 0; i < s->nparts; i++) {
 		const struct part_sim_part *x = &s->parts[i];
 
 		if (!x->steps)
 			continue;
-		printf("%-20s %-8s %6zu %9zu %12zu %8.1f%%\n", x->partition, adp_resource_name(x->resource), x->steps,
-		       x->overloads, x->above_bound, 100.0 * x->peak_util);
+		char ex[48], sl[48];
+
+		cmd_format_amount(ex, x->resource, x->excess_max);
+		cmd_format_amount(sl, x->resource, x->steps ? x->slack_sum / (double)x->steps : 0.0);
+		printf("%-20s %-8s %6zu %9zu %12zu %8.1f%% %14s %14s\n", x->partition, adp_resource_name(x->resource),
+		       x->steps, x->overloads, x->above_bound, 100.0 * x->peak_util, ex, sl);
 	}
 }
 

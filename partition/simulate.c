@@ -172,6 +172,10 @@ static int simulate_partitions(struct part_sim *res, const struct plan *p, const
 						continue;
 					x->steps++;
 					x->overloads += x->capacity > 0 && tot > x->capacity;
+					if (x->capacity > 0 && tot > x->capacity)
+						x->excess_max = fmax(x->excess_max, tot - x->capacity);
+					else if (x->capacity > 0)
+						x->slack_sum += x->capacity - tot;
 					if (x->capacity > 0 && tot / x->capacity > x->peak_util)
 						x->peak_util = tot / x->capacity;
 					if (u->bound && hi < u->nsteps) {

@@ -41,6 +41,8 @@ struct part_sim_part {
 	size_t above_bound;    /* actual total above the predicted bound */
 	size_t bound_steps;    /* steps with a predicted bound */
 	double peak_util;      /* highest actual total over capacity */
+	double excess_max;     /* the most the actual total went over the capacity */
+	double slack_sum;      /* sum of capacity minus actual total where within it */
 };
 
 struct part_sim {

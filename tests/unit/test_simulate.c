@@ -160,6 +160,9 @@ Test(simulate, partition_overload_and_bound)
 	cr_assert_eq(r.parts[i].bound_steps, 4);
 	cr_assert_eq(r.parts[i].above_bound, 1);
 	cr_assert_float_eq(r.parts[i].peak_util, 2.5 / 2.2, 1e-9);
+	cr_assert_float_eq(r.parts[i].excess_max, 0.3, 1e-9);
+	/* slack 0.7 + 1.2 + 0.2 where within capacity */
+	cr_assert_float_eq(r.parts[i].slack_sum, 2.1, 1e-9);
 	/* memory has no usage row and no history: nothing counted. */
 	cr_assert_eq(r.parts[(i + 1) % r.nparts].steps, 0);
 	/* reserved: 2 cores at each of the 4 steps. */
