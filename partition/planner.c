@@ -1137,7 +1137,7 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 	size_t *mslot = NULL, *assign = NULL;
 	struct undo *undo = NULL;
 	double *granted = NULL;
-	int rc = 0, r;
+	int rc = 0, r, tier;
 
 	wave_steps(c, w->start, w->end, &h0, &h1);
 	for (i = 0; i < inv->ncomps; i++)
@@ -1188,14 +1188,14 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 	 * stayers can carry within the chance constraint stops with its home
 	 * when the added risk costs less than the move. The least critical
 	 * are considered first. */
-	if (s->weights[SCHEDULE_W_MOVES] > 0)
-		for (j = nslots; j-- > 0;) {
+	for (tier = INV_MAX_TIER; s->weights[SCHEDULE_W_MOVES] > 0 && tier >= 0; tier--)
+		for (j = 0; j < nslots; j++) {
 			struct slot *x = &slots[j];
 			size_t comp = x->comp, na = c->active[comp], stay = 0, q;
 			double rep = (double)inv->comps[comp].replicas, extra, added = 0;
 			int ok = 1;
 
-			if (!x->moved || na < 2)
+			if (x->moved != 1 || na < 2 || inv->comps[comp].tier != tier)
 				continue;
 			for (q = 0; q < nslots; q++)
 				stay += slots[q].comp == comp && !slots[q].moved;
@@ -1210,8 +1210,7 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 					continue;
 				part_risk(c, slots[q].part, (size_t)-1, 0, h0, h1, &f0, &before);
 				part_risk(c, slots[q].part, comp, extra, h0, h1, &f1, &after);
-				ok = f1 || !f0;
-				ok &= f1;
+				ok = f1;
 				added += after - before;
 			}
 			if (!ok || s->weights[SCHEDULE_W_RISK] * part_tier_impact(inv->comps[comp].tier) * added +
