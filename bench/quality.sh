@@ -103,4 +103,11 @@ for d in sorted(glob.glob(sys.argv[1] + "/*/")):
                 # Mean reserved: the components' allocations summed, averaged over steps.
                 print("    %-12s violations %6.2f%%  reserved %10.3f %-5s (%5.1f%% of static peak)" %
                       (m, 100.0 * t[1] / t[0], t[2] / t[0] * ncomp / dv, u, 100.0 * t[2] / peak))
+        if "vpa" in rows:
+            pl, vp, pt = rows["plan"], rows["vpa"], part.get(r, [0, 0, 1, 0])
+            print("    goals: reserved <= 80%% of static peak %s; fewer violations than vpa %s%s; "
+                  "above the bound <= eps %s" %
+                  ("yes" if pl[2] <= 0.8 * peak else "NO", "yes" if pl[1] / pl[0] < vp[1] / vp[0] else "NO",
+                   " at no more reserved" if pl[2] <= vp[2] else " (with more reserved)",
+                   "yes" if pt[3] / max(pt[2], 1) <= eps[r] else "NO"))
 PY
