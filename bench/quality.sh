@@ -10,7 +10,8 @@
 #    confidence, against the target epsilon = 1 - confidence;
 #  - components: share of steps with demand above the allocation
 #    (violations) and the mean reserved capacity, for the plan, static
-#    peak, VPA-like and reactive sizing.
+#    peak, VPA-like and reactive sizing, and VPA-like scaled to the
+#    plan's total reserved capacity (vpa-equal-reserve).
 # Usage: bench/quality.sh path/to/adpart-update
 set -eu
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -97,7 +98,7 @@ for d in sorted(glob.glob(sys.argv[1] + "/*/")):
         ncomp = len({row for row in ncomps.get(r, ())})
         peak = rows.get("static-peak", [1, 0, 0])[2] or 1
         print("  %-6s components (%d), eps %.0f%%:" % (r, ncomp, 100 * eps[r]))
-        for m in ("plan", "static-peak", "vpa", "reactive"):
+        for m in ("plan", "static-peak", "vpa", "reactive", "vpa-equal-reserve"):
             if m in rows:
                 t = rows[m]
                 # Mean reserved: the components' allocations summed, averaged over steps.
@@ -105,9 +106,11 @@ for d in sorted(glob.glob(sys.argv[1] + "/*/")):
                       (m, 100.0 * t[1] / t[0], t[2] / t[0] * ncomp / dv, u, 100.0 * t[2] / peak))
         if "vpa" in rows:
             pl, vp, pt = rows["plan"], rows["vpa"], part.get(r, [0, 0, 1, 0])
-            print("    goals: reserved <= 80%% of static peak %s; fewer violations than vpa %s%s; "
-                  "above the bound <= eps %s" %
+            eq = rows.get("vpa-equal-reserve", vp)
+            print("    goals: reserved <= 80%% of static peak %s; fewer violations than vpa %s%s; than vpa scaled "
+                  "to the plan's reserve %s; above the bound <= eps %s" %
                   ("yes" if pl[2] <= 0.8 * peak else "NO", "yes" if pl[1] / pl[0] < vp[1] / vp[0] else "NO",
                    " at no more reserved" if pl[2] <= vp[2] else " (with more reserved)",
+                   "yes" if pl[1] / pl[0] < eq[1] / eq[0] else "NO",
                    "yes" if pt[3] / max(pt[2], 1) <= eps[r] else "NO"))
 PY

@@ -63,7 +63,8 @@ const struct argp cmd_simulate_argp = {
 	"Replay actual load through a plan: per component and resource, steps where demand "
 	"exceeded the allocation, by how much, and the slack; per online partition, steps where "
 	"the actual total exceeded the capacity or the plan's bound; the same for three baselines "
-	"(static peak, VPA-like P90 x 1.15 with a 24 h half-life, reactive last value x 1.15).\v"
+	"(static peak, VPA-like P90 x 1.15 with a 24 h half-life, reactive last value x 1.15) and "
+	"VPA-like scaled to the plan's reserved capacity.\v"
 	"Exit status: 0 on success, 1 on an error.",
 	NULL, NULL, NULL,
 };

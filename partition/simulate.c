@@ -6,7 +6,8 @@
 
 #include "util/error.h"
 
-const char *const part_sim_method_names[PART_SIM_COUNT] = { "plan", "static-peak", "vpa", "reactive" };
+const char *const part_sim_method_names[PART_SIM_COUNT] = { "plan", "static-peak", "vpa", "reactive",
+								"vpa-equal-reserve" };
 
 void part_sim_release(struct part_sim *s)
 {
@@ -188,14 +189,57 @@ static int simulate_partitions(struct part_sim *res, const struct plan *p, const
 	return 0;
 }
 
+/* The VPA-like recommendations scaled, per resource, so that their total
+ * reserve over the plan's steps equals the plan's, replayed over the same
+ * steps: violations at equal reserved capacity. */
+static int simulate_equal_reserve(struct part_sim *res, const struct plan *p, const struct history *h,
+				  const double *vpas, const struct part_sim_guarantee *g, size_t ng)
+{
+	double plan_sum[ADP_RES_COUNT] = { 0 }, vpa_sum[ADP_RES_COUNT] = { 0 };
+	size_t i, j, wi;
+
+	for (i = 0; i < res->n; i++)
+		if (!isnan(vpas[i])) {
+			plan_sum[res->rows[i].resource] += res->rows[i].m[PART_SIM_PLAN].reserved_sum;
+			vpa_sum[res->rows[i].resource] += res->rows[i].m[PART_SIM_VPA].reserved_sum;
+		}
+	for (i = 0; i < res->n; i++) {
+		struct part_sim_row *row = &res->rows[i];
+		const struct series *s = history_find(h, row->component, row->resource);
+		double f, min = 0;
+
+		if (!s || isnan(vpas[i]) || vpa_sum[row->resource] <= 0)
+			continue;
+		f = plan_sum[row->resource] / vpa_sum[row->resource];
+		for (j = 0; j < ng; j++)
+			if (!strcmp(g[j].component, row->component))
+				min = g[j].min[row->resource];
+		for (wi = 0; wi < p->nwaves; wi++) {
+			const struct plan_wave *w = &p->waves[wi];
+			int64_t t = w->start - ((w->start % s->step) + s->step) % s->step;
+
+			if (isnan(plan_alloc(w, s->component, s->resource)))
+				continue;
+			for (; t < w->end; t += s->step) {
+				double d = series_at(s, t);
+
+				if (!isnan(d))
+					account(&row->m[PART_SIM_EQUAL], vpas[i] * f, d, min);
+			}
+		}
+	}
+	return 0;
+}
+
 int part_simulate(struct part_sim *out, const struct plan *p, const struct history *h,
 		  const struct part_sim_guarantee *guarantees, size_t nguarantees)
 {
 	struct part_sim res = { 0 };
 	size_t i, j, wi;
+	double *vpas = NULL;
 	int rc = 0;
 
-	if (h->n && !(res.rows = calloc(h->n, sizeof(*res.rows)))) {
+	if (h->n && (!(res.rows = calloc(h->n, sizeof(*res.rows))) || !(vpas = calloc(h->n, sizeof(double))))) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -213,6 +257,7 @@ int part_simulate(struct part_sim *out, const struct plan *p, const struct histo
 				min = guarantees[j].min[s->resource];
 		if ((rc = vpa_size(s, p->window_start, &vpa)))
 			goto done;
+		vpas[res.n] = vpa;
 		row = &res.rows[res.n];
 		if (!(row->component = strdup(s->component))) {
 			rc = adp_error_set(ADP_ENOMEM, "out of memory");
@@ -242,11 +287,14 @@ int part_simulate(struct part_sim *out, const struct plan *p, const struct histo
 			}
 		}
 	}
+	if ((rc = simulate_equal_reserve(&res, p, h, vpas, guarantees, nguarantees)))
+		goto done;
 	if ((rc = simulate_partitions(&res, p, h)))
 		goto done;
 	*out = res;
 	memset(&res, 0, sizeof(res));
 done:
 	part_sim_release(&res);
+	free(vpas);
 	return rc;
 }

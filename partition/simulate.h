@@ -8,7 +8,11 @@
 #include "forecast/history.h"
 #include "plans/plan.h"
 
-enum part_sim_method { PART_SIM_PLAN, PART_SIM_PEAK, PART_SIM_VPA, PART_SIM_REACTIVE, PART_SIM_COUNT };
+/* PART_SIM_EQUAL: the VPA-like recommendations scaled, per resource, so
+ * that their total reserve equals the plan's: violations at equal
+ * reserved capacity. */
+enum part_sim_method { PART_SIM_PLAN, PART_SIM_PEAK, PART_SIM_VPA, PART_SIM_REACTIVE, PART_SIM_EQUAL,
+		       PART_SIM_COUNT };
 
 extern const char *const part_sim_method_names[PART_SIM_COUNT];
 

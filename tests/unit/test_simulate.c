@@ -84,6 +84,11 @@ Test(simulate, plan_and_baselines)
 	 * 1.5, 2.5 and 2.0, the most by 1.35. */
 	cr_assert_eq(r.rows[0].m[PART_SIM_VPA].violations, 3);
 	cr_assert_float_eq(r.rows[0].m[PART_SIM_VPA].excess_max, 1.35, 1e-9);
+	/* VPA scaled to the plan's reserve: one component, so 1.15 x (8 /
+	 * 4.6) = 2 cores, exceeded by 2.5 only. */
+	cr_assert_eq(r.rows[0].m[PART_SIM_EQUAL].steps, 4);
+	cr_assert_eq(r.rows[0].m[PART_SIM_EQUAL].violations, 1);
+	cr_assert_float_eq(r.rows[0].m[PART_SIM_EQUAL].reserved_sum, 8.0, 1e-9);
 	part_sim_release(&r);
 }
 
