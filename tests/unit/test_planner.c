@@ -876,3 +876,22 @@ Test(planner, order_lightest_first)
 	cr_assert_str_eq(p.waves[2].offline[0], "p1");
 	plan_release(&p);
 }
+
+/* Two partitions at a time on 1.5-core p2 and p3, shortage refused: the
+ * capacity shortfalls of wave 1 say whether one partition at a time
+ * would fit, each checked by planning it. */
+Test(planner, remedy_fewer_partitions_checked)
+{
+	struct plan p = { 0 };
+	size_t i, checked = 0;
+	int rc = pf_run(&p, pf_write_inventory(1.5, ""), sched_with("40m", 2, "\"shortage\": \"refuse\""),
+			pf_write_history(pf_comps, 4, pf_default_load));
+
+	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
+	for (i = 0; i < p.nshortfalls; i++)
+		if (p.shortfalls[i].wave == 1 && p.shortfalls[i].resource == ADP_RES_CPU)
+			checked += strstr(p.shortfalls[i].advice, "one partition at a time") != NULL &&
+				   strstr(p.shortfalls[i].advice, "start") != NULL;
+	cr_assert_gt(checked, 0);
+	plan_release(&p);
+}
