@@ -1155,8 +1155,9 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
 	}
+	/* c->hosts is all zero here: each wave clears what it set (a memset
+	 * of components x partitions per wave would dominate large estates). */
 	memset(c->minsum, 0, inv->nparts * R * sizeof(double));
-	memset(c->hosts, 0, inv->ncomps * inv->nparts * sizeof(int));
 	for (part = 0; part < inv->nparts; part++) {
 		c->online[part] = 1;
 		for (j = 0; j < w->noffline; j++)
@@ -1483,9 +1484,15 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 		w->absorbed = NULL;
 	}
 done:
-	/* The base goes back to the home placement for the next wave. */
+	/* The base goes back to the home placement for the next wave, and
+	 * the hosts map to zero. */
 	for (i = nundo; i-- > 0;)
 		shift_load(c, undo[i].part, undo[i].comp, -undo[i].factor, h0, h1);
+	for (j = 0; slots && j < nslots; j++) {
+		if (slots[j].part != PART_UNPLACED && slots[j].part < inv->nparts)
+			c->hosts[slots[j].comp * inv->nparts + slots[j].part] = 0;
+		c->hosts[slots[j].comp * inv->nparts + slots[j].home] = 0;
+	}
 	free(slots);
 	free(movers);
 	free(mslot);
