@@ -5,9 +5,11 @@
  * forecast origin, shifted by up to ENG_SHIFT steps either way, so each
  * origin has the phase of the real one. At every origin the model
  * forecasts the same lead times as the real forecast, giving error paths.
- *  - Quantiles: point forecast plus the weighted empirical quantile of the
- *    errors at that lead (split conformal, weights halving every
- *    ENG_HALFLIFE periods so that drift in the errors is followed).
+ *  - Quantiles: point forecast plus the error scale at that lead (and so
+ *    phase) times conformal quantiles of the normalised errors pooled
+ *    over leads (weights halving every ENG_HALFLIFE periods), with the
+ *    tails widened by a drift check replayed over the backtest periods
+ *    (eng_drift). The median is the point forecast.
  *  - Scenario k: point forecast plus the whole error path of one origin,
  *    drawn from the grid with a seeded generator that does not depend on
  *    the series, so scenario k of every series uses the same past times:
@@ -316,12 +318,209 @@ static double wquantile(struct wv *a, size_t n, double level)
 	return n ? a[n - 1].v : NAN;
 }
 
+#define ENG_SMOOTH 2          /* leads either side pooled into one lead's scale */
+
+#define ENG_ACI_MIN 2         /* periods of scores before the drift check starts */
+
+static const double eng_tail_mult[] = { 1.0, 0.8, 0.65, 0.5, 0.4, 0.3, 0.22, 0.15, 0.1, 0.06 };
+#define ENG_NMULT (sizeof(eng_tail_mult) / sizeof(eng_tail_mult[0]))
+
+/* Unweighted type-7 quantile of sorted v. */
+static double sorted_quantile(const double *v, size_t n, double p)
+{
+	double pos = p * (double)(n - 1), fr;
+	size_t lo;
+
+	if (n == 0)
+		return NAN;
+	if (pos <= 0)
+		return v[0];
+	lo = (size_t)pos;
+	if (lo >= n - 1)
+		return v[n - 1];
+	fr = pos - (double)lo;
+	return v[lo] + fr * (v[lo + 1] - v[lo]);
+}
+
+/* Index of the first value of sorted v above x (upper) or at or above x. */
+static size_t sorted_rank(const double *v, size_t n, double x, int upper)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (upper ? v[mid] <= x : v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Adaptive correction for drift, in the spirit of adaptive conformal
+ * inference: the periods of the backtest grid are replayed oldest first,
+ * each period's normalised errors checked against quantiles of the older
+ * periods' errors at the nominal tail mass times each multiplier of
+ * eng_tail_mult. The multiplier whose recency-weighted miss rate is
+ * closest to the nominal one is the correction: when errors grow over
+ * time the tails widen, when they shrink they narrow. adj[l] receives the
+ * corrected level (the nominal one when there is too little history). */
+static int eng_drift(double *adj, const double *sc, const struct grid *g, size_t H,
+		     const struct forecast_opts *o)
+{
+	size_t per = 2 * ENG_SHIFT + 1, np = g->n / per, p, c, h, l, j, nold = 0, seen = 0;
+	double *old = malloc(g->n * H * sizeof(*old)), *cur = malloc(per * H * sizeof(*cur));
+	double *tmp = malloc(g->n * H * sizeof(*tmp));
+	double miss[FORECAST_MAX_LEVELS][ENG_NMULT], wsum = 0;
+	int rc = 0;
+
+	for (l = 0; l < o->nlevels; l++)
+		adj[l] = o->levels[l];
+	if (!old || !cur || !tmp) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	memset(miss, 0, sizeof(miss));
+	for (p = np; p-- > 0;) {
+		size_t ncur = 0, a, b, k;
+		double w = 0;
+
+		for (c = p * per; c < (p + 1) * per; c++) {
+			if (g->origin[c] < 0)
+				continue;
+			w = g->w[c];
+			for (h = 0; h < H; h++)
+				if (!isnan(sc[c * H + h]))
+					cur[ncur++] = sc[c * H + h];
+		}
+		if (!ncur)
+			continue;
+		qsort(cur, ncur, sizeof(*cur), cmp_double);
+		if (seen >= ENG_ACI_MIN) {
+			wsum += w;
+			for (l = 0; l < o->nlevels; l++) {
+				double lv = o->levels[l];
+				if (lv == 0.5)
+					continue;
+				for (j = 0; j < ENG_NMULT; j++) {
+					double tail = (lv > 0.5 ? 1 - lv : lv) * eng_tail_mult[j], q;
+					size_t out;
+
+					tail = fmin(tail, 0.5);
+					q = sorted_quantile(old, nold, lv > 0.5 ? 1 - tail : tail);
+					out = lv > 0.5 ? ncur - sorted_rank(cur, ncur, q, 1) : sorted_rank(cur, ncur, q, 0);
+					miss[l][j] += w * (double)out / (double)ncur;
+				}
+			}
+		}
+		/* Merge this period into the sorted older scores. */
+		for (a = 0, b = 0, k = 0; a < nold || b < ncur;)
+			tmp[k++] = b >= ncur || (a < nold && old[a] <= cur[b]) ? old[a++] : cur[b++];
+		memcpy(old, tmp, k * sizeof(*old));
+		nold = k;
+		seen++;
+	}
+	if (wsum <= 0)
+		goto done;
+	for (l = 0; l < o->nlevels; l++) {
+		double lv = o->levels[l], tail = lv > 0.5 ? 1 - lv : lv;
+		size_t bj = 0;
+
+		if (lv == 0.5)
+			continue;
+		/* The least widening whose miss rate is within the nominal one. */
+		while (bj + 1 < ENG_NMULT && miss[l][bj] / wsum > tail)
+			bj++;
+		tail = fmin(0.5, tail * eng_tail_mult[bj]);
+		adj[l] = lv > 0.5 ? 1 - tail : tail;
+	}
+done:
+	free(old);
+	free(cur);
+	free(tmp);
+	return rc;
+}
+
+/* Conformal quantiles, normalised by lead: the error scale sigma[h] is
+ * the weighted mean absolute backtest error at leads h-2..h+2 (so it
+ * follows the phase of the period, the grid being phase-aligned), and
+ * the quantiles of the errors divided by their scale are pooled over all
+ * leads, which gives enough samples for p97.5 or p99 even with a few
+ * periods of history. Levels are widened by the finite-sample conformal
+ * factor on the number of distinct origins. The median is the point
+ * forecast itself: an offset by the median error would only add noise. */
+static int eng_quantiles(struct forecast_series *out, const struct eng *e, const struct grid *g,
+			 const double *err, size_t lead, size_t H, const struct forecast_opts *o)
+{
+	double *sigma = malloc(H * sizeof(*sigma)), *Q = NULL, adj[FORECAST_MAX_LEVELS];
+	double *norm = malloc(g->n * H * sizeof(*norm));
+	struct wv *sc = malloc(g->n * H * sizeof(*sc));
+	size_t c, h, l, ns = 0, norig = 0;
+	int rc = 0;
+
+	if (!sigma || !sc || !norm || !(Q = malloc(o->nlevels * sizeof(*Q)))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (c = 0; c < g->n; c++)
+		norig += g->origin[c] >= 0;
+	for (h = 0; h < H; h++) {
+		double sw = 0, sa = 0;
+		size_t k, lo = h > ENG_SMOOTH ? h - ENG_SMOOTH : 0, hi = h + ENG_SMOOTH < H ? h + ENG_SMOOTH : H - 1;
+
+		for (k = lo; k <= hi; k++)
+			for (c = 0; c < g->n; c++)
+				if (!isnan(err[c * H + k])) {
+					sa += g->w[c] * fabs(err[c * H + k]);
+					sw += g->w[c];
+				}
+		sigma[h] = sw > 0 ? sa / sw : 0;
+	}
+	for (c = 0; c < g->n; c++)
+		for (h = 0; h < H; h++) {
+			double v = g->origin[c] >= 0 && !isnan(err[c * H + h]) ? (sigma[h] > 0 ? err[c * H + h] / sigma[h] : 0) : NAN;
+
+			norm[c * H + h] = v;
+			if (!isnan(v)) {
+				sc[ns].v = v;
+				sc[ns++].w = g->w[c];
+			}
+		}
+	if ((rc = eng_drift(adj, norm, g, H, o)))
+		goto done;
+	for (l = 0; l < o->nlevels; l++) {
+		double lv = adj[l], n = (double)(norig ? norig : 1);
+
+		/* Split conformal: the ceil((n+1)p)/n order statistic, mirrored for lower tails. */
+		if (lv > 0.5)
+			lv = fmin(1, lv * (n + 1) / n);
+		else if (lv < 0.5)
+			lv = fmax(0, 1 - (1 - lv) * (n + 1) / n);
+		Q[l] = ns ? wquantile(sc, ns, lv) : 0;
+	}
+	for (h = 0; h < H; h++) {
+		double pt = eng_point(e, e->o, lead + h);
+
+		for (l = 0; l < o->nlevels; l++)
+			out->q[h * o->nlevels + l] = fmax(0, o->levels[l] == 0.5 ? pt : pt + sigma[h] * Q[l]);
+		for (l = 1; l < o->nlevels; l++)
+			if (out->q[h * o->nlevels + l] < out->q[h * o->nlevels + l - 1])
+				out->q[h * o->nlevels + l] = out->q[h * o->nlevels + l - 1];
+	}
+done:
+	free(sigma);
+	free(norm);
+	free(sc);
+	free(Q);
+	return rc;
+}
+
 static int predict_kind(struct forecast_series *out, const struct series *s,
 			const struct forecast_opts *o, int kind)
 {
 	int64_t period = o->period ? o->period : 86400;
 	size_t K = o->max_scenarios ? o->max_scenarios : FORECAST_DEFAULT_SCENARIOS;
-	size_t H = o->horizon, m, n, lead, first, c, h, k, l, valid = 0;
+	size_t H = o->horizon, m, n, lead, first, c, h, k, valid = 0;
 	uint64_t seed = o->seed ? o->seed : ENG_DEFAULT_SEED;
 	struct eng e = { 0 };
 	struct grid g = { 0 };
@@ -424,24 +623,8 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 		}
 	}
 	out->backtest_origins = valid;
-	/* Quantiles: point forecast plus weighted conformal quantiles of the errors at that lead. */
-	for (h = 0; h < H; h++) {
-		double pt = eng_point(&e, n, lead + h);
-		size_t nb = 0;
-
-		for (c = 0; c < g.n; c++)
-			if (!isnan(err[c * H + h])) {
-				buf[nb].v = err[c * H + h];
-				buf[nb++].w = g.w[c];
-			}
-		for (l = 0; l < o->nlevels; l++)
-			out->q[h * o->nlevels + l] =
-				fmax(0, pt + (nb ? wquantile(buf, nb, o->levels[l]) : 0));
-		/* Quantiles must not cross after the clamp; they cannot, being sorted, but keep it explicit. */
-		for (l = 1; l < o->nlevels; l++)
-			if (out->q[h * o->nlevels + l] < out->q[h * o->nlevels + l - 1])
-				out->q[h * o->nlevels + l] = out->q[h * o->nlevels + l - 1];
-	}
+	if ((rc = eng_quantiles(out, &e, &g, err, lead, H, o)))
+		goto done;
 	/* Scenarios: whole error paths of origins drawn independently of the series. */
 	for (k = 0; k < K; k++) {
 		uint64_t r = splitmix(seed ^ splitmix(k + 1));

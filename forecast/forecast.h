@@ -112,6 +112,7 @@ struct forecast_eval {
 	double pinball[FORECAST_MAX_LEVELS];  /* mean pinball loss per level */
 	double coverage[FORECAST_MAX_LEVELS]; /* share of actuals at or below the quantile */
 	char model[32];                       /* the model of the last origin */
+	double below[FORECAST_MAX_LEVELS];    /* share of actuals strictly below the quantile */
 };
 
 int forecast_backtest(struct forecast_eval *out, const struct series *s,
