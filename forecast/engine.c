@@ -321,6 +321,7 @@ static double wquantile(struct wv *a, size_t n, double level)
 #define ENG_SMOOTH 2          /* leads either side pooled into one lead's scale */
 
 #define ENG_ACI_MIN 2         /* periods of scores before the drift check starts */
+#define ENG_ACI_AIM 0.85      /* aim below the nominal miss rate: the replay is optimistic */
 
 static const double eng_tail_mult[] = { 1.0, 0.8, 0.65, 0.5, 0.4, 0.3, 0.22, 0.15, 0.1, 0.06 };
 #define ENG_NMULT (sizeof(eng_tail_mult) / sizeof(eng_tail_mult[0]))
@@ -429,7 +430,7 @@ static int eng_drift(double *adj, const double *sc, const struct grid *g, size_t
 		if (lv == 0.5)
 			continue;
 		/* The least widening whose miss rate is within the nominal one. */
-		while (bj + 1 < ENG_NMULT && miss[l][bj] / wsum > tail)
+		while (bj + 1 < ENG_NMULT && miss[l][bj] / wsum > ENG_ACI_AIM * tail)
 			bj++;
 		tail = fmin(0.5, tail * eng_tail_mult[bj]);
 		adj[l] = lv > 0.5 ? 1 - tail : tail;
