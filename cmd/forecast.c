@@ -188,9 +188,13 @@ static void print_human(FILE *f, const struct fc_args *a, const struct forecast 
 		fprintf(f, "%s'%s' %s%s: model %s, period %llds, %zu scenarios, %zu history values used\n",
 			cmd_bold(f), fs->component, adp_resource_name(fs->resource), cmd_reset(f), fs->model,
 			(long long)fs->period, fs->nscen, fs->history_used);
-		if (!strcmp(fs->model, "holt-winters"))
-			fprintf(f, "  parameters: alpha %.3g, beta %.3g, gamma %.3g, phi %.3g\n", fs->params[0],
+		if (!strncmp(fs->model, "holt-winters", 12)) {
+			fprintf(f, "  parameters: alpha %.3g, beta %.3g, gamma %.3g, phi %.3g", fs->params[0],
 				fs->params[1], fs->params[2], fs->params[3]);
+			if (!strcmp(fs->model, "holt-winters-weekly"))
+				fprintf(f, ", gamma2 %.3g (weekly season)", fs->params[4]);
+			fputc('\n', f);
+		}
 		if (fs->backtest_origins)
 			fprintf(f, "  backtest: %zu origins, mean absolute error %.4g; %zu anomalies replaced; seed %llu\n",
 				fs->backtest_origins, fs->backtest_mae, fs->nanomalies, (unsigned long long)fs->seed);
@@ -252,11 +256,13 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 				json_object_set_new(x, "strength", json_real(fs->strength[p]));
 				json_array_append_new(per, x);
 			}
-			if (!strcmp(fs->model, "holt-winters")) {
+			if (!strncmp(fs->model, "holt-winters", 12)) {
 				json_object_set_new(par, "alpha", json_real(fs->params[0]));
 				json_object_set_new(par, "beta", json_real(fs->params[1]));
 				json_object_set_new(par, "gamma", json_real(fs->params[2]));
 				json_object_set_new(par, "phi", json_real(fs->params[3]));
+				if (!strcmp(fs->model, "holt-winters-weekly"))
+					json_object_set_new(par, "gamma2", json_real(fs->params[4]));
 			}
 			json_object_set_new(o, "parameters", par);
 			json_object_set_new(o, "periods_found", per);

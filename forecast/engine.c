@@ -35,6 +35,8 @@
 
 enum { M_SNAIVE, M_HW, M_AUTO };
 
+#define ENG_WEEK 7           /* the second season, in periods */
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -47,6 +49,70 @@ static uint64_t splitmix(uint64_t x)
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
 	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
 	return x ^ (x >> 31);
+}
+
+/* In-place iterative radix-2 FFT of n (a power of two) complex values. */
+static void fft(double *re, double *im, size_t n, int inverse)
+{
+	size_t i, j, len;
+
+	for (i = 1, j = 0; i < n; i++) {
+		size_t bit = n >> 1;
+		for (; j & bit; bit >>= 1)
+			j ^= bit;
+		j ^= bit;
+		if (i < j) {
+			double t = re[i];
+			re[i] = re[j], re[j] = t;
+			t = im[i], im[i] = im[j], im[j] = t;
+		}
+	}
+	for (len = 2; len <= n; len <<= 1) {
+		double ang = 2 * M_PI / (double)len * (inverse ? 1 : -1), wr = cos(ang), wi = sin(ang);
+		for (i = 0; i < n; i += len) {
+			double cr = 1, ci = 0;
+			for (j = 0; j < len / 2; j++) {
+				size_t a = i + j, b = i + j + len / 2;
+				double xr = re[b] * cr - im[b] * ci, xi = re[b] * ci + im[b] * cr, t;
+				re[b] = re[a] - xr, im[b] = im[a] - xi;
+				re[a] += xr, im[a] += xi;
+				t = cr * wr - ci * wi;
+				ci = cr * wi + ci * wr;
+				cr = t;
+			}
+		}
+	}
+}
+
+/* Autocovariance sums of v around mean for lags 1..maxlag (missing values
+ * count as the mean), by FFT: O(n log n) instead of O(n maxlag). */
+static int acf_fft(double *acf, const double *v, size_t n, double mean, size_t maxlag)
+{
+	size_t N = 1, i;
+	double *re, *im;
+
+	while (N < 2 * n)
+		N <<= 1;
+	re = calloc(N, sizeof(*re));
+	im = calloc(N, sizeof(*im));
+	if (!re || !im) {
+		free(re);
+		free(im);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		re[i] = isnan(v[i]) ? 0 : v[i] - mean;
+	fft(re, im, N, 0);
+	for (i = 0; i < N; i++) {
+		re[i] = re[i] * re[i] + im[i] * im[i];
+		im[i] = 0;
+	}
+	fft(re, im, N, 1);
+	for (i = 1; i <= maxlag; i++)
+		acf[i] = i < n ? re[i] / (double)N : 0;
+	free(re);
+	free(im);
+	return 0;
 }
 
 size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *lags,
@@ -70,13 +136,12 @@ size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *l
 		maxlag = n / 2;
 	if (var <= 0 || maxlag < 3 || !(acf = calloc(maxlag + 3, sizeof(*acf))))
 		return 0;
-	for (lag = 1; lag <= maxlag + 2 && lag < n; lag++) {
-		double sum = 0;
-		for (i = 0; i + lag < n; i++)
-			if (!isnan(v[i]) && !isnan(v[i + lag]))
-				sum += (v[i] - mean) * (v[i + lag] - mean);
-		acf[lag] = sum / var;
+	if (acf_fft(acf, v, n, mean, maxlag + 2)) {
+		free(acf);
+		return 0;
 	}
+	for (lag = 1; lag <= maxlag + 2; lag++)
+		acf[lag] /= var;
 	/* 3 sigma of the white-noise autocorrelation, and a floor on effect size. */
 	thr = fmax(0.2, 3.0 / sqrt((double)cnt));
 	for (;;) {
@@ -164,72 +229,101 @@ done:
 	return nflag;
 }
 
-/* Damped additive Holt-Winters states after each step: L, B, S. */
-static double hw_run(const double *x, size_t n, size_t m, const double *p, double *L, double *B,
-		     double *S)
+/* Damped additive Holt-Winters with one season of m steps, or two (m
+ * and m2, e.g. daily and weekly) when m2 > 0: returns the sum of squared
+ * one-step errors after the first max(m, m2) steps, and, when L is not
+ * NULL, the states after each step (level, trend, season, second season).
+ * p: alpha, beta, gamma, phi, gamma2. ws: 2 * (m + m2) doubles of scratch. */
+static double hw_run(const double *x, size_t n, size_t m, size_t m2, const double *p, double *ws,
+		     double *L, double *B, double *S, double *S2)
 {
-	double a = p[0], b = p[1], g = p[2], phi = p[3], l = 0, tr = 0, sse = 0;
-	double *season = malloc(m * sizeof(*season));
-	size_t i;
+	double a = p[0], b = p[1], g = p[2], phi = p[3], g2 = m2 ? p[4] : 0, l = 0, tr = 0, sse = 0;
+	double *season = ws, *season2 = ws + m;
+	size_t i, k = 0, k2 = 0, warm = m2 > m ? m2 : m;
 
-	if (!season)
-		return INFINITY;
 	for (i = 0; i < m; i++)
 		l += x[i];
 	l /= (double)m;
 	for (i = 0; i < m; i++)
 		season[i] = x[i] - l;
+	/* The second season starts as the mean weekly profile left after the daily one. */
+	for (i = 0; i < m2; i++)
+		season2[i] = 0;
+	if (m2 && n >= m2) {
+		for (i = 0; i < m2; i++)
+			season2[i] = x[i] - l - season[i % m];
+	}
 	for (i = 0; i < n; i++) {
-		double s = season[i % m], f = l + phi * tr + s, nl;
+		double s = season[k], s2 = m2 ? season2[k2] : 0, f = l + phi * tr + s + s2, nl;
 
-		if (i >= m)
+		if (i >= warm)
 			sse += (x[i] - f) * (x[i] - f);
-		nl = a * (x[i] - s) + (1 - a) * (l + phi * tr);
+		nl = a * (x[i] - s - s2) + (1 - a) * (l + phi * tr);
 		tr = b * (nl - l) + (1 - b) * phi * tr;
 		l = nl;
-		season[i % m] = g * (x[i] - l) + (1 - g) * s;
+		season[k] = g * (x[i] - l - s2) + (1 - g) * s;
+		if (m2)
+			season2[k2] = g2 * (x[i] - l - season[k]) + (1 - g2) * s2;
 		if (L) {
 			L[i] = l;
 			B[i] = tr;
-			S[i] = season[i % m];
+			S[i] = season[k];
+			if (S2)
+				S2[i] = m2 ? season2[k2] : 0;
 		}
+		if (++k == m)
+			k = 0;
+		if (m2 && ++k2 == m2)
+			k2 = 0;
 	}
-	free(season);
 	return sse;
 }
 
-/* Least squares of one-step errors over a grid, then a local refinement. */
-static void hw_fit(const double *x, size_t n, size_t m, double *best)
+/* Least squares of one-step errors over a coarse grid, then a coordinate
+ * search with shrinking steps on every parameter. The fit uses the last
+ * ENG_FIT_PERIODS periods at most (whole periods of m2 when there are
+ * two seasons): enough to pin the smoothing constants down, and it keeps
+ * the cost flat in the history length. */
+#define ENG_FIT_PERIODS 14
+static void hw_fit(const double *x, size_t n, size_t m, size_t m2, double *ws, double *best)
 {
-	static const double A[] = { 0.02, 0.05, 0.1, 0.2, 0.4, 0.7 }, Bt[] = { 0, 0.01, 0.05 },
-			    G[] = { 0.02, 0.05, 0.1, 0.2, 0.4 }, P[] = { 0.9, 0.98 };
-	double bs = INFINITY, p[4];
-	size_t i, j, k, l, it;
+	static const double A[] = { 0.05, 0.15, 0.35, 0.7 }, Bt[] = { 0, 0.02 }, G[] = { 0.05, 0.2 },
+			    P[] = { 0.9, 0.98 };
+	size_t unit = m2 ? m2 : m, nf = (m2 ? 3 : ENG_FIT_PERIODS) * unit, i, j, k, l, it, np = m2 ? 5 : 4;
+	double bs = INFINITY, p[5];
 
-	best[0] = 0.2, best[1] = 0, best[2] = 0.1, best[3] = 0.98;
-	for (i = 0; i < 6; i++)
-		for (j = 0; j < 3; j++)
-			for (k = 0; k < 5; k++)
+	if (m2 && nf < ENG_FIT_PERIODS * m)
+		nf = (ENG_FIT_PERIODS * m + m2 - 1) / m2 * m2;
+	if (nf < n)
+		x += n - nf - (n - nf) % unit, n = nf + (n - nf) % unit;
+	best[0] = 0.2, best[1] = 0, best[2] = 0.1, best[3] = 0.98, best[4] = 0.1;
+	for (i = 0; i < 4; i++)
+		for (j = 0; j < 2; j++)
+			for (k = 0; k < 2; k++)
 				for (l = 0; l < 2; l++) {
 					double s;
-					p[0] = A[i], p[1] = Bt[j], p[2] = G[k], p[3] = P[l];
-					if ((s = hw_run(x, n, m, p, NULL, NULL, NULL)) < bs) {
+					p[0] = A[i], p[1] = Bt[j], p[2] = G[k], p[3] = P[l], p[4] = 0.1;
+					if ((s = hw_run(x, n, m, m2, p, ws, NULL, NULL, NULL, NULL)) < bs) {
 						bs = s;
 						memcpy(best, p, sizeof(p));
 					}
 				}
-	/* Coordinate search with shrinking steps. */
 	for (it = 0; it < 4; it++) {
-		double step = 0.5 / (double)(2 << it);
-		for (k = 0; k < 3; k++) {
+		double step = 0.5 / (double)(1 << it);
+		for (k = 0; k < np; k++) {
 			int dir;
 			for (dir = -1; dir <= 1; dir += 2) {
 				double s;
 				memcpy(p, best, sizeof(p));
-				p[k] = best[k] * (1 + dir * step);
-				if (p[k] <= 0 || p[k] >= 1)
+				if (k == 3)
+					p[3] = best[3] + dir * step * 0.1;
+				else if (k == 1)
+					p[1] = best[1] > 0 ? best[1] * (1 + dir * step) : (dir > 0 ? 0.005 : -1);
+				else
+					p[k] = best[k] * (1 + dir * step);
+				if (p[k] < 0 || p[k] >= 1 || (k != 1 && p[k] <= 0) || (k == 3 && p[3] < 0.8))
 					continue;
-				if ((s = hw_run(x, n, m, p, NULL, NULL, NULL)) < bs) {
+				if ((s = hw_run(x, n, m, m2, p, ws, NULL, NULL, NULL, NULL)) < bs) {
 					bs = s;
 					memcpy(best, p, sizeof(p));
 				}
@@ -241,7 +335,8 @@ static void hw_fit(const double *x, size_t n, size_t m, double *best)
 struct eng {
 	const double *x, *raw;  /* cleaned and raw history, o values */
 	size_t o, m;
-	double *L, *B, *S, phi;
+	double *L, *B, *S, *S2, phi;
+	size_t m2;              /* second season in steps, 0 for none */
 	int model;
 };
 
@@ -249,18 +344,18 @@ struct eng {
 static double eng_point(const struct eng *e, size_t j, size_t k)
 {
 	size_t src = j + k - e->m * (k / e->m + 1);
+	double damp, v;
 
 	if (e->model == M_SNAIVE)
 		return e->x[src];
-	{
-		double damp = 0, pw = 1;
-		size_t h;
-		for (h = 0; h <= k && h < 10000; h++) {
-			pw *= e->phi;
-			damp += pw;
-		}
-		return e->L[j - 1] + damp * e->B[j - 1] + e->S[src];
+	damp = e->phi < 1 ? e->phi * (1 - pow(e->phi, (double)(k + 1))) / (1 - e->phi) : (double)(k + 1);
+	v = e->L[j - 1] + damp * e->B[j - 1] + e->S[src];
+	if (e->m2) {
+		if (j + k < e->m2 * (k / e->m2 + 1))
+			return NAN;
+		v += e->S2[j + k - e->m2 * (k / e->m2 + 1)];
 	}
+	return v;
 }
 
 struct grid {
@@ -301,15 +396,16 @@ static int cmp_wv(const void *a, const void *b)
 	return cmp_double(&((const struct wv *)a)->v, &((const struct wv *)b)->v);
 }
 
-/* Weighted quantile: the smallest value whose cumulative weight reaches level. */
-static double wquantile(struct wv *a, size_t n, double level)
+
+#define ENG_SMOOTH 2          /* leads either side pooled into one lead's scale */
+
+/* Weighted quantile of values sorted ascending, of total weight tot:
+ * the smallest value whose cumulative weight reaches level. */
+static double wquantile_sorted(const struct wv *a, size_t n, double tot, double level)
 {
-	double tot = 0, acc = 0;
+	double acc = 0;
 	size_t i;
 
-	qsort(a, n, sizeof(*a), cmp_wv);
-	for (i = 0; i < n; i++)
-		tot += a[i].w;
 	for (i = 0; i < n; i++) {
 		acc += a[i].w;
 		if (acc >= level * tot)
@@ -317,8 +413,6 @@ static double wquantile(struct wv *a, size_t n, double level)
 	}
 	return n ? a[n - 1].v : NAN;
 }
-
-#define ENG_SMOOTH 2          /* leads either side pooled into one lead's scale */
 
 #define ENG_ACI_MIN 2         /* periods of scores before the drift check starts */
 #define ENG_ACI_AIM 0.85      /* aim below the nominal miss rate: the replay is optimistic */
@@ -453,7 +547,7 @@ done:
 static int eng_quantiles(struct forecast_series *out, const struct eng *e, const struct grid *g,
 			 const double *err, size_t lead, size_t H, const struct forecast_opts *o)
 {
-	double *sigma = malloc(H * sizeof(*sigma)), *Q = NULL, adj[FORECAST_MAX_LEVELS];
+	double *sigma = malloc(H * sizeof(*sigma)), *Q = NULL, adj[FORECAST_MAX_LEVELS], tot = 0;
 	double *norm = malloc(g->n * H * sizeof(*norm));
 	struct wv *sc = malloc(g->n * H * sizeof(*sc));
 	size_t c, h, l, ns = 0, norig = 0;
@@ -489,6 +583,9 @@ static int eng_quantiles(struct forecast_series *out, const struct eng *e, const
 		}
 	if ((rc = eng_drift(adj, norm, g, H, o)))
 		goto done;
+	qsort(sc, ns, sizeof(*sc), cmp_wv);
+	for (c = 0; c < ns; c++)
+		tot += sc[c].w;
 	for (l = 0; l < o->nlevels; l++) {
 		double lv = adj[l], n = (double)(norig ? norig : 1);
 
@@ -497,7 +594,7 @@ static int eng_quantiles(struct forecast_series *out, const struct eng *e, const
 			lv = fmin(1, lv * (n + 1) / n);
 		else if (lv < 0.5)
 			lv = fmax(0, 1 - (1 - lv) * (n + 1) / n);
-		Q[l] = ns ? wquantile(sc, ns, lv) : 0;
+		Q[l] = ns ? wquantile_sorted(sc, ns, tot, lv) : 0;
 	}
 	for (h = 0; h < H; h++) {
 		double pt = eng_point(e, e->o, lead + h);
@@ -525,7 +622,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	uint64_t seed = o->seed ? o->seed : ENG_DEFAULT_SEED;
 	struct eng e = { 0 };
 	struct grid g = { 0 };
-	double *x = NULL, *raw = NULL, *err = NULL, *err2 = NULL, params[4] = { 0 };
+	double *x = NULL, *raw = NULL, *err = NULL, *err2 = NULL, *err3 = NULL, *ws = NULL, params[5] = { 0 };
 	struct wv *buf = NULL;
 	int64_t oi;
 	int rc = 0;
@@ -554,15 +651,18 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	e.L = malloc(n * sizeof(double));
 	e.B = malloc(n * sizeof(double));
 	e.S = malloc(n * sizeof(double));
+	e.S2 = malloc(n * sizeof(double));
+	ws = malloc(2 * (ENG_WEEK + 1) * m * sizeof(double));
 	g.n = (size_t)ENG_PERIODS * (2 * ENG_SHIFT + 1);
 	g.origin = malloc(g.n * sizeof(*g.origin));
 	g.w = malloc(g.n * sizeof(*g.w));
 	err = malloc(g.n * H * sizeof(*err));
 	err2 = malloc(g.n * H * sizeof(*err2));
+	err3 = malloc(g.n * H * sizeof(*err3));
 	buf = malloc(g.n * sizeof(*buf));
 	out->q = malloc(H * o->nlevels * sizeof(*out->q));
 	out->scen = malloc(K * H * sizeof(*out->scen));
-	if (!x || !raw || !e.L || !e.B || !e.S || !g.origin || !g.w || !err || !err2 || !buf || !out->q ||
+	if (!x || !raw || !e.L || !e.B || !e.S || !e.S2 || !ws || !g.origin || !g.w || !err || !err2 || !err3 || !buf || !out->q ||
 	    !out->scen) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
@@ -601,24 +701,43 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	e.o = n;
 	e.m = m;
 	{
-		double mae_sn, mae_hw = INFINITY;
+		double mae_sn, mae_hw = INFINITY, mae_hw2, p2[5];
 
 		e.model = M_SNAIVE;
 		mae_sn = eng_errors(&e, &g, lead, H, err);
 		if (kind != M_SNAIVE) {
-			hw_fit(x, n, m, params);
-			hw_run(x, n, m, params, e.L, e.B, e.S);
+			hw_fit(x, n, m, 0, ws, params);
+			hw_run(x, n, m, 0, params, ws, e.L, e.B, e.S, NULL);
 			e.phi = params[3];
 			e.model = M_HW;
 			mae_hw = eng_errors(&e, &g, lead, H, err2);
+			/* Daily and weekly seasons where at least three weeks of history allow. */
+			if (n >= 3 * ENG_WEEK * m) {
+				e.m2 = ENG_WEEK * m;
+				hw_fit(x, n, m, e.m2, ws, p2);
+				hw_run(x, n, m, e.m2, p2, ws, e.L, e.B, e.S, e.S2);
+				e.phi = p2[3];
+				if ((mae_hw2 = eng_errors(&e, &g, lead, H, err3)) < mae_hw) {
+					double *t = err2;
+					err2 = err3;
+					err3 = t;
+					mae_hw = mae_hw2;
+					memcpy(params, p2, sizeof(p2));
+				} else {
+					e.m2 = 0;
+					hw_run(x, n, m, 0, params, ws, e.L, e.B, e.S, NULL);
+					e.phi = params[3];
+				}
+			}
 		}
 		if (kind == M_HW || (kind == M_AUTO && mae_hw < mae_sn)) {
 			memcpy(err, err2, g.n * H * sizeof(*err));
 			memcpy(out->params, params, sizeof(params));
-			strcpy(out->model, "holt-winters");
+			strcpy(out->model, e.m2 ? "holt-winters-weekly" : "holt-winters");
 			out->backtest_mae = mae_hw;
 		} else {
 			e.model = M_SNAIVE;
+			e.m2 = 0;
 			strcpy(out->model, "seasonal-naive");
 			out->backtest_mae = mae_sn;
 		}
@@ -662,10 +781,13 @@ done:
 	free(e.L);
 	free(e.B);
 	free(e.S);
+	free(e.S2);
+	free(ws);
 	free(g.origin);
 	free(g.w);
 	free(err);
 	free(err2);
+	free(err3);
 	free(buf);
 	return rc;
 }

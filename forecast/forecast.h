@@ -26,7 +26,13 @@ struct forecast_opts {
 	int64_t period;        /* seasonal period in seconds; 0: one day */
 	size_t max_scenarios;  /* upper bound on sample paths per series; 0: 200 */
 	uint64_t seed;         /* scenario draws; 0: a fixed default (recorded in series) */
+	/* Worker threads for forecast_run (series are independent and the
+	 * result does not depend on the count); 0: one per online CPU, at
+	 * most FORECAST_MAX_THREADS. */
+	size_t threads;
 };
+
+#define FORECAST_MAX_THREADS 16
 
 #define FORECAST_MAX_PERIODS 4
 #define FORECAST_DEFAULT_SCENARIOS 200
@@ -46,7 +52,9 @@ struct forecast_series {
 	int64_t period;
 	size_t history_used;   /* steps of history the model saw */
 	/* Added by the backtested models (zero for others). */
-	double params[4];      /* holt-winters: alpha, beta, gamma, phi */
+	/* holt-winters: alpha, beta, gamma, phi; holt-winters-weekly also
+	 * gamma2, the smoothing of the weekly season */
+	double params[6];
 	size_t nanomalies;     /* history steps flagged and replaced before fitting */
 	size_t nperiods;       /* significant periods found in the history */
 	int64_t periods[FORECAST_MAX_PERIODS];  /* seconds, strongest first */
@@ -75,7 +83,8 @@ extern const struct forecast_model *const forecast_models[];
 
 const struct forecast_model *forecast_model_find(const char *name);
 
-/* Runs model (NULL: the default) on every series of h. */
+/* Runs model (NULL: the default) on every series of h, on o->threads
+ * threads. On failure, the error names the first series that failed. */
 int forecast_run(struct forecast *out, const struct history *h, const struct forecast_opts *o,
 		 const char *model);
 
