@@ -42,7 +42,7 @@ static const struct argp_option options[] = {
 	{ "resource", 'r', "RES", 0, "Only this resource: cpu, memory, io or net (repeatable)", 0 },
 	{ "levels", OPT_LEVELS, "LIST", 0, "Quantile levels, ascending (default 0.5,0.9,0.95,0.99)", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Forecast as if it were TIME (RFC 3339): later history is ignored", 0 },
-	{ "model", OPT_MODEL, "NAME", 0, "Forecast model: auto (default), seasonal-naive, holt-winters or seasonal-analog", 0 },
+	{ "model", OPT_MODEL, "NAME", 0, "Forecast model: auto (default), seasonal-naive, holt-winters, stl-ar or seasonal-analog", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default), csv or json", 0 },
 	{ "backtest", OPT_BACKTEST, NULL, 0, "Rolling-origin evaluation over the history instead: MASE, pinball loss and coverage per level", 0 },
 	{ "origins", OPT_ORIGINS, "N", 0, "Backtest origins, one horizon apart going back from --now (default 14, at most 1000)", 0 },
@@ -194,6 +194,9 @@ static void print_human(FILE *f, const struct fc_args *a, const struct forecast 
 			if (!strcmp(fs->model, "holt-winters-weekly"))
 				fprintf(f, ", gamma2 %.3g (weekly season)", fs->params[4]);
 			fputc('\n', f);
+		} else if (!strcmp(fs->model, "stl-ar")) {
+			fprintf(f, "  parameters: ar %.3g %.3g %.3g, mean %.4g\n", fs->params[0], fs->params[1],
+				fs->params[2], fs->params[3]);
 		}
 		if (fs->backtest_origins)
 			fprintf(f, "  backtest: %zu origins, mean absolute error %.4g; %zu anomalies replaced; seed %llu\n",
@@ -263,6 +266,12 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 				json_object_set_new(par, "phi", json_real(fs->params[3]));
 				if (!strcmp(fs->model, "holt-winters-weekly"))
 					json_object_set_new(par, "gamma2", json_real(fs->params[4]));
+			} else if (!strcmp(fs->model, "stl-ar")) {
+				json_t *ar = json_array();
+				for (p = 0; p < 3; p++)
+					json_array_append_new(ar, json_real(fs->params[p]));
+				json_object_set_new(par, "ar", ar);
+				json_object_set_new(par, "mean", json_real(fs->params[3]));
 			}
 			json_object_set_new(o, "parameters", par);
 			json_object_set_new(o, "periods_found", per);

@@ -33,9 +33,10 @@
 #define ENG_ANOMALY_Z 6.0
 #define ENG_DEFAULT_SEED 0x5eed2018u
 
-enum { M_SNAIVE, M_HW, M_AUTO };
+enum { M_SNAIVE, M_HW, M_AUTO, M_STL };
 
 #define ENG_WEEK 7           /* the second season, in periods */
+#define ENG_AR 3             /* order of the AR model on the remainder */
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -338,6 +339,10 @@ struct eng {
 	double *L, *B, *S, *S2, phi;
 	size_t m2;              /* second season in steps, 0 for none */
 	int model;
+	/* stl-ar: the robust seasonal profile (m values, mean zero), and an
+	 * AR(ENG_AR) model of the deseasonalised series around mu. */
+	double *prof, ar[ENG_AR], mu;
+	double *path;           /* H values of scratch */
 };
 
 /* Forecast made with data x[0..j-1], for x[j+k]. */
@@ -358,6 +363,105 @@ static double eng_point(const struct eng *e, size_t j, size_t k)
 	return v;
 }
 
+/* Forecasts made with data x[0..j-1] for x[j+lead..j+lead+H-1], into out. */
+static void eng_path(const struct eng *e, size_t j, size_t lead, size_t H, double *out)
+{
+	size_t k, i;
+
+	if (e->model != M_STL) {
+		for (k = 0; k < H; k++)
+			out[k] = eng_point(e, j, lead + k);
+		return;
+	}
+	{
+		double r[ENG_AR];
+
+		for (i = 0; i < ENG_AR; i++)
+			r[i] = j > i ? e->x[j - 1 - i] - e->prof[(j - 1 - i) % e->m] - e->mu : 0;
+		for (k = 0; k < lead + H; k++) {
+			double v = 0;
+			for (i = 0; i < ENG_AR; i++)
+				v += e->ar[i] * r[i];
+			for (i = ENG_AR - 1; i > 0; i--)
+				r[i] = r[i - 1];
+			r[0] = v;
+			if (k >= lead)
+				out[k - lead] = e->mu + v + e->prof[(j + k) % e->m];
+		}
+	}
+}
+
+/* The stl-ar model: a centred moving average of one period as the trend,
+ * the median of the detrended values at each phase as the seasonal
+ * profile (robust to the spikes the cleaning missed), and an AR(ENG_AR)
+ * fitted by Yule-Walker (Levinson-Durbin) to the deseasonalised series
+ * over the last ENG_FIT_PERIODS periods. */
+static int stl_fit(struct eng *e, const double *x, size_t n, size_t m)
+{
+	double *tr = malloc(n * sizeof(*tr)), *cs = malloc((n + 1) * sizeof(*cs)), *buf = malloc((n / m + 2) * sizeof(*buf));
+	double g[ENG_AR + 1] = { 0 }, a[ENG_AR + 1] = { 0 }, tmp[ENG_AR + 1], errv, mean = 0;
+	size_t i, p, k, h = m / 2, nf = n < ENG_FIT_PERIODS * m ? n : ENG_FIT_PERIODS * m, f0 = n - nf;
+	int rc = 0;
+
+	if (!tr || !cs || !buf) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	cs[0] = 0;
+	for (i = 0; i < n; i++)
+		cs[i + 1] = cs[i] + x[i];
+	for (i = 0; i < n; i++) {
+		size_t c = i < h ? h : (i + h + 1 > n ? n - h - 1 : i); /* the ends hold */
+		double sum = cs[c + h + 1] - cs[c - h];
+
+		if (m % 2 == 0) /* a 2 x m moving average: half weight at both ends */
+			sum -= 0.5 * (x[c - h] + x[c + h]);
+		tr[i] = sum / (double)m;
+	}
+	for (p = 0; p < m; p++) {
+		for (i = p, k = 0; i < n; i += m)
+			buf[k++] = x[i] - tr[i];
+		e->prof[p] = k ? adp_quantile_sorted(buf, k, 0.5) : 0;
+		mean += e->prof[p];
+	}
+	mean /= (double)m;
+	for (p = 0; p < m; p++)
+		e->prof[p] -= mean;
+	for (i = f0, e->mu = 0; i < n; i++)
+		e->mu += x[i] - e->prof[i % m];
+	e->mu /= (double)nf;
+	for (k = 0; k <= ENG_AR; k++) {
+		for (i = f0 + k; i < n; i++)
+			g[k] += (x[i] - e->prof[i % m] - e->mu) * (x[i - k] - e->prof[(i - k) % m] - e->mu);
+		g[k] /= (double)nf;
+	}
+	memset(e->ar, 0, sizeof(e->ar));
+	if (!(g[0] > 0))
+		goto done;
+	/* Levinson-Durbin. */
+	errv = g[0];
+	for (k = 1; k <= ENG_AR; k++) {
+		double acc = g[k], refl;
+		for (i = 1; i < k; i++)
+			acc -= a[i] * g[k - i];
+		refl = acc / errv;
+		memcpy(tmp, a, sizeof(a));
+		a[k] = refl;
+		for (i = 1; i < k; i++)
+			a[i] = tmp[i] - refl * tmp[k - i];
+		errv *= 1 - refl * refl;
+		if (!(errv > 0))
+			break;
+	}
+	for (i = 0; i < ENG_AR; i++)
+		e->ar[i] = a[i + 1];
+done:
+	free(tr);
+	free(cs);
+	free(buf);
+	return rc;
+}
+
 struct grid {
 	size_t n, dmin;
 	long *origin;     /* index into history, -1 when unusable */
@@ -371,12 +475,13 @@ static double eng_errors(const struct eng *e, const struct grid *g, size_t lead,
 	double sum = 0;
 	size_t c, h, cnt = 0;
 
-	for (c = 0; c < g->n; c++)
+	for (c = 0; c < g->n; c++) {
+		if (g->origin[c] >= 0)
+			eng_path(e, (size_t)g->origin[c], lead, H, e->path);
 		for (h = 0; h < H; h++) {
 			double v = NAN;
 			if (g->origin[c] >= 0) {
-				size_t j = (size_t)g->origin[c], t = j + lead + h;
-				v = e->raw[t] - eng_point(e, j, lead + h);
+				v = e->raw[(size_t)g->origin[c] + lead + h] - e->path[h];
 				if (!isnan(v)) {
 					sum += fabs(v);
 					cnt++;
@@ -384,6 +489,7 @@ static double eng_errors(const struct eng *e, const struct grid *g, size_t lead,
 			}
 			err[c * H + h] = v;
 		}
+	}
 	return cnt ? sum / (double)cnt : INFINITY;
 }
 
@@ -545,7 +651,7 @@ done:
  * factor on the number of distinct origins. The median is the point
  * forecast itself: an offset by the median error would only add noise. */
 static int eng_quantiles(struct forecast_series *out, const struct eng *e, const struct grid *g,
-			 const double *err, size_t lead, size_t H, const struct forecast_opts *o)
+			 const double *err, size_t H, const struct forecast_opts *o)
 {
 	double *sigma = malloc(H * sizeof(*sigma)), *Q = NULL, adj[FORECAST_MAX_LEVELS], tot = 0;
 	double *norm = malloc(g->n * H * sizeof(*norm));
@@ -597,7 +703,7 @@ static int eng_quantiles(struct forecast_series *out, const struct eng *e, const
 		Q[l] = ns ? wquantile_sorted(sc, ns, tot, lv) : 0;
 	}
 	for (h = 0; h < H; h++) {
-		double pt = eng_point(e, e->o, lead + h);
+		double pt = e->path[h];
 
 		for (l = 0; l < o->nlevels; l++)
 			out->q[h * o->nlevels + l] = fmax(0, o->levels[l] == 0.5 ? pt : pt + sigma[h] * Q[l]);
@@ -652,6 +758,8 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	e.B = malloc(n * sizeof(double));
 	e.S = malloc(n * sizeof(double));
 	e.S2 = malloc(n * sizeof(double));
+	e.prof = malloc(m * sizeof(double));
+	e.path = malloc(H * sizeof(double));
 	ws = malloc(2 * (ENG_WEEK + 1) * m * sizeof(double));
 	g.n = (size_t)ENG_PERIODS * (2 * ENG_SHIFT + 1);
 	g.origin = malloc(g.n * sizeof(*g.origin));
@@ -662,7 +770,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	buf = malloc(g.n * sizeof(*buf));
 	out->q = malloc(H * o->nlevels * sizeof(*out->q));
 	out->scen = malloc(K * H * sizeof(*out->scen));
-	if (!x || !raw || !e.L || !e.B || !e.S || !e.S2 || !ws || !g.origin || !g.w || !err || !err2 || !err3 || !buf || !out->q ||
+	if (!x || !raw || !e.L || !e.B || !e.S || !e.S2 || !e.prof || !e.path || !ws || !g.origin || !g.w || !err || !err2 || !err3 || !buf || !out->q ||
 	    !out->scen) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
@@ -701,11 +809,11 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	e.o = n;
 	e.m = m;
 	{
-		double mae_sn, mae_hw = INFINITY, mae_hw2, p2[5];
+		double mae_sn, mae_hw = INFINITY, mae_hw2, mae_stl, p2[5];
 
 		e.model = M_SNAIVE;
 		mae_sn = eng_errors(&e, &g, lead, H, err);
-		if (kind != M_SNAIVE) {
+		if (kind == M_HW || kind == M_AUTO) {
 			hw_fit(x, n, m, 0, ws, params);
 			hw_run(x, n, m, 0, params, ws, e.L, e.B, e.S, NULL);
 			e.phi = params[3];
@@ -730,7 +838,26 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 				}
 			}
 		}
-		if (kind == M_HW || (kind == M_AUTO && mae_hw < mae_sn)) {
+		if (kind == M_STL || kind == M_AUTO) {
+			struct eng es = e;
+
+			es.model = M_STL;
+			es.m2 = 0;
+			if ((rc = stl_fit(&es, x, n, m)))
+				goto done;
+			mae_stl = eng_errors(&es, &g, lead, H, err3);
+			if (kind == M_STL || (mae_stl < mae_sn && mae_stl < mae_hw)) {
+				e = es;
+				memcpy(err, err3, g.n * H * sizeof(*err));
+				memcpy(out->params, e.ar, sizeof(e.ar));
+				out->params[ENG_AR] = e.mu;
+				strcpy(out->model, "stl-ar");
+				out->backtest_mae = mae_stl;
+			}
+		}
+		if (e.model == M_STL) {
+			/* chosen above */
+		} else if (kind == M_HW || (kind == M_AUTO && mae_hw < mae_sn)) {
 			memcpy(err, err2, g.n * H * sizeof(*err));
 			memcpy(out->params, params, sizeof(params));
 			strcpy(out->model, e.m2 ? "holt-winters-weekly" : "holt-winters");
@@ -741,9 +868,10 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 			strcpy(out->model, "seasonal-naive");
 			out->backtest_mae = mae_sn;
 		}
+		eng_path(&e, n, lead, H, e.path);
 	}
 	out->backtest_origins = valid;
-	if ((rc = eng_quantiles(out, &e, &g, err, lead, H, o)))
+	if ((rc = eng_quantiles(out, &e, &g, err, H, o)))
 		goto done;
 	/* Scenarios: whole error paths of origins drawn independently of the series. */
 	for (k = 0; k < K; k++) {
@@ -765,8 +893,8 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 		for (h = 0; h < H; h++) {
 			double ev = err[start * H + h];
 			if (isnan(ev)) /* a missing target: the median error at that lead */
-				ev = forecast_quantile(out, o->levels, h, 0.5) - eng_point(&e, n, lead + h);
-			out->scen[k * H + h] = fmax(0, eng_point(&e, n, lead + h) + ev);
+				ev = forecast_quantile(out, o->levels, h, 0.5) - e.path[h];
+			out->scen[k * H + h] = fmax(0, e.path[h] + ev);
 		}
 	}
 	out->nscen = K;
@@ -782,6 +910,8 @@ done:
 	free(e.B);
 	free(e.S);
 	free(e.S2);
+	free(e.prof);
+	free(e.path);
 	free(ws);
 	free(g.origin);
 	free(g.w);
@@ -807,9 +937,14 @@ static int predict_hw(struct forecast_series *out, const struct series *s, const
 	return predict_kind(out, s, o, M_HW);
 }
 
+static int predict_stl(struct forecast_series *out, const struct series *s, const struct forecast_opts *o)
+{
+	return predict_kind(out, s, o, M_STL);
+}
+
 const struct forecast_model forecast_model_auto = {
 	.name = "auto",
-	.summary = "per series, the better of seasonal-naive and holt-winters on a rolling-origin backtest",
+	.summary = "per series, the best of seasonal-naive, holt-winters (daily, or daily and weekly) and stl-ar on a rolling-origin backtest",
 	.predict = predict_auto,
 };
 
@@ -823,4 +958,10 @@ const struct forecast_model forecast_model_hw = {
 	.name = "holt-winters",
 	.summary = "damped additive Holt-Winters fitted by least squares, with conformal intervals",
 	.predict = predict_hw,
+};
+
+const struct forecast_model forecast_model_stl = {
+	.name = "stl-ar",
+	.summary = "robust seasonal-trend decomposition with an AR(3) model of the remainder, with conformal intervals",
+	.predict = predict_stl,
 };

@@ -13,11 +13,13 @@ extern const struct forecast_model forecast_model_analog;
 extern const struct forecast_model forecast_model_auto;
 extern const struct forecast_model forecast_model_snaive;
 extern const struct forecast_model forecast_model_hw;
+extern const struct forecast_model forecast_model_stl;
 
 const struct forecast_model *const forecast_models[] = {
 	&forecast_model_auto,
 	&forecast_model_snaive,
 	&forecast_model_hw,
+	&forecast_model_stl,
 	&forecast_model_analog,
 	NULL,
 };

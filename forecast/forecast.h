@@ -53,7 +53,8 @@ struct forecast_series {
 	size_t history_used;   /* steps of history the model saw */
 	/* Added by the backtested models (zero for others). */
 	/* holt-winters: alpha, beta, gamma, phi; holt-winters-weekly also
-	 * gamma2, the smoothing of the weekly season */
+	 * gamma2, the smoothing of the weekly season; stl-ar: the three AR
+	 * coefficients and the mean of the deseasonalised series */
 	double params[6];
 	size_t nanomalies;     /* history steps flagged and replaced before fitting */
 	size_t nperiods;       /* significant periods found in the history */

@@ -2,7 +2,7 @@
 DEMO="--inventory $TD/demo/inventory.json --schedule $TD/demo/schedule.json --now 2018-05-06T00:00:00Z"
 
 run "forecast human" 0 forecast $DEMO --component api-01 --resource cpu
-expect_out "'api-01' cpu: model (seasonal-naive|holt-winters|holt-winters-weekly), period 86400s, 200 scenarios"
+expect_out "'api-01' cpu: model (seasonal-naive|holt-winters|holt-winters-weekly|stl-ar), period 86400s, 200 scenarios"
 expect_out "p50 +p90 +p95 +p99"
 expect_no_err
 
@@ -46,7 +46,7 @@ expect_out '"alpha": '
 expect_out '"backtest_origins": [1-9]'
 
 run "forecast backtest" 0 forecast $DEMO --backtest --origins 3 --component mongo-01 --component api-01 --resource cpu
-expect_out "^mongo-01 +cpu +(holt-winters|holt-winters-weekly|seasonal-naive) +3 +144 "
+expect_out "^mongo-01 +cpu +(holt-winters|holt-winters-weekly|stl-ar|seasonal-naive) +3 +144 "
 expect_out "^all "
 
 run "forecast backtest csv" 0 forecast $DEMO --backtest --origins 2 --component ingress-01 --resource net --output csv
