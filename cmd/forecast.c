@@ -205,7 +205,8 @@ static void print_human(FILE *f, const struct fc_args *a, const struct forecast 
 			size_t p;
 			fputs("  periods found:", f);
 			for (p = 0; p < fs->nperiods; p++)
-				fprintf(f, " %llds (acf %.2f)", (long long)fs->periods[p], fs->strength[p]);
+				fprintf(f, " %llds (acf %.2f, p %.2g)", (long long)fs->periods[p], fs->strength[p],
+					fs->pvalue[p]);
 			fputc('\n', f);
 		}
 		fprintf(f, "  %-20s", "time");
@@ -257,6 +258,7 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 				json_t *x = json_object();
 				json_object_set_new(x, "seconds", json_integer(fs->periods[p]));
 				json_object_set_new(x, "strength", json_real(fs->strength[p]));
+				json_object_set_new(x, "p_value", json_real(fs->pvalue[p]));
 				json_array_append_new(per, x);
 			}
 			if (!strncmp(fs->model, "holt-winters", 12)) {

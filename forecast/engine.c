@@ -29,7 +29,7 @@
 #define ENG_HALFLIFE 7.0     /* periods */
 #define ENG_MIN_ORIGINS 10
 #define ENG_MAX_FIT 20000    /* history steps used at most */
-#define ENG_ACF_MAX 4096     /* history steps used for periodicity */
+#define ENG_ACF_MAX 16384    /* history steps used for periodicity (a weekly period needs 3 cycles) */
 #define ENG_ANOMALY_Z 6.0
 #define ENG_DEFAULT_SEED 0x5eed2018u
 
@@ -116,11 +116,103 @@ static int acf_fft(double *acf, const double *v, size_t n, double mean, size_t m
 	return 0;
 }
 
+#define PERIOD_PERMUTATIONS 99
+#define PERIOD_MAX_TESTS 8      /* candidate peaks tested per series */
+#define PERIOD_ALPHA 0.01
+#define PERIOD_TEST_CYCLES 16  /* the test uses the last 16 cycles at most */
+
+/* Share of the variance of v (n values, NAN skipped) explained by the mean
+ * profile over L-step cycles, each cycle c rotated by rot[c] steps (NULL:
+ * none). sum and cnt: L values of scratch each. */
+static double fold_strength(const double *v, size_t n, size_t L, const size_t *rot, double *sum,
+			    double *cnt, double mean, double var)
+{
+	size_t c, p, ncyc = n / L;
+	double between = 0;
+
+	memset(sum, 0, L * sizeof(*sum));
+	memset(cnt, 0, L * sizeof(*cnt));
+	for (c = 0; c < ncyc; c++) {
+		size_t r = rot ? rot[c] : 0;
+		const double *x = v + c * L;
+		for (p = 0; p < L; p++) {
+			size_t q = p + r < L ? p + r : p + r - L;
+			if (!isnan(x[p])) {
+				sum[q] += x[p];
+				cnt[q] += 1;
+			}
+		}
+	}
+	for (p = 0; p < L; p++)
+		if (cnt[p] > 0) {
+			double d = sum[p] / cnt[p] - mean;
+			between += cnt[p] * d * d;
+		}
+	return var > 0 ? between / var : 0;
+}
+
+/* Permutation test of a period of L steps: the strength of the folded
+ * profile against the same with every cycle rotated by an independent
+ * random offset, which keeps each cycle's own autocorrelation but
+ * destroys any alignment between cycles. Returns the p-value
+ * (1 + exceedances) / (1 + permutations), stopping early once the result
+ * cannot be significant; 1 when fewer than 3 cycles are available. */
+double forecast_period_pvalue(const double *v, size_t n, size_t L, uint64_t seed)
+{
+	size_t ncyc, c, k, i, exceed = 0, cnt = 0;
+	double *sum, *cnts, mean = 0, var = 0, obs, p = 1;
+	size_t *rot;
+
+	if (L < 2 || n / L < 3)
+		return 1;
+	ncyc = n / L < PERIOD_TEST_CYCLES ? n / L : PERIOD_TEST_CYCLES;
+	v += n - ncyc * L;
+	n = ncyc * L;
+	for (i = 0; i < n; i++)
+		if (!isnan(v[i])) {
+			mean += v[i];
+			cnt++;
+		}
+	if (!cnt)
+		return 1;
+	mean /= (double)cnt;
+	for (i = 0; i < n; i++)
+		if (!isnan(v[i]))
+			var += (v[i] - mean) * (v[i] - mean);
+	sum = malloc(L * sizeof(*sum));
+	cnts = malloc(L * sizeof(*cnts));
+	rot = malloc(ncyc * sizeof(*rot));
+	if (!sum || !cnts || !rot || !(var > 0))
+		goto done;
+	obs = fold_strength(v, n, L, NULL, sum, cnts, mean, var);
+	for (k = 0; k < PERIOD_PERMUTATIONS; k++) {
+		for (c = 0; c < ncyc; c++)
+			rot[c] = (size_t)(splitmix(seed ^ splitmix(k * 1000003u + c + 1)) % L);
+		if (fold_strength(v, n, L, rot, sum, cnts, mean, var) >= obs)
+			exceed++;
+		if ((double)(1 + exceed) / (1 + PERIOD_PERMUTATIONS) > PERIOD_ALPHA)
+			break; /* cannot be significant any more */
+	}
+	p = k < PERIOD_PERMUTATIONS ? 1 : (double)(1 + exceed) / (1 + PERIOD_PERMUTATIONS);
+done:
+	free(sum);
+	free(cnts);
+	free(rot);
+	return p;
+}
+
 size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *lags,
 			     double *strength, size_t max)
 {
-	double mean = 0, var = 0, *acf = NULL, thr;
-	size_t i, lag, cnt = 0, found = 0;
+	return forecast_find_periods_p(v, n, maxlag, lags, strength, NULL, max);
+}
+
+size_t forecast_find_periods_p(const double *v, size_t n, size_t maxlag, size_t *lags,
+			       double *strength, double *pvalue, size_t max)
+{
+	double mean = 0, var = 0, *acf = NULL, thr, pv;
+	size_t i, lag, cnt = 0, found = 0, ntests = 0;
+	unsigned char *tested = NULL;
 
 	for (i = 0; i < n; i++)
 		if (!isnan(v[i])) {
@@ -137,8 +229,9 @@ size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *l
 		maxlag = n / 2;
 	if (var <= 0 || maxlag < 3 || !(acf = calloc(maxlag + 3, sizeof(*acf))))
 		return 0;
-	if (acf_fft(acf, v, n, mean, maxlag + 2)) {
+	if (!(tested = calloc(maxlag + 3, 1)) || acf_fft(acf, v, n, mean, maxlag + 2)) {
 		free(acf);
+		free(tested);
 		return 0;
 	}
 	for (lag = 1; lag <= maxlag + 2; lag++)
@@ -153,14 +246,15 @@ size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *l
 			size_t f;
 			int harmonic = 0;
 
-			if (!(acf[lag] > bv && acf[lag] >= acf[lag - 1] && acf[lag] >= acf[lag + 1] &&
+			if (tested[lag] || !(acf[lag] > bv && acf[lag] >= acf[lag - 1] && acf[lag] >= acf[lag + 1] &&
 			      acf[lag] >= acf[lag > 2 ? lag - 2 : 1] && acf[lag] >= acf[lag + 2]))
 				continue;
 			for (f = 0; f < found; f++) {
 				double r = (double)lag / (double)lags[f], near = floor(r + 0.5);
-				if (lag == lags[f] || (near >= 1 && fabs(r - near) < 0.03 * near) ||
-				    (r < 1 && fabs(1 / r - floor(1 / r + 0.5)) < 0.03 * floor(1 / r + 0.5) &&
-				     acf[lag] <= strength[f]))
+				/* A multiple of a period found is a harmonic unless it correlates
+				 * clearly better (a week over a day); a divisor is a period of its own. */
+				if (lag == lags[f] ||
+				    (near >= 1 && fabs(r - near) < 0.03 * near && acf[lag] < strength[f] + 0.05))
 					harmonic = 1;
 			}
 			if (!harmonic) {
@@ -168,12 +262,21 @@ size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *l
 				bv = acf[lag];
 			}
 		}
-		if (!best || found == max)
+		if (!best || found == max || ntests == PERIOD_MAX_TESTS)
 			break;
+		/* Confirmed by the permutation test, or set aside for good. */
+		tested[best] = 1;
+		ntests++;
+		pv = forecast_period_pvalue(v, n, best, best);
+		if (pv > PERIOD_ALPHA)
+			continue;
+		if (pvalue)
+			pvalue[found] = pv;
 		lags[found] = best;
 		strength[found++] = bv;
 	}
 	free(acf);
+	free(tested);
 	return found;
 }
 
@@ -782,8 +885,8 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 		size_t lags[FORECAST_MAX_PERIODS], nl = n > ENG_ACF_MAX ? ENG_ACF_MAX : n, i;
 		size_t maxlag = nl / 2 < 8 * m ? nl / 2 : 8 * m;
 
-		out->nperiods = forecast_find_periods(x + n - nl, nl, maxlag, lags, out->strength,
-						      FORECAST_MAX_PERIODS);
+		out->nperiods = forecast_find_periods_p(x + n - nl, nl, maxlag, lags, out->strength,
+							out->pvalue, FORECAST_MAX_PERIODS);
 		for (i = 0; i < out->nperiods; i++)
 			out->periods[i] = (int64_t)lags[i] * o->step;
 	}

@@ -60,6 +60,7 @@ struct forecast_series {
 	size_t nperiods;       /* significant periods found in the history */
 	int64_t periods[FORECAST_MAX_PERIODS];  /* seconds, strongest first */
 	double strength[FORECAST_MAX_PERIODS];  /* autocorrelation at that lag */
+	double pvalue[FORECAST_MAX_PERIODS];    /* permutation test of that period */
 	double backtest_mae;   /* mean absolute error of the chosen model over its backtest */
 	size_t backtest_origins;
 	uint64_t seed;
@@ -102,9 +103,23 @@ double forecast_quantile(const struct forecast_series *fs, const double *levels,
 
 /* Significant periods of v (n values, NAN allowed), in steps: local
  * autocorrelation peaks above max(0.2, 3/sqrt(n)), harmonics of a
- * stronger period dropped, strongest first. Returns how many. */
+ * stronger period dropped, each confirmed by forecast_period_pvalue at
+ * the 1% level (at most 8 peaks tested), strongest first. strength
+ * receives the autocorrelation at the lag, pvalue (may be NULL) the
+ * p-value. Returns how many. */
 size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *lags,
 			     double *strength, size_t max);
+size_t forecast_find_periods_p(const double *v, size_t n, size_t maxlag, size_t *lags,
+			       double *strength, double *pvalue, size_t max);
+
+/* Permutation test of a period of L steps in v: the share of variance
+ * explained by the mean profile over cycles of L, against 99 copies with
+ * each cycle rotated by an independent random offset (seeded), which
+ * keeps each cycle's autocorrelation but breaks the alignment between
+ * cycles. Uses the last 16 cycles at most; needs 3. Returns the p-value,
+ * 0.01 at best; 1 when untestable or clearly not significant (the test
+ * stops early). */
+double forecast_period_pvalue(const double *v, size_t n, size_t L, uint64_t seed);
 
 /* Flags spikes and dips: steps whose deviation from the median of the
  * same phase (period m steps) exceeds z robust standard deviations, and
