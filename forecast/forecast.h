@@ -143,6 +143,36 @@ struct forecast_eval {
 int forecast_backtest(struct forecast_eval *out, const struct series *s,
 		      const struct forecast_opts *o, const char *model, size_t norigins);
 
+/* Strongly dependent components: pairs of series of different
+ * components whose residuals (each value minus the median of its phase of
+ * the period, minus a centred one-period moving average of the rest), over
+ * the last 14 periods before o->origin, correlate at least min_corr in
+ * absolute value at some lag within +-max_lag steps. Sharing a daily
+ * pattern is not a dependency; moving together beyond it is. */
+struct forecast_dep {
+	size_t a, b;   /* indexes into the history's series (and forecast_run's items), a < b */
+	long lag;      /* steps; > 0: b follows a, corr(a[t], b[t + lag]) */
+	double corr;   /* Pearson correlation of the residuals at that lag */
+};
+
+struct forecast_deps {
+	struct forecast_dep *items; /* owned; strongest first */
+	size_t n;
+};
+
+#define FORECAST_DEPS_MAX_SERIES 512
+#define FORECAST_DEPS_MAX_LAG 288
+#define FORECAST_DEPS_MIN_CORR 0.5   /* the default threshold of the CLI */
+#define FORECAST_DEPS_LAG 12         /* the default lag window of the CLI, in steps */
+
+/* Fills out (release with forecast_deps_release). Uses o->origin, step
+ * and period. At most FORECAST_DEPS_MAX_SERIES series (ADP_EINPUT beyond:
+ * the pairs grow with the square). Series with less than two periods of
+ * history in the window, or a flat residual, have no dependencies. */
+int forecast_dependencies(struct forecast_deps *out, const struct history *h,
+			  const struct forecast_opts *o, double min_corr, size_t max_lag);
+void forecast_deps_release(struct forecast_deps *d);
+
 /* Empirical quantile (type 7, as R and numpy) of n values; sorts v. */
 double adp_quantile_sorted(double *v, size_t n, double level);
 
