@@ -31,6 +31,7 @@
 #define ENG_MAX_FIT 20000    /* history steps used at most */
 #define ENG_ACF_MAX 16384    /* history steps used for periodicity (a weekly period needs 3 cycles) */
 #define ENG_ANOMALY_Z 6.0
+#define ENG_MAX_VALUE 1e100  /* larger values would overflow squared errors */
 #define ENG_DEFAULT_SEED 0x5eed2018u
 
 enum { M_SNAIVE, M_HW, M_AUTO, M_STL };
@@ -880,6 +881,24 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	}
 	memcpy(raw, s->v + first, n * sizeof(*raw));
 	memcpy(x, raw, n * sizeof(*x));
+	{
+		size_t i, have = 0;
+
+		for (i = 0; i < n; i++) {
+			have += !isnan(raw[i]);
+			/* Beyond this the squares of errors overflow: refuse rather than mislead. */
+			if (fabs(raw[i]) > ENG_MAX_VALUE) {
+				rc = adp_error_set(ADP_EINPUT, "value %g at step %zu is beyond %g: rescale the series",
+						   raw[i], first + i, ENG_MAX_VALUE);
+				goto done;
+			}
+		}
+		if (have < 2 * m) {
+			rc = adp_error_set(ADP_EINPUT, "only %zu of the %zu history steps before the origin have values; at least two periods (%zu) are needed",
+					   have, n, 2 * m);
+			goto done;
+		}
+	}
 	out->nanomalies = forecast_clean(x, n, m, ENG_ANOMALY_Z, NULL);
 	{
 		size_t lags[FORECAST_MAX_PERIODS], nl = n > ENG_ACF_MAX ? ENG_ACF_MAX : n, i;
