@@ -110,6 +110,9 @@ int main(int argc, char **argv)
 					mase += ev.mase;
 					pts += ev.points;
 					pin95 += ev.pinball[4] * (double)ev.points;
+					if (getenv("FCBENCH_VERBOSE"))
+						printf("      %-40s %-15s MASE %6.3f  p95 %.3f  in95 %.3f\n", files[fi], ev.model,
+						       ev.mase, ev.coverage[4], ev.coverage[5] - ev.below[0]);
 					if (a) {
 						double p = (double)ev.points;
 						a->series++;

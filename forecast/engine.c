@@ -38,6 +38,7 @@ enum { M_SNAIVE, M_HW, M_AUTO, M_STL };
 
 #define ENG_WEEK 7           /* the second season, in periods */
 #define ENG_AR 3             /* order of the AR model on the remainder */
+#define ENG_MU_PERIODS 1     /* stl-ar: periods averaged for the level */
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -446,6 +447,7 @@ struct eng {
 	/* stl-ar: the robust seasonal profile (m values, mean zero), and an
 	 * AR(ENG_AR) model of the deseasonalised series around mu. */
 	double *prof, ar[ENG_AR], mu;
+	double *dcs;            /* stl-ar: prefix sums of the deseasonalised series (o + 1) */
 	double *path;           /* H values of scratch */
 };
 
@@ -478,10 +480,14 @@ static void eng_path(const struct eng *e, size_t j, size_t lead, size_t H, doubl
 		return;
 	}
 	{
-		double r[ENG_AR];
+		double r[ENG_AR], mu;
+		size_t w = ENG_MU_PERIODS * e->m < j ? ENG_MU_PERIODS * e->m : j;
 
+		/* The level the remainder reverts to: the deseasonalised mean of the
+		 * last periods before the origin, so a level shift is followed. */
+		mu = (e->dcs[j] - e->dcs[j - w]) / (double)w;
 		for (i = 0; i < ENG_AR; i++)
-			r[i] = j > i ? e->x[j - 1 - i] - e->prof[(j - 1 - i) % e->m] - e->mu : 0;
+			r[i] = j > i ? e->x[j - 1 - i] - e->prof[(j - 1 - i) % e->m] - mu : 0;
 		for (k = 0; k < lead + H; k++) {
 			double v = 0;
 			for (i = 0; i < ENG_AR; i++)
@@ -490,7 +496,7 @@ static void eng_path(const struct eng *e, size_t j, size_t lead, size_t H, doubl
 				r[i] = r[i - 1];
 			r[0] = v;
 			if (k >= lead)
-				out[k - lead] = e->mu + v + e->prof[(j + k) % e->m];
+				out[k - lead] = mu + v + e->prof[(j + k) % e->m];
 		}
 	}
 }
@@ -540,6 +546,9 @@ static int stl_fit(struct eng *e, const double *x, size_t n, size_t m)
 		g[k] /= (double)nf;
 	}
 	memset(e->ar, 0, sizeof(e->ar));
+	e->dcs[0] = 0;
+	for (i = 0; i < n; i++)
+		e->dcs[i + 1] = e->dcs[i] + x[i] - e->prof[i % m];
 	if (!(g[0] > 0))
 		goto done;
 	/* Levinson-Durbin. */
@@ -560,6 +569,11 @@ static int stl_fit(struct eng *e, const double *x, size_t n, size_t m)
 	for (i = 0; i < ENG_AR; i++)
 		e->ar[i] = a[i + 1];
 done:
+	if (!rc) {
+		/* The level at the forecast origin, as reported. */
+		size_t w = ENG_MU_PERIODS * m < n ? ENG_MU_PERIODS * m : n;
+		e->mu = (e->dcs[n] - e->dcs[n - w]) / (double)w;
+	}
 	free(tr);
 	free(cs);
 	free(buf);
@@ -863,6 +877,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	e.S = malloc(n * sizeof(double));
 	e.S2 = malloc(n * sizeof(double));
 	e.prof = malloc(m * sizeof(double));
+	e.dcs = malloc((n + 1) * sizeof(double));
 	e.path = malloc(H * sizeof(double));
 	ws = malloc(2 * (ENG_WEEK + 1) * m * sizeof(double));
 	g.n = (size_t)ENG_PERIODS * (2 * ENG_SHIFT + 1);
@@ -874,7 +889,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	buf = malloc(g.n * sizeof(*buf));
 	out->q = malloc(H * o->nlevels * sizeof(*out->q));
 	out->scen = malloc(K * H * sizeof(*out->scen));
-	if (!x || !raw || !e.L || !e.B || !e.S || !e.S2 || !e.prof || !e.path || !ws || !g.origin || !g.w || !err || !err2 || !err3 || !buf || !out->q ||
+	if (!x || !raw || !e.L || !e.B || !e.S || !e.S2 || !e.prof || !e.dcs || !e.path || !ws || !g.origin || !g.w || !err || !err2 || !err3 || !buf || !out->q ||
 	    !out->scen) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
@@ -1033,6 +1048,7 @@ done:
 	free(e.S);
 	free(e.S2);
 	free(e.prof);
+	free(e.dcs);
 	free(e.path);
 	free(ws);
 	free(g.origin);
