@@ -639,7 +639,7 @@ static double wquantile_sorted(const struct wv *a, size_t n, double tot, double 
 }
 
 #define ENG_ACI_MIN 2         /* periods of scores before the drift check starts */
-#define ENG_ACI_AIM 0.85      /* aim below the nominal miss rate: the replay is optimistic */
+#define ENG_ACI_AIM 0.7       /* aim under the nominal miss rate: the replay is optimistic (older errors fit better) */
 
 static const double eng_tail_mult[] = { 1.0, 0.8, 0.65, 0.5, 0.4, 0.3, 0.22, 0.15, 0.1, 0.06 };
 #define ENG_NMULT (sizeof(eng_tail_mult) / sizeof(eng_tail_mult[0]))
