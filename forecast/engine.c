@@ -477,9 +477,7 @@ static void eng_path(const struct eng *e, size_t j, size_t lead, size_t H, doubl
 	if (e->model != M_STL) {
 		for (k = 0; k < H; k++)
 			out[k] = eng_point(e, j, lead + k);
-		return;
-	}
-	{
+	} else {
 		double r[ENG_AR], mu;
 		size_t w = ENG_MU_PERIODS * e->m < j ? ENG_MU_PERIODS * e->m : j;
 
@@ -837,6 +835,80 @@ done:
 	return rc;
 }
 
+/* Fits the candidate models of kind on the cleaned history and keeps the
+ * one with the smallest backtest MAE: e is left set up for it, its errors
+ * in err (err2 and err3 are scratch), its name, parameters and MAE in out,
+ * and its point forecast in e->path. */
+static int eng_choose(struct forecast_series *out, struct eng *e, const struct grid *g, size_t lead,
+		      size_t H, int kind, double *ws, double *err, double *err2, double *err3)
+{
+	const double *x = e->x;
+	size_t n = e->o, m = e->m;
+	double mae_sn, mae_hw = INFINITY, mae_hw2, mae_stl, params[5] = { 0 }, p2[5];
+	int rc = 0;
+
+	e->model = M_SNAIVE;
+	mae_sn = eng_errors(e, g, lead, H, err);
+	if (kind == M_HW || kind == M_AUTO) {
+		hw_fit(x, n, m, 0, ws, params);
+		hw_run(x, n, m, 0, params, ws, e->L, e->B, e->S, NULL);
+		e->phi = params[3];
+		e->model = M_HW;
+		mae_hw = eng_errors(e, g, lead, H, err2);
+		/* Daily and weekly seasons where at least three weeks of history allow. */
+		if (n >= 3 * ENG_WEEK * m) {
+			e->m2 = ENG_WEEK * m;
+			hw_fit(x, n, m, e->m2, ws, p2);
+			hw_run(x, n, m, e->m2, p2, ws, e->L, e->B, e->S, e->S2);
+			e->phi = p2[3];
+			if ((mae_hw2 = eng_errors(e, g, lead, H, err3)) < mae_hw) {
+				double *t = err2;
+				err2 = err3;
+				err3 = t;
+				mae_hw = mae_hw2;
+				memcpy(params, p2, sizeof(p2));
+			} else {
+				e->m2 = 0;
+				hw_run(x, n, m, 0, params, ws, e->L, e->B, e->S, NULL);
+				e->phi = params[3];
+			}
+		}
+	}
+	if (kind == M_STL || kind == M_AUTO) {
+		struct eng es = *e;
+
+		es.model = M_STL;
+		es.m2 = 0;
+		if ((rc = stl_fit(&es, x, n, m)))
+			goto done;
+		mae_stl = eng_errors(&es, g, lead, H, err3);
+		if (kind == M_STL || (mae_stl < mae_sn && mae_stl < mae_hw)) {
+			*e = es;
+			memcpy(err, err3, g->n * H * sizeof(*err));
+			memcpy(out->params, e->ar, sizeof(e->ar));
+			out->params[ENG_AR] = e->mu;
+			strcpy(out->model, "stl-ar");
+			out->backtest_mae = mae_stl;
+		}
+	}
+	if (e->model == M_STL) {
+		/* chosen above */
+	} else if (kind == M_HW || (kind == M_AUTO && mae_hw < mae_sn)) {
+		memcpy(err, err2, g->n * H * sizeof(*err));
+		memcpy(out->params, params, sizeof(params));
+		strcpy(out->model, e->m2 ? "holt-winters-weekly" : "holt-winters");
+		out->backtest_mae = mae_hw;
+	} else {
+		e->model = M_SNAIVE;
+		e->m2 = 0;
+		strcpy(out->model, "seasonal-naive");
+		out->backtest_mae = mae_sn;
+	}
+	eng_path(e, n, lead, H, e->path);
+done:
+	return rc;
+}
+
 static int predict_kind(struct forecast_series *out, const struct series *s,
 			const struct forecast_opts *o, int kind)
 {
@@ -846,7 +918,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	uint64_t seed = o->seed ? o->seed : ENG_DEFAULT_SEED;
 	struct eng e = { 0 };
 	struct grid g = { 0 };
-	double *x = NULL, *raw = NULL, *err = NULL, *err2 = NULL, *err3 = NULL, *ws = NULL, params[5] = { 0 };
+	double *x = NULL, *raw = NULL, *err = NULL, *err2 = NULL, *err3 = NULL, *ws = NULL;
 	struct wv *buf = NULL;
 	int64_t oi;
 	int rc = 0;
@@ -945,68 +1017,8 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	e.raw = raw;
 	e.o = n;
 	e.m = m;
-	{
-		double mae_sn, mae_hw = INFINITY, mae_hw2, mae_stl, p2[5];
-
-		e.model = M_SNAIVE;
-		mae_sn = eng_errors(&e, &g, lead, H, err);
-		if (kind == M_HW || kind == M_AUTO) {
-			hw_fit(x, n, m, 0, ws, params);
-			hw_run(x, n, m, 0, params, ws, e.L, e.B, e.S, NULL);
-			e.phi = params[3];
-			e.model = M_HW;
-			mae_hw = eng_errors(&e, &g, lead, H, err2);
-			/* Daily and weekly seasons where at least three weeks of history allow. */
-			if (n >= 3 * ENG_WEEK * m) {
-				e.m2 = ENG_WEEK * m;
-				hw_fit(x, n, m, e.m2, ws, p2);
-				hw_run(x, n, m, e.m2, p2, ws, e.L, e.B, e.S, e.S2);
-				e.phi = p2[3];
-				if ((mae_hw2 = eng_errors(&e, &g, lead, H, err3)) < mae_hw) {
-					double *t = err2;
-					err2 = err3;
-					err3 = t;
-					mae_hw = mae_hw2;
-					memcpy(params, p2, sizeof(p2));
-				} else {
-					e.m2 = 0;
-					hw_run(x, n, m, 0, params, ws, e.L, e.B, e.S, NULL);
-					e.phi = params[3];
-				}
-			}
-		}
-		if (kind == M_STL || kind == M_AUTO) {
-			struct eng es = e;
-
-			es.model = M_STL;
-			es.m2 = 0;
-			if ((rc = stl_fit(&es, x, n, m)))
-				goto done;
-			mae_stl = eng_errors(&es, &g, lead, H, err3);
-			if (kind == M_STL || (mae_stl < mae_sn && mae_stl < mae_hw)) {
-				e = es;
-				memcpy(err, err3, g.n * H * sizeof(*err));
-				memcpy(out->params, e.ar, sizeof(e.ar));
-				out->params[ENG_AR] = e.mu;
-				strcpy(out->model, "stl-ar");
-				out->backtest_mae = mae_stl;
-			}
-		}
-		if (e.model == M_STL) {
-			/* chosen above */
-		} else if (kind == M_HW || (kind == M_AUTO && mae_hw < mae_sn)) {
-			memcpy(err, err2, g.n * H * sizeof(*err));
-			memcpy(out->params, params, sizeof(params));
-			strcpy(out->model, e.m2 ? "holt-winters-weekly" : "holt-winters");
-			out->backtest_mae = mae_hw;
-		} else {
-			e.model = M_SNAIVE;
-			e.m2 = 0;
-			strcpy(out->model, "seasonal-naive");
-			out->backtest_mae = mae_sn;
-		}
-		eng_path(&e, n, lead, H, e.path);
-	}
+	if ((rc = eng_choose(out, &e, &g, lead, H, kind, ws, err, err2, err3)))
+		goto done;
 	out->backtest_origins = valid;
 	if ((rc = eng_quantiles(out, &e, &g, err, H, o)))
 		goto done;
