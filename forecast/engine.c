@@ -316,15 +316,28 @@ size_t forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *fl
 		all = c ? all / (double)c : 0;
 		/* A floor so that a flat series does not flag every wobble. */
 		mad = fmax(mad, 1e-3 * fabs(all) + 1e-12);
+		unsigned char *bad = (unsigned char *)dev; /* dev is free again: reuse it */
+		size_t run, maxrun = m / 4 > 3 ? m / 4 : 3;
+
 		for (i = 0; i < n; i++) {
 			double md = isnan(med[i % m]) ? all : med[i % m];
-			int bad = !isnan(v[i]) && fabs(v[i] - md) > z * mad;
+			bad[i] = !isnan(v[i]) && fabs(v[i] - md) > z * mad;
+		}
+		/* Anomalies are short: a deviation that lasts longer than a quarter
+		 * of the period is a change of level, which the models must follow. */
+		for (i = 0; i < n; i = i + run + (run == 0)) {
+			for (run = 0; i + run < n && bad[i + run]; run++)
+				;
+			if (run > maxrun)
+				memset(bad + i, 0, run);
+		}
+		for (i = 0; i < n; i++) {
+			double md = isnan(med[i % m]) ? all : med[i % m];
 
 			if (flag)
-				flag[i] = (unsigned char)bad;
-			if (bad)
-				nflag++;
-			if (bad || isnan(v[i]))
+				flag[i] = bad[i];
+			nflag += bad[i];
+			if (bad[i] || isnan(v[i]))
 				v[i] = md;
 		}
 	}

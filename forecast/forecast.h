@@ -122,9 +122,11 @@ size_t forecast_find_periods_p(const double *v, size_t n, size_t maxlag, size_t 
 double forecast_period_pvalue(const double *v, size_t n, size_t L, uint64_t seed);
 
 /* Flags spikes and dips: steps whose deviation from the median of the
- * same phase (period m steps) exceeds z robust standard deviations, and
- * replaces them (and NANs) in place by that median. flag may be NULL.
- * Returns how many steps were flagged as anomalies. */
+ * same phase (period m steps) exceeds z robust standard deviations, in
+ * runs of at most a quarter period (a longer deviation is a change of
+ * level, kept so that the models follow it), and replaces them (and NANs)
+ * in place by that median. flag may be NULL. Returns how many steps were
+ * flagged as anomalies. */
 size_t forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag);
 
 /* Rolling-origin evaluation of one series: origins every o->horizon
