@@ -105,3 +105,7 @@ expect_out "periods found: 86400s \(acf 0\.[0-9]+, p 0\.01\)"
 run "forecast stl-ar" 0 forecast $DEMO --model stl-ar --component mongo-01 --resource cpu --output json
 expect_out '"model": "stl-ar"'
 expect_out '"ar": \['
+
+# Too little history before --now: the error names the series and what is needed.
+run "forecast short history" 1 forecast --inventory $TD/demo/inventory.json --schedule $TD/demo/schedule.json --now 2018-04-27T00:00:00Z -c mongo-01 -r cpu
+expect_err "^adpart-update: forecast of 'mongo-01' cpu: needs at least 3 periods of 86400s history before the origin; it has 576 steps$"
