@@ -30,7 +30,7 @@ int main(int argc, char **argv)
 {
 	size_t N = argc > 1 ? (size_t)atol(argv[1]) : 1000, len = argc > 2 ? (size_t)atol(argv[2]) : 8640;
 	size_t nf = argc > 3 ? (size_t)argc - 3 : 0, i, j, k;
-	double **src = calloc(nf ? nf : 1, sizeof(*src)), t0, wall;
+	double **src = calloc(nf ? nf : 1, sizeof(*src)), t0, wall, cpu, load[1] = { 0 };
 	size_t *srcn = calloc(nf ? nf : 1, sizeof(*srcn)), nsrc = 0;
 	struct history h = { 0 };
 	struct forecast fc = { 0 };
@@ -85,6 +85,8 @@ int main(int argc, char **argv)
 	}
 	getrusage(RUSAGE_SELF, &ru);
 	rss_before = ru.ru_maxrss;
+	cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	      (double)ru.ru_stime.tv_usec / 1e6;
 	o.origin = o.start = (int64_t)len * STEP;
 	o.step = STEP;
 	o.horizon = 48;
@@ -99,9 +101,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fcscale: forecast failed (%d)\n", rc);
 		return 1;
 	}
-	printf("forecast scale: %zu series x %zu points, 4 h horizon, %zu scenarios: wall %.2fs, "
-	       "peak RSS %.1f MiB (%.1f MiB before the forecast; history %.1f MiB)\n",
-	       N, len, fc.items[0].nscen, wall, (double)ru.ru_maxrss / 1024, (double)rss_before / 1024,
+	cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	      (double)ru.ru_stime.tv_usec / 1e6 - cpu;
+	getloadavg(load, 1);
+	printf("forecast scale: %zu series x %zu points, 4 h horizon, %zu scenarios: wall %.2fs, cpu %.2fs "
+	       "(load average %.1f), peak RSS %.1f MiB (%.1f MiB before the forecast; history %.1f MiB)\n",
+	       N, len, fc.items[0].nscen, wall, cpu, load[0], (double)ru.ru_maxrss / 1024, (double)rss_before / 1024,
 	       (double)N * (double)len * sizeof(double) / 1048576);
 	forecast_release(&fc);
 	for (i = 0; i < N; i++) {

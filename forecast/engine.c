@@ -94,7 +94,8 @@ static int acf_fft(double *acf, const double *v, size_t n, double mean, size_t m
 	size_t N = 1, i;
 	double *re, *im;
 
-	while (N < 2 * n)
+	/* Zero padding beyond maxlag keeps the circular correlation exact up to it. */
+	while (N < n + maxlag + 1)
 		N <<= 1;
 	re = calloc(N, sizeof(*re));
 	im = calloc(N, sizeof(*im));
