@@ -254,9 +254,10 @@ size_t forecast_find_periods_p(const double *v, size_t n, size_t maxlag, size_t 
 				continue;
 			for (f = 0; f < found; f++) {
 				double r = (double)lag / (double)lags[f], near = floor(r + 0.5);
-				/* A multiple of a period found is a harmonic unless it correlates
-				 * clearly better (a week over a day); a divisor is a period of its own. */
-				if (lag == lags[f] ||
+				/* Within 5% of a period found is that period again; a multiple is
+				 * a harmonic unless it correlates clearly better (a week over a
+				 * day); a divisor is a period of its own. */
+				if (fabs((double)lag - (double)lags[f]) < 0.05 * (double)lags[f] ||
 				    (near >= 1 && fabs(r - near) < 0.03 * near && acf[lag] < strength[f] + 0.05))
 					harmonic = 1;
 			}
