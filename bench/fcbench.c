@@ -1,6 +1,11 @@
 /* Forecasting benchmark: rolling-origin backtest of every model on
  * prepared series (one value per line, 5-minute steps), horizons of 4 h
- * and 24 h; prints MASE, pinball loss, coverage and wall time. */
+ * and 24 h. Prints, per model, MASE over all series and, per dataset
+ * (the file name up to its first '-', bitbrains split into cpu and
+ * memory), the coverage of p90, p95 and the central 95% interval
+ * [p2.5, p97.5], with the wall time.
+ *
+ * usage: fcbench ORIGINS MODELS FILE...   (MODELS: comma-separated) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +16,10 @@
 
 #define STEP 300
 #define MAXN 200000
+#define MAXSETS 8
+#define NLEV 7
+
+static const double levels[NLEV] = { 0.025, 0.05, 0.5, 0.9, 0.95, 0.975, 0.99 };
 
 static double now(void)
 {
@@ -19,28 +28,52 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void set_name(char *out, size_t cap, const char *path)
+{
+	const char *b = strrchr(path, '/');
+	size_t n;
+
+	b = b ? b + 1 : path;
+	n = strncmp(b, "bb-", 3) ? strcspn(b, "-") : 3 + strcspn(b + 3, "-");
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, b, n);
+	out[n] = '\0';
+}
+
+struct acc {
+	char name[16];
+	size_t pts, series;
+	double cov90, cov95, in95;
+};
+
 int main(int argc, char **argv)
 {
-	static const char *models[] = { "seasonal-naive", "holt-winters", "auto", "seasonal-analog" };
 	static const size_t hs[] = { 48, 288 };
-	size_t origins = argc > 2 ? (size_t)atoi(argv[2]) : 3, mi, hi, fi;
+	size_t origins = argc > 1 ? (size_t)atoi(argv[1]) : 3, hi, fi;
+	char *models = argc > 2 ? strdup(argv[2]) : NULL, *mn, *save = NULL;
 	char **files = argv + 3;
 	int nf = argc - 3;
 
-	if (argc < 4) {
-		fprintf(stderr, "usage: fcbench LABEL ORIGINS FILE...\n");
+	if (argc < 4 || !models) {
+		fprintf(stderr, "usage: fcbench ORIGINS MODELS FILE...\n");
 		return 1;
 	}
-	for (hi = 0; hi < 2; hi++)
-		for (mi = 0; mi < 4; mi++) {
-			double mase = 0, cov[4] = { 0 }, pin[4] = { 0 }, t0 = now();
-			size_t nser = 0, pts = 0, l;
+	for (hi = 0; hi < 2; hi++) {
+		char *list = strdup(models);
 
+		for (mn = strtok_r(list, ",", &save); mn; mn = strtok_r(NULL, ",", &save)) {
+			struct acc sets[MAXSETS];
+			double mase = 0, t0 = now(), pin95 = 0;
+			size_t nser = 0, nsets = 0, pts = 0, k, beat = 0;
+
+			memset(sets, 0, sizeof(sets));
 			for (fi = 0; fi < (size_t)nf; fi++) {
 				FILE *f = fopen(files[fi], "r");
 				struct series s = { 0 };
 				struct forecast_opts o = { 0 };
-				struct forecast_eval ev;
+				struct forecast_eval ev, sn;
+				char name[16];
 				double v;
 
 				if (!f)
@@ -54,26 +87,55 @@ int main(int argc, char **argv)
 				o.origin = o.start = (int64_t)s.n * STEP;
 				o.step = STEP;
 				o.horizon = hs[hi];
-				o.levels[0] = 0.5, o.levels[1] = 0.9, o.levels[2] = 0.95, o.levels[3] = 0.99;
-				o.nlevels = 4;
+				memcpy(o.levels, levels, sizeof(levels));
+				o.nlevels = NLEV;
 				o.period = 86400;
 				if (s.n >= origins * hs[hi] + 3 * 288 + hs[hi] &&
-				    forecast_backtest(&ev, &s, &o, models[mi], origins) == 0 && !isnan(ev.mase) &&
+				    forecast_backtest(&ev, &s, &o, mn, origins) == 0 && !isnan(ev.mase) &&
 				    ev.origins == origins) {
+					struct acc *a = NULL;
+
+					if (forecast_backtest(&sn, &s, &o, "seasonal-naive", origins) == 0 &&
+					    ev.mase <= sn.mase)
+						beat++;
+					set_name(name, sizeof(name), files[fi]);
+					for (k = 0; k < nsets; k++)
+						if (!strcmp(sets[k].name, name))
+							a = &sets[k];
+					if (!a && nsets < MAXSETS) {
+						a = &sets[nsets++];
+						strcpy(a->name, name);
+					}
 					nser++;
 					mase += ev.mase;
 					pts += ev.points;
-					for (l = 0; l < 4; l++) {
-						cov[l] += ev.coverage[l] * (double)ev.points;
-						pin[l] += ev.pinball[l] * (double)ev.points;
+					pin95 += ev.pinball[4] * (double)ev.points;
+					if (getenv("FCBENCH_VERBOSE"))
+						printf("      %-40s %-15s MASE %6.3f  p95 %.3f  in95 %.3f\n", files[fi], ev.model,
+						       ev.mase, ev.coverage[4], ev.coverage[5] - ev.below[0]);
+					if (a) {
+						double p = (double)ev.points;
+						a->series++;
+						a->pts += ev.points;
+						a->cov90 += ev.coverage[3] * p;
+						a->cov95 += ev.coverage[4] * p;
+						a->in95 += (ev.coverage[5] - ev.below[0]) * p;
 					}
 				}
 				free(s.v);
 			}
-			printf("adpart %-4s %-15s series %3zu  MASE %.3f  coverage p50 %.3f p90 %.3f p95 %.3f p99 %.3f  wall %.1fs\n",
-			       hi ? "24h" : "4h", models[mi], nser, nser ? mase / (double)nser : NAN,
-			       pts ? cov[0] / (double)pts : 0, pts ? cov[1] / (double)pts : 0,
-			       pts ? cov[2] / (double)pts : 0, pts ? cov[3] / (double)pts : 0, now() - t0);
+			printf("adpart %-4s %-15s series %3zu  MASE %.3f  (<= seasonal naive on %zu)  wall %.1fs\n",
+			       hi ? "24h" : "4h", mn, nser, nser ? mase / (double)nser : NAN, beat, now() - t0);
+			for (k = 0; k < nsets; k++) {
+				struct acc *a = &sets[k];
+				double p = a->pts ? (double)a->pts : 1;
+				printf("    %-8s series %3zu points %6zu  coverage p90 %.3f  p95 %.3f  [p2.5,p97.5] %.3f\n",
+				       a->name, a->series, a->pts, a->cov90 / p, a->cov95 / p, a->in95 / p);
+			}
+			(void)pin95;
 		}
+		free(list);
+	}
+	free(models);
 	return 0;
 }

@@ -11,14 +11,15 @@ BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 DEMO="$TOP/testdata/demo"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/adpart-bench.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+[ -n "${ADP_BENCH_KEEP:-}" ] && TMP=$ADP_BENCH_KEEP && mkdir -p "$TMP"
+[ -n "${ADP_BENCH_KEEP:-}" ] || trap 'rm -rf "$TMP"' EXIT
 for day in 2018-04-30 2018-05-01 2018-05-02 2018-05-03 2018-05-04 2018-05-05; do
 	sed -e "s/2018-05-06T01:00:00Z/${day}T01:00:00Z/" -e "s/2018-05-06T05:00:00Z/${day}T05:00:00Z/" \
 		"$DEMO/schedule.json" >"$TMP/schedule-$day.json"
 	rc=0
 	"$BIN" plan --inventory "$DEMO/inventory.json" --schedule "$TMP/schedule-$day.json" \
 		--now "${day}T00:00:00Z" --plan-file "$TMP/plan-$day.json" >/dev/null 2>&1 || rc=$?
-	# 2: infeasible, the plan is still written with its shortfalls.
+	# 2: plan written (0: nothing to do; 3, infeasible, writes no plan).
 	[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || { echo "planner: plan for $day failed ($rc)" >&2; exit 1; }
 	"$BIN" simulate "$TMP/plan-$day.json" --inventory "$DEMO/inventory.json" -o json >"$TMP/sim-$day.json"
 done
@@ -26,7 +27,7 @@ done
 import glob, json, sys
 tot = {}
 for f in sorted(glob.glob(sys.argv[1] + "/sim-*.json")):
-    for row in json.load(open(f)):
+    for row in json.load(open(f))["components"]:
         for m, st in row["methods"].items():
             t = tot.setdefault((row["resource"], m), [0, 0, 0.0, 0.0, 0])
             t[0] += st["steps"]; t[1] += st["violations"]

@@ -1,6 +1,8 @@
-/* Solver benchmark: one wave's assignment solved by the heuristic and by
- * the MILP (GLPK) on the same instances, and a scale run of the heuristic
- * alone. Instances are drawn from real traces (one value per line,
+/* Solver benchmark: the planner's wave problem (partition/planner.h)
+ * solved by the planner's heuristic (part_place_movers) and by the MILP
+ * (GLPK, started from the heuristic's answer) on the same instances, both
+ * scored by part_wave_evaluate; and a scale run of the heuristic and the
+ * scorer on every wave. Instances are drawn from real traces (one value per line,
  * 5-minute steps, prepared by solver_prepare.py), seeded:
  *   - each component follows one trace divided by the trace's 95th
  *     percentile and clipped at 2, times a nominal CPU drawn from a
@@ -31,6 +33,7 @@
 #include <time.h>
 
 #include "partition/exact.h"
+#include "partition/schedule.h"
 #include "util/error.h"
 
 #define RR ADP_RES_COUNT
@@ -38,7 +41,7 @@
 #define STEPS 12
 #define DAYS 10
 #define SHIFTS 5
-#define K (DAYS * SHIFTS)
+#define NSC (DAYS * SHIFTS)
 #define MAXN 200000
 #define HEADROOM 1.35
 
@@ -184,14 +187,14 @@ static void world_make(struct world *w, size_t ncomps, size_t nparts, size_t off
 	 * 95th percentiles, so that no partition starts overloaded. */
 	for (i = 0; i < ncomps; i++) {
 		struct comp *c = &w->c[i];
-		double v[STEPS * K];
+		double v[STEPS * NSC];
 		size_t s, k;
 
 		for (s = 0; s < STEPS; s++)
-			for (k = 0; k < K; k++)
-				v[s * K + k] = demand(c, 0, s, k);
-		qsort(v, STEPS * K, sizeof(double), cmp_asc);
-		c->p95 = v[(size_t)(0.95 * (STEPS * K - 1))];
+			for (k = 0; k < NSC; k++)
+				v[s * NSC + k] = demand(c, 0, s, k);
+		qsort(v, STEPS * NSC, sizeof(double), cmp_asc);
+		c->p95 = v[(size_t)(0.95 * (STEPS * NSC - 1))];
 	}
 	for (i = 0; i < ncomps; i++) {
 		ord[i] = i;
@@ -229,37 +232,37 @@ static void world_make(struct world *w, size_t ncomps, size_t nparts, size_t off
 		int r;
 
 		for (r = 0; r < 2; r++) {
-			tot[r] = calloc(STEPS * K, sizeof(double));
+			tot[r] = calloc(STEPS * NSC, sizeof(double));
 			for (i = 0; i < ncomps; i++)
 				for (s = 0; s < STEPS; s++)
-					for (k = 0; k < K; k++)
-						tot[r][s * K + k] += demand(&w->c[i], r, s, k) * (double)w->c[i].replicas;
-			qsort(tot[r], STEPS * K, sizeof(double), cmp_asc);
-			q[r] = tot[r][(size_t)((r ? 0.99 : 0.95) * (STEPS * K - 1))];
+					for (k = 0; k < NSC; k++)
+						tot[r][s * NSC + k] += demand(&w->c[i], r, s, k) * (double)w->c[i].replicas;
+			qsort(tot[r], STEPS * NSC, sizeof(double), cmp_asc);
+			q[r] = tot[r][(size_t)((r ? 0.99 : 0.95) * (STEPS * NSC - 1))];
 			free(tot[r]);
 		}
 		/* ... and never below 1.05 times what the partition already
 		 * carries at the confidence before the wave, so that the
 		 * replicas that stay always fit. */
 		{
-			double *home = calloc(nparts * 2 * STEPS * K, sizeof(double));
+			double *home = calloc(nparts * 2 * STEPS * NSC, sizeof(double));
 
 			for (i = 0; i < ncomps; i++)
 				for (j = 0; j < w->c[i].replicas; j++)
 					for (r = 0; r < 2; r++)
 						for (s = 0; s < STEPS; s++)
-							for (k = 0; k < K; k++)
-								home[((w->c[i].home[j] * 2 + (size_t)r) * STEPS + s) * K + k] +=
+							for (k = 0; k < NSC; k++)
+								home[((w->c[i].home[j] * 2 + (size_t)r) * STEPS + s) * NSC + k] +=
 									demand(&w->c[i], r, s, k);
 			for (p = 0; p < nparts; p++) {
 				double f = p % 2 ? 1.15 : 0.85, need[2] = { 0, 0 };
 
 				for (r = 0; r < 2; r++)
 					for (s = 0; s < STEPS; s++) {
-						double *v = home + ((p * 2 + (size_t)r) * STEPS + s) * K;
+						double *v = home + ((p * 2 + (size_t)r) * STEPS + s) * NSC;
 
-						qsort(v, K, sizeof(double), cmp_asc);
-						need[r] = fmax(need[r], v[K - 1 - (size_t)floor((r ? 0.01 : 0.05) * K + 1e-9)]);
+						qsort(v, NSC, sizeof(double), cmp_asc);
+						need[r] = fmax(need[r], v[NSC - 1 - (size_t)floor((r ? 0.01 : 0.05) * NSC + 1e-9)]);
 					}
 				w->cap[p][0] = ceil(8 * fmax(HEADROOM * f * q[0] / (double)(nparts - offline), 1.05 * need[0])) / 8;
 				w->cap[p][1] = ceil(fmax(HEADROOM * f * q[1] / (double)(nparts - offline), 1.05 * need[1]) /
@@ -282,90 +285,144 @@ static int cmp_desc(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* The wave that takes partitions [off0, off0 + noff) offline; with all,
- * every replica is placed from scratch on every partition instead. */
-static int wave_make(struct part_wave_problem *pb, const struct world *w, size_t off0, size_t noff, int all)
+/* The planner's wave problem (partition/planner.h) with its arrays owned. */
+struct wave {
+	struct part_wave_problem pb;
+	struct part_wave_mover *m;
+	double *cap, *base, *bmin, *bsp, *dem, *sp;
+	unsigned char *online;
+	int *hosts;
+};
+
+static void wave_release(struct wave *x)
 {
-	struct part_exact_weights wt;
-	size_t N = 0, P = w->nparts - noff, i, j, s, k, n, *pmap = malloc(w->nparts * sizeof(size_t));
-	double eps[2] = { 0.05, 0.01 }, tmp[K];
+	free(x->m);
+	free(x->cap);
+	free(x->base);
+	free(x->bmin);
+	free(x->bsp);
+	free(x->dem);
+	free(x->sp);
+	free(x->online);
+	free(x->hosts);
+	memset(x, 0, sizeof(*x));
+}
+
+/* Per replica: the demand over (k, h), its quantile at 1 - eps and median
+ * per step. */
+static void replica_rows(const struct comp *c, int r, double eps, double *d, double *q, double *q50)
+{
+	double tmp[NSC];
+	size_t s, k, a = (size_t)floor(eps * NSC + 1e-9);
+
+	for (s = 0; s < STEPS; s++) {
+		for (k = 0; k < NSC; k++)
+			d[k * STEPS + s] = tmp[k] = demand(c, r, s, k);
+		qsort(tmp, NSC, sizeof(double), cmp_desc);
+		q[s] = tmp[a];
+		q50[s] = tmp[(NSC - 1) / 2];
+	}
+}
+
+/* The wave that takes partitions [off0, off0 + noff) offline, as the
+ * planner builds it: movers are the replicas whose home is offline, the
+ * others stay (load, guarantees, spreads, anti-affinity). With all, every
+ * replica is placed from scratch on every partition instead. */
+static int wave_make(struct wave *x, const struct world *w, size_t off0, size_t noff, int all)
+{
+	struct part_wave_problem *pb = &x->pb;
+	size_t N = 0, P = w->nparts, C = w->ncomps, i, j, s, k, n, p;
+	double eps[2] = { 0.05, 0.01 }, q[STEPS], q50[STEPS], row[NSC * STEPS];
 	int r;
 
-	part_exact_weights_default(&wt);
-	for (i = 0, n = 0; i < w->nparts; i++)
-		pmap[i] = i >= off0 && i < off0 + noff ? (size_t)-1 : n++;
-	for (i = 0; i < w->ncomps; i++)
+	memset(x, 0, sizeof(*x));
+	for (i = 0; i < C; i++)
 		for (j = 0; j < w->c[i].replicas; j++)
-			N += all || pmap[w->c[i].home[j]] == (size_t)-1;
-	if (part_wave_problem_init(pb, N, P, STEPS, K)) {
-		free(pmap);
+			N += all || (w->c[i].home[j] >= off0 && w->c[i].home[j] < off0 + noff);
+	x->m = calloc(N + 1, sizeof(*x->m));
+	x->cap = calloc(P * RR, sizeof(double));
+	x->base = calloc(P * RR * NSC * STEPS, sizeof(double));
+	x->bmin = calloc(P * RR, sizeof(double));
+	x->bsp = calloc(P * RR * STEPS, sizeof(double));
+	x->dem = calloc(N * 2 * NSC * STEPS + 1, sizeof(double));
+	x->sp = calloc(N * RR * STEPS + 1, sizeof(double));
+	x->online = calloc(P, 1);
+	x->hosts = calloc(C * P, sizeof(int));
+	if (!x->m || !x->cap || !x->base || !x->bmin || !x->bsp || !x->dem || !x->sp || !x->online || !x->hosts) {
+		wave_release(x);
 		return -1;
 	}
-	pb->eps[ADP_RES_CPU] = eps[0];
-	pb->eps[ADP_RES_MEMORY] = eps[1];
-	for (i = 0; i < w->nparts; i++)
-		if (pmap[i] != (size_t)-1) {
-			pb->cap[pmap[i] * RR + ADP_RES_CPU] = w->cap[i][0];
-			pb->cap[pmap[i] * RR + ADP_RES_MEMORY] = w->cap[i][1];
-			pb->zone[pmap[i]] = w->zone[i];
-		}
-	for (i = 0, n = 0; i < w->ncomps; i++) {
+	for (p = 0; p < P; p++) {
+		x->cap[p * RR + ADP_RES_CPU] = w->cap[p][0];
+		x->cap[p * RR + ADP_RES_MEMORY] = w->cap[p][1];
+		x->online[p] = all || p < off0 || p >= off0 + noff;
+	}
+	for (i = 0, n = 0; i < C; i++) {
 		const struct comp *c = &w->c[i];
 
 		for (j = 0; j < c->replicas; j++) {
-			size_t home = c->home[j], p = pmap[home];
+			size_t home = c->home[j];
+			struct part_wave_mover *m = &x->m[n];
+			double worst = 0;
 
-			if (!all && p != (size_t)-1) {
-				/* Stays: load, guarantees and impact of its partition. */
+			if (!all && x->online[home]) {
+				/* Stays: load, guarantees, spreads and anti-affinity. */
 				for (r = 0; r < 2; r++) {
 					int res = r ? ADP_RES_MEMORY : ADP_RES_CPU;
-					double *b = pb->base + ((p * RR + (size_t)res) * STEPS) * K;
 
+					replica_rows(c, r, eps[r], row, q, q50);
+					for (k = 0; k < NSC; k++)
+						for (s = 0; s < STEPS; s++)
+							x->base[((home * RR + (size_t)res) * NSC + k) * STEPS + s] += row[k * STEPS + s];
 					for (s = 0; s < STEPS; s++)
-						for (k = 0; k < K; k++)
-							b[s * K + k] += demand(c, r, s, k);
-					pb->base_min[p * RR + (size_t)res] += r ? 0.5 * c->mem : 0.25 * c->cpu / (double)c->replicas;
+						x->bsp[(home * RR + (size_t)res) * STEPS + s] += q[s] - q50[s];
+					x->bmin[home * RR + (size_t)res] += r ? 0.5 * c->mem : 0.25 * c->cpu / (double)c->replicas;
 				}
-				pb->base_impact[p] += wt.tier[c->tier];
+				x->hosts[i * P + home]++;
 				continue;
 			}
-			pb->comp[n] = i;
-			pb->tier[n] = c->tier;
-			pb->home_zone[n] = w->zone[home];
+			m->comp = i;
+			m->replica = j;
+			m->home = home;
+			m->tier = c->tier;
+			m->factor = 1;
+			m->spread_h = x->sp + n * RR * STEPS;
 			for (r = 0; r < 2; r++) {
 				int res = r ? ADP_RES_MEMORY : ADP_RES_CPU;
-				double *d = pb->dem + ((n * RR + (size_t)res) * STEPS) * K, mean = 0, alloc = 0;
-				double unit = r ? 67108864.0 : 0.125, q50 = 0, q95 = 0;
-				size_t a = (size_t)floor(eps[r] * K + 1e-9);
+				double *d = x->dem + (n * 2 + (size_t)r) * NSC * STEPS, qmax = 0, smax = 0;
 
+				replica_rows(c, r, eps[r], d, q, q50);
+				m->demand[res] = d;
 				for (s = 0; s < STEPS; s++) {
-					for (k = 0; k < K; k++) {
-						d[s * K + k] = tmp[k] = demand(c, r, s, k);
-						mean += tmp[k];
-					}
-					qsort(tmp, K, sizeof(double), cmp_desc);
-					alloc = fmax(alloc, tmp[a]);
-					q50 = fmax(q50, tmp[K / 2]);
-					q95 = fmax(q95, tmp[K / 20]);
+					x->sp[n * RR * STEPS + (size_t)res * STEPS + s] = q[s] - q50[s];
+					qmax = fmax(qmax, q[s]);
+					smax = fmax(smax, q[s] - q50[s]);
 				}
-				pb->mean[n * RR + (size_t)res] = mean / (STEPS * K);
-				pb->min[n * RR + (size_t)res] = r ? 0.5 * c->mem : 0.25 * c->cpu / (double)c->replicas;
-				pb->alloc[n * RR + (size_t)res] = fmax(ceil(alloc / unit - 1e-9) * unit, pb->min[n * RR + (size_t)res]);
-				if (r == 0)
-					pb->unc[n] = q50 > 0 ? (q95 - q50) / q50 : 0;
+				m->min[res] = r ? 0.5 * c->mem : 0.25 * c->cpu / (double)c->replicas;
+				worst = fmax(worst, qmax > 0 ? smax / qmax : 0);
 			}
+			m->spread = worst;
 			n++;
 		}
 	}
-	/* Anti-affinity with the replicas that stay. */
-	for (n = 0; n < N && !all; n++) {
-		const struct comp *c = &w->c[pb->comp[n]];
-
-		for (j = 0; j < c->replicas; j++)
-			if (pmap[c->home[j]] != (size_t)-1)
-				pb->forbid[n * P + pmap[c->home[j]]] = 1;
-	}
-	free(pmap);
+	pb->nparts = P;
+	pb->ncomps = C;
+	pb->nmovers = N;
+	pb->K = NSC;
+	pb->H = STEPS;
+	pb->stride = STEPS;
+	pb->offset = 0;
+	pb->capacity = x->cap;
+	pb->online = x->online;
+	pb->base = x->base;
+	pb->base_min = x->bmin;
+	pb->hosts = x->hosts;
+	pb->movers = x->m;
+	pb->eps[ADP_RES_CPU] = eps[0];
+	pb->eps[ADP_RES_MEMORY] = eps[1];
+	memcpy(pb->weights, schedule_weight_defaults, sizeof(pb->weights));
+	pb->dependence = SCHEDULE_DEFAULT_DEPENDENCE;
+	pb->base_spread = x->bsp;
 	return 0;
 }
 
@@ -374,102 +431,111 @@ static void print_num(double v)
 	if (isinf(v))
 		printf(" %10s", "-");
 	else
-		printf(" %10.3f", v);
+		printf(" %10.4g", v);
 }
 
 static int compare(unsigned long seed, double seconds, char **sizes, int nsizes, int all)
 {
 	int si;
 
-	printf("%-6s %-5s %-6s | %10s %8s | %10s %10s %8s %8s %8s | %-10s %s\n", "comps", "parts", "movers",
-	       "heur obj", "heur s", "milp obj", "bound", "gap heur", "gap milp", "milp s", "status",
+	printf("%-6s %-5s %-6s | %10s %4s %8s | %10s %10s %8s %8s %8s | %-11s %s\n", "comps", "parts", "movers",
+	       "heur cost", "viol", "heur s", "milp cost", "bound", "gap heur", "gap kept", "milp s", "status",
 	       "rounds/steps/rows/nonzeros");
 	for (si = 0; si < nsizes; si++) {
 		size_t C = (size_t)atol(sizes[si]), P = C / 10 < 4 ? 4 : C / 10, off = all ? 0 : P / 10 ? P / 10 : 1;
 		struct world w = { 0 };
-		struct part_wave_problem pb;
-		struct part_wave_solution h = { 0 }, m = { 0 };
+		struct wave x;
+		struct part_exact_result m;
 		struct part_exact_opts o = { 0 };
-		double gh;
+		size_t *assign, viol;
+		double gh, cost;
 		int rc;
 
 		rng_state = seed * 2654435761u + C;
 		world_make(&w, C, P, off);
-		if (wave_make(&pb, &w, 0, off, all)) {
+		if (wave_make(&x, &w, 0, off, all) || !(assign = malloc((x.pb.nmovers + 1) * sizeof(size_t)))) {
+			fprintf(stderr, "solver: out of memory\n");
+			return 1;
+		}
+		o.time_limit = seconds;
+		/* The MILP starts from the planner's heuristic and reports its
+		 * cost, both scored by part_wave_evaluate. */
+		rc = part_exact_solve(assign, &m, &x.pb, NULL, &o);
+		if (rc && rc != ADP_EINFEASIBLE) {
 			fprintf(stderr, "solver: %s\n", adp_error_last());
 			return 1;
 		}
-		rc = part_exact_heuristic(&h, &pb, NULL);
-		if (rc)
-			fprintf(stderr, "solver: %zu components: heuristic: %s\n", C, adp_error_last());
-		o.time_limit = seconds;
-		part_exact_solve(&m, &pb, &o);
-		if (m.assign && m.status <= PART_EXACT_FEASIBLE && part_exact_verify(&pb, m.assign)) {
-			fprintf(stderr, "solver: the kept assignment fails the full check: %s\n", adp_error_last());
+		if (part_wave_evaluate(&x.pb, assign, &cost, &viol) || viol != m.violations ||
+		    fabs(cost - m.objective) > 1e-9 * (1 + fabs(cost))) {
+			fprintf(stderr, "solver: the kept assignment does not score as reported\n");
 			return 1;
 		}
-		gh = rc || isinf(m.bound) ? INFINITY : (h.objective - m.bound) / (fabs(h.objective) + 2.2e-16);
-		printf("%-6zu %-5zu %-6zu |", C, P, pb.nmovers);
-		print_num(h.objective);
-		printf(" %8.3f |", h.heur_seconds);
-		print_num(m.objective);
+		gh = m.heuristic_violations || isinf(m.bound) ? INFINITY
+			: (m.heuristic_objective - m.bound) / (fabs(m.heuristic_objective) + 2.2e-16);
+		printf("%-6zu %-5zu %-6zu |", C, P, x.pb.nmovers);
+		print_num(m.heuristic_objective);
+		printf(" %4zu %8.3f |", m.heuristic_violations, m.heur_seconds);
+		print_num(m.milp_objective);
 		print_num(m.bound);
-		printf(" %7.2f%% %7.2f%% %8.2f | %-10s %zu/%zu/%zu/%zu%s%s%s\n", 100 * gh, 100 * m.gap, m.milp_seconds,
+		printf(" %7.2f%% %7.2f%% %8.2f | %-11s %zu/%zu/%zu/%zu%s%s%s\n", 100 * gh, 100 * m.gap, m.milp_seconds,
 		       part_exact_status_name(m.status), m.rounds, m.steps_used, m.rows, m.nonzeros,
 		       m.time_limit_hit ? " time-limit" : "", m.too_large ? " too-large" : "",
-		       m.from_heuristic ? " heuristic-kept" : "");
+		       m.replaced ? " milp-kept" : " heuristic-kept");
 		fflush(stdout);
-		part_wave_solution_release(&h);
-		part_wave_solution_release(&m);
-		part_wave_problem_release(&pb);
+		free(assign);
+		wave_release(&x);
 		free(w.c);
 	}
 	return 0;
 }
 
+/* Every wave of the estate through the planner's heuristic and scorer,
+ * as part_plan runs them per wave. */
 static int scale(unsigned long seed, size_t C, size_t P, size_t off)
 {
 	struct world w = { 0 };
 	struct rusage ru;
-	double t0 = now(), tbuild = 0, theur = 0, worst = 0;
-	size_t wave, nw = (P + off - 1) / off, movers = 0, placed_waves = 0;
+	double t0 = now(), tbuild = 0, theur = 0, teval = 0, worst = 0, total = 0;
+	size_t wave, nw = (P + off - 1) / off, movers = 0, clean_waves = 0;
 
 	if (P > 4096)
 		return 1;
 	rng_state = seed * 2654435761u + C;
 	world_make(&w, C, P, off);
 	for (wave = 0; wave < nw; wave++) {
-		struct part_wave_problem pb;
-		struct part_wave_solution h = { 0 };
-		double t1 = now(), t2;
-		size_t n = off < P - wave * off ? off : P - wave * off;
-		int rc;
+		struct wave x;
+		double t1 = now(), t2, t3, cost;
+		size_t n = off < P - wave * off ? off : P - wave * off, *assign, viol;
 
-		if (wave_make(&pb, &w, wave * off, n, 0)) {
-			fprintf(stderr, "solver: %s\n", adp_error_last());
+		if (wave_make(&x, &w, wave * off, n, 0) || !(assign = malloc((x.pb.nmovers + 1) * sizeof(size_t)))) {
+			fprintf(stderr, "solver: out of memory\n");
 			return 1;
 		}
 		t2 = now();
 		tbuild += t2 - t1;
-		rc = part_exact_heuristic(&h, &pb, NULL);
-		theur += now() - t2;
-		worst = fmax(worst, now() - t2);
-		movers += pb.nmovers;
-		if (rc == 0) {
-			placed_waves++;
-			if (part_exact_verify(&pb, h.assign)) {
-				fprintf(stderr, "solver: wave %zu fails the full check: %s\n", wave + 1, adp_error_last());
-				return 1;
-			}
+		if (part_place_movers(&x.pb, assign)) {
+			fprintf(stderr, "solver: %s\n", adp_error_last());
+			return 1;
 		}
-		part_wave_solution_release(&h);
-		part_wave_problem_release(&pb);
+		t3 = now();
+		theur += t3 - t2;
+		worst = fmax(worst, t3 - t2);
+		if (part_wave_evaluate(&x.pb, assign, &cost, &viol)) {
+			fprintf(stderr, "solver: %s\n", adp_error_last());
+			return 1;
+		}
+		teval += now() - t3;
+		total += cost;
+		movers += x.pb.nmovers;
+		clean_waves += !viol;
+		free(assign);
+		wave_release(&x);
 	}
 	getrusage(RUSAGE_SELF, &ru);
 	printf("scale: %zu components on %zu partitions, %zu waves of %zu offline, %zu moves, %zu scenarios x %d steps\n",
-	       C, P, nw, off, movers, (size_t)K, STEPS);
-	printf("scale: heuristic %.2f s (slowest wave %.2f s), instances %.2f s, total %.2f s; %zu of %zu waves fit; peak RSS %.1f MiB\n",
-	       theur, worst, tbuild, now() - t0, placed_waves, nw, (double)ru.ru_maxrss / 1024);
+	       C, P, nw, off, movers, (size_t)NSC, STEPS);
+	printf("scale: part_place_movers %.2f s (slowest wave %.2f s), part_wave_evaluate %.2f s, instances %.2f s, total %.2f s; cost %.4g; %zu of %zu waves without violations; peak RSS %.1f MiB\n",
+	       theur, worst, teval, tbuild, now() - t0, total, clean_waves, nw, (double)ru.ru_maxrss / 1024);
 	free(w.c);
 	return 0;
 }

@@ -1,9 +1,10 @@
 #!/bin/sh
-# Exact mode: the wave heuristic against the MILP (GLPK) on instances of
-# 50 to 500 components drawn from real traces (one wave with a tenth of
-# the partitions offline, and every replica placed from scratch), then the
-# heuristic alone on 10,000 components and 500 partitions (every wave),
-# with peak RSS.
+# Exact mode: the planner's wave heuristic (part_place_movers) against the
+# MILP (GLPK) on the planner's wave problem, instances of 50 to 500
+# components drawn from real traces (one wave with a tenth of the
+# partitions offline, and every replica placed from scratch), all costs
+# scored by part_wave_evaluate; then the heuristic and the scorer on every
+# wave of 10,000 components and 500 partitions, with peak RSS.
 # BENCH_MILP_SECONDS sets the MILP's time limit per instance (default 60),
 # BENCH_SEEDS the seeds (default "1 2"; each seed is a new set of
 # instances).

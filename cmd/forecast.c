@@ -31,9 +31,13 @@ struct fc_args {
 	int have_now;
 	int backtest;
 	size_t origins;
+	double dep_threshold;
+	size_t dep_lag;
+	int have_dep_lag;
+	double sizing[ADP_RES_COUNT]; /* the schedule's confidence per resource */
 };
 
-enum { OPT_NOW = 256, OPT_MODEL, OPT_LEVELS, OPT_BACKTEST, OPT_ORIGINS };
+enum { OPT_NOW = 256, OPT_MODEL, OPT_LEVELS, OPT_BACKTEST, OPT_ORIGINS, OPT_DEP_THRESHOLD, OPT_DEP_LAG };
 
 static const struct argp_option options[] = {
 	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
@@ -42,10 +46,12 @@ static const struct argp_option options[] = {
 	{ "resource", 'r', "RES", 0, "Only this resource: cpu, memory, io or net (repeatable)", 0 },
 	{ "levels", OPT_LEVELS, "LIST", 0, "Quantile levels, ascending (default 0.5,0.9,0.95,0.99)", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Forecast as if it were TIME (RFC 3339): later history is ignored", 0 },
-	{ "model", OPT_MODEL, "NAME", 0, "Forecast model: auto (default), seasonal-naive, holt-winters or seasonal-analog", 0 },
+	{ "model", OPT_MODEL, "NAME", 0, "Forecast model: auto (default), seasonal-naive, holt-winters, stl-ar or seasonal-analog", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default), csv or json", 0 },
 	{ "backtest", OPT_BACKTEST, NULL, 0, "Rolling-origin evaluation over the history instead: MASE, pinball loss and coverage per level", 0 },
 	{ "origins", OPT_ORIGINS, "N", 0, "Backtest origins, one horizon apart going back from --now (default 14, at most 1000)", 0 },
+	{ "dependency-threshold", OPT_DEP_THRESHOLD, "R", 0, "Report components whose residuals correlate at least R (default 0.5; 1 turns the report off)", 0 },
+	{ "dependency-lag", OPT_DEP_LAG, "N", 0, "Largest lag, in steps, searched for dependencies (default 12, at most 288)", 0 },
 	{ 0 },
 };
 
@@ -87,6 +93,24 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		if (*end || end == arg || v < 1 || v > 1000)
 			argp_error(state, "--origins '%s' is not a count from 1 to 1000", arg);
 		a->origins = v;
+		break;
+	}
+	case OPT_DEP_THRESHOLD: {
+		char *end;
+		double v = strtod(arg, &end);
+		if (*end || end == arg || !(v > 0 && v <= 1))
+			argp_error(state, "--dependency-threshold '%s' is not a correlation in (0, 1]", arg);
+		a->dep_threshold = v;
+		break;
+	}
+	case OPT_DEP_LAG: {
+		char *end;
+		unsigned long v = strtoul(arg, &end, 10);
+		if (*end || end == arg || v > FORECAST_DEPS_MAX_LAG || arg[0] == '-')
+			argp_error(state, "--dependency-lag '%s' is not a count of steps from 0 to %d", arg,
+				   FORECAST_DEPS_MAX_LAG);
+		a->dep_lag = v;
+		a->have_dep_lag = 1;
 		break;
 	}
 	case 'c':
@@ -175,6 +199,56 @@ static void print_csv(FILE *f, const struct fc_args *a, const struct forecast *f
 	}
 }
 
+/* Both series of a dependency must be among those shown. */
+static int dep_shown(const struct fc_args *a, const struct forecast *fc, const struct forecast_dep *d)
+{
+	return picked(a, &fc->items[d->a]) && picked(a, &fc->items[d->b]);
+}
+
+static void print_deps(FILE *f, const struct fc_args *a, const struct forecast *fc,
+		       const struct forecast_deps *deps)
+{
+	size_t i, shown = 0;
+
+	for (i = 0; i < deps->n; i++) {
+		const struct forecast_dep *d = &deps->items[i];
+		const struct forecast_series *x = &fc->items[d->a], *y = &fc->items[d->b];
+
+		if (!dep_shown(a, fc, d))
+			continue;
+		if (!shown++)
+			fprintf(f, "%sdependencies%s (residual correlation at least %g within %zu steps):\n", cmd_bold(f),
+				cmd_reset(f), a->dep_threshold, a->dep_lag);
+		fprintf(f, "  '%s' %s and '%s' %s: correlation %.2f at lag %+ld steps (%+llds)\n", x->component,
+			adp_resource_name(x->resource), y->component, adp_resource_name(y->resource), d->corr, d->lag,
+			(long long)(d->lag * fc->opts.step));
+	}
+}
+
+static json_t *deps_json(const struct fc_args *a, const struct forecast *fc, const struct forecast_deps *deps)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; i < deps->n; i++) {
+		const struct forecast_dep *d = &deps->items[i];
+		json_t *o;
+
+		if (!dep_shown(a, fc, d))
+			continue;
+		o = json_object();
+		json_object_set_new(o, "a", json_pack("{s:s,s:s}", "component", fc->items[d->a].component,
+						     "resource", adp_resource_name(fc->items[d->a].resource)));
+		json_object_set_new(o, "b", json_pack("{s:s,s:s}", "component", fc->items[d->b].component,
+						     "resource", adp_resource_name(fc->items[d->b].resource)));
+		json_object_set_new(o, "correlation", json_real(d->corr));
+		json_object_set_new(o, "lag_steps", json_integer(d->lag));
+		json_object_set_new(o, "lag_seconds", json_integer((json_int_t)(d->lag * fc->opts.step)));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
 static void print_human(FILE *f, const struct fc_args *a, const struct forecast *fc)
 {
 	size_t i, h, l;
@@ -188,9 +262,16 @@ static void print_human(FILE *f, const struct fc_args *a, const struct forecast 
 		fprintf(f, "%s'%s' %s%s: model %s, period %llds, %zu scenarios, %zu history values used\n",
 			cmd_bold(f), fs->component, adp_resource_name(fs->resource), cmd_reset(f), fs->model,
 			(long long)fs->period, fs->nscen, fs->history_used);
-		if (!strcmp(fs->model, "holt-winters"))
-			fprintf(f, "  parameters: alpha %.3g, beta %.3g, gamma %.3g, phi %.3g\n", fs->params[0],
+		if (!strncmp(fs->model, "holt-winters", 12)) {
+			fprintf(f, "  parameters: alpha %.3g, beta %.3g, gamma %.3g, phi %.3g", fs->params[0],
 				fs->params[1], fs->params[2], fs->params[3]);
+			if (!strcmp(fs->model, "holt-winters-weekly"))
+				fprintf(f, ", gamma2 %.3g (weekly season)", fs->params[4]);
+			fputc('\n', f);
+		} else if (!strcmp(fs->model, "stl-ar")) {
+			fprintf(f, "  parameters: ar %.3g %.3g %.3g, mean %.4g\n", fs->params[0], fs->params[1],
+				fs->params[2], fs->params[3]);
+		}
 		if (fs->backtest_origins)
 			fprintf(f, "  backtest: %zu origins, mean absolute error %.4g; %zu anomalies replaced; seed %llu\n",
 				fs->backtest_origins, fs->backtest_mae, fs->nanomalies, (unsigned long long)fs->seed);
@@ -198,18 +279,24 @@ static void print_human(FILE *f, const struct fc_args *a, const struct forecast 
 			size_t p;
 			fputs("  periods found:", f);
 			for (p = 0; p < fs->nperiods; p++)
-				fprintf(f, " %llds (acf %.2f)", (long long)fs->periods[p], fs->strength[p]);
+				fprintf(f, " %llds (acf %.2f, p %.2g)", (long long)fs->periods[p], fs->strength[p],
+					fs->pvalue[p]);
 			fputc('\n', f);
 		}
+		fprintf(f, "  sized at p%g (%s), the schedule's confidence for %s\n", 100 * a->sizing[fs->resource],
+			adp_resource_compressible(fs->resource) ? "compressible" : "incompressible",
+			adp_resource_name(fs->resource));
 		fprintf(f, "  %-20s", "time");
 		for (l = 0; l < fs->nlevels; l++)
 			fprintf(f, " %11s%g", "p", 100 * fc->opts.levels[l]);
+		fprintf(f, " %13s", "sized");
 		fputc('\n', f);
 		for (h = 0; h < fs->horizon; h++) {
 			adp_time_format(t, fc->opts.start + (int64_t)h * fc->opts.step);
 			fprintf(f, "  %-20s", t);
 			for (l = 0; l < fs->nlevels; l++)
 				fprintf(f, " %13.4g", fs->q[h * fs->nlevels + l]);
+			fprintf(f, " %13.4g", forecast_quantile(fs, fc->opts.levels, h, a->sizing[fs->resource]));
 			fputc('\n', f);
 		}
 		fputc('\n', f);
@@ -250,13 +337,22 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 				json_t *x = json_object();
 				json_object_set_new(x, "seconds", json_integer(fs->periods[p]));
 				json_object_set_new(x, "strength", json_real(fs->strength[p]));
+				json_object_set_new(x, "p_value", json_real(fs->pvalue[p]));
 				json_array_append_new(per, x);
 			}
-			if (!strcmp(fs->model, "holt-winters")) {
+			if (!strncmp(fs->model, "holt-winters", 12)) {
 				json_object_set_new(par, "alpha", json_real(fs->params[0]));
 				json_object_set_new(par, "beta", json_real(fs->params[1]));
 				json_object_set_new(par, "gamma", json_real(fs->params[2]));
 				json_object_set_new(par, "phi", json_real(fs->params[3]));
+				if (!strcmp(fs->model, "holt-winters-weekly"))
+					json_object_set_new(par, "gamma2", json_real(fs->params[4]));
+			} else if (!strcmp(fs->model, "stl-ar")) {
+				json_t *ar = json_array();
+				for (p = 0; p < 3; p++)
+					json_array_append_new(ar, json_real(fs->params[p]));
+				json_object_set_new(par, "ar", ar);
+				json_object_set_new(par, "mean", json_real(fs->params[3]));
 			}
 			json_object_set_new(o, "parameters", par);
 			json_object_set_new(o, "periods_found", per);
@@ -272,17 +368,42 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 			json_array_append_new(q, row);
 		}
 		json_object_set_new(o, "quantiles", q);
+		{
+			json_t *sz = json_array();
+			for (h = 0; h < fs->horizon; h++)
+				json_array_append_new(sz, json_real(forecast_quantile(fs, fc->opts.levels, h, a->sizing[fs->resource])));
+			json_object_set_new(o, "sizing_level", json_real(a->sizing[fs->resource]));
+			json_object_set_new(o, "sizing", sz);
+		}
 		json_array_append_new(series, o);
 	}
 	json_object_set_new(root, "series", series);
 	return root;
 }
 
-/* Per series and pooled: MASE, pinball loss and coverage per level. */
+/* Central intervals: pairs of levels lo < 0.5 < hi with lo + hi = 1.
+ * Returns how many; lo[k] and hi[k] index the levels. */
+static size_t interval_pairs(const struct forecast_opts *fo, size_t *lo, size_t *hi)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < fo->nlevels; i++)
+		for (j = i + 1; j < fo->nlevels; j++)
+			if (fo->levels[i] < 0.5 && fabs(fo->levels[i] + fo->levels[j] - 1) < 1e-9) {
+				lo[n] = i;
+				hi[n++] = j;
+			}
+	return n;
+}
+
+/* Per series and pooled: MASE, pinball loss, coverage per level and of
+ * each central interval. */
 static int run_backtest(const struct fc_args *a, const struct history *hist, const struct forecast_opts *fo)
 {
 	double pin[FORECAST_MAX_LEVELS] = { 0 }, cov[FORECAST_MAX_LEVELS] = { 0 }, mase = 0;
-	size_t i, l, points = 0, nmase = 0, shown = 0;
+	double inside[FORECAST_MAX_LEVELS] = { 0 };
+	size_t i, l, points = 0, nmase = 0, shown = 0, lo[FORECAST_MAX_LEVELS], hi[FORECAST_MAX_LEVELS];
+	size_t npairs = interval_pairs(fo, lo, hi), k;
 	json_t *root = json_object(), *arr = json_array();
 	FILE *f = stdout;
 	int rc = 0;
@@ -291,11 +412,18 @@ static int run_backtest(const struct fc_args *a, const struct history *hist, con
 		fputs("component,resource,model,origins,points,mase", f);
 		for (l = 0; l < fo->nlevels; l++)
 			fprintf(f, ",pinball_p%g,coverage_p%g", 100 * fo->levels[l], 100 * fo->levels[l]);
+		for (k = 0; k < npairs; k++)
+			fprintf(f, ",interval_p%g_p%g", 100 * fo->levels[lo[k]], 100 * fo->levels[hi[k]]);
 		fputc('\n', f);
 	} else if (a->output == 0) {
 		fprintf(f, "%-14s %-7s %-15s %7s %7s %7s", "component", "res", "model", "origins", "points", "MASE");
 		for (l = 0; l < fo->nlevels; l++)
 			fprintf(f, "  cov@p%-4g", 100 * fo->levels[l]);
+		for (k = 0; k < npairs; k++) {
+			char h[32];
+			snprintf(h, sizeof(h), "in%g%%", 100 * (fo->levels[hi[k]] - fo->levels[lo[k]]));
+			fprintf(f, "  %7s", h);
+		}
 		fputc('\n', f);
 	}
 	for (i = 0; i < hist->n; i++) {
@@ -319,17 +447,23 @@ static int run_backtest(const struct fc_args *a, const struct history *hist, con
 			pin[l] += ev.pinball[l] * (double)ev.points;
 			cov[l] += ev.coverage[l] * (double)ev.points;
 		}
+		for (k = 0; k < npairs; k++)
+			inside[k] += (ev.coverage[hi[k]] - ev.below[lo[k]]) * (double)ev.points;
 		if (a->output == 2) {
 			fprintf(f, "%s,%s,%s,%zu,%zu,%.4f", s->component, adp_resource_name(s->resource), ev.model,
 				ev.origins, ev.points, ev.mase);
 			for (l = 0; l < fo->nlevels; l++)
 				fprintf(f, ",%.6g,%.4f", ev.pinball[l], ev.coverage[l]);
+			for (k = 0; k < npairs; k++)
+				fprintf(f, ",%.4f", ev.coverage[hi[k]] - ev.below[lo[k]]);
 			fputc('\n', f);
 		} else if (a->output == 0) {
 			fprintf(f, "%-14s %-7s %-15s %7zu %7zu %7.3f", s->component, adp_resource_name(s->resource),
 				ev.model, ev.origins, ev.points, ev.mase);
 			for (l = 0; l < fo->nlevels; l++)
 				fprintf(f, "  %9.3f", ev.coverage[l]);
+			for (k = 0; k < npairs; k++)
+				fprintf(f, "  %7.3f", ev.coverage[hi[k]] - ev.below[lo[k]]);
 			fputc('\n', f);
 		} else {
 			json_t *o = json_object(), *pj = json_array(), *cj = json_array();
@@ -345,6 +479,14 @@ static int run_backtest(const struct fc_args *a, const struct history *hist, con
 			}
 			json_object_set_new(o, "pinball", pj);
 			json_object_set_new(o, "coverage", cj);
+			{
+				json_t *iv = json_array();
+				for (k = 0; k < npairs; k++)
+					json_array_append_new(iv, json_pack("{s:f,s:f,s:f}", "lower", fo->levels[lo[k]], "upper",
+									    fo->levels[hi[k]], "coverage",
+									    ev.coverage[hi[k]] - ev.below[lo[k]]));
+				json_object_set_new(o, "intervals", iv);
+			}
 			json_array_append_new(arr, o);
 		}
 	}
@@ -364,6 +506,14 @@ static int run_backtest(const struct fc_args *a, const struct history *hist, con
 		json_object_set_new(agg, "points", json_integer((json_int_t)points));
 		json_object_set_new(agg, "pinball", pj);
 		json_object_set_new(agg, "coverage", cj);
+		{
+			json_t *iv = json_array();
+			for (k = 0; k < npairs; k++)
+				json_array_append_new(iv, json_pack("{s:f,s:f,s:f}", "lower", fo->levels[lo[k]], "upper",
+								    fo->levels[hi[k]], "coverage",
+								    points ? inside[k] / (double)points : 0));
+			json_object_set_new(agg, "intervals", iv);
+		}
 		json_object_set_new(root, "levels", lv);
 		json_object_set_new(root, "series", arr);
 		arr = NULL;
@@ -375,6 +525,8 @@ static int run_backtest(const struct fc_args *a, const struct history *hist, con
 			nmase ? mase / (double)nmase : NAN);
 		for (l = 0; l < fo->nlevels; l++)
 			fprintf(f, "  %9.3f", points ? cov[l] / (double)points : 0);
+		for (k = 0; k < npairs; k++)
+			fprintf(f, "  %7.3f", points ? inside[k] / (double)points : 0);
 		fputc('\n', f);
 	}
 	json_decref(arr);
@@ -385,12 +537,14 @@ static int run_backtest(const struct fc_args *a, const struct history *hist, con
 int cmd_forecast(int argc, char **argv)
 {
 	static const double default_levels[] = { 0.5, 0.9, 0.95, 0.99 };
+	static const double backtest_levels[] = { 0.025, 0.5, 0.9, 0.95, 0.975, 0.99 };
 	struct fc_args a = { 0 };
 	struct inventory inv = { 0 };
 	struct schedule sched = { 0 };
 	struct history hist;
 	struct history_opts ho;
 	struct forecast fc = { 0 };
+	struct forecast_deps deps = { 0 };
 	struct forecast_opts fo = { 0 };
 	char **files = NULL;
 	size_t nfiles = 0, i, shown = 0;
@@ -398,15 +552,25 @@ int cmd_forecast(int argc, char **argv)
 
 	if (argp_parse(&cmd_forecast_argp, argc, argv, 0, NULL, &a))
 		return EXIT_USAGE;
-	if (!a.nlevels) {
+	if (!a.nlevels && a.backtest) {
+		/* The central 95% interval is measured too. */
+		memcpy(a.levels, backtest_levels, sizeof(backtest_levels));
+		a.nlevels = sizeof(backtest_levels) / sizeof(backtest_levels[0]);
+	} else if (!a.nlevels) {
 		memcpy(a.levels, default_levels, sizeof(default_levels));
 		a.nlevels = sizeof(default_levels) / sizeof(default_levels[0]);
 	}
 	if (!a.have_now)
 		a.now = (int64_t)time(NULL);
+	if (!a.dep_threshold)
+		a.dep_threshold = FORECAST_DEPS_MIN_CORR;
+	if (!a.have_dep_lag)
+		a.dep_lag = FORECAST_DEPS_LAG;
 	history_init(&hist);
 	if ((rc = inventory_load(&inv, a.inventory)) || (rc = schedule_load(&sched, a.schedule, &inv)))
 		goto fail;
+	for (i = 0; i < ADP_RES_COUNT; i++)
+		a.sizing[i] = sched.confidence[i];
 	ho.step = sched.step;
 	ho.max_gap = sched.max_gap;
 	ho.until = a.now;
@@ -433,6 +597,13 @@ int cmd_forecast(int argc, char **argv)
 	}
 	if ((rc = forecast_run(&fc, &hist, &fo, a.model)))
 		goto fail;
+	if (a.dep_threshold < 1 && hist.n > FORECAST_DEPS_MAX_SERIES) {
+		fprintf(stderr, "adpart-update: dependencies not computed: %zu series, at most %d\n", hist.n,
+			FORECAST_DEPS_MAX_SERIES);
+	} else if (a.dep_threshold < 1 &&
+		   (rc = forecast_dependencies(&deps, &hist, &fo, a.dep_threshold, a.dep_lag))) {
+		goto fail;
+	}
 	for (i = 0; i < fc.n; i++)
 		shown += picked(&a, &fc.items[i]);
 	if (!shown) {
@@ -441,6 +612,7 @@ int cmd_forecast(int argc, char **argv)
 	}
 	if (a.output == 1) {
 		json_t *root = to_json(&a, &fc);
+		json_object_set_new(root, "dependencies", deps_json(&a, &fc, &deps));
 		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 		fputc('\n', stdout);
 		json_decref(root);
@@ -448,6 +620,7 @@ int cmd_forecast(int argc, char **argv)
 		print_csv(stdout, &a, &fc);
 	} else {
 		print_human(stdout, &a, &fc);
+		print_deps(stdout, &a, &fc, &deps);
 	}
 	status = EXIT_OK;
 	goto done;
@@ -455,6 +628,7 @@ fail:
 	cmd_error_last(NULL);
 done:
 	forecast_release(&fc);
+	forecast_deps_release(&deps);
 	history_release(&hist);
 	schedule_release(&sched);
 	inventory_release(&inv);

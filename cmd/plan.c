@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cmd/cmd.h"
+#include "partition/exact_plan.h"
 #include "partition/planner.h"
 #include "plans/store.h"
 #include "util/error.h"
@@ -171,9 +172,9 @@ static void print_shortfalls(FILE *f, const struct plan *p)
 		cmd_format_amount(dem, s->resource, s->demand);
 		cmd_format_amount(cap, s->resource, s->capacity);
 		cmd_format_amount(miss, s->resource, s->missing);
-		fprintf(f, "  wave %zu: partition '%s' %s short by %s at %s (demand %s at %.3g confidence, capacity %s)%s%s%s\n",
+		fprintf(f, "  wave %zu: partition '%s' %s short by %s at %s (needs %s, capacity %s)%s%s%s\n",
 			s->wave, s->partition, adp_resource_name(s->resource), miss, at, dem,
-			p->confidence[s->resource], cap, s->component ? " placing '" : "",
+			cap, s->component ? " placing '" : "",
 			s->component ? s->component : "", s->component ? "'" : "");
 		fprintf(f, "    fix: %s\n", s->advice);
 	}
@@ -193,6 +194,49 @@ static void print_exact(FILE *f, const struct plan_wave *w)
 	fprintf(f, "  exact: %s in %.1fs, cost %s (heuristic %s), optimality gap %s, %s\n", w->exact_status,
 		w->exact_seconds, obj, heur, gap,
 		w->exact_replaced ? "the MILP's placement kept" : "the heuristic's placement kept");
+}
+
+/* The start chosen, who gets less than forecast, whether rolling back
+ * fits, and the cost. */
+static void print_decisions(FILE *f, const struct plan *p)
+{
+	char a[40], b[40];
+	size_t i;
+
+	if (p->start_candidates && p->nwaves) {
+		hm(a, p->waves[0].start, p->timezone);
+		hm(b, p->start_chosen_from, p->timezone);
+		fprintf(f, "Start %s: the least loaded of %zu candidate starts from %s.\n", a, p->start_candidates, b);
+	}
+	if (p->nreductions) {
+		fprintf(f, "%sShortage: %zu allocation%s below the forecast%s (lower tiers first, never below the guarantee):\n",
+			cmd_bold(f), p->nreductions, p->nreductions == 1 ? "" : "s", cmd_reset(f));
+		for (i = 0; i < p->nreductions; i++) {
+			const struct plan_reduction *x = &p->reductions[i];
+			char g[48], w[48], m[48];
+
+			cmd_format_amount(g, x->resource, x->granted);
+			cmd_format_amount(w, x->resource, x->wanted);
+			cmd_format_amount(m, x->resource, x->wanted - x->granted);
+			fprintf(f, "  wave %zu: %s replica %zu on '%s' gets %s %s of %s forecast (%s less)\n", x->wave,
+				x->component, x->replica, x->partition, g, adp_resource_name(x->resource), w, m);
+		}
+	}
+	if (p->rollback_check.checked) {
+		const struct plan_rollback_check *r = &p->rollback_check;
+		char bd[48], cp[48];
+
+		cmd_format_amount(bd, r->resource, r->bound);
+		cmd_format_amount(cp, r->resource, r->capacity);
+		if (r->partition) {
+			hm(a, r->at, p->timezone);
+			fprintf(f, "Rollback: moving every replica back home %s (tightest: '%s' %s %s of %s at %s).\n",
+				r->fits ? "fits" : "does NOT fit", r->partition, adp_resource_name(r->resource), bd, cp, a);
+		}
+	}
+	if (p->cost.present)
+		fprintf(f, "Cost %.4g: risk %.4g, waste %.4g, moves %.4g, confidence %.4g.\n", p->cost.total, p->cost.risk,
+			p->cost.waste, p->cost.moves, p->cost.confidence);
 }
 
 static void print_human(FILE *f, const struct plan *p, const char *plan_file)
@@ -231,6 +275,9 @@ static void print_human(FILE *f, const struct plan *p, const char *plan_file)
 		}
 		if (wave->exact_status)
 			print_exact(f, wave);
+		for (i = 0; i < wave->nabsorbed; i++)
+			fprintf(f, "    %-24s %-10s stays down with it: its other replicas carry its share\n",
+				wave->absorbed[i].component, wave->absorbed[i].partition);
 		fprintf(f, "  %-12s %-7s %14s %14s %14s %14s %11s\n", "partition", "res", "capacity",
 			"p50 peak", "p95 peak", "headroom", "P(overload)");
 		for (i = 0; i < wave->nusage; i++) {
@@ -256,6 +303,7 @@ static void print_human(FILE *f, const struct plan *p, const char *plan_file)
 		fputc('\n', f);
 	}
 	adp_duration_format(margin, p->margin);
+	print_decisions(f, p);
 	if (p->nshortfalls) {
 		print_shortfalls(f, p);
 		return;
@@ -303,6 +351,7 @@ int cmd_plan(int argc, char **argv)
 {
 	struct plan_args a = { 0 };
 	struct part_run_opts o = { 0 };
+	struct part_exact_plan ex = { 0 };
 	struct plan p = { 0 };
 	int rc, status;
 
@@ -318,10 +367,22 @@ int cmd_plan(int argc, char **argv)
 	o.model = a.model;
 	o.tool_version = "adpart-update 0.1.0";
 	o.prom = a.prom.url ? &a.prom : NULL;
-	o.exact_seconds = a.exact;
+	if (a.exact > 0) {
+		/* Exact mode: each wave's placement by the MILP as well. */
+		part_exact_plan_init(&ex, a.exact);
+		o.place_movers = part_exact_place_movers;
+		o.place_arg = &ex;
+	}
 	rc = part_run(&p, &o);
+	if (rc == 0 || rc == ADP_EINFEASIBLE) {
+		int arc = part_exact_plan_annotate(&p, &ex);
+
+		rc = arc ? arc : rc;
+	}
+	part_exact_plan_release(&ex);
 	if (rc && rc != ADP_EINFEASIBLE) {
 		cmd_error_last(NULL);
+		plan_release(&p);
 		return EXIT_ERROR;
 	}
 	if (rc == ADP_EINFEASIBLE) {

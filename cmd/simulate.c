@@ -61,17 +61,34 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 const struct argp cmd_simulate_argp = {
 	options, parse, "PLAN",
 	"Replay actual load through a plan: per component and resource, steps where demand "
-	"exceeded the allocation, by how much, and the slack; the same for three baselines "
-	"(static peak, VPA-like P90 x 1.15 with a 24 h half-life, reactive last value x 1.15).\v"
+	"exceeded the allocation, by how much, and the slack; per online partition, steps where "
+	"the actual total exceeded the capacity or the plan's bound; the same for three baselines "
+	"(static peak, VPA-like P90 x 1.15 with a 24 h half-life, reactive last value x 1.15) and "
+	"VPA-like scaled to the plan's reserved capacity.\v"
 	"Exit status: 0 on success, 1 on an error.",
 	NULL, NULL, NULL,
 };
 
 static void print_json(const struct part_sim *s)
 {
-	json_t *arr = json_array();
+	json_t *root = json_object(), *arr = json_array(), *parts = json_array();
 	size_t i;
 	int m;
+
+	for (i = 0; i < s->nparts; i++) {
+		const struct part_sim_part *x = &s->parts[i];
+
+		if (!x->steps)
+			continue;
+		json_array_append_new(parts, json_pack("{s:s,s:s,s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:f}", "partition", x->partition,
+						       "resource", adp_resource_name(x->resource), "capacity",
+						       x->capacity, "steps", (json_int_t)x->steps, "overloads",
+						       (json_int_t)x->overloads, "bound_steps",
+						       (json_int_t)x->bound_steps, "above_bound",
+						       (json_int_t)x->above_bound, "peak_utilisation", x->peak_util,
+						       "excess_max", x->excess_max, "mean_slack",
+						       x->steps ? x->slack_sum / (double)x->steps : 0.0));
+	}
 
 	for (i = 0; i < s->n; i++) {
 		json_t *o = json_object(), *ms = json_object();
@@ -85,13 +102,17 @@ static void print_json(const struct part_sim *s)
 						      "guarantee_breaches", (json_int_t)st->breaches, "excess_sum",
 						      st->excess_sum, "excess_max", st->excess_max,
 						      "mean_slack", st->steps ? st->slack_sum / (double)st->steps : 0.0));
+			json_object_set_new(json_object_get(ms, part_sim_method_names[m]), "mean_reserved",
+					    json_real(st->steps ? st->reserved_sum / (double)st->steps : 0.0));
 		}
 		json_object_set_new(o, "methods", ms);
 		json_array_append_new(arr, o);
 	}
-	json_dumpf(arr, stdout, JSON_INDENT(2));
+	json_object_set_new(root, "components", arr);
+	json_object_set_new(root, "partitions", parts);
+	json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);
-	json_decref(arr);
+	json_decref(root);
 }
 
 static void print_table(const struct part_sim *s)
@@ -113,6 +134,20 @@ static void print_table(const struct part_sim *s)
 			       adp_resource_name(s->rows[i].resource), part_sim_method_names[m], st->steps,
 			       st->violations, st->breaches, ex, sl);
 		}
+	printf("\n%-20s %-8s %6s %9s %12s %9s %14s %14s\n", "PARTITION", "RESOURCE", "STEPS", "OVERLOADS", "ABOVE-BOUND",
+	       "PEAK UTIL", "MAX EXCESS", "MEAN SLACK");
+	for (i = 0; i < s->nparts; i++) {
+		const struct part_sim_part *x = &s->parts[i];
+
+		if (!x->steps)
+			continue;
+		char ex[48], sl[48];
+
+		cmd_format_amount(ex, x->resource, x->excess_max);
+		cmd_format_amount(sl, x->resource, x->steps ? x->slack_sum / (double)x->steps : 0.0);
+		printf("%-20s %-8s %6zu %9zu %12zu %8.1f%% %14s %14s\n", x->partition, adp_resource_name(x->resource),
+		       x->steps, x->overloads, x->above_bound, 100.0 * x->peak_util, ex, sl);
+	}
 }
 
 int cmd_simulate(int argc, char **argv)

@@ -121,8 +121,18 @@ static int check(const struct validate_args *a, const char *path, char *summary,
 		struct plan p;
 		if ((rc = plan_read(&p, path)))
 			return rc;
-		snprintf(summary, len, "plan '%s' (format %d): %zu waves, %zu steps", p.schedule_name,
-			 p.format_version, p.nwaves, p.nsteps);
+		double worst = 0;
+		size_t w, u, moved = 0, j;
+
+		for (w = 0; w < p.nwaves; w++) {
+			for (u = 0; u < p.waves[w].nusage; u++)
+				worst = p.waves[w].usage[u].overload_prob > worst ? p.waves[w].usage[u].overload_prob : worst;
+			for (j = 0; j < p.waves[w].nplacements; j++)
+				moved += p.waves[w].placements[j].from != NULL;
+		}
+		snprintf(summary, len,
+			 "plan '%s' (format %d): %zu waves, %zu steps, %zu moves, %zu reductions, worst P(overload) %.1f%%",
+			 p.schedule_name, p.format_version, p.nwaves, p.nsteps, moved, p.nreductions, 100 * worst);
 		plan_release(&p);
 	} else {
 		struct history h;

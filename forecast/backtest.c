@@ -46,6 +46,7 @@ int forecast_backtest(struct forecast_eval *out, const struct series *s,
 				double d = y - q[l];
 				ev.pinball[l] += d >= 0 ? o->levels[l] * d : (o->levels[l] - 1) * d;
 				ev.coverage[l] += y <= q[l];
+				ev.below[l] += y < q[l];
 			}
 		}
 		forecast_release(&fc);
@@ -66,6 +67,7 @@ int forecast_backtest(struct forecast_eval *out, const struct series *s,
 	for (l = 0; l < o->nlevels; l++) {
 		ev.pinball[l] /= (double)ev.points;
 		ev.coverage[l] /= (double)ev.points;
+		ev.below[l] /= (double)ev.points;
 	}
 	*out = ev;
 	return 0;

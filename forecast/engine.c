@@ -5,9 +5,11 @@
  * forecast origin, shifted by up to ENG_SHIFT steps either way, so each
  * origin has the phase of the real one. At every origin the model
  * forecasts the same lead times as the real forecast, giving error paths.
- *  - Quantiles: point forecast plus the weighted empirical quantile of the
- *    errors at that lead (split conformal, weights halving every
- *    ENG_HALFLIFE periods so that drift in the errors is followed).
+ *  - Quantiles: point forecast plus the error scale at that lead (and so
+ *    phase) times conformal quantiles of the normalised errors pooled
+ *    over leads (weights halving every ENG_HALFLIFE periods), with the
+ *    tails widened by a drift check replayed over the backtest periods
+ *    (eng_drift). The median is the point forecast.
  *  - Scenario k: point forecast plus the whole error path of one origin,
  *    drawn from the grid with a seeded generator that does not depend on
  *    the series, so scenario k of every series uses the same past times:
@@ -27,11 +29,16 @@
 #define ENG_HALFLIFE 7.0     /* periods */
 #define ENG_MIN_ORIGINS 10
 #define ENG_MAX_FIT 20000    /* history steps used at most */
-#define ENG_ACF_MAX 4096     /* history steps used for periodicity */
+#define ENG_ACF_MAX 16384    /* history steps used for periodicity (a weekly period needs 3 cycles) */
 #define ENG_ANOMALY_Z 6.0
+#define ENG_MAX_VALUE 1e100  /* larger values would overflow squared errors */
 #define ENG_DEFAULT_SEED 0x5eed2018u
 
-enum { M_SNAIVE, M_HW, M_AUTO };
+enum { M_SNAIVE, M_HW, M_AUTO, M_STL };
+
+#define ENG_WEEK 7           /* the second season, in periods */
+#define ENG_AR 3             /* order of the AR model on the remainder */
+#define ENG_MU_PERIODS 1     /* stl-ar: periods averaged for the level */
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -47,11 +54,168 @@ static uint64_t splitmix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* In-place iterative radix-2 FFT of n (a power of two) complex values. */
+static void fft(double *re, double *im, size_t n, int inverse)
+{
+	size_t i, j, len;
+
+	for (i = 1, j = 0; i < n; i++) {
+		size_t bit = n >> 1;
+		for (; j & bit; bit >>= 1)
+			j ^= bit;
+		j ^= bit;
+		if (i < j) {
+			double t = re[i];
+			re[i] = re[j], re[j] = t;
+			t = im[i], im[i] = im[j], im[j] = t;
+		}
+	}
+	for (len = 2; len <= n; len <<= 1) {
+		double ang = 2 * M_PI / (double)len * (inverse ? 1 : -1), wr = cos(ang), wi = sin(ang);
+		for (i = 0; i < n; i += len) {
+			double cr = 1, ci = 0;
+			for (j = 0; j < len / 2; j++) {
+				size_t a = i + j, b = i + j + len / 2;
+				double xr = re[b] * cr - im[b] * ci, xi = re[b] * ci + im[b] * cr, t;
+				re[b] = re[a] - xr, im[b] = im[a] - xi;
+				re[a] += xr, im[a] += xi;
+				t = cr * wr - ci * wi;
+				ci = cr * wi + ci * wr;
+				cr = t;
+			}
+		}
+	}
+}
+
+/* Autocovariance sums of v around mean for lags 1..maxlag (missing values
+ * count as the mean), by FFT: O(n log n) instead of O(n maxlag). */
+static int acf_fft(double *acf, const double *v, size_t n, double mean, size_t maxlag)
+{
+	size_t N = 1, i;
+	double *re, *im;
+
+	/* Zero padding beyond maxlag keeps the circular correlation exact up to it. */
+	while (N < n + maxlag + 1)
+		N <<= 1;
+	re = calloc(N, sizeof(*re));
+	im = calloc(N, sizeof(*im));
+	if (!re || !im) {
+		free(re);
+		free(im);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		re[i] = isnan(v[i]) ? 0 : v[i] - mean;
+	fft(re, im, N, 0);
+	for (i = 0; i < N; i++) {
+		re[i] = re[i] * re[i] + im[i] * im[i];
+		im[i] = 0;
+	}
+	fft(re, im, N, 1);
+	for (i = 1; i <= maxlag; i++)
+		acf[i] = i < n ? re[i] / (double)N : 0;
+	free(re);
+	free(im);
+	return 0;
+}
+
+#define PERIOD_PERMUTATIONS 99
+#define PERIOD_MAX_TESTS 8      /* candidate peaks tested per series */
+#define PERIOD_ALPHA 0.01
+#define PERIOD_TEST_CYCLES 16  /* the test uses the last 16 cycles at most */
+
+/* Share of the variance of v (n values, NAN skipped) explained by the mean
+ * profile over L-step cycles, each cycle c rotated by rot[c] steps (NULL:
+ * none). sum and cnt: L values of scratch each. */
+static double fold_strength(const double *v, size_t n, size_t L, const size_t *rot, double *sum,
+			    double *cnt, double mean, double var)
+{
+	size_t c, p, ncyc = n / L;
+	double between = 0;
+
+	memset(sum, 0, L * sizeof(*sum));
+	memset(cnt, 0, L * sizeof(*cnt));
+	for (c = 0; c < ncyc; c++) {
+		size_t r = rot ? rot[c] : 0;
+		const double *x = v + c * L;
+		for (p = 0; p < L; p++) {
+			size_t q = p + r < L ? p + r : p + r - L;
+			if (!isnan(x[p])) {
+				sum[q] += x[p];
+				cnt[q] += 1;
+			}
+		}
+	}
+	for (p = 0; p < L; p++)
+		if (cnt[p] > 0) {
+			double d = sum[p] / cnt[p] - mean;
+			between += cnt[p] * d * d;
+		}
+	return var > 0 ? between / var : 0;
+}
+
+/* Permutation test of a period of L steps: the strength of the folded
+ * profile against the same with every cycle rotated by an independent
+ * random offset, which keeps each cycle's own autocorrelation but
+ * destroys any alignment between cycles. Returns the p-value
+ * (1 + exceedances) / (1 + permutations), stopping early once the result
+ * cannot be significant; 1 when fewer than 3 cycles are available. */
+double forecast_period_pvalue(const double *v, size_t n, size_t L, uint64_t seed)
+{
+	size_t ncyc, c, k, i, exceed = 0, cnt = 0;
+	double *sum, *cnts, mean = 0, var = 0, obs, p = 1;
+	size_t *rot;
+
+	if (L < 2 || n / L < 3)
+		return 1;
+	ncyc = n / L < PERIOD_TEST_CYCLES ? n / L : PERIOD_TEST_CYCLES;
+	v += n - ncyc * L;
+	n = ncyc * L;
+	for (i = 0; i < n; i++)
+		if (!isnan(v[i])) {
+			mean += v[i];
+			cnt++;
+		}
+	if (!cnt)
+		return 1;
+	mean /= (double)cnt;
+	for (i = 0; i < n; i++)
+		if (!isnan(v[i]))
+			var += (v[i] - mean) * (v[i] - mean);
+	sum = malloc(L * sizeof(*sum));
+	cnts = malloc(L * sizeof(*cnts));
+	rot = malloc(ncyc * sizeof(*rot));
+	if (!sum || !cnts || !rot || !(var > 0))
+		goto done;
+	obs = fold_strength(v, n, L, NULL, sum, cnts, mean, var);
+	for (k = 0; k < PERIOD_PERMUTATIONS; k++) {
+		for (c = 0; c < ncyc; c++)
+			rot[c] = (size_t)(splitmix(seed ^ splitmix(k * 1000003u + c + 1)) % L);
+		if (fold_strength(v, n, L, rot, sum, cnts, mean, var) >= obs)
+			exceed++;
+		if ((double)(1 + exceed) / (1 + PERIOD_PERMUTATIONS) > PERIOD_ALPHA)
+			break; /* cannot be significant any more */
+	}
+	p = k < PERIOD_PERMUTATIONS ? 1 : (double)(1 + exceed) / (1 + PERIOD_PERMUTATIONS);
+done:
+	free(sum);
+	free(cnts);
+	free(rot);
+	return p;
+}
+
 size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *lags,
 			     double *strength, size_t max)
 {
-	double mean = 0, var = 0, *acf = NULL, thr;
-	size_t i, lag, cnt = 0, found = 0;
+	return forecast_find_periods_p(v, n, maxlag, lags, strength, NULL, max);
+}
+
+size_t forecast_find_periods_p(const double *v, size_t n, size_t maxlag, size_t *lags,
+			       double *strength, double *pvalue, size_t max)
+{
+	double mean = 0, var = 0, *acf = NULL, thr, pv;
+	size_t i, lag, cnt = 0, found = 0, ntests = 0;
+	unsigned char *tested = NULL;
 
 	for (i = 0; i < n; i++)
 		if (!isnan(v[i])) {
@@ -68,13 +232,13 @@ size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *l
 		maxlag = n / 2;
 	if (var <= 0 || maxlag < 3 || !(acf = calloc(maxlag + 3, sizeof(*acf))))
 		return 0;
-	for (lag = 1; lag <= maxlag + 2 && lag < n; lag++) {
-		double sum = 0;
-		for (i = 0; i + lag < n; i++)
-			if (!isnan(v[i]) && !isnan(v[i + lag]))
-				sum += (v[i] - mean) * (v[i + lag] - mean);
-		acf[lag] = sum / var;
+	if (!(tested = calloc(maxlag + 3, 1)) || acf_fft(acf, v, n, mean, maxlag + 2)) {
+		free(acf);
+		free(tested);
+		return 0;
 	}
+	for (lag = 1; lag <= maxlag + 2; lag++)
+		acf[lag] /= var;
 	/* 3 sigma of the white-noise autocorrelation, and a floor on effect size. */
 	thr = fmax(0.2, 3.0 / sqrt((double)cnt));
 	for (;;) {
@@ -85,14 +249,16 @@ size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *l
 			size_t f;
 			int harmonic = 0;
 
-			if (!(acf[lag] > bv && acf[lag] >= acf[lag - 1] && acf[lag] >= acf[lag + 1] &&
+			if (tested[lag] || !(acf[lag] > bv && acf[lag] >= acf[lag - 1] && acf[lag] >= acf[lag + 1] &&
 			      acf[lag] >= acf[lag > 2 ? lag - 2 : 1] && acf[lag] >= acf[lag + 2]))
 				continue;
 			for (f = 0; f < found; f++) {
 				double r = (double)lag / (double)lags[f], near = floor(r + 0.5);
-				if (lag == lags[f] || (near >= 1 && fabs(r - near) < 0.03 * near) ||
-				    (r < 1 && fabs(1 / r - floor(1 / r + 0.5)) < 0.03 * floor(1 / r + 0.5) &&
-				     acf[lag] <= strength[f]))
+				/* Within 5% of a period found is that period again; a multiple is
+				 * a harmonic unless it correlates clearly better (a week over a
+				 * day); a divisor is a period of its own. */
+				if (fabs((double)lag - (double)lags[f]) < 0.05 * (double)lags[f] ||
+				    (near >= 1 && fabs(r - near) < 0.03 * near && acf[lag] < strength[f] + 0.05))
 					harmonic = 1;
 			}
 			if (!harmonic) {
@@ -100,12 +266,21 @@ size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *l
 				bv = acf[lag];
 			}
 		}
-		if (!best || found == max)
+		if (!best || found == max || ntests == PERIOD_MAX_TESTS)
 			break;
+		/* Confirmed by the permutation test, or set aside for good. */
+		tested[best] = 1;
+		ntests++;
+		pv = forecast_period_pvalue(v, n, best, best);
+		if (pv > PERIOD_ALPHA)
+			continue;
+		if (pvalue)
+			pvalue[found] = pv;
 		lags[found] = best;
 		strength[found++] = bv;
 	}
 	free(acf);
+	free(tested);
 	return found;
 }
 
@@ -143,15 +318,28 @@ size_t forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *fl
 		all = c ? all / (double)c : 0;
 		/* A floor so that a flat series does not flag every wobble. */
 		mad = fmax(mad, 1e-3 * fabs(all) + 1e-12);
+		unsigned char *bad = (unsigned char *)dev; /* dev is free again: reuse it */
+		size_t run, maxrun = m / 4 > 3 ? m / 4 : 3;
+
 		for (i = 0; i < n; i++) {
 			double md = isnan(med[i % m]) ? all : med[i % m];
-			int bad = !isnan(v[i]) && fabs(v[i] - md) > z * mad;
+			bad[i] = !isnan(v[i]) && fabs(v[i] - md) > z * mad;
+		}
+		/* Anomalies are short: a deviation that lasts longer than a quarter
+		 * of the period is a change of level, which the models must follow. */
+		for (i = 0; i < n; i = i + run + (run == 0)) {
+			for (run = 0; i + run < n && bad[i + run]; run++)
+				;
+			if (run > maxrun)
+				memset(bad + i, 0, run);
+		}
+		for (i = 0; i < n; i++) {
+			double md = isnan(med[i % m]) ? all : med[i % m];
 
 			if (flag)
-				flag[i] = (unsigned char)bad;
-			if (bad)
-				nflag++;
-			if (bad || isnan(v[i]))
+				flag[i] = bad[i];
+			nflag += bad[i];
+			if (bad[i] || isnan(v[i]))
 				v[i] = md;
 		}
 	}
@@ -162,72 +350,101 @@ done:
 	return nflag;
 }
 
-/* Damped additive Holt-Winters states after each step: L, B, S. */
-static double hw_run(const double *x, size_t n, size_t m, const double *p, double *L, double *B,
-		     double *S)
+/* Damped additive Holt-Winters with one season of m steps, or two (m
+ * and m2, e.g. daily and weekly) when m2 > 0: returns the sum of squared
+ * one-step errors after the first max(m, m2) steps, and, when L is not
+ * NULL, the states after each step (level, trend, season, second season).
+ * p: alpha, beta, gamma, phi, gamma2. ws: 2 * (m + m2) doubles of scratch. */
+static double hw_run(const double *x, size_t n, size_t m, size_t m2, const double *p, double *ws,
+		     double *L, double *B, double *S, double *S2)
 {
-	double a = p[0], b = p[1], g = p[2], phi = p[3], l = 0, tr = 0, sse = 0;
-	double *season = malloc(m * sizeof(*season));
-	size_t i;
+	double a = p[0], b = p[1], g = p[2], phi = p[3], g2 = m2 ? p[4] : 0, l = 0, tr = 0, sse = 0;
+	double *season = ws, *season2 = ws + m;
+	size_t i, k = 0, k2 = 0, warm = m2 > m ? m2 : m;
 
-	if (!season)
-		return INFINITY;
 	for (i = 0; i < m; i++)
 		l += x[i];
 	l /= (double)m;
 	for (i = 0; i < m; i++)
 		season[i] = x[i] - l;
+	/* The second season starts as the mean weekly profile left after the daily one. */
+	for (i = 0; i < m2; i++)
+		season2[i] = 0;
+	if (m2 && n >= m2) {
+		for (i = 0; i < m2; i++)
+			season2[i] = x[i] - l - season[i % m];
+	}
 	for (i = 0; i < n; i++) {
-		double s = season[i % m], f = l + phi * tr + s, nl;
+		double s = season[k], s2 = m2 ? season2[k2] : 0, f = l + phi * tr + s + s2, nl;
 
-		if (i >= m)
+		if (i >= warm)
 			sse += (x[i] - f) * (x[i] - f);
-		nl = a * (x[i] - s) + (1 - a) * (l + phi * tr);
+		nl = a * (x[i] - s - s2) + (1 - a) * (l + phi * tr);
 		tr = b * (nl - l) + (1 - b) * phi * tr;
 		l = nl;
-		season[i % m] = g * (x[i] - l) + (1 - g) * s;
+		season[k] = g * (x[i] - l - s2) + (1 - g) * s;
+		if (m2)
+			season2[k2] = g2 * (x[i] - l - season[k]) + (1 - g2) * s2;
 		if (L) {
 			L[i] = l;
 			B[i] = tr;
-			S[i] = season[i % m];
+			S[i] = season[k];
+			if (S2)
+				S2[i] = m2 ? season2[k2] : 0;
 		}
+		if (++k == m)
+			k = 0;
+		if (m2 && ++k2 == m2)
+			k2 = 0;
 	}
-	free(season);
 	return sse;
 }
 
-/* Least squares of one-step errors over a grid, then a local refinement. */
-static void hw_fit(const double *x, size_t n, size_t m, double *best)
+/* Least squares of one-step errors over a coarse grid, then a coordinate
+ * search with shrinking steps on every parameter. The fit uses the last
+ * ENG_FIT_PERIODS periods at most (whole periods of m2 when there are
+ * two seasons): enough to pin the smoothing constants down, and it keeps
+ * the cost flat in the history length. */
+#define ENG_FIT_PERIODS 14
+static void hw_fit(const double *x, size_t n, size_t m, size_t m2, double *ws, double *best)
 {
-	static const double A[] = { 0.02, 0.05, 0.1, 0.2, 0.4, 0.7 }, Bt[] = { 0, 0.01, 0.05 },
-			    G[] = { 0.02, 0.05, 0.1, 0.2, 0.4 }, P[] = { 0.9, 0.98 };
-	double bs = INFINITY, p[4];
-	size_t i, j, k, l, it;
+	static const double A[] = { 0.05, 0.15, 0.35, 0.7 }, Bt[] = { 0, 0.02 }, G[] = { 0.05, 0.2 },
+			    P[] = { 0.9, 0.98 };
+	size_t unit = m2 ? m2 : m, nf = (m2 ? 3 : ENG_FIT_PERIODS) * unit, i, j, k, l, it, np = m2 ? 5 : 4;
+	double bs = INFINITY, p[5];
 
-	best[0] = 0.2, best[1] = 0, best[2] = 0.1, best[3] = 0.98;
-	for (i = 0; i < 6; i++)
-		for (j = 0; j < 3; j++)
-			for (k = 0; k < 5; k++)
+	if (m2 && nf < ENG_FIT_PERIODS * m)
+		nf = (ENG_FIT_PERIODS * m + m2 - 1) / m2 * m2;
+	if (nf < n)
+		x += n - nf - (n - nf) % unit, n = nf + (n - nf) % unit;
+	best[0] = 0.2, best[1] = 0, best[2] = 0.1, best[3] = 0.98, best[4] = 0.1;
+	for (i = 0; i < 4; i++)
+		for (j = 0; j < 2; j++)
+			for (k = 0; k < 2; k++)
 				for (l = 0; l < 2; l++) {
 					double s;
-					p[0] = A[i], p[1] = Bt[j], p[2] = G[k], p[3] = P[l];
-					if ((s = hw_run(x, n, m, p, NULL, NULL, NULL)) < bs) {
+					p[0] = A[i], p[1] = Bt[j], p[2] = G[k], p[3] = P[l], p[4] = 0.1;
+					if ((s = hw_run(x, n, m, m2, p, ws, NULL, NULL, NULL, NULL)) < bs) {
 						bs = s;
 						memcpy(best, p, sizeof(p));
 					}
 				}
-	/* Coordinate search with shrinking steps. */
 	for (it = 0; it < 4; it++) {
-		double step = 0.5 / (double)(2 << it);
-		for (k = 0; k < 3; k++) {
+		double step = 0.5 / (double)(1 << it);
+		for (k = 0; k < np; k++) {
 			int dir;
 			for (dir = -1; dir <= 1; dir += 2) {
 				double s;
 				memcpy(p, best, sizeof(p));
-				p[k] = best[k] * (1 + dir * step);
-				if (p[k] <= 0 || p[k] >= 1)
+				if (k == 3)
+					p[3] = best[3] + dir * step * 0.1;
+				else if (k == 1)
+					p[1] = best[1] > 0 ? best[1] * (1 + dir * step) : (dir > 0 ? 0.005 : -1);
+				else
+					p[k] = best[k] * (1 + dir * step);
+				if (p[k] < 0 || p[k] >= 1 || (k != 1 && p[k] <= 0) || (k == 3 && p[3] < 0.8))
 					continue;
-				if ((s = hw_run(x, n, m, p, NULL, NULL, NULL)) < bs) {
+				if ((s = hw_run(x, n, m, m2, p, ws, NULL, NULL, NULL, NULL)) < bs) {
 					bs = s;
 					memcpy(best, p, sizeof(p));
 				}
@@ -239,26 +456,141 @@ static void hw_fit(const double *x, size_t n, size_t m, double *best)
 struct eng {
 	const double *x, *raw;  /* cleaned and raw history, o values */
 	size_t o, m;
-	double *L, *B, *S, phi;
+	double *L, *B, *S, *S2, phi;
+	size_t m2;              /* second season in steps, 0 for none */
 	int model;
+	/* stl-ar: the robust seasonal profile (m values, mean zero), and an
+	 * AR(ENG_AR) model of the deseasonalised series around mu. */
+	double *prof, ar[ENG_AR], mu;
+	double *dcs;            /* stl-ar: prefix sums of the deseasonalised series (o + 1) */
+	double *path;           /* H values of scratch */
 };
 
 /* Forecast made with data x[0..j-1], for x[j+k]. */
 static double eng_point(const struct eng *e, size_t j, size_t k)
 {
 	size_t src = j + k - e->m * (k / e->m + 1);
+	double damp, v;
 
 	if (e->model == M_SNAIVE)
 		return e->x[src];
-	{
-		double damp = 0, pw = 1;
-		size_t h;
-		for (h = 0; h <= k && h < 10000; h++) {
-			pw *= e->phi;
-			damp += pw;
-		}
-		return e->L[j - 1] + damp * e->B[j - 1] + e->S[src];
+	damp = e->phi < 1 ? e->phi * (1 - pow(e->phi, (double)(k + 1))) / (1 - e->phi) : (double)(k + 1);
+	v = e->L[j - 1] + damp * e->B[j - 1] + e->S[src];
+	if (e->m2) {
+		if (j + k < e->m2 * (k / e->m2 + 1))
+			return NAN;
+		v += e->S2[j + k - e->m2 * (k / e->m2 + 1)];
 	}
+	return v;
+}
+
+/* Forecasts made with data x[0..j-1] for x[j+lead..j+lead+H-1], into out. */
+static void eng_path(const struct eng *e, size_t j, size_t lead, size_t H, double *out)
+{
+	size_t k, i;
+
+	if (e->model != M_STL) {
+		for (k = 0; k < H; k++)
+			out[k] = eng_point(e, j, lead + k);
+	} else {
+		double r[ENG_AR], mu;
+		size_t w = ENG_MU_PERIODS * e->m < j ? ENG_MU_PERIODS * e->m : j;
+
+		/* The level the remainder reverts to: the deseasonalised mean of the
+		 * last periods before the origin, so a level shift is followed. */
+		mu = (e->dcs[j] - e->dcs[j - w]) / (double)w;
+		for (i = 0; i < ENG_AR; i++)
+			r[i] = j > i ? e->x[j - 1 - i] - e->prof[(j - 1 - i) % e->m] - mu : 0;
+		for (k = 0; k < lead + H; k++) {
+			double v = 0;
+			for (i = 0; i < ENG_AR; i++)
+				v += e->ar[i] * r[i];
+			for (i = ENG_AR - 1; i > 0; i--)
+				r[i] = r[i - 1];
+			r[0] = v;
+			if (k >= lead)
+				out[k - lead] = mu + v + e->prof[(j + k) % e->m];
+		}
+	}
+}
+
+/* The stl-ar model: a centred moving average of one period as the trend,
+ * the median of the detrended values at each phase as the seasonal
+ * profile (robust to the spikes the cleaning missed), and an AR(ENG_AR)
+ * fitted by Yule-Walker (Levinson-Durbin) to the deseasonalised series
+ * over the last ENG_FIT_PERIODS periods. */
+static int stl_fit(struct eng *e, const double *x, size_t n, size_t m)
+{
+	double *tr = malloc(n * sizeof(*tr)), *cs = malloc((n + 1) * sizeof(*cs)), *buf = malloc((n / m + 2) * sizeof(*buf));
+	double g[ENG_AR + 1] = { 0 }, a[ENG_AR + 1] = { 0 }, tmp[ENG_AR + 1], errv, mean = 0;
+	size_t i, p, k, h = m / 2, nf = n < ENG_FIT_PERIODS * m ? n : ENG_FIT_PERIODS * m, f0 = n - nf;
+	int rc = 0;
+
+	if (!tr || !cs || !buf) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	cs[0] = 0;
+	for (i = 0; i < n; i++)
+		cs[i + 1] = cs[i] + x[i];
+	for (i = 0; i < n; i++) {
+		size_t c = i < h ? h : (i + h + 1 > n ? n - h - 1 : i); /* the ends hold */
+		double sum = cs[c + h + 1] - cs[c - h];
+
+		if (m % 2 == 0) /* a 2 x m moving average: half weight at both ends */
+			sum -= 0.5 * (x[c - h] + x[c + h]);
+		tr[i] = sum / (double)m;
+	}
+	for (p = 0; p < m; p++) {
+		for (i = p, k = 0; i < n; i += m)
+			buf[k++] = x[i] - tr[i];
+		e->prof[p] = k ? adp_quantile_sorted(buf, k, 0.5) : 0;
+		mean += e->prof[p];
+	}
+	mean /= (double)m;
+	for (p = 0; p < m; p++)
+		e->prof[p] -= mean;
+	for (i = f0, e->mu = 0; i < n; i++)
+		e->mu += x[i] - e->prof[i % m];
+	e->mu /= (double)nf;
+	for (k = 0; k <= ENG_AR; k++) {
+		for (i = f0 + k; i < n; i++)
+			g[k] += (x[i] - e->prof[i % m] - e->mu) * (x[i - k] - e->prof[(i - k) % m] - e->mu);
+		g[k] /= (double)nf;
+	}
+	memset(e->ar, 0, sizeof(e->ar));
+	e->dcs[0] = 0;
+	for (i = 0; i < n; i++)
+		e->dcs[i + 1] = e->dcs[i] + x[i] - e->prof[i % m];
+	if (!(g[0] > 0))
+		goto done;
+	/* Levinson-Durbin. */
+	errv = g[0];
+	for (k = 1; k <= ENG_AR; k++) {
+		double acc = g[k], refl;
+		for (i = 1; i < k; i++)
+			acc -= a[i] * g[k - i];
+		refl = acc / errv;
+		memcpy(tmp, a, sizeof(a));
+		a[k] = refl;
+		for (i = 1; i < k; i++)
+			a[i] = tmp[i] - refl * tmp[k - i];
+		errv *= 1 - refl * refl;
+		if (!(errv > 0))
+			break;
+	}
+	for (i = 0; i < ENG_AR; i++)
+		e->ar[i] = a[i + 1];
+done:
+	if (!rc) {
+		/* The level at the forecast origin, as reported. */
+		size_t w = ENG_MU_PERIODS * m < n ? ENG_MU_PERIODS * m : n;
+		e->mu = (e->dcs[n] - e->dcs[n - w]) / (double)w;
+	}
+	free(tr);
+	free(cs);
+	free(buf);
+	return rc;
 }
 
 struct grid {
@@ -274,12 +606,13 @@ static double eng_errors(const struct eng *e, const struct grid *g, size_t lead,
 	double sum = 0;
 	size_t c, h, cnt = 0;
 
-	for (c = 0; c < g->n; c++)
+	for (c = 0; c < g->n; c++) {
+		if (g->origin[c] >= 0)
+			eng_path(e, (size_t)g->origin[c], lead, H, e->path);
 		for (h = 0; h < H; h++) {
 			double v = NAN;
 			if (g->origin[c] >= 0) {
-				size_t j = (size_t)g->origin[c], t = j + lead + h;
-				v = e->raw[t] - eng_point(e, j, lead + h);
+				v = e->raw[(size_t)g->origin[c] + lead + h] - e->path[h];
 				if (!isnan(v)) {
 					sum += fabs(v);
 					cnt++;
@@ -287,6 +620,7 @@ static double eng_errors(const struct eng *e, const struct grid *g, size_t lead,
 			}
 			err[c * H + h] = v;
 		}
+	}
 	return cnt ? sum / (double)cnt : INFINITY;
 }
 
@@ -299,15 +633,16 @@ static int cmp_wv(const void *a, const void *b)
 	return cmp_double(&((const struct wv *)a)->v, &((const struct wv *)b)->v);
 }
 
-/* Weighted quantile: the smallest value whose cumulative weight reaches level. */
-static double wquantile(struct wv *a, size_t n, double level)
+
+#define ENG_SMOOTH 2          /* leads either side pooled into one lead's scale */
+
+/* Weighted quantile of values sorted ascending, of total weight tot:
+ * the smallest value whose cumulative weight reaches level. */
+static double wquantile_sorted(const struct wv *a, size_t n, double tot, double level)
 {
-	double tot = 0, acc = 0;
+	double acc = 0;
 	size_t i;
 
-	qsort(a, n, sizeof(*a), cmp_wv);
-	for (i = 0; i < n; i++)
-		tot += a[i].w;
 	for (i = 0; i < n; i++) {
 		acc += a[i].w;
 		if (acc >= level * tot)
@@ -316,16 +651,289 @@ static double wquantile(struct wv *a, size_t n, double level)
 	return n ? a[n - 1].v : NAN;
 }
 
+#define ENG_ACI_MIN 2         /* periods of scores before the drift check starts */
+#define ENG_ACI_AIM 0.7       /* aim under the nominal miss rate: the replay is optimistic (older errors fit better) */
+
+static const double eng_tail_mult[] = { 1.0, 0.8, 0.65, 0.5, 0.4, 0.3, 0.22, 0.15, 0.1, 0.06 };
+#define ENG_NMULT (sizeof(eng_tail_mult) / sizeof(eng_tail_mult[0]))
+
+/* Unweighted type-7 quantile of sorted v. */
+static double sorted_quantile(const double *v, size_t n, double p)
+{
+	double pos = p * (double)(n - 1), fr;
+	size_t lo;
+
+	if (n == 0)
+		return NAN;
+	if (pos <= 0)
+		return v[0];
+	lo = (size_t)pos;
+	if (lo >= n - 1)
+		return v[n - 1];
+	fr = pos - (double)lo;
+	return v[lo] + fr * (v[lo + 1] - v[lo]);
+}
+
+/* Index of the first value of sorted v above x (upper) or at or above x. */
+static size_t sorted_rank(const double *v, size_t n, double x, int upper)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (upper ? v[mid] <= x : v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Adaptive correction for drift, in the spirit of adaptive conformal
+ * inference: the periods of the backtest grid are replayed oldest first,
+ * each period's normalised errors checked against quantiles of the older
+ * periods' errors at the nominal tail mass times each multiplier of
+ * eng_tail_mult. The multiplier whose recency-weighted miss rate is
+ * closest to the nominal one is the correction: when errors grow over
+ * time the tails widen, when they shrink they narrow. adj[l] receives the
+ * corrected level (the nominal one when there is too little history). */
+static int eng_drift(double *adj, const double *sc, const struct grid *g, size_t H,
+		     const struct forecast_opts *o)
+{
+	size_t per = 2 * ENG_SHIFT + 1, np = g->n / per, p, c, h, l, j, nold = 0, seen = 0;
+	double *old = malloc(g->n * H * sizeof(*old)), *cur = malloc(per * H * sizeof(*cur));
+	double *tmp = malloc(g->n * H * sizeof(*tmp));
+	double miss[FORECAST_MAX_LEVELS][ENG_NMULT], wsum = 0;
+	int rc = 0;
+
+	for (l = 0; l < o->nlevels; l++)
+		adj[l] = o->levels[l];
+	if (!old || !cur || !tmp) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	memset(miss, 0, sizeof(miss));
+	for (p = np; p-- > 0;) {
+		size_t ncur = 0, a, b, k;
+		double w = 0;
+
+		for (c = p * per; c < (p + 1) * per; c++) {
+			if (g->origin[c] < 0)
+				continue;
+			w = g->w[c];
+			for (h = 0; h < H; h++)
+				if (!isnan(sc[c * H + h]))
+					cur[ncur++] = sc[c * H + h];
+		}
+		if (!ncur)
+			continue;
+		qsort(cur, ncur, sizeof(*cur), cmp_double);
+		if (seen >= ENG_ACI_MIN) {
+			wsum += w;
+			for (l = 0; l < o->nlevels; l++) {
+				double lv = o->levels[l];
+				if (lv == 0.5)
+					continue;
+				for (j = 0; j < ENG_NMULT; j++) {
+					double tail = (lv > 0.5 ? 1 - lv : lv) * eng_tail_mult[j], q;
+					size_t out;
+
+					tail = fmin(tail, 0.5);
+					q = sorted_quantile(old, nold, lv > 0.5 ? 1 - tail : tail);
+					out = lv > 0.5 ? ncur - sorted_rank(cur, ncur, q, 1) : sorted_rank(cur, ncur, q, 0);
+					miss[l][j] += w * (double)out / (double)ncur;
+				}
+			}
+		}
+		/* Merge this period into the sorted older scores. */
+		for (a = 0, b = 0, k = 0; a < nold || b < ncur;)
+			tmp[k++] = b >= ncur || (a < nold && old[a] <= cur[b]) ? old[a++] : cur[b++];
+		memcpy(old, tmp, k * sizeof(*old));
+		nold = k;
+		seen++;
+	}
+	if (wsum <= 0)
+		goto done;
+	for (l = 0; l < o->nlevels; l++) {
+		double lv = o->levels[l], tail = lv > 0.5 ? 1 - lv : lv;
+		size_t bj = 0;
+
+		if (lv == 0.5)
+			continue;
+		/* The least widening whose miss rate is within the nominal one. */
+		while (bj + 1 < ENG_NMULT && miss[l][bj] / wsum > ENG_ACI_AIM * tail)
+			bj++;
+		tail = fmin(0.5, tail * eng_tail_mult[bj]);
+		adj[l] = lv > 0.5 ? 1 - tail : tail;
+	}
+done:
+	free(old);
+	free(cur);
+	free(tmp);
+	return rc;
+}
+
+/* Conformal quantiles, normalised by lead: the error scale sigma[h] is
+ * the weighted mean absolute backtest error at leads h-2..h+2 (so it
+ * follows the phase of the period, the grid being phase-aligned), and
+ * the quantiles of the errors divided by their scale are pooled over all
+ * leads, which gives enough samples for p97.5 or p99 even with a few
+ * periods of history. Levels are widened by the finite-sample conformal
+ * factor on the number of distinct origins. The median is the point
+ * forecast itself: an offset by the median error would only add noise. */
+static int eng_quantiles(struct forecast_series *out, const struct eng *e, const struct grid *g,
+			 const double *err, size_t H, const struct forecast_opts *o)
+{
+	double *sigma = malloc(H * sizeof(*sigma)), *Q = NULL, adj[FORECAST_MAX_LEVELS], tot = 0;
+	double *norm = malloc(g->n * H * sizeof(*norm));
+	struct wv *sc = malloc(g->n * H * sizeof(*sc));
+	size_t c, h, l, ns = 0, norig = 0;
+	int rc = 0;
+
+	if (!sigma || !sc || !norm || !(Q = malloc(o->nlevels * sizeof(*Q)))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (c = 0; c < g->n; c++)
+		norig += g->origin[c] >= 0;
+	for (h = 0; h < H; h++) {
+		double sw = 0, sa = 0;
+		size_t k, lo = h > ENG_SMOOTH ? h - ENG_SMOOTH : 0, hi = h + ENG_SMOOTH < H ? h + ENG_SMOOTH : H - 1;
+
+		for (k = lo; k <= hi; k++)
+			for (c = 0; c < g->n; c++)
+				if (!isnan(err[c * H + k])) {
+					sa += g->w[c] * fabs(err[c * H + k]);
+					sw += g->w[c];
+				}
+		sigma[h] = sw > 0 ? sa / sw : 0;
+	}
+	for (c = 0; c < g->n; c++)
+		for (h = 0; h < H; h++) {
+			double v = g->origin[c] >= 0 && !isnan(err[c * H + h]) ? (sigma[h] > 0 ? err[c * H + h] / sigma[h] : 0) : NAN;
+
+			norm[c * H + h] = v;
+			if (!isnan(v)) {
+				sc[ns].v = v;
+				sc[ns++].w = g->w[c];
+			}
+		}
+	if ((rc = eng_drift(adj, norm, g, H, o)))
+		goto done;
+	qsort(sc, ns, sizeof(*sc), cmp_wv);
+	for (c = 0; c < ns; c++)
+		tot += sc[c].w;
+	for (l = 0; l < o->nlevels; l++) {
+		double lv = adj[l], n = (double)(norig ? norig : 1);
+
+		/* Split conformal: the ceil((n+1)p)/n order statistic, mirrored for lower tails. */
+		if (lv > 0.5)
+			lv = fmin(1, lv * (n + 1) / n);
+		else if (lv < 0.5)
+			lv = fmax(0, 1 - (1 - lv) * (n + 1) / n);
+		Q[l] = ns ? wquantile_sorted(sc, ns, tot, lv) : 0;
+	}
+	for (h = 0; h < H; h++) {
+		double pt = e->path[h];
+
+		for (l = 0; l < o->nlevels; l++)
+			out->q[h * o->nlevels + l] = fmax(0, o->levels[l] == 0.5 ? pt : pt + sigma[h] * Q[l]);
+		for (l = 1; l < o->nlevels; l++)
+			if (out->q[h * o->nlevels + l] < out->q[h * o->nlevels + l - 1])
+				out->q[h * o->nlevels + l] = out->q[h * o->nlevels + l - 1];
+	}
+done:
+	free(sigma);
+	free(norm);
+	free(sc);
+	free(Q);
+	return rc;
+}
+
+/* Fits the candidate models of kind on the cleaned history and keeps the
+ * one with the smallest backtest MAE: e is left set up for it, its errors
+ * in err (err2 and err3 are scratch), its name, parameters and MAE in out,
+ * and its point forecast in e->path. */
+static int eng_choose(struct forecast_series *out, struct eng *e, const struct grid *g, size_t lead,
+		      size_t H, int kind, double *ws, double *err, double *err2, double *err3)
+{
+	const double *x = e->x;
+	size_t n = e->o, m = e->m;
+	double mae_sn, mae_hw = INFINITY, mae_hw2, mae_stl, params[5] = { 0 }, p2[5];
+	int rc = 0;
+
+	e->model = M_SNAIVE;
+	mae_sn = eng_errors(e, g, lead, H, err);
+	if (kind == M_HW || kind == M_AUTO) {
+		hw_fit(x, n, m, 0, ws, params);
+		hw_run(x, n, m, 0, params, ws, e->L, e->B, e->S, NULL);
+		e->phi = params[3];
+		e->model = M_HW;
+		mae_hw = eng_errors(e, g, lead, H, err2);
+		/* Daily and weekly seasons where at least three weeks of history allow. */
+		if (n >= 3 * ENG_WEEK * m) {
+			e->m2 = ENG_WEEK * m;
+			hw_fit(x, n, m, e->m2, ws, p2);
+			hw_run(x, n, m, e->m2, p2, ws, e->L, e->B, e->S, e->S2);
+			e->phi = p2[3];
+			if ((mae_hw2 = eng_errors(e, g, lead, H, err3)) < mae_hw) {
+				double *t = err2;
+				err2 = err3;
+				err3 = t;
+				mae_hw = mae_hw2;
+				memcpy(params, p2, sizeof(p2));
+			} else {
+				e->m2 = 0;
+				hw_run(x, n, m, 0, params, ws, e->L, e->B, e->S, NULL);
+				e->phi = params[3];
+			}
+		}
+	}
+	if (kind == M_STL || kind == M_AUTO) {
+		struct eng es = *e;
+
+		es.model = M_STL;
+		es.m2 = 0;
+		if ((rc = stl_fit(&es, x, n, m)))
+			goto done;
+		mae_stl = eng_errors(&es, g, lead, H, err3);
+		if (kind == M_STL || (mae_stl < mae_sn && mae_stl < mae_hw)) {
+			*e = es;
+			memcpy(err, err3, g->n * H * sizeof(*err));
+			memcpy(out->params, e->ar, sizeof(e->ar));
+			out->params[ENG_AR] = e->mu;
+			strcpy(out->model, "stl-ar");
+			out->backtest_mae = mae_stl;
+		}
+	}
+	if (e->model == M_STL) {
+		/* chosen above */
+	} else if (kind == M_HW || (kind == M_AUTO && mae_hw < mae_sn)) {
+		memcpy(err, err2, g->n * H * sizeof(*err));
+		memcpy(out->params, params, sizeof(params));
+		strcpy(out->model, e->m2 ? "holt-winters-weekly" : "holt-winters");
+		out->backtest_mae = mae_hw;
+	} else {
+		e->model = M_SNAIVE;
+		e->m2 = 0;
+		strcpy(out->model, "seasonal-naive");
+		out->backtest_mae = mae_sn;
+	}
+	eng_path(e, n, lead, H, e->path);
+done:
+	return rc;
+}
+
 static int predict_kind(struct forecast_series *out, const struct series *s,
 			const struct forecast_opts *o, int kind)
 {
 	int64_t period = o->period ? o->period : 86400;
 	size_t K = o->max_scenarios ? o->max_scenarios : FORECAST_DEFAULT_SCENARIOS;
-	size_t H = o->horizon, m, n, lead, first, c, h, k, l, valid = 0;
+	size_t H = o->horizon, m, n, lead, first, c, h, k, valid = 0;
 	uint64_t seed = o->seed ? o->seed : ENG_DEFAULT_SEED;
 	struct eng e = { 0 };
 	struct grid g = { 0 };
-	double *x = NULL, *raw = NULL, *err = NULL, *err2 = NULL, params[4] = { 0 };
+	double *x = NULL, *raw = NULL, *err = NULL, *err2 = NULL, *err3 = NULL, *ws = NULL;
 	struct wv *buf = NULL;
 	int64_t oi;
 	int rc = 0;
@@ -354,28 +962,52 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	e.L = malloc(n * sizeof(double));
 	e.B = malloc(n * sizeof(double));
 	e.S = malloc(n * sizeof(double));
+	e.S2 = malloc(n * sizeof(double));
+	e.prof = malloc(m * sizeof(double));
+	e.dcs = malloc((n + 1) * sizeof(double));
+	e.path = malloc(H * sizeof(double));
+	ws = malloc(2 * (ENG_WEEK + 1) * m * sizeof(double));
 	g.n = (size_t)ENG_PERIODS * (2 * ENG_SHIFT + 1);
 	g.origin = malloc(g.n * sizeof(*g.origin));
 	g.w = malloc(g.n * sizeof(*g.w));
 	err = malloc(g.n * H * sizeof(*err));
 	err2 = malloc(g.n * H * sizeof(*err2));
+	err3 = malloc(g.n * H * sizeof(*err3));
 	buf = malloc(g.n * sizeof(*buf));
 	out->q = malloc(H * o->nlevels * sizeof(*out->q));
 	out->scen = malloc(K * H * sizeof(*out->scen));
-	if (!x || !raw || !e.L || !e.B || !e.S || !g.origin || !g.w || !err || !err2 || !buf || !out->q ||
+	if (!x || !raw || !e.L || !e.B || !e.S || !e.S2 || !e.prof || !e.dcs || !e.path || !ws || !g.origin || !g.w || !err || !err2 || !err3 || !buf || !out->q ||
 	    !out->scen) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
 	}
 	memcpy(raw, s->v + first, n * sizeof(*raw));
 	memcpy(x, raw, n * sizeof(*x));
+	{
+		size_t i, have = 0;
+
+		for (i = 0; i < n; i++) {
+			have += !isnan(raw[i]);
+			/* Beyond this the squares of errors overflow: refuse rather than mislead. */
+			if (fabs(raw[i]) > ENG_MAX_VALUE) {
+				rc = adp_error_set(ADP_EINPUT, "value %g at step %zu is beyond %g: rescale the series",
+						   raw[i], first + i, ENG_MAX_VALUE);
+				goto done;
+			}
+		}
+		if (have < 2 * m) {
+			rc = adp_error_set(ADP_EINPUT, "only %zu of the %zu history steps before the origin have values; at least two periods (%zu) are needed",
+					   have, n, 2 * m);
+			goto done;
+		}
+	}
 	out->nanomalies = forecast_clean(x, n, m, ENG_ANOMALY_Z, NULL);
 	{
 		size_t lags[FORECAST_MAX_PERIODS], nl = n > ENG_ACF_MAX ? ENG_ACF_MAX : n, i;
 		size_t maxlag = nl / 2 < 8 * m ? nl / 2 : 8 * m;
 
-		out->nperiods = forecast_find_periods(x + n - nl, nl, maxlag, lags, out->strength,
-						      FORECAST_MAX_PERIODS);
+		out->nperiods = forecast_find_periods_p(x + n - nl, nl, maxlag, lags, out->strength,
+							out->pvalue, FORECAST_MAX_PERIODS);
 		for (i = 0; i < out->nperiods; i++)
 			out->periods[i] = (int64_t)lags[i] * o->step;
 	}
@@ -400,48 +1032,11 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	e.raw = raw;
 	e.o = n;
 	e.m = m;
-	{
-		double mae_sn, mae_hw = INFINITY;
-
-		e.model = M_SNAIVE;
-		mae_sn = eng_errors(&e, &g, lead, H, err);
-		if (kind != M_SNAIVE) {
-			hw_fit(x, n, m, params);
-			hw_run(x, n, m, params, e.L, e.B, e.S);
-			e.phi = params[3];
-			e.model = M_HW;
-			mae_hw = eng_errors(&e, &g, lead, H, err2);
-		}
-		if (kind == M_HW || (kind == M_AUTO && mae_hw < mae_sn)) {
-			memcpy(err, err2, g.n * H * sizeof(*err));
-			memcpy(out->params, params, sizeof(params));
-			strcpy(out->model, "holt-winters");
-			out->backtest_mae = mae_hw;
-		} else {
-			e.model = M_SNAIVE;
-			strcpy(out->model, "seasonal-naive");
-			out->backtest_mae = mae_sn;
-		}
-	}
+	if ((rc = eng_choose(out, &e, &g, lead, H, kind, ws, err, err2, err3)))
+		goto done;
 	out->backtest_origins = valid;
-	/* Quantiles: point forecast plus weighted conformal quantiles of the errors at that lead. */
-	for (h = 0; h < H; h++) {
-		double pt = eng_point(&e, n, lead + h);
-		size_t nb = 0;
-
-		for (c = 0; c < g.n; c++)
-			if (!isnan(err[c * H + h])) {
-				buf[nb].v = err[c * H + h];
-				buf[nb++].w = g.w[c];
-			}
-		for (l = 0; l < o->nlevels; l++)
-			out->q[h * o->nlevels + l] =
-				fmax(0, pt + (nb ? wquantile(buf, nb, o->levels[l]) : 0));
-		/* Quantiles must not cross after the clamp; they cannot, being sorted, but keep it explicit. */
-		for (l = 1; l < o->nlevels; l++)
-			if (out->q[h * o->nlevels + l] < out->q[h * o->nlevels + l - 1])
-				out->q[h * o->nlevels + l] = out->q[h * o->nlevels + l - 1];
-	}
+	if ((rc = eng_quantiles(out, &e, &g, err, H, o)))
+		goto done;
 	/* Scenarios: whole error paths of origins drawn independently of the series. */
 	for (k = 0; k < K; k++) {
 		uint64_t r = splitmix(seed ^ splitmix(k + 1));
@@ -462,8 +1057,8 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 		for (h = 0; h < H; h++) {
 			double ev = err[start * H + h];
 			if (isnan(ev)) /* a missing target: the median error at that lead */
-				ev = forecast_quantile(out, o->levels, h, 0.5) - eng_point(&e, n, lead + h);
-			out->scen[k * H + h] = fmax(0, eng_point(&e, n, lead + h) + ev);
+				ev = forecast_quantile(out, o->levels, h, 0.5) - e.path[h];
+			out->scen[k * H + h] = fmax(0, e.path[h] + ev);
 		}
 	}
 	out->nscen = K;
@@ -478,10 +1073,16 @@ done:
 	free(e.L);
 	free(e.B);
 	free(e.S);
+	free(e.S2);
+	free(e.prof);
+	free(e.dcs);
+	free(e.path);
+	free(ws);
 	free(g.origin);
 	free(g.w);
 	free(err);
 	free(err2);
+	free(err3);
 	free(buf);
 	return rc;
 }
@@ -501,9 +1102,14 @@ static int predict_hw(struct forecast_series *out, const struct series *s, const
 	return predict_kind(out, s, o, M_HW);
 }
 
+static int predict_stl(struct forecast_series *out, const struct series *s, const struct forecast_opts *o)
+{
+	return predict_kind(out, s, o, M_STL);
+}
+
 const struct forecast_model forecast_model_auto = {
 	.name = "auto",
-	.summary = "per series, the better of seasonal-naive and holt-winters on a rolling-origin backtest",
+	.summary = "per series, the best of seasonal-naive, holt-winters (daily, or daily and weekly) and stl-ar on a rolling-origin backtest",
 	.predict = predict_auto,
 };
 
@@ -517,4 +1123,10 @@ const struct forecast_model forecast_model_hw = {
 	.name = "holt-winters",
 	.summary = "damped additive Holt-Winters fitted by least squares, with conformal intervals",
 	.predict = predict_hw,
+};
+
+const struct forecast_model forecast_model_stl = {
+	.name = "stl-ar",
+	.summary = "robust seasonal-trend decomposition with an AR(3) model of the remainder, with conformal intervals",
+	.predict = predict_stl,
 };

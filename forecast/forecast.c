@@ -1,8 +1,11 @@
 #include "forecast/forecast.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/error.h"
 
@@ -10,11 +13,13 @@ extern const struct forecast_model forecast_model_analog;
 extern const struct forecast_model forecast_model_auto;
 extern const struct forecast_model forecast_model_snaive;
 extern const struct forecast_model forecast_model_hw;
+extern const struct forecast_model forecast_model_stl;
 
 const struct forecast_model *const forecast_models[] = {
 	&forecast_model_auto,
 	&forecast_model_snaive,
 	&forecast_model_hw,
+	&forecast_model_stl,
 	&forecast_model_analog,
 	NULL,
 };
@@ -76,12 +81,82 @@ static void series_release(struct forecast_series *fs)
 	free(fs->scen);
 }
 
+struct run_job {
+	struct forecast *f;
+	const struct history *h;
+	const struct forecast_opts *o;
+	const struct forecast_model *m;
+	size_t next, failed_at;   /* next series to take; first failure (n: none) */
+	int rc;
+	char err[2048];
+	pthread_mutex_t mu;
+};
+
+/* One series: its result is written only into f->items[i]. */
+static int run_one(struct run_job *j, size_t i)
+{
+	struct forecast_series *fs = &j->f->items[i];
+	int rc;
+
+	fs->resource = j->h->items[i].resource;
+	if (!(fs->component = strdup(j->h->items[i].component)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if ((rc = j->m->predict(fs, &j->h->items[i], j->o)))
+		adp_error_wrap(rc, "forecast of '%s' %s", fs->component, adp_resource_name(fs->resource));
+	return rc;
+}
+
+/* Workers take series in order; the first failing series (lowest index)
+ * is the one reported, as it would be by a serial run. */
+static void *run_worker(void *arg)
+{
+	struct run_job *j = arg;
+
+	for (;;) {
+		size_t i;
+		int rc;
+
+		pthread_mutex_lock(&j->mu);
+		i = j->next++;
+		pthread_mutex_unlock(&j->mu);
+		if (i >= j->h->n)
+			break;
+		if ((rc = run_one(j, i))) {
+			pthread_mutex_lock(&j->mu);
+			if (i < j->failed_at) {
+				j->failed_at = i;
+				j->rc = rc;
+				snprintf(j->err, sizeof(j->err), "%s", adp_error_last());
+			}
+			j->next = j->h->n; /* stop the others early */
+			pthread_mutex_unlock(&j->mu);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static size_t run_threads(const struct forecast_opts *o, size_t n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t t = o->threads ? o->threads : (cpus > 0 ? (size_t)cpus : 1);
+
+	if (t > FORECAST_MAX_THREADS)
+		t = FORECAST_MAX_THREADS;
+	/* Threads pay off only with several series. */
+	if (t > n / 4)
+		t = n / 4;
+	return t ? t : 1;
+}
+
 int forecast_run(struct forecast *out, const struct history *h, const struct forecast_opts *o,
 		 const char *model)
 {
 	const struct forecast_model *m = forecast_model_find(model ? model : "auto");
 	struct forecast f = { 0 };
-	size_t i;
+	struct run_job j;
+	pthread_t tid[FORECAST_MAX_THREADS];
+	size_t nt, started = 1, i;
 	int rc = 0;
 
 	if (!m)
@@ -91,20 +166,23 @@ int forecast_run(struct forecast *out, const struct history *h, const struct for
 	f.opts = *o;
 	if (h->n && !(f.items = calloc(h->n, sizeof(*f.items))))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
-	for (i = 0; i < h->n; i++) {
-		struct forecast_series *fs = &f.items[i];
-
-		f.n++;
-		fs->resource = h->items[i].resource;
-		if (!(fs->component = strdup(h->items[i].component))) {
-			rc = adp_error_set(ADP_ENOMEM, "out of memory");
-			break;
-		}
-		if ((rc = m->predict(fs, &h->items[i], o))) {
-			adp_error_wrap(rc, "forecast of '%s' %s", fs->component,
-				       adp_resource_name(fs->resource));
-			break;
-		}
+	f.n = h->n;
+	memset(&j, 0, sizeof(j));
+	j.f = &f, j.h = h, j.o = o, j.m = m, j.failed_at = h->n;
+	nt = run_threads(o, h->n);
+	if (nt > 1 && pthread_mutex_init(&j.mu, NULL) == 0) {
+		for (started = 1; started < nt; started++)
+			if (pthread_create(&tid[started], NULL, run_worker, &j))
+				break;
+		run_worker(&j);
+		for (i = 1; i < started; i++)
+			pthread_join(tid[i], NULL);
+		pthread_mutex_destroy(&j.mu);
+		if ((rc = j.rc))
+			adp_error_set(rc, "%s", j.err);
+	} else {
+		for (i = 0; i < h->n && !rc; i++)
+			rc = run_one(&j, i);
 	}
 	if (rc) {
 		forecast_release(&f);

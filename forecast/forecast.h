@@ -26,7 +26,13 @@ struct forecast_opts {
 	int64_t period;        /* seasonal period in seconds; 0: one day */
 	size_t max_scenarios;  /* upper bound on sample paths per series; 0: 200 */
 	uint64_t seed;         /* scenario draws; 0: a fixed default (recorded in series) */
+	/* Worker threads for forecast_run (series are independent and the
+	 * result does not depend on the count); 0: one per online CPU, at
+	 * most FORECAST_MAX_THREADS. */
+	size_t threads;
 };
+
+#define FORECAST_MAX_THREADS 16
 
 #define FORECAST_MAX_PERIODS 4
 #define FORECAST_DEFAULT_SCENARIOS 200
@@ -46,11 +52,15 @@ struct forecast_series {
 	int64_t period;
 	size_t history_used;   /* steps of history the model saw */
 	/* Added by the backtested models (zero for others). */
-	double params[4];      /* holt-winters: alpha, beta, gamma, phi */
+	/* holt-winters: alpha, beta, gamma, phi; holt-winters-weekly also
+	 * gamma2, the smoothing of the weekly season; stl-ar: the three AR
+	 * coefficients and the mean of the deseasonalised series */
+	double params[6];
 	size_t nanomalies;     /* history steps flagged and replaced before fitting */
 	size_t nperiods;       /* significant periods found in the history */
 	int64_t periods[FORECAST_MAX_PERIODS];  /* seconds, strongest first */
 	double strength[FORECAST_MAX_PERIODS];  /* autocorrelation at that lag */
+	double pvalue[FORECAST_MAX_PERIODS];    /* permutation test of that period */
 	double backtest_mae;   /* mean absolute error of the chosen model over its backtest */
 	size_t backtest_origins;
 	uint64_t seed;
@@ -75,7 +85,8 @@ extern const struct forecast_model *const forecast_models[];
 
 const struct forecast_model *forecast_model_find(const char *name);
 
-/* Runs model (NULL: the default) on every series of h. */
+/* Runs model (NULL: the default) on every series of h, on o->threads
+ * threads. On failure, the error names the first series that failed. */
 int forecast_run(struct forecast *out, const struct history *h, const struct forecast_opts *o,
 		 const char *model);
 
@@ -92,14 +103,30 @@ double forecast_quantile(const struct forecast_series *fs, const double *levels,
 
 /* Significant periods of v (n values, NAN allowed), in steps: local
  * autocorrelation peaks above max(0.2, 3/sqrt(n)), harmonics of a
- * stronger period dropped, strongest first. Returns how many. */
+ * stronger period dropped, each confirmed by forecast_period_pvalue at
+ * the 1% level (at most 8 peaks tested), strongest first. strength
+ * receives the autocorrelation at the lag, pvalue (may be NULL) the
+ * p-value. Returns how many. */
 size_t forecast_find_periods(const double *v, size_t n, size_t maxlag, size_t *lags,
 			     double *strength, size_t max);
+size_t forecast_find_periods_p(const double *v, size_t n, size_t maxlag, size_t *lags,
+			       double *strength, double *pvalue, size_t max);
+
+/* Permutation test of a period of L steps in v: the share of variance
+ * explained by the mean profile over cycles of L, against 99 copies with
+ * each cycle rotated by an independent random offset (seeded), which
+ * keeps each cycle's autocorrelation but breaks the alignment between
+ * cycles. Uses the last 16 cycles at most; needs 3. Returns the p-value,
+ * 0.01 at best; 1 when untestable or clearly not significant (the test
+ * stops early). */
+double forecast_period_pvalue(const double *v, size_t n, size_t L, uint64_t seed);
 
 /* Flags spikes and dips: steps whose deviation from the median of the
- * same phase (period m steps) exceeds z robust standard deviations, and
- * replaces them (and NANs) in place by that median. flag may be NULL.
- * Returns how many steps were flagged as anomalies. */
+ * same phase (period m steps) exceeds z robust standard deviations, in
+ * runs of at most a quarter period (a longer deviation is a change of
+ * level, kept so that the models follow it), and replaces them (and NANs)
+ * in place by that median. flag may be NULL. Returns how many steps were
+ * flagged as anomalies. */
 size_t forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag);
 
 /* Rolling-origin evaluation of one series: origins every o->horizon
@@ -112,10 +139,41 @@ struct forecast_eval {
 	double pinball[FORECAST_MAX_LEVELS];  /* mean pinball loss per level */
 	double coverage[FORECAST_MAX_LEVELS]; /* share of actuals at or below the quantile */
 	char model[32];                       /* the model of the last origin */
+	double below[FORECAST_MAX_LEVELS];    /* share of actuals strictly below the quantile */
 };
 
 int forecast_backtest(struct forecast_eval *out, const struct series *s,
 		      const struct forecast_opts *o, const char *model, size_t norigins);
+
+/* Strongly dependent components: pairs of series of different
+ * components whose residuals (each value minus the median of its phase of
+ * the period, minus a centred one-period moving average of the rest), over
+ * the last 14 periods before o->origin, correlate at least min_corr in
+ * absolute value at some lag within +-max_lag steps. Sharing a daily
+ * pattern is not a dependency; moving together beyond it is. */
+struct forecast_dep {
+	size_t a, b;   /* indexes into the history's series (and forecast_run's items), a < b */
+	long lag;      /* steps; > 0: b follows a, corr(a[t], b[t + lag]) */
+	double corr;   /* Pearson correlation of the residuals at that lag */
+};
+
+struct forecast_deps {
+	struct forecast_dep *items; /* owned; strongest first */
+	size_t n;
+};
+
+#define FORECAST_DEPS_MAX_SERIES 512
+#define FORECAST_DEPS_MAX_LAG 288
+#define FORECAST_DEPS_MIN_CORR 0.5   /* the default threshold of the CLI */
+#define FORECAST_DEPS_LAG 12         /* the default lag window of the CLI, in steps */
+
+/* Fills out (release with forecast_deps_release). Uses o->origin, step
+ * and period. At most FORECAST_DEPS_MAX_SERIES series (ADP_EINPUT beyond:
+ * the pairs grow with the square). Series with less than two periods of
+ * history in the window, or a flat residual, have no dependencies. */
+int forecast_dependencies(struct forecast_deps *out, const struct history *h,
+			  const struct forecast_opts *o, double min_corr, size_t max_lag);
+void forecast_deps_release(struct forecast_deps *d);
 
 /* Empirical quantile (type 7, as R and numpy) of n values; sorts v. */
 double adp_quantile_sorted(double *v, size_t n, double level);

@@ -15,19 +15,104 @@
 /* Allocation units: 1/8 core, 64 MiB, 1 MiB/s of disk or network. */
 extern const double part_granularity[ADP_RES_COUNT];
 
+struct part_wave_problem;
+
 struct part_request {
 	const struct inventory *inv;
 	const struct schedule *sched;
 	const struct forecast *fc;  /* covers the window at sched->step */
 	int64_t now;
 	const char *tool_version;
-	double exact_seconds;       /* > 0: exact mode, MILP limit per wave (partition/exact_plan.h) */
+	int no_widening;            /* use the forecast's spread as it is */
+	/* Another solver for each wave's placement problem (NULL: the
+	 * heuristic, part_place_movers): same contract, its answer is used
+	 * as is. An exact solver hooks in here. */
+	int (*place_movers)(const struct part_wave_problem *pb, size_t *assign, void *arg);
+	void *place_arg;
 };
+
+/* The factor by which the planner widens a series' spread around its
+ * median for the finite number of past periods behind it (1 when there
+ * are enough); history_used is in steps of step seconds. */
+double part_widening(size_t history_used, int64_t step, int64_t period, double eps);
 
 /* Fills out (inputs are the caller's to add). Returns 0 when every wave
  * fits, ADP_EINFEASIBLE when some does not (out->shortfalls says where
  * and by how much; the rest of out is filled), or another error. */
 int part_plan(struct plan *out, const struct part_request *req);
+
+/* ---- One wave's placement problem ----
+ * What the heuristic solves per wave, in plain arrays, so that another
+ * solver (an exact one) can be handed the same instance and its answer
+ * compared or used: place each mover (a replica whose home is offline)
+ * on an online partition, no two replicas of one component on one
+ * partition, so that on every partition, resource and step of the wave
+ * the stayers' load plus the movers' is within the capacity in all but
+ * a share eps of the K joint scenarios, and the guarantees fit.
+ * Layout: scenario k of step h (0 .. H-1 of the wave) sits at
+ * [(... * K + k) * stride + offset + h]. */
+#define PART_UNPLACED ((size_t)-1)
+
+struct part_wave_mover {
+	size_t comp, replica, home;
+	int tier;
+	const double *demand[ADP_RES_COUNT]; /* per replica: (k, h) at [k * stride + offset + h];
+					      * NULL: the guarantee min[r] at every step */
+	double factor;                /* times demand: the share of this replica in the wave */
+	double min[ADP_RES_COUNT];    /* guarantee */
+	double spread;                /* (q_conf - q50) / q_conf, the worst resource: 0 sure .. 1 vague */
+	const double *spread_h;       /* per replica, q_conf - q50: (r, h) at [r * stride + offset + h]
+				       * (times factor); NULL with dependence 0 */
+};
+
+struct part_wave_problem {
+	size_t nparts, ncomps, nmovers, K, H, stride, offset;
+	const double *capacity;       /* [p * R + r]; <= 0: unmetered */
+	const unsigned char *online;  /* [p] */
+	const double *base;           /* stayers' load: (p, r, k, h) at [((p * R + r) * K + k) * stride + offset + h] */
+	const double *base_min;       /* [p * R + r]: stayers' guarantees */
+	const int *hosts;             /* [comp * nparts + p]: stayer replicas of comp on p */
+	const char *const *zone;      /* [p], or NULL */
+	const struct part_wave_mover *movers;
+	double eps[ADP_RES_COUNT];
+	double weights[SCHEDULE_NWEIGHTS];
+	/* The co-movement floor (schedule "dependence"): the total at the
+	 * confidence is at least the scenarios' median of the total plus
+	 * dependence x the sum of the replicas' spreads (quantile at the
+	 * confidence minus median). base_spread: (p, r, h) at
+	 * [(p * R + r) * stride + offset + h]; NULL with dependence 0. */
+	double dependence;
+	const double *base_spread;
+	/* Where the planner is (for a solver that reports per wave): the
+	 * 1-based wave, and whether this is a trial of a remedy (a scratch
+	 * plan, not the plan's placement). */
+	size_t wave;
+	int trial;
+};
+
+/* The heuristic: critical tiers and the largest first, each on the
+ * partition of least cost (risk, then the most headroom, then the home's
+ * zone) among the few with the most headroom. assign[i] is a partition
+ * index, or PART_UNPLACED when anti-affinity leaves none; a mover that
+ * fits nowhere goes where it is least short (the caller shares the
+ * shortage). Returns 0 or ADP_ENOMEM. */
+int part_place_movers(const struct part_wave_problem *pb, size_t *assign);
+
+/* Scores an assignment (any solver's): *cost is the sum over movers of
+ * weights[risk] x impact(tier) x the overload probability of the
+ * partition it joins + weights[confidence] x spread x its share of that
+ * partition + weights[moves]; *violations counts partition, resource and
+ * step triples where the chance constraint or the guarantees fail, plus
+ * unplaced movers and anti-affinity breaks. */
+int part_wave_evaluate(const struct part_wave_problem *pb, const size_t *assign, double *cost,
+		       size_t *violations);
+
+/* The share of partition p's capacity that mover i takes at its peak,
+ * as the confidence term of part_wave_evaluate counts it. */
+double part_wave_share(const struct part_wave_problem *pb, size_t i, size_t p);
+
+/* The impact weight of a tier: 1 for tier 0 down to 0.1 for tier 9. */
+double part_tier_impact(int tier);
 
 /* The whole `plan` pipeline on files: inventory, schedule, history (the
  * inventory's own and extra long-format files), forecast, planner, and
@@ -43,7 +128,9 @@ struct part_run_opts {
 	 * its series are named by the label and limited to the inventory's
 	 * components. */
 	const struct forecast_prom_opts *prom;
-	double exact_seconds;         /* > 0: exact mode (see part_request) */
+	/* Passed to part_request (NULL: the heuristic). */
+	int (*place_movers)(const struct part_wave_problem *pb, size_t *assign, void *arg);
+	void *place_arg;
 };
 
 int part_run(struct plan *out, const struct part_run_opts *o);

@@ -67,7 +67,9 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 	if ((rc = forecast_run(&fc, &hist, &fo, o->model)))
 		goto done;
 	{
-		struct part_request req = { &inv, &sched, &fc, o->now, o->tool_version, o->exact_seconds };
+		struct part_request req = { .inv = &inv, .sched = &sched, .fc = &fc, .now = o->now,
+					    .tool_version = o->tool_version, .place_movers = o->place_movers,
+					    .place_arg = o->place_arg };
 		rc = part_plan(&p, &req);
 	}
 	if (rc && rc != ADP_EINFEASIBLE)

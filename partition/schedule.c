@@ -106,10 +106,12 @@ static int read_partitions(const struct adp_json_doc *d, json_t *list, const str
 	return 0;
 }
 
-static int read_concurrency(const struct adp_json_doc *d, json_t *v, struct schedule *s,
-			    const struct inventory *inv)
+const char *const schedule_weight_names[SCHEDULE_NWEIGHTS] = { "risk", "waste", "moves", "confidence" };
+const double schedule_weight_defaults[SCHEDULE_NWEIGHTS] = { 10.0, 1.0, 0.0, 0.5 };
+
+static int read_concurrency(const struct adp_json_doc *d, json_t *v, struct schedule *s)
 {
-	size_t total = inv ? inv->nparts : s->npartitions;
+	size_t total = s->npartitions;
 
 	if (!v) {
 		s->max_concurrency = 1;
@@ -127,7 +129,7 @@ static int read_concurrency(const struct adp_json_doc *d, json_t *v, struct sche
 		double pct = strtod(p, &end);
 
 		if (end != p && !strcmp(end, "%") && pct > 0 && pct <= 100) {
-			/* A percentage of all partitions, rounded down, at least one. */
+			/* A percentage of the partitions to update, rounded down, at least one. */
 			s->max_concurrency_pct = pct;
 			s->max_concurrency = (size_t)floor(pct * (double)total / 100.0 + 1e-9);
 			if (s->max_concurrency < 1)
@@ -303,12 +305,72 @@ int64_t schedule_blackout_end(const struct schedule *s, int64_t start, int64_t e
 	return 0;
 }
 
+/* max_per_zone, start, order, shortage, weights and dependence: all optional. */
+static int read_planner_fields(const struct adp_json_doc *d, struct schedule *s)
+{
+	json_t *v;
+	int rc, i;
+
+	memcpy(s->weights, schedule_weight_defaults, sizeof(s->weights));
+	s->dependence = SCHEDULE_DEFAULT_DEPENDENCE;
+	if (json_object_get(d->root, "dependence") &&
+	    (rc = adp_json_number(d, d->root, "", "dependence", 1, 0, 1, &s->dependence)))
+		return rc;
+	if ((v = json_object_get(d->root, "max_per_zone"))) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > INV_MAX_PARTITIONS)
+			return adp_json_fail(d, "max_per_zone", "expected at least 1 partition of a zone at a time");
+		s->max_per_zone = (size_t)json_integer_value(v);
+	}
+	if ((v = json_object_get(d->root, "start"))) {
+		const char *p = json_is_string(v) ? json_string_value(v) : "";
+
+		if (!strcmp(p, "lowest-risk"))
+			s->start_policy = SCHEDULE_START_LOWEST_RISK;
+		else if (!strcmp(p, "earliest"))
+			s->start_policy = SCHEDULE_START_EARLIEST;
+		else
+			return adp_json_fail(d, "start", "expected \"lowest-risk\" or \"earliest\"");
+	}
+	if ((v = json_object_get(d->root, "order"))) {
+		const char *p = json_is_string(v) ? json_string_value(v) : "";
+
+		if (strcmp(p, "listed") && strcmp(p, "lightest-first"))
+			return adp_json_fail(d, "order", "expected \"listed\" or \"lightest-first\"");
+		s->order_lightest = !strcmp(p, "lightest-first");
+	}
+	if ((v = json_object_get(d->root, "shortage"))) {
+		const char *p = json_is_string(v) ? json_string_value(v) : "";
+
+		if (strcmp(p, "share") && strcmp(p, "refuse"))
+			return adp_json_fail(d, "shortage", "expected \"share\" or \"refuse\"");
+		s->shortage_refuse = !strcmp(p, "refuse");
+	}
+	if ((v = json_object_get(d->root, "weights"))) {
+		static const char *const keys[] = { "risk", "waste", "moves", "confidence", NULL };
+		double w;
+
+		if (!json_is_object(v))
+			return adp_json_fail(d, "weights", "expected an object of risk, waste, moves and confidence");
+		if ((rc = adp_json_check_keys(d, v, "weights", keys)))
+			return rc;
+		for (i = 0; i < SCHEDULE_NWEIGHTS; i++) {
+			if (!json_object_get(v, schedule_weight_names[i]))
+				continue;
+			if ((rc = adp_json_number(d, v, "weights", schedule_weight_names[i], 1, 0, 1e6, &w)))
+				return rc;
+			s->weights[i] = w;
+		}
+	}
+	return 0;
+}
+
 int schedule_load(struct schedule *out, const char *path, const struct inventory *inv)
 {
 	static const char *const keys[] = { "name", "window", "cutoff", "partitions",
 					    "max_concurrency", "update_duration", "drain_duration",
 					    "verify_duration", "step", "max_gap", "confidence",
-					    "plan_ttl", "period", "update", "blackouts", NULL };
+					    "plan_ttl", "period", "update", "blackouts", "max_per_zone",
+					    "start", "weights", "shortage", "dependence", "order", NULL };
 	struct adp_json_doc d;
 	struct schedule s = { 0 };
 	const char *name = NULL;
@@ -332,7 +394,8 @@ int schedule_load(struct schedule *out, const char *path, const struct inventory
 	if ((rc = read_window(&d, json_object_get(d.root, "window"), &s)) ||
 	    (rc = adp_json_duration(&d, d.root, "", "cutoff", 0, &s.cutoff)) ||
 	    (rc = read_partitions(&d, json_object_get(d.root, "partitions"), inv, &s)) ||
-	    (rc = read_concurrency(&d, json_object_get(d.root, "max_concurrency"), &s, inv)) ||
+	    (rc = read_concurrency(&d, json_object_get(d.root, "max_concurrency"), &s)) ||
+	    (rc = read_planner_fields(&d, &s)) ||
 	    (rc = read_durations(&d, json_object_get(d.root, "update_duration"), &s)) ||
 	    (rc = adp_json_duration(&d, d.root, "", "drain_duration", 0, &s.drain_duration)) ||
 	    (rc = adp_json_duration(&d, d.root, "", "verify_duration", 0, &s.verify_duration)) ||

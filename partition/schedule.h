@@ -14,6 +14,21 @@ struct schedule_blackout {
 	int64_t start, end; /* UTC seconds */
 };
 
+/* When the waves start: as early as the window allows, or at the
+ * candidate start (every step up to the latest that still ends before
+ * the cutoff) where the tightest wave carries the least load. */
+enum schedule_start { SCHEDULE_START_LOWEST_RISK, SCHEDULE_START_EARLIEST };
+
+/* Weights of the planner's cost (see adpart-update(5), "weights"):
+ * risk is overload probability times the tier's impact, waste is
+ * reserved minus expected use in partition fractions, a move costs its
+ * weight, and confidence charges the forecast's spread. */
+enum schedule_weight { SCHEDULE_W_RISK, SCHEDULE_W_WASTE, SCHEDULE_W_MOVES, SCHEDULE_W_CONFIDENCE,
+		       SCHEDULE_NWEIGHTS };
+extern const char *const schedule_weight_names[SCHEDULE_NWEIGHTS];
+extern const double schedule_weight_defaults[SCHEDULE_NWEIGHTS];
+#define SCHEDULE_DEFAULT_DEPENDENCE 0.5
+
 struct schedule {
 	char *path;               /* owned */
 	char *name;               /* owned */
@@ -40,6 +55,12 @@ struct schedule {
 	int64_t update_timeout;   /* seconds; 0 when absent */
 	struct schedule_blackout *blackouts; /* owned, sorted by start */
 	size_t nblackouts;
+	size_t max_per_zone;      /* partitions of one zone offline at once; 0: no limit */
+	int start_policy;         /* enum schedule_start */
+	int shortage_refuse;      /* "shortage": "refuse": no reductions, infeasible instead */
+	int order_lightest;       /* "order": "lightest-first": partitions by the load they carry */
+	double weights[SCHEDULE_NWEIGHTS]; /* the planner's cost, enum schedule_weight */
+	double dependence;        /* co-movement floor of the chance constraint, 0..1 */
 };
 
 #define SCHEDULE_MAX_ARGV 256

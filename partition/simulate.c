@@ -6,7 +6,8 @@
 
 #include "util/error.h"
 
-const char *const part_sim_method_names[PART_SIM_COUNT] = { "plan", "static-peak", "vpa", "reactive" };
+const char *const part_sim_method_names[PART_SIM_COUNT] = { "plan", "static-peak", "vpa", "reactive",
+								"vpa-equal-reserve" };
 
 void part_sim_release(struct part_sim *s)
 {
@@ -17,6 +18,9 @@ void part_sim_release(struct part_sim *s)
 	for (i = 0; i < s->n; i++)
 		free(s->rows[i].component);
 	free(s->rows);
+	for (i = 0; i < s->nparts; i++)
+		free(s->parts[i].partition);
+	free(s->parts);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -67,6 +71,7 @@ static int vpa_size(const struct series *s, int64_t t0, double *out)
 static void account(struct part_sim_stats *st, double alloc, double demand, double min)
 {
 	st->steps++;
+	st->reserved_sum += alloc;
 	if (demand > alloc) {
 		st->violations++;
 		st->breaches += alloc < min;
@@ -93,14 +98,148 @@ static double plan_alloc(const struct plan_wave *w, const char *comp, int r)
 	return n ? a : NAN;
 }
 
+/* How many placements comp has in wave w: each carries 1/n of its demand. */
+static size_t replicas_in(const struct plan_wave *w, const char *comp)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < w->nplacements; i++)
+		n += !strcmp(w->placements[i].component, comp);
+	return n;
+}
+
+static const struct plan_usage *usage_of(const struct plan_wave *w, const char *part, int r)
+{
+	size_t i;
+
+	for (i = 0; i < w->nusage; i++)
+		if (w->usage[i].resource == r && !strcmp(w->usage[i].partition, part))
+			return &w->usage[i];
+	return NULL;
+}
+
+/* The joint check after the fact: per online partition and resource, the
+ * actual total of what the plan put there, step by step. */
+static int simulate_partitions(struct part_sim *res, const struct plan *p, const struct history *h)
+{
+	size_t i, wi, j;
+	int r;
+
+	if (p->npartitions && !(res->parts = calloc(p->npartitions * ADP_RES_COUNT, sizeof(*res->parts))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	for (i = 0; i < p->npartitions; i++)
+		for (r = 0; r < ADP_RES_COUNT; r++) {
+			struct part_sim_part *x = &res->parts[res->nparts++];
+
+			if (!(x->partition = strdup(p->partitions[i].name)))
+				return adp_error_set(ADP_ENOMEM, "out of memory");
+			x->resource = r;
+			x->capacity = p->partitions[i].capacity[r];
+		}
+	for (wi = 0; wi < p->nwaves; wi++) {
+		const struct plan_wave *w = &p->waves[wi];
+		int64_t t0 = w->start - ((w->start % p->step) + p->step) % p->step, t;
+
+		for (i = 0; i < p->npartitions; i++)
+			for (r = 0; r < ADP_RES_COUNT; r++) {
+				struct part_sim_part *x = &res->parts[i * ADP_RES_COUNT + (size_t)r];
+				const struct plan_usage *u = usage_of(w, x->partition, r);
+				size_t placed = 0;
+
+				if (!u)
+					continue; /* offline in this wave */
+				for (t = t0; t < w->end; t += p->step) {
+					double tot = 0;
+					int complete = 1;
+					size_t hi = (size_t)((t - t0) / p->step);
+
+					placed = 0;
+					for (j = 0; j < w->nplacements && complete; j++) {
+						const struct plan_placement *pl = &w->placements[j];
+						const struct series *s;
+						double v;
+
+						if (strcmp(pl->partition, x->partition))
+							continue;
+						placed++;
+						s = history_find(h, pl->component, r);
+						v = s ? series_at(s, t) : NAN;
+						if (isnan(v))
+							complete = 0;
+						else
+							tot += v / (double)replicas_in(w, pl->component);
+					}
+					if (!complete || !placed)
+						continue;
+					x->steps++;
+					x->overloads += x->capacity > 0 && tot > x->capacity;
+					if (x->capacity > 0 && tot > x->capacity)
+						x->excess_max = fmax(x->excess_max, tot - x->capacity);
+					else if (x->capacity > 0)
+						x->slack_sum += x->capacity - tot;
+					if (x->capacity > 0 && tot / x->capacity > x->peak_util)
+						x->peak_util = tot / x->capacity;
+					if (u->bound && hi < u->nsteps) {
+						x->bound_steps++;
+						x->above_bound += tot > u->bound[hi];
+					}
+				}
+			}
+	}
+	return 0;
+}
+
+/* The VPA-like recommendations scaled, per resource, so that their total
+ * reserve over the plan's steps equals the plan's, replayed over the same
+ * steps: violations at equal reserved capacity. */
+static int simulate_equal_reserve(struct part_sim *res, const struct plan *p, const struct history *h,
+				  const double *vpas, const struct part_sim_guarantee *g, size_t ng)
+{
+	double plan_sum[ADP_RES_COUNT] = { 0 }, vpa_sum[ADP_RES_COUNT] = { 0 };
+	size_t i, j, wi;
+
+	for (i = 0; i < res->n; i++)
+		if (!isnan(vpas[i])) {
+			plan_sum[res->rows[i].resource] += res->rows[i].m[PART_SIM_PLAN].reserved_sum;
+			vpa_sum[res->rows[i].resource] += res->rows[i].m[PART_SIM_VPA].reserved_sum;
+		}
+	for (i = 0; i < res->n; i++) {
+		struct part_sim_row *row = &res->rows[i];
+		const struct series *s = history_find(h, row->component, row->resource);
+		double f, min = 0;
+
+		if (!s || isnan(vpas[i]) || vpa_sum[row->resource] <= 0)
+			continue;
+		f = plan_sum[row->resource] / vpa_sum[row->resource];
+		for (j = 0; j < ng; j++)
+			if (!strcmp(g[j].component, row->component))
+				min = g[j].min[row->resource];
+		for (wi = 0; wi < p->nwaves; wi++) {
+			const struct plan_wave *w = &p->waves[wi];
+			int64_t t = w->start - ((w->start % s->step) + s->step) % s->step;
+
+			if (isnan(plan_alloc(w, s->component, s->resource)))
+				continue;
+			for (; t < w->end; t += s->step) {
+				double d = series_at(s, t);
+
+				if (!isnan(d))
+					account(&row->m[PART_SIM_EQUAL], vpas[i] * f, d, min);
+			}
+		}
+	}
+	return 0;
+}
+
 int part_simulate(struct part_sim *out, const struct plan *p, const struct history *h,
 		  const struct part_sim_guarantee *guarantees, size_t nguarantees)
 {
 	struct part_sim res = { 0 };
 	size_t i, j, wi;
+	double *vpas = NULL;
 	int rc = 0;
 
-	if (h->n && !(res.rows = calloc(h->n, sizeof(*res.rows)))) {
+	if (h->n && (!(res.rows = calloc(h->n, sizeof(*res.rows))) || !(vpas = calloc(h->n, sizeof(double))))) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -118,6 +257,7 @@ int part_simulate(struct part_sim *out, const struct plan *p, const struct histo
 				min = guarantees[j].min[s->resource];
 		if ((rc = vpa_size(s, p->window_start, &vpa)))
 			goto done;
+		vpas[res.n] = vpa;
 		row = &res.rows[res.n];
 		if (!(row->component = strdup(s->component))) {
 			rc = adp_error_set(ADP_ENOMEM, "out of memory");
@@ -147,9 +287,14 @@ int part_simulate(struct part_sim *out, const struct plan *p, const struct histo
 			}
 		}
 	}
+	if ((rc = simulate_equal_reserve(&res, p, h, vpas, guarantees, nguarantees)))
+		goto done;
+	if ((rc = simulate_partitions(&res, p, h)))
+		goto done;
 	*out = res;
 	memset(&res, 0, sizeof(res));
 done:
 	part_sim_release(&res);
+	free(vpas);
 	return rc;
 }

@@ -8,7 +8,11 @@
 #include "forecast/history.h"
 #include "plans/plan.h"
 
-enum part_sim_method { PART_SIM_PLAN, PART_SIM_PEAK, PART_SIM_VPA, PART_SIM_REACTIVE, PART_SIM_COUNT };
+/* PART_SIM_EQUAL: the VPA-like recommendations scaled, per resource, so
+ * that their total reserve equals the plan's: violations at equal
+ * reserved capacity. */
+enum part_sim_method { PART_SIM_PLAN, PART_SIM_PEAK, PART_SIM_VPA, PART_SIM_REACTIVE, PART_SIM_EQUAL,
+		       PART_SIM_COUNT };
 
 extern const char *const part_sim_method_names[PART_SIM_COUNT];
 
@@ -19,6 +23,7 @@ struct part_sim_stats {
 	double excess_max;
 	double slack_sum;      /* sum of allocation minus demand where not above */
 	size_t breaches;       /* violations where the allocation was below the guarantee */
+	double reserved_sum;   /* sum of the allocation over the steps */
 };
 
 struct part_sim_row {
@@ -27,9 +32,28 @@ struct part_sim_row {
 	struct part_sim_stats m[PART_SIM_COUNT];
 };
 
+/* One online partition and resource over the plan's waves: the actual
+ * total of the replicas placed there (each a 1/n share of its component's
+ * demand) against the capacity, and against the total the plan predicted
+ * at its confidence (the chance constraint's bound). */
+struct part_sim_part {
+	char *partition;       /* owned */
+	int resource;
+	double capacity;
+	size_t steps;          /* steps where every placed component had a value */
+	size_t overloads;      /* actual total above capacity */
+	size_t above_bound;    /* actual total above the predicted bound */
+	size_t bound_steps;    /* steps with a predicted bound */
+	double peak_util;      /* highest actual total over capacity */
+	double excess_max;     /* the most the actual total went over the capacity */
+	double slack_sum;      /* sum of capacity minus actual total where within it */
+};
+
 struct part_sim {
 	struct part_sim_row *rows; /* owned */
 	size_t n;
+	struct part_sim_part *parts; /* owned */
+	size_t nparts;
 };
 
 /* Evaluates every step of the plan's waves that h covers. The plan's

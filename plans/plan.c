@@ -73,11 +73,24 @@ void plan_release(struct plan *p)
 			free(w->usage[j].partition);
 			free(w->usage[j].p50);
 			free(w->usage[j].p95);
+			free(w->usage[j].bound);
+			free(w->usage[j].prob);
 		}
 		free(w->usage);
 		free(w->exact_status);
+		for (j = 0; j < w->nabsorbed; j++) {
+			free(w->absorbed[j].component);
+			free(w->absorbed[j].partition);
+		}
+		free(w->absorbed);
 	}
 	free(p->waves);
+	for (i = 0; i < p->nreductions; i++) {
+		free(p->reductions[i].component);
+		free(p->reductions[i].partition);
+	}
+	free(p->reductions);
+	free(p->rollback_check.partition);
 	steps_free(p->steps, p->nsteps);
 	steps_free(p->rollback, p->nrollback);
 	for (i = 0; i < p->nshortfalls; i++) {
@@ -323,6 +336,10 @@ int plan_to_json(json_t **out, const struct plan *p)
 			json_object_set_new(e, "headroom", jnum(u->headroom));
 			json_object_set_new(e, "p50", jseries(u->p50, u->nsteps));
 			json_object_set_new(e, "p95", jseries(u->p95, u->nsteps));
+			if (u->bound)
+				json_object_set_new(e, "at_confidence", jseries(u->bound, u->nsteps));
+			if (u->prob)
+				json_object_set_new(e, "overload_by_step", jseries(u->prob, u->nsteps));
 			json_array_append_new(us, e);
 		}
 		json_object_set_new(o, "utilisation", us);
@@ -337,6 +354,15 @@ int plan_to_json(json_t **out, const struct plan *p)
 			json_object_set_new(e, "seconds", jnum(w->exact_seconds));
 			json_object_set_new(e, "replaced", json_boolean(w->exact_replaced));
 			json_object_set_new(o, "exact", e);
+		}
+		if (w->nabsorbed) {
+			json_t *ab = json_array();
+
+			for (j = 0; j < w->nabsorbed; j++)
+				json_array_append_new(ab, json_pack("{s:s,s:I,s:s}", "component", w->absorbed[j].component,
+								    "replica", (json_int_t)w->absorbed[j].replica,
+								    "partition", w->absorbed[j].partition));
+			json_object_set_new(o, "absorbed", ab);
 		}
 		json_array_append_new(a, o);
 	}
@@ -365,6 +391,42 @@ int plan_to_json(json_t **out, const struct plan *p)
 	for (i = 0; i < p->nrisks; i++)
 		json_array_append_new(a, json_string(p->risks[i]));
 	json_object_set_new(root, "risks", a);
+	a = json_array();
+	for (i = 0; i < p->nreductions; i++) {
+		const struct plan_reduction *x = &p->reductions[i];
+
+		o = json_object();
+		json_object_set_new(o, "wave", json_integer((json_int_t)x->wave));
+		json_object_set_new(o, "component", json_string(x->component));
+		json_object_set_new(o, "replica", json_integer((json_int_t)x->replica));
+		json_object_set_new(o, "partition", json_string(x->partition));
+		json_object_set_new(o, "resource", json_string(adp_resource_name(x->resource)));
+		json_object_set_new(o, "wanted", jnum(x->wanted));
+		json_object_set_new(o, "granted", jnum(x->granted));
+		json_object_set_new(o, "missing", jnum(x->wanted - x->granted));
+		json_array_append_new(a, o);
+	}
+	json_object_set_new(root, "reductions", a);
+	if (p->rollback_check.checked) {
+		const struct plan_rollback_check *r = &p->rollback_check;
+
+		o = json_object();
+		json_object_set_new(o, "fits", json_boolean(r->fits));
+		json_object_set_new(o, "overload_probability", jnum(r->overload_prob));
+		json_object_set_new(o, "partition", jstr_or_null(r->partition));
+		json_object_set_new(o, "resource", r->partition ? json_string(adp_resource_name(r->resource)) : json_null());
+		json_object_set_new(o, "at", r->partition ? jtime(r->at) : json_null());
+		json_object_set_new(o, "at_confidence", jnum(r->bound));
+		json_object_set_new(o, "capacity", jnum(r->capacity));
+		json_object_set_new(root, "rollback_check", o);
+	}
+	if (p->cost.present)
+		json_object_set_new(root, "cost", json_pack("{s:f,s:f,s:f,s:f,s:f}", "risk", p->cost.risk, "waste",
+							    p->cost.waste, "moves", p->cost.moves, "confidence",
+							    p->cost.confidence, "total", p->cost.total));
+	if (p->start_candidates)
+		json_object_set_new(root, "start_choice", json_pack("{s:o,s:I}", "earliest", jtime(p->start_chosen_from),
+								     "candidates", (json_int_t)p->start_candidates));
 	*out = root;
 	return 0;
 }

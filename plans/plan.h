@@ -41,8 +41,21 @@ struct plan_usage {
 	double capacity;
 	size_t nsteps;
 	double *p50, *p95;     /* predicted total per step */
+	double *bound;         /* optional (NULL): per step, the total exceeded with
+				* probability at most 1 - confidence (the chance
+				* constraint's left side); "at_confidence" */
+	double *prob;          /* optional (NULL): per step, P(total > capacity)
+				* over the scenarios; "overload_by_step" */
 	double overload_prob;  /* max over steps of P(total > capacity) */
 	double headroom;       /* capacity minus the highest p95 */
+};
+
+/* A replica that is not moved: it stops with its offline partition and
+ * the component's other replicas carry its share ("absorbed"). */
+struct plan_absorbed {
+	char *component;
+	size_t replica;
+	char *partition;    /* its home, offline in the wave */
 };
 
 struct plan_wave {
@@ -59,6 +72,36 @@ struct plan_wave {
 	double exact_heuristic;   /* cost of the heuristic's (INFINITY: it left a replica out) */
 	double exact_bound, exact_gap, exact_seconds;
 	int exact_replaced;       /* the MILP's placement replaced the heuristic's */
+	struct plan_absorbed *absorbed; /* optional; NULL when none */
+	size_t nabsorbed;
+};
+
+/* Under shortage: a replica granted less than its forecast asks for
+ * (never less than its guarantee). */
+struct plan_reduction {
+	size_t wave;        /* 1-based */
+	char *component;
+	size_t replica;
+	char *partition;
+	int resource;
+	double wanted, granted; /* the allocation at the confidence, and what it got */
+};
+
+/* Whether moving every replica back home (the rollback's end state: the
+ * original placement with every partition online) fits, over the window. */
+struct plan_rollback_check {
+	int checked, fits;
+	double overload_prob;  /* the largest over partitions, resources and steps */
+	char *partition;       /* where it is tightest, or NULL */
+	int resource;
+	int64_t at;
+	double bound, capacity; /* the total at the confidence there, and the capacity */
+};
+
+/* The planner's cost of the plan, term by term (weights applied). */
+struct plan_cost {
+	int present;
+	double risk, waste, moves, confidence, total;
 };
 
 struct plan_step {
@@ -122,6 +165,14 @@ struct plan {
 	size_t nshortfalls;
 	char **risks;
 	size_t nrisks;
+
+	/* Optional fields (absent in older plans). */
+	struct plan_reduction *reductions;
+	size_t nreductions;
+	struct plan_rollback_check rollback_check;
+	struct plan_cost cost;
+	int64_t start_chosen_from; /* start policy: the earliest start considered, 0 when not recorded */
+	size_t start_candidates;   /* how many starts were compared */
 };
 
 void plan_release(struct plan *p);

@@ -327,8 +327,165 @@ static int parse_wave(const struct adp_json_doc *d, json_t *o, const char *jpath
 			u->p50[k] = json_number_value(v);
 			u->p95[k] = json_number_value(json_array_get(p95, k));
 		}
+		if ((v = json_object_get(x, "at_confidence"))) {
+			/* Optional: per step, the total at the plan's confidence. */
+			char e[PATH_MAX_LEN + 32];
+			json_t *b;
+
+			snprintf(e, sizeof(e), "%s.at_confidence", sub);
+			if (!json_is_array(v) || json_array_size(v) != u->nsteps)
+				return adp_json_fail(d, e, "expected an array of %zu numbers, one per step of p50", u->nsteps);
+			if (!(u->bound = calloc(u->nsteps + 1, sizeof(double))))
+				return adp_error_set(ADP_ENOMEM, "out of memory");
+			json_array_foreach(v, k, b) {
+				if (!json_is_number(b) || json_number_value(b) < 0) {
+					snprintf(e, sizeof(e), "%s.at_confidence[%zu]", sub, k);
+					return adp_json_fail(d, e, "expected a number at least 0");
+				}
+				u->bound[k] = json_number_value(b);
+			}
+		}
+		if ((v = json_object_get(x, "overload_by_step"))) {
+			/* Optional: per step, the share of scenarios over capacity. */
+			char e[PATH_MAX_LEN + 32];
+			json_t *b;
+
+			snprintf(e, sizeof(e), "%s.overload_by_step", sub);
+			if (!json_is_array(v) || json_array_size(v) != u->nsteps)
+				return adp_json_fail(d, e, "expected an array of %zu probabilities, one per step of p50", u->nsteps);
+			if (!(u->prob = calloc(u->nsteps + 1, sizeof(double))))
+				return adp_error_set(ADP_ENOMEM, "out of memory");
+			json_array_foreach(v, k, b) {
+				if (!json_is_number(b) || json_number_value(b) < 0 || json_number_value(b) > 1) {
+					snprintf(e, sizeof(e), "%s.overload_by_step[%zu]", sub, k);
+					return adp_json_fail(d, e, "expected a probability from 0 to 1");
+				}
+				u->prob[k] = json_number_value(b);
+				if (u->prob[k] > u->overload_prob + 1e-12) {
+					snprintf(e, sizeof(e), "%s.overload_by_step[%zu]", sub, k);
+					return adp_json_fail(d, e, "exceeds the overload_probability %g", u->overload_prob);
+				}
+			}
+		}
+	}
+	if ((a = json_object_get(o, "absorbed"))) {
+		/* Optional: replicas that stop with their offline home. */
+		char sub[PATH_MAX_LEN];
+
+		snprintf(sub, sizeof(sub), "%s.absorbed", jpath);
+		if (!json_is_array(a))
+			return adp_json_fail(d, sub, "expected an array");
+		if (json_array_size(a) && !(w->absorbed = calloc(json_array_size(a), sizeof(*w->absorbed))))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		json_array_foreach(a, j, x) {
+			struct plan_absorbed *ab = &w->absorbed[j];
+			size_t k;
+			int off = 0;
+
+			snprintf(sub, sizeof(sub), "%s.absorbed[%zu]", jpath, j);
+			w->nabsorbed++;
+			if (!json_is_object(x))
+				return adp_json_fail(d, sub, "expected an object");
+			if ((rc = dupstr(d, x, sub, "component", 1, &ab->component)) ||
+			    (rc = get_size(d, x, sub, "replica", 1e6, &ab->replica)) ||
+			    (rc = dupstr(d, x, sub, "partition", 1, &ab->partition)) ||
+			    (rc = check_partition(d, p, sub, "partition", ab->partition)))
+				return rc;
+			for (k = 0; k < w->noffline; k++)
+				off |= !strcmp(w->offline[k], ab->partition);
+			if (!off) {
+				char e[PATH_MAX_LEN + 16];
+				snprintf(e, sizeof(e), "%s.partition", sub);
+				return adp_json_fail(d, e, "an absorbed replica's partition must be offline in its wave");
+			}
+		}
 	}
 	return parse_exact(d, o, jpath, w);
+}
+
+/* reductions, rollback_check, cost and start_choice: absent in older plans. */
+static int parse_optional(const struct adp_json_doc *d, json_t *root, struct plan *p)
+{
+	json_t *a, *x;
+	size_t i;
+	int rc;
+
+	if ((a = json_object_get(root, "reductions"))) {
+		if (!json_is_array(a))
+			return adp_json_fail(d, "reductions", "expected an array");
+		if (json_array_size(a) && !(p->reductions = calloc(json_array_size(a), sizeof(*p->reductions))))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		json_array_foreach(a, i, x) {
+			struct plan_reduction *r = &p->reductions[i];
+			char jpath[64];
+
+			snprintf(jpath, sizeof(jpath), "reductions[%zu]", i);
+			p->nreductions++;
+			if (!json_is_object(x))
+				return adp_json_fail(d, jpath, "expected an object");
+			if ((rc = get_size(d, x, jpath, "wave", 1e6, &r->wave)) ||
+			    (rc = dupstr(d, x, jpath, "component", 1, &r->component)) ||
+			    (rc = get_size(d, x, jpath, "replica", 1e6, &r->replica)) ||
+			    (rc = dupstr(d, x, jpath, "partition", 1, &r->partition)) ||
+			    (rc = check_partition(d, p, jpath, "partition", r->partition)) ||
+			    (rc = get_resource(d, x, jpath, &r->resource)) ||
+			    (rc = adp_json_number(d, x, jpath, "wanted", 1, 0, 1e300, &r->wanted)) ||
+			    (rc = adp_json_number(d, x, jpath, "granted", 1, 0, 1e300, &r->granted)))
+				return rc;
+			if (r->wave < 1 || r->wave > p->nwaves)
+				return adp_json_fail(d, jpath, "wave %zu is not one of the plan's %zu waves", r->wave,
+						     p->nwaves);
+			if (r->granted > r->wanted) {
+				char e[80];
+				snprintf(e, sizeof(e), "%s.granted", jpath);
+				return adp_json_fail(d, e, "a reduction grants at most what was wanted");
+			}
+		}
+	}
+	if ((x = json_object_get(root, "rollback_check"))) {
+		struct plan_rollback_check *r = &p->rollback_check;
+		json_t *f = json_object_get(x, "fits"), *part;
+
+		if (!json_is_object(x))
+			return adp_json_fail(d, "rollback_check", "expected an object");
+		if (!json_is_boolean(f))
+			return adp_json_fail(d, "rollback_check", "missing boolean field 'fits'");
+		r->checked = 1;
+		r->fits = json_is_true(f);
+		if ((rc = adp_json_number(d, x, "rollback_check", "overload_probability", 1, 0, 1, &r->overload_prob)) ||
+		    (rc = adp_json_number(d, x, "rollback_check", "at_confidence", 1, 0, 1e300, &r->bound)) ||
+		    (rc = adp_json_number(d, x, "rollback_check", "capacity", 1, 0, 1e300, &r->capacity)))
+			return rc;
+		part = json_object_get(x, "partition");
+		if (part && !json_is_null(part)) {
+			if ((rc = dupstr(d, x, "rollback_check", "partition", 1, &r->partition)) ||
+			    (rc = check_partition(d, p, "rollback_check", "partition", r->partition)) ||
+			    (rc = get_resource(d, x, "rollback_check", &r->resource)) ||
+			    (rc = adp_json_time(d, x, "rollback_check", "at", 1, NULL, &r->at)))
+				return rc;
+		}
+	}
+	if ((x = json_object_get(root, "cost"))) {
+		if (!json_is_object(x))
+			return adp_json_fail(d, "cost", "expected an object");
+		p->cost.present = 1;
+		if ((rc = adp_json_number(d, x, "cost", "risk", 1, 0, 1e300, &p->cost.risk)) ||
+		    (rc = adp_json_number(d, x, "cost", "waste", 1, -1e300, 1e300, &p->cost.waste)) ||
+		    (rc = adp_json_number(d, x, "cost", "moves", 1, 0, 1e300, &p->cost.moves)) ||
+		    (rc = adp_json_number(d, x, "cost", "confidence", 1, 0, 1e300, &p->cost.confidence)) ||
+		    (rc = adp_json_number(d, x, "cost", "total", 1, -1e300, 1e300, &p->cost.total)))
+			return rc;
+	}
+	if ((x = json_object_get(root, "start_choice"))) {
+		if (!json_is_object(x))
+			return adp_json_fail(d, "start_choice", "expected an object");
+		if ((rc = adp_json_time(d, x, "start_choice", "earliest", 1, NULL, &p->start_chosen_from)) ||
+		    (rc = get_size(d, x, "start_choice", "candidates", 1e6, &p->start_candidates)))
+			return rc;
+		if (p->start_candidates < 1)
+			return adp_json_fail(d, "start_choice.candidates", "expected at least 1");
+	}
+	return 0;
 }
 
 int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
@@ -542,6 +699,8 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 		if ((rc = plan_add_risk(&p, "%s", json_string_value(x))))
 			goto done;
 	}
+	if ((rc = parse_optional(d, root, &p)))
+		goto done;
 	*out = p;
 	memset(&p, 0, sizeof(p));
 done:

@@ -86,3 +86,47 @@ expect_err "'frobnicate' is not a command"
 
 run "writing into a missing directory fails cleanly" 1 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW -f no/such/dir/plan.json
 expect_err "cannot create a file beside 'no/such/dir/plan.json'"
+
+# The planner's schedule fields: each bad value names file, line and field.
+sed 's/"period": "1d"/"period": "1d",\n  "max_per_zone": 0/' "$DEMO_SCHED" > zone0.json
+run "max_per_zone below 1" 1 plan -i "$DEMO_INV" -s zone0.json --now $NOW --no-write
+expect_err "zone0.json:[0-9]+: max_per_zone: expected at least 1 partition of a zone at a time"
+sed 's/"period": "1d"/"period": "1d",\n  "start": "noon"/' "$DEMO_SCHED" > start-bad.json
+run "unknown start policy" 1 plan -i "$DEMO_INV" -s start-bad.json --now $NOW --no-write
+expect_err "start-bad.json:[0-9]+: start: expected \"lowest-risk\" or \"earliest\""
+sed 's/"period": "1d"/"period": "1d",\n  "shortage": "ignore"/' "$DEMO_SCHED" > short-bad.json
+run "unknown shortage policy" 1 plan -i "$DEMO_INV" -s short-bad.json --now $NOW --no-write
+expect_err "short-bad.json:[0-9]+: shortage: expected \"share\" or \"refuse\""
+sed 's/"period": "1d"/"period": "1d",\n  "weights": {"risk": -2}/' "$DEMO_SCHED" > w-bad.json
+run "negative weight" 1 plan -i "$DEMO_INV" -s w-bad.json --now $NOW --no-write
+expect_err "w-bad.json:[0-9]+: weights.risk: -2 is out of range"
+sed 's/"period": "1d"/"period": "1d",\n  "weights": {"speed": 1}/' "$DEMO_SCHED" > w-unknown.json
+run "unknown weight" 1 plan -i "$DEMO_INV" -s w-unknown.json --now $NOW --no-write
+expect_err "w-unknown.json:[0-9]+: weights.speed: unknown field"
+
+# The human output says when the waves start and whether rolling back fits.
+run "plan shows its start choice, rollback check and cost" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW --no-write
+expect_out "^Start [0-9]{2}:[0-9]{2}: the least loaded of [0-9]+ candidate starts from 01:00"
+expect_out "^Rollback: moving every replica back home fits"
+expect_out "^Cost [0-9.]+: risk"
+
+# Shortage shared: the demo on 3-core partitions fits only by cutting
+# allocations, which the plan lists (human and json).
+sed 's/"cpu": 8,/"cpu": 3,/' "$DEMO_INV" | sed "s|\"history/|\"$TD/demo/history/|" > tight.json
+run "shortage is shared and listed" 2 plan -i tight.json -s "$DEMO_SCHED" --now $NOW --no-write
+expect_out "^Shortage: [0-9]+ allocations? below the forecast"
+expect_out "gets [0-9.]+ cores cpu of [0-9.]+ cores forecast \\([0-9.]+ cores less\\)"
+run "shortage in json" 2 plan -i tight.json -s "$DEMO_SCHED" --now $NOW --no-write -o json
+expect_out '"reductions": \['
+expect_out '"granted": [0-9]'
+sed 's/"period": "1d"/"period": "1d",\n  "shortage": "refuse"/' "$DEMO_SCHED" > refuse.json
+run "shortage refused is infeasible" 3 plan -i tight.json -s refuse.json --now $NOW --no-write
+expect_out "checked: "
+
+# The timing shortfall keeps the real wave times (no overlap) and checks a fix.
+run "timing shortfall checks a higher concurrency" 3 plan -i "$DEMO_INV" -s short.json --now $NOW -o json
+expect_out "checked: max_concurrency [0-9]+ fits"
+/usr/bin/python3 -c '
+import json, sys
+w = json.load(open(sys.argv[1]))["waves"]
+sys.exit(any(b["start"] < a["end"] for a, b in zip(w, w[1:])))' "$TMP/out" && ok || bad "infeasible waves overlap"

@@ -38,3 +38,39 @@ sed '/"zone":/d' "$TD/demo/inventory.json" | sed "s|\"history/|\"$TD/demo/histor
 "$BIN" plan -i nozone.json -s "$TD/demo/schedule.json" --now 2018-05-06T00:00:00Z -f nozone-plan.json >/dev/null
 run "a plan over partitions without zones validates" 0 validate nozone-plan.json
 expect_out "valid plan"
+
+# The planner's optional fields are checked too.
+sed 's/"cpu": 8,/"cpu": 3,/' "$TD/demo/inventory.json" | sed "s|\"history/|\"$TD/demo/history/|" > tight-inv.json
+"$BIN" plan -i tight-inv.json -s "$TD/demo/schedule.json" --now 2018-05-06T00:00:00Z -f tight.json >/dev/null
+run "a plan with reductions validates" 0 validate tight.json
+expect_out "valid plan .*[1-9][0-9]* reductions"
+/usr/bin/python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1])); r = p["reductions"][0]; r["granted"] = r["wanted"] + 1
+json.dump(p, open(sys.argv[2], "w"), indent=2)' tight.json greedy.json
+run "a reduction granting more than wanted is refused" 1 validate greedy.json
+expect_err "greedy.json:[0-9]+: reductions\\[0\\].granted: a reduction grants at most what was wanted"
+/usr/bin/python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1])); p["waves"][0]["utilisation"][0]["overload_by_step"][0] = 1.5
+json.dump(p, open(sys.argv[2], "w"), indent=2)' tight.json prob.json
+run "an overload probability above 1 is refused" 1 validate prob.json
+expect_err "prob.json:[0-9]+: waves\\[0\\].utilisation\\[0\\].overload_by_step\\[0\\]: expected a probability from 0 to 1"
+/usr/bin/python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1])); p["waves"][0]["utilisation"][0]["at_confidence"] = [1]
+json.dump(p, open(sys.argv[2], "w"), indent=2)' tight.json bound.json
+run "a bound of the wrong length is refused" 1 validate bound.json
+expect_err "bound.json:[0-9]+: waves\\[0\\].utilisation\\[0\\].at_confidence: expected an array of [0-9]+ numbers"
+/usr/bin/python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1])); p["waves"][0]["absorbed"] = [{"component": "mongo-01", "replica": 0, "partition": "node-b"}]
+json.dump(p, open(sys.argv[2], "w"), indent=2)' tight.json absorbed.json
+run "an absorbed replica on an online partition is refused" 1 validate absorbed.json
+expect_err "absorbed.json:[0-9]+: waves\\[0\\].absorbed\\[0\\].partition: an absorbed replica's partition must be offline in its wave"
+/usr/bin/python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1])); del p["rollback_check"]["fits"]
+json.dump(p, open(sys.argv[2], "w"), indent=2)' tight.json rb.json
+run "a rollback check without its verdict is refused" 1 validate rb.json
+expect_err "rb.json:[0-9]+: rollback_check: missing boolean field 'fits'"

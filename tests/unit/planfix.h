@@ -112,7 +112,8 @@ static inline const char *pf_write_schedule(const char *update, int concurrency)
 		 "  \"update_duration\": {\"default\": \"%s\", \"partitions\": {\"p3\": \"30m\"}},\n"
 		 "  \"drain_duration\": \"5m\",\n"
 		 "  \"verify_duration\": \"5m\",\n"
-		 "  \"step\": \"5m\"\n"
+		 "  \"step\": \"5m\",\n"
+		 "  \"start\": \"earliest\"\n"
 		 "}\n",
 		 concurrency, update);
 	return t_write("schedule.json", buf);

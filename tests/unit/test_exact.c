@@ -1,15 +1,107 @@
-/* partition/exact: hand-checkable waves solved by the heuristic and by
- * the MILP (GLPK), each answer checked here on every step and scenario
- * independently of the library's own check. Instances are tiny and time
+/* partition/exact: hand-checkable waves, as the planner's wave problem,
+ * solved by the planner's heuristic and by the MILP (GLPK); each answer
+ * is checked here on every step and scenario independently of the
+ * library, and scored by part_wave_evaluate. Instances are tiny and time
  * limits short, so that the suite stays fast. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "partition/exact.h"
 #include "util/error.h"
 
 #define R ADP_RES_COUNT
+
+/* A wave: partition 0 is offline and home to every mover, partitions
+ * 1 .. P are online with cpu capacity only; mover i is component i
+ * unless a test says otherwise. Demand and load are cpu, (k, h). */
+struct inst {
+	struct part_wave_problem pb;
+	struct part_wave_mover *m;
+	double *cap, *base, *bmin, *dem, *sp, *bsp;
+	unsigned char *online;
+	int *hosts;
+};
+
+static void mk(struct inst *t, size_t N, size_t P, size_t H, size_t K, double cpu_cap)
+{
+	size_t i, p;
+
+	memset(t, 0, sizeof(*t));
+	P += 1;
+	t->m = calloc(N + 1, sizeof(*t->m));
+	t->cap = calloc(P * R, sizeof(double));
+	t->base = calloc(P * R * K * H, sizeof(double));
+	t->bmin = calloc(P * R, sizeof(double));
+	t->dem = calloc(N * K * H + 1, sizeof(double));
+	t->sp = calloc(N * R * H + 1, sizeof(double));
+	t->bsp = calloc(P * R * H, sizeof(double));
+	t->online = calloc(P, 1);
+	t->hosts = calloc(N * P + 1, sizeof(int));
+	cr_assert(t->m && t->cap && t->base && t->bmin && t->dem && t->sp && t->bsp && t->online && t->hosts);
+	t->cap[ADP_RES_CPU] = cpu_cap; /* the home's, offline */
+	for (p = 1; p < P; p++) {
+		t->cap[p * R + ADP_RES_CPU] = cpu_cap;
+		t->online[p] = 1;
+	}
+	for (i = 0; i < N; i++) {
+		t->m[i].comp = i;
+		t->m[i].home = 0;
+		t->m[i].factor = 1;
+		t->m[i].demand[ADP_RES_CPU] = t->dem + i * K * H;
+		t->m[i].spread_h = t->sp + i * R * H;
+	}
+	t->pb.nparts = P;
+	t->pb.ncomps = N;
+	t->pb.nmovers = N;
+	t->pb.K = K;
+	t->pb.H = H;
+	t->pb.stride = H;
+	t->pb.capacity = t->cap;
+	t->pb.online = t->online;
+	t->pb.base = t->base;
+	t->pb.base_min = t->bmin;
+	t->pb.hosts = t->hosts;
+	t->pb.movers = t->m;
+	t->pb.base_spread = t->bsp;
+	t->pb.weights[SCHEDULE_W_RISK] = 10;
+	t->pb.weights[SCHEDULE_W_WASTE] = 1;
+	t->pb.weights[SCHEDULE_W_MOVES] = 1;
+	t->pb.weights[SCHEDULE_W_CONFIDENCE] = 0.5;
+}
+
+static void rel(struct inst *t)
+{
+	free(t->m);
+	free(t->cap);
+	free(t->base);
+	free(t->bmin);
+	free(t->dem);
+	free(t->sp);
+	free(t->bsp);
+	free(t->online);
+	free(t->hosts);
+}
+
+static double *dem(struct inst *t, size_t i, size_t k, size_t h)
+{
+	return &t->dem[i * t->pb.K * t->pb.H + k * t->pb.H + h];
+}
+
+static double *base(struct inst *t, size_t p, size_t k, size_t h)
+{
+	return &t->base[((p * R + ADP_RES_CPU) * t->pb.K + k) * t->pb.H + h];
+}
+
+static void flat(struct inst *t, size_t i, double v)
+{
+	size_t k, h;
+
+	for (k = 0; k < t->pb.K; k++)
+		for (h = 0; h < t->pb.H; h++)
+			*dem(t, i, k, h) = v;
+}
 
 static struct part_exact_opts opts(double seconds)
 {
@@ -19,430 +111,388 @@ static struct part_exact_opts opts(double seconds)
 	return o;
 }
 
-static void mk(struct part_wave_problem *w, size_t N, size_t P, size_t S, size_t K, double cpu_cap)
+/* Checks an assignment on its own: placed online, anti-affinity, the
+ * guarantees, and at most floor(eps K) scenarios over capacity on every
+ * partition and step; returns the most scenarios over on any. */
+static size_t check(struct inst *t, const size_t *assign)
 {
-	size_t p;
+	const struct part_wave_problem *pb = &t->pb;
+	size_t i, j, p, h, k, worst = 0, allowed = (size_t)floor(pb->eps[ADP_RES_CPU] * (double)pb->K + 1e-9);
 
-	cr_assert_eq(part_wave_problem_init(w, N, P, S, K), 0);
-	for (p = 0; p < P; p++)
-		w->cap[p * R + ADP_RES_CPU] = cpu_cap;
-	w->eps[ADP_RES_CPU] = 0.05;
-	for (p = 0; p < N; p++)
-		w->comp[p] = p;
-}
-
-static double *dem(struct part_wave_problem *w, size_t i, size_t s)
-{
-	return w->dem + ((i * R + ADP_RES_CPU) * w->nsteps + s) * w->nscen;
-}
-
-static double *base(struct part_wave_problem *w, size_t p, size_t s)
-{
-	return w->base + ((p * R + ADP_RES_CPU) * w->nsteps + s) * w->nscen;
-}
-
-/* CPU demand v in every step and scenario; allocation and mean v. */
-static void flat(struct part_wave_problem *w, size_t i, double v)
-{
-	size_t s, k;
-
-	for (s = 0; s < w->nsteps; s++)
-		for (k = 0; k < w->nscen; k++)
-			dem(w, i, s)[k] = v;
-	w->alloc[i * R + ADP_RES_CPU] = w->mean[i * R + ADP_RES_CPU] = v;
-}
-
-/* Worst count over partitions and steps of scenarios over capacity; fails
- * the test if any exceeds floor(eps K) or a mover is misplaced. */
-static size_t check(const struct part_wave_problem *w, const size_t *assign)
-{
-	size_t i, j, p, s, k, worst = 0;
-	size_t allowed = (size_t)floor(w->eps[ADP_RES_CPU] * (double)w->nscen + 1e-9);
-
-	for (i = 0; i < w->nmovers; i++) {
-		cr_assert_lt(assign[i], w->nparts, "mover %zu not placed", i);
-		cr_assert_not(w->forbid[i * w->nparts + assign[i]], "mover %zu on a forbidden partition", i);
-		for (j = i + 1; j < w->nmovers; j++)
-			if (w->comp[i] == w->comp[j])
+	for (i = 0; i < pb->nmovers; i++) {
+		cr_assert_lt(assign[i], pb->nparts, "mover %zu not placed", i);
+		cr_assert(pb->online[assign[i]], "mover %zu offline", i);
+		cr_assert_not(pb->hosts[pb->movers[i].comp * pb->nparts + assign[i]], "mover %zu beside a stayer of its component", i);
+		for (j = i + 1; j < pb->nmovers; j++)
+			if (pb->movers[i].comp == pb->movers[j].comp)
 				cr_assert_neq(assign[i], assign[j], "replicas %zu and %zu share a partition", i, j);
 	}
-	for (p = 0; p < w->nparts; p++) {
-		double cap = w->cap[p * R + ADP_RES_CPU], g = w->base_min[p * R + ADP_RES_CPU];
+	for (p = 1; p < pb->nparts; p++) {
+		double cap = t->cap[p * R + ADP_RES_CPU], g = t->bmin[p * R + ADP_RES_CPU];
 
-		for (i = 0; i < w->nmovers; i++)
+		for (i = 0; i < pb->nmovers; i++)
 			if (assign[i] == p)
-				g += w->min[i * R + ADP_RES_CPU];
+				g += t->m[i].min[ADP_RES_CPU];
 		cr_assert_leq(g, cap + 1e-9, "guarantees on %zu exceed capacity", p);
-		for (s = 0; s < w->nsteps; s++) {
+		for (h = 0; h < pb->H; h++) {
 			size_t over = 0;
 
-			for (k = 0; k < w->nscen; k++) {
-				double tot = w->base[((p * R + ADP_RES_CPU) * w->nsteps + s) * w->nscen + k];
+			for (k = 0; k < pb->K; k++) {
+				double tot = *base(t, p, k, h);
 
-				for (i = 0; i < w->nmovers; i++)
+				for (i = 0; i < pb->nmovers; i++)
 					if (assign[i] == p)
-						tot += w->dem[((i * R + ADP_RES_CPU) * w->nsteps + s) * w->nscen + k];
-				over += tot > cap * (1 + 1e-7);
+						tot += *dem(t, i, k, h);
+				over += tot > cap;
 			}
-			cr_assert_leq(over, allowed, "partition %zu step %zu: %zu scenarios over capacity, %zu allowed", p,
-				      s, over, allowed);
+			cr_assert_leq(over, allowed, "partition %zu step %zu: %zu scenarios over capacity, %zu allowed", p, h,
+				      over, allowed);
 			worst = over > worst ? over : worst;
 		}
 	}
 	return worst;
 }
 
-Test(exact, feasible_packing_found_by_both)
+static double score(struct inst *t, const size_t *assign, size_t *viol)
 {
-	/* 6, 5, 5, 4 on two partitions of 10: only {6, 4} and {5, 5} fit. */
-	static const double d[] = { 6, 5, 5, 4 };
-	struct part_wave_problem w;
-	struct part_wave_solution h = { 0 }, m = { 0 };
-	struct part_exact_opts o = opts(5);
-	size_t i;
+	double c;
 
-	mk(&w, 4, 2, 2, 3, 10);
-	for (i = 0; i < 4; i++)
-		flat(&w, i, d[i]);
-	cr_assert_eq(part_exact_heuristic(&h, &w, NULL), 0, "%s", adp_error_last());
-	check(&w, h.assign);
-	cr_assert_eq(h.assign[0], h.assign[3], "6 and 4 together");
-	cr_assert_eq(h.assign[1], h.assign[2], "5 and 5 together");
-	cr_assert_eq(part_exact_solve(&m, &w, &o), 0, "%s", adp_error_last());
-	check(&w, m.assign);
-	cr_assert_eq(m.assign[0], m.assign[3]);
-	cr_assert_eq(m.status, PART_EXACT_OPTIMAL);
-	cr_assert_eq(part_exact_verify(&w, m.assign), 0);
-	part_wave_solution_release(&h);
-	part_wave_solution_release(&m);
-	part_wave_problem_release(&w);
+	cr_assert_eq(part_wave_evaluate(&t->pb, assign, &c, viol), 0);
+	return c;
 }
 
-Test(exact, infeasible_packing_reported_by_both)
+Test(exact, feasible_packing_found)
 {
-	/* Three of 6 on two partitions of 10: 18 <= 20, yet no packing. */
-	struct part_wave_problem w;
-	struct part_wave_solution h = { 0 }, m = { 0 };
+	/* 6, 5, 5, 4 cores on two partitions of 10: only {6, 4} {5, 5}. */
+	struct inst t;
+	struct part_exact_result res;
 	struct part_exact_opts o = opts(5);
-	size_t i;
+	size_t a[4], h[4], viol;
 
-	mk(&w, 3, 2, 1, 2, 10);
-	for (i = 0; i < 3; i++)
-		flat(&w, i, 6);
-	cr_assert_eq(part_exact_heuristic(&h, &w, NULL), ADP_EINFEASIBLE);
-	cr_assert(strstr(adp_error_last(), "fits on no online partition"), "%s", adp_error_last());
-	cr_assert_eq(h.status, PART_EXACT_NOSOLUTION);
-	cr_assert_eq(part_exact_solve(&m, &w, &o), ADP_EINFEASIBLE);
-	cr_assert_eq(m.status, PART_EXACT_INFEASIBLE, "%s", part_exact_status_name(m.status));
-	cr_assert(strstr(adp_error_last(), "no assignment"), "%s", adp_error_last());
-	part_wave_solution_release(&h);
-	part_wave_solution_release(&m);
-	part_wave_problem_release(&w);
+	mk(&t, 4, 2, 1, 1, 10);
+	flat(&t, 0, 6);
+	flat(&t, 1, 5);
+	flat(&t, 2, 5);
+	flat(&t, 3, 4);
+	cr_assert_eq(part_place_movers(&t.pb, h), 0);
+	check(&t, h);
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	check(&t, a);
+	cr_assert_eq(a[0], a[3], "6 and 4 together");
+	cr_assert_eq(a[1], a[2], "5 and 5 together");
+	cr_assert_eq(res.status, PART_EXACT_OPTIMAL, "%s", part_exact_status_name(res.status));
+	cr_assert_eq(res.violations, 0);
+	cr_assert_float_eq(res.objective, score(&t, a, &viol), 1e-12);
+	cr_assert_eq(viol, 0);
+	cr_assert_float_eq(res.heuristic_objective, score(&t, h, &viol), 1e-12, "the start is the planner's heuristic");
+	cr_assert_float_eq(res.bound, res.objective, 1e-9);
+	cr_assert_float_eq(res.gap, 0, 1e-12);
+	rel(&t);
+}
+
+Test(exact, infeasible_packing_reported)
+{
+	/* Three 6s on two partitions of 10: no assignment fits. The
+	 * heuristic's (with its violation) is what comes back. */
+	struct inst t;
+	struct part_exact_result res;
+	struct part_exact_opts o = opts(5);
+	size_t a[3], h[3], viol;
+
+	mk(&t, 3, 2, 1, 1, 10);
+	flat(&t, 0, 6);
+	flat(&t, 1, 6);
+	flat(&t, 2, 6);
+	cr_assert_eq(part_place_movers(&t.pb, h), 0);
+	score(&t, h, &viol);
+	cr_assert_gt(viol, 0);
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINFEASIBLE);
+	cr_assert(strstr(adp_error_last(), "no assignment of the wave's 3 movers fits"), "%s", adp_error_last());
+	cr_assert_eq(res.status, PART_EXACT_INFEASIBLE, "%s", part_exact_status_name(res.status));
+	cr_assert_eq(res.violations, viol);
+	cr_assert_not(res.replaced);
+	cr_assert(isinf(res.bound) && res.bound > 0);
+	cr_assert_eq(memcmp(a, h, sizeof(a)), 0, "the heuristic's placement is kept");
+	rel(&t);
 }
 
 Test(exact, guarantees_are_hard)
 {
-	/* Demand 1 each, but guarantees of 6 each: they cannot share. */
-	struct part_wave_problem w;
-	struct part_wave_solution m = { 0 };
+	/* Two movers of 1 core guaranteeing 6 each on one partition of 10:
+	 * no; on one of 12: yes. */
+	struct inst t;
+	struct part_exact_result res;
 	struct part_exact_opts o = opts(5);
-	size_t i;
+	size_t a[2];
 
-	mk(&w, 2, 1, 1, 1, 10);
-	for (i = 0; i < 2; i++) {
-		flat(&w, i, 1);
-		w.min[i * R + ADP_RES_CPU] = 6;
-	}
-	cr_assert_eq(part_exact_solve(&m, &w, &o), ADP_EINFEASIBLE);
-	cr_assert_eq(m.status, PART_EXACT_INFEASIBLE);
-	part_wave_solution_release(&m);
-	w.min[ADP_RES_CPU] = 4;
-	cr_assert_eq(part_exact_solve(&m, &w, &o), 0, "%s", adp_error_last());
-	check(&w, m.assign);
-	part_wave_solution_release(&m);
-	part_wave_problem_release(&w);
+	mk(&t, 2, 1, 1, 1, 10);
+	flat(&t, 0, 1);
+	flat(&t, 1, 1);
+	t.m[0].min[ADP_RES_CPU] = t.m[1].min[ADP_RES_CPU] = 6;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINFEASIBLE);
+	cr_assert_eq(res.status, PART_EXACT_INFEASIBLE);
+	t.cap[1 * R + ADP_RES_CPU] = 12;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	check(&t, a);
+	rel(&t);
 }
 
 Test(exact, anti_affinity_holds)
 {
-	/* Two replicas of one component; partition 0 already runs one and
-	 * partition 1 is in their home zone, so without anti-affinity both
-	 * would go there. */
-	struct part_wave_problem w;
-	struct part_wave_solution h = { 0 }, m = { 0 };
+	/* Two replicas of one component move; a third stays on partition 1:
+	 * the movers go on 2 and 3, apart. */
+	struct inst t;
+	struct part_exact_result res;
 	struct part_exact_opts o = opts(5);
-	size_t i;
+	size_t a[2], h[2];
 
-	mk(&w, 2, 3, 1, 2, 100);
-	for (i = 0; i < 2; i++) {
-		flat(&w, i, 1);
-		w.comp[i] = 7;
-		w.home_zone[i] = 1;
-		w.forbid[i * 3 + 0] = 1;
-	}
-	w.zone[0] = w.zone[1] = 1;
-	w.zone[2] = 2;
-	cr_assert_eq(part_exact_heuristic(&h, &w, NULL), 0);
-	cr_assert_eq(part_exact_solve(&m, &w, &o), 0);
-	check(&w, h.assign);
-	check(&w, m.assign);
-	cr_assert_eq(h.assign[0] + h.assign[1], 3, "one on 1, one on 2");
-	cr_assert_eq(m.assign[0] + m.assign[1], 3);
-	cr_assert_float_eq(m.objective, 1, 1e-9, "one move leaves the zone: %g", m.objective);
-	w.forbid[1 * 3 + 2] = 1;  /* now the second replica has only 1 */
-	part_wave_solution_release(&m);
-	cr_assert_eq(part_exact_solve(&m, &w, &o), 0);
-	cr_assert_eq(m.assign[1], 1);
-	cr_assert_eq(m.assign[0], 2);
-	part_wave_solution_release(&h);
-	part_wave_solution_release(&m);
-	part_wave_problem_release(&w);
+	mk(&t, 2, 3, 1, 1, 10);
+	flat(&t, 0, 1);
+	flat(&t, 1, 1);
+	t.m[1].comp = 0;
+	t.hosts[0 * 4 + 1] = 1;
+	cr_assert_eq(part_place_movers(&t.pb, h), 0);
+	check(&t, h);
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	check(&t, a);
+	cr_assert_eq(a[0] + a[1], 5, "one on 2, one on 3: %zu %zu", a[0], a[1]);
+	cr_assert_eq(res.status, PART_EXACT_OPTIMAL);
+	rel(&t);
 }
 
 Test(exact, milp_beats_greedy_where_greedy_is_suboptimal)
 {
-	/* All three prefer partition 0 (their zone). Greedy puts the 6 there
-	 * first, so both 5s leave the zone (cost 2); the optimum sends the 6
-	 * away and keeps 5 + 5 at home (cost 1). No relocation helps greedy:
-	 * every single move breaks capacity. */
-	static const double d[] = { 6, 5, 5 };
-	struct part_wave_problem w;
-	struct part_wave_solution h = { 0 }, m = { 0 };
+	/* K = 4, eps 0.25: one scenario may be over. A tier-0 mover of 1 core
+	 * goes first, to the emptier partition 1. The tier-1 mover (9.5 cores
+	 * in scenario 0 only) is as risky on either partition, and the
+	 * greedy, by headroom, puts it on 1 too, so that the tier-0 mover
+	 * shares the risk: 10 x 0.25 x (impact 0 + impact 1). The MILP puts
+	 * the tier-0 mover on 2 (6 cores), and the 9.5 alone on 1 is within
+	 * capacity: no risk at all. Moves cost 1 each in both. */
+	struct inst t;
+	struct part_exact_result res;
 	struct part_exact_opts o = opts(5);
-	size_t i;
+	size_t a[2], h[2], k, viol;
+	double i0 = part_tier_impact(0), i1 = part_tier_impact(1);
+	int cold;
 
-	mk(&w, 3, 2, 1, 1, 10);
-	for (i = 0; i < 3; i++) {
-		flat(&w, i, d[i]);
-		w.home_zone[i] = 0;
+	mk(&t, 2, 2, 1, 4, 10);
+	t.pb.eps[ADP_RES_CPU] = 0.25;
+	flat(&t, 0, 1);
+	*dem(&t, 1, 0, 0) = 9.5;
+	t.m[1].tier = 1;
+	for (k = 0; k < 4; k++)
+		*base(&t, 2, k, 0) = 5;
+	cr_assert_eq(part_place_movers(&t.pb, h), 0);
+	cr_assert_eq(h[0], 1);
+	cr_assert_eq(h[1], 1);
+	cr_assert_float_eq(score(&t, h, &viol), 10 * 0.25 * (i0 + i1) + 2, 1e-9);
+	for (cold = 0; cold < 2; cold++) {
+		o.cold = cold;
+		cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+		check(&t, a);
+		cr_assert_float_eq(res.objective, 2, 1e-9, "milp: %g", res.objective);
+		cr_assert_lt(res.objective, res.heuristic_objective);
+		cr_assert_float_eq(res.heuristic_objective, 10 * 0.25 * (i0 + i1) + 2, 1e-9);
+		cr_assert_float_eq(score(&t, a, &viol), res.objective, 1e-12);
+		cr_assert_eq(res.status, PART_EXACT_OPTIMAL);
+		cr_assert(res.replaced);
+		cr_assert_float_eq(res.bound, res.objective, 1e-9, "the bound is in the same cost: %g", res.bound);
+		cr_assert_eq(a[0], 2, "the tier-0 mover away from the big one");
+		cr_assert_eq(a[1], 1);
 	}
-	w.zone[0] = 0;
-	w.zone[1] = 1;
-	cr_assert_eq(part_exact_heuristic(&h, &w, NULL), 0);
-	cr_assert_float_eq(h.objective, 2, 1e-9, "greedy: %g", h.objective);
-	cr_assert_eq(part_exact_solve(&m, &w, &o), 0);
-	check(&w, m.assign);
-	cr_assert_float_eq(m.objective, 1, 1e-9, "milp: %g", m.objective);
-	cr_assert_lt(m.objective, h.objective);
-	cr_assert_eq(m.status, PART_EXACT_OPTIMAL);
-	cr_assert_not(m.from_heuristic);
-	cr_assert_float_eq(m.heur_objective, h.objective, 1e-12);
-	cr_assert_eq(m.assign[0], 1);
-	cr_assert_float_eq(part_exact_cost(&w, m.assign, NULL), m.objective, 1e-12);
-	/* Cold, without the heuristic's start, the same optimum. */
-	o.cold = 1;
-	part_wave_solution_release(&m);
-	cr_assert_eq(part_exact_solve(&m, &w, &o), 0);
-	cr_assert_float_eq(m.objective, 1, 1e-9);
-	part_wave_solution_release(&h);
-	part_wave_solution_release(&m);
-	part_wave_problem_release(&w);
-}
-
-Test(exact, a_start_is_used_only_when_it_checks)
-{
-	/* The greedy-suboptimal wave above: a start at the optimum is kept
-	 * with a 1 ms limit; a start that breaks capacity is ignored. */
-	static const double d[] = { 6, 5, 5 };
-	static const size_t good[] = { 1, 0, 0 }, bad[] = { 0, 0, 0 };
-	struct part_wave_problem w;
-	struct part_wave_solution m = { 0 };
-	struct part_exact_opts o = opts(5);
-	size_t i;
-
-	mk(&w, 3, 2, 1, 1, 10);
-	for (i = 0; i < 3; i++) {
-		flat(&w, i, d[i]);
-		w.home_zone[i] = 0;
-	}
-	w.zone[1] = 1;
-	o.start = good;
-	o.time_limit = 0.001;
-	cr_assert_eq(part_exact_solve(&m, &w, &o), 0, "%s", adp_error_last());
-	cr_assert_float_eq(m.objective, 1, 1e-9);
-	cr_assert_float_eq(m.heur_objective, 2, 1e-9, "the heuristic's own cost is still reported");
-	check(&w, m.assign);
-	part_wave_solution_release(&m);
-	o.start = bad;
-	o.time_limit = 5;
-	cr_assert_eq(part_exact_solve(&m, &w, &o), 0, "%s", adp_error_last());
-	check(&w, m.assign);
-	cr_assert_float_eq(m.objective, 1, 1e-9);
-	part_wave_solution_release(&m);
-	part_wave_problem_release(&w);
+	rel(&t);
 }
 
 Test(exact, chance_constraint_on_scenarios)
 {
-	/* K = 10 scenarios, eps = 0.2: 2 may be over capacity. C needs 3 in
-	 * eight scenarios and 5 in two; any partition holding C and a 6 is at
-	 * 11 in those two, and {6, 6} never fits, so every plan uses the
-	 * allowance, and with eps = 0.1 none fits. */
-	struct part_wave_problem w;
-	struct part_wave_solution h = { 0 }, m = { 0 };
+	/* K = 10, eps 0.2: 2 may be over capacity. C needs 3 in eight
+	 * scenarios and 5 in two; a partition with C and a 6 is at 11 in
+	 * those two, and {6, 6} never fits, so every answer uses the
+	 * allowance: C beside one 6, the 1 beside the other (risk 0.2 for
+	 * two tier-0 movers, 4 moves). With eps 0.1 none fits. */
+	struct inst t;
+	struct part_exact_result res;
 	struct part_exact_opts o = opts(5);
-	size_t k;
+	size_t a[4], h[4], k, viol;
 
-	mk(&w, 4, 2, 1, 10, 10);
-	w.eps[ADP_RES_CPU] = 0.2;
-	flat(&w, 0, 6);
-	flat(&w, 1, 6);
-	flat(&w, 2, 3);
-	flat(&w, 3, 1);
+	mk(&t, 4, 2, 1, 10, 10);
+	t.pb.eps[ADP_RES_CPU] = 0.2;
+	flat(&t, 0, 6);
+	flat(&t, 1, 6);
+	flat(&t, 2, 3);
+	flat(&t, 3, 1);
 	for (k = 0; k < 2; k++)
-		dem(&w, 2, 0)[k] = 5;
-	w.mean[2 * R] = 3.4;
-	w.alloc[2 * R] = 5;
-	cr_assert_eq(part_exact_heuristic(&h, &w, NULL), 0, "%s", adp_error_last());
-	cr_assert_eq(check(&w, h.assign), 2);
-	cr_assert_eq(part_exact_solve(&m, &w, &o), 0, "%s", adp_error_last());
-	cr_assert_eq(check(&w, m.assign), 2);
-	cr_assert_eq(m.status, PART_EXACT_OPTIMAL);
-	cr_assert_leq(m.objective, h.objective + 1e-9);
-	/* Best: C beside one 6 only (risk 100 * 0.2 * two tier-0 replicas)
-	 * plus C's idle reservation (5 - 3.4) / 10. */
-	cr_assert_float_eq(m.objective, 40.16, 1e-9, "%g", m.objective);
-	cr_assert_float_eq(h.objective, 40.16, 1e-9, "%g", h.objective);
-	part_wave_solution_release(&h);
-	part_wave_solution_release(&m);
-	w.eps[ADP_RES_CPU] = 0.1;
-	cr_assert_eq(part_exact_heuristic(&h, &w, NULL), ADP_EINFEASIBLE);
-	cr_assert_eq(part_exact_solve(&m, &w, &o), ADP_EINFEASIBLE);
-	cr_assert_eq(m.status, PART_EXACT_INFEASIBLE);
-	part_wave_solution_release(&h);
-	part_wave_solution_release(&m);
-	part_wave_problem_release(&w);
+		*dem(&t, 2, k, 0) = 5;
+	cr_assert_eq(part_place_movers(&t.pb, h), 0);
+	cr_assert_eq(check(&t, h), 2);
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(check(&t, a), 2);
+	cr_assert_eq(res.status, PART_EXACT_OPTIMAL);
+	cr_assert_leq(res.objective, res.heuristic_objective + 1e-9);
+	cr_assert_float_eq(res.objective, 10 * 0.2 * 2 + 4, 1e-9, "%g", res.objective);
+	cr_assert_float_eq(score(&t, a, &viol), res.objective, 1e-12);
+	cr_assert_neq(a[3], a[2], "the 1 away from the risk");
+	t.pb.eps[ADP_RES_CPU] = 0.1;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINFEASIBLE);
+	cr_assert_eq(res.status, PART_EXACT_INFEASIBLE);
+	rel(&t);
+}
+
+Test(exact, dependence_floor_is_modelled)
+{
+	/* Two movers whose scenarios offset (1 and 3 cores, then 3 and 1),
+	 * each with a spread of 1 core: together they are 4 in every
+	 * scenario, and the floor is 4 + dependence x 2. Partition 1 (5.5
+	 * cores) is cheaper on confidence than partition 2 (4 cores). At
+	 * dependence 0 both go on 1; at 1 the floor (6) breaks there and the
+	 * MILP itself splits them (proven optimal, its own answer kept even
+	 * without the heuristic's start). */
+	struct inst t;
+	struct part_exact_result res;
+	struct part_exact_opts o = opts(5);
+	size_t a[2], viol;
+
+	mk(&t, 2, 2, 1, 2, 5.5);
+	t.cap[2 * R + ADP_RES_CPU] = 4;
+	*dem(&t, 0, 0, 0) = 1;
+	*dem(&t, 0, 1, 0) = 3;
+	*dem(&t, 1, 0, 0) = 3;
+	*dem(&t, 1, 1, 0) = 1;
+	t.sp[0 * R * 1 + ADP_RES_CPU] = 1;
+	t.sp[1 * R * 1 + ADP_RES_CPU] = 1;
+	t.m[0].spread = t.m[1].spread = 0.5;
+	t.pb.eps[ADP_RES_CPU] = 0.05;
+	t.pb.dependence = 0;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(a[0], 1);
+	cr_assert_eq(a[1], 1);
+	t.pb.dependence = 1;
+	o.cold = 1;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_neq(a[0], a[1], "the floor splits them");
+	score(&t, a, &viol);
+	cr_assert_eq(viol, 0);
+	cr_assert_eq(res.status, PART_EXACT_OPTIMAL, "%s", part_exact_status_name(res.status));
+	cr_assert_float_eq(res.milp_objective, res.objective, 1e-12, "the MILP's own answer passes the check");
+	cr_assert_float_eq(res.gap, 0, 1e-12);
+	rel(&t);
 }
 
 Test(exact, steps_left_out_are_checked_and_added)
 {
 	/* Step 0 carries the most load, so the first MILP models only it
-	 * (init_steps 1) and keeps everyone in their zone: A and B (zone 0)
-	 * on partition 0, D (zone 1) on 1. At step 2 partition 0 already
-	 * carries 3 and A and B need 4 each: 11 > 10, which the full check
-	 * catches although each fits there alone. The second MILP, with step
-	 * 2, sends one of A, B to partition 1 and D to 0 (cost 2: the other
-	 * splits break step 0 or cost 3). */
+	 * (init_steps 1). Partition 1 (11 cores) is cheaper on confidence
+	 * than 2 (10), so that MILP puts A, B and D on 1; at step 2 that is
+	 * 3 + 4 + 4 + 1 = 12 > 11, which the full check catches. The second
+	 * MILP, with step 2, sends D (the least uncertain) to 2. */
 	static const double dA[] = { 2, 1, 4 }, dD[] = { 4, 1, 1 };
-	static const double b0[] = { 2, 1, 3 }, b1[] = { 5, 1, 1 };
-	struct part_wave_problem w;
-	struct part_wave_solution m = { 0 };
+	static const double b1[] = { 2, 1, 3 }, b2[] = { 5, 1, 1 };
+	struct inst t;
+	struct part_exact_result res;
 	struct part_exact_opts o = opts(5);
-	size_t s;
+	size_t a[3], h;
 	int cold;
 
-	mk(&w, 3, 2, 3, 1, 10);
-	w.eps[ADP_RES_CPU] = 0;
-	for (s = 0; s < 3; s++) {
-		dem(&w, 0, s)[0] = dem(&w, 1, s)[0] = dA[s];
-		dem(&w, 2, s)[0] = dD[s];
-		base(&w, 0, s)[0] = b0[s];
-		base(&w, 1, s)[0] = b1[s];
+	mk(&t, 3, 2, 3, 1, 10);
+	t.cap[1 * R + ADP_RES_CPU] = 11;
+	for (h = 0; h < 3; h++) {
+		*dem(&t, 0, 0, h) = *dem(&t, 1, 0, h) = dA[h];
+		*dem(&t, 2, 0, h) = dD[h];
+		*base(&t, 1, 0, h) = b1[h];
+		*base(&t, 2, 0, h) = b2[h];
 	}
-	for (s = 0; s < 3; s++)
-		w.alloc[s * R] = w.mean[s * R] = 4;
-	w.home_zone[0] = w.home_zone[1] = 0;
-	w.home_zone[2] = 1;
-	w.zone[0] = 0;
-	w.zone[1] = 1;
+	t.m[0].spread = t.m[1].spread = 0.5;
+	t.m[2].spread = 0.1;
 	o.init_steps = 1;
 	for (cold = 0; cold < 2; cold++) {
 		o.cold = cold;
-		cr_assert_eq(part_exact_solve(&m, &w, &o), 0, "%s", adp_error_last());
-		check(&w, m.assign);
-		cr_assert_eq(m.assign[2], 0, "D on partition 0");
-		cr_assert_eq(m.assign[0] + m.assign[1], 1, "A and B apart");
-		cr_assert_eq(m.rounds, 2, "rounds %zu", m.rounds);
-		cr_assert_eq(m.steps_used, 2);
-		cr_assert_eq(m.status, PART_EXACT_OPTIMAL);
-		cr_assert_float_eq(m.objective, 2, 1e-9, "two moves leave their zone: %g", m.objective);
-		part_wave_solution_release(&m);
+		cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+		check(&t, a);
+		cr_assert_eq(a[2], 2, "D on partition 2");
+		cr_assert_eq(a[0], 1);
+		cr_assert_eq(a[1], 1);
+		cr_assert_eq(res.rounds, 2, "rounds %zu", res.rounds);
+		cr_assert_eq(res.steps_used, 2);
+		cr_assert_eq(res.status, PART_EXACT_OPTIMAL);
 	}
-	part_wave_problem_release(&w);
+	rel(&t);
 }
 
 Test(exact, a_replica_that_fits_nowhere_alone_is_infeasible_at_once)
 {
 	/* 11 cores on partitions of 10: no search needed. */
-	struct part_wave_problem w;
-	struct part_wave_solution m = { 0 };
+	struct inst t;
+	struct part_exact_result res;
 	struct part_exact_opts o = opts(5);
+	size_t a[2];
 
-	mk(&w, 2, 2, 1, 1, 10);
-	flat(&w, 0, 11);
-	flat(&w, 1, 1);
-	cr_assert_eq(part_exact_solve(&m, &w, &o), ADP_EINFEASIBLE);
-	cr_assert_eq(m.status, PART_EXACT_INFEASIBLE);
-	cr_assert_eq(m.cols, 0, "no MILP was built: %zu columns", m.cols);
-	cr_assert_eq(m.assign[0], PART_EXACT_UNPLACED);
-	part_wave_solution_release(&m);
-	part_wave_problem_release(&w);
+	mk(&t, 2, 2, 1, 1, 10);
+	flat(&t, 0, 11);
+	flat(&t, 1, 1);
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINFEASIBLE);
+	cr_assert_eq(res.status, PART_EXACT_INFEASIBLE);
+	cr_assert_eq(res.cols, 0, "no MILP was built: %zu columns", res.cols);
+	rel(&t);
 }
 
 Test(exact, time_limit_is_respected)
 {
 	/* A tight random wave and a 1 ms limit: the MILP stops on its limit
-	 * and says so; what is returned is the heuristic's, checked. */
-	struct part_wave_problem w;
-	struct part_wave_solution m = { 0 };
+	 * and says so; what is returned costs no more than the heuristic's. */
+	struct inst t;
+	struct part_exact_result res;
 	struct part_exact_opts o = opts(0.001);
 	unsigned seed = 7;
-	size_t i, s, k;
+	size_t a[24], i, h, k;
 	int rc;
 
-	mk(&w, 24, 6, 4, 20, 10);
-	w.eps[ADP_RES_CPU] = 0.1;
+	mk(&t, 24, 6, 4, 20, 10);
+	t.pb.eps[ADP_RES_CPU] = 0.1;
 	for (i = 0; i < 24; i++) {
-		w.home_zone[i] = (int)(i % 3);
-		w.tier[i] = (int)(i % 3);
-		for (s = 0; s < 4; s++)
+		t.m[i].tier = (int)(i % 3);
+		t.m[i].spread = 0.1 * (double)(i % 4);
+		for (h = 0; h < 4; h++)
 			for (k = 0; k < 20; k++)
-				dem(&w, i, s)[k] = 1 + 2.0 * (rand_r(&seed) % 1000) / 1000.0;
-		w.alloc[i * R] = 3;
-		w.mean[i * R] = 2;
-		w.unc[i] = 0.1 * (double)(i % 4);
+				*dem(&t, i, k, h) = 1 + 2.0 * (rand_r(&seed) % 1000) / 1000.0;
 	}
-	for (i = 0; i < 6; i++)
-		w.zone[i] = (int)(i % 3);
-	rc = part_exact_solve(&m, &w, &o);
-	cr_assert(m.time_limit_hit, "status %s", part_exact_status_name(m.status));
-	cr_assert(m.status == PART_EXACT_FEASIBLE || m.status == PART_EXACT_NOSOLUTION,
-		  "status %s", part_exact_status_name(m.status));
-	if (m.status == PART_EXACT_FEASIBLE) {
+	rc = part_exact_solve(a, &res, &t.pb, NULL, &o);
+	cr_assert(res.time_limit_hit, "status %s", part_exact_status_name(res.status));
+	cr_assert(res.status == PART_EXACT_FEASIBLE || res.status == PART_EXACT_NOSOLUTION, "status %s",
+		  part_exact_status_name(res.status));
+	if (res.status == PART_EXACT_FEASIBLE) {
 		cr_assert_eq(rc, 0);
-		check(&w, m.assign);
-		cr_assert_gt(m.gap, 0);
-		cr_assert_leq(m.objective, m.heur_objective + 1e-9);
+		check(&t, a);
+		cr_assert_gt(res.gap, 0);
+		cr_assert_leq(res.objective, res.heuristic_objective + 1e-9);
 	} else {
 		cr_assert_eq(rc, ADP_EINFEASIBLE);
+		cr_assert(strstr(adp_error_last(), "within the time limit"), "%s", adp_error_last());
 	}
-	part_wave_solution_release(&m);
-	part_wave_problem_release(&w);
+	rel(&t);
 }
 
-Test(exact, bad_options_and_sizes)
+Test(exact, bad_options_and_numbers)
 {
-	struct part_wave_problem w;
-	struct part_wave_solution m = { 0 };
+	struct inst t;
+	struct part_exact_result res;
 	struct part_exact_opts o = opts(0);
+	size_t a[1];
 
-	cr_assert_eq(part_wave_problem_init(&w, 1, 0, 1, 1), ADP_EINPUT);
-	mk(&w, 1, 1, 1, 1, 10);
-	flat(&w, 0, 1);
-	cr_assert_eq(part_exact_solve(&m, &w, &o), ADP_EINPUT);
+	mk(&t, 1, 1, 1, 1, 10);
+	flat(&t, 0, 1);
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "time limit"));
 	o.time_limit = 1;
-	dem(&w, 0, 0)[0] = NAN;
-	cr_assert_eq(part_exact_solve(&m, &w, &o), ADP_EINPUT);
+	*dem(&t, 0, 0, 0) = NAN;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "mover 0: demand nan"), "%s", adp_error_last());
-	dem(&w, 0, 0)[0] = 1;
-	w.eps[ADP_RES_CPU] = 1;
-	cr_assert_eq(part_exact_solve(&m, &w, &o), ADP_EINPUT);
+	*dem(&t, 0, 0, 0) = 1;
+	t.pb.eps[ADP_RES_CPU] = 1;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "eps of cpu"), "%s", adp_error_last());
-	w.eps[ADP_RES_CPU] = 0;
-	cr_assert_eq(part_exact_solve(&m, &w, &o), 0, "%s", adp_error_last());
-	part_wave_solution_release(&m);
-	part_wave_problem_release(&w);
-	part_wave_problem_release(&w);  /* twice is harmless */
-	part_wave_solution_release(NULL);
+	t.pb.eps[ADP_RES_CPU] = 0;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(a[0], 1);
+	rel(&t);
 }

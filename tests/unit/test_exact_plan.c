@@ -6,19 +6,34 @@
 #include <math.h>
 #include <string.h>
 
+#include "partition/exact_plan.h"
 #include "partition/inventory.h"
 #include "tests/unit/planfix.h"
 
 TestSuite(exact_plan, .init = t_setup, .fini = t_teardown);
 
+/* As plan --exact=SECONDS does it (0: without). */
 static int run_exact(struct plan *p, double seconds)
 {
 	const char *extra[1] = { pf_write_history(pf_comps, 4, pf_default_load) };
+	struct part_exact_plan ex;
 	struct part_run_opts o = { .inventory = pf_write_inventory(4, ""), .schedule = pf_write_schedule("40m", 1),
-				   .history = extra, .nhistory = 1, .now = PF_NOW, .tool_version = "test-1",
-				   .exact_seconds = seconds };
+				   .history = extra, .nhistory = 1, .now = PF_NOW, .tool_version = "test-1" };
+	int rc;
 
-	return part_run(p, &o);
+	part_exact_plan_init(&ex, seconds);
+	if (seconds > 0) {
+		o.place_movers = part_exact_place_movers;
+		o.place_arg = &ex;
+	}
+	rc = part_run(p, &o);
+	if (!rc || rc == ADP_EINFEASIBLE) {
+		int arc = part_exact_plan_annotate(p, &ex);
+
+		rc = arc ? arc : rc;
+	}
+	part_exact_plan_release(&ex);
+	return rc;
 }
 
 Test(exact_plan, every_wave_has_a_verdict_and_keeps_its_promises)

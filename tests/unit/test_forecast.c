@@ -272,3 +272,287 @@ Test(forecast, short_history_is_an_input_error)
 	free_hist(&hist);
 	free(v);
 }
+
+/* One series forecast with the default model; returns forecast_run's code. */
+static int run_one(struct forecast *fc, const double *v, size_t n, size_t H, const char *model)
+{
+	struct series s = mkseries("a", n, v);
+	struct history hist = { 0 };
+	struct forecast_opts o = mkopts(n, H);
+	int rc;
+
+	hist.items = &s;
+	hist.n = 1;
+	rc = forecast_run(fc, &hist, &o, model);
+	free_hist(&hist);
+	return rc;
+}
+
+Test(forecast, too_short_names_what_is_needed)
+{
+	double v[3 * M - 1];
+	struct forecast fc = { 0 };
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		v[i] = 1 + (double)(i % 7);
+	cr_assert_eq(run_one(&fc, v, sizeof(v) / sizeof(v[0]), 12, NULL), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), "'a' cpu"), "%s", adp_error_last());
+	cr_assert(strstr(adp_error_last(), "needs at least 3 periods"), "%s", adp_error_last());
+	cr_assert_eq(fc.n, 0);
+}
+
+Test(forecast, all_zero_gives_zero_quantiles_and_scenarios)
+{
+	size_t n = 20 * M, h, k;
+	double *v = calloc(n, sizeof(double));
+	struct forecast fc = { 0 };
+
+	cr_assert_eq(run_one(&fc, v, n, 24, NULL), 0);
+	for (h = 0; h < 24 * 4; h++)
+		cr_assert_eq(fc.items[0].q[h], 0.0);
+	for (k = 0; k < fc.items[0].nscen * 24; k++)
+		cr_assert_eq(fc.items[0].scen[k], 0.0);
+	forecast_release(&fc);
+	free(v);
+}
+
+Test(forecast, constant_series_has_zero_width_intervals)
+{
+	size_t n = 20 * M, i, h;
+	double *v = malloc(n * sizeof(double));
+	struct forecast fc = { 0 };
+	static const char *models[] = { "auto", "seasonal-naive", "holt-winters", "stl-ar" };
+
+	for (i = 0; i < n; i++)
+		v[i] = 7.25;
+	for (i = 0; i < 4; i++) {
+		cr_assert_eq(run_one(&fc, v, n, 24, models[i]), 0, "%s: %s", models[i], adp_error_last());
+		for (h = 0; h < 24; h++) {
+			const double *q = fc.items[0].q + h * 4;
+			cr_assert_lt(fabs(q[0] - 7.25), 1e-9, "%s: p50 %.17g", models[i], q[0]);
+			cr_assert_lt(q[3] - q[0], 1e-9, "%s step %zu: p99 - p50 = %g", models[i], h, q[3] - q[0]);
+		}
+		forecast_release(&fc);
+	}
+	free(v);
+}
+
+Test(forecast, missing_values_are_filled_and_all_missing_is_an_error)
+{
+	size_t n = 20 * M, i, h;
+	double *v = malloc(n * sizeof(double));
+	struct forecast fc = { 0 };
+
+	rng_state = 11;
+	for (i = 0; i < n; i++)
+		v[i] = unif() < 0.2 ? NAN : 10 + 3 * sin(2 * M_PI * (double)(i % M) / M) + 0.5 * gauss();
+	cr_assert_eq(run_one(&fc, v, n, 24, NULL), 0, "%s", adp_error_last());
+	for (h = 0; h < 24 * 4; h++)
+		cr_assert(isfinite(fc.items[0].q[h]), "quantile %zu is %g", h, fc.items[0].q[h]);
+	forecast_release(&fc);
+	for (i = 0; i < n; i++)
+		v[i] = NAN;
+	cr_assert_eq(run_one(&fc, v, n, 24, NULL), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), "only 0 of the"), "%s", adp_error_last());
+	free(v);
+}
+
+Test(forecast, huge_values_are_forecast_or_refused)
+{
+	size_t n = 20 * M, i, h;
+	double *v = malloc(n * sizeof(double));
+	struct forecast fc = { 0 };
+
+	rng_state = 12;
+	for (i = 0; i < n; i++)
+		v[i] = 1e60 * (10 + 3 * sin(2 * M_PI * (double)(i % M) / M) + 0.5 * gauss());
+	cr_assert_eq(run_one(&fc, v, n, 24, NULL), 0, "%s", adp_error_last());
+	for (h = 0; h < 24; h++) {
+		const double *q = fc.items[0].q + h * 4;
+		cr_assert(isfinite(q[0]) && isfinite(q[3]) && q[0] <= q[3], "step %zu: %g %g", h, q[0], q[3]);
+		cr_assert(q[0] > 1e60 && q[0] < 1e62, "step %zu: p50 %g", h, q[0]);
+	}
+	forecast_release(&fc);
+	v[n - 5] = 1e200;
+	cr_assert_eq(run_one(&fc, v, n, 24, NULL), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), "rescale"), "%s", adp_error_last());
+	free(v);
+}
+
+/* On i.i.d. noise the one-sided levels and the central 95% interval
+ * cover what they say, within sampling tolerance. */
+Test(forecast, iid_noise_coverage_matches_nominal)
+{
+	size_t n = 60 * M, i;
+	double *v = malloc(n * sizeof(double));
+	struct series s;
+	struct forecast_opts o = mkopts(n, 12);
+	struct forecast_eval ev;
+
+	rng_state = 13;
+	for (i = 0; i < n; i++)
+		v[i] = 50 + 4 * gauss();
+	s = mkseries("a", n, v);
+	o.levels[0] = 0.025, o.levels[1] = 0.5, o.levels[2] = 0.9, o.levels[3] = 0.95, o.levels[4] = 0.975;
+	o.nlevels = 5;
+	cr_assert_eq(forecast_backtest(&ev, &s, &o, NULL, 60), 0, "%s", adp_error_last());
+	cr_assert_eq(ev.points, 720);
+	cr_assert(fabs(ev.coverage[1] - 0.5) < 0.07, "p50 coverage %g", ev.coverage[1]);
+	cr_assert(fabs(ev.coverage[2] - 0.90) < 0.04, "p90 coverage %g", ev.coverage[2]);
+	cr_assert(fabs(ev.coverage[3] - 0.95) < 0.03, "p95 coverage %g", ev.coverage[3]);
+	cr_assert(fabs(ev.coverage[4] - ev.below[0] - 0.95) < 0.03, "95%% interval coverage %g",
+		  ev.coverage[4] - ev.below[0]);
+	free(s.component);
+	free(s.v);
+	free(v);
+}
+
+/* The permutation test tells a real period from red noise, whose
+ * autocorrelation also has bumps. */
+Test(forecast, period_test_rejects_red_noise)
+{
+	size_t n = 3000, i, lags[4];
+	double *v = malloc(n * sizeof(double)), st[4], pv[4], x = 0;
+
+	rng_state = 14;
+	for (i = 0; i < n; i++) {
+		x = 0.97 * x + gauss();
+		v[i] = 100 + x;
+	}
+	cr_assert_gt(forecast_period_pvalue(v, n, 60, 1), 0.01);
+	cr_assert_eq(forecast_find_periods_p(v, n, 300, lags, st, pv, 4), 0);
+	for (i = 0; i < n; i++)
+		v[i] += 6 * sin(2 * M_PI * (double)i / 60.0);
+	cr_assert_leq(forecast_period_pvalue(v, n, 60, 1), 0.01);
+	cr_assert_geq(forecast_find_periods_p(v, n, 300, lags, st, pv, 4), 1);
+	cr_assert(lags[0] >= 59 && lags[0] <= 61, "period %zu", lags[0]);
+	cr_assert_leq(pv[0], 0.01);
+	free(v);
+}
+
+/* A weekly pattern on top of a daily one: both periods are reported. */
+Test(forecast, daily_and_weekly_periods_are_found)
+{
+	size_t n = 8 * 7 * M, i, lags[4], nf, j;
+	double *v = malloc(n * sizeof(double)), st[4], pv[4];
+	int day = 0, week = 0;
+
+	rng_state = 15;
+	for (i = 0; i < n; i++) {
+		int weekend = (i / M) % 7 >= 5;
+		v[i] = 20 + 6 * sin(2 * M_PI * (double)(i % M) / M) * (weekend ? 0.2 : 1) + (weekend ? -8 : 0) + gauss();
+	}
+	nf = forecast_find_periods_p(v, n, 8 * M, lags, st, pv, 4);
+	for (j = 0; j < nf; j++) {
+		day |= lags[j] >= M - 1 && lags[j] <= M + 1;
+		week |= lags[j] >= 7 * M - 2 && lags[j] <= 7 * M + 2;
+	}
+	cr_assert(day && week, "%zu periods, first %zu", nf, nf ? lags[0] : 0);
+	free(v);
+}
+
+Test(forecast, dependencies_find_the_lag_and_skip_shared_seasons)
+{
+	size_t n = 20 * M, i;
+	double *a = malloc(n * sizeof(double)), *b = malloc(n * sizeof(double)), *c = malloc(n * sizeof(double));
+	double *shock = malloc(n * sizeof(double)), x = 0;
+	struct series s[3];
+	struct history hist = { 0 };
+	struct forecast_opts o = mkopts(n, 12);
+	struct forecast_deps d = { 0 };
+
+	rng_state = 16;
+	for (i = 0; i < n; i++) {
+		x = 0.8 * x + gauss();
+		shock[i] = x;
+	}
+	for (i = 0; i < n; i++) {
+		double season = 10 * sin(2 * M_PI * (double)(i % M) / M);
+		a[i] = 50 + season + 2 * shock[i] + 0.5 * gauss();
+		/* b follows a's shocks three steps later; c shares only the season. */
+		b[i] = 40 + season + 2 * (i >= 3 ? shock[i - 3] : 0) + 0.5 * gauss();
+		c[i] = 30 + season + 2 * gauss();
+	}
+	s[0] = mkseries("a", n, a);
+	s[1] = mkseries("b", n, b);
+	s[2] = mkseries("c", n, c);
+	hist.items = s;
+	hist.n = 3;
+	cr_assert_eq(forecast_dependencies(&d, &hist, &o, 0.5, 12), 0, "%s", adp_error_last());
+	cr_assert_eq(d.n, 1, "%zu dependencies", d.n);
+	cr_assert_eq(d.items[0].a, 0);
+	cr_assert_eq(d.items[0].b, 1);
+	cr_assert_eq(d.items[0].lag, 3);
+	cr_assert_gt(d.items[0].corr, 0.7);
+	forecast_deps_release(&d);
+	forecast_deps_release(&d); /* NULL-safe and idempotent */
+	cr_assert_eq(forecast_dependencies(&d, &hist, &o, 1.5, 12), ADP_EINPUT);
+	free_hist(&hist);
+	free(a);
+	free(b);
+	free(c);
+	free(shock);
+}
+
+/* Threads change nothing: the same quantiles and scenarios, and the
+ * error of the first failing series. */
+Test(forecast, threads_do_not_change_the_result)
+{
+	size_t n = 20 * M, i, k, ns = 12;
+	struct series s[12];
+	struct history hist = { 0 };
+	struct forecast_opts o = mkopts(n, 24);
+	struct forecast f1 = { 0 }, f2 = { 0 };
+	double *v = malloc(n * sizeof(double));
+
+	rng_state = 17;
+	for (k = 0; k < ns; k++) {
+		char name[8];
+		for (i = 0; i < n; i++)
+			v[i] = 10 + (double)k + 3 * sin(2 * M_PI * (double)(i % M) / M) + gauss();
+		snprintf(name, sizeof(name), "c%zu", k);
+		s[k] = mkseries(name, n, v);
+	}
+	hist.items = s;
+	hist.n = ns;
+	o.threads = 1;
+	cr_assert_eq(forecast_run(&f1, &hist, &o, NULL), 0);
+	o.threads = 3;
+	cr_assert_eq(forecast_run(&f2, &hist, &o, NULL), 0);
+	for (k = 0; k < ns; k++) {
+		cr_assert_str_eq(f1.items[k].component, f2.items[k].component);
+		cr_assert_str_eq(f1.items[k].model, f2.items[k].model);
+		cr_assert_eq(memcmp(f1.items[k].q, f2.items[k].q, 24 * 4 * sizeof(double)), 0);
+		cr_assert_eq(memcmp(f1.items[k].scen, f2.items[k].scen, f1.items[k].nscen * 24 * sizeof(double)), 0);
+	}
+	forecast_release(&f1);
+	forecast_release(&f2);
+	/* Two bad series: the error names the first, as a serial run would. */
+	for (i = 0; i < n; i++)
+		s[4].v[i] = s[9].v[i] = NAN;
+	cr_assert_eq(forecast_run(&f1, &hist, &o, NULL), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), "'c4'"), "%s", adp_error_last());
+	cr_assert_eq(f1.n, 0);
+	free_hist(&hist);
+	free(v);
+}
+
+Test(forecast, stl_ar_follows_the_season)
+{
+	size_t n = 20 * M, i, h;
+	double *v = malloc(n * sizeof(double));
+	struct forecast fc = { 0 };
+
+	rng_state = 18;
+	for (i = 0; i < n; i++)
+		v[i] = 30 + 6 * sin(2 * M_PI * (double)(i % M) / M) + 0.3 * gauss();
+	cr_assert_eq(run_one(&fc, v, n, M, "stl-ar"), 0, "%s", adp_error_last());
+	cr_assert_str_eq(fc.items[0].model, "stl-ar");
+	for (h = 0; h < M; h++) {
+		double truth = 30 + 6 * sin(2 * M_PI * (double)((n + h) % M) / M);
+		cr_assert_lt(fabs(fc.items[0].q[h * 4] - truth), 0.8, "step %zu: %g vs %g", h, fc.items[0].q[h * 4], truth);
+	}
+	forecast_release(&fc);
+	free(v);
+}

@@ -32,6 +32,16 @@ static const struct plan_partition *plan_part(const struct plan *p, const char *
 	return NULL;
 }
 
+static int has_risk(const struct plan *p, const char *needle)
+{
+	size_t i;
+
+	for (i = 0; i < p->nrisks; i++)
+		if (strstr(p->risks[i], needle))
+			return 1;
+	return 0;
+}
+
 /* Every promise a feasible plan makes, checked against the inventory. */
 static void check_fits(const struct plan *p, const char *inv_path)
 {
@@ -135,7 +145,8 @@ Test(planner, synthetic_fits)
 	/* Eight days of history before the window: up to eight joint scenarios. */
 	cr_assert_geq(p.scenarios, 7);
 	/* The default model, auto, picks one of the backtested models per series. */
-	cr_assert(!strcmp(p.model, "seasonal-naive") || !strcmp(p.model, "holt-winters"), "model %s", p.model);
+	cr_assert(!strcmp(p.model, "seasonal-naive") || !strncmp(p.model, "holt-winters", 12) || !strcmp(p.model, "stl-ar"),
+		  "model %s", p.model);
 	/* Both series of every component are summarised. */
 	cr_assert_eq(p.nforecast, 8);
 	/* The inputs: inventory, schedule and the history file, and a digest over them. */
@@ -181,11 +192,28 @@ Test(planner, concurrency_two_leaves_web_nowhere)
 	plan_release(&p);
 }
 
+/* The default schedule with extra fields (JSON members text). */
+static const char *sched_with(const char *update, int conc, const char *extra)
+{
+	static char text[4096];
+	char *at;
+	FILE *f;
+	size_t n;
+
+	cr_assert_not_null(f = fopen(pf_write_schedule(update, conc), "r"));
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	cr_assert_not_null(at = strrchr(text, '}'));
+	snprintf(at, sizeof(text) - (size_t)(at - text), ",\n  %s\n}\n", extra);
+	return t_write("schedule-extra.json", text);
+}
+
 Test(planner, shrunk_capacity_infeasible)
 {
 	struct plan p = { 0 };
 	size_t i, named = 0;
-	int rc = pf_run(&p, pf_write_inventory(1.5, ""), pf_write_schedule("40m", 1),
+	int rc = pf_run(&p, pf_write_inventory(1.5, ""), sched_with("40m", 1, "\"shortage\": \"refuse\""),
 			pf_write_history(pf_comps, 4, pf_default_load));
 
 	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
@@ -206,10 +234,63 @@ Test(planner, shrunk_capacity_infeasible)
 		cr_assert_float_eq(s->missing, s->demand - s->capacity, 1e-9);
 		cr_assert_not_null(s->advice);
 		cr_assert_not_null(strstr(s->advice, s->partition));
+		/* Every remedy was planned again and the advice says how it went. */
+		cr_assert_not_null(strstr(s->advice, "; checked: "), "%s", s->advice);
+		cr_assert_not_null(strstr(s->advice, "confidence"), "%s", s->advice);
 		named += s->wave == 1;
 	}
 	/* Wave 1 takes p1 away: its web and db replicas cannot fit in 1.5 cores. */
 	cr_assert_gt(named, 0);
+	cr_assert_eq(p.nreductions, 0);
+	plan_release(&p);
+}
+
+/* The same shortage, shared: the plan fits, nobody gets less than the
+ * guarantee, the allocations on a short partition sum to its capacity at
+ * most, and tier 0 (web) is cut only where tier 1 and 2 are already
+ * down to their guarantees. */
+Test(planner, shrunk_capacity_shared_above_guarantees)
+{
+	struct plan p = { 0 };
+	struct inventory inv;
+	size_t i, j, w;
+	int rc = pf_run(&p, pf_write_inventory(1.5, ""), pf_write_schedule("40m", 1),
+			pf_write_history(pf_comps, 4, pf_default_load));
+
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	cr_assert_gt(p.nreductions, 0);
+	cr_assert_eq(inventory_load(&inv, t_path("inventory.json")), 0);
+	for (i = 0; i < p.nreductions; i++) {
+		const struct plan_reduction *x = &p.reductions[i];
+		const struct plan_wave *wv = &p.waves[x->wave - 1];
+		int c = inventory_component_index(&inv, x->component);
+		double sum = 0;
+
+		cr_assert_geq(c, 0);
+		cr_assert_lt(x->granted, x->wanted);
+		cr_assert_geq(x->granted, inv.comps[c].min[x->resource] - 1e-9, "%s below its guarantee", x->component);
+		for (j = 0; j < wv->nplacements; j++) {
+			const struct plan_placement *pl = &wv->placements[j];
+
+			if (strcmp(pl->partition, x->partition))
+				continue;
+			sum += pl->alloc[x->resource];
+			/* A more critical replica is cut only if every less
+			 * critical one there is at its guarantee. */
+			if (pl->tier > inv.comps[c].tier) {
+				int o = inventory_component_index(&inv, pl->component);
+				cr_assert_float_eq(pl->alloc[x->resource], inv.comps[o].min[x->resource], 1e-9,
+						   "%s (tier %d) kept more than its guarantee while %s (tier %d) was cut",
+						   pl->component, pl->tier, x->component, inv.comps[c].tier);
+			}
+		}
+		cr_assert_leq(sum, 1.5 + 1e-9, "wave %zu '%s' allocations %g over 1.5", x->wave, x->partition, sum);
+	}
+	for (w = 0; w < p.nwaves; w++)
+		for (j = 0; j < p.waves[w].nplacements; j++)
+			cr_assert_gt(p.waves[w].placements[j].alloc[ADP_RES_CPU], 0, "nobody is starved");
+	cr_assert(has_risk(&p, "shortage:"));
+	inventory_release(&inv);
 	plan_release(&p);
 }
 
@@ -236,9 +317,19 @@ Test(planner, timing_infeasible_reports_wave_zero)
 	}
 	cr_assert_eq(timing, 1);
 	cr_assert_lt(p.margin, 0);
-	/* The waves stay inside the window so the document is consistent. */
-	for (i = 0; i < p.nwaves; i++)
-		cr_assert_leq(p.waves[i].end, p.window_end);
+	/* The waves keep their real times: back to back, never overlapping,
+	 * each as long as it takes, the last past the cutoff by the margin. */
+	for (i = 0; i < p.nwaves; i++) {
+		if (i)
+			cr_assert_geq(p.waves[i].start, p.waves[i - 1].end);
+		cr_assert_eq(p.waves[i].end - p.waves[i].start, i < 2 ? 130 * 60 : 40 * 60);
+	}
+	cr_assert_eq(p.waves[p.nwaves - 1].end, p.cutoff_at - p.margin);
+	/* The advice was checked: two partitions at a time need 2h10m + 40m. */
+	for (i = 0; i < p.nshortfalls; i++)
+		if (p.shortfalls[i].wave == 0)
+			cr_assert_not_null(strstr(p.shortfalls[i].advice, "checked: max_concurrency 2 fits"), "%s",
+					   p.shortfalls[i].advice);
 	plan_release(&p);
 }
 
@@ -284,23 +375,90 @@ static double two_peaks(const char *c, int r, int64_t t)
 	return hr == peak_hour_y ? 1.0 : 0.2;
 }
 
-static int run_two_peaks(struct plan *p)
+/* x and y at home on p1, p1 updated in one wave from 00:30 to 03:40
+ * (covering both peaks), p2 with 1.5 cores: the schedule's extra fields
+ * and x's and y's extra inventory fields are given as JSON text. */
+static int run_peaks(struct plan *p, const char *sched_extra, const char *x_extra, const char *y_extra)
 {
 	static const char *const comps[] = { "x", "y" };
-	const char *inv = t_write("inventory.json",
-				  "{\"partitions\": [\n"
-				  "  {\"name\": \"p1\", \"capacity\": {\"cpu\": 4, \"memory\": \"4GiB\"}},\n"
-				  "  {\"name\": \"p2\", \"capacity\": {\"cpu\": 1.5, \"memory\": \"4GiB\"}}],\n"
-				  " \"components\": [\n"
-				  "  {\"name\": \"x\", \"placement\": [\"p1\"]},\n"
-				  "  {\"name\": \"y\", \"placement\": [\"p1\"]}]}\n");
-	/* One wave, 00:30 to 03:40, covering both peaks. */
-	const char *sched = t_write("schedule.json",
-				    "{\"name\": \"peaks\",\n"
-				    " \"window\": {\"start\": \"2018-05-06T00:30:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
-				    " \"cutoff\": \"30m\", \"partitions\": [\"p1\"], \"update_duration\": \"3h\"}\n");
+	char inv[1024], sched[1024];
 
-	return pf_run(p, inv, sched, pf_write_history(comps, 2, two_peaks));
+	snprintf(inv, sizeof(inv),
+		 "{\"partitions\": [\n"
+		 "  {\"name\": \"p1\", \"capacity\": {\"cpu\": 4, \"memory\": \"4GiB\"}},\n"
+		 "  {\"name\": \"p2\", \"capacity\": {\"cpu\": 1.5, \"memory\": \"4GiB\"}}],\n"
+		 " \"components\": [\n"
+		 "  {\"name\": \"x\", \"placement\": [\"p1\"]%s},\n"
+		 "  {\"name\": \"y\", \"placement\": [\"p1\"]%s}]}\n",
+		 x_extra, y_extra);
+	snprintf(sched, sizeof(sched),
+		 "{\"name\": \"peaks\",\n"
+		 " \"window\": {\"start\": \"2018-05-06T00:30:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
+		 " \"cutoff\": \"30m\", \"partitions\": [\"p1\"], \"update_duration\": \"3h\"%s%s}\n",
+		 *sched_extra ? ", " : "", sched_extra);
+	return pf_run(p, t_write("inventory.json", inv), t_write("schedule.json", sched),
+		      pf_write_history(comps, 2, two_peaks));
+}
+
+static int run_two_peaks(struct plan *p)
+{
+	return run_peaks(p, "", "", "");
+}
+
+static double reduced_to(const struct plan *p, const char *comp)
+{
+	size_t i;
+
+	for (i = 0; i < p->nreductions; i++)
+		if (!strcmp(p->reductions[i].component, comp) && p->reductions[i].resource == ADP_RES_CPU)
+			return p->reductions[i].granted;
+	return -1;
+}
+
+/* Both peaks at 01:00 on 1.5 cores: 1 core each is wanted. Equal tiers
+ * share max-min fairly, 0.75 each; with y at tier 1, x keeps its 1 core
+ * and y gets the other 0.5; with y's guarantee of 0.625 cores, y keeps
+ * that much and x gets 0.875. */
+Test(planner, shortage_by_tier_and_guarantee)
+{
+	struct plan p = { 0 };
+	int rc;
+
+	peak_hour_y = 1;
+	rc = run_peaks(&p, "", "", "");
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	cr_assert_eq(p.nreductions, 2);
+	cr_assert_float_eq(p.reductions[0].wanted, 1.0, 1e-9);
+	cr_assert_float_eq(reduced_to(&p, "x"), 0.75, 1e-9);
+	cr_assert_float_eq(reduced_to(&p, "y"), 0.75, 1e-9);
+	plan_release(&p);
+
+	rc = run_peaks(&p, "", ", \"tier\": 0", ", \"tier\": 1");
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	cr_assert_eq(p.nreductions, 1);
+	cr_assert_float_eq(reduced_to(&p, "x"), -1, 1e-9, "tier 0 keeps its forecast");
+	cr_assert_float_eq(reduced_to(&p, "y"), 0.5, 1e-9);
+	plan_release(&p);
+
+	rc = run_peaks(&p, "", ", \"tier\": 0", ", \"tier\": 1, \"min\": {\"cpu\": 0.625}");
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	cr_assert_float_eq(reduced_to(&p, "y"), 0.625, 1e-9, "never below the guarantee");
+	cr_assert_float_eq(reduced_to(&p, "x"), 0.875, 1e-9);
+	plan_release(&p);
+
+	/* Guarantees of 1 core each cannot both fit in 1.5: infeasible, 0.5
+	 * missing on p2, and the extra capacity was checked. */
+	rc = run_peaks(&p, "", ", \"min\": {\"cpu\": 1}", ", \"min\": {\"cpu\": 1}");
+	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
+	cr_assert_eq(p.nshortfalls, 1);
+	cr_assert_str_eq(p.shortfalls[0].partition, "p2");
+	cr_assert_float_eq(p.shortfalls[0].missing, 0.5, 1e-9);
+	cr_assert_not_null(strstr(p.shortfalls[0].advice, "checked: 0.5 cores more on 'p2' fits"), "%s",
+			   p.shortfalls[0].advice);
+	cr_assert_not_null(strstr(p.shortfalls[0].advice, "no confidence down to 0.5 fits"), "%s",
+			   p.shortfalls[0].advice);
+	plan_release(&p);
+	peak_hour_y = 3;
 }
 
 Test(planner, sum_not_peaks)
@@ -342,13 +500,14 @@ Test(planner, coinciding_peaks_do_not_fit)
 
 	/* The control: with both peaks at 01:00 the same capacity is short. */
 	peak_hour_y = 1;
-	rc = run_two_peaks(&p);
+	rc = run_peaks(&p, "\"shortage\": \"refuse\"", "", "");
 	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
 	cr_assert_gt(p.nshortfalls, 0);
 	cr_assert_str_eq(p.shortfalls[0].partition, "p2");
 	cr_assert_eq(p.shortfalls[0].resource, ADP_RES_CPU);
 	cr_assert_float_eq(p.shortfalls[0].missing, 0.5, 1e-6);
 	plan_release(&p);
+	peak_hour_y = 3;
 }
 
 Test(planner, run_input_errors)
@@ -391,7 +550,7 @@ Test(planner, waves_step_around_blackouts)
 	text[n] = '\0';
 	cr_assert_not_null(at = strstr(text, "\"step\": \"5m\""));
 	snprintf(at, sizeof(text) - (size_t)(at - text), "%s",
-		 "\"step\": \"5m\",\n  \"blackouts\": [{\"start\": \"2018-05-06T01:55:00Z\", \"end\": \"2018-05-06T02:15:00Z\"}]\n}\n");
+		 "\"step\": \"5m\", \"start\": \"earliest\",\n  \"blackouts\": [{\"start\": \"2018-05-06T01:55:00Z\", \"end\": \"2018-05-06T02:15:00Z\"}]\n}\n");
 	rc = pf_run(&p, pf_write_inventory(4, ""), t_write("blackout.json", text),
 		    pf_write_history(pf_comps, 4, pf_default_load));
 	cr_assert_eq(rc, 0, "%s", adp_error_last());
@@ -402,5 +561,338 @@ Test(planner, waves_step_around_blackouts)
 	for (w = 0; w < p.nwaves; w++)
 		cr_assert(p.waves[w].end <= PF_NOW + 6900 || p.waves[w].start >= PF_NOW + 8100,
 			  "wave %zu overlaps the blackout", w + 1);
+	plan_release(&p);
+}
+
+/* The finite-sample widening: 1 without a history; for 31 days of 5-min
+ * history the 28 backtest periods (half-life 7) weigh as n_eff = 17.9
+ * independent draws, and t(0.95, 16.9) * sqrt(1 + 1/17.9) / z(0.95) =
+ * 1.741 * 1.0276 / 1.645 = 1.088; shorter histories widen more, and a
+ * 99 % level more than a 95 % one. */
+Test(planner, widening_for_short_history)
+{
+	double w31 = part_widening(31 * 288, 300, 86400, 0.05);
+	double w8 = part_widening(8 * 288, 300, 86400, 0.05);
+
+	cr_assert_float_eq(part_widening(0, 300, 86400, 0.05), 1.0, 1e-12);
+	cr_assert_float_eq(w31, 1.088, 0.005, "w31 %g", w31);
+	cr_assert_gt(w8, w31);
+	cr_assert_gt(part_widening(8 * 288, 300, 86400, 0.01), w8);
+	cr_assert_float_eq(part_widening(60 * 288, 300, 86400, 0.05), w31, 1e-12, "capped at 28 periods");
+	/* Five days at 99 %: n_eff 2, far beyond the cap of 2. */
+	cr_assert_float_eq(part_widening(5 * 288, 300, 86400, 0.01), 2.0, 1e-12);
+}
+
+/* ---- waves: zone limits and the start ---- */
+
+/* Two at a time but one per zone: p1 and p2 share zone z1, so wave 1 is
+ * p1 with p3 (z2) and p2 waits for wave 2. (Wave 1 leaves web's p1
+ * replica nowhere to go, which the plan reports; the waves are the
+ * point here.) */
+Test(planner, zone_limit_on_waves)
+{
+	struct plan p = { 0 };
+	int rc = pf_run(&p, pf_write_inventory(4, ""), sched_with("40m", 2, "\"max_per_zone\": 1"),
+			pf_write_history(pf_comps, 4, pf_default_load));
+
+	cr_assert(rc == 0 || rc == ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
+	cr_assert_eq(p.nwaves, 2);
+	cr_assert_eq(p.waves[0].noffline, 2);
+	cr_assert(offline_in(&p.waves[0], "p1") && offline_in(&p.waves[0], "p3"));
+	cr_assert_eq(p.waves[1].noffline, 1);
+	cr_assert(offline_in(&p.waves[1], "p2"));
+	plan_release(&p);
+}
+
+/* x (on p1, moved to p2 while p1 is updated for an hour) peaks 01:00-02:00;
+ * the window runs 01:00-04:00. Every start before 02:00 puts a peak step
+ * inside the wave; 02:00 is the earliest that does not, and wins. */
+Test(planner, start_with_lowest_load)
+{
+	static const char *const comps[] = { "x" };
+	struct plan p = { 0 };
+	const char *inv = t_write("inventory.json",
+				  "{\"partitions\": [\n"
+				  "  {\"name\": \"p1\", \"capacity\": {\"cpu\": 4, \"memory\": \"4GiB\"}},\n"
+				  "  {\"name\": \"p2\", \"capacity\": {\"cpu\": 2, \"memory\": \"4GiB\"}}],\n"
+				  " \"components\": [{\"name\": \"x\", \"placement\": [\"p1\"]}]}\n");
+	const char *sched = t_write("schedule.json",
+				    "{\"name\": \"start\",\n"
+				    " \"window\": {\"start\": \"2018-05-06T01:00:00Z\", \"end\": \"2018-05-06T04:00:00Z\"},\n"
+				    " \"partitions\": [\"p1\"], \"update_duration\": \"50m\"}\n");
+	int rc;
+
+	peak_hour_y = 3;
+	rc = pf_run(&p, inv, sched, pf_write_history(comps, 1, two_peaks));
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	cr_assert_eq(p.nwaves, 1);
+	cr_assert_eq(p.waves[0].start, PF_NOW + 2 * 3600, "start %lld", (long long)(p.waves[0].start - PF_NOW));
+	/* 01:00 to 02:00 every five minutes: 25 candidates (the last ends at 04:00). */
+	cr_assert_eq(p.start_candidates, 25);
+	cr_assert_eq(p.start_chosen_from, PF_NOW + 3600);
+	plan_release(&p);
+}
+
+/* ---- moves that are not needed ---- */
+
+/* web has replicas on p1 and p2. With moves free (the default) wave 1
+ * moves web's p1 replica; when a move costs more than the risk p2 takes
+ * on by carrying all of web, web's p1 replica stops with p1 instead, and
+ * p2's replica is allocated the whole of web. */
+Test(planner, absorbed_when_moves_cost)
+{
+	struct plan p = { 0 };
+	size_t i, web_moves = 0, web_on_p2 = 0;
+	double alloc_p2 = 0;
+	int rc = pf_run(&p, pf_write_inventory(4, ""), sched_with("40m", 1, "\"weights\": {\"moves\": 1}"),
+			pf_write_history(pf_comps, 4, pf_default_load));
+
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	cr_assert_eq(p.waves[0].nabsorbed, 1);
+	cr_assert_str_eq(p.waves[0].absorbed[0].component, "web");
+	cr_assert_str_eq(p.waves[0].absorbed[0].partition, "p1");
+	for (i = 0; i < p.waves[0].nplacements; i++) {
+		const struct plan_placement *x = &p.waves[0].placements[i];
+		if (strcmp(x->component, "web"))
+			continue;
+		web_moves += x->from != NULL;
+		if (!strcmp(x->partition, "p2")) {
+			web_on_p2++;
+			alloc_p2 = x->alloc[ADP_RES_CPU];
+		}
+	}
+	cr_assert_eq(web_moves, 0);
+	cr_assert_eq(web_on_p2, 1);
+	/* web peaks near 1.8 cores in all: one replica now carries it. */
+	cr_assert_gt(alloc_p2, 1.5, "alloc %g", alloc_p2);
+	/* db, alone, still moves. */
+	for (i = 0; i < p.nsteps; i++)
+		cr_assert(strcmp(p.steps[i].action, "start_shadow") || !p.steps[i].component ||
+			  strcmp(p.steps[i].component, "web") || p.steps[i].wave != 1);
+	plan_release(&p);
+
+	rc = pf_default(&p);
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(p.waves[0].nabsorbed, 0);
+	plan_release(&p);
+}
+
+/* ---- the rollback's own capacity check ---- */
+
+/* x and y peak together at 01:00 on p1, which has 1.5 cores: moved to p2
+ * (4 cores) the wave fits, but moving back home does not. */
+Test(planner, rollback_that_does_not_fit)
+{
+	static const char *const comps[] = { "x", "y" };
+	struct plan p = { 0 };
+	const char *inv = t_write("inventory.json",
+				  "{\"partitions\": [\n"
+				  "  {\"name\": \"p1\", \"capacity\": {\"cpu\": 1.5, \"memory\": \"4GiB\"}},\n"
+				  "  {\"name\": \"p2\", \"capacity\": {\"cpu\": 4, \"memory\": \"4GiB\"}}],\n"
+				  " \"components\": [\n"
+				  "  {\"name\": \"x\", \"placement\": [\"p1\"]},\n"
+				  "  {\"name\": \"y\", \"placement\": [\"p1\"]}]}\n");
+	const char *sched = t_write("schedule.json",
+				    "{\"name\": \"rb\",\n"
+				    " \"window\": {\"start\": \"2018-05-06T00:30:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
+				    " \"cutoff\": \"30m\", \"partitions\": [\"p1\"], \"update_duration\": \"3h\"}\n");
+	int rc;
+
+	peak_hour_y = 1;
+	rc = pf_run(&p, inv, sched, pf_write_history(comps, 2, two_peaks));
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	cr_assert(p.rollback_check.checked);
+	cr_assert_not(p.rollback_check.fits);
+	cr_assert_str_eq(p.rollback_check.partition, "p1");
+	cr_assert_eq(p.rollback_check.resource, ADP_RES_CPU);
+	cr_assert_float_eq(p.rollback_check.bound, 2.0, 1e-6);
+	cr_assert_float_eq(p.rollback_check.overload_prob, 1.0, 1e-9);
+	cr_assert(has_risk(&p, "rollback: the original placement does not fit"));
+	plan_release(&p);
+	peak_hour_y = 3;
+
+	rc = pf_default(&p);
+	cr_assert_eq(rc, 0);
+	cr_assert(p.rollback_check.checked && p.rollback_check.fits);
+	plan_release(&p);
+}
+
+/* ---- the one-wave problem, by hand ---- */
+
+/* Four movers of 3, 3, 2 and 2 cores from offline p0 onto a and b, 5 free
+ * cores each (one scenario, one step): only 3 + 2 on each fits, and the
+ * heuristic finds it; an assignment putting both 3s on a is scored with
+ * its violation. */
+Test(planner, known_feasible_packing)
+{
+	double cap[3 * ADP_RES_COUNT] = { 0 }, base[3 * ADP_RES_COUNT] = { 0 }, bmin[3 * ADP_RES_COUNT] = { 0 };
+	double dem[4][1] = { { 3 }, { 3 }, { 2 }, { 2 } };
+	unsigned char online[3] = { 0, 1, 1 };
+	int hosts[4 * 3] = { 0 };
+	struct part_wave_mover m[4];
+	struct part_wave_problem pb = { 0 };
+	size_t assign[4], bad_assign[4] = { 1, 1, 2, 2 }, i, viol;
+	double load[3] = { 0 }, cost;
+
+	cap[1 * ADP_RES_COUNT] = cap[2 * ADP_RES_COUNT] = 5;
+	memset(m, 0, sizeof(m));
+	for (i = 0; i < 4; i++) {
+		m[i].comp = i;
+		m[i].home = 0;
+		m[i].demand[ADP_RES_CPU] = dem[i];
+		m[i].factor = 1;
+	}
+	pb.nparts = 3;
+	pb.ncomps = 4;
+	pb.nmovers = 4;
+	pb.K = 1;
+	pb.H = 1;
+	pb.stride = 1;
+	pb.capacity = cap;
+	pb.online = online;
+	pb.base = base;
+	pb.base_min = bmin;
+	pb.hosts = hosts;
+	pb.movers = m;
+	pb.eps[ADP_RES_CPU] = 0.05;
+	memcpy(pb.weights, schedule_weight_defaults, sizeof(pb.weights));
+	cr_assert_eq(part_place_movers(&pb, assign), 0);
+	for (i = 0; i < 4; i++) {
+		cr_assert(assign[i] == 1 || assign[i] == 2, "mover %zu on %zu", i, assign[i]);
+		load[assign[i]] += dem[i][0];
+	}
+	cr_assert_float_eq(load[1], 5, 1e-12);
+	cr_assert_float_eq(load[2], 5, 1e-12);
+	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	cr_assert_eq(viol, 0);
+	cr_assert_eq(part_wave_evaluate(&pb, bad_assign, &cost, &viol), 0);
+	cr_assert_eq(viol, 1, "a holds 6 cores of 5");
+	/* Two replicas of one component may not share a partition. */
+	m[1].comp = 0;
+	bad_assign[0] = 1;
+	bad_assign[1] = 1;
+	bad_assign[2] = 2;
+	bad_assign[3] = 2;
+	cr_assert_eq(part_wave_evaluate(&pb, bad_assign, &cost, &viol), 0);
+	cr_assert_geq(viol, 2, "anti-affinity and the overload");
+	cr_assert_eq(part_place_movers(&pb, assign), 0);
+	cr_assert_neq(assign[0], assign[1], "replicas of one component apart");
+}
+
+/* The co-movement floor: two movers whose scenarios offset each other (1
+ * and 3 cores, then 3 and 1) always sum to 4 cores on a 5-core
+ * partition. Each has a spread of 1 core, so the floor is the median of
+ * the total (4) plus dependence x 2: 5 at 0.5 (fits), 6 at 1 (does not). */
+Test(planner, dependence_floor)
+{
+	double cap[2 * ADP_RES_COUNT] = { 0 }, base[2 * ADP_RES_COUNT * 2] = { 0 }, bmin[2 * ADP_RES_COUNT] = { 0 };
+	double dem[2][2] = { { 1, 3 }, { 3, 1 } }, sp[ADP_RES_COUNT] = { 1 };
+	double bspread[2 * ADP_RES_COUNT] = { 0 }, cost;
+	unsigned char online[2] = { 0, 1 };
+	int hosts[2 * 2] = { 0 };
+	struct part_wave_mover m[2];
+	struct part_wave_problem pb = { 0 };
+	size_t assign[2] = { 1, 1 }, viol, i;
+
+	cap[1 * ADP_RES_COUNT] = 5;
+	memset(m, 0, sizeof(m));
+	for (i = 0; i < 2; i++) {
+		m[i].comp = i;
+		m[i].demand[ADP_RES_CPU] = dem[i];
+		m[i].factor = 1;
+		m[i].spread_h = sp;
+	}
+	pb.nparts = 2;
+	pb.ncomps = 2;
+	pb.nmovers = 2;
+	pb.K = 2;
+	pb.H = 1;
+	pb.stride = 1;
+	pb.capacity = cap;
+	pb.online = online;
+	pb.base = base;
+	pb.base_min = bmin;
+	pb.hosts = hosts;
+	pb.movers = m;
+	pb.base_spread = bspread;
+	pb.eps[ADP_RES_CPU] = 0.05;
+	pb.dependence = 0;
+	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	cr_assert_eq(viol, 0);
+	pb.dependence = 0.5;
+	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	cr_assert_eq(viol, 0, "4 + 0.5 x 2 = 5 fits in 5");
+	pb.dependence = 1;
+	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	cr_assert_eq(viol, 1, "4 + 2 = 6 does not");
+}
+
+/* Another solver hooks in per wave: this one puts every mover on the
+ * first online partition it may use, and the plan follows it. */
+static int first_fit(const struct part_wave_problem *pb, size_t *assign, void *arg)
+{
+	size_t i, p;
+
+	(*(int *)arg)++;
+	for (i = 0; i < pb->nmovers; i++) {
+		assign[i] = PART_UNPLACED;
+		for (p = 0; p < pb->nparts && assign[i] == PART_UNPLACED; p++)
+			if (pb->online[p] && !pb->hosts[pb->movers[i].comp * pb->nparts + p])
+				assign[i] = p;
+	}
+	return 0;
+}
+
+Test(planner, solver_hook)
+{
+	struct plan p = { 0 };
+	const char *extra[1] = { pf_write_history(pf_comps, 4, pf_default_load) };
+	int calls = 0;
+	struct part_run_opts o = { .inventory = pf_write_inventory(4, ""), .schedule = pf_write_schedule("40m", 1),
+				   .history = extra, .nhistory = 1, .now = PF_NOW, .tool_version = "t",
+				   .place_movers = first_fit, .place_arg = &calls };
+	size_t i;
+
+	cr_assert_eq(part_run(&p, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(calls, 3, "once per wave");
+	/* Wave 3 takes p3 offline: cache goes to p1, the first online. */
+	for (i = 0; i < p.waves[2].nplacements; i++)
+		if (!strcmp(p.waves[2].placements[i].component, "cache"))
+			cr_assert_str_eq(p.waves[2].placements[i].partition, "p1");
+	plan_release(&p);
+}
+
+/* Lightest first: p3 carries cache (0.7 of 4 cores), p2 one web replica
+ * and batch (about 1.4), p1 the other web replica and db (about 2.3). */
+Test(planner, order_lightest_first)
+{
+	struct plan p = { 0 };
+	int rc = pf_run(&p, pf_write_inventory(4, ""), sched_with("40m", 1, "\"order\": \"lightest-first\""),
+			pf_write_history(pf_comps, 4, pf_default_load));
+
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	cr_assert_eq(p.nwaves, 3);
+	cr_assert_str_eq(p.waves[0].offline[0], "p3");
+	cr_assert_str_eq(p.waves[1].offline[0], "p2");
+	cr_assert_str_eq(p.waves[2].offline[0], "p1");
+	plan_release(&p);
+}
+
+/* Two partitions at a time on 1.5-core p2 and p3, shortage refused: the
+ * capacity shortfalls of wave 1 say whether one partition at a time
+ * would fit, each checked by planning it. */
+Test(planner, remedy_fewer_partitions_checked)
+{
+	struct plan p = { 0 };
+	size_t i, checked = 0;
+	int rc = pf_run(&p, pf_write_inventory(1.5, ""), sched_with("40m", 2, "\"shortage\": \"refuse\""),
+			pf_write_history(pf_comps, 4, pf_default_load));
+
+	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
+	for (i = 0; i < p.nshortfalls; i++)
+		if (p.shortfalls[i].wave == 1 && p.shortfalls[i].resource == ADP_RES_CPU)
+			checked += strstr(p.shortfalls[i].advice, "one partition at a time") != NULL &&
+				   strstr(p.shortfalls[i].advice, "start") != NULL;
+	cr_assert_gt(checked, 0);
 	plan_release(&p);
 }

@@ -303,3 +303,69 @@ Test(schedule, blackout_errors)
 	t = sched_text(win_ok, ",\n  \"blackouts\": {\"start\": \"2018-05-06T03:00:00Z\"}");
 	expect_error(t, "blackouts: expected an array of at most 64");
 }
+
+/* A percentage is of the schedule's own list, not of the inventory:
+ * 50% of the two listed partitions is one at a time. */
+Test(schedule, percentage_of_listed_partitions)
+{
+	struct schedule s;
+	const char *text = "{\"name\": \"t\", \"window\": {\"start\": \"2018-05-06T01:00:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
+			   " \"partitions\": [\"p1\", \"p2\"], \"update_duration\": 60, \"max_concurrency\": \"50%\"}";
+
+	load_inv();
+	cr_assert_eq(schedule_load(&s, t_write("sched.json", text), &inv), 0, "%s", adp_error_last());
+	cr_assert_eq(s.max_concurrency, 1);
+	schedule_release(&s);
+	inventory_release(&inv);
+}
+
+Test(schedule, planner_fields)
+{
+	struct schedule s;
+
+	load_inv();
+	cr_assert_eq(schedule_load(&s, t_write("sched.json", sched_text(win_ok, "")), &inv), 0);
+	/* Defaults: no zone limit, the lowest-risk start, shortage shared, moves free. */
+	cr_assert_eq(s.max_per_zone, 0);
+	cr_assert_eq(s.start_policy, SCHEDULE_START_LOWEST_RISK);
+	cr_assert_eq(s.shortage_refuse, 0);
+	cr_assert_float_eq(s.weights[SCHEDULE_W_RISK], 10, 1e-12);
+	cr_assert_float_eq(s.weights[SCHEDULE_W_MOVES], 0, 1e-12);
+	cr_assert_float_eq(s.dependence, 0.5, 1e-12);
+	schedule_release(&s);
+	cr_assert_eq(schedule_load(&s, t_write("sched.json", sched_text(win_ok, ",\n  \"max_per_zone\": 2,\n  \"start\": \"earliest\",\n"
+										 "  \"shortage\": \"refuse\",\n  \"weights\": {\"moves\": 0.5, \"risk\": 3}")),
+				   &inv), 0, "%s", adp_error_last());
+	cr_assert_eq(s.max_per_zone, 2);
+	cr_assert_eq(s.start_policy, SCHEDULE_START_EARLIEST);
+	cr_assert_eq(s.shortage_refuse, 1);
+	cr_assert_float_eq(s.weights[SCHEDULE_W_MOVES], 0.5, 1e-12);
+	cr_assert_float_eq(s.weights[SCHEDULE_W_RISK], 3, 1e-12);
+	cr_assert_float_eq(s.weights[SCHEDULE_W_WASTE], 1, 1e-12, "unset weights keep their defaults");
+	schedule_release(&s);
+	inventory_release(&inv);
+}
+
+Test(schedule, planner_field_errors)
+{
+	const char *text;
+
+	text = sched_text(win_ok, ",\n  \"max_per_zone\": 0");
+	expect_error(text, at_line(text, "max_per_zone", "max_per_zone"));
+	expect_error(text, "max_per_zone: expected at least 1 partition of a zone at a time");
+	text = sched_text(win_ok, ",\n  \"start\": \"noon\"");
+	expect_error(text, at_line(text, "noon", "start"));
+	expect_error(text, "start: expected \"lowest-risk\" or \"earliest\"");
+	text = sched_text(win_ok, ",\n  \"shortage\": true");
+	expect_error(text, at_line(text, "shortage", "shortage"));
+	expect_error(text, "shortage: expected \"share\" or \"refuse\"");
+	expect_error(sched_text(win_ok, ",\n  \"weights\": [1]"), "weights: expected an object");
+	expect_error(sched_text(win_ok, ",\n  \"weights\": {\"speed\": 1}"), "weights.speed: unknown field");
+	expect_error(sched_text(win_ok, ",\n  \"weights\": {\"risk\": -1}"), "weights.risk: -1 is out of range");
+	text = sched_text(win_ok, ",\n  \"order\": \"random\"");
+	expect_error(text, at_line(text, "random", "order"));
+	expect_error(text, "order: expected \"listed\" or \"lightest-first\"");
+	text = sched_text(win_ok, ",\n  \"dependence\": 1.5");
+	expect_error(text, at_line(text, "dependence", "dependence"));
+	expect_error(text, "dependence: 1.5 is out of range");
+}

@@ -84,6 +84,11 @@ Test(simulate, plan_and_baselines)
 	 * 1.5, 2.5 and 2.0, the most by 1.35. */
 	cr_assert_eq(r.rows[0].m[PART_SIM_VPA].violations, 3);
 	cr_assert_float_eq(r.rows[0].m[PART_SIM_VPA].excess_max, 1.35, 1e-9);
+	/* VPA scaled to the plan's reserve: one component, so 1.15 x (8 /
+	 * 4.6) = 2 cores, exceeded by 2.5 only. */
+	cr_assert_eq(r.rows[0].m[PART_SIM_EQUAL].steps, 4);
+	cr_assert_eq(r.rows[0].m[PART_SIM_EQUAL].violations, 1);
+	cr_assert_float_eq(r.rows[0].m[PART_SIM_EQUAL].reserved_sum, 8.0, 1e-9);
 	part_sim_release(&r);
 }
 
@@ -108,5 +113,64 @@ Test(simulate, component_without_placement_is_not_counted)
 	cr_assert_eq(part_simulate(&r, &p, &h, NULL, 0), 0);
 	cr_assert_eq(r.n, 1);
 	cr_assert_eq(r.rows[0].m[PART_SIM_PLAN].steps, 0);
+	part_sim_release(&r);
+}
+
+/* The joint check after the fact: both replicas of "a" on partition "p"
+ * of capacity 2.2, each carrying half of the actual 1.5, 2.5, 1.0, 2.0:
+ * the total is the component's, so only 2.5 overloads the partition. The
+ * plan's bound (2.0, 2.0, 2.0, 2.0) is exceeded once as well, and the
+ * peak utilisation is 2.5 / 2.2. */
+Test(simulate, partition_overload_and_bound)
+{
+	struct plan p;
+	struct history h;
+	struct plan_placement pl[2];
+	struct series s;
+	struct plan_wave w = { 0 };
+	struct plan_partition part = { 0 };
+	struct plan_usage u = { 0 };
+	struct part_sim r = { 0 };
+	double v[14], p50[4] = { 1, 1, 1, 1 }, bound[4] = { 2, 2, 2, 2 };
+	size_t i;
+
+	fixture(&p, &h, pl, &s, v);
+	pl[0].partition = pl[1].partition = "p";
+	part.name = "p";
+	part.capacity[ADP_RES_CPU] = 2.2;
+	p.partitions = &part;
+	p.npartitions = 1;
+	u.partition = "p";
+	u.resource = ADP_RES_CPU;
+	u.capacity = 2.2;
+	u.nsteps = 4;
+	u.p50 = u.p95 = p50;
+	u.bound = bound;
+	w.start = 1000;
+	w.end = 1400;
+	w.placements = pl;
+	w.nplacements = 2;
+	w.usage = &u;
+	w.nusage = 1;
+	p.waves = &w;
+	p.nwaves = 1;
+	cr_assert_eq(part_simulate(&r, &p, &h, NULL, 0), 0);
+	cr_assert_eq(r.nparts, ADP_RES_COUNT);
+	for (i = 0; i < r.nparts && r.parts[i].resource != ADP_RES_CPU; i++)
+		;
+	cr_assert_lt(i, r.nparts);
+	cr_assert_str_eq(r.parts[i].partition, "p");
+	cr_assert_eq(r.parts[i].steps, 4);
+	cr_assert_eq(r.parts[i].overloads, 1);
+	cr_assert_eq(r.parts[i].bound_steps, 4);
+	cr_assert_eq(r.parts[i].above_bound, 1);
+	cr_assert_float_eq(r.parts[i].peak_util, 2.5 / 2.2, 1e-9);
+	cr_assert_float_eq(r.parts[i].excess_max, 0.3, 1e-9);
+	/* slack 0.7 + 1.2 + 0.2 where within capacity */
+	cr_assert_float_eq(r.parts[i].slack_sum, 2.1, 1e-9);
+	/* memory has no usage row and no history: nothing counted. */
+	cr_assert_eq(r.parts[(i + 1) % r.nparts].steps, 0);
+	/* reserved: 2 cores at each of the 4 steps. */
+	cr_assert_float_eq(r.rows[0].m[PART_SIM_PLAN].reserved_sum, 8.0, 1e-9);
 	part_sim_release(&r);
 }
