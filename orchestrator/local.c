@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,45 +23,81 @@
 #define MAX_REPLY ((size_t)1 << 20)
 #define CANARY_WEIGHT 10
 
-/* cpuacct gives cpu usage; where it shares a mount with cpu the second
- * mkdir and rmdir are no-ops. */
-static const char *const v1_ctrl[] = { "cpu", "cpuset", "memory", "cpuacct" };
-#define NV1 4
+/* v1 controllers apply uses, each mounted at cg_root/NAME; one that is
+ * not mounted is left out. cpuacct gives cpu usage; where it shares a
+ * mount with cpu the second mkdir and rmdir are no-ops. */
+static const char *const v1_ctrl[] = { "cpu", "cpuset", "memory", "cpuacct", "blkio" };
+#define NV1 5
+enum { V1_CPU, V1_CPUSET, V1_MEMORY, V1_CPUACCT, V1_BLKIO };
+
+static int expand(char *out, size_t len, const char *in, const struct inv_component *c, const char *part,
+		  size_t replica);
+
+/* Does the file at dir/name list word (space separated)? */
+static int lists_word(const char *dir, const char *name, const char *word)
+{
+	char path[1024], buf[1024], *tok, *save = NULL;
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	if (fgets(buf, sizeof(buf), f))
+		for (tok = strtok_r(buf, " \n", &save); tok && !found; tok = strtok_r(NULL, " \n", &save))
+			found = !strcmp(tok, word);
+	fclose(f);
+	return found;
+}
+
+int orch_cg_detect(const char *mounts, char *root, size_t len)
+{
+	char line[1024], v1root[512] = "", v2root[512] = "";
+	FILE *f;
+	int mode = ORCH_CG_NONE;
+
+	if (!(f = fopen(mounts, "re")))
+		return ORCH_CG_NONE;
+	while (fgets(line, sizeof(line), f)) {
+		char dev[256], dir[512], type[64], opts[512], *slash, *tok, *save = NULL;
+
+		if (sscanf(line, "%255s %511s %63s %511s", dev, dir, type, opts) != 4)
+			continue;
+		if (!strcmp(type, "cgroup2") && !v2root[0]) {
+			snprintf(v2root, sizeof(v2root), "%s", dir);
+			continue;
+		}
+		if (strcmp(type, "cgroup") || v1root[0])
+			continue;
+		for (tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			if (!strcmp(tok, "memory") && (slash = strrchr(dir, '/'))) {
+				*slash = '\0';
+				snprintf(v1root, sizeof(v1root), "%s", dir);
+			}
+	}
+	fclose(f);
+	/* v2 where it holds the memory controller; else v1 where memory is
+	 * mounted there; else a bare v2 hierarchy (processes, no limits). */
+	if (v2root[0] && lists_word(v2root, "cgroup.controllers", "memory"))
+		mode = ORCH_CG_V2;
+	else if (v1root[0])
+		mode = ORCH_CG_V1;
+	else if (v2root[0])
+		mode = ORCH_CG_V2;
+	snprintf(root, len, "%s", mode == ORCH_CG_V1 ? v1root : mode == ORCH_CG_V2 ? v2root : "");
+	return mode;
+}
 
 int orch_local_init(struct orch_local *l, const struct inventory *inv, const struct schedule *sched,
 		    const char *state_dir)
 {
-	char line[1024];
-	FILE *f;
-	int v1 = 0;
-
 	memset(l, 0, sizeof(*l));
 	l->inv = inv;
 	l->sched = sched;
 	if (!(l->state_dir = strdup(state_dir)))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
-	/* v1 memory controller mounted: use v1 (a v2 hierarchy beside it has no controllers). */
-	if ((f = fopen("/proc/mounts", "re"))) {
-		while (fgets(line, sizeof(line), f)) {
-			char dev[256], dir[512], type[64], opts[512];
-
-			if (sscanf(line, "%255s %511s %63s %511s", dev, dir, type, opts) != 4)
-				continue;
-			if (!strcmp(type, "cgroup") && strstr(opts, "memory")) {
-				char *slash = strrchr(dir, '/');
-				if (slash)
-					*slash = '\0';
-				snprintf(l->cg_root, sizeof(l->cg_root), "%s", dir);
-				v1 = 1;
-			} else if (!strcmp(type, "cgroup2") && !v1 && !l->cg_mode) {
-				snprintf(l->cg_root, sizeof(l->cg_root), "%s", dir);
-				l->cg_mode = ORCH_CG_V2;
-			}
-		}
-		fclose(f);
-	}
-	if (v1)
-		l->cg_mode = ORCH_CG_V1;
+	l->cg_mode = orch_cg_detect("/proc/mounts", l->cg_root, sizeof(l->cg_root));
+	snprintf(l->sys_root, sizeof(l->sys_root), "/sys");
 	return 0;
 }
 
@@ -185,28 +222,111 @@ static int cg_mkpath(const char *root, const char *rel, int cpuset)
 	return 0;
 }
 
-/* Creates partition/instance cgroups (idempotent) and applies limits
- * from alloc (NULL: no limits) in the plan's units (cores, bytes). */
-static int cg_ensure(const struct orch_local *l, const char *part, const char *inst, const double *alloc)
+/* Is v1 controller c mounted under the root? */
+static int v1_has(const struct orch_local *l, size_t c)
+{
+	char dir[1024];
+
+	snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, v1_ctrl[c]);
+	return access(dir, F_OK) == 0;
+}
+
+int orch_blockdev(const char *sys_root, const char *spec, unsigned *maj, unsigned *min)
+{
+	char path[1024], buf[64];
+	struct stat st;
+	unsigned a, b;
+	char tail;
+
+	if (sscanf(spec, "%u:%u%c", &a, &b, &tail) == 2) {
+		/* given as MAJ:MIN */
+	} else if (stat(spec, &st)) {
+		return adp_error_set(ADP_EINPUT, "cannot find the device of '%s': %s", spec, strerror(errno));
+	} else if (S_ISBLK(st.st_mode)) {
+		a = major(st.st_rdev);
+		b = minor(st.st_rdev);
+	} else {
+		a = major(st.st_dev);
+		b = minor(st.st_dev);
+	}
+	/* Major 0: tmpfs, overlay, btrfs subvolumes: no block device to throttle. */
+	if (a == 0)
+		return 1;
+	snprintf(path, sizeof(path), "%s/dev/block/%u:%u", sys_root, a, b);
+	if (access(path, F_OK))
+		return 1;
+	/* A partition: the throttle applies to its whole disk. */
+	snprintf(path, sizeof(path), "%s/dev/block/%u:%u/partition", sys_root, a, b);
+	if (access(path, F_OK) == 0) {
+		snprintf(path, sizeof(path), "%s/dev/block/%u:%u/..", sys_root, a, b);
+		read_str(path, "dev", buf, sizeof(buf));
+		if (sscanf(buf, "%u:%u", &a, &b) != 2)
+			return adp_error_set(ADP_EINPUT, "cannot read the disk of partition %u:%u from '%s/dev'", a,
+					     b, path);
+	}
+	*maj = a;
+	*min = b;
+	return 0;
+}
+
+/* The device an I/O limit applies to: the partition's cgroup.device, else
+ * the device holding the component's working directory (run.cwd, or
+ * apply's own when it has none). 0 found, 1 none (with why in note). */
+static int io_device(const struct orch_local *l, const char *part, const struct inv_component *c,
+		     size_t replica, unsigned *maj, unsigned *min, char *note, size_t len)
+{
+	const struct inv_partition *ip = find_part(l, part);
+	const char *dev = ip && ip->cgroup ? json_string_value(json_object_get(ip->cgroup, "device")) : NULL;
+	const char *cw = c && c->run ? json_string_value(json_object_get(c->run, "cwd")) : NULL;
+	char where[4096];
+	int rc;
+
+	if (dev)
+		snprintf(where, sizeof(where), "%s", dev);
+	else if (cw && (rc = expand(where, sizeof(where), cw, c, part, replica)))
+		return rc;
+	else if (!cw)
+		snprintf(where, sizeof(where), ".");
+	if ((rc = orch_blockdev(l->sys_root, where, maj, min)) == 1)
+		snprintf(note, len, "io limit not applied: '%s' is on no block device", where);
+	return rc;
+}
+
+int orch_local_cg_ensure(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
+			 const struct inv_component *comp, size_t replica, char *note, size_t notelen)
 {
 	const struct inv_partition *ip = find_part(l, part);
 	const char *cpus = ip && ip->cgroup ? json_string_value(json_object_get(ip->cgroup, "cpus")) : NULL;
-	char rel[512], dir[1024], sub[1200], buf[256];
+	char rel[512], dir[1024], sub[1200], buf[256], io[128] = "";
+	unsigned maj = 0, min = 0;
+	long long bps = alloc && alloc[ADP_RES_IO] > 0 ? (long long)alloc[ADP_RES_IO] : 0;
 	size_t c;
 	int rc;
 
+	if (note && notelen)
+		note[0] = '\0';
 	if ((rc = part_cg(l, part, rel, sizeof(rel))) <= 0)
 		return rc;
+	if (bps > 0) {
+		if ((rc = io_device(l, part, comp, replica, &maj, &min, note, notelen)) < 0)
+			return rc;
+		if (rc == 1)
+			bps = 0;
+		else if (note && notelen)
+			snprintf(note, notelen, "io limit %lld bytes/s on %u:%u", bps, maj, min);
+	}
 	if (l->cg_mode == ORCH_CG_V1) {
 		for (c = 0; c < NV1; c++) {
+			if (!v1_has(l, c))
+				continue;
 			snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, v1_ctrl[c]);
-			if ((rc = cg_mkpath(dir, rel, c == 1)))
+			if ((rc = cg_mkpath(dir, rel, c == V1_CPUSET)))
 				return rc;
 			snprintf(dir, sizeof(dir), "%s/%s/%s", l->cg_root, v1_ctrl[c], rel);
 			snprintf(sub, sizeof(sub), "%s/%s", dir, inst);
 			if ((rc = mkdir_cg(sub)))
 				return rc;
-			if (c == 1) {
+			if (c == V1_CPUSET) {
 				char parent[1024];
 				snprintf(parent, sizeof(parent), "%s/%s", l->cg_root, v1_ctrl[c]);
 				read_str(parent, "cpuset.mems", buf, sizeof(buf));
@@ -218,18 +338,26 @@ static int cg_ensure(const struct orch_local *l, const char *part, const char *i
 				    (rc = write_str(sub, "cpuset.cpus", cpus ? cpus : buf)))
 					return rc;
 			}
-			if (c == 0 && alloc && alloc[ADP_RES_CPU] > 0) {
+			if (c == V1_CPU && alloc && alloc[ADP_RES_CPU] > 0) {
 				snprintf(buf, sizeof(buf), "%lld", (long long)(alloc[ADP_RES_CPU] * 100000));
 				if ((rc = write_str(sub, "cpu.cfs_period_us", "100000")) ||
 				    (rc = write_str(sub, "cpu.cfs_quota_us", buf)))
 					return rc;
 			}
-			if (c == 2 && alloc && alloc[ADP_RES_MEMORY] > 0) {
+			if (c == V1_MEMORY && alloc && alloc[ADP_RES_MEMORY] > 0) {
 				snprintf(buf, sizeof(buf), "%lld", (long long)alloc[ADP_RES_MEMORY]);
 				if ((rc = write_str(sub, "memory.limit_in_bytes", buf)))
 					return rc;
 			}
+			if (c == V1_BLKIO && bps > 0) {
+				snprintf(io, sizeof(io), "%u:%u %lld", maj, min, bps);
+				if ((rc = write_str(sub, "blkio.throttle.read_bps_device", io)) ||
+				    (rc = write_str(sub, "blkio.throttle.write_bps_device", io)))
+					return rc;
+			}
 		}
+		if (bps > 0 && !io[0] && note && notelen)
+			snprintf(note, notelen, "io limit not applied: the blkio controller is not mounted");
 		return 0;
 	}
 	snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, rel);
@@ -237,8 +365,19 @@ static int cg_ensure(const struct orch_local *l, const char *part, const char *i
 	if ((rc = cg_mkpath(l->cg_root, rel, 0)))
 		return rc;
 	/* Controllers the parents can delegate; missing ones are left off. */
-	write_str(l->cg_root, "cgroup.subtree_control", "+cpu +memory +cpuset +io");
-	write_str(dir, "cgroup.subtree_control", "+cpu +memory +cpuset +io");
+	{
+		char at[1024];
+		size_t i;
+
+		snprintf(at, sizeof(at), "%s", l->cg_root);
+		write_str(at, "cgroup.subtree_control", "+cpu +memory +cpuset +io");
+		for (i = 0; rel[i]; i++)
+			if (rel[i] == '/') {
+				snprintf(at, sizeof(at), "%s/%.*s", l->cg_root, (int)i, rel);
+				write_str(at, "cgroup.subtree_control", "+cpu +memory +cpuset +io");
+			}
+		write_str(dir, "cgroup.subtree_control", "+cpu +memory +cpuset +io");
+	}
 	adp_error_clear();
 	if ((rc = mkdir_cg(sub)))
 		return rc;
@@ -254,7 +393,84 @@ static int cg_ensure(const struct orch_local *l, const char *part, const char *i
 		if ((rc = write_str(sub, "memory.max", buf)))
 			return rc;
 	}
+	if (bps > 0) {
+		snprintf(io, sizeof(io), "%u:%u rbps=%lld wbps=%lld", maj, min, bps, bps);
+		if ((rc = write_str(sub, "io.max", io)))
+			return rc;
+	}
 	return 0;
+}
+
+/* Reads the number after key (or the first number without a key) from
+ * dir/file; 1 when found. */
+static int read_num(const char *dir, const char *file, const char *key, long long *out)
+{
+	char buf[512], *p;
+
+	read_str(dir, file, buf, sizeof(buf));
+	p = key ? strstr(buf, key) : buf;
+	if (!p)
+		return 0;
+	p += key ? strlen(key) : 0;
+	if (!strncmp(p, "max", 3)) {
+		*out = -1;
+		return 1;
+	}
+	return sscanf(p, "%lld", out) == 1;
+}
+
+int orch_local_cg_check(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
+			const struct inv_component *comp, size_t replica, char *msg, size_t len)
+{
+	char rel[512], cpu[1200], mem[1200], blk[1200], key[64], note[256];
+	long long v = 0, want;
+	unsigned maj = 0, min = 0;
+	int rc, v1 = l->cg_mode == ORCH_CG_V1, n = 0;
+
+	if ((rc = part_cg(l, part, rel, sizeof(rel))) <= 0) {
+		snprintf(msg, len, "no cgroup configured");
+		return rc;
+	}
+	snprintf(cpu, sizeof(cpu), "%s/%s%s/%s", l->cg_root, v1 ? "cpu/" : "", rel, inst);
+	snprintf(mem, sizeof(mem), "%s/%s%s/%s", l->cg_root, v1 ? "memory/" : "", rel, inst);
+	snprintf(blk, sizeof(blk), "%s/%s%s/%s", l->cg_root, v1 ? "blkio/" : "", rel, inst);
+	if (access(mem, F_OK) && access(cpu, F_OK))
+		return adp_error_set(ADP_ESYS, "cgroup '%s' of partition '%s' does not exist", mem, part);
+	if (alloc && alloc[ADP_RES_CPU] > 0) {
+		want = (long long)(alloc[ADP_RES_CPU] * 100000);
+		if (!read_num(cpu, v1 ? "cpu.cfs_quota_us" : "cpu.max", NULL, &v) || v != want)
+			return adp_error_set(ADP_ESYS, "cgroup '%s': cpu quota is %lld, the plan says %lld", cpu, v, want);
+		n++;
+	}
+	if (alloc && alloc[ADP_RES_MEMORY] > 0) {
+		/* The kernel rounds memory limits down to whole pages. */
+		want = (long long)alloc[ADP_RES_MEMORY];
+		if (!read_num(mem, v1 ? "memory.limit_in_bytes" : "memory.max", NULL, &v) || v < 0 || v > want ||
+		    want - v >= 65536)
+			return adp_error_set(ADP_ESYS, "cgroup '%s': memory limit is %lld, the plan says %lld", mem, v,
+					     want);
+		n++;
+	}
+	if (alloc && alloc[ADP_RES_IO] > 0 && (!v1 || v1_has(l, V1_BLKIO))) {
+		if ((rc = io_device(l, part, comp, replica, &maj, &min, note, sizeof(note))) < 0)
+			return rc;
+		if (!rc) {
+			want = (long long)alloc[ADP_RES_IO];
+			snprintf(key, sizeof(key), v1 ? "%u:%u " : "%u:%u rbps=", maj, min);
+			if (!read_num(blk, v1 ? "blkio.throttle.read_bps_device" : "io.max", key, &v) || v != want)
+				return adp_error_set(ADP_ESYS, "cgroup '%s': io limit on %u:%u is %lld, the plan says %lld",
+						     blk, maj, min, v, want);
+			n++;
+		}
+	}
+	snprintf(msg, len, "cgroup of '%s' in '%s' has the planned limits (%d checked)", inst, part, n);
+	return 0;
+}
+
+static int cg_ensure(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
+		     const struct inv_component *comp, size_t replica, char *note, size_t len)
+{
+	return orch_local_cg_ensure(l, part, inst, alloc, comp, replica, note, len);
 }
 
 /* Removes the instance cgroup, then the partition's if it is empty. */
@@ -267,10 +483,13 @@ static int cg_remove(const struct orch_local *l, const char *part, const char *i
 	if ((rc = part_cg(l, part, rel, sizeof(rel))) <= 0)
 		return rc;
 	for (c = 0; c < n; c++) {
-		if (l->cg_mode == ORCH_CG_V1)
+		if (l->cg_mode == ORCH_CG_V1) {
+			if (!v1_has(l, c))
+				continue;
 			snprintf(dir, sizeof(dir), "%s/%s/%s", l->cg_root, v1_ctrl[c], rel);
-		else
+		} else {
 			snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, rel);
+		}
 		snprintf(sub, sizeof(sub), "%s/%s", dir, inst);
 		if (rmdir(sub) && errno != ENOENT)
 			return adp_error_set(ADP_ESYS, "cannot remove cgroup '%s': %s", sub, strerror(errno));
@@ -290,10 +509,13 @@ static int cg_join(const struct orch_local *l, const char *part, const char *ins
 		return 0;
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	for (c = 0; c < n; c++) {
-		if (l->cg_mode == ORCH_CG_V1)
+		if (l->cg_mode == ORCH_CG_V1) {
+			if (!v1_has(l, c))
+				continue;
 			snprintf(dir, sizeof(dir), "%s/%s/%s/%s", l->cg_root, v1_ctrl[c], rel, inst);
-		else
+		} else {
 			snprintf(dir, sizeof(dir), "%s/%s/%s", l->cg_root, rel, inst);
+		}
 		if (write_str(dir, l->cg_mode == ORCH_CG_V1 ? "tasks" : "cgroup.procs", pid))
 			return -1;
 	}
@@ -505,7 +727,7 @@ static int spawn(const struct orch_local *l, char *const argv[], json_t *env, co
 static int start_inst(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
 		      const double *alloc, char *msg, size_t len)
 {
-	char inst[300], path[1024], log[1024], cwd[MAX_ARG_LEN], rec[64];
+	char inst[300], path[1024], log[1024], cwd[MAX_ARG_LEN], rec[64], note[256] = "";
 	struct argv a;
 	const char *cw;
 	pid_t pid;
@@ -518,7 +740,7 @@ static int start_inst(const struct orch_local *l, const struct inv_component *c,
 	if (!c->run)
 		return adp_error_set(ADP_EINPUT, "component '%s' has no run section: cannot start it", c->name);
 	inst_name(inst, sizeof(inst), c->name, replica);
-	if ((rc = mkdirs(l)) || (rc = cg_ensure(l, part, inst, alloc)))
+	if ((rc = mkdirs(l)) || (rc = cg_ensure(l, part, inst, alloc, c, replica, note, sizeof(note))))
 		return rc;
 	if ((rc = argv_from(&a, json_object_get(c->run, "argv"), c, part, replica, "run.argv")))
 		return rc;
@@ -541,7 +763,7 @@ static int start_inst(const struct orch_local *l, const struct inv_component *c,
 		kill(-pid, SIGKILL);
 		goto done;
 	}
-	snprintf(msg, len, "started pid %ld", (long)pid);
+	snprintf(msg, len, "started pid %ld%s%s", (long)pid, *note ? "; " : "", note);
 done:
 	argv_release(&a);
 	return rc;
@@ -931,12 +1153,14 @@ static int local_grow(void *ctx, const struct plan *p, const struct plan_placeme
 	char inst[300];
 
 	(void)p;
-	if (r != ADP_RES_CPU && r != ADP_RES_MEMORY)
-		return adp_error_set(ADP_EINPUT, "cannot grow %s: only cpu and memory limits are applied",
+	char note[256];
+
+	if (r != ADP_RES_CPU && r != ADP_RES_MEMORY && r != ADP_RES_IO)
+		return adp_error_set(ADP_EINPUT, "cannot grow %s: only cpu, memory and io limits are applied",
 				     adp_resource_name(r));
 	a[r] = limit;
 	inst_name(inst, sizeof(inst), x->component, x->replica);
-	return cg_ensure(l, x->partition, inst, a);
+	return cg_ensure(l, x->partition, inst, a, find_comp(l, x->component), x->replica, note, sizeof(note));
 }
 
 /* ---- capacity ---- */
@@ -1083,7 +1307,7 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 		return adp_error_set(ADP_EINPUT, "step %zu (%s): no moved replica of '%s' in wave %zu", s->id, a,
 				     s->component ? s->component : "", s->wave);
 	if (!strcmp(a, "create_partition"))
-		return cg_ensure(l, shadow, inst, x->alloc);
+		return cg_ensure(l, shadow, inst, x->alloc, c, s->replica, msg, len);
 	if (!strcmp(a, "remove_partition") || !strcmp(a, "cleanup")) {
 		char m[128];
 		int rc = stop_inst(l, c, shadow, s->replica, m, sizeof(m));
