@@ -137,6 +137,27 @@ static const struct plan_placement *find_placement(const struct plan *p, const s
 	return NULL;
 }
 
+/* The engine's cancel: the act under way returns at its next wait. */
+static int cancelled(const struct orch_local *l)
+{
+	return __atomic_load_n(&l->cancelled, __ATOMIC_SEQ_CST);
+}
+
+static void local_cancel(void *ctx)
+{
+	struct orch_local *l = ctx;
+
+	__atomic_store_n(&l->cancelled, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Sleeps ms in slices; 1 when cancelled meanwhile. */
+static int nap(const struct orch_local *l, long ms)
+{
+	for (; ms > 0 && !cancelled(l); ms -= 50)
+		usleep((useconds_t)(ms < 50 ? ms : 50) * 1000);
+	return cancelled(l);
+}
+
 /* ---- cgroups ---- */
 
 /* The partition's cgroup, relative to each controller's root. */
@@ -438,15 +459,15 @@ int orch_local_cg_check(const struct orch_local *l, const char *part, const char
 		return adp_error_set(ADP_ESYS, "cgroup '%s' of partition '%s' does not exist", mem, part);
 	if (alloc && alloc[ADP_RES_CPU] > 0) {
 		want = (long long)(alloc[ADP_RES_CPU] * 100000);
-		if (!read_num(cpu, v1 ? "cpu.cfs_quota_us" : "cpu.max", NULL, &v) || v != want)
+		if (!read_num(cpu, v1 ? "cpu.cfs_quota_us" : "cpu.max", NULL, &v) || v < want)
 			return adp_error_set(ADP_ESYS, "cgroup '%s': cpu quota is %lld, the plan says %lld", cpu, v, want);
 		n++;
 	}
 	if (alloc && alloc[ADP_RES_MEMORY] > 0) {
 		/* The kernel rounds memory limits down to whole pages. */
 		want = (long long)alloc[ADP_RES_MEMORY];
-		if (!read_num(mem, v1 ? "memory.limit_in_bytes" : "memory.max", NULL, &v) || v < 0 || v > want ||
-		    want - v >= 65536)
+		if (!read_num(mem, v1 ? "memory.limit_in_bytes" : "memory.max", NULL, &v) || v < 0 ||
+		    v < want - 65535)
 			return adp_error_set(ADP_ESYS, "cgroup '%s': memory limit is %lld, the plan says %lld", mem, v,
 					     want);
 		n++;
@@ -457,7 +478,7 @@ int orch_local_cg_check(const struct orch_local *l, const char *part, const char
 		if (!rc) {
 			want = (long long)alloc[ADP_RES_IO];
 			snprintf(key, sizeof(key), v1 ? "%u:%u " : "%u:%u rbps=", maj, min);
-			if (!read_num(blk, v1 ? "blkio.throttle.read_bps_device" : "io.max", key, &v) || v != want)
+			if (!read_num(blk, v1 ? "blkio.throttle.read_bps_device" : "io.max", key, &v) || v < want)
 				return adp_error_set(ADP_ESYS, "cgroup '%s': io limit on %u:%u is %lld, the plan says %lld",
 						     blk, maj, min, v, want);
 			n++;
@@ -786,7 +807,7 @@ static int stop_inst(const struct orch_local *l, const struct inv_component *c, 
 	}
 	kill(-pid, SIGTERM);
 	kill(pid, SIGTERM);
-	while (waited < grace_ms && inst_pid(l, c->name, replica, part)) {
+	while (waited < grace_ms && inst_pid(l, c->name, replica, part) && !cancelled(l)) {
 		usleep(50000);
 		waited += 50;
 	}
@@ -822,9 +843,11 @@ static int run_cmd(const struct orch_local *l, char *const argv[], const char *l
 			break;
 		if (r < 0)
 			return adp_error_set(ADP_ESYS, "cannot wait for '%s': %s", argv[0], strerror(errno));
-		if (waited >= timeout * 10) {
+		if (waited >= timeout * 10 || cancelled(l)) {
 			kill(-pid, SIGKILL);
 			waitpid(pid, &st, 0);
+			if (cancelled(l))
+				return adp_error_set(ADP_ESYS, "'%s' killed: the step was cancelled", argv[0]);
 			return adp_error_set(ADP_ESYS, "'%s' timed out after %llds", argv[0], (long long)timeout);
 		}
 		usleep(100000);
@@ -841,6 +864,15 @@ static size_t discard(char *p, size_t s, size_t n, void *u)
 	(void)p;
 	(void)u;
 	return s * n;
+}
+
+static int abort_if_cancelled(void *u, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	(void)a;
+	(void)b;
+	(void)c;
+	(void)d;
+	return cancelled(u);
 }
 
 static int health(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
@@ -879,6 +911,9 @@ static int health(const struct orch_local *l, const struct inv_component *c, con
 			curl_easy_setopt(cu, CURLOPT_TIMEOUT, timeout);
 			curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, discard);
 			curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+			curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
+			curl_easy_setopt(cu, CURLOPT_XFERINFOFUNCTION, abort_if_cancelled);
+			curl_easy_setopt(cu, CURLOPT_XFERINFODATA, (void *)l);
 			cr = curl_easy_perform(cu);
 			code = 0;
 			if (cr == CURLE_OK)
@@ -888,8 +923,8 @@ static int health(const struct orch_local *l, const struct inv_component *c, con
 				snprintf(msg, len, "%s answered %ld", buf, code);
 				return 0;
 			}
-			if (i + 1 < retries)
-				sleep(1);
+			if (i + 1 < retries && nap(l, 1000))
+				break;
 		}
 		return adp_error_set(ADP_ESYS, "health check of '%s' on '%s' failed: %s %s", c->name, part, buf,
 				     cr != CURLE_OK ? curl_easy_strerror(cr) : "answered another status");
@@ -905,8 +940,8 @@ static int health(const struct orch_local *l, const struct inv_component *c, con
 		for (i = 0; i < retries; i++) {
 			if ((rc = run_cmd(l, a.v, log, part, timeout, &st)) || st == 0)
 				break;
-			if (i + 1 < retries)
-				sleep(1);
+			if (i + 1 < retries && nap(l, 1000))
+				break;
 		}
 		argv_release(&a);
 		if (rc)
@@ -1271,6 +1306,92 @@ static int local_check(void *ctx, const struct plan *p)
 	return capacity_check(l, p);
 }
 
+/* Waits until HAProxy has no session and no queue on the server of c on
+ * part (a drain). Best effort where HAProxy cannot be asked: 0. */
+static int wait_idle(const struct orch_local *l, const struct inv_component *c, const char *part, char *msg,
+		     size_t len)
+{
+	char scur[32], qcur[32];
+	long waited = 0;
+
+	if (!c->traffic)
+		return 0;
+	for (;;) {
+		if (server_field(c, part, 4, scur, sizeof(scur)) || server_field(c, part, 2, qcur, sizeof(qcur))) {
+			adp_error_clear();
+			return 0;
+		}
+		if (atol(scur) == 0 && atol(qcur) == 0)
+			break;
+		if (nap(l, 100))
+			return adp_error_set(ADP_ESYS, "cancelled while '%s' on '%s' still had %s sessions", c->name,
+					     part, scur);
+		waited += 100;
+	}
+	if (msg && len)
+		snprintf(msg, len, "no sessions left on '%s' after %ld ms", part, waited);
+	return 0;
+}
+
+/* After the update: the partition's cgroup takes instances again (made
+ * anew if the update removed it), and its verify command, if any, passes. */
+static int verify_partition(const struct orch_local *l, const char *part, int64_t step_timeout, char *msg,
+			    size_t len)
+{
+	const struct inv_partition *ip = find_part(l, part);
+	json_t *cmd = ip && ip->verify ? json_object_get(ip->verify, "command") : NULL, *t, *v;
+	char rel[512], dir[1024], log[1024], *argv[MAX_ARGS + 1] = { 0 };
+	const char *what = "no cgroup";
+	int64_t timeout = step_timeout;
+	size_t i, c;
+	int rc, st = 0;
+
+	if ((rc = part_cg(l, part, rel, sizeof(rel))) < 0)
+		return rc;
+	if (rc > 0) {
+		for (c = 0; c < (l->cg_mode == ORCH_CG_V1 ? NV1 : 1); c++) {
+			if (l->cg_mode == ORCH_CG_V1 && !v1_has(l, c))
+				continue;
+			if (l->cg_mode == ORCH_CG_V1)
+				snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, v1_ctrl[c]);
+			else
+				snprintf(dir, sizeof(dir), "%s", l->cg_root);
+			if ((rc = cg_mkpath(dir, rel, l->cg_mode == ORCH_CG_V1 && c == V1_CPUSET)))
+				return adp_error_wrap(rc, "partition '%s' after its update", part);
+		}
+		what = "cgroup ready";
+	}
+	if (!cmd) {
+		snprintf(msg, len, "partition '%s': %s, no verify command", part, what);
+		return 0;
+	}
+	if (json_is_number(t = json_object_get(ip->verify, "timeout")))
+		timeout = (int64_t)json_number_value(t);
+	json_array_foreach(cmd, i, v) {
+		if (i >= MAX_ARGS || !json_is_string(v) || !(argv[i] = strdup(json_string_value(v)))) {
+			rc = adp_error_set(ADP_EINPUT, "partition '%s': verify.command[%zu] must be a string", part, i);
+			goto done;
+		}
+	}
+	if (!argv[0]) {
+		rc = adp_error_set(ADP_EINPUT, "partition '%s': verify.command is empty", part);
+		goto done;
+	}
+	snprintf(log, sizeof(log), "%s/logs/verify-%s.log", l->state_dir, part);
+	if ((rc = run_cmd(l, argv, log, part, timeout > 0 ? timeout : 60, &st)))
+		goto done;
+	if (st) {
+		rc = adp_error_set(ADP_ESYS, "verify of partition '%s' failed: '%s' exited %d (see '%s')", part,
+				   argv[0], st, log);
+		goto done;
+	}
+	snprintf(msg, len, "partition '%s': %s, verify command passed", part, what);
+done:
+	for (i = 0; argv[i]; i++)
+		free(argv[i]);
+	return rc;
+}
+
 static int local_act(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len)
 {
 	struct orch_local *l = ctx;
@@ -1279,6 +1400,7 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 	const char *a = s->action, *shadow = x ? x->partition : NULL, *home = x ? x->from : NULL;
 	char inst[300];
 
+	__atomic_store_n(&l->cancelled, 0, __ATOMIC_SEQ_CST);
 	if (c)
 		inst_name(inst, sizeof(inst), c->name, s->replica);
 	if (!strcmp(a, "run_update")) {
@@ -1299,10 +1421,8 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 		snprintf(msg, len, "update command exited 0");
 		return 0;
 	}
-	if (!strcmp(a, "verify_partition")) {
-		snprintf(msg, len, "partition '%s' back", s->partition);
-		return 0;
-	}
+	if (!strcmp(a, "verify_partition"))
+		return verify_partition(l, s->partition, s->timeout, msg, len);
 	if (!c || !x)
 		return adp_error_set(ADP_EINPUT, "step %zu (%s): no moved replica of '%s' in wave %zu", s->id, a,
 				     s->component ? s->component : "", s->wave);
@@ -1315,19 +1435,26 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 	}
 	if (!strcmp(a, "start_shadow"))
 		return start_inst(l, c, shadow, s->replica, x->alloc, msg, len);
-	if (!strcmp(a, "stop_shadow"))
-		return stop_inst(l, c, shadow, s->replica, msg, len);
+	if (!strcmp(a, "stop_shadow")) {
+		int rc = wait_idle(l, c, shadow, NULL, 0);
+		return rc ? rc : stop_inst(l, c, shadow, s->replica, msg, len);
+	}
 	if (!strcmp(a, "start_original"))
 		return start_inst(l, c, home, s->replica, NULL, msg, len);
-	if (!strcmp(a, "stop_original"))
-		return stop_inst(l, c, home, s->replica, msg, len);
+	if (!strcmp(a, "stop_original")) {
+		int rc = wait_idle(l, c, home, NULL, 0);
+		return rc ? rc : stop_inst(l, c, home, s->replica, msg, len);
+	}
 	if (!strcmp(a, "health_check"))
 		return health(l, c, shadow, s->replica, msg, len);
 	if (!strcmp(a, "health_check_original"))
 		return health(l, c, home, s->replica, msg, len);
 	if (!strcmp(a, "verify_shadow")) {
-		char st[64] = "";
-		int rc = health(l, c, shadow, s->replica, msg, len);
+		char st[64] = "", lim[256];
+		int rc = orch_local_cg_check(l, shadow, inst, x->alloc, c, s->replica, lim, sizeof(lim));
+
+		if (!rc)
+			rc = health(l, c, shadow, s->replica, msg, len);
 		if (rc || !c->traffic)
 			return rc;
 		if ((rc = server_status(c, shadow, st, sizeof(st))))
@@ -1366,8 +1493,10 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 			rc = set_weight(c, shadow, "100");
 		return rc ? rc : set_weight(c, home, "0");
 	}
-	if (!strcmp(a, "drain"))
-		return set_state(c, home, "drain");
+	if (!strcmp(a, "drain")) {
+		int rc = set_state(c, home, "drain");
+		return rc ? rc : wait_idle(l, c, home, msg, len);
+	}
 	if (!strcmp(a, "undrain"))
 		return set_state(c, home, "ready");
 	return adp_error_set(ADP_EINPUT, "step %zu: unknown action '%s'", s->id, a);
@@ -1375,9 +1504,12 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 
 void orch_local_driver(struct orch_driver *d, struct orch_local *l)
 {
+	memset(d, 0, sizeof(*d));
 	d->ctx = l;
 	d->check = local_check;
 	d->act = local_act;
 	d->sample = local_sample;
 	d->grow = local_grow;
+	d->cancel = local_cancel;
+	d->sample_during_act = 1;
 }

@@ -19,6 +19,7 @@ struct orch_local {
 	int cg_mode;
 	char cg_root[512];            /* v2 mount, or the v1 mount parent */
 	char sys_root[256];           /* sysfs, "/sys" (tests point it elsewhere) */
+	int cancelled;                /* set by the driver's cancel (atomic access) */
 };
 
 /* The cgroup layout from a mounts file (/proc/mounts): v2 where its
@@ -44,8 +45,9 @@ int orch_blockdev(const char *sys_root, const char *spec, unsigned *maj, unsigne
  * applied. 0 when the partition has no cgroup. */
 int orch_local_cg_ensure(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
 			 const struct inv_component *comp, size_t replica, char *note, size_t notelen);
-/* Reads the limits back: 0 when the instance cgroup exists with alloc's
- * limits, else ADP_ESYS naming the file and both values. */
+/* Reads the limits back: 0 when the instance cgroup exists with at
+ * least alloc's limits (the kernel rounds memory down to pages; the
+ * grow policy may have raised them), else ADP_ESYS naming the file and both values. */
 int orch_local_cg_check(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
 			const struct inv_component *comp, size_t replica, char *msg, size_t len);
 

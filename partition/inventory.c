@@ -46,6 +46,7 @@ void inventory_release(struct inventory *inv)
 		free(inv->parts[i].name);
 		free(inv->parts[i].zone);
 		json_decref(inv->parts[i].cgroup);
+		json_decref(inv->parts[i].verify);
 	}
 	for (i = 0; i < inv->ncomps; i++) {
 		free(inv->comps[i].name);
@@ -291,7 +292,7 @@ static int read_history_spec(const struct adp_json_doc *d, json_t *obj, const ch
 static int read_partition(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 			  struct inventory *inv, struct inv_partition *p)
 {
-	static const char *const keys[] = { "name", "zone", "capacity", "cgroup", NULL };
+	static const char *const keys[] = { "name", "zone", "capacity", "cgroup", "verify", NULL };
 	const char *name = NULL, *zone = "";
 	char sub[256];
 	int rc;
@@ -324,6 +325,14 @@ static int read_partition(const struct adp_json_doc *d, json_t *obj, const char 
 			return adp_json_fail(d, sub, "expected an object with path or parent, and cpus");
 		}
 		json_incref(p->cgroup);
+	}
+	if ((p->verify = json_object_get(obj, "verify"))) {
+		snprintf(sub, sizeof(sub), "%s.verify", jpath);
+		if (!json_is_object(p->verify)) {
+			p->verify = NULL;
+			return adp_json_fail(d, sub, "expected an object with command and timeout");
+		}
+		json_incref(p->verify);
 	}
 	return 0;
 }

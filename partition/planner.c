@@ -324,6 +324,21 @@ static int add_placement(struct ctx *c, struct plan_wave *w, size_t comp, size_t
 		x->p50_peak[r] = p50;
 		x->p95_peak[r] = p95;
 	}
+	/* The same forecast per step, for apply's monitoring. */
+	if (h1 > h0) {
+		x->band_p50 = calloc((h1 - h0) * ADP_RES_COUNT, sizeof(double));
+		x->band_p95 = calloc((h1 - h0) * ADP_RES_COUNT, sizeof(double));
+		if (!x->band_p50 || !x->band_p95)
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		x->nband = h1 - h0;
+		x->band_start = c->grid0 + (int64_t)h0 * c->s->step;
+		for (r = 0; r < ADP_RES_COUNT; r++)
+			for (h = h0; h < h1; h++) {
+				size_t qi = (comp * ADP_RES_COUNT + (size_t)r) * H + h;
+				x->band_p50[(h - h0) * ADP_RES_COUNT + (size_t)r] = c->d.q50[qi];
+				x->band_p95[(h - h0) * ADP_RES_COUNT + (size_t)r] = c->d.q95[qi];
+			}
+	}
 	c->hosts[comp * c->inv->nparts + part]++;
 	return 0;
 }

@@ -11,7 +11,7 @@ AP_CG="adpart-cli-$$"
 ap_files() {
 	cat >"$AP/inv.json" <<JSON
 {"partitions": [
-  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$AP_CG/node-a"}},
+  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$AP_CG/node-a"}${AP_VERIFY:-}},
   {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$AP_CG/node-b"}}],
  "components": [{"name": "web", "tier": 0, "replicas": 1, "placement": ["node-a"],
   "min": {"cpu": 0.1, "memory": "64MiB"},
@@ -285,6 +285,35 @@ else
 	ap_start_original
 	run_ap "apply deviation with grow policy" 0 apply -d st --on-deviation grow --now 2018-05-06T00:00:00Z plan.json
 	if grep -q '"grown_to"' "$AP/st/run.json"; then ok; else bad "no growth recorded"; fi
+	ap_kill_all
+
+	# verify_partition runs the partition's verify command: failing, it rolls back.
+	AP_VERIFY=', "verify": {"command": ["/bin/sh", "-c", "echo checking $ADPART_PARTITION; exit 3"], "timeout": 5}'
+	ap_files $(($AP_PORT + 1)) ""
+	unset AP_VERIFY
+	ap_start_original
+	run_ap "apply failing verify command rolls back" 4 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	ap_expect_end_state "apply failing verify end state"
+	if grep -q "verify of partition 'node-a' failed: '/bin/sh' exited 3" "$AP/st/run.json"; then ok; else
+		bad "run record lacks the verify failure"; fi
+	if grep -q "checking node-a" "$AP/st/logs/verify-node-a.log"; then ok; else bad "verify command did not run"; fi
+	ap_kill_all
+	AP_VERIFY=', "verify": {"command": ["/bin/true"]}'
+	ap_files $(($AP_PORT + 1)) ""
+	unset AP_VERIFY
+	ap_start_original
+	run_ap "apply passing verify command" 0 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	if grep -q "partition 'node-a': cgroup ready, verify command passed" "$AP/st/run.json"; then ok; else
+		bad "run record lacks the verify result"; fi
+	ap_kill_all
+
+	# Monitoring on a timer during a long update: a forecast of a few
+	# bytes, so every sample deviates; warn records it during the step.
+	ap_files $(($AP_PORT + 1)) "" 1 'sleep 2'
+	ap_start_original
+	run_ap "apply monitors during a long step" 0 apply -d st --on-deviation warn --monitor-interval 0.5 \
+		--now 2018-05-06T00:00:00Z plan.json
+	if grep -q '"during_step"' "$AP/st/run.json"; then ok; else bad "no observation during a step"; fi
 	ap_kill_all
 
 	# The shadow's health check probes a port nothing listens on.

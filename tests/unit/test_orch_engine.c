@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "orchestrator/engine.h"
@@ -25,7 +26,17 @@ struct fake {
 	int no_data;              /* sample reports no data */
 	volatile sig_atomic_t *stop;
 	size_t stop_after;        /* set *stop after this many calls */
+	const char *slow_action;  /* this action takes slow_ms unless cancelled */
+	long slow_ms;
+	int cancelled, in_slow, high_in_slow; /* high_in_slow: usage above p95 during it */
 };
+
+static void fake_cancel(void *ctx)
+{
+	struct fake *f = ctx;
+
+	__atomic_store_n(&f->cancelled, 1, __ATOMIC_SEQ_CST);
+}
 
 static int fake_check(void *ctx, const struct plan *p)
 {
@@ -43,6 +54,18 @@ static int fake_act(void *ctx, const struct plan *p, const struct plan_step *s, 
 	f->calls[f->ncalls++] = strdup(s->action);
 	if (f->stop && f->ncalls == f->stop_after)
 		*f->stop = 1;
+	if (f->slow_action && !strcmp(s->action, f->slow_action)) {
+		long ms;
+		__atomic_store_n(&f->cancelled, 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&f->in_slow, 1, __ATOMIC_SEQ_CST);
+		for (ms = 0; ms < f->slow_ms && !__atomic_load_n(&f->cancelled, __ATOMIC_SEQ_CST); ms += 10)
+			usleep(10000);
+		__atomic_store_n(&f->in_slow, 0, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&f->cancelled, __ATOMIC_SEQ_CST)) {
+			snprintf(msg, len, "cancelled after %ld ms", ms);
+			return adp_error_set(ADP_ESYS, "cancelled");
+		}
+	}
 	if (f->fail_action && !strcmp(s->action, f->fail_action)) {
 		f->fail_action = NULL;
 		snprintf(msg, len, "injected failure");
@@ -60,6 +83,8 @@ static int fake_sample(void *ctx, const struct plan *p, const struct plan_placem
 	if (f->no_data)
 		return 1;
 	use[ADP_RES_MEMORY] = x->p50_peak[ADP_RES_MEMORY];
+	if (f->high_in_slow && __atomic_load_n(&f->in_slow, __ATOMIC_SEQ_CST))
+		use[ADP_RES_MEMORY] = 2 * x->p95_peak[ADP_RES_MEMORY] + 1;
 	have[ADP_RES_MEMORY] = 1;
 	return 0;
 }
@@ -106,6 +131,7 @@ static void teardown(void)
 static void opts(struct orch_opts *o, struct orch_driver *d, struct fake *f)
 {
 	memset(o, 0, sizeof(*o));
+	memset(d, 0, sizeof(*d));
 	o->plan_path = plan_path;
 	o->state_dir = dir;
 	o->now = now;
@@ -274,4 +300,174 @@ Test(orch_engine, refuses_expired_and_stale_plans)
 	cr_assert_eq(orch_preflight(&p, now), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "stale plan"));
 	plan_release(&p);
+}
+
+/* Rewrites the plan with the timeout of every step of action set to t. */
+static size_t set_timeout(const char *action, int64_t t)
+{
+	struct plan p = { 0 };
+	size_t i, id = 0;
+
+	cr_assert_eq(plan_read(&p, plan_path), 0, "%s", adp_error_last());
+	for (i = 0; i < p.nsteps; i++)
+		if (!strcmp(p.steps[i].action, action)) {
+			p.steps[i].timeout = t;
+			if (!id)
+				id = p.steps[i].id;
+		}
+	cr_assert_eq(plan_write(&p, plan_path), 0, "%s", adp_error_last());
+	plan_release(&p);
+	cr_assert_gt(id, 0);
+	return id;
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+Test(orch_engine, step_timeout_cancels_and_rolls_back)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	int out = -1;
+	size_t id = set_timeout("run_update", 1);
+	double t0;
+	json_t *j, *rec;
+
+	opts(&o, &d, &f);
+	d.cancel = fake_cancel;
+	f.slow_action = "run_update";
+	f.slow_ms = 20000;
+	t0 = mono();
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	/* Cancelled at its 1 s deadline, not after the act's 20 s. */
+	cr_assert_lt(mono() - t0, 5.0);
+	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	j = journal();
+	rec = json_array_get(json_object_get(j, "steps"), id - 1);
+	cr_assert_str_eq(json_string_value(json_object_get(rec, "status")), "failed");
+	cr_assert(json_is_true(json_object_get(rec, "timed_out")));
+	cr_assert(strstr(json_string_value(json_object_get(rec, "message")), "timed out after 1 s: cancelled after"),
+		  "%s", json_string_value(json_object_get(rec, "message")));
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "rolled_back");
+	json_decref(j);
+	fake_free(&f);
+}
+
+Test(orch_engine, step_timeout_without_cancel_still_fails)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	int out = -1;
+	size_t id = set_timeout("verify_partition", 1);
+	json_t *j, *rec;
+
+	opts(&o, &d, &f);
+	f.slow_action = "verify_partition";
+	f.slow_ms = 1600;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	j = journal();
+	rec = json_array_get(json_object_get(j, "steps"), id - 1);
+	cr_assert(json_is_true(json_object_get(rec, "timed_out")));
+	/* The act ran to its end (no cancel): the engine waited for it. */
+	cr_assert_geq(json_real_value(json_object_get(rec, "act_seconds")), 1.5);
+	json_decref(j);
+	fake_free(&f);
+}
+
+/* The first observation made during a step, or NULL. */
+static json_t *during(json_t *j)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "observations"), i, e)
+		if (json_object_get(e, "during_step"))
+			return e;
+	return NULL;
+}
+
+Test(orch_engine, monitoring_during_a_step_stops_the_wave)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	int out = -1;
+	size_t i, id = 0;
+	json_t *j, *e, *rec;
+
+	opts(&o, &d, &f);
+	d.sample_during_act = 1;
+	d.cancel = fake_cancel;
+	o.policy = ORCH_POLICY_ROLLBACK;
+	o.monitor_interval = 0.2;
+	f.slow_action = "run_update";
+	f.slow_ms = 20000;
+	f.high_in_slow = 1;
+	for (i = 0; i < plan.nsteps && !id; i++)
+		if (!strcmp(plan.steps[i].action, "run_update"))
+			id = plan.steps[i].id;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	j = journal();
+	e = during(j);
+	cr_assert_not_null(e, "no observation during a step");
+	cr_assert_eq(json_integer_value(json_object_get(e, "during_step")), (json_int_t)id);
+	cr_assert_str_eq(json_string_value(json_object_get(e, "decision")), "rollback");
+	cr_assert_gt(json_real_value(json_object_get(e, "actual")), json_real_value(json_object_get(e, "predicted_p95")));
+	rec = json_array_get(json_object_get(j, "steps"), id - 1);
+	cr_assert(strstr(json_string_value(json_object_get(rec, "message")), "stopped by monitoring"));
+	json_decref(j);
+	fake_free(&f);
+}
+
+Test(orch_engine, monitoring_during_a_step_warns_and_goes_on)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	int out = -1;
+	json_t *j, *e;
+	const struct plan_placement *x = NULL;
+	size_t w, k;
+	long row;
+
+	opts(&o, &d, &f);
+	d.sample_during_act = 1;
+	o.policy = ORCH_POLICY_WARN;
+	o.monitor_interval = 0.2;
+	f.slow_action = "run_update";
+	f.slow_ms = 700;
+	f.high_in_slow = 1;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_DONE);
+	j = journal();
+	e = during(j);
+	cr_assert_not_null(e);
+	cr_assert_str_eq(json_string_value(json_object_get(e, "decision")), "warn");
+	/* The band of the current time step (the plan's per-step p95), not the peak. */
+	row = (long)json_integer_value(json_object_get(e, "band_step"));
+	for (w = 0; w < plan.nwaves && !x; w++)
+		for (k = 0; k < plan.waves[w].nplacements; k++)
+			if (!strcmp(plan.waves[w].placements[k].component,
+				    json_string_value(json_object_get(e, "component"))) &&
+			    plan.waves[w].placements[k].from &&
+			    plan.waves[w].placements[k].replica ==
+				    (size_t)json_integer_value(json_object_get(e, "replica")))
+				x = &plan.waves[w].placements[k];
+	cr_assert_not_null(x);
+	cr_assert_gt(x->nband, 0);
+	cr_assert_geq(row, 0);
+	cr_assert_lt(row, (long)x->nband);
+	cr_assert_float_eq(json_real_value(json_object_get(e, "predicted_p95")),
+			   x->band_p95[(size_t)row * ADP_RES_COUNT + ADP_RES_MEMORY], 1e-6 * (1 + x->p95_peak[ADP_RES_MEMORY]));
+	json_decref(j);
+	fake_free(&f);
 }
