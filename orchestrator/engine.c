@@ -96,8 +96,13 @@ static json_t *step_json(const struct plan_step *s)
 
 static void set_status(json_t *o, const char *status, const char *msg)
 {
+	struct timespec ts;
+
 	json_object_set_new(o, "status", json_string(status));
+	clock_gettime(CLOCK_REALTIME, &ts);
 	json_object_set_new(o, !strcmp(status, "started") ? "start" : "end", json_integer(now_s()));
+	json_object_set_new(o, !strcmp(status, "started") ? "start_ms" : "end_ms",
+			    json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
 	if (msg && *msg)
 		json_object_set_new(o, "message", json_string(msg));
 }

@@ -879,7 +879,7 @@ static int health(const struct orch_local *l, const struct inv_component *c, con
 		  char *msg, size_t len)
 {
 	json_t *h = c->health, *v;
-	long expect = 200, retries = 10, timeout = 5, i;
+	long expect = 200, retries = 10, timeout = 5, i, interval_ms = 500;
 	const char *url;
 	char buf[MAX_ARG_LEN];
 	int rc;
@@ -894,6 +894,8 @@ static int health(const struct orch_local *l, const struct inv_component *c, con
 		retries = (long)json_integer_value(v);
 	if (json_is_number(v = json_object_get(h, "timeout")))
 		timeout = (long)json_number_value(v);
+	if (json_is_number(v = json_object_get(h, "interval")))
+		interval_ms = (long)(json_number_value(v) * 1000);
 	if (retries < 1 || retries > 1000 || timeout < 1 || timeout > 3600)
 		return adp_error_set(ADP_EINPUT, "component '%s': health retries must be 1..1000 and timeout 1..3600",
 				     c->name);
@@ -923,7 +925,7 @@ static int health(const struct orch_local *l, const struct inv_component *c, con
 				snprintf(msg, len, "%s answered %ld", buf, code);
 				return 0;
 			}
-			if (i + 1 < retries && nap(l, 1000))
+			if (i + 1 < retries && nap(l, interval_ms))
 				break;
 		}
 		return adp_error_set(ADP_ESYS, "health check of '%s' on '%s' failed: %s %s", c->name, part, buf,
@@ -940,7 +942,7 @@ static int health(const struct orch_local *l, const struct inv_component *c, con
 		for (i = 0; i < retries; i++) {
 			if ((rc = run_cmd(l, a.v, log, part, timeout, &st)) || st == 0)
 				break;
-			if (i + 1 < retries && nap(l, 1000))
+			if (i + 1 < retries && nap(l, interval_ms))
 				break;
 		}
 		argv_release(&a);
@@ -1139,17 +1141,52 @@ static int read_u64(const char *path, const char *key, unsigned long long *out)
 	return found;
 }
 
-/* Memory now and cpu over 200 ms from the instance cgroup's statistics;
- * 1 ("no data") when the cgroup or its files are missing. */
+/* Bytes read and written so far by the cgroup: v2 io.stat (rbytes and
+ * wbytes summed over devices), v1 blkio.throttle.io_service_bytes (Total). */
+static int read_io(const char *path, int v1, unsigned long long *out)
+{
+	char line[512];
+	FILE *f;
+	int found = 0;
+
+	if (v1)
+		return read_u64(path, "Total", out);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	*out = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *r = strstr(line, "rbytes="), *w = strstr(line, "wbytes=");
+		if (r)
+			*out += strtoull(r + 7, NULL, 10);
+		if (w)
+			*out += strtoull(w + 7, NULL, 10);
+		found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Memory now, cpu and io as rates since the previous sample of the same
+ * instance (over 100 ms for the first one) from the instance cgroup's
+ * statistics; 1 ("no data") when the cgroup or its memory file is missing. */
 static int local_sample(void *ctx, const struct plan *p, const struct plan_placement *x,
 			double usage[ADP_RES_COUNT], int have[ADP_RES_COUNT])
 {
 	struct orch_local *l = ctx;
-	char rel[512], inst[300], mem[1400], cpu[1400];
-	unsigned long long m = 0, c0 = 0, c1 = 0;
-	struct timespec t0, t1;
-	int rc, v1 = l->cg_mode == ORCH_CG_V1;
-	double dt;
+	char rel[512], inst[300], key[128], mem[1400], cpu[1400], io[1400];
+	unsigned long long m = 0, c1 = 0, b1 = 0;
+	struct orch_local_seen *seen = NULL;
+	int rc, v1 = l->cg_mode == ORCH_CG_V1, have_io;
+	double t1, dt;
+	size_t i;
 
 	(void)p;
 	if ((rc = part_cg(l, x->partition, rel, sizeof(rel))) < 0)
@@ -1160,24 +1197,45 @@ static int local_sample(void *ctx, const struct plan *p, const struct plan_place
 	if (v1) {
 		snprintf(mem, sizeof(mem), "%s/memory/%s/%s/memory.usage_in_bytes", l->cg_root, rel, inst);
 		snprintf(cpu, sizeof(cpu), "%s/cpuacct/%s/%s/cpuacct.usage", l->cg_root, rel, inst);
+		snprintf(io, sizeof(io), "%s/blkio/%s/%s/blkio.throttle.io_service_bytes", l->cg_root, rel, inst);
 	} else {
 		snprintf(mem, sizeof(mem), "%s/%s/%s/memory.current", l->cg_root, rel, inst);
 		snprintf(cpu, sizeof(cpu), "%s/%s/%s/cpu.stat", l->cg_root, rel, inst);
+		snprintf(io, sizeof(io), "%s/%s/%s/io.stat", l->cg_root, rel, inst);
 	}
 	if (!read_u64(mem, NULL, &m))
 		return 1;
 	usage[ADP_RES_MEMORY] = (double)m;
 	have[ADP_RES_MEMORY] = 1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (read_u64(cpu, v1 ? NULL : "usage_usec", &c0)) {
-		usleep(200000);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (read_u64(cpu, v1 ? NULL : "usage_usec", &c1) && c1 >= c0) {
-			dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-			usage[ADP_RES_CPU] = (double)(c1 - c0) / (v1 ? 1e9 : 1e6) / dt;
-			have[ADP_RES_CPU] = 1;
-		}
+	snprintf(key, sizeof(key), "%s@%s", inst, x->partition);
+	for (i = 0; i < l->nseen && !seen; i++)
+		if (!strcmp(l->seen[i].inst, key))
+			seen = &l->seen[i];
+	if (!seen) {
+		/* First sample: a baseline 100 ms back (the oldest slot is reused). */
+		seen = &l->seen[l->nseen < 64 ? l->nseen++ : 0];
+		snprintf(seen->inst, sizeof(seen->inst), "%s", key);
+		if (!read_u64(cpu, v1 ? NULL : "usage_usec", &seen->cpu))
+			return 0;
+		seen->have_io = read_io(io, v1, &seen->io);
+		seen->t = mono_now();
+		usleep(100000);
 	}
+	t1 = mono_now();
+	dt = t1 - seen->t;
+	if (read_u64(cpu, v1 ? NULL : "usage_usec", &c1) && c1 >= seen->cpu && dt > 0.01) {
+		usage[ADP_RES_CPU] = (double)(c1 - seen->cpu) / (v1 ? 1e9 : 1e6) / dt;
+		have[ADP_RES_CPU] = 1;
+	}
+	have_io = read_io(io, v1, &b1);
+	if (have_io && seen->have_io && b1 >= seen->io && dt > 0.01) {
+		usage[ADP_RES_IO] = (double)(b1 - seen->io) / dt;
+		have[ADP_RES_IO] = 1;
+	}
+	seen->cpu = c1;
+	seen->io = b1;
+	seen->have_io = have_io;
+	seen->t = t1;
 	return 0;
 }
 

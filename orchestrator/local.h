@@ -20,6 +20,15 @@ struct orch_local {
 	char cg_root[512];            /* v2 mount, or the v1 mount parent */
 	char sys_root[256];           /* sysfs, "/sys" (tests point it elsewhere) */
 	int cancelled;                /* set by the driver's cancel (atomic access) */
+	/* The last cumulative cpu and io counters read per instance, so that
+	 * a sample is a rate since the previous one (monitoring thread only). */
+	struct orch_local_seen {
+		char inst[128];
+		unsigned long long cpu, io;
+		int have_io;
+		double t;
+	} seen[64];
+	size_t nseen;
 };
 
 /* The cgroup layout from a mounts file (/proc/mounts): v2 where its
