@@ -19,7 +19,7 @@ ap_files() {
    "time_column": "TimeStamp", "time_format": "rfc3339",
    "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": ${3:-1048576}}}},
   "run": {"argv": ["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
-   "ports": {"node-a": $AP_PORT, "node-b": $(($AP_PORT + 1))}, "health_port_b": $1, "stop_grace": 2},
+   "ports": {"node-a": $AP_PORT, "node-b": $(($AP_PORT + 1))}, "stop_grace": 2},
   $2
   "health": {"command": ["/usr/bin/python3", "-c",
    "import sys,urllib.request;p={'node-a':$AP_PORT,'node-b':$1}['{partition}'];urllib.request.urlopen('http://127.0.0.1:%d/'%p,timeout=2)"],
@@ -184,6 +184,14 @@ expect_err "run_disabled"
 run_ap "apply refuses a component without a run section" 6 apply -d st -i inv-norun.json \
 	--now 2018-05-06T00:00:00Z plan.json
 expect_err "component 'web' has no run section"
+
+sed "s/\"node-b\": $(($AP_PORT + 1))/\"node-b\": 70000/" "$AP/inv.json" >"$AP/inv-badport.json"
+run_ap "plan checks run.ports at load time, with the line" 1 plan -i inv-badport.json -s sched.json \
+	--now 2018-05-06T00:00:00Z -f badport.json
+expect_err "inv-badport.json:[0-9]+: components\[0\]\.run\.ports\.node-b: expected a port number"
+run_ap "apply checks run.ports at load time, with the line" 6 apply -d st -i inv-badport.json \
+	--now 2018-05-06T00:00:00Z plan.json
+expect_err "inv-badport.json:[0-9]+: components\[0\]\.run\.ports\.node-b: expected a port number"
 
 run_ap "apply rejects --resume with --rollback" 64 apply -d st --resume --rollback plan.json
 
