@@ -233,6 +233,8 @@ int cmd_apply(int argc, char **argv)
 	o.stop = &stop_flag;
 	if ((crash = getenv("ADPART_TEST_CRASH_AFTER_STEP")))
 		o.crash_after = strtol(crash, NULL, 10);
+	if ((crash = getenv("ADPART_TEST_CRASH_BEFORE_DONE")))
+		o.crash_before_done = strtol(crash, NULL, 10);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);

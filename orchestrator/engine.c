@@ -379,6 +379,8 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 	pthread_join(th, NULL);
 	pthread_mutex_destroy(&a.mu);
 	pthread_cond_destroy(&a.cv);
+	if (monitor_at >= 0 && o->crash_before_done > 0 && (size_t)o->crash_before_done == s->id)
+		_exit(137);
 	arc = a.rc;
 	if (timed_out) {
 		snprintf(msg, sizeof(msg), "timed out after %.0f s%s%s", timeout, a.msg[0] ? ": " : "", a.msg);

@@ -56,6 +56,7 @@ struct orch_opts {
 	int resume, rollback;
 	int64_t now;              /* for expiry */
 	long crash_after;         /* test hook: _exit after journaling this step id, 0 off */
+	long crash_before_done;   /* test hook: _exit after this step's act, before journaling it done */
 	volatile sig_atomic_t *stop; /* set by a signal handler: stop at the next boundary */
 	int policy;               /* enum orch_policy */
 	double monitor_interval;  /* seconds between samples during a step; 0: 5 */

@@ -218,31 +218,35 @@ CFG
 		bad "web's original is not in its cgroup"; fi
 	cp "$E2E/st/run.json" "$E2E/run-full.json"
 
-	# kill -9 right after every step of the plan, then --resume.
+	# kill -9 at every step of the plan, then --resume: once after the
+	# step's action, before the journal records it done (resume repeats
+	# it), once right after it is journaled done.
 	killed=0
-	id=1
-	while [ "$id" -le "$nsteps" ]; do
-		rm -f "$E2E/st/journal.json" "$E2E/st/run.json"
-		ADPART_TEST_CRASH_AFTER_STEP=$id
-		export ADPART_TEST_CRASH_AFTER_STEP
-		e2e_run "e2e kill -9 after step $id" 137 apply -d st --now 2018-05-06T00:00:00Z main.json
-		unset ADPART_TEST_CRASH_AFTER_STEP
-		action=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"][int(sys.argv[2])-1]["action"])' \
-			"$E2E/st/journal.json" "$id")
-		if [ "$action" = start_shadow ]; then
-			name="e2e shadow in its cgroup after step $id"
-			f=$(ls "$E2E"/st/proc/*@node-b.pid | head -n 1)
-			if grep -q "$E2E_CG/node-b/" "/proc/$(cut -d' ' -f1 "$f")/cgroup"; then ok; else bad "shadow not in node-b"; fi
-		fi
-		e2e_run "e2e resume after step $id ($action)" 0 apply -d st --resume main.json
-		e2e_serving "e2e serving after resume from step $id ($action)"
-		killed=$((killed + 1))
-		id=$((id + 1))
+	for hook in ADPART_TEST_CRASH_BEFORE_DONE ADPART_TEST_CRASH_AFTER_STEP; do
+		id=1
+		while [ "$id" -le "$nsteps" ]; do
+			rm -f "$E2E/st/journal.json" "$E2E/st/run.json"
+			export "$hook=$id"
+			e2e_run "e2e kill -9 at step $id ($hook)" 137 apply -d st --now 2018-05-06T00:00:00Z main.json
+			unset "$hook"
+			action=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"][int(sys.argv[2])-1]["action"])' \
+				"$E2E/st/journal.json" "$id")
+			if [ "$action" = start_shadow ]; then
+				name="e2e shadow in its cgroup at step $id"
+				f=$(ls "$E2E"/st/proc/*@node-b.pid | head -n 1)
+				if grep -q "$E2E_CG/node-b/" "/proc/$(cut -d' ' -f1 "$f")/cgroup"; then ok; else
+					bad "shadow not in node-b"; fi
+			fi
+			e2e_run "e2e resume at step $id ($action, $hook)" 0 apply -d st --resume main.json
+			e2e_serving "e2e serving after resume at step $id ($action, $hook)"
+			killed=$((killed + 1))
+			id=$((id + 1))
+		done
 	done
 	name="e2e every step killed"
-	if [ "$killed" -eq "$nsteps" ] && [ "$nsteps" -eq "$steps" ] && [ "$nsteps" -ge 28 ]; then ok; else
-		bad "killed after $killed of $nsteps steps (plan has $steps)"; fi
-	echo "e2e: killed with -9 and resumed after each of $killed steps" >&2
+	if [ "$killed" -eq $((2 * nsteps)) ] && [ "$nsteps" -eq "$steps" ] && [ "$nsteps" -ge 28 ]; then ok; else
+		bad "killed $killed times for $nsteps steps (plan has $steps)"; fi
+	echo "e2e: killed with -9 and resumed $killed times: at each of the $nsteps steps, before and after it is journaled done" >&2
 
 	# A real kill -9 while the (3 s) update command runs.
 	rm -f "$E2E/st/journal.json" "$E2E/st/run.json"
