@@ -471,3 +471,62 @@ Test(orch_engine, monitoring_during_a_step_warns_and_goes_on)
 	json_decref(j);
 	fake_free(&f);
 }
+
+/* The placements' per-step forecast band survives the plan file, and a
+ * malformed one is refused with its path. */
+Test(orch_engine, plan_band_round_trip)
+{
+	struct plan p = { 0 };
+	size_t w, k, n = 0;
+	char *text = NULL, *at, bad[160];
+	FILE *f;
+	long len;
+
+	cr_assert_eq(plan_read(&p, plan_path), 0, "%s", adp_error_last());
+	cr_assert_eq(p.nwaves, plan.nwaves);
+	for (w = 0; w < p.nwaves; w++)
+		for (k = 0; k < p.waves[w].nplacements; k++) {
+			const struct plan_placement *a = &plan.waves[w].placements[k], *b = &p.waves[w].placements[k];
+
+			cr_assert_eq(b->nband, a->nband);
+			cr_assert_eq(b->band_start, a->band_start);
+			if (!a->nband)
+				continue;
+			n++;
+			cr_assert_float_eq(b->band_p95[(a->nband - 1) * ADP_RES_COUNT + ADP_RES_CPU],
+					   a->band_p95[(a->nband - 1) * ADP_RES_COUNT + ADP_RES_CPU],
+					   1e-5 * (1 + a->band_p95[(a->nband - 1) * ADP_RES_COUNT + ADP_RES_CPU]));
+			/* The peak is the band's maximum. */
+			cr_assert_leq(b->band_p95[ADP_RES_MEMORY], b->p95_peak[ADP_RES_MEMORY] * (1 + 1e-5));
+		}
+	cr_assert_gt(n, 0);
+	plan_release(&p);
+	/* A band whose cpu row is shorter than memory's. */
+	f = fopen(plan_path, "r");
+	cr_assert_not_null(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	text = calloc((size_t)len + 1, 1);
+	cr_assert_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	at = strstr(text, "\"band\"");
+	cr_assert_not_null(at);
+	at = strstr(at, "\"cpu\": [");
+	cr_assert_not_null(at);
+	at += strlen("\"cpu\": [");
+	/* Drop the first element: "x, " */
+	{
+		char *comma = strchr(at, ',');
+		cr_assert_not_null(comma);
+		memmove(at, comma + 1, strlen(comma + 1) + 1);
+	}
+	snprintf(bad, sizeof(bad), "%s/bad.json", dir);
+	f = fopen(bad, "w");
+	fputs(text, f);
+	fclose(f);
+	free(text);
+	cr_assert_eq(plan_read(&p, bad), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), ".band.p50.memory: expected an array of the band's 1..100000 numbers"),
+		  "%s", adp_error_last());
+}
