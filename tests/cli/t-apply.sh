@@ -9,6 +9,8 @@ AP_CG="adpart-cli-$$"
 # ap_files HEALTH_PORT_B: writes inventory and schedule; node-b's health
 # URL uses HEALTH_PORT_B (a port nothing listens on makes it fail).
 ap_files() {
+	ap_io=""
+	[ -n "${5:-}" ] && ap_io=", \"io\": {\"column\": \"Value\", \"scale\": $5}"
 	cat >"$AP/inv.json" <<JSON
 {"partitions": [
   {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$AP_CG/node-a"}${AP_VERIFY:-}},
@@ -17,7 +19,7 @@ ap_files() {
   "min": {"cpu": 0.1, "memory": "64MiB"},
   "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
    "time_column": "TimeStamp", "time_format": "rfc3339",
-   "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": ${3:-1048576}}}},
+   "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": ${3:-1048576}}$ap_io}},
   "run": {"argv": ["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
    "ports": {"node-a": $AP_PORT, "node-b": $(($AP_PORT + 1))}, "stop_grace": 2},
   $2
@@ -322,6 +324,25 @@ else
 	run_ap "apply monitors during a long step" 0 apply -d st --on-deviation warn --monitor-interval 0.5 \
 		--now 2018-05-06T00:00:00Z plan.json
 	if grep -q '"during_step"' "$AP/st/run.json"; then ok; else bad "no observation during a step"; fi
+	ap_kill_all
+
+	# An io forecast: the shadow's cgroup gets a blkio throttle on the disk
+	# of apply's working directory.
+	ap_files $(($AP_PORT + 1)) "" 1048576 ":" 10000
+	ap_start_original
+	ADPART_TEST_CRASH_AFTER_STEP=1
+	export ADPART_TEST_CRASH_AFTER_STEP
+	run_ap "apply with an io allocation, crash after create_partition" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	unset ADPART_TEST_CRASH_AFTER_STEP
+	name="apply io limit in blkio.throttle.read_bps_device"
+	f="$AP_CGROOT/blkio/$AP_CG/node-b/web.0/blkio.throttle.read_bps_device"
+	if [ -d "$AP_CGROOT/blkio" ]; then
+		if grep -Eq '^[0-9]+:[0-9]+ [1-9][0-9]*$' "$f" 2>/dev/null; then ok; else bad "no throttle in $f: $(cat "$f" 2>&1)"; fi
+		if grep -q 'io limit [0-9]* bytes/s on [0-9]*:[0-9]*' "$AP/st/journal.json"; then ok; else
+			bad "the step's message lacks the io limit"; fi
+	fi
+	run_ap "apply with an io allocation resumes" 0 apply -d st --resume plan.json
+	ap_expect_end_state "apply with an io allocation end state"
 	ap_kill_all
 
 	# The shadow's health check probes a port nothing listens on.
