@@ -196,6 +196,10 @@ run_ap "apply checks run.ports at load time, with the line" 6 apply -d st -i inv
 expect_err "inv-badport.json:[0-9]+: components\[0\]\.run\.ports\.node-b: expected a port number"
 
 run_ap "apply rejects --resume with --rollback" 64 apply -d st --resume --rollback plan.json
+run_ap "apply rejects a monitor interval out of range" 64 apply -d st --monitor-interval 0 plan.json
+expect_err "--monitor-interval '0': expected seconds from 0.1 to 3600"
+run_ap "apply rejects a monitor interval that is not a number" 64 apply -d st --monitor-interval 5s plan.json
+expect_err "--monitor-interval '5s'"
 
 mkdir -p "$AP/st"
 : >"$AP/holding"
