@@ -1319,6 +1319,45 @@ static int capacity_check(const struct orch_local *l, const struct plan *p)
 	return 0;
 }
 
+/* The limits the plan sets need their controllers: refuses (before
+ * anything changes) a plan whose shadows' cgroups would lack one, rather
+ * than run them without the isolation planned. */
+static int controller_check(const struct orch_local *l, const struct plan *p)
+{
+	static const char *const v2name[] = { "cpu", "memory", "io", NULL };
+	static const size_t v1idx[] = { V1_CPU, V1_MEMORY, V1_BLKIO };
+	int need[4] = { 0 }, r;
+	size_t w, k;
+
+	for (w = 0; w < p->nwaves; w++)
+		for (k = 0; k < p->waves[w].nplacements; k++) {
+			const struct plan_placement *x = &p->waves[w].placements[k];
+			const struct inv_partition *ip = find_part(l, x->partition);
+			char rel[512];
+
+			if (!x->from || part_cg(l, x->partition, rel, sizeof(rel)) <= 0)
+				continue;
+			adp_error_clear();
+			for (r = 0; r < 3; r++)
+				need[r] |= x->alloc[r == 2 ? ADP_RES_IO : r] > 0;
+			need[3] |= ip && ip->cgroup && json_object_get(ip->cgroup, "cpus");
+		}
+	for (r = 0; r < 4; r++) {
+		const char *name = r < 3 ? v2name[r] : "cpuset";
+
+		if (!need[r])
+			continue;
+		if (l->cg_mode == ORCH_CG_V2 && !lists_word(l->cg_root, "cgroup.controllers", name))
+			return adp_error_set(ADP_EINPUT,
+					     "the plan sets %s limits but the %s controller is not available in '%s/cgroup.controllers'",
+					     name, name, l->cg_root);
+		if (l->cg_mode == ORCH_CG_V1 && !v1_has(l, r < 3 ? v1idx[r] : V1_CPUSET))
+			return adp_error_set(ADP_EINPUT, "the plan sets %s limits but no %s controller is mounted at '%s/%s'",
+					     name, r == 2 ? "blkio" : name, l->cg_root, r == 2 ? "blkio" : name);
+	}
+	return 0;
+}
+
 /* ---- the driver ---- */
 
 static int local_check(void *ctx, const struct plan *p)
@@ -1361,6 +1400,8 @@ static int local_check(void *ctx, const struct plan *p)
 		if (!strcmp(s->action, "run_update") && !l->sched)
 			return adp_error_set(ADP_EINPUT, "no schedule to take the update command from");
 	}
+	if ((rc = controller_check(l, p)))
+		return rc;
 	return capacity_check(l, p);
 }
 

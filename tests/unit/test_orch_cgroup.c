@@ -310,3 +310,41 @@ Test(orch_cgroup, detects_v1_v2_and_hybrid)
 	cr_assert_eq(detect("proc /proc proc rw 0 0\n"), ORCH_CG_NONE);
 	cr_assert_eq(orch_cg_detect(t_path("no-such-mounts"), m, sizeof(m)), ORCH_CG_NONE);
 }
+
+/* Preflight refuses a plan whose limits need a controller the hierarchy
+ * does not offer, naming it; with the controller, it passes. */
+Test(orch_cgroup, preflight_needs_the_controllers)
+{
+	struct plan p = { 0 };
+	struct plan_wave w = { 0 };
+	struct plan_placement x = { 0 };
+	struct orch_driver d;
+
+	fixture("{\"path\": \"adp/p1\"}", NULL);
+	v2_layout();
+	x.component = "web";
+	x.partition = "p1";
+	x.from = "p0";
+	x.alloc[ADP_RES_CPU] = 0.5;
+	x.alloc[ADP_RES_MEMORY] = 1048576;
+	w.placements = &x;
+	w.nplacements = 1;
+	p.waves = &w;
+	p.nwaves = 1;
+	orch_local_driver(&d, &loc);
+	cr_assert_eq(d.check(d.ctx, &p), 0, "%s", adp_error_last());
+	/* A bare v2 hierarchy (this is how a hybrid host's unified mount looks). */
+	t_write("v2/cgroup.controllers", "pids\n");
+	cr_assert_eq(d.check(d.ctx, &p), ADP_EINPUT);
+	t_assert_msg("the plan sets cpu limits but the cpu controller is not available in");
+	t_write("v2/cgroup.controllers", "cpu pids\n");
+	cr_assert_eq(d.check(d.ctx, &p), ADP_EINPUT);
+	t_assert_msg("the plan sets memory limits but the memory controller");
+	/* v1 without blkio, and a plan with io limits. */
+	x.alloc[ADP_RES_IO] = 1000;
+	v1_layout(0);
+	cr_assert_eq(d.check(d.ctx, &p), ADP_EINPUT);
+	t_assert_msg("the plan sets io limits but no blkio controller is mounted");
+	x.alloc[ADP_RES_IO] = 0;
+	cr_assert_eq(d.check(d.ctx, &p), 0, "%s", adp_error_last());
+}
