@@ -530,3 +530,167 @@ Test(orch_engine, plan_band_round_trip)
 	cr_assert(strstr(adp_error_last(), ".band.p50.memory: expected an array of the band's 1..100000 numbers"),
 		  "%s", adp_error_last());
 }
+
+#define t_assert_msg(needle)                                                        \
+	cr_assert_not_null(strstr(adp_error_last(), (needle)), "message '%s' lacks '%s'", \
+			   adp_error_last(), (needle))
+
+/* Runs until the driver's stop_after-th call, then stops: a journal with
+ * steps done, the rest pending. */
+static void stopped_journal(struct orch_opts *o, struct orch_driver *d, struct fake *f, size_t after)
+{
+	static volatile sig_atomic_t stop;
+	int out = -1;
+
+	opts(o, d, f);
+	stop = 0;
+	o->stop = &stop;
+	f->stop = &stop;
+	f->stop_after = after;
+	cr_assert_eq(orch_apply(o, d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_STOPPED);
+	stop = 0;
+	o->stop = NULL;
+	f->stop = NULL;
+	fake_free(f);
+}
+
+static void save_journal(json_t *j)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/journal.json", dir);
+	cr_assert_eq(json_dump_file(j, path, JSON_INDENT(1)), 0);
+	json_decref(j);
+}
+
+Test(orch_engine, torn_journal_is_refused_untouched)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	char path[128], *text;
+	int out = -1;
+	long len;
+	FILE *fp;
+
+	stopped_journal(&o, &d, &f, 5);
+	snprintf(path, sizeof(path), "%s/journal.json", dir);
+	fp = fopen(path, "r+");
+	cr_assert_not_null(fp);
+	fseek(fp, 0, SEEK_END);
+	len = ftell(fp);
+	text = calloc((size_t)len + 1, 1);
+	rewind(fp);
+	cr_assert_eq(fread(text, 1, (size_t)len, fp), (size_t)len);
+	fclose(fp);
+	/* Half a journal, as a write torn by a crash would leave it without
+	 * the atomic rename: refused, and left as it is for an operator. */
+	fp = fopen(path, "w");
+	fwrite(text, 1, (size_t)len / 2, fp);
+	fclose(fp);
+	o.resume = 1;
+	cr_assert_eq(orch_apply(&o, &d, &out), ADP_EINPUT);
+	cr_assert_eq(out, ORCH_REFUSED);
+	t_assert_msg("journal '");
+	t_assert_msg("line ");
+	cr_assert_eq(f.ncalls, 0);
+	fp = fopen(path, "r");
+	fseek(fp, 0, SEEK_END);
+	cr_assert_eq(ftell(fp), len / 2);
+	fclose(fp);
+	/* The whole journal back, beside the remains of an interrupted atomic
+	 * write (its temporary file): the resume reads the journal only. */
+	fp = fopen(path, "w");
+	fwrite(text, 1, (size_t)len, fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/journal.json.tmp.AbC123", dir);
+	fp = fopen(path, "w");
+	fwrite(text, 1, (size_t)len / 3, fp);
+	fclose(fp);
+	free(text);
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_DONE);
+	cr_assert_eq(f.ncalls, plan.nsteps - 5);
+	fake_free(&f);
+}
+
+Test(orch_engine, replay_repeats_the_started_step_only)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	json_t *j, *rec;
+	int out = -1;
+	size_t i;
+
+	stopped_journal(&o, &d, &f, 9);
+	/* A crash during step 9's action: journaled started, not done. */
+	j = journal();
+	rec = json_array_get(json_object_get(j, "steps"), 8);
+	cr_assert_str_eq(json_string_value(json_object_get(rec, "status")), "done");
+	json_object_set_new(rec, "status", json_string("started"));
+	json_object_set_new(j, "state", json_string("forward"));
+	save_journal(j);
+	o.resume = 1;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_DONE);
+	cr_assert_eq(f.ncalls, plan.nsteps - 8);
+	for (i = 0; i < f.ncalls; i++)
+		cr_assert_str_eq(f.calls[i], plan.steps[8 + i].action);
+	fake_free(&f);
+}
+
+Test(orch_engine, replay_of_a_rollback_skips_undone_entries)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	json_t *j, *undo;
+	int out = -1;
+	size_t n;
+
+	stopped_journal(&o, &d, &f, 8);
+	o.rollback = 1;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	n = f.ncalls;
+	cr_assert_gt(n, 2);
+	fake_free(&f);
+	/* As if killed after the first two undo entries: the rest run once. */
+	j = journal();
+	undo = json_object_get(j, "undo");
+	cr_assert_eq(json_array_size(undo), n);
+	for (size_t i = 2; i < n; i++)
+		json_object_set_new(json_array_get(undo, i), "status", json_string("pending"));
+	json_object_set_new(j, "state", json_string("rollback"));
+	save_journal(j);
+	o.rollback = 0;
+	o.resume = 1;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	cr_assert_eq(f.ncalls, n - 2);
+	j = journal();
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "undo"), 2), "action")),
+			 f.calls[0]);
+	json_decref(j);
+	fake_free(&f);
+}
+
+Test(orch_engine, journal_of_another_plan_is_refused)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	json_t *j;
+	int out = -1;
+
+	stopped_journal(&o, &d, &f, 3);
+	j = journal();
+	json_object_set_new(j, "digest", json_string("00000000000000000000000000000000000000000000000000000000000000ff"));
+	save_journal(j);
+	o.resume = 1;
+	cr_assert_eq(orch_apply(&o, &d, &out), ADP_EINPUT);
+	t_assert_msg("belongs to another plan");
+	cr_assert_eq(f.ncalls, 0);
+}
