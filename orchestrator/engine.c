@@ -287,9 +287,16 @@ static void *act_worker(void *arg)
 	int rc = a->d->act(a->d->ctx, a->p, a->s, a->msg, sizeof(a->msg));
 
 	t = mono_s() - t;
-	/* The error text is thread-local: carry it over in msg. */
-	if (rc && !a->msg[0])
-		snprintf(a->msg, sizeof(a->msg), "%s", adp_error_last());
+	/* The error text is thread-local: carry it over in msg, ahead of any
+	 * observation the driver made before it failed. */
+	if (rc) {
+		char note[sizeof(a->msg)];
+
+		snprintf(note, sizeof(note), "%s", a->msg);
+		snprintf(a->msg, sizeof(a->msg), "%s%s%s", adp_error_last(), *note ? " (after: " : "", note);
+		if (*note && strlen(a->msg) + 1 < sizeof(a->msg))
+			strcat(a->msg, ")");
+	}
 	pthread_mutex_lock(&a->mu);
 	a->rc = rc;
 	a->seconds = t;

@@ -1121,6 +1121,98 @@ static int restore_server(const struct orch_local *l, const struct inv_component
 	return 0;
 }
 
+/* The shadow server's counters HAProxy keeps: sessions (stot), connection
+ * and response errors (econ, eresp), retries and redispatches away from it
+ * (wretr, wredis: a retried 500 is counted there, not as a 5xx), 5xx
+ * responses; and rtime (ms, the average of the last 1024 requests). */
+struct srv_counters {
+	long long stot, econ, eresp, wretr, wredis, h5xx, rtime;
+};
+
+static int read_counters(const struct inv_component *c, const char *part, struct srv_counters *k)
+{
+	static const int col[] = { 7, 13, 14, 15, 16, 43, 60 };
+	long long *dst[] = { &k->stot, &k->econ, &k->eresp, &k->wretr, &k->wredis, &k->h5xx, &k->rtime };
+	char v[32];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < 7; i++) {
+		if ((rc = server_field(c, part, col[i], v, sizeof(v))))
+			return rc;
+		*dst[i] = atoll(v);
+	}
+	return 0;
+}
+
+static void canary_path(const struct orch_local *l, const struct inv_component *c, const char *part, char *out,
+			size_t len)
+{
+	const char *pre = json_string_value(json_object_get(c->traffic, "server_prefix"));
+
+	snprintf(out, len, "%s/proc/haproxy-%s-%s%s.canary", l->state_dir, c->name, pre ? pre : "", part);
+}
+
+/* Before the shadow takes its canary share: its counters as a baseline
+ * (kept across a resume, so the canary is judged from its start). */
+static int canary_baseline(const struct orch_local *l, const struct inv_component *c, const char *part)
+{
+	struct srv_counters k;
+	char path[1024], rec[160];
+	int rc;
+
+	canary_path(l, c, part, path, sizeof(path));
+	if (access(path, F_OK) == 0)
+		return 0;
+	if ((rc = mkdirs(l)) || (rc = read_counters(c, part, &k)))
+		return rc;
+	snprintf(rec, sizeof(rec), "%lld %lld %lld %lld %lld %lld\n", k.stot, k.econ, k.eresp, k.wretr, k.wredis,
+		 k.h5xx);
+	return adp_write_atomic(path, rec, strlen(rec));
+}
+
+/* After canary_seconds of canary traffic: the shadow's errors and 5xx
+ * since the baseline must not exceed max_errors (default 0), and its
+ * average response time must stay under max_response_ms when set. */
+static int canary_verdict(const struct orch_local *l, const struct inv_component *c, const char *part, char *msg,
+			  size_t len)
+{
+	json_t *t = c->traffic, *v;
+	double wait_s = json_is_number(v = json_object_get(t, "canary_seconds")) ? json_number_value(v) : 0;
+	long long max_err = json_is_integer(v = json_object_get(t, "max_errors")) ? json_integer_value(v) : 0;
+	double max_rt = json_is_number(v = json_object_get(t, "max_response_ms")) ? json_number_value(v) : 0;
+	struct srv_counters b = { 0 }, k;
+	char path[1024], *text = NULL;
+	long long errs, reqs;
+	int rc;
+
+	if (wait_s > 0 && nap(l, (long)(wait_s * 1000)))
+		return adp_error_set(ADP_ESYS, "cancelled while watching the canary of '%s' on '%s'", c->name, part);
+	canary_path(l, c, part, path, sizeof(path));
+	if (!adp_read_file(&text, NULL, path, 256)) {
+		if (sscanf(text, "%lld %lld %lld %lld %lld %lld", &b.stot, &b.econ, &b.eresp, &b.wretr, &b.wredis,
+			   &b.h5xx) != 6)
+			memset(&b, 0, sizeof(b));
+		free(text);
+	}
+	adp_error_clear();
+	if ((rc = read_counters(c, part, &k)))
+		return rc;
+	reqs = k.stot - b.stot;
+	errs = (k.econ - b.econ) + (k.eresp - b.eresp) + (k.wretr - b.wretr) + (k.wredis - b.wredis) +
+	       (k.h5xx - b.h5xx);
+	if (errs > max_err)
+		return adp_error_set(ADP_ESYS,
+				     "canary of '%s' on '%s' failed: haproxy counted %lld errors and 5xx in %lld requests (%lld connection, %lld response, %lld retried, %lld 5xx; at most %lld allowed)",
+				     c->name, part, errs, reqs, k.econ - b.econ, k.eresp - b.eresp,
+				     (k.wretr - b.wretr) + (k.wredis - b.wredis), k.h5xx - b.h5xx, max_err);
+	if (max_rt > 0 && (double)k.rtime > max_rt)
+		return adp_error_set(ADP_ESYS, "canary of '%s' on '%s' failed: average response time %lld ms, at most %.0f",
+				     c->name, part, k.rtime, max_rt);
+	snprintf(msg, len, "canary: %lld requests, %lld errors, average response %lld ms", reqs, errs, k.rtime);
+	return 0;
+}
+
 /* ---- monitoring ---- */
 
 static int read_u64(const char *path, const char *key, unsigned long long *out)
@@ -1561,7 +1653,13 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 		if (strncmp(st, "UP", 2) && strcmp(st, "no check"))
 			return adp_error_set(ADP_ESYS, "haproxy reports the shadow of '%s' on '%s' as %s", c->name,
 					     shadow, st);
-		snprintf(msg, len, "shadow healthy, haproxy status %s", st);
+		{
+			char verdict[256];
+
+			if ((rc = canary_verdict(l, c, shadow, verdict, sizeof(verdict))))
+				return rc;
+			snprintf(msg, len, "shadow healthy, haproxy status %s; %s", st, verdict);
+		}
 		return 0;
 	}
 	/* Traffic steps: nothing to do without a traffic section. */
@@ -1570,8 +1668,15 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 		return 0;
 	}
 	if (!strcmp(a, "restore_traffic") || !strcmp(a, "switch_back")) {
+		char path[1024];
 		int rc = restore_server(l, c, home);
-		return rc ? rc : restore_server(l, c, shadow);
+
+		if (!rc)
+			rc = restore_server(l, c, shadow);
+		canary_path(l, c, shadow, path, sizeof(path));
+		if (!rc && unlink(path) && errno != ENOENT)
+			rc = adp_error_set(ADP_ESYS, "cannot remove '%s': %s", path, strerror(errno));
+		return rc;
 	}
 	{
 		int rc = save_server(l, c, home);
@@ -1582,8 +1687,11 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 	}
 	if (!strcmp(a, "canary")) {
 		char w[16];
+		int rc = canary_baseline(l, c, shadow);
+
 		snprintf(w, sizeof(w), "%d", CANARY_WEIGHT);
-		int rc = set_state(c, shadow, "ready");
+		if (!rc)
+			rc = set_state(c, shadow, "ready");
 		return rc ? rc : set_weight(c, shadow, w);
 	}
 	if (!strcmp(a, "switch_traffic")) {

@@ -444,16 +444,23 @@ static int check_health(const struct adp_json_doc *d, json_t *o, const char *jpa
 
 static int check_traffic(const struct adp_json_doc *d, json_t *o, const char *jpath)
 {
-	static const char *const keys[] = { "haproxy_socket", "backend", "server_prefix", NULL };
+	static const char *const keys[] = { "haproxy_socket", "backend", "server_prefix", "canary_seconds",
+					    "max_errors", "max_response_ms", NULL };
 	const char *sock = NULL, *be = NULL, *pre = NULL;
 	char sub[320];
+	double x;
 	int rc;
 
 	if ((rc = adp_json_check_keys(d, o, jpath, keys)) ||
+	    (rc = adp_json_number(d, o, jpath, "canary_seconds", 0, 0, 3600, &x)) ||
+	    (rc = adp_json_number(d, o, jpath, "max_response_ms", 0, 0, 3.6e6, &x)) ||
 	    (rc = adp_json_string(d, o, jpath, "haproxy_socket", 1, &sock)) ||
 	    (rc = adp_json_string(d, o, jpath, "backend", 1, &be)) ||
 	    (rc = adp_json_string(d, o, jpath, "server_prefix", 0, &pre)))
 		return rc;
+	if (json_object_get(o, "max_errors") && (!json_is_integer(json_object_get(o, "max_errors")) ||
+						 json_integer_value(json_object_get(o, "max_errors")) < 0))
+		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, "max_errors"), "expected a whole number >= 0");
 	/* sockaddr_un holds 107 bytes and a NUL. */
 	if (strlen(sock) > 107)
 		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, "haproxy_socket"),

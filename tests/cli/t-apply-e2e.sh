@@ -41,6 +41,10 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))
 # is "broken" (the shadow answers 404).
 e2e_files() {
 	tag=$1
+	web_argv='["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"]'
+	[ -n "${E2E_WEB_ARGV:-}" ] && web_argv=$E2E_WEB_ARGV
+	web_canary=""
+	[ -n "${E2E_CANARY:-}" ] && web_canary=", \"canary_seconds\": $E2E_CANARY"
 	cat >"$E2E/inv-$tag.json" <<JSON
 {"partitions": [
   {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$E2E_CG/node-a"}},
@@ -50,10 +54,10 @@ e2e_files() {
    "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
     "time_column": "TimeStamp", "time_format": "rfc3339",
     "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}},
-   "run": {"argv": ["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
+   "run": {"argv": $web_argv,
     "cwd": "$E2E/www-{partition}${3:+-$3}", "ports": {"node-a": $P_WA, "node-b": $P_WB}, "stop_grace": 2},
    "health": {"http": "http://127.0.0.1:{port}/ok", "retries": 10, "timeout": 2},
-   "traffic": {"haproxy_socket": "$E2E/hap.sock", "backend": "be_web"}},
+   "traffic": {"haproxy_socket": "$E2E/hap.sock", "backend": "be_web"$web_canary}},
   {"name": "api", "tier": 1, "replicas": 1, "placement": ["node-a"], "min": {"cpu": 0.1, "memory": "64MiB"},
    "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
     "time_column": "TimeStamp", "time_format": "rfc3339",
@@ -155,8 +159,8 @@ global
 defaults
 	mode http
 	retries 3
-	option redispatch
-	retry-on conn-failure empty-response response-timeout
+	option redispatch 1
+	retry-on conn-failure empty-response response-timeout 500 502 503 504
 	timeout connect 1s
 	timeout client 10s
 	timeout server 10s
@@ -181,6 +185,24 @@ CFG
 	e2e_files slow "sleep 3"
 	e2e_files badshadow ":" broken
 	e2e_files failupdate "exit 9"
+	# A shadow that passes its health check but answers 500 to real
+	# requests: the canary's counters in HAProxy catch it.
+	cat >"$E2E/srv500.py" <<'PY'
+import http.server, sys
+port, part = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        code = 200 if self.path == "/ok" or part != "node-b" else 500
+        self.send_response(code)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+	E2E_WEB_ARGV="[\"/usr/bin/python3\", \"$E2E/srv500.py\", \"{port}\", \"{partition}\"]" E2E_CANARY=1.5 \
+		e2e_files canary500
 	steps=$(/usr/bin/python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["steps"]))' "$E2E/main.json")
 	nsteps=$( (cd "$E2E" && "$BIN" apply --dry-run --now 2018-05-06T00:00:00Z main.json) | grep -c '  wave ')
 
@@ -281,6 +303,15 @@ sys.exit(0 if any(s["action"] == "run_update" and s["status"] == "started" for s
 	e2e_serving "e2e serving after the failed update"
 	name="e2e failed update: the run record names it"
 	if grep -q "update of 'node-a' failed: '/bin/sh' exited 9" "$E2E/st/run.json"; then ok; else bad "no update failure"; fi
+	rm -f "$E2E/st/journal.json" "$E2E/st/run.json" "$E2E/updates.log"
+	e2e_run "e2e a shadow answering 500 fails its canary and rolls back" 4 apply -d st \
+		--now 2018-05-06T00:00:00Z canary500.json
+	e2e_serving "e2e serving after the failed canary"
+	name="e2e failed canary: HAProxy's counters named, update not run"
+	if grep -q "canary of 'web' on 'node-b' failed: haproxy counted [1-9][0-9]* errors and 5xx" "$E2E/st/run.json" &&
+		[ ! -e "$E2E/updates.log" ]; then ok; else bad "no canary failure recorded"; fi
+	name="e2e passing canary: its figures in the run record"
+	if grep -q "canary: [0-9]* requests, 0 errors" "$E2E/run-full.json"; then ok; else bad "no canary figures"; fi
 	e2e_hap_stat >"$E2E/hap.after"
 	name="e2e after the rollbacks: HAProxy weights and states as before"
 	if cmp -s "$E2E/hap.before" "$E2E/hap.after"; then ok; else bad "$(cat "$E2E/hap.after")"; fi

@@ -364,6 +364,10 @@ Test(inventory, health_and_traffic_errors)
 		     "missing required field 'haproxy_socket'");
 	expect_local("\"traffic\": {\n        \"haproxy_socket\": \"/run/h.sock\",\n        \"backend\": \"be x\"\n      }",
 		     "\"be x\"", "components[3].traffic.backend", "HAProxy names take no spaces");
+	expect_local("\"traffic\": {\n        \"haproxy_socket\": \"/h.sock\",\n        \"backend\": \"be\",\n        \"max_errors\": 1.5\n      }",
+		     "1.5", "components[3].traffic.max_errors", "expected a whole number >= 0");
+	expect_local("\"traffic\": {\n        \"haproxy_socket\": \"/h.sock\",\n        \"backend\": \"be\",\n        \"canary_seconds\": -2\n      }",
+		     "-2", "components[3].traffic.canary_seconds", "out of range");
 }
 
 Test(inventory, cgroup_and_verify_errors)

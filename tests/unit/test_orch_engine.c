@@ -352,7 +352,7 @@ Test(orch_engine, step_timeout_cancels_and_rolls_back)
 	rec = json_array_get(json_object_get(j, "steps"), id - 1);
 	cr_assert_str_eq(json_string_value(json_object_get(rec, "status")), "failed");
 	cr_assert(json_is_true(json_object_get(rec, "timed_out")));
-	cr_assert(strstr(json_string_value(json_object_get(rec, "message")), "timed out after 1 s: cancelled after"),
+	cr_assert(strstr(json_string_value(json_object_get(rec, "message")), "timed out after 1 s: cancelled (after: cancelled after"),
 		  "%s", json_string_value(json_object_get(rec, "message")));
 	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "rolled_back");
 	json_decref(j);
