@@ -3,7 +3,8 @@
 # bounded load generator sending requests through HAProxy the whole time.
 # Shows: no failed request through a full apply; kill -9 after every step
 # of the plan, and in the middle of the update, then --resume completes
-# and leaves every component serving; a shadow failing its health check
+# and leaves every component serving; a shadow failing its health check,
+# a shadow answering 500 (caught by HAProxy's counters over its canary)
 # and a failing update command roll back without a failed request; stale
 # and expired plans are refused. Needs root and a writable cgroup
 # hierarchy; skips otherwise.
