@@ -79,6 +79,7 @@ demo: deps
 		--now 2018-05-06T00:00:00Z --plan-file $(BUILD)/demo/plan.json; \
 		rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 2 ]
 	$(BIN) validate $(BUILD)/demo/plan.json
+	sh demo/apply.sh $(BIN)
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -20,9 +20,10 @@
 struct apply_args {
 	const char *plan, *state_dir, *record, *inventory, *schedule, *now, *store;
 	int resume, rollback, dry_run, policy;
+	double monitor_interval;
 };
 
-enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY, OPT_STORE };
+enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY, OPT_STORE, OPT_MONITOR };
 
 static const struct argp_option options[] = {
 	{ "state-dir", 'd', "DIR", 0, "Journal, lock, pid files and logs (default /var/lib/adpart-update)", 0 },
@@ -34,6 +35,8 @@ static const struct argp_option options[] = {
 	{ "dry-run", OPT_DRY_RUN, NULL, 0, "Check the plan and print the steps without acting", 0 },
 	{ "on-deviation", OPT_POLICY, "POLICY", 0,
 	  "When usage leaves the forecast band: warn (default), grow or rollback", 0 },
+	{ "monitor-interval", OPT_MONITOR, "SECONDS", 0,
+	  "Sample the live shadows' cgroups this often during a step (default 5)", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Current time for the expiry check (default: the clock)", 0 },
 	{ "store", OPT_STORE, "DIR", 0, "Check lineage and serial in the plan store DIR and record the run there (default: $ADPART_STORE)", 0 },
 	{ 0 },
@@ -53,6 +56,13 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_DRY_RUN: a->dry_run = 1; break;
 	case OPT_NOW: a->now = arg; break;
 	case OPT_STORE: a->store = arg; break;
+	case OPT_MONITOR: {
+		char *end = NULL;
+		a->monitor_interval = strtod(arg, &end);
+		if (!end || *end || !(a->monitor_interval >= 0.1 && a->monitor_interval <= 3600))
+			argp_error(state, "--monitor-interval '%s': expected seconds from 0.1 to 3600", arg);
+		break;
+	}
 	case OPT_POLICY:
 		if (!strcmp(arg, "warn"))
 			a->policy = ORCH_POLICY_WARN;
@@ -136,7 +146,7 @@ int cmd_apply(int argc, char **argv)
 	struct inventory inv = { 0 };
 	struct schedule sched = { 0 };
 	struct orch_local local = { 0 };
-	struct orch_driver drv;
+	struct orch_driver drv = { 0 };
 	struct orch_opts o = { 0 };
 	struct sigaction sa = { 0 };
 	const char *ip, *sp, *crash;
@@ -218,10 +228,13 @@ int cmd_apply(int argc, char **argv)
 	o.resume = a.resume;
 	o.rollback = a.rollback;
 	o.policy = a.policy;
+	o.monitor_interval = a.monitor_interval;
 	o.now = now;
 	o.stop = &stop_flag;
 	if ((crash = getenv("ADPART_TEST_CRASH_AFTER_STEP")))
 		o.crash_after = strtol(crash, NULL, 10);
+	if ((crash = getenv("ADPART_TEST_CRASH_BEFORE_DONE")))
+		o.crash_before_done = strtol(crash, NULL, 10);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);

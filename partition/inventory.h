@@ -23,6 +23,9 @@ struct inv_partition {
 	 * {"path": dir} or {"parent": dir}, "cpus": "0-1". Checked by the
 	 * driver, not here. */
 	json_t *cgroup;
+	/* Optional, for apply: {"command": [argv], "timeout": seconds}, run
+	 * by verify_partition after the update (a reference owned, or NULL). */
+	json_t *verify;
 };
 
 enum inv_history_format { INV_HISTORY_NONE, INV_HISTORY_LONG, INV_HISTORY_COLUMNS,
