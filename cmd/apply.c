@@ -221,10 +221,16 @@ int cmd_apply(int argc, char **argv)
 	}
 	o.state_dir = a.state_dir ? a.state_dir : "/var/lib/adpart-update";
 	if (a.kube) {
-		struct orch_kube_opts ko = { cmd_kube.drain_timeout, cmd_kube.evict_backoff_ms, cmd_kube.poll_ms,
-					     cmd_kube.update_image, cmd_kube.job_namespace, cmd_kube.job_backoff_limit,
-					     cmd_kube.prom.url ? &cmd_kube.prom : NULL };
+		struct orch_kube_opts ko = { 0 };
 
+		ko.drain_timeout = cmd_kube.drain_timeout;
+		ko.evict_backoff_ms = cmd_kube.evict_backoff_ms;
+		ko.poll_ms = cmd_kube.poll_ms;
+		ko.ready_timeout = cmd_kube.ready_timeout;
+		ko.update_image = cmd_kube.update_image;
+		ko.job_namespace = cmd_kube.job_namespace;
+		ko.job_backoff_limit = cmd_kube.job_backoff_limit;
+		ko.prom = cmd_kube.prom.url ? &cmd_kube.prom : NULL;
 		if (cmd_kube_client(&kc)) {
 			status = EXIT_ERROR;
 			goto done;

@@ -16,7 +16,7 @@ struct cmd_kube_args cmd_kube;
 
 enum { OPT_KUBECONFIG = 3000, OPT_CONTEXT, OPT_SA_DIR, OPT_NS, OPT_ZONE_LABEL, OPT_POOL_LABEL, OPT_IMAGE,
        OPT_JOB_NS, OPT_JOB_BACKOFF, OPT_DRAIN_TIMEOUT, OPT_EVICT_BACKOFF, OPT_POLL, OPT_PROM, OPT_PROM_TOKEN,
-       OPT_PROM_CA };
+       OPT_PROM_CA, OPT_READY_TIMEOUT };
 
 int cmd_kube_driver_arg(struct argp_state *state, const char *arg)
 {
@@ -69,6 +69,10 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		if (adp_duration_parse(&a->drain_timeout, arg) || a->drain_timeout <= 0)
 			argp_error(state, "--drain-timeout '%s' is not a duration such as 10m", arg);
 		break;
+	case OPT_READY_TIMEOUT:
+		if (adp_duration_parse(&a->ready_timeout, arg) || a->ready_timeout <= 0)
+			argp_error(state, "--ready-timeout '%s' is not a duration such as 5m", arg);
+		break;
 	case OPT_EVICT_BACKOFF:
 		if (parse_ms(arg, &a->evict_backoff_ms))
 			argp_error(state, "--evict-backoff '%s' is not a duration such as 5s or 200ms", arg);
@@ -108,6 +112,8 @@ static const struct argp_option apply_options[] = {
 	{ "job-namespace", OPT_JOB_NS, "NS", 0, "Namespace of the update Jobs (default: default)", 41 },
 	{ "job-backoff-limit", OPT_JOB_BACKOFF, "N", 0, "Retries of an update Job's pod (default 0)", 41 },
 	{ "drain-timeout", OPT_DRAIN_TIMEOUT, "DURATION", 0, "Longest wait for a node's evictions (default 10m)", 41 },
+	{ "ready-timeout", OPT_READY_TIMEOUT, "DURATION", 0,
+	  "Longest wait for a node to be Ready after its update (default: the step's timeout, 5m)", 41 },
 	{ "evict-backoff", OPT_EVICT_BACKOFF, "DURATION", 0, "Wait after an eviction refused by a disruption budget (default 5s)", 41 },
 	{ "poll-interval", OPT_POLL, "DURATION", 0, "Interval between API polls (default 1s)", 41 },
 	{ "prometheus", OPT_PROM, "URL", 0, "Monitor the shadows' usage through this Prometheus", 41 },

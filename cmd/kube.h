@@ -14,7 +14,7 @@ struct cmd_kube_args {
 	const char *ns, *zone_label, *pool_label;       /* discovery */
 	const char *update_image, *job_namespace;       /* apply */
 	int job_backoff_limit;
-	int64_t drain_timeout, evict_backoff_ms, poll_ms;
+	int64_t drain_timeout, evict_backoff_ms, poll_ms, ready_timeout;
 	struct forecast_prom_opts prom;                 /* apply's monitoring */
 };
 

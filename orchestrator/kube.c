@@ -903,7 +903,8 @@ static int kube_act(void *ctx, const struct plan *p, const struct plan_step *s, 
 		return verify_gone(d, s, msg, len);
 	if (!strcmp(a, "health_check_original")) {
 		json_t *n = NULL;
-		if ((rc = wait_node_ready(d, s->partition, t)) || (rc = get_node(d, s->partition, &n)))
+		if ((rc = wait_node_ready(d, s->partition, d->o.ready_timeout ? d->o.ready_timeout : t)) ||
+		    (rc = get_node(d, s->partition, &n)))
 			return rc;
 		json_t *e = json_object_get(json_object_get(d->state, "nodes"), s->partition);
 		if (json_is_true(json_object_get(json_object_get(n, "spec"), "unschedulable")) && e &&
@@ -936,7 +937,7 @@ static int kube_act(void *ctx, const struct plan *p, const struct plan_step *s, 
 		return rc;
 	}
 	if (!strcmp(a, "verify_partition")) {
-		if ((rc = wait_node_ready(d, s->partition, t))) {
+		if ((rc = wait_node_ready(d, s->partition, d->o.ready_timeout ? d->o.ready_timeout : t))) {
 			char keep[1024];
 			snprintf(keep, sizeof(keep), "%s", adp_error_last());
 			uncordon(d, s->partition, msg, 0);

@@ -33,6 +33,7 @@ struct orch_kube_opts {
 	int64_t drain_timeout;      /* seconds; 0: ORCH_KUBE_DRAIN_TIMEOUT */
 	int64_t evict_backoff_ms;   /* 0: ORCH_KUBE_EVICT_BACKOFF */
 	int64_t poll_ms;            /* 0: ORCH_KUBE_POLL */
+	int64_t ready_timeout;      /* seconds a node may take to be Ready again; 0: the step's timeout */
 	const char *update_image;   /* the update Job's image; NULL: the schedule's command runs here */
 	const char *job_namespace;  /* NULL: "default" */
 	int job_backoff_limit;      /* retries of the update Job's pod */

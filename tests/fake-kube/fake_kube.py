@@ -12,6 +12,9 @@ tests/fake-kube/README.
 Standard library only (http.server, json, ssl). Single-threaded: one
 request at a time, which the driver never exceeds.
 
+Requests are served one at a time (a lock around the state), on as many
+connections as clients open, keep-alive included.
+
 Usage: fake_kube.py --cluster FILE --cert F --key F --token-file F
                     --port-file F [--client-ca F] [--dump F] [--log F]
 """
@@ -25,6 +28,7 @@ import os
 import re
 import ssl
 import sys
+import threading
 import time
 import urllib.parse
 import uuid
@@ -32,6 +36,7 @@ import uuid
 STATE = {}
 ARGS = None
 RV = [1000]
+LOCK = threading.Lock()
 
 KINDS = {
     # collection -> (group path, kind, namespaced)
@@ -425,7 +430,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.patch(coll, obj, sub)
         return self.send(405, status_obj(405, "MethodNotAllowed", "method not allowed"))
 
-    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = handle_any
+    def handle_locked(self):
+        with LOCK:
+            self.handle_any()
+            self.dump()
+
+    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = handle_locked
 
     def out(self, coll, obj, in_list=False):
         o = {k: v for k, v in obj.items() if not k.startswith("_")}
@@ -599,7 +609,8 @@ def main():
     if ARGS.client_ca:
         ctx.load_verify_locations(ARGS.client_ca)
         ctx.verify_mode = ssl.CERT_OPTIONAL
-    srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     tmp = ARGS.port_file + ".tmp"
     with open(tmp, "w") as f:

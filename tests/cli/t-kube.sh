@@ -1,0 +1,265 @@
+# kubernetes driver: discovery, apply, PDB-blocked drains, rollback, resume and
+# configuration errors, against the FAKE API server in tests/fake-kube (not
+# Kubernetes: it implements the API subset the driver uses, over HTTPS with a
+# throwaway CA made here).
+
+K="$TMP/kube"
+mkdir -p "$K"
+. "$TOP/tests/fake-kube/lib.sh"
+KNOW="--now 2018-05-06T00:00:00Z"
+
+if ! command -v openssl >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then
+	echo "SKIP: kube: openssl or jq missing (run .ci/deps)" >&2
+else
+
+fk_certs "$K" || { name="kube: certificates"; bad "openssl could not make the test CA"; }
+cat >"$K/sched.json" <<JSON
+{"name": "k", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
+ "partitions": ["node-b"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
+ "plan_ttl": "24h", "period": "1d",
+ "update": {"command": ["/bin/sh", "-c", "echo updated \$ADPART_PARTITION >>\"\$0\"", "$K/updates.log"], "timeout": "1m"}}
+JSON
+
+# kcluster JQ: the fixture cluster changed by a jq filter, as $K/cluster.json.
+kcluster() { jq "$1" "$TD/kube/cluster.json" >"$K/cluster.json"; }
+# kstart: a fresh fake on the current $K/cluster.json.
+kstart() {
+	fk_stop
+	rm -rf "$K/st" "$K/updates.log" "$K/state.json"
+	fk_start "$K" "$K/cluster.json" || { name="kube: fake server start"; bad "$(tail -3 "$K/server.err")"; }
+}
+kplan() {
+	"$BIN" plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW -f "$K/plan.json" \
+		-i "$K/inventory.json" -H "$TD/kube/history.csv" "$@" >"$K/plan.out" 2>"$K/plan.err"
+}
+# kjq NAME FILTER: the filter must print true on the fake's current state.
+kjq() {
+	name=$1
+	if [ "$(jq -r "$2" "$K/state.json" 2>&1)" = true ]; then ok; else bad "state: $2 is $(jq -c "$2" "$K/state.json" 2>&1)"; fi
+}
+KAPPLY="apply --driver kubernetes --kubeconfig $K/kubeconfig $KNOW -d $K/st --poll-interval 50ms --evict-backoff 200ms"
+SHADOW='.pods | map(select(.metadata.name == "web-adp-shadow-1")) | length'
+
+# --- discovery --------------------------------------------------------------
+kcluster .
+kstart
+run "kube: plan --driver kubernetes" 2 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
+	-i "$K/inv.json" -f "$K/plan.json" -H "$TD/kube/history.csv" &&
+	expect_out "shop.web +node-b +-> node-c" && expect_err "discovered 3 nodes and 2 workloads" &&
+	expect_err "PodDisruptionBudget shop/web allows no disruption now"
+name="kube: discovered inventory"
+if [ "$(jq -c '[.partitions[].name, (.partitions[] | select(.name == "node-b") | .capacity.cpu | . * 1000 | round),
+	.partitions[0].zone, .partitions[2].zone, .partitions[0].kubernetes.pool]' "$K/inv.json")" = \
+	'["node-a","node-b","node-c",3700,"z1","z2","general"]' ]; then ok; else bad "partitions: $(jq -c .partitions "$K/inv.json")"; fi
+# node-b: 4 cores allocatable minus the DaemonSet pod (100m) and the mirror pod (200m).
+if [ "$(jq -c '[.components[] | [.name, .replicas, .placement, .tier, .kubernetes.kind, .min.cpu]]' "$K/inv.json")" = \
+	'[["shop.web",2,["node-a","node-b"],1,"Deployment",0.6],["shop.db",1,["node-c"],null,"StatefulSet",1]]' ]; then ok; else
+	bad "components: $(jq -c '[.components[] | [.name, .replicas, .placement, .tier, .kubernetes.kind, .min.cpu]]' "$K/inv.json")"; fi
+if [ "$(jq -c '[.kubernetes.pod_disruption_budgets[0].name, .kubernetes.daemonsets[0].name]' "$K/inv.json")" = '["web","node-exporter"]' ]; then
+	ok; else bad "pdbs and daemonsets not recorded"; fi
+if [ "$(jq -r '.inputs[0].path' "$K/plan.json")" = "$K/inv.json" ]; then ok; else bad "the plan does not name the discovered inventory"; fi
+run "kube: discovery limited to a namespace" 2 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
+	-i "$K/inv.json" --no-write -H "$TD/kube/history.csv" --namespace shop && expect_err "discovered 3 nodes"
+# Paged lists (the server returns two items per page, with continue tokens).
+kcluster '.behaviour.max_page = 2 | .nodes[2].spec.unschedulable = true'
+kstart
+run "kube: paged lists, cordoned node left out" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" \
+	$KNOW -i "$K/inv2.json" --no-write -H "$TD/kube/history.csv" &&
+	expect_err "node node-c is cordoned: left out of the partitions" && expect_err "discovered 2 nodes and 1 workloads"
+if grep -q 'continue=2' "$K/log"; then ok; else name="kube: continue token followed"; bad "no continued list in the log"; fi
+
+# --- a full apply over three nodes -------------------------------------------
+kcluster '.behaviour.heartbeat_conflict = true'
+kstart
+kplan
+run "kube: apply" 0 $KAPPLY "$K/plan.json" && expect_out "applied: 15 steps done"
+kjq "kube: node-b uncordoned" '.nodes[1].spec.unschedulable == false'
+kjq "kube: original evicted" '.pods | map(select(.metadata.name == "web-5d8f7b9c6-q7m3z")) | length == 0'
+kjq "kube: shadow removed" "$SHADOW == 0"
+kjq "kube: DaemonSet and mirror pods left alone" \
+	'[.pods[] | select(.spec.nodeName == "node-b") | .metadata.name] == ["node-exporter-babcd", "kube-proxy-node-b"]'
+name="kube: evictions"
+if [ "$(grep -c '/eviction ' "$K/log")" = 1 ] && grep -q 'POST /api/v1/namespaces/shop/pods/web-5d8f7b9c6-q7m3z/eviction 201' "$K/log"; then
+	ok; else bad "$(grep eviction "$K/log")"; fi
+name="kube: shadow created pinned before the eviction"
+if [ "$(grep -n 'POST /api/v1/namespaces/shop/pods 201' "$K/log" | cut -d: -f1)" -lt "$(grep -n '/eviction' "$K/log" | cut -d: -f1)" ]; then
+	ok; else bad "order: $(grep -E 'POST' "$K/log")"; fi
+name="kube: cordon retried after 409"
+if grep -q 'PATCH /api/v1/nodes/node-b 409' "$K/log" && [ "$(grep -c 'PATCH /api/v1/nodes/node-b 200' "$K/log")" = 2 ]; then
+	ok; else bad "$(grep PATCH "$K/log")"; fi
+if grep -qx "updated node-b" "$K/updates.log"; then ok; else name="kube: update ran"; bad "no update of node-b"; fi
+name="kube: journal messages"
+if jq -e '.steps[6].message | test("cordoned node-b; 1 pods evicted")' "$K/st/run.json" >/dev/null &&
+	jq -e '.steps[1].message | test("created shadow shop/web-adp-shadow-1 on node-c")' "$K/st/run.json" >/dev/null; then
+	ok; else bad "$(jq -c '[.steps[].message]' "$K/st/run.json")"; fi
+name="kube: no secret in any output"
+if grep -rqF "$(cat "$K/token")" "$TMP/out" "$TMP/err" "$K/st" "$K/plan.out" "$K/plan.err" "$K/inv.json" "$K/plan.json"; then
+	bad "the token was printed"; else ok; fi
+
+# The shadow pod as created: pinned by node affinity, sized to the plan.
+kcluster .
+kstart
+kplan
+ADPART_TEST_CRASH_AFTER_STEP=3 "$BIN" $KAPPLY "$K/plan.json" >/dev/null 2>&1
+kjq "kube: shadow pinned to node-c by matchFields" \
+	'.pods[] | select(.metadata.name == "web-adp-shadow-1") | .spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0] == {"key": "metadata.name", "operator": "In", "values": ["node-c"]}'
+kjq "kube: shadow labels" \
+	'.pods[] | select(.metadata.name == "web-adp-shadow-1") | .metadata.labels | (.app == "web" and ."adpart-update.io/shadow-of" == "web" and (has("pod-template-hash") | not))'
+alloc=$(jq '[.waves[0].placements[] | select(.from) | .allocation.cpu][0]' "$K/plan.json")
+kjq "kube: shadow requests sum to the plan's allocation ($alloc cores)" \
+	"[.pods[] | select(.metadata.name == \"web-adp-shadow-1\") | .spec.containers[].resources.requests.cpu | rtrimstr(\"m\") | tonumber] | add == ($alloc * 1000 | round)"
+run "kube: resume after kill -9 at step 3" 0 $KAPPLY --resume "$K/plan.json"
+kjq "kube: resumed apply removed the shadow" "$SHADOW == 0"
+kjq "kube: resumed apply uncordoned node-b" '.nodes[1].spec.unschedulable == false'
+
+# --- kill -9 after the drain, then --resume -----------------------------------
+kcluster .
+kstart
+kplan
+ADPART_TEST_CRASH_AFTER_STEP=7 "$BIN" $KAPPLY "$K/plan.json" >/dev/null 2>&1
+rc=$?
+name="kube: killed after the drain"
+if [ $rc -eq 137 ] && jq -e '.nodes["node-b"].cordoned == true' "$K/st/kube-state.json" >/dev/null; then ok; else bad "rc $rc, state $(cat "$K/st/kube-state.json" 2>&1)"; fi
+kjq "kube: node-b cordoned while killed" '.nodes[1].spec.unschedulable == true'
+run "kube: --resume" 0 $KAPPLY --resume "$K/plan.json" && expect_out "applied: 15 steps done"
+kjq "kube: node-b uncordoned after resume" '.nodes[1].spec.unschedulable == false'
+kjq "kube: shadow removed after resume" "$SHADOW == 0"
+if [ "$(grep -c '/eviction ' "$K/log")" = 1 ]; then ok; else name="kube: resume evicts once"; bad "$(grep eviction "$K/log")"; fi
+
+# --- a node cordoned before the run stays cordoned -------------------------------
+kcluster .
+kstart
+kplan
+curl -s --max-time 10 --cacert "$K/ca.crt" -H "Authorization: Bearer $(cat "$K/token")" -X PATCH \
+	-H 'Content-Type: application/merge-patch+json' -d '{"spec":{"unschedulable":true}}' \
+	"https://127.0.0.1:$FK_PORT/api/v1/nodes/node-b" >/dev/null
+run "kube: apply on a node cordoned before" 0 $KAPPLY "$K/plan.json"
+kjq "kube: a node cordoned before is left cordoned" '.nodes[1].spec.unschedulable == true'
+if jq -e '.steps[6].message | test("was cordoned before: left as it was")' "$K/st/run.json" >/dev/null; then ok; else
+	name="kube: prior state message"; bad "$(jq -c '.steps[6]' "$K/st/run.json")"; fi
+
+# --- drain blocked by a PodDisruptionBudget, then released --------------------
+kcluster '(.poddisruptionbudgets[0].spec.minAvailable) = 3'
+kstart
+kplan
+"$BIN" $KAPPLY "$K/plan.json" >"$K/pdb.out" 2>"$K/pdb.err" &
+apid=$!
+i=0
+while [ $i -lt 100 ] && [ "$(grep -c '/eviction 429' "$K/log" 2>/dev/null)" -lt 2 ]; do sleep 0.1; i=$((i + 1)); done
+curl -s --max-time 10 --cacert "$K/ca.crt" -H "Authorization: Bearer $(cat "$K/token")" -X PATCH \
+	-H 'Content-Type: application/merge-patch+json' -d '{"spec":{"minAvailable":2}}' \
+	"https://127.0.0.1:$FK_PORT/apis/policy/v1/namespaces/shop/poddisruptionbudgets/web" >/dev/null
+wait $apid
+rc=$?
+name="kube: drain blocked by a PDB, then released"
+if [ $rc -eq 0 ] && grep -q '/eviction 429' "$K/log" && grep -q '/eviction 201' "$K/log"; then ok; else bad "rc $rc: $(cat "$K/pdb.err")"; fi
+n429=$(grep -c '/eviction 429' "$K/log")
+if jq -e --arg n "$n429" '.steps[6].message | test("[(]" + $n + " refusals by a disruption budget")' "$K/st/run.json" >/dev/null; then ok; else
+	name="kube: refusals counted"; bad "$(jq -c '.steps[6].message' "$K/st/run.json") vs $n429"; fi
+# Backoff, not a hot loop: 200ms between refusals.
+name="kube: evictions paced by the backoff"
+if [ "$n429" -le 12 ]; then ok; else bad "$n429 refused evictions in about a second"; fi
+
+# A PDB that never allows it: the drain times out and the run rolls back.
+kcluster '(.poddisruptionbudgets[0].spec.minAvailable) = 3'
+kstart
+kplan
+run "kube: drain timeout rolls back" 4 $KAPPLY --drain-timeout 1s "$K/plan.json" &&
+	expect_err "rolled back"
+if jq -e '.steps[6].message | test("drain of shop.web on node-b timed out after 1s: eviction of shop/web-5d8f7b9c6-q7m3z still refused: Cannot evict pod")' \
+	"$K/st/run.json" >/dev/null; then ok; else name="kube: drain timeout message"; bad "$(jq -c '.steps[6]' "$K/st/run.json")"; fi
+kjq "kube: rollback uncordoned node-b" '.nodes[1].spec.unschedulable == false'
+kjq "kube: rollback removed the shadow" "$SHADOW == 0"
+kjq "kube: the original was never evicted" '.pods | map(select(.metadata.name == "web-5d8f7b9c6-q7m3z")) | length == 1'
+
+# --- the node does not come back Ready: rollback ---------------------------------
+kcluster '.behaviour.not_ready_after_update = ["node-b"]'
+kstart
+kplan
+run "kube: node not Ready after the update rolls back" 4 $KAPPLY --ready-timeout 1s --update-image registry.example/os-update:1 \
+	"$K/plan.json" && expect_err "rolled back"
+if jq -e '.steps[9] | .action == "verify_partition" and .status == "failed" and (.message | test("node node-b is not Ready after 1s"))' \
+	"$K/st/run.json" >/dev/null; then ok; else name="kube: verify_partition failed"; bad "$(jq -c '.steps[9]' "$K/st/run.json")"; fi
+kjq "kube: the update Job was pinned, privileged, with deadline and backoff limit" \
+	'.jobs[0] | .spec.activeDeadlineSeconds > 0 and .spec.backoffLimit == 0 and
+	 .spec.template.spec.containers[0].securityContext.privileged == true and
+	 .spec.template.spec.volumes[0].hostPath.path == "/" and
+	 .spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].values == ["node-b"] and
+	 .spec.template.spec.containers[0].command[0] == "/bin/sh"'
+kjq "kube: rollback restored node-b's schedulability" '.nodes[1].spec.unschedulable == false'
+kjq "kube: rollback removed the shadow" "$SHADOW == 0"
+# A failed update Job rolls back too.
+kcluster '.behaviour.job_fail_nodes = ["node-b"]'
+kstart
+kplan
+run "kube: failed update Job rolls back" 4 $KAPPLY --update-image registry.example/os-update:1 "$K/plan.json"
+if jq -e '.steps[8].message | test("update Job default/adp-update-node-b-[0-9a-f]{8} failed on node-b: BackoffLimitExceeded")' \
+	"$K/st/run.json" >/dev/null; then ok; else name="kube: job failure message"; bad "$(jq -c '.steps[8]' "$K/st/run.json")"; fi
+
+# --- configuration and TLS errors ---------------------------------------------
+kcluster .
+kstart
+run "kube: missing kubeconfig" 1 plan --driver kubernetes --kubeconfig "$K/nope.yaml" -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "^adpart-update: kubeconfig: .*nope.yaml"
+printf 'apiVersion: v1\nclusters:\n- name: x\n  cluster: {server: "https://h\n' >"$K/bad.yaml"
+run "kube: kubeconfig that is not YAML" 1 plan --driver kubernetes --kubeconfig "$K/bad.yaml" -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "bad.yaml:[45]:[0-9]+: not valid YAML"
+sed 's/    tokenFile: token/    exec:\n      command: aws/' "$K/kubeconfig" >"$K/exec.yaml"
+run "kube: exec plugin refused" 1 plan --driver kubernetes --kubeconfig "$K/exec.yaml" -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "exec.yaml:2[0-9]: exec: exec credential plugins are not supported"
+run "kube: unknown context" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" --context prod -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "kubeconfig:[0-9]+: contexts: no context named 'prod' \(named by --context\)"
+sed 's/    certificate-authority: ca.crt/    insecure-skip-tls-verify: true/' "$K/kubeconfig" >"$K/insecure.yaml"
+run "kube: insecure-skip-tls-verify refused" 1 plan --driver kubernetes --kubeconfig "$K/insecure.yaml" -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "insecure.yaml:[0-9]+: insecure-skip-tls-verify: TLS verification cannot be turned off"
+sed 's|server: https://|server: http://|' "$K/kubeconfig" >"$K/http.yaml"
+run "kube: plain http refused" 1 plan --driver kubernetes --kubeconfig "$K/http.yaml" -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "http.yaml:[0-9]+: server: 'http://127.0.0.1:[0-9]+' is not an https:// URL"
+sed 's|certificate-authority: ca.crt|certificate-authority: other-ca.crt|' "$K/kubeconfig" >"$K/wrongca.yaml"
+run "kube: TLS with the wrong CA refused" 1 plan --driver kubernetes --kubeconfig "$K/wrongca.yaml" -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "kubernetes API 'https://127.0.0.1:[0-9]+': .*(certificate|SSL)"
+run "kube: no credentials" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" --context other -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "kubernetes GET /api/v1/nodes\?limit=500: HTTP 401: Unauthorized"
+# certificate-authority-data and client certificate/key data (base64).
+cat >"$K/data.yaml" <<YAML
+apiVersion: v1
+kind: Config
+current-context: c
+clusters:
+- name: k
+  cluster:
+    server: https://127.0.0.1:$FK_PORT
+    certificate-authority-data: $(base64 -w0 "$K/ca.crt")
+contexts:
+- name: c
+  context: {cluster: k, user: u, namespace: shop}
+users:
+- name: u
+  user:
+    client-certificate-data: $(base64 -w0 "$K/cli.crt")
+    client-key-data: $(base64 -w0 "$K/cli.key")
+YAML
+run "kube: client certificate and CA data" 2 plan --driver kubernetes --kubeconfig "$K/data.yaml" -s "$K/sched.json" $KNOW \
+	-i "$K/inv3.json" --no-write -H "$TD/kube/history.csv" && expect_err "discovered 3 nodes"
+name="kube: no key material in any output"
+if grep -qF "$(sed -n 2p "$K/cli.key")" "$TMP/out" "$TMP/err" "$K/inv3.json"; then bad "the key was printed"; else ok; fi
+# In-cluster: the service account directory and the environment.
+mkdir -p "$K/sa"
+cp "$K/token" "$K/sa/token"
+cp "$K/ca.crt" "$K/sa/ca.crt"
+echo shop >"$K/sa/namespace"
+name="kube: in-cluster configuration"
+if (cd "$K" && env -u KUBECONFIG HOME="$K/nohome" KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$FK_PORT" \
+	"$BIN" plan --driver kubernetes --service-account-dir "$K/sa" -s sched.json $KNOW -i inv4.json --no-write \
+	-H "$TD/kube/history.csv" >"$TMP/out" 2>"$TMP/err"); [ $? -eq 2 ]; then ok; else bad "$(cat "$TMP/err")"; fi
+expect_err "discovered 3 nodes and 2 workloads from https://127.0.0.1:$FK_PORT"
+name="kube: in-cluster without a token"
+rm "$K/sa/token"
+if (env -u KUBECONFIG KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$FK_PORT" \
+	"$BIN" plan --driver kubernetes --service-account-dir "$K/sa" -s "$K/sched.json" $KNOW --no-write \
+	>"$TMP/out" 2>"$TMP/err"); [ $? -eq 1 ]; then ok; else bad "exit status"; fi
+expect_err "in-cluster: cannot read the service account token '$K/sa/token'"
+run "kube: unknown driver" 64 plan --driver nomad -s "$K/sched.json" && expect_err "unknown driver 'nomad'"
+run "kube: apply with an unknown driver" 64 apply --driver nomad "$K/plan.json" && expect_err "unknown driver 'nomad'"
+fk_stop
+fi
