@@ -344,6 +344,39 @@ def strategic_merge(target, patch, key=None):
     return target
 
 
+# --- RBAC ----------------------------------------------------------------
+
+RULES = None
+
+
+def load_rbac(path):
+    """The rules of a ClusterRole written one field per line with JSON
+    lists (as deploy/kubernetes/clusterrole.yaml is), up to the first
+    document separator."""
+    rules, cur = [], None
+    with open(path) as f:
+        for line in f:
+            if line.startswith("---"):
+                break
+            m = re.match(r"^(- |  )(apiGroups|resources|verbs): (\[.*\])\s*$", line)
+            if not m:
+                continue
+            if m.group(1) == "- ":
+                cur = {}
+                rules.append(cur)
+            cur[m.group(2)] = json.loads(m.group(3))
+    return rules
+
+
+def allowed(group, resource, verb):
+    if RULES is None:
+        return True
+    for r in RULES:
+        if group in r.get("apiGroups", []) and resource in r.get("resources", []) and verb in r.get("verbs", []):
+            return True
+    return False
+
+
 # --- HTTP ------------------------------------------------------------------
 
 ROUTE = re.compile(r"^(?P<group>/api/v1|/apis/[a-z.]+/v1)(?:/namespaces/(?P<ns>[a-z0-9-]+))?"
@@ -368,21 +401,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 f.write("%s %s %d\n" % (self.command, self.path, code))
 
     def authorised(self):
-        h = self.headers.get("Authorization", "")
-        if h == "Bearer " + TOKEN:
-            return True
+        """The bearer token is the driver's service account (RBAC rules
+        apply); a client certificate signed by the CA is an administrator
+        (system:masters, no RBAC), as the tests' own kubectl-like calls."""
+        self.admin = False
         try:
-            return bool(self.connection.getpeercert())
+            self.admin = bool(self.connection.getpeercert())
         except (AttributeError, ValueError):
-            return False
+            pass
+        return self.admin or self.headers.get("Authorization", "") == "Bearer " + TOKEN
+
+    def read_body(self):
+        """Reads the whole request body first, whatever the answer, so a
+        kept-alive connection stays in step."""
+        n = int(self.headers.get("Content-Length") or 0)
+        self.raw = self.rfile.read(n) if 0 < n <= 4 << 20 else b""
+        if n > 4 << 20:
+            self.close_connection = True
 
     def body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        if n > 4 << 20:
-            return None
-        raw = self.rfile.read(n) if n else b""
         try:
-            return json.loads(raw) if raw else None
+            return json.loads(self.raw) if self.raw else None
         except ValueError:
             return None
 
@@ -402,6 +441,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if namespaced and name and not ns:
             return self.send(404, status_obj(404, "NotFound", "the server could not find the requested resource"))
         method = self.command
+        verb = {"GET": "get" if name else ("watch" if q.get("watch") in ("1", "true") else "list"),
+                "POST": "create", "PATCH": "patch", "DELETE": "delete", "PUT": "update"}.get(method, "")
+        api_group = "" if group == "/api/v1" else group.split("/")[2]
+        resource = coll + ("/" + sub if sub else "")
+        if not self.admin and not allowed(api_group, resource, verb):
+            return self.send(403, status_obj(403, "Forbidden", '%s is forbidden: cannot %s resource "%s" in API group "%s"'
+                                             % (resource, verb, resource, api_group)))
         if method == "GET" and not name:
             return self.list(coll, ns, q)
         if method == "POST" and not name:
@@ -431,6 +477,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.send(405, status_obj(405, "MethodNotAllowed", "method not allowed"))
 
     def handle_locked(self):
+        self.read_body()
         with LOCK:
             self.handle_any()
             self.dump()
@@ -547,8 +594,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """A fake Prometheus query_range for apply's monitoring: the
         usage of a pod named in the query (pod="NAME"), from the
         cluster file's behaviour.usage, as a constant matrix."""
-        n = int(self.headers.get("Content-Length") or 0)
-        form = dict(urllib.parse.parse_qsl(self.rfile.read(n).decode() if n else urllib.parse.urlsplit(self.path).query))
+        form = dict(urllib.parse.parse_qsl(self.raw.decode() if self.raw else urllib.parse.urlsplit(self.path).query))
         query = form.get("query", "")
         res = "cpu" if "cpu" in query else "memory"
         pod = re.search(r'pod="([^"]+)"', query)
@@ -592,7 +638,11 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--dump")
     ap.add_argument("--log")
+    ap.add_argument("--rbac", help="enforce the rules of this ClusterRole (403 Forbidden otherwise)")
     ARGS = ap.parse_args()
+    global RULES
+    if ARGS.rbac:
+        RULES = load_rbac(ARGS.rbac)
     with open(ARGS.token_file) as f:
         TOKEN = f.read().strip()
     with open(ARGS.cluster) as f:

@@ -33,7 +33,7 @@ fk_start() {
 	rm -f "$d/port" "$d/log"
 	/usr/bin/python3 "$TOP/tests/fake-kube/fake_kube.py" --cluster "$2" --cert "$d/srv.crt" --key "$d/srv.key" \
 		--token-file "$d/token" --client-ca "$d/ca.crt" --port-file "$d/port" --dump "$d/state.json" \
-		--log "$d/log" 2>"$d/server.err" &
+		--log "$d/log" --rbac "$TOP/deploy/kubernetes/clusterrole.yaml" 2>"$d/server.err" &
 	FK_PID=$!
 	i=0
 	while [ ! -s "$d/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
@@ -64,6 +64,13 @@ users:
   user: {}
 YAML
 	[ -n "$FK_PORT" ]
+}
+
+# fk_admin METHOD PATH [JSON]: a request as the cluster administrator (client
+# certificate), e.g. what an operator does with kubectl during a test.
+fk_admin() {
+	curl -s --max-time 10 --cacert "$K/ca.crt" --cert "$K/cli.crt" --key "$K/cli.key" -X "$1" \
+		-H 'Content-Type: application/merge-patch+json' ${3:+-d "$3"} "https://127.0.0.1:$FK_PORT$2"
 }
 
 fk_stop() {
