@@ -301,7 +301,8 @@ static void quantity_mem(char *out, size_t len, double bytes)
 }
 
 /* Spreads alloc over the containers in proportion to their requests
- * (evenly when none has one), raising a limit that would fall below. */
+ * (evenly when none has one; a container without a request keeps none
+ * when others have one), raising a limit that would fall below. */
 static void size_containers(json_t *containers, const double alloc[ADP_RES_COUNT])
 {
 	static const char *const keys[2] = { "cpu", "memory" };
@@ -327,8 +328,9 @@ static void size_containers(json_t *containers, const double alloc[ADP_RES_COUNT
 			if (!(req = json_object_get(res, "requests")))
 				json_object_set_new(res, "requests", req = json_object());
 			lim = json_object_get(res, "limits");
-			share = total > 0 && !kube_quantity(str(req, keys[r]), &v) ? alloc[r] * v / total
-										 : alloc[r] / (double)n;
+			if (total > 0 && kube_quantity(str(req, keys[r]), &v))
+				continue; /* others carry the requests: this one keeps none */
+			share = total > 0 ? alloc[r] * v / total : alloc[r] / (double)n;
 			if (r == 0)
 				quantity_cpu(q, sizeof(q), share);
 			else

@@ -107,7 +107,7 @@ int kube_quantity(const char *s, double *out)
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || errno || !isfinite(v) || v < 0 || (end[0] == 'x' || end[0] == 'X'))
+	if (end == s || errno || !isfinite(v) || v < 0 || strpbrk(s, "xX"))
 		return -1;
 	for (i = 0; i < sizeof(sufs) / sizeof(sufs[0]); i++)
 		if (!strcmp(end, sufs[i].suf)) {
