@@ -974,34 +974,37 @@ static int kube_sample(void *ctx, const struct plan *p, const struct plan_placem
 		 "sum(rate(container_cpu_usage_seconds_total{namespace=\"%s\",pod=\"%s\",container!=\"\"}[5m]))", ns, name);
 	snprintf(qm, sizeof(qm), "sum(container_memory_working_set_bytes{namespace=\"%s\",pod=\"%s\",container!=\"\"})",
 		 ns, name);
-	po = *d->o.prom;
-	memset(po.query, 0, sizeof(po.query));
-	po.query[ADP_RES_CPU] = qc;
-	po.query[ADP_RES_MEMORY] = qm;
-	po.range = 600;
-	po.step = 60;
-	po.only = NULL;
-	po.nonly = 0;
 	ho.until = (int64_t)time(NULL) + 1;
-	history_init(&h);
-	rc = forecast_prom_read(&h, &po, x->component, &ho);
-	if (rc) {
-		history_release(&h);
-		/* An empty answer is "no data", which the engine fails closed on. */
-		return strstr(adp_error_last(), "no series") || strstr(adp_error_last(), "empty") ? 1 : rc;
-	}
-	for (r = 0; r < ADP_RES_COUNT; r++) {
-		const struct series *se = history_find(&h, x->component, r);
+	/* One query per resource: a resource without series is "no data" for
+	 * it alone. */
+	for (r = 0; r < 2; r++) {
+		int res = r ? ADP_RES_MEMORY : ADP_RES_CPU;
+		const struct series *se;
 		size_t i;
 
+		po = *d->o.prom;
+		memset(po.query, 0, sizeof(po.query));
+		po.query[res] = r ? qm : qc;
+		po.range = 600;
+		po.step = 60;
+		po.only = NULL;
+		po.nonly = 0;
+		history_init(&h);
+		if ((rc = forecast_prom_read(&h, &po, x->component, &ho))) {
+			history_release(&h);
+			if (strstr(adp_error_last(), "returned no series"))
+				continue;
+			return rc;
+		}
+		se = history_find(&h, x->component, res);
 		for (i = se ? se->n : 0; i-- > 0;)
 			if (!isnan(se->v[i])) {
-				usage[r] = se->v[i];
-				have[r] = any = 1;
+				usage[res] = se->v[i];
+				have[res] = any = 1;
 				break;
 			}
+		history_release(&h);
 	}
-	history_release(&h);
 	return any ? 0 : 1;
 }
 

@@ -192,6 +192,42 @@ run "kube: failed update Job rolls back" 4 $KAPPLY --update-image registry.examp
 if jq -e '.steps[8].message | test("update Job default/adp-update-node-b-[0-9a-f]{8} failed on node-b: BackoffLimitExceeded")' \
 	"$K/st/run.json" >/dev/null; then ok; else name="kube: job failure message"; bad "$(jq -c '.steps[8]' "$K/st/run.json")"; fi
 
+# --- monitoring through Prometheus (the fake's query_range) ----------------------
+KPROM="--prometheus https://127.0.0.1:PORT --prom-ca-file $K/ca.crt"
+kcluster '.behaviour.usage = {"web-adp-shadow-1": {"cpu": 0.05, "memory": 100000000}}'
+kstart
+kplan
+run "kube: apply monitored through Prometheus" 0 $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") --on-deviation rollback "$K/plan.json"
+name="kube: observations within the band"
+if jq -e '(.observations | length) > 4 and all(.observations[]; .decision == "ok") and
+	(.observations[0] | .actual == 0.05 and .resource == "cpu")' "$K/st/run.json" >/dev/null; then ok; else
+	bad "$(jq -c '.observations[:3]' "$K/st/run.json")"; fi
+# Above the band with grow: the shadow's limits are raised in place.
+kcluster '.behaviour.usage = {"web-adp-shadow-1": {"cpu": 0.5}}'
+kstart
+kplan
+ADPART_TEST_CRASH_AFTER_STEP=3 "$BIN" $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") --on-deviation grow "$K/plan.json" >/dev/null 2>&1
+grown=$(jq '[.observations[] | select(.decision == "grow") | .grown_to][0]' "$K/st/journal.json")
+kjq "kube: grow resized the shadow in place to $grown cores" \
+	"[.pods[] | select(.metadata.name == \"web-adp-shadow-1\") | .spec.containers[].resources.limits.cpu | rtrimstr(\"m\") | tonumber] | add | . - ($grown * 1000) | fabs < 2"
+if grep -q 'PATCH /api/v1/namespaces/shop/pods/web-adp-shadow-1/resize 200' "$K/log"; then ok; else name="kube: resize subresource"; bad "no resize"; fi
+run "kube: --rollback after a kill" 4 $KAPPLY --rollback "$K/plan.json"
+kjq "kube: --rollback removed the shadow" "$SHADOW == 0"
+kjq "kube: --rollback left node-b schedulable" '(.nodes[1].spec.unschedulable // false) == false'
+# No data: the engine fails closed.
+kcluster '.behaviour.usage = {}'
+kstart
+kplan
+run "kube: no monitoring data rolls back" 4 $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") "$K/plan.json"
+if jq -e '.observations[0].state == "no_data"' "$K/st/run.json" >/dev/null; then ok; else name="kube: no_data observed"; bad "$(jq -c .observations "$K/st/run.json")"; fi
+# A cluster without in-place resize: grow cannot, the wave rolls back.
+kcluster '.behaviour.usage = {"web-adp-shadow-1": {"cpu": 0.5}} | .behaviour.resize_supported = false'
+kstart
+kplan
+run "kube: grow without in-place resize rolls back" 4 $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") --on-deviation grow "$K/plan.json"
+if jq -e '.observations[0].message | test("in-place resize of shop/web-adp-shadow-1 is not available")' "$K/st/run.json" >/dev/null; then ok; else
+	name="kube: resize unavailable message"; bad "$(jq -c '.observations[0]' "$K/st/run.json")"; fi
+
 # --- configuration and TLS errors ---------------------------------------------
 kcluster .
 kstart
