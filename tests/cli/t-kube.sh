@@ -228,6 +228,57 @@ run "kube: grow without in-place resize rolls back" 4 $KAPPLY $(echo "$KPROM" | 
 if jq -e '.observations[0].message | test("in-place resize of shop/web-adp-shadow-1 is not available")' "$K/st/run.json" >/dev/null; then ok; else
 	name="kube: resize unavailable message"; bad "$(jq -c '.observations[0]' "$K/st/run.json")"; fi
 
+# --- history from a real Prometheus with the default container queries -----------
+if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then
+	# cAdvisor-like series for the fixture's pods (and the pod-level
+	# aggregate with container="", which the queries must not count twice),
+	# and kube-prometheus's pod -> workload recording rule.
+	/usr/bin/python3 - >"$K/metrics.om" <<'PY'
+end = 1525564800  # 2018-05-06T00:00:00Z
+start = end - 4 * 86400
+pods = [("web-5d8f7b9c6-x2k4p", "web", "deployment", 0.2, 3e8), ("web-5d8f7b9c6-q7m3z", "web", "deployment", 0.2, 3e8),
+        ("db-0", "db", "statefulset", 0.4, 1.2e9)]
+print("# TYPE container_cpu_usage_seconds counter")
+for pod, wl, kind, cpu, mem in pods:
+    for c, k in ((wl, 1), ("", 5)):
+        for t in range(start, end, 60):
+            print('container_cpu_usage_seconds_total{namespace="shop",pod="%s",container="%s"} %.3f %d' % (pod, c, k * cpu * (t - start), t))
+print("# TYPE container_memory_working_set_bytes gauge")
+for pod, wl, kind, cpu, mem in pods:
+    for t in range(start, end, 60):
+        print('container_memory_working_set_bytes{namespace="shop",pod="%s",container="%s"} %d %d' % (pod, wl, mem, t))
+print("# TYPE namespace_workload_pod:kube_pod_owner:relabel gauge")
+for pod, wl, kind, cpu, mem in pods:
+    for t in range(start, end, 60):
+        print('namespace_workload_pod:kube_pod_owner:relabel{namespace="shop",pod="%s",workload="%s",workload_type="%s"} 1 %d' % (pod, wl, kind, t))
+print("# EOF")
+PY
+	mkdir -p "$K/tsdb"
+	if promtool tsdb create-blocks-from openmetrics "$K/metrics.om" "$K/tsdb" >"$K/promtool.log" 2>&1; then ok; else
+		name="kube: promtool backfill"; bad "$(tail -3 "$K/promtool.log")"; fi
+	printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' >"$K/prometheus.yml"
+	KPORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	prometheus --config.file="$K/prometheus.yml" --storage.tsdb.path="$K/tsdb" --storage.tsdb.retention.time=100y \
+		--web.listen-address="127.0.0.1:$KPORT" >"$K/prometheus.log" 2>&1 &
+	KPROM_PID=$!
+	i=0
+	while [ $i -lt 100 ] && ! curl -fsS "http://127.0.0.1:$KPORT/-/ready" >/dev/null 2>&1; do sleep 0.2; i=$((i + 1)); done
+	kcluster .
+	kstart
+	run "kube: plan with history from Prometheus (default queries)" 2 plan --driver kubernetes --kubeconfig "$K/kubeconfig" \
+		-s "$K/sched.json" $KNOW -i "$K/inv-prom.json" --no-write -o json --prometheus "http://127.0.0.1:$KPORT" \
+		--prom-range 4d --prom-step 5m
+	name="kube: default queries map container metrics to workloads"
+	if jq -e '[.forecast.series[] | select(.component == "shop.web" and .resource == "cpu") | .p50_peak][0] | . > 0.39 and . < 0.41' "$TMP/out" >/dev/null &&
+		jq -e '[.forecast.series[] | select(.component == "shop.web" and .resource == "memory") | .p50_peak][0] | . > 5.9e8 and . < 6.1e8' "$TMP/out" >/dev/null &&
+		jq -e '[.forecast.series[] | select(.component == "shop.db" and .resource == "cpu") | .p50_peak][0] | . > 0.39 and . < 0.41' "$TMP/out" >/dev/null; then
+		ok; else bad "$(jq -c '[.forecast.series[] | [.component, .resource, .p50_peak]]' "$TMP/out" 2>&1 | head -c 400)"; fi
+	kill "$KPROM_PID" 2>/dev/null
+	wait "$KPROM_PID" 2>/dev/null
+else
+	echo "SKIP: kube: prometheus or promtool not installed (run .ci/deps)" >&2
+fi
+
 # --- configuration and TLS errors ---------------------------------------------
 kcluster .
 kstart
