@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -500,8 +501,8 @@ const char *kube_status_message(json_t *status)
 	return m ? m : "";
 }
 
-int kube_request(struct kube_client *k, const char *method, const char *path, const char *content_type,
-		 json_t *body, long *status, json_t **out)
+static int request_once(struct kube_client *k, const char *method, const char *path, const char *content_type,
+			json_t *body, long *status, json_t **out, int *transport)
 {
 	CURL *c = k->curl;
 	struct adp_buf resp;
@@ -567,6 +568,7 @@ int kube_request(struct kube_client *k, const char *method, const char *path, co
 		goto done;
 	}
 	if (cc != CURLE_OK) {
+		*transport = 1;
 		rc = adp_error_set(ADP_ESYS, "kubernetes API '%s': %s", k->cfg.server, err[0] ? err : curl_easy_strerror(cc));
 		goto done;
 	}
@@ -591,6 +593,42 @@ done:
 	free(text);
 	free(url);
 	adp_buf_release(&resp);
+	return rc;
+}
+
+int kube_request(struct kube_client *k, const char *method, const char *path, const char *content_type,
+		 json_t *body, long *status, json_t **out)
+{
+	/* Reads and deletes are idempotent: retried on transport errors,
+	 * 429 (API priority and fairness) and 5xx, with a growing pause. TLS
+	 * failures are not transient and are not retried. */
+	int retry = !strcmp(method, "GET") || !strcmp(method, "DELETE");
+	int attempt, rc = 0;
+
+	for (attempt = 0;; attempt++) {
+		int transport = 0;
+
+		rc = request_once(k, method, path, content_type, body, status, out, &transport);
+		if (!retry || attempt >= KUBE_RETRIES)
+			break;
+		if (rc && !(transport && !strstr(adp_error_last(), "SSL") && !strstr(adp_error_last(), "certificate")))
+			break;
+		if (!rc && *status != 429 && *status < 500)
+			break;
+		if (!rc && out) {
+			json_decref(*out);
+			*out = NULL;
+		}
+		{
+			struct timespec ts = { 0, (250L << attempt) * 1000000L };
+			while (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			while (nanosleep(&ts, &ts) && errno == EINTR)
+				;
+		}
+	}
 	return rc;
 }
 

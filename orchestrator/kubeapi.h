@@ -17,6 +17,7 @@
 #define KUBE_MAX_CONFIG ((size_t)4 << 20)    /* kubeconfig file size */
 #define KUBE_MAX_SECRET ((size_t)64 << 10)   /* token and certificate files */
 #define KUBE_DEFAULT_TIMEOUT 30              /* seconds per request */
+#define KUBE_RETRIES 3                      /* GET and DELETE: transport errors, 429, 5xx */
 #define KUBE_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
 struct kube_config {
@@ -62,6 +63,8 @@ void kube_client_release(struct kube_client *k);
 
 /* One request. path starts with "/" (query string included). body is
  * serialised when not NULL, with content_type (NULL: application/json).
+ * GET and DELETE are retried KUBE_RETRIES times on transport errors
+ * (not TLS ones), 429 and 5xx, after 0.25, 0.5 and 1 s.
  * *status gets the HTTP status; *out (may be NULL) the parsed JSON
  * answer, or NULL when the body is empty. Fails only when no answer
  * could be had (transport, TLS, size, non-JSON body). */

@@ -88,6 +88,8 @@ name="kube: cordon retried after 409"
 if grep -q 'PATCH /api/v1/nodes/node-b 409' "$K/log" && [ "$(grep -c 'PATCH /api/v1/nodes/node-b 200' "$K/log")" = 2 ]; then
 	ok; else bad "$(grep PATCH "$K/log")"; fi
 if grep -qx "updated node-b" "$K/updates.log"; then ok; else name="kube: update ran"; bad "no update of node-b"; fi
+kjq "kube: the evicted pod was replaced by its controller, not on node-b" \
+	'[.pods[] | select(.metadata.ownerReferences[0].kind == "ReplicaSet") | .spec.nodeName] | length == 2 and (index("node-b") | not)'
 name="kube: journal messages"
 if jq -e '.steps[6].message | test("cordoned node-b; 1 pods evicted")' "$K/st/run.json" >/dev/null &&
 	jq -e '.steps[1].message | test("created shadow shop/web-adp-shadow-1 on node-c")' "$K/st/run.json" >/dev/null; then
@@ -125,6 +127,33 @@ run "kube: --resume" 0 $KAPPLY --resume "$K/plan.json" && expect_out "applied: 1
 kjq "kube: node-b uncordoned after resume" '.nodes[1].spec.unschedulable == false'
 kjq "kube: shadow removed after resume" "$SHADOW == 0"
 if [ "$(grep -c '/eviction ' "$K/log")" = 1 ]; then ok; else name="kube: resume evicts once"; bad "$(grep eviction "$K/log")"; fi
+
+# --- a StatefulSet with volumes: no shadow, the pod moves by eviction ------------
+kcluster '.statefulsets[0].spec.volumeClaimTemplates = [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"]}}]'
+kstart
+sed 's/"partitions": \["node-b"\]/"partitions": ["node-c"]/' "$K/sched.json" >"$K/sched-c.json"
+"$BIN" plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched-c.json" $KNOW -f "$K/plan-c.json" \
+	-i "$K/inventory-c.json" -H "$TD/kube/history.csv" >/dev/null 2>&1
+run "kube: apply moving a StatefulSet pod with volumes" 0 $KAPPLY "$K/plan-c.json"
+name="kube: StatefulSet moved without a shadow"
+if jq -e '(.steps[1].message | test("StatefulSet shop/db has volume claims: no shadow")) and
+	(.steps[6].message | test("cordoned node-c; 1 pods evicted from node-c"))' "$K/st/run.json" >/dev/null; then ok; else
+	bad "$(jq -c '[.steps[:8][] | .message]' "$K/st/run.json")"; fi
+kjq "kube: db-0 recreated on another node" '[.pods[] | select(.metadata.name == "db-0") | .spec.nodeName] | length == 1 and .[0] != "node-c"'
+kjq "kube: no shadow pod for the StatefulSet" '[.pods[] | select(.metadata.labels."adpart-update.io/shadow-of")] | length == 0'
+kjq "kube: node-c uncordoned" '.nodes[2].spec.unschedulable == false'
+
+# --- an API server that is briefly unavailable -----------------------------------
+kcluster '.behaviour.unavailable_gets = 2'
+kstart
+run "kube: reads retried on 503" 2 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
+	-i "$K/inv5.json" --no-write -H "$TD/kube/history.csv"
+if [ "$(grep -c ' 503$' "$K/log")" = 2 ]; then ok; else name="kube: two 503 answers"; bad "$(grep -c ' 503$' "$K/log")"; fi
+kcluster '.behaviour.unavailable_gets = 100'
+kstart
+run "kube: an unavailable API server is an error" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
+	-i "$K/inv5.json" --no-write && expect_err "kubernetes GET /api/v1/nodes\?limit=500: HTTP 503: the server is currently unable"
+if [ "$(grep -c ' 503$' "$K/log")" = 4 ]; then ok; else name="kube: 1 + 3 retries"; bad "$(grep -c ' 503$' "$K/log")"; fi
 
 # --- a node cordoned before the run stays cordoned -------------------------------
 kcluster .

@@ -212,9 +212,22 @@ def pod_ready(pod):
     return False
 
 
+def pick_node(spec):
+    """The scheduler's choice for a pod without a node affinity: the Ready,
+    schedulable node running the fewest pods (by name on a tie)."""
+    best = None
+    for n in sorted(STATE.get("nodes", []), key=lambda n: meta(n)["name"]):
+        if not node_ready(n) or (n.get("spec", {}).get("unschedulable") and not tolerates_unschedulable(spec)):
+            continue
+        load = sum(1 for p in STATE.get("pods", []) if p.get("spec", {}).get("nodeName") == meta(n)["name"])
+        if best is None or load < best[0]:
+            best = (load, meta(n)["name"])
+    return best[1] if best else None
+
+
 def schedule(pod):
     spec = pod.setdefault("spec", {})
-    want = affinity_node(spec)
+    want = affinity_node(spec) or pick_node(spec)
     node = find("nodes", None, want) if want else None
     st = pod.setdefault("status", {})
     if not node or (node.get("spec", {}).get("unschedulable") and not tolerates_unschedulable(spec)
@@ -227,6 +240,54 @@ def schedule(pod):
     st["phase"] = "Pending"
     st["conditions"] = [{"type": "PodScheduled", "status": "True"}]
     pod["_ready_at"] = now_ms() + int(beh("ready_after_ms", 200))
+
+
+def owned_by(pod, kind, name):
+    for r in meta(pod).get("ownerReferences") or []:
+        if r.get("controller") and r.get("kind") == kind and r.get("name") == name:
+            return True
+    return False
+
+
+def new_pod(ns, name, tmpl, labels, kind, owner):
+    pod = {"metadata": {"name": name, "namespace": ns, "labels": labels,
+                        "ownerReferences": [{"apiVersion": "apps/v1", "kind": kind, "name": owner,
+                                             "uid": "u-" + owner, "controller": True}]},
+           "spec": copy.deepcopy(tmpl.get("spec", {}))}
+    prepare("pods", pod, ns)
+    STATE.setdefault("pods", []).append(pod)
+    schedule(pod)
+
+
+def controllers():
+    """The ReplicaSet and StatefulSet controllers, reduced to what a drain
+    sees: an evicted pod is replaced (a Deployment's by a new name, a
+    StatefulSet's by the same name once the old one is gone)."""
+    for d in STATE.get("deployments", []):
+        ns, name = meta(d).get("namespace", "default"), meta(d)["name"]
+        rs = None
+        for p in STATE.get("pods", []):
+            for r in meta(p).get("ownerReferences") or []:
+                if r.get("kind") == "ReplicaSet" and r.get("name", "").startswith(name + "-") \
+                        and meta(p).get("namespace", "default") == ns:
+                    rs = r["name"]
+        if rs is None:
+            continue
+        live = [p for p in STATE.get("pods", []) if owned_by(p, "ReplicaSet", rs)
+                and not meta(p).get("deletionTimestamp")]
+        tmpl = d["spec"]["template"]
+        for _ in range(d["spec"].get("replicas", 1) - len(live)):
+            labels = dict(tmpl.get("metadata", {}).get("labels", {}), **{"pod-template-hash": rs[len(name) + 1:]})
+            new_pod(ns, "%s-%s" % (rs, uuid.uuid4().hex[:5]), tmpl, labels, "ReplicaSet", rs)
+    for st in STATE.get("statefulsets", []):
+        ns, name = meta(st).get("namespace", "default"), meta(st)["name"]
+        tmpl = st["spec"]["template"]
+        for i in range(st["spec"].get("replicas", 1)):
+            pname = "%s-%d" % (name, i)
+            if find("pods", ns, pname) is None:
+                labels = dict(tmpl.get("metadata", {}).get("labels", {}),
+                              **{"statefulset.kubernetes.io/pod-name": pname})
+                new_pod(ns, pname, tmpl, labels, "StatefulSet", name)
 
 
 def tick():
@@ -257,6 +318,7 @@ def tick():
             if n is not None and node in beh("not_ready_after_update", []):
                 set_node_ready(n, False)
         meta(job)["resourceVersion"] = next_rv()
+    controllers()
     for pdb in STATE.get("poddisruptionbudgets", []):
         pdb_status(pdb)
 
@@ -433,6 +495,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not self.authorised():
             return self.send(401, status_obj(401, "Unauthorized", "Unauthorized"))
         tick()
+        if self.command == "GET" and STATE.get("behaviour", {}).get("unavailable_gets", 0) > 0:
+            # An overloaded or restarting API server.
+            STATE["behaviour"]["unavailable_gets"] -= 1
+            return self.send(503, status_obj(503, "ServiceUnavailable", "the server is currently unable to handle the request"))
         m = ROUTE.match(u.path)
         if not m or m.group("coll") not in KINDS or KINDS[m.group("coll")][0] != m.group("group"):
             return self.send(404, status_obj(404, "NotFound", "the server could not find the requested resource"))
