@@ -489,7 +489,42 @@ static int start_shadow(struct orch_kube *d, const struct plan *p, const struct 
 	return rc;
 }
 
-/* Waits for the shadow to be Ready (or, without a shadow, returns). */
+static int on_shadow_event(void *u, const char *type, json_t *obj)
+{
+	(void)u;
+	if (!strcmp(type, "ERROR"))
+		return 2; /* e.g. 410 Expired: read again */
+	if (!strcmp(type, "DELETED"))
+		return 3;
+	return pod_ready(obj) ? 1 : 0;
+}
+
+/* Watches the pod from resourceVersion rv for up to secs: 1 Ready, 3
+ * deleted, 0 nothing decisive (or no watch: polls instead). */
+static int watch_pod(struct orch_kube *d, const char *ns, const char *name, const char *rv, int64_t secs)
+{
+	char path[1024];
+	long st;
+	int stopped = 0, rc;
+
+	if (d->no_watch || !rv || secs < 1) {
+		sleep_ms(d->o.poll_ms);
+		return 0;
+	}
+	snprintf(path, sizeof(path),
+		 "/api/v1/namespaces/%s/pods?watch=1&fieldSelector=metadata.name%%3D%s&resourceVersion=%s&timeoutSeconds=%lld",
+		 ns, name, rv, (long long)(secs > 30 ? 30 : secs));
+	if ((rc = kube_watch(d->k, path, on_shadow_event, NULL, &st, &stopped)))
+		return rc;
+	if (st != 200) {
+		d->no_watch = 1; /* not allowed or not served: poll from now on */
+		sleep_ms(d->o.poll_ms);
+	}
+	return stopped == 1 || stopped == 3 ? stopped : 0;
+}
+
+/* Waits for the shadow to be Ready (or, without a shadow, returns):
+ * a read, then a watch from the resourceVersion read. */
 static int wait_shadow(struct orch_kube *d, const struct plan_step *s, int64_t timeout, char *msg, size_t len)
 {
 	const char *ns, *kind, *wname;
@@ -523,14 +558,22 @@ static int wait_shadow(struct orch_kube *d, const struct plan_step *s, int64_t t
 				if (str(c, "reason"))
 					snprintf(why, sizeof(why), ": %s %s", str(c, "reason"), str(c, "message") ?: "");
 		}
-		json_decref(pod);
-		pod = NULL;
-		if (st != 200)
+		if (st != 200) {
+			json_decref(pod);
 			return adp_error_set(ADP_ESYS, "shadow pod %s/%s: HTTP %ld: %s", ns, name, st, d->k->last_error);
-		if (now_ms() >= deadline)
+		}
+		if (now_ms() >= deadline) {
+			json_decref(pod);
 			return adp_error_set(ADP_ESYS, "shadow pod %s/%s is not Ready after %llds%s", ns, name,
 					     (long long)timeout, why);
-		sleep_ms(d->o.poll_ms);
+		}
+		rc = watch_pod(d, ns, name, str(md(pod), "resourceVersion"), (deadline - now_ms()) / 1000);
+		json_decref(pod);
+		pod = NULL;
+		if (rc < 0)
+			return rc;
+		if (rc == 3)
+			return adp_error_set(ADP_ESYS, "shadow pod %s/%s was deleted while waiting for it", ns, name);
 	}
 }
 

@@ -50,6 +50,7 @@ struct orch_kube {
 	char *state_path;             /* owned: DIR/kube-state.json */
 	char *log_path;               /* owned: DIR/logs/kube-update.log */
 	json_t *state;                /* {"nodes": {name: {"prior_unschedulable", "cordoned"}}} */
+	int no_watch;                 /* the server refused a watch: poll */
 };
 
 int orch_kube_init(struct orch_kube *d, struct kube_client *k, const struct inventory *inv,

@@ -632,6 +632,102 @@ int kube_request(struct kube_client *k, const char *method, const char *path, co
 	return rc;
 }
 
+struct watch_ctx {
+	struct adp_buf line;
+	int (*on_event)(void *u, const char *type, json_t *obj);
+	void *u;
+	int stopped, bad;
+};
+
+/* Splits the stream into lines, one event each. */
+static size_t on_watch(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct watch_ctx *w = userp;
+	size_t n = size * nmemb, i, from = 0;
+
+	for (i = 0; i < n; i++) {
+		json_t *ev;
+		json_error_t jerr;
+
+		if (data[i] != '\n')
+			continue;
+		if (adp_buf_add(&w->line, data + from, i - from))
+			return 0;
+		from = i + 1;
+		if (!w->line.len)
+			continue;
+		ev = json_loadb(w->line.data, w->line.len, 0, &jerr);
+		adp_buf_reset(&w->line);
+		if (!ev || !json_is_string(json_object_get(ev, "type"))) {
+			json_decref(ev);
+			w->bad = 1;
+			return 0;
+		}
+		w->stopped = w->on_event(w->u, json_string_value(json_object_get(ev, "type")), json_object_get(ev, "object"));
+		json_decref(ev);
+		if (w->stopped)
+			return 0;
+	}
+	if (adp_buf_add(&w->line, data + from, n - from))
+		return 0;
+	return n;
+}
+
+int kube_watch(struct kube_client *k, const char *path, int (*on_event)(void *u, const char *type, json_t *obj),
+	       void *u, long *status, int *stopped)
+{
+	CURL *c = k->curl;
+	struct watch_ctx w = { ADP_BUF_INIT, on_event, u, 0, 0 };
+	struct curl_slist *h = NULL;
+	char *url = NULL, *tok = NULL, *auth = NULL, err[CURL_ERROR_SIZE] = "";
+	CURLcode cc;
+	int rc;
+
+	*status = 0;
+	*stopped = 0;
+	adp_buf_init(&w.line, (size_t)4 << 20); /* one event */
+	if ((rc = bearer(k, &tok)))
+		return rc;
+	if (asprintf(&url, "%s%s", k->cfg.server, path) < 0 || (tok && asprintf(&auth, "Authorization: Bearer %s", tok) < 0)) {
+		url = auth = NULL;
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	h = curl_slist_append(h, "Accept: application/json");
+	if (auth)
+		h = curl_slist_append(h, auth);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_watch);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, k->timeout + 40); /* timeoutSeconds is at most 30 */
+	cc = curl_easy_perform(c);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	if (cc == CURLE_WRITE_ERROR && w.stopped) {
+		*stopped = w.stopped;
+	} else if (cc == CURLE_WRITE_ERROR) {
+		rc = adp_error_set(ADP_ESYS, "kubernetes watch %s: %s", path,
+				   w.bad ? "an event that is not a JSON watch event" : "an event larger than 4 MiB");
+	} else if (cc != CURLE_OK) {
+		rc = adp_error_set(ADP_ESYS, "kubernetes API '%s': %s", k->cfg.server, err[0] ? err : curl_easy_strerror(cc));
+	}
+done:
+	curl_slist_free_all(h);
+	if (auth)
+		explicit_bzero(auth, strlen(auth));
+	free(auth);
+	if (tok)
+		explicit_bzero(tok, strlen(tok));
+	free(tok);
+	free(url);
+	adp_buf_release(&w.line);
+	return rc;
+}
+
 int kube_get(struct kube_client *k, const char *path, json_t **out)
 {
 	long st;

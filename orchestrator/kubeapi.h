@@ -79,6 +79,14 @@ int kube_get(struct kube_client *k, const char *path, json_t **out);
  * limit=500 per page. *items is a new array. */
 int kube_list(struct kube_client *k, const char *path, json_t **items);
 
+/* Watches a collection: path carries watch=1, resourceVersion and
+ * timeoutSeconds. on_event gets each event's type ("ADDED", "MODIFIED",
+ * "DELETED", "ERROR") and object as they arrive and returns 0 to go on
+ * or non-zero to stop; that value is put in *stopped (0 when the server
+ * ended the watch). *status is the HTTP status (non-200: no events). */
+int kube_watch(struct kube_client *k, const char *path, int (*on_event)(void *u, const char *type, json_t *obj),
+	       void *u, long *status, int *stopped);
+
 /* The message of a Status object (or ""), for errors. */
 const char *kube_status_message(json_t *status);
 

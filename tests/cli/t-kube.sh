@@ -88,6 +88,9 @@ name="kube: cordon retried after 409"
 if grep -q 'PATCH /api/v1/nodes/node-b 409' "$K/log" && [ "$(grep -c 'PATCH /api/v1/nodes/node-b 200' "$K/log")" = 2 ]; then
 	ok; else bad "$(grep PATCH "$K/log")"; fi
 if grep -qx "updated node-b" "$K/updates.log"; then ok; else name="kube: update ran"; bad "no update of node-b"; fi
+name="kube: the shadow's readiness is watched from the resourceVersion read"
+if grep -Eq '^WATCH /api/v1/namespaces/shop/pods\?watch=1&fieldSelector=metadata.name%3Dweb-adp-shadow-1&resourceVersion=[0-9]+&timeoutSeconds=[0-9]+ 200$' "$K/log"; then
+	ok; else bad "$(grep -i watch "$K/log")"; fi
 kjq "kube: the evicted pod was replaced by its controller, not on node-b" \
 	'[.pods[] | select(.metadata.ownerReferences[0].kind == "ReplicaSet") | .spec.nodeName] | length == 2 and (index("node-b") | not)'
 name="kube: journal messages"
@@ -389,6 +392,21 @@ kplan
 run "kube: eviction forbidden by RBAC rolls back" 4 $KAPPLY "$K/plan.json"
 if jq -e '.steps[6].message | test("eviction of shop/web-5d8f7b9c6-q7m3z: HTTP 403: pods/eviction is forbidden")' "$K/st/run.json" >/dev/null; then
 	ok; else name="kube: 403 message"; bad "$(jq -c '.steps[6]' "$K/st/run.json")"; fi
+# A ClusterRole without watch: the driver polls instead.
+sed 's/"watch", //' "$TOP/deploy/kubernetes/clusterrole.yaml" >"$K/nowatch.yaml"
+fk_stop
+rm -f "$K/port" "$K/log"
+/usr/bin/python3 "$TOP/tests/fake-kube/fake_kube.py" --cluster "$K/cluster.json" --cert "$K/srv.crt" --key "$K/srv.key" \
+	--token-file "$K/token" --port-file "$K/port" --dump "$K/state.json" --rbac "$K/nowatch.yaml" --log "$K/log" 2>"$K/server.err" &
+FK_PID=$!
+i=0
+while [ ! -s "$K/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+sed -i "s|https://127.0.0.1:[0-9]*|https://127.0.0.1:$(cat "$K/port")|" "$K/kubeconfig"
+rm -rf "$K/st"
+kplan
+run "kube: apply without watch permission polls" 0 $KAPPLY "$K/plan.json"
+name="kube: watch refused once, then polling"
+if [ "$(grep -c 'watch=1.* 403$' "$K/log")" = 1 ]; then ok; else bad "$(grep -c 'watch=1' "$K/log") watch requests"; fi
 run "kube: unknown driver" 64 plan --driver nomad -s "$K/sched.json" && expect_err "unknown driver 'nomad'"
 run "kube: apply with an unknown driver" 64 apply --driver nomad "$K/plan.json" && expect_err "unknown driver 'nomad'"
 fk_stop

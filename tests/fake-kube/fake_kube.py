@@ -290,6 +290,40 @@ def controllers():
                 new_pod(ns, pname, tmpl, labels, "StatefulSet", name)
 
 
+# Watch: every change of a pod, as (resourceVersion, type, object), found
+# by comparing the pods after each request and tick with the last look.
+EVENTS = []
+SEEN = {}
+COMPACTED = [0]  # events at or below this resourceVersion are gone (410)
+
+
+def pod_out(pod):
+    return {k: v for k, v in pod.items() if not k.startswith("_")}
+
+
+def record_events():
+    now = {}
+    for p in STATE.get("pods", []):
+        m = meta(p)
+        now[m["uid"]] = (m["resourceVersion"], p)
+    for uid, (rv, p) in now.items():
+        if uid not in SEEN:
+            EVENTS.append((int(rv), "ADDED", copy.deepcopy(pod_out(p))))
+        elif SEEN[uid][0] != rv:
+            EVENTS.append((int(rv), "MODIFIED", copy.deepcopy(pod_out(p))))
+    for uid, (rv, p) in SEEN.items():
+        if uid not in now:
+            gone = copy.deepcopy(pod_out(p))
+            meta(gone)["resourceVersion"] = next_rv()
+            EVENTS.append((int(meta(gone)["resourceVersion"]), "DELETED", gone))
+    SEEN.clear()
+    SEEN.update({uid: (rv, p) for uid, (rv, p) in now.items()})
+    EVENTS.sort(key=lambda e: e[0])
+    if len(EVENTS) > 2000:
+        COMPACTED[0] = EVENTS[-2001][0]
+        del EVENTS[:-2000]
+
+
 def tick():
     t = now_ms()
     for pod in list(STATE.get("pods", [])):
@@ -544,9 +578,79 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_locked(self):
         self.read_body()
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        if self.command == "GET" and q.get("watch") in ("1", "true"):
+            return self.watch(q)
         with LOCK:
             self.handle_any()
+            record_events()
             self.dump()
+
+    def chunk(self, obj):
+        data = (json.dumps(obj) + "\n").encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def watch(self, q):
+        """GET .../pods?watch=1: newline-delimited watch events (ADDED,
+        MODIFIED, DELETED, ERROR) in a chunked response that ends after
+        timeoutSeconds. Without resourceVersion (or "0"), the current pods
+        come first as ADDED; from a resourceVersion older than the kept
+        history, one ERROR event with a 410 Expired Status."""
+        u = urllib.parse.urlsplit(self.path)
+        m = ROUTE.match(u.path)
+        with LOCK:
+            if not self.authorised():
+                return self.send(401, status_obj(401, "Unauthorized", "Unauthorized"))
+            if not m or m.group("coll") != "pods" or m.group("name") or m.group("group") != "/api/v1":
+                return self.send(405, status_obj(405, "MethodNotAllowed", "the fake watches pods only"))
+            if not self.admin and not allowed("", "pods", "watch"):
+                return self.send(403, status_obj(403, "Forbidden", 'pods is forbidden: cannot watch resource "pods" in API group ""'))
+            tick()
+            record_events()
+            ns = m.group("ns")
+
+            def match(o):
+                return (ns is None or meta(o).get("namespace", "default") == ns) and \
+                    ("labelSelector" not in q or query_selector(q["labelSelector"], meta(o).get("labels", {}))) and \
+                    ("fieldSelector" not in q or field_selector(q["fieldSelector"], o))
+            rv = q.get("resourceVersion", "")
+            if rv in ("", "0"):
+                pending = [("ADDED", pod_out(p)) for p in STATE.get("pods", []) if match(p)]
+                last = RV[0]
+            elif not rv.isdigit() or int(rv) < COMPACTED[0]:
+                pending = [("ERROR", status_obj(410, "Expired", "too old resource version: %s (%d)" % (rv, COMPACTED[0])))]
+                last = None
+            else:
+                last = int(rv)
+                pending = [(t, o) for r, t, o in EVENTS if r > last and match(o)]
+                last = max([last] + [r for r, t, o in EVENTS if r > last])
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if ARGS.log:
+            with open(ARGS.log, "a") as f:
+                f.write("WATCH %s 200\n" % self.path)
+        end = time.time() + min(float(q.get("timeoutSeconds") or 5), 30)
+        try:
+            for t, o in pending:
+                self.chunk({"type": t, "object": o})
+            while last is not None and time.time() < end:
+                time.sleep(0.05)
+                with LOCK:
+                    tick()
+                    record_events()
+                    self.dump()
+                    new = [(r, t, o) for r, t, o in EVENTS if r > last]
+                for r, t, o in new:
+                    last = max(last, r)
+                    if match(o):
+                        self.chunk({"type": t, "object": o})
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            self.close_connection = True
 
     do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = handle_locked
 
@@ -720,6 +824,8 @@ def main():
                 set_pod_ready(o, True)
     for pdb in STATE.get("poddisruptionbudgets", []):
         pdb_status(pdb)
+    record_events()
+    COMPACTED[0] = RV[0]
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(ARGS.cert, ARGS.key)
     if ARGS.client_ca:
