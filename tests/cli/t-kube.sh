@@ -117,6 +117,12 @@ run "kube: resume after kill -9 at step 3" 0 $KAPPLY --resume "$K/plan.json"
 kjq "kube: resumed apply removed the shadow" "$SHADOW == 0"
 kjq "kube: resumed apply uncordoned node-b" '.nodes[1].spec.unschedulable == false'
 
+# A plan made from a local inventory is refused before anything changes.
+"$BIN" plan -i "$TD/sources/inventory-csv.json" -s "$TD/sources/schedule.json" $KNOW -f "$K/local-plan.json" >/dev/null 2>&1
+run "kube: a local plan refused by the kubernetes driver" 6 $KAPPLY -d "$K/st-local" "$K/local-plan.json" &&
+	expect_err "refused: component '(db|web)' has no kubernetes section in the inventory: plan with --driver kubernetes"
+kjq "kube: nothing changed by the refusal" '[.nodes[].spec.unschedulable // false] | any | not'
+
 # --- kill -9 after the drain, then --resume -----------------------------------
 kcluster .
 kstart
