@@ -755,6 +755,39 @@ static int verify_gone(struct orch_kube *d, const struct plan_step *s, char *msg
 	return rc;
 }
 
+/* The workload is whole again: status.readyReplicas (its controller's
+ * count, which leaves the shadow out) reaches spec.replicas. */
+static int wait_replicas(struct orch_kube *d, const struct plan_step *s, int64_t timeout, char *msg, size_t len)
+{
+	int64_t deadline = now_ms() + timeout * 1000;
+	const char *ns, *kind, *wname;
+	json_t *wl = NULL;
+	int rc;
+
+	if ((rc = comp_ref(d, s->component, &ns, &kind, &wname)))
+		return rc;
+	for (;;) {
+		json_int_t want, ready;
+
+		if ((rc = get_workload(d, ns, kind, wname, &wl)))
+			return rc;
+		want = json_integer_value(json_object_get(json_object_get(wl, "spec"), "replicas"));
+		ready = json_integer_value(json_object_get(json_object_get(wl, "status"), "readyReplicas"));
+		json_decref(wl);
+		wl = NULL;
+		if (ready >= want) {
+			size_t n = strlen(msg);
+			snprintf(msg + n, len > n ? len - n : 0, "; %s %s/%s has %lld of %lld replicas Ready", kind, ns,
+				 wname, (long long)ready, (long long)want);
+			return 0;
+		}
+		if (now_ms() >= deadline)
+			return adp_error_set(ADP_ESYS, "%s %s/%s has %lld of %lld replicas Ready after %llds", kind, ns,
+					     wname, (long long)ready, (long long)want, (long long)timeout);
+		sleep_ms(d->o.poll_ms);
+	}
+}
+
 /* --- the update -------------------------------------------------------- */
 
 static void job_name(char *out, size_t len, const char *node, const char *digest)
@@ -960,6 +993,8 @@ static int kube_act(void *ctx, const struct plan *p, const struct plan_step *s, 
 				 json_is_true(json_object_get(json_object_get(n, "spec"), "unschedulable"))
 					 ? " (cordoned before this run)" : " and schedulable");
 		json_decref(n);
+		if (!rc)
+			rc = wait_replicas(d, s, d->o.ready_timeout ? d->o.ready_timeout : t, msg, len);
 		return rc;
 	}
 	if (!strcmp(a, "stop_shadow"))

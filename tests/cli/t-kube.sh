@@ -95,7 +95,8 @@ kjq "kube: the evicted pod was replaced by its controller, not on node-b" \
 	'[.pods[] | select(.metadata.ownerReferences[0].kind == "ReplicaSet") | .spec.nodeName] | length == 2 and (index("node-b") | not)'
 name="kube: journal messages"
 if jq -e '.steps[6].message | test("cordoned node-b; 1 pods evicted")' "$K/st/run.json" >/dev/null &&
-	jq -e '.steps[1].message | test("created shadow shop/web-adp-shadow-1 on node-c")' "$K/st/run.json" >/dev/null; then
+	jq -e '.steps[1].message | test("created shadow shop/web-adp-shadow-1 on node-c")' "$K/st/run.json" >/dev/null &&
+	jq -e '.steps[11] | .action == "health_check_original" and (.message | test("Deployment shop/web has 2 of 2 replicas Ready"))' "$K/st/run.json" >/dev/null; then
 	ok; else bad "$(jq -c '[.steps[].message]' "$K/st/run.json")"; fi
 name="kube: no secret in any output"
 if grep -rqF "$(cat "$K/token")" "$TMP/out" "$TMP/err" "$K/st" "$K/plan.out" "$K/plan.err" "$K/inv.json" "$K/plan.json"; then

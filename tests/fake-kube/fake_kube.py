@@ -259,6 +259,23 @@ def new_pod(ns, name, tmpl, labels, kind, owner):
     schedule(pod)
 
 
+def workload_status(coll, wl):
+    """status.replicas and readyReplicas from the pods the workload's
+    controller owns (shadows, owned by nobody, are not counted)."""
+    ns, name = meta(wl).get("namespace", "default"), meta(wl)["name"]
+    mine = []
+    for p in STATE.get("pods", []):
+        if meta(p).get("namespace", "default") != ns or meta(p).get("deletionTimestamp"):
+            continue
+        for r in meta(p).get("ownerReferences") or []:
+            if r.get("controller") and ((coll == "statefulsets" and r.get("kind") == "StatefulSet" and r.get("name") == name)
+                                        or (coll == "deployments" and r.get("kind") == "ReplicaSet"
+                                            and r.get("name", "").startswith(name + "-"))):
+                mine.append(p)
+    wl["status"] = {"replicas": len(mine), "readyReplicas": sum(1 for p in mine if pod_ready(p)),
+                    "observedGeneration": meta(wl).get("generation", 1)}
+
+
 def controllers():
     """The ReplicaSet and StatefulSet controllers, reduced to what a drain
     sees: an evicted pod is replaced (a Deployment's by a new name, a
@@ -655,6 +672,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = handle_locked
 
     def out(self, coll, obj, in_list=False):
+        if coll in ("deployments", "statefulsets"):
+            workload_status(coll, obj)
         o = {k: v for k, v in obj.items() if not k.startswith("_")}
         if not in_list:
             group, kind, _ = KINDS[coll]
