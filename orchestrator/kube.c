@@ -650,8 +650,9 @@ static int originals_on(struct orch_kube *d, const char *comp, const char *node,
 			if (!strcmp(kind, "StatefulSet"))
 				mine |= !strcmp(rk, "StatefulSet") && !strcmp(rn, wname);
 			else
+				/* "<deployment>-<pod-template-hash>": web's, not web-api's */
 				mine |= !strcmp(rk, "ReplicaSet") && !strncmp(rn, wname, strlen(wname)) &&
-					rn[strlen(wname)] == '-';
+					rn[strlen(wname)] == '-' && !strchr(rn + strlen(wname) + 1, '-');
 		}
 		if (mine && !json_object_get(json_object_get(md(v), "annotations"), "kubernetes.io/config.mirror"))
 			json_array_append(keep, v);

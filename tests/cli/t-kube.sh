@@ -60,6 +60,22 @@ if [ "$(jq -c '[.kubernetes.pod_disruption_budgets[0].name, .kubernetes.daemonse
 if [ "$(jq -r '.inputs[0].path' "$K/plan.json")" = "$K/inv.json" ]; then ok; else bad "the plan does not name the discovered inventory"; fi
 run "kube: discovery limited to a namespace" 2 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
 	-i "$K/inv.json" --no-write -H "$TD/kube/history.csv" --namespace shop && expect_err "discovered 3 nodes"
+# Two Deployments whose names share a prefix keep their own pods.
+kcluster '.deployments += [{"metadata": {"name": "web-api", "namespace": "shop"}, "spec": {"replicas": 1,
+	"selector": {"matchLabels": {"app": "web-api"}}, "template": {"metadata": {"labels": {"app": "web-api"}},
+	"spec": {"containers": [{"name": "api", "resources": {"requests": {"cpu": "200m", "memory": "128Mi"}}}]}}}}]
+	| .pods += [{"metadata": {"name": "web-api-7f6d5c4b3-abcde", "namespace": "shop", "labels": {"app": "web-api"},
+	"ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-api-7f6d5c4b3", "uid": "u", "controller": true}]},
+	"spec": {"nodeName": "node-c", "containers": [{"name": "api", "resources": {"requests": {"cpu": "200m", "memory": "128Mi"}}}]}}]'
+kstart
+run "kube: workloads with a shared name prefix" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
+	-i "$K/inv6.json" --no-write -H "$TD/kube/history.csv" &&
+	expect_err "inv6.json: component 'shop.web-api' has no history"
+name="kube: web-api's pod is not web's"
+if [ "$(jq -c '[.components[] | [.name, .placement]]' "$K/inv6.json")" = \
+	'[["shop.web",["node-a","node-b"]],["shop.web-api",["node-c"]],["shop.db",["node-c"]]]' ]; then ok; else
+	bad "$(jq -c '[.components[] | [.name, .placement]]' "$K/inv6.json")"; fi
+
 # Paged lists (the server returns two items per page, with continue tokens).
 kcluster '.behaviour.max_page = 2 | .nodes[2].spec.unschedulable = true'
 kstart

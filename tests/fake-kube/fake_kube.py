@@ -259,6 +259,12 @@ def new_pod(ns, name, tmpl, labels, kind, owner):
     schedule(pod)
 
 
+def rs_of(rs, deployment):
+    """Whether ReplicaSet rs ("<deployment>-<pod-template-hash>") is the
+    Deployment's."""
+    return rs.startswith(deployment + "-") and "-" not in rs[len(deployment) + 1:]
+
+
 def workload_status(coll, wl):
     """status.replicas and readyReplicas from the pods the workload's
     controller owns (shadows, owned by nobody, are not counted)."""
@@ -270,7 +276,7 @@ def workload_status(coll, wl):
         for r in meta(p).get("ownerReferences") or []:
             if r.get("controller") and ((coll == "statefulsets" and r.get("kind") == "StatefulSet" and r.get("name") == name)
                                         or (coll == "deployments" and r.get("kind") == "ReplicaSet"
-                                            and r.get("name", "").startswith(name + "-"))):
+                                            and rs_of(r.get("name", ""), name))):
                 mine.append(p)
     wl["status"] = {"replicas": len(mine), "readyReplicas": sum(1 for p in mine if pod_ready(p)),
                     "observedGeneration": meta(wl).get("generation", 1)}
@@ -285,7 +291,7 @@ def controllers():
         rs = None
         for p in STATE.get("pods", []):
             for r in meta(p).get("ownerReferences") or []:
-                if r.get("kind") == "ReplicaSet" and r.get("name", "").startswith(name + "-") \
+                if r.get("kind") == "ReplicaSet" and rs_of(r.get("name", ""), name) \
                         and meta(p).get("namespace", "default") == ns:
                     rs = r["name"]
         if rs is None:
