@@ -6,7 +6,7 @@ DESTDIR ?=
 BUILD ?= build
 VERSION := 0.1.0
 
-PKGS := libgit2 libcurl jansson libarchive
+PKGS := libgit2 libcurl jansson libarchive yaml-0.1
 CC ?= cc
 # snprintf truncation is the intended bound on messages and JSON paths.
 WARN := -Wall -Wextra -Werror -Wno-format-truncation

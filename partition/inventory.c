@@ -47,7 +47,9 @@ void inventory_release(struct inventory *inv)
 		free(inv->parts[i].zone);
 		json_decref(inv->parts[i].cgroup);
 		json_decref(inv->parts[i].verify);
+		json_decref(inv->parts[i].kube);
 	}
+	json_decref(inv->kube);
 	for (i = 0; i < inv->ncomps; i++) {
 		free(inv->comps[i].name);
 		free(inv->comps[i].placement);
@@ -55,6 +57,7 @@ void inventory_release(struct inventory *inv)
 		json_decref(inv->comps[i].run);
 		json_decref(inv->comps[i].health);
 		json_decref(inv->comps[i].traffic);
+		json_decref(inv->comps[i].kube);
 	}
 	free(inv->parts);
 	free(inv->comps);
@@ -474,7 +477,7 @@ static int check_traffic(const struct adp_json_doc *d, json_t *o, const char *jp
 static int read_partition(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 			  struct inventory *inv, struct inv_partition *p)
 {
-	static const char *const keys[] = { "name", "zone", "capacity", "cgroup", "verify", NULL };
+	static const char *const keys[] = { "name", "zone", "capacity", "cgroup", "verify", "kubernetes", NULL };
 	const char *name = NULL, *zone = "";
 	char sub[256];
 	int rc;
@@ -520,6 +523,14 @@ static int read_partition(const struct adp_json_doc *d, json_t *obj, const char 
 		if ((rc = check_verify(d, p->verify, sub)))
 			return rc;
 	}
+	if ((p->kube = json_object_get(obj, "kubernetes"))) {
+		snprintf(sub, sizeof(sub), "%s.kubernetes", jpath);
+		if (!json_is_object(p->kube)) {
+			p->kube = NULL;
+			return adp_json_fail(d, sub, "expected an object");
+		}
+		json_incref(p->kube);
+	}
 	return 0;
 }
 
@@ -527,7 +538,7 @@ static int read_component(const struct adp_json_doc *d, json_t *obj, const char 
 			  struct inventory *inv, struct inv_component *c)
 {
 	static const char *const keys[] = { "name", "tier", "replicas", "placement", "min", "history",
-					    "run", "health", "traffic", NULL };
+					    "run", "health", "traffic", "kubernetes", NULL };
 	const char *name = NULL;
 	double tier = INV_MAX_TIER, replicas = 0;
 	json_t *placement, *v;
@@ -596,10 +607,10 @@ static int read_component(const struct adp_json_doc *d, json_t *obj, const char 
 			return rc;
 	}
 	{
-		static const char *const local[] = { "run", "health", "traffic" };
-		json_t **dst[] = { &c->run, &c->health, &c->traffic };
+		static const char *const local[] = { "run", "health", "traffic", "kubernetes" };
+		json_t **dst[] = { &c->run, &c->health, &c->traffic, &c->kube };
 
-		for (i = 0; i < 3; i++) {
+		for (i = 0; i < 4; i++) {
 			if (!(v = json_object_get(obj, local[i])))
 				continue;
 			snprintf(sub, sizeof(sub), "%s.%s", jpath, local[i]);
@@ -616,7 +627,7 @@ static int read_component(const struct adp_json_doc *d, json_t *obj, const char 
 
 int inventory_load(struct inventory *out, const char *path)
 {
-	static const char *const keys[] = { "partitions", "components", NULL };
+	static const char *const keys[] = { "partitions", "components", "kubernetes", NULL };
 	struct adp_json_doc d;
 	struct inventory inv = { 0 };
 	json_t *parts, *comps, *v;
@@ -667,6 +678,13 @@ int inventory_load(struct inventory *out, const char *path)
 		inv.ncomps++;
 		if (rc)
 			goto done;
+	}
+	if ((v = json_object_get(d.root, "kubernetes"))) {
+		if (!json_is_object(v)) {
+			rc = adp_json_fail(&d, "kubernetes", "expected an object");
+			goto done;
+		}
+		inv.kube = json_incref(v);
 	}
 	*out = inv;
 	memset(&inv, 0, sizeof(inv));
