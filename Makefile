@@ -6,7 +6,7 @@ DESTDIR ?=
 BUILD ?= build
 VERSION := 0.1.0
 
-PKGS := libgit2 libcurl jansson libarchive
+PKGS := libgit2 libcurl jansson libarchive yaml-0.1
 CC ?= cc
 # snprintf truncation is the intended bound on messages and JSON paths.
 WARN := -Wall -Wextra -Werror -Wno-format-truncation
@@ -79,6 +79,7 @@ demo: deps
 		--now 2018-05-06T00:00:00Z --plan-file $(BUILD)/demo/plan.json; \
 		rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 2 ]
 	$(BIN) validate $(BUILD)/demo/plan.json
+	sh demo/apply.sh $(BIN)
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -7,7 +7,9 @@
 #include <time.h>
 
 #include "cmd/cmd.h"
+#include "cmd/kube.h"
 #include "orchestrator/engine.h"
+#include "orchestrator/kube.h"
 #include "orchestrator/local.h"
 #include "partition/inventory.h"
 #include "partition/schedule.h"
@@ -20,9 +22,12 @@
 struct apply_args {
 	const char *plan, *state_dir, *record, *inventory, *schedule, *now, *store;
 	int resume, rollback, dry_run, policy;
+	double monitor_interval;
+	int kube; /* --driver kubernetes */
 };
 
-enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY, OPT_STORE };
+enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY, OPT_STORE, OPT_MONITOR,
+       OPT_DRIVER };
 
 static const struct argp_option options[] = {
 	{ "state-dir", 'd', "DIR", 0, "Journal, lock, pid files and logs (default /var/lib/adpart-update)", 0 },
@@ -34,8 +39,11 @@ static const struct argp_option options[] = {
 	{ "dry-run", OPT_DRY_RUN, NULL, 0, "Check the plan and print the steps without acting", 0 },
 	{ "on-deviation", OPT_POLICY, "POLICY", 0,
 	  "When usage leaves the forecast band: warn (default), grow or rollback", 0 },
+	{ "monitor-interval", OPT_MONITOR, "SECONDS", 0,
+	  "Sample the live shadows' cgroups this often during a step (default 5)", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Current time for the expiry check (default: the clock)", 0 },
 	{ "store", OPT_STORE, "DIR", 0, "Check lineage and serial in the plan store DIR and record the run there (default: $ADPART_STORE)", 0 },
+	{ "driver", OPT_DRIVER, "NAME", 0, "local (default), or kubernetes: nodes as partitions through the Kubernetes API", 0 },
 	{ 0 },
 };
 
@@ -53,6 +61,14 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_DRY_RUN: a->dry_run = 1; break;
 	case OPT_NOW: a->now = arg; break;
 	case OPT_STORE: a->store = arg; break;
+	case OPT_MONITOR: {
+		char *end = NULL;
+		a->monitor_interval = strtod(arg, &end);
+		if (!end || *end || !(a->monitor_interval >= 0.1 && a->monitor_interval <= 3600))
+			argp_error(state, "--monitor-interval '%s': expected seconds from 0.1 to 3600", arg);
+		break;
+	}
+	case OPT_DRIVER: a->kube = cmd_kube_driver_arg(state, arg); break;
 	case OPT_POLICY:
 		if (!strcmp(arg, "warn"))
 			a->policy = ORCH_POLICY_WARN;
@@ -80,6 +96,12 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+static const struct argp_child children[] = {
+	{ &cmd_kube_conn_argp, 0, NULL, 0 },
+	{ &cmd_kube_apply_argp, 0, NULL, 0 },
+	{ 0 },
+};
+
 const struct argp cmd_apply_argp = {
 	options, parse, "PLAN",
 	"Carry out a plan on this host: partitions as cgroups, components as processes, traffic "
@@ -87,7 +109,7 @@ const struct argp cmd_apply_argp = {
 	"the completed ones back.\v"
 	"Exit status: 0 applied, 1 error, 4 rolled back, 5 failed (rollback incomplete), "
 	"6 refused (nothing changed), 7 stopped by a signal (resume with --resume).",
-	NULL, NULL, NULL,
+	children, NULL, NULL,
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -136,7 +158,9 @@ int cmd_apply(int argc, char **argv)
 	struct inventory inv = { 0 };
 	struct schedule sched = { 0 };
 	struct orch_local local = { 0 };
-	struct orch_driver drv;
+	struct orch_kube kube = { 0 };
+	struct kube_client kc = { 0 };
+	struct orch_driver drv = { 0 };
 	struct orch_opts o = { 0 };
 	struct sigaction sa = { 0 };
 	const char *ip, *sp, *crash;
@@ -207,21 +231,46 @@ int cmd_apply(int argc, char **argv)
 		have_sched = 1;
 	}
 	o.state_dir = a.state_dir ? a.state_dir : "/var/lib/adpart-update";
-	if ((rc = orch_local_init(&local, &inv, have_sched ? &sched : NULL, o.state_dir))) {
+	if (a.kube) {
+		struct orch_kube_opts ko = { 0 };
+
+		ko.drain_timeout = cmd_kube.drain_timeout;
+		ko.evict_backoff_ms = cmd_kube.evict_backoff_ms;
+		ko.poll_ms = cmd_kube.poll_ms;
+		ko.ready_timeout = cmd_kube.ready_timeout;
+		ko.update_image = cmd_kube.update_image;
+		ko.job_namespace = cmd_kube.job_namespace;
+		ko.job_backoff_limit = cmd_kube.job_backoff_limit;
+		ko.prom = cmd_kube.prom.url ? &cmd_kube.prom : NULL;
+		if (cmd_kube_client(&kc)) {
+			status = EXIT_ERROR;
+			goto done;
+		}
+		if ((rc = orch_kube_init(&kube, &kc, &inv, have_sched ? &sched : NULL, o.state_dir, &ko))) {
+			cmd_error_last(NULL);
+			status = EXIT_ERROR;
+			goto done;
+		}
+		orch_kube_driver(&drv, &kube);
+	} else if ((rc = orch_local_init(&local, &inv, have_sched ? &sched : NULL, o.state_dir))) {
 		cmd_error_last(NULL);
 		status = EXIT_ERROR;
 		goto done;
+	} else {
+		orch_local_driver(&drv, &local);
 	}
-	orch_local_driver(&drv, &local);
 	o.plan_path = a.plan;
 	o.record_path = a.record;
 	o.resume = a.resume;
 	o.rollback = a.rollback;
 	o.policy = a.policy;
+	o.monitor_interval = a.monitor_interval;
 	o.now = now;
 	o.stop = &stop_flag;
 	if ((crash = getenv("ADPART_TEST_CRASH_AFTER_STEP")))
 		o.crash_after = strtol(crash, NULL, 10);
+	if ((crash = getenv("ADPART_TEST_CRASH_BEFORE_DONE")))
+		o.crash_before_done = strtol(crash, NULL, 10);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -248,6 +297,8 @@ int cmd_apply(int argc, char **argv)
 done:
 	plan_store_free(store);
 	orch_local_release(&local);
+	orch_kube_release(&kube);
+	kube_client_release(&kc);
 	schedule_release(&sched);
 	inventory_release(&inv);
 	plan_release(&p);

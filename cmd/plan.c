@@ -7,7 +7,9 @@
 #include <time.h>
 
 #include "cmd/cmd.h"
+#include "cmd/kube.h"
 #include "partition/exact_plan.h"
+#include "partition/kube_discover.h"
 #include "partition/planner.h"
 #include "plans/store.h"
 #include "util/error.h"
@@ -23,6 +25,7 @@ struct plan_args {
 	int64_t now;
 	int have_now;
 	int write;
+	int kube;         /* --driver kubernetes: discover the inventory */
 	const char *store;
 	struct forecast_prom_opts prom;
 	double exact;
@@ -30,7 +33,7 @@ struct plan_args {
 
 enum { OPT_NOW = 256, OPT_MODEL, OPT_NO_WRITE, OPT_STORE, OPT_PROM, OPT_PROM_QUERY, OPT_PROM_LABEL,
        OPT_PROM_RANGE, OPT_PROM_STEP, OPT_PROM_TOKEN, OPT_PROM_USER, OPT_PROM_PASSWORD,
-       OPT_PROM_CA, OPT_EXACT };
+       OPT_PROM_CA, OPT_DRIVER, OPT_EXACT };
 
 static const struct argp_option options[] = {
 	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
@@ -53,6 +56,8 @@ static const struct argp_option options[] = {
 	{ "prom-user", OPT_PROM_USER, "NAME", 0, "Basic-auth user for Prometheus (with --prom-password-file)", 0 },
 	{ "prom-password-file", OPT_PROM_PASSWORD, "FILE", 0, "Basic-auth password, read from FILE", 0 },
 	{ "prom-ca-file", OPT_PROM_CA, "FILE", 0, "Extra CA bundle to verify Prometheus's TLS certificate", 0 },
+	{ "driver", OPT_DRIVER, "NAME", 0,
+	  "local (default), or kubernetes: discover the inventory from the cluster and write it to --inventory", 0 },
 	{ 0 },
 };
 
@@ -112,12 +117,21 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_PROM_USER: a->prom.username = arg; break;
 	case OPT_PROM_PASSWORD: a->prom.password_file = arg; break;
 	case OPT_PROM_CA: a->prom.ca_file = arg; break;
+	case OPT_DRIVER: a->kube = cmd_kube_driver_arg(state, arg); break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
 	case ARGP_KEY_END:
+		if (a->kube && !a->inventory)
+			a->inventory = "adpart-inventory.json";
 		if (!a->inventory || !a->schedule)
 			argp_error(state, "--inventory and --schedule are required");
+		if (a->kube && a->prom.url && !a->prom.query[ADP_RES_CPU] && !a->prom.query[ADP_RES_MEMORY] &&
+		    !a->prom.query[ADP_RES_IO] && !a->prom.query[ADP_RES_NET]) {
+			/* The documented default container metrics, by workload. */
+			a->prom.query[ADP_RES_CPU] = KUBE_PROM_CPU;
+			a->prom.query[ADP_RES_MEMORY] = KUBE_PROM_MEMORY;
+		}
 		{
 			int r, any = 0;
 			for (r = 0; r < ADP_RES_COUNT; r++)
@@ -134,12 +148,18 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+static const struct argp_child children[] = {
+	{ &cmd_kube_conn_argp, 0, NULL, 0 },
+	{ &cmd_kube_plan_argp, 0, NULL, 0 },
+	{ 0 },
+};
+
 const struct argp cmd_plan_argp = {
 	options, parse, NULL,
 	"Forecast each component's load over the schedule's window, build waves and "
 	"placements that fit with the schedule's confidence, write the plan and show it.\v"
 	"Exit status: 0 nothing to change, 2 plan written, 3 no plan fits, 1 error.",
-	NULL, NULL, NULL,
+	children, NULL, NULL,
 };
 
 static void hm(char buf[8], int64_t t, const char *tz)
@@ -359,6 +379,8 @@ int cmd_plan(int argc, char **argv)
 	a.write = 1;
 	if (argp_parse(&cmd_plan_argp, argc, argv, 0, NULL, &a))
 		return EXIT_USAGE;
+	if (a.kube && cmd_kube_discover(a.inventory))
+		return EXIT_ERROR;
 	o.inventory = a.inventory;
 	o.schedule = a.schedule;
 	o.history = a.history;

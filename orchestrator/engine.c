@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@ int orch_preflight(const struct plan *p, int64_t now)
 struct journal {
 	char *path;
 	json_t *root;   /* {format, plan, digest, state, steps:[..], undo:[..]} */
+	double t0;      /* monotonic time the apply started */
 };
 
 static int journal_save(struct journal *j)
@@ -94,8 +96,13 @@ static json_t *step_json(const struct plan_step *s)
 
 static void set_status(json_t *o, const char *status, const char *msg)
 {
+	struct timespec ts;
+
 	json_object_set_new(o, "status", json_string(status));
+	clock_gettime(CLOCK_REALTIME, &ts);
 	json_object_set_new(o, !strcmp(status, "started") ? "start" : "end", json_integer(now_s()));
+	json_object_set_new(o, !strcmp(status, "started") ? "start_ms" : "end_ms",
+			    json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
 	if (msg && *msg)
 		json_object_set_new(o, "message", json_string(msg));
 }
@@ -107,42 +114,60 @@ static const char *status_of(json_t *o)
 	return s ? s : "";
 }
 
-/* Runs one action with the driver, journaling before and after. */
-static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, const struct plan *p,
-		   const struct plan_step *s)
+/* The forecast band of x for resource r at time t: the plan's per-step
+ * row when it has one (clamped to the band), else the wave's peaks. */
+static void band_at(const struct plan *p, const struct plan_placement *x, int r, int64_t t, double *p50,
+		    double *p95, long *row)
 {
-	char msg[512] = "";
-	int rc, arc;
+	*p50 = x->p50_peak[r];
+	*p95 = x->p95_peak[r];
+	*row = -1;
+	if (x->nband && p->step > 0) {
+		int64_t k = t < x->band_start ? 0 : (t - x->band_start) / p->step;
 
-	set_status(rec, "started", NULL);
-	if ((rc = journal_save(j)))
-		return rc;
-	arc = d->act(d->ctx, p, s, msg, sizeof(msg));
-	if (arc && !*msg)
-		snprintf(msg, sizeof(msg), "%s", adp_error_last());
-	set_status(rec, arc ? "failed" : "done", msg);
-	if ((rc = journal_save(j)))
-		return rc;
-	return arc ? 1 : 0;
+		if (k >= (int64_t)x->nband)
+			k = (int64_t)x->nband - 1;
+		*p50 = x->band_p50[(size_t)k * ADP_RES_COUNT + (size_t)r];
+		*p95 = x->band_p95[(size_t)k * ADP_RES_COUNT + (size_t)r];
+		*row = (long)k;
+	}
+}
+
+#define MAX_OBSERVATIONS 20000
+
+static void observe(struct journal *j, json_t *e)
+{
+	json_t *obs = json_object_get(j->root, "observations");
+
+	if (!obs) {
+		obs = json_array();
+		json_object_set_new(j->root, "observations", obs);
+	}
+	if (json_array_size(obs) < MAX_OBSERVATIONS) {
+		json_array_append_new(obs, e);
+		return;
+	}
+	json_decref(e);
+	json_object_set_new(j->root, "observations_dropped",
+			    json_integer(json_integer_value(json_object_get(j->root, "observations_dropped")) + 1));
 }
 
 /* Samples every live shadow of the step's wave (started, not yet
- * stopped) and compares it with the forecast band (the placement's p95
- * peak) and its allocation. Returns 1 when the wave must roll back. */
+ * stopped) and compares it with the forecast band for the current time
+ * step (the plan's per-step p95 of the replica, else its peak). At a
+ * step boundary every sample is recorded; during a step (during set)
+ * only deviations and missing data. Returns 1 when the wave must roll
+ * back. */
 static int monitor(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
-		   const struct plan *p, size_t upto)
+		   const struct plan *p, size_t upto, int during, int64_t t)
 {
-	json_t *steps = json_object_get(j->root, "steps"), *obs = json_object_get(j->root, "observations");
+	json_t *steps = json_object_get(j->root, "steps");
 	const struct plan_wave *w;
 	size_t k, i;
 	int r;
 
 	if (!d->sample || !p->steps[upto].wave || p->steps[upto].wave > p->nwaves)
 		return 0;
-	if (!obs) {
-		obs = json_array();
-		json_object_set_new(j->root, "observations", obs);
-	}
 	w = &p->waves[p->steps[upto].wave - 1];
 	for (k = 0; k < w->nplacements; k++) {
 		const struct plan_placement *x = &w->placements[k];
@@ -166,38 +191,49 @@ static int monitor(struct journal *j, const struct orch_opts *o, const struct or
 		rc = d->sample(d->ctx, p, x, use, have);
 		if (rc < 0 || rc == 1) {
 			json_t *e = json_object();
-			json_object_set_new(e, "after_step", json_integer((json_int_t)p->steps[upto].id));
+			json_object_set_new(e, during ? "during_step" : "after_step",
+					    json_integer((json_int_t)p->steps[upto].id));
+			json_object_set_new(e, "at", json_integer(t));
 			json_object_set_new(e, "component", json_string(x->component));
 			json_object_set_new(e, "replica", json_integer((json_int_t)x->replica));
 			json_object_set_new(e, "state", json_string("no_data"));
 			json_object_set_new(e, "decision", json_string("rollback"));
 			if (rc < 0)
 				json_object_set_new(e, "message", json_string(adp_error_last()));
-			json_array_append_new(obs, e);
+			observe(j, e);
 			return 1;
 		}
 		for (r = 0; r < ADP_RES_COUNT; r++) {
 			json_t *e;
 			const char *decision = "ok";
+			double p50, p95;
+			long row;
 			int back = 0;
 
 			if (!have[r])
 				continue;
-			if (use[r] > x->p95_peak[r] && x->p95_peak[r] > 0) {
+			band_at(p, x, r, t, &p50, &p95, &row);
+			if (use[r] > p95 && p95 > 0) {
 				decision = o->policy == ORCH_POLICY_ROLLBACK ? "rollback"
 					   : o->policy == ORCH_POLICY_GROW  ? "grow"
 									    : "warn";
 				back = o->policy == ORCH_POLICY_ROLLBACK;
 			}
+			if (during && !strcmp(decision, "ok"))
+				continue;
 			e = json_object();
-			json_object_set_new(e, "after_step", json_integer((json_int_t)p->steps[upto].id));
+			json_object_set_new(e, during ? "during_step" : "after_step",
+					    json_integer((json_int_t)p->steps[upto].id));
+			json_object_set_new(e, "at", json_integer(t));
+			if (row >= 0)
+				json_object_set_new(e, "band_step", json_integer(row));
 			json_object_set_new(e, "component", json_string(x->component));
 			json_object_set_new(e, "replica", json_integer((json_int_t)x->replica));
 			json_object_set_new(e, "partition", json_string(x->partition));
 			json_object_set_new(e, "resource", json_string(adp_resource_name(r)));
 			json_object_set_new(e, "actual", json_real(use[r]));
-			json_object_set_new(e, "predicted_p50", json_real(x->p50_peak[r]));
-			json_object_set_new(e, "predicted_p95", json_real(x->p95_peak[r]));
+			json_object_set_new(e, "predicted_p50", json_real(p50));
+			json_object_set_new(e, "predicted_p95", json_real(p95));
 			json_object_set_new(e, "alloc", json_real(x->alloc[r]));
 			json_object_set_new(e, "decision", json_string(decision));
 			if (!strcmp(decision, "grow") && d->grow) {
@@ -215,12 +251,167 @@ static int monitor(struct journal *j, const struct orch_opts *o, const struct or
 					json_object_set_new(e, "grown_to", json_real(limit));
 				}
 			}
-			json_array_append_new(obs, e);
+			observe(j, e);
 			if (back)
 				return 1;
 		}
 	}
 	return 0;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One act on the worker thread. */
+struct act_job {
+	const struct orch_driver *d;
+	const struct plan *p;
+	const struct plan_step *s;
+	char msg[512];
+	int rc, done;
+	double seconds;     /* spent in act */
+	double sampling;    /* spent by the engine's thread sampling meanwhile */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static void *act_worker(void *arg)
+{
+	struct act_job *a = arg;
+	double t = mono_s();
+	int rc = a->d->act(a->d->ctx, a->p, a->s, a->msg, sizeof(a->msg));
+
+	t = mono_s() - t;
+	/* The error text is thread-local: carry it over in msg, ahead of any
+	 * observation the driver made before it failed. */
+	if (rc) {
+		char note[sizeof(a->msg)];
+
+		snprintf(note, sizeof(note), "%s", a->msg);
+		snprintf(a->msg, sizeof(a->msg), "%s%s%s", adp_error_last(), *note ? " (after: " : "", note);
+		if (*note && strlen(a->msg) + 1 < sizeof(a->msg))
+			strcat(a->msg, ")");
+	}
+	pthread_mutex_lock(&a->mu);
+	a->rc = rc;
+	a->seconds = t;
+	a->done = 1;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+/* The engine's clock for forecast bands: --now at the start, then real time. */
+static int64_t plan_time(const struct orch_opts *o, double t0)
+{
+	return (o->now ? o->now : now_s()) + (int64_t)(mono_s() - t0);
+}
+
+/* Runs one action with the driver, journaling before and after; the act
+ * runs on a worker while this thread enforces the timeout and, with
+ * monitor_at set (the step's index), samples on a timer. */
+static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, const struct plan *p,
+		   const struct plan_step *s, const struct orch_opts *o, long monitor_at)
+{
+	struct act_job a = { .d = d, .p = p, .s = s };
+	const struct orch_action *act = orch_action_find(s->action);
+	double timeout = (double)(s->timeout > 0 ? s->timeout : act ? act->default_timeout : 60);
+	double interval = o->monitor_interval > 0 ? o->monitor_interval : 5;
+	double start, deadline, next_sample, saved, journal_s;
+	int rc, arc, timed_out = 0, stopped = 0, cancelling = 0;
+	pthread_t th;
+	char msg[700];
+
+	start = mono_s();
+	set_status(rec, "started", NULL);
+	if ((rc = journal_save(j)))
+		return rc;
+	saved = mono_s();
+	journal_s = saved - start;
+	deadline = start + timeout;
+	next_sample = start + interval;
+	pthread_mutex_init(&a.mu, NULL);
+	pthread_cond_init(&a.cv, NULL);
+	if (pthread_create(&th, NULL, act_worker, &a)) {
+		pthread_mutex_destroy(&a.mu);
+		pthread_cond_destroy(&a.cv);
+		return adp_error_set(ADP_ESYS, "cannot start a thread for step %zu", s->id);
+	}
+	pthread_mutex_lock(&a.mu);
+	while (!a.done) {
+		double now = mono_s(), until = cancelling ? now + 0.1 : deadline;
+		struct timespec ts;
+
+		if (!cancelling && monitor_at >= 0 && d->sample_during_act && next_sample < until)
+			until = next_sample;
+		if (until > now) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += (time_t)(until - now);
+			ts.tv_nsec += (long)((until - now - (double)(time_t)(until - now)) * 1e9);
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&a.cv, &a.mu, &ts);
+		}
+		if (a.done)
+			break;
+		now = mono_s();
+		if (cancelling) {
+			if (d->cancel)
+				d->cancel(d->ctx);
+			continue;
+		}
+		if (now >= deadline) {
+			timed_out = cancelling = 1;
+			continue;
+		}
+		if (monitor_at >= 0 && d->sample_during_act && now >= next_sample) {
+			double t = mono_s();
+
+			pthread_mutex_unlock(&a.mu);
+			if (monitor(j, o, d, p, (size_t)monitor_at, 1, plan_time(o, j->t0)))
+				stopped = cancelling = 1;
+			pthread_mutex_lock(&a.mu);
+			a.sampling += mono_s() - t;
+			next_sample = mono_s() + interval;
+		}
+	}
+	pthread_mutex_unlock(&a.mu);
+	pthread_join(th, NULL);
+	pthread_mutex_destroy(&a.mu);
+	pthread_cond_destroy(&a.cv);
+	if (monitor_at >= 0 && o->crash_before_done > 0 && (size_t)o->crash_before_done == s->id)
+		_exit(137);
+	arc = a.rc;
+	if (timed_out) {
+		snprintf(msg, sizeof(msg), "timed out after %.0f s%s%s", timeout, a.msg[0] ? ": " : "", a.msg);
+		json_object_set_new(rec, "timed_out", json_true());
+		arc = arc ? arc : ADP_ESYS;
+	} else if (stopped) {
+		snprintf(msg, sizeof(msg), "stopped by monitoring (see observations)%s%s", a.msg[0] ? ": " : "",
+			 a.msg);
+		arc = arc ? arc : ADP_ESYS;
+	} else {
+		snprintf(msg, sizeof(msg), "%s", a.msg);
+	}
+	set_status(rec, arc ? "failed" : "done", msg);
+	/* The engine's own time in the step: journal, thread, bookkeeping;
+	 * sampling during the act is monitoring and not counted. The final
+	 * journal write is not in it: it costs about journal_us again. */
+	json_object_set_new(rec, "seconds", json_real(mono_s() - start));
+	json_object_set_new(rec, "act_seconds", json_real(a.seconds));
+	json_object_set_new(rec, "engine_us",
+			    json_integer((json_int_t)((mono_s() - start - a.seconds - a.sampling) * 1e6)));
+	json_object_set_new(rec, "journal_us", json_integer((json_int_t)(journal_s * 1e6)));
+	if ((rc = journal_save(j)))
+		return rc;
+	return arc ? 1 : 0;
 }
 
 static void crash_hook(const struct orch_opts *o, size_t id)
@@ -276,10 +467,9 @@ static int do_rollback(struct journal *j, const struct orch_opts *o, const struc
 			return adp_error_set(ADP_EINPUT, "journal '%s': undo entry %zu is malformed", j->path, i);
 		s.wave = p->steps[s.id - 1].wave;
 		s.timeout = orch_action_find(s.action) ? orch_action_find(s.action)->default_timeout : 60;
-		if ((rc = run_one(j, rec, d, p, &s)) < 0)
+		if ((rc = run_one(j, rec, d, p, &s, o, -1)) < 0)
 			return rc;
 		failed |= rc;
-		(void)o;
 	}
 	json_object_set_new(j->root, "state", json_string(failed ? "failed" : "rolled_back"));
 	*outcome = failed ? ORCH_FAILED : ORCH_ROLLED_BACK;
@@ -352,6 +542,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 	size_t i;
 
 	*outcome = ORCH_REFUSED;
+	j.t0 = mono_s();
 	if (mkdir(o->state_dir, 0700) && errno != EEXIST)
 		return adp_error_set(ADP_ESYS, "cannot create state directory '%s': %s", o->state_dir,
 				     strerror(errno));
@@ -453,9 +644,9 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			out = ORCH_STOPPED;
 			goto record;
 		}
-		if ((rc = run_one(&j, rec, d, &p, &p.steps[i])) < 0)
+		if ((rc = run_one(&j, rec, d, &p, &p.steps[i], o, (long)i)) < 0)
 			goto done;
-		if (rc > 0 || monitor(&j, o, d, &p, i)) {
+		if (rc > 0 || monitor(&j, o, d, &p, i, 0, plan_time(o, j.t0))) {
 			rc = 0;
 			if ((rc = build_undo(&j, &p)) || (rc = do_rollback(&j, o, d, &p, &out)))
 				goto done;

@@ -369,6 +369,7 @@ static int exec_grow(void *ctx, const struct plan *p, const struct plan_placemen
 void orch_exec_driver(struct orch_driver *d, struct orch_exec *e)
 {
 	memset(d, 0, sizeof(*d));
+	memset(d, 0, sizeof(*d));
 	d->ctx = e;
 	d->check = exec_check;
 	d->act = exec_act;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,45 +23,81 @@
 #define MAX_REPLY ((size_t)1 << 20)
 #define CANARY_WEIGHT 10
 
-/* cpuacct gives cpu usage; where it shares a mount with cpu the second
- * mkdir and rmdir are no-ops. */
-static const char *const v1_ctrl[] = { "cpu", "cpuset", "memory", "cpuacct" };
-#define NV1 4
+/* v1 controllers apply uses, each mounted at cg_root/NAME; one that is
+ * not mounted is left out. cpuacct gives cpu usage; where it shares a
+ * mount with cpu the second mkdir and rmdir are no-ops. */
+static const char *const v1_ctrl[] = { "cpu", "cpuset", "memory", "cpuacct", "blkio" };
+#define NV1 5
+enum { V1_CPU, V1_CPUSET, V1_MEMORY, V1_CPUACCT, V1_BLKIO };
+
+static int expand(char *out, size_t len, const char *in, const struct inv_component *c, const char *part,
+		  size_t replica);
+
+/* Does the file at dir/name list word (space separated)? */
+static int lists_word(const char *dir, const char *name, const char *word)
+{
+	char path[1024], buf[1024], *tok, *save = NULL;
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	if (fgets(buf, sizeof(buf), f))
+		for (tok = strtok_r(buf, " \n", &save); tok && !found; tok = strtok_r(NULL, " \n", &save))
+			found = !strcmp(tok, word);
+	fclose(f);
+	return found;
+}
+
+int orch_cg_detect(const char *mounts, char *root, size_t len)
+{
+	char line[1024], v1root[512] = "", v2root[512] = "";
+	FILE *f;
+	int mode = ORCH_CG_NONE;
+
+	if (!(f = fopen(mounts, "re")))
+		return ORCH_CG_NONE;
+	while (fgets(line, sizeof(line), f)) {
+		char dev[256], dir[512], type[64], opts[512], *slash, *tok, *save = NULL;
+
+		if (sscanf(line, "%255s %511s %63s %511s", dev, dir, type, opts) != 4)
+			continue;
+		if (!strcmp(type, "cgroup2") && !v2root[0]) {
+			snprintf(v2root, sizeof(v2root), "%s", dir);
+			continue;
+		}
+		if (strcmp(type, "cgroup") || v1root[0])
+			continue;
+		for (tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			if (!strcmp(tok, "memory") && (slash = strrchr(dir, '/'))) {
+				*slash = '\0';
+				snprintf(v1root, sizeof(v1root), "%s", dir);
+			}
+	}
+	fclose(f);
+	/* v2 where it holds the memory controller; else v1 where memory is
+	 * mounted there; else a bare v2 hierarchy (processes, no limits). */
+	if (v2root[0] && lists_word(v2root, "cgroup.controllers", "memory"))
+		mode = ORCH_CG_V2;
+	else if (v1root[0])
+		mode = ORCH_CG_V1;
+	else if (v2root[0])
+		mode = ORCH_CG_V2;
+	snprintf(root, len, "%s", mode == ORCH_CG_V1 ? v1root : mode == ORCH_CG_V2 ? v2root : "");
+	return mode;
+}
 
 int orch_local_init(struct orch_local *l, const struct inventory *inv, const struct schedule *sched,
 		    const char *state_dir)
 {
-	char line[1024];
-	FILE *f;
-	int v1 = 0;
-
 	memset(l, 0, sizeof(*l));
 	l->inv = inv;
 	l->sched = sched;
 	if (!(l->state_dir = strdup(state_dir)))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
-	/* v1 memory controller mounted: use v1 (a v2 hierarchy beside it has no controllers). */
-	if ((f = fopen("/proc/mounts", "re"))) {
-		while (fgets(line, sizeof(line), f)) {
-			char dev[256], dir[512], type[64], opts[512];
-
-			if (sscanf(line, "%255s %511s %63s %511s", dev, dir, type, opts) != 4)
-				continue;
-			if (!strcmp(type, "cgroup") && strstr(opts, "memory")) {
-				char *slash = strrchr(dir, '/');
-				if (slash)
-					*slash = '\0';
-				snprintf(l->cg_root, sizeof(l->cg_root), "%s", dir);
-				v1 = 1;
-			} else if (!strcmp(type, "cgroup2") && !v1 && !l->cg_mode) {
-				snprintf(l->cg_root, sizeof(l->cg_root), "%s", dir);
-				l->cg_mode = ORCH_CG_V2;
-			}
-		}
-		fclose(f);
-	}
-	if (v1)
-		l->cg_mode = ORCH_CG_V1;
+	l->cg_mode = orch_cg_detect("/proc/mounts", l->cg_root, sizeof(l->cg_root));
+	snprintf(l->sys_root, sizeof(l->sys_root), "/sys");
 	return 0;
 }
 
@@ -98,6 +135,27 @@ static const struct plan_placement *find_placement(const struct plan *p, const s
 			return x;
 	}
 	return NULL;
+}
+
+/* The engine's cancel: the act under way returns at its next wait. */
+static int cancelled(const struct orch_local *l)
+{
+	return __atomic_load_n(&l->cancelled, __ATOMIC_SEQ_CST);
+}
+
+static void local_cancel(void *ctx)
+{
+	struct orch_local *l = ctx;
+
+	__atomic_store_n(&l->cancelled, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Sleeps ms in slices; 1 when cancelled meanwhile. */
+static int nap(const struct orch_local *l, long ms)
+{
+	for (; ms > 0 && !cancelled(l); ms -= 50)
+		usleep((useconds_t)(ms < 50 ? ms : 50) * 1000);
+	return cancelled(l);
 }
 
 /* ---- cgroups ---- */
@@ -185,28 +243,111 @@ static int cg_mkpath(const char *root, const char *rel, int cpuset)
 	return 0;
 }
 
-/* Creates partition/instance cgroups (idempotent) and applies limits
- * from alloc (NULL: no limits) in the plan's units (cores, bytes). */
-static int cg_ensure(const struct orch_local *l, const char *part, const char *inst, const double *alloc)
+/* Is v1 controller c mounted under the root? */
+static int v1_has(const struct orch_local *l, size_t c)
+{
+	char dir[1024];
+
+	snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, v1_ctrl[c]);
+	return access(dir, F_OK) == 0;
+}
+
+int orch_blockdev(const char *sys_root, const char *spec, unsigned *maj, unsigned *min)
+{
+	char path[1024], buf[64];
+	struct stat st;
+	unsigned a, b;
+	char tail;
+
+	if (sscanf(spec, "%u:%u%c", &a, &b, &tail) == 2) {
+		/* given as MAJ:MIN */
+	} else if (stat(spec, &st)) {
+		return adp_error_set(ADP_EINPUT, "cannot find the device of '%s': %s", spec, strerror(errno));
+	} else if (S_ISBLK(st.st_mode)) {
+		a = major(st.st_rdev);
+		b = minor(st.st_rdev);
+	} else {
+		a = major(st.st_dev);
+		b = minor(st.st_dev);
+	}
+	/* Major 0: tmpfs, overlay, btrfs subvolumes: no block device to throttle. */
+	if (a == 0)
+		return 1;
+	snprintf(path, sizeof(path), "%s/dev/block/%u:%u", sys_root, a, b);
+	if (access(path, F_OK))
+		return 1;
+	/* A partition: the throttle applies to its whole disk. */
+	snprintf(path, sizeof(path), "%s/dev/block/%u:%u/partition", sys_root, a, b);
+	if (access(path, F_OK) == 0) {
+		snprintf(path, sizeof(path), "%s/dev/block/%u:%u/..", sys_root, a, b);
+		read_str(path, "dev", buf, sizeof(buf));
+		if (sscanf(buf, "%u:%u", &a, &b) != 2)
+			return adp_error_set(ADP_EINPUT, "cannot read the disk of partition %u:%u from '%s/dev'", a,
+					     b, path);
+	}
+	*maj = a;
+	*min = b;
+	return 0;
+}
+
+/* The device an I/O limit applies to: the partition's cgroup.device, else
+ * the device holding the component's working directory (run.cwd, or
+ * apply's own when it has none). 0 found, 1 none (with why in note). */
+static int io_device(const struct orch_local *l, const char *part, const struct inv_component *c,
+		     size_t replica, unsigned *maj, unsigned *min, char *note, size_t len)
+{
+	const struct inv_partition *ip = find_part(l, part);
+	const char *dev = ip && ip->cgroup ? json_string_value(json_object_get(ip->cgroup, "device")) : NULL;
+	const char *cw = c && c->run ? json_string_value(json_object_get(c->run, "cwd")) : NULL;
+	char where[4096];
+	int rc;
+
+	if (dev)
+		snprintf(where, sizeof(where), "%s", dev);
+	else if (cw && (rc = expand(where, sizeof(where), cw, c, part, replica)))
+		return rc;
+	else if (!cw)
+		snprintf(where, sizeof(where), ".");
+	if ((rc = orch_blockdev(l->sys_root, where, maj, min)) == 1)
+		snprintf(note, len, "io limit not applied: '%s' is on no block device", where);
+	return rc;
+}
+
+int orch_local_cg_ensure(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
+			 const struct inv_component *comp, size_t replica, char *note, size_t notelen)
 {
 	const struct inv_partition *ip = find_part(l, part);
 	const char *cpus = ip && ip->cgroup ? json_string_value(json_object_get(ip->cgroup, "cpus")) : NULL;
-	char rel[512], dir[1024], sub[1200], buf[256];
+	char rel[512], dir[1024], sub[1200], buf[256], io[128] = "";
+	unsigned maj = 0, min = 0;
+	long long bps = alloc && alloc[ADP_RES_IO] > 0 ? (long long)alloc[ADP_RES_IO] : 0;
 	size_t c;
 	int rc;
 
+	if (note && notelen)
+		note[0] = '\0';
 	if ((rc = part_cg(l, part, rel, sizeof(rel))) <= 0)
 		return rc;
+	if (bps > 0) {
+		if ((rc = io_device(l, part, comp, replica, &maj, &min, note, notelen)) < 0)
+			return rc;
+		if (rc == 1)
+			bps = 0;
+		else if (note && notelen)
+			snprintf(note, notelen, "io limit %lld bytes/s on %u:%u", bps, maj, min);
+	}
 	if (l->cg_mode == ORCH_CG_V1) {
 		for (c = 0; c < NV1; c++) {
+			if (!v1_has(l, c))
+				continue;
 			snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, v1_ctrl[c]);
-			if ((rc = cg_mkpath(dir, rel, c == 1)))
+			if ((rc = cg_mkpath(dir, rel, c == V1_CPUSET)))
 				return rc;
 			snprintf(dir, sizeof(dir), "%s/%s/%s", l->cg_root, v1_ctrl[c], rel);
 			snprintf(sub, sizeof(sub), "%s/%s", dir, inst);
 			if ((rc = mkdir_cg(sub)))
 				return rc;
-			if (c == 1) {
+			if (c == V1_CPUSET) {
 				char parent[1024];
 				snprintf(parent, sizeof(parent), "%s/%s", l->cg_root, v1_ctrl[c]);
 				read_str(parent, "cpuset.mems", buf, sizeof(buf));
@@ -218,18 +359,26 @@ static int cg_ensure(const struct orch_local *l, const char *part, const char *i
 				    (rc = write_str(sub, "cpuset.cpus", cpus ? cpus : buf)))
 					return rc;
 			}
-			if (c == 0 && alloc && alloc[ADP_RES_CPU] > 0) {
+			if (c == V1_CPU && alloc && alloc[ADP_RES_CPU] > 0) {
 				snprintf(buf, sizeof(buf), "%lld", (long long)(alloc[ADP_RES_CPU] * 100000));
 				if ((rc = write_str(sub, "cpu.cfs_period_us", "100000")) ||
 				    (rc = write_str(sub, "cpu.cfs_quota_us", buf)))
 					return rc;
 			}
-			if (c == 2 && alloc && alloc[ADP_RES_MEMORY] > 0) {
+			if (c == V1_MEMORY && alloc && alloc[ADP_RES_MEMORY] > 0) {
 				snprintf(buf, sizeof(buf), "%lld", (long long)alloc[ADP_RES_MEMORY]);
 				if ((rc = write_str(sub, "memory.limit_in_bytes", buf)))
 					return rc;
 			}
+			if (c == V1_BLKIO && bps > 0) {
+				snprintf(io, sizeof(io), "%u:%u %lld", maj, min, bps);
+				if ((rc = write_str(sub, "blkio.throttle.read_bps_device", io)) ||
+				    (rc = write_str(sub, "blkio.throttle.write_bps_device", io)))
+					return rc;
+			}
 		}
+		if (bps > 0 && !io[0] && note && notelen)
+			snprintf(note, notelen, "io limit not applied: the blkio controller is not mounted");
 		return 0;
 	}
 	snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, rel);
@@ -237,8 +386,19 @@ static int cg_ensure(const struct orch_local *l, const char *part, const char *i
 	if ((rc = cg_mkpath(l->cg_root, rel, 0)))
 		return rc;
 	/* Controllers the parents can delegate; missing ones are left off. */
-	write_str(l->cg_root, "cgroup.subtree_control", "+cpu +memory +cpuset +io");
-	write_str(dir, "cgroup.subtree_control", "+cpu +memory +cpuset +io");
+	{
+		char at[1024];
+		size_t i;
+
+		snprintf(at, sizeof(at), "%s", l->cg_root);
+		write_str(at, "cgroup.subtree_control", "+cpu +memory +cpuset +io");
+		for (i = 0; rel[i]; i++)
+			if (rel[i] == '/') {
+				snprintf(at, sizeof(at), "%s/%.*s", l->cg_root, (int)i, rel);
+				write_str(at, "cgroup.subtree_control", "+cpu +memory +cpuset +io");
+			}
+		write_str(dir, "cgroup.subtree_control", "+cpu +memory +cpuset +io");
+	}
 	adp_error_clear();
 	if ((rc = mkdir_cg(sub)))
 		return rc;
@@ -254,7 +414,84 @@ static int cg_ensure(const struct orch_local *l, const char *part, const char *i
 		if ((rc = write_str(sub, "memory.max", buf)))
 			return rc;
 	}
+	if (bps > 0) {
+		snprintf(io, sizeof(io), "%u:%u rbps=%lld wbps=%lld", maj, min, bps, bps);
+		if ((rc = write_str(sub, "io.max", io)))
+			return rc;
+	}
 	return 0;
+}
+
+/* Reads the number after key (or the first number without a key) from
+ * dir/file; 1 when found. */
+static int read_num(const char *dir, const char *file, const char *key, long long *out)
+{
+	char buf[512], *p;
+
+	read_str(dir, file, buf, sizeof(buf));
+	p = key ? strstr(buf, key) : buf;
+	if (!p)
+		return 0;
+	p += key ? strlen(key) : 0;
+	if (!strncmp(p, "max", 3)) {
+		*out = -1;
+		return 1;
+	}
+	return sscanf(p, "%lld", out) == 1;
+}
+
+int orch_local_cg_check(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
+			const struct inv_component *comp, size_t replica, char *msg, size_t len)
+{
+	char rel[512], cpu[1200], mem[1200], blk[1200], key[64], note[256];
+	long long v = 0, want;
+	unsigned maj = 0, min = 0;
+	int rc, v1 = l->cg_mode == ORCH_CG_V1, n = 0;
+
+	if ((rc = part_cg(l, part, rel, sizeof(rel))) <= 0) {
+		snprintf(msg, len, "no cgroup configured");
+		return rc;
+	}
+	snprintf(cpu, sizeof(cpu), "%s/%s%s/%s", l->cg_root, v1 ? "cpu/" : "", rel, inst);
+	snprintf(mem, sizeof(mem), "%s/%s%s/%s", l->cg_root, v1 ? "memory/" : "", rel, inst);
+	snprintf(blk, sizeof(blk), "%s/%s%s/%s", l->cg_root, v1 ? "blkio/" : "", rel, inst);
+	if (access(mem, F_OK) && access(cpu, F_OK))
+		return adp_error_set(ADP_ESYS, "cgroup '%s' of partition '%s' does not exist", mem, part);
+	if (alloc && alloc[ADP_RES_CPU] > 0) {
+		want = (long long)(alloc[ADP_RES_CPU] * 100000);
+		if (!read_num(cpu, v1 ? "cpu.cfs_quota_us" : "cpu.max", NULL, &v) || v < want)
+			return adp_error_set(ADP_ESYS, "cgroup '%s': cpu quota is %lld, the plan says %lld", cpu, v, want);
+		n++;
+	}
+	if (alloc && alloc[ADP_RES_MEMORY] > 0) {
+		/* The kernel rounds memory limits down to whole pages. */
+		want = (long long)alloc[ADP_RES_MEMORY];
+		if (!read_num(mem, v1 ? "memory.limit_in_bytes" : "memory.max", NULL, &v) || v < 0 ||
+		    v < want - 65535)
+			return adp_error_set(ADP_ESYS, "cgroup '%s': memory limit is %lld, the plan says %lld", mem, v,
+					     want);
+		n++;
+	}
+	if (alloc && alloc[ADP_RES_IO] > 0 && (!v1 || v1_has(l, V1_BLKIO))) {
+		if ((rc = io_device(l, part, comp, replica, &maj, &min, note, sizeof(note))) < 0)
+			return rc;
+		if (!rc) {
+			want = (long long)alloc[ADP_RES_IO];
+			snprintf(key, sizeof(key), v1 ? "%u:%u " : "%u:%u rbps=", maj, min);
+			if (!read_num(blk, v1 ? "blkio.throttle.read_bps_device" : "io.max", key, &v) || v < want)
+				return adp_error_set(ADP_ESYS, "cgroup '%s': io limit on %u:%u is %lld, the plan says %lld",
+						     blk, maj, min, v, want);
+			n++;
+		}
+	}
+	snprintf(msg, len, "cgroup of '%s' in '%s' has the planned limits (%d checked)", inst, part, n);
+	return 0;
+}
+
+static int cg_ensure(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
+		     const struct inv_component *comp, size_t replica, char *note, size_t len)
+{
+	return orch_local_cg_ensure(l, part, inst, alloc, comp, replica, note, len);
 }
 
 /* Removes the instance cgroup, then the partition's if it is empty. */
@@ -267,10 +504,13 @@ static int cg_remove(const struct orch_local *l, const char *part, const char *i
 	if ((rc = part_cg(l, part, rel, sizeof(rel))) <= 0)
 		return rc;
 	for (c = 0; c < n; c++) {
-		if (l->cg_mode == ORCH_CG_V1)
+		if (l->cg_mode == ORCH_CG_V1) {
+			if (!v1_has(l, c))
+				continue;
 			snprintf(dir, sizeof(dir), "%s/%s/%s", l->cg_root, v1_ctrl[c], rel);
-		else
+		} else {
 			snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, rel);
+		}
 		snprintf(sub, sizeof(sub), "%s/%s", dir, inst);
 		if (rmdir(sub) && errno != ENOENT)
 			return adp_error_set(ADP_ESYS, "cannot remove cgroup '%s': %s", sub, strerror(errno));
@@ -290,10 +530,13 @@ static int cg_join(const struct orch_local *l, const char *part, const char *ins
 		return 0;
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	for (c = 0; c < n; c++) {
-		if (l->cg_mode == ORCH_CG_V1)
+		if (l->cg_mode == ORCH_CG_V1) {
+			if (!v1_has(l, c))
+				continue;
 			snprintf(dir, sizeof(dir), "%s/%s/%s/%s", l->cg_root, v1_ctrl[c], rel, inst);
-		else
+		} else {
 			snprintf(dir, sizeof(dir), "%s/%s/%s", l->cg_root, rel, inst);
+		}
 		if (write_str(dir, l->cg_mode == ORCH_CG_V1 ? "tasks" : "cgroup.procs", pid))
 			return -1;
 	}
@@ -505,7 +748,7 @@ static int spawn(const struct orch_local *l, char *const argv[], json_t *env, co
 static int start_inst(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
 		      const double *alloc, char *msg, size_t len)
 {
-	char inst[300], path[1024], log[1024], cwd[MAX_ARG_LEN], rec[64];
+	char inst[300], path[1024], log[1024], cwd[MAX_ARG_LEN], rec[64], note[256] = "";
 	struct argv a;
 	const char *cw;
 	pid_t pid;
@@ -518,7 +761,7 @@ static int start_inst(const struct orch_local *l, const struct inv_component *c,
 	if (!c->run)
 		return adp_error_set(ADP_EINPUT, "component '%s' has no run section: cannot start it", c->name);
 	inst_name(inst, sizeof(inst), c->name, replica);
-	if ((rc = mkdirs(l)) || (rc = cg_ensure(l, part, inst, alloc)))
+	if ((rc = mkdirs(l)) || (rc = cg_ensure(l, part, inst, alloc, c, replica, note, sizeof(note))))
 		return rc;
 	if ((rc = argv_from(&a, json_object_get(c->run, "argv"), c, part, replica, "run.argv")))
 		return rc;
@@ -541,7 +784,7 @@ static int start_inst(const struct orch_local *l, const struct inv_component *c,
 		kill(-pid, SIGKILL);
 		goto done;
 	}
-	snprintf(msg, len, "started pid %ld", (long)pid);
+	snprintf(msg, len, "started pid %ld%s%s", (long)pid, *note ? "; " : "", note);
 done:
 	argv_release(&a);
 	return rc;
@@ -564,7 +807,7 @@ static int stop_inst(const struct orch_local *l, const struct inv_component *c, 
 	}
 	kill(-pid, SIGTERM);
 	kill(pid, SIGTERM);
-	while (waited < grace_ms && inst_pid(l, c->name, replica, part)) {
+	while (waited < grace_ms && inst_pid(l, c->name, replica, part) && !cancelled(l)) {
 		usleep(50000);
 		waited += 50;
 	}
@@ -600,9 +843,11 @@ static int run_cmd(const struct orch_local *l, char *const argv[], const char *l
 			break;
 		if (r < 0)
 			return adp_error_set(ADP_ESYS, "cannot wait for '%s': %s", argv[0], strerror(errno));
-		if (waited >= timeout * 10) {
+		if (waited >= timeout * 10 || cancelled(l)) {
 			kill(-pid, SIGKILL);
 			waitpid(pid, &st, 0);
+			if (cancelled(l))
+				return adp_error_set(ADP_ESYS, "'%s' killed: the step was cancelled", argv[0]);
 			return adp_error_set(ADP_ESYS, "'%s' timed out after %llds", argv[0], (long long)timeout);
 		}
 		usleep(100000);
@@ -621,11 +866,20 @@ static size_t discard(char *p, size_t s, size_t n, void *u)
 	return s * n;
 }
 
+static int abort_if_cancelled(void *u, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	(void)a;
+	(void)b;
+	(void)c;
+	(void)d;
+	return cancelled(u);
+}
+
 static int health(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
 		  char *msg, size_t len)
 {
 	json_t *h = c->health, *v;
-	long expect = 200, retries = 10, timeout = 5, i;
+	long expect = 200, retries = 10, timeout = 5, i, interval_ms = 500;
 	const char *url;
 	char buf[MAX_ARG_LEN];
 	int rc;
@@ -640,6 +894,8 @@ static int health(const struct orch_local *l, const struct inv_component *c, con
 		retries = (long)json_integer_value(v);
 	if (json_is_number(v = json_object_get(h, "timeout")))
 		timeout = (long)json_number_value(v);
+	if (json_is_number(v = json_object_get(h, "interval")))
+		interval_ms = (long)(json_number_value(v) * 1000);
 	if (retries < 1 || retries > 1000 || timeout < 1 || timeout > 3600)
 		return adp_error_set(ADP_EINPUT, "component '%s': health retries must be 1..1000 and timeout 1..3600",
 				     c->name);
@@ -657,6 +913,9 @@ static int health(const struct orch_local *l, const struct inv_component *c, con
 			curl_easy_setopt(cu, CURLOPT_TIMEOUT, timeout);
 			curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, discard);
 			curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+			curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
+			curl_easy_setopt(cu, CURLOPT_XFERINFOFUNCTION, abort_if_cancelled);
+			curl_easy_setopt(cu, CURLOPT_XFERINFODATA, (void *)l);
 			cr = curl_easy_perform(cu);
 			code = 0;
 			if (cr == CURLE_OK)
@@ -666,8 +925,8 @@ static int health(const struct orch_local *l, const struct inv_component *c, con
 				snprintf(msg, len, "%s answered %ld", buf, code);
 				return 0;
 			}
-			if (i + 1 < retries)
-				sleep(1);
+			if (i + 1 < retries && nap(l, interval_ms))
+				break;
 		}
 		return adp_error_set(ADP_ESYS, "health check of '%s' on '%s' failed: %s %s", c->name, part, buf,
 				     cr != CURLE_OK ? curl_easy_strerror(cr) : "answered another status");
@@ -683,8 +942,8 @@ static int health(const struct orch_local *l, const struct inv_component *c, con
 		for (i = 0; i < retries; i++) {
 			if ((rc = run_cmd(l, a.v, log, part, timeout, &st)) || st == 0)
 				break;
-			if (i + 1 < retries)
-				sleep(1);
+			if (i + 1 < retries && nap(l, interval_ms))
+				break;
 		}
 		argv_release(&a);
 		if (rc)
@@ -862,6 +1121,98 @@ static int restore_server(const struct orch_local *l, const struct inv_component
 	return 0;
 }
 
+/* The shadow server's counters HAProxy keeps: sessions (stot), connection
+ * and response errors (econ, eresp), retries and redispatches away from it
+ * (wretr, wredis: a retried 500 is counted there, not as a 5xx), 5xx
+ * responses; and rtime (ms, the average of the last 1024 requests). */
+struct srv_counters {
+	long long stot, econ, eresp, wretr, wredis, h5xx, rtime;
+};
+
+static int read_counters(const struct inv_component *c, const char *part, struct srv_counters *k)
+{
+	static const int col[] = { 7, 13, 14, 15, 16, 43, 60 };
+	long long *dst[] = { &k->stot, &k->econ, &k->eresp, &k->wretr, &k->wredis, &k->h5xx, &k->rtime };
+	char v[32];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < 7; i++) {
+		if ((rc = server_field(c, part, col[i], v, sizeof(v))))
+			return rc;
+		*dst[i] = atoll(v);
+	}
+	return 0;
+}
+
+static void canary_path(const struct orch_local *l, const struct inv_component *c, const char *part, char *out,
+			size_t len)
+{
+	const char *pre = json_string_value(json_object_get(c->traffic, "server_prefix"));
+
+	snprintf(out, len, "%s/proc/haproxy-%s-%s%s.canary", l->state_dir, c->name, pre ? pre : "", part);
+}
+
+/* Before the shadow takes its canary share: its counters as a baseline
+ * (kept across a resume, so the canary is judged from its start). */
+static int canary_baseline(const struct orch_local *l, const struct inv_component *c, const char *part)
+{
+	struct srv_counters k;
+	char path[1024], rec[160];
+	int rc;
+
+	canary_path(l, c, part, path, sizeof(path));
+	if (access(path, F_OK) == 0)
+		return 0;
+	if ((rc = mkdirs(l)) || (rc = read_counters(c, part, &k)))
+		return rc;
+	snprintf(rec, sizeof(rec), "%lld %lld %lld %lld %lld %lld\n", k.stot, k.econ, k.eresp, k.wretr, k.wredis,
+		 k.h5xx);
+	return adp_write_atomic(path, rec, strlen(rec));
+}
+
+/* After canary_seconds of canary traffic: the shadow's errors and 5xx
+ * since the baseline must not exceed max_errors (default 0), and its
+ * average response time must stay under max_response_ms when set. */
+static int canary_verdict(const struct orch_local *l, const struct inv_component *c, const char *part, char *msg,
+			  size_t len)
+{
+	json_t *t = c->traffic, *v;
+	double wait_s = json_is_number(v = json_object_get(t, "canary_seconds")) ? json_number_value(v) : 0;
+	long long max_err = json_is_integer(v = json_object_get(t, "max_errors")) ? json_integer_value(v) : 0;
+	double max_rt = json_is_number(v = json_object_get(t, "max_response_ms")) ? json_number_value(v) : 0;
+	struct srv_counters b = { 0 }, k;
+	char path[1024], *text = NULL;
+	long long errs, reqs;
+	int rc;
+
+	if (wait_s > 0 && nap(l, (long)(wait_s * 1000)))
+		return adp_error_set(ADP_ESYS, "cancelled while watching the canary of '%s' on '%s'", c->name, part);
+	canary_path(l, c, part, path, sizeof(path));
+	if (!adp_read_file(&text, NULL, path, 256)) {
+		if (sscanf(text, "%lld %lld %lld %lld %lld %lld", &b.stot, &b.econ, &b.eresp, &b.wretr, &b.wredis,
+			   &b.h5xx) != 6)
+			memset(&b, 0, sizeof(b));
+		free(text);
+	}
+	adp_error_clear();
+	if ((rc = read_counters(c, part, &k)))
+		return rc;
+	reqs = k.stot - b.stot;
+	errs = (k.econ - b.econ) + (k.eresp - b.eresp) + (k.wretr - b.wretr) + (k.wredis - b.wredis) +
+	       (k.h5xx - b.h5xx);
+	if (errs > max_err)
+		return adp_error_set(ADP_ESYS,
+				     "canary of '%s' on '%s' failed: haproxy counted %lld errors and 5xx in %lld requests (%lld connection, %lld response, %lld retried, %lld 5xx; at most %lld allowed)",
+				     c->name, part, errs, reqs, k.econ - b.econ, k.eresp - b.eresp,
+				     (k.wretr - b.wretr) + (k.wredis - b.wredis), k.h5xx - b.h5xx, max_err);
+	if (max_rt > 0 && (double)k.rtime > max_rt)
+		return adp_error_set(ADP_ESYS, "canary of '%s' on '%s' failed: average response time %lld ms, at most %.0f",
+				     c->name, part, k.rtime, max_rt);
+	snprintf(msg, len, "canary: %lld requests, %lld errors, average response %lld ms", reqs, errs, k.rtime);
+	return 0;
+}
+
 /* ---- monitoring ---- */
 
 static int read_u64(const char *path, const char *key, unsigned long long *out)
@@ -882,17 +1233,52 @@ static int read_u64(const char *path, const char *key, unsigned long long *out)
 	return found;
 }
 
-/* Memory now and cpu over 200 ms from the instance cgroup's statistics;
- * 1 ("no data") when the cgroup or its files are missing. */
+/* Bytes read and written so far by the cgroup: v2 io.stat (rbytes and
+ * wbytes summed over devices), v1 blkio.throttle.io_service_bytes (Total). */
+static int read_io(const char *path, int v1, unsigned long long *out)
+{
+	char line[512];
+	FILE *f;
+	int found = 0;
+
+	if (v1)
+		return read_u64(path, "Total", out);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	*out = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *r = strstr(line, "rbytes="), *w = strstr(line, "wbytes=");
+		if (r)
+			*out += strtoull(r + 7, NULL, 10);
+		if (w)
+			*out += strtoull(w + 7, NULL, 10);
+		found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Memory now, cpu and io as rates since the previous sample of the same
+ * instance (over 100 ms for the first one) from the instance cgroup's
+ * statistics; 1 ("no data") when the cgroup or its memory file is missing. */
 static int local_sample(void *ctx, const struct plan *p, const struct plan_placement *x,
 			double usage[ADP_RES_COUNT], int have[ADP_RES_COUNT])
 {
 	struct orch_local *l = ctx;
-	char rel[512], inst[300], mem[1400], cpu[1400];
-	unsigned long long m = 0, c0 = 0, c1 = 0;
-	struct timespec t0, t1;
-	int rc, v1 = l->cg_mode == ORCH_CG_V1;
-	double dt;
+	char rel[512], inst[300], key[128], mem[1400], cpu[1400], io[1400];
+	unsigned long long m = 0, c1 = 0, b1 = 0;
+	struct orch_local_seen *seen = NULL;
+	int rc, v1 = l->cg_mode == ORCH_CG_V1, have_io;
+	double t1, dt;
+	size_t i;
 
 	(void)p;
 	if ((rc = part_cg(l, x->partition, rel, sizeof(rel))) < 0)
@@ -903,24 +1289,45 @@ static int local_sample(void *ctx, const struct plan *p, const struct plan_place
 	if (v1) {
 		snprintf(mem, sizeof(mem), "%s/memory/%s/%s/memory.usage_in_bytes", l->cg_root, rel, inst);
 		snprintf(cpu, sizeof(cpu), "%s/cpuacct/%s/%s/cpuacct.usage", l->cg_root, rel, inst);
+		snprintf(io, sizeof(io), "%s/blkio/%s/%s/blkio.throttle.io_service_bytes", l->cg_root, rel, inst);
 	} else {
 		snprintf(mem, sizeof(mem), "%s/%s/%s/memory.current", l->cg_root, rel, inst);
 		snprintf(cpu, sizeof(cpu), "%s/%s/%s/cpu.stat", l->cg_root, rel, inst);
+		snprintf(io, sizeof(io), "%s/%s/%s/io.stat", l->cg_root, rel, inst);
 	}
 	if (!read_u64(mem, NULL, &m))
 		return 1;
 	usage[ADP_RES_MEMORY] = (double)m;
 	have[ADP_RES_MEMORY] = 1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (read_u64(cpu, v1 ? NULL : "usage_usec", &c0)) {
-		usleep(200000);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (read_u64(cpu, v1 ? NULL : "usage_usec", &c1) && c1 >= c0) {
-			dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-			usage[ADP_RES_CPU] = (double)(c1 - c0) / (v1 ? 1e9 : 1e6) / dt;
-			have[ADP_RES_CPU] = 1;
-		}
+	snprintf(key, sizeof(key), "%s@%s", inst, x->partition);
+	for (i = 0; i < l->nseen && !seen; i++)
+		if (!strcmp(l->seen[i].inst, key))
+			seen = &l->seen[i];
+	if (!seen) {
+		/* First sample: a baseline 100 ms back (the oldest slot is reused). */
+		seen = &l->seen[l->nseen < 64 ? l->nseen++ : 0];
+		snprintf(seen->inst, sizeof(seen->inst), "%s", key);
+		if (!read_u64(cpu, v1 ? NULL : "usage_usec", &seen->cpu))
+			return 0;
+		seen->have_io = read_io(io, v1, &seen->io);
+		seen->t = mono_now();
+		usleep(100000);
 	}
+	t1 = mono_now();
+	dt = t1 - seen->t;
+	if (read_u64(cpu, v1 ? NULL : "usage_usec", &c1) && c1 >= seen->cpu && dt > 0.01) {
+		usage[ADP_RES_CPU] = (double)(c1 - seen->cpu) / (v1 ? 1e9 : 1e6) / dt;
+		have[ADP_RES_CPU] = 1;
+	}
+	have_io = read_io(io, v1, &b1);
+	if (have_io && seen->have_io && b1 >= seen->io && dt > 0.01) {
+		usage[ADP_RES_IO] = (double)(b1 - seen->io) / dt;
+		have[ADP_RES_IO] = 1;
+	}
+	seen->cpu = c1;
+	seen->io = b1;
+	seen->have_io = have_io;
+	seen->t = t1;
 	return 0;
 }
 
@@ -931,12 +1338,14 @@ static int local_grow(void *ctx, const struct plan *p, const struct plan_placeme
 	char inst[300];
 
 	(void)p;
-	if (r != ADP_RES_CPU && r != ADP_RES_MEMORY)
-		return adp_error_set(ADP_EINPUT, "cannot grow %s: only cpu and memory limits are applied",
+	char note[256];
+
+	if (r != ADP_RES_CPU && r != ADP_RES_MEMORY && r != ADP_RES_IO)
+		return adp_error_set(ADP_EINPUT, "cannot grow %s: only cpu, memory and io limits are applied",
 				     adp_resource_name(r));
 	a[r] = limit;
 	inst_name(inst, sizeof(inst), x->component, x->replica);
-	return cg_ensure(l, x->partition, inst, a);
+	return cg_ensure(l, x->partition, inst, a, find_comp(l, x->component), x->replica, note, sizeof(note));
 }
 
 /* ---- capacity ---- */
@@ -1002,6 +1411,45 @@ static int capacity_check(const struct orch_local *l, const struct plan *p)
 	return 0;
 }
 
+/* The limits the plan sets need their controllers: refuses (before
+ * anything changes) a plan whose shadows' cgroups would lack one, rather
+ * than run them without the isolation planned. */
+static int controller_check(const struct orch_local *l, const struct plan *p)
+{
+	static const char *const v2name[] = { "cpu", "memory", "io", NULL };
+	static const size_t v1idx[] = { V1_CPU, V1_MEMORY, V1_BLKIO };
+	int need[4] = { 0 }, r;
+	size_t w, k;
+
+	for (w = 0; w < p->nwaves; w++)
+		for (k = 0; k < p->waves[w].nplacements; k++) {
+			const struct plan_placement *x = &p->waves[w].placements[k];
+			const struct inv_partition *ip = find_part(l, x->partition);
+			char rel[512];
+
+			if (!x->from || part_cg(l, x->partition, rel, sizeof(rel)) <= 0)
+				continue;
+			adp_error_clear();
+			for (r = 0; r < 3; r++)
+				need[r] |= x->alloc[r == 2 ? ADP_RES_IO : r] > 0;
+			need[3] |= ip && ip->cgroup && json_object_get(ip->cgroup, "cpus");
+		}
+	for (r = 0; r < 4; r++) {
+		const char *name = r < 3 ? v2name[r] : "cpuset";
+
+		if (!need[r])
+			continue;
+		if (l->cg_mode == ORCH_CG_V2 && !lists_word(l->cg_root, "cgroup.controllers", name))
+			return adp_error_set(ADP_EINPUT,
+					     "the plan sets %s limits but the %s controller is not available in '%s/cgroup.controllers'",
+					     name, name, l->cg_root);
+		if (l->cg_mode == ORCH_CG_V1 && !v1_has(l, r < 3 ? v1idx[r] : V1_CPUSET))
+			return adp_error_set(ADP_EINPUT, "the plan sets %s limits but no %s controller is mounted at '%s/%s'",
+					     name, r == 2 ? "blkio" : name, l->cg_root, r == 2 ? "blkio" : name);
+	}
+	return 0;
+}
+
 /* ---- the driver ---- */
 
 static int local_check(void *ctx, const struct plan *p)
@@ -1044,7 +1492,95 @@ static int local_check(void *ctx, const struct plan *p)
 		if (!strcmp(s->action, "run_update") && !l->sched)
 			return adp_error_set(ADP_EINPUT, "no schedule to take the update command from");
 	}
+	if ((rc = controller_check(l, p)))
+		return rc;
 	return capacity_check(l, p);
+}
+
+/* Waits until HAProxy has no session and no queue on the server of c on
+ * part (a drain). Best effort where HAProxy cannot be asked: 0. */
+static int wait_idle(const struct orch_local *l, const struct inv_component *c, const char *part, char *msg,
+		     size_t len)
+{
+	char scur[32], qcur[32];
+	long waited = 0;
+
+	if (!c->traffic)
+		return 0;
+	for (;;) {
+		if (server_field(c, part, 4, scur, sizeof(scur)) || server_field(c, part, 2, qcur, sizeof(qcur))) {
+			adp_error_clear();
+			return 0;
+		}
+		if (atol(scur) == 0 && atol(qcur) == 0)
+			break;
+		if (nap(l, 100))
+			return adp_error_set(ADP_ESYS, "cancelled while '%s' on '%s' still had %s sessions", c->name,
+					     part, scur);
+		waited += 100;
+	}
+	if (msg && len)
+		snprintf(msg, len, "no sessions left on '%s' after %ld ms", part, waited);
+	return 0;
+}
+
+/* After the update: the partition's cgroup takes instances again (made
+ * anew if the update removed it), and its verify command, if any, passes. */
+static int verify_partition(const struct orch_local *l, const char *part, int64_t step_timeout, char *msg,
+			    size_t len)
+{
+	const struct inv_partition *ip = find_part(l, part);
+	json_t *cmd = ip && ip->verify ? json_object_get(ip->verify, "command") : NULL, *t, *v;
+	char rel[512], dir[1024], log[1024], *argv[MAX_ARGS + 1] = { 0 };
+	const char *what = "no cgroup";
+	int64_t timeout = step_timeout;
+	size_t i, c;
+	int rc, st = 0;
+
+	if ((rc = part_cg(l, part, rel, sizeof(rel))) < 0)
+		return rc;
+	if (rc > 0) {
+		for (c = 0; c < (l->cg_mode == ORCH_CG_V1 ? NV1 : 1); c++) {
+			if (l->cg_mode == ORCH_CG_V1 && !v1_has(l, c))
+				continue;
+			if (l->cg_mode == ORCH_CG_V1)
+				snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, v1_ctrl[c]);
+			else
+				snprintf(dir, sizeof(dir), "%s", l->cg_root);
+			if ((rc = cg_mkpath(dir, rel, l->cg_mode == ORCH_CG_V1 && c == V1_CPUSET)))
+				return adp_error_wrap(rc, "partition '%s' after its update", part);
+		}
+		what = "cgroup ready";
+	}
+	if (!cmd) {
+		snprintf(msg, len, "partition '%s': %s, no verify command", part, what);
+		return 0;
+	}
+	if (json_is_number(t = json_object_get(ip->verify, "timeout")))
+		timeout = (int64_t)json_number_value(t);
+	json_array_foreach(cmd, i, v) {
+		if (i >= MAX_ARGS || !json_is_string(v) || !(argv[i] = strdup(json_string_value(v)))) {
+			rc = adp_error_set(ADP_EINPUT, "partition '%s': verify.command[%zu] must be a string", part, i);
+			goto done;
+		}
+	}
+	if (!argv[0]) {
+		rc = adp_error_set(ADP_EINPUT, "partition '%s': verify.command is empty", part);
+		goto done;
+	}
+	snprintf(log, sizeof(log), "%s/logs/verify-%s.log", l->state_dir, part);
+	if ((rc = run_cmd(l, argv, log, part, timeout > 0 ? timeout : 60, &st)))
+		goto done;
+	if (st) {
+		rc = adp_error_set(ADP_ESYS, "verify of partition '%s' failed: '%s' exited %d (see '%s')", part,
+				   argv[0], st, log);
+		goto done;
+	}
+	snprintf(msg, len, "partition '%s': %s, verify command passed", part, what);
+done:
+	for (i = 0; argv[i]; i++)
+		free(argv[i]);
+	return rc;
 }
 
 static int local_act(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len)
@@ -1055,6 +1591,7 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 	const char *a = s->action, *shadow = x ? x->partition : NULL, *home = x ? x->from : NULL;
 	char inst[300];
 
+	__atomic_store_n(&l->cancelled, 0, __ATOMIC_SEQ_CST);
 	if (c)
 		inst_name(inst, sizeof(inst), c->name, s->replica);
 	if (!strcmp(a, "run_update")) {
@@ -1075,15 +1612,13 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 		snprintf(msg, len, "update command exited 0");
 		return 0;
 	}
-	if (!strcmp(a, "verify_partition")) {
-		snprintf(msg, len, "partition '%s' back", s->partition);
-		return 0;
-	}
+	if (!strcmp(a, "verify_partition"))
+		return verify_partition(l, s->partition, s->timeout, msg, len);
 	if (!c || !x)
 		return adp_error_set(ADP_EINPUT, "step %zu (%s): no moved replica of '%s' in wave %zu", s->id, a,
 				     s->component ? s->component : "", s->wave);
 	if (!strcmp(a, "create_partition"))
-		return cg_ensure(l, shadow, inst, x->alloc);
+		return cg_ensure(l, shadow, inst, x->alloc, c, s->replica, msg, len);
 	if (!strcmp(a, "remove_partition") || !strcmp(a, "cleanup")) {
 		char m[128];
 		int rc = stop_inst(l, c, shadow, s->replica, m, sizeof(m));
@@ -1091,19 +1626,26 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 	}
 	if (!strcmp(a, "start_shadow"))
 		return start_inst(l, c, shadow, s->replica, x->alloc, msg, len);
-	if (!strcmp(a, "stop_shadow"))
-		return stop_inst(l, c, shadow, s->replica, msg, len);
+	if (!strcmp(a, "stop_shadow")) {
+		int rc = wait_idle(l, c, shadow, NULL, 0);
+		return rc ? rc : stop_inst(l, c, shadow, s->replica, msg, len);
+	}
 	if (!strcmp(a, "start_original"))
 		return start_inst(l, c, home, s->replica, NULL, msg, len);
-	if (!strcmp(a, "stop_original"))
-		return stop_inst(l, c, home, s->replica, msg, len);
+	if (!strcmp(a, "stop_original")) {
+		int rc = wait_idle(l, c, home, NULL, 0);
+		return rc ? rc : stop_inst(l, c, home, s->replica, msg, len);
+	}
 	if (!strcmp(a, "health_check"))
 		return health(l, c, shadow, s->replica, msg, len);
 	if (!strcmp(a, "health_check_original"))
 		return health(l, c, home, s->replica, msg, len);
 	if (!strcmp(a, "verify_shadow")) {
-		char st[64] = "";
-		int rc = health(l, c, shadow, s->replica, msg, len);
+		char st[64] = "", lim[256];
+		int rc = orch_local_cg_check(l, shadow, inst, x->alloc, c, s->replica, lim, sizeof(lim));
+
+		if (!rc)
+			rc = health(l, c, shadow, s->replica, msg, len);
 		if (rc || !c->traffic)
 			return rc;
 		if ((rc = server_status(c, shadow, st, sizeof(st))))
@@ -1111,7 +1653,13 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 		if (strncmp(st, "UP", 2) && strcmp(st, "no check"))
 			return adp_error_set(ADP_ESYS, "haproxy reports the shadow of '%s' on '%s' as %s", c->name,
 					     shadow, st);
-		snprintf(msg, len, "shadow healthy, haproxy status %s", st);
+		{
+			char verdict[256];
+
+			if ((rc = canary_verdict(l, c, shadow, verdict, sizeof(verdict))))
+				return rc;
+			snprintf(msg, len, "shadow healthy, haproxy status %s; %s", st, verdict);
+		}
 		return 0;
 	}
 	/* Traffic steps: nothing to do without a traffic section. */
@@ -1120,8 +1668,15 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 		return 0;
 	}
 	if (!strcmp(a, "restore_traffic") || !strcmp(a, "switch_back")) {
+		char path[1024];
 		int rc = restore_server(l, c, home);
-		return rc ? rc : restore_server(l, c, shadow);
+
+		if (!rc)
+			rc = restore_server(l, c, shadow);
+		canary_path(l, c, shadow, path, sizeof(path));
+		if (!rc && unlink(path) && errno != ENOENT)
+			rc = adp_error_set(ADP_ESYS, "cannot remove '%s': %s", path, strerror(errno));
+		return rc;
 	}
 	{
 		int rc = save_server(l, c, home);
@@ -1132,8 +1687,11 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 	}
 	if (!strcmp(a, "canary")) {
 		char w[16];
+		int rc = canary_baseline(l, c, shadow);
+
 		snprintf(w, sizeof(w), "%d", CANARY_WEIGHT);
-		int rc = set_state(c, shadow, "ready");
+		if (!rc)
+			rc = set_state(c, shadow, "ready");
 		return rc ? rc : set_weight(c, shadow, w);
 	}
 	if (!strcmp(a, "switch_traffic")) {
@@ -1142,8 +1700,10 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 			rc = set_weight(c, shadow, "100");
 		return rc ? rc : set_weight(c, home, "0");
 	}
-	if (!strcmp(a, "drain"))
-		return set_state(c, home, "drain");
+	if (!strcmp(a, "drain")) {
+		int rc = set_state(c, home, "drain");
+		return rc ? rc : wait_idle(l, c, home, msg, len);
+	}
 	if (!strcmp(a, "undrain"))
 		return set_state(c, home, "ready");
 	return adp_error_set(ADP_EINPUT, "step %zu: unknown action '%s'", s->id, a);
@@ -1151,9 +1711,12 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 
 void orch_local_driver(struct orch_driver *d, struct orch_local *l)
 {
+	memset(d, 0, sizeof(*d));
 	d->ctx = l;
 	d->check = local_check;
 	d->act = local_act;
 	d->sample = local_sample;
 	d->grow = local_grow;
+	d->cancel = local_cancel;
+	d->sample_during_act = 1;
 }

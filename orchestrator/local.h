@@ -18,7 +18,47 @@ struct orch_local {
 	char *state_dir;              /* owned */
 	int cg_mode;
 	char cg_root[512];            /* v2 mount, or the v1 mount parent */
+	char sys_root[256];           /* sysfs, "/sys" (tests point it elsewhere) */
+	int cancelled;                /* set by the driver's cancel (atomic access) */
+	/* The last cumulative cpu and io counters read per instance, so that
+	 * a sample is a rate since the previous one (monitoring thread only). */
+	struct orch_local_seen {
+		char inst[128];
+		unsigned long long cpu, io;
+		int have_io;
+		double t;
+	} seen[64];
+	size_t nseen;
 };
+
+/* The cgroup layout from a mounts file (/proc/mounts): v2 where its
+ * cgroup.controllers lists memory, else v1 where a memory controller is
+ * mounted (root is then the parent of the controller mounts), else a v2
+ * hierarchy without controllers; ORCH_CG_NONE without any. */
+int orch_cg_detect(const char *mounts, char *root, size_t len);
+
+/* The whole-disk block device an I/O limit on spec applies to: spec is
+ * "MAJ:MIN", a block device node, or any path (its filesystem's device).
+ * A partition maps to its disk through sys_root/dev/block. 0 with
+ * maj:min, 1 when there is no block device (tmpfs, overlay), or a
+ * negative ADP_E*. */
+int orch_blockdev(const char *sys_root, const char *spec, unsigned *maj, unsigned *min);
+
+/* The cgroup file logic, exposed for tests: creates the partition's and
+ * the instance's cgroups (idempotent) and writes alloc's limits in the
+ * plan's units (v2 cpu.max, memory.max, io.max; v1 cpu.cfs_quota_us,
+ * memory.limit_in_bytes, blkio.throttle.{read,write}_bps_device), the
+ * partition's cpus to cpuset.cpus. The I/O device is the partition's
+ * cgroup.device, else that of comp's run.cwd (apply's own directory
+ * without one); note says where the io limit went or why it was not
+ * applied. 0 when the partition has no cgroup. */
+int orch_local_cg_ensure(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
+			 const struct inv_component *comp, size_t replica, char *note, size_t notelen);
+/* Reads the limits back: 0 when the instance cgroup exists with at
+ * least alloc's limits (the kernel rounds memory down to pages; the
+ * grow policy may have raised them), else ADP_ESYS naming the file and both values. */
+int orch_local_cg_check(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
+			const struct inv_component *comp, size_t replica, char *msg, size_t len);
 
 /* Detects the cgroup layout from /proc/mounts (v1 when the memory
  * controller is mounted as v1, else the cgroup2 mount). Borrows inv and

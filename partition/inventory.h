@@ -23,6 +23,12 @@ struct inv_partition {
 	 * {"path": dir} or {"parent": dir}, "cpus": "0-1". Checked by the
 	 * driver, not here. */
 	json_t *cgroup;
+	/* Optional, for apply: {"command": [argv], "timeout": seconds}, run
+	 * by verify_partition after the update (a reference owned, or NULL). */
+	json_t *verify;
+	/* Optional, for apply's kubernetes driver (owned reference or NULL):
+	 * {"node": name, ...} as written by discovery. */
+	json_t *kube;
 };
 
 enum inv_history_format { INV_HISTORY_NONE, INV_HISTORY_LONG, INV_HISTORY_COLUMNS,
@@ -60,10 +66,14 @@ struct inv_component {
 	 * timeout, retries} or {command}, traffic {haproxy_socket, backend,
 	 * server_prefix}. Checked by the driver, not here. */
 	json_t *run, *health, *traffic;
+	/* Optional, for the kubernetes driver: {"namespace", "kind", "name",
+	 * "selector", "pods", "containers"} as written by discovery. */
+	json_t *kube;
 };
 
 struct inventory {
 	char *path;                /* owned */
+	json_t *kube;              /* top-level "kubernetes" (discovery's record), owned or NULL */
 	struct inv_partition *parts;
 	size_t nparts;
 	struct inv_component *comps;

@@ -1484,6 +1484,23 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 					c->p->cost.waste += s->weights[SCHEDULE_W_WASTE] * (pl->alloc[r] - pl->p50_peak[r]) /
 							    c->cap[x->part * R + (size_t)r];
 			}
+			/* The same forecast per step, for apply's monitoring. */
+			if (h1 > h0) {
+				pl->band_p50 = calloc((h1 - h0) * R, sizeof(double));
+				pl->band_p95 = calloc((h1 - h0) * R, sizeof(double));
+				if (!pl->band_p50 || !pl->band_p95) {
+					rc = adp_error_set(ADP_ENOMEM, "out of memory");
+					goto done;
+				}
+				pl->nband = h1 - h0;
+				pl->band_start = c->grid0 + (int64_t)h0 * s->step;
+				for (r = 0; r < R; r++)
+					for (h = h0; h < h1; h++) {
+						size_t qi = (x->comp * R + (size_t)r) * H + h;
+						pl->band_p50[(h - h0) * R + (size_t)r] = c->d.q50[qi] * share;
+						pl->band_p95[(h - h0) * R + (size_t)r] = c->d.q95[qi] * share;
+					}
+			}
 		}
 	}
 	if (!w->nabsorbed) {

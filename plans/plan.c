@@ -67,6 +67,8 @@ void plan_release(struct plan *p)
 			free(w->placements[j].component);
 			free(w->placements[j].partition);
 			free(w->placements[j].from);
+			free(w->placements[j].band_p50);
+			free(w->placements[j].band_p95);
 		}
 		free(w->placements);
 		for (j = 0; j < w->nusage; j++) {
@@ -233,6 +235,27 @@ static json_t *jseries(const double *v, size_t n)
 	return a;
 }
 
+/* {"start": t, "p50": {res: [..]}, "p95": {res: [..]}} */
+static json_t *jband(const struct plan_placement *x)
+{
+	json_t *o = json_object(), *q[2] = { json_object(), json_object() };
+	const double *src[2] = { x->band_p50, x->band_p95 };
+	size_t k, i;
+	int r;
+
+	json_object_set_new(o, "start", jtime(x->band_start));
+	for (i = 0; i < 2; i++) {
+		for (r = 0; r < ADP_RES_COUNT; r++) {
+			json_t *a = json_array();
+			for (k = 0; k < x->nband; k++)
+				json_array_append_new(a, jnum(src[i][k * ADP_RES_COUNT + (size_t)r]));
+			json_object_set_new(q[i], adp_resource_name(r), a);
+		}
+		json_object_set_new(o, i ? "p95" : "p50", q[i]);
+	}
+	return o;
+}
+
 int plan_to_json(json_t **out, const struct plan *p)
 {
 	json_t *root = json_object(), *a, *o;
@@ -322,6 +345,8 @@ int plan_to_json(json_t **out, const struct plan *p)
 			json_object_set_new(e, "allocation", jres(x->alloc));
 			json_object_set_new(e, "p50_peak", jres(x->p50_peak));
 			json_object_set_new(e, "p95_peak", jres(x->p95_peak));
+			if (x->nband)
+				json_object_set_new(e, "band", jband(x));
 			json_array_append_new(pl, e);
 		}
 		json_object_set_new(o, "placements", pl);

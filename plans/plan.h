@@ -33,6 +33,12 @@ struct plan_placement {
 	char *from;         /* its home partition when moved, else NULL */
 	double alloc[ADP_RES_COUNT];   /* reserved, in granular units */
 	double p50_peak[ADP_RES_COUNT], p95_peak[ADP_RES_COUNT]; /* forecast peaks */
+	/* Optional ("band"; nband 0 without): the replica's forecast per
+	 * time step, row k for band_start + k * step, ADP_RES_COUNT values a
+	 * row. apply's monitoring compares usage with the current row. */
+	int64_t band_start;
+	size_t nband;
+	double *band_p50, *band_p95;
 };
 
 struct plan_usage {

@@ -217,6 +217,46 @@ static int parse_exact(const struct adp_json_doc *d, json_t *o, const char *jpat
 	return 0;
 }
 
+/* A placement's optional per-step forecast band: every resource's p50
+ * and p95 arrays of one length (at most 100000 steps). */
+static int parse_band(const struct adp_json_doc *d, json_t *x, const char *jpath, struct plan_placement *pl)
+{
+	char sub[PATH_MAX_LEN + 8], e[PATH_MAX_LEN + 48];
+	json_t *b, *q, *a, *v;
+	size_t i, k, n = 0;
+	int rc, r;
+
+	snprintf(sub, sizeof(sub), "%s.band", jpath);
+	if ((rc = get_object(d, x, jpath, "band", &b)) ||
+	    (rc = adp_json_time(d, b, sub, "start", 1, NULL, &pl->band_start)))
+		return rc;
+	for (i = 0; i < 2; i++) {
+		const char *key = i ? "p95" : "p50";
+		double **dst = i ? &pl->band_p95 : &pl->band_p50;
+
+		if ((rc = get_object(d, b, sub, key, &q)))
+			return rc;
+		for (r = 0; r < ADP_RES_COUNT; r++) {
+			snprintf(e, sizeof(e), "%s.%s.%s", sub, key, adp_resource_name(r));
+			a = json_object_get(q, adp_resource_name(r));
+			if (!json_is_array(a) || !json_array_size(a) || json_array_size(a) > 100000 ||
+			    (n && json_array_size(a) != n))
+				return adp_json_fail(d, e, "expected an array of %s1..100000 numbers, one per step",
+						     n ? "the band's " : "");
+			n = json_array_size(a);
+			if (!*dst && !(*dst = calloc(n * ADP_RES_COUNT, sizeof(double))))
+				return adp_error_set(ADP_ENOMEM, "out of memory");
+			json_array_foreach(a, k, v) {
+				if (!json_is_number(v) || json_number_value(v) < 0)
+					return adp_json_fail(d, e, "element %zu: expected a number >= 0", k);
+				(*dst)[k * ADP_RES_COUNT + (size_t)r] = json_number_value(v);
+			}
+		}
+	}
+	pl->nband = n;
+	return 0;
+}
+
 static int parse_wave(const struct adp_json_doc *d, json_t *o, const char *jpath, struct plan *p,
 		      struct plan_wave *w)
 {
@@ -272,6 +312,8 @@ static int parse_wave(const struct adp_json_doc *d, json_t *o, const char *jpath
 		    (rc = get_res(d, x, sub, "p95_peak", pl->p95_peak)))
 			return rc;
 		pl->tier = (int)tier;
+		if (json_object_get(x, "band") && (rc = parse_band(d, x, sub, pl)))
+			return rc;
 		from = json_object_get(x, "from");
 		if (from && !json_is_null(from) && (rc = dupstr(d, x, sub, "from", 1, &pl->from)))
 			return rc;

@@ -9,17 +9,19 @@ AP_CG="adpart-cli-$$"
 # ap_files HEALTH_PORT_B: writes inventory and schedule; node-b's health
 # URL uses HEALTH_PORT_B (a port nothing listens on makes it fail).
 ap_files() {
+	ap_io=""
+	[ -n "${5:-}" ] && ap_io=", \"io\": {\"column\": \"Value\", \"scale\": $5}"
 	cat >"$AP/inv.json" <<JSON
 {"partitions": [
-  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$AP_CG/node-a"}},
+  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$AP_CG/node-a"}${AP_VERIFY:-}},
   {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$AP_CG/node-b"}}],
  "components": [{"name": "web", "tier": 0, "replicas": 1, "placement": ["node-a"],
   "min": {"cpu": 0.1, "memory": "64MiB"},
   "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
    "time_column": "TimeStamp", "time_format": "rfc3339",
-   "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": ${3:-1048576}}}},
+   "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": ${3:-1048576}}$ap_io}},
   "run": {"argv": ["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
-   "ports": {"node-a": $AP_PORT, "node-b": $(($AP_PORT + 1))}, "health_port_b": $1, "stop_grace": 2},
+   "ports": {"node-a": $AP_PORT, "node-b": $(($AP_PORT + 1))}, "stop_grace": 2},
   $2
   "health": {"command": ["/usr/bin/python3", "-c",
    "import sys,urllib.request;p={'node-a':$AP_PORT,'node-b':$1}['{partition}'];urllib.request.urlopen('http://127.0.0.1:%d/'%p,timeout=2)"],
@@ -185,7 +187,19 @@ run_ap "apply refuses a component without a run section" 6 apply -d st -i inv-no
 	--now 2018-05-06T00:00:00Z plan.json
 expect_err "component 'web' has no run section"
 
+sed "s/\"node-b\": $(($AP_PORT + 1))/\"node-b\": 70000/" "$AP/inv.json" >"$AP/inv-badport.json"
+run_ap "plan checks run.ports at load time, with the line" 1 plan -i inv-badport.json -s sched.json \
+	--now 2018-05-06T00:00:00Z -f badport.json
+expect_err "inv-badport.json:[0-9]+: components\[0\]\.run\.ports\.node-b: expected a port number"
+run_ap "apply checks run.ports at load time, with the line" 6 apply -d st -i inv-badport.json \
+	--now 2018-05-06T00:00:00Z plan.json
+expect_err "inv-badport.json:[0-9]+: components\[0\]\.run\.ports\.node-b: expected a port number"
+
 run_ap "apply rejects --resume with --rollback" 64 apply -d st --resume --rollback plan.json
+run_ap "apply rejects a monitor interval out of range" 64 apply -d st --monitor-interval 0 plan.json
+expect_err "--monitor-interval '0': expected seconds from 0.1 to 3600"
+run_ap "apply rejects a monitor interval that is not a number" 64 apply -d st --monitor-interval 5s plan.json
+expect_err "--monitor-interval '5s'"
 
 mkdir -p "$AP/st"
 : >"$AP/holding"
@@ -285,6 +299,54 @@ else
 	ap_start_original
 	run_ap "apply deviation with grow policy" 0 apply -d st --on-deviation grow --now 2018-05-06T00:00:00Z plan.json
 	if grep -q '"grown_to"' "$AP/st/run.json"; then ok; else bad "no growth recorded"; fi
+	ap_kill_all
+
+	# verify_partition runs the partition's verify command: failing, it rolls back.
+	AP_VERIFY=', "verify": {"command": ["/bin/sh", "-c", "echo checking $ADPART_PARTITION; exit 3"], "timeout": 5}'
+	ap_files $(($AP_PORT + 1)) ""
+	unset AP_VERIFY
+	ap_start_original
+	run_ap "apply failing verify command rolls back" 4 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	ap_expect_end_state "apply failing verify end state"
+	if grep -q "verify of partition 'node-a' failed: '/bin/sh' exited 3" "$AP/st/run.json"; then ok; else
+		bad "run record lacks the verify failure"; fi
+	if grep -q "checking node-a" "$AP/st/logs/verify-node-a.log"; then ok; else bad "verify command did not run"; fi
+	ap_kill_all
+	AP_VERIFY=', "verify": {"command": ["/bin/true"]}'
+	ap_files $(($AP_PORT + 1)) ""
+	unset AP_VERIFY
+	ap_start_original
+	run_ap "apply passing verify command" 0 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	if grep -q "partition 'node-a': cgroup ready, verify command passed" "$AP/st/run.json"; then ok; else
+		bad "run record lacks the verify result"; fi
+	ap_kill_all
+
+	# Monitoring on a timer during a long update: a forecast of a few
+	# bytes, so every sample deviates; warn records it during the step.
+	ap_files $(($AP_PORT + 1)) "" 1 'sleep 2'
+	ap_start_original
+	run_ap "apply monitors during a long step" 0 apply -d st --on-deviation warn --monitor-interval 0.5 \
+		--now 2018-05-06T00:00:00Z plan.json
+	if grep -q '"during_step"' "$AP/st/run.json"; then ok; else bad "no observation during a step"; fi
+	ap_kill_all
+
+	# An io forecast: the shadow's cgroup gets a blkio throttle on the disk
+	# of apply's working directory.
+	ap_files $(($AP_PORT + 1)) "" 1048576 ":" 10000
+	ap_start_original
+	ADPART_TEST_CRASH_AFTER_STEP=1
+	export ADPART_TEST_CRASH_AFTER_STEP
+	run_ap "apply with an io allocation, crash after create_partition" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	unset ADPART_TEST_CRASH_AFTER_STEP
+	name="apply io limit in blkio.throttle.read_bps_device"
+	f="$AP_CGROOT/blkio/$AP_CG/node-b/web.0/blkio.throttle.read_bps_device"
+	if [ -d "$AP_CGROOT/blkio" ]; then
+		if grep -Eq '^[0-9]+:[0-9]+ [1-9][0-9]*$' "$f" 2>/dev/null; then ok; else bad "no throttle in $f: $(cat "$f" 2>&1)"; fi
+		if grep -q 'io limit [0-9]* bytes/s on [0-9]*:[0-9]*' "$AP/st/journal.json"; then ok; else
+			bad "the step's message lacks the io limit"; fi
+	fi
+	run_ap "apply with an io allocation resumes" 0 apply -d st --resume plan.json
+	ap_expect_end_state "apply with an io allocation end state"
 	ap_kill_all
 
 	# The shadow's health check probes a port nothing listens on.

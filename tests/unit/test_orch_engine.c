@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "orchestrator/engine.h"
@@ -25,7 +26,17 @@ struct fake {
 	int no_data;              /* sample reports no data */
 	volatile sig_atomic_t *stop;
 	size_t stop_after;        /* set *stop after this many calls */
+	const char *slow_action;  /* this action takes slow_ms unless cancelled */
+	long slow_ms;
+	int cancelled, in_slow, high_in_slow; /* high_in_slow: usage above p95 during it */
 };
+
+static void fake_cancel(void *ctx)
+{
+	struct fake *f = ctx;
+
+	__atomic_store_n(&f->cancelled, 1, __ATOMIC_SEQ_CST);
+}
 
 static int fake_check(void *ctx, const struct plan *p)
 {
@@ -43,6 +54,18 @@ static int fake_act(void *ctx, const struct plan *p, const struct plan_step *s, 
 	f->calls[f->ncalls++] = strdup(s->action);
 	if (f->stop && f->ncalls == f->stop_after)
 		*f->stop = 1;
+	if (f->slow_action && !strcmp(s->action, f->slow_action)) {
+		long ms;
+		__atomic_store_n(&f->cancelled, 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&f->in_slow, 1, __ATOMIC_SEQ_CST);
+		for (ms = 0; ms < f->slow_ms && !__atomic_load_n(&f->cancelled, __ATOMIC_SEQ_CST); ms += 10)
+			usleep(10000);
+		__atomic_store_n(&f->in_slow, 0, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&f->cancelled, __ATOMIC_SEQ_CST)) {
+			snprintf(msg, len, "cancelled after %ld ms", ms);
+			return adp_error_set(ADP_ESYS, "cancelled");
+		}
+	}
 	if (f->fail_action && !strcmp(s->action, f->fail_action)) {
 		f->fail_action = NULL;
 		snprintf(msg, len, "injected failure");
@@ -60,6 +83,8 @@ static int fake_sample(void *ctx, const struct plan *p, const struct plan_placem
 	if (f->no_data)
 		return 1;
 	use[ADP_RES_MEMORY] = x->p50_peak[ADP_RES_MEMORY];
+	if (f->high_in_slow && __atomic_load_n(&f->in_slow, __ATOMIC_SEQ_CST))
+		use[ADP_RES_MEMORY] = 2 * x->p95_peak[ADP_RES_MEMORY] + 1;
 	have[ADP_RES_MEMORY] = 1;
 	return 0;
 }
@@ -106,6 +131,7 @@ static void teardown(void)
 static void opts(struct orch_opts *o, struct orch_driver *d, struct fake *f)
 {
 	memset(o, 0, sizeof(*o));
+	memset(d, 0, sizeof(*d));
 	o->plan_path = plan_path;
 	o->state_dir = dir;
 	o->now = now;
@@ -274,4 +300,397 @@ Test(orch_engine, refuses_expired_and_stale_plans)
 	cr_assert_eq(orch_preflight(&p, now), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "stale plan"));
 	plan_release(&p);
+}
+
+/* Rewrites the plan with the timeout of every step of action set to t. */
+static size_t set_timeout(const char *action, int64_t t)
+{
+	struct plan p = { 0 };
+	size_t i, id = 0;
+
+	cr_assert_eq(plan_read(&p, plan_path), 0, "%s", adp_error_last());
+	for (i = 0; i < p.nsteps; i++)
+		if (!strcmp(p.steps[i].action, action)) {
+			p.steps[i].timeout = t;
+			if (!id)
+				id = p.steps[i].id;
+		}
+	cr_assert_eq(plan_write(&p, plan_path), 0, "%s", adp_error_last());
+	plan_release(&p);
+	cr_assert_gt(id, 0);
+	return id;
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+Test(orch_engine, step_timeout_cancels_and_rolls_back)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	int out = -1;
+	size_t id = set_timeout("run_update", 1);
+	double t0;
+	json_t *j, *rec;
+
+	opts(&o, &d, &f);
+	d.cancel = fake_cancel;
+	f.slow_action = "run_update";
+	f.slow_ms = 20000;
+	t0 = mono();
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	/* Cancelled at its 1 s deadline, not after the act's 20 s. */
+	cr_assert_lt(mono() - t0, 5.0);
+	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	j = journal();
+	rec = json_array_get(json_object_get(j, "steps"), id - 1);
+	cr_assert_str_eq(json_string_value(json_object_get(rec, "status")), "failed");
+	cr_assert(json_is_true(json_object_get(rec, "timed_out")));
+	cr_assert(strstr(json_string_value(json_object_get(rec, "message")), "timed out after 1 s: cancelled (after: cancelled after"),
+		  "%s", json_string_value(json_object_get(rec, "message")));
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "rolled_back");
+	json_decref(j);
+	fake_free(&f);
+}
+
+Test(orch_engine, step_timeout_without_cancel_still_fails)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	int out = -1;
+	size_t id = set_timeout("verify_partition", 1);
+	json_t *j, *rec;
+
+	opts(&o, &d, &f);
+	f.slow_action = "verify_partition";
+	f.slow_ms = 1600;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	j = journal();
+	rec = json_array_get(json_object_get(j, "steps"), id - 1);
+	cr_assert(json_is_true(json_object_get(rec, "timed_out")));
+	/* The act ran to its end (no cancel): the engine waited for it. */
+	cr_assert_geq(json_real_value(json_object_get(rec, "act_seconds")), 1.5);
+	json_decref(j);
+	fake_free(&f);
+}
+
+/* The first observation made during a step, or NULL. */
+static json_t *during(json_t *j)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "observations"), i, e)
+		if (json_object_get(e, "during_step"))
+			return e;
+	return NULL;
+}
+
+Test(orch_engine, monitoring_during_a_step_stops_the_wave)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	int out = -1;
+	size_t i, id = 0;
+	json_t *j, *e, *rec;
+
+	opts(&o, &d, &f);
+	d.sample_during_act = 1;
+	d.cancel = fake_cancel;
+	o.policy = ORCH_POLICY_ROLLBACK;
+	o.monitor_interval = 0.2;
+	f.slow_action = "run_update";
+	f.slow_ms = 20000;
+	f.high_in_slow = 1;
+	for (i = 0; i < plan.nsteps && !id; i++)
+		if (!strcmp(plan.steps[i].action, "run_update"))
+			id = plan.steps[i].id;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	j = journal();
+	e = during(j);
+	cr_assert_not_null(e, "no observation during a step");
+	cr_assert_eq(json_integer_value(json_object_get(e, "during_step")), (json_int_t)id);
+	cr_assert_str_eq(json_string_value(json_object_get(e, "decision")), "rollback");
+	cr_assert_gt(json_real_value(json_object_get(e, "actual")), json_real_value(json_object_get(e, "predicted_p95")));
+	rec = json_array_get(json_object_get(j, "steps"), id - 1);
+	cr_assert(strstr(json_string_value(json_object_get(rec, "message")), "stopped by monitoring"));
+	json_decref(j);
+	fake_free(&f);
+}
+
+Test(orch_engine, monitoring_during_a_step_warns_and_goes_on)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	int out = -1;
+	json_t *j, *e;
+	const struct plan_placement *x = NULL;
+	size_t w, k;
+	long row;
+
+	opts(&o, &d, &f);
+	d.sample_during_act = 1;
+	o.policy = ORCH_POLICY_WARN;
+	o.monitor_interval = 0.2;
+	f.slow_action = "run_update";
+	f.slow_ms = 700;
+	f.high_in_slow = 1;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_DONE);
+	j = journal();
+	e = during(j);
+	cr_assert_not_null(e);
+	cr_assert_str_eq(json_string_value(json_object_get(e, "decision")), "warn");
+	/* The band of the current time step (the plan's per-step p95), not the peak. */
+	row = (long)json_integer_value(json_object_get(e, "band_step"));
+	for (w = 0; w < plan.nwaves && !x; w++)
+		for (k = 0; k < plan.waves[w].nplacements; k++)
+			if (!strcmp(plan.waves[w].placements[k].component,
+				    json_string_value(json_object_get(e, "component"))) &&
+			    plan.waves[w].placements[k].from &&
+			    plan.waves[w].placements[k].replica ==
+				    (size_t)json_integer_value(json_object_get(e, "replica")))
+				x = &plan.waves[w].placements[k];
+	cr_assert_not_null(x);
+	cr_assert_gt(x->nband, 0);
+	cr_assert_geq(row, 0);
+	cr_assert_lt(row, (long)x->nband);
+	cr_assert_float_eq(json_real_value(json_object_get(e, "predicted_p95")),
+			   x->band_p95[(size_t)row * ADP_RES_COUNT + ADP_RES_MEMORY], 1e-6 * (1 + x->p95_peak[ADP_RES_MEMORY]));
+	json_decref(j);
+	fake_free(&f);
+}
+
+/* The placements' per-step forecast band survives the plan file, and a
+ * malformed one is refused with its path. */
+Test(orch_engine, plan_band_round_trip)
+{
+	struct plan p = { 0 };
+	size_t w, k, n = 0;
+	char *text = NULL, *at, bad[160];
+	FILE *f;
+	long len;
+
+	cr_assert_eq(plan_read(&p, plan_path), 0, "%s", adp_error_last());
+	cr_assert_eq(p.nwaves, plan.nwaves);
+	for (w = 0; w < p.nwaves; w++)
+		for (k = 0; k < p.waves[w].nplacements; k++) {
+			const struct plan_placement *a = &plan.waves[w].placements[k], *b = &p.waves[w].placements[k];
+
+			cr_assert_eq(b->nband, a->nband);
+			cr_assert_eq(b->band_start, a->band_start);
+			if (!a->nband)
+				continue;
+			n++;
+			cr_assert_float_eq(b->band_p95[(a->nband - 1) * ADP_RES_COUNT + ADP_RES_CPU],
+					   a->band_p95[(a->nband - 1) * ADP_RES_COUNT + ADP_RES_CPU],
+					   1e-5 * (1 + a->band_p95[(a->nband - 1) * ADP_RES_COUNT + ADP_RES_CPU]));
+			/* The peak is the band's maximum. */
+			cr_assert_leq(b->band_p95[ADP_RES_MEMORY], b->p95_peak[ADP_RES_MEMORY] * (1 + 1e-5));
+		}
+	cr_assert_gt(n, 0);
+	plan_release(&p);
+	/* A band whose cpu row is shorter than memory's. */
+	f = fopen(plan_path, "r");
+	cr_assert_not_null(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	text = calloc((size_t)len + 1, 1);
+	cr_assert_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	at = strstr(text, "\"band\"");
+	cr_assert_not_null(at);
+	at = strstr(at, "\"cpu\": [");
+	cr_assert_not_null(at);
+	at += strlen("\"cpu\": [");
+	/* Drop the first element: "x, " */
+	{
+		char *comma = strchr(at, ',');
+		cr_assert_not_null(comma);
+		memmove(at, comma + 1, strlen(comma + 1) + 1);
+	}
+	snprintf(bad, sizeof(bad), "%s/bad.json", dir);
+	f = fopen(bad, "w");
+	fputs(text, f);
+	fclose(f);
+	free(text);
+	cr_assert_eq(plan_read(&p, bad), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), ".band.p50.memory: expected an array of the band's 1..100000 numbers"),
+		  "%s", adp_error_last());
+}
+
+#define t_assert_msg(needle)                                                        \
+	cr_assert_not_null(strstr(adp_error_last(), (needle)), "message '%s' lacks '%s'", \
+			   adp_error_last(), (needle))
+
+/* Runs until the driver's stop_after-th call, then stops: a journal with
+ * steps done, the rest pending. */
+static void stopped_journal(struct orch_opts *o, struct orch_driver *d, struct fake *f, size_t after)
+{
+	static volatile sig_atomic_t stop;
+	int out = -1;
+
+	opts(o, d, f);
+	stop = 0;
+	o->stop = &stop;
+	f->stop = &stop;
+	f->stop_after = after;
+	cr_assert_eq(orch_apply(o, d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_STOPPED);
+	stop = 0;
+	o->stop = NULL;
+	f->stop = NULL;
+	fake_free(f);
+}
+
+static void save_journal(json_t *j)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/journal.json", dir);
+	cr_assert_eq(json_dump_file(j, path, JSON_INDENT(1)), 0);
+	json_decref(j);
+}
+
+Test(orch_engine, torn_journal_is_refused_untouched)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	char path[128], *text;
+	int out = -1;
+	long len;
+	FILE *fp;
+
+	stopped_journal(&o, &d, &f, 5);
+	snprintf(path, sizeof(path), "%s/journal.json", dir);
+	fp = fopen(path, "r+");
+	cr_assert_not_null(fp);
+	fseek(fp, 0, SEEK_END);
+	len = ftell(fp);
+	text = calloc((size_t)len + 1, 1);
+	rewind(fp);
+	cr_assert_eq(fread(text, 1, (size_t)len, fp), (size_t)len);
+	fclose(fp);
+	/* Half a journal, as a write torn by a crash would leave it without
+	 * the atomic rename: refused, and left as it is for an operator. */
+	fp = fopen(path, "w");
+	fwrite(text, 1, (size_t)len / 2, fp);
+	fclose(fp);
+	o.resume = 1;
+	cr_assert_eq(orch_apply(&o, &d, &out), ADP_EINPUT);
+	cr_assert_eq(out, ORCH_REFUSED);
+	t_assert_msg("journal '");
+	t_assert_msg("line ");
+	cr_assert_eq(f.ncalls, 0);
+	fp = fopen(path, "r");
+	fseek(fp, 0, SEEK_END);
+	cr_assert_eq(ftell(fp), len / 2);
+	fclose(fp);
+	/* The whole journal back, beside the remains of an interrupted atomic
+	 * write (its temporary file): the resume reads the journal only. */
+	fp = fopen(path, "w");
+	fwrite(text, 1, (size_t)len, fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/journal.json.tmp.AbC123", dir);
+	fp = fopen(path, "w");
+	fwrite(text, 1, (size_t)len / 3, fp);
+	fclose(fp);
+	free(text);
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_DONE);
+	cr_assert_eq(f.ncalls, plan.nsteps - 5);
+	fake_free(&f);
+}
+
+Test(orch_engine, replay_repeats_the_started_step_only)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	json_t *j, *rec;
+	int out = -1;
+	size_t i;
+
+	stopped_journal(&o, &d, &f, 9);
+	/* A crash during step 9's action: journaled started, not done. */
+	j = journal();
+	rec = json_array_get(json_object_get(j, "steps"), 8);
+	cr_assert_str_eq(json_string_value(json_object_get(rec, "status")), "done");
+	json_object_set_new(rec, "status", json_string("started"));
+	json_object_set_new(j, "state", json_string("forward"));
+	save_journal(j);
+	o.resume = 1;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_DONE);
+	cr_assert_eq(f.ncalls, plan.nsteps - 8);
+	for (i = 0; i < f.ncalls; i++)
+		cr_assert_str_eq(f.calls[i], plan.steps[8 + i].action);
+	fake_free(&f);
+}
+
+Test(orch_engine, replay_of_a_rollback_skips_undone_entries)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	json_t *j, *undo;
+	int out = -1;
+	size_t n;
+
+	stopped_journal(&o, &d, &f, 8);
+	o.rollback = 1;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	n = f.ncalls;
+	cr_assert_gt(n, 2);
+	fake_free(&f);
+	/* As if killed after the first two undo entries: the rest run once. */
+	j = journal();
+	undo = json_object_get(j, "undo");
+	cr_assert_eq(json_array_size(undo), n);
+	for (size_t i = 2; i < n; i++)
+		json_object_set_new(json_array_get(undo, i), "status", json_string("pending"));
+	json_object_set_new(j, "state", json_string("rollback"));
+	save_journal(j);
+	o.rollback = 0;
+	o.resume = 1;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	cr_assert_eq(f.ncalls, n - 2);
+	j = journal();
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "undo"), 2), "action")),
+			 f.calls[0]);
+	json_decref(j);
+	fake_free(&f);
+}
+
+Test(orch_engine, journal_of_another_plan_is_refused)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	json_t *j;
+	int out = -1;
+
+	stopped_journal(&o, &d, &f, 3);
+	j = journal();
+	json_object_set_new(j, "digest", json_string("00000000000000000000000000000000000000000000000000000000000000ff"));
+	save_journal(j);
+	o.resume = 1;
+	cr_assert_eq(orch_apply(&o, &d, &out), ADP_EINPUT);
+	t_assert_msg("belongs to another plan");
+	cr_assert_eq(f.ncalls, 0);
 }

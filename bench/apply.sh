@@ -1,0 +1,184 @@
+#!/bin/sh
+# apply on a live local stack: a real HAProxy on loopback in front of two
+# python http.server components on cgroup partitions, a load generator at
+# RATE requests/s through HAProxy. Prints:
+#  - the engine's own time per step (journal writes, worker thread,
+#    bookkeeping; not the driver's work, health checks or drains),
+#  - the time from a verified shadow to the full traffic switch,
+#  - failed requests and p50/p99 latency through HAProxy during RUNS
+#    applies back to back, and for as long without any apply.
+# Needs root, a writable cgroup memory controller, /usr/sbin/haproxy and
+# /usr/bin/python3; says so and stops otherwise.
+# Usage: bench/apply.sh path/to/adpart-update [runs] [rate]
+set -u
+BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+RUNS=${2:-3}
+RATE=${3:-100}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+PY=/usr/bin/python3
+if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/haproxy ] || [ ! -x "$PY" ] ||
+	{ ! { grep -q ' cgroup .*memory' /proc/mounts && [ -w /sys/fs/cgroup/memory ]; } &&
+		! grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; }; then
+	echo "apply: skipped (needs root, a writable cgroup memory controller, haproxy and /usr/bin/python3)"
+	exit 0
+fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/adpart-bench-apply.XXXXXX")
+CG="adpart-bench-$$"
+hap=""
+cleanup() {
+	for f in "$T"/st/proc/*.pid; do
+		[ -e "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
+	done
+	[ -n "$hap" ] && kill "$hap" 2>/dev/null && wait "$hap" 2>/dev/null
+	sleep 0.2
+	for d in /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/"$CG"; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	[ -n "${KEEP:-}" ] && cp "$T"/run-1.json "$KEEP"; rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+set -- $("$PY" -c '
+import socket
+ss = [socket.socket() for _ in range(6)]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))
+')
+P_WA=$1 P_WB=$2 P_AA=$3 P_AB=$4 P_FW=$5 P_FA=$6
+mkdir -p "$T/www-node-a" "$T/www-node-b" "$T/st/proc"
+echo ok >"$T/www-node-a/ok"
+echo ok >"$T/www-node-b/ok"
+cat >"$T/haproxy.cfg" <<CFG
+global
+	stats socket $T/hap.sock mode 600 level admin
+defaults
+	mode http
+	retries 3
+	option redispatch
+	retry-on conn-failure empty-response response-timeout
+	timeout connect 1s
+	timeout client 10s
+	timeout server 10s
+frontend fe_web
+	bind 127.0.0.1:$P_FW
+	default_backend be_web
+frontend fe_api
+	bind 127.0.0.1:$P_FA
+	default_backend be_api
+backend be_web
+	server node-a 127.0.0.1:$P_WA weight 100
+	server node-b 127.0.0.1:$P_WB weight 100 disabled
+backend be_api
+	server node-a 127.0.0.1:$P_AA weight 100
+	server node-b 127.0.0.1:$P_AB weight 100 disabled
+CFG
+/usr/sbin/haproxy -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
+hap=$!
+i=0
+while [ $i -lt 50 ] && [ ! -S "$T/hap.sock" ]; do sleep 0.1; i=$((i + 1)); done
+
+comp() { # name tier port_a port_b backend
+	cat <<JSON
+  {"name": "$1", "tier": $2, "replicas": 1, "placement": ["node-a"], "min": {"cpu": 0.1, "memory": "64MiB"},
+   "history": {"file": "$TOP/testdata/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
+    "time_column": "TimeStamp", "time_format": "rfc3339",
+    "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}},
+   "run": {"argv": ["$PY", "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
+    "cwd": "$T/www-{partition}", "ports": {"node-a": $3, "node-b": $4}, "stop_grace": 2},
+   "health": {"http": "http://127.0.0.1:{port}/ok", "retries": 20, "timeout": 2, "interval": 0.1},
+   "traffic": {"haproxy_socket": "$T/hap.sock", "backend": "$5"}}
+JSON
+}
+{
+	cat <<JSON
+{"partitions": [
+  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$CG/node-a"}},
+  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$CG/node-b"}}],
+ "components": [
+JSON
+	comp web 0 "$P_WA" "$P_WB" be_web
+	echo ","
+	comp api 1 "$P_AA" "$P_AB" be_api
+	echo "]}"
+} >"$T/inv.json"
+cat >"$T/sched.json" <<JSON
+{"name": "bench", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
+ "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
+ "plan_ttl": "24h", "period": "1d", "update": {"command": ["/bin/true"], "timeout": "1m"}}
+JSON
+(cd "$T" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plan.json >/dev/null 2>&1)
+
+for c in web:$P_WA api:$P_AA; do
+	n=${c%%:*}
+	p=${c#*:}
+	(cd "$T/www-node-a" && exec setsid "$PY" -m http.server --bind 127.0.0.1 "$p" >/dev/null 2>&1) &
+	pid=$!
+	i=0
+	while [ $i -lt 50 ] && ! curl -s -o /dev/null "http://127.0.0.1:$p/"; do sleep 0.1; i=$((i + 1)); done
+	echo "$pid $(cut -d')' -f2 "/proc/$pid/stat" | awk '{print $20}')" >"$T/st/proc/$n.0@node-a.pid"
+done
+
+load() { # OUT: runs until OUT.stop
+	"$PY" "$TOP/tests/loadgen.py" "$1" "$RATE" 3600 "http://127.0.0.1:$P_FW/" "http://127.0.0.1:$P_FA/" &
+	load_pid=$!
+}
+
+# With apply: RUNS full applies back to back under load.
+load "$T/with.out"
+t0=$(date +%s.%N)
+r=1
+while [ "$r" -le "$RUNS" ]; do
+	rm -f "$T/st/journal.json"
+	if ! (cd "$T" && "$BIN" apply -d st --record "run-$r.json" --now 2018-05-06T00:00:00Z plan.json >/dev/null); then
+		echo "apply: run $r failed" >&2
+		: >"$T/with.out.stop"
+		exit 1
+	fi
+	r=$((r + 1))
+done
+t1=$(date +%s.%N)
+: >"$T/with.out.stop"
+wait "$load_pid"
+secs=$(echo "$t0 $t1" | awk '{ printf "%.0f", $2 - $1 }')
+[ "$secs" -lt 5 ] && secs=5
+
+# Without apply: as long, same load.
+load "$T/without.out"
+sleep "$secs"
+: >"$T/without.out.stop"
+wait "$load_pid"
+
+"$PY" - "$T" "$RUNS" "$secs" <<'PY'
+import json, statistics, sys
+t, runs, secs = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+over, journal, switch, rest = [], [], [], []
+for r in range(1, runs + 1):
+    rec = json.load(open("%s/run-%d.json" % (t, r)))
+    steps = rec["steps"]
+    for s in steps:
+        over.append(s["engine_us"] + s["journal_us"])
+        journal.append(s["journal_us"])
+        rest.append(s["engine_us"] - s["journal_us"])
+    for s in steps:
+        if s["action"] != "verify_shadow":
+            continue
+        sw = [x for x in steps if x["action"] == "switch_traffic" and x["component"] == s["component"]
+              and x["replica"] == s["replica"]]
+        switch.append(sw[0]["end_ms"] - s["end_ms"])
+def q(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(p * len(v)))]
+print("apply: %d runs of %d steps" % (runs, len(over) // runs))
+print("apply: engine overhead per step: median %.0f us, p95 %.0f us, max %.0f us "
+      "(two journal writes with fsync, the second estimated equal to the first: %.0f us median each; "
+      "thread and bookkeeping: %.0f us median)"
+      % (statistics.median(over), q(over, 0.95), max(over), statistics.median(journal), statistics.median(rest)))
+print("apply: verified shadow to full traffic switch: median %.0f ms, max %.0f ms (%d moves)"
+      % (statistics.median(switch), max(switch), len(switch)))
+for name in ("with", "without"):
+    line = open("%s/%s.out" % (t, name)).readline().split()
+    f = dict(x.split("=") for x in line)
+    print("apply: %-7s apply, %s s at the load generator's rate: %s requests, %s failed, p50 %s ms, p99 %s ms, max %s ms"
+          % (name, secs, f["requests"], f["failed"], f["p50_ms"], f["p99_ms"], f["max_ms"]))
+PY

@@ -1,0 +1,176 @@
+/* Options and glue for --driver kubernetes (plan and apply). */
+#include "cmd/kube.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "partition/kube_discover.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "util/timeutil.h"
+
+struct cmd_kube_args cmd_kube;
+
+enum { OPT_KUBECONFIG = 3000, OPT_CONTEXT, OPT_SA_DIR, OPT_NS, OPT_ZONE_LABEL, OPT_POOL_LABEL, OPT_IMAGE,
+       OPT_JOB_NS, OPT_JOB_BACKOFF, OPT_DRAIN_TIMEOUT, OPT_EVICT_BACKOFF, OPT_POLL, OPT_PROM, OPT_PROM_TOKEN,
+       OPT_PROM_CA, OPT_READY_TIMEOUT };
+
+int cmd_kube_driver_arg(struct argp_state *state, const char *arg)
+{
+	if (!strcmp(arg, "kubernetes"))
+		return 1;
+	if (strcmp(arg, "local"))
+		argp_error(state, "unknown driver '%s': expected local or kubernetes", arg);
+	return 0;
+}
+
+/* Milliseconds from "250ms", "5s", "1m" or a number of seconds. */
+static int parse_ms(const char *s, int64_t *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || v < 0)
+		return -1;
+	if (!strcmp(end, "ms"))
+		*out = (int64_t)v;
+	else if (!*end || !strcmp(end, "s"))
+		*out = (int64_t)(v * 1000);
+	else if (!strcmp(end, "m"))
+		*out = (int64_t)(v * 60000);
+	else
+		return -1;
+	return *out > 0 ? 0 : -1;
+}
+
+static error_t parse(int key, char *arg, struct argp_state *state)
+{
+	struct cmd_kube_args *a = &cmd_kube;
+	char *end;
+
+	switch (key) {
+	case OPT_KUBECONFIG: a->kubeconfig = arg; break;
+	case OPT_CONTEXT: a->context = arg; break;
+	case OPT_SA_DIR: a->sa_dir = arg; break;
+	case OPT_NS: a->ns = arg; break;
+	case OPT_ZONE_LABEL: a->zone_label = arg; break;
+	case OPT_POOL_LABEL: a->pool_label = arg; break;
+	case OPT_IMAGE: a->update_image = arg; break;
+	case OPT_JOB_NS: a->job_namespace = arg; break;
+	case OPT_JOB_BACKOFF:
+		a->job_backoff_limit = (int)strtol(arg, &end, 10);
+		if (end == arg || *end || a->job_backoff_limit < 0 || a->job_backoff_limit > 100)
+			argp_error(state, "--job-backoff-limit '%s': expected a whole number from 0 to 100", arg);
+		break;
+	case OPT_DRAIN_TIMEOUT:
+		if (adp_duration_parse(&a->drain_timeout, arg) || a->drain_timeout <= 0)
+			argp_error(state, "--drain-timeout '%s' is not a duration such as 10m", arg);
+		break;
+	case OPT_READY_TIMEOUT:
+		if (adp_duration_parse(&a->ready_timeout, arg) || a->ready_timeout <= 0)
+			argp_error(state, "--ready-timeout '%s' is not a duration such as 5m", arg);
+		break;
+	case OPT_EVICT_BACKOFF:
+		if (parse_ms(arg, &a->evict_backoff_ms))
+			argp_error(state, "--evict-backoff '%s' is not a duration such as 5s or 200ms", arg);
+		break;
+	case OPT_POLL:
+		if (parse_ms(arg, &a->poll_ms))
+			argp_error(state, "--poll-interval '%s' is not a duration such as 1s or 200ms", arg);
+		break;
+	case OPT_PROM: a->prom.url = arg; break;
+	case OPT_PROM_TOKEN: a->prom.bearer_token_file = arg; break;
+	case OPT_PROM_CA: a->prom.ca_file = arg; break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp_option conn_options[] = {
+	{ NULL, 0, NULL, 0, "With --driver kubernetes:", 40 },
+	{ "kubeconfig", OPT_KUBECONFIG, "FILE", 0, "Kubeconfig file (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)", 40 },
+	{ "context", OPT_CONTEXT, "NAME", 0, "Kubeconfig context (default: current-context)", 40 },
+	{ "service-account-dir", OPT_SA_DIR, "DIR", 0,
+	  "In-cluster token, ca.crt and namespace (default /var/run/secrets/kubernetes.io/serviceaccount)", 40 },
+	{ 0 },
+};
+
+static const struct argp_option plan_options[] = {
+	{ "namespace", OPT_NS, "NS", 0, "Components from this namespace only (default: all)", 41 },
+	{ "zone-label", OPT_ZONE_LABEL, "LABEL", 0, "Node label giving the zone (default topology.kubernetes.io/zone)", 41 },
+	{ "pool-label", OPT_POOL_LABEL, "LABEL", 0, "Node label giving the pool (default: the usual cloud labels)", 41 },
+	{ 0 },
+};
+
+static const struct argp_option apply_options[] = {
+	{ "update-image", OPT_IMAGE, "IMAGE", 0,
+	  "Run the schedule's update command in a privileged Job with this image on each node (default: run it here)", 41 },
+	{ "job-namespace", OPT_JOB_NS, "NS", 0, "Namespace of the update Jobs (default: default)", 41 },
+	{ "job-backoff-limit", OPT_JOB_BACKOFF, "N", 0, "Retries of an update Job's pod (default 0)", 41 },
+	{ "drain-timeout", OPT_DRAIN_TIMEOUT, "DURATION", 0, "Longest wait for a node's evictions (default 10m)", 41 },
+	{ "ready-timeout", OPT_READY_TIMEOUT, "DURATION", 0,
+	  "Longest wait for a node to be Ready after its update (default: the step's timeout, 5m)", 41 },
+	{ "evict-backoff", OPT_EVICT_BACKOFF, "DURATION", 0, "Wait after an eviction refused by a disruption budget (default 5s)", 41 },
+	{ "poll-interval", OPT_POLL, "DURATION", 0, "Interval between API polls (default 1s)", 41 },
+	{ "prometheus", OPT_PROM, "URL", 0, "Monitor the shadows' usage through this Prometheus", 41 },
+	{ "prom-token-file", OPT_PROM_TOKEN, "FILE", 0, "Bearer token for Prometheus, read from FILE", 41 },
+	{ "prom-ca-file", OPT_PROM_CA, "FILE", 0, "Extra CA bundle to verify Prometheus's TLS certificate", 41 },
+	{ 0 },
+};
+
+const struct argp cmd_kube_conn_argp = { conn_options, parse, NULL, NULL, NULL, NULL, NULL };
+const struct argp cmd_kube_plan_argp = { plan_options, parse, NULL, NULL, NULL, NULL, NULL };
+const struct argp cmd_kube_apply_argp = { apply_options, parse, NULL, NULL, NULL, NULL, NULL };
+
+int cmd_kube_client(struct kube_client *k)
+{
+	struct kube_config cfg;
+	int rc;
+
+	if ((rc = kube_config_auto(&cfg, cmd_kube.kubeconfig, cmd_kube.context, cmd_kube.sa_dir)) ||
+	    (rc = kube_client_init(k, &cfg))) {
+		cmd_error_last(NULL);
+		kube_config_release(&cfg);
+		return rc;
+	}
+	return 0;
+}
+
+int cmd_kube_discover(const char *path)
+{
+	struct kube_client k;
+	struct kube_discover_opts o = { cmd_kube.ns, cmd_kube.zone_label, cmd_kube.pool_label };
+	json_t *doc = NULL, *v;
+	char *text = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = cmd_kube_client(&k)))
+		return rc;
+	if ((rc = kube_discover(&k, &o, &doc))) {
+		cmd_error_last("kubernetes discovery");
+		goto done;
+	}
+	json_array_foreach(json_object_get(json_object_get(doc, "kubernetes"), "warnings"), i, v)
+		cmd_error("kubernetes: %s", json_string_value(v));
+	if (!(text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
+		rc = ADP_ENOMEM;
+		cmd_error("out of memory");
+		goto done;
+	}
+	if ((rc = adp_write_atomic(path, text, strlen(text))))
+		cmd_error_last(NULL);
+	else
+		fprintf(stderr, "adpart-update: discovered %zu nodes and %zu workloads from %s; inventory written to %s\n",
+			json_array_size(json_object_get(doc, "partitions")),
+			json_array_size(json_object_get(doc, "components")), k.cfg.server, path);
+done:
+	free(text);
+	json_decref(doc);
+	kube_client_release(&k);
+	return rc;
+}

@@ -1,0 +1,73 @@
+/* The kubernetes driver: partitions are nodes, components are
+ * Deployments and StatefulSets, as discovery wrote them into the
+ * inventory (partition/kube_discover.h).
+ *
+ * Per moved replica: a shadow pod from the workload's pod template,
+ * pinned to the target node by node affinity and sized to the plan's
+ * allocation, is created and waited for until Ready; then the home node
+ * is cordoned (its prior state kept in DIR/kube-state.json) and the
+ * workload's pods there are evicted through the Eviction API, which
+ * honours PodDisruptionBudgets (429 retried after a backoff, 404 counted
+ * as gone, a finite drain timeout). DaemonSet and mirror pods are never
+ * touched. The update per node is a privileged Job pinned to it, or the
+ * schedule's update command run here as an external hook; the node must
+ * be Ready again before the wave goes on. Nodes are uncordoned only when
+ * this driver cordoned them. */
+#ifndef ADP_ORCH_KUBE_H
+#define ADP_ORCH_KUBE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "forecast/prometheus.h"
+#include "orchestrator/engine.h"
+#include "orchestrator/kubeapi.h"
+#include "partition/inventory.h"
+#include "partition/schedule.h"
+
+#define ORCH_KUBE_DRAIN_TIMEOUT 600 /* seconds */
+#define ORCH_KUBE_EVICT_BACKOFF 5000 /* ms between evictions refused with 429 */
+#define ORCH_KUBE_POLL 1000          /* ms between polls */
+
+struct orch_kube_opts {
+	int64_t drain_timeout;      /* seconds; 0: ORCH_KUBE_DRAIN_TIMEOUT */
+	int64_t evict_backoff_ms;   /* 0: ORCH_KUBE_EVICT_BACKOFF */
+	int64_t poll_ms;            /* 0: ORCH_KUBE_POLL */
+	int64_t ready_timeout;      /* seconds a node may take to be Ready again; 0: the step's timeout */
+	const char *update_image;   /* the update Job's image; NULL: the schedule's command runs here */
+	const char *job_namespace;  /* NULL: "default" */
+	int job_backoff_limit;      /* retries of the update Job's pod */
+	/* Monitoring (NULL url: the driver has no sample, the engine does
+	 * not monitor). */
+	const struct forecast_prom_opts *prom;
+};
+
+struct orch_kube {
+	struct kube_client *k;        /* borrowed */
+	const struct inventory *inv;  /* borrowed */
+	const struct schedule *sched; /* borrowed, may be NULL */
+	struct orch_kube_opts o;
+	char *state_path;             /* owned: DIR/kube-state.json */
+	char *log_path;               /* owned: DIR/logs/kube-update.log */
+	json_t *state;                /* {"nodes": {name: {"prior_unschedulable", "cordoned"}}} */
+	int no_watch;                 /* the server refused a watch: poll */
+};
+
+int orch_kube_init(struct orch_kube *d, struct kube_client *k, const struct inventory *inv,
+		   const struct schedule *sched, const char *state_dir, const struct orch_kube_opts *o);
+void orch_kube_release(struct orch_kube *d);
+
+/* Fills drv with the kubernetes driver acting through d. */
+void orch_kube_driver(struct orch_driver *drv, struct orch_kube *d);
+
+/* The shadow pod for a moved replica (exposed for tests): a new Pod
+ * object from the workload's pod template, pinned to node, with the
+ * per-replica allocation spread over the containers by their requests. */
+json_t *orch_kube_shadow_pod(json_t *workload, const char *name, const char *component, const char *node,
+			     const double alloc[ADP_RES_COUNT], const char *digest);
+
+/* The update Job for node (exposed for tests). */
+json_t *orch_kube_update_job(const char *name, const char *ns, const char *node, const char *image,
+			     char *const argv[], int64_t deadline, int backoff_limit);
+
+#endif

@@ -1,0 +1,343 @@
+# apply end to end on this host: a real HAProxy on loopback in front of
+# two components (python http.server processes) on cgroup partitions, a
+# bounded load generator sending requests through HAProxy the whole time.
+# Shows: no failed request through a full apply; kill -9 after every step
+# of the plan, and in the middle of the update, then --resume completes
+# and leaves every component serving; a shadow failing its health check,
+# a shadow answering 500 (caught by HAProxy's counters over its canary)
+# and a failing update command roll back without a failed request; stale
+# and expired plans are refused. Needs root and a writable cgroup
+# hierarchy; skips otherwise.
+
+E2E="$TMP/e2e"
+mkdir -p "$E2E"
+E2E_CG="adpart-e2e-$$"
+E2E_OK=1
+if [ "$(id -u)" -ne 0 ]; then
+	echo "skip: apply end to end (needs root)" >&2
+	E2E_OK=0
+elif ! { grep -q ' cgroup .*memory' /proc/mounts && [ -w /sys/fs/cgroup/memory ]; } &&
+	! grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+	echo "skip: apply end to end (no writable cgroup memory controller)" >&2
+	E2E_OK=0
+elif [ ! -x /usr/sbin/haproxy ] || [ ! -x /usr/bin/python3 ] || ! command -v curl >/dev/null 2>&1; then
+	echo "skip: apply end to end (needs /usr/sbin/haproxy, /usr/bin/python3 and curl from .ci/deps)" >&2
+	E2E_OK=0
+fi
+
+# Six free loopback ports, chosen now.
+e2e_ports() {
+	/usr/bin/python3 -c '
+import socket
+ss = [socket.socket() for _ in range(6)]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))
+'
+}
+
+# e2e_files TAG [UPDATE_SHELL] [SHADOW_HEALTH_PATH]: inventory, schedule
+# and plan TAG.json. The update command runs UPDATE_SHELL first; health
+# asks for /ok, which only node-a's directory has when the third argument
+# is "broken" (the shadow answers 404).
+e2e_files() {
+	tag=$1
+	web_argv='["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"]'
+	[ -n "${E2E_WEB_ARGV:-}" ] && web_argv=$E2E_WEB_ARGV
+	web_canary=""
+	[ -n "${E2E_CANARY:-}" ] && web_canary=", \"canary_seconds\": $E2E_CANARY"
+	cat >"$E2E/inv-$tag.json" <<JSON
+{"partitions": [
+  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$E2E_CG/node-a"}},
+  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$E2E_CG/node-b"}}],
+ "components": [
+  {"name": "web", "tier": 0, "replicas": 1, "placement": ["node-a"], "min": {"cpu": 0.1, "memory": "64MiB"},
+   "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
+    "time_column": "TimeStamp", "time_format": "rfc3339",
+    "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}},
+   "run": {"argv": $web_argv,
+    "cwd": "$E2E/www-{partition}${3:+-$3}", "ports": {"node-a": $P_WA, "node-b": $P_WB}, "stop_grace": 2},
+   "health": {"http": "http://127.0.0.1:{port}/ok", "retries": 10, "timeout": 2},
+   "traffic": {"haproxy_socket": "$E2E/hap.sock", "backend": "be_web"$web_canary}},
+  {"name": "api", "tier": 1, "replicas": 1, "placement": ["node-a"], "min": {"cpu": 0.1, "memory": "64MiB"},
+   "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
+    "time_column": "TimeStamp", "time_format": "rfc3339",
+    "columns": {"cpu": {"column": "Value", "scale": 0.001}, "memory": {"column": "Value", "scale": 1048576}}},
+   "run": {"argv": ["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
+    "cwd": "$E2E/www-{partition}", "ports": {"node-a": $P_AA, "node-b": $P_AB}, "stop_grace": 2},
+   "health": {"http": "http://127.0.0.1:{port}/ok", "retries": 10, "timeout": 2},
+   "traffic": {"haproxy_socket": "$E2E/hap.sock", "backend": "be_api"}}]}
+JSON
+	cat >"$E2E/sched-$tag.json" <<JSON
+{"name": "e2e", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
+ "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
+ "plan_ttl": "24h", "period": "1d",
+ "update": {"command": ["/bin/sh", "-c", "${2:-:}; echo updated \$ADPART_PARTITION >>\"\$0\"", "$E2E/updates.log"], "timeout": "1m"}}
+JSON
+	(cd "$E2E" && "$BIN" plan -i "inv-$tag.json" -s "sched-$tag.json" --now 2018-05-06T00:00:00Z \
+		-f "$tag.json" >/dev/null 2>&1)
+}
+
+e2e_run() {
+	name=$1
+	want=$2
+	shift 2
+	(cd "$E2E" && "$BIN" "$@") >"$TMP/out" 2>"$TMP/err"
+	got=$?
+	if [ "$got" -ne "$want" ]; then
+		bad "exit status $got, expected $want"
+		return 1
+	fi
+	ok
+}
+
+# Both frontends answer 200 and both originals (node-a) serve; the
+# shadows (node-b) do not.
+e2e_serving() {
+	name=$1
+	for p in $P_FW $P_FA $P_WA $P_AA; do
+		if curl -sf -o /dev/null --max-time 5 "http://127.0.0.1:$p/"; then ok; else bad "port $p does not serve"; fi
+	done
+	for p in $P_WB $P_AB; do
+		if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$p/"; then bad "shadow on $p still serves"; else ok; fi
+	done
+}
+
+e2e_load_start() {
+	rm -f "$E2E/load.out" "$E2E/load.out.stop"
+	/usr/bin/python3 "$TOP/tests/loadgen.py" "$E2E/load.out" 20 900 \
+		"http://127.0.0.1:$P_FW/" "http://127.0.0.1:$P_FA/" &
+	e2e_load=$!
+}
+
+# e2e_load_stop NAME: stops the load generator; no request may have failed.
+e2e_load_stop() {
+	name=$1
+	: >"$E2E/load.out.stop"
+	wait "$e2e_load"
+	read -r e2e_load_line <"$E2E/load.out"
+	echo "e2e: $name: $e2e_load_line" >&2
+	case "$e2e_load_line" in
+	*" failed=0 "*) ok ;;
+	*) bad "failed requests: $(cat "$E2E/load.out")" ;;
+	esac
+	case "$e2e_load_line" in
+	requests=0\ *) bad "no requests were sent" ;;
+	*) ok ;;
+	esac
+}
+
+e2e_hap_stat() {
+	/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"show stat\n")
+d = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    d += b
+for line in d.decode().splitlines():
+    f = line.split(",")
+    if len(f) > 18 and f[0].startswith("be_") and f[1].startswith("node-"):
+        print(f[0], f[1], f[17], f[18])
+' "$E2E/hap.sock"
+}
+
+if [ "$E2E_OK" -eq 1 ]; then
+	set -- $(e2e_ports)
+	P_WA=$1 P_WB=$2 P_AA=$3 P_AB=$4 P_FW=$5 P_FA=$6
+	mkdir -p "$E2E/www-node-a" "$E2E/www-node-b" "$E2E/www-node-b-broken"
+	echo ok >"$E2E/www-node-a/ok"
+	echo ok >"$E2E/www-node-b/ok"
+	# A real operator's configuration: retries and redispatch on
+	# connection failures, as one sets for rolling restarts.
+	cat >"$E2E/haproxy.cfg" <<CFG
+global
+	stats socket $E2E/hap.sock mode 600 level admin
+defaults
+	mode http
+	retries 3
+	option redispatch 1
+	retry-on conn-failure empty-response response-timeout 500 502 503 504
+	timeout connect 1s
+	timeout client 10s
+	timeout server 10s
+frontend fe_web
+	bind 127.0.0.1:$P_FW
+	default_backend be_web
+frontend fe_api
+	bind 127.0.0.1:$P_FA
+	default_backend be_api
+backend be_web
+	server node-a 127.0.0.1:$P_WA weight 100
+	server node-b 127.0.0.1:$P_WB weight 100 disabled
+backend be_api
+	server node-a 127.0.0.1:$P_AA weight 100
+	server node-b 127.0.0.1:$P_AB weight 100 disabled
+CFG
+	/usr/sbin/haproxy -db -f "$E2E/haproxy.cfg" >"$E2E/haproxy.log" 2>&1 &
+	e2e_hap=$!
+	i=0
+	while [ $i -lt 50 ] && [ ! -S "$E2E/hap.sock" ]; do sleep 0.1; i=$((i + 1)); done
+	e2e_files main
+	e2e_files slow "sleep 3"
+	e2e_files badshadow ":" broken
+	e2e_files failupdate "exit 9"
+	# A shadow that passes its health check but answers 500 to real
+	# requests: the canary's counters in HAProxy catch it.
+	cat >"$E2E/srv500.py" <<'PY'
+import http.server, sys
+port, part = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        code = 200 if self.path == "/ok" or part != "node-b" else 500
+        self.send_response(code)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+	E2E_WEB_ARGV="[\"/usr/bin/python3\", \"$E2E/srv500.py\", \"{port}\", \"{partition}\"]" E2E_CANARY=1.5 \
+		e2e_files canary500
+	steps=$(/usr/bin/python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["steps"]))' "$E2E/main.json")
+	nsteps=$( (cd "$E2E" && "$BIN" apply --dry-run --now 2018-05-06T00:00:00Z main.json) | grep -c '  wave ')
+
+	# The originals, started before apply in node-a's cgroups, adopted
+	# by their pid files.
+	mkdir -p "$E2E/st/proc"
+	for c in web:$P_WA api:$P_AA; do
+		n=${c%%:*}
+		p=${c#*:}
+		for ctl in memory cpu cpuacct; do
+			mkdir -p "/sys/fs/cgroup/$ctl/$E2E_CG/node-a/$n.0" 2>/dev/null
+		done
+		(cd "$E2E/www-node-a" && exec /bin/sh -c '
+			p=$1
+			shift
+			for t in "$@"; do echo $$ >"$t"; done 2>/dev/null
+			exec setsid /usr/bin/python3 -m http.server --bind 127.0.0.1 "$p" >/dev/null 2>&1' sh "$p" \
+			"/sys/fs/cgroup/memory/$E2E_CG/node-a/$n.0/tasks" "/sys/fs/cgroup/cpu/$E2E_CG/node-a/$n.0/tasks" \
+			"/sys/fs/cgroup/cpuacct/$E2E_CG/node-a/$n.0/tasks") &
+		pid=$!
+		i=0
+		while [ $i -lt 50 ] && ! curl -s -o /dev/null "http://127.0.0.1:$p/"; do sleep 0.1; i=$((i + 1)); done
+		echo "$pid $(cut -d')' -f2 "/proc/$pid/stat" | awk '{print $20}')" >"$E2E/st/proc/$n.0@node-a.pid"
+	done
+	e2e_hap_stat >"$E2E/hap.before"
+
+	e2e_load_start
+	e2e_run "e2e full apply" 0 apply -d st --now 2018-05-06T00:00:00Z main.json
+	e2e_serving "e2e full apply end state"
+	name="e2e full apply: HAProxy weights and states as before"
+	e2e_hap_stat >"$E2E/hap.after"
+	if cmp -s "$E2E/hap.before" "$E2E/hap.after"; then ok; else bad "$(cat "$E2E/hap.after")"; fi
+	name="e2e full apply: originals run in node-a's cgroups"
+	if grep -q "$E2E_CG/node-a/web.0" "/proc/$(cut -d' ' -f1 "$E2E/st/proc/web.0@node-a.pid")/cgroup"; then ok; else
+		bad "web's original is not in its cgroup"; fi
+	cp "$E2E/st/run.json" "$E2E/run-full.json"
+
+	# kill -9 at every step of the plan, then --resume: once after the
+	# step's action, before the journal records it done (resume repeats
+	# it), once right after it is journaled done.
+	killed=0
+	for hook in ADPART_TEST_CRASH_BEFORE_DONE ADPART_TEST_CRASH_AFTER_STEP; do
+		id=1
+		while [ "$id" -le "$nsteps" ]; do
+			rm -f "$E2E/st/journal.json" "$E2E/st/run.json"
+			export "$hook=$id"
+			e2e_run "e2e kill -9 at step $id ($hook)" 137 apply -d st --now 2018-05-06T00:00:00Z main.json
+			unset "$hook"
+			action=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"][int(sys.argv[2])-1]["action"])' \
+				"$E2E/st/journal.json" "$id")
+			if [ "$action" = start_shadow ]; then
+				name="e2e shadow in its cgroup at step $id"
+				f=$(ls "$E2E"/st/proc/*@node-b.pid | head -n 1)
+				if grep -q "$E2E_CG/node-b/" "/proc/$(cut -d' ' -f1 "$f")/cgroup"; then ok; else
+					bad "shadow not in node-b"; fi
+			fi
+			e2e_run "e2e resume at step $id ($action, $hook)" 0 apply -d st --resume main.json
+			e2e_serving "e2e serving after resume at step $id ($action, $hook)"
+			killed=$((killed + 1))
+			id=$((id + 1))
+		done
+	done
+	name="e2e every step killed"
+	if [ "$killed" -eq $((2 * nsteps)) ] && [ "$nsteps" -eq "$steps" ] && [ "$nsteps" -ge 28 ]; then ok; else
+		bad "killed $killed times for $nsteps steps (plan has $steps)"; fi
+	echo "e2e: killed with -9 and resumed $killed times: at each of the $nsteps steps, before and after it is journaled done" >&2
+
+	# A real kill -9 while the (3 s) update command runs.
+	rm -f "$E2E/st/journal.json" "$E2E/st/run.json"
+	(cd "$E2E" && exec "$BIN" apply -d st --now 2018-05-06T00:00:00Z slow.json) >/dev/null 2>&1 &
+	e2e_apply=$!
+	i=0
+	while [ $i -lt 300 ] && ! /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(0 if any(s["action"] == "run_update" and s["status"] == "started" for s in j["steps"]) else 1)' \
+		"$E2E/st/journal.json" 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -9 "$e2e_apply"
+	wait "$e2e_apply" 2>/dev/null
+	e2e_run "e2e resume after kill -9 during the update" 0 apply -d st --resume slow.json
+	e2e_serving "e2e serving after kill -9 during the update"
+	name="e2e update repeated after the kill"
+	if grep -q '"action": "run_update"' "$E2E/st/run.json" && [ "$i" -lt 300 ]; then ok; else bad "update not reached"; fi
+	e2e_load_stop "full apply and $killed kills with resume"
+
+	e2e_load_start
+	rm -f "$E2E/st/journal.json" "$E2E/st/run.json" "$E2E/updates.log"
+	e2e_run "e2e shadow failing its health check rolls back" 4 apply -d st --now 2018-05-06T00:00:00Z badshadow.json
+	e2e_serving "e2e serving after the failed shadow"
+	name="e2e failed shadow: rolled back, update not run"
+	if grep -q '"outcome": "rolled_back"' "$E2E/st/run.json" && [ ! -e "$E2E/updates.log" ]; then ok; else
+		bad "outcome or update wrong"; fi
+	rm -f "$E2E/st/journal.json" "$E2E/st/run.json"
+	e2e_run "e2e failing update command rolls back" 4 apply -d st --now 2018-05-06T00:00:00Z failupdate.json
+	e2e_serving "e2e serving after the failed update"
+	name="e2e failed update: the run record names it"
+	if grep -q "update of 'node-a' failed: '/bin/sh' exited 9" "$E2E/st/run.json"; then ok; else bad "no update failure"; fi
+	rm -f "$E2E/st/journal.json" "$E2E/st/run.json" "$E2E/updates.log"
+	e2e_run "e2e a shadow answering 500 fails its canary and rolls back" 4 apply -d st \
+		--now 2018-05-06T00:00:00Z canary500.json
+	e2e_serving "e2e serving after the failed canary"
+	name="e2e failed canary: HAProxy's counters named, update not run"
+	if grep -q "canary of 'web' on 'node-b' failed: haproxy counted [1-9][0-9]* errors and 5xx" "$E2E/st/run.json" &&
+		[ ! -e "$E2E/updates.log" ]; then ok; else bad "no canary failure recorded"; fi
+	name="e2e passing canary: its figures in the run record"
+	if grep -q "canary: [0-9]* requests, 0 errors" "$E2E/run-full.json"; then ok; else bad "no canary figures"; fi
+	e2e_hap_stat >"$E2E/hap.after"
+	name="e2e after the rollbacks: HAProxy weights and states as before"
+	if cmp -s "$E2E/hap.before" "$E2E/hap.after"; then ok; else bad "$(cat "$E2E/hap.after")"; fi
+
+	rm -f "$E2E/st/journal.json" "$E2E/st/run.json"
+	e2e_run "e2e refuses an expired plan" 6 apply -d st --now 2018-05-08T00:00:00Z main.json
+	expect_err "expired"
+	cp "$E2E/sched-main.json" "$E2E/sched-main.orig"
+	echo " " >>"$E2E/sched-main.json"
+	e2e_run "e2e refuses a stale plan" 6 apply -d st --now 2018-05-06T00:00:00Z main.json
+	expect_err "stale plan: schedule 'sched-main.json' changed"
+	mv "$E2E/sched-main.orig" "$E2E/sched-main.json"
+	expect_no_file "$E2E/st/journal.json"
+	e2e_serving "e2e serving after the refusals"
+	e2e_load_stop "failed shadow, failed update, refusals"
+
+	# Clean up: instances, HAProxy, cgroups.
+	for f in "$E2E"/st/proc/*.pid; do
+		[ -e "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
+	done
+	kill "$e2e_hap" 2>/dev/null
+	wait "$e2e_hap" 2>/dev/null
+	sleep 0.2
+	for d in /sys/fs/cgroup/*/"$E2E_CG" /sys/fs/cgroup/"$E2E_CG"; do
+		[ -d "$d" ] || continue
+		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+fi

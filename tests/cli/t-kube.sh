@@ -1,0 +1,436 @@
+# kubernetes driver: discovery, apply, PDB-blocked drains, rollback, resume and
+# configuration errors, against the FAKE API server in tests/fake-kube (not
+# Kubernetes: it implements the API subset the driver uses, over HTTPS with a
+# throwaway CA made here).
+
+K="$TMP/kube"
+mkdir -p "$K"
+. "$TOP/tests/fake-kube/lib.sh"
+KNOW="--now 2018-05-06T00:00:00Z"
+
+if ! command -v openssl >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then
+	echo "SKIP: kube: openssl or jq missing (run .ci/deps)" >&2
+else
+
+fk_certs "$K" || { name="kube: certificates"; bad "openssl could not make the test CA"; }
+cat >"$K/sched.json" <<JSON
+{"name": "k", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
+ "partitions": ["node-b"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
+ "plan_ttl": "24h", "period": "1d",
+ "update": {"command": ["/bin/sh", "-c", "echo updated \$ADPART_PARTITION >>\"\$0\"", "$K/updates.log"], "timeout": "1m"}}
+JSON
+
+# kcluster JQ: the fixture cluster changed by a jq filter, as $K/cluster.json.
+kcluster() { jq "$1" "$TD/kube/cluster.json" >"$K/cluster.json"; }
+# kstart: a fresh fake on the current $K/cluster.json.
+kstart() {
+	fk_stop
+	rm -rf "$K/st" "$K/updates.log" "$K/state.json"
+	fk_start "$K" "$K/cluster.json" || { name="kube: fake server start"; bad "$(tail -3 "$K/server.err")"; }
+}
+kplan() {
+	"$BIN" plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW -f "$K/plan.json" \
+		-i "$K/inventory.json" -H "$TD/kube/history.csv" "$@" >"$K/plan.out" 2>"$K/plan.err"
+}
+# kjq NAME FILTER: the filter must print true on the fake's current state.
+kjq() {
+	name=$1
+	if [ "$(jq -r "$2" "$K/state.json" 2>&1)" = true ]; then ok; else bad "state: $2 is $(jq -c "$2" "$K/state.json" 2>&1)"; fi
+}
+KAPPLY="apply --driver kubernetes --kubeconfig $K/kubeconfig $KNOW -d $K/st --poll-interval 50ms --evict-backoff 200ms"
+SHADOW='.pods | map(select(.metadata.name == "web-adp-shadow-1")) | length'
+
+# --- discovery --------------------------------------------------------------
+kcluster .
+kstart
+run "kube: plan --driver kubernetes" 2 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
+	-i "$K/inv.json" -f "$K/plan.json" -H "$TD/kube/history.csv" &&
+	expect_out "shop.web +node-b +-> node-c" && expect_err "discovered 3 nodes and 2 workloads" &&
+	expect_err "PodDisruptionBudget shop/web allows no disruption now"
+name="kube: discovered inventory"
+if [ "$(jq -c '[.partitions[].name, (.partitions[] | select(.name == "node-b") | .capacity.cpu | . * 1000 | round),
+	.partitions[0].zone, .partitions[2].zone, .partitions[0].kubernetes.pool]' "$K/inv.json")" = \
+	'["node-a","node-b","node-c",3700,"z1","z2","general"]' ]; then ok; else bad "partitions: $(jq -c .partitions "$K/inv.json")"; fi
+# node-b: 4 cores allocatable minus the DaemonSet pod (100m) and the mirror pod (200m).
+if [ "$(jq -c '[.components[] | [.name, .replicas, .placement, .tier, .kubernetes.kind, .min.cpu]]' "$K/inv.json")" = \
+	'[["shop.web",2,["node-a","node-b"],1,"Deployment",0.6],["shop.db",1,["node-c"],null,"StatefulSet",1]]' ]; then ok; else
+	bad "components: $(jq -c '[.components[] | [.name, .replicas, .placement, .tier, .kubernetes.kind, .min.cpu]]' "$K/inv.json")"; fi
+if [ "$(jq -c '[.kubernetes.pod_disruption_budgets[0].name, .kubernetes.daemonsets[0].name]' "$K/inv.json")" = '["web","node-exporter"]' ]; then
+	ok; else bad "pdbs and daemonsets not recorded"; fi
+if [ "$(jq -r '.inputs[0].path' "$K/plan.json")" = "$K/inv.json" ]; then ok; else bad "the plan does not name the discovered inventory"; fi
+run "kube: discovery limited to a namespace" 2 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
+	-i "$K/inv.json" --no-write -H "$TD/kube/history.csv" --namespace shop && expect_err "discovered 3 nodes"
+# Two Deployments whose names share a prefix keep their own pods.
+kcluster '.deployments += [{"metadata": {"name": "web-api", "namespace": "shop"}, "spec": {"replicas": 1,
+	"selector": {"matchLabels": {"app": "web-api"}}, "template": {"metadata": {"labels": {"app": "web-api"}},
+	"spec": {"containers": [{"name": "api", "resources": {"requests": {"cpu": "200m", "memory": "128Mi"}}}]}}}}]
+	| .pods += [{"metadata": {"name": "web-api-7f6d5c4b3-abcde", "namespace": "shop", "labels": {"app": "web-api"},
+	"ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-api-7f6d5c4b3", "uid": "u", "controller": true}]},
+	"spec": {"nodeName": "node-c", "containers": [{"name": "api", "resources": {"requests": {"cpu": "200m", "memory": "128Mi"}}}]}}]'
+kstart
+run "kube: workloads with a shared name prefix" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
+	-i "$K/inv6.json" --no-write -H "$TD/kube/history.csv" &&
+	expect_err "inv6.json: component 'shop.web-api' has no history"
+name="kube: web-api's pod is not web's"
+if [ "$(jq -c '[.components[] | [.name, .placement]]' "$K/inv6.json")" = \
+	'[["shop.web",["node-a","node-b"]],["shop.web-api",["node-c"]],["shop.db",["node-c"]]]' ]; then ok; else
+	bad "$(jq -c '[.components[] | [.name, .placement]]' "$K/inv6.json")"; fi
+
+# Paged lists (the server returns two items per page, with continue tokens).
+kcluster '.behaviour.max_page = 2 | .nodes[2].spec.unschedulable = true'
+kstart
+run "kube: paged lists, cordoned node left out" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" \
+	$KNOW -i "$K/inv2.json" --no-write -H "$TD/kube/history.csv" &&
+	expect_err "node node-c is cordoned: left out of the partitions" && expect_err "discovered 2 nodes and 1 workloads"
+if grep -q 'continue=2' "$K/log"; then ok; else name="kube: continue token followed"; bad "no continued list in the log"; fi
+
+# --- a full apply over three nodes -------------------------------------------
+kcluster '.behaviour.heartbeat_conflict = true'
+kstart
+kplan
+run "kube: apply" 0 $KAPPLY "$K/plan.json" && expect_out "applied: 15 steps done"
+kjq "kube: node-b uncordoned" '.nodes[1].spec.unschedulable == false'
+kjq "kube: original evicted" '.pods | map(select(.metadata.name == "web-5d8f7b9c6-q7m3z")) | length == 0'
+kjq "kube: shadow removed" "$SHADOW == 0"
+kjq "kube: DaemonSet and mirror pods left alone" \
+	'[.pods[] | select(.spec.nodeName == "node-b") | .metadata.name] == ["node-exporter-babcd", "kube-proxy-node-b"]'
+name="kube: evictions"
+if [ "$(grep -c '/eviction ' "$K/log")" = 1 ] && grep -q 'POST /api/v1/namespaces/shop/pods/web-5d8f7b9c6-q7m3z/eviction 201' "$K/log"; then
+	ok; else bad "$(grep eviction "$K/log")"; fi
+name="kube: shadow created pinned before the eviction"
+if [ "$(grep -n 'POST /api/v1/namespaces/shop/pods 201' "$K/log" | cut -d: -f1)" -lt "$(grep -n '/eviction' "$K/log" | cut -d: -f1)" ]; then
+	ok; else bad "order: $(grep -E 'POST' "$K/log")"; fi
+name="kube: cordon retried after 409"
+if grep -q 'PATCH /api/v1/nodes/node-b 409' "$K/log" && [ "$(grep -c 'PATCH /api/v1/nodes/node-b 200' "$K/log")" = 2 ]; then
+	ok; else bad "$(grep PATCH "$K/log")"; fi
+if grep -qx "updated node-b" "$K/updates.log"; then ok; else name="kube: update ran"; bad "no update of node-b"; fi
+name="kube: the shadow's readiness is watched from the resourceVersion read"
+if grep -Eq '^WATCH /api/v1/namespaces/shop/pods\?watch=1&fieldSelector=metadata.name%3Dweb-adp-shadow-1&resourceVersion=[0-9]+&timeoutSeconds=[0-9]+ 200$' "$K/log"; then
+	ok; else bad "$(grep -i watch "$K/log")"; fi
+kjq "kube: the evicted pod was replaced by its controller, not on node-b" \
+	'[.pods[] | select(.metadata.ownerReferences[0].kind == "ReplicaSet") | .spec.nodeName] | length == 2 and (index("node-b") | not)'
+name="kube: journal messages"
+if jq -e '.steps[6].message | test("cordoned node-b; 1 pods evicted")' "$K/st/run.json" >/dev/null &&
+	jq -e '.steps[1].message | test("created shadow shop/web-adp-shadow-1 on node-c")' "$K/st/run.json" >/dev/null &&
+	jq -e '.steps[11] | .action == "health_check_original" and (.message | test("Deployment shop/web has 2 of 2 replicas Ready"))' "$K/st/run.json" >/dev/null; then
+	ok; else bad "$(jq -c '[.steps[].message]' "$K/st/run.json")"; fi
+name="kube: no secret in any output"
+if grep -rqF "$(cat "$K/token")" "$TMP/out" "$TMP/err" "$K/st" "$K/plan.out" "$K/plan.err" "$K/inv.json" "$K/plan.json"; then
+	bad "the token was printed"; else ok; fi
+
+# The shadow pod as created: pinned by node affinity, sized to the plan.
+kcluster .
+kstart
+kplan
+ADPART_TEST_CRASH_AFTER_STEP=3 "$BIN" $KAPPLY "$K/plan.json" >/dev/null 2>&1
+kjq "kube: shadow pinned to node-c by matchFields" \
+	'.pods[] | select(.metadata.name == "web-adp-shadow-1") | .spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0] == {"key": "metadata.name", "operator": "In", "values": ["node-c"]}'
+kjq "kube: shadow labels" \
+	'.pods[] | select(.metadata.name == "web-adp-shadow-1") | .metadata.labels | (.app == "web" and ."adpart-update.io/shadow-of" == "web" and (has("pod-template-hash") | not))'
+alloc=$(jq '[.waves[0].placements[] | select(.from) | .allocation.cpu][0]' "$K/plan.json")
+kjq "kube: shadow requests sum to the plan's allocation ($alloc cores)" \
+	"[.pods[] | select(.metadata.name == \"web-adp-shadow-1\") | .spec.containers[].resources.requests.cpu | rtrimstr(\"m\") | tonumber] | add == ($alloc * 1000 | round)"
+run "kube: resume after kill -9 at step 3" 0 $KAPPLY --resume "$K/plan.json"
+kjq "kube: resumed apply removed the shadow" "$SHADOW == 0"
+kjq "kube: resumed apply uncordoned node-b" '.nodes[1].spec.unschedulable == false'
+
+# A plan made from a local inventory is refused before anything changes.
+"$BIN" plan -i "$TD/sources/inventory-csv.json" -s "$TD/sources/schedule.json" $KNOW -f "$K/local-plan.json" >/dev/null 2>&1
+run "kube: a local plan refused by the kubernetes driver" 6 $KAPPLY -d "$K/st-local" "$K/local-plan.json" &&
+	expect_err "refused: component '(db|web)' has no kubernetes section in the inventory: plan with --driver kubernetes"
+kjq "kube: nothing changed by the refusal" '[.nodes[].spec.unschedulable // false] | any | not'
+
+# --- kill -9 after the drain, then --resume -----------------------------------
+kcluster .
+kstart
+kplan
+ADPART_TEST_CRASH_AFTER_STEP=7 "$BIN" $KAPPLY "$K/plan.json" >/dev/null 2>&1
+rc=$?
+name="kube: killed after the drain"
+if [ $rc -eq 137 ] && jq -e '.nodes["node-b"].cordoned == true' "$K/st/kube-state.json" >/dev/null; then ok; else bad "rc $rc, state $(cat "$K/st/kube-state.json" 2>&1)"; fi
+kjq "kube: node-b cordoned while killed" '.nodes[1].spec.unschedulable == true'
+run "kube: --resume" 0 $KAPPLY --resume "$K/plan.json" && expect_out "applied: 15 steps done"
+kjq "kube: node-b uncordoned after resume" '.nodes[1].spec.unschedulable == false'
+kjq "kube: shadow removed after resume" "$SHADOW == 0"
+if [ "$(grep -c '/eviction ' "$K/log")" = 1 ]; then ok; else name="kube: resume evicts once"; bad "$(grep eviction "$K/log")"; fi
+
+# --- a StatefulSet with volumes: no shadow, the pod moves by eviction ------------
+kcluster '.statefulsets[0].spec.volumeClaimTemplates = [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"]}}]'
+kstart
+sed 's/"partitions": \["node-b"\]/"partitions": ["node-c"]/' "$K/sched.json" >"$K/sched-c.json"
+"$BIN" plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched-c.json" $KNOW -f "$K/plan-c.json" \
+	-i "$K/inventory-c.json" -H "$TD/kube/history.csv" >/dev/null 2>&1
+run "kube: apply moving a StatefulSet pod with volumes" 0 $KAPPLY "$K/plan-c.json"
+name="kube: StatefulSet moved without a shadow"
+if jq -e '(.steps[1].message | test("StatefulSet shop/db has volume claims: no shadow")) and
+	(.steps[6].message | test("cordoned node-c; 1 pods evicted from node-c"))' "$K/st/run.json" >/dev/null; then ok; else
+	bad "$(jq -c '[.steps[:8][] | .message]' "$K/st/run.json")"; fi
+kjq "kube: db-0 recreated on another node" '[.pods[] | select(.metadata.name == "db-0") | .spec.nodeName] | length == 1 and .[0] != "node-c"'
+kjq "kube: no shadow pod for the StatefulSet" '[.pods[] | select(.metadata.labels."adpart-update.io/shadow-of")] | length == 0'
+kjq "kube: node-c uncordoned" '.nodes[2].spec.unschedulable == false'
+
+# --- an API server that is briefly unavailable -----------------------------------
+kcluster '.behaviour.unavailable_gets = 2'
+kstart
+run "kube: reads retried on 503" 2 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
+	-i "$K/inv5.json" --no-write -H "$TD/kube/history.csv"
+if [ "$(grep -c ' 503$' "$K/log")" = 2 ]; then ok; else name="kube: two 503 answers"; bad "$(grep -c ' 503$' "$K/log")"; fi
+kcluster '.behaviour.unavailable_gets = 100'
+kstart
+run "kube: an unavailable API server is an error" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
+	-i "$K/inv5.json" --no-write && expect_err "kubernetes GET /api/v1/nodes\?limit=500: HTTP 503: the server is currently unable"
+if [ "$(grep -c ' 503$' "$K/log")" = 4 ]; then ok; else name="kube: 1 + 3 retries"; bad "$(grep -c ' 503$' "$K/log")"; fi
+
+# --- a node cordoned before the run stays cordoned -------------------------------
+kcluster .
+kstart
+kplan
+fk_admin PATCH /api/v1/nodes/node-b '{"spec":{"unschedulable":true}}' >/dev/null
+run "kube: apply on a node cordoned before" 0 $KAPPLY "$K/plan.json"
+kjq "kube: a node cordoned before is left cordoned" '.nodes[1].spec.unschedulable == true'
+if jq -e '.steps[6].message | test("was cordoned before: left as it was")' "$K/st/run.json" >/dev/null; then ok; else
+	name="kube: prior state message"; bad "$(jq -c '.steps[6]' "$K/st/run.json")"; fi
+
+# --- drain blocked by a PodDisruptionBudget, then released --------------------
+kcluster '(.poddisruptionbudgets[0].spec.minAvailable) = 3'
+kstart
+kplan
+"$BIN" $KAPPLY "$K/plan.json" >"$K/pdb.out" 2>"$K/pdb.err" &
+apid=$!
+i=0
+while [ $i -lt 100 ] && [ "$(grep -c '/eviction 429' "$K/log" 2>/dev/null)" -lt 2 ]; do sleep 0.1; i=$((i + 1)); done
+fk_admin PATCH /apis/policy/v1/namespaces/shop/poddisruptionbudgets/web '{"spec":{"minAvailable":2}}' >/dev/null
+wait $apid
+rc=$?
+name="kube: drain blocked by a PDB, then released"
+if [ $rc -eq 0 ] && grep -q '/eviction 429' "$K/log" && grep -q '/eviction 201' "$K/log"; then ok; else bad "rc $rc: $(cat "$K/pdb.err")"; fi
+n429=$(grep -c '/eviction 429' "$K/log")
+if jq -e --arg n "$n429" '.steps[6].message | test("[(]" + $n + " refusals by a disruption budget")' "$K/st/run.json" >/dev/null; then ok; else
+	name="kube: refusals counted"; bad "$(jq -c '.steps[6].message' "$K/st/run.json") vs $n429"; fi
+# Backoff, not a hot loop: 200ms between refusals.
+name="kube: evictions paced by the backoff"
+if [ "$n429" -le 12 ]; then ok; else bad "$n429 refused evictions in about a second"; fi
+
+# A PDB that never allows it: the drain times out and the run rolls back.
+kcluster '(.poddisruptionbudgets[0].spec.minAvailable) = 3'
+kstart
+kplan
+run "kube: drain timeout rolls back" 4 $KAPPLY --drain-timeout 1s "$K/plan.json" &&
+	expect_err "rolled back"
+if jq -e '.steps[6].message | test("drain of shop.web on node-b timed out after 1s: eviction of shop/web-5d8f7b9c6-q7m3z still refused: Cannot evict pod")' \
+	"$K/st/run.json" >/dev/null; then ok; else name="kube: drain timeout message"; bad "$(jq -c '.steps[6]' "$K/st/run.json")"; fi
+kjq "kube: rollback uncordoned node-b" '.nodes[1].spec.unschedulable == false'
+kjq "kube: rollback removed the shadow" "$SHADOW == 0"
+kjq "kube: the original was never evicted" '.pods | map(select(.metadata.name == "web-5d8f7b9c6-q7m3z")) | length == 1'
+
+# --- the node does not come back Ready: rollback ---------------------------------
+kcluster '.behaviour.not_ready_after_update = ["node-b"]'
+kstart
+kplan
+run "kube: node not Ready after the update rolls back" 4 $KAPPLY --ready-timeout 1s --update-image registry.example/os-update:1 \
+	"$K/plan.json" && expect_err "rolled back"
+if jq -e '.steps[9] | .action == "verify_partition" and .status == "failed" and (.message | test("node node-b is not Ready after 1s"))' \
+	"$K/st/run.json" >/dev/null; then ok; else name="kube: verify_partition failed"; bad "$(jq -c '.steps[9]' "$K/st/run.json")"; fi
+kjq "kube: the update Job was pinned, privileged, with deadline and backoff limit" \
+	'.jobs[0] | .spec.activeDeadlineSeconds > 0 and .spec.backoffLimit == 0 and
+	 .spec.template.spec.containers[0].securityContext.privileged == true and
+	 .spec.template.spec.volumes[0].hostPath.path == "/" and
+	 .spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].values == ["node-b"] and
+	 .spec.template.spec.containers[0].command[0] == "/bin/sh"'
+kjq "kube: rollback restored node-b's schedulability" '.nodes[1].spec.unschedulable == false'
+kjq "kube: rollback removed the shadow" "$SHADOW == 0"
+# A failed update Job rolls back too.
+kcluster '.behaviour.job_fail_nodes = ["node-b"]'
+kstart
+kplan
+run "kube: failed update Job rolls back" 4 $KAPPLY --update-image registry.example/os-update:1 "$K/plan.json"
+if jq -e '.steps[8].message | test("update Job default/adp-update-node-b-[0-9a-f]{8} failed on node-b: BackoffLimitExceeded")' \
+	"$K/st/run.json" >/dev/null; then ok; else name="kube: job failure message"; bad "$(jq -c '.steps[8]' "$K/st/run.json")"; fi
+
+# --- monitoring through Prometheus (the fake's query_range) ----------------------
+KPROM="--prometheus https://127.0.0.1:PORT --prom-ca-file $K/ca.crt"
+kcluster '.behaviour.usage = {"web-adp-shadow-1": {"cpu": 0.05, "memory": 100000000}}'
+kstart
+kplan
+run "kube: apply monitored through Prometheus" 0 $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") --on-deviation rollback "$K/plan.json"
+name="kube: observations within the band"
+if jq -e '(.observations | length) > 4 and all(.observations[]; .decision == "ok") and
+	(.observations[0] | .actual == 0.05 and .resource == "cpu")' "$K/st/run.json" >/dev/null; then ok; else
+	bad "$(jq -c '.observations[:3]' "$K/st/run.json")"; fi
+# Above the band with grow: the shadow's limits are raised in place.
+kcluster '.behaviour.usage = {"web-adp-shadow-1": {"cpu": 0.5}}'
+kstart
+kplan
+ADPART_TEST_CRASH_AFTER_STEP=3 "$BIN" $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") --on-deviation grow "$K/plan.json" >/dev/null 2>&1
+grown=$(jq '[.observations[] | select(.decision == "grow") | .grown_to][0]' "$K/st/journal.json")
+kjq "kube: grow resized the shadow in place to $grown cores" \
+	"[.pods[] | select(.metadata.name == \"web-adp-shadow-1\") | .spec.containers[].resources.limits.cpu | rtrimstr(\"m\") | tonumber] | add | . - ($grown * 1000) | fabs < 2"
+if grep -q 'PATCH /api/v1/namespaces/shop/pods/web-adp-shadow-1/resize 200' "$K/log"; then ok; else name="kube: resize subresource"; bad "no resize"; fi
+run "kube: --rollback after a kill" 4 $KAPPLY --rollback "$K/plan.json"
+kjq "kube: --rollback removed the shadow" "$SHADOW == 0"
+kjq "kube: --rollback left node-b schedulable" '(.nodes[1].spec.unschedulable // false) == false'
+# No data: the engine fails closed.
+kcluster '.behaviour.usage = {}'
+kstart
+kplan
+run "kube: no monitoring data rolls back" 4 $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") "$K/plan.json"
+if jq -e '.observations[0].state == "no_data"' "$K/st/run.json" >/dev/null; then ok; else name="kube: no_data observed"; bad "$(jq -c .observations "$K/st/run.json")"; fi
+# A cluster without in-place resize: grow cannot, the wave rolls back.
+kcluster '.behaviour.usage = {"web-adp-shadow-1": {"cpu": 0.5}} | .behaviour.resize_supported = false'
+kstart
+kplan
+run "kube: grow without in-place resize rolls back" 4 $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") --on-deviation grow "$K/plan.json"
+if jq -e '.observations[0].message | test("in-place resize of shop/web-adp-shadow-1 is not available")' "$K/st/run.json" >/dev/null; then ok; else
+	name="kube: resize unavailable message"; bad "$(jq -c '.observations[0]' "$K/st/run.json")"; fi
+
+# --- history from a real Prometheus with the default container queries -----------
+if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then
+	# cAdvisor-like series for the fixture's pods (and the pod-level
+	# aggregate with container="", which the queries must not count twice),
+	# and kube-prometheus's pod -> workload recording rule.
+	/usr/bin/python3 - >"$K/metrics.om" <<'PY'
+end = 1525564800  # 2018-05-06T00:00:00Z
+start = end - 4 * 86400
+pods = [("web-5d8f7b9c6-x2k4p", "web", "deployment", 0.2, 3e8), ("web-5d8f7b9c6-q7m3z", "web", "deployment", 0.2, 3e8),
+        ("db-0", "db", "statefulset", 0.4, 1.2e9)]
+print("# TYPE container_cpu_usage_seconds counter")
+for pod, wl, kind, cpu, mem in pods:
+    for c, k in ((wl, 1), ("", 5)):
+        for t in range(start, end, 60):
+            print('container_cpu_usage_seconds_total{namespace="shop",pod="%s",container="%s"} %.3f %d' % (pod, c, k * cpu * (t - start), t))
+print("# TYPE container_memory_working_set_bytes gauge")
+for pod, wl, kind, cpu, mem in pods:
+    for t in range(start, end, 60):
+        print('container_memory_working_set_bytes{namespace="shop",pod="%s",container="%s"} %d %d' % (pod, wl, mem, t))
+print("# TYPE namespace_workload_pod:kube_pod_owner:relabel gauge")
+for pod, wl, kind, cpu, mem in pods:
+    for t in range(start, end, 60):
+        print('namespace_workload_pod:kube_pod_owner:relabel{namespace="shop",pod="%s",workload="%s",workload_type="%s"} 1 %d' % (pod, wl, kind, t))
+print("# EOF")
+PY
+	mkdir -p "$K/tsdb"
+	if promtool tsdb create-blocks-from openmetrics "$K/metrics.om" "$K/tsdb" >"$K/promtool.log" 2>&1; then ok; else
+		name="kube: promtool backfill"; bad "$(tail -3 "$K/promtool.log")"; fi
+	printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' >"$K/prometheus.yml"
+	KPORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	prometheus --config.file="$K/prometheus.yml" --storage.tsdb.path="$K/tsdb" --storage.tsdb.retention.time=100y \
+		--web.listen-address="127.0.0.1:$KPORT" >"$K/prometheus.log" 2>&1 &
+	KPROM_PID=$!
+	i=0
+	while [ $i -lt 100 ] && ! curl -fsS "http://127.0.0.1:$KPORT/-/ready" >/dev/null 2>&1; do sleep 0.2; i=$((i + 1)); done
+	kcluster .
+	kstart
+	run "kube: plan with history from Prometheus (default queries)" 2 plan --driver kubernetes --kubeconfig "$K/kubeconfig" \
+		-s "$K/sched.json" $KNOW -i "$K/inv-prom.json" --no-write -o json --prometheus "http://127.0.0.1:$KPORT" \
+		--prom-range 4d --prom-step 5m
+	name="kube: default queries map container metrics to workloads"
+	if jq -e '[.forecast.series[] | select(.component == "shop.web" and .resource == "cpu") | .p50_peak][0] | . > 0.39 and . < 0.41' "$TMP/out" >/dev/null &&
+		jq -e '[.forecast.series[] | select(.component == "shop.web" and .resource == "memory") | .p50_peak][0] | . > 5.9e8 and . < 6.1e8' "$TMP/out" >/dev/null &&
+		jq -e '[.forecast.series[] | select(.component == "shop.db" and .resource == "cpu") | .p50_peak][0] | . > 0.39 and . < 0.41' "$TMP/out" >/dev/null; then
+		ok; else bad "$(jq -c '[.forecast.series[] | [.component, .resource, .p50_peak]]' "$TMP/out" 2>&1 | head -c 400)"; fi
+	kill "$KPROM_PID" 2>/dev/null
+	wait "$KPROM_PID" 2>/dev/null
+else
+	echo "SKIP: kube: prometheus or promtool not installed (run .ci/deps)" >&2
+fi
+
+# --- configuration and TLS errors ---------------------------------------------
+kcluster .
+kstart
+run "kube: missing kubeconfig" 1 plan --driver kubernetes --kubeconfig "$K/nope.yaml" -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "^adpart-update: kubeconfig: .*nope.yaml"
+printf 'apiVersion: v1\nclusters:\n- name: x\n  cluster: {server: "https://h\n' >"$K/bad.yaml"
+run "kube: kubeconfig that is not YAML" 1 plan --driver kubernetes --kubeconfig "$K/bad.yaml" -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "bad.yaml:[45]:[0-9]+: not valid YAML"
+sed 's/    tokenFile: token/    exec:\n      command: aws/' "$K/kubeconfig" >"$K/exec.yaml"
+run "kube: exec plugin refused" 1 plan --driver kubernetes --kubeconfig "$K/exec.yaml" -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "exec.yaml:2[0-9]: exec: exec credential plugins are not supported"
+run "kube: unknown context" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" --context prod -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "kubeconfig:[0-9]+: contexts: no context named 'prod' \(named by --context\)"
+sed 's/    certificate-authority: ca.crt/    insecure-skip-tls-verify: true/' "$K/kubeconfig" >"$K/insecure.yaml"
+run "kube: insecure-skip-tls-verify refused" 1 plan --driver kubernetes --kubeconfig "$K/insecure.yaml" -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "insecure.yaml:[0-9]+: insecure-skip-tls-verify: TLS verification cannot be turned off"
+sed 's|server: https://|server: http://|' "$K/kubeconfig" >"$K/http.yaml"
+run "kube: plain http refused" 1 plan --driver kubernetes --kubeconfig "$K/http.yaml" -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "http.yaml:[0-9]+: server: 'http://127.0.0.1:[0-9]+' is not an https:// URL"
+sed 's|certificate-authority: ca.crt|certificate-authority: other-ca.crt|' "$K/kubeconfig" >"$K/wrongca.yaml"
+run "kube: TLS with the wrong CA refused" 1 plan --driver kubernetes --kubeconfig "$K/wrongca.yaml" -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "kubernetes API 'https://127.0.0.1:[0-9]+': .*(certificate|SSL)"
+run "kube: no credentials" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" --context other -s "$K/sched.json" $KNOW --no-write &&
+	expect_err "kubernetes GET /api/v1/nodes\?limit=500: HTTP 401: Unauthorized"
+# certificate-authority-data and client certificate/key data (base64).
+cat >"$K/data.yaml" <<YAML
+apiVersion: v1
+kind: Config
+current-context: c
+clusters:
+- name: k
+  cluster:
+    server: https://127.0.0.1:$FK_PORT
+    certificate-authority-data: $(base64 -w0 "$K/ca.crt")
+contexts:
+- name: c
+  context: {cluster: k, user: u, namespace: shop}
+users:
+- name: u
+  user:
+    client-certificate-data: $(base64 -w0 "$K/cli.crt")
+    client-key-data: $(base64 -w0 "$K/cli.key")
+YAML
+run "kube: client certificate and CA data" 2 plan --driver kubernetes --kubeconfig "$K/data.yaml" -s "$K/sched.json" $KNOW \
+	-i "$K/inv3.json" --no-write -H "$TD/kube/history.csv" && expect_err "discovered 3 nodes"
+name="kube: no key material in any output"
+if grep -qF "$(sed -n 2p "$K/cli.key")" "$TMP/out" "$TMP/err" "$K/inv3.json"; then bad "the key was printed"; else ok; fi
+# In-cluster: the service account directory and the environment.
+mkdir -p "$K/sa"
+cp "$K/token" "$K/sa/token"
+cp "$K/ca.crt" "$K/sa/ca.crt"
+echo shop >"$K/sa/namespace"
+name="kube: in-cluster configuration"
+if (cd "$K" && env -u KUBECONFIG HOME="$K/nohome" KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$FK_PORT" \
+	"$BIN" plan --driver kubernetes --service-account-dir "$K/sa" -s sched.json $KNOW -i inv4.json --no-write \
+	-H "$TD/kube/history.csv" >"$TMP/out" 2>"$TMP/err"); [ $? -eq 2 ]; then ok; else bad "$(cat "$TMP/err")"; fi
+expect_err "discovered 3 nodes and 2 workloads from https://127.0.0.1:$FK_PORT"
+name="kube: in-cluster without a token"
+rm "$K/sa/token"
+if (env -u KUBECONFIG KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$FK_PORT" \
+	"$BIN" plan --driver kubernetes --service-account-dir "$K/sa" -s "$K/sched.json" $KNOW --no-write \
+	>"$TMP/out" 2>"$TMP/err"); [ $? -eq 1 ]; then ok; else bad "exit status"; fi
+expect_err "in-cluster: cannot read the service account token '$K/sa/token'"
+# The shipped ClusterRole is enforced by the fake for the token's identity:
+# every request above passed it; without the eviction rule, apply is refused.
+name="kube: no request was forbidden by the shipped ClusterRole"
+if grep -q ' 403$' "$K/log"; then bad "$(grep ' 403$' "$K/log")"; else ok; fi
+grep -v 'pods/eviction' "$TOP/deploy/kubernetes/clusterrole.yaml" | sed 's|resources: \["pods/resize"\]|resources: ["pods/resize"]|' >"$K/norbac.yaml"
+fk_stop
+rm -f "$K/port"
+/usr/bin/python3 "$TOP/tests/fake-kube/fake_kube.py" --cluster "$K/cluster.json" --cert "$K/srv.crt" --key "$K/srv.key" \
+	--token-file "$K/token" --port-file "$K/port" --dump "$K/state.json" --rbac "$K/norbac.yaml" 2>"$K/server.err" &
+FK_PID=$!
+i=0
+while [ ! -s "$K/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+sed -i "s|https://127.0.0.1:[0-9]*|https://127.0.0.1:$(cat "$K/port")|" "$K/kubeconfig"
+rm -rf "$K/st"
+kplan
+run "kube: eviction forbidden by RBAC rolls back" 4 $KAPPLY "$K/plan.json"
+if jq -e '.steps[6].message | test("eviction of shop/web-5d8f7b9c6-q7m3z: HTTP 403: pods/eviction is forbidden")' "$K/st/run.json" >/dev/null; then
+	ok; else name="kube: 403 message"; bad "$(jq -c '.steps[6]' "$K/st/run.json")"; fi
+# A ClusterRole without watch: the driver polls instead.
+sed 's/"watch", //' "$TOP/deploy/kubernetes/clusterrole.yaml" >"$K/nowatch.yaml"
+fk_stop
+rm -f "$K/port" "$K/log"
+/usr/bin/python3 "$TOP/tests/fake-kube/fake_kube.py" --cluster "$K/cluster.json" --cert "$K/srv.crt" --key "$K/srv.key" \
+	--token-file "$K/token" --port-file "$K/port" --dump "$K/state.json" --rbac "$K/nowatch.yaml" --log "$K/log" 2>"$K/server.err" &
+FK_PID=$!
+i=0
+while [ ! -s "$K/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+sed -i "s|https://127.0.0.1:[0-9]*|https://127.0.0.1:$(cat "$K/port")|" "$K/kubeconfig"
+rm -rf "$K/st"
+kplan
+run "kube: apply without watch permission polls" 0 $KAPPLY "$K/plan.json"
+name="kube: watch refused once, then polling"
+if [ "$(grep -c 'watch=1.* 403$' "$K/log")" = 1 ]; then ok; else bad "$(grep -c 'watch=1' "$K/log") watch requests"; fi
+run "kube: unknown driver" 64 plan --driver nomad -s "$K/sched.json" && expect_err "unknown driver 'nomad'"
+run "kube: apply with an unknown driver" 64 apply --driver nomad "$K/plan.json" && expect_err "unknown driver 'nomad'"
+fk_stop
+fi
