@@ -19,7 +19,8 @@
  *   - capacity: 1.35 times the cluster's total at its 95th (CPU) or 99th
  *     (memory) percentile shared by the online partitions, half of them
  *     15 % larger and half smaller, and never below 1.05 times what the
- *     partition carries before the wave.
+ *     partition carries before the wave, at the confidence and at the
+ *     planner's co-movement floor (median + 0.5 x the summed spreads).
  * compare-all places every replica from scratch (no partition offline, no
  * load staying): the MILP's hardest case at a given size.
  * Usage: solver compare|compare-all SEED SECONDS COMPONENTS... -- FILE...
@@ -153,6 +154,8 @@ static double demand(const struct comp *c, int r, size_t s, size_t k)
 	return r == 0 ? c->cpu * x / (double)c->replicas : c->mem * (0.8 + 0.2 * x);
 }
 
+static void replica_rows(const struct comp *c, int r, double eps, double *d, double *q, double *q50);
+
 static const struct world *cmp_w;
 
 static int cmp_p95(const void *a, const void *b)
@@ -240,20 +243,41 @@ static void world_make(struct world *w, size_t ncomps, size_t nparts, size_t off
 			qsort(tot[r], STEPS * NSC, sizeof(double), cmp_asc);
 			q[r] = tot[r][(size_t)((r ? 0.99 : 0.95) * (STEPS * NSC - 1))];
 			free(tot[r]);
+			/* At least the planner's co-movement floor of the whole
+			 * estate: median + 0.5 x the summed spreads. */
+			{
+				double row[NSC * STEPS], qc[STEPS], qm[STEPS], med[STEPS] = { 0 }, spr[STEPS] = { 0 };
+
+				for (i = 0; i < ncomps; i++) {
+					replica_rows(&w->c[i], r, r ? 0.01 : 0.05, row, qc, qm);
+					for (s = 0; s < STEPS; s++) {
+						med[s] += qm[s] * (double)w->c[i].replicas;
+						spr[s] += (qc[s] - qm[s]) * (double)w->c[i].replicas;
+					}
+				}
+				for (s = 0; s < STEPS; s++)
+					q[r] = fmax(q[r], med[s] + SCHEDULE_DEFAULT_DEPENDENCE * spr[s]);
+			}
 		}
 		/* ... and never below 1.05 times what the partition already
 		 * carries at the confidence before the wave, so that the
 		 * replicas that stay always fit. */
 		{
 			double *home = calloc(nparts * 2 * STEPS * NSC, sizeof(double));
+			double *hsp = calloc(nparts * 2 * STEPS, sizeof(double));
+			double row[NSC * STEPS], qc[STEPS], qm[STEPS];
 
 			for (i = 0; i < ncomps; i++)
 				for (j = 0; j < w->c[i].replicas; j++)
-					for (r = 0; r < 2; r++)
-						for (s = 0; s < STEPS; s++)
+					for (r = 0; r < 2; r++) {
+						replica_rows(&w->c[i], r, r ? 0.01 : 0.05, row, qc, qm);
+						for (s = 0; s < STEPS; s++) {
+							hsp[(w->c[i].home[j] * 2 + (size_t)r) * STEPS + s] += qc[s] - qm[s];
 							for (k = 0; k < NSC; k++)
 								home[((w->c[i].home[j] * 2 + (size_t)r) * STEPS + s) * NSC + k] +=
 									demand(&w->c[i], r, s, k);
+						}
+					}
 			for (p = 0; p < nparts; p++) {
 				double f = p % 2 ? 1.15 : 0.85, need[2] = { 0, 0 };
 
@@ -263,6 +287,9 @@ static void world_make(struct world *w, size_t ncomps, size_t nparts, size_t off
 
 						qsort(v, NSC, sizeof(double), cmp_asc);
 						need[r] = fmax(need[r], v[NSC - 1 - (size_t)floor((r ? 0.01 : 0.05) * NSC + 1e-9)]);
+						/* and the planner's co-movement floor */
+						need[r] = fmax(need[r], v[NSC / 2] + SCHEDULE_DEFAULT_DEPENDENCE *
+											    hsp[(p * 2 + (size_t)r) * STEPS + s]);
 					}
 				w->cap[p][0] = ceil(8 * fmax(HEADROOM * f * q[0] / (double)(nparts - offline), 1.05 * need[0])) / 8;
 				w->cap[p][1] = ceil(fmax(HEADROOM * f * q[1] / (double)(nparts - offline), 1.05 * need[1]) /
@@ -270,6 +297,7 @@ static void world_make(struct world *w, size_t ncomps, size_t nparts, size_t off
 				w->zone[p] = (int)(p % 3);
 			}
 			free(home);
+			free(hsp);
 		}
 	}
 	(void)tot_cpu;

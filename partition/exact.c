@@ -283,6 +283,8 @@ struct cb_info {
 	size_t *scratch;     /* [N] */
 	size_t *best;        /* best incumbent without violations, or NULL */
 	double best_cost;
+	double deadline;     /* now_s() at which the search stops */
+	int stopped;         /* it stopped there */
 };
 
 static void read_assign(glp_prob *lp, const struct part_wave_problem *pb, const int *xcol, size_t *assign, int mip)
@@ -332,6 +334,12 @@ static void milp_callback(glp_tree *T, void *arg)
 
 		if (b > cb->bound)
 			cb->bound = b;
+	}
+	/* GLPK checks its own limit only between nodes; this is checked at
+	 * every callback of a node too. */
+	if (now_s() > cb->deadline && !cb->stopped) {
+		cb->stopped = 1;
+		glp_ios_terminate(T);
 	}
 }
 
@@ -605,11 +613,16 @@ static int milp_solve(struct milp_result *res, const struct part_wave_problem *p
 		cb.xcol = xcol;
 		cb.best_cost = INFINITY;
 		cb.scratch = malloc((N + 1) * sizeof(size_t));
+		cb.deadline = t0 + seconds;
 		left = seconds - (now_s() - t0);
 		glp_init_iocp(&io);
 		io.msg_lev = GLP_MSG_OFF;
 		io.presolve = GLP_OFF;
 		io.bt_tech = GLP_BT_BLB;
+		/* Most fractional: the default (Driebeck-Tomlin) evaluates a
+		 * tableau row per candidate, minutes per node on a large wave,
+		 * and GLPK checks its time limit only between nodes. */
+		io.br_tech = GLP_BR_MFV;
 		/* No cuts: on these rows they cost more time than they gain in
 		 * bound, and GLPK checks its time limit only between nodes. */
 		io.mip_gap = mip_gap;
@@ -617,11 +630,11 @@ static int milp_solve(struct milp_result *res, const struct part_wave_problem *p
 		io.cb_func = milp_callback;
 		io.cb_info = &cb;
 		ret = glp_intopt(lp, &io);
-		if (ret && ret != GLP_ETMLIM && ret != GLP_EMIPGAP) {
+		if (ret && ret != GLP_ETMLIM && ret != GLP_EMIPGAP && !(ret == GLP_ESTOP && cb.stopped)) {
 			rc = adp_error_set(ADP_ESYS, "GLPK's branch and bound failed (code %d)", ret);
 			goto done;
 		}
-		res->time_limit_hit = ret == GLP_ETMLIM;
+		res->time_limit_hit = ret == GLP_ETMLIM || ret == GLP_ESTOP;
 		res->checked = cb.best;
 		res->checked_cost = cb.best_cost;
 		cb.best = NULL;
