@@ -1612,31 +1612,6 @@ static int summarise_forecast(struct ctx *c)
 
 #define PART_MAX_TRIED 32
 
-static void wave_internals_free(struct plan_wave *w)
-{
-	size_t j;
-
-	for (j = 0; j < w->nplacements; j++) {
-		free(w->placements[j].component);
-		free(w->placements[j].partition);
-		free(w->placements[j].from);
-	}
-	free(w->placements);
-	for (j = 0; j < w->nusage; j++) {
-		free(w->usage[j].partition);
-		free(w->usage[j].p50);
-		free(w->usage[j].p95);
-		free(w->usage[j].bound);
-		free(w->usage[j].prob);
-	}
-	free(w->usage);
-	for (j = 0; j < w->nabsorbed; j++) {
-		free(w->absorbed[j].component);
-		free(w->absorbed[j].partition);
-	}
-	free(w->absorbed);
-}
-
 /* Plans wave wi with the given offline set and times into a scratch
  * document; *left is how many shortfalls remain on (part, r), or in all
  * when part is NULL. */
@@ -1657,7 +1632,10 @@ static int trial(struct ctx *c, size_t wi, char **offline, size_t noff, int64_t 
 	for (i = 0; i < scratch.nshortfalls; i++)
 		*left += !part || (scratch.shortfalls[i].partition && !strcmp(scratch.shortfalls[i].partition, part) &&
 				   scratch.shortfalls[i].resource == r);
-	wave_internals_free(&w);
+	/* The offline list is the caller's. */
+	w.offline = NULL;
+	w.noffline = 0;
+	plan_wave_release(&w);
 	plan_release(&scratch);
 	return rc;
 }
