@@ -956,3 +956,23 @@ Test(planner, capped_at_historical_max)
 	cr_assert_leq(bound, 1.2 + 1e-9, "bound %g", bound);
 	plan_release(&p);
 }
+
+/* The scenarios' tail stretched to the quantile at the confidence: of
+ * 1 .. 20 with 5 % over, the order statistic is 19, 9 above the median
+ * 10; a quantile of 25 stretches the deviations above the median by
+ * 15 / 9, one of 15 (below the order statistic) leaves them (never
+ * narrowed), and so do no deviation above the median. */
+Test(planner, scenario_tail_stretch)
+{
+	double v[20];
+	size_t k;
+
+	for (k = 0; k < 20; k++)
+		v[k] = (double)(20 - k);
+	cr_assert_float_eq(part_tail_stretch(v, 20, 10, 25, 0.05), 15.0 / 9.0, 1e-12);
+	for (k = 0; k < 20; k++)
+		v[k] = (double)(k + 1);
+	cr_assert_float_eq(part_tail_stretch(v, 20, 10, 15, 0.05), 1, 1e-12);
+	cr_assert_float_eq(part_tail_stretch(v, 20, 25, 30, 0.05), 1, 1e-12);
+	cr_assert_float_eq(part_tail_stretch(v, 0, 10, 30, 0.05), 1, 1e-12);
+}
