@@ -96,13 +96,19 @@ struct run_job {
 static int run_one(struct run_job *j, size_t i)
 {
 	struct forecast_series *fs = &j->f->items[i];
+	const struct series *s = &j->h->items[i];
+	size_t t;
 	int rc;
 
-	fs->resource = j->h->items[i].resource;
-	if (!(fs->component = strdup(j->h->items[i].component)))
+	fs->resource = s->resource;
+	if (!(fs->component = strdup(s->component)))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
-	if ((rc = j->m->predict(fs, &j->h->items[i], j->o)))
+	if ((rc = j->m->predict(fs, s, j->o)))
 		adp_error_wrap(rc, "forecast of '%s' %s", fs->component, adp_resource_name(fs->resource));
+	fs->hist_max = NAN;
+	for (t = 0; t < s->n && s->start + (int64_t)t * s->step < j->o->origin; t++)
+		if (!isnan(s->v[t]) && !(s->v[t] <= fs->hist_max))
+			fs->hist_max = s->v[t];
 	return rc;
 }
 

@@ -51,6 +51,10 @@ struct forecast_series {
 	char model[32];
 	int64_t period;
 	size_t history_used;   /* steps of history the model saw */
+	/* The highest value of the history before the origin (NAN when it
+	 * has none), set by forecast_run for every model; the planner caps
+	 * its upper quantiles and scenarios there (0 or NAN: no cap). */
+	double hist_max;
 	/* Added by the backtested models (zero for others). */
 	/* holt-winters: alpha, beta, gamma, phi; holt-winters-weekly also
 	 * gamma2, the smoothing of the weekly season; stl-ar: the three AR

@@ -36,6 +36,11 @@ struct part_request {
  * are enough); history_used is in steps of step seconds. */
 double part_widening(size_t history_used, int64_t step, int64_t period, double eps);
 
+/* The factor stretching scenario deviations above the median med so that
+ * their (1 - eps) order statistic among the K values v (scrambled) meets
+ * the quantile qc; 1 when it already does. */
+double part_tail_stretch(double *v, size_t K, double med, double qc, double eps);
+
 /* Fills out (inputs are the caller's to add). Returns 0 when every wave
  * fits, ADP_EINFEASIBLE when some does not (out->shortfalls says where
  * and by how much; the rest of out is filled), or another error. */

@@ -34,9 +34,41 @@ static void steps_free(struct plan_step *s, size_t n)
 	free(s);
 }
 
+void plan_wave_release(struct plan_wave *w)
+{
+	size_t j;
+
+	if (!w)
+		return;
+	strv_free(w->offline, w->noffline);
+	for (j = 0; j < w->nplacements; j++) {
+		free(w->placements[j].component);
+		free(w->placements[j].partition);
+		free(w->placements[j].from);
+		free(w->placements[j].band_p50);
+		free(w->placements[j].band_p95);
+	}
+	free(w->placements);
+	for (j = 0; j < w->nusage; j++) {
+		free(w->usage[j].partition);
+		free(w->usage[j].p50);
+		free(w->usage[j].p95);
+		free(w->usage[j].bound);
+		free(w->usage[j].prob);
+	}
+	free(w->usage);
+	free(w->exact_status);
+	for (j = 0; j < w->nabsorbed; j++) {
+		free(w->absorbed[j].component);
+		free(w->absorbed[j].partition);
+	}
+	free(w->absorbed);
+	memset(w, 0, sizeof(*w));
+}
+
 void plan_release(struct plan *p)
 {
-	size_t i, j;
+	size_t i;
 
 	if (!p)
 		return;
@@ -59,33 +91,8 @@ void plan_release(struct plan *p)
 		free(p->partitions[i].zone);
 	}
 	free(p->partitions);
-	for (i = 0; i < p->nwaves; i++) {
-		struct plan_wave *w = &p->waves[i];
-
-		strv_free(w->offline, w->noffline);
-		for (j = 0; j < w->nplacements; j++) {
-			free(w->placements[j].component);
-			free(w->placements[j].partition);
-			free(w->placements[j].from);
-			free(w->placements[j].band_p50);
-			free(w->placements[j].band_p95);
-		}
-		free(w->placements);
-		for (j = 0; j < w->nusage; j++) {
-			free(w->usage[j].partition);
-			free(w->usage[j].p50);
-			free(w->usage[j].p95);
-			free(w->usage[j].bound);
-			free(w->usage[j].prob);
-		}
-		free(w->usage);
-		free(w->exact_status);
-		for (j = 0; j < w->nabsorbed; j++) {
-			free(w->absorbed[j].component);
-			free(w->absorbed[j].partition);
-		}
-		free(w->absorbed);
-	}
+	for (i = 0; i < p->nwaves; i++)
+		plan_wave_release(&p->waves[i]);
 	free(p->waves);
 	for (i = 0; i < p->nreductions; i++) {
 		free(p->reductions[i].component);

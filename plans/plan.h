@@ -182,6 +182,8 @@ struct plan {
 };
 
 void plan_release(struct plan *p);
+/* Frees what one wave owns (its offline list too) and zeroes it; NULL-safe. */
+void plan_wave_release(struct plan_wave *w);
 
 /* Digest over inputs: SHA-256 of "kind path sha256\n" lines in order. */
 void plan_digest(const struct plan *p, char out[65]);

@@ -896,3 +896,83 @@ Test(planner, remedy_fewer_partitions_checked)
 	cr_assert_gt(checked, 0);
 	plan_release(&p);
 }
+
+/* ---- the ceiling at the historical maximum ---- */
+
+/* x bursts to 1 core for a random hour on some days (never above), 0.05
+ * otherwise; y is steady at 0.2. */
+static double bursty(const char *c, int r, int64_t t)
+{
+	int64_t day = t / 86400;
+	int hr = (int)pf_hour(t), at = (int)((pf_noise("b", day * 86400) + 1) * 2.4);
+
+	if (r != ADP_RES_CPU)
+		return 0;
+	if (strcmp(c, "x"))
+		return 0.2;
+	return pf_noise("d", day * 86400) > 0 && hr == at ? 1.0 : 0.05;
+}
+
+/* The forecast's upper quantile of x's bursts lies above anything x ever
+ * used (its errors at the bursts applied at other steps); the plan
+ * reserves at most x's historical maximum, and its bound stays at most
+ * the sum of the maxima. */
+Test(planner, capped_at_historical_max)
+{
+	static const char *const comps[] = { "x", "y" };
+	struct plan p = { 0 };
+	double fc95 = 0, bound = 0;
+	size_t i, h;
+	int rc = pf_run(&p,
+			t_write("inventory.json",
+				"{\"partitions\": [\n"
+				"  {\"name\": \"p1\", \"capacity\": {\"cpu\": 4, \"memory\": \"4GiB\"}},\n"
+				"  {\"name\": \"p2\", \"capacity\": {\"cpu\": 4, \"memory\": \"4GiB\"}}],\n"
+				" \"components\": [\n"
+				"  {\"name\": \"x\", \"placement\": [\"p1\"]},\n"
+				"  {\"name\": \"y\", \"placement\": [\"p1\"]}]}\n"),
+			t_write("schedule.json",
+				"{\"name\": \"bursts\",\n"
+				" \"window\": {\"start\": \"2018-05-06T00:30:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
+				" \"cutoff\": \"30m\", \"partitions\": [\"p1\"], \"update_duration\": \"3h\"}\n"),
+			pf_write_history(comps, 2, bursty));
+
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	for (i = 0; i < p.nforecast; i++)
+		if (!strcmp(p.forecast[i].component, "x") && p.forecast[i].resource == ADP_RES_CPU)
+			fc95 = p.forecast[i].p95_peak;
+	cr_assert_gt(fc95, 1.0, "the forecast's p95 of x, %g, is above its maximum (the cap has work to do)", fc95);
+	cr_assert_eq(p.nwaves, 1);
+	for (i = 0; i < p.waves[0].nplacements; i++) {
+		const struct plan_placement *pl = &p.waves[0].placements[i];
+		cr_assert_leq(pl->alloc[ADP_RES_CPU], !strcmp(pl->component, "x") ? 1.0 : 0.25, "%s gets %g",
+			      pl->component, pl->alloc[ADP_RES_CPU]);
+	}
+	for (i = 0; i < p.waves[0].nusage; i++)
+		if (p.waves[0].usage[i].resource == ADP_RES_CPU)
+			for (h = 0; h < p.waves[0].usage[i].nsteps; h++)
+				bound = fmax(bound, p.waves[0].usage[i].bound[h]);
+	cr_assert_gt(bound, 0.2);
+	cr_assert_leq(bound, 1.2 + 1e-9, "bound %g", bound);
+	plan_release(&p);
+}
+
+/* The scenarios' tail stretched to the quantile at the confidence: of
+ * 1 .. 20 with 5 % over, the order statistic is 19, 9 above the median
+ * 10; a quantile of 25 stretches the deviations above the median by
+ * 15 / 9, one of 15 (below the order statistic) leaves them (never
+ * narrowed), and so do no deviation above the median. */
+Test(planner, scenario_tail_stretch)
+{
+	double v[20];
+	size_t k;
+
+	for (k = 0; k < 20; k++)
+		v[k] = (double)(20 - k);
+	cr_assert_float_eq(part_tail_stretch(v, 20, 10, 25, 0.05), 15.0 / 9.0, 1e-12);
+	for (k = 0; k < 20; k++)
+		v[k] = (double)(k + 1);
+	cr_assert_float_eq(part_tail_stretch(v, 20, 10, 15, 0.05), 1, 1e-12);
+	cr_assert_float_eq(part_tail_stretch(v, 20, 25, 30, 0.05), 1, 1e-12);
+	cr_assert_float_eq(part_tail_stretch(v, 0, 10, 30, 0.05), 1, 1e-12);
+}
