@@ -8,6 +8,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/kube.h"
+#include "partition/exact_plan.h"
 #include "partition/kube_discover.h"
 #include "partition/planner.h"
 #include "plans/store.h"
@@ -27,11 +28,12 @@ struct plan_args {
 	int kube;         /* --driver kubernetes: discover the inventory */
 	const char *store;
 	struct forecast_prom_opts prom;
+	double exact;
 };
 
 enum { OPT_NOW = 256, OPT_MODEL, OPT_NO_WRITE, OPT_STORE, OPT_PROM, OPT_PROM_QUERY, OPT_PROM_LABEL,
        OPT_PROM_RANGE, OPT_PROM_STEP, OPT_PROM_TOKEN, OPT_PROM_USER, OPT_PROM_PASSWORD,
-       OPT_PROM_CA, OPT_DRIVER };
+       OPT_PROM_CA, OPT_DRIVER, OPT_EXACT };
 
 static const struct argp_option options[] = {
 	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
@@ -43,6 +45,8 @@ static const struct argp_option options[] = {
 	{ "now", OPT_NOW, "TIME", 0, "Plan as if it were TIME (RFC 3339): history from then on is ignored", 0 },
 	{ "model", OPT_MODEL, "NAME", 0, "Forecast model (default: auto; see the forecast command)", 0 },
 	{ "store", OPT_STORE, "DIR", 0, "Also record the plan in the git plan store DIR (created if absent; default: $ADPART_STORE)", 0 },
+	{ "exact", OPT_EXACT, "SECONDS", OPTION_ARG_OPTIONAL,
+	  "Also solve each wave as a MILP (GLPK) for at most SECONDS (default 10), keep the better placement and report the optimality gap", 0 },
 	{ "prometheus", OPT_PROM, "URL", 0, "Read history from this Prometheus server", 0 },
 	{ "prom-query", OPT_PROM_QUERY, "RES=PROMQL", 0, "PromQL for a resource (cpu, memory, io, net); repeatable", 0 },
 	{ "prom-label", OPT_PROM_LABEL, "NAME", 0, "Label naming the component (default: component)", 0 },
@@ -80,6 +84,14 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		cmd_argp_time(state, "--now", arg, &a->now);
 		a->have_now = 1;
 		break;
+	case OPT_EXACT: {
+		char *end = NULL;
+
+		a->exact = arg ? strtod(arg, &end) : 10;
+		if (arg && (end == arg || *end || !(a->exact > 0) || a->exact > 3600))
+			argp_error(state, "--exact=SECONDS expects a time limit from 0.001 to 3600 seconds, not '%s'", arg);
+		break;
+	}
 	case OPT_PROM: a->prom.url = arg; break;
 	case OPT_PROM_QUERY: {
 		char *eq = strchr(arg, '=');
@@ -188,6 +200,22 @@ static void print_shortfalls(FILE *f, const struct plan *p)
 	}
 }
 
+/* One line per wave in exact mode: what the MILP proved and what was kept. */
+static void print_exact(FILE *f, const struct plan_wave *w)
+{
+	char obj[32] = "none", heur[32] = "none", gap[32] = "unknown";
+
+	if (isfinite(w->exact_objective))
+		snprintf(obj, sizeof(obj), "%.4g", w->exact_objective);
+	if (isfinite(w->exact_heuristic))
+		snprintf(heur, sizeof(heur), "%.4g", w->exact_heuristic);
+	if (isfinite(w->exact_gap))
+		snprintf(gap, sizeof(gap), "%.2f%%", 100 * w->exact_gap);
+	fprintf(f, "  exact: %s in %.1fs, cost %s (heuristic %s), optimality gap %s, %s\n", w->exact_status,
+		w->exact_seconds, obj, heur, gap,
+		w->exact_replaced ? "the MILP's placement kept" : "the heuristic's placement kept");
+}
+
 /* The start chosen, who gets less than forecast, whether rolling back
  * fits, and the cost. */
 static void print_decisions(FILE *f, const struct plan *p)
@@ -265,6 +293,8 @@ static void print_human(FILE *f, const struct plan *p, const char *plan_file)
 			fprintf(f, "    %-24s %-10s -> %-10s tier %d  alloc %s, %s\n", x->component, x->from,
 				x->partition, x->tier, cpu, mem);
 		}
+		if (wave->exact_status)
+			print_exact(f, wave);
 		for (i = 0; i < wave->nabsorbed; i++)
 			fprintf(f, "    %-24s %-10s stays down with it: its other replicas carry its share\n",
 				wave->absorbed[i].component, wave->absorbed[i].partition);
@@ -341,6 +371,7 @@ int cmd_plan(int argc, char **argv)
 {
 	struct plan_args a = { 0 };
 	struct part_run_opts o = { 0 };
+	struct part_exact_plan ex = { 0 };
 	struct plan p = { 0 };
 	int rc, status;
 
@@ -358,9 +389,22 @@ int cmd_plan(int argc, char **argv)
 	o.model = a.model;
 	o.tool_version = "adpart-update 0.1.0";
 	o.prom = a.prom.url ? &a.prom : NULL;
+	if (a.exact > 0) {
+		/* Exact mode: each wave's placement by the MILP as well. */
+		part_exact_plan_init(&ex, a.exact);
+		o.place_movers = part_exact_place_movers;
+		o.place_arg = &ex;
+	}
 	rc = part_run(&p, &o);
+	if (rc == 0 || rc == ADP_EINFEASIBLE) {
+		int arc = part_exact_plan_annotate(&p, &ex);
+
+		rc = arc ? arc : rc;
+	}
+	part_exact_plan_release(&ex);
 	if (rc && rc != ADP_EINFEASIBLE) {
 		cmd_error_last(NULL);
+		plan_release(&p);
 		return EXIT_ERROR;
 	}
 	if (rc == ADP_EINFEASIBLE) {

@@ -538,6 +538,11 @@ static double wp_share(const struct part_wave_problem *pb, const struct part_wav
 	return share;
 }
 
+double part_wave_share(const struct part_wave_problem *pb, size_t i, size_t p)
+{
+	return wp_share(pb, &pb->movers[i], p);
+}
+
 static double wp_cost(const struct part_wave_problem *pb, const struct part_wave_mover *m, double risk,
 		      double share)
 {
@@ -1330,6 +1335,8 @@ static int plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size
 		memcpy(pb.weights, s->weights, sizeof(pb.weights));
 		pb.dependence = s->dependence;
 		pb.base_spread = c->sbase;
+		pb.wave = wi + 1;
+		pb.trial = sink != c->p;
 		rc = c->req->place_movers ? c->req->place_movers(&pb, assign, c->req->place_arg)
 					  : part_place_movers(&pb, assign);
 		if (!rc && sink == c->p) {

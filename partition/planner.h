@@ -88,6 +88,11 @@ struct part_wave_problem {
 	 * [(p * R + r) * stride + offset + h]; NULL with dependence 0. */
 	double dependence;
 	const double *base_spread;
+	/* Where the planner is (for a solver that reports per wave): the
+	 * 1-based wave, and whether this is a trial of a remedy (a scratch
+	 * plan, not the plan's placement). */
+	size_t wave;
+	int trial;
 };
 
 /* The heuristic: critical tiers and the largest first, each on the
@@ -106,6 +111,10 @@ int part_place_movers(const struct part_wave_problem *pb, size_t *assign);
  * unplaced movers and anti-affinity breaks. */
 int part_wave_evaluate(const struct part_wave_problem *pb, const size_t *assign, double *cost,
 		       size_t *violations);
+
+/* The share of partition p's capacity that mover i takes at its peak,
+ * as the confidence term of part_wave_evaluate counts it. */
+double part_wave_share(const struct part_wave_problem *pb, size_t i, size_t p);
 
 /* The impact weight of a tier: 1 for tier 0 down to 0.1 for tier 9. */
 double part_tier_impact(int tier);

@@ -57,6 +57,7 @@ void plan_wave_release(struct plan_wave *w)
 		free(w->usage[j].prob);
 	}
 	free(w->usage);
+	free(w->exact_status);
 	for (j = 0; j < w->nabsorbed; j++) {
 		free(w->absorbed[j].component);
 		free(w->absorbed[j].partition);
@@ -374,6 +375,18 @@ int plan_to_json(json_t **out, const struct plan *p)
 			json_array_append_new(us, e);
 		}
 		json_object_set_new(o, "utilisation", us);
+		if (w->exact_status) {
+			json_t *e = json_object();
+
+			json_object_set_new(e, "status", json_string(w->exact_status));
+			json_object_set_new(e, "objective", jnum(w->exact_objective));
+			json_object_set_new(e, "heuristic_objective", jnum(w->exact_heuristic));
+			json_object_set_new(e, "bound", jnum(w->exact_bound));
+			json_object_set_new(e, "gap", jnum(w->exact_gap));
+			json_object_set_new(e, "seconds", jnum(w->exact_seconds));
+			json_object_set_new(e, "replaced", json_boolean(w->exact_replaced));
+			json_object_set_new(o, "exact", e);
+		}
 		if (w->nabsorbed) {
 			json_t *ab = json_array();
 

@@ -72,6 +72,12 @@ struct plan_wave {
 	size_t nplacements;
 	struct plan_usage *usage;
 	size_t nusage;
+	/* Exact mode (plan --exact); exact_status is NULL when it did not run. */
+	char *exact_status;       /* "optimal", "feasible", "infeasible", "no solution" */
+	double exact_objective;   /* cost of the placement kept (INFINITY: none) */
+	double exact_heuristic;   /* cost of the heuristic's (INFINITY: it left a replica out) */
+	double exact_bound, exact_gap, exact_seconds;
+	int exact_replaced;       /* the MILP's placement replaced the heuristic's */
 	struct plan_absorbed *absorbed; /* optional; NULL when none */
 	size_t nabsorbed;
 };

@@ -179,6 +179,44 @@ static int parse_steps(const struct adp_json_doc *d, json_t *root, const char *k
 	return 0;
 }
 
+/* The optional "exact" object of a wave (plan --exact); a null number is
+ * unknown (infinite; minus infinity for the bound). */
+static int parse_exact(const struct adp_json_doc *d, json_t *o, const char *jpath, struct plan_wave *w)
+{
+	static const char *const keys[] = { "status", "objective", "heuristic_objective", "bound", "gap",
+					    "seconds", "replaced", NULL };
+	static const char *const names[] = { "objective", "heuristic_objective", "bound", "gap", "seconds" };
+	double *vals[] = { &w->exact_objective, &w->exact_heuristic, &w->exact_bound, &w->exact_gap,
+			   &w->exact_seconds };
+	json_t *e = json_object_get(o, "exact"), *r;
+	char sub[PATH_MAX_LEN];
+	const char *st;
+	size_t i;
+	int rc;
+
+	if (!e)
+		return 0;
+	snprintf(sub, sizeof(sub), "%s.exact", jpath);
+	if (!json_is_object(e))
+		return adp_json_fail(d, sub, "expected an object");
+	if ((rc = adp_json_check_keys(d, e, sub, keys)) || (rc = adp_json_string(d, e, sub, "status", 1, &st)))
+		return rc;
+	if (strcmp(st, "optimal") && strcmp(st, "feasible") && strcmp(st, "infeasible") && strcmp(st, "no solution"))
+		return adp_json_fail(d, sub, "unknown status '%s': expected optimal, feasible, infeasible or no solution", st);
+	for (i = 0; i < 5; i++) {
+		*vals[i] = i == 2 ? -INFINITY : INFINITY;
+		if (json_is_null(json_object_get(e, names[i])))
+			continue;
+		if ((rc = adp_json_number(d, e, sub, names[i], 1, -1e300, 1e300, vals[i])))
+			return rc;
+	}
+	r = json_object_get(e, "replaced");
+	w->exact_replaced = r && json_is_true(r);
+	if (!(w->exact_status = strdup(st)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	return 0;
+}
+
 /* A placement's optional per-step forecast band: every resource's p50
  * and p95 arrays of one length (at most 100000 steps). */
 static int parse_band(const struct adp_json_doc *d, json_t *x, const char *jpath, struct plan_placement *pl)
@@ -404,7 +442,7 @@ static int parse_wave(const struct adp_json_doc *d, json_t *o, const char *jpath
 			}
 		}
 	}
-	return 0;
+	return parse_exact(d, o, jpath, w);
 }
 
 /* reductions, rollback_check, cost and start_choice: absent in older plans. */

@@ -1,0 +1,498 @@
+/* partition/exact: hand-checkable waves, as the planner's wave problem,
+ * solved by the planner's heuristic and by the MILP (GLPK); each answer
+ * is checked here on every step and scenario independently of the
+ * library, and scored by part_wave_evaluate. Instances are tiny and time
+ * limits short, so that the suite stays fast. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "partition/exact.h"
+#include "util/error.h"
+
+#define R ADP_RES_COUNT
+
+/* A wave: partition 0 is offline and home to every mover, partitions
+ * 1 .. P are online with cpu capacity only; mover i is component i
+ * unless a test says otherwise. Demand and load are cpu, (k, h). */
+struct inst {
+	struct part_wave_problem pb;
+	struct part_wave_mover *m;
+	double *cap, *base, *bmin, *dem, *sp, *bsp;
+	unsigned char *online;
+	int *hosts;
+};
+
+static void mk(struct inst *t, size_t N, size_t P, size_t H, size_t K, double cpu_cap)
+{
+	size_t i, p;
+
+	memset(t, 0, sizeof(*t));
+	P += 1;
+	t->m = calloc(N + 1, sizeof(*t->m));
+	t->cap = calloc(P * R, sizeof(double));
+	t->base = calloc(P * R * K * H, sizeof(double));
+	t->bmin = calloc(P * R, sizeof(double));
+	t->dem = calloc(N * K * H + 1, sizeof(double));
+	t->sp = calloc(N * R * H + 1, sizeof(double));
+	t->bsp = calloc(P * R * H, sizeof(double));
+	t->online = calloc(P, 1);
+	t->hosts = calloc(N * P + 1, sizeof(int));
+	cr_assert(t->m && t->cap && t->base && t->bmin && t->dem && t->sp && t->bsp && t->online && t->hosts);
+	t->cap[ADP_RES_CPU] = cpu_cap; /* the home's, offline */
+	for (p = 1; p < P; p++) {
+		t->cap[p * R + ADP_RES_CPU] = cpu_cap;
+		t->online[p] = 1;
+	}
+	for (i = 0; i < N; i++) {
+		t->m[i].comp = i;
+		t->m[i].home = 0;
+		t->m[i].factor = 1;
+		t->m[i].demand[ADP_RES_CPU] = t->dem + i * K * H;
+		t->m[i].spread_h = t->sp + i * R * H;
+	}
+	t->pb.nparts = P;
+	t->pb.ncomps = N;
+	t->pb.nmovers = N;
+	t->pb.K = K;
+	t->pb.H = H;
+	t->pb.stride = H;
+	t->pb.capacity = t->cap;
+	t->pb.online = t->online;
+	t->pb.base = t->base;
+	t->pb.base_min = t->bmin;
+	t->pb.hosts = t->hosts;
+	t->pb.movers = t->m;
+	t->pb.base_spread = t->bsp;
+	t->pb.weights[SCHEDULE_W_RISK] = 10;
+	t->pb.weights[SCHEDULE_W_WASTE] = 1;
+	t->pb.weights[SCHEDULE_W_MOVES] = 1;
+	t->pb.weights[SCHEDULE_W_CONFIDENCE] = 0.5;
+}
+
+static void rel(struct inst *t)
+{
+	free(t->m);
+	free(t->cap);
+	free(t->base);
+	free(t->bmin);
+	free(t->dem);
+	free(t->sp);
+	free(t->bsp);
+	free(t->online);
+	free(t->hosts);
+}
+
+static double *dem(struct inst *t, size_t i, size_t k, size_t h)
+{
+	return &t->dem[i * t->pb.K * t->pb.H + k * t->pb.H + h];
+}
+
+static double *base(struct inst *t, size_t p, size_t k, size_t h)
+{
+	return &t->base[((p * R + ADP_RES_CPU) * t->pb.K + k) * t->pb.H + h];
+}
+
+static void flat(struct inst *t, size_t i, double v)
+{
+	size_t k, h;
+
+	for (k = 0; k < t->pb.K; k++)
+		for (h = 0; h < t->pb.H; h++)
+			*dem(t, i, k, h) = v;
+}
+
+static struct part_exact_opts opts(double seconds)
+{
+	struct part_exact_opts o = { 0 };
+
+	o.time_limit = seconds;
+	return o;
+}
+
+/* Checks an assignment on its own: placed online, anti-affinity, the
+ * guarantees, and at most floor(eps K) scenarios over capacity on every
+ * partition and step; returns the most scenarios over on any. */
+static size_t check(struct inst *t, const size_t *assign)
+{
+	const struct part_wave_problem *pb = &t->pb;
+	size_t i, j, p, h, k, worst = 0, allowed = (size_t)floor(pb->eps[ADP_RES_CPU] * (double)pb->K + 1e-9);
+
+	for (i = 0; i < pb->nmovers; i++) {
+		cr_assert_lt(assign[i], pb->nparts, "mover %zu not placed", i);
+		cr_assert(pb->online[assign[i]], "mover %zu offline", i);
+		cr_assert_not(pb->hosts[pb->movers[i].comp * pb->nparts + assign[i]], "mover %zu beside a stayer of its component", i);
+		for (j = i + 1; j < pb->nmovers; j++)
+			if (pb->movers[i].comp == pb->movers[j].comp)
+				cr_assert_neq(assign[i], assign[j], "replicas %zu and %zu share a partition", i, j);
+	}
+	for (p = 1; p < pb->nparts; p++) {
+		double cap = t->cap[p * R + ADP_RES_CPU], g = t->bmin[p * R + ADP_RES_CPU];
+
+		for (i = 0; i < pb->nmovers; i++)
+			if (assign[i] == p)
+				g += t->m[i].min[ADP_RES_CPU];
+		cr_assert_leq(g, cap + 1e-9, "guarantees on %zu exceed capacity", p);
+		for (h = 0; h < pb->H; h++) {
+			size_t over = 0;
+
+			for (k = 0; k < pb->K; k++) {
+				double tot = *base(t, p, k, h);
+
+				for (i = 0; i < pb->nmovers; i++)
+					if (assign[i] == p)
+						tot += *dem(t, i, k, h);
+				over += tot > cap;
+			}
+			cr_assert_leq(over, allowed, "partition %zu step %zu: %zu scenarios over capacity, %zu allowed", p, h,
+				      over, allowed);
+			worst = over > worst ? over : worst;
+		}
+	}
+	return worst;
+}
+
+static double score(struct inst *t, const size_t *assign, size_t *viol)
+{
+	double c;
+
+	cr_assert_eq(part_wave_evaluate(&t->pb, assign, &c, viol), 0);
+	return c;
+}
+
+Test(exact, feasible_packing_found)
+{
+	/* 6, 5, 5, 4 cores on two partitions of 10: only {6, 4} {5, 5}. */
+	struct inst t;
+	struct part_exact_result res;
+	struct part_exact_opts o = opts(5);
+	size_t a[4], h[4], viol;
+
+	mk(&t, 4, 2, 1, 1, 10);
+	flat(&t, 0, 6);
+	flat(&t, 1, 5);
+	flat(&t, 2, 5);
+	flat(&t, 3, 4);
+	cr_assert_eq(part_place_movers(&t.pb, h), 0);
+	check(&t, h);
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	check(&t, a);
+	cr_assert_eq(a[0], a[3], "6 and 4 together");
+	cr_assert_eq(a[1], a[2], "5 and 5 together");
+	cr_assert_eq(res.status, PART_EXACT_OPTIMAL, "%s", part_exact_status_name(res.status));
+	cr_assert_eq(res.violations, 0);
+	cr_assert_float_eq(res.objective, score(&t, a, &viol), 1e-12);
+	cr_assert_eq(viol, 0);
+	cr_assert_float_eq(res.heuristic_objective, score(&t, h, &viol), 1e-12, "the start is the planner's heuristic");
+	cr_assert_float_eq(res.bound, res.objective, 1e-9);
+	cr_assert_float_eq(res.gap, 0, 1e-12);
+	rel(&t);
+}
+
+Test(exact, infeasible_packing_reported)
+{
+	/* Three 6s on two partitions of 10: no assignment fits. The
+	 * heuristic's (with its violation) is what comes back. */
+	struct inst t;
+	struct part_exact_result res;
+	struct part_exact_opts o = opts(5);
+	size_t a[3], h[3], viol;
+
+	mk(&t, 3, 2, 1, 1, 10);
+	flat(&t, 0, 6);
+	flat(&t, 1, 6);
+	flat(&t, 2, 6);
+	cr_assert_eq(part_place_movers(&t.pb, h), 0);
+	score(&t, h, &viol);
+	cr_assert_gt(viol, 0);
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINFEASIBLE);
+	cr_assert(strstr(adp_error_last(), "no assignment of the wave's 3 movers fits"), "%s", adp_error_last());
+	cr_assert_eq(res.status, PART_EXACT_INFEASIBLE, "%s", part_exact_status_name(res.status));
+	cr_assert_eq(res.violations, viol);
+	cr_assert_not(res.replaced);
+	cr_assert(isinf(res.bound) && res.bound > 0);
+	cr_assert_eq(memcmp(a, h, sizeof(a)), 0, "the heuristic's placement is kept");
+	rel(&t);
+}
+
+Test(exact, guarantees_are_hard)
+{
+	/* Two movers of 1 core guaranteeing 6 each on one partition of 10:
+	 * no; on one of 12: yes. */
+	struct inst t;
+	struct part_exact_result res;
+	struct part_exact_opts o = opts(5);
+	size_t a[2];
+
+	mk(&t, 2, 1, 1, 1, 10);
+	flat(&t, 0, 1);
+	flat(&t, 1, 1);
+	t.m[0].min[ADP_RES_CPU] = t.m[1].min[ADP_RES_CPU] = 6;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINFEASIBLE);
+	cr_assert_eq(res.status, PART_EXACT_INFEASIBLE);
+	t.cap[1 * R + ADP_RES_CPU] = 12;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	check(&t, a);
+	rel(&t);
+}
+
+Test(exact, anti_affinity_holds)
+{
+	/* Two replicas of one component move; a third stays on partition 1:
+	 * the movers go on 2 and 3, apart. */
+	struct inst t;
+	struct part_exact_result res;
+	struct part_exact_opts o = opts(5);
+	size_t a[2], h[2];
+
+	mk(&t, 2, 3, 1, 1, 10);
+	flat(&t, 0, 1);
+	flat(&t, 1, 1);
+	t.m[1].comp = 0;
+	t.hosts[0 * 4 + 1] = 1;
+	cr_assert_eq(part_place_movers(&t.pb, h), 0);
+	check(&t, h);
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	check(&t, a);
+	cr_assert_eq(a[0] + a[1], 5, "one on 2, one on 3: %zu %zu", a[0], a[1]);
+	cr_assert_eq(res.status, PART_EXACT_OPTIMAL);
+	rel(&t);
+}
+
+Test(exact, milp_beats_greedy_where_greedy_is_suboptimal)
+{
+	/* K = 4, eps 0.25: one scenario may be over. A tier-0 mover of 1 core
+	 * goes first, to the emptier partition 1. The tier-1 mover (9.5 cores
+	 * in scenario 0 only) is as risky on either partition, and the
+	 * greedy, by headroom, puts it on 1 too, so that the tier-0 mover
+	 * shares the risk: 10 x 0.25 x (impact 0 + impact 1). The MILP puts
+	 * the tier-0 mover on 2 (6 cores), and the 9.5 alone on 1 is within
+	 * capacity: no risk at all. Moves cost 1 each in both. */
+	struct inst t;
+	struct part_exact_result res;
+	struct part_exact_opts o = opts(5);
+	size_t a[2], h[2], k, viol;
+	double i0 = part_tier_impact(0), i1 = part_tier_impact(1);
+	int cold;
+
+	mk(&t, 2, 2, 1, 4, 10);
+	t.pb.eps[ADP_RES_CPU] = 0.25;
+	flat(&t, 0, 1);
+	*dem(&t, 1, 0, 0) = 9.5;
+	t.m[1].tier = 1;
+	for (k = 0; k < 4; k++)
+		*base(&t, 2, k, 0) = 5;
+	cr_assert_eq(part_place_movers(&t.pb, h), 0);
+	cr_assert_eq(h[0], 1);
+	cr_assert_eq(h[1], 1);
+	cr_assert_float_eq(score(&t, h, &viol), 10 * 0.25 * (i0 + i1) + 2, 1e-9);
+	for (cold = 0; cold < 2; cold++) {
+		o.cold = cold;
+		cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+		check(&t, a);
+		cr_assert_float_eq(res.objective, 2, 1e-9, "milp: %g", res.objective);
+		cr_assert_lt(res.objective, res.heuristic_objective);
+		cr_assert_float_eq(res.heuristic_objective, 10 * 0.25 * (i0 + i1) + 2, 1e-9);
+		cr_assert_float_eq(score(&t, a, &viol), res.objective, 1e-12);
+		cr_assert_eq(res.status, PART_EXACT_OPTIMAL);
+		cr_assert(res.replaced);
+		cr_assert_float_eq(res.bound, res.objective, 1e-9, "the bound is in the same cost: %g", res.bound);
+		cr_assert_eq(a[0], 2, "the tier-0 mover away from the big one");
+		cr_assert_eq(a[1], 1);
+	}
+	rel(&t);
+}
+
+Test(exact, chance_constraint_on_scenarios)
+{
+	/* K = 10, eps 0.2: 2 may be over capacity. C needs 3 in eight
+	 * scenarios and 5 in two; a partition with C and a 6 is at 11 in
+	 * those two, and {6, 6} never fits, so every answer uses the
+	 * allowance: C beside one 6, the 1 beside the other (risk 0.2 for
+	 * two tier-0 movers, 4 moves). With eps 0.1 none fits. */
+	struct inst t;
+	struct part_exact_result res;
+	struct part_exact_opts o = opts(5);
+	size_t a[4], h[4], k, viol;
+
+	mk(&t, 4, 2, 1, 10, 10);
+	t.pb.eps[ADP_RES_CPU] = 0.2;
+	flat(&t, 0, 6);
+	flat(&t, 1, 6);
+	flat(&t, 2, 3);
+	flat(&t, 3, 1);
+	for (k = 0; k < 2; k++)
+		*dem(&t, 2, k, 0) = 5;
+	cr_assert_eq(part_place_movers(&t.pb, h), 0);
+	cr_assert_eq(check(&t, h), 2);
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(check(&t, a), 2);
+	cr_assert_eq(res.status, PART_EXACT_OPTIMAL);
+	cr_assert_leq(res.objective, res.heuristic_objective + 1e-9);
+	cr_assert_float_eq(res.objective, 10 * 0.2 * 2 + 4, 1e-9, "%g", res.objective);
+	cr_assert_float_eq(score(&t, a, &viol), res.objective, 1e-12);
+	cr_assert_neq(a[3], a[2], "the 1 away from the risk");
+	t.pb.eps[ADP_RES_CPU] = 0.1;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINFEASIBLE);
+	cr_assert_eq(res.status, PART_EXACT_INFEASIBLE);
+	rel(&t);
+}
+
+Test(exact, dependence_floor_is_modelled)
+{
+	/* Two movers whose scenarios offset (1 and 3 cores, then 3 and 1),
+	 * each with a spread of 1 core: together they are 4 in every
+	 * scenario, and the floor is 4 + dependence x 2. Partition 1 (5.5
+	 * cores) is cheaper on confidence than partition 2 (4 cores). At
+	 * dependence 0 both go on 1; at 1 the floor (6) breaks there and the
+	 * MILP itself splits them (proven optimal, its own answer kept even
+	 * without the heuristic's start). */
+	struct inst t;
+	struct part_exact_result res;
+	struct part_exact_opts o = opts(5);
+	size_t a[2], viol;
+
+	mk(&t, 2, 2, 1, 2, 5.5);
+	t.cap[2 * R + ADP_RES_CPU] = 4;
+	*dem(&t, 0, 0, 0) = 1;
+	*dem(&t, 0, 1, 0) = 3;
+	*dem(&t, 1, 0, 0) = 3;
+	*dem(&t, 1, 1, 0) = 1;
+	t.sp[0 * R * 1 + ADP_RES_CPU] = 1;
+	t.sp[1 * R * 1 + ADP_RES_CPU] = 1;
+	t.m[0].spread = t.m[1].spread = 0.5;
+	t.pb.eps[ADP_RES_CPU] = 0.05;
+	t.pb.dependence = 0;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(a[0], 1);
+	cr_assert_eq(a[1], 1);
+	t.pb.dependence = 1;
+	o.cold = 1;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_neq(a[0], a[1], "the floor splits them");
+	score(&t, a, &viol);
+	cr_assert_eq(viol, 0);
+	cr_assert_eq(res.status, PART_EXACT_OPTIMAL, "%s", part_exact_status_name(res.status));
+	cr_assert_float_eq(res.milp_objective, res.objective, 1e-12, "the MILP's own answer passes the check");
+	cr_assert_float_eq(res.gap, 0, 1e-12);
+	rel(&t);
+}
+
+Test(exact, steps_left_out_are_checked_and_added)
+{
+	/* Step 0 carries the most load, so the first MILP models only it
+	 * (init_steps 1). Partition 1 (11 cores) is cheaper on confidence
+	 * than 2 (10), so that MILP puts A, B and D on 1; at step 2 that is
+	 * 3 + 4 + 4 + 1 = 12 > 11, which the full check catches. The second
+	 * MILP, with step 2, sends D (the least uncertain) to 2. */
+	static const double dA[] = { 2, 1, 4 }, dD[] = { 4, 1, 1 };
+	static const double b1[] = { 2, 1, 3 }, b2[] = { 5, 1, 1 };
+	struct inst t;
+	struct part_exact_result res;
+	struct part_exact_opts o = opts(5);
+	size_t a[3], h;
+	int cold;
+
+	mk(&t, 3, 2, 3, 1, 10);
+	t.cap[1 * R + ADP_RES_CPU] = 11;
+	for (h = 0; h < 3; h++) {
+		*dem(&t, 0, 0, h) = *dem(&t, 1, 0, h) = dA[h];
+		*dem(&t, 2, 0, h) = dD[h];
+		*base(&t, 1, 0, h) = b1[h];
+		*base(&t, 2, 0, h) = b2[h];
+	}
+	t.m[0].spread = t.m[1].spread = 0.5;
+	t.m[2].spread = 0.1;
+	o.init_steps = 1;
+	for (cold = 0; cold < 2; cold++) {
+		o.cold = cold;
+		cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+		check(&t, a);
+		cr_assert_eq(a[2], 2, "D on partition 2");
+		cr_assert_eq(a[0], 1);
+		cr_assert_eq(a[1], 1);
+		cr_assert_eq(res.rounds, 2, "rounds %zu", res.rounds);
+		cr_assert_eq(res.steps_used, 2);
+		cr_assert_eq(res.status, PART_EXACT_OPTIMAL);
+	}
+	rel(&t);
+}
+
+Test(exact, a_replica_that_fits_nowhere_alone_is_infeasible_at_once)
+{
+	/* 11 cores on partitions of 10: no search needed. */
+	struct inst t;
+	struct part_exact_result res;
+	struct part_exact_opts o = opts(5);
+	size_t a[2];
+
+	mk(&t, 2, 2, 1, 1, 10);
+	flat(&t, 0, 11);
+	flat(&t, 1, 1);
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINFEASIBLE);
+	cr_assert_eq(res.status, PART_EXACT_INFEASIBLE);
+	cr_assert_eq(res.cols, 0, "no MILP was built: %zu columns", res.cols);
+	rel(&t);
+}
+
+Test(exact, time_limit_is_respected)
+{
+	/* A tight random wave and a 1 ms limit: the MILP stops on its limit
+	 * and says so; what is returned costs no more than the heuristic's. */
+	struct inst t;
+	struct part_exact_result res;
+	struct part_exact_opts o = opts(0.001);
+	unsigned seed = 7;
+	size_t a[24], i, h, k;
+	int rc;
+
+	mk(&t, 24, 6, 4, 20, 10);
+	t.pb.eps[ADP_RES_CPU] = 0.1;
+	for (i = 0; i < 24; i++) {
+		t.m[i].tier = (int)(i % 3);
+		t.m[i].spread = 0.1 * (double)(i % 4);
+		for (h = 0; h < 4; h++)
+			for (k = 0; k < 20; k++)
+				*dem(&t, i, k, h) = 1 + 2.0 * (rand_r(&seed) % 1000) / 1000.0;
+	}
+	rc = part_exact_solve(a, &res, &t.pb, NULL, &o);
+	cr_assert(res.time_limit_hit, "status %s", part_exact_status_name(res.status));
+	cr_assert(res.status == PART_EXACT_FEASIBLE || res.status == PART_EXACT_NOSOLUTION, "status %s",
+		  part_exact_status_name(res.status));
+	if (res.status == PART_EXACT_FEASIBLE) {
+		cr_assert_eq(rc, 0);
+		check(&t, a);
+		cr_assert_gt(res.gap, 0);
+		cr_assert_leq(res.objective, res.heuristic_objective + 1e-9);
+	} else {
+		cr_assert_eq(rc, ADP_EINFEASIBLE);
+		cr_assert(strstr(adp_error_last(), "within the time limit"), "%s", adp_error_last());
+	}
+	rel(&t);
+}
+
+Test(exact, bad_options_and_numbers)
+{
+	struct inst t;
+	struct part_exact_result res;
+	struct part_exact_opts o = opts(0);
+	size_t a[1];
+
+	mk(&t, 1, 1, 1, 1, 10);
+	flat(&t, 0, 1);
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), "time limit"));
+	o.time_limit = 1;
+	*dem(&t, 0, 0, 0) = NAN;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), "mover 0: demand nan"), "%s", adp_error_last());
+	*dem(&t, 0, 0, 0) = 1;
+	t.pb.eps[ADP_RES_CPU] = 1;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), "eps of cpu"), "%s", adp_error_last());
+	t.pb.eps[ADP_RES_CPU] = 0;
+	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(a[0], 1);
+	rel(&t);
+}
