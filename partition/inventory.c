@@ -617,8 +617,9 @@ static int read_component(const struct adp_json_doc *d, json_t *obj, const char 
 			if (!json_is_object(v))
 				return adp_json_fail(d, sub, "expected an object");
 			*dst[i] = json_incref(v);
+			/* The kubernetes section is checked by the driver's discovery. */
 			if ((rc = i == 0 ? check_run(d, v, sub, inv) : i == 1 ? check_health(d, v, sub)
-									 : check_traffic(d, v, sub)))
+							       : i == 2 ? check_traffic(d, v, sub) : 0))
 				return rc;
 		}
 	}
