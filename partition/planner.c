@@ -1620,6 +1620,8 @@ static void wave_internals_free(struct plan_wave *w)
 		free(w->placements[j].component);
 		free(w->placements[j].partition);
 		free(w->placements[j].from);
+		free(w->placements[j].band_p50);
+		free(w->placements[j].band_p95);
 	}
 	free(w->placements);
 	for (j = 0; j < w->nusage; j++) {
