@@ -904,6 +904,351 @@ static int run_hook(struct orch_kube *d, const struct plan_step *s, int64_t time
 
 /* --- the driver -------------------------------------------------------- */
 
+/* --- resizing a staying replica in place ------------------------------ */
+
+static const struct plan_placement *find_stayer(const struct plan *p, const struct plan_step *s)
+{
+	size_t i;
+
+	if (!s->wave || s->wave > p->nwaves || !s->component || !s->partition)
+		return NULL;
+	for (i = 0; i < p->waves[s->wave - 1].nplacements; i++) {
+		const struct plan_placement *x = &p->waves[s->wave - 1].placements[i];
+		if (!strcmp(x->component, s->component) && x->replica == s->replica && !x->from &&
+		    !strcmp(x->partition, s->partition))
+			return x;
+	}
+	return NULL;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(str(md(*(json_t *const *)a), "name") ?: "", str(md(*(json_t *const *)b), "name") ?: "");
+}
+
+/* The pod of replica s->replica on s->partition: the workload's pods on
+ * that node in name order, the k-th where k replicas of the component
+ * with a lower index are placed there too. *out is a new reference. */
+static int replica_pod(struct orch_kube *d, const struct plan_step *s, json_t **out)
+{
+	const struct inv_component *c = find_comp(d, s->component);
+	int part = inventory_partition_index(d->inv, s->partition);
+	json_t *pods = NULL, **v = NULL;
+	size_t i, k = 0, n;
+	int rc;
+
+	*out = NULL;
+	if (!c || part < 0)
+		return adp_error_set(ADP_EINPUT, "kubernetes: no component '%s' on node '%s' in the inventory",
+				     s->component ? s->component : "", s->partition ? s->partition : "");
+	for (i = 0; i < s->replica && i < c->replicas; i++)
+		k += c->placement && c->placement[i] == (size_t)part;
+	if ((rc = originals_on(d, s->component, s->partition, &pods)))
+		return rc;
+	n = json_array_size(pods);
+	if (k >= n) {
+		rc = adp_error_set(ADP_ESYS, "kubernetes: replica %zu of %s: %zu pods of it on %s, none for this replica",
+				   s->replica, s->component, n, s->partition);
+	} else if (!(v = calloc(n, sizeof(*v)))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+	} else {
+		for (i = 0; i < n; i++)
+			v[i] = json_array_get(pods, i);
+		qsort(v, n, sizeof(*v), by_name);
+		*out = json_incref(v[k]);
+	}
+	free(v);
+	json_decref(pods);
+	return rc;
+}
+
+static int has_cond(json_t *pod, const char *type, const char **reason, const char **message)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, c)
+		if (str(c, "type") && !strcmp(str(c, "type"), type) && str(c, "status") &&
+		    !strcmp(str(c, "status"), "True")) {
+			if (reason)
+				*reason = str(c, "reason") ?: "";
+			if (message)
+				*message = str(c, "message") ?: "";
+			return 1;
+		}
+	return 0;
+}
+
+/* Whether every container's actual resources (status.containerStatuses
+ * [*].resources, where the kubelet reports them) equal the spec's cpu and
+ * memory requests and limits. */
+static int resize_actuated(json_t *pod)
+{
+	static const char *const keys[] = { "requests", "limits" }, *const rs[] = { "cpu", "memory" };
+	json_t *c, *cs;
+	size_t i, j;
+	int a, b;
+
+	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c)
+		json_array_foreach(json_object_get(json_object_get(pod, "status"), "containerStatuses"), j, cs) {
+			json_t *want = json_object_get(c, "resources"), *got = json_object_get(cs, "resources");
+
+			if (!str(c, "name") || !str(cs, "name") || strcmp(str(c, "name"), str(cs, "name")) || !got)
+				continue;
+			for (a = 0; a < 2; a++)
+				for (b = 0; b < 2; b++) {
+					const char *w = str(json_object_get(want, keys[a]), rs[b]);
+					const char *g = str(json_object_get(got, keys[a]), rs[b]);
+					double wv, gv;
+
+					if (!w && !g)
+						continue;
+					if (!w || !g || kube_quantity(w, &wv) || kube_quantity(g, &gv) ||
+					    fabs(wv - gv) > 1e-9 * fmax(1, fabs(wv)))
+						return 0;
+				}
+		}
+	return 1;
+}
+
+/* PATCHes the pod's resize subresource with containers (name and
+ * resources each) and waits until the kubelet has actuated it: no
+ * PodResizePending or PodResizeInProgress condition (nor the older
+ * status.resize), status.observedGeneration caught up, and the actual
+ * resources equal to the spec's. Infeasible (the node cannot fit it at
+ * all) fails at once; Deferred (it does not fit now) is waited on until
+ * the timeout. 404 and 405 mean the cluster has no in-place resize. */
+static int patch_resize(struct orch_kube *d, const char *ns, const char *name, json_t *containers, int64_t timeout,
+			char *msg, size_t len)
+{
+	int64_t deadline = now_ms() + timeout * 1000;
+	json_t *patch = json_pack("{s:{s:O}}", "spec", "containers", containers), *ans = NULL, *pod = NULL;
+	char path[512];
+	long st = 0;
+	int rc;
+
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/resize", ns, name);
+	rc = kube_request(d->k, "PATCH", path, "application/strategic-merge-patch+json", patch, &st, &ans);
+	json_decref(patch);
+	json_decref(ans);
+	if (rc)
+		return rc;
+	if (st == 404 || st == 405)
+		return adp_error_set(ADP_ESYS,
+				     "kubernetes: in-place resize of %s/%s is not available (HTTP %ld from pods/resize: it needs Kubernetes 1.33 or later, or 1.27 to 1.32 with the InPlacePodVerticalScaling feature gate); the pod was not changed",
+				     ns, name, st);
+	if (st != 200)
+		return adp_error_set(ADP_ESYS, "kubernetes: resize of %s/%s refused: HTTP %ld: %s", ns, name, st,
+				     d->k->last_error);
+	for (;;) {
+		const char *reason = NULL, *why = NULL, *legacy;
+		json_int_t gen, seen;
+
+		if ((rc = get_pod(d, ns, name, &st, &pod)))
+			return rc;
+		if (st != 200) {
+			json_decref(pod);
+			return adp_error_set(ADP_ESYS, "kubernetes: pod %s/%s gone during its resize (HTTP %ld)", ns, name, st);
+		}
+		legacy = str(json_object_get(pod, "status"), "resize");
+		gen = json_integer_value(json_object_get(md(pod), "generation"));
+		seen = json_integer_value(json_object_get(json_object_get(pod, "status"), "observedGeneration"));
+		if ((has_cond(pod, "PodResizePending", &reason, &why) && !strcmp(reason, "Infeasible")) ||
+		    (legacy && !strcmp(legacy, "Infeasible"))) {
+			rc = adp_error_set(ADP_ESYS, "kubernetes: resize of %s/%s is infeasible on its node: %s", ns, name,
+					   why && *why ? why : "the node cannot fit it");
+			break;
+		}
+		if (!reason && !has_cond(pod, "PodResizeInProgress", NULL, NULL) &&
+		    (!legacy || !*legacy) && (!seen || seen >= gen) && resize_actuated(pod)) {
+			snprintf(msg, len, "pod %s/%s resized in place", ns, name);
+			break;
+		}
+		if (now_ms() >= deadline) {
+			rc = adp_error_set(ADP_ESYS, "kubernetes: resize of %s/%s not done after %llds%s%s", ns, name,
+					   (long long)timeout, reason ? ": " : "", reason ? (why && *why ? why : reason) : "");
+			break;
+		}
+		json_decref(pod);
+		pod = NULL;
+		sleep_ms(d->o.poll_ms);
+	}
+	json_decref(pod);
+	return rc;
+}
+
+/* resize: the replica's pod gets the plan's allocation in place, its
+ * prior resources kept first in the driver state ("resized", by pod). */
+static int resize(struct orch_kube *d, const struct plan *p, const struct plan_step *s, int64_t timeout, char *msg,
+		  size_t len)
+{
+	const struct plan_placement *x = find_stayer(p, s);
+	double a[ADP_RES_COUNT] = { 0 };
+	const char *ns, *kind, *wname, *name;
+	json_t *pod = NULL, *saved, *cs, *c, *want;
+	char key[512];
+	size_t i;
+	int rc;
+
+	if (!x)
+		return adp_error_set(ADP_EINPUT, "step %zu (resize): '%s' replica %zu does not stay on '%s' in wave %zu",
+				     s->id, s->component, s->replica, s->partition, s->wave);
+	if ((rc = comp_ref(d, s->component, &ns, &kind, &wname)))
+		return rc;
+	snprintf(key, sizeof(key), "%s#%zu@%s", s->component, s->replica, s->partition);
+	if (!(saved = json_object_get(d->state, "resized")))
+		json_object_set_new(d->state, "resized", saved = json_object());
+	/* Repeated after a crash: the pod chosen the first time. */
+	if (json_object_get(saved, key)) {
+		long st = 0;
+		if ((rc = get_pod(d, ns, str(json_object_get(saved, key), "pod"), &st, &pod)))
+			return rc;
+		if (st != 200) {
+			json_decref(pod);
+			return adp_error_set(ADP_ESYS, "kubernetes: pod %s/%s of %s replica %zu is gone (HTTP %ld)", ns,
+					     str(json_object_get(saved, key), "pod"), s->component, s->replica, st);
+		}
+	} else if ((rc = replica_pod(d, s, &pod))) {
+		return rc;
+	}
+	name = str(md(pod), "name");
+	if (!json_object_get(saved, key)) {
+		cs = json_array();
+		json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c)
+			json_array_append_new(cs, json_pack("{s:s?, s:O}", "name", str(c, "name"), "resources",
+							    json_object_get(c, "resources") ?: json_object()));
+		json_object_set_new(saved, key, json_pack("{s:s?, s:s?, s:o}", "pod", name, "uid", str(md(pod), "uid"),
+							  "containers", cs));
+		if ((rc = state_save(d))) {
+			json_decref(pod);
+			return rc;
+		}
+	}
+	a[ADP_RES_CPU] = x->alloc[ADP_RES_CPU];
+	a[ADP_RES_MEMORY] = x->alloc[ADP_RES_MEMORY];
+	want = json_array();
+	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c)
+		json_array_append_new(want, json_pack("{s:s?, s:O}", "name", str(c, "name"), "resources",
+						      json_object_get(c, "resources") ?: json_object()));
+	/* copies: size_containers changes them */
+	json_array_foreach(want, i, c)
+		json_object_set_new(c, "resources", json_deep_copy(json_object_get(c, "resources")));
+	size_containers(want, a);
+	rc = patch_resize(d, ns, name, want, timeout, msg, len);
+	json_decref(want);
+	json_decref(pod);
+	return rc;
+}
+
+/* Whether the containers' cpu and memory requests and limits equal the
+ * saved ones (by container name, as quantities). */
+static int same_resources(json_t *cur, json_t *saved)
+{
+	static const char *const keys[] = { "requests", "limits" }, *const rs[] = { "cpu", "memory" };
+	json_t *c, *sc;
+	size_t i, j;
+	int a, b;
+
+	json_array_foreach(cur, i, c)
+		json_array_foreach(saved, j, sc) {
+			if (!str(c, "name") || !str(sc, "name") || strcmp(str(c, "name"), str(sc, "name")))
+				continue;
+			for (a = 0; a < 2; a++)
+				for (b = 0; b < 2; b++) {
+					const char *x = str(json_object_get(json_object_get(c, "resources"), keys[a]), rs[b]);
+					const char *y = str(json_object_get(json_object_get(sc, "resources"), keys[a]), rs[b]);
+					double xv, yv;
+
+					if (!x && !y)
+						continue;
+					if (!x || !y || kube_quantity(x, &xv) || kube_quantity(y, &yv) ||
+					    fabs(xv - yv) > 1e-9 * fmax(1, fabs(xv)))
+						return 0;
+				}
+		}
+	return 1;
+}
+
+/* restore_size: the resources saved by resize, exactly: a request or
+ * limit the pod did not have before is removed (null in the patch). */
+static int restore_size(struct orch_kube *d, const struct plan_step *s, int64_t timeout, char *msg, size_t len)
+{
+	static const char *const keys[] = { "requests", "limits" }, *const rs[] = { "cpu", "memory" };
+	const char *ns, *kind, *wname, *name;
+	json_t *pod = NULL, *saved, *e, *cs, *c, *sc;
+	char key[512];
+	size_t i, j;
+	int rc, a, b;
+
+	if ((rc = comp_ref(d, s->component, &ns, &kind, &wname)))
+		return rc;
+	snprintf(key, sizeof(key), "%s#%zu@%s", s->component, s->replica, s->partition);
+	saved = json_object_get(d->state, "resized");
+	if (!(e = json_object_get(saved, key))) {
+		snprintf(msg, len, "%s replica %zu on %s was not resized: nothing to restore", s->component, s->replica,
+			 s->partition);
+		return 0;
+	}
+	name = str(e, "pod");
+	{
+		long st = 0;
+
+		if ((rc = get_pod(d, ns, name, &st, &pod)))
+			return rc;
+		if (st == 404 || (st == 200 && str(e, "uid") && str(md(pod), "uid") &&
+				  strcmp(str(e, "uid"), str(md(pod), "uid")))) {
+			/* Replaced meanwhile: the controller made it from the
+			 * unchanged template, with the prior resources. */
+			json_decref(pod);
+			snprintf(msg, len, "pod %s/%s was replaced: its successor has the template's resources", ns, name);
+			json_object_del(saved, key);
+			return state_save(d);
+		}
+		if (st != 200) {
+			json_decref(pod);
+			return adp_error_set(ADP_ESYS, "kubernetes: pod %s/%s: HTTP %ld", ns, name, st);
+		}
+	}
+	cs = json_array();
+	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+		json_t *res = json_object(), *prior = NULL;
+
+		json_array_foreach(json_object_get(e, "containers"), j, sc)
+			if (str(sc, "name") && str(c, "name") && !strcmp(str(sc, "name"), str(c, "name")))
+				prior = json_object_get(sc, "resources");
+		for (a = 0; a < 2; a++) {
+			json_t *m, *pm = json_object_get(prior, keys[a]);
+
+			/* None before: none after (an empty map is not the same document). */
+			if (!pm) {
+				json_object_set_new(res, keys[a], json_null());
+				continue;
+			}
+			m = json_object();
+			for (b = 0; b < 2; b++) {
+				const char *v = str(json_object_get(prior, keys[a]), rs[b]);
+				json_object_set_new(m, rs[b], v ? json_string(v) : json_null());
+			}
+			json_object_set_new(res, keys[a], m);
+		}
+		json_array_append_new(cs, json_pack("{s:s?, s:o}", "name", str(c, "name"), "resources", res));
+	}
+	/* Already as saved (the resize never took effect): no patch. */
+	if (same_resources(json_object_get(json_object_get(pod, "spec"), "containers"), json_object_get(e, "containers")))
+		snprintf(msg, len, "pod %s/%s has its prior resources", ns, name);
+	else
+		rc = patch_resize(d, ns, name, cs, timeout, msg, len);
+	json_decref(cs);
+	json_decref(pod);
+	if (!rc) {
+		json_object_del(saved, key);
+		rc = state_save(d);
+		if (!rc)
+			snprintf(msg + strlen(msg), len > strlen(msg) ? len - strlen(msg) : 0, "; prior resources back");
+	}
+	return rc;
+}
+
 static int kube_check(void *ctx, const struct plan *p)
 {
 	struct orch_kube *d = ctx;
@@ -974,6 +1319,21 @@ static int kube_act(void *ctx, const struct plan *p, const struct plan_step *s, 
 		snprintf(msg, len, "nothing to do: Services route to every Ready pod");
 		return 0;
 	}
+	if (!strcmp(a, "resize"))
+		return resize(d, p, s, t, msg, len);
+	if (!strcmp(a, "restore_size"))
+		return restore_size(d, s, t, msg, len);
+	/* An absorbed replica: its pod is evicted (PDB honoured) from the
+	 * cordoned node and its controller recreates it elsewhere; after
+	 * the update the workload must be whole again. */
+	if (!strcmp(a, "drain_absorbed"))
+		return drain(d, s, msg, len);
+	if (!strcmp(a, "stop_absorbed"))
+		return verify_gone(d, s, msg, len);
+	if (!strcmp(a, "start_absorbed") || !strcmp(a, "undrain_absorbed"))
+		return uncordon(d, s->partition, msg, len);
+	if (!strcmp(a, "health_check_absorbed"))
+		return wait_replicas(d, s, d->o.ready_timeout ? d->o.ready_timeout : t, msg, len);
 	if (!strcmp(a, "drain"))
 		return drain(d, s, msg, len);
 	if (!strcmp(a, "undrain") || !strcmp(a, "start_original"))

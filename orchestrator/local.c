@@ -182,7 +182,9 @@ static int write_str(const char *dir, const char *file, const char *val)
 	int fd, rc = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+	/* O_TRUNC as a shell's '>' does: cgroupfs ignores it, a plain file
+	 * (the tests' hierarchies) holds only the new value. */
+	if ((fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0)
 		return adp_error_set(ADP_ESYS, "cannot open '%s': %s", path, strerror(errno));
 	if (write(fd, val, strlen(val)) < 0)
 		rc = adp_error_set(ADP_ESYS, "cannot write '%s' to '%s': %s", val, path, strerror(errno));
@@ -1583,6 +1585,197 @@ done:
 	return rc;
 }
 
+/* ---- resizing a staying replica ---- */
+
+/* The staying (not moved) placement a resize step names. */
+static const struct plan_placement *find_stayer(const struct plan *p, const struct plan_step *s)
+{
+	size_t i;
+
+	if (!s->wave || s->wave > p->nwaves || !s->component || !s->partition)
+		return NULL;
+	for (i = 0; i < p->waves[s->wave - 1].nplacements; i++) {
+		const struct plan_placement *x = &p->waves[s->wave - 1].placements[i];
+		if (!strcmp(x->component, s->component) && x->replica == s->replica && !x->from &&
+		    !strcmp(x->partition, s->partition))
+			return x;
+	}
+	return NULL;
+}
+
+static void size_path(const struct orch_local *l, char *out, size_t len, const char *inst, const char *part)
+{
+	snprintf(out, len, "%s/proc/size-%s@%s.saved", l->state_dir, inst, part);
+}
+
+/* The instance's cpu and memory limit files, as written by cg_ensure. */
+static void limit_dirs(const struct orch_local *l, const char *rel, const char *inst, char *cpu, char *mem,
+		       size_t len)
+{
+	int v1 = l->cg_mode == ORCH_CG_V1;
+
+	snprintf(cpu, len, "%s/%s%s/%s", l->cg_root, v1 ? "cpu/" : "", rel, inst);
+	snprintf(mem, len, "%s/%s%s/%s", l->cg_root, v1 ? "memory/" : "", rel, inst);
+}
+
+static void chomp(char *b)
+{
+	size_t n = strlen(b);
+
+	while (n && (b[n - 1] == '\n' || b[n - 1] == ' '))
+		b[--n] = '\0';
+}
+
+/* resize: saves the instance's current cpu and memory limits (once: a
+ * repeated step keeps the first record) in DIR/proc/size-INST@PART.saved,
+ * refuses a memory limit below the current usage, then writes the
+ * plan's allocation. */
+static int resize_inst(const struct orch_local *l, const struct plan *p, const struct plan_step *s,
+		       const struct inv_component *c, const char *inst, char *msg, size_t len)
+{
+	const struct plan_placement *x = find_stayer(p, s);
+	char rel[512], cpu[1200], mem[1200], path[1400], quota[128] = "", period[64] = "", mlim[64] = "", rec[400];
+	double a[ADP_RES_COUNT] = { 0 };
+	long long used = 0;
+	int rc, v1 = l->cg_mode == ORCH_CG_V1;
+
+	if (!x)
+		return adp_error_set(ADP_EINPUT, "step %zu (resize): '%s' replica %zu does not stay on '%s' in wave %zu",
+				     s->id, s->component, s->replica, s->partition, s->wave);
+	if ((rc = part_cg(l, s->partition, rel, sizeof(rel))) <= 0) {
+		if (!rc)
+			snprintf(msg, len, "partition '%s' has no cgroup: nothing to resize", s->partition);
+		return rc;
+	}
+	limit_dirs(l, rel, inst, cpu, mem, sizeof(cpu));
+	if (access(mem, F_OK) && access(cpu, F_OK))
+		return adp_error_set(ADP_ESYS, "cannot resize '%s' on '%s': its cgroup '%s' does not exist", inst,
+				     s->partition, mem);
+	size_path(l, path, sizeof(path), inst, s->partition);
+	if (access(path, F_OK)) {
+		if ((rc = mkdirs(l)))
+			return rc;
+		read_str(cpu, v1 ? "cpu.cfs_quota_us" : "cpu.max", quota, sizeof(quota));
+		if (v1)
+			read_str(cpu, "cpu.cfs_period_us", period, sizeof(period));
+		read_str(mem, v1 ? "memory.limit_in_bytes" : "memory.max", mlim, sizeof(mlim));
+		chomp(quota);
+		chomp(period);
+		chomp(mlim);
+		/* One line per file: "FILE<TAB>VALUE". */
+		snprintf(rec, sizeof(rec), "%s\t%s\n%s\t%s\n%s\t%s\n", "cpu.cfs_period_us", period,
+			 v1 ? "cpu.cfs_quota_us" : "cpu.max", quota, v1 ? "memory.limit_in_bytes" : "memory.max", mlim);
+		if ((rc = adp_write_atomic(path, rec, strlen(rec))))
+			return rc;
+	}
+	a[ADP_RES_CPU] = x->alloc[ADP_RES_CPU];
+	a[ADP_RES_MEMORY] = x->alloc[ADP_RES_MEMORY];
+	if (a[ADP_RES_MEMORY] > 0 && read_num(mem, v1 ? "memory.usage_in_bytes" : "memory.current", NULL, &used) &&
+	    used > (long long)a[ADP_RES_MEMORY])
+		return adp_error_set(ADP_ESYS,
+				     "cannot resize '%s' on '%s': it uses %lld bytes of memory now, above the planned limit of %lld",
+				     inst, s->partition, used, (long long)a[ADP_RES_MEMORY]);
+	if ((rc = cg_ensure(l, s->partition, inst, a, c, s->replica, NULL, 0)))
+		return rc;
+	snprintf(msg, len, "'%s' on '%s' resized to cpu %.3g, memory %.0f bytes (prior limits in '%s')", inst,
+		 s->partition, a[ADP_RES_CPU], a[ADP_RES_MEMORY], path);
+	return 0;
+}
+
+/* restore_size: writes back exactly what resize saved, then forgets it.
+ * Nothing saved: nothing was changed. */
+static int restore_inst(const struct orch_local *l, const struct plan_step *s, const char *inst, char *msg,
+			size_t len)
+{
+	char rel[512], cpu[1200], mem[1200], path[1400], *text = NULL, *line, *save = NULL;
+	size_t n;
+	int rc;
+
+	if ((rc = part_cg(l, s->partition, rel, sizeof(rel))) <= 0) {
+		if (!rc)
+			snprintf(msg, len, "partition '%s' has no cgroup: nothing to restore", s->partition);
+		return rc;
+	}
+	limit_dirs(l, rel, inst, cpu, mem, sizeof(cpu));
+	size_path(l, path, sizeof(path), inst, s->partition);
+	if (access(path, F_OK)) {
+		snprintf(msg, len, "'%s' on '%s' was not resized: nothing to restore", inst, s->partition);
+		return 0;
+	}
+	if ((rc = adp_read_file(&text, &n, path, 4096)))
+		return rc;
+	/* In the order saved: the period (v1) before the quota. */
+	for (line = strtok_r(text, "\n", &save); line && !rc; line = strtok_r(NULL, "\n", &save)) {
+		char *tab = strchr(line, '\t');
+
+		if (!tab || !tab[1])
+			continue;
+		*tab = '\0';
+		if (!strcmp(line, "cpu.cfs_period_us") || !strcmp(line, "cpu.cfs_quota_us") || !strcmp(line, "cpu.max"))
+			rc = write_str(cpu, line, tab + 1);
+		else if (!strcmp(line, "memory.limit_in_bytes") || !strcmp(line, "memory.max"))
+			rc = write_str(mem, line, tab + 1);
+		else
+			rc = adp_error_set(ADP_EINPUT, "'%s' is not a saved size: unknown file '%s'", path, line);
+	}
+	free(text);
+	if (!rc && unlink(path) && errno != ENOENT)
+		rc = adp_error_set(ADP_ESYS, "cannot remove '%s': %s", path, strerror(errno));
+	if (!rc)
+		snprintf(msg, len, "'%s' on '%s' has its prior limits again", inst, s->partition);
+	return rc;
+}
+
+/* ---- absorbed replicas ---- */
+
+static int absorbed_in(const struct plan *p, const struct plan_step *s)
+{
+	size_t i;
+
+	if (!s->wave || s->wave > p->nwaves || !s->component || !s->partition)
+		return 0;
+	for (i = 0; i < p->waves[s->wave - 1].nabsorbed; i++) {
+		const struct plan_absorbed *b = &p->waves[s->wave - 1].absorbed[i];
+		if (!strcmp(b->component, s->component) && b->replica == s->replica && !strcmp(b->partition, s->partition))
+			return 1;
+	}
+	return 0;
+}
+
+/* Drain (no new sessions, wait for the open ones), then disable (maint),
+ * the absorbed replica's HAProxy server, its prior state saved first; the
+ * inverse puts that state back. */
+static int absorbed_act(const struct orch_local *l, const struct inv_component *c, const struct plan_step *s,
+			char *msg, size_t len)
+{
+	const char *a = s->action, *home = s->partition;
+	int rc;
+
+	if (!strcmp(a, "stop_absorbed")) {
+		rc = wait_idle(l, c, home, NULL, 0);
+		return rc ? rc : stop_inst(l, c, home, s->replica, msg, len);
+	}
+	if (!strcmp(a, "start_absorbed"))
+		return start_inst(l, c, home, s->replica, NULL, msg, len);
+	if (!strcmp(a, "health_check_absorbed"))
+		return health(l, c, home, s->replica, msg, len);
+	if (!c->traffic) {
+		snprintf(msg, len, "no traffic section: nothing to drain");
+		return 0;
+	}
+	if (!strcmp(a, "drain_absorbed")) {
+		if ((rc = save_server(l, c, home)) || (rc = set_state(c, home, "drain")) ||
+		    (rc = wait_idle(l, c, home, msg, len)))
+			return rc;
+		return set_state(c, home, "maint");
+	}
+	/* undrain_absorbed */
+	if ((rc = restore_server(l, c, home)))
+		return rc;
+	snprintf(msg, len, "haproxy server of '%s' on '%s' back to its prior state", c->name, home);
+	return 0;
+}
+
 static int local_act(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len)
 {
 	struct orch_local *l = ctx;
@@ -1614,6 +1807,16 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 	}
 	if (!strcmp(a, "verify_partition"))
 		return verify_partition(l, s->partition, s->timeout, msg, len);
+	if (c && !strcmp(a, "resize"))
+		return resize_inst(l, p, s, c, inst, msg, len);
+	if (c && !strcmp(a, "restore_size"))
+		return restore_inst(l, s, inst, msg, len);
+	if (c && strstr(a, "_absorbed")) {
+		if (!absorbed_in(p, s))
+			return adp_error_set(ADP_EINPUT, "step %zu (%s): '%s' replica %zu on '%s' is not absorbed in wave %zu",
+					     s->id, a, s->component, s->replica, s->partition, s->wave);
+		return absorbed_act(l, c, s, msg, len);
+	}
 	if (!c || !x)
 		return adp_error_set(ADP_EINPUT, "step %zu (%s): no moved replica of '%s' in wave %zu", s->id, a,
 				     s->component ? s->component : "", s->wave);

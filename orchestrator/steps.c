@@ -21,6 +21,16 @@ const struct orch_action orch_actions[] = {
 	{ "switch_back", "switch_traffic", 60 },
 	{ "stop_shadow", "start_shadow", 60 },
 	{ "cleanup", NULL, 60 },
+	/* Absorbed replicas (plan_wave.absorbed): down during the wave while
+	 * the component's other replicas carry their load. */
+	{ "drain_absorbed", "undrain_absorbed", 300 },
+	{ "stop_absorbed", "start_absorbed", 60 },
+	{ "start_absorbed", "stop_absorbed", 120 },
+	{ "health_check_absorbed", NULL, 120 },
+	{ "undrain_absorbed", "drain_absorbed", 60 },
+	/* Staying replicas whose allocation the wave changes. */
+	{ "resize", "restore_size", 120 },
+	{ "restore_size", "resize", 120 },
 	/* inverses only */
 	{ "remove_partition", NULL, 60 },
 	{ "restore_traffic", NULL, 60 },
@@ -92,6 +102,26 @@ static void list_free(struct list *l)
 	free(l->v);
 }
 
+/* A staying replica of wave w (0-based) is resized when the plan grants
+ * it less than its forecast (a reduction) or when a replica of its
+ * component is absorbed in the wave (its share grows). */
+static int needs_resize(const struct plan *p, size_t w, const struct plan_placement *x)
+{
+	const struct plan_wave *wave = &p->waves[w];
+	size_t i;
+
+	if (x->from)
+		return 0;
+	for (i = 0; i < p->nreductions; i++)
+		if (p->reductions[i].wave == w + 1 && p->reductions[i].component &&
+		    !strcmp(p->reductions[i].component, x->component) && p->reductions[i].replica == x->replica)
+			return 1;
+	for (i = 0; i < wave->nabsorbed; i++)
+		if (wave->absorbed[i].component && !strcmp(wave->absorbed[i].component, x->component))
+			return 1;
+	return 0;
+}
+
 int orch_steps_build(struct plan *p, int64_t (*update_timeout)(const char *partition, void *ctx),
 		     void *ctx)
 {
@@ -100,6 +130,7 @@ int orch_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 					      "stop_original" };
 	static const char *const after[] = { "start_original", "health_check_original",
 					     "switch_back", "stop_shadow", "cleanup" };
+	static const char *const back_in[] = { "start_absorbed", "health_check_absorbed", "undrain_absorbed" };
 	struct list fwd = { 0 }, back = { 0 };
 	size_t w, j, k, i;
 	int rc = 0;
@@ -107,6 +138,12 @@ int orch_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 	for (w = 0; w < p->nwaves && !rc; w++) {
 		const struct plan_wave *wave = &p->waves[w];
 
+		/* Staying replicas the wave resizes grow (or shrink) first, so
+		 * that siblings are ready to carry an absorbed replica's load. */
+		for (j = 0; j < wave->nplacements && !rc; j++)
+			if (needs_resize(p, w, &wave->placements[j]))
+				rc = push(&fwd, w + 1, "resize", wave->placements[j].partition,
+					  wave->placements[j].component, wave->placements[j].replica, NULL, 0);
 		for (k = 0; k < sizeof(before) / sizeof(before[0]) && !rc; k++)
 			for (j = 0; j < wave->nplacements && !rc; j++) {
 				const struct plan_placement *x = &wave->placements[j];
@@ -119,6 +156,10 @@ int orch_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 					rc = push(&fwd, w + 1, before[k], x->partition, x->component, x->replica,
 						  NULL, 0);
 			}
+		for (k = 0; k < 2 && !rc; k++)
+			for (j = 0; j < wave->nabsorbed && !rc; j++)
+				rc = push(&fwd, w + 1, k ? "stop_absorbed" : "drain_absorbed", wave->absorbed[j].partition,
+					  wave->absorbed[j].component, wave->absorbed[j].replica, NULL, 0);
 		for (j = 0; j < wave->noffline && !rc; j++) {
 			int64_t t = update_timeout ? update_timeout(wave->offline[j], ctx) : 0;
 
@@ -126,6 +167,10 @@ int orch_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 			if (!rc)
 				rc = push(&fwd, w + 1, "verify_partition", wave->offline[j], NULL, 0, NULL, 0);
 		}
+		for (k = 0; k < sizeof(back_in) / sizeof(back_in[0]) && !rc; k++)
+			for (j = 0; j < wave->nabsorbed && !rc; j++)
+				rc = push(&fwd, w + 1, back_in[k], wave->absorbed[j].partition, wave->absorbed[j].component,
+					  wave->absorbed[j].replica, NULL, 0);
 		for (k = 0; k < sizeof(after) / sizeof(after[0]) && !rc; k++)
 			for (j = 0; j < wave->nplacements && !rc; j++) {
 				const struct plan_placement *x = &wave->placements[j];
@@ -138,6 +183,11 @@ int orch_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 					rc = push(&fwd, w + 1, after[k], x->from, x->component, x->replica,
 						  x->partition, 0);
 			}
+		/* The resized replicas get their prior limits back. */
+		for (j = 0; j < wave->nplacements && !rc; j++)
+			if (needs_resize(p, w, &wave->placements[j]))
+				rc = push(&fwd, w + 1, "restore_size", wave->placements[j].partition,
+					  wave->placements[j].component, wave->placements[j].replica, NULL, 0);
 	}
 	/* The rollback list undoes every step that has an inverse, last first. */
 	for (i = fwd.n; i-- > 0 && !rc;) {

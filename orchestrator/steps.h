@@ -11,7 +11,17 @@
  * verify_shadow, switch_traffic, drain, stop_original. Per offline
  * partition: run_update, verify_partition. Then per moved replica:
  * start_original, health_check_original, switch_back, stop_shadow,
- * cleanup. */
+ * cleanup.
+ *
+ * A wave's absorbed replicas (down during the wave, their load carried by
+ * the component's other replicas) and its resized staying replicas add:
+ * resize per staying replica that the wave grants less than its forecast
+ * (a reduction in the plan) or whose component has an absorbed replica,
+ * first in the wave; after the moved replicas' stop_original, per
+ * absorbed replica drain_absorbed then stop_absorbed (on its home);
+ * after verify_partition, start_absorbed, health_check_absorbed,
+ * undrain_absorbed (traffic back); last in the wave, restore_size per
+ * resized replica. resize and restore_size are each other's inverse. */
 struct orch_action {
 	const char *name;
 	const char *inverse;   /* the action that undoes it, or NULL */

@@ -25,11 +25,11 @@ elif [ ! -x /usr/sbin/haproxy ] || [ ! -x /usr/bin/python3 ] || ! command -v cur
 	E2E_OK=0
 fi
 
-# Six free loopback ports, chosen now.
+# Nine free loopback ports, chosen now.
 e2e_ports() {
 	/usr/bin/python3 -c '
 import socket
-ss = [socket.socket() for _ in range(6)]
+ss = [socket.socket() for _ in range(9)]
 for s in ss:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in ss))
@@ -148,7 +148,7 @@ for line in d.decode().splitlines():
 
 if [ "$E2E_OK" -eq 1 ]; then
 	set -- $(e2e_ports)
-	P_WA=$1 P_WB=$2 P_AA=$3 P_AB=$4 P_FW=$5 P_FA=$6
+	P_WA=$1 P_WB=$2 P_AA=$3 P_AB=$4 P_FW=$5 P_FA=$6 P_PA=$7 P_PB=$8 P_FP=$9
 	mkdir -p "$E2E/www-node-a" "$E2E/www-node-b" "$E2E/www-node-b-broken"
 	echo ok >"$E2E/www-node-a/ok"
 	echo ok >"$E2E/www-node-b/ok"
@@ -177,6 +177,12 @@ backend be_web
 backend be_api
 	server node-a 127.0.0.1:$P_AA weight 100
 	server node-b 127.0.0.1:$P_AB weight 100 disabled
+frontend fe_pool
+	bind 127.0.0.1:$P_FP
+	default_backend be_pool
+backend be_pool
+	server node-a 127.0.0.1:$P_PA weight 100
+	server node-b 127.0.0.1:$P_PB weight 100
 CFG
 	/usr/sbin/haproxy -db -f "$E2E/haproxy.cfg" >"$E2E/haproxy.log" 2>&1 &
 	e2e_hap=$!
@@ -328,6 +334,101 @@ sys.exit(0 if any(s["action"] == "run_update" and s["status"] == "started" for s
 	expect_no_file "$E2E/st/journal.json"
 	e2e_serving "e2e serving after the refusals"
 	e2e_load_stop "failed shadow, failed update, refusals"
+
+	# An absorbed replica: "pool" runs on both partitions behind HAProxy;
+	# with a weight on moves the plan keeps pool#0 down with node-a while
+	# pool#1 on node-b, resized, carries the load: drained and disabled in
+	# HAProxy, stopped, updated, started, health-checked and enabled again,
+	# without a failed request; node-b's limits exactly as before at the end.
+	# (The update takes 2 s, so that requests arrive while pool#0 is down.)
+	sed -e 's/"max_concurrency": 1,/"max_concurrency": 1, "weights": {"moves": 1000},/' \
+		-e 's/":; echo updated/"sleep 2; echo updated/' "$E2E/sched-main.json" >"$E2E/sched-abs.json"
+	cat >"$E2E/inv-abs.json" <<JSON
+{"partitions": [
+  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$E2E_CG/node-a"}},
+  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$E2E_CG/node-b"}}],
+ "components": [
+  {"name": "pool", "tier": 1, "replicas": 2, "placement": ["node-a", "node-b"], "min": {"cpu": 0.1, "memory": "64MiB"},
+   "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
+    "time_column": "TimeStamp", "time_format": "rfc3339",
+    "columns": {"cpu": {"column": "Value", "scale": 0.001}, "memory": {"column": "Value", "scale": 1048576}}},
+   "run": {"argv": ["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
+    "cwd": "$E2E/www-node-a", "ports": {"node-a": $P_PA, "node-b": $P_PB}, "stop_grace": 2},
+   "health": {"http": "http://127.0.0.1:{port}/ok", "retries": 10, "timeout": 2},
+   "traffic": {"haproxy_socket": "$E2E/hap.sock", "backend": "be_pool"}}]}
+JSON
+	(cd "$E2E" && "$BIN" plan -i inv-abs.json -s sched-abs.json --now 2018-05-06T00:00:00Z -f abs.json >/dev/null 2>&1)
+	name="e2e absorbed: the plan keeps pool#0 down with node-a and resizes pool#1"
+	if /usr/bin/python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1]))
+a = [s["action"] for s in p["steps"]]
+ok = p["waves"][0].get("absorbed") == [{"component": "pool", "replica": 0, "partition": "node-a"}] and \
+    a[0] == "resize" and a[-1] == "restore_size" and "drain_absorbed" in a and "undrain_absorbed" in a and \
+    "create_partition" not in a
+sys.exit(0 if ok else 1)' "$E2E/abs.json"; then ok; else bad "$(head -c 600 "$E2E/abs.json")"; fi
+	mkdir -p "$E2E/st-abs/proc"
+	for c in node-a:0:$P_PA node-b:1:$P_PB; do
+		part=${c%%:*}
+		r=${c#*:}
+		r=${r%%:*}
+		p=${c##*:}
+		for ctl in memory cpu cpuacct; do
+			mkdir -p "/sys/fs/cgroup/$ctl/$E2E_CG/$part/pool.$r" 2>/dev/null
+		done
+		(cd "$E2E/www-node-a" && exec /bin/sh -c '
+			p=$1
+			shift
+			for t in "$@"; do echo $$ >"$t"; done 2>/dev/null
+			exec setsid /usr/bin/python3 -m http.server --bind 127.0.0.1 "$p" >/dev/null 2>&1' sh "$p" \
+			"/sys/fs/cgroup/memory/$E2E_CG/$part/pool.$r/tasks" "/sys/fs/cgroup/cpu/$E2E_CG/$part/pool.$r/tasks" \
+			"/sys/fs/cgroup/cpuacct/$E2E_CG/$part/pool.$r/tasks") &
+		pid=$!
+		i=0
+		while [ $i -lt 50 ] && ! curl -s -o /dev/null "http://127.0.0.1:$p/"; do sleep 0.1; i=$((i + 1)); done
+		echo "$pid $(cut -d')' -f2 "/proc/$pid/stat" | awk '{print $20}')" >"$E2E/st-abs/proc/pool.$r@$part.pid"
+	done
+	e2e_lim() {
+		for f in cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us memory/memory.limit_in_bytes; do
+			cat "/sys/fs/cgroup/${f%%/*}/$E2E_CG/node-b/pool.1/${f#*/}" 2>/dev/null || echo "-"
+		done | tr '\n' ' '
+	}
+	lim_before=$(e2e_lim)
+	e2e_hap_stat >"$E2E/hap-abs.before"
+	rm -f "$E2E/load-abs.out" "$E2E/load-abs.out.stop"
+	/usr/bin/python3 "$TOP/tests/loadgen.py" "$E2E/load-abs.out" 20 300 "http://127.0.0.1:$P_FP/" &
+	e2e_load=$!
+	e2e_run "e2e apply with an absorbed replica" 0 apply -d st-abs --now 2018-05-06T00:00:00Z abs.json
+	: >"$E2E/load-abs.out.stop"
+	wait "$e2e_load"
+	read -r line <"$E2E/load-abs.out"
+	echo "e2e: absorbed replica: $line" >&2
+	name="e2e absorbed: no failed request through HAProxy"
+	case "$line" in
+	requests=0\ * | requests=[0-9]\ * | requests=[1-3][0-9]\ *) bad "too few requests during the apply: $line" ;;
+	*" failed=0 "*) ok ;;
+	*) bad "$(cat "$E2E/load-abs.out")" ;;
+	esac
+	name="e2e absorbed: drained and stopped, then started and healthy again, in order"
+	if /usr/bin/python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+a = [(s["action"], s.get("status")) for s in r["steps"]]
+want = ["resize", "drain_absorbed", "stop_absorbed", "run_update", "verify_partition", "start_absorbed",
+        "health_check_absorbed", "undrain_absorbed", "restore_size"]
+sys.exit(0 if [x for x, _ in a] == want and all(st == "done" for _, st in a) else 1)' "$E2E/st-abs/run.json"; then ok; else
+		bad "$(cat "$E2E/st-abs/run.json" | head -c 800)"; fi
+	name="e2e absorbed: pool#1's cgroup limits exactly as before"
+	if [ "$(e2e_lim)" = "$lim_before" ]; then ok; else bad "$(e2e_lim) vs $lim_before"; fi
+	name="e2e absorbed: HAProxy weights and states as before"
+	e2e_hap_stat >"$E2E/hap-abs.after"
+	if cmp -s "$E2E/hap-abs.before" "$E2E/hap-abs.after"; then ok; else bad "$(cat "$E2E/hap-abs.after")"; fi
+	name="e2e absorbed: both replicas serve"
+	if curl -sf -o /dev/null --max-time 5 "http://127.0.0.1:$P_PA/" && curl -sf -o /dev/null --max-time 5 "http://127.0.0.1:$P_PB/"; then
+		ok; else bad "a replica of pool does not serve"; fi
+	for f in "$E2E"/st-abs/proc/*.pid; do
+		[ -e "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
+	done
 
 	# Clean up: instances, HAProxy, cgroups.
 	for f in "$E2E"/st/proc/*.pid; do

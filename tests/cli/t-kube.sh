@@ -283,6 +283,73 @@ run "kube: grow without in-place resize rolls back" 4 $KAPPLY $(echo "$KPROM" | 
 if jq -e '.observations[0].message | test("in-place resize of shop/web-adp-shadow-1 is not available")' "$K/st/run.json" >/dev/null; then ok; else
 	name="kube: resize unavailable message"; bad "$(jq -c '.observations[0]' "$K/st/run.json")"; fi
 
+# --- an absorbed replica and an in-place resize -----------------------------------
+# With a weight on moves, web's replica on node-b is absorbed by the one on
+# node-a instead of moved: node-a's pod is resized in place (pods/resize),
+# node-b's is evicted (its controller recreates it elsewhere), and the pod
+# gets exactly its prior resources back at the end of the wave.
+# krec TEXT: the run record names it.
+krec() {
+	if grep -qF "$1" "$K/st/run.json"; then ok; else bad "run record lacks: $1"; fi
+}
+jq '.weights = {"moves": 1000}' "$K/sched.json" >"$K/sched-abs.json"
+# The budget lets one of web's two pods go (the fixture's needs both).
+PDB1='(.poddisruptionbudgets[0].spec.minAvailable) = 1'
+kcluster "$PDB1"
+kstart
+"$BIN" plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched-abs.json" $KNOW -f "$K/plan-abs.json" \
+	-i "$K/inv-abs.json" -H "$TD/kube/history.csv" >"$K/plan.out" 2>"$K/plan.err"
+name="kube: plan with a moves weight absorbs web's replica on node-b"
+if jq -e '.waves[0].absorbed == [{"component": "shop.web", "replica": 1, "partition": "node-b"}] and
+	([.steps[].action] | index("resize") == 0 and index("drain_absorbed") != null and
+	 index("undrain_absorbed") != null and .[-1] == "restore_size")' "$K/plan-abs.json" >/dev/null; then ok; else
+	bad "$(jq -c '[.waves[0].absorbed, [.steps[].action]]' "$K/plan-abs.json" 2>&1) $(cat "$K/plan.err")"; fi
+WEBA='.pods[] | select(.metadata.name == "web-5d8f7b9c6-x2k4p")'
+jq -c "$WEBA | .spec.containers | map(.resources)" "$K/state.json" >"$K/web-a.before"
+run "kube: apply with an absorbed replica and a resize" 0 $KAPPLY "$K/plan-abs.json"
+name="kube: the staying pod resized in place, then restored"
+if [ "$(grep -c 'PATCH /api/v1/namespaces/shop/pods/web-5d8f7b9c6-x2k4p/resize 200' "$K/log")" = 2 ]; then ok; else
+	bad "$(grep resize "$K/log")"; fi
+name="kube: the staying pod has exactly its prior resources"
+if [ "$(jq -c "$WEBA | .spec.containers | map(.resources)" "$K/state.json")" = "$(cat "$K/web-a.before")" ]; then ok; else
+	bad "$(jq -c "$WEBA | .spec.containers | map(.resources)" "$K/state.json") vs $(cat "$K/web-a.before")"; fi
+name="kube: the resize grew the staying pod's requests (0.6 cores before)"
+if jq -e '[.steps[] | select(.action == "resize")][0].message | test("resized in place")' "$K/st/run.json" >/dev/null &&
+	jq -e '.waves[0].placements[] | select(.component == "shop.web" and .replica == 0) | .allocation.cpu > 0.6' \
+		"$K/plan-abs.json" >/dev/null; then ok; else bad "$(jq -c '[.steps[] | select(.action == "resize")]' "$K/st/run.json")"; fi
+kjq "kube: the absorbed pod was evicted and recreated off node-b" \
+	'[.pods[] | select(.metadata.ownerReferences[0].kind == "ReplicaSet") | .spec.nodeName] | length == 2 and (index("node-b") | not)'
+kjq "kube: node-b uncordoned after the absorbed wave" '.nodes[1].spec.unschedulable == false'
+kjq "kube: no shadow for an absorbed replica" "$SHADOW == 0"
+# The update fails: rollback restores node-a's pod exactly.
+kcluster "$PDB1 | .behaviour.job_fail_nodes = [\"node-b\"]"
+kstart
+run "kube: failed update after a resize rolls back" 4 $KAPPLY --update-image registry.example/os-update:1 "$K/plan-abs.json"
+name="kube: rollback restored the resized pod"
+if [ "$(jq -c "$WEBA | .spec.containers | map(.resources)" "$K/state.json")" = "$(cat "$K/web-a.before")" ] &&
+	jq -e '[.undo[] | select(.action == "restore_size" and .status == "done")] | length == 1' "$K/st/run.json" >/dev/null; then
+	ok; else bad "$(jq -c "$WEBA | .spec.containers | map(.resources)" "$K/state.json"); $(jq -c '[.steps[] | [.action, .status]]' "$K/st/run.json")"; fi
+# A cluster without in-place resize (404 from pods/resize): the step fails, nothing is changed.
+kcluster "$PDB1 | .behaviour.resize_supported = false"
+kstart
+run "kube: no in-place resize rolls back" 4 $KAPPLY "$K/plan-abs.json" &&
+	krec "in-place resize of shop/web-5d8f7b9c6-x2k4p is not available (HTTP 404 from pods/resize"
+kjq "kube: without resize the pod is untouched" "[$WEBA | .spec.containers[0].resources.requests.cpu] == [\"500m\"]"
+kjq "kube: without resize node-b was never drained" \
+	'[.pods[] | select(.metadata.name == "web-5d8f7b9c6-q7m3z")] | length == 1'
+# A node too small for the new requests: Infeasible, rolled back at once.
+kcluster "$PDB1 | .nodes[0].status.allocatable.cpu = \"0.7\""
+kstart
+run "kube: an infeasible resize rolls back" 4 $KAPPLY "$K/plan-abs.json" &&
+	krec "resize of shop/web-5d8f7b9c6-x2k4p is infeasible on its node: Node didn't have enough capacity: cpu"
+# The fixture's budget (both of web's pods) refuses the absorbed pod's
+# eviction: the drain times out and the resize is undone.
+kcluster .
+kstart
+run "kube: an absorbed pod held by its disruption budget rolls back" 4 $KAPPLY --drain-timeout 1s "$K/plan-abs.json" &&
+	krec "eviction of shop/web-5d8f7b9c6-q7m3z still refused"
+kjq "kube: after the refused drain the resized pod is restored" "[$WEBA | .spec.containers[0].resources.requests.cpu] == [\"500m\"]"
+
 # --- history from a real Prometheus with the default container queries -----------
 if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then
 	# cAdvisor-like series for the fixture's pods (and the pod-level

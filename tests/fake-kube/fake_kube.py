@@ -414,6 +414,74 @@ def delete_pod(pod):
         pod["_gone_at"] = now_ms() + int(beh("termination_ms", 200))
 
 
+# --- in-place resize ------------------------------------------------------
+
+SUFFIX = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 1024.0, "Mi": 1024.0 ** 2,
+          "Gi": 1024.0 ** 3, "Ti": 1024.0 ** 4}
+
+
+def quantity(q):
+    m = re.fullmatch(r"([0-9.]+)(m|k|M|G|T|Ki|Mi|Gi|Ti)?", str(q))
+    if not m:
+        raise ValueError("bad quantity %r" % q)
+    return float(m.group(1)) * SUFFIX.get(m.group(2) or "", 1.0)
+
+
+def pod_requests(pod):
+    tot = {"cpu": 0.0, "memory": 0.0}
+    for c in pod.get("spec", {}).get("containers", []):
+        for r in tot:
+            v = c.get("resources", {}).get("requests", {}).get(r)
+            if v is not None:
+                tot[r] += quantity(v)
+    return tot
+
+
+def actuate_resize(pod):
+    """The kubelet's side of a resize (Kubernetes 1.33+): PodResizePending
+    with reason Infeasible when the pod's new requests exceed the node's
+    allocatable, Deferred when they exceed what the other pods leave free
+    now, else the containers' actual resources (status.containerStatuses
+    [*].resources) take the spec's and status.observedGeneration catches
+    up with metadata.generation. behaviour.resize_in_progress_polls leaves
+    PodResizeInProgress on for that many GETs first."""
+    st = pod.setdefault("status", {})
+    node = find("nodes", None, pod.get("spec", {}).get("nodeName", ""))
+    alloc = (node or {}).get("status", {}).get("allocatable", {})
+    want = pod_requests(pod)
+    others = {"cpu": 0.0, "memory": 0.0}
+    for p in STATE.get("pods", []):
+        if p is not pod and p.get("spec", {}).get("nodeName") == pod.get("spec", {}).get("nodeName") \
+                and not meta(p).get("deletionTimestamp"):
+            for r, v in pod_requests(p).items():
+                others[r] += v
+    conds = [c for c in st.get("conditions", []) if c.get("type") not in ("PodResizePending", "PodResizeInProgress")]
+    for r in ("cpu", "memory"):
+        cap = quantity(alloc[r]) if r in alloc else None
+        if cap is not None and want[r] > cap:
+            conds.append({"type": "PodResizePending", "status": "True", "reason": "Infeasible",
+                          "message": "Node didn't have enough capacity: %s, requested: %g, capacity: %g"
+                          % (r, want[r], cap)})
+            break
+        if cap is not None and want[r] + others[r] > cap:
+            conds.append({"type": "PodResizePending", "status": "True", "reason": "Deferred",
+                          "message": "Node didn't have enough resource: %s, requested: %g, used: %g, capacity: %g"
+                          % (r, want[r], others[r], cap)})
+            break
+    else:
+        if pod.get("_in_progress", 0) > 0:
+            conds.append({"type": "PodResizeInProgress", "status": "True"})
+        else:
+            st["containerStatuses"] = [
+                dict([(k, v) for k, v in cs.items() if k != "resources"],
+                     resources=copy.deepcopy(c.get("resources", {})))
+                for c in pod["spec"].get("containers", [])
+                for cs in (next((x for x in st.get("containerStatuses", []) if x.get("name") == c.get("name")),
+                                {"name": c.get("name"), "ready": True}),)]
+            st["observedGeneration"] = meta(pod).get("generation", 1)
+    st["conditions"] = conds
+
+
 # --- patches -------------------------------------------------------------
 
 def merge_patch(target, patch):
@@ -584,6 +652,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if sub and not (coll == "pods" and sub == "resize" and beh("resize_supported", True)):
             return self.send(404, status_obj(404, "NotFound", "the server could not find the requested resource"))
         if method == "GET":
+            if coll == "pods" and any(c.get("type") in ("PodResizePending", "PodResizeInProgress")
+                                      and c.get("reason") != "Infeasible"
+                                      for c in obj.get("status", {}).get("conditions", [])):
+                # The kubelet retries a deferred resize and finishes one in progress.
+                obj["_in_progress"] = max(0, obj.get("_in_progress", 0) - 1)
+                actuate_resize(obj)
+                meta(obj)["resourceVersion"] = next_rv()
+                self.dump()
             return self.send(200, self.out(coll, obj))
         if method == "DELETE":
             if coll == "pods":
@@ -773,13 +849,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 409, "Conflict", 'Operation cannot be fulfilled on %s "%s": the object has been modified; '
                 "please apply your changes to the latest version and try again" % (coll, meta(obj)["name"]),
                 {"name": meta(obj)["name"], "kind": coll}))
-        if sub == "resize" and set(p) - {"spec", "metadata"}:
-            return self.send(422, status_obj(422, "Invalid", "resize may only change spec.containers[*].resources"))
+        if sub == "resize":
+            # Only the containers' cpu and memory requests and limits may change.
+            spec = p.get("spec") or {}
+            bad = set(p) - {"spec", "metadata"} or set(spec) - {"containers"} or any(
+                set(c) - {"name", "resources"} or set(c.get("resources") or {}) - {"requests", "limits"} or
+                any(set(v or {}) - {"cpu", "memory"} for v in (c.get("resources") or {}).values())
+                for c in spec.get("containers", []))
+            if bad:
+                return self.send(422, status_obj(422, "Invalid", "resize may only change the cpu and memory of "
+                                                 "spec.containers[*].resources"))
+            try:
+                for c in spec.get("containers", []):
+                    for v in (c.get("resources") or {}).values():
+                        for q in (v or {}).values():
+                            if q is not None:
+                                quantity(q)
+            except ValueError as e:
+                return self.send(422, status_obj(422, "Invalid", str(e)))
         fn = merge_patch if ct == "application/merge-patch+json" else strategic_merge
         new = fn(copy.deepcopy(obj), p)
         meta(new)["resourceVersion"] = next_rv()
         obj.clear()
         obj.update(new)
+        if sub == "resize":
+            meta(obj)["generation"] = meta(obj).get("generation", 1) + 1
+            obj["_in_progress"] = int(beh("resize_in_progress_polls", 0))
+            actuate_resize(obj)
         if coll == "poddisruptionbudgets":
             pdb_status(obj)
         self.dump()

@@ -348,3 +348,120 @@ Test(orch_cgroup, preflight_needs_the_controllers)
 	x.alloc[ADP_RES_IO] = 0;
 	cr_assert_eq(d.check(d.ctx, &p), 0, "%s", adp_error_last());
 }
+
+/* A one-wave plan where web#0 stays on p1 with alloc (a resized stayer). */
+static void stayer_plan(struct plan *p, struct plan_wave *w, struct plan_placement *x, double cpu, double mem)
+{
+	memset(p, 0, sizeof(*p));
+	memset(w, 0, sizeof(*w));
+	memset(x, 0, sizeof(*x));
+	x->component = "web";
+	x->partition = "p1";
+	x->alloc[ADP_RES_CPU] = cpu;
+	x->alloc[ADP_RES_MEMORY] = mem;
+	x->alloc[ADP_RES_IO] = 1048576; /* not resized: only cpu and memory are */
+	w->placements = x;
+	w->nplacements = 1;
+	p->waves = w;
+	p->nwaves = 1;
+}
+
+static int act(const struct plan *p, const char *action, char *msg, size_t len)
+{
+	struct orch_driver d;
+	struct plan_step s = { .id = 1, .wave = 1, .action = (char *)action, .partition = "p1", .component = "web" };
+
+	orch_local_driver(&d, &loc);
+	msg[0] = '\0';
+	return d.act(d.ctx, p, &s, msg, len);
+}
+
+Test(orch_cgroup, v2_resize_and_restore_exactly)
+{
+	struct plan p;
+	struct plan_wave w;
+	struct plan_placement x;
+	char msg[512];
+
+	fixture("{\"path\": \"adp/p1\"}", NULL);
+	v2_layout();
+	t_write("v2/adp/p1/web.0/cpu.max", "max 100000\n");
+	t_write("v2/adp/p1/web.0/memory.max", "268435456\n");
+	t_write("v2/adp/p1/web.0/memory.current", "10485760\n");
+	stayer_plan(&p, &w, &x, 0.375, 128.0 * 1048576);
+	cr_assert_eq(act(&p, "resize", msg, sizeof(msg)), 0, "%s", adp_error_last());
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/cpu.max"), "37500 100000");
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/memory.max"), "134217728");
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/io.max"), "", "io is not resized");
+	cr_assert(strstr(msg, "resized to cpu 0.375"), "%s", msg);
+	/* Repeated (a resume): the first record of the prior limits stays. */
+	cr_assert_eq(act(&p, "resize", msg, sizeof(msg)), 0, "%s", adp_error_last());
+	cr_assert_eq(act(&p, "restore_size", msg, sizeof(msg)), 0, "%s", adp_error_last());
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/cpu.max"), "max 100000");
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/memory.max"), "268435456");
+	cr_assert_neq(access(t_path("proc/size-web.0@p1.saved"), F_OK), 0, "the record is gone after the restore");
+	/* Restoring again (a rollback after the restore) changes nothing. */
+	t_write("v2/adp/p1/web.0/memory.max", "999\n");
+	cr_assert_eq(act(&p, "restore_size", msg, sizeof(msg)), 0, "%s", adp_error_last());
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/memory.max"), "999");
+	cr_assert(strstr(msg, "nothing to restore"), "%s", msg);
+}
+
+Test(orch_cgroup, resize_below_memory_in_use_is_refused)
+{
+	struct plan p;
+	struct plan_wave w;
+	struct plan_placement x;
+	char msg[512];
+
+	fixture("{\"path\": \"adp/p1\"}", NULL);
+	v2_layout();
+	t_write("v2/adp/p1/web.0/memory.max", "max\n");
+	t_write("v2/adp/p1/web.0/memory.current", "209715200\n");
+	stayer_plan(&p, &w, &x, 0.5, 64.0 * 1048576);
+	cr_assert_eq(act(&p, "resize", msg, sizeof(msg)), ADP_ESYS);
+	t_assert_msg("it uses 209715200 bytes of memory now, above the planned limit of 67108864");
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/memory.max"), "max", "left as it was");
+	/* The rollback's restore_size puts back the record made before the refusal. */
+	cr_assert_eq(act(&p, "restore_size", msg, sizeof(msg)), 0, "%s", adp_error_last());
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/memory.max"), "max");
+}
+
+Test(orch_cgroup, v1_resize_and_restore_period_and_quota)
+{
+	struct plan p;
+	struct plan_wave w;
+	struct plan_placement x;
+	char msg[512];
+
+	fixture("{\"path\": \"adp/p1\"}", NULL);
+	v1_layout(0);
+	t_write("v1/cpu/adp/p1/web.0/cpu.cfs_period_us", "50000\n");
+	t_write("v1/cpu/adp/p1/web.0/cpu.cfs_quota_us", "-1\n");
+	t_write("v1/memory/adp/p1/web.0/memory.limit_in_bytes", "9223372036854771712\n");
+	t_write("v1/memory/adp/p1/web.0/memory.usage_in_bytes", "1048576\n");
+	stayer_plan(&p, &w, &x, 1.5, 256.0 * 1048576);
+	cr_assert_eq(act(&p, "resize", msg, sizeof(msg)), 0, "%s", adp_error_last());
+	cr_assert_str_eq(slurp("v1/cpu/adp/p1/web.0/cpu.cfs_period_us"), "100000");
+	cr_assert_str_eq(slurp("v1/cpu/adp/p1/web.0/cpu.cfs_quota_us"), "150000");
+	cr_assert_str_eq(slurp("v1/memory/adp/p1/web.0/memory.limit_in_bytes"), "268435456");
+	cr_assert_eq(act(&p, "restore_size", msg, sizeof(msg)), 0, "%s", adp_error_last());
+	cr_assert_str_eq(slurp("v1/cpu/adp/p1/web.0/cpu.cfs_period_us"), "50000");
+	cr_assert_str_eq(slurp("v1/cpu/adp/p1/web.0/cpu.cfs_quota_us"), "-1");
+	cr_assert_str_eq(slurp("v1/memory/adp/p1/web.0/memory.limit_in_bytes"), "9223372036854771712");
+}
+
+Test(orch_cgroup, resize_names_a_replica_that_does_not_stay)
+{
+	struct plan p;
+	struct plan_wave w;
+	struct plan_placement x;
+	char msg[512];
+
+	fixture("{\"path\": \"adp/p1\"}", NULL);
+	v2_layout();
+	stayer_plan(&p, &w, &x, 0.5, 64.0 * 1048576);
+	x.from = "p0"; /* moved here: not a stayer */
+	cr_assert_eq(act(&p, "resize", msg, sizeof(msg)), ADP_EINPUT);
+	t_assert_msg("'web' replica 0 does not stay on 'p1' in wave 1");
+}

@@ -227,3 +227,106 @@ Test(steps, vocabulary)
 					   orch_actions[i].name);
 	}
 }
+
+/* One wave, A offline: c#0 on A is absorbed by c#1 on B; d#0 on B is
+ * granted less than its forecast (a reduction); e#0 on B is untouched. */
+static void absorb_plan(struct plan *p)
+{
+	struct plan_wave *w;
+
+	memset(p, 0, sizeof(*p));
+	p->waves = calloc(1, sizeof(*p->waves));
+	p->nwaves = 1;
+	w = &p->waves[0];
+	w->offline = calloc(1, sizeof(char *));
+	w->offline[0] = strdup("A");
+	w->noffline = 1;
+	w->placements = calloc(3, sizeof(*w->placements));
+	w->nplacements = 3;
+	w->placements[0].component = strdup("c");
+	w->placements[0].replica = 1;
+	w->placements[0].partition = strdup("B");
+	w->placements[1].component = strdup("d");
+	w->placements[1].partition = strdup("B");
+	w->placements[2].component = strdup("e");
+	w->placements[2].partition = strdup("B");
+	w->absorbed = calloc(1, sizeof(*w->absorbed));
+	w->nabsorbed = 1;
+	w->absorbed[0].component = strdup("c");
+	w->absorbed[0].partition = strdup("A");
+	p->reductions = calloc(1, sizeof(*p->reductions));
+	p->nreductions = 1;
+	p->reductions[0].wave = 1;
+	p->reductions[0].component = strdup("d");
+	p->reductions[0].partition = strdup("B");
+}
+
+Test(steps, absorbed_and_resized)
+{
+	static const struct {
+		const char *action, *partition, *component;
+		size_t replica;
+	} order[] = {
+		{ "resize", "B", "c", 1 },
+		{ "resize", "B", "d", 0 },
+		{ "drain_absorbed", "A", "c", 0 },
+		{ "stop_absorbed", "A", "c", 0 },
+		{ "run_update", "A", NULL, 0 },
+		{ "verify_partition", "A", NULL, 0 },
+		{ "start_absorbed", "A", "c", 0 },
+		{ "health_check_absorbed", "A", "c", 0 },
+		{ "undrain_absorbed", "A", "c", 0 },
+		{ "restore_size", "B", "c", 1 },
+		{ "restore_size", "B", "d", 0 },
+	};
+	static const char *const back[] = { "resize", "resize", "drain_absorbed", "stop_absorbed",
+					    "start_absorbed", "undrain_absorbed", "restore_size", "restore_size" };
+	struct plan p;
+	size_t i;
+
+	absorb_plan(&p);
+	cr_assert_eq(orch_steps_build(&p, NULL, NULL), 0, "%s", adp_error_last());
+	cr_assert_eq(p.nsteps, sizeof(order) / sizeof(order[0]));
+	check_ids(p.steps, p.nsteps);
+	for (i = 0; i < p.nsteps; i++) {
+		cr_assert_str_eq(p.steps[i].action, order[i].action, "step %zu", i);
+		cr_assert_str_eq(p.steps[i].partition, order[i].partition, "step %zu", i);
+		cr_assert(str_eq_null(p.steps[i].component, order[i].component), "step %zu", i);
+		cr_assert_eq(p.steps[i].replica, order[i].replica, "step %zu", i);
+		cr_assert_eq(p.steps[i].timeout, orch_action_find(order[i].action)->default_timeout);
+		/* e is neither reduced nor absorbing: never resized. */
+		cr_assert(!p.steps[i].component || strcmp(p.steps[i].component, "e"));
+	}
+	cr_assert_eq(p.nrollback, sizeof(back) / sizeof(back[0]));
+	for (i = 0; i < p.nrollback; i++)
+		cr_assert_str_eq(p.rollback[i].action, back[i], "rollback %zu", i);
+	check_rollback(&p);
+	/* The vocabulary pairs them. */
+	cr_assert_str_eq(orch_action_find("resize")->inverse, "restore_size");
+	cr_assert_str_eq(orch_action_find("restore_size")->inverse, "resize");
+	cr_assert_str_eq(orch_action_find("stop_absorbed")->inverse, "start_absorbed");
+	cr_assert_str_eq(orch_action_find("drain_absorbed")->inverse, "undrain_absorbed");
+	cr_assert_null(orch_action_find("health_check_absorbed")->inverse);
+	plan_release(&p);
+}
+
+/* A reduction in another wave, or of another replica, resizes nothing. */
+Test(steps, reduction_of_other_wave)
+{
+	struct plan p;
+	size_t i;
+
+	absorb_plan(&p);
+	free(p.waves[0].absorbed[0].component);
+	free(p.waves[0].absorbed[0].partition);
+	free(p.waves[0].absorbed);
+	p.waves[0].absorbed = NULL;
+	p.waves[0].nabsorbed = 0;
+	p.reductions[0].wave = 2;
+	cr_assert_eq(orch_steps_build(&p, NULL, NULL), 0);
+	for (i = 0; i < p.nsteps; i++)
+		cr_assert(strcmp(p.steps[i].action, "resize") && strcmp(p.steps[i].action, "restore_size"), "%s",
+			  p.steps[i].action);
+	cr_assert_eq(p.nsteps, 2);
+	plan_release(&p);
+}
