@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "orchestrator/steps.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/resource.h"
@@ -207,21 +208,6 @@ static json_t *placement_obj(const struct plan_placement *x)
 			 alloc_obj(x->p95_peak));
 }
 
-/* The moved replica a step acts on, or NULL. */
-static const struct plan_placement *step_placement(const struct plan *p, const struct plan_step *s)
-{
-	size_t i;
-
-	if (!s->wave || s->wave > p->nwaves || !s->component)
-		return NULL;
-	for (i = 0; i < p->waves[s->wave - 1].nplacements; i++) {
-		const struct plan_placement *x = &p->waves[s->wave - 1].placements[i];
-		if (!strcmp(x->component, s->component) && x->replica == s->replica && x->from)
-			return x;
-	}
-	return NULL;
-}
-
 /* Serialises doc (stealing it), runs the hook, and judges the exit. */
 static int call(const struct orch_exec *e, const char *phase, json_t *doc, int64_t timeout,
 		struct adp_buf *out, int *status, const char *what)
@@ -286,7 +272,7 @@ static int exec_act(void *ctx, const struct plan *p, const struct plan_step *s, 
 				 "component", s->component, "replica", (json_int_t)s->replica, "target",
 				 s->target, "timeout", (json_int_t)s->timeout);
 	json_t *doc = step ? json_pack("{s:s, s:o, s:o, s:o}", "phase", "act", "plan", plan_ref(p), "step",
-				       step, "placement", placement_obj(step_placement(p, s)))
+				       step, "placement", placement_obj(orch_step_moved(p, s)))
 			   : NULL;
 	int status, rc;
 

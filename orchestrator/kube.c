@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "orchestrator/steps.h"
 #include "partition/kube_discover.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -413,21 +414,6 @@ json_t *orch_kube_update_job(const char *name, const char *ns, const char *node,
 	return job;
 }
 
-/* The moved replica a step acts on. */
-static const struct plan_placement *placement_of(const struct plan *p, const struct plan_step *s)
-{
-	size_t i;
-
-	if (!s->wave || s->wave > p->nwaves || !s->component)
-		return NULL;
-	for (i = 0; i < p->waves[s->wave - 1].nplacements; i++) {
-		const struct plan_placement *x = &p->waves[s->wave - 1].placements[i];
-		if (!strcmp(x->component, s->component) && x->replica == s->replica && x->from)
-			return x;
-	}
-	return NULL;
-}
-
 static int has_claims(json_t *wl)
 {
 	return json_array_size(json_object_get(json_object_get(wl, "spec"), "volumeClaimTemplates")) > 0;
@@ -454,7 +440,7 @@ static int pod_ready(json_t *pod)
 
 static int start_shadow(struct orch_kube *d, const struct plan *p, const struct plan_step *s, char *msg, size_t len)
 {
-	const struct plan_placement *x = placement_of(p, s);
+	const struct plan_placement *x = orch_step_moved(p, s);
 	const char *ns, *kind, *wname;
 	json_t *wl = NULL, *pod = NULL, *ans = NULL;
 	char name[96], path[512];
@@ -906,21 +892,6 @@ static int run_hook(struct orch_kube *d, const struct plan_step *s, int64_t time
 
 /* --- resizing a staying replica in place ------------------------------ */
 
-static const struct plan_placement *find_stayer(const struct plan *p, const struct plan_step *s)
-{
-	size_t i;
-
-	if (!s->wave || s->wave > p->nwaves || !s->component || !s->partition)
-		return NULL;
-	for (i = 0; i < p->waves[s->wave - 1].nplacements; i++) {
-		const struct plan_placement *x = &p->waves[s->wave - 1].placements[i];
-		if (!strcmp(x->component, s->component) && x->replica == s->replica && !x->from &&
-		    !strcmp(x->partition, s->partition))
-			return x;
-	}
-	return NULL;
-}
-
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(str(md(*(json_t *const *)a), "name") ?: "", str(md(*(json_t *const *)b), "name") ?: "");
@@ -1082,7 +1053,7 @@ static int patch_resize(struct orch_kube *d, const char *ns, const char *name, j
 static int resize(struct orch_kube *d, const struct plan *p, const struct plan_step *s, int64_t timeout, char *msg,
 		  size_t len)
 {
-	const struct plan_placement *x = find_stayer(p, s);
+	const struct plan_placement *x = orch_step_stayer(p, s);
 	double a[ADP_RES_COUNT] = { 0 };
 	const char *ns, *kind, *wname, *name;
 	json_t *pod = NULL, *saved, *cs, *c, *want;

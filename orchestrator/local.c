@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "orchestrator/steps.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -121,20 +122,6 @@ static const struct inv_component *find_comp(const struct orch_local *l, const c
 	int i = name ? inventory_component_index(l->inv, name) : -1;
 
 	return i < 0 ? NULL : &l->inv->comps[i];
-}
-
-static const struct plan_placement *find_placement(const struct plan *p, const struct plan_step *s)
-{
-	size_t i;
-
-	if (!s->wave || s->wave > p->nwaves || !s->component)
-		return NULL;
-	for (i = 0; i < p->waves[s->wave - 1].nplacements; i++) {
-		const struct plan_placement *x = &p->waves[s->wave - 1].placements[i];
-		if (!strcmp(x->component, s->component) && x->replica == s->replica && x->from)
-			return x;
-	}
-	return NULL;
 }
 
 /* The engine's cancel: the act under way returns at its next wait. */
@@ -1587,22 +1574,6 @@ done:
 
 /* ---- resizing a staying replica ---- */
 
-/* The staying (not moved) placement a resize step names. */
-static const struct plan_placement *find_stayer(const struct plan *p, const struct plan_step *s)
-{
-	size_t i;
-
-	if (!s->wave || s->wave > p->nwaves || !s->component || !s->partition)
-		return NULL;
-	for (i = 0; i < p->waves[s->wave - 1].nplacements; i++) {
-		const struct plan_placement *x = &p->waves[s->wave - 1].placements[i];
-		if (!strcmp(x->component, s->component) && x->replica == s->replica && !x->from &&
-		    !strcmp(x->partition, s->partition))
-			return x;
-	}
-	return NULL;
-}
-
 static void size_path(const struct orch_local *l, char *out, size_t len, const char *inst, const char *part)
 {
 	snprintf(out, len, "%s/proc/size-%s@%s.saved", l->state_dir, inst, part);
@@ -1633,7 +1604,7 @@ static void chomp(char *b)
 static int resize_inst(const struct orch_local *l, const struct plan *p, const struct plan_step *s,
 		       const struct inv_component *c, const char *inst, char *msg, size_t len)
 {
-	const struct plan_placement *x = find_stayer(p, s);
+	const struct plan_placement *x = orch_step_stayer(p, s);
 	char rel[512], cpu[1200], mem[1200], path[1400], quota[128] = "", period[64] = "", mlim[64] = "", rec[400];
 	double a[ADP_RES_COUNT] = { 0 };
 	long long used = 0;
@@ -1780,7 +1751,7 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 {
 	struct orch_local *l = ctx;
 	const struct inv_component *c = find_comp(l, s->component);
-	const struct plan_placement *x = find_placement(p, s);
+	const struct plan_placement *x = orch_step_moved(p, s);
 	const char *a = s->action, *shadow = x ? x->partition : NULL, *home = x ? x->from : NULL;
 	char inst[300];
 

@@ -222,3 +222,31 @@ int orch_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 	p->nrollback = back.n;
 	return 0;
 }
+
+/* One lookup for every driver: replicas are few per wave. */
+static const struct plan_placement *step_lookup(const struct plan *p, const struct plan_step *s, int moved)
+{
+	size_t i;
+
+	if (!s->wave || s->wave > p->nwaves || !s->component || (!moved && !s->partition))
+		return NULL;
+	for (i = 0; i < p->waves[s->wave - 1].nplacements; i++) {
+		const struct plan_placement *x = &p->waves[s->wave - 1].placements[i];
+
+		if (strcmp(x->component, s->component) || x->replica != s->replica)
+			continue;
+		if (moved ? x->from != NULL : !x->from && !strcmp(x->partition, s->partition))
+			return x;
+	}
+	return NULL;
+}
+
+const struct plan_placement *orch_step_moved(const struct plan *p, const struct plan_step *s)
+{
+	return step_lookup(p, s, 1);
+}
+
+const struct plan_placement *orch_step_stayer(const struct plan *p, const struct plan_step *s)
+{
+	return step_lookup(p, s, 0);
+}

@@ -40,4 +40,10 @@ const struct orch_action *orch_action_find(const char *name);
 int orch_steps_build(struct plan *p, int64_t (*update_timeout)(const char *partition, void *ctx),
 		     void *ctx);
 
+/* The placement a step acts on (borrowed, or NULL): the moved replica
+ * of the step's component and replica in its wave, or the staying one on
+ * the step's partition (resize, restore_size). */
+const struct plan_placement *orch_step_moved(const struct plan *p, const struct plan_step *s);
+const struct plan_placement *orch_step_stayer(const struct plan *p, const struct plan_step *s);
+
 #endif
