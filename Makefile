@@ -20,7 +20,7 @@ CRIT_LIBS = $(shell pkg-config --libs criterion 2>/dev/null)
 CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lglpk -lm $(LDLIBS)
 
-CORE_SRC := $(wildcard util/*.c forecast/*.c partition/*.c plans/*.c orchestrator/*.c)
+CORE_SRC := $(wildcard util/*.c history/*.c forecast/*.c partition/*.c plans/*.c orchestrator/*.c orchestrator/*/*.c)
 CMD_SRC := $(wildcard cmd/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)

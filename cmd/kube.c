@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "partition/kube_discover.h"
+#include "orchestrator/kube/discover.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"

@@ -6,8 +6,8 @@
 #include <argp.h>
 #include <stdint.h>
 
-#include "forecast/prometheus.h"
-#include "orchestrator/kubeapi.h"
+#include "history/prometheus.h"
+#include "orchestrator/kube/client.h"
 
 struct cmd_kube_args {
 	const char *kubeconfig, *context, *sa_dir;      /* connection */
@@ -15,7 +15,7 @@ struct cmd_kube_args {
 	const char *update_image, *job_namespace;       /* apply */
 	int job_backoff_limit;
 	int64_t drain_timeout, evict_backoff_ms, poll_ms, ready_timeout;
-	struct forecast_prom_opts prom;                 /* apply's monitoring */
+	struct history_prom_opts prom;                 /* apply's monitoring */
 };
 
 /* Filled by the children below. */

@@ -9,7 +9,7 @@
 #include "cmd/cmd.h"
 #include "cmd/kube.h"
 #include "partition/exact_plan.h"
-#include "partition/kube_discover.h"
+#include "orchestrator/kube/discover.h"
 #include "partition/planner.h"
 #include "plans/store.h"
 #include "util/error.h"
@@ -27,7 +27,7 @@ struct plan_args {
 	int write;
 	int kube;         /* --driver kubernetes: discover the inventory */
 	const char *store;
-	struct forecast_prom_opts prom;
+	struct history_prom_opts prom;
 	double exact;
 };
 

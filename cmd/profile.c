@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "cmd/cmd.h"
-#include "forecast/profiler.h"
+#include "history/profiler.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/timeutil.h"

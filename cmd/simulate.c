@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "forecast/history.h"
+#include "history/history.h"
 #include "partition/inventory.h"
 #include "partition/simulate.h"
 #include "util/error.h"

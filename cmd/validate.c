@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "forecast/history.h"
+#include "history/history.h"
 #include "partition/inventory.h"
 #include "partition/schedule.h"
 #include "plans/plan.h"

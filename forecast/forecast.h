@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "forecast/history.h"
+#include "history/history.h"
 
 #define FORECAST_MAX_LEVELS 16
 #define FORECAST_MAX_HORIZON 100000

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "orchestrator/steps.h"
+#include "plans/steps.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/resource.h"
@@ -181,9 +181,9 @@ static int monitor(struct journal *j, const struct orch_opts *o, const struct or
 			if (s->wave != p->steps[upto].wave || !s->component || strcmp(s->component, x->component) ||
 			    s->replica != x->replica || strcmp(status_of(json_array_get(steps, i)), "done"))
 				continue;
-			if (!strcmp(s->action, "start_shadow"))
+			if (s->act == PLAN_START_SHADOW)
 				live = 1;
-			else if (!strcmp(s->action, "stop_shadow"))
+			else if (s->act == PLAN_STOP_SHADOW)
 				live = 0;
 		}
 		if (!live)
@@ -319,8 +319,7 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 		   const struct plan_step *s, const struct orch_opts *o, long monitor_at)
 {
 	struct act_job a = { .d = d, .p = p, .s = s };
-	const struct orch_action *act = orch_action_find(s->action);
-	double timeout = (double)(s->timeout > 0 ? s->timeout : act ? act->default_timeout : 60);
+	double timeout = (double)(s->timeout > 0 ? s->timeout : plan_actions[s->act].default_timeout);
 	double interval = o->monitor_interval > 0 ? o->monitor_interval : 5;
 	double start, deadline, next_sample, saved, journal_s;
 	int rc, arc, timed_out = 0, stopped = 0, cancelling = 0;
@@ -428,16 +427,17 @@ static int build_undo(struct journal *j, const struct plan *p)
 
 	for (i = json_array_size(steps); i-- > 0;) {
 		const char *st = status_of(json_array_get(steps, i));
-		const struct orch_action *a;
+		const struct plan_action_def *a;
 		struct plan_step inv;
 
 		if (!strcmp(st, "pending"))
 			continue;
-		a = orch_action_find(p->steps[i].action);
+		a = plan_action_find(p->steps[i].action);
 		if (!a || !a->inverse)
 			continue;
 		inv = p->steps[i];
 		inv.action = (char *)a->inverse;
+		inv.act = plan_action_id(a->inverse);
 		json_array_append_new(undo, step_json(&inv));
 	}
 	json_object_set_new(j->root, "undo", undo);
@@ -463,10 +463,10 @@ static int do_rollback(struct journal *j, const struct orch_opts *o, const struc
 		s.component = (char *)json_string_value(json_object_get(rec, "component"));
 		s.replica = (size_t)json_integer_value(json_object_get(rec, "replica"));
 		s.target = (char *)json_string_value(json_object_get(rec, "target"));
-		if (s.id < 1 || s.id > p->nsteps || !s.action)
+		if (s.id < 1 || s.id > p->nsteps || (s.act = plan_action_id(s.action)) < 0)
 			return adp_error_set(ADP_EINPUT, "journal '%s': undo entry %zu is malformed", j->path, i);
 		s.wave = p->steps[s.id - 1].wave;
-		s.timeout = orch_action_find(s.action) ? orch_action_find(s.action)->default_timeout : 60;
+		s.timeout = plan_actions[s.act].default_timeout;
 		if ((rc = run_one(j, rec, d, p, &s, o, -1)) < 0)
 			return rc;
 		failed |= rc;

@@ -4,37 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forecast/archive.h"
-#include "forecast/prometheus.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/jsonutil.h"
 #include "util/timeutil.h"
 
-static void history_spec_release(struct inv_history *h)
-{
-	int r;
-
-	free(h->path);
-	free(h->delimiter);
-	free(h->time_column);
-	free(h->time_format);
-	free(h->timezone);
-	for (r = 0; r < ADP_RES_COUNT; r++)
-		free(h->res[r].column);
-	free(h->member);
-	if (h->prom) {
-		free(h->prom->url);
-		free(h->prom->label);
-		free(h->prom->bearer_token_file);
-		free(h->prom->username);
-		free(h->prom->password_file);
-		free(h->prom->ca_file);
-		for (r = 0; r < ADP_RES_COUNT; r++)
-			free(h->prom->query[r]);
-		free(h->prom);
-	}
-}
 
 void inventory_release(struct inventory *inv)
 {
@@ -53,7 +27,7 @@ void inventory_release(struct inventory *inv)
 	for (i = 0; i < inv->ncomps; i++) {
 		free(inv->comps[i].name);
 		free(inv->comps[i].placement);
-		history_spec_release(&inv->comps[i].history);
+		history_source_release(&inv->comps[i].history);
 		json_decref(inv->comps[i].run);
 		json_decref(inv->comps[i].health);
 		json_decref(inv->comps[i].traffic);
@@ -103,194 +77,6 @@ static int read_resources(const struct adp_json_doc *d, json_t *obj, const char 
 	return 0;
 }
 
-static int dup_opt(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key,
-		   char **out)
-{
-	const char *s = NULL;
-	int rc = adp_json_string(d, obj, jpath, key, 0, &s);
-
-	if (rc || !s)
-		return rc;
-	if (!(*out = strdup(s)))
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	return 0;
-}
-
-static int dup_path(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key,
-		    char **out)
-{
-	const char *s = NULL;
-	int rc = adp_json_string(d, obj, jpath, key, 0, &s);
-
-	if (rc || !s)
-		return rc;
-	if (!(*out = adp_path_relative_to(d->path, s)))
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	return 0;
-}
-
-static int read_duration(const struct adp_json_doc *d, json_t *obj, const char *jpath,
-			 const char *key, int64_t *out)
-{
-	const char *s = NULL;
-	char sub[600];
-	int rc = adp_json_string(d, obj, jpath, key, 0, &s);
-
-	if (rc || !s)
-		return rc;
-	snprintf(sub, sizeof(sub), "%s.%s", jpath, key);
-	if (adp_duration_parse(out, s) || *out <= 0)
-		return adp_json_fail(d, sub, "'%s' is not a duration: expected e.g. \"30s\", \"5m\", \"30d\"", s);
-	return 0;
-}
-
-/* {"format": "prometheus", "query": {"url": ..., "cpu": PromQL, ...}} */
-static int read_prom_spec(const struct adp_json_doc *d, json_t *obj, const char *jpath,
-			  struct inv_history *h)
-{
-	static const char *const keys[] = { "format", "query", NULL };
-	static const char *const qkeys[] = { "url", "cpu", "memory", "io", "net", "label", "range",
-					     "step", "bearer_token_file", "username", "password_file",
-					     "ca_file", "timeout", "retries", NULL };
-	struct inv_prom *p;
-	json_t *q = json_object_get(obj, "query");
-	char sub[600];
-	double retries = 0;
-	int rc, r, any = 0;
-
-	if ((rc = adp_json_check_keys(d, obj, jpath, keys)))
-		return rc;
-	snprintf(sub, sizeof(sub), "%s.query", jpath);
-	if (!json_is_object(q))
-		return adp_json_fail(d, q ? sub : jpath,
-				     "expected \"query\": {\"url\": ..., \"cpu\": PromQL, \"memory\": PromQL}");
-	if (!(p = h->prom = calloc(1, sizeof(*p))))
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	if ((rc = adp_json_check_keys(d, q, sub, qkeys)) ||
-	    (rc = dup_opt(d, q, sub, "url", &p->url)) ||
-	    (rc = dup_opt(d, q, sub, "label", &p->label)) ||
-	    (rc = dup_path(d, q, sub, "bearer_token_file", &p->bearer_token_file)) ||
-	    (rc = dup_opt(d, q, sub, "username", &p->username)) ||
-	    (rc = dup_path(d, q, sub, "password_file", &p->password_file)) ||
-	    (rc = dup_path(d, q, sub, "ca_file", &p->ca_file)) ||
-	    (rc = read_duration(d, q, sub, "range", &p->range)) ||
-	    (rc = read_duration(d, q, sub, "step", &p->step)) ||
-	    (rc = read_duration(d, q, sub, "timeout", &p->timeout)) ||
-	    (rc = adp_json_number(d, q, sub, "retries", 0, 0, FORECAST_PROM_MAX_RETRIES, &retries)))
-		return rc;
-	p->retries = retries == 0 ? -1 : (int)retries;
-	if (!json_object_get(q, "retries"))
-		p->retries = 0;
-	if (!p->url)
-		return adp_json_fail(d, sub, "missing required field 'url'");
-	if (strncmp(p->url, "http://", 7) && strncmp(p->url, "https://", 8)) {
-		char upath[640];
-		snprintf(upath, sizeof(upath), "%s.url", sub);
-		return adp_json_fail(d, upath, "'%s' is not an http:// or https:// URL", p->url);
-	}
-	if (p->username && !p->password_file)
-		return adp_json_fail(d, sub, "username needs password_file");
-	if (p->username && p->bearer_token_file)
-		return adp_json_fail(d, sub, "give bearer_token_file or username, not both");
-	for (r = 0; r < ADP_RES_COUNT; r++) {
-		if ((rc = dup_opt(d, q, sub, adp_resource_name(r), &p->query[r])))
-			return rc;
-		any |= p->query[r] != NULL;
-	}
-	if (!any)
-		return adp_json_fail(d, sub, "names no query: expected PromQL for at least one of cpu, memory, io, net");
-	h->format = INV_HISTORY_PROMETHEUS;
-	return 0;
-}
-
-static int read_history_spec(const struct adp_json_doc *d, json_t *obj, const char *jpath,
-			     struct inv_history *h)
-{
-	static const char *const keys[] = { "file", "format", "delimiter", "time_column",
-					    "time_format", "timezone", "columns", "member", NULL };
-	static const char *const colkeys[] = { "column", "scale", "offset", NULL };
-	const char *file = NULL, *format = "columns";
-	char sub[512];
-	json_t *cols;
-	int rc, r, any = 0;
-
-	if (!json_is_object(obj))
-		return adp_json_fail(d, jpath, "expected an object naming the history file");
-	if (json_is_string(json_object_get(obj, "format")) &&
-	    !strcmp(json_string_value(json_object_get(obj, "format")), "prometheus"))
-		return read_prom_spec(d, obj, jpath, h);
-	if ((rc = adp_json_check_keys(d, obj, jpath, keys)) ||
-	    (rc = adp_json_string(d, obj, jpath, "file", 1, &file)) ||
-	    (rc = adp_json_string(d, obj, jpath, "format", 0, &format)))
-		return rc;
-	if (!strcmp(format, "long"))
-		h->format = INV_HISTORY_LONG;
-	else if (!strcmp(format, "columns"))
-		h->format = INV_HISTORY_COLUMNS;
-	else {
-		snprintf(sub, sizeof(sub), "%s.format", jpath);
-		return adp_json_fail(d, sub, "unknown format '%s': expected \"long\", \"columns\" or \"prometheus\"", format);
-	}
-	if (!(h->path = adp_path_relative_to(d->path, file)))
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	if ((rc = dup_opt(d, obj, jpath, "delimiter", &h->delimiter)) ||
-	    (rc = dup_opt(d, obj, jpath, "member", &h->member)) ||
-	    (rc = dup_opt(d, obj, jpath, "time_column", &h->time_column)) ||
-	    (rc = dup_opt(d, obj, jpath, "time_format", &h->time_format)) ||
-	    (rc = dup_opt(d, obj, jpath, "timezone", &h->timezone)))
-		return rc;
-	if (h->timezone && !adp_tz_valid(h->timezone)) {
-		snprintf(sub, sizeof(sub), "%s.timezone", jpath);
-		return adp_json_fail(d, sub, "unknown time zone '%s': expected an IANA name such as \"Europe/Berlin\"",
-				     h->timezone);
-	}
-	cols = json_object_get(obj, "columns");
-	if (h->format == INV_HISTORY_LONG) {
-		if (cols) {
-			snprintf(sub, sizeof(sub), "%s.columns", jpath);
-			return adp_json_fail(d, sub, "a long-format file names its columns itself; remove this field");
-		}
-		return 0;
-	}
-	snprintf(sub, sizeof(sub), "%s.columns", jpath);
-	if (!json_is_object(cols))
-		return adp_json_fail(d, json_object_get(obj, "columns") ? sub : jpath,
-				     "expected \"columns\": {\"cpu\": {\"column\": ..., \"scale\": ...}, ...}");
-	{
-		static const char *const reskeys[] = { "cpu", "memory", "io", "net", NULL };
-		if ((rc = adp_json_check_keys(d, cols, sub, reskeys)))
-			return rc;
-	}
-	for (r = 0; r < ADP_RES_COUNT; r++) {
-		json_t *c = json_object_get(cols, adp_resource_name(r));
-		char cpath[600];
-		double scale = 1, offset = 0;
-
-		if (!c)
-			continue;
-		snprintf(cpath, sizeof(cpath), "%s.%s", sub, adp_resource_name(r));
-		if (json_is_string(c)) {
-			if (!(h->res[r].column = strdup(json_string_value(c))))
-				return adp_error_set(ADP_ENOMEM, "out of memory");
-		} else if (json_is_object(c)) {
-			if ((rc = adp_json_check_keys(d, c, cpath, colkeys)) ||
-			    (rc = dup_opt(d, c, cpath, "column", &h->res[r].column)) ||
-			    (rc = adp_json_number(d, c, cpath, "scale", 0, 0, 1e15, &scale)) ||
-			    (rc = adp_json_quantity(d, c, cpath, "offset", 0, &offset)))
-				return rc;
-			if (!h->res[r].column)
-				return adp_json_fail(d, cpath, "missing required field 'column'");
-		} else {
-			return adp_json_fail(d, cpath, "expected a column name or {\"column\": ..., \"scale\": ...}");
-		}
-		h->res[r].scale = scale;
-		h->res[r].offset = offset;
-		any = 1;
-	}
-	if (!any)
-		return adp_json_fail(d, sub, "names no resource: expected at least one of cpu, memory, io, net");
-	return 0;
-}
 
 /* ---- apply's sections: checked here so that errors carry a line ---- */
 
@@ -603,7 +389,7 @@ static int read_component(const struct adp_json_doc *d, json_t *obj, const char 
 	}
 	if ((v = json_object_get(obj, "history"))) {
 		snprintf(sub, sizeof(sub), "%s.history", jpath);
-		if ((rc = read_history_spec(d, v, sub, &c->history)))
+		if ((rc = history_source_parse(&c->history, d, v, sub)))
 			return rc;
 	}
 	{
@@ -695,102 +481,25 @@ done:
 	return rc;
 }
 
-static int add_file(char ***files, size_t *nfiles, const char *path)
-{
-	char **grown;
-	size_t i;
-
-	for (i = 0; i < *nfiles; i++)
-		if (!strcmp((*files)[i], path))
-			return 0;
-	if (!(grown = realloc(*files, (*nfiles + 1) * sizeof(*grown))))
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	*files = grown;
-	if (!(grown[*nfiles] = strdup(path)))
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	(*nfiles)++;
-	return 0;
-}
-
-static int has_any(const struct history *h, const char *component)
-{
-	int r;
-
-	for (r = 0; r < ADP_RES_COUNT; r++)
-		if (history_find(h, component, r))
-			return 1;
-	return 0;
-}
-
 int inventory_load_history(struct history *h, const struct inventory *inv,
 			   const char *const *extra, size_t nextra,
 			   const struct history_opts *o, char ***files, size_t *nfiles)
 {
 	size_t i;
-	int rc, r;
+	int rc;
 
 	for (i = 0; i < nextra; i++) {
 		if ((rc = history_add_file(h, extra[i], o)) ||
-		    (rc = add_file(files, nfiles, extra[i])))
+		    (rc = history_files_add(files, nfiles, extra[i])))
 			return rc;
 	}
 	for (i = 0; i < inv->ncomps; i++) {
 		const struct inv_component *c = &inv->comps[i];
-		const struct inv_history *hs = &c->history;
 
-		if (hs->format == INV_HISTORY_NONE || has_any(h, c->name))
+		if (history_has_component(h, c->name))
 			continue;
-		if (hs->format == INV_HISTORY_PROMETHEUS) {
-			struct forecast_prom_opts po = {
-				.url = hs->prom->url,
-				.label = hs->prom->label,
-				.range = hs->prom->range,
-				.step = hs->prom->step,
-				.bearer_token_file = hs->prom->bearer_token_file,
-				.username = hs->prom->username,
-				.password_file = hs->prom->password_file,
-				.ca_file = hs->prom->ca_file,
-				.timeout = hs->prom->timeout,
-				.retries = hs->prom->retries,
-			};
-
-			for (r = 0; r < ADP_RES_COUNT; r++)
-				po.query[r] = hs->prom->query[r];
-			if ((rc = forecast_prom_read(h, &po, c->name, o)))
-				return adp_error_wrap(rc, "component '%s'", c->name);
-			continue;
-		}
-		if (hs->format == INV_HISTORY_LONG) {
-			/* One long file may serve several components: read it once. */
-			size_t f;
-			int seen = 0;
-
-			for (f = 0; f < *nfiles; f++)
-				seen |= !strcmp((*files)[f], hs->path);
-			if (!seen && ((rc = hs->member ? forecast_archive_read(h, hs->path, hs->member, NULL, NULL,
-										 o, NULL, NULL)
-						       : history_add_file(h, hs->path, o)) ||
-				      (rc = add_file(files, nfiles, hs->path))))
-				return rc;
-		} else {
-			struct history_mapping m = {
-				.delimiter = hs->delimiter,
-				.time_column = hs->time_column,
-				.time_format = hs->time_format,
-				.timezone = hs->timezone,
-			};
-
-			for (r = 0; r < ADP_RES_COUNT; r++) {
-				m.res[r].column = hs->res[r].column;
-				m.res[r].scale = hs->res[r].scale;
-				m.res[r].offset = hs->res[r].offset;
-			}
-			if ((rc = hs->member ? forecast_archive_read(h, hs->path, hs->member, c->name, &m, o,
-								     NULL, NULL)
-					     : history_add_mapped_csv(h, hs->path, c->name, &m, o)) ||
-			    (rc = add_file(files, nfiles, hs->path)))
-				return adp_error_wrap(rc ? rc : ADP_EINPUT, "component '%s'", c->name);
-		}
+		if ((rc = history_source_read(h, &c->history, c->name, o, files, nfiles)))
+			return rc;
 	}
 	for (i = 0; i < h->n; i++)
 		if (inventory_component_index(inv, h->items[i].component) < 0)
@@ -798,7 +507,7 @@ int inventory_load_history(struct history *h, const struct inventory *inv,
 					     "%s: history names component '%s', which the inventory '%s' does not define",
 					     h->items[i].source, h->items[i].component, inv->path);
 	for (i = 0; i < inv->ncomps; i++)
-		if (!has_any(h, inv->comps[i].name))
+		if (!history_has_component(h, inv->comps[i].name))
 			return adp_error_set(ADP_EINPUT,
 					     "%s: component '%s' has no history: give it a \"history\" field or pass a long-format file with --history",
 					     inv->path, inv->comps[i].name);

@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "forecast/history.h"
+#include "history/history.h"
+#include "history/source.h"
 #include "util/resource.h"
 
 #define INV_MAX_PARTITIONS 4096
@@ -31,36 +32,13 @@ struct inv_partition {
 	json_t *kube;
 };
 
-enum inv_history_format { INV_HISTORY_NONE, INV_HISTORY_LONG, INV_HISTORY_COLUMNS,
-			  INV_HISTORY_PROMETHEUS };
-
-/* "history": {"format": "prometheus", "query": {...}}: all owned or NULL. */
-struct inv_prom {
-	char *url, *label, *bearer_token_file, *username, *password_file, *ca_file;
-	char *query[ADP_RES_COUNT];
-	int64_t range, step, timeout; /* seconds; 0: defaults */
-	int retries;                  /* 0: default; -1: none */
-};
-
-struct inv_history {
-	int format;        /* enum inv_history_format */
-	char *path;        /* owned; resolved against the inventory's directory */
-	char *delimiter, *time_column, *time_format, *timezone; /* owned or NULL */
-	struct {
-		char *column;  /* owned or NULL */
-		double scale, offset;
-	} res[ADP_RES_COUNT];
-	char *member;      /* owned or NULL: fnmatch pattern of members when file is an archive */
-	struct inv_prom *prom; /* owned; for INV_HISTORY_PROMETHEUS */
-};
-
 struct inv_component {
 	char *name;                /* owned */
 	int tier;                  /* 0 most critical .. INV_MAX_TIER */
 	size_t replicas;
 	size_t *placement;         /* owned: replicas partition indices */
 	double min[ADP_RES_COUNT]; /* guarantees per replica */
-	struct inv_history history;
+	struct history_source history;
 	/* Optional, for apply's local driver (references owned, or NULL):
 	 * run {argv, env, cwd, stop_grace, ports}, health {http, expect_status,
 	 * timeout, retries} or {command}, traffic {haproxy_socket, backend,

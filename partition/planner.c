@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orchestrator/steps.h"
+#include "plans/steps.h"
 #include "util/error.h"
 #include "util/timeutil.h"
 
@@ -1893,7 +1893,7 @@ int part_plan(struct plan *out, const struct part_request *req)
 				adp_resource_name(p.rollback_check.resource), p.rollback_check.bound,
 				p.rollback_check.capacity)))
 		goto done;
-	if ((rc = orch_steps_build(&p, step_update_timeout, &c)))
+	if ((rc = plan_steps_build(&p, step_update_timeout, &c)))
 		goto done;
 	if (c.d.K < 7 && (rc = plan_add_risk(&p, "only %zu joint scenarios: overload probabilities are coarse (a week of history gives 7)", c.d.K)))
 		goto done;

@@ -7,7 +7,7 @@
 #define ADP_PLANNER_H
 
 #include "forecast/forecast.h"
-#include "forecast/prometheus.h"
+#include "history/prometheus.h"
 #include "partition/inventory.h"
 #include "partition/schedule.h"
 #include "plans/plan.h"
@@ -132,7 +132,7 @@ struct part_run_opts {
 	/* Prometheus read before the inventory's own history (NULL: none);
 	 * its series are named by the label and limited to the inventory's
 	 * components. */
-	const struct forecast_prom_opts *prom;
+	const struct history_prom_opts *prom;
 	/* Passed to part_request (NULL: the heuristic). */
 	int (*place_movers)(const struct part_wave_problem *pb, size_t *assign, void *arg);
 	void *place_arg;

@@ -39,7 +39,7 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 	ho.max_gap = sched.max_gap;
 	ho.until = o->now;
 	if (o->prom) {
-		struct forecast_prom_opts po = *o->prom;
+		struct history_prom_opts po = *o->prom;
 		const char **names = calloc(inv.ncomps ? inv.ncomps : 1, sizeof(*names));
 
 		if (!names) {
@@ -50,7 +50,7 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 			names[i] = inv.comps[i].name;
 		po.only = names;
 		po.nonly = inv.ncomps;
-		rc = forecast_prom_read(&hist, &po, NULL, &ho);
+		rc = history_prom_read(&hist, &po, NULL, &ho);
 		free(names);
 		if (rc)
 			goto done;

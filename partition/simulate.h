@@ -5,7 +5,7 @@
 #ifndef ADP_SIMULATE_H
 #define ADP_SIMULATE_H
 
-#include "forecast/history.h"
+#include "history/history.h"
 #include "plans/plan.h"
 
 /* PART_SIM_EQUAL: the VPA-like recommendations scaled, per resource, so

@@ -113,7 +113,8 @@ struct plan_cost {
 struct plan_step {
 	size_t id;
 	size_t wave;        /* 1-based */
-	char *action;       /* see orchestrator/steps.h */
+	char *action;       /* owned; a name of plans/steps.h */
+	int act;            /* enum plan_action of action, resolved when the step is built or read */
 	char *partition;    /* or NULL */
 	char *component;    /* or NULL */
 	size_t replica;

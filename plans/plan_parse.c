@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orchestrator/steps.h"
+#include "plans/steps.h"
 #include "plans/plan.h"
 #include "util/error.h"
 #include "util/jsonutil.h"
@@ -155,7 +155,7 @@ static int parse_steps(const struct adp_json_doc *d, json_t *root, const char *k
 		s->timeout = (int64_t)timeout;
 		/* apply runs these: a step it has no meaning for, or outside
 		 * every wave, must not pass validation. */
-		if (!orch_action_find(s->action)) {
+		if ((s->act = plan_action_id(s->action)) < 0) {
 			char sub[PATH_MAX_LEN];
 			snprintf(sub, sizeof(sub), "%s.action", jpath);
 			return adp_json_fail(d, sub, "unknown action '%s'", s->action);

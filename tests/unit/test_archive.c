@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "forecast/archive.h"
+#include "history/archive.h"
 #include "util/error.h"
 
 static char dir[64];
@@ -105,7 +105,7 @@ Test(archive, tar_gz_long_csv_member)
 	snprintf(path, sizeof(path), "%s/h.tar.gz", dir);
 	write_archive(path, 0, FILT_GZIP, m, 1);
 	history_init(&h);
-	cr_assert_eq(forecast_archive_read(&h, path, "*.csv", NULL, NULL, &opts, NULL, &n), 0, "%s",
+	cr_assert_eq(history_archive_read(&h, path, "*.csv", NULL, NULL, &opts, NULL, &n), 0, "%s",
 		     adp_error_last());
 	cr_assert_eq(n, 1);
 	cr_assert_not_null(s = history_find(&h, "api", ADP_RES_CPU));
@@ -131,7 +131,7 @@ Test(archive, pattern_selects_members_in_tar_xz)
 	snprintf(path, sizeof(path), "%s/h.tar.xz", dir);
 	write_archive(path, 0, FILT_XZ, m, 3);
 	history_init(&h);
-	cr_assert_eq(forecast_archive_read(&h, path, "b/*.csv", NULL, NULL, &opts, NULL, &n), 0, "%s",
+	cr_assert_eq(history_archive_read(&h, path, "b/*.csv", NULL, NULL, &opts, NULL, &n), 0, "%s",
 		     adp_error_last());
 	cr_assert_eq(n, 1);
 	cr_assert_not_null(history_find(&h, "db", ADP_RES_CPU));
@@ -152,7 +152,7 @@ Test(archive, zip_json_member)
 	snprintf(path, sizeof(path), "%s/h.zip", dir);
 	write_archive(path, 1, FILT_NONE, m, 1);
 	history_init(&h);
-	cr_assert_eq(forecast_archive_read(&h, path, "*.json", NULL, NULL, &opts, NULL, NULL), 0, "%s",
+	cr_assert_eq(history_archive_read(&h, path, "*.json", NULL, NULL, &opts, NULL, NULL), 0, "%s",
 		     adp_error_last());
 	cr_assert_not_null(s = history_find(&h, "web", ADP_RES_CPU));
 	cr_assert_eq(s->n, 2);
@@ -175,7 +175,7 @@ Test(archive, mapped_member_in_plain_tar)
 	snprintf(path, sizeof(path), "%s/h.tar", dir);
 	write_archive(path, 0, FILT_NONE, m, 1);
 	history_init(&h);
-	cr_assert_eq(forecast_archive_read(&h, path, "wide.csv", "svc", &map, &opts, NULL, NULL), 0, "%s",
+	cr_assert_eq(history_archive_read(&h, path, "wide.csv", "svc", &map, &opts, NULL, NULL), 0, "%s",
 		     adp_error_last());
 	cr_assert_not_null(s = history_find(&h, "svc", ADP_RES_CPU));
 	cr_assert_float_eq(s->v[1], 0.7, 1e-12);
@@ -192,13 +192,13 @@ Test(archive, errors_name_archive_and_member)
 	snprintf(path, sizeof(path), "%s/bad.tar.gz", dir);
 	write_archive(path, 0, FILT_GZIP, m, 1);
 	history_init(&h);
-	cr_assert_eq(forecast_archive_read(&h, path, "*.csv", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
+	cr_assert_eq(history_archive_read(&h, path, "*.csv", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "bad.tar.gz(bad.csv):2:4: value: 'abc' is not a number"), "%s",
 		  adp_error_last());
-	cr_assert_eq(forecast_archive_read(&h, path, "*.json", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
+	cr_assert_eq(history_archive_read(&h, path, "*.json", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "no member matches '*.json'"), "%s", adp_error_last());
 	snprintf(path, sizeof(path), "%s/missing.tar", dir);
-	cr_assert_eq(forecast_archive_read(&h, path, "*", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
+	cr_assert_eq(history_archive_read(&h, path, "*", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "cannot open archive"), "%s", adp_error_last());
 	/* a file that is no archive */
 	snprintf(path, sizeof(path), "%s/plain.tar", dir);
@@ -208,7 +208,7 @@ Test(archive, errors_name_archive_and_member)
 		fputs("timestamp,component\nnot an archive\n", f);
 		fclose(f);
 	}
-	cr_assert_eq(forecast_archive_read(&h, path, "*", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
+	cr_assert_eq(history_archive_read(&h, path, "*", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "plain.tar"), "%s", adp_error_last());
 	cr_assert_eq(h.n, 0);
 	history_release(&h);
@@ -225,10 +225,10 @@ Test(archive, gzip_bomb_is_refused_by_ratio, .timeout = 120)
 	snprintf(path, sizeof(path), "%s/bomb.tar.gz", dir);
 	write_archive(path, 0, FILT_GZIP, m, 1);
 	history_init(&h);
-	cr_assert_eq(forecast_archive_read(&h, path, "*.csv", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
+	cr_assert_eq(history_archive_read(&h, path, "*.csv", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "possible archive bomb"), "%s", adp_error_last());
 	/* Skipped (unmatched) members are judged too. */
-	cr_assert_eq(forecast_archive_read(&h, path, "*.json", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
+	cr_assert_eq(history_archive_read(&h, path, "*.json", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "possible archive bomb"), "%s", adp_error_last());
 	history_release(&h);
 }
@@ -236,30 +236,30 @@ Test(archive, gzip_bomb_is_refused_by_ratio, .timeout = 120)
 Test(archive, member_size_limit_without_ratio, .timeout = 120)
 {
 	struct member m[] = { { "big.csv", NULL, (size_t)3 << 20 } };
-	struct forecast_archive_limits lim;
+	struct history_archive_limits lim;
 	struct history h;
 	char path[128];
 
-	forecast_archive_limits_default(&lim);
+	history_archive_limits_default(&lim);
 	lim.max_ratio = 0;
 	lim.max_member = (uint64_t)1 << 20;
 	snprintf(path, sizeof(path), "%s/big.tar.gz", dir);
 	write_archive(path, 0, FILT_GZIP, m, 1);
 	history_init(&h);
-	cr_assert_eq(forecast_archive_read(&h, path, "*.csv", NULL, NULL, &opts, &lim, NULL), ADP_EINPUT);
+	cr_assert_eq(history_archive_read(&h, path, "*.csv", NULL, NULL, &opts, &lim, NULL), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "big.tar.gz(big.csv): member expands beyond the limit")
 		  || strstr(adp_error_last(), "big.tar.gz(big.csv)' expands beyond the limit"),
 		  "%s", adp_error_last());
 	lim.max_member = (uint64_t)8 << 20;
 	lim.max_total = (uint64_t)1 << 20;
-	cr_assert_eq(forecast_archive_read(&h, path, "*.csv", NULL, NULL, &opts, &lim, NULL), ADP_EINPUT);
+	cr_assert_eq(history_archive_read(&h, path, "*.csv", NULL, NULL, &opts, &lim, NULL), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "in all"), "%s", adp_error_last());
 	history_release(&h);
 }
 
 Test(archive, too_many_entries, .timeout = 120)
 {
-	size_t n = FORECAST_ARCHIVE_MAX_ENTRIES + 1, i;
+	size_t n = HISTORY_ARCHIVE_MAX_ENTRIES + 1, i;
 	struct member *m = calloc(n, sizeof(*m));
 	char (*names)[24] = calloc(n, sizeof(*names));
 	struct history h;
@@ -274,7 +274,7 @@ Test(archive, too_many_entries, .timeout = 120)
 	snprintf(path, sizeof(path), "%s/many.tar", dir);
 	write_archive(path, 0, FILT_NONE, m, n);
 	history_init(&h);
-	cr_assert_eq(forecast_archive_read(&h, path, "*.csv", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
+	cr_assert_eq(history_archive_read(&h, path, "*.csv", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "more than 10000 entries"), "%s", adp_error_last());
 	history_release(&h);
 	free(m);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "forecast/history.h"
+#include "history/history.h"
 #include "tests/unit/helpers.h"
 #include "util/error.h"
 

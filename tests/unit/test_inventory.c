@@ -90,10 +90,10 @@ Test(inventory, demo_loads)
 	cr_assert_eq(inv.comps[m].placement[0], (size_t)a);
 	cr_assert_eq(inv.comps[m].placement[1], (size_t)inventory_partition_index(&inv, "node-c"));
 	cr_assert_float_eq(inv.comps[m].min[ADP_RES_MEMORY], 512.0 * 1048576, 1e-6);
-	cr_assert_eq(inv.comps[m].history.format, INV_HISTORY_COLUMNS);
+	cr_assert_eq(inv.comps[m].history.format, HISTORY_SOURCE_COLUMNS);
 	cr_assert_str_eq(inv.comps[m].history.path, "testdata/demo/history/mongo-01.csv");
-	cr_assert_str_eq(inv.comps[m].history.res[ADP_RES_CPU].column, "Value");
-	cr_assert_float_eq(inv.comps[m].history.res[ADP_RES_MEMORY].offset, 4.0 * 1073741824, 1);
+	cr_assert_str_eq(inv.comps[m].history.map.res[ADP_RES_CPU].column, "Value");
+	cr_assert_float_eq(inv.comps[m].history.map.res[ADP_RES_MEMORY].offset, 4.0 * 1073741824, 1);
 	inventory_release(&inv);
 	inventory_release(&inv); /* releasing twice is safe */
 	inventory_release(NULL);
@@ -136,7 +136,7 @@ Test(inventory, fixture_defaults)
 	cr_assert_float_eq(inv.comps[3].min[ADP_RES_IO], 0, 1e-12);
 	cr_assert_str_eq(inv.parts[1].zone, "");
 	cr_assert_float_eq(inv.parts[1].capacity[ADP_RES_NET], 0, 1e-12);
-	cr_assert_eq(inv.comps[0].history.format, INV_HISTORY_NONE);
+	cr_assert_eq(inv.comps[0].history.format, HISTORY_SOURCE_NONE);
 	inventory_release(&inv);
 }
 
@@ -278,11 +278,11 @@ Test(inventory, history_relative_to_inventory)
 	cr_assert_eq(inventory_load(&inv, t_write("inv.json", text)), 0, "%s", adp_error_last());
 	snprintf(want, sizeof(want), "%s/h/c3.csv", t_dir);
 	cr_assert_str_eq(inv.comps[3].history.path, want);
-	cr_assert_str_eq(inv.comps[3].history.time_column, "t");
-	cr_assert_float_eq(inv.comps[3].history.res[ADP_RES_CPU].scale, 0.5, 1e-12);
-	cr_assert_float_eq(inv.comps[3].history.res[ADP_RES_CPU].offset, 1000, 1e-12);
-	cr_assert_str_eq(inv.comps[3].history.res[ADP_RES_NET].column, "n");
-	cr_assert_float_eq(inv.comps[3].history.res[ADP_RES_NET].scale, 1, 1e-12);
+	cr_assert_str_eq(inv.comps[3].history.map.time_column, "t");
+	cr_assert_float_eq(inv.comps[3].history.map.res[ADP_RES_CPU].scale, 0.5, 1e-12);
+	cr_assert_float_eq(inv.comps[3].history.map.res[ADP_RES_CPU].offset, 1000, 1e-12);
+	cr_assert_str_eq(inv.comps[3].history.map.res[ADP_RES_NET].column, "n");
+	cr_assert_float_eq(inv.comps[3].history.map.res[ADP_RES_NET].scale, 1, 1e-12);
 	inventory_release(&inv);
 }
 

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "orchestrator/kube.h"
-#include "orchestrator/kubeapi.h"
-#include "partition/kube_discover.h"
+#include "orchestrator/kube/driver.h"
+#include "orchestrator/kube/client.h"
+#include "orchestrator/kube/discover.h"
 #include "util/error.h"
 
 TestSuite(kube, .init = t_setup, .fini = t_teardown);

@@ -8,7 +8,7 @@
 #include <sys/sysmacros.h>
 
 #include "helpers.h"
-#include "orchestrator/local.h"
+#include "orchestrator/local/driver.h"
 #include "util/error.h"
 
 static void mk(const char *rel)

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "orchestrator/engine.h"
-#include "orchestrator/steps.h"
+#include "plans/steps.h"
 #include "partition/planner.h"
 #include "plans/plan.h"
 #include "util/error.h"
@@ -200,7 +200,7 @@ Test(orch_engine, failure_reverses_completed_steps_last_first)
 	/* Forward calls up to the failure, then the inverses in reverse. */
 	k = failed_at + 1;
 	for (i = failed_at + 1; i-- > 0;) {
-		const struct orch_action *a = orch_action_find(plan.steps[i].action);
+		const struct plan_action_def *a = plan_action_find(plan.steps[i].action);
 		if (!a->inverse)
 			continue;
 		cr_assert_lt(k, f.ncalls);

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "orchestrator/engine.h"
-#include "orchestrator/exec.h"
+#include "orchestrator/exec/driver.h"
 #include "partition/planner.h"
 #include "plans/plan.h"
 #include "util/error.h"

@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "forecast/history.h"
-#include "forecast/profiler.h"
+#include "history/history.h"
+#include "history/profiler.h"
 #include "util/buf.h"
 #include "util/error.h"
 

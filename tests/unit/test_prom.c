@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "forecast/prometheus.h"
+#include "history/prometheus.h"
 #include "util/error.h"
 
 enum mode { M_SERIES, M_FAIL_FIRST, M_BIG, M_BAD_DATA, M_EMPTY, M_TWO_SERIES };
@@ -151,9 +151,9 @@ static char url[64];
 /* 2018-05-06T00:00:00Z */
 static const int64_t until = 1525564800;
 
-static struct forecast_prom_opts popts(void)
+static struct history_prom_opts popts(void)
 {
-	struct forecast_prom_opts p = { 0 };
+	struct history_prom_opts p = { 0 };
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
 	p.url = url;
@@ -167,7 +167,7 @@ static struct forecast_prom_opts popts(void)
 Test(prom, long_range_is_split_under_the_point_limit)
 {
 	struct history_opts o = { 60, 3600, until };
-	struct forecast_prom_opts p;
+	struct history_prom_opts p;
 	const struct series *s;
 	struct history h;
 	int i;
@@ -175,13 +175,13 @@ Test(prom, long_range_is_split_under_the_point_limit)
 	start(M_SERIES);
 	p = popts();
 	history_init(&h);
-	cr_assert_eq(forecast_prom_read(&h, &p, "web", &o), 0, "%s", adp_error_last());
+	cr_assert_eq(history_prom_read(&h, &p, "web", &o), 0, "%s", adp_error_last());
 	/* 30 days at 60 s: 43199 points after the first and before the origin, so 4 requests of at most 11000. */
 	cr_assert_eq(srv.nreq, 4);
 	cr_assert_eq(srv.start[0] % 60, 0);
 	for (i = 0; i < srv.nreq; i++) {
 		cr_assert_eq(srv.step[i], 60);
-		cr_assert_leq((srv.end[i] - srv.start[i]) / 60 + 1, FORECAST_PROM_MAX_POINTS);
+		cr_assert_leq((srv.end[i] - srv.start[i]) / 60 + 1, HISTORY_PROM_MAX_POINTS);
 		if (i)
 			cr_assert_eq(srv.start[i], srv.end[i - 1] + 60, "chunks must be contiguous");
 	}
@@ -200,7 +200,7 @@ Test(prom, long_range_is_split_under_the_point_limit)
 Test(prom, smaller_point_limit_and_own_step)
 {
 	struct history_opts o = { 300, 3600, until };
-	struct forecast_prom_opts p;
+	struct history_prom_opts p;
 	struct history h;
 
 	start(M_SERIES);
@@ -209,7 +209,7 @@ Test(prom, smaller_point_limit_and_own_step)
 	p.step = 3600;
 	p.max_points = 5;
 	history_init(&h);
-	cr_assert_eq(forecast_prom_read(&h, &p, "web", &o), 0, "%s", adp_error_last());
+	cr_assert_eq(history_prom_read(&h, &p, "web", &o), 0, "%s", adp_error_last());
 	/* 24 hourly points, 5 per request. */
 	cr_assert_eq(srv.nreq, 5);
 	cr_assert_eq(srv.step[0], 3600);
@@ -221,7 +221,7 @@ Test(prom, all_series_named_by_label_with_filter)
 {
 	struct history_opts o = { 3600, 3600, until };
 	static const char *const only[] = { "db", "web" };
-	struct forecast_prom_opts p;
+	struct history_prom_opts p;
 	struct history h;
 
 	start(M_TWO_SERIES);
@@ -229,7 +229,7 @@ Test(prom, all_series_named_by_label_with_filter)
 	p.range = 86400;
 	p.query[ADP_RES_CPU] = "load";
 	history_init(&h);
-	cr_assert_eq(forecast_prom_read(&h, &p, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(history_prom_read(&h, &p, NULL, &o), 0, "%s", adp_error_last());
 	cr_assert_not_null(history_find(&h, "web", ADP_RES_CPU));
 	cr_assert_float_eq(series_at(history_find(&h, "db", ADP_RES_CPU), until - 3600), 123, 1e-12);
 	history_release(&h);
@@ -239,7 +239,7 @@ Test(prom, all_series_named_by_label_with_filter)
 	p.only = only + 1;
 	p.nonly = 1;
 	history_init(&h);
-	cr_assert_eq(forecast_prom_read(&h, &p, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(history_prom_read(&h, &p, NULL, &o), 0, "%s", adp_error_last());
 	cr_assert_null(history_find(&h, "db", ADP_RES_CPU));
 	cr_assert_not_null(history_find(&h, "web", ADP_RES_CPU));
 	history_release(&h);
@@ -248,7 +248,7 @@ Test(prom, all_series_named_by_label_with_filter)
 Test(prom, retries_server_errors_with_backoff)
 {
 	struct history_opts o = { 3600, 3600, until };
-	struct forecast_prom_opts p;
+	struct history_prom_opts p;
 	struct history h;
 
 	start(M_FAIL_FIRST);
@@ -257,7 +257,7 @@ Test(prom, retries_server_errors_with_backoff)
 	p.range = 86400;
 	p.retries = 3;
 	history_init(&h);
-	cr_assert_eq(forecast_prom_read(&h, &p, "web", &o), 0, "%s", adp_error_last());
+	cr_assert_eq(history_prom_read(&h, &p, "web", &o), 0, "%s", adp_error_last());
 	cr_assert_eq(srv.nreq, 3);
 	history_release(&h);
 
@@ -267,7 +267,7 @@ Test(prom, retries_server_errors_with_backoff)
 	p.range = 86400;
 	p.retries = 1;
 	history_init(&h);
-	cr_assert_eq(forecast_prom_read(&h, &p, "web", &o), ADP_EINPUT);
+	cr_assert_eq(history_prom_read(&h, &p, "web", &o), ADP_EINPUT);
 	cr_assert_eq(srv.nreq, 2);
 	cr_assert(strstr(adp_error_last(), "HTTP 503: unavailable: busy"), "%s", adp_error_last());
 	history_release(&h);
@@ -276,24 +276,24 @@ Test(prom, retries_server_errors_with_backoff)
 Test(prom, errors_are_clear)
 {
 	struct history_opts o = { 3600, 3600, until };
-	struct forecast_prom_opts p;
+	struct history_prom_opts p;
 	struct history h;
 
 	history_init(&h);
 	start(M_BAD_DATA);
 	p = popts();
-	cr_assert_eq(forecast_prom_read(&h, &p, "web", &o), ADP_EINPUT);
+	cr_assert_eq(history_prom_read(&h, &p, "web", &o), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "cpu query 'load{component=\"web\"}' failed: HTTP 400: bad_data: 1:5: parse error"),
 		  "%s", adp_error_last());
 	start(M_EMPTY);
 	p = popts();
-	cr_assert_eq(forecast_prom_read(&h, &p, "web", &o), ADP_EINPUT);
+	cr_assert_eq(history_prom_read(&h, &p, "web", &o), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "returned no series for component 'web' from 2018-04-06T01:00:00Z to 2018-05-05T23:00:00Z"),
 		  "%s", adp_error_last());
 	start(M_BIG);
 	p = popts();
 	p.max_bytes = 4096;
-	cr_assert_eq(forecast_prom_read(&h, &p, "web", &o), ADP_EINPUT);
+	cr_assert_eq(history_prom_read(&h, &p, "web", &o), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "response larger than 4096 bytes"), "%s", adp_error_last());
 	/* A port bound but not listening refuses connections. */
 	{
@@ -309,14 +309,14 @@ Test(prom, errors_are_clear)
 	}
 	p = popts();
 	p.retries = 1;
-	cr_assert_eq(forecast_prom_read(&h, &p, "web", &o), ADP_ESYS, "%s", adp_error_last());
+	cr_assert_eq(history_prom_read(&h, &p, "web", &o), ADP_ESYS, "%s", adp_error_last());
 	cr_assert(strstr(adp_error_last(), "(after 2 attempts)"), "%s", adp_error_last());
 	p.url = "ftp://x";
-	cr_assert_eq(forecast_prom_read(&h, &p, "web", &o), ADP_EINPUT);
+	cr_assert_eq(history_prom_read(&h, &p, "web", &o), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "must start with http:// or https://"), "%s", adp_error_last());
 	p = popts();
 	memset(p.query, 0, sizeof(p.query));
-	cr_assert_eq(forecast_prom_read(&h, &p, "web", &o), ADP_EINPUT);
+	cr_assert_eq(history_prom_read(&h, &p, "web", &o), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "no query given"), "%s", adp_error_last());
 	cr_assert_eq(h.n, 0);
 	history_release(&h);
@@ -326,7 +326,7 @@ Test(prom, credentials_from_files)
 {
 	struct history_opts o = { 3600, 3600, until };
 	char tok[] = "/tmp/adp-prom-tok.XXXXXX", pw[] = "/tmp/adp-prom-pw.XXXXXX";
-	struct forecast_prom_opts p;
+	struct history_prom_opts p;
 	struct history h;
 	int fd;
 
@@ -341,7 +341,7 @@ Test(prom, credentials_from_files)
 	p = popts();
 	p.range = 7200;
 	p.bearer_token_file = tok;
-	cr_assert_eq(forecast_prom_read(&h, &p, "web", &o), 0, "%s", adp_error_last());
+	cr_assert_eq(history_prom_read(&h, &p, "web", &o), 0, "%s", adp_error_last());
 	cr_assert_str_eq(srv.auth[0], "Authorization: Bearer s3cret-token");
 	history_release(&h);
 	history_init(&h);
@@ -350,17 +350,17 @@ Test(prom, credentials_from_files)
 	p.range = 7200;
 	p.username = "ops";
 	p.password_file = pw;
-	cr_assert_eq(forecast_prom_read(&h, &p, "web", &o), 0, "%s", adp_error_last());
+	cr_assert_eq(history_prom_read(&h, &p, "web", &o), 0, "%s", adp_error_last());
 	/* base64("ops:pa55") */
 	cr_assert_str_eq(srv.auth[0], "Authorization: Basic b3BzOnBhNTU=");
 	history_release(&h);
 	p.password_file = "/nonexistent/pw";
-	cr_assert_lt(forecast_prom_read(&h, &p, "web", &o), 0);
+	cr_assert_lt(history_prom_read(&h, &p, "web", &o), 0);
 	cr_assert(strstr(adp_error_last(), "prometheus password file"), "%s", adp_error_last());
 	/* The secret never appears in messages. */
 	cr_assert_null(strstr(adp_error_last(), "pa55"));
 	p.password_file = NULL;
-	cr_assert_eq(forecast_prom_read(&h, &p, "web", &o), ADP_EINPUT);
+	cr_assert_eq(history_prom_read(&h, &p, "web", &o), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "needs a password file"), "%s", adp_error_last());
 	unlink(tok);
 	unlink(pw);

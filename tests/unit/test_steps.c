@@ -1,10 +1,10 @@
-/* orchestrator/steps: the step list of a plan is numbered in order, moves
+/* plans/steps: the step list of a plan is numbered in order, moves
  * each replica's traffic before its home is updated, and the rollback
  * list undoes the forward steps in reverse. */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "orchestrator/steps.h"
+#include "plans/steps.h"
 #include "tests/unit/planfix.h"
 
 TestSuite(steps, .init = t_setup, .fini = t_teardown);
@@ -49,7 +49,7 @@ static void check_rollback(const struct plan *p)
 	check_ids(p->rollback, p->nrollback);
 	while (i-- > 0) {
 		const struct plan_step *f = &p->steps[i];
-		const struct orch_action *a = orch_action_find(f->action);
+		const struct plan_action_def *a = plan_action_find(f->action);
 
 		cr_assert_not_null(a, "unknown action %s", f->action);
 		if (!a->inverse)
@@ -159,13 +159,13 @@ Test(steps, hand_built)
 	size_t i, invertible = 0;
 
 	hand_plan(&p);
-	cr_assert_eq(orch_steps_build(&p, NULL, NULL), 0);
+	cr_assert_eq(plan_steps_build(&p, NULL, NULL), 0);
 	/* Building again replaces the lists. */
-	cr_assert_eq(orch_steps_build(&p, NULL, NULL), 0);
+	cr_assert_eq(plan_steps_build(&p, NULL, NULL), 0);
 	cr_assert_eq(p.nsteps, sizeof(order) / sizeof(order[0]));
 	check_ids(p.steps, p.nsteps);
 	for (i = 0; i < p.nsteps; i++) {
-		const struct orch_action *a = orch_action_find(order[i]);
+		const struct plan_action_def *a = plan_action_find(order[i]);
 
 		cr_assert_str_eq(p.steps[i].action, order[i]);
 		cr_assert_eq(p.steps[i].wave, 1);
@@ -199,7 +199,7 @@ Test(steps, update_timeout_callback)
 	size_t ru;
 
 	hand_plan(&p);
-	cr_assert_eq(orch_steps_build(&p, ten_minutes, (void *)"ctx"), 0);
+	cr_assert_eq(plan_steps_build(&p, ten_minutes, (void *)"ctx"), 0);
 	ru = find(&p, 1, "run_update", "A", NULL, 0);
 	cr_assert_eq(p.steps[ru].timeout, 600);
 	plan_release(&p);
@@ -209,7 +209,7 @@ Test(steps, empty_plan)
 {
 	struct plan p = { 0 };
 
-	cr_assert_eq(orch_steps_build(&p, NULL, NULL), 0);
+	cr_assert_eq(plan_steps_build(&p, NULL, NULL), 0);
 	cr_assert_eq(p.nsteps, 0);
 	cr_assert_eq(p.nrollback, 0);
 	plan_release(&p);
@@ -219,12 +219,12 @@ Test(steps, vocabulary)
 {
 	size_t i;
 
-	cr_assert_null(orch_action_find("reboot_everything"));
-	for (i = 0; orch_actions[i].name; i++) {
-		cr_assert_gt(orch_actions[i].default_timeout, 0, "%s", orch_actions[i].name);
-		if (orch_actions[i].inverse)
-			cr_assert_not_null(orch_action_find(orch_actions[i].inverse), "inverse of %s",
-					   orch_actions[i].name);
+	cr_assert_null(plan_action_find("reboot_everything"));
+	for (i = 0; plan_actions[i].name; i++) {
+		cr_assert_gt(plan_actions[i].default_timeout, 0, "%s", plan_actions[i].name);
+		if (plan_actions[i].inverse)
+			cr_assert_not_null(plan_action_find(plan_actions[i].inverse), "inverse of %s",
+					   plan_actions[i].name);
 	}
 }
 
@@ -285,7 +285,7 @@ Test(steps, absorbed_and_resized)
 	size_t i;
 
 	absorb_plan(&p);
-	cr_assert_eq(orch_steps_build(&p, NULL, NULL), 0, "%s", adp_error_last());
+	cr_assert_eq(plan_steps_build(&p, NULL, NULL), 0, "%s", adp_error_last());
 	cr_assert_eq(p.nsteps, sizeof(order) / sizeof(order[0]));
 	check_ids(p.steps, p.nsteps);
 	for (i = 0; i < p.nsteps; i++) {
@@ -293,7 +293,7 @@ Test(steps, absorbed_and_resized)
 		cr_assert_str_eq(p.steps[i].partition, order[i].partition, "step %zu", i);
 		cr_assert(str_eq_null(p.steps[i].component, order[i].component), "step %zu", i);
 		cr_assert_eq(p.steps[i].replica, order[i].replica, "step %zu", i);
-		cr_assert_eq(p.steps[i].timeout, orch_action_find(order[i].action)->default_timeout);
+		cr_assert_eq(p.steps[i].timeout, plan_action_find(order[i].action)->default_timeout);
 		/* e is neither reduced nor absorbing: never resized. */
 		cr_assert(!p.steps[i].component || strcmp(p.steps[i].component, "e"));
 	}
@@ -302,11 +302,11 @@ Test(steps, absorbed_and_resized)
 		cr_assert_str_eq(p.rollback[i].action, back[i], "rollback %zu", i);
 	check_rollback(&p);
 	/* The vocabulary pairs them. */
-	cr_assert_str_eq(orch_action_find("resize")->inverse, "restore_size");
-	cr_assert_str_eq(orch_action_find("restore_size")->inverse, "resize");
-	cr_assert_str_eq(orch_action_find("stop_absorbed")->inverse, "start_absorbed");
-	cr_assert_str_eq(orch_action_find("drain_absorbed")->inverse, "undrain_absorbed");
-	cr_assert_null(orch_action_find("health_check_absorbed")->inverse);
+	cr_assert_str_eq(plan_action_find("resize")->inverse, "restore_size");
+	cr_assert_str_eq(plan_action_find("restore_size")->inverse, "resize");
+	cr_assert_str_eq(plan_action_find("stop_absorbed")->inverse, "start_absorbed");
+	cr_assert_str_eq(plan_action_find("drain_absorbed")->inverse, "undrain_absorbed");
+	cr_assert_null(plan_action_find("health_check_absorbed")->inverse);
 	plan_release(&p);
 }
 
@@ -323,7 +323,7 @@ Test(steps, reduction_of_other_wave)
 	p.waves[0].absorbed = NULL;
 	p.waves[0].nabsorbed = 0;
 	p.reductions[0].wave = 2;
-	cr_assert_eq(orch_steps_build(&p, NULL, NULL), 0);
+	cr_assert_eq(plan_steps_build(&p, NULL, NULL), 0);
 	for (i = 0; i < p.nsteps; i++)
 		cr_assert(strcmp(p.steps[i].action, "resize") && strcmp(p.steps[i].action, "restore_size"), "%s",
 			  p.steps[i].action);

@@ -1,4 +1,4 @@
-#include "orchestrator/exec.h"
+#include "orchestrator/exec/driver.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "orchestrator/steps.h"
+#include "plans/steps.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/resource.h"
@@ -272,7 +272,7 @@ static int exec_act(void *ctx, const struct plan *p, const struct plan_step *s, 
 				 "component", s->component, "replica", (json_int_t)s->replica, "target",
 				 s->target, "timeout", (json_int_t)s->timeout);
 	json_t *doc = step ? json_pack("{s:s, s:o, s:o, s:o}", "phase", "act", "plan", plan_ref(p), "step",
-				       step, "placement", placement_obj(orch_step_moved(p, s)))
+				       step, "placement", placement_obj(plan_step_moved(p, s)))
 			   : NULL;
 	int status, rc;
 

@@ -1,4 +1,4 @@
-#include "orchestrator/local.h"
+#include "orchestrator/local/driver.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "orchestrator/steps.h"
+#include "plans/steps.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -1604,7 +1604,7 @@ static void chomp(char *b)
 static int resize_inst(const struct orch_local *l, const struct plan *p, const struct plan_step *s,
 		       const struct inv_component *c, const char *inst, char *msg, size_t len)
 {
-	const struct plan_placement *x = orch_step_stayer(p, s);
+	const struct plan_placement *x = plan_step_stayer(p, s);
 	char rel[512], cpu[1200], mem[1200], path[1400], quota[128] = "", period[64] = "", mlim[64] = "", rec[400];
 	double a[ADP_RES_COUNT] = { 0 };
 	long long used = 0;
@@ -1751,7 +1751,7 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 {
 	struct orch_local *l = ctx;
 	const struct inv_component *c = find_comp(l, s->component);
-	const struct plan_placement *x = orch_step_moved(p, s);
+	const struct plan_placement *x = plan_step_moved(p, s);
 	const char *a = s->action, *shadow = x ? x->partition : NULL, *home = x ? x->from : NULL;
 	char inst[300];
 

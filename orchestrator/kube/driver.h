@@ -1,6 +1,6 @@
 /* The kubernetes driver: partitions are nodes, components are
  * Deployments and StatefulSets, as discovery wrote them into the
- * inventory (partition/kube_discover.h).
+ * inventory (orchestrator/kube/discover.h).
  *
  * Per moved replica: a shadow pod from the workload's pod template,
  * pinned to the target node by node affinity and sized to the plan's
@@ -19,9 +19,9 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "forecast/prometheus.h"
+#include "history/prometheus.h"
 #include "orchestrator/engine.h"
-#include "orchestrator/kubeapi.h"
+#include "orchestrator/kube/client.h"
 #include "partition/inventory.h"
 #include "partition/schedule.h"
 
@@ -39,7 +39,7 @@ struct orch_kube_opts {
 	int job_backoff_limit;      /* retries of the update Job's pod */
 	/* Monitoring (NULL url: the driver has no sample, the engine does
 	 * not monitor). */
-	const struct forecast_prom_opts *prom;
+	const struct history_prom_opts *prom;
 };
 
 struct orch_kube {

@@ -1,11 +1,11 @@
-#include "orchestrator/steps.h"
+#include "plans/steps.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/error.h"
 
-const struct orch_action orch_actions[] = {
+const struct plan_action_def plan_actions[PLAN_ACTION_COUNT + 1] = {
 	{ "create_partition", "remove_partition", 60 },
 	{ "start_shadow", "stop_shadow", 120 },
 	{ "health_check", NULL, 120 },
@@ -38,14 +38,21 @@ const struct orch_action orch_actions[] = {
 	{ NULL, NULL, 0 },
 };
 
-const struct orch_action *orch_action_find(const char *name)
+int plan_action_id(const char *name)
 {
 	size_t i;
 
-	for (i = 0; orch_actions[i].name; i++)
-		if (!strcmp(orch_actions[i].name, name))
-			return &orch_actions[i];
-	return NULL;
+	for (i = 0; name && plan_actions[i].name; i++)
+		if (!strcmp(plan_actions[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+const struct plan_action_def *plan_action_find(const char *name)
+{
+	int id = plan_action_id(name);
+
+	return id < 0 ? NULL : &plan_actions[id];
 }
 
 struct list {
@@ -61,7 +68,7 @@ static char *dup_or_null(const char *s)
 static int push(struct list *l, size_t wave, const char *action, const char *partition,
 		const char *component, size_t replica, const char *target, int64_t timeout)
 {
-	const struct orch_action *a = orch_action_find(action);
+	const struct plan_action_def *a = plan_action_find(action);
 	struct plan_step *s;
 
 	if (l->n == l->alloc) {
@@ -79,6 +86,7 @@ static int push(struct list *l, size_t wave, const char *action, const char *par
 	s->replica = replica;
 	s->timeout = timeout ? timeout : a->default_timeout;
 	s->action = strdup(action);
+	s->act = (int)(a - plan_actions);
 	s->partition = dup_or_null(partition);
 	s->component = dup_or_null(component);
 	s->target = dup_or_null(target);
@@ -122,7 +130,7 @@ static int needs_resize(const struct plan *p, size_t w, const struct plan_placem
 	return 0;
 }
 
-int orch_steps_build(struct plan *p, int64_t (*update_timeout)(const char *partition, void *ctx),
+int plan_steps_build(struct plan *p, int64_t (*update_timeout)(const char *partition, void *ctx),
 		     void *ctx)
 {
 	static const char *const before[] = { "create_partition", "start_shadow", "health_check",
@@ -191,7 +199,7 @@ int orch_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 	}
 	/* The rollback list undoes every step that has an inverse, last first. */
 	for (i = fwd.n; i-- > 0 && !rc;) {
-		const struct orch_action *a = orch_action_find(fwd.v[i].action);
+		const struct plan_action_def *a = plan_action_find(fwd.v[i].action);
 
 		if (a->inverse)
 			rc = push(&back, fwd.v[i].wave, a->inverse, fwd.v[i].partition, fwd.v[i].component,
@@ -241,12 +249,12 @@ static const struct plan_placement *step_lookup(const struct plan *p, const stru
 	return NULL;
 }
 
-const struct plan_placement *orch_step_moved(const struct plan *p, const struct plan_step *s)
+const struct plan_placement *plan_step_moved(const struct plan *p, const struct plan_step *s)
 {
 	return step_lookup(p, s, 1);
 }
 
-const struct plan_placement *orch_step_stayer(const struct plan *p, const struct plan_step *s)
+const struct plan_placement *plan_step_stayer(const struct plan *p, const struct plan_step *s)
 {
 	return step_lookup(p, s, 0);
 }

@@ -1,4 +1,4 @@
-#include "orchestrator/kubeapi.h"
+#include "orchestrator/kube/client.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -1,8 +1,10 @@
-/* The state machine `apply` runs, as a list of steps. The orchestrator
- * owns the vocabulary of actions and their order; the planner asks it to
- * expand the plan's waves into the steps stored in the plan document. */
-#ifndef ADP_ORCH_STEPS_H
-#define ADP_ORCH_STEPS_H
+/* The step vocabulary of a plan: the actions `apply` runs, their
+ * inverses and default timeouts, and the expansion of a plan's waves into
+ * its ordered steps. Words of the plan document, used by the planner
+ * (which builds the steps), the parser (which checks them) and the
+ * engine and drivers (which run them). */
+#ifndef ADP_PLAN_STEPS_H
+#define ADP_PLAN_STEPS_H
 
 #include "plans/plan.h"
 
@@ -22,28 +24,60 @@
  * after verify_partition, start_absorbed, health_check_absorbed,
  * undrain_absorbed (traffic back); last in the wave, restore_size per
  * resized replica. resize and restore_size are each other's inverse. */
-struct orch_action {
+enum plan_action {
+	PLAN_CREATE_PARTITION,
+	PLAN_START_SHADOW,
+	PLAN_HEALTH_CHECK,
+	PLAN_CANARY,
+	PLAN_VERIFY_SHADOW,
+	PLAN_SWITCH_TRAFFIC,
+	PLAN_DRAIN,
+	PLAN_STOP_ORIGINAL,
+	PLAN_RUN_UPDATE,
+	PLAN_VERIFY_PARTITION,
+	PLAN_START_ORIGINAL,
+	PLAN_HEALTH_CHECK_ORIGINAL,
+	PLAN_SWITCH_BACK,
+	PLAN_STOP_SHADOW,
+	PLAN_CLEANUP,
+	PLAN_DRAIN_ABSORBED,
+	PLAN_STOP_ABSORBED,
+	PLAN_START_ABSORBED,
+	PLAN_HEALTH_CHECK_ABSORBED,
+	PLAN_UNDRAIN_ABSORBED,
+	PLAN_RESIZE,
+	PLAN_RESTORE_SIZE,
+	PLAN_REMOVE_PARTITION,
+	PLAN_RESTORE_TRAFFIC,
+	PLAN_UNDRAIN,
+	PLAN_ACTION_COUNT
+};
+
+struct plan_action_def {
 	const char *name;
 	const char *inverse;   /* the action that undoes it, or NULL */
 	int64_t default_timeout;
 };
 
-extern const struct orch_action orch_actions[];
+/* Indexed by enum plan_action; a NULL name ends it at PLAN_ACTION_COUNT. */
+extern const struct plan_action_def plan_actions[PLAN_ACTION_COUNT + 1];
 
 /* Borrowed; NULL for an unknown name. */
-const struct orch_action *orch_action_find(const char *name);
+const struct plan_action_def *plan_action_find(const char *name);
+/* enum plan_action of name, or -1 for an unknown name. */
+int plan_action_id(const char *name);
 
 /* Replaces p->steps and p->rollback with the expansion of p->waves. The
  * rollback list holds the inverse of every forward step that has one, in
  * reverse order. update_timeout is applied to run_update steps per
  * partition (looked up by name; 0 when absent uses the default). */
-int orch_steps_build(struct plan *p, int64_t (*update_timeout)(const char *partition, void *ctx),
+int plan_steps_build(struct plan *p, int64_t (*update_timeout)(const char *partition, void *ctx),
 		     void *ctx);
 
 /* The placement a step acts on (borrowed, or NULL): the moved replica
  * of the step's component and replica in its wave, or the staying one on
  * the step's partition (resize, restore_size). */
-const struct plan_placement *orch_step_moved(const struct plan *p, const struct plan_step *s);
-const struct plan_placement *orch_step_stayer(const struct plan *p, const struct plan_step *s);
+const struct plan_placement *plan_step_moved(const struct plan *p, const struct plan_step *s);
+const struct plan_placement *plan_step_stayer(const struct plan *p, const struct plan_step *s);
 
 #endif

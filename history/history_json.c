@@ -3,7 +3,7 @@
  * Every sample is checked with its JSON path and line before anything is
  * added, then each component and resource goes through the CSV's policy
  * (history_add_points). */
-#include "forecast/history.h"
+#include "history/history.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "orchestrator/kubeapi.h"
+#include "orchestrator/kube/client.h"
 
 /* Default PromQL for history from a Prometheus that scrapes cAdvisor and
  * runs kube-prometheus's recording rule namespace_workload_pod:

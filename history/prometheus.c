@@ -1,4 +1,4 @@
-#include "forecast/prometheus.h"
+#include "history/prometheus.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -126,7 +126,7 @@ static void sleep_ms(long ms)
 
 /* POSTs one query_range request, retrying transport errors, 429 and 5xx
  * with exponential backoff. On success *body holds a 2xx or 4xx answer. */
-static int fetch(CURL *c, const struct forecast_prom_opts *p, const char *endpoint,
+static int fetch(CURL *c, const struct history_prom_opts *p, const char *endpoint,
 		 const char *form, struct adp_buf *body, long *status)
 {
 	char err[CURL_ERROR_SIZE];
@@ -134,8 +134,8 @@ static int fetch(CURL *c, const struct forecast_prom_opts *p, const char *endpoi
 	CURLcode cc = CURLE_OK;
 	long code = 0;
 
-	if (retries > FORECAST_PROM_MAX_RETRIES)
-		retries = FORECAST_PROM_MAX_RETRIES;
+	if (retries > HISTORY_PROM_MAX_RETRIES)
+		retries = HISTORY_PROM_MAX_RETRIES;
 	for (attempt = 0; attempt <= retries; attempt++) {
 		if (attempt)
 			sleep_ms(250L << (attempt - 1));
@@ -149,7 +149,7 @@ static int fetch(CURL *c, const struct forecast_prom_opts *p, const char *endpoi
 		cc = curl_easy_perform(c);
 		if (cc == CURLE_WRITE_ERROR)
 			return adp_error_set(ADP_EINPUT, "prometheus '%s': response larger than %zu bytes: narrow the query or range",
-					     p->url, p->max_bytes ? p->max_bytes : FORECAST_PROM_MAX_BYTES);
+					     p->url, p->max_bytes ? p->max_bytes : HISTORY_PROM_MAX_BYTES);
 		if (cc == CURLE_OK) {
 			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 			if (code != 429 && code < 500)
@@ -163,7 +163,7 @@ static int fetch(CURL *c, const struct forecast_prom_opts *p, const char *endpoi
 	return 0;
 }
 
-static int want_component(const struct forecast_prom_opts *p, const char *name)
+static int want_component(const struct history_prom_opts *p, const char *name)
 {
 	size_t i;
 
@@ -176,7 +176,7 @@ static int want_component(const struct forecast_prom_opts *p, const char *name)
 }
 
 /* Parses one matrix answer into accs. */
-static int parse_answer(const struct forecast_prom_opts *p, const char *component, int res,
+static int parse_answer(const struct history_prom_opts *p, const char *component, int res,
 			const char *query, const struct adp_buf *body, long status, struct accs *a)
 {
 	const char *label = p->label ? p->label : "component";
@@ -285,14 +285,14 @@ static int64_t floor_to(int64_t t, int64_t step)
 	return t / step * step - (t % step < 0 ? step : 0);
 }
 
-int forecast_prom_read(struct history *h, const struct forecast_prom_opts *p,
+int history_prom_read(struct history *h, const struct history_prom_opts *p,
 		       const char *component, const struct history_opts *o)
 {
 	struct adp_buf body = ADP_BUF_INIT;
 	struct curl_slist *headers = NULL;
 	struct accs a[ADP_RES_COUNT];
 	char *token = NULL, *password = NULL, *endpoint = NULL, *auth = NULL;
-	char query[FORECAST_PROM_MAX_QUERY];
+	char query[HISTORY_PROM_MAX_QUERY];
 	int64_t step, until, start, end, s;
 	size_t maxpts, i, total;
 	CURL *c = NULL;
@@ -305,17 +305,17 @@ int forecast_prom_read(struct history *h, const struct forecast_prom_opts *p,
 	step = p->step > 0 ? p->step : o->step;
 	if (step <= 0)
 		return adp_error_set(ADP_EINPUT, "prometheus step must be positive");
-	maxpts = p->max_points ? p->max_points : FORECAST_PROM_MAX_POINTS;
-	if (maxpts < 2 || maxpts > FORECAST_PROM_MAX_POINTS)
+	maxpts = p->max_points ? p->max_points : HISTORY_PROM_MAX_POINTS;
+	if (maxpts < 2 || maxpts > HISTORY_PROM_MAX_POINTS)
 		return adp_error_set(ADP_EINPUT, "prometheus points per request must be 2 to %d",
-				     FORECAST_PROM_MAX_POINTS);
+				     HISTORY_PROM_MAX_POINTS);
 	until = o->until ? o->until : (int64_t)time(NULL);
 	/* The grid is aligned to the step, the last point strictly before the origin. */
 	end = floor_to(until - 1, step);
-	start = floor_to(until - (p->range > 0 ? p->range : FORECAST_PROM_DEFAULT_RANGE), step) + step;
+	start = floor_to(until - (p->range > 0 ? p->range : HISTORY_PROM_DEFAULT_RANGE), step) + step;
 	if (start > end)
 		return adp_error_set(ADP_EINPUT, "prometheus range is shorter than one step");
-	adp_buf_init(&body, p->max_bytes ? p->max_bytes : FORECAST_PROM_MAX_BYTES);
+	adp_buf_init(&body, p->max_bytes ? p->max_bytes : HISTORY_PROM_MAX_BYTES);
 	if (p->bearer_token_file && p->username)
 		return adp_error_set(ADP_EINPUT, "prometheus: give a bearer token or basic auth, not both");
 	if (p->bearer_token_file && (rc = read_secret(&token, p->bearer_token_file, "bearer token file")))
@@ -376,7 +376,7 @@ int forecast_prom_read(struct history *h, const struct forecast_prom_opts *p,
 		/* Chunks of at most maxpts points: [s, s + (maxpts-1)*step]. */
 		for (s = start; s <= end; s += (int64_t)maxpts * step) {
 			int64_t e = s + (int64_t)(maxpts - 1) * step;
-			char form[FORECAST_PROM_MAX_QUERY * 3 + 128];
+			char form[HISTORY_PROM_MAX_QUERY * 3 + 128];
 			long status = 0;
 
 			if (e > end)

@@ -1,4 +1,4 @@
-#include "orchestrator/kube.h"
+#include "orchestrator/kube/driver.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "orchestrator/steps.h"
-#include "partition/kube_discover.h"
+#include "plans/steps.h"
+#include "orchestrator/kube/discover.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -440,7 +440,7 @@ static int pod_ready(json_t *pod)
 
 static int start_shadow(struct orch_kube *d, const struct plan *p, const struct plan_step *s, char *msg, size_t len)
 {
-	const struct plan_placement *x = orch_step_moved(p, s);
+	const struct plan_placement *x = plan_step_moved(p, s);
 	const char *ns, *kind, *wname;
 	json_t *wl = NULL, *pod = NULL, *ans = NULL;
 	char name[96], path[512];
@@ -1053,7 +1053,7 @@ static int patch_resize(struct orch_kube *d, const char *ns, const char *name, j
 static int resize(struct orch_kube *d, const struct plan *p, const struct plan_step *s, int64_t timeout, char *msg,
 		  size_t len)
 {
-	const struct plan_placement *x = orch_step_stayer(p, s);
+	const struct plan_placement *x = plan_step_stayer(p, s);
 	double a[ADP_RES_COUNT] = { 0 };
 	const char *ns, *kind, *wname, *name;
 	json_t *pod = NULL, *saved, *cs, *c, *want;
@@ -1371,7 +1371,7 @@ static int kube_sample(void *ctx, const struct plan *p, const struct plan_placem
 	struct orch_kube *d = ctx;
 	const char *ns, *kind, *wname;
 	char name[96], qc[1024], qm[1024];
-	struct forecast_prom_opts po;
+	struct history_prom_opts po;
 	struct history_opts ho = { 60, 300, 0 };
 	struct history h;
 	int rc, r, any = 0;
@@ -1400,7 +1400,7 @@ static int kube_sample(void *ctx, const struct plan *p, const struct plan_placem
 		po.only = NULL;
 		po.nonly = 0;
 		history_init(&h);
-		if ((rc = forecast_prom_read(&h, &po, x->component, &ho))) {
+		if ((rc = history_prom_read(&h, &po, x->component, &ho))) {
 			history_release(&h);
 			if (strstr(adp_error_last(), "returned no series"))
 				continue;

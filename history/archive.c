@@ -1,4 +1,4 @@
-#include "forecast/archive.h"
+#include "history/archive.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -18,7 +18,7 @@
 struct arc {
 	struct archive *a;
 	const char *path;
-	const struct forecast_archive_limits *lim;
+	const struct history_archive_limits *lim;
 	uint64_t file_size;
 	uint64_t total;     /* bytes expanded so far from matched members */
 	uint64_t member;    /* bytes expanded from the current member */
@@ -27,12 +27,12 @@ struct arc {
 	char msg[1024];     /* why, kept while the parser reports its own error */
 };
 
-void forecast_archive_limits_default(struct forecast_archive_limits *l)
+void history_archive_limits_default(struct history_archive_limits *l)
 {
-	l->max_entries = FORECAST_ARCHIVE_MAX_ENTRIES;
-	l->max_member = FORECAST_ARCHIVE_MAX_MEMBER;
-	l->max_total = FORECAST_ARCHIVE_MAX_TOTAL;
-	l->max_ratio = FORECAST_ARCHIVE_MAX_RATIO;
+	l->max_entries = HISTORY_ARCHIVE_MAX_ENTRIES;
+	l->max_member = HISTORY_ARCHIVE_MAX_MEMBER;
+	l->max_total = HISTORY_ARCHIVE_MAX_TOTAL;
+	l->max_ratio = HISTORY_ARCHIVE_MAX_RATIO;
 }
 
 /* The expanded stream (tar inside gzip) counts too: a skipped member of
@@ -43,7 +43,7 @@ static int check_ratio(struct arc *c)
 
 	if (c->total > expanded)
 		expanded = c->total;
-	if (c->lim->max_ratio > 0 && expanded > FORECAST_ARCHIVE_RATIO_FLOOR && c->file_size &&
+	if (c->lim->max_ratio > 0 && expanded > HISTORY_ARCHIVE_RATIO_FLOOR && c->file_size &&
 	    (double)expanded / (double)c->file_size > c->lim->max_ratio)
 		return adp_error_set(ADP_EINPUT,
 				     "archive '%s': expands more than %.0f times its size (%llu bytes from %llu): refusing a possible archive bomb",
@@ -152,12 +152,12 @@ done:
 	return rc;
 }
 
-int forecast_archive_read(struct history *h, const char *path, const char *pattern,
+int history_archive_read(struct history *h, const char *path, const char *pattern,
 			  const char *component, const struct history_mapping *m,
-			  const struct history_opts *o, const struct forecast_archive_limits *lim,
+			  const struct history_opts *o, const struct history_archive_limits *lim,
 			  size_t *nmatched)
 {
-	struct forecast_archive_limits def;
+	struct history_archive_limits def;
 	struct arc c = { 0 };
 	struct archive_entry *e;
 	struct stat st;
@@ -165,7 +165,7 @@ int forecast_archive_read(struct history *h, const char *path, const char *patte
 	int rc = 0, r;
 
 	if (!lim) {
-		forecast_archive_limits_default(&def);
+		history_archive_limits_default(&def);
 		lim = &def;
 	}
 	c.path = path;

@@ -12,16 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "forecast/history.h"
+#include "history/history.h"
 #include "util/resource.h"
 
-#define FORECAST_PROM_MAX_POINTS 11000
-#define FORECAST_PROM_MAX_BYTES ((size_t)64 << 20)
-#define FORECAST_PROM_DEFAULT_RANGE ((int64_t)35 * 86400)
-#define FORECAST_PROM_MAX_QUERY 8192
-#define FORECAST_PROM_MAX_RETRIES 10
+#define HISTORY_PROM_MAX_POINTS 11000
+#define HISTORY_PROM_MAX_BYTES ((size_t)64 << 20)
+#define HISTORY_PROM_DEFAULT_RANGE ((int64_t)35 * 86400)
+#define HISTORY_PROM_MAX_QUERY 8192
+#define HISTORY_PROM_MAX_RETRIES 10
 
-struct forecast_prom_opts {
+struct history_prom_opts {
 	const char *url;                  /* server base, e.g. http://127.0.0.1:9090 */
 	const char *query[ADP_RES_COUNT]; /* PromQL per resource; NULL: not read */
 	const char *label;                /* label naming the component; NULL: "component" */
@@ -33,7 +33,7 @@ struct forecast_prom_opts {
 	const char *ca_file;              /* extra CA bundle; TLS is always verified */
 	int64_t timeout;                  /* seconds per request; 0: 30 */
 	int retries;                      /* on transport errors, 429 and 5xx; <0: none; 0: 3 */
-	size_t max_bytes;                 /* response cap; 0: FORECAST_PROM_MAX_BYTES */
+	size_t max_bytes;                 /* response cap; 0: HISTORY_PROM_MAX_BYTES */
 	size_t max_points;                /* points per series per request; 0: 11000 */
 	const char *const *only;          /* components wanted (others ignored); NULL: all */
 	size_t nonly;
@@ -43,7 +43,7 @@ struct forecast_prom_opts {
  * series (the one whose label is its name, or the only series when the
  * query returns one); otherwise every series named by the label. The
  * range ends before o->until (now when 0). */
-int forecast_prom_read(struct history *h, const struct forecast_prom_opts *p,
+int history_prom_read(struct history *h, const struct history_prom_opts *p,
 		       const char *component, const struct history_opts *o);
 
 #endif

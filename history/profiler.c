@@ -1,4 +1,4 @@
-#include "forecast/profiler.h"
+#include "history/profiler.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "forecast/history.h"
+#include "history/history.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fsutil.h"

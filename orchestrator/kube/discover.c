@@ -1,11 +1,11 @@
-#include "partition/kube_discover.h"
+#include "orchestrator/kube/discover.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "forecast/history.h"
+#include "history/history.h"
 #include "util/error.h"
 
 static const char *const pool_labels[] = { "node.kubernetes.io/pool", "cloud.google.com/gke-nodepool",

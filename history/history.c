@@ -1,4 +1,4 @@
-#include "forecast/history.h"
+#include "history/history.h"
 
 #include <ctype.h>
 #include <errno.h>

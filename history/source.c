@@ -1,0 +1,288 @@
+#include "history/source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "history/archive.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "util/timeutil.h"
+
+void history_source_release(struct history_source *s)
+{
+	int r;
+
+	if (!s)
+		return;
+	free(s->path);
+	free((char *)s->member);
+	free((char *)s->map.delimiter);
+	free((char *)s->map.time_column);
+	free((char *)s->map.time_format);
+	free((char *)s->map.timezone);
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		free((char *)s->map.res[r].column);
+	if (s->prom) {
+		free((char *)s->prom->url);
+		free((char *)s->prom->label);
+		free((char *)s->prom->bearer_token_file);
+		free((char *)s->prom->username);
+		free((char *)s->prom->password_file);
+		free((char *)s->prom->ca_file);
+		for (r = 0; r < ADP_RES_COUNT; r++)
+			free((char *)s->prom->query[r]);
+		free(s->prom);
+	}
+	memset(s, 0, sizeof(*s));
+}
+
+static int dup_opt(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key,
+		   const char **out)
+{
+	const char *s = NULL;
+	int rc = adp_json_string(d, obj, jpath, key, 0, &s);
+
+	if (rc || !s)
+		return rc;
+	if (!(*out = strdup(s)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int dup_path(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key,
+		    const char **out)
+{
+	const char *s = NULL;
+	int rc = adp_json_string(d, obj, jpath, key, 0, &s);
+
+	if (rc || !s)
+		return rc;
+	if (!(*out = adp_path_relative_to(d->path, s)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int read_duration(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+			 const char *key, int64_t *out)
+{
+	const char *s = NULL;
+	char sub[600];
+	int rc = adp_json_string(d, obj, jpath, key, 0, &s);
+
+	if (rc || !s)
+		return rc;
+	snprintf(sub, sizeof(sub), "%s.%s", jpath, key);
+	if (adp_duration_parse(out, s) || *out <= 0)
+		return adp_json_fail(d, sub, "'%s' is not a duration: expected e.g. \"30s\", \"5m\", \"30d\"", s);
+	return 0;
+}
+
+/* {"format": "prometheus", "query": {"url": ..., "cpu": PromQL, ...}} */
+static int read_prom_spec(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+			  struct history_source *h)
+{
+	static const char *const keys[] = { "format", "query", NULL };
+	static const char *const qkeys[] = { "url", "cpu", "memory", "io", "net", "label", "range",
+					     "step", "bearer_token_file", "username", "password_file",
+					     "ca_file", "timeout", "retries", NULL };
+	struct history_prom_opts *p;
+	json_t *q = json_object_get(obj, "query");
+	char sub[600];
+	double retries = 0;
+	int rc, r, any = 0;
+
+	if ((rc = adp_json_check_keys(d, obj, jpath, keys)))
+		return rc;
+	snprintf(sub, sizeof(sub), "%s.query", jpath);
+	if (!json_is_object(q))
+		return adp_json_fail(d, q ? sub : jpath,
+				     "expected \"query\": {\"url\": ..., \"cpu\": PromQL, \"memory\": PromQL}");
+	if (!(p = h->prom = calloc(1, sizeof(*p))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if ((rc = adp_json_check_keys(d, q, sub, qkeys)) ||
+	    (rc = dup_opt(d, q, sub, "url", &p->url)) ||
+	    (rc = dup_opt(d, q, sub, "label", &p->label)) ||
+	    (rc = dup_path(d, q, sub, "bearer_token_file", &p->bearer_token_file)) ||
+	    (rc = dup_opt(d, q, sub, "username", &p->username)) ||
+	    (rc = dup_path(d, q, sub, "password_file", &p->password_file)) ||
+	    (rc = dup_path(d, q, sub, "ca_file", &p->ca_file)) ||
+	    (rc = read_duration(d, q, sub, "range", &p->range)) ||
+	    (rc = read_duration(d, q, sub, "step", &p->step)) ||
+	    (rc = read_duration(d, q, sub, "timeout", &p->timeout)) ||
+	    (rc = adp_json_number(d, q, sub, "retries", 0, 0, HISTORY_PROM_MAX_RETRIES, &retries)))
+		return rc;
+	p->retries = retries == 0 ? -1 : (int)retries;
+	if (!json_object_get(q, "retries"))
+		p->retries = 0;
+	if (!p->url)
+		return adp_json_fail(d, sub, "missing required field 'url'");
+	if (strncmp(p->url, "http://", 7) && strncmp(p->url, "https://", 8)) {
+		char upath[640];
+		snprintf(upath, sizeof(upath), "%s.url", sub);
+		return adp_json_fail(d, upath, "'%s' is not an http:// or https:// URL", p->url);
+	}
+	if (p->username && !p->password_file)
+		return adp_json_fail(d, sub, "username needs password_file");
+	if (p->username && p->bearer_token_file)
+		return adp_json_fail(d, sub, "give bearer_token_file or username, not both");
+	for (r = 0; r < ADP_RES_COUNT; r++) {
+		if ((rc = dup_opt(d, q, sub, adp_resource_name(r), &p->query[r])))
+			return rc;
+		any |= p->query[r] != NULL;
+	}
+	if (!any)
+		return adp_json_fail(d, sub, "names no query: expected PromQL for at least one of cpu, memory, io, net");
+	h->format = HISTORY_SOURCE_PROMETHEUS;
+	return 0;
+}
+
+int history_source_parse(struct history_source *h, const struct adp_json_doc *d, json_t *obj,
+			 const char *jpath)
+{
+	static const char *const keys[] = { "file", "format", "delimiter", "time_column",
+					    "time_format", "timezone", "columns", "member", NULL };
+	static const char *const colkeys[] = { "column", "scale", "offset", NULL };
+	const char *file = NULL, *format = "columns";
+	char sub[512];
+	json_t *cols;
+	int rc, r, any = 0;
+
+	if (!json_is_object(obj))
+		return adp_json_fail(d, jpath, "expected an object naming the history file");
+	if (json_is_string(json_object_get(obj, "format")) &&
+	    !strcmp(json_string_value(json_object_get(obj, "format")), "prometheus"))
+		return read_prom_spec(d, obj, jpath, h);
+	if ((rc = adp_json_check_keys(d, obj, jpath, keys)) ||
+	    (rc = adp_json_string(d, obj, jpath, "file", 1, &file)) ||
+	    (rc = adp_json_string(d, obj, jpath, "format", 0, &format)))
+		return rc;
+	if (!strcmp(format, "long"))
+		h->format = HISTORY_SOURCE_LONG;
+	else if (!strcmp(format, "columns"))
+		h->format = HISTORY_SOURCE_COLUMNS;
+	else {
+		snprintf(sub, sizeof(sub), "%s.format", jpath);
+		return adp_json_fail(d, sub, "unknown format '%s': expected \"long\", \"columns\" or \"prometheus\"", format);
+	}
+	if (!(h->path = adp_path_relative_to(d->path, file)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if ((rc = dup_opt(d, obj, jpath, "delimiter", &h->map.delimiter)) ||
+	    (rc = dup_opt(d, obj, jpath, "member", &h->member)) ||
+	    (rc = dup_opt(d, obj, jpath, "time_column", &h->map.time_column)) ||
+	    (rc = dup_opt(d, obj, jpath, "time_format", &h->map.time_format)) ||
+	    (rc = dup_opt(d, obj, jpath, "timezone", &h->map.timezone)))
+		return rc;
+	if (h->map.timezone && !adp_tz_valid(h->map.timezone)) {
+		snprintf(sub, sizeof(sub), "%s.timezone", jpath);
+		return adp_json_fail(d, sub, "unknown time zone '%s': expected an IANA name such as \"Europe/Berlin\"",
+				     h->map.timezone);
+	}
+	cols = json_object_get(obj, "columns");
+	if (h->format == HISTORY_SOURCE_LONG) {
+		if (cols) {
+			snprintf(sub, sizeof(sub), "%s.columns", jpath);
+			return adp_json_fail(d, sub, "a long-format file names its columns itself; remove this field");
+		}
+		return 0;
+	}
+	snprintf(sub, sizeof(sub), "%s.columns", jpath);
+	if (!json_is_object(cols))
+		return adp_json_fail(d, json_object_get(obj, "columns") ? sub : jpath,
+				     "expected \"columns\": {\"cpu\": {\"column\": ..., \"scale\": ...}, ...}");
+	{
+		static const char *const reskeys[] = { "cpu", "memory", "io", "net", NULL };
+		if ((rc = adp_json_check_keys(d, cols, sub, reskeys)))
+			return rc;
+	}
+	for (r = 0; r < ADP_RES_COUNT; r++) {
+		json_t *c = json_object_get(cols, adp_resource_name(r));
+		char cpath[600];
+		double scale = 1, offset = 0;
+
+		if (!c)
+			continue;
+		snprintf(cpath, sizeof(cpath), "%s.%s", sub, adp_resource_name(r));
+		if (json_is_string(c)) {
+			if (!(h->map.res[r].column = strdup(json_string_value(c))))
+				return adp_error_set(ADP_ENOMEM, "out of memory");
+		} else if (json_is_object(c)) {
+			if ((rc = adp_json_check_keys(d, c, cpath, colkeys)) ||
+			    (rc = dup_opt(d, c, cpath, "column", &h->map.res[r].column)) ||
+			    (rc = adp_json_number(d, c, cpath, "scale", 0, 0, 1e15, &scale)) ||
+			    (rc = adp_json_quantity(d, c, cpath, "offset", 0, &offset)))
+				return rc;
+			if (!h->map.res[r].column)
+				return adp_json_fail(d, cpath, "missing required field 'column'");
+		} else {
+			return adp_json_fail(d, cpath, "expected a column name or {\"column\": ..., \"scale\": ...}");
+		}
+		h->map.res[r].scale = scale;
+		h->map.res[r].offset = offset;
+		any = 1;
+	}
+	if (!any)
+		return adp_json_fail(d, sub, "names no resource: expected at least one of cpu, memory, io, net");
+	return 0;
+}
+
+int history_files_add(char ***files, size_t *nfiles, const char *path)
+{
+	char **grown;
+	size_t i;
+
+	for (i = 0; i < *nfiles; i++)
+		if (!strcmp((*files)[i], path))
+			return 0;
+	if (!(grown = realloc(*files, (*nfiles + 1) * sizeof(*grown))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	*files = grown;
+	if (!(grown[*nfiles] = strdup(path)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	(*nfiles)++;
+	return 0;
+}
+
+int history_has_component(const struct history *h, const char *component)
+{
+	int r;
+
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		if (history_find(h, component, r))
+			return 1;
+	return 0;
+}
+
+int history_source_read(struct history *h, const struct history_source *s, const char *component,
+			const struct history_opts *o, char ***files, size_t *nfiles)
+{
+	size_t f;
+	int rc, seen = 0;
+
+	switch (s->format) {
+	case HISTORY_SOURCE_NONE:
+		return 0;
+	case HISTORY_SOURCE_PROMETHEUS:
+		if ((rc = history_prom_read(h, s->prom, component, o)))
+			return adp_error_wrap(rc, "component '%s'", component);
+		return 0;
+	case HISTORY_SOURCE_LONG:
+		/* One long file may serve several components: read it once. */
+		for (f = 0; f < *nfiles; f++)
+			seen |= !strcmp((*files)[f], s->path);
+		if (seen)
+			return 0;
+		if ((rc = s->member ? history_archive_read(h, s->path, s->member, NULL, NULL, o, NULL, NULL)
+				    : history_add_file(h, s->path, o)) ||
+		    (rc = history_files_add(files, nfiles, s->path)))
+			return rc;
+		return 0;
+	default:
+		if ((rc = s->member ? history_archive_read(h, s->path, s->member, component, &s->map, o,
+							   NULL, NULL)
+				    : history_add_mapped_csv(h, s->path, component, &s->map, o)) ||
+		    (rc = history_files_add(files, nfiles, s->path)))
+			return adp_error_wrap(rc ? rc : ADP_EINPUT, "component '%s'", component);
+		return 0;
+	}
+}
