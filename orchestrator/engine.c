@@ -284,7 +284,8 @@ static void *act_worker(void *arg)
 {
 	struct act_job *a = arg;
 	double t = mono_s();
-	int rc = a->d->act(a->d->ctx, a->p, a->s, a->msg, sizeof(a->msg));
+	orch_act_fn act = a->s->act >= 0 && a->s->act < PLAN_ACTION_COUNT ? a->d->ops[a->s->act] : NULL;
+	int rc = act ? act(a->d->ctx, a->p, a->s, a->msg, sizeof(a->msg)) : 0;
 
 	t = mono_s() - t;
 	/* The error text is thread-local: carry it over in msg, ahead of any

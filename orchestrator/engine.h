@@ -7,35 +7,10 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "orchestrator/driver.h"
 #include "plans/plan.h"
 
 #define ORCH_JOURNAL_FORMAT 1
-
-/* What a driver does. act carries out one step (forward or inverse
- * action) and must be idempotent: after a crash the engine repeats the
- * step that was started but not recorded as done. check verifies the
- * driver's prerequisites for the plan before anything starts. msg
- * receives a one-line observation (may be left empty). */
-struct orch_driver {
-	void *ctx;
-	int (*check)(void *ctx, const struct plan *p);
-	int (*act)(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len);
-	/* Actual usage of the moved replica x's shadow: 0 with have[r] set
-	 * for what was measured, 1 for "no data", or a negative ADP_E*. */
-	int (*sample)(void *ctx, const struct plan *p, const struct plan_placement *x,
-		      double usage[ADP_RES_COUNT], int have[ADP_RES_COUNT]);
-	/* Raises x's limit for resource r to limit (within headroom). */
-	int (*grow)(void *ctx, const struct plan *p, const struct plan_placement *x, int r, double limit);
-	/* Optional: asks the act under way to return as soon as it can (its
-	 * step timed out, or monitoring stopped the wave). Called from the
-	 * engine's thread while act runs on a worker thread, repeatedly
-	 * until act returns; NULL: the engine waits for act to return. */
-	void (*cancel)(void *ctx);
-	/* Non-zero: sample may run on the engine's thread while act runs
-	 * on the worker (monitoring on a timer during long steps); zero:
-	 * monitoring only at step boundaries. */
-	int sample_during_act;
-};
 
 /* What the engine does when actual usage leaves the forecast band. "No
  * data" always stops the wave and rolls back (fails closed). */

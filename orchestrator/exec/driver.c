@@ -352,13 +352,16 @@ static int exec_grow(void *ctx, const struct plan *p, const struct plan_placemen
 	return rc;
 }
 
+/* Every action goes through exec_act for now. */
+static const orch_act_fn exec_ops[PLAN_ACTION_COUNT] = { [0 ... PLAN_ACTION_COUNT - 1] = exec_act };
+
 void orch_exec_driver(struct orch_driver *d, struct orch_exec *e)
 {
 	memset(d, 0, sizeof(*d));
 	memset(d, 0, sizeof(*d));
 	d->ctx = e;
 	d->check = exec_check;
-	d->act = exec_act;
+	d->ops = exec_ops;
 	d->sample = exec_sample;
 	d->grow = exec_grow;
 }

@@ -1467,12 +1467,15 @@ static int kube_grow(void *ctx, const struct plan *p, const struct plan_placemen
 	return rc;
 }
 
+/* Every action goes through kube_act for now. */
+static const orch_act_fn kube_ops[PLAN_ACTION_COUNT] = { [0 ... PLAN_ACTION_COUNT - 1] = kube_act };
+
 void orch_kube_driver(struct orch_driver *drv, struct orch_kube *d)
 {
 	memset(drv, 0, sizeof(*drv));
 	drv->ctx = d;
 	drv->check = kube_check;
-	drv->act = kube_act;
+	drv->ops = kube_ops;
 	drv->sample = d->o.prom && d->o.prom->url ? kube_sample : NULL;
 	drv->grow = kube_grow;
 }

@@ -1883,12 +1883,15 @@ static int local_act(void *ctx, const struct plan *p, const struct plan_step *s,
 	return adp_error_set(ADP_EINPUT, "step %zu: unknown action '%s'", s->id, a);
 }
 
+/* Every action goes through local_act for now. */
+static const orch_act_fn local_ops[PLAN_ACTION_COUNT] = { [0 ... PLAN_ACTION_COUNT - 1] = local_act };
+
 void orch_local_driver(struct orch_driver *d, struct orch_local *l)
 {
 	memset(d, 0, sizeof(*d));
 	d->ctx = l;
 	d->check = local_check;
-	d->act = local_act;
+	d->ops = local_ops;
 	d->sample = local_sample;
 	d->grow = local_grow;
 	d->cancel = local_cancel;

@@ -369,11 +369,13 @@ static void stayer_plan(struct plan *p, struct plan_wave *w, struct plan_placeme
 static int act(const struct plan *p, const char *action, char *msg, size_t len)
 {
 	struct orch_driver d;
-	struct plan_step s = { .id = 1, .wave = 1, .action = (char *)action, .partition = "p1", .component = "web" };
+	struct plan_step s = { .id = 1, .wave = 1, .action = (char *)action, .act = plan_action_id(action),
+			       .partition = "p1", .component = "web" };
 
 	orch_local_driver(&d, &loc);
 	msg[0] = '\0';
-	return d.act(d.ctx, p, &s, msg, len);
+	cr_assert_geq(s.act, 0, "unknown action '%s'", action);
+	return d.ops[s.act] ? d.ops[s.act](d.ctx, p, &s, msg, len) : 0;
 }
 
 Test(orch_cgroup, v2_resize_and_restore_exactly)

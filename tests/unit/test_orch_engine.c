@@ -128,6 +128,8 @@ static void teardown(void)
 	cr_assert_eq(system(cmd), 0);
 }
 
+static const orch_act_fn fake_ops[PLAN_ACTION_COUNT] = { [0 ... PLAN_ACTION_COUNT - 1] = fake_act };
+
 static void opts(struct orch_opts *o, struct orch_driver *d, struct fake *f)
 {
 	memset(o, 0, sizeof(*o));
@@ -137,7 +139,7 @@ static void opts(struct orch_opts *o, struct orch_driver *d, struct fake *f)
 	o->now = now;
 	d->ctx = f;
 	d->check = fake_check;
-	d->act = fake_act;
+	d->ops = fake_ops;
 	d->sample = fake_sample;
 	d->grow = NULL;
 }

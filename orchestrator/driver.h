@@ -1,0 +1,48 @@
+/* The one interface between apply's engine and the world: a driver is
+ * an ops table with one slot per step action (like curl's protocol
+ * handlers), so that the engine never asks which driver it runs and a
+ * driver never asks which action it was given by name. */
+#ifndef ADP_ORCH_DRIVER_H
+#define ADP_ORCH_DRIVER_H
+
+#include <stddef.h>
+
+#include "plans/plan.h"
+#include "plans/steps.h"
+
+/* Carries out one step (its forward or inverse action) and must be
+ * idempotent: after a crash the engine repeats the step that was
+ * started but not recorded as done. msg receives a one-line observation
+ * (may be left empty). 0, or a negative ADP_E* with the reason set. */
+typedef int (*orch_act_fn)(void *ctx, const struct plan *p, const struct plan_step *s, char *msg,
+			   size_t len);
+
+struct orch_driver {
+	void *ctx; /* the driver's state, owned by whoever filled the driver */
+	/* Verifies the driver's prerequisites for the plan before anything
+	 * starts. */
+	int (*check)(void *ctx, const struct plan *p);
+	/* Indexed by enum plan_action (PLAN_ACTION_COUNT slots, borrowed):
+	 * a NULL slot means the driver has nothing to do for that action,
+	 * and the step succeeds at once. */
+	const orch_act_fn *ops;
+	/* Actual usage of the moved replica x's shadow: 0 with have[r] set
+	 * for what was measured, 1 for "no data", or a negative ADP_E*.
+	 * NULL: the driver cannot measure, the engine does not monitor. */
+	int (*sample)(void *ctx, const struct plan *p, const struct plan_placement *x,
+		      double usage[ADP_RES_COUNT], int have[ADP_RES_COUNT]);
+	/* Raises x's limit for resource r to limit (within headroom). NULL:
+	 * the grow policy only warns. */
+	int (*grow)(void *ctx, const struct plan *p, const struct plan_placement *x, int r, double limit);
+	/* Asks the act under way to return as soon as it can (its step timed
+	 * out, or monitoring stopped the wave). Called from the engine's
+	 * thread while the act runs on a worker thread, repeatedly until it
+	 * returns; NULL: the engine waits for the act to return. */
+	void (*cancel)(void *ctx);
+	/* Non-zero: sample may run on the engine's thread while an act runs
+	 * on the worker (monitoring on a timer during long steps); zero:
+	 * monitoring only at step boundaries. */
+	int sample_during_act;
+};
+
+#endif
