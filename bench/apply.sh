@@ -16,50 +16,28 @@ RUNS=${2:-3}
 RATE=${3:-100}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 PY=/usr/bin/python3
-if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/haproxy ] || [ ! -x "$PY" ] ||
-	{ ! { grep -q ' cgroup .*memory' /proc/mounts && [ -w /sys/fs/cgroup/memory ]; } &&
-		! grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; }; then
-	echo "apply: skipped (needs root, a writable cgroup memory controller, haproxy and /usr/bin/python3)"
+STACK_TOP=$TOP
+. "$TOP/tests/stack.sh"
+why=$(stack_why)
+if [ -n "$why" ]; then
+	echo "apply: skipped ($why; needs root, a writable cgroup memory controller, haproxy and /usr/bin/python3)"
 	exit 0
 fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/adpart-bench-apply.XXXXXX")
 CG="adpart-bench-$$"
-hap=""
 cleanup() {
-	for f in "$T"/st/proc/*.pid; do
-		[ -e "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
-	done
-	[ -n "$hap" ] && kill "$hap" 2>/dev/null && wait "$hap" 2>/dev/null
-	sleep 0.2
-	for d in /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/"$CG"; do
-		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-	done
-	[ -n "${KEEP:-}" ] && cp "$T"/run-1.json "$KEEP"; rm -rf "$T"
+	stack_cleanup "$CG" "$T"/st/proc/*.pid
+	[ -n "${KEEP:-}" ] && cp "$T"/run-1.json "$KEEP"
+	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
 
-set -- $("$PY" -c '
-import socket
-ss = [socket.socket() for _ in range(6)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))
-')
+set -- $(stack_ports 6)
 P_WA=$1 P_WB=$2 P_AA=$3 P_AB=$4 P_FW=$5 P_FA=$6
 mkdir -p "$T/www-node-a" "$T/www-node-b" "$T/st/proc"
 echo ok >"$T/www-node-a/ok"
 echo ok >"$T/www-node-b/ok"
-cat >"$T/haproxy.cfg" <<CFG
-global
-	stats socket $T/hap.sock mode 600 level admin
-defaults
-	mode http
-	retries 3
-	option redispatch
-	retry-on conn-failure empty-response response-timeout
-	timeout connect 1s
-	timeout client 10s
-	timeout server 10s
+stack_haproxy "$T" <<CFG
 frontend fe_web
 	bind 127.0.0.1:$P_FW
 	default_backend be_web
@@ -73,10 +51,6 @@ backend be_api
 	server node-a 127.0.0.1:$P_AA weight 100
 	server node-b 127.0.0.1:$P_AB weight 100 disabled
 CFG
-/usr/sbin/haproxy -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
-hap=$!
-i=0
-while [ $i -lt 50 ] && [ ! -S "$T/hap.sock" ]; do sleep 0.1; i=$((i + 1)); done
 
 comp() { # name tier port_a port_b backend
 	cat <<JSON
@@ -110,18 +84,11 @@ JSON
 (cd "$T" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plan.json >/dev/null 2>&1)
 
 for c in web:$P_WA api:$P_AA; do
-	n=${c%%:*}
-	p=${c#*:}
-	(cd "$T/www-node-a" && exec setsid "$PY" -m http.server --bind 127.0.0.1 "$p" >/dev/null 2>&1) &
-	pid=$!
-	i=0
-	while [ $i -lt 50 ] && ! curl -s -o /dev/null "http://127.0.0.1:$p/"; do sleep 0.1; i=$((i + 1)); done
-	echo "$pid $(cut -d')' -f2 "/proc/$pid/stat" | awk '{print $20}')" >"$T/st/proc/$n.0@node-a.pid"
+	stack_original "$T/st/proc/${c%%:*}.0@node-a.pid" "$T/www-node-a" "${c#*:}"
 done
 
-load() { # OUT: runs until OUT.stop
-	"$PY" "$TOP/tests/loadgen.py" "$1" "$RATE" 3600 "http://127.0.0.1:$P_FW/" "http://127.0.0.1:$P_FA/" &
-	load_pid=$!
+load() { # OUT: runs until stack_load_stop OUT
+	stack_load_start "$1" "$RATE" 3600 "http://127.0.0.1:$P_FW/" "http://127.0.0.1:$P_FA/"
 }
 
 # With apply: RUNS full applies back to back under load.
@@ -132,22 +99,20 @@ while [ "$r" -le "$RUNS" ]; do
 	rm -f "$T/st/journal.json"
 	if ! (cd "$T" && "$BIN" apply -d st --record "run-$r.json" --now 2018-05-06T00:00:00Z plan.json >/dev/null); then
 		echo "apply: run $r failed" >&2
-		: >"$T/with.out.stop"
+		stack_load_stop "$T/with.out"
 		exit 1
 	fi
 	r=$((r + 1))
 done
 t1=$(date +%s.%N)
-: >"$T/with.out.stop"
-wait "$load_pid"
+stack_load_stop "$T/with.out"
 secs=$(echo "$t0 $t1" | awk '{ printf "%.0f", $2 - $1 }')
 [ "$secs" -lt 5 ] && secs=5
 
 # Without apply: as long, same load.
 load "$T/without.out"
 sleep "$secs"
-: >"$T/without.out.stop"
-wait "$load_pid"
+stack_load_stop "$T/without.out"
 
 "$PY" - "$T" "$RUNS" "$secs" <<'PY'
 import json, statistics, sys

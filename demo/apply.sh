@@ -14,18 +14,10 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/adpart-demo.XXXXXX")
 CG="adpart-demo-$$"
-hap=""
-load=""
+STACK_TOP=$TOP
+. "$TOP/tests/stack.sh"
 cleanup() {
-	[ -n "$load" ] && kill "$load" 2>/dev/null && wait "$load" 2>/dev/null
-	for f in "$T"/st/proc/*.pid; do
-		[ -e "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
-	done
-	[ -n "$hap" ] && kill "$hap" 2>/dev/null && wait "$hap" 2>/dev/null
-	sleep 0.2
-	for d in /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/"$CG"; do
-		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-	done
+	stack_cleanup "$CG" "$T"/st/proc/*.pid
 	rm -rf "$T"
 	left=$(find /sys/fs/cgroup -maxdepth 2 -name "$CG" 2>/dev/null | wc -l)
 	echo "demo: cleaned up (processes, HAProxy, temporary files; $left cgroups left)"
@@ -33,13 +25,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ports=$("$PY" -c '
-import socket
-ss = [socket.socket() for _ in range(10)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))
-' 2>/dev/null) || ports="20000 20001 20002 20003 20004 20005 20006 20007 20008 20009"
+ports=$(stack_ports 10 2>/dev/null) || ports="20000 20001 20002 20003 20004 20005 20006 20007 20008 20009"
 set -- $ports
 # Each component has a port on every partition (its home and any shadow).
 P_WA=$1 P_WB=$2 P_WC=$3 P_AA=$4 P_AB=$5 P_AC=$6 P_SA=$7 P_SB=$8 P_SC=$9
@@ -89,14 +75,7 @@ if [ "$rc" -ne 2 ]; then
 	exit 1
 fi
 
-why=""
-[ "$(id -u)" -eq 0 ] || why="not root"
-if [ -z "$why" ] && ! { grep -q ' cgroup .*memory' /proc/mounts && [ -w /sys/fs/cgroup/memory ]; } &&
-	! grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
-	why="no writable cgroup memory controller"
-fi
-[ -n "$why" ] || [ -x /usr/sbin/haproxy ] || why="haproxy is not installed"
-[ -n "$why" ] || [ -x "$PY" ] || why="/usr/bin/python3 is missing"
+why=$(stack_why)
 if [ -n "$why" ]; then
 	echo "demo: not applying the local stack plan: $why (apply needs root, cgroups, HAProxy and python3)"
 	exit 0
@@ -108,16 +87,6 @@ for d in "" /api /static; do
 done
 {
 	cat <<CFG
-global
-	stats socket $T/hap.sock mode 600 level admin
-defaults
-	mode http
-	retries 3
-	option redispatch
-	retry-on conn-failure empty-response response-timeout
-	timeout connect 1s
-	timeout client 10s
-	timeout server 10s
 frontend fe
 	bind 127.0.0.1:$P_FE
 	use_backend be_api if { path_beg /api }
@@ -136,38 +105,24 @@ CFG
 			printf '\tserver node-%s 127.0.0.1:%s weight 100%s\n' "$p" "$port" "$state"
 		done
 	done
-} >"$T/haproxy.cfg"
-/usr/sbin/haproxy -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
-hap=$!
-i=0
-while [ $i -lt 50 ] && [ ! -S "$T/hap.sock" ]; do sleep 0.1; i=$((i + 1)); done
+} | stack_haproxy "$T"
 
 # The running stack: each component's original, adopted by apply from its pid file.
 for c in web:node-a:$P_WA api:node-b:$P_AB static:node-c:$P_SC; do
 	IFS=: read -r n part port <<EOF
 $c
 EOF
-	(cd "$T/www" && exec setsid "$PY" -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) &
-	pid=$!
-	i=0
-	while [ $i -lt 50 ] && ! "$PY" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/', timeout=1)" 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "$pid $(cut -d')' -f2 "/proc/$pid/stat" | awk '{print $20}')" >"$T/st/proc/$n.0@$part.pid"
+	stack_original "$T/st/proc/$n.0@$part.pid" "$T/www" "$port"
 done
 
-"$PY" "$TOP/tests/loadgen.py" "$T/load.out" 20 600 "http://127.0.0.1:$P_FE/" "http://127.0.0.1:$P_FE/api/" \
-	"http://127.0.0.1:$P_FE/static/" &
-load=$!
+stack_load_start "$T/load.out" 20 600 "http://127.0.0.1:$P_FE/" "http://127.0.0.1:$P_FE/api/" \
+	"http://127.0.0.1:$P_FE/static/"
 echo "demo: local stack: apply (HAProxy on 127.0.0.1:$P_FE, load generator running)"
 (cd "$T" && "$BIN" apply --dry-run --now 2018-05-06T00:00:00Z plan.json | head -n 1)
 (cd "$T" && "$BIN" apply -d st --now 2018-05-06T00:00:00Z plan.json)
 rc=$?
-: >"$T/load.out.stop"
-wait "$load"
-load=""
-echo "demo: apply exited $rc; load through HAProxy during apply: $(head -n 1 "$T/load.out")"
+stack_load_stop "$T/load.out"
+echo "demo: apply exited $rc; load through HAProxy during apply: $STACK_LOAD_LINE"
 "$PY" -c '
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -12,29 +12,17 @@
 E2E="$TMP/e2e"
 mkdir -p "$E2E"
 E2E_CG="adpart-e2e-$$"
+STACK_TOP=$TOP
+. "$TOP/tests/stack.sh"
 E2E_OK=1
-if [ "$(id -u)" -ne 0 ]; then
-	echo "skip: apply end to end (needs root)" >&2
-	E2E_OK=0
-elif ! { grep -q ' cgroup .*memory' /proc/mounts && [ -w /sys/fs/cgroup/memory ]; } &&
-	! grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
-	echo "skip: apply end to end (no writable cgroup memory controller)" >&2
-	E2E_OK=0
-elif [ ! -x /usr/sbin/haproxy ] || [ ! -x /usr/bin/python3 ] || ! command -v curl >/dev/null 2>&1; then
-	echo "skip: apply end to end (needs /usr/sbin/haproxy, /usr/bin/python3 and curl from .ci/deps)" >&2
+e2e_why=$(stack_why)
+if [ -z "$e2e_why" ] && ! command -v curl >/dev/null 2>&1; then
+	e2e_why="curl is missing"
+fi
+if [ -n "$e2e_why" ]; then
+	echo "skip: apply end to end ($e2e_why; needs root, a writable cgroup memory controller, /usr/sbin/haproxy, /usr/bin/python3 and curl from .ci/deps)" >&2
 	E2E_OK=0
 fi
-
-# Nine free loopback ports, chosen now.
-e2e_ports() {
-	/usr/bin/python3 -c '
-import socket
-ss = [socket.socket() for _ in range(9)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))
-'
-}
 
 # e2e_files TAG [UPDATE_SHELL] [SHADOW_HEALTH_PATH]: inventory, schedule
 # and plan TAG.json. The update command runs UPDATE_SHELL first; health
@@ -104,18 +92,14 @@ e2e_serving() {
 }
 
 e2e_load_start() {
-	rm -f "$E2E/load.out" "$E2E/load.out.stop"
-	/usr/bin/python3 "$TOP/tests/loadgen.py" "$E2E/load.out" 20 900 \
-		"http://127.0.0.1:$P_FW/" "http://127.0.0.1:$P_FA/" &
-	e2e_load=$!
+	stack_load_start "$E2E/load.out" 20 900 "http://127.0.0.1:$P_FW/" "http://127.0.0.1:$P_FA/"
 }
 
 # e2e_load_stop NAME: stops the load generator; no request may have failed.
 e2e_load_stop() {
 	name=$1
-	: >"$E2E/load.out.stop"
-	wait "$e2e_load"
-	read -r e2e_load_line <"$E2E/load.out"
+	stack_load_stop "$E2E/load.out"
+	e2e_load_line=$STACK_LOAD_LINE
 	echo "e2e: $name: $e2e_load_line" >&2
 	case "$e2e_load_line" in
 	*" failed=0 "*) ok ;;
@@ -147,24 +131,14 @@ for line in d.decode().splitlines():
 }
 
 if [ "$E2E_OK" -eq 1 ]; then
-	set -- $(e2e_ports)
+	set -- $(stack_ports 9)
 	P_WA=$1 P_WB=$2 P_AA=$3 P_AB=$4 P_FW=$5 P_FA=$6 P_PA=$7 P_PB=$8 P_FP=$9
 	mkdir -p "$E2E/www-node-a" "$E2E/www-node-b" "$E2E/www-node-b-broken"
 	echo ok >"$E2E/www-node-a/ok"
 	echo ok >"$E2E/www-node-b/ok"
 	# A real operator's configuration: retries and redispatch on
 	# connection failures, as one sets for rolling restarts.
-	cat >"$E2E/haproxy.cfg" <<CFG
-global
-	stats socket $E2E/hap.sock mode 600 level admin
-defaults
-	mode http
-	retries 3
-	option redispatch 1
-	retry-on conn-failure empty-response response-timeout 500 502 503 504
-	timeout connect 1s
-	timeout client 10s
-	timeout server 10s
+	stack_haproxy "$E2E" 500 502 503 504 <<CFG
 frontend fe_web
 	bind 127.0.0.1:$P_FW
 	default_backend be_web
@@ -184,10 +158,6 @@ backend be_pool
 	server node-a 127.0.0.1:$P_PA weight 100
 	server node-b 127.0.0.1:$P_PB weight 100
 CFG
-	/usr/sbin/haproxy -db -f "$E2E/haproxy.cfg" >"$E2E/haproxy.log" 2>&1 &
-	e2e_hap=$!
-	i=0
-	while [ $i -lt 50 ] && [ ! -S "$E2E/hap.sock" ]; do sleep 0.1; i=$((i + 1)); done
 	e2e_files main
 	e2e_files slow "sleep 3"
 	e2e_files badshadow ":" broken
@@ -215,24 +185,8 @@ PY
 
 	# The originals, started before apply in node-a's cgroups, adopted
 	# by their pid files.
-	mkdir -p "$E2E/st/proc"
 	for c in web:$P_WA api:$P_AA; do
-		n=${c%%:*}
-		p=${c#*:}
-		for ctl in memory cpu cpuacct; do
-			mkdir -p "/sys/fs/cgroup/$ctl/$E2E_CG/node-a/$n.0" 2>/dev/null
-		done
-		(cd "$E2E/www-node-a" && exec /bin/sh -c '
-			p=$1
-			shift
-			for t in "$@"; do echo $$ >"$t"; done 2>/dev/null
-			exec setsid /usr/bin/python3 -m http.server --bind 127.0.0.1 "$p" >/dev/null 2>&1' sh "$p" \
-			"/sys/fs/cgroup/memory/$E2E_CG/node-a/$n.0/tasks" "/sys/fs/cgroup/cpu/$E2E_CG/node-a/$n.0/tasks" \
-			"/sys/fs/cgroup/cpuacct/$E2E_CG/node-a/$n.0/tasks") &
-		pid=$!
-		i=0
-		while [ $i -lt 50 ] && ! curl -s -o /dev/null "http://127.0.0.1:$p/"; do sleep 0.1; i=$((i + 1)); done
-		echo "$pid $(cut -d')' -f2 "/proc/$pid/stat" | awk '{print $20}')" >"$E2E/st/proc/$n.0@node-a.pid"
+		stack_original "$E2E/st/proc/${c%%:*}.0@node-a.pid" "$E2E/www-node-a" "${c#*:}" "$E2E_CG/node-a/${c%%:*}.0"
 	done
 	e2e_hap_stat >"$E2E/hap.before"
 
@@ -367,26 +321,11 @@ ok = p["waves"][0].get("absorbed") == [{"component": "pool", "replica": 0, "part
     a[0] == "resize" and a[-1] == "restore_size" and "drain_absorbed" in a and "undrain_absorbed" in a and \
     "create_partition" not in a
 sys.exit(0 if ok else 1)' "$E2E/abs.json"; then ok; else bad "$(head -c 600 "$E2E/abs.json")"; fi
-	mkdir -p "$E2E/st-abs/proc"
 	for c in node-a:0:$P_PA node-b:1:$P_PB; do
 		part=${c%%:*}
 		r=${c#*:}
 		r=${r%%:*}
-		p=${c##*:}
-		for ctl in memory cpu cpuacct; do
-			mkdir -p "/sys/fs/cgroup/$ctl/$E2E_CG/$part/pool.$r" 2>/dev/null
-		done
-		(cd "$E2E/www-node-a" && exec /bin/sh -c '
-			p=$1
-			shift
-			for t in "$@"; do echo $$ >"$t"; done 2>/dev/null
-			exec setsid /usr/bin/python3 -m http.server --bind 127.0.0.1 "$p" >/dev/null 2>&1' sh "$p" \
-			"/sys/fs/cgroup/memory/$E2E_CG/$part/pool.$r/tasks" "/sys/fs/cgroup/cpu/$E2E_CG/$part/pool.$r/tasks" \
-			"/sys/fs/cgroup/cpuacct/$E2E_CG/$part/pool.$r/tasks") &
-		pid=$!
-		i=0
-		while [ $i -lt 50 ] && ! curl -s -o /dev/null "http://127.0.0.1:$p/"; do sleep 0.1; i=$((i + 1)); done
-		echo "$pid $(cut -d')' -f2 "/proc/$pid/stat" | awk '{print $20}')" >"$E2E/st-abs/proc/pool.$r@$part.pid"
+		stack_original "$E2E/st-abs/proc/pool.$r@$part.pid" "$E2E/www-node-a" "${c##*:}" "$E2E_CG/$part/pool.$r"
 	done
 	e2e_lim() {
 		for f in cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us memory/memory.limit_in_bytes; do
@@ -395,13 +334,10 @@ sys.exit(0 if ok else 1)' "$E2E/abs.json"; then ok; else bad "$(head -c 600 "$E2
 	}
 	lim_before=$(e2e_lim)
 	e2e_hap_stat >"$E2E/hap-abs.before"
-	rm -f "$E2E/load-abs.out" "$E2E/load-abs.out.stop"
-	/usr/bin/python3 "$TOP/tests/loadgen.py" "$E2E/load-abs.out" 20 300 "http://127.0.0.1:$P_FP/" &
-	e2e_load=$!
+	stack_load_start "$E2E/load-abs.out" 20 300 "http://127.0.0.1:$P_FP/"
 	e2e_run "e2e apply with an absorbed replica" 0 apply -d st-abs --now 2018-05-06T00:00:00Z abs.json
-	: >"$E2E/load-abs.out.stop"
-	wait "$e2e_load"
-	read -r line <"$E2E/load-abs.out"
+	stack_load_stop "$E2E/load-abs.out"
+	line=$STACK_LOAD_LINE
 	echo "e2e: absorbed replica: $line" >&2
 	name="e2e absorbed: no failed request through HAProxy"
 	case "$line" in
@@ -426,19 +362,6 @@ sys.exit(0 if [x for x, _ in a] == want and all(st == "done" for _, st in a) els
 	name="e2e absorbed: both replicas serve"
 	if curl -sf -o /dev/null --max-time 5 "http://127.0.0.1:$P_PA/" && curl -sf -o /dev/null --max-time 5 "http://127.0.0.1:$P_PB/"; then
 		ok; else bad "a replica of pool does not serve"; fi
-	for f in "$E2E"/st-abs/proc/*.pid; do
-		[ -e "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
-	done
-
 	# Clean up: instances, HAProxy, cgroups.
-	for f in "$E2E"/st/proc/*.pid; do
-		[ -e "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
-	done
-	kill "$e2e_hap" 2>/dev/null
-	wait "$e2e_hap" 2>/dev/null
-	sleep 0.2
-	for d in /sys/fs/cgroup/*/"$E2E_CG" /sys/fs/cgroup/"$E2E_CG"; do
-		[ -d "$d" ] || continue
-		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-	done
+	stack_cleanup "$E2E_CG" "$E2E"/st-abs/proc/*.pid "$E2E"/st/proc/*.pid
 fi

@@ -1,0 +1,151 @@
+# The live local stack that apply's end-to-end test, the apply bench and
+# the demo run against: a real HAProxy on loopback, python http.server
+# components started in cgroups and adopted by apply from pid files, and
+# a bounded load generator through HAProxy. Sourced (POSIX sh); every
+# name starts with stack_ or STACK_. Set STACK_TOP to the checkout first.
+
+STACK_PY=/usr/bin/python3
+STACK_HAP=""
+STACK_LOAD=""
+
+# stack_why: prints why the stack cannot run on this host, nothing when
+# it can (root, a writable cgroup memory controller, HAProxy, python3).
+stack_why() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "not root"
+	elif ! { grep -q ' cgroup .*memory' /proc/mounts && [ -w /sys/fs/cgroup/memory ]; } &&
+		! grep -qw memory "$(stack_v2_root)/cgroup.controllers" 2>/dev/null; then
+		echo "no writable cgroup memory controller"
+	elif [ ! -x /usr/sbin/haproxy ]; then
+		echo "haproxy is not installed"
+	elif [ ! -x "$STACK_PY" ]; then
+		echo "$STACK_PY is missing"
+	fi
+}
+
+# The cgroup2 mount (the unified hierarchy beside v1, or the only one).
+stack_v2_root() {
+	awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts
+}
+
+# stack_ports N: N free loopback ports, chosen now.
+stack_ports() {
+	"$STACK_PY" -c '
+import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))
+' "$1"
+}
+
+# stack_haproxy DIR [RETRY_ON...]: starts HAProxy with DIR/hap.sock as its
+# admin socket; the frontends and backends come on stdin. RETRY_ON adds
+# conditions to the connection-failure retries a rolling restart needs.
+stack_haproxy() {
+	stack_dir=$1
+	shift
+	{
+		cat <<CFG
+global
+	stats socket $stack_dir/hap.sock mode 600 level admin
+defaults
+	mode http
+	retries 3
+	option redispatch 1
+	retry-on conn-failure empty-response response-timeout $*
+	timeout connect 1s
+	timeout client 10s
+	timeout server 10s
+CFG
+		cat
+	} >"$stack_dir/haproxy.cfg"
+	/usr/sbin/haproxy -db -f "$stack_dir/haproxy.cfg" >"$stack_dir/haproxy.log" 2>&1 &
+	STACK_HAP=$!
+	stack_i=0
+	while [ $stack_i -lt 50 ] && [ ! -S "$stack_dir/hap.sock" ]; do
+		sleep 0.1
+		stack_i=$((stack_i + 1))
+	done
+}
+
+# stack_original PIDFILE CWD PORT [CGROUP]: starts an http.server on PORT
+# serving CWD, inside CGROUP (a path below the cgroup root, created; v1
+# memory, cpu and cpuacct, else v2), waits until it serves and records it
+# in PIDFILE ("pid starttime") for apply to adopt.
+stack_original() {
+	stack_targets=""
+	if [ -n "${4:-}" ]; then
+		if grep -q ' cgroup .*memory' /proc/mounts; then
+			for stack_ctl in memory cpu cpuacct; do
+				mkdir -p "/sys/fs/cgroup/$stack_ctl/$4" 2>/dev/null &&
+					stack_targets="$stack_targets /sys/fs/cgroup/$stack_ctl/$4/tasks"
+			done
+		elif mkdir -p "$(stack_v2_root)/$4" 2>/dev/null; then
+			stack_targets="$(stack_v2_root)/$4/cgroup.procs"
+		fi
+	fi
+	# shellcheck disable=SC2086 # the targets are paths without blanks
+	(cd "$2" && exec /bin/sh -c '
+		p=$1
+		shift
+		for t in "$@"; do echo $$ >"$t"; done 2>/dev/null
+		exec setsid /usr/bin/python3 -m http.server --bind 127.0.0.1 "$p" >/dev/null 2>&1' sh "$3" $stack_targets) &
+	stack_pid=$!
+	stack_i=0
+	while [ $stack_i -lt 50 ] && ! "$STACK_PY" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$3/', timeout=1)" 2>/dev/null; do
+		sleep 0.1
+		stack_i=$((stack_i + 1))
+	done
+	mkdir -p "$(dirname "$1")"
+	echo "$stack_pid $(cut -d')' -f2 "/proc/$stack_pid/stat" | awk '{print $20}')" >"$1"
+}
+
+# stack_load_start OUT RATE MAX_SECONDS URL...: the load generator, until
+# stack_load_stop OUT.
+stack_load_start() {
+	rm -f "$1" "$1.stop"
+	"$STACK_PY" "$STACK_TOP/tests/loadgen.py" "$@" &
+	STACK_LOAD=$!
+}
+
+# stack_load_stop OUT: stops it; STACK_LOAD_LINE is its summary line
+# ("requests=N failed=N p50_ms=X p99_ms=X max_ms=X").
+stack_load_stop() {
+	: >"$1.stop"
+	[ -n "$STACK_LOAD" ] && wait "$STACK_LOAD"
+	STACK_LOAD=""
+	STACK_LOAD_LINE=""
+	[ -s "$1" ] && read -r STACK_LOAD_LINE <"$1"
+}
+
+# stack_kill_instances PIDFILE...: kills the instances pid files name.
+stack_kill_instances() {
+	for stack_f in "$@"; do
+		[ -e "$stack_f" ] && kill -9 "$(cut -d' ' -f1 "$stack_f")" 2>/dev/null
+	done
+	return 0
+}
+
+# stack_cleanup CGROUP PIDFILE...: the load generator, the instances,
+# HAProxy, and every cgroup below CGROUP.
+stack_cleanup() {
+	stack_cg=$1
+	shift
+	if [ -n "$STACK_LOAD" ]; then
+		kill "$STACK_LOAD" 2>/dev/null
+		wait "$STACK_LOAD" 2>/dev/null
+		STACK_LOAD=""
+	fi
+	stack_kill_instances "$@"
+	if [ -n "$STACK_HAP" ]; then
+		kill "$STACK_HAP" 2>/dev/null
+		wait "$STACK_HAP" 2>/dev/null
+		STACK_HAP=""
+	fi
+	sleep 0.2
+	for stack_d in /sys/fs/cgroup/*/"$stack_cg" /sys/fs/cgroup/"$stack_cg" "$(stack_v2_root)/$stack_cg"; do
+		[ -d "$stack_d" ] && find "$stack_d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	return 0
+}
