@@ -613,6 +613,15 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 	{
 		const char *st = json_string_value(json_object_get(j.root, "state"));
 
+		/* An incomplete rollback is retried from its first unfinished undo
+		 * step: undo steps are idempotent, and the fault that stopped
+		 * them (a full disk, an unreachable API) may be gone. */
+		if (!strcmp(st, "failed") && (o->rollback || o->resume)) {
+			json_object_set_new(j.root, "state", json_string("rollback"));
+			if ((rc = journal_save(&j)) || (rc = do_rollback(&j, o, d, &p, &out)))
+				goto done;
+			goto record;
+		}
 		if (!strcmp(st, "done") || !strcmp(st, "rolled_back") || !strcmp(st, "failed")) {
 			if (o->rollback && !strcmp(st, "done")) {
 				if ((rc = build_undo(&j, &p)) || (rc = do_rollback(&j, o, d, &p, &out)))

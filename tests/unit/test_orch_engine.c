@@ -23,6 +23,7 @@ struct fake {
 	char *calls[MAXCALLS];
 	size_t ncalls;
 	const char *fail_action;  /* first call of this action fails */
+	const char *fail_undo;    /* and the first call of this one (an undo step) */
 	int no_data;              /* sample reports no data */
 	volatile sig_atomic_t *stop;
 	size_t stop_after;        /* set *stop after this many calls */
@@ -65,6 +66,11 @@ static int fake_act(void *ctx, const struct plan *p, const struct plan_step *s, 
 			snprintf(msg, len, "cancelled after %ld ms", ms);
 			return adp_error_set(ADP_ESYS, "cancelled");
 		}
+	}
+	if (f->fail_undo && !strcmp(s->action, f->fail_undo)) {
+		f->fail_undo = NULL;
+		snprintf(msg, len, "injected undo failure");
+		return adp_error_set(ADP_ESYS, "injected undo failure");
 	}
 	if (f->fail_action && !strcmp(s->action, f->fail_action)) {
 		f->fail_action = NULL;
@@ -695,4 +701,56 @@ Test(orch_engine, journal_of_another_plan_is_refused)
 	cr_assert_eq(orch_apply(&o, &d, &out), ADP_EINPUT);
 	t_assert_msg("belongs to another plan");
 	cr_assert_eq(f.ncalls, 0);
+}
+
+static size_t count_calls(const struct fake *f, const char *action)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < f->ncalls; i++)
+		n += !strcmp(f->calls[i], action);
+	return n;
+}
+
+/* A rollback that failed (exit 5) is not a dead end: --rollback, and
+ * --resume, retry the undo steps that did not finish, and only those. */
+static void retry_failed_rollback(int resume)
+{
+	struct orch_opts o;
+	struct orch_driver d;
+	struct fake f = { .fail_action = "run_update", .fail_undo = "start_original" };
+	int outcome = -1;
+	size_t undone;
+
+	opts(&o, &d, &f);
+	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
+	cr_assert_eq(outcome, ORCH_FAILED);
+	undone = f.ncalls;
+	cr_assert_geq(count_calls(&f, "start_original"), 1);
+	fake_free(&f);
+	/* The fault is gone now (fail_undo was consumed). */
+	if (resume)
+		o.resume = 1;
+	else
+		o.rollback = 1;
+	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
+	cr_assert_eq(outcome, ORCH_ROLLED_BACK, "outcome %d", outcome);
+	cr_assert_eq(f.ncalls, 1, "only the failed undo step runs again, not %zu calls (first run %zu)", f.ncalls,
+		     undone);
+	cr_assert_str_eq(f.calls[0], "start_original");
+	fake_free(&f);
+	/* Finished: a further --rollback has nothing left to do. */
+	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
+	cr_assert_eq(outcome, ORCH_ROLLED_BACK);
+	cr_assert_eq(f.ncalls, 0);
+}
+
+Test(orch_engine, failed_rollback_is_retried_by_rollback)
+{
+	retry_failed_rollback(0);
+}
+
+Test(orch_engine, failed_rollback_is_retried_by_resume)
+{
+	retry_failed_rollback(1);
 }
