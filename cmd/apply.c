@@ -133,7 +133,8 @@ static const char *input_of(const struct plan *p, const char *kind)
 /* Commits the run record on top of the plan in the store. */
 static int record_run(struct plan_store *store, const struct plan *p, const struct orch_opts *o, int outcome)
 {
-	static const char *const names[] = { "success", "rolled_back", "failed", "refused", "stopped" };
+	static const char *const names[] = { "success", "rolled_back", "failed", "refused", "stopped",
+					     "journal_lost" };
 	char *path = NULL, *json = NULL;
 	int rc;
 
@@ -152,7 +153,8 @@ static int record_run(struct plan_store *store, const struct plan *p, const stru
 
 int cmd_apply(int argc, char **argv)
 {
-	static const int codes[] = { EXIT_OK, EXIT_ROLLED_BACK, EXIT_APPLY_FAILED, EXIT_REFUSED, EXIT_STOPPED };
+	static const int codes[] = { EXIT_OK, EXIT_ROLLED_BACK, EXIT_APPLY_FAILED, EXIT_REFUSED, EXIT_STOPPED,
+				     EXIT_JOURNAL_LOST };
 	struct apply_args a = { 0 };
 	struct plan p = { 0 };
 	struct inventory inv = { 0 };
@@ -281,7 +283,7 @@ int cmd_apply(int argc, char **argv)
 		goto done;
 	}
 	status = codes[outcome];
-	if (store && (rc = record_run(store, &p, &o, outcome))) {
+	if (store && outcome != ORCH_JOURNAL_LOST && (rc = record_run(store, &p, &o, outcome))) {
 		cmd_error_last("cannot record the run in the plan store");
 		if (status == EXIT_OK)
 			status = EXIT_ERROR;
@@ -291,7 +293,9 @@ int cmd_apply(int argc, char **argv)
 	else if (outcome == ORCH_ROLLED_BACK)
 		cmd_error("a step failed; completed steps were rolled back (see the run record)");
 	else if (outcome == ORCH_FAILED)
-		cmd_error("a step failed and the rollback did not complete (see the journal in '%s')", o.state_dir);
+		cmd_error("a step failed and the rollback did not complete (see the journal in '%s'): once the fault is fixed, --rollback retries the failed undo steps", o.state_dir);
+	else if (outcome == ORCH_JOURNAL_LOST)
+		cmd_error_last(NULL);
 	else if (outcome == ORCH_STOPPED)
 		cmd_error("stopped at a step boundary: continue with --resume or undo with --rollback");
 done:

@@ -17,6 +17,7 @@ enum {
 	EXIT_APPLY_FAILED = 5, /* apply: a step failed and so did the rollback */
 	EXIT_REFUSED = 6,     /* apply: preflight refused, nothing changed */
 	EXIT_STOPPED = 7,     /* apply: stopped by a signal, resumable */
+	EXIT_JOURNAL_LOST = 8, /* apply: the journal could not be written; what was done was reversed */
 	EXIT_USAGE = 64,      /* bad command line */
 };
 

@@ -57,6 +57,8 @@ struct journal {
 	char *path;
 	json_t *root;   /* {format, plan, digest, state, steps:[..], undo:[..]} */
 	double t0;      /* monotonic time the apply started */
+	int lost;       /* a write failed: the journal on disk is behind root */
+	char lost_msg[512]; /* why, from the first failed write */
 };
 
 static int journal_save(struct journal *j)
@@ -68,6 +70,10 @@ static int journal_save(struct journal *j)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	rc = adp_write_atomic(j->path, text, strlen(text));
 	free(text);
+	if (rc && !j->lost) {
+		j->lost = 1;
+		snprintf(j->lost_msg, sizeof(j->lost_msg), "%s", adp_error_last());
+	}
 	return rc;
 }
 
@@ -329,7 +335,10 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 
 	start = mono_s();
 	set_status(rec, "started", NULL);
-	if ((rc = journal_save(j)))
+	/* Forward, nothing acts before it is journaled. Undoing, a journal
+	 * that cannot be written does not stop the undo: its steps are
+	 * idempotent, and leaving the system half-moved is worse. */
+	if ((rc = journal_save(j)) && monitor_at >= 0)
 		return rc;
 	saved = mono_s();
 	journal_s = saved - start;
@@ -409,7 +418,7 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 	json_object_set_new(rec, "engine_us",
 			    json_integer((json_int_t)((mono_s() - start - a.seconds - a.sampling) * 1e6)));
 	json_object_set_new(rec, "journal_us", json_integer((json_int_t)(journal_s * 1e6)));
-	if ((rc = journal_save(j)))
+	if ((rc = journal_save(j)) && monitor_at >= 0)
 		return rc;
 	return arc ? 1 : 0;
 }
@@ -443,7 +452,8 @@ static int build_undo(struct journal *j, const struct plan *p)
 	}
 	json_object_set_new(j->root, "undo", undo);
 	json_object_set_new(j->root, "state", json_string("rollback"));
-	return journal_save(j);
+	/* A rollback goes on from the journal in memory when it cannot be saved. */
+	return journal_save(j) && !j->lost ? ADP_ESYS : 0;
 }
 
 static int do_rollback(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
@@ -474,12 +484,12 @@ static int do_rollback(struct journal *j, const struct orch_opts *o, const struc
 	}
 	json_object_set_new(j->root, "state", json_string(failed ? "failed" : "rolled_back"));
 	*outcome = failed ? ORCH_FAILED : ORCH_ROLLED_BACK;
-	return journal_save(j);
+	return journal_save(j) && !j->lost ? ADP_ESYS : 0;
 }
 
 static int write_record(const struct orch_opts *o, struct journal *j, int outcome)
 {
-	static const char *const names[] = { "done", "rolled_back", "failed", "refused", "stopped" };
+	static const char *const names[] = { "done", "rolled_back", "failed", "refused", "stopped", "journal_lost" };
 	char path[4096];
 	json_t *rec = json_deep_copy(j->root);
 	char *text;
@@ -501,6 +511,25 @@ static int write_record(const struct orch_opts *o, struct journal *j, int outcom
 	return rc;
 }
 
+/* The journal on disk is behind what was done (a full or failing disk):
+ * the run record is written if it can be, and the last error says what
+ * state the system is in and how to continue, for cmd/ to report. */
+static void journal_lost(const struct orch_opts *o, struct journal *j, int out)
+{
+	const char *state =
+		out == ORCH_DONE ? "every step is done; once the journal can be written, --resume records it"
+		: out == ORCH_ROLLED_BACK
+			? "apply stopped acting and rolled back what it had done, so the system is as before the apply; once the journal can be written, --rollback records it"
+		: out == ORCH_STOPPED
+			? "apply stopped at a step boundary; once the journal can be written, continue with --resume or undo with --rollback"
+			: "apply stopped acting and the rollback did not complete (see the failed undo steps in the run record); once the journal can be written, --rollback retries them";
+	char why[sizeof(j->lost_msg)];
+
+	snprintf(why, sizeof(why), "%s", j->lost_msg);
+	write_record(o, j, ORCH_JOURNAL_LOST);
+	adp_error_set(ADP_ESYS, "the journal could not be written (%s): %s", why, state);
+}
+
 /* One apply at a time per state directory: an flock held for the run. */
 static int take_lock(const char *dir, int *fd_out)
 {
@@ -508,8 +537,11 @@ static int take_lock(const char *dir, int *fd_out)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/lock", dir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
-		return adp_error_set(ADP_ESYS, "cannot open lock '%s': %s", path, strerror(errno));
+	/* Never through a symlink: in a shared state directory, a link
+	 * planted as the lock would have root write a pid into its target. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return adp_error_set(errno == ELOOP ? ADP_EINPUT : ADP_ESYS, "cannot open lock '%s': %s", path,
+				     errno == ELOOP ? "it is a symbolic link" : strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
 		int e = errno;
 		char held[32] = "";
@@ -649,14 +681,16 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			continue;
 		if (o->stop && *o->stop) {
 			json_object_set_new(j.root, "state", json_string("stopped"));
-			if ((rc = journal_save(&j)))
+			if ((rc = journal_save(&j)) && !j.lost)
 				goto done;
 			out = ORCH_STOPPED;
 			goto record;
 		}
-		if ((rc = run_one(&j, rec, d, &p, &p.steps[i], o, (long)i)) < 0)
+		/* A journal that cannot be written stops the forward run; what
+		 * was done is reversed from the journal in memory. */
+		if ((rc = run_one(&j, rec, d, &p, &p.steps[i], o, (long)i)) < 0 && !j.lost)
 			goto done;
-		if (rc > 0 || monitor(&j, o, d, &p, i, 0, plan_time(o, j.t0))) {
+		if (rc != 0 || monitor(&j, o, d, &p, i, 0, plan_time(o, j.t0))) {
 			rc = 0;
 			if ((rc = build_undo(&j, &p)) || (rc = do_rollback(&j, o, d, &p, &out)))
 				goto done;
@@ -665,10 +699,16 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		crash_hook(o, p.steps[i].id);
 	}
 	json_object_set_new(j.root, "state", json_string("done"));
-	if ((rc = journal_save(&j)))
+	if ((rc = journal_save(&j)) && !j.lost)
 		goto done;
 	out = ORCH_DONE;
 record:
+	if (j.lost) {
+		journal_lost(o, &j, out);
+		*outcome = ORCH_JOURNAL_LOST;
+		rc = 0;
+		goto done;
+	}
 	rc = write_record(o, &j, out);
 	if (!rc)
 		*outcome = out;

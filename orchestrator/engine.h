@@ -22,6 +22,10 @@ enum orch_outcome {
 	ORCH_FAILED = 2,      /* a step failed and so did the rollback */
 	ORCH_REFUSED = 3,     /* preflight refused; nothing was changed */
 	ORCH_STOPPED = 4,     /* stopped by a signal at a step boundary; resumable */
+	/* a journal write failed (a full disk): apply stopped acting and
+	 * reversed what it had done from the journal in memory; the last
+	 * error says what state that left and which option continues */
+	ORCH_JOURNAL_LOST = 5,
 };
 
 struct orch_opts {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/fault.h"
 
 int adp_read_file(char **out, size_t *len, const char *path, size_t max)
 {
@@ -110,7 +111,7 @@ int adp_write_atomic(const char *path, const void *data, size_t len)
 		return rc;
 	}
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = adp_fault_hit(ADP_FAULT_WRITE) ? (errno = ENOSPC, -1) : write(fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -120,7 +121,7 @@ int adp_write_atomic(const char *path, const void *data, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0644) < 0 || (adp_fault_hit(ADP_FAULT_FSYNC) ? (errno = ENOSPC, -1) : fsync(fd)) < 0) {
 		rc = adp_error_set(ADP_ESYS, "cannot sync '%s': %s", path, strerror(errno));
 		goto fail;
 	}
@@ -130,7 +131,7 @@ int adp_write_atomic(const char *path, const void *data, size_t len)
 		goto fail;
 	}
 	fd = -1;
-	if (rename(tmp, path) < 0) {
+	if ((adp_fault_hit(ADP_FAULT_RENAME) ? (errno = ENOSPC, -1) : rename(tmp, path)) < 0) {
 		rc = adp_error_set(ADP_ESYS, "cannot rename into '%s': %s", path, strerror(errno));
 		goto fail;
 	}

@@ -289,6 +289,30 @@ sys.exit(0 if any(s["action"] == "run_update" and s["status"] == "started" for s
 	e2e_serving "e2e serving after the refusals"
 	e2e_load_stop "failed shadow, failed update, refusals"
 
+	# The state directory's disk fills up just as the update is to start
+	# (every journal write from then on fails): apply does not run the
+	# update, brings every moved component home from the journal in
+	# memory, exits 8 saying so and naming --rollback; once the disk has
+	# room, --rollback records the rollback. No request fails meanwhile.
+	e2e_load_start
+	rm -f "$E2E/st/journal.json" "$E2E/st/run.json"
+	upd=$(/usr/bin/python3 -c 'import json,sys; print([s["action"] for s in json.load(open(sys.argv[1]))["steps"]].index("run_update"))' "$E2E/main.json")
+	ADPART_TEST_FAULT="write:$((2 + 2 * upd))" e2e_run "e2e full disk under the journal at the update: exit 8" 8 \
+		apply -d st --now 2018-05-06T00:00:00Z main.json
+	expect_err "journal could not be written .*No space left on device.*rolled back what it had done.*--rollback"
+	name="e2e full disk: the update never ran"
+	if grep -q "run_update" "$E2E/st/journal.json" && /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(0 if all(s["status"] == "pending" for s in j["steps"] if s["action"] == "run_update") else 1)' "$E2E/st/journal.json"; then
+		ok; else bad "$(head -c 600 "$E2E/st/journal.json")"; fi
+	e2e_serving "e2e serving after the full disk"
+	e2e_run "e2e full disk: --rollback records the rollback once there is room" 4 apply -d st --rollback main.json
+	name="e2e full disk: journal rolled back"
+	if grep -q '"state": "rolled_back"' "$E2E/st/journal.json"; then ok; else bad "$(head -c 300 "$E2E/st/journal.json")"; fi
+	e2e_serving "e2e serving after the recorded rollback"
+	e2e_load_stop "full disk under the journal, then --rollback"
+
 	# An absorbed replica: "pool" runs on both partitions behind HAProxy;
 	# with a weight on moves the plan keeps pool#0 down with node-a while
 	# pool#1 on node-b, resized, carries the load: drained and disabled in

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "partition/planner.h"
 #include "plans/plan.h"
 #include "util/error.h"
+#include "util/fault.h"
 #include "util/timeutil.h"
 
 #define MAXCALLS 4096
@@ -753,4 +755,154 @@ Test(orch_engine, failed_rollback_is_retried_by_rollback)
 Test(orch_engine, failed_rollback_is_retried_by_resume)
 {
 	retry_failed_rollback(1);
+}
+
+static json_t *journal_on_disk(void)
+{
+	char path[256];
+	json_error_t e;
+	json_t *j;
+
+	snprintf(path, sizeof(path), "%s/journal.json", dir);
+	j = json_load_file(path, 0, &e);
+	cr_assert_not_null(j, "%s", e.text);
+	return j;
+}
+
+/* A full disk under the state directory from the 6th step on: apply
+ * never acts on a step it could not journal, reverses the five steps it
+ * did from the journal in memory, says so, and --rollback records the
+ * rollback once the disk has room again. */
+Test(orch_engine, journal_write_failure_stops_and_reverses)
+{
+	struct orch_opts o;
+	struct orch_driver d;
+	struct fake f = { 0 };
+	size_t i, k = 0, forward = 5;
+	int outcome = -1;
+	json_t *j;
+
+	opts(&o, &d, &f);
+	/* Writes: the new journal, then started and done per step. */
+	adp_fault_arm(ADP_FAULT_WRITE, 1 + 2 * (long)forward + 1, -1);
+	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
+	cr_assert_eq(outcome, ORCH_JOURNAL_LOST);
+	cr_assert(strstr(adp_error_last(), "No space left on device"), "%s", adp_error_last());
+	cr_assert(strstr(adp_error_last(), "rolled back what it had done"), "%s", adp_error_last());
+	cr_assert(strstr(adp_error_last(), "--rollback"), "%s", adp_error_last());
+	/* The first five steps ran forward; the sixth never did. */
+	cr_assert_geq(f.ncalls, forward);
+	for (i = 0; i < forward; i++)
+		cr_assert_str_eq(f.calls[i], plan.steps[i].action, "call %zu", i);
+	/* Then the inverses of the started steps, the sixth (not acted,
+	 * but marked started in memory) first, each once, last first. */
+	for (i = forward + 1; i-- > 0;) {
+		const struct plan_action_def *a = plan_action_find(plan.steps[i].action);
+		if (!a->inverse)
+			continue;
+		cr_assert_lt(forward + k, f.ncalls);
+		cr_assert_str_eq(f.calls[forward + k], a->inverse, "undo of step %zu", i + 1);
+		k++;
+	}
+	cr_assert_eq(f.ncalls, forward + k, "%zu calls, expected %zu", f.ncalls, forward + k);
+	/* The journal on disk is behind: five steps done, still forward. */
+	j = journal_on_disk();
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "forward");
+	json_decref(j);
+	fake_free(&f);
+	/* Room again: --rollback repeats the (idempotent) undo and records it. */
+	adp_fault_arm(ADP_FAULT_WRITE, 0, 0);
+	o.rollback = 1;
+	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
+	cr_assert_eq(outcome, ORCH_ROLLED_BACK);
+	j = journal_on_disk();
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "rolled_back");
+	json_decref(j);
+	fake_free(&f);
+}
+
+/* A journal that fails for good in the middle of a rollback does not
+ * stop the rollback: every undo step still runs. */
+Test(orch_engine, journal_write_failure_during_rollback_goes_on)
+{
+	struct orch_opts o;
+	struct orch_driver d;
+	struct fake f = { .fail_action = "run_update" };
+	struct fake ref = { .fail_action = "run_update" };
+	int outcome = -1;
+	size_t i;
+
+	opts(&o, &d, &ref);
+	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
+	cr_assert_eq(outcome, ORCH_ROLLED_BACK);
+	teardown();
+	setup();
+	opts(&o, &d, &f);
+	/* Fails every write from the one after run_update's failure on. */
+	for (i = 0; i < plan.nsteps && strcmp(plan.steps[i].action, "run_update"); i++)
+		;
+	adp_fault_arm(ADP_FAULT_WRITE, 1 + 2 * (long)(i + 1) + 1, -1);
+	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
+	cr_assert_eq(outcome, ORCH_JOURNAL_LOST);
+	cr_assert(strstr(adp_error_last(), "rolled back"), "%s", adp_error_last());
+	cr_assert_eq(f.ncalls, ref.ncalls, "%zu calls with a lost journal, %zu without", f.ncalls, ref.ncalls);
+	for (i = 0; i < ref.ncalls; i++)
+		cr_assert_str_eq(f.calls[i], ref.calls[i], "call %zu", i);
+	fake_free(&f);
+	fake_free(&ref);
+}
+
+/* The last write (state done) fails: every step is done; --resume
+ * records it. */
+Test(orch_engine, journal_write_failure_after_the_last_step)
+{
+	struct orch_opts o;
+	struct orch_driver d;
+	struct fake f = { 0 };
+	int outcome = -1;
+
+	opts(&o, &d, &f);
+	adp_fault_arm(ADP_FAULT_WRITE, 1 + 2 * (long)plan.nsteps + 1, -1);
+	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
+	cr_assert_eq(outcome, ORCH_JOURNAL_LOST);
+	cr_assert(strstr(adp_error_last(), "every step is done"), "%s", adp_error_last());
+	cr_assert_eq(f.ncalls, plan.nsteps);
+	fake_free(&f);
+	adp_fault_arm(ADP_FAULT_WRITE, 0, 0);
+	o.resume = 1;
+	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
+	cr_assert_eq(outcome, ORCH_DONE);
+	cr_assert_eq(f.ncalls, 0);
+}
+
+/* A symlink planted as the lock is refused, and its target untouched. */
+Test(orch_engine, lock_is_never_a_symlink)
+{
+	struct orch_opts o;
+	struct orch_driver d;
+	struct fake f = { 0 };
+	char victim[256], lock[256], buf[64] = "";
+	int outcome = -1;
+	FILE *v;
+
+	opts(&o, &d, &f);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	snprintf(lock, sizeof(lock), "%s/st/lock", dir);
+	v = fopen(victim, "w");
+	cr_assert_not_null(v);
+	fputs("precious\n", v);
+	fclose(v);
+	o.state_dir = strdup(lock);
+	*strrchr((char *)o.state_dir, '/') = '\0';
+	cr_assert_eq(mkdir(o.state_dir, 0700), 0);
+	cr_assert_eq(symlink(victim, lock), 0);
+	cr_assert_eq(orch_apply(&o, &d, &outcome), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), "symbolic link"), "%s", adp_error_last());
+	cr_assert_eq(outcome, ORCH_REFUSED);
+	cr_assert_eq(f.ncalls, 0);
+	v = fopen(victim, "r");
+	cr_assert_not_null(fgets(buf, sizeof(buf), v));
+	fclose(v);
+	cr_assert_str_eq(buf, "precious\n");
+	free((char *)o.state_dir);
 }
