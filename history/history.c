@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,9 @@ struct reader {
 	char *fields[MAX_FIELDS];
 	int nfields;
 	struct pending *pend;
-	size_t npend;
+	size_t npend, palloc;
+	size_t *slots;       /* open-addressing index of pend (SIZE_MAX: empty) */
+	size_t nslots;
 	int own;             /* close f when done */
 };
 
@@ -63,8 +66,75 @@ void history_release(struct history *h)
 	for (i = 0; i < h->n; i++)
 		series_release(&h->items[i]);
 	free(h->items);
+	free(h->slots);
 	history_init(h);
 }
+
+/* FNV-1a of a component name and a resource. */
+static size_t key_hash(const char *component, int resource)
+{
+	uint64_t x = 1469598103934665603ULL ^ (uint64_t)(unsigned)resource;
+
+	for (; *component; component++)
+		x = (x ^ (unsigned char)*component) * 1099511628211ULL;
+	return (size_t)x;
+}
+
+/* The slot of (component, resource) in an index of nslots (a power of
+ * two) over items of stride bytes whose name and resource get() reads:
+ * the slot holding it, or the empty one where it would go. */
+static size_t slot_of(const size_t *slots, size_t nslots, const char *component, int resource,
+		      const void *items, const char *(*name)(const void *items, size_t i, int *resource))
+{
+	size_t k = key_hash(component, resource) & (nslots - 1);
+
+	for (;; k = (k + 1) & (nslots - 1)) {
+		int r;
+		const char *c;
+
+		if (slots[k] == SIZE_MAX)
+			return k;
+		c = name(items, slots[k], &r);
+		if (r == resource && !strcmp(c, component))
+			return k;
+	}
+}
+
+/* Rebuilds an index of n entries with room to grow (load at most 1/2). */
+static int index_rebuild(size_t **slots, size_t *nslots, size_t n, const void *items,
+			 const char *(*name)(const void *items, size_t i, int *resource))
+{
+	size_t want = 16, i, *grown;
+
+	while (want < 2 * (n + 1))
+		want *= 2;
+	if (want != *nslots) {
+		if (!(grown = malloc(want * sizeof(*grown))))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		free(*slots);
+		*slots = grown;
+		*nslots = want;
+	}
+	for (i = 0; i < *nslots; i++)
+		(*slots)[i] = SIZE_MAX;
+	for (i = 0; i < n; i++) {
+		int r;
+		const char *c = name(items, i, &r);
+
+		(*slots)[slot_of(*slots, *nslots, c, r, items, name)] = i;
+	}
+	return 0;
+}
+
+static const char *series_name(const void *items, size_t i, int *resource)
+{
+	const struct series *s = (const struct series *)items + i;
+
+	*resource = s->resource;
+	return s->component;
+}
+
+static const char *pending_name(const void *items, size_t i, int *resource);
 
 int history_name_valid(const char *name)
 {
@@ -80,12 +150,17 @@ int history_name_valid(const char *name)
 
 const struct series *history_find(const struct history *h, const char *component, int resource)
 {
-	size_t i;
+	size_t k;
 
-	for (i = 0; i < h->n; i++)
-		if (h->items[i].resource == resource && !strcmp(h->items[i].component, component))
-			return &h->items[i];
-	return NULL;
+	/* A history built by hand (a view of one series) has no index. */
+	if (!h->nslots) {
+		for (k = 0; k < h->n; k++)
+			if (h->items[k].resource == resource && !strcmp(h->items[k].component, component))
+				return &h->items[k];
+		return NULL;
+	}
+	k = slot_of(h->slots, h->nslots, component, resource, h->items, series_name);
+	return h->slots[k] == SIZE_MAX ? NULL : &h->items[h->slots[k]];
 }
 
 double series_at(const struct series *s, int64_t t)
@@ -153,21 +228,48 @@ static int split(struct reader *r, const char *delim)
 	}
 }
 
+/* One line into r->line (r->cap bytes), newline kept: its length, at
+ * most cap - 1 (a longer line stops there and is refused by the caller),
+ * -1 at the end of the file, -2 on a read error (errno set). */
+static ssize_t read_bounded(struct reader *r)
+{
+	size_t n = 0;
+	int c = EOF;
+
+	flockfile(r->f);
+	while (n + 1 < r->cap && (c = getc_unlocked(r->f)) != EOF) {
+		r->line[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	funlockfile(r->f);
+	r->line[n] = '\0';
+	if (c == EOF && ferror(r->f))
+		return -2;
+	return n == 0 && c == EOF ? -1 : (ssize_t)n;
+}
+
 /* Reads the next non-blank line; 1 on a line, 0 at EOF, <0 on error. */
 static int next_line(struct reader *r)
 {
 	ssize_t n;
 
 	for (;;) {
-		errno = 0;
-		n = getline(&r->line, &r->cap, r->f);
-		if (n < 0) {
-			if (errno && errno != EOF && ferror(r->f))
-				return adp_error_set(ADP_ESYS, "cannot read '%s': %s", r->path, strerror(errno));
-			return 0;
+		/* Bounded as it is read: getline would first swallow a line of
+		 * any length (/dev/zero as history) and only then be refused. */
+		if (!r->line) {
+			r->cap = (size_t)ADP_HISTORY_MAX_LINE + 2;
+			if (!(r->line = malloc(r->cap)))
+				return adp_error_set(ADP_ENOMEM, "out of memory reading '%s'", r->path);
 		}
+		n = read_bounded(r);
+		if (n == -2)
+			return adp_error_set(ADP_ESYS, "cannot read '%s': %s", r->path, strerror(errno));
+		if (n < 0)
+			return 0;
 		r->lineno++;
-		if (n > ADP_HISTORY_MAX_LINE)
+		/* The limit is on the line without its end. */
+		if (n - (r->line[n - 1] == '\n') > ADP_HISTORY_MAX_LINE)
 			return adp_error_set(ADP_EINPUT, "%s:%ld: line longer than %d bytes", r->path,
 					     r->lineno, ADP_HISTORY_MAX_LINE);
 		if (memchr(r->line, '\0', (size_t)n))
@@ -216,26 +318,49 @@ static void reader_close(struct reader *r)
 		free(r->pend[i].pts);
 	}
 	free(r->pend);
+	free(r->slots);
 }
 
+static const char *pending_name(const void *items, size_t i, int *resource)
+{
+	const struct pending *p = (const struct pending *)items + i;
+
+	*resource = p->resource;
+	return p->component;
+}
+
+/* The points gathered so far for (component, resource), found through
+ * the reader's index (one long file may name thousands of series). */
 static struct pending *pending_get(struct reader *r, const char *component, int resource)
 {
 	struct pending *p;
-	size_t i;
+	size_t k;
 
-	for (i = 0; i < r->npend; i++)
-		if (r->pend[i].resource == resource && !strcmp(r->pend[i].component, component))
-			return &r->pend[i];
-	p = realloc(r->pend, (r->npend + 1) * sizeof(*p));
-	if (!p)
-		return NULL;
-	r->pend = p;
+	if (r->nslots) {
+		k = slot_of(r->slots, r->nslots, component, resource, r->pend, pending_name);
+		if (r->slots[k] != SIZE_MAX)
+			return &r->pend[r->slots[k]];
+	}
+	if (r->npend == r->palloc) {
+		size_t n = r->palloc ? r->palloc * 2 : 16;
+
+		if (!(p = realloc(r->pend, n * sizeof(*p))))
+			return NULL;
+		r->pend = p;
+		r->palloc = n;
+	}
 	p = &r->pend[r->npend];
 	memset(p, 0, sizeof(*p));
 	p->resource = resource;
 	if (!(p->component = strdup(component)))
 		return NULL;
 	r->npend++;
+	if (2 * (r->npend + 1) > r->nslots) {
+		if (index_rebuild(&r->slots, &r->nslots, r->npend, r->pend, pending_name))
+			return NULL;
+	} else {
+		r->slots[slot_of(r->slots, r->nslots, component, resource, r->pend, pending_name)] = r->npend - 1;
+	}
 	return p;
 }
 
@@ -359,6 +484,12 @@ static int finish(struct history *h, struct pending *p, const char *source,
 				   source, p->component, s.n, (size_t)ADP_HISTORY_MAX_POINTS);
 		goto done;
 	}
+	if (s.n > ADP_HISTORY_MAX_GRID - h->grid_points) {
+		rc = adp_error_set(ADP_ENOMEM,
+				   "%s: history of '%s' spans %zu steps from its first sample to its last, which with the %zu of the other series is over the limit of %zu resampled points (samples years apart?)",
+				   source, p->component, s.n, h->grid_points, (size_t)ADP_HISTORY_MAX_GRID);
+		goto done;
+	}
 	if (p->n > 1 && (diffs = malloc((p->n - 1) * sizeof(*diffs)))) {
 		for (i = 1; i < p->n; i++)
 			diffs[i - 1] = p->pts[i].t - p->pts[i - 1].t;
@@ -410,7 +541,12 @@ static int finish(struct history *h, struct pending *p, const char *source,
 		h->alloc = h->alloc ? h->alloc * 2 : 16;
 	h->items = grown;
 	h->items[h->n++] = s;
+	h->grid_points += s.n;
 	memset(&s, 0, sizeof(s));
+	if (2 * (h->n + 1) > h->nslots)
+		rc = index_rebuild(&h->slots, &h->nslots, h->n, h->items, series_name);
+	else
+		h->slots[slot_of(h->slots, h->nslots, p->component, p->resource, h->items, series_name)] = h->n - 1;
 done:
 	series_release(&s);
 	free(diffs);
@@ -422,9 +558,68 @@ done:
 /* Undoes what a failed file added, so that h is as before the call. */
 void history_truncate(struct history *h, size_t n0, size_t points0)
 {
-	while (h->n > n0)
+	size_t i;
+
+	if (h->n <= n0) {
+		h->total_points = points0;
+		return;
+	}
+	while (h->n > n0) {
+		h->grid_points -= h->items[h->n - 1].n;
 		series_release(&h->items[--h->n]);
+	}
 	h->total_points = points0;
+	/* Clear the index in place (no allocation that could fail here). */
+	for (i = 0; i < h->nslots; i++)
+		h->slots[i] = SIZE_MAX;
+	for (i = 0; i < h->n; i++)
+		h->slots[slot_of(h->slots, h->nslots, h->items[i].component, h->items[i].resource, h->items,
+				 series_name)] = i;
+}
+
+/* Steps of o->step from p's first sample to its last (p unsorted). */
+static size_t span_of(const struct pending *p, const struct history_opts *o)
+{
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		lo = p->pts[i].t < lo ? p->pts[i].t : lo;
+		hi = p->pts[i].t > hi ? p->pts[i].t : hi;
+	}
+	if (!p->n)
+		return 0;
+	return (size_t)((floor_div(hi, o->step) - floor_div(lo, o->step))) + 1;
+}
+
+/* Resampling puts every series on a grid from its first sample to its
+ * last: checked for the whole file before anything is allocated, so that
+ * a small file with samples decades apart is refused at once rather than
+ * after gigabytes. A series over HISTORY_SPARSE_FACTOR times sparser than
+ * the step across more than HISTORY_SPARSE_MIN steps is refused too. */
+#define HISTORY_SPARSE_FACTOR 100
+#define HISTORY_SPARSE_MIN ((size_t)1000 * 1000)
+
+static int check_grid(const struct history *h, const struct reader *r, const struct history_opts *o)
+{
+	size_t i, total = 0, span;
+
+	for (i = 0; i < r->npend; i++) {
+		const struct pending *p = &r->pend[i];
+
+		span = span_of(p, o);
+		if (span > HISTORY_SPARSE_MIN && span / HISTORY_SPARSE_FACTOR > p->n)
+			return adp_error_set(ADP_EINPUT,
+					     "%s: history of '%s' %s has %zu samples spread over %zu steps of %llds (%.1f days): too sparse to resample; check the timestamps",
+					     r->path, p->component, adp_resource_name(p->resource), p->n, span,
+					     (long long)o->step, (double)span * (double)o->step / 86400.0);
+		total += span;
+	}
+	if (total > ADP_HISTORY_MAX_GRID - h->grid_points)
+		return adp_error_set(ADP_ENOMEM,
+				     "%s: resampling would take %zu points beside the %zu already read, over the limit of %zu",
+				     r->path, total, h->grid_points, (size_t)ADP_HISTORY_MAX_GRID);
+	return 0;
 }
 
 static int finish_all(struct history *h, struct reader *r, const struct history_opts *o)
@@ -432,6 +627,8 @@ static int finish_all(struct history *h, struct reader *r, const struct history_
 	size_t i;
 	int rc;
 
+	if ((rc = check_grid(h, r, o)))
+		return rc;
 	for (i = 0; i < r->npend; i++)
 		if ((rc = finish(h, &r->pend[i], r->path, o)))
 			return rc;

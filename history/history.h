@@ -24,6 +24,9 @@
 
 #define ADP_HISTORY_MAX_LINE 65536
 #define ADP_HISTORY_MAX_POINTS ((size_t)50 * 1000 * 1000)
+/* The resampled grid of every series together: samples far apart in time
+ * (1970 and 2100) must not turn a small file into gigabytes. */
+#define ADP_HISTORY_MAX_GRID ((size_t)200 * 1000 * 1000)
 #define ADP_HISTORY_MAX_VALUE 1e18
 #define ADP_HISTORY_MAX_NAME 128
 
@@ -44,6 +47,12 @@ struct history {
 	struct series *items; /* owned */
 	size_t n, alloc;
 	size_t total_points;  /* raw points across all files, for the limit */
+	size_t grid_points;   /* resampled points across all series, for the limit */
+	/* Owned: an open-addressing index of items by component and
+	 * resource (SIZE_MAX: empty), so that lookups stay O(1) at fleet
+	 * scale; kept by the functions below, never by callers. */
+	size_t *slots;
+	size_t nslots;
 };
 
 struct history_opts {

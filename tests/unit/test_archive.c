@@ -39,7 +39,10 @@ enum { FILT_NONE, FILT_GZIP, FILT_XZ };
 
 struct member {
 	const char *name;
-	const char *text;   /* NULL: zeros */
+	/* NULL: zeros newlines (blank lines, which the reader skips, so that
+	 * only the archive limits can stop it; they compress as well as NUL
+	 * bytes, which the line limit would stop first) */
+	const char *text;
 	size_t zeros;
 };
 
@@ -48,6 +51,8 @@ static void write_archive(const char *path, int zip, int filter, const struct me
 	struct archive *a = archive_write_new();
 	static char block[1 << 16];
 	size_t i;
+
+	memset(block, '\n', sizeof(block));
 
 	if (zip)
 		archive_write_set_format_zip(a);

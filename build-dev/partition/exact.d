@@ -1,0 +1,17 @@
+build-dev/partition/exact.o: partition/exact.c partition/exact.h \
+ partition/planner.h forecast/forecast.h history/history.h \
+ util/resource.h history/prometheus.h partition/inventory.h \
+ history/source.h util/jsonutil.h partition/schedule.h plans/plan.h \
+ util/error.h
+partition/exact.h:
+partition/planner.h:
+forecast/forecast.h:
+history/history.h:
+util/resource.h:
+history/prometheus.h:
+partition/inventory.h:
+history/source.h:
+util/jsonutil.h:
+partition/schedule.h:
+plans/plan.h:
+util/error.h:

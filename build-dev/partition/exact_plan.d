@@ -1,0 +1,18 @@
+build-dev/partition/exact_plan.o: partition/exact_plan.c \
+ partition/exact_plan.h partition/exact.h partition/planner.h \
+ forecast/forecast.h history/history.h util/resource.h \
+ history/prometheus.h partition/inventory.h history/source.h \
+ util/jsonutil.h partition/schedule.h plans/plan.h util/error.h
+partition/exact_plan.h:
+partition/exact.h:
+partition/planner.h:
+forecast/forecast.h:
+history/history.h:
+util/resource.h:
+history/prometheus.h:
+partition/inventory.h:
+history/source.h:
+util/jsonutil.h:
+partition/schedule.h:
+plans/plan.h:
+util/error.h:

@@ -1,0 +1,15 @@
+build-dev/partition/run.o: partition/run.c partition/planner.h \
+ forecast/forecast.h history/history.h util/resource.h \
+ history/prometheus.h partition/inventory.h history/source.h \
+ util/jsonutil.h partition/schedule.h plans/plan.h util/error.h
+partition/planner.h:
+forecast/forecast.h:
+history/history.h:
+util/resource.h:
+history/prometheus.h:
+partition/inventory.h:
+history/source.h:
+util/jsonutil.h:
+partition/schedule.h:
+plans/plan.h:
+util/error.h:

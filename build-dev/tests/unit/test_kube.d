@@ -1,0 +1,23 @@
+build-dev/tests/unit/test_kube.o: tests/unit/test_kube.c \
+ tests/unit/helpers.h orchestrator/kube/driver.h history/prometheus.h \
+ history/history.h util/resource.h orchestrator/engine.h \
+ orchestrator/driver.h plans/plan.h plans/steps.h \
+ orchestrator/kube/client.h partition/inventory.h history/source.h \
+ util/jsonutil.h partition/schedule.h orchestrator/kube/discover.h \
+ util/error.h
+tests/unit/helpers.h:
+orchestrator/kube/driver.h:
+history/prometheus.h:
+history/history.h:
+util/resource.h:
+orchestrator/engine.h:
+orchestrator/driver.h:
+plans/plan.h:
+plans/steps.h:
+orchestrator/kube/client.h:
+partition/inventory.h:
+history/source.h:
+util/jsonutil.h:
+partition/schedule.h:
+orchestrator/kube/discover.h:
+util/error.h:

@@ -1,0 +1,3 @@
+build-dev/util/buf.o: util/buf.c util/buf.h util/error.h
+util/buf.h:
+util/error.h:

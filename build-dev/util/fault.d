@@ -1,0 +1,2 @@
+build-dev/util/fault.o: util/fault.c util/fault.h
+util/fault.h:

@@ -1,0 +1,3 @@
+build-dev/util/timeutil.o: util/timeutil.c util/timeutil.h util/error.h
+util/timeutil.h:
+util/error.h:
