@@ -46,7 +46,7 @@ kstart
 run "kube: plan --driver kubernetes" 2 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
 	-i "$K/inv.json" -f "$K/plan.json" -H "$TD/kube/history.csv" &&
 	expect_out "shop.web +node-b +-> node-c" && expect_err "discovered 3 nodes and 2 workloads" &&
-	expect_err "PodDisruptionBudget shop/web allows no disruption now"
+	expect_err "PodDisruptionBudget 'shop/web' allows no disruption now"
 name="kube: discovered inventory"
 if [ "$(jq -c '[.partitions[].name, (.partitions[] | select(.name == "node-b") | .capacity.cpu | . * 1000 | round),
 	.partitions[0].zone, .partitions[2].zone, .partitions[0].kubernetes.pool]' "$K/inv.json")" = \
@@ -81,7 +81,7 @@ kcluster '.behaviour.max_page = 2 | .nodes[2].spec.unschedulable = true'
 kstart
 run "kube: paged lists, cordoned node left out" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" \
 	$KNOW -i "$K/inv2.json" --no-write -H "$TD/kube/history.csv" &&
-	expect_err "node node-c is cordoned: left out of the partitions" && expect_err "discovered 2 nodes and 1 workloads"
+	expect_err "node 'node-c' is cordoned: left out of the partitions" && expect_err "discovered 2 nodes and 1 workloads"
 if grep -q 'continue=2' "$K/log"; then ok; else name="kube: continue token followed"; bad "no continued list in the log"; fi
 
 # --- a full apply over three nodes -------------------------------------------
@@ -178,7 +178,7 @@ if [ "$(grep -c ' 503$' "$K/log")" = 2 ]; then ok; else name="kube: two 503 answ
 kcluster '.behaviour.unavailable_gets = 100'
 kstart
 run "kube: an unavailable API server is an error" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
-	-i "$K/inv5.json" --no-write && expect_err "kubernetes GET /api/v1/nodes\?limit=500: HTTP 503: the server is currently unable"
+	-i "$K/inv5.json" --no-write && expect_err "kubernetes GET '/api/v1/nodes\?limit=500': HTTP 503: the server is currently unable"
 if [ "$(grep -c ' 503$' "$K/log")" = 4 ]; then ok; else name="kube: 1 + 3 retries"; bad "$(grep -c ' 503$' "$K/log")"; fi
 
 # --- a node cordoned before the run stays cordoned -------------------------------
@@ -424,7 +424,7 @@ sed 's|certificate-authority: ca.crt|certificate-authority: other-ca.crt|' "$K/k
 run "kube: TLS with the wrong CA refused" 1 plan --driver kubernetes --kubeconfig "$K/wrongca.yaml" -s "$K/sched.json" $KNOW --no-write &&
 	expect_err "kubernetes API 'https://127.0.0.1:[0-9]+': .*(certificate|SSL)"
 run "kube: no credentials" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" --context other -s "$K/sched.json" $KNOW --no-write &&
-	expect_err "kubernetes GET /api/v1/nodes\?limit=500: HTTP 401: Unauthorized"
+	expect_err "kubernetes GET '/api/v1/nodes\?limit=500': HTTP 401: Unauthorized"
 # certificate-authority-data and client certificate/key data (base64).
 cat >"$K/data.yaml" <<YAML
 apiVersion: v1
@@ -457,7 +457,7 @@ name="kube: in-cluster configuration"
 if (cd "$K" && env -u KUBECONFIG HOME="$K/nohome" KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$FK_PORT" \
 	"$BIN" plan --driver kubernetes --service-account-dir "$K/sa" -s sched.json $KNOW -i inv4.json --no-write \
 	-H "$TD/kube/history.csv" >"$TMP/out" 2>"$TMP/err"); [ $? -eq 2 ]; then ok; else bad "$(cat "$TMP/err")"; fi
-expect_err "discovered 3 nodes and 2 workloads from https://127.0.0.1:$FK_PORT"
+expect_err "discovered 3 nodes and 2 workloads from 'https://127.0.0.1:$FK_PORT'"
 name="kube: in-cluster without a token"
 rm "$K/sa/token"
 if (env -u KUBECONFIG KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$FK_PORT" \
