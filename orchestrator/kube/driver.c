@@ -1,7 +1,7 @@
 /* The kubernetes driver as the engine sees it: init and release, the
  * check before a run, the ops table (one function per action, in
  * nodes.c, pods.c and job.c), cancellation, and monitoring (sample and
- * grow). */
+ * grow). Also the check of the inventory's kubernetes sections. */
 #include "orchestrator/kube/driver.h"
 
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include "orchestrator/kube/driver_int.h"
 #include "plans/steps.h"
 #include "util/error.h"
+#include "util/jsonutil.h"
 
 /* --- acts and cancellation ----------------------------------------------- */
 
@@ -308,6 +309,166 @@ static int kube_grow(void *ctx, const struct plan *p, const struct plan_placemen
 		rc = kube_resize_send(d, ns, name, cs);
 	json_decref(cs);
 	json_decref(pod);
+	return rc;
+}
+
+/* --- the inventory's kubernetes sections --------------------------------- */
+
+/* RFC 1123 names, as request paths take them unescaped: a namespace is a
+ * label (no dots, at most 63), a workload's name a subdomain (253). */
+static int dns_name(const char *s, size_t max, int dots)
+{
+	size_t n = strlen(s), i;
+	int ok = n > 0 && n <= max && s[0] != '-' && s[0] != '.' && s[n - 1] != '-' && s[n - 1] != '.';
+
+	for (i = 0; ok && i < n; i++)
+		ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || (dots && s[i] == '.');
+	return ok;
+}
+
+static const char *field(char *buf, size_t len, const char *jpath, const char *key)
+{
+	snprintf(buf, len, "%s.%s", jpath, key);
+	return buf;
+}
+
+/* Optional: when present (not null), of the JSON type wanted. */
+static int check_type(const struct adp_json_doc *doc, json_t *o, const char *jpath, const char *key, json_type t,
+		      const char *what)
+{
+	json_t *v = json_object_get(o, key);
+	char sub[320];
+
+	if (v && !json_is_null(v) && json_typeof(v) != t)
+		return adp_json_fail(doc, field(sub, sizeof(sub), jpath, key), "expected %s", what);
+	return 0;
+}
+
+/* selector.matchLabels: labels and values are strings (they make the
+ * label selector that lists the workload's pods). */
+static int check_selector(const struct adp_json_doc *doc, json_t *k, const char *jpath)
+{
+	json_t *ml = json_object_get(json_object_get(k, "selector"), "matchLabels"), *v;
+	char sub[320], lp[400];
+	const char *key;
+	int rc;
+
+	if ((rc = check_type(doc, k, jpath, "selector", JSON_OBJECT, "an object (a label selector)")) ||
+	    (rc = check_type(doc, json_object_get(k, "selector"), field(sub, sizeof(sub), jpath, "selector"), "matchLabels",
+			     JSON_OBJECT, "an object of labels")))
+		return rc;
+	json_object_foreach(ml, key, v)
+		if (!json_is_string(v)) {
+			snprintf(lp, sizeof(lp), "%s.selector.matchLabels.%s", jpath, key);
+			return adp_json_fail(doc, lp, "expected a string");
+		}
+	return 0;
+}
+
+static int check_component(const struct adp_json_doc *doc, json_t *k, const char *jpath)
+{
+	static const char *const keys[] = { "namespace", "kind", "name", "selector", "pods", "containers",
+					    "desired_replicas", NULL };
+	const char *ns = NULL, *kind = NULL, *name = NULL;
+	double replicas = 0;
+	char sub[320];
+	int rc;
+
+	if ((rc = adp_json_check_keys(doc, k, jpath, keys)) || (rc = adp_json_string(doc, k, jpath, "namespace", 1, &ns)) ||
+	    (rc = adp_json_string(doc, k, jpath, "kind", 1, &kind)) || (rc = adp_json_string(doc, k, jpath, "name", 1, &name)))
+		return rc;
+	if (!dns_name(ns, 63, 0))
+		return adp_json_fail(doc, field(sub, sizeof(sub), jpath, "namespace"),
+				     "'%s' is not a namespace: a-z, 0-9 and '-', at most 63", ns);
+	if (strcmp(kind, "Deployment") && strcmp(kind, "StatefulSet"))
+		return adp_json_fail(doc, field(sub, sizeof(sub), jpath, "kind"), "'%s' is not Deployment or StatefulSet",
+				     kind);
+	if (!dns_name(name, 253, 1))
+		return adp_json_fail(doc, field(sub, sizeof(sub), jpath, "name"),
+				     "'%s' is not a workload name: a-z, 0-9, '-' and '.', at most 253", name);
+	if ((rc = check_selector(doc, k, jpath)) ||
+	    (rc = check_type(doc, k, jpath, "pods", JSON_ARRAY, "an array of pods")) ||
+	    (rc = check_type(doc, k, jpath, "containers", JSON_ARRAY, "an array of containers")) ||
+	    (rc = adp_json_number(doc, k, jpath, "desired_replicas", 0, 0, INV_MAX_REPLICAS, &replicas)))
+		return rc;
+	if (replicas != floor(replicas))
+		return adp_json_fail(doc, field(sub, sizeof(sub), jpath, "desired_replicas"), "expected a whole number");
+	return 0;
+}
+
+/* The driver acts on the node named as the partition. */
+static int check_partition(const struct adp_json_doc *doc, json_t *k, const char *jpath, const char *partition)
+{
+	static const char *const keys[] = { "node", "pool", "allocatable_cpu", "allocatable_memory", "reserved_cpu",
+					    "reserved_memory", NULL };
+	const char *node = NULL, *pool;
+	char sub[320];
+	double v;
+	int rc, i;
+
+	if ((rc = adp_json_check_keys(doc, k, jpath, keys)) || (rc = adp_json_string(doc, k, jpath, "node", 0, &node)) ||
+	    (rc = adp_json_string(doc, k, jpath, "pool", 0, &pool)))
+		return rc;
+	if (node && strcmp(node, partition))
+		return adp_json_fail(doc, field(sub, sizeof(sub), jpath, "node"),
+				     "node '%s' is not the partition '%s': the driver acts on the node of the partition's name",
+				     node, partition);
+	for (i = 2; !rc && keys[i]; i++)
+		rc = adp_json_number(doc, k, jpath, keys[i], 0, 0, HUGE_VAL, &v);
+	return rc;
+}
+
+/* The top-level record of discovery. */
+static int check_record(const struct adp_json_doc *doc, json_t *k)
+{
+	static const char *const keys[] = { "server", "context", "namespace", "pod_disruption_budgets", "daemonsets",
+					    "warnings", NULL };
+	const char *s = NULL;
+	json_t *v;
+	size_t i;
+	int rc;
+
+	if ((rc = adp_json_check_keys(doc, k, "kubernetes", keys)) ||
+	    (rc = adp_json_string(doc, k, "kubernetes", "server", 0, &s)) ||
+	    (rc = adp_json_string(doc, k, "kubernetes", "context", 0, &s)) ||
+	    (rc = adp_json_string(doc, k, "kubernetes", "namespace", 0, &s)))
+		return rc;
+	for (i = 3; !rc && keys[i]; i++)
+		rc = check_type(doc, k, "kubernetes", keys[i], JSON_ARRAY, "an array");
+	json_array_foreach(json_object_get(k, "warnings"), i, v)
+		if (!rc && !json_is_string(v)) {
+			char sub[64];
+
+			snprintf(sub, sizeof(sub), "kubernetes.warnings[%zu]", i);
+			rc = adp_json_fail(doc, sub, "expected a string");
+		}
+	return rc;
+}
+
+int orch_kube_config_check(const struct inventory *inv)
+{
+	struct adp_json_doc doc = { 0 };
+	char jpath[64];
+	size_t i;
+	int rc = 0;
+
+	/* The sections are checked as inventory_load kept them; the file is
+	 * read again only to name the lines. */
+	if (adp_json_load(&doc, inv->path) && !(doc.path = strdup(inv->path ? inv->path : "inventory")))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	for (i = 0; !rc && i < inv->nparts; i++) {
+		snprintf(jpath, sizeof(jpath), "partitions[%zu].kubernetes", i);
+		if (inv->parts[i].kube)
+			rc = check_partition(&doc, inv->parts[i].kube, jpath, inv->parts[i].name);
+	}
+	for (i = 0; !rc && i < inv->ncomps; i++) {
+		snprintf(jpath, sizeof(jpath), "components[%zu].kubernetes", i);
+		if (inv->comps[i].kube)
+			rc = check_component(&doc, inv->comps[i].kube, jpath);
+	}
+	if (!rc && inv->kube)
+		rc = check_record(&doc, inv->kube);
+	adp_json_release(&doc);
 	return rc;
 }
 

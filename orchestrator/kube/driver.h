@@ -71,6 +71,12 @@ int orch_kube_init(struct orch_kube *d, struct kube_client *k, const struct inve
 		   const struct schedule *sched, const char *state_dir, const struct orch_kube_opts *o);
 void orch_kube_release(struct orch_kube *d);
 
+/* Checks the inventory's sections for this driver, as discovery writes
+ * them: each component's and partition's "kubernetes" object and the
+ * top-level "kubernetes" record, when present. Errors name the file,
+ * the line and the field. 0 or ADP_EINPUT. */
+int orch_kube_config_check(const struct inventory *inv);
+
 /* Fills drv with the kubernetes driver acting through d (borrowed):
  * check, an ops table, cancel, grow, and sample when d has a Prometheus. */
 void orch_kube_driver(struct orch_driver *drv, struct orch_kube *d);

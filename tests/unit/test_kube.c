@@ -1,7 +1,8 @@
 /* The kubernetes client and driver without a server: kubeconfig and
  * in-cluster configuration, quantities, base64, the JSON shapes of the
  * objects the driver creates (shadow pod, update Job), its ops table,
- * and cancellation against a port that never answers. */
+ * the check of the inventory's kubernetes sections, and cancellation
+ * against a port that never answers. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -542,4 +543,66 @@ Test(kube, cancel_stops_an_act)
 	orch_kube_release(NULL);
 	kube_client_release(&k);
 	close(fd);
+}
+
+/* --- the inventory's kubernetes sections -------------------------------- */
+
+static const char kinv[] =
+	"{\"partitions\": [\n"
+	" {\"name\": \"n1\", \"capacity\": {\"cpu\": 4, \"memory\": 8e9},\n"
+	"  \"kubernetes\": {\"node\": \"n1\", \"pool\": null, \"allocatable_cpu\": 4, \"allocatable_memory\": 8e9,\n"
+	"   \"reserved_cpu\": 0.1, \"reserved_memory\": 1e8}},\n"
+	" {\"name\": \"n2\", \"capacity\": {\"cpu\": 4, \"memory\": 8e9}}],\n"
+	" \"components\": [\n"
+	" {\"name\": \"shop.web\", \"replicas\": 1, \"placement\": [\"n1\"],\n"
+	"  \"kubernetes\": {\"namespace\": \"shop\", \"kind\": \"Deployment\", \"name\": \"web\",\n"
+	"   \"selector\": {\"matchLabels\": {\"app\": \"web\"}},\n"
+	"   \"pods\": [], \"containers\": [], \"desired_replicas\": 1}},\n"
+	" {\"name\": \"db\", \"replicas\": 1, \"placement\": [\"n2\"]}],\n"
+	" \"kubernetes\": {\"server\": \"https://k:6443\", \"context\": \"c\", \"namespace\": null,\n"
+	"  \"pod_disruption_budgets\": [], \"daemonsets\": [], \"warnings\": [\"w\"]}}\n";
+
+/* kinv with from replaced by to: it loads, and the check of its
+ * kubernetes sections fails with msg, naming the file and to's line. */
+static void bad_kinv(const char *from, const char *to, const char *msg)
+{
+	const char *at = strstr(kinv, from), *path;
+	char text[4096], want[600];
+	struct inventory inv;
+
+	cr_assert_not_null(at, "%s", from);
+	snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - kinv), kinv, to, at + strlen(from));
+	path = t_write("inv.json", text);
+	cr_assert_eq(inventory_load(&inv, path), 0, "%s", adp_error_last());
+	cr_assert_neq(orch_kube_config_check(&inv), 0, "accepted: %s", to);
+	snprintf(want, sizeof(want), "%s:%d: ", path, t_line_of(text, to));
+	cr_assert(strstr(adp_error_last(), want), "'%s' lacks '%s'", adp_error_last(), want);
+	t_assert_msg(msg);
+	inventory_release(&inv);
+}
+
+Test(kube, config_check)
+{
+	struct inventory inv;
+
+	cr_assert_eq(inventory_load(&inv, t_write("good.json", kinv)), 0, "%s", adp_error_last());
+	cr_assert_eq(orch_kube_config_check(&inv), 0, "%s", adp_error_last());
+	inventory_release(&inv);
+	bad_kinv("\"kind\": \"Deployment\"", "\"kind\": \"Job\"",
+		 "components[0].kubernetes.kind: 'Job' is not Deployment or StatefulSet");
+	bad_kinv("\"namespace\": \"shop\"", "\"namespace\": \"shop/x\"",
+		 "components[0].kubernetes.namespace: 'shop/x' is not a namespace");
+	bad_kinv("\"name\": \"web\"", "\"name\": \"Web\"", "components[0].kubernetes.name: 'Web' is not a workload name");
+	bad_kinv("\"kubernetes\": {\"namespace\": \"shop\", \"kind\": \"Deployment\", ",
+		 "\"kubernetes\": {\"namespace\": \"shop\", ", "components[0].kubernetes: missing required field 'kind'");
+	bad_kinv("{\"app\": \"web\"}", "{\"app\": 1}", "components[0].kubernetes.selector.matchLabels.app: expected a string");
+	bad_kinv("\"pods\": []", "\"podz\": []", "components[0].kubernetes.podz: unknown field");
+	bad_kinv("\"containers\": []", "\"containers\": {}", "components[0].kubernetes.containers: expected an array");
+	bad_kinv("\"desired_replicas\": 1", "\"desired_replicas\": 1.5",
+		 "components[0].kubernetes.desired_replicas: expected a whole number");
+	bad_kinv("\"node\": \"n1\"", "\"node\": \"n9\"", "partitions[0].kubernetes.node: node 'n9' is not the partition 'n1'");
+	bad_kinv("\"reserved_cpu\": 0.1", "\"reserved_cpu\": -1", "partitions[0].kubernetes.reserved_cpu: -1 is out of range");
+	bad_kinv("\"server\": \"https://k:6443\"", "\"server\": 5", "kubernetes.server: expected a string");
+	bad_kinv("\"warnings\": [\"w\"]", "\"warnings\": [1]", "kubernetes.warnings[0]: expected a string");
+	bad_kinv("\"daemonsets\": []", "\"daemonsets\": 2", "kubernetes.daemonsets: expected an array");
 }
