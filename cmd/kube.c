@@ -165,7 +165,7 @@ int cmd_kube_discover(const char *path)
 	if ((rc = adp_write_atomic(path, text, strlen(text))))
 		cmd_error_last(NULL);
 	else
-		fprintf(stderr, "adpart-update: discovered %zu nodes and %zu workloads from %s; inventory written to %s\n",
+		fprintf(stderr, "adpart-update: discovered %zu nodes and %zu workloads from '%s'; inventory written to '%s'\n",
 			json_array_size(json_object_get(doc, "partitions")),
 			json_array_size(json_object_get(doc, "components")), k.cfg.server, path);
 done:

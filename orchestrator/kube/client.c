@@ -14,6 +14,14 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 
+/* Frees a secret, wiped first. */
+static void free_secret(char *s)
+{
+	if (s)
+		explicit_bzero(s, strlen(s));
+	free(s);
+}
+
 void kube_config_release(struct kube_config *c)
 {
 	if (!c)
@@ -26,12 +34,8 @@ void kube_config_release(struct kube_config *c)
 	free(c->cert_file);
 	free(c->key_file);
 	free(c->cert_pem);
-	if (c->key_pem)
-		explicit_bzero(c->key_pem, strlen(c->key_pem));
-	free(c->key_pem);
-	if (c->token)
-		explicit_bzero(c->token, strlen(c->token));
-	free(c->token);
+	free_secret(c->key_pem);
+	free_secret(c->token);
 	free(c->token_file);
 	free(c->ns);
 	free(c->tls_server_name);
@@ -428,6 +432,7 @@ int kube_client_init(struct kube_client *k, struct kube_config *cfg)
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_PROXY, ""); /* the API server is never reached through an environment proxy */
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	if (k->cfg.ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, k->cfg.ca_file);
 	if (k->cfg.ca_pem) {
@@ -473,25 +478,26 @@ static int bearer(const struct kube_client *k, char **out)
 {
 	char *t = NULL;
 	size_t n;
-	int rc;
+	int rc = 0;
 
 	*out = NULL;
-	if (k->cfg.token)
-		return (*out = strdup(k->cfg.token)) ? 0 : adp_error_set(ADP_ENOMEM, "out of memory");
-	if (!k->cfg.token_file)
-		return 0;
-	if ((rc = adp_read_file(&t, NULL, k->cfg.token_file, KUBE_MAX_SECRET)))
-		return adp_error_wrap(ADP_EINPUT, "kubernetes token file");
-	t[strcspn(t, "\r\n")] = '\0';
-	n = strlen(t);
-	while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
-		t[--n] = '\0';
-	if (!n) {
-		free(t);
-		return adp_error_set(ADP_EINPUT, "kubernetes token file '%s' is empty", k->cfg.token_file);
+	if (k->cfg.token) {
+		if (!(*out = strdup(k->cfg.token)))
+			rc = adp_error_set(ADP_ENOMEM, "out of memory");
+	} else if (k->cfg.token_file && adp_read_file(&t, NULL, k->cfg.token_file, KUBE_MAX_SECRET)) {
+		rc = adp_error_wrap(ADP_EINPUT, "kubernetes token file");
+	} else if (t) {
+		t[strcspn(t, "\r\n")] = '\0';
+		n = strlen(t);
+		while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+			t[--n] = '\0';
+		if (n)
+			*out = t, t = NULL;
+		else
+			rc = adp_error_set(ADP_EINPUT, "kubernetes token file '%s' is empty", k->cfg.token_file);
 	}
-	*out = t;
-	return 0;
+	free(t);
+	return rc;
 }
 
 const char *kube_status_message(json_t *status)
@@ -501,49 +507,166 @@ const char *kube_status_message(json_t *status)
 	return m ? m : "";
 }
 
+int kube_ready(json_t *obj)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, c) {
+		const char *type = json_string_value(json_object_get(c, "type"));
+		const char *st = json_string_value(json_object_get(c, "status"));
+
+		if (type && !strcmp(type, "Ready"))
+			return st && !strcmp(st, "True");
+	}
+	return 0;
+}
+
+static int is_cancelled(const struct kube_client *k)
+{
+	return k->cancelled && k->cancelled(k->cancel_arg);
+}
+
+/* libcurl's progress callback, called during every transfer (about once
+ * a second while a watch is idle): non-zero aborts it. */
+static int on_progress(void *u, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return is_cancelled(u);
+}
+
+/* Sleeps ms in short slices; non-zero (early) once cancelled. */
+static int pause_ms(const struct kube_client *k, long ms)
+{
+	while (ms > 0 && !is_cancelled(k)) {
+		long n = ms < 50 ? ms : 50;
+		struct timespec ts = { 0, n * 1000000L };
+
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+		ms -= n;
+	}
+	return is_cancelled(k);
+}
+
+/* What a request and a watch share: the URL and the headers, with the
+ * bearer token (wiped by req_release, which is safe after any failure of
+ * req_init). */
+struct req {
+	char *url, *tok, *auth;
+	struct curl_slist *h;
+	char err[CURL_ERROR_SIZE];
+};
+
+static int add_header(struct req *r, const char *line)
+{
+	struct curl_slist *n = curl_slist_append(r->h, line);
+
+	if (!n)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	r->h = n;
+	return 0;
+}
+
+static int cancelled_error(const char *method, const char *path)
+{
+	return adp_error_set(ADP_ESYS, "kubernetes %s '%s': cancelled", method, path);
+}
+
+static int req_init(struct req *r, struct kube_client *k, const char *method, const char *path)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (is_cancelled(k))
+		return cancelled_error(method, path);
+	if ((rc = bearer(k, &r->tok)))
+		return rc;
+	if (asprintf(&r->url, "%s%s", k->cfg.server, path) < 0) {
+		r->url = NULL;
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	}
+	if (r->tok && asprintf(&r->auth, "Authorization: Bearer %s", r->tok) < 0) {
+		r->auth = NULL;
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	}
+	if ((rc = add_header(r, "Accept: application/json")) || (r->auth && (rc = add_header(r, r->auth))))
+		return rc;
+	return 0;
+}
+
+static void req_release(struct req *r)
+{
+	curl_slist_free_all(r->h);
+	free_secret(r->auth);
+	free_secret(r->tok);
+	free(r->url);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Performs the request set up in r (method and body already set on the
+ * handle), the answer going to on_write; the handle keeps no pointer
+ * into r afterwards. */
+static CURLcode req_perform(struct req *r, struct kube_client *k, curl_write_callback on_write, void *data,
+			    long timeout)
+{
+	CURL *c = k->curl;
+	CURLcode cc;
+
+	curl_easy_setopt(c, CURLOPT_URL, r->url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, data);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->err);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, k);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	cc = curl_easy_perform(c);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	return cc;
+}
+
+/* The error of a transfer that did not complete. */
+static int transfer_error(const struct kube_client *k, const struct req *r, CURLcode cc, const char *method,
+			  const char *path)
+{
+	if (cc == CURLE_ABORTED_BY_CALLBACK)
+		return cancelled_error(method, path);
+	return adp_error_set(ADP_ESYS, "kubernetes API '%s': %s", k->cfg.server, r->err[0] ? r->err : curl_easy_strerror(cc));
+}
+
 static int request_once(struct kube_client *k, const char *method, const char *path, const char *content_type,
 			json_t *body, long *status, json_t **out, int *transport)
 {
 	CURL *c = k->curl;
 	struct adp_buf resp;
-	struct curl_slist *h = NULL;
-	char *url = NULL, *tok = NULL, *auth = NULL, *text = NULL, err[CURL_ERROR_SIZE] = "";
-	char ct[128];
+	struct req r;
+	char *text = NULL, ct[128];
 	json_error_t jerr;
 	CURLcode cc;
-	int rc = 0;
+	int rc;
 
 	if (out)
 		*out = NULL;
 	*status = 0;
 	k->last_error[0] = '\0';
 	adp_buf_init(&resp, k->max_bytes);
-	if ((rc = bearer(k, &tok)))
+	if ((rc = req_init(&r, k, method, path)))
 		goto done;
-	if (asprintf(&url, "%s%s", k->cfg.server, path) < 0) {
-		url = NULL;
-		rc = adp_error_set(ADP_ENOMEM, "out of memory");
-		goto done;
-	}
-	h = curl_slist_append(h, "Accept: application/json");
-	if (tok) {
-		if (asprintf(&auth, "Authorization: Bearer %s", tok) < 0) {
-			auth = NULL;
-			rc = adp_error_set(ADP_ENOMEM, "out of memory");
-			goto done;
-		}
-		h = curl_slist_append(h, auth);
-	}
 	if (body) {
 		if (!(text = json_dumps(body, JSON_COMPACT))) {
 			rc = adp_error_set(ADP_ENOMEM, "out of memory");
 			goto done;
 		}
 		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type ? content_type : "application/json");
-		h = curl_slist_append(h, ct);
+		if ((rc = add_header(&r, ct)))
+			goto done;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	if (text) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
@@ -553,45 +676,25 @@ static int request_once(struct kube_client *k, const char *method, const char *p
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
 	}
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, k->timeout);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	cc = curl_easy_perform(c);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	cc = req_perform(&r, k, on_body, &resp, k->timeout);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
 	if (cc == CURLE_WRITE_ERROR) {
-		rc = adp_error_set(ADP_EINPUT, "kubernetes %s %s: response larger than %zu bytes", method, path,
+		rc = adp_error_set(ADP_EINPUT, "kubernetes %s '%s': response larger than %zu bytes", method, path,
 				   k->max_bytes);
-		goto done;
-	}
-	if (cc != CURLE_OK) {
-		*transport = 1;
-		rc = adp_error_set(ADP_ESYS, "kubernetes API '%s': %s", k->cfg.server, err[0] ? err : curl_easy_strerror(cc));
-		goto done;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	if (resp.len && out) {
-		if (!(*out = json_loadb(resp.data, resp.len, 0, &jerr))) {
-			rc = adp_error_set(ADP_ESYS, "kubernetes %s %s: HTTP %ld with a body that is not JSON: %s", method,
+	} else if (cc != CURLE_OK) {
+		*transport = cc != CURLE_ABORTED_BY_CALLBACK;
+		rc = transfer_error(k, &r, cc, method, path);
+	} else {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		if (resp.len && out && !(*out = json_loadb(resp.data, resp.len, 0, &jerr)))
+			rc = adp_error_set(ADP_ESYS, "kubernetes %s '%s': HTTP %ld with a body that is not JSON: %s", method,
 					   path, *status, jerr.text);
-			goto done;
-		}
-		if (*status / 100 != 2)
+		else if (out && *out && *status / 100 != 2)
 			snprintf(k->last_error, sizeof(k->last_error), "%s", kube_status_message(*out));
 	}
 done:
-	curl_slist_free_all(h);
-	if (auth)
-		explicit_bzero(auth, strlen(auth));
-	free(auth);
-	if (tok)
-		explicit_bzero(tok, strlen(tok));
-	free(tok);
+	req_release(&r);
 	free(text);
-	free(url);
 	adp_buf_release(&resp);
 	return rc;
 }
@@ -619,14 +722,9 @@ int kube_request(struct kube_client *k, const char *method, const char *path, co
 			json_decref(*out);
 			*out = NULL;
 		}
-		{
-			struct timespec ts = { 0, (250L << attempt) * 1000000L };
-			while (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			while (nanosleep(&ts, &ts) && errno == EINTR)
-				;
+		if (pause_ms(k, 250L << attempt)) {
+			rc = cancelled_error(method, path);
+			break;
 		}
 	}
 	return rc;
@@ -678,52 +776,28 @@ int kube_watch(struct kube_client *k, const char *path, int (*on_event)(void *u,
 {
 	CURL *c = k->curl;
 	struct watch_ctx w = { ADP_BUF_INIT, on_event, u, 0, 0 };
-	struct curl_slist *h = NULL;
-	char *url = NULL, *tok = NULL, *auth = NULL, err[CURL_ERROR_SIZE] = "";
+	struct req r;
 	CURLcode cc;
 	int rc;
 
 	*status = 0;
 	*stopped = 0;
 	adp_buf_init(&w.line, (size_t)4 << 20); /* one event */
-	if ((rc = bearer(k, &tok)))
-		return rc;
-	if (asprintf(&url, "%s%s", k->cfg.server, path) < 0 || (tok && asprintf(&auth, "Authorization: Bearer %s", tok) < 0)) {
-		url = auth = NULL;
-		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+	if ((rc = req_init(&r, k, "watch", path)))
 		goto done;
-	}
-	h = curl_slist_append(h, "Accept: application/json");
-	if (auth)
-		h = curl_slist_append(h, auth);
-	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_watch);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, k->timeout + 40); /* timeoutSeconds is at most 30 */
-	cc = curl_easy_perform(c);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	cc = req_perform(&r, k, on_watch, &w, k->timeout + 40); /* timeoutSeconds is at most 30 */
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	if (cc == CURLE_WRITE_ERROR && w.stopped) {
+	if (cc == CURLE_WRITE_ERROR && w.stopped)
 		*stopped = w.stopped;
-	} else if (cc == CURLE_WRITE_ERROR) {
-		rc = adp_error_set(ADP_ESYS, "kubernetes watch %s: %s", path,
+	else if (cc == CURLE_WRITE_ERROR)
+		rc = adp_error_set(ADP_ESYS, "kubernetes watch '%s': %s", path,
 				   w.bad ? "an event that is not a JSON watch event" : "an event larger than 4 MiB");
-	} else if (cc != CURLE_OK) {
-		rc = adp_error_set(ADP_ESYS, "kubernetes API '%s': %s", k->cfg.server, err[0] ? err : curl_easy_strerror(cc));
-	}
+	else if (cc != CURLE_OK)
+		rc = transfer_error(k, &r, cc, "watch", path);
 done:
-	curl_slist_free_all(h);
-	if (auth)
-		explicit_bzero(auth, strlen(auth));
-	free(auth);
-	if (tok)
-		explicit_bzero(tok, strlen(tok));
-	free(tok);
-	free(url);
+	req_release(&r);
 	adp_buf_release(&w.line);
 	return rc;
 }
@@ -737,7 +811,7 @@ int kube_get(struct kube_client *k, const char *path, json_t **out)
 		return rc;
 	if (st == 200 && json_is_object(*out))
 		return 0;
-	rc = adp_error_set(st == 404 ? ADP_EINPUT : ADP_ESYS, "kubernetes GET %s: HTTP %ld%s%s", path, st,
+	rc = adp_error_set(st == 404 ? ADP_EINPUT : ADP_ESYS, "kubernetes GET '%s': HTTP %ld%s%s", path, st,
 			   k->last_error[0] ? ": " : "", k->last_error);
 	json_decref(*out);
 	*out = NULL;
@@ -767,20 +841,20 @@ int kube_list(struct kube_client *k, const char *path, json_t **items)
 		if ((rc = kube_get(k, url, &page)))
 			break;
 		if (!json_is_array(json_object_get(page, "items"))) {
-			rc = adp_error_set(ADP_ESYS, "kubernetes GET %s: the answer is not a list (no items)", path);
+			rc = adp_error_set(ADP_ESYS, "kubernetes GET '%s': the answer is not a list (no items)", path);
 			break;
 		}
 		json_array_extend(all, json_object_get(page, "items"));
 		next = json_string_value(json_object_get(json_object_get(page, "metadata"), "continue"));
 		if (next && strlen(next) >= sizeof(cont)) {
-			rc = adp_error_set(ADP_ESYS, "kubernetes GET %s: continue token too long", path);
+			rc = adp_error_set(ADP_ESYS, "kubernetes GET '%s': continue token too long", path);
 			break;
 		}
 		snprintf(cont, sizeof(cont), "%s", next ? next : "");
 		json_decref(page);
 		page = NULL;
 		if (++pages > 100000 || json_array_size(all) > 1000000) {
-			rc = adp_error_set(ADP_ENOMEM, "kubernetes GET %s: more than a million items", path);
+			rc = adp_error_set(ADP_ENOMEM, "kubernetes GET '%s': more than a million items", path);
 			break;
 		}
 	} while (cont[0]);

@@ -7,8 +7,8 @@
  * auth-provider plugins, basic auth, insecure-skip-tls-verify, and a
  * KUBECONFIG naming more than one file. Secrets (tokens, keys) are never
  * put into error messages. */
-#ifndef ADP_KUBEAPI_H
-#define ADP_KUBEAPI_H
+#ifndef ADP_KUBE_CLIENT_H
+#define ADP_KUBE_CLIENT_H
 
 #include <jansson.h>
 #include <stddef.h>
@@ -55,6 +55,12 @@ struct kube_client {
 	long timeout;            /* seconds per request */
 	size_t max_bytes;        /* response cap */
 	char last_error[256];    /* Status.message of the last non-2xx answer */
+	/* Optional (NULL: never): asked before each request and retry and
+	 * during transfers (watches included); non-zero aborts the request,
+	 * which fails with "cancelled". Runs on the requesting thread;
+	 * cancel_arg is borrowed. */
+	int (*cancelled)(void *cancel_arg);
+	void *cancel_arg;
 };
 
 /* Takes ownership of cfg (moved, zeroed in the caller). */
@@ -64,7 +70,8 @@ void kube_client_release(struct kube_client *k);
 /* One request. path starts with "/" (query string included). body is
  * serialised when not NULL, with content_type (NULL: application/json).
  * GET and DELETE are retried KUBE_RETRIES times on transport errors
- * (not TLS ones), 429 and 5xx, after 0.25, 0.5 and 1 s.
+ * (not TLS ones), 429 and 5xx, after 0.25, 0.5 and 1 s (not once
+ * cancelled).
  * *status gets the HTTP status; *out (may be NULL) the parsed JSON
  * answer, or NULL when the body is empty. Fails only when no answer
  * could be had (transport, TLS, size, non-JSON body). */
@@ -86,6 +93,10 @@ int kube_list(struct kube_client *k, const char *path, json_t **items);
  * ended the watch). *status is the HTTP status (non-200: no events). */
 int kube_watch(struct kube_client *k, const char *path, int (*on_event)(void *u, const char *type, json_t *obj),
 	       void *u, long *status, int *stopped);
+
+/* Whether the Ready condition of a node or pod (status.conditions) is
+ * True. */
+int kube_ready(json_t *obj);
 
 /* The message of a Status object (or ""), for errors. */
 const char *kube_status_message(json_t *status);

@@ -58,17 +58,6 @@ static int warn(json_t *w, const char *fmt, ...)
 	return json_array_append_new(w, json_string(buf)) ? adp_error_set(ADP_ENOMEM, "out of memory") : 0;
 }
 
-static int node_ready(json_t *node)
-{
-	json_t *c;
-	size_t i;
-
-	json_array_foreach(json_object_get(json_object_get(node, "status"), "conditions"), i, c)
-		if (str(c, "type") && !strcmp(str(c, "type"), "Ready"))
-			return str(c, "status") && !strcmp(str(c, "status"), "True");
-	return 0;
-}
-
 /* The controlling owner reference of o, or NULL. */
 static json_t *controller(json_t *o)
 {
@@ -159,46 +148,31 @@ static json_t *containers_of(json_t *tmpl)
 	return out;
 }
 
-/* One component from a workload: its pods on the partitions. */
-static int add_component(json_t *comps, json_t *wl, const char *kind, json_t *pods, struct knode *nodes,
-			 size_t nn, json_t *w)
+/* Placement and guarantee of the workload wl from its pods (tagged
+ * "_wl"): each node once, min the most that one node holds. */
+static int place_pods(json_t *wl, json_t *pods, struct knode *nodes, size_t nn, json_t *placement, json_t *kpods,
+		      double *need_cpu, double *need_mem)
 {
-	const char *ns = str(md(wl), "namespace"), *name = str(md(wl), "name");
-	json_t *placement = json_array(), *kpods = json_array(), *comp, *p, *tierv;
-	double need_cpu = 0, need_mem = 0;
-	char cname[160];
+	json_t *p, *q, *v;
 	size_t i, j;
-	const char *tier = json_string_value(json_object_get(json_object_get(md(wl), "annotations"),
-							     KUBE_TIER_ANNOTATION));
 
-	if (kube_component_name(cname, sizeof(cname), ns, name)) {
-		json_decref(placement);
-		json_decref(kpods);
-		return warn(w, "%s %s/%s: '%s' is not a valid component name: left out", kind, ns, name, cname);
-	}
-	json_array_foreach(comps, i, p)
-		if (!strcmp(str(p, "name"), cname)) {
-			json_decref(placement);
-			json_decref(kpods);
-			return warn(w, "%s %s/%s: a workload of the same name is already the component '%s': left out",
-				    kind, ns, name, cname);
-		}
-	/* Placement: each node once; min: the most a node holds. */
+	*need_cpu = *need_mem = 0;
 	json_array_foreach(pods, i, p) {
 		const char *node = str(json_object_get(p, "spec"), "nodeName");
 		double c = 0, m = 0, sc = 0, sm = 0;
-		json_t *q, *v;
 		int seen = 0;
 
 		if (json_object_get(p, "_wl") != wl)
 			continue;
-		json_array_append_new(kpods, json_pack("{s:s, s:s, s:s?}", "name", str(md(p), "name"), "node", node,
-						       "uid", str(md(p), "uid")));
+		if (json_array_append_new(kpods, json_pack("{s:s, s:s, s:s?}", "name", str(md(p), "name"), "node", node,
+							   "uid", str(md(p), "uid"))))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
 		json_array_foreach(placement, j, v)
 			seen |= !strcmp(json_string_value(v), node);
 		if (seen)
 			continue;
-		json_array_append_new(placement, json_string(node));
+		if (json_array_append_new(placement, json_string(node)))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
 		find_node(nodes, nn, node)->used = 1;
 		json_array_foreach(pods, j, q) {
 			if (json_object_get(q, "_wl") != wl || strcmp(str(json_object_get(q, "spec"), "nodeName"), node))
@@ -207,29 +181,65 @@ static int add_component(json_t *comps, json_t *wl, const char *kind, json_t *po
 			sc += c;
 			sm += m;
 		}
-		need_cpu = fmax(need_cpu, sc);
-		need_mem = fmax(need_mem, sm);
+		*need_cpu = fmax(*need_cpu, sc);
+		*need_mem = fmax(*need_mem, sm);
+	}
+	return 0;
+}
+
+/* One component from a workload: its pods on the partitions. */
+static int add_component(json_t *comps, json_t *wl, const char *kind, json_t *pods, struct knode *nodes,
+			 size_t nn, json_t *w)
+{
+	const char *ns = str(md(wl), "namespace"), *name = str(md(wl), "name");
+	const char *tier = str(json_object_get(md(wl), "annotations"), KUBE_TIER_ANNOTATION);
+	json_t *spec = json_object_get(wl, "spec"), *placement = json_array(), *kpods = json_array(), *comp = NULL, *p;
+	double need_cpu, need_mem;
+	char cname[160];
+	size_t i;
+	int rc = 0, dup = 0, err = 0;
+
+	if (kube_component_name(cname, sizeof(cname), ns, name)) {
+		rc = warn(w, "%s '%s/%s': '%s' is not a valid component name: left out", kind, ns, name, cname);
+		goto done;
+	}
+	json_array_foreach(comps, i, p)
+		dup |= !strcmp(str(p, "name"), cname);
+	if (dup) {
+		rc = warn(w, "%s '%s/%s': a workload of the same name is already the component '%s': left out", kind,
+			  ns, name, cname);
+		goto done;
+	}
+	if (!placement || !kpods || (rc = place_pods(wl, pods, nodes, nn, placement, kpods, &need_cpu, &need_mem))) {
+		rc = rc ? rc : adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
 	}
 	if (!json_array_size(placement)) {
-		json_decref(placement);
-		json_decref(kpods);
-		return warn(w, "%s %s/%s has no running pods on a schedulable Ready node: left out", kind, ns, name);
+		rc = warn(w, "%s '%s/%s' has no running pods on a schedulable Ready node: left out", kind, ns, name);
+		goto done;
 	}
-	comp = json_pack("{s:s, s:I, s:o, s:{s:f, s:f}}", "name", cname, "replicas",
-			 (json_int_t)json_array_size(placement), "placement", placement, "min", "cpu", need_cpu,
-			 "memory", need_mem);
+	comp = json_pack("{s:s, s:I, s:O, s:{s:f, s:f}}", "name", cname, "replicas",
+			 (json_int_t)json_array_size(placement), "placement", placement, "min", "cpu", need_cpu, "memory",
+			 need_mem);
 	if (tier && strlen(tier) == 1 && tier[0] >= '0' && tier[0] <= '9')
-		json_object_set_new(comp, "tier", json_integer(tier[0] - '0'));
-	else if (tier)
-		warn(w, "%s %s/%s: annotation %s '%s' is not a tier from 0 to 9: ignored", kind, ns, name,
-		     KUBE_TIER_ANNOTATION, tier);
-	tierv = json_pack("{s:s, s:s, s:s, s:O?, s:o, s:o, s:I}", "namespace", ns, "kind", kind, "name", name,
-			  "selector", json_object_get(json_object_get(wl, "spec"), "selector"), "pods", kpods,
-			  "containers", containers_of(json_object_get(json_object_get(wl, "spec"), "template")),
-			  "desired_replicas",
-			  (json_int_t)json_integer_value(json_object_get(json_object_get(wl, "spec"), "replicas")));
-	json_object_set_new(comp, "kubernetes", tierv);
-	return json_array_append_new(comps, comp) ? adp_error_set(ADP_ENOMEM, "out of memory") : 0;
+		err |= json_object_set_new(comp, "tier", json_integer(tier[0] - '0'));
+	else if (tier && (rc = warn(w, "%s '%s/%s': annotation %s '%s' is not a tier from 0 to 9: ignored", kind, ns,
+				    name, KUBE_TIER_ANNOTATION, tier)))
+		goto done;
+	/* set_new takes the value also when it fails (comp NULL included). */
+	err |= json_object_set_new(comp, "kubernetes",
+				   json_pack("{s:s, s:s, s:s, s:O?, s:O, s:o, s:I}", "namespace", ns, "kind", kind, "name",
+					     name, "selector", json_object_get(spec, "selector"), "pods", kpods,
+					     "containers", containers_of(json_object_get(spec, "template")),
+					     "desired_replicas",
+					     (json_int_t)json_integer_value(json_object_get(spec, "replicas"))));
+	if (err || json_array_append(comps, comp))
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+done:
+	json_decref(comp);
+	json_decref(placement);
+	json_decref(kpods);
+	return rc;
 }
 
 static int list(struct kube_client *k, const char *coll_path, const char *ns, json_t **out)
@@ -273,19 +283,19 @@ int kube_discover(struct kube_client *k, const struct kube_discover_opts *o, jso
 
 		if (!name)
 			continue;
-		if (unsched || !node_ready(v)) {
-			warn(w, "node %s is %s: left out of the partitions", name, unsched ? "cordoned" : "not Ready");
+		if (unsched || !kube_ready(v)) {
+			warn(w, "node '%s' is %s: left out of the partitions", name, unsched ? "cordoned" : "not Ready");
 			continue;
 		}
 		if (!history_name_valid(name)) {
-			warn(w, "node %s: not a valid partition name: left out", name);
+			warn(w, "node '%s': not a valid partition name: left out", name);
 			continue;
 		}
 		kn[nn].name = name;
 		kn[nn].obj = v;
 		if (kube_quantity(str(alloc, "cpu"), &kn[nn].alloc_cpu) ||
 		    kube_quantity(str(alloc, "memory"), &kn[nn].alloc_mem)) {
-			warn(w, "node %s: allocatable cpu or memory missing or malformed: left out", name);
+			warn(w, "node '%s': allocatable cpu or memory missing or malformed: left out", name);
 			continue;
 		}
 		nn++;
@@ -326,7 +336,7 @@ int kube_discover(struct kube_client *k, const struct kube_discover_opts *o, jso
 		for (j = 0; !(o && o->pool_label) && !pool && pool_labels[j]; j++)
 			pool = str(labels, pool_labels[j]);
 		if (cpu <= 0.001 || mem <= 1048576) {
-			warn(w, "node %s: pods that stay (DaemonSets, static and bare pods) request all of its allocatable cpu or memory",
+			warn(w, "node '%s': pods that stay (DaemonSets, static and bare pods) request all of its allocatable cpu or memory",
 			     kn[i].name);
 			cpu = fmax(cpu, 0.001);
 			mem = fmax(mem, 1048576);
@@ -348,7 +358,7 @@ int kube_discover(struct kube_client *k, const struct kube_discover_opts *o, jso
 						       json_object_get(spec, "maxUnavailable"), "disruptionsAllowed",
 						       (json_int_t)json_integer_value(json_object_get(st, "disruptionsAllowed"))));
 		if (json_integer_value(json_object_get(st, "disruptionsAllowed")) == 0)
-			warn(w, "PodDisruptionBudget %s/%s allows no disruption now: drains wait until the shadows are Ready",
+			warn(w, "PodDisruptionBudget '%s/%s' allows no disruption now: drains wait until the shadows are Ready",
 			     str(md(v), "namespace"), str(md(v), "name"));
 	}
 	json_array_foreach(daemons, i, v)

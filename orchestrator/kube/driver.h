@@ -12,11 +12,18 @@
  * touched. The update per node is a privileged Job pinned to it, or the
  * schedule's update command run here as an external hook; the node must
  * be Ready again before the wave goes on. Nodes are uncordoned only when
- * this driver cordoned them. */
+ * this driver cordoned them.
+ *
+ * The engine may cancel an act at its step's deadline: every wait (a
+ * pod or node to be Ready, an eviction's backoff, a Job, the hook) and
+ * every request in flight returns at once, failing the step; undoing
+ * what the failed act changed (a node's prior schedulability) is not
+ * cut short. */
 #ifndef ADP_ORCH_KUBE_H
 #define ADP_ORCH_KUBE_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "history/prometheus.h"
@@ -49,15 +56,29 @@ struct orch_kube {
 	struct orch_kube_opts o;
 	char *state_path;             /* owned: DIR/kube-state.json */
 	char *log_path;               /* owned: DIR/logs/kube-update.log */
-	json_t *state;                /* {"nodes": {name: {"prior_unschedulable", "cordoned"}}} */
+	/* {"nodes": {name: {"prior_unschedulable", "cordoned", "restored"}},
+	 *  "resized": {"component#replica@node": {"pod", "uid", "containers"}}} */
+	json_t *state;
 	int no_watch;                 /* the server refused a watch: poll */
+	atomic_int cancel;            /* set by the engine's thread: the act under way is to stop */
+	int holding;                  /* > 0: the act undoes its changes, which a cancel does not cut */
 };
 
+/* Reads (or starts) DIR/kube-state.json. k's cancellation hook is set to
+ * this driver's until orch_kube_release, which clears it; d must stay
+ * where it is meanwhile. */
 int orch_kube_init(struct orch_kube *d, struct kube_client *k, const struct inventory *inv,
 		   const struct schedule *sched, const char *state_dir, const struct orch_kube_opts *o);
 void orch_kube_release(struct orch_kube *d);
 
-/* Fills drv with the kubernetes driver acting through d. */
+/* Checks the inventory's sections for this driver, as discovery writes
+ * them: each component's and partition's "kubernetes" object and the
+ * top-level "kubernetes" record, when present. Errors name the file,
+ * the line and the field. 0 or ADP_EINPUT. */
+int orch_kube_config_check(const struct inventory *inv);
+
+/* Fills drv with the kubernetes driver acting through d (borrowed):
+ * check, an ops table, cancel, grow, and sample when d has a Prometheus. */
 void orch_kube_driver(struct orch_driver *drv, struct orch_kube *d);
 
 /* The shadow pod for a moved replica (exposed for tests): a new Pod

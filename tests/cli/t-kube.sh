@@ -22,20 +22,30 @@ JSON
 
 # kcluster JQ: the fixture cluster changed by a jq filter, as $K/cluster.json.
 kcluster() { jq "$1" "$TD/kube/cluster.json" >"$K/cluster.json"; }
-# kstart: a fresh fake on the current $K/cluster.json.
+# kstart [CLUSTERROLE]: a fresh fake on the current $K/cluster.json.
 kstart() {
 	fk_stop
 	rm -rf "$K/st" "$K/updates.log" "$K/state.json"
-	fk_start "$K" "$K/cluster.json" || { name="kube: fake server start"; bad "$(tail -3 "$K/server.err")"; }
+	fk_start "$K" "$K/cluster.json" "$@" || { name="kube: fake server start"; bad "$(tail -3 "$K/server.err")"; }
 }
 kplan() {
 	"$BIN" plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW -f "$K/plan.json" \
 		-i "$K/inventory.json" -H "$TD/kube/history.csv" "$@" >"$K/plan.out" 2>"$K/plan.err"
 }
-# kjq NAME FILTER: the filter must print true on the fake's current state.
-kjq() {
+# kjq NAME FILTER: the filter must print true on the fake's current state;
+# krun NAME FILTER: on the run record.
+kjq() { kcheck "$K/state.json" "$@"; }
+krun() { kcheck "$K/st/run.json" "$@"; }
+kcheck() {
+	name=$2
+	if [ "$(jq -r "$3" "$1" 2>&1)" = true ]; then ok; else bad "$(basename "$1"): $3 is $(jq -c "$3" "$1" 2>&1)"; fi
+}
+# kmsg NAME PATH REGEX: the message of the run record's PATH (.steps[6],
+# .observations[0], ...) matches REGEX.
+kmsg() {
 	name=$1
-	if [ "$(jq -r "$2" "$K/state.json" 2>&1)" = true ]; then ok; else bad "state: $2 is $(jq -c "$2" "$K/state.json" 2>&1)"; fi
+	if jq -e --arg re "$3" "$2.message | test(\$re)" "$K/st/run.json" >/dev/null 2>&1; then ok; else
+		bad "$2 is $(jq -c "$2" "$K/st/run.json" 2>&1)"; fi
 }
 KAPPLY="apply --driver kubernetes --kubeconfig $K/kubeconfig $KNOW -d $K/st --poll-interval 50ms --evict-backoff 200ms"
 SHADOW='.pods | map(select(.metadata.name == "web-adp-shadow-1")) | length'
@@ -46,7 +56,7 @@ kstart
 run "kube: plan --driver kubernetes" 2 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
 	-i "$K/inv.json" -f "$K/plan.json" -H "$TD/kube/history.csv" &&
 	expect_out "shop.web +node-b +-> node-c" && expect_err "discovered 3 nodes and 2 workloads" &&
-	expect_err "PodDisruptionBudget shop/web allows no disruption now"
+	expect_err "PodDisruptionBudget 'shop/web' allows no disruption now"
 name="kube: discovered inventory"
 if [ "$(jq -c '[.partitions[].name, (.partitions[] | select(.name == "node-b") | .capacity.cpu | . * 1000 | round),
 	.partitions[0].zone, .partitions[2].zone, .partitions[0].kubernetes.pool]' "$K/inv.json")" = \
@@ -81,7 +91,7 @@ kcluster '.behaviour.max_page = 2 | .nodes[2].spec.unschedulable = true'
 kstart
 run "kube: paged lists, cordoned node left out" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" \
 	$KNOW -i "$K/inv2.json" --no-write -H "$TD/kube/history.csv" &&
-	expect_err "node node-c is cordoned: left out of the partitions" && expect_err "discovered 2 nodes and 1 workloads"
+	expect_err "node 'node-c' is cordoned: left out of the partitions" && expect_err "discovered 2 nodes and 1 workloads"
 if grep -q 'continue=2' "$K/log"; then ok; else name="kube: continue token followed"; bad "no continued list in the log"; fi
 
 # --- a full apply over three nodes -------------------------------------------
@@ -109,11 +119,10 @@ if grep -Eq '^WATCH /api/v1/namespaces/shop/pods\?watch=1&fieldSelector=metadata
 	ok; else bad "$(grep -i watch "$K/log")"; fi
 kjq "kube: the evicted pod was replaced by its controller, not on node-b" \
 	'[.pods[] | select(.metadata.ownerReferences[0].kind == "ReplicaSet") | .spec.nodeName] | length == 2 and (index("node-b") | not)'
-name="kube: journal messages"
-if jq -e '.steps[6].message | test("cordoned node-b; 1 pods evicted")' "$K/st/run.json" >/dev/null &&
-	jq -e '.steps[1].message | test("created shadow shop/web-adp-shadow-1 on node-c")' "$K/st/run.json" >/dev/null &&
-	jq -e '.steps[11] | .action == "health_check_original" and (.message | test("Deployment shop/web has 2 of 2 replicas Ready"))' "$K/st/run.json" >/dev/null; then
-	ok; else bad "$(jq -c '[.steps[].message]' "$K/st/run.json")"; fi
+kmsg "kube: drain message" '.steps[6]' "cordoned node 'node-b'; 1 pods evicted"
+kmsg "kube: shadow message" '.steps[1]' "created shadow 'shop/web-adp-shadow-1' on node 'node-c'"
+krun "kube: step 12 is health_check_original" '.steps[11].action == "health_check_original"'
+kmsg "kube: the workload whole again" '.steps[11]' "Deployment 'shop/web' has 2 of 2 replicas Ready"
 name="kube: no secret in any output"
 if grep -rqF "$(cat "$K/token")" "$TMP/out" "$TMP/err" "$K/st" "$K/plan.out" "$K/plan.err" "$K/inv.json" "$K/plan.json"; then
 	bad "the token was printed"; else ok; fi
@@ -161,10 +170,8 @@ sed 's/"partitions": \["node-b"\]/"partitions": ["node-c"]/' "$K/sched.json" >"$
 "$BIN" plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched-c.json" $KNOW -f "$K/plan-c.json" \
 	-i "$K/inventory-c.json" -H "$TD/kube/history.csv" >/dev/null 2>&1
 run "kube: apply moving a StatefulSet pod with volumes" 0 $KAPPLY "$K/plan-c.json"
-name="kube: StatefulSet moved without a shadow"
-if jq -e '(.steps[1].message | test("StatefulSet shop/db has volume claims: no shadow")) and
-	(.steps[6].message | test("cordoned node-c; 1 pods evicted from node-c"))' "$K/st/run.json" >/dev/null; then ok; else
-	bad "$(jq -c '[.steps[:8][] | .message]' "$K/st/run.json")"; fi
+kmsg "kube: StatefulSet moved without a shadow" '.steps[1]' "StatefulSet 'shop/db' has volume claims: no shadow"
+kmsg "kube: StatefulSet pod evicted" '.steps[6]' "cordoned node 'node-c'; 1 pods evicted from node 'node-c'"
 kjq "kube: db-0 recreated on another node" '[.pods[] | select(.metadata.name == "db-0") | .spec.nodeName] | length == 1 and .[0] != "node-c"'
 kjq "kube: no shadow pod for the StatefulSet" '[.pods[] | select(.metadata.labels."adpart-update.io/shadow-of")] | length == 0'
 kjq "kube: node-c uncordoned" '.nodes[2].spec.unschedulable == false'
@@ -178,7 +185,7 @@ if [ "$(grep -c ' 503$' "$K/log")" = 2 ]; then ok; else name="kube: two 503 answ
 kcluster '.behaviour.unavailable_gets = 100'
 kstart
 run "kube: an unavailable API server is an error" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
-	-i "$K/inv5.json" --no-write && expect_err "kubernetes GET /api/v1/nodes\?limit=500: HTTP 503: the server is currently unable"
+	-i "$K/inv5.json" --no-write && expect_err "kubernetes GET '/api/v1/nodes\?limit=500': HTTP 503: the server is currently unable"
 if [ "$(grep -c ' 503$' "$K/log")" = 4 ]; then ok; else name="kube: 1 + 3 retries"; bad "$(grep -c ' 503$' "$K/log")"; fi
 
 # --- a node cordoned before the run stays cordoned -------------------------------
@@ -188,8 +195,7 @@ kplan
 fk_admin PATCH /api/v1/nodes/node-b '{"spec":{"unschedulable":true}}' >/dev/null
 run "kube: apply on a node cordoned before" 0 $KAPPLY "$K/plan.json"
 kjq "kube: a node cordoned before is left cordoned" '.nodes[1].spec.unschedulable == true'
-if jq -e '.steps[6].message | test("was cordoned before: left as it was")' "$K/st/run.json" >/dev/null; then ok; else
-	name="kube: prior state message"; bad "$(jq -c '.steps[6]' "$K/st/run.json")"; fi
+kmsg "kube: prior state message" '.steps[6]' "node 'node-b' was cordoned before: left as it was"
 
 # --- drain blocked by a PodDisruptionBudget, then released --------------------
 kcluster '(.poddisruptionbudgets[0].spec.minAvailable) = 3'
@@ -205,8 +211,7 @@ rc=$?
 name="kube: drain blocked by a PDB, then released"
 if [ $rc -eq 0 ] && grep -q '/eviction 429' "$K/log" && grep -q '/eviction 201' "$K/log"; then ok; else bad "rc $rc: $(cat "$K/pdb.err")"; fi
 n429=$(grep -c '/eviction 429' "$K/log")
-if jq -e --arg n "$n429" '.steps[6].message | test("[(]" + $n + " refusals by a disruption budget")' "$K/st/run.json" >/dev/null; then ok; else
-	name="kube: refusals counted"; bad "$(jq -c '.steps[6].message' "$K/st/run.json") vs $n429"; fi
+kmsg "kube: refusals counted ($n429)" '.steps[6]' "[(]$n429 refusals by a disruption budget"
 # Backoff, not a hot loop: 200ms between refusals.
 name="kube: evictions paced by the backoff"
 if [ "$n429" -le 12 ]; then ok; else bad "$n429 refused evictions in about a second"; fi
@@ -217,8 +222,8 @@ kstart
 kplan
 run "kube: drain timeout rolls back" 4 $KAPPLY --drain-timeout 1s "$K/plan.json" &&
 	expect_err "rolled back"
-if jq -e '.steps[6].message | test("drain of shop.web on node-b timed out after 1s: eviction of shop/web-5d8f7b9c6-q7m3z still refused: Cannot evict pod")' \
-	"$K/st/run.json" >/dev/null; then ok; else name="kube: drain timeout message"; bad "$(jq -c '.steps[6]' "$K/st/run.json")"; fi
+kmsg "kube: drain timeout message" '.steps[6]' \
+	"drain of 'shop.web' on node 'node-b' timed out after 1s: eviction of pod 'shop/web-5d8f7b9c6-q7m3z' still refused: Cannot evict pod"
 kjq "kube: rollback uncordoned node-b" '.nodes[1].spec.unschedulable == false'
 kjq "kube: rollback removed the shadow" "$SHADOW == 0"
 kjq "kube: the original was never evicted" '.pods | map(select(.metadata.name == "web-5d8f7b9c6-q7m3z")) | length == 1'
@@ -229,8 +234,8 @@ kstart
 kplan
 run "kube: node not Ready after the update rolls back" 4 $KAPPLY --ready-timeout 1s --update-image registry.example/os-update:1 \
 	"$K/plan.json" && expect_err "rolled back"
-if jq -e '.steps[9] | .action == "verify_partition" and .status == "failed" and (.message | test("node node-b is not Ready after 1s"))' \
-	"$K/st/run.json" >/dev/null; then ok; else name="kube: verify_partition failed"; bad "$(jq -c '.steps[9]' "$K/st/run.json")"; fi
+krun "kube: verify_partition failed" '.steps[9] | .action == "verify_partition" and .status == "failed"'
+kmsg "kube: verify_partition message" '.steps[9]' "node 'node-b' is not Ready after 1s"
 kjq "kube: the update Job was pinned, privileged, with deadline and backoff limit" \
 	'.jobs[0] | .spec.activeDeadlineSeconds > 0 and .spec.backoffLimit == 0 and
 	 .spec.template.spec.containers[0].securityContext.privileged == true and
@@ -244,8 +249,49 @@ kcluster '.behaviour.job_fail_nodes = ["node-b"]'
 kstart
 kplan
 run "kube: failed update Job rolls back" 4 $KAPPLY --update-image registry.example/os-update:1 "$K/plan.json"
-if jq -e '.steps[8].message | test("update Job default/adp-update-node-b-[0-9a-f]{8} failed on node-b: BackoffLimitExceeded")' \
-	"$K/st/run.json" >/dev/null; then ok; else name="kube: job failure message"; bad "$(jq -c '.steps[8]' "$K/st/run.json")"; fi
+kmsg "kube: job failure message" '.steps[8]' \
+	"update Job 'default/adp-update-node-b-[0-9a-f]{8}' failed on node 'node-b': BackoffLimitExceeded"
+
+# --- a step cut at its deadline -------------------------------------------------
+# kcut NAME STEP CLUSTER_JQ MESSAGE [APPLY ARGS]: step STEP (from 0) of the plan
+# gets a 2 s timeout on a cluster where it would wait far longer; the engine
+# cancels the act at the deadline, it returns, the step fails with a message
+# matching MESSAGE and the run rolls back.
+kcut() {
+	kc_name=$1 kc_step=$2 kc_msg=$4
+	kcluster "$3"
+	shift 4
+	kstart
+	kplan
+	jq --argjson i "$kc_step" '.steps[$i].timeout = 2' "$K/plan.json" >"$K/plan-cut.json"
+	run "$kc_name: rolled back" 4 $KAPPLY "$@" "$K/plan-cut.json" && expect_err "rolled back"
+	krun "$kc_name: the step failed" ".steps[$kc_step].status == \"failed\""
+	kmsg "$kc_name: the step's message" ".steps[$kc_step]" "$kc_msg"
+	kjq "$kc_name: node-b schedulable again" '(.nodes[1].spec.unschedulable // false) == false'
+}
+# A shadow that never becomes Ready: the wait has the step's timeout too, so
+# either side may end it.
+kcut "kube: cut while waiting for the shadow" 2 '.behaviour.ready_after_ms = 3600000' \
+	"shadow pod 'shop/web-adp-shadow-1' (is not Ready after 2s|to be Ready)"
+krun "kube: the rollback removed the never Ready shadow" '[.undo[] | select(.action == "stop_shadow" and .status == "done")] | length == 1'
+kjq "kube: no shadow left after the cut" "$SHADOW == 0"
+# A drain held by a disruption budget, with a drain timeout of ten minutes:
+# cut in its eviction backoff.
+kcut "kube: cut in the eviction backoff" 6 '(.poddisruptionbudgets[0].spec.minAvailable) = 3' \
+	"^timed out after 2 s: cancelled while waiting for the drain of 'shop.web' on node 'node-b'" --drain-timeout 10m
+kjq "kube: the original was not evicted by the cut drain" '.pods | map(select(.metadata.name == "web-5d8f7b9c6-q7m3z")) | length == 1'
+# An update Job that runs for an hour: cut while polling it. The failed act
+# gives the node its prior schedulability back itself (a cancel does not cut
+# that short), so the rollback finds it uncordoned.
+kcut "kube: cut while the update Job runs" 8 '.behaviour.job_duration_ms = 3600000' \
+	"^timed out after 2 s: cancelled while waiting for the update Job 'default/adp-update-node-b-[0-9a-f]{8}'" \
+	--update-image registry.example/os-update:1
+kmsg "kube: the cut update uncordoned node-b itself" '.undo[] | select(.action == "start_original")' "already uncordoned by this run"
+# A node that does not come back Ready, with a ready timeout of ten minutes.
+kcut "kube: cut while waiting for the node" 9 '.behaviour.not_ready_after_update = ["node-b"]' \
+	"^timed out after 2 s: cancelled while waiting for node 'node-b' to be Ready" --ready-timeout 10m \
+	--update-image registry.example/os-update:1
+kmsg "kube: the cut verify uncordoned node-b itself" '.undo[] | select(.action == "start_original")' "already uncordoned by this run"
 
 # --- monitoring through Prometheus (the fake's query_range) ----------------------
 KPROM="--prometheus https://127.0.0.1:PORT --prom-ca-file $K/ca.crt"
@@ -253,10 +299,8 @@ kcluster '.behaviour.usage = {"web-adp-shadow-1": {"cpu": 0.05, "memory": 100000
 kstart
 kplan
 run "kube: apply monitored through Prometheus" 0 $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") --on-deviation rollback "$K/plan.json"
-name="kube: observations within the band"
-if jq -e '(.observations | length) > 4 and all(.observations[]; .decision == "ok") and
-	(.observations[0] | .actual == 0.05 and .resource == "cpu")' "$K/st/run.json" >/dev/null; then ok; else
-	bad "$(jq -c '.observations[:3]' "$K/st/run.json")"; fi
+krun "kube: observations within the band" '(.observations | length) > 4 and all(.observations[]; .decision == "ok") and
+	(.observations[0] | .actual == 0.05 and .resource == "cpu")'
 # Above the band with grow: the shadow's limits are raised in place.
 kcluster '.behaviour.usage = {"web-adp-shadow-1": {"cpu": 0.5}}'
 kstart
@@ -274,14 +318,13 @@ kcluster '.behaviour.usage = {}'
 kstart
 kplan
 run "kube: no monitoring data rolls back" 4 $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") "$K/plan.json"
-if jq -e '.observations[0].state == "no_data"' "$K/st/run.json" >/dev/null; then ok; else name="kube: no_data observed"; bad "$(jq -c .observations "$K/st/run.json")"; fi
+krun "kube: no_data observed" '.observations[0].state == "no_data"'
 # A cluster without in-place resize: grow cannot, the wave rolls back.
 kcluster '.behaviour.usage = {"web-adp-shadow-1": {"cpu": 0.5}} | .behaviour.resize_supported = false'
 kstart
 kplan
 run "kube: grow without in-place resize rolls back" 4 $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") --on-deviation grow "$K/plan.json"
-if jq -e '.observations[0].message | test("in-place resize of shop/web-adp-shadow-1 is not available")' "$K/st/run.json" >/dev/null; then ok; else
-	name="kube: resize unavailable message"; bad "$(jq -c '.observations[0]' "$K/st/run.json")"; fi
+kmsg "kube: resize unavailable message" '.observations[0]' "in-place resize of pod 'shop/web-adp-shadow-1' is not available"
 
 # --- an absorbed replica and an in-place resize -----------------------------------
 # With a weight on moves, web's replica on node-b is absorbed by the one on
@@ -333,7 +376,7 @@ if [ "$(jq -c "$WEBA | .spec.containers | map(.resources)" "$K/state.json")" = "
 kcluster "$PDB1 | .behaviour.resize_supported = false"
 kstart
 run "kube: no in-place resize rolls back" 4 $KAPPLY "$K/plan-abs.json" &&
-	krec "in-place resize of shop/web-5d8f7b9c6-x2k4p is not available (HTTP 404 from pods/resize"
+	krec "in-place resize of pod 'shop/web-5d8f7b9c6-x2k4p' is not available (HTTP 404 from pods/resize"
 kjq "kube: without resize the pod is untouched" "[$WEBA | .spec.containers[0].resources.requests.cpu] == [\"500m\"]"
 kjq "kube: without resize node-b was never drained" \
 	'[.pods[] | select(.metadata.name == "web-5d8f7b9c6-q7m3z")] | length == 1'
@@ -341,13 +384,13 @@ kjq "kube: without resize node-b was never drained" \
 kcluster "$PDB1 | .nodes[0].status.allocatable.cpu = \"0.7\""
 kstart
 run "kube: an infeasible resize rolls back" 4 $KAPPLY "$K/plan-abs.json" &&
-	krec "resize of shop/web-5d8f7b9c6-x2k4p is infeasible on its node: Node didn't have enough capacity: cpu"
+	krec "resize of pod 'shop/web-5d8f7b9c6-x2k4p' is infeasible on its node: Node didn't have enough capacity: cpu"
 # The fixture's budget (both of web's pods) refuses the absorbed pod's
 # eviction: the drain times out and the resize is undone.
 kcluster .
 kstart
 run "kube: an absorbed pod held by its disruption budget rolls back" 4 $KAPPLY --drain-timeout 1s "$K/plan-abs.json" &&
-	krec "eviction of shop/web-5d8f7b9c6-q7m3z still refused"
+	krec "eviction of pod 'shop/web-5d8f7b9c6-q7m3z' still refused"
 kjq "kube: after the refused drain the resized pod is restored" "[$WEBA | .spec.containers[0].resources.requests.cpu] == [\"500m\"]"
 
 # --- history from a real Prometheus with the default container queries -----------
@@ -402,29 +445,30 @@ else
 fi
 
 # --- configuration and TLS errors ---------------------------------------------
+# kcfg NAME KUBECONFIG PATTERN [PLAN ARGS]: plan fails (exit 1) with PATTERN on stderr.
+kcfg() {
+	kc_name=$1 kc_file=$2 kc_pattern=$3
+	shift 3
+	run "$kc_name" 1 plan --driver kubernetes --kubeconfig "$kc_file" -s "$K/sched.json" $KNOW --no-write "$@" &&
+		expect_err "$kc_pattern"
+}
 kcluster .
 kstart
-run "kube: missing kubeconfig" 1 plan --driver kubernetes --kubeconfig "$K/nope.yaml" -s "$K/sched.json" $KNOW --no-write &&
-	expect_err "^adpart-update: kubeconfig: .*nope.yaml"
+kcfg "kube: missing kubeconfig" "$K/nope.yaml" "^adpart-update: kubeconfig: .*nope.yaml"
 printf 'apiVersion: v1\nclusters:\n- name: x\n  cluster: {server: "https://h\n' >"$K/bad.yaml"
-run "kube: kubeconfig that is not YAML" 1 plan --driver kubernetes --kubeconfig "$K/bad.yaml" -s "$K/sched.json" $KNOW --no-write &&
-	expect_err "bad.yaml:[45]:[0-9]+: not valid YAML"
+kcfg "kube: kubeconfig that is not YAML" "$K/bad.yaml" "bad.yaml:[45]:[0-9]+: not valid YAML"
 sed 's/    tokenFile: token/    exec:\n      command: aws/' "$K/kubeconfig" >"$K/exec.yaml"
-run "kube: exec plugin refused" 1 plan --driver kubernetes --kubeconfig "$K/exec.yaml" -s "$K/sched.json" $KNOW --no-write &&
-	expect_err "exec.yaml:2[0-9]: exec: exec credential plugins are not supported"
-run "kube: unknown context" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" --context prod -s "$K/sched.json" $KNOW --no-write &&
-	expect_err "kubeconfig:[0-9]+: contexts: no context named 'prod' \(named by --context\)"
+kcfg "kube: exec plugin refused" "$K/exec.yaml" "exec.yaml:2[0-9]: exec: exec credential plugins are not supported"
+kcfg "kube: unknown context" "$K/kubeconfig" "kubeconfig:[0-9]+: contexts: no context named 'prod' \(named by --context\)" \
+	--context prod
 sed 's/    certificate-authority: ca.crt/    insecure-skip-tls-verify: true/' "$K/kubeconfig" >"$K/insecure.yaml"
-run "kube: insecure-skip-tls-verify refused" 1 plan --driver kubernetes --kubeconfig "$K/insecure.yaml" -s "$K/sched.json" $KNOW --no-write &&
-	expect_err "insecure.yaml:[0-9]+: insecure-skip-tls-verify: TLS verification cannot be turned off"
+kcfg "kube: insecure-skip-tls-verify refused" "$K/insecure.yaml" \
+	"insecure.yaml:[0-9]+: insecure-skip-tls-verify: TLS verification cannot be turned off"
 sed 's|server: https://|server: http://|' "$K/kubeconfig" >"$K/http.yaml"
-run "kube: plain http refused" 1 plan --driver kubernetes --kubeconfig "$K/http.yaml" -s "$K/sched.json" $KNOW --no-write &&
-	expect_err "http.yaml:[0-9]+: server: 'http://127.0.0.1:[0-9]+' is not an https:// URL"
+kcfg "kube: plain http refused" "$K/http.yaml" "http.yaml:[0-9]+: server: 'http://127.0.0.1:[0-9]+' is not an https:// URL"
 sed 's|certificate-authority: ca.crt|certificate-authority: other-ca.crt|' "$K/kubeconfig" >"$K/wrongca.yaml"
-run "kube: TLS with the wrong CA refused" 1 plan --driver kubernetes --kubeconfig "$K/wrongca.yaml" -s "$K/sched.json" $KNOW --no-write &&
-	expect_err "kubernetes API 'https://127.0.0.1:[0-9]+': .*(certificate|SSL)"
-run "kube: no credentials" 1 plan --driver kubernetes --kubeconfig "$K/kubeconfig" --context other -s "$K/sched.json" $KNOW --no-write &&
-	expect_err "kubernetes GET /api/v1/nodes\?limit=500: HTTP 401: Unauthorized"
+kcfg "kube: TLS with the wrong CA refused" "$K/wrongca.yaml" "kubernetes API 'https://127.0.0.1:[0-9]+': .*(certificate|SSL)"
+kcfg "kube: no credentials" "$K/kubeconfig" "kubernetes GET '/api/v1/nodes\?limit=500': HTTP 401: Unauthorized" --context other
 # certificate-authority-data and client certificate/key data (base64).
 cat >"$K/data.yaml" <<YAML
 apiVersion: v1
@@ -457,7 +501,7 @@ name="kube: in-cluster configuration"
 if (cd "$K" && env -u KUBECONFIG HOME="$K/nohome" KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$FK_PORT" \
 	"$BIN" plan --driver kubernetes --service-account-dir "$K/sa" -s sched.json $KNOW -i inv4.json --no-write \
 	-H "$TD/kube/history.csv" >"$TMP/out" 2>"$TMP/err"); [ $? -eq 2 ]; then ok; else bad "$(cat "$TMP/err")"; fi
-expect_err "discovered 3 nodes and 2 workloads from https://127.0.0.1:$FK_PORT"
+expect_err "discovered 3 nodes and 2 workloads from 'https://127.0.0.1:$FK_PORT'"
 name="kube: in-cluster without a token"
 rm "$K/sa/token"
 if (env -u KUBECONFIG KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$FK_PORT" \
@@ -468,31 +512,14 @@ expect_err "in-cluster: cannot read the service account token '$K/sa/token'"
 # every request above passed it; without the eviction rule, apply is refused.
 name="kube: no request was forbidden by the shipped ClusterRole"
 if grep -q ' 403$' "$K/log"; then bad "$(grep ' 403$' "$K/log")"; else ok; fi
-grep -v 'pods/eviction' "$TOP/deploy/kubernetes/clusterrole.yaml" | sed 's|resources: \["pods/resize"\]|resources: ["pods/resize"]|' >"$K/norbac.yaml"
-fk_stop
-rm -f "$K/port"
-/usr/bin/python3 "$TOP/tests/fake-kube/fake_kube.py" --cluster "$K/cluster.json" --cert "$K/srv.crt" --key "$K/srv.key" \
-	--token-file "$K/token" --port-file "$K/port" --dump "$K/state.json" --rbac "$K/norbac.yaml" 2>"$K/server.err" &
-FK_PID=$!
-i=0
-while [ ! -s "$K/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-sed -i "s|https://127.0.0.1:[0-9]*|https://127.0.0.1:$(cat "$K/port")|" "$K/kubeconfig"
-rm -rf "$K/st"
+grep -v 'pods/eviction' "$TOP/deploy/kubernetes/clusterrole.yaml" >"$K/norbac.yaml"
+kstart "$K/norbac.yaml"
 kplan
 run "kube: eviction forbidden by RBAC rolls back" 4 $KAPPLY "$K/plan.json"
-if jq -e '.steps[6].message | test("eviction of shop/web-5d8f7b9c6-q7m3z: HTTP 403: pods/eviction is forbidden")' "$K/st/run.json" >/dev/null; then
-	ok; else name="kube: 403 message"; bad "$(jq -c '.steps[6]' "$K/st/run.json")"; fi
+kmsg "kube: 403 message" '.steps[6]' "eviction of pod 'shop/web-5d8f7b9c6-q7m3z': HTTP 403: pods/eviction is forbidden"
 # A ClusterRole without watch: the driver polls instead.
 sed 's/"watch", //' "$TOP/deploy/kubernetes/clusterrole.yaml" >"$K/nowatch.yaml"
-fk_stop
-rm -f "$K/port" "$K/log"
-/usr/bin/python3 "$TOP/tests/fake-kube/fake_kube.py" --cluster "$K/cluster.json" --cert "$K/srv.crt" --key "$K/srv.key" \
-	--token-file "$K/token" --port-file "$K/port" --dump "$K/state.json" --rbac "$K/nowatch.yaml" --log "$K/log" 2>"$K/server.err" &
-FK_PID=$!
-i=0
-while [ ! -s "$K/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-sed -i "s|https://127.0.0.1:[0-9]*|https://127.0.0.1:$(cat "$K/port")|" "$K/kubeconfig"
-rm -rf "$K/st"
+kstart "$K/nowatch.yaml"
 kplan
 run "kube: apply without watch permission polls" 0 $KAPPLY "$K/plan.json"
 name="kube: watch refused once, then polling"

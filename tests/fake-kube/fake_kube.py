@@ -484,37 +484,23 @@ def actuate_resize(pod):
 
 # --- patches -------------------------------------------------------------
 
-def merge_patch(target, patch):
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    if not isinstance(target, dict):
-        target = {}
-    for k, v in patch.items():
-        if v is None:
-            target.pop(k, None)
-        else:
-            target[k] = merge_patch(target.get(k), v)
-    return target
-
-
 MERGE_KEYS = {"containers": "name", "initContainers": "name", "env": "name", "volumes": "name",
               "volumeMounts": "mountPath", "conditions": "type", "tolerations": None}
 
 
-def strategic_merge(target, patch, key=None):
-    """Strategic merge patch for the lists the driver touches: lists with a
-    patchMergeKey (containers by name, ...) merge element-wise; others
-    are replaced; null deletes."""
+def _merge(target, patch, keys, key=None):
+    """Merges patch into target: objects key by key (null deletes); a
+    list whose field has a merge key in keys merges element-wise by it,
+    any other list is replaced."""
     if isinstance(patch, list):
-        mk = MERGE_KEYS.get(key)
+        mk = keys.get(key)
         if mk is None or not isinstance(target, list):
             return copy.deepcopy(patch)
         out = copy.deepcopy(target)
         for item in patch:
             for i, cur in enumerate(out):
                 if isinstance(cur, dict) and cur.get(mk) == item.get(mk):
-                    out[i] = strategic_merge(cur, item)
+                    out[i] = _merge(cur, item, keys)
                     break
             else:
                 out.append(copy.deepcopy(item))
@@ -527,8 +513,20 @@ def strategic_merge(target, patch, key=None):
         if v is None:
             target.pop(k, None)
         else:
-            target[k] = strategic_merge(target.get(k), v, k)
+            target[k] = _merge(target.get(k), v, keys, k)
     return target
+
+
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch: every list is replaced."""
+    return _merge(target, patch, {})
+
+
+def strategic_merge(target, patch):
+    """Strategic merge patch for the lists the driver touches: lists with a
+    patchMergeKey (containers by name, ...) merge element-wise; others
+    are replaced; null deletes."""
+    return _merge(target, patch, MERGE_KEYS)
 
 
 # --- RBAC ----------------------------------------------------------------

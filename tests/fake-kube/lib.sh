@@ -26,14 +26,15 @@ fk_certs() {
 	)
 }
 
-# fk_start DIR CLUSTER_JSON: starts the fake on a free port; sets FK_PORT, FK_PID
-# and writes DIR/kubeconfig (token auth, CA by file).
+# fk_start DIR CLUSTER_JSON [CLUSTERROLE]: starts the fake on a free port, the
+# token's rules from CLUSTERROLE (default: the shipped one); sets FK_PORT,
+# FK_PID and writes DIR/kubeconfig (token auth, CA by file).
 fk_start() {
 	d=$1
 	rm -f "$d/port" "$d/log"
 	/usr/bin/python3 "$TOP/tests/fake-kube/fake_kube.py" --cluster "$2" --cert "$d/srv.crt" --key "$d/srv.key" \
 		--token-file "$d/token" --client-ca "$d/ca.crt" --port-file "$d/port" --dump "$d/state.json" \
-		--log "$d/log" --rbac "$TOP/deploy/kubernetes/clusterrole.yaml" 2>"$d/server.err" &
+		--log "$d/log" --rbac "${3:-$TOP/deploy/kubernetes/clusterrole.yaml}" 2>"$d/server.err" &
 	FK_PID=$!
 	i=0
 	while [ ! -s "$d/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
