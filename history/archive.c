@@ -24,7 +24,7 @@ struct arc {
 	uint64_t member;    /* bytes expanded from the current member */
 	char name[MAX_MEMBER_NAME + 1024];
 	int failed;         /* a limit or read error ended the stream */
-	char msg[1024];     /* why, kept while the parser reports its own error */
+	struct adp_error_state why; /* kept while the parser reports its own error */
 };
 
 void history_archive_limits_default(struct history_archive_limits *l)
@@ -56,7 +56,7 @@ static int check_ratio(struct arc *c)
 static ssize_t arc_fail(struct arc *c)
 {
 	c->failed = 1;
-	snprintf(c->msg, sizeof(c->msg), "%s", adp_error_last());
+	adp_error_save(&c->why, ADP_EINPUT);
 	return -1;
 }
 
@@ -108,7 +108,7 @@ static int member_text(struct arc *c, struct adp_buf *out)
 		if ((rc = adp_buf_add(out, chunk, (size_t)n)))
 			return rc;
 	if (n < 0)
-		return adp_error_set(ADP_EINPUT, "%s", c->msg);
+		return adp_error_restore(&c->why);
 	return 0;
 }
 
@@ -142,13 +142,13 @@ static int read_member(struct arc *c, const char *member, struct history *h, con
 	       : history_add_long_csv_stream(h, c->name, f, o);
 	/* A limit that cut the stream short speaks louder than the parser. */
 	if (c->failed)
-		rc = adp_error_set(ADP_EINPUT, "%s", c->msg);
+		rc = adp_error_restore(&c->why);
 done:
 	if (f)
 		fclose(f);
 	adp_buf_release(&text);
 	if (c->failed && rc == 0)
-		rc = adp_error_set(ADP_EINPUT, "%s", c->msg);
+		rc = adp_error_restore(&c->why);
 	return rc;
 }
 

@@ -1341,19 +1341,19 @@ static int kube_act(void *ctx, const struct plan *p, const struct plan_step *s, 
 			     : adp_error_set(ADP_EINPUT, "no update action for %s", s->partition);
 		if (rc) {
 			/* The run rolls back: the node gets its prior state again. */
-			char keep[1024];
-			snprintf(keep, sizeof(keep), "%s", adp_error_last());
+			struct adp_error_state keep;
+			adp_error_save(&keep, rc);
 			uncordon(d, s->partition, c, 0);
-			adp_error_set(rc, "%s", keep);
+			adp_error_restore(&keep);
 		}
 		return rc;
 	}
 	if (!strcmp(a, "verify_partition")) {
 		if ((rc = wait_node_ready(d, s->partition, d->o.ready_timeout ? d->o.ready_timeout : t))) {
-			char keep[1024];
-			snprintf(keep, sizeof(keep), "%s", adp_error_last());
+			struct adp_error_state keep;
+			adp_error_save(&keep, rc);
 			uncordon(d, s->partition, msg, 0);
-			return adp_error_set(rc, "%s", keep);
+			return adp_error_restore(&keep);
 		}
 		rc = uncordon(d, s->partition, msg, len);
 		if (!rc && len)
