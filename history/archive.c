@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/fsutil.h"
 
 #define MAX_MEMBER_NAME 4096
 
@@ -22,7 +24,7 @@ struct arc {
 	uint64_t file_size;
 	uint64_t total;     /* bytes expanded so far from matched members */
 	uint64_t member;    /* bytes expanded from the current member */
-	char name[MAX_MEMBER_NAME + 1024];
+	char name[PATH_MAX + MAX_MEMBER_NAME + 3]; /* "path(member)" */
 	int failed;         /* a limit or read error ended the stream */
 	struct adp_error_state why; /* kept while the parser reports its own error */
 };
@@ -210,8 +212,8 @@ int history_archive_read(struct history *h, const char *path, const char *patter
 		    fnmatch(pattern, name, 0))
 			continue;
 		/* Messages name the member as "file.tar.gz(member.csv)". */
-		snprintf(c.name, sizeof(c.name), "%s(%s)", path, name);
-		if ((rc = read_member(&c, name, h, component, m, o)))
+		if ((rc = adp_snprintf_path(c.name, sizeof(c.name), "%s(%s)", path, name)) ||
+		    (rc = read_member(&c, name, h, component, m, o)))
 			goto done;
 		matched++;
 	}

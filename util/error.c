@@ -10,6 +10,7 @@ int adp_error_set(int code, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* A message longer than ADP_ERROR_MAX is cut: its start names the subject. */
 	va_start(ap, fmt);
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
@@ -22,7 +23,7 @@ int adp_error_wrap(int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap); /* cut like the message below */
 	va_end(ap);
 	memcpy(old, last_error, sizeof(old));
 	/* Truncation keeps the start, which names the subject. */
