@@ -87,8 +87,7 @@ struct run_job {
 	const struct forecast_opts *o;
 	const struct forecast_model *m;
 	size_t next, failed_at;   /* next series to take; first failure (n: none) */
-	int rc;
-	char err[2048];
+	struct adp_error_state err; /* the first failure, from its worker's thread */
 	pthread_mutex_t mu;
 };
 
@@ -131,8 +130,7 @@ static void *run_worker(void *arg)
 			pthread_mutex_lock(&j->mu);
 			if (i < j->failed_at) {
 				j->failed_at = i;
-				j->rc = rc;
-				snprintf(j->err, sizeof(j->err), "%s", adp_error_last());
+				adp_error_save(&j->err, rc);
 			}
 			j->next = j->h->n; /* stop the others early */
 			pthread_mutex_unlock(&j->mu);
@@ -184,8 +182,8 @@ int forecast_run(struct forecast *out, const struct history *h, const struct for
 		for (i = 1; i < started; i++)
 			pthread_join(tid[i], NULL);
 		pthread_mutex_destroy(&j.mu);
-		if ((rc = j.rc))
-			adp_error_set(rc, "%s", j.err);
+		if (j.err.code)
+			rc = adp_error_restore(&j.err);
 	} else {
 		for (i = 0; i < h->n && !rc; i++)
 			rc = run_one(&j, i);

@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/fsutil.h"
 
 #define MAX_MEMBER_NAME 4096
 
@@ -22,9 +24,9 @@ struct arc {
 	uint64_t file_size;
 	uint64_t total;     /* bytes expanded so far from matched members */
 	uint64_t member;    /* bytes expanded from the current member */
-	char name[MAX_MEMBER_NAME + 1024];
+	char name[PATH_MAX + MAX_MEMBER_NAME + 3]; /* "path(member)" */
 	int failed;         /* a limit or read error ended the stream */
-	char msg[1024];     /* why, kept while the parser reports its own error */
+	struct adp_error_state why; /* kept while the parser reports its own error */
 };
 
 void history_archive_limits_default(struct history_archive_limits *l)
@@ -56,7 +58,7 @@ static int check_ratio(struct arc *c)
 static ssize_t arc_fail(struct arc *c)
 {
 	c->failed = 1;
-	snprintf(c->msg, sizeof(c->msg), "%s", adp_error_last());
+	adp_error_save(&c->why, ADP_EINPUT);
 	return -1;
 }
 
@@ -108,7 +110,7 @@ static int member_text(struct arc *c, struct adp_buf *out)
 		if ((rc = adp_buf_add(out, chunk, (size_t)n)))
 			return rc;
 	if (n < 0)
-		return adp_error_set(ADP_EINPUT, "%s", c->msg);
+		return adp_error_restore(&c->why);
 	return 0;
 }
 
@@ -142,13 +144,13 @@ static int read_member(struct arc *c, const char *member, struct history *h, con
 	       : history_add_long_csv_stream(h, c->name, f, o);
 	/* A limit that cut the stream short speaks louder than the parser. */
 	if (c->failed)
-		rc = adp_error_set(ADP_EINPUT, "%s", c->msg);
+		rc = adp_error_restore(&c->why);
 done:
 	if (f)
 		fclose(f);
 	adp_buf_release(&text);
 	if (c->failed && rc == 0)
-		rc = adp_error_set(ADP_EINPUT, "%s", c->msg);
+		rc = adp_error_restore(&c->why);
 	return rc;
 }
 
@@ -210,8 +212,8 @@ int history_archive_read(struct history *h, const char *path, const char *patter
 		    fnmatch(pattern, name, 0))
 			continue;
 		/* Messages name the member as "file.tar.gz(member.csv)". */
-		snprintf(c.name, sizeof(c.name), "%s(%s)", path, name);
-		if ((rc = read_member(&c, name, h, component, m, o)))
+		if ((rc = adp_snprintf_path(c.name, sizeof(c.name), "%s(%s)", path, name)) ||
+		    (rc = read_member(&c, name, h, component, m, o)))
 			goto done;
 		matched++;
 	}

@@ -7,6 +7,7 @@
 #include <fnmatch.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@
 #include "util/timeutil.h"
 
 #define CMDLINE_MAX 1024
+/* Room for "/PID/task/TID/stat" (a TID is a directory name, at most
+ * NAME_MAX) after the proc root. */
+#define PROC_ROOT_MAX (PATH_MAX - NAME_MAX - 64)
 #define MAX_THREADS_PER_PROC 4096
 
 struct netns_acc {
@@ -41,7 +45,7 @@ struct profiler {
 	struct prof_opts o;
 	char **cgroups, **names;
 	pid_t *pids;
-	char proc[PATH_MAX];
+	char proc[PROC_ROOT_MAX]; /* bounded, so that every path under it fits PATH_MAX */
 	long hz;
 	long page;
 	unsigned long long own_netns;
@@ -144,15 +148,34 @@ void profiler_free(struct profiler *p)
 	free(p);
 }
 
+/* Builds PROC/PID/rest (PROC/self/rest for pid 0) into out[PATH_MAX].
+ * -1 when it does not fit, which profiler_new's bound on the root rules
+ * out: callers then skip the process as one that is gone. Sampling sets
+ * no message. */
+static int proc_path(char out[PATH_MAX], const char *proc, pid_t pid, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int proc_path(char out[PATH_MAX], const char *proc, pid_t pid, const char *fmt, ...)
+{
+	va_list ap;
+	int n, m;
+
+	n = pid ? snprintf(out, PATH_MAX, "%s/%d/", proc, (int)pid) : snprintf(out, PATH_MAX, "%s/self/", proc);
+	if (n < 0 || n >= PATH_MAX)
+		return -1;
+	va_start(ap, fmt);
+	m = vsnprintf(out + n, (size_t)(PATH_MAX - n), fmt, ap);
+	va_end(ap);
+	return m < 0 || m >= PATH_MAX - n ? -1 : 0;
+}
+
 static unsigned long long ns_inode(const char *proc, pid_t pid)
 {
 	char path[PATH_MAX];
 	struct stat st;
 
-	if (pid)
-		snprintf(path, sizeof(path), "%s/%d/ns/net", proc, (int)pid);
-	else
-		snprintf(path, sizeof(path), "%s/self/ns/net", proc);
+	if (proc_path(path, proc, pid, "ns/net"))
+		return 0;
 	return stat(path, &st) ? 0 : (unsigned long long)st.st_ino;
 }
 
@@ -174,7 +197,10 @@ int profiler_new(struct profiler **out, const struct prof_opts *o)
 	if (!(p = calloc(1, sizeof(*p))))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	p->o = *o;
-	snprintf(p->proc, sizeof(p->proc), "%s", o->proc_root ? o->proc_root : "/proc");
+	if ((rc = adp_snprintf_path(p->proc, sizeof(p->proc), "%s", o->proc_root ? o->proc_root : "/proc"))) {
+		adp_error_wrap(rc, "proc root");
+		goto done;
+	}
 	p->hz = sysconf(_SC_CLK_TCK);
 	p->page = sysconf(_SC_PAGESIZE);
 	p->own_netns = ns_inode(p->proc, 0);
@@ -189,7 +215,10 @@ int profiler_new(struct profiler **out, const struct prof_opts *o)
 		char path[PATH_MAX];
 		struct stat st;
 
-		snprintf(path, sizeof(path), "%s/cgroup.procs", o->cgroups[i]);
+		if ((rc = adp_snprintf_path(path, sizeof(path), "%s/cgroup.procs", o->cgroups[i]))) {
+			adp_error_wrap(rc, "cgroup");
+			goto done;
+		}
 		if (stat(path, &st)) {
 			rc = adp_error_set(ADP_EINPUT, "cgroup '%s' cannot be read: %s: expected a cgroup directory such as /sys/fs/cgroup/system.slice/nginx.service",
 					   o->cgroups[i], strerror(errno));
@@ -291,8 +320,7 @@ static void cgroup_leaf(const struct profiler *p, pid_t pid, char out[129])
 {
 	char path[PATH_MAX], buf[4096], *line, *save = NULL, *best = NULL;
 
-	snprintf(path, sizeof(path), "%s/%d/cgroup", p->proc, (int)pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0) {
+	if (proc_path(path, p->proc, pid, "cgroup") || read_small(path, buf, sizeof(buf)) <= 0) {
 		snprintf(out, 129, "unknown");
 		return;
 	}
@@ -363,7 +391,8 @@ static int add_cgroup_pids(const char *dir, pid_t **cand, size_t *n, size_t *all
 	FILE *f;
 	int rc = 0;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	if ((rc = adp_snprintf_path(path, sizeof(path), "%s/cgroup.procs", dir)))
+		return adp_error_wrap(rc, "cgroup");
 	if (!(f = fopen(path, "re")))
 		return adp_error_set(ADP_ESYS, "cannot read cgroup '%s': %s", dir, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
@@ -394,8 +423,7 @@ static void proc_meta(struct profiler *p, struct prof_proc *pr)
 	ssize_t n, i;
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%d/cmdline", p->proc, (int)pr->pid);
-	n = read_small(path, buf, sizeof(buf));
+	n = proc_path(path, p->proc, pr->pid, "cmdline") ? -1 : read_small(path, buf, sizeof(buf));
 	for (i = 0; i < n; i++)
 		if (buf[i] == '\0' || buf[i] == '\n')
 			buf[i] = ' ';
@@ -403,15 +431,17 @@ static void proc_meta(struct profiler *p, struct prof_proc *pr)
 		buf[--n] = '\0';
 	free(pr->cmdline);
 	pr->cmdline = strdup(n > 0 ? buf : "");
-	snprintf(path, sizeof(path), "%s/%d", p->proc, (int)pr->pid);
 	pr->user[0] = '\0';
+	if (proc_path(path, p->proc, pr->pid, "."))
+		return;
 	if (!stat(path, &st) && (long)st.st_uid == p->cached_uid) {
 		snprintf(pr->user, sizeof(pr->user), "%s", p->cached_user);
 	} else if (!stat(path, &st)) {
 		struct passwd pw, *res = NULL;
 		char pwbuf[1024];
 
-		/* The password database is a file read per lookup: remember the last. */
+		/* The password database is a file read per lookup: remember the last.
+		 * A label, not a path: a name past 63 bytes (useradd allows 32) is cut. */
 		if (!getpwuid_r(st.st_uid, &pw, pwbuf, sizeof(pwbuf), &res) && res)
 			snprintf(pr->user, sizeof(pr->user), "%s", pw.pw_name);
 		else
@@ -429,8 +459,7 @@ static void sample_threads(struct profiler *p, struct prof_proc *pr, double dt)
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "%s/%d/task", p->proc, (int)pr->pid);
-	if (!(d = opendir(path)))
+	if (proc_path(path, p->proc, pr->pid, "task") || !(d = opendir(path)))
 		return;
 	if (!(cur = calloc(MAX_THREADS_PER_PROC, sizeof(*cur)))) {
 		closedir(d);
@@ -442,8 +471,8 @@ static void sample_threads(struct profiler *p, struct prof_proc *pr, double dt)
 
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
-		snprintf(path, sizeof(path), "%s/%d/task/%s/stat", p->proc, (int)pr->pid, de->d_name);
-		if (read_small(path, buf, sizeof(buf)) <= 0 ||
+		if (proc_path(path, p->proc, pr->pid, "task/%s/stat", de->d_name) ||
+		    read_small(path, buf, sizeof(buf)) <= 0 ||
 		    parse_stat(buf, t->comm, &ticks, &start, &rss))
 			continue;
 		t->tid = (pid_t)atoi(de->d_name);
@@ -486,8 +515,7 @@ static int netns_bytes(const struct profiler *p, pid_t pid, unsigned long long *
 	unsigned long long total = 0;
 	int lineno = 0;
 
-	snprintf(path, sizeof(path), "%s/%d/net/dev", p->proc, (int)pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0)
+	if (proc_path(path, p->proc, pid, "net/dev") || read_small(path, buf, sizeof(buf)) <= 0)
 		return -1;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *colon = strchr(line, ':');
@@ -581,7 +609,8 @@ static int is_chosen(struct profiler *p, pid_t pid, const char *comm, const stru
 		return 0;
 	if (fnmatch_any(p, comm))
 		return 1;
-	snprintf(path, sizeof(path), "%s/%d/cmdline", p->proc, (int)pid);
+	if (proc_path(path, p->proc, pid, "cmdline"))
+		return 0;
 	return read_small(path, argv0, sizeof(argv0)) >= 0 && name_matches(p, comm, argv0);
 }
 
@@ -605,7 +634,7 @@ static void proc_new(struct profiler *p, struct prof_proc *pr, pid_t pid, unsign
 	case PROF_GROUP_CGROUP: cgroup_leaf(p, pr->pid, pr->component); break;
 	case PROF_GROUP_USER: sanitize(pr->component, pr->user); break;
 	case PROF_GROUP_PID:
-		snprintf(tmp, sizeof(tmp), "%s-%d", comm, (int)pr->pid);
+		snprintf(tmp, sizeof(tmp), "%s-%d", comm, (int)pr->pid); /* 63 + 12 bytes at most */
 		sanitize(pr->component, tmp);
 		break;
 	default: snprintf(pr->component, sizeof(pr->component), "%s", p->o.component);
@@ -624,8 +653,7 @@ static void sample_io(struct profiler *p, struct prof_proc *pr, const struct pro
 	if (pr->fd_io >= 0) {
 		n = read_fd(pr->fd_io, buf, sizeof(buf));
 	} else {
-		snprintf(path, sizeof(path), "%s/%d/io", p->proc, (int)pr->pid);
-		n = open_read(path, &pr->fd_io, buf, sizeof(buf));
+		n = proc_path(path, p->proc, pr->pid, "io") ? -1 : open_read(path, &pr->fd_io, buf, sizeof(buf));
 	}
 	if (n > 0) {
 		if ((q = strstr(buf, "\nread_bytes:")))
@@ -658,8 +686,7 @@ static void sample_one(struct profiler *p, pid_t pid, double dt, const pid_t *cg
 		n = read_fd(was->fd, buf, sizeof(buf));
 		known = 2;
 	} else {
-		snprintf(path, sizeof(path), "%s/%d/stat", p->proc, (int)pid);
-		n = open_read(path, &fd, buf, sizeof(buf));
+		n = proc_path(path, p->proc, pid, "stat") ? -1 : open_read(path, &fd, buf, sizeof(buf));
 	}
 	if (n <= 0 || parse_stat(buf, comm, &ticks, &start, &rss)) {
 		if (fd >= 0)

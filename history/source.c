@@ -67,7 +67,7 @@ static int read_duration(const struct adp_json_doc *d, json_t *obj, const char *
 			 const char *key, int64_t *out)
 {
 	const char *s = NULL;
-	char sub[600];
+	char sub[600]; /* JSON paths name fields in messages only: one cut shortens a message */
 	int rc = adp_json_string(d, obj, jpath, key, 0, &s);
 
 	if (rc || !s)
@@ -88,7 +88,7 @@ static int read_prom_spec(const struct adp_json_doc *d, json_t *obj, const char 
 					     "ca_file", "timeout", "retries", NULL };
 	struct history_prom_opts *p;
 	json_t *q = json_object_get(obj, "query");
-	char sub[600];
+	char sub[600]; /* for messages only, as in read_duration */
 	double retries = 0;
 	int rc, r, any = 0;
 
@@ -144,7 +144,7 @@ int history_source_parse(struct history_source *h, const struct adp_json_doc *d,
 					    "time_format", "timezone", "columns", "member", NULL };
 	static const char *const colkeys[] = { "column", "scale", "offset", NULL };
 	const char *file = NULL, *format = "columns";
-	char sub[512];
+	char sub[512]; /* for messages only, as in read_duration */
 	json_t *cols;
 	int rc, r, any = 0;
 

@@ -63,7 +63,8 @@ struct inventory {
 int inventory_load(struct inventory *inv, const char *path);
 void inventory_release(struct inventory *inv);
 
-/* Index of a partition or component by name, or -1. */
+/* Index of a partition or component by name, or -1 when not found: a
+ * lookup, not an error code (no message is set). */
 int inventory_partition_index(const struct inventory *inv, const char *name);
 int inventory_component_index(const struct inventory *inv, const char *name);
 

@@ -76,11 +76,10 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 		goto done;
 	{
 		int prc = 0;
-		char saved[2048];
+		struct adp_error_state saved;
 
 		/* Keep the planner's verdict while the inputs are hashed. */
-		strncpy(saved, adp_error_last(), sizeof(saved) - 1);
-		saved[sizeof(saved) - 1] = '\0';
+		adp_error_save(&saved, rc);
 		if ((prc = plan_add_input(&p, "inventory", o->inventory)) ||
 		    (prc = plan_add_input(&p, "schedule", o->schedule))) {
 			rc = prc;
@@ -92,7 +91,7 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 				goto done;
 			}
 		if (rc)
-			adp_error_set(rc, "%s", saved);
+			rc = adp_error_restore(&saved);
 	}
 	for (i = 0; i < hist.n; i++) {
 		const struct series *s = &hist.items[i];

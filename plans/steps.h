@@ -64,7 +64,8 @@ extern const struct plan_action_def plan_actions[PLAN_ACTION_COUNT + 1];
 
 /* Borrowed; NULL for an unknown name. */
 const struct plan_action_def *plan_action_find(const char *name);
-/* enum plan_action of name, or -1 for an unknown name. */
+/* enum plan_action of name, or -1 for an unknown name: a lookup, not an
+ * error code (no message is set). */
 int plan_action_id(const char *name);
 
 /* Replaces p->steps and p->rollback with the expansion of p->waves. The

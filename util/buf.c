@@ -17,6 +17,8 @@ void adp_buf_init(struct adp_buf *b, size_t cap)
 
 void adp_buf_release(struct adp_buf *b)
 {
+	if (!b)
+		return;
 	free(b->data);
 	adp_buf_init(b, b->cap);
 }

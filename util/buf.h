@@ -17,6 +17,7 @@ struct adp_buf {
 #define ADP_BUF_INIT { NULL, 0, 0, 0 }
 
 void adp_buf_init(struct adp_buf *b, size_t cap);
+/* Frees the data and empties b, keeping its cap; NULL-safe. */
 void adp_buf_release(struct adp_buf *b);
 void adp_buf_reset(struct adp_buf *b);
 int adp_buf_add(struct adp_buf *b, const void *data, size_t len);

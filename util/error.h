@@ -25,4 +25,23 @@ const char *adp_error_last(void);
 
 void adp_error_clear(void);
 
+#define ADP_ERROR_MAX 2048
+
+/* A saved error: its code and a copy of the message (cf. libgit2's
+ * git_error_state). Plain data: it may be kept in a struct or handed to
+ * another thread, whose own last error adp_error_restore then sets. */
+struct adp_error_state {
+	int code;
+	char msg[ADP_ERROR_MAX];
+};
+
+/* Saves code and the calling thread's last message into st, so that a
+ * cleanup that may set an error of its own does not lose the first one.
+ * Returns code. */
+int adp_error_save(struct adp_error_state *st, int code);
+
+/* Makes st's message the calling thread's last error again; returns the
+ * saved code. */
+int adp_error_restore(const struct adp_error_state *st);
+
 #endif

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,4 +156,24 @@ char *adp_path_relative_to(const char *base_file, const char *rel)
 	if (asprintf(&out, "%.*s/%s", (int)(slash - base_file), base_file, rel) < 0)
 		return NULL;
 	return out;
+}
+
+int adp_snprintf_path(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < len)
+		return 0;
+	if (n < 0)
+		return adp_error_set(ADP_EINPUT, "cannot format a path");
+	/* out holds the start of the path: enough to say which one it was. */
+	adp_error_set(ADP_EINPUT, "path too long (%d bytes, at most %zu): '%.64s...'", n,
+		      len ? len - 1 : 0, len ? out : "");
+	if (len)
+		out[0] = '\0';
+	return ADP_EINPUT;
 }

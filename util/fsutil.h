@@ -16,4 +16,10 @@ int adp_write_atomic(const char *path, const void *data, size_t len);
  * returns a newly allocated path or NULL on allocation failure. */
 char *adp_path_relative_to(const char *base_file, const char *rel);
 
+/* snprintf for paths: a path that does not fit in out[len] is an error
+ * (ADP_EINPUT "path too long", out left empty), never a cut path that
+ * names another file. Returns 0 when the whole path was written. */
+int adp_snprintf_path(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

@@ -183,6 +183,7 @@ int adp_json_fail(const struct adp_json_doc *d, const char *jpath, const char *f
 	va_list ap;
 	int line = d->text ? adp_json_path_line(d->text, jpath) : 0;
 
+	/* A message: cut past 1 KiB, the file, line and path stay in front. */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

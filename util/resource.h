@@ -13,7 +13,8 @@ enum adp_resource {
 
 /* "cpu", "memory", "io", "net". */
 const char *adp_resource_name(int r);
-/* Index of a resource name, or -1. */
+/* Index of a resource name, or -1 when unknown: a lookup, not an error
+ * code (no message is set; the caller names what it was reading). */
 int adp_resource_parse(const char *s);
 /* Compressible resources (CPU, I/O, network) throttle when short; memory
  * does not, so it carries a stricter risk target. */

@@ -97,7 +97,10 @@ int adp_tz_valid(const char *tz)
 		return 0;
 	if (!strcmp(tz, "UTC"))
 		return 1;
-	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
+	/* A cut name could name another zone: too long is not a zone. A
+	 * predicate sets no message. */
+	if ((size_t)snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz) >= sizeof(path))
+		return 0;
 	return access(path, R_OK) == 0;
 }
 
@@ -247,7 +250,8 @@ void adp_time_format_tz(char buf[40], int64_t t, const char *tz)
 	strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
 	strftime(off, sizeof(off), "%z", &tm);
 	tz_leave(saved);
-	/* %z gives +0200; RFC 3339 wants +02:00. */
+	/* %z gives +0200; RFC 3339 wants +02:00. At most 6 more bytes after
+	 * the 19 to 26 of the date: they always fit. */
 	snprintf(buf + strlen(buf), 40 - strlen(buf), "%.3s:%.2s", off, off + 3);
 }
 
@@ -296,6 +300,8 @@ void adp_duration_format(char buf[32], int64_t secs)
 	int64_t h = secs / 3600, m = secs % 3600 / 60, s = secs % 60;
 	int n = 0;
 
+	/* At most "-" and 17 + 3 + 3 bytes ("2562047788015215h59m59s"): these
+	 * never reach 32. */
 	buf[0] = '\0';
 	if (secs < 0) {
 		n = snprintf(buf, 32, "-");
@@ -357,5 +363,6 @@ void adp_bytes_format(char buf[32], double bytes)
 		bytes /= 1024;
 		i++;
 	}
+	/* Display only: an absurd size (some 10^24 PiB) may be cut. */
 	snprintf(buf, 32, i ? "%.1f %s" : "%.0f %s", bytes, unit[i]);
 }

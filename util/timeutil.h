@@ -14,7 +14,8 @@
 int adp_time_parse(int64_t *out, const char *s, const char *tz);
 
 /* Parses in one declared format: "rfc3339", "epoch", "epoch_ms", or a
- * strptime(3) pattern such as "%Y-%m-%d %H:%M:%S". */
+ * strptime(3) pattern such as "%Y-%m-%d %H:%M:%S". Fails like
+ * adp_time_parse. */
 int adp_time_parse_format(int64_t *out, const char *s, const char *format, const char *tz);
 
 /* Formats as RFC 3339 UTC ("2018-05-06T01:00:00Z") into buf[32]. */
@@ -23,18 +24,19 @@ void adp_time_format(char buf[32], int64_t t);
 /* Formats in the IANA zone tz (offset included), or UTC when tz is NULL. */
 void adp_time_format_tz(char buf[40], int64_t t, const char *tz);
 
-/* Checks that tz names a zone in the system database. */
+/* 1 when tz names a zone in the system database, else 0 (a predicate). */
 int adp_tz_valid(const char *tz);
 
-/* Durations: "90", "90s", "40m", "1h30m", "2d". Returns seconds. */
+/* Durations: "90", "90s", "40m", "1h30m", "2d": seconds in *out. Returns
+ * 0 or ADP_EINPUT (no message set, as for adp_time_parse). */
 int adp_duration_parse(int64_t *out, const char *s);
 
 /* Formats seconds as "1h30m", "40m", "45s". */
 void adp_duration_format(char buf[32], int64_t secs);
 
 /* Quantities with binary/decimal suffixes: "16GiB", "512Mi", "1.5G",
- * "100MB/s", "1Gbit/s" (bits are divided by 8). Returns the value in
- * base units (bytes or bytes/s). */
+ * "100MB/s", "1Gbit/s" (bits are divided by 8): the value in base units
+ * (bytes or bytes/s) in *out. Returns 0 or ADP_EINPUT (no message set). */
 int adp_quantity_parse(double *out, const char *s);
 
 /* Human-readable bytes: "1.5 GiB". */
