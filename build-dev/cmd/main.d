@@ -1,2 +1,0 @@
-build-dev/cmd/main.o: cmd/main.c cmd/cmd.h
-cmd/cmd.h:

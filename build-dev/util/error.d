@@ -1,2 +1,0 @@
-build-dev/util/error.o: util/error.c util/error.h
-util/error.h:
