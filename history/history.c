@@ -100,11 +100,27 @@ static size_t slot_of(const size_t *slots, size_t nslots, const char *component,
 	}
 }
 
+/* Fills an index of nslots with items 0 .. n - 1. */
+static void index_fill(size_t *slots, size_t nslots, size_t n, const void *items,
+		       const char *(*name)(const void *items, size_t i, int *resource))
+{
+	size_t i;
+
+	for (i = 0; i < nslots; i++)
+		slots[i] = SIZE_MAX;
+	for (i = 0; i < n; i++) {
+		int r;
+		const char *c = name(items, i, &r);
+
+		slots[slot_of(slots, nslots, c, r, items, name)] = i;
+	}
+}
+
 /* Rebuilds an index of n entries with room to grow (load at most 1/2). */
 static int index_rebuild(size_t **slots, size_t *nslots, size_t n, const void *items,
 			 const char *(*name)(const void *items, size_t i, int *resource))
 {
-	size_t want = 16, i, *grown;
+	size_t want = 16, *grown;
 
 	while (want < 2 * (n + 1))
 		want *= 2;
@@ -115,14 +131,7 @@ static int index_rebuild(size_t **slots, size_t *nslots, size_t n, const void *i
 		*slots = grown;
 		*nslots = want;
 	}
-	for (i = 0; i < *nslots; i++)
-		(*slots)[i] = SIZE_MAX;
-	for (i = 0; i < n; i++) {
-		int r;
-		const char *c = name(items, i, &r);
-
-		(*slots)[slot_of(*slots, *nslots, c, r, items, name)] = i;
-	}
+	index_fill(*slots, *nslots, n, items, name);
 	return 0;
 }
 
@@ -558,8 +567,6 @@ done:
 /* Undoes what a failed file added, so that h is as before the call. */
 void history_truncate(struct history *h, size_t n0, size_t points0)
 {
-	size_t i;
-
 	if (h->n <= n0) {
 		h->total_points = points0;
 		return;
@@ -569,12 +576,8 @@ void history_truncate(struct history *h, size_t n0, size_t points0)
 		series_release(&h->items[--h->n]);
 	}
 	h->total_points = points0;
-	/* Clear the index in place (no allocation that could fail here). */
-	for (i = 0; i < h->nslots; i++)
-		h->slots[i] = SIZE_MAX;
-	for (i = 0; i < h->n; i++)
-		h->slots[slot_of(h->slots, h->nslots, h->items[i].component, h->items[i].resource, h->items,
-				 series_name)] = i;
+	/* Refilled in place: no allocation that could fail here. */
+	index_fill(h->slots, h->nslots, h->n, h->items, series_name);
 }
 
 /* Steps of o->step from p's first sample to its last (p unsorted). */

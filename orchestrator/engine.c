@@ -452,8 +452,10 @@ static int build_undo(struct journal *j, const struct plan *p)
 	}
 	json_object_set_new(j->root, "undo", undo);
 	json_object_set_new(j->root, "state", json_string("rollback"));
-	/* A rollback goes on from the journal in memory when it cannot be saved. */
-	return journal_save(j) && !j->lost ? ADP_ESYS : 0;
+	/* A failed save marks the journal lost (reported at the end): the
+	 * rollback goes on from the journal in memory. */
+	journal_save(j);
+	return 0;
 }
 
 static int do_rollback(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
@@ -484,7 +486,8 @@ static int do_rollback(struct journal *j, const struct orch_opts *o, const struc
 	}
 	json_object_set_new(j->root, "state", json_string(failed ? "failed" : "rolled_back"));
 	*outcome = failed ? ORCH_FAILED : ORCH_ROLLED_BACK;
-	return journal_save(j) && !j->lost ? ADP_ESYS : 0;
+	journal_save(j);
+	return 0;
 }
 
 static int write_record(const struct orch_opts *o, struct journal *j, int outcome)
@@ -523,11 +526,8 @@ static void journal_lost(const struct orch_opts *o, struct journal *j, int out)
 		: out == ORCH_STOPPED
 			? "apply stopped at a step boundary; once the journal can be written, continue with --resume or undo with --rollback"
 			: "apply stopped acting and the rollback did not complete (see the failed undo steps in the run record); once the journal can be written, --rollback retries them";
-	char why[sizeof(j->lost_msg)];
-
-	snprintf(why, sizeof(why), "%s", j->lost_msg);
 	write_record(o, j, ORCH_JOURNAL_LOST);
-	adp_error_set(ADP_ESYS, "the journal could not be written (%s): %s", why, state);
+	adp_error_set(ADP_ESYS, "the journal could not be written (%s): %s", j->lost_msg, state);
 }
 
 /* One apply at a time per state directory: an flock held for the run. */
@@ -650,7 +650,8 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		 * them (a full disk, an unreachable API) may be gone. */
 		if (!strcmp(st, "failed") && (o->rollback || o->resume)) {
 			json_object_set_new(j.root, "state", json_string("rollback"));
-			if ((rc = journal_save(&j)) || (rc = do_rollback(&j, o, d, &p, &out)))
+			journal_save(&j); /* a failure marks it lost; the retry goes on */
+			if ((rc = do_rollback(&j, o, d, &p, &out)))
 				goto done;
 			goto record;
 		}
@@ -681,8 +682,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			continue;
 		if (o->stop && *o->stop) {
 			json_object_set_new(j.root, "state", json_string("stopped"));
-			if ((rc = journal_save(&j)) && !j.lost)
-				goto done;
+			journal_save(&j); /* a failure marks it lost, reported at the end */
 			out = ORCH_STOPPED;
 			goto record;
 		}
@@ -699,8 +699,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		crash_hook(o, p.steps[i].id);
 	}
 	json_object_set_new(j.root, "state", json_string("done"));
-	if ((rc = journal_save(&j)) && !j.lost)
-		goto done;
+	journal_save(&j); /* a failure marks it lost, reported at the end */
 	out = ORCH_DONE;
 record:
 	if (j.lost) {
