@@ -31,6 +31,15 @@ struct orch_driver {
 	 * NULL: the driver cannot measure, the engine does not monitor. */
 	int (*sample)(void *ctx, const struct plan *p, const struct plan_placement *x,
 		      double usage[ADP_RES_COUNT], int have[ADP_RES_COUNT]);
+	/* Whether the instance of component's replica on partition is alive
+	 * and serving (its process, its health check, its load balancer's
+	 * view): 0 serving, 1 down (msg says why), 2 cannot tell (nothing to
+	 * check), or a negative ADP_E*. Called for every instance carrying
+	 * traffic in the wave, at step boundaries and, with
+	 * sample_during_act, on the monitoring timer; it must be quick (a
+	 * try or two, seconds at most). NULL: liveness is not watched. */
+	int (*probe)(void *ctx, const struct plan *p, const char *component, size_t replica, const char *partition,
+		     char *msg, size_t len);
 	/* Raises x's limit for resource r to limit (within headroom). NULL:
 	 * the grow policy only warns. */
 	int (*grow)(void *ctx, const struct plan *p, const struct plan_placement *x, int r, double limit);

@@ -158,12 +158,120 @@ static void observe(struct journal *j, json_t *e)
 			    json_integer(json_integer_value(json_object_get(j->root, "observations_dropped")) + 1));
 }
 
-/* Samples every live shadow of the step's wave (started, not yet
- * stopped) and compares it with the forecast band for the current time
- * step (the plan's per-step p95 of the replica, else its peak). At a
- * step boundary every sample is recorded; during a step (during set)
- * only deviations and missing data. Returns 1 when the wave must roll
- * back. */
+/* Whether a step of upto's wave, at or before upto, with action act for
+ * component's replica is done (the wave's steps are contiguous). */
+static int done_in_wave(json_t *steps, const struct plan *p, size_t upto, int act, const char *component,
+			size_t replica)
+{
+	size_t i = upto + 1;
+
+	while (i-- > 0 && p->steps[i].wave == p->steps[upto].wave) {
+		const struct plan_step *s = &p->steps[i];
+
+		if (s->act == act && s->component && !strcmp(s->component, component) && s->replica == replica &&
+		    !strcmp(status_of(json_array_get(steps, i)), "done"))
+			return 1;
+	}
+	return 0;
+}
+
+static int wave_touches(const struct plan_wave *w, const char *component)
+{
+	size_t k;
+
+	for (k = 0; k < w->nplacements; k++)
+		if (w->placements[k].from && !strcmp(w->placements[k].component, component))
+			return 1;
+	for (k = 0; k < w->nabsorbed; k++)
+		if (!strcmp(w->absorbed[k].component, component))
+			return 1;
+	return 0;
+}
+
+static int offline_in(const struct plan_wave *w, const char *partition)
+{
+	size_t k;
+
+	for (k = 0; k < w->noffline; k++)
+		if (!strcmp(w->offline[k], partition))
+			return 1;
+	return 0;
+}
+
+/* Asks the driver whether one instance carrying traffic still serves; a
+ * down one (or one the driver cannot ask about) is an observation and
+ * stops the wave whatever the policy: the wave's capacity is gone, and
+ * rolling back brings the originals back. Returns 1 to roll back. */
+static int probe_one(struct journal *j, const struct orch_driver *d, const struct plan *p, size_t upto,
+		     int during, int64_t t, const char *component, size_t replica, const char *partition,
+		     const char *role)
+{
+	char msg[512] = "";
+	json_t *e;
+	int rc = d->probe(d->ctx, p, component, replica, partition, msg, sizeof(msg));
+
+	if (rc == 0 || rc == 2)
+		return 0;
+	e = json_object();
+	json_object_set_new(e, during ? "during_step" : "after_step", json_integer((json_int_t)p->steps[upto].id));
+	json_object_set_new(e, "at", json_integer(t));
+	json_object_set_new(e, "component", json_string(component));
+	json_object_set_new(e, "replica", json_integer((json_int_t)replica));
+	json_object_set_new(e, "partition", json_string(partition));
+	json_object_set_new(e, "role", json_string(role));
+	json_object_set_new(e, "state", json_string(rc < 0 ? "unknown" : "down"));
+	json_object_set_new(e, "message", json_string(rc < 0 ? adp_error_last() : msg));
+	json_object_set_new(e, "decision", json_string("rollback"));
+	observe(j, e);
+	return 1;
+}
+
+/* Liveness of every instance of the wave that carries traffic: a shadow
+ * from its health check until it is stopped, an original from its
+ * health check after the update, an absorbed replica once it is back,
+ * and the staying replicas of every component the wave moves or
+ * shrinks (they carry its load). Returns 1 to roll back. */
+static int probe_wave(struct journal *j, const struct orch_driver *d, const struct plan *p, size_t upto,
+		      int during, int64_t t)
+{
+	json_t *steps = json_object_get(j->root, "steps");
+	const struct plan_wave *w = &p->waves[p->steps[upto].wave - 1];
+	size_t k;
+
+	for (k = 0; k < w->nplacements; k++) {
+		const struct plan_placement *x = &w->placements[k];
+
+		if (!x->from) {
+			if (!offline_in(w, x->partition) && wave_touches(w, x->component) &&
+			    probe_one(j, d, p, upto, during, t, x->component, x->replica, x->partition, "staying"))
+				return 1;
+			continue;
+		}
+		if (done_in_wave(steps, p, upto, PLAN_HEALTH_CHECK, x->component, x->replica) &&
+		    !done_in_wave(steps, p, upto, PLAN_STOP_SHADOW, x->component, x->replica) &&
+		    probe_one(j, d, p, upto, during, t, x->component, x->replica, x->partition, "shadow"))
+			return 1;
+		if (done_in_wave(steps, p, upto, PLAN_HEALTH_CHECK_ORIGINAL, x->component, x->replica) &&
+		    probe_one(j, d, p, upto, during, t, x->component, x->replica, x->from, "original"))
+			return 1;
+	}
+	for (k = 0; k < w->nabsorbed; k++) {
+		const struct plan_absorbed *b = &w->absorbed[k];
+
+		if (done_in_wave(steps, p, upto, PLAN_HEALTH_CHECK_ABSORBED, b->component, b->replica) &&
+		    probe_one(j, d, p, upto, during, t, b->component, b->replica, b->partition, "absorbed"))
+			return 1;
+	}
+	return 0;
+}
+
+/* Watches the step's wave: first the liveness of every instance carrying
+ * traffic (probe_wave), then the usage of every live shadow (started,
+ * not yet stopped) against the forecast band for the current time step
+ * (the plan's per-step p95 of the replica, else its peak). At a step
+ * boundary every sample is recorded; during a step (during set) only
+ * deviations, missing data and instances down. Returns 1 when the wave
+ * must roll back. */
 static int monitor(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
 		   const struct plan *p, size_t upto, int during, int64_t t)
 {
@@ -172,7 +280,11 @@ static int monitor(struct journal *j, const struct orch_opts *o, const struct or
 	size_t k, i;
 	int r;
 
-	if (!d->sample || !p->steps[upto].wave || p->steps[upto].wave > p->nwaves)
+	if (!p->steps[upto].wave || p->steps[upto].wave > p->nwaves)
+		return 0;
+	if (d->probe && probe_wave(j, d, p, upto, during, t))
+		return 1;
+	if (!d->sample)
 		return 0;
 	w = &p->waves[p->steps[upto].wave - 1];
 	for (k = 0; k < w->nplacements; k++) {

@@ -864,8 +864,10 @@ static int abort_if_cancelled(void *u, curl_off_t a, curl_off_t b, curl_off_t c,
 	return cancelled(u);
 }
 
-static int health(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
-		  char *msg, size_t len)
+/* The component's health check against the instance on part; with
+ * quick set (monitoring), at most two tries of at most 2 s each. */
+static int health_run(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
+		      int quick, char *msg, size_t len)
 {
 	json_t *h = c->health, *v;
 	long expect = 200, retries = 10, timeout = 5, i, interval_ms = 500;
@@ -888,6 +890,11 @@ static int health(const struct orch_local *l, const struct inv_component *c, con
 	if (retries < 1 || retries > 1000 || timeout < 1 || timeout > 3600)
 		return adp_error_set(ADP_EINPUT, "component '%s': health retries must be 1..1000 and timeout 1..3600",
 				     c->name);
+	if (quick) {
+		retries = retries < 2 ? retries : 2;
+		timeout = timeout < 2 ? timeout : 2;
+		interval_ms = interval_ms < 200 ? interval_ms : 200;
+	}
 	if ((url = json_string_value(json_object_get(h, "http")))) {
 		long code = 0;
 		CURLcode cr = CURLE_OK;
@@ -944,6 +951,12 @@ static int health(const struct orch_local *l, const struct inv_component *c, con
 		return 0;
 	}
 	return adp_error_set(ADP_EINPUT, "component '%s': health needs http or command", c->name);
+}
+
+static int health(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
+		  char *msg, size_t len)
+{
+	return health_run(l, c, part, replica, 0, msg, len);
 }
 
 /* ---- HAProxy ---- */
@@ -1318,6 +1331,55 @@ static int local_sample(void *ctx, const struct plan *p, const struct plan_place
 	seen->have_io = have_io;
 	seen->t = t1;
 	return 0;
+}
+
+/* An instance we started is down when its process is gone (a pid file
+ * of ours whose process exited); any instance is down when its health
+ * check fails twice or HAProxy's own checks mark its server DOWN. An
+ * instance apply did not start, with no health check and no HAProxy
+ * checks, cannot be told (2). */
+static int local_probe(void *ctx, const struct plan *p, const char *component, size_t replica, const char *part,
+		       char *msg, size_t len)
+{
+	struct orch_local *l = ctx;
+	const struct inv_component *c = find_comp(l, component);
+	char path[1024], st[64] = "";
+	int known = 0, rc;
+
+	(void)p;
+	if (!c)
+		return 2;
+	pid_path(l, path, sizeof(path), component, replica, part);
+	if (!access(path, F_OK)) {
+		known = 1;
+		if (!inst_pid(l, component, replica, part)) {
+			snprintf(msg, len, "its process is gone (pid file '%s')", path);
+			return 1;
+		}
+	}
+	if (c->health) {
+		char note[256];
+
+		known = 1;
+		if ((rc = health_run(l, c, part, replica, 1, note, sizeof(note)))) {
+			if (rc != ADP_ESYS)
+				return rc;
+			snprintf(msg, len, "%s", adp_error_last());
+			adp_error_clear();
+			return 1;
+		}
+	}
+	if (c->traffic && !server_status(c, part, st, sizeof(st))) {
+		if (!strncmp(st, "DOWN", 4)) {
+			snprintf(msg, len, "haproxy reports its server as %s", st);
+			return 1;
+		}
+		known |= strcmp(st, "no check") != 0;
+	}
+	adp_error_clear();
+	if (known)
+		snprintf(msg, len, "serving");
+	return known ? 0 : 2;
 }
 
 static int local_grow(void *ctx, const struct plan *p, const struct plan_placement *x, int r, double limit)
@@ -1894,6 +1956,7 @@ void orch_local_driver(struct orch_driver *d, struct orch_local *l)
 	d->ops = local_ops;
 	d->sample = local_sample;
 	d->grow = local_grow;
+	d->probe = local_probe;
 	d->cancel = local_cancel;
 	d->sample_during_act = 1;
 }

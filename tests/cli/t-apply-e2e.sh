@@ -313,6 +313,59 @@ sys.exit(0 if all(s["status"] == "pending" for s in j["steps"] if s["action"] ==
 	e2e_serving "e2e serving after the recorded rollback"
 	e2e_load_stop "full disk under the journal, then --rollback"
 
+	# A shadow that dies after its health check: web's shadow is killed
+	# with -9 while the (8 s) update runs and carries all of web's
+	# traffic. Monitoring (every 0.5 s) finds its process gone, stops the
+	# update and rolls the wave back, so the original serves again; apply
+	# exits 4 and never reports success. The failed requests and the
+	# seconds without a serving instance are reported (not zero: nothing
+	# serves between the kill and the original's return).
+	e2e_files deadshadow "sleep 8"
+	stack_load_start "$E2E/load-dead.out" 20 300 "http://127.0.0.1:$P_FW/"
+	rm -f "$E2E/st/journal.json" "$E2E/st/run.json" "$E2E/updates.log"
+	(cd "$E2E" && exec "$BIN" apply -d st --now 2018-05-06T00:00:00Z --monitor-interval 0.5 deadshadow.json) \
+		>"$TMP/out" 2>"$TMP/err" &
+	e2e_apply=$!
+	i=0
+	while [ $i -lt 300 ] && ! /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(0 if any(s["action"] == "run_update" and s["status"] == "started" for s in j["steps"]) else 1)' \
+		"$E2E/st/journal.json" 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sleep 0.5
+	kill -9 "$(cut -d' ' -f1 "$E2E/st/proc/web.0@node-b.pid")"
+	wait "$e2e_apply"
+	got=$?
+	name="e2e dead shadow: the wave rolls back (exit 4), never reported as success"
+	if [ "$got" -eq 4 ] && [ "$i" -lt 300 ] && grep -q '"outcome": "rolled_back"' "$E2E/st/run.json"; then ok; else
+		bad "exit $got after $i polls: $(cat "$TMP/err")"; fi
+	name="e2e dead shadow: observed down, the update stopped"
+	if /usr/bin/python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+down = [o for o in r.get("observations", []) if o.get("state") == "down"]
+ok = any(o["component"] == "web" and o["role"] == "shadow" and o["partition"] == "node-b" and
+         o["decision"] == "rollback" and "process is gone" in o["message"] for o in down)
+upd = [s for s in r["steps"] if s["action"] == "run_update"]
+sys.exit(0 if ok and upd and upd[0]["status"] == "failed" else 1)' "$E2E/st/run.json" && [ ! -e "$E2E/updates.log" ]; then
+		ok; else bad "$(head -c 1500 "$E2E/st/run.json")"; fi
+	expect_err "rolled back"
+	e2e_serving "e2e serving after the dead shadow"
+	stack_load_stop "$E2E/load-dead.out"
+	line=$STACK_LOAD_LINE
+	echo "e2e: shadow killed during the update: $line" >&2
+	name="e2e dead shadow: service back within seconds"
+	outage=${line##*outage_s=}
+	outage=${outage%% *}
+	case "$line" in
+	requests=0\ *) bad "no requests: $line" ;;
+	*) if /usr/bin/python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 15 else 1)' "$outage"; then ok; else
+		bad "no instance served for $outage s: $line"; fi ;;
+	esac
+
 	# An absorbed replica: "pool" runs on both partitions behind HAProxy;
 	# with a weight on moves the plan keeps pool#0 down with node-a while
 	# pool#1 on node-b, resized, carries the load: drained and disabled in
