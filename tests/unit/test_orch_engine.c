@@ -32,7 +32,26 @@ struct fake {
 	const char *slow_action;  /* this action takes slow_ms unless cancelled */
 	long slow_ms;
 	int cancelled, in_slow, high_in_slow; /* high_in_slow: usage above p95 during it */
+	int dead_in_slow;         /* probe: every shadow down during slow_action */
+	size_t probes;
 };
+
+static int fake_probe(void *ctx, const struct plan *p, const char *component, size_t replica, const char *partition,
+		      char *msg, size_t len)
+{
+	struct fake *f = ctx;
+
+	(void)p;
+	(void)component;
+	(void)replica;
+	(void)partition;
+	__atomic_add_fetch(&f->probes, 1, __ATOMIC_SEQ_CST);
+	if (f->dead_in_slow && __atomic_load_n(&f->in_slow, __ATOMIC_SEQ_CST)) {
+		snprintf(msg, len, "its process is gone");
+		return 1;
+	}
+	return 0;
+}
 
 static void fake_cancel(void *ctx)
 {
@@ -434,6 +453,48 @@ Test(orch_engine, monitoring_during_a_step_stops_the_wave)
 	cr_assert_gt(json_real_value(json_object_get(e, "actual")), json_real_value(json_object_get(e, "predicted_p95")));
 	rec = json_array_get(json_object_get(j, "steps"), id - 1);
 	cr_assert(strstr(json_string_value(json_object_get(rec, "message")), "stopped by monitoring"));
+	json_decref(j);
+	fake_free(&f);
+}
+
+/* A shadow that dies during the update is found by the probe and the
+ * wave rolls back even under the warn policy: never a success. */
+Test(orch_engine, dead_shadow_during_a_step_rolls_back)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	int out = -1;
+	size_t i, k, id = 0, down = 0;
+	json_t *j, *obs;
+
+	opts(&o, &d, &f);
+	d.sample_during_act = 1;
+	d.cancel = fake_cancel;
+	d.probe = fake_probe;
+	o.policy = ORCH_POLICY_WARN;
+	o.monitor_interval = 0.2;
+	f.slow_action = "run_update";
+	f.slow_ms = 20000;
+	f.dead_in_slow = 1;
+	for (i = 0; i < plan.nsteps && !id; i++)
+		if (!strcmp(plan.steps[i].action, "run_update"))
+			id = plan.steps[i].id;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	cr_assert_gt(f.probes, 0);
+	j = journal();
+	obs = json_object_get(j, "observations");
+	for (k = 0; k < json_array_size(obs); k++) {
+		json_t *e = json_array_get(obs, k);
+		if (!strcmp(json_string_value(json_object_get(e, "state")) ?: "", "down")) {
+			down++;
+			cr_assert_eq(json_integer_value(json_object_get(e, "during_step")), (json_int_t)id);
+			cr_assert_str_eq(json_string_value(json_object_get(e, "role")), "shadow");
+			cr_assert_str_eq(json_string_value(json_object_get(e, "decision")), "rollback");
+		}
+	}
+	cr_assert_eq(down, 1, "one down observation stops the wave");
 	json_decref(j);
 	fake_free(&f);
 }
