@@ -162,9 +162,15 @@ static int scan_value(struct scan *s, int depth)
 	}
 	if (*s->p == '"')
 		return scan_string(s, NULL);
-	while (*s->p && !strchr(",]} \t\r\n", *s->p))
-		s->p++;
-	return 0;
+	{
+		const char *start = s->p;
+
+		while (*s->p && !strchr(",]} \t\r\n", *s->p))
+			s->p++;
+		/* Nothing consumed ("[}", "[,]"): not JSON, and the callers'
+		 * loops would not move on. */
+		return s->p == start ? -1 : 0;
+	}
 }
 
 int adp_json_path_line(const char *text, const char *jpath)

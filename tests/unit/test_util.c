@@ -508,6 +508,17 @@ Test(json, path_line)
 	cr_assert_eq(adp_json_path_line(json_text, "nothing"), 0);
 }
 
+/* Text that is not JSON ends the scan (it looped forever on "[}"). */
+Test(json, path_line_of_broken_text_ends, .timeout = 10)
+{
+	static const char *const bad[] = { "[}", "[,]", "{\"a\":}", "[[}]", "{\"a\": [1, }]}" };
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(adp_json_path_line(bad[i], "x"), 0, "%s", bad[i]);
+	cr_assert_eq(adp_json_path_line("[1, }", "[0]"), 1);
+}
+
 Test(json, fail_names_file_line_path)
 {
 	struct adp_json_doc d;
