@@ -310,6 +310,8 @@ int adp_json_quantity(const struct adp_json_doc *d, json_t *obj, const char *jpa
 	} else if (!json_is_string(v) || adp_quantity_parse(&x, json_string_value(v))) {
 		FIELD_FAIL("expected a non-negative number or a quantity such as \"16GiB\" or \"1Gbit/s\"");
 	}
+	if (!(x <= ADP_QUANTITY_MAX))
+		FIELD_FAIL("%g is out of range: at most %g", x, ADP_QUANTITY_MAX);
 	*out = x;
 	return 0;
 }

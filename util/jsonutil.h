@@ -39,7 +39,13 @@ int adp_json_string(const struct adp_json_doc *d, json_t *obj, const char *jpath
 		    const char *key, int required, const char **out);
 int adp_json_number(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 		    const char *key, int required, double min, double max, double *out);
-/* A number, or a string with a unit suffix ("16GiB", "1Gbit/s"). */
+/* The largest quantity an input may give (1e18: an exabyte, or a
+ * billion billion cores): far above any host, small enough that sums and
+ * squares of quantities stay finite, and within what the plan reader
+ * accepts, so every plan `plan` writes reads back. */
+#define ADP_QUANTITY_MAX 1e18
+/* A number, or a string with a unit suffix ("16GiB", "1Gbit/s"), from 0
+ * to ADP_QUANTITY_MAX. */
 int adp_json_quantity(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 		      const char *key, int required, double *out);
 /* Seconds as a number, or a string like "40m". */

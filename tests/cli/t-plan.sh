@@ -112,6 +112,11 @@ expect_out "^Cost [0-9.]+: risk"
 
 # Shortage shared: the demo on 3-core partitions fits only by cutting
 # allocations, which the plan lists (human and json).
+# A capacity too large for a plan to hold is refused where it is read
+# (plan once wrote 1e308, which validate then refused).
+sed '0,/"cpu": 8,/s//"cpu": 1e308,/' "$DEMO_INV" | sed "s|\"history/|\"$TD/demo/history/|" > huge.json
+run "a capacity of 1e308 is refused" 1 plan -i huge.json -s "$DEMO_SCHED" --now $NOW --no-write
+expect_err "huge.json:7: partitions\[0\].capacity.cpu: 1e\+308 is out of range: at most 1e\+18"
 sed 's/"cpu": 8,/"cpu": 3,/' "$DEMO_INV" | sed "s|\"history/|\"$TD/demo/history/|" > tight.json
 run "shortage is shared and listed" 2 plan -i tight.json -s "$DEMO_SCHED" --now $NOW --no-write
 expect_out "^Shortage: [0-9]+ allocations? below the forecast"
