@@ -29,6 +29,7 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libadpart.a
 BIN := $(BUILD)/adpart-update
 UNIT := $(BUILD)/unit-tests
+RESEAL := $(BUILD)/plan-reseal
 
 .PHONY: all check check-asan unit cli demo bench install clean deps
 .DEFAULT_GOAL := all
@@ -57,10 +58,14 @@ $(BIN): $(CMD_OBJ) $(LIB)
 $(UNIT): $(UNIT_OBJ) $(LIB)
 	$(CC) $(SAN) -o $@ $(UNIT_OBJ) $(LIB) $(CRIT_LIBS) $(LDLIBS_ALL)
 
+# Re-seals a plan a black-box test edited on purpose; never installed.
+$(RESEAL): $(BUILD)/tests/tools/reseal.o $(LIB)
+	$(CC) $(SAN) -o $@ $(BUILD)/tests/tools/reseal.o $(LIB) $(LDLIBS_ALL)
+
 unit: $(UNIT)
 	$(UNIT) --jobs 2 $(UNIT_ARGS)
 
-cli: $(BIN)
+cli: $(BIN) $(RESEAL)
 	sh tests/cli/run.sh $(BIN)
 	sh tests/cli/man-options.sh $(BIN)
 
@@ -94,4 +99,4 @@ install: $(BIN)
 clean:
 	rm -rf build build-asan
 
--include $(CORE_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/tests/tools/reseal.d

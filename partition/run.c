@@ -90,6 +90,7 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 				rc = prc;
 				goto done;
 			}
+		plan_digest(&p, p.digest);
 		if (rc)
 			rc = adp_error_restore(&saved);
 	}

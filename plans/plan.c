@@ -146,7 +146,6 @@ int plan_add_input(struct plan *p, const char *kind, const char *path)
 	p->ninputs++;
 	if (!in->kind || !in->path)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
-	plan_digest(p, p->digest);
 	return 0;
 }
 
@@ -180,16 +179,16 @@ static json_t *jtime(int64_t t)
 	return json_string(buf);
 }
 
-/* Rounds to 6 significant digits so the document stays readable and
- * stable across platforms. */
+/* Exact, so that what a plan guarantees reads back as it was proven:
+ * integral values (bytes, counts) as integers, others as the double
+ * itself (17 significant digits, which read back bit for bit). */
 static json_t *jnum(double v)
 {
-	char buf[32];
-
 	if (!isfinite(v))
 		return json_null();
-	snprintf(buf, sizeof(buf), "%.6g", v);
-	return json_real(strtod(buf, NULL));
+	if (v == floor(v) && fabs(v) < 9007199254740992.0)
+		return json_integer((json_int_t)v);
+	return json_real(v);
 }
 
 static json_t *jres(const double v[ADP_RES_COUNT])
@@ -263,6 +262,30 @@ static json_t *jband(const struct plan_placement *x)
 	return o;
 }
 
+static int seal_add(const char *buf, size_t n, void *ctx)
+{
+	adp_sha256_update(ctx, buf, n);
+	return 0;
+}
+
+int plan_seal(json_t *root, char out[65])
+{
+	struct adp_sha256 c;
+	json_t *body = json_copy(root);
+	int rc;
+
+	if (!body)
+		return adp_error_set(ADP_ENOMEM, "out of memory sealing the plan");
+	json_object_del(body, "seal");
+	adp_sha256_init(&c);
+	rc = json_dump_callback(body, seal_add, &c, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(body);
+	if (rc)
+		return adp_error_set(ADP_ENOMEM, "out of memory sealing the plan");
+	adp_sha256_final_hex(&c, out);
+	return 0;
+}
+
 int plan_to_json(json_t **out, const struct plan *p)
 {
 	json_t *root = json_object(), *a, *o;
@@ -275,6 +298,7 @@ int plan_to_json(json_t **out, const struct plan *p)
 	json_object_set_new(root, "created_at", jtime(p->created_at));
 	json_object_set_new(root, "expires_at", jtime(p->expires_at));
 	json_object_set_new(root, "digest", json_string(p->digest));
+	json_object_set_new(root, "seal", json_null()); /* its place; set last */
 	if (p->lineage[0]) {
 		json_object_set_new(root, "lineage", json_string(p->lineage));
 		json_object_set_new(root, "serial", json_integer(p->serial));
@@ -459,6 +483,16 @@ int plan_to_json(json_t **out, const struct plan *p)
 	if (p->start_candidates)
 		json_object_set_new(root, "start_choice", json_pack("{s:o,s:I}", "earliest", jtime(p->start_chosen_from),
 								     "candidates", (json_int_t)p->start_candidates));
+	{
+		char seal[65];
+		int rc;
+
+		if ((rc = plan_seal(root, seal))) {
+			json_decref(root);
+			return rc;
+		}
+		json_object_set_new(root, "seal", json_string(seal));
+	}
 	*out = root;
 	return 0;
 }

@@ -189,8 +189,14 @@ void plan_wave_release(struct plan_wave *w);
 /* Digest over inputs: SHA-256 of "kind path sha256\n" lines in order. */
 void plan_digest(const struct plan *p, char out[65]);
 
-/* Serialises (a new reference in *out). */
+/* Serialises (a new reference in *out), sealed: "seal" is plan_seal of
+ * the rest of the document. */
 int plan_to_json(json_t **out, const struct plan *p);
+
+/* The SHA-256 of a plan document's body: root without its "seal", in
+ * compact JSON with sorted keys (numbers as written, which read back bit
+ * for bit). Any edit to a plan changes it. */
+int plan_seal(json_t *root, char out[65]);
 
 /* Serialises and writes atomically (temporary file, fsync, rename). */
 int plan_write(const struct plan *p, const char *path);
@@ -203,7 +209,9 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d);
 /* Reads and validates a plan file. */
 int plan_read(struct plan *out, const char *path);
 
-/* Hashes the file at path and records it as an input of kind. */
+/* Hashes the file at path and records it as an input of kind; once
+ * every input is in, the caller sets p->digest with plan_digest (once:
+ * recomputing it after each input was quadratic in the inputs). */
 int plan_add_input(struct plan *p, const char *kind, const char *path);
 
 /* Adds a formatted risk line. */

@@ -743,6 +743,24 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 	}
 	if ((rc = parse_optional(d, root, &p)))
 		goto done;
+	/* Last, so that an edit that breaks the document is named by its
+	 * field; any other edit (an expiry pushed back, a step cut, a
+	 * capacity raised) is caught here. */
+	{
+		const char *seal = json_string_value(json_object_get(root, "seal"));
+		char check[65];
+
+		if (!seal) {
+			rc = adp_json_fail(d, "seal", "missing: the plan was written by an older version or edited; plan again");
+			goto done;
+		}
+		if ((rc = plan_seal(root, check)))
+			goto done;
+		if (strcmp(seal, check)) {
+			rc = adp_json_fail(d, "seal", "does not match the plan's content: the plan was edited after it was written; plan again");
+			goto done;
+		}
+	}
 	*out = p;
 	memset(&p, 0, sizeof(p));
 done:

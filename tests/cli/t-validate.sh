@@ -18,6 +18,28 @@ sed 's/"sha256": "\([0-9a-f]\)/"sha256": "0\1/; s/"sha256": "0\([0-9a-f]\{63\}\)
 run "an edited plan is refused" 1 validate tampered.json
 expect_err "tampered.json:[0-9]+: digest: does not match the inputs listed"
 
+# Edits that leave a well-formed plan are caught by the seal over the
+# whole body: validate and apply --dry-run refuse each one (they passed
+# when the digest covered the inputs only).
+for edit in 'p["expires_at"] = "2099-01-01T00:00:00Z"' \
+	'p["steps"][3]["target"] = p["steps"][3].get("target") or "node-a"; p["steps"][3]["timeout"] += 1' \
+	'p["partitions"][0]["capacity"]["cpu"] *= 2' \
+	'p["steps"] = p["steps"][:5]; p["rollback_steps"] = []' \
+	'p.pop("seal")'; do
+	/usr/bin/python3 -c 'import json, sys
+p = json.load(open(sys.argv[1]))
+exec(sys.argv[2])
+json.dump(p, open(sys.argv[3], "w"), indent=2)' v.json "$edit" edited.json
+	run "an edited plan is refused: $edit" 1 validate edited.json
+	expect_err "edited.json:([0-9]+:)? seal: (does not match the plan's content|missing)"
+	run "apply --dry-run refuses it too: $edit" 6 apply --dry-run --now 2018-05-06T00:00:00Z edited.json
+	expect_err "edited.json:([0-9]+:)? seal"
+done
+/usr/bin/python3 -c 'import json, sys
+p = json.load(open(sys.argv[1]))
+json.dump(p, open(sys.argv[2], "w"), indent=4)' v.json reindented.json
+run "a plan only re-indented still validates" 0 validate reindented.json
+
 sed 's/"format_version": 1/"format_version": 99/' v.json > future.json
 run "an unknown format version is refused" 1 validate future.json
 expect_err "future.json:2: format_version: unsupported plan format 99"

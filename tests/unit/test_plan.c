@@ -14,8 +14,8 @@ TestSuite(plan, .init = t_setup, .fini = t_teardown);
 
 static void near(double a, double b, const char *what)
 {
-	/* The document keeps six significant digits. */
-	cr_assert_float_eq(a, b, 1e-5 * fmax(fabs(a), fabs(b)) + 1e-12, "%s: %.9g vs %.9g", what, a, b);
+	/* The document keeps every number exactly, bit for bit. */
+	cr_assert(!memcmp(&a, &b, sizeof(a)) || (a == 0 && b == 0), "%s: %.17g vs %.17g", what, a, b);
 }
 
 static int str_eq_null(const char *a, const char *b)
@@ -141,6 +141,30 @@ Test(plan, round_trip)
 	plan_release(&b);
 	plan_release(&b);
 	plan_release(NULL);
+}
+
+/* A 1 GiB allocation reads back as 1 GiB (six significant digits wrote
+ * 1073740000, below its own guarantee), and a fraction bit for bit. */
+Test(plan, exact_numbers)
+{
+	struct plan a = { 0 }, b = { 0 };
+	const char *path = t_path("exact.json");
+	struct plan_placement *x;
+
+	cr_assert_eq(pf_default(&a), 0, "%s", adp_error_last());
+	cr_assert_gt(a.nwaves, 0);
+	cr_assert_gt(a.waves[0].nplacements, 0);
+	x = &a.waves[0].placements[0];
+	x->alloc[ADP_RES_MEMORY] = 1073741824.0;
+	x->alloc[ADP_RES_CPU] = 0.1 + 0.2;
+	x->p95_peak[ADP_RES_CPU] = 1.0 / 3.0;
+	cr_assert_eq(plan_write(&a, path), 0, "%s", adp_error_last());
+	cr_assert_eq(plan_read(&b, path), 0, "%s", adp_error_last());
+	cr_assert_eq(b.waves[0].placements[0].alloc[ADP_RES_MEMORY], 1073741824.0);
+	cr_assert_eq(b.waves[0].placements[0].alloc[ADP_RES_CPU], 0.1 + 0.2);
+	cr_assert_eq(b.waves[0].placements[0].p95_peak[ADP_RES_CPU], 1.0 / 3.0);
+	plan_release(&a);
+	plan_release(&b);
 }
 
 /* Loads plan.json, lets edit change it, writes tampered.json, and
@@ -314,7 +338,6 @@ Test(plan, digest_is_over_inputs)
 	cr_assert_str_eq(d1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	cr_assert_eq(plan_add_input(&p, "inventory", t_write("a", "abc")), 0);
 	plan_digest(&p, d2);
-	cr_assert_str_eq(d2, p.digest);
 	/* SHA-256 of the one line "inventory <path> <sha256 of abc>\n". */
 	{
 		char line[700], want[65];
@@ -324,7 +347,7 @@ Test(plan, digest_is_over_inputs)
 		cr_assert_str_eq(d2, want);
 	}
 	cr_assert_eq(plan_add_input(&p, "history", t_path("missing.csv")), ADP_ESYS);
-	cr_assert_str_eq(p.digest, d2);
+	cr_assert_eq(p.ninputs, 1, "a file that cannot be read is not an input");
 	plan_release(&p);
 }
 
