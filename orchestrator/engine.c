@@ -120,6 +120,28 @@ static const char *status_of(json_t *o)
 	return s ? s : "";
 }
 
+/* Every step record of a journal read back has a status the engine
+ * writes: anything else (a hand edit) would be taken for "not done". */
+static int journal_statuses(json_t *root, const char *path)
+{
+	static const char *const lists[] = { "steps", "undo" };
+	size_t l, i;
+
+	for (l = 0; l < 2; l++) {
+		json_t *a = json_object_get(root, lists[l]);
+
+		for (i = 0; i < json_array_size(a); i++) {
+			const char *st = status_of(json_array_get(a, i));
+
+			if (strcmp(st, "pending") && strcmp(st, "started") && strcmp(st, "done") && strcmp(st, "failed"))
+				return adp_error_set(ADP_EINPUT,
+						     "journal '%s': %s[%zu]: status '%.40s' is not one of pending, started, done, failed",
+						     path, lists[l], i, st);
+		}
+	}
+	return 0;
+}
+
 /* The forecast band of x for resource r at time t: the plan's per-step
  * row when it has one (clamped to the band), else the wave's peaks. */
 static void band_at(const struct plan *p, const struct plan_placement *x, int r, int64_t t, double *p50,
@@ -719,6 +741,8 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 					   jpath, dg);
 			goto done;
 		}
+		if ((rc = journal_statuses(j.root, jpath)))
+			goto done;
 		if (!o->resume && !o->rollback && strcmp(st, "done") && strcmp(st, "rolled_back")) {
 			rc = adp_error_set(ADP_EINPUT,
 					   "an unfinished apply of this plan is journaled in '%s' (state %s): use --resume or --rollback",

@@ -635,6 +635,31 @@ static void save_journal(json_t *j)
 	json_decref(j);
 }
 
+/* A step status the engine never writes is refused, not taken for
+ * "not done" (and the step repeated or skipped). */
+Test(orch_engine, unknown_step_status_is_refused)
+{
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	char path[128];
+	int out = -1;
+	json_t *j;
+
+	stopped_journal(&o, &d, &f, 5);
+	fake_free(&f);
+	snprintf(path, sizeof(path), "%s/journal.json", dir);
+	j = journal();
+	json_object_set_new(json_array_get(json_object_get(j, "steps"), 2), "status", json_string("finished"));
+	cr_assert_eq(json_dump_file(j, path, 0), 0);
+	json_decref(j);
+	o.resume = 1;
+	cr_assert_eq(orch_apply(&o, &d, &out), ADP_EINPUT);
+	cr_assert_eq(out, ORCH_REFUSED);
+	t_assert_msg("steps[2]: status 'finished' is not one of pending, started, done, failed");
+	cr_assert_eq(f.ncalls, 0);
+}
+
 Test(orch_engine, torn_journal_is_refused_untouched)
 {
 	struct fake f = { 0 };
