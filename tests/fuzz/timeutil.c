@@ -2,7 +2,8 @@
  * the kubernetes quantities): every line of the input goes through
  * every parser. What parses must survive a round trip: a duration
  * formatted and parsed again, a time of years 0 to 9999 formatted as
- * RFC 3339 and parsed again, give the same value. */
+ * RFC 3339 (in a zone too from 1900) and parsed again, give the same
+ * value. */
 #include <math.h>
 
 #include "orchestrator/kube/client.h"
@@ -12,6 +13,7 @@
 
 #define YEAR0 (-62167219200LL)   /* 0000-01-01T00:00:00Z */
 #define YEAR9999 253402300799LL  /* 9999-12-31T23:59:59Z */
+#define YEAR1900 (-2208988800LL)  /* 1900-01-01T00:00:00Z */
 
 static const char *const formats[] = { "auto", "rfc3339", "epoch", "epoch_ms", "%Y-%m-%d %H:%M:%S",
 				       "%d/%m/%Y %H:%M", "%s" };
@@ -30,7 +32,9 @@ static void times(const char *s)
 				fprintf(stderr, "fuzz: time '%s' is %lld, written '%s'\n", s, (long long)t, buf);
 				abort();
 			}
-			if (adp_time_parse(&u, buf2, NULL) || u != t) {
+			/* Before 1900 zones keep local mean time, whose offset has
+			 * seconds that RFC 3339's +HH:MM cannot carry. */
+			if (t >= YEAR1900 && (adp_time_parse(&u, buf2, NULL) || u != t)) {
 				fprintf(stderr, "fuzz: time '%s' is %lld, written in Berlin '%s'\n", s,
 					(long long)t, buf2);
 				abort();
