@@ -1,5 +1,5 @@
 # adpart-update
-# Targets: all check check-asan demo bench install clean deps
+# Targets: all check check-asan fuzz demo bench install clean deps
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -23,6 +23,8 @@ LDLIBS_ALL = $(PKG_LIBS) -lglpk -lm $(LDLIBS)
 CORE_SRC := $(wildcard util/*.c history/*.c forecast/*.c partition/*.c plans/*.c orchestrator/*.c orchestrator/*/*.c)
 CMD_SRC := $(wildcard cmd/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
+# One harness per parser in tests/fuzz/NAME.c, its seeds in tests/fuzz/corpus/NAME/.
+FUZZ_NAMES := $(filter-out replay,$(basename $(notdir $(wildcard tests/fuzz/*.c))))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
@@ -30,8 +32,14 @@ LIB := $(BUILD)/libadpart.a
 BIN := $(BUILD)/adpart-update
 UNIT := $(BUILD)/unit-tests
 RESEAL := $(BUILD)/plan-reseal
+FUZZ_OBJ := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/%.o) $(BUILD)/tests/fuzz/replay.o
+REPLAY := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay-%)
+FUZZ_BIN := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz-%)
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
 
-.PHONY: all check check-asan unit cli demo bench install clean deps
+.PHONY: all check check-asan unit cli fuzz fuzz-replay fuzz-run demo bench install clean deps
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -69,13 +77,38 @@ cli: $(BIN) $(RESEAL)
 	sh tests/cli/run.sh $(BIN)
 	sh tests/cli/man-options.sh $(BIN)
 
+# The fuzz harnesses as plain programs (normal compiler and flags, no
+# libFuzzer): every corpus input once, so that a crash once found stays
+# fixed.
+$(BUILD)/tests/fuzz/replay-%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LIB)
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS_ALL)
+
+fuzz-replay: $(REPLAY)
+	@for n in $(FUZZ_NAMES); do $(BUILD)/tests/fuzz/replay-$$n tests/fuzz/corpus/$$n || exit 1; done
+
+# The same harnesses under libFuzzer (clang; SAN adds fuzzer-no-link).
+$(BUILD)/tests/fuzz/fuzz-%: $(BUILD)/tests/fuzz/%.o $(LIB)
+	$(CC) $(SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_ALL)
+
+fuzz-run: $(FUZZ_BIN)
+	sh tests/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
 check: deps
-	@$(MAKE) --no-print-directory unit cli
+	@$(MAKE) --no-print-directory unit cli fuzz-replay
 
 check-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
-		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 unit cli
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 unit cli fuzz-replay
+
+# Each harness for FUZZ_SECONDS under libFuzzer, ASan and UBSan; needs
+# clang and its fuzzer runtime, installed here rather than by deps
+# (clang 14 does not know gcc's -Wno-format-truncation).
+fuzz:
+	@sh .ci/deps fuzz
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS=-Wno-unknown-warning-option \
+		OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
+		UBSAN_OPTIONS=print_stacktrace=1 fuzz-run
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -97,6 +130,9 @@ install: $(BIN)
 	install -m 644 man/adpart-update.5 $(DESTDIR)$(PREFIX)/share/man/man5/adpart-update.5
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(FUZZ_BUILD)
 
--include $(CORE_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/tests/tools/reseal.d
+# Kept between runs, though only pattern rules name them.
+.SECONDARY: $(FUZZ_OBJ)
+
+-include $(CORE_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) $(BUILD)/tests/tools/reseal.d

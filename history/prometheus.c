@@ -177,7 +177,7 @@ static int want_component(const struct history_prom_opts *p, const char *name)
 
 /* Parses one matrix answer into accs. */
 static int parse_answer(const struct history_prom_opts *p, const char *component, int res,
-			const char *query, const struct adp_buf *body, long status, struct accs *a)
+			const char *query, const char *body, size_t len, long status, struct accs *a)
 {
 	const char *label = p->label ? p->label : "component";
 	json_error_t jerr;
@@ -186,7 +186,7 @@ static int parse_answer(const struct history_prom_opts *p, const char *component
 	size_t i, j;
 	int rc = 0;
 
-	root = json_loadb(body->data ? body->data : "", body->len, 0, &jerr);
+	root = json_loadb(body ? body : "", len, 0, &jerr);
 	if (!root || !json_is_object(root)) {
 		rc = adp_error_set(ADP_EINPUT, "prometheus '%s': HTTP %ld with a body that is not the API's JSON%s%s",
 				   p->url, status, root ? "" : ": ", root ? "" : jerr.text);
@@ -261,6 +261,41 @@ static int parse_answer(const struct history_prom_opts *p, const char *component
 	}
 done:
 	json_decref(root);
+	return rc;
+}
+
+/* Adds the gathered series of resource res to h. */
+static int add_series(struct history *h, const struct history_prom_opts *p, int res,
+		      const struct accs *a, const struct history_opts *o)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < a->n; i++) {
+		char source[512];
+		const struct acc *g = &a->items[i];
+
+		if (g->n == 0)
+			continue;
+		snprintf(source, sizeof(source), "prometheus %s (%s)", p->url, adp_resource_name(res));
+		if ((rc = history_add_points(h, source, g->component, res, g->t, g->v, g->n, o)))
+			return rc;
+	}
+	return 0;
+}
+
+int history_prom_parse(struct history *h, const struct history_prom_opts *p, const char *component,
+		       int res, const char *query, const char *body, size_t len, long status,
+		       const struct history_opts *o)
+{
+	struct accs a = { 0 };
+	int rc;
+
+	if (res < 0 || res >= ADP_RES_COUNT)
+		return adp_error_set(ADP_EINPUT, "prometheus: resource %d is out of range", res);
+	if (!(rc = parse_answer(p, component, res, query ? query : "", body, len, status, &a)))
+		rc = add_series(h, p, res, &a, o);
+	accs_release(&a);
 	return rc;
 }
 
@@ -384,7 +419,7 @@ int history_prom_read(struct history *h, const struct history_prom_opts *p,
 			snprintf(form, sizeof(form), "query=%s&start=%lld&end=%lld&step=%lld", eq,
 				 (long long)s, (long long)e, (long long)step);
 			if ((rc = fetch(c, p, endpoint, form, &body, &status)) ||
-			    (rc = parse_answer(p, component, res, query, &body, status, &a[res]))) {
+			    (rc = parse_answer(p, component, res, query, body.data, body.len, status, &a[res]))) {
 				curl_free(eq);
 				goto done;
 			}
@@ -410,18 +445,9 @@ int history_prom_read(struct history *h, const struct history_prom_opts *p,
 		rc = adp_error_set(ADP_EINPUT, "prometheus: no query given: expected a PromQL expression for cpu, memory, io or net");
 		goto done;
 	}
-	for (res = 0; res < ADP_RES_COUNT; res++) {
-		for (i = 0; i < a[res].n; i++) {
-			char source[512];
-			struct acc *g = &a[res].items[i];
-
-			if (g->n == 0)
-				continue;
-			snprintf(source, sizeof(source), "prometheus %s (%s)", p->url, adp_resource_name(res));
-			if ((rc = history_add_points(h, source, g->component, res, g->t, g->v, g->n, o)))
-				goto done;
-		}
-	}
+	for (res = 0; res < ADP_RES_COUNT; res++)
+		if ((rc = add_series(h, p, res, &a[res], o)))
+			goto done;
 done:
 	for (res = 0; res < ADP_RES_COUNT; res++)
 		accs_release(&a[res]);

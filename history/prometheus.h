@@ -46,4 +46,12 @@ struct history_prom_opts {
 int history_prom_read(struct history *h, const struct history_prom_opts *p,
 		       const char *component, const struct history_opts *o);
 
+/* Parses one query_range answer (body, len bytes, with its HTTP
+ * status) for resource res and adds its series to h, as
+ * history_prom_read does with each response; query names the
+ * expression in messages. No request is made: for tests and fuzzing. */
+int history_prom_parse(struct history *h, const struct history_prom_opts *p, const char *component,
+		       int res, const char *query, const char *body, size_t len, long status,
+		       const struct history_opts *o);
+
 #endif

@@ -232,7 +232,9 @@ void adp_time_format(char buf[32], int64_t t)
 	struct tm tm;
 
 	gmtime_r(&tt, &tm);
-	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* %Y does not pad years before 1000 to the four digits the parser reads. */
+	snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 void adp_time_format_tz(char buf[40], int64_t t, const char *tz)
@@ -247,7 +249,8 @@ void adp_time_format_tz(char buf[40], int64_t t, const char *tz)
 		return;
 	}
 	localtime_r(&tt, &tm);
-	strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, 40, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec);
 	strftime(off, sizeof(off), "%z", &tm);
 	tz_leave(saved);
 	/* %z gives +0200; RFC 3339 wants +02:00. At most 6 more bytes after

@@ -256,6 +256,23 @@ Test(time, format_round_trip)
 	cr_assert_eq(t, MAY6 + 3600);
 }
 
+/* Found by tests/fuzz/timeutil.c: years before 1000 were written with
+ * fewer than four digits, which the parser then refused. */
+Test(time, early_years_written_with_four_digits)
+{
+	char buf[32], tzbuf[40];
+	int64_t t;
+
+	cr_assert_eq(adp_time_parse(&t, "0016-12-31T23:59:59Z", NULL), 0);
+	adp_time_format(buf, t);
+	cr_assert_str_eq(buf, "0016-12-31T23:59:59Z");
+	adp_time_format_tz(tzbuf, t, "UTC");
+	cr_assert_str_eq(tzbuf, "0016-12-31T23:59:59Z");
+	cr_assert_eq(adp_time_parse(&t, "0999-01-01T00:00:00Z", NULL), 0);
+	adp_time_format(buf, t);
+	cr_assert_str_eq(buf, "0999-01-01T00:00:00Z");
+}
+
 Test(time, tz_valid)
 {
 	cr_assert(adp_tz_valid("UTC"));

@@ -1,0 +1,28 @@
+/* The inventory (partitions, components, their history sections and
+ * the drivers' parts). */
+#include "partition/inventory.h"
+#include "tests/fuzz/fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct inventory zero;
+	char path[FUZZ_PATH_MAX];
+	struct inventory inv = { 0 };
+	int fd = fuzz_file(data, size, path), rc;
+	size_t i;
+
+	adp_error_clear();
+	rc = inventory_load(&inv, path);
+	fuzz_check_rc(rc);
+	if (rc && memcmp(&inv, &zero, sizeof(inv)))
+		fuzz_die("a failed load wrote its out-parameter");
+	for (i = 0; !rc && i < inv.ncomps; i++)
+		if (inventory_component_index(&inv, inv.comps[i].name) != (int)i)
+			fuzz_die("a component its own name does not find");
+	for (i = 0; !rc && i < inv.nparts; i++)
+		if (inventory_partition_index(&inv, inv.parts[i].name) != (int)i)
+			fuzz_die("a partition its own name does not find");
+	inventory_release(&inv);
+	close(fd);
+	return 0;
+}

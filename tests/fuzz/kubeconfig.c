@@ -1,0 +1,31 @@
+/* The kubeconfig (YAML through libyaml), with its current context and
+ * with a context named "prod"; base64 data fields decoded on the way. */
+#include "orchestrator/kube/client.h"
+#include "tests/fuzz/fuzz.h"
+
+static void load(const char *path, const char *context)
+{
+	static const struct kube_config zero;
+	struct kube_config c;
+	int rc;
+
+	adp_error_clear();
+	rc = kube_config_load(&c, path, context);
+	fuzz_check_rc(rc);
+	if (rc && memcmp(&c, &zero, sizeof(c)))
+		fuzz_die("a failed load left its out-parameter filled");
+	if (!rc && (!c.server || strncmp(c.server, "https://", 8)))
+		fuzz_die("a loaded configuration without an https:// server");
+	kube_config_release(&c);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char path[FUZZ_PATH_MAX];
+	int fd = fuzz_file(data, size, path);
+
+	load(path, NULL);
+	load(path, "prod");
+	close(fd);
+	return 0;
+}
