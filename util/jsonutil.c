@@ -342,6 +342,10 @@ int adp_json_time(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 
 	if (!lookup(d, obj, jpath, key, required, &v, &rc))
 		return rc;
+	if (json_is_string(v) && adp_time_parse(&x, json_string_value(v), tz) &&
+	    adp_time_skipped(json_string_value(v), tz))
+		FIELD_FAIL("'%s' does not exist in %s: the clocks skip it (daylight saving time); give a time "
+			   "outside the gap or an explicit offset such as \"+01:00\"", json_string_value(v), tz);
 	if (!json_is_string(v) || adp_time_parse(&x, json_string_value(v), tz))
 		FIELD_FAIL("expected an RFC 3339 time such as \"2018-05-06T01:00:00Z\"");
 	*out = x;

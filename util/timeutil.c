@@ -61,31 +61,52 @@ static void tz_leave(char *saved)
 	free(saved);
 }
 
-/* Converts a wall-clock time in zone tz to UTC. */
+/* Whether instant t reads as the wall-clock fields in the current TZ. */
+static int reads_as(int64_t t, int y, int mo, int d, int h, int mi, int s)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	return localtime_r(&tt, &tm) && tm.tm_year == y - 1900 && tm.tm_mon == mo - 1 && tm.tm_mday == d &&
+	       tm.tm_hour == h && tm.tm_min == mi && tm.tm_sec == s;
+}
+
+/* Converts a wall-clock time in zone tz to UTC. mktime's answer for a
+ * time the clocks pass twice depends on what was converted before it
+ * (tm_isdst=-1), so the instants are found from the zone's offsets a day
+ * either side (transitions are further apart than that): a time in a
+ * fold is its earlier instant, and a time in a gap (the clocks skip it)
+ * is LOCAL_GAP. */
+enum { LOCAL_GAP = 1 };
+
 static int local_to_utc(int64_t *out, int y, int mo, int d, int h, int mi, int s, const char *tz)
 {
 	char *saved;
-	struct tm tm = { 0 };
-	time_t t;
+	int64_t naive = utc_from_fields(y, mo, d, h, mi, s), best = 0, t;
+	int found = 0, i;
 
 	if (!tz || !strcmp(tz, "UTC") || !strcmp(tz, "Z")) {
-		*out = utc_from_fields(y, mo, d, h, mi, s);
+		*out = naive;
 		return 0;
 	}
 	if (tz_enter(tz, &saved))
 		return ADP_ENOMEM;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = s;
-	tm.tm_isdst = -1;
-	t = mktime(&tm);
+	for (i = -1; i <= 1; i++) {
+		time_t probe = (time_t)(naive + i * 86400);
+		struct tm tm;
+
+		if (!localtime_r(&probe, &tm))
+			continue;
+		t = naive - tm.tm_gmtoff;
+		if (reads_as(t, y, mo, d, h, mi, s) && (!found || t < best)) {
+			best = t;
+			found = 1;
+		}
+	}
 	tz_leave(saved);
-	if (t == (time_t)-1)
-		return ADP_EINPUT;
-	*out = (int64_t)t;
+	if (!found)
+		return LOCAL_GAP;
+	*out = best;
 	return 0;
 }
 
@@ -190,6 +211,24 @@ static int parse_iso(int64_t *out, const char *s, const char *tz)
 	return 0;
 }
 
+int adp_time_skipped(const char *s, const char *tz)
+{
+	int64_t t;
+	int y, mo, d, h, mi, sec = 0;
+	const char *p = s;
+
+	/* Only the offset-less ISO forms are read in a zone. */
+	if (!s || adp_time_parse(&t, s, NULL) || strlen(s) < 16 || s[4] != '-' || parse_int(&p, 4, &y) ||
+	    *p++ != '-' || parse_int(&p, 2, &mo) || *p++ != '-' || parse_int(&p, 2, &d) || !*p++ ||
+	    parse_int(&p, 2, &h) || *p++ != ':' || parse_int(&p, 2, &mi))
+		return 0;
+	if (*p == ':' && (p++, parse_int(&p, 2, &sec)))
+		return 0;
+	if (strpbrk(p, "Zz+-"))
+		return 0;
+	return local_to_utc(&t, y, mo, d, h, mi, sec == 60 ? 59 : sec, tz) == LOCAL_GAP;
+}
+
 int adp_time_parse(int64_t *out, const char *s, const char *tz)
 {
 	if (!s || !*s)
@@ -231,7 +270,12 @@ void adp_time_format(char buf[32], int64_t t)
 	time_t tt = (time_t)t;
 	struct tm tm;
 
-	gmtime_r(&tt, &tm);
+	/* Beyond what struct tm can hold (years past 2^31): say so rather
+	 * than format fields gmtime_r left unset. */
+	if (!gmtime_r(&tt, &tm)) {
+		snprintf(buf, 32, "(time out of range)");
+		return;
+	}
 	/* %Y does not pad years before 1000 to the four digits the parser reads. */
 	snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 		 tm.tm_hour, tm.tm_min, tm.tm_sec);
@@ -248,7 +292,11 @@ void adp_time_format_tz(char buf[40], int64_t t, const char *tz)
 		adp_time_format(buf, t);
 		return;
 	}
-	localtime_r(&tt, &tm);
+	if (!localtime_r(&tt, &tm)) {
+		tz_leave(saved);
+		adp_time_format(buf, t);
+		return;
+	}
 	snprintf(buf, 40, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 		 tm.tm_hour, tm.tm_min, tm.tm_sec);
 	strftime(off, sizeof(off), "%z", &tm);
@@ -300,23 +348,22 @@ int adp_duration_parse(int64_t *out, const char *s)
 
 void adp_duration_format(char buf[32], int64_t secs)
 {
-	int64_t h = secs / 3600, m = secs % 3600 / 60, s = secs % 60;
+	/* The magnitude as unsigned: negating INT64_MIN is undefined. */
+	uint64_t mag = secs < 0 ? -(uint64_t)secs : (uint64_t)secs;
+	unsigned long long h = mag / 3600, m = mag % 3600 / 60, s = mag % 60;
 	int n = 0;
 
-	/* At most "-" and 17 + 3 + 3 bytes ("2562047788015215h59m59s"): these
+	/* At most "-" and 16 + 3 + 3 bytes ("2562047788015215h30m8s"): these
 	 * never reach 32. */
 	buf[0] = '\0';
-	if (secs < 0) {
+	if (secs < 0)
 		n = snprintf(buf, 32, "-");
-		secs = -secs;
-		h = secs / 3600; m = secs % 3600 / 60; s = secs % 60;
-	}
 	if (h)
-		n += snprintf(buf + n, 32 - n, "%lldh", (long long)h);
+		n += snprintf(buf + n, 32 - n, "%lluh", h);
 	if (m)
-		n += snprintf(buf + n, 32 - n, "%lldm", (long long)m);
+		n += snprintf(buf + n, 32 - n, "%llum", m);
 	if (s || (!h && !m))
-		snprintf(buf + n, 32 - n, "%llds", (long long)s);
+		snprintf(buf + n, 32 - n, "%llus", s);
 }
 
 int adp_quantity_parse(double *out, const char *s)

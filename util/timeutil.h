@@ -9,9 +9,15 @@
 /* Accepts RFC 3339 ("2018-05-06T01:00:00Z", "+02:00" offsets, fractional
  * seconds), "YYYY-MM-DD HH:MM:SS" and "YYYY-MM-DDTHH:MM:SS" without an
  * offset (read in tz, an IANA name, or UTC when tz is NULL), and integer
- * epoch seconds. Returns 0 or ADP_EINPUT (no message set: callers know
- * the location). */
+ * epoch seconds. A local time the clocks pass twice (a daylight-saving
+ * fold) is its earlier instant; one they skip (a gap) is refused.
+ * Returns 0 or ADP_EINPUT (no message set: callers know the location). */
 int adp_time_parse(int64_t *out, const char *s, const char *tz);
+
+/* 1 when s is a well-formed local time without an offset that zone tz
+ * skips (a daylight-saving gap), else 0: a predicate, for the message of
+ * a caller whose adp_time_parse failed. */
+int adp_time_skipped(const char *s, const char *tz);
 
 /* Parses in one declared format: "rfc3339", "epoch", "epoch_ms", or a
  * strptime(3) pattern such as "%Y-%m-%d %H:%M:%S". Fails like
