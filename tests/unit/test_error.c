@@ -86,3 +86,30 @@ Test(error_state, carried_across_threads)
 	cr_assert_eq(adp_error_restore(&st), ADP_ESYS);
 	cr_assert_str_eq(adp_error_last(), "worker: cannot read '/proc/1/stat'");
 }
+
+Test(error_state, control_characters_are_escaped)
+{
+	/* A name from outside must not forge a second line or reach the
+	 * terminal as an escape sequence. */
+	adp_error_set(ADP_EINPUT, "unknown component '%s'", "web\nadpart-update: applied\r\t\x1b[31m\x7f");
+	cr_assert_str_eq(adp_error_last(),
+			 "unknown component 'web\\nadpart-update: applied\\r\\t\\x1b[31m\\x7f'");
+	adp_error_wrap(ADP_EINPUT, "file '%s'", "a\nb");
+	cr_assert_str_eq(adp_error_last(),
+			 "file 'a\\nb': unknown component 'web\\nadpart-update: applied\\r\\t\\x1b[31m\\x7f'");
+	/* UTF-8 passes unchanged. */
+	adp_error_set(ADP_EINPUT, "zone '%s'", "Zürich");
+	cr_assert_str_eq(adp_error_last(), "zone 'Zürich'");
+}
+
+Test(error_state, long_messages_are_cut_whole)
+{
+	char big[3 * ADP_ERROR_MAX];
+
+	/* Escapes near the end are not cut in half. */
+	memset(big, '\n', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	adp_error_set(ADP_EINPUT, "%s", big);
+	cr_assert_lt(strlen(adp_error_last()), (size_t)ADP_ERROR_MAX);
+	cr_assert_eq(strlen(adp_error_last()) % 2, 0);
+}
