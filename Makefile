@@ -39,7 +39,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 
-.PHONY: all check check-asan unit cli fuzz fuzz-replay fuzz-run demo bench install clean deps
+.PHONY: all check check-asan check-torture unit cli fuzz fuzz-replay fuzz-run demo bench install clean deps
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -95,6 +95,16 @@ fuzz-run: $(FUZZ_BIN)
 
 check: deps
 	@$(MAKE) --no-print-directory unit cli fuzz-replay
+
+# Every allocation point and every write, fsync and rename of plan made
+# to fail in turn (tests/torture/run.sh); minutes, so not part of check.
+TORTURE_LIB := $(BUILD)/tests/torture/failmalloc.so
+$(TORTURE_LIB): tests/torture/failmalloc.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -shared -fPIC $(WARN) -o $@ $< -ldl
+
+check-torture: deps $(BIN) $(TORTURE_LIB)
+	sh tests/torture/run.sh $(BIN) $(TORTURE_LIB) $(TORTURE_CASES)
 
 check-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \

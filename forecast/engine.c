@@ -284,18 +284,21 @@ size_t forecast_find_periods_p(const double *v, size_t n, size_t maxlag, size_t 
 	return found;
 }
 
-size_t forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag)
+int forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag, size_t *nflagged)
 {
 	double *buf = NULL, *med = NULL, *dev = NULL;
 	size_t p, i, k, nflag = 0;
+	int rc = 0;
 
 	if (m == 0 || m > n)
 		m = 1;
 	buf = malloc(((n + m - 1) / m + 1) * sizeof(*buf));
 	med = malloc(m * sizeof(*med));
 	dev = malloc(n * sizeof(*dev));
-	if (!buf || !med || !dev)
+	if (!buf || !med || !dev) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory cleaning a series of %zu steps", n);
 		goto done;
+	}
 	for (p = 0; p < m; p++) {
 		for (i = p, k = 0; i < n; i += m)
 			if (!isnan(v[i]))
@@ -343,11 +346,12 @@ size_t forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *fl
 				v[i] = md;
 		}
 	}
+	*nflagged = nflag;
 done:
 	free(buf);
 	free(med);
 	free(dev);
-	return nflag;
+	return rc;
 }
 
 /* Damped additive Holt-Winters with one season of m steps, or two (m
@@ -1001,7 +1005,8 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 			goto done;
 		}
 	}
-	out->nanomalies = forecast_clean(x, n, m, ENG_ANOMALY_Z, NULL);
+	if ((rc = forecast_clean(x, n, m, ENG_ANOMALY_Z, NULL, &out->nanomalies)))
+		goto done;
 	{
 		size_t lags[FORECAST_MAX_PERIODS], nl = n > ENG_ACF_MAX ? ENG_ACF_MAX : n, i;
 		size_t maxlag = nl / 2 < 8 * m ? nl / 2 : 8 * m;

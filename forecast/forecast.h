@@ -129,9 +129,10 @@ double forecast_period_pvalue(const double *v, size_t n, size_t L, uint64_t seed
  * same phase (period m steps) exceeds z robust standard deviations, in
  * runs of at most a quarter period (a longer deviation is a change of
  * level, kept so that the models follow it), and replaces them (and NANs)
- * in place by that median. flag may be NULL. Returns how many steps were
- * flagged as anomalies. */
-size_t forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag);
+ * in place by that median. flag may be NULL. 0 with *nflagged set to how
+ * many steps were flagged as anomalies, or ADP_ENOMEM (v untouched: a
+ * forecast from uncleaned history must not pass for a cleaned one). */
+int forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag, size_t *nflagged);
 
 /* Rolling-origin evaluation of one series: origins every o->horizon
  * steps going back from o->origin (at most norigins), each forecast
