@@ -993,11 +993,17 @@ static int writer_start(struct prof_writer *w, int64_t now)
 	static const char header[] = "timestamp,component,resource,value\n";
 	struct stat st;
 
-	w->fd = open(w->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	/* Never through a symbolic link: in a shared directory one planted
+	 * there would have a root profiler append to any file. */
+	w->fd = open(w->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (w->fd < 0 && errno == ELOOP)
+		return adp_error_set(ADP_EINPUT, "refused to write '%s': it is a symbolic link", w->path);
 	if (w->fd < 0)
 		return adp_error_set(ADP_ESYS, "cannot open '%s': %s", w->path, strerror(errno));
 	if (fstat(w->fd, &st))
 		return adp_error_set(ADP_ESYS, "cannot stat '%s': %s", w->path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return adp_error_set(ADP_EINPUT, "refused to write '%s': not a regular file", w->path);
 	w->size = (uint64_t)st.st_size;
 	w->opened_at = now;
 	if (w->size == 0) {

@@ -318,3 +318,29 @@ Test(profile, writer_rotates_by_size_and_age_and_plan_reads_every_file)
 	cr_assert(strstr(adp_error_last(), "cannot open"), "%s", adp_error_last());
 	prof_writer_close(&w);
 }
+
+Test(profile, writer_never_follows_a_symbolic_link)
+{
+	struct prof_writer w;
+	char victim[128], link[128], buf[64];
+	FILE *f;
+
+	/* A link planted in a shared directory must not make a root
+	 * profiler append to the file it points at. */
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	snprintf(link, sizeof(link), "%s/h.csv", dir);
+	f = fopen(victim, "w");
+	cr_assert_not_null(f);
+	fputs("precious\n", f);
+	fclose(f);
+	cr_assert_eq(symlink(victim, link), 0);
+	cr_assert_eq(prof_writer_open(&w, link, 0, 0), 0);
+	cr_assert_eq(prof_writer_add(&w, "x\n", 2, 1525564800), ADP_EINPUT);
+	cr_assert(strstr(adp_error_last(), "symbolic link"), "%s", adp_error_last());
+	prof_writer_close(&w);
+	f = fopen(victim, "r");
+	cr_assert_not_null(fgets(buf, sizeof(buf), f));
+	cr_assert_str_eq(buf, "precious\n");
+	cr_assert_null(fgets(buf, sizeof(buf), f), "the victim was appended to");
+	fclose(f);
+}
