@@ -113,11 +113,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		a->have_dep_lag = 1;
 		break;
 	}
-	case 'c':
-		if (a->ncomponents == MAX_PICKS)
-			argp_error(state, "at most %d --component options", MAX_PICKS);
-		a->components[a->ncomponents++] = arg;
-		break;
+	case 'c': cmd_argp_push(state, "--component options", a->components, &a->ncomponents, MAX_PICKS, arg); break;
 	case 'r':
 		if ((r = adp_resource_parse(arg)) < 0)
 			argp_error(state, "unknown resource '%s': expected cpu, memory, io or net", arg);
@@ -567,7 +563,8 @@ int cmd_forecast(int argc, char **argv)
 	if (!a.have_dep_lag)
 		a.dep_lag = FORECAST_DEPS_LAG;
 	history_init(&hist);
-	if ((rc = inventory_load(&inv, a.inventory)) || (rc = schedule_load(&sched, a.schedule, &inv)))
+	if ((rc = inventory_load(&inv, a.inventory)) || (rc = cmd_inventory_check_drivers(&inv)) ||
+	    (rc = schedule_load(&sched, a.schedule, &inv)))
 		goto fail;
 	for (i = 0; i < ADP_RES_COUNT; i++)
 		a.sizing[i] = sched.confidence[i];
@@ -632,8 +629,6 @@ done:
 	history_release(&hist);
 	schedule_release(&sched);
 	inventory_release(&inv);
-	for (i = 0; i < nfiles; i++)
-		free(files[i]);
-	free(files);
+	cmd_strv_free(files, nfiles);
 	return status;
 }

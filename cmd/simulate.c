@@ -32,20 +32,12 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	struct sim_args *a = state->input;
 
 	switch (key) {
-	case 'H':
-		if (a->nhistory == SIM_MAX_HISTORY)
-			argp_error(state, "at most %d history files", SIM_MAX_HISTORY);
-		a->history[a->nhistory++] = arg;
-		break;
+	case 'H': cmd_argp_push(state, "history files", a->history, &a->nhistory, SIM_MAX_HISTORY, arg); break;
 	case 'i': a->inventory = arg; break;
 	case 'o':
 		a->json = cmd_argp_output(state, arg);
 		break;
-	case ARGP_KEY_ARG:
-		if (a->plan)
-			argp_error(state, "one plan at a time");
-		a->plan = arg;
-		break;
+	case ARGP_KEY_ARG: cmd_argp_plan(state, &a->plan, arg); break;
 	case ARGP_KEY_END:
 		if (!a->plan)
 			argp_error(state, "name the plan to simulate");
@@ -172,7 +164,7 @@ int cmd_simulate(int argc, char **argv)
 	ho.step = p.step;
 	ho.max_gap = p.step * 4;
 	if (a.inventory) {
-		if (inventory_load(&inv, a.inventory) ||
+		if (inventory_load(&inv, a.inventory) || cmd_inventory_check_drivers(&inv) ||
 		    inventory_load_history(&h, &inv, a.history, a.nhistory, &ho, &files, &nfiles)) {
 			cmd_error_last(NULL);
 			goto done;
@@ -207,8 +199,6 @@ done:
 	history_release(&h);
 	inventory_release(&inv);
 	plan_release(&p);
-	for (i = 0; i < nfiles; i++)
-		free(files[i]);
-	free(files);
+	cmd_strv_free(files, nfiles);
 	return rc;
 }
