@@ -270,7 +270,7 @@ int cmd_apply(int argc, char **argv)
 		a.o.state_dir = "/var/lib/adpart-update";
 	dopts = cmd_kube_driver_opts();
 	dopts->hook = a.hook;
-	if (a.driver->init(&state, &drv, &inv, sched, a.o.state_dir, dopts)) {
+	if (orch_driver_new(&state, &drv, a.driver, &inv, sched, a.o.state_dir, dopts)) {
 		cmd_error_last(NULL);
 		status = EXIT_ERROR;
 		goto done;
@@ -299,7 +299,7 @@ int cmd_apply(int argc, char **argv)
 	report(&p, &a.o, outcome);
 done:
 	plan_store_free(store);
-	a.driver->release(state);
+	orch_driver_free(a.driver, state);
 	schedule_release(&sched_store);
 	inventory_release(&inv);
 	plan_release(&p);

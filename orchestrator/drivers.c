@@ -11,99 +11,72 @@
 #include "orchestrator/local/driver.h"
 #include "util/error.h"
 
-static int local_init(void **state, struct orch_driver *d, const struct inventory *inv,
-		      const struct schedule *sched, const char *state_dir, const struct orch_driver_opts *o)
+static int local_init(void *state, struct orch_driver *d, const struct inventory *inv, const struct schedule *sched,
+		      const char *state_dir, const struct orch_driver_opts *o)
 {
-	struct orch_local *l = calloc(1, sizeof(*l));
-	int rc;
+	int rc = orch_local_init(state, inv, sched, state_dir);
 
 	(void)o;
-	if (!l)
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	if ((rc = orch_local_init(l, inv, sched, state_dir))) {
-		free(l);
-		return rc;
-	}
-	orch_local_driver(d, l);
-	*state = l;
-	return 0;
+	if (!rc)
+		orch_local_driver(d, state);
+	return rc;
 }
 
 static void local_release(void *state)
 {
 	orch_local_release(state);
-	free(state);
 }
 
-/* The kubernetes driver borrows its client: both live in one block. */
+/* The kubernetes driver borrows its client: both live in its state. */
 struct kube_state {
 	struct kube_client k;
 	struct orch_kube d;
 };
 
-static int kube_init(void **state, struct orch_driver *d, const struct inventory *inv,
-		     const struct schedule *sched, const char *state_dir, const struct orch_driver_opts *o)
+static int kube_init(void *state, struct orch_driver *d, const struct inventory *inv, const struct schedule *sched,
+		     const char *state_dir, const struct orch_driver_opts *o)
 {
-	struct kube_state *ks = calloc(1, sizeof(*ks));
+	struct kube_state *ks = state;
 	struct kube_config cfg = { 0 };
 	int rc;
 
-	if (!ks)
-		return adp_error_set(ADP_ENOMEM, "out of memory");
 	if ((rc = kube_config_auto(&cfg, o->kubeconfig, o->kube_context, o->kube_sa_dir)) ||
 	    (rc = kube_client_init(&ks->k, &cfg))) {
 		kube_config_release(&cfg);
-		free(ks);
 		return rc;
 	}
-	if ((rc = orch_kube_init(&ks->d, &ks->k, inv, sched, state_dir, &o->kube))) {
+	if ((rc = orch_kube_init(&ks->d, &ks->k, inv, sched, state_dir, &o->kube)))
 		kube_client_release(&ks->k);
-		free(ks);
-		return rc;
-	}
-	orch_kube_driver(d, &ks->d);
-	*state = ks;
-	return 0;
+	else
+		orch_kube_driver(d, &ks->d);
+	return rc;
 }
 
 static void kube_release(void *state)
 {
 	struct kube_state *ks = state;
 
-	if (!ks)
-		return;
 	orch_kube_release(&ks->d);
 	kube_client_release(&ks->k);
-	free(ks);
 }
 
-static int exec_init(void **state, struct orch_driver *d, const struct inventory *inv,
-		     const struct schedule *sched, const char *state_dir, const struct orch_driver_opts *o)
+static int exec_init(void *state, struct orch_driver *d, const struct inventory *inv, const struct schedule *sched,
+		     const char *state_dir, const struct orch_driver_opts *o)
 {
-	struct orch_exec *e = calloc(1, sizeof(*e));
 	int rc;
 
 	(void)inv;
 	(void)sched;
-	if (!e)
-		return adp_error_set(ADP_ENOMEM, "out of memory");
 	if (!o->hook)
-		rc = adp_error_set(ADP_EINPUT, "the exec driver needs a hook program");
-	else
-		rc = orch_exec_init(e, o->hook, state_dir);
-	if (rc) {
-		free(e);
-		return rc;
-	}
-	orch_exec_driver(d, e);
-	*state = e;
-	return 0;
+		return adp_error_set(ADP_EINPUT, "the exec driver needs a hook program");
+	if (!(rc = orch_exec_init(state, o->hook, state_dir)))
+		orch_exec_driver(d, state);
+	return rc;
 }
 
 static void exec_release(void *state)
 {
 	orch_exec_release(state);
-	free(state);
 }
 
 const struct orch_driver_info orch_drivers[] = {
@@ -111,12 +84,12 @@ const struct orch_driver_info orch_drivers[] = {
 	 * is being written on another branch; it takes this slot when it
 	 * lands. Until then the local driver checks its sections at apply. */
 	{ "local", "this host: partitions as cgroups, components as processes, traffic through HAProxy",
-	  local_init, local_release, NULL },
+	  sizeof(struct orch_local), local_init, local_release, NULL },
 	{ "kubernetes", "nodes as partitions, Deployments and StatefulSets as components, through the Kubernetes API",
-	  kube_init, kube_release, orch_kube_config_check },
+	  sizeof(struct kube_state), kube_init, kube_release, orch_kube_config_check },
 	{ "exec", "every step run by a hook program of yours (--hook), with a JSON document on its stdin",
-	  exec_init, exec_release, NULL },
-	{ NULL, NULL, NULL, NULL, NULL },
+	  sizeof(struct orch_exec), exec_init, exec_release, NULL },
+	{ NULL, NULL, 0, NULL, NULL, NULL },
 };
 
 const struct orch_driver_info *orch_driver_find(const char *name)
@@ -127,6 +100,32 @@ const struct orch_driver_info *orch_driver_find(const char *name)
 		if (!strcmp(i->name, name))
 			return i;
 	return NULL;
+}
+
+int orch_driver_new(void **state, struct orch_driver *d, const struct orch_driver_info *i,
+		    const struct inventory *inv, const struct schedule *sched, const char *state_dir,
+		    const struct orch_driver_opts *o)
+{
+	static const struct orch_driver_opts none;
+	void *s = calloc(1, i->state_size);
+	int rc;
+
+	if (!s)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if ((rc = i->init(s, d, inv, sched, state_dir, o ? o : &none))) {
+		free(s);
+		return rc;
+	}
+	*state = s;
+	return 0;
+}
+
+void orch_driver_free(const struct orch_driver_info *i, void *state)
+{
+	if (!state)
+		return;
+	i->release(state);
+	free(state);
 }
 
 void orch_driver_names(char *buf, size_t len)

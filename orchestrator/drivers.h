@@ -24,12 +24,13 @@ struct orch_driver_opts {
 struct orch_driver_info {
 	const char *name;    /* --driver NAME */
 	const char *summary; /* one line, for --help and usage errors */
-	/* Makes the driver's state (*state, owned: free it with release) and
-	 * fills d to act through it. inv and sched (may be NULL) are
-	 * borrowed and must outlive the state. 0 or a negative ADP_E*. */
-	int (*init)(void **state, struct orch_driver *d, const struct inventory *inv, const struct schedule *sched,
+	size_t state_size;   /* bytes of the driver's state, which orch_driver_new allocates */
+	/* Initialises the zeroed state and fills d to act through it. inv
+	 * and sched (may be NULL) are borrowed and must outlive the state.
+	 * 0 or a negative ADP_E*; on failure the state holds nothing. */
+	int (*init)(void *state, struct orch_driver *d, const struct inventory *inv, const struct schedule *sched,
 		    const char *state_dir, const struct orch_driver_opts *o);
-	/* Frees what init made; accepts NULL. */
+	/* Releases what init made (not the state's memory). */
 	void (*release)(void *state);
 	/* Checks the driver's own sections of an inventory, naming file,
 	 * line and field: 0 or ADP_EINPUT. NULL: the driver has none. */
@@ -41,6 +42,14 @@ extern const struct orch_driver_info orch_drivers[];
 
 /* Borrowed; NULL for an unknown name (a lookup: no message is set). */
 const struct orch_driver_info *orch_driver_find(const char *name);
+
+/* Makes driver i's state (*state, owned: free it with orch_driver_free)
+ * with its init; d then acts through it. *state is set only on success. */
+int orch_driver_new(void **state, struct orch_driver *d, const struct orch_driver_info *i,
+		    const struct inventory *inv, const struct schedule *sched, const char *state_dir,
+		    const struct orch_driver_opts *o);
+/* Releases and frees a state from orch_driver_new; accepts NULL. */
+void orch_driver_free(const struct orch_driver_info *i, void *state);
 
 /* The names, "local, kubernetes or exec", into buf (for messages). */
 void orch_driver_names(char *buf, size_t len);
