@@ -102,12 +102,6 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child children[] = {
-	{ &cmd_kube_conn_argp, 0, NULL, 0 },
-	{ &cmd_kube_apply_argp, 0, NULL, 0 },
-	{ 0 },
-};
-
 const struct argp cmd_apply_argp = {
 	options, parse, "PLAN",
 	"Carry out a plan with a driver: by default on this host (partitions as cgroups, components "
@@ -115,7 +109,7 @@ const struct argp cmd_apply_argp = {
 	"step is journaled before and after it acts; a failed step rolls the completed ones back.\v"
 	"Exit status: 0 applied, 1 error, 4 rolled back, 5 failed (rollback incomplete), "
 	"6 refused (nothing changed), 7 stopped by a signal (resume with --resume).",
-	children, NULL, NULL,
+	cmd_kube_apply_children, NULL, NULL,
 };
 
 static volatile sig_atomic_t stop_flag;

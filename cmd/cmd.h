@@ -68,6 +68,16 @@ int cmd_inventory_check_drivers(const struct inventory *inv);
 /* Frees n owned strings and the array holding them; accepts NULL. */
 void cmd_strv_free(char **v, size_t n);
 
+/* history, show and diff: --store DIR (or $ADPART_STORE), --output, and
+ * want REF arguments (0, 1 or 2), in ref. */
+struct cmd_store_args {
+	const char *store, *ref[2];
+	size_t nref, want;
+	int json;
+};
+extern const struct argp_option cmd_store_options[];
+error_t cmd_store_parse(int key, char *arg, struct argp_state *state);
+
 /* Colour only on a terminal and when NO_COLOR is unset. */
 int cmd_colour(FILE *f);
 const char *cmd_bold(FILE *f);

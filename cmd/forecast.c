@@ -394,10 +394,23 @@ static size_t interval_pairs(const struct forecast_opts *fo, size_t *lo, size_t 
 
 /* Per series and pooled: MASE, pinball loss, coverage per level and of
  * each central interval. */
+/* The central intervals [lo[k], hi[k]] with their coverage cover[k]. */
+static json_t *intervals_json(const struct forecast_opts *fo, const size_t *lo, const size_t *hi, size_t npairs,
+			      const double *cover)
+{
+	json_t *iv = json_array();
+	size_t k;
+
+	for (k = 0; iv && k < npairs; k++)
+		json_array_append_new(iv, json_pack("{s:f,s:f,s:f}", "lower", fo->levels[lo[k]], "upper",
+						    fo->levels[hi[k]], "coverage", cover[k]));
+	return iv;
+}
+
 static int run_backtest(const struct fc_args *a, const struct history *hist, const struct forecast_opts *fo)
 {
 	double pin[FORECAST_MAX_LEVELS] = { 0 }, cov[FORECAST_MAX_LEVELS] = { 0 }, mase = 0;
-	double inside[FORECAST_MAX_LEVELS] = { 0 };
+	double inside[FORECAST_MAX_LEVELS] = { 0 }, cover[FORECAST_MAX_LEVELS];
 	size_t i, l, points = 0, nmase = 0, shown = 0, lo[FORECAST_MAX_LEVELS], hi[FORECAST_MAX_LEVELS];
 	size_t npairs = interval_pairs(fo, lo, hi), k;
 	json_t *root = json_object(), *arr = json_array();
@@ -475,14 +488,9 @@ static int run_backtest(const struct fc_args *a, const struct history *hist, con
 			}
 			json_object_set_new(o, "pinball", pj);
 			json_object_set_new(o, "coverage", cj);
-			{
-				json_t *iv = json_array();
-				for (k = 0; k < npairs; k++)
-					json_array_append_new(iv, json_pack("{s:f,s:f,s:f}", "lower", fo->levels[lo[k]], "upper",
-									    fo->levels[hi[k]], "coverage",
-									    ev.coverage[hi[k]] - ev.below[lo[k]]));
-				json_object_set_new(o, "intervals", iv);
-			}
+			for (k = 0; k < npairs; k++)
+				cover[k] = ev.coverage[hi[k]] - ev.below[lo[k]];
+			json_object_set_new(o, "intervals", intervals_json(fo, lo, hi, npairs, cover));
 			json_array_append_new(arr, o);
 		}
 	}
@@ -502,14 +510,9 @@ static int run_backtest(const struct fc_args *a, const struct history *hist, con
 		json_object_set_new(agg, "points", json_integer((json_int_t)points));
 		json_object_set_new(agg, "pinball", pj);
 		json_object_set_new(agg, "coverage", cj);
-		{
-			json_t *iv = json_array();
-			for (k = 0; k < npairs; k++)
-				json_array_append_new(iv, json_pack("{s:f,s:f,s:f}", "lower", fo->levels[lo[k]], "upper",
-								    fo->levels[hi[k]], "coverage",
-								    points ? inside[k] / (double)points : 0));
-			json_object_set_new(agg, "intervals", iv);
-		}
+		for (k = 0; k < npairs; k++)
+			cover[k] = points ? inside[k] / (double)points : 0;
+		json_object_set_new(agg, "intervals", intervals_json(fo, lo, hi, npairs, cover));
 		json_object_set_new(root, "levels", lv);
 		json_object_set_new(root, "series", arr);
 		arr = NULL;

@@ -120,6 +120,10 @@ static const struct argp_option apply_options[] = {
 const struct argp cmd_kube_conn_argp = { conn_options, parse, NULL, NULL, NULL, NULL, NULL };
 const struct argp cmd_kube_plan_argp = { plan_options, parse, NULL, NULL, NULL, NULL, NULL };
 const struct argp cmd_kube_apply_argp = { apply_options, parse, NULL, NULL, NULL, NULL, NULL };
+const struct argp_child cmd_kube_plan_children[] = { { &cmd_kube_conn_argp, 0, NULL, 0 },
+						     { &cmd_kube_plan_argp, 0, NULL, 0 }, { 0 } };
+const struct argp_child cmd_kube_apply_children[] = { { &cmd_kube_conn_argp, 0, NULL, 0 },
+						      { &cmd_kube_apply_argp, 0, NULL, 0 }, { 0 } };
 
 int cmd_kube_client(struct kube_client *k)
 {

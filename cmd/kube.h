@@ -21,6 +21,9 @@ struct cmd_kube_args {
 /* Filled by the children below. */
 extern struct cmd_kube_args cmd_kube;
 extern const struct argp cmd_kube_conn_argp, cmd_kube_plan_argp, cmd_kube_apply_argp;
+/* The children of plan (connection and discovery) and of apply
+ * (connection and apply's options). */
+extern const struct argp_child cmd_kube_plan_children[], cmd_kube_apply_children[];
 
 /* The driver options from the children above (borrowed, filled in
  * place: the Prometheus options join apply's when a URL was given). */

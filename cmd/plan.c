@@ -144,18 +144,12 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child children[] = {
-	{ &cmd_kube_conn_argp, 0, NULL, 0 },
-	{ &cmd_kube_plan_argp, 0, NULL, 0 },
-	{ 0 },
-};
-
 const struct argp cmd_plan_argp = {
 	options, parse, NULL,
 	"Forecast each component's load over the schedule's window, build waves and "
 	"placements that fit with the schedule's confidence, write the plan and show it.\v"
 	"Exit status: 0 nothing to change, 2 plan written, 3 no plan fits, 1 error.",
-	children, NULL, NULL,
+	cmd_kube_plan_children, NULL, NULL,
 };
 
 static void hm(char buf[8], int64_t t, const char *tz)
