@@ -60,6 +60,10 @@ void cmd_argp_duration(struct argp_state *state, const char *opt, const char *ar
 /* The command's one PLAN argument (a second is a usage error). */
 void cmd_argp_plan(struct argp_state *state, const char **plan, const char *arg);
 
+/* --output human|json as an argp child: the parent's parser points
+ * state->child_inputs[0] at its int (0 human, 1 json) on ARGP_KEY_INIT. */
+extern const struct argp_child cmd_output_children[];
+
 /* Every driver's check of its own sections of inv (the registry's
  * config_check), after inventory_load: 0, or a negative ADP_E* with the
  * message (file:line: path) set for the caller to report. */

@@ -91,6 +91,22 @@ void cmd_argp_plan(struct argp_state *state, const char **plan, const char *arg)
 	*plan = arg;
 }
 
+static error_t output_parse(int key, char *arg, struct argp_state *state)
+{
+	if (key != 'o')
+		return ARGP_ERR_UNKNOWN;
+	*(int *)state->input = cmd_argp_output(state, arg);
+	return 0;
+}
+
+static const struct argp_option output_options[] = {
+	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
+	{ 0 },
+};
+
+static const struct argp output_argp = { output_options, output_parse, NULL, NULL, NULL, NULL, NULL };
+const struct argp_child cmd_output_children[] = { { &output_argp, 0, NULL, 0 }, { 0 } };
+
 int cmd_inventory_check_drivers(const struct inventory *inv)
 {
 	return orch_drivers_config_check(inv);

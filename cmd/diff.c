@@ -15,7 +15,7 @@ const struct argp cmd_diff_argp = {
 	"Show what changed from stored plan A to stored plan B: waves, placements, allocations and risks. "
 	"A and B are as for 'show' (a commit or SCHEDULE/SERIAL).\v"
 	"Exit status: 0 no difference, 2 differences, 1 error.",
-	NULL, NULL, NULL,
+	cmd_output_children, NULL, NULL,
 };
 
 static void print_value(const json_t *v)

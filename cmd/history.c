@@ -12,7 +12,6 @@
 
 const struct argp_option cmd_store_options[] = {
 	{ "store", 'S', "DIR", 0, "The plan store (default: $ADPART_STORE)", 0 },
-	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
 	{ 0 },
 };
 
@@ -22,9 +21,7 @@ error_t cmd_store_parse(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case 'S': a->store = arg; break;
-	case 'o':
-		a->json = cmd_argp_output(state, arg);
-		break;
+	case ARGP_KEY_INIT: state->child_inputs[0] = &a->json; break;
 	case ARGP_KEY_ARG:
 		if (a->nref == a->want)
 			argp_error(state, "unexpected argument '%s'", arg);
@@ -44,13 +41,13 @@ error_t cmd_store_parse(int key, char *arg, struct argp_state *state)
 
 const struct argp cmd_history_argp = {
 	cmd_store_options, cmd_store_parse, NULL,
-	"List the plans and runs recorded in the plan store, newest first, with outcome.", NULL, NULL, NULL,
+	"List the plans and runs recorded in the plan store, newest first, with outcome.", cmd_output_children, NULL, NULL,
 };
 
 const struct argp cmd_show_argp = {
 	cmd_store_options, cmd_store_parse, "REF",
 	"Show a stored plan or run: REF is a commit from 'history' (or any git revision such as HEAD~1) "
-	"or SCHEDULE/SERIAL for a recorded plan.", NULL, NULL, NULL,
+	"or SCHEDULE/SERIAL for a recorded plan.", cmd_output_children, NULL, NULL,
 };
 
 int cmd_history(int argc, char **argv)

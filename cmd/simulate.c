@@ -23,7 +23,6 @@ struct sim_args {
 static const struct argp_option options[] = {
 	{ "history", 'H', "FILE", 0, "Actual load, long-format CSV or JSON (repeatable)", 0 },
 	{ "inventory", 'i', "FILE", 0, "Read actual load from this inventory's own history sources", 0 },
-	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
 	{ 0 },
 };
 
@@ -34,9 +33,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'H': cmd_argp_push(state, "history files", a->history, &a->nhistory, SIM_MAX_HISTORY, arg); break;
 	case 'i': a->inventory = arg; break;
-	case 'o':
-		a->json = cmd_argp_output(state, arg);
-		break;
+	case ARGP_KEY_INIT: state->child_inputs[0] = &a->json; break;
 	case ARGP_KEY_ARG: cmd_argp_plan(state, &a->plan, arg); break;
 	case ARGP_KEY_END:
 		if (!a->plan)
@@ -58,7 +55,7 @@ const struct argp cmd_simulate_argp = {
 	"(static peak, VPA-like P90 x 1.15 with a 24 h half-life, reactive last value x 1.15) and "
 	"VPA-like scaled to the plan's reserved capacity.\v"
 	"Exit status: 0 on success, 1 on an error.",
-	NULL, NULL, NULL,
+	cmd_output_children, NULL, NULL,
 };
 
 static void print_json(const struct part_sim *s)
