@@ -139,6 +139,8 @@ Test(orch_exec, every_step_reaches_the_hook_in_order)
 		if (plan.steps[k].component && !strcmp(plan.steps[k].action, "create_partition"))
 			cr_assert(json_is_object(json_object_get(doc, "placement")),
 				  "a move's step carries the placement and its allocation");
+		if (plan.steps[k].act == PLAN_RUN_UPDATE)
+			cr_assert(json_is_null(json_object_get(doc, "placement")), "a partition's step has no placement");
 		k++;
 	}
 	cr_assert_eq(k, plan.nsteps);
