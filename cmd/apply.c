@@ -8,9 +8,8 @@
 
 #include "cmd/cmd.h"
 #include "cmd/kube.h"
+#include "orchestrator/drivers.h"
 #include "orchestrator/engine.h"
-#include "orchestrator/kube/driver.h"
-#include "orchestrator/local/driver.h"
 #include "partition/inventory.h"
 #include "partition/schedule.h"
 #include "plans/plan.h"
@@ -20,14 +19,14 @@
 #include "util/timeutil.h"
 
 struct apply_args {
-	const char *plan, *state_dir, *record, *inventory, *schedule, *now, *store;
-	int resume, rollback, dry_run, policy;
-	double monitor_interval;
-	int kube; /* --driver kubernetes */
+	const char *inventory, *schedule, *now, *store, *hook;
+	int dry_run;
+	struct orch_opts o;                    /* plan, state dir, record, resume, rollback, policy, monitoring */
+	const struct orch_driver_info *driver; /* --driver, borrowed from the registry */
 };
 
 enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY, OPT_STORE, OPT_MONITOR,
-       OPT_DRIVER };
+       OPT_DRIVER, OPT_HOOK };
 
 static const struct argp_option options[] = {
 	{ "state-dir", 'd', "DIR", 0, "Journal, lock, pid files and logs (default /var/lib/adpart-update)", 0 },
@@ -43,7 +42,9 @@ static const struct argp_option options[] = {
 	  "Sample the live shadows' cgroups this often during a step (default 5)", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Current time for the expiry check (default: the clock)", 0 },
 	{ "store", OPT_STORE, "DIR", 0, "Check lineage and serial in the plan store DIR and record the run there (default: $ADPART_STORE)", 0 },
-	{ "driver", OPT_DRIVER, "NAME", 0, "local (default), or kubernetes: nodes as partitions through the Kubernetes API", 0 },
+	{ "driver", OPT_DRIVER, "NAME", 0,
+	  "local (default); kubernetes: nodes as partitions through the Kubernetes API; exec: every step run by --hook", 0 },
+	{ "hook", OPT_HOOK, "PATH", 0, "With --driver exec: the executable run for every check, act, sample and grow", 0 },
 	{ 0 },
 };
 
@@ -52,43 +53,48 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	struct apply_args *a = state->input;
 
 	switch (key) {
-	case 'd': a->state_dir = arg; break;
-	case OPT_RECORD: a->record = arg; break;
+	case 'd': a->o.state_dir = arg; break;
+	case OPT_RECORD: a->o.record_path = arg; break;
 	case 'i': a->inventory = arg; break;
 	case 's': a->schedule = arg; break;
-	case OPT_RESUME: a->resume = 1; break;
-	case OPT_ROLLBACK: a->rollback = 1; break;
+	case OPT_RESUME: a->o.resume = 1; break;
+	case OPT_ROLLBACK: a->o.rollback = 1; break;
 	case OPT_DRY_RUN: a->dry_run = 1; break;
 	case OPT_NOW: a->now = arg; break;
 	case OPT_STORE: a->store = arg; break;
 	case OPT_MONITOR: {
 		char *end = NULL;
-		a->monitor_interval = strtod(arg, &end);
-		if (!end || *end || !(a->monitor_interval >= 0.1 && a->monitor_interval <= 3600))
+		a->o.monitor_interval = strtod(arg, &end);
+		if (!end || *end || !(a->o.monitor_interval >= 0.1 && a->o.monitor_interval <= 3600))
 			argp_error(state, "--monitor-interval '%s': expected seconds from 0.1 to 3600", arg);
 		break;
 	}
-	case OPT_DRIVER: a->kube = cmd_kube_driver_arg(state, arg); break;
+	case OPT_DRIVER: a->driver = cmd_argp_driver(state, arg); break;
+	case OPT_HOOK: a->hook = arg; break;
 	case OPT_POLICY:
 		if (!strcmp(arg, "warn"))
-			a->policy = ORCH_POLICY_WARN;
+			a->o.policy = ORCH_POLICY_WARN;
 		else if (!strcmp(arg, "grow"))
-			a->policy = ORCH_POLICY_GROW;
+			a->o.policy = ORCH_POLICY_GROW;
 		else if (!strcmp(arg, "rollback"))
-			a->policy = ORCH_POLICY_ROLLBACK;
+			a->o.policy = ORCH_POLICY_ROLLBACK;
 		else
 			argp_error(state, "unknown policy '%s': expected warn, grow or rollback", arg);
 		break;
-	case ARGP_KEY_ARG:
-		if (a->plan)
-			argp_error(state, "one plan at a time");
-		a->plan = arg;
-		break;
+	case ARGP_KEY_ARG: cmd_argp_plan(state, &a->o.plan_path, arg); break;
 	case ARGP_KEY_END:
-		if (!a->plan)
+		if (!a->o.plan_path)
 			argp_error(state, "name the plan file to apply");
-		if (a->resume + a->rollback + a->dry_run > 1)
+		if (a->o.resume + a->o.rollback + a->dry_run > 1)
 			argp_error(state, "--resume, --rollback and --dry-run exclude each other");
+		if (!a->driver)
+			a->driver = &orch_drivers[0];
+		/* The one option of one driver, checked here rather than in a
+		 * ladder: the hook is what the exec driver runs. */
+		if (a->hook && strcmp(a->driver->name, "exec"))
+			argp_error(state, "--hook is for --driver exec");
+		if (!a->hook && !strcmp(a->driver->name, "exec"))
+			argp_error(state, "--driver exec needs --hook PATH: the program to run for each step");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -96,20 +102,14 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child children[] = {
-	{ &cmd_kube_conn_argp, 0, NULL, 0 },
-	{ &cmd_kube_apply_argp, 0, NULL, 0 },
-	{ 0 },
-};
-
 const struct argp cmd_apply_argp = {
 	options, parse, "PLAN",
-	"Carry out a plan on this host: partitions as cgroups, components as processes, traffic "
-	"through HAProxy. Every step is journaled before and after it acts; a failed step rolls "
-	"the completed ones back.\v"
+	"Carry out a plan with a driver: by default on this host (partitions as cgroups, components "
+	"as processes, traffic through HAProxy), else through Kubernetes or a hook program. Every "
+	"step is journaled before and after it acts; a failed step rolls the completed ones back.\v"
 	"Exit status: 0 applied, 1 error, 4 rolled back, 5 failed (rollback incomplete), "
 	"6 refused (nothing changed), 7 stopped by a signal (resume with --resume).",
-	children, NULL, NULL,
+	cmd_kube_apply_children, NULL, NULL,
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -151,6 +151,77 @@ static int record_run(struct plan_store *store, const struct plan *p, const stru
 	return rc;
 }
 
+/* --dry-run: what would run, after the checks that need no driver. */
+static int dry_run(const struct plan *p, int64_t now)
+{
+	size_t i;
+
+	if (orch_preflight(p, now)) {
+		cmd_error_last("refused");
+		return EXIT_REFUSED;
+	}
+	printf("plan '%s': %zu steps would run (%zu rollback steps prepared)\n", p->schedule_name, p->nsteps,
+	       p->nrollback);
+	for (i = 0; i < p->nsteps; i++) {
+		const struct plan_step *s = &p->steps[i];
+		printf("%4zu  wave %zu  %-22s %-12s %s%s%s\n", s->id, s->wave, s->action, s->partition ? s->partition : "-",
+		       s->component ? s->component : "", s->target ? "  with " : "", s->target ? s->target : "");
+	}
+	return EXIT_OK;
+}
+
+/* Terraform's rule: refuse a plan from another lineage, or one no newer
+ * than the last applied, before anything is touched. *store (owned) is
+ * opened when the run is to be recorded. Reports its own error. */
+static int check_store(struct plan_store **store, const struct apply_args *a, const struct plan *p)
+{
+	if (!a->store || a->dry_run)
+		return 0;
+	if (!p->lineage[0]) {
+		cmd_error("refused: plan '%s' was not recorded in a plan store: plan again with --store '%s'",
+			  a->o.plan_path, a->store);
+		return ADP_EINPUT;
+	}
+	if (plan_store_open(store, a->store, 0) ||
+	    (!a->o.rollback && !a->o.resume && plan_store_check_apply(*store, p->schedule_name, p->lineage, p->serial))) {
+		cmd_error_last("refused");
+		return ADP_EINPUT;
+	}
+	return 0;
+}
+
+/* The inventory (checked by every driver) and the schedule if any; sched
+ * is set to NULL without one. Reports its own error. */
+static int load_inputs(struct inventory *inv, struct schedule **sched, const char *ip, const char *sp)
+{
+	if (!ip) {
+		cmd_error("the plan names no inventory: use --inventory");
+		return ADP_EINPUT;
+	}
+	if (inventory_load(inv, ip) || cmd_inventory_check_drivers(inv) || (sp && schedule_load(*sched, sp, inv))) {
+		cmd_error_last("refused");
+		return ADP_EINPUT;
+	}
+	if (!sp)
+		*sched = NULL;
+	return 0;
+}
+
+/* Says how the run ended; the status from the outcome. */
+static void report(const struct plan *p, const struct orch_opts *o, int outcome)
+{
+	if (outcome == ORCH_DONE)
+		printf("applied: %zu steps done\n", p->nsteps);
+	else if (outcome == ORCH_ROLLED_BACK)
+		cmd_error("a step failed; completed steps were rolled back (see the run record)");
+	else if (outcome == ORCH_FAILED)
+		cmd_error("a step failed and the rollback did not complete (see the journal in '%s'): once the fault is fixed, --rollback retries the failed undo steps", o->state_dir);
+	else if (outcome == ORCH_JOURNAL_LOST)
+		cmd_error_last(NULL);
+	else if (outcome == ORCH_STOPPED)
+		cmd_error("stopped at a step boundary: continue with --resume or undo with --rollback");
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	static const int codes[] = { EXIT_OK, EXIT_ROLLED_BACK, EXIT_APPLY_FAILED, EXIT_REFUSED, EXIT_STOPPED,
@@ -158,17 +229,15 @@ int cmd_apply(int argc, char **argv)
 	struct apply_args a = { 0 };
 	struct plan p = { 0 };
 	struct inventory inv = { 0 };
-	struct schedule sched = { 0 };
-	struct orch_local local = { 0 };
-	struct orch_kube kube = { 0 };
-	struct kube_client kc = { 0 };
+	struct schedule sched_store = { 0 }, *sched = &sched_store;
 	struct orch_driver drv = { 0 };
-	struct orch_opts o = { 0 };
+	struct orch_driver_opts *dopts;
 	struct sigaction sa = { 0 };
-	const char *ip, *sp, *crash;
-	int rc, outcome = ORCH_REFUSED, status = EXIT_REFUSED, have_sched = 0;
+	const char *crash;
+	int rc, outcome = ORCH_REFUSED, status = EXIT_REFUSED;
 	int64_t now = (int64_t)time(NULL);
 	struct plan_store *store = NULL;
+	void *state = NULL;
 
 	if (argp_parse(&cmd_apply_argp, argc, argv, 0, NULL, &a))
 		return EXIT_USAGE;
@@ -176,134 +245,56 @@ int cmd_apply(int argc, char **argv)
 		cmd_error("--now '%s' is not a time: expected RFC 3339 such as 2018-05-06T00:00:00Z", a.now);
 		return EXIT_USAGE;
 	}
-	if ((rc = plan_read(&p, a.plan))) {
+	if (plan_read(&p, a.o.plan_path)) {
 		cmd_error_last(NULL);
 		return EXIT_REFUSED;
 	}
 	if (!a.store && getenv("ADPART_STORE") && *getenv("ADPART_STORE"))
 		a.store = getenv("ADPART_STORE");
-	if (a.store && !a.dry_run) {
-		/* Terraform's rule: refuse a plan from another lineage, or one no
-		 * newer than the last applied, before anything is touched. */
-		if (!p.lineage[0]) {
-			cmd_error("refused: plan '%s' was not recorded in a plan store: plan again with --store '%s'",
-				  a.plan, a.store);
-			goto done;
-		}
-		if ((rc = plan_store_open(&store, a.store, 0)) ||
-		    (!a.rollback && !a.resume &&
-		     (rc = plan_store_check_apply(store, p.schedule_name, p.lineage, p.serial)))) {
-			cmd_error_last("refused");
-			goto done;
-		}
-	}
-	ip = a.inventory ? a.inventory : input_of(&p, "inventory");
-	sp = a.schedule ? a.schedule : input_of(&p, "schedule");
+	if (check_store(&store, &a, &p))
+		goto done;
 	if (a.dry_run) {
-		size_t i;
-
-		if ((rc = orch_preflight(&p, now))) {
-			cmd_error_last("refused");
-			goto done;
-		}
-		printf("plan '%s': %zu steps would run (%zu rollback steps prepared)\n", p.schedule_name, p.nsteps,
-		       p.nrollback);
-		for (i = 0; i < p.nsteps; i++) {
-			const struct plan_step *s = &p.steps[i];
-			printf("%4zu  wave %zu  %-22s %-12s %s%s%s\n", s->id, s->wave, s->action,
-			       s->partition ? s->partition : "-", s->component ? s->component : "",
-			       s->target ? "  with " : "", s->target ? s->target : "");
-		}
-		status = EXIT_OK;
+		status = dry_run(&p, now);
 		goto done;
 	}
-	if (!ip) {
-		cmd_error("the plan names no inventory: use --inventory");
+	if (load_inputs(&inv, &sched, a.inventory ? a.inventory : input_of(&p, "inventory"),
+			a.schedule ? a.schedule : input_of(&p, "schedule")))
 		goto done;
-	}
-	if ((rc = inventory_load(&inv, ip))) {
-		cmd_error_last("refused");
-		goto done;
-	}
-	if (sp) {
-		if ((rc = schedule_load(&sched, sp, &inv))) {
-			cmd_error_last("refused");
-			goto done;
-		}
-		have_sched = 1;
-	}
-	o.state_dir = a.state_dir ? a.state_dir : "/var/lib/adpart-update";
-	if (a.kube) {
-		struct orch_kube_opts ko = { 0 };
-
-		ko.drain_timeout = cmd_kube.drain_timeout;
-		ko.evict_backoff_ms = cmd_kube.evict_backoff_ms;
-		ko.poll_ms = cmd_kube.poll_ms;
-		ko.ready_timeout = cmd_kube.ready_timeout;
-		ko.update_image = cmd_kube.update_image;
-		ko.job_namespace = cmd_kube.job_namespace;
-		ko.job_backoff_limit = cmd_kube.job_backoff_limit;
-		ko.prom = cmd_kube.prom.url ? &cmd_kube.prom : NULL;
-		if (cmd_kube_client(&kc)) {
-			status = EXIT_ERROR;
-			goto done;
-		}
-		if ((rc = orch_kube_init(&kube, &kc, &inv, have_sched ? &sched : NULL, o.state_dir, &ko))) {
-			cmd_error_last(NULL);
-			status = EXIT_ERROR;
-			goto done;
-		}
-		orch_kube_driver(&drv, &kube);
-	} else if ((rc = orch_local_init(&local, &inv, have_sched ? &sched : NULL, o.state_dir))) {
+	if (!a.o.state_dir)
+		a.o.state_dir = "/var/lib/adpart-update";
+	dopts = cmd_kube_driver_opts();
+	dopts->hook = a.hook;
+	if (orch_driver_new(&state, &drv, a.driver, &inv, sched, a.o.state_dir, dopts)) {
 		cmd_error_last(NULL);
 		status = EXIT_ERROR;
 		goto done;
-	} else {
-		orch_local_driver(&drv, &local);
 	}
-	o.plan_path = a.plan;
-	o.record_path = a.record;
-	o.resume = a.resume;
-	o.rollback = a.rollback;
-	o.policy = a.policy;
-	o.monitor_interval = a.monitor_interval;
-	o.now = now;
-	o.stop = &stop_flag;
+	a.o.now = now;
+	a.o.stop = &stop_flag;
 	if ((crash = getenv("ADPART_TEST_CRASH_AFTER_STEP")))
-		o.crash_after = strtol(crash, NULL, 10);
+		a.o.crash_after = strtol(crash, NULL, 10);
 	if ((crash = getenv("ADPART_TEST_CRASH_BEFORE_DONE")))
-		o.crash_before_done = strtol(crash, NULL, 10);
+		a.o.crash_before_done = strtol(crash, NULL, 10);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if ((rc = orch_apply(&o, &drv, &outcome))) {
+	if ((rc = orch_apply(&a.o, &drv, &outcome))) {
 		cmd_error_last(rc == ADP_EINPUT ? "refused" : NULL);
 		status = rc == ADP_EINPUT ? EXIT_REFUSED : EXIT_ERROR;
 		goto done;
 	}
 	status = codes[outcome];
-	if (store && outcome != ORCH_JOURNAL_LOST && (rc = record_run(store, &p, &o, outcome))) {
+	if (store && outcome != ORCH_JOURNAL_LOST && (rc = record_run(store, &p, &a.o, outcome))) {
 		cmd_error_last("cannot record the run in the plan store");
 		if (status == EXIT_OK)
 			status = EXIT_ERROR;
 	}
-	if (outcome == ORCH_DONE)
-		printf("applied: %zu steps done\n", p.nsteps);
-	else if (outcome == ORCH_ROLLED_BACK)
-		cmd_error("a step failed; completed steps were rolled back (see the run record)");
-	else if (outcome == ORCH_FAILED)
-		cmd_error("a step failed and the rollback did not complete (see the journal in '%s'): once the fault is fixed, --rollback retries the failed undo steps", o.state_dir);
-	else if (outcome == ORCH_JOURNAL_LOST)
-		cmd_error_last(NULL);
-	else if (outcome == ORCH_STOPPED)
-		cmd_error("stopped at a step boundary: continue with --resume or undo with --rollback");
+	report(&p, &a.o, outcome);
 done:
 	plan_store_free(store);
-	orch_local_release(&local);
-	orch_kube_release(&kube);
-	kube_client_release(&kc);
-	schedule_release(&sched);
+	orch_driver_free(a.driver, state);
+	schedule_release(&sched_store);
 	inventory_release(&inv);
 	plan_release(&p);
 	return status;

@@ -4,8 +4,12 @@
 #define ADP_CMD_H
 
 #include <argp.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+struct inventory;
+struct orch_driver_info;
 
 /* Exit codes: a contract, listed in adpart-update(1) EXIT STATUS. */
 enum {
@@ -41,6 +45,42 @@ int cmd_parse_output(const char *s);
 int cmd_argp_output(struct argp_state *state, const char *arg);
 /* Parses an RFC 3339 option value such as --now; a bad one is a usage error. */
 void cmd_argp_time(struct argp_state *state, const char *opt, const char *arg, int64_t *out);
+
+/* --driver NAME, looked up in the driver registry (borrowed); an
+ * unknown name is a usage error listing the registry's names. */
+const struct orch_driver_info *cmd_argp_driver(struct argp_state *state, const char *arg);
+/* A repeatable option: appends arg to list[*n]; past max, a usage error
+ * "at most MAX WHAT". */
+void cmd_argp_push(struct argp_state *state, const char *what, const char **list, size_t *n, size_t max,
+		   const char *arg);
+/* A duration above zero from opt's arg; otherwise the usage error
+ * "OPT 'ARG' is not EXPECTED". */
+void cmd_argp_duration(struct argp_state *state, const char *opt, const char *arg, const char *expected,
+		       int64_t *out);
+/* The command's one PLAN argument (a second is a usage error). */
+void cmd_argp_plan(struct argp_state *state, const char **plan, const char *arg);
+
+/* --output human|json as an argp child: the parent's parser points
+ * state->child_inputs[0] at its int (0 human, 1 json) on ARGP_KEY_INIT. */
+extern const struct argp_child cmd_output_children[];
+
+/* Every driver's check of its own sections of inv (the registry's
+ * config_check), after inventory_load: 0, or a negative ADP_E* with the
+ * message (file:line: path) set for the caller to report. */
+int cmd_inventory_check_drivers(const struct inventory *inv);
+
+/* Frees n owned strings and the array holding them; accepts NULL. */
+void cmd_strv_free(char **v, size_t n);
+
+/* history, show and diff: --store DIR (or $ADPART_STORE), --output, and
+ * want REF arguments (0, 1 or 2), in ref. */
+struct cmd_store_args {
+	const char *store, *ref[2];
+	size_t nref, want;
+	int json;
+};
+extern const struct argp_option cmd_store_options[];
+error_t cmd_store_parse(int key, char *arg, struct argp_state *state);
 
 /* Colour only on a terminal and when NO_COLOR is unset. */
 int cmd_colour(FILE *f);

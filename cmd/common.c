@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "orchestrator/drivers.h"
 #include "util/error.h"
 #include "util/resource.h"
 #include "util/timeutil.h"
@@ -53,6 +54,71 @@ void cmd_argp_time(struct argp_state *state, const char *opt, const char *arg, i
 	if (adp_time_parse(out, arg, NULL))
 		argp_error(state, "%s '%s' is not a time: expected RFC 3339 such as 2018-05-06T00:00:00Z",
 			   opt, arg);
+}
+
+const struct orch_driver_info *cmd_argp_driver(struct argp_state *state, const char *arg)
+{
+	const struct orch_driver_info *d = orch_driver_find(arg);
+	char names[256];
+
+	if (!d) {
+		orch_driver_names(names, sizeof(names));
+		argp_error(state, "unknown driver '%s': expected %s", arg, names);
+	}
+	return d;
+}
+
+void cmd_argp_push(struct argp_state *state, const char *what, const char **list, size_t *n, size_t max,
+		   const char *arg)
+{
+	if (*n == max)
+		argp_error(state, "at most %zu %s", max, what);
+	else
+		list[(*n)++] = arg;
+}
+
+void cmd_argp_duration(struct argp_state *state, const char *opt, const char *arg, const char *expected,
+		       int64_t *out)
+{
+	if (adp_duration_parse(out, arg) || *out <= 0)
+		argp_error(state, "%s '%s' is not %s", opt, arg, expected);
+}
+
+void cmd_argp_plan(struct argp_state *state, const char **plan, const char *arg)
+{
+	if (*plan)
+		argp_error(state, "one plan at a time");
+	*plan = arg;
+}
+
+static error_t output_parse(int key, char *arg, struct argp_state *state)
+{
+	if (key != 'o')
+		return ARGP_ERR_UNKNOWN;
+	*(int *)state->input = cmd_argp_output(state, arg);
+	return 0;
+}
+
+static const struct argp_option output_options[] = {
+	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
+	{ 0 },
+};
+
+static const struct argp output_argp = { output_options, output_parse, NULL, NULL, NULL, NULL, NULL };
+const struct argp_child cmd_output_children[] = { { &output_argp, 0, NULL, 0 }, { 0 } };
+
+int cmd_inventory_check_drivers(const struct inventory *inv)
+{
+	return orch_drivers_config_check(inv);
+}
+
+void cmd_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 int cmd_colour(FILE *f)

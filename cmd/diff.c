@@ -10,50 +10,12 @@
 #include "plans/store.h"
 #include "util/error.h"
 
-struct diff_args {
-	const char *store, *ref[2];
-	size_t nref;
-	int json;
-};
-
-static const struct argp_option options[] = {
-	{ "store", 'S', "DIR", 0, "The plan store (default: $ADPART_STORE)", 0 },
-	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
-	{ 0 },
-};
-
-static error_t parse(int key, char *arg, struct argp_state *state)
-{
-	struct diff_args *a = state->input;
-
-	switch (key) {
-	case 'S': a->store = arg; break;
-	case 'o':
-		a->json = cmd_argp_output(state, arg);
-		break;
-	case ARGP_KEY_ARG:
-		if (a->nref == 2)
-			argp_error(state, "unexpected argument '%s'", arg);
-		a->ref[a->nref++] = arg;
-		break;
-	case ARGP_KEY_END:
-		if (!a->store && !(a->store = getenv("ADPART_STORE")))
-			argp_error(state, "--store or ADPART_STORE is required");
-		if (a->nref != 2)
-			argp_error(state, "two plans A and B are required");
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
-}
-
 const struct argp cmd_diff_argp = {
-	options, parse, "A B",
+	cmd_store_options, cmd_store_parse, "A B",
 	"Show what changed from stored plan A to stored plan B: waves, placements, allocations and risks. "
 	"A and B are as for 'show' (a commit or SCHEDULE/SERIAL).\v"
 	"Exit status: 0 no difference, 2 differences, 1 error.",
-	NULL, NULL, NULL,
+	cmd_output_children, NULL, NULL,
 };
 
 static void print_value(const json_t *v)
@@ -66,7 +28,7 @@ static void print_value(const json_t *v)
 
 int cmd_diff(int argc, char **argv)
 {
-	struct diff_args a = { 0 };
+	struct cmd_store_args a = { .want = 2 };
 	struct plan_store *s = NULL;
 	struct plan_store_entry e;
 	char *doc[2] = { NULL, NULL };

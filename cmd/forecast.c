@@ -113,11 +113,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		a->have_dep_lag = 1;
 		break;
 	}
-	case 'c':
-		if (a->ncomponents == MAX_PICKS)
-			argp_error(state, "at most %d --component options", MAX_PICKS);
-		a->components[a->ncomponents++] = arg;
-		break;
+	case 'c': cmd_argp_push(state, "--component options", a->components, &a->ncomponents, MAX_PICKS, arg); break;
 	case 'r':
 		if ((r = adp_resource_parse(arg)) < 0)
 			argp_error(state, "unknown resource '%s': expected cpu, memory, io or net", arg);
@@ -398,10 +394,23 @@ static size_t interval_pairs(const struct forecast_opts *fo, size_t *lo, size_t 
 
 /* Per series and pooled: MASE, pinball loss, coverage per level and of
  * each central interval. */
+/* The central intervals [lo[k], hi[k]] with their coverage cover[k]. */
+static json_t *intervals_json(const struct forecast_opts *fo, const size_t *lo, const size_t *hi, size_t npairs,
+			      const double *cover)
+{
+	json_t *iv = json_array();
+	size_t k;
+
+	for (k = 0; iv && k < npairs; k++)
+		json_array_append_new(iv, json_pack("{s:f,s:f,s:f}", "lower", fo->levels[lo[k]], "upper",
+						    fo->levels[hi[k]], "coverage", cover[k]));
+	return iv;
+}
+
 static int run_backtest(const struct fc_args *a, const struct history *hist, const struct forecast_opts *fo)
 {
 	double pin[FORECAST_MAX_LEVELS] = { 0 }, cov[FORECAST_MAX_LEVELS] = { 0 }, mase = 0;
-	double inside[FORECAST_MAX_LEVELS] = { 0 };
+	double inside[FORECAST_MAX_LEVELS] = { 0 }, cover[FORECAST_MAX_LEVELS];
 	size_t i, l, points = 0, nmase = 0, shown = 0, lo[FORECAST_MAX_LEVELS], hi[FORECAST_MAX_LEVELS];
 	size_t npairs = interval_pairs(fo, lo, hi), k;
 	json_t *root = json_object(), *arr = json_array();
@@ -479,14 +488,9 @@ static int run_backtest(const struct fc_args *a, const struct history *hist, con
 			}
 			json_object_set_new(o, "pinball", pj);
 			json_object_set_new(o, "coverage", cj);
-			{
-				json_t *iv = json_array();
-				for (k = 0; k < npairs; k++)
-					json_array_append_new(iv, json_pack("{s:f,s:f,s:f}", "lower", fo->levels[lo[k]], "upper",
-									    fo->levels[hi[k]], "coverage",
-									    ev.coverage[hi[k]] - ev.below[lo[k]]));
-				json_object_set_new(o, "intervals", iv);
-			}
+			for (k = 0; k < npairs; k++)
+				cover[k] = ev.coverage[hi[k]] - ev.below[lo[k]];
+			json_object_set_new(o, "intervals", intervals_json(fo, lo, hi, npairs, cover));
 			json_array_append_new(arr, o);
 		}
 	}
@@ -506,14 +510,9 @@ static int run_backtest(const struct fc_args *a, const struct history *hist, con
 		json_object_set_new(agg, "points", json_integer((json_int_t)points));
 		json_object_set_new(agg, "pinball", pj);
 		json_object_set_new(agg, "coverage", cj);
-		{
-			json_t *iv = json_array();
-			for (k = 0; k < npairs; k++)
-				json_array_append_new(iv, json_pack("{s:f,s:f,s:f}", "lower", fo->levels[lo[k]], "upper",
-								    fo->levels[hi[k]], "coverage",
-								    points ? inside[k] / (double)points : 0));
-			json_object_set_new(agg, "intervals", iv);
-		}
+		for (k = 0; k < npairs; k++)
+			cover[k] = points ? inside[k] / (double)points : 0;
+		json_object_set_new(agg, "intervals", intervals_json(fo, lo, hi, npairs, cover));
 		json_object_set_new(root, "levels", lv);
 		json_object_set_new(root, "series", arr);
 		arr = NULL;
@@ -567,7 +566,8 @@ int cmd_forecast(int argc, char **argv)
 	if (!a.have_dep_lag)
 		a.dep_lag = FORECAST_DEPS_LAG;
 	history_init(&hist);
-	if ((rc = inventory_load(&inv, a.inventory)) || (rc = schedule_load(&sched, a.schedule, &inv)))
+	if ((rc = inventory_load(&inv, a.inventory)) || (rc = cmd_inventory_check_drivers(&inv)) ||
+	    (rc = schedule_load(&sched, a.schedule, &inv)))
 		goto fail;
 	for (i = 0; i < ADP_RES_COUNT; i++)
 		a.sizing[i] = sched.confidence[i];
@@ -632,8 +632,6 @@ done:
 	history_release(&hist);
 	schedule_release(&sched);
 	inventory_release(&inv);
-	for (i = 0; i < nfiles; i++)
-		free(files[i]);
-	free(files);
+	cmd_strv_free(files, nfiles);
 	return status;
 }

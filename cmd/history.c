@@ -10,38 +10,28 @@
 #include "util/error.h"
 #include "util/timeutil.h"
 
-struct store_args {
-	const char *store, *ref;
-	int json;
-	int want_ref;  /* show takes a REF, history none */
-};
-
-static const struct argp_option store_options[] = {
+const struct argp_option cmd_store_options[] = {
 	{ "store", 'S', "DIR", 0, "The plan store (default: $ADPART_STORE)", 0 },
-	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
 	{ 0 },
 };
 
-static error_t parse(int key, char *arg, struct argp_state *state)
+error_t cmd_store_parse(int key, char *arg, struct argp_state *state)
 {
-	struct store_args *a = state->input;
-	int want_ref = a->want_ref;
+	struct cmd_store_args *a = state->input;
 
 	switch (key) {
 	case 'S': a->store = arg; break;
-	case 'o':
-		a->json = cmd_argp_output(state, arg);
-		break;
+	case ARGP_KEY_INIT: state->child_inputs[0] = &a->json; break;
 	case ARGP_KEY_ARG:
-		if (!want_ref || a->ref)
+		if (a->nref == a->want)
 			argp_error(state, "unexpected argument '%s'", arg);
-		a->ref = arg;
+		a->ref[a->nref++] = arg;
 		break;
 	case ARGP_KEY_END:
 		if (!a->store && !(a->store = getenv("ADPART_STORE")))
 			argp_error(state, "--store or ADPART_STORE is required");
-		if (want_ref && !a->ref)
-			argp_error(state, "a REF is required");
+		if (a->nref != a->want)
+			argp_error(state, a->want == 1 ? "a REF is required" : "two plans A and B are required");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -50,19 +40,19 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 }
 
 const struct argp cmd_history_argp = {
-	store_options, parse, NULL,
-	"List the plans and runs recorded in the plan store, newest first, with outcome.", NULL, NULL, NULL,
+	cmd_store_options, cmd_store_parse, NULL,
+	"List the plans and runs recorded in the plan store, newest first, with outcome.", cmd_output_children, NULL, NULL,
 };
 
 const struct argp cmd_show_argp = {
-	store_options, parse, "REF",
+	cmd_store_options, cmd_store_parse, "REF",
 	"Show a stored plan or run: REF is a commit from 'history' (or any git revision such as HEAD~1) "
-	"or SCHEDULE/SERIAL for a recorded plan.", NULL, NULL, NULL,
+	"or SCHEDULE/SERIAL for a recorded plan.", cmd_output_children, NULL, NULL,
 };
 
 int cmd_history(int argc, char **argv)
 {
-	struct store_args a = { 0 };
+	struct cmd_store_args a = { 0 };
 	struct plan_store *s = NULL;
 	struct plan_store_entry *v = NULL;
 	size_t n = 0, i;
@@ -101,16 +91,16 @@ done:
 
 int cmd_show(int argc, char **argv)
 {
-	struct store_args a = { 0 };
+	struct cmd_store_args a = { 0 };
 	struct plan_store *s = NULL;
 	struct plan_store_entry e;
 	char *doc = NULL;
 	int rc = EXIT_OK;
 
-	a.want_ref = 1;
+	a.want = 1;
 	if (argp_parse(&cmd_show_argp, argc, argv, 0, NULL, &a))
 		return EXIT_USAGE;
-	if (plan_store_open(&s, a.store, 0) || plan_store_show(s, a.ref, &e, &doc)) {
+	if (plan_store_open(&s, a.store, 0) || plan_store_show(s, a.ref[0], &e, &doc)) {
 		cmd_error_last(NULL);
 		rc = EXIT_ERROR;
 		goto done;

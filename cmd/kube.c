@@ -18,13 +18,10 @@ enum { OPT_KUBECONFIG = 3000, OPT_CONTEXT, OPT_SA_DIR, OPT_NS, OPT_ZONE_LABEL, O
        OPT_JOB_NS, OPT_JOB_BACKOFF, OPT_DRAIN_TIMEOUT, OPT_EVICT_BACKOFF, OPT_POLL, OPT_PROM, OPT_PROM_TOKEN,
        OPT_PROM_CA, OPT_READY_TIMEOUT };
 
-int cmd_kube_driver_arg(struct argp_state *state, const char *arg)
+struct orch_driver_opts *cmd_kube_driver_opts(void)
 {
-	if (!strcmp(arg, "kubernetes"))
-		return 1;
-	if (strcmp(arg, "local"))
-		argp_error(state, "unknown driver '%s': expected local or kubernetes", arg);
-	return 0;
+	cmd_kube.drv.kube.prom = cmd_kube.prom.url ? &cmd_kube.prom : NULL;
+	return &cmd_kube.drv;
 }
 
 /* Milliseconds from "250ms", "5s", "1m" or a number of seconds. */
@@ -52,33 +49,31 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	char *end;
 
 	switch (key) {
-	case OPT_KUBECONFIG: a->kubeconfig = arg; break;
-	case OPT_CONTEXT: a->context = arg; break;
-	case OPT_SA_DIR: a->sa_dir = arg; break;
+	case OPT_KUBECONFIG: a->drv.kubeconfig = arg; break;
+	case OPT_CONTEXT: a->drv.kube_context = arg; break;
+	case OPT_SA_DIR: a->drv.kube_sa_dir = arg; break;
 	case OPT_NS: a->ns = arg; break;
 	case OPT_ZONE_LABEL: a->zone_label = arg; break;
 	case OPT_POOL_LABEL: a->pool_label = arg; break;
-	case OPT_IMAGE: a->update_image = arg; break;
-	case OPT_JOB_NS: a->job_namespace = arg; break;
+	case OPT_IMAGE: a->drv.kube.update_image = arg; break;
+	case OPT_JOB_NS: a->drv.kube.job_namespace = arg; break;
 	case OPT_JOB_BACKOFF:
-		a->job_backoff_limit = (int)strtol(arg, &end, 10);
-		if (end == arg || *end || a->job_backoff_limit < 0 || a->job_backoff_limit > 100)
+		a->drv.kube.job_backoff_limit = (int)strtol(arg, &end, 10);
+		if (end == arg || *end || a->drv.kube.job_backoff_limit < 0 || a->drv.kube.job_backoff_limit > 100)
 			argp_error(state, "--job-backoff-limit '%s': expected a whole number from 0 to 100", arg);
 		break;
 	case OPT_DRAIN_TIMEOUT:
-		if (adp_duration_parse(&a->drain_timeout, arg) || a->drain_timeout <= 0)
-			argp_error(state, "--drain-timeout '%s' is not a duration such as 10m", arg);
+		cmd_argp_duration(state, "--drain-timeout", arg, "a duration such as 10m", &a->drv.kube.drain_timeout);
 		break;
 	case OPT_READY_TIMEOUT:
-		if (adp_duration_parse(&a->ready_timeout, arg) || a->ready_timeout <= 0)
-			argp_error(state, "--ready-timeout '%s' is not a duration such as 5m", arg);
+		cmd_argp_duration(state, "--ready-timeout", arg, "a duration such as 5m", &a->drv.kube.ready_timeout);
 		break;
 	case OPT_EVICT_BACKOFF:
-		if (parse_ms(arg, &a->evict_backoff_ms))
+		if (parse_ms(arg, &a->drv.kube.evict_backoff_ms))
 			argp_error(state, "--evict-backoff '%s' is not a duration such as 5s or 200ms", arg);
 		break;
 	case OPT_POLL:
-		if (parse_ms(arg, &a->poll_ms))
+		if (parse_ms(arg, &a->drv.kube.poll_ms))
 			argp_error(state, "--poll-interval '%s' is not a duration such as 1s or 200ms", arg);
 		break;
 	case OPT_PROM: a->prom.url = arg; break;
@@ -125,13 +120,17 @@ static const struct argp_option apply_options[] = {
 const struct argp cmd_kube_conn_argp = { conn_options, parse, NULL, NULL, NULL, NULL, NULL };
 const struct argp cmd_kube_plan_argp = { plan_options, parse, NULL, NULL, NULL, NULL, NULL };
 const struct argp cmd_kube_apply_argp = { apply_options, parse, NULL, NULL, NULL, NULL, NULL };
+const struct argp_child cmd_kube_plan_children[] = { { &cmd_kube_conn_argp, 0, NULL, 0 },
+						     { &cmd_kube_plan_argp, 0, NULL, 0 }, { 0 } };
+const struct argp_child cmd_kube_apply_children[] = { { &cmd_kube_conn_argp, 0, NULL, 0 },
+						      { &cmd_kube_apply_argp, 0, NULL, 0 }, { 0 } };
 
 int cmd_kube_client(struct kube_client *k)
 {
 	struct kube_config cfg;
 	int rc;
 
-	if ((rc = kube_config_auto(&cfg, cmd_kube.kubeconfig, cmd_kube.context, cmd_kube.sa_dir)) ||
+	if ((rc = kube_config_auto(&cfg, cmd_kube.drv.kubeconfig, cmd_kube.drv.kube_context, cmd_kube.drv.kube_sa_dir)) ||
 	    (rc = kube_client_init(k, &cfg))) {
 		cmd_error_last(NULL);
 		kube_config_release(&cfg);

@@ -7,24 +7,27 @@
 #include <stdint.h>
 
 #include "history/prometheus.h"
+#include "orchestrator/drivers.h"
 #include "orchestrator/kube/client.h"
 
 struct cmd_kube_args {
-	const char *kubeconfig, *context, *sa_dir;      /* connection */
+	/* The connection (kubeconfig, kube_context, kube_sa_dir) and apply's
+	 * options (kube), as the driver registry takes them. */
+	struct orch_driver_opts drv;
 	const char *ns, *zone_label, *pool_label;       /* discovery */
-	const char *update_image, *job_namespace;       /* apply */
-	int job_backoff_limit;
-	int64_t drain_timeout, evict_backoff_ms, poll_ms, ready_timeout;
 	struct history_prom_opts prom;                 /* apply's monitoring */
 };
 
 /* Filled by the children below. */
 extern struct cmd_kube_args cmd_kube;
 extern const struct argp cmd_kube_conn_argp, cmd_kube_plan_argp, cmd_kube_apply_argp;
+/* The children of plan (connection and discovery) and of apply
+ * (connection and apply's options). */
+extern const struct argp_child cmd_kube_plan_children[], cmd_kube_apply_children[];
 
-/* "local" or "kubernetes" from --driver; exits with a usage error on
- * anything else. Returns 1 for kubernetes. */
-int cmd_kube_driver_arg(struct argp_state *state, const char *arg);
+/* The driver options from the children above (borrowed, filled in
+ * place: the Prometheus options join apply's when a URL was given). */
+struct orch_driver_opts *cmd_kube_driver_opts(void);
 
 /* Configuration and client from the connection options; reports its
  * own error. */

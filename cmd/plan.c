@@ -26,6 +26,7 @@ struct plan_args {
 	int have_now;
 	int write;
 	int kube;         /* --driver kubernetes: discover the inventory */
+	const char *driver; /* --driver NAME (the registry's); only kubernetes changes what plan does */
 	const char *store;
 	struct history_prom_opts prom;
 	double exact;
@@ -57,7 +58,7 @@ static const struct argp_option options[] = {
 	{ "prom-password-file", OPT_PROM_PASSWORD, "FILE", 0, "Basic-auth password, read from FILE", 0 },
 	{ "prom-ca-file", OPT_PROM_CA, "FILE", 0, "Extra CA bundle to verify Prometheus's TLS certificate", 0 },
 	{ "driver", OPT_DRIVER, "NAME", 0,
-	  "local (default), or kubernetes: discover the inventory from the cluster and write it to --inventory", 0 },
+	  "local (default), exec, or kubernetes: discover the inventory from the cluster and write it to --inventory", 0 },
 	{ 0 },
 };
 
@@ -72,11 +73,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_NO_WRITE: a->write = 0; break;
 	case OPT_MODEL: a->model = arg; break;
 	case OPT_STORE: a->store = arg; break;
-	case 'H':
-		if (a->nhistory == MAX_HISTORY_ARGS)
-			argp_error(state, "at most %d --history files", MAX_HISTORY_ARGS);
-		a->history[a->nhistory++] = arg;
-		break;
+	case 'H': cmd_argp_push(state, "--history files", a->history, &a->nhistory, MAX_HISTORY_ARGS, arg); break;
 	case 'o':
 		a->json = cmd_argp_output(state, arg);
 		break;
@@ -105,19 +102,18 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		break;
 	}
 	case OPT_PROM_LABEL: a->prom.label = arg; break;
-	case OPT_PROM_RANGE:
-		if (adp_duration_parse(&a->prom.range, arg) || a->prom.range <= 0)
-			argp_error(state, "--prom-range '%s' is not a duration such as 30d", arg);
-		break;
-	case OPT_PROM_STEP:
-		if (adp_duration_parse(&a->prom.step, arg) || a->prom.step <= 0)
-			argp_error(state, "--prom-step '%s' is not a duration such as 5m", arg);
-		break;
+	case OPT_PROM_RANGE: cmd_argp_duration(state, "--prom-range", arg, "a duration such as 30d", &a->prom.range); break;
+	case OPT_PROM_STEP: cmd_argp_duration(state, "--prom-step", arg, "a duration such as 5m", &a->prom.step); break;
 	case OPT_PROM_TOKEN: a->prom.bearer_token_file = arg; break;
 	case OPT_PROM_USER: a->prom.username = arg; break;
 	case OPT_PROM_PASSWORD: a->prom.password_file = arg; break;
 	case OPT_PROM_CA: a->prom.ca_file = arg; break;
-	case OPT_DRIVER: a->kube = cmd_kube_driver_arg(state, arg); break;
+	case OPT_DRIVER:
+		/* The plan is the same for every driver: only kubernetes has
+		 * something to do first, discovering the inventory. */
+		a->driver = cmd_argp_driver(state, arg)->name;
+		a->kube = !strcmp(a->driver, "kubernetes");
+		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
@@ -148,18 +144,12 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child children[] = {
-	{ &cmd_kube_conn_argp, 0, NULL, 0 },
-	{ &cmd_kube_plan_argp, 0, NULL, 0 },
-	{ 0 },
-};
-
 const struct argp cmd_plan_argp = {
 	options, parse, NULL,
 	"Forecast each component's load over the schedule's window, build waves and "
 	"placements that fit with the schedule's confidence, write the plan and show it.\v"
 	"Exit status: 0 nothing to change, 2 plan written, 3 no plan fits, 1 error.",
-	children, NULL, NULL,
+	cmd_kube_plan_children, NULL, NULL,
 };
 
 static void hm(char buf[8], int64_t t, const char *tz)

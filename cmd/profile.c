@@ -49,16 +49,8 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	long v;
 
 	switch (key) {
-	case 'c':
-		if (a->ncgroups == PROF_MAX_SELECTORS)
-			argp_error(state, "at most %d --cgroup", PROF_MAX_SELECTORS);
-		a->cgroups[a->ncgroups++] = arg;
-		break;
-	case 'n':
-		if (a->nnames == PROF_MAX_SELECTORS)
-			argp_error(state, "at most %d --name", PROF_MAX_SELECTORS);
-		a->names[a->nnames++] = arg;
-		break;
+	case 'c': cmd_argp_push(state, "--cgroup", a->cgroups, &a->ncgroups, PROF_MAX_SELECTORS, arg); break;
+	case 'n': cmd_argp_push(state, "--name", a->names, &a->nnames, PROF_MAX_SELECTORS, arg); break;
 	case 'p':
 		errno = 0;
 		v = strtol(arg, &end, 10);
@@ -81,12 +73,10 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--interval '%s' is not a duration from 1s to 1d", arg);
 		break;
 	case OPT_DURATION:
-		if (adp_duration_parse(&a->duration, arg) || a->duration <= 0)
-			argp_error(state, "--duration '%s' is not a positive duration such as 1h", arg);
+		cmd_argp_duration(state, "--duration", arg, "a positive duration such as 1h", &a->duration);
 		break;
 	case OPT_ROTATE_TIME:
-		if (adp_duration_parse(&a->rotate_time, arg) || a->rotate_time <= 0)
-			argp_error(state, "--rotate-time '%s' is not a positive duration such as 1d", arg);
+		cmd_argp_duration(state, "--rotate-time", arg, "a positive duration such as 1d", &a->rotate_time);
 		break;
 	case OPT_ROTATE_SIZE:
 		if (adp_quantity_parse(&a->rotate_size, arg) || a->rotate_size < 4096)

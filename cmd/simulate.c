@@ -23,7 +23,6 @@ struct sim_args {
 static const struct argp_option options[] = {
 	{ "history", 'H', "FILE", 0, "Actual load, long-format CSV or JSON (repeatable)", 0 },
 	{ "inventory", 'i', "FILE", 0, "Read actual load from this inventory's own history sources", 0 },
-	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
 	{ 0 },
 };
 
@@ -32,20 +31,10 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	struct sim_args *a = state->input;
 
 	switch (key) {
-	case 'H':
-		if (a->nhistory == SIM_MAX_HISTORY)
-			argp_error(state, "at most %d history files", SIM_MAX_HISTORY);
-		a->history[a->nhistory++] = arg;
-		break;
+	case 'H': cmd_argp_push(state, "history files", a->history, &a->nhistory, SIM_MAX_HISTORY, arg); break;
 	case 'i': a->inventory = arg; break;
-	case 'o':
-		a->json = cmd_argp_output(state, arg);
-		break;
-	case ARGP_KEY_ARG:
-		if (a->plan)
-			argp_error(state, "one plan at a time");
-		a->plan = arg;
-		break;
+	case ARGP_KEY_INIT: state->child_inputs[0] = &a->json; break;
+	case ARGP_KEY_ARG: cmd_argp_plan(state, &a->plan, arg); break;
 	case ARGP_KEY_END:
 		if (!a->plan)
 			argp_error(state, "name the plan to simulate");
@@ -66,7 +55,7 @@ const struct argp cmd_simulate_argp = {
 	"(static peak, VPA-like P90 x 1.15 with a 24 h half-life, reactive last value x 1.15) and "
 	"VPA-like scaled to the plan's reserved capacity.\v"
 	"Exit status: 0 on success, 1 on an error.",
-	NULL, NULL, NULL,
+	cmd_output_children, NULL, NULL,
 };
 
 static void print_json(const struct part_sim *s)
@@ -172,7 +161,7 @@ int cmd_simulate(int argc, char **argv)
 	ho.step = p.step;
 	ho.max_gap = p.step * 4;
 	if (a.inventory) {
-		if (inventory_load(&inv, a.inventory) ||
+		if (inventory_load(&inv, a.inventory) || cmd_inventory_check_drivers(&inv) ||
 		    inventory_load_history(&h, &inv, a.history, a.nhistory, &ho, &files, &nfiles)) {
 			cmd_error_last(NULL);
 			goto done;
@@ -207,8 +196,6 @@ done:
 	history_release(&h);
 	inventory_release(&inv);
 	plan_release(&p);
-	for (i = 0; i < nfiles; i++)
-		free(files[i]);
-	free(files);
+	cmd_strv_free(files, nfiles);
 	return rc;
 }

@@ -23,7 +23,6 @@ struct validate_args {
 static const struct argp_option options[] = {
 	{ "kind", 'k', "KIND", 0, "inventory, schedule, plan or history (default: detected)", 0 },
 	{ "inventory", 'i', "FILE", 0, "Check a schedule's partitions against this inventory", 0 },
-	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
 	{ 0 },
 };
 
@@ -39,9 +38,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		a->kind = arg;
 		break;
 	case 'i': a->inventory = arg; break;
-	case 'o':
-		a->json = cmd_argp_output(state, arg);
-		break;
+	case ARGP_KEY_INIT: state->child_inputs[0] = &a->json; break;
 	case ARGP_KEY_ARG:
 		if (a->nfiles == MAX_FILES)
 			argp_error(state, "at most %d files at once", MAX_FILES);
@@ -62,7 +59,7 @@ const struct argp cmd_validate_argp = {
 	"Check inventory, schedule, plan and history files: every problem is reported with "
 	"the file, line and field at fault.\v"
 	"Exit status: 0 when every file is valid, 1 otherwise.",
-	NULL, NULL, NULL,
+	cmd_output_children, NULL, NULL,
 };
 
 /* Guesses the kind from the file: CSV is history; JSON by its fields. */
@@ -103,6 +100,10 @@ static int check(const struct validate_args *a, const char *path, char *summary,
 		struct inventory inv;
 		if ((rc = inventory_load(&inv, path)))
 			return rc;
+		if ((rc = cmd_inventory_check_drivers(&inv))) {
+			inventory_release(&inv);
+			return rc;
+		}
 		snprintf(summary, len, "inventory: %zu partitions, %zu components", inv.nparts, inv.ncomps);
 		inventory_release(&inv);
 	} else if (!strcmp(kind, "schedule")) {
@@ -110,6 +111,10 @@ static int check(const struct validate_args *a, const char *path, char *summary,
 		struct schedule s;
 		if (a->inventory && (rc = inventory_load(&inv, a->inventory)))
 			return rc;
+		if (a->inventory && (rc = cmd_inventory_check_drivers(&inv))) {
+			inventory_release(&inv);
+			return rc;
+		}
 		rc = schedule_load(&s, path, a->inventory ? &inv : NULL);
 		inventory_release(&inv);
 		if (rc)

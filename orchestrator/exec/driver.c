@@ -26,12 +26,13 @@ int orch_exec_init(struct orch_exec *e, const char *hook, const char *state_dir)
 	char dir[1024];
 
 	memset(e, 0, sizeof(*e));
+	atomic_init(&e->cancel, 0);
 	if (stat(hook, &st))
 		return adp_error_set(ADP_EINPUT, "hook '%s': %s", hook, strerror(errno));
 	if (!S_ISREG(st.st_mode) || access(hook, X_OK))
 		return adp_error_set(ADP_EINPUT, "hook '%s' is not an executable file", hook);
 	snprintf(dir, sizeof(dir), "%s/logs", state_dir);
-	if (mkdir(dir, 0700) && errno != EEXIST)
+	if ((mkdir(state_dir, 0700) && errno != EEXIST) || (mkdir(dir, 0700) && errno != EEXIST))
 		return adp_error_set(ADP_ESYS, "cannot create '%s': %s", dir, strerror(errno));
 	e->hook = realpath(hook, NULL);
 	if (!e->hook || asprintf(&e->log, "%s/hook.log", dir) < 0) {
@@ -77,11 +78,24 @@ reap:
 	kill(-pid, SIGKILL); /* children it left behind */
 }
 
+/* Non-zero, with the reason set, once the call is past its deadline or
+ * the engine cancelled it. */
+static int hook_ended(struct orch_exec *e, const char *phase, int64_t deadline, int64_t timeout)
+{
+	if (atomic_load(&e->cancel))
+		return adp_error_set(ADP_ESYS, "hook '%s' %s: cancelled", e->hook, phase);
+	if (now_ms() >= deadline)
+		return adp_error_set(ADP_ESYS, "hook '%s' %s timed out after %llds", e->hook, phase,
+				     (long long)timeout);
+	return 0;
+}
+
 /* Runs `hook phase` with input on stdin and its stdout into out (capped).
  * stdin is a socket so that a hook which never reads it cannot raise
  * SIGPIPE in the engine. *status is the exit status, 128+signal when
- * killed. Fails on a timeout or when the output passes the cap. */
-static int run_hook(const struct orch_exec *e, const char *phase, const char *input, int64_t timeout,
+ * killed. Fails on a timeout, a cancel, or when the output passes the
+ * cap; the hook's process group is ended then. */
+static int run_hook(struct orch_exec *e, const char *phase, const char *input, int64_t timeout,
 		    struct adp_buf *out, int *status)
 {
 	int in[2] = { -1, -1 }, outp[2] = { -1, -1 }, logfd = -1, st = 0, rc = 0;
@@ -122,14 +136,10 @@ static int run_hook(const struct orch_exec *e, const char *phase, const char *in
 		char chunk[8192];
 		ssize_t n;
 
-		if (left <= 0) {
-			stop_group(pid, &st);
-			pid = -1;
-			rc = adp_error_set(ADP_ESYS, "hook '%s' %s timed out after %llds", e->hook, phase,
-					   (long long)timeout);
+		/* Short polls, so that a cancel is seen within 100 ms. */
+		if ((rc = hook_ended(e, phase, deadline, timeout)))
 			goto done;
-		}
-		if (poll(pf, 2, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR) {
+		if (poll(pf, 2, (int)(left > 100 ? 100 : left)) < 0 && errno != EINTR) {
 			rc = adp_error_set(ADP_ESYS, "poll: %s", strerror(errno));
 			goto done;
 		}
@@ -147,8 +157,6 @@ static int run_hook(const struct orch_exec *e, const char *phase, const char *in
 			if (n == 0)
 				break;
 			if (n > 0 && adp_buf_add(out, chunk, (size_t)n)) {
-				stop_group(pid, &st);
-				pid = -1;
 				rc = adp_error_set(ADP_EINPUT, "hook '%s' %s: output exceeds %zu bytes", e->hook,
 						   phase, ORCH_EXEC_MAX_OUTPUT);
 				goto done;
@@ -157,13 +165,8 @@ static int run_hook(const struct orch_exec *e, const char *phase, const char *in
 	}
 	/* stdout closed: wait for the exit within what is left of the time. */
 	while (waitpid(pid, &st, WNOHANG) == 0) {
-		if (now_ms() >= deadline) {
-			stop_group(pid, &st);
-			pid = -1;
-			rc = adp_error_set(ADP_ESYS, "hook '%s' %s timed out after %llds", e->hook, phase,
-					   (long long)timeout);
+		if ((rc = hook_ended(e, phase, deadline, timeout)))
 			goto done;
-		}
 		usleep(20000);
 	}
 	kill(-pid, SIGKILL); /* anything it left running in its group */
@@ -209,7 +212,7 @@ static json_t *placement_obj(const struct plan_placement *x)
 }
 
 /* Serialises doc (stealing it), runs the hook, and judges the exit. */
-static int call(const struct orch_exec *e, const char *phase, json_t *doc, int64_t timeout,
+static int call(struct orch_exec *e, const char *phase, json_t *doc, int64_t timeout,
 		struct adp_buf *out, int *status, const char *what)
 {
 	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -262,9 +265,12 @@ static int exec_check(void *ctx, const struct plan *p)
 	return rc;
 }
 
-static int exec_act(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len)
+/* Runs the hook's act for step s about placement x (NULL: the step is
+ * about a partition or an absorbed replica); msg gets the first line of
+ * its stdout. */
+static int exec_act(struct orch_exec *e, const struct plan *p, const struct plan_step *s,
+		    const struct plan_placement *x, char *msg, size_t len)
 {
-	struct orch_exec *e = ctx;
 	struct adp_buf out = ADP_BUF_INIT;
 	char what[128];
 	json_t *step = json_pack("{s:I, s:I, s:s, s:s?, s:s?, s:I, s:s?, s:I}", "id", (json_int_t)s->id,
@@ -272,10 +278,11 @@ static int exec_act(void *ctx, const struct plan *p, const struct plan_step *s, 
 				 "component", s->component, "replica", (json_int_t)s->replica, "target",
 				 s->target, "timeout", (json_int_t)s->timeout);
 	json_t *doc = step ? json_pack("{s:s, s:o, s:o, s:o}", "phase", "act", "plan", plan_ref(p), "step",
-				       step, "placement", placement_obj(plan_step_moved(p, s)))
+				       step, "placement", placement_obj(x))
 			   : NULL;
 	int status, rc;
 
+	atomic_store(&e->cancel, 0);
 	snprintf(what, sizeof(what), "step %zu (%s)", s->id, s->action);
 	rc = call(e, "act", doc, s->timeout > 0 ? s->timeout : e->timeout, &out, &status, what);
 	if (!rc && len) {
@@ -285,6 +292,33 @@ static int exec_act(void *ctx, const struct plan *p, const struct plan_step *s, 
 	}
 	adp_buf_release(&out);
 	return rc;
+}
+
+/* A step about a moved replica: the placement is its target and allocation. */
+static int exec_op_moved(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len)
+{
+	return exec_act(ctx, p, s, plan_step_moved(p, s), msg, len);
+}
+
+/* resize and restore_size: the placement is the staying replica's. */
+static int exec_op_stayer(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len)
+{
+	return exec_act(ctx, p, s, plan_step_stayer(p, s), msg, len);
+}
+
+/* A partition's update and check, and an absorbed replica's steps: no
+ * placement. */
+static int exec_op_plain(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len)
+{
+	return exec_act(ctx, p, s, NULL, msg, len);
+}
+
+/* The engine's thread asks the hook under way to stop. */
+static void exec_cancel(void *ctx)
+{
+	struct orch_exec *e = ctx;
+
+	atomic_store(&e->cancel, 1);
 }
 
 /* stdout is {"cpu": 0.8, "memory": 1.2e9, ...}; {} or exit 3 is no data. */
@@ -352,16 +386,38 @@ static int exec_grow(void *ctx, const struct plan *p, const struct plan_placemen
 	return rc;
 }
 
-/* Every action goes through exec_act for now. */
-static const orch_act_fn exec_ops[PLAN_ACTION_COUNT] = { [0 ... PLAN_ACTION_COUNT - 1] = exec_act };
+/* Every action reaches the hook (the hook decides what it means); the
+ * slot says which placement the document carries. */
+static const orch_act_fn exec_ops[PLAN_ACTION_COUNT] = {
+	[PLAN_CREATE_PARTITION] = exec_op_moved,
+	[PLAN_START_SHADOW] = exec_op_moved,
+	[PLAN_HEALTH_CHECK] = exec_op_moved,
+	[PLAN_CANARY] = exec_op_moved,
+	[PLAN_VERIFY_SHADOW] = exec_op_moved,
+	[PLAN_SWITCH_TRAFFIC] = exec_op_moved,
+	[PLAN_DRAIN] = exec_op_moved,
+	[PLAN_STOP_ORIGINAL] = exec_op_moved,
+	[PLAN_RUN_UPDATE] = exec_op_plain,
+	[PLAN_VERIFY_PARTITION] = exec_op_plain,
+	[PLAN_START_ORIGINAL] = exec_op_moved,
+	[PLAN_HEALTH_CHECK_ORIGINAL] = exec_op_moved,
+	[PLAN_SWITCH_BACK] = exec_op_moved,
+	[PLAN_STOP_SHADOW] = exec_op_moved,
+	[PLAN_CLEANUP] = exec_op_moved,
+	[PLAN_DRAIN_ABSORBED] = exec_op_plain,
+	[PLAN_STOP_ABSORBED] = exec_op_plain,
+	[PLAN_START_ABSORBED] = exec_op_plain,
+	[PLAN_HEALTH_CHECK_ABSORBED] = exec_op_plain,
+	[PLAN_UNDRAIN_ABSORBED] = exec_op_plain,
+	[PLAN_RESIZE] = exec_op_stayer,
+	[PLAN_RESTORE_SIZE] = exec_op_stayer,
+	[PLAN_REMOVE_PARTITION] = exec_op_moved,
+	[PLAN_RESTORE_TRAFFIC] = exec_op_moved,
+	[PLAN_UNDRAIN] = exec_op_moved,
+};
 
 void orch_exec_driver(struct orch_driver *d, struct orch_exec *e)
 {
-	memset(d, 0, sizeof(*d));
-	memset(d, 0, sizeof(*d));
-	d->ctx = e;
-	d->check = exec_check;
-	d->ops = exec_ops;
-	d->sample = exec_sample;
-	d->grow = exec_grow;
+	*d = (struct orch_driver){ .ctx = e, .check = exec_check, .ops = exec_ops, .sample = exec_sample,
+				   .grow = exec_grow, .cancel = exec_cancel };
 }

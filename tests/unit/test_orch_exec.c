@@ -3,6 +3,7 @@
  * checks, and timeouts that end the hook's whole process group. */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ static const char hook_text[] =
 	"    f.write(json.dumps({'argv': phase, 'doc': doc}) + '\\n')\n"
 	"if phase == 'check' and mode == 'refuse':\n"
 	"    print('no such cluster', file=sys.stderr); sys.exit(1)\n"
-	"if phase == 'check' and mode == 'slow':\n"
+	"if (phase == 'check' and mode == 'slow') or (phase == 'act' and mode == 'slowact'):\n"
 	"    child = os.fork()\n"
 	"    if child == 0:\n"
 	"        time.sleep(60); os._exit(0)\n"
@@ -138,6 +139,8 @@ Test(orch_exec, every_step_reaches_the_hook_in_order)
 		if (plan.steps[k].component && !strcmp(plan.steps[k].action, "create_partition"))
 			cr_assert(json_is_object(json_object_get(doc, "placement")),
 				  "a move's step carries the placement and its allocation");
+		if (plan.steps[k].act == PLAN_RUN_UPDATE)
+			cr_assert(json_is_null(json_object_get(doc, "placement")), "a partition's step has no placement");
 		k++;
 	}
 	cr_assert_eq(k, plan.nsteps);
@@ -278,4 +281,53 @@ Test(orch_exec, init_refuses_what_cannot_run)
 	cr_assert_eq(chmod(hook, 0600), 0);
 	cr_assert_eq(orch_exec_init(&e, hook, dir), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "is not an executable file"), "%s", adp_error_last());
+}
+
+struct cancel_job {
+	struct orch_driver d;
+	int rc;
+	char err[512]; /* the worker's last error (errors are per thread) */
+};
+
+static void *act_slow(void *arg)
+{
+	struct cancel_job *j = arg;
+	struct plan_step s = plan.steps[0];
+	char msg[64];
+
+	s.timeout = 60;
+	j->rc = j->d.ops[s.act](j->d.ctx, &plan, &s, msg, sizeof(msg));
+	snprintf(j->err, sizeof(j->err), "%s", adp_error_last());
+	return NULL;
+}
+
+Test(orch_exec, a_cancelled_act_ends_the_hook_and_returns)
+{
+	struct cancel_job j = { 0 };
+	struct orch_exec e;
+	char pidfile[160], buf[32] = { 0 };
+	pthread_t th;
+	FILE *f = NULL;
+	pid_t child;
+	int i;
+
+	setenv("HOOK_MODE", "slowact", 1);
+	cr_assert_eq(orch_exec_init(&e, hook, dir), 0, "%s", adp_error_last());
+	orch_exec_driver(&j.d, &e);
+	cr_assert_not_null(j.d.cancel, "every driver can be cancelled");
+	cr_assert_eq(pthread_create(&th, NULL, act_slow, &j), 0);
+	snprintf(pidfile, sizeof(pidfile), "%s.pid", calls);
+	for (i = 0; i < 100 && !(f = fopen(pidfile, "r")); i++)
+		usleep(50000);
+	cr_assert_not_null(f, "the hook never started");
+	cr_assert_not_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	child = (pid_t)atol(buf);
+	j.d.cancel(j.d.ctx);
+	pthread_join(th, NULL);
+	cr_assert_eq(j.rc, ADP_ESYS);
+	cr_assert(strstr(j.err, "act: cancelled"), "%s", j.err);
+	usleep(200000);
+	cr_assert(!alive(child), "the hook's child %ld still runs", (long)child);
+	orch_exec_release(&e);
 }

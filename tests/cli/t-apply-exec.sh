@@ -1,0 +1,151 @@
+# apply --driver exec: a real hook program carried through a whole plan
+# made by `plan`, a crash and --resume, a failing act and its rollback,
+# --rollback, and the mistakes a user makes with --hook.
+
+EX="$TMP/exec"
+mkdir -p "$EX"
+EXNOW="--now 2018-05-06T00:00:00Z"
+cat >"$EX/inv.json" <<JSON
+{"partitions": [
+  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}},
+  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}}],
+ "components": [{"name": "web", "tier": 0, "replicas": 1, "placement": ["node-a"],
+  "min": {"cpu": 0.1, "memory": "64MiB"},
+  "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
+   "time_column": "TimeStamp", "time_format": "rfc3339",
+   "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}}}]}
+JSON
+cat >"$EX/sched.json" <<JSON
+{"name": "x", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
+ "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
+ "plan_ttl": "24h", "period": "1d"}
+JSON
+# The hook: one line per call ("PHASE ID ACTION") in $HOOK_CALLS; an act
+# of $HOOK_FAIL fails; a sample reports the placement's median forecast.
+cat >"$EX/hook" <<'HOOK'
+#!/usr/bin/python3
+import json, os, sys
+phase = sys.argv[1]
+doc = json.load(sys.stdin)
+step = doc.get('step') or {}
+with open(os.environ['HOOK_CALLS'], 'a') as f:
+    f.write('%s %s %s\n' % (phase, step.get('id', '-'), step.get('action', '-')))
+if phase == 'act' and step.get('action') == os.environ.get('HOOK_FAIL'):
+    print('cannot ' + step['action'], file=sys.stderr)
+    sys.exit(2)
+if phase == 'sample':
+    p = doc['placement']['p50_peak']
+    print(json.dumps({'cpu': p['cpu'], 'memory': p['memory']}))
+elif phase == 'act':
+    print('did ' + step['action'])
+HOOK
+chmod 755 "$EX/hook"
+HOOK_CALLS="$EX/calls"
+export HOOK_CALLS
+EXAPPLY="apply --driver exec --hook $EX/hook $EXNOW -d $EX/st"
+
+run "exec: plan --driver exec is an ordinary plan" 2 plan --driver exec -i "$EX/inv.json" -s "$EX/sched.json" $EXNOW \
+	-f "$EX/plan.json" && expect_out "15 steps to apply, 9 to roll back"
+# The forward steps of the plan, as the hook should see them.
+/usr/bin/python3 -c 'import json, sys
+for s in json.load(open(sys.argv[1]))["steps"]: print("act", s["id"], s["action"])' "$EX/plan.json" >"$EX/want"
+# ex_acts FILE: the act lines of the calls, in order.
+ex_acts() { grep '^act ' "$HOOK_CALLS" >"$1"; }
+ex_same() {
+	name=$1
+	if cmp -s "$2" "$3"; then ok; else bad "hook saw: $(tr '\n' ';' <"$2") expected: $(tr '\n' ';' <"$3")"; fi
+}
+
+# --- a whole apply -------------------------------------------------------------
+rm -rf "$EX/st" "$HOOK_CALLS"
+run "exec: apply through the hook" 0 $EXAPPLY "$EX/plan.json" && expect_out "applied: 15 steps done"
+name="exec: the hook's first call is check"
+if [ "$(head -n 1 "$HOOK_CALLS")" = "check - -" ]; then ok; else bad "first call: $(head -n 1 "$HOOK_CALLS")"; fi
+ex_acts "$EX/got"
+ex_same "exec: the hook saw every step in order" "$EX/got" "$EX/want"
+name="exec: monitoring sampled through the hook"
+if grep -q '^sample ' "$HOOK_CALLS"; then ok; else bad "no sample call"; fi
+name="exec: the act's first stdout line is the step's message"
+if grep -q '"did run_update"' "$EX/st/run.json"; then ok; else bad "run record lacks the hook's message"; fi
+
+# --- killed mid-way, then resumed ----------------------------------------------
+rm -rf "$EX/st" "$HOOK_CALLS"
+ADPART_TEST_CRASH_AFTER_STEP=5
+export ADPART_TEST_CRASH_AFTER_STEP
+run "exec: apply killed after step 5" 137 $EXAPPLY "$EX/plan.json"
+unset ADPART_TEST_CRASH_AFTER_STEP
+ex_acts "$EX/got1"
+head -n 5 "$EX/want" >"$EX/want1"
+ex_same "exec: steps 1 to 5 ran before the crash" "$EX/got1" "$EX/want1"
+rm -f "$HOOK_CALLS"
+run "exec: --resume finishes it" 0 $EXAPPLY --resume "$EX/plan.json" && expect_out "applied: 15 steps done"
+ex_acts "$EX/got2"
+tail -n +6 "$EX/want" >"$EX/want2"
+ex_same "exec: --resume ran steps 6 to 15, none twice" "$EX/got2" "$EX/want2"
+
+# --- a failing act rolls back ----------------------------------------------------
+rm -rf "$EX/st" "$HOOK_CALLS"
+HOOK_FAIL=run_update
+export HOOK_FAIL
+run "exec: a failing act rolls back (exit 4)" 4 $EXAPPLY "$EX/plan.json" &&
+	expect_err "completed steps were rolled back"
+unset HOOK_FAIL
+# After run_update (step 9), the inverses of steps 8 to 1 that have one.
+printf '%s\n' "act 8 start_original" "act 7 undrain" "act 6 restore_traffic" "act 4 restore_traffic" \
+	"act 2 stop_shadow" "act 1 remove_partition" >"$EX/want3"
+sed -n '/^act 9 run_update$/,$p' "$HOOK_CALLS" | grep '^act ' | tail -n +2 >"$EX/got3"
+ex_same "exec: the hook saw the inverse actions in reverse order" "$EX/got3" "$EX/want3"
+name="exec: the hook's stderr is in the state dir's log"
+if grep -q "cannot run_update" "$EX/st/logs/hook.log"; then ok; else bad "logs/hook.log lacks the hook's stderr"; fi
+name="exec: run record"
+if grep -q 'exit status 2' "$EX/st/run.json"; then ok; else bad "run.json lacks the hook's exit status"; fi
+
+# --- --rollback after a crash ------------------------------------------------------
+rm -rf "$EX/st" "$HOOK_CALLS"
+ADPART_TEST_CRASH_AFTER_STEP=4
+export ADPART_TEST_CRASH_AFTER_STEP
+run "exec: apply killed after step 4" 137 $EXAPPLY "$EX/plan.json"
+unset ADPART_TEST_CRASH_AFTER_STEP
+rm -f "$HOOK_CALLS"
+run "exec: --rollback undoes the journaled steps" 4 $EXAPPLY --rollback "$EX/plan.json"
+printf '%s\n' "act 4 restore_traffic" "act 2 stop_shadow" "act 1 remove_partition" >"$EX/want4"
+ex_acts "$EX/got4"
+ex_same "exec: --rollback ran the inverses through the hook" "$EX/got4" "$EX/want4"
+
+# --- a hook that refuses the plan ----------------------------------------------------
+printf '#!/bin/sh\necho "no such cluster" >&2\nexit 1\n' >"$EX/refuse"
+chmod 755 "$EX/refuse"
+rm -rf "$EX/st"
+run "exec: a hook refusing the check changes nothing (exit 6)" 6 apply --driver exec --hook "$EX/refuse" $EXNOW \
+	-d "$EX/st" "$EX/plan.json" && expect_err "hook check refused the plan: exit status 1"
+
+# --- what a user gets wrong -------------------------------------------------------------
+run "exec: --driver exec without --hook" 64 apply --driver exec "$EX/plan.json" &&
+	expect_err "--driver exec needs --hook PATH"
+run "exec: --hook without --driver exec" 64 apply --hook "$EX/hook" "$EX/plan.json" &&
+	expect_err "--hook is for --driver exec"
+run "exec: --hook without a value" 64 apply --driver exec "$EX/plan.json" --hook
+run "exec: a hook that does not exist" 1 apply --driver exec --hook "$EX/nope" $EXNOW -d "$EX/st" "$EX/plan.json" &&
+	expect_err "hook '$EX/nope': No such file or directory"
+chmod 644 "$EX/refuse"
+run "exec: a hook that is not executable" 1 apply --driver exec --hook "$EX/refuse" $EXNOW -d "$EX/st" \
+	"$EX/plan.json" && expect_err "hook '$EX/refuse' is not an executable file"
+run "exec: a directory is not a hook" 1 apply --driver exec --hook "$EX" $EXNOW -d "$EX/st" "$EX/plan.json" &&
+	expect_err "is not an executable file"
+run "exec: an unknown driver lists the registry" 64 apply --driver nomad "$EX/plan.json" &&
+	expect_err "unknown driver 'nomad': expected local, kubernetes or exec"
+run "exec: plan with an unknown driver lists the registry" 64 plan --driver nomad -s "$EX/sched.json" &&
+	expect_err "unknown driver 'nomad': expected local, kubernetes or exec"
+
+# --- every driver checks its own inventory sections, whichever driver runs -------------
+sed 's/"min": {"cpu": 0.1, "memory": "64MiB"},/&\
+  "kubernetes": {"namespace": "shop", "kind": "DaemonSet", "name": "web"},/' "$EX/inv.json" >"$EX/inv-kbad.json"
+EXKBAD="$EX/inv-kbad.json:6: components\[0\]\.kubernetes\.kind: 'DaemonSet' is not Deployment or StatefulSet"
+run "exec: validate checks the kubernetes section" 1 validate "$EX/inv-kbad.json" && expect_err "$EXKBAD"
+run "exec: validate checks the kubernetes section of a schedule's inventory" 1 validate -i "$EX/inv-kbad.json" \
+	"$EX/sched.json" && expect_err "$EXKBAD"
+run "exec: apply refuses a bad kubernetes section (exit 6)" 6 $EXAPPLY -i "$EX/inv-kbad.json" "$EX/plan.json" &&
+	expect_err "refused: $EXKBAD"
+run "exec: forecast checks the kubernetes section" 1 forecast -i "$EX/inv-kbad.json" -s "$EX/sched.json" $EXNOW &&
+	expect_err "$EXKBAD"
+unset HOOK_CALLS
