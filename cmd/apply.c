@@ -221,7 +221,7 @@ int cmd_apply(int argc, char **argv)
 		cmd_error("the plan names no inventory: use --inventory");
 		goto done;
 	}
-	if ((rc = inventory_load(&inv, ip))) {
+	if ((rc = cmd_inventory_load(&inv, ip))) {
 		cmd_error_last("refused");
 		goto done;
 	}

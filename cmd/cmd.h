@@ -49,6 +49,13 @@ const char *cmd_red(FILE *f);
 const char *cmd_green(FILE *f);
 const char *cmd_reset(FILE *f);
 
+struct inventory;
+/* inventory_load, then the check of the drivers' sections (today the
+ * local driver's, orch_local_config_check): every command that reads an
+ * inventory goes through here, so that the sections' errors are the same
+ * everywhere. *inv is written only on success. */
+int cmd_inventory_load(struct inventory *inv, const char *path);
+
 /* Formats a quantity of resource r for people: "1.5 cores", "2.0 GiB". */
 void cmd_format_amount(char buf[48], int r, double v);
 

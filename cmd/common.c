@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "orchestrator/local/driver.h"
+#include "partition/inventory.h"
 #include "util/error.h"
 #include "util/resource.h"
 #include "util/timeutil.h"
@@ -28,6 +30,21 @@ void cmd_error_last(const char *context)
 		cmd_error("%s: %s", context, *msg ? msg : "unknown error");
 	else
 		cmd_error("%s", *msg ? msg : "unknown error");
+}
+
+int cmd_inventory_load(struct inventory *inv, const char *path)
+{
+	struct inventory in;
+	int rc;
+
+	if ((rc = inventory_load(&in, path)))
+		return rc;
+	if ((rc = orch_local_config_check(&in))) {
+		inventory_release(&in);
+		return rc;
+	}
+	*inv = in;
+	return 0;
 }
 
 int cmd_parse_output(const char *s)

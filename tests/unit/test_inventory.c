@@ -6,47 +6,10 @@
 
 #include "partition/inventory.h"
 #include "tests/unit/helpers.h"
+#include "tests/unit/invfix.h"
 #include "util/error.h"
 
 TestSuite(inventory, .init = t_setup, .fini = t_teardown);
-
-/* Four partitions; components[3] carries the field under test, in a
- * layout where every value has its own line. */
-static const char *inv_text(const char *part0_extra, const char *comp3_min, const char *comp3_rest)
-{
-	static char buf[4096];
-
-	snprintf(buf, sizeof(buf),
-		 "{\n"
-		 "  \"partitions\": [\n"
-		 "    {\n"
-		 "      \"name\": \"p1\",\n"
-		 "      \"zone\": \"z1\",%s\n"
-		 "      \"capacity\": {\"cpu\": 4, \"memory\": \"8GiB\", \"net\": \"1Gbit/s\"}\n"
-		 "    },\n"
-		 "    {\"name\": \"p2\", \"capacity\": {\"cpu\": 4, \"memory\": \"8GiB\"}},\n"
-		 "    {\"name\": \"p3\", \"capacity\": {\"cpu\": 4, \"memory\": \"8GiB\"}},\n"
-		 "    {\"name\": \"p4\", \"capacity\": {\"cpu\": 4, \"memory\": \"8GiB\"}}\n"
-		 "  ],\n"
-		 "  \"components\": [\n"
-		 "    {\"name\": \"c0\", \"placement\": [\"p1\"]},\n"
-		 "    {\"name\": \"c1\", \"tier\": 1, \"replicas\": 2, \"placement\": [\"p1\", \"p2\"]},\n"
-		 "    {\"name\": \"c2\", \"placement\": [\"p3\"], \"min\": {\"cpu\": 0.5, \"memory\": \"512MiB\"}},\n"
-		 "    {\n"
-		 "      \"name\": \"c3\",\n"
-		 "      \"min\": {\n"
-		 "        \"cpu\": %s,\n"
-		 "        \"memory\": \"1GiB\"\n"
-		 "      },\n"
-		 "      %s\n"
-		 "    }\n"
-		 "  ]\n"
-		 "}\n",
-		 part0_extra, comp3_min, comp3_rest);
-	return buf;
-}
-
-static const char *good_rest = "\"placement\": [\"p4\"]";
 
 /* Loads text as inv.json and expects failure with needle in the message. */
 static void expect_error(const char *text, const char *needle)
@@ -58,14 +21,6 @@ static void expect_error(const char *text, const char *needle)
 	t_assert_msg(needle);
 	/* Out-params are written only on success. */
 	cr_assert_eq(inv.nparts, (size_t)0x5a5a5a5a5a5a5a5aULL);
-}
-
-static char *at_line(const char *text, const char *needle, const char *path)
-{
-	static char buf[256];
-
-	snprintf(buf, sizeof(buf), "inv.json:%d: %s: ", t_line_of(text, needle), path);
-	return buf;
 }
 
 Test(inventory, demo_loads)
@@ -312,101 +267,5 @@ Test(inventory, load_history_errors)
 	for (i = 0; i < nfiles; i++)
 		free(files[i]);
 	free(files);
-	inventory_release(&inv);
-}
-
-/* apply's sections (run, health, traffic, cgroup, verify) are checked at
- * load time, with the line and path of the field at fault. */
-static void expect_local(const char *rest, const char *needle, const char *path, const char *msg)
-{
-	char full[1024];
-	const char *text;
-
-	snprintf(full, sizeof(full), "\"placement\": [\"p4\"],\n      %s", rest);
-	text = inv_text("", "0.25", full);
-	expect_error(text, at_line(text, needle, path));
-	t_assert_msg(msg);
-}
-
-Test(inventory, run_section_errors)
-{
-	expect_local("\"run\": {\n        \"argv\": \"python3 -m http.server\"\n      }", "\"python3 -m",
-		     "components[3].run.argv", "never a shell string");
-	expect_local("\"run\": {\n        \"argv\": [\"\", \"x\"]\n      }", "[\"\"",
-		     "components[3].run.argv[0]", "expected a non-empty string");
-	expect_local("\"run\": {\n        \"cwd\": \"/srv\"\n      }", "\"run\"", "components[3].run",
-		     "missing required field 'argv'");
-	expect_local("\"run\": {\n        \"argv\": [\"x\"],\n        \"stop_grace\": -1\n      }", "-1",
-		     "components[3].run.stop_grace", "out of range");
-	expect_local("\"run\": {\n        \"argv\": [\"x\"],\n        \"ports\": {\n          \"p9\": 80\n        }\n      }",
-		     "\"p9\"", "components[3].run.ports.p9", "'p9' is not a partition of this inventory");
-	expect_local("\"run\": {\n        \"argv\": [\"x\"],\n        \"ports\": {\n          \"p1\": 70000\n        }\n      }",
-		     "70000", "components[3].run.ports.p1", "expected a port number from 1 to 65535");
-	expect_local("\"run\": {\n        \"argv\": [\"x\"],\n        \"env\": {\n          \"A-B\": \"1\"\n        }\n      }",
-		     "\"A-B\"", "components[3].run.env.A-B", "is not a variable name");
-	expect_local("\"run\": {\n        \"argv\": [\"x\"],\n        \"user\": \"root\"\n      }", "\"user\"",
-		     "components[3].run.user", "unknown field");
-}
-
-Test(inventory, health_and_traffic_errors)
-{
-	expect_local("\"health\": {\n        \"http\": \"ftp://x/\"\n      }", "\"ftp:", "components[3].health.http",
-		     "is not an http:// or https:// URL");
-	expect_local("\"health\": {\n        \"retries\": 3\n      }", "\"health\"", "components[3].health",
-		     "expected exactly one of 'http' (a URL) or 'command' (an argv)");
-	expect_local("\"health\": {\n        \"http\": \"http://x/\",\n        \"retries\": 0\n      }", "0\n",
-		     "components[3].health.retries", "out of range");
-	expect_local("\"health\": {\n        \"command\": [\"true\"],\n        \"interval\": 0.001\n      }", "0.001",
-		     "components[3].health.interval", "out of range");
-	expect_local("\"health\": {\n        \"http\": \"http://x/\",\n        \"expect_status\": 42\n      }", "42",
-		     "components[3].health.expect_status", "out of range");
-	expect_local("\"traffic\": {\n        \"backend\": \"be\"\n      }", "\"traffic\"", "components[3].traffic",
-		     "missing required field 'haproxy_socket'");
-	expect_local("\"traffic\": {\n        \"haproxy_socket\": \"/run/h.sock\",\n        \"backend\": \"be x\"\n      }",
-		     "\"be x\"", "components[3].traffic.backend", "HAProxy names take no spaces");
-	expect_local("\"traffic\": {\n        \"haproxy_socket\": \"/h.sock\",\n        \"backend\": \"be\",\n        \"max_errors\": 1.5\n      }",
-		     "1.5", "components[3].traffic.max_errors", "expected a whole number >= 0");
-	expect_local("\"traffic\": {\n        \"haproxy_socket\": \"/h.sock\",\n        \"backend\": \"be\",\n        \"canary_seconds\": -2\n      }",
-		     "-2", "components[3].traffic.canary_seconds", "out of range");
-}
-
-Test(inventory, cgroup_and_verify_errors)
-{
-	const char *text;
-
-	text = inv_text("\n      \"cgroup\": {\n        \"path\": \"../escape\"\n      },", "0.25", good_rest);
-	expect_error(text, at_line(text, "\"../escape\"", "partitions[0].cgroup.path"));
-	t_assert_msg("without '..'");
-	text = inv_text("\n      \"cgroup\": {\n        \"cpus\": \"all\"\n      },", "0.25", good_rest);
-	expect_error(text, at_line(text, "\"all\"", "partitions[0].cgroup.cpus"));
-	t_assert_msg("is not a cpu list");
-	text = inv_text("\n      \"cgroup\": {\n        \"device\": \"sda\"\n      },", "0.25", good_rest);
-	expect_error(text, at_line(text, "\"sda\"", "partitions[0].cgroup.device"));
-	t_assert_msg("neither a device path nor MAJOR:MINOR");
-	text = inv_text("\n      \"verify\": {\n        \"command\": []\n      },", "0.25", good_rest);
-	expect_error(text, at_line(text, "[]", "partitions[0].verify.command"));
-	t_assert_msg("expected an array of 1 to 256 strings");
-	text = inv_text("\n      \"verify\": {\n        \"command\": [\"true\"],\n        \"timeout\": 0\n      },", "0.25",
-			good_rest);
-	expect_error(text, at_line(text, "\"timeout\"", "partitions[0].verify.timeout"));
-	t_assert_msg("out of range");
-}
-
-Test(inventory, local_sections_accepted)
-{
-	struct inventory inv;
-	const char *text = inv_text(
-		"\n      \"cgroup\": {\"path\": \"adp/p1\", \"cpus\": \"0-1\", \"device\": \"8:0\"},\n"
-		"      \"verify\": {\"command\": [\"/bin/true\"], \"timeout\": 30},",
-		"0.25",
-		"\"placement\": [\"p4\"],\n"
-		"      \"run\": {\"argv\": [\"/usr/bin/python3\", \"-m\", \"http.server\", \"{port}\"], \"env\": {\"A_1\": \"x\"},\n"
-		"              \"cwd\": \"/tmp\", \"stop_grace\": 2, \"ports\": {\"p1\": 8080, \"p4\": 8081}},\n"
-		"      \"health\": {\"http\": \"http://127.0.0.1:{port}/\", \"retries\": 3, \"timeout\": 2, \"interval\": 0.2},\n"
-		"      \"traffic\": {\"haproxy_socket\": \"/run/haproxy.sock\", \"backend\": \"be_web\"}");
-
-	cr_assert_eq(inventory_load(&inv, t_write("inv.json", text)), 0, "%s", adp_error_last());
-	cr_assert_not_null(inv.parts[0].verify);
-	cr_assert_not_null(inv.comps[3].traffic);
 	inventory_release(&inv);
 }
