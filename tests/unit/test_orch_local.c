@@ -85,24 +85,30 @@ Test(orch_local_config, health_and_traffic_errors)
 
 Test(orch_local_config, cgroup_and_verify_errors)
 {
+	/* partitions[0]'s extra fields, the text its error's line is found
+	 * by, the path and the message. */
+	static const char *const cases[][4] = {
+		{ "\"cgroup\": {\n        \"path\": \"../escape\"\n      },", "\"../escape\"", "partitions[0].cgroup.path",
+		  "without '..'" },
+		{ "\"cgroup\": {\n        \"cpus\": \"all\"\n      },", "\"all\"", "partitions[0].cgroup.cpus",
+		  "is not a cpu list" },
+		{ "\"cgroup\": {\n        \"device\": \"sda\"\n      },", "\"sda\"", "partitions[0].cgroup.device",
+		  "neither a device path nor MAJOR:MINOR" },
+		{ "\"verify\": {\n        \"command\": []\n      },", "[]", "partitions[0].verify.command",
+		  "expected an array of 1 to 256 strings" },
+		{ "\"verify\": {\n        \"command\": [\"true\"],\n        \"timeout\": 0\n      },", "\"timeout\"",
+		  "partitions[0].verify.timeout", "out of range" },
+	};
+	char extra[256];
 	const char *text;
+	size_t i;
 
-	text = inv_text("\n      \"cgroup\": {\n        \"path\": \"../escape\"\n      },", "0.25", good_rest);
-	expect_refused(text, at_line(text, "\"../escape\"", "partitions[0].cgroup.path"));
-	t_assert_msg("without '..'");
-	text = inv_text("\n      \"cgroup\": {\n        \"cpus\": \"all\"\n      },", "0.25", good_rest);
-	expect_refused(text, at_line(text, "\"all\"", "partitions[0].cgroup.cpus"));
-	t_assert_msg("is not a cpu list");
-	text = inv_text("\n      \"cgroup\": {\n        \"device\": \"sda\"\n      },", "0.25", good_rest);
-	expect_refused(text, at_line(text, "\"sda\"", "partitions[0].cgroup.device"));
-	t_assert_msg("neither a device path nor MAJOR:MINOR");
-	text = inv_text("\n      \"verify\": {\n        \"command\": []\n      },", "0.25", good_rest);
-	expect_refused(text, at_line(text, "[]", "partitions[0].verify.command"));
-	t_assert_msg("expected an array of 1 to 256 strings");
-	text = inv_text("\n      \"verify\": {\n        \"command\": [\"true\"],\n        \"timeout\": 0\n      },", "0.25",
-			good_rest);
-	expect_refused(text, at_line(text, "\"timeout\"", "partitions[0].verify.timeout"));
-	t_assert_msg("out of range");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(extra, sizeof(extra), "\n      %s", cases[i][0]);
+		text = inv_text(extra, "0.25", good_rest);
+		expect_refused(text, at_line(text, cases[i][1], cases[i][2]));
+		t_assert_msg(cases[i][3]);
+	}
 }
 
 Test(orch_local_config, local_sections_accepted)
