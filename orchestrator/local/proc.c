@@ -279,6 +279,8 @@ int local_stop_inst(const struct orch_local *l, const struct inv_component *c, c
 	if (local_inst_pid(l, c->name, replica, part)) {
 		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
+		/* A cancel cuts the grace, not this: the pid file must not go
+		 * while its process lives (5 s at most). */
 		while (local_inst_pid(l, c->name, replica, part) && waited < grace_ms + 5000) {
 			usleep(50000);
 			waited += 50;

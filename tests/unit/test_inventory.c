@@ -54,24 +54,35 @@ Test(inventory, demo_loads)
 	inventory_release(NULL);
 }
 
+/* inventory_load_history of inv, with the long-format file extra (or
+ * none), until now, expecting rc; h stays loaded for the caller to
+ * release. The number of files read. */
+static size_t load_history(struct history *h, const struct inventory *inv, const char *extra, int64_t now, int rc)
+{
+	struct history_opts o = { 300, 3600, now };
+	const char *ex[1] = { extra };
+	char **files = NULL;
+	size_t nfiles = 0, i;
+
+	history_init(h);
+	cr_assert_eq(inventory_load_history(h, inv, ex, extra ? 1 : 0, &o, &files, &nfiles), rc, "%s",
+		     adp_error_last());
+	for (i = 0; i < nfiles; i++)
+		free(files[i]);
+	free(files);
+	return nfiles;
+}
+
 Test(inventory, demo_history_loads)
 {
 	struct inventory inv;
 	struct history h;
-	struct history_opts o = { 300, 3600, 1525564800 };
-	char **files = NULL;
-	size_t nfiles = 0, i;
+	size_t i;
 
 	cr_assert_eq(inventory_load(&inv, "testdata/demo/inventory.json"), 0);
-	history_init(&h);
-	cr_assert_eq(inventory_load_history(&h, &inv, NULL, 0, &o, &files, &nfiles), 0, "%s",
-		     adp_error_last());
+	cr_assert_gt(load_history(&h, &inv, NULL, 1525564800, 0), 0);
 	for (i = 0; i < inv.ncomps; i++)
 		cr_assert_not_null(history_find(&h, inv.comps[i].name, ADP_RES_CPU), "%s", inv.comps[i].name);
-	cr_assert_gt(nfiles, 0);
-	for (i = 0; i < nfiles; i++)
-		free(files[i]);
-	free(files);
 	history_release(&h);
 	inventory_release(&inv);
 }
@@ -124,28 +135,32 @@ Test(inventory, wrong_type_names_path_and_line)
 	t_assert_msg("out of range");
 }
 
+/* components[3] given rest: the error names needle's line and path, and
+ * says msg. */
+static void expect_comp3(const char *rest, const char *needle, const char *path, const char *msg)
+{
+	const char *text = inv_text("", "0.25", rest);
+
+	expect_error(text, at_line(text, needle, path));
+	t_assert_msg(msg);
+}
+
 Test(inventory, unknown_partition_in_placement)
 {
-	const char *text = inv_text("", "0.25", "\"placement\": [\"p4\", \"p9\"], \"replicas\": 2");
-
-	expect_error(text, at_line(text, "\"p9\"", "components[3].placement[1]"));
-	t_assert_msg("unknown partition 'p9'");
+	expect_comp3("\"placement\": [\"p4\", \"p9\"], \"replicas\": 2", "\"p9\"", "components[3].placement[1]",
+		     "unknown partition 'p9'");
 }
 
 Test(inventory, duplicate_replica_placement)
 {
-	const char *text = inv_text("", "0.25", "\"placement\": [\"p4\", \"p4\"]");
-
-	expect_error(text, at_line(text, "\"p4\", \"p4\"", "components[3].placement[1]"));
-	t_assert_msg("partition 'p4' already holds a replica of 'c3'");
+	expect_comp3("\"placement\": [\"p4\", \"p4\"]", "\"p4\", \"p4\"", "components[3].placement[1]",
+		     "partition 'p4' already holds a replica of 'c3'");
 }
 
 Test(inventory, replicas_placement_mismatch)
 {
-	const char *text = inv_text("", "0.25", "\"replicas\": 3, \"placement\": [\"p1\", \"p4\"]");
-
-	expect_error(text, at_line(text, "\"replicas\": 3", "components[3].placement"));
-	t_assert_msg("places 2 replicas, but replicas is 3");
+	expect_comp3("\"replicas\": 3, \"placement\": [\"p1\", \"p4\"]", "\"replicas\": 3", "components[3].placement",
+		     "places 2 replicas, but replicas is 3");
 }
 
 Test(inventory, missing_placement_and_name)
@@ -207,20 +222,28 @@ Test(inventory, missing_file)
 
 Test(inventory, history_spec_errors)
 {
-	const char *text;
+	/* components[3]'s history section, and the error it gets. */
+	static const char *const cases[][2] = {
+		{ "{\"file\": \"h.csv\", \"format\": \"wide\"}",
+		  "components[3].history.format: unknown format 'wide'" },
+		{ "{\"file\": \"h.csv\"}",
+		  "components[3].history: expected \"columns\"" },
+		{ "{\"file\": \"h.csv\", \"columns\": {}}",
+		  "components[3].history.columns: names no resource" },
+		{ "{\"file\": \"h.csv\", \"columns\": {\"cpu\": {\"scale\": 2}}}",
+		  "components[3].history.columns.cpu: missing required field 'column'" },
+		{ "{\"file\": \"h.csv\", \"timezone\": \"Mars/Base\", \"columns\": {\"cpu\": \"v\"}}",
+		  "components[3].history.timezone: unknown time zone 'Mars/Base'" },
+		{ "{\"file\": \"h.csv\", \"format\": \"long\", \"columns\": {\"cpu\": \"v\"}}",
+		  "components[3].history.columns: a long-format file names its columns itself" },
+	};
+	char rest[512];
+	size_t i;
 
-	text = inv_text("", "0.25", "\"placement\": [\"p4\"], \"history\": {\"file\": \"h.csv\", \"format\": \"wide\"}");
-	expect_error(text, "components[3].history.format: unknown format 'wide'");
-	text = inv_text("", "0.25", "\"placement\": [\"p4\"], \"history\": {\"file\": \"h.csv\"}");
-	expect_error(text, "components[3].history: expected \"columns\"");
-	text = inv_text("", "0.25", "\"placement\": [\"p4\"], \"history\": {\"file\": \"h.csv\", \"columns\": {}}");
-	expect_error(text, "components[3].history.columns: names no resource");
-	text = inv_text("", "0.25", "\"placement\": [\"p4\"], \"history\": {\"file\": \"h.csv\", \"columns\": {\"cpu\": {\"scale\": 2}}}");
-	expect_error(text, "components[3].history.columns.cpu: missing required field 'column'");
-	text = inv_text("", "0.25", "\"placement\": [\"p4\"], \"history\": {\"file\": \"h.csv\", \"timezone\": \"Mars/Base\", \"columns\": {\"cpu\": \"v\"}}");
-	expect_error(text, "components[3].history.timezone: unknown time zone 'Mars/Base'");
-	text = inv_text("", "0.25", "\"placement\": [\"p4\"], \"history\": {\"file\": \"h.csv\", \"format\": \"long\", \"columns\": {\"cpu\": \"v\"}}");
-	expect_error(text, "components[3].history.columns: a long-format file names its columns itself");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(rest, sizeof(rest), "\"placement\": [\"p4\"], \"history\": %s", cases[i][0]);
+		expect_error(inv_text("", "0.25", rest), cases[i][1]);
+	}
 }
 
 Test(inventory, history_relative_to_inventory)
@@ -245,27 +268,19 @@ Test(inventory, load_history_errors)
 {
 	struct inventory inv;
 	struct history h;
-	struct history_opts o = { 300, 3600, 0 };
-	char **files = NULL;
-	size_t nfiles = 0, i;
-	const char *extra[1];
 
 	cr_assert_eq(inventory_load(&inv, t_write("inv.json", inv_text("", "0.25", good_rest))), 0);
 	/* A long file naming a component the inventory lacks. */
-	extra[0] = t_write("h.csv", "timestamp,component,resource,value\n1525564800,ghost,cpu,1\n");
-	history_init(&h);
-	cr_assert_eq(inventory_load_history(&h, &inv, extra, 1, &o, &files, &nfiles), ADP_EINPUT);
+	load_history(&h, &inv, t_write("h.csv", "timestamp,component,resource,value\n1525564800,ghost,cpu,1\n"), 0,
+		     ADP_EINPUT);
 	t_assert_msg("history names component 'ghost', which the inventory");
 	history_release(&h);
 	/* A component with no history at all. */
-	extra[0] = t_write("h2.csv", "timestamp,component,resource,value\n1525564800,c0,cpu,1\n1525564800,c1,cpu,1\n"
-				     "1525564800,c2,cpu,1\n");
-	history_init(&h);
-	cr_assert_eq(inventory_load_history(&h, &inv, extra, 1, &o, &files, &nfiles), ADP_EINPUT);
+	load_history(&h, &inv,
+		     t_write("h2.csv", "timestamp,component,resource,value\n1525564800,c0,cpu,1\n1525564800,c1,cpu,1\n"
+				       "1525564800,c2,cpu,1\n"),
+		     0, ADP_EINPUT);
 	t_assert_msg("component 'c3' has no history");
 	history_release(&h);
-	for (i = 0; i < nfiles; i++)
-		free(files[i]);
-	free(files);
 	inventory_release(&inv);
 }
