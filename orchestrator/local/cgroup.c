@@ -73,7 +73,6 @@ int orch_cg_detect(const char *mounts, char *root, size_t len)
 	snprintf(root, len, "%s", mode == ORCH_CG_V1 ? v1root : mode == ORCH_CG_V2 ? v2root : "");
 	return mode;
 }
-/* ---- cgroups ---- */
 
 int local_part_cg(const struct orch_local *l, const char *part, char *out, size_t len)
 {
@@ -226,6 +225,7 @@ static int io_device(const struct orch_local *l, const char *part, const struct 
 		snprintf(note, len, "io limit not applied: '%s' is on no block device", where);
 	return rc;
 }
+
 int orch_local_cg_ensure(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
 			 const struct inv_component *comp, size_t replica, char *note, size_t notelen)
 {
@@ -400,6 +400,7 @@ int orch_local_cg_check(const struct orch_local *l, const char *part, const char
 	snprintf(msg, len, "cgroup of '%s' in '%s' has the planned limits (%d checked)", inst, part, n);
 	return 0;
 }
+
 /* Hierarchy c's directory for rel ("" for the root): 1, or 0 when c is a
  * v1 controller that is not mounted. Without v1 there is one hierarchy. */
 static int cg_dir(const struct orch_local *l, size_t c, const char *rel, char *out, size_t len)

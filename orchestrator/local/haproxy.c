@@ -287,6 +287,7 @@ int local_canary_verdict(const struct orch_local *l, const struct inv_component 
 	snprintf(msg, len, "canary: %lld requests, %lld errors, average response %lld ms", reqs, errs, k.rtime);
 	return 0;
 }
+
 /* Waits until HAProxy has no session and no queue on the server of c on
  * part (a drain). Best effort where HAProxy cannot be asked: 0. */
 int local_wait_idle(const struct orch_local *l, const struct inv_component *c, const char *part, char *msg,

@@ -251,6 +251,7 @@ int local_capacity_check(const struct orch_local *l, const struct plan *p)
 	}
 	return 0;
 }
+
 /* ---- resizing a staying replica ---- */
 
 static void size_path(const struct orch_local *l, char *out, size_t len, const char *inst, const char *part)
