@@ -64,11 +64,6 @@ void cmd_argp_plan(struct argp_state *state, const char **plan, const char *arg)
  * state->child_inputs[0] at its int (0 human, 1 json) on ARGP_KEY_INIT. */
 extern const struct argp_child cmd_output_children[];
 
-/* Every driver's check of its own sections of inv (the registry's
- * config_check), after inventory_load: 0, or a negative ADP_E* with the
- * message (file:line: path) set for the caller to report. */
-int cmd_inventory_check_drivers(const struct inventory *inv);
-
 /* Frees n owned strings and the array holding them; accepts NULL. */
 void cmd_strv_free(char **v, size_t n);
 
@@ -88,6 +83,14 @@ const char *cmd_bold(FILE *f);
 const char *cmd_red(FILE *f);
 const char *cmd_green(FILE *f);
 const char *cmd_reset(FILE *f);
+
+struct inventory;
+/* inventory_load, then every driver's check of its own sections (the
+ * registry's config_check): every command that reads an inventory goes
+ * through here, so that the sections' errors are the same everywhere.
+ * 0, or a negative ADP_E* with the message (file:line: path) set for the
+ * caller to report; *inv is written only on success. */
+int cmd_inventory_load(struct inventory *inv, const char *path);
 
 /* Formats a quantity of resource r for people: "1.5 cores", "2.0 GiB". */
 void cmd_format_amount(char buf[48], int r, double v);

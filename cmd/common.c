@@ -6,6 +6,7 @@
 
 #include "cmd/cmd.h"
 #include "orchestrator/drivers.h"
+#include "partition/inventory.h"
 #include "util/error.h"
 #include "util/resource.h"
 #include "util/timeutil.h"
@@ -29,6 +30,21 @@ void cmd_error_last(const char *context)
 		cmd_error("%s: %s", context, *msg ? msg : "unknown error");
 	else
 		cmd_error("%s", *msg ? msg : "unknown error");
+}
+
+int cmd_inventory_load(struct inventory *inv, const char *path)
+{
+	struct inventory in;
+	int rc;
+
+	if ((rc = inventory_load(&in, path)))
+		return rc;
+	if ((rc = orch_drivers_config_check(&in))) {
+		inventory_release(&in);
+		return rc;
+	}
+	*inv = in;
+	return 0;
 }
 
 int cmd_parse_output(const char *s)
@@ -106,11 +122,6 @@ static const struct argp_option output_options[] = {
 
 static const struct argp output_argp = { output_options, output_parse, NULL, NULL, NULL, NULL, NULL };
 const struct argp_child cmd_output_children[] = { { &output_argp, 0, NULL, 0 }, { 0 } };
-
-int cmd_inventory_check_drivers(const struct inventory *inv)
-{
-	return orch_drivers_config_check(inv);
-}
 
 void cmd_strv_free(char **v, size_t n)
 {

@@ -566,8 +566,7 @@ int cmd_forecast(int argc, char **argv)
 	if (!a.have_dep_lag)
 		a.dep_lag = FORECAST_DEPS_LAG;
 	history_init(&hist);
-	if ((rc = inventory_load(&inv, a.inventory)) || (rc = cmd_inventory_check_drivers(&inv)) ||
-	    (rc = schedule_load(&sched, a.schedule, &inv)))
+	if ((rc = cmd_inventory_load(&inv, a.inventory)) || (rc = schedule_load(&sched, a.schedule, &inv)))
 		goto fail;
 	for (i = 0; i < ADP_RES_COUNT; i++)
 		a.sizing[i] = sched.confidence[i];

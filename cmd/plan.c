@@ -371,6 +371,17 @@ int cmd_plan(int argc, char **argv)
 		return EXIT_USAGE;
 	if (a.kube && cmd_kube_discover(a.inventory))
 		return EXIT_ERROR;
+	/* part_run reads the inventory itself; the drivers' sections are
+	 * checked here first, as every command that reads one does. */
+	{
+		struct inventory inv;
+
+		if (cmd_inventory_load(&inv, a.inventory)) {
+			cmd_error_last(NULL);
+			return EXIT_ERROR;
+		}
+		inventory_release(&inv);
+	}
 	o.inventory = a.inventory;
 	o.schedule = a.schedule;
 	o.history = a.history;

@@ -161,7 +161,7 @@ int cmd_simulate(int argc, char **argv)
 	ho.step = p.step;
 	ho.max_gap = p.step * 4;
 	if (a.inventory) {
-		if (inventory_load(&inv, a.inventory) || cmd_inventory_check_drivers(&inv) ||
+		if (cmd_inventory_load(&inv, a.inventory) ||
 		    inventory_load_history(&h, &inv, a.history, a.nhistory, &ho, &files, &nfiles)) {
 			cmd_error_last(NULL);
 			goto done;

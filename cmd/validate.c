@@ -98,23 +98,15 @@ static int check(const struct validate_args *a, const char *path, char *summary,
 		return ADP_EINPUT;
 	if (!strcmp(kind, "inventory")) {
 		struct inventory inv;
-		if ((rc = inventory_load(&inv, path)))
+		if ((rc = cmd_inventory_load(&inv, path)))
 			return rc;
-		if ((rc = cmd_inventory_check_drivers(&inv))) {
-			inventory_release(&inv);
-			return rc;
-		}
 		snprintf(summary, len, "inventory: %zu partitions, %zu components", inv.nparts, inv.ncomps);
 		inventory_release(&inv);
 	} else if (!strcmp(kind, "schedule")) {
 		struct inventory inv = { 0 };
 		struct schedule s;
-		if (a->inventory && (rc = inventory_load(&inv, a->inventory)))
+		if (a->inventory && (rc = cmd_inventory_load(&inv, a->inventory)))
 			return rc;
-		if (a->inventory && (rc = cmd_inventory_check_drivers(&inv))) {
-			inventory_release(&inv);
-			return rc;
-		}
 		rc = schedule_load(&s, path, a->inventory ? &inv : NULL);
 		inventory_release(&inv);
 		if (rc)

@@ -80,11 +80,8 @@ static void exec_release(void *state)
 }
 
 const struct orch_driver_info orch_drivers[] = {
-	/* config_check: orch_local_config_check (orchestrator/local/driver.h)
-	 * is being written on another branch; it takes this slot when it
-	 * lands. Until then the local driver checks its sections at apply. */
 	{ "local", "this host: partitions as cgroups, components as processes, traffic through HAProxy",
-	  sizeof(struct orch_local), local_init, local_release, NULL },
+	  sizeof(struct orch_local), local_init, local_release, orch_local_config_check },
 	{ "kubernetes", "nodes as partitions, Deployments and StatefulSets as components, through the Kubernetes API",
 	  sizeof(struct kube_state), kube_init, kube_release, orch_kube_config_check },
 	{ "exec", "every step run by a hook program of yours (--hook), with a JSON document on its stdin",

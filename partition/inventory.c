@@ -77,186 +77,21 @@ static int read_resources(const struct adp_json_doc *d, json_t *obj, const char 
 	return 0;
 }
 
-
-/* ---- apply's sections: checked here so that errors carry a line ---- */
-
-#define INV_MAX_ARGS 256
-#define INV_MAX_ARG_LEN 4095
-
-/* jpath.key, built into out. */
-static const char *subpath(char *out, size_t len, const char *jpath, const char *key)
+/* A driver's section obj.key, when present: an object (a new reference
+ * into *out), else an error saying it expected what. */
+static int read_section(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key,
+			const char *what, json_t **out)
 {
-	snprintf(out, len, "%s.%s", jpath, key);
-	return out;
-}
-
-/* An argv: a non-empty array of at most 256 non-empty strings. */
-static int check_argv(const struct adp_json_doc *d, json_t *a, const char *jpath)
-{
+	json_t *v = json_object_get(obj, key);
 	char sub[320];
-	json_t *v;
-	size_t i;
 
-	if (!json_is_array(a) || !json_array_size(a) || json_array_size(a) > INV_MAX_ARGS)
-		return adp_json_fail(d, jpath, "expected an array of 1 to %d strings (argv, never a shell string)",
-				     INV_MAX_ARGS);
-	json_array_foreach(a, i, v) {
-		snprintf(sub, sizeof(sub), "%s[%zu]", jpath, i);
-		if (!json_is_string(v) || (i == 0 && !*json_string_value(v)))
-			return adp_json_fail(d, sub, "expected a%s string", i == 0 ? " non-empty" : "");
-		if (strlen(json_string_value(v)) > INV_MAX_ARG_LEN)
-			return adp_json_fail(d, sub, "longer than %d bytes", INV_MAX_ARG_LEN);
-	}
-	return 0;
-}
-
-static int check_cgroup(const struct adp_json_doc *d, json_t *o, const char *jpath)
-{
-	static const char *const keys[] = { "path", "parent", "cpus", "device", NULL };
-	const char *path = NULL, *cpus = NULL, *dev = NULL;
-	char sub[320];
-	unsigned a, b;
-	char tail;
-	int rc;
-
-	if ((rc = adp_json_check_keys(d, o, jpath, keys)) || (rc = adp_json_string(d, o, jpath, "path", 0, &path)) ||
-	    (rc = adp_json_string(d, o, jpath, "cpus", 0, &cpus)) ||
-	    (rc = adp_json_string(d, o, jpath, "device", 0, &dev)))
-		return rc;
-	if (path && (path[0] == '/' || strstr(path, "..") || strlen(path) > 400))
-		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, "path"),
-				     "'%s' must be relative to the cgroup root, without '..', at most 400 bytes", path);
-	if (cpus && strspn(cpus, "0123456789,-") != strlen(cpus))
-		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, "cpus"),
-				     "'%s' is not a cpu list such as \"0-1,4\"", cpus);
-	if (dev && dev[0] != '/' && sscanf(dev, "%u:%u%c", &a, &b, &tail) != 2)
-		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, "device"),
-				     "'%s' is neither a device path nor MAJOR:MINOR", dev);
-	return 0;
-}
-
-static int check_verify(const struct adp_json_doc *d, json_t *o, const char *jpath)
-{
-	static const char *const keys[] = { "command", "timeout", NULL };
-	char sub[320];
-	double t;
-	int rc;
-
-	if ((rc = adp_json_check_keys(d, o, jpath, keys)) ||
-	    (rc = adp_json_number(d, o, jpath, "timeout", 0, 1, 86400, &t)))
-		return rc;
-	if (!json_object_get(o, "command"))
-		return adp_json_fail(d, jpath, "missing required field 'command'");
-	return check_argv(d, json_object_get(o, "command"), subpath(sub, sizeof(sub), jpath, "command"));
-}
-
-static int env_name_ok(const char *k)
-{
-	size_t i;
-
-	if (!*k || (k[0] >= '0' && k[0] <= '9'))
+	if (!v)
 		return 0;
-	for (i = 0; k[i]; i++)
-		if (!(k[i] == '_' || (k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= 'a' && k[i] <= 'z') ||
-		      (k[i] >= '0' && k[i] <= '9')))
-			return 0;
-	return 1;
-}
-
-static int check_run(const struct adp_json_doc *d, json_t *o, const char *jpath, const struct inventory *inv)
-{
-	static const char *const keys[] = { "argv", "env", "cwd", "stop_grace", "ports", NULL };
-	const char *cwd = NULL, *k;
-	char sub[320], sub2[400];
-	json_t *v, *x;
-	double g;
-	int rc;
-
-	if ((rc = adp_json_check_keys(d, o, jpath, keys)) || (rc = adp_json_string(d, o, jpath, "cwd", 0, &cwd)) ||
-	    (rc = adp_json_number(d, o, jpath, "stop_grace", 0, 0, 3600, &g)))
-		return rc;
-	if (!json_object_get(o, "argv"))
-		return adp_json_fail(d, jpath, "missing required field 'argv'");
-	if ((rc = check_argv(d, json_object_get(o, "argv"), subpath(sub, sizeof(sub), jpath, "argv"))))
-		return rc;
-	if ((v = json_object_get(o, "env"))) {
-		subpath(sub, sizeof(sub), jpath, "env");
-		if (!json_is_object(v) || json_object_size(v) > 1024)
-			return adp_json_fail(d, sub, "expected an object of at most 1024 NAME: \"value\" strings");
-		json_object_foreach(v, k, x) {
-			snprintf(sub2, sizeof(sub2), "%s.%s", sub, k);
-			if (!env_name_ok(k))
-				return adp_json_fail(d, sub2, "'%s' is not a variable name: expected [A-Za-z_][A-Za-z0-9_]*", k);
-			if (!json_is_string(x) || strlen(json_string_value(x)) > INV_MAX_ARG_LEN)
-				return adp_json_fail(d, sub2, "expected a string of at most %d bytes", INV_MAX_ARG_LEN);
-		}
+	if (!json_is_object(v)) {
+		snprintf(sub, sizeof(sub), "%s.%s", jpath, key);
+		return adp_json_fail(d, sub, "expected %s", what);
 	}
-	if ((v = json_object_get(o, "ports"))) {
-		subpath(sub, sizeof(sub), jpath, "ports");
-		if (!json_is_object(v))
-			return adp_json_fail(d, sub, "expected an object of partition: port");
-		json_object_foreach(v, k, x) {
-			snprintf(sub2, sizeof(sub2), "%s.%s", sub, k);
-			if (inventory_partition_index(inv, k) < 0)
-				return adp_json_fail(d, sub2, "'%s' is not a partition of this inventory", k);
-			if (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > 65535)
-				return adp_json_fail(d, sub2, "expected a port number from 1 to 65535");
-		}
-	}
-	return 0;
-}
-
-static int check_health(const struct adp_json_doc *d, json_t *o, const char *jpath)
-{
-	static const char *const keys[] = { "http", "command", "expect_status", "timeout", "retries", "interval",
-					    NULL };
-	const char *url = NULL;
-	char sub[320];
-	double x;
-	int rc;
-
-	if ((rc = adp_json_check_keys(d, o, jpath, keys)) || (rc = adp_json_string(d, o, jpath, "http", 0, &url)) ||
-	    (rc = adp_json_number(d, o, jpath, "expect_status", 0, 100, 599, &x)) ||
-	    (rc = adp_json_number(d, o, jpath, "timeout", 0, 1, 3600, &x)) ||
-	    (rc = adp_json_number(d, o, jpath, "retries", 0, 1, 1000, &x)) ||
-	    (rc = adp_json_number(d, o, jpath, "interval", 0, 0.05, 60, &x)))
-		return rc;
-	if (!!url == !!json_object_get(o, "command"))
-		return adp_json_fail(d, jpath, "expected exactly one of 'http' (a URL) or 'command' (an argv)");
-	if (url && strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, "http"),
-				     "'%s' is not an http:// or https:// URL", url);
-	if (!url)
-		return check_argv(d, json_object_get(o, "command"), subpath(sub, sizeof(sub), jpath, "command"));
-	return 0;
-}
-
-static int check_traffic(const struct adp_json_doc *d, json_t *o, const char *jpath)
-{
-	static const char *const keys[] = { "haproxy_socket", "backend", "server_prefix", "canary_seconds",
-					    "max_errors", "max_response_ms", NULL };
-	const char *sock = NULL, *be = NULL, *pre = NULL;
-	char sub[320];
-	double x;
-	int rc;
-
-	if ((rc = adp_json_check_keys(d, o, jpath, keys)) ||
-	    (rc = adp_json_number(d, o, jpath, "canary_seconds", 0, 0, 3600, &x)) ||
-	    (rc = adp_json_number(d, o, jpath, "max_response_ms", 0, 0, 3.6e6, &x)) ||
-	    (rc = adp_json_string(d, o, jpath, "haproxy_socket", 1, &sock)) ||
-	    (rc = adp_json_string(d, o, jpath, "backend", 1, &be)) ||
-	    (rc = adp_json_string(d, o, jpath, "server_prefix", 0, &pre)))
-		return rc;
-	if (json_object_get(o, "max_errors") && (!json_is_integer(json_object_get(o, "max_errors")) ||
-						 json_integer_value(json_object_get(o, "max_errors")) < 0))
-		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, "max_errors"), "expected a whole number >= 0");
-	/* sockaddr_un holds 107 bytes and a NUL. */
-	if (strlen(sock) > 107)
-		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, "haproxy_socket"),
-				     "a UNIX socket path is at most 107 bytes");
-	if (strpbrk(be, " \t\n/") || (pre && strpbrk(pre, " \t\n/")))
-		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, strpbrk(be, " \t\n/") ? "backend" : "server_prefix"),
-				     "HAProxy names take no spaces or '/'");
+	*out = json_incref(v);
 	return 0;
 }
 
@@ -289,34 +124,12 @@ static int read_partition(const struct adp_json_doc *d, json_t *obj, const char 
 		return rc;
 	if (p->capacity[ADP_RES_CPU] <= 0 || p->capacity[ADP_RES_MEMORY] <= 0)
 		return adp_json_fail(d, sub, "cpu and memory capacity must be positive");
-	if ((p->cgroup = json_object_get(obj, "cgroup"))) {
-		snprintf(sub, sizeof(sub), "%s.cgroup", jpath);
-		if (!json_is_object(p->cgroup)) {
-			p->cgroup = NULL;
-			return adp_json_fail(d, sub, "expected an object with path or parent, and cpus");
-		}
-		json_incref(p->cgroup);
-		if ((rc = check_cgroup(d, p->cgroup, sub)))
-			return rc;
-	}
-	if ((p->verify = json_object_get(obj, "verify"))) {
-		snprintf(sub, sizeof(sub), "%s.verify", jpath);
-		if (!json_is_object(p->verify)) {
-			p->verify = NULL;
-			return adp_json_fail(d, sub, "expected an object with command and timeout");
-		}
-		json_incref(p->verify);
-		if ((rc = check_verify(d, p->verify, sub)))
-			return rc;
-	}
-	if ((p->kube = json_object_get(obj, "kubernetes"))) {
-		snprintf(sub, sizeof(sub), "%s.kubernetes", jpath);
-		if (!json_is_object(p->kube)) {
-			p->kube = NULL;
-			return adp_json_fail(d, sub, "expected an object");
-		}
-		json_incref(p->kube);
-	}
+	/* Checked by the drivers that read them (orch_local_config_check,
+	 * orch_kube_config_check), here only that they are objects. */
+	if ((rc = read_section(d, obj, jpath, "cgroup", "an object with path or parent, and cpus", &p->cgroup)) ||
+	    (rc = read_section(d, obj, jpath, "verify", "an object with command and timeout", &p->verify)) ||
+	    (rc = read_section(d, obj, jpath, "kubernetes", "an object", &p->kube)))
+		return rc;
 	return 0;
 }
 
@@ -392,23 +205,12 @@ static int read_component(const struct adp_json_doc *d, json_t *obj, const char 
 		if ((rc = history_source_parse(&c->history, d, v, sub)))
 			return rc;
 	}
-	{
-		static const char *const local[] = { "run", "health", "traffic", "kubernetes" };
-		json_t **dst[] = { &c->run, &c->health, &c->traffic, &c->kube };
-
-		for (i = 0; i < 4; i++) {
-			if (!(v = json_object_get(obj, local[i])))
-				continue;
-			snprintf(sub, sizeof(sub), "%s.%s", jpath, local[i]);
-			if (!json_is_object(v))
-				return adp_json_fail(d, sub, "expected an object");
-			*dst[i] = json_incref(v);
-			/* The kubernetes section is discovery's own, read by its driver. */
-			if ((rc = i == 0 ? check_run(d, v, sub, inv) : i == 1 ? check_health(d, v, sub)
-				  : i == 2 ? check_traffic(d, v, sub) : 0))
-				return rc;
-		}
-	}
+	/* The drivers' sections, as for a partition. */
+	if ((rc = read_section(d, obj, jpath, "run", "an object", &c->run)) ||
+	    (rc = read_section(d, obj, jpath, "health", "an object", &c->health)) ||
+	    (rc = read_section(d, obj, jpath, "traffic", "an object", &c->traffic)) ||
+	    (rc = read_section(d, obj, jpath, "kubernetes", "an object", &c->kube)))
+		return rc;
 	return 0;
 }
 

@@ -60,9 +60,16 @@ int orch_local_cg_ensure(const struct orch_local *l, const char *part, const cha
 int orch_local_cg_check(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
 			const struct inv_component *comp, size_t replica, char *msg, size_t len);
 
-/* Detects the cgroup layout from /proc/mounts (v1 when the memory
- * controller is mounted as v1, else the cgroup2 mount). Borrows inv and
- * sched (sched may be NULL: no update command). */
+/* Checks the inventory's sections for this driver: each partition's
+ * "cgroup" and "verify", each component's "run", "health" and "traffic",
+ * when present. Errors name the file, the line and the field. 0 or
+ * ADP_EINPUT. */
+int orch_local_config_check(const struct inventory *inv);
+
+/* Checks inv's sections (orch_local_config_check), then detects the
+ * cgroup layout from /proc/mounts (v1 when the memory controller is
+ * mounted as v1, else the cgroup2 mount). Borrows inv and sched (sched
+ * may be NULL: no update command). */
 int orch_local_init(struct orch_local *l, const struct inventory *inv, const struct schedule *sched,
 		    const char *state_dir);
 void orch_local_release(struct orch_local *l);

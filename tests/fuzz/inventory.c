@@ -1,5 +1,6 @@
 /* The inventory (partitions, components, their history sections and
  * the drivers' parts). */
+#include "orchestrator/local/driver.h"
 #include "partition/inventory.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -22,6 +23,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; !rc && i < inv.nparts; i++)
 		if (inventory_partition_index(&inv, inv.parts[i].name) != (int)i)
 			fuzz_die("a partition its own name does not find");
+	/* The local driver's sections, kept raw by the load, checked by it. */
+	if (!rc) {
+		adp_error_clear();
+		fuzz_check_rc(orch_local_config_check(&inv));
+	}
 	inventory_release(&inv);
 	close(fd);
 	return 0;

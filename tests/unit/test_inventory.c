@@ -6,47 +6,10 @@
 
 #include "partition/inventory.h"
 #include "tests/unit/helpers.h"
+#include "tests/unit/invfix.h"
 #include "util/error.h"
 
 TestSuite(inventory, .init = t_setup, .fini = t_teardown);
-
-/* Four partitions; components[3] carries the field under test, in a
- * layout where every value has its own line. */
-static const char *inv_text(const char *part0_extra, const char *comp3_min, const char *comp3_rest)
-{
-	static char buf[4096];
-
-	snprintf(buf, sizeof(buf),
-		 "{\n"
-		 "  \"partitions\": [\n"
-		 "    {\n"
-		 "      \"name\": \"p1\",\n"
-		 "      \"zone\": \"z1\",%s\n"
-		 "      \"capacity\": {\"cpu\": 4, \"memory\": \"8GiB\", \"net\": \"1Gbit/s\"}\n"
-		 "    },\n"
-		 "    {\"name\": \"p2\", \"capacity\": {\"cpu\": 4, \"memory\": \"8GiB\"}},\n"
-		 "    {\"name\": \"p3\", \"capacity\": {\"cpu\": 4, \"memory\": \"8GiB\"}},\n"
-		 "    {\"name\": \"p4\", \"capacity\": {\"cpu\": 4, \"memory\": \"8GiB\"}}\n"
-		 "  ],\n"
-		 "  \"components\": [\n"
-		 "    {\"name\": \"c0\", \"placement\": [\"p1\"]},\n"
-		 "    {\"name\": \"c1\", \"tier\": 1, \"replicas\": 2, \"placement\": [\"p1\", \"p2\"]},\n"
-		 "    {\"name\": \"c2\", \"placement\": [\"p3\"], \"min\": {\"cpu\": 0.5, \"memory\": \"512MiB\"}},\n"
-		 "    {\n"
-		 "      \"name\": \"c3\",\n"
-		 "      \"min\": {\n"
-		 "        \"cpu\": %s,\n"
-		 "        \"memory\": \"1GiB\"\n"
-		 "      },\n"
-		 "      %s\n"
-		 "    }\n"
-		 "  ]\n"
-		 "}\n",
-		 part0_extra, comp3_min, comp3_rest);
-	return buf;
-}
-
-static const char *good_rest = "\"placement\": [\"p4\"]";
 
 /* Loads text as inv.json and expects failure with needle in the message. */
 static void expect_error(const char *text, const char *needle)
@@ -58,14 +21,6 @@ static void expect_error(const char *text, const char *needle)
 	t_assert_msg(needle);
 	/* Out-params are written only on success. */
 	cr_assert_eq(inv.nparts, (size_t)0x5a5a5a5a5a5a5a5aULL);
-}
-
-static char *at_line(const char *text, const char *needle, const char *path)
-{
-	static char buf[256];
-
-	snprintf(buf, sizeof(buf), "inv.json:%d: %s: ", t_line_of(text, needle), path);
-	return buf;
 }
 
 Test(inventory, demo_loads)
@@ -99,24 +54,35 @@ Test(inventory, demo_loads)
 	inventory_release(NULL);
 }
 
+/* inventory_load_history of inv, with the long-format file extra (or
+ * none), until now, expecting rc; h stays loaded for the caller to
+ * release. The number of files read. */
+static size_t load_history(struct history *h, const struct inventory *inv, const char *extra, int64_t now, int rc)
+{
+	struct history_opts o = { 300, 3600, now };
+	const char *ex[1] = { extra };
+	char **files = NULL;
+	size_t nfiles = 0, i;
+
+	history_init(h);
+	cr_assert_eq(inventory_load_history(h, inv, ex, extra ? 1 : 0, &o, &files, &nfiles), rc, "%s",
+		     adp_error_last());
+	for (i = 0; i < nfiles; i++)
+		free(files[i]);
+	free(files);
+	return nfiles;
+}
+
 Test(inventory, demo_history_loads)
 {
 	struct inventory inv;
 	struct history h;
-	struct history_opts o = { 300, 3600, 1525564800 };
-	char **files = NULL;
-	size_t nfiles = 0, i;
+	size_t i;
 
 	cr_assert_eq(inventory_load(&inv, "testdata/demo/inventory.json"), 0);
-	history_init(&h);
-	cr_assert_eq(inventory_load_history(&h, &inv, NULL, 0, &o, &files, &nfiles), 0, "%s",
-		     adp_error_last());
+	cr_assert_gt(load_history(&h, &inv, NULL, 1525564800, 0), 0);
 	for (i = 0; i < inv.ncomps; i++)
 		cr_assert_not_null(history_find(&h, inv.comps[i].name, ADP_RES_CPU), "%s", inv.comps[i].name);
-	cr_assert_gt(nfiles, 0);
-	for (i = 0; i < nfiles; i++)
-		free(files[i]);
-	free(files);
 	history_release(&h);
 	inventory_release(&inv);
 }
@@ -169,28 +135,32 @@ Test(inventory, wrong_type_names_path_and_line)
 	t_assert_msg("out of range");
 }
 
+/* components[3] given rest: the error names needle's line and path, and
+ * says msg. */
+static void expect_comp3(const char *rest, const char *needle, const char *path, const char *msg)
+{
+	const char *text = inv_text("", "0.25", rest);
+
+	expect_error(text, at_line(text, needle, path));
+	t_assert_msg(msg);
+}
+
 Test(inventory, unknown_partition_in_placement)
 {
-	const char *text = inv_text("", "0.25", "\"placement\": [\"p4\", \"p9\"], \"replicas\": 2");
-
-	expect_error(text, at_line(text, "\"p9\"", "components[3].placement[1]"));
-	t_assert_msg("unknown partition 'p9'");
+	expect_comp3("\"placement\": [\"p4\", \"p9\"], \"replicas\": 2", "\"p9\"", "components[3].placement[1]",
+		     "unknown partition 'p9'");
 }
 
 Test(inventory, duplicate_replica_placement)
 {
-	const char *text = inv_text("", "0.25", "\"placement\": [\"p4\", \"p4\"]");
-
-	expect_error(text, at_line(text, "\"p4\", \"p4\"", "components[3].placement[1]"));
-	t_assert_msg("partition 'p4' already holds a replica of 'c3'");
+	expect_comp3("\"placement\": [\"p4\", \"p4\"]", "\"p4\", \"p4\"", "components[3].placement[1]",
+		     "partition 'p4' already holds a replica of 'c3'");
 }
 
 Test(inventory, replicas_placement_mismatch)
 {
-	const char *text = inv_text("", "0.25", "\"replicas\": 3, \"placement\": [\"p1\", \"p4\"]");
-
-	expect_error(text, at_line(text, "\"replicas\": 3", "components[3].placement"));
-	t_assert_msg("places 2 replicas, but replicas is 3");
+	expect_comp3("\"replicas\": 3, \"placement\": [\"p1\", \"p4\"]", "\"replicas\": 3", "components[3].placement",
+		     "places 2 replicas, but replicas is 3");
 }
 
 Test(inventory, missing_placement_and_name)
@@ -252,20 +222,28 @@ Test(inventory, missing_file)
 
 Test(inventory, history_spec_errors)
 {
-	const char *text;
+	/* components[3]'s history section, and the error it gets. */
+	static const char *const cases[][2] = {
+		{ "{\"file\": \"h.csv\", \"format\": \"wide\"}",
+		  "components[3].history.format: unknown format 'wide'" },
+		{ "{\"file\": \"h.csv\"}",
+		  "components[3].history: expected \"columns\"" },
+		{ "{\"file\": \"h.csv\", \"columns\": {}}",
+		  "components[3].history.columns: names no resource" },
+		{ "{\"file\": \"h.csv\", \"columns\": {\"cpu\": {\"scale\": 2}}}",
+		  "components[3].history.columns.cpu: missing required field 'column'" },
+		{ "{\"file\": \"h.csv\", \"timezone\": \"Mars/Base\", \"columns\": {\"cpu\": \"v\"}}",
+		  "components[3].history.timezone: unknown time zone 'Mars/Base'" },
+		{ "{\"file\": \"h.csv\", \"format\": \"long\", \"columns\": {\"cpu\": \"v\"}}",
+		  "components[3].history.columns: a long-format file names its columns itself" },
+	};
+	char rest[512];
+	size_t i;
 
-	text = inv_text("", "0.25", "\"placement\": [\"p4\"], \"history\": {\"file\": \"h.csv\", \"format\": \"wide\"}");
-	expect_error(text, "components[3].history.format: unknown format 'wide'");
-	text = inv_text("", "0.25", "\"placement\": [\"p4\"], \"history\": {\"file\": \"h.csv\"}");
-	expect_error(text, "components[3].history: expected \"columns\"");
-	text = inv_text("", "0.25", "\"placement\": [\"p4\"], \"history\": {\"file\": \"h.csv\", \"columns\": {}}");
-	expect_error(text, "components[3].history.columns: names no resource");
-	text = inv_text("", "0.25", "\"placement\": [\"p4\"], \"history\": {\"file\": \"h.csv\", \"columns\": {\"cpu\": {\"scale\": 2}}}");
-	expect_error(text, "components[3].history.columns.cpu: missing required field 'column'");
-	text = inv_text("", "0.25", "\"placement\": [\"p4\"], \"history\": {\"file\": \"h.csv\", \"timezone\": \"Mars/Base\", \"columns\": {\"cpu\": \"v\"}}");
-	expect_error(text, "components[3].history.timezone: unknown time zone 'Mars/Base'");
-	text = inv_text("", "0.25", "\"placement\": [\"p4\"], \"history\": {\"file\": \"h.csv\", \"format\": \"long\", \"columns\": {\"cpu\": \"v\"}}");
-	expect_error(text, "components[3].history.columns: a long-format file names its columns itself");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(rest, sizeof(rest), "\"placement\": [\"p4\"], \"history\": %s", cases[i][0]);
+		expect_error(inv_text("", "0.25", rest), cases[i][1]);
+	}
 }
 
 Test(inventory, history_relative_to_inventory)
@@ -290,123 +268,19 @@ Test(inventory, load_history_errors)
 {
 	struct inventory inv;
 	struct history h;
-	struct history_opts o = { 300, 3600, 0 };
-	char **files = NULL;
-	size_t nfiles = 0, i;
-	const char *extra[1];
 
 	cr_assert_eq(inventory_load(&inv, t_write("inv.json", inv_text("", "0.25", good_rest))), 0);
 	/* A long file naming a component the inventory lacks. */
-	extra[0] = t_write("h.csv", "timestamp,component,resource,value\n1525564800,ghost,cpu,1\n");
-	history_init(&h);
-	cr_assert_eq(inventory_load_history(&h, &inv, extra, 1, &o, &files, &nfiles), ADP_EINPUT);
+	load_history(&h, &inv, t_write("h.csv", "timestamp,component,resource,value\n1525564800,ghost,cpu,1\n"), 0,
+		     ADP_EINPUT);
 	t_assert_msg("history names component 'ghost', which the inventory");
 	history_release(&h);
 	/* A component with no history at all. */
-	extra[0] = t_write("h2.csv", "timestamp,component,resource,value\n1525564800,c0,cpu,1\n1525564800,c1,cpu,1\n"
-				     "1525564800,c2,cpu,1\n");
-	history_init(&h);
-	cr_assert_eq(inventory_load_history(&h, &inv, extra, 1, &o, &files, &nfiles), ADP_EINPUT);
+	load_history(&h, &inv,
+		     t_write("h2.csv", "timestamp,component,resource,value\n1525564800,c0,cpu,1\n1525564800,c1,cpu,1\n"
+				       "1525564800,c2,cpu,1\n"),
+		     0, ADP_EINPUT);
 	t_assert_msg("component 'c3' has no history");
 	history_release(&h);
-	for (i = 0; i < nfiles; i++)
-		free(files[i]);
-	free(files);
-	inventory_release(&inv);
-}
-
-/* apply's sections (run, health, traffic, cgroup, verify) are checked at
- * load time, with the line and path of the field at fault. */
-static void expect_local(const char *rest, const char *needle, const char *path, const char *msg)
-{
-	char full[1024];
-	const char *text;
-
-	snprintf(full, sizeof(full), "\"placement\": [\"p4\"],\n      %s", rest);
-	text = inv_text("", "0.25", full);
-	expect_error(text, at_line(text, needle, path));
-	t_assert_msg(msg);
-}
-
-Test(inventory, run_section_errors)
-{
-	expect_local("\"run\": {\n        \"argv\": \"python3 -m http.server\"\n      }", "\"python3 -m",
-		     "components[3].run.argv", "never a shell string");
-	expect_local("\"run\": {\n        \"argv\": [\"\", \"x\"]\n      }", "[\"\"",
-		     "components[3].run.argv[0]", "expected a non-empty string");
-	expect_local("\"run\": {\n        \"cwd\": \"/srv\"\n      }", "\"run\"", "components[3].run",
-		     "missing required field 'argv'");
-	expect_local("\"run\": {\n        \"argv\": [\"x\"],\n        \"stop_grace\": -1\n      }", "-1",
-		     "components[3].run.stop_grace", "out of range");
-	expect_local("\"run\": {\n        \"argv\": [\"x\"],\n        \"ports\": {\n          \"p9\": 80\n        }\n      }",
-		     "\"p9\"", "components[3].run.ports.p9", "'p9' is not a partition of this inventory");
-	expect_local("\"run\": {\n        \"argv\": [\"x\"],\n        \"ports\": {\n          \"p1\": 70000\n        }\n      }",
-		     "70000", "components[3].run.ports.p1", "expected a port number from 1 to 65535");
-	expect_local("\"run\": {\n        \"argv\": [\"x\"],\n        \"env\": {\n          \"A-B\": \"1\"\n        }\n      }",
-		     "\"A-B\"", "components[3].run.env.A-B", "is not a variable name");
-	expect_local("\"run\": {\n        \"argv\": [\"x\"],\n        \"user\": \"root\"\n      }", "\"user\"",
-		     "components[3].run.user", "unknown field");
-}
-
-Test(inventory, health_and_traffic_errors)
-{
-	expect_local("\"health\": {\n        \"http\": \"ftp://x/\"\n      }", "\"ftp:", "components[3].health.http",
-		     "is not an http:// or https:// URL");
-	expect_local("\"health\": {\n        \"retries\": 3\n      }", "\"health\"", "components[3].health",
-		     "expected exactly one of 'http' (a URL) or 'command' (an argv)");
-	expect_local("\"health\": {\n        \"http\": \"http://x/\",\n        \"retries\": 0\n      }", "0\n",
-		     "components[3].health.retries", "out of range");
-	expect_local("\"health\": {\n        \"command\": [\"true\"],\n        \"interval\": 0.001\n      }", "0.001",
-		     "components[3].health.interval", "out of range");
-	expect_local("\"health\": {\n        \"http\": \"http://x/\",\n        \"expect_status\": 42\n      }", "42",
-		     "components[3].health.expect_status", "out of range");
-	expect_local("\"traffic\": {\n        \"backend\": \"be\"\n      }", "\"traffic\"", "components[3].traffic",
-		     "missing required field 'haproxy_socket'");
-	expect_local("\"traffic\": {\n        \"haproxy_socket\": \"/run/h.sock\",\n        \"backend\": \"be x\"\n      }",
-		     "\"be x\"", "components[3].traffic.backend", "HAProxy names take no spaces");
-	expect_local("\"traffic\": {\n        \"haproxy_socket\": \"/h.sock\",\n        \"backend\": \"be\",\n        \"max_errors\": 1.5\n      }",
-		     "1.5", "components[3].traffic.max_errors", "expected a whole number >= 0");
-	expect_local("\"traffic\": {\n        \"haproxy_socket\": \"/h.sock\",\n        \"backend\": \"be\",\n        \"canary_seconds\": -2\n      }",
-		     "-2", "components[3].traffic.canary_seconds", "out of range");
-}
-
-Test(inventory, cgroup_and_verify_errors)
-{
-	const char *text;
-
-	text = inv_text("\n      \"cgroup\": {\n        \"path\": \"../escape\"\n      },", "0.25", good_rest);
-	expect_error(text, at_line(text, "\"../escape\"", "partitions[0].cgroup.path"));
-	t_assert_msg("without '..'");
-	text = inv_text("\n      \"cgroup\": {\n        \"cpus\": \"all\"\n      },", "0.25", good_rest);
-	expect_error(text, at_line(text, "\"all\"", "partitions[0].cgroup.cpus"));
-	t_assert_msg("is not a cpu list");
-	text = inv_text("\n      \"cgroup\": {\n        \"device\": \"sda\"\n      },", "0.25", good_rest);
-	expect_error(text, at_line(text, "\"sda\"", "partitions[0].cgroup.device"));
-	t_assert_msg("neither a device path nor MAJOR:MINOR");
-	text = inv_text("\n      \"verify\": {\n        \"command\": []\n      },", "0.25", good_rest);
-	expect_error(text, at_line(text, "[]", "partitions[0].verify.command"));
-	t_assert_msg("expected an array of 1 to 256 strings");
-	text = inv_text("\n      \"verify\": {\n        \"command\": [\"true\"],\n        \"timeout\": 0\n      },", "0.25",
-			good_rest);
-	expect_error(text, at_line(text, "\"timeout\"", "partitions[0].verify.timeout"));
-	t_assert_msg("out of range");
-}
-
-Test(inventory, local_sections_accepted)
-{
-	struct inventory inv;
-	const char *text = inv_text(
-		"\n      \"cgroup\": {\"path\": \"adp/p1\", \"cpus\": \"0-1\", \"device\": \"8:0\"},\n"
-		"      \"verify\": {\"command\": [\"/bin/true\"], \"timeout\": 30},",
-		"0.25",
-		"\"placement\": [\"p4\"],\n"
-		"      \"run\": {\"argv\": [\"/usr/bin/python3\", \"-m\", \"http.server\", \"{port}\"], \"env\": {\"A_1\": \"x\"},\n"
-		"              \"cwd\": \"/tmp\", \"stop_grace\": 2, \"ports\": {\"p1\": 8080, \"p4\": 8081}},\n"
-		"      \"health\": {\"http\": \"http://127.0.0.1:{port}/\", \"retries\": 3, \"timeout\": 2, \"interval\": 0.2},\n"
-		"      \"traffic\": {\"haproxy_socket\": \"/run/haproxy.sock\", \"backend\": \"be_web\"}");
-
-	cr_assert_eq(inventory_load(&inv, t_write("inv.json", text)), 0, "%s", adp_error_last());
-	cr_assert_not_null(inv.parts[0].verify);
-	cr_assert_not_null(inv.comps[3].traffic);
 	inventory_release(&inv);
 }

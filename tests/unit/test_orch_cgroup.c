@@ -77,7 +77,42 @@ static void fixture_done(void)
 	t_teardown();
 }
 
+/* The cgroup logic on web.0 in p1: orch_local_cg_ensure writes alloc's
+ * limits (note: where the io limit went), orch_local_cg_check reads them
+ * back (msg, 256 bytes: what it checked) or fails naming want. */
+static void set_alloc(double *alloc, double cpu, double memory, double io)
+{
+	alloc[ADP_RES_CPU] = cpu;
+	alloc[ADP_RES_MEMORY] = memory;
+	alloc[ADP_RES_IO] = io;
+}
+
+static void ensure_ok(const double *alloc, char *note)
+{
+	cr_assert_eq(orch_local_cg_ensure(&loc, "p1", "web.0", alloc, &comp, 0, note, 256), 0, "%s", adp_error_last());
+}
+
+static void check_ok(const double *alloc, char *msg)
+{
+	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.0", alloc, &comp, 0, msg, 256), 0, "%s", adp_error_last());
+}
+
+static void check_fails(const double *alloc, const char *want)
+{
+	char msg[256];
+
+	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.0", alloc, &comp, 0, msg, sizeof(msg)), ADP_ESYS);
+	t_assert_msg(want);
+}
+
 TestSuite(orch_cgroup, .init = t_setup, .fini = fixture_done);
+
+/* The driver works on the hierarchy laid out under the test's dir. */
+static void use_root(int mode, const char *dir)
+{
+	loc.cg_mode = mode;
+	snprintf(loc.cg_root, sizeof(loc.cg_root), "%s", t_path(dir));
+}
 
 static void v2_layout(void)
 {
@@ -95,8 +130,7 @@ static void v2_layout(void)
 		}
 	}
 	t_write("v2/cgroup.controllers", "cpuset cpu io memory pids\n");
-	loc.cg_mode = ORCH_CG_V2;
-	snprintf(loc.cg_root, sizeof(loc.cg_root), "%s", t_path("v2"));
+	use_root(ORCH_CG_V2, "v2");
 }
 
 Test(orch_cgroup, v2_limits_in_plan_units)
@@ -106,11 +140,8 @@ Test(orch_cgroup, v2_limits_in_plan_units)
 
 	fixture("{\"path\": \"adp/p1\", \"cpus\": \"0-1\", \"device\": \"8:1\"}", NULL);
 	v2_layout();
-	alloc[ADP_RES_CPU] = 0.5;
-	alloc[ADP_RES_MEMORY] = 64.0 * 1048576;
-	alloc[ADP_RES_IO] = 1048576;
-	cr_assert_eq(orch_local_cg_ensure(&loc, "p1", "web.0", alloc, &comp, 0, note, sizeof(note)), 0, "%s",
-		     adp_error_last());
+	set_alloc(alloc, 0.5, 64.0 * 1048576, 1048576);
+	ensure_ok(alloc, note);
 	cr_assert_str_eq(slurp("v2/adp/p1/web.0/cpu.max"), "50000 100000");
 	cr_assert_str_eq(slurp("v2/adp/p1/web.0/memory.max"), "67108864");
 	/* The partition 8:1 is throttled on its disk, 8:0. */
@@ -119,19 +150,15 @@ Test(orch_cgroup, v2_limits_in_plan_units)
 	cr_assert_str_eq(slurp("v2/adp/p1/cgroup.subtree_control"), "+cpu +memory +cpuset +io");
 	cr_assert_str_eq(slurp("v2/adp/cgroup.subtree_control"), "+cpu +memory +cpuset +io");
 	cr_assert(strstr(note, "io limit 1048576 bytes/s on 8:0"), "%s", note);
-	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.0", alloc, &comp, 0, msg, sizeof(msg)), 0, "%s",
-		     adp_error_last());
+	check_ok(alloc, msg);
 	cr_assert(strstr(msg, "3 checked"), "%s", msg);
 	/* A limit that is not the plan's fails the check, naming both values. */
 	t_write("v2/adp/p1/web.0/memory.max", "max\n");
-	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.0", alloc, &comp, 0, msg, sizeof(msg)), ADP_ESYS);
-	t_assert_msg("memory limit is -1, the plan says 67108864");
+	check_fails(alloc, "memory limit is -1, the plan says 67108864");
 	t_write("v2/adp/p1/web.0/memory.max", "67104768\n"); /* rounded down to a page */
-	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.0", alloc, &comp, 0, msg, sizeof(msg)), 0, "%s",
-		     adp_error_last());
+	check_ok(alloc, msg);
 	t_write("v2/adp/p1/web.0/io.max", "8:0 rbps=5 wbps=5 riops=max wiops=max\n");
-	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.0", alloc, &comp, 0, msg, sizeof(msg)), ADP_ESYS);
-	t_assert_msg("io limit on 8:0 is 5");
+	check_fails(alloc, "io limit on 8:0 is 5");
 }
 
 Test(orch_cgroup, v2_missing_instance_cgroup_fails_check)
@@ -167,8 +194,7 @@ static void v1_layout(int blkio)
 		}
 	t_write("v1/cpuset/cpuset.cpus", "0-3\n");
 	t_write("v1/cpuset/cpuset.mems", "0\n");
-	loc.cg_mode = ORCH_CG_V1;
-	snprintf(loc.cg_root, sizeof(loc.cg_root), "%s", t_path("v1"));
+	use_root(ORCH_CG_V1, "v1");
 }
 
 Test(orch_cgroup, v1_limits_in_plan_units)
@@ -188,11 +214,8 @@ Test(orch_cgroup, v1_limits_in_plan_units)
 		mk(rel);
 	}
 	v1_layout(1);
-	alloc[ADP_RES_CPU] = 1.25;
-	alloc[ADP_RES_MEMORY] = 128.0 * 1048576;
-	alloc[ADP_RES_IO] = 2097152;
-	cr_assert_eq(orch_local_cg_ensure(&loc, "p1", "web.0", alloc, &comp, 0, note, sizeof(note)), 0, "%s",
-		     adp_error_last());
+	set_alloc(alloc, 1.25, 128.0 * 1048576, 2097152);
+	ensure_ok(alloc, note);
 	cr_assert_str_eq(slurp("v1/cpu/adp/p1/web.0/cpu.cfs_quota_us"), "125000");
 	cr_assert_str_eq(slurp("v1/cpu/adp/p1/web.0/cpu.cfs_period_us"), "100000");
 	cr_assert_str_eq(slurp("v1/memory/adp/p1/web.0/memory.limit_in_bytes"), "134217728");
@@ -207,11 +230,9 @@ Test(orch_cgroup, v1_limits_in_plan_units)
 	cr_assert_str_eq(slurp("v1/cpuset/adp/p1/web.0/cpuset.mems"), "0");
 	/* Nothing written where the plan has no allocation. */
 	cr_assert_str_eq(slurp("v1/memory/adp/p1/memory.limit_in_bytes"), "");
-	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.0", alloc, &comp, 0, msg, sizeof(msg)), 0, "%s",
-		     adp_error_last());
+	check_ok(alloc, msg);
 	t_write("v1/cpu/adp/p1/web.0/cpu.cfs_quota_us", "-1\n");
-	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.0", alloc, &comp, 0, msg, sizeof(msg)), ADP_ESYS);
-	t_assert_msg("cpu quota is -1, the plan says 125000");
+	check_fails(alloc, "cpu quota is -1, the plan says 125000");
 }
 
 Test(orch_cgroup, v1_partition_cpus_and_no_blkio)
@@ -222,8 +243,7 @@ Test(orch_cgroup, v1_partition_cpus_and_no_blkio)
 	fixture("{\"path\": \"adp/p1\", \"cpus\": \"1\", \"device\": \"8:0\"}", NULL);
 	v1_layout(0);
 	alloc[ADP_RES_IO] = 1000;
-	cr_assert_eq(orch_local_cg_ensure(&loc, "p1", "web.0", alloc, &comp, 0, note, sizeof(note)), 0, "%s",
-		     adp_error_last());
+	ensure_ok(alloc, note);
 	cr_assert_str_eq(slurp("v1/cpuset/adp/p1/cpuset.cpus"), "1");
 	cr_assert_str_eq(slurp("v1/cpuset/adp/p1/web.0/cpuset.cpus"), "1");
 	cr_assert_str_eq(note, "io limit not applied: the blkio controller is not mounted");
@@ -255,8 +275,7 @@ Test(orch_cgroup, io_not_applied_without_a_block_device)
 	fixture("{\"path\": \"adp/p1\"}", "/");
 	v2_layout();
 	alloc[ADP_RES_IO] = 4096;
-	cr_assert_eq(orch_local_cg_ensure(&loc, "p1", "web.0", alloc, &comp, 0, note, sizeof(note)), 0, "%s",
-		     adp_error_last());
+	ensure_ok(alloc, note);
 	cr_assert_str_eq(note, "io limit not applied: '/' is on no block device");
 	cr_assert_str_eq(slurp("v2/adp/p1/web.0/io.max"), "");
 }
