@@ -234,13 +234,13 @@ int cmd_apply(int argc, char **argv)
 	struct orch_driver_opts *dopts;
 	struct sigaction sa = { 0 };
 	const char *crash;
-	int rc, outcome = ORCH_REFUSED, status = EXIT_REFUSED;
+	int parsed, rc, outcome = ORCH_REFUSED, status = EXIT_REFUSED;
 	int64_t now = (int64_t)time(NULL);
 	struct plan_store *store = NULL;
 	void *state = NULL;
 
-	if (argp_parse(&cmd_apply_argp, argc, argv, 0, NULL, &a))
-		return EXIT_USAGE;
+	if ((parsed = cmd_parse(&cmd_apply_argp, argc, argv, 0, &a)))
+		return parsed;
 	if (a.now && adp_time_parse(&now, a.now, NULL)) {
 		cmd_error("--now '%s' is not a time: expected RFC 3339 such as 2018-05-06T00:00:00Z", a.now);
 		return EXIT_USAGE;

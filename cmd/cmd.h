@@ -84,6 +84,11 @@ const char *cmd_red(FILE *f);
 const char *cmd_green(FILE *f);
 const char *cmd_reset(FILE *f);
 
+/* argp_parse for a command: 0, or the exit status to return (EXIT_USAGE
+ * after argp's own message; EXIT_ERROR, said here, when it ran out of
+ * memory, which argp does not report). */
+int cmd_parse(const struct argp *argp, int argc, char **argv, unsigned flags, void *input);
+
 struct inventory;
 /* inventory_load, then every driver's check of its own sections (the
  * registry's config_check): every command that reads an inventory goes

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -30,6 +31,21 @@ void cmd_error_last(const char *context)
 		cmd_error("%s: %s", context, *msg ? msg : "unknown error");
 	else
 		cmd_error("%s", *msg ? msg : "unknown error");
+}
+
+int cmd_parse(const struct argp *argp, int argc, char **argv, unsigned flags, void *input)
+{
+	error_t rc = argp_parse(argp, argc, argv, flags, NULL, input);
+
+	if (!rc)
+		return 0;
+	/* argp has said what was wrong with the command line; it says
+	 * nothing when it ran out of memory. */
+	if (rc == ENOMEM) {
+		cmd_error("out of memory reading the command line");
+		return EXIT_ERROR;
+	}
+	return EXIT_USAGE;
 }
 
 int cmd_inventory_load(struct inventory *inv, const char *path)

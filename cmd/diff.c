@@ -35,10 +35,10 @@ int cmd_diff(int argc, char **argv)
 	json_t *j[2] = { NULL, NULL }, *d = NULL, *c;
 	json_error_t jerr;
 	size_t i;
-	int rc = EXIT_ERROR;
+	int parsed, rc = EXIT_ERROR;
 
-	if (argp_parse(&cmd_diff_argp, argc, argv, 0, NULL, &a))
-		return EXIT_USAGE;
+	if ((parsed = cmd_parse(&cmd_diff_argp, argc, argv, 0, &a)))
+		return parsed;
 	if (plan_store_open(&s, a.store, 0)) {
 		cmd_error_last(NULL);
 		goto done;

@@ -547,10 +547,10 @@ int cmd_forecast(int argc, char **argv)
 	struct forecast_opts fo = { 0 };
 	char **files = NULL;
 	size_t nfiles = 0, i, shown = 0;
-	int rc, status = EXIT_ERROR;
+	int parsed, rc, status = EXIT_ERROR;
 
-	if (argp_parse(&cmd_forecast_argp, argc, argv, 0, NULL, &a))
-		return EXIT_USAGE;
+	if ((parsed = cmd_parse(&cmd_forecast_argp, argc, argv, 0, &a)))
+		return parsed;
 	if (!a.nlevels && a.backtest) {
 		/* The central 95% interval is measured too. */
 		memcpy(a.levels, backtest_levels, sizeof(backtest_levels));

@@ -56,10 +56,10 @@ int cmd_history(int argc, char **argv)
 	struct plan_store *s = NULL;
 	struct plan_store_entry *v = NULL;
 	size_t n = 0, i;
-	int rc = EXIT_OK;
+	int parsed, rc = EXIT_OK;
 
-	if (argp_parse(&cmd_history_argp, argc, argv, 0, NULL, &a))
-		return EXIT_USAGE;
+	if ((parsed = cmd_parse(&cmd_history_argp, argc, argv, 0, &a)))
+		return parsed;
 	if (plan_store_open(&s, a.store, 0) || plan_store_history(s, &v, &n)) {
 		cmd_error_last(NULL);
 		rc = EXIT_ERROR;
@@ -95,11 +95,11 @@ int cmd_show(int argc, char **argv)
 	struct plan_store *s = NULL;
 	struct plan_store_entry e;
 	char *doc = NULL;
-	int rc = EXIT_OK;
+	int parsed, rc = EXIT_OK;
 
 	a.want = 1;
-	if (argp_parse(&cmd_show_argp, argc, argv, 0, NULL, &a))
-		return EXIT_USAGE;
+	if ((parsed = cmd_parse(&cmd_show_argp, argc, argv, 0, &a)))
+		return parsed;
 	if (plan_store_open(&s, a.store, 0) || plan_store_show(s, a.ref[0], &e, &doc)) {
 		cmd_error_last(NULL);
 		rc = EXIT_ERROR;

@@ -104,8 +104,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	argp_err_exit_status = EXIT_USAGE;
-	if (argp_parse(&global_argp, argc, argv, ARGP_IN_ORDER, NULL, &g))
-		return EXIT_USAGE;
+	if ((rc = cmd_parse(&global_argp, argc, argv, ARGP_IN_ORDER, &g)))
+		return rc;
 	for (c = cmd_table; c->name; c++)
 		if (!strcmp(c->name, argv[g.cmd_index]))
 			break;

@@ -363,12 +363,12 @@ int cmd_plan(int argc, char **argv)
 	struct part_run_opts o = { 0 };
 	struct part_exact_plan ex = { 0 };
 	struct plan p = { 0 };
-	int rc, status;
+	int parsed, rc, status;
 
 	a.plan_file = "adpart-plan.json";
 	a.write = 1;
-	if (argp_parse(&cmd_plan_argp, argc, argv, 0, NULL, &a))
-		return EXIT_USAGE;
+	if ((parsed = cmd_parse(&cmd_plan_argp, argc, argv, 0, &a)))
+		return parsed;
 	if (a.kube && cmd_kube_discover(a.inventory))
 		return EXIT_ERROR;
 	/* part_run reads the inventory itself; the drivers' sections are

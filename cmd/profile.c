@@ -130,12 +130,12 @@ int cmd_profile(int argc, char **argv)
 	struct sigaction sa;
 	struct timespec next;
 	double start;
-	int rc, status = EXIT_OK, ready, writer_open = 0;
+	int parsed, rc, status = EXIT_OK, ready, writer_open = 0;
 
 	a.output = "adpart-history.csv";
 	a.interval = 10;
-	if (argp_parse(&cmd_profile_argp, argc, argv, 0, NULL, &a))
-		return EXIT_USAGE;
+	if ((parsed = cmd_parse(&cmd_profile_argp, argc, argv, 0, &a)))
+		return parsed;
 	o.cgroups = a.cgroups;
 	o.ncgroups = a.ncgroups;
 	o.pids = a.pids;

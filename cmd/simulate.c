@@ -152,8 +152,10 @@ int cmd_simulate(int argc, char **argv)
 	size_t nfiles = 0, i;
 	int rc = 1;
 
+	if ((rc = cmd_parse(&cmd_simulate_argp, argc, argv, 0, &a)))
+		return rc;
+	rc = 1;
 	history_init(&h);
-	argp_parse(&cmd_simulate_argp, argc, argv, 0, NULL, &a);
 	if (plan_read(&p, a.plan)) {
 		cmd_error_last(NULL);
 		goto done;

@@ -148,13 +148,15 @@ static int check(const struct validate_args *a, const char *path, char *summary,
 int cmd_validate(int argc, char **argv)
 {
 	struct validate_args a = { 0 };
-	json_t *results = json_array();
+	json_t *results;
 	int status = EXIT_OK;
 	size_t i;
 
-	if (argp_parse(&cmd_validate_argp, argc, argv, 0, NULL, &a)) {
-		json_decref(results);
-		return EXIT_USAGE;
+	if ((status = cmd_parse(&cmd_validate_argp, argc, argv, 0, &a)))
+		return status;
+	if (!(results = json_array())) {
+		cmd_error("out of memory");
+		return EXIT_ERROR;
 	}
 	for (i = 0; i < a.nfiles; i++) {
 		char summary[512] = "";
