@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -991,4 +992,96 @@ Test(orch_engine, lock_is_never_a_symlink)
 	fclose(v);
 	cr_assert_str_eq(buf, "precious\n");
 	free((char *)o.state_dir);
+}
+
+/* Whether a journal (or run record) on disk holds only whole records:
+ * every field the engine writes with each step status. */
+static void assert_whole(json_t *j)
+{
+	static const char *const top[] = { "format", "plan", "digest", "started_at", "state" };
+	static const char *const started[] = { "id", "action", "status", "start", "start_ms" };
+	static const char *const ended[] = { "end", "end_ms", "seconds", "act_seconds", "engine_us", "journal_us" };
+	static const char *const lists[] = { "steps", "undo" };
+	size_t l, i, k;
+	json_t *rec;
+
+	for (k = 0; k < sizeof(top) / sizeof(*top); k++)
+		cr_assert_not_null(json_object_get(j, top[k]), "no %s", top[k]);
+	cr_assert_eq(json_array_size(json_object_get(j, "steps")), plan.nsteps);
+	for (l = 0; l < 2; l++)
+		json_array_foreach(json_object_get(j, lists[l]), i, rec) {
+			const char *st = json_string_value(json_object_get(rec, "status"));
+
+			cr_assert_not_null(st, "%s[%zu] has no status", lists[l], i);
+			for (k = 0; k < (strcmp(st, "pending") ? 5u : 3u); k++)
+				cr_assert_not_null(json_object_get(rec, started[k]), "%s[%zu] (%s) lacks %s", lists[l], i,
+						   st, started[k]);
+			for (k = 0; !strcmp(st, "done") && k < sizeof(ended) / sizeof(*ended); k++)
+				cr_assert_not_null(json_object_get(rec, ended[k]), "%s[%zu] (%s) lacks %s", lists[l], i,
+						   st, ended[k]);
+		}
+}
+
+/* The Nth JSON-building call of an apply fails, for N across the whole
+ * run (the new journal, step records, the undo list, the state, the run
+ * record): the apply ends with ADP_ENOMEM and its message, the journal
+ * on disk is absent or whole, no run record is written, and --resume
+ * goes on from the journal as after a crash. */
+static void build_failures(const char *fail_action, int want)
+{
+	struct orch_opts o;
+	struct orch_driver d;
+	struct fake f = { .fail_action = fail_action };
+	char jpath[128], rpath[128];
+	long left = LONG_MAX, total, at, k;
+	int out = -1;
+	json_t *j;
+
+	snprintf(jpath, sizeof(jpath), "%s/journal.json", dir);
+	snprintf(rpath, sizeof(rpath), "%s/run.json", dir);
+	opts(&o, &d, &f);
+	o.json_fault = &left;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, want);
+	total = LONG_MAX - left;
+	cr_assert_gt(total, (long)plan.nsteps * 8, "%ld calls", total);
+	fake_free(&f);
+	/* The first call, three across the run, and the run record's two
+	 * (each point is a whole apply and its resume: a few seconds). */
+	for (k = 0; k <= 5; k++) {
+		at = k == 0 ? 1 : k <= 3 ? total * k / 4 : total - 5 + k;
+		unlink(jpath);
+		unlink(rpath);
+		f.fail_action = fail_action;
+		left = at;
+		cr_assert_eq(orch_apply(&o, &d, &out), ADP_ENOMEM, "call %ld of %ld: outcome %d", at, total, out);
+		t_assert_msg("out of memory building the ");
+		cr_assert_eq(access(rpath, F_OK), -1, "call %ld: a run record was written", at);
+		fake_free(&f);
+		if (access(jpath, F_OK)) {
+			cr_assert_lt(at, 5 + 8 * (long)plan.nsteps, "call %ld: no journal", at);
+			continue;
+		}
+		j = journal();
+		assert_whole(j);
+		json_decref(j);
+		o.json_fault = NULL;
+		o.resume = 1;
+		cr_assert_eq(orch_apply(&o, &d, &out), 0, "call %ld: %s", at, adp_error_last());
+		cr_assert(out == ORCH_DONE || out == ORCH_ROLLED_BACK, "call %ld: outcome %d", at, out);
+		cr_assert_eq(access(rpath, F_OK), 0);
+		fake_free(&f);
+		o.json_fault = &left;
+		o.resume = 0;
+	}
+}
+
+Test(orch_engine, journal_build_failure_writes_nothing_half_built)
+{
+	build_failures(NULL, ORCH_DONE);
+}
+
+Test(orch_engine, rollback_build_failure_writes_nothing_half_built)
+{
+	build_failures("run_update", ORCH_ROLLED_BACK);
 }
