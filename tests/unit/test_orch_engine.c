@@ -181,12 +181,56 @@ static void apply_to(const struct orch_opts *o, const struct orch_driver *d, int
 	cr_assert_eq(out, want, "outcome %d, expected %d", out, want);
 }
 
+/* The driver's calls are n steps of the plan from index first on. */
+static void assert_calls(const struct fake *f, size_t first, size_t n)
+{
+	size_t i;
+
+	cr_assert_eq(f->ncalls, n, "%zu calls, expected %zu", f->ncalls, n);
+	for (i = 0; i < n; i++)
+		cr_assert_str_eq(f->calls[i], fx.plan.steps[first + i].action, "call %zu", i);
+}
+
+/* The driver's calls from index from on are the inverses of the steps
+ * upto .. 0 (0-based), last first, and nothing after them. */
+static void assert_undone(const struct fake *f, size_t from, size_t upto)
+{
+	size_t i, k = from;
+
+	for (i = upto + 1; i-- > 0;) {
+		const struct plan_action_def *a = plan_action_find(fx.plan.steps[i].action);
+		if (!a->inverse)
+			continue;
+		cr_assert_lt(k, f->ncalls);
+		cr_assert_str_eq(f->calls[k], a->inverse, "undo of step %zu", i + 1);
+		k++;
+	}
+	cr_assert_eq(f->ncalls, k, "%zu calls, expected %zu", f->ncalls, k);
+}
+
+/* The state of the journal on disk is state. */
+static void assert_state(const char *state)
+{
+	json_t *j = journal();
+
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), state);
+	json_decref(j);
+}
+
+/* --resume runs every step from index first on, in order, once. */
+static void resumes_from(struct orch_opts *o, const struct orch_driver *d, struct fake *f, size_t first)
+{
+	o->resume = 1;
+	apply_to(o, d, ORCH_DONE);
+	assert_calls(f, first, fx.plan.nsteps - first);
+	fake_free(f);
+}
+
 /* Runs until the driver's stop_after-th call, then stops: a journal with
  * steps done, the rest pending. */
 static void stopped_journal(struct orch_opts *o, struct orch_driver *d, struct fake *f, size_t after)
 {
 	static volatile sig_atomic_t stop;
-	size_t i;
 
 	opts(o, d, f);
 	stop = 0;
@@ -194,9 +238,7 @@ static void stopped_journal(struct orch_opts *o, struct orch_driver *d, struct f
 	f->stop = &stop;
 	f->stop_after = after;
 	apply_to(o, d, ORCH_STOPPED);
-	cr_assert_eq(f->ncalls, after);
-	for (i = 0; i < after; i++)
-		cr_assert_str_eq(f->calls[i], fx.plan.steps[i].action);
+	assert_calls(f, 0, after);
 	stop = 0;
 	o->stop = NULL;
 	f->stop = NULL;
@@ -210,17 +252,11 @@ Test(orch_engine, runs_every_step_in_plan_order)
 	struct fake f = { 0 };
 	struct orch_opts o;
 	struct orch_driver d;
-	size_t i;
-	json_t *j;
 
 	opts(&o, &d, &f);
 	apply_to(&o, &d, ORCH_DONE);
-	cr_assert_eq(f.ncalls, fx.plan.nsteps);
-	for (i = 0; i < fx.plan.nsteps; i++)
-		cr_assert_str_eq(f.calls[i], fx.plan.steps[i].action);
-	j = journal();
-	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "done");
-	json_decref(j);
+	assert_calls(&f, 0, fx.plan.nsteps);
+	assert_state("done");
 	fake_free(&f);
 	/* Applying the same plan again is refused. */
 	refused(&o, &d, &f, "already applied");
@@ -231,22 +267,13 @@ Test(orch_engine, failure_reverses_completed_steps_last_first)
 	struct fake f = { 0 };
 	struct orch_opts o;
 	struct orch_driver d;
-	size_t i, k, failed_at = first_step("verify_shadow") - 1;
+	size_t failed_at = first_step("verify_shadow") - 1;
 
 	opts(&o, &d, &f);
 	f.fail_action = "verify_shadow";
 	apply_to(&o, &d, ORCH_ROLLED_BACK);
 	/* Forward calls up to the failure, then the inverses in reverse. */
-	k = failed_at + 1;
-	for (i = failed_at + 1; i-- > 0;) {
-		const struct plan_action_def *a = plan_action_find(fx.plan.steps[i].action);
-		if (!a->inverse)
-			continue;
-		cr_assert_lt(k, f.ncalls);
-		cr_assert_str_eq(f.calls[k], a->inverse, "undo of step %zu", i + 1);
-		k++;
-	}
-	cr_assert_eq(k, f.ncalls);
+	assert_undone(&f, failed_at + 1, failed_at);
 	fake_free(&f);
 }
 
@@ -255,21 +282,12 @@ Test(orch_engine, stop_then_resume_runs_each_step_once)
 	struct fake f = { 0 };
 	struct orch_opts o;
 	struct orch_driver d;
-	size_t i;
-	json_t *j;
 
 	stopped_journal(&o, &d, &f, 7);
-	j = journal();
-	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "stopped");
-	json_decref(j);
+	assert_state("stopped");
 	/* Without --resume an unfinished journal is refused. */
 	refused(&o, &d, &f, "use --resume or --rollback");
-	o.resume = 1;
-	apply_to(&o, &d, ORCH_DONE);
-	cr_assert_eq(f.ncalls, fx.plan.nsteps - 7);
-	for (i = 0; i < f.ncalls; i++)
-		cr_assert_str_eq(f.calls[i], fx.plan.steps[7 + i].action);
-	fake_free(&f);
+	resumes_from(&o, &d, &f, 7);
 }
 
 Test(orch_engine, no_data_fails_closed)
@@ -607,9 +625,7 @@ Test(orch_engine, torn_journal_is_refused_untouched)
 	engine_fixture_write(path, text, len);
 	engine_fixture_write(t_path("journal.json.tmp.AbC123"), text, len / 3);
 	free(text);
-	apply_to(&o, &d, ORCH_DONE);
-	cr_assert_eq(f.ncalls, fx.plan.nsteps - 5);
-	fake_free(&f);
+	resumes_from(&o, &d, &f, 5);
 }
 
 Test(orch_engine, replay_repeats_the_started_step_only)
@@ -618,7 +634,6 @@ Test(orch_engine, replay_repeats_the_started_step_only)
 	struct orch_opts o;
 	struct orch_driver d;
 	json_t *j, *rec;
-	size_t i;
 
 	stopped_journal(&o, &d, &f, 9);
 	/* A crash during step 9's action: journaled started, not done. */
@@ -628,12 +643,7 @@ Test(orch_engine, replay_repeats_the_started_step_only)
 	json_object_set_new(rec, "status", json_string("started"));
 	json_object_set_new(j, "state", json_string("forward"));
 	save_journal(j);
-	o.resume = 1;
-	apply_to(&o, &d, ORCH_DONE);
-	cr_assert_eq(f.ncalls, fx.plan.nsteps - 8);
-	for (i = 0; i < f.ncalls; i++)
-		cr_assert_str_eq(f.calls[i], fx.plan.steps[8 + i].action);
-	fake_free(&f);
+	resumes_from(&o, &d, &f, 8);
 }
 
 Test(orch_engine, replay_of_a_rollback_skips_undone_entries)
@@ -743,8 +753,7 @@ Test(orch_engine, journal_write_failure_stops_and_reverses)
 	struct orch_opts o;
 	struct orch_driver d;
 	struct fake f = { 0 };
-	size_t i, k = 0, forward = 5;
-	json_t *j;
+	size_t i, forward = 5;
 
 	opts(&o, &d, &f);
 	/* Writes: the new journal, then started and done per step. */
@@ -759,27 +768,15 @@ Test(orch_engine, journal_write_failure_stops_and_reverses)
 		cr_assert_str_eq(f.calls[i], fx.plan.steps[i].action, "call %zu", i);
 	/* Then the inverses of the started steps, the sixth (not acted,
 	 * but marked started in memory) first, each once, last first. */
-	for (i = forward + 1; i-- > 0;) {
-		const struct plan_action_def *a = plan_action_find(fx.plan.steps[i].action);
-		if (!a->inverse)
-			continue;
-		cr_assert_lt(forward + k, f.ncalls);
-		cr_assert_str_eq(f.calls[forward + k], a->inverse, "undo of step %zu", i + 1);
-		k++;
-	}
-	cr_assert_eq(f.ncalls, forward + k, "%zu calls, expected %zu", f.ncalls, forward + k);
+	assert_undone(&f, forward, forward);
 	/* The journal on disk is behind: five steps done, still forward. */
-	j = journal();
-	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "forward");
-	json_decref(j);
+	assert_state("forward");
 	fake_free(&f);
 	/* Room again: --rollback repeats the (idempotent) undo and records it. */
 	adp_fault_arm(ADP_FAULT_WRITE, 0, 0);
 	o.rollback = 1;
 	apply_to(&o, &d, ORCH_ROLLED_BACK);
-	j = journal();
-	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "rolled_back");
-	json_decref(j);
+	assert_state("rolled_back");
 	fake_free(&f);
 }
 
