@@ -61,7 +61,7 @@ ap_expect_end_state() {
 }
 
 # Prints "server status weight" for each server of be_web from "show stat".
-ap_hap_stat() { stack_hap_stat "$AP/hap.sock" | awk '$1 == "be_web" { print $2, $3, $4 }'; }
+ap_hap_stat() { stack_hap_stat "$AP/hap.sock" | sed -n 's/^be_web //p'; }
 
 # A real HAProxy on loopback: node-a serves, node-b (the shadow) is in
 # maintenance; apply moves traffic to node-b and back.
