@@ -37,32 +37,14 @@ P_WA=$1 P_WB=$2 P_AA=$3 P_AB=$4 P_FW=$5 P_FA=$6
 mkdir -p "$T/www-node-a" "$T/www-node-b" "$T/st/proc"
 echo ok >"$T/www-node-a/ok"
 echo ok >"$T/www-node-b/ok"
-stack_haproxy "$T" <<CFG
-frontend fe_web
-	bind 127.0.0.1:$P_FW
-	default_backend be_web
-frontend fe_api
-	bind 127.0.0.1:$P_FA
-	default_backend be_api
-backend be_web
-	server node-a 127.0.0.1:$P_WA weight 100
-	server node-b 127.0.0.1:$P_WB weight 100 disabled
-backend be_api
-	server node-a 127.0.0.1:$P_AA weight 100
-	server node-b 127.0.0.1:$P_AB weight 100 disabled
-CFG
+{
+	stack_hap_pair web "$P_FW" "$P_WA" "$P_WB"
+	stack_hap_pair api "$P_FA" "$P_AA" "$P_AB"
+} | stack_haproxy "$T"
 
 comp() { # name tier port_a port_b backend
-	cat <<JSON
-  {"name": "$1", "tier": $2, "replicas": 1, "placement": ["node-a"], "min": {"cpu": 0.1, "memory": "64MiB"},
-   "history": {"file": "$TOP/testdata/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
-    "time_column": "TimeStamp", "time_format": "rfc3339",
-    "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}},
-   "run": {"argv": ["$PY", "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
-    "cwd": "$T/www-{partition}", "ports": {"node-a": $3, "node-b": $4}, "stop_grace": 2},
-   "health": {"http": "http://127.0.0.1:{port}/ok", "retries": 20, "timeout": 2, "interval": 0.1},
-   "traffic": {"haproxy_socket": "$T/hap.sock", "backend": "$5"}}
-JSON
+	stack_component "$T" "$1" "$2" node-a "{\"node-a\": $3, \"node-b\": $4}" "$5" "$T/www-{partition}" "0.002 1048576" \
+		'{"http": "http://127.0.0.1:{port}/ok", "retries": 20, "timeout": 2, "interval": 0.1}'
 }
 {
 	cat <<JSON

@@ -32,17 +32,9 @@ P_WA=$1 P_WB=$2 P_WC=$3 P_AA=$4 P_AB=$5 P_AC=$6 P_SA=$7 P_SB=$8 P_SC=$9
 shift 9
 P_FE=$1
 
-comp() { # name tier home history port-json backend
-	cat <<JSON
-  {"name": "$1", "tier": $2, "replicas": 1, "placement": ["$3"], "min": {"cpu": 0.1, "memory": "64MiB"},
-   "history": {"file": "$TOP/testdata/demo/history/$4.csv", "format": "columns", "delimiter": ",",
-    "time_column": "TimeStamp", "time_format": "rfc3339",
-    "columns": {"cpu": {"column": "Value", "scale": 0.0005}, "memory": {"column": "Value", "scale": 262144}}},
-   "run": {"argv": ["$PY", "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
-    "cwd": "$T/www", "ports": $5, "stop_grace": 2},
-   "health": {"http": "http://127.0.0.1:{port}/", "retries": 20, "timeout": 2, "interval": 0.2},
-   "traffic": {"haproxy_socket": "$T/hap.sock", "backend": "$6"}}
-JSON
+comp() { # name tier home port-json backend
+	stack_component "$T" "$1" "$2" "$3" "$4" "$5" "$T/www" "0.0005 262144" \
+		'{"http": "http://127.0.0.1:{port}/", "retries": 20, "timeout": 2, "interval": 0.2}'
 }
 {
 	echo '{"partitions": ['
@@ -52,11 +44,11 @@ JSON
 		echo "  {\"name\": \"node-$p\", \"zone\": \"z1\", \"capacity\": {\"cpu\": 1, \"memory\": \"2GiB\"}, \"cgroup\": {\"path\": \"$CG/node-$p\"}}$sep"
 	done
 	echo '], "components": ['
-	comp web 0 node-a api-01 "{\"node-a\": $P_WA, \"node-b\": $P_WB, \"node-c\": $P_WC}" be_web
+	comp web 0 node-a "{\"node-a\": $P_WA, \"node-b\": $P_WB, \"node-c\": $P_WC}" be_web
 	echo ","
-	comp api 1 node-b api-01 "{\"node-a\": $P_AA, \"node-b\": $P_AB, \"node-c\": $P_AC}" be_api
+	comp api 1 node-b "{\"node-a\": $P_AA, \"node-b\": $P_AB, \"node-c\": $P_AC}" be_api
 	echo ","
-	comp static 2 node-c api-01 "{\"node-a\": $P_SA, \"node-b\": $P_SB, \"node-c\": $P_SC}" be_static
+	comp static 2 node-c "{\"node-a\": $P_SA, \"node-b\": $P_SB, \"node-c\": $P_SC}" be_static
 	echo "]}"
 } >"$T/inventory.json"
 cat >"$T/schedule.json" <<JSON

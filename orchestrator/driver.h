@@ -10,6 +10,10 @@
 #include "plans/plan.h"
 #include "plans/steps.h"
 
+/* Every pointer the engine passes to a callback (plan, step, placement,
+ * component and partition names, msg) is borrowed for the call; msg is
+ * the engine's buffer of len bytes. */
+
 /* Carries out one step (its forward or inverse action) and must be
  * idempotent: after a crash the engine repeats the step that was
  * started but not recorded as done. msg receives a one-line observation

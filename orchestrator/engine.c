@@ -20,6 +20,46 @@
 
 #define JOURNAL_MAX_BYTES ((size_t)64 << 20)
 
+/* Every JSON-building call is checked: a set or append that fails (or a
+ * value that could not be made, NULL) is kept in the builder, so that a
+ * document is never written half-built. Same shape as a shared builder
+ * to come (struct adp_jb): jset and jpush own their value. */
+struct jb {
+	int failed;
+};
+
+/* Test-only (orch_opts.json_fault): counts down on every jset and jpush
+ * of this thread's apply; the call that brings it to 0 fails as an
+ * allocation would. The engine builds JSON on its own thread only. */
+static _Thread_local long *json_fault;
+
+static json_t *fault_point(json_t *value)
+{
+	if (json_fault && --*json_fault == 0) {
+		json_decref(value);
+		return NULL;
+	}
+	return value;
+}
+
+static int jset(struct jb *b, json_t *obj, const char *key, json_t *value)
+{
+	if (json_object_set_new(obj, key, fault_point(value))) {
+		b->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int jpush(struct jb *b, json_t *arr, json_t *value)
+{
+	if (json_array_append_new(arr, fault_point(value))) {
+		b->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
 int orch_preflight(const struct plan *p, int64_t now)
 {
 	char digest[65];
@@ -59,13 +99,28 @@ struct journal {
 	double t0;      /* monotonic time the apply started */
 	int lost;       /* a write failed: the journal on disk is behind root */
 	char lost_msg[512]; /* why, from the first failed write */
+	int broken;     /* a build failed: root is incomplete and never written */
 };
+
+/* After a build into the journal: a failed one marks root broken, and
+ * the apply stops where it is, as a crash would (--resume goes on from
+ * the journal on disk). */
+static int journal_built(struct journal *j, const struct jb *b)
+{
+	if (!b->failed)
+		return 0;
+	j->broken = 1;
+	return adp_error_set(ADP_ENOMEM, "out of memory building the journal '%s'", j->path);
+}
 
 static int journal_save(struct journal *j)
 {
-	char *text = json_dumps(j->root, JSON_INDENT(1));
+	char *text;
 	int rc;
 
+	if (j->broken)
+		return adp_error_set(ADP_ENOMEM, "journal '%s' is incomplete in memory: not written", j->path);
+	text = json_dumps(j->root, JSON_INDENT(1));
 	if (!text)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	rc = adp_write_atomic(j->path, text, strlen(text));
@@ -82,35 +137,49 @@ static int64_t now_s(void)
 	return (int64_t)time(NULL);
 }
 
-static json_t *step_json(const struct plan_step *s)
+/* A pending step record, or NULL (b records why). */
+static json_t *step_json(struct jb *b, const struct plan_step *s)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "id", json_integer((json_int_t)s->id));
-	json_object_set_new(o, "action", json_string(s->action));
+	jset(b, o, "id", json_integer((json_int_t)s->id));
+	jset(b, o, "action", json_string(s->action));
 	if (s->partition)
-		json_object_set_new(o, "partition", json_string(s->partition));
+		jset(b, o, "partition", json_string(s->partition));
 	if (s->component) {
-		json_object_set_new(o, "component", json_string(s->component));
-		json_object_set_new(o, "replica", json_integer((json_int_t)s->replica));
+		jset(b, o, "component", json_string(s->component));
+		jset(b, o, "replica", json_integer((json_int_t)s->replica));
 	}
 	if (s->target)
-		json_object_set_new(o, "target", json_string(s->target));
-	json_object_set_new(o, "status", json_string("pending"));
+		jset(b, o, "target", json_string(s->target));
+	jset(b, o, "status", json_string("pending"));
+	if (b->failed) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
-static void set_status(json_t *o, const char *status, const char *msg)
+static void set_status(struct jb *b, json_t *o, const char *status, const char *msg)
 {
 	struct timespec ts;
 
-	json_object_set_new(o, "status", json_string(status));
+	jset(b, o, "status", json_string(status));
 	clock_gettime(CLOCK_REALTIME, &ts);
-	json_object_set_new(o, !strcmp(status, "started") ? "start" : "end", json_integer(now_s()));
-	json_object_set_new(o, !strcmp(status, "started") ? "start_ms" : "end_ms",
-			    json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+	jset(b, o, !strcmp(status, "started") ? "start" : "end", json_integer(now_s()));
+	jset(b, o, !strcmp(status, "started") ? "start_ms" : "end_ms",
+	     json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
 	if (msg && *msg)
-		json_object_set_new(o, "message", json_string(msg));
+		jset(b, o, "message", json_string(msg));
+}
+
+/* The journal's state, in memory: 0 or ADP_ENOMEM (root broken). */
+static int set_state(struct journal *j, const char *state)
+{
+	struct jb b = { 0 };
+
+	jset(&b, j->root, "state", json_string(state));
+	return journal_built(j, &b);
 }
 
 static const char *status_of(json_t *o)
@@ -163,21 +232,26 @@ static void band_at(const struct plan *p, const struct plan_placement *x, int r,
 
 #define MAX_OBSERVATIONS 20000
 
-static void observe(struct journal *j, json_t *e)
+/* Adds the observation e, built with b (both owned): 0, or ADP_ENOMEM
+ * when e or its place in the journal could not be built. */
+static int observe(struct journal *j, struct jb *b, json_t *e)
 {
 	json_t *obs = json_object_get(j->root, "observations");
 
-	if (!obs) {
-		obs = json_array();
-		json_object_set_new(j->root, "observations", obs);
+	if (!obs && !b->failed && !jset(b, j->root, "observations", json_array()))
+		obs = json_object_get(j->root, "observations");
+	if (b->failed) {
+		json_decref(e);
+		return journal_built(j, b);
 	}
 	if (json_array_size(obs) < MAX_OBSERVATIONS) {
-		json_array_append_new(obs, e);
-		return;
+		jpush(b, obs, e);
+		return journal_built(j, b);
 	}
 	json_decref(e);
-	json_object_set_new(j->root, "observations_dropped",
-			    json_integer(json_integer_value(json_object_get(j->root, "observations_dropped")) + 1));
+	jset(b, j->root, "observations_dropped",
+	     json_integer(json_integer_value(json_object_get(j->root, "observations_dropped")) + 1));
+	return journal_built(j, b);
 }
 
 /* Whether a step of upto's wave, at or before upto, with action act for
@@ -223,66 +297,68 @@ static int offline_in(const struct plan_wave *w, const char *partition)
 /* Asks the driver whether one instance carrying traffic still serves; a
  * down one (or one the driver cannot ask about) is an observation and
  * stops the wave whatever the policy: the wave's capacity is gone, and
- * rolling back brings the originals back. Returns 1 to roll back. */
+ * rolling back brings the originals back. Returns 1 to roll back, or
+ * ADP_ENOMEM when the observation could not be built. */
 static int probe_one(struct journal *j, const struct orch_driver *d, const struct plan *p, size_t upto,
 		     int during, int64_t t, const char *component, size_t replica, const char *partition,
 		     const char *role)
 {
 	char msg[512] = "";
+	struct jb b = { 0 };
 	json_t *e;
 	int rc = d->probe(d->ctx, p, component, replica, partition, msg, sizeof(msg));
 
 	if (rc == 0 || rc == 2)
 		return 0;
 	e = json_object();
-	json_object_set_new(e, during ? "during_step" : "after_step", json_integer((json_int_t)p->steps[upto].id));
-	json_object_set_new(e, "at", json_integer(t));
-	json_object_set_new(e, "component", json_string(component));
-	json_object_set_new(e, "replica", json_integer((json_int_t)replica));
-	json_object_set_new(e, "partition", json_string(partition));
-	json_object_set_new(e, "role", json_string(role));
-	json_object_set_new(e, "state", json_string(rc < 0 ? "unknown" : "down"));
-	json_object_set_new(e, "message", json_string(rc < 0 ? adp_error_last() : msg));
-	json_object_set_new(e, "decision", json_string("rollback"));
-	observe(j, e);
-	return 1;
+	jset(&b, e, during ? "during_step" : "after_step", json_integer((json_int_t)p->steps[upto].id));
+	jset(&b, e, "at", json_integer(t));
+	jset(&b, e, "component", json_string(component));
+	jset(&b, e, "replica", json_integer((json_int_t)replica));
+	jset(&b, e, "partition", json_string(partition));
+	jset(&b, e, "role", json_string(role));
+	jset(&b, e, "state", json_string(rc < 0 ? "unknown" : "down"));
+	jset(&b, e, "message", json_string(rc < 0 ? adp_error_last() : msg));
+	jset(&b, e, "decision", json_string("rollback"));
+	return observe(j, &b, e) ? ADP_ENOMEM : 1;
 }
 
 /* Liveness of every instance of the wave that carries traffic: a shadow
  * from its health check until it is stopped, an original from its
  * health check after the update, an absorbed replica once it is back,
  * and the staying replicas of every component the wave moves or
- * shrinks (they carry its load). Returns 1 to roll back. */
+ * shrinks (they carry its load). Returns 1 to roll back, or ADP_ENOMEM. */
 static int probe_wave(struct journal *j, const struct orch_driver *d, const struct plan *p, size_t upto,
 		      int during, int64_t t)
 {
 	json_t *steps = json_object_get(j->root, "steps");
 	const struct plan_wave *w = &p->waves[p->steps[upto].wave - 1];
 	size_t k;
+	int rc;
 
 	for (k = 0; k < w->nplacements; k++) {
 		const struct plan_placement *x = &w->placements[k];
 
 		if (!x->from) {
 			if (!offline_in(w, x->partition) && wave_touches(w, x->component) &&
-			    probe_one(j, d, p, upto, during, t, x->component, x->replica, x->partition, "staying"))
-				return 1;
+			    (rc = probe_one(j, d, p, upto, during, t, x->component, x->replica, x->partition, "staying")))
+				return rc;
 			continue;
 		}
 		if (done_in_wave(steps, p, upto, PLAN_HEALTH_CHECK, x->component, x->replica) &&
 		    !done_in_wave(steps, p, upto, PLAN_STOP_SHADOW, x->component, x->replica) &&
-		    probe_one(j, d, p, upto, during, t, x->component, x->replica, x->partition, "shadow"))
-			return 1;
+		    (rc = probe_one(j, d, p, upto, during, t, x->component, x->replica, x->partition, "shadow")))
+			return rc;
 		if (done_in_wave(steps, p, upto, PLAN_HEALTH_CHECK_ORIGINAL, x->component, x->replica) &&
-		    probe_one(j, d, p, upto, during, t, x->component, x->replica, x->from, "original"))
-			return 1;
+		    (rc = probe_one(j, d, p, upto, during, t, x->component, x->replica, x->from, "original")))
+			return rc;
 	}
 	for (k = 0; k < w->nabsorbed; k++) {
 		const struct plan_absorbed *b = &w->absorbed[k];
 
 		if (done_in_wave(steps, p, upto, PLAN_HEALTH_CHECK_ABSORBED, b->component, b->replica) &&
-		    probe_one(j, d, p, upto, during, t, b->component, b->replica, b->partition, "absorbed"))
-			return 1;
+		    (rc = probe_one(j, d, p, upto, during, t, b->component, b->replica, b->partition, "absorbed")))
+			return rc;
 	}
 	return 0;
 }
@@ -293,26 +369,26 @@ static int probe_wave(struct journal *j, const struct orch_driver *d, const stru
  * (the plan's per-step p95 of the replica, else its peak). At a step
  * boundary every sample is recorded; during a step (during set) only
  * deviations, missing data and instances down. Returns 1 when the wave
- * must roll back. */
+ * must roll back, or ADP_ENOMEM when an observation could not be built. */
 static int monitor(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
 		   const struct plan *p, size_t upto, int during, int64_t t)
 {
 	json_t *steps = json_object_get(j->root, "steps");
 	const struct plan_wave *w;
 	size_t k, i;
-	int r;
+	int r, rc;
 
 	if (!p->steps[upto].wave || p->steps[upto].wave > p->nwaves)
 		return 0;
-	if (d->probe && probe_wave(j, d, p, upto, during, t))
-		return 1;
+	if (d->probe && (rc = probe_wave(j, d, p, upto, during, t)))
+		return rc;
 	if (!d->sample)
 		return 0;
 	w = &p->waves[p->steps[upto].wave - 1];
 	for (k = 0; k < w->nplacements; k++) {
 		const struct plan_placement *x = &w->placements[k];
 		double use[ADP_RES_COUNT] = { 0 };
-		int have[ADP_RES_COUNT] = { 0 }, live = 0, rc;
+		int have[ADP_RES_COUNT] = { 0 }, live = 0;
 
 		if (!x->from)
 			continue;
@@ -330,20 +406,21 @@ static int monitor(struct journal *j, const struct orch_opts *o, const struct or
 			continue;
 		rc = d->sample(d->ctx, p, x, use, have);
 		if (rc < 0 || rc == 1) {
+			struct jb b = { 0 };
 			json_t *e = json_object();
-			json_object_set_new(e, during ? "during_step" : "after_step",
-					    json_integer((json_int_t)p->steps[upto].id));
-			json_object_set_new(e, "at", json_integer(t));
-			json_object_set_new(e, "component", json_string(x->component));
-			json_object_set_new(e, "replica", json_integer((json_int_t)x->replica));
-			json_object_set_new(e, "state", json_string("no_data"));
-			json_object_set_new(e, "decision", json_string("rollback"));
+
+			jset(&b, e, during ? "during_step" : "after_step", json_integer((json_int_t)p->steps[upto].id));
+			jset(&b, e, "at", json_integer(t));
+			jset(&b, e, "component", json_string(x->component));
+			jset(&b, e, "replica", json_integer((json_int_t)x->replica));
+			jset(&b, e, "state", json_string("no_data"));
+			jset(&b, e, "decision", json_string("rollback"));
 			if (rc < 0)
-				json_object_set_new(e, "message", json_string(adp_error_last()));
-			observe(j, e);
-			return 1;
+				jset(&b, e, "message", json_string(adp_error_last()));
+			return observe(j, &b, e) ? ADP_ENOMEM : 1;
 		}
 		for (r = 0; r < ADP_RES_COUNT; r++) {
+			struct jb b = { 0 };
 			json_t *e;
 			const char *decision = "ok";
 			double p50, p95;
@@ -362,20 +439,19 @@ static int monitor(struct journal *j, const struct orch_opts *o, const struct or
 			if (during && !strcmp(decision, "ok"))
 				continue;
 			e = json_object();
-			json_object_set_new(e, during ? "during_step" : "after_step",
-					    json_integer((json_int_t)p->steps[upto].id));
-			json_object_set_new(e, "at", json_integer(t));
+			jset(&b, e, during ? "during_step" : "after_step", json_integer((json_int_t)p->steps[upto].id));
+			jset(&b, e, "at", json_integer(t));
 			if (row >= 0)
-				json_object_set_new(e, "band_step", json_integer(row));
-			json_object_set_new(e, "component", json_string(x->component));
-			json_object_set_new(e, "replica", json_integer((json_int_t)x->replica));
-			json_object_set_new(e, "partition", json_string(x->partition));
-			json_object_set_new(e, "resource", json_string(adp_resource_name(r)));
-			json_object_set_new(e, "actual", json_real(use[r]));
-			json_object_set_new(e, "predicted_p50", json_real(p50));
-			json_object_set_new(e, "predicted_p95", json_real(p95));
-			json_object_set_new(e, "alloc", json_real(x->alloc[r]));
-			json_object_set_new(e, "decision", json_string(decision));
+				jset(&b, e, "band_step", json_integer(row));
+			jset(&b, e, "component", json_string(x->component));
+			jset(&b, e, "replica", json_integer((json_int_t)x->replica));
+			jset(&b, e, "partition", json_string(x->partition));
+			jset(&b, e, "resource", json_string(adp_resource_name(r)));
+			jset(&b, e, "actual", json_real(use[r]));
+			jset(&b, e, "predicted_p50", json_real(p50));
+			jset(&b, e, "predicted_p95", json_real(p95));
+			jset(&b, e, "alloc", json_real(x->alloc[r]));
+			jset(&b, e, "decision", json_string(decision));
 			if (!strcmp(decision, "grow") && d->grow) {
 				double head = 0, limit;
 				size_t u;
@@ -384,14 +460,15 @@ static int monitor(struct journal *j, const struct orch_opts *o, const struct or
 						head = w->usage[u].headroom;
 				limit = x->alloc[r] + (head > 0 ? head : 0);
 				if (d->grow(d->ctx, p, x, r, limit)) {
-					json_object_set_new(e, "decision", json_string("rollback"));
-					json_object_set_new(e, "message", json_string(adp_error_last()));
+					jset(&b, e, "decision", json_string("rollback"));
+					jset(&b, e, "message", json_string(adp_error_last()));
 					back = 1;
 				} else {
-					json_object_set_new(e, "grown_to", json_real(limit));
+					jset(&b, e, "grown_to", json_real(limit));
 				}
 			}
-			observe(j, e);
+			if (observe(j, &b, e))
+				return ADP_ENOMEM;
 			if (back)
 				return 1;
 		}
@@ -463,12 +540,15 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 	double timeout = (double)(s->timeout > 0 ? s->timeout : plan_actions[s->act].default_timeout);
 	double interval = o->monitor_interval > 0 ? o->monitor_interval : 5;
 	double start, deadline, next_sample, saved, journal_s;
-	int rc, arc, timed_out = 0, stopped = 0, cancelling = 0;
+	int rc, arc, mrc = 0, timed_out = 0, stopped = 0, cancelling = 0;
+	struct jb b = { 0 };
 	pthread_t th;
 	char msg[700];
 
 	start = mono_s();
-	set_status(rec, "started", NULL);
+	set_status(&b, rec, "started", NULL);
+	if ((rc = journal_built(j, &b)))
+		return rc;
 	/* Forward, nothing acts before it is journaled. Undoing, a journal
 	 * that cannot be written does not stop the undo: its steps are
 	 * idempotent, and leaving the system half-moved is worse. */
@@ -518,7 +598,8 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 			double t = mono_s();
 
 			pthread_mutex_unlock(&a.mu);
-			if (monitor(j, o, d, p, (size_t)monitor_at, 1, plan_time(o, j->t0)))
+			/* A failed build (mrc < 0) stops the act too: the apply ends. */
+			if ((mrc = monitor(j, o, d, p, (size_t)monitor_at, 1, plan_time(o, j->t0))))
 				stopped = cancelling = 1;
 			pthread_mutex_lock(&a.mu);
 			a.sampling += mono_s() - t;
@@ -531,10 +612,12 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 	pthread_cond_destroy(&a.cv);
 	if (monitor_at >= 0 && o->crash_before_done > 0 && (size_t)o->crash_before_done == s->id)
 		_exit(137);
+	if (mrc < 0)
+		return adp_error_set(ADP_ENOMEM, "out of memory building the journal '%s'", j->path);
 	arc = a.rc;
 	if (timed_out) {
 		snprintf(msg, sizeof(msg), "timed out after %.0f s%s%s", timeout, a.msg[0] ? ": " : "", a.msg);
-		json_object_set_new(rec, "timed_out", json_true());
+		jset(&b, rec, "timed_out", json_true());
 		arc = arc ? arc : ADP_ESYS;
 	} else if (stopped) {
 		snprintf(msg, sizeof(msg), "stopped by monitoring (see observations)%s%s", a.msg[0] ? ": " : "",
@@ -543,15 +626,16 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 	} else {
 		snprintf(msg, sizeof(msg), "%s", a.msg);
 	}
-	set_status(rec, arc ? "failed" : "done", msg);
+	set_status(&b, rec, arc ? "failed" : "done", msg);
 	/* The engine's own time in the step: journal, thread, bookkeeping;
 	 * sampling during the act is monitoring and not counted. The final
 	 * journal write is not in it: it costs about journal_us again. */
-	json_object_set_new(rec, "seconds", json_real(mono_s() - start));
-	json_object_set_new(rec, "act_seconds", json_real(a.seconds));
-	json_object_set_new(rec, "engine_us",
-			    json_integer((json_int_t)((mono_s() - start - a.seconds - a.sampling) * 1e6)));
-	json_object_set_new(rec, "journal_us", json_integer((json_int_t)(journal_s * 1e6)));
+	jset(&b, rec, "seconds", json_real(mono_s() - start));
+	jset(&b, rec, "act_seconds", json_real(a.seconds));
+	jset(&b, rec, "engine_us", json_integer((json_int_t)((mono_s() - start - a.seconds - a.sampling) * 1e6)));
+	jset(&b, rec, "journal_us", json_integer((json_int_t)(journal_s * 1e6)));
+	if ((rc = journal_built(j, &b)))
+		return rc;
 	if ((rc = journal_save(j)) && monitor_at >= 0)
 		return rc;
 	return arc ? 1 : 0;
@@ -567,6 +651,7 @@ static void crash_hook(const struct orch_opts *o, size_t id)
 static int build_undo(struct journal *j, const struct plan *p)
 {
 	json_t *steps = json_object_get(j->root, "steps"), *undo = json_array();
+	struct jb b = { 0 };
 	size_t i;
 
 	for (i = json_array_size(steps); i-- > 0;) {
@@ -582,10 +667,16 @@ static int build_undo(struct journal *j, const struct plan *p)
 		inv = p->steps[i];
 		inv.action = (char *)a->inverse;
 		inv.act = plan_action_id(a->inverse);
-		json_array_append_new(undo, step_json(&inv));
+		jpush(&b, undo, step_json(&b, &inv));
 	}
-	json_object_set_new(j->root, "undo", undo);
-	json_object_set_new(j->root, "state", json_string("rollback"));
+	if (b.failed) {
+		json_decref(undo);
+		return journal_built(j, &b);
+	}
+	jset(&b, j->root, "undo", undo);
+	jset(&b, j->root, "state", json_string("rollback"));
+	if (journal_built(j, &b))
+		return ADP_ENOMEM;
 	/* A failed save marks the journal lost (reported at the end): the
 	 * rollback goes on from the journal in memory. */
 	journal_save(j);
@@ -618,7 +709,8 @@ static int do_rollback(struct journal *j, const struct orch_opts *o, const struc
 			return rc;
 		failed |= rc;
 	}
-	json_object_set_new(j->root, "state", json_string(failed ? "failed" : "rolled_back"));
+	if ((rc = set_state(j, failed ? "failed" : "rolled_back")))
+		return rc;
 	*outcome = failed ? ORCH_FAILED : ORCH_ROLLED_BACK;
 	journal_save(j);
 	return 0;
@@ -628,14 +720,20 @@ static int write_record(const struct orch_opts *o, struct journal *j, int outcom
 {
 	static const char *const names[] = { "done", "rolled_back", "failed", "refused", "stopped", "journal_lost" };
 	char path[4096];
-	json_t *rec = json_deep_copy(j->root);
+	struct jb b = { 0 };
+	json_t *rec;
 	char *text;
 	int rc;
 
-	if (!rec)
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	json_object_set_new(rec, "outcome", json_string(names[outcome]));
-	json_object_set_new(rec, "written_at", json_integer(now_s()));
+	if (j->broken)
+		return adp_error_set(ADP_ENOMEM, "journal '%s' is incomplete in memory: no run record", j->path);
+	rec = json_deep_copy(j->root);
+	jset(&b, rec, "outcome", json_string(names[outcome]));
+	jset(&b, rec, "written_at", json_integer(now_s()));
+	if (b.failed) {
+		json_decref(rec);
+		return adp_error_set(ADP_ENOMEM, "out of memory building the run record");
+	}
 	snprintf(path, sizeof(path), "%s", o->record_path ? o->record_path : "");
 	if (!o->record_path)
 		snprintf(path, sizeof(path), "%s/run.json", o->state_dir);
@@ -662,6 +760,25 @@ static void journal_lost(const struct orch_opts *o, struct journal *j, int out)
 			: "apply stopped acting and the rollback did not complete (see the failed undo steps in the run record); once the journal can be written, --rollback retries them";
 	write_record(o, j, ORCH_JOURNAL_LOST);
 	adp_error_set(ADP_ESYS, "the journal could not be written (%s): %s", j->lost_msg, state);
+}
+
+/* The journal of a new apply: every step pending. */
+static int journal_new(struct journal *j, const struct orch_opts *o, const struct plan *p)
+{
+	struct jb b = { 0 };
+	json_t *steps = json_array();
+	size_t i;
+
+	j->root = json_object();
+	jset(&b, j->root, "format", json_integer(ORCH_JOURNAL_FORMAT));
+	jset(&b, j->root, "plan", json_string(o->plan_path));
+	jset(&b, j->root, "digest", json_string(p->digest));
+	jset(&b, j->root, "started_at", json_integer(now_s()));
+	jset(&b, j->root, "state", json_string("forward"));
+	for (i = 0; i < p->nsteps; i++)
+		jpush(&b, steps, step_json(&b, &p->steps[i]));
+	jset(&b, j->root, "steps", steps);
+	return journal_built(j, &b);
 }
 
 /* One apply at a time per state directory: an flock held for the run. */
@@ -709,6 +826,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 	size_t i;
 
 	*outcome = ORCH_REFUSED;
+	json_fault = o->json_fault;
 	j.t0 = mono_s();
 	if (mkdir(o->state_dir, 0700) && errno != EEXIST)
 		return adp_error_set(ADP_ESYS, "cannot create state directory '%s': %s", o->state_dir,
@@ -765,17 +883,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			rc = ADP_EINPUT;
 			goto done;
 		}
-		j.root = json_object();
-		json_object_set_new(j.root, "format", json_integer(ORCH_JOURNAL_FORMAT));
-		json_object_set_new(j.root, "plan", json_string(o->plan_path));
-		json_object_set_new(j.root, "digest", json_string(p.digest));
-		json_object_set_new(j.root, "started_at", json_integer(now_s()));
-		json_object_set_new(j.root, "state", json_string("forward"));
-		steps = json_array();
-		for (i = 0; i < p.nsteps; i++)
-			json_array_append_new(steps, step_json(&p.steps[i]));
-		json_object_set_new(j.root, "steps", steps);
-		if ((rc = journal_save(&j)))
+		if ((rc = journal_new(&j, o, &p)) || (rc = journal_save(&j)))
 			goto done;
 	}
 	{
@@ -785,7 +893,8 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		 * step: undo steps are idempotent, and the fault that stopped
 		 * them (a full disk, an unreachable API) may be gone. */
 		if (!strcmp(st, "failed") && (o->rollback || o->resume)) {
-			json_object_set_new(j.root, "state", json_string("rollback"));
+			if ((rc = set_state(&j, "rollback")))
+				goto done;
 			journal_save(&j); /* a failure marks it lost; the retry goes on */
 			if ((rc = do_rollback(&j, o, d, &p, &out)))
 				goto done;
@@ -810,31 +919,35 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			goto record;
 		}
 	}
-	json_object_set_new(j.root, "state", json_string("forward"));
+	if ((rc = set_state(&j, "forward")))
+		goto done;
 	steps = json_object_get(j.root, "steps");
 	for (i = 0; i < p.nsteps; i++) {
 		rec = json_array_get(steps, i);
 		if (!strcmp(status_of(rec), "done"))
 			continue;
 		if (o->stop && *o->stop) {
-			json_object_set_new(j.root, "state", json_string("stopped"));
+			if ((rc = set_state(&j, "stopped")))
+				goto done;
 			journal_save(&j); /* a failure marks it lost, reported at the end */
 			out = ORCH_STOPPED;
 			goto record;
 		}
 		/* A journal that cannot be written stops the forward run; what
 		 * was done is reversed from the journal in memory. */
-		if ((rc = run_one(&j, rec, d, &p, &p.steps[i], o, (long)i)) < 0 && !j.lost)
+		if ((rc = run_one(&j, rec, d, &p, &p.steps[i], o, (long)i)) < 0 && (!j.lost || j.broken))
 			goto done;
-		if (rc != 0 || monitor(&j, o, d, &p, i, 0, plan_time(o, j.t0))) {
-			rc = 0;
+		if (rc == 0 && (rc = monitor(&j, o, d, &p, i, 0, plan_time(o, j.t0))) < 0)
+			goto done;
+		if (rc != 0) {
 			if ((rc = build_undo(&j, &p)) || (rc = do_rollback(&j, o, d, &p, &out)))
 				goto done;
 			goto record;
 		}
 		crash_hook(o, p.steps[i].id);
 	}
-	json_object_set_new(j.root, "state", json_string("done"));
+	if ((rc = set_state(&j, "done")))
+		goto done;
 	journal_save(&j); /* a failure marks it lost, reported at the end */
 	out = ORCH_DONE;
 record:
@@ -848,6 +961,7 @@ record:
 	if (!rc)
 		*outcome = out;
 done:
+	json_fault = NULL;
 	json_decref(j.root);
 	plan_release(&p);
 	if (lockfd >= 0)

@@ -28,6 +28,7 @@ enum orch_outcome {
 	ORCH_JOURNAL_LOST = 5,
 };
 
+/* Every pointer here is borrowed: the caller keeps it alive for the call. */
 struct orch_opts {
 	const char *plan_path;
 	const char *state_dir;    /* journal, lock, pid files, logs */
@@ -36,13 +37,17 @@ struct orch_opts {
 	int64_t now;              /* for expiry */
 	long crash_after;         /* test hook: _exit after journaling this step id, 0 off */
 	long crash_before_done;   /* test hook: _exit after this step's act, before journaling it done */
-	volatile sig_atomic_t *stop; /* set by a signal handler: stop at the next boundary */
+	volatile sig_atomic_t *stop; /* set by a signal handler: stop at the next boundary; NULL: never */
 	int policy;               /* enum orch_policy */
 	double monitor_interval;  /* seconds between samples during a step; 0: 5 */
+	/* test hook: counted down by every JSON-building call of the engine;
+	 * the call that brings it to 0 fails as an allocation would (the
+	 * apply ends with ADP_ENOMEM, writing nothing half-built). NULL off */
+	long *json_fault;
 };
 
 /* Preflight only: format, digest of the inputs (re-hashed), expiry,
- * infeasible plans. 0 or ADP_EINPUT with the reason. */
+ * infeasible plans (p borrowed). 0 or ADP_EINPUT with the reason. */
 int orch_preflight(const struct plan *p, int64_t now);
 
 /* Every act runs on a worker thread while the engine's thread enforces
@@ -53,9 +58,12 @@ int orch_preflight(const struct plan *p, int64_t now);
  * driver allows it) and applies the deviation policy; a rollback
  * decision cancels the step under way.
  *
- * Runs (or resumes, or rolls back) the plan. Returns 0 with *outcome
- * set, or a negative ADP_E* when it could not run at all (lock held,
- * journal unreadable: *outcome is ORCH_REFUSED). */
+ * Runs (or resumes, or rolls back) the plan; o and d are borrowed for
+ * the call. Returns 0 with *outcome set, or a negative ADP_E* when it
+ * could not run at all (lock held, journal unreadable: *outcome is
+ * ORCH_REFUSED) or had to stop where it was (ADP_ENOMEM building the
+ * journal: as after a crash, the journal on disk is whole and
+ * --resume goes on from it). */
 int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outcome);
 
 #endif

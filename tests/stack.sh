@@ -69,6 +69,75 @@ CFG
 	done
 }
 
+# stack_component DIR NAME TIER HOME PORTS BACKEND CWD "CPU MEMORY" HEALTH
+# [TRAFFIC]: a component's inventory entry: one replica on HOME, an
+# http.server (argv STACK_ARGV, a JSON array, when set) serving CWD on
+# PORTS (JSON: a port per partition), the demo's api-01 history scaled
+# by CPU and MEMORY, the HEALTH section (JSON), and its traffic through
+# HAProxy's DIR/hap.sock, backend BACKEND (TRAFFIC: more fields).
+stack_component() {
+	set -- "$@" ""
+	stack_scale_cpu=${8% *}
+	stack_scale_mem=${8#* }
+	stack_argv='["'"$STACK_PY"'", "-m", "http.server", "--bind", "127.0.0.1", "{port}"]'
+	[ -n "${STACK_ARGV:-}" ] && stack_argv=$STACK_ARGV
+	cat <<JSON
+  {"name": "$2", "tier": $3, "replicas": 1, "placement": ["$4"], "min": {"cpu": 0.1, "memory": "64MiB"},
+   "history": {"file": "$STACK_TOP/testdata/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
+    "time_column": "TimeStamp", "time_format": "rfc3339",
+    "columns": {"cpu": {"column": "Value", "scale": $stack_scale_cpu}, "memory": {"column": "Value", "scale": $stack_scale_mem}}},
+   "run": {"argv": $stack_argv,
+    "cwd": "$7", "ports": $5, "stop_grace": 2},
+   "health": $9,
+   "traffic": {"haproxy_socket": "$1/hap.sock", "backend": "$6"${10}}}
+JSON
+}
+
+# stack_hap_pair NAME FRONT_PORT PORT_A PORT_B: HAProxy configuration
+# for frontend fe_NAME on FRONT_PORT and backend be_NAME, its server
+# node-a on PORT_A serving and node-b on PORT_B (the shadow) disabled.
+stack_hap_pair() {
+	cat <<CFG
+frontend fe_$1
+	bind 127.0.0.1:$2
+	default_backend be_$1
+backend be_$1
+	server node-a 127.0.0.1:$3 weight 100
+	server node-b 127.0.0.1:$4 weight 100 disabled
+CFG
+}
+
+# stack_hap_stat SOCKET: "backend server status weight" for each node-*
+# server of each be_* backend, from HAProxy's "show stat".
+stack_hap_stat() {
+	"$STACK_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"show stat\n")
+d = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    d += b
+for line in d.decode().splitlines():
+    f = line.split(",")
+    if len(f) > 18 and f[0].startswith("be_") and f[1].startswith("node-"):
+        print(f[0], f[1], f[17], f[18])
+' "$1"
+}
+
+# stack_journal_has ACTION STATUS JOURNAL: whether a step of ACTION has
+# STATUS in the journal (false while it cannot be read).
+stack_journal_has() {
+	"$STACK_PY" -c '
+import json, sys
+j = json.load(open(sys.argv[3]))
+sys.exit(0 if any(s["action"] == sys.argv[1] and s["status"] == sys.argv[2] for s in j["steps"]) else 1)' \
+		"$1" "$2" "$3" 2>/dev/null
+}
+
 # stack_original PIDFILE CWD PORT [CGROUP]: starts an http.server on PORT
 # serving CWD, inside CGROUP (a path below the cgroup root, created; v1
 # memory, cpu and cpuacct, else v2), waits until it serves and records it

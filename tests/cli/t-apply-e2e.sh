@@ -14,6 +14,7 @@ mkdir -p "$E2E"
 E2E_CG="adpart-e2e-$$"
 STACK_TOP=$TOP
 . "$TOP/tests/stack.sh"
+. "$TOP/tests/cli/lib.sh"
 E2E_OK=1
 e2e_why=$(stack_why)
 if [ -z "$e2e_why" ] && ! command -v curl >/dev/null 2>&1; then
@@ -30,38 +31,26 @@ fi
 # is "broken" (the shadow answers 404).
 e2e_files() {
 	tag=$1
-	web_argv='["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"]'
-	[ -n "${E2E_WEB_ARGV:-}" ] && web_argv=$E2E_WEB_ARGV
 	web_canary=""
 	[ -n "${E2E_CANARY:-}" ] && web_canary=", \"canary_seconds\": $E2E_CANARY"
-	cat >"$E2E/inv-$tag.json" <<JSON
+	e2e_health='{"http": "http://127.0.0.1:{port}/ok", "retries": 10, "timeout": 2}'
+	{
+		cat <<JSON
 {"partitions": [
   {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$E2E_CG/node-a"}},
   {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$E2E_CG/node-b"}}],
  "components": [
-  {"name": "web", "tier": 0, "replicas": 1, "placement": ["node-a"], "min": {"cpu": 0.1, "memory": "64MiB"},
-   "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
-    "time_column": "TimeStamp", "time_format": "rfc3339",
-    "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}},
-   "run": {"argv": $web_argv,
-    "cwd": "$E2E/www-{partition}${3:+-$3}", "ports": {"node-a": $P_WA, "node-b": $P_WB}, "stop_grace": 2},
-   "health": {"http": "http://127.0.0.1:{port}/ok", "retries": 10, "timeout": 2},
-   "traffic": {"haproxy_socket": "$E2E/hap.sock", "backend": "be_web"$web_canary}},
-  {"name": "api", "tier": 1, "replicas": 1, "placement": ["node-a"], "min": {"cpu": 0.1, "memory": "64MiB"},
-   "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
-    "time_column": "TimeStamp", "time_format": "rfc3339",
-    "columns": {"cpu": {"column": "Value", "scale": 0.001}, "memory": {"column": "Value", "scale": 1048576}}},
-   "run": {"argv": ["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
-    "cwd": "$E2E/www-{partition}", "ports": {"node-a": $P_AA, "node-b": $P_AB}, "stop_grace": 2},
-   "health": {"http": "http://127.0.0.1:{port}/ok", "retries": 10, "timeout": 2},
-   "traffic": {"haproxy_socket": "$E2E/hap.sock", "backend": "be_api"}}]}
 JSON
-	cat >"$E2E/sched-$tag.json" <<JSON
-{"name": "e2e", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
- "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
- "plan_ttl": "24h", "period": "1d",
- "update": {"command": ["/bin/sh", "-c", "${2:-:}; echo updated \$ADPART_PARTITION >>\"\$0\"", "$E2E/updates.log"], "timeout": "1m"}}
-JSON
+		STACK_ARGV=${E2E_WEB_ARGV:-}
+		stack_component "$E2E" web 0 node-a "{\"node-a\": $P_WA, \"node-b\": $P_WB}" be_web \
+			"$E2E/www-{partition}${3:+-$3}" "0.002 1048576" "$e2e_health" "$web_canary"
+		STACK_ARGV=""
+		echo ","
+		stack_component "$E2E" api 1 node-a "{\"node-a\": $P_AA, \"node-b\": $P_AB}" be_api "$E2E/www-{partition}" \
+			"0.001 1048576" "$e2e_health"
+		echo "]}"
+	} >"$E2E/inv-$tag.json"
+	cli_schedule "$E2E/sched-$tag.json" e2e node-a "$E2E/updates.log" "${2:-:}"
 	(cd "$E2E" && "$BIN" plan -i "inv-$tag.json" -s "sched-$tag.json" --now 2018-05-06T00:00:00Z \
 		-f "$tag.json" >/dev/null 2>&1)
 }
@@ -111,23 +100,16 @@ e2e_load_stop() {
 	esac
 }
 
-e2e_hap_stat() {
-	/usr/bin/python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(b"show stat\n")
-d = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    d += b
-for line in d.decode().splitlines():
-    f = line.split(",")
-    if len(f) > 18 and f[0].startswith("be_") and f[1].startswith("node-"):
-        print(f[0], f[1], f[17], f[18])
-' "$E2E/hap.sock"
+e2e_hap_stat() { stack_hap_stat "$E2E/hap.sock"; }
+
+# e2e_until_update_started: waits (30 s at most) until the journal has
+# a run_update step started.
+e2e_until_update_started() {
+	i=0
+	while [ $i -lt 300 ] && ! stack_journal_has run_update started "$E2E/st/journal.json"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
 }
 
 if [ "$E2E_OK" -eq 1 ]; then
@@ -138,19 +120,10 @@ if [ "$E2E_OK" -eq 1 ]; then
 	echo ok >"$E2E/www-node-b/ok"
 	# A real operator's configuration: retries and redispatch on
 	# connection failures, as one sets for rolling restarts.
-	stack_haproxy "$E2E" 500 502 503 504 <<CFG
-frontend fe_web
-	bind 127.0.0.1:$P_FW
-	default_backend be_web
-frontend fe_api
-	bind 127.0.0.1:$P_FA
-	default_backend be_api
-backend be_web
-	server node-a 127.0.0.1:$P_WA weight 100
-	server node-b 127.0.0.1:$P_WB weight 100 disabled
-backend be_api
-	server node-a 127.0.0.1:$P_AA weight 100
-	server node-b 127.0.0.1:$P_AB weight 100 disabled
+	{
+		stack_hap_pair web "$P_FW" "$P_WA" "$P_WB"
+		stack_hap_pair api "$P_FA" "$P_AA" "$P_AB"
+		cat <<CFG
 frontend fe_pool
 	bind 127.0.0.1:$P_FP
 	default_backend be_pool
@@ -158,6 +131,7 @@ backend be_pool
 	server node-a 127.0.0.1:$P_PA weight 100
 	server node-b 127.0.0.1:$P_PB weight 100
 CFG
+	} | stack_haproxy "$E2E" 500 502 503 504
 	e2e_files main
 	e2e_files slow "sleep 3"
 	e2e_files badshadow ":" broken
@@ -235,15 +209,7 @@ PY
 	rm -f "$E2E/st/journal.json" "$E2E/st/run.json"
 	(cd "$E2E" && exec "$BIN" apply -d st --now 2018-05-06T00:00:00Z slow.json) >/dev/null 2>&1 &
 	e2e_apply=$!
-	i=0
-	while [ $i -lt 300 ] && ! /usr/bin/python3 -c '
-import json, sys
-j = json.load(open(sys.argv[1]))
-sys.exit(0 if any(s["action"] == "run_update" and s["status"] == "started" for s in j["steps"]) else 1)' \
-		"$E2E/st/journal.json" 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	e2e_until_update_started
 	kill -9 "$e2e_apply"
 	wait "$e2e_apply" 2>/dev/null
 	e2e_run "e2e resume after kill -9 during the update" 0 apply -d st --resume slow.json
@@ -326,15 +292,7 @@ sys.exit(0 if all(s["status"] == "pending" for s in j["steps"] if s["action"] ==
 	(cd "$E2E" && exec "$BIN" apply -d st --now 2018-05-06T00:00:00Z --monitor-interval 0.5 deadshadow.json) \
 		>"$TMP/out" 2>"$TMP/err" &
 	e2e_apply=$!
-	i=0
-	while [ $i -lt 300 ] && ! /usr/bin/python3 -c '
-import json, sys
-j = json.load(open(sys.argv[1]))
-sys.exit(0 if any(s["action"] == "run_update" and s["status"] == "started" for s in j["steps"]) else 1)' \
-		"$E2E/st/journal.json" 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	e2e_until_update_started
 	sleep 0.5
 	kill -9 "$(cut -d' ' -f1 "$E2E/st/proc/web.0@node-b.pid")"
 	wait "$e2e_apply"

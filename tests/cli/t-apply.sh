@@ -3,6 +3,9 @@
 
 AP="$TMP/apply"
 mkdir -p "$AP"
+STACK_TOP=$TOP
+. "$TOP/tests/stack.sh"
+. "$TOP/tests/cli/lib.sh"
 AP_PORT=$((20000 + ($$ % 2000) * 2))
 AP_CG="adpart-cli-$$"
 
@@ -27,12 +30,7 @@ ap_files() {
    "import sys,urllib.request;p={'node-a':$AP_PORT,'node-b':$1}['{partition}'];urllib.request.urlopen('http://127.0.0.1:%d/'%p,timeout=2)"],
    "retries": 5, "timeout": 3}}]}
 JSON
-	cat >"$AP/sched.json" <<JSON
-{"name": "t", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
- "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
- "plan_ttl": "24h", "period": "1d",
- "update": {"command": ["/bin/sh", "-c", "${4:-:}; echo updated \$ADPART_PARTITION >>\"\$0\"", "$AP/updates.log"], "timeout": "1m"}}
-JSON
+	cli_schedule "$AP/sched.json" t node-a "$AP/updates.log" "${4:-:}"
 	(cd "$AP" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plan.json >/dev/null 2>&1)
 }
 
@@ -63,24 +61,7 @@ ap_expect_end_state() {
 }
 
 # Prints "server status weight" for each server of be_web from "show stat".
-ap_hap_stat() {
-	/usr/bin/python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(b"show stat\n")
-d = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    d += b
-for line in d.decode().splitlines():
-    f = line.split(",")
-    if len(f) > 18 and f[0] == "be_web" and f[1].startswith("node-"):
-        print(f[1], f[17], f[18])
-' "$AP/hap.sock"
-}
+ap_hap_stat() { stack_hap_stat "$AP/hap.sock" | sed -n 's/^be_web //p'; }
 
 # A real HAProxy on loopback: node-a serves, node-b (the shadow) is in
 # maintenance; apply moves traffic to node-b and back.
@@ -107,10 +88,7 @@ CFG
 	ap_files $(($AP_PORT + 1)) "\"traffic\": {\"haproxy_socket\": \"$AP/hap.sock\", \"backend\": \"be_web\"},"
 	ap_start_original
 	ap_hap_stat >"$AP/hap.before"
-	ADPART_TEST_CRASH_AFTER_STEP=6
-	export ADPART_TEST_CRASH_AFTER_STEP
-	run_ap "apply with haproxy crash after switch_traffic" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
-	unset ADPART_TEST_CRASH_AFTER_STEP
+	ap_crash_after 6 "apply with haproxy crash after switch_traffic"
 	ap_hap_stat >"$AP/hap.mid"
 	name="apply with haproxy: traffic on the shadow after switch_traffic"
 	if grep -q "^node-b no check 100" "$AP/hap.mid" && grep -q "^node-a no check 0" "$AP/hap.mid"; then ok; else
@@ -125,10 +103,7 @@ CFG
 	if curl -s -o /dev/null "http://127.0.0.1:$(($AP_PORT + 2))/"; then ok; else bad "frontend does not serve"; fi
 	ap_kill_all
 	ap_start_original
-	ADPART_TEST_CRASH_AFTER_STEP=8
-	export ADPART_TEST_CRASH_AFTER_STEP
-	run_ap "apply with haproxy crash after stop_original" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
-	unset ADPART_TEST_CRASH_AFTER_STEP
+	ap_crash_after 8 "apply with haproxy crash after stop_original"
 	run_ap "apply with haproxy rollback" 4 apply -d st --rollback plan.json
 	ap_expect_end_state "apply with haproxy rollback end state"
 	ap_hap_stat >"$AP/hap.after"
@@ -145,6 +120,32 @@ CFG
 
 apply_in() {
 	(cd "$AP" && "$BIN" "$@")
+}
+
+# ap_recorded NAME WANT PATTERN WHY [OPTION...]: with the original
+# running, apply with the OPTIONs exits WANT and its run record matches
+# PATTERN (else WHY).
+ap_recorded() {
+	ap_name=$1 ap_want=$2 ap_pattern=$3 ap_why=$4
+	shift 4
+	ap_start_original
+	run_ap "$ap_name" "$ap_want" apply -d st "$@" --now 2018-05-06T00:00:00Z plan.json
+	if grep -q "$ap_pattern" "$AP/st/run.json"; then ok; else bad "$ap_why"; fi
+}
+
+# ap_verify_files VERIFY: the files, with node-a's verify section VERIFY.
+ap_verify_files() {
+	AP_VERIFY=", \"verify\": $1"
+	ap_files $(($AP_PORT + 1)) ""
+	unset AP_VERIFY
+}
+
+# ap_crash_after STEP NAME: apply exits 137, as killed, after STEP.
+ap_crash_after() {
+	ADPART_TEST_CRASH_AFTER_STEP=$1
+	export ADPART_TEST_CRASH_AFTER_STEP
+	run_ap "$2" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	unset ADPART_TEST_CRASH_AFTER_STEP
 }
 
 run_ap() {
@@ -243,10 +244,7 @@ else
 
 	for n in 1 2 6 8 9 11 14; do
 		ap_start_original
-		ADPART_TEST_CRASH_AFTER_STEP=$n
-		export ADPART_TEST_CRASH_AFTER_STEP
-		run_ap "apply crash after step $n" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
-		unset ADPART_TEST_CRASH_AFTER_STEP
+		ap_crash_after $n "apply crash after step $n"
 		run_ap "apply refuses an unfinished journal after step $n" 6 apply -d st plan.json
 		expect_err "use --resume or --rollback"
 		run_ap "apply --resume after step $n" 0 apply -d st --resume plan.json
@@ -255,10 +253,7 @@ else
 	done
 
 	ap_start_original
-	ADPART_TEST_CRASH_AFTER_STEP=9
-	export ADPART_TEST_CRASH_AFTER_STEP
-	run_ap "apply crash before rollback" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
-	unset ADPART_TEST_CRASH_AFTER_STEP
+	ap_crash_after 9 "apply crash before rollback"
 	run_ap "apply --rollback after a crash" 4 apply -d st --rollback plan.json
 	ap_expect_end_state "apply rollback after crash end state"
 
@@ -286,39 +281,25 @@ else
 
 	# A forecast of a few hundred bytes: the shadow's real memory exceeds it.
 	ap_files $(($AP_PORT + 1)) "" 1
-	ap_start_original
-	run_ap "apply deviation with rollback policy" 4 apply -d st --on-deviation rollback \
-		--now 2018-05-06T00:00:00Z plan.json
+	ap_recorded "apply deviation with rollback policy" 4 '"decision": "rollback"' "no rollback decision recorded" \
+		--on-deviation rollback
 	ap_expect_end_state "apply deviation rollback end state"
-	if grep -q '"decision": "rollback"' "$AP/st/run.json"; then ok; else bad "no rollback decision recorded"; fi
 	ap_kill_all
-	ap_start_original
-	run_ap "apply deviation with warn policy" 0 apply -d st --on-deviation warn --now 2018-05-06T00:00:00Z plan.json
-	if grep -q '"decision": "warn"' "$AP/st/run.json"; then ok; else bad "no warn decision recorded"; fi
+	ap_recorded "apply deviation with warn policy" 0 '"decision": "warn"' "no warn decision recorded" --on-deviation warn
 	ap_kill_all
-	ap_start_original
-	run_ap "apply deviation with grow policy" 0 apply -d st --on-deviation grow --now 2018-05-06T00:00:00Z plan.json
-	if grep -q '"grown_to"' "$AP/st/run.json"; then ok; else bad "no growth recorded"; fi
+	ap_recorded "apply deviation with grow policy" 0 '"grown_to"' "no growth recorded" --on-deviation grow
 	ap_kill_all
 
 	# verify_partition runs the partition's verify command: failing, it rolls back.
-	AP_VERIFY=', "verify": {"command": ["/bin/sh", "-c", "echo checking $ADPART_PARTITION; exit 3"], "timeout": 5}'
-	ap_files $(($AP_PORT + 1)) ""
-	unset AP_VERIFY
-	ap_start_original
-	run_ap "apply failing verify command rolls back" 4 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	ap_verify_files '{"command": ["/bin/sh", "-c", "echo checking $ADPART_PARTITION; exit 3"], "timeout": 5}'
+	ap_recorded "apply failing verify command rolls back" 4 "verify of partition 'node-a' failed: '/bin/sh' exited 3" \
+		"run record lacks the verify failure"
 	ap_expect_end_state "apply failing verify end state"
-	if grep -q "verify of partition 'node-a' failed: '/bin/sh' exited 3" "$AP/st/run.json"; then ok; else
-		bad "run record lacks the verify failure"; fi
 	if grep -q "checking node-a" "$AP/st/logs/verify-node-a.log"; then ok; else bad "verify command did not run"; fi
 	ap_kill_all
-	AP_VERIFY=', "verify": {"command": ["/bin/true"]}'
-	ap_files $(($AP_PORT + 1)) ""
-	unset AP_VERIFY
-	ap_start_original
-	run_ap "apply passing verify command" 0 apply -d st --now 2018-05-06T00:00:00Z plan.json
-	if grep -q "partition 'node-a': cgroup ready, verify command passed" "$AP/st/run.json"; then ok; else
-		bad "run record lacks the verify result"; fi
+	ap_verify_files '{"command": ["/bin/true"]}'
+	ap_recorded "apply passing verify command" 0 "partition 'node-a': cgroup ready, verify command passed" \
+		"run record lacks the verify result"
 	ap_kill_all
 
 	# Monitoring on a timer during a long update: a forecast of a few
@@ -334,10 +315,7 @@ else
 	# of apply's working directory.
 	ap_files $(($AP_PORT + 1)) "" 1048576 ":" 10000
 	ap_start_original
-	ADPART_TEST_CRASH_AFTER_STEP=1
-	export ADPART_TEST_CRASH_AFTER_STEP
-	run_ap "apply with an io allocation, crash after create_partition" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
-	unset ADPART_TEST_CRASH_AFTER_STEP
+	ap_crash_after 1 "apply with an io allocation, crash after create_partition"
 	name="apply io limit in blkio.throttle.read_bps_device"
 	f="$AP_CGROOT/blkio/$AP_CG/node-b/web.0/blkio.throttle.read_bps_device"
 	if [ -d "$AP_CGROOT/blkio" ]; then

@@ -6,6 +6,7 @@
 K="$TMP/kube"
 mkdir -p "$K"
 . "$TOP/tests/fake-kube/lib.sh"
+. "$TOP/tests/cli/lib.sh"
 KNOW="--now 2018-05-06T00:00:00Z"
 
 if ! command -v openssl >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then
@@ -13,12 +14,7 @@ if ! command -v openssl >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then
 else
 
 fk_certs "$K" || { name="kube: certificates"; bad "openssl could not make the test CA"; }
-cat >"$K/sched.json" <<JSON
-{"name": "k", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
- "partitions": ["node-b"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
- "plan_ttl": "24h", "period": "1d",
- "update": {"command": ["/bin/sh", "-c", "echo updated \$ADPART_PARTITION >>\"\$0\"", "$K/updates.log"], "timeout": "1m"}}
-JSON
+cli_schedule "$K/sched.json" k node-b "$K/updates.log"
 
 # kcluster JQ: the fixture cluster changed by a jq filter, as $K/cluster.json.
 kcluster() { jq "$1" "$TD/kube/cluster.json" >"$K/cluster.json"; }
@@ -420,16 +416,10 @@ for pod, wl, kind, cpu, mem in pods:
         print('namespace_workload_pod:kube_pod_owner:relabel{namespace="shop",pod="%s",workload="%s",workload_type="%s"} 1 %d' % (pod, wl, kind, t))
 print("# EOF")
 PY
-	mkdir -p "$K/tsdb"
-	if promtool tsdb create-blocks-from openmetrics "$K/metrics.om" "$K/tsdb" >"$K/promtool.log" 2>&1; then ok; else
+	if cli_prom_backfill "$K" "$K/metrics.om"; then ok; else
 		name="kube: promtool backfill"; bad "$(tail -3 "$K/promtool.log")"; fi
-	printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' >"$K/prometheus.yml"
-	KPORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	prometheus --config.file="$K/prometheus.yml" --storage.tsdb.path="$K/tsdb" --storage.tsdb.retention.time=100y \
-		--web.listen-address="127.0.0.1:$KPORT" >"$K/prometheus.log" 2>&1 &
-	KPROM_PID=$!
-	i=0
-	while [ $i -lt 100 ] && ! curl -fsS "http://127.0.0.1:$KPORT/-/ready" >/dev/null 2>&1; do sleep 0.2; i=$((i + 1)); done
+	cli_prom_start "$K" "$K/prometheus.log"
+	KPORT=$CLI_PROM_PORT
 	kcluster .
 	kstart
 	run "kube: plan with history from Prometheus (default queries)" 2 plan --driver kubernetes --kubeconfig "$K/kubeconfig" \
@@ -440,8 +430,7 @@ PY
 		jq -e '[.forecast.series[] | select(.component == "shop.web" and .resource == "memory") | .p50_peak][0] | . > 5.9e8 and . < 6.1e8' "$TMP/out" >/dev/null &&
 		jq -e '[.forecast.series[] | select(.component == "shop.db" and .resource == "cpu") | .p50_peak][0] | . > 0.39 and . < 0.41' "$TMP/out" >/dev/null; then
 		ok; else bad "$(jq -c '[.forecast.series[] | [.component, .resource, .p50_peak]]' "$TMP/out" 2>&1 | head -c 400)"; fi
-	kill "$KPROM_PID" 2>/dev/null
-	wait "$KPROM_PID" 2>/dev/null
+	cli_prom_stop
 else
 	echo "SKIP: kube: prometheus or promtool not installed (run .ci/deps)" >&2
 fi

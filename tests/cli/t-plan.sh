@@ -88,21 +88,19 @@ run "writing into a missing directory fails cleanly" 1 plan -i "$DEMO_INV" -s "$
 expect_err "cannot create a file beside 'no/such/dir/plan.json'"
 
 # The planner's schedule fields: each bad value names file, line and field.
-sed 's/"period": "1d"/"period": "1d",\n  "max_per_zone": 0/' "$DEMO_SCHED" > zone0.json
-run "max_per_zone below 1" 1 plan -i "$DEMO_INV" -s zone0.json --now $NOW --no-write
-expect_err "zone0.json:[0-9]+: max_per_zone: expected at least 1 partition of a zone at a time"
-sed 's/"period": "1d"/"period": "1d",\n  "start": "noon"/' "$DEMO_SCHED" > start-bad.json
-run "unknown start policy" 1 plan -i "$DEMO_INV" -s start-bad.json --now $NOW --no-write
-expect_err "start-bad.json:[0-9]+: start: expected \"lowest-risk\" or \"earliest\""
-sed 's/"period": "1d"/"period": "1d",\n  "shortage": "ignore"/' "$DEMO_SCHED" > short-bad.json
-run "unknown shortage policy" 1 plan -i "$DEMO_INV" -s short-bad.json --now $NOW --no-write
-expect_err "short-bad.json:[0-9]+: shortage: expected \"share\" or \"refuse\""
-sed 's/"period": "1d"/"period": "1d",\n  "weights": {"risk": -2}/' "$DEMO_SCHED" > w-bad.json
-run "negative weight" 1 plan -i "$DEMO_INV" -s w-bad.json --now $NOW --no-write
-expect_err "w-bad.json:[0-9]+: weights.risk: -2 is out of range"
-sed 's/"period": "1d"/"period": "1d",\n  "weights": {"speed": 1}/' "$DEMO_SCHED" > w-unknown.json
-run "unknown weight" 1 plan -i "$DEMO_INV" -s w-unknown.json --now $NOW --no-write
-expect_err "w-unknown.json:[0-9]+: weights.speed: unknown field"
+# bad_field NAME FILE FIELD MESSAGE: the demo schedule with FIELD added
+# (as FILE) is refused, and stderr says FILE:LINE: MESSAGE.
+bad_field() {
+	sed "s/\"period\": \"1d\"/\"period\": \"1d\",\\n  $3/" "$DEMO_SCHED" >"$2"
+	run "$1" 1 plan -i "$DEMO_INV" -s "$2" --now $NOW --no-write
+	expect_err "$2:[0-9]+: $4"
+}
+bad_field "max_per_zone below 1" zone0.json '"max_per_zone": 0' \
+	"max_per_zone: expected at least 1 partition of a zone at a time"
+bad_field "unknown start policy" start-bad.json '"start": "noon"' 'start: expected "lowest-risk" or "earliest"'
+bad_field "unknown shortage policy" short-bad.json '"shortage": "ignore"' 'shortage: expected "share" or "refuse"'
+bad_field "negative weight" w-bad.json '"weights": {"risk": -2}' "weights.risk: -2 is out of range"
+bad_field "unknown weight" w-unknown.json '"weights": {"speed": 1}' "weights.speed: unknown field"
 
 # The human output says when the waves start and whether rolling back fits.
 run "plan shows its start choice, rollback check and cost" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW --no-write

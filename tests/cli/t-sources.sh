@@ -68,21 +68,26 @@ run "sources: a bad JSON timestamp is refused" 1 plan -i "$SRC/inventory-csv.jso
 run "sources: validate reads JSON history" 0 validate "$SRC/history.json" &&
 	expect_out "history: 4 series"
 
-sed 's|export/\*\.csv|nothing/*.csv|g' "$SRC/inventory-archive.json" >"$SRC/inv-nomatch.json"
-run "sources: archive without a matching member" 1 plan -i "$SRC/inv-nomatch.json" -s "$SRC/schedule.json" $NOW --no-write &&
-	expect_err "^adpart-update: archive '.*history\.tar\.gz': no member matches 'nothing/\*\.csv'$"
+# src_refused NAME SED INVENTORY OUT MESSAGE: plan with INVENTORY edited
+# by SED (written as OUT) fails, saying MESSAGE.
+src_refused() {
+	sed "$2" "$SRC/$3" >"$SRC/$4"
+	run "$1" 1 plan -i "$SRC/$4" -s "$SRC/schedule.json" $NOW --no-write && expect_err "$5"
+}
 
-sed 's|"format": "prometheus"|"format": "prometheus", "file": "x"|' "$SRC/inventory-prom.json" >"$SRC/inv-badprom.json"
-run "sources: prometheus spec with a file" 1 plan -i "$SRC/inv-badprom.json" -s "$SRC/schedule.json" $NOW --no-write &&
-	expect_err "inv-badprom.json:[0-9]+: components\[0\]\.history\.file: unknown field"
-sed 's|"url": "http://127.0.0.1:PORT", "cpu"|"url": "ftp://127.0.0.1", "cpu"|' "$SRC/inventory-prom.json" >"$SRC/inv-badurl.json"
-run "sources: prometheus url scheme" 1 plan -i "$SRC/inv-badurl.json" -s "$SRC/schedule.json" $NOW --no-write &&
-	expect_err "components\[0\]\.history\.query\.url: 'ftp://127.0.0.1' is not an http:// or https:// URL"
+src_refused "sources: archive without a matching member" \
+	's|export/\*\.csv|nothing/*.csv|g' inventory-archive.json inv-nomatch.json \
+	"^adpart-update: archive '.*history\.tar\.gz': no member matches 'nothing/\*\.csv'$"
+
+src_refused "sources: prometheus spec with a file" \
+	's|"format": "prometheus"|"format": "prometheus", "file": "x"|' inventory-prom.json inv-badprom.json \
+	"inv-badprom.json:[0-9]+: components\[0\]\.history\.file: unknown field"
+src_refused "sources: prometheus url scheme" \
+	's|"url": "http://127.0.0.1:PORT", "cpu"|"url": "ftp://127.0.0.1", "cpu"|' inventory-prom.json inv-badurl.json \
+	"components\[0\]\.history\.query\.url: 'ftp://127.0.0.1' is not an http:// or https:// URL"
 
 # --- A real Prometheus, backfilled with the same history. ---
-prom_free_port() {
-	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+. "$TOP/tests/cli/lib.sh"
 
 if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
 	echo "SKIP: sources: prometheus or promtool not installed (run .ci/deps)" >&2
@@ -102,23 +107,11 @@ for (c, res), pts in sorted(rows.items()):
         print('adp_history{component="%s",resource="%s"} %s %d' % (c, res, v, t))
 print("# EOF")
 PY
-	mkdir -p "$SRC/tsdb"
-	if promtool tsdb create-blocks-from openmetrics "$SRC/history.om" "$SRC/tsdb" >"$SRC/promtool.log" 2>&1; then ok; else
+	if cli_prom_backfill "$SRC" "$SRC/history.om"; then ok; else
 		name="sources: promtool backfill"; bad "promtool failed: $(tail -3 "$SRC/promtool.log")"; fi
-	printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' >"$SRC/prometheus.yml"
-	PORT=$(prom_free_port)
-	prometheus --config.file="$SRC/prometheus.yml" --storage.tsdb.path="$SRC/tsdb" \
-		--storage.tsdb.retention.time=100y --web.listen-address="127.0.0.1:$PORT" \
-		>"$SRC/prometheus.log" 2>&1 &
-	PROM_PID=$!
-	ready=0
-	i=0
-	while [ $i -lt 100 ]; do
-		if curl -fsS "http://127.0.0.1:$PORT/-/ready" >/dev/null 2>&1; then ready=1; break; fi
-		sleep 0.2
-		i=$((i + 1))
-	done
-	if [ $ready -eq 1 ]; then ok; else name="sources: prometheus start"; bad "not ready: $(tail -3 "$SRC/prometheus.log")"; fi
+	if cli_prom_start "$SRC" "$SRC/prometheus.log"; then ok; else
+		name="sources: prometheus start"; bad "not ready: $(tail -3 "$SRC/prometheus.log")"; fi
+	PORT=$CLI_PROM_PORT
 	sed "s/PORT/$PORT/g" "$SRC/inventory-prom.json" >"$SRC/inv-prom.json"
 	run "sources: plan from prometheus" 2 plan -i "$SRC/inv-prom.json" -s "$SRC/schedule.json" $NOW --no-write -o json &&
 		same_plan "sources: plan from prometheus equals csv"
@@ -144,17 +137,16 @@ PY
 		--prom-token-file "$SRC/nonexistent-token" && expect_err "prometheus bearer token file"
 
 	# Errors: a bad PromQL expression, an empty result, no server.
-	sed 's|adp_history{resource=\\"cpu\\",component=\\"$component\\"}|adp_history{resource=|' "$SRC/inv-prom.json" >"$SRC/inv-promql.json"
-	run "sources: promql error" 1 plan -i "$SRC/inv-promql.json" -s "$SRC/schedule.json" $NOW --no-write &&
-		expect_err "^adpart-update: component 'web': prometheus 'http://127.0.0.1:$PORT': cpu query 'adp_history\{resource=' failed: HTTP 400: bad_data: "
-	sed 's|component=\\"$component\\"}|component=\\"nobody\\"}|' "$SRC/inv-prom.json" >"$SRC/inv-empty.json"
-	run "sources: empty prometheus result" 1 plan -i "$SRC/inv-empty.json" -s "$SRC/schedule.json" $NOW --no-write &&
-		expect_err "cpu query 'adp_history\{resource=\"cpu\",component=\"nobody\"\}' returned no series for component 'web' from 2018-04-06T0[0-9]:00:00Z to 2018-05-05T23:00:00Z"
+	src_refused "sources: promql error" \
+		's|adp_history{resource=\\"cpu\\",component=\\"$component\\"}|adp_history{resource=|' inv-prom.json inv-promql.json \
+		"^adpart-update: component 'web': prometheus 'http://127.0.0.1:$PORT': cpu query 'adp_history\{resource=' failed: HTTP 400: bad_data: "
+	src_refused "sources: empty prometheus result" \
+		's|component=\\"$component\\"}|component=\\"nobody\\"}|' inv-prom.json inv-empty.json \
+		"cpu query 'adp_history\{resource=\"cpu\",component=\"nobody\"\}' returned no series for component 'web' from 2018-04-06T0[0-9]:00:00Z to 2018-05-05T23:00:00Z"
 	# Before the history begins: a real range with nothing in it is no zero load.
 	run "sources: prometheus range before the data" 1 plan -i "$SRC/inv-prom.json" -s "$SRC/schedule.json" --now=2018-04-01T00:00:00Z --no-write &&
 		expect_err "returned no series"
-	kill "$PROM_PID" 2>/dev/null
-	wait "$PROM_PID" 2>/dev/null
+	cli_prom_stop
 	run "sources: prometheus down" 1 plan -i "$SRC/inv-prom.json" -s "$SRC/schedule.json" $NOW --no-write &&
 		expect_err "prometheus 'http://127.0.0.1:$PORT': .*(after 2 attempts)"
 	# TLS: the same server behind its own certificate; verified against
@@ -163,19 +155,9 @@ PY
 		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 			-addext subjectAltName=IP:127.0.0.1 -keyout "$SRC/tls.key" -out "$SRC/tls.crt" >/dev/null 2>&1; then
 		printf 'tls_server_config:\n  cert_file: %s\n  key_file: %s\n' "$SRC/tls.crt" "$SRC/tls.key" >"$SRC/web.yml"
-		PORT=$(prom_free_port)
-		prometheus --config.file="$SRC/prometheus.yml" --storage.tsdb.path="$SRC/tsdb" \
-			--storage.tsdb.retention.time=100y --web.listen-address="127.0.0.1:$PORT" \
-			--web.config.file="$SRC/web.yml" >"$SRC/prometheus-tls.log" 2>&1 &
-		PROM_PID=$!
-		ready=0
-		i=0
-		while [ $i -lt 100 ]; do
-			if curl -fsS --cacert "$SRC/tls.crt" "https://127.0.0.1:$PORT/-/ready" >/dev/null 2>&1; then ready=1; break; fi
-			sleep 0.2
-			i=$((i + 1))
-		done
-		if [ $ready -eq 1 ]; then ok; else name="sources: prometheus tls start"; bad "not ready: $(tail -3 "$SRC/prometheus-tls.log")"; fi
+		if cli_prom_start "$SRC" "$SRC/prometheus-tls.log" "$SRC/web.yml" "$SRC/tls.crt"; then ok; else
+			name="sources: prometheus tls start"; bad "not ready: $(tail -3 "$SRC/prometheus-tls.log")"; fi
+		PORT=$CLI_PROM_PORT
 		run "sources: plan over tls with the ca" 2 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" $NOW --no-write -o json \
 			--prometheus "https://127.0.0.1:$PORT" --prom-query 'cpu=adp_history{resource="cpu"}' \
 			--prom-query 'memory=adp_history{resource="memory"}' --prom-step 1h --prom-ca-file "$SRC/tls.crt" &&
@@ -183,8 +165,7 @@ PY
 		run "sources: tls without the ca is refused" 1 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" $NOW --no-write \
 			--prometheus "https://127.0.0.1:$PORT" --prom-query 'cpu=adp_history{resource="cpu"}' --prom-step 1h &&
 			expect_err "prometheus 'https://127.0.0.1:$PORT': .*(certificate|SSL)"
-		kill "$PROM_PID" 2>/dev/null
-		wait "$PROM_PID" 2>/dev/null
+		cli_prom_stop
 	else
 		echo "SKIP: sources: openssl cannot make a test certificate" >&2
 	fi

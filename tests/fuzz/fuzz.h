@@ -102,4 +102,38 @@ static inline void fuzz_check_history(const struct history *h, int rc, int64_t s
 		fuzz_die("grid_points differs from the series' lengths");
 }
 
+/* On failure, a loader leaves its out-parameter (size bytes at out,
+ * zeroed before the call) as it found it. Checks rc as well. */
+static inline void fuzz_check_load(int rc, const void *out, size_t size)
+{
+	const unsigned char *b = out;
+	size_t i;
+
+	fuzz_check_rc(rc);
+	for (i = 0; rc && i < size; i++)
+		if (b[i])
+			fuzz_die("a failed load wrote its out-parameter");
+}
+
+/* A history reader over a file: history_add_json's signature. */
+typedef int (*fuzz_history_reader)(struct history *h, const char *path, const struct history_opts *o);
+
+/* Reads data as a file with read on a five-minute grid and checks what
+ * it leaves (fuzz_check_history, with undo). Returns read's rc. */
+static inline int fuzz_history_file(const uint8_t *data, size_t size, fuzz_history_reader read, int undo)
+{
+	static const struct history_opts fuzz_history_opts = { .step = 300, .max_gap = 3600, .until = 0 };
+	char path[FUZZ_PATH_MAX];
+	struct history h;
+	int fd = fuzz_file(data, size, path), rc;
+
+	history_init(&h);
+	adp_error_clear();
+	rc = read(&h, path, &fuzz_history_opts);
+	fuzz_check_history(&h, rc, fuzz_history_opts.step, undo);
+	history_release(&h);
+	close(fd);
+	return rc;
+}
+
 #endif

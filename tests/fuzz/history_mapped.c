@@ -19,23 +19,18 @@ static const struct history_mapping maps[] = {
 	  .res = { [ADP_RES_MEMORY] = { "rss", 1, -1 } } },
 };
 
+static const struct history_mapping *map;
+
+static int read_mapped(struct history *h, const char *path, const struct history_opts *o)
+{
+	return history_add_mapped_csv(h, path, "fuzz-1", map, o);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct history_opts o = { .step = 300, .max_gap = 3600, .until = 0 };
-	const struct history_mapping *m;
-	char path[FUZZ_PATH_MAX];
-	struct history h;
-	int fd, rc;
-
 	if (size < 1)
 		return 0;
-	m = &maps[data[0] % (sizeof(maps) / sizeof(maps[0]))];
-	fd = fuzz_file(data + 1, size - 1, path);
-	history_init(&h);
-	adp_error_clear();
-	rc = history_add_mapped_csv(&h, path, "fuzz-1", m, &o);
-	fuzz_check_history(&h, rc, o.step, 1);
-	history_release(&h);
-	close(fd);
+	map = &maps[data[0] % (sizeof(maps) / sizeof(maps[0]))];
+	fuzz_history_file(data + 1, size - 1, read_mapped, 1);
 	return 0;
 }

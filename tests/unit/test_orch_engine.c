@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +14,8 @@
 
 #include "orchestrator/engine.h"
 #include "plans/steps.h"
-#include "partition/planner.h"
-#include "plans/plan.h"
-#include "util/error.h"
+#include "tests/unit/engine_fixture.h"
 #include "util/fault.h"
-#include "util/timeutil.h"
 
 #define MAXCALLS 4096
 
@@ -125,61 +123,126 @@ static void fake_free(struct fake *f)
 	f->ncalls = 0;
 }
 
-static char dir[64], plan_path[128];
-static struct plan plan;
-static int64_t now;
+static struct engine_fixture fx;
 
 static void setup(void)
 {
-	struct part_run_opts o = { 0 };
-
-	snprintf(dir, sizeof(dir), "/tmp/adp-orch-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(plan_path, sizeof(plan_path), "%s/plan.json", dir);
-	cr_assert_eq(adp_time_parse(&now, "2018-05-06T00:00:00Z", NULL), 0);
-	o.inventory = "testdata/demo/inventory.json";
-	o.schedule = "testdata/demo/schedule.json";
-	o.now = now;
-	o.tool_version = "test";
-	cr_assert_eq(part_run(&plan, &o), 0, "%s", adp_error_last());
-	cr_assert_gt(plan.nsteps, 10);
-	cr_assert_eq(plan_write(&plan, plan_path), 0, "%s", adp_error_last());
+	engine_fixture_init(&fx);
 }
 
 static void teardown(void)
 {
-	char cmd[256];
-
-	plan_release(&plan);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	engine_fixture_release(&fx);
 }
 
 static const orch_act_fn fake_ops[PLAN_ACTION_COUNT] = { [0 ... PLAN_ACTION_COUNT - 1] = fake_act };
 
 static void opts(struct orch_opts *o, struct orch_driver *d, struct fake *f)
 {
-	memset(o, 0, sizeof(*o));
-	memset(d, 0, sizeof(*d));
-	o->plan_path = plan_path;
-	o->state_dir = dir;
-	o->now = now;
-	d->ctx = f;
-	d->check = fake_check;
-	d->ops = fake_ops;
-	d->sample = fake_sample;
-	d->grow = NULL;
+	*o = (struct orch_opts){ .plan_path = fx.plan_path, .state_dir = t_dir, .now = fx.now };
+	*d = (struct orch_driver){ .ctx = f, .check = fake_check, .ops = fake_ops, .sample = fake_sample };
 }
 
 static json_t *journal(void)
 {
-	char path[128];
-	json_t *j;
+	return engine_fixture_json(t_path("journal.json"));
+}
 
-	snprintf(path, sizeof(path), "%s/journal.json", dir);
-	j = json_load_file(path, 0, NULL);
-	cr_assert_not_null(j);
-	return j;
+/* The id of the first step of action. */
+static size_t first_step(const char *action)
+{
+	size_t i;
+
+	for (i = 0; i < fx.plan.nsteps; i++)
+		if (!strcmp(fx.plan.steps[i].action, action))
+			return fx.plan.steps[i].id;
+	cr_assert_fail("no step %s", action);
+	return 0;
+}
+
+/* Applies and asserts it was refused, saying needle, before any act. */
+static void refused(const struct orch_opts *o, const struct orch_driver *d, const struct fake *f,
+		    const char *needle)
+{
+	int out = -1;
+
+	cr_assert_eq(orch_apply(o, d, &out), ADP_EINPUT, "%s", adp_error_last());
+	cr_assert_eq(out, ORCH_REFUSED);
+	t_assert_msg(needle);
+	cr_assert_eq(f->ncalls, 0);
+}
+
+/* Applies and asserts it ran to the outcome want. */
+static void apply_to(const struct orch_opts *o, const struct orch_driver *d, int want)
+{
+	int out = -1;
+
+	cr_assert_eq(orch_apply(o, d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, want, "outcome %d, expected %d", out, want);
+}
+
+/* The driver's calls are n steps of the plan from index first on. */
+static void assert_calls(const struct fake *f, size_t first, size_t n)
+{
+	size_t i;
+
+	cr_assert_eq(f->ncalls, n, "%zu calls, expected %zu", f->ncalls, n);
+	for (i = 0; i < n; i++)
+		cr_assert_str_eq(f->calls[i], fx.plan.steps[first + i].action, "call %zu", i);
+}
+
+/* The driver's calls from index from on are the inverses of the steps
+ * upto .. 0 (0-based), last first, and nothing after them. */
+static void assert_undone(const struct fake *f, size_t from, size_t upto)
+{
+	size_t i, k = from;
+
+	for (i = upto + 1; i-- > 0;) {
+		const struct plan_action_def *a = plan_action_find(fx.plan.steps[i].action);
+		if (!a->inverse)
+			continue;
+		cr_assert_lt(k, f->ncalls);
+		cr_assert_str_eq(f->calls[k], a->inverse, "undo of step %zu", i + 1);
+		k++;
+	}
+	cr_assert_eq(f->ncalls, k, "%zu calls, expected %zu", f->ncalls, k);
+}
+
+/* The state of the journal on disk is state. */
+static void assert_state(const char *state)
+{
+	json_t *j = journal();
+
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), state);
+	json_decref(j);
+}
+
+/* --resume runs every step from index first on, in order, once. */
+static void resumes_from(struct orch_opts *o, const struct orch_driver *d, struct fake *f, size_t first)
+{
+	o->resume = 1;
+	apply_to(o, d, ORCH_DONE);
+	assert_calls(f, first, fx.plan.nsteps - first);
+	fake_free(f);
+}
+
+/* Runs until the driver's stop_after-th call, then stops: a journal with
+ * steps done, the rest pending. */
+static void stopped_journal(struct orch_opts *o, struct orch_driver *d, struct fake *f, size_t after)
+{
+	static volatile sig_atomic_t stop;
+
+	opts(o, d, f);
+	stop = 0;
+	o->stop = &stop;
+	f->stop = &stop;
+	f->stop_after = after;
+	apply_to(o, d, ORCH_STOPPED);
+	assert_calls(f, 0, after);
+	stop = 0;
+	o->stop = NULL;
+	f->stop = NULL;
+	fake_free(f);
 }
 
 TestSuite(orch_engine, .init = setup, .fini = teardown);
@@ -189,24 +252,14 @@ Test(orch_engine, runs_every_step_in_plan_order)
 	struct fake f = { 0 };
 	struct orch_opts o;
 	struct orch_driver d;
-	int out = -1;
-	size_t i;
-	json_t *j;
 
 	opts(&o, &d, &f);
-	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
-	cr_assert_eq(out, ORCH_DONE);
-	cr_assert_eq(f.ncalls, plan.nsteps);
-	for (i = 0; i < plan.nsteps; i++)
-		cr_assert_str_eq(f.calls[i], plan.steps[i].action);
-	j = journal();
-	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "done");
-	json_decref(j);
+	apply_to(&o, &d, ORCH_DONE);
+	assert_calls(&f, 0, fx.plan.nsteps);
+	assert_state("done");
 	fake_free(&f);
 	/* Applying the same plan again is refused. */
-	cr_assert_eq(orch_apply(&o, &d, &out), ADP_EINPUT);
-	cr_assert(strstr(adp_error_last(), "already applied"));
-	cr_assert_eq(f.ncalls, 0);
+	refused(&o, &d, &f, "already applied");
 }
 
 Test(orch_engine, failure_reverses_completed_steps_last_first)
@@ -214,63 +267,27 @@ Test(orch_engine, failure_reverses_completed_steps_last_first)
 	struct fake f = { 0 };
 	struct orch_opts o;
 	struct orch_driver d;
-	int out = -1;
-	size_t i, k, failed_at = 0;
+	size_t failed_at = first_step("verify_shadow") - 1;
 
 	opts(&o, &d, &f);
 	f.fail_action = "verify_shadow";
-	for (i = 0; i < plan.nsteps; i++)
-		if (!strcmp(plan.steps[i].action, "verify_shadow"))
-			break;
-	failed_at = i;
-	cr_assert_lt(failed_at, plan.nsteps);
-	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
-	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	apply_to(&o, &d, ORCH_ROLLED_BACK);
 	/* Forward calls up to the failure, then the inverses in reverse. */
-	k = failed_at + 1;
-	for (i = failed_at + 1; i-- > 0;) {
-		const struct plan_action_def *a = plan_action_find(plan.steps[i].action);
-		if (!a->inverse)
-			continue;
-		cr_assert_lt(k, f.ncalls);
-		cr_assert_str_eq(f.calls[k], a->inverse, "undo of step %zu", i + 1);
-		k++;
-	}
-	cr_assert_eq(k, f.ncalls);
+	assert_undone(&f, failed_at + 1, failed_at);
 	fake_free(&f);
 }
 
 Test(orch_engine, stop_then_resume_runs_each_step_once)
 {
-	static volatile sig_atomic_t stop;
 	struct fake f = { 0 };
 	struct orch_opts o;
 	struct orch_driver d;
-	int out = -1;
-	size_t i;
-	json_t *j;
 
-	opts(&o, &d, &f);
-	stop = 0;
-	o.stop = &stop;
-	f.stop = &stop;
-	f.stop_after = 7;
-	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
-	cr_assert_eq(out, ORCH_STOPPED);
-	cr_assert_eq(f.ncalls, 7);
-	j = journal();
-	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "stopped");
-	json_decref(j);
+	stopped_journal(&o, &d, &f, 7);
+	assert_state("stopped");
 	/* Without --resume an unfinished journal is refused. */
-	stop = 0;
-	cr_assert_eq(orch_apply(&o, &d, &out), ADP_EINPUT);
-	o.resume = 1;
-	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
-	cr_assert_eq(out, ORCH_DONE);
-	cr_assert_eq(f.ncalls, plan.nsteps);
-	for (i = 0; i < plan.nsteps; i++)
-		cr_assert_str_eq(f.calls[i], plan.steps[i].action);
-	fake_free(&f);
+	refused(&o, &d, &f, "use --resume or --rollback");
+	resumes_from(&o, &d, &f, 7);
 }
 
 Test(orch_engine, no_data_fails_closed)
@@ -278,13 +295,11 @@ Test(orch_engine, no_data_fails_closed)
 	struct fake f = { 0 };
 	struct orch_opts o;
 	struct orch_driver d;
-	int out = -1;
 	json_t *j, *obs;
 
 	opts(&o, &d, &f);
 	f.no_data = 1;
-	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
-	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	apply_to(&o, &d, ORCH_ROLLED_BACK);
 	j = journal();
 	obs = json_object_get(j, "observations");
 	cr_assert_gt(json_array_size(obs), 0);
@@ -298,18 +313,13 @@ Test(orch_engine, lock_keeps_a_second_apply_out)
 	struct fake f = { 0 };
 	struct orch_opts o;
 	struct orch_driver d;
-	char path[128];
-	int out = -1, fd;
+	int fd;
 
 	opts(&o, &d, &f);
-	snprintf(path, sizeof(path), "%s/lock", dir);
-	fd = open(path, O_RDWR | O_CREAT, 0600);
+	fd = open(t_path("lock"), O_RDWR | O_CREAT, 0600);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
-	cr_assert_eq(orch_apply(&o, &d, &out), ADP_EINPUT);
-	cr_assert(strstr(adp_error_last(), "another apply holds the lock"));
-	cr_assert_eq(out, ORCH_REFUSED);
-	cr_assert_eq(f.ncalls, 0);
+	refused(&o, &d, &f, "another apply holds the lock");
 	close(fd);
 }
 
@@ -317,16 +327,16 @@ Test(orch_engine, refuses_expired_and_stale_plans)
 {
 	struct plan p = { 0 };
 
-	cr_assert_eq(plan_read(&p, plan_path), 0, "%s", adp_error_last());
-	cr_assert_eq(orch_preflight(&p, now), 0, "%s", adp_error_last());
+	cr_assert_eq(plan_read(&p, fx.plan_path), 0, "%s", adp_error_last());
+	cr_assert_eq(orch_preflight(&p, fx.now), 0, "%s", adp_error_last());
 	cr_assert_eq(orch_preflight(&p, p.expires_at), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "expired"));
 	p.format_version = 99;
-	cr_assert_eq(orch_preflight(&p, now), ADP_EINPUT);
+	cr_assert_eq(orch_preflight(&p, fx.now), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "format version 99"));
 	p.format_version = PLAN_FORMAT_VERSION;
 	p.inputs[0].sha256[0] = p.inputs[0].sha256[0] == '0' ? '1' : '0';
-	cr_assert_eq(orch_preflight(&p, now), ADP_EINPUT);
+	cr_assert_eq(orch_preflight(&p, fx.now), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "stale plan"));
 	plan_release(&p);
 }
@@ -335,19 +345,15 @@ Test(orch_engine, refuses_expired_and_stale_plans)
 static size_t set_timeout(const char *action, int64_t t)
 {
 	struct plan p = { 0 };
-	size_t i, id = 0;
+	size_t i;
 
-	cr_assert_eq(plan_read(&p, plan_path), 0, "%s", adp_error_last());
+	cr_assert_eq(plan_read(&p, fx.plan_path), 0, "%s", adp_error_last());
 	for (i = 0; i < p.nsteps; i++)
-		if (!strcmp(p.steps[i].action, action)) {
+		if (!strcmp(p.steps[i].action, action))
 			p.steps[i].timeout = t;
-			if (!id)
-				id = p.steps[i].id;
-		}
-	cr_assert_eq(plan_write(&p, plan_path), 0, "%s", adp_error_last());
+	cr_assert_eq(plan_write(&p, fx.plan_path), 0, "%s", adp_error_last());
 	plan_release(&p);
-	cr_assert_gt(id, 0);
-	return id;
+	return first_step(action);
 }
 
 static double mono(void)
@@ -393,15 +399,13 @@ Test(orch_engine, step_timeout_without_cancel_still_fails)
 	struct fake f = { 0 };
 	struct orch_opts o;
 	struct orch_driver d;
-	int out = -1;
 	size_t id = set_timeout("verify_partition", 1);
 	json_t *j, *rec;
 
 	opts(&o, &d, &f);
 	f.slow_action = "verify_partition";
 	f.slow_ms = 1600;
-	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
-	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	apply_to(&o, &d, ORCH_ROLLED_BACK);
 	j = journal();
 	rec = json_array_get(json_object_get(j, "steps"), id - 1);
 	cr_assert(json_is_true(json_object_get(rec, "timed_out")));
@@ -423,28 +427,30 @@ static json_t *during(json_t *j)
 	return NULL;
 }
 
+/* Monitoring on a timer under policy during a run_update that takes
+ * slow_ms (cancellable with cancel set); returns run_update's step id. */
+static size_t monitored(struct orch_opts *o, struct orch_driver *d, struct fake *f, int policy, long slow_ms,
+			int cancel)
+{
+	opts(o, d, f);
+	d->sample_during_act = 1;
+	d->cancel = cancel ? fake_cancel : NULL;
+	o->policy = policy;
+	o->monitor_interval = 0.2;
+	f->slow_action = "run_update";
+	f->slow_ms = slow_ms;
+	return first_step("run_update");
+}
+
 Test(orch_engine, monitoring_during_a_step_stops_the_wave)
 {
-	struct fake f = { 0 };
+	struct fake f = { .high_in_slow = 1 };
 	struct orch_opts o;
 	struct orch_driver d;
-	int out = -1;
-	size_t i, id = 0;
+	size_t id = monitored(&o, &d, &f, ORCH_POLICY_ROLLBACK, 20000, 1);
 	json_t *j, *e, *rec;
 
-	opts(&o, &d, &f);
-	d.sample_during_act = 1;
-	d.cancel = fake_cancel;
-	o.policy = ORCH_POLICY_ROLLBACK;
-	o.monitor_interval = 0.2;
-	f.slow_action = "run_update";
-	f.slow_ms = 20000;
-	f.high_in_slow = 1;
-	for (i = 0; i < plan.nsteps && !id; i++)
-		if (!strcmp(plan.steps[i].action, "run_update"))
-			id = plan.steps[i].id;
-	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
-	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	apply_to(&o, &d, ORCH_ROLLED_BACK);
 	j = journal();
 	e = during(j);
 	cr_assert_not_null(e, "no observation during a step");
@@ -461,27 +467,14 @@ Test(orch_engine, monitoring_during_a_step_stops_the_wave)
  * wave rolls back even under the warn policy: never a success. */
 Test(orch_engine, dead_shadow_during_a_step_rolls_back)
 {
-	struct fake f = { 0 };
+	struct fake f = { .dead_in_slow = 1 };
 	struct orch_opts o;
 	struct orch_driver d;
-	int out = -1;
-	size_t i, k, id = 0, down = 0;
+	size_t k, down = 0, id = monitored(&o, &d, &f, ORCH_POLICY_WARN, 20000, 1);
 	json_t *j, *obs;
 
-	opts(&o, &d, &f);
-	d.sample_during_act = 1;
-	d.cancel = fake_cancel;
 	d.probe = fake_probe;
-	o.policy = ORCH_POLICY_WARN;
-	o.monitor_interval = 0.2;
-	f.slow_action = "run_update";
-	f.slow_ms = 20000;
-	f.dead_in_slow = 1;
-	for (i = 0; i < plan.nsteps && !id; i++)
-		if (!strcmp(plan.steps[i].action, "run_update"))
-			id = plan.steps[i].id;
-	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
-	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	apply_to(&o, &d, ORCH_ROLLED_BACK);
 	cr_assert_gt(f.probes, 0);
 	j = journal();
 	obs = json_object_get(j, "observations");
@@ -501,38 +494,30 @@ Test(orch_engine, dead_shadow_during_a_step_rolls_back)
 
 Test(orch_engine, monitoring_during_a_step_warns_and_goes_on)
 {
-	struct fake f = { 0 };
+	struct fake f = { .high_in_slow = 1 };
 	struct orch_opts o;
 	struct orch_driver d;
-	int out = -1;
 	json_t *j, *e;
 	const struct plan_placement *x = NULL;
 	size_t w, k;
 	long row;
 
-	opts(&o, &d, &f);
-	d.sample_during_act = 1;
-	o.policy = ORCH_POLICY_WARN;
-	o.monitor_interval = 0.2;
-	f.slow_action = "run_update";
-	f.slow_ms = 700;
-	f.high_in_slow = 1;
-	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
-	cr_assert_eq(out, ORCH_DONE);
+	monitored(&o, &d, &f, ORCH_POLICY_WARN, 700, 0);
+	apply_to(&o, &d, ORCH_DONE);
 	j = journal();
 	e = during(j);
 	cr_assert_not_null(e);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "decision")), "warn");
 	/* The band of the current time step (the plan's per-step p95), not the peak. */
 	row = (long)json_integer_value(json_object_get(e, "band_step"));
-	for (w = 0; w < plan.nwaves && !x; w++)
-		for (k = 0; k < plan.waves[w].nplacements; k++)
-			if (!strcmp(plan.waves[w].placements[k].component,
+	for (w = 0; w < fx.plan.nwaves && !x; w++)
+		for (k = 0; k < fx.plan.waves[w].nplacements; k++)
+			if (!strcmp(fx.plan.waves[w].placements[k].component,
 				    json_string_value(json_object_get(e, "component"))) &&
-			    plan.waves[w].placements[k].from &&
-			    plan.waves[w].placements[k].replica ==
+			    fx.plan.waves[w].placements[k].from &&
+			    fx.plan.waves[w].placements[k].replica ==
 				    (size_t)json_integer_value(json_object_get(e, "replica")))
-				x = &plan.waves[w].placements[k];
+				x = &fx.plan.waves[w].placements[k];
 	cr_assert_not_null(x);
 	cr_assert_gt(x->nband, 0);
 	cr_assert_geq(row, 0);
@@ -549,15 +534,14 @@ Test(orch_engine, plan_band_round_trip)
 {
 	struct plan p = { 0 };
 	size_t w, k, n = 0;
-	char *text = NULL, *at, bad[160];
-	FILE *f;
+	char *text, *at;
 	long len;
 
-	cr_assert_eq(plan_read(&p, plan_path), 0, "%s", adp_error_last());
-	cr_assert_eq(p.nwaves, plan.nwaves);
+	cr_assert_eq(plan_read(&p, fx.plan_path), 0, "%s", adp_error_last());
+	cr_assert_eq(p.nwaves, fx.plan.nwaves);
 	for (w = 0; w < p.nwaves; w++)
 		for (k = 0; k < p.waves[w].nplacements; k++) {
-			const struct plan_placement *a = &plan.waves[w].placements[k], *b = &p.waves[w].placements[k];
+			const struct plan_placement *a = &fx.plan.waves[w].placements[k], *b = &p.waves[w].placements[k];
 
 			cr_assert_eq(b->nband, a->nband);
 			cr_assert_eq(b->band_start, a->band_start);
@@ -573,14 +557,7 @@ Test(orch_engine, plan_band_round_trip)
 	cr_assert_gt(n, 0);
 	plan_release(&p);
 	/* A band whose cpu row is shorter than memory's. */
-	f = fopen(plan_path, "r");
-	cr_assert_not_null(f);
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	text = calloc((size_t)len + 1, 1);
-	cr_assert_eq(fread(text, 1, (size_t)len, f), (size_t)len);
-	fclose(f);
+	text = engine_fixture_read(fx.plan_path, &len);
 	at = strstr(text, "\"band\"");
 	cr_assert_not_null(at);
 	at = strstr(at, "\"cpu\": [");
@@ -592,46 +569,16 @@ Test(orch_engine, plan_band_round_trip)
 		cr_assert_not_null(comma);
 		memmove(at, comma + 1, strlen(comma + 1) + 1);
 	}
-	snprintf(bad, sizeof(bad), "%s/bad.json", dir);
-	f = fopen(bad, "w");
-	fputs(text, f);
-	fclose(f);
+	engine_fixture_write(t_path("bad.json"), text, (long)strlen(text));
 	free(text);
-	cr_assert_eq(plan_read(&p, bad), ADP_EINPUT);
+	cr_assert_eq(plan_read(&p, t_path("bad.json")), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), ".band.p50.memory: expected an array of the band's 1..100000 numbers"),
 		  "%s", adp_error_last());
 }
 
-#define t_assert_msg(needle)                                                        \
-	cr_assert_not_null(strstr(adp_error_last(), (needle)), "message '%s' lacks '%s'", \
-			   adp_error_last(), (needle))
-
-/* Runs until the driver's stop_after-th call, then stops: a journal with
- * steps done, the rest pending. */
-static void stopped_journal(struct orch_opts *o, struct orch_driver *d, struct fake *f, size_t after)
-{
-	static volatile sig_atomic_t stop;
-	int out = -1;
-
-	opts(o, d, f);
-	stop = 0;
-	o->stop = &stop;
-	f->stop = &stop;
-	f->stop_after = after;
-	cr_assert_eq(orch_apply(o, d, &out), 0, "%s", adp_error_last());
-	cr_assert_eq(out, ORCH_STOPPED);
-	stop = 0;
-	o->stop = NULL;
-	f->stop = NULL;
-	fake_free(f);
-}
-
 static void save_journal(json_t *j)
 {
-	char path[128];
-
-	snprintf(path, sizeof(path), "%s/journal.json", dir);
-	cr_assert_eq(json_dump_file(j, path, JSON_INDENT(1)), 0);
+	cr_assert_eq(json_dump_file(j, t_path("journal.json"), JSON_INDENT(1)), 0);
 	json_decref(j);
 }
 
@@ -642,22 +589,15 @@ Test(orch_engine, unknown_step_status_is_refused)
 	struct fake f = { 0 };
 	struct orch_opts o;
 	struct orch_driver d;
-	char path[128];
-	int out = -1;
 	json_t *j;
 
 	stopped_journal(&o, &d, &f, 5);
 	fake_free(&f);
-	snprintf(path, sizeof(path), "%s/journal.json", dir);
 	j = journal();
 	json_object_set_new(json_array_get(json_object_get(j, "steps"), 2), "status", json_string("finished"));
-	cr_assert_eq(json_dump_file(j, path, 0), 0);
-	json_decref(j);
+	save_journal(j);
 	o.resume = 1;
-	cr_assert_eq(orch_apply(&o, &d, &out), ADP_EINPUT);
-	cr_assert_eq(out, ORCH_REFUSED);
-	t_assert_msg("steps[2]: status 'finished' is not one of pending, started, done, failed");
-	cr_assert_eq(f.ncalls, 0);
+	refused(&o, &d, &f, "steps[2]: status 'finished' is not one of pending, started, done, failed");
 }
 
 Test(orch_engine, torn_journal_is_refused_untouched)
@@ -665,50 +605,27 @@ Test(orch_engine, torn_journal_is_refused_untouched)
 	struct fake f = { 0 };
 	struct orch_opts o;
 	struct orch_driver d;
-	char path[128], *text;
-	int out = -1;
-	long len;
-	FILE *fp;
+	char path[512], *text, *back;
+	long len, torn;
 
 	stopped_journal(&o, &d, &f, 5);
-	snprintf(path, sizeof(path), "%s/journal.json", dir);
-	fp = fopen(path, "r+");
-	cr_assert_not_null(fp);
-	fseek(fp, 0, SEEK_END);
-	len = ftell(fp);
-	text = calloc((size_t)len + 1, 1);
-	rewind(fp);
-	cr_assert_eq(fread(text, 1, (size_t)len, fp), (size_t)len);
-	fclose(fp);
+	snprintf(path, sizeof(path), "%s", t_path("journal.json"));
+	text = engine_fixture_read(path, &len);
 	/* Half a journal, as a write torn by a crash would leave it without
 	 * the atomic rename: refused, and left as it is for an operator. */
-	fp = fopen(path, "w");
-	fwrite(text, 1, (size_t)len / 2, fp);
-	fclose(fp);
+	engine_fixture_write(path, text, len / 2);
 	o.resume = 1;
-	cr_assert_eq(orch_apply(&o, &d, &out), ADP_EINPUT);
-	cr_assert_eq(out, ORCH_REFUSED);
-	t_assert_msg("journal '");
+	refused(&o, &d, &f, "journal '");
 	t_assert_msg("line ");
-	cr_assert_eq(f.ncalls, 0);
-	fp = fopen(path, "r");
-	fseek(fp, 0, SEEK_END);
-	cr_assert_eq(ftell(fp), len / 2);
-	fclose(fp);
+	back = engine_fixture_read(path, &torn);
+	cr_assert_eq(torn, len / 2);
+	free(back);
 	/* The whole journal back, beside the remains of an interrupted atomic
 	 * write (its temporary file): the resume reads the journal only. */
-	fp = fopen(path, "w");
-	fwrite(text, 1, (size_t)len, fp);
-	fclose(fp);
-	snprintf(path, sizeof(path), "%s/journal.json.tmp.AbC123", dir);
-	fp = fopen(path, "w");
-	fwrite(text, 1, (size_t)len / 3, fp);
-	fclose(fp);
+	engine_fixture_write(path, text, len);
+	engine_fixture_write(t_path("journal.json.tmp.AbC123"), text, len / 3);
 	free(text);
-	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
-	cr_assert_eq(out, ORCH_DONE);
-	cr_assert_eq(f.ncalls, plan.nsteps - 5);
-	fake_free(&f);
+	resumes_from(&o, &d, &f, 5);
 }
 
 Test(orch_engine, replay_repeats_the_started_step_only)
@@ -717,8 +634,6 @@ Test(orch_engine, replay_repeats_the_started_step_only)
 	struct orch_opts o;
 	struct orch_driver d;
 	json_t *j, *rec;
-	int out = -1;
-	size_t i;
 
 	stopped_journal(&o, &d, &f, 9);
 	/* A crash during step 9's action: journaled started, not done. */
@@ -728,13 +643,7 @@ Test(orch_engine, replay_repeats_the_started_step_only)
 	json_object_set_new(rec, "status", json_string("started"));
 	json_object_set_new(j, "state", json_string("forward"));
 	save_journal(j);
-	o.resume = 1;
-	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
-	cr_assert_eq(out, ORCH_DONE);
-	cr_assert_eq(f.ncalls, plan.nsteps - 8);
-	for (i = 0; i < f.ncalls; i++)
-		cr_assert_str_eq(f.calls[i], plan.steps[8 + i].action);
-	fake_free(&f);
+	resumes_from(&o, &d, &f, 8);
 }
 
 Test(orch_engine, replay_of_a_rollback_skips_undone_entries)
@@ -743,13 +652,11 @@ Test(orch_engine, replay_of_a_rollback_skips_undone_entries)
 	struct orch_opts o;
 	struct orch_driver d;
 	json_t *j, *undo;
-	int out = -1;
 	size_t n;
 
 	stopped_journal(&o, &d, &f, 8);
 	o.rollback = 1;
-	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
-	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	apply_to(&o, &d, ORCH_ROLLED_BACK);
 	n = f.ncalls;
 	cr_assert_gt(n, 2);
 	fake_free(&f);
@@ -763,8 +670,7 @@ Test(orch_engine, replay_of_a_rollback_skips_undone_entries)
 	save_journal(j);
 	o.rollback = 0;
 	o.resume = 1;
-	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
-	cr_assert_eq(out, ORCH_ROLLED_BACK);
+	apply_to(&o, &d, ORCH_ROLLED_BACK);
 	cr_assert_eq(f.ncalls, n - 2);
 	j = journal();
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "undo"), 2), "action")),
@@ -779,16 +685,13 @@ Test(orch_engine, journal_of_another_plan_is_refused)
 	struct orch_opts o;
 	struct orch_driver d;
 	json_t *j;
-	int out = -1;
 
 	stopped_journal(&o, &d, &f, 3);
 	j = journal();
 	json_object_set_new(j, "digest", json_string("00000000000000000000000000000000000000000000000000000000000000ff"));
 	save_journal(j);
 	o.resume = 1;
-	cr_assert_eq(orch_apply(&o, &d, &out), ADP_EINPUT);
-	t_assert_msg("belongs to another plan");
-	cr_assert_eq(f.ncalls, 0);
+	refused(&o, &d, &f, "belongs to another plan");
 }
 
 static size_t count_calls(const struct fake *f, const char *action)
@@ -811,8 +714,7 @@ static void retry_failed_rollback(int resume)
 	size_t undone;
 
 	opts(&o, &d, &f);
-	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
-	cr_assert_eq(outcome, ORCH_FAILED);
+	apply_to(&o, &d, ORCH_FAILED);
 	undone = f.ncalls;
 	cr_assert_geq(count_calls(&f, "start_original"), 1);
 	fake_free(&f);
@@ -828,8 +730,7 @@ static void retry_failed_rollback(int resume)
 	cr_assert_str_eq(f.calls[0], "start_original");
 	fake_free(&f);
 	/* Finished: a further --rollback has nothing left to do. */
-	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
-	cr_assert_eq(outcome, ORCH_ROLLED_BACK);
+	apply_to(&o, &d, ORCH_ROLLED_BACK);
 	cr_assert_eq(f.ncalls, 0);
 }
 
@@ -843,18 +744,6 @@ Test(orch_engine, failed_rollback_is_retried_by_resume)
 	retry_failed_rollback(1);
 }
 
-static json_t *journal_on_disk(void)
-{
-	char path[256];
-	json_error_t e;
-	json_t *j;
-
-	snprintf(path, sizeof(path), "%s/journal.json", dir);
-	j = json_load_file(path, 0, &e);
-	cr_assert_not_null(j, "%s", e.text);
-	return j;
-}
-
 /* A full disk under the state directory from the 6th step on: apply
  * never acts on a step it could not journal, reverses the five steps it
  * did from the journal in memory, says so, and --rollback records the
@@ -864,46 +753,30 @@ Test(orch_engine, journal_write_failure_stops_and_reverses)
 	struct orch_opts o;
 	struct orch_driver d;
 	struct fake f = { 0 };
-	size_t i, k = 0, forward = 5;
-	int outcome = -1;
-	json_t *j;
+	size_t i, forward = 5;
 
 	opts(&o, &d, &f);
 	/* Writes: the new journal, then started and done per step. */
 	adp_fault_arm(ADP_FAULT_WRITE, 1 + 2 * (long)forward + 1, -1);
-	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
-	cr_assert_eq(outcome, ORCH_JOURNAL_LOST);
+	apply_to(&o, &d, ORCH_JOURNAL_LOST);
 	cr_assert(strstr(adp_error_last(), "No space left on device"), "%s", adp_error_last());
 	cr_assert(strstr(adp_error_last(), "rolled back what it had done"), "%s", adp_error_last());
 	cr_assert(strstr(adp_error_last(), "--rollback"), "%s", adp_error_last());
 	/* The first five steps ran forward; the sixth never did. */
 	cr_assert_geq(f.ncalls, forward);
 	for (i = 0; i < forward; i++)
-		cr_assert_str_eq(f.calls[i], plan.steps[i].action, "call %zu", i);
+		cr_assert_str_eq(f.calls[i], fx.plan.steps[i].action, "call %zu", i);
 	/* Then the inverses of the started steps, the sixth (not acted,
 	 * but marked started in memory) first, each once, last first. */
-	for (i = forward + 1; i-- > 0;) {
-		const struct plan_action_def *a = plan_action_find(plan.steps[i].action);
-		if (!a->inverse)
-			continue;
-		cr_assert_lt(forward + k, f.ncalls);
-		cr_assert_str_eq(f.calls[forward + k], a->inverse, "undo of step %zu", i + 1);
-		k++;
-	}
-	cr_assert_eq(f.ncalls, forward + k, "%zu calls, expected %zu", f.ncalls, forward + k);
+	assert_undone(&f, forward, forward);
 	/* The journal on disk is behind: five steps done, still forward. */
-	j = journal_on_disk();
-	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "forward");
-	json_decref(j);
+	assert_state("forward");
 	fake_free(&f);
 	/* Room again: --rollback repeats the (idempotent) undo and records it. */
 	adp_fault_arm(ADP_FAULT_WRITE, 0, 0);
 	o.rollback = 1;
-	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
-	cr_assert_eq(outcome, ORCH_ROLLED_BACK);
-	j = journal_on_disk();
-	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "rolled_back");
-	json_decref(j);
+	apply_to(&o, &d, ORCH_ROLLED_BACK);
+	assert_state("rolled_back");
 	fake_free(&f);
 }
 
@@ -915,21 +788,18 @@ Test(orch_engine, journal_write_failure_during_rollback_goes_on)
 	struct orch_driver d;
 	struct fake f = { .fail_action = "run_update" };
 	struct fake ref = { .fail_action = "run_update" };
-	int outcome = -1;
 	size_t i;
 
 	opts(&o, &d, &ref);
-	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
-	cr_assert_eq(outcome, ORCH_ROLLED_BACK);
+	apply_to(&o, &d, ORCH_ROLLED_BACK);
 	teardown();
 	setup();
 	opts(&o, &d, &f);
 	/* Fails every write from the one after run_update's failure on. */
-	for (i = 0; i < plan.nsteps && strcmp(plan.steps[i].action, "run_update"); i++)
+	for (i = 0; i < fx.plan.nsteps && strcmp(fx.plan.steps[i].action, "run_update"); i++)
 		;
 	adp_fault_arm(ADP_FAULT_WRITE, 1 + 2 * (long)(i + 1) + 1, -1);
-	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
-	cr_assert_eq(outcome, ORCH_JOURNAL_LOST);
+	apply_to(&o, &d, ORCH_JOURNAL_LOST);
 	cr_assert(strstr(adp_error_last(), "rolled back"), "%s", adp_error_last());
 	cr_assert_eq(f.ncalls, ref.ncalls, "%zu calls with a lost journal, %zu without", f.ncalls, ref.ncalls);
 	for (i = 0; i < ref.ncalls; i++)
@@ -945,19 +815,16 @@ Test(orch_engine, journal_write_failure_after_the_last_step)
 	struct orch_opts o;
 	struct orch_driver d;
 	struct fake f = { 0 };
-	int outcome = -1;
 
 	opts(&o, &d, &f);
-	adp_fault_arm(ADP_FAULT_WRITE, 1 + 2 * (long)plan.nsteps + 1, -1);
-	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
-	cr_assert_eq(outcome, ORCH_JOURNAL_LOST);
+	adp_fault_arm(ADP_FAULT_WRITE, 1 + 2 * (long)fx.plan.nsteps + 1, -1);
+	apply_to(&o, &d, ORCH_JOURNAL_LOST);
 	cr_assert(strstr(adp_error_last(), "every step is done"), "%s", adp_error_last());
-	cr_assert_eq(f.ncalls, plan.nsteps);
+	cr_assert_eq(f.ncalls, fx.plan.nsteps);
 	fake_free(&f);
 	adp_fault_arm(ADP_FAULT_WRITE, 0, 0);
 	o.resume = 1;
-	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
-	cr_assert_eq(outcome, ORCH_DONE);
+	apply_to(&o, &d, ORCH_DONE);
 	cr_assert_eq(f.ncalls, 0);
 }
 
@@ -967,28 +834,112 @@ Test(orch_engine, lock_is_never_a_symlink)
 	struct orch_opts o;
 	struct orch_driver d;
 	struct fake f = { 0 };
-	char victim[256], lock[256], buf[64] = "";
-	int outcome = -1;
-	FILE *v;
+	char victim[512], lock[512], *text;
+	long len;
 
 	opts(&o, &d, &f);
-	snprintf(victim, sizeof(victim), "%s/victim", dir);
-	snprintf(lock, sizeof(lock), "%s/st/lock", dir);
-	v = fopen(victim, "w");
-	cr_assert_not_null(v);
-	fputs("precious\n", v);
-	fclose(v);
+	snprintf(victim, sizeof(victim), "%s", t_path("victim"));
+	snprintf(lock, sizeof(lock), "%s", t_path("st/lock"));
+	engine_fixture_write(victim, "precious\n", 9);
 	o.state_dir = strdup(lock);
 	*strrchr((char *)o.state_dir, '/') = '\0';
 	cr_assert_eq(mkdir(o.state_dir, 0700), 0);
 	cr_assert_eq(symlink(victim, lock), 0);
-	cr_assert_eq(orch_apply(&o, &d, &outcome), ADP_EINPUT);
-	cr_assert(strstr(adp_error_last(), "symbolic link"), "%s", adp_error_last());
-	cr_assert_eq(outcome, ORCH_REFUSED);
-	cr_assert_eq(f.ncalls, 0);
-	v = fopen(victim, "r");
-	cr_assert_not_null(fgets(buf, sizeof(buf), v));
-	fclose(v);
-	cr_assert_str_eq(buf, "precious\n");
+	refused(&o, &d, &f, "symbolic link");
+	text = engine_fixture_read(victim, &len);
+	cr_assert_str_eq(text, "precious\n");
+	free(text);
 	free((char *)o.state_dir);
+}
+
+/* Whether a journal (or run record) on disk holds only whole records:
+ * every field the engine writes with each step status. */
+static void assert_whole(json_t *j)
+{
+	static const char *const top[] = { "format", "plan", "digest", "started_at", "state" };
+	static const char *const started[] = { "id", "action", "status", "start", "start_ms" };
+	static const char *const ended[] = { "end", "end_ms", "seconds", "act_seconds", "engine_us", "journal_us" };
+	static const char *const lists[] = { "steps", "undo" };
+	size_t l, i, k;
+	json_t *rec;
+
+	for (k = 0; k < sizeof(top) / sizeof(*top); k++)
+		cr_assert_not_null(json_object_get(j, top[k]), "no %s", top[k]);
+	cr_assert_eq(json_array_size(json_object_get(j, "steps")), fx.plan.nsteps);
+	for (l = 0; l < 2; l++)
+		json_array_foreach(json_object_get(j, lists[l]), i, rec) {
+			const char *st = json_string_value(json_object_get(rec, "status"));
+
+			cr_assert_not_null(st, "%s[%zu] has no status", lists[l], i);
+			for (k = 0; k < (strcmp(st, "pending") ? 5u : 3u); k++)
+				cr_assert_not_null(json_object_get(rec, started[k]), "%s[%zu] (%s) lacks %s", lists[l], i,
+						   st, started[k]);
+			for (k = 0; !strcmp(st, "done") && k < sizeof(ended) / sizeof(*ended); k++)
+				cr_assert_not_null(json_object_get(rec, ended[k]), "%s[%zu] (%s) lacks %s", lists[l], i,
+						   st, ended[k]);
+		}
+}
+
+/* The Nth JSON-building call of an apply fails, for N across the whole
+ * run (the new journal, step records, the undo list, the state, the run
+ * record): the apply ends with ADP_ENOMEM and its message, the journal
+ * on disk is absent or whole, no run record is written, and --resume
+ * goes on from the journal as after a crash. */
+static void build_failures(const char *fail_action, int want)
+{
+	struct orch_opts o;
+	struct orch_driver d;
+	struct fake f = { .fail_action = fail_action };
+	char jpath[128], rpath[128];
+	long left = LONG_MAX, total, at, k;
+	int out = -1;
+	json_t *j;
+
+	snprintf(jpath, sizeof(jpath), "%s/journal.json", t_dir);
+	snprintf(rpath, sizeof(rpath), "%s/run.json", t_dir);
+	opts(&o, &d, &f);
+	o.json_fault = &left;
+	cr_assert_eq(orch_apply(&o, &d, &out), 0, "%s", adp_error_last());
+	cr_assert_eq(out, want);
+	total = LONG_MAX - left;
+	cr_assert_gt(total, (long)fx.plan.nsteps * 8, "%ld calls", total);
+	fake_free(&f);
+	/* The first call, three across the run, and the run record's two
+	 * (each point is a whole apply and its resume: a few seconds). */
+	for (k = 0; k <= 5; k++) {
+		at = k == 0 ? 1 : k <= 3 ? total * k / 4 : total - 5 + k;
+		unlink(jpath);
+		unlink(rpath);
+		f.fail_action = fail_action;
+		left = at;
+		cr_assert_eq(orch_apply(&o, &d, &out), ADP_ENOMEM, "call %ld of %ld: outcome %d", at, total, out);
+		t_assert_msg("out of memory building the ");
+		cr_assert_eq(access(rpath, F_OK), -1, "call %ld: a run record was written", at);
+		fake_free(&f);
+		if (access(jpath, F_OK)) {
+			cr_assert_lt(at, 5 + 8 * (long)fx.plan.nsteps, "call %ld: no journal", at);
+			continue;
+		}
+		j = journal();
+		assert_whole(j);
+		json_decref(j);
+		o.json_fault = NULL;
+		o.resume = 1;
+		cr_assert_eq(orch_apply(&o, &d, &out), 0, "call %ld: %s", at, adp_error_last());
+		cr_assert(out == ORCH_DONE || out == ORCH_ROLLED_BACK, "call %ld: outcome %d", at, out);
+		cr_assert_eq(access(rpath, F_OK), 0);
+		fake_free(&f);
+		o.json_fault = &left;
+		o.resume = 0;
+	}
+}
+
+Test(orch_engine, journal_build_failure_writes_nothing_half_built)
+{
+	build_failures(NULL, ORCH_DONE);
+}
+
+Test(orch_engine, rollback_build_failure_writes_nothing_half_built)
+{
+	build_failures("run_update", ORCH_ROLLED_BACK);
 }

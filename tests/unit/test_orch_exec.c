@@ -13,14 +13,10 @@
 
 #include "orchestrator/engine.h"
 #include "orchestrator/exec/driver.h"
-#include "partition/planner.h"
-#include "plans/plan.h"
-#include "util/error.h"
-#include "util/timeutil.h"
+#include "tests/unit/engine_fixture.h"
 
-static char dir[64], plan_path[128], hook[128], calls[128];
-static struct plan plan;
-static int64_t now;
+static struct engine_fixture fx;
+static char hook[512], calls[512];
 
 /* Appends one JSON line per call (phase and stdin) to $HOOK_CALLS and
  * acts as HOOK_MODE / HOOK_FAIL say. */
@@ -53,35 +49,16 @@ static const char hook_text[] =
 
 static void setup(void)
 {
-	struct part_run_opts o = { 0 };
-	FILE *f;
-
-	snprintf(dir, sizeof(dir), "/tmp/adp-exec-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(plan_path, sizeof(plan_path), "%s/plan.json", dir);
-	snprintf(hook, sizeof(hook), "%s/hook.py", dir);
-	snprintf(calls, sizeof(calls), "%s/calls", dir);
-	cr_assert_eq(adp_time_parse(&now, "2018-05-06T00:00:00Z", NULL), 0);
-	o.inventory = "testdata/demo/inventory.json";
-	o.schedule = "testdata/demo/schedule.json";
-	o.now = now;
-	o.tool_version = "test";
-	cr_assert_eq(part_run(&plan, &o), 0, "%s", adp_error_last());
-	cr_assert_eq(plan_write(&plan, plan_path), 0, "%s", adp_error_last());
-	cr_assert_not_null(f = fopen(hook, "w"));
-	fputs(hook_text, f);
-	cr_assert_eq(fclose(f), 0);
+	engine_fixture_init(&fx);
+	snprintf(hook, sizeof(hook), "%s", t_write("hook.py", hook_text));
+	snprintf(calls, sizeof(calls), "%s", t_path("calls"));
 	cr_assert_eq(chmod(hook, 0700), 0);
 	setenv("HOOK_CALLS", calls, 1);
 }
 
 static void teardown(void)
 {
-	char cmd[256];
-
-	plan_release(&plan);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	engine_fixture_release(&fx);
 }
 
 TestSuite(orch_exec, .init = setup, .fini = teardown);
@@ -105,7 +82,7 @@ static json_t *recorded(void)
 
 static int run(struct orch_exec *e, int *out)
 {
-	struct orch_opts o = { .plan_path = plan_path, .state_dir = dir, .now = now };
+	struct orch_opts o = { .plan_path = fx.plan_path, .state_dir = t_dir, .now = fx.now };
 	struct orch_driver d;
 
 	orch_exec_driver(&d, e);
@@ -119,7 +96,7 @@ Test(orch_exec, every_step_reaches_the_hook_in_order)
 	size_t i, k = 0;
 	int out = -1;
 
-	cr_assert_eq(orch_exec_init(&e, hook, dir), 0, "%s", adp_error_last());
+	cr_assert_eq(orch_exec_init(&e, hook, t_dir), 0, "%s", adp_error_last());
 	cr_assert_eq(run(&e, &out), 0, "%s", adp_error_last());
 	cr_assert_eq(out, ORCH_DONE);
 	c = recorded();
@@ -127,23 +104,23 @@ Test(orch_exec, every_step_reaches_the_hook_in_order)
 	cr_assert_str_eq(json_string_value(json_object_get(first, "argv")), "check");
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(first, "doc"), "plan"),
 							   "digest")),
-			 plan.digest);
-	cr_assert_eq(json_array_size(json_object_get(json_object_get(first, "doc"), "waves")), plan.nwaves);
+			 fx.plan.digest);
+	cr_assert_eq(json_array_size(json_object_get(json_object_get(first, "doc"), "waves")), fx.plan.nwaves);
 	json_array_foreach(c, i, v) {
 		json_t *doc = json_object_get(v, "doc"), *s = json_object_get(doc, "step");
 		if (strcmp(json_string_value(json_object_get(v, "argv")), "act"))
 			continue;
-		cr_assert_lt(k, plan.nsteps);
-		cr_assert_str_eq(json_string_value(json_object_get(s, "action")), plan.steps[k].action);
-		cr_assert_eq(json_integer_value(json_object_get(s, "id")), (json_int_t)plan.steps[k].id);
-		if (plan.steps[k].component && !strcmp(plan.steps[k].action, "create_partition"))
+		cr_assert_lt(k, fx.plan.nsteps);
+		cr_assert_str_eq(json_string_value(json_object_get(s, "action")), fx.plan.steps[k].action);
+		cr_assert_eq(json_integer_value(json_object_get(s, "id")), (json_int_t)fx.plan.steps[k].id);
+		if (fx.plan.steps[k].component && !strcmp(fx.plan.steps[k].action, "create_partition"))
 			cr_assert(json_is_object(json_object_get(doc, "placement")),
 				  "a move's step carries the placement and its allocation");
 		if (plan.steps[k].act == PLAN_RUN_UPDATE)
 			cr_assert(json_is_null(json_object_get(doc, "placement")), "a partition's step has no placement");
 		k++;
 	}
-	cr_assert_eq(k, plan.nsteps);
+	cr_assert_eq(k, fx.plan.nsteps);
 	json_decref(c);
 	orch_exec_release(&e);
 }
@@ -156,7 +133,7 @@ Test(orch_exec, a_failing_hook_rolls_back)
 	int out = -1, failed = 0;
 
 	setenv("HOOK_FAIL", "run_update", 1);
-	cr_assert_eq(orch_exec_init(&e, hook, dir), 0, "%s", adp_error_last());
+	cr_assert_eq(orch_exec_init(&e, hook, t_dir), 0, "%s", adp_error_last());
 	cr_assert_eq(run(&e, &out), 0, "%s", adp_error_last());
 	cr_assert_eq(out, ORCH_ROLLED_BACK);
 	c = recorded();
@@ -173,7 +150,7 @@ Test(orch_exec, a_failing_hook_rolls_back)
 	}
 	cr_assert(failed);
 	cr_assert_gt(after, 0, "completed steps were reversed through the hook");
-	cr_assert_lt(fwd, plan.nsteps);
+	cr_assert_lt(fwd, fx.plan.nsteps);
 	json_decref(c);
 	orch_exec_release(&e);
 }
@@ -184,7 +161,7 @@ Test(orch_exec, no_data_and_bad_samples_stop_the_wave)
 	int out = -1;
 
 	setenv("HOOK_MODE", "nodata", 1);
-	cr_assert_eq(orch_exec_init(&e, hook, dir), 0, "%s", adp_error_last());
+	cr_assert_eq(orch_exec_init(&e, hook, t_dir), 0, "%s", adp_error_last());
 	cr_assert_eq(run(&e, &out), 0, "%s", adp_error_last());
 	cr_assert_eq(out, ORCH_ROLLED_BACK, "no data fails closed");
 	orch_exec_release(&e);
@@ -199,18 +176,18 @@ Test(orch_exec, a_sample_that_is_not_usage_is_an_error)
 	const struct plan_placement *x = NULL;
 	size_t w, i;
 
-	for (w = 0; w < plan.nwaves && !x; w++)
-		for (i = 0; i < plan.waves[w].nplacements && !x; i++)
-			if (plan.waves[w].placements[i].from)
-				x = &plan.waves[w].placements[i];
+	for (w = 0; w < fx.plan.nwaves && !x; w++)
+		for (i = 0; i < fx.plan.waves[w].nplacements && !x; i++)
+			if (fx.plan.waves[w].placements[i].from)
+				x = &fx.plan.waves[w].placements[i];
 	cr_assert_not_null(x);
-	cr_assert_eq(orch_exec_init(&e, hook, dir), 0, "%s", adp_error_last());
+	cr_assert_eq(orch_exec_init(&e, hook, t_dir), 0, "%s", adp_error_last());
 	orch_exec_driver(&d, &e);
-	cr_assert_eq(d.sample(d.ctx, &plan, x, use, have), 0, "%s", adp_error_last());
+	cr_assert_eq(d.sample(d.ctx, &fx.plan, x, use, have), 0, "%s", adp_error_last());
 	cr_assert(have[ADP_RES_MEMORY] && have[ADP_RES_CPU] && !have[ADP_RES_IO]);
 	cr_assert_float_eq(use[ADP_RES_MEMORY], x->p50_peak[ADP_RES_MEMORY], 1e-6 * x->p50_peak[ADP_RES_MEMORY] + 1e-9);
 	setenv("HOOK_MODE", "badsample", 1);
-	cr_assert_eq(d.sample(d.ctx, &plan, x, use, have), ADP_EINPUT);
+	cr_assert_eq(d.sample(d.ctx, &fx.plan, x, use, have), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "'gpu': expected cpu, memory, io or net"), "%s", adp_error_last());
 	orch_exec_release(&e);
 }
@@ -222,7 +199,7 @@ Test(orch_exec, a_refusing_check_changes_nothing)
 	int out = -1;
 
 	setenv("HOOK_MODE", "refuse", 1);
-	cr_assert_eq(orch_exec_init(&e, hook, dir), 0, "%s", adp_error_last());
+	cr_assert_eq(orch_exec_init(&e, hook, t_dir), 0, "%s", adp_error_last());
 	cr_assert_lt(run(&e, &out), 0);
 	cr_assert_eq(out, ORCH_REFUSED);
 	cr_assert(strstr(adp_error_last(), "hook check refused the plan: exit status 1"), "%s", adp_error_last());
@@ -257,7 +234,7 @@ Test(orch_exec, a_hook_past_its_timeout_is_ended_with_its_children)
 	pid_t child;
 
 	setenv("HOOK_MODE", "slow", 1);
-	cr_assert_eq(orch_exec_init(&e, hook, dir), 0, "%s", adp_error_last());
+	cr_assert_eq(orch_exec_init(&e, hook, t_dir), 0, "%s", adp_error_last());
 	e.timeout = 2;
 	cr_assert_lt(run(&e, &out), 0);
 	cr_assert(strstr(adp_error_last(), "timed out after 2s"), "%s", adp_error_last());
@@ -276,10 +253,10 @@ Test(orch_exec, init_refuses_what_cannot_run)
 {
 	struct orch_exec e;
 
-	cr_assert_eq(orch_exec_init(&e, "/nonexistent/hook", dir), ADP_EINPUT);
+	cr_assert_eq(orch_exec_init(&e, "/nonexistent/hook", t_dir), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "hook '/nonexistent/hook': No such file"), "%s", adp_error_last());
 	cr_assert_eq(chmod(hook, 0600), 0);
-	cr_assert_eq(orch_exec_init(&e, hook, dir), ADP_EINPUT);
+	cr_assert_eq(orch_exec_init(&e, hook, t_dir), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "is not an executable file"), "%s", adp_error_last());
 }
 

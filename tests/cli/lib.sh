@@ -1,0 +1,57 @@
+# Shared by the black-box test groups (sourced after tests/cli/run.sh's
+# helpers): fixture files that several groups write alike. Every name
+# starts with cli_.
+
+# cli_schedule FILE NAME PARTITION LOG [PRE]: a schedule NAME with a
+# 01:00-05:00 window on 2018-05-06 that updates PARTITION with a command
+# appending "updated PARTITION" to LOG, after the shell command PRE.
+cli_schedule() {
+	cat >"$1" <<JSON
+{"name": "$2", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
+ "partitions": ["$3"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
+ "plan_ttl": "24h", "period": "1d",
+ "update": {"command": ["/bin/sh", "-c", "${5:+$5; }echo updated \$ADPART_PARTITION >>\"\$0\"", "$4"], "timeout": "1m"}}
+JSON
+}
+
+# cli_free_port: a free loopback port, chosen now.
+cli_free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# cli_prom_backfill DIR OPENMETRICS: a Prometheus store DIR/tsdb made
+# from the file (promtool's output in DIR/promtool.log), and
+# DIR/prometheus.yml scraping nothing. False when promtool fails.
+cli_prom_backfill() {
+	mkdir -p "$1/tsdb"
+	printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' >"$1/prometheus.yml"
+	promtool tsdb create-blocks-from openmetrics "$2" "$1/tsdb" >"$1/promtool.log" 2>&1
+}
+
+# cli_prom_start DIR LOG [WEB_CONFIG CA]: Prometheus on DIR's store at a
+# free loopback port (CLI_PROM_PORT; pid CLI_PROM_PID), logging to LOG;
+# with WEB_CONFIG it serves TLS, checked against CA. False when it is not
+# ready within 20 s.
+cli_prom_start() {
+	CLI_PROM_PORT=$(cli_free_port)
+	cli_log=$2
+	cli_ca=${4:-}
+	set -- --config.file="$1/prometheus.yml" --storage.tsdb.path="$1/tsdb" --storage.tsdb.retention.time=100y \
+		--web.listen-address="127.0.0.1:$CLI_PROM_PORT" ${3:+"--web.config.file=$3"}
+	prometheus "$@" >"$cli_log" 2>&1 &
+	CLI_PROM_PID=$!
+	cli_i=0
+	while [ $cli_i -lt 100 ]; do
+		curl -fsS ${cli_ca:+--cacert "$cli_ca"} "http${cli_ca:+s}://127.0.0.1:$CLI_PROM_PORT/-/ready" >/dev/null 2>&1 &&
+			return 0
+		sleep 0.2
+		cli_i=$((cli_i + 1))
+	done
+	return 1
+}
+
+# cli_prom_stop: stops the Prometheus cli_prom_start started.
+cli_prom_stop() {
+	kill "$CLI_PROM_PID" 2>/dev/null
+	wait "$CLI_PROM_PID" 2>/dev/null
+}
