@@ -116,7 +116,7 @@ Test(orch_exec, every_step_reaches_the_hook_in_order)
 		if (fx.plan.steps[k].component && !strcmp(fx.plan.steps[k].action, "create_partition"))
 			cr_assert(json_is_object(json_object_get(doc, "placement")),
 				  "a move's step carries the placement and its allocation");
-		if (plan.steps[k].act == PLAN_RUN_UPDATE)
+		if (fx.plan.steps[k].act == PLAN_RUN_UPDATE)
 			cr_assert(json_is_null(json_object_get(doc, "placement")), "a partition's step has no placement");
 		k++;
 	}
@@ -269,11 +269,11 @@ struct cancel_job {
 static void *act_slow(void *arg)
 {
 	struct cancel_job *j = arg;
-	struct plan_step s = plan.steps[0];
+	struct plan_step s = fx.plan.steps[0];
 	char msg[64];
 
 	s.timeout = 60;
-	j->rc = j->d.ops[s.act](j->d.ctx, &plan, &s, msg, sizeof(msg));
+	j->rc = j->d.ops[s.act](j->d.ctx, &fx.plan, &s, msg, sizeof(msg));
 	snprintf(j->err, sizeof(j->err), "%s", adp_error_last());
 	return NULL;
 }
@@ -289,7 +289,7 @@ Test(orch_exec, a_cancelled_act_ends_the_hook_and_returns)
 	int i;
 
 	setenv("HOOK_MODE", "slowact", 1);
-	cr_assert_eq(orch_exec_init(&e, hook, dir), 0, "%s", adp_error_last());
+	cr_assert_eq(orch_exec_init(&e, hook, t_dir), 0, "%s", adp_error_last());
 	orch_exec_driver(&j.d, &e);
 	cr_assert_not_null(j.d.cancel, "every driver can be cancelled");
 	cr_assert_eq(pthread_create(&th, NULL, act_slow, &j), 0);
