@@ -341,8 +341,7 @@ Test(plan, truncated_file)
 Test(plan, infeasible_plan_is_refused)
 {
 	struct plan a = { 0 }, b;
-	int rc = pf_run(&a, pf_write_inventory(4, ""), pf_write_schedule("2h", 1),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&a, 4, pf_write_schedule("2h", 1));
 
 	cr_assert_eq(rc, ADP_EINFEASIBLE);
 	/* Written for the report, but never accepted for apply. */

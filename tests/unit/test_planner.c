@@ -173,8 +173,7 @@ Test(planner, concurrency_two_leaves_web_nowhere)
 {
 	struct plan p = { 0 };
 	size_t i, web = 0;
-	int rc = pf_run(&p, pf_write_inventory(4, ""), pf_write_schedule("40m", 2),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 4, pf_write_schedule("40m", 2));
 
 	/* Two of three partitions offline leave one online, and web has a
 	 * replica on p1 and p2: wave 1 cannot keep them apart. */
@@ -213,8 +212,7 @@ Test(planner, shrunk_capacity_infeasible)
 {
 	struct plan p = { 0 };
 	size_t i, named = 0;
-	int rc = pf_run(&p, pf_write_inventory(1.5, ""), sched_with("40m", 1, "\"shortage\": \"refuse\""),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 1.5, sched_with("40m", 1, "\"shortage\": \"refuse\""));
 
 	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
 	t_assert_msg("no plan fits");
@@ -254,8 +252,7 @@ Test(planner, shrunk_capacity_shared_above_guarantees)
 	struct plan p = { 0 };
 	struct inventory inv;
 	size_t i, j, w;
-	int rc = pf_run(&p, pf_write_inventory(1.5, ""), pf_write_schedule("40m", 1),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 1.5, pf_write_schedule("40m", 1));
 
 	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
 	cr_assert_gt(p.nreductions, 0);
@@ -298,8 +295,7 @@ Test(planner, timing_infeasible_reports_wave_zero)
 {
 	struct plan p = { 0 };
 	size_t i, timing = 0;
-	int rc = pf_run(&p, pf_write_inventory(4, ""), pf_write_schedule("2h", 1),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 4, pf_write_schedule("2h", 1));
 
 	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
 	for (i = 0; i < p.nshortfalls; i++) {
@@ -551,8 +547,7 @@ Test(planner, waves_step_around_blackouts)
 	cr_assert_not_null(at = strstr(text, "\"step\": \"5m\""));
 	snprintf(at, sizeof(text) - (size_t)(at - text), "%s",
 		 "\"step\": \"5m\", \"start\": \"earliest\",\n  \"blackouts\": [{\"start\": \"2018-05-06T01:55:00Z\", \"end\": \"2018-05-06T02:15:00Z\"}]\n}\n");
-	rc = pf_run(&p, pf_write_inventory(4, ""), t_write("blackout.json", text),
-		    pf_write_history(pf_comps, 4, pf_default_load));
+	rc = pf_run_estate(&p, 4, t_write("blackout.json", text));
 	cr_assert_eq(rc, 0, "%s", adp_error_last());
 	cr_assert_eq(p.nwaves, 3);
 	cr_assert_eq(p.waves[0].start, PF_NOW + 3600);
@@ -592,8 +587,7 @@ Test(planner, widening_for_short_history)
 Test(planner, zone_limit_on_waves)
 {
 	struct plan p = { 0 };
-	int rc = pf_run(&p, pf_write_inventory(4, ""), sched_with("40m", 2, "\"max_per_zone\": 1"),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 4, sched_with("40m", 2, "\"max_per_zone\": 1"));
 
 	cr_assert(rc == 0 || rc == ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
 	cr_assert_eq(p.nwaves, 2);
@@ -644,8 +638,7 @@ Test(planner, absorbed_when_moves_cost)
 	struct plan p = { 0 };
 	size_t i, web_moves = 0, web_on_p2 = 0;
 	double alloc_p2 = 0;
-	int rc = pf_run(&p, pf_write_inventory(4, ""), sched_with("40m", 1, "\"weights\": {\"moves\": 1}"),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 4, sched_with("40m", 1, "\"weights\": {\"moves\": 1}"));
 
 	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
 	cr_assert_eq(p.waves[0].nabsorbed, 1);
@@ -867,8 +860,7 @@ Test(planner, solver_hook)
 Test(planner, order_lightest_first)
 {
 	struct plan p = { 0 };
-	int rc = pf_run(&p, pf_write_inventory(4, ""), sched_with("40m", 1, "\"order\": \"lightest-first\""),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 4, sched_with("40m", 1, "\"order\": \"lightest-first\""));
 
 	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
 	cr_assert_eq(p.nwaves, 3);
@@ -885,8 +877,7 @@ Test(planner, remedy_fewer_partitions_checked)
 {
 	struct plan p = { 0 };
 	size_t i, checked = 0;
-	int rc = pf_run(&p, pf_write_inventory(1.5, ""), sched_with("40m", 2, "\"shortage\": \"refuse\""),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 1.5, sched_with("40m", 2, "\"shortage\": \"refuse\""));
 
 	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
 	for (i = 0; i < p.nshortfalls; i++)
