@@ -21,7 +21,7 @@ static void strv_free(char **v, size_t n)
 	free(v);
 }
 
-static void steps_free(struct plan_step *s, size_t n)
+void plan_steps_free(struct plan_step *s, size_t n)
 {
 	size_t i;
 
@@ -100,8 +100,8 @@ void plan_release(struct plan *p)
 	}
 	free(p->reductions);
 	free(p->rollback_check.partition);
-	steps_free(p->steps, p->nsteps);
-	steps_free(p->rollback, p->nrollback);
+	plan_steps_free(p->steps, p->nsteps);
+	plan_steps_free(p->rollback, p->nrollback);
 	for (i = 0; i < p->nshortfalls; i++) {
 		free(p->shortfalls[i].partition);
 		free(p->shortfalls[i].component);

@@ -186,6 +186,8 @@ struct plan {
 
 /* Frees everything p owns and zeroes it; NULL-safe. */
 void plan_release(struct plan *p);
+/* Frees n steps, what they own and the array; NULL-safe. */
+void plan_steps_free(struct plan_step *s, size_t n);
 /* Frees what one wave owns (its offline list too) and zeroes it; NULL-safe. */
 void plan_wave_release(struct plan_wave *w);
 
