@@ -260,6 +260,23 @@ static int check_traffic(const struct adp_json_doc *d, json_t *o, const char *jp
 	return 0;
 }
 
+/* Takes a reference to the optional object obj[key] in *out (left NULL
+ * when absent), refusing any other type with expect; sub receives its
+ * path for the caller's checks. */
+static int take_object(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key,
+		       const char *expect, json_t **out, char sub[256])
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	snprintf(sub, 256, "%s.%s", jpath, key);
+	if (!json_is_object(v))
+		return adp_json_fail(d, sub, "%s", expect);
+	*out = json_incref(v);
+	return 0;
+}
+
 static int read_partition(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 			  struct inventory *inv, struct inv_partition *p)
 {
@@ -289,35 +306,13 @@ static int read_partition(const struct adp_json_doc *d, json_t *obj, const char 
 		return rc;
 	if (p->capacity[ADP_RES_CPU] <= 0 || p->capacity[ADP_RES_MEMORY] <= 0)
 		return adp_json_fail(d, sub, "cpu and memory capacity must be positive");
-	if ((p->cgroup = json_object_get(obj, "cgroup"))) {
-		snprintf(sub, sizeof(sub), "%s.cgroup", jpath);
-		if (!json_is_object(p->cgroup)) {
-			p->cgroup = NULL;
-			return adp_json_fail(d, sub, "expected an object with path or parent, and cpus");
-		}
-		json_incref(p->cgroup);
-		if ((rc = check_cgroup(d, p->cgroup, sub)))
-			return rc;
-	}
-	if ((p->verify = json_object_get(obj, "verify"))) {
-		snprintf(sub, sizeof(sub), "%s.verify", jpath);
-		if (!json_is_object(p->verify)) {
-			p->verify = NULL;
-			return adp_json_fail(d, sub, "expected an object with command and timeout");
-		}
-		json_incref(p->verify);
-		if ((rc = check_verify(d, p->verify, sub)))
-			return rc;
-	}
-	if ((p->kube = json_object_get(obj, "kubernetes"))) {
-		snprintf(sub, sizeof(sub), "%s.kubernetes", jpath);
-		if (!json_is_object(p->kube)) {
-			p->kube = NULL;
-			return adp_json_fail(d, sub, "expected an object");
-		}
-		json_incref(p->kube);
-	}
-	return 0;
+	if ((rc = take_object(d, obj, jpath, "cgroup", "expected an object with path or parent, and cpus", &p->cgroup,
+			      sub)) ||
+	    (p->cgroup && (rc = check_cgroup(d, p->cgroup, sub))) ||
+	    (rc = take_object(d, obj, jpath, "verify", "expected an object with command and timeout", &p->verify, sub)) ||
+	    (p->verify && (rc = check_verify(d, p->verify, sub))))
+		return rc;
+	return take_object(d, obj, jpath, "kubernetes", "expected an object", &p->kube, sub);
 }
 
 static int read_component(const struct adp_json_doc *d, json_t *obj, const char *jpath,
@@ -397,12 +392,10 @@ static int read_component(const struct adp_json_doc *d, json_t *obj, const char 
 		json_t **dst[] = { &c->run, &c->health, &c->traffic, &c->kube };
 
 		for (i = 0; i < 4; i++) {
-			if (!(v = json_object_get(obj, local[i])))
+			if ((rc = take_object(d, obj, jpath, local[i], "expected an object", dst[i], sub)))
+				return rc;
+			if (!(v = *dst[i]))
 				continue;
-			snprintf(sub, sizeof(sub), "%s.%s", jpath, local[i]);
-			if (!json_is_object(v))
-				return adp_json_fail(d, sub, "expected an object");
-			*dst[i] = json_incref(v);
 			/* The kubernetes section is discovery's own, read by its driver. */
 			if ((rc = i == 0 ? check_run(d, v, sub, inv) : i == 1 ? check_health(d, v, sub)
 				  : i == 2 ? check_traffic(d, v, sub) : 0))
