@@ -237,86 +237,158 @@ static int test_fixes(struct ctx *c, struct plan_shortfall *sf)
 	return rc;
 }
 
+/* The plan's header from the schedule and forecast, and its partitions. */
+static int plan_head(struct ctx *c)
+{
+	const struct part_request *req = c->req;
+	const struct inventory *inv = c->inv;
+	const struct schedule *s = c->s;
+	struct plan *p = c->p;
+	size_t i, j;
+	int r;
+
+	p->format_version = PLAN_FORMAT_VERSION;
+	p->created_at = req->now;
+	p->expires_at = req->now + s->plan_ttl < s->end - s->cutoff ? req->now + s->plan_ttl : s->end - s->cutoff;
+	p->window_start = s->start;
+	p->window_end = s->end;
+	p->cutoff_at = s->end - s->cutoff;
+	p->step = s->step;
+	p->max_concurrency = s->max_concurrency;
+	p->period = req->fc->opts.period ? req->fc->opts.period : 86400;
+	for (r = 0; r < R; r++) {
+		p->confidence[r] = s->confidence[r];
+		c->eps[r] = 1 - s->confidence[r];
+	}
+	if (!(p->tool_version = strdup(req->tool_version)) || !(p->schedule_name = strdup(s->name)) ||
+	    !(p->timezone = strdup(s->timezone)) ||
+	    !(p->model = strdup(req->fc->n ? req->fc->items[0].model : "none")))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if (!(p->partitions = calloc(inv->nparts, sizeof(*p->partitions))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	for (i = 0; i < inv->nparts; i++) {
+		struct plan_partition *pp = &p->partitions[p->npartitions++];
+
+		pp->name = strdup(inv->parts[i].name);
+		pp->zone = strdup(inv->parts[i].zone);
+		if (!pp->name || !pp->zone)
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		memcpy(pp->capacity, inv->parts[i].capacity, sizeof(pp->capacity));
+		for (j = 0; j < s->npartitions; j++)
+			pp->updated |= s->partitions[j] == i;
+	}
+	return 0;
+}
+
+/* The planner's arrays once the demand is known: capacities, and the
+ * home placement's load (each wave adds and takes back its moves). */
+static int ctx_arrays(struct ctx *c)
+{
+	const struct inventory *inv = c->inv;
+	size_t i, j;
+	int r;
+
+	c->base = calloc(inv->nparts * R * c->d.K * c->d.H + 1, sizeof(double));
+	c->sbase = calloc(inv->nparts * R * c->d.H + 1, sizeof(double));
+	c->cap = calloc(inv->nparts * R + 1, sizeof(double));
+	c->minsum = calloc(inv->nparts * R + 1, sizeof(double));
+	c->hosts = calloc(inv->ncomps * inv->nparts + 1, sizeof(int));
+	c->active = calloc(inv->ncomps + 1, sizeof(size_t));
+	c->online = calloc(inv->nparts + 1, 1);
+	c->scratch = calloc(c->d.K + 1, sizeof(double));
+	if (!c->base || !c->sbase || !c->cap || !c->minsum || !c->hosts || !c->active || !c->online || !c->scratch)
+		return adp_error_set(ADP_ENOMEM, "out of memory: the window has %zu steps and %zu scenarios", c->d.H,
+				     c->d.K);
+	for (i = 0; i < inv->nparts; i++)
+		for (r = 0; r < R; r++)
+			c->cap[i * R + (size_t)r] = inv->parts[i].capacity[r];
+	for (i = 0; i < inv->ncomps; i++)
+		for (j = 0; j < inv->comps[i].replicas; j++)
+			part_shift_load(c, inv->comps[i].placement[j], i, 1.0, 0, c->d.H);
+	return 0;
+}
+
+/* The plan's risks: rollback, coarse scenarios, capped widening,
+ * shortage, and thin headroom. */
+static int plan_risks(struct ctx *c)
+{
+	struct plan *p = c->p;
+	size_t w, i;
+	int rc = 0;
+
+	if (p->rollback_check.checked && !p->rollback_check.fits &&
+	    (rc = plan_add_risk(p, "rollback: the original placement does not fit at the confidence ('%s' %s at %.3g of %.3g)",
+				p->rollback_check.partition ? p->rollback_check.partition : "?",
+				adp_resource_name(p->rollback_check.resource), p->rollback_check.bound,
+				p->rollback_check.capacity)))
+		return rc;
+	if ((rc = plan_steps_build(p, step_update_timeout, c)))
+		return rc;
+	if (c->d.K < 7 && (rc = plan_add_risk(p, "only %zu joint scenarios: overload probabilities are coarse (a week of history gives 7)", c->d.K)))
+		return rc;
+	if (c->capped &&
+	    (rc = plan_add_risk(p, "%zu series have too little history for their tail at the confidence: their spread is widened %gx, the most the planner does (see adpart-update(1), plan)",
+				c->capped, PART_MAX_WIDENING)))
+		return rc;
+	if (p->nreductions &&
+	    (rc = plan_add_risk(p, "shortage: %zu allocation%s below the forecast (see reductions)", p->nreductions,
+				p->nreductions == 1 ? " is" : "s are")))
+		return rc;
+	for (w = 0; w < p->nwaves && !rc; w++)
+		for (i = 0; i < p->waves[w].nusage && !rc; i++) {
+			const struct plan_usage *u = &p->waves[w].usage[i];
+			if (u->capacity > 0 && u->headroom >= 0 && u->headroom < 0.1 * u->capacity)
+				rc = plan_add_risk(p, "wave %zu: '%s' %s has under 10%% headroom at p95", w + 1,
+						   u->partition, adp_resource_name(u->resource));
+		}
+	return rc;
+}
+
+static void ctx_release(struct ctx *c)
+{
+	size_t i;
+
+	if (c->d.row)
+		for (i = 0; i < c->inv->ncomps * R; i++)
+			free(c->d.row[i]);
+	free(c->d.row);
+	free(c->d.q);
+	free(c->d.q50);
+	free(c->d.q95);
+	free(c->base);
+	free(c->sbase);
+	free(c->d.sp);
+	free(c->cap);
+	free(c->minsum);
+	free(c->hosts);
+	free(c->active);
+	free(c->online);
+	free(c->scratch);
+	free(c->gpart);
+	free(c->gfirst);
+	free(c->gdur);
+}
+
 int part_plan(struct plan *out, const struct part_request *req)
 {
-	const struct inventory *inv = req->inv;
 	const struct schedule *s = req->sched;
 	struct plan p = { 0 };
 	struct ctx c = { 0 };
 	size_t i, w, tried = 0;
-	int rc, r;
+	int rc;
 
 	c.req = req;
-	c.inv = inv;
+	c.inv = req->inv;
 	c.s = s;
 	c.p = &p;
 	c.grid0 = req->fc->opts.start;
 	if (req->fc->opts.step != s->step || c.grid0 > s->start ||
 	    c.grid0 + (int64_t)req->fc->opts.horizon * s->step < s->end)
 		return adp_error_set(ADP_EINPUT, "the forecast does not cover the window at the schedule's step");
-	p.format_version = PLAN_FORMAT_VERSION;
-	p.created_at = req->now;
-	p.expires_at = req->now + s->plan_ttl < s->end - s->cutoff ? req->now + s->plan_ttl : s->end - s->cutoff;
-	p.window_start = s->start;
-	p.window_end = s->end;
-	p.cutoff_at = s->end - s->cutoff;
-	p.step = s->step;
-	p.max_concurrency = s->max_concurrency;
-	p.period = req->fc->opts.period ? req->fc->opts.period : 86400;
-	for (r = 0; r < R; r++) {
-		p.confidence[r] = s->confidence[r];
-		c.eps[r] = 1 - s->confidence[r];
-	}
-	if (!(p.tool_version = strdup(req->tool_version)) || !(p.schedule_name = strdup(s->name)) ||
-	    !(p.timezone = strdup(s->timezone)) ||
-	    !(p.model = strdup(req->fc->n ? req->fc->items[0].model : "none"))) {
-		rc = adp_error_set(ADP_ENOMEM, "out of memory");
-		goto done;
-	}
-	if (!(p.partitions = calloc(inv->nparts, sizeof(*p.partitions)))) {
-		rc = adp_error_set(ADP_ENOMEM, "out of memory");
-		goto done;
-	}
-	for (i = 0; i < inv->nparts; i++) {
-		struct plan_partition *pp = &p.partitions[p.npartitions++];
-		size_t j;
-
-		pp->name = strdup(inv->parts[i].name);
-		pp->zone = strdup(inv->parts[i].zone);
-		if (!pp->name || !pp->zone) {
-			rc = adp_error_set(ADP_ENOMEM, "out of memory");
-			goto done;
-		}
-		memcpy(pp->capacity, inv->parts[i].capacity, sizeof(pp->capacity));
-		for (j = 0; j < s->npartitions; j++)
-			pp->updated |= s->partitions[j] == i;
-	}
-	if ((rc = summarise_forecast(&c)) || (rc = part_build_demand(&c)))
+	if ((rc = plan_head(&c)) || (rc = summarise_forecast(&c)) || (rc = part_build_demand(&c)))
 		goto done;
 	p.scenarios = c.d.K;
-	c.base = calloc(inv->nparts * R * c.d.K * c.d.H + 1, sizeof(double));
-	c.sbase = calloc(inv->nparts * R * c.d.H + 1, sizeof(double));
-	c.cap = calloc(inv->nparts * R + 1, sizeof(double));
-	c.minsum = calloc(inv->nparts * R + 1, sizeof(double));
-	c.hosts = calloc(inv->ncomps * inv->nparts + 1, sizeof(int));
-	c.active = calloc(inv->ncomps + 1, sizeof(size_t));
-	c.online = calloc(inv->nparts + 1, 1);
-	c.scratch = calloc(c.d.K + 1, sizeof(double));
-	if (!c.base || !c.sbase || !c.cap || !c.minsum || !c.hosts || !c.active || !c.online || !c.scratch) {
-		rc = adp_error_set(ADP_ENOMEM, "out of memory: the window has %zu steps and %zu scenarios",
-				   c.d.H, c.d.K);
-		goto done;
-	}
-	for (i = 0; i < inv->nparts; i++)
-		for (r = 0; r < R; r++)
-			c.cap[i * R + (size_t)r] = inv->parts[i].capacity[r];
-	/* The home placement's load, once; each wave adds and takes back its moves. */
-	for (i = 0; i < inv->ncomps; i++) {
-		size_t j;
-		for (j = 0; j < inv->comps[i].replicas; j++)
-			part_shift_load(&c, inv->comps[i].placement[j], i, 1.0, 0, c.d.H);
-	}
-	if ((rc = part_build_waves(&c)))
+	if ((rc = ctx_arrays(&c)) || (rc = part_build_waves(&c)))
 		goto done;
 	p.cost.present = 1;
 	for (w = 0; w < p.nwaves; w++)
@@ -331,32 +403,7 @@ int part_plan(struct plan *out, const struct part_request *req)
 				goto done;
 		}
 	check_rollback(&c);
-	if (p.rollback_check.checked && !p.rollback_check.fits &&
-	    (rc = plan_add_risk(&p, "rollback: the original placement does not fit at the confidence ('%s' %s at %.3g of %.3g)",
-				p.rollback_check.partition ? p.rollback_check.partition : "?",
-				adp_resource_name(p.rollback_check.resource), p.rollback_check.bound,
-				p.rollback_check.capacity)))
-		goto done;
-	if ((rc = plan_steps_build(&p, step_update_timeout, &c)))
-		goto done;
-	if (c.d.K < 7 && (rc = plan_add_risk(&p, "only %zu joint scenarios: overload probabilities are coarse (a week of history gives 7)", c.d.K)))
-		goto done;
-	if (c.capped &&
-	    (rc = plan_add_risk(&p, "%zu series have too little history for their tail at the confidence: their spread is widened %gx, the most the planner does (see adpart-update(1), plan)",
-				c.capped, PART_MAX_WIDENING)))
-		goto done;
-	if (p.nreductions &&
-	    (rc = plan_add_risk(&p, "shortage: %zu allocation%s below the forecast (see reductions)", p.nreductions,
-				p.nreductions == 1 ? " is" : "s are")))
-		goto done;
-	for (w = 0; w < p.nwaves && !rc; w++)
-		for (i = 0; i < p.waves[w].nusage && !rc; i++) {
-			const struct plan_usage *u = &p.waves[w].usage[i];
-			if (u->capacity > 0 && u->headroom >= 0 && u->headroom < 0.1 * u->capacity)
-				rc = plan_add_risk(&p, "wave %zu: '%s' %s has under 10%% headroom at p95", w + 1,
-						   u->partition, adp_resource_name(u->resource));
-		}
-	if (rc)
+	if ((rc = plan_risks(&c)))
 		goto done;
 	rc = p.nshortfalls ? ADP_EINFEASIBLE : 0;
 	if (rc)
@@ -365,24 +412,6 @@ int part_plan(struct plan *out, const struct part_request *req)
 	memset(&p, 0, sizeof(p));
 done:
 	plan_release(&p);
-	if (c.d.row)
-		for (i = 0; i < inv->ncomps * R; i++)
-			free(c.d.row[i]);
-	free(c.d.row);
-	free(c.d.q);
-	free(c.d.q50);
-	free(c.d.q95);
-	free(c.base);
-	free(c.sbase);
-	free(c.d.sp);
-	free(c.cap);
-	free(c.minsum);
-	free(c.hosts);
-	free(c.active);
-	free(c.online);
-	free(c.scratch);
-	free(c.gpart);
-	free(c.gfirst);
-	free(c.gdur);
+	ctx_release(&c);
 	return rc;
 }
