@@ -8,6 +8,7 @@
 
 #include "partition/inventory.h"
 #include "tests/unit/planfix.h"
+#include "tests/unit/wavefix.h"
 
 TestSuite(planner, .init = t_setup, .fini = t_teardown);
 
@@ -718,47 +719,30 @@ Test(planner, rollback_that_does_not_fit)
  * its violation. */
 Test(planner, known_feasible_packing)
 {
-	double cap[3 * ADP_RES_COUNT] = { 0 }, base[3 * ADP_RES_COUNT] = { 0 }, bmin[3 * ADP_RES_COUNT] = { 0 };
-	double dem[4][1] = { { 3 }, { 3 }, { 2 }, { 2 } };
-	unsigned char online[3] = { 0, 1, 1 };
-	int hosts[4 * 3] = { 0 };
-	struct part_wave_mover m[4];
-	struct part_wave_problem pb = { 0 };
+	static const double dem[4] = { 3, 3, 2, 2 };
+	struct inst t;
+	struct part_wave_problem *pb = &t.pb;
+	struct part_wave_mover *m;
 	size_t assign[4], bad_assign[4] = { 1, 1, 2, 2 }, i, viol;
 	double load[3] = { 0 }, cost;
 
-	cap[1 * ADP_RES_COUNT] = cap[2 * ADP_RES_COUNT] = 5;
-	memset(m, 0, sizeof(m));
-	for (i = 0; i < 4; i++) {
-		m[i].comp = i;
-		m[i].home = 0;
-		m[i].demand[ADP_RES_CPU] = dem[i];
-		m[i].factor = 1;
-	}
-	pb.nparts = 3;
-	pb.ncomps = 4;
-	pb.nmovers = 4;
-	pb.K = 1;
-	pb.H = 1;
-	pb.stride = 1;
-	pb.capacity = cap;
-	pb.online = online;
-	pb.base = base;
-	pb.base_min = bmin;
-	pb.hosts = hosts;
-	pb.movers = m;
-	pb.eps[ADP_RES_CPU] = 0.05;
-	memcpy(pb.weights, schedule_weight_defaults, sizeof(pb.weights));
-	cr_assert_eq(part_place_movers(&pb, assign), 0);
+	mk(&t, 4, 2, 1, 1, 5);
+	m = t.m;
+	t.cap[ADP_RES_CPU] = 0; /* the offline home's */
+	for (i = 0; i < 4; i++)
+		flat(&t, i, dem[i]);
+	pb->eps[ADP_RES_CPU] = 0.05;
+	memcpy(pb->weights, schedule_weight_defaults, sizeof(pb->weights));
+	cr_assert_eq(part_place_movers(pb, assign), 0);
 	for (i = 0; i < 4; i++) {
 		cr_assert(assign[i] == 1 || assign[i] == 2, "mover %zu on %zu", i, assign[i]);
-		load[assign[i]] += dem[i][0];
+		load[assign[i]] += dem[i];
 	}
 	cr_assert_float_eq(load[1], 5, 1e-12);
 	cr_assert_float_eq(load[2], 5, 1e-12);
-	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	cr_assert_eq(part_wave_evaluate(pb, assign, &cost, &viol), 0);
 	cr_assert_eq(viol, 0);
-	cr_assert_eq(part_wave_evaluate(&pb, bad_assign, &cost, &viol), 0);
+	cr_assert_eq(part_wave_evaluate(pb, bad_assign, &cost, &viol), 0);
 	cr_assert_eq(viol, 1, "a holds 6 cores of 5");
 	/* Two replicas of one component may not share a partition. */
 	m[1].comp = 0;
@@ -766,10 +750,11 @@ Test(planner, known_feasible_packing)
 	bad_assign[1] = 1;
 	bad_assign[2] = 2;
 	bad_assign[3] = 2;
-	cr_assert_eq(part_wave_evaluate(&pb, bad_assign, &cost, &viol), 0);
+	cr_assert_eq(part_wave_evaluate(pb, bad_assign, &cost, &viol), 0);
 	cr_assert_geq(viol, 2, "anti-affinity and the overload");
-	cr_assert_eq(part_place_movers(&pb, assign), 0);
+	cr_assert_eq(part_place_movers(pb, assign), 0);
 	cr_assert_neq(assign[0], assign[1], "replicas of one component apart");
+	rel(&t);
 }
 
 /* The co-movement floor: two movers whose scenarios offset each other (1
@@ -778,46 +763,30 @@ Test(planner, known_feasible_packing)
  * the total (4) plus dependence x 2: 5 at 0.5 (fits), 6 at 1 (does not). */
 Test(planner, dependence_floor)
 {
-	double cap[2 * ADP_RES_COUNT] = { 0 }, base[2 * ADP_RES_COUNT * 2] = { 0 }, bmin[2 * ADP_RES_COUNT] = { 0 };
-	double dem[2][2] = { { 1, 3 }, { 3, 1 } }, sp[ADP_RES_COUNT] = { 1 };
-	double bspread[2 * ADP_RES_COUNT] = { 0 }, cost;
-	unsigned char online[2] = { 0, 1 };
-	int hosts[2 * 2] = { 0 };
-	struct part_wave_mover m[2];
-	struct part_wave_problem pb = { 0 };
+	struct inst t;
+	struct part_wave_problem *pb = &t.pb;
 	size_t assign[2] = { 1, 1 }, viol, i;
+	double cost;
 
-	cap[1 * ADP_RES_COUNT] = 5;
-	memset(m, 0, sizeof(m));
+	mk(&t, 2, 1, 1, 2, 5);
+	t.cap[ADP_RES_CPU] = 0; /* the offline home's */
+	memset(pb->weights, 0, sizeof(pb->weights));
 	for (i = 0; i < 2; i++) {
-		m[i].comp = i;
-		m[i].demand[ADP_RES_CPU] = dem[i];
-		m[i].factor = 1;
-		m[i].spread_h = sp;
+		*dem(&t, i, 0, 0) = i ? 3 : 1;
+		*dem(&t, i, 1, 0) = i ? 1 : 3;
+		t.sp[i * R * pb->H + ADP_RES_CPU * pb->H] = 1;
 	}
-	pb.nparts = 2;
-	pb.ncomps = 2;
-	pb.nmovers = 2;
-	pb.K = 2;
-	pb.H = 1;
-	pb.stride = 1;
-	pb.capacity = cap;
-	pb.online = online;
-	pb.base = base;
-	pb.base_min = bmin;
-	pb.hosts = hosts;
-	pb.movers = m;
-	pb.base_spread = bspread;
-	pb.eps[ADP_RES_CPU] = 0.05;
-	pb.dependence = 0;
-	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	pb->eps[ADP_RES_CPU] = 0.05;
+	pb->dependence = 0;
+	cr_assert_eq(part_wave_evaluate(pb, assign, &cost, &viol), 0);
 	cr_assert_eq(viol, 0);
-	pb.dependence = 0.5;
-	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	pb->dependence = 0.5;
+	cr_assert_eq(part_wave_evaluate(pb, assign, &cost, &viol), 0);
 	cr_assert_eq(viol, 0, "4 + 0.5 x 2 = 5 fits in 5");
-	pb.dependence = 1;
-	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	pb->dependence = 1;
+	cr_assert_eq(part_wave_evaluate(pb, assign, &cost, &viol), 0);
 	cr_assert_eq(viol, 1, "4 + 2 = 6 does not");
+	rel(&t);
 }
 
 /* Another solver hooks in per wave: this one puts every mover on the
