@@ -935,16 +935,69 @@ static int better(double c, size_t v, double c0, size_t v0)
 	return v < v0 || (v == v0 && c < c0 - 1e-12 * (1 + fabs(c0)));
 }
 
+/* Where each mover may go (it fits there alone), and its confidence
+ * coefficient there. */
+static int offers(const struct part_wave_problem *pb, unsigned char *offer, double *share)
+{
+	size_t N = pb->nmovers, P = pb->nparts, i, p;
+	struct loads L = { 0 };
+	int rc;
+
+	if ((rc = loads_build(&L, pb, NULL)))
+		return rc;
+	for (i = 0; i < N; i++)
+		for (p = 0; p < P; p++)
+			if ((offer[i * P + p] = (unsigned char)fits_alone(&L, pb, i, p)))
+				share[i * P + p] = part_wave_share(pb, i, p);
+	loads_release(&L);
+	return 0;
+}
+
+/* Keeps assign (without violations, of cost) when it beats the one kept. */
+static void keep_if_better(struct part_exact_result *out, size_t *keep, const size_t *assign, double cost, size_t N)
+{
+	if (!better(cost, 0, out->objective, out->violations))
+		return;
+	memcpy(keep, assign, N * sizeof(size_t));
+	out->objective = cost;
+	out->violations = 0;
+	out->replaced = 1;
+}
+
+/* The status, bound and gap of what is kept. */
+static void verdict(struct part_exact_result *out, size_t N, int proven, int infeasible, double lb)
+{
+	if (!N) {
+		/* Nothing moves: the stayers alone decide. */
+		out->status = out->violations ? PART_EXACT_INFEASIBLE : PART_EXACT_OPTIMAL;
+		out->bound = out->violations ? INFINITY : out->objective;
+	} else if (out->violations) {
+		out->status = infeasible ? PART_EXACT_INFEASIBLE : PART_EXACT_NOSOLUTION;
+		out->bound = infeasible ? INFINITY : lb;
+	} else if (proven) {
+		out->status = PART_EXACT_OPTIMAL;
+		out->bound = out->objective;
+	} else {
+		out->bound = fmin(lb, out->objective);
+		out->status = out->bound >= out->objective - 1e-9 * (1 + fabs(out->objective)) ? PART_EXACT_OPTIMAL
+											  : PART_EXACT_FEASIBLE;
+	}
+	out->gap = out->violations || isinf(out->bound)
+			   ? INFINITY
+			   : (out->objective - out->bound) / (fabs(out->objective) + DBL_EPSILON);
+	if (out->status == PART_EXACT_OPTIMAL)
+		out->gap = 0;
+}
+
 int part_exact_solve(size_t *assign, struct part_exact_result *res, const struct part_wave_problem *pb,
 		     const size_t *start, const struct part_exact_opts *o)
 {
-	size_t N = pb->nmovers, P = pb->nparts, *keep = NULL, *steps = NULL, nsel, round, i, p, bad;
+	size_t N = pb->nmovers, P = pb->nparts, *keep = NULL, *steps = NULL, nsel, round, bad;
 	size_t max_rounds = o->max_rounds ? o->max_rounds : 8;
 	struct part_exact_result out = { 0 };
 	unsigned char *offer = NULL;
 	double *share = NULL, t0, lb = -INFINITY, cost, milp_best = INFINITY;
 	int rc, proven = 0, infeasible = 0;
-	struct loads L = { 0 };
 
 	if (!(o->time_limit > 0))
 		return adp_error_set(ADP_EINPUT, "the exact mode needs a time limit above zero");
@@ -975,14 +1028,8 @@ int part_exact_solve(size_t *assign, struct part_exact_result *res, const struct
 	out.violations = out.heuristic_violations;
 	out.milp_objective = INFINITY;
 	t0 = now_s();
-	/* Where each mover may go, and its confidence coefficient there. */
-	if ((rc = loads_build(&L, pb, NULL)))
+	if ((rc = offers(pb, offer, share)))
 		goto done;
-	for (i = 0; i < N; i++)
-		for (p = 0; p < P; p++)
-			if ((offer[i * P + p] = (unsigned char)fits_alone(&L, pb, i, p)))
-				share[i * P + p] = part_wave_share(pb, i, p);
-	loads_release(&L);
 	nsel = N ? first_steps(pb, steps, o->init_steps ? o->init_steps : 2) : 0;
 	for (round = 0; N && round < max_rounds; round++) {
 		struct milp_result m;
@@ -1011,12 +1058,7 @@ int part_exact_solve(size_t *assign, struct part_exact_result *res, const struct
 		lb = fmax(lb, m.bound);
 		if (m.checked) {
 			milp_best = fmin(milp_best, m.checked_cost);
-			if (better(m.checked_cost, 0, out.objective, out.violations)) {
-				memcpy(keep, m.checked, N * sizeof(size_t));
-				out.objective = m.checked_cost;
-				out.violations = 0;
-				out.replaced = 1;
-			}
+			keep_if_better(&out, keep, m.checked, m.checked_cost, N);
 		}
 		free(m.checked);
 		if (m.status == PART_EXACT_INFEASIBLE) {
@@ -1034,12 +1076,7 @@ int part_exact_solve(size_t *assign, struct part_exact_result *res, const struct
 		}
 		if (!bad) {
 			milp_best = fmin(milp_best, cost);
-			if (better(cost, 0, out.objective, out.violations)) {
-				memcpy(keep, m.assign, N * sizeof(size_t));
-				out.objective = cost;
-				out.violations = 0;
-				out.replaced = 1;
-			}
+			keep_if_better(&out, keep, m.assign, cost, N);
 			/* Optimal on the modelled steps and no worse on the rest. */
 			if (m.status == PART_EXACT_OPTIMAL && cost <= m.objective + 1e-9 * (1 + fabs(cost)))
 				proven = 1;
@@ -1055,25 +1092,7 @@ int part_exact_solve(size_t *assign, struct part_exact_result *res, const struct
 	}
 	out.milp_seconds = now_s() - t0;
 	out.milp_objective = milp_best;
-	if (!N) {
-		/* Nothing moves: the stayers alone decide. */
-		out.status = out.violations ? PART_EXACT_INFEASIBLE : PART_EXACT_OPTIMAL;
-		out.bound = out.violations ? INFINITY : out.objective;
-	} else if (out.violations) {
-		out.status = infeasible ? PART_EXACT_INFEASIBLE : PART_EXACT_NOSOLUTION;
-		out.bound = infeasible ? INFINITY : lb;
-	} else if (proven) {
-		out.status = PART_EXACT_OPTIMAL;
-		out.bound = out.objective;
-	} else {
-		out.bound = fmin(lb, out.objective);
-		out.status = out.bound >= out.objective - 1e-9 * (1 + fabs(out.objective)) ? PART_EXACT_OPTIMAL
-										     : PART_EXACT_FEASIBLE;
-	}
-	out.gap = out.violations || isinf(out.bound) ? INFINITY
-						       : (out.objective - out.bound) / (fabs(out.objective) + DBL_EPSILON);
-	if (out.status == PART_EXACT_OPTIMAL)
-		out.gap = 0;
+	verdict(&out, N, proven, infeasible, lb);
 	memcpy(assign, keep, N * sizeof(size_t));
 	*res = out;
 	rc = 0;
@@ -1083,7 +1102,6 @@ int part_exact_solve(size_t *assign, struct part_exact_result *res, const struct
 				   : "no assignment of the wave's %zu movers without violations was found within the time limit",
 				   N);
 done:
-	loads_release(&L);
 	free(keep);
 	free(steps);
 	free(offer);
