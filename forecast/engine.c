@@ -928,12 +928,94 @@ done:
 	return rc;
 }
 
+/* The history before the origin: values within ENG_MAX_VALUE (beyond it
+ * the squares of errors overflow: refuse rather than mislead), and at
+ * least two periods of them. */
+static int check_history(const double *raw, size_t n, size_t first, size_t m)
+{
+	size_t i, have = 0;
+
+	for (i = 0; i < n; i++) {
+		have += !isnan(raw[i]);
+		if (fabs(raw[i]) > ENG_MAX_VALUE)
+			return adp_error_set(ADP_EINPUT, "value %g at step %zu is beyond %g: rescale the series", raw[i],
+					     first + i, ENG_MAX_VALUE);
+	}
+	if (have < 2 * m)
+		return adp_error_set(ADP_EINPUT, "only %zu of the %zu history steps before the origin have values; at least two periods (%zu) are needed",
+				     have, n, 2 * m);
+	return 0;
+}
+
+/* The significant periods of the cleaned history x, in seconds. */
+static void detect_periods(struct forecast_series *out, const double *x, size_t n, size_t m, int64_t step)
+{
+	size_t lags[FORECAST_MAX_PERIODS], nl = n > ENG_ACF_MAX ? ENG_ACF_MAX : n, i;
+	size_t maxlag = nl / 2 < 8 * m ? nl / 2 : 8 * m;
+
+	out->nperiods = forecast_find_periods_p(x + n - nl, nl, maxlag, lags, out->strength, out->pvalue,
+						FORECAST_MAX_PERIODS);
+	for (i = 0; i < out->nperiods; i++)
+		out->periods[i] = (int64_t)lags[i] * step;
+}
+
+/* The backtest's origins, from the first period whose whole path ends
+ * before the origin, and their weights; returns how many are usable. */
+static size_t lay_grid(struct grid *g, size_t n, size_t m, size_t lead, size_t H)
+{
+	size_t c, valid = 0;
+
+	g->dmin = (lead + H + ENG_SHIFT + m - 1) / m;
+	for (c = 0; c < g->n; c++) {
+		size_t d = g->dmin + c / (2 * ENG_SHIFT + 1);
+		long off = (long)(c % (2 * ENG_SHIFT + 1)) - ENG_SHIFT;
+		long j = (long)n - (long)(d * m) + off;
+
+		g->origin[c] = j >= (long)(2 * m) ? j : -1;
+		g->w[c] = pow(0.5, (double)(d - g->dmin) / ENG_HALFLIFE);
+		valid += g->origin[c] >= 0;
+	}
+	return valid;
+}
+
+/* Scenarios: whole error paths of origins drawn independently of the
+ * series, added to the point path. */
+static void draw_scenarios(struct forecast_series *out, const double *path, const struct grid *g, const double *err,
+			   size_t H, size_t K, uint64_t seed, const double *levels)
+{
+	size_t k, c, h;
+
+	for (k = 0; k < K; k++) {
+		uint64_t r = splitmix(seed ^ splitmix(k + 1));
+		size_t start = (size_t)(r % g->n);
+
+		/* Weighted towards recent periods: a second draw thins old origins. */
+		for (c = 0; c < g->n; c++) {
+			size_t cc = (start + c) % g->n;
+			double u = (double)(splitmix(r + c) >> 11) / 9007199254740992.0;
+			if (g->origin[cc] >= 0 && u < g->w[cc]) {
+				start = cc;
+				break;
+			}
+		}
+		if (g->origin[start] < 0)
+			for (c = 0; c < g->n && g->origin[start] < 0; c++)
+				start = (start + 1) % g->n;
+		for (h = 0; h < H; h++) {
+			double ev = err[start * H + h];
+			if (isnan(ev)) /* a missing target: the median error at that lead */
+				ev = forecast_quantile(out, levels, h, 0.5) - path[h];
+			out->scen[k * H + h] = fmax(0, path[h] + ev);
+		}
+	}
+}
+
 static int predict_kind(struct forecast_series *out, const struct series *s,
 			const struct forecast_opts *o, int kind)
 {
 	int64_t period = o->period ? o->period : 86400;
 	size_t K = o->max_scenarios ? o->max_scenarios : FORECAST_DEFAULT_SCENARIOS;
-	size_t H = o->horizon, m, n, lead, first, c, h, k, valid = 0;
+	size_t H = o->horizon, m, n, lead, first, valid;
 	uint64_t seed = o->seed ? o->seed : ENG_DEFAULT_SEED;
 	struct eng e = { 0 };
 	struct grid g = { 0 };
@@ -987,46 +1069,12 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	}
 	memcpy(raw, s->v + first, n * sizeof(*raw));
 	memcpy(x, raw, n * sizeof(*x));
-	{
-		size_t i, have = 0;
-
-		for (i = 0; i < n; i++) {
-			have += !isnan(raw[i]);
-			/* Beyond this the squares of errors overflow: refuse rather than mislead. */
-			if (fabs(raw[i]) > ENG_MAX_VALUE) {
-				rc = adp_error_set(ADP_EINPUT, "value %g at step %zu is beyond %g: rescale the series",
-						   raw[i], first + i, ENG_MAX_VALUE);
-				goto done;
-			}
-		}
-		if (have < 2 * m) {
-			rc = adp_error_set(ADP_EINPUT, "only %zu of the %zu history steps before the origin have values; at least two periods (%zu) are needed",
-					   have, n, 2 * m);
-			goto done;
-		}
-	}
+	if ((rc = check_history(raw, n, first, m)))
+		goto done;
 	if ((rc = forecast_clean(x, n, m, ENG_ANOMALY_Z, NULL, &out->nanomalies)))
 		goto done;
-	{
-		size_t lags[FORECAST_MAX_PERIODS], nl = n > ENG_ACF_MAX ? ENG_ACF_MAX : n, i;
-		size_t maxlag = nl / 2 < 8 * m ? nl / 2 : 8 * m;
-
-		out->nperiods = forecast_find_periods_p(x + n - nl, nl, maxlag, lags, out->strength,
-							out->pvalue, FORECAST_MAX_PERIODS);
-		for (i = 0; i < out->nperiods; i++)
-			out->periods[i] = (int64_t)lags[i] * o->step;
-	}
-	/* The grid: the first period whose whole path ends before the origin. */
-	g.dmin = (lead + H + ENG_SHIFT + m - 1) / m;
-	for (c = 0; c < g.n; c++) {
-		size_t d = g.dmin + c / (2 * ENG_SHIFT + 1);
-		long off = (long)(c % (2 * ENG_SHIFT + 1)) - ENG_SHIFT;
-		long j = (long)n - (long)(d * m) + off;
-
-		g.origin[c] = j >= (long)(2 * m) ? j : -1;
-		g.w[c] = pow(0.5, (double)(d - g.dmin) / ENG_HALFLIFE);
-		valid += g.origin[c] >= 0;
-	}
+	detect_periods(out, x, n, m, o->step);
+	valid = lay_grid(&g, n, m, lead, H);
 	if (valid < ENG_MIN_ORIGINS) {
 		rc = adp_error_set(ADP_EINPUT,
 				   "history too short to backtest a %zu-step horizon: %zu origins, at least %d needed (about %zu periods of history)",
@@ -1042,30 +1090,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	out->backtest_origins = valid;
 	if ((rc = eng_quantiles(out, &e, &g, err, H, o)))
 		goto done;
-	/* Scenarios: whole error paths of origins drawn independently of the series. */
-	for (k = 0; k < K; k++) {
-		uint64_t r = splitmix(seed ^ splitmix(k + 1));
-		size_t start = (size_t)(r % g.n);
-
-		/* Weighted towards recent periods: a second draw thins old origins. */
-		for (c = 0; c < g.n; c++) {
-			size_t cc = (start + c) % g.n;
-			double u = (double)(splitmix(r + c) >> 11) / 9007199254740992.0;
-			if (g.origin[cc] >= 0 && u < g.w[cc]) {
-				start = cc;
-				break;
-			}
-		}
-		if (g.origin[start] < 0)
-			for (c = 0; c < g.n && g.origin[start] < 0; c++)
-				start = (start + 1) % g.n;
-		for (h = 0; h < H; h++) {
-			double ev = err[start * H + h];
-			if (isnan(ev)) /* a missing target: the median error at that lead */
-				ev = forecast_quantile(out, o->levels, h, 0.5) - e.path[h];
-			out->scen[k * H + h] = fmax(0, e.path[h] + ev);
-		}
-	}
+	draw_scenarios(out, e.path, &g, err, H, K, seed, o->levels);
 	out->nscen = K;
 	out->horizon = H;
 	out->nlevels = o->nlevels;

@@ -77,8 +77,8 @@ struct forecast {
 };
 
 struct forecast_model {
-	const char *name;
-	const char *summary;
+	const char *name;      /* static */
+	const char *summary;   /* static */
 	/* Fills out (component and resource already set) from s. */
 	int (*predict)(struct forecast_series *out, const struct series *s,
 		       const struct forecast_opts *o);
@@ -87,13 +87,15 @@ struct forecast_model {
 /* The registered models, NULL-terminated. */
 extern const struct forecast_model *const forecast_models[];
 
+/* Borrowed (static); NULL when unknown. */
 const struct forecast_model *forecast_model_find(const char *name);
 
-/* Runs model (NULL: the default) on every series of h, on o->threads
- * threads. On failure, the error names the first series that failed. */
+/* Runs model (NULL: the default) on every series of h (borrowed), on
+ * o->threads threads; *out owns its series. On failure, the error names the first series that failed. */
 int forecast_run(struct forecast *out, const struct history *h, const struct forecast_opts *o,
 		 const char *model);
 
+/* Frees what f owns; NULL-safe. */
 void forecast_release(struct forecast *f);
 
 /* Borrowed; NULL when absent. */

@@ -397,60 +397,58 @@ static int warm_values(double **out, const struct part_wave_problem *pb, const s
 	return rc;
 }
 
-/* Builds and solves the MILP on the wave's steps listed in steps[0..nsel).
- * offer[i * P + p]: mover i may go on p; share[i * P + p]: its
- * confidence coefficient. */
-static int milp_solve(struct milp_result *res, const struct part_wave_problem *pb, const unsigned char *offer,
-		      const double *share, const size_t *steps, size_t nsel, const size_t *warm_assign,
-		      double seconds, double mip_gap)
-{
-	size_t N = pb->nmovers, P = pb->nparts, K = pb->K, i, p, k, n;
-	int *xcol = calloc(N * P + 1, sizeof(int)), *vcol = calloc(P + 1, sizeof(int));
-	struct lp_build b = { 0 };
-	struct cols cols = { 0 };
-	struct cb_info cb = { 0 };
-	double *warm = NULL, *rowsum = NULL, *coef = NULL;
-	double wrisk = pb->weights[SCHEDULE_W_RISK], wconf = pb->weights[SCHEDULE_W_CONFIDENCE];
-	glp_prob *lp = glp_create_prob();
-	int ncols = 0, nrows = 0, rc = 0, term = glp_term_out(GLP_OFF), ret, r, pass;
-	double t0 = now_s();
+/* The MILP being built: its columns, rows and matrix. The model
+ * functions return 0, or -1 when out of memory or too large (b.too_big). */
+struct milp_model {
+	const struct part_wave_problem *pb; /* borrowed */
+	glp_prob *lp;                       /* owned */
+	struct lp_build b;                  /* owned */
+	struct cols cols;                   /* owned */
+	int *xcol;                          /* owned: [i * P + p], x[i,p]'s column or 0 */
+	int *vcol;                          /* owned: [p], v[p]'s column or 0 */
+	double *coef;                       /* owned: scratch, one per mover */
+	int ncols, nrows;
+};
 
-	memset(res, 0, sizeof(*res));
-	res->bound = -INFINITY;
-	res->objective = INFINITY;
-	if (!xcol || !vcol || !(rowsum = malloc((K + 1) * sizeof(double))) || !(coef = malloc((N + 1) * sizeof(double)))) {
-		rc = adp_error_set(ADP_ENOMEM, "out of memory");
-		goto done;
-	}
-	glp_set_obj_dir(lp, GLP_MIN);
-	/* Every mover moves once, whatever the assignment. */
-	glp_set_obj_coef(lp, 0, pb->weights[SCHEDULE_W_MOVES] * (double)N);
-	/* x[i,p]: mover i on p, where it may go and fits alone. */
+/* x[i,p]: mover i on p, where it may go and fits alone; each mover on
+ * exactly one. 1 when a mover may go nowhere. */
+static int milp_assign_rows(struct milp_model *m, const unsigned char *offer, const double *share)
+{
+	const struct part_wave_problem *pb = m->pb;
+	size_t N = pb->nmovers, P = pb->nparts, i, p;
+	double wconf = pb->weights[SCHEDULE_W_CONFIDENCE];
+
 	for (i = 0; i < N; i++) {
 		int any = 0;
 
 		for (p = 0; p < P; p++) {
 			if (!offer[i * P + p])
 				continue;
-			if (!(xcol[i * P + p] = ncols = add_col(lp, &cols, COL_X, i, p, 0, 0, 0)))
-				goto nomem;
-			glp_set_col_kind(lp, ncols, GLP_BV);
-			glp_set_obj_coef(lp, ncols, wconf * pb->movers[i].spread * share[i * P + p]);
+			if (!(m->xcol[i * P + p] = m->ncols = add_col(m->lp, &m->cols, COL_X, i, p, 0, 0, 0)))
+				return -1;
+			glp_set_col_kind(m->lp, m->ncols, GLP_BV);
+			glp_set_obj_coef(m->lp, m->ncols, wconf * pb->movers[i].spread * share[i * P + p]);
 			any = 1;
 		}
-		if (!any) {
-			res->status = PART_EXACT_INFEASIBLE;
-			goto done;
-		}
-		nrows = glp_add_rows(lp, 1);
-		glp_set_row_bnds(lp, nrows, GLP_FX, 1, 1);
+		if (!any)
+			return 1;
+		m->nrows = glp_add_rows(m->lp, 1);
+		glp_set_row_bnds(m->lp, m->nrows, GLP_FX, 1, 1);
 		for (p = 0; p < P; p++)
-			if (xcol[i * P + p] && lp_add(&b, nrows, xcol[i * P + p], 1))
-				goto nomem;
+			if (m->xcol[i * P + p] && lp_add(&m->b, m->nrows, m->xcol[i * P + p], 1))
+				return -1;
 	}
-	/* Anti-affinity between movers of one component. */
+	return 0;
+}
+
+/* Anti-affinity between movers of one component. */
+static int milp_anti_affinity(struct milp_model *m)
+{
+	const struct part_wave_problem *pb = m->pb;
+	size_t N = pb->nmovers, P = pb->nparts, i, j, p;
+
 	for (i = 0; i < N; i++) {
-		size_t j, same = 0;
+		size_t same = 0;
 
 		for (j = 0; j < i && pb->movers[j].comp != pb->movers[i].comp; j++)
 			;
@@ -461,229 +459,315 @@ static int milp_solve(struct milp_result *res, const struct part_wave_problem *p
 		if (same < 2)
 			continue;
 		for (p = 0; p < P; p++) {
-			nrows = glp_add_rows(lp, 1);
-			glp_set_row_bnds(lp, nrows, GLP_UP, 0, 1);
+			m->nrows = glp_add_rows(m->lp, 1);
+			glp_set_row_bnds(m->lp, m->nrows, GLP_UP, 0, 1);
 			for (j = i; j < N; j++)
-				if (pb->movers[j].comp == pb->movers[i].comp && xcol[j * P + p] &&
-				    lp_add(&b, nrows, xcol[j * P + p], 1))
-					goto nomem;
+				if (pb->movers[j].comp == pb->movers[i].comp && m->xcol[j * P + p] &&
+				    lp_add(&m->b, m->nrows, m->xcol[j * P + p], 1))
+					return -1;
 		}
 	}
-	for (p = 0; p < P; p++) {
+	return 0;
+}
+
+/* Guarantees of r within p's capacity, in shares of it. */
+static int milp_guarantee_row(struct milp_model *m, size_t p, int r)
+{
+	const struct part_wave_problem *pb = m->pb;
+	size_t N = pb->nmovers, P = pb->nparts, i;
+	double cap = cap_of(pb, p, r), gtot = 0, bmin = pb->base_min[p * R + (size_t)r];
+
+	for (i = 0; i < N; i++)
+		if (m->xcol[i * P + p])
+			gtot += pb->movers[i].min[r];
+	if (bmin + gtot <= cap)
+		return 0;
+	m->nrows = glp_add_rows(m->lp, 1);
+	glp_set_row_bnds(m->lp, m->nrows, GLP_UP, 0, 1 - bmin / cap);
+	for (i = 0; i < N; i++)
+		if (m->xcol[i * P + p] && pb->movers[i].min[r] > 0 &&
+		    lp_add(&m->b, m->nrows, m->xcol[i * P + p], pb->movers[i].min[r] / cap))
+			return -1;
+	return 0;
+}
+
+/* One step's rows for r on p. Pass 0 the chance constraint: scenario row
+ * k holds unless z = 1, at most a of the z are 1; pass 1 the floor: the
+ * total plus dependence x spreads is within capacity unless w = 1, at
+ * most (K - 1) / 2 of the w are 1 (the median plus the spreads is then
+ * within it). */
+static int milp_step_rows(struct milp_model *m, size_t p, int r, size_t h, int pass)
+{
+	const struct part_wave_problem *pb = m->pb;
+	size_t N = pb->nmovers, P = pb->nparts, K = pb->K, i, k;
+	size_t lim = pass ? (K - 1) / 2 : allowed_over(pb, r);
+	double cap = cap_of(pb, p, r), wrisk = pb->weights[SCHEDULE_W_RISK];
+	int cntrow = 0, vrow = 0;
+
+	for (i = 0; i < N; i++)
+		m->coef[i] = pass ? msp_of(pb, i, r, h) : 0;
+	for (k = 0; k < K; k++) {
+		double B = base_of(pb, p, r, k, h) + (pass ? bsp_of(pb, p, r, h) : 0), M = B - cap;
+		int row, z;
+
+		for (i = 0; i < N; i++)
+			if (m->xcol[i * P + p])
+				M += dem_of(pb, i, r, k, h) + m->coef[i];
+		if (M <= 0)
+			continue;  /* cannot be over */
+		row = m->nrows = glp_add_rows(m->lp, 1);
+		glp_set_row_bnds(m->lp, row, GLP_UP, 0, 1 - B / cap);
+		for (i = 0; i < N; i++) {
+			double d = dem_of(pb, i, r, k, h) + m->coef[i];
+
+			if (m->xcol[i * P + p] && d != 0 && lp_add(&m->b, row, m->xcol[i * P + p], d / cap))
+				return -1;
+		}
+		if (lim == 0)
+			continue;  /* a hard row */
+		if (!(z = m->ncols = add_col(m->lp, &m->cols, pass ? COL_W : COL_Z, 0, p, r, h, k)))
+			return -1;
+		glp_set_col_kind(m->lp, z, GLP_BV);
+		if (lp_add(&m->b, row, z, -M / cap))
+			return -1;
+		if (!cntrow) {
+			cntrow = m->nrows = glp_add_rows(m->lp, 1);
+			glp_set_row_bnds(m->lp, cntrow, GLP_UP, 0, (double)lim);
+		}
+		if (lp_add(&m->b, cntrow, z, 1))
+			return -1;
+		if (pass || wrisk <= 0)
+			continue;
+		/* v[p] >= the share of scenarios over capacity. */
+		if (!m->vcol[p]) {
+			if (!(m->vcol[p] = m->ncols = add_col(m->lp, &m->cols, COL_V, 0, p, 0, 0, 0)))
+				return -1;
+			glp_set_col_bnds(m->lp, m->ncols, GLP_DB, 0, 1);
+		}
+		if (!vrow) {
+			vrow = m->nrows = glp_add_rows(m->lp, 1);
+			glp_set_row_bnds(m->lp, vrow, GLP_LO, 0, 0);
+			if (lp_add(&m->b, vrow, m->vcol[p], 1))
+				return -1;
+		}
+		if (lp_add(&m->b, vrow, z, -1.0 / (double)K))
+			return -1;
+	}
+	return 0;
+}
+
+/* Risk by tier: y[i,p] >= v[p] - (1 - x[i,p]), so y = v[p] x[i,p] at
+ * the optimum (v <= 1, x binary). */
+static int milp_risk_cols(struct milp_model *m, size_t p)
+{
+	const struct part_wave_problem *pb = m->pb;
+	size_t N = pb->nmovers, P = pb->nparts, i;
+	double wrisk = pb->weights[SCHEDULE_W_RISK];
+
+	if (!m->vcol[p])
+		return 0;
+	for (i = 0; i < N; i++) {
+		double wgt = wrisk * part_tier_impact(pb->movers[i].tier);
+		int y, row;
+
+		if (!m->xcol[i * P + p] || wgt <= 0)
+			continue;
+		if (!(y = m->ncols = add_col(m->lp, &m->cols, COL_Y, i, p, 0, 0, 0)))
+			return -1;
+		glp_set_col_bnds(m->lp, y, GLP_DB, 0, 1);
+		glp_set_obj_coef(m->lp, y, wgt);
+		row = m->nrows = glp_add_rows(m->lp, 1);
+		glp_set_row_bnds(m->lp, row, GLP_LO, -1, 0);
+		if (lp_add(&m->b, row, y, 1) || lp_add(&m->b, row, m->vcol[p], -1) ||
+		    lp_add(&m->b, row, m->xcol[i * P + p], -1))
+			return -1;
+	}
+	return 0;
+}
+
+/* Every online partition's rows on the steps listed in steps[0..nsel). */
+static int milp_partition_rows(struct milp_model *m, const size_t *steps, size_t nsel)
+{
+	const struct part_wave_problem *pb = m->pb;
+	size_t p, n;
+	int r, pass;
+
+	for (p = 0; p < pb->nparts; p++) {
 		if (!pb->online[p])
 			continue;
 		for (r = 0; r < R; r++) {
-			double cap = cap_of(pb, p, r), gtot = 0, bmin = pb->base_min[p * R + (size_t)r];
-			size_t a = allowed_over(pb, r), med = (K - 1) / 2;
-
-			if (cap <= 0)
+			if (cap_of(pb, p, r) <= 0)
 				continue;
-			/* Guarantees within capacity, in shares of it. */
-			for (i = 0; i < N; i++)
-				if (xcol[i * P + p])
-					gtot += pb->movers[i].min[r];
-			if (bmin + gtot > cap) {
-				nrows = glp_add_rows(lp, 1);
-				glp_set_row_bnds(lp, nrows, GLP_UP, 0, 1 - bmin / cap);
-				for (i = 0; i < N; i++)
-					if (xcol[i * P + p] && pb->movers[i].min[r] > 0 &&
-					    lp_add(&b, nrows, xcol[i * P + p], pb->movers[i].min[r] / cap))
-						goto nomem;
-			}
-			/* Per modelled step, pass 0 the chance constraint: scenario
-			 * row k holds unless z = 1, at most a of the z are 1; pass 1
-			 * the floor: the total plus dependence x spreads is within
-			 * capacity unless w = 1, at most (K - 1) / 2 of the w are 1
-			 * (the median plus the spreads is then within it). */
-			for (n = 0; n < nsel; n++) {
-				size_t h = steps[n];
-
+			if (milp_guarantee_row(m, p, r))
+				return -1;
+			for (n = 0; n < nsel; n++)
 				for (pass = 0; pass < 2; pass++) {
-					size_t lim = pass ? med : a;
-					int cntrow = 0, vrow = 0;
-
 					if (pass && pb->dependence <= 0)
 						break;
-					for (i = 0; i < N; i++)
-						coef[i] = pass ? msp_of(pb, i, r, h) : 0;
-					for (k = 0; k < K; k++) {
-						double B = base_of(pb, p, r, k, h) + (pass ? bsp_of(pb, p, r, h) : 0), M = B - cap;
-						int row, z;
-
-						for (i = 0; i < N; i++)
-							if (xcol[i * P + p])
-								M += dem_of(pb, i, r, k, h) + coef[i];
-						if (M <= 0)
-							continue;  /* cannot be over */
-						row = nrows = glp_add_rows(lp, 1);
-						glp_set_row_bnds(lp, row, GLP_UP, 0, 1 - B / cap);
-						for (i = 0; i < N; i++) {
-							double d = dem_of(pb, i, r, k, h) + coef[i];
-
-							if (xcol[i * P + p] && d != 0 && lp_add(&b, row, xcol[i * P + p], d / cap))
-								goto nomem;
-						}
-						if (lim == 0)
-							continue;  /* a hard row */
-						if (!(z = ncols = add_col(lp, &cols, pass ? COL_W : COL_Z, 0, p, r, h, k)))
-							goto nomem;
-						glp_set_col_kind(lp, z, GLP_BV);
-						if (lp_add(&b, row, z, -M / cap))
-							goto nomem;
-						if (!cntrow) {
-							cntrow = nrows = glp_add_rows(lp, 1);
-							glp_set_row_bnds(lp, cntrow, GLP_UP, 0, (double)lim);
-						}
-						if (lp_add(&b, cntrow, z, 1))
-							goto nomem;
-						if (pass || wrisk <= 0)
-							continue;
-						/* v[p] >= the share of scenarios over capacity. */
-						if (!vcol[p]) {
-							if (!(vcol[p] = ncols = add_col(lp, &cols, COL_V, 0, p, 0, 0, 0)))
-								goto nomem;
-							glp_set_col_bnds(lp, ncols, GLP_DB, 0, 1);
-						}
-						if (!vrow) {
-							vrow = nrows = glp_add_rows(lp, 1);
-							glp_set_row_bnds(lp, vrow, GLP_LO, 0, 0);
-							if (lp_add(&b, vrow, vcol[p], 1))
-								goto nomem;
-						}
-						if (lp_add(&b, vrow, z, -1.0 / (double)K))
-							goto nomem;
-					}
+					if (milp_step_rows(m, p, r, steps[n], pass))
+						return -1;
 				}
-			}
 		}
-		/* Risk by tier: y[i,p] >= v[p] - (1 - x[i,p]), so y = v[p] x[i,p]
-		 * at the optimum (v <= 1, x binary). */
-		if (!vcol[p])
-			continue;
-		for (i = 0; i < N; i++) {
-			double wgt = wrisk * part_tier_impact(pb->movers[i].tier);
-			int y, row;
-
-			if (!xcol[i * P + p] || wgt <= 0)
-				continue;
-			if (!(y = ncols = add_col(lp, &cols, COL_Y, i, p, 0, 0, 0)))
-				goto nomem;
-			glp_set_col_bnds(lp, y, GLP_DB, 0, 1);
-			glp_set_obj_coef(lp, y, wgt);
-			row = nrows = glp_add_rows(lp, 1);
-			glp_set_row_bnds(lp, row, GLP_LO, -1, 0);
-			if (lp_add(&b, row, y, 1) || lp_add(&b, row, vcol[p], -1) || lp_add(&b, row, xcol[i * P + p], -1))
-				goto nomem;
-		}
+		if (milp_risk_cols(m, p))
+			return -1;
 	}
-	glp_load_matrix(lp, (int)b.ne, b.ia, b.ja, b.ar);
-	res->rows = (size_t)nrows;
-	res->cols = (size_t)ncols;
-	res->nonzeros = b.ne;
-	if (warm_assign && (rc = warm_values(&warm, pb, &cols, warm_assign)))
-		goto done;
-	{
-		glp_smcp sm;
-		glp_iocp io;
-		double left = seconds - (now_s() - t0);
+	return 0;
+}
 
-		glp_scale_prob(lp, GLP_SF_AUTO);
-		glp_init_smcp(&sm);
-		sm.msg_lev = GLP_MSG_OFF;
-		sm.presolve = GLP_OFF;
-		sm.tm_lim = left <= 0.001 ? 1 : left * 1000 > 2e9 ? 2000000000 : (int)(left * 1000);
-		ret = glp_simplex(lp, &sm);
-		if (ret == GLP_ETMLIM) {
-			res->status = PART_EXACT_NOSOLUTION;
-			res->time_limit_hit = 1;
-			goto done;
-		}
-		if (!ret && glp_get_status(lp) == GLP_NOFEAS) {
-			res->status = PART_EXACT_INFEASIBLE;
-			goto done;
-		}
-		if (ret) {
-			rc = adp_error_set(ADP_ESYS, "GLPK could not solve the LP relaxation (code %d)", ret);
-			goto done;
-		}
-		cb.bound = glp_get_obj_val(lp);
-		cb.warm = warm;
-		cb.lp = lp;
-		cb.pb = pb;
-		cb.xcol = xcol;
-		cb.best_cost = INFINITY;
-		cb.scratch = malloc((N + 1) * sizeof(size_t));
-		cb.deadline = t0 + seconds;
-		left = seconds - (now_s() - t0);
-		glp_init_iocp(&io);
-		io.msg_lev = GLP_MSG_OFF;
-		io.presolve = GLP_OFF;
-		io.bt_tech = GLP_BT_BLB;
-		/* Most fractional: the default (Driebeck-Tomlin) evaluates a
-		 * tableau row per candidate, minutes per node on a large wave,
-		 * and GLPK checks its time limit only between nodes. */
-		io.br_tech = GLP_BR_MFV;
-		/* No cuts: on these rows they cost more time than they gain in
-		 * bound, and GLPK checks its time limit only between nodes. */
-		io.mip_gap = mip_gap;
-		io.tm_lim = left <= 0.001 ? 1 : left * 1000 > 2e9 ? 2000000000 : (int)(left * 1000);
-		io.cb_func = milp_callback;
-		io.cb_info = &cb;
-		ret = glp_intopt(lp, &io);
-		if (ret && ret != GLP_ETMLIM && ret != GLP_EMIPGAP && !(ret == GLP_ESTOP && cb.stopped)) {
-			rc = adp_error_set(ADP_ESYS, "GLPK's branch and bound failed (code %d)", ret);
-			goto done;
-		}
-		res->time_limit_hit = ret == GLP_ETMLIM || ret == GLP_ESTOP;
-		res->checked = cb.best;
-		res->checked_cost = cb.best_cost;
-		cb.best = NULL;
-		switch (glp_mip_status(lp)) {
-		case GLP_OPT:
-			res->status = PART_EXACT_OPTIMAL;
-			break;
-		case GLP_FEAS:
-			res->status = PART_EXACT_FEASIBLE;
-			break;
-		case GLP_NOFEAS:
-			res->status = PART_EXACT_INFEASIBLE;
-			goto done;
-		default:
-			res->status = PART_EXACT_NOSOLUTION;
-			res->bound = cb.bound;
-			goto done;
-		}
-		res->objective = glp_mip_obj_val(lp);
-		res->bound = res->status == PART_EXACT_OPTIMAL ? res->objective : fmin(cb.bound, res->objective);
-		if (!(res->assign = malloc((N + 1) * sizeof(size_t)))) {
+/* GLPK's time limit in ms for what is left of seconds since t0. */
+static int milp_time_left(double seconds, double t0)
+{
+	double left = seconds - (now_s() - t0);
+
+	return left <= 0.001 ? 1 : left * 1000 > 2e9 ? 2000000000 : (int)(left * 1000);
+}
+
+/* Solves the built model: the LP relaxation, then branch and bound from
+ * the warm start (1-based column values, or NULL). */
+static int milp_run(struct milp_result *res, struct milp_model *m, const double *warm, double seconds, double t0,
+		    double mip_gap)
+{
+	const struct part_wave_problem *pb = m->pb;
+	size_t N = pb->nmovers;
+	struct cb_info cb = { 0 };
+	glp_smcp sm;
+	glp_iocp io;
+	int ret, rc = 0;
+
+	glp_scale_prob(m->lp, GLP_SF_AUTO);
+	glp_init_smcp(&sm);
+	sm.msg_lev = GLP_MSG_OFF;
+	sm.presolve = GLP_OFF;
+	sm.tm_lim = milp_time_left(seconds, t0);
+	ret = glp_simplex(m->lp, &sm);
+	if (ret == GLP_ETMLIM) {
+		res->status = PART_EXACT_NOSOLUTION;
+		res->time_limit_hit = 1;
+		return 0;
+	}
+	if (!ret && glp_get_status(m->lp) == GLP_NOFEAS) {
+		res->status = PART_EXACT_INFEASIBLE;
+		return 0;
+	}
+	if (ret)
+		return adp_error_set(ADP_ESYS, "GLPK could not solve the LP relaxation (code %d)", ret);
+	cb.bound = glp_get_obj_val(m->lp);
+	cb.warm = warm;
+	cb.lp = m->lp;
+	cb.pb = pb;
+	cb.xcol = m->xcol;
+	cb.best_cost = INFINITY;
+	cb.scratch = malloc((N + 1) * sizeof(size_t));
+	cb.deadline = t0 + seconds;
+	glp_init_iocp(&io);
+	io.msg_lev = GLP_MSG_OFF;
+	io.presolve = GLP_OFF;
+	io.bt_tech = GLP_BT_BLB;
+	/* Most fractional: the default (Driebeck-Tomlin) evaluates a
+	 * tableau row per candidate, minutes per node on a large wave,
+	 * and GLPK checks its time limit only between nodes. */
+	io.br_tech = GLP_BR_MFV;
+	/* No cuts: on these rows they cost more time than they gain in
+	 * bound, and GLPK checks its time limit only between nodes. */
+	io.mip_gap = mip_gap;
+	io.tm_lim = milp_time_left(seconds, t0);
+	io.cb_func = milp_callback;
+	io.cb_info = &cb;
+	ret = glp_intopt(m->lp, &io);
+	if (ret && ret != GLP_ETMLIM && ret != GLP_EMIPGAP && !(ret == GLP_ESTOP && cb.stopped)) {
+		rc = adp_error_set(ADP_ESYS, "GLPK's branch and bound failed (code %d)", ret);
+		goto done;
+	}
+	res->time_limit_hit = ret == GLP_ETMLIM || ret == GLP_ESTOP;
+	res->checked = cb.best;
+	res->checked_cost = cb.best_cost;
+	cb.best = NULL;
+	switch (glp_mip_status(m->lp)) {
+	case GLP_OPT:
+		res->status = PART_EXACT_OPTIMAL;
+		break;
+	case GLP_FEAS:
+		res->status = PART_EXACT_FEASIBLE;
+		break;
+	case GLP_NOFEAS:
+		res->status = PART_EXACT_INFEASIBLE;
+		goto done;
+	default:
+		res->status = PART_EXACT_NOSOLUTION;
+		res->bound = cb.bound;
+		goto done;
+	}
+	res->objective = glp_mip_obj_val(m->lp);
+	res->bound = res->status == PART_EXACT_OPTIMAL ? res->objective : fmin(cb.bound, res->objective);
+	if (!(res->assign = malloc((N + 1) * sizeof(size_t)))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	read_assign(m->lp, pb, m->xcol, res->assign, 1);
+done:
+	free(cb.scratch);
+	free(cb.best);
+	return rc;
+}
+
+/* Builds and solves the MILP on the wave's steps listed in steps[0..nsel).
+ * offer[i * P + p]: mover i may go on p; share[i * P + p]: its
+ * confidence coefficient. */
+static int milp_solve(struct milp_result *res, const struct part_wave_problem *pb, const unsigned char *offer,
+		      const double *share, const size_t *steps, size_t nsel, const size_t *warm_assign,
+		      double seconds, double mip_gap)
+{
+	size_t N = pb->nmovers, P = pb->nparts;
+	struct milp_model m = { .pb = pb };
+	double *warm = NULL;
+	int rc = 0, term = glp_term_out(GLP_OFF), built;
+	double t0 = now_s();
+
+	m.lp = glp_create_prob();
+	m.xcol = calloc(N * P + 1, sizeof(int));
+	m.vcol = calloc(P + 1, sizeof(int));
+	memset(res, 0, sizeof(*res));
+	res->bound = -INFINITY;
+	res->objective = INFINITY;
+	if (!m.xcol || !m.vcol || !(m.coef = malloc((N + 1) * sizeof(double)))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	glp_set_obj_dir(m.lp, GLP_MIN);
+	/* Every mover moves once, whatever the assignment. */
+	glp_set_obj_coef(m.lp, 0, pb->weights[SCHEDULE_W_MOVES] * (double)N);
+	built = milp_assign_rows(&m, offer, share);
+	if (built == 1) {
+		res->status = PART_EXACT_INFEASIBLE;
+		goto done;
+	}
+	if (built || milp_anti_affinity(&m) || milp_partition_rows(&m, steps, nsel)) {
+		if (!m.b.too_big) {
 			rc = adp_error_set(ADP_ENOMEM, "out of memory");
 			goto done;
 		}
-		read_assign(lp, pb, xcol, res->assign, 1);
-	}
-	goto done;
-nomem:
-	if (b.too_big) {
 		/* Not an error: the start stands unproven. */
 		res->status = PART_EXACT_NOSOLUTION;
 		res->too_large = 1;
-	} else {
-		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
 	}
+	glp_load_matrix(m.lp, (int)m.b.ne, m.b.ia, m.b.ja, m.b.ar);
+	res->rows = (size_t)m.nrows;
+	res->cols = (size_t)m.ncols;
+	res->nonzeros = m.b.ne;
+	if (!(warm_assign && (rc = warm_values(&warm, pb, &m.cols, warm_assign))))
+		rc = milp_run(res, &m, warm, seconds, t0, mip_gap);
 done:
-	glp_delete_prob(lp);
+	glp_delete_prob(m.lp);
 	glp_term_out(term);
-	free(b.ia);
-	free(b.ja);
-	free(b.ar);
-	free(xcol);
-	free(vcol);
+	free(m.b.ia);
+	free(m.b.ja);
+	free(m.b.ar);
+	free(m.xcol);
+	free(m.vcol);
 	free(warm);
-	free(rowsum);
-	free(coef);
-	free(cols.d);
-	free(cb.scratch);
-	free(cb.best);
+	free(m.coef);
+	free(m.cols.d);
 	return rc;
 }
 
@@ -851,16 +935,69 @@ static int better(double c, size_t v, double c0, size_t v0)
 	return v < v0 || (v == v0 && c < c0 - 1e-12 * (1 + fabs(c0)));
 }
 
+/* Where each mover may go (it fits there alone), and its confidence
+ * coefficient there. */
+static int offers(const struct part_wave_problem *pb, unsigned char *offer, double *share)
+{
+	size_t N = pb->nmovers, P = pb->nparts, i, p;
+	struct loads L = { 0 };
+	int rc;
+
+	if ((rc = loads_build(&L, pb, NULL)))
+		return rc;
+	for (i = 0; i < N; i++)
+		for (p = 0; p < P; p++)
+			if ((offer[i * P + p] = (unsigned char)fits_alone(&L, pb, i, p)))
+				share[i * P + p] = part_wave_share(pb, i, p);
+	loads_release(&L);
+	return 0;
+}
+
+/* Keeps assign (without violations, of cost) when it beats the one kept. */
+static void keep_if_better(struct part_exact_result *out, size_t *keep, const size_t *assign, double cost, size_t N)
+{
+	if (!better(cost, 0, out->objective, out->violations))
+		return;
+	memcpy(keep, assign, N * sizeof(size_t));
+	out->objective = cost;
+	out->violations = 0;
+	out->replaced = 1;
+}
+
+/* The status, bound and gap of what is kept. */
+static void verdict(struct part_exact_result *out, size_t N, int proven, int infeasible, double lb)
+{
+	if (!N) {
+		/* Nothing moves: the stayers alone decide. */
+		out->status = out->violations ? PART_EXACT_INFEASIBLE : PART_EXACT_OPTIMAL;
+		out->bound = out->violations ? INFINITY : out->objective;
+	} else if (out->violations) {
+		out->status = infeasible ? PART_EXACT_INFEASIBLE : PART_EXACT_NOSOLUTION;
+		out->bound = infeasible ? INFINITY : lb;
+	} else if (proven) {
+		out->status = PART_EXACT_OPTIMAL;
+		out->bound = out->objective;
+	} else {
+		out->bound = fmin(lb, out->objective);
+		out->status = out->bound >= out->objective - 1e-9 * (1 + fabs(out->objective)) ? PART_EXACT_OPTIMAL
+											  : PART_EXACT_FEASIBLE;
+	}
+	out->gap = out->violations || isinf(out->bound)
+			   ? INFINITY
+			   : (out->objective - out->bound) / (fabs(out->objective) + DBL_EPSILON);
+	if (out->status == PART_EXACT_OPTIMAL)
+		out->gap = 0;
+}
+
 int part_exact_solve(size_t *assign, struct part_exact_result *res, const struct part_wave_problem *pb,
 		     const size_t *start, const struct part_exact_opts *o)
 {
-	size_t N = pb->nmovers, P = pb->nparts, *keep = NULL, *steps = NULL, nsel, round, i, p, bad;
+	size_t N = pb->nmovers, P = pb->nparts, *keep = NULL, *steps = NULL, nsel, round, bad;
 	size_t max_rounds = o->max_rounds ? o->max_rounds : 8;
 	struct part_exact_result out = { 0 };
 	unsigned char *offer = NULL;
 	double *share = NULL, t0, lb = -INFINITY, cost, milp_best = INFINITY;
 	int rc, proven = 0, infeasible = 0;
-	struct loads L = { 0 };
 
 	if (!(o->time_limit > 0))
 		return adp_error_set(ADP_EINPUT, "the exact mode needs a time limit above zero");
@@ -891,14 +1028,8 @@ int part_exact_solve(size_t *assign, struct part_exact_result *res, const struct
 	out.violations = out.heuristic_violations;
 	out.milp_objective = INFINITY;
 	t0 = now_s();
-	/* Where each mover may go, and its confidence coefficient there. */
-	if ((rc = loads_build(&L, pb, NULL)))
+	if ((rc = offers(pb, offer, share)))
 		goto done;
-	for (i = 0; i < N; i++)
-		for (p = 0; p < P; p++)
-			if ((offer[i * P + p] = (unsigned char)fits_alone(&L, pb, i, p)))
-				share[i * P + p] = part_wave_share(pb, i, p);
-	loads_release(&L);
 	nsel = N ? first_steps(pb, steps, o->init_steps ? o->init_steps : 2) : 0;
 	for (round = 0; N && round < max_rounds; round++) {
 		struct milp_result m;
@@ -927,12 +1058,7 @@ int part_exact_solve(size_t *assign, struct part_exact_result *res, const struct
 		lb = fmax(lb, m.bound);
 		if (m.checked) {
 			milp_best = fmin(milp_best, m.checked_cost);
-			if (better(m.checked_cost, 0, out.objective, out.violations)) {
-				memcpy(keep, m.checked, N * sizeof(size_t));
-				out.objective = m.checked_cost;
-				out.violations = 0;
-				out.replaced = 1;
-			}
+			keep_if_better(&out, keep, m.checked, m.checked_cost, N);
 		}
 		free(m.checked);
 		if (m.status == PART_EXACT_INFEASIBLE) {
@@ -950,12 +1076,7 @@ int part_exact_solve(size_t *assign, struct part_exact_result *res, const struct
 		}
 		if (!bad) {
 			milp_best = fmin(milp_best, cost);
-			if (better(cost, 0, out.objective, out.violations)) {
-				memcpy(keep, m.assign, N * sizeof(size_t));
-				out.objective = cost;
-				out.violations = 0;
-				out.replaced = 1;
-			}
+			keep_if_better(&out, keep, m.assign, cost, N);
 			/* Optimal on the modelled steps and no worse on the rest. */
 			if (m.status == PART_EXACT_OPTIMAL && cost <= m.objective + 1e-9 * (1 + fabs(cost)))
 				proven = 1;
@@ -971,25 +1092,7 @@ int part_exact_solve(size_t *assign, struct part_exact_result *res, const struct
 	}
 	out.milp_seconds = now_s() - t0;
 	out.milp_objective = milp_best;
-	if (!N) {
-		/* Nothing moves: the stayers alone decide. */
-		out.status = out.violations ? PART_EXACT_INFEASIBLE : PART_EXACT_OPTIMAL;
-		out.bound = out.violations ? INFINITY : out.objective;
-	} else if (out.violations) {
-		out.status = infeasible ? PART_EXACT_INFEASIBLE : PART_EXACT_NOSOLUTION;
-		out.bound = infeasible ? INFINITY : lb;
-	} else if (proven) {
-		out.status = PART_EXACT_OPTIMAL;
-		out.bound = out.objective;
-	} else {
-		out.bound = fmin(lb, out.objective);
-		out.status = out.bound >= out.objective - 1e-9 * (1 + fabs(out.objective)) ? PART_EXACT_OPTIMAL
-										     : PART_EXACT_FEASIBLE;
-	}
-	out.gap = out.violations || isinf(out.bound) ? INFINITY
-						       : (out.objective - out.bound) / (fabs(out.objective) + DBL_EPSILON);
-	if (out.status == PART_EXACT_OPTIMAL)
-		out.gap = 0;
+	verdict(&out, N, proven, infeasible, lb);
 	memcpy(assign, keep, N * sizeof(size_t));
 	*res = out;
 	rc = 0;
@@ -999,7 +1102,6 @@ int part_exact_solve(size_t *assign, struct part_exact_result *res, const struct
 				   : "no assignment of the wave's %zu movers without violations was found within the time limit",
 				   N);
 done:
-	loads_release(&L);
 	free(keep);
 	free(steps);
 	free(offer);

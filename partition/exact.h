@@ -23,6 +23,7 @@ enum part_exact_status {
 	PART_EXACT_NOSOLUTION,  /* time limit before any assignment without violations */
 };
 
+/* A static string. */
 const char *part_exact_status_name(int status);
 
 struct part_exact_opts {
@@ -61,6 +62,7 @@ struct part_exact_result {
  * when the kept assignment has no violations, ADP_EINFEASIBLE when it has
  * (assign and res are filled; the message says whether the MILP proved
  * that none is free of them or ran out of time), or another error. */
+/* pb, start and o are borrowed; assign is the caller's array. */
 int part_exact_solve(size_t *assign, struct part_exact_result *res, const struct part_wave_problem *pb,
 		     const size_t *start, const struct part_exact_opts *o);
 

@@ -21,7 +21,8 @@ struct part_exact_plan {
 void part_exact_plan_init(struct part_exact_plan *x, double seconds);
 void part_exact_plan_release(struct part_exact_plan *x);
 
-/* The hook: arg is a struct part_exact_plan. A trial of a remedy gets the
+/* The hook: arg is a struct part_exact_plan (borrowed; it records each
+ * wave's verdict). A trial of a remedy gets the
  * heuristic alone. A wave whose best assignment still has violations is
  * not an error: the planner reports its shortfalls. */
 int part_exact_place_movers(const struct part_wave_problem *pb, size_t *assign, void *arg);

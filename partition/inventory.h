@@ -44,23 +44,25 @@ struct inv_component {
 	 * timeout, retries} or {command}, traffic {haproxy_socket, backend,
 	 * server_prefix}. Checked by the driver, not here. */
 	json_t *run, *health, *traffic;
-	/* Optional, for the kubernetes driver: {"namespace", "kind", "name",
-	 * "selector", "pods", "containers"} as written by discovery. */
+	/* Optional, for the kubernetes driver (owned reference or NULL):
+	 * {"namespace", "kind", "name", "selector", "pods", "containers"} as
+	 * written by discovery. */
 	json_t *kube;
 };
 
 struct inventory {
 	char *path;                /* owned */
 	json_t *kube;              /* top-level "kubernetes" (discovery's record), owned or NULL */
-	struct inv_partition *parts;
+	struct inv_partition *parts; /* owned */
 	size_t nparts;
-	struct inv_component *comps;
+	struct inv_component *comps; /* owned */
 	size_t ncomps;
 };
 
 /* Loads and checks an inventory file; errors name file, line and JSON
  * path. */
 int inventory_load(struct inventory *inv, const char *path);
+/* Frees what inv owns; NULL-safe. */
 void inventory_release(struct inventory *inv);
 
 /* Index of a partition or component by name, or -1 when not found: a

@@ -17,18 +17,19 @@ extern const double part_granularity[ADP_RES_COUNT];
 
 struct part_wave_problem;
 
+/* Every pointer is borrowed for the call. */
 struct part_request {
 	const struct inventory *inv;
 	const struct schedule *sched;
 	const struct forecast *fc;  /* covers the window at sched->step */
 	int64_t now;
-	const char *tool_version;
+	const char *tool_version;   /* copied into the plan */
 	int no_widening;            /* use the forecast's spread as it is */
 	/* Another solver for each wave's placement problem (NULL: the
 	 * heuristic, part_place_movers): same contract, its answer is used
 	 * as is. An exact solver hooks in here. */
 	int (*place_movers)(const struct part_wave_problem *pb, size_t *assign, void *arg);
-	void *place_arg;
+	void *place_arg;            /* passed to place_movers */
 };
 
 /* The factor by which the planner widens a series' spread around its
@@ -41,7 +42,7 @@ double part_widening(size_t history_used, int64_t step, int64_t period, double e
  * the quantile qc; 1 when it already does. */
 double part_tail_stretch(double *v, size_t K, double med, double qc, double eps);
 
-/* Fills out (inputs are the caller's to add). Returns 0 when every wave
+/* Fills out, which owns all it points to (inputs are the caller's to add). Returns 0 when every wave
  * fits, ADP_EINFEASIBLE when some does not (out->shortfalls says where
  * and by how much; the rest of out is filled), or another error. */
 int part_plan(struct plan *out, const struct part_request *req);
@@ -58,6 +59,8 @@ int part_plan(struct plan *out, const struct part_request *req);
  * [(... * K + k) * stride + offset + h]. */
 #define PART_UNPLACED ((size_t)-1)
 
+/* Every pointer of a mover and a problem is borrowed: the planner's
+ * arrays, valid for the solver call. */
 struct part_wave_mover {
 	size_t comp, replica, home;
 	int tier;
@@ -122,6 +125,7 @@ double part_tier_impact(int tier);
 /* The whole `plan` pipeline on files: inventory, schedule, history (the
  * inventory's own and extra long-format files), forecast, planner, and
  * the digests of every input. */
+/* Every pointer is borrowed for the call. */
 struct part_run_opts {
 	const char *inventory, *schedule;
 	const char *const *history;   /* extra long-format files */
@@ -138,6 +142,7 @@ struct part_run_opts {
 	void *place_arg;
 };
 
+/* Fills out (owned, as part_plan), inputs and digest included. */
 int part_run(struct plan *out, const struct part_run_opts *o);
 
 #endif

@@ -70,6 +70,7 @@ struct schedule {
 /* Loads a schedule and resolves partition names against inv; with inv
  * NULL (validate on its own) the names are only checked for form. */
 int schedule_load(struct schedule *s, const char *path, const struct inventory *inv);
+/* Frees what s owns; NULL-safe. */
 void schedule_release(struct schedule *s);
 
 /* The end of the first blackout that overlaps [start, end), or 0 when

@@ -60,12 +60,12 @@ struct part_sim {
  * allocation of a component is the sum over its placements in the wave;
  * baselines use only history before the window's start. */
 struct part_sim_guarantee {
-	const char *component;
+	const char *component; /* borrowed */
 	double min[ADP_RES_COUNT];
 };
 
 /* guarantees (n of them, may be NULL) are the components' minimums, for
- * counting breaches. */
+ * counting breaches. Inputs are borrowed; *out owns its rows. */
 int part_simulate(struct part_sim *out, const struct plan *p, const struct history *h,
 		  const struct part_sim_guarantee *guarantees, size_t nguarantees);
 

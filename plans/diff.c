@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/jsonutil.h"
 
 #define DIFF_MAX_KEY 512
 
@@ -17,9 +18,11 @@ static int add(json_t *out, const char *op, const char *what, const char *key, j
 	return 0;
 }
 
-/* "wave N component#replica" -> placement, over all waves. */
+/* "wave N component#replica" -> placement, over all waves; NULL when out
+ * of memory. */
 static json_t *placements(const json_t *doc)
 {
+	struct adp_jb jb = { 0 };
 	json_t *map = json_object(), *w, *x;
 	size_t i, j;
 
@@ -30,8 +33,12 @@ static json_t *placements(const json_t *doc)
 
 			snprintf(key, sizeof(key), "wave %zu %s#%lld", i + 1, c ? c : "?",
 				 (long long)json_integer_value(json_object_get(x, "replica")));
-			json_object_set(map, key, x);
+			adp_jset(&jb, map, key, json_incref(x));
 		}
+	}
+	if (jb.failed) {
+		json_decref(map);
+		return NULL;
 	}
 	return map;
 }

@@ -21,7 +21,7 @@ static void strv_free(char **v, size_t n)
 	free(v);
 }
 
-static void steps_free(struct plan_step *s, size_t n)
+void plan_steps_free(struct plan_step *s, size_t n)
 {
 	size_t i;
 
@@ -100,8 +100,8 @@ void plan_release(struct plan *p)
 	}
 	free(p->reductions);
 	free(p->rollback_check.partition);
-	steps_free(p->steps, p->nsteps);
-	steps_free(p->rollback, p->nrollback);
+	plan_steps_free(p->steps, p->nsteps);
+	plan_steps_free(p->rollback, p->nrollback);
 	for (i = 0; i < p->nshortfalls; i++) {
 		free(p->shortfalls[i].partition);
 		free(p->shortfalls[i].component);
@@ -191,13 +191,13 @@ static json_t *jnum(double v)
 	return json_real(v);
 }
 
-static json_t *jres(const double v[ADP_RES_COUNT])
+static json_t *jres(struct adp_jb *jb, const double v[ADP_RES_COUNT])
 {
 	json_t *o = json_object();
 	int r;
 
 	for (r = 0; r < ADP_RES_COUNT; r++)
-		json_object_set_new(o, adp_resource_name(r), jnum(v[r]));
+		adp_jset(jb, o, adp_resource_name(r), jnum(v[r]));
 	return o;
 }
 
@@ -206,58 +206,54 @@ static json_t *jstr_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-static json_t *jsteps(const struct plan_step *s, size_t n)
+static json_t *jsteps(struct adp_jb *jb, const struct plan_step *s, size_t n)
 {
 	json_t *a = json_array();
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		json_t *o = json_object();
+		json_t *o = adp_jpush(jb, a, json_object());
 
-		json_object_set_new(o, "id", json_integer((json_int_t)s[i].id));
-		json_object_set_new(o, "wave", json_integer((json_int_t)s[i].wave));
-		json_object_set_new(o, "action", json_string(s[i].action));
+		adp_jset(jb, o, "id", json_integer((json_int_t)s[i].id));
+		adp_jset(jb, o, "wave", json_integer((json_int_t)s[i].wave));
+		adp_jset(jb, o, "action", json_string(s[i].action));
 		if (s[i].partition)
-			json_object_set_new(o, "partition", json_string(s[i].partition));
+			adp_jset(jb, o, "partition", json_string(s[i].partition));
 		if (s[i].component) {
-			json_object_set_new(o, "component", json_string(s[i].component));
-			json_object_set_new(o, "replica", json_integer((json_int_t)s[i].replica));
+			adp_jset(jb, o, "component", json_string(s[i].component));
+			adp_jset(jb, o, "replica", json_integer((json_int_t)s[i].replica));
 		}
 		if (s[i].target)
-			json_object_set_new(o, "target", json_string(s[i].target));
-		json_object_set_new(o, "timeout", json_integer(s[i].timeout));
-		json_array_append_new(a, o);
+			adp_jset(jb, o, "target", json_string(s[i].target));
+		adp_jset(jb, o, "timeout", json_integer(s[i].timeout));
 	}
 	return a;
 }
 
-static json_t *jseries(const double *v, size_t n)
+/* n values v[0], v[stride], v[2 * stride] ... */
+static json_t *jseries(struct adp_jb *jb, const double *v, size_t n, size_t stride)
 {
 	json_t *a = json_array();
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		json_array_append_new(a, jnum(v[i]));
+		adp_jpush(jb, a, jnum(v[i * stride]));
 	return a;
 }
 
 /* {"start": t, "p50": {res: [..]}, "p95": {res: [..]}} */
-static json_t *jband(const struct plan_placement *x)
+static json_t *jband(struct adp_jb *jb, const struct plan_placement *x)
 {
-	json_t *o = json_object(), *q[2] = { json_object(), json_object() };
+	json_t *o = json_object(), *q;
 	const double *src[2] = { x->band_p50, x->band_p95 };
-	size_t k, i;
+	size_t i;
 	int r;
 
-	json_object_set_new(o, "start", jtime(x->band_start));
+	adp_jset(jb, o, "start", jtime(x->band_start));
 	for (i = 0; i < 2; i++) {
-		for (r = 0; r < ADP_RES_COUNT; r++) {
-			json_t *a = json_array();
-			for (k = 0; k < x->nband; k++)
-				json_array_append_new(a, jnum(src[i][k * ADP_RES_COUNT + (size_t)r]));
-			json_object_set_new(q[i], adp_resource_name(r), a);
-		}
-		json_object_set_new(o, i ? "p95" : "p50", q[i]);
+		q = adp_jset(jb, o, i ? "p95" : "p50", json_object());
+		for (r = 0; r < ADP_RES_COUNT; r++)
+			adp_jset(jb, q, adp_resource_name(r), jseries(jb, src[i] + r, x->nband, ADP_RES_COUNT));
 	}
 	return o;
 }
@@ -286,215 +282,224 @@ int plan_seal(json_t *root, char out[65])
 	return 0;
 }
 
+/* The plan's identity, its inputs, schedule and forecast. */
+static void json_head(struct adp_jb *jb, json_t *root, const struct plan *p)
+{
+	json_t *a, *o;
+	size_t i;
+
+	adp_jset(jb, root, "format_version", json_integer(p->format_version));
+	adp_jset(jb, root, "tool", json_string(p->tool_version));
+	adp_jset(jb, root, "created_at", jtime(p->created_at));
+	adp_jset(jb, root, "expires_at", jtime(p->expires_at));
+	adp_jset(jb, root, "digest", json_string(p->digest));
+	adp_jset(jb, root, "seal", json_null()); /* its place; set last */
+	if (p->lineage[0]) {
+		adp_jset(jb, root, "lineage", json_string(p->lineage));
+		adp_jset(jb, root, "serial", json_integer(p->serial));
+	}
+	a = adp_jset(jb, root, "inputs", json_array());
+	for (i = 0; i < p->ninputs; i++) {
+		o = adp_jpush(jb, a, json_object());
+		adp_jset(jb, o, "kind", json_string(p->inputs[i].kind));
+		adp_jset(jb, o, "path", json_string(p->inputs[i].path));
+		adp_jset(jb, o, "sha256", json_string(p->inputs[i].sha256));
+	}
+
+	o = adp_jset(jb, root, "schedule", json_object());
+	adp_jset(jb, o, "name", json_string(p->schedule_name));
+	adp_jset(jb, o, "window_start", jtime(p->window_start));
+	adp_jset(jb, o, "window_end", jtime(p->window_end));
+	adp_jset(jb, o, "cutoff_at", jtime(p->cutoff_at));
+	adp_jset(jb, o, "timezone", json_string(p->timezone));
+	adp_jset(jb, o, "step", json_integer(p->step));
+	adp_jset(jb, o, "max_concurrency", json_integer((json_int_t)p->max_concurrency));
+	adp_jset(jb, o, "confidence", jres(jb, p->confidence));
+
+	o = adp_jset(jb, root, "forecast", json_object());
+	adp_jset(jb, o, "model", json_string(p->model));
+	adp_jset(jb, o, "period", json_integer(p->period));
+	adp_jset(jb, o, "scenarios", json_integer((json_int_t)p->scenarios));
+	a = adp_jset(jb, o, "series", json_array());
+	for (i = 0; i < p->nforecast; i++) {
+		json_t *f = adp_jpush(jb, a, json_object());
+		adp_jset(jb, f, "component", json_string(p->forecast[i].component));
+		adp_jset(jb, f, "resource", json_string(adp_resource_name(p->forecast[i].resource)));
+		adp_jset(jb, f, "model", json_string(p->forecast[i].model));
+		adp_jset(jb, f, "p50_peak", jnum(p->forecast[i].p50_peak));
+		adp_jset(jb, f, "p95_peak", jnum(p->forecast[i].p95_peak));
+	}
+
+	a = adp_jset(jb, root, "partitions", json_array());
+	for (i = 0; i < p->npartitions; i++) {
+		o = adp_jpush(jb, a, json_object());
+		adp_jset(jb, o, "name", json_string(p->partitions[i].name));
+		adp_jset(jb, o, "zone", json_string(p->partitions[i].zone));
+		adp_jset(jb, o, "capacity", jres(jb, p->partitions[i].capacity));
+		adp_jset(jb, o, "updated", json_boolean(p->partitions[i].updated));
+	}
+}
+
+static void json_placement(struct adp_jb *jb, json_t *e, const struct plan_placement *x)
+{
+	adp_jset(jb, e, "component", json_string(x->component));
+	adp_jset(jb, e, "replica", json_integer((json_int_t)x->replica));
+	adp_jset(jb, e, "tier", json_integer(x->tier));
+	adp_jset(jb, e, "partition", json_string(x->partition));
+	adp_jset(jb, e, "from", jstr_or_null(x->from));
+	adp_jset(jb, e, "allocation", jres(jb, x->alloc));
+	adp_jset(jb, e, "p50_peak", jres(jb, x->p50_peak));
+	adp_jset(jb, e, "p95_peak", jres(jb, x->p95_peak));
+	if (x->nband)
+		adp_jset(jb, e, "band", jband(jb, x));
+}
+
+static void json_usage(struct adp_jb *jb, json_t *e, const struct plan_usage *u)
+{
+	adp_jset(jb, e, "partition", json_string(u->partition));
+	adp_jset(jb, e, "resource", json_string(adp_resource_name(u->resource)));
+	adp_jset(jb, e, "capacity", jnum(u->capacity));
+	adp_jset(jb, e, "overload_probability", jnum(u->overload_prob));
+	adp_jset(jb, e, "headroom", jnum(u->headroom));
+	adp_jset(jb, e, "p50", jseries(jb, u->p50, u->nsteps, 1));
+	adp_jset(jb, e, "p95", jseries(jb, u->p95, u->nsteps, 1));
+	if (u->bound)
+		adp_jset(jb, e, "at_confidence", jseries(jb, u->bound, u->nsteps, 1));
+	if (u->prob)
+		adp_jset(jb, e, "overload_by_step", jseries(jb, u->prob, u->nsteps, 1));
+}
+
+static void json_wave(struct adp_jb *jb, json_t *o, const struct plan_wave *w, size_t i)
+{
+	json_t *a, *e;
+	size_t j;
+
+	adp_jset(jb, o, "index", json_integer((json_int_t)i + 1));
+	adp_jset(jb, o, "start", jtime(w->start));
+	adp_jset(jb, o, "end", jtime(w->end));
+	a = adp_jset(jb, o, "offline", json_array());
+	for (j = 0; j < w->noffline; j++)
+		adp_jpush(jb, a, json_string(w->offline[j]));
+	a = adp_jset(jb, o, "placements", json_array());
+	for (j = 0; j < w->nplacements; j++)
+		json_placement(jb, adp_jpush(jb, a, json_object()), &w->placements[j]);
+	a = adp_jset(jb, o, "utilisation", json_array());
+	for (j = 0; j < w->nusage; j++)
+		json_usage(jb, adp_jpush(jb, a, json_object()), &w->usage[j]);
+	if (w->exact_status) {
+		e = adp_jset(jb, o, "exact", json_object());
+		adp_jset(jb, e, "status", json_string(w->exact_status));
+		adp_jset(jb, e, "objective", jnum(w->exact_objective));
+		adp_jset(jb, e, "heuristic_objective", jnum(w->exact_heuristic));
+		adp_jset(jb, e, "bound", jnum(w->exact_bound));
+		adp_jset(jb, e, "gap", jnum(w->exact_gap));
+		adp_jset(jb, e, "seconds", jnum(w->exact_seconds));
+		adp_jset(jb, e, "replaced", json_boolean(w->exact_replaced));
+	}
+	if (w->nabsorbed) {
+		a = adp_jset(jb, o, "absorbed", json_array());
+		for (j = 0; j < w->nabsorbed; j++)
+			adp_jpush(jb, a, json_pack("{s:s,s:I,s:s}", "component", w->absorbed[j].component, "replica",
+						   (json_int_t)w->absorbed[j].replica, "partition", w->absorbed[j].partition));
+	}
+}
+
+static void json_shortfalls(struct adp_jb *jb, json_t *a, const struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nshortfalls; i++) {
+		const struct plan_shortfall *s = &p->shortfalls[i];
+		json_t *o = adp_jpush(jb, a, json_object());
+
+		adp_jset(jb, o, "wave", json_integer((json_int_t)s->wave));
+		adp_jset(jb, o, "partition", jstr_or_null(s->partition));
+		adp_jset(jb, o, "component", jstr_or_null(s->component));
+		adp_jset(jb, o, "resource", s->resource >= 0 ? json_string(adp_resource_name(s->resource)) : json_null());
+		adp_jset(jb, o, "demand", jnum(s->demand));
+		adp_jset(jb, o, "capacity", jnum(s->capacity));
+		adp_jset(jb, o, "missing", jnum(s->missing));
+		adp_jset(jb, o, "at", jtime(s->at));
+		adp_jset(jb, o, "advice", jstr_or_null(s->advice));
+	}
+}
+
+static void json_reductions(struct adp_jb *jb, json_t *a, const struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nreductions; i++) {
+		const struct plan_reduction *x = &p->reductions[i];
+		json_t *o = adp_jpush(jb, a, json_object());
+
+		adp_jset(jb, o, "wave", json_integer((json_int_t)x->wave));
+		adp_jset(jb, o, "component", json_string(x->component));
+		adp_jset(jb, o, "replica", json_integer((json_int_t)x->replica));
+		adp_jset(jb, o, "partition", json_string(x->partition));
+		adp_jset(jb, o, "resource", json_string(adp_resource_name(x->resource)));
+		adp_jset(jb, o, "wanted", jnum(x->wanted));
+		adp_jset(jb, o, "granted", jnum(x->granted));
+		adp_jset(jb, o, "missing", jnum(x->wanted - x->granted));
+	}
+}
+
+/* rollback_check, cost and start_choice, when the planner set them. */
+static void json_verdicts(struct adp_jb *jb, json_t *root, const struct plan *p)
+{
+	if (p->rollback_check.checked) {
+		const struct plan_rollback_check *r = &p->rollback_check;
+		json_t *o = adp_jset(jb, root, "rollback_check", json_object());
+
+		adp_jset(jb, o, "fits", json_boolean(r->fits));
+		adp_jset(jb, o, "overload_probability", jnum(r->overload_prob));
+		adp_jset(jb, o, "partition", jstr_or_null(r->partition));
+		adp_jset(jb, o, "resource", r->partition ? json_string(adp_resource_name(r->resource)) : json_null());
+		adp_jset(jb, o, "at", r->partition ? jtime(r->at) : json_null());
+		adp_jset(jb, o, "at_confidence", jnum(r->bound));
+		adp_jset(jb, o, "capacity", jnum(r->capacity));
+	}
+	if (p->cost.present)
+		adp_jset(jb, root, "cost", json_pack("{s:f,s:f,s:f,s:f,s:f}", "risk", p->cost.risk, "waste", p->cost.waste,
+						      "moves", p->cost.moves, "confidence", p->cost.confidence, "total",
+						      p->cost.total));
+	if (p->start_candidates)
+		adp_jset(jb, root, "start_choice", json_pack("{s:o,s:I}", "earliest", jtime(p->start_chosen_from),
+							      "candidates", (json_int_t)p->start_candidates));
+}
+
 int plan_to_json(json_t **out, const struct plan *p)
 {
-	json_t *root = json_object(), *a, *o;
-	size_t i, j;
+	struct adp_jb jb = { 0 };
+	json_t *root = json_object(), *a;
+	char seal[65];
+	size_t i;
+	int rc;
 
 	if (!root)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
-	json_object_set_new(root, "format_version", json_integer(p->format_version));
-	json_object_set_new(root, "tool", json_string(p->tool_version));
-	json_object_set_new(root, "created_at", jtime(p->created_at));
-	json_object_set_new(root, "expires_at", jtime(p->expires_at));
-	json_object_set_new(root, "digest", json_string(p->digest));
-	json_object_set_new(root, "seal", json_null()); /* its place; set last */
-	if (p->lineage[0]) {
-		json_object_set_new(root, "lineage", json_string(p->lineage));
-		json_object_set_new(root, "serial", json_integer(p->serial));
-	}
-	a = json_array();
-	for (i = 0; i < p->ninputs; i++) {
-		o = json_object();
-		json_object_set_new(o, "kind", json_string(p->inputs[i].kind));
-		json_object_set_new(o, "path", json_string(p->inputs[i].path));
-		json_object_set_new(o, "sha256", json_string(p->inputs[i].sha256));
-		json_array_append_new(a, o);
-	}
-	json_object_set_new(root, "inputs", a);
-
-	o = json_object();
-	json_object_set_new(o, "name", json_string(p->schedule_name));
-	json_object_set_new(o, "window_start", jtime(p->window_start));
-	json_object_set_new(o, "window_end", jtime(p->window_end));
-	json_object_set_new(o, "cutoff_at", jtime(p->cutoff_at));
-	json_object_set_new(o, "timezone", json_string(p->timezone));
-	json_object_set_new(o, "step", json_integer(p->step));
-	json_object_set_new(o, "max_concurrency", json_integer((json_int_t)p->max_concurrency));
-	json_object_set_new(o, "confidence", jres(p->confidence));
-	json_object_set_new(root, "schedule", o);
-
-	o = json_object();
-	json_object_set_new(o, "model", json_string(p->model));
-	json_object_set_new(o, "period", json_integer(p->period));
-	json_object_set_new(o, "scenarios", json_integer((json_int_t)p->scenarios));
-	a = json_array();
-	for (i = 0; i < p->nforecast; i++) {
-		json_t *f = json_object();
-		json_object_set_new(f, "component", json_string(p->forecast[i].component));
-		json_object_set_new(f, "resource", json_string(adp_resource_name(p->forecast[i].resource)));
-		json_object_set_new(f, "model", json_string(p->forecast[i].model));
-		json_object_set_new(f, "p50_peak", jnum(p->forecast[i].p50_peak));
-		json_object_set_new(f, "p95_peak", jnum(p->forecast[i].p95_peak));
-		json_array_append_new(a, f);
-	}
-	json_object_set_new(o, "series", a);
-	json_object_set_new(root, "forecast", o);
-
-	a = json_array();
-	for (i = 0; i < p->npartitions; i++) {
-		o = json_object();
-		json_object_set_new(o, "name", json_string(p->partitions[i].name));
-		json_object_set_new(o, "zone", json_string(p->partitions[i].zone));
-		json_object_set_new(o, "capacity", jres(p->partitions[i].capacity));
-		json_object_set_new(o, "updated", json_boolean(p->partitions[i].updated));
-		json_array_append_new(a, o);
-	}
-	json_object_set_new(root, "partitions", a);
-
-	a = json_array();
-	for (i = 0; i < p->nwaves; i++) {
-		const struct plan_wave *w = &p->waves[i];
-		json_t *off = json_array(), *pl = json_array(), *us = json_array();
-
-		o = json_object();
-		json_object_set_new(o, "index", json_integer((json_int_t)i + 1));
-		json_object_set_new(o, "start", jtime(w->start));
-		json_object_set_new(o, "end", jtime(w->end));
-		for (j = 0; j < w->noffline; j++)
-			json_array_append_new(off, json_string(w->offline[j]));
-		json_object_set_new(o, "offline", off);
-		for (j = 0; j < w->nplacements; j++) {
-			const struct plan_placement *x = &w->placements[j];
-			json_t *e = json_object();
-
-			json_object_set_new(e, "component", json_string(x->component));
-			json_object_set_new(e, "replica", json_integer((json_int_t)x->replica));
-			json_object_set_new(e, "tier", json_integer(x->tier));
-			json_object_set_new(e, "partition", json_string(x->partition));
-			json_object_set_new(e, "from", jstr_or_null(x->from));
-			json_object_set_new(e, "allocation", jres(x->alloc));
-			json_object_set_new(e, "p50_peak", jres(x->p50_peak));
-			json_object_set_new(e, "p95_peak", jres(x->p95_peak));
-			if (x->nband)
-				json_object_set_new(e, "band", jband(x));
-			json_array_append_new(pl, e);
-		}
-		json_object_set_new(o, "placements", pl);
-		for (j = 0; j < w->nusage; j++) {
-			const struct plan_usage *u = &w->usage[j];
-			json_t *e = json_object();
-
-			json_object_set_new(e, "partition", json_string(u->partition));
-			json_object_set_new(e, "resource", json_string(adp_resource_name(u->resource)));
-			json_object_set_new(e, "capacity", jnum(u->capacity));
-			json_object_set_new(e, "overload_probability", jnum(u->overload_prob));
-			json_object_set_new(e, "headroom", jnum(u->headroom));
-			json_object_set_new(e, "p50", jseries(u->p50, u->nsteps));
-			json_object_set_new(e, "p95", jseries(u->p95, u->nsteps));
-			if (u->bound)
-				json_object_set_new(e, "at_confidence", jseries(u->bound, u->nsteps));
-			if (u->prob)
-				json_object_set_new(e, "overload_by_step", jseries(u->prob, u->nsteps));
-			json_array_append_new(us, e);
-		}
-		json_object_set_new(o, "utilisation", us);
-		if (w->exact_status) {
-			json_t *e = json_object();
-
-			json_object_set_new(e, "status", json_string(w->exact_status));
-			json_object_set_new(e, "objective", jnum(w->exact_objective));
-			json_object_set_new(e, "heuristic_objective", jnum(w->exact_heuristic));
-			json_object_set_new(e, "bound", jnum(w->exact_bound));
-			json_object_set_new(e, "gap", jnum(w->exact_gap));
-			json_object_set_new(e, "seconds", jnum(w->exact_seconds));
-			json_object_set_new(e, "replaced", json_boolean(w->exact_replaced));
-			json_object_set_new(o, "exact", e);
-		}
-		if (w->nabsorbed) {
-			json_t *ab = json_array();
-
-			for (j = 0; j < w->nabsorbed; j++)
-				json_array_append_new(ab, json_pack("{s:s,s:I,s:s}", "component", w->absorbed[j].component,
-								    "replica", (json_int_t)w->absorbed[j].replica,
-								    "partition", w->absorbed[j].partition));
-			json_object_set_new(o, "absorbed", ab);
-		}
-		json_array_append_new(a, o);
-	}
-	json_object_set_new(root, "waves", a);
-	json_object_set_new(root, "margin", json_integer(p->margin));
-	json_object_set_new(root, "steps", jsteps(p->steps, p->nsteps));
-	json_object_set_new(root, "rollback_steps", jsteps(p->rollback, p->nrollback));
-	a = json_array();
-	for (i = 0; i < p->nshortfalls; i++) {
-		const struct plan_shortfall *s = &p->shortfalls[i];
-
-		o = json_object();
-		json_object_set_new(o, "wave", json_integer((json_int_t)s->wave));
-		json_object_set_new(o, "partition", jstr_or_null(s->partition));
-		json_object_set_new(o, "component", jstr_or_null(s->component));
-		json_object_set_new(o, "resource", s->resource >= 0 ? json_string(adp_resource_name(s->resource)) : json_null());
-		json_object_set_new(o, "demand", jnum(s->demand));
-		json_object_set_new(o, "capacity", jnum(s->capacity));
-		json_object_set_new(o, "missing", jnum(s->missing));
-		json_object_set_new(o, "at", jtime(s->at));
-		json_object_set_new(o, "advice", jstr_or_null(s->advice));
-		json_array_append_new(a, o);
-	}
-	json_object_set_new(root, "shortfalls", a);
-	a = json_array();
+	json_head(&jb, root, p);
+	a = adp_jset(&jb, root, "waves", json_array());
+	for (i = 0; i < p->nwaves; i++)
+		json_wave(&jb, adp_jpush(&jb, a, json_object()), &p->waves[i], i);
+	adp_jset(&jb, root, "margin", json_integer(p->margin));
+	adp_jset(&jb, root, "steps", jsteps(&jb, p->steps, p->nsteps));
+	adp_jset(&jb, root, "rollback_steps", jsteps(&jb, p->rollback, p->nrollback));
+	json_shortfalls(&jb, adp_jset(&jb, root, "shortfalls", json_array()), p);
+	a = adp_jset(&jb, root, "risks", json_array());
 	for (i = 0; i < p->nrisks; i++)
-		json_array_append_new(a, json_string(p->risks[i]));
-	json_object_set_new(root, "risks", a);
-	a = json_array();
-	for (i = 0; i < p->nreductions; i++) {
-		const struct plan_reduction *x = &p->reductions[i];
-
-		o = json_object();
-		json_object_set_new(o, "wave", json_integer((json_int_t)x->wave));
-		json_object_set_new(o, "component", json_string(x->component));
-		json_object_set_new(o, "replica", json_integer((json_int_t)x->replica));
-		json_object_set_new(o, "partition", json_string(x->partition));
-		json_object_set_new(o, "resource", json_string(adp_resource_name(x->resource)));
-		json_object_set_new(o, "wanted", jnum(x->wanted));
-		json_object_set_new(o, "granted", jnum(x->granted));
-		json_object_set_new(o, "missing", jnum(x->wanted - x->granted));
-		json_array_append_new(a, o);
-	}
-	json_object_set_new(root, "reductions", a);
-	if (p->rollback_check.checked) {
-		const struct plan_rollback_check *r = &p->rollback_check;
-
-		o = json_object();
-		json_object_set_new(o, "fits", json_boolean(r->fits));
-		json_object_set_new(o, "overload_probability", jnum(r->overload_prob));
-		json_object_set_new(o, "partition", jstr_or_null(r->partition));
-		json_object_set_new(o, "resource", r->partition ? json_string(adp_resource_name(r->resource)) : json_null());
-		json_object_set_new(o, "at", r->partition ? jtime(r->at) : json_null());
-		json_object_set_new(o, "at_confidence", jnum(r->bound));
-		json_object_set_new(o, "capacity", jnum(r->capacity));
-		json_object_set_new(root, "rollback_check", o);
-	}
-	if (p->cost.present)
-		json_object_set_new(root, "cost", json_pack("{s:f,s:f,s:f,s:f,s:f}", "risk", p->cost.risk, "waste",
-							    p->cost.waste, "moves", p->cost.moves, "confidence",
-							    p->cost.confidence, "total", p->cost.total));
-	if (p->start_candidates)
-		json_object_set_new(root, "start_choice", json_pack("{s:o,s:I}", "earliest", jtime(p->start_chosen_from),
-								     "candidates", (json_int_t)p->start_candidates));
-	{
-		char seal[65];
-		int rc;
-
-		if ((rc = plan_seal(root, seal))) {
-			json_decref(root);
-			return rc;
-		}
-		json_object_set_new(root, "seal", json_string(seal));
-	}
+		adp_jpush(&jb, a, json_string(p->risks[i]));
+	json_reductions(&jb, adp_jset(&jb, root, "reductions", json_array()), p);
+	json_verdicts(&jb, root, p);
+	if ((rc = adp_jb_check(&jb)) || (rc = plan_seal(root, seal)))
+		goto fail;
+	adp_jset(&jb, root, "seal", json_string(seal));
+	if ((rc = adp_jb_check(&jb)))
+		goto fail;
 	*out = root;
 	return 0;
+fail:
+	json_decref(root);
+	return rc;
 }
 
 int plan_write(const struct plan *p, const char *path)

@@ -1,6 +1,8 @@
 /* The plan document: what `plan` proves and `apply` carries out. This
  * header owns its in-memory form, its JSON serialisation (format_version
- * PLAN_FORMAT_VERSION), the digest of its inputs, and its validation. */
+ * PLAN_FORMAT_VERSION), the digest of its inputs, and its validation.
+ * Ownership: a struct plan owns everything it points to, down to every
+ * string and array; plan_release frees it all. */
 #ifndef ADP_PLAN_H
 #define ADP_PLAN_H
 
@@ -14,23 +16,23 @@
 #define PLAN_MAX_BYTES ((size_t)256 << 20)
 
 struct plan_input {
-	char *kind;         /* "inventory", "schedule" or "history" */
-	char *path;         /* as given on the command line */
+	char *kind;         /* owned: "inventory", "schedule" or "history" */
+	char *path;         /* owned: as given on the command line */
 	char sha256[65];
 };
 
 struct plan_partition {
-	char *name, *zone;
+	char *name, *zone;  /* owned; zone "" when none */
 	double capacity[ADP_RES_COUNT];
 	int updated;        /* in the schedule's list */
 };
 
 struct plan_placement {
-	char *component;
+	char *component;    /* owned */
 	size_t replica;     /* 0-based replica index */
 	int tier;
-	char *partition;    /* where it runs during the wave */
-	char *from;         /* its home partition when moved, else NULL */
+	char *partition;    /* owned: where it runs during the wave */
+	char *from;         /* owned: its home partition when moved, else NULL */
 	double alloc[ADP_RES_COUNT];   /* reserved, in granular units */
 	double p50_peak[ADP_RES_COUNT], p95_peak[ADP_RES_COUNT]; /* forecast peaks */
 	/* Optional ("band"; nband 0 without): the replica's forecast per
@@ -38,19 +40,19 @@ struct plan_placement {
 	 * row. apply's monitoring compares usage with the current row. */
 	int64_t band_start;
 	size_t nband;
-	double *band_p50, *band_p95;
+	double *band_p50, *band_p95; /* owned: nband rows each, or NULL */
 };
 
 struct plan_usage {
-	char *partition;
+	char *partition;       /* owned */
 	int resource;
 	double capacity;
 	size_t nsteps;
-	double *p50, *p95;     /* predicted total per step */
-	double *bound;         /* optional (NULL): per step, the total exceeded with
+	double *p50, *p95;     /* owned: predicted total per step */
+	double *bound;         /* owned, optional (NULL): per step, the total exceeded with
 				* probability at most 1 - confidence (the chance
 				* constraint's left side); "at_confidence" */
-	double *prob;          /* optional (NULL): per step, P(total > capacity)
+	double *prob;          /* owned, optional (NULL): per step, P(total > capacity)
 				* over the scenarios; "overload_by_step" */
 	double overload_prob;  /* max over steps of P(total > capacity) */
 	double headroom;       /* capacity minus the highest p95 */
@@ -59,26 +61,26 @@ struct plan_usage {
 /* A replica that is not moved: it stops with its offline partition and
  * the component's other replicas carry its share ("absorbed"). */
 struct plan_absorbed {
-	char *component;
+	char *component;    /* owned */
 	size_t replica;
-	char *partition;    /* its home, offline in the wave */
+	char *partition;    /* owned: its home, offline in the wave */
 };
 
 struct plan_wave {
 	int64_t start, end;
-	char **offline;
+	char **offline;           /* owned, and each name */
 	size_t noffline;
-	struct plan_placement *placements;
+	struct plan_placement *placements; /* owned */
 	size_t nplacements;
-	struct plan_usage *usage;
+	struct plan_usage *usage; /* owned */
 	size_t nusage;
 	/* Exact mode (plan --exact); exact_status is NULL when it did not run. */
-	char *exact_status;       /* "optimal", "feasible", "infeasible", "no solution" */
+	char *exact_status;       /* owned: "optimal", "feasible", "infeasible", "no solution" */
 	double exact_objective;   /* cost of the placement kept (INFINITY: none) */
 	double exact_heuristic;   /* cost of the heuristic's (INFINITY: it left a replica out) */
 	double exact_bound, exact_gap, exact_seconds;
 	int exact_replaced;       /* the MILP's placement replaced the heuristic's */
-	struct plan_absorbed *absorbed; /* optional; NULL when none */
+	struct plan_absorbed *absorbed; /* owned, optional; NULL when none */
 	size_t nabsorbed;
 };
 
@@ -86,9 +88,9 @@ struct plan_wave {
  * (never less than its guarantee). */
 struct plan_reduction {
 	size_t wave;        /* 1-based */
-	char *component;
+	char *component;    /* owned */
 	size_t replica;
-	char *partition;
+	char *partition;    /* owned */
 	int resource;
 	double wanted, granted; /* the allocation at the confidence, and what it got */
 };
@@ -98,7 +100,7 @@ struct plan_reduction {
 struct plan_rollback_check {
 	int checked, fits;
 	double overload_prob;  /* the largest over partitions, resources and steps */
-	char *partition;       /* where it is tightest, or NULL */
+	char *partition;       /* owned: where it is tightest, or NULL */
 	int resource;
 	int64_t at;
 	double bound, capacity; /* the total at the confidence there, and the capacity */
@@ -115,66 +117,66 @@ struct plan_step {
 	size_t wave;        /* 1-based */
 	char *action;       /* owned; a name of plans/steps.h */
 	int act;            /* enum plan_action of action, resolved when the step is built or read */
-	char *partition;    /* or NULL */
-	char *component;    /* or NULL */
+	char *partition;    /* owned, or NULL */
+	char *component;    /* owned, or NULL */
 	size_t replica;
-	char *target;       /* partition the action moves to, or NULL */
+	char *target;       /* owned: partition the action moves to, or NULL */
 	int64_t timeout;    /* seconds */
 };
 
 struct plan_forecast_summary {
-	char *component;
+	char *component;    /* owned */
 	int resource;
-	char *model;
+	char *model;        /* owned */
 	double p50_peak, p95_peak; /* over the window, whole component */
 };
 
 struct plan_shortfall {
 	size_t wave;        /* 0: the whole window (timing) */
-	char *partition, *component; /* or NULL */
+	char *partition, *component; /* owned, or NULL */
 	int resource;       /* -1 for timing */
 	double demand, capacity, missing;
 	int64_t at;
-	char *advice;
+	char *advice;       /* owned, or NULL */
 };
 
 struct plan {
 	int format_version;
-	char *tool_version;
+	char *tool_version;         /* owned */
 	int64_t created_at, expires_at;
 	char digest[65];            /* over all inputs' hashes */
 	char lineage[37];           /* plan store lineage of the schedule, "" without a store */
 	int64_t serial;             /* plan store serial in that lineage, 0 without a store */
-	struct plan_input *inputs;
+	struct plan_input *inputs;  /* owned */
 	size_t ninputs;
 
-	char *schedule_name, *timezone;
+	char *schedule_name, *timezone; /* owned */
 	int64_t window_start, window_end, cutoff_at, step;
 	double confidence[ADP_RES_COUNT];
 	size_t max_concurrency;
 
-	char *model;
+	char *model;                /* owned */
 	int64_t period;
 	size_t scenarios;
-	struct plan_forecast_summary *forecast;
+	struct plan_forecast_summary *forecast; /* owned */
 	size_t nforecast;
 
-	struct plan_partition *partitions;
+	struct plan_partition *partitions; /* owned */
 	size_t npartitions;
-	struct plan_wave *waves;
+	struct plan_wave *waves;    /* owned */
 	size_t nwaves;
 	int64_t margin;             /* cutoff minus the last wave's end */
 
-	struct plan_step *steps, *rollback;
+	struct plan_step *steps, *rollback; /* owned */
 	size_t nsteps, nrollback;
 
-	struct plan_shortfall *shortfalls; /* non-empty: infeasible */
+	struct plan_shortfall *shortfalls; /* owned; non-empty: infeasible */
 	size_t nshortfalls;
-	char **risks;
+	char **risks;               /* owned, and each line */
 	size_t nrisks;
 
 	/* Optional fields (absent in older plans). */
-	struct plan_reduction *reductions;
+	struct plan_reduction *reductions; /* owned */
 	size_t nreductions;
 	struct plan_rollback_check rollback_check;
 	struct plan_cost cost;
@@ -182,7 +184,10 @@ struct plan {
 	size_t start_candidates;   /* how many starts were compared */
 };
 
+/* Frees everything p owns and zeroes it; NULL-safe. */
 void plan_release(struct plan *p);
+/* Frees n steps, what they own and the array; NULL-safe. */
+void plan_steps_free(struct plan_step *s, size_t n);
 /* Frees what one wave owns (its offline list too) and zeroes it; NULL-safe. */
 void plan_wave_release(struct plan_wave *w);
 
@@ -201,8 +206,8 @@ int plan_seal(json_t *root, char out[65]);
 /* Serialises and writes atomically (temporary file, fsync, rename). */
 int plan_write(const struct plan *p, const char *path);
 
-/* Parses and validates a plan document; errors name file, line and JSON
- * path. name is used in messages. */
+/* Parses and validates a plan document (borrowed); errors name file,
+ * line and JSON path. *out is written only on success and owns copies. */
 struct adp_json_doc;
 int plan_from_doc(struct plan *out, const struct adp_json_doc *d);
 

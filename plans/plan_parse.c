@@ -2,6 +2,7 @@
  * range and every name for consistency, so a hand-edited or truncated
  * plan is refused with the line and JSON path at fault. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,61 +125,100 @@ static int check_partition(const struct adp_json_doc *d, const struct plan *p, c
 	return adp_json_fail(d, sub, "partition '%s' is not among the plan's partitions", name);
 }
 
-static int parse_steps(const struct adp_json_doc *d, json_t *root, const char *key,
-		       struct plan *p, struct plan_step **out, size_t *nout)
+/* Calls fn on each element of the array a (at jpath.key), counting it in
+ * *n first so that a failure leaves it to be released; every element must
+ * be an object. */
+static int parse_objects(const struct adp_json_doc *d, json_t *a, const char *jpath, const char *key, size_t *n,
+			 int (*fn)(const struct adp_json_doc *d, json_t *x, const char *jpath, size_t i, void *arg),
+			 void *arg)
 {
-	json_t *a, *o;
+	json_t *x;
 	size_t i;
 	int rc;
 
-	if ((rc = get_array(d, root, "", key, &a)))
-		return rc;
-	if (json_array_size(a) && !(*out = calloc(json_array_size(a), sizeof(**out))))
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	json_array_foreach(a, i, o) {
-		struct plan_step *s = &(*out)[i];
-		char jpath[PATH_MAX_LEN];
-		double timeout;
+	json_array_foreach(a, i, x) {
+		char sub[PATH_MAX_LEN];
 
-		snprintf(jpath, sizeof(jpath), "%s[%zu]", key, i);
-		(*nout)++;
-		if (!json_is_object(o))
-			return adp_json_fail(d, jpath, "expected an object");
-		if ((rc = get_size(d, o, jpath, "id", 1e9, &s->id)) ||
-		    (rc = get_size(d, o, jpath, "wave", (double)p->nwaves, &s->wave)) ||
-		    (rc = dupstr(d, o, jpath, "action", 1, &s->action)) ||
-		    (rc = dupstr(d, o, jpath, "partition", 0, &s->partition)) ||
-		    (rc = dupstr(d, o, jpath, "component", 0, &s->component)) ||
-		    (rc = dupstr(d, o, jpath, "target", 0, &s->target)) ||
-		    (rc = adp_json_number(d, o, jpath, "timeout", 1, 0, 7 * 86400, &timeout)))
+		snprintf(sub, sizeof(sub), "%s%s%s[%zu]", jpath, *jpath ? "." : "", key, i);
+		(*n)++;
+		if (!json_is_object(x))
+			return adp_json_fail(d, sub, "expected an object");
+		if ((rc = fn(d, x, sub, i, arg)))
 			return rc;
-		s->timeout = (int64_t)timeout;
-		/* apply runs these: a step it has no meaning for, or outside
-		 * every wave, must not pass validation. */
-		if ((s->act = plan_action_id(s->action)) < 0) {
-			char sub[PATH_MAX_LEN];
-			snprintf(sub, sizeof(sub), "%s.action", jpath);
-			return adp_json_fail(d, sub, "unknown action '%s'", s->action);
-		}
-		if (s->wave < 1) {
-			char sub[PATH_MAX_LEN];
-			snprintf(sub, sizeof(sub), "%s.wave", jpath);
-			return adp_json_fail(d, sub, "expected a wave from 1 to %zu", p->nwaves);
-		}
-		if (s->component && (rc = get_size(d, o, jpath, "replica", 1e6, &s->replica)))
-			return rc;
-		if ((rc = check_partition(d, p, jpath, "partition", s->partition)) ||
-		    (rc = check_partition(d, p, jpath, "target", s->target)))
-			return rc;
-		if (s->id != i + 1) {
-			char sub[PATH_MAX_LEN];
-			snprintf(sub, sizeof(sub), "%s.id", jpath);
-			return adp_json_fail(d, sub, "expected id %zu: steps are numbered in order from 1", i + 1);
-		}
 	}
 	return 0;
 }
 
+/* Allocates *out for the n elements of an array; NULL for none. */
+#define ALLOC_ITEMS(out, n) (!(n) || ((out) = calloc((n), sizeof(*(out)))))
+
+/* Fails naming jpath.key. */
+static int fail_field(const struct adp_json_doc *d, const char *jpath, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail_field(const struct adp_json_doc *d, const char *jpath, const char *key, const char *fmt, ...)
+{
+	char sub[PATH_MAX_LEN + 32], msg[1024];
+	va_list ap;
+
+	snprintf(sub, sizeof(sub), "%s.%s", jpath, key);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return adp_json_fail(d, sub, "%s", msg);
+}
+
+struct steps_arg {
+	const struct plan *p;  /* borrowed */
+	struct plan_step *s;   /* borrowed: the array being filled */
+};
+
+static int parse_step(const struct adp_json_doc *d, json_t *o, const char *jpath, size_t i, void *arg)
+{
+	const struct plan *p = ((struct steps_arg *)arg)->p;
+	struct plan_step *s = &((struct steps_arg *)arg)->s[i];
+	double timeout;
+	int rc;
+
+	if ((rc = get_size(d, o, jpath, "id", 1e9, &s->id)) ||
+	    (rc = get_size(d, o, jpath, "wave", (double)p->nwaves, &s->wave)) ||
+	    (rc = dupstr(d, o, jpath, "action", 1, &s->action)) ||
+	    (rc = dupstr(d, o, jpath, "partition", 0, &s->partition)) ||
+	    (rc = dupstr(d, o, jpath, "component", 0, &s->component)) ||
+	    (rc = dupstr(d, o, jpath, "target", 0, &s->target)) ||
+	    (rc = adp_json_number(d, o, jpath, "timeout", 1, 0, 7 * 86400, &timeout)))
+		return rc;
+	s->timeout = (int64_t)timeout;
+	/* apply runs these: a step it has no meaning for, or outside
+	 * every wave, must not pass validation. */
+	if ((s->act = plan_action_id(s->action)) < 0)
+		return fail_field(d, jpath, "action", "unknown action '%s'", s->action);
+	if (s->wave < 1)
+		return fail_field(d, jpath, "wave", "expected a wave from 1 to %zu", p->nwaves);
+	if (s->component && (rc = get_size(d, o, jpath, "replica", 1e6, &s->replica)))
+		return rc;
+	if ((rc = check_partition(d, p, jpath, "partition", s->partition)) ||
+	    (rc = check_partition(d, p, jpath, "target", s->target)))
+		return rc;
+	if (s->id != i + 1)
+		return fail_field(d, jpath, "id", "expected id %zu: steps are numbered in order from 1", i + 1);
+	return 0;
+}
+
+static int parse_steps(const struct adp_json_doc *d, json_t *root, const char *key,
+		       struct plan *p, struct plan_step **out, size_t *nout)
+{
+	struct steps_arg arg = { p, NULL };
+	json_t *a;
+	int rc;
+
+	if ((rc = get_array(d, root, "", key, &a)))
+		return rc;
+	if (!ALLOC_ITEMS(*out, json_array_size(a)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	arg.s = *out;
+	return parse_objects(d, a, "", key, nout, parse_step, &arg);
+}
 /* The optional "exact" object of a wave (plan --exact); a null number is
  * unknown (infinite; minus infinity for the bound). */
 static int parse_exact(const struct adp_json_doc *d, json_t *o, const char *jpath, struct plan_wave *w)
@@ -257,23 +297,146 @@ static int parse_band(const struct adp_json_doc *d, json_t *x, const char *jpath
 	return 0;
 }
 
-static int parse_wave(const struct adp_json_doc *d, json_t *o, const char *jpath, struct plan *p,
-		      struct plan_wave *w)
+struct wave_arg {
+	const struct plan *p;  /* borrowed */
+	struct plan_wave *w;   /* borrowed: the wave being filled */
+};
+
+static int parse_placement(const struct adp_json_doc *d, json_t *x, const char *sub, size_t j, void *arg)
+{
+	const struct plan *p = ((struct wave_arg *)arg)->p;
+	struct plan_wave *w = ((struct wave_arg *)arg)->w;
+	struct plan_placement *pl = &w->placements[j];
+	double tier;
+	json_t *from;
+	size_t k;
+	int rc;
+
+	if ((rc = dupstr(d, x, sub, "component", 1, &pl->component)) ||
+	    (rc = get_size(d, x, sub, "replica", 1e6, &pl->replica)) ||
+	    (rc = adp_json_number(d, x, sub, "tier", 1, 0, 9, &tier)) ||
+	    (rc = dupstr(d, x, sub, "partition", 1, &pl->partition)) ||
+	    (rc = get_res(d, x, sub, "allocation", pl->alloc)) ||
+	    (rc = get_res(d, x, sub, "p50_peak", pl->p50_peak)) ||
+	    (rc = get_res(d, x, sub, "p95_peak", pl->p95_peak)))
+		return rc;
+	pl->tier = (int)tier;
+	if (json_object_get(x, "band") && (rc = parse_band(d, x, sub, pl)))
+		return rc;
+	from = json_object_get(x, "from");
+	if (from && !json_is_null(from) && (rc = dupstr(d, x, sub, "from", 1, &pl->from)))
+		return rc;
+	if ((rc = check_partition(d, p, sub, "partition", pl->partition)) ||
+	    (rc = check_partition(d, p, sub, "from", pl->from)))
+		return rc;
+	for (k = 0; k < w->noffline; k++)
+		if (!strcmp(w->offline[k], pl->partition))
+			return fail_field(d, sub, "partition", "partition '%s' is offline in this wave", pl->partition);
+	return 0;
+}
+
+/* An optional per-step array of a utilisation entry: n numbers from 0
+ * to hi, none above limit (+1e-12). */
+struct per_step {
+	const char *key, *what, *range;
+	double hi;
+};
+
+static const struct per_step at_confidence = { "at_confidence", "numbers", "expected a number at least 0", INFINITY };
+static const struct per_step overload_by_step = { "overload_by_step", "probabilities",
+						   "expected a probability from 0 to 1", 1 };
+
+static int parse_per_step(const struct adp_json_doc *d, json_t *x, const char *sub, const struct per_step *ps,
+			  size_t n, double limit, double **out)
+{
+	char e[PATH_MAX_LEN + 32];
+	json_t *v = json_object_get(x, ps->key), *b;
+	size_t k;
+
+	if (!v)
+		return 0;
+	snprintf(e, sizeof(e), "%s.%s", sub, ps->key);
+	if (!json_is_array(v) || json_array_size(v) != n)
+		return adp_json_fail(d, e, "expected an array of %zu %s, one per step of p50", n, ps->what);
+	if (!(*out = calloc(n + 1, sizeof(double))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	json_array_foreach(v, k, b) {
+		snprintf(e, sizeof(e), "%s.%s[%zu]", sub, ps->key, k);
+		if (!json_is_number(b) || json_number_value(b) < 0 || json_number_value(b) > ps->hi)
+			return adp_json_fail(d, e, "%s", ps->range);
+		(*out)[k] = json_number_value(b);
+		if ((*out)[k] > limit + 1e-12)
+			return adp_json_fail(d, e, "exceeds the overload_probability %g", limit);
+	}
+	return 0;
+}
+
+static int parse_usage(const struct adp_json_doc *d, json_t *x, const char *sub, size_t j, void *arg)
+{
+	const struct plan *p = ((struct wave_arg *)arg)->p;
+	struct plan_usage *u = &((struct wave_arg *)arg)->w->usage[j];
+	json_t *p50, *p95, *v;
+	size_t k;
+	int rc;
+
+	if ((rc = dupstr(d, x, sub, "partition", 1, &u->partition)) ||
+	    (rc = get_resource(d, x, sub, &u->resource)) ||
+	    (rc = adp_json_number(d, x, sub, "capacity", 1, 0, 1e300, &u->capacity)) ||
+	    (rc = adp_json_number(d, x, sub, "overload_probability", 1, 0, 1, &u->overload_prob)) ||
+	    (rc = adp_json_number(d, x, sub, "headroom", 1, -1e300, 1e300, &u->headroom)) ||
+	    (rc = get_array(d, x, sub, "p50", &p50)) || (rc = get_array(d, x, sub, "p95", &p95)) ||
+	    (rc = check_partition(d, p, sub, "partition", u->partition)))
+		return rc;
+	if (json_array_size(p50) != json_array_size(p95))
+		return fail_field(d, sub, "p95", "has %zu steps, p50 has %zu", json_array_size(p95), json_array_size(p50));
+	u->nsteps = json_array_size(p50);
+	u->p50 = calloc(u->nsteps + 1, sizeof(double));
+	u->p95 = calloc(u->nsteps + 1, sizeof(double));
+	if (!u->p50 || !u->p95)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	json_array_foreach(p50, k, v) {
+		if (!json_is_number(v) || !json_is_number(json_array_get(p95, k))) {
+			char e[PATH_MAX_LEN + 32];
+			snprintf(e, sizeof(e), "%s.p50[%zu]", sub, k);
+			return adp_json_fail(d, e, "expected numbers in p50 and p95");
+		}
+		u->p50[k] = json_number_value(v);
+		u->p95[k] = json_number_value(json_array_get(p95, k));
+	}
+	/* Optional: per step, the total at the plan's confidence, and the
+	 * share of scenarios over capacity. */
+	if ((rc = parse_per_step(d, x, sub, &at_confidence, u->nsteps, INFINITY, &u->bound)))
+		return rc;
+	return parse_per_step(d, x, sub, &overload_by_step, u->nsteps, u->overload_prob, &u->prob);
+}
+
+static int parse_absorbed(const struct adp_json_doc *d, json_t *x, const char *sub, size_t j, void *arg)
+{
+	const struct plan *p = ((struct wave_arg *)arg)->p;
+	struct plan_wave *w = ((struct wave_arg *)arg)->w;
+	struct plan_absorbed *ab = &w->absorbed[j];
+	size_t k;
+	int rc, off = 0;
+
+	if ((rc = dupstr(d, x, sub, "component", 1, &ab->component)) ||
+	    (rc = get_size(d, x, sub, "replica", 1e6, &ab->replica)) ||
+	    (rc = dupstr(d, x, sub, "partition", 1, &ab->partition)) ||
+	    (rc = check_partition(d, p, sub, "partition", ab->partition)))
+		return rc;
+	for (k = 0; k < w->noffline; k++)
+		off |= !strcmp(w->offline[k], ab->partition);
+	if (!off)
+		return fail_field(d, sub, "partition", "an absorbed replica's partition must be offline in its wave");
+	return 0;
+}
+
+static int parse_offline(const struct adp_json_doc *d, json_t *o, const char *jpath, const struct plan *p,
+			 struct plan_wave *w)
 {
 	json_t *a, *x;
 	size_t j;
 	int rc;
 
-	if (!json_is_object(o))
-		return adp_json_fail(d, jpath, "expected an object");
-	if ((rc = adp_json_time(d, o, jpath, "start", 1, NULL, &w->start)) ||
-	    (rc = adp_json_time(d, o, jpath, "end", 1, NULL, &w->end)))
-		return rc;
-	if (w->end <= w->start || w->start < p->window_start || w->end > p->window_end) {
-		char sub[PATH_MAX_LEN];
-		snprintf(sub, sizeof(sub), "%s.end", jpath);
-		return adp_json_fail(d, sub, "the wave must end after it starts, inside the window");
-	}
 	if ((rc = get_array(d, o, jpath, "offline", &a)))
 		return rc;
 	if (!(w->offline = calloc(json_array_size(a) + 1, sizeof(*w->offline))))
@@ -288,201 +451,81 @@ static int parse_wave(const struct adp_json_doc *d, json_t *o, const char *jpath
 			return adp_error_set(ADP_ENOMEM, "out of memory");
 		w->noffline++;
 	}
-	if ((rc = get_array(d, o, jpath, "placements", &a)))
+	return 0;
+}
+
+static int parse_wave(const struct adp_json_doc *d, json_t *o, const char *jpath, struct plan *p,
+		      struct plan_wave *w)
+{
+	struct wave_arg arg = { p, w };
+	json_t *a;
+	int rc;
+
+	if (!json_is_object(o))
+		return adp_json_fail(d, jpath, "expected an object");
+	if ((rc = adp_json_time(d, o, jpath, "start", 1, NULL, &w->start)) ||
+	    (rc = adp_json_time(d, o, jpath, "end", 1, NULL, &w->end)))
 		return rc;
-	if (json_array_size(a) && !(w->placements = calloc(json_array_size(a), sizeof(*w->placements))))
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	json_array_foreach(a, j, x) {
-		struct plan_placement *pl = &w->placements[j];
-		char sub[PATH_MAX_LEN];
-		double tier;
-		json_t *from;
-		size_t k;
-
-		snprintf(sub, sizeof(sub), "%s.placements[%zu]", jpath, j);
-		w->nplacements++;
-		if (!json_is_object(x))
-			return adp_json_fail(d, sub, "expected an object");
-		if ((rc = dupstr(d, x, sub, "component", 1, &pl->component)) ||
-		    (rc = get_size(d, x, sub, "replica", 1e6, &pl->replica)) ||
-		    (rc = adp_json_number(d, x, sub, "tier", 1, 0, 9, &tier)) ||
-		    (rc = dupstr(d, x, sub, "partition", 1, &pl->partition)) ||
-		    (rc = get_res(d, x, sub, "allocation", pl->alloc)) ||
-		    (rc = get_res(d, x, sub, "p50_peak", pl->p50_peak)) ||
-		    (rc = get_res(d, x, sub, "p95_peak", pl->p95_peak)))
-			return rc;
-		pl->tier = (int)tier;
-		if (json_object_get(x, "band") && (rc = parse_band(d, x, sub, pl)))
-			return rc;
-		from = json_object_get(x, "from");
-		if (from && !json_is_null(from) && (rc = dupstr(d, x, sub, "from", 1, &pl->from)))
-			return rc;
-		if ((rc = check_partition(d, p, sub, "partition", pl->partition)) ||
-		    (rc = check_partition(d, p, sub, "from", pl->from)))
-			return rc;
-		for (k = 0; k < w->noffline; k++) {
-			if (!strcmp(w->offline[k], pl->partition)) {
-				char e[PATH_MAX_LEN + 16];
-				snprintf(e, sizeof(e), "%s.partition", sub);
-				return adp_json_fail(d, e, "partition '%s' is offline in this wave", pl->partition);
-			}
-		}
-	}
-	if ((rc = get_array(d, o, jpath, "utilisation", &a)))
+	if (w->end <= w->start || w->start < p->window_start || w->end > p->window_end)
+		return fail_field(d, jpath, "end", "the wave must end after it starts, inside the window");
+	if ((rc = parse_offline(d, o, jpath, p, w)) || (rc = get_array(d, o, jpath, "placements", &a)))
 		return rc;
-	if (json_array_size(a) && !(w->usage = calloc(json_array_size(a), sizeof(*w->usage))))
+	if (!ALLOC_ITEMS(w->placements, json_array_size(a)))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
-	json_array_foreach(a, j, x) {
-		struct plan_usage *u = &w->usage[j];
-		char sub[PATH_MAX_LEN];
-		json_t *p50, *p95, *v;
-		size_t k;
-
-		snprintf(sub, sizeof(sub), "%s.utilisation[%zu]", jpath, j);
-		w->nusage++;
-		if (!json_is_object(x))
-			return adp_json_fail(d, sub, "expected an object");
-		if ((rc = dupstr(d, x, sub, "partition", 1, &u->partition)) ||
-		    (rc = get_resource(d, x, sub, &u->resource)) ||
-		    (rc = adp_json_number(d, x, sub, "capacity", 1, 0, 1e300, &u->capacity)) ||
-		    (rc = adp_json_number(d, x, sub, "overload_probability", 1, 0, 1, &u->overload_prob)) ||
-		    (rc = adp_json_number(d, x, sub, "headroom", 1, -1e300, 1e300, &u->headroom)) ||
-		    (rc = get_array(d, x, sub, "p50", &p50)) || (rc = get_array(d, x, sub, "p95", &p95)) ||
-		    (rc = check_partition(d, p, sub, "partition", u->partition)))
-			return rc;
-		if (json_array_size(p50) != json_array_size(p95)) {
-			char e[PATH_MAX_LEN + 8];
-			snprintf(e, sizeof(e), "%s.p95", sub);
-			return adp_json_fail(d, e, "has %zu steps, p50 has %zu", json_array_size(p95), json_array_size(p50));
-		}
-		u->nsteps = json_array_size(p50);
-		u->p50 = calloc(u->nsteps + 1, sizeof(double));
-		u->p95 = calloc(u->nsteps + 1, sizeof(double));
-		if (!u->p50 || !u->p95)
-			return adp_error_set(ADP_ENOMEM, "out of memory");
-		json_array_foreach(p50, k, v) {
-			if (!json_is_number(v) || !json_is_number(json_array_get(p95, k))) {
-				char e[PATH_MAX_LEN + 32];
-				snprintf(e, sizeof(e), "%s.p50[%zu]", sub, k);
-				return adp_json_fail(d, e, "expected numbers in p50 and p95");
-			}
-			u->p50[k] = json_number_value(v);
-			u->p95[k] = json_number_value(json_array_get(p95, k));
-		}
-		if ((v = json_object_get(x, "at_confidence"))) {
-			/* Optional: per step, the total at the plan's confidence. */
-			char e[PATH_MAX_LEN + 32];
-			json_t *b;
-
-			snprintf(e, sizeof(e), "%s.at_confidence", sub);
-			if (!json_is_array(v) || json_array_size(v) != u->nsteps)
-				return adp_json_fail(d, e, "expected an array of %zu numbers, one per step of p50", u->nsteps);
-			if (!(u->bound = calloc(u->nsteps + 1, sizeof(double))))
-				return adp_error_set(ADP_ENOMEM, "out of memory");
-			json_array_foreach(v, k, b) {
-				if (!json_is_number(b) || json_number_value(b) < 0) {
-					snprintf(e, sizeof(e), "%s.at_confidence[%zu]", sub, k);
-					return adp_json_fail(d, e, "expected a number at least 0");
-				}
-				u->bound[k] = json_number_value(b);
-			}
-		}
-		if ((v = json_object_get(x, "overload_by_step"))) {
-			/* Optional: per step, the share of scenarios over capacity. */
-			char e[PATH_MAX_LEN + 32];
-			json_t *b;
-
-			snprintf(e, sizeof(e), "%s.overload_by_step", sub);
-			if (!json_is_array(v) || json_array_size(v) != u->nsteps)
-				return adp_json_fail(d, e, "expected an array of %zu probabilities, one per step of p50", u->nsteps);
-			if (!(u->prob = calloc(u->nsteps + 1, sizeof(double))))
-				return adp_error_set(ADP_ENOMEM, "out of memory");
-			json_array_foreach(v, k, b) {
-				if (!json_is_number(b) || json_number_value(b) < 0 || json_number_value(b) > 1) {
-					snprintf(e, sizeof(e), "%s.overload_by_step[%zu]", sub, k);
-					return adp_json_fail(d, e, "expected a probability from 0 to 1");
-				}
-				u->prob[k] = json_number_value(b);
-				if (u->prob[k] > u->overload_prob + 1e-12) {
-					snprintf(e, sizeof(e), "%s.overload_by_step[%zu]", sub, k);
-					return adp_json_fail(d, e, "exceeds the overload_probability %g", u->overload_prob);
-				}
-			}
-		}
-	}
-	if ((a = json_object_get(o, "absorbed"))) {
+	if ((rc = parse_objects(d, a, jpath, "placements", &w->nplacements, parse_placement, &arg)) ||
+	    (rc = get_array(d, o, jpath, "utilisation", &a)))
+		return rc;
+	if (!ALLOC_ITEMS(w->usage, json_array_size(a)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if ((rc = parse_objects(d, a, jpath, "utilisation", &w->nusage, parse_usage, &arg)))
+		return rc;
+	if (json_object_get(o, "absorbed")) {
 		/* Optional: replicas that stop with their offline home. */
-		char sub[PATH_MAX_LEN];
-
-		snprintf(sub, sizeof(sub), "%s.absorbed", jpath);
-		if (!json_is_array(a))
-			return adp_json_fail(d, sub, "expected an array");
-		if (json_array_size(a) && !(w->absorbed = calloc(json_array_size(a), sizeof(*w->absorbed))))
+		if ((rc = get_array(d, o, jpath, "absorbed", &a)))
+			return rc;
+		if (!ALLOC_ITEMS(w->absorbed, json_array_size(a)))
 			return adp_error_set(ADP_ENOMEM, "out of memory");
-		json_array_foreach(a, j, x) {
-			struct plan_absorbed *ab = &w->absorbed[j];
-			size_t k;
-			int off = 0;
-
-			snprintf(sub, sizeof(sub), "%s.absorbed[%zu]", jpath, j);
-			w->nabsorbed++;
-			if (!json_is_object(x))
-				return adp_json_fail(d, sub, "expected an object");
-			if ((rc = dupstr(d, x, sub, "component", 1, &ab->component)) ||
-			    (rc = get_size(d, x, sub, "replica", 1e6, &ab->replica)) ||
-			    (rc = dupstr(d, x, sub, "partition", 1, &ab->partition)) ||
-			    (rc = check_partition(d, p, sub, "partition", ab->partition)))
-				return rc;
-			for (k = 0; k < w->noffline; k++)
-				off |= !strcmp(w->offline[k], ab->partition);
-			if (!off) {
-				char e[PATH_MAX_LEN + 16];
-				snprintf(e, sizeof(e), "%s.partition", sub);
-				return adp_json_fail(d, e, "an absorbed replica's partition must be offline in its wave");
-			}
-		}
+		if ((rc = parse_objects(d, a, jpath, "absorbed", &w->nabsorbed, parse_absorbed, &arg)))
+			return rc;
 	}
 	return parse_exact(d, o, jpath, w);
+}
+
+static int parse_reduction(const struct adp_json_doc *d, json_t *x, const char *jpath, size_t i, void *arg)
+{
+	const struct plan *p = arg;
+	struct plan_reduction *r = &p->reductions[i];
+	int rc;
+
+	if ((rc = get_size(d, x, jpath, "wave", 1e6, &r->wave)) ||
+	    (rc = dupstr(d, x, jpath, "component", 1, &r->component)) ||
+	    (rc = get_size(d, x, jpath, "replica", 1e6, &r->replica)) ||
+	    (rc = dupstr(d, x, jpath, "partition", 1, &r->partition)) ||
+	    (rc = check_partition(d, p, jpath, "partition", r->partition)) ||
+	    (rc = get_resource(d, x, jpath, &r->resource)) ||
+	    (rc = adp_json_number(d, x, jpath, "wanted", 1, 0, 1e300, &r->wanted)) ||
+	    (rc = adp_json_number(d, x, jpath, "granted", 1, 0, 1e300, &r->granted)))
+		return rc;
+	if (r->wave < 1 || r->wave > p->nwaves)
+		return adp_json_fail(d, jpath, "wave %zu is not one of the plan's %zu waves", r->wave, p->nwaves);
+	if (r->granted > r->wanted)
+		return fail_field(d, jpath, "granted", "a reduction grants at most what was wanted");
+	return 0;
 }
 
 /* reductions, rollback_check, cost and start_choice: absent in older plans. */
 static int parse_optional(const struct adp_json_doc *d, json_t *root, struct plan *p)
 {
 	json_t *a, *x;
-	size_t i;
 	int rc;
 
-	if ((a = json_object_get(root, "reductions"))) {
-		if (!json_is_array(a))
-			return adp_json_fail(d, "reductions", "expected an array");
-		if (json_array_size(a) && !(p->reductions = calloc(json_array_size(a), sizeof(*p->reductions))))
+	if (json_object_get(root, "reductions")) {
+		if ((rc = get_array(d, root, "", "reductions", &a)))
+			return rc;
+		if (!ALLOC_ITEMS(p->reductions, json_array_size(a)))
 			return adp_error_set(ADP_ENOMEM, "out of memory");
-		json_array_foreach(a, i, x) {
-			struct plan_reduction *r = &p->reductions[i];
-			char jpath[64];
-
-			snprintf(jpath, sizeof(jpath), "reductions[%zu]", i);
-			p->nreductions++;
-			if (!json_is_object(x))
-				return adp_json_fail(d, jpath, "expected an object");
-			if ((rc = get_size(d, x, jpath, "wave", 1e6, &r->wave)) ||
-			    (rc = dupstr(d, x, jpath, "component", 1, &r->component)) ||
-			    (rc = get_size(d, x, jpath, "replica", 1e6, &r->replica)) ||
-			    (rc = dupstr(d, x, jpath, "partition", 1, &r->partition)) ||
-			    (rc = check_partition(d, p, jpath, "partition", r->partition)) ||
-			    (rc = get_resource(d, x, jpath, &r->resource)) ||
-			    (rc = adp_json_number(d, x, jpath, "wanted", 1, 0, 1e300, &r->wanted)) ||
-			    (rc = adp_json_number(d, x, jpath, "granted", 1, 0, 1e300, &r->granted)))
-				return rc;
-			if (r->wave < 1 || r->wave > p->nwaves)
-				return adp_json_fail(d, jpath, "wave %zu is not one of the plan's %zu waves", r->wave,
-						     p->nwaves);
-			if (r->granted > r->wanted) {
-				char e[80];
-				snprintf(e, sizeof(e), "%s.granted", jpath);
-				return adp_json_fail(d, e, "a reduction grants at most what was wanted");
-			}
-		}
+		if ((rc = parse_objects(d, a, "", "reductions", &p->nreductions, parse_reduction, p)))
+			return rc;
 	}
 	if ((x = json_object_get(root, "rollback_check"))) {
 		struct plan_rollback_check *r = &p->rollback_check;
@@ -530,87 +573,233 @@ static int parse_optional(const struct adp_json_doc *d, json_t *root, struct pla
 	return 0;
 }
 
+/* A hex string of n lowercase digits (and dashes where allowed). */
+static int is_hex(const char *s, size_t n, const char *digits)
+{
+	return strlen(s) == n && strspn(s, digits) == n;
+}
+
+/* The format version, the tool, the times, the digest and the store's
+ * lineage. */
+static int parse_header(const struct adp_json_doc *d, json_t *root, struct plan *p)
+{
+	const char *dg, *lin;
+	double version, serial;
+	int rc;
+
+	if ((rc = adp_json_number(d, root, "", "format_version", 1, 0, 1e9, &version)))
+		return rc;
+	if (version != PLAN_FORMAT_VERSION)
+		return adp_json_fail(d, "format_version",
+				     "unsupported plan format %g: this version reads format %d; re-create the plan with this version",
+				     version, PLAN_FORMAT_VERSION);
+	p->format_version = PLAN_FORMAT_VERSION;
+	if ((rc = dupstr(d, root, "", "tool", 1, &p->tool_version)) ||
+	    (rc = adp_json_time(d, root, "", "created_at", 1, NULL, &p->created_at)) ||
+	    (rc = adp_json_time(d, root, "", "expires_at", 1, NULL, &p->expires_at)) ||
+	    (rc = adp_json_string(d, root, "", "digest", 1, &dg)))
+		return rc;
+	if (!is_hex(dg, 64, "0123456789abcdef"))
+		return adp_json_fail(d, "digest", "expected 64 lowercase hex digits");
+	memcpy(p->digest, dg, 65);
+	if (!json_object_get(root, "lineage") && !json_object_get(root, "serial"))
+		return 0;
+	/* Optional, set by a plan store: both or neither. */
+	if ((rc = adp_json_string(d, root, "", "lineage", 1, &lin)) ||
+	    (rc = adp_json_number(d, root, "", "serial", 1, 1, 9007199254740992.0, &serial)))
+		return rc;
+	if (!is_hex(lin, 36, "0123456789abcdef-"))
+		return adp_json_fail(d, "lineage", "expected a 36-character lowercase UUID");
+	memcpy(p->lineage, lin, 37);
+	p->serial = (int64_t)serial;
+	return 0;
+}
+
+static int parse_input(const struct adp_json_doc *d, json_t *x, const char *jpath, size_t i, void *arg)
+{
+	struct plan_input *in = &((struct plan *)arg)->inputs[i];
+	const char *h;
+	int rc;
+
+	if ((rc = dupstr(d, x, jpath, "kind", 1, &in->kind)) || (rc = dupstr(d, x, jpath, "path", 1, &in->path)) ||
+	    (rc = adp_json_string(d, x, jpath, "sha256", 1, &h)))
+		return rc;
+	if (!is_hex(h, 64, "0123456789abcdef"))
+		return fail_field(d, jpath, "sha256", "expected 64 lowercase hex digits");
+	memcpy(in->sha256, h, 65);
+	return 0;
+}
+
+/* The inputs, which the digest must cover. */
+static int parse_inputs(const struct adp_json_doc *d, json_t *root, struct plan *p)
+{
+	char check[65];
+	json_t *a;
+	int rc;
+
+	if ((rc = get_array(d, root, "", "inputs", &a)))
+		return rc;
+	if (!ALLOC_ITEMS(p->inputs, json_array_size(a)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if ((rc = parse_objects(d, a, "", "inputs", &p->ninputs, parse_input, p)))
+		return rc;
+	plan_digest(p, check);
+	if (strcmp(check, p->digest))
+		return adp_json_fail(d, "digest", "does not match the inputs listed: the plan was edited");
+	return 0;
+}
+
+static int parse_schedule(const struct adp_json_doc *d, json_t *root, struct plan *p)
+{
+	json_t *o, *c;
+	double conc;
+	int rc, r;
+
+	if ((rc = get_object(d, root, "", "schedule", &o)) ||
+	    (rc = dupstr(d, o, "schedule", "name", 1, &p->schedule_name)) ||
+	    (rc = adp_json_time(d, o, "schedule", "window_start", 1, NULL, &p->window_start)) ||
+	    (rc = adp_json_time(d, o, "schedule", "window_end", 1, NULL, &p->window_end)) ||
+	    (rc = adp_json_time(d, o, "schedule", "cutoff_at", 1, NULL, &p->cutoff_at)) ||
+	    (rc = dupstr(d, o, "schedule", "timezone", 1, &p->timezone)) ||
+	    (rc = adp_json_duration(d, o, "schedule", "step", 1, &p->step)) ||
+	    (rc = adp_json_number(d, o, "schedule", "max_concurrency", 1, 1, 1e6, &conc)))
+		return rc;
+	p->max_concurrency = (size_t)conc;
+	if ((rc = get_object(d, o, "schedule", "confidence", &c)))
+		return rc;
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		if ((rc = adp_json_number(d, c, "schedule.confidence", adp_resource_name(r), 1, 0, 1, &p->confidence[r])))
+			return rc;
+	if (p->window_end <= p->window_start || p->cutoff_at > p->window_end || p->cutoff_at < p->window_start)
+		return adp_json_fail(d, "schedule.cutoff_at", "the window and cutoff are inconsistent");
+	return 0;
+}
+
+static int parse_series(const struct adp_json_doc *d, json_t *x, const char *jpath, size_t i, void *arg)
+{
+	struct plan_forecast_summary *f = &((struct plan *)arg)->forecast[i];
+	int rc;
+
+	if ((rc = dupstr(d, x, jpath, "component", 1, &f->component)) ||
+	    (rc = get_resource(d, x, jpath, &f->resource)) || (rc = dupstr(d, x, jpath, "model", 1, &f->model)) ||
+	    (rc = adp_json_number(d, x, jpath, "p50_peak", 1, 0, 1e300, &f->p50_peak)) ||
+	    (rc = adp_json_number(d, x, jpath, "p95_peak", 1, 0, 1e300, &f->p95_peak)))
+		return rc;
+	return 0;
+}
+
+static int parse_forecast(const struct adp_json_doc *d, json_t *root, struct plan *p)
+{
+	json_t *o, *a;
+	int rc;
+
+	if ((rc = get_object(d, root, "", "forecast", &o)) || (rc = dupstr(d, o, "forecast", "model", 1, &p->model)) ||
+	    (rc = adp_json_duration(d, o, "forecast", "period", 1, &p->period)) ||
+	    (rc = get_size(d, o, "forecast", "scenarios", 1e9, &p->scenarios)) ||
+	    (rc = get_array(d, o, "forecast", "series", &a)))
+		return rc;
+	if (!ALLOC_ITEMS(p->forecast, json_array_size(a)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	return parse_objects(d, a, "forecast", "series", &p->nforecast, parse_series, p);
+}
+
+static int parse_partition(const struct adp_json_doc *d, json_t *x, const char *jpath, size_t i, void *arg)
+{
+	struct plan_partition *pt = &((struct plan *)arg)->partitions[i];
+	json_t *u, *zone = json_object_get(x, "zone");
+	int rc;
+
+	if ((rc = dupstr(d, x, jpath, "name", 1, &pt->name)) ||
+	    (json_is_string(zone) && !*json_string_value(zone) ? 0 /* no zone is written as "" */
+								  : (rc = dupstr(d, x, jpath, "zone", 0, &pt->zone))) ||
+	    (rc = get_res(d, x, jpath, "capacity", pt->capacity)))
+		return rc;
+	if (!pt->zone && !(pt->zone = strdup("")))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	u = json_object_get(x, "updated");
+	if (!json_is_boolean(u))
+		return adp_json_fail(d, jpath, "missing boolean field 'updated'");
+	pt->updated = json_is_true(u);
+	return 0;
+}
+
+static int parse_wave_at(const struct adp_json_doc *d, json_t *x, const char *jpath, size_t i, void *arg)
+{
+	struct plan *p = arg;
+	int rc;
+
+	if ((rc = parse_wave(d, x, jpath, p, &p->waves[i])))
+		return rc;
+	if (i && p->waves[i].start < p->waves[i - 1].end)
+		return adp_json_fail(d, jpath, "starts before the previous wave ends");
+	return 0;
+}
+
+/* The partitions, then the waves that name them. */
+static int parse_estate(const struct adp_json_doc *d, json_t *root, struct plan *p)
+{
+	json_t *a;
+	int rc;
+
+	if ((rc = get_array(d, root, "", "partitions", &a)))
+		return rc;
+	if (!ALLOC_ITEMS(p->partitions, json_array_size(a)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if ((rc = parse_objects(d, a, "", "partitions", &p->npartitions, parse_partition, p)) ||
+	    (rc = get_array(d, root, "", "waves", &a)))
+		return rc;
+	if (!ALLOC_ITEMS(p->waves, json_array_size(a)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	return parse_objects(d, a, "", "waves", &p->nwaves, parse_wave_at, p);
+}
+
+static int parse_risks(const struct adp_json_doc *d, json_t *root, struct plan *p)
+{
+	json_t *a, *x;
+	size_t i;
+	int rc;
+
+	if ((rc = get_array(d, root, "", "risks", &a)))
+		return rc;
+	json_array_foreach(a, i, x) {
+		if (!json_is_string(x)) {
+			char jpath[64];
+			snprintf(jpath, sizeof(jpath), "risks[%zu]", i);
+			return adp_json_fail(d, jpath, "expected a string");
+		}
+		if ((rc = plan_add_risk(p, "%s", json_string_value(x))))
+			return rc;
+	}
+	return 0;
+}
+
+/* Last, so that an edit that breaks the document is named by its field;
+ * any other edit (an expiry pushed back, a step cut, a capacity raised)
+ * is caught here. */
+static int check_seal(const struct adp_json_doc *d, json_t *root)
+{
+	const char *seal = json_string_value(json_object_get(root, "seal"));
+	char check[65];
+	int rc;
+
+	if (!seal)
+		return adp_json_fail(d, "seal", "missing: the plan was written by an older version or edited; plan again");
+	if ((rc = plan_seal(root, check)))
+		return rc;
+	if (strcmp(seal, check))
+		return adp_json_fail(d, "seal", "does not match the plan's content: the plan was edited after it was written; plan again");
+	return 0;
+}
+
 int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 {
 	struct plan p = { 0 };
-	json_t *root = d->root, *o, *a, *x;
-	double version, conc;
-	size_t i;
-	int rc, r;
+	json_t *root = d->root, *a;
+	double margin;
+	int rc;
 
-	if ((rc = adp_json_number(d, root, "", "format_version", 1, 0, 1e9, &version)))
+	if ((rc = parse_header(d, root, &p)) || (rc = parse_inputs(d, root, &p)))
 		goto done;
-	if (version != PLAN_FORMAT_VERSION) {
-		rc = adp_json_fail(d, "format_version",
-				   "unsupported plan format %g: this version reads format %d; re-create the plan with this version",
-				   version, PLAN_FORMAT_VERSION);
-		goto done;
-	}
-	p.format_version = PLAN_FORMAT_VERSION;
-	if ((rc = dupstr(d, root, "", "tool", 1, &p.tool_version)) ||
-	    (rc = adp_json_time(d, root, "", "created_at", 1, NULL, &p.created_at)) ||
-	    (rc = adp_json_time(d, root, "", "expires_at", 1, NULL, &p.expires_at)))
-		goto done;
-	{
-		const char *dg;
-		if ((rc = adp_json_string(d, root, "", "digest", 1, &dg)))
-			goto done;
-		if (strlen(dg) != 64 || strspn(dg, "0123456789abcdef") != 64) {
-			rc = adp_json_fail(d, "digest", "expected 64 lowercase hex digits");
-			goto done;
-		}
-		memcpy(p.digest, dg, 65);
-	}
-	if (json_object_get(root, "lineage") || json_object_get(root, "serial")) {
-		/* Optional, set by a plan store: both or neither. */
-		const char *lin;
-		double serial;
-		if ((rc = adp_json_string(d, root, "", "lineage", 1, &lin)) ||
-		    (rc = adp_json_number(d, root, "", "serial", 1, 1, 9007199254740992.0, &serial)))
-			goto done;
-		if (strlen(lin) != 36 || strspn(lin, "0123456789abcdef-") != 36) {
-			rc = adp_json_fail(d, "lineage", "expected a 36-character lowercase UUID");
-			goto done;
-		}
-		memcpy(p.lineage, lin, 37);
-		p.serial = (int64_t)serial;
-	}
-	if ((rc = get_array(d, root, "", "inputs", &a)))
-		goto done;
-	if (json_array_size(a) && !(p.inputs = calloc(json_array_size(a), sizeof(*p.inputs)))) {
-		rc = adp_error_set(ADP_ENOMEM, "out of memory");
-		goto done;
-	}
-	json_array_foreach(a, i, x) {
-		char jpath[64];
-		const char *h;
-
-		snprintf(jpath, sizeof(jpath), "inputs[%zu]", i);
-		p.ninputs++;
-		if (!json_is_object(x)) {
-			rc = adp_json_fail(d, jpath, "expected an object");
-			goto done;
-		}
-		if ((rc = dupstr(d, x, jpath, "kind", 1, &p.inputs[i].kind)) ||
-		    (rc = dupstr(d, x, jpath, "path", 1, &p.inputs[i].path)) ||
-		    (rc = adp_json_string(d, x, jpath, "sha256", 1, &h)))
-			goto done;
-		if (strlen(h) != 64 || strspn(h, "0123456789abcdef") != 64) {
-			char sub[96];
-			snprintf(sub, sizeof(sub), "%s.sha256", jpath);
-			rc = adp_json_fail(d, sub, "expected 64 lowercase hex digits");
-			goto done;
-		}
-		memcpy(p.inputs[i].sha256, h, 65);
-	}
-	{
-		char check[65];
-		plan_digest(&p, check);
-		if (strcmp(check, p.digest)) {
-			rc = adp_json_fail(d, "digest", "does not match the inputs listed: the plan was edited");
-			goto done;
-		}
-	}
 	/* An infeasible plan is refused before its waves are read: the
 	 * planner clips overrunning waves to the window, so they may overlap. */
 	if ((rc = get_array(d, root, "", "shortfalls", &a)))
@@ -620,147 +809,15 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 				   json_array_size(a));
 		goto done;
 	}
-	if ((rc = get_object(d, root, "", "schedule", &o)) ||
-	    (rc = dupstr(d, o, "schedule", "name", 1, &p.schedule_name)) ||
-	    (rc = adp_json_time(d, o, "schedule", "window_start", 1, NULL, &p.window_start)) ||
-	    (rc = adp_json_time(d, o, "schedule", "window_end", 1, NULL, &p.window_end)) ||
-	    (rc = adp_json_time(d, o, "schedule", "cutoff_at", 1, NULL, &p.cutoff_at)) ||
-	    (rc = dupstr(d, o, "schedule", "timezone", 1, &p.timezone)) ||
-	    (rc = adp_json_duration(d, o, "schedule", "step", 1, &p.step)) ||
-	    (rc = adp_json_number(d, o, "schedule", "max_concurrency", 1, 1, 1e6, &conc)))
+	if ((rc = parse_schedule(d, root, &p)) || (rc = parse_forecast(d, root, &p)) ||
+	    (rc = parse_estate(d, root, &p)) ||
+	    (rc = adp_json_number(d, root, "", "margin", 1, -1e12, 1e12, &margin)))
 		goto done;
-	p.max_concurrency = (size_t)conc;
-	{
-		json_t *c;
-		if ((rc = get_object(d, o, "schedule", "confidence", &c)))
-			goto done;
-		for (r = 0; r < ADP_RES_COUNT; r++)
-			if ((rc = adp_json_number(d, c, "schedule.confidence", adp_resource_name(r), 1, 0, 1,
-						  &p.confidence[r])))
-				goto done;
-	}
-	if (p.window_end <= p.window_start || p.cutoff_at > p.window_end || p.cutoff_at < p.window_start) {
-		rc = adp_json_fail(d, "schedule.cutoff_at", "the window and cutoff are inconsistent");
-		goto done;
-	}
-	if ((rc = get_object(d, root, "", "forecast", &o)) ||
-	    (rc = dupstr(d, o, "forecast", "model", 1, &p.model)) ||
-	    (rc = adp_json_duration(d, o, "forecast", "period", 1, &p.period)) ||
-	    (rc = get_size(d, o, "forecast", "scenarios", 1e9, &p.scenarios)) ||
-	    (rc = get_array(d, o, "forecast", "series", &a)))
-		goto done;
-	if (json_array_size(a) && !(p.forecast = calloc(json_array_size(a), sizeof(*p.forecast)))) {
-		rc = adp_error_set(ADP_ENOMEM, "out of memory");
-		goto done;
-	}
-	json_array_foreach(a, i, x) {
-		char jpath[64];
-
-		snprintf(jpath, sizeof(jpath), "forecast.series[%zu]", i);
-		p.nforecast++;
-		if (!json_is_object(x)) {
-			rc = adp_json_fail(d, jpath, "expected an object");
-			goto done;
-		}
-		if ((rc = dupstr(d, x, jpath, "component", 1, &p.forecast[i].component)) ||
-		    (rc = get_resource(d, x, jpath, &p.forecast[i].resource)) ||
-		    (rc = dupstr(d, x, jpath, "model", 1, &p.forecast[i].model)) ||
-		    (rc = adp_json_number(d, x, jpath, "p50_peak", 1, 0, 1e300, &p.forecast[i].p50_peak)) ||
-		    (rc = adp_json_number(d, x, jpath, "p95_peak", 1, 0, 1e300, &p.forecast[i].p95_peak)))
-			goto done;
-	}
-	if ((rc = get_array(d, root, "", "partitions", &a)))
-		goto done;
-	if (json_array_size(a) && !(p.partitions = calloc(json_array_size(a), sizeof(*p.partitions)))) {
-		rc = adp_error_set(ADP_ENOMEM, "out of memory");
-		goto done;
-	}
-	json_array_foreach(a, i, x) {
-		char jpath[64];
-		json_t *u;
-
-		snprintf(jpath, sizeof(jpath), "partitions[%zu]", i);
-		p.npartitions++;
-		if (!json_is_object(x)) {
-			rc = adp_json_fail(d, jpath, "expected an object");
-			goto done;
-		}
-		if ((rc = dupstr(d, x, jpath, "name", 1, &p.partitions[i].name)) ||
-		    (json_is_string(json_object_get(x, "zone")) && !*json_string_value(json_object_get(x, "zone"))
-			     ? 0 /* no zone is written as "" */
-			     : (rc = dupstr(d, x, jpath, "zone", 0, &p.partitions[i].zone))) ||
-		    (rc = get_res(d, x, jpath, "capacity", p.partitions[i].capacity)))
-			goto done;
-		if (!p.partitions[i].zone && !(p.partitions[i].zone = strdup(""))) {
-			rc = adp_error_set(ADP_ENOMEM, "out of memory");
-			goto done;
-		}
-		u = json_object_get(x, "updated");
-		if (!json_is_boolean(u)) {
-			rc = adp_json_fail(d, jpath, "missing boolean field 'updated'");
-			goto done;
-		}
-		p.partitions[i].updated = json_is_true(u);
-	}
-	if ((rc = get_array(d, root, "", "waves", &a)))
-		goto done;
-	if (json_array_size(a) && !(p.waves = calloc(json_array_size(a), sizeof(*p.waves)))) {
-		rc = adp_error_set(ADP_ENOMEM, "out of memory");
-		goto done;
-	}
-	json_array_foreach(a, i, x) {
-		char jpath[64];
-
-		snprintf(jpath, sizeof(jpath), "waves[%zu]", i);
-		p.nwaves++;
-		if ((rc = parse_wave(d, x, jpath, &p, &p.waves[i])))
-			goto done;
-		if (i && p.waves[i].start < p.waves[i - 1].end) {
-			rc = adp_json_fail(d, jpath, "starts before the previous wave ends");
-			goto done;
-		}
-	}
-	{
-		double margin;
-		if ((rc = adp_json_number(d, root, "", "margin", 1, -1e12, 1e12, &margin)))
-			goto done;
-		p.margin = (int64_t)margin;
-	}
+	p.margin = (int64_t)margin;
 	if ((rc = parse_steps(d, root, "steps", &p, &p.steps, &p.nsteps)) ||
-	    (rc = parse_steps(d, root, "rollback_steps", &p, &p.rollback, &p.nrollback)))
+	    (rc = parse_steps(d, root, "rollback_steps", &p, &p.rollback, &p.nrollback)) ||
+	    (rc = parse_risks(d, root, &p)) || (rc = parse_optional(d, root, &p)) || (rc = check_seal(d, root)))
 		goto done;
-	if ((rc = get_array(d, root, "", "risks", &a)))
-		goto done;
-	json_array_foreach(a, i, x) {
-		if (!json_is_string(x)) {
-			char jpath[64];
-			snprintf(jpath, sizeof(jpath), "risks[%zu]", i);
-			rc = adp_json_fail(d, jpath, "expected a string");
-			goto done;
-		}
-		if ((rc = plan_add_risk(&p, "%s", json_string_value(x))))
-			goto done;
-	}
-	if ((rc = parse_optional(d, root, &p)))
-		goto done;
-	/* Last, so that an edit that breaks the document is named by its
-	 * field; any other edit (an expiry pushed back, a step cut, a
-	 * capacity raised) is caught here. */
-	{
-		const char *seal = json_string_value(json_object_get(root, "seal"));
-		char check[65];
-
-		if (!seal) {
-			rc = adp_json_fail(d, "seal", "missing: the plan was written by an older version or edited; plan again");
-			goto done;
-		}
-		if ((rc = plan_seal(root, check)))
-			goto done;
-		if (strcmp(seal, check)) {
-			rc = adp_json_fail(d, "seal", "does not match the plan's content: the plan was edited after it was written; plan again");
-			goto done;
-		}
-	}
 	*out = p;
 	memset(&p, 0, sizeof(p));
 done:

@@ -97,17 +97,44 @@ static int push(struct list *l, size_t wave, const char *action, const char *par
 	return 0;
 }
 
-static void list_free(struct list *l)
-{
-	size_t i;
+/* A step of a moved replica: on its home (x->from) or where it runs
+ * during the wave, and whether the new partition is the target. */
+struct moved_step {
+	const char *action;
+	int on_home, to_target;
+};
 
-	for (i = 0; i < l->n; i++) {
-		free(l->v[i].action);
-		free(l->v[i].partition);
-		free(l->v[i].component);
-		free(l->v[i].target);
-	}
-	free(l->v);
+/* Pushes each of the n actions in turn for every moved replica of wave
+ * w (0-based). */
+static int push_moved(struct list *fwd, size_t w, const struct plan_wave *wave, const struct moved_step *t, size_t n)
+{
+	size_t k, j;
+	int rc = 0;
+
+	for (k = 0; k < n && !rc; k++)
+		for (j = 0; j < wave->nplacements && !rc; j++) {
+			const struct plan_placement *x = &wave->placements[j];
+
+			if (x->from)
+				rc = push(fwd, w + 1, t[k].action, t[k].on_home ? x->from : x->partition, x->component,
+					  x->replica, t[k].to_target ? x->partition : NULL, 0);
+		}
+	return rc;
+}
+
+/* Pushes each of the n actions in turn for every absorbed replica of
+ * wave w (0-based), on its home. */
+static int push_absorbed(struct list *fwd, size_t w, const struct plan_wave *wave, const char *const *actions,
+			 size_t n)
+{
+	size_t k, j;
+	int rc = 0;
+
+	for (k = 0; k < n && !rc; k++)
+		for (j = 0; j < wave->nabsorbed && !rc; j++)
+			rc = push(fwd, w + 1, actions[k], wave->absorbed[j].partition, wave->absorbed[j].component,
+				  wave->absorbed[j].replica, NULL, 0);
+	return rc;
 }
 
 /* A staying replica of wave w (0-based) is resized when the plan grants
@@ -133,14 +160,21 @@ static int needs_resize(const struct plan *p, size_t w, const struct plan_placem
 int plan_steps_build(struct plan *p, int64_t (*update_timeout)(const char *partition, void *ctx),
 		     void *ctx)
 {
-	static const char *const before[] = { "create_partition", "start_shadow", "health_check",
-					      "canary", "verify_shadow", "switch_traffic", "drain",
-					      "stop_original" };
-	static const char *const after[] = { "start_original", "health_check_original",
-					     "switch_back", "stop_shadow", "cleanup" };
+	/* Steps on the shadow name its partition; drain and stop act on the
+	 * home, and bringing the original back moves traffic from the shadow. */
+	static const struct moved_step before[] = {
+		{ "create_partition", 0, 0 }, { "start_shadow", 0, 0 }, { "health_check", 0, 0 },
+		{ "canary", 0, 0 },           { "verify_shadow", 0, 0 }, { "switch_traffic", 0, 0 },
+		{ "drain", 1, 0 },            { "stop_original", 1, 0 },
+	};
+	static const struct moved_step after[] = {
+		{ "start_original", 1, 1 }, { "health_check_original", 1, 1 }, { "switch_back", 1, 1 },
+		{ "stop_shadow", 0, 0 },    { "cleanup", 0, 0 },
+	};
+	static const char *const away[] = { "drain_absorbed", "stop_absorbed" };
 	static const char *const back_in[] = { "start_absorbed", "health_check_absorbed", "undrain_absorbed" };
 	struct list fwd = { 0 }, back = { 0 };
-	size_t w, j, k, i;
+	size_t w, j, i;
 	int rc = 0;
 
 	for (w = 0; w < p->nwaves && !rc; w++) {
@@ -152,22 +186,10 @@ int plan_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 			if (needs_resize(p, w, &wave->placements[j]))
 				rc = push(&fwd, w + 1, "resize", wave->placements[j].partition,
 					  wave->placements[j].component, wave->placements[j].replica, NULL, 0);
-		for (k = 0; k < sizeof(before) / sizeof(before[0]) && !rc; k++)
-			for (j = 0; j < wave->nplacements && !rc; j++) {
-				const struct plan_placement *x = &wave->placements[j];
-				if (!x->from)
-					continue;
-				/* Steps on the shadow name its partition; drain and stop act on the home. */
-				if (!strcmp(before[k], "drain") || !strcmp(before[k], "stop_original"))
-					rc = push(&fwd, w + 1, before[k], x->from, x->component, x->replica, NULL, 0);
-				else
-					rc = push(&fwd, w + 1, before[k], x->partition, x->component, x->replica,
-						  NULL, 0);
-			}
-		for (k = 0; k < 2 && !rc; k++)
-			for (j = 0; j < wave->nabsorbed && !rc; j++)
-				rc = push(&fwd, w + 1, k ? "stop_absorbed" : "drain_absorbed", wave->absorbed[j].partition,
-					  wave->absorbed[j].component, wave->absorbed[j].replica, NULL, 0);
+		if (!rc)
+			rc = push_moved(&fwd, w, wave, before, sizeof(before) / sizeof(before[0]));
+		if (!rc)
+			rc = push_absorbed(&fwd, w, wave, away, sizeof(away) / sizeof(away[0]));
 		for (j = 0; j < wave->noffline && !rc; j++) {
 			int64_t t = update_timeout ? update_timeout(wave->offline[j], ctx) : 0;
 
@@ -175,22 +197,10 @@ int plan_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 			if (!rc)
 				rc = push(&fwd, w + 1, "verify_partition", wave->offline[j], NULL, 0, NULL, 0);
 		}
-		for (k = 0; k < sizeof(back_in) / sizeof(back_in[0]) && !rc; k++)
-			for (j = 0; j < wave->nabsorbed && !rc; j++)
-				rc = push(&fwd, w + 1, back_in[k], wave->absorbed[j].partition, wave->absorbed[j].component,
-					  wave->absorbed[j].replica, NULL, 0);
-		for (k = 0; k < sizeof(after) / sizeof(after[0]) && !rc; k++)
-			for (j = 0; j < wave->nplacements && !rc; j++) {
-				const struct plan_placement *x = &wave->placements[j];
-
-				if (!x->from)
-					continue;
-				if (!strcmp(after[k], "stop_shadow") || !strcmp(after[k], "cleanup"))
-					rc = push(&fwd, w + 1, after[k], x->partition, x->component, x->replica, NULL, 0);
-				else
-					rc = push(&fwd, w + 1, after[k], x->from, x->component, x->replica,
-						  x->partition, 0);
-			}
+		if (!rc)
+			rc = push_absorbed(&fwd, w, wave, back_in, sizeof(back_in) / sizeof(back_in[0]));
+		if (!rc)
+			rc = push_moved(&fwd, w, wave, after, sizeof(after) / sizeof(after[0]));
 		/* The resized replicas get their prior limits back. */
 		for (j = 0; j < wave->nplacements && !rc; j++)
 			if (needs_resize(p, w, &wave->placements[j]))
@@ -206,24 +216,12 @@ int plan_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 				  fwd.v[i].replica, fwd.v[i].target, 0);
 	}
 	if (rc) {
-		list_free(&fwd);
-		list_free(&back);
+		plan_steps_free(fwd.v, fwd.n);
+		plan_steps_free(back.v, back.n);
 		return rc;
 	}
-	for (i = 0; i < p->nsteps; i++) {
-		free(p->steps[i].action);
-		free(p->steps[i].partition);
-		free(p->steps[i].component);
-		free(p->steps[i].target);
-	}
-	free(p->steps);
-	for (i = 0; i < p->nrollback; i++) {
-		free(p->rollback[i].action);
-		free(p->rollback[i].partition);
-		free(p->rollback[i].component);
-		free(p->rollback[i].target);
-	}
-	free(p->rollback);
+	plan_steps_free(p->steps, p->nsteps);
+	plan_steps_free(p->rollback, p->nrollback);
 	p->steps = fwd.v;
 	p->nsteps = fwd.n;
 	p->rollback = back.v;

@@ -54,8 +54,8 @@ enum plan_action {
 };
 
 struct plan_action_def {
-	const char *name;
-	const char *inverse;   /* the action that undoes it, or NULL */
+	const char *name;      /* static */
+	const char *inverse;   /* static: the action that undoes it, or NULL */
 	int64_t default_timeout;
 };
 

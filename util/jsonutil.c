@@ -351,3 +351,27 @@ int adp_json_time(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 	*out = x;
 	return 0;
 }
+
+json_t *adp_jset(struct adp_jb *jb, json_t *obj, const char *key, json_t *value)
+{
+	/* jansson releases value when obj is not an object. */
+	if (json_object_set_new(obj, key, value)) {
+		jb->failed = 1;
+		return NULL;
+	}
+	return value;
+}
+
+json_t *adp_jpush(struct adp_jb *jb, json_t *arr, json_t *value)
+{
+	if (json_array_append_new(arr, value)) {
+		jb->failed = 1;
+		return NULL;
+	}
+	return value;
+}
+
+int adp_jb_check(const struct adp_jb *jb)
+{
+	return jb->failed ? adp_error_set(ADP_ENOMEM, "out of memory building a JSON document") : 0;
+}

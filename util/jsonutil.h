@@ -54,4 +54,28 @@ int adp_json_duration(const struct adp_json_doc *d, json_t *obj, const char *jpa
 int adp_json_time(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 		  const char *key, int required, const char *tz, int64_t *out);
 
+/* ---- A checked builder ----
+ * Building a document is many set and append calls; each can fail (out of
+ * memory, a NULL value from a failed constructor). The builder records
+ * the first failure so that the calls stay plain and the result is
+ * checked once, at the end, with adp_jb_check:
+ *
+ *	struct adp_jb jb = { 0 };
+ *	json_t *o = adp_jpush(&jb, arr, json_object());
+ *	adp_jset(&jb, o, "name", json_string(name));
+ *	if ((rc = adp_jb_check(&jb))) ...
+ */
+struct adp_jb {
+	int failed;   /* some call failed; the document is incomplete */
+};
+
+/* obj[key] = value. Takes ownership of value in every case (released on
+ * failure); a NULL value or a NULL or non-object obj is a failure.
+ * Returns value, borrowed from obj, or NULL on failure. */
+json_t *adp_jset(struct adp_jb *jb, json_t *obj, const char *key, json_t *value);
+/* Appends value to arr, with the same ownership and failures. */
+json_t *adp_jpush(struct adp_jb *jb, json_t *arr, json_t *value);
+/* 0, or ADP_ENOMEM with a message when some call failed. */
+int adp_jb_check(const struct adp_jb *jb);
+
 #endif

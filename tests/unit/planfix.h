@@ -131,11 +131,17 @@ static inline int pf_run(struct plan *p, const char *inv, const char *sched, con
 
 static const char *const pf_comps[] = { "web", "db", "cache", "batch" };
 
+/* The default estate and history with p2 and p3 of cap23 cores, on the
+ * schedule file sched. */
+static inline int pf_run_estate(struct plan *p, double cap23, const char *sched)
+{
+	return pf_run(p, pf_write_inventory(cap23, ""), sched, pf_write_history(pf_comps, 4, pf_default_load));
+}
+
 /* The default estate, which fits. */
 static inline int pf_default(struct plan *p)
 {
-	return pf_run(p, pf_write_inventory(4, ""), pf_write_schedule("40m", 1),
-		      pf_write_history(pf_comps, 4, pf_default_load));
+	return pf_run_estate(p, 4, pf_write_schedule("40m", 1));
 }
 
 #endif

@@ -9,106 +9,13 @@
 #include <string.h>
 
 #include "partition/exact.h"
+#include "tests/unit/wavefix.h"
 #include "util/error.h"
 
-#define R ADP_RES_COUNT
-
-/* A wave: partition 0 is offline and home to every mover, partitions
- * 1 .. P are online with cpu capacity only; mover i is component i
- * unless a test says otherwise. Demand and load are cpu, (k, h). */
-struct inst {
-	struct part_wave_problem pb;
-	struct part_wave_mover *m;
-	double *cap, *base, *bmin, *dem, *sp, *bsp;
-	unsigned char *online;
-	int *hosts;
-};
-
-static void mk(struct inst *t, size_t N, size_t P, size_t H, size_t K, double cpu_cap)
+/* Solves t from the heuristic's start with t->o into t->res. */
+static int solve(struct inst *t, size_t *assign)
 {
-	size_t i, p;
-
-	memset(t, 0, sizeof(*t));
-	P += 1;
-	t->m = calloc(N + 1, sizeof(*t->m));
-	t->cap = calloc(P * R, sizeof(double));
-	t->base = calloc(P * R * K * H, sizeof(double));
-	t->bmin = calloc(P * R, sizeof(double));
-	t->dem = calloc(N * K * H + 1, sizeof(double));
-	t->sp = calloc(N * R * H + 1, sizeof(double));
-	t->bsp = calloc(P * R * H, sizeof(double));
-	t->online = calloc(P, 1);
-	t->hosts = calloc(N * P + 1, sizeof(int));
-	cr_assert(t->m && t->cap && t->base && t->bmin && t->dem && t->sp && t->bsp && t->online && t->hosts);
-	t->cap[ADP_RES_CPU] = cpu_cap; /* the home's, offline */
-	for (p = 1; p < P; p++) {
-		t->cap[p * R + ADP_RES_CPU] = cpu_cap;
-		t->online[p] = 1;
-	}
-	for (i = 0; i < N; i++) {
-		t->m[i].comp = i;
-		t->m[i].home = 0;
-		t->m[i].factor = 1;
-		t->m[i].demand[ADP_RES_CPU] = t->dem + i * K * H;
-		t->m[i].spread_h = t->sp + i * R * H;
-	}
-	t->pb.nparts = P;
-	t->pb.ncomps = N;
-	t->pb.nmovers = N;
-	t->pb.K = K;
-	t->pb.H = H;
-	t->pb.stride = H;
-	t->pb.capacity = t->cap;
-	t->pb.online = t->online;
-	t->pb.base = t->base;
-	t->pb.base_min = t->bmin;
-	t->pb.hosts = t->hosts;
-	t->pb.movers = t->m;
-	t->pb.base_spread = t->bsp;
-	t->pb.weights[SCHEDULE_W_RISK] = 10;
-	t->pb.weights[SCHEDULE_W_WASTE] = 1;
-	t->pb.weights[SCHEDULE_W_MOVES] = 1;
-	t->pb.weights[SCHEDULE_W_CONFIDENCE] = 0.5;
-}
-
-static void rel(struct inst *t)
-{
-	free(t->m);
-	free(t->cap);
-	free(t->base);
-	free(t->bmin);
-	free(t->dem);
-	free(t->sp);
-	free(t->bsp);
-	free(t->online);
-	free(t->hosts);
-}
-
-static double *dem(struct inst *t, size_t i, size_t k, size_t h)
-{
-	return &t->dem[i * t->pb.K * t->pb.H + k * t->pb.H + h];
-}
-
-static double *base(struct inst *t, size_t p, size_t k, size_t h)
-{
-	return &t->base[((p * R + ADP_RES_CPU) * t->pb.K + k) * t->pb.H + h];
-}
-
-static void flat(struct inst *t, size_t i, double v)
-{
-	size_t k, h;
-
-	for (k = 0; k < t->pb.K; k++)
-		for (h = 0; h < t->pb.H; h++)
-			*dem(t, i, k, h) = v;
-}
-
-static struct part_exact_opts opts(double seconds)
-{
-	struct part_exact_opts o = { 0 };
-
-	o.time_limit = seconds;
-	return o;
+	return part_exact_solve(assign, &t->res, &t->pb, NULL, &t->o);
 }
 
 /* Checks an assignment on its own: placed online, anti-affinity, the
@@ -165,8 +72,6 @@ Test(exact, feasible_packing_found)
 {
 	/* 6, 5, 5, 4 cores on two partitions of 10: only {6, 4} {5, 5}. */
 	struct inst t;
-	struct part_exact_result res;
-	struct part_exact_opts o = opts(5);
 	size_t a[4], h[4], viol;
 
 	mk(&t, 4, 2, 1, 1, 10);
@@ -176,17 +81,17 @@ Test(exact, feasible_packing_found)
 	flat(&t, 3, 4);
 	cr_assert_eq(part_place_movers(&t.pb, h), 0);
 	check(&t, h);
-	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(solve(&t, a), 0, "%s", adp_error_last());
 	check(&t, a);
 	cr_assert_eq(a[0], a[3], "6 and 4 together");
 	cr_assert_eq(a[1], a[2], "5 and 5 together");
-	cr_assert_eq(res.status, PART_EXACT_OPTIMAL, "%s", part_exact_status_name(res.status));
-	cr_assert_eq(res.violations, 0);
-	cr_assert_float_eq(res.objective, score(&t, a, &viol), 1e-12);
+	cr_assert_eq(t.res.status, PART_EXACT_OPTIMAL, "%s", part_exact_status_name(t.res.status));
+	cr_assert_eq(t.res.violations, 0);
+	cr_assert_float_eq(t.res.objective, score(&t, a, &viol), 1e-12);
 	cr_assert_eq(viol, 0);
-	cr_assert_float_eq(res.heuristic_objective, score(&t, h, &viol), 1e-12, "the start is the planner's heuristic");
-	cr_assert_float_eq(res.bound, res.objective, 1e-9);
-	cr_assert_float_eq(res.gap, 0, 1e-12);
+	cr_assert_float_eq(t.res.heuristic_objective, score(&t, h, &viol), 1e-12, "the start is the planner's heuristic");
+	cr_assert_float_eq(t.res.bound, t.res.objective, 1e-9);
+	cr_assert_float_eq(t.res.gap, 0, 1e-12);
 	rel(&t);
 }
 
@@ -195,8 +100,6 @@ Test(exact, infeasible_packing_reported)
 	/* Three 6s on two partitions of 10: no assignment fits. The
 	 * heuristic's (with its violation) is what comes back. */
 	struct inst t;
-	struct part_exact_result res;
-	struct part_exact_opts o = opts(5);
 	size_t a[3], h[3], viol;
 
 	mk(&t, 3, 2, 1, 1, 10);
@@ -206,12 +109,12 @@ Test(exact, infeasible_packing_reported)
 	cr_assert_eq(part_place_movers(&t.pb, h), 0);
 	score(&t, h, &viol);
 	cr_assert_gt(viol, 0);
-	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINFEASIBLE);
+	cr_assert_eq(solve(&t, a), ADP_EINFEASIBLE);
 	cr_assert(strstr(adp_error_last(), "no assignment of the wave's 3 movers fits"), "%s", adp_error_last());
-	cr_assert_eq(res.status, PART_EXACT_INFEASIBLE, "%s", part_exact_status_name(res.status));
-	cr_assert_eq(res.violations, viol);
-	cr_assert_not(res.replaced);
-	cr_assert(isinf(res.bound) && res.bound > 0);
+	cr_assert_eq(t.res.status, PART_EXACT_INFEASIBLE, "%s", part_exact_status_name(t.res.status));
+	cr_assert_eq(t.res.violations, viol);
+	cr_assert_not(t.res.replaced);
+	cr_assert(isinf(t.res.bound) && t.res.bound > 0);
 	cr_assert_eq(memcmp(a, h, sizeof(a)), 0, "the heuristic's placement is kept");
 	rel(&t);
 }
@@ -221,18 +124,16 @@ Test(exact, guarantees_are_hard)
 	/* Two movers of 1 core guaranteeing 6 each on one partition of 10:
 	 * no; on one of 12: yes. */
 	struct inst t;
-	struct part_exact_result res;
-	struct part_exact_opts o = opts(5);
 	size_t a[2];
 
 	mk(&t, 2, 1, 1, 1, 10);
 	flat(&t, 0, 1);
 	flat(&t, 1, 1);
 	t.m[0].min[ADP_RES_CPU] = t.m[1].min[ADP_RES_CPU] = 6;
-	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINFEASIBLE);
-	cr_assert_eq(res.status, PART_EXACT_INFEASIBLE);
+	cr_assert_eq(solve(&t, a), ADP_EINFEASIBLE);
+	cr_assert_eq(t.res.status, PART_EXACT_INFEASIBLE);
 	t.cap[1 * R + ADP_RES_CPU] = 12;
-	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(solve(&t, a), 0, "%s", adp_error_last());
 	check(&t, a);
 	rel(&t);
 }
@@ -242,8 +143,6 @@ Test(exact, anti_affinity_holds)
 	/* Two replicas of one component move; a third stays on partition 1:
 	 * the movers go on 2 and 3, apart. */
 	struct inst t;
-	struct part_exact_result res;
-	struct part_exact_opts o = opts(5);
 	size_t a[2], h[2];
 
 	mk(&t, 2, 3, 1, 1, 10);
@@ -253,10 +152,10 @@ Test(exact, anti_affinity_holds)
 	t.hosts[0 * 4 + 1] = 1;
 	cr_assert_eq(part_place_movers(&t.pb, h), 0);
 	check(&t, h);
-	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(solve(&t, a), 0, "%s", adp_error_last());
 	check(&t, a);
 	cr_assert_eq(a[0] + a[1], 5, "one on 2, one on 3: %zu %zu", a[0], a[1]);
-	cr_assert_eq(res.status, PART_EXACT_OPTIMAL);
+	cr_assert_eq(t.res.status, PART_EXACT_OPTIMAL);
 	rel(&t);
 }
 
@@ -270,8 +169,6 @@ Test(exact, milp_beats_greedy_where_greedy_is_suboptimal)
 	 * the tier-0 mover on 2 (6 cores), and the 9.5 alone on 1 is within
 	 * capacity: no risk at all. Moves cost 1 each in both. */
 	struct inst t;
-	struct part_exact_result res;
-	struct part_exact_opts o = opts(5);
 	size_t a[2], h[2], k, viol;
 	double i0 = part_tier_impact(0), i1 = part_tier_impact(1);
 	int cold;
@@ -288,16 +185,16 @@ Test(exact, milp_beats_greedy_where_greedy_is_suboptimal)
 	cr_assert_eq(h[1], 1);
 	cr_assert_float_eq(score(&t, h, &viol), 10 * 0.25 * (i0 + i1) + 2, 1e-9);
 	for (cold = 0; cold < 2; cold++) {
-		o.cold = cold;
-		cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+		t.o.cold = cold;
+		cr_assert_eq(solve(&t, a), 0, "%s", adp_error_last());
 		check(&t, a);
-		cr_assert_float_eq(res.objective, 2, 1e-9, "milp: %g", res.objective);
-		cr_assert_lt(res.objective, res.heuristic_objective);
-		cr_assert_float_eq(res.heuristic_objective, 10 * 0.25 * (i0 + i1) + 2, 1e-9);
-		cr_assert_float_eq(score(&t, a, &viol), res.objective, 1e-12);
-		cr_assert_eq(res.status, PART_EXACT_OPTIMAL);
-		cr_assert(res.replaced);
-		cr_assert_float_eq(res.bound, res.objective, 1e-9, "the bound is in the same cost: %g", res.bound);
+		cr_assert_float_eq(t.res.objective, 2, 1e-9, "milp: %g", t.res.objective);
+		cr_assert_lt(t.res.objective, t.res.heuristic_objective);
+		cr_assert_float_eq(t.res.heuristic_objective, 10 * 0.25 * (i0 + i1) + 2, 1e-9);
+		cr_assert_float_eq(score(&t, a, &viol), t.res.objective, 1e-12);
+		cr_assert_eq(t.res.status, PART_EXACT_OPTIMAL);
+		cr_assert(t.res.replaced);
+		cr_assert_float_eq(t.res.bound, t.res.objective, 1e-9, "the bound is in the same cost: %g", t.res.bound);
 		cr_assert_eq(a[0], 2, "the tier-0 mover away from the big one");
 		cr_assert_eq(a[1], 1);
 	}
@@ -312,8 +209,6 @@ Test(exact, chance_constraint_on_scenarios)
 	 * allowance: C beside one 6, the 1 beside the other (risk 0.2 for
 	 * two tier-0 movers, 4 moves). With eps 0.1 none fits. */
 	struct inst t;
-	struct part_exact_result res;
-	struct part_exact_opts o = opts(5);
 	size_t a[4], h[4], k, viol;
 
 	mk(&t, 4, 2, 1, 10, 10);
@@ -326,16 +221,16 @@ Test(exact, chance_constraint_on_scenarios)
 		*dem(&t, 2, k, 0) = 5;
 	cr_assert_eq(part_place_movers(&t.pb, h), 0);
 	cr_assert_eq(check(&t, h), 2);
-	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(solve(&t, a), 0, "%s", adp_error_last());
 	cr_assert_eq(check(&t, a), 2);
-	cr_assert_eq(res.status, PART_EXACT_OPTIMAL);
-	cr_assert_leq(res.objective, res.heuristic_objective + 1e-9);
-	cr_assert_float_eq(res.objective, 10 * 0.2 * 2 + 4, 1e-9, "%g", res.objective);
-	cr_assert_float_eq(score(&t, a, &viol), res.objective, 1e-12);
+	cr_assert_eq(t.res.status, PART_EXACT_OPTIMAL);
+	cr_assert_leq(t.res.objective, t.res.heuristic_objective + 1e-9);
+	cr_assert_float_eq(t.res.objective, 10 * 0.2 * 2 + 4, 1e-9, "%g", t.res.objective);
+	cr_assert_float_eq(score(&t, a, &viol), t.res.objective, 1e-12);
 	cr_assert_neq(a[3], a[2], "the 1 away from the risk");
 	t.pb.eps[ADP_RES_CPU] = 0.1;
-	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINFEASIBLE);
-	cr_assert_eq(res.status, PART_EXACT_INFEASIBLE);
+	cr_assert_eq(solve(&t, a), ADP_EINFEASIBLE);
+	cr_assert_eq(t.res.status, PART_EXACT_INFEASIBLE);
 	rel(&t);
 }
 
@@ -349,8 +244,6 @@ Test(exact, dependence_floor_is_modelled)
 	 * MILP itself splits them (proven optimal, its own answer kept even
 	 * without the heuristic's start). */
 	struct inst t;
-	struct part_exact_result res;
-	struct part_exact_opts o = opts(5);
 	size_t a[2], viol;
 
 	mk(&t, 2, 2, 1, 2, 5.5);
@@ -364,18 +257,18 @@ Test(exact, dependence_floor_is_modelled)
 	t.m[0].spread = t.m[1].spread = 0.5;
 	t.pb.eps[ADP_RES_CPU] = 0.05;
 	t.pb.dependence = 0;
-	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(solve(&t, a), 0, "%s", adp_error_last());
 	cr_assert_eq(a[0], 1);
 	cr_assert_eq(a[1], 1);
 	t.pb.dependence = 1;
-	o.cold = 1;
-	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	t.o.cold = 1;
+	cr_assert_eq(solve(&t, a), 0, "%s", adp_error_last());
 	cr_assert_neq(a[0], a[1], "the floor splits them");
 	score(&t, a, &viol);
 	cr_assert_eq(viol, 0);
-	cr_assert_eq(res.status, PART_EXACT_OPTIMAL, "%s", part_exact_status_name(res.status));
-	cr_assert_float_eq(res.milp_objective, res.objective, 1e-12, "the MILP's own answer passes the check");
-	cr_assert_float_eq(res.gap, 0, 1e-12);
+	cr_assert_eq(t.res.status, PART_EXACT_OPTIMAL, "%s", part_exact_status_name(t.res.status));
+	cr_assert_float_eq(t.res.milp_objective, t.res.objective, 1e-12, "the MILP's own answer passes the check");
+	cr_assert_float_eq(t.res.gap, 0, 1e-12);
 	rel(&t);
 }
 
@@ -389,8 +282,6 @@ Test(exact, steps_left_out_are_checked_and_added)
 	static const double dA[] = { 2, 1, 4 }, dD[] = { 4, 1, 1 };
 	static const double b1[] = { 2, 1, 3 }, b2[] = { 5, 1, 1 };
 	struct inst t;
-	struct part_exact_result res;
-	struct part_exact_opts o = opts(5);
 	size_t a[3], h;
 	int cold;
 
@@ -404,17 +295,17 @@ Test(exact, steps_left_out_are_checked_and_added)
 	}
 	t.m[0].spread = t.m[1].spread = 0.5;
 	t.m[2].spread = 0.1;
-	o.init_steps = 1;
+	t.o.init_steps = 1;
 	for (cold = 0; cold < 2; cold++) {
-		o.cold = cold;
-		cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+		t.o.cold = cold;
+		cr_assert_eq(solve(&t, a), 0, "%s", adp_error_last());
 		check(&t, a);
 		cr_assert_eq(a[2], 2, "D on partition 2");
 		cr_assert_eq(a[0], 1);
 		cr_assert_eq(a[1], 1);
-		cr_assert_eq(res.rounds, 2, "rounds %zu", res.rounds);
-		cr_assert_eq(res.steps_used, 2);
-		cr_assert_eq(res.status, PART_EXACT_OPTIMAL);
+		cr_assert_eq(t.res.rounds, 2, "rounds %zu", t.res.rounds);
+		cr_assert_eq(t.res.steps_used, 2);
+		cr_assert_eq(t.res.status, PART_EXACT_OPTIMAL);
 	}
 	rel(&t);
 }
@@ -423,16 +314,14 @@ Test(exact, a_replica_that_fits_nowhere_alone_is_infeasible_at_once)
 {
 	/* 11 cores on partitions of 10: no search needed. */
 	struct inst t;
-	struct part_exact_result res;
-	struct part_exact_opts o = opts(5);
 	size_t a[2];
 
 	mk(&t, 2, 2, 1, 1, 10);
 	flat(&t, 0, 11);
 	flat(&t, 1, 1);
-	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINFEASIBLE);
-	cr_assert_eq(res.status, PART_EXACT_INFEASIBLE);
-	cr_assert_eq(res.cols, 0, "no MILP was built: %zu columns", res.cols);
+	cr_assert_eq(solve(&t, a), ADP_EINFEASIBLE);
+	cr_assert_eq(t.res.status, PART_EXACT_INFEASIBLE);
+	cr_assert_eq(t.res.cols, 0, "no MILP was built: %zu columns", t.res.cols);
 	rel(&t);
 }
 
@@ -441,13 +330,12 @@ Test(exact, time_limit_is_respected)
 	/* A tight random wave and a 1 ms limit: the MILP stops on its limit
 	 * and says so; what is returned costs no more than the heuristic's. */
 	struct inst t;
-	struct part_exact_result res;
-	struct part_exact_opts o = opts(0.001);
 	unsigned seed = 7;
 	size_t a[24], i, h, k;
 	int rc;
 
 	mk(&t, 24, 6, 4, 20, 10);
+	t.o.time_limit = 0.001;
 	t.pb.eps[ADP_RES_CPU] = 0.1;
 	for (i = 0; i < 24; i++) {
 		t.m[i].tier = (int)(i % 3);
@@ -456,15 +344,15 @@ Test(exact, time_limit_is_respected)
 			for (k = 0; k < 20; k++)
 				*dem(&t, i, k, h) = 1 + 2.0 * (rand_r(&seed) % 1000) / 1000.0;
 	}
-	rc = part_exact_solve(a, &res, &t.pb, NULL, &o);
-	cr_assert(res.time_limit_hit, "status %s", part_exact_status_name(res.status));
-	cr_assert(res.status == PART_EXACT_FEASIBLE || res.status == PART_EXACT_NOSOLUTION, "status %s",
-		  part_exact_status_name(res.status));
-	if (res.status == PART_EXACT_FEASIBLE) {
+	rc = solve(&t, a);
+	cr_assert(t.res.time_limit_hit, "status %s", part_exact_status_name(t.res.status));
+	cr_assert(t.res.status == PART_EXACT_FEASIBLE || t.res.status == PART_EXACT_NOSOLUTION, "status %s",
+		  part_exact_status_name(t.res.status));
+	if (t.res.status == PART_EXACT_FEASIBLE) {
 		cr_assert_eq(rc, 0);
 		check(&t, a);
-		cr_assert_gt(res.gap, 0);
-		cr_assert_leq(res.objective, res.heuristic_objective + 1e-9);
+		cr_assert_gt(t.res.gap, 0);
+		cr_assert_leq(t.res.objective, t.res.heuristic_objective + 1e-9);
 	} else {
 		cr_assert_eq(rc, ADP_EINFEASIBLE);
 		cr_assert(strstr(adp_error_last(), "within the time limit"), "%s", adp_error_last());
@@ -475,24 +363,23 @@ Test(exact, time_limit_is_respected)
 Test(exact, bad_options_and_numbers)
 {
 	struct inst t;
-	struct part_exact_result res;
-	struct part_exact_opts o = opts(0);
 	size_t a[1];
 
 	mk(&t, 1, 1, 1, 1, 10);
+	t.o.time_limit = 0;
 	flat(&t, 0, 1);
-	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINPUT);
+	cr_assert_eq(solve(&t, a), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "time limit"));
-	o.time_limit = 1;
+	t.o.time_limit = 1;
 	*dem(&t, 0, 0, 0) = NAN;
-	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINPUT);
+	cr_assert_eq(solve(&t, a), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "mover 0: demand nan"), "%s", adp_error_last());
 	*dem(&t, 0, 0, 0) = 1;
 	t.pb.eps[ADP_RES_CPU] = 1;
-	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), ADP_EINPUT);
+	cr_assert_eq(solve(&t, a), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "eps of cpu"), "%s", adp_error_last());
 	t.pb.eps[ADP_RES_CPU] = 0;
-	cr_assert_eq(part_exact_solve(a, &res, &t.pb, NULL, &o), 0, "%s", adp_error_last());
+	cr_assert_eq(solve(&t, a), 0, "%s", adp_error_last());
 	cr_assert_eq(a[0], 1);
 	rel(&t);
 }

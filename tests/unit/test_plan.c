@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "plans/plan.h"
 #include "tests/unit/planfix.h"
@@ -141,6 +142,29 @@ Test(plan, round_trip)
 	plan_release(&b);
 	plan_release(&b);
 	plan_release(NULL);
+}
+
+/* A document with a value that cannot be built (a name lost) is not
+ * returned incomplete: plan_to_json fails and plan_write writes nothing. */
+Test(plan, incomplete_document_is_an_error)
+{
+	struct plan a = { 0 };
+	json_t *doc = NULL;
+	char *name;
+
+	cr_assert_eq(pf_default(&a), 0, "%s", adp_error_last());
+	cr_assert_gt(a.nwaves, 0);
+	cr_assert_gt(a.waves[0].nplacements, 0);
+	name = a.waves[0].placements[0].component;
+	a.waves[0].placements[0].component = NULL;
+	cr_assert_eq(plan_to_json(&doc, &a), ADP_ENOMEM);
+	cr_assert_null(doc);
+	cr_assert_eq(plan_write(&a, t_path("incomplete.json")), ADP_ENOMEM);
+	cr_assert_neq(access(t_path("incomplete.json"), F_OK), 0);
+	a.waves[0].placements[0].component = name;
+	cr_assert_eq(plan_to_json(&doc, &a), 0, "%s", adp_error_last());
+	json_decref(doc);
+	plan_release(&a);
 }
 
 /* A 1 GiB allocation reads back as 1 GiB (six significant digits wrote
@@ -317,8 +341,7 @@ Test(plan, truncated_file)
 Test(plan, infeasible_plan_is_refused)
 {
 	struct plan a = { 0 }, b;
-	int rc = pf_run(&a, pf_write_inventory(4, ""), pf_write_schedule("2h", 1),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&a, 4, pf_write_schedule("2h", 1));
 
 	cr_assert_eq(rc, ADP_EINFEASIBLE);
 	/* Written for the report, but never accepted for apply. */

@@ -8,6 +8,7 @@
 
 #include "partition/inventory.h"
 #include "tests/unit/planfix.h"
+#include "tests/unit/wavefix.h"
 
 TestSuite(planner, .init = t_setup, .fini = t_teardown);
 
@@ -173,8 +174,7 @@ Test(planner, concurrency_two_leaves_web_nowhere)
 {
 	struct plan p = { 0 };
 	size_t i, web = 0;
-	int rc = pf_run(&p, pf_write_inventory(4, ""), pf_write_schedule("40m", 2),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 4, pf_write_schedule("40m", 2));
 
 	/* Two of three partitions offline leave one online, and web has a
 	 * replica on p1 and p2: wave 1 cannot keep them apart. */
@@ -213,8 +213,7 @@ Test(planner, shrunk_capacity_infeasible)
 {
 	struct plan p = { 0 };
 	size_t i, named = 0;
-	int rc = pf_run(&p, pf_write_inventory(1.5, ""), sched_with("40m", 1, "\"shortage\": \"refuse\""),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 1.5, sched_with("40m", 1, "\"shortage\": \"refuse\""));
 
 	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
 	t_assert_msg("no plan fits");
@@ -254,8 +253,7 @@ Test(planner, shrunk_capacity_shared_above_guarantees)
 	struct plan p = { 0 };
 	struct inventory inv;
 	size_t i, j, w;
-	int rc = pf_run(&p, pf_write_inventory(1.5, ""), pf_write_schedule("40m", 1),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 1.5, pf_write_schedule("40m", 1));
 
 	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
 	cr_assert_gt(p.nreductions, 0);
@@ -298,8 +296,7 @@ Test(planner, timing_infeasible_reports_wave_zero)
 {
 	struct plan p = { 0 };
 	size_t i, timing = 0;
-	int rc = pf_run(&p, pf_write_inventory(4, ""), pf_write_schedule("2h", 1),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 4, pf_write_schedule("2h", 1));
 
 	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
 	for (i = 0; i < p.nshortfalls; i++) {
@@ -551,8 +548,7 @@ Test(planner, waves_step_around_blackouts)
 	cr_assert_not_null(at = strstr(text, "\"step\": \"5m\""));
 	snprintf(at, sizeof(text) - (size_t)(at - text), "%s",
 		 "\"step\": \"5m\", \"start\": \"earliest\",\n  \"blackouts\": [{\"start\": \"2018-05-06T01:55:00Z\", \"end\": \"2018-05-06T02:15:00Z\"}]\n}\n");
-	rc = pf_run(&p, pf_write_inventory(4, ""), t_write("blackout.json", text),
-		    pf_write_history(pf_comps, 4, pf_default_load));
+	rc = pf_run_estate(&p, 4, t_write("blackout.json", text));
 	cr_assert_eq(rc, 0, "%s", adp_error_last());
 	cr_assert_eq(p.nwaves, 3);
 	cr_assert_eq(p.waves[0].start, PF_NOW + 3600);
@@ -592,8 +588,7 @@ Test(planner, widening_for_short_history)
 Test(planner, zone_limit_on_waves)
 {
 	struct plan p = { 0 };
-	int rc = pf_run(&p, pf_write_inventory(4, ""), sched_with("40m", 2, "\"max_per_zone\": 1"),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 4, sched_with("40m", 2, "\"max_per_zone\": 1"));
 
 	cr_assert(rc == 0 || rc == ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
 	cr_assert_eq(p.nwaves, 2);
@@ -644,8 +639,7 @@ Test(planner, absorbed_when_moves_cost)
 	struct plan p = { 0 };
 	size_t i, web_moves = 0, web_on_p2 = 0;
 	double alloc_p2 = 0;
-	int rc = pf_run(&p, pf_write_inventory(4, ""), sched_with("40m", 1, "\"weights\": {\"moves\": 1}"),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 4, sched_with("40m", 1, "\"weights\": {\"moves\": 1}"));
 
 	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
 	cr_assert_eq(p.waves[0].nabsorbed, 1);
@@ -725,47 +719,30 @@ Test(planner, rollback_that_does_not_fit)
  * its violation. */
 Test(planner, known_feasible_packing)
 {
-	double cap[3 * ADP_RES_COUNT] = { 0 }, base[3 * ADP_RES_COUNT] = { 0 }, bmin[3 * ADP_RES_COUNT] = { 0 };
-	double dem[4][1] = { { 3 }, { 3 }, { 2 }, { 2 } };
-	unsigned char online[3] = { 0, 1, 1 };
-	int hosts[4 * 3] = { 0 };
-	struct part_wave_mover m[4];
-	struct part_wave_problem pb = { 0 };
+	static const double dem[4] = { 3, 3, 2, 2 };
+	struct inst t;
+	struct part_wave_problem *pb = &t.pb;
+	struct part_wave_mover *m;
 	size_t assign[4], bad_assign[4] = { 1, 1, 2, 2 }, i, viol;
 	double load[3] = { 0 }, cost;
 
-	cap[1 * ADP_RES_COUNT] = cap[2 * ADP_RES_COUNT] = 5;
-	memset(m, 0, sizeof(m));
-	for (i = 0; i < 4; i++) {
-		m[i].comp = i;
-		m[i].home = 0;
-		m[i].demand[ADP_RES_CPU] = dem[i];
-		m[i].factor = 1;
-	}
-	pb.nparts = 3;
-	pb.ncomps = 4;
-	pb.nmovers = 4;
-	pb.K = 1;
-	pb.H = 1;
-	pb.stride = 1;
-	pb.capacity = cap;
-	pb.online = online;
-	pb.base = base;
-	pb.base_min = bmin;
-	pb.hosts = hosts;
-	pb.movers = m;
-	pb.eps[ADP_RES_CPU] = 0.05;
-	memcpy(pb.weights, schedule_weight_defaults, sizeof(pb.weights));
-	cr_assert_eq(part_place_movers(&pb, assign), 0);
+	mk(&t, 4, 2, 1, 1, 5);
+	m = t.m;
+	t.cap[ADP_RES_CPU] = 0; /* the offline home's */
+	for (i = 0; i < 4; i++)
+		flat(&t, i, dem[i]);
+	pb->eps[ADP_RES_CPU] = 0.05;
+	memcpy(pb->weights, schedule_weight_defaults, sizeof(pb->weights));
+	cr_assert_eq(part_place_movers(pb, assign), 0);
 	for (i = 0; i < 4; i++) {
 		cr_assert(assign[i] == 1 || assign[i] == 2, "mover %zu on %zu", i, assign[i]);
-		load[assign[i]] += dem[i][0];
+		load[assign[i]] += dem[i];
 	}
 	cr_assert_float_eq(load[1], 5, 1e-12);
 	cr_assert_float_eq(load[2], 5, 1e-12);
-	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	cr_assert_eq(part_wave_evaluate(pb, assign, &cost, &viol), 0);
 	cr_assert_eq(viol, 0);
-	cr_assert_eq(part_wave_evaluate(&pb, bad_assign, &cost, &viol), 0);
+	cr_assert_eq(part_wave_evaluate(pb, bad_assign, &cost, &viol), 0);
 	cr_assert_eq(viol, 1, "a holds 6 cores of 5");
 	/* Two replicas of one component may not share a partition. */
 	m[1].comp = 0;
@@ -773,10 +750,11 @@ Test(planner, known_feasible_packing)
 	bad_assign[1] = 1;
 	bad_assign[2] = 2;
 	bad_assign[3] = 2;
-	cr_assert_eq(part_wave_evaluate(&pb, bad_assign, &cost, &viol), 0);
+	cr_assert_eq(part_wave_evaluate(pb, bad_assign, &cost, &viol), 0);
 	cr_assert_geq(viol, 2, "anti-affinity and the overload");
-	cr_assert_eq(part_place_movers(&pb, assign), 0);
+	cr_assert_eq(part_place_movers(pb, assign), 0);
 	cr_assert_neq(assign[0], assign[1], "replicas of one component apart");
+	rel(&t);
 }
 
 /* The co-movement floor: two movers whose scenarios offset each other (1
@@ -785,46 +763,30 @@ Test(planner, known_feasible_packing)
  * the total (4) plus dependence x 2: 5 at 0.5 (fits), 6 at 1 (does not). */
 Test(planner, dependence_floor)
 {
-	double cap[2 * ADP_RES_COUNT] = { 0 }, base[2 * ADP_RES_COUNT * 2] = { 0 }, bmin[2 * ADP_RES_COUNT] = { 0 };
-	double dem[2][2] = { { 1, 3 }, { 3, 1 } }, sp[ADP_RES_COUNT] = { 1 };
-	double bspread[2 * ADP_RES_COUNT] = { 0 }, cost;
-	unsigned char online[2] = { 0, 1 };
-	int hosts[2 * 2] = { 0 };
-	struct part_wave_mover m[2];
-	struct part_wave_problem pb = { 0 };
+	struct inst t;
+	struct part_wave_problem *pb = &t.pb;
 	size_t assign[2] = { 1, 1 }, viol, i;
+	double cost;
 
-	cap[1 * ADP_RES_COUNT] = 5;
-	memset(m, 0, sizeof(m));
+	mk(&t, 2, 1, 1, 2, 5);
+	t.cap[ADP_RES_CPU] = 0; /* the offline home's */
+	memset(pb->weights, 0, sizeof(pb->weights));
 	for (i = 0; i < 2; i++) {
-		m[i].comp = i;
-		m[i].demand[ADP_RES_CPU] = dem[i];
-		m[i].factor = 1;
-		m[i].spread_h = sp;
+		*dem(&t, i, 0, 0) = i ? 3 : 1;
+		*dem(&t, i, 1, 0) = i ? 1 : 3;
+		t.sp[i * R * pb->H + ADP_RES_CPU * pb->H] = 1;
 	}
-	pb.nparts = 2;
-	pb.ncomps = 2;
-	pb.nmovers = 2;
-	pb.K = 2;
-	pb.H = 1;
-	pb.stride = 1;
-	pb.capacity = cap;
-	pb.online = online;
-	pb.base = base;
-	pb.base_min = bmin;
-	pb.hosts = hosts;
-	pb.movers = m;
-	pb.base_spread = bspread;
-	pb.eps[ADP_RES_CPU] = 0.05;
-	pb.dependence = 0;
-	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	pb->eps[ADP_RES_CPU] = 0.05;
+	pb->dependence = 0;
+	cr_assert_eq(part_wave_evaluate(pb, assign, &cost, &viol), 0);
 	cr_assert_eq(viol, 0);
-	pb.dependence = 0.5;
-	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	pb->dependence = 0.5;
+	cr_assert_eq(part_wave_evaluate(pb, assign, &cost, &viol), 0);
 	cr_assert_eq(viol, 0, "4 + 0.5 x 2 = 5 fits in 5");
-	pb.dependence = 1;
-	cr_assert_eq(part_wave_evaluate(&pb, assign, &cost, &viol), 0);
+	pb->dependence = 1;
+	cr_assert_eq(part_wave_evaluate(pb, assign, &cost, &viol), 0);
 	cr_assert_eq(viol, 1, "4 + 2 = 6 does not");
+	rel(&t);
 }
 
 /* Another solver hooks in per wave: this one puts every mover on the
@@ -867,8 +829,7 @@ Test(planner, solver_hook)
 Test(planner, order_lightest_first)
 {
 	struct plan p = { 0 };
-	int rc = pf_run(&p, pf_write_inventory(4, ""), sched_with("40m", 1, "\"order\": \"lightest-first\""),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 4, sched_with("40m", 1, "\"order\": \"lightest-first\""));
 
 	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
 	cr_assert_eq(p.nwaves, 3);
@@ -885,8 +846,7 @@ Test(planner, remedy_fewer_partitions_checked)
 {
 	struct plan p = { 0 };
 	size_t i, checked = 0;
-	int rc = pf_run(&p, pf_write_inventory(1.5, ""), sched_with("40m", 2, "\"shortage\": \"refuse\""),
-			pf_write_history(pf_comps, 4, pf_default_load));
+	int rc = pf_run_estate(&p, 1.5, sched_with("40m", 2, "\"shortage\": \"refuse\""));
 
 	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
 	for (i = 0; i < p.nshortfalls; i++)

@@ -8,61 +8,63 @@
 
 /* One wave over t = 1000..1399 (step 100); component "a" has two replicas
  * of 1 core each, so 2 cores in all. History before the window peaks at 3
- * (t = 0, the oldest); in the window the actual load is 1.5, 2.5, 1.0, 2.0. */
-static void fixture(struct plan *p, struct history *h, struct plan_placement pl[2], struct series *s,
-		    double v[14])
-{
-	size_t i;
-
-	memset(p, 0, sizeof(*p));
-	memset(pl, 0, 2 * sizeof(*pl));
-	memset(s, 0, sizeof(*s));
-	history_init(h);
-	for (i = 0; i < 10; i++)
-		v[i] = 1.0;
-	v[0] = 3.0;
-	v[10] = 1.5;
-	v[11] = 2.5;
-	v[12] = 1.0;
-	v[13] = 2.0;
-	s->component = "a";
-	s->resource = ADP_RES_CPU;
-	s->start = 0;
-	s->step = 100;
-	s->n = 14;
-	s->v = v;
-	h->items = s;
-	h->n = 1;
-	pl[0].component = pl[1].component = "a";
-	pl[0].alloc[ADP_RES_CPU] = pl[1].alloc[ADP_RES_CPU] = 1.0;
-	pl[1].replica = 1;
-	p->window_start = 1000;
-	p->step = 100;
-}
-
-Test(simulate, plan_and_baselines)
-{
+ * (t = 0, the oldest); in the window the actual load is 1.5, 2.5, 1.0, 2.0.
+ * Everything points into the fixture itself. */
+struct sim_fx {
 	struct plan p;
 	struct history h;
 	struct plan_placement pl[2];
 	struct series s;
-	struct plan_wave w = { 0 };
-	struct part_sim r = { 0 };
+	struct plan_wave w;
 	double v[14];
+};
+
+static void fixture(struct sim_fx *f)
+{
+	size_t i;
+
+	memset(f, 0, sizeof(*f));
+	history_init(&f->h);
+	for (i = 0; i < 10; i++)
+		f->v[i] = 1.0;
+	f->v[0] = 3.0;
+	f->v[10] = 1.5;
+	f->v[11] = 2.5;
+	f->v[12] = 1.0;
+	f->v[13] = 2.0;
+	f->s.component = "a";
+	f->s.resource = ADP_RES_CPU;
+	f->s.start = 0;
+	f->s.step = 100;
+	f->s.n = 14;
+	f->s.v = f->v;
+	f->h.items = &f->s;
+	f->h.n = 1;
+	f->pl[0].component = f->pl[1].component = "a";
+	f->pl[0].alloc[ADP_RES_CPU] = f->pl[1].alloc[ADP_RES_CPU] = 1.0;
+	f->pl[1].replica = 1;
+	f->p.window_start = 1000;
+	f->p.step = 100;
+	f->w.start = 1000;
+	f->w.end = 1400;
+	f->w.placements = f->pl;
+	f->w.nplacements = 2;
+	f->p.waves = &f->w;
+	f->p.nwaves = 1;
+}
+
+Test(simulate, plan_and_baselines)
+{
+	struct sim_fx f;
+	struct part_sim r = { 0 };
 	/* a guarantee of 1.5 cores: the reactive 1.15 and 1.725 allocations
 	 * are below it at steps where demand exceeded them (t = 1000, 1100,
 	 * 1300 have allocations 1.15, 1.725, 1.15: two below 1.5); the
 	 * plan's 2 cores never are. */
 	struct part_sim_guarantee g = { "a", { 1.5, 0, 0, 0 } };
 
-	fixture(&p, &h, pl, &s, v);
-	w.start = 1000;
-	w.end = 1400;
-	w.placements = pl;
-	w.nplacements = 2;
-	p.waves = &w;
-	p.nwaves = 1;
-	cr_assert_eq(part_simulate(&r, &p, &h, &g, 1), 0);
+	fixture(&f);
+	cr_assert_eq(part_simulate(&r, &f.p, &f.h, &g, 1), 0);
 	cr_assert_eq(r.n, 1);
 	cr_assert_str_eq(r.rows[0].component, "a");
 	/* plan: 2 cores; only 2.5 exceeds it, by 0.5; slack 0.5 + 1 + 0. */
@@ -94,23 +96,12 @@ Test(simulate, plan_and_baselines)
 
 Test(simulate, component_without_placement_is_not_counted)
 {
-	struct plan p;
-	struct history h;
-	struct plan_placement pl[2];
-	struct series s;
-	struct plan_wave w = { 0 };
+	struct sim_fx f;
 	struct part_sim r = { 0 };
-	double v[14];
 
-	fixture(&p, &h, pl, &s, v);
-	pl[0].component = pl[1].component = "b";
-	w.start = 1000;
-	w.end = 1400;
-	w.placements = pl;
-	w.nplacements = 2;
-	p.waves = &w;
-	p.nwaves = 1;
-	cr_assert_eq(part_simulate(&r, &p, &h, NULL, 0), 0);
+	fixture(&f);
+	f.pl[0].component = f.pl[1].component = "b";
+	cr_assert_eq(part_simulate(&r, &f.p, &f.h, NULL, 0), 0);
 	cr_assert_eq(r.n, 1);
 	cr_assert_eq(r.rows[0].m[PART_SIM_PLAN].steps, 0);
 	part_sim_release(&r);
@@ -123,38 +114,28 @@ Test(simulate, component_without_placement_is_not_counted)
  * peak utilisation is 2.5 / 2.2. */
 Test(simulate, partition_overload_and_bound)
 {
-	struct plan p;
-	struct history h;
-	struct plan_placement pl[2];
-	struct series s;
-	struct plan_wave w = { 0 };
+	struct sim_fx f;
 	struct plan_partition part = { 0 };
 	struct plan_usage u = { 0 };
 	struct part_sim r = { 0 };
-	double v[14], p50[4] = { 1, 1, 1, 1 }, bound[4] = { 2, 2, 2, 2 };
+	double p50[4] = { 1, 1, 1, 1 }, bound[4] = { 2, 2, 2, 2 };
 	size_t i;
 
-	fixture(&p, &h, pl, &s, v);
-	pl[0].partition = pl[1].partition = "p";
+	fixture(&f);
+	f.pl[0].partition = f.pl[1].partition = "p";
 	part.name = "p";
 	part.capacity[ADP_RES_CPU] = 2.2;
-	p.partitions = &part;
-	p.npartitions = 1;
+	f.p.partitions = &part;
+	f.p.npartitions = 1;
 	u.partition = "p";
 	u.resource = ADP_RES_CPU;
 	u.capacity = 2.2;
 	u.nsteps = 4;
 	u.p50 = u.p95 = p50;
 	u.bound = bound;
-	w.start = 1000;
-	w.end = 1400;
-	w.placements = pl;
-	w.nplacements = 2;
-	w.usage = &u;
-	w.nusage = 1;
-	p.waves = &w;
-	p.nwaves = 1;
-	cr_assert_eq(part_simulate(&r, &p, &h, NULL, 0), 0);
+	f.w.usage = &u;
+	f.w.nusage = 1;
+	cr_assert_eq(part_simulate(&r, &f.p, &f.h, NULL, 0), 0);
 	cr_assert_eq(r.nparts, ADP_RES_COUNT);
 	for (i = 0; i < r.nparts && r.parts[i].resource != ADP_RES_CPU; i++)
 		;

@@ -126,20 +126,30 @@ Test(steps, plan_from_run)
 	plan_release(&p);
 }
 
-/* A one-wave plan by hand: c#0 moves from A to B, d#1 stays on B. */
-static void hand_plan(struct plan *p)
+/* A plan of one wave with A offline and n empty placements, for the
+ * hand-built plans below. */
+static struct plan_wave *one_wave_plan(struct plan *p, size_t n)
 {
 	struct plan_wave *w;
 
 	memset(p, 0, sizeof(*p));
 	p->waves = calloc(1, sizeof(*p->waves));
+	cr_assert_not_null(p->waves);
 	p->nwaves = 1;
 	w = &p->waves[0];
 	w->offline = calloc(1, sizeof(char *));
 	w->offline[0] = strdup("A");
 	w->noffline = 1;
-	w->placements = calloc(2, sizeof(*w->placements));
-	w->nplacements = 2;
+	w->placements = calloc(n, sizeof(*w->placements));
+	w->nplacements = n;
+	return w;
+}
+
+/* A one-wave plan by hand: c#0 moves from A to B, d#1 stays on B. */
+static void hand_plan(struct plan *p)
+{
+	struct plan_wave *w = one_wave_plan(p, 2);
+
 	w->placements[0].component = strdup("c");
 	w->placements[0].partition = strdup("B");
 	w->placements[0].from = strdup("A");
@@ -232,17 +242,8 @@ Test(steps, vocabulary)
  * granted less than its forecast (a reduction); e#0 on B is untouched. */
 static void absorb_plan(struct plan *p)
 {
-	struct plan_wave *w;
+	struct plan_wave *w = one_wave_plan(p, 3);
 
-	memset(p, 0, sizeof(*p));
-	p->waves = calloc(1, sizeof(*p->waves));
-	p->nwaves = 1;
-	w = &p->waves[0];
-	w->offline = calloc(1, sizeof(char *));
-	w->offline[0] = strdup("A");
-	w->noffline = 1;
-	w->placements = calloc(3, sizeof(*w->placements));
-	w->nplacements = 3;
 	w->placements[0].component = strdup("c");
 	w->placements[0].replica = 1;
 	w->placements[0].partition = strdup("B");

@@ -597,3 +597,27 @@ Test(error, wrap_and_clear)
 	adp_error_clear();
 	cr_assert_str_eq(adp_error_last(), "");
 }
+
+/* The checked builder: every call that fails is remembered, its value
+ * released, and the document reported incomplete once. */
+Test(jbuild, records_the_first_failure)
+{
+	struct adp_jb jb = { 0 };
+	json_t *o = json_object(), *a;
+
+	a = adp_jset(&jb, o, "list", json_array());
+	cr_assert_not_null(a);
+	cr_assert_not_null(adp_jpush(&jb, a, json_integer(1)));
+	cr_assert_eq(adp_jb_check(&jb), 0);
+	cr_assert_null(adp_jset(&jb, o, "missing", json_string(NULL)));
+	cr_assert(jb.failed);
+	/* Later calls still work and do not clear the failure. */
+	cr_assert_not_null(adp_jset(&jb, o, "after", json_true()));
+	cr_assert_null(adp_jpush(&jb, NULL, json_string("owned: released")));
+	cr_assert_null(adp_jset(&jb, NULL, "x", json_integer(2)));
+	cr_assert_eq(adp_jb_check(&jb), ADP_ENOMEM);
+	cr_assert(strstr(adp_error_last(), "out of memory"), "%s", adp_error_last());
+	cr_assert_eq(json_object_size(o), 2);
+	cr_assert_null(json_object_get(o, "missing"));
+	json_decref(o);
+}

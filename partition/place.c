@@ -1,0 +1,361 @@
+/* One wave's placement problem: the heuristic that places the movers,
+ * and the score any solver's answer is judged by. */
+#include "partition/planner_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+#define PART_CANDIDATES 8        /* partitions fully checked per mover */
+
+/* ---- the one-wave placement problem ---- */
+
+struct wp_state {
+	const struct part_wave_problem *pb;
+	double **delta;        /* [p]: movers' load, (r, k, h) at [(r * K + k) * H + h], or NULL */
+	double **dspread;      /* [p]: movers' spreads, (r, h) at [r * H + h], or NULL */
+	double *dmin;          /* [p * R + r]: movers' guarantees */
+	double *slack;         /* [p]: smallest (cap - total at confidence) / cap over r and h */
+	unsigned char *taken;  /* [comp * nparts + p]: a mover of comp is on p */
+	double *scratch;       /* K */
+};
+
+static double wp_base(const struct wp_state *st, size_t p, int r, size_t k, size_t h)
+{
+	const struct part_wave_problem *pb = st->pb;
+
+	return pb->base[((p * R + (size_t)r) * pb->K + k) * pb->stride + pb->offset + h] +
+	       (st->delta[p] ? st->delta[p][((size_t)r * pb->K + k) * pb->H + h] : 0);
+}
+
+/* The summed spreads on p at step h of resource r, with m added (or not). */
+static double wp_spread(const struct wp_state *st, const struct part_wave_mover *m, size_t p, int r, size_t h)
+{
+	const struct part_wave_problem *pb = st->pb;
+	double v = 0;
+
+	if (pb->dependence <= 0)
+		return 0;
+	if (pb->base_spread)
+		v += pb->base_spread[(p * R + (size_t)r) * pb->stride + pb->offset + h];
+	if (st->dspread[p])
+		v += st->dspread[p][(size_t)r * pb->H + h];
+	if (m && m->spread_h)
+		v += m->factor * m->spread_h[(size_t)r * pb->stride + pb->offset + h];
+	return v;
+}
+
+static double wp_demand(const struct part_wave_problem *pb, const struct part_wave_mover *m, int r, size_t k,
+			size_t h)
+{
+	if (!m)
+		return 0;
+	return m->factor * (m->demand[r] ? m->demand[r][k * pb->stride + pb->offset + h] : m->min[r]);
+}
+
+/* Partition p with mover m added (m NULL: as it is): whether the chance
+ * constraint and the guarantees hold, the largest overload share, and
+ * the smallest headroom at the confidence, as a fraction of capacity. */
+static void wp_check(struct wp_state *st, const struct part_wave_mover *m, size_t p, int *fits, double *risk,
+		     double *head)
+{
+	const struct part_wave_problem *pb = st->pb;
+	size_t K = pb->K, h, k;
+	int r;
+
+	*fits = 1;
+	*risk = 0;
+	*head = INFINITY;
+	for (r = 0; r < R; r++) {
+		double cap = pb->capacity[p * R + (size_t)r], mins;
+		size_t allowed = part_allowed_over(pb->eps[r], K);
+
+		if (cap <= 0)
+			continue; /* unmetered */
+		mins = pb->base_min[p * R + (size_t)r] + st->dmin[p * R + (size_t)r] + (m ? m->min[r] : 0);
+		if (mins > cap + 1e-9)
+			*fits = 0;
+		*head = fmin(*head, (cap - mins) / cap);
+		for (h = 0; h < pb->H; h++) {
+			size_t over = 0;
+			double b;
+
+			for (k = 0; k < K; k++) {
+				st->scratch[k] = wp_base(st, p, r, k, h) + wp_demand(pb, m, r, k, h);
+				over += st->scratch[k] > cap;
+			}
+			b = part_total_at_confidence(st->scratch, K, allowed, wp_spread(st, m, p, r, h), pb->dependence);
+			if (b > cap)
+				*fits = 0;
+			*risk = fmax(*risk, (double)over / (double)K);
+			*head = fmin(*head, (cap - b) / cap);
+		}
+	}
+}
+
+static int wp_add(struct wp_state *st, const struct part_wave_mover *m, size_t p)
+{
+	const struct part_wave_problem *pb = st->pb;
+	size_t K = pb->K, h, k;
+	double risk;
+	int r, fits;
+
+	if (!st->delta[p] && !(st->delta[p] = calloc(R * K * pb->H + 1, sizeof(double))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if (!st->dspread[p] && !(st->dspread[p] = calloc(R * pb->H + 1, sizeof(double))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	for (r = 0; r < R; r++) {
+		for (k = 0; k < K; k++)
+			for (h = 0; h < pb->H; h++)
+				st->delta[p][((size_t)r * K + k) * pb->H + h] += wp_demand(pb, m, r, k, h);
+		st->dmin[p * R + (size_t)r] += m->min[r];
+		if (m->spread_h)
+			for (h = 0; h < pb->H; h++)
+				st->dspread[p][(size_t)r * pb->H + h] += m->factor * m->spread_h[(size_t)r * pb->stride + pb->offset + h];
+	}
+	st->taken[m->comp * pb->nparts + p] = 1;
+	wp_check(st, NULL, p, &fits, &risk, &st->slack[p]);
+	return 0;
+}
+
+static void wp_free(struct wp_state *st)
+{
+	size_t p;
+
+	if (st->delta)
+		for (p = 0; p < st->pb->nparts; p++)
+			free(st->delta[p]);
+	if (st->dspread)
+		for (p = 0; p < st->pb->nparts; p++)
+			free(st->dspread[p]);
+	free(st->delta);
+	free(st->dspread);
+	free(st->dmin);
+	free(st->slack);
+	free(st->taken);
+	free(st->scratch);
+}
+
+static int wp_init(struct wp_state *st, const struct part_wave_problem *pb)
+{
+	size_t p;
+	double risk;
+	int fits;
+
+	memset(st, 0, sizeof(*st));
+	st->pb = pb;
+	st->delta = calloc(pb->nparts + 1, sizeof(*st->delta));
+	st->dspread = calloc(pb->nparts + 1, sizeof(*st->dspread));
+	st->dmin = calloc(pb->nparts * R + 1, sizeof(double));
+	st->slack = calloc(pb->nparts + 1, sizeof(double));
+	st->taken = calloc(pb->ncomps * pb->nparts + 1, 1);
+	st->scratch = malloc((pb->K + 1) * sizeof(double));
+	if (!st->delta || !st->dspread || !st->dmin || !st->slack || !st->taken || !st->scratch) {
+		wp_free(st);
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	}
+	for (p = 0; p < pb->nparts; p++)
+		if (pb->online[p])
+			wp_check(st, NULL, p, &fits, &risk, &st->slack[p]);
+	return 0;
+}
+
+static int wp_eligible(const struct wp_state *st, const struct part_wave_mover *m, size_t p)
+{
+	const struct part_wave_problem *pb = st->pb;
+
+	return pb->online[p] && !pb->hosts[m->comp * pb->nparts + p] && !st->taken[m->comp * pb->nparts + p];
+}
+
+/* The worst share of a partition's capacity the mover takes at its peak. */
+static double wp_share(const struct part_wave_problem *pb, const struct part_wave_mover *m, size_t p)
+{
+	double share = 0, peak;
+	size_t h, k;
+	int r;
+
+	for (r = 0; r < R; r++) {
+		double cap = pb->capacity[p * R + (size_t)r];
+
+		if (cap <= 0)
+			continue;
+		peak = 0;
+		for (h = 0; h < pb->H; h++)
+			for (k = 0; k < pb->K; k += 1 + pb->K / 16)
+				peak = fmax(peak, wp_demand(pb, m, r, k, h));
+		share = fmax(share, peak / cap);
+	}
+	return share;
+}
+
+double part_wave_share(const struct part_wave_problem *pb, size_t i, size_t p)
+{
+	return wp_share(pb, &pb->movers[i], p);
+}
+
+static double wp_cost(const struct part_wave_problem *pb, const struct part_wave_mover *m, double risk,
+		      double share)
+{
+	return pb->weights[SCHEDULE_W_RISK] * part_tier_impact(m->tier) * risk +
+	       pb->weights[SCHEDULE_W_CONFIDENCE] * m->spread * share + pb->weights[SCHEDULE_W_MOVES];
+}
+
+struct wp_order {
+	size_t i;
+	int tier;
+	double size;
+};
+
+static int cmp_order(const void *a, const void *b)
+{
+	const struct wp_order *x = a, *y = b;
+
+	if (x->tier != y->tier)
+		return x->tier - y->tier;
+	if (x->size != y->size)
+		return x->size < y->size ? 1 : -1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int part_place_movers(const struct part_wave_problem *pb, size_t *assign)
+{
+	struct wp_state st;
+	struct wp_order *order = NULL;
+	size_t *cand = NULL, i, p, j;
+	int rc;
+
+	if ((rc = wp_init(&st, pb)))
+		return rc;
+	order = calloc(pb->nmovers + 1, sizeof(*order));
+	cand = calloc(pb->nparts + 1, sizeof(*cand));
+	if (!order || !cand) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < pb->nmovers; i++) {
+		order[i].i = i;
+		order[i].tier = pb->movers[i].tier;
+		order[i].size = wp_share(pb, &pb->movers[i], pb->movers[i].home);
+		assign[i] = PART_UNPLACED;
+	}
+	qsort(order, pb->nmovers, sizeof(*order), cmp_order);
+	for (j = 0; j < pb->nmovers; j++) {
+		const struct part_wave_mover *m = &pb->movers[order[j].i];
+		size_t ncand = 0, best = PART_UNPLACED, c, pass;
+		double bcost = INFINITY, bhead = -INFINITY;
+		int bfits = 0;
+
+		/* The few partitions with the most slack are checked in full;
+		 * all of them only when none of those fits. */
+		for (p = 0; p < pb->nparts; p++)
+			if (wp_eligible(&st, m, p))
+				cand[ncand++] = p;
+		for (pass = 0; pass < 2 && !bfits; pass++) {
+			size_t lim = pass ? ncand : (ncand < PART_CANDIDATES ? ncand : PART_CANDIDATES);
+
+			/* Partial selection of the largest slack first. */
+			for (c = 0; c < lim; c++) {
+				size_t top = c, x;
+				int fits;
+				double risk, head, cost;
+
+				if (!pass) {
+					for (x = c + 1; x < ncand; x++)
+						if (st.slack[cand[x]] > st.slack[cand[top]])
+							top = x;
+					p = cand[top];
+					cand[top] = cand[c];
+					cand[c] = p;
+				} else if (c < PART_CANDIDATES) {
+					continue; /* checked in the first pass */
+				}
+				p = cand[c];
+				wp_check(&st, m, p, &fits, &risk, &head);
+				cost = wp_cost(pb, m, risk, wp_share(pb, m, p));
+				if (fits > bfits || (fits == bfits && (fits ? cost < bcost - 1e-12 ||
+									       (cost <= bcost + 1e-12 && head > bhead + 1e-12) ||
+									       (cost <= bcost + 1e-12 && head >= bhead - 1e-12 && pb->zone &&
+										best != PART_UNPLACED &&
+										!strcmp(pb->zone[p], pb->zone[m->home]) &&
+										strcmp(pb->zone[best], pb->zone[m->home]))
+									    : head > bhead))) {
+					bfits = fits;
+					bcost = cost;
+					bhead = head;
+					best = p;
+				}
+			}
+		}
+		assign[order[j].i] = best;
+		if (best != PART_UNPLACED && (rc = wp_add(&st, m, best)))
+			goto done;
+	}
+done:
+	free(order);
+	free(cand);
+	wp_free(&st);
+	return rc;
+}
+
+int part_wave_evaluate(const struct part_wave_problem *pb, const size_t *assign, double *cost,
+		       size_t *violations)
+{
+	struct wp_state st;
+	size_t i, p, h, k, bad = 0;
+	double total = 0, *risk = NULL;
+	int rc, r;
+
+	if ((rc = wp_init(&st, pb)))
+		return rc;
+	if (!(risk = calloc(pb->nparts + 1, sizeof(double)))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < pb->nmovers; i++) {
+		const struct part_wave_mover *m = &pb->movers[i];
+
+		if (assign[i] == PART_UNPLACED || assign[i] >= pb->nparts || !pb->online[assign[i]]) {
+			bad++;
+			continue;
+		}
+		/* Anti-affinity broken: counted, and the load still lands there. */
+		bad += !wp_eligible(&st, m, assign[i]);
+		if ((rc = wp_add(&st, m, assign[i])))
+			goto done;
+	}
+	for (p = 0; p < pb->nparts; p++) {
+		if (!pb->online[p])
+			continue;
+		for (r = 0; r < R; r++) {
+			double cap = pb->capacity[p * R + (size_t)r];
+			size_t allowed = part_allowed_over(pb->eps[r], pb->K);
+
+			if (cap <= 0)
+				continue;
+			bad += pb->base_min[p * R + (size_t)r] + st.dmin[p * R + (size_t)r] > cap + 1e-9;
+			for (h = 0; h < pb->H; h++) {
+				size_t over = 0;
+
+				for (k = 0; k < pb->K; k++) {
+					st.scratch[k] = wp_base(&st, p, r, k, h);
+					over += st.scratch[k] > cap;
+				}
+				bad += part_total_at_confidence(st.scratch, pb->K, allowed, wp_spread(&st, NULL, p, r, h),
+							   pb->dependence) > cap;
+				risk[p] = fmax(risk[p], (double)over / (double)pb->K);
+			}
+		}
+	}
+	for (i = 0; i < pb->nmovers; i++)
+		if (assign[i] != PART_UNPLACED && assign[i] < pb->nparts)
+			total += wp_cost(pb, &pb->movers[i], risk[assign[i]], wp_share(pb, &pb->movers[i], assign[i]));
+	*cost = total;
+	*violations = bad;
+done:
+	free(risk);
+	wp_free(&st);
+	return rc;
+}

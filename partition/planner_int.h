@@ -1,0 +1,99 @@
+/* The planner's private state, shared by its stages (not for use outside
+ * partition/): demand.c, the per-replica demand and its statistics;
+ * place.c, one wave's placement problem (the heuristic and the score);
+ * waves.c, which partitions go together and when the waves start;
+ * wave.c, planning one wave; planner.c, the pipeline, the rollback check
+ * and the advice on shortfalls. */
+#ifndef ADP_PLANNER_INT_H
+#define ADP_PLANNER_INT_H
+
+#include "partition/planner.h"
+
+#define R ADP_RES_COUNT
+#define PART_MAX_WIDENING 2.0    /* beyond this the tail is a guess: the plan says so */
+
+
+/* Per-replica demand of every component over the window's H steps and
+ * K joint scenarios: row[c * R + r][k * H + h], or NULL for a resource
+ * without history, planned at the guarantee (no scenario memory spent). */
+struct demand {
+	size_t K, H;
+	double **row;
+	double *q;     /* per-replica quantile at the resource's confidence: [(c*R+r)*H + h] */
+	double *q50, *q95;
+	double *sp;    /* per replica, q - q50: [(c*R+r)*H + h] */
+};
+
+/* One replica's place in a wave being planned. */
+struct slot {
+	size_t comp, replica, part, home;
+	int moved;
+	double alloc[R];
+};
+
+struct ctx {
+	const struct part_request *req;
+	const struct inventory *inv;
+	const struct schedule *s;
+	int64_t grid0;         /* time of step 0 */
+	struct demand d;
+	struct plan *p;
+	double *base;          /* home placement load [((part * R + r) * K + k) * H + h] */
+	double *sbase;         /* its spreads, q_conf - q50 summed: [(part * R + r) * H + h] */
+	double *cap;           /* [part * R + r], the capacities in use (trials change them) */
+	double eps[R];         /* in use (trials change them) */
+	double *minsum;        /* [part * R + r] guarantees of the stayers */
+	int *hosts;            /* [comp * nparts + part] replicas of comp on part this wave */
+	size_t *active;        /* [comp] replicas that carry the component this wave */
+	unsigned char *online; /* [part] this wave */
+	double *scratch;       /* K */
+	/* The waves' partitions: group g holds gpart[gfirst[g] .. gfirst[g + 1]). */
+	size_t *gpart, *gfirst, ngroups;
+	int64_t *gdur;
+	size_t capped;         /* series whose widening hit PART_MAX_WIDENING */
+};
+
+
+/* Borrowed, or NULL: the demand is the guarantee at every step. */
+static inline double *dem_at(struct ctx *c, size_t comp, int r)
+{
+	return c->d.row[comp * R + (size_t)r];
+}
+
+static inline double *base_at(struct ctx *c, size_t part, int r)
+{
+	return c->base + ((part * R + (size_t)r) * c->d.K) * c->d.H;
+}
+
+/* demand.c */
+/* The value with exactly above of the n values above it; v is scrambled. */
+double part_select_desc(double *v, size_t n, size_t above);
+/* The total at the confidence at one step: the scenarios' (1 - eps)
+ * order statistic, or median plus dependence x spread, whichever is
+ * higher; v is scrambled. */
+double part_total_at_confidence(double *v, size_t K, size_t allowed, double spread, double dependence);
+/* How many of K scenarios may be over capacity at risk eps. */
+size_t part_allowed_over(double eps, size_t K);
+/* Fills c->d, c->base and c->sbase from the forecast. */
+int part_build_demand(struct ctx *c);
+
+/* waves.c */
+/* The update time of the schedule's part-th partition. */
+int64_t part_update_time(const struct schedule *s, size_t part);
+/* The steps [*h0, *h1) of the grid that [start, end) covers. */
+void part_wave_steps(const struct ctx *c, int64_t start, int64_t end, size_t *h0, size_t *h1);
+/* Groups the partitions into waves and lays them out from the start. */
+int part_build_waves(struct ctx *c);
+
+/* wave.c */
+/* Appends a shortfall to p (its strings copied). */
+int part_add_shortfall(struct plan *p, size_t wave, const char *partition, const char *component, int resource,
+		       double demand, double capacity, int64_t at, const char *advice);
+/* v rounded up to whole units. */
+double part_round_up(double v, double unit);
+/* Adds factor x comp's per-replica demand to part over [h0, h1). */
+void part_shift_load(struct ctx *c, size_t part, size_t comp, double factor, size_t h0, size_t h1);
+/* Plans wave w (index wi) into sink: c->p, or a trial's scratch plan. */
+int part_plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size_t wi);
+
+#endif
