@@ -31,6 +31,19 @@ static int load_long(struct history *h, const char *name, const char *text,
 	return history_add_long_csv(h, t_write(name, text), o);
 }
 
+/* Reads a long-format fixture that must load, and returns the series of
+ * component comp and resource res, which must be there. */
+static const struct series *load_one(struct history *h, const char *name, const char *text,
+				     const struct history_opts *o, const char *comp, int res)
+{
+	const struct series *s;
+
+	cr_assert_eq(load_long(h, name, text, o), 0, "%s", adp_error_last());
+	s = history_find(h, comp, res);
+	cr_assert_not_null(s, "%s: no %s series for '%s'", name, adp_resource_name(res), comp);
+	return s;
+}
+
 static void expect_error(const char *text, const char *needle)
 {
 	struct history h;
@@ -100,9 +113,7 @@ Test(history, short_gap_interpolated_long_gap_missing)
 		 "timestamp,component,resource,value\n"
 		 "%lld,db,cpu,0\n%lld,db,cpu,6\n%lld,db,cpu,10\n",
 		 T0, T0 + 1800, T0 + 1800 + 7200);
-	cr_assert_eq(load_long(&h, "g.csv", text, &opts5m), 0, "%s", adp_error_last());
-	s = history_find(&h, "db", ADP_RES_CPU);
-	cr_assert_not_null(s);
+	s = load_one(&h, "g.csv", text, &opts5m, "db", ADP_RES_CPU);
 	cr_assert_eq(s->n, 9000 / 300 + 1);
 	for (k = 0; k <= 6; k++)
 		cr_assert_float_eq(s->v[k], (double)k, 1e-9, "step %zu", k);
@@ -122,8 +133,7 @@ Test(history, gap_exactly_max_gap_is_interpolated)
 
 	snprintf(text, sizeof(text), "timestamp,component,resource,value\n%lld,db,cpu,0\n%lld,db,cpu,12\n",
 		 T0, T0 + 3600);
-	cr_assert_eq(load_long(&h, "g.csv", text, &opts5m), 0);
-	s = history_find(&h, "db", ADP_RES_CPU);
+	s = load_one(&h, "g.csv", text, &opts5m, "db", ADP_RES_CPU);
 	cr_assert_eq(s->missing, 0);
 	cr_assert_eq(s->interpolated, 11);
 	cr_assert_float_eq(s->v[6], 6, 1e-9);
@@ -140,9 +150,7 @@ Test(history, hourly_upsampled)
 	snprintf(text, sizeof(text),
 		 "timestamp,component,resource,value\n"
 		 "2018-05-06T00:00:00Z,db,net,0\n2018-05-06T01:00:00Z,db,net,12\n2018-05-06T02:00:00Z,db,net,24\n");
-	cr_assert_eq(load_long(&h, "hourly.csv", text, &opts5m), 0, "%s", adp_error_last());
-	s = history_find(&h, "db", ADP_RES_NET);
-	cr_assert_not_null(s);
+	s = load_one(&h, "hourly.csv", text, &opts5m, "db", ADP_RES_NET);
 	cr_assert_eq(s->n, 25);
 	cr_assert_eq(s->native_step, 3600);
 	for (k = 0; k < 25; k++)
@@ -162,8 +170,7 @@ Test(history, fine_samples_averaged_into_steps)
 	n += snprintf(text + n, sizeof(text) - (size_t)n, "timestamp,component,resource,value\n");
 	for (i = 0; i < 10; i++)
 		n += snprintf(text + n, sizeof(text) - (size_t)n, "%lld,db,io,%d\n", T0 + 60 * i, i);
-	cr_assert_eq(load_long(&h, "m.csv", text, &opts5m), 0);
-	s = history_find(&h, "db", ADP_RES_IO);
+	s = load_one(&h, "m.csv", text, &opts5m, "db", ADP_RES_IO);
 	cr_assert_eq(s->n, 2);
 	cr_assert_float_eq(s->v[0], 2, 1e-12);
 	cr_assert_float_eq(s->v[1], 7, 1e-12);
@@ -182,8 +189,7 @@ Test(history, until_drops_later_rows)
 	snprintf(text, sizeof(text),
 		 "timestamp,component,resource,value\n%lld,db,cpu,1\n%lld,db,cpu,2\n%lld,db,cpu,3\n%lld,db,cpu,4\n",
 		 T0, T0 + 300, T0 + 600, T0 + 900);
-	cr_assert_eq(load_long(&h, "u.csv", text, &o), 0);
-	s = history_find(&h, "db", ADP_RES_CPU);
+	s = load_one(&h, "u.csv", text, &o, "db", ADP_RES_CPU);
 	cr_assert_eq(s->n, 2);
 	cr_assert_eq(s->raw_points, 2);
 	cr_assert_float_eq(s->v[1], 2, 1e-12);
@@ -209,9 +215,7 @@ Test(history, empty_values_missing_quotes_bom_crlf)
 		 "%lld,db,cpu,NaN\r\n"
 		 "%lld, db ,cpu, 4 \r\n",
 		 T0, T0 + 300, T0 + 600, T0 + 900);
-	cr_assert_eq(load_long(&h, "q.csv", text, &opts5m), 0, "%s", adp_error_last());
-	s = history_find(&h, "db", ADP_RES_CPU);
-	cr_assert_not_null(s);
+	s = load_one(&h, "q.csv", text, &opts5m, "db", ADP_RES_CPU);
 	cr_assert_eq(s->raw_points, 2);
 	cr_assert_eq(s->n, 4);
 	cr_assert_float_eq(s->v[1], 2, 1e-12);
