@@ -13,7 +13,8 @@ int adp_read_file(char **out, size_t *len, const char *path, size_t max);
 int adp_write_atomic(const char *path, const void *data, size_t len);
 
 /* Joins dir (of base's directory) and rel unless rel is absolute;
- * returns a newly allocated path or NULL on allocation failure. */
+ * returns a newly allocated path (the caller frees it) or NULL on
+ * allocation failure. */
 char *adp_path_relative_to(const char *base_file, const char *rel);
 
 /* snprintf for paths: a path that does not fit in out[len] is an error
