@@ -85,27 +85,6 @@ static int acc_add(struct acc *g, int64_t t, double v)
 	return 0;
 }
 
-/* Reads a secret file: first line, surrounding blanks trimmed. */
-static int read_secret(char **out, const char *path, const char *what)
-{
-	char *s = NULL;
-	size_t len = 0;
-	int rc;
-
-	if ((rc = adp_read_file(&s, &len, path, SECRET_MAX)))
-		return adp_error_wrap(rc, "prometheus %s", what);
-	s[strcspn(s, "\r\n")] = '\0';
-	len = strlen(s);
-	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		s[--len] = '\0';
-	if (!len) {
-		free(s);
-		return adp_error_set(ADP_EINPUT, "prometheus %s '%s' is empty", what, path);
-	}
-	*out = s;
-	return 0;
-}
-
 /* The server's URL for messages and source names: credentials removed. */
 static const char *shown_url(char *out, size_t len, const struct history_prom_opts *p)
 {
@@ -337,13 +316,13 @@ int history_prom_read(struct history *h, const struct history_prom_opts *p,
 	adp_buf_init(&body, p->max_bytes ? p->max_bytes : HISTORY_PROM_MAX_BYTES);
 	if (p->bearer_token_file && p->username)
 		return adp_error_set(ADP_EINPUT, "prometheus: give a bearer token or basic auth, not both");
-	if (p->bearer_token_file && (rc = read_secret(&token, p->bearer_token_file, "bearer token file")))
+	if (p->bearer_token_file && (rc = adp_read_secret(&token, p->bearer_token_file, SECRET_MAX, "prometheus bearer token file")))
 		goto done;
 	if (p->username && !p->password_file) {
 		rc = adp_error_set(ADP_EINPUT, "prometheus: basic auth user '%s' needs a password file", p->username);
 		goto done;
 	}
-	if (p->password_file && (rc = read_secret(&password, p->password_file, "password file")))
+	if (p->password_file && (rc = adp_read_secret(&password, p->password_file, SECRET_MAX, "prometheus password file")))
 		goto done;
 	if (asprintf(&endpoint, "%s%sapi/v1/query_range", p->url,
 		     p->url[strlen(p->url) - 1] == '/' ? "" : "/") < 0) {

@@ -464,28 +464,17 @@ void kube_client_release(struct kube_client *k)
 /* The bearer token: inline, else the file (first line, trimmed). */
 static int bearer(const struct kube_client *k, char **out)
 {
-	char *t = NULL;
-	size_t n;
-	int rc = 0;
+	int rc;
 
 	*out = NULL;
 	if (k->cfg.token) {
 		if (!(*out = strdup(k->cfg.token)))
-			rc = adp_error_set(ADP_ENOMEM, "out of memory");
-	} else if (k->cfg.token_file && adp_read_file(&t, NULL, k->cfg.token_file, KUBE_MAX_SECRET)) {
-		rc = adp_error_wrap(ADP_EINPUT, "kubernetes token file");
-	} else if (t) {
-		t[strcspn(t, "\r\n")] = '\0';
-		n = strlen(t);
-		while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
-			t[--n] = '\0';
-		if (n)
-			*out = t, t = NULL;
-		else
-			rc = adp_error_set(ADP_EINPUT, "kubernetes token file '%s' is empty", k->cfg.token_file);
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+	} else if (k->cfg.token_file &&
+		   (rc = adp_read_secret(out, k->cfg.token_file, KUBE_MAX_SECRET, "kubernetes token file"))) {
+		return rc == ADP_ENOMEM ? rc : ADP_EINPUT;
 	}
-	free(t);
-	return rc;
+	return 0;
 }
 
 const char *kube_status_message(json_t *status)
