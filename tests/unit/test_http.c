@@ -56,10 +56,13 @@ Test(http, url_escape)
 
 /* --- requests ------------------------------------------------------------ */
 
+/* A server for one request on loopback: url is path on it. */
 struct server {
 	int fd, port;
 	const char *answer;
 	char request[4096];
+	char url[128];
+	pthread_t th;
 };
 
 static void *serve(void *arg)
@@ -78,11 +81,10 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-static pthread_t start(struct server *s, const char *answer)
+static void start(struct server *s, const char *answer, const char *path)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t n = sizeof(a);
-	pthread_t th;
 
 	memset(s, 0, sizeof(*s));
 	s->answer = answer;
@@ -92,14 +94,14 @@ static pthread_t start(struct server *s, const char *answer)
 	cr_assert_eq(listen(s->fd, 4), 0);
 	cr_assert_eq(getsockname(s->fd, (struct sockaddr *)&a, &n), 0);
 	s->port = ntohs(a.sin_port);
-	cr_assert_eq(pthread_create(&th, NULL, serve, s), 0);
-	return th;
+	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d%s", s->port, path);
+	cr_assert_eq(pthread_create(&s->th, NULL, serve, s), 0);
 }
 
-static void stop(struct server *s, pthread_t th)
+static void stop(struct server *s)
 {
 	shutdown(s->fd, SHUT_RDWR);
-	pthread_join(th, NULL);
+	pthread_join(s->th, NULL);
 	close(s->fd);
 }
 
@@ -124,12 +126,11 @@ Test(http, cap_names_the_redacted_url)
 	struct adp_http_res res;
 	struct server s;
 	char url[128];
-	pthread_t th;
 
 	/* No Content-Length: only the write callback's cap can stop it. */
 	memset(answer, 'x', sizeof(answer) - 1);
 	memcpy(answer, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", 38);
-	th = start(&s, answer);
+	start(&s, answer, "/x");
 	snprintf(url, sizeof(url), "http://me:pa55@127.0.0.1:%d/x?token=t0k", s.port);
 	r.url = url;
 	r.max_bytes = 1000;
@@ -137,7 +138,7 @@ Test(http, cap_names_the_redacted_url)
 	cr_assert_eq(res.fail, ADP_HTTP_TOO_BIG);
 	snprintf(url, sizeof(url), "test 'http://127.0.0.1:%d/x?token=REDACTED': response larger than 1000 bytes", s.port);
 	cr_assert_str_eq(adp_error_last(), url);
-	stop(&s, th);
+	stop(&s);
 	adp_buf_release(&body);
 }
 
@@ -148,17 +149,14 @@ Test(http, redirects_are_not_followed_unless_asked)
 	struct adp_buf body = ADP_BUF_INIT;
 	struct adp_http_res res;
 	struct server s;
-	char url[64];
-	pthread_t th;
 
-	th = start(&s, "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/\r\nContent-Length: 5\r\nConnection: close\r\n\r\nmoved");
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
-	r.url = url;
+	start(&s, "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/\r\nContent-Length: 5\r\nConnection: close\r\n\r\nmoved", "/");
+	r.url = s.url;
 	cr_assert_eq(get(&o, &r, &body, &res), 0, "%s", adp_error_last());
 	cr_assert_eq(res.status, 302);
 	cr_assert_str_eq(adp_buf_str(&body), "moved");
 	cr_assert(strstr(s.request, "GET / HTTP/1.1"), "%s", s.request);
-	stop(&s, th);
+	stop(&s);
 	adp_buf_release(&body);
 }
 
@@ -176,19 +174,16 @@ Test(http, streaming_stops_when_asked)
 	struct adp_http_req r = { 0 };
 	struct adp_http_res res;
 	struct server s;
-	char url[64];
-	pthread_t th;
 	int n = 0;
 
-	th = start(&s, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\none\ntwo\nthree\n");
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/w", s.port);
-	r.url = url;
+	start(&s, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\none\ntwo\nthree\n", "/w");
+	r.url = s.url;
 	r.on_line = count_lines;
 	r.line_arg = &n;
 	cr_assert_eq(get(&o, &r, NULL, &res), 0, "%s", adp_error_last());
 	cr_assert_eq(n, 2);
 	cr_assert_eq(res.stopped, 7);
-	stop(&s, th);
+	stop(&s);
 }
 
 Test(http, post_with_headers_and_basic_auth)
@@ -198,12 +193,9 @@ Test(http, post_with_headers_and_basic_auth)
 	struct adp_http_req r = { 0 };
 	struct adp_http_res res;
 	struct server s;
-	char url[64];
-	pthread_t th;
 
-	th = start(&s, "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/p", s.port);
-	r.url = url;
+	start(&s, "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", "/p");
+	r.url = s.url;
 	r.body = "a=1";
 	r.body_len = 3;
 	r.headers = headers;
@@ -215,7 +207,7 @@ Test(http, post_with_headers_and_basic_auth)
 	cr_assert(strstr(s.request, "POST /p HTTP/1.1"), "%s", s.request);
 	cr_assert(strstr(s.request, "X-Test: 1"), "%s", s.request);
 	cr_assert(strstr(s.request, "Authorization: Basic b3BzOnBhNTU="), "%s", s.request);
-	stop(&s, th);
+	stop(&s);
 }
 
 Test(http, refusals_send_nothing)
