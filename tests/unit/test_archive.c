@@ -98,6 +98,18 @@ static void make_archive(char *path, size_t len, const char *name, int zip, int 
 	history_init(h);
 }
 
+static const struct history_opts opts = { 300, 3600, 0 };
+
+/* Reads the long-format members of path matching pattern, which must
+ * succeed on want members. */
+static void read_members(struct history *h, const char *path, const char *pattern, size_t want)
+{
+	size_t n = 0;
+
+	cr_assert_eq(history_archive_read(h, path, pattern, NULL, NULL, &opts, NULL, &n), 0, "%s", adp_error_last());
+	cr_assert_eq(n, want, "%zu members matched '%s', expected %zu", n, pattern, want);
+}
+
 static const char long_csv[] =
 	"timestamp,component,resource,value\n"
 	"2018-05-01T00:00:00Z,api,cpu,1.5\n"
@@ -105,7 +117,6 @@ static const char long_csv[] =
 	"2018-05-01T00:00:00Z,api,memory,1000\n"
 	"2018-05-01T00:10:00Z,api,memory,3000\n";
 
-static const struct history_opts opts = { 300, 3600, 0 };
 
 TestSuite(archive, .init = setup, .fini = teardown);
 
@@ -115,12 +126,9 @@ Test(archive, tar_gz_long_csv_member)
 	struct history h;
 	const struct series *s;
 	char path[128];
-	size_t n = 0;
 
 	make_archive(path, sizeof(path), "h.tar.gz", 0, FILT_GZIP, m, 1, &h);
-	cr_assert_eq(history_archive_read(&h, path, "*.csv", NULL, NULL, &opts, NULL, &n), 0, "%s",
-		     adp_error_last());
-	cr_assert_eq(n, 1);
+	read_members(&h, path, "*.csv", 1);
 	cr_assert_not_null(s = history_find(&h, "api", ADP_RES_CPU));
 	cr_assert_eq(s->n, 2);
 	cr_assert_float_eq(s->v[1], 2.5, 1e-12);
@@ -139,12 +147,9 @@ Test(archive, pattern_selects_members_in_tar_xz)
 			      { "README", "not csv at all, \"\n", 0 } };
 	struct history h;
 	char path[128];
-	size_t n = 0;
 
 	make_archive(path, sizeof(path), "h.tar.xz", 0, FILT_XZ, m, 3, &h);
-	cr_assert_eq(history_archive_read(&h, path, "b/*.csv", NULL, NULL, &opts, NULL, &n), 0, "%s",
-		     adp_error_last());
-	cr_assert_eq(n, 1);
+	read_members(&h, path, "b/*.csv", 1);
 	cr_assert_not_null(history_find(&h, "db", ADP_RES_CPU));
 	cr_assert_null(history_find(&h, "api", ADP_RES_CPU));
 	history_release(&h);
