@@ -44,6 +44,20 @@ static const struct series *load_one(struct history *h, const char *name, const 
 	return s;
 }
 
+/* Reads a column-mapped trace that must load (5-minute steps) and
+ * returns component comp's series of resource res. */
+static const struct series *load_mapped(struct history *h, const char *path, const char *comp,
+					const struct history_mapping *m, int res)
+{
+	const struct series *s;
+
+	history_init(h);
+	cr_assert_eq(history_add_mapped_csv(h, path, comp, m, &opts5m), 0, "%s", adp_error_last());
+	s = history_find(h, comp, res);
+	cr_assert_not_null(s, "%s: no %s series for '%s'", path, adp_resource_name(res), comp);
+	return s;
+}
+
 static void expect_error(const char *text, const char *needle)
 {
 	struct history h;
@@ -392,10 +406,7 @@ Test(history, mapped_nab_ec2)
 
 	m.res[ADP_RES_CPU].column = "value";
 	m.res[ADP_RES_CPU].scale = 0.01;
-	history_init(&h);
-	cr_assert_eq(history_add_mapped_csv(&h, path, "ec2", &m, &opts5m), 0, "%s", adp_error_last());
-	s = history_find(&h, "ec2", ADP_RES_CPU);
-	cr_assert_not_null(s);
+	s = load_mapped(&h, path, "ec2", &m, ADP_RES_CPU);
 	cr_assert_eq(s->step, 300);
 	cr_assert_eq(s->native_step, 300);
 	cr_assert_eq(s->raw_points, rows);
@@ -481,10 +492,7 @@ Test(history, mapped_bitbrains)
 
 	m.res[ADP_RES_MEMORY].column = "Memory usage [KB]";
 	m.res[ADP_RES_MEMORY].scale = 1024;
-	history_init(&h);
-	cr_assert_eq(history_add_mapped_csv(&h, path, "vm1", &m, &opts5m), 0, "%s", adp_error_last());
-	s = history_find(&h, "vm1", ADP_RES_MEMORY);
-	cr_assert_not_null(s);
+	s = load_mapped(&h, path, "vm1", &m, ADP_RES_MEMORY);
 	cr_assert_eq(s->start, t0 / 300 * 300);
 	cr_assert_eq(s->native_step, 300);
 	cr_assert_gt(s->n, 1000);
