@@ -1,4 +1,4 @@
-/* A small Kubernetes REST client on libcurl: configuration from a
+/* A small Kubernetes REST client on util/http.h: configuration from a
  * kubeconfig file (YAML, read with libyaml) or from the pod's service
  * account, TLS verified against the cluster CA, bearer-token or client
  * certificate authentication, JSON bodies capped in size.
@@ -6,7 +6,8 @@
  * Not supported, and refused with a message: exec credential plugins,
  * auth-provider plugins, basic auth, insecure-skip-tls-verify, and a
  * KUBECONFIG naming more than one file. Secrets (tokens, keys) are never
- * put into error messages. */
+ * put into error messages. tls-server-name is honoured: the server's
+ * certificate is checked against it and it is sent as SNI. */
 #ifndef ADP_KUBE_CLIENT_H
 #define ADP_KUBE_CLIENT_H
 
