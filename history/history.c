@@ -638,6 +638,20 @@ static int finish_all(struct history *h, struct reader *r, const struct history_
 	return 0;
 }
 
+/* Ends a read that came to rc: when all went well the pending series
+ * are added; on any failure h is back as it was (n0 series, points0
+ * points). Closes r. */
+static int read_end(struct history *h, struct reader *r, int rc, size_t n0, size_t points0,
+		    const struct history_opts *o)
+{
+	if (!rc)
+		rc = finish_all(h, r, o);
+	if (rc)
+		history_truncate(h, n0, points0);
+	reader_close(r);
+	return rc;
+}
+
 static int check_opts(const struct history_opts *o)
 {
 	if (o->step <= 0 || o->max_gap < 0)
@@ -753,20 +767,11 @@ static int read_long(struct history *h, struct reader *rd, const struct history_
 		if ((rc = pending_add(h, &r, p, t, v)))
 			goto done;
 	}
-	if (more < 0) {
-		rc = more;
-		goto done;
-	}
-	if (r.npend == 0) {
+	rc = more < 0 ? more : 0;
+	if (!rc && r.npend == 0)
 		rc = adp_error_set(ADP_EINPUT, "%s: no samples before the forecast origin", path);
-		goto done;
-	}
-	rc = finish_all(h, &r, o);
 done:
-	if (rc)
-		history_truncate(h, n0, points0);
-	reader_close(&r);
-	return rc;
+	return read_end(h, &r, rc, n0, points0, o);
 }
 
 int history_add_mapped_csv(struct history *h, const char *path, const char *component,
@@ -868,23 +873,13 @@ static int read_mapped(struct history *h, struct reader *rd, const char *compone
 				goto done;
 		}
 	}
-	if (more < 0) {
-		rc = more;
-		goto done;
-	}
-	for (res = 0; res < ADP_RES_COUNT; res++) {
-		if (col[res] >= 0 && r.pend[p[res]].n == 0) {
+	rc = more < 0 ? more : 0;
+	for (res = 0; !rc && res < ADP_RES_COUNT; res++)
+		if (col[res] >= 0 && r.pend[p[res]].n == 0)
 			rc = adp_error_set(ADP_EINPUT, "%s: no %s samples before the forecast origin",
 					   path, adp_resource_name(res));
-			goto done;
-		}
-	}
-	rc = finish_all(h, &r, o);
 done:
-	if (rc)
-		history_truncate(h, n0, points0);
-	reader_close(&r);
-	return rc;
+	return read_end(h, &r, rc, n0, points0, o);
 }
 
 int history_add_points(struct history *h, const char *source, const char *component,

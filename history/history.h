@@ -63,11 +63,12 @@ struct history_opts {
 
 /* A per-file column mapping for wide CSVs (NAB, Microsoft, Bitbrains). */
 struct history_column {
-	const char *column; /* header name, or a 1-based index as digits; NULL: unused */
+	const char *column; /* borrowed: header name, or a 1-based index as digits; NULL: unused */
 	double scale;       /* value = raw * scale + offset */
 	double offset;
 };
 
+/* Its strings are borrowed (history_source owns those it parsed). */
 struct history_mapping {
 	const char *delimiter;   /* e.g. "," or ";\t" */
 	const char *time_column; /* header name or 1-based index */
@@ -98,7 +99,8 @@ int history_add_mapped_csv_stream(struct history *h, const char *name, FILE *f,
 
 /* Adds one raw sample set as a series (sorted, merged and resampled by
  * the policy above); t and v hold n samples. Used by sources that are
- * not CSV (Prometheus). */
+ * not CSV (Prometheus). Every pointer is borrowed: source and component
+ * are copied. */
 int history_add_points(struct history *h, const char *source, const char *component,
 		       int resource, const int64_t *t, const double *v, size_t n,
 		       const struct history_opts *o);
@@ -121,6 +123,9 @@ void history_truncate(struct history *h, size_t n0, size_t points0);
 
 /* Borrowed; NULL when absent. */
 const struct series *history_find(const struct history *h, const char *component, int resource);
+
+/* Pointer arguments of the readers above (paths, names, opts, mappings,
+ * streams) are borrowed for the call; h keeps copies of what it needs. */
 
 /* Valid component names: 1..128 of [A-Za-z0-9._-]. */
 int history_name_valid(const char *name);

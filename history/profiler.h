@@ -112,7 +112,8 @@ struct prof_writer {
 
 int prof_writer_open(struct prof_writer *w, const char *path, uint64_t rotate_size,
 		     int64_t rotate_age);
-/* Appends rows (complete lines) taken at now, rotating first when due. */
+/* Appends rows (complete lines, borrowed) taken at now, rotating first
+ * when due. */
 int prof_writer_add(struct prof_writer *w, const char *rows, size_t len, int64_t now);
 void prof_writer_close(struct prof_writer *w);
 

@@ -1,6 +1,5 @@
 #include "history/prometheus.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -12,6 +11,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/http.h"
 #include "util/timeutil.h"
 
 #define SECRET_MAX 4096
@@ -85,82 +85,40 @@ static int acc_add(struct acc *g, int64_t t, double v)
 	return 0;
 }
 
-/* Reads a secret file: first line, surrounding blanks trimmed. */
-static int read_secret(char **out, const char *path, const char *what)
+/* The server's URL for messages and source names: credentials removed. */
+static const char *shown_url(char *out, size_t len, const struct history_prom_opts *p)
 {
-	char *s = NULL;
-	size_t len = 0;
-	int rc;
-
-	if ((rc = adp_read_file(&s, &len, path, SECRET_MAX)))
-		return adp_error_wrap(rc, "prometheus %s", what);
-	s[strcspn(s, "\r\n")] = '\0';
-	len = strlen(s);
-	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		s[--len] = '\0';
-	if (!len) {
-		free(s);
-		return adp_error_set(ADP_EINPUT, "prometheus %s '%s' is empty", what, path);
-	}
-	*out = s;
-	return 0;
-}
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
-{
-	struct adp_buf *b = userp;
-
-	/* Returning less than given aborts the transfer: the cap is hit. */
-	if (adp_buf_add(b, data, size * nmemb))
-		return 0;
-	return size * nmemb;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
+	return adp_url_redact(out, len, p->url ? p->url : "");
 }
 
 /* POSTs one query_range request, retrying transport errors, 429 and 5xx
  * with exponential backoff. On success *body holds a 2xx or 4xx answer. */
-static int fetch(CURL *c, const struct history_prom_opts *p, const char *endpoint,
-		 const char *form, struct adp_buf *body, long *status)
+static int fetch(struct adp_http *http, const struct history_prom_opts *p, const char *endpoint,
+		 const char *form, const char *token, const char *password, struct adp_buf *body, long *status)
 {
-	char err[CURL_ERROR_SIZE];
-	int attempt, retries = p->retries < 0 ? 0 : p->retries ? p->retries : 3;
-	CURLcode cc = CURLE_OK;
-	long code = 0;
+	struct adp_http_req r = { 0 };
+	struct adp_http_res res;
+	char url[1024];
+	int rc;
 
-	if (retries > HISTORY_PROM_MAX_RETRIES)
-		retries = HISTORY_PROM_MAX_RETRIES;
-	for (attempt = 0; attempt <= retries; attempt++) {
-		if (attempt)
-			sleep_ms(250L << (attempt - 1));
-		adp_buf_reset(body);
-		err[0] = '\0';
-		curl_easy_setopt(c, CURLOPT_URL, endpoint);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-		cc = curl_easy_perform(c);
-		if (cc == CURLE_WRITE_ERROR)
-			return adp_error_set(ADP_EINPUT, "prometheus '%s': response larger than %zu bytes: narrow the query or range",
-					     p->url, p->max_bytes ? p->max_bytes : HISTORY_PROM_MAX_BYTES);
-		if (cc == CURLE_OK) {
-			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-			if (code != 429 && code < 500)
-				break;
-		}
-	}
-	if (cc != CURLE_OK)
-		return adp_error_set(ADP_ESYS, "prometheus '%s': %s (after %d attempts)", p->url,
-				     err[0] ? err : curl_easy_strerror(cc), retries + 1);
-	*status = code;
-	return 0;
+	r.url = endpoint;
+	r.shown = p->url;
+	r.body = form;
+	r.body_len = strlen(form);
+	r.bearer = token;
+	r.username = password ? p->username : NULL;
+	r.password = password;
+	r.max_bytes = p->max_bytes ? p->max_bytes : HISTORY_PROM_MAX_BYTES;
+	r.retries = p->retries < 0 ? 0 : p->retries ? p->retries : 3;
+	if (r.retries > HISTORY_PROM_MAX_RETRIES)
+		r.retries = HISTORY_PROM_MAX_RETRIES;
+	rc = adp_http_request(http, &r, body, &res);
+	if (rc && res.fail == ADP_HTTP_TOO_BIG)
+		return adp_error_set(ADP_EINPUT, "prometheus '%s': response larger than %zu bytes: narrow the query or range",
+				     shown_url(url, sizeof(url), p), r.max_bytes);
+	if (!rc)
+		*status = res.status;
+	return rc;
 }
 
 static int want_component(const struct history_prom_opts *p, const char *name)
@@ -180,16 +138,18 @@ static int parse_answer(const struct history_prom_opts *p, const char *component
 			const char *query, const char *body, size_t len, long status, struct accs *a)
 {
 	const char *label = p->label ? p->label : "component";
+	char url[1024];
 	json_error_t jerr;
 	json_t *root, *data, *result, *s;
 	const char *st;
 	size_t i, j;
 	int rc = 0;
 
+	shown_url(url, sizeof(url), p);
 	root = json_loadb(body ? body : "", len, 0, &jerr);
 	if (!root || !json_is_object(root)) {
 		rc = adp_error_set(ADP_EINPUT, "prometheus '%s': HTTP %ld with a body that is not the API's JSON%s%s",
-				   p->url, status, root ? "" : ": ", root ? "" : jerr.text);
+				   url, status, root ? "" : ": ", root ? "" : jerr.text);
 		goto done;
 	}
 	st = json_string_value(json_object_get(root, "status"));
@@ -198,7 +158,7 @@ static int parse_answer(const struct history_prom_opts *p, const char *component
 		const char *em = json_string_value(json_object_get(root, "error"));
 
 		rc = adp_error_set(ADP_EINPUT, "prometheus '%s': %s query '%s' failed: HTTP %ld: %s: %s",
-				   p->url, adp_resource_name(res), query, status, et ? et : "error",
+				   url, adp_resource_name(res), query, status, et ? et : "error",
 				   em ? em : "no message");
 		goto done;
 	}
@@ -207,7 +167,7 @@ static int parse_answer(const struct history_prom_opts *p, const char *component
 	if (!json_is_array(result) ||
 	    strcmp(json_string_value(json_object_get(data, "resultType")) ?: "", "matrix")) {
 		rc = adp_error_set(ADP_EINPUT, "prometheus '%s': %s query '%s' did not return a range vector (matrix)",
-				   p->url, adp_resource_name(res), query);
+				   url, adp_resource_name(res), query);
 		goto done;
 	}
 	json_array_foreach(result, i, s) {
@@ -223,14 +183,14 @@ static int parse_answer(const struct history_prom_opts *p, const char *component
 		} else if (!name) {
 			rc = adp_error_set(ADP_EINPUT,
 					   "prometheus '%s': %s query '%s' returned a series without the label '%s' that names the component",
-					   p->url, adp_resource_name(res), query, label);
+					   url, adp_resource_name(res), query, label);
 			goto done;
 		}
 		if (!want_component(p, name))
 			continue;
 		if (!history_name_valid(name)) {
 			rc = adp_error_set(ADP_EINPUT, "prometheus '%s': label %s=\"%.64s\" is not a valid component name",
-					   p->url, label, name);
+					   url, label, name);
 			goto done;
 		}
 		if (!(g = acc_get(a, name))) {
@@ -244,13 +204,13 @@ static int parse_answer(const struct history_prom_opts *p, const char *component
 			double v;
 
 			if (!json_is_number(tv) || !vs) {
-				rc = adp_error_set(ADP_EINPUT, "prometheus '%s': malformed sample in the answer", p->url);
+				rc = adp_error_set(ADP_EINPUT, "prometheus '%s': malformed sample in the answer", url);
 				goto done;
 			}
 			v = strtod(vs, &end);
 			if (end == vs || *end) {
 				rc = adp_error_set(ADP_EINPUT, "prometheus '%s': sample value '%.32s' is not a number",
-						   p->url, vs);
+						   url, vs);
 				goto done;
 			}
 			if (isnan(v))
@@ -271,13 +231,16 @@ static int add_series(struct history *h, const struct history_prom_opts *p, int 
 	size_t i;
 	int rc;
 
+	char url[1024];
+
+	shown_url(url, sizeof(url), p);
 	for (i = 0; i < a->n; i++) {
 		char source[512];
 		const struct acc *g = &a->items[i];
 
 		if (g->n == 0)
 			continue;
-		snprintf(source, sizeof(source), "prometheus %s (%s)", p->url, adp_resource_name(res));
+		snprintf(source, sizeof(source), "prometheus %s (%s)", url, adp_resource_name(res));
 		if ((rc = history_add_points(h, source, g->component, res, g->t, g->v, g->n, o)))
 			return rc;
 	}
@@ -324,19 +287,19 @@ int history_prom_read(struct history *h, const struct history_prom_opts *p,
 		       const char *component, const struct history_opts *o)
 {
 	struct adp_buf body = ADP_BUF_INIT;
-	struct curl_slist *headers = NULL;
+	struct adp_http http = { 0 };
+	struct adp_http_opts ho = { 0 };
 	struct accs a[ADP_RES_COUNT];
-	char *token = NULL, *password = NULL, *endpoint = NULL, *auth = NULL;
-	char query[HISTORY_PROM_MAX_QUERY];
+	char *token = NULL, *password = NULL, *endpoint = NULL;
+	char query[HISTORY_PROM_MAX_QUERY], eq[HISTORY_PROM_MAX_QUERY * 3 + 1], url[1024];
 	int64_t step, until, start, end, s;
 	size_t maxpts, i, total;
-	CURL *c = NULL;
 	int rc = 0, res, any = 0;
 
 	memset(a, 0, sizeof(a));
 	if (!p->url || (strncmp(p->url, "http://", 7) && strncmp(p->url, "https://", 8)))
 		return adp_error_set(ADP_EINPUT, "prometheus url '%s' must start with http:// or https://",
-				     p->url ? p->url : "");
+				     shown_url(url, sizeof(url), p));
 	step = p->step > 0 ? p->step : o->step;
 	if (step <= 0)
 		return adp_error_set(ADP_EINPUT, "prometheus step must be positive");
@@ -353,13 +316,13 @@ int history_prom_read(struct history *h, const struct history_prom_opts *p,
 	adp_buf_init(&body, p->max_bytes ? p->max_bytes : HISTORY_PROM_MAX_BYTES);
 	if (p->bearer_token_file && p->username)
 		return adp_error_set(ADP_EINPUT, "prometheus: give a bearer token or basic auth, not both");
-	if (p->bearer_token_file && (rc = read_secret(&token, p->bearer_token_file, "bearer token file")))
+	if (p->bearer_token_file && (rc = adp_read_secret(&token, p->bearer_token_file, SECRET_MAX, "prometheus bearer token file")))
 		goto done;
 	if (p->username && !p->password_file) {
 		rc = adp_error_set(ADP_EINPUT, "prometheus: basic auth user '%s' needs a password file", p->username);
 		goto done;
 	}
-	if (p->password_file && (rc = read_secret(&password, p->password_file, "password file")))
+	if (p->password_file && (rc = adp_read_secret(&password, p->password_file, SECRET_MAX, "prometheus password file")))
 		goto done;
 	if (asprintf(&endpoint, "%s%sapi/v1/query_range", p->url,
 		     p->url[strlen(p->url) - 1] == '/' ? "" : "/") < 0) {
@@ -367,47 +330,19 @@ int history_prom_read(struct history *h, const struct history_prom_opts *p,
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
 	}
-	if (!(c = curl_easy_init())) {
-		rc = adp_error_set(ADP_ENOMEM, "cannot start libcurl");
+	ho.what = "prometheus";
+	ho.timeout = (long)(p->timeout > 0 ? p->timeout : 30);
+	ho.compressed = 1;
+	ho.ca_file = p->ca_file;
+	if ((rc = adp_http_init(&http, &ho)))
 		goto done;
-	}
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(p->timeout > 0 ? p->timeout : 30));
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "adpart-update");
-	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	if (p->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, p->ca_file);
-	if (token) {
-		if (asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
-			auth = NULL;
-			rc = adp_error_set(ADP_ENOMEM, "out of memory");
-			goto done;
-		}
-		headers = curl_slist_append(headers, auth);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	}
-	if (password) {
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(c, CURLOPT_USERNAME, p->username);
-		curl_easy_setopt(c, CURLOPT_PASSWORD, password);
-	}
 	for (res = 0; res < ADP_RES_COUNT; res++) {
-		char *eq = NULL;
-
 		if (!p->query[res])
 			continue;
 		any = 1;
 		if ((rc = expand(query, sizeof(query), p->query[res], component)))
 			goto done;
-		if (!(eq = curl_easy_escape(c, query, 0))) {
-			rc = adp_error_set(ADP_ENOMEM, "out of memory");
-			goto done;
-		}
+		adp_url_escape(eq, sizeof(eq), query); /* fits: three bytes at most for each of query's */
 		/* Chunks of at most maxpts points: [s, s + (maxpts-1)*step]. */
 		for (s = start; s <= end; s += (int64_t)maxpts * step) {
 			int64_t e = s + (int64_t)(maxpts - 1) * step;
@@ -418,13 +353,10 @@ int history_prom_read(struct history *h, const struct history_prom_opts *p,
 				e = end;
 			snprintf(form, sizeof(form), "query=%s&start=%lld&end=%lld&step=%lld", eq,
 				 (long long)s, (long long)e, (long long)step);
-			if ((rc = fetch(c, p, endpoint, form, &body, &status)) ||
-			    (rc = parse_answer(p, component, res, query, body.data, body.len, status, &a[res]))) {
-				curl_free(eq);
+			if ((rc = fetch(&http, p, endpoint, form, token, password, &body, &status)) ||
+			    (rc = parse_answer(p, component, res, query, body.data, body.len, status, &a[res])))
 				goto done;
-			}
 		}
-		curl_free(eq);
 		for (i = 0, total = 0; i < a[res].n; i++)
 			total += a[res].items[i].n;
 		/* Series of nothing but NaN are no data either. */
@@ -435,7 +367,7 @@ int history_prom_read(struct history *h, const struct history_prom_opts *p,
 			adp_time_format(to, end);
 			rc = adp_error_set(ADP_EINPUT,
 					   "prometheus '%s': %s query '%s' returned no series%s%s%s from %s to %s: check the query and the label '%s'",
-					   p->url, adp_resource_name(res), query, component ? " for component '" : "",
+					   shown_url(url, sizeof(url), p), adp_resource_name(res), query, component ? " for component '" : "",
 					   component ? component : "", component ? "'" : "", from, to,
 					   p->label ? p->label : "component");
 			goto done;
@@ -451,21 +383,14 @@ int history_prom_read(struct history *h, const struct history_prom_opts *p,
 done:
 	for (res = 0; res < ADP_RES_COUNT; res++)
 		accs_release(&a[res]);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(c);
+	adp_http_release(&http);
 	adp_buf_release(&body);
-	if (auth) {
-		memset(auth, 0, strlen(auth));
-		free(auth);
-	}
-	if (token) {
-		memset(token, 0, strlen(token));
-		free(token);
-	}
-	if (password) {
-		memset(password, 0, strlen(password));
-		free(password);
-	}
+	if (token)
+		explicit_bzero(token, strlen(token));
+	free(token);
+	if (password)
+		explicit_bzero(password, strlen(password));
+	free(password);
 	free(endpoint);
 	return rc;
 }

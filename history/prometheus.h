@@ -21,6 +21,7 @@
 #define HISTORY_PROM_MAX_QUERY 8192
 #define HISTORY_PROM_MAX_RETRIES 10
 
+/* Borrowed strings throughout (history_source owns those it parsed). */
 struct history_prom_opts {
 	const char *url;                  /* server base, e.g. http://127.0.0.1:9090 */
 	const char *query[ADP_RES_COUNT]; /* PromQL per resource; NULL: not read */

@@ -37,7 +37,9 @@ void history_source_release(struct history_source *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int dup_opt(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key,
+/* Copies an optional string field into *out: as it is, or as a path
+ * resolved against the document's directory. */
+static int dup_str(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key, int is_path,
 		   const char **out)
 {
 	const char *s = NULL;
@@ -45,20 +47,7 @@ static int dup_opt(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 
 	if (rc || !s)
 		return rc;
-	if (!(*out = strdup(s)))
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	return 0;
-}
-
-static int dup_path(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key,
-		    const char **out)
-{
-	const char *s = NULL;
-	int rc = adp_json_string(d, obj, jpath, key, 0, &s);
-
-	if (rc || !s)
-		return rc;
-	if (!(*out = adp_path_relative_to(d->path, s)))
+	if (!(*out = is_path ? adp_path_relative_to(d->path, s) : strdup(s)))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	return 0;
 }
@@ -101,12 +90,12 @@ static int read_prom_spec(const struct adp_json_doc *d, json_t *obj, const char 
 	if (!(p = h->prom = calloc(1, sizeof(*p))))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	if ((rc = adp_json_check_keys(d, q, sub, qkeys)) ||
-	    (rc = dup_opt(d, q, sub, "url", &p->url)) ||
-	    (rc = dup_opt(d, q, sub, "label", &p->label)) ||
-	    (rc = dup_path(d, q, sub, "bearer_token_file", &p->bearer_token_file)) ||
-	    (rc = dup_opt(d, q, sub, "username", &p->username)) ||
-	    (rc = dup_path(d, q, sub, "password_file", &p->password_file)) ||
-	    (rc = dup_path(d, q, sub, "ca_file", &p->ca_file)) ||
+	    (rc = dup_str(d, q, sub, "url", 0, &p->url)) ||
+	    (rc = dup_str(d, q, sub, "label", 0, &p->label)) ||
+	    (rc = dup_str(d, q, sub, "bearer_token_file", 1, &p->bearer_token_file)) ||
+	    (rc = dup_str(d, q, sub, "username", 0, &p->username)) ||
+	    (rc = dup_str(d, q, sub, "password_file", 1, &p->password_file)) ||
+	    (rc = dup_str(d, q, sub, "ca_file", 1, &p->ca_file)) ||
 	    (rc = read_duration(d, q, sub, "range", &p->range)) ||
 	    (rc = read_duration(d, q, sub, "step", &p->step)) ||
 	    (rc = read_duration(d, q, sub, "timeout", &p->timeout)) ||
@@ -127,7 +116,7 @@ static int read_prom_spec(const struct adp_json_doc *d, json_t *obj, const char 
 	if (p->username && p->bearer_token_file)
 		return adp_json_fail(d, sub, "give bearer_token_file or username, not both");
 	for (r = 0; r < ADP_RES_COUNT; r++) {
-		if ((rc = dup_opt(d, q, sub, adp_resource_name(r), &p->query[r])))
+		if ((rc = dup_str(d, q, sub, adp_resource_name(r), 0, &p->query[r])))
 			return rc;
 		any |= p->query[r] != NULL;
 	}
@@ -167,11 +156,11 @@ int history_source_parse(struct history_source *h, const struct adp_json_doc *d,
 	}
 	if (!(h->path = adp_path_relative_to(d->path, file)))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
-	if ((rc = dup_opt(d, obj, jpath, "delimiter", &h->map.delimiter)) ||
-	    (rc = dup_opt(d, obj, jpath, "member", &h->member)) ||
-	    (rc = dup_opt(d, obj, jpath, "time_column", &h->map.time_column)) ||
-	    (rc = dup_opt(d, obj, jpath, "time_format", &h->map.time_format)) ||
-	    (rc = dup_opt(d, obj, jpath, "timezone", &h->map.timezone)))
+	if ((rc = dup_str(d, obj, jpath, "delimiter", 0, &h->map.delimiter)) ||
+	    (rc = dup_str(d, obj, jpath, "member", 0, &h->member)) ||
+	    (rc = dup_str(d, obj, jpath, "time_column", 0, &h->map.time_column)) ||
+	    (rc = dup_str(d, obj, jpath, "time_format", 0, &h->map.time_format)) ||
+	    (rc = dup_str(d, obj, jpath, "timezone", 0, &h->map.timezone)))
 		return rc;
 	if (h->map.timezone && !adp_tz_valid(h->map.timezone)) {
 		snprintf(sub, sizeof(sub), "%s.timezone", jpath);
@@ -208,7 +197,7 @@ int history_source_parse(struct history_source *h, const struct adp_json_doc *d,
 				return adp_error_set(ADP_ENOMEM, "out of memory");
 		} else if (json_is_object(c)) {
 			if ((rc = adp_json_check_keys(d, c, cpath, colkeys)) ||
-			    (rc = dup_opt(d, c, cpath, "column", &h->map.res[r].column)) ||
+			    (rc = dup_str(d, c, cpath, "column", 0, &h->map.res[r].column)) ||
 			    (rc = adp_json_number(d, c, cpath, "scale", 0, 0, 1e15, &scale)) ||
 			    (rc = adp_json_quantity(d, c, cpath, "offset", 0, &offset)))
 				return rc;

@@ -19,7 +19,7 @@ enum history_format { HISTORY_SOURCE_NONE, HISTORY_SOURCE_LONG, HISTORY_SOURCE_C
 struct history_source {
 	int format;        /* enum history_format; NONE: the section is absent */
 	char *path;        /* owned; resolved against the inventory's directory */
-	const char *member; /* owned or NULL: fnmatch pattern of members when path is an archive */
+	const char *member; /* owned (const for the readers) or NULL: fnmatch pattern of members when path is an archive */
 	/* For HISTORY_SOURCE_COLUMNS; every string owned or NULL. */
 	struct history_mapping map;
 	/* For HISTORY_SOURCE_PROMETHEUS: owned, and so is every string in it. */
@@ -41,7 +41,9 @@ void history_source_release(struct history_source *s);
 int history_source_read(struct history *h, const struct history_source *s, const char *component,
 			const struct history_opts *o, char ***files, size_t *nfiles);
 
-/* Appends path to *files unless present (owned copies). */
+/* Appends path to *files unless present: *files and its strings are
+ * owned by the caller (free each, then the array); path is borrowed and
+ * copied. */
 int history_files_add(char ***files, size_t *nfiles, const char *path);
 
 /* Non-zero when h holds any resource of component. */

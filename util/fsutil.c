@@ -177,3 +177,23 @@ int adp_snprintf_path(char *out, size_t len, const char *fmt, ...)
 		out[0] = '\0';
 	return ADP_EINPUT;
 }
+
+int adp_read_secret(char **out, const char *path, size_t max, const char *what)
+{
+	char *s = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = adp_read_file(&s, &len, path, max)))
+		return adp_error_wrap(rc, "%s", what);
+	s[strcspn(s, "\r\n")] = '\0';
+	len = strlen(s);
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		s[--len] = '\0';
+	if (!len) {
+		free(s);
+		return adp_error_set(ADP_EINPUT, "%s '%s' is empty", what, path);
+	}
+	*out = s;
+	return 0;
+}

@@ -8,12 +8,19 @@
  * Fails with ADP_EINPUT if the file exceeds max bytes. */
 int adp_read_file(char **out, size_t *len, const char *path, size_t max);
 
+/* Reads a secret (a token, a password) from path: its first line,
+ * trailing blanks trimmed; an empty one is an error. *out is the
+ * caller's, to wipe and free. Messages start with what (the secret is
+ * never in them). */
+int adp_read_secret(char **out, const char *path, size_t max, const char *what);
+
 /* Writes data to path atomically: a temporary file beside it, fsync,
  * rename, fsync of the directory. On failure path is untouched. */
 int adp_write_atomic(const char *path, const void *data, size_t len);
 
 /* Joins dir (of base's directory) and rel unless rel is absolute;
- * returns a newly allocated path or NULL on allocation failure. */
+ * returns a newly allocated path (the caller frees it) or NULL on
+ * allocation failure. */
 char *adp_path_relative_to(const char *base_file, const char *rel);
 
 /* snprintf for paths: a path that does not fit in out[len] is an error

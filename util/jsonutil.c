@@ -252,104 +252,129 @@ static int lookup(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 	return 0;
 }
 
-#define FIELD_FAIL(...)                                             \
-	do {                                                        \
-		char *fp_ = field_path(jpath, key);                 \
-		int rc_ = adp_json_fail(d, fp_ ? fp_ : key, __VA_ARGS__); \
-		free(fp_);                                          \
-		return rc_;                                         \
-	} while (0)
+/* A typed field: conv turns the present value v into *out (0), or says
+ * what was expected into why (non-zero). Arguments beyond the type
+ * (bounds, zone) come in arg. */
+typedef int (*field_conv)(json_t *v, const void *arg, void *out, char *why, size_t len);
 
-int adp_json_string(const struct adp_json_doc *d, json_t *obj, const char *jpath,
-		    const char *key, int required, const char **out)
+/* Reads a field through conv: the lookup and the error naming file, line
+ * and field are shared by every type. *out is written only on success. */
+static int field(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key, int required,
+		 field_conv conv, const void *arg, void *out)
 {
+	char why[256], *fp;
 	json_t *v;
 	int rc;
 
 	if (!lookup(d, obj, jpath, key, required, &v, &rc))
 		return rc;
-	if (!json_is_string(v))
-		FIELD_FAIL("expected a string");
-	if (!*json_string_value(v))
-		FIELD_FAIL("expected a non-empty string");
-	*out = json_string_value(v);
+	if (!conv(v, arg, out, why, sizeof(why)))
+		return 0;
+	fp = field_path(jpath, key);
+	rc = adp_json_fail(d, fp ? fp : key, "%s", why);
+	free(fp);
+	return rc;
+}
+
+static int conv_string(json_t *v, const void *arg, void *out, char *why, size_t len)
+{
+	(void)arg;
+	if (!json_is_string(v) || !*json_string_value(v))
+		return snprintf(why, len, "expected a %sstring", json_is_string(v) ? "non-empty " : "");
+	*(const char **)out = json_string_value(v);
 	return 0;
+}
+
+struct range {
+	double min, max;
+};
+
+static int conv_number(json_t *v, const void *arg, void *out, char *why, size_t len)
+{
+	const struct range *r = arg;
+	double x = json_number_value(v);
+
+	if (!json_is_number(v))
+		return snprintf(why, len, "expected a number");
+	if (!isfinite(x) || x < r->min || x > r->max)
+		return snprintf(why, len, "%g is out of range: expected %g to %g", x, r->min, r->max);
+	*(double *)out = x;
+	return 0;
+}
+
+static int conv_quantity(json_t *v, const void *arg, void *out, char *why, size_t len)
+{
+	double x = json_number_value(v);
+
+	(void)arg;
+	if (json_is_number(v) && (!isfinite(x) || x < 0))
+		return snprintf(why, len, "%g is out of range: expected a non-negative quantity", x);
+	if (!json_is_number(v) && (!json_is_string(v) || adp_quantity_parse(&x, json_string_value(v))))
+		return snprintf(why, len, "expected a non-negative number or a quantity such as \"16GiB\" or \"1Gbit/s\"");
+	if (!(x <= ADP_QUANTITY_MAX))
+		return snprintf(why, len, "%g is out of range: at most %g", x, ADP_QUANTITY_MAX);
+	*(double *)out = x;
+	return 0;
+}
+
+static int conv_duration(json_t *v, const void *arg, void *out, char *why, size_t len)
+{
+	int64_t x;
+
+	(void)arg;
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		x = json_integer_value(v);
+	else if (!json_is_string(v) || adp_duration_parse(&x, json_string_value(v)))
+		return snprintf(why, len, "expected a duration such as \"40m\", \"1h30m\" or seconds");
+	*(int64_t *)out = x;
+	return 0;
+}
+
+static int conv_time(json_t *v, const void *arg, void *out, char *why, size_t len)
+{
+	int64_t x;
+
+	if (json_is_string(v) && adp_time_parse(&x, json_string_value(v), arg) &&
+	    adp_time_skipped(json_string_value(v), arg))
+		return snprintf(why, len, "'%.40s' does not exist in %.60s: the clocks skip it (daylight saving "
+				"time); give a time outside the gap or an explicit offset such as \"+01:00\"",
+				json_string_value(v), (const char *)arg);
+	if (!json_is_string(v) || adp_time_parse(&x, json_string_value(v), arg))
+		return snprintf(why, len, "expected an RFC 3339 time such as \"2018-05-06T01:00:00Z\"");
+	*(int64_t *)out = x;
+	return 0;
+}
+
+int adp_json_string(const struct adp_json_doc *d, json_t *obj, const char *jpath,
+		    const char *key, int required, const char **out)
+{
+	return field(d, obj, jpath, key, required, conv_string, NULL, out);
 }
 
 int adp_json_number(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 		    const char *key, int required, double min, double max, double *out)
 {
-	json_t *v;
-	double x;
-	int rc;
+	struct range r = { min, max };
 
-	if (!lookup(d, obj, jpath, key, required, &v, &rc))
-		return rc;
-	if (!json_is_number(v))
-		FIELD_FAIL("expected a number");
-	x = json_number_value(v);
-	if (!isfinite(x) || x < min || x > max)
-		FIELD_FAIL("%g is out of range: expected %g to %g", x, min, max);
-	*out = x;
-	return 0;
+	return field(d, obj, jpath, key, required, conv_number, &r, out);
 }
 
 int adp_json_quantity(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 		      const char *key, int required, double *out)
 {
-	json_t *v;
-	double x;
-	int rc;
-
-	if (!lookup(d, obj, jpath, key, required, &v, &rc))
-		return rc;
-	if (json_is_number(v)) {
-		x = json_number_value(v);
-		if (!isfinite(x) || x < 0)
-			FIELD_FAIL("%g is out of range: expected a non-negative quantity", x);
-	} else if (!json_is_string(v) || adp_quantity_parse(&x, json_string_value(v))) {
-		FIELD_FAIL("expected a non-negative number or a quantity such as \"16GiB\" or \"1Gbit/s\"");
-	}
-	if (!(x <= ADP_QUANTITY_MAX))
-		FIELD_FAIL("%g is out of range: at most %g", x, ADP_QUANTITY_MAX);
-	*out = x;
-	return 0;
+	return field(d, obj, jpath, key, required, conv_quantity, NULL, out);
 }
 
 int adp_json_duration(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 		      const char *key, int required, int64_t *out)
 {
-	json_t *v;
-	int64_t x;
-	int rc;
-
-	if (!lookup(d, obj, jpath, key, required, &v, &rc))
-		return rc;
-	if (json_is_integer(v) && json_integer_value(v) >= 0)
-		x = json_integer_value(v);
-	else if (!json_is_string(v) || adp_duration_parse(&x, json_string_value(v)))
-		FIELD_FAIL("expected a duration such as \"40m\", \"1h30m\" or seconds");
-	*out = x;
-	return 0;
+	return field(d, obj, jpath, key, required, conv_duration, NULL, out);
 }
 
 int adp_json_time(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 		  const char *key, int required, const char *tz, int64_t *out)
 {
-	json_t *v;
-	int64_t x;
-	int rc;
-
-	if (!lookup(d, obj, jpath, key, required, &v, &rc))
-		return rc;
-	if (json_is_string(v) && adp_time_parse(&x, json_string_value(v), tz) &&
-	    adp_time_skipped(json_string_value(v), tz))
-		FIELD_FAIL("'%s' does not exist in %s: the clocks skip it (daylight saving time); give a time "
-			   "outside the gap or an explicit offset such as \"+01:00\"", json_string_value(v), tz);
-	if (!json_is_string(v) || adp_time_parse(&x, json_string_value(v), tz))
-		FIELD_FAIL("expected an RFC 3339 time such as \"2018-05-06T01:00:00Z\"");
-	*out = x;
-	return 0;
+	return field(d, obj, jpath, key, required, conv_time, tz, out);
 }
 
 json_t *adp_jset(struct adp_jb *jb, json_t *obj, const char *key, json_t *value)

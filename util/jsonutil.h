@@ -14,7 +14,8 @@ struct adp_json_doc {
 
 #define ADP_JSON_MAX_BYTES ((size_t)64 << 20)
 
-/* Loads and parses; syntax errors name line and column. */
+/* Loads and parses into d, which owns the result (adp_json_release);
+ * syntax errors name line and column. */
 int adp_json_load(struct adp_json_doc *d, const char *path);
 /* Parses from memory; name is used in messages. */
 int adp_json_load_text(struct adp_json_doc *d, const char *name, const char *text);
@@ -34,7 +35,8 @@ int adp_json_check_keys(const struct adp_json_doc *d, json_t *obj, const char *j
 
 /* Typed field getters. jpath names obj; key is appended for messages.
  * When the key is absent: required fails, otherwise *out is untouched
- * and 0 is returned. */
+ * and 0 is returned. obj is borrowed from d; adp_json_string's *out is
+ * borrowed from obj, valid until adp_json_release(d). */
 int adp_json_string(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 		    const char *key, int required, const char **out);
 int adp_json_number(const struct adp_json_doc *d, json_t *obj, const char *jpath,

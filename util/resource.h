@@ -11,7 +11,7 @@ enum adp_resource {
 	ADP_RES_COUNT
 };
 
-/* "cpu", "memory", "io", "net". */
+/* "cpu", "memory", "io", "net": static, borrowed (never freed). */
 const char *adp_resource_name(int r);
 /* Index of a resource name, or -1 when unknown: a lookup, not an error
  * code (no message is set; the caller names what it was reading). */
@@ -19,7 +19,7 @@ int adp_resource_parse(const char *s);
 /* Compressible resources (CPU, I/O, network) throttle when short; memory
  * does not, so it carries a stricter risk target. */
 int adp_resource_compressible(int r);
-/* Units for display: "cores", "bytes", "bytes/s". */
+/* Units for display: "cores", "bytes", "bytes/s"; static, borrowed. */
 const char *adp_resource_unit(int r);
 
 #endif

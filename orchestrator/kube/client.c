@@ -1,6 +1,5 @@
 #include "orchestrator/kube/client.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/http.h"
 
 /* Frees a secret, wiped first. */
 static void free_secret(char *s)
@@ -414,45 +414,41 @@ int kube_config_auto(struct kube_config *c, const char *path, const char *contex
 
 /* --- client ---------------------------------------------------------- */
 
+/* The HTTP client's cancellation hook: the driver sets k->cancelled at
+ * any time, so it is read at each call. */
+static int is_cancelled(void *arg)
+{
+	const struct kube_client *k = arg;
+
+	return k->cancelled && k->cancelled(k->cancel_arg);
+}
+
 int kube_client_init(struct kube_client *k, struct kube_config *cfg)
 {
-	CURL *c;
+	struct adp_http_opts o = { 0 };
+	int rc;
 
 	memset(k, 0, sizeof(*k));
-	if (!(c = curl_easy_init()))
-		return adp_error_set(ADP_ENOMEM, "cannot initialise libcurl");
-	k->cfg = *cfg;
-	memset(cfg, 0, sizeof(*cfg));
-	k->curl = c;
+	k->cfg = *cfg; /* moved only on success: the caller still owns cfg on failure */
 	k->timeout = KUBE_DEFAULT_TIMEOUT;
 	k->max_bytes = KUBE_MAX_RESPONSE;
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROXY, ""); /* the API server is never reached through an environment proxy */
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	if (k->cfg.ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, k->cfg.ca_file);
-	if (k->cfg.ca_pem) {
-		struct curl_blob b = { k->cfg.ca_pem, strlen(k->cfg.ca_pem), CURL_BLOB_COPY };
-		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &b);
+	o.what = "kubernetes API";
+	o.https_only = 1;
+	o.direct = 1; /* the API server is never reached through an environment proxy */
+	o.ca_file = k->cfg.ca_file;
+	o.ca_pem = k->cfg.ca_pem;
+	o.cert_file = k->cfg.cert_file;
+	o.key_file = k->cfg.key_file;
+	o.cert_pem = k->cfg.cert_pem;
+	o.key_pem = k->cfg.key_pem;
+	o.tls_server_name = k->cfg.tls_server_name;
+	o.cancelled = is_cancelled;
+	o.cancel_arg = k;
+	if ((rc = adp_http_init(&k->http, &o))) {
+		memset(k, 0, sizeof(*k));
+		return rc;
 	}
-	if (k->cfg.cert_file)
-		curl_easy_setopt(c, CURLOPT_SSLCERT, k->cfg.cert_file);
-	if (k->cfg.key_file)
-		curl_easy_setopt(c, CURLOPT_SSLKEY, k->cfg.key_file);
-	if (k->cfg.cert_pem) {
-		struct curl_blob b = { k->cfg.cert_pem, strlen(k->cfg.cert_pem), CURL_BLOB_COPY };
-		curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &b);
-		curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
-	}
-	if (k->cfg.key_pem) {
-		struct curl_blob b = { k->cfg.key_pem, strlen(k->cfg.key_pem), CURL_BLOB_COPY };
-		curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &b);
-		curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
-	}
+	memset(cfg, 0, sizeof(*cfg));
 	return 0;
 }
 
@@ -460,44 +456,25 @@ void kube_client_release(struct kube_client *k)
 {
 	if (!k)
 		return;
-	if (k->curl)
-		curl_easy_cleanup(k->curl);
+	adp_http_release(&k->http);
 	kube_config_release(&k->cfg);
 	memset(k, 0, sizeof(*k));
-}
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
-{
-	if (adp_buf_add(userp, data, size * nmemb))
-		return 0;
-	return size * nmemb;
 }
 
 /* The bearer token: inline, else the file (first line, trimmed). */
 static int bearer(const struct kube_client *k, char **out)
 {
-	char *t = NULL;
-	size_t n;
-	int rc = 0;
+	int rc;
 
 	*out = NULL;
 	if (k->cfg.token) {
 		if (!(*out = strdup(k->cfg.token)))
-			rc = adp_error_set(ADP_ENOMEM, "out of memory");
-	} else if (k->cfg.token_file && adp_read_file(&t, NULL, k->cfg.token_file, KUBE_MAX_SECRET)) {
-		rc = adp_error_wrap(ADP_EINPUT, "kubernetes token file");
-	} else if (t) {
-		t[strcspn(t, "\r\n")] = '\0';
-		n = strlen(t);
-		while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
-			t[--n] = '\0';
-		if (n)
-			*out = t, t = NULL;
-		else
-			rc = adp_error_set(ADP_EINPUT, "kubernetes token file '%s' is empty", k->cfg.token_file);
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+	} else if (k->cfg.token_file &&
+		   (rc = adp_read_secret(out, k->cfg.token_file, KUBE_MAX_SECRET, "kubernetes token file"))) {
+		return rc == ADP_ENOMEM ? rc : ADP_EINPUT;
 	}
-	free(t);
-	return rc;
+	return 0;
 }
 
 const char *kube_status_message(json_t *status)
@@ -522,284 +499,130 @@ int kube_ready(json_t *obj)
 	return 0;
 }
 
-static int is_cancelled(const struct kube_client *k)
+/* One call of the HTTP client for method (a word for messages: "watch"
+ * is a GET) and path; its cancel and size failures are named by the
+ * request, its transport failures by the server. */
+static int call(struct kube_client *k, const char *method, const char *path, struct adp_http_req *r,
+		struct adp_buf *body, long *status, int *stopped, const char *too_big)
 {
-	return k->cancelled && k->cancelled(k->cancel_arg);
-}
-
-/* libcurl's progress callback, called during every transfer (about once
- * a second while a watch is idle): non-zero aborts it. */
-static int on_progress(void *u, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-	(void)dltotal;
-	(void)dlnow;
-	(void)ultotal;
-	(void)ulnow;
-	return is_cancelled(u);
-}
-
-/* Sleeps ms in short slices; non-zero (early) once cancelled. */
-static int pause_ms(const struct kube_client *k, long ms)
-{
-	while (ms > 0 && !is_cancelled(k)) {
-		long n = ms < 50 ? ms : 50;
-		struct timespec ts = { 0, n * 1000000L };
-
-		while (nanosleep(&ts, &ts) && errno == EINTR)
-			;
-		ms -= n;
-	}
-	return is_cancelled(k);
-}
-
-/* What a request and a watch share: the URL and the headers, with the
- * bearer token (wiped by req_release, which is safe after any failure of
- * req_init). */
-struct req {
-	char *url, *tok, *auth;
-	struct curl_slist *h;
-	char err[CURL_ERROR_SIZE];
-};
-
-static int add_header(struct req *r, const char *line)
-{
-	struct curl_slist *n = curl_slist_append(r->h, line);
-
-	if (!n)
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	r->h = n;
-	return 0;
-}
-
-static int cancelled_error(const char *method, const char *path)
-{
-	return adp_error_set(ADP_ESYS, "kubernetes %s '%s': cancelled", method, path);
-}
-
-static int req_init(struct req *r, struct kube_client *k, const char *method, const char *path)
-{
+	struct adp_http_res res;
+	char *tok = NULL, *url = NULL;
 	int rc;
 
-	memset(r, 0, sizeof(*r));
-	if (is_cancelled(k))
-		return cancelled_error(method, path);
-	if ((rc = bearer(k, &r->tok)))
+	if ((rc = bearer(k, &tok)))
 		return rc;
-	if (asprintf(&r->url, "%s%s", k->cfg.server, path) < 0) {
-		r->url = NULL;
+	if (asprintf(&url, "%s%s", k->cfg.server, path) < 0) {
+		free_secret(tok);
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	}
-	if (r->tok && asprintf(&r->auth, "Authorization: Bearer %s", r->tok) < 0) {
-		r->auth = NULL;
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	}
-	if ((rc = add_header(r, "Accept: application/json")) || (r->auth && (rc = add_header(r, r->auth))))
-		return rc;
-	return 0;
-}
-
-static void req_release(struct req *r)
-{
-	curl_slist_free_all(r->h);
-	free_secret(r->auth);
-	free_secret(r->tok);
-	free(r->url);
-	memset(r, 0, sizeof(*r));
-}
-
-/* Performs the request set up in r (method and body already set on the
- * handle), the answer going to on_write; the handle keeps no pointer
- * into r afterwards. */
-static CURLcode req_perform(struct req *r, struct kube_client *k, curl_write_callback on_write, void *data,
-			    long timeout)
-{
-	CURL *c = k->curl;
-	CURLcode cc;
-
-	curl_easy_setopt(c, CURLOPT_URL, r->url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, data);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->err);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, k);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	cc = curl_easy_perform(c);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-	return cc;
-}
-
-/* The error of a transfer that did not complete. */
-static int transfer_error(const struct kube_client *k, const struct req *r, CURLcode cc, const char *method,
-			  const char *path)
-{
-	if (cc == CURLE_ABORTED_BY_CALLBACK)
-		return cancelled_error(method, path);
-	return adp_error_set(ADP_ESYS, "kubernetes API '%s': %s", k->cfg.server, r->err[0] ? r->err : curl_easy_strerror(cc));
-}
-
-static int request_once(struct kube_client *k, const char *method, const char *path, const char *content_type,
-			json_t *body, long *status, json_t **out, int *transport)
-{
-	CURL *c = k->curl;
-	struct adp_buf resp;
-	struct req r;
-	char *text = NULL, ct[128];
-	json_error_t jerr;
-	CURLcode cc;
-	int rc;
-
-	if (out)
-		*out = NULL;
-	*status = 0;
-	k->last_error[0] = '\0';
-	adp_buf_init(&resp, k->max_bytes);
-	if ((rc = req_init(&r, k, method, path)))
-		goto done;
-	if (body) {
-		if (!(text = json_dumps(body, JSON_COMPACT))) {
-			rc = adp_error_set(ADP_ENOMEM, "out of memory");
-			goto done;
-		}
-		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type ? content_type : "application/json");
-		if ((rc = add_header(&r, ct)))
-			goto done;
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-	if (text) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
-	} else if (strcmp(method, "GET")) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
-	}
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	cc = req_perform(&r, k, on_body, &resp, k->timeout);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
-	if (cc == CURLE_WRITE_ERROR) {
-		rc = adp_error_set(ADP_EINPUT, "kubernetes %s '%s': response larger than %zu bytes", method, path,
-				   k->max_bytes);
-	} else if (cc != CURLE_OK) {
-		*transport = cc != CURLE_ABORTED_BY_CALLBACK;
-		rc = transfer_error(k, &r, cc, method, path);
-	} else {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-		if (resp.len && out && !(*out = json_loadb(resp.data, resp.len, 0, &jerr)))
-			rc = adp_error_set(ADP_ESYS, "kubernetes %s '%s': HTTP %ld with a body that is not JSON: %s", method,
-					   path, *status, jerr.text);
-		else if (out && *out && *status / 100 != 2)
-			snprintf(k->last_error, sizeof(k->last_error), "%s", kube_status_message(*out));
-	}
-done:
-	req_release(&r);
-	free(text);
-	adp_buf_release(&resp);
+	r->url = url;
+	r->shown = k->cfg.server;
+	r->bearer = tok;
+	rc = adp_http_request(&k->http, r, body, &res);
+	*status = res.status;
+	if (rc && res.fail == ADP_HTTP_CANCELLED)
+		rc = adp_error_set(ADP_ESYS, "kubernetes %s '%s': cancelled", method, path);
+	else if (rc && res.fail == ADP_HTTP_TOO_BIG)
+		rc = adp_error_set(rc, "kubernetes %s '%s': %s", method, path, too_big);
+	if (stopped)
+		*stopped = rc ? 0 : res.stopped;
+	free_secret(tok);
+	free(url);
 	return rc;
 }
 
 int kube_request(struct kube_client *k, const char *method, const char *path, const char *content_type,
 		 json_t *body, long *status, json_t **out)
 {
-	/* Reads and deletes are idempotent: retried on transport errors,
-	 * 429 (API priority and fairness) and 5xx, with a growing pause. TLS
-	 * failures are not transient and are not retried. */
-	int retry = !strcmp(method, "GET") || !strcmp(method, "DELETE");
-	int attempt, rc = 0;
+	const char *headers[3] = { "Accept: application/json", NULL, NULL };
+	struct adp_http_req r = { 0 };
+	struct adp_buf resp = ADP_BUF_INIT;
+	char *text = NULL, ct[128], big[64];
+	json_error_t jerr;
+	int rc;
 
-	for (attempt = 0;; attempt++) {
-		int transport = 0;
-
-		rc = request_once(k, method, path, content_type, body, status, out, &transport);
-		if (!retry || attempt >= KUBE_RETRIES)
-			break;
-		if (rc && !(transport && !strstr(adp_error_last(), "SSL") && !strstr(adp_error_last(), "certificate")))
-			break;
-		if (!rc && *status != 429 && *status < 500)
-			break;
-		if (!rc && out) {
-			json_decref(*out);
-			*out = NULL;
-		}
-		if (pause_ms(k, 250L << attempt)) {
-			rc = cancelled_error(method, path);
-			break;
-		}
+	if (out)
+		*out = NULL;
+	*status = 0;
+	k->last_error[0] = '\0';
+	if (body) {
+		if (!(text = json_dumps(body, JSON_COMPACT)))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type ? content_type : "application/json");
+		headers[1] = ct;
 	}
+	r.method = method;
+	r.headers = headers;
+	r.body = text;
+	r.body_len = text ? strlen(text) : 0;
+	r.max_bytes = k->max_bytes;
+	r.timeout = k->timeout;
+	/* Reads and deletes are idempotent: retried on transport errors
+	 * (not TLS ones), 429 (API priority and fairness) and 5xx. */
+	r.retries = !strcmp(method, "GET") || !strcmp(method, "DELETE") ? KUBE_RETRIES : 0;
+	snprintf(big, sizeof(big), "response larger than %zu bytes", k->max_bytes);
+	if ((rc = call(k, method, path, &r, &resp, status, NULL, big)))
+		goto done;
+	if (resp.len && out && !(*out = json_loadb(resp.data, resp.len, 0, &jerr)))
+		rc = adp_error_set(ADP_ESYS, "kubernetes %s '%s': HTTP %ld with a body that is not JSON: %s", method,
+				   path, *status, jerr.text);
+	else if (out && *out && *status / 100 != 2)
+		snprintf(k->last_error, sizeof(k->last_error), "%s", kube_status_message(*out));
+done:
+	free(text);
+	adp_buf_release(&resp);
 	return rc;
 }
 
 struct watch_ctx {
-	struct adp_buf line;
 	int (*on_event)(void *u, const char *type, json_t *obj);
 	void *u;
-	int stopped, bad;
+	int bad;
 };
 
-/* Splits the stream into lines, one event each. */
-static size_t on_watch(char *data, size_t size, size_t nmemb, void *userp)
+/* One line of the stream: one event. */
+static int on_watch_line(void *arg, const char *line, size_t len)
 {
-	struct watch_ctx *w = userp;
-	size_t n = size * nmemb, i, from = 0;
+	struct watch_ctx *w = arg;
+	json_error_t jerr;
+	json_t *ev;
+	int stop;
 
-	for (i = 0; i < n; i++) {
-		json_t *ev;
-		json_error_t jerr;
-
-		if (data[i] != '\n')
-			continue;
-		if (adp_buf_add(&w->line, data + from, i - from))
-			return 0;
-		from = i + 1;
-		if (!w->line.len)
-			continue;
-		ev = json_loadb(w->line.data, w->line.len, 0, &jerr);
-		adp_buf_reset(&w->line);
-		if (!ev || !json_is_string(json_object_get(ev, "type"))) {
-			json_decref(ev);
-			w->bad = 1;
-			return 0;
-		}
-		w->stopped = w->on_event(w->u, json_string_value(json_object_get(ev, "type")), json_object_get(ev, "object"));
-		json_decref(ev);
-		if (w->stopped)
-			return 0;
-	}
-	if (adp_buf_add(&w->line, data + from, n - from))
+	if (!len)
 		return 0;
-	return n;
+	ev = json_loadb(line, len, 0, &jerr);
+	if (!ev || !json_is_string(json_object_get(ev, "type"))) {
+		json_decref(ev);
+		w->bad = 1;
+		return 1;
+	}
+	stop = w->on_event(w->u, json_string_value(json_object_get(ev, "type")), json_object_get(ev, "object"));
+	json_decref(ev);
+	return stop;
 }
 
 int kube_watch(struct kube_client *k, const char *path, int (*on_event)(void *u, const char *type, json_t *obj),
 	       void *u, long *status, int *stopped)
 {
-	CURL *c = k->curl;
-	struct watch_ctx w = { ADP_BUF_INIT, on_event, u, 0, 0 };
-	struct req r;
-	CURLcode cc;
+	const char *headers[] = { "Accept: application/json", NULL };
+	struct watch_ctx w = { on_event, u, 0 };
+	struct adp_http_req r = { 0 };
 	int rc;
 
 	*status = 0;
 	*stopped = 0;
-	adp_buf_init(&w.line, (size_t)4 << 20); /* one event */
-	if ((rc = req_init(&r, k, "watch", path)))
-		goto done;
-	curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
-	cc = req_perform(&r, k, on_watch, &w, k->timeout + 40); /* timeoutSeconds is at most 30 */
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	if (cc == CURLE_WRITE_ERROR && w.stopped)
-		*stopped = w.stopped;
-	else if (cc == CURLE_WRITE_ERROR)
-		rc = adp_error_set(ADP_ESYS, "kubernetes watch '%s': %s", path,
-				   w.bad ? "an event that is not a JSON watch event" : "an event larger than 4 MiB");
-	else if (cc != CURLE_OK)
-		rc = transfer_error(k, &r, cc, "watch", path);
-done:
-	req_release(&r);
-	adp_buf_release(&w.line);
-	return rc;
+	r.headers = headers;
+	r.max_bytes = (size_t)4 << 20; /* one event */
+	r.timeout = k->timeout + 40;   /* timeoutSeconds is at most 30 */
+	r.on_line = on_watch_line;
+	r.line_arg = &w;
+	if ((rc = call(k, "watch", path, &r, NULL, status, stopped, "an event larger than 4 MiB")))
+		return rc;
+	if (w.bad) {
+		*stopped = 0;
+		return adp_error_set(ADP_ESYS, "kubernetes watch '%s': an event that is not a JSON watch event", path);
+	}
+	return 0;
 }
 
 int kube_get(struct kube_client *k, const char *path, json_t **out)
@@ -830,7 +653,7 @@ int kube_list(struct kube_client *k, const char *path, json_t **items)
 		const char *next;
 		char esc[3 * sizeof(cont)];
 
-		kube_query_escape(esc, sizeof(esc), cont);
+		adp_url_escape(esc, sizeof(esc), cont);
 		free(url);
 		if (asprintf(&url, "%s%slimit=500%s%s", path, strchr(path, '?') ? "&" : "?", cont[0] ? "&continue=" : "",
 			     cont[0] ? esc : "") < 0) {
@@ -866,24 +689,4 @@ int kube_list(struct kube_client *k, const char *path, json_t **items)
 	}
 	*items = all;
 	return 0;
-}
-
-void kube_query_escape(char *out, size_t len, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (; *s && o + 4 < len; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-		    ch == '_' || ch == '.' || ch == '~') {
-			out[o++] = (char)ch;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 15];
-		}
-	}
-	if (len)
-		out[o < len ? o : len - 1] = '\0';
 }

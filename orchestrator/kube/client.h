@@ -1,4 +1,4 @@
-/* A small Kubernetes REST client on libcurl: configuration from a
+/* A small Kubernetes REST client on util/http.h: configuration from a
  * kubeconfig file (YAML, read with libyaml) or from the pod's service
  * account, TLS verified against the cluster CA, bearer-token or client
  * certificate authentication, JSON bodies capped in size.
@@ -6,12 +6,15 @@
  * Not supported, and refused with a message: exec credential plugins,
  * auth-provider plugins, basic auth, insecure-skip-tls-verify, and a
  * KUBECONFIG naming more than one file. Secrets (tokens, keys) are never
- * put into error messages. */
+ * put into error messages. tls-server-name is honoured: the server's
+ * certificate is checked against it and it is sent as SNI. */
 #ifndef ADP_KUBE_CLIENT_H
 #define ADP_KUBE_CLIENT_H
 
 #include <jansson.h>
 #include <stddef.h>
+
+#include "util/http.h"
 
 #define KUBE_MAX_RESPONSE ((size_t)64 << 20) /* bytes per response */
 #define KUBE_MAX_CONFIG ((size_t)4 << 20)    /* kubeconfig file size */
@@ -51,7 +54,7 @@ void kube_config_release(struct kube_config *c);
 
 struct kube_client {
 	struct kube_config cfg;  /* owned */
-	void *curl;              /* CURL * */
+	struct adp_http http;    /* owned; its options borrow from cfg */
 	long timeout;            /* seconds per request */
 	size_t max_bytes;        /* response cap */
 	char last_error[256];    /* Status.message of the last non-2xx answer */
@@ -100,9 +103,6 @@ int kube_ready(json_t *obj);
 
 /* The message of a Status object (or ""), for errors. */
 const char *kube_status_message(json_t *status);
-
-/* Percent-encodes s for a query string value into out. */
-void kube_query_escape(char *out, size_t len, const char *s);
 
 /* Parses a Kubernetes quantity ("250m", "1Gi", "2", "1.5", "1e3", "128974848")
  * into *out (cores or bytes). -1 when malformed. */

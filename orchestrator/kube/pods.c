@@ -420,7 +420,7 @@ static int originals_on(struct orch_kube *d, const char *comp, const char *node,
 				      json_string_value(v) ?: "");
 	snprintf(q + (o < sizeof(q) ? o : sizeof(q) - 1), o < sizeof(q) ? sizeof(q) - o : 1, "%s!%s", o ? "," : "",
 		 KUBE_SHADOW_LABEL);
-	kube_query_escape(esc, sizeof(esc), q);
+	adp_url_escape(esc, sizeof(esc), q);
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s&fieldSelector=spec.nodeName%%3D%s", ns,
 		 esc, node);
 	if (!(rc = kube_list(d->k, path, &items)) && !(keep = json_array()))

@@ -459,6 +459,17 @@ sed 's|server: https://|server: http://|' "$K/kubeconfig" >"$K/http.yaml"
 kcfg "kube: plain http refused" "$K/http.yaml" "http.yaml:[0-9]+: server: 'http://127.0.0.1:[0-9]+' is not an https:// URL"
 sed 's|certificate-authority: ca.crt|certificate-authority: other-ca.crt|' "$K/kubeconfig" >"$K/wrongca.yaml"
 kcfg "kube: TLS with the wrong CA refused" "$K/wrongca.yaml" "kubernetes API 'https://127.0.0.1:[0-9]+': .*(certificate|SSL)"
+# tls-server-name: the certificate (IP:127.0.0.1 only) is checked against
+# it, not against the server's host.
+sed 's|^\(    server: https://127.0.0.1:.*\)$|\1\n    tls-server-name: wrong.example|' "$K/kubeconfig" >"$K/tlsname-wrong.yaml"
+kcfg "kube: tls-server-name the certificate lacks refused" "$K/tlsname-wrong.yaml" \
+	"kubernetes API 'https://127.0.0.1:[0-9]+': .*wrong.example"
+sed 's|^    server: https://127.0.0.1:\(.*\)$|    server: https://localhost:\1|' "$K/kubeconfig" >"$K/localhost.yaml"
+kcfg "kube: a host the certificate lacks refused" "$K/localhost.yaml" "kubernetes API 'https://localhost:[0-9]+': .*(certificate|SSL)"
+sed 's|^\(    server: https://localhost:.*\)$|\1\n    tls-server-name: 127.0.0.1|' "$K/localhost.yaml" >"$K/tlsname.yaml"
+run "kube: tls-server-name the certificate has" 2 plan --driver kubernetes --kubeconfig "$K/tlsname.yaml" -s "$K/sched.json" $KNOW \
+	-i "$K/inv-tlsname.json" \
+	--no-write -H "$TD/kube/history.csv" && expect_err "discovered 3 nodes"
 kcfg "kube: no credentials" "$K/kubeconfig" "kubernetes GET '/api/v1/nodes\?limit=500': HTTP 401: Unauthorized" --context other
 # certificate-authority-data and client certificate/key data (base64).
 cat >"$K/data.yaml" <<YAML

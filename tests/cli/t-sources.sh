@@ -11,6 +11,9 @@ plan_core() {
 	jq -S '{waves, partitions, margin, steps, rollback_steps, shortfalls, risks}' "$1"
 }
 
+# no_secret TEXT: the last run showed TEXT neither on stdout nor on stderr.
+no_secret() { if grep -q -- "$1" "$TMP/out" "$TMP/err"; then bad "'$1' was shown"; else ok; fi; }
+
 same_plan() {
 	name=$1
 	if plan_core "$TMP/out" >"$TMP/got.json" && cmp -s "$TMP/want.json" "$TMP/got.json"; then
@@ -128,10 +131,19 @@ PY
 	run "sources: --prometheus without a query" 64 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" \
 		--prometheus "http://127.0.0.1:$PORT" && expect_err "--prometheus needs at least one --prom-query"
 	printf 'tok\n' >"$SRC/token"
-	run "sources: plan --prometheus with a token over plain http" 2 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" $NOW --no-write \
+	run "sources: a token over plain http is refused" 1 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" $NOW --no-write \
 		--prometheus "http://127.0.0.1:$PORT" --prom-query 'cpu=adp_history{resource="cpu"}' \
 		--prom-query 'memory=adp_history{resource="memory"}' --prom-step 1h --prom-token-file "$SRC/token" &&
-		expect_out "Wave 1"
+		expect_err "prometheus 'http://127.0.0.1:$PORT': a bearer token is never sent over plain http"
+	# Credentials in the URL are used, and never shown: not in messages,
+	# not in the plan.
+	run "sources: credentials in the url" 2 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" $NOW --no-write -o json \
+		--prometheus "http://ops:pa55word@127.0.0.1:$PORT/" --prom-query 'cpu=adp_history{resource="cpu"}' \
+		--prom-query 'memory=adp_history{resource="memory"}' --prom-step 1h --prom-range 30d &&
+		same_plan "sources: plan with credentials in the url equals csv" && no_secret pa55word
+	run "sources: credentials in the url are not in errors" 1 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" $NOW --no-write \
+		--prometheus "http://ops:pa55word@127.0.0.1:$PORT" --prom-query 'cpu=adp_history{resource=' &&
+		expect_err "prometheus 'http://127.0.0.1:$PORT': cpu query" && no_secret pa55word
 	run "sources: missing token file" 1 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" $NOW --no-write \
 		--prometheus "http://127.0.0.1:$PORT" --prom-query 'cpu=adp_history{resource="cpu"}' \
 		--prom-token-file "$SRC/nonexistent-token" && expect_err "prometheus bearer token file"
@@ -162,6 +174,10 @@ PY
 			--prometheus "https://127.0.0.1:$PORT" --prom-query 'cpu=adp_history{resource="cpu"}' \
 			--prom-query 'memory=adp_history{resource="memory"}' --prom-step 1h --prom-ca-file "$SRC/tls.crt" &&
 			same_plan "sources: plan over tls equals csv"
+		run "sources: a token over tls" 2 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" $NOW --no-write \
+			--prometheus "https://127.0.0.1:$PORT" --prom-query 'cpu=adp_history{resource="cpu"}' \
+			--prom-query 'memory=adp_history{resource="memory"}' --prom-step 1h --prom-ca-file "$SRC/tls.crt" \
+			--prom-token-file "$SRC/token" && expect_out "Wave 1"
 		run "sources: tls without the ca is refused" 1 plan -i "$SRC/inv-nohist.json" -s "$SRC/schedule.json" $NOW --no-write \
 			--prometheus "https://127.0.0.1:$PORT" --prom-query 'cpu=adp_history{resource="cpu"}' --prom-step 1h &&
 			expect_err "prometheus 'https://127.0.0.1:$PORT': .*(certificate|SSL)"

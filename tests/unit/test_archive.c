@@ -88,6 +88,28 @@ static void write_archive(const char *path, int zip, int filter, const struct me
 	archive_write_free(a);
 }
 
+/* Writes the archive name into the test's folder (its path into path)
+ * and starts h empty. */
+static void make_archive(char *path, size_t len, const char *name, int zip, int filter, const struct member *m,
+			 size_t n, struct history *h)
+{
+	snprintf(path, len, "%s/%s", dir, name);
+	write_archive(path, zip, filter, m, n);
+	history_init(h);
+}
+
+static const struct history_opts opts = { 300, 3600, 0 };
+
+/* Reads the long-format members of path matching pattern, which must
+ * succeed on want members. */
+static void read_members(struct history *h, const char *path, const char *pattern, size_t want)
+{
+	size_t n = 0;
+
+	cr_assert_eq(history_archive_read(h, path, pattern, NULL, NULL, &opts, NULL, &n), 0, "%s", adp_error_last());
+	cr_assert_eq(n, want, "%zu members matched '%s', expected %zu", n, pattern, want);
+}
+
 static const char long_csv[] =
 	"timestamp,component,resource,value\n"
 	"2018-05-01T00:00:00Z,api,cpu,1.5\n"
@@ -95,7 +117,6 @@ static const char long_csv[] =
 	"2018-05-01T00:00:00Z,api,memory,1000\n"
 	"2018-05-01T00:10:00Z,api,memory,3000\n";
 
-static const struct history_opts opts = { 300, 3600, 0 };
 
 TestSuite(archive, .init = setup, .fini = teardown);
 
@@ -105,14 +126,9 @@ Test(archive, tar_gz_long_csv_member)
 	struct history h;
 	const struct series *s;
 	char path[128];
-	size_t n = 0;
 
-	snprintf(path, sizeof(path), "%s/h.tar.gz", dir);
-	write_archive(path, 0, FILT_GZIP, m, 1);
-	history_init(&h);
-	cr_assert_eq(history_archive_read(&h, path, "*.csv", NULL, NULL, &opts, NULL, &n), 0, "%s",
-		     adp_error_last());
-	cr_assert_eq(n, 1);
+	make_archive(path, sizeof(path), "h.tar.gz", 0, FILT_GZIP, m, 1, &h);
+	read_members(&h, path, "*.csv", 1);
 	cr_assert_not_null(s = history_find(&h, "api", ADP_RES_CPU));
 	cr_assert_eq(s->n, 2);
 	cr_assert_float_eq(s->v[1], 2.5, 1e-12);
@@ -131,14 +147,9 @@ Test(archive, pattern_selects_members_in_tar_xz)
 			      { "README", "not csv at all, \"\n", 0 } };
 	struct history h;
 	char path[128];
-	size_t n = 0;
 
-	snprintf(path, sizeof(path), "%s/h.tar.xz", dir);
-	write_archive(path, 0, FILT_XZ, m, 3);
-	history_init(&h);
-	cr_assert_eq(history_archive_read(&h, path, "b/*.csv", NULL, NULL, &opts, NULL, &n), 0, "%s",
-		     adp_error_last());
-	cr_assert_eq(n, 1);
+	make_archive(path, sizeof(path), "h.tar.xz", 0, FILT_XZ, m, 3, &h);
+	read_members(&h, path, "b/*.csv", 1);
 	cr_assert_not_null(history_find(&h, "db", ADP_RES_CPU));
 	cr_assert_null(history_find(&h, "api", ADP_RES_CPU));
 	history_release(&h);
@@ -154,9 +165,7 @@ Test(archive, zip_json_member)
 	struct history h;
 	char path[128];
 
-	snprintf(path, sizeof(path), "%s/h.zip", dir);
-	write_archive(path, 1, FILT_NONE, m, 1);
-	history_init(&h);
+	make_archive(path, sizeof(path), "h.zip", 1, FILT_NONE, m, 1, &h);
 	cr_assert_eq(history_archive_read(&h, path, "*.json", NULL, NULL, &opts, NULL, NULL), 0, "%s",
 		     adp_error_last());
 	cr_assert_not_null(s = history_find(&h, "web", ADP_RES_CPU));
@@ -177,9 +186,7 @@ Test(archive, mapped_member_in_plain_tar)
 
 	map.res[ADP_RES_CPU].column = "load";
 	map.res[ADP_RES_CPU].scale = 0.01;
-	snprintf(path, sizeof(path), "%s/h.tar", dir);
-	write_archive(path, 0, FILT_NONE, m, 1);
-	history_init(&h);
+	make_archive(path, sizeof(path), "h.tar", 0, FILT_NONE, m, 1, &h);
 	cr_assert_eq(history_archive_read(&h, path, "wide.csv", "svc", &map, &opts, NULL, NULL), 0, "%s",
 		     adp_error_last());
 	cr_assert_not_null(s = history_find(&h, "svc", ADP_RES_CPU));
@@ -194,9 +201,7 @@ Test(archive, errors_name_archive_and_member)
 	struct history h;
 	char path[128];
 
-	snprintf(path, sizeof(path), "%s/bad.tar.gz", dir);
-	write_archive(path, 0, FILT_GZIP, m, 1);
-	history_init(&h);
+	make_archive(path, sizeof(path), "bad.tar.gz", 0, FILT_GZIP, m, 1, &h);
 	cr_assert_eq(history_archive_read(&h, path, "*.csv", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "bad.tar.gz(bad.csv):2:4: value: 'abc' is not a number"), "%s",
 		  adp_error_last());
@@ -227,9 +232,7 @@ Test(archive, gzip_bomb_is_refused_by_ratio, .timeout = 120)
 	struct history h;
 	char path[128];
 
-	snprintf(path, sizeof(path), "%s/bomb.tar.gz", dir);
-	write_archive(path, 0, FILT_GZIP, m, 1);
-	history_init(&h);
+	make_archive(path, sizeof(path), "bomb.tar.gz", 0, FILT_GZIP, m, 1, &h);
 	cr_assert_eq(history_archive_read(&h, path, "*.csv", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "possible archive bomb"), "%s", adp_error_last());
 	/* Skipped (unmatched) members are judged too. */
@@ -248,9 +251,7 @@ Test(archive, member_size_limit_without_ratio, .timeout = 120)
 	history_archive_limits_default(&lim);
 	lim.max_ratio = 0;
 	lim.max_member = (uint64_t)1 << 20;
-	snprintf(path, sizeof(path), "%s/big.tar.gz", dir);
-	write_archive(path, 0, FILT_GZIP, m, 1);
-	history_init(&h);
+	make_archive(path, sizeof(path), "big.tar.gz", 0, FILT_GZIP, m, 1, &h);
 	cr_assert_eq(history_archive_read(&h, path, "*.csv", NULL, NULL, &opts, &lim, NULL), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "big.tar.gz(big.csv): member expands beyond the limit")
 		  || strstr(adp_error_last(), "big.tar.gz(big.csv)' expands beyond the limit"),
@@ -276,9 +277,7 @@ Test(archive, too_many_entries, .timeout = 120)
 		m[i].name = names[i];
 		m[i].text = "";
 	}
-	snprintf(path, sizeof(path), "%s/many.tar", dir);
-	write_archive(path, 0, FILT_NONE, m, n);
-	history_init(&h);
+	make_archive(path, sizeof(path), "many.tar", 0, FILT_NONE, m, n, &h);
 	cr_assert_eq(history_archive_read(&h, path, "*.csv", NULL, NULL, &opts, NULL, NULL), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "more than 10000 entries"), "%s", adp_error_last());
 	history_release(&h);

@@ -23,6 +23,23 @@ static double gauss(void)
 	return sqrt(-2 * log(unif())) * cos(2 * M_PI * unif());
 }
 
+/* n steps of a daily shape (period M) from seed: scale * (level + amp *
+ * sin + noise * N(0,1)); a share of nan_share of the steps missing. */
+static double *seasonal(size_t n, uint64_t seed, double level, double amp, double noise, double scale,
+			double nan_share)
+{
+	double *v = malloc(n * sizeof(double));
+	size_t i;
+
+	cr_assert_not_null(v);
+	rng_state = seed;
+	for (i = 0; i < n; i++)
+		v[i] = nan_share > 0 && unif() < nan_share
+			       ? NAN
+			       : scale * (level + amp * sin(2 * M_PI * (double)(i % M) / M) + noise * gauss());
+	return v;
+}
+
 /* A one-series or two-series history, built directly. */
 static struct series mkseries(const char *name, size_t n, const double *v)
 {
@@ -342,12 +359,9 @@ Test(forecast, constant_series_has_zero_width_intervals)
 Test(forecast, missing_values_are_filled_and_all_missing_is_an_error)
 {
 	size_t n = 20 * M, i, h;
-	double *v = malloc(n * sizeof(double));
+	double *v = seasonal(n, 11, 10, 3, 0.5, 1, 0.2);
 	struct forecast fc = { 0 };
 
-	rng_state = 11;
-	for (i = 0; i < n; i++)
-		v[i] = unif() < 0.2 ? NAN : 10 + 3 * sin(2 * M_PI * (double)(i % M) / M) + 0.5 * gauss();
 	cr_assert_eq(run_one(&fc, v, n, 24, NULL), 0, "%s", adp_error_last());
 	for (h = 0; h < 24 * 4; h++)
 		cr_assert(isfinite(fc.items[0].q[h]), "quantile %zu is %g", h, fc.items[0].q[h]);
@@ -361,13 +375,10 @@ Test(forecast, missing_values_are_filled_and_all_missing_is_an_error)
 
 Test(forecast, huge_values_are_forecast_or_refused)
 {
-	size_t n = 20 * M, i, h;
-	double *v = malloc(n * sizeof(double));
+	size_t n = 20 * M, h;
+	double *v = seasonal(n, 12, 10, 3, 0.5, 1e60, 0);
 	struct forecast fc = { 0 };
 
-	rng_state = 12;
-	for (i = 0; i < n; i++)
-		v[i] = 1e60 * (10 + 3 * sin(2 * M_PI * (double)(i % M) / M) + 0.5 * gauss());
 	cr_assert_eq(run_one(&fc, v, n, 24, NULL), 0, "%s", adp_error_last());
 	for (h = 0; h < 24; h++) {
 		const double *q = fc.items[0].q + h * 4;
@@ -541,13 +552,10 @@ Test(forecast, threads_do_not_change_the_result)
 
 Test(forecast, stl_ar_follows_the_season)
 {
-	size_t n = 20 * M, i, h;
-	double *v = malloc(n * sizeof(double));
+	size_t n = 20 * M, h;
+	double *v = seasonal(n, 18, 30, 6, 0.3, 1, 0);
 	struct forecast fc = { 0 };
 
-	rng_state = 18;
-	for (i = 0; i < n; i++)
-		v[i] = 30 + 6 * sin(2 * M_PI * (double)(i % M) / M) + 0.3 * gauss();
 	cr_assert_eq(run_one(&fc, v, n, M, "stl-ar"), 0, "%s", adp_error_last());
 	cr_assert_str_eq(fc.items[0].model, "stl-ar");
 	for (h = 0; h < M; h++) {

@@ -31,6 +31,33 @@ static int load_long(struct history *h, const char *name, const char *text,
 	return history_add_long_csv(h, t_write(name, text), o);
 }
 
+/* Reads a long-format fixture that must load, and returns the series of
+ * component comp and resource res, which must be there. */
+static const struct series *load_one(struct history *h, const char *name, const char *text,
+				     const struct history_opts *o, const char *comp, int res)
+{
+	const struct series *s;
+
+	cr_assert_eq(load_long(h, name, text, o), 0, "%s", adp_error_last());
+	s = history_find(h, comp, res);
+	cr_assert_not_null(s, "%s: no %s series for '%s'", name, adp_resource_name(res), comp);
+	return s;
+}
+
+/* Reads a column-mapped trace that must load (5-minute steps) and
+ * returns component comp's series of resource res. */
+static const struct series *load_mapped(struct history *h, const char *path, const char *comp,
+					const struct history_mapping *m, int res)
+{
+	const struct series *s;
+
+	history_init(h);
+	cr_assert_eq(history_add_mapped_csv(h, path, comp, m, &opts5m), 0, "%s", adp_error_last());
+	s = history_find(h, comp, res);
+	cr_assert_not_null(s, "%s: no %s series for '%s'", path, adp_resource_name(res), comp);
+	return s;
+}
+
 static void expect_error(const char *text, const char *needle)
 {
 	struct history h;
@@ -100,9 +127,7 @@ Test(history, short_gap_interpolated_long_gap_missing)
 		 "timestamp,component,resource,value\n"
 		 "%lld,db,cpu,0\n%lld,db,cpu,6\n%lld,db,cpu,10\n",
 		 T0, T0 + 1800, T0 + 1800 + 7200);
-	cr_assert_eq(load_long(&h, "g.csv", text, &opts5m), 0, "%s", adp_error_last());
-	s = history_find(&h, "db", ADP_RES_CPU);
-	cr_assert_not_null(s);
+	s = load_one(&h, "g.csv", text, &opts5m, "db", ADP_RES_CPU);
 	cr_assert_eq(s->n, 9000 / 300 + 1);
 	for (k = 0; k <= 6; k++)
 		cr_assert_float_eq(s->v[k], (double)k, 1e-9, "step %zu", k);
@@ -122,8 +147,7 @@ Test(history, gap_exactly_max_gap_is_interpolated)
 
 	snprintf(text, sizeof(text), "timestamp,component,resource,value\n%lld,db,cpu,0\n%lld,db,cpu,12\n",
 		 T0, T0 + 3600);
-	cr_assert_eq(load_long(&h, "g.csv", text, &opts5m), 0);
-	s = history_find(&h, "db", ADP_RES_CPU);
+	s = load_one(&h, "g.csv", text, &opts5m, "db", ADP_RES_CPU);
 	cr_assert_eq(s->missing, 0);
 	cr_assert_eq(s->interpolated, 11);
 	cr_assert_float_eq(s->v[6], 6, 1e-9);
@@ -140,9 +164,7 @@ Test(history, hourly_upsampled)
 	snprintf(text, sizeof(text),
 		 "timestamp,component,resource,value\n"
 		 "2018-05-06T00:00:00Z,db,net,0\n2018-05-06T01:00:00Z,db,net,12\n2018-05-06T02:00:00Z,db,net,24\n");
-	cr_assert_eq(load_long(&h, "hourly.csv", text, &opts5m), 0, "%s", adp_error_last());
-	s = history_find(&h, "db", ADP_RES_NET);
-	cr_assert_not_null(s);
+	s = load_one(&h, "hourly.csv", text, &opts5m, "db", ADP_RES_NET);
 	cr_assert_eq(s->n, 25);
 	cr_assert_eq(s->native_step, 3600);
 	for (k = 0; k < 25; k++)
@@ -162,8 +184,7 @@ Test(history, fine_samples_averaged_into_steps)
 	n += snprintf(text + n, sizeof(text) - (size_t)n, "timestamp,component,resource,value\n");
 	for (i = 0; i < 10; i++)
 		n += snprintf(text + n, sizeof(text) - (size_t)n, "%lld,db,io,%d\n", T0 + 60 * i, i);
-	cr_assert_eq(load_long(&h, "m.csv", text, &opts5m), 0);
-	s = history_find(&h, "db", ADP_RES_IO);
+	s = load_one(&h, "m.csv", text, &opts5m, "db", ADP_RES_IO);
 	cr_assert_eq(s->n, 2);
 	cr_assert_float_eq(s->v[0], 2, 1e-12);
 	cr_assert_float_eq(s->v[1], 7, 1e-12);
@@ -182,8 +203,7 @@ Test(history, until_drops_later_rows)
 	snprintf(text, sizeof(text),
 		 "timestamp,component,resource,value\n%lld,db,cpu,1\n%lld,db,cpu,2\n%lld,db,cpu,3\n%lld,db,cpu,4\n",
 		 T0, T0 + 300, T0 + 600, T0 + 900);
-	cr_assert_eq(load_long(&h, "u.csv", text, &o), 0);
-	s = history_find(&h, "db", ADP_RES_CPU);
+	s = load_one(&h, "u.csv", text, &o, "db", ADP_RES_CPU);
 	cr_assert_eq(s->n, 2);
 	cr_assert_eq(s->raw_points, 2);
 	cr_assert_float_eq(s->v[1], 2, 1e-12);
@@ -209,9 +229,7 @@ Test(history, empty_values_missing_quotes_bom_crlf)
 		 "%lld,db,cpu,NaN\r\n"
 		 "%lld, db ,cpu, 4 \r\n",
 		 T0, T0 + 300, T0 + 600, T0 + 900);
-	cr_assert_eq(load_long(&h, "q.csv", text, &opts5m), 0, "%s", adp_error_last());
-	s = history_find(&h, "db", ADP_RES_CPU);
-	cr_assert_not_null(s);
+	s = load_one(&h, "q.csv", text, &opts5m, "db", ADP_RES_CPU);
 	cr_assert_eq(s->raw_points, 2);
 	cr_assert_eq(s->n, 4);
 	cr_assert_float_eq(s->v[1], 2, 1e-12);
@@ -388,10 +406,7 @@ Test(history, mapped_nab_ec2)
 
 	m.res[ADP_RES_CPU].column = "value";
 	m.res[ADP_RES_CPU].scale = 0.01;
-	history_init(&h);
-	cr_assert_eq(history_add_mapped_csv(&h, path, "ec2", &m, &opts5m), 0, "%s", adp_error_last());
-	s = history_find(&h, "ec2", ADP_RES_CPU);
-	cr_assert_not_null(s);
+	s = load_mapped(&h, path, "ec2", &m, ADP_RES_CPU);
 	cr_assert_eq(s->step, 300);
 	cr_assert_eq(s->native_step, 300);
 	cr_assert_eq(s->raw_points, rows);
@@ -477,10 +492,7 @@ Test(history, mapped_bitbrains)
 
 	m.res[ADP_RES_MEMORY].column = "Memory usage [KB]";
 	m.res[ADP_RES_MEMORY].scale = 1024;
-	history_init(&h);
-	cr_assert_eq(history_add_mapped_csv(&h, path, "vm1", &m, &opts5m), 0, "%s", adp_error_last());
-	s = history_find(&h, "vm1", ADP_RES_MEMORY);
-	cr_assert_not_null(s);
+	s = load_mapped(&h, path, "vm1", &m, ADP_RES_MEMORY);
 	cr_assert_eq(s->start, t0 / 300 * 300);
 	cr_assert_eq(s->native_step, 300);
 	cr_assert_gt(s->n, 1000);

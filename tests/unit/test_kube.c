@@ -425,6 +425,21 @@ static void silent_client(struct kube_client *k, int port)
 	k->timeout = 60;
 }
 
+Test(kube, no_token_over_plain_http)
+{
+	struct kube_client k;
+	struct kube_config c = { 0 };
+	json_t *out = NULL;
+
+	c.server = strdup("http://127.0.0.1:1");
+	c.token = strdup("s3cret-token");
+	cr_assert_eq(kube_client_init(&k, &c), 0, "%s", adp_error_last());
+	cr_assert_eq(kube_get(&k, "/api/v1/nodes", &out), ADP_EINPUT);
+	t_assert_msg("kubernetes API 'http://127.0.0.1:1': not an https:// URL");
+	cr_assert_null(strstr(adp_error_last(), "s3cret"));
+	kube_client_release(&k);
+}
+
 static atomic_int stop_now;
 
 static int stop_asked(void *arg)

@@ -27,6 +27,15 @@ static int64_t utc(int y, int mo, int d, int h, int mi, int s)
 	return (int64_t)timegm(&tm);
 }
 
+/* s (in zone tz, NULL: UTC) must parse to want. */
+static void expect_time(const char *s, const char *tz, int64_t want)
+{
+	int64_t t;
+
+	cr_assert_eq(adp_time_parse(&t, s, tz), 0, "'%s': %s", s, adp_error_last());
+	cr_assert_eq(t, want, "'%s' gave %lld, expected %lld", s, (long long)t, (long long)want);
+}
+
 static size_t count_entries(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -110,63 +119,41 @@ Test(sha256, file_missing, .init = t_setup, .fini = t_teardown)
 
 Test(time, rfc3339_utc)
 {
-	int64_t t;
-
-	cr_assert_eq(adp_time_parse(&t, "2018-05-06T00:00:00Z", NULL), 0);
-	cr_assert_eq(t, MAY6);
-	cr_assert_eq(adp_time_parse(&t, "2018-05-06T01:02:03Z", NULL), 0);
-	cr_assert_eq(t, MAY6 + 3723);
-	cr_assert_eq(t, utc(2018, 5, 6, 1, 2, 3));
-	cr_assert_eq(adp_time_parse(&t, "1970-01-01T00:00:00Z", NULL), 0);
-	cr_assert_eq(t, 0);
+	expect_time("2018-05-06T00:00:00Z", NULL, MAY6);
+	expect_time("2018-05-06T01:02:03Z", NULL, MAY6 + 3723);
+	cr_assert_eq(MAY6 + 3723, utc(2018, 5, 6, 1, 2, 3));
+	expect_time("1970-01-01T00:00:00Z", NULL, 0);
 }
 
 Test(time, rfc3339_offsets)
 {
-	int64_t t;
-
-	cr_assert_eq(adp_time_parse(&t, "2018-05-06T03:00:00+02:00", NULL), 0);
-	cr_assert_eq(t, MAY6 + 3600);
-	cr_assert_eq(adp_time_parse(&t, "2018-05-05T19:30:00-05:30", NULL), 0);
-	cr_assert_eq(t, MAY6 + 3600);
+	expect_time("2018-05-06T03:00:00+02:00", NULL, MAY6 + 3600);
+	expect_time("2018-05-05T19:30:00-05:30", NULL, MAY6 + 3600);
 	/* The offset wins over the zone argument. */
-	cr_assert_eq(adp_time_parse(&t, "2018-05-06T01:00:00+00:00", "Europe/Berlin"), 0);
-	cr_assert_eq(t, MAY6 + 3600);
+	expect_time("2018-05-06T01:00:00+00:00", "Europe/Berlin", MAY6 + 3600);
 }
 
 Test(time, fractional_seconds_truncate)
 {
 	int64_t t;
 
-	cr_assert_eq(adp_time_parse(&t, "2018-05-06T00:00:07.999Z", NULL), 0);
-	cr_assert_eq(t, MAY6 + 7);
-	cr_assert_eq(adp_time_parse(&t, "2018-05-06T02:00:00.5+02:00", NULL), 0);
-	cr_assert_eq(t, MAY6);
+	expect_time("2018-05-06T00:00:07.999Z", NULL, MAY6 + 7);
+	expect_time("2018-05-06T02:00:00.5+02:00", NULL, MAY6);
 	cr_assert_eq(adp_time_parse(&t, "2018-05-06T00:00:00.Z", NULL), ADP_EINPUT);
 }
 
 Test(time, space_form_and_epoch)
 {
-	int64_t t;
-
-	cr_assert_eq(adp_time_parse(&t, "2018-05-06 00:10:00", NULL), 0);
-	cr_assert_eq(t, MAY6 + 600);
-	cr_assert_eq(adp_time_parse(&t, "2018-05-06T00:10:00", NULL), 0);
-	cr_assert_eq(t, MAY6 + 600);
-	cr_assert_eq(adp_time_parse(&t, "1525564800", NULL), 0);
-	cr_assert_eq(t, MAY6);
-	cr_assert_eq(adp_time_parse(&t, "1375308176.0", NULL), 0);
-	cr_assert_eq(t, 1375308176);
+	expect_time("2018-05-06 00:10:00", NULL, MAY6 + 600);
+	expect_time("2018-05-06T00:10:00", NULL, MAY6 + 600);
+	expect_time("1525564800", NULL, MAY6);
+	expect_time("1375308176.0", NULL, 1375308176);
 }
 
 Test(time, leap_day)
 {
-	int64_t t;
-
-	cr_assert_eq(adp_time_parse(&t, "2016-02-29T00:00:00Z", NULL), 0);
-	cr_assert_eq(t, utc(2016, 2, 29, 0, 0, 0));
-	cr_assert_eq(adp_time_parse(&t, "2000-02-29T12:00:00Z", NULL), 0);
-	cr_assert_eq(t, utc(2000, 2, 29, 12, 0, 0));
+	expect_time("2016-02-29T00:00:00Z", NULL, utc(2016, 2, 29, 0, 0, 0));
+	expect_time("2000-02-29T12:00:00Z", NULL, utc(2000, 2, 29, 12, 0, 0));
 }
 
 Test(time, invalid_leaves_output)
@@ -191,13 +178,9 @@ Test(time, zone_dst_berlin)
 {
 	const char *tz0 = getenv("TZ");
 	char *saved = tz0 ? strdup(tz0) : NULL;
-	int64_t t;
-
 	/* CEST (+02:00) in July, CET (+01:00) in January. */
-	cr_assert_eq(adp_time_parse(&t, "2018-07-01 12:00:00", "Europe/Berlin"), 0);
-	cr_assert_eq(t, utc(2018, 7, 1, 10, 0, 0));
-	cr_assert_eq(adp_time_parse(&t, "2018-01-15 12:00:00", "Europe/Berlin"), 0);
-	cr_assert_eq(t, utc(2018, 1, 15, 11, 0, 0));
+	expect_time("2018-07-01 12:00:00", "Europe/Berlin", utc(2018, 7, 1, 10, 0, 0));
+	expect_time("2018-01-15 12:00:00", "Europe/Berlin", utc(2018, 1, 15, 11, 0, 0));
 	/* The process's own TZ is restored afterwards. */
 	if (saved)
 		cr_assert_str_eq(getenv("TZ"), saved);
