@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "forecast/forecast.h"
+#include "forecast/sort.h"
 #include "util/error.h"
 
 #define ENG_PERIODS 28       /* backtest depth, in periods */
@@ -39,12 +40,6 @@ enum { M_SNAIVE, M_HW, M_AUTO, M_STL };
 #define ENG_WEEK 7           /* the second season, in periods */
 #define ENG_AR 3             /* order of the AR model on the remainder */
 #define ENG_MU_PERIODS 1     /* stl-ar: periods averaged for the level */
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 static uint64_t splitmix(uint64_t x)
 {
@@ -286,7 +281,7 @@ size_t forecast_find_periods_p(const double *v, size_t n, size_t maxlag, size_t 
 
 int forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag, size_t *nflagged)
 {
-	double *buf = NULL, *med = NULL, *dev = NULL;
+	double *buf = NULL, *med = NULL, *dev = NULL, *tmp = NULL;
 	size_t p, i, k, nflag = 0;
 	int rc = 0;
 
@@ -295,7 +290,8 @@ int forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag,
 	buf = malloc(((n + m - 1) / m + 1) * sizeof(*buf));
 	med = malloc(m * sizeof(*med));
 	dev = malloc(n * sizeof(*dev));
-	if (!buf || !med || !dev) {
+	tmp = malloc(n * sizeof(*tmp));
+	if (!buf || !med || !dev || !tmp) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory cleaning a series of %zu steps", n);
 		goto done;
 	}
@@ -303,14 +299,14 @@ int forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag,
 		for (i = p, k = 0; i < n; i += m)
 			if (!isnan(v[i]))
 				buf[k++] = v[i];
-		med[p] = k ? (qsort(buf, k, sizeof(*buf), cmp_double), k % 2 ? buf[k / 2] : (buf[k / 2 - 1] + buf[k / 2]) / 2) : NAN;
+		med[p] = k ? (forecast_sort(buf, k, tmp), k % 2 ? buf[k / 2] : (buf[k / 2 - 1] + buf[k / 2]) / 2) : NAN;
 	}
 	/* One robust scale for the series: the MAD of deviations from the phase medians. */
 	for (i = 0, k = 0; i < n; i++)
 		if (!isnan(v[i]) && !isnan(med[i % m]))
 			dev[k++] = fabs(v[i] - med[i % m]);
 	{
-		double mad = k ? adp_quantile_sorted(dev, k, 0.5) * 1.4826 : 0, all = 0;
+		double mad = k ? (forecast_sort(dev, k, tmp), forecast_quantile_of_sorted(dev, k, 0.5)) * 1.4826 : 0, all = 0;
 		size_t c = 0;
 
 		for (i = 0; i < n; i++)
@@ -351,6 +347,7 @@ done:
 	free(buf);
 	free(med);
 	free(dev);
+	free(tmp);
 	return rc;
 }
 
@@ -525,7 +522,7 @@ static void eng_path(const struct eng *e, size_t j, size_t lead, size_t H, doubl
  * over the last ENG_FIT_PERIODS periods. */
 static int stl_fit(struct eng *e, const double *x, size_t n, size_t m)
 {
-	double *tr = malloc(n * sizeof(*tr)), *cs = malloc((n + 1) * sizeof(*cs)), *buf = malloc((n / m + 2) * sizeof(*buf));
+	double *tr = malloc(n * sizeof(*tr)), *cs = malloc((n + 1) * sizeof(*cs)), *buf = malloc(2 * (n / m + 2) * sizeof(*buf));
 	double g[ENG_AR + 1] = { 0 }, a[ENG_AR + 1] = { 0 }, tmp[ENG_AR + 1], errv, mean = 0;
 	size_t i, p, k, h = m / 2, nf = n < ENG_FIT_PERIODS * m ? n : ENG_FIT_PERIODS * m, f0 = n - nf;
 	int rc = 0;
@@ -548,7 +545,8 @@ static int stl_fit(struct eng *e, const double *x, size_t n, size_t m)
 	for (p = 0; p < m; p++) {
 		for (i = p, k = 0; i < n; i += m)
 			buf[k++] = x[i] - tr[i];
-		e->prof[p] = k ? adp_quantile_sorted(buf, k, 0.5) : 0;
+		forecast_sort(buf, k, buf + n / m + 2);
+		e->prof[p] = k ? forecast_quantile_of_sorted(buf, k, 0.5) : 0;
 		mean += e->prof[p];
 	}
 	mean /= (double)m;
@@ -628,21 +626,12 @@ static double eng_errors(const struct eng *e, const struct grid *g, size_t lead,
 	return cnt ? sum / (double)cnt : INFINITY;
 }
 
-struct wv {
-	double v, w;
-};
-
-static int cmp_wv(const void *a, const void *b)
-{
-	return cmp_double(&((const struct wv *)a)->v, &((const struct wv *)b)->v);
-}
-
 
 #define ENG_SMOOTH 2          /* leads either side pooled into one lead's scale */
 
 /* Weighted quantile of values sorted ascending, of total weight tot:
  * the smallest value whose cumulative weight reaches level. */
-static double wquantile_sorted(const struct wv *a, size_t n, double tot, double level)
+static double wquantile_sorted(const struct forecast_wv *a, size_t n, double tot, double level)
 {
 	double acc = 0;
 	size_t i;
@@ -731,7 +720,7 @@ static int eng_drift(double *adj, const double *sc, const struct grid *g, size_t
 		}
 		if (!ncur)
 			continue;
-		qsort(cur, ncur, sizeof(*cur), cmp_double);
+		forecast_sort(cur, ncur, tmp);
 		if (seen >= ENG_ACI_MIN) {
 			wsum += w;
 			for (l = 0; l < o->nlevels; l++) {
@@ -790,7 +779,7 @@ static int eng_quantiles(struct forecast_series *out, const struct eng *e, const
 {
 	double *sigma = malloc(H * sizeof(*sigma)), *Q = NULL, adj[FORECAST_MAX_LEVELS], tot = 0;
 	double *norm = malloc(g->n * H * sizeof(*norm));
-	struct wv *sc = malloc(g->n * H * sizeof(*sc));
+	struct forecast_wv *sc = malloc(2 * g->n * H * sizeof(*sc));
 	size_t c, h, l, ns = 0, norig = 0;
 	int rc = 0;
 
@@ -824,7 +813,7 @@ static int eng_quantiles(struct forecast_series *out, const struct eng *e, const
 		}
 	if ((rc = eng_drift(adj, norm, g, H, o)))
 		goto done;
-	qsort(sc, ns, sizeof(*sc), cmp_wv);
+	forecast_sort_wv(sc, ns, sc + ns);
 	for (c = 0; c < ns; c++)
 		tot += sc[c].w;
 	for (l = 0; l < o->nlevels; l++) {
@@ -938,7 +927,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	struct eng e = { 0 };
 	struct grid g = { 0 };
 	double *x = NULL, *raw = NULL, *err = NULL, *err2 = NULL, *err3 = NULL, *ws = NULL;
-	struct wv *buf = NULL;
+	struct forecast_wv *buf = NULL;
 	int64_t oi;
 	int rc = 0;
 
