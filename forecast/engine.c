@@ -375,6 +375,42 @@ static double hw_run(const double *x, size_t n, size_t m, size_t m2, const doubl
 		for (i = 0; i < m2; i++)
 			season2[i] = x[i] - l - season[i % m];
 	}
+	/* The fits' case, one season and no states kept, without the
+	 * branches: the same operations (a missing s2 only takes the sign
+	 * off a zero f, which is squared), so the same sums. */
+	if (!m2 && !L) {
+		for (i = 0; i < n; i++) {
+			double s = season[k], f = l + phi * tr + s, nl;
+
+			if (i >= warm)
+				sse += (x[i] - f) * (x[i] - f);
+			nl = a * (x[i] - s) + (1 - a) * (l + phi * tr);
+			tr = b * (nl - l) + (1 - b) * phi * tr;
+			l = nl;
+			season[k] = g * (x[i] - l) + (1 - g) * s;
+			if (++k == m)
+				k = 0;
+		}
+		return sse;
+	}
+	if (!L) { /* two seasons, the weekly fits */
+		for (i = 0; i < n; i++) {
+			double s = season[k], s2 = season2[k2], f = l + phi * tr + s + s2, nl;
+
+			if (i >= warm)
+				sse += (x[i] - f) * (x[i] - f);
+			nl = a * (x[i] - s - s2) + (1 - a) * (l + phi * tr);
+			tr = b * (nl - l) + (1 - b) * phi * tr;
+			l = nl;
+			season[k] = g * (x[i] - l - s2) + (1 - g) * s;
+			season2[k2] = g2 * (x[i] - l - season[k]) + (1 - g2) * s2;
+			if (++k == m)
+				k = 0;
+			if (++k2 == m2)
+				k2 = 0;
+		}
+		return sse;
+	}
 	for (i = 0; i < n; i++) {
 		double s = season[k], s2 = m2 ? season2[k2] : 0, f = l + phi * tr + s + s2, nl;
 
