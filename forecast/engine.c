@@ -501,18 +501,29 @@ struct eng {
 	double *prof, ar[ENG_AR], mu;
 	double *dcs;            /* stl-ar: prefix sums of the deseasonalised series (o + 1) */
 	double *path;           /* H values of scratch */
+	double *damp;           /* lead + H values: the trend's multiplier k + 1 steps ahead */
 };
+
+/* Sets the damping and its multipliers for the nk steps ahead, which
+ * every backtest origin shares. */
+static void eng_set_phi(struct eng *e, double phi, size_t nk)
+{
+	size_t k;
+
+	e->phi = phi;
+	for (k = 0; k < nk; k++)
+		e->damp[k] = phi < 1 ? phi * (1 - pow(phi, (double)(k + 1))) / (1 - phi) : (double)(k + 1);
+}
 
 /* Forecast made with data x[0..j-1], for x[j+k]. */
 static double eng_point(const struct eng *e, size_t j, size_t k)
 {
 	size_t src = j + k - e->m * (k / e->m + 1);
-	double damp, v;
+	double v;
 
 	if (e->model == M_SNAIVE)
 		return e->x[src];
-	damp = e->phi < 1 ? e->phi * (1 - pow(e->phi, (double)(k + 1))) / (1 - e->phi) : (double)(k + 1);
-	v = e->L[j - 1] + damp * e->B[j - 1] + e->S[src];
+	v = e->L[j - 1] + e->damp[k] * e->B[j - 1] + e->S[src];
 	if (e->m2) {
 		if (j + k < e->m2 * (k / e->m2 + 1))
 			return NAN;
@@ -896,7 +907,7 @@ static int eng_choose(struct forecast_series *out, struct eng *e, const struct g
 	if (kind == M_HW || kind == M_AUTO) {
 		hw_fit(x, n, m, 0, ws, params);
 		hw_run(x, n, m, 0, params, ws, e->L, e->B, e->S, NULL);
-		e->phi = params[3];
+		eng_set_phi(e, params[3], lead + H);
 		e->model = M_HW;
 		mae_hw = eng_errors(e, g, lead, H, err2);
 		/* Daily and weekly seasons where at least three weeks of history allow. */
@@ -904,7 +915,7 @@ static int eng_choose(struct forecast_series *out, struct eng *e, const struct g
 			e->m2 = ENG_WEEK * m;
 			hw_fit(x, n, m, e->m2, ws, p2);
 			hw_run(x, n, m, e->m2, p2, ws, e->L, e->B, e->S, e->S2);
-			e->phi = p2[3];
+			eng_set_phi(e, p2[3], lead + H);
 			if ((mae_hw2 = eng_errors(e, g, lead, H, err3)) < mae_hw) {
 				double *t = err2;
 				err2 = err3;
@@ -914,7 +925,7 @@ static int eng_choose(struct forecast_series *out, struct eng *e, const struct g
 			} else {
 				e->m2 = 0;
 				hw_run(x, n, m, 0, params, ws, e->L, e->B, e->S, NULL);
-				e->phi = params[3];
+				eng_set_phi(e, params[3], lead + H);
 			}
 		}
 	}
@@ -995,6 +1006,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	e.prof = malloc(m * sizeof(double));
 	e.dcs = malloc((n + 1) * sizeof(double));
 	e.path = malloc(H * sizeof(double));
+	e.damp = malloc((lead + H) * sizeof(double));
 	ws = malloc(2 * (ENG_WEEK + 1) * m * sizeof(double));
 	g.n = (size_t)ENG_PERIODS * (2 * ENG_SHIFT + 1);
 	g.origin = malloc(g.n * sizeof(*g.origin));
@@ -1005,7 +1017,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	buf = malloc(g.n * sizeof(*buf));
 	out->q = malloc(H * o->nlevels * sizeof(*out->q));
 	out->scen = malloc(K * H * sizeof(*out->scen));
-	if (!x || !raw || !e.L || !e.B || !e.S || !e.S2 || !e.prof || !e.dcs || !e.path || !ws || !g.origin || !g.w || !err || !err2 || !err3 || !buf || !out->q ||
+	if (!x || !raw || !e.L || !e.B || !e.S || !e.S2 || !e.prof || !e.dcs || !e.path || !e.damp || !ws || !g.origin || !g.w || !err || !err2 || !err3 || !buf || !out->q ||
 	    !out->scen) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
@@ -1107,6 +1119,7 @@ done:
 	free(e.prof);
 	free(e.dcs);
 	free(e.path);
+	free(e.damp);
 	free(ws);
 	free(g.origin);
 	free(g.w);
