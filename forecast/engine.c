@@ -49,8 +49,10 @@ static uint64_t splitmix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-/* In-place iterative radix-2 FFT of n (a power of two) complex values. */
-static void fft(double *re, double *im, size_t n, int inverse)
+/* In-place iterative radix-2 FFT of n (a power of two) complex values.
+ * tw: n values of scratch, which holds each stage's twiddles: the same
+ * recurrence that every block of the stage would run again. */
+static void fft(double *re, double *im, size_t n, int inverse, double *tw)
 {
 	size_t i, j, len;
 
@@ -67,16 +69,20 @@ static void fft(double *re, double *im, size_t n, int inverse)
 	}
 	for (len = 2; len <= n; len <<= 1) {
 		double ang = 2 * M_PI / (double)len * (inverse ? 1 : -1), wr = cos(ang), wi = sin(ang);
+		double cr = 1, ci = 0, t;
+
+		for (j = 0; j < len / 2; j++) {
+			tw[2 * j] = cr, tw[2 * j + 1] = ci;
+			t = cr * wr - ci * wi;
+			ci = cr * wi + ci * wr;
+			cr = t;
+		}
 		for (i = 0; i < n; i += len) {
-			double cr = 1, ci = 0;
 			for (j = 0; j < len / 2; j++) {
 				size_t a = i + j, b = i + j + len / 2;
-				double xr = re[b] * cr - im[b] * ci, xi = re[b] * ci + im[b] * cr, t;
+				double xr = re[b] * tw[2 * j] - im[b] * tw[2 * j + 1], xi = re[b] * tw[2 * j + 1] + im[b] * tw[2 * j];
 				re[b] = re[a] - xr, im[b] = im[a] - xi;
 				re[a] += xr, im[a] += xi;
-				t = cr * wr - ci * wi;
-				ci = cr * wi + ci * wr;
-				cr = t;
 			}
 		}
 	}
@@ -87,30 +93,33 @@ static void fft(double *re, double *im, size_t n, int inverse)
 static int acf_fft(double *acf, const double *v, size_t n, double mean, size_t maxlag)
 {
 	size_t N = 1, i;
-	double *re, *im;
+	double *re, *im, *tw;
 
 	/* Zero padding beyond maxlag keeps the circular correlation exact up to it. */
 	while (N < n + maxlag + 1)
 		N <<= 1;
 	re = calloc(N, sizeof(*re));
 	im = calloc(N, sizeof(*im));
-	if (!re || !im) {
+	tw = malloc(N * sizeof(*tw));
+	if (!re || !im || !tw) {
 		free(re);
 		free(im);
+		free(tw);
 		return -1;
 	}
 	for (i = 0; i < n; i++)
 		re[i] = isnan(v[i]) ? 0 : v[i] - mean;
-	fft(re, im, N, 0);
+	fft(re, im, N, 0, tw);
 	for (i = 0; i < N; i++) {
 		re[i] = re[i] * re[i] + im[i] * im[i];
 		im[i] = 0;
 	}
-	fft(re, im, N, 1);
+	fft(re, im, N, 1, tw);
 	for (i = 1; i <= maxlag; i++)
 		acf[i] = i < n ? re[i] / (double)N : 0;
 	free(re);
 	free(im);
+	free(tw);
 	return 0;
 }
 
