@@ -128,6 +128,17 @@ static int acf_fft(double *acf, const double *v, size_t n, double mean, size_t m
 #define PERIOD_ALPHA 0.01
 #define PERIOD_TEST_CYCLES 16  /* the test uses the last 16 cycles at most */
 
+static void fold_add(double *sum, double *cnt, const double *x, size_t n)
+{
+	size_t p;
+
+	for (p = 0; p < n; p++)
+		if (!isnan(x[p])) {
+			sum[p] += x[p];
+			cnt[p] += 1;
+		}
+}
+
 /* Share of the variance of v (n values, NAN skipped) explained by the mean
  * profile over L-step cycles, each cycle c rotated by rot[c] steps (NULL:
  * none). sum and cnt: L values of scratch each. */
@@ -142,13 +153,11 @@ static double fold_strength(const double *v, size_t n, size_t L, const size_t *r
 	for (c = 0; c < ncyc; c++) {
 		size_t r = rot ? rot[c] : 0;
 		const double *x = v + c * L;
-		for (p = 0; p < L; p++) {
-			size_t q = p + r < L ? p + r : p + r - L;
-			if (!isnan(x[p])) {
-				sum[q] += x[p];
-				cnt[q] += 1;
-			}
-		}
+
+		/* The rotation in two straight runs; each phase still adds its
+		 * cycles in order, so the sums are the same. */
+		fold_add(sum + r, cnt + r, x, L - r);
+		fold_add(sum, cnt, x + L - r, r);
 	}
 	for (p = 0; p < L; p++)
 		if (cnt[p] > 0) {
