@@ -324,7 +324,8 @@ int forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag,
 		if (!isnan(v[i]) && !isnan(med[i % m]))
 			dev[k++] = fabs(v[i] - med[i % m]);
 	{
-		double mad = k ? (forecast_sort(dev, k, tmp), forecast_quantile_of_sorted(dev, k, 0.5)) * 1.4826 : 0, all = 0;
+		/* Absolute values: selection gives the sorted median exactly. */
+		double mad = k ? forecast_quantile_select(dev, k, 0.5) * 1.4826 : 0, all = 0;
 		size_t c = 0;
 
 		for (i = 0; i < n; i++)

@@ -18,6 +18,12 @@ void forecast_sort(double *v, size_t n, double *tmp);
 /* Sorts a (n pairs) by v ascending; tmp: n pairs of scratch (borrowed). */
 void forecast_sort_wv(struct forecast_wv *a, size_t n, struct forecast_wv *tmp);
 
+/* The type-7 quantile of v (n values) by selection: O(n) instead of a
+ * sort; v is reordered. The same value as sorting first only where equal
+ * values are the same bits: no NAN, and no -0 beside 0 (e.g. absolute
+ * values). */
+double forecast_quantile_select(double *v, size_t n, double level);
+
 /* Type-7 quantile (as R and numpy) of n sorted values; NAN when n is 0. */
 double forecast_quantile_of_sorted(const double *v, size_t n, double level);
 

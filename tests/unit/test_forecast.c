@@ -567,7 +567,7 @@ static int cmp_key(const void *a, const void *b)
 
 /* The quantiles must not move: the sorts give exactly a stable qsort's
  * order, ties (and -0 beside 0) kept as they came, over sizes around the
- * runs and merges. */
+ * runs and merges; selection gives the sorted quantile of absolute values. */
 Test(forecast, sorts_keep_a_stable_qsort_order)
 {
 	size_t sizes[] = { 0, 1, 2, 15, 16, 17, 33, 100, 1000, 4099 }, t, i;
@@ -594,6 +594,18 @@ Test(forecast, sorts_keep_a_stable_qsort_order)
 		forecast_sort_wv(q, n, ptmp);
 		cr_assert(n == 0 || memcmp(a, b, n * sizeof(double)) == 0, "values differ at size %zu", n);
 		cr_assert(n == 0 || memcmp(p, q, n * sizeof(*p)) == 0, "pairs differ at size %zu", n);
+		for (i = 0; i < n; i++) /* absolute values with ties: selection's domain */
+			b[i] = fabs(floor(20 * unif()) - 10);
+		for (i = 0; i < 5; i++) {
+			double lv = (double)i / 4, sel, srt;
+
+			memcpy(tmp, b, n * sizeof(double));
+			sel = forecast_quantile_select(tmp, n, lv);
+			forecast_sort(b, n, a);
+			srt = forecast_quantile_of_sorted(b, n, lv);
+			cr_assert(n == 0 ? isnan(sel) && isnan(srt) : memcmp(&sel, &srt, sizeof(sel)) == 0,
+				  "size %zu level %g: %g selected, %g sorted", n, lv, sel, srt);
+		}
 		free(a);
 		free(b);
 		free(tmp);
