@@ -370,6 +370,18 @@ done:
 	return rc;
 }
 
+/* One step of the level and trend of hw_run for value xi with seasons s
+ * and s2, smoothing a and b, damping phi; returns the one-step error. */
+static inline double hw_step(double xi, double s, double s2, double a, double b, double phi,
+			     double *l, double *tr)
+{
+	double f = *l + phi * *tr + s + s2, nl = a * (xi - s - s2) + (1 - a) * (*l + phi * *tr);
+
+	*tr = b * (nl - *l) + (1 - b) * phi * *tr;
+	*l = nl;
+	return xi - f;
+}
+
 /* Damped additive Holt-Winters with one season of m steps, or two (m
  * and m2, e.g. daily and weekly) when m2 > 0: returns the sum of squared
  * one-step errors after the first max(m, m2) steps, and, when L is not
@@ -394,60 +406,47 @@ static double hw_run(const double *x, size_t n, size_t m, size_t m2, const doubl
 		for (i = 0; i < m2; i++)
 			season2[i] = x[i] - l - season[i % m];
 	}
-	/* The fits' case, one season and no states kept, without the
-	 * branches: the same operations (a missing s2 only takes the sign
-	 * off a zero f, which is squared), so the same sums. */
-	if (!m2 && !L) {
+	/* The fits keep no states: a loop for one season and one for two,
+	 * without those branches at every step, with the same operations (a
+	 * missing s2 only takes the sign off a zero error, which is
+	 * squared), so the same sums. */
+	if (!L && !m2) {
 		for (i = 0; i < n; i++) {
-			double s = season[k], f = l + phi * tr + s, nl;
+			double s = season[k], err = hw_step(x[i], s, 0, a, b, phi, &l, &tr);
 
 			if (i >= warm)
-				sse += (x[i] - f) * (x[i] - f);
-			nl = a * (x[i] - s) + (1 - a) * (l + phi * tr);
-			tr = b * (nl - l) + (1 - b) * phi * tr;
-			l = nl;
+				sse += err * err;
 			season[k] = g * (x[i] - l) + (1 - g) * s;
-			if (++k == m)
-				k = 0;
+			k = k + 1 == m ? 0 : k + 1;
 		}
 		return sse;
 	}
-	if (!L) { /* two seasons, the weekly fits */
+	if (!L) {
 		for (i = 0; i < n; i++) {
-			double s = season[k], s2 = season2[k2], f = l + phi * tr + s + s2, nl;
+			double s = season[k], s2 = season2[k2], err = hw_step(x[i], s, s2, a, b, phi, &l, &tr);
 
 			if (i >= warm)
-				sse += (x[i] - f) * (x[i] - f);
-			nl = a * (x[i] - s - s2) + (1 - a) * (l + phi * tr);
-			tr = b * (nl - l) + (1 - b) * phi * tr;
-			l = nl;
+				sse += err * err;
 			season[k] = g * (x[i] - l - s2) + (1 - g) * s;
 			season2[k2] = g2 * (x[i] - l - season[k]) + (1 - g2) * s2;
-			if (++k == m)
-				k = 0;
-			if (++k2 == m2)
-				k2 = 0;
+			k = k + 1 == m ? 0 : k + 1;
+			k2 = k2 + 1 == m2 ? 0 : k2 + 1;
 		}
 		return sse;
 	}
 	for (i = 0; i < n; i++) {
-		double s = season[k], s2 = m2 ? season2[k2] : 0, f = l + phi * tr + s + s2, nl;
+		double s = season[k], s2 = m2 ? season2[k2] : 0, err = hw_step(x[i], s, s2, a, b, phi, &l, &tr);
 
 		if (i >= warm)
-			sse += (x[i] - f) * (x[i] - f);
-		nl = a * (x[i] - s - s2) + (1 - a) * (l + phi * tr);
-		tr = b * (nl - l) + (1 - b) * phi * tr;
-		l = nl;
+			sse += err * err;
 		season[k] = g * (x[i] - l - s2) + (1 - g) * s;
 		if (m2)
 			season2[k2] = g2 * (x[i] - l - season[k]) + (1 - g2) * s2;
-		if (L) {
-			L[i] = l;
-			B[i] = tr;
-			S[i] = season[k];
-			if (S2)
-				S2[i] = m2 ? season2[k2] : 0;
-		}
+		L[i] = l;
+		B[i] = tr;
+		S[i] = season[k];
+		if (S2)
+			S2[i] = m2 ? season2[k2] : 0;
 		if (++k == m)
 			k = 0;
 		if (m2 && ++k2 == m2)
