@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "forecast/forecast.h"
+#include "forecast/sort.h"
 #include "util/error.h"
 
 #define ENG_PERIODS 28       /* backtest depth, in periods */
@@ -40,12 +41,6 @@ enum { M_SNAIVE, M_HW, M_AUTO, M_STL };
 #define ENG_AR 3             /* order of the AR model on the remainder */
 #define ENG_MU_PERIODS 1     /* stl-ar: periods averaged for the level */
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 static uint64_t splitmix(uint64_t x)
 {
 	x += 0x9e3779b97f4a7c15u;
@@ -54,8 +49,10 @@ static uint64_t splitmix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-/* In-place iterative radix-2 FFT of n (a power of two) complex values. */
-static void fft(double *re, double *im, size_t n, int inverse)
+/* In-place iterative radix-2 FFT of n (a power of two) complex values.
+ * tw: n values of scratch, which holds each stage's twiddles: the same
+ * recurrence that every block of the stage would run again. */
+static void fft(double *re, double *im, size_t n, int inverse, double *tw)
 {
 	size_t i, j, len;
 
@@ -72,16 +69,20 @@ static void fft(double *re, double *im, size_t n, int inverse)
 	}
 	for (len = 2; len <= n; len <<= 1) {
 		double ang = 2 * M_PI / (double)len * (inverse ? 1 : -1), wr = cos(ang), wi = sin(ang);
+		double cr = 1, ci = 0, t;
+
+		for (j = 0; j < len / 2; j++) {
+			tw[2 * j] = cr, tw[2 * j + 1] = ci;
+			t = cr * wr - ci * wi;
+			ci = cr * wi + ci * wr;
+			cr = t;
+		}
 		for (i = 0; i < n; i += len) {
-			double cr = 1, ci = 0;
 			for (j = 0; j < len / 2; j++) {
 				size_t a = i + j, b = i + j + len / 2;
-				double xr = re[b] * cr - im[b] * ci, xi = re[b] * ci + im[b] * cr, t;
+				double xr = re[b] * tw[2 * j] - im[b] * tw[2 * j + 1], xi = re[b] * tw[2 * j + 1] + im[b] * tw[2 * j];
 				re[b] = re[a] - xr, im[b] = im[a] - xi;
 				re[a] += xr, im[a] += xi;
-				t = cr * wr - ci * wi;
-				ci = cr * wi + ci * wr;
-				cr = t;
 			}
 		}
 	}
@@ -92,30 +93,33 @@ static void fft(double *re, double *im, size_t n, int inverse)
 static int acf_fft(double *acf, const double *v, size_t n, double mean, size_t maxlag)
 {
 	size_t N = 1, i;
-	double *re, *im;
+	double *re, *im, *tw;
 
 	/* Zero padding beyond maxlag keeps the circular correlation exact up to it. */
 	while (N < n + maxlag + 1)
 		N <<= 1;
 	re = calloc(N, sizeof(*re));
 	im = calloc(N, sizeof(*im));
-	if (!re || !im) {
+	tw = malloc(N * sizeof(*tw));
+	if (!re || !im || !tw) {
 		free(re);
 		free(im);
+		free(tw);
 		return -1;
 	}
 	for (i = 0; i < n; i++)
 		re[i] = isnan(v[i]) ? 0 : v[i] - mean;
-	fft(re, im, N, 0);
+	fft(re, im, N, 0, tw);
 	for (i = 0; i < N; i++) {
 		re[i] = re[i] * re[i] + im[i] * im[i];
 		im[i] = 0;
 	}
-	fft(re, im, N, 1);
+	fft(re, im, N, 1, tw);
 	for (i = 1; i <= maxlag; i++)
 		acf[i] = i < n ? re[i] / (double)N : 0;
 	free(re);
 	free(im);
+	free(tw);
 	return 0;
 }
 
@@ -123,6 +127,17 @@ static int acf_fft(double *acf, const double *v, size_t n, double mean, size_t m
 #define PERIOD_MAX_TESTS 8      /* candidate peaks tested per series */
 #define PERIOD_ALPHA 0.01
 #define PERIOD_TEST_CYCLES 16  /* the test uses the last 16 cycles at most */
+
+static void fold_add(double *sum, double *cnt, const double *x, size_t n)
+{
+	size_t p;
+
+	for (p = 0; p < n; p++)
+		if (!isnan(x[p])) {
+			sum[p] += x[p];
+			cnt[p] += 1;
+		}
+}
 
 /* Share of the variance of v (n values, NAN skipped) explained by the mean
  * profile over L-step cycles, each cycle c rotated by rot[c] steps (NULL:
@@ -138,13 +153,11 @@ static double fold_strength(const double *v, size_t n, size_t L, const size_t *r
 	for (c = 0; c < ncyc; c++) {
 		size_t r = rot ? rot[c] : 0;
 		const double *x = v + c * L;
-		for (p = 0; p < L; p++) {
-			size_t q = p + r < L ? p + r : p + r - L;
-			if (!isnan(x[p])) {
-				sum[q] += x[p];
-				cnt[q] += 1;
-			}
-		}
+
+		/* The rotation in two straight runs; each phase still adds its
+		 * cycles in order, so the sums are the same. */
+		fold_add(sum + r, cnt + r, x, L - r);
+		fold_add(sum, cnt, x + L - r, r);
 	}
 	for (p = 0; p < L; p++)
 		if (cnt[p] > 0) {
@@ -286,7 +299,7 @@ size_t forecast_find_periods_p(const double *v, size_t n, size_t maxlag, size_t 
 
 int forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag, size_t *nflagged)
 {
-	double *buf = NULL, *med = NULL, *dev = NULL;
+	double *buf = NULL, *med = NULL, *dev = NULL, *tmp = NULL;
 	size_t p, i, k, nflag = 0;
 	int rc = 0;
 
@@ -295,7 +308,8 @@ int forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag,
 	buf = malloc(((n + m - 1) / m + 1) * sizeof(*buf));
 	med = malloc(m * sizeof(*med));
 	dev = malloc(n * sizeof(*dev));
-	if (!buf || !med || !dev) {
+	tmp = malloc(n * sizeof(*tmp));
+	if (!buf || !med || !dev || !tmp) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory cleaning a series of %zu steps", n);
 		goto done;
 	}
@@ -303,14 +317,15 @@ int forecast_clean(double *v, size_t n, size_t m, double z, unsigned char *flag,
 		for (i = p, k = 0; i < n; i += m)
 			if (!isnan(v[i]))
 				buf[k++] = v[i];
-		med[p] = k ? (qsort(buf, k, sizeof(*buf), cmp_double), k % 2 ? buf[k / 2] : (buf[k / 2 - 1] + buf[k / 2]) / 2) : NAN;
+		med[p] = k ? (forecast_sort(buf, k, tmp), k % 2 ? buf[k / 2] : (buf[k / 2 - 1] + buf[k / 2]) / 2) : NAN;
 	}
 	/* One robust scale for the series: the MAD of deviations from the phase medians. */
 	for (i = 0, k = 0; i < n; i++)
 		if (!isnan(v[i]) && !isnan(med[i % m]))
 			dev[k++] = fabs(v[i] - med[i % m]);
 	{
-		double mad = k ? adp_quantile_sorted(dev, k, 0.5) * 1.4826 : 0, all = 0;
+		/* Absolute values: selection gives the sorted median exactly. */
+		double mad = k ? forecast_quantile_select(dev, k, 0.5) * 1.4826 : 0, all = 0;
 		size_t c = 0;
 
 		for (i = 0; i < n; i++)
@@ -351,7 +366,20 @@ done:
 	free(buf);
 	free(med);
 	free(dev);
+	free(tmp);
 	return rc;
+}
+
+/* One step of the level and trend of hw_run for value xi with seasons s
+ * and s2, smoothing a and b, damping phi; returns the one-step error. */
+static inline double hw_step(double xi, double s, double s2, double a, double b, double phi,
+			     double *l, double *tr)
+{
+	double f = *l + phi * *tr + s + s2, nl = a * (xi - s - s2) + (1 - a) * (*l + phi * *tr);
+
+	*tr = b * (nl - *l) + (1 - b) * phi * *tr;
+	*l = nl;
+	return xi - f;
 }
 
 /* Damped additive Holt-Winters with one season of m steps, or two (m
@@ -378,24 +406,47 @@ static double hw_run(const double *x, size_t n, size_t m, size_t m2, const doubl
 		for (i = 0; i < m2; i++)
 			season2[i] = x[i] - l - season[i % m];
 	}
+	/* The fits keep no states: a loop for one season and one for two,
+	 * without those branches at every step, with the same operations (a
+	 * missing s2 only takes the sign off a zero error, which is
+	 * squared), so the same sums. */
+	if (!L && !m2) {
+		for (i = 0; i < n; i++) {
+			double s = season[k], err = hw_step(x[i], s, 0, a, b, phi, &l, &tr);
+
+			if (i >= warm)
+				sse += err * err;
+			season[k] = g * (x[i] - l) + (1 - g) * s;
+			k = k + 1 == m ? 0 : k + 1;
+		}
+		return sse;
+	}
+	if (!L) {
+		for (i = 0; i < n; i++) {
+			double s = season[k], s2 = season2[k2], err = hw_step(x[i], s, s2, a, b, phi, &l, &tr);
+
+			if (i >= warm)
+				sse += err * err;
+			season[k] = g * (x[i] - l - s2) + (1 - g) * s;
+			season2[k2] = g2 * (x[i] - l - season[k]) + (1 - g2) * s2;
+			k = k + 1 == m ? 0 : k + 1;
+			k2 = k2 + 1 == m2 ? 0 : k2 + 1;
+		}
+		return sse;
+	}
 	for (i = 0; i < n; i++) {
-		double s = season[k], s2 = m2 ? season2[k2] : 0, f = l + phi * tr + s + s2, nl;
+		double s = season[k], s2 = m2 ? season2[k2] : 0, err = hw_step(x[i], s, s2, a, b, phi, &l, &tr);
 
 		if (i >= warm)
-			sse += (x[i] - f) * (x[i] - f);
-		nl = a * (x[i] - s - s2) + (1 - a) * (l + phi * tr);
-		tr = b * (nl - l) + (1 - b) * phi * tr;
-		l = nl;
+			sse += err * err;
 		season[k] = g * (x[i] - l - s2) + (1 - g) * s;
 		if (m2)
 			season2[k2] = g2 * (x[i] - l - season[k]) + (1 - g2) * s2;
-		if (L) {
-			L[i] = l;
-			B[i] = tr;
-			S[i] = season[k];
-			if (S2)
-				S2[i] = m2 ? season2[k2] : 0;
-		}
+		L[i] = l;
+		B[i] = tr;
+		S[i] = season[k];
+		if (S2)
+			S2[i] = m2 ? season2[k2] : 0;
 		if (++k == m)
 			k = 0;
 		if (m2 && ++k2 == m2)
@@ -468,18 +519,29 @@ struct eng {
 	double *prof, ar[ENG_AR], mu;
 	double *dcs;            /* stl-ar: prefix sums of the deseasonalised series (o + 1) */
 	double *path;           /* H values of scratch */
+	double *damp;           /* lead + H values: the trend's multiplier k + 1 steps ahead */
 };
+
+/* Sets the damping and its multipliers for the nk steps ahead, which
+ * every backtest origin shares. */
+static void eng_set_phi(struct eng *e, double phi, size_t nk)
+{
+	size_t k;
+
+	e->phi = phi;
+	for (k = 0; k < nk; k++)
+		e->damp[k] = phi < 1 ? phi * (1 - pow(phi, (double)(k + 1))) / (1 - phi) : (double)(k + 1);
+}
 
 /* Forecast made with data x[0..j-1], for x[j+k]. */
 static double eng_point(const struct eng *e, size_t j, size_t k)
 {
 	size_t src = j + k - e->m * (k / e->m + 1);
-	double damp, v;
+	double v;
 
 	if (e->model == M_SNAIVE)
 		return e->x[src];
-	damp = e->phi < 1 ? e->phi * (1 - pow(e->phi, (double)(k + 1))) / (1 - e->phi) : (double)(k + 1);
-	v = e->L[j - 1] + damp * e->B[j - 1] + e->S[src];
+	v = e->L[j - 1] + e->damp[k] * e->B[j - 1] + e->S[src];
 	if (e->m2) {
 		if (j + k < e->m2 * (k / e->m2 + 1))
 			return NAN;
@@ -525,7 +587,7 @@ static void eng_path(const struct eng *e, size_t j, size_t lead, size_t H, doubl
  * over the last ENG_FIT_PERIODS periods. */
 static int stl_fit(struct eng *e, const double *x, size_t n, size_t m)
 {
-	double *tr = malloc(n * sizeof(*tr)), *cs = malloc((n + 1) * sizeof(*cs)), *buf = malloc((n / m + 2) * sizeof(*buf));
+	double *tr = malloc(n * sizeof(*tr)), *cs = malloc((n + 1) * sizeof(*cs)), *buf = malloc(2 * (n / m + 2) * sizeof(*buf));
 	double g[ENG_AR + 1] = { 0 }, a[ENG_AR + 1] = { 0 }, tmp[ENG_AR + 1], errv, mean = 0;
 	size_t i, p, k, h = m / 2, nf = n < ENG_FIT_PERIODS * m ? n : ENG_FIT_PERIODS * m, f0 = n - nf;
 	int rc = 0;
@@ -548,7 +610,8 @@ static int stl_fit(struct eng *e, const double *x, size_t n, size_t m)
 	for (p = 0; p < m; p++) {
 		for (i = p, k = 0; i < n; i += m)
 			buf[k++] = x[i] - tr[i];
-		e->prof[p] = k ? adp_quantile_sorted(buf, k, 0.5) : 0;
+		forecast_sort(buf, k, buf + n / m + 2);
+		e->prof[p] = k ? forecast_quantile_of_sorted(buf, k, 0.5) : 0;
 		mean += e->prof[p];
 	}
 	mean /= (double)m;
@@ -628,21 +691,12 @@ static double eng_errors(const struct eng *e, const struct grid *g, size_t lead,
 	return cnt ? sum / (double)cnt : INFINITY;
 }
 
-struct wv {
-	double v, w;
-};
-
-static int cmp_wv(const void *a, const void *b)
-{
-	return cmp_double(&((const struct wv *)a)->v, &((const struct wv *)b)->v);
-}
-
 
 #define ENG_SMOOTH 2          /* leads either side pooled into one lead's scale */
 
 /* Weighted quantile of values sorted ascending, of total weight tot:
  * the smallest value whose cumulative weight reaches level. */
-static double wquantile_sorted(const struct wv *a, size_t n, double tot, double level)
+static double wquantile_sorted(const struct forecast_wv *a, size_t n, double tot, double level)
 {
 	double acc = 0;
 	size_t i;
@@ -731,7 +785,7 @@ static int eng_drift(double *adj, const double *sc, const struct grid *g, size_t
 		}
 		if (!ncur)
 			continue;
-		qsort(cur, ncur, sizeof(*cur), cmp_double);
+		forecast_sort(cur, ncur, tmp);
 		if (seen >= ENG_ACI_MIN) {
 			wsum += w;
 			for (l = 0; l < o->nlevels; l++) {
@@ -790,7 +844,7 @@ static int eng_quantiles(struct forecast_series *out, const struct eng *e, const
 {
 	double *sigma = malloc(H * sizeof(*sigma)), *Q = NULL, adj[FORECAST_MAX_LEVELS], tot = 0;
 	double *norm = malloc(g->n * H * sizeof(*norm));
-	struct wv *sc = malloc(g->n * H * sizeof(*sc));
+	struct forecast_wv *sc = malloc(2 * g->n * H * sizeof(*sc));
 	size_t c, h, l, ns = 0, norig = 0;
 	int rc = 0;
 
@@ -824,7 +878,7 @@ static int eng_quantiles(struct forecast_series *out, const struct eng *e, const
 		}
 	if ((rc = eng_drift(adj, norm, g, H, o)))
 		goto done;
-	qsort(sc, ns, sizeof(*sc), cmp_wv);
+	forecast_sort_wv(sc, ns, sc + ns);
 	for (c = 0; c < ns; c++)
 		tot += sc[c].w;
 	for (l = 0; l < o->nlevels; l++) {
@@ -871,7 +925,7 @@ static int eng_choose(struct forecast_series *out, struct eng *e, const struct g
 	if (kind == M_HW || kind == M_AUTO) {
 		hw_fit(x, n, m, 0, ws, params);
 		hw_run(x, n, m, 0, params, ws, e->L, e->B, e->S, NULL);
-		e->phi = params[3];
+		eng_set_phi(e, params[3], lead + H);
 		e->model = M_HW;
 		mae_hw = eng_errors(e, g, lead, H, err2);
 		/* Daily and weekly seasons where at least three weeks of history allow. */
@@ -879,7 +933,7 @@ static int eng_choose(struct forecast_series *out, struct eng *e, const struct g
 			e->m2 = ENG_WEEK * m;
 			hw_fit(x, n, m, e->m2, ws, p2);
 			hw_run(x, n, m, e->m2, p2, ws, e->L, e->B, e->S, e->S2);
-			e->phi = p2[3];
+			eng_set_phi(e, p2[3], lead + H);
 			if ((mae_hw2 = eng_errors(e, g, lead, H, err3)) < mae_hw) {
 				double *t = err2;
 				err2 = err3;
@@ -889,7 +943,7 @@ static int eng_choose(struct forecast_series *out, struct eng *e, const struct g
 			} else {
 				e->m2 = 0;
 				hw_run(x, n, m, 0, params, ws, e->L, e->B, e->S, NULL);
-				e->phi = params[3];
+				eng_set_phi(e, params[3], lead + H);
 			}
 		}
 	}
@@ -1020,7 +1074,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	struct eng e = { 0 };
 	struct grid g = { 0 };
 	double *x = NULL, *raw = NULL, *err = NULL, *err2 = NULL, *err3 = NULL, *ws = NULL;
-	struct wv *buf = NULL;
+	struct forecast_wv *buf = NULL;
 	int64_t oi;
 	int rc = 0;
 
@@ -1052,6 +1106,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	e.prof = malloc(m * sizeof(double));
 	e.dcs = malloc((n + 1) * sizeof(double));
 	e.path = malloc(H * sizeof(double));
+	e.damp = malloc((lead + H) * sizeof(double));
 	ws = malloc(2 * (ENG_WEEK + 1) * m * sizeof(double));
 	g.n = (size_t)ENG_PERIODS * (2 * ENG_SHIFT + 1);
 	g.origin = malloc(g.n * sizeof(*g.origin));
@@ -1062,7 +1117,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	buf = malloc(g.n * sizeof(*buf));
 	out->q = malloc(H * o->nlevels * sizeof(*out->q));
 	out->scen = malloc(K * H * sizeof(*out->scen));
-	if (!x || !raw || !e.L || !e.B || !e.S || !e.S2 || !e.prof || !e.dcs || !e.path || !ws || !g.origin || !g.w || !err || !err2 || !err3 || !buf || !out->q ||
+	if (!x || !raw || !e.L || !e.B || !e.S || !e.S2 || !e.prof || !e.dcs || !e.path || !e.damp || !ws || !g.origin || !g.w || !err || !err2 || !err3 || !buf || !out->q ||
 	    !out->scen) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
@@ -1107,6 +1162,7 @@ done:
 	free(e.prof);
 	free(e.dcs);
 	free(e.path);
+	free(e.damp);
 	free(ws);
 	free(g.origin);
 	free(g.w);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "forecast/sort.h"
 #include "util/error.h"
 
 extern const struct forecast_model forecast_model_analog;
@@ -42,18 +43,14 @@ static int cmp_double(const void *a, const void *b)
 
 double adp_quantile_sorted(double *v, size_t n, double level)
 {
-	double pos, frac;
-	size_t lo;
+	double *tmp = n > 1 ? malloc(n * sizeof(*tmp)) : NULL;
 
-	if (n == 0)
-		return NAN;
-	qsort(v, n, sizeof(*v), cmp_double);
-	pos = level * (double)(n - 1);
-	lo = (size_t)floor(pos);
-	if (lo >= n - 1)
-		return v[n - 1];
-	frac = pos - (double)lo;
-	return v[lo] + frac * (v[lo + 1] - v[lo]);
+	if (tmp)
+		forecast_sort(v, n, tmp);
+	else /* the same order: qsort is a stable merge sort in glibc */
+		qsort(v, n, sizeof(*v), cmp_double);
+	free(tmp);
+	return forecast_quantile_of_sorted(v, n, level);
 }
 
 static int check_opts(const struct forecast_opts *o)

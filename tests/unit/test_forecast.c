@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "forecast/forecast.h"
+#include "forecast/sort.h"
 #include "util/error.h"
 
 #define STEP 300
@@ -564,4 +565,60 @@ Test(forecast, stl_ar_follows_the_season)
 	}
 	forecast_release(&fc);
 	free(v);
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The quantiles must not move: the sorts give exactly a stable qsort's
+ * order, ties (and -0 beside 0) kept as they came, over sizes around the
+ * runs and merges; selection gives the sorted quantile of absolute values. */
+Test(forecast, sorts_keep_a_stable_qsort_order)
+{
+	size_t sizes[] = { 0, 1, 2, 15, 16, 17, 33, 100, 1000, 4099 }, t, i;
+
+	rng_state = 19;
+	for (t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++) {
+		size_t n = sizes[t];
+		double *a = malloc((n + 1) * sizeof(double)), *b = malloc((n + 1) * sizeof(double));
+		double *tmp = malloc((n + 1) * sizeof(double));
+		struct forecast_wv *p = malloc((n + 1) * sizeof(*p)), *q = malloc((n + 1) * sizeof(*q));
+		struct forecast_wv *ptmp = malloc((n + 1) * sizeof(*ptmp));
+
+		for (i = 0; i < n; i++) {
+			double u = unif();
+			a[i] = u < 0.1 ? 0.0 : u < 0.2 ? -0.0 : floor(10 * unif()) - 5;
+			p[i].v = a[i];
+			p[i].w = (double)i;
+		}
+		memcpy(b, a, n * sizeof(double));
+		memcpy(q, p, n * sizeof(*q));
+		qsort(a, n, sizeof(double), cmp_key);
+		forecast_sort(b, n, tmp);
+		qsort(p, n, sizeof(*p), cmp_key);
+		forecast_sort_wv(q, n, ptmp);
+		cr_assert(n == 0 || memcmp(a, b, n * sizeof(double)) == 0, "values differ at size %zu", n);
+		cr_assert(n == 0 || memcmp(p, q, n * sizeof(*p)) == 0, "pairs differ at size %zu", n);
+		for (i = 0; i < n; i++) /* absolute values with ties: selection's domain */
+			b[i] = fabs(floor(20 * unif()) - 10);
+		for (i = 0; i < 5; i++) {
+			double lv = (double)i / 4, sel, srt;
+
+			memcpy(tmp, b, n * sizeof(double));
+			sel = forecast_quantile_select(tmp, n, lv);
+			forecast_sort(b, n, a);
+			srt = forecast_quantile_of_sorted(b, n, lv);
+			cr_assert(n == 0 ? isnan(sel) && isnan(srt) : memcmp(&sel, &srt, sizeof(sel)) == 0,
+				  "size %zu level %g: %g selected, %g sorted", n, lv, sel, srt);
+		}
+		free(a);
+		free(b);
+		free(tmp);
+		free(p);
+		free(q);
+		free(ptmp);
+	}
 }

@@ -1,0 +1,133 @@
+/* Bottom-up merge sort: insertion-sorted runs, then merges alternating
+ * between the array and the scratch. Both steps take the left element on
+ * ties, which keeps the sort stable. Elements are sorted by the double at
+ * their start; the element size is a constant in each caller, so the
+ * compiler turns the copies into moves. */
+#include <math.h>
+#include <string.h>
+
+#include "forecast/sort.h"
+
+#define SORT_RUN 16
+#define SORT_MAX_SIZE 16
+
+static inline double key(const char *p)
+{
+	double k;
+
+	memcpy(&k, p, sizeof(k));
+	return k;
+}
+
+static inline void merge_sort(char *v, size_t n, char *tmp, size_t sz)
+{
+	char *src = v, *dst = tmp, *t, x[SORT_MAX_SIZE];
+	size_t i, j, w;
+
+	for (i = 0; i < n; i += SORT_RUN) {
+		size_t end = i + SORT_RUN < n ? i + SORT_RUN : n;
+
+		for (j = i + 1; j < end; j++) {
+			size_t k = j;
+
+			memcpy(x, v + j * sz, sz);
+			for (; k > i && key(x) < key(v + (k - 1) * sz); k--)
+				memcpy(v + k * sz, v + (k - 1) * sz, sz);
+			memcpy(v + k * sz, x, sz);
+		}
+	}
+	for (w = SORT_RUN; w < n; w *= 2) {
+		for (i = 0; i < n; i += 2 * w) {
+			size_t mid = i + w < n ? i + w : n, end = i + 2 * w < n ? i + 2 * w : n;
+			size_t a = i, b = mid, k = i;
+
+			for (; a < mid && b < end; k++)
+				memcpy(dst + k * sz, key(src + b * sz) < key(src + a * sz) ? src + b++ * sz : src + a++ * sz, sz);
+			memcpy(dst + k * sz, src + a * sz, (mid - a) * sz);
+			k += mid - a;
+			memcpy(dst + k * sz, src + b * sz, (end - b) * sz);
+		}
+		t = src, src = dst, dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sz);
+}
+
+void forecast_sort(double *v, size_t n, double *tmp)
+{
+	merge_sort((char *)v, n, (char *)tmp, sizeof(*v));
+}
+
+void forecast_sort_wv(struct forecast_wv *a, size_t n, struct forecast_wv *tmp)
+{
+	merge_sort((char *)a, n, (char *)tmp, sizeof(*a));
+}
+
+double forecast_quantile_of_sorted(const double *v, size_t n, double level)
+{
+	double pos, frac;
+	size_t lo;
+
+	if (n == 0)
+		return NAN;
+	pos = level * (double)(n - 1);
+	lo = (size_t)floor(pos);
+	if (lo >= n - 1)
+		return v[n - 1];
+	frac = pos - (double)lo;
+	return v[lo] + frac * (v[lo + 1] - v[lo]);
+}
+
+/* Moves the k-th smallest of v[0..n-1] to v[k], smaller or equal values
+ * before it and greater or equal after (Hoare partitions around a median
+ * of three). */
+static void select_kth(double *v, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2, i = lo, j = hi;
+		double a = v[lo], b = v[mid], c = v[hi], piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b)), t;
+
+		while (i <= j) {
+			while (v[i] < piv)
+				i++;
+			while (piv < v[j])
+				j--;
+			if (i <= j) {
+				t = v[i], v[i] = v[j], v[j] = t;
+				i++;
+				if (j-- == 0)
+					break;
+			}
+		}
+		if (k <= j && j != (size_t)-1)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return;
+	}
+}
+
+double forecast_quantile_select(double *v, size_t n, double level)
+{
+	double pos, frac, next;
+	size_t lo, i;
+
+	if (n == 0)
+		return NAN;
+	pos = level * (double)(n - 1);
+	lo = (size_t)floor(pos);
+	if (lo >= n - 1) {
+		select_kth(v, n, n - 1);
+		return v[n - 1];
+	}
+	select_kth(v, n, lo);
+	/* The next order statistic: the least of the values after v[lo]. */
+	for (next = v[lo + 1], i = lo + 2; i < n; i++)
+		if (v[i] < next)
+			next = v[i];
+	frac = pos - (double)lo;
+	return v[lo] + frac * (next - v[lo]);
+}
