@@ -240,7 +240,9 @@ static int add_series(struct history *h, const struct history_prom_opts *p, int 
 
 		if (g->n == 0)
 			continue;
-		snprintf(source, sizeof(source), "prometheus %s (%s)", url, adp_resource_name(res));
+		/* A name for messages and the plan's inputs: a long URL is cut, its
+		 * start names the server. */
+		snprintf(source, sizeof(source), "prometheus %.400s (%s)", url, adp_resource_name(res));
 		if ((rc = history_add_points(h, source, g->component, res, g->t, g->v, g->n, o)))
 			return rc;
 	}

@@ -277,8 +277,11 @@ void adp_time_format(char buf[32], int64_t t)
 		return;
 	}
 	/* %Y does not pad years before 1000 to the four digits the parser reads. */
-	snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec);
+	/* The fields are in range; % 100 tells the compiler so (at most 27
+	 * bytes: an 11-digit year). */
+	snprintf(buf, 32, "%04d-%02u-%02uT%02u:%02u:%02uZ", tm.tm_year + 1900, (unsigned)(tm.tm_mon + 1) % 100,
+		 (unsigned)tm.tm_mday % 100, (unsigned)tm.tm_hour % 100, (unsigned)tm.tm_min % 100,
+		 (unsigned)tm.tm_sec % 100);
 }
 
 void adp_time_format_tz(char buf[40], int64_t t, const char *tz)

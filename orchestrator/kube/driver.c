@@ -326,9 +326,11 @@ static int dns_name(const char *s, size_t max, int dots)
 	return ok;
 }
 
+/* A JSON path for a message: jpath is the driver's own (short), a cut
+ * key still names the field. */
 static const char *field(char *buf, size_t len, const char *jpath, const char *key)
 {
-	snprintf(buf, len, "%s.%s", jpath, key);
+	snprintf(buf, len, "%.200s.%.100s", jpath, key);
 	return buf;
 }
 

@@ -14,6 +14,7 @@
 
 #include "orchestrator/local/local_int.h"
 #include "util/error.h"
+#include "util/fsutil.h"
 
 /* v1 controllers apply uses, each mounted at cg_root/NAME; one that is
  * not mounted is left out. cpuacct gives cpu usage; where it shares a
@@ -77,13 +78,17 @@ int orch_cg_detect(const char *mounts, char *root, size_t len)
 int local_part_cg(const struct orch_local *l, const char *part, char *out, size_t len)
 {
 	const struct inv_partition *ip = local_find_part(l, part);
-	const char *path;
+	const char *path, *parent;
 
 	if (!ip || !ip->cgroup || l->cg_mode == ORCH_CG_NONE)
 		return 0;
 	/* Relative, without '..': orch_local_config_check saw to it. */
 	path = json_string_value(json_object_get(ip->cgroup, "path"));
-	snprintf(out, len, "%s", path ? path : part);
+	parent = json_string_value(json_object_get(ip->cgroup, "parent"));
+	if (parent)
+		snprintf(out, len, "%.270s/%.128s", parent, part);
+	else
+		snprintf(out, len, "%.400s", path ? path : part);
 	return 1;
 }
 
@@ -253,16 +258,16 @@ int orch_local_cg_ensure(const struct orch_local *l, const char *part, const cha
 		for (c = 0; c < NV1; c++) {
 			if (!local_v1_has(l, c))
 				continue;
-			snprintf(dir, sizeof(dir), "%s/%s", l->cg_root, local_v1_ctrl[c]);
-			if ((rc = cg_mkpath(dir, rel, c == V1_CPUSET)))
+			if ((rc = adp_snprintf_path(dir, sizeof(dir), "%s/%s", l->cg_root, local_v1_ctrl[c])) ||
+			    (rc = cg_mkpath(dir, rel, c == V1_CPUSET)))
 				return rc;
-			snprintf(dir, sizeof(dir), "%s/%s/%s", l->cg_root, local_v1_ctrl[c], rel);
-			snprintf(sub, sizeof(sub), "%s/%s", dir, inst);
-			if ((rc = mkdir_cg(sub)))
+			if ((rc = adp_snprintf_path(dir, sizeof(dir), "%s/%s/%s", l->cg_root, local_v1_ctrl[c], rel)) ||
+			    (rc = adp_snprintf_path(sub, sizeof(sub), "%s/%s", dir, inst)) || (rc = mkdir_cg(sub)))
 				return rc;
 			if (c == V1_CPUSET) {
 				char parent[1024];
-				snprintf(parent, sizeof(parent), "%s/%s", l->cg_root, local_v1_ctrl[c]);
+				if ((rc = adp_snprintf_path(parent, sizeof(parent), "%s/%s", l->cg_root, local_v1_ctrl[c])))
+					return rc;
 				local_read_str(parent, "cpuset.mems", buf, sizeof(buf));
 				if ((rc = local_write_str(dir, "cpuset.mems", buf)) || (rc = local_write_str(sub, "cpuset.mems", buf)))
 					return rc;
@@ -401,18 +406,21 @@ int orch_local_cg_check(const struct orch_local *l, const char *part, const char
 	return 0;
 }
 
-/* Hierarchy c's directory for rel ("" for the root): 1, or 0 when c is a
- * v1 controller that is not mounted. Without v1 there is one hierarchy. */
+/* Hierarchy c's directory for rel ("" for the root): 1, 0 when c is a
+ * v1 controller that is not mounted, or ADP_EINPUT when the path does not
+ * fit (a cut path would name another cgroup). Without v1 there is one
+ * hierarchy. */
 static int cg_dir(const struct orch_local *l, size_t c, const char *rel, char *out, size_t len)
 {
-	if (l->cg_mode != ORCH_CG_V1) {
-		snprintf(out, len, "%s%s%s", l->cg_root, *rel ? "/" : "", rel);
-		return 1;
-	}
-	if (!local_v1_has(l, c))
+	int rc;
+
+	if (l->cg_mode != ORCH_CG_V1)
+		rc = adp_snprintf_path(out, len, "%s%s%s", l->cg_root, *rel ? "/" : "", rel);
+	else if (!local_v1_has(l, c))
 		return 0;
-	snprintf(out, len, "%s/%s%s%s", l->cg_root, local_v1_ctrl[c], *rel ? "/" : "", rel);
-	return 1;
+	else
+		rc = adp_snprintf_path(out, len, "%s/%s%s%s", l->cg_root, local_v1_ctrl[c], *rel ? "/" : "", rel);
+	return rc ? rc : 1;
 }
 
 static size_t cg_nhier(const struct orch_local *l)
@@ -425,13 +433,18 @@ static int cg_remove(const struct orch_local *l, const char *part, const char *i
 {
 	char rel[512], dir[1024], sub[1200];
 	size_t c;
+	int rc;
 
 	if (!local_part_cg(l, part, rel, sizeof(rel)))
 		return 0;
 	for (c = 0; c < cg_nhier(l); c++) {
-		if (!cg_dir(l, c, rel, dir, sizeof(dir)))
+		if ((rc = cg_dir(l, c, rel, dir, sizeof(dir))) <= 0) {
+			if (rc < 0)
+				return rc;
 			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", dir, inst);
+		}
+		if ((rc = adp_snprintf_path(sub, sizeof(sub), "%s/%s", dir, inst)))
+			return rc;
 		if (rmdir(sub) && errno != ENOENT)
 			return adp_error_set(ADP_ESYS, "cannot remove cgroup '%s': %s", sub, strerror(errno));
 		if (rmdir(dir) && errno != ENOENT && errno != ENOTEMPTY && errno != EBUSY)
@@ -444,14 +457,19 @@ int local_cg_join(const struct orch_local *l, const char *part, const char *inst
 {
 	char rel[512], dir[1024], sub[1200], pid[32];
 	size_t c;
+	int rc;
 
 	if (!local_part_cg(l, part, rel, sizeof(rel)))
 		return 0;
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	for (c = 0; c < cg_nhier(l); c++) {
-		if (!cg_dir(l, c, rel, dir, sizeof(dir)))
+		if ((rc = cg_dir(l, c, rel, dir, sizeof(dir))) <= 0) {
+			if (rc < 0)
+				return -1;
 			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", dir, inst);
+		}
+		if (adp_snprintf_path(sub, sizeof(sub), "%s/%s", dir, inst))
+			return -1;
 		if (local_write_str(sub, l->cg_mode == ORCH_CG_V1 ? "tasks" : "cgroup.procs", pid))
 			return -1;
 	}
@@ -465,8 +483,8 @@ int local_cg_partition(const struct orch_local *l, const char *rel)
 	int rc;
 
 	for (c = 0; c < cg_nhier(l); c++)
-		if (cg_dir(l, c, "", dir, sizeof(dir)) &&
-		    (rc = cg_mkpath(dir, rel, l->cg_mode == ORCH_CG_V1 && c == V1_CPUSET)))
+		if ((rc = cg_dir(l, c, "", dir, sizeof(dir))) < 0 ||
+		    (rc && (rc = cg_mkpath(dir, rel, l->cg_mode == ORCH_CG_V1 && c == V1_CPUSET))))
 			return rc;
 	return 0;
 }

@@ -82,20 +82,21 @@ int local_sample(void *ctx, const struct plan *p, const struct plan_placement *x
 	if (!local_part_cg(l, x->partition, rel, sizeof(rel)))
 		return 1;
 	local_inst_name(inst, sizeof(inst), x->component, x->replica);
-	if (v1) {
-		snprintf(mem, sizeof(mem), "%s/memory/%s/%s/memory.usage_in_bytes", l->cg_root, rel, inst);
-		snprintf(cpu, sizeof(cpu), "%s/cpuacct/%s/%s/cpuacct.usage", l->cg_root, rel, inst);
-		snprintf(io, sizeof(io), "%s/blkio/%s/%s/blkio.throttle.io_service_bytes", l->cg_root, rel, inst);
-	} else {
-		snprintf(mem, sizeof(mem), "%s/%s/%s/memory.current", l->cg_root, rel, inst);
-		snprintf(cpu, sizeof(cpu), "%s/%s/%s/cpu.stat", l->cg_root, rel, inst);
-		snprintf(io, sizeof(io), "%s/%s/%s/io.stat", l->cg_root, rel, inst);
-	}
+	if (v1 ? adp_snprintf_path(mem, sizeof(mem), "%s/memory/%s/%s/memory.usage_in_bytes", l->cg_root, rel, inst) ||
+		     adp_snprintf_path(cpu, sizeof(cpu), "%s/cpuacct/%s/%s/cpuacct.usage", l->cg_root, rel, inst) ||
+		     adp_snprintf_path(io, sizeof(io), "%s/blkio/%s/%s/blkio.throttle.io_service_bytes", l->cg_root,
+				       rel, inst)
+	       : adp_snprintf_path(mem, sizeof(mem), "%s/%s/%s/memory.current", l->cg_root, rel, inst) ||
+		     adp_snprintf_path(cpu, sizeof(cpu), "%s/%s/%s/cpu.stat", l->cg_root, rel, inst) ||
+		     adp_snprintf_path(io, sizeof(io), "%s/%s/%s/io.stat", l->cg_root, rel, inst))
+		return ADP_EINPUT;
 	if (!read_u64(mem, NULL, &m))
 		return 1;
 	usage[ADP_RES_MEMORY] = (double)m;
 	have[ADP_RES_MEMORY] = 1;
-	snprintf(key, sizeof(key), "%s@%s", inst, x->partition);
+	/* A cut key could mix two instances' counters. */
+	if (adp_snprintf_path(key, sizeof(key), "%s@%s", inst, x->partition))
+		return ADP_EINPUT;
 	for (i = 0; i < l->nseen && !seen; i++)
 		if (!strcmp(l->seen[i].inst, key))
 			seen = &l->seen[i];
@@ -209,6 +210,7 @@ int local_capacity_check(const struct orch_local *l, const struct plan *p)
 {
 	double avail = host_mem_available();
 	size_t w, k, m;
+	int rc;
 
 	for (w = 0; w < p->nwaves; w++) {
 		const struct plan_wave *wv = &p->waves[w];
@@ -228,16 +230,16 @@ int local_capacity_check(const struct orch_local *l, const struct plan *p)
 			for (m = 0; m < wv->nplacements; m++)
 				if (wv->placements[m].from && !strcmp(wv->placements[m].partition, x->partition))
 					need += wv->placements[m].alloc[ADP_RES_MEMORY];
-			if (l->cg_mode == ORCH_CG_V1)
-				snprintf(dir, sizeof(dir), "%s/memory/%s/memory.limit_in_bytes", l->cg_root, rel);
-			else
-				snprintf(dir, sizeof(dir), "%s/%s/memory.max", l->cg_root, rel);
+			if ((rc = adp_snprintf_path(dir, sizeof(dir), l->cg_mode == ORCH_CG_V1 ?
+						    "%s/memory/%s/memory.limit_in_bytes" : "%s/%s/memory.max",
+						    l->cg_root, rel)))
+				return rc;
 			if (!read_u64(dir, NULL, &lim) || lim >= (1ULL << 60))
 				continue;
-			if (l->cg_mode == ORCH_CG_V1)
-				snprintf(dir, sizeof(dir), "%s/memory/%s/memory.usage_in_bytes", l->cg_root, rel);
-			else
-				snprintf(dir, sizeof(dir), "%s/%s/memory.current", l->cg_root, rel);
+			if ((rc = adp_snprintf_path(dir, sizeof(dir), l->cg_mode == ORCH_CG_V1 ?
+						    "%s/memory/%s/memory.usage_in_bytes" : "%s/%s/memory.current",
+						    l->cg_root, rel)))
+				return rc;
 			read_u64(dir, NULL, &use);
 			if ((double)lim - (double)use < need)
 				return adp_error_set(ADP_EINPUT,
@@ -260,13 +262,14 @@ static void size_path(const struct orch_local *l, char *out, size_t len, const c
 }
 
 /* The instance's cpu and memory limit files, as written by cg_ensure. */
-static void limit_dirs(const struct orch_local *l, const char *rel, const char *inst, char *cpu, char *mem,
-		       size_t len)
+static int limit_dirs(const struct orch_local *l, const char *rel, const char *inst, char *cpu, char *mem,
+		      size_t len)
 {
-	int v1 = l->cg_mode == ORCH_CG_V1;
+	int v1 = l->cg_mode == ORCH_CG_V1, rc;
 
-	snprintf(cpu, len, "%s/%s%s/%s", l->cg_root, v1 ? "cpu/" : "", rel, inst);
-	snprintf(mem, len, "%s/%s%s/%s", l->cg_root, v1 ? "memory/" : "", rel, inst);
+	if ((rc = adp_snprintf_path(cpu, len, "%s/%s%s/%s", l->cg_root, v1 ? "cpu/" : "", rel, inst)))
+		return rc;
+	return adp_snprintf_path(mem, len, "%s/%s%s/%s", l->cg_root, v1 ? "memory/" : "", rel, inst);
 }
 
 static void chomp(char *b)
@@ -326,7 +329,8 @@ int local_op_resize(void *ctx, const struct plan *p, const struct plan_step *s, 
 		snprintf(msg, len, "partition '%s' has no cgroup: nothing to resize", s->partition);
 		return 0;
 	}
-	limit_dirs(l, rel, inst, cpu, mem, sizeof(cpu));
+	if ((rc = limit_dirs(l, rel, inst, cpu, mem, sizeof(cpu))))
+		return rc;
 	if (access(mem, F_OK) && access(cpu, F_OK))
 		return adp_error_set(ADP_ESYS, "cannot resize '%s' on '%s': its cgroup '%s' does not exist", inst,
 				     s->partition, mem);
@@ -366,7 +370,8 @@ int local_op_restore_size(void *ctx, const struct plan *p, const struct plan_ste
 		snprintf(msg, len, "partition '%s' has no cgroup: nothing to restore", s->partition);
 		return 0;
 	}
-	limit_dirs(l, rel, inst, cpu, mem, sizeof(cpu));
+	if ((rc = limit_dirs(l, rel, inst, cpu, mem, sizeof(cpu))))
+		return rc;
 	size_path(l, path, sizeof(path), inst, s->partition);
 	if (access(path, F_OK)) {
 		snprintf(msg, len, "'%s' on '%s' was not resized: nothing to restore", inst, s->partition);

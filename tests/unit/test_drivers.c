@@ -64,7 +64,7 @@ static void write_inv(const char *kind)
 Test(drivers, every_drivers_inventory_check_runs)
 {
 	struct inventory inv;
-	char want[200];
+	char want[600];
 
 	write_inv("Deployment");
 	cr_assert_eq(inventory_load(&inv, path), 0, "%s", adp_error_last());

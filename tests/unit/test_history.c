@@ -381,7 +381,7 @@ Test(history, mapped_nab_ec2)
 	struct history_mapping m = { ",", "timestamp", "%Y-%m-%d %H:%M:%S", NULL, { { NULL, 0, 0 } } };
 	struct history h;
 	const struct series *s;
-	char line[256], first[64] = "", last[64] = "";
+	char line[256], first[256] = "", last[256] = "";
 	double v0 = -1;
 	size_t rows = 0;
 	FILE *f;

@@ -890,7 +890,7 @@ static void build_failures(const char *fail_action, int want)
 	struct orch_opts o;
 	struct orch_driver d;
 	struct fake f = { .fail_action = fail_action };
-	char jpath[128], rpath[128];
+	char jpath[512], rpath[512];
 	long left = LONG_MAX, total, at, k;
 	int out = -1;
 	json_t *j;

@@ -228,7 +228,7 @@ static int alive(pid_t pid)
 Test(orch_exec, a_hook_past_its_timeout_is_ended_with_its_children)
 {
 	struct orch_exec e;
-	char pidfile[160], buf[32] = { 0 };
+	char pidfile[600], buf[32] = { 0 };
 	FILE *f;
 	int out = -1;
 	pid_t child;
@@ -282,7 +282,7 @@ Test(orch_exec, a_cancelled_act_ends_the_hook_and_returns)
 {
 	struct cancel_job j = { 0 };
 	struct orch_exec e;
-	char pidfile[160], buf[32] = { 0 };
+	char pidfile[600], buf[32] = { 0 };
 	pthread_t th;
 	FILE *f = NULL;
 	pid_t child;

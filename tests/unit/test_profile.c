@@ -290,7 +290,7 @@ Test(profile, writer_rotates_by_size_and_age_and_plan_reads_every_file)
 	history_init(&h);
 	d = opendir(dir);
 	while ((de = readdir(d))) {
-		char f[300];
+		char f[600];
 		struct history one;
 
 		if (de->d_name[0] != 'h')
