@@ -3,71 +3,60 @@
  * pause between tries returns early when the act is cancelled. Also
  * verify_shadow, which adds the shadow's limits, HAProxy's view and the
  * canary's verdict to its health. */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "orchestrator/local/local_int.h"
 #include "util/error.h"
+#include "util/http.h"
 
 /* How a check runs: the section's values, or their defaults. */
 struct health_try {
 	long expect, retries, timeout, interval_ms;
 };
 
-static size_t discard(char *p, size_t s, size_t n, void *u)
+static int cancelled(void *l)
 {
-	(void)p;
-	(void)u;
-	return s * n;
-}
-
-static int abort_if_cancelled(void *u, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
-{
-	(void)a;
-	(void)b;
-	(void)c;
-	(void)d;
-	return local_cancelled(u);
+	return local_cancelled(l);
 }
 
 static int http_check(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
 		      const struct health_try *h, char *msg, size_t len)
 {
 	const char *url = json_string_value(json_object_get(c->health, "http"));
-	char buf[LOCAL_MAX_ARG_LEN];
-	CURLcode cr = CURLE_OK;
-	long code = 0, i;
+	/* Instances are checked where they run: never through a proxy from
+	 * the environment, and never more than a small answer. */
+	struct adp_http_opts ho = { .what = "health check", .timeout = h->timeout, .direct = 1,
+				    .cancelled = cancelled, .cancel_arg = (void *)l };
+	struct adp_http_req req = { .max_bytes = (size_t)1 << 20 };
+	struct adp_http_res res = { 0 };
+	struct adp_http http = { 0 };
+	char buf[LOCAL_MAX_ARG_LEN], shown[LOCAL_MAX_ARG_LEN], why[ADP_ERROR_MAX + 32] = "";
+	long i;
 	int rc;
 
 	if ((rc = local_expand(buf, sizeof(buf), url, c, part, replica)))
 		return rc;
+	adp_url_redact(shown, sizeof(shown), buf);
+	if ((rc = adp_http_init(&http, &ho)))
+		return rc;
+	req.url = buf;
 	for (i = 0; i < h->retries; i++) {
-		CURL *cu = curl_easy_init();
-
-		if (!cu)
-			return adp_error_set(ADP_ENOMEM, "cannot initialise libcurl");
-		curl_easy_setopt(cu, CURLOPT_URL, buf);
-		curl_easy_setopt(cu, CURLOPT_TIMEOUT, h->timeout);
-		curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, discard);
-		curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(cu, CURLOPT_XFERINFOFUNCTION, abort_if_cancelled);
-		curl_easy_setopt(cu, CURLOPT_XFERINFODATA, (void *)l);
-		cr = curl_easy_perform(cu);
-		code = 0;
-		if (cr == CURLE_OK)
-			curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &code);
-		curl_easy_cleanup(cu);
-		if (code == h->expect) {
-			snprintf(msg, len, "%s answered %ld", buf, code);
+		res.status = 0;
+		if (adp_http_request(&http, &req, NULL, &res))
+			snprintf(why, sizeof(why), "%.2000s", adp_error_last());
+		else if (res.status == h->expect) {
+			snprintf(msg, len, "%.1000s answered %ld", shown, res.status);
+			adp_http_release(&http);
 			return 0;
-		}
-		if (i + 1 < h->retries && local_nap(l, h->interval_ms))
+		} else
+			snprintf(why, sizeof(why), "%.1000s answered %ld", shown, res.status);
+		if (res.fail == ADP_HTTP_REFUSED || res.fail == ADP_HTTP_CANCELLED ||
+		    (i + 1 < h->retries && local_nap(l, h->interval_ms)))
 			break;
 	}
-	return adp_error_set(ADP_ESYS, "health check of '%s' on '%s' failed: %s %s", c->name, part, buf,
-			     cr != CURLE_OK ? curl_easy_strerror(cr) : "answered another status");
+	adp_http_release(&http);
+	return adp_error_set(ADP_ESYS, "health check of '%s' on '%s' failed: %s", c->name, part, why);
 }
 
 static int command_check(const struct orch_local *l, const struct inv_component *c, const char *part,
