@@ -15,18 +15,11 @@
 #include "plans/steps.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/jsonutil.h"
 #include "util/resource.h"
 #include "util/sha256.h"
 
 #define JOURNAL_MAX_BYTES ((size_t)64 << 20)
-
-/* Every JSON-building call is checked: a set or append that fails (or a
- * value that could not be made, NULL) is kept in the builder, so that a
- * document is never written half-built. Same shape as a shared builder
- * to come (struct adp_jb): jset and jpush own their value. */
-struct jb {
-	int failed;
-};
 
 /* Test-only (orch_opts.json_fault): counts down on every jset and jpush
  * of this thread's apply; the call that brings it to 0 fails as an
@@ -42,22 +35,17 @@ static json_t *fault_point(json_t *value)
 	return value;
 }
 
-static int jset(struct jb *b, json_t *obj, const char *key, json_t *value)
+/* The shared checked builder (util/jsonutil.h) behind the fault point:
+ * 0, or -1 with b marked failed, so that a journal or run record is never
+ * written half-built. */
+static int jset(struct adp_jb *b, json_t *obj, const char *key, json_t *value)
 {
-	if (json_object_set_new(obj, key, fault_point(value))) {
-		b->failed = 1;
-		return -1;
-	}
-	return 0;
+	return adp_jset(b, obj, key, fault_point(value)) ? 0 : -1;
 }
 
-static int jpush(struct jb *b, json_t *arr, json_t *value)
+static int jpush(struct adp_jb *b, json_t *arr, json_t *value)
 {
-	if (json_array_append_new(arr, fault_point(value))) {
-		b->failed = 1;
-		return -1;
-	}
-	return 0;
+	return adp_jpush(b, arr, fault_point(value)) ? 0 : -1;
 }
 
 int orch_preflight(const struct plan *p, int64_t now)
@@ -105,7 +93,7 @@ struct journal {
 /* After a build into the journal: a failed one marks root broken, and
  * the apply stops where it is, as a crash would (--resume goes on from
  * the journal on disk). */
-static int journal_built(struct journal *j, const struct jb *b)
+static int journal_built(struct journal *j, const struct adp_jb *b)
 {
 	if (!b->failed)
 		return 0;
@@ -138,7 +126,7 @@ static int64_t now_s(void)
 }
 
 /* A pending step record, or NULL (b records why). */
-static json_t *step_json(struct jb *b, const struct plan_step *s)
+static json_t *step_json(struct adp_jb *b, const struct plan_step *s)
 {
 	json_t *o = json_object();
 
@@ -160,7 +148,7 @@ static json_t *step_json(struct jb *b, const struct plan_step *s)
 	return o;
 }
 
-static void set_status(struct jb *b, json_t *o, const char *status, const char *msg)
+static void set_status(struct adp_jb *b, json_t *o, const char *status, const char *msg)
 {
 	struct timespec ts;
 
@@ -176,7 +164,7 @@ static void set_status(struct jb *b, json_t *o, const char *status, const char *
 /* The journal's state, in memory: 0 or ADP_ENOMEM (root broken). */
 static int set_state(struct journal *j, const char *state)
 {
-	struct jb b = { 0 };
+	struct adp_jb b = { 0 };
 
 	jset(&b, j->root, "state", json_string(state));
 	return journal_built(j, &b);
@@ -234,7 +222,7 @@ static void band_at(const struct plan *p, const struct plan_placement *x, int r,
 
 /* Adds the observation e, built with b (both owned): 0, or ADP_ENOMEM
  * when e or its place in the journal could not be built. */
-static int observe(struct journal *j, struct jb *b, json_t *e)
+static int observe(struct journal *j, struct adp_jb *b, json_t *e)
 {
 	json_t *obs = json_object_get(j->root, "observations");
 
@@ -304,7 +292,7 @@ static int probe_one(struct journal *j, const struct orch_driver *d, const struc
 		     const char *role)
 {
 	char msg[512] = "";
-	struct jb b = { 0 };
+	struct adp_jb b = { 0 };
 	json_t *e;
 	int rc = d->probe(d->ctx, p, component, replica, partition, msg, sizeof(msg));
 
@@ -406,7 +394,7 @@ static int monitor(struct journal *j, const struct orch_opts *o, const struct or
 			continue;
 		rc = d->sample(d->ctx, p, x, use, have);
 		if (rc < 0 || rc == 1) {
-			struct jb b = { 0 };
+			struct adp_jb b = { 0 };
 			json_t *e = json_object();
 
 			jset(&b, e, during ? "during_step" : "after_step", json_integer((json_int_t)p->steps[upto].id));
@@ -420,7 +408,7 @@ static int monitor(struct journal *j, const struct orch_opts *o, const struct or
 			return observe(j, &b, e) ? ADP_ENOMEM : 1;
 		}
 		for (r = 0; r < ADP_RES_COUNT; r++) {
-			struct jb b = { 0 };
+			struct adp_jb b = { 0 };
 			json_t *e;
 			const char *decision = "ok";
 			double p50, p95;
@@ -511,7 +499,10 @@ static void *act_worker(void *arg)
 		char note[sizeof(a->msg)];
 
 		snprintf(note, sizeof(note), "%s", a->msg);
-		snprintf(a->msg, sizeof(a->msg), "%s%s%s", adp_error_last(), *note ? " (after: " : "", note);
+		/* A message: cut if need be, the error first. */
+		if (snprintf(a->msg, sizeof(a->msg), "%s%s%s", adp_error_last(), *note ? " (after: " : "", note) >=
+		    (int)sizeof(a->msg))
+			*note = '\0';
 		if (*note && strlen(a->msg) + 1 < sizeof(a->msg))
 			strcat(a->msg, ")");
 	}
@@ -541,7 +532,7 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 	double interval = o->monitor_interval > 0 ? o->monitor_interval : 5;
 	double start, deadline, next_sample, saved, journal_s;
 	int rc, arc, mrc = 0, timed_out = 0, stopped = 0, cancelling = 0;
-	struct jb b = { 0 };
+	struct adp_jb b = { 0 };
 	pthread_t th;
 	char msg[700];
 
@@ -651,7 +642,7 @@ static void crash_hook(const struct orch_opts *o, size_t id)
 static int build_undo(struct journal *j, const struct plan *p)
 {
 	json_t *steps = json_object_get(j->root, "steps"), *undo = json_array();
-	struct jb b = { 0 };
+	struct adp_jb b = { 0 };
 	size_t i;
 
 	for (i = json_array_size(steps); i-- > 0;) {
@@ -720,7 +711,7 @@ static int write_record(const struct orch_opts *o, struct journal *j, int outcom
 {
 	static const char *const names[] = { "done", "rolled_back", "failed", "refused", "stopped", "journal_lost" };
 	char path[4096];
-	struct jb b = { 0 };
+	struct adp_jb b = { 0 };
 	json_t *rec;
 	char *text;
 	int rc;
@@ -765,7 +756,7 @@ static void journal_lost(const struct orch_opts *o, struct journal *j, int out)
 /* The journal of a new apply: every step pending. */
 static int journal_new(struct journal *j, const struct orch_opts *o, const struct plan *p)
 {
-	struct jb b = { 0 };
+	struct adp_jb b = { 0 };
 	json_t *steps = json_array();
 	size_t i;
 
@@ -957,9 +948,19 @@ record:
 		rc = 0;
 		goto done;
 	}
-	rc = write_record(o, &j, out);
-	if (!rc)
+	if ((rc = write_record(o, &j, out))) {
+		/* The journal holds the outcome; say what it is, so that the
+		 * failed record is not read as a failed apply. */
+		static const char *const state[] = {
+			"every step is done", "a step failed and the completed steps were rolled back",
+			"a step failed and the rollback did not complete: --rollback retries it", "nothing was done",
+			"apply stopped at a step boundary: --resume continues, --rollback undoes",
+		};
+		adp_error_wrap(rc, "%s (journal '%s'), but the run record could not be written", state[out],
+			       j.path);
+	} else {
 		*outcome = out;
+	}
 done:
 	json_fault = NULL;
 	json_decref(j.root);
