@@ -149,7 +149,9 @@ int history_name_valid(const char *name)
 {
 	size_t n = strlen(name), i;
 
-	if (n == 0 || n > ADP_HISTORY_MAX_NAME)
+	/* Names become path components (cgroups, pid and log files): "." and
+	 * ".." would name a directory above. */
+	if (n == 0 || n > ADP_HISTORY_MAX_NAME || !strcmp(name, ".") || !strcmp(name, ".."))
 		return 0;
 	for (i = 0; i < n; i++)
 		if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))

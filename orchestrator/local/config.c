@@ -41,22 +41,39 @@ static int check_argv(const struct adp_json_doc *d, json_t *a, const char *jpath
 	return 0;
 }
 
+/* HAProxy's identifier characters (a prefix may be empty: the server is
+ * then named after the partition). */
+static int haproxy_name(const char *s)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-";
+
+	return strspn(s, ok) == strlen(s);
+}
+
 static int check_cgroup(const struct adp_json_doc *d, json_t *o, const char *jpath)
 {
 	static const char *const keys[] = { "path", "parent", "cpus", "device", NULL };
-	const char *path = NULL, *cpus = NULL, *dev = NULL;
+	const char *path = NULL, *parent = NULL, *cpus = NULL, *dev = NULL;
 	char sub[320];
 	unsigned a, b;
 	char tail;
 	int rc;
 
 	if ((rc = adp_json_check_keys(d, o, jpath, keys)) || (rc = adp_json_string(d, o, jpath, "path", 0, &path)) ||
+	    (rc = adp_json_string(d, o, jpath, "parent", 0, &parent)) ||
 	    (rc = adp_json_string(d, o, jpath, "cpus", 0, &cpus)) ||
 	    (rc = adp_json_string(d, o, jpath, "device", 0, &dev)))
 		return rc;
 	if (path && (path[0] == '/' || strstr(path, "..") || strlen(path) > 400))
 		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, "path"),
 				     "'%s' must be relative to the cgroup root, without '..', at most 400 bytes", path);
+	/* The partition's cgroup is PARENT/NAME (a name is at most 128 bytes). */
+	if (parent && (parent[0] == '/' || strstr(parent, "..") || strlen(parent) > 270))
+		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, "parent"),
+				     "'%s' must be relative to the cgroup root, without '..', at most 270 bytes", parent);
+	if (parent && path)
+		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, "parent"),
+				     "give path (the cgroup itself) or parent (the cgroup above it), not both");
 	if (cpus && strspn(cpus, "0123456789,-") != strlen(cpus))
 		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, "cpus"),
 				     "'%s' is not a cpu list such as \"0-1,4\"", cpus);
@@ -185,9 +202,11 @@ static int check_traffic(const struct adp_json_doc *d, json_t *o, const char *jp
 	if (strlen(sock) > 107)
 		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, "haproxy_socket"),
 				     "a UNIX socket path is at most 107 bytes");
-	if (strpbrk(be, " \t\n/") || (pre && strpbrk(pre, " \t\n/")))
-		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, strpbrk(be, " \t\n/") ? "backend" : "server_prefix"),
-				     "HAProxy names take no spaces or '/'");
+	/* Names go into runtime API commands, where ';' and a line end would
+	 * start another command: HAProxy's identifier characters only. */
+	if (!haproxy_name(be) || (pre && !haproxy_name(pre)))
+		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, !haproxy_name(be) ? "backend" : "server_prefix"),
+				     "HAProxy names are letters, digits and . _ : - only");
 	return 0;
 }
 

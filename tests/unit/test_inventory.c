@@ -181,6 +181,12 @@ Test(inventory, bad_tier_and_names)
 	expect_error(text, "components[3].tier: 10 is out of range");
 	expect_error("{\"partitions\": [{\"name\": \"a b\", \"capacity\": {\"cpu\": 1, \"memory\": 1}}], \"components\": []}",
 		     "partitions[0].name: 'a b' is not a valid name");
+	/* Names become cgroup and file names: "." and ".." would escape. */
+	expect_error("{\"partitions\": [{\"name\": \"..\", \"capacity\": {\"cpu\": 1, \"memory\": 1}}], \"components\": []}",
+		     "partitions[0].name: '..' is not a valid name");
+	expect_error("{\"partitions\": [{\"name\": \"p\", \"capacity\": {\"cpu\": 1, \"memory\": 1}}], \"components\": "
+		     "[{\"name\": \".\", \"placement\": [\"p\"]}]}",
+		     "components[0].name: '.' is not a valid name");
 	expect_error("{\"partitions\": [{\"name\": \"a\", \"capacity\": {\"cpu\": 1, \"memory\": 1}},\n"
 		     " {\"name\": \"a\", \"capacity\": {\"cpu\": 1, \"memory\": 1}}], \"components\": []}",
 		     "inv.json:2: partitions[1].name: partition 'a' is defined twice");

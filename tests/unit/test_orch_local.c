@@ -76,7 +76,12 @@ Test(orch_local_config, health_and_traffic_errors)
 	expect_local("\"traffic\": {\n        \"backend\": \"be\"\n      }", "\"traffic\"", "components[3].traffic",
 		     "missing required field 'haproxy_socket'");
 	expect_local("\"traffic\": {\n        \"haproxy_socket\": \"/run/h.sock\",\n        \"backend\": \"be x\"\n      }",
-		     "\"be x\"", "components[3].traffic.backend", "HAProxy names take no spaces");
+		     "\"be x\"", "components[3].traffic.backend", "HAProxy names are letters, digits");
+	/* ';' and a line end would start another runtime API command. */
+	expect_local("\"traffic\": {\n        \"haproxy_socket\": \"/run/h.sock\",\n        \"backend\": \"be;disable server x/y\"\n      }",
+		     "\"be;", "components[3].traffic.backend", "HAProxy names are letters, digits");
+	expect_local("\"traffic\": {\n        \"haproxy_socket\": \"/run/h.sock\",\n        \"backend\": \"be\",\n        \"server_prefix\": \"s\\r\"\n      }",
+		     "\"s\\r", "components[3].traffic.server_prefix", "HAProxy names are letters, digits");
 	expect_local("\"traffic\": {\n        \"haproxy_socket\": \"/h.sock\",\n        \"backend\": \"be\",\n        \"max_errors\": 1.5\n      }",
 		     "1.5", "components[3].traffic.max_errors", "expected a whole number >= 0");
 	expect_local("\"traffic\": {\n        \"haproxy_socket\": \"/h.sock\",\n        \"backend\": \"be\",\n        \"canary_seconds\": -2\n      }",
@@ -90,6 +95,10 @@ Test(orch_local_config, cgroup_and_verify_errors)
 	static const char *const cases[][4] = {
 		{ "\"cgroup\": {\n        \"path\": \"../escape\"\n      },", "\"../escape\"", "partitions[0].cgroup.path",
 		  "without '..'" },
+		{ "\"cgroup\": {\n        \"parent\": \"a/../../b\"\n      },", "\"a/..", "partitions[0].cgroup.parent",
+		  "without '..'" },
+		{ "\"cgroup\": {\n        \"path\": \"p\",\n        \"parent\": \"q\"\n      },", "\"parent\"",
+		  "partitions[0].cgroup.parent", "not both" },
 		{ "\"cgroup\": {\n        \"cpus\": \"all\"\n      },", "\"all\"", "partitions[0].cgroup.cpus",
 		  "is not a cpu list" },
 		{ "\"cgroup\": {\n        \"device\": \"sda\"\n      },", "\"sda\"", "partitions[0].cgroup.device",
