@@ -10,6 +10,8 @@
  *                              the order first reached (hex offset)
  *   ADPART_TORTURE_FAIL=OFFSET the first allocation from that point
  *                              returns NULL with errno ENOMEM
+ * Only in a program named adpart-update: the shells and hooks that
+ * inherit LD_PRELOAD allocate normally.
  * Never linked into the program or installed. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -64,6 +66,8 @@ __attribute__((constructor)) static void init(void)
 	const char *f = getenv("ADPART_TORTURE_FAIL"), *l = getenv("ADPART_TORTURE_LOG");
 	void *warm[2];
 
+	if (strcmp(program_invocation_short_name, "adpart-update"))
+		return;
 	inside = 1;
 	dl_iterate_phdr(find_exe, NULL);
 	backtrace(warm, 2); /* loads the unwinder now, not inside malloc */

@@ -23,6 +23,89 @@ case_plan() {
 		--now 2018-05-06T00:00:00Z -f w/plan.json
 }
 
+# apply through the exec driver and a hook that always succeeds, on a
+# plan made once beforehand. The journal and run record hold times, so
+# apply is judged by its outcome and by the command its message names:
+# that command, run without a fault, must finish the job.
+setup_apply() {
+	mkdir -p setup
+	cat >setup/inv.json <<JSON
+{"partitions": [
+  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}},
+  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}}],
+ "components": [{"name": "web", "tier": 0, "replicas": 1, "placement": ["node-a"],
+  "min": {"cpu": 0.1, "memory": "64MiB"},
+  "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
+   "time_column": "TimeStamp", "time_format": "rfc3339",
+   "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}}}]}
+JSON
+	cat >setup/sched.json <<JSON
+{"name": "x", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
+ "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
+ "plan_ttl": "24h", "period": "1d"}
+JSON
+	printf '#!/bin/sh\ncat >/dev/null\n[ "$1" = sample ] && echo %s\nexit 0\n' \
+		"'{\"cpu\": 0.01, \"memory\": 1048576}'" >setup/hook
+	chmod 755 setup/hook
+	"$BIN" plan --driver exec -i setup/inv.json -s setup/sched.json --now 2018-05-06T00:00:00Z \
+		-f setup/plan.json >/dev/null
+	[ -s setup/plan.json ]
+}
+
+case_apply() {
+	"$BIN" apply --driver exec --hook "$PWD/setup/hook" --now 2018-05-06T00:00:00Z -d w/st \
+		"$PWD/setup/plan.json" "$@"
+}
+
+# judge_apply WHAT: a run that did not end like the baseline must say
+# so and leave a state it names: rolled back (exit 4), or a state whose
+# continuation its message names (or a fresh apply when it names none),
+# which, run without a fault, must finish the job: done for --resume or a
+# fresh start, rolled back (exit 4) for --rollback. A message that says
+# every step is done must find the journal done.
+judge_apply() {
+	if [ "$rc" -eq "$base_rc" ] && cmp -s out base/out; then
+		absorbed=$((absorbed + 1))
+		return
+	fi
+	if [ "$rc" -ge 124 ]; then
+		problem "apply, $1: exit $rc (a signal or a hang)"
+		return
+	fi
+	if ! grep -q '^adpart-update: ' err; then
+		problem "apply, $1: exit $rc without a message"
+		return
+	fi
+	if [ "$rc" -eq 4 ] && grep -q 'rolled back' err && grep -q '"state": "rolled_back"' w/st/journal.json; then
+		clean=$((clean + 1))
+		return
+	fi
+	if grep -q 'every step is done' err && ! grep -q -- '--resume' err; then
+		if grep -q '"state": "done"' w/st/journal.json; then
+			clean=$((clean + 1))
+		else
+			problem "apply, $1: says every step is done, the journal does not"
+		fi
+		return
+	fi
+	cp err err.fault
+	if grep -q -- '--rollback' err.fault && ! grep -q -- '--resume' err.fault; then
+		want=4 how=--rollback
+	elif grep -q -- '--resume' err.fault; then
+		want=0 how=--resume
+	else
+		want=0 how=
+	fi
+	sh -c ". '$TMP/cases.sh'; case_apply $how" >out 2>err
+	got=$?
+	if [ "$got" -ne "$want" ]; then
+		cp err.fault err
+		problem "apply, $1: exit $rc, then apply $how gave $got, not $want"
+	else
+		clean=$((clean + 1))
+	fi
+}
+
 # run CASE [ENV=VALUE...]: one run in a fresh ./w; exit status in $rc.
 run_case() {
 	c=$1
@@ -47,6 +130,10 @@ problem() {
 
 # judge CASE WHAT: the run just made against the baseline in base/.
 judge() {
+	if [ "$1" = apply ]; then
+		judge_apply "$2"
+		return
+	fi
 	if [ "$rc" -ge 124 ]; then
 		problem "$1, $2: exit $rc (a signal or a hang)"
 	elif [ "$rc" -eq "$base_rc" ]; then
@@ -71,10 +158,14 @@ judge() {
 
 {
 	echo "BIN='$BIN'; TD='$TD'"
-	sed -n '/^case_[a-z]*() {/,/^}/p' "$0"
+	sed -n '/^case_[a-z]*() {/,/^}/p;/^setup_[a-z]*() {/,/^}/p' "$0"
 } >"$TMP/cases.sh"
 cd "$TMP" || exit 1
-for c in ${*:-plan}; do
+for c in ${*:-plan apply}; do
+	if grep -q "^setup_$c()" cases.sh && ! sh -c ". '$TMP/cases.sh'; setup_$c" >out 2>err; then
+		problem "$c: its setup failed"
+		continue
+	fi
 	run_case "$c"
 	base_rc=$rc
 	rm -rf base && mkdir base && mv w base/w && cp out base/out
