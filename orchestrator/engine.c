@@ -807,12 +807,27 @@ static int take_lock(const char *dir, int *fd_out)
 	return 0;
 }
 
+/* An error after the journal was on disk (out of memory, a thread that
+ * would not start) left the system where the journal says: the message
+ * says so and names the option that continues, as for a crash. */
+static int stopped_midway(const struct journal *j, int rc)
+{
+	struct adp_error_state st;
+	const char *state = json_string_value(json_object_get(j->root, "state"));
+
+	adp_error_save(&st, rc);
+	return adp_error_set(rc, "%s; apply stopped where its journal '%s' says (state %s): %s", st.msg, j->path,
+			     state ? state : "unknown",
+			     state && !strcmp(state, "rollback") ? "--rollback continues the rollback"
+								  : "continue with --resume or undo with --rollback");
+}
+
 int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outcome)
 {
 	struct plan p = { 0 };
 	struct journal j = { 0 };
 	char jpath[4096];
-	int lockfd = -1, rc, out = ORCH_REFUSED, have_journal;
+	int lockfd = -1, rc, out = ORCH_REFUSED, have_journal, journaled = 0;
 	json_t *steps, *rec;
 	size_t i;
 
@@ -877,6 +892,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		if ((rc = journal_new(&j, o, &p)) || (rc = journal_save(&j)))
 			goto done;
 	}
+	journaled = 1;
 	{
 		const char *st = json_string_value(json_object_get(j.root, "state"));
 
@@ -958,10 +974,13 @@ record:
 		};
 		adp_error_wrap(rc, "%s (journal '%s'), but the run record could not be written", state[out],
 			       j.path);
+		journaled = 0; /* the journal holds the outcome: nothing to continue */
 	} else {
 		*outcome = out;
 	}
 done:
+	if (rc < 0 && journaled && !j.lost)
+		rc = stopped_midway(&j, rc);
 	json_fault = NULL;
 	json_decref(j.root);
 	plan_release(&p);

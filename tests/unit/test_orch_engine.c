@@ -890,7 +890,7 @@ static void build_failures(const char *fail_action, int want)
 	struct orch_opts o;
 	struct orch_driver d;
 	struct fake f = { .fail_action = fail_action };
-	char jpath[512], rpath[512];
+	char jpath[512], rpath[512], msg[ADP_ERROR_MAX];
 	long left = LONG_MAX, total, at, k;
 	int out = -1;
 	json_t *j;
@@ -914,12 +914,16 @@ static void build_failures(const char *fail_action, int want)
 		left = at;
 		cr_assert_eq(orch_apply(&o, &d, &out), ADP_ENOMEM, "call %ld of %ld: outcome %d", at, total, out);
 		t_assert_msg("out of memory building the ");
+		snprintf(msg, sizeof(msg), "%s", adp_error_last());
 		cr_assert_eq(access(rpath, F_OK), -1, "call %ld: a run record was written", at);
 		fake_free(&f);
 		if (access(jpath, F_OK)) {
 			cr_assert_lt(at, 5 + 8 * (long)fx.plan.nsteps, "call %ld: no journal", at);
 			continue;
 		}
+		/* With a journal on disk, the message says where that left things. */
+		cr_assert(strstr(msg, "--resume") || strstr(msg, "--rollback") ||
+			  strstr(msg, "but the run record could not be written"), "call %ld: %s", at, msg);
 		j = journal();
 		assert_whole(j);
 		json_decref(j);
