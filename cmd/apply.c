@@ -25,12 +25,17 @@ struct apply_args {
 	const struct orch_driver_info *driver; /* --driver, borrowed from the registry */
 };
 
+/* /run/lock is the FHS place for lock files (tmpfs, cleared at boot). */
+#define CMD_HOST_LOCK "/run/lock/adpart-update.lock"
+
 enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY, OPT_STORE, OPT_MONITOR,
-       OPT_DRIVER, OPT_HOOK };
+       OPT_DRIVER, OPT_HOOK, OPT_HOST_LOCK };
 
 static const struct argp_option options[] = {
 	{ "state-dir", 'd', "DIR", 0, "Journal, lock, pid files and logs (default /var/lib/adpart-update)", 0 },
 	{ "record", OPT_RECORD, "FILE", 0, "Write the run record here (default DIR/run.json)", 0 },
+	{ "host-lock", OPT_HOST_LOCK, "FILE", 0,
+	  "One apply at a time on this host, whatever its state directory (default $ADPART_HOST_LOCK, else " CMD_HOST_LOCK ")", 0 },
 	{ "inventory", 'i', "FILE", 0, "Inventory with run, health and traffic sections (default: the plan's)", 0 },
 	{ "schedule", 's', "FILE", 0, "Schedule with the update command (default: the plan's)", 0 },
 	{ "resume", OPT_RESUME, NULL, 0, "Continue an interrupted apply from its journal", 0 },
@@ -55,6 +60,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'd': a->o.state_dir = arg; break;
 	case OPT_RECORD: a->o.record_path = arg; break;
+	case OPT_HOST_LOCK: a->o.host_lock = arg; break;
 	case 'i': a->inventory = arg; break;
 	case 's': a->schedule = arg; break;
 	case OPT_RESUME: a->o.resume = 1; break;
@@ -262,6 +268,10 @@ int cmd_apply(int argc, char **argv)
 		goto done;
 	if (!a.o.state_dir)
 		a.o.state_dir = "/var/lib/adpart-update";
+	if (!a.o.host_lock && getenv("ADPART_HOST_LOCK") && *getenv("ADPART_HOST_LOCK"))
+		a.o.host_lock = getenv("ADPART_HOST_LOCK");
+	if (!a.o.host_lock) /* /run/lock is missing in some containers */
+		a.o.host_lock = access("/run/lock", W_OK) ? "/tmp/adpart-update.lock" : CMD_HOST_LOCK;
 	dopts = cmd_kube_driver_opts();
 	dopts->hook = a.hook;
 	if (orch_driver_new(&state, &drv, a.driver, &inv, sched, a.o.state_dir, dopts)) {

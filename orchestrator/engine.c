@@ -773,12 +773,12 @@ static int journal_new(struct journal *j, const struct orch_opts *o, const struc
 }
 
 /* One apply at a time per state directory: an flock held for the run. */
-static int take_lock(const char *dir, int *fd_out)
+/* Takes the lock file path (what: whose lock, for the message). */
+static int take_lock(const char *path, const char *what, int *fd_out)
 {
-	char path[4096], pid[32];
+	char pid[32];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/lock", dir);
 	/* Never through a symlink: in a shared state directory, a link
 	 * planted as the lock would have root write a pid into its target. */
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
@@ -794,7 +794,7 @@ static int take_lock(const char *dir, int *fd_out)
 			held[n] = '\0';
 		held[strcspn(held, "\n")] = '\0';
 		if (e == EWOULDBLOCK)
-			return adp_error_set(ADP_EINPUT, "another apply holds the lock '%s' (pid %s)", path,
+			return adp_error_set(ADP_EINPUT, "another apply holds %s '%s' (pid %s)", what, path,
 					     *held ? held : "unknown");
 		return adp_error_set(ADP_ESYS, "cannot lock '%s': %s", path, strerror(e));
 	}
@@ -827,7 +827,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 	struct plan p = { 0 };
 	struct journal j = { 0 };
 	char jpath[4096];
-	int lockfd = -1, rc, out = ORCH_REFUSED, have_journal, journaled = 0;
+	int lockfd = -1, hostfd = -1, rc, out = ORCH_REFUSED, have_journal, journaled = 0;
 	json_t *steps, *rec;
 	size_t i;
 
@@ -837,8 +837,16 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 	if (mkdir(o->state_dir, 0700) && errno != EEXIST)
 		return adp_error_set(ADP_ESYS, "cannot create state directory '%s': %s", o->state_dir,
 				     strerror(errno));
-	if ((rc = take_lock(o->state_dir, &lockfd)))
+	/* The host's lock first: two applies with other state directories
+	 * would still drive this host's HAProxy, cgroups and processes. */
+	if (o->host_lock && (rc = take_lock(o->host_lock, "this host's lock", &hostfd)))
 		return rc;
+	if ((rc = adp_snprintf_path(jpath, sizeof(jpath), "%s/lock", o->state_dir)) ||
+	    (rc = take_lock(jpath, "the lock", &lockfd))) {
+		if (hostfd >= 0)
+			close(hostfd);
+		return rc;
+	}
 	if ((rc = plan_read(&p, o->plan_path)))
 		goto done;
 	snprintf(jpath, sizeof(jpath), "%s/journal.json", o->state_dir);
@@ -986,5 +994,7 @@ done:
 	plan_release(&p);
 	if (lockfd >= 0)
 		close(lockfd);
+	if (hostfd >= 0)
+		close(hostfd);
 	return rc;
 }

@@ -32,6 +32,7 @@ enum orch_outcome {
 struct orch_opts {
 	const char *plan_path;
 	const char *state_dir;    /* journal, lock, pid files, logs */
+	const char *host_lock;    /* the host-wide lock file, or NULL for none */
 	const char *record_path;  /* run record, or NULL for state_dir/run.json */
 	int resume, rollback;
 	int64_t now;              /* for expiry */

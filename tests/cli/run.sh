@@ -10,6 +10,11 @@ TD="$TOP/testdata"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/adpart-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 export NO_COLOR=1
+# This run's applies share a host lock of their own, so that another
+# checkout's tests on the same machine do not hold them up; t-apply.sh
+# tests the lock itself.
+ADPART_HOST_LOCK="$TMP/host.lock"
+export ADPART_HOST_LOCK
 pass=0
 fail=0
 name=""

@@ -212,6 +212,24 @@ expect_err "another apply holds the lock"
 rm -f "$AP/holding"
 wait "$ap_flock"
 
+# One apply at a time on the host, whatever the state directory: another
+# directory's apply holding the host lock refuses this one, naming it.
+: >"$AP/holding"
+flock "$ADPART_HOST_LOCK" sh -c ': >"$0.held"; while [ -e "$0" ]; do sleep 0.1; done' "$AP/holding" &
+ap_flock=$!
+while [ ! -e "$AP/holding.held" ]; do sleep 0.1; done
+run_ap "apply refuses while another state directory's apply holds the host lock" 6 apply -d st-other \
+	--now 2018-05-06T00:00:00Z plan.json
+expect_err "another apply holds this host's lock '$ADPART_HOST_LOCK'"
+rm -f "$AP/holding"
+wait "$ap_flock"
+ln -s "$AP/victim" "$AP/host-link"
+run_ap "the host lock is never opened through a symbolic link" 6 apply -d st-other --host-lock "$AP/host-link" \
+	--now 2018-05-06T00:00:00Z plan.json
+expect_err "cannot open lock '$AP/host-link': it is a symbolic link"
+name="the host lock's link target is untouched"
+if [ ! -e "$AP/victim" ]; then ok; else bad "the link was followed"; fi
+
 cp "$AP/sched.json" "$AP/sched.orig"
 echo " " >>"$AP/sched.json"
 run_ap "apply refuses a stale plan" 6 apply -d st --now 2018-05-06T00:00:00Z plan.json
