@@ -20,6 +20,7 @@
 
 #define LOCAL_MAX_ARGS 256
 #define LOCAL_MAX_ARG_LEN 4096 /* an argument after expansion, with its NUL */
+#define LOCAL_LOG_MAX ((off_t)16 << 20) /* a component's or command's log, then LOG.1 */
 
 /* v1 controllers apply uses, each mounted at cg_root/NAME (cgroup.c). */
 enum { V1_CPU, V1_CPUSET, V1_MEMORY, V1_CPUACCT, V1_BLKIO, NV1 };

@@ -169,16 +169,101 @@ int local_mkdirs(const struct orch_local *l)
 	return 0;
 }
 
-/* fork/exec with output to log, in the instance cgroup when part is set;
- * the child leads its own process group. */
+/* The log shepherd: components and commands write to a pipe, and this
+ * process, forked from apply and detached from it, copies the pipe into
+ * the log. The log is capped (LOCAL_LOG_MAX bytes, then moved to
+ * LOG.1 and begun again), and a write that fails (a full disk) drops
+ * that output, noting how much, while the pipe is still read: a program
+ * never blocks on its output or dies of it, whatever becomes of the state
+ * directory. Only system calls after the fork: apply has threads. */
+static __attribute__((noreturn)) void shepherd(int in, int out, const char *log)
+{
+	static const char note[] = "[adpart-update: output dropped here: the log could not be written]\n";
+	char buf[65536], old[1100];
+	off_t size = lseek(out, 0, SEEK_END);
+	int dropped = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(0);
+		if (size + n > LOCAL_LOG_MAX && strlen(log) + 3 < sizeof(old)) {
+			memcpy(old, log, strlen(log));
+			memcpy(old + strlen(log), ".1", 3);
+			if (!rename(log, old)) {
+				int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+				if (fd >= 0) {
+					dup2(fd, out);
+					close(fd);
+					size = 0;
+				}
+			}
+		}
+		if (dropped && write(out, note, sizeof(note) - 1) == (ssize_t)(sizeof(note) - 1)) {
+			dropped = 0;
+			size += (off_t)sizeof(note) - 1;
+		}
+		if (write(out, buf, (size_t)n) == n)
+			size += n;
+		else
+			dropped = 1;
+	}
+}
+
+/* A pipe whose read end a detached shepherd copies into log: the write
+ * end in *wfd (close-on-exec: the caller dup2s it). */
+static int log_pipe(const char *log, int *wfd)
+{
+	int p[2], fd;
+	pid_t pid;
+
+	/* Never through a symbolic link: a link planted in a shared state
+	 * directory would have root append to its target. */
+	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return adp_error_set(errno == ELOOP ? ADP_EINPUT : ADP_ESYS, "cannot open log '%s': %s", log,
+				     errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+	if (pipe2(p, O_CLOEXEC)) {
+		close(fd);
+		return adp_error_set(ADP_ESYS, "cannot make a pipe: %s", strerror(errno));
+	}
+	if ((pid = fork()) < 0) {
+		close(fd);
+		close(p[0]);
+		close(p[1]);
+		return adp_error_set(ADP_ESYS, "cannot fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		/* Detached (a grandchild, reparented at once), in a session of
+		 * its own, holding nothing of apply's: the locks stay apply's. */
+		if (fork() != 0)
+			_exit(0);
+		setsid();
+		if (dup2(p[0], 0) < 0 || dup2(fd, 1) < 0)
+			_exit(1);
+		close_range(2, ~0U, 0);
+		shepherd(0, 1, log);
+	}
+	close(fd);
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	*wfd = p[1];
+	return 0;
+}
+
+/* fork/exec with output to log (through the shepherd), in the instance
+ * cgroup when part is set; the child leads its own process group. */
 static int spawn(const struct orch_local *l, char *const argv[], json_t *env, const char *cwd, const char *log,
 		 const char *part, const char *inst, const char *envpart, pid_t *out)
 {
 	pid_t pid;
-	int fd;
+	int fd = -1, rc;
 
-	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
-		return adp_error_set(ADP_ESYS, "cannot open log '%s': %s", log, strerror(errno));
+	if ((rc = log_pipe(log, &fd)))
+		return rc;
 	if ((pid = fork()) < 0) {
 		close(fd);
 		return adp_error_set(ADP_ESYS, "cannot fork: %s", strerror(errno));

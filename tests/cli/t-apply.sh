@@ -319,6 +319,27 @@ else
 	ap_recorded "apply passing verify command" 0 "partition 'node-a': cgroup ready, verify command passed" \
 		"run record lacks the verify result"
 	ap_kill_all
+	# Logs are capped at 16 MiB, then moved to LOG.1: a command writing
+	# 17 MiB leaves both, and the current log holds the tail.
+	ap_verify_files '{"command": ["/bin/sh", "-c", "yes | head -c 17825792; echo tail-line"], "timeout": 30}'
+	ap_recorded "apply with a verbose verify command" 0 "verify command passed" "run record lacks the verify result"
+	name="a log is capped and moved aside"
+	i=0
+	while [ "$i" -lt 50 ] && ! grep -q tail-line "$AP/st/logs/verify-node-a.log" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+	sz=$(stat -c %s "$AP/st/logs/verify-node-a.log" 2>/dev/null || echo 0)
+	sz1=$(stat -c %s "$AP/st/logs/verify-node-a.log.1" 2>/dev/null || echo 0)
+	if [ "$sz1" -gt 0 ] && [ "$sz1" -le 16777216 ] && [ "$sz" -lt 16777216 ] &&
+		grep -q tail-line "$AP/st/logs/verify-node-a.log"; then ok; else
+		bad "log $sz bytes, log.1 $sz1 bytes"; fi
+	ap_kill_all
+	# A log planted as a symbolic link is refused, its target untouched.
+	mkdir -p "$AP/st/logs"
+	ln -s "$AP/log-victim" "$AP/st/logs/verify-node-a.log"
+	ap_recorded "apply with a log planted as a symlink rolls back" 4 "cannot open log .*: it is a symbolic link" \
+		"run record lacks the refused log"
+	name="a log's symlink target is untouched"
+	if [ ! -e "$AP/log-victim" ]; then ok; else bad "the link was followed"; fi
+	ap_kill_all
 
 	# Monitoring on a timer during a long update: a forecast of a few
 	# bytes, so every sample deviates; warn records it during the step.
