@@ -18,6 +18,7 @@
 #include "plans/steps.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/jsonutil.h"
 #include "util/resource.h"
 
 int orch_exec_init(struct orch_exec *e, const char *hook, const char *state_dir)
@@ -191,13 +192,19 @@ static json_t *plan_ref(const struct plan *p)
 			 "lineage", p->lineage, "serial", (json_int_t)p->serial);
 }
 
+/* NULL when anything failed: json_pack then fails on it too. */
 static json_t *alloc_obj(const double *v)
 {
+	struct adp_jb jb = { 0 };
 	json_t *o = json_object();
 	int r;
 
 	for (r = 0; o && r < ADP_RES_COUNT; r++)
-		json_object_set_new(o, adp_resource_name(r), json_real(v[r]));
+		adp_jset(&jb, o, adp_resource_name(r), json_real(v[r]));
+	if (jb.failed) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -239,16 +246,17 @@ static int exec_check(void *ctx, const struct plan *p)
 				"actions");
 	json_t *waves = json_object_get(doc, "waves"), *acts = json_object_get(doc, "actions");
 	struct adp_buf out = ADP_BUF_INIT;
+	struct adp_jb jb = { 0 };
 	size_t i, j;
 	int status, rc;
 
 	for (i = 0; doc && i < p->nwaves; i++) {
 		json_t *off = json_array();
-		for (j = 0; j < p->waves[i].noffline; j++)
-			json_array_append_new(off, json_string(p->waves[i].offline[j]));
-		json_array_append_new(waves, json_pack("{s:I, s:I, s:I, s:o}", "wave", (json_int_t)(i + 1),
-						       "start", (json_int_t)p->waves[i].start, "end",
-						       (json_int_t)p->waves[i].end, "offline", off));
+		for (j = 0; off && j < p->waves[i].noffline; j++)
+			adp_jpush(&jb, off, json_string(p->waves[i].offline[j]));
+		adp_jpush(&jb, waves, json_pack("{s:I, s:I, s:I, s:o}", "wave", (json_int_t)(i + 1), "start",
+						(json_int_t)p->waves[i].start, "end", (json_int_t)p->waves[i].end,
+						"offline", off));
 	}
 	/* Each action name once, so the hook can refuse what it cannot do. */
 	for (i = 0; doc && i < p->nsteps + p->nrollback; i++) {
@@ -258,7 +266,12 @@ static int exec_check(void *ctx, const struct plan *p)
 		json_array_foreach(acts, j, v)
 			seen |= !strcmp(json_string_value(v), a);
 		if (!seen)
-			json_array_append_new(acts, json_string(a));
+			adp_jpush(&jb, acts, json_string(a));
+	}
+	/* A document the hook would read as complete must be. */
+	if ((rc = adp_jb_check(&jb))) {
+		json_decref(doc);
+		return rc;
 	}
 	rc = call(e, "check", doc, e->timeout, &out, &status, "refused the plan");
 	adp_buf_release(&out);

@@ -7,6 +7,7 @@
 
 #include "history/history.h"
 #include "util/error.h"
+#include "util/jsonutil.h"
 
 static const char *const pool_labels[] = { "node.kubernetes.io/pool", "cloud.google.com/gke-nodepool",
 					   "eks.amazonaws.com/nodegroup", "karpenter.sh/nodepool",
@@ -137,13 +138,17 @@ static struct knode *find_node(struct knode *v, size_t n, const char *name)
 static json_t *containers_of(json_t *tmpl)
 {
 	json_t *out = json_array(), *c;
+	struct adp_jb jb = { 0 };
 	size_t i;
 
 	json_array_foreach(json_object_get(json_object_get(tmpl, "spec"), "containers"), i, c) {
 		json_t *res = json_object_get(c, "resources");
-		json_array_append_new(out, json_pack("{s:s?, s:O?, s:O?}", "name", str(c, "name"), "requests",
-						     json_object_get(res, "requests"), "limits",
-						     json_object_get(res, "limits")));
+		adp_jpush(&jb, out, json_pack("{s:s?, s:O?, s:O?}", "name", str(c, "name"), "requests",
+					      json_object_get(res, "requests"), "limits", json_object_get(res, "limits")));
+	}
+	if (jb.failed) { /* NULL: the caller's json_pack fails on it */
+		json_decref(out);
+		return NULL;
 	}
 	return out;
 }
@@ -262,6 +267,7 @@ int kube_discover(struct kube_client *k, const struct kube_discover_opts *o, jso
 	const char *zl = o && o->zone_label ? o->zone_label : "topology.kubernetes.io/zone";
 	const char *ns = o ? o->ns : NULL;
 	struct knode *kn = NULL;
+	struct adp_jb jb = { 0 };
 	size_t nn = 0, i, j;
 	int rc;
 
@@ -341,7 +347,7 @@ int kube_discover(struct kube_client *k, const struct kube_discover_opts *o, jso
 			cpu = fmax(cpu, 0.001);
 			mem = fmax(mem, 1048576);
 		}
-		json_array_append_new(parts, json_pack("{s:s, s:s, s:{s:f, s:f}, s:{s:s, s:s?, s:f, s:f, s:f, s:f}}",
+		adp_jpush(&jb, parts, json_pack("{s:s, s:s, s:{s:f, s:f}, s:{s:s, s:s?, s:f, s:f, s:f, s:f}}",
 						       "name", kn[i].name, "zone", str(labels, zl) ?: "", "capacity",
 						       "cpu", cpu, "memory", mem, "kubernetes", "node", kn[i].name,
 						       "pool", pool, "allocatable_cpu", kn[i].alloc_cpu,
@@ -351,7 +357,7 @@ int kube_discover(struct kube_client *k, const struct kube_discover_opts *o, jso
 	json_array_foreach(pdbs, i, v) {
 		json_t *spec = json_object_get(v, "spec"), *st = json_object_get(v, "status");
 
-		json_array_append_new(kpdbs, json_pack("{s:s?, s:s?, s:O?, s:O?, s:O?, s:I}", "namespace",
+		adp_jpush(&jb, kpdbs, json_pack("{s:s?, s:s?, s:O?, s:O?, s:O?, s:I}", "namespace",
 						       str(md(v), "namespace"), "name", str(md(v), "name"), "selector",
 						       json_object_get(spec, "selector"), "minAvailable",
 						       json_object_get(spec, "minAvailable"), "maxUnavailable",
@@ -362,8 +368,10 @@ int kube_discover(struct kube_client *k, const struct kube_discover_opts *o, jso
 			     str(md(v), "namespace"), str(md(v), "name"));
 	}
 	json_array_foreach(daemons, i, v)
-		json_array_append_new(kds, json_pack("{s:s?, s:s?}", "namespace", str(md(v), "namespace"), "name",
+		adp_jpush(&jb, kds, json_pack("{s:s?, s:s?}", "namespace", str(md(v), "namespace"), "name",
 						     str(md(v), "name")));
+	if ((rc = adp_jb_check(&jb)))
+		goto done;
 	if (!nn) {
 		rc = adp_error_set(ADP_EINPUT, "kubernetes '%s': no node is Ready and schedulable: nothing to plan on",
 				   k->cfg.server);

@@ -10,6 +10,7 @@
 #include "orchestrator/kube/discover.h"
 #include "orchestrator/kube/driver_int.h"
 #include "util/error.h"
+#include "util/jsonutil.h"
 
 /* --- workloads ----------------------------------------------------------- */
 
@@ -118,10 +119,11 @@ void kube_quantity_text(char *out, size_t len, int r, double v)
 /* Spreads alloc over the containers in proportion to their requests
  * (evenly when none has one; a container without a request keeps none
  * when others have one), raising a limit that would fall below. */
-static void size_containers(json_t *containers, const double alloc[ADP_RES_COUNT])
+static int size_containers(json_t *containers, const double alloc[ADP_RES_COUNT])
 {
 	static const char *const keys[2] = { "cpu", "memory" };
 	size_t n = json_array_size(containers), i;
+	struct adp_jb jb = { 0 };
 	int r;
 
 	for (r = 0; r < 2; r++) {
@@ -138,20 +140,21 @@ static void size_containers(json_t *containers, const double alloc[ADP_RES_COUNT
 			double share, lv;
 			char q[64];
 
-			if (!res)
-				json_object_set_new(c, "resources", res = json_object());
-			if (!(req = json_object_get(res, "requests")))
-				json_object_set_new(res, "requests", req = json_object());
+			if (!res && !(res = adp_jset(&jb, c, "resources", json_object())))
+				break;
+			if (!(req = json_object_get(res, "requests")) && !(req = adp_jset(&jb, res, "requests", json_object())))
+				break;
 			lim = json_object_get(res, "limits");
 			if (total > 0 && kube_quantity(kube_str(req, keys[r]), &v))
 				continue; /* others carry the requests: this one keeps none */
 			share = total > 0 ? alloc[r] * v / total : alloc[r] / (double)n;
 			kube_quantity_text(q, sizeof(q), r == 0 ? ADP_RES_CPU : ADP_RES_MEMORY, share);
-			json_object_set_new(req, keys[r], json_string(q));
+			adp_jset(&jb, req, keys[r], json_string(q));
 			if (lim && !kube_quantity(kube_str(lim, keys[r]), &lv) && lv < share)
-				json_object_set_new(lim, keys[r], json_string(q));
+				adp_jset(&jb, lim, keys[r], json_string(q));
 		}
 	}
+	return adp_jb_check(&jb);
 }
 
 int kube_pin(json_t *spec, const char *node)
@@ -191,7 +194,7 @@ json_t *orch_kube_shadow_pod(json_t *workload, const char *name, const char *com
 	err |= json_object_set_new(labels, "adpart-update.io/plan", json_string(d12));
 	err |= json_object_set_new(ann, "adpart-update.io/component", json_string(component));
 	if (!err && !(err = kube_pin(spec, node)))
-		size_containers(json_object_get(spec, "containers"), alloc);
+		err = size_containers(json_object_get(spec, "containers"), alloc);
 	if (err) {
 		json_decref(labels);
 		json_decref(ann);
@@ -800,8 +803,7 @@ int kube_op_resize(void *ctx, const struct plan *p, const struct plan_step *s, c
 		name = kube_str(kube_md(pod), "name");
 		a[ADP_RES_CPU] = x->alloc[ADP_RES_CPU];
 		a[ADP_RES_MEMORY] = x->alloc[ADP_RES_MEMORY];
-		size_containers(want, a);
-		if (!(rc = kube_resize_send(d, ns, name, want)))
+		if (!(rc = size_containers(want, a)) && !(rc = kube_resize_send(d, ns, name, want)))
 			rc = wait_resized(d, ns, name, kube_step_timeout(s), msg, len);
 	}
 	json_decref(want);
