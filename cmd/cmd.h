@@ -4,6 +4,7 @@
 #define ADP_CMD_H
 
 #include <argp.h>
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -88,6 +89,12 @@ const char *cmd_reset(FILE *f);
  * after argp's own message; EXIT_ERROR, said here, when it ran out of
  * memory, which argp does not report). */
 int cmd_parse(const struct argp *argp, int argc, char **argv, unsigned flags, void *input);
+
+struct adp_jb;
+/* Prints doc (borrowed) as JSON and a newline on f: 0, or EXIT_ERROR after
+ * saying so when doc is NULL, jb (may be NULL) recorded a failed build,
+ * or the dump failed; never a document missing parts. */
+int cmd_print_json(FILE *f, json_t *doc, size_t flags, const struct adp_jb *jb);
 
 struct inventory;
 /* inventory_load, then every driver's check of its own sections (the

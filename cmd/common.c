@@ -9,6 +9,7 @@
 #include "orchestrator/drivers.h"
 #include "partition/inventory.h"
 #include "util/error.h"
+#include "util/jsonutil.h"
 #include "util/resource.h"
 #include "util/timeutil.h"
 
@@ -46,6 +47,15 @@ int cmd_parse(const struct argp *argp, int argc, char **argv, unsigned flags, vo
 		return EXIT_ERROR;
 	}
 	return EXIT_USAGE;
+}
+
+int cmd_print_json(FILE *f, json_t *doc, size_t flags, const struct adp_jb *jb)
+{
+	if (!doc || (jb && jb->failed) || json_dumpf(doc, f, flags) || fputc('\n', f) == EOF) {
+		cmd_error("out of memory building the JSON output, or cannot write it");
+		return EXIT_ERROR;
+	}
+	return 0;
 }
 
 int cmd_inventory_load(struct inventory *inv, const char *path)

@@ -13,6 +13,7 @@
 #include "partition/inventory.h"
 #include "partition/schedule.h"
 #include "util/error.h"
+#include "util/jsonutil.h"
 #include "util/resource.h"
 #include "util/timeutil.h"
 
@@ -56,6 +57,10 @@ static const struct argp_option options[] = {
 };
 
 /* "0.5,0.9": strictly ascending levels in (0, 1). */
+/* The JSON output's builder: a set or append that fails is an error at
+ * print time (cmd_print_json), never a document missing parts. */
+static struct adp_jb jb;
+
 static int parse_levels(struct fc_args *a, const char *s)
 {
 	char *end;
@@ -233,14 +238,14 @@ static json_t *deps_json(const struct fc_args *a, const struct forecast *fc, con
 		if (!dep_shown(a, fc, d))
 			continue;
 		o = json_object();
-		json_object_set_new(o, "a", json_pack("{s:s,s:s}", "component", fc->items[d->a].component,
+		adp_jset(&jb, o, "a", json_pack("{s:s,s:s}", "component", fc->items[d->a].component,
 						     "resource", adp_resource_name(fc->items[d->a].resource)));
-		json_object_set_new(o, "b", json_pack("{s:s,s:s}", "component", fc->items[d->b].component,
+		adp_jset(&jb, o, "b", json_pack("{s:s,s:s}", "component", fc->items[d->b].component,
 						     "resource", adp_resource_name(fc->items[d->b].resource)));
-		json_object_set_new(o, "correlation", json_real(d->corr));
-		json_object_set_new(o, "lag_steps", json_integer(d->lag));
-		json_object_set_new(o, "lag_seconds", json_integer((json_int_t)(d->lag * fc->opts.step)));
-		json_array_append_new(arr, o);
+		adp_jset(&jb, o, "correlation", json_real(d->corr));
+		adp_jset(&jb, o, "lag_steps", json_integer(d->lag));
+		adp_jset(&jb, o, "lag_seconds", json_integer((json_int_t)(d->lag * fc->opts.step)));
+		adp_jpush(&jb, arr, o);
 	}
 	return arr;
 }
@@ -306,12 +311,12 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 	char t[32];
 
 	for (l = 0; l < fc->opts.nlevels; l++)
-		json_array_append_new(levels, json_real(fc->opts.levels[l]));
+		adp_jpush(&jb, levels, json_real(fc->opts.levels[l]));
 	adp_time_format(t, fc->opts.start);
-	json_object_set_new(root, "start", json_string(t));
-	json_object_set_new(root, "step", json_integer(fc->opts.step));
-	json_object_set_new(root, "horizon", json_integer((json_int_t)fc->opts.horizon));
-	json_object_set_new(root, "levels", levels);
+	adp_jset(&jb, root, "start", json_string(t));
+	adp_jset(&jb, root, "step", json_integer(fc->opts.step));
+	adp_jset(&jb, root, "horizon", json_integer((json_int_t)fc->opts.horizon));
+	adp_jset(&jb, root, "levels", levels);
 	for (i = 0; i < fc->n; i++) {
 		const struct forecast_series *fs = &fc->items[i];
 		json_t *o, *q;
@@ -320,60 +325,60 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 			continue;
 		o = json_object();
 		q = json_array();
-		json_object_set_new(o, "component", json_string(fs->component));
-		json_object_set_new(o, "resource", json_string(adp_resource_name(fs->resource)));
-		json_object_set_new(o, "model", json_string(fs->model));
-		json_object_set_new(o, "period", json_integer(fs->period));
-		json_object_set_new(o, "scenarios", json_integer((json_int_t)fs->nscen));
+		adp_jset(&jb, o, "component", json_string(fs->component));
+		adp_jset(&jb, o, "resource", json_string(adp_resource_name(fs->resource)));
+		adp_jset(&jb, o, "model", json_string(fs->model));
+		adp_jset(&jb, o, "period", json_integer(fs->period));
+		adp_jset(&jb, o, "scenarios", json_integer((json_int_t)fs->nscen));
 		if (fs->backtest_origins) {
 			json_t *per = json_array(), *par = json_object();
 			size_t p;
 
 			for (p = 0; p < fs->nperiods; p++) {
 				json_t *x = json_object();
-				json_object_set_new(x, "seconds", json_integer(fs->periods[p]));
-				json_object_set_new(x, "strength", json_real(fs->strength[p]));
-				json_object_set_new(x, "p_value", json_real(fs->pvalue[p]));
-				json_array_append_new(per, x);
+				adp_jset(&jb, x, "seconds", json_integer(fs->periods[p]));
+				adp_jset(&jb, x, "strength", json_real(fs->strength[p]));
+				adp_jset(&jb, x, "p_value", json_real(fs->pvalue[p]));
+				adp_jpush(&jb, per, x);
 			}
 			if (!strncmp(fs->model, "holt-winters", 12)) {
-				json_object_set_new(par, "alpha", json_real(fs->params[0]));
-				json_object_set_new(par, "beta", json_real(fs->params[1]));
-				json_object_set_new(par, "gamma", json_real(fs->params[2]));
-				json_object_set_new(par, "phi", json_real(fs->params[3]));
+				adp_jset(&jb, par, "alpha", json_real(fs->params[0]));
+				adp_jset(&jb, par, "beta", json_real(fs->params[1]));
+				adp_jset(&jb, par, "gamma", json_real(fs->params[2]));
+				adp_jset(&jb, par, "phi", json_real(fs->params[3]));
 				if (!strcmp(fs->model, "holt-winters-weekly"))
-					json_object_set_new(par, "gamma2", json_real(fs->params[4]));
+					adp_jset(&jb, par, "gamma2", json_real(fs->params[4]));
 			} else if (!strcmp(fs->model, "stl-ar")) {
 				json_t *ar = json_array();
 				for (p = 0; p < 3; p++)
-					json_array_append_new(ar, json_real(fs->params[p]));
-				json_object_set_new(par, "ar", ar);
-				json_object_set_new(par, "mean", json_real(fs->params[3]));
+					adp_jpush(&jb, ar, json_real(fs->params[p]));
+				adp_jset(&jb, par, "ar", ar);
+				adp_jset(&jb, par, "mean", json_real(fs->params[3]));
 			}
-			json_object_set_new(o, "parameters", par);
-			json_object_set_new(o, "periods_found", per);
-			json_object_set_new(o, "anomalies", json_integer((json_int_t)fs->nanomalies));
-			json_object_set_new(o, "backtest_origins", json_integer((json_int_t)fs->backtest_origins));
-			json_object_set_new(o, "backtest_mae", json_real(fs->backtest_mae));
-			json_object_set_new(o, "seed", json_integer((json_int_t)fs->seed));
+			adp_jset(&jb, o, "parameters", par);
+			adp_jset(&jb, o, "periods_found", per);
+			adp_jset(&jb, o, "anomalies", json_integer((json_int_t)fs->nanomalies));
+			adp_jset(&jb, o, "backtest_origins", json_integer((json_int_t)fs->backtest_origins));
+			adp_jset(&jb, o, "backtest_mae", json_real(fs->backtest_mae));
+			adp_jset(&jb, o, "seed", json_integer((json_int_t)fs->seed));
 		}
 		for (h = 0; h < fs->horizon; h++) {
 			json_t *row = json_array();
 			for (l = 0; l < fs->nlevels; l++)
-				json_array_append_new(row, json_real(fs->q[h * fs->nlevels + l]));
-			json_array_append_new(q, row);
+				adp_jpush(&jb, row, json_real(fs->q[h * fs->nlevels + l]));
+			adp_jpush(&jb, q, row);
 		}
-		json_object_set_new(o, "quantiles", q);
+		adp_jset(&jb, o, "quantiles", q);
 		{
 			json_t *sz = json_array();
 			for (h = 0; h < fs->horizon; h++)
-				json_array_append_new(sz, json_real(forecast_quantile(fs, fc->opts.levels, h, a->sizing[fs->resource])));
-			json_object_set_new(o, "sizing_level", json_real(a->sizing[fs->resource]));
-			json_object_set_new(o, "sizing", sz);
+				adp_jpush(&jb, sz, json_real(forecast_quantile(fs, fc->opts.levels, h, a->sizing[fs->resource])));
+			adp_jset(&jb, o, "sizing_level", json_real(a->sizing[fs->resource]));
+			adp_jset(&jb, o, "sizing", sz);
 		}
-		json_array_append_new(series, o);
+		adp_jpush(&jb, series, o);
 	}
-	json_object_set_new(root, "series", series);
+	adp_jset(&jb, root, "series", series);
 	return root;
 }
 
@@ -402,7 +407,7 @@ static json_t *intervals_json(const struct forecast_opts *fo, const size_t *lo, 
 	size_t k;
 
 	for (k = 0; iv && k < npairs; k++)
-		json_array_append_new(iv, json_pack("{s:f,s:f,s:f}", "lower", fo->levels[lo[k]], "upper",
+		adp_jpush(&jb, iv, json_pack("{s:f,s:f,s:f}", "lower", fo->levels[lo[k]], "upper",
 						    fo->levels[hi[k]], "coverage", cover[k]));
 	return iv;
 }
@@ -476,22 +481,22 @@ static int run_backtest(const struct fc_args *a, const struct history *hist, con
 			fputc('\n', f);
 		} else {
 			json_t *o = json_object(), *pj = json_array(), *cj = json_array();
-			json_object_set_new(o, "component", json_string(s->component));
-			json_object_set_new(o, "resource", json_string(adp_resource_name(s->resource)));
-			json_object_set_new(o, "model", json_string(ev.model));
-			json_object_set_new(o, "origins", json_integer((json_int_t)ev.origins));
-			json_object_set_new(o, "points", json_integer((json_int_t)ev.points));
-			json_object_set_new(o, "mase", isnan(ev.mase) ? json_null() : json_real(ev.mase));
+			adp_jset(&jb, o, "component", json_string(s->component));
+			adp_jset(&jb, o, "resource", json_string(adp_resource_name(s->resource)));
+			adp_jset(&jb, o, "model", json_string(ev.model));
+			adp_jset(&jb, o, "origins", json_integer((json_int_t)ev.origins));
+			adp_jset(&jb, o, "points", json_integer((json_int_t)ev.points));
+			adp_jset(&jb, o, "mase", isnan(ev.mase) ? json_null() : json_real(ev.mase));
 			for (l = 0; l < fo->nlevels; l++) {
-				json_array_append_new(pj, json_real(ev.pinball[l]));
-				json_array_append_new(cj, json_real(ev.coverage[l]));
+				adp_jpush(&jb, pj, json_real(ev.pinball[l]));
+				adp_jpush(&jb, cj, json_real(ev.coverage[l]));
 			}
-			json_object_set_new(o, "pinball", pj);
-			json_object_set_new(o, "coverage", cj);
+			adp_jset(&jb, o, "pinball", pj);
+			adp_jset(&jb, o, "coverage", cj);
 			for (k = 0; k < npairs; k++)
 				cover[k] = ev.coverage[hi[k]] - ev.below[lo[k]];
-			json_object_set_new(o, "intervals", intervals_json(fo, lo, hi, npairs, cover));
-			json_array_append_new(arr, o);
+			adp_jset(&jb, o, "intervals", intervals_json(fo, lo, hi, npairs, cover));
+			adp_jpush(&jb, arr, o);
 		}
 	}
 	if (!rc && !shown) {
@@ -502,23 +507,23 @@ static int run_backtest(const struct fc_args *a, const struct history *hist, con
 	} else if (a->output == 1) {
 		json_t *agg = json_object(), *pj = json_array(), *cj = json_array(), *lv = json_array();
 		for (l = 0; l < fo->nlevels; l++) {
-			json_array_append_new(lv, json_real(fo->levels[l]));
-			json_array_append_new(pj, json_real(points ? pin[l] / (double)points : 0));
-			json_array_append_new(cj, json_real(points ? cov[l] / (double)points : 0));
+			adp_jpush(&jb, lv, json_real(fo->levels[l]));
+			adp_jpush(&jb, pj, json_real(points ? pin[l] / (double)points : 0));
+			adp_jpush(&jb, cj, json_real(points ? cov[l] / (double)points : 0));
 		}
-		json_object_set_new(agg, "mean_mase", nmase ? json_real(mase / (double)nmase) : json_null());
-		json_object_set_new(agg, "points", json_integer((json_int_t)points));
-		json_object_set_new(agg, "pinball", pj);
-		json_object_set_new(agg, "coverage", cj);
+		adp_jset(&jb, agg, "mean_mase", nmase ? json_real(mase / (double)nmase) : json_null());
+		adp_jset(&jb, agg, "points", json_integer((json_int_t)points));
+		adp_jset(&jb, agg, "pinball", pj);
+		adp_jset(&jb, agg, "coverage", cj);
 		for (k = 0; k < npairs; k++)
 			cover[k] = points ? inside[k] / (double)points : 0;
-		json_object_set_new(agg, "intervals", intervals_json(fo, lo, hi, npairs, cover));
-		json_object_set_new(root, "levels", lv);
-		json_object_set_new(root, "series", arr);
+		adp_jset(&jb, agg, "intervals", intervals_json(fo, lo, hi, npairs, cover));
+		adp_jset(&jb, root, "levels", lv);
+		adp_jset(&jb, root, "series", arr);
 		arr = NULL;
-		json_object_set_new(root, "aggregate", agg);
-		json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-		fputc('\n', f);
+		adp_jset(&jb, root, "aggregate", agg);
+		if (cmd_print_json(f, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6), &jb))
+			rc = 1;
 	} else if (a->output == 0) {
 		fprintf(f, "%-14s %-7s %-15s %7s %7zu %7.3f", "all", "", "", "", points,
 			nmase ? mase / (double)nmase : NAN);
@@ -611,9 +616,11 @@ int cmd_forecast(int argc, char **argv)
 	}
 	if (a.output == 1) {
 		json_t *root = to_json(&a, &fc);
-		json_object_set_new(root, "dependencies", deps_json(&a, &fc, &deps));
-		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-		fputc('\n', stdout);
+		adp_jset(&jb, root, "dependencies", deps_json(&a, &fc, &deps));
+		if (cmd_print_json(stdout, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6), &jb)) {
+			json_decref(root);
+			goto done;
+		}
 		json_decref(root);
 	} else if (a.output == 2) {
 		print_csv(stdout, &a, &fc);

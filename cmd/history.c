@@ -8,6 +8,7 @@
 #include "cmd/cmd.h"
 #include "plans/store.h"
 #include "util/error.h"
+#include "util/jsonutil.h"
 #include "util/timeutil.h"
 
 const struct argp_option cmd_store_options[] = {
@@ -66,15 +67,17 @@ int cmd_history(int argc, char **argv)
 		goto done;
 	}
 	if (a.json) {
+		struct adp_jb jb = { 0 };
 		json_t *arr = json_array();
+
 		for (i = 0; i < n; i++) {
 			char t[32];
 			adp_time_format(t, v[i].time);
-			json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "commit", v[i].id, "time", t, "summary",
-							     v[i].summary));
+			adp_jpush(&jb, arr, json_pack("{s:s,s:s,s:s}", "commit", v[i].id, "time", t, "summary",
+						      v[i].summary));
 		}
-		json_dumpf(arr, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
+		if (cmd_print_json(stdout, arr, JSON_INDENT(2), &jb))
+			rc = EXIT_ERROR;
 		json_decref(arr);
 	} else {
 		for (i = 0; i < n; i++) {

@@ -10,6 +10,7 @@
 #include "partition/inventory.h"
 #include "partition/simulate.h"
 #include "util/error.h"
+#include "util/jsonutil.h"
 
 #define SIM_MAX_HISTORY 64
 
@@ -58,18 +59,19 @@ const struct argp cmd_simulate_argp = {
 	cmd_output_children, NULL, NULL,
 };
 
-static void print_json(const struct part_sim *s)
+static int print_json(const struct part_sim *s)
 {
 	json_t *root = json_object(), *arr = json_array(), *parts = json_array();
+	struct adp_jb jb = { 0 };
 	size_t i;
-	int m;
+	int m, rc;
 
 	for (i = 0; i < s->nparts; i++) {
 		const struct part_sim_part *x = &s->parts[i];
 
 		if (!x->steps)
 			continue;
-		json_array_append_new(parts, json_pack("{s:s,s:s,s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:f}", "partition", x->partition,
+		adp_jpush(&jb, parts, json_pack("{s:s,s:s,s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:f}", "partition", x->partition,
 						       "resource", adp_resource_name(x->resource), "capacity",
 						       x->capacity, "steps", (json_int_t)x->steps, "overloads",
 						       (json_int_t)x->overloads, "bound_steps",
@@ -81,27 +83,27 @@ static void print_json(const struct part_sim *s)
 
 	for (i = 0; i < s->n; i++) {
 		json_t *o = json_object(), *ms = json_object();
-		json_object_set_new(o, "component", json_string(s->rows[i].component));
-		json_object_set_new(o, "resource", json_string(adp_resource_name(s->rows[i].resource)));
+		adp_jset(&jb, o, "component", json_string(s->rows[i].component));
+		adp_jset(&jb, o, "resource", json_string(adp_resource_name(s->rows[i].resource)));
 		for (m = 0; m < PART_SIM_COUNT; m++) {
 			const struct part_sim_stats *st = &s->rows[i].m[m];
-			json_object_set_new(ms, part_sim_method_names[m],
+			adp_jset(&jb, ms, part_sim_method_names[m],
 					    json_pack("{s:I,s:I,s:I,s:f,s:f,s:f}", "steps", (json_int_t)st->steps,
 						      "violations", (json_int_t)st->violations,
 						      "guarantee_breaches", (json_int_t)st->breaches, "excess_sum",
 						      st->excess_sum, "excess_max", st->excess_max,
 						      "mean_slack", st->steps ? st->slack_sum / (double)st->steps : 0.0));
-			json_object_set_new(json_object_get(ms, part_sim_method_names[m]), "mean_reserved",
+			adp_jset(&jb, json_object_get(ms, part_sim_method_names[m]), "mean_reserved",
 					    json_real(st->steps ? st->reserved_sum / (double)st->steps : 0.0));
 		}
-		json_object_set_new(o, "methods", ms);
-		json_array_append_new(arr, o);
+		adp_jset(&jb, o, "methods", ms);
+		adp_jpush(&jb, arr, o);
 	}
-	json_object_set_new(root, "components", arr);
-	json_object_set_new(root, "partitions", parts);
-	json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
+	adp_jset(&jb, root, "components", arr);
+	adp_jset(&jb, root, "partitions", parts);
+	rc = cmd_print_json(stdout, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER, &jb);
 	json_decref(root);
+	return rc;
 }
 
 static void print_table(const struct part_sim *s)
@@ -187,9 +189,9 @@ int cmd_simulate(int argc, char **argv)
 		cmd_error_last(NULL);
 		goto done;
 	}
-	if (a.json)
-		print_json(&s);
-	else
+	if (a.json && print_json(&s))
+		goto done;
+	if (!a.json)
 		print_table(&s);
 	rc = 0;
 done:

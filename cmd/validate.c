@@ -148,6 +148,7 @@ static int check(const struct validate_args *a, const char *path, char *summary,
 int cmd_validate(int argc, char **argv)
 {
 	struct validate_args a = { 0 };
+	struct adp_jb jb = { 0 };
 	json_t *results;
 	int status = EXIT_OK;
 	size_t i;
@@ -163,11 +164,11 @@ int cmd_validate(int argc, char **argv)
 		int rc = check(&a, a.files[i], summary, sizeof(summary));
 
 		if (a.json) {
-			json_t *o = json_object();
-			json_object_set_new(o, "file", json_string(a.files[i]));
-			json_object_set_new(o, "valid", json_boolean(!rc));
-			json_object_set_new(o, rc ? "error" : "summary", json_string(rc ? adp_error_last() : summary));
-			json_array_append_new(results, o);
+			json_t *o = adp_jpush(&jb, results, json_object());
+
+			adp_jset(&jb, o, "file", json_string(a.files[i]));
+			adp_jset(&jb, o, "valid", json_boolean(!rc));
+			adp_jset(&jb, o, rc ? "error" : "summary", json_string(rc ? adp_error_last() : summary));
 		} else if (!rc) {
 			printf("%s: valid %s\n", a.files[i], summary);
 		}
@@ -176,10 +177,8 @@ int cmd_validate(int argc, char **argv)
 			status = EXIT_ERROR;
 		}
 	}
-	if (a.json) {
-		json_dumpf(results, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-	}
+	if (a.json && cmd_print_json(stdout, results, JSON_INDENT(2), &jb))
+		status = EXIT_ERROR;
 	json_decref(results);
 	return status;
 }
