@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "util/error.h"
+#include "util/fault.h"
 
 #define R ADP_RES_COUNT
 /* A MILP larger than this is not built: GLPK aborts on out of memory. */
@@ -266,6 +267,7 @@ static int add_col(glp_prob *lp, struct cols *c, int kind, size_t i, size_t p, i
 struct milp_result {
 	int status;        /* for the steps modelled */
 	int time_limit_hit, too_large;
+	int solver_failed; /* GLPK's return code when it failed (numerically) */
 	double objective, bound;
 	size_t *assign;    /* owned when status is OPTIMAL or FEASIBLE */
 	size_t *checked;   /* owned or NULL: the best incumbent without violations */
@@ -649,8 +651,13 @@ static int milp_run(struct milp_result *res, struct milp_model *m, const double 
 		res->status = PART_EXACT_INFEASIBLE;
 		return 0;
 	}
-	if (ret)
-		return adp_error_set(ADP_ESYS, "GLPK could not solve the LP relaxation (code %d)", ret);
+	/* A numerical failure of GLPK's (seen on large tight waves) is no
+	 * reason to lose the plan: the MILP gives nothing, the start stands. */
+	if (ret) {
+		res->status = PART_EXACT_NOSOLUTION;
+		res->solver_failed = ret;
+		return 0;
+	}
 	cb.bound = glp_get_obj_val(m->lp);
 	cb.warm = warm;
 	cb.lp = m->lp;
@@ -673,9 +680,14 @@ static int milp_run(struct milp_result *res, struct milp_model *m, const double 
 	io.tm_lim = milp_time_left(seconds, t0);
 	io.cb_func = milp_callback;
 	io.cb_info = &cb;
-	ret = glp_intopt(m->lp, &io);
+	ret = adp_fault_hit(ADP_FAULT_SOLVER) ? GLP_EFAIL : glp_intopt(m->lp, &io);
 	if (ret && ret != GLP_ETMLIM && ret != GLP_EMIPGAP && !(ret == GLP_ESTOP && cb.stopped)) {
-		rc = adp_error_set(ADP_ESYS, "GLPK's branch and bound failed (code %d)", ret);
+		/* As above; an incumbent checked before the failure is kept. */
+		res->status = PART_EXACT_NOSOLUTION;
+		res->solver_failed = ret;
+		res->checked = cb.best;
+		res->checked_cost = cb.best_cost;
+		cb.best = NULL;
 		goto done;
 	}
 	res->time_limit_hit = ret == GLP_ETMLIM || ret == GLP_ESTOP;
@@ -1049,6 +1061,8 @@ int part_exact_solve(size_t *assign, struct part_exact_result *res, const struct
 		out.nonzeros = m.nonzeros;
 		out.time_limit_hit |= m.time_limit_hit;
 		out.too_large |= m.too_large;
+		if (m.solver_failed)
+			out.solver_failed = m.solver_failed;
 		if (rc) {
 			free(m.assign);
 			free(m.checked);

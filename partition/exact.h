@@ -48,6 +48,7 @@ struct part_exact_result {
 	int replaced;                /* the MILP's assignment replaced the start */
 	int time_limit_hit;          /* the MILP stopped on its time limit */
 	int too_large;               /* a MILP was not built: too many nonzeros */
+	int solver_failed;           /* GLPK failed (its return code): the start was kept */
 	double heur_seconds, milp_seconds;
 	size_t rounds;               /* MILPs solved (steps added between them) */
 	size_t steps_used;           /* steps in the last MILP */

@@ -19,7 +19,7 @@ static void arm_locked(int point, long nth, long count)
 
 static void arm_from_env(void)
 {
-	static const char *const names[ADP_FAULT_COUNT] = { "write", "fsync", "rename" };
+	static const char *const names[ADP_FAULT_COUNT] = { "write", "fsync", "rename", "solver" };
 	const char *v = getenv("ADPART_TEST_FAULT"), *colon;
 	char *end;
 	long nth, count = -1;

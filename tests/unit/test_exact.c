@@ -11,6 +11,7 @@
 #include "partition/exact.h"
 #include "tests/unit/wavefix.h"
 #include "util/error.h"
+#include "util/fault.h"
 
 /* Solves t from the heuristic's start with t->o into t->res. */
 static int solve(struct inst *t, size_t *assign)
@@ -198,6 +199,30 @@ Test(exact, milp_beats_greedy_where_greedy_is_suboptimal)
 		cr_assert_eq(a[0], 2, "the tier-0 mover away from the big one");
 		cr_assert_eq(a[1], 1);
 	}
+	rel(&t);
+}
+
+Test(exact, a_solver_failure_keeps_the_heuristic)
+{
+	/* GLPK's branch and bound failed numerically on a large tight wave
+	 * (code 5) and plan --exact wrote no plan; the heuristic's placement
+	 * must stand, as when the MILP finds nothing in time. */
+	struct inst t;
+	size_t a[2], h[2], viol;
+
+	mk(&t, 2, 2, 1, 4, 10);
+	t.pb.eps[ADP_RES_CPU] = 0.25;
+	flat(&t, 0, 1);
+	*dem(&t, 1, 0, 0) = 9.5;
+	cr_assert_eq(part_place_movers(&t.pb, h), 0);
+	adp_fault_arm(ADP_FAULT_SOLVER, 1, -1);
+	cr_assert_eq(solve(&t, a), 0, "%s", adp_error_last());
+	adp_fault_arm(ADP_FAULT_SOLVER, 0, 0);
+	cr_assert_eq(t.res.solver_failed, 5 /* GLP_EFAIL */);
+	cr_assert_not(t.res.replaced);
+	cr_assert_eq(a[0], h[0]);
+	cr_assert_eq(a[1], h[1]);
+	cr_assert_float_eq(score(&t, a, &viol), t.res.heuristic_objective, 1e-12);
 	rel(&t);
 }
 
