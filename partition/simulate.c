@@ -237,25 +237,30 @@ int part_simulate(struct part_sim *out, const struct plan *p, const struct histo
 	struct part_sim res = { 0 };
 	size_t i, j, wi;
 	double *vpas = NULL;
+	int64_t cut;
 	int rc = 0;
 
 	if (h->n && (!(res.rows = calloc(h->n, sizeof(*res.rows))) || !(vpas = calloc(h->n, sizeof(double))))) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
 	}
+	/* The baselines see the history the plan saw: up to the time it was
+	 * made (its --now), not up to the window. */
+	cut = p->created_at > 0 && p->created_at < p->window_start ? p->created_at : p->window_start;
+
 	for (i = 0; i < h->n; i++) {
 		const struct series *s = &h->items[i];
 		struct part_sim_row *row;
 		double peak = NAN, vpa = NAN, min = 0;
 
 		for (j = 0; j < s->n; j++)
-			if (s->start + (int64_t)j * s->step < p->window_start && !isnan(s->v[j]) &&
+			if (s->start + (int64_t)j * s->step < cut && !isnan(s->v[j]) &&
 			    (isnan(peak) || s->v[j] > peak))
 				peak = s->v[j];
 		for (j = 0; j < nguarantees; j++)
 			if (!strcmp(guarantees[j].component, s->component))
 				min = guarantees[j].min[s->resource];
-		if ((rc = vpa_size(s, p->window_start, &vpa)))
+		if ((rc = vpa_size(s, cut, &vpa)))
 			goto done;
 		vpas[res.n] = vpa;
 		row = &res.rows[res.n];

@@ -94,6 +94,23 @@ Test(simulate, plan_and_baselines)
 	part_sim_release(&r);
 }
 
+Test(simulate, baselines_see_only_the_history_the_plan_saw)
+{
+	struct sim_fx f;
+	struct part_sim r = { 0 };
+
+	/* A peak of 9 at t = 900, after the plan was made at t = 850 and
+	 * before the window: the plan could not see it, nor may the static
+	 * peak, which stays 3 (never exceeded, slack 5 as above). */
+	fixture(&f);
+	f.v[9] = 9.0;
+	f.p.created_at = 850;
+	cr_assert_eq(part_simulate(&r, &f.p, &f.h, NULL, 0), 0);
+	cr_assert_eq(r.rows[0].m[PART_SIM_PEAK].violations, 0);
+	cr_assert_float_eq(r.rows[0].m[PART_SIM_PEAK].slack_sum, 5.0, 1e-9);
+	part_sim_release(&r);
+}
+
 Test(simulate, component_without_placement_is_not_counted)
 {
 	struct sim_fx f;
