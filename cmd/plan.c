@@ -25,6 +25,7 @@ struct plan_args {
 	int64_t now;
 	int have_now;
 	int write;
+	int accept_risk;
 	int kube;         /* --driver kubernetes: discover the inventory */
 	const char *driver; /* --driver NAME (the registry's); only kubernetes changes what plan does */
 	const char *store;
@@ -34,7 +35,7 @@ struct plan_args {
 
 enum { OPT_NOW = 256, OPT_MODEL, OPT_NO_WRITE, OPT_STORE, OPT_PROM, OPT_PROM_QUERY, OPT_PROM_LABEL,
        OPT_PROM_RANGE, OPT_PROM_STEP, OPT_PROM_TOKEN, OPT_PROM_USER, OPT_PROM_PASSWORD,
-       OPT_PROM_CA, OPT_DRIVER, OPT_EXACT };
+       OPT_PROM_CA, OPT_DRIVER, OPT_EXACT, OPT_ACCEPT_RISK };
 
 static const struct argp_option options[] = {
 	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
@@ -42,6 +43,8 @@ static const struct argp_option options[] = {
 	{ "history", 'H', "FILE", 0, "Extra history, long-format CSV or JSON (repeatable)", 0 },
 	{ "plan-file", 'f', "FILE", 0, "Where to write the plan (default: adpart-plan.json)", 0 },
 	{ "no-write", OPT_NO_WRITE, NULL, 0, "Show the plan without writing it", 0 },
+	{ "accept-risk", OPT_ACCEPT_RISK, NULL, 0,
+	  "Write a plan whose predicted P(overload) exceeds epsilon somewhere (recorded in the plan)", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Plan as if it were TIME (RFC 3339): history from then on is ignored", 0 },
 	{ "model", OPT_MODEL, "NAME", 0, "Forecast model (default: auto; see the forecast command)", 0 },
@@ -71,6 +74,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case 's': a->schedule = arg; break;
 	case 'f': a->plan_file = arg; break;
 	case OPT_NO_WRITE: a->write = 0; break;
+	case OPT_ACCEPT_RISK: a->accept_risk = 1; break;
 	case OPT_MODEL: a->model = arg; break;
 	case OPT_STORE: a->store = arg; break;
 	case 'H': cmd_argp_push(state, "--history files", a->history, &a->nhistory, MAX_HISTORY_ARGS, arg); break;
@@ -249,6 +253,36 @@ static void print_decisions(FILE *f, const struct plan *p)
 			p->cost.waste, p->cost.moves, p->cost.confidence);
 }
 
+/* The proof's line: the worst predicted P(overload) per resource
+ * against its epsilon, and whether the plan holds. */
+static void print_proof(FILE *f, const struct plan *p)
+{
+	struct plan_proof pf;
+	int r, first = 1;
+
+	plan_proof(p, &pf);
+	fprintf(f, "Proof: %s%s", pf.holds ? "holds" : "FAILS",
+		!pf.holds && p->risk_accepted ? " (risk accepted)" : "");
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		if (pf.wave[r]) {
+			fprintf(f, "%s%s worst P(overload) %.1f%% %s epsilon %.1f%% ('%s', wave %zu)", first ? ": " : "; ",
+				adp_resource_name(r), 100 * pf.worst[r], pf.worst[r] > pf.eps[r] + 1e-9 ? ">" : "<=",
+				100 * pf.eps[r], pf.partition[r], pf.wave[r]);
+			first = 0;
+		}
+	fputs(".\n\n", f);
+}
+
+static void print_json_doc(const struct plan *p)
+{
+	json_t *root;
+
+	if (plan_to_json(&root, p) == 0) {
+		cmd_print_json(stdout, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER, NULL);
+		json_decref(root);
+	}
+}
+
 static void print_human(FILE *f, const struct plan *p, const char *plan_file)
 {
 	char a[40], b[40], c[40], margin[32];
@@ -259,8 +293,9 @@ static void print_human(FILE *f, const struct plan *p, const char *plan_file)
 	hm(c, p->cutoff_at, p->timezone);
 	fprintf(f, "%sPlan '%s'%s: window %s to %s (%s), cutoff %s\n", cmd_bold(f), p->schedule_name,
 		cmd_reset(f), a, b, p->timezone, c);
-	fprintf(f, "Forecast: %s model, %zu series, %zu joint scenarios; confidence cpu %.3g, memory %.3g\n\n",
+	fprintf(f, "Forecast: %s model, %zu series, %zu joint scenarios; confidence cpu %.3g, memory %.3g\n",
 		p->model, p->nforecast, p->scenarios, p->confidence[ADP_RES_CPU], p->confidence[ADP_RES_MEMORY]);
+	print_proof(f, p);
 	for (w = 0; w < p->nwaves; w++) {
 		const struct plan_wave *wave = &p->waves[w];
 
@@ -423,6 +458,30 @@ int cmd_plan(int argc, char **argv)
 		cmd_error("%s: no plan written", adp_error_last());
 		plan_release(&p);
 		return EXIT_INFEASIBLE;
+	}
+	/* A plan that does not keep its own promise is no plan, unless the
+	 * operator accepts the risk, which the plan then records. */
+	{
+		struct plan_proof pf;
+		int r;
+
+		plan_proof(&p, &pf);
+		for (r = 0; !pf.holds && r < ADP_RES_COUNT; r++)
+			if (pf.wave[r] && pf.worst[r] > pf.eps[r] + 1e-9)
+				cmd_error("%s: predicted P(overload) %.1f%% on '%s' in wave %zu, above epsilon %.1f%%%s",
+					  adp_resource_name(r), 100 * pf.worst[r], pf.partition[r], pf.wave[r],
+					  100 * pf.eps[r], a.accept_risk ? " (accepted: --accept-risk)" : "");
+		if (!pf.holds && !a.accept_risk) {
+			if (a.json)
+				print_json_doc(&p);
+			else
+				print_human(stdout, &p, NULL);
+			cmd_error("the plan does not hold at the schedule's confidence: no plan written (lower the "
+				  "confidence, add capacity, take fewer partitions a wave, or pass --accept-risk)");
+			plan_release(&p);
+			return EXIT_INFEASIBLE;
+		}
+		p.risk_accepted = !pf.holds;
 	}
 	status = p.nwaves ? EXIT_CHANGES : EXIT_OK;
 	if (a.write && (a.store || (a.store = getenv("ADPART_STORE"))) && *a.store && record(&p, a.store)) {

@@ -120,6 +120,7 @@ static int check(const struct validate_args *a, const char *path, char *summary,
 			return rc;
 		double worst = 0;
 		size_t w, u, moved = 0, j;
+		struct plan_proof pf;
 
 		for (w = 0; w < p.nwaves; w++) {
 			for (u = 0; u < p.waves[w].nusage; u++)
@@ -127,9 +128,11 @@ static int check(const struct validate_args *a, const char *path, char *summary,
 			for (j = 0; j < p.waves[w].nplacements; j++)
 				moved += p.waves[w].placements[j].from != NULL;
 		}
+		plan_proof(&p, &pf);
 		snprintf(summary, len,
-			 "plan '%s' (format %d): %zu waves, %zu steps, %zu moves, %zu reductions, worst P(overload) %.1f%%",
-			 p.schedule_name, p.format_version, p.nwaves, p.nsteps, moved, p.nreductions, 100 * worst);
+			 "plan '%s' (format %d): %zu waves, %zu steps, %zu moves, %zu reductions, worst P(overload) %.1f%%; proof %s",
+			 p.schedule_name, p.format_version, p.nwaves, p.nsteps, moved, p.nreductions, 100 * worst,
+			 pf.holds ? "holds" : p.risk_accepted ? "FAILS (risk accepted)" : "FAILS: apply refuses it");
 		plan_release(&p);
 	} else {
 		struct history h;

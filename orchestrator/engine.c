@@ -59,6 +59,14 @@ int orch_preflight(const struct plan *p, int64_t now)
 	if (p->nshortfalls)
 		return adp_error_set(ADP_EINPUT, "the plan is infeasible (%zu shortfalls): nothing to apply",
 				     p->nshortfalls);
+	{
+		struct plan_proof pf;
+
+		plan_proof(p, &pf);
+		if (!pf.holds && !p->risk_accepted)
+			return adp_error_set(ADP_EINPUT, "the plan's proof fails (predicted P(overload) above epsilon) and "
+					     "its risk was not accepted: plan again, or with --accept-risk");
+	}
 	if (p->expires_at && now >= p->expires_at)
 		return adp_error_set(ADP_EINPUT, "the plan expired %lld seconds ago: plan again",
 				     (long long)(now - p->expires_at));

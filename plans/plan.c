@@ -467,6 +467,66 @@ static void json_verdicts(struct adp_jb *jb, json_t *root, const struct plan *p)
 							      "candidates", (json_int_t)p->start_candidates));
 }
 
+/* Whether the schedule's shortage rule gave someone on partition part
+ * less of r than forecast in wave w (1-based): there the demand is
+ * meant to exceed capacity, and the lower tiers give way. */
+static int reduced(const struct plan *p, size_t w, const char *part, int r)
+{
+	size_t i;
+
+	for (i = 0; i < p->nreductions; i++)
+		if (p->reductions[i].wave == w && p->reductions[i].resource == r && p->reductions[i].partition &&
+		    !strcmp(p->reductions[i].partition, part))
+			return 1;
+	return 0;
+}
+
+void plan_proof(const struct plan *p, struct plan_proof *out)
+{
+	size_t w, u;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->holds = 1;
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		out->eps[r] = 1 - p->confidence[r];
+	for (w = 0; w < p->nwaves; w++)
+		for (u = 0; u < p->waves[w].nusage; u++) {
+			const struct plan_usage *x = &p->waves[w].usage[u];
+
+			r = x->resource;
+			if (r < 0 || r >= ADP_RES_COUNT || (out->wave[r] && x->overload_prob <= out->worst[r]) ||
+			    reduced(p, w + 1, x->partition, r))
+				continue;
+			out->worst[r] = x->overload_prob;
+			out->partition[r] = x->partition;
+			out->wave[r] = w + 1;
+		}
+	/* The scenarios count in steps of 1/K: a tolerance below that. */
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		if (out->wave[r] && out->worst[r] > out->eps[r] + 1e-9)
+			out->holds = 0;
+}
+
+/* "proof": what the plan proves, for people and tools; readers compute
+ * it again from the plan (only risk_accepted is read back). */
+static void json_proof(struct adp_jb *jb, json_t *o, const struct plan *p)
+{
+	struct plan_proof pf;
+	json_t *a;
+	int r;
+
+	plan_proof(p, &pf);
+	adp_jset(jb, o, "holds", json_boolean(pf.holds));
+	adp_jset(jb, o, "risk_accepted", json_boolean(p->risk_accepted));
+	a = adp_jset(jb, o, "resources", json_array());
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		if (pf.wave[r])
+			adp_jpush(jb, a, json_pack("{s:s, s:f, s:f, s:I, s:s}", "resource", adp_resource_name(r),
+						   "worst_overload_probability", pf.worst[r], "epsilon", pf.eps[r],
+						   "wave", (json_int_t)pf.wave[r], "partition", pf.partition[r]));
+}
+
 int plan_to_json(json_t **out, const struct plan *p)
 {
 	struct adp_jb jb = { 0 };
@@ -478,6 +538,7 @@ int plan_to_json(json_t **out, const struct plan *p)
 	if (!root)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	json_head(&jb, root, p);
+	json_proof(&jb, adp_jset(&jb, root, "proof", json_object()), p);
 	a = adp_jset(&jb, root, "waves", json_array());
 	for (i = 0; i < p->nwaves; i++)
 		json_wave(&jb, adp_jpush(&jb, a, json_object()), &p->waves[i], i);

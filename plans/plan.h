@@ -170,6 +170,7 @@ struct plan {
 	struct plan_step *steps, *rollback; /* owned */
 	size_t nsteps, nrollback;
 
+	int risk_accepted;          /* plan --accept-risk: written though the proof fails */
 	struct plan_shortfall *shortfalls; /* owned; non-empty: infeasible */
 	size_t nshortfalls;
 	char **risks;               /* owned, and each line */
@@ -196,6 +197,21 @@ void plan_digest(const struct plan *p, char out[65]);
 
 /* Serialises (a new reference in *out), sealed: "seal" is plan_seal of
  * the rest of the document. */
+/* The proof's result, computed from the plan itself: per resource the
+ * worst predicted P(overload) over the online partitions and steps of
+ * every wave, where it is (partition borrowed from the plan; wave from 1,
+ * 0 when no wave uses the resource), and epsilon, 1 - confidence. holds:
+ * no resource is above its epsilon. A partition and resource where the
+ * shortage rule gave someone less than forecast (a reduction) is left
+ * out: there the demand is meant to exceed capacity. */
+struct plan_proof {
+	int holds;
+	double worst[ADP_RES_COUNT], eps[ADP_RES_COUNT];
+	const char *partition[ADP_RES_COUNT];
+	size_t wave[ADP_RES_COUNT];
+};
+void plan_proof(const struct plan *p, struct plan_proof *out);
+
 int plan_to_json(json_t **out, const struct plan *p);
 
 /* The SHA-256 of a plan document's body: root without its "seal", in

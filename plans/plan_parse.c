@@ -814,6 +814,8 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 	    (rc = adp_json_number(d, root, "", "margin", 1, -1e12, 1e12, &margin)))
 		goto done;
 	p.margin = (int64_t)margin;
+	/* Only the operator's acceptance is read: the rest is recomputed. */
+	p.risk_accepted = json_is_true(json_object_get(json_object_get(root, "proof"), "risk_accepted"));
 	if ((rc = parse_steps(d, root, "steps", &p, &p.steps, &p.nsteps)) ||
 	    (rc = parse_steps(d, root, "rollback_steps", &p, &p.rollback, &p.nrollback)) ||
 	    (rc = parse_risks(d, root, &p)) || (rc = parse_optional(d, root, &p)) || (rc = check_seal(d, root)))

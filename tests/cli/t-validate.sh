@@ -96,3 +96,32 @@ p = json.load(open(sys.argv[1])); del p["rollback_check"]["fits"]
 json.dump(p, open(sys.argv[2], "w"), indent=2)' tight.json rb.json
 run "a rollback check without its verdict is refused" 1 validate rb.json
 expect_err "rb.json:[0-9]+: rollback_check: missing boolean field 'fits'"
+
+# The proof: a plan whose predicted P(overload) is above epsilon (here
+# edited in and re-sealed, as a planner mistake would write it) is
+# reported by validate and refused by apply unless its risk was accepted.
+RESEAL="$(dirname "$BIN")/plan-reseal"
+/usr/bin/python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1]))
+u = p["waves"][0]["utilisation"][0]
+u["overload_probability"] = 0.5
+u["overload_by_step"] = [0.5 for _ in u["overload_by_step"]]
+json.dump(p, open(sys.argv[2], "w"), indent=2)' v.json risky-edit.json
+"$RESEAL" risky-edit.json risky.json
+run "validate reports a failing proof" 0 validate risky.json
+expect_out "proof FAILS: apply refuses it"
+run "apply refuses a plan whose proof fails" 6 apply --dry-run --now 2018-05-06T00:00:00Z risky.json
+expect_err "the plan's proof fails .* its risk was not accepted"
+/usr/bin/python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1])); p["proof"]["risk_accepted"] = True
+json.dump(p, open(sys.argv[2], "w"), indent=2)' risky.json accepted-edit.json
+"$RESEAL" accepted-edit.json accepted.json
+run "validate says the risk was accepted" 0 validate accepted.json
+expect_out "proof FAILS \(risk accepted\)"
+run "apply takes a plan whose risk was accepted" 0 apply --dry-run --now 2018-05-06T00:00:00Z accepted.json
+run "a plan that holds says so" 0 validate v.json
+expect_out "proof holds"
+name="the plan's top level carries the proof"
+if /usr/bin/python3 -c 'import json, sys; p = json.load(open(sys.argv[1])); sys.exit(not (p["proof"]["holds"] is True and p["proof"]["risk_accepted"] is False and len(p["proof"]["resources"]) >= 2))' v.json; then ok; else bad "no proof at the top"; fi

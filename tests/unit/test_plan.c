@@ -407,3 +407,45 @@ Test(plan, step_wave_zero)
 {
 	tamper(edit_rollback_wave, "rollback_steps[1].wave", "\"wave\": 0", "expected a wave from 1 to 3");
 }
+
+Test(plan, proof_against_epsilon_and_reductions)
+{
+	struct plan p = { 0 };
+	struct plan_wave w = { 0 };
+	struct plan_usage u[2] = { { 0 } };
+	struct plan_reduction red = { 0 };
+	struct plan_proof pf;
+
+	p.confidence[ADP_RES_CPU] = 0.95;
+	p.confidence[ADP_RES_MEMORY] = 0.99;
+	u[0].partition = "node-b";
+	u[0].resource = ADP_RES_CPU;
+	u[0].overload_prob = 0.04;
+	u[1].partition = "node-c";
+	u[1].resource = ADP_RES_MEMORY;
+	u[1].overload_prob = 0.02;
+	w.usage = u;
+	w.nusage = 2;
+	p.waves = &w;
+	p.nwaves = 1;
+	plan_proof(&p, &pf);
+	/* cpu 4 % <= 5 %, memory 2 % > 1 %: it fails, on memory, where. */
+	cr_assert_not(pf.holds);
+	cr_assert_float_eq(pf.worst[ADP_RES_MEMORY], 0.02, 1e-12);
+	cr_assert_float_eq(pf.eps[ADP_RES_MEMORY], 0.01, 1e-12);
+	cr_assert_str_eq(pf.partition[ADP_RES_MEMORY], "node-c");
+	cr_assert_eq(pf.wave[ADP_RES_MEMORY], 1);
+	cr_assert_eq(pf.wave[ADP_RES_IO], 0, "no wave uses io");
+	/* Where the shortage rule gave someone less memory, demand above
+	 * capacity is the plan's intent, not a broken promise. */
+	red.wave = 1;
+	red.partition = "node-c";
+	red.resource = ADP_RES_MEMORY;
+	p.reductions = &red;
+	p.nreductions = 1;
+	plan_proof(&p, &pf);
+	cr_assert(pf.holds);
+	u[0].overload_prob = 0.06;
+	plan_proof(&p, &pf);
+	cr_assert_not(pf.holds, "cpu 6 %% > 5 %%");
+}
