@@ -1,5 +1,5 @@
 # adpart-update
-# Targets: all check check-asan fuzz demo bench install clean deps
+# Targets: all check check-asan check-torture fuzz demo bench install uninstall clean deps
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -40,7 +40,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 
-.PHONY: all check check-asan check-torture unit cli fuzz fuzz-replay fuzz-run demo bench install clean deps
+.PHONY: all check check-asan check-torture unit cli fuzz fuzz-replay fuzz-run demo bench install uninstall clean deps
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -139,6 +139,10 @@ install: $(BIN)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/adpart-update
 	install -m 644 man/adpart-update.1 $(DESTDIR)$(PREFIX)/share/man/man1/adpart-update.1
 	install -m 644 man/adpart-update.5 $(DESTDIR)$(PREFIX)/share/man/man5/adpart-update.5
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/adpart-update $(DESTDIR)$(PREFIX)/share/man/man1/adpart-update.1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5/adpart-update.5
 
 clean:
 	rm -rf build build-asan $(FUZZ_BUILD)

@@ -18,6 +18,7 @@
 #include "util/jsonutil.h"
 #include "util/resource.h"
 #include "util/sha256.h"
+#include "util/timeutil.h"
 
 #define JOURNAL_MAX_BYTES ((size_t)64 << 20)
 
@@ -67,9 +68,13 @@ int orch_preflight(const struct plan *p, int64_t now)
 			return adp_error_set(ADP_EINPUT, "the plan's proof fails (predicted P(overload) above epsilon) and "
 					     "its risk was not accepted: plan again, or with --accept-risk");
 	}
-	if (p->expires_at && now >= p->expires_at)
-		return adp_error_set(ADP_EINPUT, "the plan expired %lld seconds ago: plan again",
-				     (long long)(now - p->expires_at));
+	if (p->expires_at && now >= p->expires_at) {
+		char ago[32], at[32];
+
+		adp_duration_format(ago, now - p->expires_at);
+		adp_time_format(at, p->expires_at);
+		return adp_error_set(ADP_EINPUT, "the plan expired %s ago (at %s): plan again", ago, at);
+	}
 	for (i = 0; i < p->ninputs; i++) {
 		char hex[65];
 

@@ -167,7 +167,7 @@ expect_out "start_shadow +node-b +web"
 expect_out "run_update +node-a"
 
 run_ap "apply refuses an expired plan" 6 apply -d st --now 2018-05-07T00:00:00Z plan.json
-expect_err "expired"
+expect_err "the plan expired [0-9]+h([0-9]+m)? ago \(at 2018-05-06T[0-9:]+Z\): plan again"
 expect_no_file "$AP/st/journal.json"
 
 run_ap "apply --resume without a journal" 6 apply -d st --resume plan.json
