@@ -273,14 +273,16 @@ static void print_proof(FILE *f, const struct plan *p)
 	fputs(".\n\n", f);
 }
 
+/* The plan as JSON on stdout; a document that cannot be built is said,
+ * not printed in part. */
 static void print_json_doc(const struct plan *p)
 {
-	json_t *root;
+	json_t *root = NULL;
 
-	if (plan_to_json(&root, p) == 0) {
-		cmd_print_json(stdout, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER, NULL);
-		json_decref(root);
-	}
+	if (plan_to_json(&root, p))
+		root = NULL;
+	cmd_print_json(stdout, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER, NULL);
+	json_decref(root);
 }
 
 static void print_human(FILE *f, const struct plan *p, const char *plan_file)
@@ -446,12 +448,7 @@ int cmd_plan(int argc, char **argv)
 	if (rc == ADP_EINFEASIBLE) {
 		/* The report goes to stdout (it is the command's result); no plan is written. */
 		if (a.json) {
-			json_t *root;
-			if (plan_to_json(&root, &p) == 0) {
-				json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-				fputc('\n', stdout);
-				json_decref(root);
-			}
+			print_json_doc(&p);
 		} else {
 			print_human(stdout, &p, NULL);
 		}
@@ -494,12 +491,7 @@ int cmd_plan(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	if (a.json) {
-		json_t *root;
-		if ((rc = plan_to_json(&root, &p)) == 0) {
-			json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-			fputc('\n', stdout);
-			json_decref(root);
-		}
+		print_json_doc(&p);
 	} else {
 		print_human(stdout, &p, a.write ? a.plan_file : NULL);
 	}
