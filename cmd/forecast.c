@@ -276,6 +276,26 @@ static void print_human(FILE *f, const struct fc_args *a, const struct forecast 
 		if (fs->backtest_origins)
 			fprintf(f, "  backtest: %zu origins, mean absolute error %.4g; %zu anomalies replaced; seed %llu\n",
 				fs->backtest_origins, fs->backtest_mae, fs->nanomalies, (unsigned long long)fs->seed);
+		if (fs->band_share[2][0] + fs->band_share[2][1] + fs->band_share[2][2] > 0) {
+			static const char *const grp[] = { "lower", "median", "upper" };
+			size_t g;
+
+			fputs("  bands (share of the window from model / climatology / their mean):", f);
+			for (g = 0; g < 3; g++)
+				fprintf(f, "%s %s %.0f/%.0f/%.0f%%", g ? ";" : "", grp[g], 100 * fs->band_share[g][0],
+					100 * fs->band_share[g][1], 100 * fs->band_share[g][2]);
+			fputc('\n', f);
+		}
+		if (!isnan(fs->rise_rate)) {
+			/* The engine's rule: a level is capped unless the rise rate is above half its tail. */
+			fprintf(f, "  recent maximum %.4g; %.1f%% of calibration values rose above theirs; upper levels capped there:",
+				fs->recent_max, 100 * fs->rise_rate);
+			for (l = 0; l < fc->opts.nlevels; l++)
+				if (fc->opts.levels[l] > 0.5)
+					fprintf(f, " p%g %s", 100 * fc->opts.levels[l],
+						fs->rise_rate <= (1 - fc->opts.levels[l]) / 2 ? "yes" : "no (a trend)");
+			fputc('\n', f);
+		}
 		if (fs->nperiods) {
 			size_t p;
 			fputs("  periods found:", f);
@@ -361,6 +381,22 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 			adp_jset(&jb, o, "backtest_origins", json_integer((json_int_t)fs->backtest_origins));
 			adp_jset(&jb, o, "backtest_mae", json_real(fs->backtest_mae));
 			adp_jset(&jb, o, "seed", json_integer((json_int_t)fs->seed));
+			if (!isnan(fs->rise_rate)) {
+				json_t *bd = json_object();
+				static const char *const grp[] = { "lower", "median", "upper" };
+				size_t g;
+
+				for (g = 0; g < 3; g++) {
+					json_t *x = json_object();
+					adp_jset(&jb, x, "model", json_real(fs->band_share[g][0]));
+					adp_jset(&jb, x, "climatology", json_real(fs->band_share[g][1]));
+					adp_jset(&jb, x, "mean", json_real(fs->band_share[g][2]));
+					adp_jset(&jb, bd, grp[g], x);
+				}
+				adp_jset(&jb, o, "bands", bd);
+				adp_jset(&jb, o, "recent_max", json_real(fs->recent_max));
+				adp_jset(&jb, o, "rise_rate", json_real(fs->rise_rate));
+			}
 		}
 		for (h = 0; h < fs->horizon; h++) {
 			json_t *row = json_array();

@@ -15,6 +15,12 @@
  *    the series, so scenario k of every series uses the same past times:
  *    a block bootstrap of time-aligned residuals that keeps the
  *    correlation between components over the window.
+ *  - auto only (eng_climate): per bucket of leads, the band is the
+ *    model's, the series' recent distribution at that phase (corrected
+ *    on calibration origins), or the mean of both, whichever scored
+ *    best there; upper levels are capped at the recent maximum unless
+ *    the series has been rising above it. Scenarios are mapped onto the
+ *    new band rank for rank.
  * Anomalies are replaced before fitting; errors are measured on the raw
  * values so the intervals still cover real spikes. */
 #include <math.h>
@@ -1064,6 +1070,237 @@ static void draw_scenarios(struct forecast_series *out, const double *path, cons
 	}
 }
 
+/* Climatology: the series' own recent distribution at the target's phase
+ * (values within ENG_CLIM_W steps of that phase in the last
+ * ENG_CLIM_PERIODS periods before the origin, weights halving every
+ * ENG_CLIM_HALFLIFE periods). Bands from a model widen with the lead as
+ * its errors do; the values a series took at that time of day do not,
+ * so at long leads, or for series a smooth model fits badly (on/off,
+ * intermittent), this is the sharper band that stays calibrated. */
+#define ENG_CLIM_PERIODS 14
+#define ENG_CLIM_HALFLIFE 4.0
+#define ENG_CLIM_CAL 14       /* calibration origins, one period apart */
+#define ENG_CLIM_BUCKETS 8    /* lead buckets, each choosing its band */
+
+enum { BAND_MODEL, BAND_CLIM, BAND_MEAN, BAND_N };
+
+/* Weighted quantiles at levels lv (nl) of the history raw[0..j-1] at the
+ * phase of index t, into q; buf holds ENG_CLIM_PERIODS * (2W + 1)
+ * pairs and as many of scratch. Returns 0 when there are no values. */
+static int clim_at(double *q, const double *raw, size_t j, size_t t, size_t m, size_t W,
+		   const double *lv, size_t nl, struct forecast_wv *buf)
+{
+	size_t d, np = 0, nv = 0, l;
+	double tot = 0;
+
+	for (d = 1; np < ENG_CLIM_PERIODS && d * m <= t; d++) {
+		size_t c = t - d * m, w, got = 0;
+		double wt;
+
+		if (c + W >= j)
+			continue;
+		wt = pow(0.5, (double)(j - c) / (double)m / ENG_CLIM_HALFLIFE);
+		for (w = c >= W ? c - W : 0; w <= c + W; w++)
+			if (!isnan(raw[w])) {
+				buf[nv].v = raw[w];
+				buf[nv++].w = wt;
+				tot += wt;
+				got = 1;
+			}
+		np += got;
+	}
+	if (!nv)
+		return 0;
+	forecast_sort_wv(buf, nv, buf + nv);
+	for (l = 0; l < nl; l++)
+		q[l] = wquantile_sorted(buf, nv, tot, lv[l]);
+	return 1;
+}
+
+static double pinball(double y, double q, double lv)
+{
+	double d = y - q;
+	return d >= 0 ? lv * d : (lv - 1) * d;
+}
+
+/* Replaces the model's band by the climatology's (corrected by the
+ * quantiles of its own calibration errors, as conformalised quantile
+ * regression does) or by the mean of the two, per lead bucket and per
+ * group of levels (lower, median, upper), whichever has the smaller
+ * pinball loss on the calibration origins: the grid's origins in phase
+ * with the real one, ENG_CLIM_CAL periods of them. The scenarios follow
+ * their quantiles through a monotone map, so each keeps its rank. */
+static int eng_climate(struct forecast_series *out, const struct eng *e, const struct grid *g, const double *err,
+		       size_t lead, size_t H, const struct forecast_opts *o)
+{
+	size_t m = e->m, n = e->o, L = o->nlevels, W = m >= 144 ? m / 144 : 1, per = 2 * ENG_SHIFT + 1;
+	size_t D = ENG_CLIM_CAL, nb = H < ENG_CLIM_BUCKETS ? H : ENG_CLIM_BUCKETS, d, h, l, b, k, K = out->nscen;
+	double *cq = malloc(D * H * L * sizeof(*cq)), *yv = malloc(D * H * sizeof(*yv)), *cw = malloc(D * sizeof(*cw));
+	double *delta = malloc(L * sizeof(*delta)), *now = malloc(L * sizeof(*now));
+	double *oldq = malloc(H * L * sizeof(*oldq)), *loss = calloc(nb * 3 * BAND_N, sizeof(*loss));
+	double *cov = calloc(nb * L * BAND_N, sizeof(*cov)), *wb = calloc(nb, sizeof(*wb));
+	struct forecast_wv *buf = malloc(2 * (ENG_CLIM_PERIODS * (2 * W + 1) + D * H) * sizeof(*buf));
+	int *pick = malloc(nb * 3 * sizeof(*pick)), rc = 0;
+	size_t ncal = 0, i;
+	double over = 0, wall = 0, top = -INFINITY;
+
+	if (!cq || !yv || !cw || !delta || !now || !oldq || !loss || !cov || !wb || !buf || !pick) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	/* Climatology at the calibration origins, n - d * m for d from the grid's first period. */
+	for (d = 0; d < D; d++) {
+		size_t dd = g->dmin + d, c = d * per + ENG_SHIFT, j;
+
+		cw[d] = 0;
+		if (dd * m > n || d >= g->n / per || g->origin[c] < 0)
+			continue;
+		j = n - dd * m;
+		if (j < 2 * m)
+			continue;
+		cw[d] = g->w[c];
+		for (i = j > ENG_CLIM_PERIODS * m ? j - ENG_CLIM_PERIODS * m : 0, top = -INFINITY; i < j; i++)
+			if (e->raw[i] > top)
+				top = e->raw[i];
+		for (h = 0; h < H; h++) {
+			yv[d * H + h] = e->raw[j + lead + h];
+			if (!isnan(yv[d * H + h])) {
+				over += cw[d] * (yv[d * H + h] > top);
+				wall += cw[d];
+			}
+			if (!clim_at(cq + (d * H + h) * L, e->raw, j, j + lead + h, m, W, o->levels, L, buf))
+				yv[d * H + h] = NAN;
+		}
+		ncal++;
+	}
+	if (ncal < 3)
+		goto done;  /* too little history: the model's band stands */
+	/* Its correction per level: the weighted level-quantile of y - C over all leads. */
+	for (l = 0; l < L; l++) {
+		size_t ns = 0;
+		double tot = 0;
+
+		for (d = 0; d < D; d++)
+			for (h = 0; cw[d] > 0 && h < H; h++)
+				if (!isnan(yv[d * H + h])) {
+					buf[ns].v = yv[d * H + h] - cq[(d * H + h) * L + l];
+					buf[ns++].w = cw[d];
+					tot += cw[d];
+				}
+		forecast_sort_wv(buf, ns, buf + ns);
+		delta[l] = ns ? wquantile_sorted(buf, ns, tot, o->levels[l]) : 0;
+	}
+	/* Pinball loss of each band per bucket and group of levels; the
+	 * model's band at a calibration origin is its offset from the point
+	 * forecast (the same at every origin) added to that origin's path. */
+	for (d = 0; d < D; d++) {
+		size_t c = d * per + ENG_SHIFT;
+
+		for (h = 0; cw[d] > 0 && h < H; h++) {
+			double y = yv[d * H + h], ev = err[c * H + h];
+
+			if (isnan(y) || isnan(ev))
+				continue;
+			b = h * nb / H;
+			wb[b] += cw[d];
+			for (l = 0; l < L; l++) {
+				double lv = o->levels[l], qm = y - ev + (out->q[h * L + l] - e->path[h]);
+				double qc = cq[(d * H + h) * L + l] + delta[l];
+				size_t grp = lv < 0.5 ? 0 : lv == 0.5 ? 1 : 2;
+
+				qm = fmax(0, qm);
+				qc = fmax(0, qc);
+				loss[(b * 3 + grp) * BAND_N + BAND_MODEL] += cw[d] * pinball(y, qm, lv);
+				loss[(b * 3 + grp) * BAND_N + BAND_CLIM] += cw[d] * pinball(y, qc, lv);
+				loss[(b * 3 + grp) * BAND_N + BAND_MEAN] += cw[d] * pinball(y, (qm + qc) / 2, lv);
+				cov[(b * L + l) * BAND_N + BAND_MODEL] += cw[d] * (y <= qm);
+				cov[(b * L + l) * BAND_N + BAND_CLIM] += cw[d] * (y <= qc);
+				cov[(b * L + l) * BAND_N + BAND_MEAN] += cw[d] * (y <= (qm + qc) / 2);
+			}
+		}
+	}
+	for (b = 0; b < nb * 3; b++) {
+		int best = BAND_MODEL, a;
+
+		for (a = 1; a < BAND_N; a++) {
+			int ok = loss[b * BAND_N + a] < loss[b * BAND_N + best];
+
+			/* Upper levels: only a band that covered as often as the level says. */
+			for (l = 0; ok && b % 3 == 2 && l < L; l++)
+				if (o->levels[l] > 0.5 && cov[((b / 3) * L + l) * BAND_N + a] < o->levels[l] * wb[b / 3])
+					ok = 0;
+			if (ok)
+				best = a;
+		}
+		pick[b] = best;
+		out->band_share[b % 3][best] += 1.0 / (double)nb;
+	}
+	memcpy(oldq, out->q, H * L * sizeof(*oldq));
+	for (h = 0; h < H; h++) {
+		double *q = out->q + h * L;
+
+		if (!clim_at(now, e->raw, n, n + lead + h, m, W, o->levels, L, buf))
+			continue;
+		b = h * nb / H;
+		for (l = 0; l < L; l++) {
+			double lv = o->levels[l], qc = fmax(0, now[l] + delta[l]);
+			int p = pick[b * 3 + (lv < 0.5 ? 0 : lv == 0.5 ? 1 : 2)];
+
+			if (p == BAND_CLIM)
+				q[l] = qc;
+			else if (p == BAND_MEAN)
+				q[l] = (q[l] + qc) / 2;
+		}
+		for (l = 1; l < L; l++)
+			if (q[l] < q[l - 1])
+				q[l] = q[l - 1];
+	}
+	/* No upper bound above the recent maximum unless the series went above
+	 * its own recent maximum often enough at the calibration origins for
+	 * that level (a rising series): a band past every value of the last
+	 * weeks is otherwise the model's tail, not the data's. */
+	for (i = n > ENG_CLIM_PERIODS * m ? n - ENG_CLIM_PERIODS * m : 0, top = -INFINITY; i < n; i++)
+		if (e->raw[i] > top)
+			top = e->raw[i];
+	out->recent_max = top;
+	out->rise_rate = wall > 0 ? over / wall : NAN;
+	for (l = 0; l < L; l++)
+		if (o->levels[l] > 0.5 && wall > 0 && over / wall <= (1 - o->levels[l]) / 2)
+			for (h = 0; h < H; h++)
+				if (out->q[h * L + l] > top)
+					out->q[h * L + l] = top;
+	/* Scenarios keep their rank: the old band's level of each value, read on the new band. */
+	for (k = 0; k < K; k++)
+		for (h = 0; h < H; h++) {
+			const double *a = oldq + h * L, *z = out->q + h * L;
+			double v = out->scen[k * H + h], r;
+
+			if (v <= a[0])
+				r = z[0] + (v - a[0]);
+			else if (v >= a[L - 1])
+				r = z[L - 1] + (v - a[L - 1]) * (a[L - 1] > a[0] ? (z[L - 1] - z[0]) / (a[L - 1] - a[0]) : 1);
+			else {
+				for (l = 0; l + 1 < L && v > a[l + 1]; l++)
+					;
+				r = a[l + 1] > a[l] ? z[l] + (v - a[l]) / (a[l + 1] - a[l]) * (z[l + 1] - z[l]) : z[l];
+			}
+			out->scen[k * H + h] = fmax(0, r);
+		}
+done:
+	free(cq);
+	free(yv);
+	free(cw);
+	free(delta);
+	free(now);
+	free(oldq);
+	free(loss);
+	free(cov);
+	free(wb);
+	free(buf);
+	free(pick);
+	return rc;
+}
+
 static int predict_kind(struct forecast_series *out, const struct series *s,
 			const struct forecast_opts *o, int kind)
 {
@@ -1147,6 +1384,8 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 		goto done;
 	draw_scenarios(out, e.path, &g, err, H, K, seed, o->levels);
 	out->nscen = K;
+	if (kind == M_AUTO && (rc = eng_climate(out, &e, &g, err, lead, H, o)))
+		goto done;
 	out->horizon = H;
 	out->nlevels = o->nlevels;
 	out->period = period;

@@ -65,6 +65,15 @@ struct forecast_series {
 	int64_t periods[FORECAST_MAX_PERIODS];  /* seconds, strongest first */
 	double strength[FORECAST_MAX_PERIODS];  /* autocorrelation at that lag */
 	double pvalue[FORECAST_MAX_PERIODS];    /* permutation test of that period */
+	/* auto: the share of the window's leads whose band (lower levels,
+	 * median, upper levels) is the model's, the climatology's or the mean
+	 * of both; all zero when the model's band stands alone. */
+	double band_share[3][3];
+	/* auto: the largest value of the recent history (the upper levels'
+	 * cap), and the share of calibration targets above their own recent
+	 * maximum: a level is left uncapped when that share is above half its
+	 * tail (a rising series). NAN when not computed. */
+	double recent_max, rise_rate;
 	double backtest_mae;   /* mean absolute error of the chosen model over its backtest */
 	size_t backtest_origins;
 	uint64_t seed;

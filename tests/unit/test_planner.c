@@ -873,8 +873,9 @@ static double bursty(const char *c, int r, int64_t t)
 	return pf_noise("d", day * 86400) > 0 && hr == at ? 1.0 : 0.05;
 }
 
-/* The forecast's upper quantile of x's bursts lies above anything x ever
- * used (its errors at the bursts applied at other steps); the plan
+/* Holt-Winters' upper quantile of x's bursts lies above anything x ever
+ * used (its errors at the bursts applied at other steps; auto caps its
+ * own band there, so the model is named); the plan
  * reserves at most x's historical maximum, and its bound stays at most
  * the sum of the maxima. */
 Test(planner, capped_at_historical_max)
@@ -883,19 +884,24 @@ Test(planner, capped_at_historical_max)
 	struct plan p = { 0 };
 	double fc95 = 0, bound = 0;
 	size_t i, h;
-	int rc = pf_run(&p,
-			t_write("inventory.json",
+	const char *hist[1];
+	struct part_run_opts o = { .now = PF_NOW, .model = "holt-winters", .tool_version = "test-1",
+				   .history = hist, .nhistory = 1 };
+	int rc;
+
+	o.inventory = t_write("inventory.json",
 				"{\"partitions\": [\n"
 				"  {\"name\": \"p1\", \"capacity\": {\"cpu\": 4, \"memory\": \"4GiB\"}},\n"
 				"  {\"name\": \"p2\", \"capacity\": {\"cpu\": 4, \"memory\": \"4GiB\"}}],\n"
 				" \"components\": [\n"
 				"  {\"name\": \"x\", \"placement\": [\"p1\"]},\n"
-				"  {\"name\": \"y\", \"placement\": [\"p1\"]}]}\n"),
-			t_write("schedule.json",
+				"  {\"name\": \"y\", \"placement\": [\"p1\"]}]}\n");
+	o.schedule = t_write("schedule.json",
 				"{\"name\": \"bursts\",\n"
 				" \"window\": {\"start\": \"2018-05-06T00:30:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
-				" \"cutoff\": \"30m\", \"partitions\": [\"p1\"], \"update_duration\": \"3h\"}\n"),
-			pf_write_history(comps, 2, bursty));
+				" \"cutoff\": \"30m\", \"partitions\": [\"p1\"], \"update_duration\": \"3h\"}\n");
+	hist[0] = pf_write_history(comps, 2, bursty);
+	rc = part_run(&p, &o);
 
 	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
 	for (i = 0; i < p.nforecast; i++)

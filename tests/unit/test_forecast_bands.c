@@ -1,0 +1,177 @@
+/* The auto model's bands on real excerpts (NAB, MIT licence, in
+ * testdata/nab): climatology at long leads, the cap at the recent
+ * maximum, an on/off series and a level shift built from the same
+ * values. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forecast/forecast.h"
+#include "util/error.h"
+
+#define STEP 300
+#define DAY 288
+
+/* The value column of a NAB file (5-minute steps, no gaps). */
+static double *nab(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	double *v = malloc(8192 * sizeof(double));
+
+	cr_assert(f && v, "%s", path);
+	*n = 0;
+	while (*n < 8192 && fgets(line, sizeof(line), f)) {
+		char *c = strchr(line, ',');
+		if (c && line[0] != 't')
+			v[(*n)++] = strtod(c + 1, NULL);
+	}
+	fclose(f);
+	return v;
+}
+
+/* Forecasts v[0..origin-1] for H steps at levels 0.025, 0.5, 0.95, 0.99. */
+static void run(struct forecast *fc, const double *v, size_t origin, size_t H, const char *model)
+{
+	struct series s = { 0 };
+	struct history h = { 0 };
+	struct forecast_opts o = { 0 };
+
+	h.items = &s;
+	h.n = 1;
+	s.component = (char *)"x";
+	s.step = STEP;
+	s.n = origin;
+	s.v = (double *)v;
+	o.origin = o.start = (int64_t)origin * STEP;
+	o.step = STEP;
+	o.horizon = H;
+	o.levels[0] = 0.025, o.levels[1] = 0.5, o.levels[2] = 0.95, o.levels[3] = 0.99;
+	o.nlevels = 4;
+	o.period = 86400;
+	cr_assert_eq(forecast_run(fc, &h, &o, model), 0, "%s", adp_error_last());
+}
+
+static double recent_max(const double *v, size_t origin)
+{
+	double m = -INFINITY;
+	size_t i;
+
+	for (i = origin > 14 * DAY ? origin - 14 * DAY : 0; i < origin; i++)
+		m = fmax(m, v[i]);
+	return m;
+}
+
+/* A day ahead on a real cpu series: no upper level above the recent
+ * maximum (the series has not been rising), the p99 no narrower than the
+ * p95 and above it somewhere, and a band no wider at long leads than
+ * Holt-Winters' own. */
+Test(bands, day_ahead_is_capped_and_no_wider_than_the_model)
+{
+	size_t n, origin, h;
+	double *v = nab("testdata/nab/ec2_cpu_utilization_5f5533.csv", &n), top, wa = 0, wh = 0;
+	struct forecast a = { 0 }, hw = { 0 };
+	int spread = 0;
+
+	origin = n - DAY;
+	run(&a, v, origin, DAY, "auto");
+	run(&hw, v, origin, DAY, "holt-winters");
+	top = recent_max(v, origin);
+	cr_assert(a.items[0].rise_rate <= 0.005, "rise rate %g", a.items[0].rise_rate);
+	cr_assert_float_eq(a.items[0].recent_max, top, 1e-9);
+	for (h = 0; h < DAY; h++) {
+		const double *q = a.items[0].q + h * 4;
+		cr_assert_leq(q[3], top + 1e-9, "step %zu: p99 %g above the recent maximum %g", h, q[3], top);
+		cr_assert_leq(q[2], q[3]);
+		spread += q[3] > q[2] + 1e-9;
+		if (h >= DAY / 2) {
+			wa += q[3] - q[0];
+			wh += hw.items[0].q[h * 4 + 3] - hw.items[0].q[h * 4];
+		}
+	}
+	cr_assert_gt(spread, 0, "p99 equals p95 at every step");
+	cr_assert_leq(wa, wh, "auto's band over the second half of the day (%g) is wider than holt-winters' (%g)", wa, wh);
+	forecast_release(&a);
+	forecast_release(&hw);
+	free(v);
+}
+
+/* On/off: the real values from 08:00 to 16:00, zero otherwise (a batch
+ * job). Off hours get a band at zero from the series' own distribution
+ * at that time of day, not the smooth model's tails; on hours are still
+ * covered. */
+Test(bands, on_off_series_keeps_off_hours_at_zero)
+{
+	size_t n, i, origin, h, on = 0, cov = 0;
+	double *v = nab("testdata/nab/ec2_cpu_utilization_5f5533.csv", &n), off95 = 0, hw95 = 0, level = 0;
+	struct forecast a = { 0 }, hw = { 0 };
+
+	for (i = 0; i < n; i++) {
+		size_t ph = i % DAY;
+		if (ph < 96 || ph >= 192)
+			v[i] = 0;
+		else
+			level += v[i];
+	}
+	level /= (double)n / 3;
+	origin = n - DAY;
+	run(&a, v, origin, DAY, "auto");
+	run(&hw, v, origin, DAY, "holt-winters");
+	for (h = 0; h < DAY; h++) {
+		size_t ph = (origin + h) % DAY;
+		if (ph < 92 || ph >= 196) { /* off, beyond the phase window of the edges */
+			off95 = fmax(off95, a.items[0].q[h * 4 + 2]);
+			hw95 = fmax(hw95, hw.items[0].q[h * 4 + 2]);
+		} else if (ph >= 100 && ph < 188) {
+			on++;
+			cov += v[origin + h] <= a.items[0].q[h * 4 + 2];
+		}
+	}
+	cr_assert_leq(off95, 0.05 * level, "off hours: p95 up to %g against an on level of %g", off95, level);
+	cr_assert_gt(hw95, off95, "holt-winters' off-hour p95 %g is not above auto's %g", hw95, off95);
+	cr_assert_geq((double)cov / (double)on, 0.85, "on hours: p95 coverage %g", (double)cov / (double)on);
+	forecast_release(&a);
+	forecast_release(&hw);
+	free(v);
+}
+
+/* A level shift: the last four days before the origin 60 % higher. The
+ * recent maximum moves with the new level, and the hours after the
+ * origin stay covered by a median near the new level. */
+Test(bands, level_shift_up_is_followed)
+{
+	size_t n, i, origin, h, cov = 0, H = DAY / 6;
+	double *v = nab("testdata/nab/rds_cpu_utilization_cc0c53.csv", &n), e = 0, old = 0;
+	struct forecast a = { 0 };
+
+	for (i = n - 4 * DAY; i < n; i++)
+		v[i] *= 1.6;
+	origin = n - H;
+	run(&a, v, origin, H, "auto");
+	for (h = 0; h < H; h++) {
+		cov += v[origin + h] <= a.items[0].q[h * 4 + 2];
+		e += fabs(v[origin + h] - a.items[0].q[h * 4 + 1]);
+		old += fabs(v[origin + h] - v[origin + h] / 1.6);
+	}
+	cr_assert_geq((double)cov / (double)H, 0.9, "p95 coverage after the shift %g", (double)cov / (double)H);
+	cr_assert_lt(e, old / 2, "median error %g against %g for the old level", e, old);
+	forecast_release(&a);
+	free(v);
+}
+
+/* A rising series (cpu on an RDS instance going up over its last days)
+ * goes above its recent maximum at the calibration origins often enough
+ * that its p95 and p99 are not capped there; said in rise_rate. */
+Test(bands, rising_series_is_not_capped)
+{
+	size_t n;
+	double *v = nab("testdata/nab/rds_cpu_utilization_cc0c53.csv", &n);
+	struct forecast a = { 0 };
+
+	run(&a, v, n - DAY, DAY, "auto");
+	cr_assert_gt(a.items[0].rise_rate, 0.025, "rise rate %g", a.items[0].rise_rate);
+	forecast_release(&a);
+	free(v);
+}
