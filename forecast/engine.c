@@ -924,12 +924,14 @@ static int eng_choose(struct forecast_series *out, struct eng *e, const struct g
 	const double *x = e->x;
 	size_t n = e->o, m = e->m;
 	double mae_sn, mae_hw = INFINITY, mae_hw2, mae_stl, params[5] = { 0 }, p2[5];
+	/* Constants fitted before the newest backtest origin: its targets are not in the fit. */
+	size_t nfit = n > (g->dmin + 3) * m ? n - g->dmin * m : n;
 	int rc = 0;
 
 	e->model = M_SNAIVE;
 	mae_sn = eng_errors(e, g, lead, H, err);
 	if (kind == M_HW || kind == M_AUTO) {
-		hw_fit(x, n, m, 0, ws, params);
+		hw_fit(x, nfit, m, 0, ws, params);
 		hw_run(x, n, m, 0, params, ws, e->L, e->B, e->S, NULL);
 		eng_set_phi(e, params[3], lead + H);
 		e->model = M_HW;
@@ -937,7 +939,7 @@ static int eng_choose(struct forecast_series *out, struct eng *e, const struct g
 		/* Daily and weekly seasons where at least three weeks of history allow. */
 		if (n >= 3 * ENG_WEEK * m) {
 			e->m2 = ENG_WEEK * m;
-			hw_fit(x, n, m, e->m2, ws, p2);
+			hw_fit(x, nfit, m, e->m2, ws, p2);
 			hw_run(x, n, m, e->m2, p2, ws, e->L, e->B, e->S, e->S2);
 			eng_set_phi(e, p2[3], lead + H);
 			if ((mae_hw2 = eng_errors(e, g, lead, H, err3)) < mae_hw) {
