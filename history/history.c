@@ -420,17 +420,56 @@ static int parse_value(struct reader *r, int col, const char *colname, const cha
 	return 1;
 }
 
+/* 1 when s is all digits: an epoch count, whatever its unit. */
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+/* A time column; format NULL: the long format's (RFC 3339 or epoch
+ * seconds), else a mapping's time_format. A time outside 1971..2200 is
+ * a unit or format mistake, and the message says which is likely:
+ * epoch seconds read as milliseconds land in 1970, milliseconds read as
+ * seconds after 2200, and a column that is not a time (a count, a
+ * value) in 1970 too. */
 static int parse_time(struct reader *r, int col, const char *s, const char *format,
 		      const char *tz, int64_t *out)
 {
-	/* 1970..2200: anything else is a unit or format mistake. */
-	if (adp_time_parse_format(out, s, format, tz) || *out < 0 || *out > 7258118400LL)
+	const char *f = format ? format : "auto", *hint;
+	int ms = !strcmp(f, "epoch_ms"), digits = all_digits(s);
+	char at[32];
+	int64_t t;
+
+	if (adp_time_parse_format(&t, s, f, tz) || t < 0 || t > ADP_HISTORY_MAX_TIME) {
+		int64_t as_ms;
+
+		hint = "";
+		if (digits && !ms && !adp_time_parse_format(&as_ms, s, "epoch_ms", NULL) &&
+		    as_ms >= ADP_HISTORY_MIN_TIME && as_ms <= ADP_HISTORY_MAX_TIME)
+			hint = format ? ": is the column in milliseconds? (read it with the source's \"time_format\": \"epoch_ms\")"
+				      : ": is the column in milliseconds? (the long format reads epoch seconds)";
 		return adp_error_set(ADP_EINPUT,
-				     "%s:%ld:%d: timestamp: '%s' is not a valid time: expected %s",
+				     "%s:%ld:%d: timestamp: '%s' is not a valid time: expected %s%s",
 				     r->path, r->lineno, col, s,
-				     !format || !strcmp(format, "auto")
-					     ? "RFC 3339 (2018-05-06T01:00:00Z) or epoch seconds"
-					     : format);
+				     !strcmp(f, "auto") ? "RFC 3339 (2018-05-06T01:00:00Z) or epoch seconds" : f, hint);
+	}
+	if (t < ADP_HISTORY_MIN_TIME) {
+		if (ms)
+			hint = "is the column in seconds, not milliseconds? (the source's \"time_format\" is \"epoch_ms\"; \"epoch\" reads seconds)";
+		else if (digits)
+			hint = "is the column a time in epoch seconds? (a date since 2001 has 10 digits)";
+		else
+			hint = "is the column the time of each sample?";
+		adp_time_format(at, t);
+		return adp_error_set(ADP_EINPUT, "%s:%ld:%d: timestamp: '%s' read as %s, before 1971: %s",
+				     r->path, r->lineno, col, s, at, hint);
+	}
+	*out = t;
 	return 0;
 }
 
@@ -740,7 +779,7 @@ static int read_long(struct history *h, struct reader *rd, const struct history_
 				goto done;
 			}
 		}
-		if ((rc = parse_time(&r, col[0] + 1, r.fields[col[0]], "auto", NULL, &t)))
+		if ((rc = parse_time(&r, col[0] + 1, r.fields[col[0]], NULL, NULL, &t)))
 			goto done;
 		if (o->until && t >= o->until)
 			continue;

@@ -11,6 +11,10 @@
  *  - empty values are missing; values that are not numbers, negative,
  *    infinite or above ADP_HISTORY_MAX_VALUE are rejected with the file,
  *    line and column;
+ *  - times that cannot be parsed or lie outside 1971..2200 are rejected
+ *    with the file, line and column, and the likely mistake (seconds
+ *    read as milliseconds land in 1970, milliseconds read as seconds
+ *    after 2200);
  *  - rows at or after the forecast origin ("until") are ignored, so a
  *    past window can be replayed. */
 #ifndef ADP_HISTORY_H
@@ -28,6 +32,11 @@
  * (1970 and 2100) must not turn a small file into gigabytes. */
 #define ADP_HISTORY_MAX_GRID ((size_t)200 * 1000 * 1000)
 #define ADP_HISTORY_MAX_VALUE 1e18
+/* Sample times from 1971-01-01 to 2200-01-01 (UTC): one in 1970 is
+ * epoch seconds read as milliseconds, or a column that is not a time;
+ * one after 2200 is milliseconds read as seconds. */
+#define ADP_HISTORY_MIN_TIME ((int64_t)31536000)
+#define ADP_HISTORY_MAX_TIME ((int64_t)7258118400)
 #define ADP_HISTORY_MAX_NAME 128
 
 struct series {

@@ -60,10 +60,22 @@ static int read_sample(const struct adp_json_doc *d, json_t *s, size_t i,
 	} else if (!json_is_string(t) || adp_time_parse(&out->t, json_string_value(t), NULL)) {
 		return adp_json_fail(d, jp, "timestamp: expected RFC 3339 (2018-05-06T01:00:00Z) or epoch seconds");
 	}
-	/* 1970..2200, as for CSV: anything else is a unit mistake. */
-	if (out->t < 0 || out->t > 7258118400LL)
-		return adp_json_fail(d, jp, "timestamp: %lld is out of range: expected epoch seconds",
-				     (long long)out->t);
+	/* 1971..2200, as for CSV: anything else is a unit mistake. */
+	if (out->t < 0 || out->t > ADP_HISTORY_MAX_TIME)
+		return adp_json_fail(d, jp, "timestamp: %lld is out of range: expected epoch seconds%s",
+				     (long long)out->t,
+				     out->t / 1000 >= ADP_HISTORY_MIN_TIME && out->t / 1000 <= ADP_HISTORY_MAX_TIME
+					     ? ", not milliseconds" : "");
+	if (out->t < ADP_HISTORY_MIN_TIME) {
+		char at[32];
+
+		adp_time_format(at, out->t);
+		if (json_is_string(t) && strchr(json_string_value(t), '-'))
+			return adp_json_fail(d, jp, "timestamp: '%s' read as %s, before 1971: is it the time of the sample?",
+					     json_string_value(t), at);
+		return adp_json_fail(d, jp, "timestamp: %lld read as %s, before 1971: is it a time in epoch seconds? (a date since 2001 has 10 digits)",
+				     (long long)out->t, at);
+	}
 	v = json_object_get(s, "value");
 	if (!v)
 		return adp_json_fail(d, jp, "value: missing: expected a number or null");

@@ -273,7 +273,42 @@ Test(history, error_timestamp_in_milliseconds)
 {
 	/* Epoch milliseconds read as seconds land after 2200. */
 	expect_error("timestamp,component,resource,value\n1525564800000,db,cpu,1\n",
-		     ":2:1: timestamp: '1525564800000' is not a valid time");
+		     ":2:1: timestamp: '1525564800000' is not a valid time: expected RFC 3339 (2018-05-06T01:00:00Z) or "
+		     "epoch seconds: is the column in milliseconds? (the long format reads epoch seconds)");
+}
+
+/* A column that is not a time, or seconds read as milliseconds, lands in
+ * 1970: refused with what was read and the likely cause. */
+Test(history, error_timestamp_in_1970)
+{
+	struct history_mapping m = { ",", "t", "epoch_ms", NULL, { { NULL, 0, 0 } } };
+	struct history h;
+	const char *p;
+
+	expect_error("timestamp,component,resource,value\n1525564800,db,cpu,1\n3,db,cpu,1\n",
+		     ":3:1: timestamp: '3' read as 1970-01-01T00:00:03Z, before 1971: is the column a time in epoch "
+		     "seconds? (a date since 2001 has 10 digits)");
+	expect_error("timestamp,component,resource,value\n1970-06-01T00:00:00Z,db,cpu,1\n",
+		     ":2:1: timestamp: '1970-06-01T00:00:00Z' read as 1970-06-01T00:00:00Z, before 1971: is the column "
+		     "the time of each sample?");
+	p = t_write("ms.csv", "t,load\n1525564800,1\n");
+	m.res[ADP_RES_CPU].column = "load";
+	m.res[ADP_RES_CPU].scale = 1;
+	history_init(&h);
+	cr_assert_eq(history_add_mapped_csv(&h, p, "c", &m, &opts5m), ADP_EINPUT);
+	t_assert_msg("ms.csv:2:1: timestamp: '1525564800' read as 1970-01-18T15:46:04Z, before 1971: is the column in "
+		     "seconds, not milliseconds? (the source's \"time_format\" is \"epoch_ms\"; \"epoch\" reads seconds)");
+	/* The other way round: milliseconds read as seconds. */
+	p = t_write("s.csv", "t,load\n1525564800000,1\n");
+	m.time_format = "epoch";
+	cr_assert_eq(history_add_mapped_csv(&h, p, "c", &m, &opts5m), ADP_EINPUT);
+	t_assert_msg("s.csv:2:1: timestamp: '1525564800000' is not a valid time: expected epoch: is the column in "
+		     "milliseconds? (read it with the source's \"time_format\": \"epoch_ms\")");
+	/* 1971 and later is history. */
+	p = t_write("ok.csv", "t,load\n31536000000,1\n");
+	m.time_format = "epoch_ms";
+	cr_assert_eq(history_add_mapped_csv(&h, p, "c", &m, &opts5m), 0, "%s", adp_error_last());
+	history_release(&h);
 }
 
 Test(history, error_not_a_number)
@@ -614,28 +649,33 @@ static void expect_json_error(const char *text, const char *needle)
 
 Test(history, json_errors_name_line_and_path)
 {
-	expect_json_error("{\"samples\": [\n{\"timestamp\": 0, \"component\": \"a\", \"resource\": \"cpu\", \"value\": 1},\n"
-			  "{\"timestamp\": 300, \"component\": \"a\", \"resource\": \"cpu\", \"value\": -2}]}",
+	expect_json_error("{\"samples\": [\n{\"timestamp\": 1525564800, \"component\": \"a\", \"resource\": \"cpu\", \"value\": 1},\n"
+			  "{\"timestamp\": 1525565100, \"component\": \"a\", \"resource\": \"cpu\", \"value\": -2}]}",
 			  "h.json:3: samples[1]: value: -2 is out of range");
-	expect_json_error("{\"samples\": [{\"timestamp\": 0, \"component\": \"a b\", \"resource\": \"cpu\", \"value\": 1}]}",
+	expect_json_error("{\"samples\": [{\"timestamp\": 1525564800, \"component\": \"a b\", \"resource\": \"cpu\", \"value\": 1}]}",
 			  "h.json:1: samples[0]: component: 'a b' is not a valid name");
-	expect_json_error("{\"samples\": [{\"timestamp\": 0, \"component\": \"a\", \"resource\": \"gpu\", \"value\": 1}]}",
+	expect_json_error("{\"samples\": [{\"timestamp\": 1525564800, \"component\": \"a\", \"resource\": \"gpu\", \"value\": 1}]}",
 			  "samples[0]: resource: unknown resource 'gpu'");
 	expect_json_error("{\"samples\": [{\"timestamp\": \"noon\", \"component\": \"a\", \"resource\": \"cpu\", \"value\": 1}]}",
 			  "samples[0]: timestamp: expected RFC 3339");
-	expect_json_error("{\"samples\": [{\"timestamp\": 0, \"component\": \"a\", \"resource\": \"cpu\", \"value\": \"1\"}]}",
+	expect_json_error("{\"samples\": [{\"timestamp\": 1525564800, \"component\": \"a\", \"resource\": \"cpu\", \"value\": \"1\"}]}",
 			  "samples[0]: value: expected a number or null");
-	expect_json_error("{\"samples\": [{\"timestamp\": 0, \"component\": \"a\", \"resource\": \"cpu\"}]}",
+	expect_json_error("{\"samples\": [{\"timestamp\": 1525564800, \"component\": \"a\", \"resource\": \"cpu\"}]}",
 			  "samples[0]: value: missing");
-	expect_json_error("{\"samples\": [{\"timestamp\": 0, \"component\": \"a\", \"resource\": \"cpu\", \"value\": 1, \"unit\": \"%\"}]}",
+	expect_json_error("{\"samples\": [{\"timestamp\": 1525564800, \"component\": \"a\", \"resource\": \"cpu\", \"value\": 1, \"unit\": \"%\"}]}",
 			  "unit: unknown field");
+	expect_json_error("{\"samples\": [{\"timestamp\": 1400000, \"component\": \"a\", \"resource\": \"cpu\", \"value\": 1}]}",
+			  "h.json:1: samples[0]: timestamp: 1400000 read as 1970-01-17T04:53:20Z, before 1971: is it a time in "
+			  "epoch seconds? (a date since 2001 has 10 digits)");
+	expect_json_error("{\"samples\": [{\"timestamp\": 1525564800000, \"component\": \"a\", \"resource\": \"cpu\", \"value\": 1}]}",
+			  "samples[0]: timestamp: 1525564800000 is out of range: expected epoch seconds, not milliseconds");
 	expect_json_error("{\"rows\": []}", "rows: unknown field");
 	expect_json_error("{\"samples\": 3}", "h.json: expected {\"samples\": [...]}");
 	expect_json_error("[]", "expected a JSON object");
 	expect_json_error("{\"samples\": [1, 2", "h.json:1:");
 	/* A good series before a bad one is undone with the file. */
-	expect_json_error("{\"samples\": [{\"timestamp\": 0, \"component\": \"a\", \"resource\": \"cpu\", \"value\": 1},\n"
-			  " {\"timestamp\": 0, \"component\": \"b\", \"resource\": \"cpu\", \"value\": 1e300}]}",
+	expect_json_error("{\"samples\": [{\"timestamp\": 1525564800, \"component\": \"a\", \"resource\": \"cpu\", \"value\": 1},\n"
+			  " {\"timestamp\": 1525564800, \"component\": \"b\", \"resource\": \"cpu\", \"value\": 1e300}]}",
 			  "h.json:2: samples[1]: value:");
 }
 

@@ -55,8 +55,8 @@ Test(history_limits, line_limit_is_exact)
 	free(text);
 }
 
-/* 20 series, each with a sample in 1970 and one in 2100: a 1.2 KB file
- * that would resample to 274 million points. Refused, naming the series. */
+/* 20 series, each with a sample in 1971 and one in 2100: a 1.2 KB file
+ * that would resample to 271 million points. Refused, naming the series. */
 Test(history_limits, samples_decades_apart_are_refused)
 {
 	struct history h;
@@ -65,7 +65,7 @@ Test(history_limits, samples_decades_apart_are_refused)
 
 	n += sprintf(text + n, "timestamp,component,resource,value\n");
 	for (i = 0; i < 20; i++)
-		n += sprintf(text + n, "0,c%02d,cpu,1\n4102444800,c%02d,cpu,2\n", i, i);
+		n += sprintf(text + n, "31536000,c%02d,cpu,1\n4102444800,c%02d,cpu,2\n", i, i);
 	history_init(&h);
 	cr_assert_eq(history_add_long_csv(&h, t_write("span.csv", text), &opts5m), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "span.csv: history of 'c00' cpu has 2 samples spread over"),
@@ -91,7 +91,7 @@ Test(history_limits, grid_limit_counts_every_series)
 	t[1] = 10;
 	cr_assert_eq(history_add_points(&h, "mem", "web", 0, t, v, 2, &o), ADP_ENOMEM);
 	cr_assert(strstr(adp_error_last(), "over the limit of"), "%s", adp_error_last());
-	snprintf(text, sizeof(text), "timestamp,component,resource,value\n0,web,cpu,1\n10,web,cpu,2\n");
+	snprintf(text, sizeof(text), "timestamp,component,resource,value\n1525564800,web,cpu,1\n1525564810,web,cpu,2\n");
 	cr_assert_eq(history_add_long_csv(&h, t_write("g.csv", text), &o), ADP_ENOMEM);
 	cr_assert(strstr(adp_error_last(), "g.csv: resampling would take 11 points"), "%s", adp_error_last());
 	cr_assert_eq(h.n, 0);
