@@ -96,7 +96,7 @@ static int read_section(const struct adp_json_doc *d, json_t *obj, const char *j
 }
 
 static int read_partition(const struct adp_json_doc *d, json_t *obj, const char *jpath,
-			  struct inventory *inv, struct inv_partition *p)
+			  struct inventory *inv, struct inv_partition *p, enum inventory_mode mode)
 {
 	static const char *const keys[] = { "name", "zone", "capacity", "cgroup", "verify", "kubernetes", NULL };
 	const char *name = NULL, *zone = "";
@@ -118,12 +118,15 @@ static int read_partition(const struct adp_json_doc *d, json_t *obj, const char 
 	if (!(p->name = strdup(name)) || !(p->zone = strdup(zone)))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	snprintf(sub, sizeof(sub), "%s.capacity", jpath);
-	if (!json_object_get(obj, "capacity"))
-		return adp_json_fail(d, jpath, "missing required field 'capacity'");
-	if ((rc = read_resources(d, json_object_get(obj, "capacity"), sub, 1, p->capacity)))
+	if (!json_object_get(obj, "capacity")) {
+		/* A forecast never reads a capacity. */
+		if (mode != INVENTORY_FORECAST)
+			return adp_json_fail(d, jpath, "missing required field 'capacity'");
+	} else if ((rc = read_resources(d, json_object_get(obj, "capacity"), sub, 1, p->capacity))) {
 		return rc;
-	if (p->capacity[ADP_RES_CPU] <= 0 || p->capacity[ADP_RES_MEMORY] <= 0)
+	} else if (p->capacity[ADP_RES_CPU] <= 0 || p->capacity[ADP_RES_MEMORY] <= 0) {
 		return adp_json_fail(d, sub, "cpu and memory capacity must be positive");
+	}
 	/* Checked by the drivers that read them (orch_local_config_check,
 	 * orch_kube_config_check), here only that they are objects. */
 	if ((rc = read_section(d, obj, jpath, "cgroup", "an object with path or parent, and cpus", &p->cgroup)) ||
@@ -133,8 +136,10 @@ static int read_partition(const struct adp_json_doc *d, json_t *obj, const char 
 	return 0;
 }
 
+static int read_rest(const struct adp_json_doc *d, json_t *obj, const char *jpath, struct inv_component *c);
+
 static int read_component(const struct adp_json_doc *d, json_t *obj, const char *jpath,
-			  struct inventory *inv, struct inv_component *c)
+			  struct inventory *inv, struct inv_component *c, enum inventory_mode mode)
 {
 	static const char *const keys[] = { "name", "tier", "replicas", "placement", "min", "history",
 					    "run", "health", "traffic", "kubernetes", NULL };
@@ -167,6 +172,8 @@ static int read_component(const struct adp_json_doc *d, json_t *obj, const char 
 	}
 	placement = json_object_get(obj, "placement");
 	snprintf(sub, sizeof(sub), "%s.placement", jpath);
+	if (!placement && mode == INVENTORY_FORECAST)
+		return read_rest(d, obj, jpath, c); /* a forecast never reads a placement */
 	if (!json_is_array(placement) || json_array_size(placement) == 0)
 		return adp_json_fail(d, placement ? sub : jpath,
 				     placement ? "expected a non-empty array of partition names"
@@ -195,6 +202,17 @@ static int read_component(const struct adp_json_doc *d, json_t *obj, const char 
 						     json_string_value(v), name);
 		c->placement[i] = (size_t)idx;
 	}
+	return read_rest(d, obj, jpath, c);
+}
+
+/* A component's fields after its placement: min, history and the
+ * drivers' sections. */
+static int read_rest(const struct adp_json_doc *d, json_t *obj, const char *jpath, struct inv_component *c)
+{
+	char sub[256];
+	json_t *v;
+	int rc;
+
 	if ((v = json_object_get(obj, "min"))) {
 		snprintf(sub, sizeof(sub), "%s.min", jpath);
 		if ((rc = read_resources(d, v, sub, 0, c->min)))
@@ -216,6 +234,11 @@ static int read_component(const struct adp_json_doc *d, json_t *obj, const char 
 
 int inventory_load(struct inventory *out, const char *path)
 {
+	return inventory_load_mode(out, path, INVENTORY_FULL);
+}
+
+int inventory_load_mode(struct inventory *out, const char *path, enum inventory_mode mode)
+{
 	static const char *const keys[] = { "partitions", "components", "kubernetes", NULL };
 	struct adp_json_doc d;
 	struct inventory inv = { 0 };
@@ -229,7 +252,9 @@ int inventory_load(struct inventory *out, const char *path)
 		goto done;
 	parts = json_object_get(d.root, "partitions");
 	comps = json_object_get(d.root, "components");
-	if (!json_is_array(parts) || json_array_size(parts) == 0) {
+	/* A forecast never reads a partition: absent or empty is none. */
+	if ((parts || mode != INVENTORY_FORECAST) &&
+	    (!json_is_array(parts) || (json_array_size(parts) == 0 && mode != INVENTORY_FORECAST))) {
 		rc = parts ? adp_json_fail(&d, "partitions", "expected a non-empty array")
 			   : adp_error_set(ADP_EINPUT, "%s: missing required field 'partitions'", path);
 		goto done;
@@ -245,7 +270,7 @@ int inventory_load(struct inventory *out, const char *path)
 		goto done;
 	}
 	if (!(inv.path = strdup(path)) ||
-	    !(inv.parts = calloc(json_array_size(parts), sizeof(*inv.parts))) ||
+	    (json_array_size(parts) && !(inv.parts = calloc(json_array_size(parts), sizeof(*inv.parts)))) ||
 	    (json_array_size(comps) && !(inv.comps = calloc(json_array_size(comps), sizeof(*inv.comps))))) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
@@ -254,7 +279,7 @@ int inventory_load(struct inventory *out, const char *path)
 		char jpath[64];
 
 		snprintf(jpath, sizeof(jpath), "partitions[%zu]", i);
-		rc = read_partition(&d, v, jpath, &inv, &inv.parts[i]);
+		rc = read_partition(&d, v, jpath, &inv, &inv.parts[i], mode);
 		inv.nparts++;
 		if (rc)
 			goto done;
@@ -263,7 +288,7 @@ int inventory_load(struct inventory *out, const char *path)
 		char jpath[64];
 
 		snprintf(jpath, sizeof(jpath), "components[%zu]", i);
-		rc = read_component(&d, v, jpath, &inv, &inv.comps[i]);
+		rc = read_component(&d, v, jpath, &inv, &inv.comps[i], mode);
 		inv.ncomps++;
 		if (rc)
 			goto done;

@@ -62,6 +62,16 @@ struct inventory {
 /* Loads and checks an inventory file; errors name file, line and JSON
  * path. */
 int inventory_load(struct inventory *inv, const char *path);
+
+/* What a command needs of an inventory. INVENTORY_FULL (plan, validate,
+ * apply): partitions with capacities, and every component placed.
+ * INVENTORY_FORECAST (forecast): components and their history are
+ * enough; partitions, a partition's capacity and a component's
+ * placement may be absent (a component without placement has replicas
+ * 0 and placement NULL), and what is given is checked as for
+ * INVENTORY_FULL. */
+enum inventory_mode { INVENTORY_FULL, INVENTORY_FORECAST };
+int inventory_load_mode(struct inventory *inv, const char *path, enum inventory_mode mode);
 /* Frees what inv owns; NULL-safe. */
 void inventory_release(struct inventory *inv);
 

@@ -66,12 +66,13 @@ static int read_window(const struct adp_json_doc *d, json_t *w, struct schedule 
 }
 
 static int read_partitions(const struct adp_json_doc *d, json_t *list, const struct inventory *inv,
-			   struct schedule *s)
+			   struct schedule *s, enum schedule_mode mode)
 {
 	json_t *v;
 	size_t i, j;
 
-	if (!json_is_array(list))
+	/* A forecast never reads them: absent is none. */
+	if (!json_is_array(list) && (list || mode != SCHEDULE_FORECAST))
 		return list ? adp_json_fail(d, "partitions", "expected an array of partition names")
 			    : adp_error_set(ADP_EINPUT, "%s: missing required field 'partitions'", d->path);
 	if (json_array_size(list) > INV_MAX_PARTITIONS)
@@ -81,6 +82,7 @@ static int read_partitions(const struct adp_json_doc *d, json_t *list, const str
 	s->update_duration = calloc(json_array_size(list) + 1, sizeof(*s->update_duration));
 	if (!s->partition_names || !s->partitions || !s->update_duration)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
+	/* With list NULL, no element. */
 	json_array_foreach(list, i, v) {
 		char jpath[64];
 		const char *name;
@@ -140,12 +142,14 @@ static int read_concurrency(const struct adp_json_doc *d, json_t *v, struct sche
 	return adp_json_fail(d, "max_concurrency", "expected a number of partitions or a percentage such as \"25%%\"");
 }
 
-static int read_durations(const struct adp_json_doc *d, json_t *v, struct schedule *s)
+static int read_durations(const struct adp_json_doc *d, json_t *v, struct schedule *s, enum schedule_mode mode)
 {
 	int64_t dflt = 0;
 	size_t i;
 	int rc;
 
+	if (!v && mode == SCHEDULE_FORECAST)
+		return 0; /* a forecast never reads them: 0 each */
 	if (json_is_object(v)) {
 		static const char *const keys[] = { "default", "partitions", NULL };
 		json_t *per = json_object_get(v, "partitions"), *x;
@@ -187,10 +191,7 @@ static int read_confidence(const struct adp_json_doc *d, json_t *v, struct sched
 {
 	int r, rc;
 
-	/* Memory is incompressible: an overrun kills, so it is held to a
-	 * higher level than CPU, disk and network, which only slow down. */
-	for (r = 0; r < ADP_RES_COUNT; r++)
-		s->confidence[r] = adp_resource_compressible(r) ? 0.95 : 0.99;
+	/* Absent: schedule_defaults' levels. */
 	if (!v)
 		return 0;
 	if (json_is_number(v)) {
@@ -364,7 +365,49 @@ static int read_planner_fields(const struct adp_json_doc *d, struct schedule *s)
 	return 0;
 }
 
+void schedule_defaults(struct schedule *s)
+{
+	int r;
+
+	s->step = 300;
+	s->max_gap = 3600;
+	s->drain_duration = 300;
+	s->verify_duration = 300;
+	s->plan_ttl = 86400;
+	s->period = 86400;
+	/* Memory is incompressible: an overrun kills, so it is held to a
+	 * higher level than CPU, disk and network, which only slow down. */
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		s->confidence[r] = adp_resource_compressible(r) ? 0.95 : 0.99;
+}
+
+/* A forecast's steps start at multiples of the step since the epoch
+ * (the history's grid); a window starting between two of them is
+ * refused rather than moved. */
+static int check_grid(const struct adp_json_doc *d, const struct schedule *s)
+{
+	int64_t off = (s->start % s->step + s->step) % s->step;
+	char at[32], before[32], after[32], step[32];
+
+	if (!off)
+		return 0;
+	adp_time_format(at, s->start);
+	adp_time_format(before, s->start - off);
+	adp_time_format(after, s->start - off + s->step);
+	adp_duration_format(step, s->step);
+	return adp_json_fail(d, "window.start",
+			     "%s is not on the %s step grid (forecast steps start at multiples of the step since "
+			     "the epoch, UTC): start the window at %s or %s, or change the step",
+			     at, step, before, after);
+}
+
 int schedule_load(struct schedule *out, const char *path, const struct inventory *inv)
+{
+	return schedule_load_mode(out, path, inv, SCHEDULE_FULL);
+}
+
+int schedule_load_mode(struct schedule *out, const char *path, const struct inventory *inv,
+		       enum schedule_mode mode)
 {
 	static const char *const keys[] = { "name", "window", "cutoff", "partitions",
 					    "max_concurrency", "update_duration", "drain_duration",
@@ -378,25 +421,20 @@ int schedule_load(struct schedule *out, const char *path, const struct inventory
 
 	if ((rc = adp_json_load(&d, path)))
 		return rc;
-	s.step = 300;
-	s.max_gap = 3600;
-	s.drain_duration = 300;
-	s.verify_duration = 300;
-	s.plan_ttl = 86400;
-	s.period = 86400;
+	schedule_defaults(&s);
 	if ((rc = adp_json_check_keys(&d, d.root, "", keys)) ||
-	    (rc = adp_json_string(&d, d.root, "", "name", 1, &name)))
+	    (rc = adp_json_string(&d, d.root, "", "name", mode != SCHEDULE_FORECAST, &name)))
 		goto done;
-	if (!(s.path = strdup(path)) || !(s.name = strdup(name))) {
+	if (!(s.path = strdup(path)) || !(s.name = strdup(name ? name : ""))) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
 	}
 	if ((rc = read_window(&d, json_object_get(d.root, "window"), &s)) ||
 	    (rc = adp_json_duration(&d, d.root, "", "cutoff", 0, &s.cutoff)) ||
-	    (rc = read_partitions(&d, json_object_get(d.root, "partitions"), inv, &s)) ||
+	    (rc = read_partitions(&d, json_object_get(d.root, "partitions"), inv, &s, mode)) ||
 	    (rc = read_concurrency(&d, json_object_get(d.root, "max_concurrency"), &s)) ||
 	    (rc = read_planner_fields(&d, &s)) ||
-	    (rc = read_durations(&d, json_object_get(d.root, "update_duration"), &s)) ||
+	    (rc = read_durations(&d, json_object_get(d.root, "update_duration"), &s, mode)) ||
 	    (rc = adp_json_duration(&d, d.root, "", "drain_duration", 0, &s.drain_duration)) ||
 	    (rc = adp_json_duration(&d, d.root, "", "verify_duration", 0, &s.verify_duration)) ||
 	    (rc = adp_json_duration(&d, d.root, "", "step", 0, &s.step)) ||
@@ -423,6 +461,8 @@ int schedule_load(struct schedule *out, const char *path, const struct inventory
 		rc = adp_json_fail(&d, "plan_ttl", "expected a positive duration");
 		goto done;
 	}
+	if (mode == SCHEDULE_FORECAST && (rc = check_grid(&d, &s)))
+		goto done;
 	*out = s;
 	memset(&s, 0, sizeof(s));
 done:

@@ -67,9 +67,25 @@ struct schedule {
 #define SCHEDULE_MAX_ARG 4096
 #define SCHEDULE_MAX_BLACKOUTS 64
 
+/* The defaults of the optional fields a forecast reads: step 5m,
+ * max_gap 1h, period 1d, confidence 0.95 for compressible resources
+ * and 0.99 for memory (and drain, verify and plan_ttl). For a forecast
+ * without a schedule; schedule_load starts from them. */
+void schedule_defaults(struct schedule *s);
+
 /* Loads a schedule and resolves partition names against inv; with inv
  * NULL (validate on its own) the names are only checked for form. */
 int schedule_load(struct schedule *s, const char *path, const struct inventory *inv);
+
+/* What a command needs of a schedule. SCHEDULE_FULL (plan, validate):
+ * as schedule_load. SCHEDULE_FORECAST (forecast): the window is enough;
+ * name, partitions and update_duration may be absent (name "", no
+ * partitions, durations 0), what is given is checked as for
+ * SCHEDULE_FULL, and the window must start on the step grid (a multiple
+ * of step since the epoch), which is where forecast steps start. */
+enum schedule_mode { SCHEDULE_FULL, SCHEDULE_FORECAST };
+int schedule_load_mode(struct schedule *s, const char *path, const struct inventory *inv,
+		       enum schedule_mode mode);
 /* Frees what s owns; NULL-safe. */
 void schedule_release(struct schedule *s);
 

@@ -1,5 +1,5 @@
 /* The inventory (partitions, components, their history sections and
- * the drivers' parts). */
+ * the drivers' parts), as plan and as forecast read it. */
 #include "orchestrator/local/driver.h"
 #include "partition/inventory.h"
 #include "tests/fuzz/fuzz.h"
@@ -25,6 +25,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		adp_error_clear();
 		fuzz_check_rc(orch_local_config_check(&inv));
 	}
+	inventory_release(&inv);
+	/* forecast's reading: partitions, capacities and placement optional. */
+	adp_error_clear();
+	rc = inventory_load_mode(&inv, path, INVENTORY_FORECAST);
+	fuzz_check_load(rc, &inv, sizeof(inv));
+	for (i = 0; !rc && i < inv.ncomps; i++)
+		if (inv.comps[i].replicas && !inv.comps[i].placement)
+			fuzz_die("replicas without a placement");
 	inventory_release(&inv);
 	close(fd);
 	return 0;

@@ -1,5 +1,6 @@
-/* The schedule, read on its own (names checked for form) and against a
- * small inventory (names resolved, percentages applied). */
+/* The schedule, read on its own (names checked for form), against a
+ * small inventory (names resolved, percentages applied), and as
+ * forecast reads it (the window on the step grid). */
 #include "partition/schedule.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -11,17 +12,19 @@ static const char inventory_text[] =
 	" {\"name\": \"node-d\", \"zone\": \"zone-2\", \"capacity\": {\"cpu\": 4, \"memory\": \"16GiB\"}}],\n"
 	" \"components\": [{\"name\": \"web\", \"placement\": [\"node-a\", \"node-c\"]}]}\n";
 
-static void load(const char *path, const struct inventory *inv)
+static void load(const char *path, const struct inventory *inv, enum schedule_mode mode)
 {
 	struct schedule s = { 0 };
 	size_t i;
 	int rc;
 
 	adp_error_clear();
-	rc = schedule_load(&s, path, inv);
+	rc = schedule_load_mode(&s, path, inv, mode);
 	fuzz_check_load(rc, &s, sizeof(s));
 	if (!rc && s.start >= s.end)
 		fuzz_die("a window that does not end after it starts");
+	if (!rc && mode == SCHEDULE_FORECAST && s.start % s.step)
+		fuzz_die("a forecast window off the step grid");
 	for (i = 0; !rc && inv && i < s.npartitions; i++)
 		if (s.partitions[i] >= inv->nparts)
 			fuzz_die("a partition index outside the inventory");
@@ -40,8 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (inventory_load(&inv, ipath))
 		fuzz_die("the harness's inventory does not load");
-	load(path, NULL);
-	load(path, &inv);
+	load(path, NULL, SCHEDULE_FULL);
+	load(path, &inv, SCHEDULE_FULL);
+	load(path, &inv, SCHEDULE_FORECAST);
 	inventory_release(&inv);
 	close(ifd);
 	close(fd);

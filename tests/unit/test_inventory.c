@@ -290,3 +290,38 @@ Test(inventory, load_history_errors)
 	history_release(&h);
 	inventory_release(&inv);
 }
+
+/* A forecast reads components and their history: partitions,
+ * capacities and placement may be absent; what is given is checked as
+ * for a plan, which still needs them all. */
+Test(inventory, forecast_needs_only_components)
+{
+	const char *only = "{\"components\": [\n"
+			   " {\"name\": \"web\", \"history\": {\"file\": \"h.csv\", \"format\": \"long\"}},\n"
+			   " {\"name\": \"db\", \"tier\": 0}]}\n";
+	const char *nocap = "{\"partitions\": [{\"name\": \"p1\"}],\n"
+			    " \"components\": [{\"name\": \"web\", \"placement\": [\"p1\"]},\n"
+			    "  {\"name\": \"db\", \"placement\": [\"p2\"]}]}\n";
+	struct inventory inv;
+
+	cr_assert_eq(inventory_load_mode(&inv, t_write("inv.json", only), INVENTORY_FORECAST), 0, "%s",
+		     adp_error_last());
+	cr_assert_eq(inv.nparts, 0);
+	cr_assert_eq(inv.ncomps, 2);
+	cr_assert_eq(inv.comps[0].replicas, 0);
+	cr_assert_null(inv.comps[0].placement);
+	cr_assert_eq(inv.comps[0].history.format, HISTORY_SOURCE_LONG);
+	cr_assert_eq(inv.comps[1].tier, 0);
+	inventory_release(&inv);
+	expect_error(only, "inv.json: missing required field 'partitions'");
+	/* A partition without capacity is fine; a placement on a partition
+	 * that is not there is not. */
+	cr_assert_eq(inventory_load_mode(&inv, t_write("inv.json", nocap), INVENTORY_FORECAST), ADP_EINPUT);
+	t_assert_msg("inv.json:3: components[1].placement[0]: unknown partition 'p2'");
+	expect_error(nocap, "inv.json:1: partitions[0]: missing required field 'capacity'");
+	cr_assert_eq(inventory_load_mode(&inv, t_write("inv.json", "{\"partitions\": [], \"components\": []}"),
+					 INVENTORY_FORECAST),
+		     0, "%s", adp_error_last());
+	inventory_release(&inv);
+	expect_error("{\"partitions\": [], \"components\": []}", "partitions: expected a non-empty array");
+}

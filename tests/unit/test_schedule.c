@@ -369,3 +369,45 @@ Test(schedule, planner_field_errors)
 	expect_error(text, at_line(text, "dependence", "dependence"));
 	expect_error(text, "dependence: 1.5 is out of range");
 }
+
+/* A forecast reads the window (and the step, period and confidence):
+ * name, partitions and update_duration may be absent, and a window
+ * starting between two steps is refused, not moved. */
+Test(schedule, forecast_needs_only_the_window)
+{
+	const char *only = "{\n  \"window\": {\"start\": \"2018-05-06T01:00:00Z\", \"duration\": \"4h\"}\n}\n";
+	const char *off = "{\n  \"step\": \"5m\",\n  \"window\": {\n    \"start\": \"2018-05-06T01:02:00Z\",\n"
+			  "    \"end\": \"2018-05-06T05:00:00Z\"}\n}\n";
+	struct schedule s;
+
+	cr_assert_eq(schedule_load_mode(&s, t_write("sched.json", only), NULL, SCHEDULE_FORECAST), 0, "%s",
+		     adp_error_last());
+	cr_assert_str_eq(s.name, "");
+	cr_assert_eq(s.npartitions, 0);
+	cr_assert_eq(s.start, MAY6 + 3600);
+	cr_assert_eq(s.end, MAY6 + 5 * 3600);
+	cr_assert_eq(s.step, 300);
+	cr_assert_float_eq(s.confidence[ADP_RES_MEMORY], 0.99, 1e-12);
+	schedule_release(&s);
+	/* The same file is not a schedule to plan with. */
+	cr_assert_eq(schedule_load(&s, t_path("sched.json"), NULL), ADP_EINPUT);
+	t_assert_msg("sched.json: missing required field 'name'");
+	/* What is given is checked as for a plan. */
+	load_inv();
+	cr_assert_eq(schedule_load_mode(&s, t_write("sched.json", sched_text(win_ok, ",\n  \"max_concurrency\": 0")),
+					&inv, SCHEDULE_FORECAST),
+		     ADP_EINPUT);
+	t_assert_msg("max_concurrency: expected at least 1 partition");
+	cr_assert_eq(schedule_load_mode(&s, t_write("sched.json", sched_text(win_ok, "")), &inv, SCHEDULE_FORECAST), 0,
+		     "%s", adp_error_last());
+	cr_assert_eq(s.npartitions, 4);
+	cr_assert_eq(s.update_duration[0], 2400);
+	schedule_release(&s);
+	inventory_release(&inv);
+	/* Off the step grid: an error naming the field, the step and the
+	 * starts on either side; a plan still takes it. */
+	cr_assert_eq(schedule_load_mode(&s, t_write("sched.json", off), NULL, SCHEDULE_FORECAST), ADP_EINPUT);
+	t_assert_msg("sched.json:4: window.start: 2018-05-06T01:02:00Z is not on the 5m step grid (forecast steps start "
+		     "at multiples of the step since the epoch, UTC): start the window at 2018-05-06T01:00:00Z or "
+		     "2018-05-06T01:05:00Z, or change the step");
+}
