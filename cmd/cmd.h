@@ -103,6 +103,9 @@ struct inventory;
  * 0, or a negative ADP_E* with the message (file:line: path) set for the
  * caller to report; *inv is written only on success. */
 int cmd_inventory_load(struct inventory *inv, const char *path);
+/* The same in an enum inventory_mode: INVENTORY_FORECAST for a command
+ * that needs only the components and their history. */
+int cmd_inventory_load_mode(struct inventory *inv, const char *path, int mode);
 
 /* Formats a quantity of resource r for people: "1.5 cores", "2.0 GiB". */
 void cmd_format_amount(char buf[48], int r, double v);

@@ -60,10 +60,15 @@ int cmd_print_json(FILE *f, json_t *doc, size_t flags, const struct adp_jb *jb)
 
 int cmd_inventory_load(struct inventory *inv, const char *path)
 {
+	return cmd_inventory_load_mode(inv, path, INVENTORY_FULL);
+}
+
+int cmd_inventory_load_mode(struct inventory *inv, const char *path, int mode)
+{
 	struct inventory in;
 	int rc;
 
-	if ((rc = inventory_load(&in, path)))
+	if ((rc = inventory_load_mode(&in, path, (enum inventory_mode)mode)))
 		return rc;
 	if ((rc = orch_drivers_config_check(&in))) {
 		inventory_release(&in);

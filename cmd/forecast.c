@@ -1,8 +1,11 @@
 /* adpart-update forecast: the quantile forecast over the schedule's
- * window, per component and resource, as a table, CSV or JSON. */
+ * window, or for --horizon from --now, per component and resource, as a
+ * table, CSV or JSON. It needs only what a forecast reads: components
+ * with their history, and a window or a horizon. */
 #include <argp.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,7 @@ struct fc_args {
 	int output; /* 0 human, 1 json, 2 csv */
 	int64_t now;
 	int have_now;
+	int64_t horizon; /* --horizon, seconds; 0: the schedule's window */
 	int backtest;
 	size_t origins;
 	double dep_threshold;
@@ -38,11 +42,15 @@ struct fc_args {
 	double sizing[ADP_RES_COUNT]; /* the schedule's confidence per resource */
 };
 
-enum { OPT_NOW = 256, OPT_MODEL, OPT_LEVELS, OPT_BACKTEST, OPT_ORIGINS, OPT_DEP_THRESHOLD, OPT_DEP_LAG };
+enum { OPT_NOW = 256, OPT_MODEL, OPT_LEVELS, OPT_BACKTEST, OPT_ORIGINS, OPT_DEP_THRESHOLD, OPT_DEP_LAG, OPT_HORIZON };
+
+/* As long as the longest window a schedule may have. */
+#define MAX_HORIZON (7 * 86400)
 
 static const struct argp_option options[] = {
-	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
+	{ "inventory", 'i', "FILE", 0, "Inventory (JSON): its components and their history are enough", 0 },
 	{ "schedule", 's', "FILE", 0, "Update schedule (JSON): its window is the horizon", 0 },
+	{ "horizon", OPT_HORIZON, "DURATION", 0, "Instead of a schedule: forecast this long (4h, 90m, 1d or seconds) from --now, or from the end of the history without it", 0 },
 	{ "component", 'c', "NAME", 0, "Only this component (repeatable)", 0 },
 	{ "resource", 'r', "RES", 0, "Only this resource: cpu, memory, io or net (repeatable)", 0 },
 	{ "levels", OPT_LEVELS, "LIST", 0, "Quantile levels, ascending (default 0.5,0.9,0.95,0.99)", 0 },
@@ -140,12 +148,23 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		cmd_argp_time(state, "--now", arg, &a->now);
 		a->have_now = 1;
 		break;
+	case OPT_HORIZON:
+		cmd_argp_duration(state, "--horizon", arg, "a duration such as 4h, 90m, 1d or seconds", &a->horizon);
+		if (a->horizon > MAX_HORIZON)
+			argp_error(state, "--horizon '%s' is longer than 7 days, the longest window a forecast covers", arg);
+		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
 	case ARGP_KEY_END:
-		if (!a->inventory || !a->schedule)
-			argp_error(state, "--inventory and --schedule are required");
+		if (!a->inventory && !a->schedule && !a->horizon)
+			argp_error(state, "--inventory and --schedule (or --horizon) are required");
+		else if (!a->inventory)
+			argp_error(state, "--inventory is required");
+		else if (!a->schedule && !a->horizon)
+			argp_error(state, "--schedule or --horizon is required: the window to forecast, or how long from --now");
+		else if (a->schedule && a->horizon)
+			argp_error(state, "--horizon and --schedule: give one, the schedule's window or a horizon from --now");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -155,8 +174,8 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 
 const struct argp cmd_forecast_argp = {
 	options, parse, NULL,
-	"Forecast each component's load over the schedule's window: quantiles at the "
-	"given levels for every step, with the model and the period used.\v"
+	"Forecast each component's load over the schedule's window, or for --horizon from --now: "
+	"quantiles at the given levels for every step, with the model and the period used.\v"
 	"Exit status: 0 success, 1 error.",
 	NULL, NULL, NULL,
 };
@@ -304,9 +323,9 @@ static void print_human(FILE *f, const struct fc_args *a, const struct forecast 
 					fs->pvalue[p]);
 			fputc('\n', f);
 		}
-		fprintf(f, "  sized at p%g (%s), the schedule's confidence for %s\n", 100 * a->sizing[fs->resource],
+		fprintf(f, "  sized at p%g (%s), the %s confidence for %s\n", 100 * a->sizing[fs->resource],
 			adp_resource_compressible(fs->resource) ? "compressible" : "incompressible",
-			adp_resource_name(fs->resource));
+			a->schedule ? "schedule's" : "default", adp_resource_name(fs->resource));
 		fprintf(f, "  %-20s", "time");
 		for (l = 0; l < fs->nlevels; l++)
 			fprintf(f, " %11s%g", "p", 100 * fc->opts.levels[l]);
@@ -574,6 +593,40 @@ static int run_backtest(const struct fc_args *a, const struct history *hist, con
 	return rc;
 }
 
+/* t rounded down and up to a multiple of step (times may be before the epoch). */
+static int64_t grid_floor(int64_t t, int64_t step)
+{
+	return t - (t % step + step) % step;
+}
+
+static int64_t grid_ceil(int64_t t, int64_t step)
+{
+	int64_t f = grid_floor(t, step);
+
+	return f == t ? t : f + step;
+}
+
+/* The end of the history, for --horizon without --now: just after the
+ * last step of the series that ends first (*first), so that every
+ * series is known up to the origin; *latest is where the longest ends. */
+static int64_t history_end(const struct history *h, const struct series **first, int64_t *latest)
+{
+	int64_t end = INT64_MAX, e;
+	size_t i;
+
+	*latest = INT64_MIN;
+	for (i = 0; i < h->n; i++) {
+		e = h->items[i].start + (int64_t)h->items[i].n * h->items[i].step;
+		if (e < end) {
+			end = e;
+			*first = &h->items[i];
+		}
+		if (e > *latest)
+			*latest = e;
+	}
+	return end;
+}
+
 int cmd_forecast(int argc, char **argv)
 {
 	static const double default_levels[] = { 0.5, 0.9, 0.95, 0.99 };
@@ -588,6 +641,7 @@ int cmd_forecast(int argc, char **argv)
 	struct forecast_opts fo = { 0 };
 	char **files = NULL;
 	size_t nfiles = 0, i, shown = 0;
+	int64_t first;
 	int parsed, rc, status = EXIT_ERROR;
 
 	if ((parsed = cmd_parse(&cmd_forecast_argp, argc, argv, 0, &a)))
@@ -600,38 +654,72 @@ int cmd_forecast(int argc, char **argv)
 		memcpy(a.levels, default_levels, sizeof(default_levels));
 		a.nlevels = sizeof(default_levels) / sizeof(default_levels[0]);
 	}
-	if (!a.have_now)
+	if (!a.have_now && a.schedule)
 		a.now = (int64_t)time(NULL);
 	if (!a.dep_threshold)
 		a.dep_threshold = FORECAST_DEPS_MIN_CORR;
 	if (!a.have_dep_lag)
 		a.dep_lag = FORECAST_DEPS_LAG;
 	history_init(&hist);
-	if ((rc = cmd_inventory_load(&inv, a.inventory)) || (rc = schedule_load(&sched, a.schedule, &inv)))
+	/* Only the components and their history, and the window. A forecast-only
+	 * inventory has no partitions to check the schedule's against. */
+	if ((rc = cmd_inventory_load_mode(&inv, a.inventory, INVENTORY_FORECAST)))
 		goto fail;
+	if (a.schedule) {
+		if ((rc = schedule_load_mode(&sched, a.schedule, inv.nparts ? &inv : NULL, SCHEDULE_FORECAST)))
+			goto fail;
+	} else {
+		schedule_defaults(&sched);
+	}
 	for (i = 0; i < ADP_RES_COUNT; i++)
 		a.sizing[i] = sched.confidence[i];
 	ho.step = sched.step;
 	ho.max_gap = sched.max_gap;
-	ho.until = a.now;
+	/* --horizon without --now: all the history, and the forecast from its end. */
+	ho.until = a.have_now || a.schedule ? a.now : 0;
 	if ((rc = inventory_load_history(&hist, &inv, NULL, 0, &ho, &files, &nfiles)))
 		goto fail;
-	fo.origin = a.now;
-	fo.step = sched.step;
-	fo.start = sched.start - (sched.start % sched.step + sched.step) % sched.step;
-	if (fo.start < fo.origin)
-		fo.start = fo.origin - (fo.origin % sched.step + sched.step) % sched.step + sched.step;
-	if (sched.end <= fo.start) {
-		cmd_error("%s: the window has passed at --now: nothing to forecast", a.schedule);
+	if (!hist.n) {
+		cmd_error("%s: no component, so no history: nothing to forecast", a.inventory);
 		goto done;
 	}
-	fo.horizon = (size_t)((sched.end - fo.start + sched.step - 1) / sched.step);
+	if (!a.have_now && !a.schedule) {
+		const struct series *s0 = NULL;
+		int64_t latest;
+		char t0[32], t1[32];
+
+		a.now = history_end(&hist, &s0, &latest);
+		if (latest > a.now) {
+			adp_time_format(t0, a.now);
+			adp_time_format(t1, latest);
+			fprintf(stderr,
+				"adpart-update: forecasting from %s, where the history of '%s' %s ends; other series go on to %s (pass --now to choose)\n",
+				t0, s0->component, adp_resource_name(s0->resource), t1);
+		}
+	}
+	fo.origin = a.now;
+	fo.step = sched.step;
+	/* The first step is the one that starts at the origin, or the next when
+	 * the origin is between steps: a step that has begun is not forecast. */
+	first = grid_ceil(fo.origin, sched.step);
+	if (a.schedule) {
+		/* On the grid: schedule_load_mode refuses a start between steps. */
+		fo.start = sched.start < first ? first : sched.start;
+		if (sched.end <= fo.start) {
+			cmd_error("%s: the window has passed at --now: nothing to forecast", a.schedule);
+			goto done;
+		}
+		fo.horizon = (size_t)((sched.end - fo.start + sched.step - 1) / sched.step);
+	} else {
+		fo.start = first;
+		fo.horizon = (size_t)((a.horizon + sched.step - 1) / sched.step);
+	}
 	memcpy(fo.levels, a.levels, sizeof(a.levels));
 	fo.nlevels = a.nlevels;
 	fo.period = sched.period;
 	if (a.backtest) {
 		/* Origins step back from --now by the horizon; the window itself is not needed. */
-		fo.start = fo.origin = a.now - (a.now % sched.step + sched.step) % sched.step;
+		fo.start = fo.origin = grid_floor(a.now, sched.step);
 		status = run_backtest(&a, &hist, &fo) ? EXIT_ERROR : EXIT_OK;
 		goto done;
 	}

@@ -35,8 +35,14 @@ expect_err "unknown forecast model 'nosuch'"
 run "forecast missing inventory" 1 forecast --inventory nosuch.json --schedule $TD/demo/schedule.json
 expect_err "nosuch.json"
 
-run "forecast without schedule" 64 forecast --inventory $TD/demo/inventory.json
-expect_err "--inventory and --schedule are required"
+run "forecast without schedule or horizon" 64 forecast --inventory $TD/demo/inventory.json
+expect_err "forecast: --schedule or --horizon is required: the window to forecast, or how long from --now$"
+
+run "forecast without anything" 64 forecast
+expect_err "forecast: --inventory and --schedule \(or --horizon\) are required$"
+
+run "forecast horizon without inventory" 64 forecast --horizon 1h
+expect_err "forecast: --inventory is required$"
 
 run "forecast analog model" 0 forecast $DEMO --model seasonal-analog --component api-01 --resource cpu
 expect_out "model seasonal-analog"
@@ -109,3 +115,167 @@ expect_out '"ar": \['
 # Too little history before --now: the error names the series and what is needed.
 run "forecast short history" 1 forecast --inventory $TD/demo/inventory.json --schedule $TD/demo/schedule.json --now 2018-04-27T00:00:00Z -c mongo-01 -r cpu
 expect_err "^adpart-update: forecast of 'mongo-01' cpu: needs at least 3 periods of 86400s history before the origin; it has 576 steps$"
+
+# ---- forecast needs only what a forecast needs ----
+
+# An inventory of components and their history: no partitions,
+# capacities or placement.
+cat >fc-inv.json <<JSON
+{"components": [
+ {"name": "mongo-01", "history": {"file": "$TD/demo/history/mongo-01.csv", "time_column": "TimeStamp",
+   "time_format": "rfc3339", "columns": {"cpu": {"column": "Value", "scale": 0.0004},
+   "memory": {"column": "Value", "scale": 262144, "offset": "4GiB"}}}},
+ {"name": "api-01", "history": {"file": "$TD/demo/history/api-01.csv", "time_column": "TimeStamp",
+   "time_format": "rfc3339", "columns": {"cpu": {"column": "Value", "scale": 0.02}}}}
+]}
+JSON
+# A schedule with a window: no name, partitions or update_duration.
+cat >fc-window.json <<JSON
+{"window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "step": "5m", "period": "1d"}
+JSON
+NOW="--now 2018-05-06T00:00:00Z"
+
+run "forecast components only" 0 forecast -i fc-inv.json -s $TD/demo/schedule.json $NOW -c mongo-01 -o csv
+expect_out "^mongo-01,memory,2018-05-06T04:55:00Z,"
+cp "$TMP/out" fc-only.csv
+# The same forecast as from the whole demo inventory, which names the same history.
+run "forecast components only, as from the whole inventory" 0 forecast $DEMO -c mongo-01 -o csv
+if cmp -s "$TMP/out" fc-only.csv; then ok; else bad "a components-only inventory forecasts differently"; fi
+
+run "forecast a window only" 0 forecast -i fc-inv.json -s fc-window.json $NOW -c mongo-01 -r cpu -o csv
+if [ "$(grep -c '^mongo-01,cpu,' "$TMP/out")" -eq 48 ]; then ok; else bad "expected 48 steps 01:00 to 04:55"; fi
+expect_out "^mongo-01,cpu,2018-05-06T01:00:00Z,"
+expect_no_err
+
+# The demo schedule names partitions a components-only inventory lacks:
+# forecast only checks their form; plan and validate still need them all.
+run "plan refuses a components-only inventory" 1 plan -i fc-inv.json -s $TD/demo/schedule.json $NOW
+expect_err "fc-inv.json: missing required field 'partitions'"
+expect_no_file adpart-plan.json
+run "validate refuses a components-only inventory" 1 validate fc-inv.json
+expect_err "fc-inv.json: missing required field 'partitions'"
+cat >fc-noplace.json <<JSON
+{"partitions": [{"name": "node-a", "capacity": {"cpu": 8, "memory": "32GiB"}}],
+ "components": [{"name": "mongo-01", "history": {"file": "$TD/demo/history/mongo-01.csv", "time_column": "TimeStamp",
+   "time_format": "rfc3339", "columns": {"cpu": {"column": "Value", "scale": 0.0004}}}}]}
+JSON
+run "forecast a component without placement" 0 forecast -i fc-noplace.json -s fc-window.json $NOW -o csv
+expect_out "^mongo-01,cpu,2018-05-06T01:00:00Z,"
+run "validate still needs a placement" 1 validate fc-noplace.json
+expect_err "fc-noplace.json:2: components\[0\]: missing required field 'placement'"
+# What is given is still checked.
+cat >fc-badplace.json <<JSON
+{"components": [{"name": "mongo-01",
+   "placement": ["node-x"]}]}
+JSON
+run "forecast checks a placement given" 1 forecast -i fc-badplace.json -s fc-window.json $NOW
+expect_err "fc-badplace.json:2: components\[0\].placement\[0\]: unknown partition 'node-x'"
+
+# Without update_duration: forecast takes it, plan does not.
+cat >fc-nodur.json <<JSON
+{"name": "no-durations", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"},
+ "partitions": ["node-a", "node-b"]}
+JSON
+run "forecast without update_duration" 0 forecast --inventory $TD/demo/inventory.json -s fc-nodur.json $NOW -c api-01 -r cpu -o csv
+expect_out "^api-01,cpu,2018-05-06T01:00:00Z,"
+run "plan still needs update_duration" 1 plan --inventory $TD/demo/inventory.json -s fc-nodur.json $NOW
+expect_err "fc-nodur.json: missing required field 'update_duration'"
+run "validate still needs update_duration" 1 validate fc-nodur.json
+expect_err "fc-nodur.json: missing required field 'update_duration'"
+# Against a whole inventory, the schedule's partitions are still resolved.
+sed 's/"node-b"/"node-x"/' fc-nodur.json >fc-unknown.json
+run "forecast resolves partitions against the inventory's" 1 forecast --inventory $TD/demo/inventory.json -s fc-unknown.json $NOW
+expect_err "fc-unknown.json:2: partitions\[1\]: unknown partition 'node-x'"
+
+# ---- --horizon ----
+
+run "forecast horizon" 0 forecast -i fc-inv.json --horizon 1h --now 2018-05-06T01:00:00Z -c mongo-01 -r cpu -o csv
+if [ "$(grep -c '^mongo-01,cpu,' "$TMP/out")" -eq 12 ]; then ok; else bad "1h of 5m steps is not 12 rows"; fi
+expect_out "^mongo-01,cpu,2018-05-06T01:00:00Z,"
+expect_out "^mongo-01,cpu,2018-05-06T01:55:00Z,"
+expect_no_err
+
+run "forecast horizon in seconds" 0 forecast -i fc-inv.json --horizon 5400 --now 2018-05-06T01:00:00Z -c mongo-01 -r cpu -o json
+expect_out '"start": "2018-05-06T01:00:00Z"'
+expect_out '"step": 300'
+expect_out '"horizon": 18'
+expect_out "sizing_level\": 0.95"
+
+# A horizon between steps ends on the next step.
+run "forecast horizon rounded up to a step" 0 forecast -i fc-inv.json --horizon 7m --now 2018-05-06T01:00:00Z -c mongo-01 -r cpu -o csv
+if [ "$(grep -c '^mongo-01,cpu,' "$TMP/out")" -eq 2 ]; then ok; else bad "7m is not 2 steps of 5m"; fi
+
+run "forecast horizon human" 0 forecast -i fc-inv.json --horizon 1d --now 2018-05-06T00:00:00Z -c mongo-01
+expect_out "sized at p99 \(incompressible\), the default confidence for memory"
+
+# Without --now: from the end of the history, where every series' history
+# is known (mongo-01's ends on 2018-05-06; api-01's goes on to July).
+run "forecast horizon from the end of the history" 0 forecast -i fc-inv.json --horizon 30m -c mongo-01 -r cpu -o csv
+expect_out "^mongo-01,cpu,2018-05-06T00:00:00Z,"
+expect_out "^mongo-01,cpu,2018-05-06T00:25:00Z,"
+expect_err "^adpart-update: forecasting from 2018-05-06T00:00:00Z, where the history of 'mongo-01' (cpu|memory) ends; other series go on to 2018-07-16T23:05:00Z \(pass --now to choose\)$"
+# ... the same as from --now there.
+cp "$TMP/out" fc-end.csv
+run "forecast horizon from --now at the end" 0 forecast -i fc-inv.json --horizon 30m -c mongo-01 -r cpu -o csv $NOW
+if cmp -s "$TMP/out" fc-end.csv; then ok; else bad "the end of the history is not --now 2018-05-06T00:00:00Z"; fi
+
+run "forecast horizon backtest" 0 forecast -i fc-inv.json --horizon 1h $NOW --backtest --origins 2 -c mongo-01 -r cpu
+expect_out "^mongo-01 +cpu +[a-z-]+ +2 +24 "
+
+echo '{"components": []}' >fc-none.json
+run "forecast no component" 1 forecast -i fc-none.json --horizon 1h
+expect_err "^adpart-update: fc-none.json: no component, so no history: nothing to forecast$"
+
+run "forecast horizon and schedule" 64 forecast -i fc-inv.json --horizon 4h -s fc-window.json
+expect_err "forecast: --horizon and --schedule: give one, the schedule's window or a horizon from --now$"
+
+run "forecast bad horizon" 64 forecast -i fc-inv.json --horizon soon
+expect_err "forecast: --horizon 'soon' is not a duration such as 4h, 90m, 1d or seconds$"
+run "forecast zero horizon" 64 forecast -i fc-inv.json --horizon 0
+expect_err "--horizon '0' is not a duration"
+run "forecast horizon over a week" 64 forecast -i fc-inv.json --horizon 8d
+expect_err "--horizon '8d' is longer than 7 days"
+
+# ---- the first step ----
+
+# --now on a step boundary inside the window: that step is the first.
+run "forecast now on a step" 0 forecast $DEMO -c mongo-01 -r cpu -o csv --now 2018-05-06T02:00:00Z
+if [ "$(sed -n 2p "$TMP/out" | cut -d, -f3)" = 2018-05-06T02:00:00Z ]; then ok; else bad "the first step is not 02:00"; fi
+if [ "$(grep -c '^mongo-01,cpu,' "$TMP/out")" -eq 36 ]; then ok; else bad "02:00 to 04:55 is not 36 steps"; fi
+# Between steps: the step that has begun is not forecast.
+run "forecast now between steps" 0 forecast $DEMO -c mongo-01 -r cpu -o csv --now 2018-05-06T02:02:00Z
+if [ "$(sed -n 2p "$TMP/out" | cut -d, -f3)" = 2018-05-06T02:05:00Z ]; then ok; else bad "the first step is not 02:05"; fi
+run "forecast horizon now on a step" 0 forecast -i fc-inv.json --horizon 10m -c mongo-01 -r cpu -o csv --now 2018-05-06T02:00:00Z
+if [ "$(sed -n 2p "$TMP/out" | cut -d, -f3)" = 2018-05-06T02:00:00Z ]; then ok; else bad "the first step is not 02:00"; fi
+
+# A window starting between steps is refused, naming the file, the field and the step.
+cat >fc-offgrid.json <<JSON
+{"step": "5m",
+ "window": {"start": "2018-05-06T01:02:00Z",
+            "end": "2018-05-06T05:00:00Z"}}
+JSON
+run "forecast window off the step grid" 1 forecast -i fc-inv.json -s fc-offgrid.json $NOW
+expect_err "^adpart-update: fc-offgrid.json:2: window.start: 2018-05-06T01:02:00Z is not on the 5m step grid \(forecast steps start at multiples of the step since the epoch, UTC\): start the window at 2018-05-06T01:00:00Z or 2018-05-06T01:05:00Z, or change the step$"
+if [ -s "$TMP/out" ]; then bad "a refused window printed a forecast"; else ok; fi
+
+# ---- times read as 1970 ----
+
+printf 't,load\n1525564800,1\n1525565100,2\n' >fc-seconds.csv
+cat >fc-ms.json <<JSON
+{"components": [{"name": "web", "history": {"file": "$TMP/fc-seconds.csv", "time_column": "t",
+  "time_format": "epoch_ms", "columns": {"cpu": "load"}}}]}
+JSON
+run "forecast seconds read as milliseconds" 1 forecast -i fc-ms.json --horizon 1h
+expect_err "fc-seconds.csv:2:1: timestamp: '1525564800' read as 1970-01-18T15:46:04Z, before 1971: is the column in seconds, not milliseconds\? \(the source's \"time_format\" is \"epoch_ms\"; \"epoch\" reads seconds\)$"
+
+printf 't,load\n1525564800000,1\n' >fc-millis.csv
+sed -e 's/fc-seconds.csv/fc-millis.csv/' -e 's/"epoch_ms"/"epoch"/' fc-ms.json >fc-s.json
+run "forecast milliseconds read as seconds" 1 forecast -i fc-s.json --horizon 1h
+expect_err "fc-millis.csv:2:1: timestamp: '1525564800000' is not a valid time: expected epoch: is the column in milliseconds\? \(read it with the source's \"time_format\": \"epoch_ms\"\)$"
+
+printf 'timestamp,component,resource,value\n1525564800,web,cpu,1\n17,web,cpu,2\n' >fc-long.csv
+cat >fc-long.json <<JSON
+{"components": [{"name": "web", "history": {"file": "$TMP/fc-long.csv", "format": "long"}}]}
+JSON
+run "forecast a long file with a count for a time" 1 forecast -i fc-long.json --horizon 1h
+expect_err "fc-long.csv:3:1: timestamp: '17' read as 1970-01-01T00:00:17Z, before 1971: is the column a time in epoch seconds\? \(a date since 2001 has 10 digits\)$"
