@@ -1314,7 +1314,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	struct grid g = { 0 };
 	double *x = NULL, *raw = NULL, *err = NULL, *err2 = NULL, *err3 = NULL, *ws = NULL;
 	struct forecast_wv *buf = NULL;
-	int64_t oi;
+	int64_t oi, gap = 0; /* gap: steps between the end of the history and the origin */
 	int rc = 0;
 
 	if (K > FORECAST_MAX_SCENARIOS)
@@ -1324,8 +1324,10 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 				     (long long)period, (long long)s->step, (long long)o->step);
 	m = (size_t)(period / o->step);
 	oi = (o->origin - s->start) / s->step; /* history before index oi is known */
-	if (oi > (int64_t)s->n)
+	if (oi > (int64_t)s->n) {
+		gap = oi - (int64_t)s->n;
 		oi = (int64_t)s->n;
+	}
 	if (oi < (int64_t)(3 * m))
 		return adp_error_set(ADP_EINPUT, "needs at least 3 periods of %llds history before the origin; it has %lld steps",
 				     (long long)period, (long long)(oi < 0 ? 0 : oi));
@@ -1333,7 +1335,8 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	/* Keep whole periods in phase with the series start. */
 	first -= first % m;
 	n = (size_t)oi - first;
-	lead = (size_t)((o->start - o->origin) / o->step);
+	/* Measured from the end of the history: the phase of every step follows it. */
+	lead = (size_t)((o->start - o->origin) / o->step) + (size_t)gap;
 	if (o->origin % o->step)
 		lead++;
 	x = malloc(n * sizeof(*x));

@@ -622,3 +622,30 @@ Test(forecast, sorts_keep_a_stable_qsort_order)
 		free(ptmp);
 	}
 }
+
+/* History that ends before the origin: the forecast of a step depends on
+ * its time, not on how far it is from the origin. From the same history,
+ * an origin 12 steps after its end gives what an origin at its end gives
+ * for the same times (before, the gap shifted the season by 12 steps). */
+Test(forecast, origin_after_the_history_keeps_the_phase)
+{
+	size_t n = 20 * M, H = 12, gap = 12, h;
+	double *v = seasonal(n, 3, 30, 8, 1, 1, 0);
+	struct series s = mkseries("a", n, v);
+	struct history hist = { 0 };
+	struct forecast late = { 0 }, at = { 0 };
+	struct forecast_opts o1 = mkopts(n + gap, H), o2 = mkopts(n, H);
+
+	hist.items = &s;
+	hist.n = 1;
+	o2.start = o1.start;
+	cr_assert_eq(forecast_run(&late, &hist, &o1, "holt-winters"), 0, "%s", adp_error_last());
+	cr_assert_eq(forecast_run(&at, &hist, &o2, "holt-winters"), 0, "%s", adp_error_last());
+	for (h = 0; h < H; h++)
+		cr_assert_float_eq(late.items[0].q[h * 4], at.items[0].q[h * 4], 1e-9, "step %zu: %g against %g", h,
+				   late.items[0].q[h * 4], at.items[0].q[h * 4]);
+	forecast_release(&late);
+	forecast_release(&at);
+	free_hist(&hist);
+	free(v);
+}
