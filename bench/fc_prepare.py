@@ -41,7 +41,9 @@ def main(data, out, per_set):
     for f in sorted(glob.glob(os.path.join(data, "ms-cloud-monitoring/*/*.csv")))[:per_set]:
         rows = list(csv.reader(open(f)))[1:]
         names.append(("ms-" + os.path.basename(f)[:-4], regular([(parse_time(r[0]), float(r[1])) for r in rows])))
-    bb = sorted(glob.glob(os.path.join(data, "bitbrains-rnd/2013-8/*.csv")))[: max(1, per_set // 2)]
+    # Bitbrains is only read from there, never copied (it has no licence);
+    # each VM gives a cpu and a memory series, per_set of each.
+    bb = sorted(glob.glob(os.path.join(data, "bitbrains-rnd/2013-8/*.csv")))[:per_set]
     for f in bb:
         rows = [r for r in csv.reader(open(f), delimiter=";")][1:]
         cpu = [(int(r[0]), float(r[4])) for r in rows if len(r) > 6]

@@ -5,7 +5,14 @@
  * memory), the coverage of p90, p95 and the central 95% interval
  * [p2.5, p97.5], with the wall time.
  *
- * usage: fcbench ORIGINS MODELS FILE...   (MODELS: comma-separated) */
+ * With -d, writes instead the default model's quantiles at every origin
+ * to DUMP for bench/fc_eval.py, which scores them beside its baselines:
+ * one line per point, "series horizon origin h y q025 q50 q95 q975 q99"
+ * (origin: index of the first forecast step), and per series and horizon
+ * "time series horizon seconds", the CPU time of its forecasts.
+ *
+ * usage: fcbench ORIGINS MODELS FILE...   (MODELS: comma-separated)
+ *        fcbench -d ORIGINS DUMP FILE... */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +20,7 @@
 #include <time.h>
 
 #include "forecast/forecast.h"
+#include "util/error.h"
 
 #define STEP 300
 #define MAXN 200000
@@ -26,6 +34,103 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int load(struct series *s, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	double v;
+
+	if (!f || !(s->v = malloc(MAXN * sizeof(double)))) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	while (s->n < MAXN && fscanf(f, "%lf", &v) == 1)
+		s->v[s->n++] = v;
+	fclose(f);
+	s->component = (char *)"bench";
+	s->step = STEP;
+	return 0;
+}
+
+/* The origins are one horizon apart going back from the end, as in
+ * forecast_backtest; the model sees only the history before each (the
+ * series is cut there, so nothing later can leak in). */
+static int dump(size_t origins, const char *out, char **files, int nf)
+{
+	static const size_t hs[] = { 48, 288 };
+	static const double lv[] = { 0.025, 0.5, 0.95, 0.975, 0.99 };
+	FILE *d = fopen(out, "w");
+	int fi;
+
+	if (!d) {
+		perror(out);
+		return 1;
+	}
+	for (fi = 0; fi < nf; fi++) {
+		struct series s = { 0 };
+		const char *b = strrchr(files[fi], '/');
+		size_t hi, r, h, l, len;
+
+		b = b ? b + 1 : files[fi];
+		len = strlen(b);
+		if (len > 4 && !strcmp(b + len - 4, ".txt"))
+			len -= 4; /* the series' name, as fc_eval.py reads it */
+		if (load(&s, files[fi])) {
+			perror(files[fi]);
+			continue;
+		}
+		for (hi = 0; hi < 2; hi++) {
+			size_t H = hs[hi];
+			double t = 0;
+
+			/* the eligibility rule of the backtest mode and of fc_eval.py */
+			if (s.n < origins * H + 3 * 288 + H)
+				continue;
+			for (r = 1; r <= origins; r++) {
+				struct series view = s;
+				struct history one = { .items = &view, .n = 1 };
+				struct forecast_opts o = { 0 };
+				struct forecast fc = { 0 };
+				size_t org = s.n - r * H;
+				double t0;
+
+				view.n = org;
+				o.origin = o.start = (int64_t)org * STEP;
+				o.step = STEP;
+				o.horizon = H;
+				memcpy(o.levels, lv, sizeof(lv));
+				o.nlevels = sizeof(lv) / sizeof(lv[0]);
+				o.period = 86400;
+				o.threads = 1;
+				t0 = cpu_now();
+				if (forecast_run(&fc, &one, &o, "auto")) {
+					fprintf(stderr, "fcbench: %s origin %zu failed: %s\n", files[fi], org,
+						adp_error_last());
+					continue;
+				}
+				t += cpu_now() - t0;
+				for (h = 0; h < H; h++) {
+					fprintf(d, "%.*s %zu %zu %zu %.9g", (int)len, b, H, org, h, s.v[org + h]);
+					for (l = 0; l < o.nlevels; l++)
+						fprintf(d, " %.9g", fc.items[0].q[h * o.nlevels + l]);
+					fputc('\n', d);
+				}
+				forecast_release(&fc);
+			}
+			fprintf(d, "time %.*s %zu %.6f\n", (int)len, b, H, t);
+		}
+		free(s.v);
+	}
+	return fclose(d) ? 1 : 0;
 }
 
 static void set_name(char *out, size_t cap, const char *path)
@@ -55,8 +160,12 @@ int main(int argc, char **argv)
 	char **files = argv + 3;
 	int nf = argc - 3;
 
+	if (argc > 4 && !strcmp(argv[1], "-d")) {
+		free(models);
+		return dump((size_t)atoi(argv[2]), argv[3], argv + 4, argc - 4);
+	}
 	if (argc < 4 || !models) {
-		fprintf(stderr, "usage: fcbench ORIGINS MODELS FILE...\n");
+		fprintf(stderr, "usage: fcbench ORIGINS MODELS FILE...\n       fcbench -d ORIGINS DUMP FILE...\n");
 		return 1;
 	}
 	for (hi = 0; hi < 2; hi++) {
