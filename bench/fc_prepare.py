@@ -32,13 +32,27 @@ def parse_time(s):
     return int(datetime.datetime.fromisoformat(s).replace(tzinfo=datetime.timezone.utc).timestamp())
 
 
+def spread(files, key):
+    """Round-robin over groups (a folder, a metric) so that a few files
+    sample every kind rather than the first one in sorted order."""
+    groups = {}
+    for f in sorted(files):
+        groups.setdefault(key(f), []).append(f)
+    order, lists = [], [groups[k] for k in sorted(groups)]
+    for i in range(max(map(len, lists), default=0)):
+        order += [g[i] for g in lists if i < len(g)]
+    return order
+
+
 def main(data, out, per_set):
     os.makedirs(out, exist_ok=True)
     names = []
-    for f in sorted(glob.glob(os.path.join(data, "nab/realAWSCloudwatch/*.csv")))[:per_set]:
+    for f in spread(glob.glob(os.path.join(data, "nab/realAWSCloudwatch/*.csv")),
+                    lambda f: os.path.basename(f).rsplit("_", 1)[0])[:per_set]:
         rows = list(csv.reader(open(f)))[1:]
         names.append(("nab-" + os.path.basename(f)[:-4], regular([(parse_time(r[0]), float(r[1])) for r in rows])))
-    for f in sorted(glob.glob(os.path.join(data, "ms-cloud-monitoring/*/*.csv")))[:per_set]:
+    for f in spread(glob.glob(os.path.join(data, "ms-cloud-monitoring/*/*.csv")),
+                    lambda f: os.path.dirname(f))[:per_set]:
         rows = list(csv.reader(open(f)))[1:]
         names.append(("ms-" + os.path.basename(f)[:-4], regular([(parse_time(r[0]), float(r[1])) for r in rows])))
     # Bitbrains is only read from there, never copied (it has no licence);
