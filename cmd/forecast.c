@@ -295,14 +295,14 @@ static void print_human(FILE *f, const struct fc_args *a, const struct forecast 
 		if (fs->backtest_origins)
 			fprintf(f, "  backtest: %zu origins, mean absolute error %.4g; %zu anomalies replaced; seed %llu\n",
 				fs->backtest_origins, fs->backtest_mae, fs->nanomalies, (unsigned long long)fs->seed);
-		if (fs->band_share[2][0] + fs->band_share[2][1] + fs->band_share[2][2] > 0) {
+		if (!isnan(fs->rise_rate)) {
 			static const char *const grp[] = { "lower", "median", "upper" };
 			size_t g;
 
-			fputs("  bands (share of the window from model / climatology / their mean):", f);
+			fputs("  bands (share of the window from model / climatology at the phase / their mean / every phase):", f);
 			for (g = 0; g < 3; g++)
-				fprintf(f, "%s %s %.0f/%.0f/%.0f%%", g ? ";" : "", grp[g], 100 * fs->band_share[g][0],
-					100 * fs->band_share[g][1], 100 * fs->band_share[g][2]);
+				fprintf(f, "%s %s %.0f/%.0f/%.0f/%.0f%%", g ? ";" : "", grp[g], 100 * fs->band_share[g][0],
+					100 * fs->band_share[g][1], 100 * fs->band_share[g][2], 100 * fs->band_share[g][3]);
 			fputc('\n', f);
 		}
 		if (!isnan(fs->rise_rate)) {
@@ -410,6 +410,7 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 					adp_jset(&jb, x, "model", json_real(fs->band_share[g][0]));
 					adp_jset(&jb, x, "climatology", json_real(fs->band_share[g][1]));
 					adp_jset(&jb, x, "mean", json_real(fs->band_share[g][2]));
+					adp_jset(&jb, x, "flat", json_real(fs->band_share[g][3]));
 					adp_jset(&jb, bd, grp[g], x);
 				}
 				adp_jset(&jb, o, "bands", bd);

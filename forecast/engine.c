@@ -1083,8 +1083,9 @@ static void draw_scenarios(struct forecast_series *out, const double *path, cons
 #define ENG_CLIM_HALFLIFE 4.0
 #define ENG_CLIM_CAL 14       /* calibration origins, one period apart */
 #define ENG_CLIM_BUCKETS 8    /* lead buckets, each choosing its band */
+#define ENG_CLIM_AIM 0.7      /* the chosen band is calibrated to this share of the nominal tail: choosing on the same origins flatters it */
 
-enum { BAND_MODEL, BAND_CLIM, BAND_MEAN, BAND_N };
+enum { BAND_MODEL, BAND_CLIM, BAND_MEAN, BAND_FLAT, BAND_N };
 
 /* Weighted quantiles at levels lv (nl) of the history raw[0..j-1] at the
  * phase of index t, into q; buf holds ENG_CLIM_PERIODS * (2W + 1)
@@ -1119,19 +1120,51 @@ static int clim_at(double *q, const double *raw, size_t j, size_t t, size_t m, s
 	return 1;
 }
 
+/* The same over every phase: the weighted quantiles of raw[lo..j-1], for
+ * intermittent series whose bursts come at any time of day (a phase's
+ * few values make a noisy tail); buf holds 2 (j - lo) pairs. */
+static int flat_at(double *q, const double *raw, size_t lo, size_t j, size_t m, const double *lv, size_t nl,
+		   struct forecast_wv *buf)
+{
+	size_t i, nv = 0, l;
+	double tot = 0;
+
+	for (i = lo; i < j; i++)
+		if (!isnan(raw[i])) {
+			buf[nv].v = raw[i];
+			buf[nv].w = pow(0.5, (double)(j - i) / (double)m / ENG_CLIM_HALFLIFE);
+			tot += buf[nv++].w;
+		}
+	if (!nv)
+		return 0;
+	forecast_sort_wv(buf, nv, buf + nv);
+	for (l = 0; l < nl; l++)
+		q[l] = wquantile_sorted(buf, nv, tot, lv[l]);
+	return 1;
+}
+
+/* Candidate a's quantile from the model's, the climatology's and the flat one. */
+static double band_of(int a, double qm, double qc, double qf)
+{
+	return a == BAND_MODEL ? qm : a == BAND_CLIM ? qc : a == BAND_MEAN ? (qm + qc) / 2 : qf;
+}
+
 static double pinball(double y, double q, double lv)
 {
 	double d = y - q;
 	return d >= 0 ? lv * d : (lv - 1) * d;
 }
 
-/* Replaces the model's band by the climatology's (corrected by the
- * quantiles of its own calibration errors, as conformalised quantile
- * regression does) or by the mean of the two, per lead bucket and per
- * group of levels (lower, median, upper), whichever has the smaller
- * pinball loss on the calibration origins: the grid's origins in phase
- * with the real one, ENG_CLIM_CAL periods of them. The scenarios follow
- * their quantiles through a monotone map, so each keeps its rank. */
+/* Replaces the model's band, per lead bucket and per group of levels
+ * (lower, median, upper), by whichever of four has the smallest pinball
+ * loss on the calibration origins (the grid's origins in phase with the
+ * real one, ENG_CLIM_CAL periods of them): the model's, the climatology
+ * at the phase, the mean of the two, or the recent distribution over
+ * every phase; each climatology corrected by the quantiles of its own
+ * calibration errors, as conformalised quantile regression does. The
+ * band so chosen is then calibrated as a whole on the same origins, at
+ * ENG_CLIM_AIM of the nominal tail. The scenarios follow their
+ * quantiles through a monotone map, so each keeps its rank. */
 static int eng_climate(struct forecast_series *out, const struct eng *e, const struct grid *g, const double *err,
 		       size_t lead, size_t H, const struct forecast_opts *o)
 {
@@ -1140,13 +1173,15 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	double *cq = malloc(D * H * L * sizeof(*cq)), *yv = malloc(D * H * sizeof(*yv)), *cw = malloc(D * sizeof(*cw));
 	double *delta = malloc(L * sizeof(*delta)), *now = malloc(L * sizeof(*now));
 	double *oldq = malloc(H * L * sizeof(*oldq)), *loss = calloc(nb * 3 * BAND_N, sizeof(*loss));
-	double *cov = calloc(nb * L * BAND_N, sizeof(*cov)), *wb = calloc(nb, sizeof(*wb));
-	struct forecast_wv *buf = malloc(2 * (ENG_CLIM_PERIODS * (2 * W + 1) + D * H) * sizeof(*buf));
+	size_t nbuf = ENG_CLIM_PERIODS * (2 * W + 1) + D * H + ENG_CLIM_PERIODS * m;
+	double *corr = malloc(L * sizeof(*corr));
+	double *fq = malloc(D * L * sizeof(*fq)), *fdelta = malloc(L * sizeof(*fdelta)), *fnow = malloc(L * sizeof(*fnow));
+	struct forecast_wv *buf = malloc(2 * nbuf * sizeof(*buf));
 	int *pick = malloc(nb * 3 * sizeof(*pick)), rc = 0;
 	size_t ncal = 0, i;
 	double over = 0, wall = 0, top = -INFINITY;
 
-	if (!cq || !yv || !cw || !delta || !now || !oldq || !loss || !cov || !wb || !buf || !pick) {
+	if (!cq || !yv || !cw || !delta || !now || !oldq || !loss || !buf || !pick || !fq || !fdelta || !fnow || !corr) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -1161,6 +1196,10 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 		if (j < 2 * m)
 			continue;
 		cw[d] = g->w[c];
+		if (!flat_at(fq + d * L, e->raw, j > ENG_CLIM_PERIODS * m ? j - ENG_CLIM_PERIODS * m : 0, j, m, o->levels, L, buf)) {
+			cw[d] = 0;
+			continue;
+		}
 		for (i = j > ENG_CLIM_PERIODS * m ? j - ENG_CLIM_PERIODS * m : 0, top = -INFINITY; i < j; i++)
 			if (e->raw[i] > top)
 				top = e->raw[i];
@@ -1191,6 +1230,14 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 				}
 		forecast_sort_wv(buf, ns, buf + ns);
 		delta[l] = ns ? wquantile_sorted(buf, ns, tot, o->levels[l]) : 0;
+		for (d = 0, ns = 0; d < D; d++)
+			for (h = 0; cw[d] > 0 && h < H; h++)
+				if (!isnan(yv[d * H + h])) {
+					buf[ns].v = yv[d * H + h] - fq[d * L + l];
+					buf[ns++].w = cw[d];
+				}
+		forecast_sort_wv(buf, ns, buf + ns);
+		fdelta[l] = ns ? wquantile_sorted(buf, ns, tot, o->levels[l]) : 0;
 	}
 	/* Pinball loss of each band per bucket and group of levels; the
 	 * model's band at a calibration origin is its offset from the point
@@ -1204,10 +1251,9 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 			if (isnan(y) || isnan(ev))
 				continue;
 			b = h * nb / H;
-			wb[b] += cw[d];
 			for (l = 0; l < L; l++) {
 				double lv = o->levels[l], qm = y - ev + (out->q[h * L + l] - e->path[h]);
-				double qc = cq[(d * H + h) * L + l] + delta[l];
+				double qc = cq[(d * H + h) * L + l] + delta[l], qf = fmax(0, fq[d * L + l] + fdelta[l]);
 				size_t grp = lv < 0.5 ? 0 : lv == 0.5 ? 1 : 2;
 
 				qm = fmax(0, qm);
@@ -1215,28 +1261,50 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 				loss[(b * 3 + grp) * BAND_N + BAND_MODEL] += cw[d] * pinball(y, qm, lv);
 				loss[(b * 3 + grp) * BAND_N + BAND_CLIM] += cw[d] * pinball(y, qc, lv);
 				loss[(b * 3 + grp) * BAND_N + BAND_MEAN] += cw[d] * pinball(y, (qm + qc) / 2, lv);
-				cov[(b * L + l) * BAND_N + BAND_MODEL] += cw[d] * (y <= qm);
-				cov[(b * L + l) * BAND_N + BAND_CLIM] += cw[d] * (y <= qc);
-				cov[(b * L + l) * BAND_N + BAND_MEAN] += cw[d] * (y <= (qm + qc) / 2);
+				loss[(b * 3 + grp) * BAND_N + BAND_FLAT] += cw[d] * pinball(y, qf, lv);
 			}
 		}
 	}
 	for (b = 0; b < nb * 3; b++) {
 		int best = BAND_MODEL, a;
 
-		for (a = 1; a < BAND_N; a++) {
-			int ok = loss[b * BAND_N + a] < loss[b * BAND_N + best];
-
-			/* Upper levels: only a band that covered as often as the level says. */
-			for (l = 0; ok && b % 3 == 2 && l < L; l++)
-				if (o->levels[l] > 0.5 && cov[((b / 3) * L + l) * BAND_N + a] < o->levels[l] * wb[b / 3])
-					ok = 0;
-			if (ok)
+		for (a = 1; a < BAND_N; a++)
+			if (loss[b * BAND_N + a] < loss[b * BAND_N + best])
 				best = a;
-		}
 		pick[b] = best;
 		out->band_share[b % 3][best] += 1.0 / (double)nb;
 	}
+	/* The chosen band, calibrated as a whole: per level, the quantile of
+	 * the calibration errors of what was chosen (selection makes the
+	 * chosen band look better than it is; this puts it back at its level). */
+	for (l = 0; l < L; l++) {
+		size_t ns = 0;
+		double tot = 0, lv = o->levels[l];
+
+		corr[l] = 0;
+		if (lv == 0.5)
+			continue;
+		for (d = 0; d < D; d++) {
+			size_t c = d * per + ENG_SHIFT;
+
+			for (h = 0; cw[d] > 0 && h < H; h++) {
+				double y = yv[d * H + h], ev = err[c * H + h], qm, qc, qf;
+
+				if (isnan(y) || isnan(ev))
+					continue;
+				qm = fmax(0, y - ev + (out->q[h * L + l] - e->path[h]));
+				qc = fmax(0, cq[(d * H + h) * L + l] + delta[l]);
+				qf = fmax(0, fq[d * L + l] + fdelta[l]);
+				buf[ns].v = y - band_of(pick[(h * nb / H) * 3 + (lv < 0.5 ? 0 : 2)], qm, qc, qf);
+				buf[ns++].w = cw[d];
+				tot += cw[d];
+			}
+		}
+		forecast_sort_wv(buf, ns, buf + ns);
+		corr[l] = ns ? wquantile_sorted(buf, ns, tot, lv > 0.5 ? 1 - (1 - lv) * ENG_CLIM_AIM : lv * ENG_CLIM_AIM) : 0;
+	}
+	if (!flat_at(fnow, e->raw, n > ENG_CLIM_PERIODS * m ? n - ENG_CLIM_PERIODS * m : 0, n, m, o->levels, L, buf))
+		goto done;
 	memcpy(oldq, out->q, H * L * sizeof(*oldq));
 	for (h = 0; h < H; h++) {
 		double *q = out->q + h * L;
@@ -1248,10 +1316,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 			double lv = o->levels[l], qc = fmax(0, now[l] + delta[l]);
 			int p = pick[b * 3 + (lv < 0.5 ? 0 : lv == 0.5 ? 1 : 2)];
 
-			if (p == BAND_CLIM)
-				q[l] = qc;
-			else if (p == BAND_MEAN)
-				q[l] = (q[l] + qc) / 2;
+			q[l] = fmax(0, band_of(p, q[l], qc, fmax(0, fnow[l] + fdelta[l])) + corr[l]);
 		}
 		for (l = 1; l < L; l++)
 			if (q[l] < q[l - 1])
@@ -1296,8 +1361,10 @@ done:
 	free(now);
 	free(oldq);
 	free(loss);
-	free(cov);
-	free(wb);
+	free(fq);
+	free(corr);
+	free(fdelta);
+	free(fnow);
 	free(buf);
 	free(pick);
 	return rc;

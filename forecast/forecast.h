@@ -66,9 +66,10 @@ struct forecast_series {
 	double strength[FORECAST_MAX_PERIODS];  /* autocorrelation at that lag */
 	double pvalue[FORECAST_MAX_PERIODS];    /* permutation test of that period */
 	/* auto: the share of the window's leads whose band (lower levels,
-	 * median, upper levels) is the model's, the climatology's or the mean
-	 * of both; all zero when the model's band stands alone. */
-	double band_share[3][3];
+	 * median, upper levels) is the model's, the climatology's (at that
+	 * phase), the mean of both, or the recent distribution over every
+	 * phase; all zero when the model's band stands alone. */
+	double band_share[3][4];
 	/* auto: the largest value of the recent history (the upper levels'
 	 * cap), and the share of calibration targets above their own recent
 	 * maximum: a level is left uncapped when that share is above half its
