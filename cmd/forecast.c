@@ -301,8 +301,10 @@ static void print_human(FILE *f, const struct fc_args *a, const struct forecast 
 
 			fputs("  bands (share of the window from model / climatology at the phase / their mean / every phase):", f);
 			for (g = 0; g < 3; g++)
-				fprintf(f, "%s %s %.0f/%.0f/%.0f/%.0f%%", g ? ";" : "", grp[g], 100 * fs->band_share[g][0],
-					100 * fs->band_share[g][1], 100 * fs->band_share[g][2], 100 * fs->band_share[g][3]);
+				if (g || fc->opts.levels[0] < 0.5) /* lower levels only when asked for */
+					fprintf(f, "%s %s %.0f/%.0f/%.0f/%.0f%%", g > (fc->opts.levels[0] < 0.5 ? 0u : 1u) ? ";" : "",
+						grp[g], 100 * fs->band_share[g][0], 100 * fs->band_share[g][1],
+						100 * fs->band_share[g][2], 100 * fs->band_share[g][3]);
 			fputc('\n', f);
 		}
 		if (!isnan(fs->rise_rate)) {

@@ -24,6 +24,7 @@
  * Anomalies are replaced before fitting; errors are measured on the raw
  * values so the intervals still cover real spikes. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -914,6 +915,91 @@ done:
 	return rc;
 }
 
+/* The mean of two or all three models' forecasts when its backtest MAE
+ * beats every single model's (combinations are the robust winners of
+ * forecasting competitions: their errors partly cancel). Errors of a mean
+ * are the mean of the errors, so the backtest costs nothing more. On a
+ * win, err and e->path hold the combination and out names it; returns 1,
+ * 0 when a single model stays, -1 out of memory. e is the Holt-Winters
+ * fit (its own model field set to it), es the stl-ar one. */
+static int eng_combine(struct forecast_series *out, struct eng *e, const struct eng *es, const struct grid *g,
+		       size_t lead, size_t H, double *err, const double *err2, const double *err3, double mae_sn,
+		       double mae_hw, double mae_stl)
+{
+	static const char *const name[] = { "seasonal-naive", "holt-winters", "stl-ar" };
+	static const unsigned char sets[][3] = { { 1, 1, 0 }, { 1, 0, 1 }, { 0, 1, 1 }, { 1, 1, 1 } };
+	const double *ev[3] = { err, err2, err3 };
+	double best = fmin(mae_sn, fmin(mae_hw, mae_stl)), *path;
+	size_t c, i, k, N = g->n * H, bi = 4;
+	int hw_model = e->model;
+
+	if (!isfinite(mae_hw))
+		return 0;
+	for (k = 0; k < 4; k++) {
+		double sum = 0;
+		size_t cnt = 0;
+
+		for (i = 0; i < N; i++) {
+			double v = 0;
+			size_t nm = 0;
+
+			for (c = 0; c < 3; c++)
+				if (sets[k][c]) {
+					v += ev[c][i];
+					nm++;
+				}
+			if (!isnan(v)) {
+				sum += fabs(v / (double)nm);
+				cnt++;
+			}
+		}
+		if (cnt && sum / (double)cnt < best) {
+			best = sum / (double)cnt;
+			bi = k;
+		}
+	}
+	if (bi == 4)
+		return 0;
+	if (!(path = calloc(H, sizeof(*path))))
+		return -1;
+	for (c = 0; c < 3; c++) {
+		if (!sets[bi][c])
+			continue;
+		if (c == 2)
+			eng_path(es, e->o, lead, H, e->path);
+		else {
+			size_t m2 = e->m2;
+
+			e->model = c == 0 ? M_SNAIVE : hw_model;
+			e->m2 = c == 0 ? 0 : m2;
+			eng_path(e, e->o, lead, H, e->path);
+			e->model = hw_model;
+			e->m2 = m2;
+		}
+		for (i = 0; i < H; i++)
+			path[i] += e->path[i];
+	}
+	for (i = 0; i < N; i++) {
+		double v = 0;
+		size_t nm = 0;
+
+		for (c = 0; c < 3; c++)
+			if (sets[bi][c]) {
+				v += ev[c][i];
+				nm++;
+			}
+		err[i] = v / (double)nm;
+	}
+	for (i = 0; i < H; i++)
+		e->path[i] = path[i] / (double)(sets[bi][0] + sets[bi][1] + sets[bi][2]);
+	free(path);
+	snprintf(out->model, sizeof(out->model), "mean:%s%s%s%s%s", sets[bi][0] ? name[0] : "",
+		 sets[bi][0] && sets[bi][1] ? "+" : "", sets[bi][1] ? (e->m2 ? "holt-winters-weekly" : name[1]) : "",
+		 sets[bi][2] ? "+" : "", sets[bi][2] ? name[2] : "");
+	out->backtest_mae = best;
+	return 1;
+}
+
 /* Fits the candidate models of kind on the cleaned history and keeps the
  * one with the smallest backtest MAE: e is left set up for it, its errors
  * in err (err2 and err3 are scratch), its name, parameters and MAE in out,
@@ -924,6 +1010,7 @@ static int eng_choose(struct forecast_series *out, struct eng *e, const struct g
 	const double *x = e->x;
 	size_t n = e->o, m = e->m;
 	double mae_sn, mae_hw = INFINITY, mae_hw2, mae_stl, params[5] = { 0 }, p2[5];
+	int combo = 0;
 	/* Constants fitted before the newest backtest origin: its targets are not in the fit. */
 	size_t nfit = n > (g->dmin + 3) * m ? n - g->dmin * m : n;
 	int rc = 0;
@@ -963,6 +1050,12 @@ static int eng_choose(struct forecast_series *out, struct eng *e, const struct g
 		if ((rc = stl_fit(&es, x, n, m)))
 			goto done;
 		mae_stl = eng_errors(&es, g, lead, H, err3);
+		if (kind == M_AUTO && (combo = eng_combine(out, e, &es, g, lead, H, err, err2, err3, mae_sn, mae_hw, mae_stl)) < 0) {
+			rc = adp_error_set(ADP_ENOMEM, "out of memory");
+			goto done;
+		}
+		if (combo)
+			goto done; /* e->path and err hold the combination */
 		if (kind == M_STL || (mae_stl < mae_sn && mae_stl < mae_hw)) {
 			*e = es;
 			memcpy(err, err3, g->n * H * sizeof(*err));

@@ -48,7 +48,7 @@ struct forecast_series {
 	 * forecast comes from the same past period, so sums across series
 	 * keep their correlation. */
 	double *scen;
-	char model[32];
+	char model[64];
 	int64_t period;
 	size_t history_used;   /* steps of history the model saw */
 	/* The highest value of the history before the origin (NAN when it
@@ -155,7 +155,7 @@ struct forecast_eval {
 	double mae;
 	double pinball[FORECAST_MAX_LEVELS];  /* mean pinball loss per level */
 	double coverage[FORECAST_MAX_LEVELS]; /* share of actuals at or below the quantile */
-	char model[32];                       /* the model of the last origin */
+	char model[64];                       /* the model of the last origin */
 	double below[FORECAST_MAX_LEVELS];    /* share of actuals strictly below the quantile */
 };
 

@@ -2,7 +2,7 @@
 DEMO="--inventory $TD/demo/inventory.json --schedule $TD/demo/schedule.json --now 2018-05-06T00:00:00Z"
 
 run "forecast human" 0 forecast $DEMO --component api-01 --resource cpu
-expect_out "'api-01' cpu: model (seasonal-naive|holt-winters|holt-winters-weekly|stl-ar), period 86400s, 200 scenarios"
+expect_out "'api-01' cpu: model (seasonal-naive|holt-winters|holt-winters-weekly|stl-ar|mean:[a-z+-]+), period 86400s, 200 scenarios"
 expect_out "p50 +p90 +p95 +p99"
 expect_no_err
 
