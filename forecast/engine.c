@@ -1174,9 +1174,8 @@ static void draw_scenarios(struct forecast_series *out, const double *path, cons
  * intermittent), this is the sharper band that stays calibrated. */
 #define ENG_CLIM_PERIODS 14
 #define ENG_CLIM_HALFLIFE 4.0
-#define ENG_CLIM_CAL 14       /* calibration origins, one period apart */
+#define ENG_CLIM_CAL 28       /* calibration origins, one period apart (the grid's depth) */
 #define ENG_CLIM_BUCKETS 8    /* lead buckets, each choosing its band */
-#define ENG_CLIM_AIM 0.7      /* the chosen band is calibrated to this share of the nominal tail: choosing on the same origins flatters it */
 
 enum { BAND_MODEL, BAND_CLIM, BAND_MEAN, BAND_FLAT, BAND_N };
 
@@ -1248,6 +1247,53 @@ static double pinball(double y, double q, double lv)
 	return d >= 0 ? lv * d : (lv - 1) * d;
 }
 
+/* The tail multiplier for the chosen band's correction at level lv, as
+ * eng_drift finds it: the calibration origins replayed oldest first
+ * (scores sc[d * H + h], d = 0 the newest; NAN when missing), each
+ * checked against the quantile of the older ones' scores at the tail
+ * times each multiplier, keeping the least widening whose weighted miss
+ * rate is within ENG_ACI_AIM of the nominal one. Choosing the band and
+ * correcting it on the same origins flatters it in proportion to how
+ * much the series changes; this measures by how much. old, cur and tmp
+ * hold D * H values each. */
+static double clim_replay(const double *sc, const double *cw, size_t D, size_t H, double lv, double *old, double *cur,
+			  double *tmp)
+{
+	double miss[ENG_NMULT] = { 0 }, wsum = 0, tail = lv > 0.5 ? 1 - lv : lv;
+	size_t nold = 0, seen = 0, d, h, j, bj = 0;
+
+	for (d = D; d-- > 0;) {
+		size_t ncur = 0, a, b, k;
+
+		for (h = 0; cw[d] > 0 && h < H; h++)
+			if (!isnan(sc[d * H + h]))
+				cur[ncur++] = sc[d * H + h];
+		if (!ncur)
+			continue;
+		forecast_sort(cur, ncur, tmp);
+		if (seen >= ENG_ACI_MIN) {
+			wsum += cw[d];
+			for (j = 0; j < ENG_NMULT; j++) {
+				double t = fmin(0.5, tail * eng_tail_mult[j]);
+				double q = sorted_quantile(old, nold, lv > 0.5 ? 1 - t : t);
+				size_t out = lv > 0.5 ? ncur - sorted_rank(cur, ncur, q, 1) : sorted_rank(cur, ncur, q, 0);
+
+				miss[j] += cw[d] * (double)out / (double)ncur;
+			}
+		}
+		for (a = 0, b = 0, k = 0; a < nold || b < ncur;)
+			tmp[k++] = b >= ncur || (a < nold && old[a] <= cur[b]) ? old[a++] : cur[b++];
+		memcpy(old, tmp, k * sizeof(*old));
+		nold = k;
+		seen++;
+	}
+	if (wsum <= 0)
+		return 1;
+	while (bj + 1 < ENG_NMULT && miss[bj] / wsum > ENG_ACI_AIM * tail)
+		bj++;
+	return eng_tail_mult[bj];
+}
+
 /* Replaces the model's band, per lead bucket and per group of levels
  * (lower, median, upper), by whichever of four has the smallest pinball
  * loss on the calibration origins (the grid's origins in phase with the
@@ -1255,8 +1301,8 @@ static double pinball(double y, double q, double lv)
  * at the phase, the mean of the two, or the recent distribution over
  * every phase; each climatology corrected by the quantiles of its own
  * calibration errors, as conformalised quantile regression does. The
- * band so chosen is then calibrated as a whole on the same origins, at
- * ENG_CLIM_AIM of the nominal tail. The scenarios follow their
+ * band so chosen is then calibrated as a whole on the same origins, its
+ * tails widened as a replay of them in time order says (clim_replay). The scenarios follow their
  * quantiles through a monotone map, so each keeps its rank. */
 static int eng_climate(struct forecast_series *out, const struct eng *e, const struct grid *g, const double *err,
 		       size_t lead, size_t H, const struct forecast_opts *o)
@@ -1267,14 +1313,14 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	double *delta = malloc(L * sizeof(*delta)), *now = malloc(L * sizeof(*now));
 	double *oldq = malloc(H * L * sizeof(*oldq)), *loss = calloc(nb * 3 * BAND_N, sizeof(*loss));
 	size_t nbuf = ENG_CLIM_PERIODS * (2 * W + 1) + D * H + ENG_CLIM_PERIODS * m;
-	double *corr = malloc(L * sizeof(*corr));
+	double *corr = malloc(L * sizeof(*corr)), *sc = malloc(D * H * sizeof(*sc)), *rp = malloc(3 * D * H * sizeof(*rp));
 	double *fq = malloc(D * L * sizeof(*fq)), *fdelta = malloc(L * sizeof(*fdelta)), *fnow = malloc(L * sizeof(*fnow));
 	struct forecast_wv *buf = malloc(2 * nbuf * sizeof(*buf));
 	int *pick = malloc(nb * 3 * sizeof(*pick)), rc = 0;
 	size_t ncal = 0, i;
 	double over = 0, wall = 0, top = -INFINITY;
 
-	if (!cq || !yv || !cw || !delta || !now || !oldq || !loss || !buf || !pick || !fq || !fdelta || !fnow || !corr) {
+	if (!cq || !yv || !cw || !delta || !now || !oldq || !loss || !buf || !pick || !fq || !fdelta || !fnow || !corr || !sc || !rp) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -1368,13 +1414,15 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 		out->band_share[b % 3][best] += 1.0 / (double)nb;
 	}
 	/* The chosen band, calibrated as a whole: per level, the quantile of
-	 * the calibration errors of what was chosen (selection makes the
-	 * chosen band look better than it is; this puts it back at its level). */
+	 * the calibration errors of what was chosen, at the tail clim_replay
+	 * finds (selection makes the chosen band look better than it is). */
 	for (l = 0; l < L; l++) {
 		size_t ns = 0;
-		double tot = 0, lv = o->levels[l];
+		double tot = 0, lv = o->levels[l], mult;
 
 		corr[l] = 0;
+		for (i = 0; i < D * H; i++)
+			sc[i] = NAN;
 		if (lv == 0.5)
 			continue;
 		for (d = 0; d < D; d++) {
@@ -1388,13 +1436,14 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 				qm = fmax(0, y - ev + (out->q[h * L + l] - e->path[h]));
 				qc = fmax(0, cq[(d * H + h) * L + l] + delta[l]);
 				qf = fmax(0, fq[d * L + l] + fdelta[l]);
-				buf[ns].v = y - band_of(pick[(h * nb / H) * 3 + (lv < 0.5 ? 0 : 2)], qm, qc, qf);
+				buf[ns].v = sc[d * H + h] = y - band_of(pick[(h * nb / H) * 3 + (lv < 0.5 ? 0 : 2)], qm, qc, qf);
 				buf[ns++].w = cw[d];
 				tot += cw[d];
 			}
 		}
 		forecast_sort_wv(buf, ns, buf + ns);
-		corr[l] = ns ? wquantile_sorted(buf, ns, tot, lv > 0.5 ? 1 - (1 - lv) * ENG_CLIM_AIM : lv * ENG_CLIM_AIM) : 0;
+		mult = clim_replay(sc, cw, D, H, lv, rp, rp + D * H, rp + 2 * D * H);
+		corr[l] = ns ? wquantile_sorted(buf, ns, tot, lv > 0.5 ? 1 - (1 - lv) * mult : lv * mult) : 0;
 	}
 	if (!flat_at(fnow, e->raw, n > ENG_CLIM_PERIODS * m ? n - ENG_CLIM_PERIODS * m : 0, n, m, o->levels, L, buf))
 		goto done;
@@ -1456,6 +1505,8 @@ done:
 	free(loss);
 	free(fq);
 	free(corr);
+	free(sc);
+	free(rp);
 	free(fdelta);
 	free(fnow);
 	free(buf);
