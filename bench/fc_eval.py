@@ -30,8 +30,8 @@ NAN = float("nan")
 
 
 def origins_of(n, H, R):
-    # as fcbench: one horizon apart going back from the end, enough history
-    return [n - r * H for r in range(1, R + 1)] if n >= R * H + 3 * M + H else []
+    # as fcbench -d: one day apart going back from the end, enough history
+    return [n - r * M for r in range(1, R + 1)] if n >= R * M + 3 * M + H else []
 
 
 def hw(x, o, H):
@@ -158,7 +158,7 @@ def score(folder, dumps):
 def tables(out, R):
     cols = "%-17s %-15s %6s %7s  %7s %7s  %7s %7s  %10s  %9s %9s  %9s"
     for H in HS:
-        print("\nforecast %d h (%d steps of 5 min), %d origins per series; coverage and reserved/used pooled over"
+        print("\nforecast %d h (%d steps of 5 min), %d daily origins per series; coverage and reserved/used pooled over"
               " the dataset's series and origins" % (H // 12, H, R))
         print(cols % ("dataset", "method", "series", "points", "cov p95", "cov p99", "r/u p95", "r/u p99",
                       "[p2.5,97.5]", "MASE mean", "MASE med", "s/series"))

@@ -61,9 +61,10 @@ static int load(struct series *s, const char *path)
 	return 0;
 }
 
-/* The origins are one horizon apart going back from the end, as in
- * forecast_backtest; the model sees only the history before each (the
- * series is cut there, so nothing later can leak in). */
+/* The origins are one day apart going back from the end (as an
+ * operator plans a daily window, and so every origin has the same time
+ * of day); the model sees only the history before each (the series is
+ * cut there, so nothing later can leak in). */
 static int dump(size_t origins, const char *out, char **files, int nf)
 {
 	static const size_t hs[] = { 48, 288 };
@@ -93,14 +94,14 @@ static int dump(size_t origins, const char *out, char **files, int nf)
 			double t = 0;
 
 			/* the eligibility rule of the backtest mode and of fc_eval.py */
-			if (s.n < origins * H + 3 * 288 + H)
+			if (s.n < origins * 288 + 3 * 288 + H)
 				continue;
 			for (r = 1; r <= origins; r++) {
 				struct series view = s;
 				struct history one = { .items = &view, .n = 1 };
 				struct forecast_opts o = { 0 };
 				struct forecast fc = { 0 };
-				size_t org = s.n - r * H;
+				size_t org = s.n - r * 288;
 				double t0;
 
 				view.n = org;

@@ -11,7 +11,7 @@
 #   ADP_DATASETS       the datasets ("$TOP/../shared/datasets")
 #   BENCH_PER_SET      series per dataset in the tables (6; Bitbrains: 6
 #                      VMs, each a cpu and a memory series)
-#   BENCH_ORIGINS      origins per series in the tables (3)
+#   BENCH_ORIGINS      daily origins per series in the tables (5)
 #   BENCH_JOBS         series the baselines work on at once (the CPUs)
 #   BENCH_COV_ORIGINS  origins per series in the coverage table (6)
 #   BENCH_SCALE        series in the scaling run (1000)
@@ -33,7 +33,7 @@ cc -std=c11 -D_GNU_SOURCE -O2 -I"$TOP" -o "$TMP/fcbench" "$TOP/bench/fcbench.c" 
 cc -std=c11 -D_GNU_SOURCE -O2 -I"$TOP" -o "$TMP/fcscale" "$TOP/bench/fcscale.c" $LIBS
 $PY "$TOP/bench/fc_prepare.py" "$DATA" "$TMP/all" 1000
 $PY "$TOP/bench/fc_prepare.py" "$DATA" "$TMP/series" "${BENCH_PER_SET:-6}"
-ORIGINS=${BENCH_ORIGINS:-3}
+ORIGINS=${BENCH_ORIGINS:-5}
 COV=${BENCH_COV_ORIGINS:-6}
 
 echo "forecast bench: coverage of the default model on every prepared series, $COV origins each"
