@@ -677,8 +677,8 @@ struct grid {
  * grid origins. Returns the mean absolute error. */
 static double eng_errors(const struct eng *e, const struct grid *g, size_t lead, size_t H, double *err)
 {
-	double sum = 0;
-	size_t c, h, cnt = 0;
+	double sum = 0, wsum = 0;
+	size_t c, h;
 
 	for (c = 0; c < g->n; c++) {
 		if (g->origin[c] >= 0)
@@ -688,14 +688,14 @@ static double eng_errors(const struct eng *e, const struct grid *g, size_t lead,
 			if (g->origin[c] >= 0) {
 				v = e->raw[(size_t)g->origin[c] + lead + h] - e->path[h];
 				if (!isnan(v)) {
-					sum += fabs(v);
-					cnt++;
+					sum += g->w[c] * fabs(v);
+					wsum += g->w[c];
 				}
 			}
 			err[c * H + h] = v;
 		}
 	}
-	return cnt ? sum / (double)cnt : INFINITY;
+	return wsum > 0 ? sum / wsum : INFINITY;
 }
 
 
@@ -936,8 +936,7 @@ static int eng_combine(struct forecast_series *out, struct eng *e, const struct 
 	if (!isfinite(mae_hw))
 		return 0;
 	for (k = 0; k < 4; k++) {
-		double sum = 0;
-		size_t cnt = 0;
+		double sum = 0, wsum = 0;
 
 		for (i = 0; i < N; i++) {
 			double v = 0;
@@ -949,12 +948,12 @@ static int eng_combine(struct forecast_series *out, struct eng *e, const struct 
 					nm++;
 				}
 			if (!isnan(v)) {
-				sum += fabs(v / (double)nm);
-				cnt++;
+				sum += g->w[i / H] * fabs(v / (double)nm);
+				wsum += g->w[i / H];
 			}
 		}
-		if (cnt && sum / (double)cnt < best) {
-			best = sum / (double)cnt;
+		if (wsum > 0 && sum / wsum < best) {
+			best = sum / wsum;
 			bi = k;
 		}
 	}

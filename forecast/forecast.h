@@ -75,7 +75,7 @@ struct forecast_series {
 	 * maximum: a level is left uncapped when that share is above half its
 	 * tail (a rising series). NAN when not computed. */
 	double recent_max, rise_rate;
-	double backtest_mae;   /* mean absolute error of the chosen model over its backtest */
+	double backtest_mae;   /* mean absolute error of the chosen model over its backtest, weighted to halve every 7 periods back */
 	size_t backtest_origins;
 	uint64_t seed;
 };
