@@ -700,6 +700,7 @@ static double eng_errors(const struct eng *e, const struct grid *g, size_t lead,
 
 
 #define ENG_SMOOTH 2          /* leads either side pooled into one lead's scale */
+#define ENG_TAIL_MIN 10       /* scores beyond a level below which its quantile is extrapolated */
 
 /* Weighted quantile of values sorted ascending, of total weight tot:
  * the smallest value whose cumulative weight reaches level. */
@@ -896,7 +897,34 @@ static int eng_quantiles(struct forecast_series *out, const struct eng *e, const
 			lv = fmin(1, lv * (n + 1) / n);
 		else if (lv < 0.5)
 			lv = fmax(0, 1 - (1 - lv) * (n + 1) / n);
+		/* An upper tail no wider than the one below it scaled as their
+		 * nominal tails are: the drift check widens each level on its own,
+		 * and a p95 widened past the p99 would leave them equal. */
+		if (l > 0 && o->levels[l - 1] > 0.5 && lv > 0.5) {
+			double cap = (1 - adj[l - 1]) * (1 - o->levels[l]) / (1 - o->levels[l - 1]);
+			if (1 - lv > cap)
+				lv = 1 - cap;
+		}
+		adj[l] = lv;
 		Q[l] = ns ? wquantile_sorted(sc, ns, tot, lv) : 0;
+	}
+	/* Beyond the last few scores the empirical quantile stops at the
+	 * largest: there, an exponential tail fitted to the scores above the
+	 * p90 (their mean excess) extends it, so a p99 stays above a p95
+	 * wherever the errors spread. */
+	if (ns >= 20) {
+		double u = wquantile_sorted(sc, ns, tot, 0.9), ex = 0, we = 0;
+
+		for (c = 0; c < ns; c++)
+			if (sc[c].v > u) {
+				ex += sc[c].w * (sc[c].v - u);
+				we += sc[c].w;
+			}
+		for (l = 0; we > 0 && l < o->nlevels; l++)
+			if (adj[l] > 0.9 && (1 - adj[l]) * (double)ns < ENG_TAIL_MIN) {
+				double t = fmax(1 - adj[l], 0.5 / (double)ns);
+				Q[l] = fmax(Q[l], u + ex / we * log(0.1 / t));
+			}
 	}
 	for (h = 0; h < H; h++) {
 		double pt = e->path[h];

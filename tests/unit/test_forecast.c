@@ -649,3 +649,24 @@ Test(forecast, origin_after_the_history_keeps_the_phase)
 	free_hist(&hist);
 	free(v);
 }
+
+/* Errors that grow over the history make the drift check widen each
+ * tail as far as the scores go; the p99 stays above the p95 (an
+ * exponential tail extends the scores beyond their largest) instead of
+ * both stopping at the largest score. */
+Test(forecast, p99_stays_above_p95_when_tails_widen)
+{
+	size_t n = 40 * M, i, h, above = 0;
+	double *v = malloc(n * sizeof(double));
+	struct forecast fc = { 0 };
+
+	rng_state = 21;
+	for (i = 0; i < n; i++)
+		v[i] = 100 + 10 * sin(2 * M_PI * (double)(i % M) / M) + (0.2 + 6.0 * (double)i / (double)n) * gauss();
+	cr_assert_eq(run_one(&fc, v, n, 12, "holt-winters"), 0, "%s", adp_error_last());
+	for (h = 0; h < 12; h++)
+		above += fc.items[0].q[h * 4 + 3] > fc.items[0].q[h * 4 + 2] + 1e-9;
+	cr_assert_eq(above, 12, "p99 above p95 at %zu of 12 steps", above);
+	forecast_release(&fc);
+	free(v);
+}
