@@ -755,63 +755,49 @@ static size_t sorted_rank(const double *v, size_t n, double x, int upper)
 	return lo;
 }
 
-/* Adaptive correction for drift, in the spirit of adaptive conformal
- * inference: the periods of the backtest grid are replayed oldest first,
- * each period's normalised errors checked against quantiles of the older
- * periods' errors at the nominal tail mass times each multiplier of
- * eng_tail_mult. The multiplier whose recency-weighted miss rate is
- * closest to the nominal one is the correction: when errors grow over
- * time the tails widen, when they shrink they narrow. adj[l] receives the
- * corrected level (the nominal one when there is too little history). */
-static int eng_drift(double *adj, const double *sc, const struct grid *g, size_t H,
-		     const struct forecast_opts *o)
+/* The replay behind the tail corrections: blocks of scores (block k is
+ * sc[k * B .. k * B + B - 1], NAN where missing, weight bw[k * bstride];
+ * k = 0 the newest) are replayed oldest first, each block's scores
+ * checked against quantiles of the older blocks' scores at the nominal
+ * tail mass times each multiplier of eng_tail_mult. mult[l] receives,
+ * for level lv[l], the least widening whose recency-weighted miss rate
+ * is within ENG_ACI_AIM of the nominal one (1 for the median). Returns 0
+ * when there were too few blocks to replay (mult untouched). old and tmp
+ * hold nblk * B values, cur B. */
+static int replay_tails(double *mult, const double *sc, const double *bw, size_t bstride, size_t nblk, size_t B,
+			const double *lv, size_t nl, double *old, double *cur, double *tmp)
 {
-	size_t per = 2 * ENG_SHIFT + 1, np = g->n / per, p, c, h, l, j, nold = 0, seen = 0;
-	double *old = malloc(g->n * H * sizeof(*old)), *cur = malloc(per * H * sizeof(*cur));
-	double *tmp = malloc(g->n * H * sizeof(*tmp));
 	double miss[FORECAST_MAX_LEVELS][ENG_NMULT], wsum = 0;
-	int rc = 0;
+	size_t p, i, l, j, nold = 0, seen = 0;
 
-	for (l = 0; l < o->nlevels; l++)
-		adj[l] = o->levels[l];
-	if (!old || !cur || !tmp) {
-		rc = adp_error_set(ADP_ENOMEM, "out of memory");
-		goto done;
-	}
 	memset(miss, 0, sizeof(miss));
-	for (p = np; p-- > 0;) {
+	for (p = nblk; p-- > 0;) {
 		size_t ncur = 0, a, b, k;
-		double w = 0;
+		double w = bw[p * bstride];
 
-		for (c = p * per; c < (p + 1) * per; c++) {
-			if (g->origin[c] < 0)
-				continue;
-			w = g->w[c];
-			for (h = 0; h < H; h++)
-				if (!isnan(sc[c * H + h]))
-					cur[ncur++] = sc[c * H + h];
-		}
+		for (i = 0; i < B; i++)
+			if (!isnan(sc[p * B + i]))
+				cur[ncur++] = sc[p * B + i];
 		if (!ncur)
 			continue;
 		forecast_sort(cur, ncur, tmp);
 		if (seen >= ENG_ACI_MIN) {
 			wsum += w;
-			for (l = 0; l < o->nlevels; l++) {
-				double lv = o->levels[l];
-				if (lv == 0.5)
+			for (l = 0; l < nl; l++) {
+				if (lv[l] == 0.5)
 					continue;
 				for (j = 0; j < ENG_NMULT; j++) {
-					double tail = (lv > 0.5 ? 1 - lv : lv) * eng_tail_mult[j], q;
+					double tail = (lv[l] > 0.5 ? 1 - lv[l] : lv[l]) * eng_tail_mult[j], q;
 					size_t out;
 
 					tail = fmin(tail, 0.5);
-					q = sorted_quantile(old, nold, lv > 0.5 ? 1 - tail : tail);
-					out = lv > 0.5 ? ncur - sorted_rank(cur, ncur, q, 1) : sorted_rank(cur, ncur, q, 0);
+					q = sorted_quantile(old, nold, lv[l] > 0.5 ? 1 - tail : tail);
+					out = lv[l] > 0.5 ? ncur - sorted_rank(cur, ncur, q, 1) : sorted_rank(cur, ncur, q, 0);
 					miss[l][j] += w * (double)out / (double)ncur;
 				}
 			}
 		}
-		/* Merge this period into the sorted older scores. */
+		/* Merge this block into the sorted older scores. */
 		for (a = 0, b = 0, k = 0; a < nold || b < ncur;)
 			tmp[k++] = b >= ncur || (a < nold && old[a] <= cur[b]) ? old[a++] : cur[b++];
 		memcpy(old, tmp, k * sizeof(*old));
@@ -819,20 +805,46 @@ static int eng_drift(double *adj, const double *sc, const struct grid *g, size_t
 		seen++;
 	}
 	if (wsum <= 0)
-		goto done;
-	for (l = 0; l < o->nlevels; l++) {
-		double lv = o->levels[l], tail = lv > 0.5 ? 1 - lv : lv;
+		return 0;
+	for (l = 0; l < nl; l++) {
+		double tail = lv[l] > 0.5 ? 1 - lv[l] : lv[l];
 		size_t bj = 0;
 
-		if (lv == 0.5)
+		mult[l] = 1;
+		if (lv[l] == 0.5)
 			continue;
-		/* The least widening whose miss rate is within the nominal one. */
 		while (bj + 1 < ENG_NMULT && miss[l][bj] / wsum > ENG_ACI_AIM * tail)
 			bj++;
-		tail = fmin(0.5, tail * eng_tail_mult[bj]);
-		adj[l] = lv > 0.5 ? 1 - tail : tail;
+		mult[l] = eng_tail_mult[bj];
 	}
-done:
+	return 1;
+}
+
+/* Adaptive correction for drift, in the spirit of adaptive conformal
+ * inference: the periods of the backtest grid (each a block of its
+ * origins' normalised errors) are replayed by replay_tails. When errors
+ * grow over time the tails widen, when they shrink they narrow. adj[l]
+ * receives the corrected level (the nominal one when there is too
+ * little history). */
+static int eng_drift(double *adj, const double *sc, const struct grid *g, size_t H,
+		     const struct forecast_opts *o)
+{
+	size_t per = 2 * ENG_SHIFT + 1, l;
+	double *old = malloc(g->n * H * sizeof(*old)), *cur = malloc(per * H * sizeof(*cur));
+	double *tmp = malloc(g->n * H * sizeof(*tmp)), mult[FORECAST_MAX_LEVELS];
+	int rc = 0;
+
+	for (l = 0; l < o->nlevels; l++)
+		adj[l] = o->levels[l];
+	if (!old || !cur || !tmp)
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+	else if (replay_tails(mult, sc, g->w, per, g->n / per, per * H, o->levels, o->nlevels, old, cur, tmp))
+		for (l = 0; l < o->nlevels; l++) {
+			double lv = o->levels[l], tail = fmin(0.5, (lv > 0.5 ? 1 - lv : lv) * mult[l]);
+
+			if (lv != 0.5)
+				adj[l] = lv > 0.5 ? 1 - tail : tail;
+		}
 	free(old);
 	free(cur);
 	free(tmp);
@@ -1274,53 +1286,6 @@ static double pinball(double y, double q, double lv)
 	return d >= 0 ? lv * d : (lv - 1) * d;
 }
 
-/* The tail multiplier for the chosen band's correction at level lv, as
- * eng_drift finds it: the calibration origins replayed oldest first
- * (scores sc[d * H + h], d = 0 the newest; NAN when missing), each
- * checked against the quantile of the older ones' scores at the tail
- * times each multiplier, keeping the least widening whose weighted miss
- * rate is within ENG_ACI_AIM of the nominal one. Choosing the band and
- * correcting it on the same origins flatters it in proportion to how
- * much the series changes; this measures by how much. old, cur and tmp
- * hold D * H values each. */
-static double clim_replay(const double *sc, const double *cw, size_t D, size_t H, double lv, double *old, double *cur,
-			  double *tmp)
-{
-	double miss[ENG_NMULT] = { 0 }, wsum = 0, tail = lv > 0.5 ? 1 - lv : lv;
-	size_t nold = 0, seen = 0, d, h, j, bj = 0;
-
-	for (d = D; d-- > 0;) {
-		size_t ncur = 0, a, b, k;
-
-		for (h = 0; cw[d] > 0 && h < H; h++)
-			if (!isnan(sc[d * H + h]))
-				cur[ncur++] = sc[d * H + h];
-		if (!ncur)
-			continue;
-		forecast_sort(cur, ncur, tmp);
-		if (seen >= ENG_ACI_MIN) {
-			wsum += cw[d];
-			for (j = 0; j < ENG_NMULT; j++) {
-				double t = fmin(0.5, tail * eng_tail_mult[j]);
-				double q = sorted_quantile(old, nold, lv > 0.5 ? 1 - t : t);
-				size_t out = lv > 0.5 ? ncur - sorted_rank(cur, ncur, q, 1) : sorted_rank(cur, ncur, q, 0);
-
-				miss[j] += cw[d] * (double)out / (double)ncur;
-			}
-		}
-		for (a = 0, b = 0, k = 0; a < nold || b < ncur;)
-			tmp[k++] = b >= ncur || (a < nold && old[a] <= cur[b]) ? old[a++] : cur[b++];
-		memcpy(old, tmp, k * sizeof(*old));
-		nold = k;
-		seen++;
-	}
-	if (wsum <= 0)
-		return 1;
-	while (bj + 1 < ENG_NMULT && miss[bj] / wsum > ENG_ACI_AIM * tail)
-		bj++;
-	return eng_tail_mult[bj];
-}
-
 /* Replaces the model's band, per lead bucket and per group of levels
  * (lower, median, upper), by whichever of four has the smallest pinball
  * loss on the calibration origins (the grid's origins in phase with the
@@ -1329,7 +1294,7 @@ static double clim_replay(const double *sc, const double *cw, size_t D, size_t H
  * every phase; each climatology corrected by the quantiles of its own
  * calibration errors, as conformalised quantile regression does. The
  * band so chosen is then calibrated as a whole on the same origins, its
- * tails widened as a replay of them in time order says (clim_replay). The scenarios follow their
+ * tails widened as a replay of them in time order says (replay_tails). The scenarios follow their
  * quantiles through a monotone map, so each keeps its rank. */
 static int eng_climate(struct forecast_series *out, const struct eng *e, const struct grid *g, const double *err,
 		       size_t lead, size_t H, const struct forecast_opts *o)
@@ -1441,7 +1406,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 		out->band_share[b % 3][best] += 1.0 / (double)nb;
 	}
 	/* The chosen band, calibrated as a whole: per level, the quantile of
-	 * the calibration errors of what was chosen, at the tail clim_replay
+	 * the calibration errors of what was chosen, at the tail replay_tails
 	 * finds (selection makes the chosen band look better than it is). */
 	for (l = 0; l < L; l++) {
 		size_t ns = 0;
@@ -1469,7 +1434,8 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 			}
 		}
 		forecast_sort_wv(buf, ns, buf + ns);
-		mult = clim_replay(sc, cw, D, H, lv, rp, rp + D * H, rp + 2 * D * H);
+		if (!replay_tails(&mult, sc, cw, 1, D, H, &lv, 1, rp, rp + D * H, rp + 2 * D * H))
+			mult = 1;
 		corr[l] = ns ? wquantile_sorted(buf, ns, tot, lv > 0.5 ? 1 - (1 - lv) * mult : lv * mult) : 0;
 	}
 	if (!flat_at(fnow, e->raw, n > ENG_CLIM_PERIODS * m ? n - ENG_CLIM_PERIODS * m : 0, n, m, o->levels, L, buf))
