@@ -22,6 +22,9 @@
 
 #define MAX_PICKS 256
 
+/* The groups of levels auto chooses a band for (forecast_series.band_share). */
+static const char *const band_group[] = { "lower", "median", "upper" };
+
 struct fc_args {
 	const char *inventory, *schedule, *model;
 	const char *components[MAX_PICKS];
@@ -296,14 +299,13 @@ static void print_human(FILE *f, const struct fc_args *a, const struct forecast 
 			fprintf(f, "  backtest: %zu origins, mean absolute error %.4g; %zu anomalies replaced; seed %llu\n",
 				fs->backtest_origins, fs->backtest_mae, fs->nanomalies, (unsigned long long)fs->seed);
 		if (!isnan(fs->rise_rate)) {
-			static const char *const grp[] = { "lower", "median", "upper" };
 			size_t g;
 
 			fputs("  bands (share of the window from model / climatology at the phase / their mean / every phase):", f);
 			for (g = 0; g < 3; g++)
 				if (g || fc->opts.levels[0] < 0.5) /* lower levels only when asked for */
 					fprintf(f, "%s %s %.0f/%.0f/%.0f/%.0f%%", g > (fc->opts.levels[0] < 0.5 ? 0u : 1u) ? ";" : "",
-						grp[g], 100 * fs->band_share[g][0], 100 * fs->band_share[g][1],
+						band_group[g], 100 * fs->band_share[g][0], 100 * fs->band_share[g][1],
 						100 * fs->band_share[g][2], 100 * fs->band_share[g][3]);
 			fputc('\n', f);
 		}
@@ -404,7 +406,6 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 			adp_jset(&jb, o, "seed", json_integer((json_int_t)fs->seed));
 			if (!isnan(fs->rise_rate)) {
 				json_t *bd = json_object();
-				static const char *const grp[] = { "lower", "median", "upper" };
 				size_t g;
 
 				for (g = 0; g < 3; g++) {
@@ -413,7 +414,7 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 					adp_jset(&jb, x, "climatology", json_real(fs->band_share[g][1]));
 					adp_jset(&jb, x, "mean", json_real(fs->band_share[g][2]));
 					adp_jset(&jb, x, "flat", json_real(fs->band_share[g][3]));
-					adp_jset(&jb, bd, grp[g], x);
+					adp_jset(&jb, bd, band_group[g], x);
 				}
 				adp_jset(&jb, o, "bands", bd);
 				adp_jset(&jb, o, "recent_max", json_real(fs->recent_max));

@@ -955,6 +955,20 @@ done:
 	return rc;
 }
 
+/* The mean of the errors ev[c][i] of the models in set (NAN if any is). */
+static double set_mean(const double *const ev[3], const unsigned char set[3], size_t i)
+{
+	double v = 0;
+	size_t c, nm = 0;
+
+	for (c = 0; c < 3; c++)
+		if (set[c]) {
+			v += ev[c][i];
+			nm++;
+		}
+	return v / (double)nm;
+}
+
 /* The mean of two or all three models' forecasts when its backtest MAE
  * beats every single model's (combinations are the robust winners of
  * forecasting competitions: their errors partly cancel). Errors of a mean
@@ -979,16 +993,10 @@ static int eng_combine(struct forecast_series *out, struct eng *e, const struct 
 		double sum = 0, wsum = 0;
 
 		for (i = 0; i < N; i++) {
-			double v = 0;
-			size_t nm = 0;
+			double v = set_mean(ev, sets[k], i);
 
-			for (c = 0; c < 3; c++)
-				if (sets[k][c]) {
-					v += ev[c][i];
-					nm++;
-				}
 			if (!isnan(v)) {
-				sum += g->w[i / H] * fabs(v / (double)nm);
+				sum += g->w[i / H] * fabs(v);
 				wsum += g->w[i / H];
 			}
 		}
@@ -1018,17 +1026,8 @@ static int eng_combine(struct forecast_series *out, struct eng *e, const struct 
 		for (i = 0; i < H; i++)
 			path[i] += e->path[i];
 	}
-	for (i = 0; i < N; i++) {
-		double v = 0;
-		size_t nm = 0;
-
-		for (c = 0; c < 3; c++)
-			if (sets[bi][c]) {
-				v += ev[c][i];
-				nm++;
-			}
-		err[i] = v / (double)nm;
-	}
+	for (i = 0; i < N; i++)
+		err[i] = set_mean(ev, sets[bi], i);
 	for (i = 0; i < H; i++)
 		e->path[i] = path[i] / (double)(sets[bi][0] + sets[bi][1] + sets[bi][2]);
 	free(path);
@@ -1218,13 +1217,27 @@ static void draw_scenarios(struct forecast_series *out, const double *path, cons
 
 enum { BAND_MODEL, BAND_CLIM, BAND_MEAN, BAND_FLAT, BAND_N };
 
+/* Quantiles at levels lv (nl) of the nv pairs in buf (and as many of
+ * scratch after them), of total weight tot, into q; 0 when there are none. */
+static int wv_quantiles(double *q, struct forecast_wv *buf, size_t nv, double tot, const double *lv, size_t nl)
+{
+	size_t l;
+
+	if (!nv)
+		return 0;
+	forecast_sort_wv(buf, nv, buf + nv);
+	for (l = 0; l < nl; l++)
+		q[l] = wquantile_sorted(buf, nv, tot, lv[l]);
+	return 1;
+}
+
 /* Weighted quantiles at levels lv (nl) of the history raw[0..j-1] at the
  * phase of index t, into q; buf holds ENG_CLIM_PERIODS * (2W + 1)
  * pairs and as many of scratch. Returns 0 when there are no values. */
 static int clim_at(double *q, const double *raw, size_t j, size_t t, size_t m, size_t W,
 		   const double *lv, size_t nl, struct forecast_wv *buf)
 {
-	size_t d, np = 0, nv = 0, l;
+	size_t d, np = 0, nv = 0;
 	double tot = 0;
 
 	for (d = 1; np < ENG_CLIM_PERIODS && d * m <= t; d++) {
@@ -1243,12 +1256,7 @@ static int clim_at(double *q, const double *raw, size_t j, size_t t, size_t m, s
 			}
 		np += got;
 	}
-	if (!nv)
-		return 0;
-	forecast_sort_wv(buf, nv, buf + nv);
-	for (l = 0; l < nl; l++)
-		q[l] = wquantile_sorted(buf, nv, tot, lv[l]);
-	return 1;
+	return wv_quantiles(q, buf, nv, tot, lv, nl);
 }
 
 /* The same over every phase: the weighted quantiles of raw[lo..j-1], for
@@ -1257,7 +1265,7 @@ static int clim_at(double *q, const double *raw, size_t j, size_t t, size_t m, s
 static int flat_at(double *q, const double *raw, size_t lo, size_t j, size_t m, const double *lv, size_t nl,
 		   struct forecast_wv *buf)
 {
-	size_t i, nv = 0, l;
+	size_t i, nv = 0;
 	double tot = 0;
 
 	for (i = lo; i < j; i++)
@@ -1266,11 +1274,68 @@ static int flat_at(double *q, const double *raw, size_t lo, size_t j, size_t m, 
 			buf[nv].w = pow(0.5, (double)(j - i) / (double)m / ENG_CLIM_HALFLIFE);
 			tot += buf[nv++].w;
 		}
-	if (!nv)
+	return wv_quantiles(q, buf, nv, tot, lv, nl);
+}
+
+/* The first index of the recent history before j, and its largest value. */
+static size_t clim_lo(size_t j, size_t m)
+{
+	return j > ENG_CLIM_PERIODS * m ? j - ENG_CLIM_PERIODS * m : 0;
+}
+
+static double recent_top(const double *raw, size_t j, size_t m)
+{
+	double top = -INFINITY;
+	size_t i;
+
+	for (i = clim_lo(j, m); i < j; i++)
+		if (raw[i] > top)
+			top = raw[i];
+	return top;
+}
+
+/* Conformalised quantile regression's correction at level lv: the
+ * weighted lv-quantile of y - C over the calibration targets, where C
+ * for origin d and lead h is C[d * sd + h * sh] (sh 0: one per origin). */
+static double cqr_delta(const double *yv, const double *cw, const double *C, size_t sd, size_t sh, size_t D, size_t H,
+			double lv, struct forecast_wv *buf)
+{
+	size_t d, h, ns = 0;
+	double tot = 0;
+
+	for (d = 0; d < D; d++)
+		for (h = 0; cw[d] > 0 && h < H; h++)
+			if (!isnan(yv[d * H + h])) {
+				buf[ns].v = yv[d * H + h] - C[d * sd + h * sh];
+				buf[ns++].w = cw[d];
+				tot += cw[d];
+			}
+	forecast_sort_wv(buf, ns, buf + ns);
+	return ns ? wquantile_sorted(buf, ns, tot, lv) : 0;
+}
+
+/* What auto calibrates on: per calibration origin d (the grid's origin
+ * d * per + ENG_SHIFT) and lead h, the actual y and, per level, the
+ * model's quantile (its offset from the point forecast, the same at every
+ * origin, on that origin's path), the climatology's and the flat one,
+ * each corrected. */
+struct calib {
+	const double *yv, *cq, *fq, *delta, *fdelta, *err, *q, *path;
+	size_t H, L, per;
+};
+
+/* The three sources at (d, h, l) into qm, qc, qf; 0 when y or the
+ * model's error there is missing. */
+static int calib_at(const struct calib *k, size_t d, size_t h, size_t l, double *y, double *qm, double *qc, double *qf)
+{
+	double ev = k->err[(d * k->per + ENG_SHIFT) * k->H + h];
+
+	*y = k->yv[d * k->H + h];
+	if (isnan(*y) || isnan(ev))
 		return 0;
-	forecast_sort_wv(buf, nv, buf + nv);
-	for (l = 0; l < nl; l++)
-		q[l] = wquantile_sorted(buf, nv, tot, lv[l]);
+	*qm = fmax(0, *y - ev + (k->q[h * k->L + l] - k->path[h]));
+	*qc = fmax(0, k->cq[(d * k->H + h) * k->L + l] + k->delta[l]);
+	*qf = fmax(0, k->fq[d * k->L + l] + k->fdelta[l]);
 	return 1;
 }
 
@@ -1310,7 +1375,8 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	struct forecast_wv *buf = malloc(2 * nbuf * sizeof(*buf));
 	int *pick = malloc(nb * 3 * sizeof(*pick)), rc = 0;
 	size_t ncal = 0, i;
-	double over = 0, wall = 0, top = -INFINITY;
+	double over = 0, wall = 0, top;
+	struct calib cal;
 
 	if (!cq || !yv || !cw || !delta || !now || !oldq || !loss || !buf || !pick || !fq || !fdelta || !fnow || !corr || !sc || !rp) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
@@ -1327,13 +1393,11 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 		if (j < 2 * m)
 			continue;
 		cw[d] = g->w[c];
-		if (!flat_at(fq + d * L, e->raw, j > ENG_CLIM_PERIODS * m ? j - ENG_CLIM_PERIODS * m : 0, j, m, o->levels, L, buf)) {
+		if (!flat_at(fq + d * L, e->raw, clim_lo(j, m), j, m, o->levels, L, buf)) {
 			cw[d] = 0;
 			continue;
 		}
-		for (i = j > ENG_CLIM_PERIODS * m ? j - ENG_CLIM_PERIODS * m : 0, top = -INFINITY; i < j; i++)
-			if (e->raw[i] > top)
-				top = e->raw[i];
+		top = recent_top(e->raw, j, m);
 		for (h = 0; h < H; h++) {
 			yv[d * H + h] = e->raw[j + lead + h];
 			if (!isnan(yv[d * H + h])) {
@@ -1347,55 +1411,29 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	}
 	if (ncal < 3)
 		goto done;  /* too little history: the model's band stands */
-	/* Its correction per level: the weighted level-quantile of y - C over all leads. */
+	cal = (struct calib){ .yv = yv, .cq = cq, .fq = fq, .delta = delta, .fdelta = fdelta, .err = err, .q = out->q,
+			      .path = e->path, .H = H, .L = L, .per = per };
+	/* Each climatology's correction per level, over all leads. */
 	for (l = 0; l < L; l++) {
-		size_t ns = 0;
-		double tot = 0;
-
-		for (d = 0; d < D; d++)
-			for (h = 0; cw[d] > 0 && h < H; h++)
-				if (!isnan(yv[d * H + h])) {
-					buf[ns].v = yv[d * H + h] - cq[(d * H + h) * L + l];
-					buf[ns++].w = cw[d];
-					tot += cw[d];
-				}
-		forecast_sort_wv(buf, ns, buf + ns);
-		delta[l] = ns ? wquantile_sorted(buf, ns, tot, o->levels[l]) : 0;
-		for (d = 0, ns = 0; d < D; d++)
-			for (h = 0; cw[d] > 0 && h < H; h++)
-				if (!isnan(yv[d * H + h])) {
-					buf[ns].v = yv[d * H + h] - fq[d * L + l];
-					buf[ns++].w = cw[d];
-				}
-		forecast_sort_wv(buf, ns, buf + ns);
-		fdelta[l] = ns ? wquantile_sorted(buf, ns, tot, o->levels[l]) : 0;
+		delta[l] = cqr_delta(yv, cw, cq + l, H * L, L, D, H, o->levels[l], buf);
+		fdelta[l] = cqr_delta(yv, cw, fq + l, L, 0, D, H, o->levels[l], buf);
 	}
-	/* Pinball loss of each band per bucket and group of levels; the
-	 * model's band at a calibration origin is its offset from the point
-	 * forecast (the same at every origin) added to that origin's path. */
-	for (d = 0; d < D; d++) {
-		size_t c = d * per + ENG_SHIFT;
-
+	/* Pinball loss of each band per bucket and group of levels. */
+	for (d = 0; d < D; d++)
 		for (h = 0; cw[d] > 0 && h < H; h++) {
-			double y = yv[d * H + h], ev = err[c * H + h];
-
-			if (isnan(y) || isnan(ev))
-				continue;
 			b = h * nb / H;
 			for (l = 0; l < L; l++) {
-				double lv = o->levels[l], qm = y - ev + (out->q[h * L + l] - e->path[h]);
-				double qc = cq[(d * H + h) * L + l] + delta[l], qf = fmax(0, fq[d * L + l] + fdelta[l]);
+				double lv = o->levels[l], y, qm, qc, qf;
 				size_t grp = lv < 0.5 ? 0 : lv == 0.5 ? 1 : 2;
 
-				qm = fmax(0, qm);
-				qc = fmax(0, qc);
+				if (!calib_at(&cal, d, h, l, &y, &qm, &qc, &qf))
+					break; /* missing at every level alike */
 				loss[(b * 3 + grp) * BAND_N + BAND_MODEL] += cw[d] * pinball(y, qm, lv);
 				loss[(b * 3 + grp) * BAND_N + BAND_CLIM] += cw[d] * pinball(y, qc, lv);
 				loss[(b * 3 + grp) * BAND_N + BAND_MEAN] += cw[d] * pinball(y, (qm + qc) / 2, lv);
 				loss[(b * 3 + grp) * BAND_N + BAND_FLAT] += cw[d] * pinball(y, qf, lv);
 			}
 		}
-	}
 	for (b = 0; b < nb * 3; b++) {
 		int best = BAND_MODEL, a;
 
@@ -1417,28 +1455,22 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 			sc[i] = NAN;
 		if (lv == 0.5)
 			continue;
-		for (d = 0; d < D; d++) {
-			size_t c = d * per + ENG_SHIFT;
-
+		for (d = 0; d < D; d++)
 			for (h = 0; cw[d] > 0 && h < H; h++) {
-				double y = yv[d * H + h], ev = err[c * H + h], qm, qc, qf;
+				double y, qm, qc, qf;
 
-				if (isnan(y) || isnan(ev))
+				if (!calib_at(&cal, d, h, l, &y, &qm, &qc, &qf))
 					continue;
-				qm = fmax(0, y - ev + (out->q[h * L + l] - e->path[h]));
-				qc = fmax(0, cq[(d * H + h) * L + l] + delta[l]);
-				qf = fmax(0, fq[d * L + l] + fdelta[l]);
 				buf[ns].v = sc[d * H + h] = y - band_of(pick[(h * nb / H) * 3 + (lv < 0.5 ? 0 : 2)], qm, qc, qf);
 				buf[ns++].w = cw[d];
 				tot += cw[d];
 			}
-		}
 		forecast_sort_wv(buf, ns, buf + ns);
 		if (!replay_tails(&mult, sc, cw, 1, D, H, &lv, 1, rp, rp + D * H, rp + 2 * D * H))
 			mult = 1;
 		corr[l] = ns ? wquantile_sorted(buf, ns, tot, lv > 0.5 ? 1 - (1 - lv) * mult : lv * mult) : 0;
 	}
-	if (!flat_at(fnow, e->raw, n > ENG_CLIM_PERIODS * m ? n - ENG_CLIM_PERIODS * m : 0, n, m, o->levels, L, buf))
+	if (!flat_at(fnow, e->raw, clim_lo(n, m), n, m, o->levels, L, buf))
 		goto done;
 	memcpy(oldq, out->q, H * L * sizeof(*oldq));
 	for (h = 0; h < H; h++) {
@@ -1461,10 +1493,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	 * its own recent maximum often enough at the calibration origins for
 	 * that level (a rising series): a band past every value of the last
 	 * weeks is otherwise the model's tail, not the data's. */
-	for (i = n > ENG_CLIM_PERIODS * m ? n - ENG_CLIM_PERIODS * m : 0, top = -INFINITY; i < n; i++)
-		if (e->raw[i] > top)
-			top = e->raw[i];
-	out->recent_max = top;
+	out->recent_max = top = recent_top(e->raw, n, m);
 	out->rise_rate = wall > 0 ? over / wall : NAN;
 	for (l = 0; l < L; l++)
 		if (o->levels[l] > 0.5 && wall > 0 && over / wall <= (1 - o->levels[l]) / 2)
