@@ -52,12 +52,58 @@ const struct argp cmd_simulate_argp = {
 	options, parse, "PLAN",
 	"Replay actual load through a plan: per component and resource, steps where demand "
 	"exceeded the allocation, by how much, and the slack; per online partition, steps where "
-	"the actual total exceeded the capacity or the plan's bound; the same for three baselines "
+	"the actual total exceeded the capacity or the plan's bound, and those steps binned by the "
+	"plan's predicted P(overload) beside how many overloaded (calibration); the same for three baselines "
 	"(static peak, VPA-like P90 x 1.15 with a 24 h half-life, reactive last value x 1.15) and "
 	"VPA-like scaled to the plan's reserved capacity.\v"
 	"Exit status: 0 on success, 1 on an error.",
 	cmd_output_children, NULL, NULL,
 };
+
+static size_t calib_steps(const struct part_sim *s, int r, size_t *overloads)
+{
+	size_t n = 0, o = 0;
+	int b;
+
+	for (b = 0; b < PART_SIM_NBINS; b++) {
+		n += s->calib[r][b].steps;
+		o += s->calib[r][b].overloads;
+	}
+	if (overloads)
+		*overloads = o;
+	return n;
+}
+
+/* Per resource with host-steps, every bin (an empty one with null means
+ * and frequency), so that runs can be pooled bin by bin. */
+static json_t *calib_json(struct adp_jb *jb, const struct part_sim *s)
+{
+	json_t *arr = json_array();
+	int r, b;
+
+	for (r = 0; r < ADP_RES_COUNT; r++) {
+		json_t *bins = json_array();
+		size_t n, o;
+
+		if (!(n = calib_steps(s, r, &o))) {
+			json_decref(bins);
+			continue;
+		}
+		for (b = 0; b < PART_SIM_NBINS; b++) {
+			const struct part_sim_bin *x = &s->calib[r][b];
+			double k = (double)x->steps;
+
+			adp_jpush(jb, bins, json_pack("{s:f,s:f,s:I,s:o,s:I,s:o}", "from", part_sim_bin_edges[b], "to",
+						      part_sim_bin_edges[b + 1], "steps", (json_int_t)x->steps,
+						      "mean_predicted", x->steps ? json_real(x->prob_sum / k) : json_null(),
+						      "overloads", (json_int_t)x->overloads, "observed",
+						      x->steps ? json_real((double)x->overloads / k) : json_null()));
+		}
+		adp_jpush(jb, arr, json_pack("{s:s,s:I,s:I,s:o}", "resource", adp_resource_name(r), "steps",
+					     (json_int_t)n, "overloads", (json_int_t)o, "bins", bins));
+	}
+	return arr;
+}
 
 static int print_json(const struct part_sim *s)
 {
@@ -101,9 +147,42 @@ static int print_json(const struct part_sim *s)
 	}
 	adp_jset(&jb, root, "components", arr);
 	adp_jset(&jb, root, "partitions", parts);
+	adp_jset(&jb, root, "calibration", calib_json(&jb, s));
 	rc = cmd_print_json(stdout, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER, &jb);
 	json_decref(root);
 	return rc;
+}
+
+/* Non-empty bins only; a plan without per-step probabilities says so. */
+static void print_calibration(const struct part_sim *s)
+{
+	int r, b, any = 0;
+
+	for (r = 0; r < ADP_RES_COUNT; r++) {
+		size_t n, o;
+
+		if (!(n = calib_steps(s, r, &o)))
+			continue;
+		if (!any++)
+			printf("\n%-8s %-13s %6s %9s %9s %9s\n", "RESOURCE", "P(OVERLOAD)", "STEPS", "MEAN PRED",
+			       "OVERLOADS", "OBSERVED");
+		for (b = 0; b < PART_SIM_NBINS; b++) {
+			const struct part_sim_bin *x = &s->calib[r][b];
+			char range[32];
+
+			if (!x->steps)
+				continue;
+			snprintf(range, sizeof(range), "[%g%%, %g%%%c", 100 * part_sim_bin_edges[b],
+				 100 * part_sim_bin_edges[b + 1], b == PART_SIM_NBINS - 1 ? ']' : ')');
+			printf("%-8s %-13s %6zu %8.2f%% %9zu %8.2f%%\n", adp_resource_name(r), range, x->steps,
+			       100 * x->prob_sum / (double)x->steps, x->overloads,
+			       100 * (double)x->overloads / (double)x->steps);
+		}
+		printf("%-8s %-13s %6zu %8s %9zu %8.2f%%\n", adp_resource_name(r), "all", n, "", o,
+		       100 * (double)o / (double)n);
+	}
+	if (!any)
+		printf("\nNo calibration: the plan has no per-step P(overload) (overload_by_step).\n");
 }
 
 static void print_table(const struct part_sim *s)
@@ -139,6 +218,7 @@ static void print_table(const struct part_sim *s)
 		printf("%-20s %-8s %6zu %9zu %12zu %8.1f%% %14s %14s\n", x->partition, adp_resource_name(x->resource),
 		       x->steps, x->overloads, x->above_bound, 100.0 * x->peak_util, ex, sl);
 	}
+	print_calibration(s);
 }
 
 int cmd_simulate(int argc, char **argv)

@@ -9,6 +9,19 @@
 const char *const part_sim_method_names[PART_SIM_COUNT] = { "plan", "static-peak", "vpa", "reactive",
 								"vpa-equal-reserve" };
 
+/* Finer where epsilon lives (1% memory, 5% cpu), coarser above, where
+ * the bench's tight levels put a few host-steps. */
+const double part_sim_bin_edges[PART_SIM_NBINS + 1] = { 0, 0.01, 0.02, 0.05, 0.10, 0.20, 0.50, 1 };
+
+int part_sim_bin_of(double p)
+{
+	int b = PART_SIM_NBINS - 1;
+
+	while (b > 0 && p < part_sim_bin_edges[b])
+		b--;
+	return b;
+}
+
 void part_sim_release(struct part_sim *s)
 {
 	size_t i;
@@ -173,6 +186,13 @@ static int simulate_partitions(struct part_sim *res, const struct plan *p, const
 						continue;
 					x->steps++;
 					x->overloads += x->capacity > 0 && tot > x->capacity;
+					if (u->prob && hi < u->nsteps && x->capacity > 0) {
+						struct part_sim_bin *b = &res->calib[r][part_sim_bin_of(u->prob[hi])];
+
+						b->steps++;
+						b->prob_sum += u->prob[hi];
+						b->overloads += tot > x->capacity;
+					}
 					if (x->capacity > 0 && tot > x->capacity)
 						x->excess_max = fmax(x->excess_max, tot - x->capacity);
 					else if (x->capacity > 0)

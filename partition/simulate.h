@@ -49,11 +49,30 @@ struct part_sim_part {
 	double slack_sum;      /* sum of capacity minus actual total where within it */
 };
 
+/* Calibration of the plan's risk: the host-steps (online partition and
+ * step, where the plan has a per-step P(total > capacity)) binned by that
+ * predicted probability, beside how many actually went over capacity.
+ * Bin b holds [part_sim_bin_edges[b], part_sim_bin_edges[b + 1]), the
+ * last one 1 included. */
+#define PART_SIM_NBINS 7
+
+extern const double part_sim_bin_edges[PART_SIM_NBINS + 1];
+
+struct part_sim_bin {
+	size_t steps;          /* host-steps whose predicted P(overload) is in the bin */
+	double prob_sum;       /* sum of those predictions */
+	size_t overloads;      /* of those, steps whose actual total exceeded the capacity */
+};
+
+/* The index of p's bin. */
+int part_sim_bin_of(double p);
+
 struct part_sim {
 	struct part_sim_row *rows; /* owned */
 	size_t n;
 	struct part_sim_part *parts; /* owned */
 	size_t nparts;
+	struct part_sim_bin calib[ADP_RES_COUNT][PART_SIM_NBINS];
 };
 
 /* Evaluates every step of the plan's waves that h covers. The plan's

@@ -172,3 +172,70 @@ Test(simulate, partition_overload_and_bound)
 	cr_assert_float_eq(r.rows[0].m[PART_SIM_PLAN].reserved_sum, 8.0, 1e-9);
 	part_sim_release(&r);
 }
+
+/* The plan's risk after the fact: the fixture's partition of capacity
+ * 2.2 (actual totals 1.5, 2.5, 1.0, 2.0, only 2.5 over), with predicted
+ * P(overload) 0.005, 0.6, 0.01 and 0.04 per step: bins [0, 1%) with the
+ * first, [1%, 2%) with the third (an edge goes up), [2%, 5%) with the
+ * fourth and [50%, 100%] with the second, the one overload. */
+Test(simulate, calibration_bins)
+{
+	struct sim_fx f;
+	struct plan_partition part = { 0 };
+	struct plan_usage u = { 0 };
+	struct part_sim r = { 0 };
+	double p50[4] = { 1, 1, 1, 1 }, prob[4] = { 0.005, 0.6, 0.01, 0.04 };
+	const struct part_sim_bin *b;
+	size_t i;
+
+	fixture(&f);
+	f.pl[0].partition = f.pl[1].partition = "p";
+	part.name = "p";
+	part.capacity[ADP_RES_CPU] = 2.2;
+	f.p.partitions = &part;
+	f.p.npartitions = 1;
+	u.partition = "p";
+	u.resource = ADP_RES_CPU;
+	u.capacity = 2.2;
+	u.nsteps = 4;
+	u.p50 = u.p95 = p50;
+	u.prob = prob;
+	u.overload_prob = 0.6;
+	f.w.usage = &u;
+	f.w.nusage = 1;
+	cr_assert_eq(part_simulate(&r, &f.p, &f.h, NULL, 0), 0);
+	b = r.calib[ADP_RES_CPU];
+	cr_assert_eq(b[0].steps, 1);
+	cr_assert_float_eq(b[0].prob_sum, 0.005, 1e-12);
+	cr_assert_eq(b[0].overloads, 0);
+	cr_assert_eq(b[1].steps, 1);
+	cr_assert_eq(b[2].steps, 1);
+	cr_assert_float_eq(b[2].prob_sum, 0.04, 1e-12);
+	cr_assert_eq(b[3].steps + b[4].steps + b[5].steps, 0);
+	cr_assert_eq(b[6].steps, 1);
+	cr_assert_eq(b[6].overloads, 1);
+	cr_assert_eq(b[0].overloads + b[1].overloads + b[2].overloads, 0);
+	/* memory has no history: no host-steps. */
+	cr_assert_eq(r.calib[ADP_RES_MEMORY][0].steps, 0);
+	part_sim_release(&r);
+
+	/* An older plan without per-step probabilities: overloads are still
+	 * counted, the calibration is empty. */
+	u.prob = NULL;
+	cr_assert_eq(part_simulate(&r, &f.p, &f.h, NULL, 0), 0);
+	cr_assert_eq(r.parts[0].overloads, 1);
+	for (i = 0; i < PART_SIM_NBINS; i++)
+		cr_assert_eq(r.calib[ADP_RES_CPU][i].steps, 0);
+	part_sim_release(&r);
+}
+
+Test(simulate, bin_edges)
+{
+	cr_assert_eq(part_sim_bin_of(0), 0);
+	cr_assert_eq(part_sim_bin_of(0.0099), 0);
+	cr_assert_eq(part_sim_bin_of(2.0 / 200), 1);
+	cr_assert_eq(part_sim_bin_of(10.0 / 200), 3);
+	cr_assert_eq(part_sim_bin_of(0.4999), 5);
+	cr_assert_eq(part_sim_bin_of(0.5), 6);
+	cr_assert_eq(part_sim_bin_of(1), PART_SIM_NBINS - 1);
+}
