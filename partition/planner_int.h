@@ -28,7 +28,8 @@ struct demand {
 struct slot {
 	size_t comp, replica, part, home;
 	int moved;
-	double alloc[R];
+	double alloc[R];       /* the limit */
+	double reserve[R];     /* what the partition sets aside: see wave_reserve */
 };
 
 struct ctx {
