@@ -465,9 +465,10 @@ int cmd_plan(int argc, char **argv)
 		plan_proof(&p, &pf);
 		for (r = 0; !pf.holds && r < ADP_RES_COUNT; r++)
 			if (pf.wave[r] && pf.worst[r] > pf.eps[r] + 1e-9)
-				cmd_error("%s: predicted P(overload) %.1f%% on '%s' in wave %zu, above epsilon %.1f%%%s",
+				cmd_error("%s: predicted P(overload) %.1f%% on '%s' in wave %zu, above epsilon %.1f%%%s%s",
 					  adp_resource_name(r), 100 * pf.worst[r], pf.partition[r], pf.wave[r],
-					  100 * pf.eps[r], a.accept_risk ? " (accepted: --accept-risk)" : "");
+					  100 * pf.eps[r], pf.shared[r] ? " (a shortage shared: lower tiers cut)" : "",
+					  a.accept_risk ? " (accepted: --accept-risk)" : "");
 		if (!pf.holds && !a.accept_risk) {
 			if (a.json)
 				print_json_doc(&p);

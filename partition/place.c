@@ -13,15 +13,6 @@
 
 /* ---- the one-wave placement problem ---- */
 
-struct wp_state {
-	const struct part_wave_problem *pb;
-	double **delta;        /* [p]: movers' load, (r, k, h) at [(r * K + k) * H + h], or NULL */
-	double **dspread;      /* [p]: movers' spreads, (r, h) at [r * H + h], or NULL */
-	double *dmin;          /* [p * R + r]: movers' guarantees */
-	double *slack;         /* [p]: smallest (cap - total at confidence) / cap over r and h */
-	unsigned char *taken;  /* [comp * nparts + p]: a mover of comp is on p */
-	double *scratch;       /* K */
-};
 
 static double wp_base(const struct wp_state *st, size_t p, int r, size_t k, size_t h)
 {
@@ -31,8 +22,15 @@ static double wp_base(const struct wp_state *st, size_t p, int r, size_t k, size
 	       (st->delta[p] ? st->delta[p][((size_t)r * pb->K + k) * pb->H + h] : 0);
 }
 
-/* The summed spreads on p at step h of resource r, with m added (or not). */
-static double wp_spread(const struct wp_state *st, const struct part_wave_mover *m, size_t p, int r, size_t h)
+static double wp_mspread(const struct part_wave_problem *pb, const struct part_wave_mover *m, int r, size_t h)
+{
+	return m && m->spread_h ? m->factor * m->spread_h[(size_t)r * pb->stride + pb->offset + h] : 0;
+}
+
+/* The summed spreads on p at step h of resource r, with add added and
+ * sub taken away (either NULL: none). */
+static double wp_spread(const struct wp_state *st, const struct part_wave_mover *add,
+			const struct part_wave_mover *sub, size_t p, int r, size_t h)
 {
 	const struct part_wave_problem *pb = st->pb;
 	double v = 0;
@@ -43,9 +41,7 @@ static double wp_spread(const struct wp_state *st, const struct part_wave_mover 
 		v += pb->base_spread[(p * R + (size_t)r) * pb->stride + pb->offset + h];
 	if (st->dspread[p])
 		v += st->dspread[p][(size_t)r * pb->H + h];
-	if (m && m->spread_h)
-		v += m->factor * m->spread_h[(size_t)r * pb->stride + pb->offset + h];
-	return v;
+	return v + wp_mspread(pb, add, r, h) - wp_mspread(pb, sub, r, h);
 }
 
 static double wp_demand(const struct part_wave_problem *pb, const struct part_wave_mover *m, int r, size_t k,
@@ -56,52 +52,56 @@ static double wp_demand(const struct part_wave_problem *pb, const struct part_wa
 	return m->factor * (m->demand[r] ? m->demand[r][k * pb->stride + pb->offset + h] : m->min[r]);
 }
 
-/* Partition p with mover m added (m NULL: as it is): whether the chance
- * constraint and the guarantees hold, the largest overload share, and
- * the smallest headroom at the confidence, as a fraction of capacity. */
-static void wp_check(struct wp_state *st, const struct part_wave_mover *m, size_t p, int *fits, double *risk,
-		     double *head)
+void part_wp_check(struct wp_state *st, const struct part_wave_mover *add, const struct part_wave_mover *sub,
+		   size_t p, struct wp_score *out)
 {
 	const struct part_wave_problem *pb = st->pb;
 	size_t K = pb->K, h, k;
 	int r;
 
-	*fits = 1;
-	*risk = 0;
-	*head = INFINITY;
+	memset(out, 0, sizeof(*out));
+	out->head = INFINITY;
 	for (r = 0; r < R; r++) {
 		double cap = pb->capacity[p * R + (size_t)r], mins;
 		size_t allowed = part_allowed_over(pb->eps[r], K);
 
 		if (cap <= 0)
 			continue; /* unmetered */
-		mins = pb->base_min[p * R + (size_t)r] + st->dmin[p * R + (size_t)r] + (m ? m->min[r] : 0);
-		if (mins > cap + 1e-9)
-			*fits = 0;
-		*head = fmin(*head, (cap - mins) / cap);
+		mins = pb->base_min[p * R + (size_t)r] + st->dmin[p * R + (size_t)r] + (add ? add->min[r] : 0) -
+		       (sub ? sub->min[r] : 0);
+		if (mins > cap + 1e-9) {
+			out->bad++;
+			out->excess += (mins - cap) / cap;
+		}
+		out->head = fmin(out->head, (cap - mins) / cap);
 		for (h = 0; h < pb->H; h++) {
 			size_t over = 0;
 			double b;
 
 			for (k = 0; k < K; k++) {
-				st->scratch[k] = wp_base(st, p, r, k, h) + wp_demand(pb, m, r, k, h);
+				st->scratch[k] = wp_base(st, p, r, k, h) + wp_demand(pb, add, r, k, h) -
+						 wp_demand(pb, sub, r, k, h);
 				over += st->scratch[k] > cap;
 			}
-			b = part_total_at_confidence(st->scratch, K, allowed, wp_spread(st, m, p, r, h), pb->dependence);
-			if (b > cap)
-				*fits = 0;
-			*risk = fmax(*risk, (double)over / (double)K);
-			*head = fmin(*head, (cap - b) / cap);
+			b = part_total_at_confidence(st->scratch, K, allowed, wp_spread(st, add, sub, p, r, h),
+						     pb->dependence);
+			if (b > cap) {
+				out->bad++;
+				out->excess += (b - cap) / cap;
+			}
+			out->risk = fmax(out->risk, (double)over / (double)K);
+			out->head = fmin(out->head, (cap - b) / cap);
 		}
 	}
 }
 
-static int wp_add(struct wp_state *st, const struct part_wave_mover *m, size_t p)
+/* Adds m to p (sign 1) or takes it away (-1). */
+static int wp_shift(struct wp_state *st, const struct part_wave_mover *m, size_t p, double sign)
 {
 	const struct part_wave_problem *pb = st->pb;
 	size_t K = pb->K, h, k;
-	double risk;
-	int r, fits;
+	struct wp_score sc;
+	int r;
 
 	if (!st->delta[p] && !(st->delta[p] = calloc(R * K * pb->H + 1, sizeof(double))))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
@@ -110,18 +110,28 @@ static int wp_add(struct wp_state *st, const struct part_wave_mover *m, size_t p
 	for (r = 0; r < R; r++) {
 		for (k = 0; k < K; k++)
 			for (h = 0; h < pb->H; h++)
-				st->delta[p][((size_t)r * K + k) * pb->H + h] += wp_demand(pb, m, r, k, h);
-		st->dmin[p * R + (size_t)r] += m->min[r];
-		if (m->spread_h)
-			for (h = 0; h < pb->H; h++)
-				st->dspread[p][(size_t)r * pb->H + h] += m->factor * m->spread_h[(size_t)r * pb->stride + pb->offset + h];
+				st->delta[p][((size_t)r * K + k) * pb->H + h] += sign * wp_demand(pb, m, r, k, h);
+		st->dmin[p * R + (size_t)r] += sign * m->min[r];
+		for (h = 0; h < pb->H; h++)
+			st->dspread[p][(size_t)r * pb->H + h] += sign * wp_mspread(pb, m, r, h);
 	}
-	st->taken[m->comp * pb->nparts + p] = 1;
-	wp_check(st, NULL, p, &fits, &risk, &st->slack[p]);
+	st->taken[m->comp * pb->nparts + p] = sign > 0;
+	part_wp_check(st, NULL, NULL, p, &sc);
+	st->slack[p] = sc.head;
 	return 0;
 }
 
-static void wp_free(struct wp_state *st)
+int part_wp_add(struct wp_state *st, const struct part_wave_mover *m, size_t p)
+{
+	return wp_shift(st, m, p, 1);
+}
+
+int part_wp_remove(struct wp_state *st, const struct part_wave_mover *m, size_t p)
+{
+	return wp_shift(st, m, p, -1);
+}
+
+void part_wp_free(struct wp_state *st)
 {
 	size_t p;
 
@@ -139,11 +149,10 @@ static void wp_free(struct wp_state *st)
 	free(st->scratch);
 }
 
-static int wp_init(struct wp_state *st, const struct part_wave_problem *pb)
+int part_wp_init(struct wp_state *st, const struct part_wave_problem *pb)
 {
+	struct wp_score sc;
 	size_t p;
-	double risk;
-	int fits;
 
 	memset(st, 0, sizeof(*st));
 	st->pb = pb;
@@ -154,16 +163,18 @@ static int wp_init(struct wp_state *st, const struct part_wave_problem *pb)
 	st->taken = calloc(pb->ncomps * pb->nparts + 1, 1);
 	st->scratch = malloc((pb->K + 1) * sizeof(double));
 	if (!st->delta || !st->dspread || !st->dmin || !st->slack || !st->taken || !st->scratch) {
-		wp_free(st);
+		part_wp_free(st);
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	}
 	for (p = 0; p < pb->nparts; p++)
-		if (pb->online[p])
-			wp_check(st, NULL, p, &fits, &risk, &st->slack[p]);
+		if (pb->online[p]) {
+			part_wp_check(st, NULL, NULL, p, &sc);
+			st->slack[p] = sc.head;
+		}
 	return 0;
 }
 
-static int wp_eligible(const struct wp_state *st, const struct part_wave_mover *m, size_t p)
+int part_wp_eligible(const struct wp_state *st, const struct part_wave_mover *m, size_t p)
 {
 	const struct part_wave_problem *pb = st->pb;
 
@@ -171,7 +182,7 @@ static int wp_eligible(const struct wp_state *st, const struct part_wave_mover *
 }
 
 /* The worst share of a partition's capacity the mover takes at its peak. */
-static double wp_share(const struct part_wave_problem *pb, const struct part_wave_mover *m, size_t p)
+double part_wp_share(const struct part_wave_problem *pb, const struct part_wave_mover *m, size_t p)
 {
 	double share = 0, peak;
 	size_t h, k;
@@ -193,10 +204,10 @@ static double wp_share(const struct part_wave_problem *pb, const struct part_wav
 
 double part_wave_share(const struct part_wave_problem *pb, size_t i, size_t p)
 {
-	return wp_share(pb, &pb->movers[i], p);
+	return part_wp_share(pb, &pb->movers[i], p);
 }
 
-static double wp_cost(const struct part_wave_problem *pb, const struct part_wave_mover *m, double risk,
+double part_wp_cost(const struct part_wave_problem *pb, const struct part_wave_mover *m, double risk,
 		      double share)
 {
 	return pb->weights[SCHEDULE_W_RISK] * part_tier_impact(m->tier) * risk +
@@ -227,7 +238,7 @@ int part_place_movers(const struct part_wave_problem *pb, size_t *assign)
 	size_t *cand = NULL, i, p, j;
 	int rc;
 
-	if ((rc = wp_init(&st, pb)))
+	if ((rc = part_wp_init(&st, pb)))
 		return rc;
 	order = calloc(pb->nmovers + 1, sizeof(*order));
 	cand = calloc(pb->nparts + 1, sizeof(*cand));
@@ -238,7 +249,7 @@ int part_place_movers(const struct part_wave_problem *pb, size_t *assign)
 	for (i = 0; i < pb->nmovers; i++) {
 		order[i].i = i;
 		order[i].tier = pb->movers[i].tier;
-		order[i].size = wp_share(pb, &pb->movers[i], pb->movers[i].home);
+		order[i].size = part_wp_share(pb, &pb->movers[i], pb->movers[i].home);
 		assign[i] = PART_UNPLACED;
 	}
 	qsort(order, pb->nmovers, sizeof(*order), cmp_order);
@@ -251,7 +262,7 @@ int part_place_movers(const struct part_wave_problem *pb, size_t *assign)
 		/* The few partitions with the most slack are checked in full;
 		 * all of them only when none of those fits. */
 		for (p = 0; p < pb->nparts; p++)
-			if (wp_eligible(&st, m, p))
+			if (part_wp_eligible(&st, m, p))
 				cand[ncand++] = p;
 		for (pass = 0; pass < 2 && !bfits; pass++) {
 			size_t lim = pass ? ncand : (ncand < PART_CANDIDATES ? ncand : PART_CANDIDATES);
@@ -259,8 +270,9 @@ int part_place_movers(const struct part_wave_problem *pb, size_t *assign)
 			/* Partial selection of the largest slack first. */
 			for (c = 0; c < lim; c++) {
 				size_t top = c, x;
+				struct wp_score sc;
 				int fits;
-				double risk, head, cost;
+				double head, cost;
 
 				if (!pass) {
 					for (x = c + 1; x < ncand; x++)
@@ -273,8 +285,10 @@ int part_place_movers(const struct part_wave_problem *pb, size_t *assign)
 					continue; /* checked in the first pass */
 				}
 				p = cand[c];
-				wp_check(&st, m, p, &fits, &risk, &head);
-				cost = wp_cost(pb, m, risk, wp_share(pb, m, p));
+				part_wp_check(&st, m, NULL, p, &sc);
+				fits = !sc.bad;
+				head = sc.head;
+				cost = part_wp_cost(pb, m, sc.risk, part_wp_share(pb, m, p));
 				if (fits > bfits || (fits == bfits && (fits ? cost < bcost - 1e-12 ||
 									       (cost <= bcost + 1e-12 && head > bhead + 1e-12) ||
 									       (cost <= bcost + 1e-12 && head >= bhead - 1e-12 && pb->zone &&
@@ -290,13 +304,14 @@ int part_place_movers(const struct part_wave_problem *pb, size_t *assign)
 			}
 		}
 		assign[order[j].i] = best;
-		if (best != PART_UNPLACED && (rc = wp_add(&st, m, best)))
+		if (best != PART_UNPLACED && (rc = part_wp_add(&st, m, best)))
 			goto done;
 	}
+	rc = part_search(&st, assign);
 done:
 	free(order);
 	free(cand);
-	wp_free(&st);
+	part_wp_free(&st);
 	return rc;
 }
 
@@ -304,11 +319,11 @@ int part_wave_evaluate(const struct part_wave_problem *pb, const size_t *assign,
 		       size_t *violations)
 {
 	struct wp_state st;
-	size_t i, p, h, k, bad = 0;
+	size_t i, p, bad = 0;
 	double total = 0, *risk = NULL;
-	int rc, r;
+	int rc;
 
-	if ((rc = wp_init(&st, pb)))
+	if ((rc = part_wp_init(&st, pb)))
 		return rc;
 	if (!(risk = calloc(pb->nparts + 1, sizeof(double)))) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
@@ -322,40 +337,25 @@ int part_wave_evaluate(const struct part_wave_problem *pb, const size_t *assign,
 			continue;
 		}
 		/* Anti-affinity broken: counted, and the load still lands there. */
-		bad += !wp_eligible(&st, m, assign[i]);
-		if ((rc = wp_add(&st, m, assign[i])))
+		bad += !part_wp_eligible(&st, m, assign[i]);
+		if ((rc = part_wp_add(&st, m, assign[i])))
 			goto done;
 	}
-	for (p = 0; p < pb->nparts; p++) {
-		if (!pb->online[p])
-			continue;
-		for (r = 0; r < R; r++) {
-			double cap = pb->capacity[p * R + (size_t)r];
-			size_t allowed = part_allowed_over(pb->eps[r], pb->K);
+	for (p = 0; p < pb->nparts; p++)
+		if (pb->online[p]) {
+			struct wp_score sc;
 
-			if (cap <= 0)
-				continue;
-			bad += pb->base_min[p * R + (size_t)r] + st.dmin[p * R + (size_t)r] > cap + 1e-9;
-			for (h = 0; h < pb->H; h++) {
-				size_t over = 0;
-
-				for (k = 0; k < pb->K; k++) {
-					st.scratch[k] = wp_base(&st, p, r, k, h);
-					over += st.scratch[k] > cap;
-				}
-				bad += part_total_at_confidence(st.scratch, pb->K, allowed, wp_spread(&st, NULL, p, r, h),
-							   pb->dependence) > cap;
-				risk[p] = fmax(risk[p], (double)over / (double)pb->K);
-			}
+			part_wp_check(&st, NULL, NULL, p, &sc);
+			bad += sc.bad;
+			risk[p] = sc.risk;
 		}
-	}
 	for (i = 0; i < pb->nmovers; i++)
 		if (assign[i] != PART_UNPLACED && assign[i] < pb->nparts)
-			total += wp_cost(pb, &pb->movers[i], risk[assign[i]], wp_share(pb, &pb->movers[i], assign[i]));
+			total += part_wp_cost(pb, &pb->movers[i], risk[assign[i]], part_wp_share(pb, &pb->movers[i], assign[i]));
 	*cost = total;
 	*violations = bad;
 done:
 	free(risk);
-	wp_free(&st);
+	part_wp_free(&st);
 	return rc;
 }

@@ -28,7 +28,8 @@ struct demand {
 struct slot {
 	size_t comp, replica, part, home;
 	int moved;
-	double alloc[R];
+	double alloc[R];       /* the limit */
+	double reserve[R];     /* what the partition sets aside: see wave_reserve */
 };
 
 struct ctx {
@@ -76,6 +77,46 @@ double part_total_at_confidence(double *v, size_t K, size_t allowed, double spre
 size_t part_allowed_over(double eps, size_t K);
 /* Fills c->d, c->base and c->sbase from the forecast. */
 int part_build_demand(struct ctx *c);
+
+/* place.c: one wave's placement problem, as the heuristic and the search
+ * hold it while they move replicas around. */
+struct wp_state {
+	const struct part_wave_problem *pb;
+	double **delta;        /* [p]: movers' load, (r, k, h) at [(r * K + k) * H + h], or NULL */
+	double **dspread;      /* [p]: movers' spreads, (r, h) at [r * H + h], or NULL */
+	double *dmin;          /* [p * R + r]: movers' guarantees */
+	double *slack;         /* [p]: smallest (cap - total at confidence) / cap over r and h */
+	unsigned char *taken;  /* [comp * nparts + p]: a mover of comp is on p */
+	double *scratch;       /* K */
+};
+
+/* A partition's state against the chance constraint and the guarantees. */
+struct wp_score {
+	size_t bad;            /* resource-steps over (and resources whose guarantees do not fit) */
+	double excess;         /* by how much, summed as fractions of capacity */
+	double risk;           /* the largest share of scenarios over capacity */
+	double head;           /* the smallest headroom at the confidence, as a fraction of capacity */
+};
+
+int part_wp_init(struct wp_state *st, const struct part_wave_problem *pb);
+void part_wp_free(struct wp_state *st);
+/* Partition p as it would be with add added and sub taken away (either
+ * NULL: none); st is unchanged but for its scratch. */
+void part_wp_check(struct wp_state *st, const struct part_wave_mover *add, const struct part_wave_mover *sub,
+		   size_t p, struct wp_score *out);
+int part_wp_add(struct wp_state *st, const struct part_wave_mover *m, size_t p);
+int part_wp_remove(struct wp_state *st, const struct part_wave_mover *m, size_t p);
+/* Online, and no replica of m's component there yet. */
+int part_wp_eligible(const struct wp_state *st, const struct part_wave_mover *m, size_t p);
+double part_wp_share(const struct part_wave_problem *pb, const struct part_wave_mover *m, size_t p);
+/* The score of m on a partition of overload share risk (see part_wave_evaluate). */
+double part_wp_cost(const struct part_wave_problem *pb, const struct part_wave_mover *m, double risk,
+		    double share);
+
+/* search.c */
+/* Improves the placement assign (st holds it) by moving and swapping
+ * movers between online partitions. */
+int part_search(struct wp_state *st, size_t *assign);
 
 /* waves.c */
 /* The update time of the schedule's part-th partition. */

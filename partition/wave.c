@@ -618,7 +618,45 @@ static int wave_shortage(struct wave_state *ws, size_t part, int r, double worst
 	return 0;
 }
 
-/* Predicted utilisation, and shortage where the forecast does not fit. */
+/* The reservations of r on part: together what the partition needs at
+ * the confidence (the highest total the chance constraint bounds over the
+ * wave, at least the guarantees, at most the capacity), each replica's
+ * guarantee plus the same share of the way to its limit, in whole units
+ * rounded down. Limits are each replica's own forecast and may sum above
+ * the capacity; reservations never do, so a host can honour all of them
+ * at once. */
+static void wave_reserve(struct wave_state *ws, size_t part, int r, const struct plan_usage *u)
+{
+	struct ctx *c = ws->c;
+	const struct inventory *inv = c->inv;
+	double cap = c->cap[part * R + (size_t)r], need = 0, mins = 0, above = 0, share;
+	size_t j, h;
+
+	for (j = 0; j < ws->nslots; j++) {
+		struct slot *x = &ws->slots[j];
+
+		if (x->part != part)
+			continue;
+		x->reserve[r] = x->alloc[r];
+		mins += inv->comps[x->comp].min[r];
+		above += x->alloc[r] - inv->comps[x->comp].min[r];
+	}
+	if (cap <= 0)
+		return; /* unmetered: nothing to share */
+	for (h = 0; h < u->nsteps; h++)
+		need = fmax(need, u->bound[h]);
+	need = fmin(fmax(need, mins), cap);
+	share = above > 0 ? fmin(1, fmax(0, (need - mins) / above)) : 1;
+	for (j = 0; j < ws->nslots; j++) {
+		struct slot *x = &ws->slots[j];
+		double min = inv->comps[x->comp].min[r], g = part_granularity[r];
+
+		if (x->part == part)
+			x->reserve[r] = fmin(x->alloc[r], fmax(min, floor((min + share * (x->alloc[r] - min)) / g + 1e-9) * g));
+	}
+}
+
+
 static int wave_usage(struct wave_state *ws)
 {
 	struct ctx *c = ws->c;
@@ -632,17 +670,18 @@ static int wave_usage(struct wave_state *ws)
 		for (r = 0; r < R; r++) {
 			double cap = c->cap[part * R + (size_t)r], asum = 0;
 
-			if ((rc = wave_usage_of(ws, &ws->w->usage[ws->w->nusage++], part, r, &worst, &worst_h)))
+			struct plan_usage *u = &ws->w->usage[ws->w->nusage++];
+
+			if ((rc = wave_usage_of(ws, u, part, r, &worst, &worst_h)))
 				return rc;
-			if (cap <= 0)
-				continue;
-			for (j = 0; j < ws->nslots; j++)
+			for (j = 0; cap > 0 && j < ws->nslots; j++)
 				if (ws->slots[j].part == part)
 					asum += ws->slots[j].alloc[r];
-			if (worst <= 1e-9 || asum <= cap + 1e-9)
-				continue; /* fits, or the allocations cap the total within capacity */
-			if ((rc = wave_shortage(ws, part, r, worst, worst_h)))
+			/* Short where the bound is over and the limits do not
+			 * cap the total within capacity. */
+			if (cap > 0 && worst > 1e-9 && asum > cap + 1e-9 && (rc = wave_shortage(ws, part, r, worst, worst_h)))
 				return rc;
+			wave_reserve(ws, part, r, u);
 		}
 	}
 	return 0;
@@ -667,6 +706,7 @@ static int wave_placement(struct wave_state *ws, const struct slot *x, struct pl
 	if (!pl->component || !pl->partition || (x->moved && !pl->from))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	memcpy(pl->alloc, x->alloc, sizeof(pl->alloc));
+	memcpy(pl->reserve, x->reserve, sizeof(pl->reserve));
 	for (r = 0; r < R; r++) {
 		size_t qi = (x->comp * R + (size_t)r) * H;
 

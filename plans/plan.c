@@ -348,6 +348,7 @@ static void json_placement(struct adp_jb *jb, json_t *e, const struct plan_place
 	adp_jset(jb, e, "partition", json_string(x->partition));
 	adp_jset(jb, e, "from", jstr_or_null(x->from));
 	adp_jset(jb, e, "allocation", jres(jb, x->alloc));
+	adp_jset(jb, e, "reservation", jres(jb, x->reserve));
 	adp_jset(jb, e, "p50_peak", jres(jb, x->p50_peak));
 	adp_jset(jb, e, "p95_peak", jres(jb, x->p95_peak));
 	if (x->nband)
@@ -468,8 +469,7 @@ static void json_verdicts(struct adp_jb *jb, json_t *root, const struct plan *p)
 }
 
 /* Whether the schedule's shortage rule gave someone on partition part
- * less of r than forecast in wave w (1-based): there the demand is
- * meant to exceed capacity, and the lower tiers give way. */
+ * less of r than forecast in wave w (1-based): the lower tiers give way. */
 static int reduced(const struct plan *p, size_t w, const char *part, int r)
 {
 	size_t i;
@@ -481,6 +481,36 @@ static int reduced(const struct plan *p, size_t w, const char *part, int r)
 	return 0;
 }
 
+/* The first partition and resource of wave w whose reservations sum above
+ * its capacity, into out; 0 when they all fit. */
+static int reserve_over(const struct plan *p, size_t w, struct plan_proof *out)
+{
+	const struct plan_wave *wv = &p->waves[w];
+	size_t i, j;
+	int r;
+
+	for (i = 0; i < p->npartitions; i++)
+		for (r = 0; r < ADP_RES_COUNT; r++) {
+			double cap = p->partitions[i].capacity[r], sum = 0;
+
+			if (cap <= 0)
+				continue; /* unmetered */
+			for (j = 0; j < wv->nplacements; j++)
+				if (!strcmp(wv->placements[j].partition, p->partitions[i].name))
+					sum += wv->placements[j].reserve[r];
+			/* Units are whole multiples: a tolerance far below one. */
+			if (sum > cap * (1 + 1e-9) + 1e-9) {
+				out->reserve_wave = w + 1;
+				out->reserve_partition = p->partitions[i].name;
+				out->reserve_resource = r;
+				out->reserve_sum = sum;
+				out->reserve_capacity = cap;
+				return 1;
+			}
+		}
+	return 0;
+}
+
 void plan_proof(const struct plan *p, struct plan_proof *out)
 {
 	size_t w, u;
@@ -488,6 +518,10 @@ void plan_proof(const struct plan *p, struct plan_proof *out)
 
 	memset(out, 0, sizeof(*out));
 	out->holds = 1;
+	out->reserve_fits = 1;
+	for (w = 0; w < p->nwaves && out->reserve_fits; w++)
+		if (reserve_over(p, w, out))
+			out->reserve_fits = out->holds = 0;
 	for (r = 0; r < ADP_RES_COUNT; r++)
 		out->eps[r] = 1 - p->confidence[r];
 	for (w = 0; w < p->nwaves; w++)
@@ -495,12 +529,12 @@ void plan_proof(const struct plan *p, struct plan_proof *out)
 			const struct plan_usage *x = &p->waves[w].usage[u];
 
 			r = x->resource;
-			if (r < 0 || r >= ADP_RES_COUNT || (out->wave[r] && x->overload_prob <= out->worst[r]) ||
-			    reduced(p, w + 1, x->partition, r))
+			if (r < 0 || r >= ADP_RES_COUNT || (out->wave[r] && x->overload_prob <= out->worst[r]))
 				continue;
 			out->worst[r] = x->overload_prob;
 			out->partition[r] = x->partition;
 			out->wave[r] = w + 1;
+			out->shared[r] = reduced(p, w + 1, x->partition, r);
 		}
 	/* The scenarios count in steps of 1/K: a tolerance below that. */
 	for (r = 0; r < ADP_RES_COUNT; r++)
@@ -518,6 +552,7 @@ static void json_proof(struct adp_jb *jb, json_t *o, const struct plan *p)
 
 	plan_proof(p, &pf);
 	adp_jset(jb, o, "holds", json_boolean(pf.holds));
+	adp_jset(jb, o, "reservations_fit", json_boolean(pf.reserve_fits));
 	adp_jset(jb, o, "risk_accepted", json_boolean(p->risk_accepted));
 	a = adp_jset(jb, o, "resources", json_array());
 	for (r = 0; r < ADP_RES_COUNT; r++)

@@ -33,7 +33,14 @@ struct plan_placement {
 	int tier;
 	char *partition;    /* owned: where it runs during the wave */
 	char *from;         /* owned: its home partition when moved, else NULL */
-	double alloc[ADP_RES_COUNT];   /* reserved, in granular units */
+	/* In granular units. alloc: the replica's limit, its own forecast at
+	 * the confidence (a burst ceiling; limits on a partition may
+	 * overcommit it where the chance constraint allows). reserve: what
+	 * the partition sets aside for it, between its guarantee and its
+	 * limit; the reservations on a partition never sum above its
+	 * capacity. */
+	double alloc[ADP_RES_COUNT];
+	double reserve[ADP_RES_COUNT];
 	double p50_peak[ADP_RES_COUNT], p95_peak[ADP_RES_COUNT]; /* forecast peaks */
 	/* Optional ("band"; nband 0 without): the replica's forecast per
 	 * time step, row k for band_start + k * step, ADP_RES_COUNT values a
@@ -201,14 +208,25 @@ void plan_digest(const struct plan *p, char out[65]);
  * worst predicted P(overload) over the online partitions and steps of
  * every wave, where it is (partition borrowed from the plan; wave from 1,
  * 0 when no wave uses the resource), and epsilon, 1 - confidence. holds:
- * no resource is above its epsilon. A partition and resource where the
- * shortage rule gave someone less than forecast (a reduction) is left
- * out: there the demand is meant to exceed capacity. */
+ * no resource is above its epsilon, and the reservations fit. Where the
+ * shortage rule gave someone less than forecast (a reduction) counts as
+ * anywhere else: the demand is still predicted to exceed the capacity
+ * (shared says the worst place is such a one). */
 struct plan_proof {
 	int holds;
+	/* The reservations on every online partition fit its capacity; when
+	 * not (never in a plan the planner wrote), the first place they do
+	 * not: wave (from 1), partition (borrowed), resource, their sum. This
+	 * is not a risk an operator can accept. */
+	int reserve_fits;
+	size_t reserve_wave;
+	const char *reserve_partition;
+	int reserve_resource;
+	double reserve_sum, reserve_capacity;
 	double worst[ADP_RES_COUNT], eps[ADP_RES_COUNT];
 	const char *partition[ADP_RES_COUNT];
 	size_t wave[ADP_RES_COUNT];
+	int shared[ADP_RES_COUNT];
 };
 void plan_proof(const struct plan *p, struct plan_proof *out);
 

@@ -321,6 +321,23 @@ static int parse_placement(const struct adp_json_doc *d, json_t *x, const char *
 	    (rc = get_res(d, x, sub, "p95_peak", pl->p95_peak)))
 		return rc;
 	pl->tier = (int)tier;
+	/* Optional: a plan without reservations sets aside its limits. */
+	memcpy(pl->reserve, pl->alloc, sizeof(pl->reserve));
+	if (json_object_get(x, "reservation")) {
+		int r;
+
+		if ((rc = get_res(d, x, sub, "reservation", pl->reserve)))
+			return rc;
+		for (r = 0; r < ADP_RES_COUNT; r++)
+			if (pl->reserve[r] > pl->alloc[r] * (1 + 1e-12)) {
+				char rsub[PATH_MAX_LEN];
+
+				snprintf(rsub, sizeof(rsub), "%s.reservation", sub);
+				return fail_field(d, rsub, adp_resource_name(r),
+						  "a reservation of %g is above the allocation (the limit) of %g",
+						  pl->reserve[r], pl->alloc[r]);
+			}
+	}
 	if (json_object_get(x, "band") && (rc = parse_band(d, x, sub, pl)))
 		return rc;
 	from = json_object_get(x, "from");
@@ -820,6 +837,23 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 	    (rc = parse_steps(d, root, "rollback_steps", &p, &p.rollback, &p.nrollback)) ||
 	    (rc = parse_risks(d, root, &p)) || (rc = parse_optional(d, root, &p)) || (rc = check_seal(d, root)))
 		goto done;
+	/* What no host can honour is refused here, so that validate, show
+	 * and apply all refuse it. */
+	{
+		struct plan_proof pf;
+		char wpath[64];
+
+		plan_proof(&p, &pf);
+		if (!pf.reserve_fits) {
+			snprintf(wpath, sizeof(wpath), "waves[%zu].placements", pf.reserve_wave - 1);
+			rc = adp_json_fail(d, wpath,
+					   "the %s reservations on '%s' sum to %g, above its capacity %g: no host can "
+					   "honour them; plan again",
+					   adp_resource_name(pf.reserve_resource), pf.reserve_partition, pf.reserve_sum,
+					   pf.reserve_capacity);
+			goto done;
+		}
+	}
 	*out = p;
 	memset(&p, 0, sizeof(p));
 done:

@@ -83,9 +83,11 @@ void orch_kube_driver(struct orch_driver *drv, struct orch_kube *d);
 
 /* The shadow pod for a moved replica (exposed for tests): a new Pod
  * object from the workload's pod template, pinned to node, with the
- * per-replica allocation spread over the containers by their requests. */
+ * replica's reservation spread over the containers' requests and its
+ * limit over the limits they declare, in proportion to their requests. */
 json_t *orch_kube_shadow_pod(json_t *workload, const char *name, const char *component, const char *node,
-			     const double alloc[ADP_RES_COUNT], const char *digest);
+			     const double reserve[ADP_RES_COUNT], const double alloc[ADP_RES_COUNT],
+			     const char *digest);
 
 /* The update Job for node (exposed for tests). */
 json_t *orch_kube_update_job(const char *name, const char *ns, const char *node, const char *image,

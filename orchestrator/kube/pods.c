@@ -116,10 +116,13 @@ void kube_quantity_text(char *out, size_t len, int r, double v)
 		snprintf(out, len, "%lld", (long long)llround(v));
 }
 
-/* Spreads alloc over the containers in proportion to their requests
- * (evenly when none has one; a container without a request keeps none
- * when others have one), raising a limit that would fall below. */
-static int size_containers(json_t *containers, const double alloc[ADP_RES_COUNT])
+/* Spreads the reservation reserve over the containers as requests in
+ * proportion to their requests (evenly when none has one; a container
+ * without a request keeps none when others have one), and the limit
+ * alloc (NULL: limits untouched but raised to the request) in the same
+ * proportion over the limits the containers declare: a ceiling the
+ * workload does not have is not added. */
+static int size_containers(json_t *containers, const double reserve[ADP_RES_COUNT], const double *alloc)
 {
 	static const char *const keys[2] = { "cpu", "memory" };
 	size_t n = json_array_size(containers), i;
@@ -130,7 +133,7 @@ static int size_containers(json_t *containers, const double alloc[ADP_RES_COUNT]
 		double total = 0, v;
 		json_t *c;
 
-		if (alloc[r] <= 0)
+		if (reserve[r] <= 0)
 			continue;
 		json_array_foreach(containers, i, c)
 			if (!kube_quantity(kube_str(json_object_get(json_object_get(c, "resources"), "requests"), keys[r]), &v))
@@ -147,11 +150,19 @@ static int size_containers(json_t *containers, const double alloc[ADP_RES_COUNT]
 			lim = json_object_get(res, "limits");
 			if (total > 0 && kube_quantity(kube_str(req, keys[r]), &v))
 				continue; /* others carry the requests: this one keeps none */
-			share = total > 0 ? alloc[r] * v / total : alloc[r] / (double)n;
-			kube_quantity_text(q, sizeof(q), r == 0 ? ADP_RES_CPU : ADP_RES_MEMORY, share);
+			share = total > 0 ? v / total : 1.0 / (double)n;
+			kube_quantity_text(q, sizeof(q), r == 0 ? ADP_RES_CPU : ADP_RES_MEMORY, reserve[r] * share);
 			adp_jset(&jb, req, keys[r], json_string(q));
-			if (lim && !kube_quantity(kube_str(lim, keys[r]), &lv) && lv < share)
-				adp_jset(&jb, lim, keys[r], json_string(q));
+			if (!lim || kube_quantity(kube_str(lim, keys[r]), &lv))
+				continue; /* no limit declared */
+			if (alloc && alloc[r] > 0)
+				lv = fmax(alloc[r], reserve[r]) * share;
+			else if (lv >= reserve[r] * share)
+				continue;
+			else
+				lv = reserve[r] * share;
+			kube_quantity_text(q, sizeof(q), r == 0 ? ADP_RES_CPU : ADP_RES_MEMORY, lv);
+			adp_jset(&jb, lim, keys[r], json_string(q));
 		}
 	}
 	return adp_jb_check(&jb);
@@ -173,7 +184,7 @@ int kube_pin(json_t *spec, const char *node)
 }
 
 json_t *orch_kube_shadow_pod(json_t *workload, const char *name, const char *component, const char *node,
-			     const double alloc[ADP_RES_COUNT], const char *digest)
+			     const double reserve[ADP_RES_COUNT], const double alloc[ADP_RES_COUNT], const char *digest)
 {
 	json_t *tmpl = json_object_get(json_object_get(workload, "spec"), "template");
 	json_t *labels = json_deep_copy(json_object_get(kube_md(tmpl), "labels"));
@@ -194,7 +205,7 @@ json_t *orch_kube_shadow_pod(json_t *workload, const char *name, const char *com
 	err |= json_object_set_new(labels, "adpart-update.io/plan", json_string(d12));
 	err |= json_object_set_new(ann, "adpart-update.io/component", json_string(component));
 	if (!err && !(err = kube_pin(spec, node)))
-		err = size_containers(json_object_get(spec, "containers"), alloc);
+		err = size_containers(json_object_get(spec, "containers"), reserve, alloc);
 	if (err) {
 		json_decref(labels);
 		json_decref(ann);
@@ -231,7 +242,8 @@ int kube_op_start_shadow(void *ctx, const struct plan *p, const struct plan_step
 		goto done;
 	}
 	kube_shadow_name(name, sizeof(name), wname, s->replica);
-	if (!(pod = orch_kube_shadow_pod(wl, name, s->component, s->partition, x ? x->alloc : none, p->digest))) {
+	if (!(pod = orch_kube_shadow_pod(wl, name, s->component, s->partition, x ? x->reserve : none, x ? x->alloc : none,
+					 p->digest))) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -801,9 +813,9 @@ int kube_op_resize(void *ctx, const struct plan *p, const struct plan_step *s, c
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 	if (!rc) {
 		name = kube_str(kube_md(pod), "name");
-		a[ADP_RES_CPU] = x->alloc[ADP_RES_CPU];
-		a[ADP_RES_MEMORY] = x->alloc[ADP_RES_MEMORY];
-		if (!(rc = size_containers(want, a)) && !(rc = kube_resize_send(d, ns, name, want)))
+		a[ADP_RES_CPU] = x->reserve[ADP_RES_CPU];
+		a[ADP_RES_MEMORY] = x->reserve[ADP_RES_MEMORY];
+		if (!(rc = size_containers(want, a, x->alloc)) && !(rc = kube_resize_send(d, ns, name, want)))
 			rc = wait_resized(d, ns, name, kube_step_timeout(s), msg, len);
 	}
 	json_decref(want);

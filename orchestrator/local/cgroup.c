@@ -5,6 +5,7 @@
  * shadow's cgroup. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,8 +232,20 @@ static int io_device(const struct orch_local *l, const char *part, const struct 
 	return rc;
 }
 
+/* The cpu weight of a reservation: cgroup v2's cpu.weight is 100 for one
+ * core's worth (1..10000), v1's cpu.shares 1024 (2..262144), so that
+ * replicas contending for a partition's cpus share them in proportion
+ * to their reservations. */
+static long long cpu_weight(double cores, int v1)
+{
+	double w = v1 ? cores * 1024 : cores * 100;
+
+	return v1 ? (long long)fmin(262144, fmax(2, llround(w))) : (long long)fmin(10000, fmax(1, llround(w)));
+}
+
 int orch_local_cg_ensure(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
-			 const struct inv_component *comp, size_t replica, char *note, size_t notelen)
+			 const double *reserve, const struct inv_component *comp, size_t replica, char *note,
+			 size_t notelen)
 {
 	const struct inv_partition *ip = local_find_part(l, part);
 	const char *cpus = ip && ip->cgroup ? json_string_value(json_object_get(ip->cgroup, "cpus")) : NULL;
@@ -283,9 +296,21 @@ int orch_local_cg_ensure(const struct orch_local *l, const char *part, const cha
 				    (rc = local_write_str(sub, "cpu.cfs_quota_us", buf)))
 					return rc;
 			}
+			if (c == V1_CPU && reserve && reserve[ADP_RES_CPU] > 0) {
+				snprintf(buf, sizeof(buf), "%lld", cpu_weight(reserve[ADP_RES_CPU], 1));
+				if ((rc = local_write_str(sub, "cpu.shares", buf)))
+					return rc;
+			}
 			if (c == V1_MEMORY && alloc && alloc[ADP_RES_MEMORY] > 0) {
 				snprintf(buf, sizeof(buf), "%lld", (long long)alloc[ADP_RES_MEMORY]);
 				if ((rc = local_write_str(sub, "memory.limit_in_bytes", buf)))
+					return rc;
+			}
+			/* v1 has no protection: the soft limit is where reclaim
+			 * under pressure starts. */
+			if (c == V1_MEMORY && reserve && reserve[ADP_RES_MEMORY] > 0) {
+				snprintf(buf, sizeof(buf), "%lld", (long long)reserve[ADP_RES_MEMORY]);
+				if ((rc = local_write_str(sub, "memory.soft_limit_in_bytes", buf)))
 					return rc;
 			}
 			if (c == V1_BLKIO && bps > 0) {
@@ -330,6 +355,19 @@ int orch_local_cg_ensure(const struct orch_local *l, const char *part, const cha
 	if (alloc && alloc[ADP_RES_MEMORY] > 0) {
 		snprintf(buf, sizeof(buf), "%lld", (long long)alloc[ADP_RES_MEMORY]);
 		if ((rc = local_write_str(sub, "memory.max", buf)))
+			return rc;
+	}
+	/* Reservations: a share of contended cpu, and memory the kernel
+	 * reclaims from last (best effort, as ancestors above the partition's
+	 * cgroup may protect less: their memory.low is the host's). */
+	if (reserve && reserve[ADP_RES_CPU] > 0) {
+		snprintf(buf, sizeof(buf), "%lld", cpu_weight(reserve[ADP_RES_CPU], 0));
+		if ((rc = local_write_str(sub, "cpu.weight", buf)))
+			return rc;
+	}
+	if (reserve && reserve[ADP_RES_MEMORY] > 0) {
+		snprintf(buf, sizeof(buf), "%lld", (long long)reserve[ADP_RES_MEMORY]);
+		if ((rc = local_write_str(sub, "memory.low", buf)))
 			return rc;
 	}
 	if (bps > 0) {
@@ -495,7 +533,7 @@ int local_op_create_partition(void *ctx, const struct plan *p, const struct plan
 	struct local_step t;
 	int rc = local_step_begin(&t, ctx, p, s, LOCAL_NEED_MOVED);
 
-	return rc ? rc : orch_local_cg_ensure(t.l, t.shadow, t.inst, t.x->alloc, t.c, s->replica, msg, len);
+	return rc ? rc : orch_local_cg_ensure(t.l, t.shadow, t.inst, t.x->alloc, t.x->reserve, t.c, s->replica, msg, len);
 }
 
 /* remove_partition and cleanup: the shadow stopped if it still runs, and

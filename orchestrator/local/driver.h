@@ -47,13 +47,16 @@ int orch_blockdev(const char *sys_root, const char *spec, unsigned *maj, unsigne
 /* The cgroup file logic, exposed for tests: creates the partition's and
  * the instance's cgroups (idempotent) and writes alloc's limits in the
  * plan's units (v2 cpu.max, memory.max, io.max; v1 cpu.cfs_quota_us,
- * memory.limit_in_bytes, blkio.throttle.{read,write}_bps_device), the
- * partition's cpus to cpuset.cpus. The I/O device is the partition's
+ * memory.limit_in_bytes, blkio.throttle.{read,write}_bps_device),
+ * reserve's reservations (NULL: none) as v2 cpu.weight and memory.low,
+ * v1 cpu.shares and memory.soft_limit_in_bytes, the partition's cpus to
+ * cpuset.cpus. The I/O device is the partition's
  * cgroup.device, else that of comp's run.cwd (apply's own directory
  * without one); note says where the io limit went or why it was not
  * applied. 0 when the partition has no cgroup. */
 int orch_local_cg_ensure(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
-			 const struct inv_component *comp, size_t replica, char *note, size_t notelen);
+			 const double *reserve, const struct inv_component *comp, size_t replica, char *note,
+			 size_t notelen);
 /* Reads the limits back: 0 when the instance cgroup exists with at
  * least alloc's limits (the kernel rounds memory down to pages; the
  * grow policy may have raised them), else ADP_ESYS naming the file and both values. */

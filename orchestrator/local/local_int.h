@@ -102,7 +102,7 @@ int local_mkdirs(const struct orch_local *l);
 int local_run_cmd(const struct orch_local *l, char *const argv[], const char *log, const char *envpart,
 		  int64_t timeout, int *status);
 int local_start_inst(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
-		     const double *alloc, char *msg, size_t len);
+		     const double *alloc, const double *reserve, char *msg, size_t len);
 int local_stop_inst(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
 		    char *msg, size_t len);
 

@@ -189,8 +189,8 @@ int local_grow(void *ctx, const struct plan *p, const struct plan_placement *x, 
 				     adp_resource_name(r));
 	a[r] = limit;
 	local_inst_name(inst, sizeof(inst), x->component, x->replica);
-	return orch_local_cg_ensure(l, x->partition, inst, a, local_find_comp(l, x->component), x->replica, note,
-				    sizeof(note));
+	return orch_local_cg_ensure(l, x->partition, inst, a, NULL, local_find_comp(l, x->component), x->replica,
+				    note, sizeof(note));
 }
 
 /* ---- capacity ---- */
@@ -344,7 +344,7 @@ int local_op_resize(void *ctx, const struct plan *p, const struct plan_step *s, 
 		return adp_error_set(ADP_ESYS,
 				     "cannot resize '%s' on '%s': it uses %lld bytes of memory now, above the planned limit of %lld",
 				     inst, s->partition, used, (long long)a[ADP_RES_MEMORY]);
-	if ((rc = orch_local_cg_ensure(l, s->partition, inst, a, t.c, s->replica, NULL, 0)))
+	if ((rc = orch_local_cg_ensure(l, s->partition, inst, a, x->reserve, t.c, s->replica, NULL, 0)))
 		return rc;
 	snprintf(msg, len, "'%s' on '%s' resized to cpu %.3g, memory %.0f bytes (prior limits in '%s')", inst,
 		 s->partition, a[ADP_RES_CPU], a[ADP_RES_MEMORY], path);

@@ -296,7 +296,7 @@ static int spawn(const struct orch_local *l, char *const argv[], json_t *env, co
 }
 
 int local_start_inst(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
-		      const double *alloc, char *msg, size_t len)
+		      const double *alloc, const double *reserve, char *msg, size_t len)
 {
 	char inst[300], path[1024], log[1024], cwd[LOCAL_MAX_ARG_LEN], rec[64], note[256] = "";
 	struct local_argv a;
@@ -311,7 +311,8 @@ int local_start_inst(const struct orch_local *l, const struct inv_component *c, 
 	if (!c->run)
 		return adp_error_set(ADP_EINPUT, "component '%s' has no run section: cannot start it", c->name);
 	local_inst_name(inst, sizeof(inst), c->name, replica);
-	if ((rc = local_mkdirs(l)) || (rc = orch_local_cg_ensure(l, part, inst, alloc, c, replica, note, sizeof(note))))
+	if ((rc = local_mkdirs(l)) ||
+	    (rc = orch_local_cg_ensure(l, part, inst, alloc, reserve, c, replica, note, sizeof(note))))
 		return rc;
 	if ((rc = local_argv_from(&a, json_object_get(c->run, "argv"), c, part, replica)))
 		return rc;
@@ -417,7 +418,7 @@ int local_op_start_shadow(void *ctx, const struct plan *p, const struct plan_ste
 	struct local_step t;
 	int rc = local_step_begin(&t, ctx, p, s, LOCAL_NEED_MOVED);
 
-	return rc ? rc : local_start_inst(t.l, t.c, t.shadow, s->replica, t.x->alloc, msg, len);
+	return rc ? rc : local_start_inst(t.l, t.c, t.shadow, s->replica, t.x->alloc, t.x->reserve, msg, len);
 }
 
 /* Stops the instance on part once HAProxy has no session left on it. */
@@ -443,7 +444,7 @@ static int start_home(void *ctx, const struct plan *p, const struct plan_step *s
 	struct local_step t;
 	int rc = local_step_begin(&t, ctx, p, s, need);
 
-	return rc ? rc : local_start_inst(t.l, t.c, t.home, s->replica, NULL, msg, len);
+	return rc ? rc : local_start_inst(t.l, t.c, t.home, s->replica, NULL, NULL, msg, len);
 }
 
 static int stop_home(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len, int need)

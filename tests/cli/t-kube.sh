@@ -378,10 +378,15 @@ run "kube: no in-place resize rolls back" 4 $KAPPLY "$K/plan-abs.json" &&
 kjq "kube: without resize the pod is untouched" "[$WEBA | .spec.containers[0].resources.requests.cpu] == [\"500m\"]"
 kjq "kube: without resize node-b was never drained" \
 	'[.pods[] | select(.metadata.name == "web-5d8f7b9c6-q7m3z")] | length == 1'
-# A node too small for the new requests: Infeasible, rolled back at once.
+# A node too small for the new requests (the reservation, raised here
+# to 0.75 cores and the plan re-sealed): Infeasible, rolled back at once.
+jq '(.waves[0].placements[] | select(.component == "shop.web" and .replica == 0) | .reservation.cpu) = 0.75 |
+	(.waves[0].placements[] | select(.component == "shop.web" and .replica == 0) | .allocation.cpu) = 0.75' \
+	"$K/plan-abs.json" >"$K/plan-big-edit.json"
+"$(dirname "$BIN")/plan-reseal" "$K/plan-big-edit.json" "$K/plan-big.json"
 kcluster "$PDB1 | .nodes[0].status.allocatable.cpu = \"0.7\""
 kstart
-run "kube: an infeasible resize rolls back" 4 $KAPPLY "$K/plan-abs.json" &&
+run "kube: an infeasible resize rolls back" 4 $KAPPLY "$K/plan-big.json" &&
 	krec "resize of pod 'shop/web-5d8f7b9c6-x2k4p' is infeasible on its node: Node didn't have enough capacity: cpu"
 # The fixture's budget (both of web's pods) refuses the absorbed pod's
 # eviction: the drain times out and the resize is undone.

@@ -116,10 +116,14 @@ sed '0,/"cpu": 8,/s//"cpu": 1e308,/' "$DEMO_INV" | sed "s|\"history/|\"$TD/demo/
 run "a capacity of 1e308 is refused" 1 plan -i huge.json -s "$DEMO_SCHED" --now $NOW --no-write
 expect_err "huge.json:7: partitions\[0\].capacity.cpu: 1e\+308 is out of range: at most 1e\+18"
 sed 's/"cpu": 8,/"cpu": 3,/' "$DEMO_INV" | sed "s|\"history/|\"$TD/demo/history/|" > tight.json
-run "shortage is shared and listed" 2 plan -i tight.json -s "$DEMO_SCHED" --now $NOW --no-write
+# A shared shortage breaks the promise where it is short: not written
+# without --accept-risk, which the plan then records.
+run "a shared shortage is a risk to accept" 3 plan -i tight.json -s "$DEMO_SCHED" --now $NOW --no-write
+expect_err "cpu: predicted P\\(overload\\) [0-9.]+% on '[^']+' in wave [0-9]+, above epsilon 5.0% \\(a shortage shared: lower tiers cut\\)"
+run "shortage is shared and listed" 2 plan -i tight.json -s "$DEMO_SCHED" --now $NOW --no-write --accept-risk
 expect_out "^Shortage: [0-9]+ allocations? below the forecast"
 expect_out "gets [0-9.]+ cores cpu of [0-9.]+ cores forecast \\([0-9.]+ cores less\\)"
-run "shortage in json" 2 plan -i tight.json -s "$DEMO_SCHED" --now $NOW --no-write -o json
+run "shortage in json" 2 plan -i tight.json -s "$DEMO_SCHED" --now $NOW --no-write -o json --accept-risk
 expect_out '"reductions": \['
 expect_out '"granted": [0-9]'
 sed 's/"period": "1d"/"period": "1d",\n  "shortage": "refuse"/' "$DEMO_SCHED" > refuse.json

@@ -63,7 +63,7 @@ expect_out "valid plan"
 
 # The planner's optional fields are checked too.
 sed 's/"cpu": 8,/"cpu": 3,/' "$TD/demo/inventory.json" | sed "s|\"history/|\"$TD/demo/history/|" > tight-inv.json
-"$BIN" plan -i tight-inv.json -s "$TD/demo/schedule.json" --now 2018-05-06T00:00:00Z -f tight.json >/dev/null
+"$BIN" plan -i tight-inv.json -s "$TD/demo/schedule.json" --now 2018-05-06T00:00:00Z -f tight.json --accept-risk >/dev/null
 run "a plan with reductions validates" 0 validate tight.json
 expect_out "valid plan .*[1-9][0-9]* reductions"
 /usr/bin/python3 -c '
@@ -121,6 +121,51 @@ json.dump(p, open(sys.argv[2], "w"), indent=2)' risky.json accepted-edit.json
 run "validate says the risk was accepted" 0 validate accepted.json
 expect_out "proof FAILS \(risk accepted\)"
 run "apply takes a plan whose risk was accepted" 0 apply --dry-run --now 2018-05-06T00:00:00Z accepted.json
+# Reservations: what each partition sets aside sums to at most its
+# capacity in every wave the planner writes, each between the replica's
+# guarantee and its limit; a plan where they do not (edited in and
+# re-sealed) is refused by validate and apply, naming the wave, the
+# partition and the sums; a reservation above its limit likewise.
+name="reservations fit every partition and sit under their limits"
+if /usr/bin/python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1]))
+cap = {x["name"]: x["capacity"] for x in p["partitions"]}
+assert p["proof"]["reservations_fit"] is True
+for w in p["waves"]:
+    tot = {}
+    for x in w["placements"]:
+        for r, v in x["reservation"].items():
+            assert 0 <= v <= x["allocation"][r] + 1e-9, (x, r)
+            tot[(x["partition"], r)] = tot.get((x["partition"], r), 0) + v
+    for (part, r), v in tot.items():
+        assert cap[part][r] <= 0 or v <= cap[part][r] + 1e-9, (part, r, v)
+' v.json; then ok; else bad "reservations"; fi
+/usr/bin/python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1]))
+w = p["waves"][1]
+part = w["placements"][0]["partition"]
+cap = [x for x in p["partitions"] if x["name"] == part][0]["capacity"]["cpu"]
+for x in w["placements"]:
+    if x["partition"] == part:
+        x["reservation"]["cpu"] = x["allocation"]["cpu"] = cap
+p["proof"]["risk_accepted"] = True
+json.dump(p, open(sys.argv[2], "w"), indent=2)' v.json overbooked-edit.json
+"$RESEAL" overbooked-edit.json overbooked.json
+run "validate refuses reservations over a capacity" 1 validate overbooked.json
+expect_err "overbooked.json:[0-9]+: waves\[1\]\.placements: the cpu reservations on '[^']+' sum to [0-9.]+, above its capacity [0-9.]+: no host can honour them"
+run "apply refuses them, even with the risk accepted" 6 apply --dry-run --now 2018-05-06T00:00:00Z overbooked.json
+expect_err "no host can honour them"
+/usr/bin/python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1]))
+x = p["waves"][0]["placements"][0]
+x["reservation"]["memory"] = x["allocation"]["memory"] * 2
+json.dump(p, open(sys.argv[2], "w"), indent=2)' v.json overlimit-edit.json
+"$RESEAL" overlimit-edit.json overlimit.json
+run "a reservation above its limit is refused" 1 validate overlimit.json
+expect_err "overlimit.json:[0-9]+: waves\[0\]\.placements\[0\]\.reservation\.memory: a reservation of [0-9.e+]+ is above the allocation"
 run "a plan that holds says so" 0 validate v.json
 expect_out "proof holds"
 name="the plan's top level carries the proof"

@@ -96,6 +96,67 @@ Test(exact, feasible_packing_found)
 	rel(&t);
 }
 
+Test(exact, swap_fixes_what_the_greedy_cannot)
+{
+	/* 3, 3, 2, 2, 2 cores on two partitions of 6. Largest first on the
+	 * most slack puts a 3 on each, then the 2s alternate and the last is
+	 * 1 core short wherever it goes; only {3, 3} {2, 2, 2} fits, one
+	 * swap away. The placement must find it, as the MILP proves exists. */
+	struct inst t;
+	size_t a[5], h[5], viol, i;
+	double load[3] = { 0 }, v[5] = { 3, 3, 2, 2, 2 };
+	int greedy_fits = 1;
+
+	mk(&t, 5, 2, 2, 3, 6);
+	for (i = 0; i < 5; i++) {
+		flat(&t, i, v[i]);
+		/* Largest first onto the partition with the most slack. */
+		size_t p = load[1] <= load[2] ? 1 : 2;
+		load[p] += v[i];
+		greedy_fits &= load[p] <= 6;
+	}
+	cr_assert(!greedy_fits, "the instance is one that largest first gets wrong");
+	cr_assert_eq(part_place_movers(&t.pb, h), 0);
+	check(&t, h);
+	score(&t, h, &viol);
+	cr_assert_eq(viol, 0);
+	cr_assert_eq(h[0] == h[1], 1, "the two 3s together");
+	cr_assert(h[2] == h[3] && h[3] == h[4], "the three 2s together");
+	cr_assert_eq(solve(&t, a), 0, "%s", adp_error_last());
+	cr_assert_eq(t.res.status, PART_EXACT_OPTIMAL, "%s", part_exact_status_name(t.res.status));
+	cr_assert_eq(t.res.violations, 0);
+	cr_assert_eq(t.res.heuristic_violations, 0, "nothing left for the MILP to fix");
+	rel(&t);
+}
+
+Test(exact, swap_apart_what_peaks_together)
+{
+	/* Four movers on two partitions of 10 with 20 joint scenarios and
+	 * eps 5% (one scenario over allowed): 0 and 1 need 6 cores in
+	 * scenarios 0-9 and 2 otherwise, 2 and 3 need 6 in scenarios 10-19.
+	 * Their peaks are the same size, so the greedy sees them alike; two
+	 * that peak together on one partition are 12 in ten scenarios. Only
+	 * an arrangement that pairs each with one of the other kind fits. */
+	struct inst t;
+	size_t hh[4], viol, i, k, hs;
+
+	mk(&t, 4, 2, 3, 20, 10);
+	t.pb.eps[ADP_RES_CPU] = 0.05;
+	for (i = 0; i < 4; i++)
+		for (k = 0; k < 20; k++)
+			for (hs = 0; hs < 3; hs++)
+				*dem(&t, i, k, hs) = (i < 2) == (k < 10) ? 6 : 2;
+	/* The greedy's check on the scenarios already keeps them apart; the
+	 * search, which scores by the same scenarios, must not undo it. */
+	cr_assert_eq(part_place_movers(&t.pb, hh), 0);
+	check(&t, hh);
+	score(&t, hh, &viol);
+	cr_assert_eq(viol, 0);
+	cr_assert_neq(hh[0], hh[1]);
+	cr_assert_neq(hh[2], hh[3]);
+	rel(&t);
+}
+
 Test(exact, infeasible_packing_reported)
 {
 	/* Three 6s on two partitions of 10: no assignment fits. The
@@ -166,11 +227,13 @@ Test(exact, milp_beats_greedy_where_greedy_is_suboptimal)
 	 * goes first, to the emptier partition 1. The tier-1 mover (9.5 cores
 	 * in scenario 0 only) is as risky on either partition, and the
 	 * greedy, by headroom, puts it on 1 too, so that the tier-0 mover
-	 * shares the risk: 10 x 0.25 x (impact 0 + impact 1). The MILP puts
+	 * shares the risk: 10 x 0.25 x (impact 0 + impact 1). The best puts
 	 * the tier-0 mover on 2 (6 cores), and the 9.5 alone on 1 is within
-	 * capacity: no risk at all. Moves cost 1 each in both. */
+	 * capacity: no risk at all. Moves cost 1 each in both. The search
+	 * after the greedy finds it; the MILP, started from the greedy's
+	 * placement, finds it too and replaces it. */
 	struct inst t;
-	size_t a[2], h[2], k, viol;
+	size_t a[2], h[2], k, viol, greedy[2] = { 1, 1 };
 	double i0 = part_tier_impact(0), i1 = part_tier_impact(1);
 	int cold;
 
@@ -181,13 +244,14 @@ Test(exact, milp_beats_greedy_where_greedy_is_suboptimal)
 	t.m[1].tier = 1;
 	for (k = 0; k < 4; k++)
 		*base(&t, 2, k, 0) = 5;
+	cr_assert_float_eq(score(&t, greedy, &viol), 10 * 0.25 * (i0 + i1) + 2, 1e-9);
 	cr_assert_eq(part_place_movers(&t.pb, h), 0);
-	cr_assert_eq(h[0], 1);
+	cr_assert_eq(h[0], 2, "the search moves the tier-0 mover away from the big one");
 	cr_assert_eq(h[1], 1);
-	cr_assert_float_eq(score(&t, h, &viol), 10 * 0.25 * (i0 + i1) + 2, 1e-9);
+	cr_assert_float_eq(score(&t, h, &viol), 2, 1e-9);
 	for (cold = 0; cold < 2; cold++) {
 		t.o.cold = cold;
-		cr_assert_eq(solve(&t, a), 0, "%s", adp_error_last());
+		cr_assert_eq(part_exact_solve(a, &t.res, &t.pb, greedy, &t.o), 0, "%s", adp_error_last());
 		check(&t, a);
 		cr_assert_float_eq(t.res.objective, 2, 1e-9, "milp: %g", t.res.objective);
 		cr_assert_lt(t.res.objective, t.res.heuristic_objective);

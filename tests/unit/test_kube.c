@@ -276,7 +276,7 @@ Test(kube, shadow_pod_shape)
 	json_t *pod, *c0, *c1, *term;
 
 	cr_assert_not_null(wl, "%s", e.text);
-	pod = orch_kube_shadow_pod(wl, "web-adp-shadow-1", "shop.web", "node-c", alloc, "0123456789abcdef");
+	pod = orch_kube_shadow_pod(wl, "web-adp-shadow-1", "shop.web", "node-c", alloc, NULL, "0123456789abcdef");
 	cr_assert_not_null(pod);
 	cr_assert_str_eq(json_string_value(json_object_get(pod, "kind")), "Pod");
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(pod, "metadata"), "namespace")), "shop");
@@ -317,6 +317,38 @@ Test(kube, shadow_pod_shape)
 						 "labels"),
 				 "pod-template-hash")),
 			 "abc");
+	json_decref(pod);
+	json_decref(wl);
+}
+
+/* Reservations are the requests and limits the limits: the reservation
+ * and the plan's limit are spread in proportion to the requests, a
+ * declared limit takes its share of the plan's, and a container without
+ * a limit gets none. */
+Test(kube, shadow_pod_requests_and_limits)
+{
+	json_error_t e;
+	json_t *wl = json_loads(
+		"{\"metadata\": {\"name\": \"web\", \"namespace\": \"shop\"}, \"spec\": {\"template\": {"
+		"\"spec\": {\"containers\": ["
+		"{\"name\": \"a\", \"resources\": {\"requests\": {\"cpu\": \"300m\", \"memory\": \"100Mi\"}, \"limits\": {\"cpu\": \"400m\"}}},"
+		"{\"name\": \"b\", \"resources\": {\"requests\": {\"cpu\": \"100m\"}}}]}}}}",
+		0, &e);
+	double reserve[ADP_RES_COUNT] = { 0.4, 256.0 * 1048576, 0, 0 }, alloc[ADP_RES_COUNT] = { 1.2, 1024.0 * 1048576, 0, 0 };
+	json_t *pod, *c0, *c1;
+
+	cr_assert_not_null(wl, "%s", e.text);
+	pod = orch_kube_shadow_pod(wl, "web-adp-shadow-1", "shop.web", "node-c", reserve, alloc, "0123456789abcdef");
+	cr_assert_not_null(pod);
+	c0 = json_object_get(json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0), "resources");
+	c1 = json_object_get(json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 1), "resources");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(c0, "requests"), "cpu")), "300m");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(c1, "requests"), "cpu")), "100m");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(c0, "limits"), "cpu")), "900m",
+			 "a's declared limit takes its three quarters of the plan's 1.2 cores");
+	cr_assert_null(json_object_get(c1, "limits"), "no limit where the workload declares none");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(c0, "requests"), "memory")), "268435456");
+	cr_assert_null(json_object_get(json_object_get(c0, "limits"), "memory"));
 	json_decref(pod);
 	json_decref(wl);
 }

@@ -87,9 +87,15 @@ static void set_alloc(double *alloc, double cpu, double memory, double io)
 	alloc[ADP_RES_IO] = io;
 }
 
+static void ensure_with(const double *alloc, const double *reserve, char *note)
+{
+	cr_assert_eq(orch_local_cg_ensure(&loc, "p1", "web.0", alloc, reserve, &comp, 0, note, 256), 0, "%s",
+		     adp_error_last());
+}
+
 static void ensure_ok(const double *alloc, char *note)
 {
-	cr_assert_eq(orch_local_cg_ensure(&loc, "p1", "web.0", alloc, &comp, 0, note, 256), 0, "%s", adp_error_last());
+	ensure_with(alloc, NULL, note);
 }
 
 static void check_ok(const double *alloc, char *msg)
@@ -117,7 +123,7 @@ static void use_root(int mode, const char *dir)
 static void v2_layout(void)
 {
 	static const char *const files[] = { "cgroup.subtree_control", "cpuset.cpus", "cpu.max", "memory.max",
-					     "io.max", "cgroup.procs", NULL };
+					     "io.max", "cgroup.procs", "cpu.weight", "memory.low", NULL };
 	const char *dirs[] = { "v2", "v2/adp", "v2/adp/p1", "v2/adp/p1/web.0" };
 	size_t i, k;
 	char rel[256];
@@ -161,6 +167,31 @@ Test(orch_cgroup, v2_limits_in_plan_units)
 	check_fails(alloc, "io limit on 8:0 is 5");
 }
 
+/* Reservations: the share of contended cpu (v2 weight 100 a core, v1
+ * shares 1024 a core) and the memory reclaimed last; limits as before;
+ * nothing written without them. */
+Test(orch_cgroup, v2_reservations_as_weight_and_low)
+{
+	double alloc[ADP_RES_COUNT] = { 0 }, reserve[ADP_RES_COUNT] = { 0 };
+	char note[256];
+
+	fixture("{\"path\": \"adp/p1\"}", NULL);
+	v2_layout();
+	set_alloc(alloc, 2, 256.0 * 1048576, 0);
+	ensure_ok(alloc, note);
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/cpu.weight"), "");
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/memory.low"), "");
+	set_alloc(reserve, 0.375, 64.0 * 1048576, 0);
+	ensure_with(alloc, reserve, note);
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/cpu.max"), "200000 100000");
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/memory.max"), "268435456");
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/cpu.weight"), "38");
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/memory.low"), "67108864");
+	set_alloc(reserve, 0.001, 0, 0);
+	ensure_with(alloc, reserve, note);
+	cr_assert_str_eq(slurp("v2/adp/p1/web.0/cpu.weight"), "1", "at least the smallest weight");
+}
+
 Test(orch_cgroup, v2_missing_instance_cgroup_fails_check)
 {
 	double alloc[ADP_RES_COUNT] = { 0 };
@@ -178,7 +209,8 @@ static void v1_layout(int blkio)
 	static const char *const ctrl[] = { "cpu", "cpuset", "memory", "cpuacct", "blkio" };
 	static const char *const files[] = { "tasks", "cpu.cfs_period_us", "cpu.cfs_quota_us", "cpuset.cpus",
 					     "cpuset.mems", "memory.limit_in_bytes", "blkio.throttle.read_bps_device",
-					     "blkio.throttle.write_bps_device", NULL };
+					     "blkio.throttle.write_bps_device", "cpu.shares", "memory.soft_limit_in_bytes",
+					     NULL };
 	const char *levels[] = { "", "/adp", "/adp/p1", "/adp/p1/web.0" };
 	char rel[256];
 	size_t c, i, k;
@@ -485,4 +517,19 @@ Test(orch_cgroup, resize_names_a_replica_that_does_not_stay)
 	x.from = "p0"; /* moved here: not a stayer */
 	cr_assert_eq(act(&p, "resize", msg, sizeof(msg)), ADP_EINPUT);
 	t_assert_msg("'web' replica 0 does not stay on 'p1' in wave 1");
+}
+
+Test(orch_cgroup, v1_reservations_as_shares_and_soft_limit)
+{
+	double alloc[ADP_RES_COUNT] = { 0 }, reserve[ADP_RES_COUNT] = { 0 };
+	char note[256];
+
+	fixture("{\"path\": \"adp/p1\"}", NULL);
+	v1_layout(0);
+	set_alloc(alloc, 2, 256.0 * 1048576, 0);
+	set_alloc(reserve, 0.5, 128.0 * 1048576, 0);
+	ensure_with(alloc, reserve, note);
+	cr_assert_str_eq(slurp("v1/cpu/adp/p1/web.0/cpu.cfs_quota_us"), "200000");
+	cr_assert_str_eq(slurp("v1/cpu/adp/p1/web.0/cpu.shares"), "512");
+	cr_assert_str_eq(slurp("v1/memory/adp/p1/web.0/memory.soft_limit_in_bytes"), "134217728");
 }
