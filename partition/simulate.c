@@ -81,10 +81,11 @@ static int vpa_size(const struct series *s, int64_t t0, double *out)
 	return rc;
 }
 
-static void account(struct part_sim_stats *st, double alloc, double demand, double min)
+/* One step: demand against the limit alloc, with reserved set aside. */
+static void account(struct part_sim_stats *st, double alloc, double reserved, double demand, double min)
 {
 	st->steps++;
-	st->reserved_sum += alloc;
+	st->reserved_sum += reserved;
 	if (demand > alloc) {
 		st->violations++;
 		st->breaches += alloc < min;
@@ -96,16 +97,18 @@ static void account(struct part_sim_stats *st, double alloc, double demand, doub
 	}
 }
 
-/* The plan's allocation of comp for resource r in wave w, or NAN when it
- * has no placement there. */
-static double plan_alloc(const struct plan_wave *w, const char *comp, int r)
+/* The plan's allocation (limit) of comp for resource r in wave w, or NAN
+ * when it has no placement there; *reserve its reservations. */
+static double plan_alloc(const struct plan_wave *w, const char *comp, int r, double *reserve)
 {
 	double a = 0;
 	size_t i, n = 0;
 
+	*reserve = 0;
 	for (i = 0; i < w->nplacements; i++)
 		if (!strcmp(w->placements[i].component, comp)) {
 			a += w->placements[i].alloc[r];
+			*reserve += w->placements[i].reserve[r];
 			n++;
 		}
 	return n ? a : NAN;
@@ -238,13 +241,15 @@ static int simulate_equal_reserve(struct part_sim *res, const struct plan *p, co
 			const struct plan_wave *w = &p->waves[wi];
 			int64_t t = w->start - ((w->start % s->step) + s->step) % s->step;
 
-			if (isnan(plan_alloc(w, s->component, s->resource)))
+			double reserve;
+
+			if (isnan(plan_alloc(w, s->component, s->resource, &reserve)))
 				continue;
 			for (; t < w->end; t += s->step) {
 				double d = series_at(s, t);
 
 				if (!isnan(d))
-					account(&row->m[PART_SIM_EQUAL], vpas[i] * f, d, min);
+					account(&row->m[PART_SIM_EQUAL], vpas[i] * f, vpas[i] * f, d, min);
 			}
 		}
 	}
@@ -292,7 +297,7 @@ int part_simulate(struct part_sim *out, const struct plan *p, const struct histo
 		res.n++;
 		for (wi = 0; wi < p->nwaves; wi++) {
 			const struct plan_wave *w = &p->waves[wi];
-			double alloc = plan_alloc(w, s->component, s->resource);
+			double reserve, alloc = plan_alloc(w, s->component, s->resource, &reserve);
 			int64_t t = w->start - ((w->start % s->step) + s->step) % s->step;
 
 			if (isnan(alloc))
@@ -302,13 +307,13 @@ int part_simulate(struct part_sim *out, const struct plan *p, const struct histo
 
 				if (isnan(d))
 					continue;
-				account(&row->m[PART_SIM_PLAN], alloc, d, min);
+				account(&row->m[PART_SIM_PLAN], alloc, reserve, d, min);
 				if (!isnan(peak))
-					account(&row->m[PART_SIM_PEAK], peak, d, min);
+					account(&row->m[PART_SIM_PEAK], peak, peak, d, min);
 				if (!isnan(vpa))
-					account(&row->m[PART_SIM_VPA], vpa, d, min);
+					account(&row->m[PART_SIM_VPA], vpa, vpa, d, min);
 				if (!isnan(prev))
-					account(&row->m[PART_SIM_REACTIVE], prev * 1.15, d, min);
+					account(&row->m[PART_SIM_REACTIVE], prev * 1.15, prev * 1.15, d, min);
 			}
 		}
 	}

@@ -23,7 +23,8 @@ struct part_sim_stats {
 	double excess_max;
 	double slack_sum;      /* sum of allocation minus demand where not above */
 	size_t breaches;       /* violations where the allocation was below the guarantee */
-	double reserved_sum;   /* sum of the allocation over the steps */
+	double reserved_sum;   /* sum over the steps of what is set aside: the plan's
+				* reservations; a baseline's allocation */
 };
 
 struct part_sim_row {

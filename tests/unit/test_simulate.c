@@ -42,6 +42,7 @@ static void fixture(struct sim_fx *f)
 	f->h.n = 1;
 	f->pl[0].component = f->pl[1].component = "a";
 	f->pl[0].alloc[ADP_RES_CPU] = f->pl[1].alloc[ADP_RES_CPU] = 1.0;
+	f->pl[0].reserve[ADP_RES_CPU] = f->pl[1].reserve[ADP_RES_CPU] = 1.0;
 	f->pl[1].replica = 1;
 	f->p.window_start = 1000;
 	f->p.step = 100;
@@ -91,6 +92,25 @@ Test(simulate, plan_and_baselines)
 	cr_assert_eq(r.rows[0].m[PART_SIM_EQUAL].steps, 4);
 	cr_assert_eq(r.rows[0].m[PART_SIM_EQUAL].violations, 1);
 	cr_assert_float_eq(r.rows[0].m[PART_SIM_EQUAL].reserved_sum, 8.0, 1e-9);
+	part_sim_release(&r);
+}
+
+Test(simulate, reserved_is_the_reservations_violations_the_limits)
+{
+	/* Reservations of 0.75 under limits of 1 a replica: the plan sets
+	 * aside 1.5 cores a step (6 over the 4 steps), while a violation is
+	 * still demand above the 2 cores it may burst to (2.5 only); VPA
+	 * scaled to that reserve gets 1.15 x 6 / 4.6 = 1.5 cores a step. */
+	struct sim_fx f;
+	struct part_sim r = { 0 };
+
+	fixture(&f);
+	f.pl[0].reserve[ADP_RES_CPU] = f.pl[1].reserve[ADP_RES_CPU] = 0.75;
+	cr_assert_eq(part_simulate(&r, &f.p, &f.h, NULL, 0), 0);
+	cr_assert_float_eq(r.rows[0].m[PART_SIM_PLAN].reserved_sum, 6.0, 1e-9);
+	cr_assert_eq(r.rows[0].m[PART_SIM_PLAN].violations, 1);
+	cr_assert_float_eq(r.rows[0].m[PART_SIM_EQUAL].reserved_sum, 6.0, 1e-9);
+	cr_assert_eq(r.rows[0].m[PART_SIM_EQUAL].violations, 2, "1.5 is exceeded by 2.5 and 2.0");
 	part_sim_release(&r);
 }
 
