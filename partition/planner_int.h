@@ -1,9 +1,11 @@
 /* The planner's private state, shared by its stages (not for use outside
  * partition/): demand.c, the per-replica demand and its statistics;
  * place.c, one wave's placement problem (the heuristic and the score);
+ * search.c, the moves and swaps that improve the heuristic's placement;
  * waves.c, which partitions go together and when the waves start;
- * wave.c, planning one wave; planner.c, the pipeline, the rollback check
- * and the advice on shortfalls. */
+ * wave.c, planning one wave (placement, limits, shortage, reservations);
+ * planner.c, the pipeline, the rollback check and the advice on
+ * shortfalls. */
 #ifndef ADP_PLANNER_INT_H
 #define ADP_PLANNER_INT_H
 
