@@ -311,14 +311,16 @@ static void print_human(FILE *f, const struct plan *p, const char *plan_file)
 		fprintf(f, "\n  moves (%zu):\n", moves);
 		for (i = 0; i < wave->nplacements; i++) {
 			const struct plan_placement *x = &wave->placements[i];
-			char cpu[48], mem[48];
+			char cpu[48], mem[48], rcpu[48], rmem[48];
 
 			if (!x->from)
 				continue;
 			cmd_format_amount(cpu, ADP_RES_CPU, x->alloc[ADP_RES_CPU]);
 			cmd_format_amount(mem, ADP_RES_MEMORY, x->alloc[ADP_RES_MEMORY]);
-			fprintf(f, "    %-24s %-10s -> %-10s tier %d  alloc %s, %s\n", x->component, x->from,
-				x->partition, x->tier, cpu, mem);
+			cmd_format_amount(rcpu, ADP_RES_CPU, x->reserve[ADP_RES_CPU]);
+			cmd_format_amount(rmem, ADP_RES_MEMORY, x->reserve[ADP_RES_MEMORY]);
+			fprintf(f, "    %-24s %-10s -> %-10s tier %d  reserved %s, %s; limit %s, %s\n", x->component,
+				x->from, x->partition, x->tier, rcpu, rmem, cpu, mem);
 		}
 		if (wave->exact_status)
 			print_exact(f, wave);

@@ -7,6 +7,8 @@ run "plan demo writes a plan" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW 
 expect_out "^Wave 1 "
 expect_out "^Wave 4 "
 expect_out "All 4 waves end"
+# A move shows what its new partition sets aside and the limit it may burst to.
+expect_out "^    [a-z0-9-]+ +node-[a-d] +-> node-[a-d] +tier [0-9]  reserved [0-9.]+ cores, [0-9.]+ [MG]iB; limit [0-9.]+ cores, [0-9.]+ [MG]iB$"
 expect_out "Plan written to plan.json"
 expect_file plan.json
 
