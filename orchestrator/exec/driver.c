@@ -212,10 +212,10 @@ static json_t *placement_obj(const struct plan_placement *x)
 {
 	if (!x)
 		return json_null();
-	return json_pack("{s:s, s:I, s:i, s:s, s:s?, s:o, s:o, s:o}", "component", x->component, "replica",
+	return json_pack("{s:s, s:I, s:i, s:s, s:s?, s:o, s:o, s:o, s:o}", "component", x->component, "replica",
 			 (json_int_t)x->replica, "tier", x->tier, "partition", x->partition, "from", x->from,
-			 "alloc", alloc_obj(x->alloc), "p50_peak", alloc_obj(x->p50_peak), "p95_peak",
-			 alloc_obj(x->p95_peak));
+			 "alloc", alloc_obj(x->alloc), "reservation", alloc_obj(x->reserve), "p50_peak",
+			 alloc_obj(x->p50_peak), "p95_peak", alloc_obj(x->p95_peak));
 }
 
 /* Serialises doc (stealing it), runs the hook, and judges the exit. */

@@ -113,9 +113,16 @@ Test(orch_exec, every_step_reaches_the_hook_in_order)
 		cr_assert_lt(k, fx.plan.nsteps);
 		cr_assert_str_eq(json_string_value(json_object_get(s, "action")), fx.plan.steps[k].action);
 		cr_assert_eq(json_integer_value(json_object_get(s, "id")), (json_int_t)fx.plan.steps[k].id);
-		if (fx.plan.steps[k].component && !strcmp(fx.plan.steps[k].action, "create_partition"))
-			cr_assert(json_is_object(json_object_get(doc, "placement")),
-				  "a move's step carries the placement and its allocation");
+		if (fx.plan.steps[k].component && !strcmp(fx.plan.steps[k].action, "create_partition")) {
+			json_t *pl = json_object_get(doc, "placement");
+
+			cr_assert(json_is_object(pl), "a move's step carries the placement and its allocation");
+			cr_assert(json_is_number(json_object_get(json_object_get(pl, "alloc"), "cpu")));
+			cr_assert(json_is_number(json_object_get(json_object_get(pl, "reservation"), "cpu")),
+				  "and its reservation");
+			cr_assert_leq(json_number_value(json_object_get(json_object_get(pl, "reservation"), "cpu")),
+				      json_number_value(json_object_get(json_object_get(pl, "alloc"), "cpu")));
+		}
 		if (fx.plan.steps[k].act == PLAN_RUN_UPDATE)
 			cr_assert(json_is_null(json_object_get(doc, "placement")), "a partition's step has no placement");
 		k++;
