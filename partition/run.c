@@ -1,11 +1,50 @@
 /* The `plan` pipeline on files: inputs -> history -> forecast -> planner. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "partition/planner.h"
 #include "util/error.h"
+#include "util/timeutil.h"
 
 static const double default_levels[] = { 0.5, 0.9, 0.95, 0.99 };
+
+/* History that ends over a period before the plan is made leaves the
+ * forecast blind to the latest days (a level shift since, a component
+ * redeployed): one risk line, naming how many series and the stalest. */
+static int stale_risk(struct plan *p, const struct history *hist, int64_t now, int64_t period)
+{
+	const struct series *worst = NULL;
+	int64_t worst_end = 0;
+	size_t i, stale = 0;
+	char ago[32], at[32], per[32];
+
+	for (i = 0; i < hist->n; i++) {
+		const struct series *s = &hist->items[i];
+		size_t j = s->n;
+		int64_t end;
+
+		while (j > 0 && isnan(s->v[j - 1]))
+			j--;
+		if (!j)
+			continue;
+		end = s->start + (int64_t)(j - 1) * s->step;
+		if (now - end <= period)
+			continue;
+		stale++;
+		if (!worst || end < worst_end) {
+			worst = s;
+			worst_end = end;
+		}
+	}
+	if (!stale)
+		return 0;
+	adp_duration_format(ago, now - worst_end);
+	adp_time_format(at, worst_end);
+	adp_duration_format(per, period);
+	return plan_add_risk(p, "stale history: %zu series end more than a period (%s) before the plan; the stalest, '%s' %s, ends %s before it (at %s): its forecast misses the latest days; refresh the history",
+			     stale, per, worst->component, adp_resource_name(worst->resource), ago, at);
+}
 
 int part_run(struct plan *out, const struct part_run_opts *o)
 {
@@ -102,6 +141,15 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 			prc = plan_add_risk(&p, "history of '%s' %s is %.0f%% missing (gaps over the max_gap)",
 					    s->component, adp_resource_name(s->resource),
 					    100.0 * (double)s->missing / (double)s->n);
+		if (prc) {
+			rc = prc;
+			goto done;
+		}
+	}
+	{
+		/* rc may hold the planner's verdict (infeasible): kept. */
+		int prc = stale_risk(&p, &hist, o->now, sched.period > 0 ? sched.period : 86400);
+
 		if (prc) {
 			rc = prc;
 			goto done;

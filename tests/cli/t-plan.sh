@@ -12,6 +12,14 @@ expect_out "^    [a-z0-9-]+ +node-[a-d] +-> node-[a-d] +tier [0-9]  reserved [0-
 expect_out "Plan written to plan.json"
 expect_file plan.json
 
+# History that ends days before the plan is made: one risk line, the
+# stalest series named.
+sed 's/2018-05-06/2018-05-09/g' "$DEMO_SCHED" > later.json
+run "stale history is a risk line" 2 plan -i "$DEMO_INV" -s later.json --now 2018-05-09T00:00:00Z --no-write
+expect_out "^risk: stale history: [0-9]+ series end more than a period \\(24h\\) before the plan; the stalest, '[a-z0-9-]+' (cpu|memory), ends [0-9]+h before it \\(at 2018-05-0[0-9]T[0-9:]+Z\\): its forecast misses the latest days; refresh the history$"
+run "fresh history is not" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW --no-write
+if grep -q "stale history" "$TMP/out"; then bad "a stale-history risk on fresh history"; else ok; fi
+
 run "the written plan validates" 0 validate plan.json
 expect_out "plan.json: valid plan 'kernel-2018-05' \\(format 1\\): 4 waves"
 
