@@ -285,7 +285,8 @@ static void print_json_doc(const struct plan *p)
 	json_decref(root);
 }
 
-static void print_human(FILE *f, const struct plan *p, const char *plan_file)
+/* driver: the --driver given (NULL: none), repeated in the next command. */
+static void print_human(FILE *f, const struct plan *p, const char *plan_file, const char *driver)
 {
 	char a[40], b[40], c[40], margin[32];
 	size_t w, i, moves;
@@ -361,9 +362,16 @@ static void print_human(FILE *f, const struct plan *p, const char *plan_file)
 		p->nwaves, margin, p->nsteps, p->nrollback);
 	for (i = 0; i < p->nrisks; i++)
 		fprintf(f, "risk: %s\n", p->risks[i]);
-	if (plan_file)
+	if (plan_file) {
+		char drv[80] = "";
+
 		fprintf(f, "%sPlan written to %s%s (digest %.12s, expires %s).\n", cmd_green(f), plan_file,
 			cmd_reset(f), p->digest, (adp_time_format(a, p->expires_at), a));
+		if (driver)
+			snprintf(drv, sizeof(drv), "--driver %s ", driver);
+		fprintf(f, "next: adpart-update apply %s--dry-run %s (checks every step), then adpart-update apply %s%s\n",
+			drv, plan_file, drv, plan_file);
+	}
 }
 
 /* Records the plan in the store (which sets its lineage and serial, so
@@ -378,7 +386,7 @@ static int record(struct plan *p, const char *dir)
 	FILE *mem = open_memstream(&summary, &len);
 
 	if (mem) {
-		print_human(mem, p, NULL);
+		print_human(mem, p, NULL, NULL);
 		if (fclose(mem)) {
 			free(summary);
 			summary = NULL;
@@ -452,7 +460,7 @@ int cmd_plan(int argc, char **argv)
 		if (a.json) {
 			print_json_doc(&p);
 		} else {
-			print_human(stdout, &p, NULL);
+			print_human(stdout, &p, NULL, NULL);
 		}
 		cmd_error("%s: no plan written", adp_error_last());
 		plan_release(&p);
@@ -475,7 +483,7 @@ int cmd_plan(int argc, char **argv)
 			if (a.json)
 				print_json_doc(&p);
 			else
-				print_human(stdout, &p, NULL);
+				print_human(stdout, &p, NULL, NULL);
 			cmd_error("the plan does not hold at the schedule's confidence: no plan written (lower the "
 				  "confidence, add capacity, take fewer partitions a wave, or pass --accept-risk)");
 			plan_release(&p);
@@ -496,7 +504,7 @@ int cmd_plan(int argc, char **argv)
 	if (a.json) {
 		print_json_doc(&p);
 	} else {
-		print_human(stdout, &p, a.write ? a.plan_file : NULL);
+		print_human(stdout, &p, a.write ? a.plan_file : NULL, a.driver);
 	}
 	plan_release(&p);
 	return status;

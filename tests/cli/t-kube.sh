@@ -52,7 +52,8 @@ kstart
 run "kube: plan --driver kubernetes" 2 plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW \
 	-i "$K/inv.json" -f "$K/plan.json" -H "$TD/kube/history.csv" &&
 	expect_out "shop.web +node-b +-> node-c" && expect_err "discovered 3 nodes and 2 workloads" &&
-	expect_err "PodDisruptionBudget 'shop/web' allows no disruption now"
+	expect_err "PodDisruptionBudget 'shop/web' allows no disruption now" &&
+	expect_out "^next: adpart-update apply --driver kubernetes --dry-run .*/plan.json \\(checks every step\\), then adpart-update apply --driver kubernetes .*/plan.json$"
 name="kube: discovered inventory"
 if [ "$(jq -c '[.partitions[].name, (.partitions[] | select(.name == "node-b") | .capacity.cpu | . * 1000 | round),
 	.partitions[0].zone, .partitions[2].zone, .partitions[0].kubernetes.pool]' "$K/inv.json")" = \

@@ -10,6 +10,7 @@ expect_out "All 4 waves end"
 # A move shows what its new partition sets aside and the limit it may burst to.
 expect_out "^    [a-z0-9-]+ +node-[a-d] +-> node-[a-d] +tier [0-9]  reserved [0-9.]+ cores, [0-9.]+ [MG]iB; limit [0-9.]+ cores, [0-9.]+ [MG]iB$"
 expect_out "Plan written to plan.json"
+expect_out "^next: adpart-update apply --dry-run plan.json \\(checks every step\\), then adpart-update apply plan.json$"
 expect_file plan.json
 
 # History that ends days before the plan is made: one risk line, the
