@@ -118,6 +118,11 @@ static int check(const struct validate_args *a, const char *path, char *summary,
 		struct plan p;
 		if ((rc = plan_read(&p, path)))
 			return rc;
+		/* What apply would refuse as stale, validate refuses too. */
+		if (plan_check_inputs(&p)) {
+			plan_release(&p);
+			return adp_error_wrap(ADP_EINPUT, "%s", path);
+		}
 		double worst = 0;
 		size_t w, u, moved = 0, j;
 		struct plan_proof pf;

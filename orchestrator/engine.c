@@ -51,9 +51,6 @@ static int jpush(struct adp_jb *b, json_t *arr, json_t *value)
 
 int orch_preflight(const struct plan *p, int64_t now)
 {
-	char digest[65];
-	size_t i;
-
 	if (p->format_version != PLAN_FORMAT_VERSION)
 		return adp_error_set(ADP_EINPUT, "plan format version %d is not known: expected %d",
 				     p->format_version, PLAN_FORMAT_VERSION);
@@ -75,21 +72,7 @@ int orch_preflight(const struct plan *p, int64_t now)
 		adp_time_format(at, p->expires_at);
 		return adp_error_set(ADP_EINPUT, "the plan expired %s ago (at %s): plan again", ago, at);
 	}
-	for (i = 0; i < p->ninputs; i++) {
-		char hex[65];
-
-		if (adp_sha256_file(hex, p->inputs[i].path))
-			return adp_error_wrap(ADP_EINPUT, "stale plan: %s '%s' cannot be read",
-					      p->inputs[i].kind, p->inputs[i].path);
-		if (strcmp(hex, p->inputs[i].sha256))
-			return adp_error_set(ADP_EINPUT,
-					     "stale plan: %s '%s' changed since the plan was made: plan again",
-					     p->inputs[i].kind, p->inputs[i].path);
-	}
-	plan_digest(p, digest);
-	if (strcmp(digest, p->digest))
-		return adp_error_set(ADP_EINPUT, "the plan's digest does not match its inputs: plan again");
-	return 0;
+	return plan_check_inputs(p);
 }
 
 /* The journal: one JSON document rewritten atomically (fsync, rename)

@@ -129,6 +129,28 @@ void plan_digest(const struct plan *p, char out[65])
 	adp_sha256_final_hex(&c, out);
 }
 
+int plan_check_inputs(const struct plan *p)
+{
+	char digest[65];
+	size_t i;
+
+	for (i = 0; i < p->ninputs; i++) {
+		char hex[65];
+
+		if (adp_sha256_file(hex, p->inputs[i].path))
+			return adp_error_wrap(ADP_EINPUT, "stale plan: %s '%s' cannot be read",
+					      p->inputs[i].kind, p->inputs[i].path);
+		if (strcmp(hex, p->inputs[i].sha256))
+			return adp_error_set(ADP_EINPUT,
+					     "stale plan: %s '%s' changed since the plan was made: plan again",
+					     p->inputs[i].kind, p->inputs[i].path);
+	}
+	plan_digest(p, digest);
+	if (strcmp(digest, p->digest))
+		return adp_error_set(ADP_EINPUT, "the plan's digest does not match its inputs: plan again");
+	return 0;
+}
+
 int plan_add_input(struct plan *p, const char *kind, const char *path)
 {
 	struct plan_input *g, *in;

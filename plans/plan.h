@@ -202,6 +202,12 @@ void plan_wave_release(struct plan_wave *w);
 /* Digest over inputs: SHA-256 of "kind path sha256\n" lines in order. */
 void plan_digest(const struct plan *p, char out[65]);
 
+/* 0 when every input file still has the digest the plan recorded, and
+ * the plan's digest is theirs; else ADP_EINPUT naming the input that
+ * changed or cannot be read ("stale plan: ..."). apply and validate both
+ * check it. */
+int plan_check_inputs(const struct plan *p);
+
 /* Serialises (a new reference in *out), sealed: "seal" is plan_seal of
  * the rest of the document. */
 /* The proof's result, computed from the plan itself: per resource the

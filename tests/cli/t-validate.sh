@@ -166,6 +166,17 @@ json.dump(p, open(sys.argv[2], "w"), indent=2)' v.json overlimit-edit.json
 "$RESEAL" overlimit-edit.json overlimit.json
 run "a reservation above its limit is refused" 1 validate overlimit.json
 expect_err "overlimit.json:[0-9]+: waves\[0\]\.placements\[0\]\.reservation\.memory: a reservation of [0-9.e+]+ is above the allocation"
+# validate refuses what apply would refuse as stale: a plan whose input
+# changed since it was made, or is gone.
+cp "$TD/demo/schedule.json" sched-own.json
+"$BIN" plan -i "$TD/demo/inventory.json" -s sched-own.json --now 2018-05-06T00:00:00Z -f own.json >/dev/null
+run "a plan whose inputs are unchanged validates" 0 validate own.json
+printf '\n' >> sched-own.json
+run "validate refuses a plan whose schedule changed" 1 validate own.json
+expect_err "own.json: stale plan: schedule 'sched-own.json' changed since the plan was made: plan again"
+rm sched-own.json
+run "validate refuses a plan whose schedule is gone" 1 validate own.json
+expect_err "stale plan: schedule 'sched-own.json' cannot be read"
 run "a plan that holds says so" 0 validate v.json
 expect_out "proof holds"
 name="the plan's top level carries the proof"
