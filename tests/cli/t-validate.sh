@@ -101,23 +101,23 @@ expect_err "rb.json:[0-9]+: rollback_check: missing boolean field 'fits'"
 # edited in and re-sealed, as a planner mistake would write it) is
 # reported by validate and refused by apply unless its risk was accepted.
 RESEAL="$(dirname "$BIN")/plan-reseal"
-/usr/bin/python3 -c '
-import json, sys
+# reseal_edit IN OUT CODE: the plan IN with the Python CODE applied to its
+# document p, re-sealed into OUT (the unsealed edit is OUT.edit).
+reseal_edit() {
+	/usr/bin/python3 -c 'import json, sys
 p = json.load(open(sys.argv[1]))
+exec(sys.argv[3])
+json.dump(p, open(sys.argv[2], "w"), indent=2)' "$1" "$2.edit" "$3" && "$RESEAL" "$2.edit" "$2"
+}
+reseal_edit v.json risky.json '
 u = p["waves"][0]["utilisation"][0]
 u["overload_probability"] = 0.5
-u["overload_by_step"] = [0.5 for _ in u["overload_by_step"]]
-json.dump(p, open(sys.argv[2], "w"), indent=2)' v.json risky-edit.json
-"$RESEAL" risky-edit.json risky.json
+u["overload_by_step"] = [0.5 for _ in u["overload_by_step"]]'
 run "validate reports a failing proof" 0 validate risky.json
 expect_out "proof FAILS: apply refuses it"
 run "apply refuses a plan whose proof fails" 6 apply --dry-run --now 2018-05-06T00:00:00Z risky.json
 expect_err "the plan's proof fails .* its risk was not accepted"
-/usr/bin/python3 -c '
-import json, sys
-p = json.load(open(sys.argv[1])); p["proof"]["risk_accepted"] = True
-json.dump(p, open(sys.argv[2], "w"), indent=2)' risky.json accepted-edit.json
-"$RESEAL" accepted-edit.json accepted.json
+reseal_edit risky.json accepted.json 'p["proof"]["risk_accepted"] = True'
 run "validate says the risk was accepted" 0 validate accepted.json
 expect_out "proof FAILS \(risk accepted\)"
 run "apply takes a plan whose risk was accepted" 0 apply --dry-run --now 2018-05-06T00:00:00Z accepted.json
@@ -141,29 +141,21 @@ for w in p["waves"]:
     for (part, r), v in tot.items():
         assert cap[part][r] <= 0 or v <= cap[part][r] + 1e-9, (part, r, v)
 ' v.json; then ok; else bad "reservations"; fi
-/usr/bin/python3 -c '
-import json, sys
-p = json.load(open(sys.argv[1]))
+reseal_edit v.json overbooked.json '
 w = p["waves"][1]
 part = w["placements"][0]["partition"]
 cap = [x for x in p["partitions"] if x["name"] == part][0]["capacity"]["cpu"]
 for x in w["placements"]:
     if x["partition"] == part:
         x["reservation"]["cpu"] = x["allocation"]["cpu"] = cap
-p["proof"]["risk_accepted"] = True
-json.dump(p, open(sys.argv[2], "w"), indent=2)' v.json overbooked-edit.json
-"$RESEAL" overbooked-edit.json overbooked.json
+p["proof"]["risk_accepted"] = True'
 run "validate refuses reservations over a capacity" 1 validate overbooked.json
 expect_err "overbooked.json:[0-9]+: waves\[1\]\.placements: the cpu reservations on '[^']+' sum to [0-9.]+, above its capacity [0-9.]+: no host can honour them"
 run "apply refuses them, even with the risk accepted" 6 apply --dry-run --now 2018-05-06T00:00:00Z overbooked.json
 expect_err "no host can honour them"
-/usr/bin/python3 -c '
-import json, sys
-p = json.load(open(sys.argv[1]))
+reseal_edit v.json overlimit.json '
 x = p["waves"][0]["placements"][0]
-x["reservation"]["memory"] = x["allocation"]["memory"] * 2
-json.dump(p, open(sys.argv[2], "w"), indent=2)' v.json overlimit-edit.json
-"$RESEAL" overlimit-edit.json overlimit.json
+x["reservation"]["memory"] = x["allocation"]["memory"] * 2'
 run "a reservation above its limit is refused" 1 validate overlimit.json
 expect_err "overlimit.json:[0-9]+: waves\[0\]\.placements\[0\]\.reservation\.memory: a reservation of [0-9.e+]+ is above the allocation"
 # validate refuses what apply would refuse as stale: a plan whose input

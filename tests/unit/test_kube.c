@@ -262,6 +262,13 @@ Test(kube, names_and_requests)
 	json_decref(spec);
 }
 
+/* The resources object of container i of pod. */
+static json_t *pod_resources(json_t *pod, size_t i)
+{
+	return json_object_get(json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), i),
+			       "resources");
+}
+
 Test(kube, shadow_pod_shape)
 {
 	json_error_t e;
@@ -300,8 +307,8 @@ Test(kube, shadow_pod_shape)
 	cr_assert_str_eq(json_string_value(json_array_get(
 				 json_object_get(json_array_get(json_object_get(term, "matchFields"), 0), "values"), 0)),
 			 "node-c");
-	c0 = json_object_get(json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0), "resources");
-	c1 = json_object_get(json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 1), "resources");
+	c0 = pod_resources(pod, 0);
+	c1 = pod_resources(pod, 1);
 	/* cpu 0.8 split 3:1 by the requests; memory: only a has a request. */
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(c0, "requests"), "cpu")), "600m");
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(c1, "requests"), "cpu")), "200m");
@@ -340,8 +347,8 @@ Test(kube, shadow_pod_requests_and_limits)
 	cr_assert_not_null(wl, "%s", e.text);
 	pod = orch_kube_shadow_pod(wl, "web-adp-shadow-1", "shop.web", "node-c", reserve, alloc, "0123456789abcdef");
 	cr_assert_not_null(pod);
-	c0 = json_object_get(json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0), "resources");
-	c1 = json_object_get(json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 1), "resources");
+	c0 = pod_resources(pod, 0);
+	c1 = pod_resources(pod, 1);
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(c0, "requests"), "cpu")), "300m");
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(c1, "requests"), "cpu")), "100m");
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(c0, "limits"), "cpu")), "900m",

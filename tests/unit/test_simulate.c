@@ -17,6 +17,11 @@ struct sim_fx {
 	struct series s;
 	struct plan_wave w;
 	double v[14];
+	/* With fx_partition: both replicas on partition "p" of 2.2 cores,
+	 * whose cpu usage row predicts a p50 and p95 of 1 at every step. */
+	struct plan_partition part;
+	struct plan_usage u;
+	double p50[4];
 };
 
 static void fixture(struct sim_fx *f)
@@ -52,6 +57,26 @@ static void fixture(struct sim_fx *f)
 	f->w.nplacements = 2;
 	f->p.waves = &f->w;
 	f->p.nwaves = 1;
+}
+
+static void fx_partition(struct sim_fx *f)
+{
+	size_t i;
+
+	f->pl[0].partition = f->pl[1].partition = "p";
+	f->part.name = "p";
+	f->part.capacity[ADP_RES_CPU] = 2.2;
+	f->p.partitions = &f->part;
+	f->p.npartitions = 1;
+	for (i = 0; i < 4; i++)
+		f->p50[i] = 1;
+	f->u.partition = "p";
+	f->u.resource = ADP_RES_CPU;
+	f->u.capacity = 2.2;
+	f->u.nsteps = 4;
+	f->u.p50 = f->u.p95 = f->p50;
+	f->w.usage = &f->u;
+	f->w.nusage = 1;
 }
 
 Test(simulate, plan_and_baselines)
@@ -152,26 +177,13 @@ Test(simulate, component_without_placement_is_not_counted)
 Test(simulate, partition_overload_and_bound)
 {
 	struct sim_fx f;
-	struct plan_partition part = { 0 };
-	struct plan_usage u = { 0 };
 	struct part_sim r = { 0 };
-	double p50[4] = { 1, 1, 1, 1 }, bound[4] = { 2, 2, 2, 2 };
+	double bound[4] = { 2, 2, 2, 2 };
 	size_t i;
 
 	fixture(&f);
-	f.pl[0].partition = f.pl[1].partition = "p";
-	part.name = "p";
-	part.capacity[ADP_RES_CPU] = 2.2;
-	f.p.partitions = &part;
-	f.p.npartitions = 1;
-	u.partition = "p";
-	u.resource = ADP_RES_CPU;
-	u.capacity = 2.2;
-	u.nsteps = 4;
-	u.p50 = u.p95 = p50;
-	u.bound = bound;
-	f.w.usage = &u;
-	f.w.nusage = 1;
+	fx_partition(&f);
+	f.u.bound = bound;
 	cr_assert_eq(part_simulate(&r, &f.p, &f.h, NULL, 0), 0);
 	cr_assert_eq(r.nparts, ADP_RES_COUNT);
 	for (i = 0; i < r.nparts && r.parts[i].resource != ADP_RES_CPU; i++)
@@ -201,28 +213,15 @@ Test(simulate, partition_overload_and_bound)
 Test(simulate, calibration_bins)
 {
 	struct sim_fx f;
-	struct plan_partition part = { 0 };
-	struct plan_usage u = { 0 };
 	struct part_sim r = { 0 };
-	double p50[4] = { 1, 1, 1, 1 }, prob[4] = { 0.005, 0.6, 0.01, 0.04 };
+	double prob[4] = { 0.005, 0.6, 0.01, 0.04 };
 	const struct part_sim_bin *b;
 	size_t i;
 
 	fixture(&f);
-	f.pl[0].partition = f.pl[1].partition = "p";
-	part.name = "p";
-	part.capacity[ADP_RES_CPU] = 2.2;
-	f.p.partitions = &part;
-	f.p.npartitions = 1;
-	u.partition = "p";
-	u.resource = ADP_RES_CPU;
-	u.capacity = 2.2;
-	u.nsteps = 4;
-	u.p50 = u.p95 = p50;
-	u.prob = prob;
-	u.overload_prob = 0.6;
-	f.w.usage = &u;
-	f.w.nusage = 1;
+	fx_partition(&f);
+	f.u.prob = prob;
+	f.u.overload_prob = 0.6;
 	cr_assert_eq(part_simulate(&r, &f.p, &f.h, NULL, 0), 0);
 	b = r.calib[ADP_RES_CPU];
 	cr_assert_eq(b[0].steps, 1);
@@ -241,7 +240,7 @@ Test(simulate, calibration_bins)
 
 	/* An older plan without per-step probabilities: overloads are still
 	 * counted, the calibration is empty. */
-	u.prob = NULL;
+	f.u.prob = NULL;
 	cr_assert_eq(part_simulate(&r, &f.p, &f.h, NULL, 0), 0);
 	cr_assert_eq(r.parts[0].overloads, 1);
 	for (i = 0; i < PART_SIM_NBINS; i++)
