@@ -232,6 +232,15 @@ static int io_device(const struct orch_local *l, const char *part, const struct 
 	return rc;
 }
 
+/* Writes v in decimal to dir/file. */
+static int write_ll(const char *dir, const char *file, long long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", v);
+	return local_write_str(dir, file, buf);
+}
+
 /* The cpu weight of a reservation: cgroup v2's cpu.weight is 100 for one
  * core's worth (1..10000), v1's cpu.shares 1024 (2..262144), so that
  * replicas contending for a partition's cpus share them in proportion
@@ -290,29 +299,21 @@ int orch_local_cg_ensure(const struct orch_local *l, const char *part, const cha
 				    (rc = local_write_str(sub, "cpuset.cpus", cpus ? cpus : buf)))
 					return rc;
 			}
-			if (c == V1_CPU && alloc && alloc[ADP_RES_CPU] > 0) {
-				snprintf(buf, sizeof(buf), "%lld", (long long)(alloc[ADP_RES_CPU] * 100000));
-				if ((rc = local_write_str(sub, "cpu.cfs_period_us", "100000")) ||
-				    (rc = local_write_str(sub, "cpu.cfs_quota_us", buf)))
-					return rc;
-			}
-			if (c == V1_CPU && reserve && reserve[ADP_RES_CPU] > 0) {
-				snprintf(buf, sizeof(buf), "%lld", cpu_weight(reserve[ADP_RES_CPU], 1));
-				if ((rc = local_write_str(sub, "cpu.shares", buf)))
-					return rc;
-			}
-			if (c == V1_MEMORY && alloc && alloc[ADP_RES_MEMORY] > 0) {
-				snprintf(buf, sizeof(buf), "%lld", (long long)alloc[ADP_RES_MEMORY]);
-				if ((rc = local_write_str(sub, "memory.limit_in_bytes", buf)))
-					return rc;
-			}
+			if (c == V1_CPU && alloc && alloc[ADP_RES_CPU] > 0 &&
+			    ((rc = local_write_str(sub, "cpu.cfs_period_us", "100000")) ||
+			     (rc = write_ll(sub, "cpu.cfs_quota_us", (long long)(alloc[ADP_RES_CPU] * 100000)))))
+				return rc;
+			if (c == V1_CPU && reserve && reserve[ADP_RES_CPU] > 0 &&
+			    (rc = write_ll(sub, "cpu.shares", cpu_weight(reserve[ADP_RES_CPU], 1))))
+				return rc;
+			if (c == V1_MEMORY && alloc && alloc[ADP_RES_MEMORY] > 0 &&
+			    (rc = write_ll(sub, "memory.limit_in_bytes", (long long)alloc[ADP_RES_MEMORY])))
+				return rc;
 			/* v1 has no protection: the soft limit is where reclaim
 			 * under pressure starts. */
-			if (c == V1_MEMORY && reserve && reserve[ADP_RES_MEMORY] > 0) {
-				snprintf(buf, sizeof(buf), "%lld", (long long)reserve[ADP_RES_MEMORY]);
-				if ((rc = local_write_str(sub, "memory.soft_limit_in_bytes", buf)))
-					return rc;
-			}
+			if (c == V1_MEMORY && reserve && reserve[ADP_RES_MEMORY] > 0 &&
+			    (rc = write_ll(sub, "memory.soft_limit_in_bytes", (long long)reserve[ADP_RES_MEMORY])))
+				return rc;
 			if (c == V1_BLKIO && bps > 0) {
 				snprintf(io, sizeof(io), "%u:%u %lld", maj, min, bps);
 				if ((rc = local_write_str(sub, "blkio.throttle.read_bps_device", io)) ||
@@ -352,24 +353,16 @@ int orch_local_cg_ensure(const struct orch_local *l, const char *part, const cha
 		if ((rc = local_write_str(sub, "cpu.max", buf)))
 			return rc;
 	}
-	if (alloc && alloc[ADP_RES_MEMORY] > 0) {
-		snprintf(buf, sizeof(buf), "%lld", (long long)alloc[ADP_RES_MEMORY]);
-		if ((rc = local_write_str(sub, "memory.max", buf)))
-			return rc;
-	}
+	if (alloc && alloc[ADP_RES_MEMORY] > 0 && (rc = write_ll(sub, "memory.max", (long long)alloc[ADP_RES_MEMORY])))
+		return rc;
 	/* Reservations: a share of contended cpu, and memory the kernel
 	 * reclaims from last (best effort, as ancestors above the partition's
 	 * cgroup may protect less: their memory.low is the host's). */
-	if (reserve && reserve[ADP_RES_CPU] > 0) {
-		snprintf(buf, sizeof(buf), "%lld", cpu_weight(reserve[ADP_RES_CPU], 0));
-		if ((rc = local_write_str(sub, "cpu.weight", buf)))
-			return rc;
-	}
-	if (reserve && reserve[ADP_RES_MEMORY] > 0) {
-		snprintf(buf, sizeof(buf), "%lld", (long long)reserve[ADP_RES_MEMORY]);
-		if ((rc = local_write_str(sub, "memory.low", buf)))
-			return rc;
-	}
+	if (reserve && reserve[ADP_RES_CPU] > 0 && (rc = write_ll(sub, "cpu.weight", cpu_weight(reserve[ADP_RES_CPU], 0))))
+		return rc;
+	if (reserve && reserve[ADP_RES_MEMORY] > 0 &&
+	    (rc = write_ll(sub, "memory.low", (long long)reserve[ADP_RES_MEMORY])))
+		return rc;
 	if (bps > 0) {
 		snprintf(io, sizeof(io), "%u:%u rbps=%lld wbps=%lld", maj, min, bps, bps);
 		if ((rc = local_write_str(sub, "io.max", io)))
