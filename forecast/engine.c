@@ -1424,7 +1424,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	double *cq = malloc(D * H * L * sizeof(*cq)), *yv = malloc(D * H * sizeof(*yv)), *cw = malloc(D * sizeof(*cw));
 	double *delta = malloc(L * sizeof(*delta)), *now = malloc(L * sizeof(*now));
 	double *oldq = malloc(H * L * sizeof(*oldq)), *loss = calloc(nb * 3 * BAND_N, sizeof(*loss));
-	size_t nbuf = ENG_CLIM_PERIODS * (2 * W + 1) + D * H + ENG_CLIM_PERIODS * m;
+	size_t nbuf = ENG_CLIM_PERIODS * (2 * W + 1) + D * H;
 	double *corr = malloc(L * sizeof(*corr)), *sc = malloc(D * H * sizeof(*sc)), *rp = malloc(3 * D * H * sizeof(*rp));
 	double *fq = malloc(D * L * sizeof(*fq)), *fdelta = malloc(L * sizeof(*fdelta)), *fnow = malloc(L * sizeof(*fnow));
 	struct forecast_wv *buf = malloc(2 * nbuf * sizeof(*buf));

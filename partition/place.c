@@ -13,7 +13,6 @@
 
 /* ---- the one-wave placement problem ---- */
 
-
 static double wp_base(const struct wp_state *st, size_t p, int r, size_t k, size_t h)
 {
 	const struct part_wave_problem *pb = st->pb;

@@ -98,19 +98,20 @@ static void account(struct part_sim_stats *st, double alloc, double reserved, do
 }
 
 /* The plan's allocation (limit) of comp for resource r in wave w, or NAN
- * when it has no placement there; *reserve its reservations. */
+ * when it has no placement there; *reserve (unless NULL) its reservations. */
 static double plan_alloc(const struct plan_wave *w, const char *comp, int r, double *reserve)
 {
-	double a = 0;
+	double a = 0, res = 0;
 	size_t i, n = 0;
 
-	*reserve = 0;
 	for (i = 0; i < w->nplacements; i++)
 		if (!strcmp(w->placements[i].component, comp)) {
 			a += w->placements[i].alloc[r];
-			*reserve += w->placements[i].reserve[r];
+			res += w->placements[i].reserve[r];
 			n++;
 		}
+	if (reserve)
+		*reserve = res;
 	return n ? a : NAN;
 }
 
@@ -241,9 +242,7 @@ static int simulate_equal_reserve(struct part_sim *res, const struct plan *p, co
 			const struct plan_wave *w = &p->waves[wi];
 			int64_t t = w->start - ((w->start % s->step) + s->step) % s->step;
 
-			double reserve;
-
-			if (isnan(plan_alloc(w, s->component, s->resource, &reserve)))
+			if (isnan(plan_alloc(w, s->component, s->resource, NULL)))
 				continue;
 			for (; t < w->end; t += s->step) {
 				double d = series_at(s, t);

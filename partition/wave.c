@@ -656,7 +656,8 @@ static void wave_reserve(struct wave_state *ws, size_t part, int r, const struct
 	}
 }
 
-
+/* Predicted utilisation, shortage where the forecast does not fit, and
+ * the reservations. */
 static int wave_usage(struct wave_state *ws)
 {
 	struct ctx *c = ws->c;
