@@ -40,7 +40,8 @@ echo ok >"$T/www-node-b/ok"
 {
 	stack_hap_pair web "$P_FW" "$P_WA" "$P_WB"
 	stack_hap_pair api "$P_FA" "$P_AA" "$P_AB"
-} | stack_haproxy "$T"
+} >"$T/backends.cfg"
+stack_haproxy "$T" <"$T/backends.cfg"
 
 comp() { # name tier port_a port_b backend
 	stack_component "$T" "$1" "$2" node-a "{\"node-a\": $3, \"node-b\": $4}" "$5" "$T/www-{partition}" "0.002 1048576" \

@@ -218,10 +218,13 @@ static void report(const struct plan *p, const struct orch_opts *o, int outcome)
 {
 	if (outcome == ORCH_DONE)
 		printf("applied: %zu steps done\n", p->nsteps);
+	else if (outcome == ORCH_ROLLED_BACK && o->why && *o->why)
+		cmd_error("%s", o->why);
 	else if (outcome == ORCH_ROLLED_BACK)
 		cmd_error("a step failed; completed steps were rolled back (see the run record)");
 	else if (outcome == ORCH_FAILED)
-		cmd_error("a step failed and the rollback did not complete (see the journal in '%s'): once the fault is fixed, --rollback retries the failed undo steps", o->state_dir);
+		cmd_error("%s%sa step failed and the rollback did not complete (see the journal in '%s'): once the fault is fixed, --rollback retries the failed undo steps",
+			  o->why ? o->why : "", o->why && *o->why ? "; then " : "", o->state_dir);
 	else if (outcome == ORCH_JOURNAL_LOST)
 		cmd_error_last(NULL);
 	else if (outcome == ORCH_STOPPED)
@@ -244,6 +247,7 @@ int cmd_apply(int argc, char **argv)
 	int64_t now = (int64_t)time(NULL);
 	struct plan_store *store = NULL;
 	void *state = NULL;
+	char why[1024] = "";
 
 	if ((parsed = cmd_parse(&cmd_apply_argp, argc, argv, 0, &a)))
 		return parsed;
@@ -281,6 +285,8 @@ int cmd_apply(int argc, char **argv)
 	}
 	a.o.now = now;
 	a.o.stop = &stop_flag;
+	a.o.why = why;
+	a.o.why_len = sizeof(why);
 	if ((crash = getenv("ADPART_TEST_CRASH_AFTER_STEP")))
 		a.o.crash_after = strtol(crash, NULL, 10);
 	if ((crash = getenv("ADPART_TEST_CRASH_BEFORE_DONE")))

@@ -97,7 +97,8 @@ CFG
 			printf '\tserver node-%s 127.0.0.1:%s weight 100%s\n' "$p" "$port" "$state"
 		done
 	done
-} | stack_haproxy "$T"
+} >"$T/backends.cfg"
+stack_haproxy "$T" <"$T/backends.cfg"
 
 # The running stack: each component's original, adopted by apply from its pid file.
 for c in web:node-a:$P_WA api:node-b:$P_AB static:node-c:$P_SC; do

@@ -10,6 +10,11 @@
 #include "plans/plan.h"
 #include "plans/steps.h"
 
+/* The engine's reserve in the state directory (adp_reserve_make): a
+ * driver that writes there on its own account (logs) stops when the
+ * file is gone, leaving the room to the journal and the rollback. */
+#define ORCH_RESERVE_NAME "reserve"
+
 /* Every pointer the engine passes to a callback (plan, step, placement,
  * component and partition names, msg) is borrowed for the call; msg is
  * the engine's buffer of len bytes. */

@@ -803,6 +803,38 @@ static int take_lock(const char *path, const char *what, int *fd_out)
 	return 0;
 }
 
+/* Makes the reserve in the state directory (see ORCH_RESERVE_BASE). */
+static int make_reserve(const struct orch_opts *o, const struct plan *p)
+{
+	char path[4096];
+	int rc;
+
+	if ((rc = adp_snprintf_path(path, sizeof(path), "%s/" ORCH_RESERVE_NAME, o->state_dir)))
+		return rc;
+	return adp_reserve_make(path, (off_t)ORCH_RESERVE_BASE + (off_t)ORCH_RESERVE_PER_STEP * (off_t)p->nsteps);
+}
+
+/* After a step: the disk under the state directory filled up (the
+ * reserve was released), so apply stops acting. Says why in o->why and
+ * in the journal (so in the run record). 1 then, else 0. */
+static int disk_filled(struct journal *j, const struct orch_opts *o)
+{
+	char first[512], why[900];
+	struct adp_jb b = { 0 };
+
+	if (!adp_reserve_released(first, sizeof(first)))
+		return 0;
+	snprintf(why, sizeof(why),
+		 "the disk under the state directory '%s' filled up (%s): apply stopped acting and rolled back, "
+		 "journaling into the room its reserve left; free space there before the next apply",
+		 o->state_dir, first);
+	if (o->why && o->why_len)
+		snprintf(o->why, o->why_len, "%s", why);
+	jset(&b, j->root, "stopped_by", json_string(why));
+	journal_built(j, &b);
+	return 1;
+}
+
 /* An error after the journal was on disk (out of memory, a thread that
  * would not start) left the system where the journal says: the message
  * says so and names the option that continues, as for a crash. */
@@ -828,6 +860,8 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 	size_t i;
 
 	*outcome = ORCH_REFUSED;
+	if (o->why && o->why_len)
+		o->why[0] = '\0';
 	json_fault = o->json_fault;
 	j.t0 = mono_s();
 	if (mkdir(o->state_dir, 0700) && errno != EEXIST)
@@ -882,6 +916,16 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 					   st, jpath);
 			goto done;
 		}
+		if (o->resume && (!strcmp(st, "forward") || !strcmp(st, "stopped"))) {
+			/* Going forward again needs the reserve, as a fresh apply does. */
+			if ((rc = make_reserve(o, &p))) {
+				rc = adp_error_wrap(ADP_EINPUT, "no room in the state directory for apply's "
+						    "reserve (free space there; --rollback goes on without it)");
+				goto done;
+			}
+		} else if (make_reserve(o, &p)) {
+			adp_error_clear(); /* a rollback goes on without it */
+		}
 	} else {
 		if (o->resume || o->rollback) {
 			rc = adp_error_set(ADP_EINPUT, "nothing to %s: no journal '%s'",
@@ -891,6 +935,11 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		/* A prerequisite that fails (even a system error) is a refusal: nothing changed yet. */
 		if ((rc = orch_preflight(&p, o->now)) || (rc = d->check(d->ctx, &p))) {
 			rc = ADP_EINPUT;
+			goto done;
+		}
+		if ((rc = make_reserve(o, &p))) {
+			rc = adp_error_wrap(ADP_EINPUT, "no room in the state directory for apply's reserve (free "
+					    "space there, or use another --state-dir)");
 			goto done;
 		}
 		if ((rc = journal_new(&j, o, &p)) || (rc = journal_save(&j)))
@@ -950,6 +999,8 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			goto done;
 		if (rc == 0 && (rc = monitor(&j, o, d, &p, i, 0, plan_time(o, j.t0))) < 0)
 			goto done;
+		if (disk_filled(&j, o) && rc == 0)
+			rc = 1;
 		if (rc != 0) {
 			if ((rc = build_undo(&j, &p)) || (rc = do_rollback(&j, o, d, &p, &out)))
 				goto done;

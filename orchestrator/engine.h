@@ -45,7 +45,22 @@ struct orch_opts {
 	 * the call that brings it to 0 fails as an allocation would (the
 	 * apply ends with ADP_ENOMEM, writing nothing half-built). NULL off */
 	long *json_fault;
+	/* out, may be NULL: why apply stopped acting when no step failed of
+	 * its own (the disk under the state directory filled up), empty
+	 * otherwise; also in the run record's "stopped_by" */
+	char *why;
+	size_t why_len;
 };
+
+/* The reserve apply keeps in the state directory (ORCH_RESERVE_NAME),
+ * made before the first step: a fresh apply or a --resume going forward
+ * is refused without room for it; a rollback goes on without. When a
+ * write finds the disk full it is released (adp_write_atomic), apply
+ * stops acting after the step under way and rolls back into the room it
+ * left. 1 MiB plus 8 KiB a step: the journal and the run record at
+ * about 1 KiB a step each, a journal write's temporary copy, pid files. */
+#define ORCH_RESERVE_BASE (1 << 20)
+#define ORCH_RESERVE_PER_STEP (8 << 10)
 
 /* Preflight only: format, digest of the inputs (re-hashed), expiry,
  * infeasible plans (p borrowed). 0 or ADP_EINPUT with the reason. */

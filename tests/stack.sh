@@ -42,6 +42,9 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))
 # stack_haproxy DIR [RETRY_ON...]: starts HAProxy with DIR/hap.sock as its
 # admin socket; the frontends and backends come on stdin. RETRY_ON adds
 # conditions to the connection-failure retries a rolling restart needs.
+# Call it in the current shell, not at the end of a pipeline: a pipeline
+# runs it in a subshell, STACK_HAP is lost there and stack_cleanup then
+# leaves HAProxy running.
 stack_haproxy() {
 	stack_dir=$1
 	shift

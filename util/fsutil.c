@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,16 +100,81 @@ static int fsync_dir_of(const char *path)
 	return rc;
 }
 
-int adp_write_atomic(const char *path, const void *data, size_t len)
+/* The reserve (adp_reserve_make): one per process, released at most once. */
+static struct {
+	pthread_mutex_t mu;
+	char path[4096];
+	char why[512]; /* the failed write that released it */
+	int held, released;
+} reserve = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+int adp_reserve_make(const char *path, off_t size)
+{
+	int fd, e;
+
+	if (strlen(path) >= sizeof(reserve.path))
+		return adp_error_set(ADP_EINPUT, "path too long: '%.64s...'", path);
+	/* Never through a symbolic link: root would allocate into its target. */
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return adp_error_set(ADP_ESYS, "cannot create '%s': %s", path,
+				     errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+	e = posix_fallocate(fd, 0, size);
+	if (!e && (adp_fault_hit(ADP_FAULT_FSYNC) ? (errno = ENOSPC, -1) : fsync(fd)) < 0)
+		e = errno;
+	close(fd);
+	if (e) {
+		unlink(path);
+		return adp_error_set(ADP_ESYS, "cannot reserve %.1f MiB in '%s': %s", (double)size / 1048576.0, path,
+				     strerror(e));
+	}
+	pthread_mutex_lock(&reserve.mu);
+	strcpy(reserve.path, path);
+	reserve.held = 1;
+	reserve.released = 0;
+	pthread_mutex_unlock(&reserve.mu);
+	return 0;
+}
+
+int adp_reserve_release(void)
+{
+	int done = 0;
+
+	pthread_mutex_lock(&reserve.mu);
+	if (reserve.held) {
+		snprintf(reserve.why, sizeof(reserve.why), "%s", adp_error_last());
+		unlink(reserve.path);
+		reserve.held = 0;
+		reserve.released = done = 1;
+	}
+	pthread_mutex_unlock(&reserve.mu);
+	return done;
+}
+
+int adp_reserve_released(char *why, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&reserve.mu);
+	r = reserve.released;
+	if (r && why && len)
+		snprintf(why, len, "%s", reserve.why);
+	pthread_mutex_unlock(&reserve.mu);
+	return r;
+}
+
+/* One attempt of adp_write_atomic; *err the errno of a failure. */
+static int write_atomic_once(const char *path, const void *data, size_t len, int *err)
 {
 	const char *p = data;
 	char *tmp = NULL;
 	int fd = -1, rc = 0;
 
+	*err = 0;
 	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
+		*err = errno;
 		rc = adp_error_set(ADP_ESYS, "cannot create a file beside '%s': %s", path, strerror(errno));
 		free(tmp);
 		return rc;
@@ -118,6 +184,7 @@ int adp_write_atomic(const char *path, const void *data, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
+			*err = errno;
 			rc = adp_error_set(ADP_ESYS, "cannot write '%s': %s", path, strerror(errno));
 			goto fail;
 		}
@@ -125,16 +192,19 @@ int adp_write_atomic(const char *path, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 	if (fchmod(fd, 0644) < 0 || (adp_fault_hit(ADP_FAULT_FSYNC) ? (errno = ENOSPC, -1) : fsync(fd)) < 0) {
+		*err = errno;
 		rc = adp_error_set(ADP_ESYS, "cannot sync '%s': %s", path, strerror(errno));
 		goto fail;
 	}
 	if (close(fd) < 0) {
+		*err = errno;
 		fd = -1;
 		rc = adp_error_set(ADP_ESYS, "cannot close '%s': %s", path, strerror(errno));
 		goto fail;
 	}
 	fd = -1;
 	if ((adp_fault_hit(ADP_FAULT_RENAME) ? (errno = ENOSPC, -1) : rename(tmp, path)) < 0) {
+		*err = errno;
 		rc = adp_error_set(ADP_ESYS, "cannot rename into '%s': %s", path, strerror(errno));
 		goto fail;
 	}
@@ -145,6 +215,17 @@ fail:
 		close(fd);
 	unlink(tmp);
 	free(tmp);
+	return rc;
+}
+
+int adp_write_atomic(const char *path, const void *data, size_t len)
+{
+	int rc, err;
+
+	rc = write_atomic_once(path, data, len, &err);
+	/* A full disk: the reserve, when there is one, makes room once. */
+	if (rc && (err == ENOSPC || err == EDQUOT) && adp_reserve_release())
+		rc = write_atomic_once(path, data, len, &err);
 	return rc;
 }
 

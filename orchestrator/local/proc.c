@@ -29,45 +29,60 @@ void local_pid_path(const struct orch_local *l, char *out, size_t len, const cha
 }
 
 /* A process's start time (field 22 of /proc/pid/stat), 0 if gone: tells
- * a live instance from a reused pid. */
+ * a live instance from a reused pid. Plain system calls into a buffer on
+ * the stack: a stdio stream allocates, and a failed allocation here read
+ * as "gone" would orphan a live instance. */
 static unsigned long long proc_start(pid_t pid)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long st = 0;
-	FILE *f;
-	int i;
+	ssize_t n;
+	int fd, i;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if (!(f = fopen(path, "re")))
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
-	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')'))) {
-		char state = 0;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) && p[1] == ' ') {
+		char state = p[2];
+
 		p += 2;
-		state = *p;
 		for (i = 3; i < 22 && p; i++)
 			p = strchr(p + 1, ' ');
 		if (p && state != 'Z' && state != 'X')
 			st = strtoull(p + 1, NULL, 10);
 	}
-	fclose(f);
 	return st;
 }
 
 pid_t local_inst_pid(const struct orch_local *l, const char *comp, size_t replica, const char *part)
 {
-	char path[1024], *text = NULL;
+	char path[1024], text[256];
 	long pid = 0;
 	unsigned long long st = 0;
-	size_t len;
+	ssize_t n;
+	int fd;
 
+	/* Into a buffer on the stack, as in proc_start: an allocation that
+	 * failed here would read as "not running" and orphan the instance. */
 	local_pid_path(l, path, sizeof(path), comp, replica, part);
-	if (adp_read_file(&text, &len, path, 256)) {
-		adp_error_clear();
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return 0;
-	}
+	do
+		n = read(fd, text, sizeof(text) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
 	if (sscanf(text, "%ld %llu", &pid, &st) != 2 || pid <= 1)
 		pid = 0;
-	free(text);
 	while (pid > 0 && waitpid((pid_t)pid, NULL, WNOHANG) > 0)
 		;
 	if (pid > 0 && proc_start((pid_t)pid) != st)
@@ -173,15 +188,15 @@ int local_mkdirs(const struct orch_local *l)
  * process, forked from apply and detached from it, copies the pipe into
  * the log. The log is capped (LOCAL_LOG_MAX bytes, then moved to
  * LOG.1 and begun again), and a write that fails (a full disk) drops
- * that output, noting how much, while the pipe is still read: a program
+ * that output, noting that it did, while the pipe is still read: a program
  * never blocks on its output or dies of it, whatever becomes of the state
  * directory. Only system calls after the fork: apply has threads. */
-static __attribute__((noreturn)) void shepherd(int in, int out, const char *log)
+static __attribute__((noreturn)) void shepherd(int in, int out, const char *log, const char *reserve)
 {
 	static const char note[] = "[adpart-update: output dropped here: the log could not be written]\n";
 	char buf[65536], old[1100];
 	off_t size = lseek(out, 0, SEEK_END);
-	int dropped = 0;
+	int dropped = 0, guard = !access(reserve, F_OK);
 	ssize_t n;
 
 	for (;;) {
@@ -190,6 +205,12 @@ static __attribute__((noreturn)) void shepherd(int in, int out, const char *log)
 			continue;
 		if (n <= 0)
 			_exit(0);
+		/* The engine's reserve is gone: the disk filled up, and the room
+		 * it left is the journal's and the rollback's, not the logs'. */
+		if (guard && access(reserve, F_OK)) {
+			dropped = 1;
+			continue;
+		}
 		if (size + n > LOCAL_LOG_MAX && strlen(log) + 3 < sizeof(old)) {
 			memcpy(old, log, strlen(log));
 			memcpy(old + strlen(log), ".1", 3);
@@ -216,11 +237,13 @@ static __attribute__((noreturn)) void shepherd(int in, int out, const char *log)
 
 /* A pipe whose read end a detached shepherd copies into log: the write
  * end in *wfd (close-on-exec: the caller dup2s it). */
-static int log_pipe(const char *log, int *wfd)
+static int log_pipe(const struct orch_local *l, const char *log, int *wfd)
 {
+	char reserve[1100];
 	int p[2], fd;
 	pid_t pid;
 
+	snprintf(reserve, sizeof(reserve), "%s/" ORCH_RESERVE_NAME, l->state_dir);
 	/* Never through a symbolic link: a link planted in a shared state
 	 * directory would have root append to its target. */
 	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
@@ -245,7 +268,7 @@ static int log_pipe(const char *log, int *wfd)
 		if (dup2(p[0], 0) < 0 || dup2(fd, 1) < 0)
 			_exit(1);
 		close_range(2, ~0U, 0);
-		shepherd(0, 1, log);
+		shepherd(0, 1, log, reserve);
 	}
 	close(fd);
 	close(p[0]);
@@ -262,7 +285,7 @@ static int spawn(const struct orch_local *l, char *const argv[], json_t *env, co
 	pid_t pid;
 	int fd = -1, rc;
 
-	if ((rc = log_pipe(log, &fd)))
+	if ((rc = log_pipe(l, log, &fd)))
 		return rc;
 	if ((pid = fork()) < 0) {
 		close(fd);
@@ -300,6 +323,7 @@ int local_start_inst(const struct orch_local *l, const struct inv_component *c, 
 {
 	char inst[300], path[1024], log[1024], cwd[LOCAL_MAX_ARG_LEN], rec[64], note[256] = "";
 	struct local_argv a;
+	unsigned long long start;
 	const char *cw;
 	pid_t pid;
 	int rc, st;
@@ -330,7 +354,14 @@ int local_start_inst(const struct orch_local *l, const struct inv_component *c, 
 		goto done;
 	}
 	local_pid_path(l, path, sizeof(path), c->name, replica, part);
-	snprintf(rec, sizeof(rec), "%ld %llu\n", (long)pid, proc_start(pid));
+	/* Without its start time the record would name no live process and
+	 * the instance would run on untracked: stop it and fail instead. */
+	if (!(start = proc_start(pid))) {
+		kill(-pid, SIGKILL);
+		rc = adp_error_set(ADP_ESYS, "cannot read the start time of pid %ld: not started", (long)pid);
+		goto done;
+	}
+	snprintf(rec, sizeof(rec), "%ld %llu\n", (long)pid, start);
 	if ((rc = adp_write_atomic(path, rec, strlen(rec)))) {
 		kill(-pid, SIGKILL);
 		goto done;

@@ -131,7 +131,8 @@ backend be_pool
 	server node-a 127.0.0.1:$P_PA weight 100
 	server node-b 127.0.0.1:$P_PB weight 100
 CFG
-	} | stack_haproxy "$E2E" 500 502 503 504
+	} >"$E2E/backends.cfg"
+	stack_haproxy "$E2E" 500 502 503 504 <"$E2E/backends.cfg"
 	e2e_files main
 	e2e_files slow "sleep 3"
 	e2e_files badshadow ":" broken
@@ -323,6 +324,66 @@ sys.exit(0 if ok and upd and upd[0]["status"] == "failed" else 1)' "$E2E/st/run.
 	*) if /usr/bin/python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 15 else 1)' "$outage"; then ok; else
 		bad "no instance served for $outage s: $line"; fi ;;
 	esac
+
+	# A real full disk: the state directory on a 4 MiB tmpfs, filled
+	# (dd until ENOSPC) while the update runs and the shadows carry the
+	# traffic, their request logs going to the same disk. The shadows go on
+	# serving (the log shepherd drops what the disk will not take); the
+	# journal write that finds the disk full releases apply's reserve and
+	# lands in the room it left, apply stops acting, rolls back (restarting
+	# the originals, whose pid files need that room too), records it and
+	# exits 4 saying why. Not one request fails. A new apply on the full
+	# disk is refused: no room for its reserve. Before the reserve, this
+	# rollback could not restart the originals (exit 8, nothing serving).
+	# Skipped where tmpfs cannot be mounted.
+	e2e_files fulldisk "sleep 4"
+	mkdir -p "$E2E/small"
+	if mount -t tmpfs -o size=4m,mode=0700 adpart-e2e "$E2E/small" 2>/dev/null; then
+		mkdir -p "$E2E/small/st/proc"
+		cp "$E2E"/st/proc/*@node-a.pid "$E2E/small/st/proc/"
+		stack_load_start "$E2E/load-full.out" 20 300 "http://127.0.0.1:$P_FW/" "http://127.0.0.1:$P_FA/"
+		(cd "$E2E" && exec "$BIN" apply -d small/st --now 2018-05-06T00:00:00Z fulldisk.json) >"$TMP/out" 2>"$TMP/err" &
+		e2e_apply=$!
+		i=0
+		while [ $i -lt 300 ] && ! stack_journal_has run_update started "$E2E/small/st/journal.json"; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		dd if=/dev/zero of="$E2E/small/fill" bs=64k 2>/dev/null
+		wait "$e2e_apply"
+		got=$?
+		name="e2e real full disk during the update: stopped, rolled back into the reserve's room (exit 4)"
+		if [ "$got" -eq 4 ] && [ "$i" -lt 300 ] &&
+			grep -q "the disk under the state directory 'small/st' filled up (.*No space left on device).*rolled back" "$TMP/err"; then
+			ok; else bad "exit $got after $i polls: $(cat "$TMP/err")"; fi
+		name="e2e real full disk: the rollback journaled, the run record says why, the reserve used"
+		if grep -q '"state": "rolled_back"' "$E2E/small/st/journal.json" &&
+			grep -q '"stopped_by": "the disk under the state directory' "$E2E/small/st/run.json" &&
+			[ ! -e "$E2E/small/st/reserve" ]; then ok; else
+			bad "$(head -c 400 "$E2E/small/st/journal.json")"; fi
+		e2e_serving "e2e serving on a full disk"
+		rm -f "$E2E/small/st/journal.json" "$E2E/small/st/run.json"
+		dd if=/dev/zero of="$E2E/small/fill2" bs=4k 2>/dev/null
+		e2e_run "e2e real full disk: a new apply is refused, no room for its reserve" 6 apply -d small/st \
+			--now 2018-05-06T00:00:00Z fulldisk.json
+		expect_err "no room in the state directory for apply's reserve.*cannot reserve .* MiB in 'small/st/reserve': No space left on device"
+		expect_no_file "$E2E/small/st/journal.json"
+		rm -f "$E2E/small/fill" "$E2E/small/fill2"
+		stack_load_stop "$E2E/load-full.out"
+		echo "e2e: real full disk: $STACK_LOAD_LINE" >&2
+		name="e2e real full disk: no failed request"
+		case "$STACK_LOAD_LINE" in
+		requests=0\ *) bad "no requests: $STACK_LOAD_LINE" ;;
+		*" failed=0 "*) ok ;;
+		*) bad "$(cat "$E2E/load-full.out")" ;;
+		esac
+		# The originals were restarted from there: the main state
+		# directory adopts them again, so that the cleanup stops them.
+		cp "$E2E"/small/st/proc/*@node-a.pid "$E2E/st/proc/"
+		umount -l "$E2E/small"
+	else
+		echo "skip: apply on a real full disk (tmpfs cannot be mounted here)" >&2
+	fi
 
 	# An absorbed replica: "pool" runs on both partitions behind HAProxy;
 	# with a weight on moves the plan keeps pool#0 down with node-a while

@@ -5,6 +5,9 @@
 # byte) or fail cleanly: a message, a non-zero exit, no crash or hang,
 # and no partial or stray file. Allocation points come from
 # failmalloc.so (LD_PRELOAD); writes from ADPART_TEST_FAULT.
+# Cases: plan, apply (the exec driver) and live (the local driver on a
+# live HAProxy stack with a load generator; skipped where that stack
+# cannot run).
 # Usage: tests/torture/run.sh BIN FAILMALLOC_SO [CASE...]
 set -u
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -13,8 +16,12 @@ shift 2
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 TD="$TOP/testdata"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/adpart-torture.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
 problems=0
+STACK_TOP=$TOP
+. "$TOP/tests/stack.sh"
+LIVE="$TMP/live"
+LIVE_CG="adpart-torture-$$"
+trap 'stack_cleanup "$LIVE_CG" "$LIVE"/st/proc/*.pid; rm -rf "$TMP"' EXIT
 
 # The commands, one a case: each runs in an empty directory ./w and may
 # write only there. Output files are compared with the baseline's.
@@ -57,7 +64,13 @@ case_apply() {
 		"$PWD/setup/plan.json" "$@"
 }
 
-# judge_apply WHAT: a run that did not end like the baseline must say
+# apply with the local driver on the live stack that live_setup builds:
+# web and api move from node-a to node-b and back while node-a updates.
+case_live() {
+	(cd "$LIVE" && "$BIN" apply -d st --now 2018-05-06T00:00:00Z main.json "$@")
+}
+
+# judge_apply CASE WHAT: a run that did not end like the baseline must say
 # so and leave a state it names: rolled back (exit 4), or a state whose
 # continuation its message names (or a fresh apply when it names none),
 # which, run without a fault, must finish the job: done for --resume or a
@@ -69,22 +82,22 @@ judge_apply() {
 		return
 	fi
 	if [ "$rc" -ge 124 ]; then
-		problem "apply, $1: exit $rc (a signal or a hang)"
+		problem "$1, $2: exit $rc (a signal or a hang)"
 		return
 	fi
 	if ! grep -q '^adpart-update: ' err; then
-		problem "apply, $1: exit $rc without a message"
+		problem "$1, $2: exit $rc without a message"
 		return
 	fi
-	if [ "$rc" -eq 4 ] && grep -q 'rolled back' err && grep -q '"state": "rolled_back"' w/st/journal.json; then
+	if [ "$rc" -eq 4 ] && grep -q 'rolled back' err && grep -q '"state": "rolled_back"' "$JDIR/journal.json"; then
 		clean=$((clean + 1))
 		return
 	fi
 	if grep -q 'every step is done' err && ! grep -q -- '--resume' err; then
-		if grep -q '"state": "done"' w/st/journal.json; then
+		if grep -q '"state": "done"' "$JDIR/journal.json"; then
 			clean=$((clean + 1))
 		else
-			problem "apply, $1: says every step is done, the journal does not"
+			problem "$1, $2: says every step is done, the journal does not"
 		fi
 		return
 	fi
@@ -96,21 +109,23 @@ judge_apply() {
 	else
 		want=0 how=
 	fi
-	sh -c ". '$TMP/cases.sh'; case_apply $how" >out 2>err
+	sh -c ". '$TMP/cases.sh'; case_$1 $how" >out 2>err
 	got=$?
 	if [ "$got" -ne "$want" ]; then
 		cp err.fault err
-		problem "apply, $1: exit $rc, then apply $how gave $got, not $want"
+		problem "$1, $2: exit $rc, then apply $how gave $got, not $want"
 	else
 		clean=$((clean + 1))
 	fi
 }
 
-# run CASE [ENV=VALUE...]: one run in a fresh ./w; exit status in $rc.
+# run CASE [ENV=VALUE...]: one run in a fresh ./w (and for live, with
+# no journal); exit status in $rc.
 run_case() {
 	c=$1
 	shift
 	rm -rf w && mkdir w
+	[ "$c" = live ] && rm -f "$LIVE/st/journal.json" "$LIVE/st/run.json"
 	env "$@" timeout 120 sh -c ". '$TMP/cases.sh'; case_$c" >out 2>err
 	rc=$?
 }
@@ -130,8 +145,8 @@ problem() {
 
 # judge CASE WHAT: the run just made against the baseline in base/.
 judge() {
-	if [ "$1" = apply ]; then
-		judge_apply "$2"
+	if [ "$1" = apply ] || [ "$1" = live ]; then
+		judge_apply "$1" "$2"
 		return
 	fi
 	if [ "$rc" -ge 124 ]; then
@@ -156,12 +171,113 @@ judge() {
 	fi
 }
 
+# live_setup: the stack for case_live (as in apply's end-to-end test):
+# HAProxy on loopback, with the retries on connection failures an
+# operator sets for rolling restarts, in front of web and api, whose
+# originals run in node-a's cgroups; the plan; and the load generator,
+# 20 requests a second through HAProxy until the case ends. Prints why
+# and fails when the host cannot run it.
+live_setup() {
+	why=$(stack_why)
+	if [ -n "$why" ]; then
+		echo "$why"
+		return 1
+	fi
+	mkdir -p "$LIVE/www-node-a" "$LIVE/www-node-b"
+	echo ok >"$LIVE/www-node-a/ok"
+	echo ok >"$LIVE/www-node-b/ok"
+	set -- $(stack_ports 6)
+	LIVE_PORTS="$1 $3 $5 $6"
+	LIVE_SHADOWS="$2 $4"
+	{
+		stack_hap_pair web "$5" "$1" "$2"
+		stack_hap_pair api "$6" "$3" "$4"
+	} >"$LIVE/backends.cfg"
+	stack_haproxy "$LIVE" 500 502 503 504 <"$LIVE/backends.cfg"
+	health='{"http": "http://127.0.0.1:{port}/ok", "retries": 10, "timeout": 2}'
+	{
+		cat <<JSON
+{"partitions": [
+  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$LIVE_CG/node-a"}},
+  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$LIVE_CG/node-b"}}],
+ "components": [
+JSON
+		stack_component "$LIVE" web 0 node-a "{\"node-a\": $1, \"node-b\": $2}" be_web "$LIVE/www-{partition}" \
+			"0.002 1048576" "$health"
+		echo ","
+		stack_component "$LIVE" api 1 node-a "{\"node-a\": $3, \"node-b\": $4}" be_api "$LIVE/www-{partition}" \
+			"0.001 1048576" "$health"
+		echo "]}"
+	} >"$LIVE/inv.json"
+	cat >"$LIVE/sched.json" <<JSON
+{"name": "live", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
+ "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
+ "plan_ttl": "24h", "period": "1d",
+ "update": {"command": ["/bin/sh", "-c", "echo updated \$ADPART_PARTITION >>\"\$0\"", "$LIVE/updates.log"],
+  "timeout": "1m"}}
+JSON
+	# Exit 2: a plan with changes was written.
+	(cd "$LIVE" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f main.json) >/dev/null 2>"$LIVE/plan.err"
+	if [ $? -ne 2 ]; then
+		head -n 3 "$LIVE/plan.err"
+		return 1
+	fi
+	stack_original "$LIVE/st/proc/web.0@node-a.pid" "$LIVE/www-node-a" "$1" "$LIVE_CG/node-a/web.0"
+	stack_original "$LIVE/st/proc/api.0@node-a.pid" "$LIVE/www-node-a" "$3" "$LIVE_CG/node-a/api.0"
+	stack_hap_stat "$LIVE/hap.sock" >"$LIVE/hap.before"
+	stack_load_start "$LIVE/load.out" 20 7200 "http://127.0.0.1:$5/" "http://127.0.0.1:$6/"
+}
+
+# live_serves PORT: whether an HTTP GET on loopback PORT answers 200.
+live_serves() {
+	"$STACK_PY" -c 'import sys, urllib.request; urllib.request.urlopen("http://127.0.0.1:%s/" % sys.argv[1], timeout=3)' \
+		"$1" 2>/dev/null
+}
+
+# live_check WHAT: after a run and its continuation the stack is as it
+# was: both originals and both frontends serve, neither shadow does, and
+# HAProxy's servers have their states and weights as before. False (a
+# problem told) otherwise.
+live_check() {
+	for p in $LIVE_PORTS; do
+		live_serves "$p" || { problem "live, $1: port $p does not serve afterwards"; return 1; }
+	done
+	for p in $LIVE_SHADOWS; do
+		live_serves "$p" && { problem "live, $1: a shadow still serves on port $p afterwards"; return 1; }
+	done
+	stack_hap_stat "$LIVE/hap.sock" >"$LIVE/hap.after"
+	if ! cmp -s "$LIVE/hap.before" "$LIVE/hap.after"; then
+		problem "live, $1: HAProxy not as before: $(tr '\n' ';' <"$LIVE/hap.after")"
+		return 1
+	fi
+}
+
+# live_end: stops the load generator; not one request may have failed
+# over the whole case.
+live_end() {
+	stack_load_stop "$LIVE/load.out"
+	echo "torture live: load through HAProxy: $STACK_LOAD_LINE"
+	case "$STACK_LOAD_LINE" in
+	*" failed=0 "*) ;;
+	*) problem "live: requests failed: $(tr '\n' ';' <"$LIVE/load.out")" ;;
+	esac
+}
+
 {
-	echo "BIN='$BIN'; TD='$TD'"
+	echo "BIN='$BIN'; TD='$TD'; LIVE='$LIVE'"
 	sed -n '/^case_[a-z]*() {/,/^}/p;/^setup_[a-z]*() {/,/^}/p' "$0"
 } >"$TMP/cases.sh"
 cd "$TMP" || exit 1
-for c in ${*:-plan apply}; do
+for c in ${*:-plan apply live}; do
+	JDIR=w/st
+	live_problems=$problems
+	if [ "$c" = live ]; then
+		JDIR=$LIVE/st
+		if ! live_setup >why; then
+			echo "skip: torture live ($(cat why); needs root, a writable cgroup memory controller, haproxy and python3)"
+			continue
+		fi
+	fi
 	if grep -q "^setup_$c()" cases.sh && ! sh -c ". '$TMP/cases.sh'; setup_$c" >out 2>err; then
 		problem "$c: its setup failed"
 		continue
@@ -169,6 +285,7 @@ for c in ${*:-plan apply}; do
 	run_case "$c"
 	base_rc=$rc
 	rm -rf base && mkdir base && mv w base/w && cp out base/out
+	[ "$c" = live ] && ! live_check "without a fault" && continue
 	run_case "$c" ADPART_TORTURE_LOG="$TMP/points" LD_PRELOAD="$FM"
 	if [ "$rc" -ne "$base_rc" ]; then
 		problem "$c: exit $rc with the allocation recorder, $base_rc without"
@@ -181,10 +298,17 @@ for c in ${*:-plan apply}; do
 		npoints=$((npoints + 1))
 		run_case "$c" ADPART_TORTURE_FAIL="$p" LD_PRELOAD="$FM"
 		judge "$c" "allocation point 0x$p$(where "$p")"
+		if [ "$c" = live ] && ! live_check "allocation point 0x$p"; then
+			echo "torture live: the stack is left broken; the points after this one are not run" >&2
+			break
+		fi
 	done
 	rm -f points
 	nwrites=0
-	for point in write fsync rename; do
+	# A broken live stack fails every later run: no point in going on.
+	calls="write fsync rename"
+	[ "$c" = live ] && [ "$problems" -gt "$live_problems" ] && calls=""
+	for point in $calls; do
 		n=1
 		while :; do
 			run_case "$c" ADPART_TEST_FAULT="$point:$n:1"
@@ -194,9 +318,14 @@ for c in ${*:-plan apply}; do
 			fi
 			nwrites=$((nwrites + 1))
 			judge "$c" "$point $n"
+			if [ "$c" = live ] && ! live_check "$point $n"; then
+				echo "torture live: the stack is left broken; the points after this one are not run" >&2
+				break 2
+			fi
 			n=$((n + 1))
 		done
 	done
+	[ "$c" = live ] && live_end
 	echo "torture $c: $npoints allocation points, $nwrites write/fsync/rename calls: $clean failed cleanly, $absorbed absorbed with the same output"
 done
 echo "torture: $problems problems"

@@ -191,6 +191,16 @@ static void assert_calls(const struct fake *f, size_t first, size_t n)
 		cr_assert_str_eq(f->calls[i], fx.plan.steps[first + i].action, "call %zu", i);
 }
 
+/* The driver's first n calls are the plan's first n steps. */
+static void assert_calls_prefix(const struct fake *f, size_t n)
+{
+	size_t i;
+
+	cr_assert_geq(f->ncalls, n);
+	for (i = 0; i < n; i++)
+		cr_assert_str_eq(f->calls[i], fx.plan.steps[i].action, "call %zu", i);
+}
+
 /* The driver's calls from index from on are the inverses of the steps
  * upto .. 0 (0-based), last first, and nothing after them. */
 static void assert_undone(const struct fake *f, size_t from, size_t upto)
@@ -777,6 +787,61 @@ Test(orch_engine, journal_write_failure_stops_and_reverses)
 	o.rollback = 1;
 	apply_to(&o, &d, ORCH_ROLLED_BACK);
 	assert_state("rolled_back");
+	fake_free(&f);
+}
+
+/* The disk fills up under the 6th step's "started" write, once: the
+ * write releases the reserve and lands in its room; apply acts on that
+ * step (journaled), then stops, rolls back, records the rollback and
+ * says why. Nothing runs forward after it. */
+Test(orch_engine, full_disk_uses_the_reserve_and_rolls_back)
+{
+	struct orch_opts o;
+	struct orch_driver d;
+	struct fake f = { 0 };
+	char why[1024] = "stale";
+	struct stat st;
+	json_t *j;
+	size_t forward = 5;
+
+	opts(&o, &d, &f);
+	o.why = why;
+	o.why_len = sizeof(why);
+	adp_fault_arm(ADP_FAULT_WRITE, 1 + 2 * (long)forward + 1, 1);
+	apply_to(&o, &d, ORCH_ROLLED_BACK);
+	adp_fault_arm(ADP_FAULT_WRITE, 0, 0);
+	cr_assert(strstr(why, "filled up (cannot write") && strstr(why, "No space left on device") &&
+		  strstr(why, "rolled back"), "%s", why);
+	assert_calls_prefix(&f, forward + 1);
+	assert_undone(&f, forward + 1, forward);
+	assert_state("rolled_back");
+	j = journal();
+	cr_assert_str_eq(json_string_value(json_object_get(j, "stopped_by")), why);
+	json_decref(j);
+	cr_assert_neq(stat(t_path("reserve"), &st), 0, "the reserve was used");
+	fake_free(&f);
+}
+
+/* No room for the reserve: a fresh apply is refused before anything;
+ * --rollback goes on without it. */
+Test(orch_engine, no_room_for_the_reserve_refuses)
+{
+	struct orch_opts o;
+	struct orch_driver d;
+	struct fake f = { 0 };
+	struct stat st;
+
+	opts(&o, &d, &f);
+	/* The reserve's fsync is the apply's first. */
+	adp_fault_arm(ADP_FAULT_FSYNC, 1, 1);
+	refused(&o, &d, &f, "no room in the state directory for apply's reserve");
+	t_assert_msg("No space left on device");
+	cr_assert_neq(stat(t_path("journal.json"), &st), 0);
+	cr_assert_neq(stat(t_path("reserve"), &st), 0, "no reserve left half-made");
+	adp_fault_arm(ADP_FAULT_FSYNC, 0, 0);
+	apply_to(&o, &d, ORCH_DONE);
+	cr_assert_eq(stat(t_path("reserve"), &st), 0);
+	cr_assert_geq(st.st_blocks * 512, ORCH_RESERVE_BASE);
 	fake_free(&f);
 }
 

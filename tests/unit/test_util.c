@@ -8,10 +8,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tests/unit/helpers.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/fault.h"
 #include "util/fsutil.h"
 #include "util/jsonutil.h"
 #include "util/sha256.h"
@@ -439,6 +441,37 @@ Test(fsutil, write_atomic_missing_dir, .init = t_setup, .fini = t_teardown)
 	t_assert_msg("out.json");
 	cr_assert_neq(stat(path, &st), 0);
 	cr_assert_eq(count_entries(t_dir), 0);
+}
+
+/* A write that finds the disk full releases the reserve once and lands
+ * in its room; a symbolic link is never followed to make one. */
+Test(fsutil, reserve_makes_room_once, .init = t_setup, .fini = t_teardown)
+{
+	char why[512] = "";
+	struct stat st;
+
+	cr_assert_eq(adp_reserve_make(t_path("reserve"), 65536), 0, "%s", adp_error_last());
+	cr_assert_eq(stat(t_path("reserve"), &st), 0);
+	cr_assert_geq(st.st_blocks * 512, 65536);
+	cr_assert_eq(adp_reserve_released(why, sizeof(why)), 0);
+	adp_fault_arm(ADP_FAULT_WRITE, 1, 1);
+	cr_assert_eq(adp_write_atomic(t_path("out"), "x", 1), 0, "%s", adp_error_last());
+	cr_assert_neq(stat(t_path("reserve"), &st), 0, "released");
+	cr_assert_eq(adp_reserve_released(why, sizeof(why)), 1);
+	cr_assert(strstr(why, "No space left on device"), "%s", why);
+	/* Released once: the next full disk is an error. */
+	adp_fault_arm(ADP_FAULT_WRITE, 1, 1);
+	cr_assert_eq(adp_write_atomic(t_path("out"), "y", 1), ADP_ESYS);
+	adp_fault_arm(ADP_FAULT_WRITE, 0, 0);
+	cr_assert_eq(adp_reserve_release(), 0);
+	cr_assert_eq(symlink(t_path("victim"), t_path("link")), 0);
+	cr_assert_eq(adp_reserve_make(t_path("link"), 4096), ADP_ESYS);
+	t_assert_msg("symbolic link");
+	cr_assert_neq(stat(t_path("victim"), &st), 0);
+	/* Made again, it is held and not released. */
+	cr_assert_eq(adp_reserve_make(t_path("reserve"), 4096), 0);
+	cr_assert_eq(adp_reserve_released(NULL, 0), 0);
+	cr_assert_eq(adp_reserve_release(), 1);
 }
 
 Test(fsutil, read_file_limit, .init = t_setup, .fini = t_teardown)
