@@ -97,8 +97,10 @@ fuzz-run: $(FUZZ_BIN)
 check: deps
 	@$(MAKE) --no-print-directory unit cli fuzz-replay
 
-# Every allocation point and every write, fsync and rename of plan made
-# to fail in turn (tests/torture/run.sh); minutes, so not part of check.
+# Every allocation point and every write, fsync and rename of plan and
+# apply (exec driver; local driver on live HAProxy under load) made to
+# fail in turn (tests/torture/run.sh); about 25 minutes, so not part of
+# check. TORTURE_CASES="plan apply live" picks cases.
 TORTURE_LIB := $(BUILD)/tests/torture/failmalloc.so
 $(TORTURE_LIB): tests/torture/failmalloc.c
 	@mkdir -p $(dir $@)

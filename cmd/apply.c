@@ -216,8 +216,11 @@ static int load_inputs(struct inventory *inv, struct schedule **sched, const cha
 /* Says how the run ended; the status from the outcome. */
 static void report(const struct plan *p, const struct orch_opts *o, int outcome)
 {
-	if (outcome == ORCH_DONE)
+	if (outcome == ORCH_DONE) {
 		printf("applied: %zu steps done\n", p->nsteps);
+		if (o->why && *o->why)
+			cmd_error("warning: %s", o->why);
+	}
 	else if (outcome == ORCH_ROLLED_BACK && o->why && *o->why)
 		cmd_error("%s", o->why);
 	else if (outcome == ORCH_ROLLED_BACK)

@@ -1012,6 +1012,15 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		goto done;
 	journal_save(&j); /* a failure marks it lost, reported at the end */
 	out = ORCH_DONE;
+	{
+		char first[512];
+
+		/* Done, but into the reserve's room: the next apply needs space. */
+		if (adp_reserve_released(first, sizeof(first)) && o->why && o->why_len)
+			snprintf(o->why, o->why_len,
+				 "the disk under the state directory '%s' filled up (%s) after the last step acted: "
+				 "free space there before the next apply", o->state_dir, first);
+	}
 record:
 	if (j.lost) {
 		journal_lost(o, &j, out);

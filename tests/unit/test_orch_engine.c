@@ -822,6 +822,27 @@ Test(orch_engine, full_disk_uses_the_reserve_and_rolls_back)
 	fake_free(&f);
 }
 
+/* The disk fills up at the last write (state done), once: every step is
+ * done and recorded in the reserve's room, with a warning that says so. */
+Test(orch_engine, full_disk_after_the_last_step_warns)
+{
+	struct orch_opts o;
+	struct orch_driver d;
+	struct fake f = { 0 };
+	char why[1024] = "";
+
+	opts(&o, &d, &f);
+	o.why = why;
+	o.why_len = sizeof(why);
+	adp_fault_arm(ADP_FAULT_WRITE, 1 + 2 * (long)fx.plan.nsteps + 1, 1);
+	apply_to(&o, &d, ORCH_DONE);
+	adp_fault_arm(ADP_FAULT_WRITE, 0, 0);
+	cr_assert(strstr(why, "filled up (cannot write") && strstr(why, "after the last step"), "%s", why);
+	assert_state("done");
+	cr_assert_eq(f.ncalls, fx.plan.nsteps);
+	fake_free(&f);
+}
+
 /* No room for the reserve: a fresh apply is refused before anything;
  * --rollback goes on without it. */
 Test(orch_engine, no_room_for_the_reserve_refuses)
