@@ -1231,34 +1231,6 @@ static int wv_quantiles(double *q, struct forecast_wv *buf, size_t nv, double to
 	return 1;
 }
 
-/* Weighted quantiles at levels lv (nl) of the history raw[0..j-1] at the
- * phase of index t, into q; buf holds ENG_CLIM_PERIODS * (2W + 1)
- * pairs and as many of scratch. Returns 0 when there are no values. */
-static int clim_at(double *q, const double *raw, size_t j, size_t t, size_t m, size_t W,
-		   const double *lv, size_t nl, struct forecast_wv *buf)
-{
-	size_t d, np = 0, nv = 0;
-	double tot = 0;
-
-	for (d = 1; np < ENG_CLIM_PERIODS && d * m <= t; d++) {
-		size_t c = t - d * m, w, got = 0;
-		double wt;
-
-		if (c + W >= j)
-			continue;
-		wt = pow(0.5, (double)(j - c) / (double)m / ENG_CLIM_HALFLIFE);
-		for (w = c >= W ? c - W : 0; w <= c + W; w++)
-			if (!isnan(raw[w])) {
-				buf[nv].v = raw[w];
-				buf[nv++].w = wt;
-				tot += wt;
-				got = 1;
-			}
-		np += got;
-	}
-	return wv_quantiles(q, buf, nv, tot, lv, nl);
-}
-
 /* The same over every phase: the weighted quantiles of raw[lo..j-1], for
  * intermittent series whose bursts come at any time of day (a phase's
  * few values make a noisy tail). The windows of successive origins
@@ -1271,7 +1243,45 @@ struct flat {
 	struct forecast_wv *s; /* sorted by value; w holds the index */
 	size_t n, base;
 	double *w;             /* scratch: one weight per index of a window */
+	/* decay[k]: the weight of a value k steps before its origin, as
+	 * pow() gives it (so bit for bit), computed once instead of at each
+	 * origin: pow was a twentieth of a plan's time at scale */
+	double *decay;
+	size_t ndecay;
 };
+
+static double decay_of(const struct flat *f, size_t k, size_t m)
+{
+	return k < f->ndecay ? f->decay[k] : pow(0.5, (double)k / (double)m / ENG_CLIM_HALFLIFE);
+}
+
+/* Weighted quantiles at levels lv (nl) of the history raw[0..j-1] at the
+ * phase of index t, into q; buf holds ENG_CLIM_PERIODS * (2W + 1)
+ * pairs and as many of scratch. Returns 0 when there are no values. */
+static int clim_at(double *q, const struct flat *f, const double *raw, size_t j, size_t t, size_t m, size_t W,
+		   const double *lv, size_t nl, struct forecast_wv *buf)
+{
+	size_t d, np = 0, nv = 0;
+	double tot = 0;
+
+	for (d = 1; np < ENG_CLIM_PERIODS && d * m <= t; d++) {
+		size_t c = t - d * m, w, got = 0;
+		double wt;
+
+		if (c + W >= j)
+			continue;
+		wt = decay_of(f, j - c, m);
+		for (w = c >= W ? c - W : 0; w <= c + W; w++)
+			if (!isnan(raw[w])) {
+				buf[nv].v = raw[w];
+				buf[nv++].w = wt;
+				tot += wt;
+				got = 1;
+			}
+		np += got;
+	}
+	return wv_quantiles(q, buf, nv, tot, lv, nl);
+}
 
 static int flat_at(double *q, const struct flat *f, const double *raw, size_t lo, size_t j, size_t m,
 		   const double *lv, size_t nl)
@@ -1281,7 +1291,7 @@ static int flat_at(double *q, const struct flat *f, const double *raw, size_t lo
 
 	for (i = lo; i < j; i++)
 		if (!isnan(raw[i])) {
-			f->w[i - lo] = pow(0.5, (double)(j - i) / (double)m / ENG_CLIM_HALFLIFE);
+			f->w[i - lo] = decay_of(f, j - i, m);
 			tot += f->w[i - lo];
 			nv++;
 		}
@@ -1303,7 +1313,7 @@ static int flat_at(double *q, const struct flat *f, const double *raw, size_t lo
 
 /* Sorts raw[base..n-1] (its values that are numbers) into f, whose
  * windows are at most window long; flat_free releases it. */
-static int flat_sort(struct flat *f, const double *raw, size_t base, size_t n, size_t window)
+static int flat_sort(struct flat *f, const double *raw, size_t base, size_t n, size_t window, size_t m)
 {
 	struct forecast_wv *buf = malloc((n - base + 1) * sizeof(*buf));
 	size_t i;
@@ -1312,10 +1322,14 @@ static int flat_sort(struct flat *f, const double *raw, size_t base, size_t n, s
 	f->n = 0;
 	f->s = malloc((n - base + 1) * sizeof(*f->s));
 	f->w = malloc((window + 1) * sizeof(*f->w));
-	if (!f->s || !f->w || !buf) {
+	f->ndecay = window + 2 * m + 1;
+	f->decay = malloc(f->ndecay * sizeof(*f->decay));
+	if (!f->s || !f->w || !f->decay || !buf) {
 		free(buf);
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	}
+	for (i = 0; i < f->ndecay; i++)
+		f->decay[i] = pow(0.5, (double)i / (double)m / ENG_CLIM_HALFLIFE);
 	for (i = base; i < n; i++)
 		if (!isnan(raw[i])) {
 			f->s[f->n].v = raw[i];
@@ -1330,6 +1344,7 @@ static void flat_free(struct flat *f)
 {
 	free(f->s);
 	free(f->w);
+	free(f->decay);
 }
 
 /* The first index of the recent history before j, and its largest value. */
@@ -1440,7 +1455,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	}
 	/* The oldest window starts at the last calibration origin's. */
 	if ((rc = flat_sort(&flat, e->raw, clim_lo(n > (g->dmin + D) * m ? n - (g->dmin + D) * m : 0, m), n,
-			    ENG_CLIM_PERIODS * m)))
+			    ENG_CLIM_PERIODS * m, m)))
 		goto done;
 	/* Climatology at the calibration origins, n - d * m for d from the grid's first period. */
 	for (d = 0; d < D; d++) {
@@ -1464,7 +1479,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 				over += cw[d] * (yv[d * H + h] > top);
 				wall += cw[d];
 			}
-			if (!clim_at(cq + (d * H + h) * L, e->raw, j, j + lead + h, m, W, o->levels, L, buf))
+			if (!clim_at(cq + (d * H + h) * L, &flat, e->raw, j, j + lead + h, m, W, o->levels, L, buf))
 				yv[d * H + h] = NAN;
 		}
 		ncal++;
@@ -1536,7 +1551,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	for (h = 0; h < H; h++) {
 		double *q = out->q + h * L;
 
-		if (!clim_at(now, e->raw, n, n + lead + h, m, W, o->levels, L, buf))
+		if (!clim_at(now, &flat, e->raw, n, n + lead + h, m, W, o->levels, L, buf))
 			continue;
 		b = h * nb / H;
 		for (l = 0; l < L; l++) {
