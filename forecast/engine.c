@@ -410,8 +410,9 @@ static double hw_run(const double *x, size_t n, size_t m, size_t m2, const doubl
 	for (i = 0; i < m2; i++)
 		season2[i] = 0;
 	if (m2 && n >= m2) {
-		for (i = 0; i < m2; i++)
-			season2[i] = x[i] - l - season[i % m];
+		for (i = 0, k = 0; i < m2; i++, k = k + 1 == m ? 0 : k + 1)
+			season2[i] = x[i] - l - season[k];
+		k = 0;
 	}
 	/* The fits keep no states: a loop for one season and one for two,
 	 * without those branches at every step, with the same operations (a
@@ -462,6 +463,82 @@ static double hw_run(const double *x, size_t n, size_t m, size_t m2, const doubl
 	return sse;
 }
 
+/* hw_run's sum of squared errors (no states kept) for HW_LANES
+ * parameter sets p[0..HW_LANES-1] at once, into sse. Each lane does
+ * exactly hw_run's operations in the same order, so its sum is the same
+ * bit for bit; interleaving independent recurrences lets the processor
+ * overlap them, where one run waits on each step's result. Callers with
+ * fewer sets repeat one. ws: HW_LANES * (m + m2) doubles of scratch. */
+#define HW_LANES 4
+static void hw_run_lanes(const double *x, size_t n, size_t m, size_t m2, const double (*p)[5], double *ws,
+			 double *sse)
+{
+	double a[HW_LANES], b[HW_LANES], g[HW_LANES], phi[HW_LANES], g2[HW_LANES], l[HW_LANES], tr[HW_LANES];
+	double acc[HW_LANES], *season = ws, *season2 = ws + HW_LANES * m, l0 = 0;
+	size_t i, q, k = 0, k2 = 0, warm = m2 > m ? m2 : m;
+
+	/* Lane q's seasons interleaved: season[k * HW_LANES + q]. */
+	for (i = 0; i < m; i++)
+		l0 += x[i];
+	l0 /= (double)m;
+	for (q = 0; q < HW_LANES; q++) {
+		a[q] = p[q][0], b[q] = p[q][1], g[q] = p[q][2], phi[q] = p[q][3], g2[q] = m2 ? p[q][4] : 0;
+		l[q] = l0, tr[q] = 0, acc[q] = 0;
+		for (i = 0; i < m; i++)
+			season[i * HW_LANES + q] = x[i] - l0;
+		/* i % m kept by a counter: a division per value was an eighth of the fit */
+		for (i = 0, k = 0; i < m2; i++, k = k + 1 == m ? 0 : k + 1)
+			season2[i * HW_LANES + q] = n >= m2 ? x[i] - l0 - season[k * HW_LANES + q] : 0;
+	}
+	k = 0;
+	if (!m2) {
+		for (i = 0; i < n; i++) {
+			double *sk = season + k * HW_LANES;
+
+#pragma GCC unroll 4
+			for (q = 0; q < HW_LANES; q++) {
+				double s = sk[q], err = hw_step(x[i], s, 0, a[q], b[q], phi[q], &l[q], &tr[q]);
+
+				if (i >= warm)
+					acc[q] += err * err;
+				sk[q] = g[q] * (x[i] - l[q]) + (1 - g[q]) * s;
+			}
+			k = k + 1 == m ? 0 : k + 1;
+		}
+	} else {
+		for (i = 0; i < n; i++) {
+			double *sk = season + k * HW_LANES, *sk2 = season2 + k2 * HW_LANES;
+
+#pragma GCC unroll 4
+			for (q = 0; q < HW_LANES; q++) {
+				double s = sk[q], s2 = sk2[q], err = hw_step(x[i], s, s2, a[q], b[q], phi[q], &l[q], &tr[q]);
+
+				if (i >= warm)
+					acc[q] += err * err;
+				sk[q] = g[q] * (x[i] - l[q] - s2) + (1 - g[q]) * s;
+				sk2[q] = g2[q] * (x[i] - l[q] - sk[q]) + (1 - g2[q]) * s2;
+			}
+			k = k + 1 == m ? 0 : k + 1;
+			k2 = k2 + 1 == m2 ? 0 : k2 + 1;
+		}
+	}
+	memcpy(sse, acc, sizeof(acc));
+}
+
+/* Coordinate k of the search's candidate in direction dir (-1, 1) from
+ * best, into p; 0 when it falls outside the parameter's range. */
+static int hw_candidate(double *p, const double *best, size_t k, int dir, double step)
+{
+	memcpy(p, best, 5 * sizeof(*p));
+	if (k == 3)
+		p[3] = best[3] + dir * step * 0.1;
+	else if (k == 1)
+		p[1] = best[1] > 0 ? best[1] * (1 + dir * step) : (dir > 0 ? 0.005 : -1);
+	else
+		p[k] = best[k] * (1 + dir * step);
+	return !(p[k] < 0 || p[k] >= 1 || (k != 1 && p[k] <= 0) || (k == 3 && p[3] < 0.8));
+}
+
 /* Least squares of one-step errors over a coarse grid, then a coordinate
  * search with shrinking steps on every parameter. The fit uses the last
  * ENG_FIT_PERIODS periods at most (whole periods of m2 when there are
@@ -472,44 +549,58 @@ static void hw_fit(const double *x, size_t n, size_t m, size_t m2, double *ws, d
 {
 	static const double A[] = { 0.05, 0.15, 0.35, 0.7 }, Bt[] = { 0, 0.02 }, G[] = { 0.05, 0.2 },
 			    P[] = { 0.9, 0.98 };
-	size_t unit = m2 ? m2 : m, nf = (m2 ? 3 : ENG_FIT_PERIODS) * unit, i, j, k, l, it, np = m2 ? 5 : 4;
-	double bs = INFINITY, p[5];
+	size_t unit = m2 ? m2 : m, nf = (m2 ? 3 : ENG_FIT_PERIODS) * unit, i, j, k, l, it, np = m2 ? 5 : 4, ng;
+	double bs = INFINITY, grid[32][5], cand[HW_LANES][5], sse[HW_LANES];
 
 	if (m2 && nf < ENG_FIT_PERIODS * m)
 		nf = (ENG_FIT_PERIODS * m + m2 - 1) / m2 * m2;
 	if (nf < n)
 		x += n - nf - (n - nf) % unit, n = nf + (n - nf) % unit;
 	best[0] = 0.2, best[1] = 0, best[2] = 0.1, best[3] = 0.98, best[4] = 0.1;
-	for (i = 0; i < 4; i++)
+	/* The grid, HW_LANES sets at a time, judged in the grid's order. */
+	for (i = 0, ng = 0; i < 4; i++)
 		for (j = 0; j < 2; j++)
 			for (k = 0; k < 2; k++)
-				for (l = 0; l < 2; l++) {
-					double s;
-					p[0] = A[i], p[1] = Bt[j], p[2] = G[k], p[3] = P[l], p[4] = 0.1;
-					if ((s = hw_run(x, n, m, m2, p, ws, NULL, NULL, NULL, NULL)) < bs) {
-						bs = s;
-						memcpy(best, p, sizeof(p));
-					}
+				for (l = 0; l < 2; l++, ng++) {
+					grid[ng][0] = A[i], grid[ng][1] = Bt[j], grid[ng][2] = G[k], grid[ng][3] = P[l];
+					grid[ng][4] = 0.1;
 				}
+	for (i = 0; i < ng; i += HW_LANES) {
+		hw_run_lanes(x, n, m, m2, grid + i, ws, sse);
+		for (j = 0; j < HW_LANES; j++)
+			if (sse[j] < bs) {
+				bs = sse[j];
+				memcpy(best, grid[i + j], sizeof(grid[0]));
+			}
+	}
+	/* Both directions of a coordinate are run together from the same
+	 * best (in lanes 0 and 1; 2 and 3 repeat them); the second is run
+	 * again from the new best when the first won, as a one-at-a-time
+	 * search would have. */
 	for (it = 0; it < 4; it++) {
 		double step = 0.5 / (double)(1 << it);
 		for (k = 0; k < np; k++) {
-			int dir;
-			for (dir = -1; dir <= 1; dir += 2) {
-				double s;
-				memcpy(p, best, sizeof(p));
-				if (k == 3)
-					p[3] = best[3] + dir * step * 0.1;
-				else if (k == 1)
-					p[1] = best[1] > 0 ? best[1] * (1 + dir * step) : (dir > 0 ? 0.005 : -1);
-				else
-					p[k] = best[k] * (1 + dir * step);
-				if (p[k] < 0 || p[k] >= 1 || (k != 1 && p[k] <= 0) || (k == 3 && p[3] < 0.8))
+			int ok0 = hw_candidate(cand[0], best, k, -1, step), ok1 = hw_candidate(cand[1], best, k, 1, step);
+
+			if (!ok0 && !ok1)
+				continue;
+			memcpy(cand[2], cand[0], sizeof(cand[0]));
+			memcpy(cand[3], cand[1], sizeof(cand[1]));
+			hw_run_lanes(x, n, m, m2, (const double (*)[5])cand, ws, sse);
+			if (ok0 && sse[0] < bs) {
+				bs = sse[0];
+				memcpy(best, cand[0], sizeof(cand[0]));
+				if (!(ok1 = hw_candidate(cand[1], best, k, 1, step)))
 					continue;
-				if ((s = hw_run(x, n, m, m2, p, ws, NULL, NULL, NULL, NULL)) < bs) {
-					bs = s;
-					memcpy(best, p, sizeof(p));
-				}
+				memcpy(cand[0], cand[1], sizeof(cand[1]));
+				memcpy(cand[2], cand[1], sizeof(cand[1]));
+				memcpy(cand[3], cand[1], sizeof(cand[1]));
+				hw_run_lanes(x, n, m, m2, (const double (*)[5])cand, ws, sse);
+				sse[1] = sse[0];
+			}
+			if (ok1 && sse[1] < bs) {
+				bs = sse[1];
+				memcpy(best, cand[1], sizeof(cand[1]));
 			}
 		}
 	}
@@ -1658,7 +1749,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	e.dcs = malloc((n + 1) * sizeof(double));
 	e.path = malloc(H * sizeof(double));
 	e.damp = malloc((lead + H) * sizeof(double));
-	ws = malloc(2 * (ENG_WEEK + 1) * m * sizeof(double));
+	ws = malloc(HW_LANES * (ENG_WEEK + 1) * m * sizeof(double));
 	g.n = (size_t)ENG_PERIODS * (2 * ENG_SHIFT + 1);
 	g.origin = malloc(g.n * sizeof(*g.origin));
 	g.w = malloc(g.n * sizeof(*g.w));
