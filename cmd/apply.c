@@ -15,12 +15,13 @@
 #include "plans/plan.h"
 #include "plans/store.h"
 #include "util/fsutil.h"
+#include "util/jsonutil.h"
 #include "util/error.h"
 #include "util/timeutil.h"
 
 struct apply_args {
 	const char *inventory, *schedule, *now, *store, *hook;
-	int dry_run;
+	int dry_run, json;
 	struct orch_opts o;                    /* plan, state dir, record, resume, rollback, policy, monitoring */
 	const struct orch_driver_info *driver; /* --driver, borrowed from the registry */
 };
@@ -50,6 +51,7 @@ static const struct argp_option options[] = {
 	{ "driver", OPT_DRIVER, "NAME", 0,
 	  "local (default); kubernetes: nodes as partitions through the Kubernetes API; exec: every step run by --hook", 0 },
 	{ "hook", OPT_HOOK, "PATH", 0, "With --driver exec: the executable run for every check, act, sample and grow", 0 },
+	{ "output", 'o', "FORMAT", 0, "human (default) or json: the outcome as one JSON object on stdout", 0 },
 	{ 0 },
 };
 
@@ -77,6 +79,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	}
 	case OPT_DRIVER: a->driver = cmd_argp_driver(state, arg); break;
 	case OPT_HOOK: a->hook = arg; break;
+	case 'o': a->json = cmd_argp_output(state, arg); break;
 	case OPT_POLICY:
 		if (!strcmp(arg, "warn"))
 			a->o.policy = ORCH_POLICY_WARN;
@@ -114,7 +117,8 @@ const struct argp cmd_apply_argp = {
 	"as processes, traffic through HAProxy), else through Kubernetes or a hook program. Every "
 	"step is journaled before and after it acts; a failed step rolls the completed ones back.\v"
 	"Exit status: 0 applied, 1 error, 4 rolled back, 5 failed (rollback incomplete), "
-	"6 refused (nothing changed), 7 stopped by a signal (resume with --resume).",
+	"6 refused (nothing changed), 7 stopped by a signal (resume with --resume), "
+	"8 the state directory's disk failed (the message says what state that left).",
 	cmd_kube_apply_children, NULL, NULL,
 };
 
@@ -158,7 +162,7 @@ static int record_run(struct plan_store *store, const struct plan *p, const stru
 }
 
 /* --dry-run: what would run, after the checks that need no driver. */
-static int dry_run(const struct plan *p, int64_t now)
+static int dry_run(const struct plan *p, int64_t now, int json)
 {
 	size_t i;
 
@@ -166,6 +170,8 @@ static int dry_run(const struct plan *p, int64_t now)
 		cmd_error_last("refused");
 		return EXIT_REFUSED;
 	}
+	if (json)
+		return EXIT_OK;
 	printf("plan '%s': %zu steps would run (%zu rollback steps prepared)\n", p->schedule_name, p->nsteps,
 	       p->nrollback);
 	for (i = 0; i < p->nsteps; i++) {
@@ -214,10 +220,11 @@ static int load_inputs(struct inventory *inv, struct schedule **sched, const cha
 }
 
 /* Says how the run ended; the status from the outcome. */
-static void report(const struct plan *p, const struct orch_opts *o, int outcome)
+static void report(const struct plan *p, const struct orch_opts *o, int outcome, int json)
 {
 	if (outcome == ORCH_DONE) {
-		printf("applied: %zu steps done\n", p->nsteps);
+		if (!json)
+			printf("applied: %zu steps done\n", p->nsteps);
 		if (o->why && *o->why)
 			cmd_error("warning: %s", o->why);
 	}
@@ -232,6 +239,60 @@ static void report(const struct plan *p, const struct orch_opts *o, int outcome)
 		cmd_error_last(NULL);
 	else if (outcome == ORCH_STOPPED)
 		cmd_error("stopped at a step boundary: continue with --resume or undo with --rollback");
+}
+
+/* The command that continues from this exit status, with the same
+ * state directory and plan; "" when none does. */
+static void next_command(char *buf, size_t len, const struct apply_args *a, int status)
+{
+	const char *d = a->o.state_dir ? a->o.state_dir : "/var/lib/adpart-update";
+	const char *opt = status == EXIT_OK && a->dry_run ? ""
+			  : status == EXIT_APPLY_FAILED ? " --rollback"
+			  : status == EXIT_STOPPED ? " --resume"
+			  : NULL;
+
+	buf[0] = '\0';
+	if (opt && a->o.plan_path)
+		snprintf(buf, len, "adpart-update apply%s%s%s%s%s %s", opt, strcmp(a->driver->name, "local") ? " --driver " : "",
+			 strcmp(a->driver->name, "local") ? a->driver->name : "", a->dry_run ? "" : " -d ",
+			 a->dry_run ? "" : d, a->o.plan_path);
+}
+
+/* The end of every run past the command line: the "next:" hint, or with
+ * --output json the outcome as one object on stdout. Returns status. */
+static int finish(const struct apply_args *a, const struct plan *p, int status, int outcome)
+{
+	static const char *const outcomes[] = { "done", "rolled_back", "failed", "refused", "stopped", "journal_lost" };
+	const char *name = status == EXIT_ERROR ? "error" : status == EXIT_REFUSED ? "refused"
+			   : a->dry_run && status == EXIT_OK ? "checked" : outcomes[outcome];
+	char next[4200];
+	struct adp_jb b = { 0 };
+	json_t *doc;
+
+	next_command(next, sizeof(next), a, status);
+	if (!a->json) {
+		if (*next)
+			printf("next: %s\n", next);
+		return status;
+	}
+	doc = json_object();
+	adp_jset(&b, doc, "outcome", json_string(name));
+	adp_jset(&b, doc, "exit_status", json_integer(status));
+	adp_jset(&b, doc, "plan", a->o.plan_path ? json_string(a->o.plan_path) : json_null());
+	adp_jset(&b, doc, "steps", json_integer((json_int_t)p->nsteps));
+	if (!a->dry_run && a->o.state_dir) {
+		char rec[4200];
+
+		snprintf(rec, sizeof(rec), "%s/run.json", a->o.state_dir);
+		adp_jset(&b, doc, "state_dir", json_string(a->o.state_dir));
+		adp_jset(&b, doc, "run_record", json_string(a->o.record_path ? a->o.record_path : rec));
+	}
+	adp_jset(&b, doc, "message", *cmd_last_message() ? json_string(cmd_last_message()) : json_null());
+	adp_jset(&b, doc, "next", *next ? json_string(next) : json_null());
+	if (cmd_print_json(stdout, doc, JSON_INDENT(2), &b) && status == EXIT_OK)
+		status = EXIT_ERROR;
+	json_decref(doc);
+	return status;
 }
 
 int cmd_apply(int argc, char **argv)
@@ -267,7 +328,7 @@ int cmd_apply(int argc, char **argv)
 	if (check_store(&store, &a, &p))
 		goto done;
 	if (a.dry_run) {
-		status = dry_run(&p, now);
+		status = dry_run(&p, now, a.json);
 		goto done;
 	}
 	if (load_inputs(&inv, &sched, a.inventory ? a.inventory : input_of(&p, "inventory"),
@@ -309,8 +370,9 @@ int cmd_apply(int argc, char **argv)
 		if (status == EXIT_OK)
 			status = EXIT_ERROR;
 	}
-	report(&p, &a.o, outcome);
+	report(&p, &a.o, outcome, a.json);
 done:
+	status = finish(&a, &p, status, outcome);
 	plan_store_free(store);
 	orch_driver_free(a.driver, state);
 	schedule_release(&sched_store);

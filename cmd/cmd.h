@@ -39,6 +39,8 @@ extern const struct cmd cmd_table[];
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reports the core's last error with an optional context prefix. */
 void cmd_error_last(const char *context);
+/* The text of the last message cmd_error printed ("" before any). */
+const char *cmd_last_message(void);
 
 /* Output format from --output: 0 human, 1 json; -1 if unknown. */
 int cmd_parse_output(const char *s);

@@ -13,15 +13,25 @@
 #include "util/resource.h"
 #include "util/timeutil.h"
 
+static char last_message[2048];
+
 void cmd_error(const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, copy;
 
-	fputs("adpart-update: ", stderr);
 	va_start(ap, fmt);
+	va_copy(copy, ap);
+	vsnprintf(last_message, sizeof(last_message), fmt, copy); /* kept for apply -o json */
+	va_end(copy);
+	fputs("adpart-update: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+const char *cmd_last_message(void)
+{
+	return last_message;
 }
 
 void cmd_error_last(const char *context)

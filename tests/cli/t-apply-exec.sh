@@ -148,4 +148,36 @@ run "exec: apply refuses a bad kubernetes section (exit 6)" 6 $EXAPPLY -i "$EX/i
 	expect_err "refused: $EXKBAD"
 run "exec: forecast checks the kubernetes section" 1 forecast -i "$EX/inv-kbad.json" -s "$EX/sched.json" $EXNOW &&
 	expect_err "$EXKBAD"
+
+# --- the outcome as JSON, and what to run next --------------------------------------
+rm -rf "$EX/st" "$HOOK_CALLS"
+run "exec: apply -o json: the outcome as one object" 0 $EXAPPLY -o json "$EX/plan.json"
+name="exec: apply -o json: done, its exit status, steps, run record; nothing else on stdout"
+if jq -e --arg d "$EX/st" '.outcome == "done" and .exit_status == 0 and .steps == 15 and .next == null and
+	.run_record == ($d + "/run.json") and .state_dir == $d and .message == null' "$TMP/out" >/dev/null; then ok; else
+	bad "$(cat "$TMP/out")"; fi
+rm -rf "$EX/st"
+HOOK_FAIL=run_update
+export HOOK_FAIL
+run "exec: apply -o json after a failed step (exit 4)" 4 $EXAPPLY -o json "$EX/plan.json"
+unset HOOK_FAIL
+name="exec: apply -o json: rolled back, with the message stderr gave"
+if jq -e '.outcome == "rolled_back" and .exit_status == 4 and (.message | test("rolled back"))' "$TMP/out" >/dev/null &&
+	expect_err "completed steps were rolled back"; then ok; else bad "$(cat "$TMP/out")"; fi
+rm -rf "$EX/st"
+ADPART_TEST_CRASH_AFTER_STEP=4
+export ADPART_TEST_CRASH_AFTER_STEP
+run "exec: apply killed after step 4 (for the next hint)" 137 $EXAPPLY "$EX/plan.json"
+unset ADPART_TEST_CRASH_AFTER_STEP
+run "exec: apply -o json refused by an unfinished journal (exit 6)" 6 $EXAPPLY -o json "$EX/plan.json"
+name="exec: apply -o json: refused, with the reason"
+if jq -e '.outcome == "refused" and .exit_status == 6 and (.message | test("use --resume or --rollback"))' \
+	"$TMP/out" >/dev/null; then ok; else bad "$(cat "$TMP/out")"; fi
+run "exec: apply --dry-run names the apply to run next" 0 apply --driver exec --hook "$EX/hook" $EXNOW --dry-run \
+	"$EX/plan.json" && expect_out "^next: adpart-update apply --driver exec $EX/plan.json$"
+run "exec: apply --dry-run -o json" 0 apply --driver exec --hook "$EX/hook" $EXNOW --dry-run -o json "$EX/plan.json"
+name="exec: apply --dry-run -o json: checked, and the apply to run next"
+if jq -e --arg p "$EX/plan.json" '.outcome == "checked" and .next == ("adpart-update apply --driver exec " + $p)' \
+	"$TMP/out" >/dev/null; then ok; else bad "$(cat "$TMP/out")"; fi
+run "exec: apply -o yaml is a usage error" 64 $EXAPPLY -o yaml "$EX/plan.json"
 unset HOOK_CALLS
