@@ -39,6 +39,11 @@ extern const struct cmd cmd_table[];
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reports the core's last error with an optional context prefix. */
 void cmd_error_last(const char *context);
+/* The human view of a plan (as plan prints it) on f; with plan_file, the
+ * lines saying where it was written and what to run next (with
+ * --driver DRIVER when not NULL). */
+struct plan;
+void cmd_plan_render(FILE *f, const struct plan *p, const char *plan_file, const char *driver);
 /* The text of the last message cmd_error printed ("" before any). */
 const char *cmd_last_message(void);
 
@@ -76,6 +81,7 @@ struct cmd_store_args {
 	const char *store, *ref[2];
 	size_t nref, want;
 	int json;
+	int file_ok; /* show: a REF that is a file needs no store */
 };
 extern const struct argp_option cmd_store_options[];
 error_t cmd_store_parse(int key, char *arg, struct argp_state *state);

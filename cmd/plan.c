@@ -156,125 +156,6 @@ const struct argp cmd_plan_argp = {
 	cmd_kube_plan_children, NULL, NULL,
 };
 
-static void hm(char buf[8], int64_t t, const char *tz)
-{
-	char full[40];
-
-	adp_time_format_tz(full, t, tz);
-	snprintf(buf, 8, "%.5s", full + 11);
-}
-
-static void print_shortfalls(FILE *f, const struct plan *p)
-{
-	size_t i;
-
-	fprintf(f, "%s%sNo plan fits:%s\n", cmd_bold(f), cmd_red(f), cmd_reset(f));
-	for (i = 0; i < p->nshortfalls; i++) {
-		const struct plan_shortfall *s = &p->shortfalls[i];
-		char at[8], dem[48], cap[48], miss[48];
-
-		hm(at, s->at, p->timezone);
-		if (s->resource < 0 && !s->wave) {
-			fprintf(f, "  timing: %s\n", s->advice);
-			continue;
-		}
-		if (s->resource < 0) {
-			fprintf(f, "  wave %zu: '%s' replica from '%s' has nowhere to go: %s\n", s->wave,
-				s->component, s->partition, s->advice);
-			continue;
-		}
-		cmd_format_amount(dem, s->resource, s->demand);
-		cmd_format_amount(cap, s->resource, s->capacity);
-		cmd_format_amount(miss, s->resource, s->missing);
-		fprintf(f, "  wave %zu: partition '%s' %s short by %s at %s (needs %s, capacity %s)%s%s%s\n",
-			s->wave, s->partition, adp_resource_name(s->resource), miss, at, dem,
-			cap, s->component ? " placing '" : "",
-			s->component ? s->component : "", s->component ? "'" : "");
-		fprintf(f, "    fix: %s\n", s->advice);
-	}
-}
-
-/* One line per wave in exact mode: what the MILP proved and what was kept. */
-static void print_exact(FILE *f, const struct plan_wave *w)
-{
-	char obj[32] = "none", heur[32] = "none", gap[32] = "unknown";
-
-	if (isfinite(w->exact_objective))
-		snprintf(obj, sizeof(obj), "%.4g", w->exact_objective);
-	if (isfinite(w->exact_heuristic))
-		snprintf(heur, sizeof(heur), "%.4g", w->exact_heuristic);
-	if (isfinite(w->exact_gap))
-		snprintf(gap, sizeof(gap), "%.2f%%", 100 * w->exact_gap);
-	fprintf(f, "  exact: %s in %.1fs, cost %s (heuristic %s), optimality gap %s, %s\n", w->exact_status,
-		w->exact_seconds, obj, heur, gap,
-		w->exact_replaced ? "the MILP's placement kept" : "the heuristic's placement kept");
-}
-
-/* The start chosen, who gets less than forecast, whether rolling back
- * fits, and the cost. */
-static void print_decisions(FILE *f, const struct plan *p)
-{
-	char a[40], b[40];
-	size_t i;
-
-	if (p->start_candidates && p->nwaves) {
-		hm(a, p->waves[0].start, p->timezone);
-		hm(b, p->start_chosen_from, p->timezone);
-		fprintf(f, "Start %s: the least loaded of %zu candidate starts from %s.\n", a, p->start_candidates, b);
-	}
-	if (p->nreductions) {
-		fprintf(f, "%sShortage: %zu allocation%s below the forecast%s (lower tiers first, never below the guarantee):\n",
-			cmd_bold(f), p->nreductions, p->nreductions == 1 ? "" : "s", cmd_reset(f));
-		for (i = 0; i < p->nreductions; i++) {
-			const struct plan_reduction *x = &p->reductions[i];
-			char g[48], w[48], m[48];
-
-			cmd_format_amount(g, x->resource, x->granted);
-			cmd_format_amount(w, x->resource, x->wanted);
-			cmd_format_amount(m, x->resource, x->wanted - x->granted);
-			fprintf(f, "  wave %zu: %s replica %zu on '%s' gets %s %s of %s forecast (%s less)\n", x->wave,
-				x->component, x->replica, x->partition, g, adp_resource_name(x->resource), w, m);
-		}
-	}
-	if (p->rollback_check.checked) {
-		const struct plan_rollback_check *r = &p->rollback_check;
-		char bd[48], cp[48];
-
-		cmd_format_amount(bd, r->resource, r->bound);
-		cmd_format_amount(cp, r->resource, r->capacity);
-		if (r->partition) {
-			hm(a, r->at, p->timezone);
-			fprintf(f, "Rollback: moving every replica back home %s (tightest: '%s' %s %s of %s at %s).\n",
-				r->fits ? "fits" : "does NOT fit", r->partition, adp_resource_name(r->resource), bd, cp, a);
-		}
-	}
-	if (p->cost.present)
-		fprintf(f, "Cost %.4g: risk %.4g, waste %.4g, moves %.4g, confidence %.4g.\n", p->cost.total, p->cost.risk,
-			p->cost.waste, p->cost.moves, p->cost.confidence);
-}
-
-/* The proof's line: the worst predicted P(overload) per resource
- * against its epsilon, and whether the plan holds. */
-static void print_proof(FILE *f, const struct plan *p)
-{
-	struct plan_proof pf;
-	int r, first = 1;
-
-	plan_proof(p, &pf);
-	fprintf(f, "Proof: %s%s", pf.holds ? "holds" : "FAILS",
-		!pf.holds && p->risk_accepted ? " (risk accepted)" : "");
-	for (r = 0; r < ADP_RES_COUNT; r++)
-		if (pf.wave[r]) {
-			fprintf(f, "%s%s worst P(overload) %.1f%% %s epsilon %.1f%% ('%s', wave %zu)", first ? ": " : "; ",
-				adp_resource_name(r), 100 * pf.worst[r], pf.worst[r] > pf.eps[r] + 1e-9 ? ">" : "<=",
-				100 * pf.eps[r], pf.partition[r], pf.wave[r]);
-			first = 0;
-		}
-	fputs(".\n\n", f);
-}
-
-/* The plan as JSON on stdout; a document that cannot be built is said,
- * not printed in part. */
 static void print_json_doc(const struct plan *p)
 {
 	json_t *root = NULL;
@@ -283,95 +164,6 @@ static void print_json_doc(const struct plan *p)
 		root = NULL;
 	cmd_print_json(stdout, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER, NULL);
 	json_decref(root);
-}
-
-/* driver: the --driver given (NULL: none), repeated in the next command. */
-static void print_human(FILE *f, const struct plan *p, const char *plan_file, const char *driver)
-{
-	char a[40], b[40], c[40], margin[32];
-	size_t w, i, moves;
-
-	adp_time_format_tz(a, p->window_start, p->timezone);
-	hm(b, p->window_end, p->timezone);
-	hm(c, p->cutoff_at, p->timezone);
-	fprintf(f, "%sPlan '%s'%s: window %s to %s (%s), cutoff %s\n", cmd_bold(f), p->schedule_name,
-		cmd_reset(f), a, b, p->timezone, c);
-	fprintf(f, "Forecast: %s model, %zu series, %zu joint scenarios; confidence cpu %.3g, memory %.3g\n",
-		p->model, p->nforecast, p->scenarios, p->confidence[ADP_RES_CPU], p->confidence[ADP_RES_MEMORY]);
-	print_proof(f, p);
-	for (w = 0; w < p->nwaves; w++) {
-		const struct plan_wave *wave = &p->waves[w];
-
-		hm(a, wave->start, p->timezone);
-		hm(b, wave->end, p->timezone);
-		fprintf(f, "%sWave %zu%s  %s-%s  offline:", cmd_bold(f), w + 1, cmd_reset(f), a, b);
-		for (i = 0; i < wave->noffline; i++)
-			fprintf(f, " %s", wave->offline[i]);
-		for (i = 0, moves = 0; i < wave->nplacements; i++)
-			moves += wave->placements[i].from != NULL;
-		fprintf(f, "\n  moves (%zu):\n", moves);
-		for (i = 0; i < wave->nplacements; i++) {
-			const struct plan_placement *x = &wave->placements[i];
-			char cpu[48], mem[48], rcpu[48], rmem[48];
-
-			if (!x->from)
-				continue;
-			cmd_format_amount(cpu, ADP_RES_CPU, x->alloc[ADP_RES_CPU]);
-			cmd_format_amount(mem, ADP_RES_MEMORY, x->alloc[ADP_RES_MEMORY]);
-			cmd_format_amount(rcpu, ADP_RES_CPU, x->reserve[ADP_RES_CPU]);
-			cmd_format_amount(rmem, ADP_RES_MEMORY, x->reserve[ADP_RES_MEMORY]);
-			fprintf(f, "    %-24s %-10s -> %-10s tier %d  reserved %s, %s; limit %s, %s\n", x->component,
-				x->from, x->partition, x->tier, rcpu, rmem, cpu, mem);
-		}
-		if (wave->exact_status)
-			print_exact(f, wave);
-		for (i = 0; i < wave->nabsorbed; i++)
-			fprintf(f, "    %-24s %-10s stays down with it: its other replicas carry its share\n",
-				wave->absorbed[i].component, wave->absorbed[i].partition);
-		fprintf(f, "  %-12s %-7s %14s %14s %14s %14s %11s\n", "partition", "res", "capacity",
-			"p50 peak", "p95 peak", "headroom", "P(overload)");
-		for (i = 0; i < wave->nusage; i++) {
-			const struct plan_usage *u = &wave->usage[i];
-			char cap[48], p50[48], p95[48], head[48];
-			double m50 = 0, m95 = 0;
-			size_t h;
-
-			if (u->capacity <= 0 || u->resource > ADP_RES_MEMORY)
-				continue;
-			for (h = 0; h < u->nsteps; h++) {
-				m50 = fmax(m50, u->p50[h]);
-				m95 = fmax(m95, u->p95[h]);
-			}
-			cmd_format_amount(cap, u->resource, u->capacity);
-			cmd_format_amount(p50, u->resource, m50);
-			cmd_format_amount(p95, u->resource, m95);
-			cmd_format_amount(head, u->resource, u->headroom);
-			fprintf(f, "  %-12s %-7s %14s %14s %14s %14s %10.1f%%\n", u->partition,
-				adp_resource_name(u->resource), cap, p50, p95,
-				u->headroom < 0 ? "none" : head, 100 * u->overload_prob);
-		}
-		fputc('\n', f);
-	}
-	adp_duration_format(margin, p->margin);
-	print_decisions(f, p);
-	if (p->nshortfalls) {
-		print_shortfalls(f, p);
-		return;
-	}
-	fprintf(f, "All %zu waves end %s before the cutoff. %zu steps to apply, %zu to roll back.\n",
-		p->nwaves, margin, p->nsteps, p->nrollback);
-	for (i = 0; i < p->nrisks; i++)
-		fprintf(f, "risk: %s\n", p->risks[i]);
-	if (plan_file) {
-		char drv[80] = "";
-
-		fprintf(f, "%sPlan written to %s%s (digest %.12s, expires %s).\n", cmd_green(f), plan_file,
-			cmd_reset(f), p->digest, (adp_time_format(a, p->expires_at), a));
-		if (driver)
-			snprintf(drv, sizeof(drv), "--driver %s ", driver);
-		fprintf(f, "next: adpart-update apply %s--dry-run %s (checks every step), then adpart-update apply %s%s\n",
-			drv, plan_file, drv, plan_file);
-	}
 }
 
 /* Records the plan in the store (which sets its lineage and serial, so
@@ -386,7 +178,7 @@ static int record(struct plan *p, const char *dir)
 	FILE *mem = open_memstream(&summary, &len);
 
 	if (mem) {
-		print_human(mem, p, NULL, NULL);
+		cmd_plan_render(mem, p, NULL, NULL);
 		if (fclose(mem)) {
 			free(summary);
 			summary = NULL;
@@ -460,7 +252,7 @@ int cmd_plan(int argc, char **argv)
 		if (a.json) {
 			print_json_doc(&p);
 		} else {
-			print_human(stdout, &p, NULL, NULL);
+			cmd_plan_render(stdout, &p, NULL, NULL);
 		}
 		cmd_error("%s: no plan written", adp_error_last());
 		plan_release(&p);
@@ -483,7 +275,7 @@ int cmd_plan(int argc, char **argv)
 			if (a.json)
 				print_json_doc(&p);
 			else
-				print_human(stdout, &p, NULL, NULL);
+				cmd_plan_render(stdout, &p, NULL, NULL);
 			cmd_error("the plan does not hold at the schedule's confidence: no plan written (lower the "
 				  "confidence, add capacity, take fewer partitions a wave, or pass --accept-risk)");
 			plan_release(&p);
@@ -504,7 +296,7 @@ int cmd_plan(int argc, char **argv)
 	if (a.json) {
 		print_json_doc(&p);
 	} else {
-		print_human(stdout, &p, a.write ? a.plan_file : NULL, a.driver);
+		cmd_plan_render(stdout, &p, a.write ? a.plan_file : NULL, a.driver);
 	}
 	plan_release(&p);
 	return status;

@@ -180,4 +180,31 @@ name="exec: apply --dry-run -o json: checked, and the apply to run next"
 if jq -e --arg p "$EX/plan.json" '.outcome == "checked" and .next == ("adpart-update apply --driver exec " + $p)' \
 	"$TMP/out" >/dev/null; then ok; else bad "$(cat "$TMP/out")"; fi
 run "exec: apply -o yaml is a usage error" 64 $EXAPPLY -o yaml "$EX/plan.json"
+# --- show: a plan or a run record file, no store needed ---------------------------------
+run "exec: show a plan file renders it as plan does" 0 show "$EX/plan.json"
+name="exec: show FILE: the plan's own lines"
+if grep -q "^Plan 'x': window 2018-05-06T01:00:00Z to 05:00 (UTC), cutoff 04:30$" "$TMP/out" &&
+	grep -q "^Wave 1 " "$TMP/out" && grep -q "15 steps to apply, 9 to roll back" "$TMP/out" &&
+	! grep -q "Plan written" "$TMP/out"; then ok; else bad "not the plan's view"; fi
+run "exec: show -o json prints the plan document" 0 show -o json "$EX/plan.json"
+name="exec: show -o json: the same document"
+if [ "$(jq -S . "$TMP/out")" = "$(jq -S . "$EX/plan.json")" ]; then ok; else bad "documents differ"; fi
+rm -rf "$EX/st"
+HOOK_FAIL=run_update
+export HOOK_FAIL
+run "exec: a run to show (rolled back)" 4 $EXAPPLY "$EX/plan.json"
+unset HOOK_FAIL
+run "exec: show a run record" 0 show "$EX/st/run.json"
+name="exec: show a run record: outcome, step counts, the failed step with its message"
+if grep -q "^Run of .*plan.json: rolled_back (recorded " "$TMP/out" &&
+	grep -q "^steps (15): 8 done, 1 failed, 0 started, 6 pending$" "$TMP/out" &&
+	grep -Eq "^ +9 run_update +node-a +- +failed .*exit status 2" "$TMP/out" && grep -q "^undo (" "$TMP/out"; then ok; else
+	bad "not the run's view"; fi
+echo '{"a": 1}' >"$EX/other.json"
+run "exec: show a JSON file that is neither" 1 show "$EX/other.json" &&
+	expect_err "'$EX/other.json' is neither a plan nor a run record"
+run "exec: show a name that is no file, without a store" 64 show "$EX/nope.json" &&
+	expect_err "'$EX/nope.json' is not a file, and --store or ADPART_STORE is required"
+printf '{"waves": [' >"$EX/cut.json"
+run "exec: show a truncated plan names the file and line" 1 show "$EX/cut.json" && expect_err "cut.json:1"
 unset HOOK_CALLS
