@@ -81,7 +81,11 @@ void orch_local_release(struct orch_local *l);
 void orch_local_driver(struct orch_driver *d, struct orch_local *l);
 
 /* Sends one command to HAProxy's runtime socket; *reply (owned, may be
- * NULL) gets the answer, capped at 1 MiB. */
+ * NULL) gets the answer, capped at 1 MiB. The whole exchange ends
+ * within 10 s (ADP_ESYS "did not answer" past it): a hung HAProxy fails
+ * the step instead of holding apply. */
 int orch_haproxy_cmd(const char *socket, const char *cmd, char **reply);
+/* The same within timeout_ms. */
+int orch_haproxy_cmd_within(const char *socket, const char *cmd, char **reply, long timeout_ms);
 
 #endif

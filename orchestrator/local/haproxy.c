@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -17,13 +19,21 @@
 #include "util/fsutil.h"
 
 #define MAX_REPLY ((size_t)1 << 20)
+#define HAPROXY_TIMEOUT_MS 10000L /* the runtime API answers in milliseconds */
 #define CANARY_WEIGHT "10"
 
 int orch_haproxy_cmd(const char *path, const char *cmd, char **reply)
 {
+	return orch_haproxy_cmd_within(path, cmd, reply, HAPROXY_TIMEOUT_MS);
+}
+
+int orch_haproxy_cmd_within(const char *path, const char *cmd, char **reply, long timeout_ms)
+{
 	struct sockaddr_un sa = { 0 };
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	struct timespec t0, t;
 	char *buf = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, len = strlen(cmd);
 	int fd, rc = 0;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -32,12 +42,23 @@ int orch_haproxy_cmd(const char *path, const char *cmd, char **reply)
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return adp_error_set(ADP_ESYS, "socket: %s", strerror(errno));
+	/* A hung HAProxy must not hold apply: every send and read, and the
+	 * exchange as a whole, end within the timeout. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv))) {
+		rc = adp_error_set(ADP_ESYS, "socket options: %s", strerror(errno));
+		goto done;
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		rc = adp_error_set(ADP_ESYS, "cannot reach haproxy at '%s': %s", path, strerror(errno));
 		goto done;
 	}
-	if (write(fd, cmd, strlen(cmd)) < 0 || write(fd, "\n", 1) < 0) {
-		rc = adp_error_set(ADP_ESYS, "cannot send to haproxy at '%s': %s", path, strerror(errno));
+	/* MSG_NOSIGNAL: a HAProxy that closed the connection is an error
+	 * here, not a SIGPIPE that kills apply mid-step. */
+	if (send(fd, cmd, len, MSG_NOSIGNAL) != (ssize_t)len || send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
+		rc = adp_error_set(ADP_ESYS, "cannot send to haproxy at '%s': %s", path,
+				   errno == EAGAIN ? "timed out" : strerror(errno));
 		goto done;
 	}
 	for (;;) {
@@ -55,7 +76,22 @@ int orch_haproxy_cmd(const char *path, const char *cmd, char **reply)
 			}
 			buf = g;
 		}
-		if ((r = read(fd, buf + n, 4096)) <= 0)
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms) {
+			rc = adp_error_set(ADP_ESYS, "haproxy at '%s' did not finish answering '%s' within %ld ms", path,
+					   cmd, timeout_ms);
+			goto done;
+		}
+		r = read(fd, buf + n, 4096);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = adp_error_set(ADP_ESYS, "haproxy at '%s' did not answer '%s'%s%s", path, cmd,
+					   errno == EAGAIN || errno == EWOULDBLOCK ? " within the timeout" : ": ",
+					   errno == EAGAIN || errno == EWOULDBLOCK ? "" : strerror(errno));
+			goto done;
+		}
+		if (r == 0)
 			break;
 		n += (size_t)r;
 	}

@@ -5,7 +5,13 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "orchestrator/local/driver.h"
 #include "partition/inventory.h"
@@ -186,4 +192,74 @@ Test(orch_local_config, init_checks_the_sections)
 			 "inventory: partitions[0].cgroup.path: '/abs' must be relative to the cgroup root, without '..', at most 400 bytes");
 	orch_local_release(&l);
 	json_decref(part.cgroup);
+}
+
+/* ---- HAProxy's runtime socket ---- */
+
+/* A UNIX socket at path that accepts one connection and then, per mode:
+ * 0 never answers (a hung HAProxy), 1 closes at once, 2 answers "ok".
+ * Runs in a child process, which is returned. */
+static pid_t fake_haproxy(const char *path, int mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0), c;
+	pid_t pid;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	cr_assert(fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) && !listen(fd, 4));
+	if ((pid = fork()) == 0) {
+		char buf[256];
+
+		c = accept(fd, NULL, NULL);
+		if (mode == 1)
+			_exit(0);
+		if (read(c, buf, sizeof(buf)) < 0)
+			_exit(1);
+		if (mode == 2 && write(c, "ok\n", 3) == 3)
+			_exit(0);
+		pause();
+		_exit(0);
+	}
+	close(fd);
+	return pid;
+}
+
+Test(orch_haproxy, a_hung_haproxy_fails_within_the_timeout, .init = t_setup, .fini = t_teardown, .timeout = 30)
+{
+	const char *sock = t_path("hap.sock");
+	pid_t pid = fake_haproxy(sock, 0);
+	char *reply = NULL;
+
+	cr_assert_eq(orch_haproxy_cmd_within(sock, "show stat", &reply, 300), ADP_ESYS);
+	t_assert_msg("did not answer 'show stat' within the timeout");
+	cr_assert_null(reply);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+Test(orch_haproxy, a_peer_closing_mid_command_is_an_error, .init = t_setup, .fini = t_teardown)
+{
+	const char *sock = t_path("hap.sock");
+	pid_t pid = fake_haproxy(sock, 1);
+	static char big[1 << 20];
+
+	/* A command larger than the socket buffer meets the peer closing:
+	 * the send ends short, an error naming it. (Whether SIGPIPE would
+	 * come instead depends on timing; MSG_NOSIGNAL rules it out.) */
+	memset(big, 'x', sizeof(big) - 1);
+	cr_assert_eq(orch_haproxy_cmd_within(sock, big, NULL, 2000), ADP_ESYS);
+	t_assert_msg("cannot send to haproxy");
+	waitpid(pid, NULL, 0);
+}
+
+Test(orch_haproxy, an_answer_is_returned, .init = t_setup, .fini = t_teardown)
+{
+	const char *sock = t_path("hap.sock");
+	pid_t pid = fake_haproxy(sock, 2);
+	char *reply = NULL;
+
+	cr_assert_eq(orch_haproxy_cmd_within(sock, "show info", &reply, 2000), 0, "%s", adp_error_last());
+	cr_assert_str_eq(reply, "ok\n");
+	free(reply);
+	waitpid(pid, NULL, 0);
 }
