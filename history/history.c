@@ -6,7 +6,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "util/error.h"
 #include "util/timeutil.h"
@@ -375,11 +378,75 @@ static struct pending *pending_get(struct reader *r, const char *component, int 
 	return p;
 }
 
+/* The cgroup (v2) memory limit of this process, or 0 for none found. */
+static uint64_t cgroup_memory_max(void)
+{
+	char line[4096], path[4200], val[64];
+	uint64_t max = 0;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			FILE *m;
+
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max", line + 3);
+			if ((m = fopen(path, "re"))) {
+				if (fgets(val, sizeof(val), m) && val[0] >= '0' && val[0] <= '9')
+					max = strtoull(val, NULL, 10);
+				fclose(m);
+			}
+		}
+	fclose(f);
+	return max;
+}
+
+static uint64_t memory_bytes;
+static pthread_once_t memory_once = PTHREAD_ONCE_INIT;
+
+static void memory_find(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	struct rlimit rl;
+	uint64_t mem, cg;
+
+	mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : (uint64_t)4 << 30;
+	if (!getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY && (uint64_t)rl.rlim_cur < mem)
+		mem = (uint64_t)rl.rlim_cur;
+	if ((cg = cgroup_memory_max()) && cg < mem)
+		mem = cg;
+	memory_bytes = mem;
+}
+
+uint64_t history_memory(void)
+{
+	pthread_once(&memory_once, memory_find);
+	return memory_bytes;
+}
+
+size_t history_points_for(uint64_t mem)
+{
+	uint64_t n = mem / ADP_HISTORY_BYTES_PER_POINT;
+
+	return n < ADP_HISTORY_MIN_POINTS ? ADP_HISTORY_MIN_POINTS : n > SIZE_MAX / 64 ? SIZE_MAX / 64 : (size_t)n;
+}
+
+size_t history_grid_for(uint64_t mem)
+{
+	uint64_t n = mem / ADP_HISTORY_BYTES_PER_GRID;
+
+	return n < ADP_HISTORY_MIN_POINTS ? ADP_HISTORY_MIN_POINTS : n > SIZE_MAX / 64 ? SIZE_MAX / 64 : (size_t)n;
+}
+
 static int pending_add(struct history *h, struct reader *r, struct pending *p, int64_t t, double v)
 {
 	if (h->total_points >= ADP_HISTORY_MAX_POINTS)
-		return adp_error_set(ADP_ENOMEM, "%s:%ld: history exceeds the limit of %zu samples",
-				     r->path, r->lineno, (size_t)ADP_HISTORY_MAX_POINTS);
+		return adp_error_set(ADP_ENOMEM,
+				     "%s:%ld: history exceeds the limit of %zu samples (%d bytes a sample of the %.1f GiB this process may use): read fewer series or a shorter span, or give it more memory",
+				     r->path, r->lineno, (size_t)ADP_HISTORY_MAX_POINTS, ADP_HISTORY_BYTES_PER_POINT,
+				     (double)history_memory() / 1073741824.0);
 	if (p->n == p->alloc) {
 		size_t n = p->alloc ? p->alloc * 2 : 1024;
 		struct raw *q = realloc(p->pts, n * sizeof(*q));

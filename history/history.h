@@ -27,10 +27,24 @@
 #include "util/resource.h"
 
 #define ADP_HISTORY_MAX_LINE 65536
-#define ADP_HISTORY_MAX_POINTS ((size_t)50 * 1000 * 1000)
-/* The resampled grid of every series together: samples far apart in time
- * (1970 and 2100) must not turn a small file into gigabytes. */
-#define ADP_HISTORY_MAX_GRID ((size_t)200 * 1000 * 1000)
+/* How much history fits, from the memory this process may use (the
+ * least of physical memory, RLIMIT_AS and its cgroup's memory limit):
+ * ADP_HISTORY_BYTES_PER_POINT for each sample read (what a sample costs
+ * from ingestion through forecasting and planning, measured at about 32
+ * bytes, with room to spare), ADP_HISTORY_BYTES_PER_GRID for each point
+ * of the resampled grid of every series together (samples far apart in
+ * time, 1970 and 2100, must not turn a small file into gigabytes). */
+#define ADP_HISTORY_BYTES_PER_POINT 64
+#define ADP_HISTORY_BYTES_PER_GRID 48
+#define ADP_HISTORY_MIN_POINTS ((size_t)1 << 20) /* whatever the memory says */
+/* The memory history may use, in bytes (computed once). */
+uint64_t history_memory(void);
+/* Samples read in all, and grid points, for mem bytes of memory. */
+size_t history_points_for(uint64_t mem);
+size_t history_grid_for(uint64_t mem);
+/* The same for this process's memory. */
+#define ADP_HISTORY_MAX_POINTS (history_points_for(history_memory()))
+#define ADP_HISTORY_MAX_GRID (history_grid_for(history_memory()))
 #define ADP_HISTORY_MAX_VALUE 1e18
 /* Sample times from 1971-01-01 to 2200-01-01 (UTC): one in 1970 is
  * epoch seconds read as milliseconds, or a column that is not a time;

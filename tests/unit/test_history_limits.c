@@ -3,6 +3,7 @@
  * refused before its grid is allocated, and series are found through an
  * index however many a file holds. */
 #include <criterion/criterion.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,4 +137,19 @@ Test(history_limits, many_series_are_found_by_index)
 	cr_assert_null(history_find(&h, "extra", ADP_RES_CPU));
 	cr_assert_not_null(history_find(&h, "comp-2999", ADP_RES_MEMORY));
 	history_release(&h);
+}
+
+/* The history caps follow memory: 64 bytes a sample, 48 a grid point,
+ * never below the floor; this process's memory is found and bounded. */
+Test(history_limits, caps_follow_memory)
+{
+	uint64_t gib = (uint64_t)1 << 30;
+
+	cr_assert_eq(history_points_for(24 * gib), (size_t)(24 * gib / 64));
+	cr_assert_eq(history_grid_for(24 * gib), (size_t)(24 * gib / 48));
+	cr_assert_gt(history_points_for(24 * gib), (size_t)173 * 1000 * 1000, "10,000 x 30 days x 2 fit in 24 GiB");
+	cr_assert_eq(history_points_for(1024), ADP_HISTORY_MIN_POINTS);
+	cr_assert_gt(history_memory(), 0);
+	cr_assert_leq(history_memory(), (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE));
+	cr_assert_eq(ADP_HISTORY_MAX_POINTS, history_points_for(history_memory()));
 }
