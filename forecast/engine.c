@@ -1438,6 +1438,96 @@ static void flat_free(struct flat *f)
 	free(f->decay);
 }
 
+/* clim_at at every calibration origin for one target lead: the origins
+ * are a period apart, so they read the same phase, and a value k periods
+ * before its target has the same weight at every origin. The values of
+ * every period any origin reads are sorted once (stably, in clim_at's
+ * order: newest period first, then time), and each origin scans them,
+ * keeping its own periods: the same quantiles bit for bit as clim_at's
+ * sort of its window (the total summed in clim_at's order, ties in its
+ * order), without a sort per origin and lead. */
+struct clim_phase {
+	struct forecast_wv *s; /* sorted by value; w holds the period index (from q0) */
+	size_t n, q0, nq, d0;
+	size_t *cnt;           /* values per period */
+	double *wt;            /* weight per period index from d0 (dd - d0) */
+};
+
+/* The phase of targets lead + h steps past the origins n - e * m, for
+ * e from e0 to e1: periods q0 = e0 + d0 on, until the oldest origin has
+ * its ENG_CLIM_PERIODS periods with values. 0 or ADP_ENOMEM. */
+static int clim_phase_make(struct clim_phase *ph, const struct flat *f, const double *raw, size_t n, size_t m,
+			   size_t W, size_t lh, size_t e0, size_t e1)
+{
+	struct forecast_wv *tmp;
+	size_t q, w, got = 0, cap;
+
+	memset(ph, 0, sizeof(*ph));
+	ph->d0 = (lh + W) / m + 1;
+	ph->q0 = e0 + ph->d0;
+	cap = (n + lh) / m + 2;
+	ph->cnt = calloc(cap, sizeof(*ph->cnt));
+	ph->wt = malloc(cap * sizeof(*ph->wt));
+	ph->s = malloc(cap * (2 * W + 1) * sizeof(*ph->s));
+	if (!ph->cnt || !ph->wt || !ph->s)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	for (q = ph->q0; q * m <= n + lh && got < ENG_CLIM_PERIODS; q++) {
+		size_t c = n + lh - q * m, k = q - ph->q0;
+
+		ph->wt[k] = decay_of(f, (q - e0) * m - lh, m);
+		for (w = c >= W ? c - W : 0; w <= c + W; w++)
+			if (!isnan(raw[w])) {
+				ph->s[ph->n].v = raw[w];
+				ph->s[ph->n++].w = (double)k;
+				ph->cnt[k]++;
+			}
+		got += q >= e1 + ph->d0 && ph->cnt[k];
+		ph->nq = k + 1;
+	}
+	if (!(tmp = malloc((ph->n + 1) * sizeof(*tmp))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	forecast_sort_wv(ph->s, ph->n, tmp);
+	free(tmp);
+	return 0;
+}
+
+static void clim_phase_free(struct clim_phase *ph)
+{
+	free(ph->s);
+	free(ph->cnt);
+	free(ph->wt);
+}
+
+/* clim_at(q, f, raw, n - e * m, n - e * m + lh, ...) from ph. */
+static int clim_phase_at(double *q, const struct clim_phase *ph, size_t e, size_t e0, const double *lv, size_t nl)
+{
+	size_t lo = e - e0, hi = lo, np = 0, k, i, l = 0;
+	double tot = 0, acc = 0, last = NAN;
+
+	/* This origin's periods: from its first, until ENG_CLIM_PERIODS have values. */
+	for (; hi < ph->nq && np < ENG_CLIM_PERIODS; hi++) {
+		for (i = 0; i < ph->cnt[hi]; i++)
+			tot += ph->wt[hi - lo];
+		np += ph->cnt[hi] > 0;
+	}
+	if (!np)
+		return 0;
+	for (k = 0; k < ph->n && l < nl; k++) {
+		size_t pk = (size_t)ph->s[k].w;
+
+		if (pk < lo || pk >= hi)
+			continue;
+		acc += ph->wt[pk - lo];
+		last = ph->s[k].v;
+		while (l < nl && acc >= lv[l] * tot)
+			q[l++] = last;
+	}
+	/* A level never reached: clim_at's largest value, the last kept. */
+	while (l < nl)
+		q[l++] = last;
+	return 1;
+}
+
 /* The first index of the recent history before j, and its largest value. */
 static size_t clim_lo(size_t j, size_t m)
 {
@@ -1539,6 +1629,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	double over = 0, wall = 0, top;
 	struct calib cal;
 	struct flat flat = { 0 };
+	struct clim_phase *ph = NULL;
 
 	if (!cq || !yv || !cw || !delta || !now || !oldq || !loss || !buf || !pick || !fq || !fdelta || !fnow || !corr || !sc || !rp) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
@@ -1548,6 +1639,13 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	if ((rc = flat_sort(&flat, e->raw, clim_lo(n > (g->dmin + D) * m ? n - (g->dmin + D) * m : 0, m), n,
 			    ENG_CLIM_PERIODS * m, m)))
 		goto done;
+	if (!(ph = calloc(H, sizeof(*ph)))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (h = 0; h < H; h++)
+		if ((rc = clim_phase_make(&ph[h], &flat, e->raw, n, m, W, lead + h, g->dmin, g->dmin + D - 1)))
+			goto done;
 	/* Climatology at the calibration origins, n - d * m for d from the grid's first period. */
 	for (d = 0; d < D; d++) {
 		size_t dd = g->dmin + d, c = d * per + ENG_SHIFT, j;
@@ -1570,7 +1668,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 				over += cw[d] * (yv[d * H + h] > top);
 				wall += cw[d];
 			}
-			if (!clim_at(cq + (d * H + h) * L, &flat, e->raw, j, j + lead + h, m, W, o->levels, L, buf))
+			if (!clim_phase_at(cq + (d * H + h) * L, &ph[h], dd, g->dmin, o->levels, L))
 				yv[d * H + h] = NAN;
 		}
 		ncal++;
@@ -1700,6 +1798,9 @@ done:
 	free(buf);
 	free(pick);
 	flat_free(&flat);
+	for (h = 0; ph && h < H; h++)
+		clim_phase_free(&ph[h]);
+	free(ph);
 	return rc;
 }
 
