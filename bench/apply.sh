@@ -48,12 +48,7 @@ comp() { # name tier port_a port_b backend
 		'{"http": "http://127.0.0.1:{port}/ok", "retries": 20, "timeout": 2, "interval": 0.1}'
 }
 {
-	cat <<JSON
-{"partitions": [
-  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$CG/node-a"}},
-  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$CG/node-b"}}],
- "components": [
-JSON
+	stack_partitions "$CG"
 	comp web 0 "$P_WA" "$P_WB" be_web
 	echo ","
 	comp api 1 "$P_AA" "$P_AB" be_api

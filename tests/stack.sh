@@ -72,6 +72,18 @@ CFG
 	done
 }
 
+# stack_partitions CGROUP: an inventory's start: partitions node-a and
+# node-b (2 cores, 4 GiB each) as cgroups below CGROUP, then the opening
+# of its components array (stack_component entries follow, then "]}").
+stack_partitions() {
+	cat <<JSON
+{"partitions": [
+  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$1/node-a"}},
+  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$1/node-b"}}],
+ "components": [
+JSON
+}
+
 # stack_component DIR NAME TIER HOME PORTS BACKEND CWD "CPU MEMORY" HEALTH
 # [TRAFFIC]: a component's inventory entry: one replica on HOME, an
 # http.server (argv STACK_ARGV, a JSON array, when set) serving CWD on

@@ -28,27 +28,38 @@ void local_pid_path(const struct orch_local *l, char *out, size_t len, const cha
 	snprintf(out, len, "%s/proc/%s.%zu@%s.pid", l->state_dir, comp, replica, part);
 }
 
-/* A process's start time (field 22 of /proc/pid/stat), 0 if gone: tells
- * a live instance from a reused pid. Plain system calls into a buffer on
- * the stack: a stdio stream allocates, and a failed allocation here read
- * as "gone" would orphan a live instance. */
-static unsigned long long proc_start(pid_t pid)
+/* The start of a small file into buf (NUL-terminated), with plain
+ * system calls and no allocation: the readers below must not read a
+ * failed allocation as "gone" and so orphan a live instance. Returns the
+ * bytes read, or 0 when the file cannot be read or is empty. */
+static size_t read_small(const char *path, int flags, char *buf, size_t len)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long st = 0;
 	ssize_t n;
-	int fd, i;
+	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | flags)) < 0)
 		return 0;
 	do
-		n = read(fd, buf, sizeof(buf) - 1);
+		n = read(fd, buf, len - 1);
 	while (n < 0 && errno == EINTR);
 	close(fd);
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
+	return (size_t)n;
+}
+
+/* A process's start time (field 22 of /proc/pid/stat), 0 if gone: tells
+ * a live instance from a reused pid. */
+static unsigned long long proc_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long st = 0;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if (!read_small(path, 0, buf, sizeof(buf)))
+		return 0;
 	if ((p = strrchr(buf, ')')) && p[1] == ' ') {
 		char state = p[2];
 
@@ -66,21 +77,10 @@ pid_t local_inst_pid(const struct orch_local *l, const char *comp, size_t replic
 	char path[1024], text[256];
 	long pid = 0;
 	unsigned long long st = 0;
-	ssize_t n;
-	int fd;
 
-	/* Into a buffer on the stack, as in proc_start: an allocation that
-	 * failed here would read as "not running" and orphan the instance. */
 	local_pid_path(l, path, sizeof(path), comp, replica, part);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+	if (!read_small(path, O_NOFOLLOW, text, sizeof(text)))
 		return 0;
-	do
-		n = read(fd, text, sizeof(text) - 1);
-	while (n < 0 && errno == EINTR);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	text[n] = '\0';
 	if (sscanf(text, "%ld %llu", &pid, &st) != 2 || pid <= 1)
 		pid = 0;
 	while (pid > 0 && waitpid((pid_t)pid, NULL, WNOHANG) > 0)

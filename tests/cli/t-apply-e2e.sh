@@ -35,12 +35,7 @@ e2e_files() {
 	[ -n "${E2E_CANARY:-}" ] && web_canary=", \"canary_seconds\": $E2E_CANARY"
 	e2e_health='{"http": "http://127.0.0.1:{port}/ok", "retries": 10, "timeout": 2}'
 	{
-		cat <<JSON
-{"partitions": [
-  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$E2E_CG/node-a"}},
-  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$E2E_CG/node-b"}}],
- "components": [
-JSON
+		stack_partitions "$E2E_CG"
 		STACK_ARGV=${E2E_WEB_ARGV:-}
 		stack_component "$E2E" web 0 node-a "{\"node-a\": $P_WA, \"node-b\": $P_WB}" be_web \
 			"$E2E/www-{partition}${3:+-$3}" "0.002 1048576" "$e2e_health" "$web_canary"

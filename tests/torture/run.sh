@@ -197,12 +197,7 @@ live_setup() {
 	stack_haproxy "$LIVE" 500 502 503 504 <"$LIVE/backends.cfg"
 	health='{"http": "http://127.0.0.1:{port}/ok", "retries": 10, "timeout": 2}'
 	{
-		cat <<JSON
-{"partitions": [
-  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$LIVE_CG/node-a"}},
-  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$LIVE_CG/node-b"}}],
- "components": [
-JSON
+		stack_partitions "$LIVE_CG"
 		stack_component "$LIVE" web 0 node-a "{\"node-a\": $1, \"node-b\": $2}" be_web "$LIVE/www-{partition}" \
 			"0.002 1048576" "$health"
 		echo ","
