@@ -41,9 +41,10 @@ void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cmd_error_last(const char *context);
 /* The human view of a plan (as plan prints it) on f; with plan_file, the
  * lines saying where it was written and what to run next (with
- * --driver DRIVER when not NULL). */
+ * --driver DRIVER when not NULL). Without detail, a wave of many moves or
+ * partitions shows the first moves and the riskiest rows. */
 struct plan;
-void cmd_plan_render(FILE *f, const struct plan *p, const char *plan_file, const char *driver);
+void cmd_plan_render(FILE *f, const struct plan *p, const char *plan_file, const char *driver, int detail);
 /* The text of the last message cmd_error printed ("" before any). */
 const char *cmd_last_message(void);
 

@@ -181,7 +181,7 @@ static int show_doc(const char *name, const char *text, int json)
 			cmd_error_last(NULL);
 			rc = EXIT_ERROR;
 		} else {
-			cmd_plan_render(stdout, &p, NULL, NULL);
+			cmd_plan_render(stdout, &p, NULL, NULL, 1);
 		}
 		plan_release(&p);
 	} else {

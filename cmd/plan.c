@@ -26,6 +26,7 @@ struct plan_args {
 	int have_now;
 	int write;
 	int accept_risk;
+	int detail;       /* --detail: every move and partition row */
 	int kube;         /* --driver kubernetes: discover the inventory */
 	const char *driver; /* --driver NAME (the registry's); only kubernetes changes what plan does */
 	const char *store;
@@ -35,7 +36,7 @@ struct plan_args {
 
 enum { OPT_NOW = 256, OPT_MODEL, OPT_NO_WRITE, OPT_STORE, OPT_PROM, OPT_PROM_QUERY, OPT_PROM_LABEL,
        OPT_PROM_RANGE, OPT_PROM_STEP, OPT_PROM_TOKEN, OPT_PROM_USER, OPT_PROM_PASSWORD,
-       OPT_PROM_CA, OPT_DRIVER, OPT_EXACT, OPT_ACCEPT_RISK };
+       OPT_PROM_CA, OPT_DRIVER, OPT_EXACT, OPT_ACCEPT_RISK, OPT_DETAIL };
 
 static const struct argp_option options[] = {
 	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
@@ -43,6 +44,7 @@ static const struct argp_option options[] = {
 	{ "history", 'H', "FILE", 0, "Extra history, long-format CSV or JSON (repeatable)", 0 },
 	{ "plan-file", 'f', "FILE", 0, "Where to write the plan (default: adpart-plan.json)", 0 },
 	{ "no-write", OPT_NO_WRITE, NULL, 0, "Show the plan without writing it", 0 },
+	{ "detail", OPT_DETAIL, NULL, 0, "Show every move and partition row; a wave with more than 12 shows the first moves and the riskiest rows", 0 },
 	{ "accept-risk", OPT_ACCEPT_RISK, NULL, 0,
 	  "Write a plan whose predicted P(overload) exceeds epsilon somewhere (recorded in the plan)", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
@@ -74,6 +76,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case 's': a->schedule = arg; break;
 	case 'f': a->plan_file = arg; break;
 	case OPT_NO_WRITE: a->write = 0; break;
+	case OPT_DETAIL: a->detail = 1; break;
 	case OPT_ACCEPT_RISK: a->accept_risk = 1; break;
 	case OPT_MODEL: a->model = arg; break;
 	case OPT_STORE: a->store = arg; break;
@@ -156,6 +159,8 @@ const struct argp cmd_plan_argp = {
 	cmd_kube_plan_children, NULL, NULL,
 };
 
+/* The plan as JSON on stdout; a document that cannot be built is said,
+ * not printed in part. */
 static void print_json_doc(const struct plan *p)
 {
 	json_t *root = NULL;
@@ -178,7 +183,7 @@ static int record(struct plan *p, const char *dir)
 	FILE *mem = open_memstream(&summary, &len);
 
 	if (mem) {
-		cmd_plan_render(mem, p, NULL, NULL);
+		cmd_plan_render(mem, p, NULL, NULL, 1);
 		if (fclose(mem)) {
 			free(summary);
 			summary = NULL;
@@ -252,7 +257,7 @@ int cmd_plan(int argc, char **argv)
 		if (a.json) {
 			print_json_doc(&p);
 		} else {
-			cmd_plan_render(stdout, &p, NULL, NULL);
+			cmd_plan_render(stdout, &p, NULL, NULL, a.detail);
 		}
 		cmd_error("%s: no plan written", adp_error_last());
 		plan_release(&p);
@@ -275,7 +280,7 @@ int cmd_plan(int argc, char **argv)
 			if (a.json)
 				print_json_doc(&p);
 			else
-				cmd_plan_render(stdout, &p, NULL, NULL);
+				cmd_plan_render(stdout, &p, NULL, NULL, a.detail);
 			cmd_error("the plan does not hold at the schedule's confidence: no plan written (lower the "
 				  "confidence, add capacity, take fewer partitions a wave, or pass --accept-risk)");
 			plan_release(&p);
@@ -296,7 +301,7 @@ int cmd_plan(int argc, char **argv)
 	if (a.json) {
 		print_json_doc(&p);
 	} else {
-		cmd_plan_render(stdout, &p, a.write ? a.plan_file : NULL, a.driver);
+		cmd_plan_render(stdout, &p, a.write ? a.plan_file : NULL, a.driver, a.detail);
 	}
 	plan_release(&p);
 	return status;

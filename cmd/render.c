@@ -1,6 +1,7 @@
 /* The human view of a plan, shared by plan and show. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
@@ -125,13 +126,45 @@ static void print_proof(FILE *f, const struct plan *p)
 	fputs(".\n\n", f);
 }
 
-/* The plan as JSON on stdout; a document that cannot be built is said,
- * not printed in part. */
+/* At most this many moves, and partition rows, a wave shows without
+ * --detail: the first moves, and the riskiest rows. */
+#define RENDER_ROWS 12
+
+static void print_usage_row(FILE *f, const struct plan_usage *u)
+{
+	char cap[48], p50[48], p95[48], head[48];
+	double m50 = 0, m95 = 0;
+	size_t h;
+
+	for (h = 0; h < u->nsteps; h++) {
+		m50 = fmax(m50, u->p50[h]);
+		m95 = fmax(m95, u->p95[h]);
+	}
+	cmd_format_amount(cap, u->resource, u->capacity);
+	cmd_format_amount(p50, u->resource, m50);
+	cmd_format_amount(p95, u->resource, m95);
+	cmd_format_amount(head, u->resource, u->headroom);
+	fprintf(f, "  %-12s %-7s %14s %14s %14s %14s %10.1f%%\n", u->partition, adp_resource_name(u->resource), cap,
+		p50, p95, u->headroom < 0 ? "none" : head, 100 * u->overload_prob);
+}
+
+/* Usage rows by risk: P(overload) highest first, then the least headroom
+ * as a share of capacity. */
+static int riskier(const void *pa, const void *pb)
+{
+	const struct plan_usage *a = *(const struct plan_usage *const *)pa, *b = *(const struct plan_usage *const *)pb;
+	double ha = a->headroom / a->capacity, hb = b->headroom / b->capacity;
+
+	if (a->overload_prob != b->overload_prob)
+		return a->overload_prob > b->overload_prob ? -1 : 1;
+	return ha < hb ? -1 : ha > hb;
+}
+
 /* driver: the --driver given (NULL: none), repeated in the next command. */
-void cmd_plan_render(FILE *f, const struct plan *p, const char *plan_file, const char *driver)
+void cmd_plan_render(FILE *f, const struct plan *p, const char *plan_file, const char *driver, int detail)
 {
 	char a[40], b[40], c[40], margin[32];
-	size_t w, i, moves;
+	size_t w, i, moves, shown, nrows;
 
 	adp_time_format_tz(a, p->window_start, p->timezone);
 	hm(b, p->window_end, p->timezone);
@@ -152,12 +185,13 @@ void cmd_plan_render(FILE *f, const struct plan *p, const char *plan_file, const
 		for (i = 0, moves = 0; i < wave->nplacements; i++)
 			moves += wave->placements[i].from != NULL;
 		fprintf(f, "\n  moves (%zu):\n", moves);
-		for (i = 0; i < wave->nplacements; i++) {
+		for (i = 0, shown = 0; i < wave->nplacements; i++) {
 			const struct plan_placement *x = &wave->placements[i];
 			char cpu[48], mem[48], rcpu[48], rmem[48];
 
-			if (!x->from)
+			if (!x->from || (!detail && moves > RENDER_ROWS && shown >= RENDER_ROWS / 2))
 				continue;
+			shown++;
 			cmd_format_amount(cpu, ADP_RES_CPU, x->alloc[ADP_RES_CPU]);
 			cmd_format_amount(mem, ADP_RES_MEMORY, x->alloc[ADP_RES_MEMORY]);
 			cmd_format_amount(rcpu, ADP_RES_CPU, x->reserve[ADP_RES_CPU]);
@@ -165,6 +199,8 @@ void cmd_plan_render(FILE *f, const struct plan *p, const char *plan_file, const
 			fprintf(f, "    %-24s %-10s -> %-10s tier %d  reserved %s, %s; limit %s, %s\n", x->component,
 				x->from, x->partition, x->tier, rcpu, rmem, cpu, mem);
 		}
+		if (shown < moves)
+			fprintf(f, "    ... and %zu more moves (--detail shows every one)\n", moves - shown);
 		if (wave->exact_status)
 			print_exact(f, wave);
 		for (i = 0; i < wave->nabsorbed; i++)
@@ -172,25 +208,24 @@ void cmd_plan_render(FILE *f, const struct plan *p, const char *plan_file, const
 				wave->absorbed[i].component, wave->absorbed[i].partition);
 		fprintf(f, "  %-12s %-7s %14s %14s %14s %14s %11s\n", "partition", "res", "capacity",
 			"p50 peak", "p95 peak", "headroom", "P(overload)");
-		for (i = 0; i < wave->nusage; i++) {
-			const struct plan_usage *u = &wave->usage[i];
-			char cap[48], p50[48], p95[48], head[48];
-			double m50 = 0, m95 = 0;
-			size_t h;
+		{
+			const struct plan_usage **rows = malloc((wave->nusage + 1) * sizeof(*rows));
 
-			if (u->capacity <= 0 || u->resource > ADP_RES_MEMORY)
-				continue;
-			for (h = 0; h < u->nsteps; h++) {
-				m50 = fmax(m50, u->p50[h]);
-				m95 = fmax(m95, u->p95[h]);
+			for (i = 0, nrows = 0; rows && i < wave->nusage; i++)
+				if (wave->usage[i].capacity > 0 && wave->usage[i].resource <= ADP_RES_MEMORY)
+					rows[nrows++] = &wave->usage[i];
+			/* Many rows: the riskiest first, the rest counted. */
+			shown = nrows;
+			if (rows && !detail && nrows > RENDER_ROWS) {
+				qsort(rows, nrows, sizeof(*rows), riskier);
+				shown = RENDER_ROWS / 2;
 			}
-			cmd_format_amount(cap, u->resource, u->capacity);
-			cmd_format_amount(p50, u->resource, m50);
-			cmd_format_amount(p95, u->resource, m95);
-			cmd_format_amount(head, u->resource, u->headroom);
-			fprintf(f, "  %-12s %-7s %14s %14s %14s %14s %10.1f%%\n", u->partition,
-				adp_resource_name(u->resource), cap, p50, p95,
-				u->headroom < 0 ? "none" : head, 100 * u->overload_prob);
+			for (i = 0; rows && i < shown; i++)
+				print_usage_row(f, rows[i]);
+			if (shown < nrows)
+				fprintf(f, "  ... and %zu more partition rows, less at risk (--detail shows every one)\n",
+					nrows - shown);
+			free(rows);
 		}
 		fputc('\n', f);
 	}

@@ -148,3 +148,32 @@ expect_out "checked: max_concurrency [0-9]+ fits"
 import json, sys
 w = json.load(open(sys.argv[1]))["waves"]
 sys.exit(any(b["start"] < a["end"] for a, b in zip(w, w[1:])))' "$TMP/out" && ok || bad "infeasible waves overlap"
+
+# A wave of many moves and partitions: the first moves and the riskiest
+# rows, each list's rest counted; --detail shows every one.
+/usr/bin/python3 - "$TD" <<'PY' >/dev/null
+import json, sys
+td = sys.argv[1]
+parts = [{"name": "p%02d" % i, "zone": "z", "capacity": {"cpu": 8, "memory": "32GiB"}} for i in range(16)]
+comps = [{"name": "c%02d" % i, "tier": i % 3, "replicas": 1, "placement": ["p00"], "min": {"cpu": 0.1, "memory": "64MiB"},
+          "history": {"file": "%s/demo/history/api-01.csv" % td, "format": "columns", "delimiter": ",",
+                      "time_column": "TimeStamp", "time_format": "rfc3339",
+                      "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}}}
+         for i in range(20)]
+json.dump({"partitions": parts, "components": comps}, open("many-inv.json", "w"))
+json.dump({"name": "many", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
+           "partitions": ["p00"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
+           "plan_ttl": "24h", "period": "1d"}, open("many-sched.json", "w"))
+PY
+run "plan: a wave of 20 moves on 15 partitions is summarised" 2 plan -i many-inv.json -s many-sched.json \
+	--now 2018-05-06T00:00:00Z --no-write && expect_out "^  moves \(20\):$" &&
+	expect_out "^    \.\.\. and 14 more moves \(--detail shows every one\)$" &&
+	expect_out "^  \.\.\. and 24 more partition rows, less at risk \(--detail shows every one\)$"
+name="plan: the summary shows 6 moves and 6 rows"
+if [ "$(grep -c '^    c[0-9][0-9] ' "$TMP/out")" -eq 6 ] && [ "$(grep -c '^  p[0-9][0-9] ' "$TMP/out")" -eq 6 ]; then ok; else
+	bad "$(grep -c '^    c[0-9][0-9] ' "$TMP/out") moves, $(grep -c '^  p[0-9][0-9] ' "$TMP/out") rows"; fi
+run "plan --detail shows every move and row" 2 plan -i many-inv.json -s many-sched.json \
+	--now 2018-05-06T00:00:00Z --no-write --detail
+name="plan --detail: 20 moves, 30 rows, nothing counted away"
+if [ "$(grep -c '^    c[0-9][0-9] ' "$TMP/out")" -eq 20 ] && [ "$(grep -c '^  p[0-9][0-9] ' "$TMP/out")" -eq 30 ] &&
+	! grep -q "more moves\|more partition rows" "$TMP/out"; then ok; else bad "not every line"; fi
