@@ -390,16 +390,16 @@ static inline double hw_step(double xi, double s, double s2, double a, double b,
 }
 
 /* Damped additive Holt-Winters with one season of m steps, or two (m
- * and m2, e.g. daily and weekly) when m2 > 0: returns the sum of squared
- * one-step errors after the first max(m, m2) steps, and, when L is not
- * NULL, the states after each step (level, trend, season, second season).
- * p: alpha, beta, gamma, phi, gamma2. ws: 2 * (m + m2) doubles of scratch. */
-static double hw_run(const double *x, size_t n, size_t m, size_t m2, const double *p, double *ws,
-		     double *L, double *B, double *S, double *S2)
+ * and m2, e.g. daily and weekly) when m2 > 0: the states after each step
+ * (level, trend, season, and second season when S2 is not NULL). The
+ * fit's loss is hw_run_lanes'. p: alpha, beta, gamma, phi, gamma2. ws:
+ * 2 * (m + m2) doubles of scratch. */
+static void hw_run(const double *x, size_t n, size_t m, size_t m2, const double *p, double *ws, double *L,
+		   double *B, double *S, double *S2)
 {
-	double a = p[0], b = p[1], g = p[2], phi = p[3], g2 = m2 ? p[4] : 0, l = 0, tr = 0, sse = 0;
+	double a = p[0], b = p[1], g = p[2], phi = p[3], g2 = m2 ? p[4] : 0, l = 0, tr = 0;
 	double *season = ws, *season2 = ws + m;
-	size_t i, k = 0, k2 = 0, warm = m2 > m ? m2 : m;
+	size_t i, k = 0, k2 = 0;
 
 	for (i = 0; i < m; i++)
 		l += x[i];
@@ -414,39 +414,10 @@ static double hw_run(const double *x, size_t n, size_t m, size_t m2, const doubl
 			season2[i] = x[i] - l - season[k];
 		k = 0;
 	}
-	/* The fits keep no states: a loop for one season and one for two,
-	 * without those branches at every step, with the same operations (a
-	 * missing s2 only takes the sign off a zero error, which is
-	 * squared), so the same sums. */
-	if (!L && !m2) {
-		for (i = 0; i < n; i++) {
-			double s = season[k], err = hw_step(x[i], s, 0, a, b, phi, &l, &tr);
-
-			if (i >= warm)
-				sse += err * err;
-			season[k] = g * (x[i] - l) + (1 - g) * s;
-			k = k + 1 == m ? 0 : k + 1;
-		}
-		return sse;
-	}
-	if (!L) {
-		for (i = 0; i < n; i++) {
-			double s = season[k], s2 = season2[k2], err = hw_step(x[i], s, s2, a, b, phi, &l, &tr);
-
-			if (i >= warm)
-				sse += err * err;
-			season[k] = g * (x[i] - l - s2) + (1 - g) * s;
-			season2[k2] = g2 * (x[i] - l - season[k]) + (1 - g2) * s2;
-			k = k + 1 == m ? 0 : k + 1;
-			k2 = k2 + 1 == m2 ? 0 : k2 + 1;
-		}
-		return sse;
-	}
 	for (i = 0; i < n; i++) {
-		double s = season[k], s2 = m2 ? season2[k2] : 0, err = hw_step(x[i], s, s2, a, b, phi, &l, &tr);
+		double s = season[k], s2 = m2 ? season2[k2] : 0;
 
-		if (i >= warm)
-			sse += err * err;
+		hw_step(x[i], s, s2, a, b, phi, &l, &tr);
 		season[k] = g * (x[i] - l - s2) + (1 - g) * s;
 		if (m2)
 			season2[k2] = g2 * (x[i] - l - season[k]) + (1 - g2) * s2;
@@ -460,15 +431,15 @@ static double hw_run(const double *x, size_t n, size_t m, size_t m2, const doubl
 		if (m2 && ++k2 == m2)
 			k2 = 0;
 	}
-	return sse;
 }
 
-/* hw_run's sum of squared errors (no states kept) for HW_LANES
- * parameter sets p[0..HW_LANES-1] at once, into sse. Each lane does
- * exactly hw_run's operations in the same order, so its sum is the same
- * bit for bit; interleaving independent recurrences lets the processor
- * overlap them, where one run waits on each step's result. Callers with
- * fewer sets repeat one. ws: HW_LANES * (m + m2) doubles of scratch. */
+/* The fit's loss, the sum of squared one-step errors after the first
+ * max(m, m2) steps, for HW_LANES parameter sets p[0..HW_LANES-1] at once,
+ * into sse (no states kept). Each lane runs hw_run's recurrence with the
+ * same operations in the same order; interleaving independent
+ * recurrences lets the processor overlap them, where one run waits on
+ * each step's result. Callers with fewer sets repeat one. ws: HW_LANES *
+ * (m + m2) doubles of scratch. */
 #define HW_LANES 4
 static void hw_run_lanes(const double *x, size_t n, size_t m, size_t m2, const double (*p)[5], double *ws,
 			 double *sse)
@@ -1374,11 +1345,36 @@ static int clim_at(double *q, const struct flat *f, const double *raw, size_t j,
 	return wv_quantiles(q, buf, nv, tot, lv, nl);
 }
 
+/* The weighted quantiles at levels lv (nl, ascending) of the values of
+ * s (n, sorted by value, w holding each value's index) whose index is in
+ * [lo, hi), the one at index i weighing wt[i - lo], of total weight tot:
+ * what wquantile_sorted gives on those values sorted alone, without
+ * sorting them (a level never reached gets the largest). */
+static void scan_quantiles(double *q, const struct forecast_wv *s, size_t n, size_t lo, size_t hi,
+			   const double *wt, double tot, const double *lv, size_t nl)
+{
+	double acc = 0, last = NAN;
+	size_t k, l = 0;
+
+	for (k = 0; k < n && l < nl; k++) {
+		size_t i = (size_t)s[k].w;
+
+		if (i < lo || i >= hi)
+			continue;
+		acc += wt[i - lo];
+		last = s[k].v;
+		while (l < nl && acc >= lv[l] * tot)
+			q[l++] = last;
+	}
+	while (l < nl)
+		q[l++] = last;
+}
+
 static int flat_at(double *q, const struct flat *f, const double *raw, size_t lo, size_t j, size_t m,
 		   const double *lv, size_t nl)
 {
-	size_t i, k, l = 0, nv = 0;
-	double tot = 0, acc = 0, last = NAN;
+	size_t i, nv = 0;
+	double tot = 0;
 
 	for (i = lo; i < j; i++)
 		if (!isnan(raw[i])) {
@@ -1388,17 +1384,7 @@ static int flat_at(double *q, const struct flat *f, const double *raw, size_t lo
 		}
 	if (!nv)
 		return 0;
-	for (k = 0; k < f->n && l < nl; k++) {
-		i = (size_t)f->s[k].w;
-		if (i < lo || i >= j)
-			continue;
-		acc += f->w[i - lo];
-		last = f->s[k].v;
-		while (l < nl && acc >= lv[l] * tot)
-			q[l++] = last;
-	}
-	while (l < nl)
-		q[l++] = last;
+	scan_quantiles(q, f->s, f->n, lo, j, f->w, tot, lv, nl);
 	return 1;
 }
 
@@ -1501,8 +1487,8 @@ static void clim_phase_free(struct clim_phase *ph)
 /* clim_at(q, f, raw, n - e * m, n - e * m + lh, ...) from ph. */
 static int clim_phase_at(double *q, const struct clim_phase *ph, size_t e, size_t e0, const double *lv, size_t nl)
 {
-	size_t lo = e - e0, hi = lo, np = 0, k, i, l = 0;
-	double tot = 0, acc = 0, last = NAN;
+	size_t lo = e - e0, hi = lo, np = 0, i;
+	double tot = 0;
 
 	/* This origin's periods: from its first, until ENG_CLIM_PERIODS have values. */
 	for (; hi < ph->nq && np < ENG_CLIM_PERIODS; hi++) {
@@ -1512,19 +1498,7 @@ static int clim_phase_at(double *q, const struct clim_phase *ph, size_t e, size_
 	}
 	if (!np)
 		return 0;
-	for (k = 0; k < ph->n && l < nl; k++) {
-		size_t pk = (size_t)ph->s[k].w;
-
-		if (pk < lo || pk >= hi)
-			continue;
-		acc += ph->wt[pk - lo];
-		last = ph->s[k].v;
-		while (l < nl && acc >= lv[l] * tot)
-			q[l++] = last;
-	}
-	/* A level never reached: clim_at's largest value, the last kept. */
-	while (l < nl)
-		q[l++] = last;
+	scan_quantiles(q, ph->s, ph->n, lo, hi, ph->wt, tot, lv, nl);
 	return 1;
 }
 
