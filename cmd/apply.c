@@ -28,12 +28,13 @@ struct apply_args {
 
 /* /run/lock is the FHS place for lock files (tmpfs, cleared at boot). */
 #define CMD_HOST_LOCK "/run/lock/adpart-update.lock"
+#define CMD_STATE_DIR "/var/lib/adpart-update"
 
 enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY, OPT_STORE, OPT_MONITOR,
        OPT_DRIVER, OPT_HOOK, OPT_HOST_LOCK };
 
 static const struct argp_option options[] = {
-	{ "state-dir", 'd', "DIR", 0, "Journal, lock, pid files and logs (default /var/lib/adpart-update)", 0 },
+	{ "state-dir", 'd', "DIR", 0, "Journal, lock, pid files and logs (default " CMD_STATE_DIR ")", 0 },
 	{ "record", OPT_RECORD, "FILE", 0, "Write the run record here (default DIR/run.json)", 0 },
 	{ "host-lock", OPT_HOST_LOCK, "FILE", 0,
 	  "One apply at a time on this host, whatever its state directory (default $ADPART_HOST_LOCK, else " CMD_HOST_LOCK ")", 0 },
@@ -245,26 +246,28 @@ static void report(const struct plan *p, const struct orch_opts *o, int outcome,
  * state directory and plan; "" when none does. */
 static void next_command(char *buf, size_t len, const struct apply_args *a, int status)
 {
-	const char *d = a->o.state_dir ? a->o.state_dir : "/var/lib/adpart-update";
 	const char *opt = status == EXIT_OK && a->dry_run ? ""
 			  : status == EXIT_APPLY_FAILED ? " --rollback"
 			  : status == EXIT_STOPPED ? " --resume"
 			  : NULL;
+	char drv[64] = "", dir[4100] = "";
 
 	buf[0] = '\0';
-	if (opt && a->o.plan_path)
-		snprintf(buf, len, "adpart-update apply%s%s%s%s%s %s", opt, strcmp(a->driver->name, "local") ? " --driver " : "",
-			 strcmp(a->driver->name, "local") ? a->driver->name : "", a->dry_run ? "" : " -d ",
-			 a->dry_run ? "" : d, a->o.plan_path);
+	if (!opt || !a->o.plan_path)
+		return;
+	if (strcmp(a->driver->name, "local"))
+		snprintf(drv, sizeof(drv), " --driver %s", a->driver->name);
+	if (!a->dry_run) /* a dry run never named a state directory */
+		snprintf(dir, sizeof(dir), " -d %s", a->o.state_dir ? a->o.state_dir : CMD_STATE_DIR);
+	snprintf(buf, len, "adpart-update apply%s%s%s %s", opt, drv, dir, a->o.plan_path);
 }
 
 /* The end of every run past the command line: the "next:" hint, or with
  * --output json the outcome as one object on stdout. Returns status. */
 static int finish(const struct apply_args *a, const struct plan *p, int status, int outcome)
 {
-	static const char *const outcomes[] = { "done", "rolled_back", "failed", "refused", "stopped", "journal_lost" };
 	const char *name = status == EXIT_ERROR ? "error" : status == EXIT_REFUSED ? "refused"
-			   : a->dry_run && status == EXIT_OK ? "checked" : outcomes[outcome];
+			   : a->dry_run && status == EXIT_OK ? "checked" : orch_outcome_name(outcome);
 	char next[4200];
 	struct adp_jb b = { 0 };
 	json_t *doc;
@@ -335,7 +338,7 @@ int cmd_apply(int argc, char **argv)
 			a.schedule ? a.schedule : input_of(&p, "schedule")))
 		goto done;
 	if (!a.o.state_dir)
-		a.o.state_dir = "/var/lib/adpart-update";
+		a.o.state_dir = CMD_STATE_DIR;
 	if (!a.o.host_lock && getenv("ADPART_HOST_LOCK") && *getenv("ADPART_HOST_LOCK"))
 		a.o.host_lock = getenv("ADPART_HOST_LOCK");
 	if (!a.o.host_lock) /* /run/lock is missing in some containers */

@@ -703,9 +703,15 @@ static int do_rollback(struct journal *j, const struct orch_opts *o, const struc
 	return 0;
 }
 
-static int write_record(const struct orch_opts *o, struct journal *j, int outcome)
+const char *orch_outcome_name(int outcome)
 {
 	static const char *const names[] = { "done", "rolled_back", "failed", "refused", "stopped", "journal_lost" };
+
+	return outcome >= 0 && outcome <= ORCH_JOURNAL_LOST ? names[outcome] : "unknown";
+}
+
+static int write_record(const struct orch_opts *o, struct journal *j, int outcome)
+{
 	char path[4096];
 	struct adp_jb b = { 0 };
 	json_t *rec;
@@ -715,7 +721,7 @@ static int write_record(const struct orch_opts *o, struct journal *j, int outcom
 	if (j->broken)
 		return adp_error_set(ADP_ENOMEM, "journal '%s' is incomplete in memory: no run record", j->path);
 	rec = json_deep_copy(j->root);
-	jset(&b, rec, "outcome", json_string(names[outcome]));
+	jset(&b, rec, "outcome", json_string(orch_outcome_name(outcome)));
 	jset(&b, rec, "written_at", json_integer(now_s()));
 	if (b.failed) {
 		json_decref(rec);

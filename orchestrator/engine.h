@@ -28,6 +28,9 @@ enum orch_outcome {
 	ORCH_JOURNAL_LOST = 5,
 };
 
+/* The outcome's name in the run record ("done", "rolled_back", ...). */
+const char *orch_outcome_name(int outcome);
+
 /* Every pointer here is borrowed: the caller keeps it alive for the call. */
 struct orch_opts {
 	const char *plan_path;
