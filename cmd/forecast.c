@@ -301,22 +301,20 @@ static void print_human(FILE *f, const struct fc_args *a, const struct forecast 
 		if (!isnan(fs->rise_rate)) {
 			size_t g;
 
-			fputs("  bands (share of the window from model / climatology at the phase / their mean / every phase):", f);
+			fputs("  bands (share of the window from model / climatology at the phase / their mean / every phase / on-off regime):", f);
 			for (g = 0; g < 3; g++)
 				if (g || fc->opts.levels[0] < 0.5) /* lower levels only when asked for */
-					fprintf(f, "%s %s %.0f/%.0f/%.0f/%.0f%%", g > (fc->opts.levels[0] < 0.5 ? 0u : 1u) ? ";" : "",
+					fprintf(f, "%s %s %.0f/%.0f/%.0f/%.0f/%.0f%%", g > (fc->opts.levels[0] < 0.5 ? 0u : 1u) ? ";" : "",
 						band_group[g], 100 * fs->band_share[g][0], 100 * fs->band_share[g][1],
-						100 * fs->band_share[g][2], 100 * fs->band_share[g][3]);
+						100 * fs->band_share[g][2], 100 * fs->band_share[g][3], 100 * fs->band_share[g][4]);
 			fputc('\n', f);
 		}
 		if (!isnan(fs->rise_rate)) {
-			/* The engine's rule: a level is capped unless the rise rate is above half its tail. */
-			fprintf(f, "  recent maximum %.4g; %.1f%% of calibration values rose above theirs; upper levels capped there:",
-				fs->recent_max, 100 * fs->rise_rate);
+			fprintf(f, "  recent maximum %.4g; %.1f%% of calibration values, on %zu of their days, rose above theirs; upper levels capped there:",
+				fs->recent_max, 100 * fs->rise_rate, fs->rise_days);
 			for (l = 0; l < fc->opts.nlevels; l++)
 				if (fc->opts.levels[l] > 0.5)
-					fprintf(f, " p%g %s", 100 * fc->opts.levels[l],
-						fs->rise_rate <= (1 - fc->opts.levels[l]) / 2 ? "yes" : "no (a trend)");
+					fprintf(f, " p%g %s", 100 * fc->opts.levels[l], fs->capped[l] ? "yes" : "no (a trend)");
 			fputc('\n', f);
 		}
 		if (fs->nperiods) {
@@ -414,11 +412,13 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 					adp_jset(&jb, x, "climatology", json_real(fs->band_share[g][1]));
 					adp_jset(&jb, x, "mean", json_real(fs->band_share[g][2]));
 					adp_jset(&jb, x, "flat", json_real(fs->band_share[g][3]));
+					adp_jset(&jb, x, "regime", json_real(fs->band_share[g][4]));
 					adp_jset(&jb, bd, band_group[g], x);
 				}
 				adp_jset(&jb, o, "bands", bd);
 				adp_jset(&jb, o, "recent_max", json_real(fs->recent_max));
 				adp_jset(&jb, o, "rise_rate", json_real(fs->rise_rate));
+				adp_jset(&jb, o, "rise_days", json_integer((json_int_t)fs->rise_days));
 			}
 		}
 		for (h = 0; h < fs->horizon; h++) {

@@ -1276,8 +1276,9 @@ static void draw_scenarios(struct forecast_series *out, const double *path, cons
 #define ENG_CLIM_HALFLIFE 4.0
 #define ENG_CLIM_CAL 28       /* calibration origins, one period apart (the grid's depth) */
 #define ENG_CLIM_BUCKETS 8    /* lead buckets, each choosing its band */
+#define ENG_RISE_DAYS 3       /* calibration periods with a new high that make a trend */
 
-enum { BAND_MODEL, BAND_CLIM, BAND_MEAN, BAND_FLAT, BAND_N };
+enum { BAND_MODEL, BAND_CLIM, BAND_MEAN, BAND_FLAT, BAND_REGIME, BAND_N };
 
 /* Quantiles at levels lv (nl) of the nv pairs in buf (and as many of
  * scratch after them), of total weight tot, into q; 0 when there are none. */
@@ -1519,6 +1520,84 @@ static double recent_top(const double *raw, size_t j, size_t m)
 	return top;
 }
 
+/* An on/off series (a busy level and an idle one, each held for a
+ * while): the upper quantiles are those of the level the series is in or
+ * switches to, not the tails of a smooth model or of a window that held a
+ * rare busy spell. The recent history raw[lo..j-1] is split at midway
+ * between its median and its maximum; it is two-level when the values
+ * above are a minority whose median is at least ENG_REGIME_SEP times the
+ * p99 of those below, held on average for a 24th of the period (an hour
+ * of a day; shorter bursts are spikes, which the other bands treat, and
+ * whose time of day the climatology knows). A two-state
+ * Markov chain, its switching rates counted on that history (with half a
+ * switch of prior each way), gives the chance of being busy t steps past
+ * the last value; a level's quantile is read from the mixture of the two
+ * levels' values at that chance. */
+#define ENG_REGIME_SEP 3.0
+#define ENG_REGIME_RUN 24    /* the busy runs' mean length: at least a period / this */
+
+struct regime {
+	int ok;
+	double *v;      /* the window's values, sorted: idle [0, nlo), busy [nlo, nv) */
+	double *tmp;    /* scratch, as long as v */
+	size_t nv, nlo;
+	double up, down; /* chance of a switch per step, idle to busy and back */
+	int busy;        /* the state of the last value */
+};
+
+/* The regime of raw[lo..j-1] (period m) into r, whose v and tmp hold j - lo values. */
+static void regime_at(struct regime *r, const double *raw, size_t lo, size_t j, size_t m)
+{
+	size_t i, nup = 0, ndown = 0, nidle = 0, nbusy = 0;
+	double thr, *v = r->v;
+	int prev = -1;
+
+	r->ok = 0;
+	r->nv = 0;
+	for (i = lo; i < j; i++)
+		if (!isnan(raw[i]))
+			v[r->nv++] = raw[i];
+	if (r->nv < 2 * m)
+		return;
+	forecast_sort(v, r->nv, r->tmp);
+	thr = (v[r->nv / 2] + v[r->nv - 1]) / 2;
+	r->nlo = sorted_rank(v, r->nv, thr, 1);
+	if (2 * (r->nv - r->nlo) > r->nv ||
+	    v[r->nlo + (r->nv - r->nlo) / 2] < ENG_REGIME_SEP * fmax(sorted_quantile(v, r->nlo, 0.99), 0))
+		return;
+	for (i = lo; i < j; i++) {
+		int b;
+
+		if (isnan(raw[i]))
+			continue;
+		b = raw[i] > thr;
+		if (prev >= 0) {
+			nup += !prev && b;
+			ndown += prev && !b;
+			nidle += !prev;
+			nbusy += prev;
+		}
+		prev = b;
+	}
+	if (nbusy < (nup + 1) * (m / ENG_REGIME_RUN)) /* nup + 1: a run may have begun before lo */
+		return;
+	r->up = (nup + 0.5) / (nidle + 1.0);
+	r->down = (ndown + 0.5) / (nbusy + 1.0);
+	r->busy = prev;
+	r->ok = 1;
+}
+
+/* The level lv quantile (lv > 0.5) t steps past the last value. */
+static double regime_q(const struct regime *r, size_t t, double lv)
+{
+	double pi = r->up / (r->up + r->down), lam = fmax(0, 1 - r->up - r->down);
+	double p = pi + ((double)r->busy - pi) * pow(lam, (double)t + 1);
+
+	if (lv < 1 - p)
+		return sorted_quantile(r->v, r->nlo, lv / (1 - p));
+	return sorted_quantile(r->v + r->nlo, r->nv - r->nlo, (lv - (1 - p)) / p);
+}
+
 /* Conformalised quantile regression's correction at level lv: the
  * weighted lv-quantile of y - C over the calibration targets, where C
  * for origin d and lead h is C[d * sd + h * sh] (sh 0: one per origin). */
@@ -1545,29 +1624,25 @@ static double cqr_delta(const double *yv, const double *cw, const double *C, siz
  * origin, on that origin's path), the climatology's and the flat one,
  * each corrected. */
 struct calib {
-	const double *yv, *cq, *fq, *delta, *fdelta, *err, *q, *path;
+	const double *yv, *cq, *fq, *rq, *delta, *fdelta, *err, *q, *path;
 	size_t H, L, per;
 };
 
-/* The three sources at (d, h, l) into qm, qc, qf; 0 when y or the
- * model's error there is missing. */
-static int calib_at(const struct calib *k, size_t d, size_t h, size_t l, double *y, double *qm, double *qc, double *qf)
+/* The band sources at (d, h, l) into qs[BAND_N]; 0 when y or the model's
+ * error there is missing. The regime's is NAN where it has none. */
+static int calib_at(const struct calib *k, size_t d, size_t h, size_t l, double *y, double *qs)
 {
 	double ev = k->err[(d * k->per + ENG_SHIFT) * k->H + h];
 
 	*y = k->yv[d * k->H + h];
 	if (isnan(*y) || isnan(ev))
 		return 0;
-	*qm = fmax(0, *y - ev + (k->q[h * k->L + l] - k->path[h]));
-	*qc = fmax(0, k->cq[(d * k->H + h) * k->L + l] + k->delta[l]);
-	*qf = fmax(0, k->fq[d * k->L + l] + k->fdelta[l]);
+	qs[BAND_MODEL] = fmax(0, *y - ev + (k->q[h * k->L + l] - k->path[h]));
+	qs[BAND_CLIM] = fmax(0, k->cq[(d * k->H + h) * k->L + l] + k->delta[l]);
+	qs[BAND_MEAN] = (qs[BAND_MODEL] + qs[BAND_CLIM]) / 2;
+	qs[BAND_FLAT] = fmax(0, k->fq[d * k->L + l] + k->fdelta[l]);
+	qs[BAND_REGIME] = k->rq[(d * k->H + h) * k->L + l];
 	return 1;
-}
-
-/* Candidate a's quantile from the model's, the climatology's and the flat one. */
-static double band_of(int a, double qm, double qc, double qf)
-{
-	return a == BAND_MODEL ? qm : a == BAND_CLIM ? qc : a == BAND_MEAN ? (qm + qc) / 2 : qf;
 }
 
 static double pinball(double y, double q, double lv)
@@ -1599,13 +1674,17 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	double *fq = malloc(D * L * sizeof(*fq)), *fdelta = malloc(L * sizeof(*fdelta)), *fnow = malloc(L * sizeof(*fnow));
 	struct forecast_wv *buf = malloc(2 * nbuf * sizeof(*buf));
 	int *pick = malloc(nb * 3 * sizeof(*pick)), rc = 0;
-	size_t ncal = 0, i;
+	size_t rwin = ENG_CLIM_PERIODS * m + 1;
+	double *rq = malloc(D * H * L * sizeof(*rq)), *rbuf = malloc(4 * rwin * sizeof(*rbuf));
+	struct regime rnow = { .v = rbuf, .tmp = rbuf + rwin }, rcal = { .v = rbuf + 2 * rwin, .tmp = rbuf + 3 * rwin };
+	size_t ncal = 0, i, rise_days = 0;
 	double over = 0, wall = 0, top;
 	struct calib cal;
 	struct flat flat = { 0 };
 	struct clim_phase *ph = NULL;
 
-	if (!cq || !yv || !cw || !delta || !now || !oldq || !loss || !buf || !pick || !fq || !fdelta || !fnow || !corr || !sc || !rp) {
+	if (!cq || !yv || !cw || !delta || !now || !oldq || !loss || !buf || !pick || !fq || !fdelta || !fnow || !corr || !sc || !rp ||
+	    !rq || !rbuf) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -1620,6 +1699,10 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	for (h = 0; h < H; h++)
 		if ((rc = clim_phase_make(&ph[h], &flat, e->raw, n, m, W, lead + h, g->dmin, g->dmin + D - 1)))
 			goto done;
+	/* The regime band is a candidate only for a series on/off now. */
+	regime_at(&rnow, e->raw, clim_lo(n, m), n, m);
+	for (i = 0; i < D * H * L; i++)
+		rq[i] = NAN;
 	/* Climatology at the calibration origins, n - d * m for d from the grid's first period. */
 	for (d = 0; d < D; d++) {
 		size_t dd = g->dmin + d, c = d * per + ENG_SHIFT, j;
@@ -1636,21 +1719,30 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 			continue;
 		}
 		top = recent_top(e->raw, j, m);
-		for (h = 0; h < H; h++) {
+		if (rnow.ok) {
+			regime_at(&rcal, e->raw, clim_lo(j, m), j, m);
+			for (h = 0; rcal.ok && h < H; h++)
+				for (l = 0; l < L; l++)
+					if (o->levels[l] > 0.5)
+						rq[(d * H + h) * L + l] = regime_q(&rcal, lead + h, o->levels[l]);
+		}
+		for (h = 0, i = 0; h < H; h++) {
 			yv[d * H + h] = e->raw[j + lead + h];
 			if (!isnan(yv[d * H + h])) {
 				over += cw[d] * (yv[d * H + h] > top);
 				wall += cw[d];
+				i |= yv[d * H + h] > top;
 			}
 			if (!clim_phase_at(cq + (d * H + h) * L, &ph[h], dd, g->dmin, o->levels, L))
 				yv[d * H + h] = NAN;
 		}
+		rise_days += i;
 		ncal++;
 	}
 	if (ncal < 3)
 		goto done;  /* too little history: the model's band stands */
-	cal = (struct calib){ .yv = yv, .cq = cq, .fq = fq, .delta = delta, .fdelta = fdelta, .err = err, .q = out->q,
-			      .path = e->path, .H = H, .L = L, .per = per };
+	cal = (struct calib){ .yv = yv, .cq = cq, .fq = fq, .rq = rq, .delta = delta, .fdelta = fdelta, .err = err,
+			      .q = out->q, .path = e->path, .H = H, .L = L, .per = per };
 	/* Each climatology's correction per level, over all leads. */
 	for (l = 0; l < L; l++) {
 		delta[l] = cqr_delta(yv, cw, cq + l, H * L, L, D, H, o->levels[l], buf);
@@ -1661,17 +1753,21 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 		for (h = 0; cw[d] > 0 && h < H; h++) {
 			b = h * nb / H;
 			for (l = 0; l < L; l++) {
-				double lv = o->levels[l], y, qm, qc, qf;
+				double lv = o->levels[l], y, qs[BAND_N];
 				size_t grp = lv < 0.5 ? 0 : lv == 0.5 ? 1 : 2;
+				int a;
 
-				if (!calib_at(&cal, d, h, l, &y, &qm, &qc, &qf))
+				if (!calib_at(&cal, d, h, l, &y, qs))
 					break; /* missing at every level alike */
-				loss[(b * 3 + grp) * BAND_N + BAND_MODEL] += cw[d] * pinball(y, qm, lv);
-				loss[(b * 3 + grp) * BAND_N + BAND_CLIM] += cw[d] * pinball(y, qc, lv);
-				loss[(b * 3 + grp) * BAND_N + BAND_MEAN] += cw[d] * pinball(y, (qm + qc) / 2, lv);
-				loss[(b * 3 + grp) * BAND_N + BAND_FLAT] += cw[d] * pinball(y, qf, lv);
+				if (isnan(qs[BAND_REGIME])) /* not on/off then: the every-phase band stands in */
+					qs[BAND_REGIME] = qs[BAND_FLAT];
+				for (a = 0; a < BAND_N; a++)
+					loss[(b * 3 + grp) * BAND_N + a] += cw[d] * pinball(y, qs[a], lv);
 			}
 		}
+	for (b = 0; b < nb * 3; b++)
+		if (!rnow.ok || b % 3 != 2) /* the regime's band is for upper levels */
+			loss[b * BAND_N + BAND_REGIME] = INFINITY;
 	for (b = 0; b < nb * 3; b++) {
 		int best = BAND_MODEL, a;
 
@@ -1683,7 +1779,9 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	}
 	/* The chosen band, calibrated as a whole: per level, the quantile of
 	 * the calibration errors of what was chosen, at the tail replay_tails
-	 * finds (selection makes the chosen band look better than it is). */
+	 * finds (selection makes the chosen band look better than it is).
+	 * Not the regime's: its chance of a busy spell is counted, and a
+	 * correction from the few busy values would put every step there. */
 	for (l = 0; l < L; l++) {
 		size_t ns = 0;
 		double tot = 0, lv = o->levels[l], mult;
@@ -1695,11 +1793,12 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 			continue;
 		for (d = 0; d < D; d++)
 			for (h = 0; cw[d] > 0 && h < H; h++) {
-				double y, qm, qc, qf;
+				double y, qs[BAND_N];
+				int p = pick[(h * nb / H) * 3 + (lv < 0.5 ? 0 : 2)];
 
-				if (!calib_at(&cal, d, h, l, &y, &qm, &qc, &qf))
+				if (p == BAND_REGIME || !calib_at(&cal, d, h, l, &y, qs))
 					continue;
-				buf[ns].v = sc[d * H + h] = y - band_of(pick[(h * nb / H) * 3 + (lv < 0.5 ? 0 : 2)], qm, qc, qf);
+				buf[ns].v = sc[d * H + h] = y - qs[p];
 				buf[ns++].w = cw[d];
 				tot += cw[d];
 			}
@@ -1718,10 +1817,14 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 			continue;
 		b = h * nb / H;
 		for (l = 0; l < L; l++) {
-			double lv = o->levels[l], qc = fmax(0, now[l] + delta[l]);
+			double lv = o->levels[l], qs[BAND_N];
 			int p = pick[b * 3 + (lv < 0.5 ? 0 : lv == 0.5 ? 1 : 2)];
 
-			q[l] = fmax(0, band_of(p, q[l], qc, fmax(0, fnow[l] + fdelta[l])) + corr[l]);
+			qs[BAND_MODEL] = q[l];
+			qs[BAND_CLIM] = fmax(0, now[l] + delta[l]);
+			qs[BAND_MEAN] = (qs[BAND_MODEL] + qs[BAND_CLIM]) / 2;
+			qs[BAND_FLAT] = fmax(0, fnow[l] + fdelta[l]);
+			q[l] = p == BAND_REGIME ? regime_q(&rnow, lead + h, lv) : fmax(0, qs[p] + corr[l]);
 		}
 		for (l = 1; l < L; l++)
 			if (q[l] < q[l - 1])
@@ -1729,15 +1832,20 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	}
 	/* No upper bound above the recent maximum unless the series went above
 	 * its own recent maximum often enough at the calibration origins for
-	 * that level (a rising series): a band past every value of the last
-	 * weeks is otherwise the model's tail, not the data's. */
+	 * that level, and on several of their days (a rising series): a band
+	 * past every value of the last weeks is otherwise the model's tail,
+	 * not the data's, and one new high (a busy spell never seen before) is
+	 * a jump, not a trend. */
 	out->recent_max = top = recent_top(e->raw, n, m);
 	out->rise_rate = wall > 0 ? over / wall : NAN;
-	for (l = 0; l < L; l++)
-		if (o->levels[l] > 0.5 && wall > 0 && over / wall <= (1 - o->levels[l]) / 2)
-			for (h = 0; h < H; h++)
-				if (out->q[h * L + l] > top)
-					out->q[h * L + l] = top;
+	out->rise_days = rise_days;
+	for (l = 0; l < L; l++) {
+		out->capped[l] = o->levels[l] > 0.5 && wall > 0 &&
+				 (over / wall <= (1 - o->levels[l]) / 2 || rise_days < ENG_RISE_DAYS);
+		for (h = 0; out->capped[l] && h < H; h++)
+			if (out->q[h * L + l] > top)
+				out->q[h * L + l] = top;
+	}
 	/* Scenarios keep their rank: the old band's level of each value, read on the new band. */
 	for (k = 0; k < K; k++)
 		for (h = 0; h < H; h++) {
@@ -1771,6 +1879,8 @@ done:
 	free(fnow);
 	free(buf);
 	free(pick);
+	free(rq);
+	free(rbuf);
 	flat_free(&flat);
 	for (h = 0; ph && h < H; h++)
 		clim_phase_free(&ph[h]);

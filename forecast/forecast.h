@@ -67,14 +67,19 @@ struct forecast_series {
 	double pvalue[FORECAST_MAX_PERIODS];    /* permutation test of that period */
 	/* auto: the share of the window's leads whose band (lower levels,
 	 * median, upper levels) is the model's, the climatology's (at that
-	 * phase), the mean of both, or the recent distribution over every
-	 * phase; all zero when the model's band stands alone. */
-	double band_share[3][4];
+	 * phase), the mean of both, the recent distribution over every phase,
+	 * or the on/off regime's (upper levels only); all zero when the
+	 * model's band stands alone. */
+	double band_share[3][5];
 	/* auto: the largest value of the recent history (the upper levels'
-	 * cap), and the share of calibration targets above their own recent
-	 * maximum: a level is left uncapped when that share is above half its
-	 * tail (a rising series). NAN when not computed. */
+	 * cap), the share of calibration targets above their own recent
+	 * maximum and the calibration periods that had one: a level is left
+	 * uncapped (capped[l] 0) when that share is above half its tail and
+	 * at least 3 periods rose (a rising series). rise_rate NAN when not
+	 * computed. */
 	double recent_max, rise_rate;
+	size_t rise_days;
+	unsigned char capped[FORECAST_MAX_LEVELS];
 	double backtest_mae;   /* mean absolute error of the chosen model over its backtest, weighted to halve every 7 periods back */
 	size_t backtest_origins;
 	uint64_t seed;

@@ -283,20 +283,22 @@ expect_err "fc-long.csv:3:1: timestamp: '17' read as 1970-01-01T00:00:17Z, befor
 # auto says which band each part of the window took and whether the upper
 # levels stop at the recent maximum; a capped p99 is never above it.
 run "forecast bands human" 0 forecast $DEMO --component mongo-01 --resource memory
-expect_out "^  bands \(share of the window from model / climatology at the phase / their mean / every phase\): median [0-9]+/[0-9]+/[0-9]+/[0-9]+%; upper [0-9]+/[0-9]+/[0-9]+/[0-9]+%$"
-expect_out "^  recent maximum [0-9.e+]+; [0-9.]+% of calibration values rose above theirs; upper levels capped there: p90 (yes|no \(a trend\)) p95 (yes|no \(a trend\)) p99 (yes|no \(a trend\))$"
+expect_out "^  bands \(share of the window from model / climatology at the phase / their mean / every phase / on-off regime\): median [0-9]+/[0-9]+/[0-9]+/[0-9]+/0%; upper [0-9]+/[0-9]+/[0-9]+/[0-9]+/[0-9]+%$"
+expect_out "^  recent maximum [0-9.e+]+; [0-9.]+% of calibration values, on [0-9]+ of their days, rose above theirs; upper levels capped there: p90 (yes|no \(a trend\)) p95 (yes|no \(a trend\)) p99 (yes|no \(a trend\))$"
 # The shares of each group add up to 100%.
 if awk '/^  bands/ { n = split($0, g, ";"); for (i = 1; i <= n; i++) { sub(/.*: /, "", g[i]); sub(/^ *[a-z]+ /, "", g[i]); sub(/%$/, "", g[i]); split(g[i], p, "/"); s = p[1] + p[2] + p[3] + p[4]; if (s < 99 || s > 101) bad = 1 } } END { exit bad }' "$TMP/out"; then ok; else bad "band shares do not add up to 100%"; fi
 if awk '/^  recent maximum/ { top = $3 + 0; cap = ($0 ~ /p99 yes/) } /^  20[0-9][0-9]-/ { if (cap && $5 > top * (1 + 1e-6)) bad = 1 } END { exit bad }' "$TMP/out"; then ok; else bad "a capped p99 above the recent maximum"; fi
 
 run "forecast bands lower levels" 0 forecast $DEMO --component mongo-01 --resource memory --levels 0.025,0.5,0.975
-expect_out "^  bands .*: lower [0-9]+/[0-9]+/[0-9]+/[0-9]+%; median "
+expect_out "^  bands .*: lower [0-9]+/[0-9]+/[0-9]+/[0-9]+/0%; median "
 
 run "forecast bands json" 0 forecast $DEMO --component mongo-01 --resource memory --output json
 expect_out '"bands": \{'
 expect_out '"flat": '
 expect_out '"recent_max": '
 expect_out '"rise_rate": '
+expect_out '"rise_days": '
+expect_out '"regime": '
 
 # A named model keeps its own band: no bands, no cap.
 run "forecast named model has no bands" 0 forecast $DEMO --model holt-winters --component mongo-01 --resource memory

@@ -170,17 +170,24 @@ Test(bands, level_shift_up_is_followed)
 	free(v);
 }
 
-/* A rising series (cpu on an RDS instance going up over its last days)
- * goes above its recent maximum at the calibration origins often enough
- * that its p95 and p99 are not capped there; said in rise_rate. */
+/* A rising series (cpu on an RDS instance, its real values plus a rise
+ * of 2 a day: each day goes above the days before) goes above its recent
+ * maximum at the calibration origins often enough, and on enough days,
+ * that its p95 and p99 are not capped there; said in rise_rate and
+ * rise_days. (The series' own jump from 6 to 14 on day 11 is a level
+ * shift: above the old maximum on two days only.) */
 Test(bands, rising_series_is_not_capped)
 {
-	size_t n;
+	size_t n, i;
 	double *v = nab("testdata/nab/rds_cpu_utilization_cc0c53.csv", &n);
 	struct forecast a = { 0 };
 
+	for (i = 0; i < n; i++)
+		v[i] += 2.0 * (double)i / DAY;
 	run(&a, v, n - DAY, DAY, "auto");
 	cr_assert_gt(a.items[0].rise_rate, 0.025, "rise rate %g", a.items[0].rise_rate);
+	cr_assert_geq(a.items[0].rise_days, 3, "rose on %zu days", a.items[0].rise_days);
+	cr_assert(!a.items[0].capped[2] && !a.items[0].capped[3], "capped");
 	forecast_release(&a);
 	free(v);
 }
@@ -266,6 +273,64 @@ Test(bands, combination_beats_each_model)
 			     a.items[0].backtest_mae, single[i], s.items[0].backtest_mae);
 		forecast_release(&s);
 	}
+	forecast_release(&a);
+	free(v);
+}
+
+/* On/off with a rare busy spell: the real values at a twentieth (an idle
+ * VM) and, 6 days before the origin, one 10-hour job on top of them at
+ * 80 more. A two-state regime says a busy spell is unlikely within the
+ * day, so the day's p95 stays near the idle level instead of at the job's
+ * (where the climatology, the every-phase window and their corrections
+ * put it), and the idle day is covered. */
+Test(bands, rare_busy_spell_is_a_regime_not_every_step)
+{
+	size_t n, i, origin, h, cov = 0;
+	double *v = nab("testdata/nab/ec2_cpu_utilization_5f5533.csv", &n), idle = 0, top95 = 0;
+	struct forecast a = { 0 };
+
+	for (i = 0; i < n; i++)
+		v[i] /= 20;
+	origin = n - DAY;
+	for (i = origin - 6 * DAY; i < origin - 6 * DAY + 120; i++)
+		v[i] += 80;
+	for (i = origin > 14 * DAY ? origin - 14 * DAY : 0; i < origin; i++)
+		if (i < origin - 6 * DAY || i >= origin - 6 * DAY + 120)
+			idle = fmax(idle, v[i]);
+	run(&a, v, origin, DAY, "auto");
+	cr_assert_gt(a.items[0].band_share[2][4], 0, "the regime's band is never chosen");
+	for (h = 0; h < DAY; h++) {
+		top95 = fmax(top95, a.items[0].q[h * 4 + 2]);
+		cov += v[origin + h] <= a.items[0].q[h * 4 + 2];
+	}
+	cr_assert_leq(top95, 2 * idle, "p95 up to %g; idle at most %g, busy above 80", top95, idle);
+	cr_assert_geq((double)cov / DAY, 0.9, "coverage %g", (double)cov / DAY);
+	forecast_release(&a);
+	free(v);
+}
+
+/* One new high is a jump, not a trend: a 6-hour spell at twice the
+ * series' maximum, 10 days before the origin, is above its own recent
+ * maximum at more than a p99's share of the calibration values, but on
+ * one or two days only, so the p99 stays capped at the recent maximum
+ * (before, the spell uncapped it along the whole day). */
+Test(bands, one_new_high_is_not_a_trend)
+{
+	size_t n, i, origin, h;
+	double *v = nab("testdata/nab/ec2_cpu_utilization_5f5533.csv", &n), top;
+	struct forecast a = { 0 };
+
+	origin = n - DAY;
+	top = recent_max(v, origin);
+	for (i = origin - 10 * DAY; i < origin - 10 * DAY + 72; i++)
+		v[i] = 2 * top;
+	run(&a, v, origin, DAY, "auto");
+	cr_assert_gt(a.items[0].rise_rate, 0.005, "rise rate %g", a.items[0].rise_rate);
+	cr_assert_lt(a.items[0].rise_days, 3, "rose on %zu days", a.items[0].rise_days);
+	cr_assert(a.items[0].capped[3], "p99 not capped");
+	for (h = 0; h < DAY; h++)
+		cr_assert_leq(a.items[0].q[h * 4 + 3], a.items[0].recent_max + 1e-9, "step %zu: p99 %g above %g", h,
+			      a.items[0].q[h * 4 + 3], a.items[0].recent_max);
 	forecast_release(&a);
 	free(v);
 }
