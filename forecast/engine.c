@@ -1562,7 +1562,7 @@ static void regime_at(struct regime *r, const double *raw, size_t lo, size_t j, 
 	forecast_sort(v, r->nv, r->tmp);
 	thr = (v[r->nv / 2] + v[r->nv - 1]) / 2;
 	r->nlo = sorted_rank(v, r->nv, thr, 1);
-	if (2 * (r->nv - r->nlo) > r->nv ||
+	if (r->nlo == r->nv || 2 * (r->nv - r->nlo) > r->nv ||
 	    v[r->nlo + (r->nv - r->nlo) / 2] < ENG_REGIME_SEP * fmax(sorted_quantile(v, r->nlo, 0.99), 0))
 		return;
 	for (i = lo; i < j; i++) {
@@ -1706,6 +1706,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	/* Climatology at the calibration origins, n - d * m for d from the grid's first period. */
 	for (d = 0; d < D; d++) {
 		size_t dd = g->dmin + d, c = d * per + ENG_SHIFT, j;
+		int rose = 0;
 
 		cw[d] = 0;
 		if (dd * m > n || d >= g->n / per || g->origin[c] < 0)
@@ -1726,17 +1727,17 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 					if (o->levels[l] > 0.5)
 						rq[(d * H + h) * L + l] = regime_q(&rcal, lead + h, o->levels[l]);
 		}
-		for (h = 0, i = 0; h < H; h++) {
+		for (h = 0; h < H; h++) {
 			yv[d * H + h] = e->raw[j + lead + h];
 			if (!isnan(yv[d * H + h])) {
 				over += cw[d] * (yv[d * H + h] > top);
 				wall += cw[d];
-				i |= yv[d * H + h] > top;
+				rose |= yv[d * H + h] > top;
 			}
 			if (!clim_phase_at(cq + (d * H + h) * L, &ph[h], dd, g->dmin, o->levels, L))
 				yv[d * H + h] = NAN;
 		}
-		rise_days += i;
+		rise_days += rose;
 		ncal++;
 	}
 	if (ncal < 3)
