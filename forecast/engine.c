@@ -1645,6 +1645,33 @@ static int calib_at(const struct calib *k, size_t d, size_t h, size_t l, double 
 	return 1;
 }
 
+/* The sources' values at level l at the forecast origin: the model's qm,
+ * the climatology's now, the every-phase one fnow, each corrected. */
+static void sources_now(double *qs, double qm, const double *now, const double *delta, const double *fnow,
+			const double *fdelta, size_t l)
+{
+	qs[BAND_MODEL] = qm;
+	qs[BAND_CLIM] = fmax(0, now[l] + delta[l]);
+	qs[BAND_MEAN] = (qs[BAND_MODEL] + qs[BAND_CLIM]) / 2;
+	qs[BAND_FLAT] = fmax(0, fnow[l] + fdelta[l]);
+	qs[BAND_REGIME] = NAN;
+}
+
+/* Band a's quantile at level lv from its values at every source, qs, and
+ * at the median, med (NULL without a median level), when the median
+ * chosen is pm's: an upper level keeps at least its spread above its own
+ * source's median over the chosen median, a lower one below it. Where
+ * the median follows a level shift the climatology has not seen yet, the
+ * climatology's p95 would otherwise sit at or under that median. */
+static double band_at(const double *qs, const double *med, int a, int pm, double lv)
+{
+	if (!med || a == pm || a == BAND_REGIME)
+		return qs[a];
+	if (lv > 0.5)
+		return fmax(qs[a], med[pm] + (qs[a] - med[a]));
+	return fmin(qs[a], med[pm] - (med[a] - qs[a]));
+}
+
 static double pinball(double y, double q, double lv)
 {
 	double d = y - q;
@@ -1677,7 +1704,8 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	size_t rwin = ENG_CLIM_PERIODS * m + 1;
 	double *rq = malloc(D * H * L * sizeof(*rq)), *rbuf = malloc(4 * rwin * sizeof(*rbuf));
 	struct regime rnow = { .v = rbuf, .tmp = rbuf + rwin }, rcal = { .v = rbuf + 2 * rwin, .tmp = rbuf + 3 * rwin };
-	size_t ncal = 0, i, rise_days = 0;
+	size_t ncal = 0, i, rise_days = 0, lm;
+	double med[BAND_N];
 	double over = 0, wall = 0, top;
 	struct calib cal;
 	struct flat flat = { 0 };
@@ -1783,6 +1811,8 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	 * finds (selection makes the chosen band look better than it is).
 	 * Not the regime's: its chance of a busy spell is counted, and a
 	 * correction from the few busy values would put every step there. */
+	for (lm = 0; lm < L && o->levels[lm] != 0.5; lm++)
+		;
 	for (l = 0; l < L; l++) {
 		size_t ns = 0;
 		double tot = 0, lv = o->levels[l], mult;
@@ -1794,12 +1824,13 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 			continue;
 		for (d = 0; d < D; d++)
 			for (h = 0; cw[d] > 0 && h < H; h++) {
-				double y, qs[BAND_N];
-				int p = pick[(h * nb / H) * 3 + (lv < 0.5 ? 0 : 2)];
+				double y, qs[BAND_N], med[BAND_N];
+				int p = pick[(h * nb / H) * 3 + (lv < 0.5 ? 0 : 2)], pm = pick[(h * nb / H) * 3 + 1];
 
-				if (p == BAND_REGIME || !calib_at(&cal, d, h, l, &y, qs))
+				if (p == BAND_REGIME || !calib_at(&cal, d, h, l, &y, qs) ||
+				    (lm < L && !calib_at(&cal, d, h, lm, &y, med)))
 					continue;
-				buf[ns].v = sc[d * H + h] = y - qs[p];
+				buf[ns].v = sc[d * H + h] = y - band_at(qs, lm < L ? med : NULL, p, pm, lv);
 				buf[ns++].w = cw[d];
 				tot += cw[d];
 			}
@@ -1817,15 +1848,15 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 		if (!clim_at(now, &flat, e->raw, n, n + lead + h, m, W, o->levels, L, buf))
 			continue;
 		b = h * nb / H;
+		if (lm < L)
+			sources_now(med, q[lm], now, delta, fnow, fdelta, lm);
 		for (l = 0; l < L; l++) {
 			double lv = o->levels[l], qs[BAND_N];
 			int p = pick[b * 3 + (lv < 0.5 ? 0 : lv == 0.5 ? 1 : 2)];
 
-			qs[BAND_MODEL] = q[l];
-			qs[BAND_CLIM] = fmax(0, now[l] + delta[l]);
-			qs[BAND_MEAN] = (qs[BAND_MODEL] + qs[BAND_CLIM]) / 2;
-			qs[BAND_FLAT] = fmax(0, fnow[l] + fdelta[l]);
-			q[l] = p == BAND_REGIME ? regime_q(&rnow, lead + h, lv) : fmax(0, qs[p] + corr[l]);
+			sources_now(qs, q[l], now, delta, fnow, fdelta, l);
+			q[l] = p == BAND_REGIME ? regime_q(&rnow, lead + h, lv)
+						: fmax(0, band_at(qs, lm < L ? med : NULL, p, pick[b * 3 + 1], lv) + corr[l]);
 		}
 		for (l = 1; l < L; l++)
 			if (q[l] < q[l - 1])
@@ -1836,7 +1867,9 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	 * that level, and on several of their days (a rising series): a band
 	 * past every value of the last weeks is otherwise the model's tail,
 	 * not the data's, and one new high (a busy spell never seen before) is
-	 * a jump, not a trend. */
+	 * a jump, not a trend. Not where the median itself is at or above that
+	 * maximum (the model follows a shift up): a cap there would leave no
+	 * band above the median. */
 	out->recent_max = top = recent_top(e->raw, n, m);
 	out->rise_rate = wall > 0 ? over / wall : NAN;
 	out->rise_days = rise_days;
@@ -1844,7 +1877,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 		out->capped[l] = o->levels[l] > 0.5 && wall > 0 &&
 				 (over / wall <= (1 - o->levels[l]) / 2 || rise_days < ENG_RISE_DAYS);
 		for (h = 0; out->capped[l] && h < H; h++)
-			if (out->q[h * L + l] > top)
+			if (out->q[h * L + l] > top && (lm == L || out->q[h * L + lm] < top))
 				out->q[h * L + l] = top;
 	}
 	/* Scenarios keep their rank: the old band's level of each value, read on the new band. */

@@ -334,3 +334,23 @@ Test(bands, one_new_high_is_not_a_trend)
 	forecast_release(&a);
 	free(v);
 }
+
+/* After a real level shift (the RDS series goes from 6 to 14 on day 11),
+ * the median follows the new level while the climatology still holds the
+ * old one: each upper level keeps its own band's spread above the median
+ * chosen, instead of sitting at or under it. */
+Test(bands, upper_levels_stay_above_a_shifted_median)
+{
+	size_t n, h, origin, H = DAY / 6, flat = 0;
+	double *v = nab("testdata/nab/rds_cpu_utilization_cc0c53.csv", &n);
+	struct forecast a = { 0 };
+
+	for (origin = 11 * DAY + DAY / 4; origin + H <= n && origin < 12 * DAY; origin += DAY / 8) {
+		run(&a, v, origin, H, "auto");
+		for (h = 0; h < H; h++)
+			flat += a.items[0].q[h * 4 + 2] <= a.items[0].q[h * 4 + 1] * (1 + 1e-9);
+		forecast_release(&a);
+	}
+	cr_assert_eq(flat, 0, "%zu steps with a p95 at or under the median", flat);
+	free(v);
+}
