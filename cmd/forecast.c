@@ -317,6 +317,9 @@ static void print_human(FILE *f, const struct fc_args *a, const struct forecast 
 					fprintf(f, " p%g %s", 100 * fc->opts.levels[l], fs->capped[l] ? "yes" : "no (a trend)");
 			fputc('\n', f);
 		}
+		if (!isnan(fs->level_shift) && fs->level_shift != 0)
+			fprintf(f, "  level shift: the last hours sit %.4g %s the climatology at their phases; its bands and the median re-anchored there\n",
+				fabs(fs->level_shift), fs->level_shift > 0 ? "above" : "below");
 		if (fs->nperiods) {
 			size_t p;
 			fputs("  periods found:", f);
@@ -419,6 +422,7 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 				adp_jset(&jb, o, "recent_max", json_real(fs->recent_max));
 				adp_jset(&jb, o, "rise_rate", json_real(fs->rise_rate));
 				adp_jset(&jb, o, "rise_days", json_integer((json_int_t)fs->rise_days));
+				adp_jset(&jb, o, "level_shift", json_real(fs->level_shift));
 			}
 		}
 		for (h = 0; h < fs->horizon; h++) {

@@ -1645,15 +1645,54 @@ static int calib_at(const struct calib *k, size_t d, size_t h, size_t l, double 
 	return 1;
 }
 
+/* A level shift the climatology has not caught up with: over the last
+ * 12th of a period (two hours of a day) the history sits on one side of
+ * its own climatology's median at those phases (90% of the steps) by
+ * more than ENG_SHIFT_IQR times the climatology's interquartile range.
+ * The climatologies weigh weeks of the old level, and the model may
+ * follow a seasonal naive's yesterday: re-anchoring them by the median
+ * gap is what takes a step up or a drop to zero into account at once.
+ * Returns that gap, 0 when there is none; buf as clim_at's, tmp
+ * 3 * ENG_SHIFT_STEPS(m) values. */
+#define ENG_SHIFT_IQR 2.0
+#define ENG_SHIFT_STEPS(m) ((m) / 12 > 3 ? (m) / 12 : 3)
+
+static double level_shift(const struct flat *f, const double *raw, size_t n, size_t m, size_t W,
+			  struct forecast_wv *buf, double *tmp)
+{
+	static const double lv[3] = { 0.25, 0.5, 0.75 };
+	size_t K = ENG_SHIFT_STEPS(m), k, nr = 0, pos = 0, neg = 0;
+	double q[3], *r = tmp, *iqr = tmp + K, gap;
+
+	for (k = 1; k <= K && k < n; k++) {
+		size_t t = n - k;
+
+		if (isnan(raw[t]) || !clim_at(q, f, raw, t, t, m, W, lv, 3, buf))
+			continue;
+		r[nr] = raw[t] - q[1];
+		iqr[nr] = q[2] - q[0];
+		pos += r[nr] > 0;
+		neg += r[nr] < 0;
+		nr++;
+	}
+	if (4 * nr < 3 * K || (10 * pos < 9 * nr && 10 * neg < 9 * nr))
+		return 0;
+	forecast_sort(r, nr, tmp + 2 * K);
+	forecast_sort(iqr, nr, tmp + 2 * K);
+	gap = r[nr / 2];
+	return fabs(gap) > ENG_SHIFT_IQR * iqr[nr / 2] ? gap : 0;
+}
+
 /* The sources' values at level l at the forecast origin: the model's qm,
- * the climatology's now, the every-phase one fnow, each corrected. */
+ * the climatology's now, the every-phase one fnow, each corrected, the
+ * two climatologies re-anchored by a level shift. */
 static void sources_now(double *qs, double qm, const double *now, const double *delta, const double *fnow,
-			const double *fdelta, size_t l)
+			const double *fdelta, double shift, size_t l)
 {
 	qs[BAND_MODEL] = qm;
-	qs[BAND_CLIM] = fmax(0, now[l] + delta[l]);
+	qs[BAND_CLIM] = fmax(0, now[l] + delta[l] + shift);
 	qs[BAND_MEAN] = (qs[BAND_MODEL] + qs[BAND_CLIM]) / 2;
-	qs[BAND_FLAT] = fmax(0, fnow[l] + fdelta[l]);
+	qs[BAND_FLAT] = fmax(0, fnow[l] + fdelta[l] + shift);
 	qs[BAND_REGIME] = NAN;
 }
 
@@ -1703,16 +1742,17 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	int *pick = malloc(nb * 3 * sizeof(*pick)), rc = 0;
 	size_t rwin = ENG_CLIM_PERIODS * m + 1;
 	double *rq = malloc(D * H * L * sizeof(*rq)), *rbuf = malloc(4 * rwin * sizeof(*rbuf));
+	double *lsbuf = malloc(3 * ENG_SHIFT_STEPS(m) * sizeof(*lsbuf));
 	struct regime rnow = { .v = rbuf, .tmp = rbuf + rwin }, rcal = { .v = rbuf + 2 * rwin, .tmp = rbuf + 3 * rwin };
 	size_t ncal = 0, i, rise_days = 0, lm;
-	double med[BAND_N];
+	double med[BAND_N], shift;
 	double over = 0, wall = 0, top;
 	struct calib cal;
 	struct flat flat = { 0 };
 	struct clim_phase *ph = NULL;
 
 	if (!cq || !yv || !cw || !delta || !now || !oldq || !loss || !buf || !pick || !fq || !fdelta || !fnow || !corr || !sc || !rp ||
-	    !rq || !rbuf) {
+	    !rq || !rbuf || !lsbuf) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -1841,6 +1881,11 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	}
 	if (!flat_at(fnow, &flat, e->raw, clim_lo(n, m), n, m, o->levels, L))
 		goto done;
+	/* An on/off series' switch is the regime's, not a shift. */
+	shift = rnow.ok ? 0 : level_shift(&flat, e->raw, n, m, W, buf, lsbuf);
+	out->level_shift = shift;
+	for (b = 0; shift != 0 && b < nb; b++)
+		pick[b * 3 + 1] = BAND_CLIM;
 	memcpy(oldq, out->q, H * L * sizeof(*oldq));
 	for (h = 0; h < H; h++) {
 		double *q = out->q + h * L;
@@ -1849,12 +1894,12 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 			continue;
 		b = h * nb / H;
 		if (lm < L)
-			sources_now(med, q[lm], now, delta, fnow, fdelta, lm);
+			sources_now(med, q[lm], now, delta, fnow, fdelta, shift, lm);
 		for (l = 0; l < L; l++) {
 			double lv = o->levels[l], qs[BAND_N];
 			int p = pick[b * 3 + (lv < 0.5 ? 0 : lv == 0.5 ? 1 : 2)];
 
-			sources_now(qs, q[l], now, delta, fnow, fdelta, l);
+			sources_now(qs, q[l], now, delta, fnow, fdelta, shift, l);
 			q[l] = p == BAND_REGIME ? regime_q(&rnow, lead + h, lv)
 						: fmax(0, band_at(qs, lm < L ? med : NULL, p, pick[b * 3 + 1], lv) + corr[l]);
 		}
@@ -1915,6 +1960,7 @@ done:
 	free(pick);
 	free(rq);
 	free(rbuf);
+	free(lsbuf);
 	flat_free(&flat);
 	for (h = 0; ph && h < H; h++)
 		clim_phase_free(&ph[h]);

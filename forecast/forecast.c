@@ -99,7 +99,7 @@ static int run_one(struct run_job *j, size_t i)
 	fs->resource = s->resource;
 	if (!(fs->component = strdup(s->component)))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
-	fs->recent_max = fs->rise_rate = NAN;
+	fs->recent_max = fs->rise_rate = fs->level_shift = NAN;
 	if ((rc = j->m->predict(fs, s, j->o)))
 		adp_error_wrap(rc, "forecast of '%s' %s", fs->component, adp_resource_name(fs->resource));
 	fs->hist_max = NAN;

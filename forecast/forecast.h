@@ -79,6 +79,10 @@ struct forecast_series {
 	 * computed. */
 	double recent_max, rise_rate;
 	size_t rise_days;
+	/* auto: how far the last hours sit from the climatology's median (a
+	 * level shift it has not caught up with), by which its bands were
+	 * re-anchored; 0 when none, NAN when not computed. */
+	double level_shift;
 	unsigned char capped[FORECAST_MAX_LEVELS];
 	double backtest_mae;   /* mean absolute error of the chosen model over its backtest, weighted to halve every 7 periods back */
 	size_t backtest_origins;

@@ -298,6 +298,7 @@ expect_out '"flat": '
 expect_out '"recent_max": '
 expect_out '"rise_rate": '
 expect_out '"rise_days": '
+expect_out '"level_shift": '
 expect_out '"regime": '
 
 # A named model keeps its own band: no bands, no cap.

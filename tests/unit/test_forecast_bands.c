@@ -354,3 +354,28 @@ Test(bands, upper_levels_stay_above_a_shifted_median)
 	cr_assert_eq(flat, 0, "%zu steps with a p95 at or under the median", flat);
 	free(v);
 }
+
+/* A real level shift three hours old: the RDS series steps from 6 to 14
+ * at index 3079. Over the three hours the history sits far above its
+ * climatology, whose weeks at the old level the bands would otherwise
+ * follow: the climatologies are re-anchored by that gap (said in
+ * level_shift), and the next four hours' median is near the new level,
+ * with the p95 covering most of them. */
+Test(bands, recent_level_shift_re_anchors_the_climatology)
+{
+	size_t n, h, origin = 3079 + 36, H = DAY / 6, cov = 0;
+	double *v = nab("testdata/nab/rds_cpu_utilization_cc0c53.csv", &n), e = 0, old = 0;
+	struct forecast a = { 0 };
+
+	run(&a, v, origin, H, "auto");
+	cr_assert_gt(a.items[0].level_shift, 4, "level shift %g", a.items[0].level_shift);
+	for (h = 0; h < H; h++) {
+		e += fabs(v[origin + h] - a.items[0].q[h * 4 + 1]);
+		old += fabs(v[origin + h] - 6.0);
+		cov += v[origin + h] <= a.items[0].q[h * 4 + 2];
+	}
+	cr_assert_lt(e, old / 4, "median error %g against %g at the old level", e, old);
+	cr_assert_geq(cov, H - 5, "p95 covers %zu of %zu", cov, H);
+	forecast_release(&a);
+	free(v);
+}
