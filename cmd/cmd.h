@@ -105,6 +105,10 @@ struct adp_jb;
  * or the dump failed; never a document missing parts. */
 int cmd_print_json(FILE *f, json_t *doc, size_t flags, const struct adp_jb *jb);
 
+/* A plan document on f as plan_write writes it (the same bytes as the
+ * file); the same errors as cmd_print_json. */
+int cmd_print_plan_json(FILE *f, json_t *doc);
+
 struct inventory;
 /* inventory_load, then every driver's check of its own sections (the
  * registry's config_check): every command that reads an inventory goes

@@ -8,6 +8,7 @@
 #include "cmd/cmd.h"
 #include "orchestrator/drivers.h"
 #include "partition/inventory.h"
+#include "plans/plan.h"
 #include "util/error.h"
 #include "util/jsonutil.h"
 #include "util/resource.h"
@@ -62,6 +63,19 @@ int cmd_parse(const struct argp *argp, int argc, char **argv, unsigned flags, vo
 int cmd_print_json(FILE *f, json_t *doc, size_t flags, const struct adp_jb *jb)
 {
 	if (!doc || (jb && jb->failed) || json_dumpf(doc, f, flags) || fputc('\n', f) == EOF) {
+		cmd_error("out of memory building the JSON output, or cannot write it");
+		return EXIT_ERROR;
+	}
+	return 0;
+}
+
+int cmd_print_plan_json(FILE *f, json_t *doc)
+{
+	char *text = doc ? plan_dumps(doc) : NULL;
+	int bad = !text || fputs(text, f) == EOF;
+
+	free(text);
+	if (bad) {
 		cmd_error("out of memory building the JSON output, or cannot write it");
 		return EXIT_ERROR;
 	}

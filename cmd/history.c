@@ -172,7 +172,9 @@ static int show_doc(const char *name, const char *text, int json)
 		cmd_error_last(NULL);
 		return EXIT_ERROR;
 	}
-	if (json) {
+	if (json && json_object_get(d.root, "waves")) {
+		rc = cmd_print_plan_json(stdout, d.root);
+	} else if (json) {
 		rc = cmd_print_json(stdout, d.root, JSON_INDENT(2) | JSON_PRESERVE_ORDER, NULL);
 	} else if (json_object_get(d.root, "outcome") && json_is_array(json_object_get(d.root, "steps"))) {
 		render_run(stdout, d.root);

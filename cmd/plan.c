@@ -167,7 +167,7 @@ static void print_json_doc(const struct plan *p)
 
 	if (plan_to_json(&root, p))
 		root = NULL;
-	cmd_print_json(stdout, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER, NULL);
+	cmd_print_plan_json(stdout, root);
 	json_decref(root);
 }
 

@@ -213,6 +213,30 @@ static json_t *jnum(double v)
 	return json_real(v);
 }
 
+/* A forecast value (a band, a peak), at 7 significant digits: far beyond
+ * what a forecast knows, and a third of a plan's size at scale against
+ * the 17 a double needs. Allocations, reservations and bounds stay exact. */
+static json_t *jfore(double v)
+{
+	char b[32];
+
+	if (isfinite(v)) {
+		snprintf(b, sizeof(b), "%.7g", v);
+		v = strtod(b, NULL);
+	}
+	return jnum(v);
+}
+
+static json_t *jres_fore(struct adp_jb *jb, const double v[ADP_RES_COUNT])
+{
+	json_t *o = json_object();
+	int r;
+
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		adp_jset(jb, o, adp_resource_name(r), jfore(v[r]));
+	return o;
+}
+
 static json_t *jres(struct adp_jb *jb, const double v[ADP_RES_COUNT])
 {
 	json_t *o = json_object();
@@ -252,14 +276,14 @@ static json_t *jsteps(struct adp_jb *jb, const struct plan_step *s, size_t n)
 	return a;
 }
 
-/* n values v[0], v[stride], v[2 * stride] ... */
-static json_t *jseries(struct adp_jb *jb, const double *v, size_t n, size_t stride)
+/* n values v[0], v[stride], v[2 * stride] ... (forecast values: jfore) */
+static json_t *jseries(struct adp_jb *jb, const double *v, size_t n, size_t stride, int fore)
 {
 	json_t *a = json_array();
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		adp_jpush(jb, a, jnum(v[i * stride]));
+		adp_jpush(jb, a, fore ? jfore(v[i * stride]) : jnum(v[i * stride]));
 	return a;
 }
 
@@ -275,7 +299,7 @@ static json_t *jband(struct adp_jb *jb, const struct plan_placement *x)
 	for (i = 0; i < 2; i++) {
 		q = adp_jset(jb, o, i ? "p95" : "p50", json_object());
 		for (r = 0; r < ADP_RES_COUNT; r++)
-			adp_jset(jb, q, adp_resource_name(r), jseries(jb, src[i] + r, x->nband, ADP_RES_COUNT));
+			adp_jset(jb, q, adp_resource_name(r), jseries(jb, src[i] + r, x->nband, ADP_RES_COUNT, 1));
 	}
 	return o;
 }
@@ -348,8 +372,8 @@ static void json_head(struct adp_jb *jb, json_t *root, const struct plan *p)
 		adp_jset(jb, f, "component", json_string(p->forecast[i].component));
 		adp_jset(jb, f, "resource", json_string(adp_resource_name(p->forecast[i].resource)));
 		adp_jset(jb, f, "model", json_string(p->forecast[i].model));
-		adp_jset(jb, f, "p50_peak", jnum(p->forecast[i].p50_peak));
-		adp_jset(jb, f, "p95_peak", jnum(p->forecast[i].p95_peak));
+		adp_jset(jb, f, "p50_peak", jfore(p->forecast[i].p50_peak));
+		adp_jset(jb, f, "p95_peak", jfore(p->forecast[i].p95_peak));
 	}
 
 	a = adp_jset(jb, root, "partitions", json_array());
@@ -371,8 +395,8 @@ static void json_placement(struct adp_jb *jb, json_t *e, const struct plan_place
 	adp_jset(jb, e, "from", jstr_or_null(x->from));
 	adp_jset(jb, e, "allocation", jres(jb, x->alloc));
 	adp_jset(jb, e, "reservation", jres(jb, x->reserve));
-	adp_jset(jb, e, "p50_peak", jres(jb, x->p50_peak));
-	adp_jset(jb, e, "p95_peak", jres(jb, x->p95_peak));
+	adp_jset(jb, e, "p50_peak", jres_fore(jb, x->p50_peak));
+	adp_jset(jb, e, "p95_peak", jres_fore(jb, x->p95_peak));
 	if (x->nband)
 		adp_jset(jb, e, "band", jband(jb, x));
 }
@@ -384,12 +408,12 @@ static void json_usage(struct adp_jb *jb, json_t *e, const struct plan_usage *u)
 	adp_jset(jb, e, "capacity", jnum(u->capacity));
 	adp_jset(jb, e, "overload_probability", jnum(u->overload_prob));
 	adp_jset(jb, e, "headroom", jnum(u->headroom));
-	adp_jset(jb, e, "p50", jseries(jb, u->p50, u->nsteps, 1));
-	adp_jset(jb, e, "p95", jseries(jb, u->p95, u->nsteps, 1));
+	adp_jset(jb, e, "p50", jseries(jb, u->p50, u->nsteps, 1, 1));
+	adp_jset(jb, e, "p95", jseries(jb, u->p95, u->nsteps, 1, 1));
 	if (u->bound)
-		adp_jset(jb, e, "at_confidence", jseries(jb, u->bound, u->nsteps, 1));
+		adp_jset(jb, e, "at_confidence", jseries(jb, u->bound, u->nsteps, 1, 0));
 	if (u->prob)
-		adp_jset(jb, e, "overload_by_step", jseries(jb, u->prob, u->nsteps, 1));
+		adp_jset(jb, e, "overload_by_step", jseries(jb, u->prob, u->nsteps, 1, 0));
 }
 
 static void json_wave(struct adp_jb *jb, json_t *o, const struct plan_wave *w, size_t i)
@@ -620,6 +644,124 @@ fail:
 	return rc;
 }
 
+/* The shortest text of the real in tok (len chars) that reads back as
+ * the same double, into out (at least 32 chars), still a real (a '.' or
+ * an exponent); its length. jansson writes 17 digits where 7 say it. */
+static size_t short_real(const char *tok, size_t len, char *out)
+{
+	char b[40];
+	double v;
+	int p;
+	size_t n;
+
+	memcpy(b, tok, len);
+	b[len] = '\0';
+	v = strtod(b, NULL);
+	for (p = 1; p < 17; p++) {
+		snprintf(out, 32, "%.*g", p, v);
+		if (strtod(out, NULL) == v)
+			break;
+	}
+	if (p == 17)
+		snprintf(out, 32, "%.17g", v);
+	n = strlen(out);
+	if (!strpbrk(out, ".eE")) {
+		memcpy(out + n, ".0", 3);
+		n += 2;
+	}
+	return n;
+}
+
+/* Whether the array or object opening at in[i] closes before any other
+ * opens (strings skipped): a leaf, written on one line. */
+static int leaf_at(const char *in, size_t i, size_t n)
+{
+	for (i++; i < n; i++) {
+		if (in[i] == '"') {
+			for (i++; i < n && in[i] != '"'; i++)
+				i += in[i] == '\\';
+		} else if (in[i] == '[' || in[i] == '{') {
+			return 0;
+		} else if (in[i] == ']' || in[i] == '}') {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Indented JSON with each leaf (an array or object of plain values: a
+ * band, a resource map, a step) on one line and each real at its
+ * shortest exact text: a plan a third the size, still one thing a line. */
+static char *compact_dump(const char *in)
+{
+	size_t n = strlen(in), i = 0, o = 0;
+	char *out = malloc(n + 2);
+	int str = 0, leaf = 0;
+
+	if (!out)
+		return NULL;
+	while (i < n) {
+		char c = in[i];
+
+		if (str) {
+			out[o++] = c;
+			if (c == '\\' && i + 1 < n)
+				out[o++] = in[++i];
+			else if (c == '"')
+				str = 0;
+			i++;
+		} else if (c == '"') {
+			str = 1;
+			out[o++] = in[i++];
+		} else if (c == '-' || (c >= '0' && c <= '9')) {
+			size_t j = i;
+			int real = 0;
+
+			while (j < n && strchr("0123456789+-.eE", in[j])) {
+				real |= in[j] == '.' || in[j] == 'e' || in[j] == 'E';
+				j++;
+			}
+			if (real && j - i < 40) {
+				char t[32];
+				size_t k = short_real(in + i, j - i, t);
+
+				memcpy(out + o, t, k);
+				o += k;
+			} else {
+				memcpy(out + o, in + i, j - i);
+				o += j - i;
+			}
+			i = j;
+		} else if ((c == '[' || c == '{') && !leaf) {
+			leaf = leaf_at(in, i, n);
+			out[o++] = in[i++];
+		} else if (leaf && (c == ' ' || c == '\n')) {
+			i++;
+		} else {
+			out[o++] = c;
+			if (leaf && (c == ',' || c == ':'))
+				out[o++] = ' ';
+			if (c == ']' || c == '}')
+				leaf = 0;
+			i++;
+		}
+	}
+	out[o++] = '\n';
+	out[o] = '\0';
+	return out;
+}
+
+char *plan_dumps(json_t *root)
+{
+	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER), *out;
+
+	if (!text)
+		return NULL;
+	out = compact_dump(text);
+	free(text);
+	return out;
+}
+
 int plan_write(const struct plan *p, const char *path)
 {
 	json_t *root;
@@ -628,22 +770,11 @@ int plan_write(const struct plan *p, const char *path)
 
 	if ((rc = plan_to_json(&root, p)))
 		return rc;
-	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	text = plan_dumps(root);
 	json_decref(root);
 	if (!text)
 		return adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
-	{
-		size_t n = strlen(text);
-		char *nl = realloc(text, n + 2);
-		if (!nl) {
-			free(text);
-			return adp_error_set(ADP_ENOMEM, "out of memory");
-		}
-		text = nl;
-		text[n] = '\n';
-		text[n + 1] = '\0';
-		rc = adp_write_atomic(path, text, n + 1);
-	}
+	rc = adp_write_atomic(path, text, strlen(text));
 	free(text);
 	return rc;
 }

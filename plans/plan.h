@@ -208,8 +208,6 @@ void plan_digest(const struct plan *p, char out[65]);
  * check it. */
 int plan_check_inputs(const struct plan *p);
 
-/* Serialises (a new reference in *out), sealed: "seal" is plan_seal of
- * the rest of the document. */
 /* The proof's result, computed from the plan itself: per resource the
  * worst predicted P(overload) over the online partitions and steps of
  * every wave, where it is (partition borrowed from the plan; wave from 1,
@@ -236,7 +234,15 @@ struct plan_proof {
 };
 void plan_proof(const struct plan *p, struct plan_proof *out);
 
+/* Serialises (a new reference in *out), sealed: "seal" is plan_seal of
+ * the rest of the document. Forecast values (bands, peaks) are kept at 7
+ * significant digits; allocations, reservations and bounds exactly. */
 int plan_to_json(json_t **out, const struct plan *p);
+
+/* The document's text as plan_write writes it (owned; NULL out of
+ * memory): indented, each array of plain values on one line, reals at
+ * their shortest exact text, a final newline. */
+char *plan_dumps(json_t *root);
 
 /* The SHA-256 of a plan document's body: root without its "seal", in
  * compact JSON with sorted keys (numbers as written, which read back bit

@@ -290,8 +290,7 @@ int plan_store_record_plan(struct plan_store *s, struct plan *p, const char *pla
 		/* The same bytes as plan_write: indented JSON and a final newline. */
 		if ((rc = plan_to_json(&root, p)))
 			goto done;
-		if (!(dump = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) || asprintf(&own, "%s\n", dump) < 0) {
-			own = NULL;
+		if (!(own = plan_dumps(root))) {
 			rc = adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
 			goto done;
 		}
