@@ -227,24 +227,20 @@ static json_t *jfore(double v)
 	return jnum(v);
 }
 
-static json_t *jres_fore(struct adp_jb *jb, const double v[ADP_RES_COUNT])
+/* {res: v[res]} (forecast values: jfore) */
+static json_t *jres_of(struct adp_jb *jb, const double v[ADP_RES_COUNT], int fore)
 {
 	json_t *o = json_object();
 	int r;
 
 	for (r = 0; r < ADP_RES_COUNT; r++)
-		adp_jset(jb, o, adp_resource_name(r), jfore(v[r]));
+		adp_jset(jb, o, adp_resource_name(r), fore ? jfore(v[r]) : jnum(v[r]));
 	return o;
 }
 
 static json_t *jres(struct adp_jb *jb, const double v[ADP_RES_COUNT])
 {
-	json_t *o = json_object();
-	int r;
-
-	for (r = 0; r < ADP_RES_COUNT; r++)
-		adp_jset(jb, o, adp_resource_name(r), jnum(v[r]));
-	return o;
+	return jres_of(jb, v, 0);
 }
 
 static json_t *jstr_or_null(const char *s)
@@ -395,8 +391,8 @@ static void json_placement(struct adp_jb *jb, json_t *e, const struct plan_place
 	adp_jset(jb, e, "from", jstr_or_null(x->from));
 	adp_jset(jb, e, "allocation", jres(jb, x->alloc));
 	adp_jset(jb, e, "reservation", jres(jb, x->reserve));
-	adp_jset(jb, e, "p50_peak", jres_fore(jb, x->p50_peak));
-	adp_jset(jb, e, "p95_peak", jres_fore(jb, x->p95_peak));
+	adp_jset(jb, e, "p50_peak", jres_of(jb, x->p50_peak, 1));
+	adp_jset(jb, e, "p95_peak", jres_of(jb, x->p95_peak, 1));
 	if (x->nband)
 		adp_jset(jb, e, "band", jband(jb, x));
 }
