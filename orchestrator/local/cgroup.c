@@ -390,7 +390,7 @@ int local_read_num(const char *dir, const char *file, const char *key, long long
 }
 
 int orch_local_cg_check(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
-			const struct inv_component *comp, size_t replica, char *msg, size_t len)
+			const double *reserve, const struct inv_component *comp, size_t replica, char *msg, size_t len)
 {
 	char rel[512], cpu[1200], mem[1200], blk[1200], key[64], note[256];
 	long long v = 0, want;
@@ -421,6 +421,23 @@ int orch_local_cg_check(const struct orch_local *l, const char *part, const char
 					     want);
 		n++;
 	}
+	/* The reservations: the cpu weight and the memory protection (v1's
+	 * soft limit) cg_ensure set, so that a partition under contention
+	 * shares as the plan's proof assumed. */
+	if (reserve && reserve[ADP_RES_CPU] > 0) {
+		want = cpu_weight(reserve[ADP_RES_CPU], v1);
+		if (!local_read_num(cpu, v1 ? "cpu.shares" : "cpu.weight", NULL, &v) || v < want)
+			return adp_error_set(ADP_ESYS, "cgroup '%s': cpu weight is %lld, the plan's reservation makes it %lld",
+					     cpu, v, want);
+		n++;
+	}
+	if (reserve && reserve[ADP_RES_MEMORY] > 0) {
+		want = (long long)reserve[ADP_RES_MEMORY];
+		if (!local_read_num(mem, v1 ? "memory.soft_limit_in_bytes" : "memory.low", NULL, &v) || v < want - 65535)
+			return adp_error_set(ADP_ESYS, "cgroup '%s': memory %s is %lld, the plan reserves %lld", mem,
+					     v1 ? "soft limit" : "protection (memory.low)", v, want);
+		n++;
+	}
 	if (alloc && alloc[ADP_RES_IO] > 0 && (!v1 || local_v1_has(l, V1_BLKIO))) {
 		if ((rc = io_device(l, part, comp, replica, &maj, &min, note, sizeof(note))) < 0)
 			return rc;
@@ -433,7 +450,7 @@ int orch_local_cg_check(const struct orch_local *l, const char *part, const char
 			n++;
 		}
 	}
-	snprintf(msg, len, "cgroup of '%s' in '%s' has the planned limits (%d checked)", inst, part, n);
+	snprintf(msg, len, "cgroup of '%s' in '%s' has the planned limits and reservations (%d checked)", inst, part, n);
 	return 0;
 }
 

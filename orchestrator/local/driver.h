@@ -57,11 +57,13 @@ int orch_blockdev(const char *sys_root, const char *spec, unsigned *maj, unsigne
 int orch_local_cg_ensure(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
 			 const double *reserve, const struct inv_component *comp, size_t replica, char *note,
 			 size_t notelen);
-/* Reads the limits back: 0 when the instance cgroup exists with at
- * least alloc's limits (the kernel rounds memory down to pages; the
- * grow policy may have raised them), else ADP_ESYS naming the file and both values. */
+/* Reads the limits and reservations back: 0 when the instance cgroup
+ * exists with at least alloc's limits (the kernel rounds memory down to
+ * pages; the grow policy may have raised them) and reserve's cpu weight
+ * and memory protection (either may be NULL), else ADP_ESYS naming the
+ * file and both values. */
 int orch_local_cg_check(const struct orch_local *l, const char *part, const char *inst, const double *alloc,
-			const struct inv_component *comp, size_t replica, char *msg, size_t len);
+			const double *reserve, const struct inv_component *comp, size_t replica, char *msg, size_t len);
 
 /* Checks the inventory's sections for this driver: each partition's
  * "cgroup" and "verify", each component's "run", "health" and "traffic",

@@ -153,7 +153,8 @@ int local_op_verify_shadow(void *ctx, const struct plan *p, const struct plan_st
 	int rc = local_step_begin(&t, ctx, p, s, LOCAL_NEED_MOVED);
 
 	if (!rc)
-		rc = orch_local_cg_check(t.l, t.shadow, t.inst, t.x->alloc, t.c, s->replica, lim, sizeof(lim));
+		rc = orch_local_cg_check(t.l, t.shadow, t.inst, t.x->alloc, t.x->reserve, t.c, s->replica, lim,
+					 sizeof(lim));
 	if (!rc)
 		rc = local_health_run(t.l, t.c, t.shadow, s->replica, 0, msg, len);
 	if (rc || !t.c->traffic)

@@ -100,14 +100,33 @@ static void ensure_ok(const double *alloc, char *note)
 
 static void check_ok(const double *alloc, char *msg)
 {
-	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.0", alloc, &comp, 0, msg, 256), 0, "%s", adp_error_last());
+	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.0", alloc, NULL, &comp, 0, msg, 256), 0, "%s", adp_error_last());
 }
 
 static void check_fails(const double *alloc, const char *want)
 {
 	char msg[256];
 
-	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.0", alloc, &comp, 0, msg, sizeof(msg)), ADP_ESYS);
+	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.0", alloc, NULL, &comp, 0, msg, sizeof(msg)), ADP_ESYS);
+	t_assert_msg(want);
+}
+
+/* The same with the reservations: what the check says it checked, or
+ * that it fails naming want. */
+static void check_reserved(const double *alloc, const double *reserve, const char *want)
+{
+	char msg[256];
+
+	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.0", alloc, reserve, &comp, 0, msg, sizeof(msg)), 0, "%s",
+		     adp_error_last());
+	cr_assert(strstr(msg, want), "%s", msg);
+}
+
+static void check_reserve_fails(const double *alloc, const double *reserve, const char *want)
+{
+	char msg[256];
+
+	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.0", alloc, reserve, &comp, 0, msg, sizeof(msg)), ADP_ESYS);
 	t_assert_msg(want);
 }
 
@@ -187,6 +206,12 @@ Test(orch_cgroup, v2_reservations_as_weight_and_low)
 	cr_assert_str_eq(slurp("v2/adp/p1/web.0/memory.max"), "268435456");
 	cr_assert_str_eq(slurp("v2/adp/p1/web.0/cpu.weight"), "38");
 	cr_assert_str_eq(slurp("v2/adp/p1/web.0/memory.low"), "67108864");
+	check_reserved(alloc, reserve, "4 checked");
+	t_write("v2/adp/p1/web.0/memory.low", "0\n");
+	check_reserve_fails(alloc, reserve, "memory protection (memory.low) is 0, the plan reserves 67108864");
+	t_write("v2/adp/p1/web.0/memory.low", "67108864\n");
+	t_write("v2/adp/p1/web.0/cpu.weight", "1\n");
+	check_reserve_fails(alloc, reserve, "cpu weight is 1, the plan's reservation makes it 38");
 	set_alloc(reserve, 0.001, 0, 0);
 	ensure_with(alloc, reserve, note);
 	cr_assert_str_eq(slurp("v2/adp/p1/web.0/cpu.weight"), "1", "at least the smallest weight");
@@ -200,7 +225,7 @@ Test(orch_cgroup, v2_missing_instance_cgroup_fails_check)
 	fixture("{\"path\": \"adp/p1\"}", NULL);
 	v2_layout();
 	alloc[ADP_RES_CPU] = 1;
-	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.1", alloc, &comp, 1, msg, sizeof(msg)), ADP_ESYS);
+	cr_assert_eq(orch_local_cg_check(&loc, "p1", "web.1", alloc, NULL, &comp, 1, msg, sizeof(msg)), ADP_ESYS);
 	t_assert_msg("does not exist");
 }
 
@@ -532,4 +557,12 @@ Test(orch_cgroup, v1_reservations_as_shares_and_soft_limit)
 	cr_assert_str_eq(slurp("v1/cpu/adp/p1/web.0/cpu.cfs_quota_us"), "200000");
 	cr_assert_str_eq(slurp("v1/cpu/adp/p1/web.0/cpu.shares"), "512");
 	cr_assert_str_eq(slurp("v1/memory/adp/p1/web.0/memory.soft_limit_in_bytes"), "134217728");
+	check_reserved(alloc, reserve, "4 checked");
+	t_write("v1/cpu/adp/p1/web.0/cpu.shares", "2\n");
+	check_reserve_fails(alloc, reserve, "cpu weight is 2, the plan's reservation makes it 512");
+	t_write("v1/cpu/adp/p1/web.0/cpu.shares", "512\n");
+	t_write("v1/memory/adp/p1/web.0/memory.soft_limit_in_bytes", "9223372036854771712\n");
+	check_reserved(alloc, reserve, "4 checked"); /* more protection than planned is no harm */
+	t_write("v1/memory/adp/p1/web.0/memory.soft_limit_in_bytes", "4096\n");
+	check_reserve_fails(alloc, reserve, "memory soft limit is 4096, the plan reserves 134217728");
 }
