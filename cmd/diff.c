@@ -9,10 +9,12 @@
 #include "plans/diff.h"
 #include "plans/store.h"
 #include "util/error.h"
+#include "util/resource.h"
 
 const struct argp cmd_diff_argp = {
 	cmd_store_options, cmd_store_parse, "A B",
-	"Show what changed from stored plan A to stored plan B: waves, placements, allocations and risks. "
+	"Show what changed from stored plan A to stored plan B: the inputs behind it, then waves, placements, "
+	"allocations and reservations (in units) and risks. "
 	"A and B are as for 'show' (a commit or SCHEDULE/SERIAL).\v"
 	"Exit status: 0 no difference, 2 differences, 1 error.",
 	cmd_output_children, NULL, NULL,
@@ -24,6 +26,28 @@ static void print_value(const json_t *v)
 
 	fputs(s ? s : "(none)", stdout);
 	free(s);
+}
+
+/* An allocation or reservation change in units, the resources that
+ * changed only: "cpu 0.5 -> 0.75 cores, memory 768 MiB -> 1 GiB". */
+static void print_amounts(const json_t *from, const json_t *to)
+{
+	int r, n = 0;
+
+	for (r = 0; r < ADP_RES_COUNT; r++) {
+		const json_t *a = json_object_get(from, adp_resource_name(r)), *b = json_object_get(to, adp_resource_name(r));
+		char x[48], y[48];
+
+		if (json_equal((json_t *)a, (json_t *)b))
+			continue;
+		cmd_format_amount(x, r, json_number_value(a));
+		cmd_format_amount(y, r, json_number_value(b));
+		if (!strcmp(x, y)) { /* a change below the rounding: the exact values */
+			snprintf(x, sizeof(x), "%.17g", json_number_value(a));
+			snprintf(y, sizeof(y), "%.17g %s", json_number_value(b), adp_resource_unit(r));
+		}
+		printf("%s%s %s -> %s", n++ ? ", " : "", adp_resource_name(r), x, y);
+	}
 }
 
 int cmd_diff(int argc, char **argv)
@@ -66,7 +90,14 @@ int cmd_diff(int argc, char **argv)
 
 			printf("  %s %s %s", op, json_string_value(json_object_get(c, "what")),
 			       json_string_value(json_object_get(c, "key")));
-			if (!strcmp(op, "~")) {
+			const char *what = json_string_value(json_object_get(c, "what"));
+
+			if (!strcmp(op, "~") && !strcmp(what, "input")) {
+				fputs(": its content changed", stdout);
+			} else if (!strcmp(op, "~") && (!strcmp(what, "allocation") || !strcmp(what, "reservation"))) {
+				fputs(": ", stdout);
+				print_amounts(json_object_get(c, "from"), json_object_get(c, "to"));
+			} else if (!strcmp(op, "~")) {
 				fputs(": ", stdout);
 				print_value(json_object_get(c, "from"));
 				fputs(" -> ", stdout);

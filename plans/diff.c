@@ -43,6 +43,47 @@ static json_t *placements(const json_t *doc)
 	return map;
 }
 
+/* The input of doc whose path is path, or NULL. */
+static json_t *input_of(const json_t *doc, const char *path)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(json_object_get(doc, "inputs"), i, x)
+		if (!strcmp(json_string_value(json_object_get(x, "path")) ?: "", path))
+			return x;
+	return NULL;
+}
+
+/* The inputs that changed, came or went (by path; their digests), first:
+ * they are why the rest changed. */
+static int diff_inputs(json_t *res, const json_t *a, const json_t *b)
+{
+	size_t i;
+	json_t *x, *y;
+	int rc = 0;
+
+	json_array_foreach(json_object_get(a, "inputs"), i, x) {
+		const char *path = json_string_value(json_object_get(x, "path"));
+
+		if (!path)
+			continue;
+		if (!(y = input_of(b, path)))
+			rc = add(res, "-", "input", path, json_object_get(x, "kind"), NULL);
+		else if (!json_equal(json_object_get(x, "sha256"), json_object_get(y, "sha256")))
+			rc = add(res, "~", "input", path, json_object_get(x, "sha256"), json_object_get(y, "sha256"));
+		if (rc)
+			return rc;
+	}
+	json_array_foreach(json_object_get(b, "inputs"), i, y) {
+		const char *path = json_string_value(json_object_get(y, "path"));
+
+		if (path && !input_of(a, path) && (rc = add(res, "+", "input", path, NULL, json_object_get(y, "kind"))))
+			return rc;
+	}
+	return 0;
+}
+
 static int risk_in(const json_t *risks, const json_t *r)
 {
 	size_t i;
@@ -65,6 +106,8 @@ int plan_diff(json_t **out, const json_t *a, const json_t *b)
 		rc = adp_error_set(ADP_ENOMEM, "out of memory comparing plans");
 		goto done;
 	}
+	if ((rc = diff_inputs(res, a, b)))
+		goto done;
 	wa = json_object_get(a, "waves");
 	wb = json_object_get(b, "waves");
 	na = json_array_size(wa);
@@ -93,8 +136,13 @@ int plan_diff(json_t **out, const json_t *a, const json_t *b)
 			rc = add(res, "-", "placement", key, json_object_get(x, "partition"), NULL);
 		} else if (!json_equal(json_object_get(x, "partition"), json_object_get(y, "partition"))) {
 			rc = add(res, "~", "placement", key, json_object_get(x, "partition"), json_object_get(y, "partition"));
-		} else if (!json_equal(json_object_get(x, "allocation"), json_object_get(y, "allocation"))) {
-			rc = add(res, "~", "allocation", key, json_object_get(x, "allocation"), json_object_get(y, "allocation"));
+		} else {
+			if (!json_equal(json_object_get(x, "allocation"), json_object_get(y, "allocation")))
+				rc = add(res, "~", "allocation", key, json_object_get(x, "allocation"),
+					 json_object_get(y, "allocation"));
+			if (!rc && !json_equal(json_object_get(x, "reservation"), json_object_get(y, "reservation")))
+				rc = add(res, "~", "reservation", key, json_object_get(x, "reservation"),
+					 json_object_get(y, "reservation"));
 		}
 		if (rc)
 			goto done;

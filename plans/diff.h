@@ -1,5 +1,6 @@
-/* What changed between two plan documents: waves (offline partitions),
- * placements, allocations and risks, as a list of changes. */
+/* What changed between two plan documents: inputs (the cause), waves
+ * (offline partitions), placements, allocations, reservations and risks,
+ * as a list of changes. */
 #ifndef ADP_PLAN_DIFF_H
 #define ADP_PLAN_DIFF_H
 
@@ -7,8 +8,10 @@
 
 /* Compares plan documents a (old) and b (new), both parsed JSON (borrowed).
  * *out (a new reference) is an array of objects {"op": "+", "-" or "~",
- * "what": "wave", "placement", "allocation" or "risk", "key": string,
- * "from": old value or null, "to": new value or null}. */
+ * "what": "input" (key its path; from and to its digest, or its kind
+ * where it came or went), "wave", "placement", "allocation",
+ * "reservation" or "risk", "key": string, "from": old value or null,
+ * "to": new value or null}; inputs first. */
 int plan_diff(json_t **out, const json_t *a, const json_t *b);
 
 #endif

@@ -40,6 +40,17 @@ run "plan a smaller schedule" 2 plan -i "$TD/demo/inventory.json" -s sc.json --n
 A=$(git -C st rev-parse HEAD~1) B=$(git -C st rev-parse HEAD)
 run "diff across schedules shows wave changes" 2 diff --store st "$A" "$B" && expect_out "^  [-+~] wave wave 1"
 run "diff json has ops" 2 diff --store st -o json "$A" "$B" && expect_out '"op": "[-+~]"'
+# An input that changed is named first, and allocations are shown in units.
+cp -r "$TD/demo" dd
+run "plan before an input change" 2 plan -i dd/inventory.json -s dd/schedule.json --now 2018-05-06T00:00:00Z -f d1.json --store sd
+sed 's/"scale": 0.0004/"scale": 0.0006/' dd/inventory.json >dd/inv2.json && mv dd/inv2.json dd/inventory.json
+run "plan after it" 2 plan -i dd/inventory.json -s dd/schedule.json --now 2018-05-06T00:00:00Z -f d2.json --store sd
+run "diff names the input that changed" 2 diff --store sd kernel-2018-05/1 kernel-2018-05/2
+expect_out "^  ~ input .*dd/inventory.json: its content changed$"
+if sed -n 1p "$TMP/out" | grep -q " input "; then ok; else name="diff order"; bad "the input is not the first change: $(sed -n 1p "$TMP/out")"; fi
+expect_out "^  ~ allocation wave [0-9]+ mongo-01#[01]: cpu [0-9.]+ cores -> [0-9.]+ cores"
+expect_out "^  ~ reservation wave [0-9]+ mongo-01#[01]: cpu [0-9.]+ cores -> [0-9.]+ cores"
+run "diff json has the input" 2 diff --store sd -o json kernel-2018-05/1 kernel-2018-05/2 && expect_out '"what": "input"'
 run "diff with an unknown ref" 1 diff --store st kernel-2018-05/1 nope && expect_err "has no reference 'nope'"
 run "diff needs two plans" 64 diff --store st kernel-2018-05/1 && expect_err "two plans A and B are required"
 run "diff of a missing store" 1 diff --store nosuch a b && expect_err "plan store 'nosuch' does not exist"
