@@ -88,6 +88,19 @@ extern const struct argp_option cmd_store_options[];
 error_t cmd_store_parse(int key, char *arg, struct argp_state *state);
 
 /* Colour only on a terminal and when NO_COLOR is unset. */
+/* Progress of a long run on stderr, only when it is a terminal (pipes,
+ * logs and CI see nothing): cmd_progress_begin, then cmd_progress as the
+ * part_run_opts hook (ctx the struct), then cmd_progress_end to clear
+ * the line before the result is printed. */
+struct cmd_progress {
+	int on;
+	const char *phase; /* borrowed: the last one shown */
+	double last;       /* when it was shown */
+};
+void cmd_progress_begin(struct cmd_progress *pr);
+void cmd_progress(void *ctx, const char *phase, size_t done, size_t total);
+void cmd_progress_end(struct cmd_progress *pr);
+
 int cmd_colour(FILE *f);
 const char *cmd_bold(FILE *f);
 const char *cmd_red(FILE *f);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -192,6 +193,42 @@ int cmd_colour(FILE *f)
 	const char *nc = getenv("NO_COLOR");
 
 	return (!nc || !*nc) && isatty(fileno(f));
+}
+
+/* The phase on one line of stderr, rewritten in place at most five
+ * times a second (every phase change at once); only on a terminal. */
+void cmd_progress(void *ctx, const char *phase, size_t done, size_t total)
+{
+	struct cmd_progress *pr = ctx;
+	struct timespec ts;
+	double now;
+
+	if (!pr->on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (pr->phase == phase && now - pr->last < 0.2 && done < total)
+		return;
+	pr->phase = phase;
+	pr->last = now;
+	if (total)
+		fprintf(stderr, "\r\033[K%s: %zu of %zu series (%zu%%)", phase, done, total, done * 100 / total);
+	else
+		fprintf(stderr, "\r\033[K%s...", phase);
+	fflush(stderr);
+}
+
+void cmd_progress_begin(struct cmd_progress *pr)
+{
+	memset(pr, 0, sizeof(*pr));
+	pr->on = isatty(STDERR_FILENO);
+}
+
+void cmd_progress_end(struct cmd_progress *pr)
+{
+	if (pr->on && pr->phase)
+		fputs("\r\033[K", stderr);
+	pr->phase = NULL;
 }
 
 const char *cmd_bold(FILE *f) { return cmd_colour(f) ? "\033[1m" : ""; }

@@ -475,6 +475,11 @@ static json_t *intervals_json(const struct forecast_opts *fo, const size_t *lo, 
 	return iv;
 }
 
+static void fc_progress(void *ctx, size_t done, size_t total)
+{
+	cmd_progress(ctx, "forecasting", done, total);
+}
+
 static int run_backtest(const struct fc_args *a, const struct history *hist, const struct forecast_opts *fo)
 {
 	double pin[FORECAST_MAX_LEVELS] = { 0 }, cov[FORECAST_MAX_LEVELS] = { 0 }, mase = 0;
@@ -647,6 +652,7 @@ int cmd_forecast(int argc, char **argv)
 	struct forecast fc = { 0 };
 	struct forecast_deps deps = { 0 };
 	struct forecast_opts fo = { 0 };
+	struct cmd_progress pr;
 	char **files = NULL;
 	size_t nfiles = 0, i, shown = 0;
 	int64_t first;
@@ -731,7 +737,12 @@ int cmd_forecast(int argc, char **argv)
 		status = run_backtest(&a, &hist, &fo) ? EXIT_ERROR : EXIT_OK;
 		goto done;
 	}
-	if ((rc = forecast_run(&fc, &hist, &fo, a.model)))
+	cmd_progress_begin(&pr);
+	fo.progress = fc_progress;
+	fo.progress_ctx = &pr;
+	rc = forecast_run(&fc, &hist, &fo, a.model);
+	cmd_progress_end(&pr);
+	if (rc)
 		goto fail;
 	if (a.dep_threshold < 1 && hist.n > FORECAST_DEPS_MAX_SERIES) {
 		fprintf(stderr, "adpart-update: dependencies not computed: %zu series, at most %d\n", hist.n,

@@ -205,6 +205,7 @@ int cmd_plan(int argc, char **argv)
 {
 	struct plan_args a = { 0 };
 	struct part_run_opts o = { 0 };
+	struct cmd_progress pr;
 	struct part_exact_plan ex = { 0 };
 	struct plan p = { 0 };
 	int parsed, rc, status;
@@ -240,7 +241,11 @@ int cmd_plan(int argc, char **argv)
 		o.place_movers = part_exact_place_movers;
 		o.place_arg = &ex;
 	}
+	cmd_progress_begin(&pr);
+	o.progress = cmd_progress;
+	o.progress_ctx = &pr;
 	rc = part_run(&p, &o);
+	cmd_progress_end(&pr);
 	if (rc == 0 || rc == ADP_EINFEASIBLE) {
 		int arc = part_exact_plan_annotate(&p, &ex);
 

@@ -84,6 +84,7 @@ struct run_job {
 	const struct forecast_opts *o;
 	const struct forecast_model *m;
 	size_t next, failed_at;   /* next series to take; first failure (n: none) */
+	size_t done;
 	struct adp_error_state err; /* the first failure, from its worker's thread */
 	pthread_mutex_t mu;
 };
@@ -124,7 +125,13 @@ static void *run_worker(void *arg)
 		pthread_mutex_unlock(&j->mu);
 		if (i >= j->h->n)
 			break;
-		if ((rc = run_one(j, i))) {
+		if (!(rc = run_one(j, i))) {
+			pthread_mutex_lock(&j->mu);
+			j->done++;
+			if (j->o->progress)
+				j->o->progress(j->o->progress_ctx, j->done, j->h->n);
+			pthread_mutex_unlock(&j->mu);
+		} else {
 			pthread_mutex_lock(&j->mu);
 			if (i < j->failed_at) {
 				j->failed_at = i;
@@ -184,7 +191,8 @@ int forecast_run(struct forecast *out, const struct history *h, const struct for
 			rc = adp_error_restore(&j.err);
 	} else {
 		for (i = 0; i < h->n && !rc; i++)
-			rc = run_one(&j, i);
+			if (!(rc = run_one(&j, i)) && o->progress)
+				o->progress(o->progress_ctx, i + 1, h->n);
 	}
 	if (rc) {
 		forecast_release(&f);

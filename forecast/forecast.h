@@ -30,6 +30,10 @@ struct forecast_opts {
 	 * result does not depend on the count); 0: one per online CPU, at
 	 * most FORECAST_MAX_THREADS. */
 	size_t threads;
+	/* Called after each series with the number done and the total, one
+	 * call at a time, from whichever worker finished it (NULL: none). */
+	void (*progress)(void *ctx, size_t done, size_t total);
+	void *progress_ctx;
 };
 
 #define FORECAST_MAX_THREADS 16

@@ -140,6 +140,11 @@ struct part_run_opts {
 	/* Passed to part_request (NULL: the heuristic). */
 	int (*place_movers)(const struct part_wave_problem *pb, size_t *assign, void *arg);
 	void *place_arg;
+	/* Told each phase as it starts ("reading history", "forecasting",
+	 * "planning", "hashing the inputs") and, while forecasting, each
+	 * series done of total (0 and 0 otherwise); NULL: none. */
+	void (*progress)(void *ctx, const char *phase, size_t done, size_t total);
+	void *progress_ctx;
 };
 
 /* Fills out (owned, as part_plan), inputs and digest included. */

@@ -46,6 +46,19 @@ static int stale_risk(struct plan *p, const struct history *hist, int64_t now, i
 			     stale, per, worst->component, adp_resource_name(worst->resource), ago, at);
 }
 
+static void say(const struct part_run_opts *o, const char *phase)
+{
+	if (o->progress)
+		o->progress(o->progress_ctx, phase, 0, 0);
+}
+
+static void fc_progress(void *ctx, size_t done, size_t total)
+{
+	const struct part_run_opts *o = ctx;
+
+	o->progress(o->progress_ctx, "forecasting", done, total);
+}
+
 int part_run(struct plan *out, const struct part_run_opts *o)
 {
 	struct inventory inv = { 0 };
@@ -74,6 +87,7 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 				   o->schedule);
 		goto done;
 	}
+	say(o, "reading history");
 	ho.step = sched.step;
 	ho.max_gap = sched.max_gap;
 	ho.until = o->now;
@@ -103,8 +117,13 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 	memcpy(fo.levels, default_levels, sizeof(default_levels));
 	fo.nlevels = sizeof(default_levels) / sizeof(default_levels[0]);
 	fo.period = sched.period;
+	if (o->progress) {
+		fo.progress = fc_progress;
+		fo.progress_ctx = (void *)o;
+	}
 	if ((rc = forecast_run(&fc, &hist, &fo, o->model)))
 		goto done;
+	say(o, "planning");
 	{
 		struct part_request req = { .inv = &inv, .sched = &sched, .fc = &fc, .now = o->now,
 					    .tool_version = o->tool_version, .place_movers = o->place_movers,
@@ -118,6 +137,7 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 		struct adp_error_state saved;
 
 		/* Keep the planner's verdict while the inputs are hashed. */
+		say(o, "hashing the inputs");
 		adp_error_save(&saved, rc);
 		if ((prc = plan_add_input(&p, "inventory", o->inventory)) ||
 		    (prc = plan_add_input(&p, "schedule", o->schedule))) {

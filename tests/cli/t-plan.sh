@@ -10,6 +10,15 @@ expect_out "All 4 waves end"
 # A move shows what its new partition sets aside and the limit it may burst to.
 expect_out "^    [a-z0-9-]+ +node-[a-d] +-> node-[a-d] +tier [0-9]  reserved [0-9.]+ cores, [0-9.]+ [MG]iB; limit [0-9.]+ cores, [0-9.]+ [MG]iB$"
 expect_out "Plan written to plan.json"
+if grep -q "forecasting" "$TMP/err"; then name="no progress off a terminal"; bad "progress written to a pipe"; else ok; fi
+# On a terminal, the phases and the series forecast so far, on one line
+# rewritten in place and cleared before the plan is shown.
+name="progress on a terminal"
+script -qec "'$BIN' plan -i '$DEMO_INV' -s '$DEMO_SCHED' --now $NOW --no-write" "$TMP/tty" >/dev/null 2>&1 # exit 2
+if grep -q "reading history\.\.\." "$TMP/tty" && grep -Eq "forecasting: [0-9]+ of 29 series" "$TMP/tty" &&
+	grep -q "forecasting: 29 of 29 series (100%)" "$TMP/tty" && grep -q "planning\.\.\." "$TMP/tty" &&
+	grep -q "$(printf '\r\033')\[K.*Plan 'kernel-2018-05'" "$TMP/tty"; then ok
+else bad "no progress on a terminal: $(tr '\r' '\n' <"$TMP/tty" | head -5)"; fi
 expect_out "^next: adpart-update apply --dry-run plan.json \\(checks every step\\), then adpart-update apply plan.json$"
 expect_file plan.json
 

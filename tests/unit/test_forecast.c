@@ -508,8 +508,24 @@ Test(forecast, dependencies_find_the_lag_and_skip_shared_seasons)
 	free(shock);
 }
 
+/* Counts progress calls: each series once, done counting up to n. */
+struct prog {
+	size_t calls, last, total, backwards;
+};
+
+static void prog_cb(void *ctx, size_t done, size_t total)
+{
+	struct prog *p = ctx;
+
+	p->calls++;
+	p->backwards += done <= p->last;
+	p->last = done;
+	p->total = total;
+}
+
 /* Threads change nothing: the same quantiles and scenarios, and the
- * error of the first failing series. */
+ * error of the first failing series; the progress hook hears each series
+ * once, in order, from one worker at a time. */
 Test(forecast, threads_do_not_change_the_result)
 {
 	size_t n = 20 * M, i, k, ns = 12;
@@ -517,6 +533,7 @@ Test(forecast, threads_do_not_change_the_result)
 	struct history hist = { 0 };
 	struct forecast_opts o = mkopts(n, 24);
 	struct forecast f1 = { 0 }, f2 = { 0 };
+	struct prog pg = { 0 };
 	double *v = malloc(n * sizeof(double));
 
 	rng_state = 17;
@@ -532,7 +549,14 @@ Test(forecast, threads_do_not_change_the_result)
 	o.threads = 1;
 	cr_assert_eq(forecast_run(&f1, &hist, &o, NULL), 0);
 	o.threads = 3;
+	o.progress = prog_cb;
+	o.progress_ctx = &pg;
 	cr_assert_eq(forecast_run(&f2, &hist, &o, NULL), 0);
+	cr_assert_eq(pg.calls, ns);
+	cr_assert_eq(pg.last, ns);
+	cr_assert_eq(pg.total, ns);
+	cr_assert_eq(pg.backwards, 0);
+	o.progress = NULL;
 	for (k = 0; k < ns; k++) {
 		cr_assert_str_eq(f1.items[k].component, f2.items[k].component);
 		cr_assert_str_eq(f1.items[k].model, f2.items[k].model);
