@@ -43,6 +43,12 @@ static json_t *placements(const json_t *doc)
 	return map;
 }
 
+/* json_equal, where two absent values are equal too. */
+static int same(json_t *a, json_t *b)
+{
+	return a && b ? json_equal(a, b) : a == b;
+}
+
 /* The input of doc whose path is path, or NULL. */
 static json_t *input_of(const json_t *doc, const char *path)
 {
@@ -70,7 +76,7 @@ static int diff_inputs(json_t *res, const json_t *a, const json_t *b)
 			continue;
 		if (!(y = input_of(b, path)))
 			rc = add(res, "-", "input", path, json_object_get(x, "kind"), NULL);
-		else if (!json_equal(json_object_get(x, "sha256"), json_object_get(y, "sha256")))
+		else if (!same(json_object_get(x, "sha256"), json_object_get(y, "sha256")))
 			rc = add(res, "~", "input", path, json_object_get(x, "sha256"), json_object_get(y, "sha256"));
 		if (rc)
 			return rc;
@@ -137,10 +143,10 @@ int plan_diff(json_t **out, const json_t *a, const json_t *b)
 		} else if (!json_equal(json_object_get(x, "partition"), json_object_get(y, "partition"))) {
 			rc = add(res, "~", "placement", key, json_object_get(x, "partition"), json_object_get(y, "partition"));
 		} else {
-			if (!json_equal(json_object_get(x, "allocation"), json_object_get(y, "allocation")))
+			if (!same(json_object_get(x, "allocation"), json_object_get(y, "allocation")))
 				rc = add(res, "~", "allocation", key, json_object_get(x, "allocation"),
 					 json_object_get(y, "allocation"));
-			if (!rc && !json_equal(json_object_get(x, "reservation"), json_object_get(y, "reservation")))
+			if (!rc && !same(json_object_get(x, "reservation"), json_object_get(y, "reservation")))
 				rc = add(res, "~", "reservation", key, json_object_get(x, "reservation"),
 					 json_object_get(y, "reservation"));
 		}

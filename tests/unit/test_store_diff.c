@@ -65,6 +65,22 @@ Test(plan_diff, waves_placements_allocations_risks)
 	cr_assert_eq(json_array_size(d), 8, "kept risk and nothing else: %zu changes", json_array_size(d));
 	json_decref(d);
 
+	/* A reservation and an input that changed, the input first. */
+	json_object_set_new(json_array_get(json_object_get(json_array_get(json_object_get(b, "waves"), 0), "placements"), 1),
+			    "reservation", json_pack("{s:f}", "cpu", 0.5));
+	json_object_set_new(a, "inputs", json_pack("[{s:s,s:s,s:s}]", "kind", "history", "path", "h.csv", "sha256", "aa"));
+	json_object_set_new(b, "inputs", json_pack("[{s:s,s:s,s:s}]", "kind", "history", "path", "h.csv", "sha256", "bb"));
+	cr_assert_eq(plan_diff(&d, a, b), 0);
+	cr_assert_not_null(find(d, "~", "input", "h.csv"));
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(d, 0), "what")), "input");
+	cr_assert_not_null(find(d, "~", "reservation", "wave 1 web#0"));
+	cr_assert_eq(json_array_size(d), 10, "%zu changes", json_array_size(d));
+	json_decref(d);
+	json_object_del(a, "inputs");
+	json_object_del(b, "inputs");
+	json_object_del(json_array_get(json_object_get(json_array_get(json_object_get(b, "waves"), 0), "placements"), 1),
+			"reservation");
+
 	/* The reverse diff mirrors it. */
 	cr_assert_eq(plan_diff(&d, b, a), 0);
 	cr_assert_not_null(find(d, "-", "wave", "wave 2"));
