@@ -209,11 +209,17 @@ static pid_t fake_haproxy(const char *path, int mode)
 	cr_assert(fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) && !listen(fd, 4));
 	if ((pid = fork()) == 0) {
 		char buf[256];
+		ssize_t r = 0;
 
 		c = accept(fd, NULL, NULL);
 		if (mode == 1)
 			_exit(0);
-		if (read(c, buf, sizeof(buf)) < 0)
+		/* The whole command, to its newline, as HAProxy reads it: one
+		 * left unread would make the close a reset the client sees. */
+		do
+			r = read(c, buf, sizeof(buf));
+		while (r > 0 && !memchr(buf, '\n', (size_t)r));
+		if (r < 0)
 			_exit(1);
 		if (mode == 2 && write(c, "ok\n", 3) == 3)
 			_exit(0);
