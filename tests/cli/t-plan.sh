@@ -11,6 +11,12 @@ expect_out "All 4 waves end"
 expect_out "^    [a-z0-9-]+ +node-[a-d] +-> node-[a-d] +tier [0-9]  reserved [0-9.]+ cores, [0-9.]+ [MG]iB; limit [0-9.]+ cores, [0-9.]+ [MG]iB$"
 expect_out "Plan written to plan.json"
 if grep -q "forecasting" "$TMP/err"; then name="no progress off a terminal"; bad "progress written to a pipe"; else ok; fi
+# The README's sample of this run is what the tool prints (less the lines
+# it elides and the ones naming its own paths).
+name="README sample"
+sed -n "/^Plan 'kernel-2018-05'/,/^\`\`\`/p" "$TD/../README.md" | grep -v -e '\.\.\.' -e '^```' -e '^Plan written' -e '^next:' >"$TMP/sample"
+missing=$(while IFS= read -r l; do [ -z "$l" ] || grep -Fxq -- "$l" "$TMP/out" || printf '%s\n' "$l"; done <"$TMP/sample")
+if [ -s "$TMP/sample" ] && [ -z "$missing" ]; then ok; else bad "README lines the demo no longer prints: $missing"; fi
 # On a terminal, the phases and the series forecast so far, on one line
 # rewritten in place and cleared before the plan is shown.
 name="progress on a terminal"
