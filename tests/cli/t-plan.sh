@@ -192,3 +192,21 @@ run "plan --detail shows every move and row" 2 plan -i many-inv.json -s many-sch
 name="plan --detail: 20 moves, 30 rows, nothing counted away"
 if [ "$(grep -c '^    c[0-9][0-9] ' "$TMP/out")" -eq 20 ] && [ "$(grep -c '^  p[0-9][0-9] ' "$TMP/out")" -eq 30 ] &&
 	! grep -q "more moves\|more partition rows" "$TMP/out"; then ok; else bad "not every line"; fi
+
+# man(5)'s EXAMPLE: its inventory and schedule, read from the page, plan
+# as they are, with 28 days of history made for them.
+name="man(5) example"
+MAN5="$TD/../man/adpart-update.5"
+mkdir -p ex/history
+sed -n '/^\.\\" BEGIN inventory.json/,/^\.\\" END/p' "$MAN5" | sed '1d;$d' >ex/inventory.json
+sed -n '/^\.\\" BEGIN schedule.json/,/^\.\\" END/p' "$MAN5" | sed '1d;$d' >ex/schedule.json
+awk 'BEGIN { print "time,cpu_cores,rss_kb"; t0 = 1525564800 - 28 * 86400
+	for (i = 0; i < 28 * 288; i++) { t = t0 + 300 * i; d = (t % 86400) / 86400
+		printf "%s,%.3f,%d\n", strftime("%Y-%m-%dT%H:%M:%SZ", t, 1), 1.2 + sin(6.283 * d), 1800000 + 2000 * (i % 50) } }' >ex/history/api.csv
+awk 'BEGIN { print "t,cores,mib"; t0 = 1525564800 - 28 * 86400
+	for (i = 0; i < 28 * 288; i++) printf "%d,%.2f,%d\n", t0 + 300 * i, 0.4 + 0.1 * (i % 7), 700 + i % 5 }' >ex/history/reports.csv
+if [ -s ex/inventory.json ] && [ -s ex/schedule.json ]; then ok; else bad "no example found in $MAN5"; fi
+run "the man(5) example validates" 0 validate -i ex/inventory.json ex/inventory.json ex/schedule.json
+run "the man(5) example plans" 2 plan -i ex/inventory.json -s ex/schedule.json --now 2018-05-05T22:00:00Z -f ex/plan.json
+expect_out "^Plan 'kernel-2018-05': window 2018-05-06T01:00:00\+02:00 to 05:00 \(Europe/Berlin\)"
+expect_out "^Wave 3 "
