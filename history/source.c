@@ -52,6 +52,26 @@ static int dup_str(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 	return 0;
 }
 
+/* A column: its header name, or its 1-based position as a number or a
+ * string of digits (kept as digits, which the reader takes as a
+ * position). Absent: 0 and *out untouched. */
+static int dup_column(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key,
+		      const char **out)
+{
+	json_t *v = json_object_get(obj, key);
+	char sub[600], num[32];
+
+	if (!json_is_integer(v))
+		return dup_str(d, obj, jpath, key, 0, out);
+	snprintf(sub, sizeof(sub), "%s.%s", jpath, key);
+	if (json_integer_value(v) < 1 || json_integer_value(v) > 100000)
+		return adp_json_fail(d, sub, "a column position counts from 1 (at most 100000)");
+	snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+	if (!(*out = strdup(num)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	return 0;
+}
+
 static int read_duration(const struct adp_json_doc *d, json_t *obj, const char *jpath,
 			 const char *key, int64_t *out)
 {
@@ -158,7 +178,7 @@ int history_source_parse(struct history_source *h, const struct adp_json_doc *d,
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	if ((rc = dup_str(d, obj, jpath, "delimiter", 0, &h->map.delimiter)) ||
 	    (rc = dup_str(d, obj, jpath, "member", 0, &h->member)) ||
-	    (rc = dup_str(d, obj, jpath, "time_column", 0, &h->map.time_column)) ||
+	    (rc = dup_column(d, obj, jpath, "time_column", &h->map.time_column)) ||
 	    (rc = dup_str(d, obj, jpath, "time_format", 0, &h->map.time_format)) ||
 	    (rc = dup_str(d, obj, jpath, "timezone", 0, &h->map.timezone)))
 		return rc;
@@ -192,19 +212,19 @@ int history_source_parse(struct history_source *h, const struct adp_json_doc *d,
 		if (!c)
 			continue;
 		snprintf(cpath, sizeof(cpath), "%s.%s", sub, adp_resource_name(r));
-		if (json_is_string(c)) {
-			if (!(h->map.res[r].column = strdup(json_string_value(c))))
-				return adp_error_set(ADP_ENOMEM, "out of memory");
+		if (json_is_string(c) || json_is_integer(c)) {
+			if ((rc = dup_column(d, cols, sub, adp_resource_name(r), &h->map.res[r].column)))
+				return rc;
 		} else if (json_is_object(c)) {
 			if ((rc = adp_json_check_keys(d, c, cpath, colkeys)) ||
-			    (rc = dup_str(d, c, cpath, "column", 0, &h->map.res[r].column)) ||
+			    (rc = dup_column(d, c, cpath, "column", &h->map.res[r].column)) ||
 			    (rc = adp_json_number(d, c, cpath, "scale", 0, 0, 1e15, &scale)) ||
 			    (rc = adp_json_quantity(d, c, cpath, "offset", 0, &offset)))
 				return rc;
 			if (!h->map.res[r].column)
 				return adp_json_fail(d, cpath, "missing required field 'column'");
 		} else {
-			return adp_json_fail(d, cpath, "expected a column name or {\"column\": ..., \"scale\": ...}");
+			return adp_json_fail(d, cpath, "expected a column name, a position from 1, or {\"column\": ..., \"scale\": ...}");
 		}
 		h->map.res[r].scale = scale;
 		h->map.res[r].offset = offset;
