@@ -189,7 +189,7 @@ double part_tail_stretch(double *v, size_t K, double med, double qc, double eps)
 int part_build_demand(struct ctx *c)
 {
 	const struct inventory *inv = c->inv;
-	const struct forecast *fc = c->req->fc;
+	struct forecast *fc = c->req->fc;
 	size_t K = 0, H = fc->opts.horizon, i, k, h;
 	double *tmp = NULL;
 	int r, rc = 0;
@@ -255,6 +255,12 @@ int part_build_demand(struct ctx *c)
 				c->d.q50[qi + h] = med / rep;
 				c->d.q95[qi + h] = fmin(top, fmax(0, med + wide * (forecast_quantile(fs, fc->opts.levels, h, 0.95) - med))) / rep;
 				c->d.sp[qi + h] = fmax(0, c->d.q[qi + h] - c->d.q50[qi + h]);
+			}
+			if (fs) { /* copied into dv: see part_request.fc */
+				struct forecast_series *own = &fc->items[fs - fc->items];
+
+				free(own->scen);
+				own->scen = NULL;
 			}
 		}
 	}

@@ -21,7 +21,11 @@ struct part_wave_problem;
 struct part_request {
 	const struct inventory *inv;
 	const struct schedule *sched;
-	const struct forecast *fc;  /* covers the window at sched->step */
+	/* Covers the window at sched->step. Each series' scenarios are
+	 * released (scen NULL, nscen kept) once the planner has its own
+	 * demand from them, so the two never sit side by side in memory: the
+	 * quantiles are what stays of the forecast. */
+	struct forecast *fc;
 	int64_t now;
 	const char *tool_version;   /* copied into the plan */
 	int no_widening;            /* use the forecast's spread as it is */
