@@ -50,8 +50,10 @@ struct forecast_series {
 	size_t nscen;
 	/* owned: scen[k * horizon + h]. Scenario k of every series in one
 	 * forecast comes from the same past period, so sums across series
-	 * keep their correlation. */
-	double *scen;
+	 * keep their correlation. Single precision: 7 significant digits are
+	 * far beyond what a scenario knows, and the scenarios were half the
+	 * memory of a plan at scale. */
+	float *scen;
 	char model[64];
 	int64_t period;
 	size_t history_used;   /* steps of history the model saw */

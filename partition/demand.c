@@ -219,7 +219,7 @@ int part_build_demand(struct ctx *c)
 
 		for (r = 0; r < ADP_RES_COUNT; r++) {
 			const struct forecast_series *fs = forecast_find(fc, comp->name, r);
-			double *dv = NULL, med, wide = 1, top, qc, up;
+			double *dv = NULL, med, ms, wide = 1, top, qc, up;
 			size_t qi = (i * ADP_RES_COUNT + (size_t)r) * H;
 
 			if (fs && !(dv = c->d.row[i * R + (size_t)r] = malloc(K * H * sizeof(double) + 1))) {
@@ -243,11 +243,15 @@ int part_build_demand(struct ctx *c)
 				med = forecast_quantile(fs, fc->opts.levels, h, 0.5);
 				top = part_cap(fs, med);
 				qc = forecast_quantile(fs, fc->opts.levels, h, c->s->confidence[r]);
+				/* Scenarios are floats: their deviations are measured from
+				 * the median as a float, or a scenario at the median would
+				 * deviate by its rounding, which the stretch then blows up. */
+				ms = (float)med;
 				for (k = 0; k < K; k++)
 					tmp[k] = fs->scen[k * H + h];
-				up = part_tail_stretch(tmp, K, med, qc, 1 - c->s->confidence[r]);
+				up = part_tail_stretch(tmp, K, ms, qc, 1 - c->s->confidence[r]);
 				for (k = 0; k < K; k++) {
-					double dev = fs->scen[k * H + h] - med;
+					double dev = fs->scen[k * H + h] - ms;
 
 					dv[k * H + h] = fmin(top, fmax(0, med + wide * (dev > 0 ? up * dev : dev))) / rep;
 				}

@@ -203,7 +203,7 @@ Test(forecast, quantiles_are_calibrated)
 	free(v);
 }
 
-static double corr(const double *a, const double *b, size_t n, size_t stride)
+static double corr(const float *a, const float *b, size_t n, size_t stride)
 {
 	double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
 	size_t i;
@@ -262,7 +262,7 @@ Test(forecast, scenarios_keep_cross_correlation)
 	cr_assert_lt(fabs(rac), rab - 0.3, "independent pair: %g vs %g", rac, rab);
 	/* Deterministic: the same inputs give the same scenarios. */
 	cr_assert_eq(forecast_run(&fc2, &hist, &o, NULL), 0);
-	cr_assert_eq(memcmp(fc.items[1].scen, fc2.items[1].scen, fc.items[1].nscen * H * sizeof(double)), 0);
+	cr_assert_eq(memcmp(fc.items[1].scen, fc2.items[1].scen, fc.items[1].nscen * H * sizeof(float)), 0);
 	forecast_release(&fc);
 	forecast_release(&fc2);
 	free_hist(&hist);
@@ -561,7 +561,7 @@ Test(forecast, threads_do_not_change_the_result)
 		cr_assert_str_eq(f1.items[k].component, f2.items[k].component);
 		cr_assert_str_eq(f1.items[k].model, f2.items[k].model);
 		cr_assert_eq(memcmp(f1.items[k].q, f2.items[k].q, 24 * 4 * sizeof(double)), 0);
-		cr_assert_eq(memcmp(f1.items[k].scen, f2.items[k].scen, f1.items[k].nscen * 24 * sizeof(double)), 0);
+		cr_assert_eq(memcmp(f1.items[k].scen, f2.items[k].scen, f1.items[k].nscen * 24 * sizeof(float)), 0);
 	}
 	forecast_release(&f1);
 	forecast_release(&f2);
