@@ -669,13 +669,20 @@ static size_t short_real(const char *tok, size_t len, char *out)
 }
 
 /* Whether the array or object opening at in[i] closes before any other
- * opens (strings skipped): a leaf, written on one line. */
+ * opens and holds no string longer than LEAF_STRING (a digest fits; a
+ * sentence, such as a risk, keeps its own line): a leaf, on one line. */
+#define LEAF_STRING 80
+
 static int leaf_at(const char *in, size_t i, size_t n)
 {
 	for (i++; i < n; i++) {
 		if (in[i] == '"') {
+			size_t from = i;
+
 			for (i++; i < n && in[i] != '"'; i++)
 				i += in[i] == '\\';
+			if (i - from > LEAF_STRING)
+				return 0;
 		} else if (in[i] == '[' || in[i] == '{') {
 			return 0;
 		} else if (in[i] == ']' || in[i] == '}') {

@@ -219,6 +219,28 @@ Test(plan, exact_numbers)
 	plan_release(&b);
 }
 
+/* plan_dumps' layout: leaves (arrays and objects of plain values) on one
+ * line, reals at their shortest exact text, a list of sentences one a
+ * line, the rest indented as jansson does. */
+Test(plan, dump_layout)
+{
+	const char *risk = "wave 1: 'node-c' cpu has under 10% headroom at p95 (a risk sentence, longer than a digest)";
+	json_t *doc = json_pack("{s:[f,i,f], s:{s:f,s:i}, s:[s,s], s:[{s:s}]}", "band", 0.1 + 0.2, 2, 1.0 / 4,
+				"alloc", "cpu", 0.5, "memory", 1073741824, "risks", risk, risk, "steps", "a", "b");
+	char *text, want[1024];
+
+	cr_assert_not_null(doc);
+	text = plan_dumps(doc);
+	cr_assert_not_null(text);
+	snprintf(want, sizeof(want),
+		 "{\n  \"band\": [0.30000000000000004, 2, 0.25],\n  \"alloc\": {\"cpu\": 0.5, \"memory\": 1073741824},\n"
+		 "  \"risks\": [\n    \"%s\",\n    \"%s\"\n  ],\n  \"steps\": [\n    {\"a\": \"b\"}\n  ]\n}\n",
+		 risk, risk);
+	cr_assert_str_eq(text, want);
+	free(text);
+	json_decref(doc);
+}
+
 /* Loads plan.json, lets edit change it, writes tampered.json, and
  * expects plan_read to fail naming jpath on the line of needle (plus
  * below lines further down). */
