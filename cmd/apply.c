@@ -31,7 +31,11 @@ struct apply_args {
 #define CMD_STATE_DIR "/var/lib/adpart-update"
 
 enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY, OPT_STORE, OPT_MONITOR,
-       OPT_DRIVER, OPT_HOOK, OPT_HOST_LOCK };
+       OPT_DRIVER, OPT_HOOK, OPT_HOST_LOCK, OPT_WAIT };
+
+/* --wait without a limit: a window planned for tomorrow is the longest
+ * wait a timer that runs apply daily can mean. */
+#define CMD_WAIT_DEFAULT (24 * 3600)
 
 static const struct argp_option options[] = {
 	{ "state-dir", 'd', "DIR", 0, "Journal, lock, pid files and logs (default " CMD_STATE_DIR ")", 0 },
@@ -43,6 +47,9 @@ static const struct argp_option options[] = {
 	{ "resume", OPT_RESUME, NULL, 0, "Continue an interrupted apply from its journal", 0 },
 	{ "rollback", OPT_ROLLBACK, NULL, 0, "Reverse the journaled steps back to the pre-apply state", 0 },
 	{ "dry-run", OPT_DRY_RUN, NULL, 0, "Check the plan and print the steps without acting", 0 },
+	{ "wait", OPT_WAIT, "LIMIT", OPTION_ARG_OPTIONAL,
+	  "Before the plan's start, sleep until it (interruptible, journaled as waiting) instead of refusing, "
+	  "if it is at most LIMIT away (default 24h)", 0 },
 	{ "on-deviation", OPT_POLICY, "POLICY", 0,
 	  "When usage leaves the forecast band: warn (default), grow or rollback", 0 },
 	{ "monitor-interval", OPT_MONITOR, "SECONDS", 0,
@@ -70,6 +77,11 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_ROLLBACK: a->o.rollback = 1; break;
 	case OPT_DRY_RUN: a->dry_run = 1; break;
 	case OPT_NOW: a->now = arg; break;
+	case OPT_WAIT:
+		a->o.wait_max = CMD_WAIT_DEFAULT;
+		if (arg && (adp_duration_parse(&a->o.wait_max, arg) || a->o.wait_max <= 0))
+			argp_error(state, "--wait=%s: expected a duration such as 30m or 24h", arg);
+		break;
 	case OPT_STORE: a->store = arg; break;
 	case OPT_MONITOR: {
 		char *end = NULL;
@@ -97,6 +109,8 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "name the plan file to apply");
 		if (a->o.resume + a->o.rollback + a->dry_run > 1)
 			argp_error(state, "--resume, --rollback and --dry-run exclude each other");
+		if (a->o.wait_max && (a->o.rollback || a->dry_run))
+			argp_error(state, "--wait is for an apply going forward, not --rollback or --dry-run");
 		if (!a->driver)
 			a->driver = &orch_drivers[0];
 		/* The one option of one driver, checked here rather than in a
@@ -162,17 +176,28 @@ static int record_run(struct plan_store *store, const struct plan *p, const stru
 	return rc;
 }
 
-/* --dry-run: what would run, after the checks that need no driver. */
+/* --dry-run: what would run, after the checks that need no driver. A
+ * dry run ahead of the start is the point of one: it says when apply
+ * may start rather than refusing. */
 static int dry_run(const struct plan *p, int64_t now, int json)
 {
+	int64_t wait;
 	size_t i;
 
-	if (orch_preflight(p, now)) {
+	if (orch_preflight(p, now) || (orch_start_check(p, now, &wait) && !wait)) {
 		cmd_error_last("refused");
 		return EXIT_REFUSED;
 	}
 	if (json)
 		return EXIT_OK;
+	if (wait) {
+		char at[32], in[32];
+
+		adp_time_format(at, orch_plan_start(p));
+		adp_duration_format(in, wait);
+		printf("plan '%s' starts at %s, in %s: apply refuses before then (--wait sleeps until it)\n",
+		       p->schedule_name, at, in);
+	}
 	printf("plan '%s': %zu steps would run (%zu rollback steps prepared)\n", p->schedule_name, p->nsteps,
 	       p->nrollback);
 	for (i = 0; i < p->nsteps; i++) {
@@ -238,6 +263,8 @@ static void report(const struct plan *p, const struct orch_opts *o, int outcome,
 			  o->why ? o->why : "", o->why && *o->why ? "; then " : "", o->state_dir);
 	else if (outcome == ORCH_JOURNAL_LOST)
 		cmd_error_last(NULL);
+	else if (outcome == ORCH_STOPPED && o->why && *o->why)
+		cmd_error("%s: --resume --wait waits again, --rollback closes the journal", o->why);
 	else if (outcome == ORCH_STOPPED)
 		cmd_error("stopped at a step boundary: continue with --resume or undo with --rollback");
 }

@@ -111,8 +111,11 @@ done
 stack_load_start "$T/load.out" 20 600 "http://127.0.0.1:$P_FE/" "http://127.0.0.1:$P_FE/api/" \
 	"http://127.0.0.1:$P_FE/static/"
 echo "demo: local stack: apply (HAProxy on 127.0.0.1:$P_FE, load generator running)"
-(cd "$T" && "$BIN" apply --dry-run --now 2018-05-06T00:00:00Z plan.json | head -n 1)
-(cd "$T" && "$BIN" apply -d st --now 2018-05-06T00:00:00Z plan.json)
+# A dry run an hour ahead says when apply may start; apply runs then (the
+# clock is the plan's, --now, as the history is from 2018).
+(cd "$T" && "$BIN" apply --dry-run --now 2018-05-06T00:00:00Z plan.json | head -n 2)
+START=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["waves"][0]["start"])' "$T/plan.json")
+(cd "$T" && "$BIN" apply -d st --now "$START" plan.json)
 rc=$?
 stack_load_stop "$T/load.out"
 echo "demo: apply exited $rc; load through HAProxy during apply: $STACK_LOAD_LINE"

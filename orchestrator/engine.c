@@ -75,6 +75,36 @@ int orch_preflight(const struct plan *p, int64_t now)
 	return plan_check_inputs(p);
 }
 
+int64_t orch_plan_start(const struct plan *p)
+{
+	return p->nwaves ? p->waves[0].start : p->window_start;
+}
+
+/* The waves were planned from the first one's start; starting later
+ * pushes every one later, so the lateness allowed is the margin to the
+ * cutoff, and at least one step: a start is only resolved to the step. */
+int orch_start_check(const struct plan *p, int64_t now, int64_t *wait_s)
+{
+	int64_t start = orch_plan_start(p), late = p->margin > p->step ? p->margin : p->step;
+	char at[32], d[32], e[32];
+
+	*wait_s = 0;
+	adp_time_format(at, start);
+	if (now < start) {
+		*wait_s = start - now;
+		adp_duration_format(d, start - now);
+		return adp_error_set(ADP_EINPUT, "the plan starts at %s, in %s: the forecast and the proof are "
+				     "for then; apply then, or now with --wait", at, d);
+	}
+	if (now - start >= late) {
+		adp_duration_format(d, now - start);
+		adp_duration_format(e, late);
+		return adp_error_set(ADP_EINPUT, "the plan started at %s, %s ago: its waves would overrun the "
+				     "cutoff (a start at most %s late is allowed): plan again", at, d, e);
+	}
+	return 0;
+}
+
 /* The journal: one JSON document rewritten atomically (fsync, rename)
  * before and after every step. */
 struct journal {
@@ -856,12 +886,77 @@ static int stopped_midway(const struct journal *j, int rc)
 								  : "continue with --resume or undo with --rollback");
 }
 
+/* Whether the plan may start at t: 0 when it may now or, early, by
+ * waiting (*wait > 0, within o->wait_max); ADP_EINPUT with why not. */
+static int start_refusal(const struct orch_opts *o, const struct plan *p, int64_t t, int64_t *wait)
+{
+	int rc = orch_start_check(p, t, wait);
+	char at[32], in[32], lim[32];
+
+	if (!rc || (*wait && *wait <= o->wait_max)) {
+		adp_error_clear();
+		return 0;
+	}
+	if (!*wait || !o->wait_max)
+		return rc;
+	adp_time_format(at, orch_plan_start(p));
+	adp_duration_format(in, *wait);
+	adp_duration_format(lim, o->wait_max);
+	return adp_error_set(rc, "the plan starts at %s, in %s: beyond --wait's limit of %s", at, in, lim);
+}
+
+/* Before the first step: sleeps until the plan's start when it is not
+ * yet, journaled "waiting". 0 to go on; 1 with *out ORCH_STOPPED when a
+ * signal came first (nothing was changed); ADP_EINPUT as a refusal. */
+static int wait_for_start(struct journal *j, const struct orch_opts *o, const struct plan *p, int *out)
+{
+	int64_t wait;
+	int rc = start_refusal(o, p, plan_time(o, j->t0), &wait);
+	char at[32];
+	struct adp_jb b = { 0 };
+
+	if (rc || !wait)
+		return rc;
+	adp_time_format(at, orch_plan_start(p));
+	jset(&b, j->root, "waiting_until", json_string(at));
+	if ((rc = journal_built(j, &b)) || (rc = set_state(j, "waiting")))
+		return rc;
+	journal_save(j); /* a failure marks it lost, reported at the end */
+	while (plan_time(o, j->t0) < orch_plan_start(p)) {
+		if (o->stop && *o->stop) {
+			if ((rc = set_state(j, "stopped")))
+				return rc;
+			journal_save(j);
+			if (o->why && o->why_len)
+				snprintf(o->why, o->why_len, "stopped while waiting for the plan's start (%s): "
+					 "nothing was changed", at);
+			*out = ORCH_STOPPED;
+			return 1;
+		}
+		/* Short sleeps: a signal is seen within a fifth of a second. */
+		nanosleep(&(struct timespec){ 0, 200000000L }, NULL);
+	}
+	return 0;
+}
+
+/* Whether no step of the journal has begun. */
+static int nothing_started(json_t *steps)
+{
+	size_t i;
+
+	for (i = 0; i < json_array_size(steps); i++)
+		if (strcmp(status_of(json_array_get(steps, i)), "pending"))
+			return 0;
+	return 1;
+}
+
 int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outcome)
 {
 	struct plan p = { 0 };
 	struct journal j = { 0 };
 	char jpath[4096];
 	int lockfd = -1, hostfd = -1, rc, out = ORCH_REFUSED, have_journal, journaled = 0;
+	int64_t wait;
 	json_t *steps, *rec;
 	size_t i;
 
@@ -939,7 +1034,8 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			goto done;
 		}
 		/* A prerequisite that fails (even a system error) is a refusal: nothing changed yet. */
-		if ((rc = orch_preflight(&p, o->now)) || (rc = d->check(d->ctx, &p))) {
+		if ((rc = orch_preflight(&p, o->now)) || (rc = start_refusal(o, &p, plan_time(o, j.t0), &wait)) ||
+		    (rc = d->check(d->ctx, &p))) {
 			rc = ADP_EINPUT;
 			goto done;
 		}
@@ -985,9 +1081,14 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			goto record;
 		}
 	}
+	steps = json_object_get(j.root, "steps");
+	if (nothing_started(steps) && (rc = wait_for_start(&j, o, &p, &out))) {
+		if (rc < 0)
+			goto done;
+		goto record;
+	}
 	if ((rc = set_state(&j, "forward")))
 		goto done;
-	steps = json_object_get(j.root, "steps");
 	for (i = 0; i < p.nsteps; i++) {
 		rec = json_array_get(steps, i);
 		if (!strcmp(status_of(rec), "done"))

@@ -38,7 +38,8 @@ struct orch_opts {
 	const char *host_lock;    /* the host-wide lock file, or NULL for none */
 	const char *record_path;  /* run record, or NULL for state_dir/run.json */
 	int resume, rollback;
-	int64_t now;              /* for expiry */
+	int64_t now;              /* for expiry and the start; 0: the clock */
+	int64_t wait_max;         /* --wait: sleep up to this long for the plan's start; 0: refuse before it */
 	long crash_after;         /* test hook: _exit after journaling this step id, 0 off */
 	long crash_before_done;   /* test hook: _exit after this step's act, before journaling it done */
 	volatile sig_atomic_t *stop; /* set by a signal handler: stop at the next boundary; NULL: never */
@@ -68,6 +69,15 @@ struct orch_opts {
 /* Preflight only: format, digest of the inputs (re-hashed), expiry,
  * infeasible plans (p borrowed). 0 or ADP_EINPUT with the reason. */
 int orch_preflight(const struct plan *p, int64_t now);
+
+/* When the plan starts: its first wave's start (the window's without waves). */
+int64_t orch_plan_start(const struct plan *p);
+
+/* Whether a plan may start at now: not before its start (the forecast
+ * and the proof are for then; *wait_s says how long until it), nor so
+ * late that its waves overrun the cutoff (later than the plan's margin,
+ * at least one step). 0, or ADP_EINPUT with the reason. */
+int orch_start_check(const struct plan *p, int64_t now, int64_t *wait_s);
 
 /* Every act runs on a worker thread while the engine's thread enforces
  * the step's timeout (plan_step.timeout seconds, the action's default

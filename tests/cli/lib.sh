@@ -14,6 +14,21 @@ cli_schedule() {
 JSON
 }
 
+# cli_plan_start PLAN: when PLAN starts (its first wave), the earliest
+# --now its apply accepts.
+cli_plan_start() {
+	/usr/bin/python3 -c 'import json, sys; p = json.load(open(sys.argv[1]))
+w = p.get("waves") or []
+print(w[0]["start"] if w else p["schedule"]["window_start"])' "$1"
+}
+
+# cli_time_add TIME SECONDS: the RFC 3339 (UTC) time SECONDS after TIME.
+cli_time_add() {
+	/usr/bin/python3 -c 'import datetime as d, sys
+t = d.datetime.fromisoformat(sys.argv[1].replace("Z", "+00:00")) + d.timedelta(seconds=int(sys.argv[2]))
+print(t.astimezone(d.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))' "$1" "$2"
+}
+
 # cli_free_port: a free loopback port, chosen now.
 cli_free_port() {
 	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -151,7 +151,7 @@ PY
 	E2E_WEB_ARGV="[\"/usr/bin/python3\", \"$E2E/srv500.py\", \"{port}\", \"{partition}\"]" E2E_CANARY=1.5 \
 		e2e_files canary500
 	steps=$(/usr/bin/python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["steps"]))' "$E2E/main.json")
-	nsteps=$( (cd "$E2E" && "$BIN" apply --dry-run --now 2018-05-06T00:00:00Z main.json) | grep -c '  wave ')
+	nsteps=$( (cd "$E2E" && "$BIN" apply --dry-run --now "$(cli_plan_start "$E2E/main.json")" main.json) | grep -c '  wave ')
 
 	# The originals, started before apply in node-a's cgroups, adopted
 	# by their pid files.
@@ -161,7 +161,7 @@ PY
 	e2e_hap_stat >"$E2E/hap.before"
 
 	e2e_load_start
-	e2e_run "e2e full apply" 0 apply -d st --now 2018-05-06T00:00:00Z main.json
+	e2e_run "e2e full apply" 0 apply -d st --now "$(cli_plan_start "$E2E/main.json")" main.json
 	e2e_serving "e2e full apply end state"
 	name="e2e full apply: HAProxy weights and states as before"
 	e2e_hap_stat >"$E2E/hap.after"
@@ -180,7 +180,7 @@ PY
 		while [ "$id" -le "$nsteps" ]; do
 			rm -f "$E2E/st/journal.json" "$E2E/st/run.json"
 			export "$hook=$id"
-			e2e_run "e2e kill -9 at step $id ($hook)" 137 apply -d st --now 2018-05-06T00:00:00Z main.json
+			e2e_run "e2e kill -9 at step $id ($hook)" 137 apply -d st --now "$(cli_plan_start "$E2E/main.json")" main.json
 			unset "$hook"
 			action=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"][int(sys.argv[2])-1]["action"])' \
 				"$E2E/st/journal.json" "$id")
@@ -203,7 +203,7 @@ PY
 
 	# A real kill -9 while the (3 s) update command runs.
 	rm -f "$E2E/st/journal.json" "$E2E/st/run.json"
-	(cd "$E2E" && exec "$BIN" apply -d st --now 2018-05-06T00:00:00Z slow.json) >/dev/null 2>&1 &
+	(cd "$E2E" && exec "$BIN" apply -d st --now "$(cli_plan_start "$E2E/slow.json")" slow.json) >/dev/null 2>&1 &
 	e2e_apply=$!
 	e2e_until_update_started
 	kill -9 "$e2e_apply"
@@ -216,19 +216,19 @@ PY
 
 	e2e_load_start
 	rm -f "$E2E/st/journal.json" "$E2E/st/run.json" "$E2E/updates.log"
-	e2e_run "e2e shadow failing its health check rolls back" 4 apply -d st --now 2018-05-06T00:00:00Z badshadow.json
+	e2e_run "e2e shadow failing its health check rolls back" 4 apply -d st --now "$(cli_plan_start "$E2E/badshadow.json")" badshadow.json
 	e2e_serving "e2e serving after the failed shadow"
 	name="e2e failed shadow: rolled back, update not run"
 	if grep -q '"outcome": "rolled_back"' "$E2E/st/run.json" && [ ! -e "$E2E/updates.log" ]; then ok; else
 		bad "outcome or update wrong"; fi
 	rm -f "$E2E/st/journal.json" "$E2E/st/run.json"
-	e2e_run "e2e failing update command rolls back" 4 apply -d st --now 2018-05-06T00:00:00Z failupdate.json
+	e2e_run "e2e failing update command rolls back" 4 apply -d st --now "$(cli_plan_start "$E2E/failupdate.json")" failupdate.json
 	e2e_serving "e2e serving after the failed update"
 	name="e2e failed update: the run record names it"
 	if grep -q "update of 'node-a' failed: '/bin/sh' exited 9" "$E2E/st/run.json"; then ok; else bad "no update failure"; fi
 	rm -f "$E2E/st/journal.json" "$E2E/st/run.json" "$E2E/updates.log"
 	e2e_run "e2e a shadow answering 500 fails its canary and rolls back" 4 apply -d st \
-		--now 2018-05-06T00:00:00Z canary500.json
+		--now "$(cli_plan_start "$E2E/canary500.json")" canary500.json
 	e2e_serving "e2e serving after the failed canary"
 	name="e2e failed canary: HAProxy's counters named, update not run"
 	if grep -q "canary of 'web' on 'node-b' failed: haproxy counted [1-9][0-9]* errors and 5xx" "$E2E/st/run.json" &&
@@ -244,7 +244,7 @@ PY
 	expect_err "expired"
 	cp "$E2E/sched-main.json" "$E2E/sched-main.orig"
 	echo " " >>"$E2E/sched-main.json"
-	e2e_run "e2e refuses a stale plan" 6 apply -d st --now 2018-05-06T00:00:00Z main.json
+	e2e_run "e2e refuses a stale plan" 6 apply -d st --now "$(cli_plan_start "$E2E/main.json")" main.json
 	expect_err "stale plan: schedule 'sched-main.json' changed"
 	mv "$E2E/sched-main.orig" "$E2E/sched-main.json"
 	expect_no_file "$E2E/st/journal.json"
@@ -260,7 +260,7 @@ PY
 	rm -f "$E2E/st/journal.json" "$E2E/st/run.json"
 	upd=$(/usr/bin/python3 -c 'import json,sys; print([s["action"] for s in json.load(open(sys.argv[1]))["steps"]].index("run_update"))' "$E2E/main.json")
 	ADPART_TEST_FAULT="write:$((2 + 2 * upd))" e2e_run "e2e full disk under the journal at the update: exit 8" 8 \
-		apply -d st --now 2018-05-06T00:00:00Z main.json
+		apply -d st --now "$(cli_plan_start "$E2E/main.json")" main.json
 	expect_err "journal could not be written .*No space left on device.*rolled back what it had done.*--rollback"
 	name="e2e full disk: the update never ran"
 	if grep -q "run_update" "$E2E/st/journal.json" && /usr/bin/python3 -c '
@@ -285,7 +285,7 @@ sys.exit(0 if all(s["status"] == "pending" for s in j["steps"] if s["action"] ==
 	e2e_files deadshadow "sleep 8"
 	stack_load_start "$E2E/load-dead.out" 20 300 "http://127.0.0.1:$P_FW/"
 	rm -f "$E2E/st/journal.json" "$E2E/st/run.json" "$E2E/updates.log"
-	(cd "$E2E" && exec "$BIN" apply -d st --now 2018-05-06T00:00:00Z --monitor-interval 0.5 deadshadow.json) \
+	(cd "$E2E" && exec "$BIN" apply -d st --now "$(cli_plan_start "$E2E/deadshadow.json")" --monitor-interval 0.5 deadshadow.json) \
 		>"$TMP/out" 2>"$TMP/err" &
 	e2e_apply=$!
 	e2e_until_update_started
@@ -337,7 +337,7 @@ sys.exit(0 if ok and upd and upd[0]["status"] == "failed" else 1)' "$E2E/st/run.
 		mkdir -p "$E2E/small/st/proc"
 		cp "$E2E"/st/proc/*@node-a.pid "$E2E/small/st/proc/"
 		stack_load_start "$E2E/load-full.out" 20 300 "http://127.0.0.1:$P_FW/" "http://127.0.0.1:$P_FA/"
-		(cd "$E2E" && exec "$BIN" apply -d small/st --now 2018-05-06T00:00:00Z fulldisk.json) >"$TMP/out" 2>"$TMP/err" &
+		(cd "$E2E" && exec "$BIN" apply -d small/st --now "$(cli_plan_start "$E2E/fulldisk.json")" fulldisk.json) >"$TMP/out" 2>"$TMP/err" &
 		e2e_apply=$!
 		i=0
 		while [ $i -lt 300 ] && ! stack_journal_has run_update started "$E2E/small/st/journal.json"; do
@@ -360,7 +360,7 @@ sys.exit(0 if ok and upd and upd[0]["status"] == "failed" else 1)' "$E2E/st/run.
 		rm -f "$E2E/small/st/journal.json" "$E2E/small/st/run.json"
 		dd if=/dev/zero of="$E2E/small/fill2" bs=4k 2>/dev/null
 		e2e_run "e2e real full disk: a new apply is refused, no room for its reserve" 6 apply -d small/st \
-			--now 2018-05-06T00:00:00Z fulldisk.json
+			--now "$(cli_plan_start "$E2E/fulldisk.json")" fulldisk.json
 		expect_err "no room in the state directory for apply's reserve.*cannot reserve .* MiB in 'small/st/reserve': No space left on device"
 		expect_no_file "$E2E/small/st/journal.json"
 		rm -f "$E2E/small/fill" "$E2E/small/fill2"
@@ -426,7 +426,7 @@ sys.exit(0 if ok else 1)' "$E2E/abs.json"; then ok; else bad "$(head -c 600 "$E2
 	lim_before=$(e2e_lim)
 	e2e_hap_stat >"$E2E/hap-abs.before"
 	stack_load_start "$E2E/load-abs.out" 20 300 "http://127.0.0.1:$P_FP/"
-	e2e_run "e2e apply with an absorbed replica" 0 apply -d st-abs --now 2018-05-06T00:00:00Z abs.json
+	e2e_run "e2e apply with an absorbed replica" 0 apply -d st-abs --now "$(cli_plan_start "$E2E/abs.json")" abs.json
 	stack_load_stop "$E2E/load-abs.out"
 	line=$STACK_LOAD_LINE
 	echo "e2e: absorbed replica: $line" >&2

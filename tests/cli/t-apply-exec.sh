@@ -2,6 +2,7 @@
 # made by `plan`, a crash and --resume, a failing act and its rollback,
 # --rollback, and the mistakes a user makes with --hook.
 
+. "$TOP/tests/cli/lib.sh"
 EX="$TMP/exec"
 mkdir -p "$EX"
 EXNOW="--now 2018-05-06T00:00:00Z"
@@ -42,10 +43,12 @@ HOOK
 chmod 755 "$EX/hook"
 HOOK_CALLS="$EX/calls"
 export HOOK_CALLS
-EXAPPLY="apply --driver exec --hook $EX/hook $EXNOW -d $EX/st"
-
 run "exec: plan --driver exec is an ordinary plan" 2 plan --driver exec -i "$EX/inv.json" -s "$EX/sched.json" $EXNOW \
 	-f "$EX/plan.json" && expect_out "15 steps to apply, 9 to roll back"
+# apply runs at the plan's start: no earlier, as the forecast is for then.
+EXSTART=$(cli_plan_start "$EX/plan.json")
+EXAT="--now $EXSTART"
+EXAPPLY="apply --driver exec --hook $EX/hook $EXAT -d $EX/st"
 # The forward steps of the plan, as the hook should see them.
 /usr/bin/python3 -c 'import json, sys
 for s in json.load(open(sys.argv[1]))["steps"]: print("act", s["id"], s["action"])' "$EX/plan.json" >"$EX/want"
@@ -116,7 +119,7 @@ ex_same "exec: --rollback ran the inverses through the hook" "$EX/got4" "$EX/wan
 printf '#!/bin/sh\necho "no such cluster" >&2\nexit 1\n' >"$EX/refuse"
 chmod 755 "$EX/refuse"
 rm -rf "$EX/st"
-run "exec: a hook refusing the check changes nothing (exit 6)" 6 apply --driver exec --hook "$EX/refuse" $EXNOW \
+run "exec: a hook refusing the check changes nothing (exit 6)" 6 apply --driver exec --hook "$EX/refuse" $EXAT \
 	-d "$EX/st" "$EX/plan.json" && expect_err "hook check refused the plan: exit status 1"
 
 # --- what a user gets wrong -------------------------------------------------------------
@@ -125,12 +128,12 @@ run "exec: --driver exec without --hook" 64 apply --driver exec "$EX/plan.json" 
 run "exec: --hook without --driver exec" 64 apply --hook "$EX/hook" "$EX/plan.json" &&
 	expect_err "--hook is for --driver exec"
 run "exec: --hook without a value" 64 apply --driver exec "$EX/plan.json" --hook
-run "exec: a hook that does not exist" 1 apply --driver exec --hook "$EX/nope" $EXNOW -d "$EX/st" "$EX/plan.json" &&
+run "exec: a hook that does not exist" 1 apply --driver exec --hook "$EX/nope" $EXAT -d "$EX/st" "$EX/plan.json" &&
 	expect_err "hook '$EX/nope': No such file or directory"
 chmod 644 "$EX/refuse"
-run "exec: a hook that is not executable" 1 apply --driver exec --hook "$EX/refuse" $EXNOW -d "$EX/st" \
+run "exec: a hook that is not executable" 1 apply --driver exec --hook "$EX/refuse" $EXAT -d "$EX/st" \
 	"$EX/plan.json" && expect_err "hook '$EX/refuse' is not an executable file"
-run "exec: a directory is not a hook" 1 apply --driver exec --hook "$EX" $EXNOW -d "$EX/st" "$EX/plan.json" &&
+run "exec: a directory is not a hook" 1 apply --driver exec --hook "$EX" $EXAT -d "$EX/st" "$EX/plan.json" &&
 	expect_err "is not an executable file"
 run "exec: an unknown driver lists the registry" 64 apply --driver nomad "$EX/plan.json" &&
 	expect_err "unknown driver 'nomad': expected local, kubernetes or exec"
@@ -173,9 +176,9 @@ run "exec: apply -o json refused by an unfinished journal (exit 6)" 6 $EXAPPLY -
 name="exec: apply -o json: refused, with the reason"
 if jq -e '.outcome == "refused" and .exit_status == 6 and (.message | test("use --resume or --rollback"))' \
 	"$TMP/out" >/dev/null; then ok; else bad "$(cat "$TMP/out")"; fi
-run "exec: apply --dry-run names the apply to run next" 0 apply --driver exec --hook "$EX/hook" $EXNOW --dry-run \
+run "exec: apply --dry-run names the apply to run next" 0 apply --driver exec --hook "$EX/hook" $EXAT --dry-run \
 	"$EX/plan.json" && expect_out "^next: adpart-update apply --driver exec $EX/plan.json$"
-run "exec: apply --dry-run -o json" 0 apply --driver exec --hook "$EX/hook" $EXNOW --dry-run -o json "$EX/plan.json"
+run "exec: apply --dry-run -o json" 0 apply --driver exec --hook "$EX/hook" $EXAT --dry-run -o json "$EX/plan.json"
 name="exec: apply --dry-run -o json: checked, and the apply to run next"
 if jq -e --arg p "$EX/plan.json" '.outcome == "checked" and .next == ("adpart-update apply --driver exec " + $p)' \
 	"$TMP/out" >/dev/null; then ok; else bad "$(cat "$TMP/out")"; fi
@@ -207,4 +210,47 @@ run "exec: show a name that is no file, without a store" 64 show "$EX/nope.json"
 	expect_err "'$EX/nope.json' is not a file, and --store or ADPART_STORE is required"
 printf '{"waves": [' >"$EX/cut.json"
 run "exec: show a truncated plan names the file and line" 1 show "$EX/cut.json" && expect_err "cut.json:1"
+
+# --- the plan's start: apply neither before it nor too late; --wait ---------
+EXAPPLY_AT="apply --driver exec --hook $EX/hook -d $EX/st"
+EXCUTOFF=$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["schedule"]["cutoff_at"])' "$EX/plan.json")
+rm -rf "$EX/st" "$HOOK_CALLS"
+run "exec: apply before the plan's start is refused (exit 6)" 6 $EXAPPLY_AT --now "$(cli_time_add "$EXSTART" -5400)" \
+	"$EX/plan.json" && expect_err "refused: the plan starts at $EXSTART, in 1h30m: .* now with --wait" &&
+	expect_no_file "$EX/st/journal.json" && expect_no_file "$HOOK_CALLS"
+run "exec: a dry run ahead of the start says when apply may start" 0 $EXAPPLY_AT --dry-run \
+	--now "$(cli_time_add "$EXSTART" -5400)" "$EX/plan.json" && expect_out "starts at $EXSTART, in 1h30m: apply refuses before then"
+run "exec: apply whose waves would overrun the cutoff is refused (exit 6)" 6 $EXAPPLY_AT \
+	--now "$(cli_time_add "$EXCUTOFF" -1)" "$EX/plan.json" && expect_err "would overrun the cutoff" &&
+	expect_no_file "$EX/st/journal.json"
+run "exec: a dry run too late is refused as apply is" 6 $EXAPPLY_AT --dry-run --now "$(cli_time_add "$EXCUTOFF" -1)" \
+	"$EX/plan.json" && expect_err "would overrun the cutoff"
+run "exec: a start further than --wait's limit is refused" 6 $EXAPPLY_AT --wait=1h \
+	--now "$(cli_time_add "$EXSTART" -5400)" "$EX/plan.json" && expect_err "in 1h30m: .*beyond --wait's limit of 1h"
+run "exec: --wait with --rollback is a usage error" 64 $EXAPPLY_AT --wait --rollback "$EX/plan.json" &&
+	expect_err "--wait is for an apply going forward"
+run "exec: --wait takes a duration" 64 $EXAPPLY_AT --wait=soon "$EX/plan.json" && expect_err "--wait=soon: expected a duration"
+run "exec: --wait sleeps until the start, then applies" 0 $EXAPPLY_AT --wait --now "$(cli_time_add "$EXSTART" -2)" \
+	"$EX/plan.json" && expect_out "applied: 15 steps done"
+name="exec: --wait is journaled with the time it waited for"
+if [ "$(jq -r .waiting_until "$EX/st/journal.json")" = "$EXSTART" ]; then ok; else bad "no waiting_until in the journal"; fi
+# A signal while waiting: stopped, nothing changed, the journal says so.
+rm -rf "$EX/st" "$HOOK_CALLS"
+"$BIN" $EXAPPLY_AT --wait --now "$(cli_time_add "$EXSTART" -600)" "$EX/plan.json" >"$TMP/out" 2>"$TMP/err" &
+expid=$!
+i=0
+while [ "$(jq -r .state "$EX/st/journal.json" 2>/dev/null)" != waiting ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+name="exec: --wait is journaled as waiting"
+if [ "$(jq -r .state "$EX/st/journal.json" 2>/dev/null)" = waiting ]; then ok; else bad "journal state is not waiting"; fi
+kill -TERM $expid
+wait $expid
+exrc=$?
+name="exec: SIGTERM while waiting stops with nothing changed (exit 7)"
+if [ $exrc -eq 7 ] && grep -q "stopped while waiting for the plan's start ($EXSTART): nothing was changed" "$TMP/err" &&
+	[ "$(jq -r .state "$EX/st/journal.json")" = stopped ] && ! grep -q '^act ' "$HOOK_CALLS"; then ok; else
+	bad "exit $exrc, state $(jq -r .state "$EX/st/journal.json"), $(cat "$TMP/err")"; fi
+run "exec: --resume before the start without --wait is refused" 6 $EXAPPLY_AT --resume \
+	--now "$(cli_time_add "$EXSTART" -600)" "$EX/plan.json" && expect_err "the plan starts at $EXSTART"
+run "exec: --resume --wait waits, then applies" 0 $EXAPPLY_AT --resume --wait=2m --now "$(cli_time_add "$EXSTART" -1)" \
+	"$EX/plan.json" && expect_out "applied: 15 steps done"
 unset HOOK_CALLS

@@ -32,6 +32,7 @@ ap_files() {
 JSON
 	cli_schedule "$AP/sched.json" t node-a "$AP/updates.log" "${4:-:}"
 	(cd "$AP" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plan.json >/dev/null 2>&1)
+	AP_NOW=$(cli_plan_start "$AP/plan.json")
 }
 
 # The original instance, started outside apply and adopted by its pid file.
@@ -113,7 +114,7 @@ CFG
 	ap_kill_all
 	kill "$ap_hap" 2>/dev/null
 	wait "$ap_hap" 2>/dev/null
-	run_ap "apply refuses an unreachable haproxy socket" 6 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	run_ap "apply refuses an unreachable haproxy socket" 6 apply -d st --now "$AP_NOW" plan.json
 	expect_err "cannot reach haproxy"
 	ap_kill_all
 }
@@ -129,7 +130,7 @@ ap_recorded() {
 	ap_name=$1 ap_want=$2 ap_pattern=$3 ap_why=$4
 	shift 4
 	ap_start_original
-	run_ap "$ap_name" "$ap_want" apply -d st "$@" --now 2018-05-06T00:00:00Z plan.json
+	run_ap "$ap_name" "$ap_want" apply -d st "$@" --now "$AP_NOW" plan.json
 	if grep -q "$ap_pattern" "$AP/st/run.json"; then ok; else bad "$ap_why"; fi
 }
 
@@ -144,7 +145,7 @@ ap_verify_files() {
 ap_crash_after() {
 	ADPART_TEST_CRASH_AFTER_STEP=$1
 	export ADPART_TEST_CRASH_AFTER_STEP
-	run_ap "$2" 137 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	run_ap "$2" 137 apply -d st --now "$AP_NOW" plan.json
 	unset ADPART_TEST_CRASH_AFTER_STEP
 }
 
@@ -162,7 +163,7 @@ run_ap() {
 }
 
 ap_files 0 ""
-run_ap "apply dry-run" 0 apply --dry-run --now 2018-05-06T00:00:00Z plan.json
+run_ap "apply dry-run" 0 apply --dry-run --now "$AP_NOW" plan.json
 expect_out "start_shadow +node-b +web"
 expect_out "run_update +node-a"
 
@@ -174,18 +175,18 @@ run_ap "apply --resume without a journal" 6 apply -d st --resume plan.json
 expect_err "nothing to resume"
 
 run_ap "apply refuses a component missing from the inventory" 6 apply -d st -i "$TD/demo/inventory.json" \
-	--now 2018-05-06T00:00:00Z plan.json
+	--now "$AP_NOW" plan.json
 expect_err "component 'web' is not in the inventory"
 expect_no_file "$AP/st/journal.json"
 
 sed 's/"run": {/"run_disabled": {/' "$AP/inv.json" >"$AP/inv-norun.json"
-run_ap "apply rejects an unknown inventory field" 6 apply -d st -i inv-norun.json --now 2018-05-06T00:00:00Z plan.json
+run_ap "apply rejects an unknown inventory field" 6 apply -d st -i inv-norun.json --now "$AP_NOW" plan.json
 expect_err "run_disabled"
 
 /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); del d["components"][0]["run"]; json.dump(d, open(sys.argv[2], "w"))' \
 	"$AP/inv.json" "$AP/inv-norun.json"
 run_ap "apply refuses a component without a run section" 6 apply -d st -i inv-norun.json \
-	--now 2018-05-06T00:00:00Z plan.json
+	--now "$AP_NOW" plan.json
 expect_err "component 'web' has no run section"
 
 sed "s/\"node-b\": $(($AP_PORT + 1))/\"node-b\": 70000/" "$AP/inv.json" >"$AP/inv-badport.json"
@@ -193,7 +194,7 @@ run_ap "plan checks run.ports at load time, with the line" 1 plan -i inv-badport
 	--now 2018-05-06T00:00:00Z -f badport.json
 expect_err "inv-badport.json:[0-9]+: components\[0\]\.run\.ports\.node-b: expected a port number"
 run_ap "apply checks run.ports at load time, with the line" 6 apply -d st -i inv-badport.json \
-	--now 2018-05-06T00:00:00Z plan.json
+	--now "$AP_NOW" plan.json
 expect_err "inv-badport.json:[0-9]+: components\[0\]\.run\.ports\.node-b: expected a port number"
 
 run_ap "apply rejects --resume with --rollback" 64 apply -d st --resume --rollback plan.json
@@ -207,7 +208,7 @@ mkdir -p "$AP/st"
 flock "$AP/st/lock" sh -c ': >"$0.held"; while [ -e "$0" ]; do sleep 0.1; done' "$AP/holding" &
 ap_flock=$!
 while [ ! -e "$AP/holding.held" ]; do sleep 0.1; done
-run_ap "apply refuses while another holds the lock" 6 apply -d st --now 2018-05-06T00:00:00Z plan.json
+run_ap "apply refuses while another holds the lock" 6 apply -d st --now "$AP_NOW" plan.json
 expect_err "another apply holds the lock"
 rm -f "$AP/holding"
 wait "$ap_flock"
@@ -219,20 +220,20 @@ flock "$ADPART_HOST_LOCK" sh -c ': >"$0.held"; while [ -e "$0" ]; do sleep 0.1; 
 ap_flock=$!
 while [ ! -e "$AP/holding.held" ]; do sleep 0.1; done
 run_ap "apply refuses while another state directory's apply holds the host lock" 6 apply -d st-other \
-	--now 2018-05-06T00:00:00Z plan.json
+	--now "$AP_NOW" plan.json
 expect_err "another apply holds this host's lock '$ADPART_HOST_LOCK'"
 rm -f "$AP/holding"
 wait "$ap_flock"
 ln -s "$AP/victim" "$AP/host-link"
 run_ap "the host lock is never opened through a symbolic link" 6 apply -d st-other --host-lock "$AP/host-link" \
-	--now 2018-05-06T00:00:00Z plan.json
+	--now "$AP_NOW" plan.json
 expect_err "cannot open lock '$AP/host-link': it is a symbolic link"
 name="the host lock's link target is untouched"
 if [ ! -e "$AP/victim" ]; then ok; else bad "the link was followed"; fi
 
 cp "$AP/sched.json" "$AP/sched.orig"
 echo " " >>"$AP/sched.json"
-run_ap "apply refuses a stale plan" 6 apply -d st --now 2018-05-06T00:00:00Z plan.json
+run_ap "apply refuses a stale plan" 6 apply -d st --now "$AP_NOW" plan.json
 expect_err "stale plan: schedule 'sched.json' changed"
 cp "$AP/sched.orig" "$AP/sched.json"
 rm -rf "$AP/st"
@@ -249,12 +250,12 @@ else
 	ap_files $(($AP_PORT + 1)) ""
 
 	ap_start_original
-	run_ap "apply full run" 0 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	run_ap "apply full run" 0 apply -d st --now "$AP_NOW" plan.json
 	expect_out "applied: 15 steps done"
 	ap_expect_end_state "apply full run end state"
 	if grep -q '"outcome": "done"' "$AP/st/run.json"; then ok; else bad "run record lacks outcome done"; fi
 	if grep -q "updated node-a" "$AP/updates.log"; then ok; else bad "update command did not run"; fi
-	run_ap "apply refuses to apply twice" 6 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	run_ap "apply refuses to apply twice" 6 apply -d st --now "$AP_NOW" plan.json
 	expect_err "already applied"
 	run_ap "apply --rollback after success" 4 apply -d st --rollback plan.json
 	ap_expect_end_state "apply rollback end state"
@@ -282,7 +283,7 @@ else
 	# The shadow's partition cgroup already exists with 1 MiB of memory.
 	mkdir -p "$AP_CGROOT/memory/$AP_CG/node-b"
 	echo 1048576 >"$AP_CGROOT/memory/$AP_CG/node-b/memory.limit_in_bytes"
-	run_ap "apply refuses when capacity is not free" 6 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	run_ap "apply refuses when capacity is not free" 6 apply -d st --now "$AP_NOW" plan.json
 	expect_err "capacity not free: wave 1 needs [0-9]+ bytes of memory in partition 'node-b'"
 	expect_no_file "$AP/st/journal.json"
 	rmdir "$AP_CGROOT/memory/$AP_CG/node-b"
@@ -290,7 +291,7 @@ else
 	# The update command sends SIGTERM to apply: it stops after the step.
 	ap_files $(($AP_PORT + 1)) "" 1048576 'kill -TERM $PPID'
 	ap_start_original
-	run_ap "apply stops on SIGTERM at a step boundary" 7 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	run_ap "apply stops on SIGTERM at a step boundary" 7 apply -d st --now "$AP_NOW" plan.json
 	expect_err "stopped at a step boundary"
 	if grep -q '"state": "stopped"' "$AP/st/journal.json"; then ok; else bad "journal state is not stopped"; fi
 	run_ap "apply --resume after SIGTERM" 0 apply -d st --resume plan.json
@@ -346,7 +347,7 @@ else
 	ap_files $(($AP_PORT + 1)) "" 1 'sleep 2'
 	ap_start_original
 	run_ap "apply monitors during a long step" 0 apply -d st --on-deviation warn --monitor-interval 0.5 \
-		--now 2018-05-06T00:00:00Z plan.json
+		--now "$AP_NOW" plan.json
 	if grep -q '"during_step"' "$AP/st/run.json"; then ok; else bad "no observation during a step"; fi
 	ap_kill_all
 
@@ -370,7 +371,7 @@ else
 	ap_files $(($AP_PORT + 7)) ""
 	rm -f "$AP/updates.log"
 	ap_start_original
-	run_ap "apply failing health check rolls back" 4 apply -d st --now 2018-05-06T00:00:00Z plan.json
+	run_ap "apply failing health check rolls back" 4 apply -d st --now "$AP_NOW" plan.json
 	expect_err "rolled back"
 	ap_expect_end_state "apply failed health end state"
 	if grep -q '"outcome": "rolled_back"' "$AP/st/run.json"; then ok; else bad "run record lacks rolled_back"; fi

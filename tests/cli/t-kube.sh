@@ -43,7 +43,9 @@ kmsg() {
 	if jq -e --arg re "$3" "$2.message | test(\$re)" "$K/st/run.json" >/dev/null 2>&1; then ok; else
 		bad "$2 is $(jq -c "$2" "$K/st/run.json" 2>&1)"; fi
 }
-KAPPLY="apply --driver kubernetes --kubeconfig $K/kubeconfig $KNOW -d $K/st --poll-interval 50ms --evict-backoff 200ms"
+# kat PLAN: --now at PLAN's start, as apply runs no earlier.
+kat() { echo "--now $(cli_plan_start "$1")"; }
+KAPPLY="apply --driver kubernetes --kubeconfig $K/kubeconfig -d $K/st --poll-interval 50ms --evict-backoff 200ms"
 SHADOW='.pods | map(select(.metadata.name == "web-adp-shadow-1")) | length'
 
 # --- discovery --------------------------------------------------------------
@@ -95,7 +97,7 @@ if grep -q 'continue=2' "$K/log"; then ok; else name="kube: continue token follo
 kcluster '.behaviour.heartbeat_conflict = true'
 kstart
 kplan
-run "kube: apply" 0 $KAPPLY "$K/plan.json" && expect_out "applied: 15 steps done"
+run "kube: apply" 0 $KAPPLY $(kat "$K/plan.json") "$K/plan.json" && expect_out "applied: 15 steps done"
 kjq "kube: node-b uncordoned" '.nodes[1].spec.unschedulable == false'
 kjq "kube: original evicted" '.pods | map(select(.metadata.name == "web-5d8f7b9c6-q7m3z")) | length == 0'
 kjq "kube: shadow removed" "$SHADOW == 0"
@@ -128,7 +130,7 @@ if grep -rqF "$(cat "$K/token")" "$TMP/out" "$TMP/err" "$K/st" "$K/plan.out" "$K
 kcluster .
 kstart
 kplan
-ADPART_TEST_CRASH_AFTER_STEP=3 "$BIN" $KAPPLY "$K/plan.json" >/dev/null 2>&1
+ADPART_TEST_CRASH_AFTER_STEP=3 "$BIN" $KAPPLY $(kat "$K/plan.json") "$K/plan.json" >/dev/null 2>&1
 kjq "kube: shadow pinned to node-c by matchFields" \
 	'.pods[] | select(.metadata.name == "web-adp-shadow-1") | .spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0] == {"key": "metadata.name", "operator": "In", "values": ["node-c"]}'
 kjq "kube: shadow labels" \
@@ -136,13 +138,13 @@ kjq "kube: shadow labels" \
 alloc=$(jq '[.waves[0].placements[] | select(.from) | .allocation.cpu][0]' "$K/plan.json")
 kjq "kube: shadow requests sum to the plan's allocation ($alloc cores)" \
 	"[.pods[] | select(.metadata.name == \"web-adp-shadow-1\") | .spec.containers[].resources.requests.cpu | rtrimstr(\"m\") | tonumber] | add == ($alloc * 1000 | round)"
-run "kube: resume after kill -9 at step 3" 0 $KAPPLY --resume "$K/plan.json"
+run "kube: resume after kill -9 at step 3" 0 $KAPPLY $(kat "$K/plan.json") --resume "$K/plan.json"
 kjq "kube: resumed apply removed the shadow" "$SHADOW == 0"
 kjq "kube: resumed apply uncordoned node-b" '.nodes[1].spec.unschedulable == false'
 
 # A plan made from a local inventory is refused before anything changes.
 "$BIN" plan -i "$TD/sources/inventory-csv.json" -s "$TD/sources/schedule.json" $KNOW -f "$K/local-plan.json" >/dev/null 2>&1
-run "kube: a local plan refused by the kubernetes driver" 6 $KAPPLY -d "$K/st-local" "$K/local-plan.json" &&
+run "kube: a local plan refused by the kubernetes driver" 6 $KAPPLY $(kat "$K/local-plan.json") -d "$K/st-local" "$K/local-plan.json" &&
 	expect_err "refused: component '(db|web)' has no kubernetes section in the inventory: plan with --driver kubernetes"
 kjq "kube: nothing changed by the refusal" '[.nodes[].spec.unschedulable // false] | any | not'
 
@@ -150,12 +152,12 @@ kjq "kube: nothing changed by the refusal" '[.nodes[].spec.unschedulable // fals
 kcluster .
 kstart
 kplan
-ADPART_TEST_CRASH_AFTER_STEP=7 "$BIN" $KAPPLY "$K/plan.json" >/dev/null 2>&1
+ADPART_TEST_CRASH_AFTER_STEP=7 "$BIN" $KAPPLY $(kat "$K/plan.json") "$K/plan.json" >/dev/null 2>&1
 rc=$?
 name="kube: killed after the drain"
 if [ $rc -eq 137 ] && jq -e '.nodes["node-b"].cordoned == true' "$K/st/kube-state.json" >/dev/null; then ok; else bad "rc $rc, state $(cat "$K/st/kube-state.json" 2>&1)"; fi
 kjq "kube: node-b cordoned while killed" '.nodes[1].spec.unschedulable == true'
-run "kube: --resume" 0 $KAPPLY --resume "$K/plan.json" && expect_out "applied: 15 steps done"
+run "kube: --resume" 0 $KAPPLY $(kat "$K/plan.json") --resume "$K/plan.json" && expect_out "applied: 15 steps done"
 kjq "kube: node-b uncordoned after resume" '.nodes[1].spec.unschedulable == false'
 kjq "kube: shadow removed after resume" "$SHADOW == 0"
 if [ "$(grep -c '/eviction ' "$K/log")" = 1 ]; then ok; else name="kube: resume evicts once"; bad "$(grep eviction "$K/log")"; fi
@@ -166,7 +168,7 @@ kstart
 sed 's/"partitions": \["node-b"\]/"partitions": ["node-c"]/' "$K/sched.json" >"$K/sched-c.json"
 "$BIN" plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched-c.json" $KNOW -f "$K/plan-c.json" \
 	-i "$K/inventory-c.json" -H "$TD/kube/history.csv" >/dev/null 2>&1
-run "kube: apply moving a StatefulSet pod with volumes" 0 $KAPPLY "$K/plan-c.json"
+run "kube: apply moving a StatefulSet pod with volumes" 0 $KAPPLY $(kat "$K/plan-c.json") "$K/plan-c.json"
 kmsg "kube: StatefulSet moved without a shadow" '.steps[1]' "StatefulSet 'shop/db' has volume claims: no shadow"
 kmsg "kube: StatefulSet pod evicted" '.steps[6]' "cordoned node 'node-c'; 1 pods evicted from node 'node-c'"
 kjq "kube: db-0 recreated on another node" '[.pods[] | select(.metadata.name == "db-0") | .spec.nodeName] | length == 1 and .[0] != "node-c"'
@@ -190,7 +192,7 @@ kcluster .
 kstart
 kplan
 fk_admin PATCH /api/v1/nodes/node-b '{"spec":{"unschedulable":true}}' >/dev/null
-run "kube: apply on a node cordoned before" 0 $KAPPLY "$K/plan.json"
+run "kube: apply on a node cordoned before" 0 $KAPPLY $(kat "$K/plan.json") "$K/plan.json"
 kjq "kube: a node cordoned before is left cordoned" '.nodes[1].spec.unschedulable == true'
 kmsg "kube: prior state message" '.steps[6]' "node 'node-b' was cordoned before: left as it was"
 
@@ -198,7 +200,7 @@ kmsg "kube: prior state message" '.steps[6]' "node 'node-b' was cordoned before:
 kcluster '(.poddisruptionbudgets[0].spec.minAvailable) = 3'
 kstart
 kplan
-"$BIN" $KAPPLY "$K/plan.json" >"$K/pdb.out" 2>"$K/pdb.err" &
+"$BIN" $KAPPLY $(kat "$K/plan.json") "$K/plan.json" >"$K/pdb.out" 2>"$K/pdb.err" &
 apid=$!
 i=0
 while [ $i -lt 100 ] && [ "$(grep -c '/eviction 429' "$K/log" 2>/dev/null)" -lt 2 ]; do sleep 0.1; i=$((i + 1)); done
@@ -217,7 +219,7 @@ if [ "$n429" -le 12 ]; then ok; else bad "$n429 refused evictions in about a sec
 kcluster '(.poddisruptionbudgets[0].spec.minAvailable) = 3'
 kstart
 kplan
-run "kube: drain timeout rolls back" 4 $KAPPLY --drain-timeout 1s "$K/plan.json" &&
+run "kube: drain timeout rolls back" 4 $KAPPLY $(kat "$K/plan.json") --drain-timeout 1s "$K/plan.json" &&
 	expect_err "rolled back"
 kmsg "kube: drain timeout message" '.steps[6]' \
 	"drain of 'shop.web' on node 'node-b' timed out after 1s: eviction of pod 'shop/web-5d8f7b9c6-q7m3z' still refused: Cannot evict pod"
@@ -229,7 +231,7 @@ kjq "kube: the original was never evicted" '.pods | map(select(.metadata.name ==
 kcluster '.behaviour.not_ready_after_update = ["node-b"]'
 kstart
 kplan
-run "kube: node not Ready after the update rolls back" 4 $KAPPLY --ready-timeout 1s --update-image registry.example/os-update:1 \
+run "kube: node not Ready after the update rolls back" 4 $KAPPLY $(kat "$K/plan.json") --ready-timeout 1s --update-image registry.example/os-update:1 \
 	"$K/plan.json" && expect_err "rolled back"
 krun "kube: verify_partition failed" '.steps[9] | .action == "verify_partition" and .status == "failed"'
 kmsg "kube: verify_partition message" '.steps[9]' "node 'node-b' is not Ready after 1s"
@@ -245,7 +247,7 @@ kjq "kube: rollback removed the shadow" "$SHADOW == 0"
 kcluster '.behaviour.job_fail_nodes = ["node-b"]'
 kstart
 kplan
-run "kube: failed update Job rolls back" 4 $KAPPLY --update-image registry.example/os-update:1 "$K/plan.json"
+run "kube: failed update Job rolls back" 4 $KAPPLY $(kat "$K/plan.json") --update-image registry.example/os-update:1 "$K/plan.json"
 kmsg "kube: job failure message" '.steps[8]' \
 	"update Job 'default/adp-update-node-b-[0-9a-f]{8}' failed on node 'node-b': BackoffLimitExceeded"
 
@@ -263,7 +265,7 @@ kcut() {
 	jq --argjson i "$kc_step" '.steps[$i].timeout = 2' "$K/plan.json" >"$K/plan-edit.json"
 	# An edited plan is refused (its seal); the test re-seals it.
 	"$(dirname "$BIN")/plan-reseal" "$K/plan-edit.json" "$K/plan-cut.json"
-	run "$kc_name: rolled back" 4 $KAPPLY "$@" "$K/plan-cut.json" && expect_err "rolled back"
+	run "$kc_name: rolled back" 4 $KAPPLY $(kat "$K/plan-cut.json") "$@" "$K/plan-cut.json" && expect_err "rolled back"
 	krun "$kc_name: the step failed" ".steps[$kc_step].status == \"failed\""
 	kmsg "$kc_name: the step's message" ".steps[$kc_step]" "$kc_msg"
 	kjq "$kc_name: node-b schedulable again" '(.nodes[1].spec.unschedulable // false) == false'
@@ -297,32 +299,32 @@ KPROM="--prometheus https://127.0.0.1:PORT --prom-ca-file $K/ca.crt"
 kcluster '.behaviour.usage = {"web-adp-shadow-1": {"cpu": 0.05, "memory": 100000000}}'
 kstart
 kplan
-run "kube: apply monitored through Prometheus" 0 $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") --on-deviation rollback "$K/plan.json"
+run "kube: apply monitored through Prometheus" 0 $KAPPLY $(kat "$K/plan.json") $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") --on-deviation rollback "$K/plan.json"
 krun "kube: observations within the band" '(.observations | length) > 4 and all(.observations[]; .decision == "ok") and
 	(.observations[0] | .actual == 0.05 and .resource == "cpu")'
 # Above the band with grow: the shadow's limits are raised in place.
 kcluster '.behaviour.usage = {"web-adp-shadow-1": {"cpu": 0.5}}'
 kstart
 kplan
-ADPART_TEST_CRASH_AFTER_STEP=3 "$BIN" $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") --on-deviation grow "$K/plan.json" >/dev/null 2>&1
+ADPART_TEST_CRASH_AFTER_STEP=3 "$BIN" $KAPPLY $(kat "$K/plan.json") $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") --on-deviation grow "$K/plan.json" >/dev/null 2>&1
 grown=$(jq '[.observations[] | select(.decision == "grow") | .grown_to][0]' "$K/st/journal.json")
 kjq "kube: grow resized the shadow in place to $grown cores" \
 	"[.pods[] | select(.metadata.name == \"web-adp-shadow-1\") | .spec.containers[].resources.limits.cpu | rtrimstr(\"m\") | tonumber] | add | . - ($grown * 1000) | fabs < 2"
 if grep -q 'PATCH /api/v1/namespaces/shop/pods/web-adp-shadow-1/resize 200' "$K/log"; then ok; else name="kube: resize subresource"; bad "no resize"; fi
-run "kube: --rollback after a kill" 4 $KAPPLY --rollback "$K/plan.json"
+run "kube: --rollback after a kill" 4 $KAPPLY $(kat "$K/plan.json") --rollback "$K/plan.json"
 kjq "kube: --rollback removed the shadow" "$SHADOW == 0"
 kjq "kube: --rollback left node-b schedulable" '(.nodes[1].spec.unschedulable // false) == false'
 # No data: the engine fails closed.
 kcluster '.behaviour.usage = {}'
 kstart
 kplan
-run "kube: no monitoring data rolls back" 4 $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") "$K/plan.json"
+run "kube: no monitoring data rolls back" 4 $KAPPLY $(kat "$K/plan.json") $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") "$K/plan.json"
 krun "kube: no_data observed" '.observations[0].state == "no_data"'
 # A cluster without in-place resize: grow cannot, the wave rolls back.
 kcluster '.behaviour.usage = {"web-adp-shadow-1": {"cpu": 0.5}} | .behaviour.resize_supported = false'
 kstart
 kplan
-run "kube: grow without in-place resize rolls back" 4 $KAPPLY $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") --on-deviation grow "$K/plan.json"
+run "kube: grow without in-place resize rolls back" 4 $KAPPLY $(kat "$K/plan.json") $(echo "$KPROM" | sed "s/PORT/$FK_PORT/") --on-deviation grow "$K/plan.json"
 kmsg "kube: resize unavailable message" '.observations[0]' "in-place resize of pod 'shop/web-adp-shadow-1' is not available"
 
 # --- an absorbed replica and an in-place resize -----------------------------------
@@ -348,7 +350,7 @@ if jq -e '.waves[0].absorbed == [{"component": "shop.web", "replica": 1, "partit
 	bad "$(jq -c '[.waves[0].absorbed, [.steps[].action]]' "$K/plan-abs.json" 2>&1) $(cat "$K/plan.err")"; fi
 WEBA='.pods[] | select(.metadata.name == "web-5d8f7b9c6-x2k4p")'
 jq -c "$WEBA | .spec.containers | map(.resources)" "$K/state.json" >"$K/web-a.before"
-run "kube: apply with an absorbed replica and a resize" 0 $KAPPLY "$K/plan-abs.json"
+run "kube: apply with an absorbed replica and a resize" 0 $KAPPLY $(kat "$K/plan-abs.json") "$K/plan-abs.json"
 name="kube: the staying pod resized in place, then restored"
 if [ "$(grep -c 'PATCH /api/v1/namespaces/shop/pods/web-5d8f7b9c6-x2k4p/resize 200' "$K/log")" = 2 ]; then ok; else
 	bad "$(grep resize "$K/log")"; fi
@@ -366,7 +368,7 @@ kjq "kube: no shadow for an absorbed replica" "$SHADOW == 0"
 # The update fails: rollback restores node-a's pod exactly.
 kcluster "$PDB1 | .behaviour.job_fail_nodes = [\"node-b\"]"
 kstart
-run "kube: failed update after a resize rolls back" 4 $KAPPLY --update-image registry.example/os-update:1 "$K/plan-abs.json"
+run "kube: failed update after a resize rolls back" 4 $KAPPLY $(kat "$K/plan-abs.json") --update-image registry.example/os-update:1 "$K/plan-abs.json"
 name="kube: rollback restored the resized pod"
 if [ "$(jq -c "$WEBA | .spec.containers | map(.resources)" "$K/state.json")" = "$(cat "$K/web-a.before")" ] &&
 	jq -e '[.undo[] | select(.action == "restore_size" and .status == "done")] | length == 1' "$K/st/run.json" >/dev/null; then
@@ -374,7 +376,7 @@ if [ "$(jq -c "$WEBA | .spec.containers | map(.resources)" "$K/state.json")" = "
 # A cluster without in-place resize (404 from pods/resize): the step fails, nothing is changed.
 kcluster "$PDB1 | .behaviour.resize_supported = false"
 kstart
-run "kube: no in-place resize rolls back" 4 $KAPPLY "$K/plan-abs.json" &&
+run "kube: no in-place resize rolls back" 4 $KAPPLY $(kat "$K/plan-abs.json") "$K/plan-abs.json" &&
 	krec "in-place resize of pod 'shop/web-5d8f7b9c6-x2k4p' is not available (HTTP 404 from pods/resize"
 kjq "kube: without resize the pod is untouched" "[$WEBA | .spec.containers[0].resources.requests.cpu] == [\"500m\"]"
 kjq "kube: without resize node-b was never drained" \
@@ -387,13 +389,13 @@ jq '(.waves[0].placements[] | select(.component == "shop.web" and .replica == 0)
 "$(dirname "$BIN")/plan-reseal" "$K/plan-big-edit.json" "$K/plan-big.json"
 kcluster "$PDB1 | .nodes[0].status.allocatable.cpu = \"0.7\""
 kstart
-run "kube: an infeasible resize rolls back" 4 $KAPPLY "$K/plan-big.json" &&
+run "kube: an infeasible resize rolls back" 4 $KAPPLY $(kat "$K/plan-big.json") "$K/plan-big.json" &&
 	krec "resize of pod 'shop/web-5d8f7b9c6-x2k4p' is infeasible on its node: Node didn't have enough capacity: cpu"
 # The fixture's budget (both of web's pods) refuses the absorbed pod's
 # eviction: the drain times out and the resize is undone.
 kcluster .
 kstart
-run "kube: an absorbed pod held by its disruption budget rolls back" 4 $KAPPLY --drain-timeout 1s "$K/plan-abs.json" &&
+run "kube: an absorbed pod held by its disruption budget rolls back" 4 $KAPPLY $(kat "$K/plan-abs.json") --drain-timeout 1s "$K/plan-abs.json" &&
 	krec "eviction of pod 'shop/web-5d8f7b9c6-q7m3z' still refused"
 kjq "kube: after the refused drain the resized pod is restored" "[$WEBA | .spec.containers[0].resources.requests.cpu] == [\"500m\"]"
 
@@ -523,13 +525,13 @@ if grep -q ' 403$' "$K/log"; then bad "$(grep ' 403$' "$K/log")"; else ok; fi
 grep -v 'pods/eviction' "$TOP/deploy/kubernetes/clusterrole.yaml" >"$K/norbac.yaml"
 kstart "$K/norbac.yaml"
 kplan
-run "kube: eviction forbidden by RBAC rolls back" 4 $KAPPLY "$K/plan.json"
+run "kube: eviction forbidden by RBAC rolls back" 4 $KAPPLY $(kat "$K/plan.json") "$K/plan.json"
 kmsg "kube: 403 message" '.steps[6]' "eviction of pod 'shop/web-5d8f7b9c6-q7m3z': HTTP 403: pods/eviction is forbidden"
 # A ClusterRole without watch: the driver polls instead.
 sed 's/"watch", //' "$TOP/deploy/kubernetes/clusterrole.yaml" >"$K/nowatch.yaml"
 kstart "$K/nowatch.yaml"
 kplan
-run "kube: apply without watch permission polls" 0 $KAPPLY "$K/plan.json"
+run "kube: apply without watch permission polls" 0 $KAPPLY $(kat "$K/plan.json") "$K/plan.json"
 name="kube: watch refused once, then polling"
 if [ "$(grep -c 'watch=1.* 403$' "$K/log")" = 1 ]; then ok; else bad "$(grep -c 'watch=1' "$K/log") watch requests"; fi
 run "kube: unknown driver" 64 plan --driver nomad -s "$K/sched.json" && expect_err "unknown driver 'nomad'"

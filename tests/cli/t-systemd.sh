@@ -29,6 +29,9 @@ else
 		grep -qx "SuccessExitStatus=7" "$SD/adpart-update-window.service" &&
 		grep -qx "Restart=no" "$SD/adpart-update-apply.service" &&
 		grep -qx "KillMode=process" "$SD/adpart-update-apply.service"; then ok; else bad "exit status mapping"; fi
+	name="systemd: both applies wait for the plan's start rather than being refused before it"
+	if grep -q "adpart-update apply --wait " "$SD/adpart-update-apply.service" &&
+		grep -q "adpart-update apply --wait " "$SD/adpart-update-window.service"; then ok; else bad "no --wait"; fi
 	# The window job's chain, run as systemd would run its ExecStart, with
 	# a stand-in adpart-update that exits as told: apply runs only after
 	# plan's 2, and the job's status is apply's.

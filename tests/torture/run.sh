@@ -19,6 +19,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/adpart-torture.XXXXXX")
 problems=0
 STACK_TOP=$TOP
 . "$TOP/tests/stack.sh"
+. "$TOP/tests/cli/lib.sh"
 LIVE="$TMP/live"
 LIVE_CG="adpart-torture-$$"
 trap 'stack_cleanup "$LIVE_CG" "$LIVE"/st/proc/*.pid; rm -rf "$TMP"' EXIT
@@ -57,18 +58,18 @@ JSON
 	chmod 755 setup/hook
 	"$BIN" plan --driver exec -i setup/inv.json -s setup/sched.json --now 2018-05-06T00:00:00Z \
 		-f setup/plan.json >/dev/null
-	[ -s setup/plan.json ]
+	[ -s setup/plan.json ] && cli_plan_start setup/plan.json >setup/start
 }
 
 case_apply() {
-	"$BIN" apply --driver exec --hook "$PWD/setup/hook" --now 2018-05-06T00:00:00Z -d w/st \
+	"$BIN" apply --driver exec --hook "$PWD/setup/hook" --now "$(cat "$PWD/setup/start")" -d w/st \
 		"$PWD/setup/plan.json" "$@"
 }
 
 # apply with the local driver on the live stack that live_setup builds:
 # web and api move from node-a to node-b and back while node-a updates.
 case_live() {
-	(cd "$LIVE" && "$BIN" apply -d st --now 2018-05-06T00:00:00Z main.json "$@")
+	(cd "$LIVE" && "$BIN" apply -d st --now "$(cat start)" main.json "$@")
 }
 
 # judge_apply CASE WHAT: a run that did not end like the baseline must say
@@ -218,6 +219,7 @@ JSON
 		head -n 3 "$LIVE/plan.err"
 		return 1
 	fi
+	cli_plan_start "$LIVE/main.json" >"$LIVE/start"
 	stack_original "$LIVE/st/proc/web.0@node-a.pid" "$LIVE/www-node-a" "$1" "$LIVE_CG/node-a/web.0"
 	stack_original "$LIVE/st/proc/api.0@node-a.pid" "$LIVE/www-node-a" "$3" "$LIVE_CG/node-a/api.0"
 	stack_hap_stat "$LIVE/hap.sock" >"$LIVE/hap.before"

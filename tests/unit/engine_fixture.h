@@ -17,6 +17,7 @@ struct engine_fixture {
 	char plan_path[512]; /* t_dir/plan.json */
 	struct plan plan;    /* owned: released by engine_fixture_release */
 	int64_t now;         /* 2018-05-06T00:00:00Z, when the plan was made */
+	int64_t start;       /* the plan's start: the earliest apply may begin */
 };
 
 /* A new t_dir with the demo plan in it; asserts on every failure. */
@@ -35,6 +36,7 @@ static inline void engine_fixture_init(struct engine_fixture *fx)
 	cr_assert_eq(part_run(&fx->plan, &o), 0, "%s", adp_error_last());
 	cr_assert_gt(fx->plan.nsteps, 10);
 	cr_assert_eq(plan_write(&fx->plan, fx->plan_path), 0, "%s", adp_error_last());
+	fx->start = fx->plan.waves[0].start;
 }
 
 /* Releases the plan and removes t_dir. */

@@ -139,7 +139,7 @@ static const orch_act_fn fake_ops[PLAN_ACTION_COUNT] = { [0 ... PLAN_ACTION_COUN
 
 static void opts(struct orch_opts *o, struct orch_driver *d, struct fake *f)
 {
-	*o = (struct orch_opts){ .plan_path = fx.plan_path, .state_dir = t_dir, .now = fx.now };
+	*o = (struct orch_opts){ .plan_path = fx.plan_path, .state_dir = t_dir, .now = fx.start };
 	*d = (struct orch_driver){ .ctx = f, .check = fake_check, .ops = fake_ops, .sample = fake_sample };
 }
 
@@ -349,6 +349,55 @@ Test(orch_engine, refuses_expired_and_stale_plans)
 	cr_assert_eq(orch_preflight(&p, fx.now), ADP_EINPUT);
 	cr_assert(strstr(adp_error_last(), "stale plan"));
 	plan_release(&p);
+}
+
+/* The forecast is for the plan's waves: not before the first one's
+ * start, nor so late that the waves overrun the cutoff (the margin, at
+ * least a step). */
+Test(orch_engine, starts_neither_early_nor_too_late)
+{
+	struct plan p = { 0 };
+	int64_t wait, late;
+
+	cr_assert_eq(plan_read(&p, fx.plan_path), 0, "%s", adp_error_last());
+	cr_assert_eq(orch_plan_start(&p), p.waves[0].start);
+	cr_assert_eq(orch_start_check(&p, fx.start - 90, &wait), ADP_EINPUT);
+	cr_assert_eq(wait, 90);
+	cr_assert(strstr(adp_error_last(), "in 1m30s"), "%s", adp_error_last());
+	cr_assert_eq(orch_start_check(&p, fx.start, &wait), 0, "%s", adp_error_last());
+	cr_assert_eq(wait, 0);
+	late = p.margin > p.step ? p.margin : p.step;
+	cr_assert_eq(orch_start_check(&p, fx.start + late - 1, &wait), 0, "%s", adp_error_last());
+	cr_assert_eq(orch_start_check(&p, fx.start + late, &wait), ADP_EINPUT);
+	cr_assert_eq(wait, 0);
+	cr_assert(strstr(adp_error_last(), "overrun the cutoff"), "%s", adp_error_last());
+	/* A wider margin allows a later start. */
+	p.margin = 3 * p.step;
+	cr_assert_eq(orch_start_check(&p, fx.start + 2 * p.step, &wait), 0, "%s", adp_error_last());
+	plan_release(&p);
+}
+
+/* A fresh apply before the start is refused with nothing journaled;
+ * with wait_max, it waits (journaled "waiting") and then applies. */
+Test(orch_engine, refuses_before_the_start_and_waits_with_wait_max)
+{
+	struct orch_driver d;
+	struct fake f = { 0 };
+	struct orch_opts o;
+	int outcome = -1;
+	json_t *j;
+
+	opts(&o, &d, &f);
+	o.now = fx.start - 1;
+	refused(&o, &d, &f, "the plan starts at");
+	cr_assert_neq(access(t_path("journal.json"), F_OK), 0, "a refused apply journaled");
+	o.wait_max = 1;
+	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
+	cr_assert_eq(outcome, ORCH_DONE);
+	j = journal();
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "done");
+	cr_assert_not_null(json_object_get(j, "waiting_until"));
+	json_decref(j);
 }
 
 /* Rewrites the plan with the timeout of every step of action set to t. */

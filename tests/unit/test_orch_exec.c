@@ -82,7 +82,7 @@ static json_t *recorded(void)
 
 static int run(struct orch_exec *e, int *out)
 {
-	struct orch_opts o = { .plan_path = fx.plan_path, .state_dir = t_dir, .now = fx.now };
+	struct orch_opts o = { .plan_path = fx.plan_path, .state_dir = t_dir, .now = fx.start };
 	struct orch_driver d;
 
 	orch_exec_driver(&d, e);
