@@ -133,7 +133,8 @@ const struct argp cmd_apply_argp = {
 	"step is journaled before and after it acts; a failed step rolls the completed ones back.\v"
 	"Exit status: 0 applied, 1 error, 4 rolled back, 5 failed (rollback incomplete), "
 	"6 refused (nothing changed), 7 stopped by a signal (resume with --resume), "
-	"8 the state directory's disk failed (the message says what state that left).",
+	"8 the state directory's disk failed (the message says what state that left), "
+	"9 blocked by a gate (before the first step: nothing changed).",
 	cmd_kube_apply_children, NULL, NULL,
 };
 
@@ -159,7 +160,7 @@ static const char *input_of(const struct plan *p, const char *kind)
 static int record_run(struct plan_store *store, const struct plan *p, const struct orch_opts *o, int outcome)
 {
 	static const char *const names[] = { "success", "rolled_back", "failed", "refused", "stopped",
-					     "journal_lost" };
+					     "journal_lost", "blocked" };
 	char *path = NULL, *json = NULL;
 	int rc;
 
@@ -245,12 +246,27 @@ static int load_inputs(struct inventory *inv, struct schedule **sched, const cha
 	return 0;
 }
 
+/* Whether the state directory holds a journal (a blocked apply left one
+ * when it had begun, or was waiting for the start). */
+static int journaled(const struct orch_opts *o)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/journal.json", o->state_dir);
+	return access(path, F_OK) == 0;
+}
+
 /* Says how the run ended; the status from the outcome. */
 static void report(const struct plan *p, const struct orch_opts *o, int outcome, int json)
 {
+	size_t skipped = o->skipped ? *o->skipped : 0;
+	char skipped_note[96];
+
+	snprintf(skipped_note, sizeof(skipped_note), ", %zu skipped (no partition of their wave needed the update)",
+		 skipped);
 	if (outcome == ORCH_DONE) {
 		if (!json)
-			printf("applied: %zu steps done\n", p->nsteps);
+			printf("applied: %zu steps done%s\n", p->nsteps - skipped, skipped ? skipped_note : "");
 		if (o->why && *o->why)
 			cmd_error("warning: %s", o->why);
 	}
@@ -263,6 +279,11 @@ static void report(const struct plan *p, const struct orch_opts *o, int outcome,
 			  o->why ? o->why : "", o->why && *o->why ? "; then " : "", o->state_dir);
 	else if (outcome == ORCH_JOURNAL_LOST)
 		cmd_error_last(NULL);
+	else if (outcome == ORCH_BLOCKED && journaled(o))
+		cmd_error("%s: stopped at the wave's boundary; --resume continues once it clears, --rollback undoes",
+			  o->why);
+	else if (outcome == ORCH_BLOCKED)
+		cmd_error("%s: nothing was changed; apply again once it clears", o->why);
 	else if (outcome == ORCH_STOPPED && o->why && *o->why)
 		cmd_error("%s: --resume --wait waits again, --rollback closes the journal", o->why);
 	else if (outcome == ORCH_STOPPED)
@@ -276,6 +297,7 @@ static void next_command(char *buf, size_t len, const struct apply_args *a, int 
 	const char *opt = status == EXIT_OK && a->dry_run ? ""
 			  : status == EXIT_APPLY_FAILED ? " --rollback"
 			  : status == EXIT_STOPPED ? " --resume"
+			  : status == EXIT_BLOCKED ? (journaled(&a->o) ? " --resume" : "")
 			  : NULL;
 	char drv[64] = "", dir[4100] = "";
 
@@ -327,8 +349,8 @@ static int finish(const struct apply_args *a, const struct plan *p, int status, 
 
 int cmd_apply(int argc, char **argv)
 {
-	static const int codes[] = { EXIT_OK, EXIT_ROLLED_BACK, EXIT_APPLY_FAILED, EXIT_REFUSED, EXIT_STOPPED,
-				     EXIT_JOURNAL_LOST };
+	static const int codes[] = { EXIT_OK,	   EXIT_ROLLED_BACK,  EXIT_APPLY_FAILED, EXIT_REFUSED,
+				     EXIT_STOPPED, EXIT_JOURNAL_LOST, EXIT_BLOCKED };
 	struct apply_args a = { 0 };
 	struct plan p = { 0 };
 	struct inventory inv = { 0 };
@@ -342,6 +364,7 @@ int cmd_apply(int argc, char **argv)
 	struct plan_store *store = NULL;
 	void *state = NULL;
 	char why[1024] = "";
+	size_t skipped = 0;
 
 	if ((parsed = cmd_parse(&cmd_apply_argp, argc, argv, 0, &a)))
 		return parsed;
@@ -378,6 +401,8 @@ int cmd_apply(int argc, char **argv)
 		goto done;
 	}
 	a.o.now = now;
+	a.o.gates = sched ? &sched->gates : NULL;
+	a.o.skipped = &skipped;
 	a.o.stop = &stop_flag;
 	a.o.why = why;
 	a.o.why_len = sizeof(why);
@@ -395,7 +420,9 @@ int cmd_apply(int argc, char **argv)
 		goto done;
 	}
 	status = codes[outcome];
-	if (store && outcome != ORCH_JOURNAL_LOST && (rc = record_run(store, &p, &a.o, outcome))) {
+	/* A gate that blocked before anything was journaled left no run record. */
+	if (store && outcome != ORCH_JOURNAL_LOST && (outcome != ORCH_BLOCKED || journaled(&a.o)) &&
+	    (rc = record_run(store, &p, &a.o, outcome))) {
 		cmd_error_last("cannot record the run in the plan store");
 		if (status == EXIT_OK)
 			status = EXIT_ERROR;

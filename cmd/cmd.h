@@ -23,6 +23,7 @@ enum {
 	EXIT_REFUSED = 6,     /* apply: preflight refused, nothing changed */
 	EXIT_STOPPED = 7,     /* apply: stopped by a signal, resumable */
 	EXIT_JOURNAL_LOST = 8, /* apply: the journal could not be written; what was done was reversed */
+	EXIT_BLOCKED = 9,     /* apply: a gate blocked (before the first step: nothing changed) */
 	EXIT_USAGE = 64,      /* bad command line */
 };
 

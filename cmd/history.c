@@ -124,18 +124,23 @@ static void render_run(FILE *f, json_t *r)
 		json_string_value(json_object_get(r, "digest")) ? json_string_value(json_object_get(r, "digest")) : "?");
 	if (why)
 		fprintf(f, "stopped by: %s\n", why);
+	if (json_string_value(json_object_get(r, "blocked_by")))
+		fprintf(f, "blocked by: %s\n", json_string_value(json_object_get(r, "blocked_by")));
 	for (l = 0; l < 2; l++) {
 		json_t *list = json_object_get(r, lists[l]);
-		size_t n[4] = { 0 };
-		static const char *const st[] = { "done", "failed", "started", "pending" };
+		size_t n[5] = { 0 };
+		static const char *const st[] = { "done", "failed", "started", "pending", "skipped" };
 
 		if (!json_array_size(list))
 			continue;
 		json_array_foreach(list, i, s)
-			for (k = 0; k < 4; k++)
+			for (k = 0; k < 5; k++)
 				n[k] += !strcmp(json_string_value(json_object_get(s, "status")) ? json_string_value(json_object_get(s, "status")) : "", st[k]);
-		fprintf(f, "\n%s (%zu): %zu done, %zu failed, %zu started, %zu pending\n", lists[l],
+		fprintf(f, "\n%s (%zu): %zu done, %zu failed, %zu started, %zu pending", lists[l],
 			json_array_size(list), n[0], n[1], n[2], n[3]);
+		if (n[4]) /* waves a sentinel said need no update */
+			fprintf(f, ", %zu skipped", n[4]);
+		fputc('\n', f);
 		json_array_foreach(list, i, s) {
 			const char *msg = json_string_value(json_object_get(s, "message"));
 			json_t *secs = json_object_get(s, "seconds");

@@ -1,4 +1,5 @@
 #include "orchestrator/engine.h"
+#include "orchestrator/gates.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -216,9 +217,10 @@ static int journal_statuses(json_t *root, const char *path)
 		for (i = 0; i < json_array_size(a); i++) {
 			const char *st = status_of(json_array_get(a, i));
 
-			if (strcmp(st, "pending") && strcmp(st, "started") && strcmp(st, "done") && strcmp(st, "failed"))
+			if (strcmp(st, "pending") && strcmp(st, "started") && strcmp(st, "done") && strcmp(st, "failed") &&
+			    strcmp(st, "skipped"))
 				return adp_error_set(ADP_EINPUT,
-						     "journal '%s': %s[%zu]: status '%.40s' is not one of pending, started, done, failed",
+						     "journal '%s': %s[%zu]: status '%.40s' is not one of pending, started, done, failed, skipped",
 						     path, lists[l], i, st);
 		}
 	}
@@ -676,7 +678,7 @@ static int build_undo(struct journal *j, const struct plan *p)
 		const struct plan_action_def *a;
 		struct plan_step inv;
 
-		if (!strcmp(st, "pending"))
+		if (!strcmp(st, "pending") || !strcmp(st, "skipped"))
 			continue;
 		a = plan_action_find(p->steps[i].action);
 		if (!a || !a->inverse)
@@ -735,9 +737,10 @@ static int do_rollback(struct journal *j, const struct orch_opts *o, const struc
 
 const char *orch_outcome_name(int outcome)
 {
-	static const char *const names[] = { "done", "rolled_back", "failed", "refused", "stopped", "journal_lost" };
+	static const char *const names[] = { "done",	     "rolled_back", "failed", "refused",
+					     "stopped", "journal_lost", "blocked" };
 
-	return outcome >= 0 && outcome <= ORCH_JOURNAL_LOST ? names[outcome] : "unknown";
+	return outcome >= 0 && outcome <= ORCH_BLOCKED ? names[outcome] : "unknown";
 }
 
 static int write_record(const struct orch_opts *o, struct journal *j, int outcome)
@@ -939,6 +942,38 @@ static int wait_for_start(struct journal *j, const struct orch_opts *o, const st
 	return 0;
 }
 
+/* Before the first step of the wave at steps[i]: the gates. Blocked: the
+ * journal says by what and the apply stops there (1, *out
+ * ORCH_BLOCKED). A wave none of whose partitions needs the update: its
+ * steps are journaled "skipped", never acted nor undone. 0 goes on. */
+static int gate_wave(struct journal *j, const struct orch_opts *o, const struct plan *p, size_t i, int *out)
+{
+	json_t *steps = json_object_get(j->root, "steps");
+	size_t w = p->steps[i].wave, k;
+	struct adp_jb b = { 0 };
+	char why[1024];
+	enum orch_gate g = orch_gates_check(o->gates, p, w, why, sizeof(why));
+
+	if (g == ORCH_GATE_OPEN)
+		return 0;
+	if (g == ORCH_GATE_BLOCKED) {
+		jset(&b, j->root, "blocked_by", json_string(why));
+		if (journal_built(j, &b) || set_state(j, "stopped"))
+			return ADP_ENOMEM;
+		journal_save(j); /* a failure marks it lost, reported at the end */
+		if (o->why && o->why_len)
+			snprintf(o->why, o->why_len, "blocked before wave %zu: %s", w, why);
+		*out = ORCH_BLOCKED;
+		return 1;
+	}
+	for (k = i; k < p->nsteps && p->steps[k].wave == w; k++)
+		set_status(&b, json_array_get(steps, k), "skipped", why);
+	if (journal_built(j, &b))
+		return ADP_ENOMEM;
+	journal_save(j);
+	return 0;
+}
+
 /* Whether no step of the journal has begun. */
 static int nothing_started(json_t *steps)
 {
@@ -957,6 +992,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 	char jpath[4096];
 	int lockfd = -1, hostfd = -1, rc, out = ORCH_REFUSED, have_journal, journaled = 0;
 	int64_t wait;
+	size_t gated = 0; /* the wave whose gates preflight checked */
 	json_t *steps, *rec;
 	size_t i;
 
@@ -1039,6 +1075,22 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			rc = ADP_EINPUT;
 			goto done;
 		}
+		/* Gates now, before anything is written, unless apply is to
+		 * wait for the start: then at the first wave, after the wait. */
+		if (!wait && p.nsteps && p.nwaves) {
+			char why[1024];
+
+			enum orch_gate g = orch_gates_check(o->gates, &p, p.steps[0].wave, why, sizeof(why));
+
+			if (g == ORCH_GATE_BLOCKED) {
+				if (o->why && o->why_len)
+					snprintf(o->why, o->why_len, "blocked before the first step: %s", why);
+				*outcome = ORCH_BLOCKED;
+				goto done;
+			}
+			if (g == ORCH_GATE_OPEN) /* a skip is journaled at the wave */
+				gated = p.steps[0].wave;
+		}
 		if ((rc = make_reserve(o, &p))) {
 			rc = adp_error_wrap(ADP_EINPUT, "no room in the state directory for apply's reserve (free "
 					    "space there, or use another --state-dir)");
@@ -1091,7 +1143,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		goto done;
 	for (i = 0; i < p.nsteps; i++) {
 		rec = json_array_get(steps, i);
-		if (!strcmp(status_of(rec), "done"))
+		if (!strcmp(status_of(rec), "done") || !strcmp(status_of(rec), "skipped"))
 			continue;
 		if (o->stop && *o->stop) {
 			if ((rc = set_state(&j, "stopped")))
@@ -1100,6 +1152,15 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			out = ORCH_STOPPED;
 			goto record;
 		}
+		if ((i == 0 || p.steps[i - 1].wave != p.steps[i].wave) && p.steps[i].wave != gated &&
+		    (rc = gate_wave(&j, o, &p, i, &out))) {
+			if (rc < 0)
+				goto done;
+			goto record;
+		}
+		gated = 0;
+		if (!strcmp(status_of(rec), "skipped"))
+			continue;
 		/* A journal that cannot be written stops the forward run; what
 		 * was done is reversed from the journal in memory. */
 		if ((rc = run_one(&j, rec, d, &p, &p.steps[i], o, (long)i)) < 0 && (!j.lost || j.broken))
@@ -1115,6 +1176,9 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		}
 		crash_hook(o, p.steps[i].id);
 	}
+	if (o->skipped)
+		for (i = 0, *o->skipped = 0; i < p.nsteps; i++)
+			*o->skipped += !strcmp(status_of(json_array_get(steps, i)), "skipped");
 	if ((rc = set_state(&j, "done")))
 		goto done;
 	journal_save(&j); /* a failure marks it lost, reported at the end */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "orchestrator/driver.h"
+#include "partition/schedule.h"
 #include "plans/plan.h"
 
 #define ORCH_JOURNAL_FORMAT 1
@@ -26,6 +27,10 @@ enum orch_outcome {
 	 * reversed what it had done from the journal in memory; the last
 	 * error says what state that left and which option continues */
 	ORCH_JOURNAL_LOST = 5,
+	/* a gate blocked (an alert, or a gate without an answer) before the
+	 * first step (nothing changed, no journal unless one was waiting)
+	 * or between waves (stopped there: --resume continues) */
+	ORCH_BLOCKED = 6,
 };
 
 /* The outcome's name in the run record ("done", "rolled_back", ...). */
@@ -40,6 +45,11 @@ struct orch_opts {
 	int resume, rollback;
 	int64_t now;              /* for expiry and the start; 0: the clock */
 	int64_t wait_max;         /* --wait: sleep up to this long for the plan's start; 0: refuse before it */
+	/* The schedule's gates, checked before a fresh apply journals (when
+	 * it need not wait) and before every wave's first step; a wave none
+	 * of whose partitions needs the update is journaled "skipped".
+	 * NULL: none. */
+	const struct schedule_gates *gates;
 	long crash_after;         /* test hook: _exit after journaling this step id, 0 off */
 	long crash_before_done;   /* test hook: _exit after this step's act, before journaling it done */
 	volatile sig_atomic_t *stop; /* set by a signal handler: stop at the next boundary; NULL: never */
@@ -54,6 +64,7 @@ struct orch_opts {
 	 * otherwise; also in the run record's "stopped_by" */
 	char *why;
 	size_t why_len;
+	size_t *skipped; /* out, may be NULL: steps journaled "skipped" (waves no partition of needed) */
 };
 
 /* The reserve apply keeps in the state directory (ORCH_RESERVE_NAME),

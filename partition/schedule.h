@@ -3,6 +3,7 @@
 #ifndef ADP_SCHEDULE_H
 #define ADP_SCHEDULE_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,32 @@ enum schedule_weight { SCHEDULE_W_RISK, SCHEDULE_W_WASTE, SCHEDULE_W_MOVES, SCHE
 extern const char *const schedule_weight_names[SCHEDULE_NWEIGHTS];
 extern const double schedule_weight_defaults[SCHEDULE_NWEIGHTS];
 #define SCHEDULE_DEFAULT_DEPENDENCE 0.5
+
+/* Gates (adpart-update(5), "gates"): conditions apply checks before the
+ * first step and before every wave, failing closed. All owned. */
+#define SCHEDULE_MAX_GATE_LIST 64
+struct schedule_alert_gate {
+	char *url;                /* Prometheus base URL; NULL: no alert gate */
+	char **names;             /* ERE patterns on alertname: only these block; none: any */
+	size_t nnames;
+	char **ignore;            /* ERE patterns on alertname that never block */
+	size_t nignore;
+	char **label_keys, **label_values; /* every label given must equal (all of them) */
+	size_t nlabels;
+	int pending;              /* pending alerts block too (default: only firing ones) */
+	char *bearer_token_file, *ca_file;
+	int64_t timeout;          /* seconds a request may take */
+};
+struct schedule_sentinel {
+	char *file;               /* a path ("{partition}" replaced): present = update needed */
+	char **argv;              /* or a command: exit 0 needed, 1 not needed, else no answer */
+	size_t argc;
+	int64_t timeout;
+};
+struct schedule_gates {
+	struct schedule_alert_gate alerts;
+	struct schedule_sentinel sentinel; /* neither file nor argv: no sentinel */
+};
 
 struct schedule {
 	char *path;               /* owned */
@@ -61,6 +88,7 @@ struct schedule {
 	int order_lightest;       /* "order": "lightest-first": partitions by the load they carry */
 	double weights[SCHEDULE_NWEIGHTS]; /* the planner's cost, enum schedule_weight */
 	double dependence;        /* co-movement floor of the chance constraint, 0..1 */
+	struct schedule_gates gates;
 };
 
 #define SCHEDULE_MAX_ARGV 256
@@ -88,6 +116,17 @@ int schedule_load_mode(struct schedule *s, const char *path, const struct invent
 		       enum schedule_mode mode);
 /* Frees what s owns; NULL-safe. */
 void schedule_release(struct schedule *s);
+
+/* The "gates" section g (NULL: none) into out, checked (patterns must
+ * compile); on failure out may hold part of it: release it. */
+struct adp_json_doc;
+int schedule_read_gates(const struct adp_json_doc *d, json_t *g, struct schedule_gates *out);
+void schedule_gates_release(struct schedule_gates *g);
+/* Whether any gate is configured. */
+static inline int schedule_has_gates(const struct schedule_gates *g)
+{
+	return g && (g->alerts.url || g->sentinel.file || g->sentinel.argc);
+}
 
 /* The end of the first blackout that overlaps [start, end), or 0 when
  * none does: where a wave that would overlap it may start instead. */

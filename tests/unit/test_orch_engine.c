@@ -400,6 +400,46 @@ Test(orch_engine, refuses_before_the_start_and_waits_with_wait_max)
 	json_decref(j);
 }
 
+/* Gates: a firing alert or one without an answer blocks before the
+ * first step with nothing journaled; a wave no partition of needs the
+ * update (no sentinel file) is journaled skipped and never acted. */
+Test(orch_engine, gates_block_before_anything_and_skip_unneeded_waves)
+{
+	struct schedule_gates g = { 0 };
+	struct orch_driver d;
+	struct fake f = { 0 };
+	struct orch_opts o;
+	size_t skipped = 0, i;
+	int outcome = -1;
+	char why[512];
+	json_t *j;
+
+	opts(&o, &d, &f);
+	o.gates = &g;
+	o.why = why;
+	o.why_len = sizeof(why);
+	g.alerts.url = "http://127.0.0.1:1"; /* nothing listens: no answer */
+	g.alerts.timeout = 2;
+	cr_assert_eq(orch_apply(&o, &d, &outcome), 0, "%s", adp_error_last());
+	cr_assert_eq(outcome, ORCH_BLOCKED);
+	cr_assert(strstr(why, "no answer from the alert gate (fails closed)"), "%s", why);
+	cr_assert_eq(f.ncalls, 0);
+	cr_assert_neq(access(t_path("journal.json"), F_OK), 0, "a blocked apply journaled");
+
+	g.alerts.url = NULL;
+	g.sentinel.file = (char *)t_path("needs-{partition}"); /* none exists */
+	o.skipped = &skipped;
+	apply_to(&o, &d, ORCH_DONE);
+	cr_assert_eq(f.ncalls, 0, "a skipped wave acted");
+	cr_assert_eq(skipped, fx.plan.nsteps);
+	j = journal();
+	for (i = 0; i < fx.plan.nsteps; i++)
+		cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "steps"), i),
+								   "status")), "skipped");
+	json_decref(j);
+	g.sentinel.file = NULL;
+}
+
 /* Rewrites the plan with the timeout of every step of action set to t. */
 static size_t set_timeout(const char *action, int64_t t)
 {

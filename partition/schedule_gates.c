@@ -1,0 +1,192 @@
+/* The schedule's "gates" section: what apply checks before the first
+ * step and before every wave. Only read and checked here; apply's gates
+ * (orchestrator/gates.c) evaluate them. */
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "partition/schedule.h"
+#include "util/error.h"
+#include "util/jsonutil.h"
+
+#define GATE_MAX_STRING 4096
+#define GATE_DEFAULT_TIMEOUT 10
+
+static void free_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void schedule_gates_release(struct schedule_gates *g)
+{
+	struct schedule_alert_gate *a = &g->alerts;
+
+	free(a->url);
+	free_list(a->names, a->nnames);
+	free_list(a->ignore, a->nignore);
+	free_list(a->label_keys, a->nlabels);
+	free_list(a->label_values, a->nlabels);
+	free(a->bearer_token_file);
+	free(a->ca_file);
+	free(g->sentinel.file);
+	free_list(g->sentinel.argv, g->sentinel.argc);
+	memset(g, 0, sizeof(*g));
+}
+
+/* An optional string field, copied (NULL when absent). */
+static int dup_string(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key, int required,
+		      char **out)
+{
+	const char *v = NULL;
+	char sub[128];
+	int rc;
+
+	if ((rc = adp_json_string(d, obj, jpath, key, required, &v)) || !v)
+		return rc;
+	snprintf(sub, sizeof(sub), "%s.%s", jpath, key);
+	if (!*v || strlen(v) > GATE_MAX_STRING)
+		return adp_json_fail(d, sub, "expected a non-empty string of at most %d bytes", GATE_MAX_STRING);
+	if (!(*out = strdup(v)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* A list of strings (at most SCHEDULE_MAX_GATE_LIST); with ere set each
+ * must compile as a POSIX extended regular expression, so a typo is an
+ * error here rather than a gate that never matches. */
+static int read_list(const struct adp_json_doc *d, json_t *obj, const char *jpath, const char *key, int ere,
+		     char ***out, size_t *n)
+{
+	json_t *list = json_object_get(obj, key), *v;
+	char sub[128];
+	size_t i;
+
+	if (!list)
+		return 0;
+	snprintf(sub, sizeof(sub), "%s.%s", jpath, key);
+	if (!json_is_array(list) || json_array_size(list) > SCHEDULE_MAX_GATE_LIST)
+		return adp_json_fail(d, sub, "expected an array of at most %d strings", SCHEDULE_MAX_GATE_LIST);
+	if (!(*out = calloc(json_array_size(list) + 1, sizeof(char *))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	json_array_foreach(list, i, v) {
+		regex_t re;
+		int err;
+
+		snprintf(sub, sizeof(sub), "%s.%s[%zu]", jpath, key, i);
+		if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > GATE_MAX_STRING)
+			return adp_json_fail(d, sub, "expected a non-empty string of at most %d bytes", GATE_MAX_STRING);
+		if (ere && (err = regcomp(&re, json_string_value(v), REG_EXTENDED | REG_NOSUB))) {
+			char why[128];
+
+			regerror(err, &re, why, sizeof(why));
+			return adp_json_fail(d, sub, "'%s' is not an extended regular expression: %s",
+					     json_string_value(v), why);
+		}
+		if (ere)
+			regfree(&re);
+		if (!((*out)[i] = strdup(json_string_value(v))))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		*n = i + 1;
+	}
+	return 0;
+}
+
+/* {"prometheus": URL, "names": [ERE], "ignore": [ERE], "labels": {k: v},
+ * "pending": bool, "bearer_token_file", "ca_file", "timeout"} */
+static int read_alerts(const struct adp_json_doc *d, json_t *o, struct schedule_alert_gate *a)
+{
+	static const char *const keys[] = { "prometheus", "names", "ignore", "labels", "pending",
+					    "bearer_token_file", "ca_file", "timeout", NULL };
+	const char *jp = "gates.alerts";
+	json_t *labels, *pending, *v;
+	const char *k;
+	size_t i = 0;
+	int rc;
+
+	if (!json_is_object(o))
+		return adp_json_fail(d, jp, "expected an object with prometheus (a URL) and the alerts that block");
+	a->timeout = GATE_DEFAULT_TIMEOUT;
+	if ((rc = adp_json_check_keys(d, o, jp, keys)) || (rc = dup_string(d, o, jp, "prometheus", 1, &a->url)) ||
+	    (rc = read_list(d, o, jp, "names", 1, &a->names, &a->nnames)) ||
+	    (rc = read_list(d, o, jp, "ignore", 1, &a->ignore, &a->nignore)) ||
+	    (rc = dup_string(d, o, jp, "bearer_token_file", 0, &a->bearer_token_file)) ||
+	    (rc = dup_string(d, o, jp, "ca_file", 0, &a->ca_file)) ||
+	    (rc = adp_json_duration(d, o, jp, "timeout", 0, &a->timeout)))
+		return rc;
+	if (strncmp(a->url, "http://", 7) && strncmp(a->url, "https://", 8))
+		return adp_json_fail(d, "gates.alerts.prometheus", "expected an http:// or https:// URL");
+	if (a->timeout < 1 || a->timeout > 300)
+		return adp_json_fail(d, "gates.alerts.timeout", "expected a duration from 1s to 5m");
+	if ((pending = json_object_get(o, "pending"))) {
+		if (!json_is_boolean(pending))
+			return adp_json_fail(d, "gates.alerts.pending", "expected true or false");
+		a->pending = json_is_true(pending);
+	}
+	if (!(labels = json_object_get(o, "labels")))
+		return 0;
+	if (!json_is_object(labels) || json_object_size(labels) > SCHEDULE_MAX_GATE_LIST)
+		return adp_json_fail(d, "gates.alerts.labels", "expected an object of at most %d label: value strings",
+				     SCHEDULE_MAX_GATE_LIST);
+	if (!(a->label_keys = calloc(json_object_size(labels) + 1, sizeof(char *))) ||
+	    !(a->label_values = calloc(json_object_size(labels) + 1, sizeof(char *))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	json_object_foreach(labels, k, v) {
+		char sub[128];
+
+		snprintf(sub, sizeof(sub), "gates.alerts.labels.%s", k);
+		if (!json_is_string(v) || json_string_length(v) > GATE_MAX_STRING)
+			return adp_json_fail(d, sub, "expected a string (the label's value)");
+		if (!(a->label_keys[i] = strdup(k)) || !(a->label_values[i] = strdup(json_string_value(v))))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		a->nlabels = ++i;
+	}
+	return 0;
+}
+
+/* {"file": PATH} or {"command": [argv], "timeout": D}; "{partition}"
+ * in the path or an argument is replaced by the partition's name. */
+static int read_sentinel(const struct adp_json_doc *d, json_t *o, struct schedule_sentinel *s)
+{
+	static const char *const keys[] = { "file", "command", "timeout", NULL };
+	int rc;
+
+	if (!json_is_object(o))
+		return adp_json_fail(d, "gates.sentinel", "expected an object with a file or a command");
+	s->timeout = GATE_DEFAULT_TIMEOUT;
+	if ((rc = adp_json_check_keys(d, o, "gates.sentinel", keys)) ||
+	    (rc = dup_string(d, o, "gates.sentinel", "file", 0, &s->file)) ||
+	    (rc = read_list(d, o, "gates.sentinel", "command", 0, &s->argv, &s->argc)) ||
+	    (rc = adp_json_duration(d, o, "gates.sentinel", "timeout", 0, &s->timeout)))
+		return rc;
+	if (!s->file == !s->argc)
+		return adp_json_fail(d, "gates.sentinel", "expected either file or command (a non-empty array)");
+	if (s->file && s->file[0] != '/')
+		return adp_json_fail(d, "gates.sentinel.file", "expected an absolute path");
+	if (s->timeout < 1 || s->timeout > 600)
+		return adp_json_fail(d, "gates.sentinel.timeout", "expected a duration from 1s to 10m");
+	return 0;
+}
+
+int schedule_read_gates(const struct adp_json_doc *d, json_t *g, struct schedule_gates *out)
+{
+	static const char *const keys[] = { "alerts", "sentinel", NULL };
+	json_t *v;
+	int rc;
+
+	if (!g)
+		return 0;
+	if (!json_is_object(g))
+		return adp_json_fail(d, "gates", "expected an object with alerts and/or sentinel");
+	if ((rc = adp_json_check_keys(d, g, "gates", keys)))
+		return rc;
+	if ((v = json_object_get(g, "alerts")) && (rc = read_alerts(d, v, &out->alerts)))
+		return rc;
+	if ((v = json_object_get(g, "sentinel")) && (rc = read_sentinel(d, v, &out->sentinel)))
+		return rc;
+	return 0;
+}
