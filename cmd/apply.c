@@ -10,6 +10,7 @@
 #include "cmd/kube.h"
 #include "orchestrator/drivers.h"
 #include "orchestrator/engine.h"
+#include "orchestrator/notify.h"
 #include "partition/inventory.h"
 #include "partition/schedule.h"
 #include "plans/plan.h"
@@ -311,9 +312,32 @@ static void next_command(char *buf, size_t len, const struct apply_args *a, int 
 	snprintf(buf, len, "adpart-update apply%s%s%s %s", opt, drv, dir, a->o.plan_path);
 }
 
+/* Sends the outcome to the webhooks and gives them a bounded time to
+ * take what is queued; a delivery that failed is a warning, never a
+ * failed apply. */
+static void notify_outcome(struct orch_notifier *n, const char *name, int status, const char *next)
+{
+	char why[2048];
+
+	if (!n)
+		return;
+	{
+		json_t *d = json_pack("{s:s, s:i, s:s?, s:s?}", "outcome", name, "exit_status", status, "message",
+				      *cmd_last_message() ? cmd_last_message() : NULL, "next", *next ? next : NULL);
+
+		orch_notify(n, SCHEDULE_EV_OUTCOME, d);
+		json_decref(d);
+	}
+	orch_notifier_free(n, ORCH_NOTIFY_FLUSH, why, sizeof(why));
+	if (*why)
+		fprintf(stderr, "adpart-update: warning: %s\n", why);
+}
+
 /* The end of every run past the command line: the "next:" hint, or with
- * --output json the outcome as one object on stdout. Returns status. */
-static int finish(const struct apply_args *a, const struct plan *p, int status, int outcome)
+ * --output json the outcome as one object on stdout; the outcome to the
+ * webhooks. Returns status. */
+static int finish(const struct apply_args *a, const struct plan *p, int status, int outcome,
+		  struct orch_notifier *n)
 {
 	const char *name = status == EXIT_ERROR ? "error" : status == EXIT_REFUSED ? "refused"
 			   : a->dry_run && status == EXIT_OK ? "checked" : orch_outcome_name(outcome);
@@ -322,6 +346,7 @@ static int finish(const struct apply_args *a, const struct plan *p, int status, 
 	json_t *doc;
 
 	next_command(next, sizeof(next), a, status);
+	notify_outcome(n, a->dry_run ? "checked" : name, status, next);
 	if (!a->json) {
 		if (*next)
 			printf("next: %s\n", next);
@@ -365,6 +390,7 @@ int cmd_apply(int argc, char **argv)
 	void *state = NULL;
 	char why[1024] = "";
 	size_t skipped = 0;
+	struct orch_notifier *notifier = NULL;
 
 	if ((parsed = cmd_parse(&cmd_apply_argp, argc, argv, 0, &a)))
 		return parsed;
@@ -393,6 +419,10 @@ int cmd_apply(int argc, char **argv)
 		a.o.host_lock = getenv("ADPART_HOST_LOCK");
 	if (!a.o.host_lock) /* /run/lock is missing in some containers */
 		a.o.host_lock = access("/run/lock", W_OK) ? "/tmp/adpart-update.lock" : CMD_HOST_LOCK;
+	if (sched && orch_notifier_new(&notifier, &sched->notify, p.schedule_name, p.digest)) {
+		cmd_error_last("refused");
+		goto done;
+	}
 	dopts = cmd_kube_driver_opts();
 	dopts->hook = a.hook;
 	if (orch_driver_new(&state, &drv, a.driver, &inv, sched, a.o.state_dir, dopts)) {
@@ -403,6 +433,8 @@ int cmd_apply(int argc, char **argv)
 	a.o.now = now;
 	a.o.gates = sched ? &sched->gates : NULL;
 	a.o.skipped = &skipped;
+	a.o.notify = notifier ? orch_notify_hook : NULL;
+	a.o.notify_ctx = notifier;
 	a.o.stop = &stop_flag;
 	a.o.why = why;
 	a.o.why_len = sizeof(why);
@@ -429,7 +461,7 @@ int cmd_apply(int argc, char **argv)
 	}
 	report(&p, &a.o, outcome, a.json);
 done:
-	status = finish(&a, &p, status, outcome);
+	status = finish(&a, &p, status, outcome, notifier);
 	plan_store_free(store);
 	orch_driver_free(a.driver, state);
 	schedule_release(&sched_store);

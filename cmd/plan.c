@@ -10,6 +10,7 @@
 #include "cmd/kube.h"
 #include "partition/exact_plan.h"
 #include "orchestrator/kube/discover.h"
+#include "orchestrator/notify.h"
 #include "partition/planner.h"
 #include "plans/store.h"
 #include "util/error.h"
@@ -201,6 +202,39 @@ static int record(struct plan *p, const char *dir)
 	return rc;
 }
 
+/* plan_written to the schedule's webhooks (read again: part_run kept
+ * none of it), within a bounded time; a failure is a warning. */
+static void notify_written(const struct plan *p, const char *schedule, const char *file)
+{
+	struct schedule s = { 0 };
+	struct orch_notifier *n = NULL;
+	char why[2048], start[32] = "", expires[32];
+	json_t *d;
+
+	if (schedule_load(&s, schedule, NULL) || !s.notify.nwebhooks) {
+		adp_error_clear(); /* plan read it already; a schedule without webhooks */
+		schedule_release(&s);
+		return;
+	}
+	if (orch_notifier_new(&n, &s.notify, p->schedule_name, p->digest)) {
+		cmd_error_last("warning: no webhook sent");
+		schedule_release(&s);
+		return;
+	}
+	if (p->nwaves)
+		adp_time_format(start, p->waves[0].start);
+	adp_time_format(expires, p->expires_at);
+	d = json_pack("{s:s, s:I, s:I, s:s?, s:s, s:b}", "plan_file", file, "waves", (json_int_t)p->nwaves, "steps",
+		      (json_int_t)p->nsteps, "start", *start ? start : NULL, "expires_at", expires, "risk_accepted",
+		      p->risk_accepted);
+	orch_notify(n, SCHEDULE_EV_PLAN_WRITTEN, d);
+	json_decref(d);
+	orch_notifier_free(n, ORCH_NOTIFY_FLUSH, why, sizeof(why));
+	if (*why)
+		cmd_error("warning: %s", why);
+	schedule_release(&s);
+}
+
 int cmd_plan(int argc, char **argv)
 {
 	struct plan_args a = { 0 };
@@ -308,6 +342,8 @@ int cmd_plan(int argc, char **argv)
 	} else {
 		cmd_plan_render(stdout, &p, a.write ? a.plan_file : NULL, a.driver, a.detail);
 	}
+	if (a.write)
+		notify_written(&p, a.schedule, a.plan_file);
 	plan_release(&p);
 	return status;
 }

@@ -115,7 +115,16 @@ struct journal {
 	int lost;       /* a write failed: the journal on disk is behind root */
 	char lost_msg[512]; /* why, from the first failed write */
 	int broken;     /* a build failed: root is incomplete and never written */
+	const struct orch_opts *o; /* borrowed: for notifications */
 };
+
+/* Tells the notify hook of event; detail (owned, may be NULL) is freed. */
+static void emit(const struct orch_opts *o, int event, json_t *detail)
+{
+	if (o && o->notify)
+		o->notify(o->notify_ctx, event, detail);
+	json_decref(detail);
+}
 
 /* After a build into the journal: a failed one marks root broken, and
  * the apply stops where it is, as a crash would (--resume goes on from
@@ -253,6 +262,10 @@ static void band_at(const struct plan *p, const struct plan_placement *x, int r,
 static int observe(struct journal *j, struct adp_jb *b, json_t *e)
 {
 	json_t *obs = json_object_get(j->root, "observations");
+	const char *decision = json_string_value(json_object_get(e, "decision"));
+
+	if (!b->failed && decision && strcmp(decision, "ok"))
+		emit(j->o, SCHEDULE_EV_DEVIATION, json_incref(e));
 
 	if (!obs && !b->failed && !jset(b, j->root, "observations", json_array()))
 		obs = json_object_get(j->root, "observations");
@@ -709,6 +722,8 @@ static int do_rollback(struct journal *j, const struct orch_opts *o, const struc
 	size_t i;
 	int failed = 0, rc;
 
+	emit(o, SCHEDULE_EV_ROLLBACK, json_pack("{s:I, s:s?}", "undo_steps", (json_int_t)json_array_size(undo), "why",
+						o->why && *o->why ? o->why : NULL));
 	json_array_foreach(undo, i, rec) {
 		struct plan_step s = { 0 };
 
@@ -957,6 +972,7 @@ static int gate_wave(struct journal *j, const struct orch_opts *o, const struct 
 	if (g == ORCH_GATE_OPEN)
 		return 0;
 	if (g == ORCH_GATE_BLOCKED) {
+		emit(o, SCHEDULE_EV_BLOCKED, json_pack("{s:I, s:s}", "wave", (json_int_t)w, "why", why));
 		jset(&b, j->root, "blocked_by", json_string(why));
 		if (journal_built(j, &b) || set_state(j, "stopped"))
 			return ADP_ENOMEM;
@@ -966,12 +982,27 @@ static int gate_wave(struct journal *j, const struct orch_opts *o, const struct 
 		*out = ORCH_BLOCKED;
 		return 1;
 	}
+	emit(o, SCHEDULE_EV_WAVE, json_pack("{s:I, s:s, s:s}", "wave", (json_int_t)w, "phase", "skipped", "why", why));
 	for (k = i; k < p->nsteps && p->steps[k].wave == w; k++)
 		set_status(&b, json_array_get(steps, k), "skipped", why);
 	if (journal_built(j, &b))
 		return ADP_ENOMEM;
 	journal_save(j);
 	return 0;
+}
+
+/* A wave event's detail: its number, phase and offline partitions. */
+static json_t *wave_json(const struct plan *p, size_t wave, const char *phase)
+{
+	json_t *d = json_pack("{s:I, s:s}", "wave", (json_int_t)wave, "phase", phase), *off = json_array();
+	size_t k;
+
+	if (wave >= 1 && wave <= p->nwaves)
+		for (k = 0; k < p->waves[wave - 1].noffline; k++)
+			json_array_append_new(off, json_string(p->waves[wave - 1].offline[k]));
+	if (json_object_set_new(d, "offline", off))
+		json_decref(d), d = NULL;
+	return d;
 }
 
 /* Whether no step of the journal has begun. */
@@ -1001,6 +1032,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		o->why[0] = '\0';
 	json_fault = o->json_fault;
 	j.t0 = mono_s();
+	j.o = o;
 	if (mkdir(o->state_dir, 0700) && errno != EEXIST)
 		return adp_error_set(ADP_ESYS, "cannot create state directory '%s': %s", o->state_dir,
 				     strerror(errno));
@@ -1083,6 +1115,8 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			enum orch_gate g = orch_gates_check(o->gates, &p, p.steps[0].wave, why, sizeof(why));
 
 			if (g == ORCH_GATE_BLOCKED) {
+				emit(o, SCHEDULE_EV_BLOCKED, json_pack("{s:I, s:s}", "wave", (json_int_t)p.steps[0].wave,
+								       "why", why));
 				if (o->why && o->why_len)
 					snprintf(o->why, o->why_len, "blocked before the first step: %s", why);
 				*outcome = ORCH_BLOCKED;
@@ -1139,6 +1173,9 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			goto done;
 		goto record;
 	}
+	emit(o, SCHEDULE_EV_APPLY_STARTED,
+	     json_pack("{s:s, s:b, s:I, s:I}", "plan", o->plan_path, "resume", o->resume, "steps", (json_int_t)p.nsteps,
+		       "waves", (json_int_t)p.nwaves));
 	if ((rc = set_state(&j, "forward")))
 		goto done;
 	for (i = 0; i < p.nsteps; i++) {
@@ -1161,6 +1198,8 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		gated = 0;
 		if (!strcmp(status_of(rec), "skipped"))
 			continue;
+		if ((i == 0 || p.steps[i - 1].wave != p.steps[i].wave) && !strcmp(status_of(rec), "pending"))
+			emit(o, SCHEDULE_EV_WAVE, wave_json(&p, p.steps[i].wave, "started"));
 		/* A journal that cannot be written stops the forward run; what
 		 * was done is reversed from the journal in memory. */
 		if ((rc = run_one(&j, rec, d, &p, &p.steps[i], o, (long)i)) < 0 && (!j.lost || j.broken))
@@ -1174,6 +1213,8 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 				goto done;
 			goto record;
 		}
+		if (i + 1 == p.nsteps || p.steps[i + 1].wave != p.steps[i].wave)
+			emit(o, SCHEDULE_EV_WAVE, wave_json(&p, p.steps[i].wave, "done"));
 		crash_hook(o, p.steps[i].id);
 	}
 	if (o->skipped)

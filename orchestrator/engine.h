@@ -4,6 +4,7 @@
 #ifndef ADP_ORCH_ENGINE_H
 #define ADP_ORCH_ENGINE_H
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdint.h>
 
@@ -65,6 +66,11 @@ struct orch_opts {
 	char *why;
 	size_t why_len;
 	size_t *skipped; /* out, may be NULL: steps journaled "skipped" (waves no partition of needed) */
+	/* Optional: told of apply_started, each wave (started, done,
+	 * skipped), a deviation, a rollback and a block (enum
+	 * schedule_event, detail borrowed for the call); must not block. */
+	void (*notify)(void *ctx, int event, json_t *detail);
+	void *notify_ctx;
 };
 
 /* The reserve apply keeps in the state directory (ORCH_RESERVE_NAME),

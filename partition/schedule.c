@@ -28,6 +28,7 @@ void schedule_release(struct schedule *s)
 	free(s->name);
 	free(s->timezone);
 	schedule_gates_release(&s->gates);
+	schedule_notify_release(&s->notify);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -414,7 +415,7 @@ int schedule_load_mode(struct schedule *out, const char *path, const struct inve
 					    "max_concurrency", "update_duration", "drain_duration",
 					    "verify_duration", "step", "max_gap", "confidence",
 					    "plan_ttl", "period", "update", "blackouts", "max_per_zone",
-					    "start", "weights", "shortage", "dependence", "order", "gates", NULL };
+					    "start", "weights", "shortage", "dependence", "order", "gates", "notify", NULL };
 	struct adp_json_doc d;
 	struct schedule s = { 0 };
 	const char *name = NULL;
@@ -445,7 +446,8 @@ int schedule_load_mode(struct schedule *out, const char *path, const struct inve
 	    (rc = adp_json_duration(&d, d.root, "", "period", 0, &s.period)) ||
 	    (rc = read_update(&d, json_object_get(d.root, "update"), &s)) ||
 	    (rc = read_blackouts(&d, json_object_get(d.root, "blackouts"), &s)) ||
-	    (rc = schedule_read_gates(&d, json_object_get(d.root, "gates"), &s.gates)))
+	    (rc = schedule_read_gates(&d, json_object_get(d.root, "gates"), &s.gates)) ||
+	    (rc = schedule_read_notify(&d, json_object_get(d.root, "notify"), &s.notify)))
 		goto done;
 	if (s.cutoff >= s.end - s.start) {
 		rc = adp_json_fail(&d, "cutoff", "the cutoff leaves no time in the window");

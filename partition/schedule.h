@@ -56,6 +56,24 @@ struct schedule_gates {
 	struct schedule_sentinel sentinel; /* neither file nor argv: no sentinel */
 };
 
+/* Notifications (adpart-update(5), "notify"): signed webhooks. Owned. */
+#define SCHEDULE_MAX_WEBHOOKS 8
+enum schedule_event { SCHEDULE_EV_PLAN_WRITTEN, SCHEDULE_EV_APPLY_STARTED, SCHEDULE_EV_WAVE, SCHEDULE_EV_DEVIATION,
+		      SCHEDULE_EV_ROLLBACK, SCHEDULE_EV_BLOCKED, SCHEDULE_EV_OUTCOME, SCHEDULE_NEVENTS };
+extern const char *const schedule_event_names[SCHEDULE_NEVENTS];
+struct schedule_webhook {
+	char *url;
+	char *secret_file;        /* HMAC-SHA256 key; NULL: unsigned */
+	char *ca_file;
+	unsigned events;          /* a bit per enum schedule_event; 0: every event */
+	int64_t timeout;          /* seconds per attempt */
+	int retries;              /* extra attempts on transport errors, 429 and 5xx */
+};
+struct schedule_notify {
+	struct schedule_webhook *webhooks;
+	size_t nwebhooks;
+};
+
 struct schedule {
 	char *path;               /* owned */
 	char *name;               /* owned */
@@ -89,6 +107,7 @@ struct schedule {
 	double weights[SCHEDULE_NWEIGHTS]; /* the planner's cost, enum schedule_weight */
 	double dependence;        /* co-movement floor of the chance constraint, 0..1 */
 	struct schedule_gates gates;
+	struct schedule_notify notify;
 };
 
 #define SCHEDULE_MAX_ARGV 256
@@ -122,6 +141,9 @@ void schedule_release(struct schedule *s);
 struct adp_json_doc;
 int schedule_read_gates(const struct adp_json_doc *d, json_t *g, struct schedule_gates *out);
 void schedule_gates_release(struct schedule_gates *g);
+/* The "notify" section n (NULL: none) into out, as for the gates. */
+int schedule_read_notify(const struct adp_json_doc *d, json_t *n, struct schedule_notify *out);
+void schedule_notify_release(struct schedule_notify *n);
 /* Whether any gate is configured. */
 static inline int schedule_has_gates(const struct schedule_gates *g)
 {

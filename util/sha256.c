@@ -78,9 +78,8 @@ void adp_sha256_update(struct adp_sha256 *c, const void *data, size_t len)
 	}
 }
 
-void adp_sha256_final_hex(struct adp_sha256 *c, char hex[65])
+void adp_sha256_final(struct adp_sha256 *c, unsigned char out[32])
 {
-	static const char digits[] = "0123456789abcdef";
 	uint64_t bits = c->total * 8;
 	unsigned char pad = 0x80, len[8];
 	int i;
@@ -92,12 +91,59 @@ void adp_sha256_final_hex(struct adp_sha256 *c, char hex[65])
 	for (i = 0; i < 8; i++)
 		len[i] = (unsigned char)(bits >> (56 - 8 * i));
 	adp_sha256_update(c, len, 8);
-	for (i = 0; i < 32; i++) {
-		unsigned char byte = (unsigned char)(c->h[i / 4] >> (24 - 8 * (i % 4)));
-		hex[2 * i] = digits[byte >> 4];
-		hex[2 * i + 1] = digits[byte & 15];
+	for (i = 0; i < 32; i++)
+		out[i] = (unsigned char)(c->h[i / 4] >> (24 - 8 * (i % 4)));
+}
+
+static void to_hex(const unsigned char *d, size_t n, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		hex[2 * i] = digits[d[i] >> 4];
+		hex[2 * i + 1] = digits[d[i] & 15];
 	}
-	hex[64] = '\0';
+	hex[2 * n] = '\0';
+}
+
+void adp_sha256_final_hex(struct adp_sha256 *c, char hex[65])
+{
+	unsigned char d[32];
+
+	adp_sha256_final(c, d);
+	to_hex(d, 32, hex);
+}
+
+/* RFC 2104 with SHA-256: a key longer than the block is hashed first. */
+void adp_hmac_sha256_hex(const void *key, size_t klen, const void *msg, size_t len, char hex[65])
+{
+	unsigned char k[64] = { 0 }, pad[64], inner[32], mac[32];
+	struct adp_sha256 c;
+	size_t i;
+
+	if (klen > 64) {
+		adp_sha256_init(&c);
+		adp_sha256_update(&c, key, klen);
+		adp_sha256_final(&c, k);
+	} else if (klen) {
+		memcpy(k, key, klen);
+	}
+	for (i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x36;
+	adp_sha256_init(&c);
+	adp_sha256_update(&c, pad, 64);
+	adp_sha256_update(&c, msg, len);
+	adp_sha256_final(&c, inner);
+	for (i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x5c;
+	adp_sha256_init(&c);
+	adp_sha256_update(&c, pad, 64);
+	adp_sha256_update(&c, inner, 32);
+	adp_sha256_final(&c, mac);
+	to_hex(mac, 32, hex);
+	explicit_bzero(k, sizeof(k));
+	explicit_bzero(pad, sizeof(pad));
 }
 
 void adp_sha256_hex(const void *data, size_t len, char hex[65])

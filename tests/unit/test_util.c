@@ -69,6 +69,21 @@ Test(sha256, abc)
 	cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* RFC 4231 test cases 1 and 6 (a key longer than the block). */
+Test(sha256, hmac_rfc4231)
+{
+	unsigned char k1[20], k6[131];
+	const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+	char hex[65];
+
+	memset(k1, 0x0b, sizeof(k1));
+	memset(k6, 0xaa, sizeof(k6));
+	adp_hmac_sha256_hex(k1, sizeof(k1), "Hi There", 8, hex);
+	cr_assert_str_eq(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+	adp_hmac_sha256_hex(k6, sizeof(k6), m6, strlen(m6), hex);
+	cr_assert_str_eq(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
 Test(sha256, two_blocks_448_bits)
 {
 	const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";

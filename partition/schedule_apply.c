@@ -1,6 +1,7 @@
-/* The schedule's "gates" section: what apply checks before the first
- * step and before every wave. Only read and checked here; apply's gates
- * (orchestrator/gates.c) evaluate them. */
+/* The schedule's sections only apply and its notifications use: "gates"
+ * (what apply checks before the first step and before every wave) and
+ * "notify" (webhooks). Only read and checked here; orchestrator/gates.c
+ * and orchestrator/notify.c act on them. */
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,5 +189,96 @@ int schedule_read_gates(const struct adp_json_doc *d, json_t *g, struct schedule
 		return rc;
 	if ((v = json_object_get(g, "sentinel")) && (rc = read_sentinel(d, v, &out->sentinel)))
 		return rc;
+	return 0;
+}
+
+const char *const schedule_event_names[SCHEDULE_NEVENTS] = {
+	"plan_written", "apply_started", "wave", "deviation", "rollback", "blocked", "outcome",
+};
+
+void schedule_notify_release(struct schedule_notify *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->nwebhooks; i++) {
+		free(n->webhooks[i].url);
+		free(n->webhooks[i].secret_file);
+		free(n->webhooks[i].ca_file);
+	}
+	free(n->webhooks);
+	memset(n, 0, sizeof(*n));
+}
+
+/* {"url", "secret_file", "ca_file", "events": [...], "timeout", "retries"} */
+static int read_webhook(const struct adp_json_doc *d, json_t *o, const char *jp, struct schedule_webhook *w)
+{
+	static const char *const keys[] = { "url", "secret_file", "ca_file", "events", "timeout", "retries", NULL };
+	json_t *events, *v;
+	char sub[128];
+	double retries = 3;
+	size_t i;
+	int rc, e;
+
+	if (!json_is_object(o))
+		return adp_json_fail(d, jp, "expected an object with url (and secret_file, events, timeout, retries)");
+	w->timeout = 5;
+	if ((rc = adp_json_check_keys(d, o, jp, keys)) || (rc = dup_string(d, o, jp, "url", 1, &w->url)) ||
+	    (rc = dup_string(d, o, jp, "secret_file", 0, &w->secret_file)) ||
+	    (rc = dup_string(d, o, jp, "ca_file", 0, &w->ca_file)) ||
+	    (rc = adp_json_duration(d, o, jp, "timeout", 0, &w->timeout)) ||
+	    (rc = adp_json_number(d, o, jp, "retries", 0, 0, 10, &retries)))
+		return rc;
+	w->retries = (int)retries;
+	snprintf(sub, sizeof(sub), "%s.url", jp);
+	if (strncmp(w->url, "http://", 7) && strncmp(w->url, "https://", 8))
+		return adp_json_fail(d, sub, "expected an http:// or https:// URL");
+	snprintf(sub, sizeof(sub), "%s.timeout", jp);
+	if (w->timeout < 1 || w->timeout > 60)
+		return adp_json_fail(d, sub, "expected a duration from 1s to 1m");
+	if (!(events = json_object_get(o, "events")))
+		return 0;
+	snprintf(sub, sizeof(sub), "%s.events", jp);
+	if (!json_is_array(events) || !json_array_size(events))
+		return adp_json_fail(d, sub, "expected a non-empty array of event names");
+	json_array_foreach(events, i, v) {
+		snprintf(sub, sizeof(sub), "%s.events[%zu]", jp, i);
+		for (e = 0; e < SCHEDULE_NEVENTS; e++)
+			if (json_is_string(v) && !strcmp(json_string_value(v), schedule_event_names[e]))
+				break;
+		if (e == SCHEDULE_NEVENTS)
+			return adp_json_fail(d, sub, "expected one of plan_written, apply_started, wave, deviation, "
+					     "rollback, blocked, outcome");
+		w->events |= 1u << e;
+	}
+	return 0;
+}
+
+int schedule_read_notify(const struct adp_json_doc *d, json_t *n, struct schedule_notify *out)
+{
+	static const char *const keys[] = { "webhooks", NULL };
+	json_t *list, *v;
+	size_t i;
+	int rc;
+
+	if (!n)
+		return 0;
+	if (!json_is_object(n))
+		return adp_json_fail(d, "notify", "expected an object with webhooks");
+	if ((rc = adp_json_check_keys(d, n, "notify", keys)))
+		return rc;
+	list = json_object_get(n, "webhooks");
+	if (!json_is_array(list) || !json_array_size(list) || json_array_size(list) > SCHEDULE_MAX_WEBHOOKS)
+		return adp_json_fail(d, list ? "notify.webhooks" : "notify", "expected an array of 1 to %d webhooks",
+				     SCHEDULE_MAX_WEBHOOKS);
+	if (!(out->webhooks = calloc(json_array_size(list), sizeof(*out->webhooks))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	json_array_foreach(list, i, v) {
+		char jp[64];
+
+		snprintf(jp, sizeof(jp), "notify.webhooks[%zu]", i);
+		out->nwebhooks = i + 1;
+		if ((rc = read_webhook(d, v, jp, &out->webhooks[i])))
+			return rc;
+	}
 	return 0;
 }
