@@ -680,7 +680,8 @@ int cmd_forecast(int argc, char **argv)
 	if ((rc = cmd_inventory_load_mode(&inv, a.inventory, INVENTORY_FORECAST)))
 		goto fail;
 	if (a.schedule) {
-		if ((rc = schedule_load_mode(&sched, a.schedule, inv.nparts ? &inv : NULL, SCHEDULE_FORECAST)))
+		if ((rc = schedule_load_at(&sched, a.schedule, inv.nparts ? &inv : NULL, SCHEDULE_FORECAST,
+					   a.have_now ? a.now : (int64_t)time(NULL))))
 			goto fail;
 	} else {
 		schedule_defaults(&sched);

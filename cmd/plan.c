@@ -23,7 +23,7 @@ struct plan_args {
 	const char *history[MAX_HISTORY_ARGS];
 	size_t nhistory;
 	int json;
-	int64_t now;
+	int64_t now, occurrence;
 	int have_now;
 	int write;
 	int accept_risk;
@@ -37,7 +37,7 @@ struct plan_args {
 
 enum { OPT_NOW = 256, OPT_MODEL, OPT_NO_WRITE, OPT_STORE, OPT_PROM, OPT_PROM_QUERY, OPT_PROM_LABEL,
        OPT_PROM_RANGE, OPT_PROM_STEP, OPT_PROM_TOKEN, OPT_PROM_USER, OPT_PROM_PASSWORD,
-       OPT_PROM_CA, OPT_DRIVER, OPT_EXACT, OPT_ACCEPT_RISK, OPT_DETAIL };
+       OPT_PROM_CA, OPT_DRIVER, OPT_EXACT, OPT_ACCEPT_RISK, OPT_DETAIL, OPT_OCCURRENCE };
 
 static const struct argp_option options[] = {
 	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
@@ -50,6 +50,8 @@ static const struct argp_option options[] = {
 	  "Write a plan whose predicted P(overload) exceeds epsilon somewhere (recorded in the plan)", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Plan as if it were TIME (RFC 3339): history from then on is ignored", 0 },
+	{ "occurrence", OPT_OCCURRENCE, "TIME", 0,
+	  "A recurring window: plan its first occurrence starting at or after TIME (default: the next after --now)", 0 },
 	{ "model", OPT_MODEL, "NAME", 0, "Forecast model (default: auto; see the forecast command)", 0 },
 	{ "store", OPT_STORE, "DIR", 0, "Also record the plan in the git plan store DIR (created if absent; default: $ADPART_STORE)", 0 },
 	{ "exact", OPT_EXACT, "SECONDS", OPTION_ARG_OPTIONAL,
@@ -89,6 +91,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		cmd_argp_time(state, "--now", arg, &a->now);
 		a->have_now = 1;
 		break;
+	case OPT_OCCURRENCE: cmd_argp_time(state, "--occurrence", arg, &a->occurrence); break;
 	case OPT_EXACT: {
 		char *end = NULL;
 
@@ -266,6 +269,7 @@ int cmd_plan(int argc, char **argv)
 	o.history = a.history;
 	o.nhistory = a.nhistory;
 	o.now = a.have_now ? a.now : (int64_t)time(NULL);
+	o.occurrence = a.occurrence;
 	o.model = a.model;
 	o.tool_version = "adpart-update 0.1.0";
 	o.prom = a.prom.url ? &a.prom : NULL;

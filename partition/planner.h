@@ -135,6 +135,9 @@ struct part_run_opts {
 	const char *const *history;   /* extra long-format files */
 	size_t nhistory;
 	int64_t now;
+	/* A recurring window's occurrence: the first starting at or after
+	 * this (0: at or after now). */
+	int64_t occurrence;
 	const char *model;            /* NULL: default */
 	const char *tool_version;
 	/* Prometheus read before the inventory's own history (NULL: none);

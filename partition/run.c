@@ -91,8 +91,13 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 
 	history_init(&hist);
 	if ((rc = inventory_load(&inv, o->inventory)) ||
-	    (rc = schedule_load(&sched, o->schedule, &inv)))
+	    (rc = schedule_load_at(&sched, o->schedule, &inv, SCHEDULE_FULL, o->occurrence ? o->occurrence : o->now)))
 		goto done;
+	if (o->occurrence && !sched.recurrence) {
+		rc = adp_error_set(ADP_EINPUT, "%s: --occurrence is for a recurring window (window.recurrence)",
+				   o->schedule);
+		goto done;
+	}
 	if (o->now >= sched.end - sched.cutoff) {
 		rc = adp_error_set(ADP_EINPUT,
 				   "%s: the window's cutoff has passed: plan a future window (or pass --now to replay a past one)",

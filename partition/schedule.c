@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "util/calendar.h"
 #include "util/error.h"
 #include "util/jsonutil.h"
 #include "util/timeutil.h"
@@ -27,14 +29,69 @@ void schedule_release(struct schedule *s)
 	free(s->path);
 	free(s->name);
 	free(s->timezone);
+	free(s->recurrence);
 	schedule_gates_release(&s->gates);
 	schedule_notify_release(&s->notify);
 	memset(s, 0, sizeof(*s));
 }
 
-static int read_window(const struct adp_json_doc *d, json_t *w, struct schedule *s)
+/* A recurring window: "recurrence" (a calendar event, util/calendar.h),
+ * "duration", and "blackout_dates" (local dates without an occurrence):
+ * the occurrence taken is the first starting at or after at. */
+static int read_recurrence(const struct adp_json_doc *d, json_t *w, struct schedule *s, int64_t at)
 {
-	static const char *const keys[] = { "start", "end", "duration", "timezone", NULL };
+	const char *expr = NULL;
+	json_t *dates = json_object_get(w, "blackout_dates"), *v;
+	struct adp_calendar cal;
+	int64_t duration = 0, *skip = NULL;
+	char why[256], from[32];
+	size_t i, n = 0;
+	int rc;
+
+	if ((rc = adp_json_string(d, w, "window", "recurrence", 1, &expr)) ||
+	    (rc = adp_json_duration(d, w, "window", "duration", 0, &duration)))
+		return rc;
+	if (json_object_get(w, "start") || json_object_get(w, "end"))
+		return adp_json_fail(d, "window.recurrence", "give a recurrence or a start, not both");
+	if (duration <= 0)
+		return adp_json_fail(d, "window", "a recurring window needs its duration");
+	if (adp_calendar_parse(&cal, expr, why, sizeof(why)))
+		return adp_json_fail(d, "window.recurrence", "'%s': %s", expr, why);
+	if (dates && (!json_is_array(dates) || json_array_size(dates) > 366))
+		return adp_json_fail(d, "window.blackout_dates", "expected an array of at most 366 dates (YYYY-MM-DD)");
+	if (dates && !(skip = calloc(json_array_size(dates) + 1, sizeof(*skip))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	json_array_foreach(dates, i, v) {
+		int y, m, dd;
+		char c;
+		const char *t = json_string_value(v);
+
+		if (!t || sscanf(t, "%4d-%2d-%2d%c", &y, &m, &dd, &c) != 3 || strlen(t) != 10 || m < 1 || m > 12 ||
+		    dd < 1 || dd > 31) {
+			char jp[64];
+
+			free(skip);
+			snprintf(jp, sizeof(jp), "window.blackout_dates[%zu]", i);
+			return adp_json_fail(d, jp, "expected a date such as \"2018-12-24\"");
+		}
+		skip[n++] = adp_days_from_civil(y, m, dd);
+	}
+	rc = adp_calendar_next(&cal, at, s->timezone, skip, n, &s->start);
+	free(skip);
+	adp_time_format(from, at);
+	if (rc)
+		return adp_json_fail(d, "window.recurrence", "'%s' has no occurrence in the %d days after %s", expr,
+				     ADP_CALENDAR_HORIZON_DAYS, from);
+	s->end = s->start + duration;
+	if (!(s->recurrence = strdup(expr)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int read_window(const struct adp_json_doc *d, json_t *w, struct schedule *s, int64_t at)
+{
+	static const char *const keys[] = { "start", "end", "duration", "timezone", "recurrence", "blackout_dates",
+					    NULL };
 	const char *tz = "UTC";
 	int64_t duration = 0;
 	int rc;
@@ -50,9 +107,17 @@ static int read_window(const struct adp_json_doc *d, json_t *w, struct schedule 
 				     "unknown time zone '%s': expected an IANA name such as \"Europe/Berlin\"", tz);
 	if (!(s->timezone = strdup(tz)))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
-	if ((rc = adp_json_time(d, w, "window", "start", 1, tz, &s->start)) ||
-	    (rc = adp_json_duration(d, w, "window", "duration", 0, &duration)))
+	if (json_object_get(w, "recurrence")) {
+		if ((rc = read_recurrence(d, w, s, at)))
+			return rc;
+		duration = s->end - s->start;
+	} else if (json_object_get(w, "blackout_dates")) {
+		return adp_json_fail(d, "window.blackout_dates", "blackout dates are for a recurring window: give a "
+				     "recurrence, or blackouts within this window");
+	} else if ((rc = adp_json_time(d, w, "window", "start", 1, tz, &s->start)) ||
+		   (rc = adp_json_duration(d, w, "window", "duration", 0, &duration))) {
 		return rc;
+	}
 	if (json_object_get(w, "end") && duration)
 		return adp_json_fail(d, "window.duration", "give either end or duration, not both");
 	if (duration)
@@ -272,7 +337,7 @@ static int read_blackouts(const struct adp_json_doc *d, json_t *list, struct sch
 	if (!(s->blackouts = calloc(json_array_size(list) + 1, sizeof(*s->blackouts))))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	json_array_foreach(list, i, v) {
-		struct schedule_blackout *b = &s->blackouts[i];
+		struct schedule_blackout *b = &s->blackouts[s->nblackouts];
 		char jp[64];
 
 		snprintf(jp, sizeof(jp), "blackouts[%zu]", i);
@@ -284,9 +349,12 @@ static int read_blackouts(const struct adp_json_doc *d, json_t *list, struct sch
 			return rc;
 		if (b->end <= b->start)
 			return adp_json_fail(d, jp, "a blackout must end after it starts");
+		/* A recurring window's blackouts are for the occurrences they meet. */
+		if ((b->end <= s->start || b->start >= s->end) && s->recurrence)
+			continue;
 		if (b->end <= s->start || b->start >= s->end)
 			return adp_json_fail(d, jp, "the blackout lies outside the window");
-		s->nblackouts = i + 1;
+		s->nblackouts++;
 	}
 	/* Few entries: insertion sort by start keeps the code obvious. */
 	for (i = 1; i < s->nblackouts; i++)
@@ -411,6 +479,12 @@ int schedule_load(struct schedule *out, const char *path, const struct inventory
 int schedule_load_mode(struct schedule *out, const char *path, const struct inventory *inv,
 		       enum schedule_mode mode)
 {
+	return schedule_load_at(out, path, inv, mode, (int64_t)time(NULL));
+}
+
+int schedule_load_at(struct schedule *out, const char *path, const struct inventory *inv, enum schedule_mode mode,
+		     int64_t at)
+{
 	static const char *const keys[] = { "name", "window", "cutoff", "partitions",
 					    "max_concurrency", "update_duration", "drain_duration",
 					    "verify_duration", "step", "max_gap", "confidence",
@@ -431,7 +505,7 @@ int schedule_load_mode(struct schedule *out, const char *path, const struct inve
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((rc = read_window(&d, json_object_get(d.root, "window"), &s)) ||
+	if ((rc = read_window(&d, json_object_get(d.root, "window"), &s, at)) ||
 	    (rc = adp_json_duration(&d, d.root, "", "cutoff", 0, &s.cutoff)) ||
 	    (rc = read_partitions(&d, json_object_get(d.root, "partitions"), inv, &s, mode)) ||
 	    (rc = read_concurrency(&d, json_object_get(d.root, "max_concurrency"), &s)) ||

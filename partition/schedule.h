@@ -77,7 +77,8 @@ struct schedule_notify {
 struct schedule {
 	char *path;               /* owned */
 	char *name;               /* owned */
-	int64_t start, end;       /* the window, UTC seconds */
+	int64_t start, end;       /* the window, UTC seconds (a recurring one's occurrence) */
+	char *recurrence;         /* owned: the calendar event of a recurring window, or NULL */
 	char *timezone;           /* owned; for display and local times */
 	int64_t cutoff;           /* all waves end this long before the window's end */
 	char **partition_names;   /* owned: as given, in update order */
@@ -133,6 +134,10 @@ int schedule_load(struct schedule *s, const char *path, const struct inventory *
 enum schedule_mode { SCHEDULE_FULL, SCHEDULE_FORECAST };
 int schedule_load_mode(struct schedule *s, const char *path, const struct inventory *inv,
 		       enum schedule_mode mode);
+/* As schedule_load_mode, a recurring window taking its first occurrence
+ * starting at or after at (schedule_load_mode: the clock's now). */
+int schedule_load_at(struct schedule *s, const char *path, const struct inventory *inv, enum schedule_mode mode,
+		     int64_t at);
 /* Frees what s owns; NULL-safe. */
 void schedule_release(struct schedule *s);
 
