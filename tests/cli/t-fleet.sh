@@ -327,6 +327,63 @@ unset ADPART_TEST_CRASH_AFTER_STEP
 run "fleet: --rollback takes no slot (etcd unreachable, rolled back)" 4 $FLAPPLY $(fl_host 1) --rollback \
 	--semaphore "$FL_DEAD" "$FL/plan.json"
 
+# --- TLS: etcd asking for a client certificate -------------------------------------------------
+# fl_certs DIR: a throwaway CA, another unrelated one, a certificate for
+# etcd on 127.0.0.1 (also for clients: etcd's gateway dials etcd with it)
+# and a client certificate.
+fl_certs() {
+	mkdir -p "$1" && (
+		cd "$1" || exit 1
+		for ca in ca other-ca; do
+			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout $ca.key \
+				-out $ca.crt -days 2 -subj "/CN=adpart-update test $ca" 2>/dev/null || exit 1
+		done
+		printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >srv.ext
+		printf 'extendedKeyUsage=clientAuth\n' >cli.ext
+		for c in srv cli; do
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout $c.key -out $c.csr \
+				-subj "/CN=adpart-update test $c" 2>/dev/null &&
+				openssl x509 -req -in $c.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $c.crt -days 2 \
+					-extfile $c.ext 2>/dev/null || exit 1
+		done
+	)
+}
+if ! command -v openssl >/dev/null 2>&1 || ! fl_certs "$FL/pki"; then
+	echo "SKIP: t-fleet.sh: TLS cases: openssl cannot make the test CA" >&2
+else
+	FL_TPORT=$(cli_free_port)
+	FL_TPEER=$(cli_free_port)
+	FL_TURL="https://127.0.0.1:$FL_TPORT"
+	etcd --name default --data-dir "$FL/etcd-tls" --listen-client-urls "$FL_TURL" --advertise-client-urls "$FL_TURL" \
+		--cert-file "$FL/pki/srv.crt" --key-file "$FL/pki/srv.key" --client-cert-auth \
+		--trusted-ca-file "$FL/pki/ca.crt" --listen-peer-urls "http://127.0.0.1:$FL_TPEER" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$FL_TPEER" \
+		--initial-cluster "default=http://127.0.0.1:$FL_TPEER" >"$FL/etcd-tls.log" 2>&1 &
+	FL_TLS_PID=$!
+	fl_tls_up() {
+		curl -fsS --cacert "$FL/pki/ca.crt" --cert "$FL/pki/cli.crt" --key "$FL/pki/cli.key" -X POST \
+			"$FL_TURL/v3/kv/range" -d '{"key": "AA=="}' >/dev/null 2>&1
+	}
+	name="fleet: etcd with TLS and client certificates starts"
+	if fl_wait_for fl_tls_up; then ok; else bad "$(tail -n 5 "$FL/etcd-tls.log")"; fi
+	rm -rf "$FL"/st*
+	run "fleet: a slot over TLS with a client certificate" 0 $FLAPPLY $(fl_host 1) --semaphore "$FL_TURL" \
+		--semaphore-cacert "$FL/pki/ca.crt" --semaphore-cert "$FL/pki/cli.crt" --semaphore-key "$FL/pki/cli.key" \
+		"$FL/plan.json" && expect_out "applied: $FLSTEPS steps done"
+	name="fleet: the TLS slot is journaled"
+	if [ -n "$(fl_lease "$FL/st1")" ]; then ok; else bad "no lease in the journal"; fi
+	rm -rf "$FL"/st*
+	run "fleet: without the client certificate etcd refuses: apply refuses (exit 6)" 6 $FLAPPLY $(fl_host 1) \
+		--semaphore "$FL_TURL" --semaphore-cacert "$FL/pki/ca.crt" "$FL/plan.json" &&
+		expect_err "refused: cannot take a fleet slot of group 'x' \(no data fails closed\): etcd '$FL_TURL'"
+	run "fleet: a server certificate from another CA is refused (exit 6)" 6 $FLAPPLY $(fl_host 1) \
+		--semaphore "$FL_TURL" --semaphore-cacert "$FL/pki/other-ca.crt" --semaphore-cert "$FL/pki/cli.crt" \
+		--semaphore-key "$FL/pki/cli.key" "$FL/plan.json" && expect_err "etcd '$FL_TURL': .*(certificate|SSL)" &&
+		expect_no_file "$FL/st1/journal.json"
+	kill -9 $FL_TLS_PID 2>/dev/null
+	wait $FL_TLS_PID 2>/dev/null
+fi
+
 # --- what a user gets wrong ------------------------------------------------------------------
 run "fleet: --semaphore without http(s)://" 64 $FLAPPLY --semaphore etcd:2379 "$FL/plan.json" &&
 	expect_err "--semaphore: etcd endpoint 'etcd:2379' is not http://HOST:PORT or https://HOST:PORT"
