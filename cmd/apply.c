@@ -10,6 +10,7 @@
 #include "cmd/kube.h"
 #include "orchestrator/drivers.h"
 #include "orchestrator/engine.h"
+#include "orchestrator/fleet/fleet.h"
 #include "orchestrator/notify.h"
 #include "partition/inventory.h"
 #include "partition/schedule.h"
@@ -25,6 +26,10 @@ struct apply_args {
 	int dry_run, json;
 	struct orch_opts o;                    /* plan, state dir, record, resume, rollback, policy, monitoring */
 	const struct orch_driver_info *driver; /* --driver, borrowed from the registry */
+	struct fleet_opts fleet;               /* --semaphore*: a fleet slot held going forward */
+	const char *fleet_opt;                 /* the first --semaphore-* option given, for messages */
+	int fleet_env;                         /* the URL came from $ADPART_SEMAPHORE */
+	int fleet_group_given;                 /* --semaphore-group was given */
 };
 
 /* /run/lock is the FHS place for lock files (tmpfs, cleared at boot). */
@@ -32,7 +37,8 @@ struct apply_args {
 #define CMD_STATE_DIR "/var/lib/adpart-update"
 
 enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY, OPT_STORE, OPT_MONITOR,
-       OPT_DRIVER, OPT_HOOK, OPT_HOST_LOCK, OPT_WAIT };
+       OPT_DRIVER, OPT_HOOK, OPT_HOST_LOCK, OPT_WAIT, OPT_SEM, OPT_SEM_GROUP, OPT_SEM_SLOTS, OPT_SEM_TTL,
+       OPT_SEM_WAIT, OPT_SEM_CACERT, OPT_SEM_CERT, OPT_SEM_KEY };
 
 /* --wait without a limit: a window planned for tomorrow is the longest
  * wait a timer that runs apply daily can mean. */
@@ -61,8 +67,51 @@ static const struct argp_option options[] = {
 	  "local (default); kubernetes: nodes as partitions through the Kubernetes API; exec: every step run by --hook", 0 },
 	{ "hook", OPT_HOOK, "PATH", 0, "With --driver exec: the executable run for every check, act, sample and grow", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default) or json: the outcome as one JSON object on stdout", 0 },
+	{ 0, 0, NULL, 0, "Fleet slot (a semaphore on etcd shared by the hosts of a fleet; --rollback takes none):", 1 },
+	{ "semaphore", OPT_SEM, "URL", 0,
+	  "Hold one of the group's slots from the plan's start to the end, through etcd at URL (http:// or "
+	  "https://; several comma-separated, tried in order; default $ADPART_SEMAPHORE)", 1 },
+	{ "semaphore-group", OPT_SEM_GROUP, "NAME", 0, "The slots' group (default: the plan's schedule name)", 1 },
+	{ "semaphore-slots", OPT_SEM_SLOTS, "N", 0,
+	  "How many hosts of the group may apply at once, 1 to 1000 (default 1; the same on every host)", 1 },
+	{ "semaphore-ttl", OPT_SEM_TTL, "DURATION", 0,
+	  "The slot's lease: a crashed holder's slot frees after this, 5s to 10m (default 30s)", 1 },
+	{ "semaphore-wait", OPT_SEM_WAIT, "DURATION", 0,
+	  "Wait at most this long for a free slot (default: as long as a later start still fits the plan; 0: "
+	  "do not wait)", 1 },
+	{ "semaphore-cacert", OPT_SEM_CACERT, "FILE", 0, "A CA for etcd's certificate, beside the system's", 1 },
+	{ "semaphore-cert", OPT_SEM_CERT, "FILE", 0, "A client certificate for etcd (with --semaphore-key)", 1 },
+	{ "semaphore-key", OPT_SEM_KEY, "FILE", 0, "The client certificate's key", 1 },
 	{ 0 },
 };
+
+/* A --semaphore-* option: remembered, so that one without a URL is named. */
+static const char *fleet_opt(struct apply_args *a, const char *name, const char *arg)
+{
+	if (!a->fleet_opt)
+		a->fleet_opt = name;
+	return arg;
+}
+
+/* The fleet options after the command line: the URL from the
+ * environment when not given, and what goes together. */
+static void fleet_args_end(struct argp_state *state, struct apply_args *a)
+{
+	const char *env = getenv("ADPART_SEMAPHORE");
+
+	if (!a->fleet.endpoints && env && *env) {
+		a->fleet.endpoints = env;
+		a->fleet_env = 1;
+		if (fleet_endpoints_check(env))
+			argp_error(state, "$ADPART_SEMAPHORE: %s", adp_error_last());
+	}
+	if (a->fleet_opt && !a->fleet.endpoints)
+		argp_error(state, "%s is for a fleet slot: it needs --semaphore URL (or $ADPART_SEMAPHORE)", a->fleet_opt);
+	if ((a->fleet.cert_file != NULL) != (a->fleet.key_file != NULL))
+		argp_error(state, "--semaphore-cert and --semaphore-key go together");
+	if (a->fleet.group && fleet_group_check(a->fleet.group))
+		argp_error(state, "--semaphore-group: %s", adp_error_last());
+}
 
 static error_t parse(int key, char *arg, struct argp_state *state)
 {
@@ -93,6 +142,43 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	}
 	case OPT_DRIVER: a->driver = cmd_argp_driver(state, arg); break;
 	case OPT_HOOK: a->hook = arg; break;
+	case OPT_SEM:
+		if (fleet_endpoints_check(arg))
+			argp_error(state, "--semaphore: %s", adp_error_last());
+		a->fleet.endpoints = arg;
+		break;
+	case OPT_SEM_GROUP:
+		a->fleet.group = fleet_opt(a, "--semaphore-group", arg);
+		a->fleet_group_given = 1;
+		break;
+	case OPT_SEM_SLOTS: {
+		char *end = NULL;
+
+		fleet_opt(a, "--semaphore-slots", arg);
+		a->fleet.slots = strtol(arg, &end, 10);
+		if (!*arg || !end || *end || a->fleet.slots < 1 || a->fleet.slots > FLEET_MAX_SLOTS)
+			argp_error(state, "--semaphore-slots '%s': expected a whole number from 1 to %d", arg,
+				   FLEET_MAX_SLOTS);
+		break;
+	}
+	case OPT_SEM_TTL: {
+		int64_t t = 0;
+
+		fleet_opt(a, "--semaphore-ttl", arg);
+		if (adp_duration_parse(&t, arg) || t < FLEET_TTL_MIN || t > FLEET_TTL_MAX)
+			argp_error(state, "--semaphore-ttl '%s': expected a duration from 5s to 10m", arg);
+		a->fleet.ttl = (long)t;
+		break;
+	}
+	case OPT_SEM_WAIT:
+		fleet_opt(a, "--semaphore-wait", arg);
+		if (adp_duration_parse(&a->fleet.wait_max, arg) || a->fleet.wait_max < 0)
+			argp_error(state, "--semaphore-wait '%s': expected a duration such as 0, 90s or 10m", arg);
+		break;
+	case OPT_SEM_CACERT: a->fleet.ca_file = fleet_opt(a, "--semaphore-cacert", arg); break;
+	case OPT_SEM_CERT: a->fleet.cert_file = fleet_opt(a, "--semaphore-cert", arg); break;
+	case OPT_SEM_KEY: a->fleet.key_file = fleet_opt(a, "--semaphore-key", arg); break;
+	case ARGP_KEY_INIT: a->fleet.wait_max = FLEET_WAIT_PLAN; break;
 	case 'o': a->json = cmd_argp_output(state, arg); break;
 	case OPT_POLICY:
 		if (!strcmp(arg, "warn"))
@@ -120,6 +206,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--hook is for --driver exec");
 		if (!a->hook && !strcmp(a->driver->name, "exec"))
 			argp_error(state, "--driver exec needs --hook PATH: the program to run for each step");
+		fleet_args_end(state, a);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -133,7 +220,7 @@ const struct argp cmd_apply_argp = {
 	"as processes, traffic through HAProxy), else through Kubernetes or a hook program. Every "
 	"step is journaled before and after it acts; a failed step rolls the completed ones back.\v"
 	"Exit status: 0 applied, 1 error, 4 rolled back, 5 failed (rollback incomplete), "
-	"6 refused (nothing changed), 7 stopped by a signal (resume with --resume), "
+	"6 refused (nothing changed; no fleet slot), 7 stopped by a signal or a lost fleet slot (resume with --resume), "
 	"8 the state directory's disk failed (the message says what state that left), "
 	"9 blocked by a gate (before the first step: nothing changed).",
 	cmd_kube_apply_children, NULL, NULL,
@@ -257,6 +344,42 @@ static int journaled(const struct orch_opts *o)
 	return access(path, F_OK) == 0;
 }
 
+/* The fleet semaphore of --semaphore, for an apply going forward (a
+ * rollback takes no slot): its group by default the plan's schedule's
+ * name, its holder this host, state directory and plan. *sem is owned.
+ * Reports its own error; returns the exit status, EXIT_OK to go on. */
+static int fleet_new(struct fleet_semaphore **sem, struct apply_args *a, const struct plan *p)
+{
+	char dir[4096], plan[160];
+	int rc;
+
+	*sem = NULL;
+	if (!a->fleet.endpoints || a->o.rollback)
+		return EXIT_OK;
+	if (!a->fleet.group) {
+		a->fleet.group = p->schedule_name;
+		if (fleet_group_check(a->fleet.group)) {
+			cmd_error("the plan's schedule name cannot name its fleet slot group (%s): use --semaphore-group NAME",
+				  adp_error_last());
+			return EXIT_USAGE;
+		}
+	}
+	/* The holder's state directory as another host's operator can find it. */
+	if (!realpath(a->o.state_dir, dir))
+		snprintf(dir, sizeof(dir), "%s", a->o.state_dir);
+	snprintf(plan, sizeof(plan), "%.100s %.12s", p->schedule_name, p->digest);
+	a->fleet.state_dir = dir;
+	a->fleet.plan = plan;
+	rc = fleet_semaphore_new(sem, &a->fleet);
+	a->fleet.state_dir = a->fleet.plan = NULL; /* copied, or no longer needed */
+	if (rc) {
+		cmd_error_last(NULL);
+		return EXIT_ERROR;
+	}
+	a->o.slot = fleet_semaphore_slot(*sem);
+	return EXIT_OK;
+}
+
 /* Says how the run ended; the status from the outcome. */
 static void report(const struct plan *p, const struct orch_opts *o, int outcome, int json)
 {
@@ -286,7 +409,7 @@ static void report(const struct plan *p, const struct orch_opts *o, int outcome,
 	else if (outcome == ORCH_BLOCKED)
 		cmd_error("%s: nothing was changed; apply again once it clears", o->why);
 	else if (outcome == ORCH_STOPPED && o->why && *o->why)
-		cmd_error("%s: --resume --wait waits again, --rollback closes the journal", o->why);
+		cmd_error("%s", o->why);
 	else if (outcome == ORCH_STOPPED)
 		cmd_error("stopped at a step boundary: continue with --resume or undo with --rollback");
 }
@@ -300,7 +423,7 @@ static void next_command(char *buf, size_t len, const struct apply_args *a, int 
 			  : status == EXIT_STOPPED ? " --resume"
 			  : status == EXIT_BLOCKED ? (journaled(&a->o) ? " --resume" : "")
 			  : NULL;
-	char drv[64] = "", dir[4100] = "";
+	char drv[64] = "", dir[4100] = "", sem[1400] = "";
 
 	buf[0] = '\0';
 	if (!opt || !a->o.plan_path)
@@ -309,7 +432,17 @@ static void next_command(char *buf, size_t len, const struct apply_args *a, int 
 		snprintf(drv, sizeof(drv), " --driver %s", a->driver->name);
 	if (!a->dry_run) /* a dry run never named a state directory */
 		snprintf(dir, sizeof(dir), " -d %s", a->o.state_dir ? a->o.state_dir : CMD_STATE_DIR);
-	snprintf(buf, len, "adpart-update apply%s%s%s %s", opt, drv, dir, a->o.plan_path);
+	/* A --resume goes on holding a slot of the same group, as this run did. */
+	if (a->fleet.endpoints && !a->fleet_env && status == EXIT_STOPPED) {
+		char slots[48] = "";
+
+		if (a->fleet.slots > 1)
+			snprintf(slots, sizeof(slots), " --semaphore-slots %ld", a->fleet.slots);
+		snprintf(sem, sizeof(sem), " --semaphore %.1000s%s%.200s%s", a->fleet.endpoints,
+			 a->fleet_group_given ? " --semaphore-group " : "", a->fleet_group_given ? a->fleet.group : "",
+			 slots);
+	}
+	snprintf(buf, len, "adpart-update apply%s%s%s%s %s", opt, drv, dir, sem, a->o.plan_path);
 }
 
 /* Sends the outcome to the webhooks and gives them a bounded time to
@@ -341,7 +474,7 @@ static int finish(const struct apply_args *a, const struct plan *p, int status, 
 {
 	const char *name = status == EXIT_ERROR ? "error" : status == EXIT_REFUSED ? "refused"
 			   : a->dry_run && status == EXIT_OK ? "checked" : orch_outcome_name(outcome);
-	char next[4200];
+	char next[6000];
 	struct adp_jb b = { 0 };
 	json_t *doc;
 
@@ -387,6 +520,7 @@ int cmd_apply(int argc, char **argv)
 	int parsed, rc, outcome = ORCH_REFUSED, status = EXIT_REFUSED;
 	int64_t now = (int64_t)time(NULL);
 	struct plan_store *store = NULL;
+	struct fleet_semaphore *sem = NULL;
 	void *state = NULL;
 	char why[1024] = "";
 	size_t skipped = 0;
@@ -430,6 +564,9 @@ int cmd_apply(int argc, char **argv)
 		status = EXIT_ERROR;
 		goto done;
 	}
+	if ((status = fleet_new(&sem, &a, &p)) != EXIT_OK)
+		goto done;
+	status = EXIT_REFUSED;
 	a.o.now = now;
 	a.o.gates = sched ? &sched->gates : NULL;
 	a.o.skipped = &skipped;
@@ -462,6 +599,7 @@ int cmd_apply(int argc, char **argv)
 	report(&p, &a.o, outcome, a.json);
 done:
 	status = finish(&a, &p, status, outcome, notifier);
+	fleet_semaphore_free(sem);
 	plan_store_free(store);
 	orch_driver_free(a.driver, state);
 	schedule_release(&sched_store);

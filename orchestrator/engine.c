@@ -84,9 +84,14 @@ int64_t orch_plan_start(const struct plan *p)
 /* The waves were planned from the first one's start; starting later
  * pushes every one later, so the lateness allowed is the margin to the
  * cutoff, and at least one step: a start is only resolved to the step. */
+static int64_t start_late(const struct plan *p)
+{
+	return p->margin > p->step ? p->margin : p->step;
+}
+
 int orch_start_check(const struct plan *p, int64_t now, int64_t *wait_s)
 {
-	int64_t start = orch_plan_start(p), late = p->margin > p->step ? p->margin : p->step;
+	int64_t start = orch_plan_start(p), late = start_late(p);
 	char at[32], d[32], e[32];
 
 	*wait_s = 0;
@@ -947,7 +952,7 @@ static int wait_for_start(struct journal *j, const struct orch_opts *o, const st
 			journal_save(j);
 			if (o->why && o->why_len)
 				snprintf(o->why, o->why_len, "stopped while waiting for the plan's start (%s): "
-					 "nothing was changed", at);
+					 "nothing was changed: --resume --wait waits again, --rollback closes the journal", at);
 			*out = ORCH_STOPPED;
 			return 1;
 		}
@@ -1005,6 +1010,101 @@ static json_t *wave_json(const struct plan *p, size_t wave, const char *phase)
 	return d;
 }
 
+/* Going forward, before the first step acts: takes the fleet slot, or
+ * keeps the journaled one (a --resume after a crash, within its lease),
+ * and journals it. While none is free it waits no later than a start
+ * the plan allows (its margin, at least a step) when no step has begun,
+ * else until the cutoff. 0 to go on; 1 with *out ORCH_STOPPED when a
+ * signal came first (nothing was changed); a negative ADP_E* when no
+ * slot could be had (nothing was changed either). */
+static int take_slot(struct journal *j, const struct orch_opts *o, const struct plan *p, int fresh, int *out)
+{
+	json_t *old = json_object_get(j->root, "slot"), *slot;
+	const char *key = json_string_value(json_object_get(old, "key"));
+	const char *lease_s = json_string_value(json_object_get(old, "lease"));
+	int64_t lease = lease_s ? strtoll(lease_s, NULL, 10) : 0, got = 0, t = plan_time(o, j->t0);
+	int64_t until = fresh ? orch_plan_start(p) + start_late(p) - 1 : p->cutoff_at;
+	const char *got_key = NULL;
+	struct adp_jb b = { 0 };
+	char id[32];
+	int rc;
+
+	rc = o->slot->acquire(o->slot->ctx, lease, key, (double)(until > t ? until - t : 0), o->stop, &got, &got_key);
+	if (rc == 1) {
+		if ((rc = set_state(j, "stopped")))
+			return rc;
+		journal_save(j);
+		if (o->why && o->why_len)
+			snprintf(o->why, o->why_len, "stopped while waiting for a fleet slot of group '%.200s': nothing "
+				 "was changed: --resume waits again, --rollback closes the journal", o->slot->group);
+		*out = ORCH_STOPPED;
+		return 1;
+	}
+	if (rc)
+		return rc;
+	snprintf(id, sizeof(id), "%lld", (long long)got);
+	slot = json_object();
+	jset(&b, slot, "group", json_string(o->slot->group));
+	jset(&b, slot, "key", json_string(got_key));
+	jset(&b, slot, "lease", json_string(id));
+	jset(&b, slot, "taken_at", got == lease && json_object_get(old, "taken_at")
+					   ? json_deep_copy(json_object_get(old, "taken_at"))
+					   : json_integer(now_s()));
+	if (b.failed)
+		json_decref(slot);
+	else
+		jset(&b, j->root, "slot", slot);
+	if ((rc = journal_built(j, &b))) {
+		o->slot->release(o->slot->ctx); /* not journaled: not held either */
+		return rc;
+	}
+	journal_save(j); /* a failure marks it lost: the first step then stops the apply */
+	return 0;
+}
+
+/* At a step boundary going forward: whether the fleet slot was lost
+ * (its lease expired, or etcd could not be reached to keep it alive).
+ * Going on would take capacity down beyond what the fleet allows, so
+ * apply stops there, journaled "stopped" (--resume takes a slot again).
+ * 1 then, 0 while it is held, or ADP_ENOMEM. */
+static int slot_lost(struct journal *j, const struct orch_opts *o)
+{
+	const char *key = json_string_value(json_object_get(json_object_get(j->root, "slot"), "key"));
+	char why[512] = "", msg[1024];
+	struct adp_jb b = { 0 };
+	int rc;
+
+	if (o->slot->healthy(o->slot->ctx, why, sizeof(why)))
+		return 0;
+	snprintf(msg, sizeof(msg), "the fleet slot '%.200s' of group '%.100s' was lost (%.400s): apply stopped at a "
+		 "step boundary rather than go on without it: --resume takes a slot again, --rollback undoes",
+		 key ? key : "", o->slot->group, why);
+	if (o->why && o->why_len)
+		snprintf(o->why, o->why_len, "%s", msg);
+	jset(&b, j->root, "stopped_by", json_string(msg));
+	if ((rc = journal_built(j, &b)) || (rc = set_state(j, "stopped")))
+		return rc;
+	journal_save(j); /* a failure marks it lost, reported at the end */
+	return 1;
+}
+
+/* No slot could be had: a refusal, with nothing changed. A fresh apply
+ * leaves no journal behind (as when refused before writing one), so the
+ * next one starts afresh; a --resume keeps its journal, "stopped". */
+static int slot_refused(struct journal *j, int have_journal, int *journaled)
+{
+	struct adp_error_state st;
+
+	adp_error_save(&st, ADP_EINPUT);
+	if (!have_journal) {
+		unlink(j->path);
+		*journaled = 0;
+	} else if (!set_state(j, "stopped")) {
+		journal_save(j);
+	}
+	return adp_error_restore(&st);
+}
+
 /* Whether no step of the journal has begun. */
 static int nothing_started(json_t *steps)
 {
@@ -1021,7 +1121,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 	struct plan p = { 0 };
 	struct journal j = { 0 };
 	char jpath[4096];
-	int lockfd = -1, hostfd = -1, rc, out = ORCH_REFUSED, have_journal, journaled = 0;
+	int lockfd = -1, hostfd = -1, rc, out = ORCH_REFUSED, have_journal, journaled = 0, slot_held = 0;
 	int64_t wait;
 	size_t gated = 0; /* the wave whose gates preflight checked */
 	json_t *steps, *rec;
@@ -1173,6 +1273,15 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			goto done;
 		goto record;
 	}
+	/* The fleet slot, held from here to the end. */
+	if (o->slot && (rc = take_slot(&j, o, &p, nothing_started(steps), &out))) {
+		if (rc == 1)
+			goto record;
+		if (rc != ADP_ENOMEM)
+			rc = slot_refused(&j, have_journal, &journaled);
+		goto done;
+	}
+	slot_held = o->slot != NULL;
 	emit(o, SCHEDULE_EV_APPLY_STARTED,
 	     json_pack("{s:s, s:b, s:I, s:I}", "plan", o->plan_path, "resume", o->resume, "steps", (json_int_t)p.nsteps,
 		       "waves", (json_int_t)p.nwaves));
@@ -1186,6 +1295,13 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			if ((rc = set_state(&j, "stopped")))
 				goto done;
 			journal_save(&j); /* a failure marks it lost, reported at the end */
+			out = ORCH_STOPPED;
+			goto record;
+		}
+		/* A fleet slot lost: stop here rather than go on unprotected. */
+		if (slot_held && (rc = slot_lost(&j, o))) {
+			if (rc < 0)
+				goto done;
 			out = ORCH_STOPPED;
 			goto record;
 		}
@@ -1255,6 +1371,13 @@ record:
 		*outcome = out;
 	}
 done:
+	if (slot_held) {
+		struct adp_error_state st;
+
+		adp_error_save(&st, rc);
+		o->slot->release(o->slot->ctx);
+		adp_error_restore(&st);
+	}
 	if (rc < 0 && journaled && !j.lost)
 		rc = stopped_midway(&j, rc);
 	json_fault = NULL;

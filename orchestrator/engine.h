@@ -37,6 +37,32 @@ enum orch_outcome {
 /* The outcome's name in the run record ("done", "rolled_back", ...). */
 const char *orch_outcome_name(int outcome);
 
+/* A fleet-wide slot held for the whole apply: one of N places in a
+ * semaphore that the hosts of a fleet share (orchestrator/fleet/fleet.h
+ * makes one on etcd). The engine takes it after the plan's start and
+ * before the first step, journals it (the journal's "slot"), checks it
+ * at every step boundary going forward and gives it up at the end;
+ * --rollback takes none. Every call runs on the engine's thread. */
+struct orch_slot {
+	void *ctx;          /* borrowed: the implementation's */
+	const char *group;  /* borrowed: the group's name, for the journal */
+	/* Takes a slot, keeping the journaled one (lease not 0, with its key)
+	 * if it is still held; while none is free, waits up to wait_s
+	 * seconds (0: one try) unless *stop (may be NULL) is set first.
+	 * 0 with *lease_out and *key_out (borrowed from ctx until release)
+	 * set; 1 when *stop came first (nothing is held); a negative ADP_E*
+	 * when no slot freed in time or the semaphore could not be asked:
+	 * nothing is held, the message says who holds the slots or what
+	 * failed. */
+	int (*acquire)(void *ctx, int64_t lease, const char *key, double wait_s, volatile sig_atomic_t *stop,
+		       int64_t *lease_out, const char **key_out);
+	/* Whether the slot taken is still held (its lease kept alive): 1,
+	 * or 0 with why (a phrase) in why[len]. */
+	int (*healthy)(void *ctx, char *why, size_t len);
+	/* Gives the slot up; nothing held is no error. */
+	void (*release)(void *ctx);
+};
+
 /* Every pointer here is borrowed: the caller keeps it alive for the call. */
 struct orch_opts {
 	const char *plan_path;
@@ -71,6 +97,7 @@ struct orch_opts {
 	 * schedule_event, detail borrowed for the call); must not block. */
 	void (*notify)(void *ctx, int event, json_t *detail);
 	void *notify_ctx;
+	const struct orch_slot *slot; /* a fleet slot to hold going forward, or NULL for none */
 };
 
 /* The reserve apply keeps in the state directory (ORCH_RESERVE_NAME),
