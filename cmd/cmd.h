@@ -143,6 +143,8 @@ int cmd_forecast(int argc, char **argv);
 extern const struct argp cmd_forecast_argp;
 int cmd_simulate(int argc, char **argv);
 extern const struct argp cmd_simulate_argp;
+int cmd_accuracy(int argc, char **argv);
+extern const struct argp cmd_accuracy_argp;
 int cmd_completion(int argc, char **argv);
 extern const struct argp cmd_completion_argp;
 extern const struct argp cmd_plan_argp, cmd_validate_argp;

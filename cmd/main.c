@@ -24,6 +24,8 @@ const struct cmd cmd_table[] = {
 	{ "profile", "sample processes into history that plan reads", cmd_profile, &cmd_profile_argp },
 	{ "apply", "carry out a plan on this host, journaled and reversible", cmd_apply, &cmd_apply_argp },
 	{ "simulate", "replay actual load through a plan and three baselines", cmd_simulate, &cmd_simulate_argp },
+	{ "accuracy", "what apply observed against what the plans predicted, per window", cmd_accuracy,
+	  &cmd_accuracy_argp },
 	{ "completion", "print a completion script for bash, zsh or fish", cmd_completion, &cmd_completion_argp },
 	{ NULL, NULL, NULL, NULL },
 };
