@@ -1,7 +1,6 @@
 /* adpart-update accuracy: what apply observed against what the plans
  * predicted, per window and across windows, from run records. */
 #include <argp.h>
-#include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +9,6 @@
 
 #include "cmd/cmd.h"
 #include "plans/accuracy.h"
-#include "plans/store.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/jsonutil.h"
@@ -82,52 +80,6 @@ static int add_file(struct accuracy *acc, const char *path)
 		return adp_error_set(ADP_EINPUT, "%s:%d: %s", path, e.line, e.text);
 	rc = accuracy_add_run(acc, path, run);
 	json_decref(run);
-	return rc;
-}
-
-/* The store's run records, oldest first: each "run S serial N ..."
- * commit's S/runs/N.json, once per plan. */
-static int add_store(struct accuracy *acc, const char *dir, const char *only)
-{
-	struct plan_store *s = NULL;
-	struct plan_store_entry *v = NULL;
-	size_t n = 0, i, k;
-	int rc;
-
-	if ((rc = plan_store_open(&s, dir, 0)) || (rc = plan_store_history(s, &v, &n)))
-		goto done;
-	for (i = n; i-- > 0;) {
-		char sched[PLAN_STORE_MAX_NAME + 1], path[PLAN_STORE_MAX_NAME + 64], label[PLAN_STORE_MAX_NAME + 32];
-		int64_t serial;
-		char *text = NULL;
-		json_t *run;
-		int dup = 0;
-
-		if (sscanf(v[i].summary, "run %128s serial %" SCNd64, sched, &serial) != 2 ||
-		    (only && strcmp(only, sched)))
-			continue;
-		snprintf(label, sizeof(label), "%s/%" PRId64, sched, serial);
-		for (k = 0; k < acc->nwindows && !dup; k++)
-			dup = !strcmp(acc->windows[k].label, label);
-		if (dup)
-			continue; /* a later run of the same plan: its record replaced this one */
-		snprintf(path, sizeof(path), "%s/runs/%" PRId64 ".json", sched, serial);
-		if ((rc = plan_store_read(s, path, &text)))
-			goto done;
-		run = json_loads(text, 0, NULL);
-		free(text);
-		if (!run) {
-			rc = adp_error_set(ADP_EINPUT, "store '%s': %s is not JSON", dir, path);
-			goto done;
-		}
-		rc = accuracy_add_run(acc, label, run);
-		json_decref(run);
-		if (rc)
-			goto done;
-	}
-done:
-	free(v);
-	plan_store_free(s);
 	return rc;
 }
 
@@ -203,7 +155,7 @@ int cmd_accuracy(int argc, char **argv)
 	for (i = 0; i < a.nfiles && !rc; i++)
 		rc = add_file(&acc, a.files[i]);
 	if (!rc && a.store)
-		rc = add_store(&acc, a.store, a.schedule);
+		rc = accuracy_add_store(&acc, a.store, a.schedule);
 	for (i = 0; i < acc.pooled.nrows; i++)
 		samples += acc.pooled.rows[i].n;
 	if (rc) {

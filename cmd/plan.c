@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cmd/cmd.h"
@@ -11,6 +12,7 @@
 #include "partition/exact_plan.h"
 #include "orchestrator/kube/discover.h"
 #include "orchestrator/notify.h"
+#include "plans/accuracy.h"
 #include "partition/planner.h"
 #include "plans/store.h"
 #include "util/error.h"
@@ -27,6 +29,7 @@ struct plan_args {
 	int have_now;
 	int write;
 	int accept_risk;
+	int no_feedback;  /* --no-feedback: past windows do not adjust the bands */
 	int detail;       /* --detail: every move and partition row */
 	int kube;         /* --driver kubernetes: discover the inventory */
 	const char *driver; /* --driver NAME (the registry's); only kubernetes changes what plan does */
@@ -37,7 +40,7 @@ struct plan_args {
 
 enum { OPT_NOW = 256, OPT_MODEL, OPT_NO_WRITE, OPT_STORE, OPT_PROM, OPT_PROM_QUERY, OPT_PROM_LABEL,
        OPT_PROM_RANGE, OPT_PROM_STEP, OPT_PROM_TOKEN, OPT_PROM_USER, OPT_PROM_PASSWORD,
-       OPT_PROM_CA, OPT_DRIVER, OPT_EXACT, OPT_ACCEPT_RISK, OPT_DETAIL, OPT_OCCURRENCE };
+       OPT_PROM_CA, OPT_DRIVER, OPT_EXACT, OPT_ACCEPT_RISK, OPT_DETAIL, OPT_OCCURRENCE, OPT_NO_FEEDBACK };
 
 static const struct argp_option options[] = {
 	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
@@ -50,6 +53,8 @@ static const struct argp_option options[] = {
 	  "Write a plan whose predicted P(overload) exceeds epsilon somewhere (recorded in the plan)", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Plan as if it were TIME (RFC 3339): history from then on is ignored", 0 },
+	{ "no-feedback", OPT_NO_FEEDBACK, NULL, 0,
+	  "Plan without the feedback of past windows recorded in the store (bands as forecast)", 0 },
 	{ "occurrence", OPT_OCCURRENCE, "TIME", 0,
 	  "A recurring window: plan its first occurrence starting at or after TIME (default: the next after --now)", 0 },
 	{ "model", OPT_MODEL, "NAME", 0, "Forecast model (default: auto; see the forecast command)", 0 },
@@ -92,6 +97,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		a->have_now = 1;
 		break;
 	case OPT_OCCURRENCE: cmd_argp_time(state, "--occurrence", arg, &a->occurrence); break;
+	case OPT_NO_FEEDBACK: a->no_feedback = 1; break;
 	case OPT_EXACT: {
 		char *end = NULL;
 
@@ -205,6 +211,31 @@ static int record(struct plan *p, const char *dir)
 	return rc;
 }
 
+/* The feedback loop: past windows of this schedule in the store (none
+ * when the store does not exist yet) give each sampled series' spread a
+ * factor (plans/accuracy.h). *fb owned. Reports its own error. */
+static int past_windows(struct plan_feedback **fb, size_t *n, const char *store, const char *schedule, int64_t at)
+{
+	struct accuracy acc = { 0 };
+	struct schedule s = { 0 };
+	struct stat st;
+	int rc;
+
+	*fb = NULL;
+	*n = 0;
+	if (!store || !*store || stat(store, &st))
+		return 0;
+	if ((rc = schedule_load_at(&s, schedule, NULL, SCHEDULE_FULL, at))) {
+		adp_error_clear(); /* part_run says what is wrong with it */
+		return 0;
+	}
+	if ((rc = accuracy_add_store(&acc, store, s.name)) || (rc = accuracy_feedback(&acc, fb, n)))
+		cmd_error_last("cannot read the past windows in the plan store (plan with --no-feedback to go without)");
+	accuracy_release(&acc);
+	schedule_release(&s);
+	return rc;
+}
+
 /* plan_written to the schedule's webhooks (read again: part_run kept
  * none of it), within a bounded time; a failure is a warning. */
 static void notify_written(const struct plan *p, const char *schedule, const char *file)
@@ -245,6 +276,7 @@ int cmd_plan(int argc, char **argv)
 	struct cmd_progress pr;
 	struct part_exact_plan ex = { 0 };
 	struct plan p = { 0 };
+	struct plan_feedback *feedback = NULL;
 	int parsed, rc, status;
 
 	a.plan_file = "adpart-plan.json";
@@ -273,6 +305,11 @@ int cmd_plan(int argc, char **argv)
 	o.model = a.model;
 	o.tool_version = "adpart-update 0.1.0";
 	o.prom = a.prom.url ? &a.prom : NULL;
+	if (!a.no_feedback &&
+	    past_windows(&feedback, &o.nfeedback, a.store ? a.store : getenv("ADPART_STORE"), a.schedule,
+			 a.occurrence ? a.occurrence : o.now))
+		return EXIT_ERROR;
+	o.feedback = feedback;
 	if (a.exact > 0) {
 		/* Exact mode: each wave's placement by the MILP as well. */
 		part_exact_plan_init(&ex, a.exact);
@@ -284,6 +321,9 @@ int cmd_plan(int argc, char **argv)
 	o.progress_ctx = &pr;
 	rc = part_run(&p, &o);
 	cmd_progress_end(&pr);
+	for (size_t i = 0; i < o.nfeedback; i++)
+		free(feedback[i].component);
+	free(feedback);
 	if (rc == 0 || rc == ADP_EINFEASIBLE) {
 		int arc = part_exact_plan_annotate(&p, &ex);
 

@@ -70,6 +70,27 @@ static void print_decisions(FILE *f, const struct plan *p)
 	char a[40], b[40];
 	size_t i;
 
+	if (p->nfeedback) {
+		size_t shown = 0, windows = 0;
+
+		for (i = 0; i < p->nfeedback; i++)
+			windows = p->feedback[i].windows > windows ? p->feedback[i].windows : windows;
+		fprintf(f, "Feedback from %zu past window%s (apply's samples against their p95):", windows,
+			windows == 1 ? "" : "s");
+		for (i = 0; i < p->nfeedback; i++) {
+			const struct plan_feedback *x = &p->feedback[i];
+
+			if (fabs(x->scale - 1) < 0.005)
+				continue;
+			if (shown++ == 8) {
+				fprintf(f, " ...");
+				break;
+			}
+			fprintf(f, "%s %s %s x%.2f (%.0f%% of %zu above)", shown > 1 ? ";" : "", x->component,
+				adp_resource_name(x->resource), x->scale, 100 * x->above_p95, x->samples);
+		}
+		fprintf(f, "%s\n", shown ? "" : " every band as forecast");
+	}
 	if (p->start_candidates && p->nwaves) {
 		hm(a, p->waves[0].start, p->timezone);
 		hm(b, p->start_chosen_from, p->timezone);

@@ -186,6 +186,17 @@ double part_tail_stretch(double *v, size_t K, double med, double qc, double eps)
 	return up > 0 && qc - med > up ? (qc - med) / up : 1;
 }
 
+/* The feedback loop's factor on a series' spread (1 without one). */
+static double feedback_scale(const struct part_request *req, const char *component, int r)
+{
+	size_t i;
+
+	for (i = 0; i < req->nfeedback; i++)
+		if (req->feedback[i].resource == r && !strcmp(req->feedback[i].component, component))
+			return req->feedback[i].scale;
+	return 1;
+}
+
 int part_build_demand(struct ctx *c)
 {
 	const struct inventory *inv = c->inv;
@@ -233,6 +244,8 @@ int part_build_demand(struct ctx *c)
 						     1 - c->s->confidence[r]);
 				c->capped += wide >= PART_MAX_WIDENING;
 			}
+			if (fs)
+				wide *= feedback_scale(c->req, comp->name, r);
 
 			for (h = 0; h < H; h++) {
 				if (!fs) {

@@ -29,6 +29,10 @@ struct part_request {
 	int64_t now;
 	const char *tool_version;   /* copied into the plan */
 	int no_widening;            /* use the forecast's spread as it is */
+	/* The feedback loop (plans/accuracy.h): each listed series' spread
+	 * around its median scaled by its factor; NULL: none. */
+	const struct plan_feedback *feedback;
+	size_t nfeedback;
 	/* Another solver for each wave's placement problem (NULL: the
 	 * heuristic, part_place_movers): same contract, its answer is used
 	 * as is. An exact solver hooks in here. */
@@ -138,6 +142,9 @@ struct part_run_opts {
 	/* A recurring window's occurrence: the first starting at or after
 	 * this (0: at or after now). */
 	int64_t occurrence;
+	/* As part_request.feedback; copied into the plan, which says so. */
+	const struct plan_feedback *feedback;
+	size_t nfeedback;
 	const char *model;            /* NULL: default */
 	const char *tool_version;
 	/* Prometheus read before the inventory's own history (NULL: none);

@@ -157,8 +157,23 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 	{
 		struct part_request req = { .inv = &inv, .sched = &sched, .fc = &fc, .now = o->now,
 					    .tool_version = o->tool_version, .place_movers = o->place_movers,
-					    .place_arg = o->place_arg };
+					    .place_arg = o->place_arg, .feedback = o->feedback,
+					    .nfeedback = o->nfeedback };
 		rc = part_plan(&p, &req);
+	}
+	if ((!rc || rc == ADP_EINFEASIBLE) && o->nfeedback) {
+		if (!(p.feedback = calloc(o->nfeedback, sizeof(*p.feedback)))) {
+			rc = adp_error_set(ADP_ENOMEM, "out of memory");
+			goto done;
+		}
+		for (i = 0; i < o->nfeedback; i++) {
+			p.feedback[i] = o->feedback[i];
+			if (!(p.feedback[i].component = strdup(o->feedback[i].component))) {
+				rc = adp_error_set(ADP_ENOMEM, "out of memory");
+				goto done;
+			}
+			p.nfeedback = i + 1;
+		}
 	}
 	if (rc && rc != ADP_EINFEASIBLE)
 		goto done;

@@ -1,10 +1,14 @@
 /* Post-window accuracy from run records (see accuracy.h). */
 #include "plans/accuracy.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "plans/plan.h"
+#include "plans/store.h"
 #include "util/error.h"
 #include "util/resource.h"
 
@@ -158,4 +162,119 @@ void accuracy_release(struct accuracy *a)
 	free(a->windows);
 	window_release(&a->pooled);
 	memset(a, 0, sizeof(*a));
+}
+
+int accuracy_add_store(struct accuracy *a, const char *dir, const char *only)
+{
+	struct plan_store *s = NULL;
+	struct plan_store_entry *v = NULL;
+	size_t n = 0, i, k;
+	int rc;
+
+	if ((rc = plan_store_open(&s, dir, 0)) || (rc = plan_store_history(s, &v, &n)))
+		goto done;
+	for (i = n; i-- > 0;) {
+		char sched[PLAN_STORE_MAX_NAME + 1], path[PLAN_STORE_MAX_NAME + 64], label[PLAN_STORE_MAX_NAME + 32];
+		int64_t serial;
+		char *text = NULL;
+		json_t *run;
+		int dup = 0;
+
+		if (sscanf(v[i].summary, "run %128s serial %" SCNd64, sched, &serial) != 2 ||
+		    (only && strcmp(only, sched)))
+			continue;
+		snprintf(label, sizeof(label), "%s/%" PRId64, sched, serial);
+		for (k = 0; k < a->nwindows && !dup; k++)
+			dup = !strcmp(a->windows[k].label, label);
+		if (dup)
+			continue; /* a later run of the same plan: its record replaced this one */
+		snprintf(path, sizeof(path), "%s/runs/%" PRId64 ".json", sched, serial);
+		if ((rc = plan_store_read(s, path, &text)))
+			goto done;
+		run = json_loads(text, 0, NULL);
+		free(text);
+		if (!run) {
+			rc = adp_error_set(ADP_EINPUT, "store '%s': %s is not JSON", dir, path);
+			goto done;
+		}
+		rc = accuracy_add_run(a, label, run);
+		json_decref(run);
+		if (rc)
+			goto done;
+	}
+done:
+	free(v);
+	plan_store_free(s);
+	return rc;
+}
+
+/* The standard normal quantile (Acklam's rational approximation,
+ * relative error below 1.2e-9), for p in (0, 1). */
+static double probit(double p)
+{
+	static const double a[] = { -3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+				    1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00 };
+	static const double b[] = { -5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+				    6.680131188771972e+01, -1.328068155288572e+01 };
+	static const double c[] = { -7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+				    -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00 };
+	static const double d[] = { 7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+				    3.754408661907416e+00 };
+	double q, r;
+
+	if (p < 0.02425) {
+		q = sqrt(-2 * log(p));
+		return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+		       ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+	}
+	if (p > 1 - 0.02425)
+		return -probit(1 - p);
+	q = p - 0.5;
+	r = q * q;
+	return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+	       (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+int accuracy_feedback(const struct accuracy *a, struct plan_feedback **out, size_t *n)
+{
+	const struct acc_window *pool = &a->pooled;
+	struct plan_feedback *f;
+	size_t i, w, k;
+
+	*out = NULL;
+	*n = 0;
+	if (!pool->nrows)
+		return 0;
+	if (!(f = calloc(pool->nrows, sizeof(*f))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	for (i = 0; i < pool->nrows; i++) {
+		const struct acc_row *p = &pool->rows[i];
+		double alpha = 0.05;
+		size_t windows = 0;
+
+		for (w = 0; w < a->nwindows; w++)
+			for (k = 0; k < a->windows[w].nrows; k++) {
+				const struct acc_row *r = &a->windows[w].rows[k];
+
+				if (r->resource != p->resource || strcmp(r->component, p->component) || !r->n)
+					continue;
+				alpha += ACC_GAMMA * (0.05 * (double)r->n - (double)(r->n - r->le_p95));
+				alpha = fmin(ACC_ALPHA_MAX, fmax(ACC_ALPHA_MIN, alpha));
+				windows++;
+			}
+		if (!(f[*n].component = strdup(p->component))) {
+			for (k = 0; k < *n; k++)
+				free(f[k].component);
+			free(f);
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		}
+		f[*n].resource = p->resource;
+		f[*n].scale = probit(1 - alpha) / probit(0.95);
+		f[*n].windows = windows;
+		f[*n].samples = p->n;
+		f[*n].above_p95 = (double)(p->n - p->le_p95) / (double)p->n;
+		(*n)++;
+	}
+	*out = f;
+	return 0;
 }

@@ -57,6 +57,24 @@ double acc_bias(const struct acc_row *r);
 double acc_mase(const struct acc_row *r);
 double acc_above_alloc(const struct acc_row *r);
 
+/* Every run record of the plan store at dir (of schedule only, when not
+ * NULL), oldest first, once per plan (its last record). */
+int accuracy_add_store(struct accuracy *a, const char *dir, const char *schedule);
+
+/* The feedback loop: per component and resource, adaptive conformal
+ * inference (Gibbs and Candes, 2021) on the p95 carried over the
+ * windows in order, its step applied once per sample of a window (the
+ * band is fixed within one): alpha += gamma * (0.05 - miss), from 0.05,
+ * kept within [ACC_ALPHA_MIN, ACC_ALPHA_MAX]; the spread's scale is then
+ * z(1 - alpha) / z(0.95) (a Gaussian tail's ratio), so a band missed
+ * more often than 5 % widens, one never missed slowly narrows. *out
+ * (owned, plan_feedback) has a row per component and resource sampled. */
+#define ACC_GAMMA 0.005
+#define ACC_ALPHA_MIN 0.0005 /* widest: a scale of 2.0 */
+#define ACC_ALPHA_MAX 0.15   /* narrowest: a scale of 0.63 */
+struct plan_feedback;
+int accuracy_feedback(const struct accuracy *a, struct plan_feedback **out, size_t *n);
+
 void accuracy_release(struct accuracy *a);
 
 #endif

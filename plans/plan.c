@@ -99,6 +99,9 @@ void plan_release(struct plan *p)
 		free(p->reductions[i].partition);
 	}
 	free(p->reductions);
+	for (i = 0; i < p->nfeedback; i++)
+		free(p->feedback[i].component);
+	free(p->feedback);
 	free(p->rollback_check.partition);
 	plan_steps_free(p->steps, p->nsteps);
 	plan_steps_free(p->rollback, p->nrollback);
@@ -508,6 +511,19 @@ static void json_verdicts(struct adp_jb *jb, json_t *root, const struct plan *p)
 	if (p->start_candidates)
 		adp_jset(jb, root, "start_choice", json_pack("{s:o,s:I}", "earliest", jtime(p->start_chosen_from),
 							      "candidates", (json_int_t)p->start_candidates));
+	if (p->nfeedback) {
+		json_t *a = adp_jset(jb, root, "feedback", json_array());
+		size_t i;
+
+		for (i = 0; i < p->nfeedback; i++) {
+			const struct plan_feedback *f = &p->feedback[i];
+
+			adp_jpush(jb, a, json_pack("{s:s, s:s, s:o, s:I, s:I, s:o}", "component", f->component, "resource",
+						   adp_resource_name(f->resource), "scale", jnum(f->scale), "windows",
+						   (json_int_t)f->windows, "samples", (json_int_t)f->samples, "above_p95",
+						   jnum(f->above_p95)));
+		}
+	}
 }
 
 /* Whether the schedule's shortage rule gave someone on partition part

@@ -147,6 +147,16 @@ struct plan_shortfall {
 	char *advice;       /* owned, or NULL */
 };
 
+/* Feedback from past windows (plan with a store): a series' spread
+ * around its median scaled by what apply observed of its p95 there. */
+struct plan_feedback {
+	char *component;    /* owned */
+	int resource;
+	double scale;       /* the factor on the spread */
+	size_t windows, samples;
+	double above_p95;   /* share of the samples above the p95 they were planned with */
+};
+
 struct plan {
 	int format_version;
 	char *tool_version;         /* owned */
@@ -190,6 +200,8 @@ struct plan {
 	struct plan_cost cost;
 	int64_t start_chosen_from; /* start policy: the earliest start considered, 0 when not recorded */
 	size_t start_candidates;   /* how many starts were compared */
+	struct plan_feedback *feedback; /* owned; NULL when no past window adjusted a band */
+	size_t nfeedback;
 };
 
 /* Frees everything p owns and zeroes it; NULL-safe. */

@@ -530,6 +530,44 @@ static int parse_reduction(const struct adp_json_doc *d, json_t *x, const char *
 	return 0;
 }
 
+/* feedback: absent in older plans and in plans no past window adjusted. */
+static int parse_feedback(const struct adp_json_doc *d, json_t *a, struct plan *p)
+{
+	static const char *const keys[] = { "component", "resource", "scale", "windows", "samples", "above_p95", NULL };
+	json_t *x;
+	size_t i;
+	int rc;
+
+	if (!a)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > 1000000)
+		return adp_json_fail(d, "feedback", "expected an array");
+	if (!(p->feedback = calloc(json_array_size(a) + 1, sizeof(*p->feedback))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	json_array_foreach(a, i, x) {
+		struct plan_feedback *f = &p->feedback[i];
+		const char *comp = NULL, *res = NULL;
+		char jp[64];
+
+		snprintf(jp, sizeof(jp), "feedback[%zu]", i);
+		if (!json_is_object(x))
+			return adp_json_fail(d, jp, "expected an object");
+		if ((rc = adp_json_check_keys(d, x, jp, keys)) || (rc = adp_json_string(d, x, jp, "component", 1, &comp)) ||
+		    (rc = adp_json_string(d, x, jp, "resource", 1, &res)) ||
+		    (rc = adp_json_number(d, x, jp, "scale", 1, 0.01, 100, &f->scale)) ||
+		    (rc = get_size(d, x, jp, "windows", 1e9, &f->windows)) ||
+		    (rc = get_size(d, x, jp, "samples", 1e15, &f->samples)) ||
+		    (rc = adp_json_number(d, x, jp, "above_p95", 1, 0, 1, &f->above_p95)))
+			return rc;
+		if ((f->resource = adp_resource_parse(res)) < 0)
+			return adp_json_fail(d, jp, "unknown resource '%s'", res);
+		if (!(f->component = strdup(comp)))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		p->nfeedback = i + 1;
+	}
+	return 0;
+}
+
 /* reductions, rollback_check, cost and start_choice: absent in older plans. */
 static int parse_optional(const struct adp_json_doc *d, json_t *root, struct plan *p)
 {
@@ -587,7 +625,7 @@ static int parse_optional(const struct adp_json_doc *d, json_t *root, struct pla
 		if (p->start_candidates < 1)
 			return adp_json_fail(d, "start_choice.candidates", "expected at least 1");
 	}
-	return 0;
+	return parse_feedback(d, json_object_get(root, "feedback"), p);
 }
 
 /* A hex string of n lowercase digits (and dashes where allowed). */

@@ -61,6 +61,26 @@ if [ "$(jq -c .pooled.rows "$TMP/out")" != "" ] &&
 run "accuracy --schedule filters the store" 1 accuracy --store "$AC/store" --schedule other &&
 	expect_err "no run records in the store '$AC/store' for schedule other"
 
+# --- the feedback loop: the next plan's bands from the past windows --------
+run "accuracy: the next plan reads the past windows in the store" 2 plan --driver exec -i "$AC/inv.json" \
+	-s "$AC/sched.json" --now 2018-05-06T00:00:00Z --store "$AC/store" -f "$AC/w3.json" &&
+	expect_out "^Feedback from 2 past windows \(apply's samples against their p95\): .*web cpu x2.00 \(50% of [0-9]+ above\)"
+run "accuracy: and without them" 2 plan --driver exec -i "$AC/inv.json" -s "$AC/sched.json" \
+	--now 2018-05-06T00:00:00Z --no-feedback -f "$AC/w3-nofb.json"
+name="accuracy: a band missed half the time widens to the bound, one never missed narrows a little"
+if jq -e '(.feedback[] | select(.resource == "cpu") | .scale > 1.99 and .scale < 2.01 and .windows == 2 and .above_p95 == 0.5) and
+	(.feedback[] | select(.resource == "memory") | .scale < 1 and .scale > 0.9 and .above_p95 == 0)' \
+	"$AC/w3.json" >/dev/null; then ok; else bad "$(jq -c .feedback "$AC/w3.json")"; fi
+name="accuracy: the widened band is what the plan monitors and allocates: a higher cpu p95 for web, no less allocated"
+p_fb=$(jq '[.waves[].placements[] | select(.component == "web") | .p95_peak.cpu] | max' "$AC/w3.json")
+p_no=$(jq '[.waves[].placements[] | select(.component == "web") | .p95_peak.cpu] | max' "$AC/w3-nofb.json")
+a_fb=$(jq '[.waves[].placements[] | select(.component == "web") | .allocation.cpu] | max' "$AC/w3.json")
+a_no=$(jq '[.waves[].placements[] | select(.component == "web") | .allocation.cpu] | max' "$AC/w3-nofb.json")
+if [ "$(jq -n "$p_fb > $p_no * 1.2 and $a_fb >= $a_no")" = true ] &&
+	[ "$(jq 'has("feedback")' "$AC/w3-nofb.json")" = false ]; then ok; else
+	bad "p95 with feedback $p_fb, without $p_no; allocation $a_fb, $a_no"; fi
+run "accuracy: a plan with feedback reads back (show)" 0 show "$AC/w3.json" && expect_out "^Feedback from 2 past windows"
+
 # --- mistakes ------------------------------------------------------------------
 run "accuracy without input" 64 env -u ADPART_STORE "$BIN" accuracy
 run "accuracy: files and --store exclude each other" 64 accuracy --store "$AC/store" "$AC/st-w1/run.json"

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "plans/accuracy.h"
+#include "plans/plan.h"
 #include "util/error.h"
 #include "util/resource.h"
 
@@ -43,6 +44,39 @@ Test(accuracy, figures_of_a_window_by_hand)
 	cr_assert_eq(r->naive_n, 6);
 	cr_assert_float_eq(acc_coverage95(r), 0.75, 1e-12);
 	json_decref(run);
+	accuracy_release(&a);
+}
+
+/* ACI by hand: 4 samples, 1 above the p95: alpha = 0.05 + 0.005 *
+ * (4 * 0.05 - 1) = 0.046, scale z(0.954) / z(0.95) = 1.02437; the
+ * widest bound gives 2.0005 (Python's NormalDist agrees). */
+Test(accuracy, feedback_is_adaptive_conformal_on_the_p95)
+{
+	struct accuracy a = { 0 };
+	json_t *run = json_pack("{s:[], s:s, s:[]}", "steps", "outcome", "done", "observations");
+	struct plan_feedback *fb = NULL;
+	size_t n = 0;
+	int k;
+
+	for (k = 1; k <= 4; k++)
+		json_array_append_new(json_object_get(run, "observations"), sample("after_step", k, k));
+	cr_assert_eq(accuracy_add_run(&a, "w1", run), 0);
+	cr_assert_eq(accuracy_feedback(&a, &fb, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(fb[0].component, "web");
+	cr_assert_float_eq(fb[0].scale, 1.0243712512, 1e-6);
+	cr_assert_eq(fb[0].windows, 1);
+	cr_assert_float_eq(fb[0].above_p95, 0.25, 1e-12);
+	free(fb[0].component);
+	free(fb);
+	/* Window after window a quarter above (against 5 %): the widest bound. */
+	for (k = 0; k < 60; k++)
+		cr_assert_eq(accuracy_add_run(&a, "w", run), 0);
+	json_decref(run);
+	cr_assert_eq(accuracy_feedback(&a, &fb, &n), 0);
+	cr_assert_float_eq(fb[0].scale, 2.0004982070, 1e-6);
+	free(fb[0].component);
+	free(fb);
 	accuracy_release(&a);
 }
 
