@@ -6,7 +6,8 @@
 # reserved/used at p95 and p99, coverage of [p2.5, p97.5], MASE and time
 # per series, then our targets met or missed (bench/fc_eval.py). Before
 # them, the coverage of the default model on every prepared series and the
-# MASE of each of our models; after, a scaling run of 1000 series of 8640
+# MASE of each of our models; after, the feedback loop replayed over daily
+# windows (bench/fbbench.c) and a scaling run of 1000 series of 8640
 # points.
 #   ADP_DATASETS       the datasets ("$TOP/../shared/datasets")
 #   BENCH_PER_SET      series per dataset in the tables (6; Bitbrains: 6
@@ -31,6 +32,7 @@ trap 'rm -rf "$TMP"' EXIT
 LIBS="$BUILD/libadpart.a $(pkg-config --libs libgit2 libcurl jansson libarchive) -lglpk -lm -lpthread"
 cc -std=c11 -D_GNU_SOURCE -O2 -I"$TOP" -o "$TMP/fcbench" "$TOP/bench/fcbench.c" $LIBS
 cc -std=c11 -D_GNU_SOURCE -O2 -I"$TOP" -o "$TMP/fcscale" "$TOP/bench/fcscale.c" $LIBS
+cc -std=c11 -D_GNU_SOURCE -O2 -I"$TOP" -o "$TMP/fbbench" "$TOP/bench/fbbench.c" $LIBS
 $PY "$TOP/bench/fc_prepare.py" "$DATA" "$TMP/all" 1000
 $PY "$TOP/bench/fc_prepare.py" "$DATA" "$TMP/series" "${BENCH_PER_SET:-6}"
 ORIGINS=${BENCH_ORIGINS:-5}
@@ -50,6 +52,10 @@ echo "   s/series: CPU seconds of one series' forecasts at every origin; -: the 
 # Ours first and alone, so that the baselines' workers do not slow it.
 "$TMP/fcbench" -d "$ORIGINS" "$TMP/ours.txt" "$TMP"/series/*.txt
 $PY "$TOP/bench/fc_eval.py" "$TMP/series" "$ORIGINS" "$TMP/ours.txt" "$TMP/dumps"
+
+echo "forecast bench: the feedback loop (plan --store) replayed over 10 daily windows, 4 h and 24 h"
+"$TMP/fbbench" 10 48 "$TMP"/series/*.txt
+"$TMP/fbbench" 10 288 "$TMP"/series/*.txt
 
 SCALE=${BENCH_SCALE:-1000}
 if ls "$TMP"/all/bb-*.txt >/dev/null 2>&1; then SRC="$TMP/all/bb-"; else SRC="$TMP/all/"; fi
