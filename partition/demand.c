@@ -186,6 +186,29 @@ double part_tail_stretch(double *v, size_t K, double med, double qc, double eps)
 	return up > 0 && qc - med > up ? (qc - med) / up : 1;
 }
 
+/* The schedule's known events at time t for component's resource r: the
+ * product of their multipliers and the sum of their additions. */
+static void event_at(const struct schedule *s, const char *component, int r, int64_t t, double *mult, double *add)
+{
+	size_t i, j;
+
+	*mult = 1;
+	*add = 0;
+	for (i = 0; i < s->nevents; i++) {
+		const struct schedule_load_event *e = &s->events[i];
+		int hit = !e->ncomponents;
+
+		if (t < e->start || t >= e->end)
+			continue;
+		for (j = 0; j < e->ncomponents && !hit; j++)
+			hit = !strcmp(e->components[j], component);
+		if (hit) {
+			*mult *= e->mult[r];
+			*add += e->add[r];
+		}
+	}
+}
+
 /* The feedback loop's factor on a series' spread (1 without one). */
 static double feedback_scale(const struct part_request *req, const char *component, int r)
 {
@@ -248,9 +271,15 @@ int part_build_demand(struct ctx *c)
 				wide *= feedback_scale(c->req, comp->name, r);
 
 			for (h = 0; h < H; h++) {
+				double em, ea;
+
+				/* A known event scales and raises the whole distribution
+				 * at its steps, past the cap at the recent maximum: the
+				 * surge is what history has not seen. */
+				event_at(c->s, comp->name, r, c->grid0 + (int64_t)h * c->s->step, &em, &ea);
 				if (!fs) {
 					/* No history for this resource: plan at the guarantee. */
-					c->d.q[qi + h] = c->d.q50[qi + h] = c->d.q95[qi + h] = comp->min[r];
+					c->d.q[qi + h] = c->d.q50[qi + h] = c->d.q95[qi + h] = comp->min[r] * em + ea / rep;
 					continue;
 				}
 				med = forecast_quantile(fs, fc->opts.levels, h, 0.5);
@@ -266,11 +295,11 @@ int part_build_demand(struct ctx *c)
 				for (k = 0; k < K; k++) {
 					double dev = fs->scen[k * H + h] - ms;
 
-					dv[k * H + h] = fmin(top, fmax(0, med + wide * (dev > 0 ? up * dev : dev))) / rep;
+					dv[k * H + h] = (fmin(top, fmax(0, med + wide * (dev > 0 ? up * dev : dev))) * em + ea) / rep;
 				}
-				c->d.q[qi + h] = fmin(top, fmax(0, med + wide * (qc - med))) / rep;
-				c->d.q50[qi + h] = med / rep;
-				c->d.q95[qi + h] = fmin(top, fmax(0, med + wide * (forecast_quantile(fs, fc->opts.levels, h, 0.95) - med))) / rep;
+				c->d.q[qi + h] = (fmin(top, fmax(0, med + wide * (qc - med))) * em + ea) / rep;
+				c->d.q50[qi + h] = (med * em + ea) / rep;
+				c->d.q95[qi + h] = (fmin(top, fmax(0, med + wide * (forecast_quantile(fs, fc->opts.levels, h, 0.95) - med))) * em + ea) / rep;
 				c->d.sp[qi + h] = fmax(0, c->d.q[qi + h] - c->d.q50[qi + h]);
 			}
 			if (fs) { /* copied into dv: see part_request.fc */

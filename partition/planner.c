@@ -330,6 +330,31 @@ static int plan_risks(struct ctx *c)
 	    (rc = plan_add_risk(p, "%zu series have too little history for their tail at the confidence: their spread is widened %gx, the most the planner does (see adpart-update(1), plan)",
 				c->capped, PART_MAX_WIDENING)))
 		return rc;
+	for (i = 0; i < c->s->nevents && !rc; i++) {
+		const struct schedule_load_event *e = &c->s->events[i];
+		char a[32], b[32], what[256] = "";
+		size_t n = 0;
+		int r;
+
+		if (e->end <= c->s->start || e->start >= c->s->end)
+			continue; /* another occurrence's */
+		adp_time_format(a, e->start);
+		adp_time_format(b, e->end);
+		for (r = 0; r < ADP_RES_COUNT && n < sizeof(what); r++) {
+			if (e->mult[r] != 1)
+				n += (size_t)snprintf(what + n, sizeof(what) - n, "%s%s x%g", n ? ", " : "",
+						      adp_resource_name(r), e->mult[r]);
+			if (e->add[r] > 0 && n < sizeof(what))
+				n += (size_t)snprintf(what + n, sizeof(what) - n, "%s%s +%g", n ? ", " : "",
+						      adp_resource_name(r), e->add[r]);
+		}
+		rc = plan_add_risk(p, "known event%s%s%s from %s to %s is in the forecast (%s) for %s%s", e->reason ? " '" : "",
+				   e->reason ? e->reason : "", e->reason ? "'" : "", a, b, what,
+				   e->ncomponents ? e->components[0] : "every component",
+				   e->ncomponents > 1 ? " and others" : "");
+	}
+	if (rc)
+		return rc;
 	if (p->nreductions &&
 	    (rc = plan_add_risk(p, "shortage: %zu allocation%s below the forecast (see reductions)", p->nreductions,
 				p->nreductions == 1 ? " is" : "s are")))

@@ -31,6 +31,7 @@ void schedule_release(struct schedule *s)
 	free(s->timezone);
 	free(s->recurrence);
 	schedule_gates_release(&s->gates);
+	schedule_events_release(s);
 	schedule_notify_release(&s->notify);
 	memset(s, 0, sizeof(*s));
 }
@@ -489,7 +490,7 @@ int schedule_load_at(struct schedule *out, const char *path, const struct invent
 					    "max_concurrency", "update_duration", "drain_duration",
 					    "verify_duration", "step", "max_gap", "confidence",
 					    "plan_ttl", "period", "update", "blackouts", "max_per_zone",
-					    "start", "weights", "shortage", "dependence", "order", "gates", "notify", NULL };
+					    "start", "weights", "shortage", "dependence", "order", "gates", "notify", "events", NULL };
 	struct adp_json_doc d;
 	struct schedule s = { 0 };
 	const char *name = NULL;
@@ -521,7 +522,8 @@ int schedule_load_at(struct schedule *out, const char *path, const struct invent
 	    (rc = read_update(&d, json_object_get(d.root, "update"), &s)) ||
 	    (rc = read_blackouts(&d, json_object_get(d.root, "blackouts"), &s)) ||
 	    (rc = schedule_read_gates(&d, json_object_get(d.root, "gates"), &s.gates)) ||
-	    (rc = schedule_read_notify(&d, json_object_get(d.root, "notify"), &s.notify)))
+	    (rc = schedule_read_notify(&d, json_object_get(d.root, "notify"), &s.notify)) ||
+	    (rc = schedule_read_events(&d, json_object_get(d.root, "events"), &s, inv)))
 		goto done;
 	if (s.cutoff >= s.end - s.start) {
 		rc = adp_json_fail(&d, "cutoff", "the cutoff leaves no time in the window");

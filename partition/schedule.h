@@ -30,6 +30,20 @@ extern const char *const schedule_weight_names[SCHEDULE_NWEIGHTS];
 extern const double schedule_weight_defaults[SCHEDULE_NWEIGHTS];
 #define SCHEDULE_DEFAULT_DEPENDENCE 0.5
 
+/* A known future event (a campaign, a batch job, a sales day): during
+ * [start, end) the demand of its components (all when none is named) is
+ * multiplied by mult and raised by add, per resource, in the forecast
+ * the plan reserves for. */
+#define SCHEDULE_MAX_EVENTS 64
+struct schedule_load_event {
+	int64_t start, end;       /* UTC seconds */
+	char **components;        /* owned, and each name; NULL: every component */
+	size_t ncomponents;
+	double mult[ADP_RES_COUNT]; /* 1: unchanged */
+	double add[ADP_RES_COUNT];  /* in the resource's unit, for the whole component */
+	char *reason;             /* owned, or NULL */
+};
+
 /* Gates (adpart-update(5), "gates"): conditions apply checks before the
  * first step and before every wave, failing closed. All owned. */
 #define SCHEDULE_MAX_GATE_LIST 64
@@ -109,6 +123,8 @@ struct schedule {
 	double dependence;        /* co-movement floor of the chance constraint, 0..1 */
 	struct schedule_gates gates;
 	struct schedule_notify notify;
+	struct schedule_load_event *events; /* owned, as given */
+	size_t nevents;
 };
 
 #define SCHEDULE_MAX_ARGV 256
@@ -149,6 +165,11 @@ void schedule_gates_release(struct schedule_gates *g);
 /* The "notify" section n (NULL: none) into out, as for the gates. */
 int schedule_read_notify(const struct adp_json_doc *d, json_t *n, struct schedule_notify *out);
 void schedule_notify_release(struct schedule_notify *n);
+/* The "events" list e (NULL: none) into s, checked (components against
+ * inv when given); times in the window's zone. */
+int schedule_read_events(const struct adp_json_doc *d, json_t *e, struct schedule *s, const struct inventory *inv);
+void schedule_events_release(struct schedule *s);
+
 /* Whether any gate is configured. */
 static inline int schedule_has_gates(const struct schedule_gates *g)
 {

@@ -1,15 +1,18 @@
-/* The schedule's sections only apply and its notifications use: "gates"
- * (what apply checks before the first step and before every wave) and
- * "notify" (webhooks). Only read and checked here; orchestrator/gates.c
- * and orchestrator/notify.c act on them. */
+/* The schedule's sections beyond the window and its waves: "gates"
+ * (what apply checks before the first step and before every wave),
+ * "notify" (webhooks) and "events" (known surges the plan reserves
+ * for). Only read and checked here; orchestrator/gates.c,
+ * orchestrator/notify.c and partition/demand.c act on them. */
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "history/history.h"
 #include "partition/schedule.h"
 #include "util/error.h"
 #include "util/jsonutil.h"
+#include "util/resource.h"
 
 #define GATE_MAX_STRING 4096
 #define GATE_DEFAULT_TIMEOUT 10
@@ -279,6 +282,111 @@ int schedule_read_notify(const struct adp_json_doc *d, json_t *n, struct schedul
 		out->nwebhooks = i + 1;
 		if ((rc = read_webhook(d, v, jp, &out->webhooks[i])))
 			return rc;
+	}
+	return 0;
+}
+
+void schedule_events_release(struct schedule *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nevents; i++) {
+		free_list(s->events[i].components, s->events[i].ncomponents);
+		free(s->events[i].reason);
+	}
+	free(s->events);
+	s->events = NULL;
+	s->nevents = 0;
+}
+
+/* "multiplier": a number for every resource, or {resource: number};
+ * "add": {resource: quantity}. */
+static int read_change(const struct adp_json_doc *d, json_t *o, const char *jp, struct schedule_load_event *e)
+{
+	json_t *m = json_object_get(o, "multiplier"), *a = json_object_get(o, "add"), *v;
+	const char *k;
+	char sub[160];
+	int r, rc;
+
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		e->mult[r] = 1;
+	if (!m && !a)
+		return adp_json_fail(d, jp, "expected a multiplier, an add, or both");
+	if (json_is_number(m)) {
+		double x = json_number_value(m);
+
+		snprintf(sub, sizeof(sub), "%s.multiplier", jp);
+		if (!(x > 0 && x <= 100))
+			return adp_json_fail(d, sub, "expected a factor above 0 and at most 100");
+		for (r = 0; r < ADP_RES_COUNT; r++)
+			e->mult[r] = x;
+	} else if (m) {
+		snprintf(sub, sizeof(sub), "%s.multiplier", jp);
+		if (!json_is_object(m))
+			return adp_json_fail(d, sub, "expected a factor, or one per resource ({\"cpu\": 2})");
+		json_object_foreach(m, k, v) {
+			snprintf(sub, sizeof(sub), "%s.multiplier.%s", jp, k);
+			if ((r = adp_resource_parse(k)) < 0)
+				return adp_json_fail(d, sub, "unknown resource: expected cpu, memory, io or net");
+			if (!json_is_number(v) || !(json_number_value(v) > 0 && json_number_value(v) <= 100))
+				return adp_json_fail(d, sub, "expected a factor above 0 and at most 100");
+			e->mult[r] = json_number_value(v);
+		}
+	}
+	if (a) {
+		snprintf(sub, sizeof(sub), "%s.add", jp);
+		if (!json_is_object(a))
+			return adp_json_fail(d, sub, "expected an amount per resource ({\"memory\": \"2GiB\"})");
+		json_object_foreach(a, k, v) {
+			snprintf(sub, sizeof(sub), "%s.add.%s", jp, k);
+			if ((r = adp_resource_parse(k)) < 0)
+				return adp_json_fail(d, sub, "unknown resource: expected cpu, memory, io or net");
+			snprintf(sub, sizeof(sub), "%s.add", jp);
+			if ((rc = adp_json_quantity(d, a, sub, k, 1, &e->add[r])))
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int schedule_read_events(const struct adp_json_doc *d, json_t *list, struct schedule *s, const struct inventory *inv)
+{
+	static const char *const keys[] = { "start", "end", "components", "multiplier", "add", "reason", NULL };
+	json_t *v;
+	size_t i, j;
+	int rc;
+
+	if (!list)
+		return 0;
+	if (!json_is_array(list) || json_array_size(list) > SCHEDULE_MAX_EVENTS)
+		return adp_json_fail(d, "events", "expected an array of at most %d events", SCHEDULE_MAX_EVENTS);
+	if (!(s->events = calloc(json_array_size(list) + 1, sizeof(*s->events))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	json_array_foreach(list, i, v) {
+		struct schedule_load_event *e = &s->events[i];
+		char jp[32];
+
+		s->nevents = i + 1;
+		snprintf(jp, sizeof(jp), "events[%zu]", i);
+		if (!json_is_object(v))
+			return adp_json_fail(d, jp, "expected an object with start, end and a multiplier or an add");
+		if ((rc = adp_json_check_keys(d, v, jp, keys)) ||
+		    (rc = adp_json_time(d, v, jp, "start", 1, s->timezone, &e->start)) ||
+		    (rc = adp_json_time(d, v, jp, "end", 1, s->timezone, &e->end)) ||
+		    (rc = dup_string(d, v, jp, "reason", 0, &e->reason)) || (rc = read_change(d, v, jp, e)) ||
+		    (rc = read_list(d, v, jp, "components", 0, &e->components, &e->ncomponents)))
+			return rc;
+		if (e->end <= e->start)
+			return adp_json_fail(d, jp, "an event must end after it starts");
+		for (j = 0; j < e->ncomponents; j++) {
+			char sub[128];
+
+			snprintf(sub, sizeof(sub), "%s.components[%zu]", jp, j);
+			if (!history_name_valid(e->components[j]))
+				return adp_json_fail(d, sub, "expected a component name");
+			if (inv && inventory_component_index(inv, e->components[j]) < 0)
+				return adp_json_fail(d, sub, "component '%s' is not in the inventory", e->components[j]);
+		}
 	}
 	return 0;
 }
