@@ -1,6 +1,7 @@
 /* adpart-update simulate: replay actual load through a plan and baselines. */
 #include <argp.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,11 @@ static size_t calib_steps(const struct part_sim *s, int r, size_t *overloads)
 
 /* Per resource with host-steps, every bin (an empty one with null means
  * and frequency), so that runs can be pooled bin by bin. */
+static json_t *jnum_or_null(double v)
+{
+	return isnan(v) ? json_null() : json_real(v);
+}
+
 static json_t *calib_json(struct adp_jb *jb, const struct part_sim *s)
 {
 	json_t *arr = json_array();
@@ -143,6 +149,14 @@ static int print_json(const struct part_sim *s)
 					    json_real(st->steps ? st->reserved_sum / (double)st->steps : 0.0));
 		}
 		adp_jset(&jb, o, "methods", ms);
+		if (s->rows[i].fc.n) {
+			const struct acc_row *r = &s->rows[i].fc;
+
+			adp_jset(&jb, o, "forecast",
+				 json_pack("{s:I, s:o, s:o, s:o, s:o}", "samples", (json_int_t)r->n, "coverage_p95",
+					   jnum_or_null(acc_coverage95(r)), "coverage_p50", jnum_or_null(acc_coverage50(r)),
+					   "bias_p50", jnum_or_null(acc_bias(r)), "mase_p50", jnum_or_null(acc_mase(r))));
+		}
 		adp_jpush(&jb, arr, o);
 	}
 	adp_jset(&jb, root, "components", arr);
@@ -151,6 +165,30 @@ static int print_json(const struct part_sim *s)
 	rc = cmd_print_json(stdout, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER, &jb);
 	json_decref(root);
 	return rc;
+}
+
+/* The plan's forecast against what happened: the figures of accuracy. */
+static void print_forecast(const struct part_sim *s)
+{
+	size_t i;
+	int any = 0;
+
+	for (i = 0; i < s->n; i++) {
+		const struct acc_row *r = &s->rows[i].fc;
+		double m = acc_mase(r);
+
+		if (!r->n)
+			continue;
+		if (!any++)
+			printf("\n%-20s %-8s %6s %8s %8s %8s %7s  (the plan's bands against the actuals; nominal 0.95, 0.5, 0)\n",
+			       "FORECAST", "RESOURCE", "STEPS", "COV P95", "COV P50", "BIAS", "MASE");
+		printf("%-20s %-8s %6zu %8.3f %8.3f %+7.1f%% ", s->rows[i].component, adp_resource_name(s->rows[i].resource),
+		       r->n, acc_coverage95(r), acc_coverage50(r), 100 * acc_bias(r));
+		if (isnan(m))
+			printf("%7s\n", "-");
+		else
+			printf("%7.3f\n", m);
+	}
 }
 
 /* Non-empty bins only; a plan without per-step probabilities says so. */
@@ -218,6 +256,7 @@ static void print_table(const struct part_sim *s)
 		printf("%-20s %-8s %6zu %9zu %12zu %8.1f%% %14s %14s\n", x->partition, adp_resource_name(x->resource),
 		       x->steps, x->overloads, x->above_bound, 100.0 * x->peak_util, ex, sl);
 	}
+	print_forecast(s);
 	print_calibration(s);
 }
 

@@ -28,8 +28,10 @@ void part_sim_release(struct part_sim *s)
 
 	if (!s)
 		return;
-	for (i = 0; i < s->n; i++)
+	for (i = 0; i < s->n; i++) {
 		free(s->rows[i].component);
+		acc_row_release(&s->rows[i].fc);
+	}
 	free(s->rows);
 	for (i = 0; i < s->nparts; i++)
 		free(s->parts[i].partition);
@@ -113,6 +115,37 @@ static double plan_alloc(const struct plan_wave *w, const char *comp, int r, dou
 	if (reserve)
 		*reserve = res;
 	return n ? a : NAN;
+}
+
+/* The component's forecast band at t: its placements' per-step rows
+ * summed (the peaks where a placement has none). 0, or -1 when the wave
+ * places none of it. */
+static int plan_band(const struct plan_wave *w, const char *comp, int r, int64_t t, int64_t step, double *p50,
+		     double *p95)
+{
+	size_t i;
+	int found = -1;
+
+	*p50 = *p95 = 0;
+	for (i = 0; i < w->nplacements; i++) {
+		const struct plan_placement *x = &w->placements[i];
+
+		if (strcmp(x->component, comp))
+			continue;
+		found = 0;
+		if (x->nband && x->band_p50 && x->band_p95 && step > 0) {
+			int64_t k = t < x->band_start ? 0 : (t - x->band_start) / step;
+
+			if (k >= (int64_t)x->nband)
+				k = (int64_t)x->nband - 1;
+			*p50 += x->band_p50[(size_t)k * ADP_RES_COUNT + (size_t)r];
+			*p95 += x->band_p95[(size_t)k * ADP_RES_COUNT + (size_t)r];
+		} else {
+			*p50 += x->p50_peak[r];
+			*p95 += x->p95_peak[r];
+		}
+	}
+	return found;
 }
 
 /* How many placements comp has in wave w: each carries 1/n of its demand. */
@@ -293,6 +326,7 @@ int part_simulate(struct part_sim *out, const struct plan *p, const struct histo
 			goto done;
 		}
 		row->resource = s->resource;
+		row->fc.resource = s->resource;
 		res.n++;
 		for (wi = 0; wi < p->nwaves; wi++) {
 			const struct plan_wave *w = &p->waves[wi];
@@ -301,12 +335,21 @@ int part_simulate(struct part_sim *out, const struct plan *p, const struct histo
 
 			if (isnan(alloc))
 				continue;
+			if (row->fc.nlast) /* the naive scale runs within a wave */
+				row->fc.last[0] = NAN;
 			for (; t < w->end; t += s->step) {
 				double d = series_at(s, t), prev = series_at(s, t - s->step);
+
+				double b50, b95;
 
 				if (isnan(d))
 					continue;
 				account(&row->m[PART_SIM_PLAN], alloc, reserve, d, min);
+				if (!plan_band(w, s->component, s->resource, t, p->step, &b50, &b95) &&
+				    acc_row_add(&row->fc, 0, d, b50, b95, alloc)) {
+					rc = adp_error_set(ADP_ENOMEM, "out of memory");
+					goto done;
+				}
 				if (!isnan(peak))
 					account(&row->m[PART_SIM_PEAK], peak, peak, d, min);
 				if (!isnan(vpa))

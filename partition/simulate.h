@@ -6,6 +6,7 @@
 #define ADP_SIMULATE_H
 
 #include "history/history.h"
+#include "plans/accuracy.h"
 #include "plans/plan.h"
 
 /* PART_SIM_EQUAL: the VPA-like recommendations scaled, per resource, so
@@ -31,6 +32,11 @@ struct part_sim_row {
 	char *component;       /* owned */
 	int resource;
 	struct part_sim_stats m[PART_SIM_COUNT];
+	/* The plan's forecast against the actuals over the waves' steps:
+	 * the component's p50 and p95 (its placements' per-step bands
+	 * summed, else their peaks), the figures of accuracy
+	 * (plans/accuracy.h). */
+	struct acc_row fc;
 };
 
 /* One online partition and resource over the plan's waves: the actual

@@ -34,8 +34,7 @@ static struct acc_row *row_of(struct acc_window *w, const char *component, int r
 	return r;
 }
 
-/* One sample into r; replica keys the naive scale's previous value. */
-static int add_sample(struct acc_row *r, size_t replica, double actual, double p50, double p95, double alloc)
+int acc_row_add(struct acc_row *r, size_t replica, double actual, double p50, double p95, double alloc)
 {
 	if (replica >= r->nlast) {
 		size_t n = replica + 1, k;
@@ -63,14 +62,21 @@ static int add_sample(struct acc_row *r, size_t replica, double actual, double p
 	return 0;
 }
 
+void acc_row_release(struct acc_row *r)
+{
+	if (!r)
+		return;
+	free(r->component);
+	free(r->last);
+	memset(r, 0, sizeof(*r));
+}
+
 static void window_release(struct acc_window *w)
 {
 	size_t i;
 
-	for (i = 0; i < w->nrows; i++) {
-		free(w->rows[i].component);
-		free(w->rows[i].last);
-	}
+	for (i = 0; i < w->nrows; i++)
+		acc_row_release(&w->rows[i]);
 	free(w->rows);
 	free(w->label);
 	free(w->outcome);
@@ -111,7 +117,7 @@ int accuracy_add_run(struct accuracy *a, const char *label, json_t *run)
 		r[0] = row_of(w, comp, resource);
 		r[1] = row_of(&a->pooled, comp, resource);
 		for (k = 0; k < 2; k++)
-			if (!r[k] || add_sample(r[k], (size_t)rep, json_number_value(act),
+			if (!r[k] || acc_row_add(r[k], (size_t)rep, json_number_value(act),
 						 json_number_value(p50), json_number_value(p95),
 						 json_number_value(json_object_get(e, "alloc"))))
 				return adp_error_set(ADP_ENOMEM, "out of memory");

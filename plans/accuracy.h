@@ -50,6 +50,12 @@ struct accuracy {
  * ADP_EINPUT when it is not a run record (label named), ADP_ENOMEM. */
 int accuracy_add_run(struct accuracy *a, const char *label, json_t *run);
 
+/* One sample into r (replica keys the naive scale's previous value);
+ * 0 or ADP_ENOMEM. For a replay such as simulate's. */
+int acc_row_add(struct acc_row *r, size_t replica, double actual, double p50, double p95, double alloc);
+/* Frees what r owns (its component too); NULL-safe. */
+void acc_row_release(struct acc_row *r);
+
 /* The figures of a row; NAN where there is nothing to divide by. */
 double acc_coverage95(const struct acc_row *r);
 double acc_coverage50(const struct acc_row *r);

@@ -50,6 +50,12 @@ name="events: the surge breaks the plan made without the event at every step, an
 v_none=$(jq '.components[] | select(.component == "web" and .resource == "cpu") | .methods.plan | .violations == .steps and .steps > 0' "$EV/sim-none.json")
 v_sale=$(jq '.components[] | select(.component == "web" and .resource == "cpu") | .methods.plan | .violations == 0 and .steps > 0' "$TMP/out")
 if [ "$v_none $v_sale" = "true true" ]; then ok; else bad "without: $v_none, with: $v_sale"; fi
+name="events: simulate's forecast figures: the p95 without the event covered no step of the surge, with it every step"
+c_none=$(jq '.components[] | select(.component == "web" and .resource == "cpu") | .forecast | .coverage_p95 == 0 and .bias_p50 > 3' "$EV/sim-none.json")
+c_sale=$(jq '.components[] | select(.component == "web" and .resource == "cpu") | .forecast | .coverage_p95 == 1 and .samples > 0' "$TMP/out")
+if [ "$c_none $c_sale" = "true true" ]; then ok; else bad "without: $c_none, with: $c_sale"; fi
+run "events: simulate prints the forecast table" 0 simulate "$EV/p-sale.json" -i "$EV/inv.json" &&
+	expect_out "^FORECAST +RESOURCE +STEPS +COV P95" && expect_out "^web +cpu +6 +1.000 +1.000"
 ev_sched "$EV/add.json" '[{"start": "2018-05-06T02:00:00Z", "end": "2018-05-06T03:00:00Z", "add": {"memory": "1GiB"}}]'
 run "events: an added amount, for every component" 2 plan -i "$EV/inv.json" -s "$EV/add.json" --now 2018-05-06T00:00:00Z \
 	-f "$EV/p-add.json" -o json
