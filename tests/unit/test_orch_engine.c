@@ -398,6 +398,7 @@ Test(orch_engine, refuses_before_the_start_and_waits_with_wait_max)
 	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "done");
 	cr_assert_not_null(json_object_get(j, "waiting_until"));
 	json_decref(j);
+	fake_free(&f);
 }
 
 /* Gates: a firing alert or one without an answer blocks before the
@@ -438,6 +439,7 @@ Test(orch_engine, gates_block_before_anything_and_skip_unneeded_waves)
 								   "status")), "skipped");
 	json_decref(j);
 	g.sentinel.file = NULL;
+	fake_free(&f);
 }
 
 /* Rewrites the plan with the timeout of every step of action set to t. */
