@@ -16,7 +16,8 @@ struct cmd_kube_args cmd_kube;
 
 enum { OPT_KUBECONFIG = 3000, OPT_CONTEXT, OPT_SA_DIR, OPT_NS, OPT_ZONE_LABEL, OPT_POOL_LABEL, OPT_IMAGE,
        OPT_JOB_NS, OPT_JOB_BACKOFF, OPT_DRAIN_TIMEOUT, OPT_EVICT_BACKOFF, OPT_POLL, OPT_PROM, OPT_PROM_TOKEN,
-       OPT_PROM_CA, OPT_READY_TIMEOUT };
+       OPT_PROM_CA, OPT_READY_TIMEOUT, OPT_GRACE, OPT_POD_SEL, OPT_NODE_SEL, OPT_EMPTYDIR, OPT_FORCE, OPT_NO_EVICT,
+       OPT_ON_DRAIN_TIMEOUT };
 
 struct orch_driver_opts *cmd_kube_driver_opts(void)
 {
@@ -41,6 +42,14 @@ static int parse_ms(const char *s, int64_t *out)
 	else
 		return -1;
 	return *out > 0 ? 0 : -1;
+}
+
+/* A selector option into sel (replacing one given before). */
+static void parse_selector(struct argp_state *state, const char *opt, const char *arg, struct kube_selector *sel)
+{
+	kube_selector_release(sel);
+	if (kube_selector_parse(sel, arg))
+		argp_error(state, "%s: %s", opt, adp_error_last());
 }
 
 static error_t parse(int key, char *arg, struct argp_state *state)
@@ -76,6 +85,34 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		if (parse_ms(arg, &a->drv.kube.poll_ms))
 			argp_error(state, "--poll-interval '%s' is not a duration such as 1s or 200ms", arg);
 		break;
+	case OPT_GRACE: {
+		long long g = strtoll(arg, &end, 10);
+
+		if (end == arg || *end || g < -1 || g > 31536000)
+			argp_error(state, "--grace-period '%s': expected whole seconds from 0 to 31536000, or -1 for each pod's own", arg);
+		a->drv.kube.has_grace = g >= 0;
+		a->drv.kube.grace_period = g;
+		break;
+	}
+	case OPT_POD_SEL:
+		parse_selector(state, "--pod-selector", arg, &a->pod_selector);
+		a->drv.kube.rules.pod_selector = &a->pod_selector;
+		break;
+	case OPT_NODE_SEL:
+		parse_selector(state, "--node-selector", arg, &a->node_selector);
+		a->drv.kube.node_selector = &a->node_selector;
+		break;
+	case OPT_EMPTYDIR: a->drv.kube.rules.delete_emptydir_data = 1; break;
+	case OPT_FORCE: a->drv.kube.rules.force = 1; break;
+	case OPT_NO_EVICT: a->drv.kube.rules.disable_eviction = 1; break;
+	case OPT_ON_DRAIN_TIMEOUT:
+		if (!strcmp(arg, "rollback"))
+			a->drv.kube.on_drain_timeout = ORCH_KUBE_DRAIN_ROLLBACK;
+		else if (!strcmp(arg, "stop"))
+			a->drv.kube.on_drain_timeout = ORCH_KUBE_DRAIN_STOP;
+		else
+			argp_error(state, "--on-drain-timeout '%s': expected rollback or stop", arg);
+		break;
 	case OPT_PROM: a->prom.url = arg; break;
 	case OPT_PROM_TOKEN: a->prom.bearer_token_file = arg; break;
 	case OPT_PROM_CA: a->prom.ca_file = arg; break;
@@ -91,6 +128,9 @@ static const struct argp_option conn_options[] = {
 	{ "context", OPT_CONTEXT, "NAME", 0, "Kubeconfig context (default: current-context)", 40 },
 	{ "service-account-dir", OPT_SA_DIR, "DIR", 0,
 	  "In-cluster token, ca.crt and namespace (default /var/run/secrets/kubernetes.io/serviceaccount)", 40 },
+	{ "node-selector", OPT_NODE_SEL, "SELECTOR", 0,
+	  "Only nodes with these labels (k=v,k!=v,k,!k,k in (a,b)): plan makes partitions of no other, apply refuses "
+	  "a plan that acts on another", 40 },
 	{ 0 },
 };
 
@@ -111,6 +151,17 @@ static const struct argp_option apply_options[] = {
 	  "Longest wait for a node to be Ready after its update (default: the step's timeout, 5m)", 41 },
 	{ "evict-backoff", OPT_EVICT_BACKOFF, "DURATION", 0, "Wait after an eviction refused by a disruption budget (default 5s)", 41 },
 	{ "poll-interval", OPT_POLL, "DURATION", 0, "Interval between API polls (default 1s)", 41 },
+	{ "on-drain-timeout", OPT_ON_DRAIN_TIMEOUT, "ACTION", 0,
+	  "When a drain outlasts --drain-timeout: rollback (default: the run rolls back) or stop (the node as it was, "
+	  "apply stops there: --resume drains again)", 41 },
+	{ "grace-period", OPT_GRACE, "SECONDS", 0,
+	  "Seconds each evicted or deleted pod has to terminate (default, or -1: the pod's own)", 41 },
+	{ "pod-selector", OPT_POD_SEL, "SELECTOR", 0, "Drain only the pods with these labels; the others stay on the node", 41 },
+	{ "delete-emptydir-data", OPT_EMPTYDIR, NULL, 0,
+	  "Drain pods with emptyDir volumes too, their data lost (without it, their drain fails)", 41 },
+	{ "force", OPT_FORCE, NULL, 0, "Delete the pods no controller manages (without it, their drain fails)", 41 },
+	{ "disable-eviction", OPT_NO_EVICT, NULL, 0,
+	  "Delete pods instead of evicting them: bypasses PodDisruptionBudgets (dangerous)", 41 },
 	{ "prometheus", OPT_PROM, "URL", 0, "Monitor the shadows' usage through this Prometheus", 41 },
 	{ "prom-token-file", OPT_PROM_TOKEN, "FILE", 0, "Bearer token for Prometheus, read from FILE", 41 },
 	{ "prom-ca-file", OPT_PROM_CA, "FILE", 0, "Extra CA bundle to verify Prometheus's TLS certificate", 41 },
@@ -142,7 +193,8 @@ int cmd_kube_client(struct kube_client *k)
 int cmd_kube_discover(const char *path)
 {
 	struct kube_client k;
-	struct kube_discover_opts o = { cmd_kube.ns, cmd_kube.zone_label, cmd_kube.pool_label };
+	struct kube_discover_opts o = { cmd_kube.ns, cmd_kube.zone_label, cmd_kube.pool_label,
+					cmd_kube.drv.kube.node_selector };
 	json_t *doc = NULL, *v;
 	char *text = NULL;
 	size_t i;

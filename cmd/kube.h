@@ -9,6 +9,7 @@
 #include "history/prometheus.h"
 #include "orchestrator/drivers.h"
 #include "orchestrator/kube/client.h"
+#include "orchestrator/kube/select.h"
 
 struct cmd_kube_args {
 	/* The connection (kubeconfig, kube_context, kube_sa_dir) and apply's
@@ -16,6 +17,7 @@ struct cmd_kube_args {
 	struct orch_driver_opts drv;
 	const char *ns, *zone_label, *pool_label;       /* discovery */
 	struct history_prom_opts prom;                 /* apply's monitoring */
+	struct kube_selector pod_selector, node_selector; /* parsed --pod-selector, --node-selector */
 };
 
 /* Filled by the children below. */

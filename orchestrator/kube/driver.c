@@ -218,7 +218,7 @@ static int kube_check(void *ctx, const struct plan *p)
 		if (p->steps[i].act == PLAN_RUN_UPDATE && !d->o.update_image && !(d->sched && d->sched->update_argv))
 			rc = adp_error_set(ADP_EINPUT,
 					   "no update action: give --update-image IMAGE (a Job per node) or an update command in the schedule");
-	return rc;
+	return rc ? rc : kube_check_drain(d, p);
 }
 
 /* --- monitoring ---------------------------------------------------------- */
