@@ -7,7 +7,10 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "orchestrator/engine.h"
 #include "orchestrator/kube/discover.h"
+#include "partition/inventory.h"
+#include "partition/schedule.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
@@ -50,6 +53,17 @@ static void parse_selector(struct argp_state *state, const char *opt, const char
 	kube_selector_release(sel);
 	if (kube_selector_parse(sel, arg))
 		argp_error(state, "%s: %s", opt, adp_error_last());
+}
+
+int cmd_argp_dry_run(struct argp_state *state, const char *arg)
+{
+	if (!arg || !strcmp(arg, "client"))
+		return CMD_DRY_RUN_CLIENT;
+	if (!strcmp(arg, "server"))
+		return CMD_DRY_RUN_SERVER;
+	argp_error(state, "--dry-run=%s: expected client (the default: checks, no driver) or server (the driver's requests with dryRun=All)",
+		   arg);
+	return 0;
 }
 
 static error_t parse(int key, char *arg, struct argp_state *state)
@@ -224,4 +238,66 @@ done:
 	json_decref(doc);
 	kube_client_release(&k);
 	return rc;
+}
+
+int cmd_apply_dry_run_server(const struct orch_driver_info *di, const struct plan *p, int64_t now, const char *inv,
+			     const char *sched, int json)
+{
+	struct orch_driver_opts *o = cmd_kube_driver_opts();
+	struct inventory in = { 0 };
+	struct schedule sc = { 0 };
+	struct orch_driver drv;
+	json_t *report = NULL, *e;
+	void *state = NULL;
+	size_t i, n[3] = { 0, 0, 0 };
+	int64_t wait;
+	int rc, status = EXIT_REFUSED;
+
+	if (orch_preflight(p, now) || (orch_start_check(p, now, &wait) && !wait)) {
+		cmd_error_last("refused");
+		return EXIT_REFUSED;
+	}
+	if (!inv) {
+		cmd_error("the plan names no inventory: use --inventory");
+		return EXIT_REFUSED;
+	}
+	if (cmd_inventory_load(&in, inv) || (sched && schedule_load(&sc, sched, &in))) {
+		cmd_error_last("refused");
+		goto done;
+	}
+	o->kube.dry_run = 1;
+	if (orch_driver_new(&state, &drv, di, &in, sched ? &sc : NULL, NULL, o)) {
+		cmd_error_last(NULL);
+		status = EXIT_ERROR;
+		goto done;
+	}
+	if ((rc = di->dry_run(state, p, &report)) < 0) {
+		cmd_error_last(rc == ADP_EINPUT ? "refused" : NULL);
+		status = rc == ADP_EINPUT ? EXIT_REFUSED : EXIT_ERROR;
+		goto done;
+	}
+	json_array_foreach(report, i, e) {
+		const char *v = json_string_value(json_object_get(e, "verdict")), *m = json_string_value(json_object_get(e, "message"));
+
+		n[!strcmp(v, "accepted") ? 0 : !strcmp(v, "blocked") ? 1 : 2]++;
+		if (!json)
+			printf("%4lld  %-14s %-8s %s%s%s\n", (long long)json_integer_value(json_object_get(e, "step")),
+			       json_string_value(json_object_get(e, "action")), v, json_string_value(json_object_get(e, "what")),
+			       m ? ": " : "", m ? m : "");
+	}
+	if (!json)
+		printf("plan '%s': the API server would accept %zu requests, refuse %zu, and %zu evictions are blocked now by a "
+		       "disruption budget (retried during apply); nothing was changed\n", p->schedule_name, n[0], n[2], n[1]);
+	if (rc) {
+		cmd_error("refused: the API server would refuse %zu of the plan's requests (see the lines marked refused)", n[2]);
+		status = EXIT_REFUSED;
+	} else {
+		status = EXIT_OK;
+	}
+done:
+	json_decref(report);
+	orch_driver_free(di, state);
+	schedule_release(&sc);
+	inventory_release(&in);
+	return status;
 }

@@ -50,6 +50,11 @@ static int remove_once(struct orch_kube *d, const char *ns, const char *name, in
 	return rc;
 }
 
+int kube_dry_remove(struct orch_kube *d, const char *ns, const char *name, int fate, long *st)
+{
+	return remove_once(d, ns, name, fate, 1, st);
+}
+
 int kube_remove_pod(struct orch_kube *d, const char *what, const char *ns, const char *name, int fate,
 		    int64_t deadline, size_t *refused, int *removed)
 {

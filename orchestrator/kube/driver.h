@@ -60,6 +60,9 @@ struct orch_kube_opts {
 	struct kube_drain_rules rules; /* its pod_selector borrowed */
 	const struct kube_selector *node_selector; /* borrowed; NULL: every node */
 	int on_drain_timeout;        /* enum orch_kube_on_drain_timeout */
+	/* Server-side dry run (orch_kube_dry_run only): nothing on disk,
+	 * DIR is neither made nor read. */
+	int dry_run;
 };
 
 struct orch_kube {
@@ -84,6 +87,18 @@ struct orch_kube {
 int orch_kube_init(struct orch_kube *d, struct kube_client *k, const struct inventory *inv,
 		   const struct schedule *sched, const char *state_dir, const struct orch_kube_opts *o);
 void orch_kube_release(struct orch_kube *d);
+
+/* A server-side dry run of p's forward steps (after the driver's check,
+ * which it runs first): each write the steps would make (the shadow's
+ * creation, a cordon, the evictions and deletions of a drain, the update
+ * Job) is sent with dryRun=All, so the server validates, authorises and
+ * admits it without persisting anything; nothing is waited for. *report
+ * (a new array) gets one object per request: "step", "action", "node",
+ * "what", "verdict" ("accepted", "refused", or "blocked" for an eviction
+ * a disruption budget refuses now), "status" and "message"; and one per
+ * pod a drain would refuse (bare, emptyDir). 0, 1 when something was
+ * refused, or a negative ADP_E* (the check refused: ADP_EINPUT). */
+int orch_kube_dry_run(struct orch_kube *d, const struct plan *p, json_t **report);
 
 /* Checks the inventory's sections for this driver, as discovery writes
  * them: each component's and partition's "kubernetes" object and the

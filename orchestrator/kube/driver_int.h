@@ -82,6 +82,8 @@ int kube_pods_on(struct orch_kube *d, const char *node, json_t **out);
  * timeout's message, which sets d->drain_late. */
 int kube_remove_pod(struct orch_kube *d, const char *what, const char *ns, const char *name, int fate,
 		    int64_t deadline, size_t *refused, int *removed);
+/* The same request once, with dryRun=All: *st its status. */
+int kube_dry_remove(struct orch_kube *d, const char *ns, const char *name, int fate, long *st);
 /* Polls until pod (as listed before its removal) is gone or replaced:
  * 404, or the same name with a new uid or on another node. */
 int kube_wait_gone(struct orch_kube *d, const char *what, const char *node, const char *ns, json_t *pod,
@@ -100,6 +102,12 @@ int kube_drain_end(struct orch_kube *d, const char *node, int rc);
 /* The check before a run: --node-selector, --pod-selector, and the
  * budgets that can never allow the plan's evictions. */
 int kube_check_drain(struct orch_kube *d, const struct plan *p);
+
+/* The steps' requests with dryRun=All (dryrun.c): orch_kube_dry_run
+ * after the check. */
+int kube_dry_run_steps(struct orch_kube *d, const struct plan *p, json_t **report);
+/* The update Job's name for node (job.c). */
+void kube_job_name(char *out, size_t len, const char *node, const char *digest);
 
 /* --- nodes and the state file (nodes.c) --------------------------------- */
 

@@ -44,7 +44,7 @@ json_t *orch_kube_update_job(const char *name, const char *ns, const char *node,
 
 /* "adp-update-<node>-<digest>": the node's dots made dashes, within the
  * 63 characters of a label value. */
-static void job_name(char *out, size_t len, const char *node, const char *digest)
+void kube_job_name(char *out, size_t len, const char *node, const char *digest)
 {
 	char n[48];
 	size_t i;
@@ -117,7 +117,7 @@ static int run_job(struct orch_kube *d, const struct plan *p, const struct plan_
 	long st = 0;
 	int rc;
 
-	job_name(name, sizeof(name), s->partition, p->digest);
+	kube_job_name(name, sizeof(name), s->partition, p->digest);
 	if (!(job = orch_kube_update_job(name, ns, s->partition, d->o.update_image, d->sched ? d->sched->update_argv : NULL,
 					 timeout, d->o.job_backoff_limit)))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
