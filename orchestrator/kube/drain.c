@@ -251,8 +251,10 @@ static int check_pod_selector(struct orch_kube *d, const struct plan_step *s)
 	const char *ns;
 	int rc, shadow;
 
-	if (!d->o.rules.pod_selector || (rc = template_labels(d, s->component, &wl, &labels, &shadow, &ns)))
-		return d->o.rules.pod_selector ? rc : 0;
+	if (!d->o.rules.pod_selector)
+		return 0;
+	if ((rc = template_labels(d, s->component, &wl, &labels, &shadow, &ns)))
+		return rc;
 	if (!kube_selector_match(d->o.rules.pod_selector, labels))
 		rc = adp_error_set(ADP_EINPUT,
 				   "--pod-selector '%s' does not select the pods of '%s', which step %zu (%s) moves off node '%s': widen the selector or plan without that node",
