@@ -53,7 +53,9 @@ static const struct argp_option options[] = {
 	{ "schedule", 's', "FILE", 0, "Schedule with the update command (default: the plan's)", 0 },
 	{ "resume", OPT_RESUME, NULL, 0, "Continue an interrupted apply from its journal", 0 },
 	{ "rollback", OPT_ROLLBACK, NULL, 0, "Reverse the journaled steps back to the pre-apply state", 0 },
-	{ "dry-run", OPT_DRY_RUN, NULL, 0, "Check the plan and print the steps without acting", 0 },
+	{ "dry-run", OPT_DRY_RUN, "MODE", OPTION_ARG_OPTIONAL,
+	  "Check the plan and print the steps without acting; =server (kubernetes) also sends the steps' requests "
+	  "with dryRun=All", 0 },
 	{ "wait", OPT_WAIT, "LIMIT", OPTION_ARG_OPTIONAL,
 	  "Before the plan's start, sleep until it (interruptible, journaled as waiting) instead of refusing, "
 	  "if it is at most LIMIT away (default 24h)", 0 },
@@ -125,7 +127,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case 's': a->schedule = arg; break;
 	case OPT_RESUME: a->o.resume = 1; break;
 	case OPT_ROLLBACK: a->o.rollback = 1; break;
-	case OPT_DRY_RUN: a->dry_run = 1; break;
+	case OPT_DRY_RUN: a->dry_run = cmd_argp_dry_run(state, arg); break;
 	case OPT_NOW: a->now = arg; break;
 	case OPT_WAIT:
 		a->o.wait_max = CMD_WAIT_DEFAULT;
@@ -194,12 +196,15 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!a->o.plan_path)
 			argp_error(state, "name the plan file to apply");
-		if (a->o.resume + a->o.rollback + a->dry_run > 1)
+		if (a->o.resume + a->o.rollback + !!a->dry_run > 1)
 			argp_error(state, "--resume, --rollback and --dry-run exclude each other");
 		if (a->o.wait_max && (a->o.rollback || a->dry_run))
 			argp_error(state, "--wait is for an apply going forward, not --rollback or --dry-run");
 		if (!a->driver)
 			a->driver = &orch_drivers[0];
+		if (a->dry_run == CMD_DRY_RUN_SERVER && !a->driver->dry_run)
+			argp_error(state, "--dry-run=server is for --driver kubernetes: the %s driver has no API server to ask",
+				   a->driver->name);
 		/* The one option of one driver, checked here rather than in a
 		 * ladder: the hook is what the exec driver runs. */
 		if (a->hook && strcmp(a->driver->name, "exec"))
@@ -540,6 +545,11 @@ int cmd_apply(int argc, char **argv)
 		a.store = getenv("ADPART_STORE");
 	if (check_store(&store, &a, &p))
 		goto done;
+	if (a.dry_run == CMD_DRY_RUN_SERVER) {
+		status = cmd_apply_dry_run_server(a.driver, &p, now, a.inventory ? a.inventory : input_of(&p, "inventory"),
+						  a.schedule ? a.schedule : input_of(&p, "schedule"), a.json);
+		goto done;
+	}
 	if (a.dry_run) {
 		status = dry_run(&p, now, a.json);
 		goto done;

@@ -7,7 +7,10 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "orchestrator/engine.h"
 #include "orchestrator/kube/discover.h"
+#include "partition/inventory.h"
+#include "partition/schedule.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
@@ -16,7 +19,8 @@ struct cmd_kube_args cmd_kube;
 
 enum { OPT_KUBECONFIG = 3000, OPT_CONTEXT, OPT_SA_DIR, OPT_NS, OPT_ZONE_LABEL, OPT_POOL_LABEL, OPT_IMAGE,
        OPT_JOB_NS, OPT_JOB_BACKOFF, OPT_DRAIN_TIMEOUT, OPT_EVICT_BACKOFF, OPT_POLL, OPT_PROM, OPT_PROM_TOKEN,
-       OPT_PROM_CA, OPT_READY_TIMEOUT };
+       OPT_PROM_CA, OPT_READY_TIMEOUT, OPT_GRACE, OPT_POD_SEL, OPT_NODE_SEL, OPT_EMPTYDIR, OPT_FORCE, OPT_NO_EVICT,
+       OPT_ON_DRAIN_TIMEOUT };
 
 struct orch_driver_opts *cmd_kube_driver_opts(void)
 {
@@ -41,6 +45,25 @@ static int parse_ms(const char *s, int64_t *out)
 	else
 		return -1;
 	return *out > 0 ? 0 : -1;
+}
+
+/* A selector option into sel (replacing one given before). */
+static void parse_selector(struct argp_state *state, const char *opt, const char *arg, struct kube_selector *sel)
+{
+	kube_selector_release(sel);
+	if (kube_selector_parse(sel, arg))
+		argp_error(state, "%s: %s", opt, adp_error_last());
+}
+
+int cmd_argp_dry_run(struct argp_state *state, const char *arg)
+{
+	if (!arg || !strcmp(arg, "client"))
+		return CMD_DRY_RUN_CLIENT;
+	if (!strcmp(arg, "server"))
+		return CMD_DRY_RUN_SERVER;
+	argp_error(state, "--dry-run=%s: expected client (the default: checks, no driver) or server (the driver's requests with dryRun=All)",
+		   arg);
+	return 0;
 }
 
 static error_t parse(int key, char *arg, struct argp_state *state)
@@ -76,6 +99,34 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		if (parse_ms(arg, &a->drv.kube.poll_ms))
 			argp_error(state, "--poll-interval '%s' is not a duration such as 1s or 200ms", arg);
 		break;
+	case OPT_GRACE: {
+		long long g = strtoll(arg, &end, 10);
+
+		if (end == arg || *end || g < -1 || g > 31536000)
+			argp_error(state, "--grace-period '%s': expected whole seconds from 0 to 31536000, or -1 for each pod's own", arg);
+		a->drv.kube.has_grace = g >= 0;
+		a->drv.kube.grace_period = g;
+		break;
+	}
+	case OPT_POD_SEL:
+		parse_selector(state, "--pod-selector", arg, &a->pod_selector);
+		a->drv.kube.rules.pod_selector = &a->pod_selector;
+		break;
+	case OPT_NODE_SEL:
+		parse_selector(state, "--node-selector", arg, &a->node_selector);
+		a->drv.kube.node_selector = &a->node_selector;
+		break;
+	case OPT_EMPTYDIR: a->drv.kube.rules.delete_emptydir_data = 1; break;
+	case OPT_FORCE: a->drv.kube.rules.force = 1; break;
+	case OPT_NO_EVICT: a->drv.kube.rules.disable_eviction = 1; break;
+	case OPT_ON_DRAIN_TIMEOUT:
+		if (!strcmp(arg, "rollback"))
+			a->drv.kube.on_drain_timeout = ORCH_KUBE_DRAIN_ROLLBACK;
+		else if (!strcmp(arg, "stop"))
+			a->drv.kube.on_drain_timeout = ORCH_KUBE_DRAIN_STOP;
+		else
+			argp_error(state, "--on-drain-timeout '%s': expected rollback or stop", arg);
+		break;
 	case OPT_PROM: a->prom.url = arg; break;
 	case OPT_PROM_TOKEN: a->prom.bearer_token_file = arg; break;
 	case OPT_PROM_CA: a->prom.ca_file = arg; break;
@@ -91,6 +142,9 @@ static const struct argp_option conn_options[] = {
 	{ "context", OPT_CONTEXT, "NAME", 0, "Kubeconfig context (default: current-context)", 40 },
 	{ "service-account-dir", OPT_SA_DIR, "DIR", 0,
 	  "In-cluster token, ca.crt and namespace (default /var/run/secrets/kubernetes.io/serviceaccount)", 40 },
+	{ "node-selector", OPT_NODE_SEL, "SELECTOR", 0,
+	  "Only nodes with these labels (k=v,k!=v,k,!k,k in (a,b)): plan makes partitions of no other, apply refuses "
+	  "a plan that acts on another", 40 },
 	{ 0 },
 };
 
@@ -111,6 +165,17 @@ static const struct argp_option apply_options[] = {
 	  "Longest wait for a node to be Ready after its update (default: the step's timeout, 5m)", 41 },
 	{ "evict-backoff", OPT_EVICT_BACKOFF, "DURATION", 0, "Wait after an eviction refused by a disruption budget (default 5s)", 41 },
 	{ "poll-interval", OPT_POLL, "DURATION", 0, "Interval between API polls (default 1s)", 41 },
+	{ "on-drain-timeout", OPT_ON_DRAIN_TIMEOUT, "ACTION", 0,
+	  "When a drain outlasts --drain-timeout: rollback (default: the run rolls back) or stop (the node as it was, "
+	  "apply stops there: --resume drains again)", 41 },
+	{ "grace-period", OPT_GRACE, "SECONDS", 0,
+	  "Seconds each evicted or deleted pod has to terminate (default, or -1: the pod's own)", 41 },
+	{ "pod-selector", OPT_POD_SEL, "SELECTOR", 0, "Drain only the pods with these labels; the others stay on the node", 41 },
+	{ "delete-emptydir-data", OPT_EMPTYDIR, NULL, 0,
+	  "Drain pods with emptyDir volumes too, their data lost (without it, their drain fails)", 41 },
+	{ "force", OPT_FORCE, NULL, 0, "Delete the pods no controller manages (without it, their drain fails)", 41 },
+	{ "disable-eviction", OPT_NO_EVICT, NULL, 0,
+	  "Delete pods instead of evicting them: bypasses PodDisruptionBudgets (dangerous)", 41 },
 	{ "prometheus", OPT_PROM, "URL", 0, "Monitor the shadows' usage through this Prometheus", 41 },
 	{ "prom-token-file", OPT_PROM_TOKEN, "FILE", 0, "Bearer token for Prometheus, read from FILE", 41 },
 	{ "prom-ca-file", OPT_PROM_CA, "FILE", 0, "Extra CA bundle to verify Prometheus's TLS certificate", 41 },
@@ -142,7 +207,8 @@ int cmd_kube_client(struct kube_client *k)
 int cmd_kube_discover(const char *path)
 {
 	struct kube_client k;
-	struct kube_discover_opts o = { cmd_kube.ns, cmd_kube.zone_label, cmd_kube.pool_label };
+	struct kube_discover_opts o = { cmd_kube.ns, cmd_kube.zone_label, cmd_kube.pool_label,
+					cmd_kube.drv.kube.node_selector };
 	json_t *doc = NULL, *v;
 	char *text = NULL;
 	size_t i;
@@ -172,4 +238,66 @@ done:
 	json_decref(doc);
 	kube_client_release(&k);
 	return rc;
+}
+
+int cmd_apply_dry_run_server(const struct orch_driver_info *di, const struct plan *p, int64_t now, const char *inv,
+			     const char *sched, int json)
+{
+	struct orch_driver_opts *o = cmd_kube_driver_opts();
+	struct inventory in = { 0 };
+	struct schedule sc = { 0 };
+	struct orch_driver drv;
+	json_t *report = NULL, *e;
+	void *state = NULL;
+	size_t i, n[3] = { 0, 0, 0 };
+	int64_t wait;
+	int rc, status = EXIT_REFUSED;
+
+	if (orch_preflight(p, now) || (orch_start_check(p, now, &wait) && !wait)) {
+		cmd_error_last("refused");
+		return EXIT_REFUSED;
+	}
+	if (!inv) {
+		cmd_error("the plan names no inventory: use --inventory");
+		return EXIT_REFUSED;
+	}
+	if (cmd_inventory_load(&in, inv) || (sched && schedule_load(&sc, sched, &in))) {
+		cmd_error_last("refused");
+		goto done;
+	}
+	o->kube.dry_run = 1;
+	if (orch_driver_new(&state, &drv, di, &in, sched ? &sc : NULL, NULL, o)) {
+		cmd_error_last(NULL);
+		status = EXIT_ERROR;
+		goto done;
+	}
+	if ((rc = di->dry_run(state, p, &report)) < 0) {
+		cmd_error_last(rc == ADP_EINPUT ? "refused" : NULL);
+		status = rc == ADP_EINPUT ? EXIT_REFUSED : EXIT_ERROR;
+		goto done;
+	}
+	json_array_foreach(report, i, e) {
+		const char *v = json_string_value(json_object_get(e, "verdict")), *m = json_string_value(json_object_get(e, "message"));
+
+		n[!strcmp(v, "accepted") ? 0 : !strcmp(v, "blocked") ? 1 : 2]++;
+		if (!json)
+			printf("%4lld  %-14s %-8s %s%s%s\n", (long long)json_integer_value(json_object_get(e, "step")),
+			       json_string_value(json_object_get(e, "action")), v, json_string_value(json_object_get(e, "what")),
+			       m ? ": " : "", m ? m : "");
+	}
+	if (!json)
+		printf("plan '%s': the API server would accept %zu requests, refuse %zu, and %zu evictions are blocked now by a "
+		       "disruption budget (retried during apply); nothing was changed\n", p->schedule_name, n[0], n[2], n[1]);
+	if (rc) {
+		cmd_error("refused: the API server would refuse %zu of the plan's requests (see the lines marked refused)", n[2]);
+		status = EXIT_REFUSED;
+	} else {
+		status = EXIT_OK;
+	}
+done:
+	json_decref(report);
+	orch_driver_free(di, state);
+	schedule_release(&sc);
+	inventory_release(&in);
+	return status;
 }

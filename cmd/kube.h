@@ -9,6 +9,8 @@
 #include "history/prometheus.h"
 #include "orchestrator/drivers.h"
 #include "orchestrator/kube/client.h"
+#include "orchestrator/kube/select.h"
+#include "plans/plan.h"
 
 struct cmd_kube_args {
 	/* The connection (kubeconfig, kube_context, kube_sa_dir) and apply's
@@ -16,7 +18,12 @@ struct cmd_kube_args {
 	struct orch_driver_opts drv;
 	const char *ns, *zone_label, *pool_label;       /* discovery */
 	struct history_prom_opts prom;                 /* apply's monitoring */
+	struct kube_selector pod_selector, node_selector; /* parsed --pod-selector, --node-selector */
 };
+
+/* apply --dry-run's modes: client (the checks that need no driver) and
+ * server (the driver's requests with dryRun=All). */
+enum { CMD_DRY_RUN_CLIENT = 1, CMD_DRY_RUN_SERVER = 2 };
 
 /* Filled by the children below. */
 extern struct cmd_kube_args cmd_kube;
@@ -32,6 +39,17 @@ struct orch_driver_opts *cmd_kube_driver_opts(void);
 /* Configuration and client from the connection options; reports its
  * own error. */
 int cmd_kube_client(struct kube_client *k);
+
+/* --dry-run[=client|server]: the mode, or a usage error. */
+int cmd_argp_dry_run(struct argp_state *state, const char *arg);
+
+/* apply --dry-run=server with driver di (one with a dry_run): the
+ * client dry run's checks, then the driver's check and its requests with
+ * dryRun=All, one line each on stdout (none with json). inv and sched
+ * are the paths apply would load. Reports its own error; returns the
+ * exit status: 0 accepted, 6 refused (by the check or the server). */
+int cmd_apply_dry_run_server(const struct orch_driver_info *di, const struct plan *p, int64_t now, const char *inv,
+			     const char *sched, int json);
 
 /* Discovers the cluster and writes the inventory to path atomically;
  * warnings go to stderr. Reports its own error. */

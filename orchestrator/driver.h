@@ -22,9 +22,17 @@
 /* Carries out one step (its forward or inverse action) and must be
  * idempotent: after a crash the engine repeats the step that was
  * started but not recorded as done. msg receives a one-line observation
- * (may be left empty). 0, or a negative ADP_E* with the reason set. */
+ * (may be left empty). 0, or a negative ADP_E* with the reason set, or
+ * ORCH_ACT_STOP (going forward only). */
 typedef int (*orch_act_fn)(void *ctx, const struct plan *p, const struct plan_step *s, char *msg,
 			   size_t len);
+
+/* An act's answer: the step did not finish and should not fail the run
+ * either (the user chose to stop there, such as a drain out of time);
+ * the act undid its own changes or left them for the step's inverse,
+ * and set the reason. The engine journals the step "started" (a
+ * --resume repeats it, a --rollback undoes it) and stops, resumable. */
+#define ORCH_ACT_STOP 1
 
 struct orch_driver {
 	void *ctx; /* the driver's state, owned by whoever filled the driver */

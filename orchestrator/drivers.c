@@ -60,6 +60,11 @@ static void kube_release(void *state)
 	kube_client_release(&ks->k);
 }
 
+static int kube_dry_run(void *state, const struct plan *p, json_t **report)
+{
+	return orch_kube_dry_run(&((struct kube_state *)state)->d, p, report);
+}
+
 static int exec_init(void *state, struct orch_driver *d, const struct inventory *inv, const struct schedule *sched,
 		     const char *state_dir, const struct orch_driver_opts *o)
 {
@@ -81,12 +86,12 @@ static void exec_release(void *state)
 
 const struct orch_driver_info orch_drivers[] = {
 	{ "local", "this host: partitions as cgroups, components as processes, traffic through HAProxy",
-	  sizeof(struct orch_local), local_init, local_release, orch_local_config_check },
+	  sizeof(struct orch_local), local_init, local_release, orch_local_config_check, NULL },
 	{ "kubernetes", "nodes as partitions, Deployments and StatefulSets as components, through the Kubernetes API",
-	  sizeof(struct kube_state), kube_init, kube_release, orch_kube_config_check },
+	  sizeof(struct kube_state), kube_init, kube_release, orch_kube_config_check, kube_dry_run },
 	{ "exec", "every step run by a hook program of yours (--hook), with a JSON document on its stdin",
-	  sizeof(struct orch_exec), exec_init, exec_release, NULL },
-	{ NULL, NULL, 0, NULL, NULL, NULL },
+	  sizeof(struct orch_exec), exec_init, exec_release, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL, NULL, NULL },
 };
 
 const struct orch_driver_info *orch_driver_find(const char *name)

@@ -5,6 +5,7 @@
 #ifndef ADP_ORCH_DRIVERS_H
 #define ADP_ORCH_DRIVERS_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "orchestrator/driver.h"
@@ -35,6 +36,12 @@ struct orch_driver_info {
 	/* Checks the driver's own sections of an inventory, naming file,
 	 * line and field: 0 or ADP_EINPUT. NULL: the driver has none. */
 	int (*config_check)(const struct inventory *inv);
+	/* A server-side dry run of the plan's forward steps (apply
+	 * --dry-run=server): *report (owned by the caller) one object per
+	 * request, with its "verdict". 0, 1 when the server would refuse
+	 * something, or a negative ADP_E* (ADP_EINPUT: the driver's check
+	 * refused). NULL: the driver has no server to ask. */
+	int (*dry_run)(void *state, const struct plan *p, json_t **report);
 };
 
 /* Every driver, the default (local) first; ends with a NULL name. */

@@ -652,6 +652,8 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 	if (mrc < 0)
 		return adp_error_set(ADP_ENOMEM, "out of memory building the journal '%s'", j->path);
 	arc = a.rc;
+	if (arc == ORCH_ACT_STOP && (timed_out || stopped || monitor_at < 0))
+		arc = ADP_ESYS; /* cut, or undoing: a failure like any other */
 	if (timed_out) {
 		snprintf(msg, sizeof(msg), "timed out after %.0f s%s%s", timeout, a.msg[0] ? ": " : "", a.msg);
 		jset(&b, rec, "timed_out", json_true());
@@ -663,7 +665,10 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 	} else {
 		snprintf(msg, sizeof(msg), "%s", a.msg);
 	}
-	set_status(&b, rec, arc ? "failed" : "done", msg);
+	if (arc == ORCH_ACT_STOP) /* still "started", with why it stopped */
+		jset(&b, rec, "message", json_string(msg));
+	else
+		set_status(&b, rec, arc ? "failed" : "done", msg);
 	/* The engine's own time in the step: journal, thread, bookkeeping;
 	 * sampling during the act is monitoring and not counted. The final
 	 * journal write is not in it: it costs about journal_us again. */
@@ -675,7 +680,7 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 		return rc;
 	if ((rc = journal_save(j)) && monitor_at >= 0)
 		return rc;
-	return arc ? 1 : 0;
+	return arc == ORCH_ACT_STOP ? 2 : arc ? 1 : 0;
 }
 
 static void crash_hook(const struct orch_opts *o, size_t id)
@@ -1324,6 +1329,17 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			goto done;
 		if (disk_filled(&j, o) && rc == 0)
 			rc = 1;
+		/* The driver stopped at this step (ORCH_ACT_STOP): resumable. */
+		if (rc == 2) {
+			if ((rc = set_state(&j, "stopped")))
+				goto done;
+			journal_save(&j); /* a failure marks it lost, reported at the end */
+			if (o->why && o->why_len)
+				snprintf(o->why, o->why_len, "stopped at step %zu (%s): %s: --resume repeats it, --rollback undoes",
+					 p.steps[i].id, p.steps[i].action, json_string_value(json_object_get(rec, "message")));
+			out = ORCH_STOPPED;
+			goto record;
+		}
 		if (rc != 0) {
 			if ((rc = build_undo(&j, &p)) || (rc = do_rollback(&j, o, d, &p, &out)))
 				goto done;

@@ -289,6 +289,10 @@ int kube_discover(struct kube_client *k, const struct kube_discover_opts *o, jso
 
 		if (!name)
 			continue;
+		if (o && o->nodes && !kube_selector_match(o->nodes, json_object_get(md(v), "labels"))) {
+			warn(w, "node '%s' does not match --node-selector '%s': left out of the partitions", name, o->nodes->text);
+			continue;
+		}
 		if (unsched || !kube_ready(v)) {
 			warn(w, "node '%s' is %s: left out of the partitions", name, unsched ? "cordoned" : "not Ready");
 			continue;

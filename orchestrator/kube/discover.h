@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "orchestrator/kube/client.h"
+#include "orchestrator/kube/select.h"
 
 /* Default PromQL for history from a Prometheus that scrapes cAdvisor and
  * runs kube-prometheus's recording rule namespace_workload_pod:
@@ -38,6 +39,7 @@ struct kube_discover_opts {
 	const char *ns;          /* components from this namespace only; NULL: all */
 	const char *zone_label;  /* NULL: topology.kubernetes.io/zone */
 	const char *pool_label;  /* NULL: the first of the usual cloud pool labels */
+	const struct kube_selector *nodes; /* only nodes it matches are partitions; NULL: all */
 };
 
 /* Lists nodes, pods, Deployments, StatefulSets, DaemonSets and

@@ -137,8 +137,10 @@ int orch_kube_init(struct orch_kube *d, struct kube_client *k, const struct inve
 		d->o.poll_ms = ORCH_KUBE_POLL;
 	if (!d->o.job_namespace)
 		d->o.job_namespace = "default";
-	snprintf(logs, sizeof(logs), "%s/logs", state_dir);
-	if (mkdir(state_dir, 0700) && errno != EEXIST)
+	snprintf(logs, sizeof(logs), "%s/logs", state_dir ? state_dir : ".");
+	if (d->o.dry_run) /* nothing on disk: a state of its own, in memory */
+		rc = (d->state = json_pack("{s:{}}", "nodes")) ? 0 : adp_error_set(ADP_ENOMEM, "out of memory");
+	else if (mkdir(state_dir, 0700) && errno != EEXIST)
 		rc = adp_error_set(ADP_ESYS, "cannot create '%s': %s", state_dir, strerror(errno));
 	else if (mkdir(logs, 0700) && errno != EEXIST)
 		rc = adp_error_set(ADP_ESYS, "cannot create '%s': %s", logs, strerror(errno));
@@ -218,7 +220,15 @@ static int kube_check(void *ctx, const struct plan *p)
 		if (p->steps[i].act == PLAN_RUN_UPDATE && !d->o.update_image && !(d->sched && d->sched->update_argv))
 			rc = adp_error_set(ADP_EINPUT,
 					   "no update action: give --update-image IMAGE (a Job per node) or an update command in the schedule");
-	return rc;
+	return rc ? rc : kube_check_drain(d, p);
+}
+
+int orch_kube_dry_run(struct orch_kube *d, const struct plan *p, json_t **report)
+{
+	int rc = kube_check(d, p);
+
+	/* Any failure of the check is a refusal, its message kept. */
+	return rc ? ADP_EINPUT : kube_dry_run_steps(d, p, report);
 }
 
 /* --- monitoring ---------------------------------------------------------- */

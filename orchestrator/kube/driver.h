@@ -29,12 +29,19 @@
 #include "history/prometheus.h"
 #include "orchestrator/engine.h"
 #include "orchestrator/kube/client.h"
+#include "orchestrator/kube/select.h"
 #include "partition/inventory.h"
 #include "partition/schedule.h"
 
 #define ORCH_KUBE_DRAIN_TIMEOUT 600 /* seconds */
 #define ORCH_KUBE_EVICT_BACKOFF 5000 /* ms between evictions refused with 429 */
 #define ORCH_KUBE_POLL 1000          /* ms between polls */
+
+/* What a drain that runs out of --drain-timeout does. */
+enum orch_kube_on_drain_timeout {
+	ORCH_KUBE_DRAIN_ROLLBACK = 0, /* the step fails: the run rolls back */
+	ORCH_KUBE_DRAIN_STOP,         /* the node gets its prior state back and apply stops there, resumable */
+};
 
 struct orch_kube_opts {
 	int64_t drain_timeout;      /* seconds; 0: ORCH_KUBE_DRAIN_TIMEOUT */
@@ -47,6 +54,15 @@ struct orch_kube_opts {
 	/* Monitoring (NULL url: the driver has no sample, the engine does
 	 * not monitor). */
 	const struct history_prom_opts *prom;
+	/* The drain, as kubectl drain's options (select.h). */
+	int has_grace;               /* grace_period given: DeleteOptions.gracePeriodSeconds */
+	int64_t grace_period;        /* seconds; without has_grace, the pod's own */
+	struct kube_drain_rules rules; /* its pod_selector borrowed */
+	const struct kube_selector *node_selector; /* borrowed; NULL: every node */
+	int on_drain_timeout;        /* enum orch_kube_on_drain_timeout */
+	/* Server-side dry run (orch_kube_dry_run only): nothing on disk,
+	 * DIR is neither made nor read. */
+	int dry_run;
 };
 
 struct orch_kube {
@@ -62,6 +78,7 @@ struct orch_kube {
 	int no_watch;                 /* the server refused a watch: poll */
 	atomic_int cancel;            /* set by the engine's thread: the act under way is to stop */
 	int holding;                  /* > 0: the act undoes its changes, which a cancel does not cut */
+	int drain_late;               /* the act's drain ran out of --drain-timeout */
 };
 
 /* Reads (or starts) DIR/kube-state.json. k's cancellation hook is set to
@@ -70,6 +87,18 @@ struct orch_kube {
 int orch_kube_init(struct orch_kube *d, struct kube_client *k, const struct inventory *inv,
 		   const struct schedule *sched, const char *state_dir, const struct orch_kube_opts *o);
 void orch_kube_release(struct orch_kube *d);
+
+/* A server-side dry run of p's forward steps (after the driver's check,
+ * which it runs first): each write the steps would make (the shadow's
+ * creation, a cordon, the evictions and deletions of a drain, the update
+ * Job) is sent with dryRun=All, so the server validates, authorises and
+ * admits it without persisting anything; nothing is waited for. *report
+ * (a new array) gets one object per request: "step", "action", "node",
+ * "what", "verdict" ("accepted", "refused", or "blocked" for an eviction
+ * a disruption budget refuses now), "status" and "message"; and one per
+ * pod a drain would refuse (bare, emptyDir). 0, 1 when something was
+ * refused, or a negative ADP_E* (the check refused: ADP_EINPUT). */
+int orch_kube_dry_run(struct orch_kube *d, const struct plan *p, json_t **report);
 
 /* Checks the inventory's sections for this driver, as discovery writes
  * them: each component's and partition's "kubernetes" object and the

@@ -67,6 +67,48 @@ int kube_resize_send(struct orch_kube *d, const char *ns, const char *name, json
 /* Waits until s's workload has all its replicas Ready; appends to msg. */
 int kube_wait_replicas(struct orch_kube *d, const struct plan_step *s, int64_t timeout, char *msg, size_t len);
 
+/* The workload's pods on node now (its originals: shadows and mirror
+ * pods excluded). *out is a new array. */
+int kube_originals_on(struct orch_kube *d, const char *comp, const char *node, json_t **out);
+
+/* --- the drain (drain.c) ------------------------------------------------- */
+
+/* Every pod on node, in every namespace (*out a new array). */
+int kube_pods_on(struct orch_kube *d, const char *node, json_t **out);
+/* Evicts (KUBE_FATE_EVICT: a refusal, 429, or 409 and 503, is retried
+ * after the backoff until deadline, counted in *refused) or deletes
+ * (KUBE_FATE_DELETE) pod ns/name with --grace-period. *removed is 0 when
+ * the pod was gone already (404). what ("drain of ...") starts the
+ * timeout's message, which sets d->drain_late. */
+int kube_remove_pod(struct orch_kube *d, const char *what, const char *ns, const char *name, int fate,
+		    int64_t deadline, size_t *refused, int *removed);
+/* The same request once, with dryRun=All: *st its status. */
+int kube_dry_remove(struct orch_kube *d, const char *ns, const char *name, int fate, long *st);
+/* Polls until pod (as listed before its removal) is gone or replaced:
+ * 404, or the same name with a new uid or on another node. */
+int kube_wait_gone(struct orch_kube *d, const char *what, const char *node, const char *ns, json_t *pod,
+		   int64_t deadline);
+/* The pods of pods a drain must refuse under r (bare, emptyDir): 0, or
+ * ADP_ESYS naming them and the option that lets them go. The pods to
+ * evict or delete are appended to keep (may be NULL). */
+int kube_drain_refusals(json_t *pods, const struct kube_drain_rules *r, const char *node, json_t *keep);
+/* The node's pods that no step of the plan moved, drained under
+ * kubectl's rules (run_update, after the cordon); appends to msg. */
+int kube_drain_node(struct orch_kube *d, const struct plan_step *s, char *msg, size_t len);
+/* After a drain on node ended with rc: with --on-drain-timeout stop and
+ * a drain out of time (not cancelled), the node's prior schedulability
+ * back and ORCH_ACT_STOP; else rc. */
+int kube_drain_end(struct orch_kube *d, const char *node, int rc);
+/* The check before a run: --node-selector, --pod-selector, and the
+ * budgets that can never allow the plan's evictions. */
+int kube_check_drain(struct orch_kube *d, const struct plan *p);
+
+/* The steps' requests with dryRun=All (dryrun.c): orch_kube_dry_run
+ * after the check. */
+int kube_dry_run_steps(struct orch_kube *d, const struct plan *p, json_t **report);
+/* The update Job's name for node (job.c). */
+void kube_job_name(char *out, size_t len, const char *node, const char *digest);
+
 /* --- nodes and the state file (nodes.c) --------------------------------- */
 
 int kube_state_load(struct orch_kube *d);

@@ -44,7 +44,7 @@ json_t *orch_kube_update_job(const char *name, const char *ns, const char *node,
 
 /* "adp-update-<node>-<digest>": the node's dots made dashes, within the
  * 63 characters of a label value. */
-static void job_name(char *out, size_t len, const char *node, const char *digest)
+void kube_job_name(char *out, size_t len, const char *node, const char *digest)
 {
 	char n[48];
 	size_t i;
@@ -117,7 +117,7 @@ static int run_job(struct orch_kube *d, const struct plan *p, const struct plan_
 	long st = 0;
 	int rc;
 
-	job_name(name, sizeof(name), s->partition, p->digest);
+	kube_job_name(name, sizeof(name), s->partition, p->digest);
 	if (!(job = orch_kube_update_job(name, ns, s->partition, d->o.update_image, d->sched ? d->sched->update_argv : NULL,
 					 timeout, d->o.job_backoff_limit)))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
@@ -180,23 +180,29 @@ static int run_hook(struct orch_kube *d, const struct plan_step *s, int64_t time
 	return rc;
 }
 
-/* run_update: the node is cordoned (also when nothing moves off it)
- * before its update. */
+/* run_update: the node is cordoned (also when nothing moves off it) and
+ * drained of the pods no step moved (kubectl drain's rules) before its
+ * update. */
 int kube_op_run_update(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len)
 {
 	struct orch_kube *d = kube_begin(ctx);
 	int64_t t = kube_step_timeout(s);
-	char c[256] = "";
+	char c[768] = "";
 	int rc;
 
 	if ((rc = kube_cordon(d, s->partition, c, sizeof(c))))
 		return rc;
+	d->drain_late = 0;
+	if ((rc = kube_drain_node(d, s, c, sizeof(c))))
+		return (rc = kube_drain_end(d, s->partition, rc)) == ORCH_ACT_STOP ? rc : kube_restore_node(d, s->partition, rc);
 	if (d->o.update_image)
 		rc = run_job(d, p, s, t, msg, len);
 	else if (d->sched && d->sched->update_argv)
 		rc = run_hook(d, s, t, msg, len);
 	else
 		rc = adp_error_set(ADP_EINPUT, "no update action for node '%s'", s->partition);
+	if (!rc)
+		kube_append(msg, len, "%s", c);
 	/* The run rolls back: the node gets its prior state again. */
 	return rc ? kube_restore_node(d, s->partition, rc) : 0;
 }

@@ -416,9 +416,7 @@ static int owned_by(json_t *pod, const char *kind, const char *wname)
 	return mine;
 }
 
-/* The workload's pods on node now (its originals: shadows and mirror
- * pods excluded). *out is a new array. */
-static int originals_on(struct orch_kube *d, const char *comp, const char *node, json_t **out)
+int kube_originals_on(struct orch_kube *d, const char *comp, const char *node, json_t **out)
 {
 	const struct inv_component *c = find_comp(d, comp);
 	json_t *sel = json_object_get(json_object_get(c ? c->kube : NULL, "selector"), "matchLabels");
@@ -453,105 +451,48 @@ static int originals_on(struct orch_kube *d, const char *comp, const char *node,
 	return rc;
 }
 
-/* Evicts pod name through the Eviction API, which honours
- * PodDisruptionBudgets: a refusal (429, or 409 and 503) is retried after
- * the backoff until deadline, counted in *refused. *evicted is 0 when
- * the pod was gone already (404). */
-static int evict(struct orch_kube *d, const struct plan_step *s, const char *ns, const char *name, int64_t deadline,
-		 size_t *refused, int *evicted)
-{
-	json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "policy/v1", "kind", "Eviction", "metadata",
-			       "name", name, "namespace", ns),
-	       *ans;
-	char path[512];
-	long st = 0;
-	int rc = ev ? 0 : adp_error_set(ADP_ENOMEM, "out of memory");
-
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/eviction", ns, name);
-	while (!rc) {
-		ans = NULL;
-		rc = kube_request(d->k, "POST", path, NULL, ev, &st, &ans);
-		json_decref(ans);
-		if (rc || st == 200 || st == 201 || st == 404)
-			break;
-		if (st != 429 && st != 409 && st != 503) {
-			rc = adp_error_set(ADP_ESYS, "kubernetes: eviction of pod '%s/%s': HTTP %ld: %s", ns, name, st,
-					   d->k->last_error);
-			break;
-		}
-		(*refused)++;
-		if (kube_now_ms() + d->o.evict_backoff_ms > deadline)
-			rc = adp_error_set(ADP_ESYS,
-					   "drain of '%s' on node '%s' timed out after %llds: eviction of pod '%s/%s' still refused: %s",
-					   s->component, s->partition, (long long)d->o.drain_timeout, ns, name, d->k->last_error);
-		else
-			rc = kube_pause(d, d->o.evict_backoff_ms);
-	}
-	json_decref(ev);
-	*evicted = !rc && st != 404;
-	return rc;
-}
-
-/* Polls until pod (as listed before its eviction) is gone or replaced:
- * 404, or the same name with a new uid or on another node. */
-static int wait_gone(struct orch_kube *d, const struct plan_step *s, const char *ns, json_t *pod, int64_t deadline)
-{
-	const char *name = kube_str(kube_md(pod), "name"), *uid = kube_str(kube_md(pod), "uid"), *now;
-	json_t *cur = NULL;
-	long st;
-	int rc;
-
-	for (;;) {
-		if ((rc = kube_get_pod(d, ns, name, &st, &cur)))
-			break;
-		now = kube_str(kube_md(cur), "uid");
-		if (st == 404 || (st == 200 && (!uid || !now || strcmp(uid, now))) ||
-		    (st == 200 && strcmp(kube_str(json_object_get(cur, "spec"), "nodeName") ?: "", s->partition)))
-			break;
-		json_decref(cur);
-		cur = NULL;
-		if (kube_now_ms() >= deadline) {
-			rc = adp_error_set(ADP_ESYS, "drain of '%s' on node '%s' timed out after %llds: pod '%s/%s' is still there",
-					   s->component, s->partition, (long long)d->o.drain_timeout, ns, name);
-			break;
-		}
-		if ((rc = kube_pause(d, d->o.poll_ms)))
-			break;
-	}
-	json_decref(cur);
-	return rc;
-}
-
 /* drain, drain_absorbed: the home node is cordoned and every original of
- * the component there is evicted, then polled until it is gone or
- * replaced, all within --drain-timeout. */
+ * the component there is evicted (or deleted, --disable-eviction), then
+ * polled until it is gone or replaced, all within --drain-timeout. A pod
+ * with emptyDir volumes is refused without --delete-emptydir-data, as
+ * kubectl drain does, before any is touched. */
 int kube_op_drain(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len)
 {
 	struct orch_kube *d = kube_begin(ctx);
 	int64_t deadline = kube_now_ms() + d->o.drain_timeout * 1000;
+	struct kube_drain_rules r = d->o.rules;
 	const char *ns, *kind, *wname;
-	json_t *pods = NULL, *v;
+	json_t *pods = NULL, *keep = json_array(), *v;
 	size_t i, evicted = 0, refused = 0;
-	char cmsg[256] = "";
+	char cmsg[256] = "", what[320];
 	int rc, now;
 
 	(void)p;
+	d->drain_late = 0;
+	r.pod_selector = NULL; /* the plan's own pods: --pod-selector was checked before the run */
+	snprintf(what, sizeof(what), "drain of '%s' on node '%s'", s->component, s->partition);
+	if (!keep)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
 	if (!(rc = kube_comp_ref(d, s->component, &ns, &kind, &wname)) &&
-	    !(rc = kube_cordon(d, s->partition, cmsg, sizeof(cmsg))))
-		rc = originals_on(d, s->component, s->partition, &pods);
-	json_array_foreach(pods, i, v) {
-		if (rc || (rc = evict(d, s, ns, kube_str(kube_md(v), "name"), deadline, &refused, &now)))
+	    !(rc = kube_cordon(d, s->partition, cmsg, sizeof(cmsg))) &&
+	    !(rc = kube_originals_on(d, s->component, s->partition, &pods)))
+		rc = kube_drain_refusals(pods, &r, s->partition, keep);
+	json_array_foreach(keep, i, v) {
+		if (rc || (rc = kube_remove_pod(d, what, ns, kube_str(kube_md(v), "name"), kube_drain_fate(v, &r), deadline,
+						&refused, &now)))
 			break;
 		evicted += (size_t)now;
 	}
-	json_array_foreach(pods, i, v)
-		if (rc || (rc = wait_gone(d, s, ns, v, deadline)))
+	json_array_foreach(keep, i, v)
+		if (rc || (rc = kube_wait_gone(d, what, s->partition, ns, v, deadline)))
 			break;
 	if (!rc)
-		snprintf(msg, len, "%s%s%zu pods evicted from node '%s' (%zu refusals by a disruption budget, retried)", cmsg,
-			 *cmsg ? "; " : "", evicted, s->partition, refused);
+		snprintf(msg, len, "%s%s%zu pods %s from node '%s' (%zu refusals by a disruption budget, retried)", cmsg,
+			 *cmsg ? "; " : "", evicted, r.disable_eviction ? "deleted" : "evicted", s->partition, refused);
 	json_decref(pods);
-	return kube_wait_error(d, rc, "the drain of '%s' on node '%s'", s->component, s->partition);
+	json_decref(keep);
+	return kube_drain_end(d, s->partition, kube_wait_error(d, rc, "the drain of '%s' on node '%s'", s->component,
+							     s->partition));
 }
 
 /* stop_original, stop_absorbed: no pod of the workload is left on the
@@ -563,7 +504,7 @@ int kube_op_gone(void *ctx, const struct plan *p, const struct plan_step *s, cha
 	int rc;
 
 	(void)p;
-	if (!(rc = originals_on(d, s->component, s->partition, &pods)) && json_array_size(pods))
+	if (!(rc = kube_originals_on(d, s->component, s->partition, &pods)) && json_array_size(pods))
 		rc = adp_error_set(ADP_ESYS, "%zu pods of '%s' still on node '%s'", json_array_size(pods), s->component,
 				   s->partition);
 	else if (!rc)
@@ -596,7 +537,7 @@ static int replica_pod(struct orch_kube *d, const struct plan_step *s, json_t **
 				     s->component ? s->component : "", s->partition ? s->partition : "");
 	for (i = 0; i < s->replica && i < c->replicas; i++)
 		k += c->placement && c->placement[i] == (size_t)part;
-	if ((rc = originals_on(d, s->component, s->partition, &pods)))
+	if ((rc = kube_originals_on(d, s->component, s->partition, &pods)))
 		return rc;
 	n = json_array_size(pods);
 	if (k >= n) {

@@ -16,37 +16,14 @@ else
 fk_certs "$K" || { name="kube: certificates"; bad "openssl could not make the test CA"; }
 cli_schedule "$K/sched.json" k node-b "$K/updates.log"
 
-# kcluster JQ: the fixture cluster changed by a jq filter, as $K/cluster.json.
-kcluster() { jq "$1" "$TD/kube/cluster.json" >"$K/cluster.json"; }
-# kstart [CLUSTERROLE]: a fresh fake on the current $K/cluster.json.
-kstart() {
-	fk_stop
-	rm -rf "$K/st" "$K/updates.log" "$K/state.json"
-	fk_start "$K" "$K/cluster.json" "$@" || { name="kube: fake server start"; bad "$(tail -3 "$K/server.err")"; }
-}
-kplan() {
-	"$BIN" plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW -f "$K/plan.json" \
-		-i "$K/inventory.json" -H "$TD/kube/history.csv" "$@" >"$K/plan.out" 2>"$K/plan.err"
-}
-# kjq NAME FILTER: the filter must print true on the fake's current state;
-# krun NAME FILTER: on the run record.
-kjq() { kcheck "$K/state.json" "$@"; }
-krun() { kcheck "$K/st/run.json" "$@"; }
-kcheck() {
-	name=$2
-	if [ "$(jq -r "$3" "$1" 2>&1)" = true ]; then ok; else bad "$(basename "$1"): $3 is $(jq -c "$3" "$1" 2>&1)"; fi
-}
-# kmsg NAME PATH REGEX: the message of the run record's PATH (.steps[6],
-# .observations[0], ...) matches REGEX.
-kmsg() {
-	name=$1
-	if jq -e --arg re "$3" "$2.message | test(\$re)" "$K/st/run.json" >/dev/null 2>&1; then ok; else
-		bad "$2 is $(jq -c "$2" "$K/st/run.json" 2>&1)"; fi
-}
-# kat PLAN: --now at PLAN's start, as apply runs no earlier.
-kat() { echo "--now $(cli_plan_start "$1")"; }
 KAPPLY="apply --driver kubernetes --kubeconfig $K/kubeconfig -d $K/st --poll-interval 50ms --evict-backoff 200ms"
 SHADOW='.pods | map(select(.metadata.name == "web-adp-shadow-1")) | length'
+# A pod of web's budget that is not Ready (and no replica of web's): the
+# budget blocks evictions for now, but could allow them, so apply's
+# preflight lets the run start (one that never can is t-kube-drain.sh's).
+UNREADY='.pods += [{"metadata": {"name": "web-canary", "namespace": "shop", "labels": {"app": "web"}},
+	"spec": {"nodeName": "node-a", "containers": [{"name": "web"}]},
+	"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}}]'
 
 # --- discovery --------------------------------------------------------------
 kcluster .
@@ -197,7 +174,7 @@ kjq "kube: a node cordoned before is left cordoned" '.nodes[1].spec.unschedulabl
 kmsg "kube: prior state message" '.steps[6]' "node 'node-b' was cordoned before: left as it was"
 
 # --- drain blocked by a PodDisruptionBudget, then released --------------------
-kcluster '(.poddisruptionbudgets[0].spec.minAvailable) = 3'
+kcluster "(.poddisruptionbudgets[0].spec.minAvailable) = 3 | $UNREADY"
 kstart
 kplan
 "$BIN" $KAPPLY $(kat "$K/plan.json") "$K/plan.json" >"$K/pdb.out" 2>"$K/pdb.err" &
@@ -215,8 +192,8 @@ kmsg "kube: refusals counted ($n429)" '.steps[6]' "[(]$n429 refusals by a disrup
 name="kube: evictions paced by the backoff"
 if [ "$n429" -le 12 ]; then ok; else bad "$n429 refused evictions in about a second"; fi
 
-# A PDB that never allows it: the drain times out and the run rolls back.
-kcluster '(.poddisruptionbudgets[0].spec.minAvailable) = 3'
+# A PDB that allows nothing for longer than the drain timeout: the run rolls back.
+kcluster "(.poddisruptionbudgets[0].spec.minAvailable) = 3 | $UNREADY"
 kstart
 kplan
 run "kube: drain timeout rolls back" 4 $KAPPLY $(kat "$K/plan.json") --drain-timeout 1s "$K/plan.json" &&
@@ -278,7 +255,7 @@ krun "kube: the rollback removed the never Ready shadow" '[.undo[] | select(.act
 kjq "kube: no shadow left after the cut" "$SHADOW == 0"
 # A drain held by a disruption budget, with a drain timeout of ten minutes:
 # cut in its eviction backoff.
-kcut "kube: cut in the eviction backoff" 6 '(.poddisruptionbudgets[0].spec.minAvailable) = 3' \
+kcut "kube: cut in the eviction backoff" 6 "(.poddisruptionbudgets[0].spec.minAvailable) = 3 | $UNREADY" \
 	"^timed out after 2 s: cancelled while waiting for the drain of 'shop.web' on node 'node-b'" --drain-timeout 10m
 kjq "kube: the original was not evicted by the cut drain" '.pods | map(select(.metadata.name == "web-5d8f7b9c6-q7m3z")) | length == 1'
 # An update Job that runs for an hour: cut while polling it. The failed act
@@ -391,9 +368,9 @@ kcluster "$PDB1 | .nodes[0].status.allocatable.cpu = \"0.7\""
 kstart
 run "kube: an infeasible resize rolls back" 4 $KAPPLY $(kat "$K/plan-big.json") "$K/plan-big.json" &&
 	krec "resize of pod 'shop/web-5d8f7b9c6-x2k4p' is infeasible on its node: Node didn't have enough capacity: cpu"
-# The fixture's budget (both of web's pods) refuses the absorbed pod's
-# eviction: the drain times out and the resize is undone.
-kcluster .
+# The fixture's budget (both of web's pods, and a third not Ready) refuses
+# the absorbed pod's eviction: the drain times out and the resize is undone.
+kcluster "$UNREADY"
 kstart
 run "kube: an absorbed pod held by its disruption budget rolls back" 4 $KAPPLY $(kat "$K/plan-abs.json") --drain-timeout 1s "$K/plan-abs.json" &&
 	krec "eviction of pod 'shop/web-5d8f7b9c6-q7m3z' still refused"

@@ -393,12 +393,13 @@ def pdb_status(pdb):
         if isinstance(v, str) and v.endswith("%"):
             return -(-int(v[:-1]) * expected // 100)
         return int(v)
-    if "minAvailable" in spec:
+    if spec.get("maxUnavailable") is not None:
+        desired = max(0, expected - scaled(spec["maxUnavailable"]))
+    elif spec.get("minAvailable") is not None:
         desired = scaled(spec["minAvailable"])
-    elif "maxUnavailable" in spec:
-        desired = expected - scaled(spec["maxUnavailable"])
     else:
-        desired = expected
+        # Neither: the disruption controller asks for no healthy pod.
+        desired = 0
     old = pdb.get("status", {})
     pdb["status"] = {"currentHealthy": healthy, "desiredHealthy": desired, "expectedPods": expected,
                      "disruptionsAllowed": max(0, healthy - desired),
@@ -407,11 +408,53 @@ def pdb_status(pdb):
         meta(pdb)["resourceVersion"] = next_rv()
 
 
-def delete_pod(pod):
+def delete_pod(pod, grace=None, via="delete"):
+    """Graceful deletion: deletionTimestamp (and deletionGracePeriodSeconds
+    when DeleteOptions.gracePeriodSeconds was given) now, the pod gone
+    after behaviour.termination_ms, or sooner when the grace period is
+    shorter (0: at once). Each deletion is logged as
+    "REMOVE ns/name via=eviction|delete grace=N|default"."""
     if not meta(pod).get("deletionTimestamp"):
         meta(pod)["deletionTimestamp"] = stamp()
         meta(pod)["resourceVersion"] = next_rv()
-        pod["_gone_at"] = now_ms() + int(beh("termination_ms", 200))
+        ms = int(beh("termination_ms", 200))
+        if grace is not None:
+            meta(pod)["deletionGracePeriodSeconds"] = grace
+            ms = min(ms, grace * 1000)
+        pod["_gone_at"] = now_ms() + ms
+        if ARGS and ARGS.log:
+            with open(ARGS.log, "a") as f:
+                f.write("REMOVE %s/%s via=%s grace=%s\n" % (meta(pod).get("namespace", "default"), meta(pod)["name"],
+                                                           via, "default" if grace is None else grace))
+
+
+def grace_of(opts, q):
+    """DeleteOptions.gracePeriodSeconds from a body or the query: None
+    (the pod's own), or a whole number of seconds; ValueError if bad."""
+    g = (opts or {}).get("gracePeriodSeconds") if isinstance(opts, dict) else None
+    if g is None and "gracePeriodSeconds" in q:
+        g = q["gracePeriodSeconds"]
+    if g is None:
+        return None
+    g = int(g)
+    if g < 0:
+        raise ValueError("gracePeriodSeconds must be >= 0")
+    return g
+
+
+def dry_of(opts, q):
+    """dryRun=All (query) or dryRun: ["All"] (DeleteOptions): True;
+    absent: False; anything else: ValueError, as the API server answers
+    400 for an unsupported value."""
+    vals = []
+    if "dryRun" in q:
+        vals.append(q["dryRun"])
+    if isinstance(opts, dict) and opts.get("dryRun") is not None:
+        vals += opts["dryRun"] if isinstance(opts["dryRun"], list) else [opts["dryRun"]]
+    for v in vals:
+        if v != "All":
+            raise ValueError('dryRun: Unsupported value: "%s": supported values: "All"' % v)
+    return bool(vals)
 
 
 # --- in-place resize ------------------------------------------------------
@@ -630,6 +673,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if namespaced and name and not ns:
             return self.send(404, status_obj(404, "NotFound", "the server could not find the requested resource"))
         method = self.command
+        try:
+            self.dry = method in ("POST", "PATCH", "DELETE", "PUT") and dry_of(
+                self.body() if method == "DELETE" else None, q)
+        except ValueError as e:
+            return self.send(400, status_obj(400, "BadRequest", str(e)))
         verb = {"GET": "get" if name else ("watch" if q.get("watch") in ("1", "true") else "list"),
                 "POST": "create", "PATCH": "patch", "DELETE": "delete", "PUT": "update"}.get(method, "")
         api_group = "" if group == "/api/v1" else group.split("/")[2]
@@ -660,8 +708,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.dump()
             return self.send(200, self.out(coll, obj))
         if method == "DELETE":
+            try:
+                grace = grace_of(self.body(), q)
+            except ValueError as e:
+                return self.send(400, status_obj(400, "BadRequest", str(e)))
+            if self.dry:
+                gone = copy.deepcopy(obj)
+                meta(gone).setdefault("deletionTimestamp", stamp())
+                return self.send(200, self.out(coll, gone) if coll == "pods" else
+                                 {"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}})
             if coll == "pods":
-                delete_pod(obj)
+                delete_pod(obj, grace, "delete")
             else:
                 STATE[coll].remove(obj)
                 if coll == "jobs" and q.get("propagationPolicy") in ("Background", "Foreground"):
@@ -789,6 +846,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if find(coll, ns, name) is not None:
             return self.send(409, status_obj(409, "AlreadyExists", '%s "%s" already exists' % (coll, name),
                                              {"name": name, "kind": coll}))
+        if self.dry:
+            # Validated and admitted, not persisted: the object as it would be.
+            rv = RV[0]
+            prepare(coll, o, ns)
+            RV[0] = rv
+            return self.send(201, self.out(coll, o))
         prepare(coll, o, ns)
         STATE.setdefault(coll, []).append(o)
         if coll == "pods":
@@ -821,7 +884,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         {"causes": [{"reason": "DisruptionBudget", "message":
                                      "The disruption budget %s needs %d healthy pods and has %d currently"
                                      % (meta(pdbs[0])["name"], st["desiredHealthy"], st["currentHealthy"])}]}))
-            delete_pod(pod)
+            try:
+                grace = grace_of(ev.get("deleteOptions"), {})
+                dry = self.dry or dry_of(ev.get("deleteOptions"), {})
+            except ValueError as e:
+                return self.send(400, status_obj(400, "BadRequest", str(e)))
+            if not dry:
+                delete_pod(pod, grace, "eviction")
         self.dump()
         self.send(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})
 
@@ -867,6 +936,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(422, status_obj(422, "Invalid", str(e)))
         fn = merge_patch if ct == "application/merge-patch+json" else strategic_merge
         new = fn(copy.deepcopy(obj), p)
+        if self.dry:
+            return self.send(200, self.out(coll, new))
         meta(new)["resourceVersion"] = next_rv()
         obj.clear()
         obj.update(new)

@@ -1,4 +1,5 @@
-# Helpers for tests against the fake API server (sourced by tests/cli/t-kube.sh).
+# Helpers for tests against the fake API server (sourced by tests/cli/t-kube.sh
+# and t-kube-drain.sh).
 # fk_certs DIR: a throwaway CA, a server certificate for 127.0.0.1 signed by
 # it, a second unrelated CA (for the wrong-CA test), a client certificate and
 # a bearer token.
@@ -78,3 +79,35 @@ fk_stop() {
 	[ -n "${FK_PID:-}" ] && kill "$FK_PID" 2>/dev/null && wait "$FK_PID" 2>/dev/null
 	FK_PID=
 }
+
+# The groups' own helpers, over $K (the group's directory), $TD, $BIN and
+# $KNOW (plan's --now); name, ok and bad are tests/cli/run.sh's.
+# kcluster JQ: the fixture cluster changed by a jq filter, as $K/cluster.json.
+kcluster() { jq "$1" "$TD/kube/cluster.json" >"$K/cluster.json"; }
+# kstart [CLUSTERROLE]: a fresh fake on the current $K/cluster.json.
+kstart() {
+	fk_stop
+	rm -rf "$K/st" "$K/updates.log" "$K/state.json"
+	fk_start "$K" "$K/cluster.json" "$@" || { name="kube: fake server start"; bad "$(tail -3 "$K/server.err")"; }
+}
+kplan() {
+	"$BIN" plan --driver kubernetes --kubeconfig "$K/kubeconfig" -s "$K/sched.json" $KNOW -f "$K/plan.json" \
+		-i "$K/inventory.json" -H "$TD/kube/history.csv" "$@" >"$K/plan.out" 2>"$K/plan.err"
+}
+# kjq NAME FILTER: the filter must print true on the fake's current state;
+# krun NAME FILTER: on the run record.
+kjq() { kcheck "$K/state.json" "$@"; }
+krun() { kcheck "$K/st/run.json" "$@"; }
+kcheck() {
+	name=$2
+	if [ "$(jq -r "$3" "$1" 2>&1)" = true ]; then ok; else bad "$(basename "$1"): $3 is $(jq -c "$3" "$1" 2>&1)"; fi
+}
+# kmsg NAME PATH REGEX: the message of the run record's PATH (.steps[6],
+# .observations[0], ...) matches REGEX.
+kmsg() {
+	name=$1
+	if jq -e --arg re "$3" "$2.message | test(\$re)" "$K/st/run.json" >/dev/null 2>&1; then ok; else
+		bad "$2 is $(jq -c "$2" "$K/st/run.json" 2>&1)"; fi
+}
+# kat PLAN: --now at PLAN's start, as apply runs no earlier.
+kat() { echo "--now $(cli_plan_start "$1")"; }
