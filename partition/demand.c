@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/mathutil.h"
 
 /* The value with exactly `above` of the n values above it (quickselect:
  * linear on average, and v is scrambled). */
@@ -71,38 +72,11 @@ double part_tier_impact(int tier)
 	return (double)(INV_MAX_TIER + 1 - tier) / (INV_MAX_TIER + 1);
 }
 
-/* Inverse of the standard normal distribution (Acklam's rational
- * approximation, relative error under 1.2e-9). */
-static double norm_inv(double p)
-{
-	static const double a[] = { -3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
-				    1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00 };
-	static const double b[] = { -5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-				    6.680131188771972e+01, -1.328068155288572e+01 };
-	static const double cc[] = { -7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-				     -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00 };
-	static const double d[] = { 7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-				    3.754408661907416e+00 };
-	double q, r;
-
-	if (p < 0.02425) {
-		q = sqrt(-2 * log(p));
-		return (((((cc[0] * q + cc[1]) * q + cc[2]) * q + cc[3]) * q + cc[4]) * q + cc[5]) /
-		       ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-	}
-	if (p > 1 - 0.02425)
-		return -norm_inv(1 - p);
-	q = p - 0.5;
-	r = q * q;
-	return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-	       (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-}
-
 /* Quantile of Student's t with nu degrees of freedom (Cornish-Fisher
  * expansion around the normal; within 1% for nu >= 3). */
 static double t_inv(double p, double nu)
 {
-	double z = norm_inv(p), z3 = z * z * z, z5 = z3 * z * z, z7 = z5 * z * z;
+	double z = adp_norm_inv(p), z3 = z * z * z, z5 = z3 * z * z, z7 = z5 * z * z;
 
 	return z + (z3 + z) / (4 * nu) + (5 * z5 + 16 * z3 + 3 * z) / (96 * nu * nu) +
 	       (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * nu * nu * nu);
@@ -143,7 +117,7 @@ double part_widening(size_t history_used, int64_t step, int64_t period, double e
 	neff = sw * sw / sw2;
 	if (neff < 2)
 		neff = 2;
-	return fmin(PART_MAX_WIDENING, fmax(1, t_inv(1 - eps, neff - 1) * sqrt(1 + 1 / neff) / norm_inv(1 - eps)));
+	return fmin(PART_MAX_WIDENING, fmax(1, t_inv(1 - eps, neff - 1) * sqrt(1 + 1 / neff) / adp_norm_inv(1 - eps)));
 }
 
 /* The ceiling of a series' upper quantiles and scenarios: its

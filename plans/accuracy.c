@@ -10,6 +10,7 @@
 #include "plans/plan.h"
 #include "plans/store.h"
 #include "util/error.h"
+#include "util/mathutil.h"
 #include "util/resource.h"
 
 #define ACC_MAX_REPLICA 1024
@@ -214,33 +215,6 @@ done:
 	return rc;
 }
 
-/* The standard normal quantile (Acklam's rational approximation,
- * relative error below 1.2e-9), for p in (0, 1). */
-static double probit(double p)
-{
-	static const double a[] = { -3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
-				    1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00 };
-	static const double b[] = { -5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-				    6.680131188771972e+01, -1.328068155288572e+01 };
-	static const double c[] = { -7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-				    -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00 };
-	static const double d[] = { 7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-				    3.754408661907416e+00 };
-	double q, r;
-
-	if (p < 0.02425) {
-		q = sqrt(-2 * log(p));
-		return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-		       ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-	}
-	if (p > 1 - 0.02425)
-		return -probit(1 - p);
-	q = p - 0.5;
-	r = q * q;
-	return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-	       (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-}
-
 int accuracy_feedback(const struct accuracy *a, struct plan_feedback **out, size_t *n)
 {
 	const struct acc_window *pool = &a->pooled;
@@ -275,7 +249,7 @@ int accuracy_feedback(const struct accuracy *a, struct plan_feedback **out, size
 			return adp_error_set(ADP_ENOMEM, "out of memory");
 		}
 		f[*n].resource = p->resource;
-		f[*n].scale = probit(1 - alpha) / probit(0.95);
+		f[*n].scale = adp_norm_inv(1 - alpha) / adp_norm_inv(0.95);
 		f[*n].windows = windows;
 		f[*n].samples = p->n;
 		f[*n].above_p95 = (double)(p->n - p->le_p95) / (double)p->n;

@@ -6,16 +6,7 @@
 . "$TOP/tests/cli/lib.sh"
 AC="$TMP/accuracy"
 mkdir -p "$AC"
-cat >"$AC/inv.json" <<JSON
-{"partitions": [
-  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}},
-  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}}],
- "components": [{"name": "web", "tier": 0, "replicas": 1, "placement": ["node-a"],
-  "min": {"cpu": 0.1, "memory": "64MiB"},
-  "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
-   "time_column": "TimeStamp", "time_format": "rfc3339",
-   "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}}}]}
-JSON
+cli_web_inventory "$AC/inv.json"
 cli_schedule "$AC/sched.json" acc node-a "$AC/updates.log"
 # ac_hook NAME CPU: a hook whose samples report CPU cores and 1 MiB.
 ac_hook() {

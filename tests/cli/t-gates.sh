@@ -6,16 +6,7 @@
 . "$TOP/tests/cli/lib.sh"
 GT="$TMP/gates"
 mkdir -p "$GT"
-cat >"$GT/inv.json" <<JSON
-{"partitions": [
-  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}},
-  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}}],
- "components": [{"name": "web", "tier": 0, "replicas": 1, "placement": ["node-a"],
-  "min": {"cpu": 0.1, "memory": "64MiB"},
-  "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
-   "time_column": "TimeStamp", "time_format": "rfc3339",
-   "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}}}]}
-JSON
+cli_web_inventory "$GT/inv.json"
 # The hook: one line per act in $HOOK_CALLS.
 cat >"$GT/hook" <<'HOOK'
 #!/bin/sh

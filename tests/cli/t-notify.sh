@@ -7,16 +7,7 @@
 NT="$TMP/notify"
 mkdir -p "$NT"
 printf 's3cret-for-the-tests' >"$NT/secret"
-cat >"$NT/inv.json" <<JSON
-{"partitions": [
-  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}},
-  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}}],
- "components": [{"name": "web", "tier": 0, "replicas": 1, "placement": ["node-a"],
-  "min": {"cpu": 0.1, "memory": "64MiB"},
-  "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
-   "time_column": "TimeStamp", "time_format": "rfc3339",
-   "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}}}]}
-JSON
+cli_web_inventory "$NT/inv.json"
 cat >"$NT/hook" <<'HOOK'
 #!/bin/sh
 cat >/dev/null
