@@ -20,7 +20,7 @@ struct cmd_kube_args cmd_kube;
 enum { OPT_KUBECONFIG = 3000, OPT_CONTEXT, OPT_SA_DIR, OPT_NS, OPT_ZONE_LABEL, OPT_POOL_LABEL, OPT_IMAGE,
        OPT_JOB_NS, OPT_JOB_BACKOFF, OPT_DRAIN_TIMEOUT, OPT_EVICT_BACKOFF, OPT_POLL, OPT_PROM, OPT_PROM_TOKEN,
        OPT_PROM_CA, OPT_READY_TIMEOUT, OPT_GRACE, OPT_POD_SEL, OPT_NODE_SEL, OPT_EMPTYDIR, OPT_FORCE, OPT_NO_EVICT,
-       OPT_ON_DRAIN_TIMEOUT };
+       OPT_ON_DRAIN_TIMEOUT, OPT_BLOCKING };
 
 struct orch_driver_opts *cmd_kube_driver_opts(void)
 {
@@ -116,6 +116,10 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		parse_selector(state, "--node-selector", arg, &a->node_selector);
 		a->drv.kube.node_selector = &a->node_selector;
 		break;
+	case OPT_BLOCKING:
+		parse_selector(state, "--blocking-pod-selector", arg, &a->blocking_pods);
+		a->drv.kube.blocking_pods = &a->blocking_pods;
+		break;
 	case OPT_EMPTYDIR: a->drv.kube.rules.delete_emptydir_data = 1; break;
 	case OPT_FORCE: a->drv.kube.rules.force = 1; break;
 	case OPT_NO_EVICT: a->drv.kube.rules.disable_eviction = 1; break;
@@ -171,6 +175,8 @@ static const struct argp_option apply_options[] = {
 	{ "grace-period", OPT_GRACE, "SECONDS", 0,
 	  "Seconds each evicted or deleted pod has to terminate (default, or -1: the pod's own)", 41 },
 	{ "pod-selector", OPT_POD_SEL, "SELECTOR", 0, "Drain only the pods with these labels; the others stay on the node", 41 },
+	{ "blocking-pod-selector", OPT_BLOCKING, "SELECTOR", 0,
+	  "A gate: no wave starts while a pod with these labels runs on a node it takes offline (exit 9)", 41 },
 	{ "delete-emptydir-data", OPT_EMPTYDIR, NULL, 0,
 	  "Drain pods with emptyDir volumes too, their data lost (without it, their drain fails)", 41 },
 	{ "force", OPT_FORCE, NULL, 0, "Delete the pods no controller manages (without it, their drain fails)", 41 },

@@ -19,6 +19,7 @@ struct cmd_kube_args {
 	const char *ns, *zone_label, *pool_label;       /* discovery */
 	struct history_prom_opts prom;                 /* apply's monitoring */
 	struct kube_selector pod_selector, node_selector; /* parsed --pod-selector, --node-selector */
+	struct kube_selector blocking_pods;               /* parsed --blocking-pod-selector */
 };
 
 /* apply --dry-run's modes: client (the checks that need no driver) and

@@ -69,6 +69,11 @@ struct orch_driver {
 	 * on the worker (monitoring on a timer during long steps); zero:
 	 * monitoring only at step boundaries. */
 	int sample_during_act;
+	/* The driver's own gate before wave (1-based), beside the schedule's
+	 * (the kubernetes driver's blocking pods): 0 open, 1 blocked (why
+	 * says by what), or a negative ADP_E* when it cannot tell, which
+	 * blocks too (fails closed). NULL: none. */
+	int (*gate)(void *ctx, const struct plan *p, size_t wave, char *why, size_t len);
 };
 
 #endif

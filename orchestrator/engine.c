@@ -967,17 +967,35 @@ static int wait_for_start(struct journal *j, const struct orch_opts *o, const st
 	return 0;
 }
 
+/* The schedule's gates, then the driver's (its own, e.g. blocking pods):
+ * the first that blocks says why; no answer from one blocks. */
+static enum orch_gate all_gates(const struct orch_opts *o, const struct orch_driver *d, const struct plan *p,
+				size_t wave, char *why, size_t len)
+{
+	enum orch_gate g = orch_gates_check(o->gates, p, wave, why, len);
+	int rc;
+
+	if (g == ORCH_GATE_BLOCKED || !d->gate)
+		return g;
+	if ((rc = d->gate(d->ctx, p, wave, why, len)) < 0) {
+		snprintf(why, len, "no answer from the driver's gate (fails closed): %s", adp_error_last());
+		adp_error_clear();
+	}
+	return rc ? ORCH_GATE_BLOCKED : g;
+}
+
 /* Before the first step of the wave at steps[i]: the gates. Blocked: the
  * journal says by what and the apply stops there (1, *out
  * ORCH_BLOCKED). A wave none of whose partitions needs the update: its
  * steps are journaled "skipped", never acted nor undone. 0 goes on. */
-static int gate_wave(struct journal *j, const struct orch_opts *o, const struct plan *p, size_t i, int *out)
+static int gate_wave(struct journal *j, const struct orch_opts *o, const struct orch_driver *d, const struct plan *p,
+		     size_t i, int *out)
 {
 	json_t *steps = json_object_get(j->root, "steps");
 	size_t w = p->steps[i].wave, k;
 	struct adp_jb b = { 0 };
 	char why[1024];
-	enum orch_gate g = orch_gates_check(o->gates, p, w, why, sizeof(why));
+	enum orch_gate g = all_gates(o, d, p, w, why, sizeof(why));
 
 	if (g == ORCH_GATE_OPEN)
 		return 0;
@@ -1217,7 +1235,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		if (!wait && p.nsteps && p.nwaves) {
 			char why[1024];
 
-			enum orch_gate g = orch_gates_check(o->gates, &p, p.steps[0].wave, why, sizeof(why));
+			enum orch_gate g = all_gates(o, d, &p, p.steps[0].wave, why, sizeof(why));
 
 			if (g == ORCH_GATE_BLOCKED) {
 				emit(o, SCHEDULE_EV_BLOCKED, json_pack("{s:I, s:s}", "wave", (json_int_t)p.steps[0].wave,
@@ -1311,7 +1329,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			goto record;
 		}
 		if ((i == 0 || p.steps[i - 1].wave != p.steps[i].wave) && p.steps[i].wave != gated &&
-		    (rc = gate_wave(&j, o, &p, i, &out))) {
+		    (rc = gate_wave(&j, o, d, &p, i, &out))) {
 			if (rc < 0)
 				goto done;
 			goto record;

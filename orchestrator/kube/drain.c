@@ -390,3 +390,37 @@ int kube_check_drain(struct orch_kube *d, const struct plan *p)
 	json_decref(pdbs);
 	return rc;
 }
+
+/* --- the blocking pods gate -------------------------------------------- */
+
+int kube_gate(void *ctx, const struct plan *p, size_t wave, char *why, size_t len)
+{
+	struct orch_kube *d = ctx;
+	const struct plan_wave *w = wave >= 1 && wave <= p->nwaves ? &p->waves[wave - 1] : NULL;
+	size_t i, k;
+	int rc;
+
+	if (!d->o.blocking_pods || !w)
+		return 0;
+	for (i = 0; i < w->noffline; i++) {
+		json_t *pods = NULL, *pod;
+
+		if ((rc = kube_pods_on(d, w->offline[i], &pods)))
+			return rc;
+		json_array_foreach(pods, k, pod) {
+			const char *phase = kube_str(json_object_get(pod, "status"), "phase");
+
+			if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
+				continue;
+			if (kube_selector_match(d->o.blocking_pods, json_object_get(kube_md(pod), "labels"))) {
+				snprintf(why, len, "pod '%s/%s' (a blocking pod: it matches --blocking-pod-selector) runs on "
+					 "node '%s'", kube_str(kube_md(pod), "namespace") ?: "default",
+					 kube_str(kube_md(pod), "name") ?: "", w->offline[i]);
+				json_decref(pods);
+				return 1;
+			}
+		}
+		json_decref(pods);
+	}
+	return 0;
+}

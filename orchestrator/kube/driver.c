@@ -523,4 +523,5 @@ void orch_kube_driver(struct orch_driver *drv, struct orch_kube *d)
 	drv->sample = d->o.prom && d->o.prom->url ? kube_sample : NULL;
 	drv->grow = kube_grow;
 	drv->cancel = kube_cancel;
+	drv->gate = kube_gate;
 }

@@ -59,6 +59,9 @@ struct orch_kube_opts {
 	int64_t grace_period;        /* seconds; without has_grace, the pod's own */
 	struct kube_drain_rules rules; /* its pod_selector borrowed */
 	const struct kube_selector *node_selector; /* borrowed; NULL: every node */
+	/* kured's --blocking-pod-selector: a wave waits for no pod matching
+	 * it to run on a node it takes offline (borrowed; NULL: none). */
+	const struct kube_selector *blocking_pods;
 	int on_drain_timeout;        /* enum orch_kube_on_drain_timeout */
 	/* Server-side dry run (orch_kube_dry_run only): nothing on disk,
 	 * DIR is neither made nor read. */

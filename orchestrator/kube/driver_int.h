@@ -75,6 +75,9 @@ int kube_originals_on(struct orch_kube *d, const char *comp, const char *node, j
 
 /* Every pod on node, in every namespace (*out a new array). */
 int kube_pods_on(struct orch_kube *d, const char *node, json_t **out);
+/* The driver's gate (orch_driver.gate): a pod matching the blocking
+ * selector on a node the wave takes offline. */
+int kube_gate(void *ctx, const struct plan *p, size_t wave, char *why, size_t len);
 /* Evicts (KUBE_FATE_EVICT: a refusal, 429, or 409 and 503, is retried
  * after the backoff until deadline, counted in *refused) or deletes
  * (KUBE_FATE_DELETE) pod ns/name with --grace-period. *removed is 0 when

@@ -311,5 +311,16 @@ kstart
 kplan
 run "kube-drain: --on-drain-timeout rollback" 4 $KAPPLY $(kat "$K/plan.json") --drain-timeout 1s --on-drain-timeout rollback "$K/plan.json" &&
 	expect_err "rolled back"
+# --- kured's blocking pods: a gate before every wave -----------------------
+kcluster "$(kpod batch report-1 node-b "$OWNED")"
+kstart
+kplan
+run "kube-drain: a blocking pod on the wave's node blocks it (exit 9), nothing changed" 9 $KAPPLY $(kat "$K/plan.json") \
+	--blocking-pod-selector app=report-1 "$K/plan.json" &&
+	expect_err "blocked before the first step: pod 'batch/report-1' \\(a blocking pod: it matches --blocking-pod-selector\\) runs on node 'node-b': nothing was changed"
+kjq "kube-drain: the blocked apply cordoned nothing" '(.nodes[1].spec.unschedulable // false) == false'
+run "kube-drain: a blocking selector no pod matches lets the wave run" 0 $KAPPLY $(kat "$K/plan.json") \
+	--blocking-pod-selector app=nightly "$K/plan.json"
+run "kube-drain: a bad blocking selector is a usage error" 64 $KAPPLY --blocking-pod-selector "a b" "$K/plan.json"
 fk_stop
 fi
