@@ -14,8 +14,9 @@ cli_schedule() {
 JSON
 }
 
-# cli_web_inventory FILE: two nodes and one component, web on node-a,
-# its history the demo's api-01 (the exec driver's tests use it).
+# cli_web_inventory FILE [HISTORY]: two nodes and one component, web on
+# node-a, its history HISTORY (default the demo's api-01), a TimeStamp and
+# Value CSV (the exec driver's tests use it).
 cli_web_inventory() {
 	cat >"$1" <<JSON
 {"partitions": [
@@ -23,7 +24,7 @@ cli_web_inventory() {
   {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}}],
  "components": [{"name": "web", "tier": 0, "replicas": 1, "placement": ["node-a"],
   "min": {"cpu": 0.1, "memory": "64MiB"},
-  "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
+  "history": {"file": "${2:-$TD/demo/history/api-01.csv}", "format": "columns", "delimiter": ",",
    "time_column": "TimeStamp", "time_format": "rfc3339",
    "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}}}]}
 JSON

@@ -3,6 +3,7 @@
 # past never showed: planned without the event, every step of the wave
 # is a violation in simulate; with it declared, none is.
 
+. "$TOP/tests/cli/lib.sh"
 EV="$TMP/events"
 mkdir -p "$EV"
 /usr/bin/python3 - "$EV/web.csv" <<'PY'
@@ -18,16 +19,7 @@ with open(sys.argv[1], 'w') as f:
         t += d.timedelta(minutes=5)
         i += 1
 PY
-cat >"$EV/inv.json" <<JSON
-{"partitions": [
-  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}},
-  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}}],
- "components": [{"name": "web", "tier": 0, "replicas": 1, "placement": ["node-a"],
-  "min": {"cpu": 0.1, "memory": "64MiB"},
-  "history": {"file": "$EV/web.csv", "format": "columns", "delimiter": ",",
-   "time_column": "TimeStamp", "time_format": "rfc3339",
-   "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}}}]}
-JSON
+cli_web_inventory "$EV/inv.json" "$EV/web.csv"
 # ev_sched FILE [EVENTS_JSON]: a one-hour window over the sales hour.
 ev_sched() {
 	cat >"$1" <<JSON

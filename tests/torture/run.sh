@@ -38,16 +38,7 @@ case_plan() {
 # that command, run without a fault, must finish the job.
 setup_apply() {
 	mkdir -p setup
-	cat >setup/inv.json <<JSON
-{"partitions": [
-  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}},
-  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}}],
- "components": [{"name": "web", "tier": 0, "replicas": 1, "placement": ["node-a"],
-  "min": {"cpu": 0.1, "memory": "64MiB"},
-  "history": {"file": "$TD/demo/history/api-01.csv", "format": "columns", "delimiter": ",",
-   "time_column": "TimeStamp", "time_format": "rfc3339",
-   "columns": {"cpu": {"column": "Value", "scale": 0.002}, "memory": {"column": "Value", "scale": 1048576}}}}]}
-JSON
+	cli_web_inventory setup/inv.json
 	cat >setup/sched.json <<JSON
 {"name": "x", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
  "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
