@@ -211,48 +211,38 @@ static int record(struct plan *p, const char *dir)
 	return rc;
 }
 
-/* The feedback loop: past windows of this schedule in the store (none
- * when the store does not exist yet) give each sampled series' spread a
+/* The feedback loop: past windows of the schedule named name in the
+ * store (none when the store does not exist yet, or the schedule could
+ * not be read: part_run says why) give each sampled series' spread a
  * factor (plans/accuracy.h). *fb owned. Reports its own error. */
-static int past_windows(struct plan_feedback **fb, size_t *n, const char *store, const char *schedule, int64_t at)
+static int past_windows(struct plan_feedback **fb, size_t *n, const char *store, const char *name)
 {
 	struct accuracy acc = { 0 };
-	struct schedule s = { 0 };
 	struct stat st;
 	int rc;
 
 	*fb = NULL;
 	*n = 0;
-	if (!store || !*store || stat(store, &st))
+	if (!store || !*store || !name || stat(store, &st))
 		return 0;
-	if ((rc = schedule_load_at(&s, schedule, NULL, SCHEDULE_FULL, at))) {
-		adp_error_clear(); /* part_run says what is wrong with it */
-		return 0;
-	}
-	if ((rc = accuracy_add_store(&acc, store, s.name)) || (rc = accuracy_feedback(&acc, fb, n)))
+	if ((rc = accuracy_add_store(&acc, store, name)) || (rc = accuracy_feedback(&acc, fb, n)))
 		cmd_error_last("cannot read the past windows in the plan store (plan with --no-feedback to go without)");
 	accuracy_release(&acc);
-	schedule_release(&s);
 	return rc;
 }
 
-/* plan_written to the schedule's webhooks (read again: part_run kept
- * none of it), within a bounded time; a failure is a warning. */
-static void notify_written(const struct plan *p, const char *schedule, const char *file)
+/* plan_written to the schedule's webhooks (cfg's), within a bounded
+ * time; a failure is a warning. */
+static void notify_written(const struct plan *p, const struct schedule_notify *cfg, const char *file)
 {
-	struct schedule s = { 0 };
 	struct orch_notifier *n = NULL;
 	char why[2048], start[32] = "", expires[32];
 	json_t *d;
 
-	if (schedule_load(&s, schedule, NULL) || !s.notify.nwebhooks) {
-		adp_error_clear(); /* plan read it already; a schedule without webhooks */
-		schedule_release(&s);
+	if (!cfg->nwebhooks)
 		return;
-	}
-	if (orch_notifier_new(&n, &s.notify, p->schedule_name, p->digest)) {
+	if (orch_notifier_new(&n, cfg, p->schedule_name, p->digest)) {
 		cmd_error_last("warning: no webhook sent");
-		schedule_release(&s);
 		return;
 	}
 	if (p->nwaves)
@@ -266,36 +256,20 @@ static void notify_written(const struct plan *p, const char *schedule, const cha
 	orch_notifier_free(n, ORCH_NOTIFY_FLUSH, why, sizeof(why));
 	if (*why)
 		cmd_error("warning: %s", why);
-	schedule_release(&s);
 }
 
-int cmd_plan(int argc, char **argv)
+/* The plan, once the command line and the inventory are checked; cfg is
+ * the schedule as cmd_plan read it (zeroed when it could not be: part_run
+ * reads it again and says what is wrong). */
+static int run_plan(struct plan_args a, const struct schedule *cfg)
 {
-	struct plan_args a = { 0 };
 	struct part_run_opts o = { 0 };
 	struct cmd_progress pr;
 	struct part_exact_plan ex = { 0 };
 	struct plan p = { 0 };
 	struct plan_feedback *feedback = NULL;
-	int parsed, rc, status;
+	int rc, status;
 
-	a.plan_file = "adpart-plan.json";
-	a.write = 1;
-	if ((parsed = cmd_parse(&cmd_plan_argp, argc, argv, 0, &a)))
-		return parsed;
-	if (a.kube && cmd_kube_discover(a.inventory))
-		return EXIT_ERROR;
-	/* part_run reads the inventory itself; the drivers' sections are
-	 * checked here first, as every command that reads one does. */
-	{
-		struct inventory inv;
-
-		if (cmd_inventory_load(&inv, a.inventory)) {
-			cmd_error_last(NULL);
-			return EXIT_ERROR;
-		}
-		inventory_release(&inv);
-	}
 	o.inventory = a.inventory;
 	o.schedule = a.schedule;
 	o.history = a.history;
@@ -306,8 +280,7 @@ int cmd_plan(int argc, char **argv)
 	o.tool_version = "adpart-update 0.1.0";
 	o.prom = a.prom.url ? &a.prom : NULL;
 	if (!a.no_feedback &&
-	    past_windows(&feedback, &o.nfeedback, a.store ? a.store : getenv("ADPART_STORE"), a.schedule,
-			 a.occurrence ? a.occurrence : o.now))
+	    past_windows(&feedback, &o.nfeedback, a.store ? a.store : getenv("ADPART_STORE"), cfg->name))
 		return EXIT_ERROR;
 	o.feedback = feedback;
 	if (a.exact > 0) {
@@ -387,7 +360,43 @@ int cmd_plan(int argc, char **argv)
 		cmd_plan_render(stdout, &p, a.write ? a.plan_file : NULL, a.driver, a.detail);
 	}
 	if (a.write)
-		notify_written(&p, a.schedule, a.plan_file);
+		notify_written(&p, &cfg->notify, a.plan_file);
 	plan_release(&p);
+	return status;
+}
+
+int cmd_plan(int argc, char **argv)
+{
+	struct plan_args a = { 0 };
+	struct schedule cfg = { 0 };
+	int parsed, status;
+
+	a.plan_file = "adpart-plan.json";
+	a.write = 1;
+	if ((parsed = cmd_parse(&cmd_plan_argp, argc, argv, 0, &a)))
+		return parsed;
+	if (a.kube && cmd_kube_discover(a.inventory))
+		return EXIT_ERROR;
+	/* part_run reads the inventory itself; the drivers' sections are
+	 * checked here first, as every command that reads one does. */
+	{
+		struct inventory inv;
+
+		if (cmd_inventory_load(&inv, a.inventory)) {
+			cmd_error_last(NULL);
+			return EXIT_ERROR;
+		}
+		inventory_release(&inv);
+	}
+	/* One instant for the occurrence read here and the one part_run reads. */
+	if (!a.have_now) {
+		a.now = (int64_t)time(NULL);
+		a.have_now = 1;
+	}
+	/* The schedule's name (the feedback's past windows) and webhooks. */
+	if (schedule_load_at(&cfg, a.schedule, NULL, SCHEDULE_FULL, a.occurrence ? a.occurrence : a.now))
+		adp_error_clear(); /* part_run reads it again and says what is wrong */
+	status = run_plan(a, &cfg);
+	schedule_release(&cfg);
 	return status;
 }
