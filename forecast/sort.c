@@ -4,6 +4,7 @@
  * their start; the element size is a constant in each caller, so the
  * compiler turns the copies into moves. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "forecast/sort.h"
@@ -53,14 +54,79 @@ static inline void merge_sort(char *v, size_t n, char *tmp, size_t sz)
 		memcpy(v, src, n * sz);
 }
 
+/* The double at p as an unsigned key in the order of "<": the sign bit
+ * flipped for positives, every bit for negatives, and -0 read as 0 (so
+ * that equal values have equal keys and keep their order). */
+static inline uint64_t radix_key(const char *p)
+{
+	double d = key(p);
+	uint64_t b;
+
+	if (d == 0)
+		d = 0;
+	memcpy(&b, &d, sizeof(b));
+	return b >> 63 ? ~b : b | (uint64_t)1 << 63;
+}
+
+#define RADIX_BITS 8
+#define RADIX_PASSES (64 / RADIX_BITS)
+#define RADIX_MIN 256 /* below this the merge sort is as fast */
+
+/* Least significant digit first, each pass a stable counting sort, so
+ * that the result is the stable sort of the keys: the merge sort's
+ * order exactly, without its unpredictable comparisons, which made the
+ * sorts a quarter of a plan's time at scale. A pass whose digit is the
+ * same for every key is skipped. 0 when a value is NAN (not sorted). */
+static int radix_sort(char *v, size_t n, char *tmp, size_t sz)
+{
+	uint32_t cnt[RADIX_PASSES][1 << RADIX_BITS];
+	char *src = v, *dst = tmp, *t;
+	size_t i, p;
+
+	memset(cnt, 0, sizeof(cnt));
+	for (i = 0; i < n; i++) {
+		uint64_t k;
+
+		if (isnan(key(v + i * sz)))
+			return 0;
+		k = radix_key(v + i * sz);
+		for (p = 0; p < RADIX_PASSES; p++)
+			cnt[p][(k >> (p * RADIX_BITS)) & ((1 << RADIX_BITS) - 1)]++;
+	}
+	for (p = 0; p < RADIX_PASSES; p++) {
+		uint32_t *c = cnt[p], sum = 0, x;
+		size_t b, sh = p * RADIX_BITS;
+
+		if (c[(radix_key(v) >> sh) & ((1 << RADIX_BITS) - 1)] == n)
+			continue;
+		for (b = 0; b < 1 << RADIX_BITS; b++)
+			x = c[b], c[b] = sum, sum += x;
+		for (i = 0; i < n; i++) {
+			const char *e = src + i * sz;
+
+			memcpy(dst + (size_t)c[(radix_key(e) >> sh) & ((1 << RADIX_BITS) - 1)]++ * sz, e, sz);
+		}
+		t = src, src = dst, dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sz);
+	return 1;
+}
+
+static void sort_any(char *v, size_t n, char *tmp, size_t sz)
+{
+	if (n < RADIX_MIN || n > UINT32_MAX || !radix_sort(v, n, tmp, sz))
+		merge_sort(v, n, tmp, sz);
+}
+
 void forecast_sort(double *v, size_t n, double *tmp)
 {
-	merge_sort((char *)v, n, (char *)tmp, sizeof(*v));
+	sort_any((char *)v, n, (char *)tmp, sizeof(*v));
 }
 
 void forecast_sort_wv(struct forecast_wv *a, size_t n, struct forecast_wv *tmp)
 {
-	merge_sort((char *)a, n, (char *)tmp, sizeof(*a));
+	sort_any((char *)a, n, (char *)tmp, sizeof(*a));
 }
 
 double forecast_quantile_of_sorted(const double *v, size_t n, double level)

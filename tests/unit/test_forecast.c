@@ -602,7 +602,7 @@ static int cmp_key(const void *a, const void *b)
  * runs and merges; selection gives the sorted quantile of absolute values. */
 Test(forecast, sorts_keep_a_stable_qsort_order)
 {
-	size_t sizes[] = { 0, 1, 2, 15, 16, 17, 33, 100, 1000, 4099 }, t, i;
+	size_t sizes[] = { 0, 1, 2, 15, 16, 17, 33, 100, 255, 256, 1000, 4099, 20011 }, t, i;
 
 	rng_state = 19;
 	for (t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++) {
@@ -614,7 +614,11 @@ Test(forecast, sorts_keep_a_stable_qsort_order)
 
 		for (i = 0; i < n; i++) {
 			double u = unif();
-			a[i] = u < 0.1 ? 0.0 : u < 0.2 ? -0.0 : floor(10 * unif()) - 5;
+			/* Small integers (many ties) on the smaller sizes; spread
+			 * values of every sign and magnitude on the larger ones,
+			 * which the radix sort takes, byte by byte of their keys. */
+			a[i] = u < 0.1 ? 0.0 : u < 0.2 ? -0.0 : n < 4000 ? floor(10 * unif()) - 5 :
+			       (unif() - 0.5) * pow(10, floor(12 * unif()) - 6);
 			p[i].v = a[i];
 			p[i].w = (double)i;
 		}
