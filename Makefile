@@ -6,7 +6,7 @@ DESTDIR ?=
 BUILD ?= build
 VERSION := 0.1.0
 
-PKGS := libgit2 libcurl jansson libarchive yaml-0.1
+PKGS := libgit2 libcurl jansson libarchive yaml-0.1 libcrypto
 CC ?= cc
 # -Wformat-truncation stays on: a path that does not fit is an error
 # (adp_snprintf_path), and a message is cut only where its precision says.

@@ -1,14 +1,13 @@
 #include "forecast/forecast.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "forecast/sort.h"
 #include "util/error.h"
+#include "util/parallel.h"
 
 extern const struct forecast_model forecast_model_analog;
 extern const struct forecast_model forecast_model_auto;
@@ -83,15 +82,12 @@ struct run_job {
 	const struct history *h;
 	const struct forecast_opts *o;
 	const struct forecast_model *m;
-	size_t next, failed_at;   /* next series to take; first failure (n: none) */
-	size_t done;
-	struct adp_error_state err; /* the first failure, from its worker's thread */
-	pthread_mutex_t mu;
 };
 
 /* One series: its result is written only into f->items[i]. */
-static int run_one(struct run_job *j, size_t i)
+static int run_one(void *ctx, size_t i)
 {
+	struct run_job *j = ctx;
 	struct forecast_series *fs = &j->f->items[i];
 	const struct series *s = &j->h->items[i];
 	size_t t;
@@ -110,52 +106,12 @@ static int run_one(struct run_job *j, size_t i)
 	return rc;
 }
 
-/* Workers take series in order; the first failing series (lowest index)
- * is the one reported, as it would be by a serial run. */
-static void *run_worker(void *arg)
+static void run_done(void *ctx, size_t done)
 {
-	struct run_job *j = arg;
+	struct run_job *j = ctx;
 
-	for (;;) {
-		size_t i;
-		int rc;
-
-		pthread_mutex_lock(&j->mu);
-		i = j->next++;
-		pthread_mutex_unlock(&j->mu);
-		if (i >= j->h->n)
-			break;
-		if (!(rc = run_one(j, i))) {
-			pthread_mutex_lock(&j->mu);
-			j->done++;
-			if (j->o->progress)
-				j->o->progress(j->o->progress_ctx, j->done, j->h->n);
-			pthread_mutex_unlock(&j->mu);
-		} else {
-			pthread_mutex_lock(&j->mu);
-			if (i < j->failed_at) {
-				j->failed_at = i;
-				adp_error_save(&j->err, rc);
-			}
-			j->next = j->h->n; /* stop the others early */
-			pthread_mutex_unlock(&j->mu);
-			break;
-		}
-	}
-	return NULL;
-}
-
-static size_t run_threads(const struct forecast_opts *o, size_t n)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t t = o->threads ? o->threads : (cpus > 0 ? (size_t)cpus : 1);
-
-	if (t > FORECAST_MAX_THREADS)
-		t = FORECAST_MAX_THREADS;
-	/* Threads pay off only with several series. */
-	if (t > n / 4)
-		t = n / 4;
-	return t ? t : 1;
+	if (j->o->progress)
+		j->o->progress(j->o->progress_ctx, done, j->h->n);
 }
 
 int forecast_run(struct forecast *out, const struct history *h, const struct forecast_opts *o,
@@ -164,8 +120,6 @@ int forecast_run(struct forecast *out, const struct history *h, const struct for
 	const struct forecast_model *m = forecast_model_find(model ? model : "auto");
 	struct forecast f = { 0 };
 	struct run_job j;
-	pthread_t tid[FORECAST_MAX_THREADS];
-	size_t nt, started = 1, i;
 	int rc = 0;
 
 	if (!m)
@@ -176,25 +130,10 @@ int forecast_run(struct forecast *out, const struct history *h, const struct for
 	if (h->n && !(f.items = calloc(h->n, sizeof(*f.items))))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	f.n = h->n;
-	memset(&j, 0, sizeof(j));
-	j.f = &f, j.h = h, j.o = o, j.m = m, j.failed_at = h->n;
-	nt = run_threads(o, h->n);
-	if (nt > 1 && pthread_mutex_init(&j.mu, NULL) == 0) {
-		for (started = 1; started < nt; started++)
-			if (pthread_create(&tid[started], NULL, run_worker, &j))
-				break;
-		run_worker(&j);
-		for (i = 1; i < started; i++)
-			pthread_join(tid[i], NULL);
-		pthread_mutex_destroy(&j.mu);
-		if (j.err.code)
-			rc = adp_error_restore(&j.err);
-	} else {
-		for (i = 0; i < h->n && !rc; i++)
-			if (!(rc = run_one(&j, i)) && o->progress)
-				o->progress(o->progress_ctx, i + 1, h->n);
-	}
-	if (rc) {
+	j = (struct run_job){ .f = &f, .h = h, .o = o, .m = m };
+	/* Series are independent; the first failing one is reported, as by a
+	 * serial run. Threads pay off only with several series each. */
+	if ((rc = adp_parallel(h->n, adp_threads(o->threads, h->n, 4), run_one, run_done, &j))) {
 		forecast_release(&f);
 		return rc;
 	}

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "history/history.h"
+#include "util/parallel.h"
 
 #define FORECAST_MAX_LEVELS 16
 #define FORECAST_MAX_HORIZON 100000
@@ -36,7 +37,7 @@ struct forecast_opts {
 	void *progress_ctx;
 };
 
-#define FORECAST_MAX_THREADS 16
+#define FORECAST_MAX_THREADS ADP_MAX_THREADS
 
 #define FORECAST_MAX_PERIODS 4
 #define FORECAST_DEFAULT_SCENARIOS 200

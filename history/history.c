@@ -672,6 +672,63 @@ done:
 	return rc;
 }
 
+int history_adopt(struct history *dst, struct history *src)
+{
+	struct series *grown;
+	size_t i, grid = 0, alloc;
+
+	for (i = 0; i < src->n; i++) {
+		const struct series *s = &src->items[i];
+
+		if (history_find(dst, s->component, s->resource))
+			return adp_error_set(ADP_EINPUT, "%s: history for component '%s' resource %s is given more than once",
+					     s->source, s->component, adp_resource_name(s->resource));
+		grid += s->n;
+	}
+	if (src->total_points > ADP_HISTORY_MAX_POINTS - dst->total_points)
+		return adp_error_set(ADP_ENOMEM, "%s: history exceeds the limit of %zu samples",
+				     src->n ? src->items[0].source : "history", (size_t)ADP_HISTORY_MAX_POINTS);
+	if (grid > ADP_HISTORY_MAX_GRID - dst->grid_points)
+		return adp_error_set(ADP_ENOMEM,
+				     "%s: resampling would take %zu points beside the %zu already read, over the limit of %zu",
+				     src->n ? src->items[0].source : "history", grid, dst->grid_points,
+				     (size_t)ADP_HISTORY_MAX_GRID);
+	if (!src->n) {
+		dst->total_points += src->total_points;
+		return 0;
+	}
+	for (alloc = dst->alloc ? dst->alloc : 16; alloc < dst->n + src->n; alloc *= 2)
+		;
+	if (alloc != dst->alloc) {
+		if (!(grown = realloc(dst->items, alloc * sizeof(*grown))))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		dst->items = grown;
+		dst->alloc = alloc;
+	}
+	if (2 * (dst->n + src->n + 1) > dst->nslots) {
+		size_t *slots = NULL, nslots = 0;
+
+		memcpy(dst->items + dst->n, src->items, src->n * sizeof(*src->items));
+		if (index_rebuild(&slots, &nslots, dst->n + src->n, dst->items, series_name))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		free(dst->slots);
+		dst->slots = slots;
+		dst->nslots = nslots;
+	} else {
+		for (i = 0; i < src->n; i++) {
+			dst->items[dst->n + i] = src->items[i];
+			dst->slots[slot_of(dst->slots, dst->nslots, src->items[i].component, src->items[i].resource,
+					   dst->items, series_name)] = dst->n + i;
+		}
+	}
+	dst->n += src->n;
+	dst->total_points += src->total_points;
+	dst->grid_points += grid;
+	src->n = 0;
+	history_release(src);
+	return 0;
+}
+
 /* Undoes what a failed file added, so that h is as before the call. */
 void history_truncate(struct history *h, size_t n0, size_t points0)
 {

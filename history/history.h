@@ -140,6 +140,13 @@ int history_is_json(const char *path);
 /* A history file of either format, chosen by history_is_json. */
 int history_add_file(struct history *h, const char *path, const struct history_opts *o);
 
+/* Moves every series of src (read on its own, e.g. on another thread)
+ * to the end of dst, in src's order, with the checks a read into dst
+ * makes: a component and resource dst already holds, and dst's limits
+ * on samples and resampled points (errors naming the series' source).
+ * On success src is left empty; on failure neither is changed. */
+int history_adopt(struct history *dst, struct history *src);
+
 /* Drops the series added after the first n0 and resets the point count:
  * undoes a failed read. */
 void history_truncate(struct history *h, size_t n0, size_t points0);

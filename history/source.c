@@ -7,6 +7,7 @@
 #include "history/archive.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/parallel.h"
 #include "util/timeutil.h"
 
 void history_source_release(struct history_source *s)
@@ -294,4 +295,82 @@ int history_source_read(struct history *h, const struct history_source *s, const
 			return adp_error_wrap(rc ? rc : ADP_EINPUT, "component '%s'", component);
 		return 0;
 	}
+}
+
+/* One component's file, read on its own into part. */
+struct read_job {
+	const struct history_source *const *src;
+	const char *const *component;
+	const struct history_opts *o;
+	size_t *todo;           /* indices of the components to read */
+	struct history *part;   /* one per entry of todo */
+	unsigned char *ok;      /* whether part[k] was read */
+};
+
+static int read_one(void *ctx, size_t k)
+{
+	struct read_job *j = ctx;
+	size_t i = j->todo[k];
+	int rc;
+
+	if ((rc = history_add_mapped_csv(&j->part[k], j->src[i]->path, j->component[i], &j->src[i]->map, j->o)))
+		return adp_error_wrap(rc, "component '%s'", j->component[i]);
+	j->ok[k] = 1;
+	return 0;
+}
+
+int history_sources_read(struct history *h, const struct history_source *const *src,
+			 const char *const *component, size_t n, const struct history_opts *o,
+			 size_t threads, char ***files, size_t *nfiles)
+{
+	struct read_job j = { .src = src, .component = component, .o = o };
+	size_t i, k, ntodo = 0, nt;
+	int rc = 0, plain = 1;
+
+	if (!(j.todo = malloc((n ? n : 1) * sizeof(*j.todo))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	/* A plain file in columns adds its own component only, so which
+	 * components are already held is known before any is read. */
+	for (i = 0; i < n && plain; i++)
+		if (src[i]->format != HISTORY_SOURCE_NONE && !history_has_component(h, component[i])) {
+			plain = src[i]->format == HISTORY_SOURCE_COLUMNS && !src[i]->member;
+			j.todo[ntodo++] = i;
+		}
+	nt = adp_threads(threads, ntodo, 4);
+	if (!plain || nt < 2) {
+		free(j.todo);
+		for (i = 0; i < n; i++) {
+			if (history_has_component(h, component[i]))
+				continue;
+			if ((rc = history_source_read(h, src[i], component[i], o, files, nfiles)))
+				return rc;
+		}
+		return 0;
+	}
+	j.part = calloc(ntodo, sizeof(*j.part));
+	j.ok = calloc(ntodo, sizeof(*j.ok));
+	if (!j.part || !j.ok) {
+		free(j.part);
+		free(j.ok);
+		free(j.todo);
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	}
+	rc = adp_parallel(ntodo, nt, read_one, NULL, &j);
+	/* In order, up to the first that failed (whose error is set): every
+	 * one before it was read, as items start in order. */
+	for (k = 0; k < ntodo && j.ok[k]; k++) {
+		int arc;
+
+		if ((arc = history_adopt(h, &j.part[k])) ||
+		    (arc = history_files_add(files, nfiles, src[j.todo[k]]->path))) {
+			rc = adp_error_wrap(arc, "component '%s'", component[j.todo[k]]);
+			break;
+		}
+	}
+	for (k = 0; k < ntodo; k++)
+		history_release(&j.part[k]);
+	free(j.part);
+	free(j.ok);
+	free(j.todo);
+	return rc;
 }

@@ -41,6 +41,16 @@ void history_source_release(struct history_source *s);
 int history_source_read(struct history *h, const struct history_source *s, const char *component,
 			const struct history_opts *o, char ***files, size_t *nfiles);
 
+/* history_source_read for component[i] from src[i] (both borrowed), i
+ * from 0 to n - 1, skipping components h already holds: the same series,
+ * files and errors (the first failing component's) as that loop. When
+ * every source to read is a plain file in columns (a file per
+ * component), the files are read on every core (threads: 0 for one per
+ * processor) and then added in order. */
+int history_sources_read(struct history *h, const struct history_source *const *src,
+			 const char *const *component, size_t n, const struct history_opts *o,
+			 size_t threads, char ***files, size_t *nfiles);
+
 /* Appends path to *files unless present: *files and its strings are
  * owned by the caller (free each, then the array); path is borrowed and
  * copied. */

@@ -320,12 +320,23 @@ int inventory_load_history(struct history *h, const struct inventory *inv,
 		    (rc = history_files_add(files, nfiles, extra[i])))
 			return rc;
 	}
-	for (i = 0; i < inv->ncomps; i++) {
-		const struct inv_component *c = &inv->comps[i];
+	{
+		const struct history_source **src = malloc((inv->ncomps + 1) * sizeof(*src));
+		const char **names = malloc((inv->ncomps + 1) * sizeof(*names));
 
-		if (history_has_component(h, c->name))
-			continue;
-		if ((rc = history_source_read(h, &c->history, c->name, o, files, nfiles)))
+		if (!src || !names) {
+			free(src);
+			free(names);
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		}
+		for (i = 0; i < inv->ncomps; i++) {
+			src[i] = &inv->comps[i].history;
+			names[i] = inv->comps[i].name;
+		}
+		rc = history_sources_read(h, src, names, inv->ncomps, o, 0, files, nfiles);
+		free(src);
+		free(names);
+		if (rc)
 			return rc;
 	}
 	for (i = 0; i < h->n; i++)

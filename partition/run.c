@@ -184,16 +184,25 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 		/* Keep the planner's verdict while the inputs are hashed. */
 		say(o, "hashing the inputs");
 		adp_error_save(&saved, rc);
-		if ((prc = plan_add_input(&p, "inventory", o->inventory)) ||
-		    (prc = plan_add_input(&p, "schedule", o->schedule))) {
+		const char **kind = malloc((nfiles + 2) * sizeof(*kind)), **path = malloc((nfiles + 2) * sizeof(*path));
+
+		if (!kind || !path) {
+			free(kind);
+			free(path);
+			rc = adp_error_set(ADP_ENOMEM, "out of memory");
+			goto done;
+		}
+		kind[0] = "inventory", path[0] = o->inventory;
+		kind[1] = "schedule", path[1] = o->schedule;
+		for (i = 0; i < nfiles; i++)
+			kind[i + 2] = "history", path[i + 2] = files[i];
+		prc = plan_add_inputs(&p, kind, path, nfiles + 2);
+		free(kind);
+		free(path);
+		if (prc) {
 			rc = prc;
 			goto done;
 		}
-		for (i = 0; i < nfiles; i++)
-			if ((prc = plan_add_input(&p, "history", files[i]))) {
-				rc = prc;
-				goto done;
-			}
 		plan_digest(&p, p.digest);
 		if (rc)
 			rc = adp_error_restore(&saved);

@@ -9,6 +9,7 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/jsonutil.h"
+#include "util/parallel.h"
 #include "util/sha256.h"
 #include "util/timeutil.h"
 
@@ -154,24 +155,71 @@ int plan_check_inputs(const struct plan *p)
 	return 0;
 }
 
-int plan_add_input(struct plan *p, const char *kind, const char *path)
+/* Records an input whose file hashed to hex. */
+static int add_hashed(struct plan *p, const char *kind, const char *path, const char hex[65])
 {
 	struct plan_input *g, *in;
-	int rc;
 
 	if (!(g = realloc(p->inputs, (p->ninputs + 1) * sizeof(*g))))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	p->inputs = g;
 	in = &g[p->ninputs];
 	memset(in, 0, sizeof(*in));
-	if ((rc = adp_sha256_file(in->sha256, path)))
-		return rc;
+	memcpy(in->sha256, hex, sizeof(in->sha256));
 	in->kind = strdup(kind);
 	in->path = strdup(path);
 	p->ninputs++;
 	if (!in->kind || !in->path)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	return 0;
+}
+
+int plan_add_input(struct plan *p, const char *kind, const char *path)
+{
+	char hex[65];
+	int rc;
+
+	if ((rc = adp_sha256_file(hex, path)))
+		return rc;
+	return add_hashed(p, kind, path, hex);
+}
+
+struct hash_job {
+	const char *const *path;
+	char (*hex)[65];
+};
+
+static int hash_one(void *ctx, size_t i)
+{
+	struct hash_job *j = ctx;
+
+	return adp_sha256_file(j->hex[i], j->path[i]);
+}
+
+int plan_add_inputs(struct plan *p, const char *const *kind, const char *const *path, size_t n)
+{
+	struct hash_job j = { .path = path };
+	size_t i;
+	int rc;
+
+	if (!n)
+		return 0;
+	if (!(j.hex = malloc(n * sizeof(*j.hex))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		j.hex[i][0] = '\0';
+	rc = adp_parallel(n, adp_threads(0, n, 16), hash_one, NULL, &j);
+	/* The inputs before the first that failed are added, as by a loop. */
+	for (i = 0; i < n && j.hex[i][0]; i++) {
+		int arc = add_hashed(p, kind[i], path[i], j.hex[i]);
+
+		if (arc) {
+			rc = arc;
+			break;
+		}
+	}
+	free(j.hex);
+	return rc;
 }
 
 int plan_add_risk(struct plan *p, const char *fmt, ...)

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "util/error.h"
 
 static const uint32_t K[64] = {
@@ -155,23 +157,46 @@ void adp_sha256_hex(const void *data, size_t len, char hex[65])
 	adp_sha256_final_hex(&c, hex);
 }
 
+/* Files are hashed by OpenSSL's libcrypto, which uses the processor's
+ * SHA instructions where it has them: at fleet scale the inputs are
+ * hundreds of megabytes, and that is several times faster than the
+ * portable code above (which stays for the small in-memory digests, and
+ * gives the same digest). */
 int adp_sha256_file(char hex[65], const char *path)
 {
-	struct adp_sha256 c;
-	unsigned char chunk[65536];
+	static const char digits[] = "0123456789abcdef";
+	unsigned char chunk[65536], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	EVP_MD_CTX *ctx;
 	size_t n;
-	FILE *f = fopen(path, "rb");
+	FILE *f;
 	int rc = 0;
 
-	if (!f)
+	if (!(ctx = EVP_MD_CTX_new()))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(ctx);
+		return adp_error_set(ADP_ENOMEM, "cannot start a SHA-256 digest");
+	}
+	if (!(f = fopen(path, "rb"))) {
+		EVP_MD_CTX_free(ctx);
 		return adp_error_set(ADP_ESYS, "cannot open '%s': %s", path, strerror(errno));
-	adp_sha256_init(&c);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		adp_sha256_update(&c, chunk, n);
-	if (ferror(f))
+	}
+	while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (!EVP_DigestUpdate(ctx, chunk, n))
+			rc = adp_error_set(ADP_ENOMEM, "cannot hash '%s'", path);
+	if (!rc && ferror(f))
 		rc = adp_error_set(ADP_ESYS, "cannot read '%s': %s", path, strerror(errno));
 	fclose(f);
-	if (!rc)
-		adp_sha256_final_hex(&c, hex);
-	return rc;
+	if (!rc && (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32))
+		rc = adp_error_set(ADP_ENOMEM, "cannot hash '%s'", path);
+	EVP_MD_CTX_free(ctx);
+	if (rc)
+		return rc;
+	for (i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[64] = '\0';
+	return 0;
 }
