@@ -26,6 +26,7 @@ const struct cmd cmd_table[] = {
 	{ "simulate", "replay actual load through a plan and three baselines", cmd_simulate, &cmd_simulate_argp },
 	{ "accuracy", "what apply observed against what the plans predicted, per window", cmd_accuracy,
 	  &cmd_accuracy_argp },
+	{ "report", "write a self-contained HTML report of a plan and its run", cmd_report, &cmd_report_argp },
 	{ "completion", "print a completion script for bash, zsh or fish", cmd_completion, &cmd_completion_argp },
 	{ NULL, NULL, NULL, NULL },
 };
