@@ -73,7 +73,10 @@ if [ "$(jq -n "$p_fb > $p_no * 1.2 and $a_fb >= $a_no")" = true ] &&
 run "accuracy: a plan with feedback reads back (show)" 0 show "$AC/w3.json" && expect_out "^Feedback from 2 past windows"
 
 # --- mistakes ------------------------------------------------------------------
-run "accuracy without input" 64 env -u ADPART_STORE "$BIN" accuracy
+# (run passes its arguments to the binary: the variable is unset around it)
+if [ -n "${ADPART_STORE+set}" ]; then saved_store=$ADPART_STORE; unset ADPART_STORE; fi
+run "accuracy without input" 64 accuracy && expect_err "name run records \(run.json\), or a plan store with --store"
+if [ -n "${saved_store+set}" ]; then ADPART_STORE=$saved_store; export ADPART_STORE; unset saved_store; fi
 run "accuracy: files and --store exclude each other" 64 accuracy --store "$AC/store" "$AC/st-w1/run.json"
 run "accuracy: --schedule needs --store" 64 accuracy --schedule acc "$AC/st-w1/run.json"
 run "accuracy: a plan is no run record" 1 accuracy "$AC/w1.json" && expect_err "$AC/w1.json: not a run record"
