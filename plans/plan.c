@@ -707,6 +707,13 @@ fail:
 /* The shortest text of the real in tok (len chars) that reads back as
  * the same double, into out (at least 32 chars), still a real (a '.' or
  * an exponent); its length. jansson writes 17 digits where 7 say it. */
+/* Whether the p significant digits of v read back as v; out holds them. */
+static int reads_back(char *out, int p, double v)
+{
+	snprintf(out, 32, "%.*g", p, v);
+	return strtod(out, NULL) == v;
+}
+
 static size_t short_real(const char *tok, size_t len, char *out)
 {
 	char b[40];
@@ -717,13 +724,22 @@ static size_t short_real(const char *tok, size_t len, char *out)
 	memcpy(b, tok, len);
 	b[len] = '\0';
 	v = strtod(b, NULL);
-	for (p = 1; p < 17; p++) {
-		snprintf(out, 32, "%.*g", p, v);
-		if (strtod(out, NULL) == v)
-			break;
-	}
-	if (p == 17)
-		snprintf(out, 32, "%.17g", v);
+	/* Forecast values are kept to 7 digits and exact ones need 15 to 17:
+	 * start there and step down while fewer still read back, instead of
+	 * trying every count from 1 (a million reals at scale). More digits
+	 * than the least count only bring the text closer to v, so they read
+	 * back too, and stepping down finds that least count; whatever is
+	 * written has been read back. */
+	if (reads_back(out, 7, v))
+		p = 7;
+	else if (reads_back(out, 15, v))
+		p = 15;
+	else
+		p = reads_back(out, 16, v) ? 16 : 17;
+	if (p == 7 || p == 15)
+		while (p > (p == 15 ? 8 : 1) && reads_back(out, p - 1, v))
+			p--;
+	snprintf(out, 32, "%.*g", p, v);
 	n = strlen(out);
 	if (!strpbrk(out, ".eE")) {
 		memcpy(out + n, ".0", 3);
@@ -818,14 +834,46 @@ static char *compact_dump(const char *in)
 	return out;
 }
 
+/* jansson's text, into a buffer grown by realloc: json_dumps copies its
+ * whole buffer at each doubling (a third of writing a plan of tens of
+ * megabytes), where realloc moves large blocks without copying. */
+struct dump_buf {
+	char *s;
+	size_t n, cap;
+};
+
+static int dump_add(const char *text, size_t len, void *ctx)
+{
+	struct dump_buf *b = ctx;
+
+	if (len >= b->cap - b->n) {
+		size_t cap = b->cap ? b->cap : 65536;
+		char *g;
+
+		while (len >= cap - b->n)
+			cap *= 2;
+		if (!(g = realloc(b->s, cap)))
+			return -1;
+		b->s = g;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->n, text, len);
+	b->n += len;
+	b->s[b->n] = '\0';
+	return 0;
+}
+
 char *plan_dumps(json_t *root)
 {
-	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER), *out;
+	struct dump_buf b = { 0 };
+	char *out;
 
-	if (!text)
+	if (json_dump_callback(root, dump_add, &b, JSON_INDENT(2) | JSON_PRESERVE_ORDER) || !b.s) {
+		free(b.s);
 		return NULL;
-	out = compact_dump(text);
-	free(text);
+	}
+	out = compact_dump(b.s);
+	free(b.s);
 	return out;
 }
 

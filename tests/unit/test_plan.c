@@ -3,6 +3,9 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -237,6 +240,72 @@ Test(plan, dump_layout)
 		 "  \"risks\": [\n    \"%s\",\n    \"%s\"\n  ],\n  \"steps\": [\n    {\"a\": \"b\"}\n  ]\n}\n",
 		 risk, risk);
 	cr_assert_str_eq(text, want);
+	free(text);
+	json_decref(doc);
+}
+
+/* Reals are written at their least number of digits that reads back
+ * (found by stepping down from 7 or from 15): the same text as trying
+ * every count from 1, on reals of every kind a plan holds (7-digit
+ * forecast values, exact allocations, integers as reals, powers of two,
+ * extremes and random bit patterns). */
+Test(plan, reals_at_their_shortest_exact_text)
+{
+	json_t *doc = json_array();
+	char *text, *p, *end;
+	uint64_t x = 88172645463325252ull;
+	double v;
+	size_t i, k = 0;
+
+	for (i = 0; i < 6000; i++) {
+		char b[40];
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		switch (i % 6) {
+		case 0: /* a forecast value, 7 digits */
+			snprintf(b, sizeof(b), "%.7g", (double)(x % 100000000) / 1000.0);
+			v = strtod(b, NULL);
+			break;
+		case 1: /* any finite double */
+			memcpy(&v, &x, sizeof(v));
+			if (!isfinite(v))
+				v = 1.5;
+			break;
+		case 2: /* an allocation: cores in eighths, bytes */
+			v = (double)(x % 4096) / 8 + (i % 12 == 2 ? 0 : (double)(x % 1000) * 1048576.0);
+			break;
+		case 3:
+			v = ldexp(1, (int)(x % 2000) - 1000);
+			break;
+		case 4:
+			v = (double)(x % 1000) / 3.0;
+			break;
+		default:
+			v = i % 2 ? 5e-324 : 1.7976931348623157e308;
+		}
+		cr_assert_eq(json_array_append_new(doc, json_real(v)), 0);
+	}
+	text = plan_dumps(doc);
+	cr_assert_not_null(text);
+	for (p = text + 1; (p = strpbrk(p, "-0123456789")); p = end, k++) {
+		double w = strtod(p, &end), got = json_real_value(json_array_get(doc, k));
+		char want[40];
+		int d;
+
+		for (d = 1; d < 17; d++) {
+			snprintf(want, sizeof(want), "%.*g", d, got);
+			if (strtod(want, NULL) == got)
+				break;
+		}
+		if (d == 17)
+			snprintf(want, sizeof(want), "%.17g", got);
+		if (!strpbrk(want, ".eE"))
+			strcat(want, ".0");
+		cr_assert(w == got, "real %zu: %.17g written as %.*s", k, got, (int)(end - p), p);
+		cr_assert(strlen(want) == (size_t)(end - p) && !strncmp(p, want, strlen(want)),
+			  "real %zu: %.*s, the shortest is %s", k, (int)(end - p), p, want);
+	}
+	cr_assert_eq(k, 6000);
 	free(text);
 	json_decref(doc);
 }
