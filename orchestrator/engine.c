@@ -1296,6 +1296,18 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			goto done;
 		goto record;
 	}
+	/* A journal whose run held a fleet slot goes on only holding one:
+	 * without --semaphore this host would act unprotected beside the
+	 * fleet's other holders. */
+	if (!o->slot && json_is_object(json_object_get(j.root, "slot"))) {
+		const char *g = json_string_value(json_object_get(json_object_get(j.root, "slot"), "group"));
+
+		adp_error_set(ADP_EINPUT, "the journal's run held a fleet slot of group '%.200s': --resume goes on only "
+			      "holding one (give --semaphore URL, as that run did), or --rollback undoes without one",
+			      g ? g : "");
+		rc = slot_refused(&j, have_journal, &journaled);
+		goto done;
+	}
 	/* The fleet slot, held from here to the end. */
 	if (o->slot && (rc = take_slot(&j, o, &p, nothing_started(steps), &out))) {
 		if (rc == 1)

@@ -229,6 +229,12 @@ if [ "$(jq -r .state "$FL/st1/journal.json")" = stopped ] &&
 	jq -e '.stopped_by | test("was lost")' "$FL/st1/journal.json" >/dev/null; then ok; else
 	bad "$(jq -c '[.state, [.steps[].status]]' "$FL/st1/journal.json")"; fi
 expect_out "next: adpart-update apply --resume --driver exec -d $FL/st1 --semaphore $FL_URL --semaphore-group lost $FL/plan.json"
+run "fleet: --resume without --semaphore is refused, the journal kept" 6 $FLAPPLY $(fl_host 1) --resume "$FL/plan.json" &&
+	expect_err "the journal's run held a fleet slot of group 'lost': --resume goes on only holding one \(give --semaphore URL"
+name="fleet: the refused resume acted on nothing"
+if [ "$(jq -r .state "$FL/st1/journal.json")" = stopped ] &&
+	[ "$(jq '[.steps[] | select(.status == "done")] | length' "$FL/st1/journal.json")" -eq 3 ]; then ok; else
+	bad "$(jq -c '[.state, [.steps[].status]]' "$FL/st1/journal.json")"; fi
 name="fleet: etcd restarts on its data directory"
 if fl_etcd_start; then ok; else bad "etcd not ready again: $(tail -n 5 "$FL/etcd.log")"; fi
 run "fleet: --resume with etcd back takes a slot and finishes" 0 $FLAPPLY $(fl_host 1) --resume \
