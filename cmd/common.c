@@ -31,6 +31,53 @@ void cmd_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int cmd_verbosity = CMD_NORMAL;
+
+void cmd_warn(const char *fmt, ...)
+{
+	va_list ap, copy;
+
+	va_start(ap, fmt);
+	va_copy(copy, ap);
+	/* kept as cmd_error would keep "warning: ..." */
+	memcpy(last_message, "warning: ", 10);
+	vsnprintf(last_message + 9, sizeof(last_message) - 9, fmt, copy);
+	va_end(copy);
+	if (cmd_verbosity > CMD_QUIET) {
+		fputs("adpart-update: warning: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+}
+
+static void note(int at_least, const char *fmt, va_list ap)
+{
+	if (cmd_verbosity < at_least)
+		return;
+	fputs("adpart-update: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cmd_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	note(CMD_NORMAL, fmt, ap);
+	va_end(ap);
+}
+
+void cmd_verbose(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	note(CMD_VERBOSE, fmt, ap);
+	va_end(ap);
+}
+
 const char *cmd_last_message(void)
 {
 	return last_message;
