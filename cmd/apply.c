@@ -386,6 +386,22 @@ static int fleet_new(struct fleet_semaphore **sem, struct apply_args *a, const s
 	return EXIT_OK;
 }
 
+/* -v: each step as it starts (journaled) and as it ends (ctx the plan). */
+static void say_step(void *ctx, const struct plan_step *s, int undo, const char *status, double seconds,
+		     const char *msg)
+{
+	const struct plan *p = ctx;
+	const char *what = undo ? "undo of step" : "step";
+
+	if (!strcmp(status, "started"))
+		cmd_verbose("%s %zu of %zu (wave %zu): %s%s%s%s%s%s%s", what, s->id, p->nsteps, s->wave, s->action,
+			    s->partition ? " " : "", s->partition ? s->partition : "", s->component ? " " : "",
+			    s->component ? s->component : "", s->target ? " with " : "", s->target ? s->target : "");
+	else
+		cmd_verbose("%s %zu of %zu: %s in %.2f s%s%s", what, s->id, p->nsteps, status, seconds, *msg ? ": " : "",
+			    msg);
+}
+
 /* Says how the run ended; the status from the outcome. */
 static void report(const struct plan *p, const struct orch_opts *o, int outcome, int json)
 {
@@ -398,7 +414,7 @@ static void report(const struct plan *p, const struct orch_opts *o, int outcome,
 		if (!json)
 			printf("applied: %zu steps done%s\n", p->nsteps - skipped, skipped ? skipped_note : "");
 		if (o->why && *o->why)
-			cmd_error("warning: %s", o->why);
+			cmd_warn("%s", o->why);
 	}
 	else if (outcome == ORCH_ROLLED_BACK && o->why && *o->why)
 		cmd_error("%s", o->why);
@@ -469,7 +485,7 @@ static void notify_outcome(struct orch_notifier *n, const char *name, int status
 	}
 	orch_notifier_free(n, ORCH_NOTIFY_FLUSH, why, sizeof(why));
 	if (*why)
-		fprintf(stderr, "adpart-update: warning: %s\n", why);
+		cmd_note("warning: %s", why); /* not the run's message */
 }
 
 /* The end of every run past the command line: the "next:" hint, or with
@@ -487,7 +503,7 @@ static int finish(const struct apply_args *a, const struct plan *p, int status, 
 	next_command(next, sizeof(next), a, status);
 	notify_outcome(n, a->dry_run ? "checked" : name, status, next);
 	if (!a->json) {
-		if (*next)
+		if (*next && cmd_verbosity > CMD_QUIET)
 			printf("next: %s\n", next);
 		return status;
 	}
@@ -582,6 +598,10 @@ int cmd_apply(int argc, char **argv)
 	a.o.notify = notifier ? orch_notify_hook : NULL;
 	a.o.notify_ctx = notifier;
 	a.o.stop = &stop_flag;
+	if (cmd_verbosity >= CMD_VERBOSE) {
+		a.o.step = say_step;
+		a.o.step_ctx = &p;
+	}
 	a.o.why = why;
 	a.o.why_len = sizeof(why);
 	if ((crash = getenv("ADPART_TEST_CRASH_AFTER_STEP")))

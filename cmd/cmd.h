@@ -128,13 +128,16 @@ extern const struct argp cmd_config_argp;
 
 /* Colour only on a terminal and when NO_COLOR is unset. */
 /* Progress of a long run on stderr, only when it is a terminal (pipes,
- * logs and CI see nothing): cmd_progress_begin, then cmd_progress as the
- * part_run_opts hook (ctx the struct), then cmd_progress_end to clear
- * the line before the result is printed. */
+ * logs and CI see nothing) and without -q: cmd_progress_begin, then
+ * cmd_progress as the part_run_opts hook (ctx the struct), then
+ * cmd_progress_end to clear the line before the result is printed. With
+ * -v, each phase's time is said as the next begins (on any stderr). */
 struct cmd_progress {
 	int on;
 	const char *phase; /* borrowed: the last one shown */
 	double last;       /* when it was shown */
+	char timed[64];    /* -v: the phase being timed ("" none) */
+	double since;      /* when it began */
 };
 void cmd_progress_begin(struct cmd_progress *pr);
 void cmd_progress(void *ctx, const char *phase, size_t done, size_t total);

@@ -4,6 +4,7 @@
  * flag > environment > user file > system file > built-in default. */
 #include <argp.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <ini.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -104,12 +105,18 @@ struct parse {
 	char msg[1024];
 };
 
-static void parse_fail(struct parse *c, const char *fmt, const char *a, const char *b)
+/* Keeps the first error of the file, said with its line at the end. */
+static void parse_fail(struct parse *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void parse_fail(struct parse *c, const char *fmt, ...)
 {
+	va_list ap;
+
 	if (c->failed)
 		return;
 	c->failed = 1;
-	snprintf(c->msg, sizeof(c->msg), fmt, a, b);
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	va_end(ap);
 }
 
 /* The sections known: [defaults] and every section a key names. */
@@ -143,10 +150,7 @@ static char *read_line(char *str, int num, void *stream)
 		n--;
 	}
 	if (num < 3 || n > (size_t)num - 2) {
-		char max[24];
-
-		snprintf(max, sizeof(max), "%d", num > 2 ? num - 2 : 0);
-		parse_fail(c, "line longer than %s characters%s", max, "");
+		parse_fail(c, "line longer than %d characters", num > 2 ? num - 2 : 0);
 		return NULL;
 	}
 	memcpy(str, s, n);
@@ -155,10 +159,8 @@ static char *read_line(char *str, int num, void *stream)
 		const char *end = strchr(str, ']');
 
 		if (end && !known_section(str + 1, (size_t)(end - str - 1))) {
-			char name[200];
-
-			snprintf(name, sizeof(name), "%.*s", (int)(end - str - 1), str + 1);
-			parse_fail(c, "unknown section '[%s]': expected [defaults] or [apply]%s", name, "");
+			parse_fail(c, "unknown section '[%.*s]': expected [defaults] or [apply]", (int)(end - str - 1),
+				   str + 1);
 			return NULL;
 		}
 	}
@@ -173,7 +175,7 @@ static int on_value(void *user, const char *section, const char *name, const cha
 	if (c->failed)
 		return 1;
 	if (!*section) {
-		parse_fail(c, "'%s' is outside a section: put it under [defaults] or [apply]%s", name, "");
+		parse_fail(c, "'%s' is outside a section: put it under [defaults] or [apply]", name);
 		return 0;
 	}
 	for (k = 0; k < CMD_NKEYS; k++) {
@@ -184,7 +186,7 @@ static int on_value(void *user, const char *section, const char *name, const cha
 		other = k;
 	}
 	if (k == CMD_NKEYS && other < CMD_NKEYS) {
-		parse_fail(c, "'%s' belongs in [%s]", name, settings[other].section);
+		parse_fail(c, "'%s' belongs in [%s], not [%s]", name, settings[other].section, section);
 		return 0;
 	}
 	if (k == CMD_NKEYS) {
@@ -192,10 +194,7 @@ static int on_value(void *user, const char *section, const char *name, const cha
 		return 0;
 	}
 	if (c->seen[k]) {
-		char first[24];
-
-		snprintf(first, sizeof(first), "%u", c->seen[k]);
-		parse_fail(c, "'%s' is set twice (first on line %s)", name, first);
+		parse_fail(c, "'%s' is set twice (first on line %u)", name, c->seen[k]);
 		return 0;
 	}
 	c->seen[k] = c->line;
@@ -222,7 +221,8 @@ static int read_config(const char *path, int optional)
 	size_t len = 0;
 	int rc;
 
-	if (nfiles == CMD_CONFIG_FILES || !(files[nfiles].path = strdup(path))) {
+	/* At most the system file and the user file: files[] holds both. */
+	if (!(files[nfiles].path = strdup(path))) {
 		cmd_error("out of memory");
 		return EXIT_ERROR;
 	}

@@ -209,8 +209,7 @@ static int record(struct plan *p, const char *dir)
 	if (rc)
 		cmd_error_last(NULL);
 	else
-		fprintf(stderr, "adpart-update: plan recorded in store '%s' (lineage %s, serial %lld)\n", dir, lineage,
-			(long long)serial);
+		cmd_note("plan recorded in store '%s' (lineage %s, serial %lld)", dir, lineage, (long long)serial);
 	plan_store_free(st);
 	return rc;
 }
@@ -246,7 +245,7 @@ static void notify_written(const struct plan *p, const struct schedule_notify *c
 	if (!cfg->nwebhooks)
 		return;
 	if (orch_notifier_new(&n, cfg, p->schedule_name, p->digest)) {
-		cmd_error_last("warning: no webhook sent");
+		cmd_warn("no webhook sent: %s", adp_error_last());
 		return;
 	}
 	if (p->nwaves)
@@ -259,7 +258,7 @@ static void notify_written(const struct plan *p, const struct schedule_notify *c
 	json_decref(d);
 	orch_notifier_free(n, ORCH_NOTIFY_FLUSH, why, sizeof(why));
 	if (*why)
-		cmd_error("warning: %s", why);
+		cmd_warn("%s", why);
 }
 
 /* The plan, once the command line and the inventory are checked; cfg is

@@ -111,7 +111,7 @@ cf_bad() { # NAME CONTENT PATTERN
 }
 cf_bad "an unknown key" '[defaults]\nstore = a\nstor = b\n' "3: unknown key 'stor' in \[defaults\]\$"
 cf_bad "an unknown section" '[defaults]\n[aply]\nhook = x\n' "2: unknown section '\[aply\]': expected \[defaults\] or \[apply\]\$"
-cf_bad "a key in the wrong section" '[apply]\nstore = a\n' "2: 'store' belongs in \[defaults\]\$"
+cf_bad "a key in the wrong section" '[apply]\nstore = a\n' "2: 'store' belongs in \[defaults\], not \[apply\]\$"
 cf_bad "a key outside a section" 'store = a\n' "1: 'store' is outside a section"
 cf_bad "a line that is no setting" '[defaults]\nstore a\n' "2: expected \[SECTION\], KEY = VALUE or a comment"
 cf_bad "a section left open" '\n[defaults\n' "2: expected \[SECTION\]"
@@ -144,5 +144,60 @@ rm -f "$SYSF"
 run "config: -v names an absent file" 0 -v config && expect_err "^adpart-update: config file '$SYSF': absent\$"
 run "config: without -v nothing on stderr" 0 config && expect_no_err
 rm -f "$USRF"
+
+# --- -q: only the result and errors; -v: more detail -----------------------
+run "quiet: plan as usual" 2 plan $CDEMO -f "$CF/q.json" --store "$CF/q-st" && expect_out "^next: adpart-update apply" &&
+	expect_err "plan recorded in store"
+run "quiet: -q plan" 2 -q plan $CDEMO -f "$CF/q.json" --store "$CF/q-st" && expect_no_err &&
+	expect_out "^Plan written to $CF/q.json"
+if grep -q "^next:" "$TMP/out"; then name="quiet: no next: hint"; bad "-q printed the hint"; else ok; fi
+run "quiet: -q --quiet is the long form" 2 --quiet plan $CDEMO --no-write && expect_no_err
+run "quiet: forecast says where it starts" 0 forecast -i "$TD/demo/inventory.json" --horizon 1h &&
+	expect_err "^adpart-update: forecasting from .* \(pass --now to choose\)\$"
+run "quiet: -q forecast keeps it to itself" 0 -q forecast -i "$TD/demo/inventory.json" --horizon 1h && expect_no_err
+run "quiet: -q never silences an error" 1 -q history --store "$CF/nosuch" &&
+	expect_err "^adpart-update: plan store '$CF/nosuch' does not exist"
+printf '[defaults]\nstor = x\n' >"$USRF"
+run "quiet: -q never silences a config file's error" 1 -q config && expect_err "$USRF:2: unknown key 'stor'"
+rm -f "$USRF"
+run "quiet: -q apply keeps the refusal" 6 -q apply --store "$CF/q-st" "$CF/p2.json" && expect_err "refused"
+run "verbose: plan's phase timings" 2 -v plan $CDEMO --no-write &&
+	expect_err "^adpart-update: reading history: [0-9]+\.[0-9]{2} s\$" &&
+	expect_err "^adpart-update: forecasting: [0-9]+\.[0-9]{2} s\$" && expect_err "^adpart-update: planning: [0-9.]+ s\$" &&
+	expect_err "^adpart-update: config file '$USRF': absent\$"
+run "verbose: forecast's phase timings" 0 --verbose forecast -i "$TD/demo/inventory.json" --horizon 1h &&
+	expect_err "^adpart-update: reading history: [0-9.]+ s\$" && expect_err "^adpart-update: forecasting: [0-9.]+ s\$"
+run "verbose: without -v, no timings" 2 plan $CDEMO --no-write
+if grep -q " s\$" "$TMP/err"; then name="verbose: no timings by default"; bad "timings without -v"; else ok; fi
+
+# apply -v: each step as it starts and ends, through the exec driver.
+. "$TOP/tests/cli/lib.sh"
+cli_web_inventory "$CF/inv.json"
+cat >"$CF/sched.json" <<JSON
+{"name": "v", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T05:00:00Z"}, "cutoff": "30m",
+ "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
+ "plan_ttl": "24h", "period": "1d"}
+JSON
+cat >"$CF/vhook" <<'HOOK'
+#!/usr/bin/python3
+import json, sys
+doc = json.load(sys.stdin)
+if sys.argv[1] == 'sample':
+    p = doc['placement']['p50_peak']
+    print(json.dumps({'cpu': p['cpu'], 'memory': p['memory']}))
+HOOK
+chmod 755 "$CF/vhook"
+run "verbose: an exec plan" 2 plan --driver exec -i "$CF/inv.json" -s "$CF/sched.json" --now 2018-05-06T00:00:00Z \
+	-f "$CF/v.json"
+VSTEPS=$(jq '.steps | length' "$CF/v.json")
+run "verbose: apply -v says each step" 0 -v apply --driver exec --hook "$CF/vhook" --now "$(cli_plan_start "$CF/v.json")" \
+	-d "$CF/vst" "$CF/v.json" && expect_out "^applied: $VSTEPS steps done" &&
+	expect_err "^adpart-update: step 1 of $VSTEPS \(wave 1\): [a-z_]+ " &&
+	expect_err "^adpart-update: step $VSTEPS of $VSTEPS: done in [0-9.]+ s\$"
+name="verbose: a start and an end line per step"
+if [ "$(grep -c "^adpart-update: step [0-9]* of $VSTEPS" "$TMP/err")" -eq $((2 * VSTEPS)) ]; then ok
+else bad "expected $((2 * VSTEPS)) step lines"; fi
+run "verbose: apply -v --rollback says each undo" 4 -v apply --driver exec --hook "$CF/vhook" --rollback \
+	-d "$CF/vst" "$CF/v.json" && expect_err "^adpart-update: undo of step [0-9]+ of $VSTEPS: done in [0-9.]+ s\$"
 
 ADPART_SYSCONFDIR="$TMP/sysconf" XDG_CONFIG_HOME="$TMP/xdg"
