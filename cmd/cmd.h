@@ -35,6 +35,8 @@ struct cmd {
 };
 
 extern const struct cmd cmd_table[];
+/* The options before the command (--config, -q, -v), for completion. */
+extern const struct argp_option cmd_global_options[];
 
 /* -q and -v, global options: CMD_QUIET silences what is not essential
  * on stderr (progress, informational warnings and notes, "next:" hints)

@@ -77,7 +77,7 @@ struct global {
 
 enum { OPT_CONFIG = 256 };
 
-static const struct argp_option global_options[] = {
+const struct argp_option cmd_global_options[] = {
 	{ "config", OPT_CONFIG, "FILE", 0,
 	  "Read settings from FILE alone (default: $ADPART_CONFIG, else the system and the user config file)", 0 },
 	{ "quiet", 'q', NULL, 0, "Only the result and errors: no progress, informational warnings or hints", 0 },
@@ -112,7 +112,7 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp global_argp = {
-	global_options, parse_global, "COMMAND [ARG...]", global_doc, NULL, help_filter, NULL,
+	cmd_global_options, parse_global, "COMMAND [ARG...]", global_doc, NULL, help_filter, NULL,
 };
 
 int main(int argc, char **argv)
