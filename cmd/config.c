@@ -98,8 +98,8 @@ static int set_value(enum cmd_key k, const char *text, enum origin from, size_t 
 /* One file's parse: libinih reads lines through read_line, which counts
  * them, so that every message names its line. */
 struct parse {
-	const char *path, *pos;
-	size_t file;
+	const char *pos; /* the next line in the file's text */
+	size_t file;     /* its index in files[] */
 	unsigned line, seen[CMD_NKEYS];
 	int failed;
 	char msg[1024];
@@ -240,7 +240,6 @@ static int read_config(const char *path, int optional)
 		free(text);
 		return EXIT_ERROR;
 	}
-	c.path = path;
 	c.pos = text;
 	rc = ini_parse_stream(read_line, &c, on_value, &c);
 	free(text);

@@ -151,7 +151,7 @@ run "quiet: plan as usual" 2 plan $CDEMO -f "$CF/q.json" --store "$CF/q-st" && e
 run "quiet: -q plan" 2 -q plan $CDEMO -f "$CF/q.json" --store "$CF/q-st" && expect_no_err &&
 	expect_out "^Plan written to $CF/q.json"
 if grep -q "^next:" "$TMP/out"; then name="quiet: no next: hint"; bad "-q printed the hint"; else ok; fi
-run "quiet: -q --quiet is the long form" 2 --quiet plan $CDEMO --no-write && expect_no_err
+run "quiet: --quiet, the long form" 2 --quiet plan $CDEMO --no-write && expect_no_err
 run "quiet: forecast says where it starts" 0 forecast -i "$TD/demo/inventory.json" --horizon 1h &&
 	expect_err "^adpart-update: forecasting from .* \(pass --now to choose\)\$"
 run "quiet: -q forecast keeps it to itself" 0 -q forecast -i "$TD/demo/inventory.json" --horizon 1h && expect_no_err
