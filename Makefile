@@ -5,13 +5,18 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 BUILD ?= build
 VERSION := 0.1.0
+# The system config file is $(SYSCONFDIR)/adpart-update/config
+# ($ADPART_SYSCONFDIR overrides it at run time, for tests).
+SYSCONFDIR ?= /etc
 
-PKGS := libgit2 libcurl jansson libarchive yaml-0.1 libcrypto
+# inih: the config files' INI parser (libinih-dev), small and well kept;
+# libcrypto: SHA-256 of the input files with the processor's SHA instructions.
+PKGS := libgit2 libcurl jansson libarchive yaml-0.1 inih libcrypto
 CC ?= cc
 # -Wformat-truncation stays on: a path that does not fit is an error
 # (adp_snprintf_path), and a message is cut only where its precision says.
 WARN := -Wall -Wextra -Werror
-BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARN) -I. -DADP_VERSION=\"$(VERSION)\"
+BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARN) -I. -DADP_VERSION=\"$(VERSION)\" -DADP_SYSCONFDIR=\"$(SYSCONFDIR)\"
 OPT ?= -O2 -g
 SAN ?=
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -27,7 +27,7 @@ struct acc_args {
 enum { OPT_SCHEDULE = 1000 };
 
 static const struct argp_option options[] = {
-	{ "store", 'S', "DIR", 0, "Every run record in this plan store, oldest first (default: $ADPART_STORE without files)", 0 },
+	{ "store", 'S', "DIR", 0, "Every run record in this plan store, oldest first (default: $ADPART_STORE or the config file's store, without files)", 0 },
 	{ "schedule", OPT_SCHEDULE, "NAME", 0, "With --store: only this schedule's runs", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
 	{ 0 },
@@ -43,7 +43,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case 'o': a->json = cmd_argp_output(state, arg); break;
 	case ARGP_KEY_ARG: cmd_argp_push(state, "run records", a->files, &a->nfiles, ACC_MAX_FILES, arg); break;
 	case ARGP_KEY_END:
-		if (!a->nfiles && !a->store && !(a->store = getenv("ADPART_STORE")))
+		if (!a->nfiles && !a->store && !(a->store = cmd_setting(CMD_KEY_STORE)))
 			argp_error(state, "name run records (run.json), or a plan store with --store");
 		if (a->nfiles && a->store)
 			argp_error(state, "give run record files or --store, not both");

@@ -32,10 +32,6 @@ struct apply_args {
 	int fleet_group_given;                 /* --semaphore-group was given */
 };
 
-/* /run/lock is the FHS place for lock files (tmpfs, cleared at boot). */
-#define CMD_HOST_LOCK "/run/lock/adpart-update.lock"
-#define CMD_STATE_DIR "/var/lib/adpart-update"
-
 enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY, OPT_STORE, OPT_MONITOR,
        OPT_DRIVER, OPT_HOOK, OPT_HOST_LOCK, OPT_WAIT, OPT_SEM, OPT_SEM_GROUP, OPT_SEM_SLOTS, OPT_SEM_TTL,
        OPT_SEM_WAIT, OPT_SEM_CACERT, OPT_SEM_CERT, OPT_SEM_KEY };
@@ -45,10 +41,10 @@ enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_PO
 #define CMD_WAIT_DEFAULT (24 * 3600)
 
 static const struct argp_option options[] = {
-	{ "state-dir", 'd', "DIR", 0, "Journal, lock, pid files and logs (default " CMD_STATE_DIR ")", 0 },
+	{ "state-dir", 'd', "DIR", 0, "Journal, lock, pid files and logs (default $ADPART_STATE_DIR, else the config file's state-dir, else " CMD_STATE_DIR ")", 0 },
 	{ "record", OPT_RECORD, "FILE", 0, "Write the run record here (default DIR/run.json)", 0 },
 	{ "host-lock", OPT_HOST_LOCK, "FILE", 0,
-	  "One apply at a time on this host, whatever its state directory (default $ADPART_HOST_LOCK, else " CMD_HOST_LOCK ")", 0 },
+	  "One apply at a time on this host, whatever its state directory (default $ADPART_HOST_LOCK, else the config file's host-lock, else " CMD_HOST_LOCK ")", 0 },
 	{ "inventory", 'i', "FILE", 0, "Inventory with run, health and traffic sections (default: the plan's)", 0 },
 	{ "schedule", 's', "FILE", 0, "Schedule with the update command (default: the plan's)", 0 },
 	{ "resume", OPT_RESUME, NULL, 0, "Continue an interrupted apply from its journal", 0 },
@@ -64,15 +60,16 @@ static const struct argp_option options[] = {
 	{ "monitor-interval", OPT_MONITOR, "SECONDS", 0,
 	  "Sample the live shadows' cgroups this often during a step (default 5)", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Current time for the expiry check (default: the clock)", 0 },
-	{ "store", OPT_STORE, "DIR", 0, "Check lineage and serial in the plan store DIR and record the run there (default: $ADPART_STORE)", 0 },
+	{ "store", OPT_STORE, "DIR", 0, "Check lineage and serial in the plan store DIR and record the run there (default: $ADPART_STORE, else the config file's store)", 0 },
 	{ "driver", OPT_DRIVER, "NAME", 0,
-	  "local (default); kubernetes: nodes as partitions through the Kubernetes API; exec: every step run by --hook", 0 },
-	{ "hook", OPT_HOOK, "PATH", 0, "With --driver exec: the executable run for every check, act, sample and grow", 0 },
+	  "local (default, unless $ADPART_DRIVER or the config file names another); kubernetes: nodes as partitions "
+	  "through the Kubernetes API; exec: every step run by --hook", 0 },
+	{ "hook", OPT_HOOK, "PATH", 0, "With --driver exec: the executable run for every check, act, sample and grow (default $ADPART_HOOK, else the config file's hook)", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default) or json: the outcome as one JSON object on stdout", 0 },
 	{ 0, 0, NULL, 0, "Fleet slot (a semaphore on etcd shared by the hosts of a fleet; --rollback takes none):", 1 },
 	{ "semaphore", OPT_SEM, "URL", 0,
 	  "Hold one of the group's slots from the plan's start to the end, through etcd at URL (http:// or "
-	  "https://; several comma-separated, tried in order; default $ADPART_SEMAPHORE)", 1 },
+	  "https://; several comma-separated, tried in order; default $ADPART_SEMAPHORE, else the config file's semaphore)", 1 },
 	{ "semaphore-group", OPT_SEM_GROUP, "NAME", 0, "The slots' group (default: the plan's schedule name)", 1 },
 	{ "semaphore-slots", OPT_SEM_SLOTS, "N", 0,
 	  "How many hosts of the group may apply at once, 1 to 1000 (default 1; the same on every host)", 1 },
@@ -99,13 +96,12 @@ static const char *fleet_opt(struct apply_args *a, const char *name, const char 
  * environment when not given, and what goes together. */
 static void fleet_args_end(struct argp_state *state, struct apply_args *a)
 {
-	const char *env = getenv("ADPART_SEMAPHORE");
+	/* $ADPART_SEMAPHORE or the config file's, checked as they were read. */
+	const char *url = cmd_setting(CMD_KEY_SEMAPHORE);
 
-	if (!a->fleet.endpoints && env && *env) {
-		a->fleet.endpoints = env;
+	if (!a->fleet.endpoints && url) {
+		a->fleet.endpoints = url;
 		a->fleet_env = 1;
-		if (fleet_endpoints_check(env))
-			argp_error(state, "$ADPART_SEMAPHORE: %s", adp_error_last());
 	}
 	if (a->fleet_opt && !a->fleet.endpoints)
 		argp_error(state, "%s is for a fleet slot: it needs --semaphore URL (or $ADPART_SEMAPHORE)", a->fleet_opt);
@@ -200,8 +196,11 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--resume, --rollback and --dry-run exclude each other");
 		if (a->o.wait_max && (a->o.rollback || a->dry_run))
 			argp_error(state, "--wait is for an apply going forward, not --rollback or --dry-run");
-		if (!a->driver)
-			a->driver = &orch_drivers[0];
+		if (!a->driver) /* the setting's name was checked as it was read */
+			a->driver = cmd_setting(CMD_KEY_DRIVER) ? orch_driver_find(cmd_setting(CMD_KEY_DRIVER))
+								 : &orch_drivers[0];
+		if (!a->o.state_dir)
+			a->o.state_dir = cmd_setting(CMD_KEY_STATE_DIR);
 		if (a->dry_run == CMD_DRY_RUN_SERVER && !a->driver->dry_run)
 			argp_error(state, "--dry-run=server is for --driver kubernetes: the %s driver has no API server to ask",
 				   a->driver->name);
@@ -209,6 +208,8 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		 * ladder: the hook is what the exec driver runs. */
 		if (a->hook && strcmp(a->driver->name, "exec"))
 			argp_error(state, "--hook is for --driver exec");
+		if (!a->hook && !strcmp(a->driver->name, "exec"))
+			a->hook = cmd_setting(CMD_KEY_HOOK);
 		if (!a->hook && !strcmp(a->driver->name, "exec"))
 			argp_error(state, "--driver exec needs --hook PATH: the program to run for each step");
 		fleet_args_end(state, a);
@@ -385,6 +386,22 @@ static int fleet_new(struct fleet_semaphore **sem, struct apply_args *a, const s
 	return EXIT_OK;
 }
 
+/* -v: each step as it starts (journaled) and as it ends (ctx the plan). */
+static void say_step(void *ctx, const struct plan_step *s, int undo, const char *status, double seconds,
+		     const char *msg)
+{
+	const struct plan *p = ctx;
+	const char *what = undo ? "undo of step" : "step";
+
+	if (!strcmp(status, "started"))
+		cmd_verbose("%s %zu of %zu (wave %zu): %s%s%s%s%s%s%s", what, s->id, p->nsteps, s->wave, s->action,
+			    s->partition ? " " : "", s->partition ? s->partition : "", s->component ? " " : "",
+			    s->component ? s->component : "", s->target ? " with " : "", s->target ? s->target : "");
+	else
+		cmd_verbose("%s %zu of %zu: %s in %.2f s%s%s", what, s->id, p->nsteps, status, seconds, *msg ? ": " : "",
+			    msg);
+}
+
 /* Says how the run ended; the status from the outcome. */
 static void report(const struct plan *p, const struct orch_opts *o, int outcome, int json)
 {
@@ -397,7 +414,7 @@ static void report(const struct plan *p, const struct orch_opts *o, int outcome,
 		if (!json)
 			printf("applied: %zu steps done%s\n", p->nsteps - skipped, skipped ? skipped_note : "");
 		if (o->why && *o->why)
-			cmd_error("warning: %s", o->why);
+			cmd_warn("%s", o->why);
 	}
 	else if (outcome == ORCH_ROLLED_BACK && o->why && *o->why)
 		cmd_error("%s", o->why);
@@ -468,7 +485,7 @@ static void notify_outcome(struct orch_notifier *n, const char *name, int status
 	}
 	orch_notifier_free(n, ORCH_NOTIFY_FLUSH, why, sizeof(why));
 	if (*why)
-		fprintf(stderr, "adpart-update: warning: %s\n", why);
+		cmd_note("warning: %s", why); /* not the run's message */
 }
 
 /* The end of every run past the command line: the "next:" hint, or with
@@ -486,7 +503,7 @@ static int finish(const struct apply_args *a, const struct plan *p, int status, 
 	next_command(next, sizeof(next), a, status);
 	notify_outcome(n, a->dry_run ? "checked" : name, status, next);
 	if (!a->json) {
-		if (*next)
+		if (*next && cmd_verbosity > CMD_QUIET)
 			printf("next: %s\n", next);
 		return status;
 	}
@@ -541,8 +558,8 @@ int cmd_apply(int argc, char **argv)
 		cmd_error_last(NULL);
 		return EXIT_REFUSED;
 	}
-	if (!a.store && getenv("ADPART_STORE") && *getenv("ADPART_STORE"))
-		a.store = getenv("ADPART_STORE");
+	if (!a.store)
+		a.store = cmd_setting(CMD_KEY_STORE);
 	if (check_store(&store, &a, &p))
 		goto done;
 	if (a.dry_run == CMD_DRY_RUN_SERVER) {
@@ -559,10 +576,8 @@ int cmd_apply(int argc, char **argv)
 		goto done;
 	if (!a.o.state_dir)
 		a.o.state_dir = CMD_STATE_DIR;
-	if (!a.o.host_lock && getenv("ADPART_HOST_LOCK") && *getenv("ADPART_HOST_LOCK"))
-		a.o.host_lock = getenv("ADPART_HOST_LOCK");
-	if (!a.o.host_lock) /* /run/lock is missing in some containers */
-		a.o.host_lock = access("/run/lock", W_OK) ? "/tmp/adpart-update.lock" : CMD_HOST_LOCK;
+	if (!a.o.host_lock && !(a.o.host_lock = cmd_setting(CMD_KEY_HOST_LOCK)))
+		a.o.host_lock = cmd_default_host_lock();
 	if (sched && orch_notifier_new(&notifier, &sched->notify, p.schedule_name, p.digest)) {
 		cmd_error_last("refused");
 		goto done;
@@ -583,6 +598,10 @@ int cmd_apply(int argc, char **argv)
 	a.o.notify = notifier ? orch_notify_hook : NULL;
 	a.o.notify_ctx = notifier;
 	a.o.stop = &stop_flag;
+	if (cmd_verbosity >= CMD_VERBOSE) {
+		a.o.step = say_step;
+		a.o.step_ctx = &p;
+	}
 	a.o.why = why;
 	a.o.why_len = sizeof(why);
 	if ((crash = getenv("ADPART_TEST_CRASH_AFTER_STEP")))

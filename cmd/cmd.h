@@ -35,9 +35,25 @@ struct cmd {
 };
 
 extern const struct cmd cmd_table[];
+/* The options before the command (--config, -q, -v), for completion. */
+extern const struct argp_option cmd_global_options[];
+
+/* -q and -v, global options: CMD_QUIET silences what is not essential
+ * on stderr (progress, informational warnings and notes, "next:" hints)
+ * but never an error; CMD_VERBOSE adds detail (the config files read,
+ * plan's and forecast's phase timings, apply's steps). */
+enum { CMD_QUIET = -1, CMD_NORMAL = 0, CMD_VERBOSE = 1 };
+extern int cmd_verbosity;
 
 /* Reports an error once, in the house form: "adpart-update: message". */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "adpart-update: warning: message" on stderr unless -q; kept as the
+ * last message like an error (apply -o json shows it). */
+void cmd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An informational line "adpart-update: message" on stderr, unless -q. */
+void cmd_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A line of detail "adpart-update: message" on stderr, only with -v. */
+void cmd_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reports the core's last error with an optional context prefix. */
 void cmd_error_last(const char *context);
 /* The human view of a plan (as plan prints it) on f; with plan_file, the
@@ -88,15 +104,42 @@ struct cmd_store_args {
 extern const struct argp_option cmd_store_options[];
 error_t cmd_store_parse(int key, char *arg, struct argp_state *state);
 
+/* Settings: a key of the config files, each with an environment
+ * variable and the flag that overrides it (cmd/config.c). Precedence:
+ * flag > environment > user file > system file > built-in default. */
+enum cmd_key { CMD_KEY_STORE, CMD_KEY_DRIVER, CMD_KEY_STATE_DIR, CMD_KEY_HOST_LOCK, CMD_KEY_SEMAPHORE, CMD_KEY_HOOK,
+	       CMD_NKEYS };
+#define CMD_STATE_DIR "/var/lib/adpart-update"
+/* /run/lock is the FHS place for lock files (tmpfs, cleared at boot). */
+#define CMD_HOST_LOCK "/run/lock/adpart-update.lock"
+/* Reads the config files (file, from --config, alone when not NULL; else
+ * $ADPART_CONFIG alone; else the system file and the user file) and the
+ * environment's settings, checking every value. 0, or the exit status
+ * after saying what is wrong (a file's error as FILE:LINE: ...). */
+int cmd_config_load(const char *file);
+/* Frees what cmd_config_load read; accepts being called without it. */
+void cmd_config_release(void);
+/* The value of a setting from the environment or a config file
+ * (borrowed), or NULL for the built-in default (unset, or set empty). A
+ * command's own flag comes first: `if (!a->store) a->store = cmd_setting(..)`. */
+const char *cmd_setting(enum cmd_key k);
+/* The host lock when neither --host-lock nor a setting names one. */
+const char *cmd_default_host_lock(void);
+int cmd_config(int argc, char **argv);
+extern const struct argp cmd_config_argp;
+
 /* Colour only on a terminal and when NO_COLOR is unset. */
 /* Progress of a long run on stderr, only when it is a terminal (pipes,
- * logs and CI see nothing): cmd_progress_begin, then cmd_progress as the
- * part_run_opts hook (ctx the struct), then cmd_progress_end to clear
- * the line before the result is printed. */
+ * logs and CI see nothing) and without -q: cmd_progress_begin, then
+ * cmd_progress as the part_run_opts hook (ctx the struct), then
+ * cmd_progress_end to clear the line before the result is printed. With
+ * -v, each phase's time is said as the next begins (on any stderr). */
 struct cmd_progress {
 	int on;
 	const char *phase; /* borrowed: the last one shown */
 	double last;       /* when it was shown */
+	char timed[64];    /* -v: the phase being timed ("" none) */
+	double since;      /* when it began */
 };
 void cmd_progress_begin(struct cmd_progress *pr);
 void cmd_progress(void *ctx, const char *phase, size_t done, size_t total);

@@ -31,6 +31,53 @@ void cmd_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int cmd_verbosity = CMD_NORMAL;
+
+void cmd_warn(const char *fmt, ...)
+{
+	va_list ap, copy;
+
+	va_start(ap, fmt);
+	va_copy(copy, ap);
+	/* kept as cmd_error would keep "warning: ..." */
+	memcpy(last_message, "warning: ", 10);
+	vsnprintf(last_message + 9, sizeof(last_message) - 9, fmt, copy);
+	va_end(copy);
+	if (cmd_verbosity > CMD_QUIET) {
+		fputs("adpart-update: warning: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+}
+
+static void note(int at_least, const char *fmt, va_list ap)
+{
+	if (cmd_verbosity < at_least)
+		return;
+	fputs("adpart-update: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cmd_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	note(CMD_NORMAL, fmt, ap);
+	va_end(ap);
+}
+
+void cmd_verbose(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	note(CMD_VERBOSE, fmt, ap);
+	va_end(ap);
+}
+
 const char *cmd_last_message(void)
 {
 	return last_message;
@@ -195,18 +242,40 @@ int cmd_colour(FILE *f)
 	return (!nc || !*nc) && isatty(fileno(f));
 }
 
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* -v: the time of the phase that ends at now, on a line of its own. */
+static void phase_time(struct cmd_progress *pr, double now)
+{
+	if (!pr->timed[0])
+		return;
+	if (pr->on && pr->phase)
+		fputs("\r\033[K", stderr);
+	cmd_verbose("%s: %.2f s", pr->timed, now - pr->since);
+	pr->timed[0] = '\0';
+	pr->phase = NULL; /* redrawn at the next call */
+}
+
 /* The phase on one line of stderr, rewritten in place at most five
  * times a second (every phase change at once); only on a terminal. */
 void cmd_progress(void *ctx, const char *phase, size_t done, size_t total)
 {
 	struct cmd_progress *pr = ctx;
-	struct timespec ts;
-	double now;
+	double now = mono_now();
 
+	if (cmd_verbosity >= CMD_VERBOSE && strcmp(pr->timed, phase)) {
+		phase_time(pr, now);
+		snprintf(pr->timed, sizeof(pr->timed), "%s", phase);
+		pr->since = now;
+	}
 	if (!pr->on)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	if (pr->phase == phase && now - pr->last < 0.2 && done < total)
 		return;
 	pr->phase = phase;
@@ -221,11 +290,12 @@ void cmd_progress(void *ctx, const char *phase, size_t done, size_t total)
 void cmd_progress_begin(struct cmd_progress *pr)
 {
 	memset(pr, 0, sizeof(*pr));
-	pr->on = isatty(STDERR_FILENO);
+	pr->on = cmd_verbosity > CMD_QUIET && isatty(STDERR_FILENO);
 }
 
 void cmd_progress_end(struct cmd_progress *pr)
 {
+	phase_time(pr, mono_now());
 	if (pr->on && pr->phase)
 		fputs("\r\033[K", stderr);
 	pr->phase = NULL;

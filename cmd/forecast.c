@@ -692,7 +692,11 @@ int cmd_forecast(int argc, char **argv)
 	ho.max_gap = sched.max_gap;
 	/* --horizon without --now: all the history, and the forecast from its end. */
 	ho.until = a.have_now || a.schedule ? a.now : 0;
-	if ((rc = inventory_load_history(&hist, &inv, NULL, 0, &ho, &files, &nfiles)))
+	cmd_progress_begin(&pr);
+	cmd_progress(&pr, "reading history", 0, 0);
+	rc = inventory_load_history(&hist, &inv, NULL, 0, &ho, &files, &nfiles);
+	cmd_progress_end(&pr);
+	if (rc)
 		goto fail;
 	if (!hist.n) {
 		cmd_error("%s: no component, so no history: nothing to forecast", a.inventory);
@@ -707,9 +711,8 @@ int cmd_forecast(int argc, char **argv)
 		if (latest > a.now) {
 			adp_time_format(t0, a.now);
 			adp_time_format(t1, latest);
-			fprintf(stderr,
-				"adpart-update: forecasting from %s, where the history of '%s' %s ends; other series go on to %s (pass --now to choose)\n",
-				t0, s0->component, adp_resource_name(s0->resource), t1);
+			cmd_note("forecasting from %s, where the history of '%s' %s ends; other series go on to %s (pass --now to choose)",
+				 t0, s0->component, adp_resource_name(s0->resource), t1);
 		}
 	}
 	fo.origin = a.now;
@@ -746,11 +749,14 @@ int cmd_forecast(int argc, char **argv)
 	if (rc)
 		goto fail;
 	if (a.dep_threshold < 1 && hist.n > FORECAST_DEPS_MAX_SERIES) {
-		fprintf(stderr, "adpart-update: dependencies not computed: %zu series, at most %d\n", hist.n,
-			FORECAST_DEPS_MAX_SERIES);
-	} else if (a.dep_threshold < 1 &&
-		   (rc = forecast_dependencies(&deps, &hist, &fo, a.dep_threshold, a.dep_lag))) {
-		goto fail;
+		cmd_note("dependencies not computed: %zu series, at most %d", hist.n, FORECAST_DEPS_MAX_SERIES);
+	} else if (a.dep_threshold < 1) {
+		cmd_progress_begin(&pr);
+		cmd_progress(&pr, "dependencies", 0, 0);
+		rc = forecast_dependencies(&deps, &hist, &fo, a.dep_threshold, a.dep_lag);
+		cmd_progress_end(&pr);
+		if (rc)
+			goto fail;
 	}
 	for (i = 0; i < fc.n; i++)
 		shown += picked(&a, &fc.items[i]);

@@ -15,7 +15,7 @@
 #include "util/timeutil.h"
 
 const struct argp_option cmd_store_options[] = {
-	{ "store", 'S', "DIR", 0, "The plan store (default: $ADPART_STORE)", 0 },
+	{ "store", 'S', "DIR", 0, "The plan store (default: $ADPART_STORE, else the config file's store)", 0 },
 	{ 0 },
 };
 
@@ -41,9 +41,10 @@ error_t cmd_store_parse(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (a->file_ok && a->nref == 1 && is_file(a->ref[0]))
 			break;
-		if (!a->store && !(a->store = getenv("ADPART_STORE")))
+		if (!a->store && !(a->store = cmd_setting(CMD_KEY_STORE)))
 			argp_error(state, a->file_ok ? "'%s' is not a file, and --store or ADPART_STORE is required "
-						       "for a stored plan or run" : "--store or ADPART_STORE is required",
+						       "(or store in a config file) for a stored plan or run"
+						     : "--store or ADPART_STORE is required (or store in a config file)",
 				   a->nref ? a->ref[0] : "");
 		if (a->nref != a->want)
 			argp_error(state, a->want == 1 ? "a REF is required" : "two plans A and B are required");

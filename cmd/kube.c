@@ -227,7 +227,7 @@ int cmd_kube_discover(const char *path)
 		goto done;
 	}
 	json_array_foreach(json_object_get(json_object_get(doc, "kubernetes"), "warnings"), i, v)
-		cmd_error("kubernetes: %s", json_string_value(v));
+		cmd_note("kubernetes: %s", json_string_value(v));
 	if (!(text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
 		rc = ADP_ENOMEM;
 		cmd_error("out of memory");
@@ -236,9 +236,9 @@ int cmd_kube_discover(const char *path)
 	if ((rc = adp_write_atomic(path, text, strlen(text))))
 		cmd_error_last(NULL);
 	else
-		fprintf(stderr, "adpart-update: discovered %zu nodes and %zu workloads from '%s'; inventory written to '%s'\n",
-			json_array_size(json_object_get(doc, "partitions")),
-			json_array_size(json_object_get(doc, "components")), k.cfg.server, path);
+		cmd_note("discovered %zu nodes and %zu workloads from '%s'; inventory written to '%s'",
+			 json_array_size(json_object_get(doc, "partitions")),
+			 json_array_size(json_object_get(doc, "components")), k.cfg.server, path);
 done:
 	free(text);
 	json_decref(doc);

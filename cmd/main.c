@@ -28,6 +28,7 @@ const struct cmd cmd_table[] = {
 	  &cmd_accuracy_argp },
 	{ "report", "write a self-contained HTML report of a plan and its run", cmd_report, &cmd_report_argp },
 	{ "completion", "print a completion script for bash, zsh or fish", cmd_completion, &cmd_completion_argp },
+	{ "config", "show the effective settings and where each came from", cmd_config, &cmd_config_argp },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -72,14 +73,27 @@ static void command_names(char *buf, size_t len)
 
 struct global {
 	int cmd_index;
+	const char *config; /* --config FILE */
+};
+
+enum { OPT_CONFIG = 256 };
+
+const struct argp_option cmd_global_options[] = {
+	{ "config", OPT_CONFIG, "FILE", 0,
+	  "Read settings from FILE alone (default: $ADPART_CONFIG, else the system and the user config file)", 0 },
+	{ "quiet", 'q', NULL, 0, "Only the result and errors: no progress, informational warnings or hints", 0 },
+	{ "verbose", 'v', NULL, 0, "More detail on stderr: the config files read, phase timings, apply's steps", 0 },
+	{ 0 },
 };
 
 static error_t parse_global(int key, char *arg, struct argp_state *state)
 {
 	struct global *g = state->input;
 
-	(void)arg;
 	switch (key) {
+	case OPT_CONFIG: g->config = arg; break;
+	case 'q': cmd_verbosity = CMD_QUIET; break;
+	case 'v': cmd_verbosity = CMD_VERBOSE; break;
 	case ARGP_KEY_ARG:
 		/* Stop at the command: the rest belongs to it. */
 		g->cmd_index = state->next - 1;
@@ -95,15 +109,16 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
+	return 0;
 }
 
 static const struct argp global_argp = {
-	NULL, parse_global, "COMMAND [ARG...]", global_doc, NULL, help_filter, NULL,
+	cmd_global_options, parse_global, "COMMAND [ARG...]", global_doc, NULL, help_filter, NULL,
 };
 
 int main(int argc, char **argv)
 {
-	struct global g = { -1 };
+	struct global g = { -1, NULL };
 	const struct cmd *c;
 	int rc;
 
@@ -125,7 +140,12 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "adpart-update %s", c->name);
 		argv[g.cmd_index] = name;
 	}
+	if ((rc = cmd_config_load(g.config))) {
+		cmd_config_release();
+		return rc;
+	}
 	rc = c->run(argc - g.cmd_index, argv + g.cmd_index);
+	cmd_config_release();
 	/* A full disk must be an error, not silent success. */
 	if (fflush(stdout) || ferror(stdout) || fclose(stdout)) {
 		cmd_error("cannot write to standard output: %s", strerror(errno));

@@ -58,7 +58,7 @@ static const struct argp_option options[] = {
 	{ "occurrence", OPT_OCCURRENCE, "TIME", 0,
 	  "A recurring window: plan its first occurrence starting at or after TIME (default: the next after --now)", 0 },
 	{ "model", OPT_MODEL, "NAME", 0, "Forecast model (default: auto; see the forecast command)", 0 },
-	{ "store", OPT_STORE, "DIR", 0, "Also record the plan in the git plan store DIR (created if absent; default: $ADPART_STORE)", 0 },
+	{ "store", OPT_STORE, "DIR", 0, "Also record the plan in the git plan store DIR (created if absent; default: $ADPART_STORE, else the config file's store)", 0 },
 	{ "exact", OPT_EXACT, "SECONDS", OPTION_ARG_OPTIONAL,
 	  "Also solve each wave as a MILP (GLPK) for at most SECONDS (default 10), keep the better placement and report the optimality gap", 0 },
 	{ "prometheus", OPT_PROM, "URL", 0, "Read history from this Prometheus server", 0 },
@@ -71,7 +71,7 @@ static const struct argp_option options[] = {
 	{ "prom-password-file", OPT_PROM_PASSWORD, "FILE", 0, "Basic-auth password, read from FILE", 0 },
 	{ "prom-ca-file", OPT_PROM_CA, "FILE", 0, "Extra CA bundle to verify Prometheus's TLS certificate", 0 },
 	{ "driver", OPT_DRIVER, "NAME", 0,
-	  "local (default), exec, or kubernetes: discover the inventory from the cluster and write it to --inventory", 0 },
+	  "local, exec or kubernetes (default: $ADPART_DRIVER, else the config file's driver, else local); kubernetes discovers the inventory from the cluster and writes it to --inventory", 0 },
 	{ 0 },
 };
 
@@ -129,12 +129,15 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		/* The plan is the same for every driver: only kubernetes has
 		 * something to do first, discovering the inventory. */
 		a->driver = cmd_argp_driver(state, arg)->name;
-		a->kube = !strcmp(a->driver, "kubernetes");
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
-	case ARGP_KEY_END:
+	case ARGP_KEY_END: {
+		/* The hint names the flag's driver; apply finds a setting's itself. */
+		const char *driver = a->driver ? a->driver : cmd_setting(CMD_KEY_DRIVER);
+
+		a->kube = driver && !strcmp(driver, "kubernetes");
 		if (a->kube && !a->inventory)
 			a->inventory = "adpart-inventory.json";
 		if (!a->inventory || !a->schedule)
@@ -155,6 +158,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 				argp_error(state, "--prom-* options need --prometheus URL");
 		}
 		break;
+	}
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -205,8 +209,7 @@ static int record(struct plan *p, const char *dir)
 	if (rc)
 		cmd_error_last(NULL);
 	else
-		fprintf(stderr, "adpart-update: plan recorded in store '%s' (lineage %s, serial %lld)\n", dir, lineage,
-			(long long)serial);
+		cmd_note("plan recorded in store '%s' (lineage %s, serial %lld)", dir, lineage, (long long)serial);
 	plan_store_free(st);
 	return rc;
 }
@@ -242,7 +245,7 @@ static void notify_written(const struct plan *p, const struct schedule_notify *c
 	if (!cfg->nwebhooks)
 		return;
 	if (orch_notifier_new(&n, cfg, p->schedule_name, p->digest)) {
-		cmd_error_last("warning: no webhook sent");
+		cmd_warn("no webhook sent: %s", adp_error_last());
 		return;
 	}
 	if (p->nwaves)
@@ -255,7 +258,7 @@ static void notify_written(const struct plan *p, const struct schedule_notify *c
 	json_decref(d);
 	orch_notifier_free(n, ORCH_NOTIFY_FLUSH, why, sizeof(why));
 	if (*why)
-		cmd_error("warning: %s", why);
+		cmd_warn("%s", why);
 }
 
 /* The plan, once the command line and the inventory are checked; cfg is
@@ -280,7 +283,7 @@ static int run_plan(struct plan_args a, const struct schedule *cfg)
 	o.tool_version = "adpart-update 0.1.0";
 	o.prom = a.prom.url ? &a.prom : NULL;
 	if (!a.no_feedback &&
-	    past_windows(&feedback, &o.nfeedback, a.store ? a.store : getenv("ADPART_STORE"), cfg->name))
+	    past_windows(&feedback, &o.nfeedback, a.store ? a.store : cmd_setting(CMD_KEY_STORE), cfg->name))
 		return EXIT_ERROR;
 	o.feedback = feedback;
 	if (a.exact > 0) {
@@ -345,7 +348,7 @@ static int run_plan(struct plan_args a, const struct schedule *cfg)
 		p.risk_accepted = !pf.holds;
 	}
 	status = p.nwaves ? EXIT_CHANGES : EXIT_OK;
-	if (a.write && (a.store || (a.store = getenv("ADPART_STORE"))) && *a.store && record(&p, a.store)) {
+	if (a.write && (a.store || (a.store = cmd_setting(CMD_KEY_STORE))) && *a.store && record(&p, a.store)) {
 		plan_release(&p);
 		return EXIT_ERROR;
 	}

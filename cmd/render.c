@@ -267,8 +267,9 @@ void cmd_plan_render(FILE *f, const struct plan *p, const char *plan_file, const
 			cmd_reset(f), p->digest, (adp_time_format(a, p->expires_at), a));
 		if (driver)
 			snprintf(drv, sizeof(drv), "--driver %s ", driver);
-		fprintf(f, "next: adpart-update apply %s--dry-run %s (checks every step), then adpart-update apply %s%s\n",
-			drv, plan_file, drv, plan_file);
+		if (cmd_verbosity > CMD_QUIET) /* a hint: -q leaves it out */
+			fprintf(f, "next: adpart-update apply %s--dry-run %s (checks every step), then adpart-update apply %s%s\n",
+				drv, plan_file, drv, plan_file);
 	}
 }
 

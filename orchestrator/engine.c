@@ -593,6 +593,8 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 		return rc;
 	saved = mono_s();
 	journal_s = saved - start;
+	if (o->step)
+		o->step(o->step_ctx, s, monitor_at < 0, "started", 0, "");
 	deadline = start + timeout;
 	next_sample = start + interval;
 	pthread_mutex_init(&a.mu, NULL);
@@ -678,7 +680,11 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 	jset(&b, rec, "journal_us", json_integer((json_int_t)(journal_s * 1e6)));
 	if ((rc = journal_built(j, &b)))
 		return rc;
-	if ((rc = journal_save(j)) && monitor_at >= 0)
+	rc = journal_save(j);
+	if (o->step)
+		o->step(o->step_ctx, s, monitor_at < 0, arc == ORCH_ACT_STOP ? "stopped" : arc ? "failed" : "done",
+			mono_s() - start, msg);
+	if (rc && monitor_at >= 0)
 		return rc;
 	return arc == ORCH_ACT_STOP ? 2 : arc ? 1 : 0;
 }

@@ -97,6 +97,14 @@ struct orch_opts {
 	 * schedule_event, detail borrowed for the call); must not block. */
 	void (*notify)(void *ctx, int event, json_t *detail);
 	void *notify_ctx;
+	/* Optional, for messages: told of each step acted on, going forward
+	 * or undoing (undo 1), once journaled as started (status "started",
+	 * seconds 0, msg "") and once it ended (status "done", "failed" or
+	 * "stopped", its seconds and the act's message, may be ""); s and msg
+	 * borrowed for the call; must not block. */
+	void (*step)(void *ctx, const struct plan_step *s, int undo, const char *status, double seconds,
+		     const char *msg);
+	void *step_ctx;
 	const struct orch_slot *slot; /* a fleet slot to hold going forward, or NULL for none */
 };
 

@@ -15,6 +15,12 @@ export NO_COLOR=1
 # tests the lock itself.
 ADPART_HOST_LOCK="$TMP/host.lock"
 export ADPART_HOST_LOCK
+# No test reads this machine's config files or a setting of the caller's
+# environment: t-config.sh writes its own.
+ADPART_SYSCONFDIR="$TMP/sysconf"
+XDG_CONFIG_HOME="$TMP/xdg"
+export ADPART_SYSCONFDIR XDG_CONFIG_HOME
+unset ADPART_CONFIG ADPART_STORE ADPART_DRIVER ADPART_STATE_DIR ADPART_HOOK ADPART_SEMAPHORE
 pass=0
 fail=0
 name=""

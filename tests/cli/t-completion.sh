@@ -52,6 +52,20 @@ if [ "$(cat "$TMP/out")" = comp/inventory.json ]; then ok; else bad "got: $(tr '
 comp_bash profile --output comp/o
 name="completion bash: profile's --output is a file, not a format"
 if [ "$(cat "$TMP/out")" = comp/other.txt ]; then ok; else bad "got: $(tr '\n' ' ' <"$TMP/out")"; fi
+# The global options: offered before the command; --config's value is a
+# file, and no command.
+comp_bash --q
+name="completion bash: --q offers --quiet"
+if [ "$(cat "$TMP/out")" = --quiet ]; then ok; else bad "got: $(tr '\n' ' ' <"$TMP/out")"; fi
+comp_bash --config comp/inv
+name="completion bash: --config completes a file name"
+if [ "$(cat "$TMP/out")" = comp/inventory.json ]; then ok; else bad "got: $(tr '\n' ' ' <"$TMP/out")"; fi
+comp_bash -q --config comp/inventory.json pl
+name="completion bash: after --config FILE, the command"
+if [ "$(cat "$TMP/out")" = plan ]; then ok; else bad "got: $(tr '\n' ' ' <"$TMP/out")"; fi
+comp_bash --config comp/inventory.json plan --no-w
+name="completion bash: after --config FILE COMMAND, its options"
+if [ "$(cat "$TMP/out")" = --no-write ]; then ok; else bad "got: $(tr '\n' ' ' <"$TMP/out")"; fi
 
 # zsh loads the script through its bash completion layer; fish checks
 # and loads its own. Both come with .ci/deps.

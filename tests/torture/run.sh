@@ -17,6 +17,10 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 TD="$TOP/testdata"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/adpart-torture.XXXXXX")
 problems=0
+# No run reads this machine's config files or a setting of the caller's.
+ADPART_SYSCONFDIR="$TMP/sysconf" XDG_CONFIG_HOME="$TMP/xdg"
+export ADPART_SYSCONFDIR XDG_CONFIG_HOME
+unset ADPART_CONFIG ADPART_STORE ADPART_DRIVER ADPART_STATE_DIR ADPART_HOOK ADPART_SEMAPHORE
 STACK_TOP=$TOP
 . "$TOP/tests/stack.sh"
 . "$TOP/tests/cli/lib.sh"

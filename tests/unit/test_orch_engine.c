@@ -287,6 +287,73 @@ Test(orch_engine, failure_reverses_completed_steps_last_first)
 	fake_free(&f);
 }
 
+/* What the step hook was told, in order. */
+struct step_event {
+	size_t id;
+	int undo;
+	char status[16], action[40], msg[64];
+	double seconds;
+};
+struct step_events {
+	struct step_event ev[MAXCALLS];
+	size_t n;
+};
+
+static void on_step(void *ctx, const struct plan_step *s, int undo, const char *status, double seconds, const char *msg)
+{
+	struct step_events *e = ctx;
+	struct step_event *v;
+
+	cr_assert_lt(e->n, MAXCALLS);
+	v = &e->ev[e->n++];
+	v->id = s->id;
+	v->undo = undo;
+	v->seconds = seconds;
+	snprintf(v->status, sizeof(v->status), "%s", status);
+	snprintf(v->action, sizeof(v->action), "%s", s->action);
+	snprintf(v->msg, sizeof(v->msg), "%s", msg);
+}
+
+Test(orch_engine, step_hook_sees_each_step_start_and_end)
+{
+	static struct step_events e;
+	struct fake f = { 0 };
+	struct orch_opts o;
+	struct orch_driver d;
+	size_t i, failed = 0, nfailed = 0;
+
+	opts(&o, &d, &f);
+	o.step = on_step;
+	o.step_ctx = &e;
+	f.fail_action = "verify_shadow";
+	apply_to(&o, &d, ORCH_ROLLED_BACK);
+	/* A pair per act, forward then undoing: started, then how it ended. */
+	cr_assert_eq(e.n, 2 * f.ncalls, "%zu events for %zu acts", e.n, f.ncalls);
+	for (i = 0; i < e.n; i += 2) {
+		cr_assert_str_eq(e.ev[i].status, "started");
+		cr_assert_eq(e.ev[i].seconds, 0);
+		cr_assert_str_eq(e.ev[i].action, f.calls[i / 2]);
+		cr_assert_eq(e.ev[i + 1].id, e.ev[i].id);
+		cr_assert_eq(e.ev[i + 1].undo, e.ev[i].undo);
+		cr_assert(e.ev[i + 1].seconds >= 0);
+		if (!strcmp(e.ev[i + 1].status, "failed")) {
+			failed = i + 1;
+			nfailed++;
+		} else {
+			cr_assert_str_eq(e.ev[i + 1].status, "done");
+		}
+	}
+	cr_assert_eq(nfailed, 1);
+	cr_assert_str_eq(e.ev[failed].action, "verify_shadow");
+	cr_assert(strstr(e.ev[failed].msg, "injected failure"), "%s", e.ev[failed].msg);
+	cr_assert_eq(e.ev[failed].id, first_step("verify_shadow"));
+	/* Forward up to the failure, undoing after it. */
+	for (i = 0; i < e.n; i++)
+		cr_assert_eq(e.ev[i].undo, i > failed, "event %zu", i);
+	cr_assert_gt(e.n, failed + 1, "nothing was undone");
+	fake_free(&f);
+}
+
 Test(orch_engine, stop_then_resume_runs_each_step_once)
 {
 	struct fake f = { 0 };
