@@ -31,7 +31,7 @@ static const struct argp_option options[] = {
 	{ "output-file", 'O', "FILE", 0, "Write the HTML page to FILE (required; replaced atomically)", 0 },
 	{ "run", OPT_RUN, "RECORD", 0, "A run record of this plan (as apply writes it, or a store REF): apply's samples, decisions and the window's accuracy", 0 },
 	{ "history", 'H', "FILE", 0, "Actual load, long-format CSV or JSON as simulate takes (repeatable)", 0 },
-	{ "store", 'S', "DIR", 0, "The plan store for a stored PLAN or RECORD (default: $ADPART_STORE)", 0 },
+	{ "store", 'S', "DIR", 0, "The plan store for a stored PLAN or RECORD (default: $ADPART_STORE or the config file's store)", 0 },
 	{ 0 },
 };
 
@@ -51,7 +51,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		if (!a->out)
 			argp_error(state, "name the page to write with -O FILE");
 		if (!a->store)
-			a->store = getenv("ADPART_STORE");
+			a->store = cmd_setting(CMD_KEY_STORE);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -90,7 +90,7 @@ static int read_ref(char **text, const char *what, const char *ref, const char *
 	struct stat st;
 
 	if (!store && stat(ref, &st)) {
-		cmd_error("cannot read %s '%s': %s (a stored one needs --store or ADPART_STORE)", what, ref,
+		cmd_error("cannot read %s '%s': %s (a stored one needs --store, ADPART_STORE or the config file's store)", what, ref,
 			  strerror(errno));
 		return EXIT_ERROR;
 	}

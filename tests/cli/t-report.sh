@@ -52,6 +52,13 @@ if grep -q "Accuracy after the window" "$RP/full.html" && grep -q "${acc%.*}" "$
 	grep -q 'actual (history)' "$RP/full.html" && grep -q 'monitoring decision (apply)' "$RP/full.html"; then ok; else
 	bad "no accuracy row like '$acc'"; fi
 run "report: a stored plan and its run by reference" 0 report --store "$RP/store" rep/1 --run HEAD -O "$RP/stored.html"
+printf '[defaults]\nstore = %s\n' "$RP/store" >"$RP/config"
+ADPART_CONFIG="$RP/config"
+export ADPART_CONFIG
+run "report: the store from the config file" 0 report rep/1 --run HEAD -O "$RP/stored-config.html"
+unset ADPART_CONFIG
+name="report: the same page from the config's store"
+if cmp -s "$RP/stored.html" "$RP/stored-config.html"; then ok; else bad "the pages differ"; fi
 name="report: the stored plan's page is the file's, run and all"
 if grep -q "Accuracy after the window" "$RP/stored.html" && grep -q "Plan &#39;rep&#39;" "$RP/stored.html"; then ok; else
 	bad "$(head -c 300 "$RP/stored.html")"; fi
