@@ -87,7 +87,7 @@ Test(parallel, thread_counts)
  * bad, when below n, gets a value that is not a number on line 4. */
 static void write_fleet(struct history_source *src, const char **names, size_t n, size_t bad, size_t bad2)
 {
-	static char namebuf[16][8];
+	static char namebuf[16][24];
 	size_t i, k;
 
 	for (i = 0; i < n; i++) {
