@@ -445,7 +445,7 @@ static void next_command(char *buf, size_t len, const struct apply_args *a, int 
 			  : status == EXIT_STOPPED ? " --resume"
 			  : status == EXIT_BLOCKED ? (journaled(&a->o) ? " --resume" : "")
 			  : NULL;
-	char drv[64] = "", dir[4100] = "", sem[1400] = "";
+	char drv[64] = "", dir[4100] = "", sem[4800] = "";
 
 	buf[0] = '\0';
 	if (!opt || !a->o.plan_path)
@@ -456,13 +456,20 @@ static void next_command(char *buf, size_t len, const struct apply_args *a, int 
 		snprintf(dir, sizeof(dir), " -d %s", a->o.state_dir ? a->o.state_dir : CMD_STATE_DIR);
 	/* A --resume goes on holding a slot of the same group, as this run did. */
 	if (a->fleet.endpoints && !a->fleet_env && status == EXIT_STOPPED) {
-		char slots[48] = "";
+		char slots[48] = "", ttl[48] = "", tls[3200] = "";
 
 		if (a->fleet.slots > 1)
 			snprintf(slots, sizeof(slots), " --semaphore-slots %ld", a->fleet.slots);
-		snprintf(sem, sizeof(sem), " --semaphore %.1000s%s%.200s%s", a->fleet.endpoints,
+		if (a->fleet.ttl)
+			snprintf(ttl, sizeof(ttl), " --semaphore-ttl %lds", a->fleet.ttl);
+		/* the TLS files too: without them the resume could not reach etcd */
+		snprintf(tls, sizeof(tls), "%s%.1000s%s%.1000s%s%.1000s", a->fleet.ca_file ? " --semaphore-cacert " : "",
+			 a->fleet.ca_file ? a->fleet.ca_file : "", a->fleet.cert_file ? " --semaphore-cert " : "",
+			 a->fleet.cert_file ? a->fleet.cert_file : "", a->fleet.key_file ? " --semaphore-key " : "",
+			 a->fleet.key_file ? a->fleet.key_file : "");
+		snprintf(sem, sizeof(sem), " --semaphore %.1000s%s%.200s%s%s%s", a->fleet.endpoints,
 			 a->fleet_group_given ? " --semaphore-group " : "", a->fleet_group_given ? a->fleet.group : "",
-			 slots);
+			 slots, ttl, tls);
 	}
 	snprintf(buf, len, "adpart-update apply%s%s%s%s %s", opt, drv, dir, sem, a->o.plan_path);
 }

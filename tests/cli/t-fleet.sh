@@ -228,7 +228,7 @@ if [ "$(jq -r .state "$FL/st1/journal.json")" = stopped ] &&
 	[ "$(jq '[.steps[] | select(.status == "pending")] | length' "$FL/st1/journal.json")" -eq $((FLSTEPS - 3)) ] &&
 	jq -e '.stopped_by | test("was lost")' "$FL/st1/journal.json" >/dev/null; then ok; else
 	bad "$(jq -c '[.state, [.steps[].status]]' "$FL/st1/journal.json")"; fi
-expect_out "next: adpart-update apply --resume --driver exec -d $FL/st1 --semaphore $FL_URL --semaphore-group lost $FL/plan.json"
+expect_out "next: adpart-update apply --resume --driver exec -d $FL/st1 --semaphore $FL_URL --semaphore-group lost --semaphore-ttl 5s $FL/plan.json"
 run "fleet: --resume without --semaphore is refused, the journal kept" 6 $FLAPPLY $(fl_host 1) --resume "$FL/plan.json" &&
 	expect_err "the journal's run held a fleet slot of group 'lost': --resume goes on only holding one \(give --semaphore URL"
 name="fleet: the refused resume acted on nothing"
