@@ -707,10 +707,17 @@ fail:
 /* The shortest text of the real in tok (len chars) that reads back as
  * the same double, into out (at least 32 chars), still a real (a '.' or
  * an exponent); its length. jansson writes 17 digits where 7 say it. */
+/* v at p significant digits (1 to 17: at most 24 characters) into out
+ * (32 characters). */
+static void real_text(char *out, int p, double v)
+{
+	snprintf(out, 32, "%.*g", p < 1 ? 1 : p > 17 ? 17 : p, v);
+}
+
 /* Whether the p significant digits of v read back as v; out holds them. */
 static int reads_back(char *out, int p, double v)
 {
-	snprintf(out, 32, "%.*g", p, v);
+	real_text(out, p, v);
 	return strtod(out, NULL) == v;
 }
 
@@ -739,7 +746,7 @@ static size_t short_real(const char *tok, size_t len, char *out)
 	if (p == 7 || p == 15)
 		while (p > (p == 15 ? 8 : 1) && reads_back(out, p - 1, v))
 			p--;
-	snprintf(out, 32, "%.*g", p, v);
+	real_text(out, p, v);
 	n = strlen(out);
 	if (!strpbrk(out, ".eE")) {
 		memcpy(out + n, ".0", 3);
