@@ -331,7 +331,7 @@ static int load_inputs(struct inventory *inv, struct schedule **sched, const cha
 		cmd_error("the plan names no inventory: use --inventory");
 		return ADP_EINPUT;
 	}
-	if (cmd_inventory_load(inv, ip) || (sp && schedule_load(*sched, sp, inv))) {
+	if (cmd_inventory_load(inv, ip) || (sp && schedule_load_mode(*sched, sp, inv, SCHEDULE_ACT))) {
 		cmd_error_last("refused");
 		return ADP_EINPUT;
 	}

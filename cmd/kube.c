@@ -267,7 +267,7 @@ int cmd_apply_dry_run_server(const struct orch_driver_info *di, const struct pla
 		cmd_error("the plan names no inventory: use --inventory");
 		return EXIT_REFUSED;
 	}
-	if (cmd_inventory_load(&in, inv) || (sched && schedule_load(&sc, sched, &in))) {
+	if (cmd_inventory_load(&in, inv) || (sched && schedule_load_mode(&sc, sched, &in, SCHEDULE_ACT))) {
 		cmd_error_last("refused");
 		goto done;
 	}

@@ -397,7 +397,7 @@ int cmd_plan(int argc, char **argv)
 		a.have_now = 1;
 	}
 	/* The schedule's name (the feedback's past windows) and webhooks. */
-	if (schedule_load_at(&cfg, a.schedule, NULL, SCHEDULE_FULL, a.occurrence ? a.occurrence : a.now))
+	if (schedule_load_at(&cfg, a.schedule, NULL, SCHEDULE_ACT, a.occurrence ? a.occurrence : a.now))
 		adp_error_clear(); /* part_run reads it again and says what is wrong */
 	status = run_plan(a, &cfg);
 	schedule_release(&cfg);

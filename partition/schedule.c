@@ -523,7 +523,7 @@ int schedule_load_at(struct schedule *out, const char *path, const struct invent
 	    (rc = read_blackouts(&d, json_object_get(d.root, "blackouts"), &s)) ||
 	    (rc = schedule_read_gates(&d, json_object_get(d.root, "gates"), &s.gates)) ||
 	    (rc = schedule_read_notify(&d, json_object_get(d.root, "notify"), &s.notify)) ||
-	    (rc = schedule_read_events(&d, json_object_get(d.root, "events"), &s, inv)))
+	    (rc = schedule_read_events(&d, json_object_get(d.root, "events"), &s, inv, mode == SCHEDULE_FULL)))
 		goto done;
 	if (s.cutoff >= s.end - s.start) {
 		rc = adp_json_fail(&d, "cutoff", "the cutoff leaves no time in the window");

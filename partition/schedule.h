@@ -146,8 +146,12 @@ int schedule_load(struct schedule *s, const char *path, const struct inventory *
  * name, partitions and update_duration may be absent (name "", no
  * partitions, durations 0), what is given is checked as for
  * SCHEDULE_FULL, and the window must start on the step grid (a multiple
- * of step since the epoch), which is where forecast steps start. */
-enum schedule_mode { SCHEDULE_FULL, SCHEDULE_FORECAST };
+ * of step since the epoch), which is where forecast steps start.
+ * SCHEDULE_ACT (apply, kube, and what plan reads besides the planning):
+ * as SCHEDULE_FULL, but events from a URL are not fetched (the plan
+ * already holds its events: a server that is down must not stop an
+ * update); only plan's planning and validate fetch them. */
+enum schedule_mode { SCHEDULE_FULL, SCHEDULE_FORECAST, SCHEDULE_ACT };
 int schedule_load_mode(struct schedule *s, const char *path, const struct inventory *inv,
 		       enum schedule_mode mode);
 /* As schedule_load_mode, a recurring window taking its first occurrence
@@ -166,8 +170,11 @@ void schedule_gates_release(struct schedule_gates *g);
 int schedule_read_notify(const struct adp_json_doc *d, json_t *n, struct schedule_notify *out);
 void schedule_notify_release(struct schedule_notify *n);
 /* The "events" list e (NULL: none) into s, checked (components against
- * inv when given); times in the window's zone. */
-int schedule_read_events(const struct adp_json_doc *d, json_t *e, struct schedule *s, const struct inventory *inv);
+ * inv when given); times in the window's zone. An object e names a URL
+ * answering the list: fetched when fetch is non-zero, otherwise only
+ * checked (s then holds no events). */
+int schedule_read_events(const struct adp_json_doc *d, json_t *e, struct schedule *s, const struct inventory *inv,
+			 int fetch);
 void schedule_events_release(struct schedule *s);
 
 /* Whether any gate is configured. */

@@ -10,7 +10,10 @@
 
 #include "history/history.h"
 #include "partition/schedule.h"
+#include "util/buf.h"
 #include "util/error.h"
+#include "util/fsutil.h"
+#include "util/http.h"
 #include "util/jsonutil.h"
 #include "util/resource.h"
 
@@ -349,7 +352,104 @@ static int read_change(const struct adp_json_doc *d, json_t *o, const char *jp, 
 	return 0;
 }
 
-int schedule_read_events(const struct adp_json_doc *d, json_t *list, struct schedule *s, const struct inventory *inv)
+#define EVENTS_URL_MAX_BYTES ((size_t)1 << 20)
+#define EVENTS_URL_TIMEOUT 10     /* seconds, by default */
+#define EVENTS_URL_TIMEOUT_MAX 120
+#define EVENTS_SECRET_MAX 4096
+
+static int read_event_list(const struct adp_json_doc *d, json_t *list, struct schedule *s,
+			   const struct inventory *inv);
+
+/* "events": {"url", "ca_file", "bearer_token_file", "timeout"}: the list
+ * is fetched when the schedule is read (by plan, validate, simulate),
+ * from a document {"events": [...]} of the same form as the schedule's
+ * own, whose errors name the URL (redacted) and the line. */
+static int fetch_events(const struct adp_json_doc *d, json_t *o, struct schedule *s, const struct inventory *inv,
+			int fetch)
+{
+	static const char *const keys[] = { "url", "ca_file", "bearer_token_file", "timeout", NULL };
+	const char *url = json_string_value(json_object_get(o, "url"));
+	const char *ca = json_string_value(json_object_get(o, "ca_file"));
+	const char *tokf = json_string_value(json_object_get(o, "bearer_token_file"));
+	struct adp_http_opts ho = { .what = "events" };
+	struct adp_http_req r = { 0 };
+	struct adp_http_res res = { 0 };
+	struct adp_http http = { 0 };
+	struct adp_buf body = { 0 };
+	struct adp_json_doc fd = { 0 };
+	char shown[512], *token = NULL, *text = NULL;
+	int64_t timeout = EVENTS_URL_TIMEOUT;
+	int rc;
+
+	if ((rc = adp_json_check_keys(d, o, "events", keys)))
+		return rc;
+	if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)))
+		return adp_json_fail(d, "events.url", "expected an http:// or https:// URL of a document {\"events\": [...]}");
+	if ((json_object_get(o, "ca_file") && !ca) || (json_object_get(o, "bearer_token_file") && !tokf))
+		return adp_json_fail(d, "events", "ca_file and bearer_token_file are file names");
+	if ((rc = adp_json_duration(d, o, "events", "timeout", 0, &timeout)))
+		return rc;
+	if (timeout < 1 || timeout > EVENTS_URL_TIMEOUT_MAX)
+		return adp_json_fail(d, "events.timeout", "expected a timeout from 1s to %ds", EVENTS_URL_TIMEOUT_MAX);
+	if (!fetch)
+		return 0;
+	adp_url_redact(shown, sizeof(shown), url);
+	if (tokf && (rc = adp_read_secret(&token, tokf, EVENTS_SECRET_MAX, "the events' bearer token file")))
+		return rc;
+	ho.timeout = (long)timeout;
+	ho.connect_timeout = (long)timeout;
+	ho.ca_file = ca;
+	adp_http_global_init();
+	if ((rc = adp_http_init(&http, &ho)))
+		goto done;
+	r.url = url;
+	r.bearer = token;
+	r.max_bytes = EVENTS_URL_MAX_BYTES;
+	r.retries = 2;
+	if ((rc = adp_http_request(&http, &r, &body, &res)))
+		goto done;
+	if (res.status != 200) {
+		rc = adp_error_set(ADP_EINPUT, "%s: events: '%s' answered HTTP %ld", d->path, shown, res.status);
+		goto done;
+	}
+	if (!(text = strndup(body.data ? body.data : "", body.len))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (strlen(text) != body.len) {
+		rc = adp_error_set(ADP_EINPUT, "%s: events: '%s' answered with a NUL byte, not JSON", d->path, shown);
+		goto done;
+	}
+	if ((rc = adp_json_load_text(&fd, shown, text)))
+		goto done;
+	if (!json_is_object(fd.root) || !json_object_get(fd.root, "events")) {
+		rc = adp_error_set(ADP_EINPUT, "%s: events: '%s' answered without an object {\"events\": [...]}", d->path,
+				   shown);
+		goto done;
+	}
+	rc = read_event_list(&fd, json_object_get(fd.root, "events"), s, inv);
+done:
+	adp_json_release(&fd);
+	free(text);
+	adp_buf_release(&body);
+	adp_http_release(&http);
+	if (token) {
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+	return rc;
+}
+
+int schedule_read_events(const struct adp_json_doc *d, json_t *list, struct schedule *s, const struct inventory *inv,
+			 int fetch)
+{
+	if (json_is_object(list))
+		return fetch_events(d, list, s, inv, fetch);
+	return read_event_list(d, list, s, inv);
+}
+
+static int read_event_list(const struct adp_json_doc *d, json_t *list, struct schedule *s,
+			   const struct inventory *inv)
 {
 	static const char *const keys[] = { "start", "end", "components", "multiplier", "add", "reason", NULL };
 	json_t *v;
@@ -359,7 +459,8 @@ int schedule_read_events(const struct adp_json_doc *d, json_t *list, struct sche
 	if (!list)
 		return 0;
 	if (!json_is_array(list) || json_array_size(list) > SCHEDULE_MAX_EVENTS)
-		return adp_json_fail(d, "events", "expected an array of at most %d events", SCHEDULE_MAX_EVENTS);
+		return adp_json_fail(d, "events", "expected an array of at most %d events, or an object with a url",
+				     SCHEDULE_MAX_EVENTS);
 	if (!(s->events = calloc(json_array_size(list) + 1, sizeof(*s->events))))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	json_array_foreach(list, i, v) {

@@ -73,3 +73,58 @@ ev_bad '[{"start": "2018-05-06T02:00:00Z", "end": "2018-05-06T03:00:00Z", "multi
 	"a component the inventory lacks" "events\\[0\\].components\\[0\\]: component 'db' is not in the inventory"
 ev_bad '[{"start": "2018-05-06T02:00:00Z", "end": "2018-05-06T03:00:00Z", "add": {"memory": "lots"}}]' "an amount that is no quantity" \
 	"events\\[0\\].add.memory"
+
+# --- events from a URL: the same list, served by a real HTTP server on loopback -----
+mkdir -p "$EV/www/api"
+printf '{"events": [{"start": "2018-05-06T02:00:00Z", "end": "2018-05-06T03:00:00Z", "components": ["web"],\n  "multiplier": {"cpu": 6}, "reason": "sales day"}]}\n' >"$EV/www/api/events.json"
+printf '{"events": [{"start": "2018-05-06T02:00:00Z",\n  "end": "2018-05-06T03:00:00Z", "multiplier": {"gpu": 2}}]}\n' >"$EV/www/api/bad.json"
+printf '[1, 2]\n' >"$EV/www/api/array.json"
+printf '{"surges": []}\n' >"$EV/www/api/other.json"
+EV_PORT=$(cli_free_port)
+/usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$EV/www" "$EV_PORT" >"$EV/http.log" 2>&1 &
+EV_HTTP=$!
+i=0
+while ! curl -sf "http://127.0.0.1:$EV_PORT/api/events.json" >/dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+ev_sched "$EV/url.json" "{\"url\": \"http://127.0.0.1:$EV_PORT/api/events.json?token=s3cret\", \"timeout\": \"5s\"}"
+run "events: plan with the events from a URL" 2 plan -i "$EV/inv.json" -s "$EV/url.json" --now 2018-05-06T00:00:00Z \
+	-f "$EV/p-url.json" &&
+	expect_out "risk: known event 'sales day' from 2018-05-06T02:00:00Z to 2018-05-06T03:00:00Z is in the forecast \\(cpu x6\\) for web"
+name="events: the URL's events give the plan the inline ones give"
+if [ "$(jq -c '[.waves[].placements[] | .allocation]' "$EV/p-url.json")" = "$(jq -c '[.waves[].placements[] | .allocation]' "$EV/p-sale.json")" ] &&
+	[ "$(jq -c '[.waves[].placements[] | .allocation]' "$EV/p-url.json")" != "$(jq -c '[.waves[].placements[] | .allocation]' "$EV/p-none.json")" ]; then
+	ok; else bad "allocations differ from the inline events' plan"; fi
+# ev_url_bad PATH_OR_URL WHAT MESSAGE: validate fails naming the URL (its token redacted).
+ev_url_bad() {
+	ev_sched "$EV/urlbad.json" "{\"url\": \"$1\"}"
+	run "events: $2" 1 validate -i "$EV/inv.json" "$EV/urlbad.json" && expect_err "$3"
+	name="events: $2: the token is not shown"
+	if grep -q s3cret "$TMP/err"; then bad "the token is in the message"; else ok; fi
+}
+ev_url_bad "http://127.0.0.1:$EV_PORT/api/bad.json?token=s3cret" "an event from the URL that is wrong" \
+	"api/bad.json\\?token=REDACTED:2: events\\[0\\].multiplier.gpu: unknown resource"
+ev_url_bad "http://127.0.0.1:$EV_PORT/api/absent.json?token=s3cret" "a URL that answers 404" \
+	"urlbad.json: events: 'http://127.0.0.1:$EV_PORT/api/absent.json\\?token=REDACTED' answered HTTP 404"
+ev_url_bad "http://127.0.0.1:$EV_PORT/api/array.json?token=s3cret" "a URL that answers no events object" \
+	"api/array.json\\?token=REDACTED:1: expected a JSON object at the top level"
+ev_url_bad "http://127.0.0.1:$EV_PORT/api/other.json?token=s3cret" "a URL whose object has no events" \
+	"answered without an object \\{\"events\": \\[...\\]\\}"
+ev_url_bad "http://127.0.0.1:$(cli_free_port)/api/events.json?token=s3cret" "a URL nobody answers" \
+	"events 'http://127.0.0.1:[0-9]+/api/events.json\\?token=REDACTED'"
+ev_bad '{"url": "ftp://example.org/events.json"}' "a URL that is not http" \
+	"events.url: expected an http:// or https:// URL"
+ev_bad '{"url": "http://127.0.0.1:1/e.json", "timeout": "10m"}' "a timeout over its bound" \
+	"events.timeout: expected a timeout from 1s to 120s"
+kill $EV_HTTP 2>/dev/null
+wait $EV_HTTP 2>/dev/null
+# With the server gone: plan and validate, which fetch the list, fail
+# naming it; forecast (no events) and apply (the plan holds them) do not
+# fetch it, so an events server that is down never stops an update.
+run "events: plan with the URL down fails naming it" 1 plan -i "$EV/inv.json" -s "$EV/url.json" --now 2018-05-06T00:00:00Z \
+	-f "$EV/p-down.json" && expect_err "events 'http://127.0.0.1:$EV_PORT/api/events.json\\?token=REDACTED'"
+name="events: nothing written when the URL is down"
+if [ -e "$EV/p-down.json" ]; then bad "a plan was written"; else ok; fi
+run "events: forecast does not fetch the URL" 0 forecast -i "$EV/inv.json" -s "$EV/url.json" --now 2018-05-06T00:00:00Z
+printf '#!/bin/sh\ncat >/dev/null\necho "{}"\n' >"$EV/hook"
+chmod +x "$EV/hook"
+run "events: apply --dry-run of the URL's plan does not fetch it" 0 apply --driver exec --hook "$EV/hook" \
+	--now "$(cli_plan_start "$EV/p-url.json")" --dry-run "$EV/p-url.json"
