@@ -503,7 +503,7 @@ static int finish(const struct apply_args *a, const struct plan *p, int status, 
 {
 	const char *name = status == EXIT_ERROR ? "error" : status == EXIT_REFUSED ? "refused"
 			   : a->dry_run && status == EXIT_OK ? "checked" : orch_outcome_name(outcome);
-	char next[6000];
+	char next[16384];
 	struct adp_jb b = { 0 };
 	json_t *doc;
 
