@@ -103,6 +103,8 @@ static int run_one(void *ctx, size_t i)
 	for (t = 0; t < s->n && s->start + (int64_t)t * s->step < j->o->origin; t++)
 		if (!isnan(s->v[t]) && !(s->v[t] <= fs->hist_max))
 			fs->hist_max = s->v[t];
+	if (!rc && j->o->series_done)
+		j->o->series_done(j->o->series_done_ctx, i);
 	return rc;
 }
 

@@ -35,6 +35,12 @@ struct forecast_opts {
 	 * call at a time, from whichever worker finished it (NULL: none). */
 	void (*progress)(void *ctx, size_t done, size_t total);
 	void *progress_ctx;
+	/* Called once series i of the history is forecast and no longer
+	 * read, from the worker that did it (NULL: none): a caller may free
+	 * its values there, so that the history shrinks while the forecasts
+	 * grow instead of both being held at the peak. */
+	void (*series_done)(void *ctx, size_t i);
+	void *series_done_ctx;
 };
 
 #define FORECAST_MAX_THREADS ADP_MAX_THREADS

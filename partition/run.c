@@ -69,6 +69,22 @@ static void say(const struct part_run_opts *o, const char *phase)
 		o->progress(o->progress_ctx, phase, 0, 0);
 }
 
+/* forecast_run's series_done: series i's values are no longer read
+ * (only this worker touches series i). Their memory sits between live
+ * blocks, where free keeps it: every 64 series the freed pages go back
+ * to the system (malloc_trim returns whole free pages anywhere in the
+ * heaps), or the history would not shrink at all. */
+static void drop_values(void *ctx, size_t i)
+{
+	static _Atomic unsigned long dropped;
+	struct history *h = ctx;
+
+	free(h->items[i].v);
+	h->items[i].v = NULL;
+	if (++dropped % 64 == 0)
+		malloc_trim(0);
+}
+
 static void fc_progress(void *ctx, size_t done, size_t total)
 {
 	const struct part_run_opts *o = ctx;
@@ -144,12 +160,14 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 		fo.progress = fc_progress;
 		fo.progress_ctx = (void *)o;
 	}
+	/* Only what the risks read of the values is kept: each series'
+	 * values are freed as soon as it is forecast, so that the history
+	 * shrinks while the scenarios grow (both at once were the peak). */
+	stale_scan(&stale, &hist, o->now, sched.period > 0 ? sched.period : 86400);
+	fo.series_done = drop_values;
+	fo.series_done_ctx = &hist;
 	if ((rc = forecast_run(&fc, &hist, &fo, o->model)))
 		goto done;
-	/* The values are forecast: only what the risks read of them is kept,
-	 * so the planner's scenarios do not sit beside the whole history
-	 * (a quarter of the peak memory at 1,000 components). */
-	stale_scan(&stale, &hist, o->now, sched.period > 0 ? sched.period : 86400);
 	for (i = 0; i < hist.n; i++) {
 		free(hist.items[i].v);
 		hist.items[i].v = NULL;

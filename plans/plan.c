@@ -870,18 +870,31 @@ static int dump_add(const char *text, size_t len, void *ctx)
 	return 0;
 }
 
-char *plan_dumps(json_t *root)
+/* jansson's indented text of root, which *root gives up when owned (the
+ * tree is not held beside the compacted text: at fleet scale each is
+ * tens of megabytes). */
+static char *dumps_owned(json_t **root, int owned)
 {
 	struct dump_buf b = { 0 };
 	char *out;
+	int rc = json_dump_callback(*root, dump_add, &b, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 
-	if (json_dump_callback(root, dump_add, &b, JSON_INDENT(2) | JSON_PRESERVE_ORDER) || !b.s) {
+	if (owned) {
+		json_decref(*root);
+		*root = NULL;
+	}
+	if (rc || !b.s) {
 		free(b.s);
 		return NULL;
 	}
 	out = compact_dump(b.s);
 	free(b.s);
 	return out;
+}
+
+char *plan_dumps(json_t *root)
+{
+	return dumps_owned(&root, 0);
 }
 
 int plan_write(const struct plan *p, const char *path)
@@ -892,8 +905,7 @@ int plan_write(const struct plan *p, const char *path)
 
 	if ((rc = plan_to_json(&root, p)))
 		return rc;
-	text = plan_dumps(root);
-	json_decref(root);
+	text = dumps_owned(&root, 1);
 	if (!text)
 		return adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
 	rc = adp_write_atomic(path, text, strlen(text));
