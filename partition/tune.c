@@ -391,23 +391,24 @@ static int check_opts(const struct part_tune_opts *o)
 	return 0;
 }
 
-/* Which past windows: the schedule's window shifted back by whole
- * periods, the latest o->windows that end by now, oldest first. */
+/* Which past windows: the schedule's window shifted by whole periods
+ * (back, or forward from a window already past), the latest o->windows
+ * that end by now, oldest first. */
 static int pick_windows(struct tuner *t)
 {
 	const struct schedule *sc = &t->sched;
-	int64_t period = sc->period > 0 ? sc->period : 86400, shift;
-	size_t n = 0, k, want = t->o->windows;
+	int64_t period = sc->period > 0 ? sc->period : 86400, late = sc->end - t->o->now, k0;
+	size_t n, want = t->o->windows;
 
+	/* The fewest periods back (negative: forward, for a window already
+	 * past) at which the window ends by now. */
+	k0 = late >= 0 ? late / period + (late % period != 0) : -(-late / period);
+	if (k0 > INT64_MAX / period - (int64_t)want)
+		return adp_error_set(ADP_EINPUT, "%s: the window is too far after --now to shift it back", sc->path);
 	if (!(t->win = calloc(want, sizeof(*t->win))))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
-	for (k = 1; n < want && k <= 100000; k++) {
-		shift = (int64_t)k * period;
-		if (sc->end - shift > t->o->now)
-			continue;
-		t->win[want - 1 - n].shift = shift;
-		n++;
-	}
+	for (n = 0; n < want; n++)
+		t->win[want - 1 - n].shift = (k0 + (int64_t)n) * period;
 	t->nwin = want;
 	return 0;
 }
