@@ -190,6 +190,8 @@ int cmd_accuracy(int argc, char **argv);
 extern const struct argp cmd_accuracy_argp;
 int cmd_report(int argc, char **argv);
 extern const struct argp cmd_report_argp;
+int cmd_tune(int argc, char **argv);
+extern const struct argp cmd_tune_argp;
 int cmd_completion(int argc, char **argv);
 extern const struct argp cmd_completion_argp;
 extern const struct argp cmd_plan_argp, cmd_validate_argp;

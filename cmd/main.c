@@ -27,6 +27,7 @@ const struct cmd cmd_table[] = {
 	{ "accuracy", "what apply observed against what the plans predicted, per window", cmd_accuracy,
 	  &cmd_accuracy_argp },
 	{ "report", "write a self-contained HTML report of a plan and its run", cmd_report, &cmd_report_argp },
+	{ "tune", "learn the planner's cost weights from past windows", cmd_tune, &cmd_tune_argp },
 	{ "completion", "print a completion script for bash, zsh or fish", cmd_completion, &cmd_completion_argp },
 	{ "config", "show the effective settings and where each came from", cmd_config, &cmd_config_argp },
 	{ NULL, NULL, NULL, NULL },

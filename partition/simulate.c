@@ -88,6 +88,7 @@ static void account(struct part_sim_stats *st, double alloc, double reserved, do
 {
 	st->steps++;
 	st->reserved_sum += reserved;
+	st->demand_sum += demand;
 	if (demand > alloc) {
 		st->violations++;
 		st->breaches += alloc < min;

@@ -26,6 +26,7 @@ struct part_sim_stats {
 	size_t breaches;       /* violations where the allocation was below the guarantee */
 	double reserved_sum;   /* sum over the steps of what is set aside: the plan's
 				* reservations; a baseline's allocation */
+	double demand_sum;     /* sum over the steps of the actual demand */
 };
 
 struct part_sim_row {

@@ -98,6 +98,9 @@ Test(simulate, plan_and_baselines)
 	cr_assert_eq(r.rows[0].m[PART_SIM_PLAN].violations, 1);
 	cr_assert_float_eq(r.rows[0].m[PART_SIM_PLAN].excess_max, 0.5, 1e-9);
 	cr_assert_float_eq(r.rows[0].m[PART_SIM_PLAN].slack_sum, 1.5, 1e-9);
+	/* the actual demand, whatever the allocation: 1.5 + 2.5 + 1 + 2 */
+	cr_assert_float_eq(r.rows[0].m[PART_SIM_PLAN].demand_sum, 7.0, 1e-9);
+	cr_assert_float_eq(r.rows[0].m[PART_SIM_PEAK].demand_sum, 7.0, 1e-9);
 	/* static peak: 3 cores, never exceeded; slack 1.5 + 0.5 + 2 + 1. */
 	cr_assert_eq(r.rows[0].m[PART_SIM_PEAK].violations, 0);
 	cr_assert_float_eq(r.rows[0].m[PART_SIM_PEAK].slack_sum, 5.0, 1e-9);
