@@ -154,20 +154,24 @@ static void print_human(const struct part_tune_result *r, const struct tune_args
 	for (i = 0; i < SCHEDULE_NWEIGHTS; i++)
 		printf(" %s [%.4g, %.4g]", schedule_weight_names[i], r->lo[i], r->hi[i]);
 	printf("\n\n");
+	/* The search's winner is a proposal only when it won on the test
+	 * windows; otherwise it is only what the training windows favoured. */
 	weights_line("today", r->today);
-	weights_line("proposed", r->proposed);
+	weights_line(r->improved ? "proposed" : "learned", r->proposed);
 	printf("\n%-9s %-6s %7s %10s %9s %9s %9s %6s %10s %9s\n", "WEIGHTS", "SPLIT", "WINDOWS", "VIOLATIONS", "OVERLOADS",
 	       "ALLOCATED", "RESERVED", "MOVES", "INFEASIBLE", "SCORE");
 	row("today", "train", &r->today_train);
-	row("proposed", "train", &r->best_train);
+	row(r->improved ? "proposed" : "learned", "train", &r->best_train);
 	row("today", "test", &r->today_test);
-	row("proposed", "test", &r->best_test);
+	row(r->improved ? "proposed" : "learned", "test", &r->best_test);
 	printf("\n");
 	if (r->improved)
 		printf("Proposed: the weights above score %.3f against today's %.3f on the test windows.\n",
 		       r->best_test.score, r->today_test.score);
 	else
 		printf("Today's weights stand: no candidate beat them on the test windows.\n");
+	if (!r->improved)
+		printf("(learned: the best on the training windows, not proposed.)\n");
 }
 
 static json_t *summary_json(const struct part_tune_summary *s)

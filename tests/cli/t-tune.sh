@@ -68,7 +68,10 @@ assert n and abs(p["cost"]["moves"] - w * n) < 1e-9, (p["cost"]["moves"], w, n)
 # Today's weights stand: nothing is written.
 run tune-stands 0 tune -i "$TUNE_INV" -s "$TD/demo/schedule.json" --now $TUNE_NOW -n 3 -c 2 -O "$TMP/not.json" &&
 	expect_out "^Today's weights stand: no candidate beat them on the test windows\.$" &&
+	expect_out "^learned +test +1 " &&
 	expect_out "^Nothing written to '.*not\.json': today's weights stand\.$" && expect_no_file "$TMP/not.json"
+name="tune: when today's weights stand, no row says proposed"
+if grep -q "^proposed" "$TMP/out"; then bad "a proposed row"; else ok; fi
 
 # Mistakes, each named.
 run tune-split-too-few 1 tune -i "$TUNE_INV" -s "$TMP/tune-sched.json" --now $TUNE_NOW -n 2 --train 0.4 &&
