@@ -149,16 +149,6 @@ static int plan_band(const struct plan_wave *w, const char *comp, int r, int64_t
 	return found;
 }
 
-/* How many placements comp has in wave w: each carries 1/n of its demand. */
-static size_t replicas_in(const struct plan_wave *w, const char *comp)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < w->nplacements; i++)
-		n += !strcmp(w->placements[i].component, comp);
-	return n;
-}
-
 static const struct plan_usage *usage_of(const struct plan_wave *w, const char *part, int r)
 {
 	size_t i;
@@ -218,7 +208,7 @@ static int simulate_partitions(struct part_sim *res, const struct plan *p, const
 						if (isnan(v))
 							complete = 0;
 						else
-							tot += v / (double)replicas_in(w, pl->component);
+							tot += v / (double)plan_wave_replicas(w, pl->component);
 					}
 					if (!complete || !placed)
 						continue;

@@ -222,6 +222,15 @@ int plan_add_inputs(struct plan *p, const char *const *kind, const char *const *
 	return rc;
 }
 
+size_t plan_wave_replicas(const struct plan_wave *w, const char *comp)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < w->nplacements; i++)
+		n += !strcmp(w->placements[i].component, comp);
+	return n;
+}
+
 int plan_add_risk(struct plan *p, const char *fmt, ...)
 {
 	char **grown, *s;

@@ -286,4 +286,8 @@ int plan_add_inputs(struct plan *p, const char *const *kind, const char *const *
 /* Adds a formatted risk line. */
 int plan_add_risk(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* How many placements component comp has in wave w: each carries 1/n of
+ * its demand (simulate's and report's share of an actual total). */
+size_t plan_wave_replicas(const struct plan_wave *w, const char *comp);
+
 #endif

@@ -66,15 +66,6 @@ static const struct plan_usage *usage_of(const struct plan_wave *w, const char *
 	return NULL;
 }
 
-static size_t replicas_in(const struct plan_wave *w, const char *comp)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < w->nplacements; i++)
-		n += !strcmp(w->placements[i].component, comp);
-	return n;
-}
-
 /* A chart's data: n points of up to four values each. */
 struct pts {
 	int64_t *t;
@@ -394,7 +385,7 @@ static double actual_total(const struct plan_wave *w, const struct history *h, c
 		v = s ? series_at(s, t) : NAN;
 		if (isnan(v))
 			return NAN;
-		tot += v / (double)replicas_in(w, pl->component);
+		tot += v / (double)plan_wave_replicas(w, pl->component);
 	}
 	return placed ? tot : NAN;
 }
