@@ -60,7 +60,16 @@ expect_no_file() { if [ -e "$1" ]; then bad "file $1 should not exist"; else ok;
 cd "$TMP" || exit 1
 for t in ${ADP_CLI_ONLY:-"$TOP"/tests/cli/t-*.sh}; do
 	[ -e "$t" ] || continue # no tests yet: the glob stays unexpanded
-	. "$t"
+	# A check that calls a helper which does not exist ends its chain of
+	# && quietly, counted neither way: the shell's "not found" on the
+	# group's stderr is a failure of its own.
+	. "$t" 2>"$TMP/group.err"
+	cat "$TMP/group.err" >&2
+	if grep -Eq '^[^ ]+: [0-9]+: .*: not found$' "$TMP/group.err"; then
+		fail=$((fail + 1))
+		echo "FAIL: $(basename "$t") calls a command that does not exist:" >&2
+		grep -E '^[^ ]+: [0-9]+: .*: not found$' "$TMP/group.err" >&2
+	fi
 done
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
