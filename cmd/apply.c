@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "cmd/kube.h"
@@ -386,13 +387,46 @@ static int fleet_new(struct fleet_semaphore **sem, struct apply_args *a, const s
 	return EXIT_OK;
 }
 
-/* -v: each step as it starts (journaled) and as it ends (ctx the plan). */
+/* What the step hook shows: -v a line per step start and end; on a
+ * terminal otherwise one status line, rewritten as each step starts. */
+struct step_view {
+	const struct plan *p;
+	int lines;      /* -v */
+	int64_t now;    /* apply's clock at mono0 (--now or the real one) */
+	struct timespec mono0;
+};
+
+/* The status line: the wave and step, what it does, and how long until
+ * the last wave's planned end (or how far past it). */
+static void show_step(const struct step_view *v, const struct plan_step *s, int undo)
+{
+	const struct plan *p = v->p;
+	struct timespec ts;
+	int64_t now, end = p->nwaves ? p->waves[p->nwaves - 1].end : p->cutoff_at;
+	char left[32];
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = v->now + (int64_t)(ts.tv_sec - v->mono0.tv_sec);
+	adp_duration_format(left, end > now ? end - now : now - end);
+	cmd_status("%s %zu of %zu (wave %zu of %zu): %s%s%s%s%s; the waves end %s %s%s", undo ? "undo of step" : "step",
+		   s->id, p->nsteps, s->wave, p->nwaves, s->action, s->partition ? " " : "",
+		   s->partition ? s->partition : "", s->component ? " " : "", s->component ? s->component : "",
+		   end > now ? "in" : "late by", left, end > now ? "" : " on the plan");
+}
+
+/* -v: each step as it starts (journaled) and as it ends (ctx the view). */
 static void say_step(void *ctx, const struct plan_step *s, int undo, const char *status, double seconds,
 		     const char *msg)
 {
-	const struct plan *p = ctx;
+	const struct step_view *v = ctx;
+	const struct plan *p = v->p;
 	const char *what = undo ? "undo of step" : "step";
 
+	if (!v->lines) {
+		if (!strcmp(status, "started"))
+			show_step(v, s, undo);
+		return;
+	}
 	if (!strcmp(status, "started"))
 		cmd_verbose("%s %zu of %zu (wave %zu): %s%s%s%s%s%s%s", what, s->id, p->nsteps, s->wave, s->action,
 			    s->partition ? " " : "", s->partition ? s->partition : "", s->component ? " " : "",
@@ -554,6 +588,7 @@ int cmd_apply(int argc, char **argv)
 	char why[1024] = "";
 	size_t skipped = 0;
 	struct orch_notifier *notifier = NULL;
+	struct step_view view = { 0 };
 
 	if ((parsed = cmd_parse(&cmd_apply_argp, argc, argv, 0, &a)))
 		return parsed;
@@ -605,9 +640,13 @@ int cmd_apply(int argc, char **argv)
 	a.o.notify = notifier ? orch_notify_hook : NULL;
 	a.o.notify_ctx = notifier;
 	a.o.stop = &stop_flag;
-	if (cmd_verbosity >= CMD_VERBOSE) {
+	view.p = &p;
+	view.lines = cmd_verbosity >= CMD_VERBOSE;
+	view.now = now;
+	clock_gettime(CLOCK_MONOTONIC, &view.mono0);
+	if (view.lines || (cmd_verbosity > CMD_QUIET && isatty(STDERR_FILENO))) {
 		a.o.step = say_step;
-		a.o.step_ctx = &p;
+		a.o.step_ctx = &view;
 	}
 	a.o.why = why;
 	a.o.why_len = sizeof(why);
@@ -619,7 +658,9 @@ int cmd_apply(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if ((rc = orch_apply(&a.o, &drv, &outcome))) {
+	rc = orch_apply(&a.o, &drv, &outcome);
+	cmd_status_clear();
+	if (rc) {
 		cmd_error_last(rc == ADP_EINPUT ? "refused" : NULL);
 		status = rc == ADP_EINPUT ? EXIT_REFUSED : EXIT_ERROR;
 		goto done;

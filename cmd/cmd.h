@@ -37,6 +37,9 @@ struct cmd {
 extern const struct cmd cmd_table[];
 /* The options before the command (--config, -q, -v), for completion. */
 extern const struct argp_option cmd_global_options[];
+/* -q and -v, in that table and, through cmd_parse, after every command. */
+#define CMD_OPTION_QUIET { "quiet", 'q', NULL, 0, "Only the result and errors: no progress, informational warnings or hints", -1 }
+#define CMD_OPTION_VERBOSE { "verbose", 'v', NULL, 0, "More detail on stderr: the config files read, phase timings, apply's steps", -1 }
 
 /* -q and -v, global options: CMD_QUIET silences what is not essential
  * on stderr (progress, informational warnings and notes, "next:" hints)
@@ -117,6 +120,9 @@ enum cmd_key { CMD_KEY_STORE, CMD_KEY_DRIVER, CMD_KEY_STATE_DIR, CMD_KEY_HOST_LO
  * environment's settings, checking every value. 0, or the exit status
  * after saying what is wrong (a file's error as FILE:LINE: ...). */
 int cmd_config_load(const char *file);
+/* -v: the config files and whether each was read, said once the
+ * command line (where -v may come last) has been parsed. */
+void cmd_config_say_files(void);
 /* Frees what cmd_config_load read; accepts being called without it. */
 void cmd_config_release(void);
 /* The value of a setting from the environment or a config file
@@ -141,6 +147,11 @@ struct cmd_progress {
 	char timed[64];    /* -v: the phase being timed ("" none) */
 	double since;      /* when it began */
 };
+/* A status line on stderr, rewritten in place (callers check that stderr
+ * is a terminal); cleared before any other message and by
+ * cmd_status_clear. */
+void cmd_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cmd_status_clear(void);
 void cmd_progress_begin(struct cmd_progress *pr);
 void cmd_progress(void *ctx, const char *phase, size_t done, size_t total);
 void cmd_progress_end(struct cmd_progress *pr);

@@ -17,6 +17,31 @@
 
 static char last_message[2048];
 
+/* Whether a status line (cmd_status) sits on stderr without its newline:
+ * any message clears it first, so that the two never share a line. */
+static int status_open;
+
+void cmd_status(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("\r\033[K", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fflush(stderr);
+	status_open = 1;
+}
+
+void cmd_status_clear(void)
+{
+	if (!status_open)
+		return;
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+	status_open = 0;
+}
+
 void cmd_error(const char *fmt, ...)
 {
 	va_list ap, copy;
@@ -25,6 +50,7 @@ void cmd_error(const char *fmt, ...)
 	va_copy(copy, ap);
 	vsnprintf(last_message, sizeof(last_message), fmt, copy); /* kept for apply -o json */
 	va_end(copy);
+	cmd_status_clear();
 	fputs("adpart-update: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -44,6 +70,7 @@ void cmd_warn(const char *fmt, ...)
 	vsnprintf(last_message + 9, sizeof(last_message) - 9, fmt, copy);
 	va_end(copy);
 	if (cmd_verbosity > CMD_QUIET) {
+		cmd_status_clear();
 		fputs("adpart-update: warning: ", stderr);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
@@ -55,6 +82,7 @@ static void note(int at_least, const char *fmt, va_list ap)
 {
 	if (cmd_verbosity < at_least)
 		return;
+	cmd_status_clear();
 	fputs("adpart-update: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
@@ -93,9 +121,51 @@ void cmd_error_last(const char *context)
 		cmd_error("%s", *msg ? msg : "unknown error");
 }
 
+/* -q and -v after the command too (adpart-update plan -v ...): a child
+ * parser every command's gets, listed in its --help. */
+static error_t parse_verbosity(int key, char *arg, struct argp_state *state)
+{
+	(void)arg;
+	(void)state;
+	switch (key) {
+	case 'q': cmd_verbosity = CMD_QUIET; return 0;
+	case 'v': cmd_verbosity = CMD_VERBOSE; return 0;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+}
+
+static const struct argp_option verbosity_options[] = {
+	CMD_OPTION_QUIET,
+	CMD_OPTION_VERBOSE,
+	{ 0 },
+};
+
+static const struct argp verbosity_argp = { verbosity_options, parse_verbosity, NULL, NULL, NULL, NULL, NULL };
+
+#define CMD_MAX_CHILDREN 8
+
 int cmd_parse(const struct argp *argp, int argc, char **argv, unsigned flags, void *input)
 {
-	error_t rc = argp_parse(argp, argc, argv, flags, NULL, input);
+	struct argp_child children[CMD_MAX_CHILDREN + 2] = { { 0 } };
+	struct argp with = *argp;
+	const struct argp_option *o;
+	size_t n = 0;
+	int has = 0;
+	error_t rc;
+
+	/* The global parser has its own -q and -v. */
+	for (o = argp->options; o && (o->name || o->key || o->doc); o++)
+		has |= o->key == 'v' || o->key == 'q';
+	for (; argp->children && argp->children[n].argp && n < CMD_MAX_CHILDREN; n++)
+		children[n] = argp->children[n];
+	if (!has) {
+		children[n].argp = &verbosity_argp;
+		children[n].header = "Global options, also given before the command:";
+		with.children = children;
+	}
+	rc = argp_parse(&with, argc, argv, flags, NULL, input);
+	if (!rc && !has)
+		cmd_config_say_files();
 
 	if (!rc)
 		return 0;
@@ -255,8 +325,6 @@ static void phase_time(struct cmd_progress *pr, double now)
 {
 	if (!pr->timed[0])
 		return;
-	if (pr->on && pr->phase)
-		fputs("\r\033[K", stderr);
 	cmd_verbose("%s: %.2f s", pr->timed, now - pr->since);
 	pr->timed[0] = '\0';
 	pr->phase = NULL; /* redrawn at the next call */
@@ -281,10 +349,9 @@ void cmd_progress(void *ctx, const char *phase, size_t done, size_t total)
 	pr->phase = phase;
 	pr->last = now;
 	if (total)
-		fprintf(stderr, "\r\033[K%s: %zu of %zu series (%zu%%)", phase, done, total, done * 100 / total);
+		cmd_status("%s: %zu of %zu series (%zu%%)", phase, done, total, done * 100 / total);
 	else
-		fprintf(stderr, "\r\033[K%s...", phase);
-	fflush(stderr);
+		cmd_status("%s...", phase);
 }
 
 void cmd_progress_begin(struct cmd_progress *pr)
@@ -296,8 +363,7 @@ void cmd_progress_begin(struct cmd_progress *pr)
 void cmd_progress_end(struct cmd_progress *pr)
 {
 	phase_time(pr, mono_now());
-	if (pr->on && pr->phase)
-		fputs("\r\033[K", stderr);
+	cmd_status_clear();
 	pr->phase = NULL;
 }
 

@@ -227,10 +227,8 @@ static int read_config(const char *path, int optional)
 		return EXIT_ERROR;
 	}
 	c.file = nfiles++;
-	if (optional && stat(path, &st) && errno == ENOENT) {
-		cmd_verbose("config file '%s': absent", path);
+	if (optional && stat(path, &st) && errno == ENOENT)
 		return 0;
-	}
 	if (adp_read_file(&text, &len, path, CMD_CONFIG_MAX)) {
 		cmd_error_last("config file");
 		return EXIT_ERROR;
@@ -254,7 +252,6 @@ static int read_config(const char *path, int optional)
 		return EXIT_ERROR;
 	}
 	files[c.file].read = 1;
-	cmd_verbose("config file '%s': read", path);
 	return 0;
 }
 
@@ -325,6 +322,14 @@ int cmd_config_load(const char *file)
 	if (dir && (rc = read_config(path, 1)))
 		return rc;
 	return read_env();
+}
+
+void cmd_config_say_files(void)
+{
+	size_t i;
+
+	for (i = 0; i < nfiles; i++)
+		cmd_verbose("config file '%s': %s", files[i].path, files[i].read ? "read" : "absent");
 }
 
 void cmd_config_release(void)

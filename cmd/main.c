@@ -82,8 +82,8 @@ enum { OPT_CONFIG = 256 };
 const struct argp_option cmd_global_options[] = {
 	{ "config", OPT_CONFIG, "FILE", 0,
 	  "Read settings from FILE alone (default: $ADPART_CONFIG, else the system and the user config file)", 0 },
-	{ "quiet", 'q', NULL, 0, "Only the result and errors: no progress, informational warnings or hints", 0 },
-	{ "verbose", 'v', NULL, 0, "More detail on stderr: the config files read, phase timings, apply's steps", 0 },
+	CMD_OPTION_QUIET,
+	CMD_OPTION_VERBOSE,
 	{ 0 },
 };
 

@@ -167,6 +167,13 @@ run "verbose: plan's phase timings" 2 -v plan $CDEMO --no-write &&
 	expect_err "^adpart-update: config file '$USRF': absent\$"
 run "verbose: forecast's phase timings" 0 --verbose forecast -i "$TD/demo/inventory.json" --horizon 1h &&
 	expect_err "^adpart-update: reading history: [0-9.]+ s\$" && expect_err "^adpart-update: forecasting: [0-9.]+ s\$"
+run "verbose: -v after the command" 2 plan $CDEMO --no-write -v &&
+	expect_err "^adpart-update: forecasting: [0-9]+\.[0-9]{2} s\$" &&
+	expect_err "^adpart-update: config file '$USRF': absent\$"
+run "quiet: -q after the command" 2 plan $CDEMO --no-write --quiet && expect_no_err
+run "quiet: plan --help lists -q and -v" 0 plan --help &&
+	expect_out "^ Global options, also given before the command:" && expect_out "^  -q, --quiet " &&
+	expect_out "^  -v, --verbose "
 run "verbose: without -v, no timings" 2 plan $CDEMO --no-write
 if grep -q " s\$" "$TMP/err"; then name="verbose: no timings by default"; bad "timings without -v"; else ok; fi
 
@@ -197,6 +204,21 @@ run "verbose: apply -v says each step" 0 -v apply --driver exec --hook "$CF/vhoo
 name="verbose: a start and an end line per step"
 if [ "$(grep -c "^adpart-update: step [0-9]* of $VSTEPS" "$TMP/err")" -eq $((2 * VSTEPS)) ]; then ok
 else bad "expected $((2 * VSTEPS)) step lines"; fi
+# On a terminal without -v: one status line, rewritten as each step
+# starts (wave, step, how long the waves have left), cleared before the
+# result; -q shows none.
+name="apply on a terminal: a status line per step, cleared before the result"
+script -qec "'$BIN' apply --driver exec --hook '$CF/vhook' --now '$(cli_plan_start "$CF/v.json")' -d '$CF/tst' '$CF/v.json'" \
+	"$TMP/tty" >/dev/null 2>&1
+if grep -q "step 1 of $VSTEPS (wave 1 of [0-9]*): [a-z_]* .*; the waves end in [0-9hms]*" "$TMP/tty" &&
+	grep -q "step $VSTEPS of $VSTEPS (wave " "$TMP/tty" &&
+	grep -q "$(printf '\r\033')\[K$(printf '\r')*applied: $VSTEPS steps done" "$TMP/tty"; then ok
+else bad "no status line: $(tr '\r' '\n' <"$TMP/tty" | head -5)"; fi
+name="apply -q on a terminal: no status line"
+script -qec "'$BIN' -q apply --driver exec --hook '$CF/vhook' --now '$(cli_plan_start "$CF/v.json")' -d '$CF/qst' '$CF/v.json'" \
+	"$TMP/tty" >/dev/null 2>&1
+if grep -q "applied: $VSTEPS steps done" "$TMP/tty" && ! grep -q "step 1 of" "$TMP/tty"; then ok
+else bad "$(tr '\r' '\n' <"$TMP/tty" | head -5)"; fi
 run "verbose: apply -v --rollback says each undo" 4 -v apply --driver exec --hook "$CF/vhook" --rollback \
 	-d "$CF/vst" "$CF/v.json" && expect_err "^adpart-update: undo of step [0-9]+ of $VSTEPS: done in [0-9.]+ s\$"
 
