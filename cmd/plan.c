@@ -340,8 +340,9 @@ static int run_plan(struct plan_args a, const struct schedule *cfg)
 				print_json_doc(&p);
 			else
 				cmd_plan_render(stdout, &p, NULL, NULL, a.detail);
-			cmd_error("the plan does not hold at the schedule's confidence: no plan written (lower the "
-				  "confidence, add capacity, take fewer partitions a wave, or pass --accept-risk)");
+			cmd_error("the plan does not hold at the schedule's confidence: no plan written (%s, or "
+				  "pass --accept-risk)", p.nremedies ? "see the remedies" : "lower the confidence, add "
+				  "capacity, take fewer partitions a wave");
 			plan_release(&p);
 			return EXIT_INFEASIBLE;
 		}

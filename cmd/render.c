@@ -47,6 +47,17 @@ static void print_shortfalls(FILE *f, const struct plan *p)
 	}
 }
 
+/* What would make the plan fit, each remedy planned again in full. */
+static void print_remedies(FILE *f, const struct plan *p)
+{
+	size_t i;
+
+	if (p->nremedies)
+		fprintf(f, "Remedies:\n");
+	for (i = 0; i < p->nremedies; i++)
+		fprintf(f, "  %s\n", p->remedies[i]);
+}
+
 /* One line per wave in exact mode: what the MILP proved and what was kept. */
 static void print_exact(FILE *f, const struct plan_wave *w)
 {
@@ -254,12 +265,14 @@ void cmd_plan_render(FILE *f, const struct plan *p, const char *plan_file, const
 	print_decisions(f, p);
 	if (p->nshortfalls) {
 		print_shortfalls(f, p);
+		print_remedies(f, p);
 		return;
 	}
 	fprintf(f, "All %zu waves end %s before the cutoff. %zu steps to apply, %zu to roll back.\n",
 		p->nwaves, margin, p->nsteps, p->nrollback);
 	for (i = 0; i < p->nrisks; i++)
 		fprintf(f, "risk: %s\n", p->risks[i]);
+	print_remedies(f, p);
 	if (plan_file) {
 		char drv[80] = "";
 

@@ -276,7 +276,7 @@ int part_build_demand(struct ctx *c)
 				c->d.q95[qi + h] = (fmin(top, fmax(0, med + wide * (forecast_quantile(fs, fc->opts.levels, h, 0.95) - med))) * em + ea) / rep;
 				c->d.sp[qi + h] = fmax(0, c->d.q[qi + h] - c->d.q50[qi + h]);
 			}
-			if (fs) { /* copied into dv: see part_request.fc */
+			if (fs && !c->keep_scen) { /* copied into dv: see part_request.fc */
 				struct forecast_series *own = &fc->items[fs - fc->items];
 
 				free(own->scen);

@@ -159,6 +159,13 @@ static int append_advice(struct plan_shortfall *s, const char *text)
 	return 0;
 }
 
+/* An amount of resource r as the advice states it: cores, MiB or MiB/s. */
+static void amount_text(char buf[64], int r, double v)
+{
+	snprintf(buf, 64, "%g %s", v / (r == ADP_RES_CPU ? 1 : 1048576.0),
+		 r == ADP_RES_CPU ? "cores" : r == ADP_RES_MEMORY ? "MiB" : "MiB/s");
+}
+
 /* For a capacity shortfall of a wave: the capacity it lacks added, lower
  * confidences, one offline partition at a time, and other start times
  * within the window, each planned again; the advice says which fit. */
@@ -181,9 +188,9 @@ static int test_fixes(struct ctx *c, struct plan_shortfall *sf)
 	c->cap[pr] = saved;
 	if (rc)
 		return rc;
-	snprintf(amount, sizeof(amount), "%g %s", part_round_up(sf->missing, unit) / (r == ADP_RES_CPU ? 1 : 1048576.0),
-		 r == ADP_RES_CPU ? "cores" : r == ADP_RES_MEMORY ? "MiB" : "MiB/s");
-	snprintf(buf, sizeof(buf), "; checked: %s more on '%s' %s", amount, sf->partition, left ? "is not enough" : "fits");
+	amount_text(amount, r, part_round_up(sf->missing, unit));
+	snprintf(buf, sizeof(buf), "; checked: %s more on '%s' %s", amount, sf->partition,
+		 left ? "is not enough for this wave" : "fits this wave");
 	if ((rc = append_advice(sf, buf)))
 		return rc;
 	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
@@ -197,13 +204,13 @@ static int test_fixes(struct ctx *c, struct plan_shortfall *sf)
 		if (rc)
 			return rc;
 		if (!left) {
-			snprintf(buf, sizeof(buf), "; %s confidence %.2g fits", adp_resource_name(r), levels[i]);
+			snprintf(buf, sizeof(buf), "; %s confidence %.2g fits this wave", adp_resource_name(r), levels[i]);
 			if ((rc = append_advice(sf, buf)))
 				return rc;
 			break;
 		}
 	}
-	if (i == sizeof(levels) / sizeof(levels[0]) && (rc = append_advice(sf, "; no confidence down to 0.5 fits")))
+	if (i == sizeof(levels) / sizeof(levels[0]) && (rc = append_advice(sf, "; no confidence down to 0.5 fits this wave")))
 		return rc;
 	if (w->noffline > 1) {
 		for (i = 0; i < w->noffline && fits_alone; i++) {
@@ -211,7 +218,8 @@ static int test_fixes(struct ctx *c, struct plan_shortfall *sf)
 				return rc;
 			fits_alone = !left;
 		}
-		if ((rc = append_advice(sf, fits_alone ? "; one partition at a time fits" : "; one partition at a time does not fit")))
+		if ((rc = append_advice(sf, fits_alone ? "; one partition at a time fits this wave"
+						       : "; one partition at a time does not fit this wave")))
 			return rc;
 	}
 	{
@@ -235,6 +243,239 @@ static int test_fixes(struct ctx *c, struct plan_shortfall *sf)
 		rc = append_advice(sf, buf);
 	}
 	return rc;
+}
+
+/* ---- remedies for the whole plan, each planned again in full ---- */
+
+#define PART_REMEDY_ROUNDS 4 /* capacity raised at most this many times */
+#define PART_REMEDY_LISTED 8 /* partitions named in a capacity remedy */
+/* Scenarios kept for the remedies up to this size (beyond it they are
+ * freed as soon as the demand is built, and the remedies unchecked). */
+#define PART_REMEDY_KEEP ((size_t)32 << 20)
+
+static const double remedy_levels[] = { 0.9, 0.8, 0.5 };
+
+static int plan_with(struct plan *out, const struct part_request *req, int nested);
+
+/* Plans again in full with inv and s, as the operator would after the
+ * remedy (the forecast does not depend on capacity, confidence or
+ * concurrency, so it is the same), into out (the caller releases it);
+ * *fits: no shortfall and the proof holds. */
+static int replan(struct ctx *c, const struct inventory *inv, const struct schedule *s, struct plan *out, int *fits)
+{
+	struct part_request r = *c->req;
+	struct plan_proof pf;
+	int rc;
+
+	r.inv = inv;
+	r.sched = s;
+	/* The heuristic's placement: exact mode keeps it when the solver
+	 * finds none better, so what fits here fits there too. */
+	r.place_movers = NULL;
+	memset(out, 0, sizeof(*out));
+	*fits = 0;
+	rc = plan_with(out, &r, 1);
+	if (rc && rc != ADP_EINFEASIBLE)
+		return rc;
+	plan_proof(out, &pf);
+	*fits = !out->nshortfalls && pf.holds;
+	return 0;
+}
+
+/* What plan p lacks per partition and resource (need, nparts x R): its
+ * shortfalls' missing amounts and, where the chance constraint fails,
+ * its bound above the capacity; returns whether anything is lacking. */
+static int lacking(const struct ctx *c, const struct plan *p, double *need)
+{
+	size_t i, w, u, h;
+	int any = 0;
+
+	memset(need, 0, c->inv->nparts * R * sizeof(double));
+	for (i = 0; i < p->nshortfalls; i++) {
+		const struct plan_shortfall *sf = &p->shortfalls[i];
+		int idx = sf->partition ? inventory_partition_index(c->inv, sf->partition) : -1;
+
+		if (sf->wave && idx >= 0 && sf->resource >= 0 && sf->missing > 0) {
+			double *x = &need[(size_t)idx * R + (size_t)sf->resource];
+			*x = fmax(*x, sf->missing);
+		}
+	}
+	for (w = 0; w < p->nwaves; w++)
+		for (u = 0; u < p->waves[w].nusage; u++) {
+			const struct plan_usage *x = &p->waves[w].usage[u];
+			int idx = inventory_partition_index(c->inv, x->partition);
+
+			if (idx < 0 || x->resource < 0 || !x->bound || x->capacity <= 0 ||
+			    !(x->overload_prob > 1 - p->confidence[x->resource] + 1e-9))
+				continue;
+			for (h = 0; h < x->nsteps; h++) {
+				double *y = &need[(size_t)idx * R + (size_t)x->resource];
+				*y = fmax(*y, x->bound[h] - x->capacity);
+			}
+		}
+	for (i = 0; i < c->inv->nparts * R; i++)
+		any |= need[i] > 0;
+	return any;
+}
+
+/* More capacity where the plan lacks it, raised by what each plan
+ * planned again still lacks, until it fits (PART_REMEDY_ROUNDS times at
+ * most). */
+static int remedy_capacity(struct ctx *c)
+{
+	size_t N = c->inv->nparts * R, i, round, listed = 0, more = 0, len = 0;
+	double *need = calloc(N + 1, sizeof(double)), *extra = calloc(N + 1, sizeof(double));
+	struct inv_partition *parts = calloc(c->inv->nparts + 1, sizeof(*parts));
+	struct inventory inv = *c->inv;
+	struct plan again = { 0 };
+	int rc = 0, fits = 0, have = 0;
+	char text[1024] = "", amount[64];
+
+	if (!need || !extra || !parts) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	memcpy(parts, c->inv->parts, c->inv->nparts * sizeof(*parts)); /* their strings borrowed */
+	inv.parts = parts;
+	if (!lacking(c, c->p, need))
+		goto done;
+	for (round = 0; round < PART_REMEDY_ROUNDS && !fits; round++) {
+		for (i = 0; i < N; i++) {
+			extra[i] += part_round_up(need[i], part_granularity[i % R]);
+			parts[i / R].capacity[i % R] = c->inv->parts[i / R].capacity[i % R] + extra[i];
+		}
+		plan_release(&again);
+		if ((rc = replan(c, &inv, c->s, &again, &fits)))
+			goto done;
+		if (!fits && !lacking(c, &again, need))
+			break; /* short of what capacity does not give */
+	}
+	for (i = 0; i < N; i++) {
+		if (!(extra[i] > 0))
+			continue;
+		have = 1;
+		if (listed == PART_REMEDY_LISTED) {
+			more++;
+			continue;
+		}
+		amount_text(amount, (int)(i % R), extra[i]);
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s%s%s on '%s'", listed ? ", " : "", amount,
+					i % R == ADP_RES_CPU ? "" : " ", i % R == ADP_RES_CPU ? "" : adp_resource_name((int)(i % R)),
+					c->inv->parts[i / R].name);
+		len = len < sizeof(text) ? len : sizeof(text) - 1;
+		listed++;
+	}
+	if (!have)
+		goto done;
+	if (more)
+		snprintf(text + len, sizeof(text) - len, " and on %zu more partitions", more);
+	if (fits)
+		rc = plan_add_remedy(c->p, "more capacity: %s: the plan fits (planned again in full)", text);
+	else
+		rc = plan_add_remedy(c->p, "more capacity: %s is not enough: %zu shortfall%s%s remain (planned again in full)",
+				     text, again.nshortfalls, again.nshortfalls == 1 ? "" : "s",
+				     again.nshortfalls ? "" : " and a failing proof");
+done:
+	plan_release(&again);
+	free(need);
+	free(extra);
+	free(parts);
+	return rc;
+}
+
+/* A lower confidence for each resource the plan falls short of: the
+ * highest of remedy_levels at which the whole plan fits. */
+static int remedy_confidence(struct ctx *c, const struct plan_proof *pf)
+{
+	struct schedule s = *c->s;
+	struct plan again = { 0 };
+	size_t i, j;
+	int r, rc = 0;
+
+	for (r = 0; r < R && !rc; r++) {
+		int short_of = pf->wave[r] && pf->worst[r] > pf->eps[r] + 1e-9, fits = 0;
+
+		for (i = 0; i < c->p->nshortfalls; i++)
+			short_of |= c->p->shortfalls[i].wave && c->p->shortfalls[i].resource == r;
+		if (!short_of)
+			continue;
+		for (j = 0; j < sizeof(remedy_levels) / sizeof(remedy_levels[0]) && !fits && !rc; j++) {
+			if (remedy_levels[j] >= c->s->confidence[r])
+				continue;
+			s.confidence[r] = remedy_levels[j];
+			rc = replan(c, c->inv, &s, &again, &fits);
+			plan_release(&again);
+			if (!rc && fits)
+				rc = plan_add_remedy(c->p, "%s confidence %.2g: the plan fits (planned again in full)",
+						     adp_resource_name(r), remedy_levels[j]);
+		}
+		s.confidence[r] = c->s->confidence[r];
+		if (!fits && !rc)
+			rc = plan_add_remedy(c->p, "no %s confidence down to 0.5 fits (each planned again in full)",
+					     adp_resource_name(r));
+	}
+	return rc;
+}
+
+/* When the waves overrun the window: the lowest higher max_concurrency
+ * whose waves fit it, planned again in full. */
+static int remedy_concurrency(struct ctx *c)
+{
+	struct schedule s = *c->s;
+	struct plan again = { 0 };
+	size_t i;
+	int rc = 0, fits;
+
+	for (s.max_concurrency = c->s->max_concurrency + 1; s.max_concurrency <= s.npartitions; s.max_concurrency++) {
+		int late = 0;
+
+		if ((rc = replan(c, c->inv, &s, &again, &fits)))
+			return rc;
+		for (i = 0; i < again.nshortfalls; i++)
+			late |= !again.shortfalls[i].wave;
+		if (!late)
+			rc = plan_add_remedy(c->p, "max_concurrency %zu: the waves fit the window%s (planned again in full)",
+					     s.max_concurrency, fits ? " and the plan fits"
+							 : again.nshortfalls ? ", but the capacity then falls short"
+									     : ", but the plan's proof then fails");
+		plan_release(&again);
+		if (rc || !late)
+			return rc;
+	}
+	return plan_add_remedy(c->p, "no max_concurrency fits the waves in the window%s (each planned again in full)",
+			       c->s->max_per_zone ? " within max_per_zone" : "");
+}
+
+/* Remedies for a plan that does not fit or whose proof fails. */
+static int plan_remedies(struct ctx *c)
+{
+	struct plan_proof pf;
+	size_t i;
+	int rc, timing = 0;
+
+	plan_proof(c->p, &pf);
+	if (!c->p->nshortfalls && pf.holds)
+		return 0;
+	if (!c->keep_scen)
+		return plan_add_remedy(c->p, "none checked: at this size the scenarios are not kept to plan again "
+					     "(add capacity, lower the confidence or raise max_concurrency, and plan again)");
+	for (i = 0; i < c->p->nshortfalls; i++)
+		timing |= !c->p->shortfalls[i].wave;
+	if (timing)
+		return remedy_concurrency(c);
+	if ((rc = remedy_capacity(c)))
+		return rc;
+	return remedy_confidence(c, &pf);
+}
+
+/* The bytes of the forecast's scenarios. */
+static size_t scen_bytes(const struct forecast *fc)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < fc->n; i++)
+		n += fc->items[i].nscen * fc->items[i].horizon * sizeof(*fc->items[i].scen);
+	return n;
 }
 
 /* The plan's header from the schedule and forecast, and its partitions. */
@@ -396,6 +637,11 @@ static void ctx_release(struct ctx *c)
 
 int part_plan(struct plan *out, const struct part_request *req)
 {
+	return plan_with(out, req, 0);
+}
+
+static int plan_with(struct plan *out, const struct part_request *req, int nested)
+{
 	const struct schedule *s = req->sched;
 	struct plan p = { 0 };
 	struct ctx c = { 0 };
@@ -407,6 +653,8 @@ int part_plan(struct plan *out, const struct part_request *req)
 	c.s = s;
 	c.p = &p;
 	c.grid0 = req->fc->opts.start;
+	c.nested = nested;
+	c.keep_scen = nested || (!req->no_remedies && scen_bytes(req->fc) <= PART_REMEDY_KEEP);
 	if (req->fc->opts.step != s->step || c.grid0 > s->start ||
 	    c.grid0 + (int64_t)req->fc->opts.horizon * s->step < s->end)
 		return adp_error_set(ADP_EINPUT, "the forecast does not cover the window at the schedule's step");
@@ -420,13 +668,15 @@ int part_plan(struct plan *out, const struct part_request *req)
 		if ((rc = part_plan_wave(&c, &p, &p.waves[w], w)))
 			goto done;
 	p.cost.total = p.cost.risk + p.cost.waste + p.cost.moves + p.cost.confidence;
-	for (i = 0; i < p.nshortfalls && tried < PART_MAX_TRIED; i++)
+	for (i = 0; i < p.nshortfalls && tried < PART_MAX_TRIED && !nested; i++)
 		if (p.shortfalls[i].wave && p.shortfalls[i].partition && p.shortfalls[i].resource >= 0 &&
 		    p.shortfalls[i].missing > 0) {
 			tried++;
 			if ((rc = test_fixes(&c, &p.shortfalls[i])))
 				goto done;
 		}
+	if (!nested && !req->no_remedies && (rc = plan_remedies(&c)))
+		goto done;
 	check_rollback(&c);
 	if ((rc = plan_risks(&c)))
 		goto done;
@@ -436,6 +686,11 @@ int part_plan(struct plan *out, const struct part_request *req)
 	*out = p;
 	memset(&p, 0, sizeof(p));
 done:
+	if (!nested && c.keep_scen) /* see part_request.fc */
+		for (i = 0; i < req->fc->n; i++) {
+			free(req->fc->items[i].scen);
+			req->fc->items[i].scen = NULL;
+		}
 	plan_release(&p);
 	ctx_release(&c);
 	return rc;

@@ -29,6 +29,7 @@ struct part_request {
 	int64_t now;
 	const char *tool_version;   /* copied into the plan */
 	int no_widening;            /* use the forecast's spread as it is */
+	int no_remedies;            /* leave out the remedies (plan->remedies), each a plan again */
 	/* The feedback loop (plans/accuracy.h): each listed series' spread
 	 * around its median scaled by its factor; NULL: none. */
 	const struct plan_feedback *feedback;

@@ -44,6 +44,11 @@ struct ctx {
 	double *base;          /* home placement load [((part * R + r) * K + k) * H + h] */
 	double *sbase;         /* its spreads, q_conf - q50 summed: [(part * R + r) * H + h] */
 	double *cap;           /* [part * R + r], the capacities in use (trials change them) */
+	/* The forecast's scenarios stay after the demand is built (a plan
+	 * planned again for a remedy needs them; the outer plan frees them
+	 * once its remedies are checked); nested: such a plan, which checks
+	 * no advice of its own. */
+	int keep_scen, nested;
 	double eps[R];         /* in use (trials change them) */
 	double *minsum;        /* [part * R + r] guarantees of the stayers */
 	int *hosts;            /* [comp * nparts + part] replicas of comp on part this wave */

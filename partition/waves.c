@@ -286,7 +286,7 @@ int part_build_waves(struct ctx *c)
 			if ((rc = build_groups(c, conc)))
 				goto done;
 			if (lay_out(c, s->start, NULL, NULL) <= p->cutoff_at)
-				snprintf(fix, sizeof(fix), "; checked: max_concurrency %zu fits", conc);
+				snprintf(fix, sizeof(fix), "; checked: max_concurrency %zu fits the window", conc);
 		}
 		if (!*fix)
 			snprintf(fix, sizeof(fix), "; checked: no max_concurrency fits%s",

@@ -113,6 +113,7 @@ void plan_release(struct plan *p)
 	}
 	free(p->shortfalls);
 	strv_free(p->risks, p->nrisks);
+	strv_free(p->remedies, p->nremedies);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -231,24 +232,42 @@ size_t plan_wave_replicas(const struct plan_wave *w, const char *comp)
 	return n;
 }
 
-int plan_add_risk(struct plan *p, const char *fmt, ...)
+/* Appends a formatted line to the list v of n. */
+static int strv_add(char ***v, size_t *n, const char *fmt, va_list ap)
 {
 	char **grown, *s;
-	va_list ap;
-	int n;
 
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
+	if (vasprintf(&s, fmt, ap) < 0)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
-	if (!(grown = realloc(p->risks, (p->nrisks + 1) * sizeof(*grown)))) {
+	if (!(grown = realloc(*v, (*n + 1) * sizeof(*grown)))) {
 		free(s);
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	}
-	p->risks = grown;
-	p->risks[p->nrisks++] = s;
+	*v = grown;
+	(*v)[(*n)++] = s;
 	return 0;
+}
+
+int plan_add_risk(struct plan *p, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = strv_add(&p->risks, &p->nrisks, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int plan_add_remedy(struct plan *p, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = strv_add(&p->remedies, &p->nremedies, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 /* ---- serialisation ---- */
@@ -699,6 +718,11 @@ int plan_to_json(json_t **out, const struct plan *p)
 	a = adp_jset(&jb, root, "risks", json_array());
 	for (i = 0; i < p->nrisks; i++)
 		adp_jpush(&jb, a, json_string(p->risks[i]));
+	if (p->nremedies) {
+		a = adp_jset(&jb, root, "remedies", json_array());
+		for (i = 0; i < p->nremedies; i++)
+			adp_jpush(&jb, a, json_string(p->remedies[i]));
+	}
 	json_reductions(&jb, adp_jset(&jb, root, "reductions", json_array()), p);
 	json_verdicts(&jb, root, p);
 	if ((rc = adp_jb_check(&jb)) || (rc = plan_seal(root, seal)))

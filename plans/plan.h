@@ -192,6 +192,11 @@ struct plan {
 	size_t nshortfalls;
 	char **risks;               /* owned, and each line */
 	size_t nrisks;
+	/* owned, and each line: where the plan does not fit or its proof
+	 * fails, what would fix it, each remedy planned again in full
+	 * (absent from the document when none) */
+	char **remedies;
+	size_t nremedies;
 
 	/* Optional fields (absent in older plans). */
 	struct plan_reduction *reductions; /* owned */
@@ -285,6 +290,7 @@ int plan_add_inputs(struct plan *p, const char *const *kind, const char *const *
 
 /* Adds a formatted risk line. */
 int plan_add_risk(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int plan_add_remedy(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* How many placements component comp has in wave w: each carries 1/n of
  * its demand (simulate's and report's share of an actual total). */

@@ -808,21 +808,25 @@ static int parse_estate(const struct adp_json_doc *d, json_t *root, struct plan 
 	return parse_objects(d, a, "", "waves", &p->nwaves, parse_wave_at, p);
 }
 
-static int parse_risks(const struct adp_json_doc *d, json_t *root, struct plan *p)
+/* A list of strings, each added by add; optional lists may be absent. */
+static int parse_lines(const struct adp_json_doc *d, json_t *root, struct plan *p, const char *key, int optional,
+		       int (*add)(struct plan *, const char *, ...))
 {
 	json_t *a, *x;
 	size_t i;
 	int rc;
 
-	if ((rc = get_array(d, root, "", "risks", &a)))
+	if (optional && !json_object_get(root, key))
+		return 0;
+	if ((rc = get_array(d, root, "", key, &a)))
 		return rc;
 	json_array_foreach(a, i, x) {
 		if (!json_is_string(x)) {
 			char jpath[64];
-			snprintf(jpath, sizeof(jpath), "risks[%zu]", i);
+			snprintf(jpath, sizeof(jpath), "%s[%zu]", key, i);
 			return adp_json_fail(d, jpath, "expected a string");
 		}
-		if ((rc = plan_add_risk(p, "%s", json_string_value(x))))
+		if ((rc = add(p, "%s", json_string_value(x))))
 			return rc;
 	}
 	return 0;
@@ -873,7 +877,8 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 	p.risk_accepted = json_is_true(json_object_get(json_object_get(root, "proof"), "risk_accepted"));
 	if ((rc = parse_steps(d, root, "steps", &p, &p.steps, &p.nsteps)) ||
 	    (rc = parse_steps(d, root, "rollback_steps", &p, &p.rollback, &p.nrollback)) ||
-	    (rc = parse_risks(d, root, &p)) || (rc = parse_optional(d, root, &p)) || (rc = check_seal(d, root)))
+	    (rc = parse_lines(d, root, &p, "risks", 0, plan_add_risk)) ||
+	    (rc = parse_lines(d, root, &p, "remedies", 1, plan_add_remedy)) || (rc = parse_optional(d, root, &p)) || (rc = check_seal(d, root)))
 		goto done;
 	/* What no host can honour is refused here, so that validate, show
 	 * and apply all refuse it. */

@@ -154,11 +154,33 @@ expect_out '"reductions": \['
 expect_out '"granted": [0-9]'
 sed 's/"period": "1d"/"period": "1d",\n  "shortage": "refuse"/' "$DEMO_SCHED" > refuse.json
 run "shortage refused is infeasible" 3 plan -i tight.json -s refuse.json --now $NOW --no-write
-expect_out "checked: "
+expect_out "checked: " && expect_out "^Remedies:$" &&
+	expect_out "^  more capacity: [0-9.]+ cores on 'node-a', .*: the plan fits \(planned again in full\)$"
+# Advice that holds: each remedy listed, done to the inputs and planned
+# again through the CLI, comes out as it says (a plan that fits; one said
+# not to fit does not), at two capacities, and for a timing shortfall.
+for cap in 3 6; do
+	sed "s/\"cpu\": 8,/\"cpu\": $cap,/" "$DEMO_INV" | sed "s|\"history/|\"$TD/demo/history/|" >"rem-$cap.json"
+	run "remedies listed at $cap cores" 3 plan -i "rem-$cap.json" -s refuse.json --now $NOW --no-write -o json
+	cp "$TMP/out" "rem-$cap.out"
+	name="remedies hold at $cap cores"
+	res=$(/usr/bin/python3 "$TD/../tests/cli/check-remedies.py" "$BIN" "rem-$cap.json" refuse.json $NOW "rem-$cap.out")
+	if printf '%s\n' "$res" | grep -q "^ok more capacity" && ! printf '%s\n' "$res" | grep -q "^BAD"; then ok
+	else bad "$res"; fi
+done
+name="a confidence remedy that fits holds"
+if printf '%s\n' "$res" | grep -q "^ok cpu confidence 0.[0-9]*: the plan fits"; then ok
+else bad "no confidence remedy at 6 cores: $res"; fi
 
 # The timing shortfall keeps the real wave times (no overlap) and checks a fix.
 run "timing shortfall checks a higher concurrency" 3 plan -i "$DEMO_INV" -s short.json --now $NOW -o json
-expect_out "checked: max_concurrency [0-9]+ fits"
+expect_out "checked: max_concurrency [0-9]+ fits the window"
+cp "$TMP/out" short.out
+name="the concurrency remedy holds: the waves fit the window, and the capacity is as it says"
+sed "s|\"history/|\"$TD/demo/history/|" "$DEMO_INV" >demo-abs.json
+res=$(/usr/bin/python3 "$TD/../tests/cli/check-remedies.py" "$BIN" demo-abs.json short.json $NOW short.out)
+if printf '%s\n' "$res" | grep -q "^ok max_concurrency [0-9]*: the waves fit the window" &&
+	! printf '%s\n' "$res" | grep -q "^BAD"; then ok; else bad "$res"; fi
 /usr/bin/python3 -c '
 import json, sys
 w = json.load(open(sys.argv[1]))["waves"]

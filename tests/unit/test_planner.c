@@ -375,6 +375,8 @@ static double two_peaks(const char *c, int r, int64_t t)
 /* x and y at home on p1, p1 updated in one wave from 00:30 to 03:40
  * (covering both peaks), p2 with 1.5 cores: the schedule's extra fields
  * and x's and y's extra inventory fields are given as JSON text. */
+static double p2_cpu = 1.5;
+
 static int run_peaks(struct plan *p, const char *sched_extra, const char *x_extra, const char *y_extra)
 {
 	static const char *const comps[] = { "x", "y" };
@@ -383,11 +385,11 @@ static int run_peaks(struct plan *p, const char *sched_extra, const char *x_extr
 	snprintf(inv, sizeof(inv),
 		 "{\"partitions\": [\n"
 		 "  {\"name\": \"p1\", \"capacity\": {\"cpu\": 4, \"memory\": \"4GiB\"}},\n"
-		 "  {\"name\": \"p2\", \"capacity\": {\"cpu\": 1.5, \"memory\": \"4GiB\"}}],\n"
+		 "  {\"name\": \"p2\", \"capacity\": {\"cpu\": %g, \"memory\": \"4GiB\"}}],\n"
 		 " \"components\": [\n"
 		 "  {\"name\": \"x\", \"placement\": [\"p1\"]%s},\n"
 		 "  {\"name\": \"y\", \"placement\": [\"p1\"]%s}]}\n",
-		 x_extra, y_extra);
+		 p2_cpu, x_extra, y_extra);
 	snprintf(sched, sizeof(sched),
 		 "{\"name\": \"peaks\",\n"
 		 " \"window\": {\"start\": \"2018-05-06T00:30:00Z\", \"end\": \"2018-05-06T05:00:00Z\"},\n"
@@ -455,6 +457,59 @@ Test(planner, shortage_by_tier_and_guarantee)
 	cr_assert_not_null(strstr(p.shortfalls[0].advice, "no confidence down to 0.5 fits"), "%s",
 			   p.shortfalls[0].advice);
 	plan_release(&p);
+	peak_hour_y = 3;
+}
+
+/* The remedies hold: each is planned again in full, and doing what it
+ * says gives a plan that fits (and what it says does not fit, does not). */
+Test(planner, remedies_hold)
+{
+	struct plan p = { 0 }, again = { 0 };
+	struct plan_proof pf;
+	int rc;
+
+	peak_hour_y = 1;
+	/* Guarantees of 1 core each on p2's 1.5: 0.5 more fits; no confidence does. */
+	rc = run_peaks(&p, "", ", \"min\": {\"cpu\": 1}", ", \"min\": {\"cpu\": 1}");
+	cr_assert_eq(rc, ADP_EINFEASIBLE, "rc %d: %s", rc, adp_error_last());
+	cr_assert_eq(p.nremedies, 2);
+	cr_assert_str_eq(p.remedies[0], "more capacity: 0.5 cores on 'p2': the plan fits (planned again in full)");
+	cr_assert_str_eq(p.remedies[1], "no cpu confidence down to 0.5 fits (each planned again in full)");
+	p2_cpu = 2;
+	rc = run_peaks(&again, "", ", \"min\": {\"cpu\": 1}", ", \"min\": {\"cpu\": 1}");
+	cr_assert_eq(rc, 0, "the capacity remedy: rc %d: %s", rc, adp_error_last());
+	plan_proof(&again, &pf);
+	cr_assert(pf.holds);
+	cr_assert_eq(again.nremedies, 0, "a plan that fits has no remedies");
+	plan_release(&again);
+	p2_cpu = 1.5;
+	rc = run_peaks(&again, "\"confidence\": {\"cpu\": 0.5}", ", \"min\": {\"cpu\": 1}", ", \"min\": {\"cpu\": 1}");
+	cr_assert_eq(rc, ADP_EINFEASIBLE, "at 0.5, as the remedy says, no plan fits");
+	plan_release(&again);
+	plan_release(&p);
+
+	/* A shared shortage (1 core wanted by each): the proof fails, and
+	 * the capacity found makes it hold. */
+	rc = run_peaks(&p, "", "", "");
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	plan_proof(&p, &pf);
+	cr_assert(!pf.holds);
+	cr_assert_geq(p.nremedies, 1);
+	{
+		double more = -1;
+
+		cr_assert_eq(sscanf(p.remedies[0], "more capacity: %lf cores on 'p2': the plan fits", &more), 1, "%s",
+			     p.remedies[0]);
+		cr_assert(more > 0);
+		p2_cpu = 1.5 + more;
+	}
+	rc = run_peaks(&again, "", "", "");
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, adp_error_last());
+	plan_proof(&again, &pf);
+	cr_assert(pf.holds, "with the capacity the remedy names, the proof holds");
+	plan_release(&again);
+	plan_release(&p);
+	p2_cpu = 1.5;
 	peak_hour_y = 3;
 }
 
