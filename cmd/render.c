@@ -198,11 +198,23 @@ void cmd_plan_render(FILE *f, const struct plan *p, const char *plan_file, const
 	char a[40], b[40], c[40], margin[32];
 	size_t w, i, moves, shown, nrows;
 
+	char utc[48] = "";
+
 	adp_time_format_tz(a, p->window_start, p->timezone);
 	hm(b, p->window_end, p->timezone);
 	hm(c, p->cutoff_at, p->timezone);
-	fprintf(f, "%sPlan '%s'%s: window %s to %s (%s), cutoff %s\n", cmd_bold(f), p->schedule_name,
-		cmd_reset(f), a, b, p->timezone, c);
+	{
+		/* UTC beside the window's zone where the two differ. */
+		char u0[8], u1[8], t[40];
+
+		adp_time_format(t, p->window_start);
+		hm(u0, p->window_start, NULL);
+		hm(u1, p->window_end, NULL);
+		if (strncmp(t, a, 19))
+			snprintf(utc, sizeof(utc), "; %s to %s UTC", u0, u1);
+	}
+	fprintf(f, "%sPlan '%s'%s: window %s to %s (%s%s), cutoff %s\n", cmd_bold(f), p->schedule_name,
+		cmd_reset(f), a, b, p->timezone, utc, c);
 	fprintf(f, "Forecast: %s model, %zu series, %zu joint scenarios; confidence cpu %.3g, memory %.3g\n",
 		p->model, p->nforecast, p->scenarios, p->confidence[ADP_RES_CPU], p->confidence[ADP_RES_MEMORY]);
 	print_proof(f, p);

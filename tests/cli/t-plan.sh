@@ -230,7 +230,7 @@ awk 'BEGIN { print "t,cores,mib"; t0 = 1525564800 - 28 * 86400
 if [ -s ex/inventory.json ] && [ -s ex/schedule.json ]; then ok; else bad "no example found in $MAN5"; fi
 run "the man(5) example validates" 0 validate -i ex/inventory.json ex/inventory.json ex/schedule.json
 run "the man(5) example plans" 2 plan -i ex/inventory.json -s ex/schedule.json --now 2018-05-05T22:00:00Z -f ex/plan.json
-expect_out "^Plan 'kernel-2018-05': window 2018-05-06T01:00:00\+02:00 to 05:00 \(Europe/Berlin\)"
+expect_out "^Plan 'kernel-2018-05': window 2018-05-06T01:00:00\+02:00 to 05:00 \(Europe/Berlin; 23:00 to 03:00 UTC\), cutoff 04:30$"
 expect_out "^Wave 3 "
 sed 's/"columns": {"cpu": 2,/"columns": {"cpu": 0,/' ex/inventory.json >ex/bad.json
 run "a column position from 0 is refused" 1 validate ex/bad.json

@@ -18,7 +18,7 @@ rc_start() { jq -r .schedule.window_start "$1"; }
 
 rc_sched "$RC/weekly.json" '{"recurrence": "Sun *-*-* 01:00", "duration": "4h", "timezone": "Europe/Berlin"}'
 run "recur: plan takes the next occurrence after --now" 2 plan -i "$INV" -s "$RC/weekly.json" --now 2018-05-05T12:00:00Z \
-	-f "$RC/p1.json" && expect_out "window 2018-05-06T01:00:00\\+02:00 to 05:00 \\(Europe/Berlin\\)"
+	-f "$RC/p1.json" && expect_out "window 2018-05-06T01:00:00\\+02:00 to 05:00 \\(Europe/Berlin; 23:00 to 03:00 UTC\\)"
 name="recur: the plan's window is that occurrence, in UTC"
 if [ "$(rc_start "$RC/p1.json")" = 2018-05-05T23:00:00Z ] &&
 	[ "$(jq -r .schedule.window_end "$RC/p1.json")" = 2018-05-06T03:00:00Z ]; then ok; else bad "$(rc_start "$RC/p1.json")"; fi
