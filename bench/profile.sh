@@ -23,7 +23,7 @@ while [ $i -lt $NPROC ]; do
 	i=$((i + 1))
 done
 "$BIN" profile --name adpbench --group-by pid --interval 1s --duration "${SECS}s" \
-	--output "$TMP/h.csv" ${TEXTFILE:+--textfile "$TMP/h.prom"}
+	--output-file "$TMP/h.csv" ${TEXTFILE:+--textfile "$TMP/h.prom"}
 # utime and stime of the finished child, from the shell's accounting:
 # `times` prints the children's user and system time on its second line.
 # (not in a command substitution: a subshell has no children).

@@ -34,7 +34,9 @@ static const struct argp_option options[] = {
 	{ "component", OPT_COMPONENT, "NAME", 0, "Count every chosen process as this one component", 0 },
 	{ "interval", OPT_INTERVAL, "DURATION", 0, "Time between samples (default 10s)", 0 },
 	{ "duration", OPT_DURATION, "DURATION", 0, "Stop after this long (default: until interrupted)", 0 },
-	{ "output", 'o', "FILE", 0, "History CSV to append to (default adpart-history.csv)", 0 },
+	{ "output-file", 'O', "FILE", 0, "History CSV to append to (default adpart-history.csv)", 0 },
+	/* -o is a format in every other command: said, not taken as a file. */
+	{ "output", 'o', "FILE", OPTION_HIDDEN, NULL, 0 },
 	{ "rotate-size", OPT_ROTATE_SIZE, "SIZE", 0, "Start a new CSV when it would exceed SIZE (e.g. 64MiB)", 0 },
 	{ "rotate-time", OPT_ROTATE_TIME, "DURATION", 0, "Start a new CSV after DURATION (e.g. 1d)", 0 },
 	{ "textfile", OPT_TEXTFILE, "FILE", 0, "Also write each sample to this Prometheus textfile (atomically)", 0 },
@@ -82,7 +84,11 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		if (adp_quantity_parse(&a->rotate_size, arg) || a->rotate_size < 4096)
 			argp_error(state, "--rotate-size '%s' is not a size of at least 4KiB", arg);
 		break;
-	case 'o': a->output = arg; break;
+	case 'O': a->output = arg; break;
+	case 'o':
+		argp_error(state, "-o/--output is an output format in the other commands: profile's history file is "
+				  "-O/--output-file FILE");
+		break;
 	case OPT_TEXTFILE: a->textfile = arg; break;
 	case OPT_THREADS: a->threads = 1; break;
 	case ARGP_KEY_ARG: argp_error(state, "unexpected argument '%s'", arg); break;

@@ -49,8 +49,8 @@ mkdir -p comp && : >comp/inventory.json && : >comp/other.txt
 comp_bash plan -i comp/inv
 name="completion bash: plan -i completes a file name"
 if [ "$(cat "$TMP/out")" = comp/inventory.json ]; then ok; else bad "got: $(tr '\n' ' ' <"$TMP/out")"; fi
-comp_bash profile --output comp/o
-name="completion bash: profile's --output is a file, not a format"
+comp_bash profile --output-file comp/o
+name="completion bash: profile's --output-file is a file"
 if [ "$(cat "$TMP/out")" = comp/other.txt ]; then ok; else bad "got: $(tr '\n' ' ' <"$TMP/out")"; fi
 # The global options: offered before the command; --config's value is a
 # file, and no command.

@@ -193,7 +193,7 @@ BUSY=$!
 sleep 30 &
 IDLE=$!
 run "profile: two pids as one component" 0 profile --pid "$BUSY" --pid "$IDLE" --component web \
-	--interval 1s --duration 2s --output "$TMP/prof.csv" --textfile "$TMP/prof.prom" --threads
+	--interval 1s --duration 2s --output-file "$TMP/prof.csv" --textfile "$TMP/prof.prom" --threads
 kill "$BUSY" "$IDLE" 2>/dev/null
 wait "$BUSY" "$IDLE" 2>/dev/null
 name="profile: csv header"
@@ -218,7 +218,9 @@ run "profile: bad cgroup" 1 profile --cgroup "$TMP/no-such-cgroup" --duration 1s
 	expect_err "^adpart-update: cgroup '.*no-such-cgroup' cannot be read: No such file or directory"
 run "profile: bad component" 1 profile --name x --component 'a b' --duration 1s &&
 	expect_err "component 'a b' is not a valid name"
-run "profile: unwritable output" 1 profile --name 'sh' --interval 1s --duration 1s --output "$TMP/no/such/dir.csv" &&
+run "profile: -o is a format elsewhere, so it is not its file" 64 profile --name sh --duration 1s -o x.csv &&
+	expect_err "profile's history file is -O/--output-file FILE"
+run "profile: unwritable output" 1 profile --name 'sh' --interval 1s --duration 1s -O "$TMP/no/such/dir.csv" &&
 	expect_err "cannot open '.*no/such/dir.csv'"
 
 # A real cgroup, when this machine lets us make one (v2, else v1 memory).
@@ -234,7 +236,7 @@ if [ -n "$CG" ]; then
 	KID=$!
 	if echo "$KID" >"$CG/cgroup.procs" 2>/dev/null; then
 		run "profile: by cgroup, grouped by cgroup" 0 profile --cgroup "$CG" --group-by cgroup \
-			--interval 1s --duration 1s --output "$TMP/cg.csv" --textfile "$TMP/cg.prom"
+			--interval 1s --duration 1s --output-file "$TMP/cg.csv" --textfile "$TMP/cg.prom"
 		name="profile: cgroup component"
 		if grep -q ",adpart-test-$$,memory," "$TMP/cg.csv" && grep -q "pid=\"$KID\"" "$TMP/cg.prom"; then ok; else
 			bad "component adpart-test-$$ missing: $(cat "$TMP/cg.csv")"; fi
