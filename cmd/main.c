@@ -19,7 +19,7 @@ const struct cmd cmd_table[] = {
 	{ "validate", "check an inventory, schedule, plan or history file", cmd_validate, &cmd_validate_argp },
 	{ "forecast", "forecast the window's load per component as quantiles", cmd_forecast, &cmd_forecast_argp },
 	{ "history", "list the plans and runs in the plan store, newest first", cmd_history, &cmd_history_argp },
-	{ "show", "show a plan or run from the plan store", cmd_show, &cmd_show_argp },
+	{ "show", "show a plan or run record, from a file or the plan store", cmd_show, &cmd_show_argp },
 	{ "diff", "show what changed between two stored plans", cmd_diff, &cmd_diff_argp },
 	{ "profile", "sample processes into history that plan reads", cmd_profile, &cmd_profile_argp },
 	{ "apply", "carry out a plan on this host, journaled and reversible", cmd_apply, &cmd_apply_argp },
