@@ -287,9 +287,9 @@ static int dry_run(const struct plan *p, int64_t now, int json)
 	if (json)
 		return EXIT_OK;
 	if (wait) {
-		char at[32], in[32];
+		char at[64], in[32];
 
-		adp_time_format(at, orch_plan_start(p));
+		adp_time_format_msg(at, orch_plan_start(p), p->timezone);
 		adp_duration_format(in, wait);
 		printf("plan '%s' starts at %s, in %s: apply refuses before then (--wait sleeps until it)\n",
 		       p->schedule_name, at, in);

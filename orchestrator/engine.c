@@ -67,10 +67,10 @@ int orch_preflight(const struct plan *p, int64_t now)
 					     "its risk was not accepted: plan again, or with --accept-risk");
 	}
 	if (p->expires_at && now >= p->expires_at) {
-		char ago[32], at[32];
+		char ago[32], at[64];
 
 		adp_duration_format(ago, now - p->expires_at);
-		adp_time_format(at, p->expires_at);
+		adp_time_format_msg(at, p->expires_at, p->timezone);
 		return adp_error_set(ADP_EINPUT, "the plan expired %s ago (at %s): plan again", ago, at);
 	}
 	return plan_check_inputs(p);
@@ -92,10 +92,10 @@ static int64_t start_late(const struct plan *p)
 int orch_start_check(const struct plan *p, int64_t now, int64_t *wait_s)
 {
 	int64_t start = orch_plan_start(p), late = start_late(p);
-	char at[32], d[32], e[32];
+	char at[64], d[32], e[32];
 
 	*wait_s = 0;
-	adp_time_format(at, start);
+	adp_time_format_msg(at, start, p->timezone);
 	if (now < start) {
 		*wait_s = start - now;
 		adp_duration_format(d, start - now);
@@ -925,7 +925,7 @@ static int stopped_midway(const struct journal *j, int rc)
 static int start_refusal(const struct orch_opts *o, const struct plan *p, int64_t t, int64_t *wait)
 {
 	int rc = orch_start_check(p, t, wait);
-	char at[32], in[32], lim[32];
+	char at[64], in[32], lim[32];
 
 	if (!rc || (*wait && *wait <= o->wait_max)) {
 		adp_error_clear();
@@ -933,7 +933,7 @@ static int start_refusal(const struct orch_opts *o, const struct plan *p, int64_
 	}
 	if (!*wait || !o->wait_max)
 		return rc;
-	adp_time_format(at, orch_plan_start(p));
+	adp_time_format_msg(at, orch_plan_start(p), p->timezone);
 	adp_duration_format(in, *wait);
 	adp_duration_format(lim, o->wait_max);
 	return adp_error_set(rc, "the plan starts at %s, in %s: beyond --wait's limit of %s", at, in, lim);

@@ -234,8 +234,8 @@ static int test_fixes(struct ctx *c, struct plan_shortfall *sf)
 				found = t;
 		}
 		if (found) {
-			char when[40];
-			adp_time_format(when, found);
+			char when[64];
+			adp_time_format_msg(when, found, c->s->timezone);
 			snprintf(buf, sizeof(buf), "; this wave alone fits starting at %s", when);
 		} else {
 			snprintf(buf, sizeof(buf), "; no other start in the window fits");

@@ -52,12 +52,12 @@ static void stale_scan(struct stale *st, const struct history *hist, int64_t now
 
 static int stale_risk(struct plan *p, const struct stale *st, int64_t now, int64_t period)
 {
-	char ago[32], at[32], per[32];
+	char ago[32], at[64], per[32];
 
 	if (!st->n)
 		return 0;
 	adp_duration_format(ago, now - st->worst_end);
-	adp_time_format(at, st->worst_end);
+	adp_time_format_msg(at, st->worst_end, p->timezone);
 	adp_duration_format(per, period);
 	return plan_add_risk(p, "stale history: %zu series end more than a period (%s) before the plan; the stalest, '%s' %s, ends %s before it (at %s): its forecast misses the latest days; refresh the history",
 			     st->n, per, st->worst->component, adp_resource_name(st->worst->resource), ago, at);

@@ -309,6 +309,18 @@ void adp_time_format_tz(char buf[40], int64_t t, const char *tz)
 	snprintf(buf + strlen(buf), 40 - strlen(buf), "%.3s:%.2s", off, off + 3);
 }
 
+void adp_time_format_msg(char buf[64], int64_t t, const char *tz)
+{
+	char local[40], utc[32];
+
+	adp_time_format_tz(local, t, tz);
+	adp_time_format(utc, t);
+	if (!strncmp(local, utc, 19))
+		snprintf(buf, 64, "%s", local);
+	else
+		snprintf(buf, 64, "%s (%.5s UTC)", local, utc + 11);
+}
+
 int adp_duration_parse(int64_t *out, const char *s)
 {
 	const char *p = s;

@@ -30,6 +30,11 @@ void adp_time_format(char buf[32], int64_t t);
 /* Formats in the IANA zone tz (offset included), or UTC when tz is NULL. */
 void adp_time_format_tz(char buf[40], int64_t t, const char *tz);
 
+/* For messages: in the zone tz with its offset and, where its clock is
+ * not UTC's, the UTC time beside it ("2018-05-06T03:00:00+02:00 (01:00
+ * UTC)"); RFC 3339 UTC when tz is NULL or UTC. */
+void adp_time_format_msg(char buf[64], int64_t t, const char *tz);
+
 /* 1 when tz names a zone in the system database, else 0 (a predicate). */
 int adp_tz_valid(const char *tz);
 

@@ -22,6 +22,9 @@ run "recur: plan takes the next occurrence after --now" 2 plan -i "$INV" -s "$RC
 name="recur: the plan's window is that occurrence, in UTC"
 if [ "$(rc_start "$RC/p1.json")" = 2018-05-05T23:00:00Z ] &&
 	[ "$(jq -r .schedule.window_end "$RC/p1.json")" = 2018-05-06T03:00:00Z ]; then ok; else bad "$(rc_start "$RC/p1.json")"; fi
+# Messages give times in the window's zone, UTC beside them.
+run "recur: a dry run ahead says when, in the window's zone and UTC" 0 apply --dry-run --now 2018-05-05T12:00:00Z \
+	"$RC/p1.json" && expect_out "starts at 2018-05-06T0[0-9]:[0-9]{2}:00\+02:00 \(2[23]:[0-9]{2} UTC\), in "
 rc_sched "$RC/skip.json" '{"recurrence": "Sun *-*-* 01:00", "duration": "4h", "timezone": "Europe/Berlin",
   "blackout_dates": ["2018-05-06"]}'
 run "recur: a blackout date has no occurrence: the next one" 2 plan -i "$INV" -s "$RC/skip.json" \

@@ -90,3 +90,21 @@ Test(time_zones, extreme_values_format)
 	adp_time_format_tz(buf, INT64_MAX, "Europe/Berlin");
 	cr_assert_str_eq(buf, "(time out of range)");
 }
+
+/* Messages: the window's zone with its offset, and UTC beside it only
+ * where the clocks differ. */
+Test(time_zones, message_times)
+{
+	char buf[64];
+
+	adp_time_format_msg(buf, 1525568400, "Europe/Berlin"); /* 2018-05-06T01:00:00Z */
+	cr_assert_str_eq(buf, "2018-05-06T03:00:00+02:00 (01:00 UTC)");
+	adp_time_format_msg(buf, 1525568400, "UTC");
+	cr_assert_str_eq(buf, "2018-05-06T01:00:00Z");
+	adp_time_format_msg(buf, 1525568400, NULL);
+	cr_assert_str_eq(buf, "2018-05-06T01:00:00Z");
+	adp_time_format_msg(buf, 1544058000, "Europe/London"); /* 2018-12-06T01:00:00Z: GMT, UTC's clock */
+	cr_assert_str_eq(buf, "2018-12-06T01:00:00+00:00");
+	adp_time_format_msg(buf, INT64_MAX, "Europe/Berlin");
+	cr_assert_str_eq(buf, "(time out of range)");
+}
