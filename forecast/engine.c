@@ -1964,18 +1964,24 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	 * that level, and on several of their days (a rising series): a band
 	 * past every value of the last weeks is otherwise the model's tail,
 	 * not the data's, and one new high (a busy spell never seen before) is
-	 * a jump, not a trend. Not where the median itself is at or above that
-	 * maximum (the model follows a shift up): a cap there would leave no
-	 * band above the median. */
+	 * a jump, not a trend. Where the median itself is above that maximum
+	 * (the model follows a shift up, or a series pegged at its ceiling
+	 * comes out a little above it), the band above the median is what
+	 * that rise is evidence for, no more: the cap is the median plus the
+	 * median's own rise above the maximum (the model's tail there reached
+	 * 2.5 times the maximum of a VM at its ceiling). */
 	out->recent_max = top = recent_top(e->raw, n, m);
 	out->rise_rate = wall > 0 ? over / wall : NAN;
 	out->rise_days = rise_days;
 	for (l = 0; l < L; l++) {
 		out->capped[l] = o->levels[l] > 0.5 && wall > 0 &&
 				 (over / wall <= (1 - o->levels[l]) / 2 || rise_days < ENG_RISE_DAYS);
-		for (h = 0; out->capped[l] && h < H; h++)
-			if (out->q[h * L + l] > top && (lm == L || out->q[h * L + lm] < top))
-				out->q[h * L + l] = top;
+		for (h = 0; out->capped[l] && h < H; h++) {
+			double med = lm == L ? -INFINITY : out->q[h * L + lm], cap = med < top ? top : 2 * med - top;
+
+			if (out->q[h * L + l] > cap)
+				out->q[h * L + l] = cap;
+		}
 	}
 	/* Scenarios keep their rank: the old band's level of each value, read on the new band. */
 	for (k = 0; k < K; k++)

@@ -136,12 +136,17 @@ double part_widening(size_t history_used, int64_t step, int64_t period, double e
  * was exceeded at 0.04 % to 0.44 % of the steps on those traces), and
  * level shifts beyond any past value remain what no forecast of this
  * history can see. No cap (infinity) when the maximum is unknown (0 or
- * NAN: a forecast not made by forecast_run, or a history of zeros) or the
- * median forecast itself is above it (growth: the tail then follows the
- * point). */
-static double part_cap(const struct forecast_series *fs, double med)
+ * NAN: a forecast not made by forecast_run, or a history of zeros). Where
+ * the median forecast itself is above it (growth, or a series pegged at
+ * its ceiling that the model puts a little above it), the tail follows
+ * the point by as much as the point rose: the cap is the median plus its
+ * rise above the maximum (with no cap there, a VM at its ceiling was
+ * given 2.5 times its maximum). */
+double part_cap(const struct forecast_series *fs, double med)
 {
-	return !fs || !(fs->hist_max > 0) || med > fs->hist_max ? INFINITY : fs->hist_max;
+	if (!fs || !(fs->hist_max > 0))
+		return INFINITY;
+	return med > fs->hist_max ? 2 * med - fs->hist_max : fs->hist_max;
 }
 
 /* The scenarios are raw past error paths, the quantiles conformal and

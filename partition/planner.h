@@ -51,6 +51,11 @@ double part_widening(size_t history_used, int64_t step, int64_t period, double e
  * the quantile qc; 1 when it already does. */
 double part_tail_stretch(double *v, size_t K, double med, double qc, double eps);
 
+/* The ceiling of fs's upper quantiles and scenarios at a step whose
+ * median is med: the history's maximum, or where med is above it, med
+ * plus its rise above it; INFINITY when the maximum is unknown. */
+double part_cap(const struct forecast_series *fs, double med);
+
 /* Fills out, which owns all it points to (inputs are the caller's to add). Returns 0 when every wave
  * fits, ADP_EINFEASIBLE when some does not (out->shortfalls says where
  * and by how much; the rest of out is filled), or another error. */

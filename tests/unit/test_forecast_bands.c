@@ -379,3 +379,31 @@ Test(bands, recent_level_shift_re_anchors_the_climatology)
 	forecast_release(&a);
 	free(v);
 }
+
+/* A VM pegged at its ceiling: a real EC2 instance goes from about 34 %
+ * to 99 % on day 12 and stays there (maximum 99.7). Forecast from day 13,
+ * the median comes out at or a little above that maximum; above the
+ * median the band may only rise as far as the median rose above the
+ * maximum (the model's tail there reached 2.5 times the maximum), and
+ * the day, which stays at its ceiling, is still covered. */
+Test(bands, pegged_at_its_ceiling_no_tail_past_what_the_rise_supports)
+{
+	size_t n, h, origin, over = 0, cov = 0;
+	double *v = nab("testdata/nab/ec2_cpu_utilization_ac20cd.csv", &n), top;
+	struct forecast a = { 0 };
+
+	origin = n - DAY;
+	top = recent_max(v, origin);
+	run(&a, v, origin, DAY, "auto");
+	for (h = 0; h < DAY; h++) {
+		const double *q = a.items[0].q + h * 4, cap = q[1] < top ? top : 2 * q[1] - top;
+
+		over += q[1] > top;
+		cr_assert_leq(q[3], cap + 1e-9, "step %zu: p99 %g above %g (median %g, maximum %g)", h, q[3], cap, q[1], top);
+		cov += v[origin + h] <= q[2];
+	}
+	cr_assert_gt(over, 0, "no step has its median above the maximum %g: nothing tested", top);
+	cr_assert_geq(cov, DAY * 9 / 10, "p95 coverage %g", (double)cov / DAY);
+	forecast_release(&a);
+	free(v);
+}

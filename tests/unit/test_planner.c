@@ -978,6 +978,24 @@ Test(planner, capped_at_historical_max)
 	plan_release(&p);
 }
 
+/* The ceiling: the history's maximum; past it, the median plus its rise
+ * above the maximum (no cap at all once let a VM pegged at its ceiling
+ * have 2.5 times its maximum); none when the maximum is unknown. */
+Test(planner, cap_follows_a_median_above_the_maximum)
+{
+	struct forecast_series fs = { .hist_max = 4 };
+
+	cr_assert_float_eq(part_cap(&fs, 3), 4, 1e-12);
+	cr_assert_float_eq(part_cap(&fs, 4), 4, 1e-12, "continuous at the maximum");
+	cr_assert_float_eq(part_cap(&fs, 4.25), 4.5, 1e-12);
+	cr_assert_float_eq(part_cap(&fs, 8), 12, 1e-12);
+	fs.hist_max = NAN;
+	cr_assert(isinf(part_cap(&fs, 3)));
+	fs.hist_max = 0;
+	cr_assert(isinf(part_cap(&fs, 3)));
+	cr_assert(isinf(part_cap(NULL, 3)));
+}
+
 /* The scenarios' tail stretched to the quantile at the confidence: of
  * 1 .. 20 with 5 % over, the order statistic is 19, 9 above the median
  * 10; a quantile of 25 stretches the deviations above the median by
