@@ -46,15 +46,18 @@ struct part_request {
  * are enough); history_used is in steps of step seconds. */
 double part_widening(size_t history_used, int64_t step, int64_t period, double eps);
 
-/* The factor stretching scenario deviations above the median med so that
- * their (1 - eps) order statistic among the K values v (scrambled) meets
- * the quantile qc; 1 when it already does. */
-double part_tail_stretch(double *v, size_t K, double med, double qc, double eps);
-
 /* The ceiling of fs's upper quantiles and scenarios at a step whose
  * median is med: the history's maximum, or where med is above it, med
  * plus its rise above it; INFINITY when the maximum is unknown. */
 double part_cap(const struct forecast_series *fs, double med);
+
+/* Step h of a series' K scenarios (scen[k * H + h]) mapped onto its band
+ * by rank into out[k]: the j-th smallest takes the band's quantile at
+ * (j + 1/2) / K above the median med, and below it its own deviation
+ * from the scenarios' median added to med (see demand.c); keys: 2 K
+ * values of scratch. */
+void part_map_ranks(double *out, uint64_t *keys, const float *scen, size_t K, size_t H, size_t h,
+		    const struct forecast_series *fs, const double *levels, double med);
 
 /* Fills out, which owns all it points to (inputs are the caller's to add). Returns 0 when every wave
  * fits, ADP_EINFEASIBLE when some does not (out->shortfalls says where

@@ -981,6 +981,47 @@ Test(planner, capped_at_historical_max)
 /* The ceiling: the history's maximum; past it, the median plus its rise
  * above the maximum (no cap at all once let a VM pegged at its ceiling
  * have 2.5 times its maximum); none when the maximum is unknown. */
+/* An on/off step: 180 of 200 scenarios idle (0.004 and a hair either
+ * side), 20 busy near 4 cores, and a band whose p90 is idle and whose p95
+ * and p99 are busy. Mapped by rank, the scenarios' upper levels are the
+ * band's: above 1 core about the share the band puts there (ranks from
+ * 0.9 up, at most 10 % of them, the top 10 at least its p95), their order
+ * kept, the idle ones left near idle. (The stretch this replaced
+ * multiplied the idle hair above the median by 1,000 and put half the
+ * scenarios at the busy level: the partition's median total with them.) */
+Test(planner, scenarios_mapped_onto_the_band_by_rank)
+{
+	enum { K = 200 };
+	static const double levels[] = { 0.5, 0.9, 0.95, 0.99 };
+	double q[4] = { 0.004, 0.004, 3.9, 4.0 }, out[K];
+	float scen[K];
+	uint64_t keys[2 * K];
+	struct forecast_series fs = { .q = q, .nlevels = 4, .horizon = 1 };
+	size_t k, busy = 0, top = 0;
+
+	for (k = 0; k < K; k++)
+		scen[k] = k % 10 == 3 ? 3.5f + (float)(k % 7) * 0.1f : 0.004f + (float)((int)(k % 5) - 2) * 1e-5f;
+	part_map_ranks(out, keys, scen, K, 1, 0, &fs, levels, 0.004);
+	for (k = 0; k < K; k++) {
+		busy += out[k] > 1;
+		top += out[k] >= 3.9 - 1e-9;
+		if (scen[k] < 1)
+			cr_assert_lt(out[k], 0.01, "idle scenario %zu mapped to %g", k, out[k]);
+	}
+	cr_assert_leq(busy, 20, "%zu above a core", busy);
+	/* between the band's p90 and p95 the levels are interpolated: the
+	 * ranks just above 0.9 sit between idle and busy */
+	cr_assert_geq(busy, 15, "%zu above a core", busy);
+	cr_assert_eq(top, 10, "%zu at the band's p95 or above", top);
+	for (k = 0; k < K; k++) {
+		size_t j;
+
+		for (j = 0; j < K; j++)
+			if (scen[j] < scen[k])
+				cr_assert_leq(out[j], out[k] + 1e-12, "order of %zu and %zu", j, k);
+	}
+}
+
 Test(planner, cap_follows_a_median_above_the_maximum)
 {
 	struct forecast_series fs = { .hist_max = 4 };
@@ -996,22 +1037,3 @@ Test(planner, cap_follows_a_median_above_the_maximum)
 	cr_assert(isinf(part_cap(NULL, 3)));
 }
 
-/* The scenarios' tail stretched to the quantile at the confidence: of
- * 1 .. 20 with 5 % over, the order statistic is 19, 9 above the median
- * 10; a quantile of 25 stretches the deviations above the median by
- * 15 / 9, one of 15 (below the order statistic) leaves them (never
- * narrowed), and so do no deviation above the median. */
-Test(planner, scenario_tail_stretch)
-{
-	double v[20];
-	size_t k;
-
-	for (k = 0; k < 20; k++)
-		v[k] = (double)(20 - k);
-	cr_assert_float_eq(part_tail_stretch(v, 20, 10, 25, 0.05), 15.0 / 9.0, 1e-12);
-	for (k = 0; k < 20; k++)
-		v[k] = (double)(k + 1);
-	cr_assert_float_eq(part_tail_stretch(v, 20, 10, 15, 0.05), 1, 1e-12);
-	cr_assert_float_eq(part_tail_stretch(v, 20, 25, 30, 0.05), 1, 1e-12);
-	cr_assert_float_eq(part_tail_stretch(v, 0, 10, 30, 0.05), 1, 1e-12);
-}
