@@ -96,7 +96,7 @@ int kube_lease_name(char *out, size_t len, const char *group, long slot)
 		return adp_error_set(ADP_EINPUT, "a fleet slot group needs a name");
 	if (w < 0 || (size_t)w >= sizeof(name) || !dns_subdomain(name))
 		return adp_error_set(ADP_EINPUT,
-				     "fleet slot group '%.128s' cannot name a Kubernetes Lease: '%.80s...' is not a DNS-1123 "
+				     "fleet slot group '%.128s' cannot name a Kubernetes Lease: '%.260s' is not a DNS-1123 "
 				     "subdomain (lower-case letters, digits, '-' and '.', at most %d characters, each "
 				     "dot-separated part starting and ending with a letter or digit)",
 				     group, name, KUBE_LEASE_NAME_MAX);
