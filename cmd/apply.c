@@ -12,6 +12,7 @@
 #include "orchestrator/drivers.h"
 #include "orchestrator/engine.h"
 #include "orchestrator/fleet/fleet.h"
+#include "orchestrator/kube/lease.h"
 #include "orchestrator/notify.h"
 #include "partition/inventory.h"
 #include "partition/schedule.h"
@@ -31,6 +32,8 @@ struct apply_args {
 	const char *fleet_opt;                 /* the first --semaphore-* option given, for messages */
 	int fleet_env;                         /* the URL came from $ADPART_SEMAPHORE */
 	int fleet_group_given;                 /* --semaphore-group was given */
+	const char *lease_ns;                  /* kubernetes://NAMESPACE: the slots are Leases there */
+	const char *fleet_tls_opt;             /* the first etcd TLS option given, for messages */
 };
 
 enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY, OPT_STORE, OPT_MONITOR,
@@ -67,10 +70,13 @@ static const struct argp_option options[] = {
 	  "through the Kubernetes API; exec: every step run by --hook", 0 },
 	{ "hook", OPT_HOOK, "PATH", 0, "With --driver exec: the executable run for every check, act, sample and grow (default $ADPART_HOOK, else the config file's hook)", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default) or json: the outcome as one JSON object on stdout", 0 },
-	{ 0, 0, NULL, 0, "Fleet slot (a semaphore on etcd shared by the hosts of a fleet; --rollback takes none):", 1 },
+	{ 0, 0, NULL, 0, "Fleet slot (a semaphore on etcd or on Kubernetes Leases shared by the hosts of a fleet; "
+	  "--rollback takes none):", 1 },
 	{ "semaphore", OPT_SEM, "URL", 0,
 	  "Hold one of the group's slots from the plan's start to the end, through etcd at URL (http:// or "
-	  "https://; several comma-separated, tried in order; default $ADPART_SEMAPHORE, else the config file's semaphore)", 1 },
+	  "https://; several comma-separated, tried in order) or, with --driver kubernetes, as Leases in a namespace "
+	  "(kubernetes://NAMESPACE, on the driver's connection); default $ADPART_SEMAPHORE, else the config file's "
+	  "semaphore", 1 },
 	{ "semaphore-group", OPT_SEM_GROUP, "NAME", 0, "The slots' group (default: the plan's schedule name)", 1 },
 	{ "semaphore-slots", OPT_SEM_SLOTS, "N", 0,
 	  "How many hosts of the group may apply at once, 1 to 1000 (default 1; the same on every host)", 1 },
@@ -79,7 +85,7 @@ static const struct argp_option options[] = {
 	{ "semaphore-wait", OPT_SEM_WAIT, "DURATION", 0,
 	  "Wait at most this long for a free slot (default: as long as a later start still fits the plan; 0: "
 	  "do not wait)", 1 },
-	{ "semaphore-cacert", OPT_SEM_CACERT, "FILE", 0, "A CA for etcd's certificate, beside the system's", 1 },
+	{ "semaphore-cacert", OPT_SEM_CACERT, "FILE", 0, "A CA for etcd's certificate, beside the system's (not with kubernetes://)", 1 },
 	{ "semaphore-cert", OPT_SEM_CERT, "FILE", 0, "A client certificate for etcd (with --semaphore-key)", 1 },
 	{ "semaphore-key", OPT_SEM_KEY, "FILE", 0, "The client certificate's key", 1 },
 	{ 0 },
@@ -103,6 +109,8 @@ static void fleet_args_end(struct argp_state *state, struct apply_args *a)
 	if (!a->fleet.endpoints && url) {
 		a->fleet.endpoints = url;
 		a->fleet_env = 1;
+		if (kube_lease_url_is(url))
+			kube_lease_url_ns(url, &a->lease_ns);
 	}
 	if (a->fleet_opt && !a->fleet.endpoints)
 		argp_error(state, "%s is for a fleet slot: it needs --semaphore URL (or $ADPART_SEMAPHORE)", a->fleet_opt);
@@ -110,6 +118,26 @@ static void fleet_args_end(struct argp_state *state, struct apply_args *a)
 		argp_error(state, "--semaphore-cert and --semaphore-key go together");
 	if (a->fleet.group && fleet_group_check(a->fleet.group))
 		argp_error(state, "--semaphore-group: %s", adp_error_last());
+	if (!a->lease_ns)
+		return;
+	/* Leases are the kubernetes driver's: its connection, not etcd's TLS. */
+	if (strcmp(a->driver->name, "kubernetes"))
+		argp_error(state, "--semaphore %s holds the slots as Kubernetes Leases: it is for --driver kubernetes, "
+			   "which has the API server's connection (the %s driver has none; give an etcd URL instead)",
+			   a->fleet.endpoints, a->driver->name);
+	if (a->fleet_tls_opt)
+		argp_error(state, "%s is for etcd: a kubernetes:// semaphore uses the driver's connection (--kubeconfig)",
+			   a->fleet_tls_opt);
+	if (a->fleet.group && kube_lease_group_check(a->fleet.group, a->fleet.slots))
+		argp_error(state, "--semaphore-group: %s", adp_error_last());
+}
+
+/* An etcd TLS option: remembered, as kubernetes:// refuses them. */
+static const char *fleet_tls_opt(struct apply_args *a, const char *name, const char *arg)
+{
+	if (!a->fleet_tls_opt)
+		a->fleet_tls_opt = name;
+	return fleet_opt(a, name, arg);
 }
 
 static error_t parse(int key, char *arg, struct argp_state *state)
@@ -142,9 +170,11 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_DRIVER: a->driver = cmd_argp_driver(state, arg); break;
 	case OPT_HOOK: a->hook = arg; break;
 	case OPT_SEM:
-		if (fleet_endpoints_check(arg))
+		if (kube_lease_url_is(arg) ? kube_lease_url_ns(arg, &a->lease_ns) : fleet_endpoints_check(arg))
 			argp_error(state, "--semaphore: %s", adp_error_last());
 		a->fleet.endpoints = arg;
+		if (!kube_lease_url_is(arg))
+			a->lease_ns = NULL;
 		break;
 	case OPT_SEM_GROUP:
 		a->fleet.group = fleet_opt(a, "--semaphore-group", arg);
@@ -174,9 +204,9 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		if (adp_duration_parse(&a->fleet.wait_max, arg) || a->fleet.wait_max < 0)
 			argp_error(state, "--semaphore-wait '%s': expected a duration such as 0, 90s or 10m", arg);
 		break;
-	case OPT_SEM_CACERT: a->fleet.ca_file = fleet_opt(a, "--semaphore-cacert", arg); break;
-	case OPT_SEM_CERT: a->fleet.cert_file = fleet_opt(a, "--semaphore-cert", arg); break;
-	case OPT_SEM_KEY: a->fleet.key_file = fleet_opt(a, "--semaphore-key", arg); break;
+	case OPT_SEM_CACERT: a->fleet.ca_file = fleet_tls_opt(a, "--semaphore-cacert", arg); break;
+	case OPT_SEM_CERT: a->fleet.cert_file = fleet_tls_opt(a, "--semaphore-cert", arg); break;
+	case OPT_SEM_KEY: a->fleet.key_file = fleet_tls_opt(a, "--semaphore-key", arg); break;
 	case ARGP_KEY_INIT: a->fleet.wait_max = FLEET_WAIT_PLAN; break;
 	case 'o': a->json = cmd_argp_output(state, arg); break;
 	case OPT_POLICY:
@@ -353,19 +383,24 @@ static int journaled(const struct orch_opts *o)
 
 /* The fleet semaphore of --semaphore, for an apply going forward (a
  * rollback takes no slot): its group by default the plan's schedule's
- * name, its holder this host, state directory and plan. *sem is owned.
- * Reports its own error; returns the exit status, EXIT_OK to go on. */
-static int fleet_new(struct fleet_semaphore **sem, struct apply_args *a, const struct plan *p)
+ * name, its holder this host, state directory and plan; on etcd, or as
+ * Leases on the kubernetes driver's connection (its state). *sem or
+ * *leases is owned. Reports its own error; returns the exit status,
+ * EXIT_OK to go on. */
+static int fleet_new(struct fleet_semaphore **sem, struct kube_lease_sem **leases, struct apply_args *a,
+		     const struct plan *p, void *state)
 {
 	char dir[4096], plan[160];
 	int rc;
 
 	*sem = NULL;
+	*leases = NULL;
 	if (!a->fleet.endpoints || a->o.rollback)
 		return EXIT_OK;
 	if (!a->fleet.group) {
 		a->fleet.group = p->schedule_name;
-		if (fleet_group_check(a->fleet.group)) {
+		if (fleet_group_check(a->fleet.group) ||
+		    (a->lease_ns && kube_lease_group_check(a->fleet.group, a->fleet.slots))) {
 			cmd_error("the plan's schedule name cannot name its fleet slot group (%s): use --semaphore-group NAME",
 				  adp_error_last());
 			return EXIT_USAGE;
@@ -375,15 +410,25 @@ static int fleet_new(struct fleet_semaphore **sem, struct apply_args *a, const s
 	if (!realpath(a->o.state_dir, dir))
 		snprintf(dir, sizeof(dir), "%s", a->o.state_dir);
 	snprintf(plan, sizeof(plan), "%.100s %.12s", p->schedule_name, p->digest);
-	a->fleet.state_dir = dir;
-	a->fleet.plan = plan;
-	rc = fleet_semaphore_new(sem, &a->fleet);
-	a->fleet.state_dir = a->fleet.plan = NULL; /* copied, or no longer needed */
+	if (a->lease_ns) {
+		struct kube_lease_opts lo = { a->lease_ns, a->fleet.group, a->fleet.slots, a->fleet.ttl,
+					      a->fleet.wait_max, NULL, dir, plan };
+
+		rc = kube_lease_sem_new(leases, orch_driver_kube_config(a->driver, state), &lo);
+		if (!rc)
+			a->o.slot = kube_lease_sem_slot(*leases);
+	} else {
+		a->fleet.state_dir = dir;
+		a->fleet.plan = plan;
+		rc = fleet_semaphore_new(sem, &a->fleet);
+		a->fleet.state_dir = a->fleet.plan = NULL; /* copied, or no longer needed */
+		if (!rc)
+			a->o.slot = fleet_semaphore_slot(*sem);
+	}
 	if (rc) {
 		cmd_error_last(NULL);
 		return EXIT_ERROR;
 	}
-	a->o.slot = fleet_semaphore_slot(*sem);
 	return EXIT_OK;
 }
 
@@ -584,6 +629,7 @@ int cmd_apply(int argc, char **argv)
 	int64_t now = (int64_t)time(NULL);
 	struct plan_store *store = NULL;
 	struct fleet_semaphore *sem = NULL;
+	struct kube_lease_sem *leases = NULL;
 	void *state = NULL;
 	char why[1024] = "";
 	size_t skipped = 0;
@@ -631,7 +677,7 @@ int cmd_apply(int argc, char **argv)
 		status = EXIT_ERROR;
 		goto done;
 	}
-	if ((status = fleet_new(&sem, &a, &p)) != EXIT_OK)
+	if ((status = fleet_new(&sem, &leases, &a, &p, state)) != EXIT_OK)
 		goto done;
 	status = EXIT_REFUSED;
 	a.o.now = now;
@@ -677,6 +723,7 @@ int cmd_apply(int argc, char **argv)
 done:
 	status = finish(&a, &p, status, outcome, notifier);
 	fleet_semaphore_free(sem);
+	kube_lease_sem_free(leases);
 	plan_store_free(store);
 	orch_driver_free(a.driver, state);
 	schedule_release(&sched_store);

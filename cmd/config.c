@@ -16,6 +16,7 @@
 #include "cmd/cmd.h"
 #include "orchestrator/drivers.h"
 #include "orchestrator/fleet/fleet.h"
+#include "orchestrator/kube/lease.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/http.h"
@@ -52,7 +53,9 @@ static int check_driver(const char *v)
 
 static int check_semaphore(const char *v)
 {
-	return fleet_endpoints_check(v);
+	const char *ns;
+
+	return kube_lease_url_is(v) ? kube_lease_url_ns(v, &ns) : fleet_endpoints_check(v);
 }
 
 /* In the order of enum cmd_key. */

@@ -148,6 +148,11 @@ void orch_driver_names(char *buf, size_t len)
 	}
 }
 
+const struct kube_config *orch_driver_kube_config(const struct orch_driver_info *i, void *state)
+{
+	return i && state && i->init == kube_init ? &((struct kube_state *)state)->k.cfg : NULL;
+}
+
 int orch_drivers_config_check(const struct inventory *inv)
 {
 	const struct orch_driver_info *i;

@@ -61,6 +61,11 @@ void orch_driver_free(const struct orch_driver_info *i, void *state);
 /* The names, "local, kubernetes or exec", into buf (for messages). */
 void orch_driver_names(char *buf, size_t len);
 
+/* The kubernetes driver's connection in state (from orch_driver_new;
+ * borrowed, valid while state is), for what else talks to its API
+ * server (apply's fleet slot on Leases); NULL for another driver. */
+const struct kube_config *orch_driver_kube_config(const struct orch_driver_info *i, void *state);
+
 /* Runs every driver's config_check on inv: the first failure's code. */
 int orch_drivers_config_check(const struct inventory *inv);
 

@@ -16,15 +16,15 @@
 #include <stdint.h>
 
 #include "orchestrator/engine.h"
+#include "orchestrator/slots.h"
 
 #define FLEET_PREFIX "/adpart-update/semaphore/"
-#define FLEET_MAX_SLOTS 1000
-#define FLEET_TTL_DEFAULT 30
-#define FLEET_TTL_MIN 5
-#define FLEET_TTL_MAX 600
-#define FLEET_GROUP_MAX 128
-#define FLEET_POLL_MAX 2.0 /* seconds: the longest pause between two looks for a free slot */
-#define FLEET_WAIT_PLAN (-1)
+#define FLEET_MAX_SLOTS ORCH_SLOTS_MAX
+#define FLEET_TTL_DEFAULT ORCH_SLOT_TTL_DEFAULT
+#define FLEET_TTL_MIN ORCH_SLOT_TTL_MIN
+#define FLEET_TTL_MAX ORCH_SLOT_TTL_MAX
+#define FLEET_GROUP_MAX ORCH_SLOT_GROUP_MAX
+#define FLEET_WAIT_PLAN ORCH_SLOT_WAIT_PLAN
 
 /* Every pointer is borrowed for fleet_semaphore_new, which copies. */
 struct fleet_opts {

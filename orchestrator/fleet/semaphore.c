@@ -1,7 +1,6 @@
 /* The fleet semaphore (fleet.h) over the etcd client (etcd.h). */
 #include <errno.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +9,12 @@
 
 #include "orchestrator/fleet/etcd.h"
 #include "orchestrator/fleet/fleet.h"
+#include "orchestrator/slots.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/timeutil.h"
 
 #define KEY_MAX 256
-#define HOLDERS_SHOWN 5 /* holders a refusal names, then "and N more" */
 
 struct fleet_semaphore {
 	struct orch_slot slot;       /* what the engine sees; ctx is this */
@@ -25,27 +24,14 @@ struct fleet_semaphore {
 	int64_t wait_max;
 	struct etcd_client c;        /* the engine's thread */
 	struct etcd_client ka;       /* the keepalive thread's */
-	int clients;                 /* c and ka are initialised */
+	int clients;                 /* c, ka and alive are initialised */
 	volatile sig_atomic_t *stop; /* during acquire: cancels a request or a pause */
 	int64_t lease;               /* granted and not yet revoked; 0: none */
 	long granted;                /* its TTL, seconds */
 	char key[KEY_MAX];           /* the slot held, "" when none */
-	/* the keepalive thread: quit, lost and why under mu */
-	pthread_t th;
-	int running;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int quit, lost;
-	char why[512];
+	const char *holder;          /* during acquire: the slot's value (borrowed) */
+	struct orch_keepalive alive; /* keeps the lease alive from its grant */
 };
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int fleet_group_check(const char *name)
 {
@@ -74,7 +60,7 @@ static int ka_cancelled(void *arg)
 {
 	struct fleet_semaphore *s = arg;
 
-	return __atomic_load_n(&s->quit, __ATOMIC_SEQ_CST);
+	return orch_keepalive_quitting(&s->alive);
 }
 
 static int main_cancelled(void *arg)
@@ -84,84 +70,27 @@ static int main_cancelled(void *arg)
 	return s->stop && *s->stop;
 }
 
-/* Renews the lease every TTL/3. A lease etcd no longer has is lost at
- * once; renewals that fail (etcd unreachable) are retried every second,
- * and after TTL/3 of them the slot is lost too: the lease may still
- * live a little, but nobody can say for how long. */
-static void *keepalive(void *arg)
+/* A lease etcd no longer has is lost at once (slots.h has the rule for
+ * renewals that fail). */
+static int renew(void *arg, char *why, size_t len)
 {
 	struct fleet_semaphore *s = arg;
-	double period = (double)s->granted / 3.0, next = mono_s() + period, failing = 0;
+	long ttl = 0;
+	int rc;
 
-	pthread_mutex_lock(&s->mu);
-	while (!s->quit) {
-		double now = mono_s();
-		long ttl = 0;
-		int rc;
-
-		if (now < next) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += (time_t)(next - now);
-			ts.tv_nsec += (long)((next - now - (double)(time_t)(next - now)) * 1e9);
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-			continue;
-		}
-		pthread_mutex_unlock(&s->mu);
-		rc = etcd_lease_keepalive(&s->ka, s->lease, &ttl);
-		now = mono_s();
-		pthread_mutex_lock(&s->mu);
-		if (s->quit)
-			break;
-		if (!rc && ttl > 0) {
-			failing = 0;
-			next = now + period;
-		} else if (!rc) {
-			s->lost = 1;
-			snprintf(s->why, sizeof(s->why), "its lease %lld expired: etcd no longer has it",
-				 (long long)s->lease);
-			break;
-		} else {
-			if (!failing)
-				failing = now;
-			if (now - failing >= period) {
-				s->lost = 1;
-				snprintf(s->why, sizeof(s->why), "its lease %lld could not be kept alive for %.0f s: %.400s",
-					 (long long)s->lease, now - failing, adp_error_last());
-				break;
-			}
-			next = now + 1;
-		}
-	}
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
+	if ((rc = etcd_lease_keepalive(&s->ka, s->lease, &ttl)))
+		return rc;
+	if (ttl > 0)
+		return 0;
+	snprintf(why, len, "its lease %lld expired: etcd no longer has it", (long long)s->lease);
+	return 1;
 }
 
 static int thread_start(struct fleet_semaphore *s)
 {
-	s->quit = s->lost = 0;
-	s->why[0] = '\0';
-	if (pthread_create(&s->th, NULL, keepalive, s))
-		return adp_error_set(ADP_ESYS, "cannot start the thread that keeps the fleet slot's lease alive");
-	s->running = 1;
-	return 0;
-}
-
-static void thread_stop(struct fleet_semaphore *s)
-{
-	if (!s->running)
-		return;
-	pthread_mutex_lock(&s->mu);
-	__atomic_store_n(&s->quit, 1, __ATOMIC_SEQ_CST);
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	pthread_join(s->th, NULL);
-	s->running = 0;
+	snprintf(s->alive.what, sizeof(s->alive.what), "its lease %lld", (long long)s->lease);
+	s->alive.period = (double)s->granted / 3.0;
+	return orch_keepalive_start(&s->alive);
 }
 
 /* Stops the thread and revokes the lease, keeping the last error. */
@@ -170,7 +99,7 @@ static void give_up(struct fleet_semaphore *s)
 	struct adp_error_state st;
 
 	adp_error_save(&st, 0);
-	thread_stop(s);
+	orch_keepalive_stop(&s->alive);
 	s->stop = NULL; /* a revoke is never cancelled: the slot frees now rather than at its TTL */
 	if (s->lease)
 		etcd_lease_revoke(&s->c, s->lease);
@@ -180,21 +109,6 @@ static void give_up(struct fleet_semaphore *s)
 }
 
 /* --- taking a slot --------------------------------------------------------- */
-
-/* The holder's id, the slot's value (owned: free), or NULL. */
-static char *holder_json(const struct fleet_semaphore *s)
-{
-	char since[32];
-	json_t *o;
-	char *text;
-
-	adp_time_format(since, (int64_t)time(NULL));
-	o = json_pack("{s:s, s:s?, s:I, s:s?, s:s}", "host", s->host, "state_dir", s->state_dir, "pid",
-		      (json_int_t)getpid(), "plan", s->plan, "since", since);
-	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	return text;
-}
 
 /* The slot index of a key under the prefix, or -1 (another key). */
 static long slot_index(const struct fleet_semaphore *s, const char *key)
@@ -210,45 +124,70 @@ static long slot_index(const struct fleet_semaphore *s, const char *key)
 	return *end || errno || i < 0 ? -1 : i;
 }
 
-/* One look: every free slot tried in turn. 0 when one was taken (s->key
- * set); 1 when all are held, *kvs (owned) then naming the holders. */
-static int try_slots(struct fleet_semaphore *s, const char *holder, struct etcd_kv **kvs, size_t *n)
+/* The holders among kvs, described into b. */
+static int describe(const struct fleet_semaphore *s, struct adp_buf *b, const struct etcd_kv *kvs, size_t n)
 {
+	struct orch_slot_holder *h = calloc(n ? n : 1, sizeof(*h));
+	size_t k, held = 0;
+
+	if (!h)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	for (k = 0; k < n; k++) {
+		long i = slot_index(s, kvs[k].key);
+
+		if (i >= 0 && i < s->slots)
+			h[held++] = (struct orch_slot_holder){ i, kvs[k].value };
+	}
+	orch_slot_describe(b, h, held);
+	free(h);
+	return 0;
+}
+
+/* One look (orch_slot_wait's): every free slot tried in turn. 0 when
+ * one was taken (s->key set); 1 when all are held, described into b. */
+static int try_slots(void *arg, struct adp_buf *b)
+{
+	struct fleet_semaphore *s = arg;
 	char end[KEY_MAX], key[KEY_MAX];
 	unsigned char *held = calloc((size_t)s->slots, 1);
-	size_t k;
+	struct etcd_kv *kvs = NULL;
+	size_t k, n = 0;
 	long i;
 	int rc, ok = 0;
 
-	*kvs = NULL;
-	*n = 0;
 	if (!held)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	snprintf(end, sizeof(end), "%s", s->prefix);
 	end[strlen(end) - 1]++; /* the prefix's '/' becomes '0': the end of its range */
-	if ((rc = etcd_range(&s->c, s->prefix, end, 0, kvs, n)))
+	if ((rc = etcd_range(&s->c, s->prefix, end, 0, &kvs, &n)))
 		goto done;
-	for (k = 0; k < *n; k++)
-		if ((i = slot_index(s, (*kvs)[k].key)) >= 0 && i < s->slots)
+	for (k = 0; k < n; k++)
+		if ((i = slot_index(s, kvs[k].key)) >= 0 && i < s->slots)
 			held[i] = 1;
 	for (i = 0; i < s->slots && !ok; i++) {
 		if (held[i])
 			continue;
 		snprintf(key, sizeof(key), "%s%ld", s->prefix, i);
-		if ((rc = etcd_put_if(&s->c, key, holder, s->lease, 0, &ok)))
+		if ((rc = etcd_put_if(&s->c, key, s->holder, s->lease, 0, &ok)))
 			goto done;
 		if (ok)
 			snprintf(s->key, sizeof(s->key), "%s", key);
 	}
 	rc = !ok;
+	if (rc == 1)
+		rc = describe(s, b, kvs, n) ? ADP_ENOMEM : 1;
 done:
 	free(held);
-	if (rc != 1) {
-		etcd_kvs_free(*kvs, *n);
-		*kvs = NULL;
-		*n = 0;
-	}
+	etcd_kvs_free(kvs, n);
 	return rc;
+}
+
+/* Between looks: the lease granted for the wait lost. */
+static int wait_lost(void *arg, char *why, size_t len)
+{
+	struct fleet_semaphore *s = arg;
+
+	return orch_keepalive_lost(&s->alive, why, len);
 }
 
 /* The journaled slot, if still ours: its lease alive and the key still
@@ -285,72 +224,21 @@ static int keep(struct fleet_semaphore *s, int64_t lease, const char *key, const
 	return 1;
 }
 
-/* "slot 0 held by host 'a' (pid 1, state dir '/x', plan 'p', since T)" for the
- * holders in kvs, appended to b. */
-static void describe(const struct fleet_semaphore *s, struct adp_buf *b, const struct etcd_kv *kvs, size_t n)
-{
-	size_t k, shown = 0, held = 0;
-
-	for (k = 0; k < n; k++) {
-		long i = slot_index(s, kvs[k].key);
-		json_t *v;
-
-		if (i < 0 || i >= s->slots)
-			continue;
-		if (held++ >= HOLDERS_SHOWN)
-			continue;
-		v = json_loads(kvs[k].value, 0, NULL);
-		if (json_is_object(v)) {
-			const char *host = json_string_value(json_object_get(v, "host"));
-			const char *dir = json_string_value(json_object_get(v, "state_dir"));
-			const char *plan = json_string_value(json_object_get(v, "plan"));
-			const char *since = json_string_value(json_object_get(v, "since"));
-
-			adp_buf_addf(b, "%sslot %ld held by host '%.100s' (pid %lld, state dir '%.200s', plan '%.100s', since %.40s)",
-				     shown ? "; " : "", i, host ? host : "?",
-				     (long long)json_integer_value(json_object_get(v, "pid")), dir ? dir : "?",
-				     plan ? plan : "?", since ? since : "?");
-		} else {
-			adp_buf_addf(b, "%sslot %ld held by '%.80s'", shown ? "; " : "", i, kvs[k].value);
-		}
-		json_decref(v);
-		shown++;
-	}
-	if (held > shown)
-		adp_buf_addf(b, "; and %zu more", held - shown);
-	if (!held)
-		adp_buf_adds(b, "every slot taken just now, none left to name");
-}
-
-/* Sleeps up to secs in short slices: non-zero when *stop came first. */
-static int pause_s(const struct fleet_semaphore *s, double secs)
-{
-	double until = mono_s() + secs;
-
-	while (mono_s() < until) {
-		if (s->stop && *s->stop)
-			return 1;
-		nanosleep(&(struct timespec){ 0, 100000000L }, NULL);
-	}
-	return s->stop && *s->stop;
-}
-
 static int acquire(void *ctx, int64_t lease, const char *key, double wait_s, volatile sig_atomic_t *stop,
 		   int64_t *lease_out, const char **key_out)
 {
 	struct fleet_semaphore *s = ctx;
-	int by_option = s->wait_max >= 0 && (double)s->wait_max < wait_s;
-	double limit = by_option ? (double)s->wait_max : wait_s > 0 ? wait_s : 0, t0 = mono_s(), pause = 0.25;
-	char *holder = holder_json(s), shown[1024], waited[32];
-	struct etcd_kv *kvs = NULL;
-	size_t n = 0;
-	int rc = 0, wrap = 1;
+	char *holder = orch_slot_holder_json(s->host, s->state_dir, s->plan), where[1100], shown[1024];
+	struct orch_slot_wait w = { try_slots, wait_lost, s, s->group, s->slots, where, s->wait_max, wait_s, stop };
+	int rc = 0, refused = 0;
 
 	if (!holder)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	if (s->key[0])
 		give_up(s); /* taken again: the old one goes first */
 	s->stop = stop;
+	s->holder = holder;
+	snprintf(where, sizeof(where), "at etcd '%s'", etcd_endpoint_shown(&s->c, shown, sizeof(shown)));
 	if (lease && key && (rc = keep(s, lease, key, holder)) < 0)
 		goto fail;
 	if (rc == 0) {
@@ -359,50 +247,10 @@ static int acquire(void *ctx, int64_t lease, const char *key, double wait_s, vol
 	}
 	if ((rc = thread_start(s)))
 		goto fail;
-	while (!s->key[0]) {
-		if ((rc = try_slots(s, holder, &kvs, &n)) <= 0) {
-			if (rc)
-				goto fail;
-			break;
-		}
-		if (mono_s() - t0 >= limit) {
-			struct adp_buf b = ADP_BUF_INIT;
-
-			adp_duration_format(waited, (int64_t)(mono_s() - t0 + 0.5));
-			describe(s, &b, kvs, n);
-			rc = adp_error_set(ADP_EINPUT,
-					   "no fleet slot free in group '%s' (%ld slot%s at etcd '%s') after waiting %s, "
-					   "%s: %s: %s",
-					   s->group, s->slots, s->slots == 1 ? "" : "s",
-					   etcd_endpoint_shown(&s->c, shown, sizeof(shown)), waited,
-					   by_option ? "--semaphore-wait's limit"
-						     : "as long as the plan's timing allows (a later start would overrun its cutoff)",
-					   adp_buf_str(&b),
-					   by_option ? "apply again once one frees (at the end of its holder's apply, or "
-						       "its lease's TTL after a crash)"
-						     : "plan again for a later start");
-			adp_buf_release(&b);
-			wrap = 0;
-			goto fail;
-		}
-		etcd_kvs_free(kvs, n);
-		kvs = NULL;
-		pthread_mutex_lock(&s->mu);
-		if (s->lost) {
-			rc = adp_error_set(ADP_EINPUT, "lost the lease while waiting for a fleet slot: %s", s->why);
-			pthread_mutex_unlock(&s->mu);
-			goto fail;
-		}
-		pthread_mutex_unlock(&s->mu);
-		if (pause > limit - (mono_s() - t0))
-			pause = limit - (mono_s() - t0);
-		if (pause_s(s, pause > 0 ? pause : 0)) {
-			rc = 1;
-			goto fail;
-		}
-		pause = pause * 2 > FLEET_POLL_MAX ? FLEET_POLL_MAX : pause * 2;
-	}
+	if (!s->key[0] && (rc = orch_slot_wait(&w, &refused)))
+		goto fail;
 	s->stop = NULL;
+	s->holder = NULL;
 	free(holder);
 	*lease_out = s->lease;
 	*key_out = s->key;
@@ -410,10 +258,10 @@ static int acquire(void *ctx, int64_t lease, const char *key, double wait_s, vol
 fail:
 	if (rc < 0 && s->stop && *s->stop)
 		rc = 1; /* a request cancelled by the signal */
-	else if (rc < 0 && rc != ADP_ENOMEM && wrap)
+	else if (rc < 0 && rc != ADP_ENOMEM && !refused)
 		rc = adp_error_wrap(ADP_EINPUT, "cannot take a fleet slot of group '%s' (no data fails closed)",
 				    s->group);
-	etcd_kvs_free(kvs, n);
+	s->holder = NULL;
 	free(holder);
 	give_up(s);
 	return rc;
@@ -422,14 +270,8 @@ fail:
 static int healthy(void *ctx, char *why, size_t len)
 {
 	struct fleet_semaphore *s = ctx;
-	int ok;
 
-	pthread_mutex_lock(&s->mu);
-	ok = s->running && !s->lost;
-	if (!ok && len)
-		snprintf(why, len, "%s", s->lost ? s->why : "no slot is held");
-	pthread_mutex_unlock(&s->mu);
-	return ok;
+	return orch_keepalive_healthy(&s->alive, why, len);
 }
 
 static void release(void *ctx)
@@ -450,7 +292,6 @@ int fleet_semaphore_new(struct fleet_semaphore **out, const struct fleet_opts *o
 {
 	struct fleet_semaphore *s;
 	struct etcd_opts eo = { 0 };
-	pthread_condattr_t ca;
 	char host[256];
 	int rc;
 
@@ -498,11 +339,9 @@ int fleet_semaphore_new(struct fleet_semaphore **out, const struct fleet_opts *o
 		return rc;
 	}
 	s->clients = 1;
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	orch_keepalive_init(&s->alive);
+	s->alive.renew = renew;
+	s->alive.arg = s;
 	s->slot = (struct orch_slot){ .ctx = s, .group = s->group, .acquire = acquire, .healthy = healthy,
 				      .release = release };
 	*out = s;
@@ -522,8 +361,7 @@ void fleet_semaphore_free(struct fleet_semaphore *s)
 		give_up(s);
 		etcd_release(&s->c);
 		etcd_release(&s->ka);
-		pthread_mutex_destroy(&s->mu);
-		pthread_cond_destroy(&s->cv);
+		orch_keepalive_release(&s->alive);
 	}
 	free(s->endpoints);
 	free(s->group);

@@ -42,6 +42,28 @@ void kube_config_release(struct kube_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* Copies one optional string: 0, or -1 out of memory. */
+static int dup_opt(char **dst, const char *src)
+{
+	return src && !(*dst = strdup(src)) ? -1 : 0;
+}
+
+int kube_config_copy(struct kube_config *dst, const struct kube_config *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (dup_opt(&dst->source, src->source) || dup_opt(&dst->context, src->context) ||
+	    dup_opt(&dst->server, src->server) || dup_opt(&dst->ca_file, src->ca_file) ||
+	    dup_opt(&dst->ca_pem, src->ca_pem) || dup_opt(&dst->cert_file, src->cert_file) ||
+	    dup_opt(&dst->key_file, src->key_file) || dup_opt(&dst->cert_pem, src->cert_pem) ||
+	    dup_opt(&dst->key_pem, src->key_pem) || dup_opt(&dst->token, src->token) ||
+	    dup_opt(&dst->token_file, src->token_file) || dup_opt(&dst->ns, src->ns) ||
+	    dup_opt(&dst->tls_server_name, src->tls_server_name)) {
+		kube_config_release(dst);
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 int kube_base64_decode(const char *in, char **out, size_t *len)
 {
 	size_t n = strlen(in), o = 0;

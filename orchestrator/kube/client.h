@@ -52,6 +52,10 @@ int kube_config_auto(struct kube_config *c, const char *path, const char *contex
 
 void kube_config_release(struct kube_config *c);
 
+/* A deep copy of src into dst (secrets included, wiped when released):
+ * another client on the same connection, for another thread. */
+int kube_config_copy(struct kube_config *dst, const struct kube_config *src);
+
 struct kube_client {
 	struct kube_config cfg;  /* owned */
 	struct adp_http http;    /* owned; its options borrow from cfg */

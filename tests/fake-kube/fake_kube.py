@@ -48,9 +48,10 @@ KINDS = {
     "replicasets": ("/apis/apps/v1", "ReplicaSet", True),
     "poddisruptionbudgets": ("/apis/policy/v1", "PodDisruptionBudget", True),
     "jobs": ("/apis/batch/v1", "Job", True),
+    "leases": ("/apis/coordination.k8s.io/v1", "Lease", True),
 }
 API_VERSION = {"/api/v1": "v1", "/apis/apps/v1": "apps/v1", "/apis/policy/v1": "policy/v1",
-               "/apis/batch/v1": "batch/v1"}
+               "/apis/batch/v1": "batch/v1", "/apis/coordination.k8s.io/v1": "coordination.k8s.io/v1"}
 
 
 def now_ms():
@@ -572,6 +573,63 @@ def strategic_merge(target, patch):
     return _merge(target, patch, MERGE_KEYS)
 
 
+# --- coordination.k8s.io/v1 Leases ------------------------------------------
+
+MICROTIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?([Zz]|[+-]\d\d:\d\d)$")
+
+
+def microtime(v):
+    """A MicroTime as the API server stores it: RFC 3339 in UTC with
+    microseconds ("2006-01-02T15:04:05.000000Z"); ValueError if it is not
+    RFC 3339."""
+    m = MICROTIME.match(v) if isinstance(v, str) else None
+    if not m:
+        raise ValueError("%r is not an RFC 3339 time" % (v,))
+    frac = int((m.group(7) or "0")[:6].ljust(6, "0"))
+    zone = m.group(8).upper()
+    tz = datetime.timezone.utc if zone == "Z" else datetime.timezone(
+        (1 if zone[0] == "+" else -1) * datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+    t = datetime.datetime(*[int(m.group(i)) for i in range(1, 7)], frac, tzinfo=tz)
+    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def lease_invalid(o):
+    """ValidateLease: the spec's fields typed as the API declares them,
+    leaseDurationSeconds > 0 and leaseTransitions >= 0 when set, the
+    MicroTimes normalised. The message of a 422, or None."""
+    spec = o.get("spec")
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        return "spec: Invalid value: expected an object"
+    if "holderIdentity" in spec and not isinstance(spec["holderIdentity"], str):
+        return "spec.holderIdentity: Invalid value: expected a string"
+    for f, low in (("leaseDurationSeconds", 1), ("leaseTransitions", 0)):
+        v = spec.get(f)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < low or v > 2 ** 31 - 1):
+            return "spec.%s: Invalid value: %s: must be %s" % (f, json.dumps(v), "greater than 0" if low else
+                                                                "greater than or equal to 0")
+    for f in ("acquireTime", "renewTime"):
+        if spec.get(f) is not None:
+            try:
+                spec[f] = microtime(spec[f])
+            except ValueError as e:
+                return "spec.%s: Invalid value: %s" % (f, e)
+    return None
+
+
+def precondition_failed(obj, opts):
+    """DeleteOptions.preconditions (uid, resourceVersion) that the object
+    does not meet: the message of a 409 Conflict, or None."""
+    pre = (opts or {}).get("preconditions") if isinstance(opts, dict) else None
+    for f, what in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+        want = (pre or {}).get(f)
+        if want is not None and want != meta(obj).get(f):
+            return ("the %s in the precondition (%s) does not match the %s in record (%s). The object might "
+                    "have been modified" % (what, want, what, meta(obj).get(f)))
+    return None
+
+
 # --- RBAC ----------------------------------------------------------------
 
 RULES = None
@@ -607,7 +665,7 @@ def allowed(group, resource, verb):
 
 # --- HTTP ------------------------------------------------------------------
 
-ROUTE = re.compile(r"^(?P<group>/api/v1|/apis/[a-z.]+/v1)(?:/namespaces/(?P<ns>[a-z0-9-]+))?"
+ROUTE = re.compile(r"^(?P<group>/api/v1|/apis/[a-z0-9.]+/v1)(?:/namespaces/(?P<ns>[a-z0-9-]+))?"
                    r"/(?P<coll>[a-z]+)(?:/(?P<name>[a-z0-9.-]+))?(?:/(?P<sub>[a-z]+))?$")
 
 
@@ -690,6 +748,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if method == "POST" and not name:
             return self.create(coll, ns)
         obj = find(coll, ns if namespaced else None, name)
+        if method == "PUT" and coll == "leases" and not sub:
+            return self.update(coll, ns, name, obj)
         if obj is None:
             return self.send(404, status_obj(404, "NotFound", '%s "%s" not found' % (coll, name),
                                              {"name": name, "kind": coll}))
@@ -712,6 +772,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 grace = grace_of(self.body(), q)
             except ValueError as e:
                 return self.send(400, status_obj(400, "BadRequest", str(e)))
+            failed = precondition_failed(obj, self.body())
+            if failed:
+                return self.send(409, status_obj(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": %s'
+                                                 % (coll, name, failed), {"name": name, "kind": coll}))
             if self.dry:
                 gone = copy.deepcopy(obj)
                 meta(gone).setdefault("deletionTimestamp", stamp())
@@ -846,6 +910,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if find(coll, ns, name) is not None:
             return self.send(409, status_obj(409, "AlreadyExists", '%s "%s" already exists' % (coll, name),
                                              {"name": name, "kind": coll}))
+        if coll == "leases" and lease_invalid(o):
+            return self.send(422, status_obj(422, "Invalid", 'Lease "%s" is invalid: %s' % (name, lease_invalid(o))))
         if self.dry:
             # Validated and admitted, not persisted: the object as it would be.
             rv = RV[0]
@@ -861,6 +927,56 @@ class Handler(http.server.BaseHTTPRequestHandler):
             o["status"] = {"active": 1}
         self.dump()
         self.send(201, self.out(coll, o))
+
+    def update(self, coll, ns, name, obj):
+        """PUT of a whole object, as the API server's update of a Lease:
+        the body's metadata.resourceVersion must be the stored one (409
+        Conflict otherwise; none at all is 422, Leases allow no
+        unconditional update); a Lease that does not exist is created by
+        it (201, AllowCreateOnUpdate); name and namespace must match the
+        path (400); uid and creationTimestamp stay the server's."""
+        o = self.body()
+        group, kind, _ = KINDS[coll]
+        if not isinstance(o, dict) or o.get("kind") != kind or o.get("apiVersion") != API_VERSION[group]:
+            return self.send(400, status_obj(400, "BadRequest", "expected a %s %s" % (API_VERSION[group], kind)))
+        if meta(o).get("name") != name or meta(o).get("namespace", ns) != ns:
+            return self.send(400, status_obj(400, "BadRequest", "the name and namespace of the object (%s/%s) do "
+                                             "not match the request's (%s/%s)" % (meta(o).get("namespace", ns),
+                                                                                  meta(o).get("name"), ns, name)))
+        bad = lease_invalid(o)
+        if bad:
+            return self.send(422, status_obj(422, "Invalid", 'Lease "%s" is invalid: %s' % (name, bad)))
+        if obj is None:
+            if self.dry:
+                rv = RV[0]
+                shown = prepare(coll, copy.deepcopy(o), ns)
+                RV[0] = rv
+                return self.send(201, self.out(coll, shown))
+            meta(o).pop("resourceVersion", None)
+            prepare(coll, o, ns)
+            STATE.setdefault(coll, []).append(o)
+            self.dump()
+            return self.send(201, self.out(coll, o))
+        want = meta(o).get("resourceVersion")
+        if not want:
+            return self.send(422, status_obj(422, "Invalid", 'Lease "%s" is invalid: metadata.resourceVersion: '
+                                             "Invalid value: 0x0: must be specified for an update" % name))
+        if want != meta(obj)["resourceVersion"]:
+            return self.send(409, status_obj(
+                409, "Conflict", 'Operation cannot be fulfilled on %s.coordination.k8s.io "%s": the object has been '
+                "modified; please apply your changes to the latest version and try again" % (coll, name),
+                {"name": name, "group": "coordination.k8s.io", "kind": coll}))
+        new = {k: v for k, v in o.items() if k not in ("kind", "apiVersion")}
+        for f in ("uid", "creationTimestamp"):
+            meta(new)[f] = meta(obj)[f]
+        meta(new)["namespace"] = ns
+        if self.dry:
+            return self.send(200, self.out(coll, new))
+        meta(new)["resourceVersion"] = next_rv()
+        obj.clear()
+        obj.update(new)
+        self.dump()
+        return self.send(200, self.out(coll, obj))
 
     def evict(self, pod):
         ev = self.body()
