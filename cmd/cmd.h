@@ -111,7 +111,7 @@ error_t cmd_store_parse(int key, char *arg, struct argp_state *state);
  * variable and the flag that overrides it (cmd/config.c). Precedence:
  * flag > environment > user file > system file > built-in default. */
 enum cmd_key { CMD_KEY_STORE, CMD_KEY_DRIVER, CMD_KEY_STATE_DIR, CMD_KEY_HOST_LOCK, CMD_KEY_SEMAPHORE, CMD_KEY_HOOK,
-	       CMD_NKEYS };
+	       CMD_KEY_PROMETHEUS, CMD_KEY_PROM_TOKEN, CMD_KEY_PROM_CA, CMD_NKEYS };
 #define CMD_STATE_DIR "/var/lib/adpart-update"
 /* /run/lock is the FHS place for lock files (tmpfs, cleared at boot). */
 #define CMD_HOST_LOCK "/run/lock/adpart-update.lock"
@@ -120,6 +120,10 @@ enum cmd_key { CMD_KEY_STORE, CMD_KEY_DRIVER, CMD_KEY_STATE_DIR, CMD_KEY_HOST_LO
  * environment's settings, checking every value. 0, or the exit status
  * after saying what is wrong (a file's error as FILE:LINE: ...). */
 int cmd_config_load(const char *file);
+/* With a Prometheus URL in p: its token and CA files from the settings
+ * where no flag gave them. */
+struct history_prom_opts;
+void cmd_prom_settings(struct history_prom_opts *p);
 /* -v: the config files and whether each was read, said once the
  * command line (where -v may come last) has been parsed. */
 void cmd_config_say_files(void);

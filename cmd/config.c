@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "history/prometheus.h"
 #include "orchestrator/drivers.h"
 #include "orchestrator/fleet/fleet.h"
 #include "orchestrator/kube/lease.h"
@@ -58,6 +59,13 @@ static int check_semaphore(const char *v)
 	return kube_lease_url_is(v) ? kube_lease_url_ns(v, &ns) : fleet_endpoints_check(v);
 }
 
+static int check_prometheus(const char *v)
+{
+	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+		return adp_error_set(ADP_EINPUT, "a Prometheus URL starts with http:// or https://");
+	return 0;
+}
+
 /* In the order of enum cmd_key. */
 static const struct setting settings[CMD_NKEYS] = {
 	{ "defaults", "store", "ADPART_STORE", "--store", NULL, 0, NULL },
@@ -66,6 +74,9 @@ static const struct setting settings[CMD_NKEYS] = {
 	{ "apply", "host-lock", "ADPART_HOST_LOCK", "--host-lock", NULL, 0, NULL },
 	{ "apply", "semaphore", "ADPART_SEMAPHORE", "--semaphore", NULL, 1, check_semaphore },
 	{ "apply", "hook", "ADPART_HOOK", "--hook", NULL, 0, NULL },
+	{ "prometheus", "url", "ADPART_PROMETHEUS", "--prometheus", NULL, 1, check_prometheus },
+	{ "prometheus", "token-file", "ADPART_PROM_TOKEN_FILE", "--prom-token-file", NULL, 0, NULL },
+	{ "prometheus", "ca-file", "ADPART_PROM_CA_FILE", "--prom-ca-file", NULL, 0, NULL },
 };
 
 enum origin { FROM_DEFAULT, FROM_FILE, FROM_ENV, FROM_FLAG };
@@ -162,7 +173,7 @@ static char *read_line(char *str, int num, void *stream)
 		const char *end = strchr(str, ']');
 
 		if (end && !known_section(str + 1, (size_t)(end - str - 1))) {
-			parse_fail(c, "unknown section '[%.*s]': expected [defaults] or [apply]", (int)(end - str - 1),
+			parse_fail(c, "unknown section '[%.*s]': expected [defaults], [apply] or [prometheus]", (int)(end - str - 1),
 				   str + 1);
 			return NULL;
 		}
@@ -356,6 +367,16 @@ const char *cmd_setting(enum cmd_key k)
 	return values[k].text && *values[k].text ? values[k].text : NULL;
 }
 
+void cmd_prom_settings(struct history_prom_opts *p)
+{
+	if (!p->url)
+		return;
+	if (!p->bearer_token_file)
+		p->bearer_token_file = cmd_setting(CMD_KEY_PROM_TOKEN);
+	if (!p->ca_file)
+		p->ca_file = cmd_setting(CMD_KEY_PROM_CA);
+}
+
 const char *cmd_default_host_lock(void)
 {
 	/* /run/lock is missing in some containers */
@@ -378,6 +399,9 @@ static const struct argp_option config_options[] = {
 	{ "host-lock", OPT_KEY + CMD_KEY_HOST_LOCK, "FILE", 0, "As apply's --host-lock", 0 },
 	{ "semaphore", OPT_KEY + CMD_KEY_SEMAPHORE, "URL", 0, "As apply's --semaphore", 0 },
 	{ "hook", OPT_KEY + CMD_KEY_HOOK, "PATH", 0, "As apply's --hook", 0 },
+	{ "prometheus", OPT_KEY + CMD_KEY_PROMETHEUS, "URL", 0, "As plan's and apply's --prometheus", 0 },
+	{ "prom-token-file", OPT_KEY + CMD_KEY_PROM_TOKEN, "FILE", 0, "As plan's and apply's --prom-token-file", 0 },
+	{ "prom-ca-file", OPT_KEY + CMD_KEY_PROM_CA, "FILE", 0, "As plan's and apply's --prom-ca-file", 0 },
 	{ 0 },
 };
 

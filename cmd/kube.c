@@ -24,6 +24,9 @@ enum { OPT_KUBECONFIG = 3000, OPT_CONTEXT, OPT_SA_DIR, OPT_NS, OPT_ZONE_LABEL, O
 
 struct orch_driver_opts *cmd_kube_driver_opts(void)
 {
+	if (!cmd_kube.prom.url)
+		cmd_kube.prom.url = cmd_setting(CMD_KEY_PROMETHEUS);
+	cmd_prom_settings(&cmd_kube.prom);
 	cmd_kube.drv.kube.prom = cmd_kube.prom.url ? &cmd_kube.prom : NULL;
 	return &cmd_kube.drv;
 }

@@ -142,6 +142,17 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			a->inventory = "adpart-inventory.json";
 		if (!a->inventory || !a->schedule)
 			argp_error(state, "--inventory and --schedule are required");
+		{
+			/* A Prometheus of the settings where a plan has queries
+			 * for it: the kubernetes driver's defaults, or its own. */
+			int r, any = a->kube;
+
+			for (r = 0; r < ADP_RES_COUNT; r++)
+				any |= a->prom.query[r] != NULL;
+			if (!a->prom.url && any)
+				a->prom.url = cmd_setting(CMD_KEY_PROMETHEUS);
+			cmd_prom_settings(&a->prom);
+		}
 		if (a->kube && a->prom.url && !a->prom.query[ADP_RES_CPU] && !a->prom.query[ADP_RES_MEMORY] &&
 		    !a->prom.query[ADP_RES_IO] && !a->prom.query[ADP_RES_NET]) {
 			/* The documented default container metrics, by workload. */

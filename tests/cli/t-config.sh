@@ -110,7 +110,7 @@ cf_bad() { # NAME CONTENT PATTERN
 	run "config: $1" 1 history --store st && expect_err "^adpart-update: $USRF:$3" && expect_no_out
 }
 cf_bad "an unknown key" '[defaults]\nstore = a\nstor = b\n' "3: unknown key 'stor' in \[defaults\]\$"
-cf_bad "an unknown section" '[defaults]\n[aply]\nhook = x\n' "2: unknown section '\[aply\]': expected \[defaults\] or \[apply\]\$"
+cf_bad "an unknown section" '[defaults]\n[aply]\nhook = x\n' "2: unknown section '\[aply\]': expected \[defaults\], \[apply\] or \[prometheus\]\$"
 cf_bad "a key in the wrong section" '[apply]\nstore = a\n' "2: 'store' belongs in \[defaults\], not \[apply\]\$"
 cf_bad "a key outside a section" 'store = a\n' "1: 'store' is outside a section"
 cf_bad "a line that is no setting" '[defaults]\nstore a\n' "2: expected \[SECTION\], KEY = VALUE or a comment"
@@ -159,6 +159,26 @@ run "quiet: -q never silences an error" 1 -q history --store "$CF/nosuch" &&
 	expect_err "^adpart-update: plan store '$CF/nosuch' does not exist"
 printf '[defaults]\nstor = x\n' >"$USRF"
 run "quiet: -q never silences a config file's error" 1 -q config && expect_err "$USRF:2: unknown key 'stor'"
+rm -f "$USRF"
+
+# [prometheus]: the server, its token and CA for plan (where it has
+# queries: its own, or the kubernetes driver's) and for apply's kubernetes
+# monitoring; its credentials never shown.
+printf '[prometheus]\nurl = http://user:s3cret@127.0.0.1:1/prom\ntoken-file = %s\n' "$CF/none/token" >"$USRF"
+run "config: [prometheus] from the user file, its URL without credentials" 0 config &&
+	cf_origin url "http://127.0.0.1:1/prom +; $USRF:2" && cf_origin token-file "$CF/none/token +; $USRF:3" &&
+	cf_origin ca-file " +; default"
+if grep -q s3cret "$TMP/out"; then name="config: the Prometheus password is not shown"; bad "printed"; else ok; fi
+run "config: plan with its own query reads the settings' Prometheus" 1 plan $CDEMO --no-write --prom-query cpu=up &&
+	expect_err "prometheus bearer token file: cannot open '$CF/none/token'"
+run "config: plan without a query leaves it" 2 plan $CDEMO --no-write
+cf_env "config: ADPART_PROMETHEUS over the file" 0 ADPART_PROMETHEUS=http://127.0.0.1:2/ config &&
+	cf_origin url "http://127.0.0.1:2/ +; environment ADPART_PROMETHEUS"
+run "config: --prometheus over the file" 0 config --prometheus http://127.0.0.1:3/ &&
+	cf_origin url "http://127.0.0.1:3/ +; flag --prometheus"
+printf '[prometheus]\nurl = ftp://x\n' >"$USRF"
+run "config: a Prometheus URL that is not http(s)" 1 config &&
+	expect_err "$USRF:2: url: a Prometheus URL starts with http:// or https://"
 rm -f "$USRF"
 run "quiet: -q apply keeps the refusal" 6 -q apply --store "$CF/q-st" "$CF/p2.json" && expect_err "refused"
 run "verbose: plan's phase timings" 2 -v plan $CDEMO --no-write &&
