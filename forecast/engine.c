@@ -1977,7 +1977,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 		out->capped[l] = o->levels[l] > 0.5 && wall > 0 &&
 				 (over / wall <= (1 - o->levels[l]) / 2 || rise_days < ENG_RISE_DAYS);
 		for (h = 0; out->capped[l] && h < H; h++) {
-			double med = lm == L ? -INFINITY : out->q[h * L + lm], cap = med < top ? top : 2 * med - top;
+			double cap = forecast_ceiling(top, lm == L ? -INFINITY : out->q[h * L + lm]);
 
 			if (out->q[h * L + l] > cap)
 				out->q[h * L + l] = cap;

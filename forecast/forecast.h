@@ -116,6 +116,15 @@ struct forecast_model {
 		       const struct forecast_opts *o);
 };
 
+/* The ceiling of an upper quantile at a step whose median is med, for a
+ * series whose largest value was max: max, or where med is above it, med
+ * plus its rise above it (the rise is the evidence; the tail may go as
+ * far again). The forecast's auto model and the planner both cap so. */
+static inline double forecast_ceiling(double max, double med)
+{
+	return med > max ? 2 * med - max : max;
+}
+
 /* The registered models, NULL-terminated. */
 extern const struct forecast_model *const forecast_models[];
 

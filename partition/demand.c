@@ -147,7 +147,7 @@ double part_cap(const struct forecast_series *fs, double med)
 {
 	if (!fs || !(fs->hist_max > 0))
 		return INFINITY;
-	return med > fs->hist_max ? 2 * med - fs->hist_max : fs->hist_max;
+	return forecast_ceiling(fs->hist_max, med);
 }
 
 /* The schedule's known events at time t for component's resource r: the
@@ -183,7 +183,6 @@ static double feedback_scale(const struct part_request *req, const char *compone
 			return req->feedback[i].scale;
 	return 1;
 }
-
 
 /* Ascending keys by a bottom-up merge sort through tmp (n each). */
 static void sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
@@ -223,7 +222,7 @@ static void sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
  * median were stretched to the busy level, the partition's median total
  * with them, and P(overload) was 60-80 % where none came; the partition
  * totals went over the plan's bound at 7.4 % of host-steps against
- * eps 5 %, now 4.4-4.6 %). out[k] for scenario k; rk holds K. */
+ * eps 5 %, now 4.4-4.6 %). out[k] for scenario k; keys holds 2 K. */
 void part_map_ranks(double *out, uint64_t *keys, const float *scen, size_t K, size_t H, size_t h,
 		    const struct forecast_series *fs, const double *levels, double med)
 {

@@ -159,6 +159,10 @@ static int append_advice(struct plan_shortfall *s, const char *text)
 	return 0;
 }
 
+/* The lower confidences advice tries, highest first. */
+static const double advice_levels[] = { 0.9, 0.8, 0.5 };
+#define ADVICE_LEVELS (sizeof(advice_levels) / sizeof(advice_levels[0]))
+
 /* An amount of resource r as the advice states it: cores, MiB or MiB/s. */
 static void amount_text(char buf[64], int r, double v)
 {
@@ -177,7 +181,6 @@ static int test_fixes(struct ctx *c, struct plan_shortfall *sf)
 	double saved, unit = part_granularity[r];
 	char buf[200], amount[64];
 	int rc = 0, fits_alone = 1;
-	static const double levels[] = { 0.9, 0.8, 0.5 };
 
 	if (idx < 0)
 		return 0;
@@ -193,24 +196,24 @@ static int test_fixes(struct ctx *c, struct plan_shortfall *sf)
 		 left ? "is not enough for this wave" : "fits this wave");
 	if ((rc = append_advice(sf, buf)))
 		return rc;
-	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+	for (i = 0; i < ADVICE_LEVELS; i++) {
 		double e = c->eps[r];
 
-		if (1 - levels[i] <= e)
+		if (1 - advice_levels[i] <= e)
 			continue;
-		c->eps[r] = 1 - levels[i];
+		c->eps[r] = 1 - advice_levels[i];
 		rc = trial(c, wi, w->offline, w->noffline, w->start, w->end, sf->partition, r, &left);
 		c->eps[r] = e;
 		if (rc)
 			return rc;
 		if (!left) {
-			snprintf(buf, sizeof(buf), "; %s confidence %.2g fits this wave", adp_resource_name(r), levels[i]);
+			snprintf(buf, sizeof(buf), "; %s confidence %.2g fits this wave", adp_resource_name(r), advice_levels[i]);
 			if ((rc = append_advice(sf, buf)))
 				return rc;
 			break;
 		}
 	}
-	if (i == sizeof(levels) / sizeof(levels[0]) && (rc = append_advice(sf, "; no confidence down to 0.5 fits this wave")))
+	if (i == ADVICE_LEVELS && (rc = append_advice(sf, "; no confidence down to 0.5 fits this wave")))
 		return rc;
 	if (w->noffline > 1) {
 		for (i = 0; i < w->noffline && fits_alone; i++) {
@@ -253,7 +256,6 @@ static int test_fixes(struct ctx *c, struct plan_shortfall *sf)
  * freed as soon as the demand is built, and the remedies unchecked). */
 #define PART_REMEDY_KEEP ((size_t)32 << 20)
 
-static const double remedy_levels[] = { 0.9, 0.8, 0.5 };
 
 static int plan_with(struct plan *out, const struct part_request *req, int nested);
 
@@ -384,7 +386,7 @@ done:
 }
 
 /* A lower confidence for each resource the plan falls short of: the
- * highest of remedy_levels at which the whole plan fits. */
+ * highest of advice_levels at which the whole plan fits. */
 static int remedy_confidence(struct ctx *c, const struct plan_proof *pf)
 {
 	struct schedule s = *c->s;
@@ -399,15 +401,15 @@ static int remedy_confidence(struct ctx *c, const struct plan_proof *pf)
 			short_of |= c->p->shortfalls[i].wave && c->p->shortfalls[i].resource == r;
 		if (!short_of)
 			continue;
-		for (j = 0; j < sizeof(remedy_levels) / sizeof(remedy_levels[0]) && !fits && !rc; j++) {
-			if (remedy_levels[j] >= c->s->confidence[r])
+		for (j = 0; j < ADVICE_LEVELS && !fits && !rc; j++) {
+			if (advice_levels[j] >= c->s->confidence[r])
 				continue;
-			s.confidence[r] = remedy_levels[j];
+			s.confidence[r] = advice_levels[j];
 			rc = replan(c, c->inv, &s, &again, &fits);
 			plan_release(&again);
 			if (!rc && fits)
 				rc = plan_add_remedy(c->p, "%s confidence %.2g: the plan fits (planned again in full)",
-						     adp_resource_name(r), remedy_levels[j]);
+						     adp_resource_name(r), advice_levels[j]);
 		}
 		s.confidence[r] = c->s->confidence[r];
 		if (!fits && !rc)
@@ -653,7 +655,6 @@ static int plan_with(struct plan *out, const struct part_request *req, int neste
 	c.s = s;
 	c.p = &p;
 	c.grid0 = req->fc->opts.start;
-	c.nested = nested;
 	c.keep_scen = nested || (!req->no_remedies && scen_bytes(req->fc) <= PART_REMEDY_KEEP);
 	if (req->fc->opts.step != s->step || c.grid0 > s->start ||
 	    c.grid0 + (int64_t)req->fc->opts.horizon * s->step < s->end)

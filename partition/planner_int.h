@@ -46,9 +46,8 @@ struct ctx {
 	double *cap;           /* [part * R + r], the capacities in use (trials change them) */
 	/* The forecast's scenarios stay after the demand is built (a plan
 	 * planned again for a remedy needs them; the outer plan frees them
-	 * once its remedies are checked); nested: such a plan, which checks
-	 * no advice of its own. */
-	int keep_scen, nested;
+	 * once its remedies are checked). */
+	int keep_scen;
 	double eps[R];         /* in use (trials change them) */
 	double *minsum;        /* [part * R + r] guarantees of the stayers */
 	int *hosts;            /* [comp * nparts + part] replicas of comp on part this wave */
