@@ -10,8 +10,9 @@ VERSION := 0.1.0
 SYSCONFDIR ?= /etc
 
 # inih: the config files' INI parser (libinih-dev), small and well kept;
-# libcrypto: SHA-256 of the input files with the processor's SHA instructions.
-PKGS := libgit2 libcurl jansson libarchive yaml-0.1 inih libcrypto
+# libcrypto: SHA-256 of the input files with the processor's SHA instructions;
+# zlib: large plan documents written gzip-compressed, and read either way.
+PKGS := libgit2 libcurl jansson libarchive yaml-0.1 inih libcrypto zlib
 CC ?= cc
 # -Wformat-truncation stays on: a path that does not fit is an error
 # (adp_snprintf_path), and a message is cut only where its precision says.

@@ -7,10 +7,18 @@
 #   SCALE_COMPONENTS  components (1000)
 #   SCALE_POINTS      history steps per series (8640: 30 days)
 #   SCALE_PARTITIONS  partitions (200)
+#   SCALE_KEEP        a directory to keep the inputs and the plan in (to
+#                     profile the same run again), instead of a temporary one
 set -eu
 BIN=$1
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/adpart-bench.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+if [ -n "${SCALE_KEEP:-}" ]; then
+	TMP=$SCALE_KEEP
+	mkdir -p "$TMP"
+	rm -rf "$TMP/history"
+else
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/adpart-bench.XXXXXX")
+	trap 'rm -rf "$TMP"' EXIT
+fi
 N=${SCALE_COMPONENTS:-1000}
 LEN=${SCALE_POINTS:-8640}
 P=${SCALE_PARTITIONS:-200}
@@ -61,8 +69,14 @@ if rc not in (0, 2):
 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 hist = N * 2 * LEN * 8 / 2**20
 size = os.path.getsize(tmp + "/plan.json") if rc == 2 else 0
+form = ""
+if size and open(tmp + "/plan.json", "rb").read(2) == b"\x1f\x8b":
+    import gzip
+    with gzip.open(tmp + "/plan.json") as f:
+        text = sum(len(b) for b in iter(lambda: f.read(1 << 20), b""))
+    form = " (gzip; %.1f MiB of JSON)" % (text / 2**20)
 print("plan scale: %d components x %d steps, %d partitions: wall %.1f s, CPU %.1f s (user %.1f), "
-      "peak RSS %.0f MiB for %.0f MiB of history as doubles (%.1fx), plan %.1f MiB"
+      "peak RSS %.0f MiB for %.0f MiB of history as doubles (%.1fx), plan %.1f MiB%s"
       % (N, LEN, P, wall, ru.ru_utime + ru.ru_stime, ru.ru_utime, ru.ru_maxrss / 1024, hist,
-         ru.ru_maxrss / 1024 / hist, size / 2**20))
+         ru.ru_maxrss / 1024 / hist, size / 2**20, form))
 PY

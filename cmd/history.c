@@ -10,6 +10,7 @@
 #include "plans/plan.h"
 #include "plans/store.h"
 #include "util/fsutil.h"
+#include "util/gz.h"
 #include "util/error.h"
 #include "util/jsonutil.h"
 #include "util/timeutil.h"
@@ -213,7 +214,7 @@ int cmd_show(int argc, char **argv)
 	if ((parsed = cmd_parse(&cmd_show_argp, argc, argv, 0, &a)))
 		return parsed;
 	if (is_file(a.ref[0])) {
-		if (adp_read_file(&doc, NULL, a.ref[0], ADP_JSON_MAX_BYTES)) {
+		if (adp_read_text(&doc, NULL, a.ref[0], PLAN_MAX_BYTES)) {
 			cmd_error_last(NULL);
 			return EXIT_ERROR;
 		}

@@ -36,11 +36,13 @@ struct plan_args {
 	const char *store;
 	struct history_prom_opts prom;
 	double exact;
+	enum plan_compress compress; /* --compress */
 };
 
 enum { OPT_NOW = 256, OPT_MODEL, OPT_NO_WRITE, OPT_STORE, OPT_PROM, OPT_PROM_QUERY, OPT_PROM_LABEL,
        OPT_PROM_RANGE, OPT_PROM_STEP, OPT_PROM_TOKEN, OPT_PROM_USER, OPT_PROM_PASSWORD,
-       OPT_PROM_CA, OPT_DRIVER, OPT_EXACT, OPT_ACCEPT_RISK, OPT_DETAIL, OPT_OCCURRENCE, OPT_NO_FEEDBACK };
+       OPT_PROM_CA, OPT_DRIVER, OPT_EXACT, OPT_ACCEPT_RISK, OPT_DETAIL, OPT_OCCURRENCE, OPT_NO_FEEDBACK,
+       OPT_COMPRESS };
 
 static const struct argp_option options[] = {
 	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
@@ -48,6 +50,8 @@ static const struct argp_option options[] = {
 	{ "history", 'H', "FILE", 0, "Extra history, long-format CSV or JSON (repeatable)", 0 },
 	{ "plan-file", 'f', "FILE", 0, "Where to write the plan (default: adpart-plan.json)", 0 },
 	{ "no-write", OPT_NO_WRITE, NULL, 0, "Show the plan without writing it", 0 },
+	{ "compress", OPT_COMPRESS, "WHEN", 0,
+	  "Write the plan gzip-compressed: auto (default: above 16 MiB of JSON), always or never; every command reads either", 0 },
 	{ "detail", OPT_DETAIL, NULL, 0, "Show every move and partition row; a wave with more than 12 shows the first moves and the riskiest rows", 0 },
 	{ "accept-risk", OPT_ACCEPT_RISK, NULL, 0,
 	  "Write a plan whose predicted P(overload) exceeds epsilon somewhere (recorded in the plan)", 0 },
@@ -84,6 +88,16 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case 's': a->schedule = arg; break;
 	case 'f': a->plan_file = arg; break;
 	case OPT_NO_WRITE: a->write = 0; break;
+	case OPT_COMPRESS:
+		if (!strcmp(arg, "auto"))
+			a->compress = PLAN_COMPRESS_AUTO;
+		else if (!strcmp(arg, "always"))
+			a->compress = PLAN_COMPRESS_ALWAYS;
+		else if (!strcmp(arg, "never"))
+			a->compress = PLAN_COMPRESS_NEVER;
+		else
+			argp_error(state, "--compress expects auto, always or never, not '%s'", arg);
+		break;
 	case OPT_DETAIL: a->detail = 1; break;
 	case OPT_ACCEPT_RISK: a->accept_risk = 1; break;
 	case OPT_MODEL: a->model = arg; break;
@@ -282,6 +296,7 @@ static int run_plan(struct plan_args a, const struct schedule *cfg)
 	struct part_exact_plan ex = { 0 };
 	struct plan p = { 0 };
 	struct plan_feedback *feedback = NULL;
+	size_t size = 0, text = 0;
 	int rc, status;
 
 	o.inventory = a.inventory;
@@ -364,7 +379,7 @@ static int run_plan(struct plan_args a, const struct schedule *cfg)
 		plan_release(&p);
 		return EXIT_ERROR;
 	}
-	if (a.write && (rc = plan_write(&p, a.plan_file))) {
+	if (a.write && (rc = plan_write_as(&p, a.plan_file, a.compress, &size, &text))) {
 		cmd_error_last(NULL);
 		plan_release(&p);
 		return EXIT_ERROR;
@@ -373,6 +388,9 @@ static int run_plan(struct plan_args a, const struct schedule *cfg)
 		print_json_doc(&p);
 	} else {
 		cmd_plan_render(stdout, &p, a.write ? a.plan_file : NULL, a.driver, a.detail);
+		if (a.write && text && cmd_verbosity > CMD_QUIET)
+			printf("The plan is gzip-compressed: %.1f MiB for %.1f MiB of JSON (zcat shows it; "
+			       "every command reads it as it is).\n", (double)size / (1 << 20), (double)text / (1 << 20));
 	}
 	if (a.write)
 		notify_written(&p, &cfg->notify, a.plan_file);

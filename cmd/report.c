@@ -15,6 +15,7 @@
 #include "plans/store.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/gz.h"
 #include "util/jsonutil.h"
 
 #define REPORT_MAX_HISTORY 64
@@ -95,7 +96,7 @@ static int read_ref(char **text, const char *what, const char *ref, const char *
 		return EXIT_ERROR;
 	}
 	if (is_file(ref) || !store) {
-		if (adp_read_file(text, NULL, ref, ADP_JSON_MAX_BYTES)) {
+		if (adp_read_text(text, NULL, ref, PLAN_MAX_BYTES)) {
 			snprintf(ctx, sizeof(ctx), "cannot read %s", what);
 			cmd_error_last(ctx);
 			rc = EXIT_ERROR;

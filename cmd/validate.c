@@ -1,6 +1,7 @@
 /* adpart-update validate: check input and plan files without planning. */
 #include <argp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
@@ -9,6 +10,7 @@
 #include "partition/schedule.h"
 #include "plans/plan.h"
 #include "util/error.h"
+#include "util/gz.h"
 #include "util/jsonutil.h"
 
 #define MAX_FILES 256
@@ -68,10 +70,17 @@ static const char *detect(const char *path)
 	struct adp_json_doc d;
 	const char *kind = NULL;
 	size_t n = strlen(path);
+	char *text;
+	int rc;
 
 	if (n > 4 && !strcmp(path + n - 4, ".csv"))
 		return "history";
-	if (adp_json_load(&d, path))
+	/* A plan is the largest kind, and may be compressed. */
+	if (adp_read_text(&text, NULL, path, PLAN_MAX_BYTES))
+		return NULL;
+	rc = adp_json_load_text(&d, path, text);
+	free(text);
+	if (rc)
 		return NULL;
 	if (json_object_get(d.root, "format_version"))
 		kind = "plan";

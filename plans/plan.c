@@ -8,6 +8,7 @@
 
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/gz.h"
 #include "util/jsonutil.h"
 #include "util/parallel.h"
 #include "util/sha256.h"
@@ -930,10 +931,11 @@ char *plan_dumps(json_t *root)
 	return dumps_owned(&root, 0);
 }
 
-int plan_write(const struct plan *p, const char *path)
+int plan_write_as(const struct plan *p, const char *path, enum plan_compress how, size_t *size, size_t *text_len)
 {
 	json_t *root;
-	char *text;
+	char *text, *gz = NULL;
+	size_t n, zn = 0;
 	int rc;
 
 	if ((rc = plan_to_json(&root, p)))
@@ -941,7 +943,23 @@ int plan_write(const struct plan *p, const char *path)
 	text = dumps_owned(&root, 1);
 	if (!text)
 		return adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
-	rc = adp_write_atomic(path, text, strlen(text));
+	n = strlen(text);
+	if ((how == PLAN_COMPRESS_ALWAYS || (how == PLAN_COMPRESS_AUTO && n > PLAN_COMPRESS_ABOVE)) &&
+	    (rc = adp_gz_deflate(&gz, &zn, text, n))) {
+		free(text);
+		return rc;
+	}
+	rc = gz ? adp_write_atomic(path, gz, zn) : adp_write_atomic(path, text, n);
+	if (size)
+		*size = gz ? zn : n;
+	if (text_len)
+		*text_len = gz ? n : 0;
+	free(gz);
 	free(text);
 	return rc;
+}
+
+int plan_write(const struct plan *p, const char *path)
+{
+	return plan_write_as(p, path, PLAN_COMPRESS_NEVER, NULL, NULL);
 }

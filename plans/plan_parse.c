@@ -10,6 +10,7 @@
 #include "plans/steps.h"
 #include "plans/plan.h"
 #include "util/error.h"
+#include "util/gz.h"
 #include "util/jsonutil.h"
 #include "util/timeutil.h"
 
@@ -907,9 +908,14 @@ done:
 int plan_read(struct plan *out, const char *path)
 {
 	struct adp_json_doc d;
+	char *text;
 	int rc;
 
-	if ((rc = adp_json_load(&d, path)))
+	if ((rc = adp_read_text(&text, NULL, path, PLAN_MAX_BYTES)))
+		return rc;
+	rc = adp_json_load_text(&d, path, text);
+	free(text);
+	if (rc)
 		return rc;
 	rc = plan_from_doc(out, &d);
 	adp_json_release(&d);

@@ -9,6 +9,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/gz.h"
 #include "util/timeutil.h"
 
 int adp_json_load_text(struct adp_json_doc *d, const char *name, const char *text)
@@ -42,7 +43,7 @@ int adp_json_load(struct adp_json_doc *d, const char *path)
 	int rc;
 
 	memset(d, 0, sizeof(*d));
-	if ((rc = adp_read_file(&text, NULL, path, ADP_JSON_MAX_BYTES)))
+	if ((rc = adp_read_text(&text, NULL, path, ADP_JSON_MAX_BYTES)))
 		return rc;
 	rc = adp_json_load_text(d, path, text);
 	free(text);

@@ -62,6 +62,20 @@ if grep -q '^sample ' "$HOOK_CALLS"; then ok; else bad "no sample call"; fi
 name="exec: the act's first stdout line is the step's message"
 if grep -q '"did run_update"' "$EX/st/run.json"; then ok; else bad "run record lacks the hook's message"; fi
 
+# --- the same plan written gzip-compressed: applied and shown as it is ------------
+run "exec: plan --compress always" 2 plan --driver exec -i "$EX/inv.json" -s "$EX/sched.json" $EXNOW \
+	--compress always -f "$EX/plan.gz.json" && expect_out "^The plan is gzip-compressed: "
+name="exec: the compressed plan is the JSON plan, gzip'd"
+if [ "$(head -c 2 "$EX/plan.gz.json" | od -An -tx1 | tr -d ' ')" = 1f8b ] &&
+	gzip -dc "$EX/plan.gz.json" | cmp -s - "$EX/plan.json"; then ok; else bad "not the same document"; fi
+rm -rf "$EX/st" "$HOOK_CALLS"
+run "exec: apply of the compressed plan" 0 $EXAPPLY "$EX/plan.gz.json" && expect_out "applied: 15 steps done"
+ex_acts "$EX/got"
+ex_same "exec: the compressed plan ran the same steps" "$EX/got" "$EX/want"
+run "exec: show a compressed plan" 0 show "$EX/plan.gz.json" && expect_out "15 steps to apply, 9 to roll back"
+run "exec: report a compressed plan" 0 report "$EX/plan.gz.json" -O "$EX/gz.html" && expect_file "$EX/gz.html"
+rm -rf "$EX/st" "$HOOK_CALLS"
+
 # --- killed mid-way, then resumed ----------------------------------------------
 rm -rf "$EX/st" "$HOOK_CALLS"
 ADPART_TEST_CRASH_AFTER_STEP=5

@@ -46,6 +46,36 @@ expect_out '"digest": "[0-9a-f]{64}"'
 run "plan is deterministic" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW -f plan2.json
 if cmp -s plan.json plan2.json; then ok; else bad "two plans from the same inputs differ"; fi
 
+# A large plan is written gzip-compressed (auto, above 16 MiB of JSON);
+# --compress chooses, and every command reads either.
+run "--compress never leaves JSON" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW --compress never -f plan-n.json
+if cmp -s plan.json plan-n.json && ! grep -q "gzip" "$TMP/out"; then ok; else bad "auto or never changed the small plan"; fi
+run "--compress always" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW --compress always -f plan-z.json
+expect_out "^The plan is gzip-compressed: [0-9.]+ MiB for [0-9.]+ MiB of JSON \(zcat shows it; every command reads it as it is\)\.$"
+name="--compress always: gzip of the same document"
+if gzip -dc plan-z.json | cmp -s - plan.json; then ok; else bad "gzip -dc plan-z.json is not plan.json"; fi
+run "-q leaves the compression line out" 2 plan -q -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW --compress always -f plan-z.json
+if grep -q "gzip" "$TMP/out"; then bad "said with -q"; else ok; fi
+run "a compressed plan validates" 0 validate plan-z.json
+expect_out "plan-z.json: valid plan 'kernel-2018-05' \(format 1\): 4 waves"
+run "a compressed plan simulates" 0 simulate plan-z.json --inventory "$DEMO_INV"
+run "--compress takes auto, always or never" 64 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW --compress yes
+expect_err "--compress expects auto, always or never, not 'yes'"
+head -c 600 plan-z.json >plan-cut.json
+run "a truncated compressed plan" 1 validate plan-cut.json
+expect_err "plan-cut.json': the gzip data is truncated"
+/usr/bin/python3 -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[-6] ^= 1; open(sys.argv[2], "wb").write(d)' \
+	plan-z.json plan-crc.json
+run "a corrupt compressed plan" 1 validate plan-crc.json
+expect_err "plan-crc.json': corrupt gzip data"
+run "apply refuses a corrupt compressed plan (exit 6)" 6 apply --dry-run plan-crc.json
+expect_err "plan-crc.json"
+# A small file that inflates past the plan limit (256 MiB) is refused
+# without holding more than the limit.
+head -c 270000000 /dev/zero | tr '\0' ' ' | gzip -1 >bomb.json
+run "a compressed plan past the limit" 1 validate --kind plan bomb.json
+expect_err "bomb.json': more than 256 MiB once uncompressed"
+
 run "no-write writes nothing" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW --no-write -f nowrite.json
 expect_no_file nowrite.json
 
