@@ -166,6 +166,54 @@ const struct forecast_series *forecast_find(const struct forecast *f, const char
 	return NULL;
 }
 
+static int by_key(const void *a, const void *b, void *arg)
+{
+	const struct forecast_series *it = arg, *x = &it[*(const size_t *)a], *y = &it[*(const size_t *)b];
+	int c = strcmp(x->component, y->component);
+
+	if (c)
+		return c;
+	if (x->resource != y->resource)
+		return x->resource < y->resource ? -1 : 1;
+	/* The first of equals, as forecast_find finds. */
+	return *(const size_t *)a < *(const size_t *)b ? -1 : *(const size_t *)a > *(const size_t *)b;
+}
+
+int forecast_find_all(const struct forecast *f, const char *const *names, size_t n,
+		      const struct forecast_series **out)
+{
+	size_t *idx = malloc((f->n + 1) * sizeof(*idx)), i, j;
+
+	if (!idx)
+		return adp_error_set(ADP_ENOMEM, "out of memory indexing %zu series", f->n);
+	for (i = 0; i < f->n; i++)
+		idx[i] = i;
+	qsort_r(idx, f->n, sizeof(*idx), by_key, f->items);
+	for (i = 0; i < n; i++) {
+		size_t lo = 0, hi = f->n;
+
+		for (j = 0; j < ADP_RES_COUNT; j++)
+			out[i * ADP_RES_COUNT + j] = NULL;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (strcmp(f->items[idx[mid]].component, names[i]) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (; lo < f->n && !strcmp(f->items[idx[lo]].component, names[i]); lo++) {
+			const struct forecast_series *fs = &f->items[idx[lo]];
+
+			if (fs->resource >= 0 && fs->resource < ADP_RES_COUNT &&
+			    !out[i * ADP_RES_COUNT + (size_t)fs->resource])
+				out[i * ADP_RES_COUNT + (size_t)fs->resource] = fs;
+		}
+	}
+	free(idx);
+	return 0;
+}
+
 double forecast_quantile(const struct forecast_series *fs, const double *levels, size_t h,
 			 double level)
 {

@@ -143,6 +143,12 @@ void forecast_release(struct forecast *f);
 const struct forecast_series *forecast_find(const struct forecast *f, const char *component,
 					    int resource);
 
+/* forecast_find for every resource of n components at once, through one
+ * sorted index (one search per component is quadratic at fleet scale):
+ * out[i * ADP_RES_COUNT + r] is names[i]'s series of resource r, or NULL. */
+int forecast_find_all(const struct forecast *f, const char *const *names, size_t n,
+		      const struct forecast_series **out);
+
 /* Quantile at level for step h, linear between the stored levels; level
  * outside them is clamped to the nearest. */
 double forecast_quantile(const struct forecast_series *fs, const double *levels, size_t h,

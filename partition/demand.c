@@ -267,7 +267,7 @@ static int demand_of(void *ctx, size_t i)
 		goto done;
 	}
 	for (r = 0; r < ADP_RES_COUNT; r++) {
-		const struct forecast_series *fs = forecast_find(fc, comp->name, r);
+		const struct forecast_series *fs = c->d.fs[i * R + (size_t)r];
 		double *dv = NULL, med, wide = 1, top, qc;
 		size_t qi = (i * ADP_RES_COUNT + (size_t)r) * H;
 
@@ -326,6 +326,8 @@ int part_build_demand(struct ctx *c)
 	const struct inventory *inv = c->inv;
 	struct forecast *fc = c->req->fc;
 	size_t K = 0, H = fc->opts.horizon, i;
+	const char **names;
+	int rc;
 
 	/* Scenario k must mean the same past period for every series, so
 	 * only as many as the shortest history offers are joint. */
@@ -341,7 +343,19 @@ int part_build_demand(struct ctx *c)
 	c->d.q50 = calloc(inv->ncomps * ADP_RES_COUNT * H, sizeof(double));
 	c->d.q95 = calloc(inv->ncomps * ADP_RES_COUNT * H, sizeof(double));
 	c->d.sp = calloc(inv->ncomps * ADP_RES_COUNT * H + 1, sizeof(double));
-	if (!c->d.row || !c->d.q || !c->d.q50 || !c->d.q95 || !c->d.sp)
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	return adp_parallel(inv->ncomps, adp_threads(0, inv->ncomps, 16), demand_of, NULL, c);
+	c->d.fs = calloc(inv->ncomps * ADP_RES_COUNT + 1, sizeof(*c->d.fs));
+	names = malloc((inv->ncomps + 1) * sizeof(*names));
+	if (!c->d.row || !c->d.q || !c->d.q50 || !c->d.q95 || !c->d.sp || !c->d.fs || !names) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < inv->ncomps; i++)
+		names[i] = inv->comps[i].name;
+	if (!(rc = forecast_find_all(fc, names, inv->ncomps, c->d.fs)))
+		rc = adp_parallel(inv->ncomps, adp_threads(0, inv->ncomps, 16), demand_of, NULL, c);
+done:
+	free(names);
+	free(c->d.fs);
+	c->d.fs = NULL;
+	return rc;
 }

@@ -24,6 +24,7 @@ struct demand {
 	double *q;     /* per-replica quantile at the resource's confidence: [(c*R+r)*H + h] */
 	double *q50, *q95;
 	double *sp;    /* per replica, q - q50: [(c*R+r)*H + h] */
+	const struct forecast_series **fs; /* [c*R+r] or NULL; only while the demand is built */
 };
 
 /* One replica's place in a wave being planned. */

@@ -699,3 +699,32 @@ Test(forecast, p99_stays_above_p95_when_tails_widen)
 	forecast_release(&fc);
 	free(v);
 }
+
+/* forecast_find_all finds what forecast_find finds, for every resource of
+ * every name: present, absent, and a (component, resource) given twice
+ * (the first wins). */
+Test(forecast, find_all_matches_find)
+{
+	static const char *const comps[] = { "web", "db", "api", "db", "cache", "web", "z" };
+	static const int res[] = { 0, 1, 0, 1, 2, 1, 3 };
+	const char *const names[] = { "db", "nothing", "web", "z", "api", "cache", "" };
+	const size_t nn = sizeof(names) / sizeof(*names);
+	struct forecast_series items[7];
+	struct forecast f = { .items = items, .n = 7 };
+	const struct forecast_series *out[7 * ADP_RES_COUNT];
+	size_t i;
+	int r;
+
+	memset(items, 0, sizeof(items));
+	for (i = 0; i < 7; i++) {
+		items[i].component = (char *)comps[i];
+		items[i].resource = res[i];
+	}
+	cr_assert_eq(forecast_find_all(&f, names, nn, out), 0, "%s", adp_error_last());
+	for (i = 0; i < nn; i++)
+		for (r = 0; r < ADP_RES_COUNT; r++)
+			cr_assert_eq(out[i * ADP_RES_COUNT + (size_t)r], forecast_find(&f, names[i], r),
+				     "'%s' resource %d", names[i], r);
+	cr_assert_eq(out[0 * ADP_RES_COUNT + 1], &items[1], "the first 'db' memory");
+	cr_assert_null(out[1 * ADP_RES_COUNT + 0]);
+}
