@@ -29,7 +29,7 @@ PY=/usr/bin/python3
 $PY -c 'import statsmodels' 2>/dev/null || apt-get install -y python3-statsmodels >/dev/null
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/adpart-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-LIBS="$BUILD/libadpart.a $(pkg-config --libs libgit2 libcurl jansson libarchive) -lglpk -lm -lpthread"
+LIBS="$BUILD/libadpart.a $(pkg-config --libs libgit2 libcurl jansson libarchive yaml-0.1 inih libcrypto zlib) -lglpk -lm -lpthread"
 cc -std=c11 -D_GNU_SOURCE -O2 -I"$TOP" -o "$TMP/fcbench" "$TOP/bench/fcbench.c" $LIBS
 cc -std=c11 -D_GNU_SOURCE -O2 -I"$TOP" -o "$TMP/fcscale" "$TOP/bench/fcscale.c" $LIBS
 cc -std=c11 -D_GNU_SOURCE -O2 -I"$TOP" -o "$TMP/fbbench" "$TOP/bench/fbbench.c" $LIBS

@@ -156,7 +156,7 @@ static double demand(const struct comp *c, int r, size_t s, size_t k)
 	return r == 0 ? c->cpu * x / (double)c->replicas : c->mem * (0.8 + 0.2 * x);
 }
 
-static void replica_rows(const struct comp *c, int r, double eps, double *d, double *q, double *q50);
+static void replica_rows(const struct comp *c, int r, double eps, float *d, double *q, double *q50);
 
 static const struct world *cmp_w;
 
@@ -248,7 +248,8 @@ static void world_make(struct world *w, size_t ncomps, size_t nparts, size_t off
 			/* At least the planner's co-movement floor of the whole
 			 * estate: median + 0.5 x the summed spreads. */
 			{
-				double row[NSC * STEPS], qc[STEPS], qm[STEPS], med[STEPS] = { 0 }, spr[STEPS] = { 0 };
+				float row[NSC * STEPS];
+				double qc[STEPS], qm[STEPS], med[STEPS] = { 0 }, spr[STEPS] = { 0 };
 
 				for (i = 0; i < ncomps; i++) {
 					replica_rows(&w->c[i], r, r ? 0.01 : 0.05, row, qc, qm);
@@ -267,7 +268,8 @@ static void world_make(struct world *w, size_t ncomps, size_t nparts, size_t off
 		{
 			double *home = calloc(nparts * 2 * STEPS * NSC, sizeof(double));
 			double *hsp = calloc(nparts * 2 * STEPS, sizeof(double));
-			double row[NSC * STEPS], qc[STEPS], qm[STEPS];
+			float row[NSC * STEPS];
+			double qc[STEPS], qm[STEPS];
 
 			for (i = 0; i < ncomps; i++)
 				for (j = 0; j < w->c[i].replicas; j++)
@@ -319,7 +321,8 @@ static int cmp_desc(const void *a, const void *b)
 struct wave {
 	struct part_wave_problem pb;
 	struct part_wave_mover *m;
-	double *cap, *base, *bmin, *bsp, *dem, *sp;
+	double *cap, *base, *bmin, *bsp, *sp;
+	float *dem;
 	unsigned char *online;
 	int *hosts;
 };
@@ -340,14 +343,14 @@ static void wave_release(struct wave *x)
 
 /* Per replica: the demand over (k, h), its quantile at 1 - eps and median
  * per step. */
-static void replica_rows(const struct comp *c, int r, double eps, double *d, double *q, double *q50)
+static void replica_rows(const struct comp *c, int r, double eps, float *d, double *q, double *q50)
 {
 	double tmp[NSC];
 	size_t s, k, a = (size_t)floor(eps * NSC + 1e-9);
 
 	for (s = 0; s < STEPS; s++) {
 		for (k = 0; k < NSC; k++)
-			d[k * STEPS + s] = tmp[k] = demand(c, r, s, k);
+			d[k * STEPS + s] = (float)(tmp[k] = demand(c, r, s, k));
 		qsort(tmp, NSC, sizeof(double), cmp_desc);
 		q[s] = tmp[a];
 		q50[s] = tmp[(NSC - 1) / 2];
@@ -362,7 +365,8 @@ static int wave_make(struct wave *x, const struct world *w, size_t off0, size_t 
 {
 	struct part_wave_problem *pb = &x->pb;
 	size_t N = 0, P = w->nparts, C = w->ncomps, i, j, s, k, n, p;
-	double eps[2] = { 0.05, 0.01 }, q[STEPS], q50[STEPS], row[NSC * STEPS];
+	double eps[2] = { 0.05, 0.01 }, q[STEPS], q50[STEPS];
+	float row[NSC * STEPS];
 	int r;
 
 	memset(x, 0, sizeof(*x));
@@ -374,7 +378,7 @@ static int wave_make(struct wave *x, const struct world *w, size_t off0, size_t 
 	x->base = calloc(P * RR * NSC * STEPS, sizeof(double));
 	x->bmin = calloc(P * RR, sizeof(double));
 	x->bsp = calloc(P * RR * STEPS, sizeof(double));
-	x->dem = calloc(N * 2 * NSC * STEPS + 1, sizeof(double));
+	x->dem = calloc(N * 2 * NSC * STEPS + 1, sizeof(float));
 	x->sp = calloc(N * RR * STEPS + 1, sizeof(double));
 	x->online = calloc(P, 1);
 	x->hosts = calloc(C * P, sizeof(int));
@@ -419,7 +423,8 @@ static int wave_make(struct wave *x, const struct world *w, size_t off0, size_t 
 			m->spread_h = x->sp + n * RR * STEPS;
 			for (r = 0; r < 2; r++) {
 				int res = r ? ADP_RES_MEMORY : ADP_RES_CPU;
-				double *d = x->dem + (n * 2 + (size_t)r) * NSC * STEPS, qmax = 0, smax = 0;
+				float *d = x->dem + (n * 2 + (size_t)r) * NSC * STEPS;
+				double qmax = 0, smax = 0;
 
 				replica_rows(c, r, eps[r], d, q, q50);
 				m->demand[res] = d;

@@ -19,7 +19,7 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/adpart-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cc -std=c11 -D_GNU_SOURCE -O2 -I"$TOP" -o "$TMP/solver" "$TOP/bench/solver.c" "$BUILD/libadpart.a" \
-	$(pkg-config --libs libgit2 libcurl jansson libarchive) -lglpk -lm
+	$(pkg-config --libs libgit2 libcurl jansson libarchive yaml-0.1 inih libcrypto zlib) -lglpk -lm
 /usr/bin/python3 "$TOP/bench/solver_prepare.py" "$DATA" "$TMP/traces"
 SECS=${BENCH_MILP_SECONDS:-60}
 for SEED in ${BENCH_SEEDS:-1 2}; do

@@ -268,10 +268,11 @@ static int demand_of(void *ctx, size_t i)
 	}
 	for (r = 0; r < ADP_RES_COUNT; r++) {
 		const struct forecast_series *fs = c->d.fs[i * R + (size_t)r];
-		double *dv = NULL, med, wide = 1, top, qc;
+		float *dv = NULL;
+		double med, wide = 1, top, qc;
 		size_t qi = (i * ADP_RES_COUNT + (size_t)r) * H;
 
-		if (fs && !(dv = c->d.row[i * R + (size_t)r] = malloc(K * H * sizeof(double) + 1))) {
+		if (fs && !(dv = c->d.row[i * R + (size_t)r] = malloc(K * H * sizeof(float) + 1))) {
 			rc = adp_error_set(ADP_ENOMEM, "out of memory: %zu series of %zu steps and %zu scenarios", fc->n, H,
 					   K);
 			goto done;
@@ -301,7 +302,7 @@ static int demand_of(void *ctx, size_t i)
 			qc = forecast_quantile(fs, fc->opts.levels, h, c->s->confidence[r]);
 			part_map_ranks(mapped, keys, fs->scen, K, H, h, fs, fc->opts.levels, med);
 			for (k = 0; k < K; k++)
-				dv[k * H + h] = (fmin(top, fmax(0, med + wide * (mapped[k] - med))) * em + ea) / rep;
+				dv[k * H + h] = (float)((fmin(top, fmax(0, med + wide * (mapped[k] - med))) * em + ea) / rep);
 			c->d.q[qi + h] = (fmin(top, fmax(0, med + wide * (qc - med))) * em + ea) / rep;
 			c->d.q50[qi + h] = (med * em + ea) / rep;
 			c->d.q95[qi + h] = (fmin(top, fmax(0, med + wide * (forecast_quantile(fs, fc->opts.levels, h, 0.95) - med))) *
@@ -338,7 +339,7 @@ int part_build_demand(struct ctx *c)
 		K = 1;
 	c->d.K = K;
 	c->d.H = H;
-	c->d.row = calloc(inv->ncomps * ADP_RES_COUNT + 1, sizeof(double *));
+	c->d.row = calloc(inv->ncomps * ADP_RES_COUNT + 1, sizeof(float *));
 	c->d.q = calloc(inv->ncomps * ADP_RES_COUNT * H, sizeof(double));
 	c->d.q50 = calloc(inv->ncomps * ADP_RES_COUNT * H, sizeof(double));
 	c->d.q95 = calloc(inv->ncomps * ADP_RES_COUNT * H, sizeof(double));

@@ -81,8 +81,10 @@ int part_plan(struct plan *out, const struct part_request *req);
 struct part_wave_mover {
 	size_t comp, replica, home;
 	int tier;
-	const double *demand[ADP_RES_COUNT]; /* per replica: (k, h) at [k * stride + offset + h];
-					      * NULL: the guarantee min[r] at every step */
+	const float *demand[ADP_RES_COUNT]; /* per replica: (k, h) at [k * stride + offset + h];
+					     * NULL: the guarantee min[r] at every step. Float:
+					     * the forecast's scenarios are, and at fleet scale
+					     * these rows are most of the planner's memory */
 	double factor;                /* times demand: the share of this replica in the wave */
 	double min[ADP_RES_COUNT];    /* guarantee */
 	double spread;                /* (q_conf - q50) / q_conf, the worst resource: 0 sure .. 1 vague */

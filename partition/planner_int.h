@@ -20,7 +20,7 @@
  * without history, planned at the guarantee (no scenario memory spent). */
 struct demand {
 	size_t K, H;
-	double **row;
+	float **row;   /* per replica, its scenarios (k, h) at [k*H + h]: see part_wave_mover.demand */
 	double *q;     /* per-replica quantile at the resource's confidence: [(c*R+r)*H + h] */
 	double *q50, *q95;
 	double *sp;    /* per replica, q - q50: [(c*R+r)*H + h] */
@@ -63,7 +63,7 @@ struct ctx {
 
 
 /* Borrowed, or NULL: the demand is the guarantee at every step. */
-static inline double *dem_at(struct ctx *c, size_t comp, int r)
+static inline float *dem_at(struct ctx *c, size_t comp, int r)
 {
 	return c->d.row[comp * R + (size_t)r];
 }

@@ -263,5 +263,9 @@ done:
 	for (i = 0; i < nfiles; i++)
 		free(files[i]);
 	free(files);
+	/* The planner's rows and the forecast were freed on several threads'
+	 * arenas: give their pages back before the plan's document, the
+	 * next peak, is built (it was the run's highest RSS, on top of them). */
+	malloc_trim(0);
 	return rc;
 }

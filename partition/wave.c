@@ -76,7 +76,8 @@ void part_shift_load(struct ctx *c, size_t part, size_t comp, double factor, siz
 	int r;
 
 	for (r = 0; r < R; r++) {
-		double *l = base_at(c, part, r), *d = dem_at(c, comp, r);
+		double *l = base_at(c, part, r);
+		const float *d = dem_at(c, comp, r);
 		double *sb = c->sbase + (part * R + (size_t)r) * H, *sp = c->d.sp + (comp * R + (size_t)r) * H;
 
 		double flat = factor * c->inv->comps[comp].min[r];
@@ -104,7 +105,8 @@ static void part_risk(struct ctx *c, size_t part, size_t comp, double extra, siz
 	for (r = 0; r < R; r++) {
 		double cap = c->cap[part * R + (size_t)r], *l = base_at(c, part, r);
 		int with = comp != (size_t)-1;
-		double *d = with ? dem_at(c, comp, r) : NULL, flat = with ? extra * c->inv->comps[comp].min[r] : 0;
+		const float *d = with ? dem_at(c, comp, r) : NULL;
+		double flat = with ? extra * c->inv->comps[comp].min[r] : 0;
 		size_t allowed = part_allowed_over(c->eps[r], K);
 
 		if (cap <= 0)

@@ -19,7 +19,8 @@ struct inst {
 	struct part_exact_opts o;       /* a 5 s limit unless a test says otherwise */
 	struct part_exact_result res;   /* of the last solve */
 	struct part_wave_mover *m;
-	double *cap, *base, *bmin, *dem, *sp, *bsp;
+	double *cap, *base, *bmin, *sp, *bsp;
+	float *dem;
 	unsigned char *online;
 	int *hosts;
 };
@@ -34,7 +35,7 @@ static inline void mk(struct inst *t, size_t N, size_t P, size_t H, size_t K, do
 	t->cap = calloc(P * R, sizeof(double));
 	t->base = calloc(P * R * K * H, sizeof(double));
 	t->bmin = calloc(P * R, sizeof(double));
-	t->dem = calloc(N * K * H + 1, sizeof(double));
+	t->dem = calloc(N * K * H + 1, sizeof(float));
 	t->sp = calloc(N * R * H + 1, sizeof(double));
 	t->bsp = calloc(P * R * H, sizeof(double));
 	t->online = calloc(P, 1);
@@ -85,7 +86,7 @@ static inline void rel(struct inst *t)
 	free(t->hosts);
 }
 
-static inline double *dem(struct inst *t, size_t i, size_t k, size_t h)
+static inline float *dem(struct inst *t, size_t i, size_t k, size_t h)
 {
 	return &t->dem[i * t->pb.K * t->pb.H + k * t->pb.H + h];
 }
