@@ -697,35 +697,55 @@ static void json_proof(struct adp_jb *jb, json_t *o, const struct plan *p)
 						   "wave", (json_int_t)pf.wave[r], "partition", pf.partition[r]));
 }
 
+/* The waves' place in a document built without them: a string no plan
+ * holds (a control character, which JSON escapes). */
+#define WAVES_HOLE "\001waves"
+#define WAVES_HOLE_JSON "\"\\u0001waves\""
+
+/* The document without its seal; with waves 0, the waves are the string
+ * WAVES_HOLE instead, for plan_text to fill in one wave at a time. */
+static json_t *plan_body(struct adp_jb *jb, const struct plan *p, int waves)
+{
+	json_t *root = json_object(), *a;
+	size_t i;
+
+	if (!root)
+		return NULL;
+	json_head(jb, root, p);
+	json_proof(jb, adp_jset(jb, root, "proof", json_object()), p);
+	if (waves) {
+		a = adp_jset(jb, root, "waves", json_array());
+		for (i = 0; i < p->nwaves; i++)
+			json_wave(jb, adp_jpush(jb, a, json_object()), &p->waves[i], i);
+	} else {
+		adp_jset(jb, root, "waves", json_string(WAVES_HOLE));
+	}
+	adp_jset(jb, root, "margin", json_integer(p->margin));
+	adp_jset(jb, root, "steps", jsteps(jb, p->steps, p->nsteps));
+	adp_jset(jb, root, "rollback_steps", jsteps(jb, p->rollback, p->nrollback));
+	json_shortfalls(jb, adp_jset(jb, root, "shortfalls", json_array()), p);
+	a = adp_jset(jb, root, "risks", json_array());
+	for (i = 0; i < p->nrisks; i++)
+		adp_jpush(jb, a, json_string(p->risks[i]));
+	if (p->nremedies) {
+		a = adp_jset(jb, root, "remedies", json_array());
+		for (i = 0; i < p->nremedies; i++)
+			adp_jpush(jb, a, json_string(p->remedies[i]));
+	}
+	json_reductions(jb, adp_jset(jb, root, "reductions", json_array()), p);
+	json_verdicts(jb, root, p);
+	return root;
+}
+
 int plan_to_json(json_t **out, const struct plan *p)
 {
 	struct adp_jb jb = { 0 };
-	json_t *root = json_object(), *a;
+	json_t *root = plan_body(&jb, p, 1);
 	char seal[65];
-	size_t i;
 	int rc;
 
 	if (!root)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
-	json_head(&jb, root, p);
-	json_proof(&jb, adp_jset(&jb, root, "proof", json_object()), p);
-	a = adp_jset(&jb, root, "waves", json_array());
-	for (i = 0; i < p->nwaves; i++)
-		json_wave(&jb, adp_jpush(&jb, a, json_object()), &p->waves[i], i);
-	adp_jset(&jb, root, "margin", json_integer(p->margin));
-	adp_jset(&jb, root, "steps", jsteps(&jb, p->steps, p->nsteps));
-	adp_jset(&jb, root, "rollback_steps", jsteps(&jb, p->rollback, p->nrollback));
-	json_shortfalls(&jb, adp_jset(&jb, root, "shortfalls", json_array()), p);
-	a = adp_jset(&jb, root, "risks", json_array());
-	for (i = 0; i < p->nrisks; i++)
-		adp_jpush(&jb, a, json_string(p->risks[i]));
-	if (p->nremedies) {
-		a = adp_jset(&jb, root, "remedies", json_array());
-		for (i = 0; i < p->nremedies; i++)
-			adp_jpush(&jb, a, json_string(p->remedies[i]));
-	}
-	json_reductions(&jb, adp_jset(&jb, root, "reductions", json_array()), p);
-	json_verdicts(&jb, root, p);
 	if ((rc = adp_jb_check(&jb)) || (rc = plan_seal(root, seal)))
 		goto fail;
 	adp_jset(&jb, root, "seal", json_string(seal));
@@ -931,18 +951,130 @@ char *plan_dumps(json_t *root)
 	return dumps_owned(&root, 0);
 }
 
+static int text_add(struct dump_buf *b, const char *s, size_t n)
+{
+	return dump_add(s, n, b) ? adp_error_set(ADP_ENOMEM, "out of memory serialising the plan") : 0;
+}
+
+/* Wave i's text as plan_dumps writes it inside the document (its lines
+ * indented by 4 more), appended to b; its compact, sorted text (the
+ * seal's) hashed into c. */
+static int wave_text(struct dump_buf *b, struct adp_sha256 *c, const struct plan *p, size_t i)
+{
+	struct adp_jb jb = { 0 };
+	json_t *o = json_object();
+	char *t, *s;
+	int rc;
+
+	if (!o)
+		return adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
+	json_wave(&jb, o, &p->waves[i], i);
+	if ((rc = adp_jb_check(&jb))) {
+		json_decref(o);
+		return rc;
+	}
+	if (json_dump_callback(o, seal_add, c, JSON_COMPACT | JSON_SORT_KEYS)) {
+		json_decref(o);
+		return adp_error_set(ADP_ENOMEM, "out of memory sealing the plan");
+	}
+	if (!(t = dumps_owned(&o, 1)))
+		return adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
+	rc = 0;
+	for (s = t; *s && !rc;) {
+		char *nl = strchr(s, '\n');
+		size_t n = nl ? (size_t)(nl - s) : strlen(s);
+
+		rc = text_add(b, s, n);
+		/* The final newline ends the dump, not a line of the wave. */
+		if (!rc && nl && nl[1])
+			rc = text_add(b, "\n    ", 5);
+		s += n + (nl ? 1 : 0);
+	}
+	free(t);
+	return rc;
+}
+
+int plan_text(const struct plan *p, char **text_out)
+{
+	struct adp_jb jb = { 0 };
+	struct adp_sha256 c;
+	struct dump_buf w = { 0 }, sorted = { 0 };
+	json_t *root = plan_body(&jb, p, 0), *body = NULL;
+	char seal[65], *text = NULL, *hole, *out = NULL;
+	static const char sorted_hole[] = "\"waves\":" WAVES_HOLE_JSON, doc_hole[] = "\n  \"waves\": " WAVES_HOLE_JSON;
+	size_t i;
+	int rc;
+
+	if (!root)
+		return adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
+	if ((rc = adp_jb_check(&jb)))
+		goto done;
+	/* The seal's text, the waves hashed in their place one at a time. */
+	if (!(body = json_copy(root)) || json_object_del(body, "seal") ||
+	    json_dump_callback(body, dump_add, &sorted, JSON_COMPACT | JSON_SORT_KEYS) || !sorted.s ||
+	    !(hole = strstr(sorted.s, sorted_hole))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory sealing the plan");
+		goto done;
+	}
+	adp_sha256_init(&c);
+	adp_sha256_update(&c, sorted.s, (size_t)(hole - sorted.s));
+	adp_sha256_update(&c, "\"waves\":[", 9);
+	if (p->nwaves && (rc = text_add(&w, "[\n    ", 6)))
+		goto done;
+	for (i = 0; i < p->nwaves; i++) {
+		if (i) {
+			adp_sha256_update(&c, ",", 1);
+			if ((rc = text_add(&w, ",\n    ", 6)))
+				goto done;
+		}
+		if ((rc = wave_text(&w, &c, p, i)))
+			goto done;
+	}
+	if ((rc = text_add(&w, p->nwaves ? "\n  ]" : "[]", p->nwaves ? 4 : 2)))
+		goto done;
+	adp_sha256_update(&c, "]", 1);
+	hole += sizeof(sorted_hole) - 1;
+	adp_sha256_update(&c, hole, strlen(hole));
+	adp_sha256_final_hex(&c, seal);
+	/* The document, the waves' text in their place. */
+	adp_jset(&jb, root, "seal", json_string(seal));
+	if ((rc = adp_jb_check(&jb)))
+		goto done;
+	if (!(text = dumps_owned(&root, 1)) || !(hole = strstr(text, doc_hole))) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
+		goto done;
+	}
+	{
+		size_t head = (size_t)(hole - text) + sizeof(doc_hole) - 1 - (sizeof(WAVES_HOLE_JSON) - 1);
+		const char *tail = hole + sizeof(doc_hole) - 1;
+		size_t nt = strlen(tail);
+
+		if (!(out = malloc(head + w.n + nt + 1))) {
+			rc = adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
+			goto done;
+		}
+		memcpy(out, text, head);
+		memcpy(out + head, w.s, w.n);
+		memcpy(out + head + w.n, tail, nt + 1);
+	}
+done:
+	json_decref(root);
+	json_decref(body);
+	free(sorted.s);
+	free(w.s);
+	free(text);
+	*text_out = out;
+	return rc;
+}
+
 int plan_write_as(const struct plan *p, const char *path, enum plan_compress how, size_t *size, size_t *text_len)
 {
-	json_t *root;
 	char *text, *gz = NULL;
 	size_t n, zn = 0;
 	int rc;
 
-	if ((rc = plan_to_json(&root, p)))
+	if ((rc = plan_text(p, &text)))
 		return rc;
-	text = dumps_owned(&root, 1);
-	if (!text)
-		return adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
 	n = strlen(text);
 	if ((how == PLAN_COMPRESS_ALWAYS || (how == PLAN_COMPRESS_AUTO && n > PLAN_COMPRESS_ABOVE)) &&
 	    (rc = adp_gz_deflate(&gz, &zn, text, n))) {

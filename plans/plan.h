@@ -266,6 +266,12 @@ char *plan_dumps(json_t *root);
  * for bit). Any edit to a plan changes it. */
 int plan_seal(json_t *root, char out[65]);
 
+/* The document as plan_write writes it (plan_dumps of plan_to_json, byte
+ * for byte, sealed), built one wave at a time: the whole tree of a plan
+ * of 10,000 components takes gigabytes. *text is the caller's (NULL on
+ * error). */
+int plan_text(const struct plan *p, char **text);
+
 /* Serialises and writes atomically (temporary file, fsync, rename). */
 int plan_write(const struct plan *p, const char *path);
 

@@ -260,7 +260,6 @@ int plan_store_record_plan(struct plan_store *s, struct plan *p, const char *pla
 			   char lineage_out[37], int64_t *serial_out)
 {
 	char *lin = NULL, *ser = NULL, *dump = NULL, *own = NULL;
-	json_t *root = NULL;
 	char lineage[37], serial_s[32], lp[256], sp[256], pp[300], tp[300], msg[512], a[40], b[40];
 	int64_t serial = 1;
 	struct file_add files[4];
@@ -288,12 +287,8 @@ int plan_store_record_plan(struct plan_store *s, struct plan *p, const char *pla
 	p->serial = serial;
 	if (!plan_json) {
 		/* The same bytes as plan_write: indented JSON and a final newline. */
-		if ((rc = plan_to_json(&root, p)))
+		if ((rc = plan_text(p, &own)))
 			goto done;
-		if (!(own = plan_dumps(root))) {
-			rc = adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
-			goto done;
-		}
 		plan_json = own;
 	}
 	snprintf(serial_s, sizeof(serial_s), "%" PRId64 "\n", serial);
@@ -327,7 +322,6 @@ done:
 	free(ser);
 	free(dump);
 	free(own);
-	json_decref(root);
 	return rc;
 }
 

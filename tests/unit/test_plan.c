@@ -572,3 +572,47 @@ Test(plan, proof_against_epsilon_and_reductions)
 	plan_proof(&p, &pf);
 	cr_assert_not(pf.holds, "cpu 6 %% > 5 %%");
 }
+
+/* plan_text writes plan_dumps(plan_to_json) byte for byte, one wave at a
+ * time: on a plan with waves, the same plan with remedies, risks and a
+ * wave with exact-mode figures, and one without waves. */
+static void same_text(const struct plan *p, const char *what)
+{
+	json_t *doc = NULL;
+	char *want, *got = NULL;
+
+	cr_assert_eq(plan_to_json(&doc, p), 0, "%s: %s", what, adp_error_last());
+	want = plan_dumps(doc);
+	cr_assert_not_null(want);
+	cr_assert_eq(plan_text(p, &got), 0, "%s: %s", what, adp_error_last());
+	cr_assert_str_eq(got, want, "%s: plan_text differs from plan_dumps", what);
+	json_decref(doc);
+	free(want);
+	free(got);
+}
+
+Test(plan, text_one_wave_at_a_time)
+{
+	struct plan a = { 0 };
+	struct plan_wave *w;
+	size_t n;
+
+	cr_assert_eq(pf_default(&a), 0, "%s", adp_error_last());
+	cr_assert_gt(a.nwaves, 1);
+	same_text(&a, "the default plan");
+	cr_assert_eq(plan_add_risk(&a, "a risk with \"quotes\", a \\ and a\nnewline"), 0);
+	cr_assert_eq(plan_add_remedy(&a, "a remedy naming \"waves\": [ ]"), 0);
+	w = &a.waves[0];
+	w->exact_status = strdup("optimal");
+	w->exact_objective = 1.5;
+	w->exact_heuristic = 2.25;
+	w->exact_bound = 1.5;
+	w->exact_seconds = 0.125;
+	same_text(&a, "with risks, remedies and exact figures");
+	/* No waves at all. */
+	n = a.nwaves;
+	a.nwaves = 0;
+	same_text(&a, "without waves");
+	a.nwaves = n;
+	plan_release(&a);
+}
