@@ -12,6 +12,7 @@
 #include "orchestrator/drivers.h"
 #include "orchestrator/engine.h"
 #include "orchestrator/fleet/fleet.h"
+#include "orchestrator/fleet/fleetlock.h"
 #include "orchestrator/kube/lease.h"
 #include "orchestrator/notify.h"
 #include "partition/inventory.h"
@@ -33,6 +34,8 @@ struct apply_args {
 	int fleet_env;                         /* the URL came from $ADPART_SEMAPHORE */
 	int fleet_group_given;                 /* --semaphore-group was given */
 	const char *lease_ns;                  /* kubernetes://NAMESPACE: the slots are Leases there */
+	int fleetlock;                         /* fleetlock+URL: a FleetLock server counts the slots */
+	const char *fleet_count_opt;           /* --semaphore-slots or -ttl, which FleetLock refuses */
 	const char *fleet_tls_opt;             /* the first etcd TLS option given, for messages */
 };
 
@@ -70,12 +73,13 @@ static const struct argp_option options[] = {
 	  "through the Kubernetes API; exec: every step run by --hook", 0 },
 	{ "hook", OPT_HOOK, "PATH", 0, "With --driver exec: the executable run for every check, act, sample and grow (default $ADPART_HOOK, else the config file's hook)", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default) or json: the outcome as one JSON object on stdout", 0 },
-	{ 0, 0, NULL, 0, "Fleet slot (a semaphore on etcd or on Kubernetes Leases shared by the hosts of a fleet; "
-	  "--rollback takes none):", 1 },
+	{ 0, 0, NULL, 0, "Fleet slot (a semaphore on etcd, on Kubernetes Leases or from a FleetLock server, shared by "
+	  "the hosts of a fleet; --rollback takes none):", 1 },
 	{ "semaphore", OPT_SEM, "URL", 0,
 	  "Hold one of the group's slots from the plan's start to the end, through etcd at URL (http:// or "
-	  "https://; several comma-separated, tried in order) or, with --driver kubernetes, as Leases in a namespace "
-	  "(kubernetes://NAMESPACE, on the driver's connection); default $ADPART_SEMAPHORE, else the config file's "
+	  "https://; several comma-separated, tried in order), with --driver kubernetes as Leases in a namespace "
+	  "(kubernetes://NAMESPACE, on the driver's connection), or from a FleetLock server "
+	  "(fleetlock+https://HOST/PATH, Zincati's protocol); default $ADPART_SEMAPHORE, else the config file's "
 	  "semaphore", 1 },
 	{ "semaphore-group", OPT_SEM_GROUP, "NAME", 0, "The slots' group (default: the plan's schedule name)", 1 },
 	{ "semaphore-slots", OPT_SEM_SLOTS, "N", 0,
@@ -111,6 +115,7 @@ static void fleet_args_end(struct argp_state *state, struct apply_args *a)
 		a->fleet_env = 1;
 		if (kube_lease_url_is(url))
 			kube_lease_url_ns(url, &a->lease_ns);
+		a->fleetlock = fleetlock_url_is(url);
 	}
 	if (a->fleet_opt && !a->fleet.endpoints)
 		argp_error(state, "%s is for a fleet slot: it needs --semaphore URL (or $ADPART_SEMAPHORE)", a->fleet_opt);
@@ -118,6 +123,15 @@ static void fleet_args_end(struct argp_state *state, struct apply_args *a)
 		argp_error(state, "--semaphore-cert and --semaphore-key go together");
 	if (a->fleet.group && fleet_group_check(a->fleet.group))
 		argp_error(state, "--semaphore-group: %s", adp_error_last());
+	if (a->fleetlock) {
+		/* The server counts the slots, and its locks do not expire. */
+		if (a->fleet_count_opt)
+			argp_error(state, "%s is not for a FleetLock server, which counts the slots itself and whose locks "
+				   "have no TTL", a->fleet_count_opt);
+		if (a->fleet.group && fleetlock_group_check(a->fleet.group))
+			argp_error(state, "--semaphore-group: %s", adp_error_last());
+		return;
+	}
 	if (!a->lease_ns)
 		return;
 	/* Leases are the kubernetes driver's: its connection, not etcd's TLS. */
@@ -170,9 +184,12 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_DRIVER: a->driver = cmd_argp_driver(state, arg); break;
 	case OPT_HOOK: a->hook = arg; break;
 	case OPT_SEM:
-		if (kube_lease_url_is(arg) ? kube_lease_url_ns(arg, &a->lease_ns) : fleet_endpoints_check(arg))
+		if (kube_lease_url_is(arg)	 ? kube_lease_url_ns(arg, &a->lease_ns)
+		    : fleetlock_url_is(arg) ? fleetlock_url_check(arg)
+					    : fleet_endpoints_check(arg))
 			argp_error(state, "--semaphore: %s", adp_error_last());
 		a->fleet.endpoints = arg;
+		a->fleetlock = fleetlock_url_is(arg);
 		if (!kube_lease_url_is(arg))
 			a->lease_ns = NULL;
 		break;
@@ -184,6 +201,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		char *end = NULL;
 
 		fleet_opt(a, "--semaphore-slots", arg);
+		a->fleet_count_opt = "--semaphore-slots";
 		a->fleet.slots = strtol(arg, &end, 10);
 		if (!*arg || !end || *end || a->fleet.slots < 1 || a->fleet.slots > FLEET_MAX_SLOTS)
 			argp_error(state, "--semaphore-slots '%s': expected a whole number from 1 to %d", arg,
@@ -194,6 +212,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		int64_t t = 0;
 
 		fleet_opt(a, "--semaphore-ttl", arg);
+		a->fleet_count_opt = "--semaphore-ttl";
 		if (adp_duration_parse(&t, arg) || t < FLEET_TTL_MIN || t > FLEET_TTL_MAX)
 			argp_error(state, "--semaphore-ttl '%s': expected a duration from 5s to 10m", arg);
 		a->fleet.ttl = (long)t;
@@ -387,20 +406,22 @@ static int journaled(const struct orch_opts *o)
  * Leases on the kubernetes driver's connection (its state). *sem or
  * *leases is owned. Reports its own error; returns the exit status,
  * EXIT_OK to go on. */
-static int fleet_new(struct fleet_semaphore **sem, struct kube_lease_sem **leases, struct apply_args *a,
-		     const struct plan *p, void *state)
+static int fleet_new(struct fleet_semaphore **sem, struct kube_lease_sem **leases, struct fleetlock **lock,
+		     struct apply_args *a, const struct plan *p, void *state)
 {
 	char dir[4096], plan[160];
 	int rc;
 
 	*sem = NULL;
 	*leases = NULL;
+	*lock = NULL;
 	if (!a->fleet.endpoints || a->o.rollback)
 		return EXIT_OK;
 	if (!a->fleet.group) {
 		a->fleet.group = p->schedule_name;
 		if (fleet_group_check(a->fleet.group) ||
-		    (a->lease_ns && kube_lease_group_check(a->fleet.group, a->fleet.slots))) {
+		    (a->lease_ns && kube_lease_group_check(a->fleet.group, a->fleet.slots)) ||
+		    (a->fleetlock && fleetlock_group_check(a->fleet.group))) {
 			cmd_error("the plan's schedule name cannot name its fleet slot group (%s): use --semaphore-group NAME",
 				  adp_error_last());
 			return EXIT_USAGE;
@@ -417,6 +438,13 @@ static int fleet_new(struct fleet_semaphore **sem, struct kube_lease_sem **lease
 		rc = kube_lease_sem_new(leases, orch_driver_kube_config(a->driver, state), &lo);
 		if (!rc)
 			a->o.slot = kube_lease_sem_slot(*leases);
+	} else if (a->fleetlock) {
+		struct fleetlock_opts fo = { a->fleet.endpoints, a->fleet.group, a->fleet.wait_max, a->fleet.ca_file,
+					     a->fleet.cert_file, a->fleet.key_file, NULL, dir };
+
+		rc = fleetlock_new(lock, &fo);
+		if (!rc)
+			a->o.slot = fleetlock_slot(*lock);
 	} else {
 		a->fleet.state_dir = dir;
 		a->fleet.plan = plan;
@@ -630,6 +658,7 @@ int cmd_apply(int argc, char **argv)
 	struct plan_store *store = NULL;
 	struct fleet_semaphore *sem = NULL;
 	struct kube_lease_sem *leases = NULL;
+	struct fleetlock *lock = NULL;
 	void *state = NULL;
 	char why[1024] = "";
 	size_t skipped = 0;
@@ -677,7 +706,7 @@ int cmd_apply(int argc, char **argv)
 		status = EXIT_ERROR;
 		goto done;
 	}
-	if ((status = fleet_new(&sem, &leases, &a, &p, state)) != EXIT_OK)
+	if ((status = fleet_new(&sem, &leases, &lock, &a, &p, state)) != EXIT_OK)
 		goto done;
 	status = EXIT_REFUSED;
 	a.o.now = now;
@@ -724,6 +753,7 @@ done:
 	status = finish(&a, &p, status, outcome, notifier);
 	fleet_semaphore_free(sem);
 	kube_lease_sem_free(leases);
+	fleetlock_free(lock);
 	plan_store_free(store);
 	orch_driver_free(a.driver, state);
 	schedule_release(&sched_store);

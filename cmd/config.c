@@ -17,6 +17,7 @@
 #include "history/prometheus.h"
 #include "orchestrator/drivers.h"
 #include "orchestrator/fleet/fleet.h"
+#include "orchestrator/fleet/fleetlock.h"
 #include "orchestrator/kube/lease.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -56,7 +57,9 @@ static int check_semaphore(const char *v)
 {
 	const char *ns;
 
-	return kube_lease_url_is(v) ? kube_lease_url_ns(v, &ns) : fleet_endpoints_check(v);
+	return kube_lease_url_is(v)   ? kube_lease_url_ns(v, &ns)
+	       : fleetlock_url_is(v) ? fleetlock_url_check(v)
+				     : fleet_endpoints_check(v);
 }
 
 static int check_prometheus(const char *v)

@@ -80,18 +80,23 @@ int orch_slot_wait(const struct orch_slot_wait *w, int *refused)
 	double limit = by_option ? (double)w->wait_max : w->wait_s > 0 ? w->wait_s : 0, t0 = orch_slot_mono();
 	double pause = 0.25;
 	struct adp_buf held = ADP_BUF_INIT;
-	char waited[32], why[512];
+	char waited[32], why[512], count[48];
 	int rc;
 
 	*refused = 0;
+	/* A FleetLock server counts its slots itself: slots 0. */
+	if (w->slots > 0)
+		snprintf(count, sizeof(count), "%ld slot%s ", w->slots, w->slots == 1 ? "" : "s");
+	else
+		count[0] = '\0';
 	for (;;) {
 		adp_buf_reset(&held);
 		if ((rc = w->look(w->arg, &held)) <= 0)
 			break;
 		if (orch_slot_mono() - t0 >= limit) {
 			adp_duration_format(waited, (int64_t)(orch_slot_mono() - t0 + 0.5));
-			rc = adp_error_set(ADP_EINPUT, "no fleet slot free in group '%s' (%ld slot%s %s) after waiting %s, %s: %s: %s",
-					   w->group, w->slots, w->slots == 1 ? "" : "s", w->where, waited,
+			rc = adp_error_set(ADP_EINPUT, "no fleet slot free in group '%s' (%s%s) after waiting %s, %s: %s: %s",
+					   w->group, count, w->where, waited,
 					   by_option ? "--semaphore-wait's limit"
 						     : "as long as the plan's timing allows (a later start would overrun its cutoff)",
 					   adp_buf_str(&held),

@@ -62,7 +62,7 @@ struct orch_slot_wait {
 	int (*lost)(void *arg, char *why, size_t len);
 	void *arg;
 	const char *group;
-	long slots;
+	long slots;            /* 0: the server counts them (FleetLock) */
 	const char *where;     /* "at etcd 'URL'", "as Leases in namespace 'ns'": for the refusal */
 	int64_t wait_max;
 	double wait_s;
