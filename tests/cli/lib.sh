@@ -86,3 +86,44 @@ cli_prom_stop() {
 	kill "$CLI_PROM_PID" 2>/dev/null
 	wait "$CLI_PROM_PID" 2>/dev/null
 }
+
+# cli_slot_hook FILE: the exec driver's hook of the fleet slot groups:
+# every act sleeps $HOOK_SLEEP seconds, except the act of step
+# $HOOK_SLOW_ID, which first touches $HOOK_MARK and sleeps $HOOK_SLOW_S;
+# a sample reports the placement's median forecast.
+cli_slot_hook() {
+	cat >"$1" <<'HOOK'
+#!/usr/bin/python3
+import json, os, sys, time
+phase = sys.argv[1]
+doc = json.load(sys.stdin)
+step = doc.get('step') or {}
+if phase == 'act':
+    if str(step.get('id')) == os.environ.get('HOOK_SLOW_ID'):
+        open(os.environ['HOOK_MARK'], 'w').close()
+        time.sleep(float(os.environ['HOOK_SLOW_S']))
+    else:
+        time.sleep(float(os.environ.get('HOOK_SLEEP', '0')))
+elif phase == 'sample':
+    p = doc['placement']['p50_peak']
+    print(json.dumps({'cpu': p['cpu'], 'memory': p['memory']}))
+HOOK
+	chmod 755 "$1"
+}
+
+# cli_serial DIR...: whether the applies journaled in the DIRs ran one
+# after another (each one's first step start to last step end); if not,
+# which two overlapped.
+cli_serial() {
+	/usr/bin/python3 - "$@" <<'PY'
+import json, sys
+spans = []
+for d in sys.argv[1:]:
+    s = json.load(open(d + '/journal.json'))['steps']
+    spans.append((min(x['start_ms'] for x in s), max(x['end_ms'] for x in s), d))
+spans.sort()
+for a, b in zip(spans, spans[1:]):
+    if b[0] < a[1]:
+        sys.exit('%s started at %d before %s ended at %d' % (b[2], b[0], a[2], a[1]))
+PY
+}

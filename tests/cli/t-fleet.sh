@@ -85,26 +85,7 @@ cat >"$FL/sched.json" <<JSON
  "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
  "plan_ttl": "24h", "period": "1d"}
 JSON
-# The hook: every act sleeps $HOOK_SLEEP seconds, except the act of step
-# $HOOK_SLOW_ID, which first touches $HOOK_MARK and sleeps $HOOK_SLOW_S;
-# a sample reports the placement's median forecast.
-cat >"$FL/hook" <<'HOOK'
-#!/usr/bin/python3
-import json, os, sys, time
-phase = sys.argv[1]
-doc = json.load(sys.stdin)
-step = doc.get('step') or {}
-if phase == 'act':
-    if str(step.get('id')) == os.environ.get('HOOK_SLOW_ID'):
-        open(os.environ['HOOK_MARK'], 'w').close()
-        time.sleep(float(os.environ['HOOK_SLOW_S']))
-    else:
-        time.sleep(float(os.environ.get('HOOK_SLEEP', '0')))
-elif phase == 'sample':
-    p = doc['placement']['p50_peak']
-    print(json.dumps({'cpu': p['cpu'], 'memory': p['memory']}))
-HOOK
-chmod 755 "$FL/hook"
+cli_slot_hook "$FL/hook"
 
 name="fleet: etcd starts on loopback"
 if fl_etcd_start; then ok; else bad "etcd not ready: $(tail -n 5 "$FL/etcd.log")"; fi
@@ -137,18 +118,7 @@ done
 name="fleet: three applies sharing one slot all finish"
 if [ "$fl_rcs" = " 0 0 0" ]; then ok; else bad "exit statuses$fl_rcs: $(cat "$FL/err1" "$FL/err2" "$FL/err3")"; fi
 name="fleet: with one slot, no two applies' steps overlap (journals' first start to last end)"
-if /usr/bin/python3 - "$FL/st1" "$FL/st2" "$FL/st3" >"$FL/overlap" 2>&1 <<'PY'
-import json, sys
-spans = []
-for d in sys.argv[1:]:
-    s = json.load(open(d + '/journal.json'))['steps']
-    spans.append((min(x['start_ms'] for x in s), max(x['end_ms'] for x in s), d))
-spans.sort()
-for a, b in zip(spans, spans[1:]):
-    if b[0] < a[1]:
-        sys.exit('%s started at %d before %s ended at %d' % (b[2], b[0], a[2], a[1]))
-PY
-then ok; else bad "$(cat "$FL/overlap")"; fi
+if cli_serial "$FL/st1" "$FL/st2" "$FL/st3" >"$FL/overlap" 2>&1; then ok; else bad "$(cat "$FL/overlap")"; fi
 name="fleet: each journaled the same slot key with a lease of its own"
 if [ "$(jq -r .slot.key "$FL"/st[123]/journal.json | sort -u)" = /adpart-update/semaphore/serial/0 ] &&
 	[ "$(jq -r .slot.lease "$FL"/st[123]/journal.json | sort -u | wc -l)" -eq 3 ] &&

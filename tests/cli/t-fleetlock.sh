@@ -25,25 +25,7 @@ cat >"$FK/sched.json" <<JSON
  "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
  "plan_ttl": "24h", "period": "1d"}
 JSON
-# The hook: every act sleeps $HOOK_SLEEP seconds, except the act of step
-# $HOOK_SLOW_ID, which first touches $HOOK_MARK and sleeps $HOOK_SLOW_S.
-cat >"$FK/hook" <<'HOOK'
-#!/usr/bin/python3
-import json, os, sys, time
-phase = sys.argv[1]
-doc = json.load(sys.stdin)
-step = doc.get('step') or {}
-if phase == 'act':
-    if str(step.get('id')) == os.environ.get('HOOK_SLOW_ID'):
-        open(os.environ['HOOK_MARK'], 'w').close()
-        time.sleep(float(os.environ['HOOK_SLOW_S']))
-    else:
-        time.sleep(float(os.environ.get('HOOK_SLEEP', '0')))
-elif phase == 'sample':
-    p = doc['placement']['p50_peak']
-    print(json.dumps({'cpu': p['cpu'], 'memory': p['memory']}))
-HOOK
-chmod 755 "$FK/hook"
+cli_slot_hook "$FK/hook"
 "$BIN" plan --driver exec -i "$FK/inv.json" -s "$FK/sched.json" --now 2018-05-06T00:00:00Z -f "$FK/plan.json" \
 	>/dev/null 2>&1
 FKSTART=$(cli_plan_start "$FK/plan.json")
@@ -100,18 +82,7 @@ done
 name="fleetlock: three applies sharing one slot all finish"
 if [ "$fk_rcs" = " 0 0 0" ]; then ok; else bad "exit statuses$fk_rcs: $(cat "$FK/err1" "$FK/err2" "$FK/err3")"; fi
 name="fleetlock: with one slot, no two applies' steps overlap"
-if /usr/bin/python3 - "$FK/st1" "$FK/st2" "$FK/st3" >"$FK/overlap" 2>&1 <<'PY'
-import json, sys
-spans = []
-for d in sys.argv[1:]:
-    s = json.load(open(d + '/journal.json'))['steps']
-    spans.append((min(x['start_ms'] for x in s), max(x['end_ms'] for x in s), d))
-spans.sort()
-for a, b in zip(spans, spans[1:]):
-    if b[0] < a[1]:
-        sys.exit('%s started at %d before %s ended at %d' % (b[2], b[0], a[2], a[1]))
-PY
-then ok; else bad "$(cat "$FK/overlap")"; fi
+if cli_serial "$FK/st1" "$FK/st2" "$FK/st3" >"$FK/overlap" 2>&1; then ok; else bad "$(cat "$FK/overlap")"; fi
 name="fleetlock: each journaled its own id (host and state directory) and the group"
 if [ "$(jq -r .slot.key "$FK"/st[123]/journal.json | sort -u | wc -l)" -eq 3 ] &&
 	jq -e --arg d "$(cd "$FK/st1" && pwd)" '.slot.key | endswith(":" + $d)' "$FK/st1/journal.json" >/dev/null &&
