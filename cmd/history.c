@@ -214,7 +214,7 @@ int cmd_show(int argc, char **argv)
 	if ((parsed = cmd_parse(&cmd_show_argp, argc, argv, 0, &a)))
 		return parsed;
 	if (is_file(a.ref[0])) {
-		if (adp_read_text(&doc, NULL, a.ref[0], PLAN_MAX_BYTES)) {
+		if (adp_read_text(&doc, NULL, a.ref[0], plan_max_bytes())) {
 			cmd_error_last(NULL);
 			return EXIT_ERROR;
 		}

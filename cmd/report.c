@@ -96,7 +96,7 @@ static int read_ref(char **text, const char *what, const char *ref, const char *
 		return EXIT_ERROR;
 	}
 	if (is_file(ref) || !store) {
-		if (adp_read_text(text, NULL, ref, PLAN_MAX_BYTES)) {
+		if (adp_read_text(text, NULL, ref, plan_max_bytes())) {
 			snprintf(ctx, sizeof(ctx), "cannot read %s", what);
 			cmd_error_last(ctx);
 			rc = EXIT_ERROR;

@@ -76,7 +76,7 @@ static const char *detect(const char *path)
 	if (n > 4 && !strcmp(path + n - 4, ".csv"))
 		return "history";
 	/* A plan is the largest kind, and may be compressed. */
-	if (adp_read_text(&text, NULL, path, PLAN_MAX_BYTES))
+	if (adp_read_text(&text, NULL, path, plan_max_bytes()))
 		return NULL;
 	rc = adp_json_load_text(&d, path, text);
 	free(text);

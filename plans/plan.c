@@ -1076,6 +1076,11 @@ int plan_write_as(const struct plan *p, const char *path, enum plan_compress how
 	if ((rc = plan_text(p, &text)))
 		return rc;
 	n = strlen(text);
+	if (n > plan_max_bytes()) {
+		free(text);
+		return adp_error_set(ADP_EINPUT, "the plan is %zu KiB of JSON, more than the %zu KiB a plan may hold (every reader refuses more): plan fewer components or a shorter window at a time",
+				     n >> 10, plan_max_bytes() >> 10);
+	}
 	if ((how == PLAN_COMPRESS_ALWAYS || (how == PLAN_COMPRESS_AUTO && n > PLAN_COMPRESS_ABOVE)) &&
 	    (rc = adp_gz_deflate(&gz, &zn, text, n))) {
 		free(text);
@@ -1089,6 +1094,14 @@ int plan_write_as(const struct plan *p, const char *path, enum plan_compress how
 	free(gz);
 	free(text);
 	return rc;
+}
+
+size_t plan_max_bytes(void)
+{
+	const char *t = getenv("ADPART_TEST_PLAN_MAX_KIB");
+	long k = t ? strtol(t, NULL, 10) : 0;
+
+	return k > 0 ? (size_t)k << 10 : PLAN_MAX_BYTES;
 }
 
 int plan_write(const struct plan *p, const char *path)

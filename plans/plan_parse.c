@@ -911,7 +911,7 @@ int plan_read(struct plan *out, const char *path)
 	char *text;
 	int rc;
 
-	if ((rc = adp_read_text(&text, NULL, path, PLAN_MAX_BYTES)))
+	if ((rc = adp_read_text(&text, NULL, path, plan_max_bytes())))
 		return rc;
 	rc = adp_json_load_text(&d, path, text);
 	free(text);

@@ -91,8 +91,9 @@ int adp_gz_inflate(char **out, size_t *outlen, const void *data, size_t len, siz
 				char *p;
 
 				if (cap > max) {
-					rc = adp_error_set(ADP_EINPUT, "'%s': more than %zu MiB once uncompressed",
-							   name, max >> 20);
+					rc = adp_error_set(ADP_EINPUT, "'%s': more than %zu %s once uncompressed",
+							   name, max >= (1 << 20) ? max >> 20 : max >> 10,
+							   max >= (1 << 20) ? "MiB" : "KiB");
 					break;
 				}
 				cap = cap * 2 > max + 1 ? max + 1 : cap * 2;

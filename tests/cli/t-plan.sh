@@ -70,11 +70,18 @@ run "a corrupt compressed plan" 1 validate plan-crc.json
 expect_err "plan-crc.json': corrupt gzip data"
 run "apply refuses a corrupt compressed plan (exit 6)" 6 apply --dry-run plan-crc.json
 expect_err "plan-crc.json"
-# A small file that inflates past the plan limit (256 MiB) is refused
-# without holding more than the limit.
-head -c 270000000 /dev/zero | tr '\0' ' ' | gzip -1 >bomb.json
+# A small file that inflates past the plan limit (1 GiB; 100 KiB here,
+# through the test hook) is refused without holding more than the limit,
+# and a plan past it is never written.
+head -c 300000 /dev/zero | tr '\0' ' ' | gzip -1 >bomb.json
+ADPART_TEST_PLAN_MAX_KIB=100
+export ADPART_TEST_PLAN_MAX_KIB
 run "a compressed plan past the limit" 1 validate --kind plan bomb.json
-expect_err "bomb.json': more than 256 MiB once uncompressed"
+expect_err "bomb.json': more than 100 KiB once uncompressed"
+run "a plan past the limit is not written" 1 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW -f big.json
+expect_err "the plan is [0-9]+ KiB of JSON, more than the 100 KiB a plan may hold \(every reader refuses more\)"
+expect_no_file big.json
+unset ADPART_TEST_PLAN_MAX_KIB
 
 run "no-write writes nothing" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW --no-write -f nowrite.json
 expect_no_file nowrite.json
