@@ -651,6 +651,7 @@ Test(plan, consolidation_round_trip)
 	const char *path = write_default(&a);
 	int r;
 
+	cr_assert_eq(a.consolidation.state, PLAN_CONSOL_CHECKED, "a plan that fits was looked at");
 	plan_consolidation_release(&a.consolidation);
 	a.consolidation.state = PLAN_CONSOL_CHECKED;
 	cr_assert_eq(plan_consolidation_add(&a.consolidation, "p3"), 0);
