@@ -14,7 +14,7 @@
 const struct argp cmd_diff_argp = {
 	cmd_store_options, cmd_store_parse, "A B",
 	"Show what changed from stored plan A to stored plan B: the inputs behind it, then waves, placements, "
-	"allocations and reservations (in units) and risks. "
+	"allocations and reservations (in units), risks and the partitions that could go empty (consolidation). "
 	"A and B are as for 'show' (a commit or SCHEDULE/SERIAL).\v"
 	"Exit status: 0 no difference, 2 differences, 1 error.",
 	cmd_output_children, NULL, NULL,

@@ -58,6 +58,57 @@ static void print_remedies(FILE *f, const struct plan *p)
 		fprintf(f, "  %s\n", p->remedies[i]);
 }
 
+/* Which partitions could go empty for the window, what runs there fits
+ * on the others within the proof; nothing when none could and every
+ * partition was tried (or there was only one). */
+static void print_consolidation(FILE *f, const struct plan *p)
+{
+	const struct plan_consolidation *c = &p->consolidation;
+	char amount[48];
+	size_t i;
+	int r, first = 1;
+
+	if (c->state == PLAN_CONSOL_UNCHECKED) {
+		fprintf(f, "Consolidation: %s.\n", c->reason);
+		return;
+	}
+	if (c->state != PLAN_CONSOL_CHECKED || (!c->npartitions && (!c->tried || c->tried == c->candidates)))
+		return;
+	if (!c->npartitions) {
+		fprintf(f, "Consolidation: no partition can go empty for the window (the %zu least loaded of %zu tried).\n",
+			c->tried, c->candidates);
+		return;
+	}
+	fprintf(f, "Consolidation: partition%s", c->npartitions == 1 ? "" : "s");
+	for (i = 0; i < c->npartitions; i++)
+		fprintf(f, "%s'%s'", !i ? " " : i + 1 == c->npartitions ? " and " : ", ", c->partitions[i]);
+	fprintf(f, " could go empty for the window: ");
+	if (c->replicas)
+		fprintf(f, "%s %zu component%s (%zu replica%s) fit%s on the others", c->npartitions == 1 ? "its" : "their",
+			c->components, c->components == 1 ? "" : "s", c->replicas, c->replicas == 1 ? "" : "s",
+			c->components == 1 ? "s" : "");
+	else
+		fprintf(f, "nothing is homed there, and the moves planned onto %s fit on the others",
+			c->npartitions == 1 ? "it" : "them");
+	/* cpu and memory, as the waves' tables (the document has all four). */
+	for (r = 0; r <= ADP_RES_MEMORY; r++)
+		if (c->freed[r] > 0) {
+			fprintf(f, "%s%s %.1f%% <= %.1f%%", first ? " with worst P(overload) " : ", ", adp_resource_name(r),
+				100 * c->worst[r], 100 * (1 - p->confidence[r]));
+			first = 0;
+		}
+	for (r = 0, first = 1; r <= ADP_RES_MEMORY; r++)
+		if (c->freed[r] > 0) {
+			cmd_format_amount(amount, r, c->freed[r]);
+			fprintf(f, "%s%s", first ? " (" : ", ", amount);
+			first = 0;
+		}
+	fprintf(f, "%s; advice only", first ? " (" : " freed");
+	if (c->tried < c->candidates)
+		fprintf(f, "; the %zu least loaded of %zu partitions tried", c->tried, c->candidates);
+	fputs(").\n", f);
+}
+
 /* One line per wave in exact mode: what the MILP proved and what was kept. */
 static void print_exact(FILE *f, const struct plan_wave *w)
 {
@@ -284,6 +335,7 @@ void cmd_plan_render(FILE *f, const struct plan *p, const char *plan_file, const
 		p->nwaves, margin, p->nsteps, p->nrollback);
 	for (i = 0; i < p->nrisks; i++)
 		fprintf(f, "risk: %s\n", p->risks[i]);
+	print_consolidation(f, p);
 	print_remedies(f, p);
 	if (plan_file) {
 		char drv[80] = "";

@@ -681,6 +681,10 @@ static int plan_with(struct plan *out, const struct part_request *req, int neste
 	check_rollback(&c);
 	if ((rc = plan_risks(&c)))
 		goto done;
+	/* Last: its trials leave the base as they found it only up to
+	 * rounding, and the rollback check reads it. */
+	if (!nested && !req->no_consolidation && (rc = part_consolidate(&c)))
+		goto done;
 	rc = p.nshortfalls ? ADP_EINFEASIBLE : 0;
 	if (rc)
 		adp_error_set(rc, "no plan fits: %zu shortfall%s", p.nshortfalls, p.nshortfalls == 1 ? "" : "s");

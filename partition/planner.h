@@ -17,6 +17,14 @@ extern const double part_granularity[ADP_RES_COUNT];
 
 struct part_wave_problem;
 
+/* The consolidation advice's default budget, in scenario values its
+ * checks read: a check of a segment of the window, h steps long, counts
+ * K x h of each resource per partition and per replica (the usage reads
+ * every partition's, the placement each mover's at least once). A proxy
+ * of its time: at 200 partitions and 2,000 replicas one check counted
+ * 8.8e7 and took 2.2 s, so this is about half a second of checks. */
+#define PART_CONSOL_WORK 2e7
+
 /* Every pointer is borrowed for the call. */
 struct part_request {
 	const struct inventory *inv;
@@ -30,6 +38,8 @@ struct part_request {
 	const char *tool_version;   /* copied into the plan */
 	int no_widening;            /* use the forecast's spread as it is */
 	int no_remedies;            /* leave out the remedies (plan->remedies), each a plan again */
+	int no_consolidation;       /* leave out the consolidation advice (plan->consolidation) */
+	double consolidation_work;  /* the advice's budget (0: PART_CONSOL_WORK) */
 	/* The feedback loop (plans/accuracy.h): each listed series' spread
 	 * around its median scaled by its factor; NULL: none. */
 	const struct plan_feedback *feedback;
@@ -165,6 +175,7 @@ struct part_run_opts {
 	/* Passed to part_request (NULL: the heuristic). */
 	int (*place_movers)(const struct part_wave_problem *pb, size_t *assign, void *arg);
 	void *place_arg;
+	double consolidation_work;    /* passed to part_request (0: the default) */
 	/* Told each phase as it starts ("reading history", "forecasting",
 	 * "planning", "hashing the inputs") and, while forecasting, each
 	 * series done of total (0 and 0 otherwise); NULL: none. */

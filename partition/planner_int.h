@@ -5,7 +5,8 @@
  * waves.c, which partitions go together and when the waves start;
  * wave.c, planning one wave (placement, limits, shortage, reservations);
  * planner.c, the pipeline, the rollback check and the advice on
- * shortfalls. */
+ * shortfalls; consolidate.c, the advice on partitions that could go
+ * empty. */
 #ifndef ADP_PLANNER_INT_H
 #define ADP_PLANNER_INT_H
 
@@ -126,6 +127,10 @@ double part_wp_cost(const struct part_wave_problem *pb, const struct part_wave_m
 int part_search(struct wp_state *st, size_t *assign);
 
 /* waves.c */
+/* The load each partition pushes out when it goes offline: its home
+ * replicas' peak quantiles at the confidence, as a share of its capacity,
+ * the largest over resources; out[part]. */
+int part_carried(const struct ctx *c, double *out);
 /* The update time of the schedule's part-th partition. */
 int64_t part_update_time(const struct schedule *s, size_t part);
 /* The steps [*h0, *h1) of the grid that [start, end) covers. */
@@ -143,5 +148,10 @@ double part_round_up(double v, double unit);
 void part_shift_load(struct ctx *c, size_t part, size_t comp, double factor, size_t h0, size_t h1);
 /* Plans wave w (index wi) into sink: c->p, or a trial's scratch plan. */
 int part_plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size_t wi);
+
+/* consolidate.c */
+/* Fills c->p->consolidation for a plan that fits, whose proof holds and
+ * that cuts no allocation (else leaves it absent): see the file. */
+int part_consolidate(struct ctx *c);
 
 #endif

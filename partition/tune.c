@@ -293,7 +293,8 @@ static int evaluate(struct tuner *t, size_t wi, const double *w, struct part_tun
 	memcpy(sc.weights, w, sizeof(sc.weights));
 	{
 		struct part_request req = { .inv = &t->inv, .sched = &sc, .fc = &fc, .now = sc.start - t->o->lead,
-					    .tool_version = "tune", .no_remedies = 1 };
+					    .tool_version = "tune", .no_remedies = 1,
+					    .no_consolidation = 1 };
 
 		prc = part_plan(&p, &req);
 	}

@@ -25,13 +25,7 @@ int64_t part_update_time(const struct schedule *s, size_t part)
 	return 0;
 }
 
-/* Groups the schedule's partitions, in order, into waves of at most conc
- * partitions and at most max_per_zone of one zone: a partition that would
- * break the zone limit waits for a later wave, the others keep order. */
-/* The load each partition pushes out when it goes offline: its home
- * replicas' peak quantiles at the confidence, as a share of its capacity,
- * the largest over resources; out[part]. */
-static int carried(const struct ctx *c, double *out)
+int part_carried(const struct ctx *c, double *out)
 {
 	const struct inventory *inv = c->inv;
 	double *tot = calloc(inv->nparts * R + 1, sizeof(double));
@@ -59,6 +53,9 @@ static int carried(const struct ctx *c, double *out)
 	return 0;
 }
 
+/* Groups the schedule's partitions, in order, into waves of at most conc
+ * partitions and at most max_per_zone of one zone: a partition that would
+ * break the zone limit waits for a later wave, the others keep order. */
 static int build_groups(struct ctx *c, size_t conc)
 {
 	const struct schedule *s = c->s;
@@ -72,7 +69,7 @@ static int build_groups(struct ctx *c, size_t conc)
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (s->order_lightest && (rc = carried(c, byp)))
+	if (s->order_lightest && (rc = part_carried(c, byp)))
 		goto out;
 	/* The order: as listed, or the lightest first (a stable insertion
 	 * sort: ties keep the listed order). */

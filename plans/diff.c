@@ -101,14 +101,22 @@ static int risk_in(const json_t *risks, const json_t *r)
 	return 0;
 }
 
+/* Whether name is among the partitions plan p's consolidation advice
+ * says could go empty (none when it has no such block). */
+static int empties(const json_t *p, const json_t *name)
+{
+	return risk_in(json_object_get(json_object_get(p, "consolidation"), "partitions"), name);
+}
+
 int plan_diff(json_t **out, const json_t *a, const json_t *b)
 {
 	json_t *res = json_array(), *pa = NULL, *pb = NULL, *wa, *wb, *x, *y, *ra, *rb;
+	json_t *word = json_string("could go empty");
 	const char *key;
 	size_t i, na, nb;
 	int rc = 0;
 
-	if (!res) {
+	if (!res || !word) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory comparing plans");
 		goto done;
 	}
@@ -164,7 +172,17 @@ int plan_diff(json_t **out, const json_t *a, const json_t *b)
 	json_array_foreach(rb, i, y)
 		if (!risk_in(ra, y) && (rc = add(res, "+", "risk", "risk", NULL, y)))
 			goto done;
+	/* The advice: a partition that could go empty, or no longer can. */
+	json_array_foreach(json_object_get(json_object_get(a, "consolidation"), "partitions"), i, x)
+		if (json_is_string(x) && !empties(b, x) &&
+		    (rc = add(res, "-", "consolidation", json_string_value(x), word, NULL)))
+			goto done;
+	json_array_foreach(json_object_get(json_object_get(b, "consolidation"), "partitions"), i, y)
+		if (json_is_string(y) && !empties(a, y) &&
+		    (rc = add(res, "+", "consolidation", json_string_value(y), NULL, word)))
+			goto done;
 done:
+	json_decref(word);
 	json_decref(pa);
 	json_decref(pb);
 	if (rc) {

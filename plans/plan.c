@@ -115,7 +115,17 @@ void plan_release(struct plan *p)
 	free(p->shortfalls);
 	strv_free(p->risks, p->nrisks);
 	strv_free(p->remedies, p->nremedies);
+	plan_consolidation_release(&p->consolidation);
 	memset(p, 0, sizeof(*p));
+}
+
+void plan_consolidation_release(struct plan_consolidation *c)
+{
+	if (!c)
+		return;
+	strv_free(c->partitions, c->npartitions);
+	free(c->reason);
+	memset(c, 0, sizeof(*c));
 }
 
 void plan_digest(const struct plan *p, char out[65])
@@ -269,6 +279,19 @@ int plan_add_remedy(struct plan *p, const char *fmt, ...)
 	rc = strv_add(&p->remedies, &p->nremedies, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+int plan_consolidation_add(struct plan_consolidation *c, const char *name)
+{
+	char **grown = realloc(c->partitions, (c->npartitions + 1) * sizeof(*grown)), *s;
+
+	if (!grown)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	c->partitions = grown;
+	if (!(s = strdup(name)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	c->partitions[c->npartitions++] = s;
+	return 0;
 }
 
 /* ---- serialisation ---- */
@@ -677,6 +700,31 @@ void plan_proof(const struct plan *p, struct plan_proof *out)
 			out->holds = 0;
 }
 
+/* "consolidation", when the planner looked: checked, or why not. */
+static void json_consolidation(struct adp_jb *jb, json_t *root, const struct plan_consolidation *c)
+{
+	json_t *o, *a;
+	size_t i;
+
+	if (c->state == PLAN_CONSOL_ABSENT)
+		return;
+	o = adp_jset(jb, root, "consolidation", json_object());
+	adp_jset(jb, o, "checked", json_boolean(c->state == PLAN_CONSOL_CHECKED));
+	if (c->state == PLAN_CONSOL_UNCHECKED) {
+		adp_jset(jb, o, "reason", json_string(c->reason ? c->reason : ""));
+		return;
+	}
+	a = adp_jset(jb, o, "partitions", json_array());
+	for (i = 0; i < c->npartitions; i++)
+		adp_jpush(jb, a, json_string(c->partitions[i]));
+	adp_jset(jb, o, "components", json_integer((json_int_t)c->components));
+	adp_jset(jb, o, "replicas", json_integer((json_int_t)c->replicas));
+	adp_jset(jb, o, "freed", jres(jb, c->freed));
+	adp_jset(jb, o, "worst_overload_probability", jres(jb, c->worst));
+	adp_jset(jb, o, "tried", json_integer((json_int_t)c->tried));
+	adp_jset(jb, o, "candidates", json_integer((json_int_t)c->candidates));
+}
+
 /* "proof": what the plan proves, for people and tools; readers compute
  * it again from the plan (only risk_accepted is read back). */
 static void json_proof(struct adp_jb *jb, json_t *o, const struct plan *p)
@@ -732,6 +780,7 @@ static json_t *plan_body(struct adp_jb *jb, const struct plan *p, int waves)
 		for (i = 0; i < p->nremedies; i++)
 			adp_jpush(jb, a, json_string(p->remedies[i]));
 	}
+	json_consolidation(jb, root, &p->consolidation);
 	json_reductions(jb, adp_jset(jb, root, "reductions", json_array()), p);
 	json_verdicts(jb, root, p);
 	return root;

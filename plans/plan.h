@@ -154,6 +154,27 @@ struct plan_shortfall {
 	char *advice;       /* owned, or NULL */
 };
 
+/* Consolidation advice: partitions that could go empty for the whole
+ * window, what runs there (their home replicas, and the moves the waves
+ * put there) placed on the others with the proof still holding. Advice
+ * only: the waves, placements and steps are the plan's as without it. */
+enum plan_consolidation_state {
+	PLAN_CONSOL_ABSENT,    /* not looked at (a plan that does not fit or cuts allocations, or an older plan) */
+	PLAN_CONSOL_CHECKED,
+	PLAN_CONSOL_UNCHECKED  /* too large to check: reason says why */
+};
+
+struct plan_consolidation {
+	int state;                       /* enum plan_consolidation_state */
+	char **partitions;               /* owned, and each name: could go empty; none when npartitions 0 */
+	size_t npartitions;
+	size_t components, replicas;     /* homed on those partitions */
+	double freed[ADP_RES_COUNT];     /* their capacity */
+	double worst[ADP_RES_COUNT];     /* the largest P(overload) of the checks with them empty */
+	size_t tried, candidates;        /* partitions tried, least loaded first, of those that could be */
+	char *reason;                    /* owned: why not checked (UNCHECKED), else NULL */
+};
+
 /* Feedback from past windows (plan with a store): a series' spread
  * around its median scaled by what apply observed of its p95 there. */
 struct plan_feedback {
@@ -214,6 +235,7 @@ struct plan {
 	size_t start_candidates;   /* how many starts were compared */
 	struct plan_feedback *feedback; /* owned; NULL when no past window adjusted a band */
 	size_t nfeedback;
+	struct plan_consolidation consolidation;
 };
 
 /* Frees everything p owns and zeroes it; NULL-safe. */
@@ -316,6 +338,10 @@ int plan_add_inputs(struct plan *p, const char *const *kind, const char *const *
 /* Adds a formatted risk line. */
 int plan_add_risk(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int plan_add_remedy(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a copy of name to the partitions that could go empty. */
+int plan_consolidation_add(struct plan_consolidation *c, const char *name);
+/* Frees what c owns and zeroes it (state ABSENT); NULL-safe. */
+void plan_consolidation_release(struct plan_consolidation *c);
 
 /* How many placements component comp has in wave w: each carries 1/n of
  * its demand (simulate's and report's share of an actual total). */

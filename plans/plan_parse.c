@@ -569,6 +569,80 @@ static int parse_feedback(const struct adp_json_doc *d, json_t *a, struct plan *
 	return 0;
 }
 
+/* consolidation: absent in older plans and in plans that do not fit.
+ * What it claims must hang together: known partitions, each once, fewer
+ * than all; their capacity freed; every P(overload) within its epsilon
+ * (the advice is that the proof still holds). */
+static int parse_consolidation(const struct adp_json_doc *d, json_t *x, struct plan *p)
+{
+	static const char *const keys[] = { "checked", "reason", "partitions", "components", "replicas", "freed",
+					    "worst_overload_probability", "tried", "candidates", NULL };
+	static const char *const unchecked_keys[] = { "checked", "reason", NULL };
+	struct plan_consolidation *c = &p->consolidation;
+	const char *J = "consolidation";
+	double sum[ADP_RES_COUNT] = { 0 };
+	json_t *f = json_object_get(x, "checked"), *a, *v;
+	size_t i, j;
+	int rc, r;
+
+	if (!json_is_object(x))
+		return adp_json_fail(d, J, "expected an object");
+	if (!json_is_boolean(f))
+		return adp_json_fail(d, J, "missing boolean field 'checked'");
+	if (json_is_false(f)) {
+		c->state = PLAN_CONSOL_UNCHECKED;
+		return (rc = adp_json_check_keys(d, x, J, unchecked_keys)) ? rc : dupstr(d, x, J, "reason", 1, &c->reason);
+	}
+	c->state = PLAN_CONSOL_CHECKED;
+	if ((rc = adp_json_check_keys(d, x, J, keys)) || (rc = get_array(d, x, J, "partitions", &a)))
+		return rc;
+	json_array_foreach(a, i, v) {
+		char jp[64];
+		const char *name = json_string_value(v);
+		const struct plan_partition *pp = NULL;
+
+		snprintf(jp, sizeof(jp), "consolidation.partitions[%zu]", i);
+		if (!name)
+			return adp_json_fail(d, jp, "expected a string");
+		for (j = 0; j < p->npartitions && !pp; j++)
+			pp = strcmp(p->partitions[j].name, name) ? NULL : &p->partitions[j];
+		if (!pp)
+			return adp_json_fail(d, jp, "partition '%s' is not among the plan's partitions", name);
+		for (j = 0; j < c->npartitions; j++)
+			if (!strcmp(c->partitions[j], name))
+				return adp_json_fail(d, jp, "partition '%s' is listed twice", name);
+		for (r = 0; r < ADP_RES_COUNT; r++)
+			sum[r] += pp->capacity[r];
+		if ((rc = plan_consolidation_add(c, name)))
+			return rc;
+	}
+	if (c->npartitions && c->npartitions >= p->npartitions)
+		return fail_field(d, J, "partitions", "not every partition can go empty");
+	if ((rc = get_size(d, x, J, "components", 1e9, &c->components)) ||
+	    (rc = get_size(d, x, J, "replicas", 1e9, &c->replicas)) || (rc = get_res(d, x, J, "freed", c->freed)) ||
+	    (rc = get_res(d, x, J, "worst_overload_probability", c->worst)) ||
+	    (rc = get_size(d, x, J, "tried", 1e9, &c->tried)) || (rc = get_size(d, x, J, "candidates", 1e9, &c->candidates)))
+		return rc;
+	if (c->components > c->replicas)
+		return fail_field(d, J, "components", "%zu components on %zu replicas", c->components, c->replicas);
+	if (c->tried < c->npartitions || c->tried > c->candidates || c->candidates > p->npartitions)
+		return fail_field(d, J, "tried", "%zu tried of %zu candidates does not fit %zu listed of %zu partitions",
+				  c->tried, c->candidates, c->npartitions, p->npartitions);
+	for (r = 0; r < ADP_RES_COUNT; r++) {
+		char jp[96];
+
+		snprintf(jp, sizeof(jp), "%s.freed", J);
+		if (fabs(c->freed[r] - sum[r]) > 1e-9 * fmax(1, sum[r]))
+			return fail_field(d, jp, adp_resource_name(r), "%g is not the capacity of the partitions listed (%g)",
+					  c->freed[r], sum[r]);
+		snprintf(jp, sizeof(jp), "%s.worst_overload_probability", J);
+		if (c->worst[r] > 1 - p->confidence[r] + 1e-9)
+			return fail_field(d, jp, adp_resource_name(r), "%g is above epsilon %g: the proof would not hold",
+					  c->worst[r], 1 - p->confidence[r]);
+	}
+	return 0;
+}
+
 /* reductions, rollback_check, cost and start_choice: absent in older plans. */
 static int parse_optional(const struct adp_json_doc *d, json_t *root, struct plan *p)
 {
@@ -626,6 +700,8 @@ static int parse_optional(const struct adp_json_doc *d, json_t *root, struct pla
 		if (p->start_candidates < 1)
 			return adp_json_fail(d, "start_choice.candidates", "expected at least 1");
 	}
+	if ((x = json_object_get(root, "consolidation")) && (rc = parse_consolidation(d, x, p)))
+		return rc;
 	return parse_feedback(d, json_object_get(root, "feedback"), p);
 }
 

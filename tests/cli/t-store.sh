@@ -51,6 +51,19 @@ if sed -n 1p "$TMP/out" | grep -q " input "; then ok; else name="diff order"; ba
 expect_out "^  ~ allocation wave [0-9]+ mongo-01#[01]: cpu [0-9.]+ cores -> [0-9.]+ cores"
 expect_out "^  ~ reservation wave [0-9]+ mongo-01#[01]: cpu [0-9.]+ cores -> [0-9.]+ cores"
 run "diff json has the input" 2 diff --store sd -o json kernel-2018-05/1 kernel-2018-05/2 && expect_out '"what": "input"'
+# The consolidation advice: none on the demo's 8 cores, some partitions
+# on 12; the diff names each of the second plan's, and only those.
+cp -r "$TD/demo" dc
+run "plan on 8 cores" 2 plan -i dc/inventory.json -s dc/schedule.json --now 2018-05-06T00:00:00Z -f c1.json --store sc
+sed 's/"cpu": 8,/"cpu": 12,/' dc/inventory.json >dc/inv2.json && mv dc/inv2.json dc/inventory.json
+run "plan on 12 cores" 2 plan -i dc/inventory.json -s dc/schedule.json --now 2018-05-06T00:00:00Z -f c2.json --store sc
+run "diff names the partitions that could now go empty" 2 diff --store sc kernel-2018-05/1 kernel-2018-05/2
+name="diff: one line per partition the advice added"
+want=$(/usr/bin/python3 -c 'import json, sys
+a, b = (json.load(open(f))["consolidation"]["partitions"] for f in sys.argv[1:3])
+print(" ".join(sorted(set(b) - set(a))))' c1.json c2.json)
+got=$(sed -n 's/^  + consolidation \(node-[a-d]\): "could go empty"$/\1/p' "$TMP/out" | sort | tr '\n' ' ' | sed 's/ $//')
+if [ -n "$want" ] && [ "$got" = "$want" ] && ! grep -q "^  - consolidation" "$TMP/out"; then ok; else bad "diff says '$got', the plans '$want'"; fi
 run "diff with an unknown ref" 1 diff --store st kernel-2018-05/1 nope && expect_err "has no reference 'nope'"
 run "diff needs two plans" 64 diff --store st kernel-2018-05/1 && expect_err "two plans A and B are required"
 run "diff of a missing store" 1 diff --store nosuch a b && expect_err "plan store 'nosuch' does not exist"

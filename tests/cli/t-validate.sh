@@ -158,6 +158,34 @@ x = p["waves"][0]["placements"][0]
 x["reservation"]["memory"] = x["allocation"]["memory"] * 2'
 run "a reservation above its limit is refused" 1 validate overlimit.json
 expect_err "overlimit.json:[0-9]+: waves\[0\]\.placements\[0\]\.reservation\.memory: a reservation of [0-9.e+]+ is above the allocation"
+# Consolidation advice that does not hold together (edited in and
+# re-sealed): a partition the plan does not have, a capacity freed that
+# is not theirs, a P(overload) above epsilon, every partition emptied.
+name="a plan that fits records whether partitions could go empty"
+if /usr/bin/python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["consolidation"]
+assert c["checked"] is True and isinstance(c["partitions"], list) and c["tried"] <= c["candidates"] == 4' v.json
+then ok; else bad "no consolidation block in v.json"; fi
+reseal_edit v.json consol-unknown.json '
+c = p["consolidation"]; c["partitions"] = ["node-x"]'
+run "consolidation naming an unknown partition is refused" 1 validate consol-unknown.json
+expect_err "consol-unknown.json:[0-9]+: consolidation\.partitions\[0\]: partition 'node-x' is not among the plan's partitions"
+reseal_edit v.json consol-freed.json '
+c = p["consolidation"]; c["partitions"] = ["node-b"]; c["tried"] = max(c["tried"], 1)
+c["freed"] = {"cpu": 16, "memory": 34359738368, "io": 400000000, "net": 125000000}'
+run "consolidation freeing more than the partitions' capacity is refused" 1 validate consol-freed.json
+expect_err "consol-freed.json:[0-9]+: consolidation\.freed\.cpu: 16 is not the capacity of the partitions listed \(8\)"
+reseal_edit v.json consol-risky.json '
+c = p["consolidation"]; c["partitions"] = ["node-b"]; c["tried"] = max(c["tried"], 1)
+c["freed"] = [x for x in p["partitions"] if x["name"] == "node-b"][0]["capacity"]
+c["worst_overload_probability"]["cpu"] = 0.3'
+run "consolidation above epsilon is refused" 1 validate consol-risky.json
+expect_err "consol-risky.json:[0-9]+: consolidation\.worst_overload_probability\.cpu: 0\.3 is above epsilon 0\.05: the proof would not hold"
+reseal_edit v.json consol-all.json '
+c = p["consolidation"]; c["partitions"] = [x["name"] for x in p["partitions"]]; c["tried"] = c["candidates"]'
+run "consolidation emptying every partition is refused" 1 validate consol-all.json
+expect_err "consol-all.json:[0-9]+: consolidation\.partitions: not every partition can go empty"
+run "apply refuses such a plan too" 6 apply --dry-run --now 2018-05-06T00:00:00Z consol-all.json
+expect_err "consol-all.json:[0-9]+: consolidation\.partitions: not every partition can go empty"
 # validate refuses what apply would refuse as stale: a plan whose input
 # changed since it was made, or is gone.
 cp "$TD/demo/schedule.json" sched-own.json

@@ -616,3 +616,173 @@ Test(plan, text_one_wave_at_a_time)
 	a.nwaves = n;
 	plan_release(&a);
 }
+
+/* ---- consolidation advice in the document ---- */
+
+/* A consolidation object that holds together on the default plan: p3
+ * (4 cores, 16 GiB) could go empty. */
+static json_t *consolidation_p3(void)
+{
+	json_t *o = json_object(), *freed = json_object(), *worst = json_object();
+
+	json_object_set_new(o, "checked", json_true());
+	json_object_set_new(o, "partitions", json_pack("[s]", "p3"));
+	json_object_set_new(o, "components", json_integer(1));
+	json_object_set_new(o, "replicas", json_integer(1));
+	json_object_set_new(freed, "cpu", json_integer(4));
+	json_object_set_new(freed, "memory", json_integer(16 * 1073741824LL));
+	json_object_set_new(freed, "io", json_integer(0));
+	json_object_set_new(freed, "net", json_integer(0));
+	json_object_set_new(o, "freed", freed);
+	json_object_set_new(worst, "cpu", json_real(0.01));
+	json_object_set_new(worst, "memory", json_integer(0));
+	json_object_set_new(worst, "io", json_integer(0));
+	json_object_set_new(worst, "net", json_integer(0));
+	json_object_set_new(o, "worst_overload_probability", worst);
+	json_object_set_new(o, "tried", json_integer(2));
+	json_object_set_new(o, "candidates", json_integer(3));
+	return o;
+}
+
+/* Both states of the advice read back as written. */
+Test(plan, consolidation_round_trip)
+{
+	struct plan a = { 0 }, b = { 0 };
+	const char *path = write_default(&a);
+	int r;
+
+	cr_assert_eq(a.consolidation.state, PLAN_CONSOL_CHECKED, "a plan that fits was looked at");
+	plan_consolidation_release(&a.consolidation);
+	a.consolidation.state = PLAN_CONSOL_CHECKED;
+	cr_assert_eq(plan_consolidation_add(&a.consolidation, "p3"), 0);
+	a.consolidation.components = a.consolidation.replicas = 1;
+	a.consolidation.freed[ADP_RES_CPU] = 4;
+	a.consolidation.freed[ADP_RES_MEMORY] = 16 * PF_GIB;
+	a.consolidation.worst[ADP_RES_CPU] = 0.01;
+	a.consolidation.tried = 2;
+	a.consolidation.candidates = 3;
+	cr_assert_eq(plan_write(&a, path), 0, "%s", adp_error_last());
+	cr_assert_eq(plan_read(&b, path), 0, "%s", adp_error_last());
+	cr_assert_eq(b.consolidation.state, PLAN_CONSOL_CHECKED);
+	cr_assert_eq(b.consolidation.npartitions, 1);
+	cr_assert_str_eq(b.consolidation.partitions[0], "p3");
+	cr_assert_eq(b.consolidation.components, 1);
+	cr_assert_eq(b.consolidation.replicas, 1);
+	cr_assert_eq(b.consolidation.tried, 2);
+	cr_assert_eq(b.consolidation.candidates, 3);
+	for (r = 0; r < ADP_RES_COUNT; r++) {
+		near(b.consolidation.freed[r], a.consolidation.freed[r], "freed");
+		near(b.consolidation.worst[r], a.consolidation.worst[r], "worst");
+	}
+	plan_release(&b);
+	plan_consolidation_release(&a.consolidation);
+	a.consolidation.state = PLAN_CONSOL_UNCHECKED;
+	cr_assert_not_null(a.consolidation.reason = strdup("not checked: at this size"));
+	cr_assert_eq(plan_write(&a, path), 0, "%s", adp_error_last());
+	cr_assert_eq(plan_read(&b, path), 0, "%s", adp_error_last());
+	cr_assert_eq(b.consolidation.state, PLAN_CONSOL_UNCHECKED);
+	cr_assert_str_eq(b.consolidation.reason, "not checked: at this size");
+	plan_release(&b);
+	plan_consolidation_release(&a.consolidation);
+	cr_assert_eq(plan_write(&a, path), 0, "%s", adp_error_last());
+	cr_assert_eq(plan_read(&b, path), 0, "%s", adp_error_last());
+	cr_assert_eq(b.consolidation.state, PLAN_CONSOL_ABSENT, "an older plan has none");
+	plan_release(&b);
+	plan_release(&a);
+}
+
+static void edit_consol_unknown(json_t *root)
+{
+	json_t *o = consolidation_p3();
+
+	json_array_set_new(json_object_get(o, "partitions"), 0, json_string("p9"));
+	json_object_set_new(root, "consolidation", o);
+}
+
+Test(plan, consolidation_unknown_partition)
+{
+	tamper(edit_consol_unknown, "consolidation.partitions[0]", "\"p9\"", "partition 'p9' is not among the plan's partitions");
+}
+
+static void edit_consol_twice(json_t *root)
+{
+	json_t *o = consolidation_p3();
+
+	json_array_append_new(json_object_get(o, "partitions"), json_string("p3"));
+	json_object_set_new(root, "consolidation", o);
+}
+
+Test(plan, consolidation_partition_twice)
+{
+	/* "consolidation": {, "checked", "partitions": [, "p3", "p3" */
+	tamper_at(edit_consol_twice, "consolidation.partitions[1]", "\"consolidation\"", 4, "partition 'p3' is listed twice");
+}
+
+static void edit_consol_all(json_t *root)
+{
+	json_t *o = consolidation_p3(), *f = json_object_get(o, "freed");
+
+	json_array_append_new(json_object_get(o, "partitions"), json_string("p1"));
+	json_array_append_new(json_object_get(o, "partitions"), json_string("p2"));
+	json_object_set_new(f, "cpu", json_integer(12));
+	json_object_set_new(f, "memory", json_integer(48 * 1073741824LL));
+	json_object_set_new(root, "consolidation", o);
+}
+
+Test(plan, consolidation_of_every_partition)
+{
+	tamper_at(edit_consol_all, "consolidation.partitions", "\"consolidation\"", 2, "not every partition can go empty");
+}
+
+static void edit_consol_freed(json_t *root)
+{
+	json_t *o = consolidation_p3();
+
+	json_object_set_new(json_object_get(o, "freed"), "cpu", json_integer(8));
+	json_object_set_new(root, "consolidation", o);
+}
+
+Test(plan, consolidation_freed_is_their_capacity)
+{
+	tamper_at(edit_consol_freed, "consolidation.freed.cpu", "\"freed\"", 1,
+		  "8 is not the capacity of the partitions listed (4)");
+}
+
+static void edit_consol_worst(json_t *root)
+{
+	json_t *o = consolidation_p3();
+
+	json_object_set_new(json_object_get(o, "worst_overload_probability"), "cpu", json_real(0.2));
+	json_object_set_new(root, "consolidation", o);
+}
+
+Test(plan, consolidation_above_epsilon)
+{
+	/* The proof names the same field first: counted from the object,
+	 * past partitions (3 lines), the counts (2) and freed (6). */
+	tamper_at(edit_consol_worst, "consolidation.worst_overload_probability.cpu", "\"consolidation\"", 14,
+		  "0.2 is above epsilon 0.05: the proof would not hold");
+}
+
+static void edit_consol_unchecked(json_t *root)
+{
+	json_object_set_new(root, "consolidation", json_pack("{s:b}", "checked", 0));
+}
+
+Test(plan, consolidation_unchecked_says_why)
+{
+	tamper(edit_consol_unchecked, "consolidation", "\"consolidation\"", "missing required field 'reason'");
+}
+
+static void edit_consol_no_checked(json_t *root)
+{
+	json_t *o = consolidation_p3();
+
+	json_object_del(o, "checked");
+	json_object_set_new(root, "consolidation", o);
+}
+
+Test(plan, consolidation_needs_checked)
+{
+	tamper(edit_consol_no_checked, "consolidation", "\"consolidation\"", "missing boolean field 'checked'");
+}

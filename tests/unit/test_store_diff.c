@@ -89,3 +89,32 @@ Test(plan_diff, waves_placements_allocations_risks)
 	json_decref(a);
 	json_decref(b);
 }
+
+/* The consolidation advice: a partition that could go empty in one plan
+ * and not the other, either way; a plan without the block (older, or
+ * one that does not fit) has none. */
+Test(plan_diff, consolidation_advice)
+{
+	json_t *a = load("{\"waves\":[],\"consolidation\":{\"checked\":true,\"partitions\":[\"n1\",\"n2\"]}}");
+	json_t *b = load("{\"waves\":[],\"consolidation\":{\"checked\":true,\"partitions\":[\"n2\",\"n3\"]}}");
+	json_t *none = load("{\"waves\":[]}"), *d = NULL;
+	const json_t *c;
+
+	cr_assert_eq(plan_diff(&d, a, b), 0);
+	cr_assert_not_null(c = find(d, "-", "consolidation", "n1"));
+	cr_assert_str_eq(json_string_value(json_object_get(c, "from")), "could go empty");
+	cr_assert_not_null(c = find(d, "+", "consolidation", "n3"));
+	cr_assert_str_eq(json_string_value(json_object_get(c, "to")), "could go empty");
+	cr_assert_eq(json_array_size(d), 2, "n2 is in both: %zu changes", json_array_size(d));
+	json_decref(d);
+	cr_assert_eq(plan_diff(&d, none, b), 0);
+	cr_assert_eq(json_array_size(d), 2);
+	cr_assert_not_null(find(d, "+", "consolidation", "n2"));
+	json_decref(d);
+	cr_assert_eq(plan_diff(&d, b, b), 0);
+	cr_assert_eq(json_array_size(d), 0);
+	json_decref(d);
+	json_decref(a);
+	json_decref(b);
+	json_decref(none);
+}
