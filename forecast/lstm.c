@@ -115,10 +115,13 @@ struct roll {
 
 static void roll_add(struct roll *r, int k, double d, int sign)
 {
-	if (!isnan(d)) {
-		r->sum[k] += sign * d;
-		r->cnt[k] += (size_t)sign;
-	}
+	if (isnan(d))
+		return;
+	r->sum[k] += sign * d;
+	if (sign > 0)
+		r->cnt[k]++;
+	else
+		r->cnt[k]--;
 }
 
 static double roll_mean(const struct roll *r, int k)

@@ -13,14 +13,18 @@
  *   - the mean deviation (the first input) over the last twelfth of a
  *     period and over the last period: the level now, as Holt-Winters'
  *     level follows it.
- * The head gives the deviation of the value at t from S(t); the forecast is
- * S(t) plus it. Beyond the origin the network runs on its own output: the
- * last value and the seasonal lags that fall after the origin are its
- * forecasts. Anchoring on S(t) keeps a run of many steps from drifting: a
- * network that learnt nothing is a three-period seasonal mean.
+ * The head gives the deviation of the value at t from S(t) beyond the
+ * recent level (the mean deviation over the last twelfth of a period);
+ * the forecast is S(t) plus that level plus it. Beyond the origin the
+ * network runs on its own output: the last value and the seasonal lags
+ * that fall after the origin are its forecasts, but the level is held at
+ * the origin's, since a level that follows the network's own output
+ * integrates its bias and drifts. A network that learnt nothing forecasts
+ * a three-period seasonal mean moved to the level of the last twelfth of
+ * a period.
  *
- * Training: mean squared error of the one-step deviation (the true values
- * as inputs), truncated backpropagation through time over windows of
+ * Training: mean squared error of the head's one-step output (the true
+ * values as inputs), truncated backpropagation through time over windows of
  * LSTM_BPTT steps whose state carries over from the window before, Adam
  * with the gradient's norm clipped, weights drawn from the seed. After
  * each epoch the network runs free over the period held out at the end of
