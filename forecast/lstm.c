@@ -129,21 +129,19 @@ static double roll_mean(const struct roll *r, int k)
 	return r->cnt[k] ? r->sum[k] / (double)r->cnt[k] : 0;
 }
 
-static void make_inputs(const struct lstm *net, double *u, double dev, double s, double wk, size_t t,
-			const struct roll *r)
+static void make_inputs(const struct lstm *net, double *u, double s, double wk, size_t t, const struct roll *r)
 {
 	size_t m = net->m, wl = LSTM_WEEK * m, pw = (net->phase0 + t) % wl;
 	double ad = 2 * M_PI * (double)(pw % m) / (double)m, aw = 2 * M_PI * (double)pw / (double)wl;
 
-	u[0] = isnan(dev) ? 0 : dev;
-	u[1] = (s - net->mu) / net->sd;
-	u[2] = isnan(wk) ? 0 : (wk - s) / net->sd;
-	u[3] = sin(ad);
-	u[4] = cos(ad);
-	u[5] = sin(aw);
-	u[6] = cos(aw);
-	u[7] = roll_mean(r, 0);
-	u[8] = roll_mean(r, 1);
+	u[LSTM_IN_LEVEL] = roll_mean(r, 0);
+	u[1] = roll_mean(r, 1);
+	u[2] = (s - net->mu) / net->sd;
+	u[3] = isnan(wk) ? 0 : (wk - s) / net->sd;
+	u[4] = sin(ad);
+	u[5] = cos(ad);
+	u[6] = sin(aw);
+	u[7] = cos(aw);
 }
 
 /* With the true values as inputs: S[t], the inputs U[t * NI..], the
@@ -166,8 +164,8 @@ static void prepare(const struct lstm *net, const double *x, size_t n, double *S
 			if (t - 1 >= m + roll_len(net, k))
 				roll_add(&r, k, D[t - 1 - roll_len(net, k)], -1);
 		}
-		make_inputs(net, U + t * NI, t > m ? D[t - 1] : 0, S[t], t >= wl ? x[t - wl] : NAN, t, &r);
-		Y[t] = D[t] - U[t * NI + 7];
+		make_inputs(net, U + t * NI, S[t], t >= wl ? x[t - wl] : NAN, t, &r);
+		Y[t] = D[t] - U[t * NI + LSTM_IN_LEVEL];
 	}
 }
 
@@ -228,42 +226,33 @@ static double window(const double *w, const double *U, const double *Y, size_t a
 	return loss;
 }
 
-/* Runs free from origin j with state st for nsteps steps, the forecasts
- * into pred and their deviations into zs; D holds the deviations of the
- * known values. */
-static void run_free(const struct lstm *net, const double *x, const double *D, size_t j,
-		     const double *st, size_t nsteps, double *pred, double *zs)
+/* Runs from origin j with state st for nsteps steps, the forecasts into
+ * pred; D holds the deviations of the known values. Nothing the network
+ * forecast is fed back but the seasonal lags that fall after the origin:
+ * the level inputs are held at the origin's. Fed its own output as the
+ * last value or the level, a network trained on true values drifted
+ * (bench MASE 0.842 at 4 h and 1.168 at 24 h with both, 0.787 and 1.141
+ * without). */
+static void run_free(const struct lstm *net, const double *x, const double *D, size_t j, const double *st,
+		     size_t nsteps, double *pred)
 {
 	struct view v = { .x = x, .pred = pred, .j = j };
 	struct roll r = { 0 };
-	double prev[2 * C], next[2 * C], u[NI], dev, level = 0;
+	double prev[2 * C], next[2 * C], u[NI];
 	size_t k, i, wl = LSTM_WEEK * net->m, m = net->m;
 	int q;
 
 	memcpy(prev, st, sizeof(prev));
-	dev = j > m ? D[j - 1] : 0;
 	/* The deviations before the origin, as prepare() saw them at j. */
 	for (q = 0; q < 2; q++)
 		for (i = j > m + roll_len(net, q) ? j - roll_len(net, q) : m; i < j; i++)
 			roll_add(&r, q, D[i], 1);
 	for (k = 0; k < nsteps; k++) {
 		size_t t = j + k;
-		double s = season_at(net, &v, t), z;
+		double s = season_at(net, &v, t);
 
-		if (k)
-			for (q = 0; q < 2; q++) {
-				size_t old = t - 1 - roll_len(net, q);
-
-				roll_add(&r, q, zs[k - 1], 1);
-				if (t - 1 >= m + roll_len(net, q))
-					roll_add(&r, q, old < j ? D[old] : zs[old - j], -1);
-			}
-		make_inputs(net, u, dev, s, t >= wl ? view_at(&v, t - wl) : NAN, t, &r);
-		if (!k)
-			level = u[7];
-		z = level + cell_step(net->w, u, prev, next, NULL);
-		pred[k] = s + net->sd * z;
-		zs[k] = dev = z;
+		make_inputs(net, u, s, t >= wl ? view_at(&v, t - wl) : NAN, t, &r);
+		pred[k] = s + net->sd * (u[LSTM_IN_LEVEL] + cell_step(net->w, u, prev, next, NULL));
 		memcpy(prev, next, sizeof(prev));
 	}
 }
@@ -294,7 +283,7 @@ static double validate(const struct lstm *net, const double *x, const double *U,
 	size_t a = te > net->m + LSTM_WARM ? te - LSTM_WARM : net->m, k, cnt = 0;
 
 	window(net->w, U, Y, a, te, st, st, NULL, NULL, &cnt);
-	run_free(net, x, D, te, st, V, pred, pred + V);
+	run_free(net, x, D, te, st, V, pred);
 	cnt = 0;
 	for (k = 0; k < V; k++)
 		if (!isnan(x[te + k])) {
@@ -357,7 +346,7 @@ static int train(struct lstm_fit *f, const double *U, const double *Y, size_t nt
 	size_t ep, best_ep = 0, updates = 0, a, cnt, i;
 	double *grad = malloc(4 * LSTM_NPARAMS * sizeof(*grad)), *mo, *ve, *best, best_val = INFINITY;
 	struct cache *k = malloc(LSTM_BPTT * sizeof(*k));
-	double *pred = malloc(2 * m * sizeof(*pred));
+	double *pred = malloc(m * sizeof(*pred));
 	int rc = 0;
 
 	if (!grad || !k || !pred) {
@@ -460,7 +449,7 @@ int lstm_fit_reserve(struct lstm_fit *f, size_t steps)
 
 	if (f->npred >= steps)
 		return 0;
-	if (!(p = realloc(f->pred, 2 * steps * sizeof(*p))))
+	if (!(p = realloc(f->pred, steps * sizeof(*p))))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	f->pred = p;
 	f->npred = steps;
@@ -469,7 +458,7 @@ int lstm_fit_reserve(struct lstm_fit *f, size_t steps)
 
 void lstm_fit_path(struct lstm_fit *f, size_t j, size_t lead, size_t H, double *out)
 {
-	run_free(&f->net, f->x, f->D, j, f->state + j * 2 * C, lead + H, f->pred, f->pred + lead + H);
+	run_free(&f->net, f->x, f->D, j, f->state + j * 2 * C, lead + H, f->pred);
 	memcpy(out, f->pred + lead, H * sizeof(*out));
 }
 

@@ -4,27 +4,25 @@
  *
  * Architecture: one LSTM layer of LSTM_CELLS cells and a linear head.
  * At step t the inputs are, in units of the series' standard deviation
- * over the training span:
- *   - the last value's deviation from its seasonal mean (below),
- *   - the seasonal mean S(t): the mean of the values one, two and three
- *     periods back (those that exist), minus the series' mean,
+ * over the training span, with the deviation of a value the value minus
+ * its seasonal mean S(t) (the mean of the values one, two and three
+ * periods back, those that exist):
+ *   - the mean deviation over the last twelfth of a period (the level
+ *     now, as Holt-Winters' level follows it) and over the last period,
+ *   - S(t) minus the series' mean,
  *   - the value one week (7 periods) back, minus S(t) (0 with less history),
- *   - sin and cos of the phase of the day (the period) and of the week,
- *   - the mean deviation (the first input) over the last twelfth of a
- *     period and over the last period: the level now, as Holt-Winters'
- *     level follows it.
- * The head gives the deviation of the value at t from S(t) beyond the
- * recent level (the mean deviation over the last twelfth of a period);
- * the forecast is S(t) plus that level plus it. Beyond the origin the
- * network runs on its own output: the last value and the seasonal lags
- * that fall after the origin are its forecasts, but the level is held at
- * the origin's, since a level that follows the network's own output
- * integrates its bias and drifts. A network that learnt nothing forecasts
- * a three-period seasonal mean moved to the level of the last twelfth of
- * a period.
+ *   - sin and cos of the phase of the day (the period) and of the week.
+ * The head gives the deviation at t beyond the level (the first input);
+ * the forecast is S(t) plus the level plus it. Beyond the origin the
+ * level inputs are held at the origin's, and the seasonal lags that fall
+ * after the origin are the network's forecasts; no other output of its
+ * own is fed back (the last value as an input made a network trained on
+ * true values drift). A network that learnt nothing forecasts a
+ * three-period seasonal mean moved to the level of the last twelfth of a
+ * period.
  *
  * Training: mean squared error of the head's one-step output (the true
- * values as inputs), truncated backpropagation through time over windows of
+ * values as inputs, the level inputs following them), truncated backpropagation through time over windows of
  * LSTM_BPTT steps whose state carries over from the window before, Adam
  * with the gradient's norm clipped, weights drawn from the seed. After
  * each epoch the network runs free over the period held out at the end of
@@ -40,7 +38,8 @@
 #include <stdint.h>
 
 #define LSTM_CELLS 12
-#define LSTM_INPUTS 9
+#define LSTM_INPUTS 8
+#define LSTM_IN_LEVEL 0     /* the input the head's output adds to */
 #define LSTM_ROW (LSTM_INPUTS + LSTM_CELLS + 1)      /* one gate row: inputs, state, bias */
 #define LSTM_HEAD (4 * LSTM_CELLS * LSTM_ROW)        /* offset of the head's weights */
 #define LSTM_NPARAMS (LSTM_HEAD + LSTM_CELLS + 1)
@@ -73,7 +72,7 @@ struct lstm_fit {
 	double *S;      /* owned: S[t], the seasonal mean at t (n values) */
 	double *D;      /* owned: (x[t] - S[t]) / sd, NAN where x is */
 	double *state;  /* owned: (n + 1) * 2 * LSTM_CELLS; h then c ready to forecast x[t] */
-	double *pred;   /* owned: scratch of a forecast path and its deviations */
+	double *pred;   /* owned: scratch of a forecast path */
 	size_t npred;
 };
 
