@@ -1,5 +1,6 @@
-/* Backtested models: seasonal naive and damped Holt-Winters, chosen per
- * series by a rolling-origin backtest on its own history.
+/* Backtested models: seasonal naive, damped Holt-Winters, stl-ar and an
+ * LSTM network (lstm.h), chosen per series by a rolling-origin backtest on
+ * its own history (the network only where auto_lstm lets it).
  *
  * The backtest origins sit on a grid fixed in time: d periods before the
  * forecast origin, shifted by up to ENG_SHIFT steps either way, so each
@@ -2224,7 +2225,7 @@ static int predict_lstm(struct forecast_series *out, const struct series *s, con
 
 const struct forecast_model forecast_model_auto = {
 	.name = "auto",
-	.summary = "per series, the best of seasonal-naive, holt-winters (daily, or daily and weekly) and stl-ar on a rolling-origin backtest",
+	.summary = "per series, the best of seasonal-naive, holt-winters (daily, or daily and weekly), stl-ar and, for few series, lstm on a rolling-origin backtest",
 	.predict = predict_auto,
 };
 
@@ -2248,6 +2249,6 @@ const struct forecast_model forecast_model_stl = {
 
 const struct forecast_model forecast_model_lstm = {
 	.name = "lstm",
-	.summary = "a small LSTM network per series (12 cells; lagged values, phase of day and week) trained by backpropagation through time, with conformal intervals",
+	.summary = "a small LSTM network per series (12 cells; seasonal lags, the recent level, phase of day and week) trained by backpropagation through time, with conformal intervals",
 	.predict = predict_lstm,
 };
