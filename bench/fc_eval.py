@@ -1,10 +1,13 @@
 """Scores our forecasts beside three baselines on the same series and
 origins, and prints issue 13's tables and verdict.
 
-  fc_eval.py FOLDER ORIGINS OURS_DUMP OUTDIR
+  fc_eval.py FOLDER ORIGINS OURS_DUMP OUTDIR [NAME=DUMP...]
 
 FOLDER holds the prepared series (bench/fc_prepare.py), OURS_DUMP is
-`fcbench -d`'s output. The baselines are written to OUTDIR in the same
+`fcbench -d`'s output; each NAME=DUMP another of our models (`fcbench -d
+-m`), scored beside them on the series and origins it forecast among
+those every other method did (its series column says how many), and left
+out of the verdict. The baselines are written to OUTDIR in the same
 format, then every method is scored by the same code from its dump:
   hw      statsmodels damped additive Holt-Winters with a daily season;
           p50 its point forecast, the other levels quantiles of 200
@@ -111,12 +114,12 @@ def fmt(v, spec):
     return "-" if v is None or math.isnan(v) else spec % v
 
 
-def score(folder, dumps):
+def score(folder, dumps, extra=()):
     """Per (dataset, horizon, method) the metrics, over the series and
-    origins that every method forecast."""
+    origins that every method but the extra ones forecast."""
     data = {m: read_dump(p) for m, p in dumps.items()}
     keys = sorted(k for k in data["ours"][0]
-                  if all(set(data[m][0].get(k, {})) == set(data["ours"][0][k]) for m in dumps))
+                  if all(set(data[m][0].get(k, {})) == set(data["ours"][0][k]) for m in dumps if m not in extra))
     dropped = len(data["ours"][0]) - len(keys)
     res = {}
     for key in keys:
@@ -126,6 +129,8 @@ def score(folder, dumps):
         scale = np.mean(np.abs(x[M:first] - x[:first - M]))  # one-day naive before the oldest origin
         ds = next((d for d, _ in SETS if name.startswith(d + "-")), None)
         for m in dumps:
+            if m in extra and set(data[m][0].get(key, {})) != set(data["ours"][0][key]):
+                continue  # too short for it at some origin
             r = res.setdefault((ds, H, m), {"y": [], "q": [], "mase": [], "sec": []})
             ys, qs = [], []
             for o, rows in sorted(data[m][0][key].items()):
@@ -155,7 +160,7 @@ def score(folder, dumps):
     return out, dropped
 
 
-def tables(out, R):
+def tables(out, R, extra=()):
     cols = "%-17s %-15s %6s %7s  %7s %7s  %7s %7s  %10s  %9s %9s  %9s"
     for H in HS:
         print("\nforecast %d h (%d steps of 5 min), %d daily origins per series; coverage and reserved/used pooled over"
@@ -163,7 +168,7 @@ def tables(out, R):
         print(cols % ("dataset", "method", "series", "points", "cov p95", "cov p99", "r/u p95", "r/u p99",
                       "[p2.5,97.5]", "MASE mean", "MASE med", "s/series"))
         for ds, label in SETS:
-            for m, mlabel in METHODS:
+            for m, mlabel in METHODS[:1] + tuple((e, "ours " + e) for e in extra) + METHODS[1:]:
                 s = out.get((ds, H, m))
                 if s:
                     print(cols % (label, mlabel, s["series"], s["points"], fmt(s["cov95"], "%.3f"),
@@ -231,12 +236,14 @@ def verdict(out):
     print("met %d of %d" % (met, total))
 
 
-def main(folder, origins, ours, outdir):
+def main(folder, origins, ours, outdir, more):
     from functools import partial
     from multiprocessing import Pool
     files = sorted(glob.glob(os.path.join(folder, "*.txt")))
     os.makedirs(outdir, exist_ok=True)
     dumps = {"ours": ours}
+    extra = tuple(a.split("=", 1)[0] for a in more)
+    dumps.update(a.split("=", 1) for a in more)
     lines = {m: [] for m in ("hw", "snaive", "vpa")}
     with Pool(int(os.environ.get("BENCH_JOBS") or os.cpu_count() or 1)) as pool:
         for out, notes in pool.imap(partial(baselines, R=origins), files):
@@ -248,12 +255,12 @@ def main(folder, origins, ours, outdir):
         dumps[m] = os.path.join(outdir, m + ".txt")
         with open(dumps[m], "w") as f:
             f.write("\n".join(ls) + "\n")
-    out, dropped = score(folder, dumps)
+    out, dropped = score(folder, dumps, extra)
     if dropped:
         print("note: %d series and horizons dropped, not forecast at every origin by every method" % dropped)
-    tables(out, origins)
+    tables(out, origins, extra)
     verdict(out)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:])

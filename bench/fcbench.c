@@ -1,18 +1,24 @@
 /* Forecasting benchmark: rolling-origin backtest of every model on
  * prepared series (one value per line, 5-minute steps), horizons of 4 h
- * and 24 h. Prints, per model, MASE over all series and, per dataset
- * (the file name up to its first '-', bitbrains split into cpu and
- * memory), the coverage of p90, p95 and the central 95% interval
- * [p2.5, p97.5], with the wall time.
+ * and 24 h. Prints, per model, MASE over all series, the wall time and
+ * the CPU time per series (all its origins) and, per dataset (the file
+ * name up to its first '-', bitbrains split into cpu and memory), the
+ * coverage of p90, p95 and the central 95% interval [p2.5, p97.5] and the
+ * MASE.
  *
- * With -d, writes instead the default model's quantiles at every origin
- * to DUMP for bench/fc_eval.py, which scores them beside its baselines:
- * one line per point, "series horizon origin h y q025 q50 q95 q975 q99"
- * (origin: index of the first forecast step), and per series and horizon
- * "time series horizon seconds", the CPU time of its forecasts.
+ * With -d, writes instead the default model's (or with -m, MODEL's)
+ * quantiles at every origin to DUMP for bench/fc_eval.py, which scores
+ * them beside its baselines: one line per point, "series horizon origin h
+ * y q025 q50 q95 q975 q99" (origin: index of the first forecast step),
+ * and per series and horizon "time series horizon seconds", the CPU time
+ * of its forecasts.
+ *
+ * Model names are the library's, and auto+lstm: auto is as a plan of many
+ * series runs it (without the lstm model), auto+lstm as a forecast of at
+ * most FORECAST_AUTO_LSTM_SERIES series (trying the lstm model too).
  *
  * usage: fcbench ORIGINS MODELS FILE...   (MODELS: comma-separated)
- *        fcbench -d ORIGINS DUMP FILE... */
+ *        fcbench -d ORIGINS DUMP [-m MODEL] FILE... */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +49,17 @@ static double cpu_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The library's model for a bench name, and whether auto tries the lstm. */
+static const char *model_of(const char *name, struct forecast_opts *o)
+{
+	o->auto_lstm = FORECAST_LSTM_NEVER;
+	if (!strcmp(name, "auto+lstm")) {
+		o->auto_lstm = FORECAST_LSTM_ALWAYS;
+		return "auto";
+	}
+	return name;
+}
+
 static int load(struct series *s, const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -65,7 +82,7 @@ static int load(struct series *s, const char *path)
  * operator plans a daily window, and so every origin has the same time
  * of day); the model sees only the history before each (the series is
  * cut there, so nothing later can leak in). */
-static int dump(size_t origins, const char *out, char **files, int nf)
+static int dump(size_t origins, const char *out, const char *model, char **files, int nf)
 {
 	static const size_t hs[] = { 48, 288 };
 	static const double lv[] = { 0.025, 0.5, 0.95, 0.975, 0.99 };
@@ -113,7 +130,7 @@ static int dump(size_t origins, const char *out, char **files, int nf)
 				o.period = 86400;
 				o.threads = 1;
 				t0 = cpu_now();
-				if (forecast_run(&fc, &one, &o, "auto")) {
+				if (forecast_run(&fc, &one, &o, model_of(model, &o))) {
 					fprintf(stderr, "fcbench: %s origin %zu failed: %s\n", files[fi], org,
 						adp_error_last());
 					continue;
@@ -150,7 +167,7 @@ static void set_name(char *out, size_t cap, const char *path)
 struct acc {
 	char name[16];
 	size_t pts, series;
-	double cov90, cov95, in95;
+	double cov90, cov95, in95, mase;
 };
 
 int main(int argc, char **argv)
@@ -163,10 +180,12 @@ int main(int argc, char **argv)
 
 	if (argc > 4 && !strcmp(argv[1], "-d")) {
 		free(models);
-		return dump((size_t)atoi(argv[2]), argv[3], argv + 4, argc - 4);
+		if (argc > 6 && !strcmp(argv[4], "-m"))
+			return dump((size_t)atoi(argv[2]), argv[3], argv[5], argv + 6, argc - 6);
+		return dump((size_t)atoi(argv[2]), argv[3], "auto", argv + 4, argc - 4);
 	}
 	if (argc < 4 || !models) {
-		fprintf(stderr, "usage: fcbench ORIGINS MODELS FILE...\n       fcbench -d ORIGINS DUMP FILE...\n");
+		fprintf(stderr, "usage: fcbench ORIGINS MODELS FILE...\n       fcbench -d ORIGINS DUMP [-m MODEL] FILE...\n");
 		return 1;
 	}
 	for (hi = 0; hi < 2; hi++) {
@@ -174,7 +193,7 @@ int main(int argc, char **argv)
 
 		for (mn = strtok_r(list, ",", &save); mn; mn = strtok_r(NULL, ",", &save)) {
 			struct acc sets[MAXSETS];
-			double mase = 0, t0 = now(), pin95 = 0;
+			double mase = 0, t0 = now(), pin95 = 0, cpu = 0;
 			size_t nser = 0, nsets = 0, pts = 0, k, beat = 0;
 
 			memset(sets, 0, sizeof(sets));
@@ -184,7 +203,7 @@ int main(int argc, char **argv)
 				struct forecast_opts o = { 0 };
 				struct forecast_eval ev, sn;
 				char name[16];
-				double v;
+				double v, c0;
 
 				if (!f)
 					continue;
@@ -200,11 +219,13 @@ int main(int argc, char **argv)
 				memcpy(o.levels, levels, sizeof(levels));
 				o.nlevels = NLEV;
 				o.period = 86400;
+				c0 = cpu_now();
 				if (s.n >= origins * hs[hi] + 3 * 288 + hs[hi] &&
-				    forecast_backtest(&ev, &s, &o, mn, origins) == 0 && !isnan(ev.mase) &&
+				    forecast_backtest(&ev, &s, &o, model_of(mn, &o), origins) == 0 && !isnan(ev.mase) &&
 				    ev.origins == origins) {
 					struct acc *a = NULL;
 
+					cpu += cpu_now() - c0;
 					if (forecast_backtest(&sn, &s, &o, "seasonal-naive", origins) == 0 &&
 					    ev.mase <= sn.mase)
 						beat++;
@@ -230,17 +251,20 @@ int main(int argc, char **argv)
 						a->cov90 += ev.coverage[3] * p;
 						a->cov95 += ev.coverage[4] * p;
 						a->in95 += (ev.coverage[5] - ev.below[0]) * p;
+						a->mase += ev.mase;
 					}
 				}
 				free(s.v);
 			}
-			printf("adpart %-4s %-15s series %3zu  MASE %.3f  (<= seasonal naive on %zu)  wall %.1fs\n",
-			       hi ? "24h" : "4h", mn, nser, nser ? mase / (double)nser : NAN, beat, now() - t0);
+			printf("adpart %-4s %-15s series %3zu  MASE %.3f  (<= seasonal naive on %zu)  wall %.1fs  CPU %.3fs/series\n",
+			       hi ? "24h" : "4h", mn, nser, nser ? mase / (double)nser : NAN, beat, now() - t0,
+			       nser ? cpu / (double)nser : NAN);
 			for (k = 0; k < nsets; k++) {
 				struct acc *a = &sets[k];
 				double p = a->pts ? (double)a->pts : 1;
-				printf("    %-8s series %3zu points %6zu  coverage p90 %.3f  p95 %.3f  [p2.5,p97.5] %.3f\n",
-				       a->name, a->series, a->pts, a->cov90 / p, a->cov95 / p, a->in95 / p);
+				printf("    %-8s series %3zu points %6zu  coverage p90 %.3f  p95 %.3f  [p2.5,p97.5] %.3f  MASE %.3f\n",
+				       a->name, a->series, a->pts, a->cov90 / p, a->cov95 / p, a->in95 / p,
+				       a->mase / (double)a->series);
 			}
 			(void)pin95;
 		}

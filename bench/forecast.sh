@@ -1,6 +1,7 @@
 #!/bin/sh
 # Forecasting (issue 13): per dataset (Bitbrains cpu and memory, Microsoft,
-# NAB) and horizon (4 h, 24 h), ours (the default model), statsmodels
+# NAB) and horizon (4 h, 24 h), ours (the default model; beside it the
+# lstm model, issue 20), statsmodels
 # Holt-Winters, a seasonal naive with empirical bands and the VPA-like
 # constant on the same series and origins: upper coverage and
 # reserved/used at p95 and p99, coverage of [p2.5, p97.5], MASE and time
@@ -43,7 +44,8 @@ echo "  (p90, p95: share at or below; [p2.5,p97.5]: share inside the central 95%
 "$TMP/fcbench" "$COV" auto "$TMP"/all/*.txt
 
 echo "forecast bench: each of our models on the series of the tables, $ORIGINS origins each"
-"$TMP/fcbench" "$ORIGINS" seasonal-naive,holt-winters,stl-ar,auto "$TMP"/series/*.txt
+echo "  (auto: as a plan of many series, without the lstm; auto+lstm: as a forecast of at most 8 series)"
+"$TMP/fcbench" "$ORIGINS" seasonal-naive,holt-winters,stl-ar,lstm,auto,auto+lstm "$TMP"/series/*.txt
 
 echo "forecast bench: ours and three baselines on the same series and origins, 5-minute steps, daily season"
 echo "  (cov: share of actuals at or below the quantile; r/u: sum of the quantile over sum of actuals;"
@@ -51,7 +53,8 @@ echo "   [p2.5,97.5]: share inside; MASE over series: MAE of p50 over the one-da
 echo "   s/series: CPU seconds of one series' forecasts at every origin; -: the method has no such band)"
 # Ours first and alone, so that the baselines' workers do not slow it.
 "$TMP/fcbench" -d "$ORIGINS" "$TMP/ours.txt" "$TMP"/series/*.txt
-$PY "$TOP/bench/fc_eval.py" "$TMP/series" "$ORIGINS" "$TMP/ours.txt" "$TMP/dumps"
+"$TMP/fcbench" -d "$ORIGINS" "$TMP/lstm.txt" -m lstm "$TMP"/series/*.txt
+$PY "$TOP/bench/fc_eval.py" "$TMP/series" "$ORIGINS" "$TMP/ours.txt" "$TMP/dumps" lstm="$TMP/lstm.txt"
 
 echo "forecast bench: the feedback loop (plan --store) replayed over 10 daily windows, 4 h and 24 h"
 "$TMP/fbbench" 10 48 "$TMP"/series/*.txt

@@ -42,10 +42,11 @@ struct fc_args {
 	double dep_threshold;
 	size_t dep_lag;
 	int have_dep_lag;
+	size_t threads; /* 0: one per online CPU */
 	double sizing[ADP_RES_COUNT]; /* the schedule's confidence per resource */
 };
 
-enum { OPT_NOW = 256, OPT_MODEL, OPT_LEVELS, OPT_BACKTEST, OPT_ORIGINS, OPT_DEP_THRESHOLD, OPT_DEP_LAG, OPT_HORIZON };
+enum { OPT_NOW = 256, OPT_MODEL, OPT_LEVELS, OPT_BACKTEST, OPT_ORIGINS, OPT_DEP_THRESHOLD, OPT_DEP_LAG, OPT_HORIZON, OPT_THREADS };
 
 /* As long as the longest window a schedule may have. */
 #define MAX_HORIZON (7 * 86400)
@@ -58,12 +59,13 @@ static const struct argp_option options[] = {
 	{ "resource", 'r', "RES", 0, "Only this resource: cpu, memory, io or net (repeatable)", 0 },
 	{ "levels", OPT_LEVELS, "LIST", 0, "Quantile levels, ascending (default 0.5,0.9,0.95,0.99)", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Forecast as if it were TIME (RFC 3339): later history is ignored", 0 },
-	{ "model", OPT_MODEL, "NAME", 0, "Forecast model: auto (default), seasonal-naive, holt-winters, stl-ar or seasonal-analog", 0 },
+	{ "model", OPT_MODEL, "NAME", 0, "Forecast model: auto (default), seasonal-naive, holt-winters, stl-ar, lstm or seasonal-analog", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default), csv or json", 0 },
 	{ "backtest", OPT_BACKTEST, NULL, 0, "Rolling-origin evaluation over the history instead: MASE, pinball loss and coverage per level", 0 },
 	{ "origins", OPT_ORIGINS, "N", 0, "Backtest origins, one horizon apart going back from --now (default 14, at most 1000)", 0 },
 	{ "dependency-threshold", OPT_DEP_THRESHOLD, "R", 0, "Report components whose residuals correlate at least R (default 0.5; 1 turns the report off)", 0 },
 	{ "dependency-lag", OPT_DEP_LAG, "N", 0, "Largest lag, in steps, searched for dependencies (default 12, at most 288)", 0 },
+	{ "threads", OPT_THREADS, "N", 0, "Forecast on N threads (default: one per online CPU, at most 16); the result is the same for any N", 0 },
 	{ 0 },
 };
 
@@ -117,6 +119,14 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		if (*end || end == arg || !(v > 0 && v <= 1))
 			argp_error(state, "--dependency-threshold '%s' is not a correlation in (0, 1]", arg);
 		a->dep_threshold = v;
+		break;
+	}
+	case OPT_THREADS: {
+		char *end;
+		unsigned long v = strtoul(arg, &end, 10);
+		if (*end || end == arg || arg[0] == '-' || v < 1 || v > FORECAST_MAX_THREADS)
+			argp_error(state, "--threads '%s' is not a count from 1 to %d", arg, FORECAST_MAX_THREADS);
+		a->threads = v;
 		break;
 	}
 	case OPT_DEP_LAG: {
@@ -294,6 +304,9 @@ static void print_human(FILE *f, const struct fc_args *a, const struct forecast 
 		} else if (!strcmp(fs->model, "stl-ar")) {
 			fprintf(f, "  parameters: ar %.3g %.3g %.3g, mean %.4g\n", fs->params[0], fs->params[1],
 				fs->params[2], fs->params[3]);
+		} else if (!strcmp(fs->model, "lstm")) {
+			fprintf(f, "  parameters: epoch %.0f kept, held-out mean squared error %.3g (in variances)\n",
+				fs->params[0], fs->params[1]);
 		}
 		if (fs->backtest_origins)
 			fprintf(f, "  backtest: %zu origins, mean absolute error %.4g; %zu anomalies replaced; seed %llu\n",
@@ -398,6 +411,9 @@ static json_t *to_json(const struct fc_args *a, const struct forecast *fc)
 					adp_jpush(&jb, ar, json_real(fs->params[p]));
 				adp_jset(&jb, par, "ar", ar);
 				adp_jset(&jb, par, "mean", json_real(fs->params[3]));
+			} else if (!strcmp(fs->model, "lstm")) {
+				adp_jset(&jb, par, "epoch", json_integer((json_int_t)fs->params[0]));
+				adp_jset(&jb, par, "heldout_mse", json_real(fs->params[1]));
 			}
 			adp_jset(&jb, o, "parameters", par);
 			adp_jset(&jb, o, "periods_found", per);
@@ -480,8 +496,9 @@ static void fc_progress(void *ctx, size_t done, size_t total)
 	cmd_progress(ctx, "forecasting", done, total);
 }
 
-static int run_backtest(const struct fc_args *a, const struct history *hist, const struct forecast_opts *fo)
+static int run_backtest(const struct fc_args *a, const struct history *hist, const struct forecast_opts *fo0)
 {
+	struct forecast_opts bo = *fo0, *fo = &bo;
 	double pin[FORECAST_MAX_LEVELS] = { 0 }, cov[FORECAST_MAX_LEVELS] = { 0 }, mase = 0;
 	double inside[FORECAST_MAX_LEVELS] = { 0 }, cover[FORECAST_MAX_LEVELS];
 	size_t i, l, points = 0, nmase = 0, shown = 0, lo[FORECAST_MAX_LEVELS], hi[FORECAST_MAX_LEVELS];
@@ -490,6 +507,10 @@ static int run_backtest(const struct fc_args *a, const struct history *hist, con
 	FILE *f = stdout;
 	int rc = 0;
 
+	/* Each series is backtested alone: auto's rule on the lstm model
+	 * counts the series a forecast of this history would have. */
+	if (bo.auto_lstm == FORECAST_LSTM_RULE)
+		bo.auto_lstm = hist->n <= FORECAST_AUTO_LSTM_SERIES ? FORECAST_LSTM_ALWAYS : FORECAST_LSTM_NEVER;
 	if (a->output == 2) {
 		fputs("component,resource,model,origins,points,mase", f);
 		for (l = 0; l < fo->nlevels; l++)
@@ -735,6 +756,7 @@ int cmd_forecast(int argc, char **argv)
 	memcpy(fo.levels, a.levels, sizeof(a.levels));
 	fo.nlevels = a.nlevels;
 	fo.period = sched.period;
+	fo.threads = a.threads;
 	if (a.backtest) {
 		/* Origins step back from --now by the horizon; the window itself is not needed. */
 		fo.start = fo.origin = grid_floor(a.now, sched.step);

@@ -1,5 +1,6 @@
-/* Backtested models: seasonal naive and damped Holt-Winters, chosen per
- * series by a rolling-origin backtest on its own history.
+/* Backtested models: seasonal naive, damped Holt-Winters, stl-ar and an
+ * LSTM network (lstm.h), chosen per series by a rolling-origin backtest on
+ * its own history (the network only where auto_lstm lets it).
  *
  * The backtest origins sit on a grid fixed in time: d periods before the
  * forecast origin, shifted by up to ENG_SHIFT steps either way, so each
@@ -29,6 +30,7 @@
 #include <string.h>
 
 #include "forecast/forecast.h"
+#include "forecast/lstm.h"
 #include "forecast/sort.h"
 #include "util/error.h"
 
@@ -42,7 +44,7 @@
 #define ENG_MAX_VALUE 1e100  /* larger values would overflow squared errors */
 #define ENG_DEFAULT_SEED 0x5eed2018u
 
-enum { M_SNAIVE, M_HW, M_AUTO, M_STL };
+enum { M_SNAIVE, M_HW, M_AUTO, M_STL, M_LSTM };
 
 #define ENG_WEEK 7           /* the second season, in periods */
 #define ENG_AR 3             /* order of the AR model on the remainder */
@@ -615,6 +617,7 @@ struct eng {
 	double *dcs;            /* stl-ar: prefix sums of the deseasonalised series (o + 1) */
 	double *path;           /* H values of scratch */
 	double *damp;           /* lead + H values: the trend's multiplier k + 1 steps ahead */
+	struct lstm_fit *lstm;  /* lstm: the trained network and its states */
 };
 
 /* Sets the damping and its multipliers for the nk steps ahead, which
@@ -650,7 +653,9 @@ static void eng_path(const struct eng *e, size_t j, size_t lead, size_t H, doubl
 {
 	size_t k, i;
 
-	if (e->model != M_STL) {
+	if (e->model == M_LSTM) {
+		lstm_fit_path(e->lstm, j, lead, H, out);
+	} else if (e->model != M_STL) {
 		for (k = 0; k < H; k++)
 			out[k] = eng_point(e, j, lead + k);
 	} else {
@@ -1206,6 +1211,45 @@ static int eng_choose(struct forecast_series *out, struct eng *e, const struct g
 	}
 	eng_path(e, n, lead, H, e->path);
 done:
+	return rc;
+}
+
+/* The lstm model trained on the history before the newest backtest
+ * origin, as the other models' constants are fitted, and backtested on
+ * the same grid (err2: scratch). It becomes the model when force (the
+ * lstm model), or where its backtest MAE beats the one chosen so far
+ * (auto): then e is set up for it, and err, e->path and out hold its
+ * errors, forecast, name and MAE. Otherwise all is left as it was. */
+static int eng_lstm(struct forecast_series *out, struct eng *e, const struct grid *g, size_t lead, size_t H,
+		    double *err, double *err2, size_t phase0, uint64_t seed, int force)
+{
+	size_t n = e->o, m = e->m, ntrain = n > g->dmin * m ? n - g->dmin * m : 0;
+	double mae, *keep = malloc(H * sizeof(*keep));
+	int rc, model = e->model;
+
+	if (!keep)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if ((rc = lstm_fit_init(e->lstm, e->x, n, ntrain, m, phase0, seed)) ||
+	    (rc = lstm_fit_reserve(e->lstm, lead + H)))
+		goto done;
+	memcpy(keep, e->path, H * sizeof(*keep)); /* eng_errors uses e->path as scratch */
+	e->model = M_LSTM;
+	mae = eng_errors(e, g, lead, H, err2);
+	if (!force && !(mae < out->backtest_mae)) {
+		e->model = model;
+		memcpy(e->path, keep, H * sizeof(*keep));
+		goto done;
+	}
+	memcpy(err, err2, g->n * H * sizeof(*err));
+	memset(out->params, 0, sizeof(out->params));
+	out->params[0] = (double)e->lstm->net.epochs;
+	out->params[1] = e->lstm->net.val_mse;
+	strcpy(out->model, "lstm");
+	out->backtest_mae = mae;
+	e->m2 = 0;
+	eng_path(e, n, lead, H, e->path);
+done:
+	free(keep);
 	return rc;
 }
 
@@ -2034,6 +2078,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	size_t H = o->horizon, m, n, lead, first, valid;
 	uint64_t seed = o->seed ? o->seed : ENG_DEFAULT_SEED;
 	struct eng e = { 0 };
+	struct lstm_fit lf = { 0 };
 	struct grid g = { 0 };
 	double *x = NULL, *raw = NULL, *err = NULL, *err2 = NULL, *err3 = NULL, *ws = NULL;
 	struct forecast_wv *buf = NULL;
@@ -2105,8 +2150,20 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	e.raw = raw;
 	e.o = n;
 	e.m = m;
-	if ((rc = eng_choose(out, &e, &g, lead, H, kind, ws, err, err2, err3)))
+	if ((rc = eng_choose(out, &e, &g, lead, H, kind == M_LSTM ? M_SNAIVE : kind, ws, err, err2, err3)))
 		goto done;
+	/* auto tries the network only where it may be trained (lstm.h). */
+	if (kind == M_LSTM || (kind == M_AUTO && o->auto_lstm == FORECAST_LSTM_ALWAYS &&
+			       n >= (g.dmin + LSTM_MIN_PERIODS) * m)) {
+		int64_t t0 = s->start + (int64_t)first * s->step, wk = (int64_t)(LSTM_WEEK * m);
+		/* The step of the week of the first value, from the epoch. */
+		int64_t ph = (t0 / s->step - (t0 % s->step < 0)) % wk;
+
+		e.lstm = &lf;
+		if ((rc = eng_lstm(out, &e, &g, lead, H, err, err2, (size_t)(ph < 0 ? ph + wk : ph), seed,
+				   kind == M_LSTM)))
+			goto done;
+	}
 	out->backtest_origins = valid;
 	if ((rc = eng_quantiles(out, &e, &g, err, H, o)))
 		goto done;
@@ -2137,6 +2194,7 @@ done:
 	free(err2);
 	free(err3);
 	free(buf);
+	lstm_fit_release(&lf);
 	return rc;
 }
 
@@ -2160,9 +2218,14 @@ static int predict_stl(struct forecast_series *out, const struct series *s, cons
 	return predict_kind(out, s, o, M_STL);
 }
 
+static int predict_lstm(struct forecast_series *out, const struct series *s, const struct forecast_opts *o)
+{
+	return predict_kind(out, s, o, M_LSTM);
+}
+
 const struct forecast_model forecast_model_auto = {
 	.name = "auto",
-	.summary = "per series, the best of seasonal-naive, holt-winters (daily, or daily and weekly) and stl-ar on a rolling-origin backtest",
+	.summary = "per series, the best of seasonal-naive, holt-winters (daily, or daily and weekly), stl-ar and, for few series, lstm on a rolling-origin backtest",
 	.predict = predict_auto,
 };
 
@@ -2182,4 +2245,10 @@ const struct forecast_model forecast_model_stl = {
 	.name = "stl-ar",
 	.summary = "robust seasonal-trend decomposition with an AR(3) model of the remainder, with conformal intervals",
 	.predict = predict_stl,
+};
+
+const struct forecast_model forecast_model_lstm = {
+	.name = "lstm",
+	.summary = "a small LSTM network per series (12 cells; seasonal lags, the recent level, phase of day and week) trained by backpropagation through time, with conformal intervals",
+	.predict = predict_lstm,
 };

@@ -14,6 +14,7 @@ extern const struct forecast_model forecast_model_auto;
 extern const struct forecast_model forecast_model_snaive;
 extern const struct forecast_model forecast_model_hw;
 extern const struct forecast_model forecast_model_stl;
+extern const struct forecast_model forecast_model_lstm;
 
 const struct forecast_model *const forecast_models[] = {
 	&forecast_model_auto,
@@ -21,6 +22,7 @@ const struct forecast_model *const forecast_models[] = {
 	&forecast_model_hw,
 	&forecast_model_stl,
 	&forecast_model_analog,
+	&forecast_model_lstm,
 	NULL,
 };
 
@@ -121,6 +123,7 @@ int forecast_run(struct forecast *out, const struct history *h, const struct for
 {
 	const struct forecast_model *m = forecast_model_find(model ? model : "auto");
 	struct forecast f = { 0 };
+	struct forecast_opts ro = *o;
 	struct run_job j;
 	int rc = 0;
 
@@ -132,7 +135,9 @@ int forecast_run(struct forecast *out, const struct history *h, const struct for
 	if (h->n && !(f.items = calloc(h->n, sizeof(*f.items))))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	f.n = h->n;
-	j = (struct run_job){ .f = &f, .h = h, .o = o, .m = m };
+	if (ro.auto_lstm == FORECAST_LSTM_RULE)
+		ro.auto_lstm = h->n <= FORECAST_AUTO_LSTM_SERIES ? FORECAST_LSTM_ALWAYS : FORECAST_LSTM_NEVER;
+	j = (struct run_job){ .f = &f, .h = h, .o = &ro, .m = m };
 	/* Series are independent; the first failing one is reported, as by a
 	 * serial run. Threads pay off only with several series each. */
 	if ((rc = adp_parallel(h->n, adp_threads(o->threads, h->n, 4), run_one, run_done, &j))) {

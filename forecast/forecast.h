@@ -41,7 +41,18 @@ struct forecast_opts {
 	 * grow instead of both being held at the peak. */
 	void (*series_done)(void *ctx, size_t i);
 	void *series_done_ctx;
+	/* Whether auto also tries the lstm model (and keeps it where its
+	 * backtest wins): FORECAST_LSTM_RULE (0), where forecast_run has at
+	 * most FORECAST_AUTO_LSTM_SERIES series (a network costs a fraction of
+	 * a second where the other models cost milliseconds: a plan of a
+	 * thousand series must not pay that); FORECAST_LSTM_NEVER or
+	 * FORECAST_LSTM_ALWAYS. Never where the history is too short to train
+	 * one (lstm.h). */
+	int auto_lstm;
 };
+
+enum { FORECAST_LSTM_RULE = 0, FORECAST_LSTM_NEVER = -1, FORECAST_LSTM_ALWAYS = 1 };
+#define FORECAST_AUTO_LSTM_SERIES 8
 
 #define FORECAST_MAX_THREADS ADP_MAX_THREADS
 
@@ -71,7 +82,9 @@ struct forecast_series {
 	/* Added by the backtested models (zero for others). */
 	/* holt-winters: alpha, beta, gamma, phi; holt-winters-weekly also
 	 * gamma2, the smoothing of the weekly season; stl-ar: the three AR
-	 * coefficients and the mean of the deseasonalised series */
+	 * coefficients and the mean of the deseasonalised series; lstm: the
+	 * epoch kept and its mean squared error on the held-out period, in
+	 * units of the series' variance */
 	double params[6];
 	size_t nanomalies;     /* history steps flagged and replaced before fitting */
 	size_t nperiods;       /* significant periods found in the history */

@@ -304,3 +304,44 @@ expect_out '"regime": '
 # A named model keeps its own band: no bands, no cap.
 run "forecast named model has no bands" 0 forecast $DEMO --model holt-winters --component mongo-01 --resource memory
 if grep -q "^  bands\|^  recent maximum" "$TMP/out"; then bad "holt-winters reports auto's bands"; else ok; fi
+
+# The lstm model (issue 20): a network per series on the real demo
+# history, its bands from the same conformal step as the others.
+run "forecast lstm" 0 forecast $DEMO --model lstm --component api-01 --resource cpu
+expect_out "^'api-01' cpu: model lstm, period 86400s, 200 scenarios"
+expect_out "^  parameters: epoch [0-9]+ kept, held-out mean squared error [0-9.e+-]+ \(in variances\)$"
+expect_out "^  backtest: 364 origins, mean absolute error "
+# Ascending quantiles at every step.
+if awk '/^  20[0-9][0-9]-/ { if ($2 > $3 || $3 > $4 || $4 > $5) bad = 1; n++ } END { exit bad || n != 48 }' "$TMP/out"; then ok; else bad "quantiles out of order or steps missing"; fi
+
+# The same seed gives the same forecast: again, and on one thread or two.
+run "forecast lstm one thread" 0 forecast $DEMO --model lstm --output json --threads 1
+expect_out '"model": "lstm"'
+expect_out '"heldout_mse": '
+cp "$TMP/out" fc-lstm-1.json
+run "forecast lstm two threads" 0 forecast $DEMO --model lstm --output json --threads 2
+if cmp -s "$TMP/out" fc-lstm-1.json; then ok; else bad "the lstm forecast differs on two threads"; fi
+run "forecast lstm again" 0 forecast $DEMO --model lstm --output json --threads 2
+if cmp -s "$TMP/out" fc-lstm-1.json; then ok; else bad "the lstm forecast differs between runs"; fi
+
+run "forecast bad threads" 64 forecast $DEMO --threads 0
+expect_err "forecast: --threads '0' is not a count from 1 to 16$"
+run "forecast threads not a number" 64 forecast $DEMO --threads two
+expect_err "forecast: --threads 'two' is not a count from 1 to 16$"
+
+# Too short to train: five days of history, the newest backtest origin a
+# day before --now; the series is named. auto forecasts it without the
+# network (one component: its rule would try it).
+. "$TOP/tests/cli/lib.sh"
+cli_web_inventory lstm-web.json
+run "forecast lstm too short" 1 forecast --inventory lstm-web.json --horizon 4h --now 2017-11-06T00:00:00Z --model lstm
+expect_err "^adpart-update: forecast of 'web' cpu: too short to train an LSTM: [0-9]+ steps of history before the newest backtest origin, at least 4 periods \(1152\) needed$"
+run "forecast auto too short for lstm" 0 forecast --inventory lstm-web.json --horizon 4h --now 2017-11-06T00:00:00Z
+expect_out "^'web' cpu: model (seasonal-naive|holt-winters|stl-ar|mean:[a-z+-]+),"
+if grep -q "model lstm" "$TMP/out"; then bad "auto used the lstm on a history too short to train it"; else ok; fi
+run "forecast lstm long enough" 0 forecast --inventory lstm-web.json --horizon 4h --now 2017-11-07T00:00:00Z --model lstm
+expect_out "^'web' cpu: model lstm,"
+
+# Backtested like the others.
+run "forecast lstm backtest" 0 forecast $DEMO --model lstm --backtest --origins 2 --component api-01 --resource cpu
+expect_out "^api-01 +cpu +lstm +2 +[1-9][0-9]* +[0-9.]+ "
