@@ -10,28 +10,12 @@
 #include <string.h>
 
 #include "forecast/forecast.h"
+#include "tests/unit/nabfix.h"
 #include "util/error.h"
 
 #define STEP 300
 #define DAY 288
 
-/* The value column of a NAB file (5-minute steps, no gaps). */
-static double *nab(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "r");
-	char line[256];
-	double *v = malloc(8192 * sizeof(double));
-
-	cr_assert(f && v, "%s", path);
-	*n = 0;
-	while (*n < 8192 && fgets(line, sizeof(line), f)) {
-		char *c = strchr(line, ',');
-		if (c && line[0] != 't')
-			v[(*n)++] = strtod(c + 1, NULL);
-	}
-	fclose(f);
-	return v;
-}
 
 /* Forecasts v[0..origin-1] for H steps at levels 0.025, 0.5, 0.95, 0.99. */
 static void run(struct forecast *fc, const double *v, size_t origin, size_t H, const char *model)
@@ -78,7 +62,7 @@ static double recent_max(const double *v, size_t origin)
 Test(bands, day_ahead_is_capped_and_no_wider_than_the_model)
 {
 	size_t n, origin, h;
-	double *v = nab("testdata/nab/ec2_cpu_utilization_5f5533.csv", &n), top, wa = 0, wh = 0;
+	double *v = t_nab("testdata/nab/ec2_cpu_utilization_5f5533.csv", &n), top, wa = 0, wh = 0;
 	struct forecast a = { 0 }, hw = { 0 };
 	int spread = 0;
 
@@ -112,7 +96,7 @@ Test(bands, day_ahead_is_capped_and_no_wider_than_the_model)
 Test(bands, on_off_series_keeps_off_hours_at_zero)
 {
 	size_t n, i, origin, h, on = 0, cov = 0;
-	double *v = nab("testdata/nab/ec2_cpu_utilization_5f5533.csv", &n), off95 = 0, hw95 = 0, level = 0;
+	double *v = t_nab("testdata/nab/ec2_cpu_utilization_5f5533.csv", &n), off95 = 0, hw95 = 0, level = 0;
 	struct forecast a = { 0 }, hw = { 0 };
 
 	for (i = 0; i < n; i++) {
@@ -152,7 +136,7 @@ Test(bands, on_off_series_keeps_off_hours_at_zero)
 Test(bands, level_shift_up_is_followed)
 {
 	size_t n, i, origin, h, cov = 0, H = DAY / 6;
-	double *v = nab("testdata/nab/rds_cpu_utilization_cc0c53.csv", &n), e = 0, old = 0;
+	double *v = t_nab("testdata/nab/rds_cpu_utilization_cc0c53.csv", &n), e = 0, old = 0;
 	struct forecast a = { 0 };
 
 	for (i = n - 4 * DAY; i < n; i++)
@@ -179,7 +163,7 @@ Test(bands, level_shift_up_is_followed)
 Test(bands, rising_series_is_not_capped)
 {
 	size_t n, i;
-	double *v = nab("testdata/nab/rds_cpu_utilization_cc0c53.csv", &n);
+	double *v = t_nab("testdata/nab/rds_cpu_utilization_cc0c53.csv", &n);
 	struct forecast a = { 0 };
 
 	for (i = 0; i < n; i++)
@@ -200,7 +184,7 @@ Test(bands, rising_series_is_not_capped)
 Test(bands, intermittent_series_uses_every_phase)
 {
 	size_t n, i, origin, h, cov = 0;
-	double *v = nab("testdata/nab/ec2_cpu_utilization_5f5533.csv", &n), *sorted, p95, mean95 = 0, hw95 = 0;
+	double *v = t_nab("testdata/nab/ec2_cpu_utilization_5f5533.csv", &n), *sorted, p95, mean95 = 0, hw95 = 0;
 	struct forecast a = { 0 }, hw = { 0 };
 	uint64_t r = 7;
 
@@ -286,7 +270,7 @@ Test(bands, combination_beats_each_model)
 Test(bands, rare_busy_spell_is_a_regime_not_every_step)
 {
 	size_t n, i, origin, h, cov = 0;
-	double *v = nab("testdata/nab/ec2_cpu_utilization_5f5533.csv", &n), idle = 0, top95 = 0;
+	double *v = t_nab("testdata/nab/ec2_cpu_utilization_5f5533.csv", &n), idle = 0, top95 = 0;
 	struct forecast a = { 0 };
 
 	for (i = 0; i < n; i++)
@@ -317,7 +301,7 @@ Test(bands, rare_busy_spell_is_a_regime_not_every_step)
 Test(bands, one_new_high_is_not_a_trend)
 {
 	size_t n, i, origin, h;
-	double *v = nab("testdata/nab/ec2_cpu_utilization_5f5533.csv", &n), top;
+	double *v = t_nab("testdata/nab/ec2_cpu_utilization_5f5533.csv", &n), top;
 	struct forecast a = { 0 };
 
 	origin = n - DAY;
@@ -342,7 +326,7 @@ Test(bands, one_new_high_is_not_a_trend)
 Test(bands, upper_levels_stay_above_a_shifted_median)
 {
 	size_t n, h, origin, H = DAY / 6, flat = 0;
-	double *v = nab("testdata/nab/rds_cpu_utilization_cc0c53.csv", &n);
+	double *v = t_nab("testdata/nab/rds_cpu_utilization_cc0c53.csv", &n);
 	struct forecast a = { 0 };
 
 	for (origin = 11 * DAY + DAY / 4; origin + H <= n && origin < 12 * DAY; origin += DAY / 8) {
@@ -364,7 +348,7 @@ Test(bands, upper_levels_stay_above_a_shifted_median)
 Test(bands, recent_level_shift_re_anchors_the_climatology)
 {
 	size_t n, h, origin = 3079 + 36, H = DAY / 6, cov = 0;
-	double *v = nab("testdata/nab/rds_cpu_utilization_cc0c53.csv", &n), e = 0, old = 0;
+	double *v = t_nab("testdata/nab/rds_cpu_utilization_cc0c53.csv", &n), e = 0, old = 0;
 	struct forecast a = { 0 };
 
 	run(&a, v, origin, H, "auto");
@@ -389,7 +373,7 @@ Test(bands, recent_level_shift_re_anchors_the_climatology)
 Test(bands, pegged_at_its_ceiling_no_tail_past_what_the_rise_supports)
 {
 	size_t n, h, origin, over = 0, cov = 0;
-	double *v = nab("testdata/nab/ec2_cpu_utilization_ac20cd.csv", &n), top;
+	double *v = t_nab("testdata/nab/ec2_cpu_utilization_ac20cd.csv", &n), top;
 	struct forecast a = { 0 };
 
 	origin = n - DAY;

@@ -11,6 +11,7 @@
 
 #include "forecast/forecast.h"
 #include "forecast/lstm.h"
+#include "tests/unit/nabfix.h"
 #include "util/error.h"
 
 #define STEP 300
@@ -22,23 +23,6 @@ static const char *const nab_files[] = {
 	"testdata/nab/rds_cpu_utilization_cc0c53.csv",
 };
 
-/* The value column of a NAB file (5-minute steps, no gaps). */
-static double *nab(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "r");
-	char line[256];
-	double *v = malloc(8192 * sizeof(double));
-
-	cr_assert(f && v, "%s", path);
-	*n = 0;
-	while (*n < 8192 && fgets(line, sizeof(line), f)) {
-		char *c = strchr(line, ',');
-		if (c && line[0] != 't')
-			v[(*n)++] = strtod(c + 1, NULL);
-	}
-	fclose(f);
-	return v;
-}
 
 static struct forecast_opts opts(size_t origin, size_t H)
 {
@@ -59,7 +43,7 @@ static struct forecast_opts opts(size_t origin, size_t H)
 Test(lstm, gradient_matches_finite_differences)
 {
 	size_t n, i, t0 = DAY + 10, t1 = DAY + 130, worst = 0;
-	double *v = nab(nab_files[2], &n), *g = malloc(LSTM_NPARAMS * sizeof(double)), loss, lp, lm, maxrel = 0;
+	double *v = t_nab(nab_files[2], &n), *g = malloc(LSTM_NPARAMS * sizeof(double)), loss, lp, lm, maxrel = 0;
 	double *gd = malloc(LSTM_NPARAMS * sizeof(double));
 	struct lstm net = { 0 };
 
@@ -115,7 +99,7 @@ static void three(struct history *h, struct series *s, double **v, size_t origin
 	size_t i, n;
 
 	for (i = 0; i < 3; i++) {
-		v[i] = nab(nab_files[i], &n);
+		v[i] = t_nab(nab_files[i], &n);
 		cr_assert(n >= origin);
 		s[i] = (struct series){ .component = (char *)nab_files[i], .step = STEP, .n = origin, .v = v[i] };
 	}
@@ -171,7 +155,7 @@ Test(lstm, real_series_beat_seasonal_naive_and_are_calibrated)
 		struct forecast_opts o;
 		size_t n;
 
-		s.v = nab(nab_files[f], &n);
+		s.v = t_nab(nab_files[f], &n);
 		s.n = n;
 		o = opts(n, DAY);
 		cr_assert_eq(forecast_backtest(&el, &s, &o, "lstm", 3), 0, "%s", adp_error_last());
