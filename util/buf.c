@@ -103,3 +103,10 @@ const char *adp_buf_str(const struct adp_buf *b)
 {
 	return b->data ? b->data : "";
 }
+
+int adp_strdup_opt(char **dst, const char *src)
+{
+	if (src && !(*dst = strdup(src)))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	return 0;
+}

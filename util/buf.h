@@ -30,4 +30,8 @@ char *adp_buf_detach(struct adp_buf *b);
 /* Borrowed, NUL-terminated view; "" when empty. */
 const char *adp_buf_str(const struct adp_buf *b);
 
+/* *dst = a copy of src (the caller frees it); a NULL src leaves *dst
+ * alone. 0, or ADP_ENOMEM with its message. */
+int adp_strdup_opt(char **dst, const char *src);
+
 #endif

@@ -128,13 +128,6 @@ static int readable(const char *path, const char *what)
 	return 0;
 }
 
-static int dup_opt(char **dst, const char *src)
-{
-	if (src && !(*dst = strdup(src)))
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	return 0;
-}
-
 int etcd_init(struct etcd_client *c, const struct etcd_opts *o)
 {
 	struct adp_http_opts h = { 0 };
@@ -159,8 +152,8 @@ int etcd_init(struct etcd_client *c, const struct etcd_opts *o)
 		c->nurls++;
 		s += strcspn(s, ",");
 	} while (*s++ == ',');
-	if ((rc = dup_opt(&c->ca_file, o->ca_file)) || (rc = dup_opt(&c->cert_file, o->cert_file)) ||
-	    (rc = dup_opt(&c->key_file, o->key_file)))
+	if ((rc = adp_strdup_opt(&c->ca_file, o->ca_file)) || (rc = adp_strdup_opt(&c->cert_file, o->cert_file)) ||
+	    (rc = adp_strdup_opt(&c->key_file, o->key_file)))
 		goto fail;
 	c->timeout = o->timeout > 0 ? o->timeout : ETCD_TIMEOUT;
 	h.what = "etcd";

@@ -209,13 +209,6 @@ static void release(void *ctx)
 	f->held = 0;
 }
 
-static int copy(char **dst, const char *src)
-{
-	if (src && !(*dst = strdup(src)))
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	return 0;
-}
-
 int fleetlock_new(struct fleetlock **out, const struct fleetlock_opts *o)
 {
 	struct adp_http_opts ho = { 0 };
@@ -233,9 +226,9 @@ int fleetlock_new(struct fleetlock **out, const struct fleetlock_opts *o)
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
 	snprintf(f->id, sizeof(f->id), "%s:%s", host, o->state_dir ? o->state_dir : "");
-	if ((rc = copy(&f->base, o->url + strlen(FLEETLOCK_SCHEME))) || (rc = copy(&f->group, o->group)) ||
-	    (rc = copy(&f->ca_file, o->ca_file)) || (rc = copy(&f->cert_file, o->cert_file)) ||
-	    (rc = copy(&f->key_file, o->key_file))) {
+	if ((rc = adp_strdup_opt(&f->base, o->url + strlen(FLEETLOCK_SCHEME))) || (rc = adp_strdup_opt(&f->group, o->group)) ||
+	    (rc = adp_strdup_opt(&f->ca_file, o->ca_file)) || (rc = adp_strdup_opt(&f->cert_file, o->cert_file)) ||
+	    (rc = adp_strdup_opt(&f->key_file, o->key_file))) {
 		fleetlock_free(f);
 		return rc;
 	}

@@ -281,13 +281,6 @@ static void release(void *ctx)
 
 /* --- lifecycle ------------------------------------------------------------------ */
 
-static int copy(char **dst, const char *src)
-{
-	if (src && !(*dst = strdup(src)))
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	return 0;
-}
-
 int fleet_semaphore_new(struct fleet_semaphore **out, const struct fleet_opts *o)
 {
 	struct fleet_semaphore *s;
@@ -309,10 +302,10 @@ int fleet_semaphore_new(struct fleet_semaphore **out, const struct fleet_opts *o
 			snprintf(host, sizeof(host), "unknown");
 		host[sizeof(host) - 1] = '\0';
 	}
-	if ((rc = copy(&s->endpoints, o->endpoints)) || (rc = copy(&s->group, o->group)) ||
-	    (rc = copy(&s->ca_file, o->ca_file)) || (rc = copy(&s->cert_file, o->cert_file)) ||
-	    (rc = copy(&s->key_file, o->key_file)) || (rc = copy(&s->host, o->host ? o->host : host)) ||
-	    (rc = copy(&s->state_dir, o->state_dir)) || (rc = copy(&s->plan, o->plan))) {
+	if ((rc = adp_strdup_opt(&s->endpoints, o->endpoints)) || (rc = adp_strdup_opt(&s->group, o->group)) ||
+	    (rc = adp_strdup_opt(&s->ca_file, o->ca_file)) || (rc = adp_strdup_opt(&s->cert_file, o->cert_file)) ||
+	    (rc = adp_strdup_opt(&s->key_file, o->key_file)) || (rc = adp_strdup_opt(&s->host, o->host ? o->host : host)) ||
+	    (rc = adp_strdup_opt(&s->state_dir, o->state_dir)) || (rc = adp_strdup_opt(&s->plan, o->plan))) {
 		fleet_semaphore_free(s);
 		return rc;
 	}

@@ -565,13 +565,6 @@ static void release(void *ctx)
 
 /* --- lifecycle ------------------------------------------------------------------ */
 
-static int copy(char **dst, const char *src)
-{
-	if (src && !(*dst = strdup(src)))
-		return adp_error_set(ADP_ENOMEM, "out of memory");
-	return 0;
-}
-
 /* A client on a copy of cfg, capped for Leases. */
 static int client(struct kube_client *k, const struct kube_config *cfg, long timeout,
 		  int (*cancelled)(void *), void *arg)
@@ -620,9 +613,9 @@ int kube_lease_sem_new(struct kube_lease_sem **out, const struct kube_config *cf
 			snprintf(host, sizeof(host), "unknown");
 		host[sizeof(host) - 1] = '\0';
 	}
-	if ((rc = copy(&s->ns, o->ns)) || (rc = copy(&s->group, o->group)) ||
-	    (rc = copy(&s->host, o->host ? o->host : host)) || (rc = copy(&s->state_dir, o->state_dir)) ||
-	    (rc = copy(&s->plan, o->plan))) {
+	if ((rc = adp_strdup_opt(&s->ns, o->ns)) || (rc = adp_strdup_opt(&s->group, o->group)) ||
+	    (rc = adp_strdup_opt(&s->host, o->host ? o->host : host)) || (rc = adp_strdup_opt(&s->state_dir, o->state_dir)) ||
+	    (rc = adp_strdup_opt(&s->plan, o->plan))) {
 		kube_lease_sem_free(s);
 		return rc;
 	}
