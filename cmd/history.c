@@ -10,7 +10,6 @@
 #include "plans/plan.h"
 #include "plans/store.h"
 #include "util/fsutil.h"
-#include "util/gz.h"
 #include "util/error.h"
 #include "util/jsonutil.h"
 #include "util/timeutil.h"
@@ -214,7 +213,7 @@ int cmd_show(int argc, char **argv)
 	if ((parsed = cmd_parse(&cmd_show_argp, argc, argv, 0, &a)))
 		return parsed;
 	if (is_file(a.ref[0])) {
-		if (adp_read_text(&doc, NULL, a.ref[0], plan_max_bytes())) {
+		if (plan_read_text(&doc, a.ref[0])) {
 			cmd_error_last(NULL);
 			return EXIT_ERROR;
 		}

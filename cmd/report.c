@@ -15,7 +15,6 @@
 #include "plans/store.h"
 #include "util/error.h"
 #include "util/fsutil.h"
-#include "util/gz.h"
 #include "util/jsonutil.h"
 
 #define REPORT_MAX_HISTORY 64
@@ -96,7 +95,7 @@ static int read_ref(char **text, const char *what, const char *ref, const char *
 		return EXIT_ERROR;
 	}
 	if (is_file(ref) || !store) {
-		if (adp_read_text(text, NULL, ref, plan_max_bytes())) {
+		if (plan_read_text(text, ref)) {
 			snprintf(ctx, sizeof(ctx), "cannot read %s", what);
 			cmd_error_last(ctx);
 			rc = EXIT_ERROR;

@@ -10,7 +10,6 @@
 #include "partition/schedule.h"
 #include "plans/plan.h"
 #include "util/error.h"
-#include "util/gz.h"
 #include "util/jsonutil.h"
 
 #define MAX_FILES 256
@@ -76,7 +75,7 @@ static const char *detect(const char *path)
 	if (n > 4 && !strcmp(path + n - 4, ".csv"))
 		return "history";
 	/* A plan is the largest kind, and may be compressed. */
-	if (adp_read_text(&text, NULL, path, plan_max_bytes()))
+	if (plan_read_text(&text, path))
 		return NULL;
 	rc = adp_json_load_text(&d, path, text);
 	free(text);

@@ -22,6 +22,11 @@
  * ADPART_TEST_PLAN_MAX_KIB says. */
 size_t plan_max_bytes(void);
 
+/* The text of a plan file (or a run record beside it), as JSON or
+ * gzip-compressed, at most plan_max_bytes() of it; *text is the
+ * caller's. The one way every command reads such a file. */
+int plan_read_text(char **text, const char *path);
+
 struct plan_input {
 	char *kind;         /* owned: "inventory", "schedule" or "history" */
 	char *path;         /* owned: as given on the command line */

@@ -981,13 +981,18 @@ done:
 	return rc;
 }
 
+int plan_read_text(char **text, const char *path)
+{
+	return adp_read_text(text, NULL, path, plan_max_bytes());
+}
+
 int plan_read(struct plan *out, const char *path)
 {
 	struct adp_json_doc d;
 	char *text;
 	int rc;
 
-	if ((rc = adp_read_text(&text, NULL, path, plan_max_bytes())))
+	if ((rc = plan_read_text(&text, path)))
 		return rc;
 	rc = adp_json_load_text(&d, path, text);
 	free(text);
