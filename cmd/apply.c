@@ -113,8 +113,7 @@ static void fleet_args_end(struct argp_state *state, struct apply_args *a)
 	if (!a->fleet.endpoints && url) {
 		a->fleet.endpoints = url;
 		a->fleet_env = 1;
-		if (kube_lease_url_is(url))
-			kube_lease_url_ns(url, &a->lease_ns);
+		cmd_semaphore_check(url, &a->lease_ns); /* checked when read: for the namespace */
 		a->fleetlock = fleetlock_url_is(url);
 	}
 	if (a->fleet_opt && !a->fleet.endpoints)
@@ -184,14 +183,10 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_DRIVER: a->driver = cmd_argp_driver(state, arg); break;
 	case OPT_HOOK: a->hook = arg; break;
 	case OPT_SEM:
-		if (kube_lease_url_is(arg)	 ? kube_lease_url_ns(arg, &a->lease_ns)
-		    : fleetlock_url_is(arg) ? fleetlock_url_check(arg)
-					    : fleet_endpoints_check(arg))
+		if (cmd_semaphore_check(arg, &a->lease_ns))
 			argp_error(state, "--semaphore: %s", adp_error_last());
 		a->fleet.endpoints = arg;
 		a->fleetlock = fleetlock_url_is(arg);
-		if (!kube_lease_url_is(arg))
-			a->lease_ns = NULL;
 		break;
 	case OPT_SEM_GROUP:
 		a->fleet.group = fleet_opt(a, "--semaphore-group", arg);

@@ -124,6 +124,11 @@ int cmd_config_load(const char *file);
  * where no flag gave them. */
 struct history_prom_opts;
 void cmd_prom_settings(struct history_prom_opts *p);
+
+/* Whether url can be a --semaphore: etcd endpoints, kubernetes://NAMESPACE
+ * (*lease_ns the namespace, else NULL) or fleetlock+URL. 0 or ADP_EINPUT
+ * saying why. */
+int cmd_semaphore_check(const char *url, const char **lease_ns);
 /* -v: the config files and whether each was read, said once the
  * command line (where -v may come last) has been parsed. */
 void cmd_config_say_files(void);

@@ -53,13 +53,19 @@ static int check_driver(const char *v)
 	return adp_error_set(ADP_EINPUT, "unknown driver '%s': expected %s", v, names);
 }
 
+int cmd_semaphore_check(const char *url, const char **lease_ns)
+{
+	*lease_ns = NULL;
+	return kube_lease_url_is(url)   ? kube_lease_url_ns(url, lease_ns)
+	       : fleetlock_url_is(url) ? fleetlock_url_check(url)
+				       : fleet_endpoints_check(url);
+}
+
 static int check_semaphore(const char *v)
 {
 	const char *ns;
 
-	return kube_lease_url_is(v)   ? kube_lease_url_ns(v, &ns)
-	       : fleetlock_url_is(v) ? fleetlock_url_check(v)
-				     : fleet_endpoints_check(v);
+	return cmd_semaphore_check(v, &ns);
 }
 
 static int check_prometheus(const char *v)
