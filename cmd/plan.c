@@ -388,9 +388,14 @@ static int run_plan(struct plan_args a, const struct schedule *cfg)
 		print_json_doc(&p);
 	} else {
 		cmd_plan_render(stdout, &p, a.write ? a.plan_file : NULL, a.driver, a.detail);
-		if (a.write && text && cmd_verbosity > CMD_QUIET)
-			printf("The plan is gzip-compressed: %.1f MiB for %.1f MiB of JSON (zcat shows it; "
-			       "every command reads it as it is).\n", (double)size / (1 << 20), (double)text / (1 << 20));
+		if (a.write && text && cmd_verbosity > CMD_QUIET) {
+			char zs[32], js[32];
+
+			adp_bytes_format(zs, (double)size);
+			adp_bytes_format(js, (double)text);
+			printf("The plan is gzip-compressed: %s for %s of JSON (zcat shows it; every command reads it "
+			       "as it is).\n", zs, js);
+		}
 	}
 	if (a.write)
 		notify_written(&p, &cfg->notify, a.plan_file);

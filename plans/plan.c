@@ -1126,9 +1126,13 @@ int plan_write_as(const struct plan *p, const char *path, enum plan_compress how
 		return rc;
 	n = strlen(text);
 	if (n > plan_max_bytes()) {
+		char a[32], b[32];
+
 		free(text);
-		return adp_error_set(ADP_EINPUT, "the plan is %zu KiB of JSON, more than the %zu KiB a plan may hold (every reader refuses more): plan fewer components or a shorter window at a time",
-				     n >> 10, plan_max_bytes() >> 10);
+		adp_bytes_format(a, (double)n);
+		adp_bytes_format(b, (double)plan_max_bytes());
+		return adp_error_set(ADP_EINPUT, "the plan is %s of JSON, more than the %s a plan may hold (every reader refuses more): plan fewer components or a shorter window at a time",
+				     a, b);
 	}
 	if ((how == PLAN_COMPRESS_ALWAYS || (how == PLAN_COMPRESS_AUTO && n > PLAN_COMPRESS_ABOVE)) &&
 	    (rc = adp_gz_deflate(&gz, &zn, text, n))) {

@@ -7,6 +7,7 @@
 
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/timeutil.h"
 
 /* zlib counts in uInt: feed it at most this much a call. */
 #define GZ_CHUNK ((size_t)1 << 30)
@@ -91,9 +92,10 @@ int adp_gz_inflate(char **out, size_t *outlen, const void *data, size_t len, siz
 				char *p;
 
 				if (cap > max) {
-					rc = adp_error_set(ADP_EINPUT, "'%s': more than %zu %s once uncompressed",
-							   name, max >= (1 << 20) ? max >> 20 : max >> 10,
-							   max >= (1 << 20) ? "MiB" : "KiB");
+					char lim[32];
+
+					adp_bytes_format(lim, (double)max);
+					rc = adp_error_set(ADP_EINPUT, "'%s': more than %s once uncompressed", name, lim);
 					break;
 				}
 				cap = cap * 2 > max + 1 ? max + 1 : cap * 2;

@@ -51,7 +51,7 @@ if cmp -s plan.json plan2.json; then ok; else bad "two plans from the same input
 run "--compress never leaves JSON" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW --compress never -f plan-n.json
 if cmp -s plan.json plan-n.json && ! grep -q "gzip" "$TMP/out"; then ok; else bad "auto or never changed the small plan"; fi
 run "--compress always" 2 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW --compress always -f plan-z.json
-expect_out "^The plan is gzip-compressed: [0-9.]+ MiB for [0-9.]+ MiB of JSON \(zcat shows it; every command reads it as it is\)\.$"
+expect_out "^The plan is gzip-compressed: [0-9.]+ KiB for [0-9.]+ KiB of JSON \(zcat shows it; every command reads it as it is\)\.$"
 name="--compress always: gzip of the same document"
 if gzip -dc plan-z.json | cmp -s - plan.json; then ok; else bad "gzip -dc plan-z.json is not plan.json"; fi
 run "-q leaves the compression line out" 2 plan -q -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW --compress always -f plan-z.json
@@ -77,9 +77,9 @@ head -c 300000 /dev/zero | tr '\0' ' ' | gzip -1 >bomb.json
 ADPART_TEST_PLAN_MAX_KIB=100
 export ADPART_TEST_PLAN_MAX_KIB
 run "a compressed plan past the limit" 1 validate --kind plan bomb.json
-expect_err "bomb.json': more than 100 KiB once uncompressed"
+expect_err "bomb.json': more than 100.0 KiB once uncompressed"
 run "a plan past the limit is not written" 1 plan -i "$DEMO_INV" -s "$DEMO_SCHED" --now $NOW -f big.json
-expect_err "the plan is [0-9]+ KiB of JSON, more than the 100 KiB a plan may hold \(every reader refuses more\)"
+expect_err "the plan is [0-9.]+ KiB of JSON, more than the 100.0 KiB a plan may hold \(every reader refuses more\)"
 expect_no_file big.json
 unset ADPART_TEST_PLAN_MAX_KIB
 
