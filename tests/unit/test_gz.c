@@ -101,6 +101,12 @@ Test(gz, refusals)
 	free(bad);
 	free(z);
 	free(s);
+	/* Text with a NUL inside, which no JSON reader would see past. */
+	cr_assert_eq(adp_gz_deflate(&z, &zn, "{\"a\": 1}\0{}", 11), 0);
+	cr_assert_eq(adp_gz_inflate(&out, NULL, z, zn, 1 << 20, "nul.json"), ADP_EINPUT);
+	cr_assert_not_null(strstr(adp_error_last(), "nul.json': the uncompressed text holds a NUL byte"), "%s",
+			   adp_error_last());
+	free(z);
 }
 
 Test(gz, read_text_takes_either)
