@@ -160,17 +160,6 @@ void forecast_release(struct forecast *f)
 	memset(f, 0, sizeof(*f));
 }
 
-const struct forecast_series *forecast_find(const struct forecast *f, const char *component,
-					    int resource)
-{
-	size_t i;
-
-	for (i = 0; i < f->n; i++)
-		if (f->items[i].resource == resource && !strcmp(f->items[i].component, component))
-			return &f->items[i];
-	return NULL;
-}
-
 static int by_key(const void *a, const void *b, void *arg)
 {
 	const struct forecast_series *it = arg, *x = &it[*(const size_t *)a], *y = &it[*(const size_t *)b];
@@ -180,7 +169,7 @@ static int by_key(const void *a, const void *b, void *arg)
 		return c;
 	if (x->resource != y->resource)
 		return x->resource < y->resource ? -1 : 1;
-	/* The first of equals, as forecast_find finds. */
+	/* The first of equals, as a search in order would find. */
 	return *(const size_t *)a < *(const size_t *)b ? -1 : *(const size_t *)a > *(const size_t *)b;
 }
 

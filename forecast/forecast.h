@@ -152,13 +152,10 @@ int forecast_run(struct forecast *out, const struct history *h, const struct for
 /* Frees what f owns; NULL-safe. */
 void forecast_release(struct forecast *f);
 
-/* Borrowed; NULL when absent. */
-const struct forecast_series *forecast_find(const struct forecast *f, const char *component,
-					    int resource);
-
-/* forecast_find for every resource of n components at once, through one
- * sorted index (one search per component is quadratic at fleet scale):
- * out[i * ADP_RES_COUNT + r] is names[i]'s series of resource r, or NULL. */
+/* The series of every resource of n components, through one sorted index
+ * (a search per component would be quadratic at fleet scale):
+ * out[i * ADP_RES_COUNT + r] is names[i]'s series of resource r (the first
+ * of f's when it has two), borrowed, or NULL. */
 int forecast_find_all(const struct forecast *f, const char *const *names, size_t n,
 		      const struct forecast_series **out);
 
