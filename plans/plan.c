@@ -409,19 +409,27 @@ static int seal_add(const char *buf, size_t n, void *ctx)
 	return 0;
 }
 
-int plan_seal(json_t *root, char out[65])
+/* The text the seal hashes: root without its "seal", compact, keys
+ * sorted, handed to fn. 0, or -1 when it could not be made. */
+static int seal_text(json_t *root, json_dump_callback_t fn, void *ctx)
 {
-	struct adp_sha256 c;
-	json_t *body = json_copy(root);
+	json_t *body = json_copy(root); /* shallow: only the top level is copied */
 	int rc;
 
 	if (!body)
-		return adp_error_set(ADP_ENOMEM, "out of memory sealing the plan");
+		return -1;
 	json_object_del(body, "seal");
-	adp_sha256_init(&c);
-	rc = json_dump_callback(body, seal_add, &c, JSON_COMPACT | JSON_SORT_KEYS);
+	rc = json_dump_callback(body, fn, ctx, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(body);
-	if (rc)
+	return rc;
+}
+
+int plan_seal(json_t *root, char out[65])
+{
+	struct adp_sha256 c;
+
+	adp_sha256_init(&c);
+	if (seal_text(root, seal_add, &c))
 		return adp_error_set(ADP_ENOMEM, "out of memory sealing the plan");
 	adp_sha256_final_hex(&c, out);
 	return 0;
@@ -1048,7 +1056,7 @@ int plan_text(const struct plan *p, char **text_out)
 	struct adp_jb jb = { 0 };
 	struct adp_sha256 c;
 	struct dump_buf w = { 0 }, sorted = { 0 };
-	json_t *root = plan_body(&jb, p, 0), *body = NULL;
+	json_t *root = plan_body(&jb, p, 0);
 	char seal[65], *text = NULL, *hole, *out = NULL;
 	static const char sorted_hole[] = "\"waves\":" WAVES_HOLE_JSON, doc_hole[] = "\n  \"waves\": " WAVES_HOLE_JSON;
 	size_t i;
@@ -1059,9 +1067,7 @@ int plan_text(const struct plan *p, char **text_out)
 	if ((rc = adp_jb_check(&jb)))
 		goto done;
 	/* The seal's text, the waves hashed in their place one at a time. */
-	if (!(body = json_copy(root)) || json_object_del(body, "seal") ||
-	    json_dump_callback(body, dump_add, &sorted, JSON_COMPACT | JSON_SORT_KEYS) || !sorted.s ||
-	    !(hole = strstr(sorted.s, sorted_hole))) {
+	if (seal_text(root, dump_add, &sorted) || !sorted.s || !(hole = strstr(sorted.s, sorted_hole))) {
 		rc = adp_error_set(ADP_ENOMEM, "out of memory sealing the plan");
 		goto done;
 	}
@@ -1108,7 +1114,6 @@ int plan_text(const struct plan *p, char **text_out)
 	}
 done:
 	json_decref(root);
-	json_decref(body);
 	free(sorted.s);
 	free(w.s);
 	free(text);
