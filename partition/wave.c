@@ -710,6 +710,7 @@ static int wave_placement(struct wave_state *ws, const struct slot *x, struct pl
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	memcpy(pl->alloc, x->alloc, sizeof(pl->alloc));
 	memcpy(pl->reserve, x->reserve, sizeof(pl->reserve));
+	memcpy(pl->guarantee, cc->min, sizeof(pl->guarantee));
 	for (r = 0; r < R; r++) {
 		size_t qi = (x->comp * R + (size_t)r) * H;
 

@@ -495,6 +495,8 @@ static void json_head(struct adp_jb *jb, json_t *root, const struct plan *p)
 
 static void json_placement(struct adp_jb *jb, json_t *e, const struct plan_placement *x)
 {
+	int r;
+
 	adp_jset(jb, e, "component", json_string(x->component));
 	adp_jset(jb, e, "replica", json_integer((json_int_t)x->replica));
 	adp_jset(jb, e, "tier", json_integer(x->tier));
@@ -502,6 +504,10 @@ static void json_placement(struct adp_jb *jb, json_t *e, const struct plan_place
 	adp_jset(jb, e, "from", jstr_or_null(x->from));
 	adp_jset(jb, e, "allocation", jres(jb, x->alloc));
 	adp_jset(jb, e, "reservation", jres(jb, x->reserve));
+	for (r = 0; r < ADP_RES_COUNT && !x->guarantee[r]; r++)
+		;
+	if (r < ADP_RES_COUNT)
+		adp_jset(jb, e, "guarantee", jres(jb, x->guarantee));
 	adp_jset(jb, e, "p50_peak", jres_of(jb, x->p50_peak, 1));
 	adp_jset(jb, e, "p95_peak", jres_of(jb, x->p95_peak, 1));
 	if (x->nband)

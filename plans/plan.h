@@ -53,6 +53,10 @@ struct plan_placement {
 	 * capacity. */
 	double alloc[ADP_RES_COUNT];
 	double reserve[ADP_RES_COUNT];
+	/* The component's guarantee for a replica (the inventory's min), at
+	 * most reserve: what apply's borrowing never takes below ("guarantee",
+	 * written when one is set; 0 in older plans). */
+	double guarantee[ADP_RES_COUNT];
 	double p50_peak[ADP_RES_COUNT], p95_peak[ADP_RES_COUNT]; /* forecast peaks */
 	/* Optional ("band"; nband 0 without): the replica's forecast per
 	 * time step, row k for band_start + k * step, ADP_RES_COUNT values a

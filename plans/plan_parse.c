@@ -339,6 +339,21 @@ static int parse_placement(const struct adp_json_doc *d, json_t *x, const char *
 						  pl->reserve[r], pl->alloc[r]);
 			}
 	}
+	if (json_object_get(x, "guarantee")) {
+		int r;
+
+		if ((rc = get_res(d, x, sub, "guarantee", pl->guarantee)))
+			return rc;
+		for (r = 0; r < ADP_RES_COUNT; r++)
+			if (pl->guarantee[r] > pl->reserve[r] * (1 + 1e-12)) {
+				char rsub[PATH_MAX_LEN];
+
+				snprintf(rsub, sizeof(rsub), "%s.guarantee", sub);
+				return fail_field(d, rsub, adp_resource_name(r),
+						  "a guarantee of %g is above the reservation of %g",
+						  pl->guarantee[r], pl->reserve[r]);
+			}
+	}
 	if (json_object_get(x, "band") && (rc = parse_band(d, x, sub, pl)))
 		return rc;
 	from = json_object_get(x, "from");

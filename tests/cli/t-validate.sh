@@ -158,6 +158,12 @@ x = p["waves"][0]["placements"][0]
 x["reservation"]["memory"] = x["allocation"]["memory"] * 2'
 run "a reservation above its limit is refused" 1 validate overlimit.json
 expect_err "overlimit.json:[0-9]+: waves\[0\]\.placements\[0\]\.reservation\.memory: a reservation of [0-9.e+]+ is above the allocation"
+reseal_edit v.json overguarantee.json '
+x = p["waves"][0]["placements"][0]
+x["guarantee"] = dict((r, 0) for r in x["reservation"])
+x["guarantee"]["cpu"] = x["reservation"]["cpu"] + 1'
+run "a guarantee above its reservation is refused" 1 validate overguarantee.json
+expect_err "overguarantee.json:[0-9]+: waves\[0\]\.placements\[0\]\.guarantee\.cpu: a guarantee of [0-9.e+]+ is above the reservation"
 # Consolidation advice that does not hold together (edited in and
 # re-sealed): a partition the plan does not have, a capacity freed that
 # is not theirs, a P(overload) above epsilon, every partition emptied.

@@ -198,6 +198,8 @@ Test(plan, exact_numbers)
 	x->alloc[ADP_RES_CPU] = 0.1 + 0.2;
 	x->reserve[ADP_RES_MEMORY] = 1073741824.0 / 3;
 	x->reserve[ADP_RES_CPU] = 0.1 + 0.1;
+	x->guarantee[ADP_RES_CPU] = 0.1;
+	x->guarantee[ADP_RES_MEMORY] = 0;
 	x->p95_peak[ADP_RES_CPU] = 1.0 / 3.0;
 	cr_assert_eq(plan_write(&a, path), 0, "%s", adp_error_last());
 	cr_assert_eq(plan_read(&b, path), 0, "%s", adp_error_last());
@@ -205,6 +207,7 @@ Test(plan, exact_numbers)
 	cr_assert_eq(b.waves[0].placements[0].alloc[ADP_RES_CPU], 0.1 + 0.2);
 	cr_assert_eq(b.waves[0].placements[0].reserve[ADP_RES_MEMORY], 1073741824.0 / 3);
 	cr_assert_eq(b.waves[0].placements[0].reserve[ADP_RES_CPU], 0.1 + 0.1);
+	cr_assert_eq(b.waves[0].placements[0].guarantee[ADP_RES_CPU], 0.1);
 	cr_assert_eq(b.waves[0].placements[0].p95_peak[ADP_RES_CPU], 0.3333333);
 	{
 		char *text = NULL;
