@@ -6,7 +6,11 @@
 #    bookkeeping; not the driver's work, health checks or drains),
 #  - the time from a verified shadow to the full traffic switch,
 #  - failed requests and p50/p99 latency through HAProxy during RUNS
-#    applies back to back, and for as long without any apply.
+#    applies back to back, and for as long without any apply,
+#  - on a second stack of two waves, the switch time of wave 2's shadow
+#    (start_shadow's beginning to healthy, and to the full traffic switch)
+#    made in its wave and made ahead in wave 1 (plan --preallocate), side
+#    by side.
 # Needs root, a writable cgroup memory controller, /usr/sbin/haproxy and
 # /usr/bin/python3; says so and stops otherwise.
 # Usage: bench/apply.sh path/to/adpart-update [runs] [rate]
@@ -60,6 +64,9 @@ cat >"$T/sched.json" <<JSON
  "plan_ttl": "24h", "period": "1d", "update": {"command": ["/bin/true"], "timeout": "1m"}}
 JSON
 (cd "$T" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plan.json >/dev/null 2>&1)
+# Apply at the plan's start (its first wave), which it picks in the window.
+start() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["waves"][0]["start"])' "$1"; }
+NOW=$(start "$T/plan.json")
 
 for c in web:$P_WA api:$P_AA; do
 	stack_original "$T/st/proc/${c%%:*}.0@node-a.pid" "$T/www-node-a" "${c#*:}"
@@ -75,7 +82,7 @@ t0=$(date +%s.%N)
 r=1
 while [ "$r" -le "$RUNS" ]; do
 	rm -f "$T/st/journal.json"
-	if ! (cd "$T" && "$BIN" apply -d st --record "run-$r.json" --now 2018-05-06T00:00:00Z plan.json >/dev/null); then
+	if ! (cd "$T" && "$BIN" apply -d st --record "run-$r.json" --now "$NOW" plan.json >/dev/null); then
 		echo "apply: run $r failed" >&2
 		stack_load_stop "$T/with.out"
 		exit 1
@@ -124,4 +131,71 @@ for name in ("with", "without"):
     f = dict(x.split("=") for x in line)
     print("apply: %-7s apply, %s s at the load generator's rate: %s requests, %s failed, p50 %s ms, p99 %s ms, max %s ms"
           % (name, secs, f["requests"], f["failed"], f["p50_ms"], f["p99_ms"], f["max_ms"]))
+PY
+
+# Shadows made ahead (plan --preallocate) against made in their wave: a
+# second stack of three partitions, web on node-a and api on node-b, both
+# with shadows on node-c, node-a then node-b updated, so that wave 2's
+# shadow of api is made (and, with run.start_idle, started) in wave 1.
+# Per run, the switch time of that shadow: from its start_shadow's
+# beginning to its health check passing, and to the full traffic switch.
+stack_cleanup "$CG" "$T"/st/proc/*.pid
+PA="$T/pa"
+mkdir -p "$PA/www-node-a" "$PA/www-node-b" "$PA/www-node-c"
+for d in a b c; do echo ok >"$PA/www-node-$d/ok"; done
+set -- $(stack_ports 6)
+Q_WA=$1 Q_WC=$2 Q_AB=$3 Q_AC=$4 Q_FW=$5 Q_FA=$6
+{
+	stack_hap_pair web "$Q_FW" "$Q_WA" "$Q_WC" node-a node-c
+	stack_hap_pair api "$Q_FA" "$Q_AB" "$Q_AC" node-b node-c
+} >"$PA/backends.cfg"
+stack_haproxy "$PA" <"$PA/backends.cfg"
+health='{"http": "http://127.0.0.1:{port}/ok", "retries": 40, "timeout": 2, "interval": 0.05}'
+{
+	stack_partitions "$CG" node-a node-b node-c
+	STACK_RUN=', "start_idle": true' stack_component "$PA" web 0 node-a "{\"node-a\": $Q_WA, \"node-c\": $Q_WC}" be_web \
+		"$PA/www-{partition}" "0.002 1048576" "$health"
+	echo ","
+	STACK_RUN=', "start_idle": true' stack_component "$PA" api 1 node-b "{\"node-b\": $Q_AB, \"node-c\": $Q_AC}" be_api \
+		"$PA/www-{partition}" "0.002 1048576" "$health"
+	echo "]}"
+} >"$PA/inv.json"
+sed 's/"partitions": \["node-a"\]/"partitions": ["node-a", "node-b"]/' "$T/sched.json" >"$PA/sched.json"
+(cd "$PA" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plain.json >/dev/null 2>&1
+	"$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f pre.json --preallocate >/dev/null 2>&1)
+r=1
+while [ "$r" -le "$RUNS" ]; do
+	for kind in plain pre; do
+		stack_kill_instances "$PA"/st/proc/*.pid
+		rm -rf "$PA/st"
+		stack_original "$PA/st/proc/web.0@node-a.pid" "$PA/www-node-a" "$Q_WA"
+		stack_original "$PA/st/proc/api.0@node-b.pid" "$PA/www-node-b" "$Q_AB"
+		if ! (cd "$PA" && "$BIN" apply -d st --record "$kind-$r.json" --now "$(start "$PA/$kind.json")" "$kind.json" >/dev/null); then
+			echo "apply: $kind run $r failed" >&2
+			exit 1
+		fi
+	done
+	r=$((r + 1))
+done
+stack_cleanup "$CG" "$PA"/st/proc/*.pid
+"$PY" - "$PA" "$RUNS" <<'PY'
+import json, statistics, sys
+t, runs = sys.argv[1], int(sys.argv[2])
+res = {}
+for kind in ("plain", "pre"):
+    healthy, switched, ahead = [], [], 0
+    for r in range(1, runs + 1):
+        steps = json.load(open("%s/%s-%d.json" % (t, kind, r)))["steps"]
+        ahead += sum(1 for s in steps if s["action"] == "preallocate_shadow" and s["status"] == "done")
+        def one(action):
+            return [s for s in steps if s["action"] == action and s.get("component") == "api"][0]
+        t0 = one("start_shadow")["start_ms"]
+        healthy.append(one("health_check")["end_ms"] - t0)
+        switched.append(one("switch_traffic")["end_ms"] - t0)
+    res[kind] = (healthy, switched, ahead)
+print("apply: wave 2's shadow (api on node-c), start_shadow's beginning to healthy / to the full traffic switch, %d runs each:" % runs)
+for kind, label in (("plain", "made in its wave"), ("pre", "made ahead (--preallocate, start_idle)")):
+    h, s, a = res[kind]
+    print("apply:   %-40s healthy median %5.0f ms (max %5.0f), switched median %5.0f ms (max %5.0f); %d made ahead"
+          % (label, statistics.median(h), max(h), statistics.median(s), max(s), a))
 PY

@@ -29,6 +29,7 @@ struct plan_args {
 	int have_now;
 	int write;
 	int accept_risk;
+	int preallocate;  /* --preallocate: each wave's shadows made in the wave before */
 	int no_feedback;  /* --no-feedback: past windows do not adjust the bands */
 	int detail;       /* --detail: every move and partition row */
 	int kube;         /* --driver kubernetes: discover the inventory */
@@ -42,7 +43,7 @@ struct plan_args {
 enum { OPT_NOW = 256, OPT_MODEL, OPT_NO_WRITE, OPT_STORE, OPT_PROM, OPT_PROM_QUERY, OPT_PROM_LABEL,
        OPT_PROM_RANGE, OPT_PROM_STEP, OPT_PROM_TOKEN, OPT_PROM_USER, OPT_PROM_PASSWORD,
        OPT_PROM_CA, OPT_DRIVER, OPT_EXACT, OPT_ACCEPT_RISK, OPT_DETAIL, OPT_OCCURRENCE, OPT_NO_FEEDBACK,
-       OPT_COMPRESS };
+       OPT_COMPRESS, OPT_PREALLOCATE };
 
 static const struct argp_option options[] = {
 	{ "inventory", 'i', "FILE", 0, "Inventory of partitions and components (JSON)", 0 },
@@ -55,6 +56,8 @@ static const struct argp_option options[] = {
 	{ "detail", OPT_DETAIL, NULL, 0, "Show every move and partition row; a wave with more than 12 shows the first moves and the riskiest rows", 0 },
 	{ "accept-risk", OPT_ACCEPT_RISK, NULL, 0,
 	  "Write a plan whose predicted P(overload) exceeds epsilon somewhere (recorded in the plan)", 0 },
+	{ "preallocate", OPT_PREALLOCATE, NULL, 0,
+	  "Make each wave's shadows ahead, small, in the wave before; their wave only resizes them", 0 },
 	{ "output", 'o', "FORMAT", 0, "human (default) or json", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Plan as if it were TIME (RFC 3339): history from then on is ignored", 0 },
 	{ "no-feedback", OPT_NO_FEEDBACK, NULL, 0,
@@ -100,6 +103,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_DETAIL: a->detail = 1; break;
 	case OPT_ACCEPT_RISK: a->accept_risk = 1; break;
+	case OPT_PREALLOCATE: a->preallocate = 1; break;
 	case OPT_MODEL: a->model = arg; break;
 	case OPT_STORE: a->store = arg; break;
 	case 'H': cmd_argp_push(state, "--history files", a->history, &a->nhistory, MAX_HISTORY_ARGS, arg); break;
@@ -307,6 +311,7 @@ static int run_plan(struct plan_args a, const struct schedule *cfg)
 	o.occurrence = a.occurrence;
 	o.model = a.model;
 	o.tool_version = "adpart-update 0.1.0";
+	o.preallocate = a.preallocate;
 	o.prom = a.prom.url ? &a.prom : NULL;
 	if (!a.no_feedback &&
 	    past_windows(&feedback, &o.nfeedback, a.store ? a.store : cmd_setting(CMD_KEY_STORE), cfg->name))

@@ -222,10 +222,10 @@ static const char *status_of(json_t *o)
  * writes: anything else (a hand edit) would be taken for "not done". */
 static int journal_statuses(json_t *root, const char *path)
 {
-	static const char *const lists[] = { "steps", "undo" };
+	static const char *const lists[] = { "steps", "undo", "released" };
 	size_t l, i;
 
-	for (l = 0; l < 2; l++) {
+	for (l = 0; l < 3; l++) {
 		json_t *a = json_object_get(root, lists[l]);
 
 		for (i = 0; i < json_array_size(a); i++) {
@@ -990,10 +990,49 @@ static enum orch_gate all_gates(const struct orch_opts *o, const struct orch_dri
 	return rc ? ORCH_GATE_BLOCKED : g;
 }
 
+/* A wave skipped after the wave before made its shadows ahead
+ * (preallocate_shadow): each is released as a rollback would, journaled
+ * in "released" before it acts. They run before the wave's steps are
+ * journaled skipped, so that a kill here gates the wave, and releases
+ * (idempotent), again. 0, 1 when a release failed, or ADP_ENOMEM. */
+static int release_ahead(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
+			 const struct plan *p, size_t i)
+{
+	json_t *steps = json_object_get(j->root, "steps"), *released, *rec;
+	size_t k, w = p->steps[i].wave;
+	int rc, failed = 0;
+
+	for (k = 0; k < i; k++) {
+		struct adp_jb b = { 0 };
+		struct plan_step s = p->steps[k];
+
+		if (s.act != PLAN_PREALLOCATE_SHADOW || s.wave + 1 != w ||
+		    strcmp(status_of(json_array_get(steps, k)), "done"))
+			continue;
+		s.act = PLAN_RELEASE_SHADOW;
+		s.action = (char *)plan_actions[s.act].name;
+		s.timeout = plan_actions[s.act].default_timeout;
+		if (!(released = json_object_get(j->root, "released"))) {
+			released = json_array();
+			jset(&b, j->root, "released", released);
+		}
+		rec = step_json(&b, &s);
+		jpush(&b, released, rec);
+		if ((rc = journal_built(j, &b)))
+			return rc;
+		if ((rc = run_one(j, rec, d, p, &s, o, -1)) < 0)
+			return rc;
+		failed |= rc;
+	}
+	return failed;
+}
+
 /* Before the first step of the wave at steps[i]: the gates. Blocked: the
  * journal says by what and the apply stops there (1, *out
  * ORCH_BLOCKED). A wave none of whose partitions needs the update: its
- * steps are journaled "skipped", never acted nor undone. 0 goes on. */
+ * steps are journaled "skipped", never acted nor undone (the shadows
+ * the wave before made for it released first: 2 when one could not be,
+ * for the caller to roll back). 0 goes on. */
 static int gate_wave(struct journal *j, const struct orch_opts *o, const struct orch_driver *d, const struct plan *p,
 		     size_t i, int *out)
 {
@@ -1002,6 +1041,7 @@ static int gate_wave(struct journal *j, const struct orch_opts *o, const struct 
 	struct adp_jb b = { 0 };
 	char why[1024];
 	enum orch_gate g = all_gates(o, d, p, w, why, sizeof(why));
+	int rc;
 
 	if (g == ORCH_GATE_OPEN)
 		return 0;
@@ -1017,6 +1057,12 @@ static int gate_wave(struct journal *j, const struct orch_opts *o, const struct 
 		return 1;
 	}
 	emit(o, SCHEDULE_EV_WAVE, json_pack("{s:I, s:s, s:s}", "wave", (json_int_t)w, "phase", "skipped", "why", why));
+	if ((rc = release_ahead(j, o, d, p, i))) {
+		if (rc > 0 && o->why && o->why_len)
+			snprintf(o->why, o->why_len, "wave %zu was skipped (%s) but a shadow made ahead for it could not be "
+				 "released", w, why);
+		return rc < 0 ? rc : 2;
+	}
 	for (k = i; k < p->nsteps && p->steps[k].wave == w; k++)
 		set_status(&b, json_array_get(steps, k), "skipped", why);
 	if (journal_built(j, &b))
@@ -1349,6 +1395,8 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		if ((i == 0 || p.steps[i - 1].wave != p.steps[i].wave) && p.steps[i].wave != gated &&
 		    (rc = gate_wave(&j, o, d, &p, i, &out))) {
 			if (rc < 0)
+				goto done;
+			if (rc == 2 && ((rc = build_undo(&j, &p)) || (rc = do_rollback(&j, o, d, &p, &out))))
 				goto done;
 			goto record;
 		}

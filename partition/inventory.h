@@ -40,7 +40,7 @@ struct inv_component {
 	double min[ADP_RES_COUNT]; /* guarantees per replica */
 	struct history_source history;
 	/* Optional, for apply's local driver (references owned, or NULL):
-	 * run {argv, env, cwd, stop_grace, ports}, health {http, expect_status,
+	 * run {argv, env, cwd, stop_grace, ports, start_idle}, health {http, expect_status,
 	 * timeout, retries} or {command}, traffic {haproxy_socket, backend,
 	 * server_prefix}. Checked by the driver, not here. */
 	json_t *run, *health, *traffic;

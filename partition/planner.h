@@ -40,6 +40,7 @@ struct part_request {
 	int no_remedies;            /* leave out the remedies (plan->remedies), each a plan again */
 	int no_consolidation;       /* leave out the consolidation advice (plan->consolidation) */
 	double consolidation_work;  /* the advice's budget (0: PART_CONSOL_WORK) */
+	int preallocate;            /* plan --preallocate (or the schedule's "preallocate") */
 	/* The feedback loop (plans/accuracy.h): each listed series' spread
 	 * around its median scaled by its factor; NULL: none. */
 	const struct plan_feedback *feedback;
@@ -176,6 +177,7 @@ struct part_run_opts {
 	int (*place_movers)(const struct part_wave_problem *pb, size_t *assign, void *arg);
 	void *place_arg;
 	double consolidation_work;    /* passed to part_request (0: the default) */
+	int preallocate;              /* passed to part_request */
 	/* Told each phase as it starts ("reading history", "forecasting",
 	 * "planning", "hashing the inputs") and, while forecasting, each
 	 * series done of total (0 and 0 otherwise); NULL: none. */

@@ -181,7 +181,8 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 		struct part_request req = { .inv = &inv, .sched = &sched, .fc = &fc, .now = o->now,
 					    .tool_version = o->tool_version, .place_movers = o->place_movers,
 					    .place_arg = o->place_arg, .feedback = o->feedback,
-					    .nfeedback = o->nfeedback, .consolidation_work = o->consolidation_work };
+					    .nfeedback = o->nfeedback, .consolidation_work = o->consolidation_work,
+					    .preallocate = o->preallocate };
 		rc = part_plan(&p, &req);
 	}
 	if ((!rc || rc == ADP_EINFEASIBLE) && o->nfeedback) {

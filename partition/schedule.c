@@ -410,6 +410,11 @@ static int read_planner_fields(const struct adp_json_doc *d, struct schedule *s)
 			return adp_json_fail(d, "order", "expected \"listed\" or \"lightest-first\"");
 		s->order_lightest = !strcmp(p, "lightest-first");
 	}
+	if ((v = json_object_get(d->root, "preallocate"))) {
+		if (!json_is_boolean(v))
+			return adp_json_fail(d, "preallocate", "expected true or false");
+		s->preallocate = json_is_true(v);
+	}
 	if ((v = json_object_get(d->root, "shortage"))) {
 		const char *p = json_is_string(v) ? json_string_value(v) : "";
 
@@ -490,7 +495,8 @@ int schedule_load_at(struct schedule *out, const char *path, const struct invent
 					    "max_concurrency", "update_duration", "drain_duration",
 					    "verify_duration", "step", "max_gap", "confidence",
 					    "plan_ttl", "period", "update", "blackouts", "max_per_zone",
-					    "start", "weights", "shortage", "dependence", "order", "gates", "notify", "events", NULL };
+					    "start", "weights", "shortage", "dependence", "order", "gates", "notify", "events",
+					    "preallocate", NULL };
 	struct adp_json_doc d;
 	struct schedule s = { 0 };
 	const char *name = NULL;

@@ -119,6 +119,7 @@ struct schedule {
 	int start_policy;         /* enum schedule_start */
 	int shortage_refuse;      /* "shortage": "refuse": no reductions, infeasible instead */
 	int order_lightest;       /* "order": "lightest-first": partitions by the load they carry */
+	int preallocate;          /* "preallocate": true: each wave's shadows made in the wave before */
 	double weights[SCHEDULE_NWEIGHTS]; /* the planner's cost, enum schedule_weight */
 	double dependence;        /* co-movement floor of the chance constraint, 0..1 */
 	struct schedule_gates gates;

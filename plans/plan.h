@@ -223,6 +223,9 @@ struct plan {
 
 	struct plan_step *steps, *rollback; /* owned */
 	size_t nsteps, nrollback;
+	/* plan --preallocate: the steps make each wave's shadows ahead, in
+	 * the wave before (plans/steps.h); read back from the steps. */
+	int preallocate;
 
 	int risk_accepted;          /* plan --accept-risk: written though the proof fails */
 	struct plan_shortfall *shortfalls; /* owned; non-empty: infeasible */

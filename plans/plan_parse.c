@@ -178,6 +178,7 @@ static int parse_step(const struct adp_json_doc *d, json_t *o, const char *jpath
 {
 	const struct plan *p = ((struct steps_arg *)arg)->p;
 	struct plan_step *s = &((struct steps_arg *)arg)->s[i];
+	char why[300];
 	double timeout;
 	int rc;
 
@@ -201,6 +202,8 @@ static int parse_step(const struct adp_json_doc *d, json_t *o, const char *jpath
 	if ((rc = check_partition(d, p, jpath, "partition", s->partition)) ||
 	    (rc = check_partition(d, p, jpath, "target", s->target)))
 		return rc;
+	if (!plan_step_prealloc_ok(p, s, why, sizeof(why)))
+		return adp_json_fail(d, jpath, "%s: %s", s->action, why);
 	if (s->id != i + 1)
 		return fail_field(d, jpath, "id", "expected id %zu: steps are numbered in order from 1", i + 1);
 	return 0;
@@ -947,6 +950,7 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 	struct plan p = { 0 };
 	json_t *root = d->root, *a;
 	double margin;
+	size_t k;
 	int rc;
 
 	if ((rc = parse_header(d, root, &p)) || (rc = parse_inputs(d, root, &p)))
@@ -972,6 +976,8 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 	    (rc = parse_lines(d, root, &p, "risks", 0, plan_add_risk)) ||
 	    (rc = parse_lines(d, root, &p, "remedies", 1, plan_add_remedy)) || (rc = parse_optional(d, root, &p)) || (rc = check_seal(d, root)))
 		goto done;
+	for (k = 0; k < p.nsteps; k++)
+		p.preallocate |= p.steps[k].act == PLAN_PREALLOCATE_SHADOW;
 	/* What no host can honour is refused here, so that validate, show
 	 * and apply all refuse it. */
 	{

@@ -1,5 +1,6 @@
 #include "plans/steps.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,10 +32,13 @@ const struct plan_action_def plan_actions[PLAN_ACTION_COUNT + 1] = {
 	/* Staying replicas whose allocation the wave changes. */
 	{ "resize", "restore_size", 120 },
 	{ "restore_size", "resize", 120 },
+	/* A shadow of the next wave made ahead (plan --preallocate). */
+	{ "preallocate_shadow", "release_shadow", 120 },
 	/* inverses only */
 	{ "remove_partition", NULL, 60 },
 	{ "restore_traffic", NULL, 60 },
 	{ "undrain", NULL, 60 },
+	{ "release_shadow", NULL, 60 },
 	{ NULL, NULL, 0 },
 };
 
@@ -157,6 +161,34 @@ static int needs_resize(const struct plan *p, size_t w, const struct plan_placem
 	return 0;
 }
 
+static int offline_in(const struct plan_wave *w, const char *partition)
+{
+	size_t i;
+
+	for (i = 0; i < w->noffline; i++)
+		if (!strcmp(w->offline[i], partition))
+			return 1;
+	return 0;
+}
+
+/* Wave w (0-based) makes ahead the shadows of wave w + 1 whose partition
+ * it keeps online: a shadow on a partition being updated would be lost
+ * to (or hold up) its update. */
+static int push_prealloc(struct list *fwd, const struct plan *p, size_t w)
+{
+	const struct plan_wave *next = &p->waves[w + 1];
+	size_t j;
+	int rc = 0;
+
+	for (j = 0; j < next->nplacements && !rc; j++) {
+		const struct plan_placement *x = &next->placements[j];
+
+		if (x->from && !offline_in(&p->waves[w], x->partition))
+			rc = push(fwd, w + 1, "preallocate_shadow", x->partition, x->component, x->replica, NULL, 0);
+	}
+	return rc;
+}
+
 int plan_steps_build(struct plan *p, int64_t (*update_timeout)(const char *partition, void *ctx),
 		     void *ctx)
 {
@@ -180,6 +212,10 @@ int plan_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 	for (w = 0; w < p->nwaves && !rc; w++) {
 		const struct plan_wave *wave = &p->waves[w];
 
+		/* First, so that the next wave's shadows start while this
+		 * wave's updates run. */
+		if (p->preallocate && w + 1 < p->nwaves && (rc = push_prealloc(&fwd, p, w)))
+			break;
 		/* Staying replicas the wave resizes grow (or shrink) first, so
 		 * that siblings are ready to carry an absorbed replica's load. */
 		for (j = 0; j < wave->nplacements && !rc; j++)
@@ -232,12 +268,14 @@ int plan_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 /* One lookup for every driver: replicas are few per wave. */
 static const struct plan_placement *step_lookup(const struct plan *p, const struct plan_step *s, int moved)
 {
-	size_t i;
+	size_t i, w = s->wave;
 
-	if (!s->wave || s->wave > p->nwaves || !s->component || (!moved && !s->partition))
+	if (moved && (s->act == PLAN_PREALLOCATE_SHADOW || s->act == PLAN_RELEASE_SHADOW))
+		w++;
+	if (!w || w > p->nwaves || !s->component || (!moved && !s->partition))
 		return NULL;
-	for (i = 0; i < p->waves[s->wave - 1].nplacements; i++) {
-		const struct plan_placement *x = &p->waves[s->wave - 1].placements[i];
+	for (i = 0; i < p->waves[w - 1].nplacements; i++) {
+		const struct plan_placement *x = &p->waves[w - 1].placements[i];
 
 		if (strcmp(x->component, s->component) || x->replica != s->replica)
 			continue;
@@ -255,4 +293,32 @@ const struct plan_placement *plan_step_moved(const struct plan *p, const struct 
 const struct plan_placement *plan_step_stayer(const struct plan *p, const struct plan_step *s)
 {
 	return step_lookup(p, s, 0);
+}
+
+int plan_step_prealloc_ok(const struct plan *p, const struct plan_step *s, char *why, size_t len)
+{
+	const struct plan_placement *x;
+
+	if (s->act != PLAN_PREALLOCATE_SHADOW && s->act != PLAN_RELEASE_SHADOW)
+		return 1;
+	if (!s->wave || s->wave >= p->nwaves) {
+		snprintf(why, len, "prepares a shadow of the next wave: expected a wave from 1 to %zu", p->nwaves - 1);
+		return 0;
+	}
+	if (!s->component || !(x = plan_step_moved(p, s))) {
+		snprintf(why, len, "'%s' replica %zu is not moved in wave %zu, the next", s->component ? s->component : "",
+			 s->replica, s->wave + 1);
+		return 0;
+	}
+	if (!s->partition || strcmp(s->partition, x->partition)) {
+		snprintf(why, len, "expected partition '%s', where wave %zu puts the shadow of '%s' replica %zu",
+			 x->partition, s->wave + 1, s->component, s->replica);
+		return 0;
+	}
+	if (offline_in(&p->waves[s->wave - 1], x->partition)) {
+		snprintf(why, len, "partition '%s' is offline in wave %zu: no shadow can be made there ahead", x->partition,
+			 s->wave);
+		return 0;
+	}
+	return 1;
 }

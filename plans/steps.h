@@ -23,7 +23,17 @@
  * absorbed replica drain_absorbed then stop_absorbed (on its home);
  * after verify_partition, start_absorbed, health_check_absorbed,
  * undrain_absorbed (traffic back); last in the wave, restore_size per
- * resized replica. resize and restore_size are each other's inverse. */
+ * resized replica. resize and restore_size are each other's inverse.
+ *
+ * A plan made with preallocation (plan->preallocate) also starts each
+ * wave w below the last with preallocate_shadow per moved replica of
+ * wave w + 1 whose shadow partition stays online in wave w: the shadow
+ * made ahead with a minimal footprint, so that the next wave's
+ * start_shadow only resizes it. Its step names wave w (the waves' steps
+ * stay contiguous) and the shadow's partition; the replica it prepares is
+ * the moved one of wave w + 1 (plan_step_moved). Its inverse is
+ * release_shadow. Wave 1 has no wave before it: its shadows are made as
+ * without preallocation. */
 enum plan_action {
 	PLAN_CREATE_PARTITION,
 	PLAN_START_SHADOW,
@@ -47,9 +57,11 @@ enum plan_action {
 	PLAN_UNDRAIN_ABSORBED,
 	PLAN_RESIZE,
 	PLAN_RESTORE_SIZE,
+	PLAN_PREALLOCATE_SHADOW,
 	PLAN_REMOVE_PARTITION,
 	PLAN_RESTORE_TRAFFIC,
 	PLAN_UNDRAIN,
+	PLAN_RELEASE_SHADOW,
 	PLAN_ACTION_COUNT
 };
 
@@ -76,9 +88,16 @@ int plan_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 		     void *ctx);
 
 /* The placement a step acts on (borrowed, or NULL): the moved replica
- * of the step's component and replica in its wave, or the staying one on
- * the step's partition (resize, restore_size). */
+ * of the step's component and replica in its wave (in the next wave for
+ * preallocate_shadow and release_shadow), or the staying one on the
+ * step's partition (resize, restore_size). */
 const struct plan_placement *plan_step_moved(const struct plan *p, const struct plan_step *s);
 const struct plan_placement *plan_step_stayer(const struct plan *p, const struct plan_step *s);
+
+/* Whether a preallocate_shadow or release_shadow step is one that
+ * plan_steps_build would make: a wave below the last, the moved replica
+ * of the next wave, its shadow partition, online in the step's wave.
+ * 1 when it is (or the step is of another action), else 0 with why. */
+int plan_step_prealloc_ok(const struct plan *p, const struct plan_step *s, char *why, size_t len);
 
 #endif

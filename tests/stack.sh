@@ -72,16 +72,23 @@ CFG
 	done
 }
 
-# stack_partitions CGROUP: an inventory's start: partitions node-a and
-# node-b (2 cores, 4 GiB each) as cgroups below CGROUP, then the opening
-# of its components array (stack_component entries follow, then "]}").
+# stack_partitions CGROUP [NAME...]: an inventory's start: partitions
+# NAME (default node-a and node-b; 2 cores, 4 GiB each) as cgroups below
+# CGROUP, then the opening of its components array (stack_component
+# entries follow, then "]}").
 stack_partitions() {
-	cat <<JSON
-{"partitions": [
-  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$1/node-a"}},
-  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$1/node-b"}}],
- "components": [
-JSON
+	stack_cg=$1
+	shift
+	[ $# -eq 0 ] && set -- node-a node-b
+	echo '{"partitions": ['
+	stack_sep=""
+	for stack_p in "$@"; do
+		printf '%s  {"name": "%s", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "%s/%s"}}' \
+			"$stack_sep" "$stack_p" "$stack_cg" "$stack_p"
+		stack_sep=",
+"
+	done
+	printf '],\n "components": [\n'
 }
 
 # stack_component DIR NAME TIER HOME PORTS BACKEND CWD "CPU MEMORY" HEALTH
@@ -89,7 +96,8 @@ JSON
 # http.server (argv STACK_ARGV, a JSON array, when set) serving CWD on
 # PORTS (JSON: a port per partition), the demo's api-01 history scaled
 # by CPU and MEMORY, the HEALTH section (JSON), and its traffic through
-# HAProxy's DIR/hap.sock, backend BACKEND (TRAFFIC: more fields).
+# HAProxy's DIR/hap.sock, backend BACKEND (TRAFFIC: more fields);
+# STACK_RUN, when set, adds fields to its run section (", ..." JSON).
 stack_component() {
 	set -- "$@" ""
 	stack_scale_cpu=${8% *}
@@ -102,23 +110,24 @@ stack_component() {
     "time_column": "TimeStamp", "time_format": "rfc3339",
     "columns": {"cpu": {"column": "Value", "scale": $stack_scale_cpu}, "memory": {"column": "Value", "scale": $stack_scale_mem}}},
    "run": {"argv": $stack_argv,
-    "cwd": "$7", "ports": $5, "stop_grace": 2},
+    "cwd": "$7", "ports": $5, "stop_grace": 2${STACK_RUN:-}},
    "health": $9,
    "traffic": {"haproxy_socket": "$1/hap.sock", "backend": "$6"${10}}}
 JSON
 }
 
-# stack_hap_pair NAME FRONT_PORT PORT_A PORT_B: HAProxy configuration
-# for frontend fe_NAME on FRONT_PORT and backend be_NAME, its server
-# node-a on PORT_A serving and node-b on PORT_B (the shadow) disabled.
+# stack_hap_pair NAME FRONT_PORT PORT_A PORT_B [HOME SHADOW]: HAProxy
+# configuration for frontend fe_NAME on FRONT_PORT and backend be_NAME,
+# its server HOME (node-a) on PORT_A serving and SHADOW (node-b) on
+# PORT_B disabled.
 stack_hap_pair() {
 	cat <<CFG
 frontend fe_$1
 	bind 127.0.0.1:$2
 	default_backend be_$1
 backend be_$1
-	server node-a 127.0.0.1:$3 weight 100
-	server node-b 127.0.0.1:$4 weight 100 disabled
+	server ${5:-node-a} 127.0.0.1:$3 weight 100
+	server ${6:-node-b} 127.0.0.1:$4 weight 100 disabled
 CFG
 }
 

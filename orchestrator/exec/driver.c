@@ -427,6 +427,9 @@ static const orch_act_fn exec_ops[PLAN_ACTION_COUNT] = {
 	[PLAN_REMOVE_PARTITION] = exec_op_moved,
 	[PLAN_RESTORE_TRAFFIC] = exec_op_moved,
 	[PLAN_UNDRAIN] = exec_op_moved,
+	/* With the next wave's moved replica, which they prepare. */
+	[PLAN_PREALLOCATE_SHADOW] = exec_op_moved,
+	[PLAN_RELEASE_SHADOW] = exec_op_moved,
 };
 
 void orch_exec_driver(struct orch_driver *d, struct orch_exec *e)

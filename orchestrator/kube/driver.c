@@ -488,7 +488,8 @@ int orch_kube_config_check(const struct inventory *inv)
 
 /* NULL slots: canary, switch_traffic, switch_back, restore_traffic and
  * cleanup (Services route to every Ready pod), remove_partition (a node
- * stays a node). */
+ * stays a node), preallocate_shadow and release_shadow (a shadow pod is
+ * made in its own wave: the scheduler, not a cgroup, sizes it). */
 static const orch_act_fn kube_ops[PLAN_ACTION_COUNT] = {
 	[PLAN_CREATE_PARTITION] = kube_op_target_ready,
 	[PLAN_START_SHADOW] = kube_op_start_shadow,

@@ -113,7 +113,7 @@ static int env_name_ok(const char *k)
 
 static int check_run(const struct adp_json_doc *d, json_t *o, const char *jpath, const struct inventory *inv)
 {
-	static const char *const keys[] = { "argv", "env", "cwd", "stop_grace", "ports", NULL };
+	static const char *const keys[] = { "argv", "env", "cwd", "stop_grace", "ports", "start_idle", NULL };
 	const char *cwd = NULL, *k;
 	char sub[320], sub2[400];
 	json_t *v, *x;
@@ -125,6 +125,9 @@ static int check_run(const struct adp_json_doc *d, json_t *o, const char *jpath,
 		return rc;
 	if (!json_object_get(o, "argv"))
 		return adp_json_fail(d, jpath, "missing required field 'argv'");
+	if ((v = json_object_get(o, "start_idle")) && !json_is_boolean(v))
+		return adp_json_fail(d, subpath(sub, sizeof(sub), jpath, "start_idle"),
+				     "expected true (its process may be started ahead of its wave, out of traffic) or false");
 	if ((rc = check_argv(d, json_object_get(o, "argv"), subpath(sub, sizeof(sub), jpath, "argv"))))
 		return rc;
 	if ((v = json_object_get(o, "env"))) {

@@ -185,9 +185,14 @@ static const orch_act_fn local_ops[PLAN_ACTION_COUNT] = {
 	[PLAN_UNDRAIN_ABSORBED] = local_op_undrain_absorbed,
 	[PLAN_RESIZE] = local_op_resize,
 	[PLAN_RESTORE_SIZE] = local_op_restore_size,
+	[PLAN_PREALLOCATE_SHADOW] = local_op_preallocate_shadow,
 	[PLAN_REMOVE_PARTITION] = local_op_remove_partition,
 	[PLAN_RESTORE_TRAFFIC] = local_op_restore_traffic,
 	[PLAN_UNDRAIN] = local_op_undrain,
+	/* The shadow made ahead stopped and its cgroup removed, as at the
+	 * end of its wave: in a rollback its wave's own undo runs first, so
+	 * there is only something left when that wave had not begun. */
+	[PLAN_RELEASE_SHADOW] = local_op_remove_partition,
 };
 
 void orch_local_driver(struct orch_driver *d, struct orch_local *l)

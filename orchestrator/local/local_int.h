@@ -21,6 +21,10 @@
 #define LOCAL_MAX_ARGS 256
 #define LOCAL_MAX_ARG_LEN 4096 /* an argument after expansion, with its NUL */
 #define LOCAL_LOG_MAX ((off_t)16 << 20) /* a component's or command's log, then LOG.1 */
+/* A shadow made ahead (preallocate_shadow): 1/8 core, and 64 MiB of
+ * memory for a component without a memory guarantee. */
+#define LOCAL_PREALLOC_CPU 0.125
+#define LOCAL_PREALLOC_MEMORY (64.0 * 1048576)
 
 /* v1 controllers apply uses, each mounted at cg_root/NAME (cgroup.c). */
 enum { V1_CPU, V1_CPUSET, V1_MEMORY, V1_CPUACCT, V1_BLKIO, NV1 };
@@ -105,6 +109,9 @@ int local_start_inst(const struct orch_local *l, const struct inv_component *c, 
 		     const double *alloc, const double *reserve, char *msg, size_t len);
 int local_stop_inst(const struct orch_local *l, const struct inv_component *c, const char *part, size_t replica,
 		    char *msg, size_t len);
+/* Into foot, the limits of x's shadow made ahead (see proc.c). */
+void local_prealloc_footprint(const struct inv_component *c, const struct plan_placement *x,
+			      double foot[ADP_RES_COUNT]);
 
 /* --- health (health.c) -------------------------------------------------- */
 
@@ -143,6 +150,7 @@ typedef int local_op(void *ctx, const struct plan *p, const struct plan_step *s,
 local_op local_op_create_partition, local_op_remove_partition;                           /* cgroup.c */
 local_op local_op_start_shadow, local_op_stop_shadow, local_op_start_original, local_op_stop_original;
 local_op local_op_start_absorbed, local_op_stop_absorbed, local_op_run_update;             /* proc.c */
+local_op local_op_preallocate_shadow;
 local_op local_op_verify_partition;
 local_op local_op_health_check, local_op_health_check_original, local_op_health_check_absorbed;
 local_op local_op_verify_shadow;                                                          /* health.c */

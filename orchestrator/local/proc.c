@@ -443,13 +443,71 @@ int local_run_cmd(const struct orch_local *l, char *const argv[], const char *lo
 /* ---- the ops ---- */
 
 /* start_shadow: the moved replica on its target, in a cgroup sized to
- * its allocation. */
+ * its allocation. A shadow made ahead (preallocate_shadow) is taken
+ * over: its cgroup resized to the allocation, its process kept. */
 int local_op_start_shadow(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len)
 {
 	struct local_step t;
+	char note[256];
+	pid_t pid;
 	int rc = local_step_begin(&t, ctx, p, s, LOCAL_NEED_MOVED);
 
-	return rc ? rc : local_start_inst(t.l, t.c, t.shadow, s->replica, t.x->alloc, t.x->reserve, msg, len);
+	if (rc)
+		return rc;
+	if (!(pid = local_inst_pid(t.l, t.c->name, s->replica, t.shadow)))
+		return local_start_inst(t.l, t.c, t.shadow, s->replica, t.x->alloc, t.x->reserve, msg, len);
+	if ((rc = orch_local_cg_ensure(t.l, t.shadow, t.inst, t.x->alloc, t.x->reserve, t.c, s->replica, note,
+				       sizeof(note))))
+		return rc;
+	snprintf(msg, len, "running as pid %ld (made ahead), resized to its allocation%s%s", (long)pid,
+		 *note ? "; " : "", note);
+	return 0;
+}
+
+/* The footprint of a shadow made ahead: LOCAL_PREALLOC_CPU cores and the
+ * component's memory guarantee (LOCAL_PREALLOC_MEMORY without one), each
+ * only where the plan limits that resource and never above its limit, so
+ * that start_shadow's resize only ever grows it. */
+void local_prealloc_footprint(const struct inv_component *c, const struct plan_placement *x,
+			      double foot[ADP_RES_COUNT])
+{
+	double mem = c->min[ADP_RES_MEMORY] > 0 ? c->min[ADP_RES_MEMORY] : LOCAL_PREALLOC_MEMORY;
+	int r;
+
+	for (r = 0; r < ADP_RES_COUNT; r++)
+		foot[r] = 0;
+	if (x->alloc[ADP_RES_CPU] > 0)
+		foot[ADP_RES_CPU] = x->alloc[ADP_RES_CPU] < LOCAL_PREALLOC_CPU ? x->alloc[ADP_RES_CPU] : LOCAL_PREALLOC_CPU;
+	if (x->alloc[ADP_RES_MEMORY] > 0)
+		foot[ADP_RES_MEMORY] = x->alloc[ADP_RES_MEMORY] < mem ? x->alloc[ADP_RES_MEMORY] : mem;
+}
+
+/* preallocate_shadow: the next wave's shadow made ahead in its cgroup,
+ * with the minimal footprint and no reservation, and its process started
+ * there when the component's run.start_idle allows: out of traffic, as
+ * HAProxy keeps a shadow's server disabled until the canary. */
+int local_op_preallocate_shadow(void *ctx, const struct plan *p, const struct plan_step *s, char *msg, size_t len)
+{
+	struct local_step t;
+	double foot[ADP_RES_COUNT];
+	char note[256], m[300];
+	int rc = local_step_begin(&t, ctx, p, s, LOCAL_NEED_MOVED);
+
+	if (rc)
+		return rc;
+	local_prealloc_footprint(t.c, t.x, foot);
+	if (json_is_true(json_object_get(t.c->run, "start_idle"))) {
+		if ((rc = local_start_inst(t.l, t.c, t.shadow, s->replica, foot, NULL, m, sizeof(m))))
+			return rc;
+		snprintf(msg, len, "made ahead (cpu %g cores, memory %.0f MiB): %s", foot[ADP_RES_CPU],
+			 foot[ADP_RES_MEMORY] / 1048576, m);
+		return 0;
+	}
+	if ((rc = orch_local_cg_ensure(t.l, t.shadow, t.inst, foot, NULL, t.c, s->replica, note, sizeof(note))))
+		return rc;
+	snprintf(msg, len, "cgroup made ahead (cpu %g cores, memory %.0f MiB); process not started (run.start_idle "
+		 "is not set)", foot[ADP_RES_CPU], foot[ADP_RES_MEMORY] / 1048576);
+	return 0;
 }
 
 /* Stops the instance on part once HAProxy has no session left on it. */

@@ -407,7 +407,8 @@ Test(kube, ready_condition)
 Test(kube, ops_table)
 {
 	static const int nothing[] = { PLAN_CANARY, PLAN_SWITCH_TRAFFIC, PLAN_SWITCH_BACK, PLAN_CLEANUP,
-				       PLAN_RESTORE_TRAFFIC, PLAN_REMOVE_PARTITION };
+				       PLAN_RESTORE_TRAFFIC, PLAN_REMOVE_PARTITION, PLAN_PREALLOCATE_SHADOW,
+				       PLAN_RELEASE_SHADOW };
 	struct orch_driver drv;
 	struct orch_kube d;
 	size_t i, j;

@@ -331,3 +331,155 @@ Test(steps, reduction_of_other_wave)
 	cr_assert_eq(p.nsteps, 2);
 	plan_release(&p);
 }
+
+/* Three waves: A, then B, then C offline. Wave 1 moves c#0 A->B; wave 2
+ * moves d#0 B->C and e#0 B->A; wave 3 moves f#0 C->A. */
+static void three_wave_plan(struct plan *p)
+{
+	static const char *const off[] = { "A", "B", "C" };
+	static const struct {
+		size_t wave;
+		const char *comp, *from, *to;
+	} mv[] = { { 0, "c", "A", "B" }, { 1, "d", "B", "C" }, { 1, "e", "B", "A" }, { 2, "f", "C", "A" } };
+	size_t w, i;
+
+	memset(p, 0, sizeof(*p));
+	p->waves = calloc(3, sizeof(*p->waves));
+	cr_assert_not_null(p->waves);
+	p->nwaves = 3;
+	for (w = 0; w < 3; w++) {
+		p->waves[w].offline = calloc(1, sizeof(char *));
+		p->waves[w].offline[0] = strdup(off[w]);
+		p->waves[w].noffline = 1;
+		p->waves[w].placements = calloc(2, sizeof(struct plan_placement));
+	}
+	for (i = 0; i < sizeof(mv) / sizeof(mv[0]); i++) {
+		struct plan_wave *x = &p->waves[mv[i].wave];
+		struct plan_placement *pl = &x->placements[x->nplacements++];
+
+		pl->component = strdup(mv[i].comp);
+		pl->from = strdup(mv[i].from);
+		pl->partition = strdup(mv[i].to);
+	}
+}
+
+/* Each wave but the last begins by making ahead the next wave's shadows
+ * on partitions it keeps online; each is released last in a rollback,
+ * after its own wave's undo. */
+Test(steps, preallocate)
+{
+	struct plan p;
+	char why[300];
+	size_t i, n = 0, d, f;
+
+	three_wave_plan(&p);
+	cr_assert_eq(plan_steps_build(&p, NULL, NULL), 0);
+	for (i = 0; i < p.nsteps; i++)
+		cr_assert_neq(p.steps[i].act, PLAN_PREALLOCATE_SHADOW, "none without plan->preallocate");
+	p.preallocate = 1;
+	cr_assert_eq(plan_steps_build(&p, NULL, NULL), 0, "%s", adp_error_last());
+	check_ids(p.steps, p.nsteps);
+	check_rollback(&p);
+	for (i = 0; i < p.nsteps; i++) {
+		cr_assert(plan_step_prealloc_ok(&p, &p.steps[i], why, sizeof(why)), "step %zu: %s", i + 1, why);
+		if (p.steps[i].act == PLAN_PREALLOCATE_SHADOW)
+			n++;
+		if (i)
+			cr_assert_geq(p.steps[i].wave, p.steps[i - 1].wave, "waves stay contiguous");
+	}
+	/* d#0 on C in wave 1, f#0 on A in wave 2; not e#0 on A, offline in
+	 * wave 1, and nothing for wave 1 (none before it) or after wave 3. */
+	cr_assert_eq(n, 2);
+	d = find(&p, 1, "preallocate_shadow", "C", "d", 0);
+	f = find(&p, 2, "preallocate_shadow", "A", "f", 0);
+	cr_assert_eq(d, 0, "first in wave 1");
+	cr_assert_str_eq(p.steps[d + 1].action, "create_partition");
+	cr_assert_eq(p.steps[f - 1].wave, 1);
+	cr_assert_eq(p.steps[f].wave, 2, "first in wave 2");
+	cr_assert_eq(plan_step_moved(&p, &p.steps[d]), &p.waves[1].placements[0], "prepares wave 2's d#0");
+	cr_assert_eq(plan_step_moved(&p, &p.steps[f]), &p.waves[2].placements[0], "prepares wave 3's f#0");
+	cr_assert_null(p.steps[d].target);
+	cr_assert_eq(p.steps[d].timeout, plan_action_find("preallocate_shadow")->default_timeout);
+	cr_assert_str_eq(plan_action_find("preallocate_shadow")->inverse, "release_shadow");
+	cr_assert_null(plan_action_find("release_shadow")->inverse);
+	cr_assert_str_eq(p.rollback[p.nrollback - 1].action, "release_shadow");
+	cr_assert_str_eq(p.rollback[p.nrollback - 1].component, "d");
+	cr_assert_eq(plan_step_moved(&p, &p.rollback[p.nrollback - 1]), &p.waves[1].placements[0]);
+	plan_release(&p);
+}
+
+/* What validate refuses: a step plan_steps_build would not make. */
+Test(steps, preallocate_refused)
+{
+	struct plan p;
+	struct plan_step s;
+	char why[300];
+
+	three_wave_plan(&p);
+	p.preallocate = 1;
+	cr_assert_eq(plan_steps_build(&p, NULL, NULL), 0);
+	s = p.steps[0]; /* d#0 on C, wave 1 */
+	s.wave = 3;
+	cr_assert_not(plan_step_prealloc_ok(&p, &s, why, sizeof(why)));
+	cr_assert(strstr(why, "expected a wave from 1 to 2"), "%s", why);
+	s.wave = 0;
+	cr_assert_not(plan_step_prealloc_ok(&p, &s, why, sizeof(why)));
+	s = p.steps[0];
+	s.partition = "B";
+	cr_assert_not(plan_step_prealloc_ok(&p, &s, why, sizeof(why)));
+	cr_assert(strstr(why, "expected partition 'C'"), "%s", why);
+	s.partition = NULL;
+	cr_assert_not(plan_step_prealloc_ok(&p, &s, why, sizeof(why)));
+	s = p.steps[0];
+	s.component = "c"; /* moved in wave 1, not 2 */
+	cr_assert_not(plan_step_prealloc_ok(&p, &s, why, sizeof(why)));
+	cr_assert(strstr(why, "'c' replica 0 is not moved in wave 2"), "%s", why);
+	s.component = NULL;
+	cr_assert_not(plan_step_prealloc_ok(&p, &s, why, sizeof(why)));
+	s = p.steps[0];
+	s.component = "e";
+	s.partition = "A"; /* e#0's shadow, but A is offline in wave 1 */
+	cr_assert_not(plan_step_prealloc_ok(&p, &s, why, sizeof(why)));
+	cr_assert(strstr(why, "'A' is offline in wave 1"), "%s", why);
+	s.act = PLAN_RELEASE_SHADOW;
+	cr_assert_not(plan_step_prealloc_ok(&p, &s, why, sizeof(why)), "its inverse alike");
+	s.act = PLAN_START_SHADOW;
+	cr_assert(plan_step_prealloc_ok(&p, &s, why, sizeof(why)), "other actions are not its concern");
+	plan_release(&p);
+}
+
+/* On a planned estate: every moved replica of a later wave whose shadow
+ * partition is online in the wave before is made ahead there, once. */
+Test(steps, preallocate_planned)
+{
+	struct plan p = { 0 };
+	size_t w, j, i, n;
+
+	cr_assert_eq(pf_default(&p), 0, "%s", adp_error_last());
+	cr_assert_gt(p.nwaves, 1);
+	p.preallocate = 1;
+	cr_assert_eq(plan_steps_build(&p, NULL, NULL), 0);
+	check_rollback(&p);
+	for (w = 1; w < p.nwaves; w++)
+		for (j = 0; j < p.waves[w].nplacements; j++) {
+			const struct plan_placement *x = &p.waves[w].placements[j];
+			int off = 0;
+
+			if (!x->from)
+				continue;
+			for (i = 0; i < p.waves[w - 1].noffline; i++)
+				off |= !strcmp(p.waves[w - 1].offline[i], x->partition);
+			for (i = 0, n = 0; i < p.nsteps; i++)
+				if (p.steps[i].act == PLAN_PREALLOCATE_SHADOW && !strcmp(p.steps[i].component, x->component) &&
+				    p.steps[i].replica == x->replica) {
+					cr_assert_eq(p.steps[i].wave, w);
+					cr_assert_str_eq(p.steps[i].partition, x->partition);
+					n++;
+				}
+			cr_assert_eq(n, !off, "%s#%zu in wave %zu", x->component, x->replica, w + 1);
+		}
+	for (i = 0, n = 0; i < p.nsteps; i++)
+		n += p.steps[i].act == PLAN_PREALLOCATE_SHADOW;
+	cr_assert_gt(n, 0, "the estate has shadows to make ahead");
+	plan_release(&p);
+}
