@@ -63,7 +63,7 @@ static const struct argp_option options[] = {
 	  "Before the plan's start, sleep until it (interruptible, journaled as waiting) instead of refusing, "
 	  "if it is at most LIMIT away (default 24h)", 0 },
 	{ "on-deviation", OPT_POLICY, "POLICY", 0,
-	  "When usage leaves the forecast band: warn (default), grow or rollback", 0 },
+	  "When usage leaves the forecast band: warn (default), grow, borrow or rollback", 0 },
 	{ "monitor-interval", OPT_MONITOR, "SECONDS", 0,
 	  "Sample the live shadows' cgroups this often during a step (default 5)", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Current time for the expiry check (default: the clock)", 0 },
@@ -230,8 +230,10 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			a->o.policy = ORCH_POLICY_GROW;
 		else if (!strcmp(arg, "rollback"))
 			a->o.policy = ORCH_POLICY_ROLLBACK;
+		else if (!strcmp(arg, "borrow"))
+			a->o.policy = ORCH_POLICY_BORROW;
 		else
-			argp_error(state, "unknown policy '%s': expected warn, grow or rollback", arg);
+			argp_error(state, "unknown policy '%s': expected warn, grow, borrow or rollback", arg);
 		break;
 	case ARGP_KEY_ARG: cmd_argp_plan(state, &a->o.plan_path, arg); break;
 	case ARGP_KEY_END:

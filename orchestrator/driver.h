@@ -60,6 +60,12 @@ struct orch_driver {
 	/* Raises x's limit for resource r to limit (within headroom). NULL:
 	 * the grow policy only warns. */
 	int (*grow)(void *ctx, const struct plan *p, const struct plan_placement *x, int r, double limit);
+	/* Sets x's limit for resource r to limit, up or down: apply's loans
+	 * (--on-deviation borrow) lower a lender's and raise a borrower's,
+	 * and give them back. Exact and idempotent (a resume or a rollback
+	 * sets the allocation again). NULL: nothing is borrowed (the
+	 * deviation is recorded as with warn). */
+	int (*set_limit)(void *ctx, const struct plan *p, const struct plan_placement *x, int r, double limit);
 	/* Asks the act under way to return as soon as it can (its step timed
 	 * out, or monitoring stopped the wave). Called from the engine's
 	 * thread while the act runs on a worker thread, repeatedly until it

@@ -1,9 +1,11 @@
 #include "orchestrator/engine.h"
+#include "orchestrator/borrow.h"
 #include "orchestrator/gates.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "partition/planner.h"
 #include "plans/steps.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -328,6 +331,477 @@ static int offline_in(const struct plan_wave *w, const char *partition)
 	return 0;
 }
 
+/* ---- borrowing (--on-deviation borrow) ----
+ * A loan is journaled in "loans" before it acts: {"id", "wave",
+ * "partition", "resource", "to" and "from" (each {"component",
+ * "replica"}; no "from": the partition's headroom), "amount", "state"
+ * (lending, lent, returning: open; returned, failed), "at"}. An
+ * instance's limit is its allocation plus what it borrowed minus what it
+ * lent, on its open loans, so that giving every loan back sets the
+ * allocation exactly. */
+
+static int loan_open(json_t *l)
+{
+	const char *s = json_string_value(json_object_get(l, "state"));
+
+	return s && (!strcmp(s, "lending") || !strcmp(s, "lent") || !strcmp(s, "returning"));
+}
+
+static int loan_is(json_t *l, const char *state)
+{
+	const char *s = json_string_value(json_object_get(l, "state"));
+
+	return s && !strcmp(s, state);
+}
+
+static size_t loan_wave(json_t *l)
+{
+	return (size_t)json_integer_value(json_object_get(l, "wave"));
+}
+
+static int loan_res(json_t *l)
+{
+	const char *s = json_string_value(json_object_get(l, "resource"));
+
+	return s ? adp_resource_parse(s) : -1;
+}
+
+/* Whether who ({"component", "replica"}) names x. */
+static int loan_names(json_t *who, const struct plan_placement *x)
+{
+	const char *c = json_string_value(json_object_get(who, "component"));
+
+	return c && !strcmp(c, x->component) && (size_t)json_integer_value(json_object_get(who, "replica")) == x->replica;
+}
+
+/* x's limit for r in wave now: its allocation and its open loans. */
+static double limit_now(json_t *loans, size_t wave, const struct plan_placement *x, int r)
+{
+	double v = x->alloc[r];
+	json_t *l;
+	size_t i;
+
+	json_array_foreach(loans, i, l) {
+		double amount = json_number_value(json_object_get(l, "amount"));
+
+		if (!loan_open(l) || loan_wave(l) != wave || loan_res(l) != r)
+			continue;
+		if (loan_names(json_object_get(l, "to"), x))
+			v += amount;
+		if (loan_names(json_object_get(l, "from"), x))
+			v -= amount;
+	}
+	return v;
+}
+
+/* The placement one side of a loan names in its wave, or NULL. */
+static const struct plan_placement *loan_side(const struct plan *p, json_t *l, const char *side)
+{
+	json_t *who = json_object_get(l, side);
+	const char *part = json_string_value(json_object_get(l, "partition"));
+	size_t w = loan_wave(l), k;
+
+	if (!who || !part || w < 1 || w > p->nwaves)
+		return NULL;
+	for (k = 0; k < p->waves[w - 1].nplacements; k++) {
+		const struct plan_placement *x = &p->waves[w - 1].placements[k];
+
+		if (!strcmp(x->partition, part) && loan_names(who, x))
+			return x;
+	}
+	return NULL;
+}
+
+static int loan_state(struct journal *j, json_t *l, const char *state, const char *msg)
+{
+	struct adp_jb b = { 0 };
+
+	jset(&b, l, "state", json_string(state));
+	if (!strcmp(state, "returned"))
+		jset(&b, l, "returned_at", json_integer(now_s()));
+	if (msg && *msg)
+		jset(&b, l, "message", json_string(msg));
+	return journal_built(j, &b);
+}
+
+/* Gives back every open loan of wave (of every wave: 0): each instance
+ * they touched gets its allocation again, the borrowers first (lowered),
+ * then the lenders, so that a partition is not asked for more than the
+ * plan gave out. Like an undo it acts even when the journal cannot be
+ * written; a borrower that cannot be lowered (its memory in use above
+ * it) is said in the loan's message, as it is about to stop or be
+ * rolled back. 0 or ADP_ENOMEM. */
+static int loans_settle(struct journal *j, const struct orch_driver *d, const struct plan *p, size_t wave,
+			const char *why)
+{
+	json_t *loans = json_object_get(j->root, "loans"), *l;
+	size_t i;
+	int any = 0, pass, rc;
+
+	json_array_foreach(loans, i, l) {
+		if (!loan_open(l) || (wave && loan_wave(l) != wave))
+			continue;
+		if ((rc = loan_state(j, l, "returning", NULL)))
+			return rc;
+		any = 1;
+	}
+	if (!any)
+		return 0;
+	journal_save(j);
+	for (pass = 0; pass < 2; pass++)
+		json_array_foreach(loans, i, l) {
+			const struct plan_placement *x = loan_side(p, l, pass ? "from" : "to");
+			int r = loan_res(l);
+
+			if (!loan_is(l, "returning") || (wave && loan_wave(l) != wave) || !x || r < 0 || !d->set_limit)
+				continue;
+			if (d->set_limit(d->ctx, p, x, r, x->alloc[r])) {
+				char msg[600];
+
+				snprintf(msg, sizeof(msg), "the %s's limit was not set back: %s", pass ? "lender" : "borrower",
+					 adp_error_last());
+				adp_error_clear();
+				if ((rc = loan_state(j, l, "returning", msg)))
+					return rc;
+			}
+		}
+	json_array_foreach(loans, i, l)
+		if (loan_is(l, "returning") && (!wave || loan_wave(l) == wave)) {
+			struct adp_jb b = { 0 };
+
+			jset(&b, l, "returned_why", json_string(why));
+			if ((rc = journal_built(j, &b)) || (rc = loan_state(j, l, "returned", NULL)))
+				return rc;
+		}
+	journal_save(j);
+	return 0;
+}
+
+/* Gives back one lent loan: the borrower lowered by its amount, then the
+ * lender raised. A borrower that cannot be lowered yet (memory in use
+ * above it) keeps the loan for the next sample; a lender that cannot be
+ * raised leaves it returning, for the wave's end to settle. 0, or a
+ * negative ADP_E* when the journal cannot be built. */
+static int loan_return(struct journal *j, const struct orch_driver *d, const struct plan *p, json_t *l,
+		       const char *why)
+{
+	json_t *loans = json_object_get(j->root, "loans");
+	const struct plan_placement *to = loan_side(p, l, "to"), *from = loan_side(p, l, "from");
+	double amount = json_number_value(json_object_get(l, "amount"));
+	size_t w = loan_wave(l);
+	int r = loan_res(l), rc;
+	char msg[600];
+
+	if (!to || r < 0 || !d->set_limit)
+		return 0;
+	if ((rc = loan_state(j, l, "returning", NULL)))
+		return rc;
+	if (journal_save(j))
+		return loan_state(j, l, "lent", "not given back: the journal could not be written");
+	if (d->set_limit(d->ctx, p, to, r, limit_now(loans, w, to, r) - amount)) {
+		snprintf(msg, sizeof(msg), "kept (%s): the borrower's limit could not be lowered: %s", why,
+			 adp_error_last());
+		adp_error_clear();
+		rc = loan_state(j, l, "lent", msg);
+	} else if (from && d->set_limit(d->ctx, p, from, r, limit_now(loans, w, from, r) + amount)) {
+		snprintf(msg, sizeof(msg), "the lender's limit could not be raised again: %s", adp_error_last());
+		adp_error_clear();
+		rc = loan_state(j, l, "returning", msg);
+	} else {
+		struct adp_jb b = { 0 };
+
+		jset(&b, l, "returned_why", json_string(why));
+		if (!(rc = journal_built(j, &b)))
+			rc = loan_state(j, l, "returned", NULL);
+	}
+	journal_save(j);
+	return rc;
+}
+
+/* Whether x runs in upto's wave at limits the engine set: a shadow
+ * started and not stopped, or a staying replica resized and not yet
+ * restored. With verified set, a shadow only once verify_shadow found
+ * its limits as planned: loans wait for it. */
+static int limited_now(json_t *steps, const struct plan *p, size_t upto, const struct plan_placement *x,
+		       int verified)
+{
+	if (x->from)
+		return done_in_wave(steps, p, upto, verified ? PLAN_VERIFY_SHADOW : PLAN_START_SHADOW, x->component,
+				    x->replica) &&
+		       !done_in_wave(steps, p, upto, PLAN_STOP_SHADOW, x->component, x->replica);
+	return done_in_wave(steps, p, upto, PLAN_RESIZE, x->component, x->replica) &&
+	       !done_in_wave(steps, p, upto, PLAN_RESTORE_SIZE, x->component, x->replica);
+}
+
+/* One monitoring pass's samples of a wave's placements, each taken at
+ * most once (cpu and io are rates since the previous sample). */
+struct seen {
+	int taken, rc;
+	double use[ADP_RES_COUNT];
+	int have[ADP_RES_COUNT];
+	char msg[300]; /* the driver's reason when rc < 0 */
+};
+
+static struct seen *sample_once(const struct orch_driver *d, const struct plan *p, const struct plan_wave *w,
+				struct seen *seen, size_t k)
+{
+	struct seen *s = &seen[k];
+
+	if (!s->taken) {
+		s->taken = 1;
+		s->rc = d->sample(d->ctx, p, &w->placements[k], s->use, s->have);
+		if (s->rc < 0)
+			snprintf(s->msg, sizeof(s->msg), "%s", adp_error_last());
+		adp_error_clear();
+	}
+	return s;
+}
+
+static size_t placement_index(const struct plan_wave *w, const struct plan_placement *x)
+{
+	return (size_t)(x - w->placements);
+}
+
+/* What x keeps when it lends r at time t: orch_lender_floor of its
+ * guarantee, its band now and one step on, and its usage. */
+static double floor_of(const struct plan *p, const struct plan_placement *x, int r, int64_t t, double usage)
+{
+	double p50, p95, p95_next;
+	long row;
+
+	band_at(p, x, r, t + p->step, &p50, &p95_next, &row);
+	band_at(p, x, r, t, &p50, &p95, &row);
+	return orch_lender_floor(x->guarantee[r], p95, p95_next, usage, part_granularity[r]);
+}
+
+/* At each sample of upto's wave, its lent loans, newest first: a
+ * borrower back within its own allocation and band gives its loan back;
+ * a lender whose floor rose above its limit now (its forecast or its
+ * usage needs it) has its loan given back. 0 or a negative ADP_E*. */
+static int loans_tend(struct journal *j, const struct orch_driver *d, const struct plan *p, size_t upto, int64_t t,
+		      struct seen *seen)
+{
+	json_t *loans = json_object_get(j->root, "loans");
+	size_t wave = p->steps[upto].wave, i = json_array_size(loans);
+	const struct plan_wave *w = &p->waves[wave - 1];
+	int rc;
+
+	while (i-- > 0) {
+		json_t *l = json_array_get(loans, i);
+		const struct plan_placement *to, *from;
+		int r = loan_res(l);
+		struct seen *s;
+		double p50, p95;
+		long row;
+
+		if (!loan_is(l, "lent") || loan_wave(l) != wave || r < 0 || !(to = loan_side(p, l, "to")))
+			continue;
+		from = loan_side(p, l, "from");
+		s = sample_once(d, p, w, seen, placement_index(w, to));
+		band_at(p, to, r, t, &p50, &p95, &row);
+		if (!s->rc && s->have[r] && s->use[r] <= p95 &&
+		    orch_units_up(s->use[r], part_granularity[r]) <= to->alloc[r] + 1e-9) {
+			if ((rc = loan_return(j, d, p, l, "the borrower's need passed")))
+				return rc;
+			continue;
+		}
+		if (!from)
+			continue;
+		s = sample_once(d, p, w, seen, placement_index(w, from));
+		if (!s->rc && s->have[r] &&
+		    floor_of(p, from, r, t, s->use[r]) > limit_now(loans, wave, from, r) + 1e-9 &&
+		    (rc = loan_return(j, d, p, l, "the lender needs it back")))
+			return rc;
+	}
+	return 0;
+}
+
+/* Journals one loan of amount to x (from lender, or from the headroom
+ * when NULL) and acts it: the lender lowered first, then x raised. 1 when
+ * lent, 0 when not (the loan says why), or a negative ADP_E*. */
+static int lend(struct journal *j, const struct orch_driver *d, const struct plan *p, size_t wave,
+		const struct plan_placement *x, const struct plan_placement *lender, int r, double amount)
+{
+	json_t *loans = json_object_get(j->root, "loans"), *l = json_object(), *who;
+	double to_before = limit_now(loans, wave, x, r), from_before = lender ? limit_now(loans, wave, lender, r) : 0;
+	struct adp_jb b = { 0 };
+	char msg[600];
+	int rc;
+
+	jset(&b, l, "id", json_integer((json_int_t)json_array_size(loans) + 1));
+	jset(&b, l, "wave", json_integer((json_int_t)wave));
+	jset(&b, l, "partition", json_string(x->partition));
+	jset(&b, l, "resource", json_string(adp_resource_name(r)));
+	who = json_object();
+	jset(&b, who, "component", json_string(x->component));
+	jset(&b, who, "replica", json_integer((json_int_t)x->replica));
+	jset(&b, l, "to", who);
+	if (lender) {
+		who = json_object();
+		jset(&b, who, "component", json_string(lender->component));
+		jset(&b, who, "replica", json_integer((json_int_t)lender->replica));
+		jset(&b, l, "from", who);
+		jset(&b, l, "from_limit", json_real(from_before - amount));
+	}
+	jset(&b, l, "amount", json_real(amount));
+	jset(&b, l, "to_limit", json_real(to_before + amount));
+	jset(&b, l, "state", json_string("lending"));
+	jset(&b, l, "at", json_integer(now_s()));
+	if (b.failed) {
+		json_decref(l);
+		return journal_built(j, &b);
+	}
+	jpush(&b, loans, l);
+	if ((rc = journal_built(j, &b)))
+		return rc;
+	/* Nothing acts before it is journaled. */
+	if (journal_save(j)) {
+		rc = loan_state(j, l, "failed", "not lent: the journal could not be written");
+		return rc ? rc : 0;
+	}
+	if (lender && d->set_limit(d->ctx, p, lender, r, from_before - amount)) {
+		snprintf(msg, sizeof(msg), "not lent: the lender's limit could not be lowered: %s", adp_error_last());
+		adp_error_clear();
+		d->set_limit(d->ctx, p, lender, r, from_before);
+		adp_error_clear();
+		rc = loan_state(j, l, "failed", msg);
+	} else if (d->set_limit(d->ctx, p, x, r, to_before + amount)) {
+		snprintf(msg, sizeof(msg), "not lent: the borrower's limit could not be raised: %s", adp_error_last());
+		adp_error_clear();
+		if (lender)
+			d->set_limit(d->ctx, p, lender, r, from_before);
+		adp_error_clear();
+		rc = loan_state(j, l, "failed", msg);
+	} else {
+		rc = loan_state(j, l, "lent", NULL);
+		rc = rc ? rc : 1;
+	}
+	journal_save(j);
+	return rc;
+}
+
+/* Borrows for x, whose usage use of resource r left its band at time t:
+ * its limit raised to its usage with one unit of room, from the
+ * partition's planned headroom first, then from the partition's other
+ * instances by orch_borrow_choose. What was done goes on e (built with
+ * b): "borrowed", "limit", "loans", "short" and a message. 0 or a
+ * negative ADP_E*. */
+static int borrow(struct journal *j, const struct orch_driver *d, const struct plan *p, size_t upto, int64_t t,
+		  const struct plan_placement *x, int r, double use, struct seen *seen, struct adp_jb *b, json_t *e)
+{
+	json_t *steps = json_object_get(j->root, "steps"), *loans, *ids, *l;
+	size_t wave = p->steps[upto].wave, k, n = 0, nt, i;
+	const struct plan_wave *w = &p->waves[wave - 1];
+	double unit = part_granularity[r], want = orch_lender_floor(0, 0, 0, use, unit), got = 0, head = 0, need;
+	struct orch_lender *lenders;
+	struct orch_take *takes;
+	char msg[300] = "";
+	int rc;
+
+	if (!(loans = json_object_get(j->root, "loans"))) {
+		jset(b, j->root, "loans", json_array());
+		if ((rc = journal_built(j, b)))
+			return rc;
+		loans = json_object_get(j->root, "loans");
+	}
+	need = want - limit_now(loans, wave, x, r);
+	if (!limited_now(steps, p, upto, x, 1)) {
+		jset(b, e, "message", json_string("its shadow is not verified yet: nothing borrowed"));
+		return 0;
+	}
+	if (need < unit / 2) {
+		jset(b, e, "message", json_string("within its limit: nothing to borrow"));
+		return 0;
+	}
+	if (!d->set_limit || r == ADP_RES_NET) {
+		jset(b, e, "message", json_string(r == ADP_RES_NET ? "net limits are not applied: nothing borrowed"
+							       : "the driver cannot set limits: nothing borrowed"));
+		return 0;
+	}
+	if (json_array_size(loans) >= ORCH_MAX_LOANS) {
+		snprintf(msg, sizeof(msg), "the run's loans are at their limit of %d: nothing borrowed", ORCH_MAX_LOANS);
+		jset(b, e, "message", json_string(msg));
+		return 0;
+	}
+	ids = json_array();
+	/* The planned headroom, less what open loans took of it. */
+	for (k = 0; k < w->nusage; k++)
+		if (!strcmp(w->usage[k].partition, x->partition) && w->usage[k].resource == r)
+			head = w->usage[k].headroom > 0 ? w->usage[k].headroom : 0;
+	json_array_foreach(loans, i, l)
+		if (loan_open(l) && loan_wave(l) == wave && loan_res(l) == r && !json_object_get(l, "from") &&
+		    !strcmp(json_string_value(json_object_get(l, "partition")), x->partition))
+			head -= json_number_value(json_object_get(l, "amount"));
+	head = floor(head / unit + 1e-9) * unit;
+	if (head >= unit) {
+		double take = fmin(head, ceil(need / unit - 1e-9) * unit);
+
+		if ((rc = lend(j, d, p, wave, x, NULL, r, take)) < 0)
+			goto out;
+		if (rc) {
+			got += take;
+			jpush(b, ids, json_integer((json_int_t)json_array_size(loans)));
+		}
+	}
+	lenders = calloc(w->nplacements + 1, sizeof(*lenders));
+	takes = calloc(w->nplacements + 1, sizeof(*takes));
+	if (!lenders || !takes) {
+		free(lenders);
+		free(takes);
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (k = 0; need - got >= unit / 2 && k < w->nplacements; k++) {
+		const struct plan_placement *y = &w->placements[k];
+		struct seen *s;
+		double p50, p95;
+		long row;
+
+		if (y == x || strcmp(y->partition, x->partition) || !limited_now(steps, p, upto, y, 1))
+			continue;
+		s = sample_once(d, p, w, seen, k);
+		if (s->rc || !s->have[r])
+			continue;
+		band_at(p, y, r, t, &p50, &p95, &row);
+		lenders[n].idx = k;
+		lenders[n].limit = limit_now(loans, wave, y, r);
+		lenders[n].floor = floor_of(p, y, r, t, s->use[r]);
+		lenders[n].spread = p95 > 0 ? (p95 - p50) / p95 : 1;
+		lenders[n++].tier = y->tier;
+	}
+	rc = 0;
+	if (need - got >= unit / 2) {
+		double more = 0;
+
+		nt = orch_borrow_choose(need - got, unit, x->tier, lenders, n, takes, &more);
+		for (k = 0; k < nt && rc >= 0; k++) {
+			if (json_array_size(loans) >= ORCH_MAX_LOANS)
+				break;
+			if ((rc = lend(j, d, p, wave, x, &w->placements[takes[k].idx], r, takes[k].amount)) > 0) {
+				got += takes[k].amount;
+				jpush(b, ids, json_integer((json_int_t)json_array_size(loans)));
+			}
+		}
+	}
+	free(lenders);
+	free(takes);
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	if (got < need - unit / 2)
+		snprintf(msg, sizeof(msg), "%s", got > 0 ? "partly covered: no more to spare on the partition"
+							 : "nothing to spare on the partition");
+out:
+	jset(b, e, "borrowed", json_real(got));
+	jset(b, e, "limit", json_real(limit_now(loans, wave, x, r)));
+	jset(b, e, "loans", ids);
+	if (got < need - unit / 2)
+		jset(b, e, "short", json_real(ceil(need / unit - 1e-9) * unit - got));
+	if (*msg)
+		jset(b, e, "message", json_string(msg));
+	return rc;
+}
+
 /* Asks the driver whether one instance carrying traffic still serves; a
  * down one (or one the driver cannot ask about) is an observation and
  * stops the wave whatever the policy: the wave's capacity is gone, and
@@ -402,14 +876,16 @@ static int probe_wave(struct journal *j, const struct orch_driver *d, const stru
  * not yet stopped) against the forecast band for the current time step
  * (the plan's per-step p95 of the replica, else its peak). At a step
  * boundary every sample is recorded; during a step (during set) only
- * deviations, missing data and instances down. Returns 1 when the wave
- * must roll back, or ADP_ENOMEM when an observation could not be built. */
+ * deviations, missing data and instances down. With open loans, each is
+ * tended first (loans_tend). Returns 1 when the wave must roll back, or
+ * a negative ADP_E* when an observation could not be built. */
 static int monitor(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
 		   const struct plan *p, size_t upto, int during, int64_t t)
 {
 	json_t *steps = json_object_get(j->root, "steps");
 	const struct plan_wave *w;
-	size_t k, i;
+	struct seen *seen;
+	size_t k;
 	int r, rc;
 
 	if (!p->steps[upto].wave || p->steps[upto].wave > p->nwaves)
@@ -419,27 +895,19 @@ static int monitor(struct journal *j, const struct orch_opts *o, const struct or
 	if (!d->sample)
 		return 0;
 	w = &p->waves[p->steps[upto].wave - 1];
-	for (k = 0; k < w->nplacements; k++) {
+	if (!(seen = calloc(w->nplacements + 1, sizeof(*seen))))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if (json_array_size(json_object_get(j->root, "loans")) && (rc = loans_tend(j, d, p, upto, t, seen)))
+		goto out;
+	rc = 0;
+	for (k = 0; k < w->nplacements && !rc; k++) {
 		const struct plan_placement *x = &w->placements[k];
-		double use[ADP_RES_COUNT] = { 0 };
-		int have[ADP_RES_COUNT] = { 0 }, live = 0;
+		struct seen *sm;
 
-		if (!x->from)
+		if (!x->from || !limited_now(steps, p, upto, x, 0))
 			continue;
-		for (i = 0; i <= upto; i++) {
-			const struct plan_step *s = &p->steps[i];
-			if (s->wave != p->steps[upto].wave || !s->component || strcmp(s->component, x->component) ||
-			    s->replica != x->replica || strcmp(status_of(json_array_get(steps, i)), "done"))
-				continue;
-			if (s->act == PLAN_START_SHADOW)
-				live = 1;
-			else if (s->act == PLAN_STOP_SHADOW)
-				live = 0;
-		}
-		if (!live)
-			continue;
-		rc = d->sample(d->ctx, p, x, use, have);
-		if (rc < 0 || rc == 1) {
+		sm = sample_once(d, p, w, seen, k);
+		if (sm->rc < 0 || sm->rc == 1) {
 			struct adp_jb b = { 0 };
 			json_t *e = json_object();
 
@@ -449,25 +917,27 @@ static int monitor(struct journal *j, const struct orch_opts *o, const struct or
 			jset(&b, e, "replica", json_integer((json_int_t)x->replica));
 			jset(&b, e, "state", json_string("no_data"));
 			jset(&b, e, "decision", json_string("rollback"));
-			if (rc < 0)
-				jset(&b, e, "message", json_string(adp_error_last()));
-			return observe(j, &b, e) ? ADP_ENOMEM : 1;
+			if (sm->rc < 0)
+				jset(&b, e, "message", json_string(sm->msg));
+			rc = observe(j, &b, e) ? ADP_ENOMEM : 1;
+			break;
 		}
-		for (r = 0; r < ADP_RES_COUNT; r++) {
+		for (r = 0; r < ADP_RES_COUNT && !rc; r++) {
 			struct adp_jb b = { 0 };
 			json_t *e;
 			const char *decision = "ok";
-			double p50, p95;
+			double p50, p95, *use = sm->use;
 			long row;
 			int back = 0;
 
-			if (!have[r])
+			if (!sm->have[r])
 				continue;
 			band_at(p, x, r, t, &p50, &p95, &row);
 			if (use[r] > p95 && p95 > 0) {
 				decision = o->policy == ORCH_POLICY_ROLLBACK ? "rollback"
-					   : o->policy == ORCH_POLICY_GROW  ? "grow"
-									    : "warn";
+					   : o->policy == ORCH_POLICY_GROW   ? "grow"
+					   : o->policy == ORCH_POLICY_BORROW ? "borrow"
+									     : "warn";
 				back = o->policy == ORCH_POLICY_ROLLBACK;
 			}
 			if (during && !strcmp(decision, "ok"))
@@ -501,13 +971,21 @@ static int monitor(struct journal *j, const struct orch_opts *o, const struct or
 					jset(&b, e, "grown_to", json_real(limit));
 				}
 			}
-			if (observe(j, &b, e))
-				return ADP_ENOMEM;
+			if (!strcmp(decision, "borrow") && (rc = borrow(j, d, p, upto, t, x, r, use[r], seen, &b, e)) < 0) {
+				json_decref(e);
+				break;
+			}
+			if (observe(j, &b, e)) {
+				rc = ADP_ENOMEM;
+				break;
+			}
 			if (back)
-				return 1;
+				rc = 1;
 		}
 	}
-	return 0;
+out:
+	free(seen);
+	return rc;
 }
 
 static double mono_s(void)
@@ -740,6 +1218,10 @@ static int do_rollback(struct journal *j, const struct orch_opts *o, const struc
 
 	emit(o, SCHEDULE_EV_ROLLBACK, json_pack("{s:I, s:s?}", "undo_steps", (json_int_t)json_array_size(undo), "why",
 						o->why && *o->why ? o->why : NULL));
+	/* Loans first: every limit back at its allocation before the steps
+	 * that made them are undone. */
+	if ((rc = loans_settle(j, d, p, 0, "rollback")))
+		return rc;
 	json_array_foreach(undo, i, rec) {
 		struct plan_step s = { 0 };
 
@@ -1197,6 +1679,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 	struct journal j = { 0 };
 	char jpath[4096];
 	int lockfd = -1, hostfd = -1, rc, out = ORCH_REFUSED, have_journal, journaled = 0, slot_held = 0;
+	int resumed = 0;
 	int64_t wait;
 	size_t gated = 0; /* the wave whose gates preflight checked */
 	json_t *steps, *rec;
@@ -1405,6 +1888,14 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			continue;
 		if ((i == 0 || p.steps[i - 1].wave != p.steps[i].wave) && !strcmp(status_of(rec), "pending"))
 			emit(o, SCHEDULE_EV_WAVE, wave_json(&p, p.steps[i].wave, "started"));
+		/* Loans end with their wave, and before an instance in them
+		 * stops or has its own limits restored; a resumed run gives back
+		 * what the run before it lent (it borrows again if need be). */
+		if ((i == 0 || p.steps[i - 1].wave != p.steps[i].wave || p.steps[i].act == PLAN_STOP_SHADOW ||
+		     p.steps[i].act == PLAN_RESTORE_SIZE || (o->resume && !resumed)) &&
+		    (rc = loans_settle(&j, d, &p, 0, o->resume && !resumed ? "resumed" : "its wave ends")))
+			goto done;
+		resumed = 1;
 		/* A journal that cannot be written stops the forward run; what
 		 * was done is reversed from the journal in memory. */
 		if ((rc = run_one(&j, rec, d, &p, &p.steps[i], o, (long)i)) < 0 && (!j.lost || j.broken))

@@ -16,7 +16,10 @@
 
 /* What the engine does when actual usage leaves the forecast band. "No
  * data" always stops the wave and rolls back (fails closed). */
-enum orch_policy { ORCH_POLICY_WARN, ORCH_POLICY_GROW, ORCH_POLICY_ROLLBACK };
+enum orch_policy { ORCH_POLICY_WARN, ORCH_POLICY_GROW, ORCH_POLICY_ROLLBACK, ORCH_POLICY_BORROW };
+
+/* The most loans (--on-deviation borrow) a run journals. */
+#define ORCH_MAX_LOANS 1000
 
 enum orch_outcome {
 	ORCH_DONE = 0,        /* every step completed */

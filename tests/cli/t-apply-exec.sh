@@ -13,7 +13,8 @@ cat >"$EX/sched.json" <<JSON
  "plan_ttl": "24h", "period": "1d"}
 JSON
 # The hook: one line per call ("PHASE ID ACTION") in $HOOK_CALLS; an act
-# of $HOOK_FAIL fails; a sample reports the placement's median forecast.
+# of $HOOK_FAIL fails; a sample reports the placement's median forecast
+# (times $HOOK_SAMPLE_SCALE when set).
 cat >"$EX/hook" <<'HOOK'
 #!/usr/bin/python3
 import json, os, sys
@@ -27,7 +28,8 @@ if phase == 'act' and step.get('action') == os.environ.get('HOOK_FAIL'):
     sys.exit(2)
 if phase == 'sample':
     p = doc['placement']['p50_peak']
-    print(json.dumps({'cpu': p['cpu'], 'memory': p['memory']}))
+    k = float(os.environ.get('HOOK_SAMPLE_SCALE', '1'))
+    print(json.dumps({'cpu': p['cpu'] * k, 'memory': p['memory'] * k}))
 elif phase == 'act':
     print('did ' + step['action'])
 HOOK
@@ -61,6 +63,17 @@ name="exec: monitoring sampled through the hook"
 if grep -q '^sample ' "$HOOK_CALLS"; then ok; else bad "no sample call"; fi
 name="exec: the act's first stdout line is the step's message"
 if grep -q '"did run_update"' "$EX/st/run.json"; then ok; else bad "run record lacks the hook's message"; fi
+
+# --- borrowing needs a driver that sets limits: the exec driver records -------
+rm -rf "$EX/st" "$HOOK_CALLS"
+HOOK_SAMPLE_SCALE=20 run "exec: apply --on-deviation borrow, usage far above the band" 0 $EXAPPLY \
+	--on-deviation borrow "$EX/plan.json" && expect_out "applied: 15 steps done"
+name="exec: the deviation is recorded as borrow, with nothing borrowed"
+if grep -q '"decision": "borrow"' "$EX/st/run.json" &&
+	grep -q '"message": "the driver cannot set limits: nothing borrowed"' "$EX/st/run.json"; then ok; else
+	bad "run record lacks the borrow decision"; fi
+run "exec: an unknown deviation policy is refused" 64 $EXAPPLY --on-deviation lend "$EX/plan.json"
+expect_err "unknown policy 'lend': expected warn, grow, borrow or rollback"
 
 # --- the same plan written gzip-compressed: applied and shown as it is ------------
 run "exec: plan --compress always" 2 plan --driver exec -i "$EX/inv.json" -s "$EX/sched.json" $EXNOW \
