@@ -199,3 +199,82 @@ for kind, label in (("plain", "made in its wave"), ("pre", "made ahead (--preall
     print("apply:   %-40s healthy median %5.0f ms (max %5.0f), switched median %5.0f ms (max %5.0f); %d made ahead"
           % (label, statistics.median(h), max(h), statistics.median(s), max(s), a))
 PY
+
+# Borrowing (--on-deviation borrow) on the borrowing stack of the tests
+# (tests/stack.sh): hog, moved to node-b where the plan leaves less than
+# a unit of headroom, holds 32 MiB above its band until the update
+# command, 2 s in, tells it to let go; idle, on node-b too, is forecast
+# low for now. Per run: the act time of a loan (two limit writes), the
+# time from hog's shadow verified to its loan lent, from hog letting go
+# to the loan given back, idle's lowest limit against its guarantee, and
+# hog's room (limit less usage) while it holds the memory, against the
+# same runs under --on-deviation warn.
+stack_cleanup "$CG" "$PA"/st/proc/*.pid
+BW="$T/bw"
+mkdir -p "$BW"
+cat >"$BW/update.sh" <<SH
+for i in hog.0 idle.0; do
+	for d in /sys/fs/cgroup/memory/$CG/node-b/\$i $(stack_v2_root)/$CG/node-b/\$i; do
+		[ -r \$d/memory.limit_in_bytes ] && echo "\$i \$(cat \$d/memory.limit_in_bytes) \$(cat \$d/memory.usage_in_bytes)"
+		[ -r \$d/memory.max ] && echo "\$i \$(cat \$d/memory.max) \$(cat \$d/memory.current)"
+	done
+done >"\$0.room"
+sleep 2
+date +%s%3N >"$BW/free.ms"
+: >"$BW/free"
+sleep 3
+SH
+stack_borrow_files "$BW" "$CG" 370MiB "[\"/bin/sh\", \"$BW/update.sh\"]"
+(cd "$BW" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plan.json >/dev/null 2>&1)
+r=1
+while [ "$r" -le "$RUNS" ]; do
+	for policy in borrow warn; do
+		stack_kill_instances "$BW"/st/proc/*.pid
+		rm -rf "$BW/st" "$BW/ready" "$BW/free"
+		if ! (cd "$BW" && "$BIN" apply -d st --record "$policy-$r.json" --on-deviation "$policy" --monitor-interval 0.5 \
+			--now "$(start "$BW/plan.json")" plan.json >/dev/null); then
+			echo "apply: borrowing run $r ($policy) failed" >&2
+			exit 1
+		fi
+		mv "$BW/update.sh.room" "$BW/$policy-$r.room"
+		mv "$BW/free.ms" "$BW/$policy-$r.free"
+	done
+	r=$((r + 1))
+done
+stack_cleanup "$CG" "$BW"/st/proc/*.pid
+"$PY" - "$BW" "$RUNS" <<'PY'
+import json, statistics, sys
+t, runs = sys.argv[1], int(sys.argv[2])
+MiB = 1048576.0
+act, lent, back, lowest, room = [], [], [], [], {"borrow": [], "warn": []}
+nloans = 0
+for r in range(1, runs + 1):
+    rec = json.load(open("%s/borrow-%d.json" % (t, r)))
+    plan = json.load(open("%s/plan.json" % t))
+    idle = [x for x in plan["waves"][0]["placements"] if x["component"] == "idle"][0]
+    verified = [s for s in rec["steps"] if s["action"] == "verify_shadow" and s["component"] == "hog"][0]["end_ms"]
+    free = int(open("%s/borrow-%d.free" % (t, r)).read())
+    for l in rec.get("loans", []):
+        if l["resource"] != "memory" or l.get("state") != "returned":
+            continue
+        nloans += 1
+        act.append(l["act_us"] / 1000.0)
+        lent.append(l["lent_ms"] - verified)
+        if l.get("returned_why") == "the borrower's need passed":
+            back.append(l["returned_ms"] - free)
+        if "from_limit" in l:
+            lowest.append((l["from_limit"], idle["guarantee"]["memory"]))
+    for policy in ("borrow", "warn"):
+        for line in open("%s/%s-%d.room" % (t, policy, r)):
+            inst, lim, use = line.split()
+            if inst == "hog.0":
+                room[policy].append((float(lim) - float(use)) / MiB)
+print("apply: borrowing, %d runs (hog above its band on a partition without headroom, idle lending):" % runs)
+print("apply:   %d memory loans; act (lender lowered, borrower raised) median %.2f ms; hog's shadow verified to "
+      "its loan lent median %.0f ms; hog letting go to the loan given back median %.0f ms (monitoring every 0.5 s)"
+      % (nloans, statistics.median(act), statistics.median(lent), statistics.median(back) if back else float("nan")))
+print("apply:   idle's lowest limit %.0f MiB against its guarantee %.0f MiB (held: %s)"
+      % (min(x[0] for x in lowest) / MiB, lowest[0][1] / MiB, all(x[0] >= x[1] for x in lowest)))
+print("apply:   hog's room above its usage while it holds the memory: borrow median %.0f MiB, warn median %.0f MiB"
+      % (statistics.median(room["borrow"]), statistics.median(room["warn"])))
+PY

@@ -331,6 +331,8 @@ static int offline_in(const struct plan_wave *w, const char *partition)
 	return 0;
 }
 
+static double mono_s(void);
+
 /* ---- borrowing (--on-deviation borrow) ----
  * A loan is journaled in "loans" before it acts: {"id", "wave",
  * "partition", "resource", "to" and "from" (each {"component",
@@ -417,6 +419,13 @@ static int loan_state(struct journal *j, json_t *l, const char *state, const cha
 	struct adp_jb b = { 0 };
 
 	jset(&b, l, "state", json_string(state));
+	if (!strcmp(state, "returned") || !strcmp(state, "lent")) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		jset(&b, l, !strcmp(state, "lent") ? "lent_ms" : "returned_ms",
+		     json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+	}
 	if (!strcmp(state, "returned"))
 		jset(&b, l, "returned_at", json_integer(now_s()));
 	if (msg && *msg)
@@ -626,6 +635,7 @@ static int lend(struct journal *j, const struct orch_driver *d, const struct pla
 	double to_before = limit_now(loans, wave, x, r), from_before = lender ? limit_now(loans, wave, lender, r) : 0;
 	struct adp_jb b = { 0 };
 	char msg[600];
+	double t0;
 	int rc;
 
 	jset(&b, l, "id", json_integer((json_int_t)json_array_size(loans) + 1));
@@ -659,6 +669,7 @@ static int lend(struct journal *j, const struct orch_driver *d, const struct pla
 		rc = loan_state(j, l, "failed", "not lent: the journal could not be written");
 		return rc ? rc : 0;
 	}
+	t0 = mono_s();
 	if (lender && d->set_limit(d->ctx, p, lender, r, from_before - amount)) {
 		snprintf(msg, sizeof(msg), "not lent: the lender's limit could not be lowered: %s", adp_error_last());
 		adp_error_clear();
@@ -673,7 +684,9 @@ static int lend(struct journal *j, const struct orch_driver *d, const struct pla
 		adp_error_clear();
 		rc = loan_state(j, l, "failed", msg);
 	} else {
-		rc = loan_state(j, l, "lent", NULL);
+		jset(&b, l, "act_us", json_integer((json_int_t)((mono_s() - t0) * 1e6)));
+		rc = journal_built(j, &b);
+		rc = rc ? rc : loan_state(j, l, "lent", NULL);
 		rc = rc ? rc : 1;
 	}
 	journal_save(j);

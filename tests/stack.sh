@@ -194,6 +194,55 @@ stack_original() {
 	echo "$stack_pid $(cut -d')' -f2 "/proc/$stack_pid/stat" | awk '{print $20}')" >"$1"
 }
 
+# stack_borrow_files DIR CGROUP CAPACITY UPDATE_ARGV: the borrowing
+# stack's files in DIR: two weeks of 5-minute history (hog flat near 20
+# MiB; idle near 10 MiB with a daily 300 MiB peak from 01:10 to 01:40),
+# an inventory of node-a and node-b (node-b's memory CAPACITY, cgroups
+# below CGROUP) with hog and idle both homed on node-a, and a schedule
+# updating node-a from 01:00 (the earliest start) with UPDATE_ARGV (a
+# JSON array). hog, once started, holds 32 MiB more than its history,
+# writes DIR/ready (its health check waits for it) and lets go of it when
+# DIR/free appears; idle (guarantee 128 MiB) uses a few MiB.
+stack_borrow_files() {
+	[ -s "$1/idle.csv" ] || "$STACK_PY" - "$1" <<'PY'
+import datetime, random, sys
+random.seed(7)
+t0 = datetime.datetime(2018, 4, 22)
+with open(sys.argv[1] + "/hog.csv", "w") as h, open(sys.argv[1] + "/idle.csv", "w") as i:
+    h.write("TimeStamp,Value\n")
+    i.write("TimeStamp,Value\n")
+    for k in range(14 * 288):
+        t = t0 + datetime.timedelta(minutes=5 * k)
+        ts = t.strftime("%Y-%m-%dT%H:%M:%SZ")
+        m = t.hour * 60 + t.minute
+        h.write("%s,%.3f\n" % (ts, 20 + random.random() * 2))
+        i.write("%s,%.3f\n" % (ts, 300 + random.random() * 4 if 70 <= m < 100 else 10 + random.random() * 2))
+PY
+	cat >"$1/inv.json" <<JSON
+{"partitions": [
+  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$2/node-a"}},
+  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "$3"}, "cgroup": {"path": "$2/node-b"}}],
+ "components": [
+  {"name": "hog", "tier": 1, "replicas": 1, "placement": ["node-a"],
+   "history": {"file": "$1/hog.csv", "format": "columns", "delimiter": ",", "time_column": "TimeStamp",
+    "time_format": "rfc3339", "columns": {"cpu": {"column": "Value", "scale": 0.001}, "memory": {"column": "Value", "scale": 1048576}}},
+   "run": {"argv": ["$STACK_PY", "-c",
+     "import os, sys, time\nb = b'x' * (32 << 20)\nopen(sys.argv[1] + '/ready', 'w').close()\nwhile not os.path.exists(sys.argv[1] + '/free'): time.sleep(0.1)\ndel b\ntime.sleep(600)",
+     "$1"], "stop_grace": 2},
+   "health": {"command": ["/bin/sh", "-c", "test -e $1/ready"], "retries": 50, "interval": 0.1, "timeout": 2}},
+  {"name": "idle", "tier": 1, "replicas": 1, "placement": ["node-a"], "min": {"memory": "128MiB"},
+   "history": {"file": "$1/idle.csv", "format": "columns", "delimiter": ",", "time_column": "TimeStamp",
+    "time_format": "rfc3339", "columns": {"cpu": {"column": "Value", "scale": 0.001}, "memory": {"column": "Value", "scale": 1048576}}},
+   "run": {"argv": ["$STACK_PY", "-c", "import time; time.sleep(600)"], "stop_grace": 2}}]}
+JSON
+	cat >"$1/sched.json" <<JSON
+{"name": "bw", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T03:00:00Z"}, "cutoff": "30m",
+ "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
+ "plan_ttl": "24h", "period": "1d", "start": "earliest",
+ "update": {"command": $4, "timeout": "1m"}}
+JSON
+}
+
 # stack_load_start OUT RATE MAX_SECONDS URL...: the load generator, until
 # stack_load_stop OUT.
 stack_load_start() {

@@ -8,8 +8,8 @@
 # their allocations once hog lets go of its memory; with room on the
 # partition the unit comes from its headroom; a kill while the loan runs
 # then --resume gives it back first (both limits at their allocations
-# again), and --rollback does too. Needs root
-# and a writable cgroup memory controller; skips otherwise.
+# again), and --rollback does too. Needs root and a writable cgroup
+# memory controller; skips otherwise.
 
 BW="$TMP/borrow"
 mkdir -p "$BW"
@@ -19,51 +19,12 @@ STACK_TOP=$TOP
 BW_CG="adpart-borrow-$$"
 bw_why=$(stack_why)
 
-# Two weeks of 5-minute history: hog flat near 20 MiB, idle near 10 MiB
-# with a daily 300 MiB peak from 01:10 to 01:40.
-/usr/bin/python3 - "$BW" <<'PY'
-import datetime, random, sys
-random.seed(7)
-t0 = datetime.datetime(2018, 4, 22)
-with open(sys.argv[1] + "/hog.csv", "w") as h, open(sys.argv[1] + "/idle.csv", "w") as i:
-    h.write("TimeStamp,Value\n")
-    i.write("TimeStamp,Value\n")
-    for k in range(14 * 288):
-        t = t0 + datetime.timedelta(minutes=5 * k)
-        ts = t.strftime("%Y-%m-%dT%H:%M:%SZ")
-        m = t.hour * 60 + t.minute
-        h.write("%s,%.3f\n" % (ts, 20 + random.random() * 2))
-        i.write("%s,%.3f\n" % (ts, 300 + random.random() * 4 if 70 <= m < 100 else 10 + random.random() * 2))
-PY
-
-# bw_files CAPACITY: inventory, schedule and plan.json, node-b's memory
-# CAPACITY. The update command snapshots both shadows' memory limits,
-# tells hog to let go of its memory, waits for monitoring to see it and
-# snapshots again.
+# bw_files CAPACITY: the borrowing stack's files and plan.json, node-b's
+# memory CAPACITY. The update command snapshots both shadows' memory
+# limits, tells hog to let go of its memory, waits for monitoring to see
+# it and snapshots again.
 bw_files() {
-	cat >"$BW/inv.json" <<JSON
-{"partitions": [
-  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$BW_CG/node-a"}},
-  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "$1"}, "cgroup": {"path": "$BW_CG/node-b"}}],
- "components": [
-  {"name": "hog", "tier": 1, "replicas": 1, "placement": ["node-a"],
-   "history": {"file": "$BW/hog.csv", "format": "columns", "delimiter": ",", "time_column": "TimeStamp",
-    "time_format": "rfc3339", "columns": {"cpu": {"column": "Value", "scale": 0.001}, "memory": {"column": "Value", "scale": 1048576}}},
-   "run": {"argv": ["/usr/bin/python3", "-c",
-     "import os, sys, time\nb = b'x' * (32 << 20)\nopen(sys.argv[1] + '/ready', 'w').close()\nwhile not os.path.exists(sys.argv[1] + '/free'): time.sleep(0.1)\ndel b\ntime.sleep(600)",
-     "$BW"], "stop_grace": 2},
-   "health": {"command": ["/bin/sh", "-c", "test -e $BW/ready"], "retries": 50, "interval": 0.1, "timeout": 2}},
-  {"name": "idle", "tier": 1, "replicas": 1, "placement": ["node-a"], "min": {"memory": "128MiB"},
-   "history": {"file": "$BW/idle.csv", "format": "columns", "delimiter": ",", "time_column": "TimeStamp",
-    "time_format": "rfc3339", "columns": {"cpu": {"column": "Value", "scale": 0.001}, "memory": {"column": "Value", "scale": 1048576}}},
-   "run": {"argv": ["/usr/bin/python3", "-c", "import time; time.sleep(600)"], "stop_grace": 2}}]}
-JSON
-	cat >"$BW/sched.json" <<JSON
-{"name": "bw", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T03:00:00Z"}, "cutoff": "30m",
- "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
- "plan_ttl": "24h", "period": "1d", "start": "earliest",
- "update": {"command": ["/bin/sh", "$BW/update.sh"], "timeout": "1m"}}
-JSON
+	stack_borrow_files "$BW" "$BW_CG" "$1" "[\"/bin/sh\", \"$BW/update.sh\"]"
 	(cd "$BW" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plan.json >/dev/null 2>&1)
 	BW_NOW=$(cli_plan_start "$BW/plan.json")
 }
