@@ -287,16 +287,6 @@ static void on_signal(int sig)
 	stop_flag = 1;
 }
 
-static const char *input_of(const struct plan *p, const char *kind)
-{
-	size_t i;
-
-	for (i = 0; i < p->ninputs; i++)
-		if (!strcmp(p->inputs[i].kind, kind))
-			return p->inputs[i].path;
-	return NULL;
-}
-
 /* Commits the run record on top of the plan in the store. */
 static int record_run(struct plan_store *store, const struct plan *p, const struct orch_opts *o, int outcome)
 {
@@ -677,16 +667,16 @@ int cmd_apply(int argc, char **argv)
 	if (check_store(&store, &a, &p))
 		goto done;
 	if (a.dry_run == CMD_DRY_RUN_SERVER) {
-		status = cmd_apply_dry_run_server(a.driver, &p, now, a.inventory ? a.inventory : input_of(&p, "inventory"),
-						  a.schedule ? a.schedule : input_of(&p, "schedule"), a.json);
+		status = cmd_apply_dry_run_server(a.driver, &p, now, a.inventory ? a.inventory : cmd_plan_input(&p, "inventory"),
+						  a.schedule ? a.schedule : cmd_plan_input(&p, "schedule"), a.json);
 		goto done;
 	}
 	if (a.dry_run) {
 		status = dry_run(&p, now, a.json);
 		goto done;
 	}
-	if (load_inputs(&inv, &sched, a.inventory ? a.inventory : input_of(&p, "inventory"),
-			a.schedule ? a.schedule : input_of(&p, "schedule")))
+	if (load_inputs(&inv, &sched, a.inventory ? a.inventory : cmd_plan_input(&p, "inventory"),
+			a.schedule ? a.schedule : cmd_plan_input(&p, "schedule")))
 		goto done;
 	if (!a.o.state_dir)
 		a.o.state_dir = CMD_STATE_DIR;

@@ -95,6 +95,9 @@ extern const struct argp_child cmd_output_children[];
 
 /* Frees n owned strings and the array holding them; accepts NULL. */
 void cmd_strv_free(char **v, size_t n);
+/* The path of p's input of kind ("inventory", "schedule") as recorded
+ * when it was planned (borrowed), or NULL. */
+const char *cmd_plan_input(const struct plan *p, const char *kind);
 
 /* history, show and diff: --store DIR (or $ADPART_STORE), --output, and
  * want REF arguments (0, 1 or 2), in ref. */
@@ -224,5 +227,7 @@ int cmd_profile(int argc, char **argv);
 extern const struct argp cmd_profile_argp;
 int cmd_apply(int argc, char **argv);
 extern const struct argp cmd_apply_argp;
+int cmd_rebalance(int argc, char **argv);
+extern const struct argp cmd_rebalance_argp;
 
 #endif

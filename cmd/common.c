@@ -296,6 +296,16 @@ static const struct argp_option output_options[] = {
 static const struct argp output_argp = { output_options, output_parse, NULL, NULL, NULL, NULL, NULL };
 const struct argp_child cmd_output_children[] = { { &output_argp, 0, NULL, 0 }, { 0 } };
 
+const char *cmd_plan_input(const struct plan *p, const char *kind)
+{
+	size_t i;
+
+	for (i = 0; i < p->ninputs; i++)
+		if (!strcmp(p->inputs[i].kind, kind))
+			return p->inputs[i].path;
+	return NULL;
+}
+
 void cmd_strv_free(char **v, size_t n)
 {
 	size_t i;

@@ -498,7 +498,8 @@ static int plan_head(struct ctx *c)
 	p->cutoff_at = s->end - s->cutoff;
 	p->step = s->step;
 	p->max_concurrency = s->max_concurrency;
-	p->preallocate = req->preallocate || s->preallocate;
+	p->preallocate = (req->preallocate || s->preallocate) && !req->rebalance;
+	p->rebalance = req->rebalance;
 	p->period = req->fc->opts.period ? req->fc->opts.period : 86400;
 	for (r = 0; r < R; r++) {
 		p->confidence[r] = s->confidence[r];

@@ -41,6 +41,10 @@ struct part_request {
 	int no_consolidation;       /* leave out the consolidation advice (plan->consolidation) */
 	double consolidation_work;  /* the advice's budget (0: PART_CONSOL_WORK) */
 	int preallocate;            /* plan --preallocate (or the schedule's "preallocate") */
+	/* adpart-update rebalance: one wave over the whole window with no
+	 * partition offline, every replica at home sized by its forecast
+	 * (plan->rebalance). */
+	int rebalance;
 	/* The feedback loop (plans/accuracy.h): each listed series' spread
 	 * around its median scaled by its factor; NULL: none. */
 	const struct plan_feedback *feedback;
@@ -178,6 +182,10 @@ struct part_run_opts {
 	void *place_arg;
 	double consolidation_work;    /* passed to part_request (0: the default) */
 	int preallocate;              /* passed to part_request */
+	/* adpart-update rebalance: the schedule's window replaced by the next
+	 * rebalance seconds from now (on the step grid), nothing updated;
+	 * part_request.rebalance. 0: a window plan. */
+	int64_t rebalance;
 	/* Told each phase as it starts ("reading history", "forecasting",
 	 * "planning", "hashing the inputs") and, while forecasting, each
 	 * series done of total (0 and 0 otherwise); NULL: none. */

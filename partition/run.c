@@ -110,6 +110,15 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 	if ((rc = inventory_load(&inv, o->inventory)) ||
 	    (rc = schedule_load_at(&sched, o->schedule, &inv, SCHEDULE_FULL, o->occurrence ? o->occurrence : o->now)))
 		goto done;
+	if (o->rebalance) {
+		/* The next stretch of time from now, nothing taken offline. */
+		sched.start = o->now + ((sched.step - o->now % sched.step) % sched.step);
+		sched.end = sched.start + o->rebalance;
+		sched.cutoff = 0;
+		for (i = 0; i < sched.npartitions; i++)
+			free(sched.partition_names[i]);
+		sched.npartitions = 0;
+	}
 	if (o->occurrence && !sched.recurrence) {
 		rc = adp_error_set(ADP_EINPUT, "%s: --occurrence is for a recurring window (window.recurrence)",
 				   o->schedule);
@@ -182,7 +191,7 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 					    .tool_version = o->tool_version, .place_movers = o->place_movers,
 					    .place_arg = o->place_arg, .feedback = o->feedback,
 					    .nfeedback = o->nfeedback, .consolidation_work = o->consolidation_work,
-					    .preallocate = o->preallocate };
+					    .preallocate = o->preallocate, .rebalance = o->rebalance > 0 };
 		rc = part_plan(&p, &req);
 	}
 	if ((!rc || rc == ADP_EINFEASIBLE) && o->nfeedback) {

@@ -241,6 +241,18 @@ int part_build_waves(struct ctx *c)
 	size_t g, i;
 	int rc;
 
+	if (c->req->rebalance) {
+		/* One wave over the whole window, nothing offline. */
+		if (!(p->waves = calloc(1, sizeof(*p->waves))))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		p->nwaves = 1;
+		p->waves[0].start = s->start;
+		p->waves[0].end = s->end;
+		if (!(p->waves[0].offline = calloc(1, sizeof(char *))))
+			return adp_error_set(ADP_ENOMEM, "out of memory");
+		p->margin = p->cutoff_at - s->end;
+		return 0;
+	}
 	if ((rc = build_groups(c, s->max_concurrency)) || (rc = choose_start(c, &t0)))
 		return rc;
 	if (c->ngroups && !(p->waves = calloc(c->ngroups, sizeof(*p->waves))))

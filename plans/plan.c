@@ -467,6 +467,8 @@ static void json_head(struct adp_jb *jb, json_t *root, const struct plan *p)
 	adp_jset(jb, o, "timezone", json_string(p->timezone));
 	adp_jset(jb, o, "step", json_integer(p->step));
 	adp_jset(jb, o, "max_concurrency", json_integer((json_int_t)p->max_concurrency));
+	if (p->rebalance)
+		adp_jset(jb, o, "rebalance", json_true());
 	adp_jset(jb, o, "confidence", jres(jb, p->confidence));
 
 	o = adp_jset(jb, root, "forecast", json_object());

@@ -226,6 +226,9 @@ struct plan {
 	/* plan --preallocate: the steps make each wave's shadows ahead, in
 	 * the wave before (plans/steps.h); read back from the steps. */
 	int preallocate;
+	/* adpart-update rebalance: one wave with no partition offline whose
+	 * steps only resize every replica to its forecast ("rebalance"). */
+	int rebalance;
 
 	int risk_accepted;          /* plan --accept-risk: written though the proof fails */
 	struct plan_shortfall *shortfalls; /* owned; non-empty: infeasible */

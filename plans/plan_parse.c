@@ -815,6 +815,9 @@ static int parse_schedule(const struct adp_json_doc *d, json_t *root, struct pla
 	    (rc = adp_json_number(d, o, "schedule", "max_concurrency", 1, 1, 1e6, &conc)))
 		return rc;
 	p->max_concurrency = (size_t)conc;
+	if ((c = json_object_get(o, "rebalance")) && !json_is_boolean(c))
+		return adp_json_fail(d, "schedule.rebalance", "expected true or false");
+	p->rebalance = json_is_true(c);
 	if ((rc = get_object(d, o, "schedule", "confidence", &c)))
 		return rc;
 	for (r = 0; r < ADP_RES_COUNT; r++)
@@ -978,6 +981,15 @@ int plan_from_doc(struct plan *out, const struct adp_json_doc *d)
 		goto done;
 	for (k = 0; k < p.nsteps; k++)
 		p.preallocate |= p.steps[k].act == PLAN_PREALLOCATE_SHADOW;
+	/* A rebalance takes nothing offline and moves nothing: its steps
+	 * only resize. */
+	for (k = 0; p.rebalance && k < p.nsteps; k++)
+		if (p.steps[k].act != PLAN_RESIZE || p.nwaves != 1 || p.waves[0].noffline) {
+			rc = adp_json_fail(d, "schedule.rebalance",
+					   "a rebalance plan is one wave with no partition offline whose steps only "
+					   "resize (step %zu is %s)", k + 1, p.steps[k].action);
+			goto done;
+		}
 	/* What no host can honour is refused here, so that validate, show
 	 * and apply all refuse it. */
 	{

@@ -151,6 +151,8 @@ static int needs_resize(const struct plan *p, size_t w, const struct plan_placem
 
 	if (x->from)
 		return 0;
+	if (p->rebalance)
+		return 1;
 	for (i = 0; i < p->nreductions; i++)
 		if (p->reductions[i].wave == w + 1 && p->reductions[i].component &&
 		    !strcmp(p->reductions[i].component, x->component) && p->reductions[i].replica == x->replica)
@@ -237,8 +239,9 @@ int plan_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 			rc = push_absorbed(&fwd, w, wave, back_in, sizeof(back_in) / sizeof(back_in[0]));
 		if (!rc)
 			rc = push_moved(&fwd, w, wave, after, sizeof(after) / sizeof(after[0]));
-		/* The resized replicas get their prior limits back. */
-		for (j = 0; j < wave->nplacements && !rc; j++)
+		/* The resized replicas get their prior limits back (a
+		 * rebalance keeps its sizes: only its rollback restores). */
+		for (j = 0; j < wave->nplacements && !rc && !p->rebalance; j++)
 			if (needs_resize(p, w, &wave->placements[j]))
 				rc = push(&fwd, w + 1, "restore_size", wave->placements[j].partition,
 					  wave->placements[j].component, wave->placements[j].replica, NULL, 0);
