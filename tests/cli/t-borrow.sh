@@ -61,6 +61,22 @@ for l in r.get("loans", []):
     print(" ".join(str(l.get(f)) for f in sys.argv[2:]))' "$@"
 }
 
+# bw_apply NAME: apply with the borrow policy, expecting it done.
+bw_apply() {
+	(cd "$BW" && "$BIN" apply -d st --now "$BW_NOW" --on-deviation borrow --monitor-interval 1 plan.json \
+		>"$TMP/out" 2>"$TMP/err")
+	got=$?
+	name=$1
+	if [ "$got" -eq 0 ]; then ok; else bad "exit status $got"; fi
+}
+
+# bw_snap NAME FILE HOG_MIB IDLE_MIB: the limits the update command saw.
+bw_snap() {
+	name=$1
+	if [ "$(cat "$2" 2>/dev/null)" = "hog $(($3 * MiB)) idle $(($4 * MiB))" ]; then ok; else
+		bad "limits: $(cat "$2" 2>/dev/null)"; fi
+}
+
 MiB=1048576
 if [ -n "$bw_why" ]; then
 	echo "skip: apply borrowing ($bw_why; needs root, a writable cgroup memory controller and /usr/bin/python3)" >&2
@@ -79,17 +95,9 @@ assert x["idle"]["allocation"]["memory"] == 320 << 20, x["idle"]
 assert x["idle"]["guarantee"]["memory"] == 128 << 20, x["idle"]
 assert 0 <= u["headroom"] < 64 << 20, u' "$BW/plan.json"; then ok; else bad "plan: $(head -c 300 "$BW/plan.json")"; fi
 
-	(cd "$BW" && "$BIN" apply -d st --now "$BW_NOW" --on-deviation borrow --monitor-interval 1 plan.json \
-		>"$TMP/out" 2>"$TMP/err")
-	got=$?
-	name="apply --on-deviation borrow: done"
-	if [ "$got" -eq 0 ]; then ok; else bad "exit status $got"; fi
-	name="while the loan runs: hog 128 MiB, idle 256 MiB (above its 128 MiB guarantee)"
-	if [ "$(cat "$BW/snap1" 2>/dev/null)" = "hog $((128 * MiB)) idle $((256 * MiB))" ]; then ok; else
-		bad "limits: $(cat "$BW/snap1" 2>/dev/null)"; fi
-	name="once hog lets go: both at their allocations"
-	if [ "$(cat "$BW/snap2" 2>/dev/null)" = "hog $((64 * MiB)) idle $((320 * MiB))" ]; then ok; else
-		bad "limits: $(cat "$BW/snap2" 2>/dev/null)"; fi
+	bw_apply "apply --on-deviation borrow: done"
+	bw_snap "while the loan runs: hog 128 MiB, idle 256 MiB (above its 128 MiB guarantee)" "$BW/snap1" 128 256
+	bw_snap "once hog lets go: both at their allocations" "$BW/snap2" 64 320
 	name="the loan is journaled, from idle, one unit, given back when the need passed"
 	bw_loans "$BW/st/run.json" from to resource amount state from_limit returned_why | grep memory >"$BW/loans"
 	if [ "$(head -n 1 "$BW/loans")" = "idle hog memory $((64 * MiB)).0 returned $((256 * MiB)).0 the borrower's need passed" ]; then
@@ -125,9 +133,7 @@ for l in r["loans"]:
 	name="--resume gave the loan back first"
 	if [ "$(bw_loans "$BW/st/run.json" resource state returned_why | grep memory | head -n 1)" = "memory returned resumed" ]; then ok; else
 		bad "loans: $(bw_loans "$BW/st/run.json" resource state returned_why)"; fi
-	name="--resume set both limits back to their allocations exactly"
-	if [ "$(cat "$BW/snap1" 2>/dev/null)" = "hog $((64 * MiB)) idle $((320 * MiB))" ]; then ok; else
-		bad "limits: $(cat "$BW/snap1" 2>/dev/null)"; fi
+	bw_snap "--resume set both limits back to their allocations exactly" "$BW/snap1" 64 320
 	bw_reset
 
 	(cd "$BW" && ADPART_TEST_CRASH_AFTER_STEP=16 "$BIN" apply -d st --now "$BW_NOW" --on-deviation borrow \
@@ -144,14 +150,8 @@ for l in r["loans"]:
 
 	# Room on node-b: the unit comes from its headroom, nobody lends.
 	bw_files 4GiB
-	(cd "$BW" && "$BIN" apply -d st --now "$BW_NOW" --on-deviation borrow --monitor-interval 1 plan.json \
-		>"$TMP/out" 2>"$TMP/err")
-	got=$?
-	name="apply --on-deviation borrow with headroom: done"
-	if [ "$got" -eq 0 ]; then ok; else bad "exit status $got"; fi
-	name="with headroom: hog 128 MiB, idle untouched at 320 MiB"
-	if [ "$(cat "$BW/snap1" 2>/dev/null)" = "hog $((128 * MiB)) idle $((320 * MiB))" ]; then ok; else
-		bad "limits: $(cat "$BW/snap1" 2>/dev/null)"; fi
+	bw_apply "apply --on-deviation borrow with headroom: done"
+	bw_snap "with headroom: hog 128 MiB, idle untouched at 320 MiB" "$BW/snap1" 128 320
 	name="with headroom: the loan is the partition's"
 	if [ "$(bw_loans "$BW/st/run.json" resource from to amount state | grep memory)" = "memory - hog $((64 * MiB)).0 returned" ]; then
 		ok; else bad "loans: $(bw_loans "$BW/st/run.json" resource from to amount state)"; fi
