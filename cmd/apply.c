@@ -505,8 +505,14 @@ static void report(const struct plan *p, const struct orch_opts *o, int outcome,
 	snprintf(skipped_note, sizeof(skipped_note), ", %zu skipped (no partition of their wave needed the update)",
 		 skipped);
 	if (outcome == ORCH_DONE) {
+		size_t given_up = o->given_up ? *o->given_up : 0, undone = o->given_up_steps ? *o->given_up_steps : 0;
+
 		if (!json)
-			printf("applied: %zu steps done%s\n", p->nsteps - skipped, skipped ? skipped_note : "");
+			printf("applied: %zu steps done%s\n", p->nsteps - skipped - undone, skipped ? skipped_note : "");
+		if (given_up)
+			cmd_warn("%zu wave%s given up and undone (see \"given_up\" in the run record): %s partitions were "
+				 "not updated; plan again for them", given_up, given_up == 1 ? " was" : "s were",
+				 given_up == 1 ? "its" : "their");
 		if (o->why && *o->why)
 			cmd_warn("%s", o->why);
 	}
@@ -613,6 +619,7 @@ static int finish(const struct apply_args *a, const struct plan *p, int status, 
 	adp_jset(&b, doc, "exit_status", json_integer(status));
 	adp_jset(&b, doc, "plan", a->o.plan_path ? json_string(a->o.plan_path) : json_null());
 	adp_jset(&b, doc, "steps", json_integer((json_int_t)p->nsteps));
+	adp_jset(&b, doc, "waves_given_up", json_integer((json_int_t)(a->o.given_up ? *a->o.given_up : 0)));
 	if (!a->dry_run && a->o.state_dir) {
 		char rec[4200];
 
@@ -648,7 +655,7 @@ int cmd_apply(int argc, char **argv)
 	struct fleetlock *lock = NULL;
 	void *state = NULL;
 	char why[1024] = "";
-	size_t skipped = 0;
+	size_t skipped = 0, given_up = 0, given_up_steps = 0;
 	struct orch_notifier *notifier = NULL;
 	struct step_view view = { 0 };
 
@@ -699,6 +706,8 @@ int cmd_apply(int argc, char **argv)
 	a.o.now = now;
 	a.o.gates = sched ? &sched->gates : NULL;
 	a.o.skipped = &skipped;
+	a.o.given_up = &given_up;
+	a.o.given_up_steps = &given_up_steps;
 	a.o.notify = notifier ? orch_notify_hook : NULL;
 	a.o.notify_ctx = notifier;
 	a.o.stop = &stop_flag;

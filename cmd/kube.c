@@ -131,8 +131,10 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			a->drv.kube.on_drain_timeout = ORCH_KUBE_DRAIN_ROLLBACK;
 		else if (!strcmp(arg, "stop"))
 			a->drv.kube.on_drain_timeout = ORCH_KUBE_DRAIN_STOP;
+		else if (!strcmp(arg, "skip"))
+			a->drv.kube.on_drain_timeout = ORCH_KUBE_DRAIN_SKIP;
 		else
-			argp_error(state, "--on-drain-timeout '%s': expected rollback or stop", arg);
+			argp_error(state, "--on-drain-timeout '%s': expected rollback, stop or skip", arg);
 		break;
 	case OPT_PROM: a->prom.url = arg; break;
 	case OPT_PROM_TOKEN: a->prom.bearer_token_file = arg; break;
@@ -173,8 +175,9 @@ static const struct argp_option apply_options[] = {
 	{ "evict-backoff", OPT_EVICT_BACKOFF, "DURATION", 0, "Wait after an eviction refused by a disruption budget (default 5s)", 41 },
 	{ "poll-interval", OPT_POLL, "DURATION", 0, "Interval between API polls (default 1s)", 41 },
 	{ "on-drain-timeout", OPT_ON_DRAIN_TIMEOUT, "ACTION", 0,
-	  "When a drain outlasts --drain-timeout: rollback (default: the run rolls back) or stop (the node as it was, "
-	  "apply stops there: --resume drains again)", 41 },
+	  "When a drain outlasts --drain-timeout: rollback (default: the run rolls back), stop (the node as it was, "
+	  "apply stops there: --resume drains again) or skip (the node as it was, its wave undone, the next waves go on)",
+	  41 },
 	{ "grace-period", OPT_GRACE, "SECONDS", 0,
 	  "Seconds each evicted or deleted pod has to terminate (default, or -1: the pod's own)", 41 },
 	{ "pod-selector", OPT_POD_SEL, "SELECTOR", 0, "Drain only the pods with these labels; the others stay on the node", 41 },

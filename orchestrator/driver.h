@@ -34,6 +34,14 @@ typedef int (*orch_act_fn)(void *ctx, const struct plan *p, const struct plan_st
  * --resume repeats it, a --rollback undoes it) and stops, resumable. */
 #define ORCH_ACT_STOP 1
 
+/* An act's answer: the step did not finish and its wave is to be given
+ * up (a drain out of time with --on-drain-timeout skip); the act undid
+ * its own changes, as for ORCH_ACT_STOP, and set the reason. The engine
+ * journals the step failed, undoes the wave's other steps (journaled in
+ * "given_up"), journals the whole wave "skipped" and goes on with the
+ * next. Going forward only: undoing, it is a failure like any other. */
+#define ORCH_ACT_SKIP 2
+
 struct orch_driver {
 	void *ctx; /* the driver's state, owned by whoever filled the driver */
 	/* Verifies the driver's prerequisites for the plan before anything

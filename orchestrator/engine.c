@@ -1145,7 +1145,7 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 	if (mrc < 0)
 		return adp_error_set(ADP_ENOMEM, "out of memory building the journal '%s'", j->path);
 	arc = a.rc;
-	if (arc == ORCH_ACT_STOP && (timed_out || stopped || monitor_at < 0))
+	if ((arc == ORCH_ACT_STOP || arc == ORCH_ACT_SKIP) && (timed_out || stopped || monitor_at < 0))
 		arc = ADP_ESYS; /* cut, or undoing: a failure like any other */
 	if (timed_out) {
 		snprintf(msg, sizeof(msg), "timed out after %.0f s%s%s", timeout, a.msg[0] ? ": " : "", a.msg);
@@ -1161,7 +1161,7 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 	if (arc == ORCH_ACT_STOP) /* still "started", with why it stopped */
 		jset(&b, rec, "message", json_string(msg));
 	else
-		set_status(&b, rec, arc ? "failed" : "done", msg);
+		set_status(&b, rec, arc ? "failed" : "done", msg); /* ORCH_ACT_SKIP too: failed, then its wave undone */
 	/* The engine's own time in the step: journal, thread, bookkeeping;
 	 * sampling during the act is monitoring and not counted. The final
 	 * journal write is not in it: it costs about journal_us again. */
@@ -1177,7 +1177,7 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 			mono_s() - start, msg);
 	if (rc && monitor_at >= 0)
 		return rc;
-	return arc == ORCH_ACT_STOP ? 2 : arc ? 1 : 0;
+	return arc == ORCH_ACT_STOP ? 2 : arc == ORCH_ACT_SKIP ? 3 : arc ? 1 : 0;
 }
 
 static void crash_hook(const struct orch_opts *o, size_t id)
@@ -1186,8 +1186,10 @@ static void crash_hook(const struct orch_opts *o, size_t id)
 		_exit(137);
 }
 
-/* Builds the undo list: inverses of every step that started, last first. */
-static int build_undo(struct journal *j, const struct plan *p)
+/* The inverses of every step of wave (of every wave: 0) that started,
+ * last first, as pending step records; NULL with j broken when it could
+ * not be built. */
+static json_t *undo_list(struct journal *j, const struct plan *p, size_t wave)
 {
 	json_t *steps = json_object_get(j->root, "steps"), *undo = json_array();
 	struct adp_jb b = { 0 };
@@ -1198,7 +1200,7 @@ static int build_undo(struct journal *j, const struct plan *p)
 		const struct plan_action_def *a;
 		struct plan_step inv;
 
-		if (!strcmp(st, "pending") || !strcmp(st, "skipped"))
+		if (!strcmp(st, "pending") || !strcmp(st, "skipped") || (wave && p->steps[i].wave != wave))
 			continue;
 		a = plan_action_find(p->steps[i].action);
 		if (!a || !a->inverse)
@@ -1210,8 +1212,20 @@ static int build_undo(struct journal *j, const struct plan *p)
 	}
 	if (b.failed) {
 		json_decref(undo);
-		return journal_built(j, &b);
+		journal_built(j, &b);
+		return NULL;
 	}
+	return undo;
+}
+
+/* Builds the undo list: inverses of every step that started, last first. */
+static int build_undo(struct journal *j, const struct plan *p)
+{
+	json_t *undo = undo_list(j, p, 0);
+	struct adp_jb b = { 0 };
+
+	if (!undo)
+		return ADP_ENOMEM;
 	jset(&b, j->root, "undo", undo);
 	jset(&b, j->root, "state", json_string("rollback"));
 	if (journal_built(j, &b))
@@ -1222,19 +1236,16 @@ static int build_undo(struct journal *j, const struct plan *p)
 	return 0;
 }
 
-static int do_rollback(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
-		       const struct plan *p, int *outcome)
+/* Runs the undo records not yet done, in order; *failed set when one
+ * failed (the others still run: undo steps are idempotent). 0 or a
+ * negative ADP_E*. */
+static int run_undo(struct journal *j, const struct orch_opts *o, const struct orch_driver *d, const struct plan *p,
+		    json_t *undo, int *failed)
 {
-	json_t *undo = json_object_get(j->root, "undo"), *rec;
+	json_t *rec;
 	size_t i;
-	int failed = 0, rc;
+	int rc;
 
-	emit(o, SCHEDULE_EV_ROLLBACK, json_pack("{s:I, s:s?}", "undo_steps", (json_int_t)json_array_size(undo), "why",
-						o->why && *o->why ? o->why : NULL));
-	/* Loans first: every limit back at its allocation before the steps
-	 * that made them are undone. */
-	if ((rc = loans_settle(j, d, p, 0, "rollback")))
-		return rc;
 	json_array_foreach(undo, i, rec) {
 		struct plan_step s = { 0 };
 
@@ -1252,8 +1263,92 @@ static int do_rollback(struct journal *j, const struct orch_opts *o, const struc
 		s.timeout = plan_actions[s.act].default_timeout;
 		if ((rc = run_one(j, rec, d, p, &s, o, -1)) < 0)
 			return rc;
-		failed |= rc;
+		*failed |= rc;
 	}
+	return 0;
+}
+
+/* Gives up the wave of step i, whose act asked for it (ORCH_ACT_SKIP),
+ * or finishes giving it up after a kill: the inverses of the wave's
+ * started steps, last first, journaled in "given_up" (one entry a wave:
+ * {"wave", "why", "undo", "state"}) before each acts; then every step of
+ * the wave is journaled "skipped" (undone or never acted), so that a
+ * rollback does not undo it again, and the run goes on with the next
+ * wave. 0, 1 when an undo step failed (the caller rolls the run back),
+ * or a negative ADP_E*. */
+static int give_up_wave(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
+			const struct plan *p, size_t wave, const char *why)
+{
+	json_t *all = json_object_get(j->root, "given_up"), *e = NULL, *x, *undo, *steps = json_object_get(j->root, "steps");
+	struct adp_jb b = { 0 };
+	char note[600];
+	size_t i;
+	int failed = 0, rc;
+
+	json_array_foreach(all, i, x)
+		if ((size_t)json_integer_value(json_object_get(x, "wave")) == wave)
+			e = x;
+	if (!e) {
+		if (!all) {
+			jset(&b, j->root, "given_up", json_array());
+			all = json_object_get(j->root, "given_up");
+		}
+		if (!(undo = undo_list(j, p, wave)))
+			return ADP_ENOMEM;
+		e = json_object();
+		jset(&b, e, "wave", json_integer((json_int_t)wave));
+		jset(&b, e, "why", json_string(why));
+		jset(&b, e, "state", json_string("undoing"));
+		jset(&b, e, "undo", undo);
+		jpush(&b, all, e);
+		if ((rc = journal_built(j, &b)))
+			return rc;
+		/* Undoing: a journal that cannot be written does not stop it. */
+		journal_save(j);
+	}
+	why = json_string_value(json_object_get(e, "why"));
+	if ((rc = run_undo(j, o, d, p, json_object_get(e, "undo"), &failed)))
+		return rc;
+	if (failed)
+		return 1;
+	snprintf(note, sizeof(note), "wave %zu given up: %s", wave, why ? why : "");
+	for (i = 0; i < p->nsteps; i++)
+		if (p->steps[i].wave == wave)
+			set_status(&b, json_array_get(steps, i), "skipped", note);
+	jset(&b, e, "state", json_string("done"));
+	if ((rc = journal_built(j, &b)))
+		return rc;
+	journal_save(j);
+	emit(o, SCHEDULE_EV_WAVE, json_pack("{s:I, s:s, s:s}", "wave", (json_int_t)wave, "phase", "given_up", "why",
+					     why ? why : ""));
+	return 0;
+}
+
+static int wave_given_up(struct journal *j, size_t wave)
+{
+	json_t *x;
+	size_t i;
+
+	json_array_foreach(json_object_get(j->root, "given_up"), i, x)
+		if ((size_t)json_integer_value(json_object_get(x, "wave")) == wave)
+			return 1;
+	return 0;
+}
+
+static int do_rollback(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
+		       const struct plan *p, int *outcome)
+{
+	json_t *undo = json_object_get(j->root, "undo");
+	int failed = 0, rc;
+
+	emit(o, SCHEDULE_EV_ROLLBACK, json_pack("{s:I, s:s?}", "undo_steps", (json_int_t)json_array_size(undo), "why",
+						o->why && *o->why ? o->why : NULL));
+	/* Loans first: every limit back at its allocation before the steps
+	 * that made them are undone. */
+	if ((rc = loans_settle(j, d, p, 0, "rollback")))
+		return rc;
+	if ((rc = run_undo(j, o, d, p, undo, &failed)))
+		return rc;
 	if ((rc = set_state(j, failed ? "failed" : "rolled_back")))
 		return rc;
 	*outcome = failed ? ORCH_FAILED : ORCH_ROLLED_BACK;
@@ -1870,6 +1965,19 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		       "waves", (json_int_t)p.nwaves));
 	if ((rc = set_state(&j, "forward")))
 		goto done;
+	/* A wave that was being given up when the run was killed: finished
+	 * first, as its steps are not yet journaled skipped. */
+	json_array_foreach(json_object_get(j.root, "given_up"), i, rec) {
+		if (!strcmp(json_string_value(json_object_get(rec, "state")) ?: "", "done"))
+			continue;
+		if ((rc = give_up_wave(&j, o, d, &p, (size_t)json_integer_value(json_object_get(rec, "wave")), NULL)) < 0)
+			goto done;
+		if (rc > 0) {
+			if ((rc = build_undo(&j, &p)) || (rc = do_rollback(&j, o, d, &p, &out)))
+				goto done;
+			goto record;
+		}
+	}
 	for (i = 0; i < p.nsteps; i++) {
 		rec = json_array_get(steps, i);
 		if (!strcmp(status_of(rec), "done") || !strcmp(status_of(rec), "skipped"))
@@ -1917,6 +2025,20 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			goto done;
 		if (disk_filled(&j, o) && rc == 0)
 			rc = 1;
+		/* The act gave its wave up (ORCH_ACT_SKIP): the wave undone, then
+		 * the next; a failed undo step rolls the whole run back. */
+		if (rc == 3) {
+			size_t w = p.steps[i].wave;
+
+			if ((rc = loans_settle(&j, d, &p, 0, "its wave is given up")) ||
+			    (rc = give_up_wave(&j, o, d, &p, w, json_string_value(json_object_get(rec, "message")))) < 0)
+				goto done;
+			if (rc == 0) {
+				while (i + 1 < p.nsteps && p.steps[i + 1].wave == w)
+					i++;
+				continue;
+			}
+		}
 		/* The driver stopped at this step (ORCH_ACT_STOP): resumable. */
 		if (rc == 2) {
 			if ((rc = set_state(&j, "stopped")))
@@ -1937,9 +2059,15 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			emit(o, SCHEDULE_EV_WAVE, wave_json(&p, p.steps[i].wave, "done"));
 		crash_hook(o, p.steps[i].id);
 	}
+	if (o->given_up)
+		*o->given_up = json_array_size(json_object_get(j.root, "given_up"));
 	if (o->skipped)
 		for (i = 0, *o->skipped = 0; i < p.nsteps; i++)
-			*o->skipped += !strcmp(status_of(json_array_get(steps, i)), "skipped");
+			*o->skipped += !strcmp(status_of(json_array_get(steps, i)), "skipped") &&
+				       !wave_given_up(&j, p.steps[i].wave);
+	if (o->given_up_steps)
+		for (i = 0, *o->given_up_steps = 0; i < p.nsteps; i++)
+			*o->given_up_steps += wave_given_up(&j, p.steps[i].wave);
 	if ((rc = set_state(&j, "done")))
 		goto done;
 	journal_save(&j); /* a failure marks it lost, reported at the end */

@@ -95,6 +95,9 @@ struct orch_opts {
 	char *why;
 	size_t why_len;
 	size_t *skipped; /* out, may be NULL: steps journaled "skipped" (waves no partition of needed) */
+	/* out, may be NULL: waves given up (ORCH_ACT_SKIP, the journal's
+	 * "given_up") and the steps they hold, journaled "skipped" too */
+	size_t *given_up, *given_up_steps;
 	/* Optional: told of apply_started, each wave (started, done,
 	 * skipped), a deviation, a rollback and a block (enum
 	 * schedule_event, detail borrowed for the call); must not block. */

@@ -119,14 +119,16 @@ int kube_drain_end(struct orch_kube *d, const char *node, int rc)
 {
 	struct adp_error_state st;
 
-	if (!rc || kube_cancelled(d) || !d->drain_late || d->o.on_drain_timeout != ORCH_KUBE_DRAIN_STOP)
+	if (!rc || kube_cancelled(d) || !d->drain_late || d->o.on_drain_timeout == ORCH_KUBE_DRAIN_ROLLBACK)
 		return rc;
 	/* --on-drain-timeout stop: the node as before the step, the step
-	 * left to --resume (which cordons and drains again) or --rollback. */
+	 * left to --resume (which cordons and drains again) or --rollback;
+	 * skip: the same, and the engine gives the wave up. */
 	kube_restore_node(d, node, rc);
 	adp_error_save(&st, rc);
-	adp_error_set(ADP_ESYS, "%s; node '%s' given its prior schedulability back (--on-drain-timeout stop)", st.msg, node);
-	return ORCH_ACT_STOP;
+	adp_error_set(ADP_ESYS, "%s; node '%s' given its prior schedulability back (--on-drain-timeout %s)", st.msg, node,
+		      d->o.on_drain_timeout == ORCH_KUBE_DRAIN_SKIP ? "skip" : "stop");
+	return d->o.on_drain_timeout == ORCH_KUBE_DRAIN_SKIP ? ORCH_ACT_SKIP : ORCH_ACT_STOP;
 }
 
 /* --- the pods of a node -------------------------------------------------- */

@@ -41,6 +41,7 @@
 enum orch_kube_on_drain_timeout {
 	ORCH_KUBE_DRAIN_ROLLBACK = 0, /* the step fails: the run rolls back */
 	ORCH_KUBE_DRAIN_STOP,         /* the node gets its prior state back and apply stops there, resumable */
+	ORCH_KUBE_DRAIN_SKIP,         /* the node gets its prior state back, its wave is undone, the next goes on */
 };
 
 struct orch_kube_opts {

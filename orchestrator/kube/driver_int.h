@@ -98,9 +98,9 @@ int kube_drain_refusals(json_t *pods, const struct kube_drain_rules *r, const ch
 /* The node's pods that no step of the plan moved, drained under
  * kubectl's rules (run_update, after the cordon); appends to msg. */
 int kube_drain_node(struct orch_kube *d, const struct plan_step *s, char *msg, size_t len);
-/* After a drain on node ended with rc: with --on-drain-timeout stop and
- * a drain out of time (not cancelled), the node's prior schedulability
- * back and ORCH_ACT_STOP; else rc. */
+/* After a drain on node ended with rc: with --on-drain-timeout stop (or
+ * skip) and a drain out of time (not cancelled), the node's prior
+ * schedulability back and ORCH_ACT_STOP (or ORCH_ACT_SKIP); else rc. */
 int kube_drain_end(struct orch_kube *d, const char *node, int rc);
 /* The check before a run: --node-selector, --pod-selector, and the
  * budgets that can never allow the plan's evictions. */

@@ -194,7 +194,9 @@ int kube_op_run_update(void *ctx, const struct plan *p, const struct plan_step *
 		return rc;
 	d->drain_late = 0;
 	if ((rc = kube_drain_node(d, s, c, sizeof(c))))
-		return (rc = kube_drain_end(d, s->partition, rc)) == ORCH_ACT_STOP ? rc : kube_restore_node(d, s->partition, rc);
+		return (rc = kube_drain_end(d, s->partition, rc)) == ORCH_ACT_STOP || rc == ORCH_ACT_SKIP
+			       ? rc
+			       : kube_restore_node(d, s->partition, rc);
 	if (d->o.update_image)
 		rc = run_job(d, p, s, t, msg, len);
 	else if (d->sched && d->sched->update_argv)

@@ -62,8 +62,8 @@ run "kube-drain: a bad node selector for plan" 64 plan --driver kubernetes --nod
 run "kube-drain: a grace period that is not a number" 64 $KAPPLY --grace-period soon "$K/plan.json" &&
 	expect_err "--grace-period 'soon': expected whole seconds from 0 to 31536000, or -1"
 run "kube-drain: a grace period below -1" 64 $KAPPLY --grace-period -2 "$K/plan.json" && expect_err "--grace-period '-2'"
-run "kube-drain: an unknown drain timeout action" 64 $KAPPLY --on-drain-timeout skip "$K/plan.json" &&
-	expect_err "--on-drain-timeout 'skip': expected rollback or stop"
+run "kube-drain: an unknown drain timeout action" 64 $KAPPLY --on-drain-timeout later "$K/plan.json" &&
+	expect_err "--on-drain-timeout 'later': expected rollback, stop or skip"
 run "kube-drain: an unknown dry-run mode" 64 $KAPPLY --dry-run=remote "$K/plan.json" &&
 	expect_err "--dry-run=remote: expected client .* or server"
 run "kube-drain: --dry-run=server with the local driver" 64 apply --dry-run=server "$K/plan.json" &&
@@ -305,6 +305,37 @@ run "kube-drain: --rollback after the stop" 4 $KAPPLY $(kat "$K/plan.json") --ro
 kjq "kube-drain: the rollback removed the shadow" '[.pods[] | select(.metadata.name == "web-adp-shadow-1")] | length == 0'
 kjq "kube-drain: node-b schedulable after the rollback" '(.nodes[1].spec.unschedulable // false) == false'
 krun "kube-drain: the stopped drain was undone" '[.undo[] | select(.action == "undrain" and .status == "done")] | length == 1'
+# --on-drain-timeout skip, on a plan of two waves (node-b, then node-c):
+# node-b's drain runs out of time, its wave is undone and journaled
+# skipped, and node-c's wave goes on.
+cp "$K/sched.json" "$K/sched-one.json"
+sed 's/"partitions": \["node-b"\]/"partitions": ["node-b", "node-c"]/' "$K/sched-one.json" >"$K/sched.json"
+kcluster "(.poddisruptionbudgets[0].spec.minAvailable) = 3 | $UNREADY"
+kstart
+kplan
+name="kube-drain: the two-wave plan updates node-b, then node-c"
+if [ "$(jq -c '[.waves[].offline[0]]' "$K/plan.json")" = '["node-b","node-c"]' ]; then ok; else
+	bad "waves: $(jq -c '[.waves[].offline]' "$K/plan.json")"; fi
+run "kube-drain: a drain out of time gives its wave up, the next goes on" 0 $KAPPLY $(kat "$K/plan.json") \
+	--drain-timeout 1s --on-drain-timeout skip "$K/plan.json" &&
+	expect_err "1 wave was given up and undone \(see \"given_up\" in the run record\): its partitions were not updated" &&
+	expect_out "^applied: [0-9]+ steps done"
+krun "kube-drain: the run record: wave 1 given up, why, and undone" \
+	'(.given_up | length) == 1 and .given_up[0].wave == 1 and .given_up[0].state == "done" and
+	 (.given_up[0].why | test("timed out after 1s")) and ([.given_up[0].undo[].status] | all(. == "done"))'
+krun "kube-drain: wave 1's steps journaled skipped, wave 2's done" \
+	'([.steps[] | select(.status == "skipped")] | length) > 0 and ([.steps[] | select(.status == "skipped") |
+	  .message | test("^wave 1 given up")] | all) and ([.steps[] | select(.status != "skipped") | .status] | all(. == "done"))'
+kjq "kube-drain: node-b schedulable after its wave was given up" '(.nodes[1].spec.unschedulable // false) == false'
+kjq "kube-drain: wave 1's shadow removed" '[.pods[] | select(.metadata.name == "web-adp-shadow-1")] | length == 0'
+kjq "kube-drain: web's pod on node-b kept" "[.pods[] | select(.metadata.name == \"$WEBB\")] | length == 1"
+name="kube-drain: node-c updated, node-b not"
+if grep -q "updated node-c" "$K/updates.log" && ! grep -q "updated node-b" "$K/updates.log"; then ok; else
+	bad "updates: $(cat "$K/updates.log" 2>/dev/null)"; fi
+run "kube-drain: --rollback after a given-up wave undoes the rest" 4 $KAPPLY $(kat "$K/plan.json") --rollback "$K/plan.json"
+krun "kube-drain: the rollback left the given-up wave alone" \
+	'[.undo[] | select(.action == "undrain" and .partition == "node-b")] | length == 0'
+cp "$K/sched-one.json" "$K/sched.json"
 # The default stays: a rollback.
 kcluster "(.poddisruptionbudgets[0].spec.minAvailable) = 3 | $UNREADY"
 kstart
