@@ -23,6 +23,8 @@ const struct cmd cmd_table[] = {
 	{ "diff", "show what changed between two stored plans", cmd_diff, &cmd_diff_argp },
 	{ "profile", "sample processes into history that plan reads", cmd_profile, &cmd_profile_argp },
 	{ "apply", "carry out a plan on this host, journaled and reversible", cmd_apply, &cmd_apply_argp },
+	{ "request", "as a component, ask the running apply for more for a while", cmd_request,
+	  &cmd_request_argp },
 	{ "simulate", "replay actual load through a plan and three baselines", cmd_simulate, &cmd_simulate_argp },
 	{ "accuracy", "what apply observed against what the plans predicted, per window", cmd_accuracy,
 	  &cmd_accuracy_argp },
