@@ -1044,6 +1044,13 @@ static int req_decide(struct journal *j, struct req_state *rs, const struct orch
 	jset(&b, rec, "partition", json_string(x->partition));
 	if ((rc = journal_built(j, &b)))
 		return rc;
+	/* Every request of the instance counts, refused or not. */
+	snprintf(key, sizeof(key), "%s.%zu@%s", x->component, x->replica, x->partition);
+	if (!req_rate_ok(rs, key)) {
+		snprintf(reason, len, "more than %d requests in %d s from this instance", ORCH_REQ_RATE,
+			 ORCH_REQ_RATE_WINDOW);
+		return 0;
+	}
 	want = orch_units_up(q->amount, unit);
 	for (k = 0; k < p->waves[wave - 1].nusage; k++)
 		if (!strcmp(p->waves[wave - 1].usage[k].partition, x->partition) &&
@@ -1053,12 +1060,6 @@ static int req_decide(struct journal *j, struct req_state *rs, const struct orch
 		req_amount(amt, r, want > ORCH_REQ_UNITS_MAX * unit + 1e-9 ? ORCH_REQ_UNITS_MAX * unit : cap);
 		snprintf(reason, len, "asks for more than %s, the most a request may have %s", amt,
 			 want > ORCH_REQ_UNITS_MAX * unit + 1e-9 ? "(64 units)" : "on this partition (its capacity)");
-		return 0;
-	}
-	snprintf(key, sizeof(key), "%s.%zu@%s", x->component, x->replica, x->partition);
-	if (!req_rate_ok(rs, key)) {
-		snprintf(reason, len, "more than %d requests in %d s from this instance", ORCH_REQ_RATE,
-			 ORCH_REQ_RATE_WINDOW);
 		return 0;
 	}
 	if (!(loans = json_object_get(j->root, "loans"))) {
