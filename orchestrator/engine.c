@@ -1163,6 +1163,7 @@ static void on_request(void *ctx, pid_t pid, uid_t uid, const char *line, size_t
 	jset(&b, rec, "why", json_string(q.why));
 	if (b.failed) {
 		json_decref(rec);
+		rec = NULL;
 		rs->rc = journal_built(j, &b);
 		goto answer;
 	}
