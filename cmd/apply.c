@@ -14,6 +14,7 @@
 #include "orchestrator/fleet/fleet.h"
 #include "orchestrator/fleet/fleetlock.h"
 #include "orchestrator/kube/lease.h"
+#include "orchestrator/request.h"
 #include "orchestrator/notify.h"
 #include "partition/inventory.h"
 #include "partition/schedule.h"
@@ -37,11 +38,13 @@ struct apply_args {
 	int fleetlock;                         /* fleetlock+URL: a FleetLock server counts the slots */
 	const char *fleet_count_opt;           /* --semaphore-slots or -ttl, which FleetLock refuses */
 	const char *fleet_tls_opt;             /* the first etcd TLS option given, for messages */
+	const char *request_socket;            /* --request-socket */
+	int no_requests;                       /* --no-requests */
 };
 
 enum { OPT_RESUME = 1000, OPT_ROLLBACK, OPT_DRY_RUN, OPT_NOW, OPT_RECORD, OPT_POLICY, OPT_STORE, OPT_MONITOR,
        OPT_DRIVER, OPT_HOOK, OPT_HOST_LOCK, OPT_WAIT, OPT_SEM, OPT_SEM_GROUP, OPT_SEM_SLOTS, OPT_SEM_TTL,
-       OPT_SEM_WAIT, OPT_SEM_CACERT, OPT_SEM_CERT, OPT_SEM_KEY };
+       OPT_SEM_WAIT, OPT_SEM_CACERT, OPT_SEM_CERT, OPT_SEM_KEY, OPT_REQ_SOCKET, OPT_NO_REQUESTS };
 
 /* --wait without a limit: a window planned for tomorrow is the longest
  * wait a timer that runs apply daily can mean. */
@@ -66,6 +69,10 @@ static const struct argp_option options[] = {
 	  "When usage leaves the forecast band: warn (default), grow, borrow or rollback", 0 },
 	{ "monitor-interval", OPT_MONITOR, "SECONDS", 0,
 	  "Sample the live shadows' cgroups this often during a step (default 5)", 0 },
+	{ "request-socket", OPT_REQ_SOCKET, "PATH", 0,
+	  "Listen for components' requests (adpart-update request) here while apply runs (default, with the local "
+	  "driver: DIR/" ORCH_REQ_SOCKET_NAME ")", 0 },
+	{ "no-requests", OPT_NO_REQUESTS, NULL, 0, "Do not listen for requests", 0 },
 	{ "now", OPT_NOW, "TIME", 0, "Current time for the expiry check (default: the clock)", 0 },
 	{ "store", OPT_STORE, "DIR", 0, "Check lineage and serial in the plan store DIR and record the run there (default: $ADPART_STORE, else the config file's store)", 0 },
 	{ "driver", OPT_DRIVER, "NAME", 0,
@@ -181,6 +188,8 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		break;
 	}
 	case OPT_DRIVER: a->driver = cmd_argp_driver(state, arg); break;
+	case OPT_REQ_SOCKET: a->request_socket = arg; break;
+	case OPT_NO_REQUESTS: a->no_requests = 1; break;
 	case OPT_HOOK: a->hook = arg; break;
 	case OPT_SEM:
 		if (cmd_semaphore_check(arg, &a->lease_ns))
@@ -248,6 +257,8 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 								 : &orch_drivers[0];
 		if (!a->o.state_dir)
 			a->o.state_dir = cmd_setting(CMD_KEY_STATE_DIR);
+		if (a->request_socket && a->no_requests)
+			argp_error(state, "--request-socket and --no-requests exclude each other");
 		if (a->dry_run == CMD_DRY_RUN_SERVER && !a->driver->dry_run)
 			argp_error(state, "--dry-run=server is for --driver kubernetes: the %s driver has no API server to ask",
 				   a->driver->name);
@@ -654,7 +665,7 @@ int cmd_apply(int argc, char **argv)
 	struct kube_lease_sem *leases = NULL;
 	struct fleetlock *lock = NULL;
 	void *state = NULL;
-	char why[1024] = "";
+	char why[1024] = "", req_path[4200];
 	size_t skipped = 0, given_up = 0, given_up_steps = 0;
 	struct orch_notifier *notifier = NULL;
 	struct step_view view = { 0 };
@@ -702,6 +713,21 @@ int cmd_apply(int argc, char **argv)
 	}
 	if ((status = fleet_new(&sem, &leases, &lock, &a, &p, state)) != EXIT_OK)
 		goto done;
+	if (a.request_socket && !drv.owns) {
+		cmd_error("--request-socket: the %s driver cannot tell a component's processes, so it takes no requests",
+			  a.driver->name);
+		status = EXIT_USAGE;
+		goto done;
+	}
+	if (!a.no_requests && drv.owns && !a.request_socket) {
+		if (adp_snprintf_path(req_path, sizeof(req_path), "%s/%s", a.o.state_dir, ORCH_REQ_SOCKET_NAME)) {
+			cmd_error_last(NULL);
+			status = EXIT_ERROR;
+			goto done;
+		}
+		a.request_socket = req_path;
+	}
+	a.o.request_socket = a.no_requests ? NULL : a.request_socket;
 	status = EXIT_REFUSED;
 	a.o.now = now;
 	a.o.gates = sched ? &sched->gates : NULL;

@@ -24,6 +24,8 @@ enum {
 	EXIT_STOPPED = 7,     /* apply: stopped by a signal, resumable */
 	EXIT_JOURNAL_LOST = 8, /* apply: the journal could not be written; what was done was reversed */
 	EXIT_BLOCKED = 9,     /* apply: a gate blocked (before the first step: nothing changed) */
+	EXIT_PARTIAL = 2,     /* request: partly granted */
+	EXIT_DENIED = 3,      /* request: refused, with the reason */
 	EXIT_USAGE = 64,      /* bad command line */
 };
 
@@ -229,5 +231,7 @@ int cmd_apply(int argc, char **argv);
 extern const struct argp cmd_apply_argp;
 int cmd_rebalance(int argc, char **argv);
 extern const struct argp cmd_rebalance_argp;
+int cmd_request(int argc, char **argv);
+extern const struct argp cmd_request_argp;
 
 #endif

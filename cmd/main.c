@@ -25,6 +25,8 @@ const struct cmd cmd_table[] = {
 	{ "apply", "carry out a plan on this host, journaled and reversible", cmd_apply, &cmd_apply_argp },
 	{ "rebalance", "between windows: size this host's limits by the forecast", cmd_rebalance,
 	  &cmd_rebalance_argp },
+	{ "request", "as a component, ask the running apply for more for a while", cmd_request,
+	  &cmd_request_argp },
 	{ "simulate", "replay actual load through a plan and three baselines", cmd_simulate, &cmd_simulate_argp },
 	{ "accuracy", "what apply observed against what the plans predicted, per window", cmd_accuracy,
 	  &cmd_accuracy_argp },

@@ -6,6 +6,7 @@
 #define ADP_ORCH_DRIVER_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "plans/plan.h"
 #include "plans/steps.h"
@@ -74,6 +75,11 @@ struct orch_driver {
 	 * sets the allocation again). NULL: nothing is borrowed (the
 	 * deviation is recorded as with warn). */
 	int (*set_limit)(void *ctx, const struct plan *p, const struct plan_placement *x, int r, double limit);
+	/* Whether process pid belongs to the instance x (apply's request
+	 * API authenticates a caller by it): 1 yes, 0 no, or a negative
+	 * ADP_E*. Called on the engine's thread, possibly while an act runs;
+	 * quick. NULL: every request is refused. */
+	int (*owns)(void *ctx, const struct plan *p, const struct plan_placement *x, pid_t pid);
 	/* Asks the act under way to return as soon as it can (its step timed
 	 * out, or monitoring stopped the wave). Called from the engine's
 	 * thread while the act runs on a worker thread, repeatedly until it

@@ -1,6 +1,7 @@
 #include "orchestrator/engine.h"
 #include "orchestrator/borrow.h"
 #include "orchestrator/gates.h"
+#include "orchestrator/request.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -124,6 +125,7 @@ struct journal {
 	char lost_msg[512]; /* why, from the first failed write */
 	int broken;     /* a build failed: root is incomplete and never written */
 	const struct orch_opts *o; /* borrowed: for notifications */
+	struct req_state *rq; /* owned: the request API's server, or NULL */
 };
 
 /* Tells the notify hook of event; detail (owned, may be NULL) is freed. */
@@ -608,7 +610,8 @@ static int loans_tend(struct journal *j, const struct orch_driver *d, const stru
 		from = loan_side(p, l, "from");
 		s = sample_once(d, p, w, seen, placement_index(w, to));
 		band_at(p, to, r, t, &p50, &p95, &row);
-		if (!s->rc && s->have[r] && s->use[r] <= p95 &&
+		/* A request's loan is kept to its expiry, whatever the usage. */
+		if (!json_object_get(l, "request") && !s->rc && s->have[r] && s->use[r] <= p95 &&
 		    orch_units_up(s->use[r], part_granularity[r]) <= to->alloc[r] + 1e-9) {
 			if ((rc = loan_return(j, d, p, l, "the borrower's need passed")))
 				return rc;
@@ -629,7 +632,8 @@ static int loans_tend(struct journal *j, const struct orch_driver *d, const stru
  * when NULL) and acts it: the lender lowered first, then x raised. 1 when
  * lent, 0 when not (the loan says why), or a negative ADP_E*. */
 static int lend(struct journal *j, const struct orch_driver *d, const struct plan *p, size_t wave,
-		const struct plan_placement *x, const struct plan_placement *lender, int r, double amount)
+		const struct plan_placement *x, const struct plan_placement *lender, int r, double amount, long request,
+		int64_t expires)
 {
 	json_t *loans = json_object_get(j->root, "loans"), *l = json_object(), *who;
 	double to_before = limit_now(loans, wave, x, r), from_before = lender ? limit_now(loans, wave, lender, r) : 0;
@@ -654,6 +658,10 @@ static int lend(struct journal *j, const struct orch_driver *d, const struct pla
 		jset(&b, l, "from_limit", json_real(from_before - amount));
 	}
 	jset(&b, l, "amount", json_real(amount));
+	if (request) {
+		jset(&b, l, "request", json_integer(request));
+		jset(&b, l, "expires_at", json_integer(expires));
+	}
 	jset(&b, l, "to_limit", json_real(to_before + amount));
 	jset(&b, l, "state", json_string("lending"));
 	jset(&b, l, "at", json_integer(now_s()));
@@ -749,7 +757,7 @@ static int borrow(struct journal *j, const struct orch_driver *d, const struct p
 	if (head >= unit) {
 		double take = fmin(head, ceil(need / unit - 1e-9) * unit);
 
-		if ((rc = lend(j, d, p, wave, x, NULL, r, take)) < 0)
+		if ((rc = lend(j, d, p, wave, x, NULL, r, take, 0, 0)) < 0)
 			goto out;
 		if (rc) {
 			got += take;
@@ -790,7 +798,7 @@ static int borrow(struct journal *j, const struct orch_driver *d, const struct p
 		for (k = 0; k < nt && rc >= 0; k++) {
 			if (json_array_size(loans) >= ORCH_MAX_LOANS)
 				break;
-			if ((rc = lend(j, d, p, wave, x, &w->placements[takes[k].idx], r, takes[k].amount)) > 0) {
+			if ((rc = lend(j, d, p, wave, x, &w->placements[takes[k].idx], r, takes[k].amount, 0, 0)) > 0) {
 				got += takes[k].amount;
 				jpush(b, ids, json_integer((json_int_t)json_array_size(loans)));
 			}
@@ -813,6 +821,426 @@ out:
 	if (*msg)
 		jset(b, e, "message", json_string(msg));
 	return rc;
+}
+
+/* ---- requests (the request API, orchestrator/request.h) ----
+ * Served on the engine's thread, between and during acts, so that every
+ * journal write stays on it. A request is journaled in "requests" ({"id",
+ * "at", "pid", "uid", "component", "replica", "partition", "resource",
+ * "amount", "for", "priority", "why", "state", "granted", "reason",
+ * "loans", "expires_at"}), and what it gets is lent as loans carrying
+ * "request" and "expires_at": given back at expiry, when a lender needs
+ * it, and wherever borrowing's loans are. */
+
+static double mono_s(void);
+static int64_t plan_time(const struct orch_opts *o, double t0);
+
+/* "0.5 cores", "64.0 MiB", "1.0 MiB/s": an amount of r for a reason. */
+static void req_amount(char buf[48], int r, double v)
+{
+	char bytes[32];
+
+	if (r == ADP_RES_CPU) {
+		snprintf(buf, 48, "%.3g cores", v);
+		return;
+	}
+	adp_bytes_format(bytes, v);
+	snprintf(buf, 48, "%s%s", bytes, r == ADP_RES_MEMORY ? "" : "/s");
+}
+
+struct req_rate {
+	char key[300]; /* "component.replica@partition" */
+	int64_t start; /* the window's, on the monotonic clock */
+	int n;
+};
+
+struct req_state {
+	struct orch_req_server *srv;
+	const struct orch_driver *d;
+	const struct plan *p;
+	const struct orch_opts *o;
+	long upto; /* the step under way going forward; -1 undoing */
+	int rc;    /* a failed journal build: the apply stops */
+	struct req_rate rate[64];
+};
+
+/* Whether the request's rate allows one more from key (counted). */
+static int req_rate_ok(struct req_state *rs, const char *key)
+{
+	int64_t now = (int64_t)mono_s();
+	struct req_rate *e = NULL, *old = &rs->rate[0];
+	size_t i;
+
+	for (i = 0; i < sizeof(rs->rate) / sizeof(*rs->rate) && !e; i++) {
+		if (!strcmp(rs->rate[i].key, key))
+			e = &rs->rate[i];
+		else if (rs->rate[i].start < old->start)
+			old = &rs->rate[i];
+	}
+	if (!e) {
+		e = old; /* the stalest slot: its window has passed or is the oldest */
+		snprintf(e->key, sizeof(e->key), "%s", key);
+		e->n = 0;
+		e->start = now;
+	}
+	if (now - e->start >= ORCH_REQ_RATE_WINDOW) {
+		e->start = now;
+		e->n = 0;
+	}
+	return ++e->n <= ORCH_REQ_RATE;
+}
+
+/* Requests with a loan still lent or being given back. */
+static size_t req_open(json_t *loans)
+{
+	json_t *l, *m;
+	size_t i, k, n = 0;
+
+	json_array_foreach(loans, i, l) {
+		json_int_t id = json_integer_value(json_object_get(l, "request"));
+		int seen = 0;
+
+		if (!id || !loan_open(l))
+			continue;
+		for (k = 0; k < i && !seen; k++) {
+			m = json_array_get(loans, k);
+			seen = loan_open(m) && json_integer_value(json_object_get(m, "request")) == id;
+		}
+		n += !seen;
+	}
+	return n;
+}
+
+/* Lends x what q asks of r (units, want) for request id: the
+ * partition's headroom first, then neighbours by orch_borrow_choose, a
+ * neighbour of tier t lending only when t >= x's tier + 1 - priority.
+ * *got and ids (the loans' ids) say what was lent. 0 or a negative
+ * ADP_E*. */
+static int req_lend(struct journal *j, struct req_state *rs, size_t upto, int64_t t, const struct plan_placement *x,
+		    const struct orch_request *q, double want, long id, int64_t expires, double *got, json_t *ids)
+{
+	const struct orch_driver *d = rs->d;
+	const struct plan *p = rs->p;
+	json_t *steps = json_object_get(j->root, "steps"), *loans = json_object_get(j->root, "loans"), *l;
+	size_t wave = p->steps[upto].wave, k, n = 0, nt, i;
+	const struct plan_wave *w = &p->waves[wave - 1];
+	int r = q->resource, rc = 0;
+	double unit = part_granularity[r], head = 0;
+	struct orch_lender *lenders;
+	struct orch_take *takes;
+	struct adp_jb b = { 0 };
+	struct seen *seen;
+
+	*got = 0;
+	for (k = 0; k < w->nusage; k++)
+		if (!strcmp(w->usage[k].partition, x->partition) && w->usage[k].resource == r)
+			head = w->usage[k].headroom > 0 ? w->usage[k].headroom : 0;
+	json_array_foreach(loans, i, l)
+		if (loan_open(l) && loan_wave(l) == wave && loan_res(l) == r && !json_object_get(l, "from") &&
+		    !strcmp(json_string_value(json_object_get(l, "partition")), x->partition))
+			head -= json_number_value(json_object_get(l, "amount"));
+	head = floor(head / unit + 1e-9) * unit;
+	if (head >= unit && json_array_size(loans) < ORCH_MAX_LOANS) {
+		double take = fmin(head, want);
+
+		if ((rc = lend(j, d, p, wave, x, NULL, r, take, id, expires)) < 0)
+			return rc;
+		if (rc) {
+			*got += take;
+			jpush(&b, ids, json_integer((json_int_t)json_array_size(loans)));
+		}
+	}
+	if (want - *got < unit / 2)
+		return journal_built(j, &b);
+	lenders = calloc(w->nplacements + 1, sizeof(*lenders));
+	takes = calloc(w->nplacements + 1, sizeof(*takes));
+	seen = calloc(w->nplacements + 1, sizeof(*seen));
+	if (!lenders || !takes || !seen) {
+		rc = adp_error_set(ADP_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (k = 0; k < w->nplacements; k++) {
+		const struct plan_placement *y = &w->placements[k];
+		struct seen *s;
+		double p50, p95;
+		long row;
+
+		if (y == x || strcmp(y->partition, x->partition) || !limited_now(steps, p, upto, y, 1) ||
+		    y->tier < x->tier + 1 - q->priority || !d->sample)
+			continue;
+		s = sample_once(d, p, w, seen, k);
+		if (s->rc || !s->have[r])
+			continue;
+		band_at(p, y, r, t, &p50, &p95, &row);
+		lenders[n].idx = k;
+		lenders[n].limit = limit_now(loans, wave, y, r);
+		lenders[n].floor = floor_of(p, y, r, t, s->use[r]);
+		lenders[n].spread = p95 > 0 ? (p95 - p50) / p95 : 1;
+		lenders[n++].tier = y->tier;
+	}
+	{
+		double more = 0;
+
+		nt = orch_borrow_choose(want - *got, unit, x->tier, lenders, n, takes, &more);
+	}
+	for (k = 0; k < nt && json_array_size(loans) < ORCH_MAX_LOANS; k++) {
+		if ((rc = lend(j, d, p, wave, x, &w->placements[takes[k].idx], r, takes[k].amount, id, expires)) < 0)
+			goto out;
+		if (rc) {
+			*got += takes[k].amount;
+			jpush(&b, ids, json_integer((json_int_t)json_array_size(loans)));
+		}
+	}
+	rc = journal_built(j, &b);
+out:
+	free(lenders);
+	free(takes);
+	free(seen);
+	return rc;
+}
+
+/* Decides one parsed request from pid: which instance, whether the
+ * caller is one of its processes, the bounds, then what can be lent.
+ * Fills a (reason in reason[len]) and journals it in rec. 0 or a
+ * negative ADP_E*. */
+static int req_decide(struct journal *j, struct req_state *rs, const struct orch_request *q, pid_t pid,
+		      struct orch_answer *a, char *reason, size_t len, json_t *rec)
+{
+	const struct plan *p = rs->p;
+	const struct orch_driver *d = rs->d;
+	json_t *steps = json_object_get(j->root, "steps"), *loans, *ids = NULL;
+	size_t upto = (size_t)rs->upto, wave = p->steps[upto].wave, k;
+	const struct plan_placement *x = NULL;
+	int64_t t = plan_time(rs->o, j->t0), expires;
+	int r = q->resource, any = 0, rc = 0;
+	struct adp_jb b = { 0 };
+	double unit = part_granularity[r], want, cap = 0, got = 0;
+	char key[300], amt[48];
+
+	a->state = "refused";
+	if (!wave || wave > p->nwaves) {
+		snprintf(reason, len, "no wave is under way");
+		return 0;
+	}
+	for (k = 0; k < p->waves[wave - 1].nplacements && !x; k++) {
+		const struct plan_placement *y = &p->waves[wave - 1].placements[k];
+
+		if (strcmp(y->component, q->component) || (q->replica >= 0 && y->replica != (size_t)q->replica) ||
+		    !limited_now(steps, p, upto, y, 1))
+			continue;
+		any = 1;
+		if (d->owns && (rc = d->owns(d->ctx, p, y, pid)) < 0) {
+			snprintf(reason, len, "the caller could not be checked: %s", adp_error_last());
+			adp_error_clear();
+			return 0;
+		}
+		if (rc == 1)
+			x = y;
+	}
+	rc = 0;
+	if (!any) {
+		snprintf(reason, len, "'%s'%s has no instance whose limits apply sets now in wave %zu (a shadow once "
+			 "verified, a replica the wave resized)", q->component, q->replica >= 0 ? " (that replica)" : "",
+			 wave);
+		return 0;
+	}
+	if (!d->owns || !d->set_limit) {
+		snprintf(reason, len, "the driver cannot %s: requests are refused",
+			 !d->owns ? "tell a component's processes" : "set limits");
+		return 0;
+	}
+	if (!x) {
+		snprintf(reason, len, "the caller (pid %ld) is not a process of '%s'", (long)pid, q->component);
+		return 0;
+	}
+	jset(&b, rec, "replica", json_integer((json_int_t)x->replica));
+	jset(&b, rec, "partition", json_string(x->partition));
+	if ((rc = journal_built(j, &b)))
+		return rc;
+	/* Every request of the instance counts, refused or not. */
+	snprintf(key, sizeof(key), "%s.%zu@%s", x->component, x->replica, x->partition);
+	if (!req_rate_ok(rs, key)) {
+		snprintf(reason, len, "more than %d requests in %d s from this instance", ORCH_REQ_RATE,
+			 ORCH_REQ_RATE_WINDOW);
+		return 0;
+	}
+	want = orch_units_up(q->amount, unit);
+	for (k = 0; k < p->waves[wave - 1].nusage; k++)
+		if (!strcmp(p->waves[wave - 1].usage[k].partition, x->partition) &&
+		    p->waves[wave - 1].usage[k].resource == r)
+			cap = p->waves[wave - 1].usage[k].capacity;
+	if (want > ORCH_REQ_UNITS_MAX * unit + 1e-9 || (cap > 0 && want > cap + 1e-9)) {
+		req_amount(amt, r, want > ORCH_REQ_UNITS_MAX * unit + 1e-9 ? ORCH_REQ_UNITS_MAX * unit : cap);
+		snprintf(reason, len, "asks for more than %s, the most a request may have %s", amt,
+			 want > ORCH_REQ_UNITS_MAX * unit + 1e-9 ? "(64 units)" : "on this partition (its capacity)");
+		return 0;
+	}
+	if (!(loans = json_object_get(j->root, "loans"))) {
+		jset(&b, j->root, "loans", json_array());
+		if ((rc = journal_built(j, &b)))
+			return rc;
+		loans = json_object_get(j->root, "loans");
+	}
+	if (req_open(loans) >= ORCH_REQ_OPEN_MAX) {
+		snprintf(reason, len, "%d requests are open, the most at once", ORCH_REQ_OPEN_MAX);
+		return 0;
+	}
+	if (json_array_size(loans) >= ORCH_MAX_LOANS) {
+		snprintf(reason, len, "the run's loans are at their limit of %d", ORCH_MAX_LOANS);
+		return 0;
+	}
+	/* A loan ends with its wave anyway: its expiry is never later. */
+	expires = t + q->for_s;
+	if (p->waves[wave - 1].end > t && p->waves[wave - 1].end < expires)
+		expires = p->waves[wave - 1].end;
+	if (!(ids = json_array()))
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	if ((rc = req_lend(j, rs, upto, t, x, q, want, a->id, expires, &got, ids)) < 0) {
+		json_decref(ids);
+		return rc;
+	}
+	a->granted = got;
+	a->limit = limit_now(loans, wave, x, r);
+	if (got >= want - unit / 2) {
+		a->state = "granted";
+		a->expires_at = expires;
+	} else if (got > 0) {
+		a->state = "partial";
+		a->expires_at = expires;
+		snprintf(reason, len, "partly granted: no more to spare on '%s'%s", x->partition,
+			 q->priority < ORCH_REQ_PRIORITY_MAX ? " (a higher priority may borrow from more critical neighbours)" : "");
+	} else {
+		snprintf(reason, len, "nothing to spare on '%s'%s", x->partition,
+			 q->priority < ORCH_REQ_PRIORITY_MAX ? " (a higher priority may borrow from more critical neighbours)" : "");
+	}
+	jset(&b, rec, "loans", ids);
+	if (a->expires_at)
+		jset(&b, rec, "expires_at", json_integer(a->expires_at));
+	return journal_built(j, &b);
+}
+
+/* The server's handler: one line in, one answer out; every request
+ * that parsed is journaled (up to ORCH_REQ_RECORDS_MAX), a line that did
+ * not only counted. */
+static void on_request(void *ctx, pid_t pid, uid_t uid, const char *line, size_t n, char *ans, size_t len)
+{
+	struct journal *j = ctx;
+	struct req_state *rs = j->rq;
+	struct orch_answer a = { .state = "refused" };
+	struct orch_request q;
+	struct adp_jb b = { 0 };
+	json_t *reqs, *rec = NULL;
+	char reason[600] = "", err[300];
+	int rc = 0;
+
+	if (orch_request_parse(&q, line, n)) {
+		snprintf(err, sizeof(err), "%s", adp_error_last());
+		adp_error_clear();
+		a.state = "error";
+		a.reason = err;
+		jset(&b, j->root, "requests_malformed",
+		     json_integer(json_integer_value(json_object_get(j->root, "requests_malformed")) + 1));
+		rs->rc = journal_built(j, &b);
+		goto answer;
+	}
+	if (rs->rc || j->broken || j->lost) {
+		snprintf(reason, sizeof(reason), "apply is stopping: nothing is lent");
+		goto answer;
+	}
+	if (rs->upto < 0) {
+		snprintf(reason, sizeof(reason), "apply is rolling back: nothing is lent");
+		goto answer;
+	}
+	if (!(reqs = json_object_get(j->root, "requests"))) {
+		jset(&b, j->root, "requests", json_array());
+		reqs = json_object_get(j->root, "requests");
+	}
+	if (json_array_size(reqs) >= ORCH_REQ_RECORDS_MAX) {
+		jset(&b, j->root, "requests_dropped",
+		     json_integer(json_integer_value(json_object_get(j->root, "requests_dropped")) + 1));
+		rs->rc = journal_built(j, &b);
+		snprintf(reason, sizeof(reason), "the run has had %d requests, the most it journals", ORCH_REQ_RECORDS_MAX);
+		goto answer;
+	}
+	a.id = (long)json_array_size(reqs) + 1;
+	rec = json_object();
+	jset(&b, rec, "id", json_integer(a.id));
+	jset(&b, rec, "at", json_integer(plan_time(rs->o, j->t0)));
+	jset(&b, rec, "pid", json_integer(pid));
+	jset(&b, rec, "uid", json_integer(uid));
+	jset(&b, rec, "component", json_string(q.component));
+	jset(&b, rec, "resource", json_string(adp_resource_name(q.resource)));
+	jset(&b, rec, "amount", json_real(q.amount));
+	jset(&b, rec, "for", json_integer(q.for_s));
+	jset(&b, rec, "priority", json_integer(q.priority));
+	jset(&b, rec, "why", json_string(q.why));
+	if (b.failed) {
+		json_decref(rec);
+		rec = NULL;
+		rs->rc = journal_built(j, &b);
+		goto answer;
+	}
+	json_incref(rec);
+	jpush(&b, reqs, rec);
+	if ((rs->rc = journal_built(j, &b)))
+		goto answer;
+	if ((rc = req_decide(j, rs, &q, pid, &a, reason, sizeof(reason), rec)) < 0) {
+		rs->rc = rc;
+		a.state = "refused";
+		snprintf(reason, sizeof(reason), "apply is stopping: %s", adp_error_last());
+		goto answer;
+	}
+	jset(&b, rec, "state", json_string(a.state));
+	jset(&b, rec, "granted", json_real(a.granted));
+	if (*reason)
+		jset(&b, rec, "reason", json_string(reason));
+	if (!(rs->rc = journal_built(j, &b)))
+		journal_save(j);
+answer:
+	json_decref(rec);
+	if (*reason)
+		a.reason = reason;
+	if (orch_answer_format(ans, len, &a)) {
+		snprintf(ans, len, "{\"state\":\"error\",\"granted\":0}\n");
+		adp_error_clear();
+	}
+}
+
+/* Gives back the request loans of upto's wave whose expiry (plan time)
+ * has come. 0 or a negative ADP_E*. */
+static int requests_expire(struct journal *j, const struct orch_driver *d, const struct plan *p, size_t upto,
+			   int64_t t)
+{
+	json_t *loans = json_object_get(j->root, "loans"), *l;
+	size_t i;
+	int rc;
+
+	json_array_foreach(loans, i, l) {
+		json_t *at = json_object_get(l, "expires_at");
+
+		if (!json_object_get(l, "request") || !loan_is(l, "lent") || loan_wave(l) != p->steps[upto].wave ||
+		    !at || json_integer_value(at) > t)
+			continue;
+		if ((rc = loan_return(j, d, p, l, "the request expired")))
+			return rc;
+	}
+	return 0;
+}
+
+/* One turn of the request API: answers what has arrived, then gives
+ * back what expired (going forward). upto: the step under way, -1
+ * undoing. 0 or a negative ADP_E* (the apply stops). */
+static int requests_serve(struct journal *j, long upto)
+{
+	struct req_state *rs = j->rq;
+
+	if (!rs || rs->rc)
+		return rs ? rs->rc : 0;
+	rs->upto = upto;
+	orch_req_server_poll(rs->srv, on_request, j);
+	if (!rs->rc && upto >= 0 && rs->p->steps[upto].wave && json_array_size(json_object_get(j->root, "loans")))
+		rs->rc = requests_expire(j, rs->d, rs->p, (size_t)upto, plan_time(rs->o, j->t0));
+	return rs->rc;
 }
 
 /* Asks the driver whether one instance carrying traffic still serves; a
@@ -1102,6 +1530,9 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 
 		if (!cancelling && monitor_at >= 0 && d->sample_during_act && next_sample < until)
 			until = next_sample;
+		/* Requests are answered within a tenth of a second. */
+		if (!cancelling && j->rq && (monitor_at < 0 || d->sample_during_act) && now + 0.1 < until)
+			until = now + 0.1;
 		if (until > now) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += (time_t)(until - now);
@@ -1123,6 +1554,17 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 		if (now >= deadline) {
 			timed_out = cancelling = 1;
 			continue;
+		}
+		if (j->rq && (monitor_at < 0 || d->sample_during_act)) {
+			pthread_mutex_unlock(&a.mu);
+			/* A failed build stops the act, as monitoring's does. */
+			if (requests_serve(j, monitor_at) < 0 && !mrc) {
+				mrc = j->rq->rc;
+				stopped = cancelling = 1;
+			}
+			pthread_mutex_lock(&a.mu);
+			if (a.done)
+				break;
 		}
 		if (monitor_at >= 0 && d->sample_during_act && now >= next_sample) {
 			double t = mono_s();
@@ -1814,6 +2256,25 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 	}
 	if ((rc = plan_read(&p, o->plan_path)))
 		goto done;
+	/* The request API, under the lock (no other apply of this state
+	 * directory listens), for a run that may go forward. */
+	if (o->request_socket && !o->rollback) {
+		struct req_state *rs = calloc(1, sizeof(*rs));
+
+		if (!rs) {
+			rc = adp_error_set(ADP_ENOMEM, "out of memory");
+			goto done;
+		}
+		j.rq = rs;
+		rs->d = d;
+		rs->p = &p;
+		rs->o = o;
+		rs->upto = -1;
+		if ((rc = orch_req_server_open(&rs->srv, o->request_socket))) {
+			rc = adp_error_wrap(ADP_EINPUT, "cannot listen for requests (--no-requests goes without)");
+			goto done;
+		}
+	}
 	snprintf(jpath, sizeof(jpath), "%s/journal.json", o->state_dir);
 	j.path = jpath;
 	have_journal = access(jpath, F_OK) == 0;
@@ -2023,6 +2484,8 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			goto done;
 		if (rc == 0 && (rc = monitor(&j, o, d, &p, i, 0, plan_time(o, j.t0))) < 0)
 			goto done;
+		if (rc == 0 && (rc = requests_serve(&j, (long)i)) < 0)
+			goto done;
 		if (disk_filled(&j, o) && rc == 0)
 			rc = 1;
 		/* The act gave its wave up (ORCH_ACT_SKIP): the wave undone, then
@@ -2112,6 +2575,10 @@ done:
 	}
 	if (rc < 0 && journaled && !j.lost)
 		rc = stopped_midway(&j, rc);
+	if (j.rq) {
+		orch_req_server_free(j.rq->srv);
+		free(j.rq);
+	}
 	json_fault = NULL;
 	json_decref(j.root);
 	plan_release(&p);

@@ -112,6 +112,9 @@ struct orch_opts {
 		     const char *msg);
 	void *step_ctx;
 	const struct orch_slot *slot; /* a fleet slot to hold going forward, or NULL for none */
+	/* The request API's socket (orchestrator/request.h), listened on
+	 * while apply runs forward and removed at its end; NULL: none. */
+	const char *request_socket;
 };
 
 /* The reserve apply keeps in the state directory (ORCH_RESERVE_NAME),

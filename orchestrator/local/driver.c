@@ -204,6 +204,7 @@ void orch_local_driver(struct orch_driver *d, struct orch_local *l)
 		.sample = local_sample,
 		.grow = local_grow,
 		.set_limit = local_grow,
+		.owns = local_owns,
 		.probe = local_probe,
 		.cancel = local_cancel,
 		.sample_during_act = 1,

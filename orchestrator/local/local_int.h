@@ -141,6 +141,9 @@ int local_sample(void *ctx, const struct plan *p, const struct plan_placement *x
 int local_probe(void *ctx, const struct plan *p, const char *component, size_t replica, const char *part, char *msg,
 		size_t len);
 int local_grow(void *ctx, const struct plan *p, const struct plan_placement *x, int r, double limit);
+/* Whether pid is a process of the instance x (proc.c): in its cgroup,
+ * or its recorded process or a descendant. 1 or 0. */
+int local_owns(void *ctx, const struct plan *p, const struct plan_placement *x, pid_t pid);
 
 /* --- the ops ------------------------------------------------------------ */
 

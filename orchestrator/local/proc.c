@@ -629,3 +629,62 @@ int local_op_verify_partition(void *ctx, const struct plan *p, const struct plan
 	local_argv_release(&a);
 	return rc;
 }
+
+/* A process's parent (field 4 of /proc/pid/stat), 0 if unknown. */
+static pid_t proc_parent(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	long pp = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if (!read_small(path, 0, buf, sizeof(buf)) || !(p = strrchr(buf, ')')) || sscanf(p + 1, " %*c %ld", &pp) != 1)
+		return 0;
+	return (pid_t)pp;
+}
+
+/* Whether a line of /proc/pid/cgroup ("ID:CONTROLLERS:/PATH") puts the
+ * process in the cgroup /want or below it. */
+static int cg_line_in(const char *line, size_t n, const char *want)
+{
+	const char *c = memchr(line, ':', n), *path;
+	size_t wl = strlen(want);
+
+	if (!c || !(c = memchr(c + 1, ':', n - (size_t)(c + 1 - line))))
+		return 0;
+	path = c + 1;
+	n -= (size_t)(path - line);
+	return n >= wl && !memcmp(path, want, wl) && (n == wl || path[wl] == '/');
+}
+
+/* The request API's authentication: pid is in the instance's cgroup (or
+ * below it, in any hierarchy apply joins), or is the instance's
+ * recorded process or a descendant of it (for a partition without a
+ * cgroup). */
+int local_owns(void *ctx, const struct plan *p, const struct plan_placement *x, pid_t pid)
+{
+	struct orch_local *l = ctx;
+	char rel[512], inst[300], want[900], path[64], buf[4096], *s, *e;
+	pid_t top, q = pid;
+	int depth;
+
+	(void)p;
+	local_inst_name(inst, sizeof(inst), x->component, x->replica);
+	if (local_part_cg(l, x->partition, rel, sizeof(rel))) {
+		if (adp_snprintf_path(want, sizeof(want), "/%s/%s", rel, inst))
+			return ADP_EINPUT;
+		snprintf(path, sizeof(path), "/proc/%ld/cgroup", (long)pid);
+		if (read_small(path, 0, buf, sizeof(buf)))
+			for (s = buf; *s; s = *e ? e + 1 : e) {
+				e = s + strcspn(s, "\n");
+				if (cg_line_in(s, (size_t)(e - s), want))
+					return 1;
+			}
+	}
+	if ((top = local_inst_pid(l, x->component, x->replica, x->partition)) <= 0)
+		return 0;
+	/* A process tree is shallow: 64 levels are plenty, and bound a loop. */
+	for (depth = 0; depth < 64 && q > 1; depth++, q = proc_parent(q))
+		if (q == top)
+			return 1;
+	return 0;
+}
