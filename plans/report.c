@@ -671,6 +671,67 @@ static void fmt_num(char buf[32], const char *fmt, double v)
 		snprintf(buf, 32, fmt, v);
 }
 
+/* The run's loans (apply --on-deviation borrow, and the request API's
+ * grants), one row each, and its requests and waves given up counted. */
+static int loans_section(struct adp_buf *b, const json_t *run)
+{
+	json_t *loans = json_object_get(run, "loans"), *reqs = json_object_get(run, "requests"), *l;
+	size_t i, n[4] = { 0 }, given_up = json_array_size(json_object_get(run, "given_up"));
+	static const char *const states[] = { "granted", "partial", "refused", "error" };
+	int rc = 0;
+
+	if (!json_array_size(loans) && !json_array_size(reqs) && !given_up)
+		return 0;
+	ADD("<h3>Loans, requests and waves given up</h3>\n");
+	if (given_up)
+		ADD("<p class=\"given-up\">%zu wave%s given up and undone (a drain out of time with --on-drain-timeout "
+		    "skip): %s partitions were not updated.</p>\n", given_up, given_up == 1 ? " was" : "s were",
+		    given_up == 1 ? "its" : "their");
+	json_array_foreach(reqs, i, l) {
+		const char *st = json_string_value(json_object_get(l, "state"));
+		size_t k;
+
+		for (k = 0; k < 4 && st; k++)
+			n[k] += !strcmp(st, states[k]);
+	}
+	if (json_array_size(reqs))
+		ADD("<p class=\"requests\">%zu request%s from components: %zu granted, %zu partly granted, %zu refused.</p>\n",
+		    json_array_size(reqs), json_array_size(reqs) == 1 ? "" : "s", n[0], n[1], n[2]);
+	if (!json_array_size(loans))
+		goto done;
+	ADD("<table class=\"loans\"><tr><th>loan</th><th>wave</th><th>partition</th><th>resource</th><th>to</th>"
+	    "<th>from</th><th>amount</th><th>state</th><th>given back</th></tr>\n");
+	json_array_foreach(loans, i, l) {
+		const char *res = json_string_value(json_object_get(l, "resource"));
+		const char *from = json_string_value(json_object_get(json_object_get(l, "from"), "component"));
+		const char *why = json_string_value(json_object_get(l, "returned_why"));
+		int r = res ? adp_resource_parse(res) : -1;
+		char amount[48] = "?";
+
+		if (i >= REPORT_MAX_DEVIATIONS)
+			break;
+		if (r >= 0)
+			fmt_amount(amount, r, json_number_value(json_object_get(l, "amount")));
+		ADD("<tr><td>%lld%s</td><td>%lld</td><td>", (long long)json_integer_value(json_object_get(l, "id")),
+		    json_object_get(l, "request") ? " (request)" : "", (long long)json_integer_value(json_object_get(l, "wave")));
+		ESC(json_string_value(json_object_get(l, "partition")) ?: "");
+		ADD("</td><td>%s</td><td>", r >= 0 ? adp_resource_name(r) : "?");
+		ESC(json_string_value(json_object_get(json_object_get(l, "to"), "component")) ?: "");
+		ADD("</td><td>");
+		ESC(from ? from : "(headroom)");
+		ADD("</td><td>%s</td><td>", amount);
+		ESC(json_string_value(json_object_get(l, "state")) ?: "");
+		ADD("</td><td>");
+		ESC(why ? why : "");
+		ADD("</td></tr>\n");
+	}
+	ADD("</table>\n");
+	if (json_array_size(loans) > REPORT_MAX_DEVIATIONS)
+		ADD("<p class=\"note\">The first %d of %zu shown.</p>\n", REPORT_MAX_DEVIATIONS, json_array_size(loans));
+done:
+	return rc;
+}
+
 static int run_section(struct adp_buf *b, const struct plan_report_opts *o)
 {
 	struct accuracy acc = { 0 };
@@ -729,6 +790,7 @@ static int run_section(struct adp_buf *b, const struct plan_report_opts *o)
 		if (ndev > REPORT_MAX_DEVIATIONS)
 			ADD("<p class=\"note\">The first %d shown.</p>\n", REPORT_MAX_DEVIATIONS);
 	}
+	rc = loans_section(b, o->run);
 done:
 	accuracy_release(&acc);
 	return rc;

@@ -112,6 +112,10 @@ for l in r["loans"]:
     assert l.get("from_limit", 1e18) >= 128 << 20, l' "$BW/st/run.json"; then ok; else bad "loans: $(cat "$BW/loans")"; fi
 	name="the deviation is observed with what was borrowed"
 	if grep -q '"borrowed": 67108864' "$BW/st/run.json"; then ok; else bad "no borrow observation"; fi
+	run "report shows the run's loans" 0 report "$BW/plan.json" --run "$BW/st/run.json" -O "$BW/report.html"
+	name="the report's loan table: idle lent hog 64 MiB of memory, given back when the need passed"
+	if tr -d '\n' <"$BW/report.html" | grep -q "<td>memory</td><td>hog</td><td>idle</td><td>64.0 MiB</td><td>returned</td><td>the borrower&#39;s need passed</td>"; then
+		ok; else bad "no loan row: $(grep -o '<table class="loans">.\{0,400\}' "$BW/report.html")"; fi
 	bw_reset
 
 	# A kill while the loan runs (after idle's original stopped), then

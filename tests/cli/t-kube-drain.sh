@@ -327,6 +327,9 @@ krun "kube-drain: wave 1's steps journaled skipped, wave 2's done" \
 	'([.steps[] | select(.status == "skipped")] | length) > 0 and ([.steps[] | select(.status == "skipped") |
 	  .message | test("^wave 1 given up")] | all) and ([.steps[] | select(.status != "skipped") | .status] | all(. == "done"))'
 kjq "kube-drain: node-b schedulable after its wave was given up" '(.nodes[1].spec.unschedulable // false) == false'
+run "kube-drain: report of the run with a wave given up" 0 report "$K/plan.json" --run "$K/st/run.json" -O "$K/given-up.html"
+name="kube-drain: the report says the wave was given up"
+if grep -q "1 wave was given up and undone" "$K/given-up.html"; then ok; else bad "no given-up paragraph"; fi
 kjq "kube-drain: wave 1's shadow removed" '[.pods[] | select(.metadata.name == "web-adp-shadow-1")] | length == 0'
 kjq "kube-drain: web's pod on node-b kept" "[.pods[] | select(.metadata.name == \"$WEBB\")] | length == 1"
 name="kube-drain: node-c updated, node-b not"
