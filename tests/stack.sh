@@ -243,6 +243,19 @@ JSON
 JSON
 }
 
+# stack_limit_script FILE CGROUP PARTITION: writes FILE, a script that
+# prints an instance's memory limit in bytes (v1 or v2) on PARTITION below
+# CGROUP, or "none": sh FILE INSTANCE.
+stack_limit_script() {
+	{
+		echo 'for f in /sys/fs/cgroup/memory/'"$2/$3"'/$1/memory.limit_in_bytes \'
+		echo '	'"$(stack_v2_root)/$2/$3"'/$1/memory.max; do'
+		echo '	[ -r "$f" ] && { cat "$f"; exit; }'
+		echo 'done'
+		echo 'echo none'
+	} >"$1"
+}
+
 # stack_load_start OUT RATE MAX_SECONDS URL...: the load generator, until
 # stack_load_stop OUT.
 stack_load_start() {

@@ -74,6 +74,8 @@ if grep -q '"decision": "borrow"' "$EX/st/run.json" &&
 	bad "run record lacks the borrow decision"; fi
 run "exec: an unknown deviation policy is refused" 64 $EXAPPLY --on-deviation lend "$EX/plan.json"
 expect_err "unknown policy 'lend': expected warn, grow, borrow or rollback"
+run "exec: --request-socket is refused: the exec driver takes no requests" 64 $EXAPPLY --request-socket "$EX/req.sock" \
+	"$EX/plan.json" && expect_err "--request-socket: the exec driver cannot tell a component's processes"
 
 # --- the same plan written gzip-compressed: applied and shown as it is ------------
 run "exec: plan --compress always" 2 plan --driver exec -i "$EX/inv.json" -s "$EX/sched.json" $EXNOW \

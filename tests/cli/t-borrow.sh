@@ -35,13 +35,7 @@ echo "hog \$(sh $BW/limits.sh hog.0) idle \$(sh $BW/limits.sh idle.0)" >"$BW/sna
 sleep 3
 echo "hog \$(sh $BW/limits.sh hog.0) idle \$(sh $BW/limits.sh idle.0)" >"$BW/snap2"
 SH
-{
-	echo 'for f in /sys/fs/cgroup/memory/'"$BW_CG"'/node-b/$1/memory.limit_in_bytes \'
-	echo '	'"$(stack_v2_root)/$BW_CG"'/node-b/$1/memory.max; do'
-	echo '	[ -r "$f" ] && { cat "$f"; exit; }'
-	echo 'done'
-	echo 'echo none'
-} >"$BW/limits.sh"
+stack_limit_script "$BW/limits.sh" "$BW_CG" node-b
 # bw_limit INSTANCE: its memory limit in bytes on node-b (v1 or v2), or "none".
 bw_limit() { sh "$BW/limits.sh" "$1"; }
 

@@ -27,55 +27,16 @@ STACK_TOP=$TOP
 RQ_CG="adpart-request-$$"
 rq_why=$(stack_why)
 
-/usr/bin/python3 - "$RQ" <<'PY'
-import datetime, random, sys
-random.seed(7)
-t0 = datetime.datetime(2018, 4, 22)
-with open(sys.argv[1] + "/hog.csv", "w") as h, open(sys.argv[1] + "/idle.csv", "w") as i:
-    h.write("TimeStamp,Value\n")
-    i.write("TimeStamp,Value\n")
-    for k in range(14 * 288):
-        t = t0 + datetime.timedelta(minutes=5 * k)
-        ts = t.strftime("%Y-%m-%dT%H:%M:%SZ")
-        m = t.hour * 60 + t.minute
-        h.write("%s,%.3f\n" % (ts, 20 + random.random() * 2))
-        i.write("%s,%.3f\n" % (ts, 300 + random.random() * 4 if 70 <= m < 100 else 10 + random.random() * 2))
-PY
-
-# rq_files CAPACITY: inventory, schedule and plan.json, node-b's memory CAPACITY.
+# rq_files CAPACITY: the borrowing stack's files (tests/stack.sh) and
+# plan.json, node-b's memory CAPACITY; hog holds its 32 MiB throughout.
 rq_files() {
-	cat >"$RQ/inv.json" <<JSON
-{"partitions": [
-  {"name": "node-a", "zone": "z1", "capacity": {"cpu": 2, "memory": "4GiB"}, "cgroup": {"path": "$RQ_CG/node-a"}},
-  {"name": "node-b", "zone": "z1", "capacity": {"cpu": 2, "memory": "$1"}, "cgroup": {"path": "$RQ_CG/node-b"}}],
- "components": [
-  {"name": "hog", "tier": 1, "replicas": 1, "placement": ["node-a"],
-   "history": {"file": "$RQ/hog.csv", "format": "columns", "delimiter": ",", "time_column": "TimeStamp",
-    "time_format": "rfc3339", "columns": {"cpu": {"column": "Value", "scale": 0.001}, "memory": {"column": "Value", "scale": 1048576}}},
-   "run": {"argv": ["/usr/bin/python3", "-c", "import time; time.sleep(600)"], "stop_grace": 2}},
-  {"name": "idle", "tier": 1, "replicas": 1, "placement": ["node-a"], "min": {"memory": "128MiB"},
-   "history": {"file": "$RQ/idle.csv", "format": "columns", "delimiter": ",", "time_column": "TimeStamp",
-    "time_format": "rfc3339", "columns": {"cpu": {"column": "Value", "scale": 0.001}, "memory": {"column": "Value", "scale": 1048576}}},
-   "run": {"argv": ["/usr/bin/python3", "-c", "import time; time.sleep(600)"], "stop_grace": 2}}]}
-JSON
-	cat >"$RQ/sched.json" <<JSON
-{"name": "rq", "window": {"start": "2018-05-06T01:00:00Z", "end": "2018-05-06T03:00:00Z"}, "cutoff": "30m",
- "partitions": ["node-a"], "max_concurrency": 1, "update_duration": {"default": "20m"}, "step": "5m",
- "plan_ttl": "24h", "period": "1d", "start": "earliest",
- "update": {"command": ["/bin/sh", "$RQ/update.sh"], "timeout": "1m"}}
-JSON
+	stack_borrow_files "$RQ" "$RQ_CG" "$1" "[\"/bin/sh\", \"$RQ/update.sh\"]"
 	(cd "$RQ" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plan.json >/dev/null 2>&1)
 	RQ_NOW=$(cli_plan_start "$RQ/plan.json")
 }
 
 # limits.sh INSTANCE: its memory limit in bytes on node-b (v1 or v2), or "none".
-{
-	echo 'for f in /sys/fs/cgroup/memory/'"$RQ_CG"'/node-b/$1/memory.limit_in_bytes \'
-	echo '	'"$(stack_v2_root)/$RQ_CG"'/node-b/$1/memory.max; do'
-	echo '	[ -r "$f" ] && { cat "$f"; exit; }'
-	echo 'done'
-	echo 'echo none'
-} >"$RQ/limits.sh"
+stack_limit_script "$RQ/limits.sh" "$RQ_CG" node-b
 # in.sh INSTANCE CMD...: CMD run as a process of INSTANCE's cgroup on node-b.
 {
 	echo 'i=$1; shift'
@@ -113,12 +74,13 @@ else
 	ask 1 sh in.sh hog.0 "$BIN" request hog --memory 64MiB --priority 0 --why "only the headroom" -d st
 	ask 2 sh in.sh hog.0 "$BIN" request hog --memory 64MiB --priority 1 --why "from a neighbour" -d st
 	echo "\$(sh limits.sh hog.0) \$(sh limits.sh idle.0)" >snap1
+	ask 3 sh in.sh hog.0 "$BIN" request hog --memory 256MiB --priority 1 --why "more than there is" -d st
 fi
 SH
 
 rq_reset() {
 	stack_kill_instances "$RQ"/st/proc/*.pid
-	rm -rf "$RQ/st" "$RQ"/out* "$RQ"/err* "$RQ"/rc* "$RQ"/snap*
+	rm -rf "$RQ/st" "$RQ"/out* "$RQ"/err* "$RQ"/rc* "$RQ"/snap* "$RQ/ready"
 }
 
 # rq_requests FIELDS...: each journaled request of the run record as one line.
@@ -203,6 +165,10 @@ assert all(l["state"] == "returned" for l in r["loans"]), r["loans"]' "$RQ/st/ru
 	name="priority 1: idle lends one unit, keeping its guarantee"
 	if [ "$(cat "$RQ/rc2")" = 0 ] && [ "$(cat "$RQ/snap1")" = "$((128 * MiB)) $((256 * MiB))" ]; then ok; else
 		bad "rc $(cat "$RQ/rc2"): $(cat "$RQ/err2" "$RQ/out2"), limits $(cat "$RQ/snap1")"; fi
+	name="four units asked, idle can spare two more: partly granted (exit 2)"
+	if [ "$(cat "$RQ/rc3")" = 2 ] && grep -q "^partial: 128.0 MiB for 'hog' (request 3), its limit now 256.0 MiB" "$RQ/out3" &&
+		grep -q "partly granted: no more to spare on 'node-b'" "$RQ/err3"; then ok; else
+		bad "rc $(cat "$RQ/rc3"): $(cat "$RQ/out3" "$RQ/err3")"; fi
 	name="the loan from idle is the request's, given back at the wave's end"
 	if /usr/bin/python3 -c '
 import json, sys
