@@ -585,6 +585,47 @@ static double floor_of(const struct plan *p, const struct plan_placement *x, int
 	return orch_lender_floor(x->guarantee[r], p95, p95_next, usage, part_granularity[r]);
 }
 
+/* The partition's planned headroom for r in wave, less what its open
+ * loans took of it, in whole units. */
+static double headroom_left(json_t *loans, const struct plan_wave *w, size_t wave, const char *partition, int r)
+{
+	double unit = part_granularity[r], head = 0;
+	json_t *l;
+	size_t k, i;
+
+	for (k = 0; k < w->nusage; k++)
+		if (!strcmp(w->usage[k].partition, partition) && w->usage[k].resource == r)
+			head = w->usage[k].headroom > 0 ? w->usage[k].headroom : 0;
+	json_array_foreach(loans, i, l)
+		if (loan_open(l) && loan_wave(l) == wave && loan_res(l) == r && !json_object_get(l, "from") &&
+		    !strcmp(json_string_value(json_object_get(l, "partition")), partition))
+			head -= json_number_value(json_object_get(l, "amount"));
+	return floor(head / unit + 1e-9) * unit;
+}
+
+/* What wave's placement k offers orch_borrow_choose for r at t: its
+ * limit and floor now, its band's spread, its tier. 0, or -1 (out not
+ * written) when it could not be sampled. */
+static int lender_of(struct orch_lender *out, const struct orch_driver *d, const struct plan *p, size_t wave,
+		     size_t k, json_t *loans, int r, int64_t t, struct seen *seen)
+{
+	const struct plan_wave *w = &p->waves[wave - 1];
+	const struct plan_placement *y = &w->placements[k];
+	struct seen *s = sample_once(d, p, w, seen, k);
+	double p50, p95;
+	long row;
+
+	if (s->rc || !s->have[r])
+		return -1;
+	band_at(p, y, r, t, &p50, &p95, &row);
+	out->idx = k;
+	out->limit = limit_now(loans, wave, y, r);
+	out->floor = floor_of(p, y, r, t, s->use[r]);
+	out->spread = p95 > 0 ? (p95 - p50) / p95 : 1;
+	out->tier = y->tier;
+	return 0;
+}
+
 /* At each sample of upto's wave, its lent loans, newest first: a
  * borrower back within its own allocation and band gives its loan back;
  * a lender whose floor rose above its limit now (its forecast or its
@@ -710,10 +751,10 @@ static int lend(struct journal *j, const struct orch_driver *d, const struct pla
 static int borrow(struct journal *j, const struct orch_driver *d, const struct plan *p, size_t upto, int64_t t,
 		  const struct plan_placement *x, int r, double use, struct seen *seen, struct adp_jb *b, json_t *e)
 {
-	json_t *steps = json_object_get(j->root, "steps"), *loans, *ids, *l;
-	size_t wave = p->steps[upto].wave, k, n = 0, nt, i;
+	json_t *steps = json_object_get(j->root, "steps"), *loans, *ids;
+	size_t wave = p->steps[upto].wave, k, n = 0, nt;
 	const struct plan_wave *w = &p->waves[wave - 1];
-	double unit = part_granularity[r], want = orch_lender_floor(0, 0, 0, use, unit), got = 0, head = 0, need;
+	double unit = part_granularity[r], want = orch_lender_floor(0, 0, 0, use, unit), got = 0, head, need;
 	struct orch_lender *lenders;
 	struct orch_take *takes;
 	char msg[300] = "";
@@ -745,15 +786,7 @@ static int borrow(struct journal *j, const struct orch_driver *d, const struct p
 		return 0;
 	}
 	ids = json_array();
-	/* The planned headroom, less what open loans took of it. */
-	for (k = 0; k < w->nusage; k++)
-		if (!strcmp(w->usage[k].partition, x->partition) && w->usage[k].resource == r)
-			head = w->usage[k].headroom > 0 ? w->usage[k].headroom : 0;
-	json_array_foreach(loans, i, l)
-		if (loan_open(l) && loan_wave(l) == wave && loan_res(l) == r && !json_object_get(l, "from") &&
-		    !strcmp(json_string_value(json_object_get(l, "partition")), x->partition))
-			head -= json_number_value(json_object_get(l, "amount"));
-	head = floor(head / unit + 1e-9) * unit;
+	head = headroom_left(loans, w, wave, x->partition, r);
 	if (head >= unit) {
 		double take = fmin(head, ceil(need / unit - 1e-9) * unit);
 
@@ -774,21 +807,10 @@ static int borrow(struct journal *j, const struct orch_driver *d, const struct p
 	}
 	for (k = 0; need - got >= unit / 2 && k < w->nplacements; k++) {
 		const struct plan_placement *y = &w->placements[k];
-		struct seen *s;
-		double p50, p95;
-		long row;
 
 		if (y == x || strcmp(y->partition, x->partition) || !limited_now(steps, p, upto, y, 1))
 			continue;
-		s = sample_once(d, p, w, seen, k);
-		if (s->rc || !s->have[r])
-			continue;
-		band_at(p, y, r, t, &p50, &p95, &row);
-		lenders[n].idx = k;
-		lenders[n].limit = limit_now(loans, wave, y, r);
-		lenders[n].floor = floor_of(p, y, r, t, s->use[r]);
-		lenders[n].spread = p95 > 0 ? (p95 - p50) / p95 : 1;
-		lenders[n++].tier = y->tier;
+		n += !lender_of(&lenders[n], d, p, wave, k, loans, r, t, seen);
 	}
 	rc = 0;
 	if (need - got >= unit / 2) {
@@ -921,25 +943,18 @@ static int req_lend(struct journal *j, struct req_state *rs, size_t upto, int64_
 {
 	const struct orch_driver *d = rs->d;
 	const struct plan *p = rs->p;
-	json_t *steps = json_object_get(j->root, "steps"), *loans = json_object_get(j->root, "loans"), *l;
-	size_t wave = p->steps[upto].wave, k, n = 0, nt, i;
+	json_t *steps = json_object_get(j->root, "steps"), *loans = json_object_get(j->root, "loans");
+	size_t wave = p->steps[upto].wave, k, n = 0, nt;
 	const struct plan_wave *w = &p->waves[wave - 1];
 	int r = q->resource, rc = 0;
-	double unit = part_granularity[r], head = 0;
+	double unit = part_granularity[r], head;
 	struct orch_lender *lenders;
 	struct orch_take *takes;
 	struct adp_jb b = { 0 };
 	struct seen *seen;
 
 	*got = 0;
-	for (k = 0; k < w->nusage; k++)
-		if (!strcmp(w->usage[k].partition, x->partition) && w->usage[k].resource == r)
-			head = w->usage[k].headroom > 0 ? w->usage[k].headroom : 0;
-	json_array_foreach(loans, i, l)
-		if (loan_open(l) && loan_wave(l) == wave && loan_res(l) == r && !json_object_get(l, "from") &&
-		    !strcmp(json_string_value(json_object_get(l, "partition")), x->partition))
-			head -= json_number_value(json_object_get(l, "amount"));
-	head = floor(head / unit + 1e-9) * unit;
+	head = headroom_left(loans, w, wave, x->partition, r);
 	if (head >= unit && json_array_size(loans) < ORCH_MAX_LOANS) {
 		double take = fmin(head, want);
 
@@ -961,22 +976,11 @@ static int req_lend(struct journal *j, struct req_state *rs, size_t upto, int64_
 	}
 	for (k = 0; k < w->nplacements; k++) {
 		const struct plan_placement *y = &w->placements[k];
-		struct seen *s;
-		double p50, p95;
-		long row;
 
 		if (y == x || strcmp(y->partition, x->partition) || !limited_now(steps, p, upto, y, 1) ||
 		    y->tier < x->tier + 1 - q->priority || !d->sample)
 			continue;
-		s = sample_once(d, p, w, seen, k);
-		if (s->rc || !s->have[r])
-			continue;
-		band_at(p, y, r, t, &p50, &p95, &row);
-		lenders[n].idx = k;
-		lenders[n].limit = limit_now(loans, wave, y, r);
-		lenders[n].floor = floor_of(p, y, r, t, s->use[r]);
-		lenders[n].spread = p95 > 0 ? (p95 - p50) / p95 : 1;
-		lenders[n++].tier = y->tier;
+		n += !lender_of(&lenders[n], d, p, wave, k, loans, r, t, seen);
 	}
 	{
 		double more = 0;
