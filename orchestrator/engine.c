@@ -1247,6 +1247,36 @@ static int requests_serve(struct journal *j, long upto)
 	return rs->rc;
 }
 
+/* Listens for requests on o->request_socket for j's run (j->rq, freed
+ * by requests_close whether or not the server opened). 0 or a negative
+ * ADP_E*. */
+static int requests_open(struct journal *j, const struct orch_driver *d, const struct plan *p,
+			 const struct orch_opts *o)
+{
+	struct req_state *rs = calloc(1, sizeof(*rs));
+
+	if (!rs)
+		return adp_error_set(ADP_ENOMEM, "out of memory");
+	j->rq = rs;
+	rs->d = d;
+	rs->p = p;
+	rs->o = o;
+	rs->upto = -1;
+	if (orch_req_server_open(&rs->srv, o->request_socket))
+		return adp_error_wrap(ADP_EINPUT, "cannot listen for requests (--no-requests goes without)");
+	return 0;
+}
+
+/* Stops listening (the socket removed) and frees j->rq; NULL-safe. */
+static void requests_close(struct journal *j)
+{
+	if (!j->rq)
+		return;
+	orch_req_server_free(j->rq->srv);
+	free(j->rq);
+	j->rq = NULL;
+}
+
 /* Asks the driver whether one instance carrying traffic still serves; a
  * down one (or one the driver cannot ask about) is an observation and
  * stops the wave whatever the policy: the wave's capacity is gone, and
@@ -1562,8 +1592,10 @@ static int run_one(struct journal *j, json_t *rec, const struct orch_driver *d, 
 		if (j->rq && (monitor_at < 0 || d->sample_during_act)) {
 			pthread_mutex_unlock(&a.mu);
 			/* A failed build stops the act, as monitoring's does. */
-			if (requests_serve(j, monitor_at) < 0 && !mrc) {
-				mrc = j->rq->rc;
+			int qrc = requests_serve(j, monitor_at);
+
+			if (qrc < 0 && !mrc) {
+				mrc = qrc;
 				stopped = cancelling = 1;
 			}
 			pthread_mutex_lock(&a.mu);
@@ -2262,23 +2294,8 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 		goto done;
 	/* The request API, under the lock (no other apply of this state
 	 * directory listens), for a run that may go forward. */
-	if (o->request_socket && !o->rollback) {
-		struct req_state *rs = calloc(1, sizeof(*rs));
-
-		if (!rs) {
-			rc = adp_error_set(ADP_ENOMEM, "out of memory");
-			goto done;
-		}
-		j.rq = rs;
-		rs->d = d;
-		rs->p = &p;
-		rs->o = o;
-		rs->upto = -1;
-		if ((rc = orch_req_server_open(&rs->srv, o->request_socket))) {
-			rc = adp_error_wrap(ADP_EINPUT, "cannot listen for requests (--no-requests goes without)");
-			goto done;
-		}
-	}
+	if (o->request_socket && !o->rollback && (rc = requests_open(&j, d, &p, o)))
+		goto done;
 	snprintf(jpath, sizeof(jpath), "%s/journal.json", o->state_dir);
 	j.path = jpath;
 	have_journal = access(jpath, F_OK) == 0;
@@ -2579,10 +2596,7 @@ done:
 	}
 	if (rc < 0 && journaled && !j.lost)
 		rc = stopped_midway(&j, rc);
-	if (j.rq) {
-		orch_req_server_free(j.rq->srv);
-		free(j.rq);
-	}
+	requests_close(&j);
 	json_fault = NULL;
 	json_decref(j.root);
 	plan_release(&p);
