@@ -3,7 +3,7 @@
  * socket, one request per connection), its bounds, the server the
  * engine polls on its own thread, and the client that
  * `adpart-update request` uses. What a request gets is the engine's
- * decision (engine.c, through the same loans as borrowing). */
+ * decision (loans.c, through the same loans as borrowing). */
 #ifndef ADP_ORCH_REQUEST_H
 #define ADP_ORCH_REQUEST_H
 
