@@ -358,10 +358,12 @@ static int run_undo(struct journal *j, const struct orch_opts *o, const struct o
  * {"wave", "why", "undo", "state"}) before each acts; then every step of
  * the wave is journaled "skipped" (undone or never acted), so that a
  * rollback does not undo it again, and the run goes on with the next
- * wave. 0, 1 when an undo step failed (the caller rolls the run back),
- * or a negative ADP_E*. */
+ * wave. at is the step that asked (0: finishing after a kill), where
+ * the tests' kill after a step falls once the wave's undo list is
+ * journaled. 0, 1 when an undo step failed (the caller rolls the run
+ * back), or a negative ADP_E*. */
 static int give_up_wave(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
-			const struct plan *p, size_t wave, const char *why)
+			const struct plan *p, size_t wave, const char *why, size_t at)
 {
 	json_t *all = json_object_get(j->root, "given_up"), *e = NULL, *x, *undo, *steps = json_object_get(j->root, "steps");
 	struct adp_jb b = { 0 };
@@ -389,6 +391,7 @@ static int give_up_wave(struct journal *j, const struct orch_opts *o, const stru
 			return rc;
 		/* Undoing: a journal that cannot be written does not stop it. */
 		journal_save(j);
+		crash_hook(o, at);
 	}
 	why = json_string_value(json_object_get(e, "why"));
 	if ((rc = run_undo(j, o, d, p, json_object_get(e, "undo"), &failed)))
@@ -1058,7 +1061,7 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 	json_array_foreach(json_object_get(j.root, "given_up"), i, rec) {
 		if (!strcmp(json_string_value(json_object_get(rec, "state")) ?: "", "done"))
 			continue;
-		if ((rc = give_up_wave(&j, o, d, &p, (size_t)json_integer_value(json_object_get(rec, "wave")), NULL)) < 0)
+		if ((rc = give_up_wave(&j, o, d, &p, (size_t)json_integer_value(json_object_get(rec, "wave")), NULL, 0)) < 0)
 			goto done;
 		if (rc > 0) {
 			if ((rc = build_undo(&j, &p)) || (rc = do_rollback(&j, o, d, &p, &out)))
@@ -1121,7 +1124,8 @@ int orch_apply(const struct orch_opts *o, const struct orch_driver *d, int *outc
 			size_t w = p.steps[i].wave;
 
 			if ((rc = loans_settle(&j, d, &p, 0, "its wave is given up")) ||
-			    (rc = give_up_wave(&j, o, d, &p, w, json_string_value(json_object_get(rec, "message")))) < 0)
+			    (rc = give_up_wave(&j, o, d, &p, w, json_string_value(json_object_get(rec, "message")),
+					       p.steps[i].id)) < 0)
 				goto done;
 			if (rc == 0) {
 				while (i + 1 < p.nsteps && p.steps[i + 1].wave == w)

@@ -338,6 +338,25 @@ if grep -q "updated node-c" "$K/updates.log" && ! grep -q "updated node-b" "$K/u
 run "kube-drain: --rollback after a given-up wave undoes the rest" 4 $KAPPLY $(kat "$K/plan.json") --rollback "$K/plan.json"
 krun "kube-drain: the rollback left the given-up wave alone" \
 	'[.undo[] | select(.action == "undrain" and .partition == "node-b")] | length == 0'
+# Killed once the wave's undo list is journaled: --resume finishes giving
+# it up, then goes on with node-c's wave.
+kstart
+kplan
+KD=$(jq '[.steps[] | select(.action == "drain" and .wave == 1)][0].id' "$K/plan.json")
+ADPART_TEST_CRASH_AFTER_STEP=$KD
+export ADPART_TEST_CRASH_AFTER_STEP
+run "kube-drain: killed while its wave is being given up" 137 $KAPPLY $(kat "$K/plan.json") --drain-timeout 1s \
+	--on-drain-timeout skip "$K/plan.json"
+unset ADPART_TEST_CRASH_AFTER_STEP
+name="kube-drain: the journal holds the wave being given up, its undo not begun"
+if jq -e '.given_up[0].state == "undoing" and ([.given_up[0].undo[].status] | all(. == "pending"))' \
+	"$K/st/journal.json" >/dev/null; then ok; else bad "$(jq -c '.given_up' "$K/st/journal.json")"; fi
+run "kube-drain: --resume finishes giving the wave up, then node-c's" 0 $KAPPLY $(kat "$K/plan.json") --drain-timeout 1s \
+	--on-drain-timeout skip --resume "$K/plan.json" && expect_err "1 wave was given up and undone"
+krun "kube-drain: resumed: wave 1 given up and undone, wave 2 done" \
+	'.given_up[0].state == "done" and ([.given_up[0].undo[].status] | all(. == "done")) and
+	 ([.steps[] | select(.status != "skipped") | .status] | all(. == "done"))'
+kjq "kube-drain: resumed: wave 1's shadow removed" '[.pods[] | select(.metadata.name == "web-adp-shadow-1")] | length == 0'
 cp "$K/sched-one.json" "$K/sched.json"
 # The default stays: a rollback.
 kcluster "(.poddisruptionbudgets[0].spec.minAvailable) = 3 | $UNREADY"
