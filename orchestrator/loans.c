@@ -15,6 +15,7 @@
 
 #include "partition/planner.h"
 #include "util/error.h"
+#include "util/resource.h"
 #include "util/timeutil.h"
 
 /* ---- borrowing (--on-deviation borrow) ----
@@ -497,19 +498,6 @@ out:
  * "request" and "expires_at": given back at expiry, when a lender needs
  * it, and wherever borrowing's loans are. */
 
-/* "0.5 cores", "64.0 MiB", "1.0 MiB/s": an amount of r for a reason. */
-static void req_amount(char buf[48], int r, double v)
-{
-	char bytes[32];
-
-	if (r == ADP_RES_CPU) {
-		snprintf(buf, 48, "%.3g cores", v);
-		return;
-	}
-	adp_bytes_format(bytes, v);
-	snprintf(buf, 48, "%s%s", bytes, r == ADP_RES_MEMORY ? "" : "/s");
-}
-
 struct req_rate {
 	char key[300]; /* "component.replica@partition" */
 	int64_t start; /* the window's, on the monotonic clock */
@@ -714,7 +702,7 @@ static int req_decide(struct journal *j, struct req_state *rs, const struct orch
 		    p->waves[wave - 1].usage[k].resource == r)
 			cap = p->waves[wave - 1].usage[k].capacity;
 	if (want > ORCH_REQ_UNITS_MAX * unit + 1e-9 || (cap > 0 && want > cap + 1e-9)) {
-		req_amount(amt, r, want > ORCH_REQ_UNITS_MAX * unit + 1e-9 ? ORCH_REQ_UNITS_MAX * unit : cap);
+		adp_resource_amount(amt, r, want > ORCH_REQ_UNITS_MAX * unit + 1e-9 ? ORCH_REQ_UNITS_MAX * unit : cap);
 		snprintf(reason, len, "asks for more than %s, the most a request may have %s", amt,
 			 want > ORCH_REQ_UNITS_MAX * unit + 1e-9 ? "(64 units)" : "on this partition (its capacity)");
 		return 0;

@@ -136,19 +136,6 @@ static void fmt_time(char buf[32], int64_t t)
 	adp_time_format(buf, t);
 }
 
-/* "1.50 cores", "2.0 GiB", "12.0 MiB/s". */
-static void fmt_amount(char buf[48], int r, double v)
-{
-	char b[32];
-
-	if (r == ADP_RES_CPU) {
-		snprintf(buf, 48, "%.2f cores", v);
-		return;
-	}
-	adp_bytes_format(b, v);
-	snprintf(buf, 48, "%s%s", b, r == ADP_RES_MEMORY ? "" : "/s");
-}
-
 static int head(struct adp_buf *b, const struct plan_report_opts *o)
 {
 	const struct plan *p = o->plan;
@@ -255,9 +242,9 @@ static void deviation_text(char *buf, size_t len, json_t *e)
 
 	fmt_time(at, json_integer_value(json_object_get(e, "at")));
 	if (r >= 0 && json_is_number(json_object_get(e, "actual")))
-		fmt_amount(act, r, json_number_value(json_object_get(e, "actual")));
+		adp_resource_amount(act, r, json_number_value(json_object_get(e, "actual")));
 	if (r >= 0 && json_is_number(json_object_get(e, "predicted_p95")))
-		fmt_amount(p95, r, json_number_value(json_object_get(e, "predicted_p95")));
+		adp_resource_amount(p95, r, json_number_value(json_object_get(e, "predicted_p95")));
 	snprintf(buf, len, "%s: %s replica %" PRId64 "%s%s: %s%s%s%s%s%s%s%s", at, comp ? comp : "?",
 		 (int64_t)json_integer_value(json_object_get(e, "replica")), part ? " on " : "", part ? part : "",
 		 json_string_value(json_object_get(e, "decision")), res ? " (" : "", res ? res : "", act[0] ? " " : "",
@@ -613,7 +600,7 @@ static int samples_chart(struct adp_buf *b, const struct plan_report_opts *o, co
 			char at[32], v[48];
 
 			fmt_time(at, t);
-			fmt_amount(v, r, json_number_value(a));
+			adp_resource_amount(v, r, json_number_value(a));
 			snprintf(tips[nt], sizeof(tips[nt]), "%s: replica %" PRId64 " %s (ok)", at,
 				 (int64_t)json_integer_value(json_object_get(e, "replica")), v);
 		}
@@ -711,7 +698,7 @@ static int loans_section(struct adp_buf *b, const json_t *run)
 		if (i >= REPORT_MAX_DEVIATIONS)
 			break;
 		if (r >= 0)
-			fmt_amount(amount, r, json_number_value(json_object_get(l, "amount")));
+			adp_resource_amount(amount, r, json_number_value(json_object_get(l, "amount")));
 		ADD("<tr><td>%lld%s</td><td>%lld</td><td>", (long long)json_integer_value(json_object_get(l, "id")),
 		    json_object_get(l, "request") ? " (request)" : "", (long long)json_integer_value(json_object_get(l, "wave")));
 		ESC(json_string_value(json_object_get(l, "partition")) ?: "");

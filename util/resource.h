@@ -21,5 +21,7 @@ int adp_resource_parse(const char *s);
 int adp_resource_compressible(int r);
 /* Units for display: "cores", "bytes", "bytes/s"; static, borrowed. */
 const char *adp_resource_unit(int r);
+/* An amount of r for people: "0.375 cores", "64.0 MiB", "1.0 MiB/s". */
+void adp_resource_amount(char buf[48], int r, double v);
 
 #endif
