@@ -1,10 +1,12 @@
 /* What apply's engine files share, internal to them (users of the
  * engine include orchestrator/engine.h): engine.c (orch_apply's state
  * machine: steps, undo, rollback, gates, the fleet slot, the run
- * record), journal.c (the journal document, its builder and clocks),
- * monitor.c (probes and samples against the forecast band) and loans.c
- * (borrowing, and the request API's decisions and expiry). Everything
- * here runs on the engine's thread. */
+ * record), journal.c (the journal document, its builder and clocks,
+ * and what monitoring and loans both read: a replica's band, the
+ * driver's samples once a pass), monitor.c (probes and samples against
+ * the band, the policy's decision) and loans.c (borrowing, and the
+ * request API's decisions and expiry), each building only on those
+ * before it. Everything here runs on the engine's thread. */
 #ifndef ADP_ORCH_ENGINE_INT_H
 #define ADP_ORCH_ENGINE_INT_H
 
@@ -71,8 +73,6 @@ int done_in_wave(json_t *steps, const struct plan *p, size_t upto, int act, cons
 int limited_now(json_t *steps, const struct plan *p, size_t upto, const struct plan_placement *x,
 		int verified);
 
-/* --- monitoring (monitor.c) --------------------------------------------- */
-
 /* One monitoring pass's samples of a wave's placements, each taken at
  * most once (cpu and io are rates since the previous sample). */
 struct seen {
@@ -88,6 +88,9 @@ void band_at(const struct plan *p, const struct plan_placement *x, int r, int64_
 /* w's placement k sampled by d once a pass: seen[k] (borrowed), its rc and message. */
 struct seen *sample_once(const struct orch_driver *d, const struct plan *p, const struct plan_wave *w,
 			 struct seen *seen, size_t k);
+
+/* --- monitoring (monitor.c) --------------------------------------------- */
+
 /* Probes and samples upto's wave at t: 0, 1 to roll back, or a negative ADP_E*. */
 int monitor(struct journal *j, const struct orch_opts *o, const struct orch_driver *d,
 	    const struct plan *p, size_t upto, int during, int64_t t);

@@ -11,40 +11,6 @@
 #include "plans/steps.h"
 #include "util/error.h"
 
-/* The forecast band of x for resource r at time t: the plan's per-step
- * row when it has one (clamped to the band), else the wave's peaks. */
-void band_at(const struct plan *p, const struct plan_placement *x, int r, int64_t t, double *p50,
-	     double *p95, long *row)
-{
-	*p50 = x->p50_peak[r];
-	*p95 = x->p95_peak[r];
-	*row = -1;
-	if (x->nband && p->step > 0) {
-		int64_t k = t < x->band_start ? 0 : (t - x->band_start) / p->step;
-
-		if (k >= (int64_t)x->nband)
-			k = (int64_t)x->nband - 1;
-		*p50 = x->band_p50[(size_t)k * ADP_RES_COUNT + (size_t)r];
-		*p95 = x->band_p95[(size_t)k * ADP_RES_COUNT + (size_t)r];
-		*row = (long)k;
-	}
-}
-
-struct seen *sample_once(const struct orch_driver *d, const struct plan *p, const struct plan_wave *w,
-			 struct seen *seen, size_t k)
-{
-	struct seen *s = &seen[k];
-
-	if (!s->taken) {
-		s->taken = 1;
-		s->rc = d->sample(d->ctx, p, &w->placements[k], s->use, s->have);
-		if (s->rc < 0)
-			snprintf(s->msg, sizeof(s->msg), "%s", adp_error_last());
-		adp_error_clear();
-	}
-	return s;
-}
-
 static int wave_touches(const struct plan_wave *w, const char *component)
 {
 	size_t k;
