@@ -648,8 +648,6 @@ static int finish(const struct apply_args *a, const struct plan *p, int status, 
 
 int cmd_apply(int argc, char **argv)
 {
-	static const int codes[] = { EXIT_OK,	   EXIT_ROLLED_BACK,  EXIT_APPLY_FAILED, EXIT_REFUSED,
-				     EXIT_STOPPED, EXIT_JOURNAL_LOST, EXIT_BLOCKED };
 	struct apply_args a = { 0 };
 	struct plan p = { 0 };
 	struct inventory inv = { 0 };
@@ -762,7 +760,7 @@ int cmd_apply(int argc, char **argv)
 		status = rc == ADP_EINPUT ? EXIT_REFUSED : EXIT_ERROR;
 		goto done;
 	}
-	status = codes[outcome];
+	status = cmd_outcome_status(outcome);
 	/* A gate that blocked before anything was journaled left no run record. */
 	if (store && outcome != ORCH_JOURNAL_LOST && (outcome != ORCH_BLOCKED || journaled(&a.o)) &&
 	    (rc = record_run(store, &p, &a.o, outcome))) {

@@ -100,6 +100,8 @@ void cmd_strv_free(char **v, size_t n);
 /* The path of p's input of kind ("inventory", "schedule") as recorded
  * when it was planned (borrowed), or NULL. */
 const char *cmd_plan_input(const struct plan *p, const char *kind);
+/* The exit status of an engine outcome (enum orch_outcome): apply's and rebalance's. */
+int cmd_outcome_status(int outcome);
 
 /* history, show and diff: --store DIR (or $ADPART_STORE), --output, and
  * want REF arguments (0, 1 or 2), in ref. */

@@ -296,6 +296,14 @@ static const struct argp_option output_options[] = {
 static const struct argp output_argp = { output_options, output_parse, NULL, NULL, NULL, NULL, NULL };
 const struct argp_child cmd_output_children[] = { { &output_argp, 0, NULL, 0 }, { 0 } };
 
+int cmd_outcome_status(int outcome)
+{
+	static const int codes[] = { EXIT_OK,	   EXIT_ROLLED_BACK,  EXIT_APPLY_FAILED, EXIT_REFUSED,
+				     EXIT_STOPPED, EXIT_JOURNAL_LOST, EXIT_BLOCKED };
+
+	return outcome >= 0 && outcome < (int)(sizeof(codes) / sizeof(codes[0])) ? codes[outcome] : EXIT_ERROR;
+}
+
 const char *cmd_plan_input(const struct plan *p, const char *kind)
 {
 	size_t i;

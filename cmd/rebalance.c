@@ -161,8 +161,6 @@ static void journal_state(const char *dir, char *out, size_t len)
 
 int cmd_rebalance(int argc, char **argv)
 {
-	static const int codes[] = { EXIT_OK,	   EXIT_ROLLED_BACK,  EXIT_APPLY_FAILED, EXIT_REFUSED,
-				     EXIT_STOPPED, EXIT_JOURNAL_LOST, EXIT_BLOCKED };
 	struct rebalance_args a = { 0 };
 	struct part_run_opts ro = { 0 };
 	struct orch_opts o = { 0 };
@@ -280,7 +278,7 @@ int cmd_rebalance(int argc, char **argv)
 		status = rc == ADP_EINPUT ? EXIT_REFUSED : EXIT_ERROR;
 		goto done;
 	}
-	status = codes[outcome];
+	status = cmd_outcome_status(outcome);
 	if (outcome == ORCH_DONE)
 		report(&p, a.json, "rebalanced");
 	else if (outcome == ORCH_ROLLED_BACK && a.undo)

@@ -24,16 +24,6 @@ static int wave_touches(const struct plan_wave *w, const char *component)
 	return 0;
 }
 
-static int offline_in(const struct plan_wave *w, const char *partition)
-{
-	size_t k;
-
-	for (k = 0; k < w->noffline; k++)
-		if (!strcmp(w->offline[k], partition))
-			return 1;
-	return 0;
-}
-
 /* Asks the driver whether one instance carrying traffic still serves; a
  * down one (or one the driver cannot ask about) is an observation and
  * stops the wave whatever the policy: the wave's capacity is gone, and
@@ -80,7 +70,7 @@ static int probe_wave(struct journal *j, const struct orch_driver *d, const stru
 		const struct plan_placement *x = &w->placements[k];
 
 		if (!x->from) {
-			if (!offline_in(w, x->partition) && wave_touches(w, x->component) &&
+			if (!plan_wave_offline(w, x->partition) && wave_touches(w, x->component) &&
 			    (rc = probe_one(j, d, p, upto, during, t, x->component, x->replica, x->partition, "staying")))
 				return rc;
 			continue;

@@ -36,6 +36,16 @@ void plan_steps_free(struct plan_step *s, size_t n)
 	free(s);
 }
 
+int plan_wave_offline(const struct plan_wave *w, const char *partition)
+{
+	size_t i;
+
+	for (i = 0; i < w->noffline; i++)
+		if (!strcmp(w->offline[i], partition))
+			return 1;
+	return 0;
+}
+
 void plan_wave_release(struct plan_wave *w)
 {
 	size_t j;

@@ -259,6 +259,8 @@ void plan_release(struct plan *p);
 void plan_steps_free(struct plan_step *s, size_t n);
 /* Frees what one wave owns (its offline list too) and zeroes it; NULL-safe. */
 void plan_wave_release(struct plan_wave *w);
+/* Whether partition is offline in wave w. */
+int plan_wave_offline(const struct plan_wave *w, const char *partition);
 
 /* Digest over inputs: SHA-256 of "kind path sha256\n" lines in order. */
 void plan_digest(const struct plan *p, char out[65]);

@@ -313,7 +313,6 @@ static int parse_placement(const struct adp_json_doc *d, json_t *x, const char *
 	struct plan_placement *pl = &w->placements[j];
 	double tier;
 	json_t *from;
-	size_t k;
 	int rc;
 
 	if ((rc = dupstr(d, x, sub, "component", 1, &pl->component)) ||
@@ -365,9 +364,8 @@ static int parse_placement(const struct adp_json_doc *d, json_t *x, const char *
 	if ((rc = check_partition(d, p, sub, "partition", pl->partition)) ||
 	    (rc = check_partition(d, p, sub, "from", pl->from)))
 		return rc;
-	for (k = 0; k < w->noffline; k++)
-		if (!strcmp(w->offline[k], pl->partition))
-			return fail_field(d, sub, "partition", "partition '%s' is offline in this wave", pl->partition);
+	if (plan_wave_offline(w, pl->partition))
+		return fail_field(d, sub, "partition", "partition '%s' is offline in this wave", pl->partition);
 	return 0;
 }
 
@@ -451,17 +449,14 @@ static int parse_absorbed(const struct adp_json_doc *d, json_t *x, const char *s
 	const struct plan *p = ((struct wave_arg *)arg)->p;
 	struct plan_wave *w = ((struct wave_arg *)arg)->w;
 	struct plan_absorbed *ab = &w->absorbed[j];
-	size_t k;
-	int rc, off = 0;
+	int rc;
 
 	if ((rc = dupstr(d, x, sub, "component", 1, &ab->component)) ||
 	    (rc = get_size(d, x, sub, "replica", 1e6, &ab->replica)) ||
 	    (rc = dupstr(d, x, sub, "partition", 1, &ab->partition)) ||
 	    (rc = check_partition(d, p, sub, "partition", ab->partition)))
 		return rc;
-	for (k = 0; k < w->noffline; k++)
-		off |= !strcmp(w->offline[k], ab->partition);
-	if (!off)
+	if (!plan_wave_offline(w, ab->partition))
 		return fail_field(d, sub, "partition", "an absorbed replica's partition must be offline in its wave");
 	return 0;
 }

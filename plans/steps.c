@@ -163,16 +163,6 @@ static int needs_resize(const struct plan *p, size_t w, const struct plan_placem
 	return 0;
 }
 
-static int offline_in(const struct plan_wave *w, const char *partition)
-{
-	size_t i;
-
-	for (i = 0; i < w->noffline; i++)
-		if (!strcmp(w->offline[i], partition))
-			return 1;
-	return 0;
-}
-
 /* Wave w (0-based) makes ahead the shadows of wave w + 1 whose partition
  * it keeps online: a shadow on a partition being updated would be lost
  * to (or hold up) its update. */
@@ -185,7 +175,7 @@ static int push_prealloc(struct list *fwd, const struct plan *p, size_t w)
 	for (j = 0; j < next->nplacements && !rc; j++) {
 		const struct plan_placement *x = &next->placements[j];
 
-		if (x->from && !offline_in(&p->waves[w], x->partition))
+		if (x->from && !plan_wave_offline(&p->waves[w], x->partition))
 			rc = push(fwd, w + 1, "preallocate_shadow", x->partition, x->component, x->replica, NULL, 0);
 	}
 	return rc;
@@ -318,7 +308,7 @@ int plan_step_prealloc_ok(const struct plan *p, const struct plan_step *s, char 
 			 x->partition, s->wave + 1, s->component, s->replica);
 		return 0;
 	}
-	if (offline_in(&p->waves[s->wave - 1], x->partition)) {
+	if (plan_wave_offline(&p->waves[s->wave - 1], x->partition)) {
 		snprintf(why, len, "partition '%s' is offline in wave %zu: no shadow can be made there ahead", x->partition,
 			 s->wave);
 		return 0;
