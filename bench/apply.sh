@@ -224,8 +224,7 @@ date +%s%3N >"$BW/free.ms"
 : >"$BW/free"
 sleep 3
 SH
-stack_borrow_files "$BW" "$CG" 370MiB "[\"/bin/sh\", \"$BW/update.sh\"]"
-(cd "$BW" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plan.json >/dev/null 2>&1)
+stack_borrow_plan "$BIN" "$BW" "$CG" 370MiB
 r=1
 while [ "$r" -le "$RUNS" ]; do
 	for policy in borrow warn; do

@@ -243,6 +243,14 @@ JSON
 JSON
 }
 
+# stack_borrow_plan BIN DIR CGROUP CAPACITY: the borrowing stack's files,
+# its update command DIR/update.sh (the caller's), and DIR/plan.json
+# made by BIN.
+stack_borrow_plan() {
+	stack_borrow_files "$2" "$3" "$4" "[\"/bin/sh\", \"$2/update.sh\"]"
+	(cd "$2" && "$1" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plan.json >/dev/null 2>&1)
+}
+
 # stack_limit_script FILE CGROUP PARTITION: writes FILE, a script that
 # prints an instance's memory limit in bytes (v1 or v2) on PARTITION below
 # CGROUP, or "none": sh FILE INSTANCE.

@@ -24,8 +24,7 @@ bw_why=$(stack_why)
 # limits, tells hog to let go of its memory, waits for monitoring to see
 # it and snapshots again.
 bw_files() {
-	stack_borrow_files "$BW" "$BW_CG" "$1" "[\"/bin/sh\", \"$BW/update.sh\"]"
-	(cd "$BW" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plan.json >/dev/null 2>&1)
+	stack_borrow_plan "$BIN" "$BW" "$BW_CG" "$1"
 	BW_NOW=$(cli_plan_start "$BW/plan.json")
 }
 
@@ -62,6 +61,16 @@ bw_apply() {
 	got=$?
 	name=$1
 	if [ "$got" -eq 0 ]; then ok; else bad "exit status $got"; fi
+}
+
+# bw_killed NAME: apply with the borrow policy killed after step 16
+# (idle's original stopped), while hog's loan runs.
+bw_killed() {
+	(cd "$BW" && ADPART_TEST_CRASH_AFTER_STEP=16 "$BIN" apply -d st --now "$BW_NOW" --on-deviation borrow \
+		--monitor-interval 1 plan.json >"$TMP/out" 2>"$TMP/err")
+	got=$?
+	name=$1
+	if [ "$got" -eq 137 ]; then ok; else bad "exit status $got, expected 137"; fi
 }
 
 # bw_snap NAME FILE HOG_MIB IDLE_MIB: the limits the update command saw.
@@ -114,11 +123,7 @@ for l in r["loans"]:
 
 	# A kill while the loan runs (after idle's original stopped), then
 	# --resume: the loan is given back first, and hog borrows again.
-	(cd "$BW" && ADPART_TEST_CRASH_AFTER_STEP=16 "$BIN" apply -d st --now "$BW_NOW" --on-deviation borrow \
-		--monitor-interval 1 plan.json >"$TMP/out" 2>"$TMP/err")
-	got=$?
-	name="apply killed while the loan runs"
-	if [ "$got" -eq 137 ]; then ok; else bad "exit status $got, expected 137"; fi
+	bw_killed "apply killed while the loan runs"
 	name="the killed run left the loan open, and the limits it journaled"
 	if [ "$(bw_loans "$BW/st/journal.json" resource from state | grep memory)" = "memory idle lent" ] &&
 		[ "$(bw_limit hog.0) $(bw_limit idle.0)" = "$((128 * MiB)) $((256 * MiB))" ]; then ok; else
@@ -134,8 +139,7 @@ for l in r["loans"]:
 	bw_snap "--resume set both limits back to their allocations exactly" "$BW/snap1" 64 320
 	bw_reset
 
-	(cd "$BW" && ADPART_TEST_CRASH_AFTER_STEP=16 "$BIN" apply -d st --now "$BW_NOW" --on-deviation borrow \
-		--monitor-interval 1 plan.json >"$TMP/out" 2>"$TMP/err")
+	bw_killed "apply killed again while the loan runs"
 	(cd "$BW" && "$BIN" apply -d st --rollback plan.json >"$TMP/out" 2>"$TMP/err")
 	got=$?
 	name="apply --rollback after a kill while the loan runs"

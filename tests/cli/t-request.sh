@@ -30,8 +30,7 @@ rq_why=$(stack_why)
 # rq_files CAPACITY: the borrowing stack's files (tests/stack.sh) and
 # plan.json, node-b's memory CAPACITY; hog holds its 32 MiB throughout.
 rq_files() {
-	stack_borrow_files "$RQ" "$RQ_CG" "$1" "[\"/bin/sh\", \"$RQ/update.sh\"]"
-	(cd "$RQ" && "$BIN" plan -i inv.json -s sched.json --now 2018-05-06T00:00:00Z -f plan.json >/dev/null 2>&1)
+	stack_borrow_plan "$BIN" "$RQ" "$RQ_CG" "$1"
 	RQ_NOW=$(cli_plan_start "$RQ/plan.json")
 }
 
@@ -78,6 +77,16 @@ else
 fi
 SH
 
+# rq_apply MODE NAME: apply on the stack, its update command asking as
+# MODE says, expecting it done.
+rq_apply() {
+	echo "$1" >"$RQ/mode"
+	(cd "$RQ" && "$BIN" apply -d st --now "$RQ_NOW" --monitor-interval 1 plan.json >"$TMP/out" 2>"$TMP/err")
+	got=$?
+	name=$2
+	if [ "$got" -eq 0 ]; then ok; else bad "exit status $got: $(cat "$TMP/err")"; fi
+}
+
 rq_reset() {
 	stack_kill_instances "$RQ"/st/proc/*.pid
 	rm -rf "$RQ/st" "$RQ"/out* "$RQ"/err* "$RQ"/rc* "$RQ"/snap* "$RQ/ready"
@@ -97,11 +106,7 @@ if [ -n "$rq_why" ]; then
 	echo "skip: the request API ($rq_why; needs root, a writable cgroup memory controller and /usr/bin/python3)" >&2
 else
 	rq_files 4GiB
-	echo headroom >"$RQ/mode"
-	(cd "$RQ" && "$BIN" apply -d st --now "$RQ_NOW" --monitor-interval 1 plan.json >"$TMP/out" 2>"$TMP/err")
-	got=$?
-	name="apply taking requests: done"
-	if [ "$got" -eq 0 ]; then ok; else bad "exit status $got: $(cat "$TMP/err")"; fi
+	rq_apply headroom "apply taking requests: done"
 	name="a process outside hog's cgroup is refused: not hog's (exit 3)"
 	if [ "$(cat "$RQ/rc1")" = 3 ] && grep -q "refused: the caller (pid [0-9]*) is not a process of 'hog'" "$RQ/err1"; then ok; else
 		bad "rc $(cat "$RQ/rc1"): $(cat "$RQ/err1")"; fi
@@ -154,11 +159,7 @@ assert all(l["state"] == "returned" for l in r["loans"]), r["loans"]' "$RQ/st/ru
 	# No headroom on node-b: priority 0 takes only from less critical
 	# neighbours (none), priority 1 from idle, of the same tier.
 	rq_files 370MiB
-	echo tight >"$RQ/mode"
-	(cd "$RQ" && "$BIN" apply -d st --now "$RQ_NOW" --monitor-interval 1 plan.json >"$TMP/out" 2>"$TMP/err")
-	got=$?
-	name="apply taking requests without headroom: done"
-	if [ "$got" -eq 0 ]; then ok; else bad "exit status $got: $(cat "$TMP/err")"; fi
+	rq_apply tight "apply taking requests without headroom: done"
 	name="priority 0 without headroom: refused, nothing to spare"
 	if [ "$(cat "$RQ/rc1")" = 3 ] && grep -q "refused: nothing to spare on 'node-b'" "$RQ/err1"; then ok; else
 		bad "rc $(cat "$RQ/rc1"): $(cat "$RQ/err1")"; fi
