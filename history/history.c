@@ -472,7 +472,9 @@ static int parse_value(struct reader *r, int col, const char *colname, const cha
 	char *end;
 	double v;
 
-	if (!*s || !strcasecmp(s, "nan") || !strcasecmp(s, "null") || !strcasecmp(s, "NA"))
+	/* The words for missing all start with an n: most fields skip the compares. */
+	if (!*s || ((*s == 'n' || *s == 'N') &&
+		    (!strcasecmp(s, "nan") || !strcasecmp(s, "null") || !strcasecmp(s, "NA"))))
 		return 0;
 	errno = 0;
 	v = strtod(s, &end);
@@ -546,10 +548,38 @@ static int cmp_raw(const void *a, const void *b)
 	return x->t < y->t ? -1 : x->t > y->t;
 }
 
-static int cmp_i64(const void *a, const void *b)
+/* The k-th smallest of v[0..n-1] (k < n), v reordered: the value a sort
+ * would put at v[k], without sorting (Hoare partitions around a median
+ * of three). */
+static int64_t select_i64(int64_t *v, size_t n, size_t k)
 {
-	const int64_t *x = a, *y = b;
-	return *x < *y ? -1 : *x > *y;
+	size_t lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2, i = lo, j = hi;
+		int64_t a = v[lo], b = v[mid], c = v[hi], t;
+		int64_t piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+
+		while (i <= j) {
+			while (v[i] < piv)
+				i++;
+			while (piv < v[j])
+				j--;
+			if (i <= j) {
+				t = v[i], v[i] = v[j], v[j] = t;
+				i++;
+				if (j-- == 0)
+					break;
+			}
+		}
+		if (k <= j && j != (size_t)-1)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -574,7 +604,10 @@ static int finish(struct history *h, struct pending *p, const char *source,
 		return adp_error_set(ADP_EINPUT,
 				     "%s: history for component '%s' resource %s is given more than once",
 				     source, p->component, adp_resource_name(p->resource));
-	qsort(p->pts, p->n, sizeof(*p->pts), cmp_raw);
+	/* In time order already, as files mostly are: a stable sort would
+	 * change nothing. */
+	if (p->unsorted)
+		qsort(p->pts, p->n, sizeof(*p->pts), cmp_raw);
 	/* Merge equal timestamps into their mean. */
 	for (i = 0, j = 0; i < p->n; j++) {
 		double total = 0;
@@ -610,8 +643,7 @@ static int finish(struct history *h, struct pending *p, const char *source,
 	if (p->n > 1 && (diffs = malloc((p->n - 1) * sizeof(*diffs)))) {
 		for (i = 1; i < p->n; i++)
 			diffs[i - 1] = p->pts[i].t - p->pts[i - 1].t;
-		qsort(diffs, p->n - 1, sizeof(*diffs), cmp_i64);
-		s.native_step = diffs[(p->n - 1) / 2];
+		s.native_step = select_i64(diffs, p->n - 1, (p->n - 1) / 2);
 	}
 	s.v = malloc(s.n * sizeof(*s.v));
 	sum = calloc(s.n, sizeof(*sum));

@@ -192,6 +192,29 @@ Test(history, fine_samples_averaged_into_steps)
 	history_release(&h);
 }
 
+/* The native step is the median gap: here gaps of 300, 60, 600, 120, 120
+ * and 900 s, whose sorted middle (the fourth of six) is 300. */
+Test(history, native_step_median_of_irregular_gaps)
+{
+	static const int gaps[] = { 300, 60, 600, 120, 120, 900 };
+	struct history h;
+	const struct series *s;
+	char text[1024];
+	long long t = T0;
+	int i, n = 0;
+
+	n += snprintf(text + n, sizeof(text) - (size_t)n, "timestamp,component,resource,value\n");
+	n += snprintf(text + n, sizeof(text) - (size_t)n, "%lld,db,cpu,1\n", t);
+	for (i = 0; i < 6; i++) {
+		t += gaps[i];
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "%lld,db,cpu,%d\n", t, i + 2);
+	}
+	s = load_one(&h, "g.csv", text, &opts5m, "db", ADP_RES_CPU);
+	cr_assert_eq(s->native_step, 300);
+	cr_assert_eq(s->unsorted, 0);
+	history_release(&h);
+}
+
 Test(history, until_drops_later_rows)
 {
 	struct history h;
