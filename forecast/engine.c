@@ -2138,7 +2138,8 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 		goto done;
 	if ((rc = forecast_clean(x, n, m, ENG_ANOMALY_Z, NULL, &out->nanomalies)))
 		goto done;
-	detect_periods(out, x, n, m, o->step);
+	if (!o->skip_periods)
+		detect_periods(out, x, n, m, o->step);
 	valid = lay_grid(&g, n, m, lead, H);
 	if (valid < ENG_MIN_ORIGINS) {
 		rc = adp_error_set(ADP_EINPUT,

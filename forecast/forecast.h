@@ -49,6 +49,10 @@ struct forecast_opts {
 	 * FORECAST_LSTM_ALWAYS. Never where the history is too short to train
 	 * one (lstm.h). */
 	int auto_lstm;
+	/* 1: no periodicity search (nperiods stays 0). The periods found are
+	 * reported to people by `forecast`; no model reads them, so a plan
+	 * skips the search, which was a twelfth of its forecasting. */
+	int skip_periods;
 };
 
 enum { FORECAST_LSTM_RULE = 0, FORECAST_LSTM_NEVER = -1, FORECAST_LSTM_ALWAYS = 1 };

@@ -165,6 +165,7 @@ int part_run(struct plan *out, const struct part_run_opts *o)
 	memcpy(fo.levels, default_levels, sizeof(default_levels));
 	fo.nlevels = sizeof(default_levels) / sizeof(default_levels[0]);
 	fo.period = sched.period;
+	fo.skip_periods = 1;
 	if (o->progress) {
 		fo.progress = fc_progress;
 		fo.progress_ctx = (void *)o;

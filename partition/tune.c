@@ -254,6 +254,7 @@ static int window_forecast(struct tuner *t, struct window *w)
 	memcpy(fo.levels, tune_levels, sizeof(tune_levels));
 	fo.nlevels = sizeof(tune_levels) / sizeof(tune_levels[0]);
 	fo.period = sc->period;
+	fo.skip_periods = 1;
 	if ((rc = forecast_run(&w->fc, &t->hist, &fo, t->o->model))) {
 		char at[32];
 
