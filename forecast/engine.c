@@ -855,15 +855,31 @@ static size_t sorted_rank(const double *v, size_t n, double x, int upper)
  * tail mass times each multiplier of eng_tail_mult. mult[l] receives,
  * for level lv[l], the least widening whose recency-weighted miss rate
  * is within ENG_ACI_AIM of the nominal one (1 for the median). Returns 0
- * when there were too few blocks to replay (mult untouched). old and tmp
- * hold nblk * B values, cur B. */
+ * when there were too few blocks to replay (mult untouched).
+ * Only the older scores' tails are read, never deeper than the widest
+ * tail (the first multiplier) of all the scores: those K largest and K
+ * smallest are kept, each block merged into them, which reads the same
+ * values as merging it into all the older scores (a merge of up to every
+ * score per block was a tenth of a plan's time). ws holds 3 * nblk * B
+ * + B values. */
 static int replay_tails(double *mult, const double *sc, const double *bw, size_t bstride, size_t nblk, size_t B,
-			const double *lv, size_t nl, double *old, double *cur, double *tmp)
+			const double *lv, size_t nl, double *ws)
 {
-	double miss[FORECAST_MAX_LEVELS][ENG_NMULT], wsum = 0;
-	size_t p, i, l, j, nold = 0, seen = 0;
+	double miss[FORECAST_MAX_LEVELS][ENG_NMULT], wsum = 0, wide = 0;
+	size_t p, i, l, j, nold = 0, seen = 0, N = 0, K, ntop = 0, nbot = 0;
+	double *top, *bot, *tmp, *cur;
 
 	memset(miss, 0, sizeof(miss));
+	for (i = 0; i < nblk * B; i++)
+		N += !isnan(sc[i]);
+	for (l = 0; l < nl; l++)
+		if (lv[l] != 0.5)
+			wide = fmax(wide, fmin((lv[l] > 0.5 ? 1 - lv[l] : lv[l]) * eng_tail_mult[0], 0.5));
+	/* sorted_quantile reads v[lo] and v[lo + 1], lo = floor(pos): at
+	 * most wide * (nold - 1) + 2 from an end. */
+	K = (size_t)(wide * (double)N) + 3;
+	K = K < N ? K : N;
+	top = ws, bot = ws + N, tmp = ws + 2 * N, cur = ws + 3 * N;
 	for (p = nblk; p-- > 0;) {
 		size_t ncur = 0, a, b, k;
 		double w = bw[p * bstride];
@@ -880,21 +896,37 @@ static int replay_tails(double *mult, const double *sc, const double *bw, size_t
 				if (lv[l] == 0.5)
 					continue;
 				for (j = 0; j < ENG_NMULT; j++) {
-					double tail = (lv[l] > 0.5 ? 1 - lv[l] : lv[l]) * eng_tail_mult[j], q;
-					size_t out;
+					double tail = fmin((lv[l] > 0.5 ? 1 - lv[l] : lv[l]) * eng_tail_mult[j], 0.5);
+					double pos = (lv[l] > 0.5 ? 1 - tail : tail) * (double)(nold - 1), q;
+					size_t out, lo = pos <= 0 ? 0 : (size_t)pos;
 
-					tail = fmin(tail, 0.5);
-					q = sorted_quantile(old, nold, lv[l] > 0.5 ? 1 - tail : tail);
-					out = lv[l] > 0.5 ? ncur - sorted_rank(cur, ncur, q, 1) : sorted_rank(cur, ncur, q, 0);
+					/* sorted_quantile(old, nold, ...), old[x] being
+					 * top[x - (nold - ntop)] or bot[x] */
+					if (lv[l] > 0.5) {
+						const double *v = top - (nold - ntop);
+						q = pos <= 0 ? v[0] : lo >= nold - 1 ? v[nold - 1] : v[lo] + (pos - (double)lo) * (v[lo + 1] - v[lo]);
+						out = ncur - sorted_rank(cur, ncur, q, 1);
+					} else {
+						q = pos <= 0 ? bot[0] : lo >= nold - 1 ? bot[nold - 1] : bot[lo] + (pos - (double)lo) * (bot[lo + 1] - bot[lo]);
+						out = sorted_rank(cur, ncur, q, 0);
+					}
 					miss[l][j] += w * (double)out / (double)ncur;
 				}
 			}
 		}
-		/* Merge this block into the sorted older scores. */
-		for (a = 0, b = 0, k = 0; a < nold || b < ncur;)
-			tmp[k++] = b >= ncur || (a < nold && old[a] <= cur[b]) ? old[a++] : cur[b++];
-		memcpy(old, tmp, k * sizeof(*old));
-		nold = k;
+		/* The K largest of the older scores and this block's, from the top. */
+		k = ntop + ncur < K ? ntop + ncur : K;
+		for (a = ntop, b = ncur, i = k; i-- > 0;)
+			tmp[i] = a > 0 && (b == 0 || top[a - 1] > cur[b - 1]) ? top[--a] : cur[--b];
+		memcpy(top, tmp, k * sizeof(*top));
+		ntop = k;
+		/* The K smallest, from the bottom. */
+		k = nbot + ncur < K ? nbot + ncur : K;
+		for (a = 0, b = 0, i = 0; i < k; i++)
+			tmp[i] = b >= ncur || (a < nbot && bot[a] <= cur[b]) ? bot[a++] : cur[b++];
+		memcpy(bot, tmp, k * sizeof(*bot));
+		nbot = k;
+		nold += ncur;
 		seen++;
 	}
 	if (wsum <= 0)
@@ -923,24 +955,21 @@ static int eng_drift(double *adj, const double *sc, const struct grid *g, size_t
 		     const struct forecast_opts *o)
 {
 	size_t per = 2 * ENG_SHIFT + 1, l;
-	double *old = malloc(g->n * H * sizeof(*old)), *cur = malloc(per * H * sizeof(*cur));
-	double *tmp = malloc(g->n * H * sizeof(*tmp)), mult[FORECAST_MAX_LEVELS];
+	double *ws = malloc((3 * g->n + per) * H * sizeof(*ws)), mult[FORECAST_MAX_LEVELS];
 	int rc = 0;
 
 	for (l = 0; l < o->nlevels; l++)
 		adj[l] = o->levels[l];
-	if (!old || !cur || !tmp)
+	if (!ws)
 		rc = adp_error_set(ADP_ENOMEM, "out of memory");
-	else if (replay_tails(mult, sc, g->w, per, g->n / per, per * H, o->levels, o->nlevels, old, cur, tmp))
+	else if (replay_tails(mult, sc, g->w, per, g->n / per, per * H, o->levels, o->nlevels, ws))
 		for (l = 0; l < o->nlevels; l++) {
 			double lv = o->levels[l], tail = fmin(0.5, (lv > 0.5 ? 1 - lv : lv) * mult[l]);
 
 			if (lv != 0.5)
 				adj[l] = lv > 0.5 ? 1 - tail : tail;
 		}
-	free(old);
-	free(cur);
-	free(tmp);
+	free(ws);
 	return rc;
 }
 
@@ -1832,7 +1861,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	double *delta = malloc(L * sizeof(*delta)), *now = malloc(L * sizeof(*now));
 	double *oldq = malloc(H * L * sizeof(*oldq)), *loss = calloc(nb * 3 * BAND_N, sizeof(*loss));
 	size_t nbuf = ENG_CLIM_PERIODS * (2 * W + 1) + D * H;
-	double *corr = malloc(L * sizeof(*corr)), *sc = malloc(D * H * sizeof(*sc)), *rp = malloc(3 * D * H * sizeof(*rp));
+	double *corr = malloc(L * sizeof(*corr)), *sc = malloc(D * H * sizeof(*sc)), *rp = malloc((3 * D + 1) * H * sizeof(*rp));
 	double *fq = malloc(D * L * sizeof(*fq)), *fdelta = malloc(L * sizeof(*fdelta)), *fnow = malloc(L * sizeof(*fnow));
 	struct forecast_wv *buf = malloc(2 * nbuf * sizeof(*buf));
 	int *pick = malloc(nb * 3 * sizeof(*pick)), rc = 0;
@@ -1971,7 +2000,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 				tot += cw[d];
 			}
 		forecast_sort_wv(buf, ns, buf + ns);
-		if (!replay_tails(&mult, sc, cw, 1, D, H, &lv, 1, rp, rp + D * H, rp + 2 * D * H))
+		if (!replay_tails(&mult, sc, cw, 1, D, H, &lv, 1, rp))
 			mult = 1;
 		corr[l] = ns ? wquantile_sorted(buf, ns, tot, lv > 0.5 ? 1 - (1 - lv) * mult : lv * mult) : 0;
 	}
