@@ -1,8 +1,8 @@
-/* Bottom-up merge sort: insertion-sorted runs, then merges alternating
- * between the array and the scratch. Both steps take the left element on
- * ties, which keeps the sort stable. Elements are sorted by the double at
- * their start; the element size is a constant in each caller, so the
- * compiler turns the copies into moves. */
+/* Stable sorts of doubles, and of (value, weight) pairs by value: a
+ * radix sort for long arrays, else a bottom-up merge sort (insertion-
+ * sorted runs, then merges alternating between the array and the
+ * scratch; both steps take the left element on ties, which keeps the
+ * sort stable). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -10,49 +10,54 @@
 #include "forecast/sort.h"
 
 #define SORT_RUN 16
-#define SORT_MAX_SIZE 16
-
-static inline double key(const char *p)
-{
-	double k;
-
-	memcpy(&k, p, sizeof(k));
-	return k;
-}
-
-static inline void merge_sort(char *v, size_t n, char *tmp, size_t sz)
-{
-	char *src = v, *dst = tmp, *t, x[SORT_MAX_SIZE];
-	size_t i, j, w;
-
-	for (i = 0; i < n; i += SORT_RUN) {
-		size_t end = i + SORT_RUN < n ? i + SORT_RUN : n;
-
-		for (j = i + 1; j < end; j++) {
-			size_t k = j;
-
-			memcpy(x, v + j * sz, sz);
-			for (; k > i && key(x) < key(v + (k - 1) * sz); k--)
-				memcpy(v + k * sz, v + (k - 1) * sz, sz);
-			memcpy(v + k * sz, x, sz);
-		}
+/* One merge sort per element type, so that the elements are values the
+ * compiler keeps in registers: the merge picks the next element without
+ * a branch on the comparison, which the processor cannot predict (the
+ * branching merge was most of the sorts' time). */
+#define MERGE_SORT(name, T, KEY)                                                            \
+	static void name(T *v, size_t n, T *tmp)                                            \
+	{                                                                                   \
+		T *src = v, *dst = tmp, *t, x;                                              \
+		size_t i, j, w;                                                             \
+                                                                                            \
+		for (i = 0; i < n; i += SORT_RUN) {                                         \
+			size_t end = i + SORT_RUN < n ? i + SORT_RUN : n;                   \
+                                                                                            \
+			for (j = i + 1; j < end; j++) {                                     \
+				size_t k = j;                                               \
+                                                                                            \
+				x = v[j];                                                   \
+				for (; k > i && KEY(x) < KEY(v[k - 1]); k--)                \
+					v[k] = v[k - 1];                                    \
+				v[k] = x;                                                   \
+			}                                                                   \
+		}                                                                           \
+		for (w = SORT_RUN; w < n; w *= 2) {                                         \
+			for (i = 0; i < n; i += 2 * w) {                                    \
+				size_t mid = i + w < n ? i + w : n, end = i + 2 * w < n ? i + 2 * w : n; \
+				size_t a = i, b = mid, k = i;                               \
+                                                                                            \
+				for (; a < mid && b < end; k++) {                           \
+					size_t tb = KEY(src[b]) < KEY(src[a]);              \
+                                                                                            \
+					dst[k] = src[tb ? b : a];                           \
+					b += tb;                                            \
+					a += 1 - tb;                                        \
+				}                                                           \
+				memcpy(dst + k, src + a, (mid - a) * sizeof(T));            \
+				k += mid - a;                                               \
+				memcpy(dst + k, src + b, (end - b) * sizeof(T));            \
+			}                                                                   \
+			t = src, src = dst, dst = t;                                        \
+		}                                                                           \
+		if (src != v)                                                               \
+			memcpy(v, src, n * sizeof(T));                                      \
 	}
-	for (w = SORT_RUN; w < n; w *= 2) {
-		for (i = 0; i < n; i += 2 * w) {
-			size_t mid = i + w < n ? i + w : n, end = i + 2 * w < n ? i + 2 * w : n;
-			size_t a = i, b = mid, k = i;
 
-			for (; a < mid && b < end; k++)
-				memcpy(dst + k * sz, key(src + b * sz) < key(src + a * sz) ? src + b++ * sz : src + a++ * sz, sz);
-			memcpy(dst + k * sz, src + a * sz, (mid - a) * sz);
-			k += mid - a;
-			memcpy(dst + k * sz, src + b * sz, (end - b) * sz);
-		}
-		t = src, src = dst, dst = t;
-	}
-	if (src != v)
-		memcpy(v, src, n * sz);
-}
+#define KEY_D(e) (e)
+#define KEY_WV(e) ((e).v)
+MERGE_SORT(merge_sort_d, double, KEY_D)
+MERGE_SORT(merge_sort_wv, struct forecast_wv, KEY_WV)
 
 #define RADIX_BITS 8
 #define RADIX_PASSES ((64 + RADIX_BITS - 1) / RADIX_BITS)
@@ -128,20 +133,16 @@ static int radix_sort(char *v, size_t n, char *tmp, size_t sz)
 	return 1;
 }
 
-static void sort_any(char *v, size_t n, char *tmp, size_t sz)
-{
-	if (n < RADIX_MIN || n > UINT32_MAX || !radix_sort(v, n, tmp, sz))
-		merge_sort(v, n, tmp, sz);
-}
-
 void forecast_sort(double *v, size_t n, double *tmp)
 {
-	sort_any((char *)v, n, (char *)tmp, sizeof(*v));
+	if (n < RADIX_MIN || n > UINT32_MAX || !radix_sort((char *)v, n, (char *)tmp, sizeof(*v)))
+		merge_sort_d(v, n, tmp);
 }
 
 void forecast_sort_wv(struct forecast_wv *a, size_t n, struct forecast_wv *tmp)
 {
-	sort_any((char *)a, n, (char *)tmp, sizeof(*a));
+	if (n < RADIX_MIN || n > UINT32_MAX || !radix_sort((char *)a, n, (char *)tmp, sizeof(*a)))
+		merge_sort_wv(a, n, tmp);
 }
 
 double forecast_quantile_of_sorted(const double *v, size_t n, double level)
