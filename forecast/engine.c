@@ -631,24 +631,10 @@ static void eng_set_phi(struct eng *e, double phi, size_t nk)
 		e->damp[k] = phi < 1 ? phi * (1 - pow(phi, (double)(k + 1))) / (1 - phi) : (double)(k + 1);
 }
 
-/* Forecast made with data x[0..j-1], for x[j+k]. */
-static double eng_point(const struct eng *e, size_t j, size_t k)
-{
-	size_t src = j + k - e->m * (k / e->m + 1);
-	double v;
-
-	if (e->model == M_SNAIVE)
-		return e->x[src];
-	v = e->L[j - 1] + e->damp[k] * e->B[j - 1] + e->S[src];
-	if (e->m2) {
-		if (j + k < e->m2 * (k / e->m2 + 1))
-			return NAN;
-		v += e->S2[j + k - e->m2 * (k / e->m2 + 1)];
-	}
-	return v;
-}
-
-/* Forecasts made with data x[0..j-1] for x[j+lead..j+lead+H-1], into out. */
+/* Forecasts made with data x[0..j-1] for x[j+lead..j+lead+H-1], into out:
+ * the forecast for x[j+k] reads the season one period (m, and m2) before
+ * it, k / m + 1 periods back, kept by counters (a division per value was
+ * a sixth of the backtest). */
 static void eng_path(const struct eng *e, size_t j, size_t lead, size_t H, double *out)
 {
 	size_t k, i;
@@ -656,26 +642,45 @@ static void eng_path(const struct eng *e, size_t j, size_t lead, size_t H, doubl
 	if (e->model == M_LSTM) {
 		lstm_fit_path(e->lstm, j, lead, H, out);
 	} else if (e->model != M_STL) {
-		for (k = 0; k < H; k++)
-			out[k] = eng_point(e, j, lead + k);
+		size_t m = e->m, m2 = e->m2, q = lead / m, r = lead % m, q2 = m2 ? lead / m2 : 0, r2 = m2 ? lead % m2 : 0;
+
+		for (k = lead; k < lead + H; k++) {
+			size_t src = j + k - m * (q + 1);
+			double v;
+
+			if (e->model == M_SNAIVE)
+				v = e->x[src];
+			else {
+				v = e->L[j - 1] + e->damp[k] * e->B[j - 1] + e->S[src];
+				if (m2)
+					v = j + k < m2 * (q2 + 1) ? NAN : v + e->S2[j + k - m2 * (q2 + 1)];
+			}
+			out[k - lead] = v;
+			if (++r == m)
+				r = 0, q++;
+			if (m2 && ++r2 == m2)
+				r2 = 0, q2++;
+		}
 	} else {
-		double r[ENG_AR], mu;
-		size_t w = ENG_MU_PERIODS * e->m < j ? ENG_MU_PERIODS * e->m : j;
+		double rr[ENG_AR], mu;
+		size_t w = ENG_MU_PERIODS * e->m < j ? ENG_MU_PERIODS * e->m : j, ph;
 
 		/* The level the remainder reverts to: the deseasonalised mean of the
 		 * last periods before the origin, so a level shift is followed. */
 		mu = (e->dcs[j] - e->dcs[j - w]) / (double)w;
 		for (i = 0; i < ENG_AR; i++)
-			r[i] = j > i ? e->x[j - 1 - i] - e->prof[(j - 1 - i) % e->m] - mu : 0;
-		for (k = 0; k < lead + H; k++) {
+			rr[i] = j > i ? e->x[j - 1 - i] - e->prof[(j - 1 - i) % e->m] - mu : 0;
+		for (k = 0, ph = j % e->m; k < lead + H; k++) {
 			double v = 0;
 			for (i = 0; i < ENG_AR; i++)
-				v += e->ar[i] * r[i];
+				v += e->ar[i] * rr[i];
 			for (i = ENG_AR - 1; i > 0; i--)
-				r[i] = r[i - 1];
-			r[0] = v;
+				rr[i] = rr[i - 1];
+			rr[0] = v;
 			if (k >= lead)
-				out[k - lead] = mu + v + e->prof[(j + k) % e->m];
+				out[k - lead] = mu + v + e->prof[ph];
+			if (++ph == e->m)
+				ph = 0;
 		}
 	}
 }
@@ -1114,14 +1119,17 @@ static int eng_combine(struct forecast_series *out, struct eng *e, const struct 
 	for (k = 0; k < 4; k++) {
 		double sum = 0, wsum = 0;
 
-		for (i = 0; i < N; i++) {
-			double v = set_mean(ev, sets[k], i);
+		/* By origin: a division per error to find its weight was a
+		 * quarter of this. */
+		for (c = 0; c < g->n; c++)
+			for (i = c * H; i < (c + 1) * H; i++) {
+				double v = set_mean(ev, sets[k], i);
 
-			if (!isnan(v)) {
-				sum += g->w[i / H] * fabs(v);
-				wsum += g->w[i / H];
+				if (!isnan(v)) {
+					sum += g->w[c] * fabs(v);
+					wsum += g->w[c];
+				}
 			}
-		}
 		if (wsum > 0 && sum / wsum < best) {
 			best = sum / wsum;
 			bi = k;
