@@ -456,7 +456,7 @@ struct hw_lanes {
 /* The loop over the history from i0 to i1 (k, k2: the seasons' phase at
  * i0), adding squared errors when add; two seasons when m2. Each step is
  * hw_step's and hw_run's expressions, lane by lane. */
-static inline void hw_lanes_span(struct hw_lanes *z, const double *x, size_t i0, size_t i1, size_t m, size_t m2,
+static inline __attribute__((always_inline)) void hw_lanes_span(struct hw_lanes *z, const double *x, size_t i0, size_t i1, size_t m, size_t m2,
 				 size_t *k, size_t *k2, hw_vec *season, hw_vec *season2, int add)
 {
 	const hw_vec one = { 1, 1, 1, 1 }, zero = { 0, 0, 0, 0 };
@@ -483,31 +483,41 @@ static inline void hw_lanes_span(struct hw_lanes *z, const double *x, size_t i0,
 	}
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void hw_run_lanes(const double *x, size_t n, size_t m, size_t m2, const double (*p)[5], double *ws,
-			 double *sse)
+/* A run's start: lane q's constants from p[q], the level the mean of
+ * the first period, the seasons what is left of it (lane q's seasons
+ * interleaved: season[k][q]). */
+static inline void hw_lanes_init(struct hw_lanes *z, const double *x, size_t n, size_t m, size_t m2,
+				 const double (*p)[5], hw_vec *season, hw_vec *season2)
 {
-	struct hw_lanes z = { 0 };
-	hw_vec *season = (hw_vec *)ws, *season2 = (hw_vec *)(ws + HW_LANES * m);
 	double l0 = 0;
-	size_t i, q, k = 0, k2 = 0, warm = m2 > m ? m2 : m;
+	size_t i, q, k;
 
-	/* Lane q's seasons interleaved: season[k][q]. */
+	memset(z, 0, sizeof(*z));
 	for (i = 0; i < m; i++)
 		l0 += x[i];
 	l0 /= (double)m;
 	for (q = 0; q < HW_LANES; q++) {
-		z.a[q] = p[q][0], z.b[q] = p[q][1], z.g[q] = p[q][2], z.phi[q] = p[q][3], z.g2[q] = m2 ? p[q][4] : 0;
-		z.l[q] = l0, z.tr[q] = 0;
+		z->a[q] = p[q][0], z->b[q] = p[q][1], z->g[q] = p[q][2], z->phi[q] = p[q][3], z->g2[q] = m2 ? p[q][4] : 0;
+		z->l[q] = l0, z->tr[q] = 0;
 		for (i = 0; i < m; i++)
 			season[i][q] = x[i] - l0;
 		/* i % m kept by a counter: a division per value was an eighth of the fit */
 		for (i = 0, k = 0; i < m2; i++, k = k + 1 == m ? 0 : k + 1)
 			season2[i][q] = n >= m2 ? x[i] - l0 - season[k][q] : 0;
 	}
-	k = 0;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void hw_run_lanes(const double *x, size_t n, size_t m, size_t m2, const double (*p)[5], double *ws,
+			 double *sse)
+{
+	struct hw_lanes z;
+	hw_vec *season = (hw_vec *)ws, *season2 = (hw_vec *)(ws + HW_LANES * m);
+	size_t q, k = 0, k2 = 0, warm = m2 > m ? m2 : m;
+
+	hw_lanes_init(&z, x, n, m, m2, p, season, season2);
 	if (warm > n)
 		warm = n;
 	/* The warm-up apart, so that no step tests it; each span inlined with
@@ -521,6 +531,81 @@ static void hw_run_lanes(const double *x, size_t n, size_t m, size_t m2, const d
 	}
 	for (q = 0; q < HW_LANES; q++)
 		sse[q] = z.acc[q];
+}
+
+/* hw_lanes_span of a one-season run a and a two-season run b over the
+ * same values x[i0..i1-1], in one loop: each step of a run waits on the
+ * one before (the level and trend), so two independent runs take about
+ * the time of one. Each run's operations are its own span's, in the
+ * same order. */
+static inline __attribute__((always_inline)) void hw_pair_span(struct hw_lanes *za, struct hw_lanes *zb, const double *x, size_t i0, size_t i1,
+				size_t m, size_t m2, size_t *ka, size_t *kb, size_t *kb2, hw_vec *sa, hw_vec *sb,
+				hw_vec *sb2, int adda, int addb)
+{
+	size_t i;
+
+	size_t none = 0;
+
+	for (i = i0; i < i1; i++) {
+		hw_lanes_span(za, x, i, i + 1, m, 0, ka, &none, sa, NULL, adda);
+		hw_lanes_span(zb, x, i, i + 1, m, m2, kb, kb2, sb, sb2, addb);
+	}
+}
+
+/* hw_run_lanes for a one-season run of x + offa (na values, sets pa)
+ * and a two-season one of x + offb (nb, pb) that end at the same value,
+ * the stretch they share in one loop (hw_pair_span): each run's loss is
+ * what hw_run_lanes gives it alone, bit for bit. ws: HW_LANES * (2m +
+ * m2) doubles. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void hw_run_pair(const double *x, size_t offa, size_t na, size_t offb, size_t nb, size_t m, size_t m2,
+			const double (*pa)[5], const double (*pb)[5], double *ws, double *ssea, double *sseb)
+{
+	struct hw_lanes za, zb;
+	hw_vec *sa = (hw_vec *)ws, *sb = sa + m, *sb2 = sb + m;
+	size_t end = offa + na, wa = offa + (m < na ? m : na), wb = offb + (m2 < nb ? m2 : nb);
+	size_t ka = 0, kb = 0, kb2 = 0, dummy = 0, pts[5] = { offa, wa, offb, wb, end }, i, j, q;
+
+	hw_lanes_init(&za, x + offa, na, m, 0, pa, sa, NULL);
+	hw_lanes_init(&zb, x + offb, nb, m, m2, pb, sb, sb2);
+	/* Stretches between the runs' starts and ends of warm-up: in each,
+	 * a run is idle, warming up or adding. */
+	for (i = 1; i < 5; i++)
+		for (j = i; j > 0 && pts[j] < pts[j - 1]; j--)
+			q = pts[j], pts[j] = pts[j - 1], pts[j - 1] = q;
+	for (i = 0; i + 1 < 5; i++) {
+		size_t s = pts[i], e = pts[i + 1];
+		int ina = s >= offa, inb = s >= offb, adda = s >= wa, addb = s >= wb;
+
+		if (s == e)
+			continue;
+		if (ina && inb) {
+			if (adda && addb)
+				hw_pair_span(&za, &zb, x, s, e, m, m2, &ka, &kb, &kb2, sa, sb, sb2, 1, 1);
+			else if (adda)
+				hw_pair_span(&za, &zb, x, s, e, m, m2, &ka, &kb, &kb2, sa, sb, sb2, 1, 0);
+			else if (addb)
+				hw_pair_span(&za, &zb, x, s, e, m, m2, &ka, &kb, &kb2, sa, sb, sb2, 0, 1);
+			else
+				hw_pair_span(&za, &zb, x, s, e, m, m2, &ka, &kb, &kb2, sa, sb, sb2, 0, 0);
+		} else if (ina) {
+			if (adda)
+				hw_lanes_span(&za, x, s, e, m, 0, &ka, &dummy, sa, NULL, 1);
+			else
+				hw_lanes_span(&za, x, s, e, m, 0, &ka, &dummy, sa, NULL, 0);
+		} else if (inb) {
+			if (addb)
+				hw_lanes_span(&zb, x, s, e, m, m2, &kb, &kb2, sb, sb2, 1);
+			else
+				hw_lanes_span(&zb, x, s, e, m, m2, &kb, &kb2, sb, sb2, 0);
+		}
+	}
+	for (q = 0; q < HW_LANES; q++) {
+		ssea[q] = za.acc[q];
+		sseb[q] = zb.acc[q];
+	}
 }
 
 /* Coordinate k of the search's candidate in direction dir (-1, 1) from
@@ -541,66 +626,152 @@ static int hw_candidate(double *p, const double *best, size_t k, int dir, double
  * search with shrinking steps on every parameter. The fit uses the last
  * ENG_FIT_PERIODS periods at most (whole periods of m2 when there are
  * two seasons): enough to pin the smoothing constants down, and it keeps
- * the cost flat in the history length. */
+ * the cost flat in the history length. A search is a sequence of runs of
+ * HW_LANES parameter sets, each chosen from the losses before it
+ * (hw_search_next, then hw_search_take with the run's losses), so that
+ * two searches can share runs (hw_fit_both). */
 #define ENG_FIT_PERIODS 14
-static void hw_fit(const double *x, size_t n, size_t m, size_t m2, double *ws, double *best)
+struct hw_search {
+	const double *x;        /* the values fitted, n of them */
+	size_t n, m, m2, np, ng, gi, it, k;
+	double *best, bs, grid[32][5], cand[HW_LANES][5];
+	int stage, ok0, ok1, ok2; /* stage: 0 the grid, 1 the coordinate search, 2 done */
+};
+
+static void hw_search_init(struct hw_search *s, const double *x, size_t n, size_t m, size_t m2, double *best)
 {
 	static const double A[] = { 0.05, 0.15, 0.35, 0.7 }, Bt[] = { 0, 0.02 }, G[] = { 0.05, 0.2 },
 			    P[] = { 0.9, 0.98 };
-	size_t unit = m2 ? m2 : m, nf = (m2 ? 3 : ENG_FIT_PERIODS) * unit, i, j, k, l, it, np = m2 ? 5 : 4, ng;
-	double bs = INFINITY, grid[32][5], cand[HW_LANES][5], sse[HW_LANES];
+	size_t unit = m2 ? m2 : m, nf = (m2 ? 3 : ENG_FIT_PERIODS) * unit, i, j, k, l;
 
+	memset(s, 0, sizeof(*s));
 	if (m2 && nf < ENG_FIT_PERIODS * m)
 		nf = (ENG_FIT_PERIODS * m + m2 - 1) / m2 * m2;
 	if (nf < n)
 		x += n - nf - (n - nf) % unit, n = nf + (n - nf) % unit;
+	s->x = x, s->n = n, s->m = m, s->m2 = m2, s->np = m2 ? 5 : 4, s->best = best, s->bs = INFINITY;
 	best[0] = 0.2, best[1] = 0, best[2] = 0.1, best[3] = 0.98, best[4] = 0.1;
 	/* The grid, HW_LANES sets at a time, judged in the grid's order. */
-	for (i = 0, ng = 0; i < 4; i++)
+	for (i = 0; i < 4; i++)
 		for (j = 0; j < 2; j++)
 			for (k = 0; k < 2; k++)
-				for (l = 0; l < 2; l++, ng++) {
-					grid[ng][0] = A[i], grid[ng][1] = Bt[j], grid[ng][2] = G[k], grid[ng][3] = P[l];
-					grid[ng][4] = 0.1;
+				for (l = 0; l < 2; l++, s->ng++) {
+					s->grid[s->ng][0] = A[i], s->grid[s->ng][1] = Bt[j], s->grid[s->ng][2] = G[k];
+					s->grid[s->ng][3] = P[l], s->grid[s->ng][4] = 0.1;
 				}
-	for (i = 0; i < ng; i += HW_LANES) {
-		hw_run_lanes(x, n, m, m2, grid + i, ws, sse);
-		for (j = 0; j < HW_LANES; j++)
-			if (sse[j] < bs) {
-				bs = sse[j];
-				memcpy(best, grid[i + j], sizeof(grid[0]));
-			}
-	}
-	/* Both directions of a coordinate are run together from the same
-	 * best (in lanes 0 and 1). The second direction is also tried from
-	 * the first's point, as a one-at-a-time search would next if the
-	 * first won: run ahead in lane 2 (lane 3 repeats lane 1), it costs
-	 * nothing, where a run of its own after the first won was a sixth of
-	 * the fits. Lanes are independent, so the result is the same. */
-	for (it = 0; it < 4; it++) {
-		double step = 0.5 / (double)(1 << it);
-		for (k = 0; k < np; k++) {
-			int ok0 = hw_candidate(cand[0], best, k, -1, step), ok1 = hw_candidate(cand[1], best, k, 1, step);
-			int ok2 = ok0 && hw_candidate(cand[2], cand[0], k, 1, step);
+}
 
-			if (!ok0 && !ok1)
-				continue;
-			if (!ok2)
-				memcpy(cand[2], cand[0], sizeof(cand[0]));
-			memcpy(cand[3], cand[1], sizeof(cand[1]));
-			hw_run_lanes(x, n, m, m2, (const double (*)[5])cand, ws, sse);
-			if (ok0 && sse[0] < bs) {
-				bs = sse[0];
-				memcpy(best, cand[0], sizeof(cand[0]));
-				if (!(ok1 = ok2))
-					continue;
-				memcpy(cand[1], cand[2], sizeof(cand[2]));
-				sse[1] = sse[2];
+/* The next run's sets into s->cand; 0 when the search is over. Both
+ * directions of a coordinate are run together from the same best (in
+ * lanes 0 and 1). The second direction is also tried from the first's
+ * point, as a one-at-a-time search would next if the first won: run
+ * ahead in lane 2 (lane 3 repeats lane 1), it costs nothing, where a run
+ * of its own after the first won was a sixth of the fits. Lanes are
+ * independent, so the result is the same. */
+static int hw_search_next(struct hw_search *s)
+{
+	if (s->stage == 0) {
+		if (s->gi < s->ng) {
+			memcpy(s->cand, s->grid[s->gi], sizeof(s->cand));
+			return 1;
+		}
+		s->stage = 1;
+	}
+	for (; s->stage == 1; s->k++) {
+		double step;
+
+		if (s->k == s->np)
+			s->k = 0, s->it++;
+		if (s->it == 4) {
+			s->stage = 2;
+			break;
+		}
+		step = 0.5 / (double)(1 << s->it);
+		s->ok0 = hw_candidate(s->cand[0], s->best, s->k, -1, step);
+		s->ok1 = hw_candidate(s->cand[1], s->best, s->k, 1, step);
+		s->ok2 = s->ok0 && hw_candidate(s->cand[2], s->cand[0], s->k, 1, step);
+		if (!s->ok0 && !s->ok1)
+			continue;
+		if (!s->ok2)
+			memcpy(s->cand[2], s->cand[0], sizeof(s->cand[0]));
+		memcpy(s->cand[3], s->cand[1], sizeof(s->cand[1]));
+		return 1;
+	}
+	return 0;
+}
+
+/* The losses of the run hw_search_next chose. */
+static void hw_search_take(struct hw_search *s, const double *loss)
+{
+	double sse[HW_LANES];
+	size_t j;
+	int ok1 = s->ok1;
+
+	memcpy(sse, loss, sizeof(sse));
+	if (s->stage == 0) {
+		for (j = 0; j < HW_LANES; j++)
+			if (sse[j] < s->bs) {
+				s->bs = sse[j];
+				memcpy(s->best, s->grid[s->gi + j], sizeof(s->grid[0]));
 			}
-			if (ok1 && sse[1] < bs) {
-				bs = sse[1];
-				memcpy(best, cand[1], sizeof(cand[1]));
-			}
+		s->gi += HW_LANES;
+		return;
+	}
+	s->k++;
+	if (s->ok0 && sse[0] < s->bs) {
+		s->bs = sse[0];
+		memcpy(s->best, s->cand[0], sizeof(s->cand[0]));
+		if (!(ok1 = s->ok2))
+			return;
+		memcpy(s->cand[1], s->cand[2], sizeof(s->cand[2]));
+		sse[1] = sse[2];
+	}
+	if (ok1 && sse[1] < s->bs) {
+		s->bs = sse[1];
+		memcpy(s->best, s->cand[1], sizeof(s->cand[1]));
+	}
+}
+
+static void hw_fit(const double *x, size_t n, size_t m, size_t m2, double *ws, double *best)
+{
+	struct hw_search s;
+	double sse[HW_LANES];
+
+	hw_search_init(&s, x, n, m, m2, best);
+	while (hw_search_next(&s)) {
+		hw_run_lanes(s.x, s.n, m, m2, (const double (*)[5])s.cand, ws, sse);
+		hw_search_take(&s, sse);
+	}
+}
+
+/* hw_fit of one season (into best) and of two (m and m2, into best2) on
+ * x[0..n-1], their runs paired (hw_run_pair) while both searches go on:
+ * the same constants as two hw_fit calls. ws: HW_LANES * (2m + m2). */
+static void hw_fit_both(const double *x, size_t n, size_t m, size_t m2, double *ws, double *best, double *best2)
+{
+	struct hw_search a, b;
+	double ssea[HW_LANES], sseb[HW_LANES];
+	int ina, inb;
+
+	hw_search_init(&a, x, n, m, 0, best);
+	hw_search_init(&b, x, n, m, m2, best2);
+	/* Both end at x[n - 1] (hw_search_init keeps the last values). */
+	ina = hw_search_next(&a), inb = hw_search_next(&b);
+	while (ina || inb) {
+		if (ina && inb)
+			hw_run_pair(x, (size_t)(a.x - x), a.n, (size_t)(b.x - x), b.n, m, m2, (const double (*)[5])a.cand,
+				    (const double (*)[5])b.cand, ws, ssea, sseb);
+		else if (ina)
+			hw_run_lanes(a.x, a.n, m, 0, (const double (*)[5])a.cand, ws, ssea);
+		else
+			hw_run_lanes(b.x, b.n, m, m2, (const double (*)[5])b.cand, ws, sseb);
+		if (ina) {
+			hw_search_take(&a, ssea);
+			ina = hw_search_next(&a);
+		}
+		if (inb) {
+			hw_search_take(&b, sseb);
+			inb = hw_search_next(&b);
 		}
 	}
 }
@@ -1186,15 +1357,20 @@ static int eng_choose(struct forecast_series *out, struct eng *e, const struct g
 	e->model = M_SNAIVE;
 	mae_sn = eng_errors(e, g, lead, H, err);
 	if (kind == M_HW || kind == M_AUTO) {
-		hw_fit(x, nfit, m, 0, ws, params);
+		/* Daily and weekly seasons where at least three weeks of history
+		 * allow: both fits at once. */
+		int weekly = n >= 3 * ENG_WEEK * m;
+
+		if (weekly)
+			hw_fit_both(x, nfit, m, ENG_WEEK * m, ws, params, p2);
+		else
+			hw_fit(x, nfit, m, 0, ws, params);
 		hw_run(x, n, m, 0, params, ws, e->L, e->B, e->S, NULL);
 		eng_set_phi(e, params[3], lead + H);
 		e->model = M_HW;
 		mae_hw = eng_errors(e, g, lead, H, err2);
-		/* Daily and weekly seasons where at least three weeks of history allow. */
-		if (n >= 3 * ENG_WEEK * m) {
+		if (weekly) {
 			e->m2 = ENG_WEEK * m;
-			hw_fit(x, nfit, m, e->m2, ws, p2);
 			hw_run(x, n, m, e->m2, p2, ws, e->L, e->B, e->S, e->S2);
 			eng_set_phi(e, p2[3], lead + H);
 			if ((mae_hw2 = eng_errors(e, g, lead, H, err3)) < mae_hw) {
@@ -2154,7 +2330,7 @@ static int predict_kind(struct forecast_series *out, const struct series *s,
 	e.dcs = malloc((n + 1) * sizeof(double));
 	e.path = malloc(H * sizeof(double));
 	e.damp = malloc((lead + H) * sizeof(double));
-	ws = malloc(HW_LANES * (ENG_WEEK + 1) * m * sizeof(double));
+	ws = malloc(HW_LANES * (ENG_WEEK + 2) * m * sizeof(double));
 	g.n = (size_t)ENG_PERIODS * (2 * ENG_SHIFT + 1);
 	g.origin = malloc(g.n * sizeof(*g.origin));
 	g.w = malloc(g.n * sizeof(*g.w));
