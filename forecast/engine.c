@@ -1034,30 +1034,35 @@ static size_t sorted_rank(const double *v, size_t n, double x, int upper)
  * when there were too few blocks to replay (mult untouched).
  * Only the older scores' tails are read, never deeper than the widest
  * tail (the first multiplier) of all the scores: those K largest and K
- * smallest are kept, each block merged into them, which reads the same
- * values as merging it into all the older scores (a merge of up to every
- * score per block was a tenth of a plan's time). ws holds 3 * nblk * B
- * + B values. */
+ * smallest are kept (each only when a level reads it), each block's
+ * values beyond them merged in, which reads the same values as merging
+ * the block into all the older scores (a merge of up to every score per
+ * block was a tenth of a plan's time). A block's misses are counted
+ * without sorting it. ws holds 3 * (nblk + 1) * B values. */
 static int replay_tails(double *mult, const double *sc, const double *bw, size_t bstride, size_t nblk, size_t B,
 			const double *lv, size_t nl, double *ws)
 {
 	double miss[FORECAST_MAX_LEVELS][ENG_NMULT], wsum = 0, wide = 0;
 	size_t p, i, l, j, nold = 0, seen = 0, N = 0, K, ntop = 0, nbot = 0;
-	double *top, *bot, *tmp, *cur;
+	double *top, *bot, *tmp, *cur, *add;
+	int uppers = 0, lowers = 0;
 
 	memset(miss, 0, sizeof(miss));
 	for (i = 0; i < nblk * B; i++)
 		N += !isnan(sc[i]);
 	for (l = 0; l < nl; l++)
-		if (lv[l] != 0.5)
+		if (lv[l] != 0.5) {
 			wide = fmax(wide, fmin((lv[l] > 0.5 ? 1 - lv[l] : lv[l]) * eng_tail_mult[0], 0.5));
+			uppers |= lv[l] > 0.5;
+			lowers |= lv[l] < 0.5;
+		}
 	/* sorted_quantile reads v[lo] and v[lo + 1], lo = floor(pos): at
 	 * most wide * (nold - 1) + 2 from an end. */
 	K = (size_t)(wide * (double)N) + 3;
 	K = K < N ? K : N;
-	top = ws, bot = ws + N, tmp = ws + 2 * N, cur = ws + 3 * N;
+	top = ws, bot = ws + N, tmp = ws + 2 * N, cur = ws + 3 * N, add = cur + B;
 	for (p = nblk; p-- > 0;) {
-		size_t ncur = 0, a, b, k;
+		size_t ncur = 0, nadd, a, b, k;
 		double w = bw[p * bstride];
 
 		for (i = 0; i < B; i++)
@@ -1065,7 +1070,6 @@ static int replay_tails(double *mult, const double *sc, const double *bw, size_t
 				cur[ncur++] = sc[p * B + i];
 		if (!ncur)
 			continue;
-		forecast_sort(cur, ncur, tmp);
 		if (seen >= ENG_ACI_MIN) {
 			wsum += w;
 			for (l = 0; l < nl; l++) {
@@ -1081,25 +1085,37 @@ static int replay_tails(double *mult, const double *sc, const double *bw, size_t
 					if (lv[l] > 0.5) {
 						const double *v = top - (nold - ntop);
 						q = pos <= 0 ? v[0] : lo >= nold - 1 ? v[nold - 1] : v[lo] + (pos - (double)lo) * (v[lo + 1] - v[lo]);
-						out = ncur - sorted_rank(cur, ncur, q, 1);
+						for (i = 0, out = 0; i < ncur; i++)
+							out += cur[i] > q;
 					} else {
 						q = pos <= 0 ? bot[0] : lo >= nold - 1 ? bot[nold - 1] : bot[lo] + (pos - (double)lo) * (bot[lo + 1] - bot[lo]);
-						out = sorted_rank(cur, ncur, q, 0);
+						for (i = 0, out = 0; i < ncur; i++)
+							out += cur[i] < q;
 					}
 					miss[l][j] += w * (double)out / (double)ncur;
 				}
 			}
 		}
-		/* The K largest of the older scores and this block's, from the top. */
-		k = ntop + ncur < K ? ntop + ncur : K;
-		for (a = ntop, b = ncur, i = k; i-- > 0;)
-			tmp[i] = a > 0 && (b == 0 || top[a - 1] > cur[b - 1]) ? top[--a] : cur[--b];
+		/* The K largest of the older scores and this block's, from the
+		 * top: once there are K, only values above the least of them
+		 * can enter (one equal to it would leave the same values). */
+		for (i = 0, nadd = 0; uppers && i < ncur; i++)
+			if (ntop < K || cur[i] > top[0])
+				add[nadd++] = cur[i];
+		forecast_sort(add, nadd, add + B);
+		k = ntop + nadd < K ? ntop + nadd : K;
+		for (a = ntop, b = nadd, i = k; i-- > 0;)
+			tmp[i] = a > 0 && (b == 0 || top[a - 1] > add[b - 1]) ? top[--a] : add[--b];
 		memcpy(top, tmp, k * sizeof(*top));
 		ntop = k;
 		/* The K smallest, from the bottom. */
-		k = nbot + ncur < K ? nbot + ncur : K;
+		for (i = 0, nadd = 0; lowers && i < ncur; i++)
+			if (nbot < K || cur[i] < bot[nbot - 1])
+				add[nadd++] = cur[i];
+		forecast_sort(add, nadd, add + B);
+		k = nbot + nadd < K ? nbot + nadd : K;
 		for (a = 0, b = 0, i = 0; i < k; i++)
-			tmp[i] = b >= ncur || (a < nbot && bot[a] <= cur[b]) ? bot[a++] : cur[b++];
+			tmp[i] = b >= nadd || (a < nbot && bot[a] <= add[b]) ? bot[a++] : add[b++];
 		memcpy(bot, tmp, k * sizeof(*bot));
 		nbot = k;
 		nold += ncur;
@@ -1131,7 +1147,7 @@ static int eng_drift(double *adj, const double *sc, const struct grid *g, size_t
 		     const struct forecast_opts *o)
 {
 	size_t per = 2 * ENG_SHIFT + 1, l;
-	double *ws = malloc((3 * g->n + per) * H * sizeof(*ws)), mult[FORECAST_MAX_LEVELS];
+	double *ws = malloc((3 * g->n + 3 * per) * H * sizeof(*ws)), mult[FORECAST_MAX_LEVELS];
 	int rc = 0;
 
 	for (l = 0; l < o->nlevels; l++)
@@ -2045,7 +2061,7 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 	double *delta = malloc(L * sizeof(*delta)), *now = malloc(L * sizeof(*now));
 	double *oldq = malloc(H * L * sizeof(*oldq)), *loss = calloc(nb * 3 * BAND_N, sizeof(*loss));
 	size_t nbuf = ENG_CLIM_PERIODS * (2 * W + 1) + D * H;
-	double *corr = malloc(L * sizeof(*corr)), *sc = malloc(D * H * sizeof(*sc)), *rp = malloc((3 * D + 1) * H * sizeof(*rp));
+	double *corr = malloc(L * sizeof(*corr)), *sc = malloc(D * H * sizeof(*sc)), *rp = malloc((3 * D + 3) * H * sizeof(*rp));
 	double *fq = malloc(D * L * sizeof(*fq)), *fdelta = malloc(L * sizeof(*fdelta)), *fnow = malloc(L * sizeof(*fnow));
 	struct forecast_wv *buf = malloc(2 * nbuf * sizeof(*buf));
 	int *pick = malloc(nb * 3 * sizeof(*pick)), rc = 0;
