@@ -1024,6 +1024,38 @@ static size_t sorted_rank(const double *v, size_t n, double x, int upper)
 	return lo;
 }
 
+/* How many of v[0..n-1] are above q (above), or below it: two at a time
+ * in a vector every x86-64 processor has, a comparison giving -1 where
+ * it holds. */
+typedef double cnt_vec __attribute__((vector_size(2 * sizeof(double)), aligned(sizeof(double))));
+typedef long long cnt_mask __attribute__((vector_size(2 * sizeof(long long))));
+
+static size_t count_beyond(const double *v, size_t n, double q, int above)
+{
+	cnt_mask acc = { 0, 0 }, acc2 = { 0, 0 };
+	cnt_vec qv = { q, q };
+	size_t i, c;
+
+	for (i = 0; i + 4 <= n; i += 4) {
+		cnt_vec x, y;
+
+		memcpy(&x, v + i, sizeof(x));
+		memcpy(&y, v + i + 2, sizeof(y));
+		if (above) {
+			acc -= (cnt_mask)(x > qv);
+			acc2 -= (cnt_mask)(y > qv);
+		} else {
+			acc -= (cnt_mask)(x < qv);
+			acc2 -= (cnt_mask)(y < qv);
+		}
+	}
+	acc += acc2;
+	c = (size_t)(acc[0] + acc[1]);
+	for (; i < n; i++)
+		c += above ? v[i] > q : v[i] < q;
+	return c;
+}
+
 /* The replay behind the tail corrections: blocks of scores (block k is
  * sc[k * B .. k * B + B - 1], NAN where missing, weight bw[k * bstride];
  * k = 0 the newest) are replayed oldest first, each block's scores
@@ -1085,12 +1117,10 @@ static int replay_tails(double *mult, const double *sc, const double *bw, size_t
 					if (lv[l] > 0.5) {
 						const double *v = top - (nold - ntop);
 						q = pos <= 0 ? v[0] : lo >= nold - 1 ? v[nold - 1] : v[lo] + (pos - (double)lo) * (v[lo + 1] - v[lo]);
-						for (i = 0, out = 0; i < ncur; i++)
-							out += cur[i] > q;
+						out = count_beyond(cur, ncur, q, 1);
 					} else {
 						q = pos <= 0 ? bot[0] : lo >= nold - 1 ? bot[nold - 1] : bot[lo] + (pos - (double)lo) * (bot[lo + 1] - bot[lo]);
-						for (i = 0, out = 0; i < ncur; i++)
-							out += cur[i] < q;
+						out = count_beyond(cur, ncur, q, 0);
 					}
 					miss[l][j] += w * (double)out / (double)ncur;
 				}
