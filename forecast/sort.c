@@ -59,10 +59,10 @@
 MERGE_SORT(merge_sort_d, double, KEY_D)
 MERGE_SORT(merge_sort_wv, struct forecast_wv, KEY_WV)
 
-#define RADIX_BITS 8
+#define RADIX_BITS 11
 #define RADIX_PASSES ((64 + RADIX_BITS - 1) / RADIX_BITS)
 #define RADIX_MASK ((1u << RADIX_BITS) - 1)
-#define RADIX_MIN 4096 /* below this the merge sort is faster (measured) */
+#define RADIX_MIN 1024 /* below this the merge sort is faster (measured) */
 
 static inline uint64_t bits_at(const char *p)
 {
@@ -85,8 +85,11 @@ static inline void bits_put(char *p, uint64_t b)
  * for positives, every bit for negatives) and back at the end; a pass
  * whose digit is the same for every key is skipped. Returns 0, with v
  * as it was, when a value is NAN or -0 (which "<" holds equal to 0, and
- * the keys would not): the merge sort takes those. */
-static int radix_sort(char *v, size_t n, char *tmp, size_t sz)
+ * the keys would not): the merge sort takes those. Inlined into each
+ * caller, so that an element's size is a constant and its copies are
+ * moves, not a call to memcpy per element and pass (a third of the
+ * sort). Digits of 11 bits: six passes instead of eight. */
+static inline __attribute__((always_inline)) int radix_sort(char *v, size_t n, char *tmp, size_t sz)
 {
 	static const uint64_t top = (uint64_t)1 << 63;
 	uint32_t cnt[RADIX_PASSES][RADIX_MASK + 1];

@@ -602,7 +602,7 @@ static int cmp_key(const void *a, const void *b)
  * runs and merges; selection gives the sorted quantile of absolute values. */
 Test(forecast, sorts_keep_a_stable_qsort_order)
 {
-	size_t sizes[] = { 0, 1, 2, 15, 16, 17, 33, 100, 1000, 4095, 4096, 4099, 5000, 20011 }, t, i;
+	size_t sizes[] = { 0, 1, 2, 15, 16, 17, 33, 100, 1000, 1023, 1024, 1027, 5000, 20011 }, t, i;
 
 	rng_state = 19;
 	for (t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++) {
@@ -615,10 +615,10 @@ Test(forecast, sorts_keep_a_stable_qsort_order)
 		for (i = 0; i < n; i++) {
 			double u = unif();
 			/* Small integers (many ties) and zeros of both signs; from
-			 * 4096 on the radix sort takes them, except at 4099, whose
+			 * 1024 on the radix sort takes them, except at 1027, whose
 			 * -0 sends it to the merge sort; at 20011, values of every
-			 * sign and magnitude, byte by byte of their keys. */
-			a[i] = u < 0.1 ? 0.0 : u < 0.2 ? (n < 4096 || n == 4099 ? -0.0 : 0.0) :
+			 * sign and magnitude, digit by digit of their keys. */
+			a[i] = u < 0.1 ? 0.0 : u < 0.2 ? (n < 1024 || n == 1027 ? -0.0 : 0.0) :
 			       n < 20000 ? floor(10 * unif()) - 5 : (unif() - 0.5) * pow(10, floor(12 * unif()) - 6);
 			p[i].v = a[i];
 			p[i].w = (double)i;
