@@ -893,18 +893,28 @@ static int stl_fit(struct eng *e, const double *x, size_t n, size_t m)
 	mean /= (double)m;
 	for (p = 0; p < m; p++)
 		e->prof[p] -= mean;
+	/* The deseasonalised series, its phase kept by a counter (a division
+	 * per value was a sixth of the fit); tr is free again. */
+	for (i = 0, p = 0; i < n; i++) {
+		tr[i] = x[i] - e->prof[p];
+		if (++p == m)
+			p = 0;
+	}
 	for (i = f0, e->mu = 0; i < n; i++)
-		e->mu += x[i] - e->prof[i % m];
+		e->mu += tr[i];
 	e->mu /= (double)nf;
 	for (k = 0; k <= ENG_AR; k++) {
 		for (i = f0 + k; i < n; i++)
-			g[k] += (x[i] - e->prof[i % m] - e->mu) * (x[i - k] - e->prof[(i - k) % m] - e->mu);
+			g[k] += (tr[i] - e->mu) * (tr[i - k] - e->mu);
 		g[k] /= (double)nf;
 	}
 	memset(e->ar, 0, sizeof(e->ar));
 	e->dcs[0] = 0;
-	for (i = 0; i < n; i++)
-		e->dcs[i + 1] = e->dcs[i] + x[i] - e->prof[i % m];
+	for (i = 0, p = 0; i < n; i++) {
+		e->dcs[i + 1] = e->dcs[i] + x[i] - e->prof[p];
+		if (++p == m)
+			p = 0;
+	}
 	if (!(g[0] > 0))
 		goto done;
 	/* Levinson-Durbin. */
@@ -1299,18 +1309,18 @@ done:
 	return rc;
 }
 
-/* The mean of the errors ev[c][i] of the models in set (NAN if any is). */
-static double set_mean(const double *const ev[3], const unsigned char set[3], size_t i)
+/* The mean of the errors ev[c][i] of the models in set (NAN if any is),
+ * summed from 0 in the models' order. Written out per set: a loop over
+ * the three models with a count was a quarter of the combination. */
+static inline double set_mean(const double *const ev[3], const unsigned char set[3], size_t i)
 {
 	double v = 0;
-	size_t c, nm = 0;
 
-	for (c = 0; c < 3; c++)
-		if (set[c]) {
-			v += ev[c][i];
-			nm++;
-		}
-	return v / (double)nm;
+	if (set[0] && set[1] && set[2])
+		return (v + ev[0][i] + ev[1][i] + ev[2][i]) / 3;
+	if (!set[0])
+		return (v + ev[1][i] + ev[2][i]) / 2;
+	return (v + ev[0][i] + ev[set[1] ? 1 : 2][i]) / 2;
 }
 
 /* The mean of two or all three models' forecasts when its backtest MAE
