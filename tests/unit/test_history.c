@@ -11,6 +11,7 @@
 #include "history/history.h"
 #include "tests/unit/helpers.h"
 #include "util/error.h"
+#include "util/mathutil.h"
 
 #define T0 1525564800LL /* 2018-05-06T00:00:00Z, a multiple of 300 */
 
@@ -213,6 +214,50 @@ Test(history, native_step_median_of_irregular_gaps)
 	cr_assert_eq(s->native_step, 300);
 	cr_assert_eq(s->unsorted, 0);
 	history_release(&h);
+}
+
+/* Values read as strtod reads them, bit for bit, through the fast path for
+ * plain decimals (up to 15 digits) and past it: random digit strings with
+ * the point anywhere, and the forms the fast path leaves to strtod. */
+Test(history, values_read_as_strtod_reads_them)
+{
+	static const char *fixed[] = { "0", "1.", ".5", "0.1", "0.3475", "123456789012345", "1234567890123456",
+				       "0.000000000000001", "9.99999999999999", "00000000000000012.5", "1e3", "2.5E-2" };
+	enum { NV = 400 };
+	char vals[NV][24], *text = malloc(NV * 64);
+	struct history h;
+	const struct series *s;
+	uint64_t st = 7;
+	int i, j, n = 0;
+
+	cr_assert_not_null(text);
+	for (i = 0; i < NV; i++) {
+		if (i < (int)(sizeof(fixed) / sizeof(fixed[0]))) {
+			snprintf(vals[i], sizeof(vals[i]), "%s", fixed[i]);
+			continue;
+		}
+		int nd = 1 + (int)(adp_splitmix64(&st) % 17), point = (int)(adp_splitmix64(&st) % (uint64_t)(nd + 2)), k = 0;
+
+		for (j = 0; j < nd; j++) {
+			if (j == point)
+				vals[i][k++] = '.';
+			vals[i][k++] = (char)('0' + adp_splitmix64(&st) % 10);
+		}
+		vals[i][k] = 0;
+	}
+	n += snprintf(text + n, (size_t)(NV * 64 - n), "timestamp,component,resource,value\n");
+	for (i = 0; i < NV; i++)
+		n += snprintf(text + n, (size_t)(NV * 64 - n), "%lld,db,cpu,%s\n", T0 + 300LL * i, vals[i]);
+	s = load_one(&h, "v.csv", text, &opts5m, "db", ADP_RES_CPU);
+	cr_assert_eq(s->n, NV);
+	for (i = 0; i < NV; i++) {
+		double want = strtod(vals[i], NULL);
+
+		cr_assert(memcmp(&want, &s->v[i], sizeof(want)) == 0, "'%s': %.17g read, strtod gives %.17g", vals[i],
+			  s->v[i], want);
+	}
+	history_release(&h);
+	free(text);
 }
 
 Test(history, until_drops_later_rows)
