@@ -1616,6 +1616,7 @@ static void draw_scenarios(struct forecast_series *out, const double *path, cons
 #define ENG_CLIM_CAL 28       /* calibration origins, one period apart (the grid's depth) */
 #define ENG_CLIM_BUCKETS 8    /* lead buckets, each choosing its band */
 #define ENG_RISE_DAYS 3       /* calibration periods with a new high that make a trend */
+#define ENG_CLIM_GROUP 7      /* calibration origins whose windows one narrowing of the history serves */
 
 enum { BAND_MODEL, BAND_CLIM, BAND_MEAN, BAND_FLAT, BAND_REGIME, BAND_N };
 
@@ -1650,6 +1651,10 @@ struct flat {
 	 * origin: pow was a twentieth of a plan's time at scale */
 	double *decay;
 	size_t ndecay;
+	/* The values of s whose index is in [sub_lo, sub_hi), in s's order
+	 * (flat_narrow): a window inside reads these alone. */
+	struct forecast_wv *sub;
+	size_t nsub, sub_lo, sub_hi;
 };
 
 static double decay_of(const struct flat *f, size_t k, size_t m)
@@ -1750,8 +1755,29 @@ static int flat_at(double *q, const struct flat *f, const double *raw, size_t lo
 		}
 	if (!nv)
 		return 0;
-	scan_quantiles(q, f->s, f->n, lo, j, f->w, tot, lv, nl);
+	if (f->sub_lo <= lo && j <= f->sub_hi)
+		scan_quantiles(q, f->sub, f->nsub, lo, j, f->w, tot, lv, nl);
+	else
+		scan_quantiles(q, f->s, f->n, lo, j, f->w, tot, lv, nl);
 	return 1;
+}
+
+/* Narrows f to the values with an index in [lo, hi), for the windows of
+ * a few neighbouring origins: a window is a third of the sorted history,
+ * and each scan skipped the rest value by value. The values keep their
+ * order, so a scan gives the same quantiles bit for bit. */
+static void flat_narrow(struct flat *f, size_t lo, size_t hi)
+{
+	size_t k;
+
+	f->nsub = 0;
+	for (k = 0; k < f->n; k++) {
+		size_t i = (size_t)f->s[k].w;
+
+		if (i >= lo && i < hi)
+			f->sub[f->nsub++] = f->s[k];
+	}
+	f->sub_lo = lo, f->sub_hi = hi;
 }
 
 /* Sorts raw[base..n-1] (its values that are numbers) into f, whose
@@ -1767,7 +1793,9 @@ static int flat_sort(struct flat *f, const double *raw, size_t base, size_t n, s
 	f->w = malloc((window + 1) * sizeof(*f->w));
 	f->ndecay = window + 2 * m + 1;
 	f->decay = malloc(f->ndecay * sizeof(*f->decay));
-	if (!f->s || !f->w || !f->decay || !buf) {
+	f->sub = malloc((n - base + 1) * sizeof(*f->sub));
+	f->nsub = f->sub_lo = f->sub_hi = 0;
+	if (!f->s || !f->w || !f->decay || !f->sub || !buf) {
 		free(buf);
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	}
@@ -1788,6 +1816,7 @@ static void flat_free(struct flat *f)
 	free(f->s);
 	free(f->w);
 	free(f->decay);
+	free(f->sub);
 }
 
 /* clim_at at every calibration origin for one target lead: the origins
@@ -2142,6 +2171,12 @@ static int eng_climate(struct forecast_series *out, const struct eng *e, const s
 		int rose = 0;
 
 		cw[d] = 0;
+		if (d % ENG_CLIM_GROUP == 0) {
+			/* The next origins' windows, from the oldest's start to this one's end. */
+			size_t hi = dd * m < n ? n - dd * m : 0, far = (dd + ENG_CLIM_GROUP - 1) * m;
+
+			flat_narrow(&flat, clim_lo(far < n ? n - far : 0, m), hi);
+		}
 		if (dd * m > n || d >= g->n / per || g->origin[c] < 0)
 			continue;
 		j = n - dd * m;
