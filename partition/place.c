@@ -99,7 +99,6 @@ static int wp_shift(struct wp_state *st, const struct part_wave_mover *m, size_t
 {
 	const struct part_wave_problem *pb = st->pb;
 	size_t K = pb->K, h, k;
-	struct wp_score sc;
 	int r;
 
 	if (!st->delta[p] && !(st->delta[p] = calloc(R * K * pb->H + 1, sizeof(double))))
@@ -115,9 +114,17 @@ static int wp_shift(struct wp_state *st, const struct part_wave_mover *m, size_t
 			st->dspread[p][(size_t)r * pb->H + h] += sign * wp_mspread(pb, m, r, h);
 	}
 	st->taken[m->comp * pb->nparts + p] = sign > 0;
-	part_wp_check(st, NULL, NULL, p, &sc);
-	st->slack[p] = sc.head;
+	st->fresh[p] = 0;
 	return 0;
+}
+
+const struct wp_score *part_wp_score(struct wp_state *st, size_t p)
+{
+	if (!st->fresh[p]) {
+		part_wp_check(st, NULL, NULL, p, &st->score[p]);
+		st->fresh[p] = 1;
+	}
+	return &st->score[p];
 }
 
 int part_wp_add(struct wp_state *st, const struct part_wave_mover *m, size_t p)
@@ -143,33 +150,27 @@ void part_wp_free(struct wp_state *st)
 	free(st->delta);
 	free(st->dspread);
 	free(st->dmin);
-	free(st->slack);
+	free(st->score);
+	free(st->fresh);
 	free(st->taken);
 	free(st->scratch);
 }
 
 int part_wp_init(struct wp_state *st, const struct part_wave_problem *pb)
 {
-	struct wp_score sc;
-	size_t p;
-
 	memset(st, 0, sizeof(*st));
 	st->pb = pb;
 	st->delta = calloc(pb->nparts + 1, sizeof(*st->delta));
 	st->dspread = calloc(pb->nparts + 1, sizeof(*st->dspread));
 	st->dmin = calloc(pb->nparts * R + 1, sizeof(double));
-	st->slack = calloc(pb->nparts + 1, sizeof(double));
+	st->score = calloc(pb->nparts + 1, sizeof(*st->score));
+	st->fresh = calloc(pb->nparts + 1, 1);
 	st->taken = calloc(pb->ncomps * pb->nparts + 1, 1);
 	st->scratch = malloc((pb->K + 1) * sizeof(double));
-	if (!st->delta || !st->dspread || !st->dmin || !st->slack || !st->taken || !st->scratch) {
+	if (!st->delta || !st->dspread || !st->dmin || !st->score || !st->fresh || !st->taken || !st->scratch) {
 		part_wp_free(st);
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	}
-	for (p = 0; p < pb->nparts; p++)
-		if (pb->online[p]) {
-			part_wp_check(st, NULL, NULL, p, &sc);
-			st->slack[p] = sc.head;
-		}
 	return 0;
 }
 
@@ -275,7 +276,7 @@ int part_place_movers(const struct part_wave_problem *pb, size_t *assign)
 
 				if (!pass) {
 					for (x = c + 1; x < ncand; x++)
-						if (st.slack[cand[x]] > st.slack[cand[top]])
+						if (part_wp_score(&st, cand[x])->head > part_wp_score(&st, cand[top])->head)
 							top = x;
 					p = cand[top];
 					cand[top] = cand[c];
@@ -342,11 +343,10 @@ int part_wave_evaluate(const struct part_wave_problem *pb, const size_t *assign,
 	}
 	for (p = 0; p < pb->nparts; p++)
 		if (pb->online[p]) {
-			struct wp_score sc;
+			const struct wp_score *sc = part_wp_score(&st, p);
 
-			part_wp_check(&st, NULL, NULL, p, &sc);
-			bad += sc.bad;
-			risk[p] = sc.risk;
+			bad += sc->bad;
+			risk[p] = sc->risk;
 		}
 	for (i = 0; i < pb->nmovers; i++)
 		if (assign[i] != PART_UNPLACED && assign[i] < pb->nparts)

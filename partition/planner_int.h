@@ -93,7 +93,8 @@ struct wp_state {
 	double **delta;        /* [p]: movers' load, (r, k, h) at [(r * K + k) * H + h], or NULL */
 	double **dspread;      /* [p]: movers' spreads, (r, h) at [r * H + h], or NULL */
 	double *dmin;          /* [p * R + r]: movers' guarantees */
-	double *slack;         /* [p]: smallest (cap - total at confidence) / cap over r and h */
+	struct wp_score *score; /* [p]: as placed, where fresh: see part_wp_score */
+	unsigned char *fresh;  /* [p]: score[p] holds since p last changed */
 	unsigned char *taken;  /* [comp * nparts + p]: a mover of comp is on p */
 	double *scratch;       /* K */
 };
@@ -112,6 +113,10 @@ void part_wp_free(struct wp_state *st);
  * NULL: none); st is unchanged but for its scratch. */
 void part_wp_check(struct wp_state *st, const struct part_wave_mover *add, const struct part_wave_mover *sub,
 		   size_t p, struct wp_score *out);
+/* Partition p as placed, checked once after each change (a wave's
+ * heuristic, search and score each read many and change few); borrowed,
+ * valid until p next changes. Its head is p's slack. */
+const struct wp_score *part_wp_score(struct wp_state *st, size_t p);
 int part_wp_add(struct wp_state *st, const struct part_wave_mover *m, size_t p);
 int part_wp_remove(struct wp_state *st, const struct part_wave_mover *m, size_t p);
 /* Online, and no replica of m's component there yet. */
