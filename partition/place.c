@@ -51,8 +51,29 @@ static double wp_demand(const struct part_wave_problem *pb, const struct part_wa
 	return m->factor * (m->demand[r] ? m->demand[r][k * pb->stride + pb->offset + h] : m->min[r]);
 }
 
-void part_wp_check(struct wp_state *st, const struct part_wave_mover *add, const struct part_wave_mover *sub,
-		   size_t p, struct wp_score *out)
+/* The best placement of a mover found so far, which a candidate must
+ * beat (see part_place_movers): one that fits, at cost and headroom. */
+struct wp_bar {
+	double cost, head;
+	double share; /* the candidate's, for its cost */
+};
+
+/* Whether a candidate whose check has come this far can no longer beat
+ * bar: over somewhere, or already less headroom with no lower cost (its
+ * risk, and with it its cost, only grows as the check goes on). */
+static int wp_beaten(const struct part_wave_problem *pb, const struct part_wave_mover *add,
+		     const struct wp_bar *bar, const struct wp_score *sc)
+{
+	if (sc->bad)
+		return 1;
+	return sc->head < bar->head - 1e-12 && pb->weights[SCHEDULE_W_RISK] >= 0 &&
+	       part_wp_cost(pb, add, sc->risk, bar->share) >= bar->cost - 1e-12;
+}
+
+/* part_wp_check, stopped as soon as add on p is beaten by bar (if not
+ * NULL): returns 1 then, and *out is partial. */
+static int wp_check(struct wp_state *st, const struct part_wave_mover *add, const struct part_wave_mover *sub,
+		    size_t p, const struct wp_bar *bar, struct wp_score *out)
 {
 	const struct part_wave_problem *pb = st->pb;
 	size_t K = pb->K, h, k;
@@ -90,8 +111,17 @@ void part_wp_check(struct wp_state *st, const struct part_wave_mover *add, const
 			}
 			out->risk = fmax(out->risk, (double)over / (double)K);
 			out->head = fmin(out->head, (cap - b) / cap);
+			if (bar && wp_beaten(pb, add, bar, out))
+				return 1;
 		}
 	}
+	return 0;
+}
+
+void part_wp_check(struct wp_state *st, const struct part_wave_mover *add, const struct part_wave_mover *sub,
+		   size_t p, struct wp_score *out)
+{
+	wp_check(st, add, sub, p, NULL, out);
 }
 
 /* Adds m to p (sign 1) or takes it away (-1). */
@@ -257,6 +287,7 @@ int part_place_movers(const struct part_wave_problem *pb, size_t *assign)
 		const struct part_wave_mover *m = &pb->movers[order[j].i];
 		size_t ncand = 0, best = PART_UNPLACED, c, pass;
 		double bcost = INFINITY, bhead = -INFINITY;
+		struct wp_bar bar;
 		int bfits = 0;
 
 		/* The few partitions with the most slack are checked in full;
@@ -285,10 +316,16 @@ int part_place_movers(const struct part_wave_problem *pb, size_t *assign)
 					continue; /* checked in the first pass */
 				}
 				p = cand[c];
-				part_wp_check(&st, m, NULL, p, &sc);
+				bar.cost = bcost;
+				bar.head = bhead;
+				bar.share = part_wp_share(pb, m, p);
+				/* Beside one that fits, a candidate stops being
+				 * checked once it cannot win. */
+				if (wp_check(&st, m, NULL, p, bfits ? &bar : NULL, &sc))
+					continue;
 				fits = !sc.bad;
 				head = sc.head;
-				cost = part_wp_cost(pb, m, sc.risk, part_wp_share(pb, m, p));
+				cost = part_wp_cost(pb, m, sc.risk, bar.share);
 				if (fits > bfits || (fits == bfits && (fits ? cost < bcost - 1e-12 ||
 									       (cost <= bcost + 1e-12 && head > bhead + 1e-12) ||
 									       (cost <= bcost + 1e-12 && head >= bhead - 1e-12 && pb->zone &&
