@@ -207,6 +207,36 @@ static void sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
 		memcpy(v, a, n * sizeof(*v));
 }
 
+/* Distinct keys put so that the one of rank m (m < n) is at v[m], the
+ * smaller before it and the larger after, in no order (quickselect). */
+static void select_key(uint64_t *v, size_t n, size_t m)
+{
+	size_t lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		uint64_t pivot = v[lo + (hi - lo) / 2], t;
+		size_t i, store = lo;
+
+		/* Lomuto around the middle key, parked at hi. */
+		v[lo + (hi - lo) / 2] = v[hi];
+		v[hi] = pivot;
+		for (i = lo; i < hi; i++)
+			if (v[i] < pivot) {
+				t = v[i];
+				v[i] = v[store];
+				v[store++] = t;
+			}
+		v[hi] = v[store];
+		v[store] = pivot;
+		if (store == m)
+			return;
+		if (m < store)
+			hi = store - 1;
+		else
+			lo = store + 1;
+	}
+}
+
 /* The scenarios are raw past error paths, while the quantiles are
  * conformal, widened by the forecaster's drift check and, for auto,
  * taken from other bands (the climatology, an on/off regime); so a
@@ -240,7 +270,11 @@ void part_map_ranks(double *out, uint64_t *keys, const float *scen, size_t K, si
 			memcpy(&bits, &v, sizeof(bits));
 		keys[k] = (uint64_t)bits << 32 | (uint32_t)k;
 	}
-	sort_keys(keys, keys + K, K);
+	/* Below the median a scenario's rank does not matter, only which
+	 * side it is on: the keys up to the median are selected, the rest
+	 * sorted. */
+	select_key(keys, K, (K - 1) / 2);
+	sort_keys(keys + (K - 1) / 2 + 1, keys + K, K - (K - 1) / 2 - 1);
 	smed = scen[(keys[(K - 1) / 2] & 0xffffffffu) * H + h];
 	for (j = 0; j < K; j++) {
 		double u = ((double)j + 0.5) / (double)K;

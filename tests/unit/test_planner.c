@@ -1023,6 +1023,48 @@ Test(planner, scenarios_mapped_onto_the_band_by_rank)
 	}
 }
 
+/* Every scenario's mapped value is the one its rank in a full sort
+ * gives (ties in scenario order), whatever K's parity, with ties,
+ * zeros and negative values, at a step other than the first: ranks
+ * below the median are only selected, not sorted. */
+Test(planner, scenarios_mapped_as_by_a_full_sort)
+{
+	enum { KMAX = 64, H = 3 };
+	static const double levels[] = { 0.5, 0.9, 0.95, 0.99 };
+	double q[H * 4], out[KMAX];
+	float scen[KMAX * H];
+	uint64_t keys[2 * KMAX];
+	size_t K, k, j, n, h = 1, order[KMAX];
+	unsigned x = 12345;
+
+	for (j = 0; j < H * 4; j++)
+		q[j] = 1.0 + 0.5 * (double)(j % 4);
+	for (K = 1; K <= KMAX; K++) {
+		struct forecast_series fs = { .q = q, .nlevels = 4, .horizon = H };
+
+		for (k = 0; k < K * H; k++) {
+			x = x * 1103515245u + 12345u;
+			scen[k] = (x >> 16) % 5 == 0 ? 0.0f : (float)((int)((x >> 16) % 11) - 2) * 0.25f;
+		}
+		part_map_ranks(out, keys, scen, K, H, h, &fs, levels, 1.0);
+		/* The reference: insertion by value, 0 for anything not above it. */
+		for (n = 0; n < K; n++) {
+			float v = fmaxf(scen[n * H + h], 0);
+
+			for (j = n; j > 0 && fmaxf(scen[order[j - 1] * H + h], 0) > v; j--)
+				order[j] = order[j - 1];
+			order[j] = n;
+		}
+		for (j = 0; j < K; j++) {
+			double u = ((double)j + 0.5) / (double)K, smed = fmaxf(scen[order[(K - 1) / 2] * H + h], 0);
+			double want = u >= 0.5 ? forecast_quantile(&fs, levels, h, u)
+					       : 1.0 + ((double)fmaxf(scen[order[j] * H + h], 0) - smed);
+
+			cr_assert_eq(out[order[j]], want, "K %zu rank %zu: %g, not %g", K, j, out[order[j]], want);
+		}
+	}
+}
+
 Test(planner, cap_follows_a_median_above_the_maximum)
 {
 	struct forecast_series fs = { .hist_max = 4 };
