@@ -82,6 +82,10 @@ void part_shift_load(struct ctx *c, size_t part, size_t comp, double factor, siz
 
 		double flat = factor * c->inv->comps[comp].min[r];
 
+		/* Without history and with no guarantee there is nothing to
+		 * add (the base is never -0, which adding 0 would change). */
+		if (!d && flat == 0)
+			continue;
 		for (k = 0; k < K; k++)
 			for (h = h0; h < h1; h++)
 				l[k * H + h] += d ? factor * d[k * H + h] : flat;
