@@ -74,13 +74,7 @@ static inline double *base_at(struct ctx *c, size_t part, int r)
 	return c->base + ((part * R + (size_t)r) * c->d.K) * c->d.H;
 }
 
-/* demand.c */
-/* The value with exactly above of the n values above it; v is scrambled. */
-double part_select_desc(double *v, size_t n, size_t above);
-/* The total at the confidence at one step: the scenarios' (1 - eps)
- * order statistic, or median plus dependence x spread, whichever is
- * higher; v is scrambled. */
-double part_total_at_confidence(double *v, size_t K, size_t allowed, double spread, double dependence);
+/* demand.c (part_select_desc and part_total_at_confidence: planner.h) */
 /* How many of K scenarios may be over capacity at risk eps. */
 size_t part_allowed_over(double eps, size_t K);
 /* Fills c->d, c->base and c->sbase from the forecast. */

@@ -1065,6 +1065,43 @@ Test(planner, scenarios_mapped_as_by_a_full_sort)
 	}
 }
 
+/* The order statistics against a sort: every rank of every size up to
+ * 80, on values drawn from few (ties, runs of one value: an idle
+ * resource's zeros) and from many; the total at the confidence is the
+ * larger of its order statistic and the median plus the floor, on the
+ * same scrambled values. */
+Test(planner, order_statistics_as_by_a_sort)
+{
+	enum { NMAX = 80 };
+	double v[NMAX], w[NMAX], sorted[NMAX];
+	size_t n, a, i, j, spread;
+	unsigned x = 777;
+
+	for (spread = 1; spread <= 1000; spread *= 10)
+		for (n = 1; n <= NMAX; n++)
+			for (a = 0; a <= n; a++) {
+				for (i = 0; i < n; i++) {
+					x = x * 1103515245u + 12345u;
+					v[i] = (double)((x >> 16) % (spread + 1));
+					sorted[i] = v[i];
+				}
+				for (i = 1; i < n; i++)
+					for (j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+						double t = sorted[j];
+						sorted[j] = sorted[j - 1];
+						sorted[j - 1] = t;
+					}
+				memcpy(w, v, sizeof(w));
+				cr_assert_eq(part_select_desc(w, n, a), sorted[a < n ? n - 1 - a : 0], "n %zu above %zu", n, a);
+				memcpy(w, v, sizeof(w));
+				cr_assert_eq(part_total_at_confidence(w, n, a, 3.0, 0.5),
+					     fmax(sorted[a < n ? n - 1 - a : 0], sorted[n - 1 - (n - 1) / 2] + 1.5),
+					     "n %zu allowed %zu", n, a);
+				memcpy(w, v, sizeof(w));
+				cr_assert_eq(part_total_at_confidence(w, n, a, 3.0, 0), sorted[a < n ? n - 1 - a : 0]);
+			}
+}
+
 Test(planner, cap_follows_a_median_above_the_maximum)
 {
 	struct forecast_series fs = { .hist_max = 4 };
