@@ -228,8 +228,15 @@ static void sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
 		for (i = 0; i < n; i += 2 * w) {
 			size_t lo = i, mid = i + w < n ? i + w : n, hi = i + 2 * w < n ? i + 2 * w : n, x = lo, y = mid, o = lo;
 
-			while (x < mid && y < hi)
-				b[o++] = a[x] <= a[y] ? a[x++] : a[y++];
+			/* No branch on the keys: which comes next is not predictable. */
+			while (x < mid && y < hi) {
+				uint64_t ax = a[x], ay = a[y];
+				int first = ax <= ay;
+
+				b[o++] = first ? ax : ay;
+				x += (size_t)first;
+				y += (size_t)!first;
+			}
 			while (x < mid)
 				b[o++] = a[x++];
 			while (y < hi)
@@ -242,32 +249,42 @@ static void sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
 }
 
 /* Distinct keys put so that the one of rank m (m < n) is at v[m], the
- * smaller before it and the larger after, in no order (quickselect). */
+ * smaller before it and the larger after, in no order: quickselect as
+ * select_rank's, with no equal values to set apart. */
 static void select_key(uint64_t *v, size_t n, size_t m)
 {
-	size_t lo = 0, hi = n - 1;
+	size_t lo = 0, hi = n - 1, i, j;
 
-	while (lo < hi) {
-		uint64_t pivot = v[lo + (hi - lo) / 2], t;
-		size_t i, store = lo;
+	while (hi - lo > 8) {
+		size_t mid = lo + (hi - lo) / 2, s = lo, at;
+		uint64_t a = v[lo], b = v[mid], c = v[hi], pivot;
 
-		/* Lomuto around the middle key, parked at hi. */
-		v[lo + (hi - lo) / 2] = v[hi];
+		at = a < b ? (b < c ? mid : a < c ? hi : lo) : (a < c ? lo : b < c ? hi : mid);
+		pivot = v[at];
+		v[at] = v[hi];
 		v[hi] = pivot;
-		for (i = lo; i < hi; i++)
-			if (v[i] < pivot) {
-				t = v[i];
-				v[i] = v[store];
-				v[store++] = t;
-			}
-		v[hi] = v[store];
-		v[store] = pivot;
-		if (store == m)
+		for (i = lo; i < hi; i++) {
+			uint64_t x = v[i];
+
+			v[i] = v[s];
+			v[s] = x;
+			s += x < pivot;
+		}
+		v[hi] = v[s];
+		v[s] = pivot;
+		if (m == s)
 			return;
-		if (m < store)
-			hi = store - 1;
+		if (m < s)
+			hi = s - 1;
 		else
-			lo = store + 1;
+			lo = s + 1;
+	}
+	for (i = lo + 1; i <= hi; i++) {
+		uint64_t x = v[i];
+
+		for (j = i; j > lo && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
 	}
 }
 
