@@ -51,7 +51,7 @@ struct ctx {
 	 * once its remedies are checked). */
 	int keep_scen;
 	double eps[R];         /* in use (trials change them) */
-	double *minsum;        /* [part * R + r] guarantees of the stayers */
+	double *minsum;        /* [part * R + r] guarantees of the stayers (the rollback check's: of the home replicas) */
 	int *hosts;            /* [comp * nparts + part] replicas of comp on part this wave */
 	size_t *active;        /* [comp] replicas that carry the component this wave */
 	unsigned char *online; /* [part] this wave */
