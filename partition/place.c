@@ -17,8 +17,8 @@ static double wp_base(const struct wp_state *st, size_t p, int r, size_t k, size
 {
 	const struct part_wave_problem *pb = st->pb;
 
-	return pb->base[((p * R + (size_t)r) * pb->K + k) * pb->stride + pb->offset + h] +
-	       (st->delta[p] ? st->delta[p][((size_t)r * pb->K + k) * pb->H + h] : 0);
+	return pb->base[((p * R + (size_t)r) * pb->stride + pb->offset + h) * pb->K + k] +
+	       (st->delta[p] ? st->delta[p][((size_t)r * pb->H + h) * pb->K + k] : 0);
 }
 
 static double wp_mspread(const struct part_wave_problem *pb, const struct part_wave_mover *m, int r, size_t h)
@@ -136,9 +136,9 @@ static int wp_shift(struct wp_state *st, const struct part_wave_mover *m, size_t
 	if (!st->dspread[p] && !(st->dspread[p] = calloc(R * pb->H + 1, sizeof(double))))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	for (r = 0; r < R; r++) {
-		for (k = 0; k < K; k++)
-			for (h = 0; h < pb->H; h++)
-				st->delta[p][((size_t)r * K + k) * pb->H + h] += sign * wp_demand(pb, m, r, k, h);
+		for (h = 0; h < pb->H; h++)
+			for (k = 0; k < K; k++)
+				st->delta[p][((size_t)r * pb->H + h) * K + k] += sign * wp_demand(pb, m, r, k, h);
 		st->dmin[p * R + (size_t)r] += sign * m->min[r];
 		for (h = 0; h < pb->H; h++)
 			st->dspread[p][(size_t)r * pb->H + h] += sign * wp_mspread(pb, m, r, h);

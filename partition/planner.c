@@ -61,8 +61,8 @@ static void check_rollback(struct ctx *c)
 				double b;
 
 				for (k = 0; k < K; k++) {
-					c->scratch[k] = l[k * H + h];
-					over += l[k * H + h] > cap;
+					c->scratch[k] = l[h * K + k];
+					over += l[h * K + k] > cap;
 				}
 				b = part_total_at_confidence(c->scratch, K, allowed, c->sbase[(part * R + (size_t)r) * H + h],
 							c->s->dependence);

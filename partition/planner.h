@@ -121,7 +121,7 @@ struct part_wave_problem {
 	size_t nparts, ncomps, nmovers, K, H, stride, offset;
 	const double *capacity;       /* [p * R + r]; <= 0: unmetered */
 	const unsigned char *online;  /* [p] */
-	const double *base;           /* stayers' load: (p, r, k, h) at [((p * R + r) * K + k) * stride + offset + h] */
+	const double *base;           /* stayers' load: (p, r, h, k) at [((p * R + r) * stride + offset + h) * K + k] */
 	const double *base_min;       /* [p * R + r]: stayers' guarantees */
 	const int *hosts;             /* [comp * nparts + p]: stayer replicas of comp on p */
 	const char *const *zone;      /* [p], or NULL */

@@ -43,7 +43,7 @@ struct ctx {
 	int64_t grid0;         /* time of step 0 */
 	struct demand d;
 	struct plan *p;
-	double *base;          /* home placement load [((part * R + r) * K + k) * H + h] */
+	double *base;          /* home placement load [((part * R + r) * H + h) * K + k]: a step's scenarios side by side */
 	double *sbase;         /* its spreads, q_conf - q50 summed: [(part * R + r) * H + h] */
 	double *cap;           /* [part * R + r], the capacities in use (trials change them) */
 	/* The forecast's scenarios stay after the demand is built (a plan
@@ -84,7 +84,7 @@ int part_build_demand(struct ctx *c);
  * hold it while they move replicas around. */
 struct wp_state {
 	const struct part_wave_problem *pb;
-	double **delta;        /* [p]: movers' load, (r, k, h) at [(r * K + k) * H + h], or NULL */
+	double **delta;        /* [p]: movers' load, (r, h, k) at [(r * H + h) * K + k], or NULL */
 	double **dspread;      /* [p]: movers' spreads, (r, h) at [r * H + h], or NULL */
 	double *dmin;          /* [p * R + r]: movers' guarantees */
 	struct wp_score *score; /* [p]: as placed, where fresh: see part_wp_score */

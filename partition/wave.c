@@ -86,9 +86,9 @@ void part_shift_load(struct ctx *c, size_t part, size_t comp, double factor, siz
 		 * add (the base is never -0, which adding 0 would change). */
 		if (!d && flat == 0)
 			continue;
-		for (k = 0; k < K; k++)
-			for (h = h0; h < h1; h++)
-				l[k * H + h] += d ? factor * d[k * H + h] : flat;
+		for (h = h0; h < h1; h++)
+			for (k = 0; k < K; k++)
+				l[h * K + k] += d ? factor * d[k * H + h] : flat;
 		for (h = h0; h < h1; h++)
 			sb[h] += factor * sp[h];
 	}
@@ -121,7 +121,7 @@ static void part_risk(struct ctx *c, size_t part, size_t comp, double extra, siz
 					(with ? extra * c->d.sp[(comp * R + (size_t)r) * H + h] : 0);
 
 			for (k = 0; k < K; k++) {
-				c->scratch[k] = l[k * H + h] + (d ? extra * d[k * H + h] : flat);
+				c->scratch[k] = l[h * K + k] + (d ? extra * d[k * H + h] : flat);
 				over += c->scratch[k] > cap;
 			}
 			*fits &= part_total_at_confidence(c->scratch, K, allowed, spread, c->s->dependence) <= cap;
@@ -567,8 +567,8 @@ static int wave_usage_of(struct wave_state *ws, struct plan_usage *u, size_t par
 		size_t over = 0;
 
 		for (k = 0; k < K; k++) {
-			c->scratch[k] = l[k * H + h];
-			over += cap > 0 && l[k * H + h] > cap;
+			c->scratch[k] = l[h * K + k];
+			over += cap > 0 && l[h * K + k] > cap;
 		}
 		u->bound[h - h0] = part_total_at_confidence(c->scratch, K, allowed, c->sbase[(part * R + (size_t)r) * H + h],
 						       c->s->dependence);
