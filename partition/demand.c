@@ -12,39 +12,69 @@
 #include "util/mathutil.h"
 #include "util/parallel.h"
 
-/* The value with exactly `above` of the n values above it (quickselect:
- * linear on average, and v is scrambled). */
-double part_select_desc(double *v, size_t n, size_t above)
+/* The value of ascending rank want among v[lo..hi], with the smaller
+ * before it and the larger after (v is scrambled): quickselect around a
+ * median of three, its partition free of branches on the values (a
+ * mispredicted branch per value was a large part of the planner's
+ * time), and insertion sort once few are left. */
+static double select_rank(double *v, size_t lo, size_t hi, size_t want)
 {
-	size_t lo = 0, hi = n - 1, want = n - 1 - (above < n ? above : n - 1);
+	size_t i, j;
 
-	while (lo < hi) {
-		double pivot = v[lo + (hi - lo) / 2];
-		size_t i = lo, j = hi;
+	while (hi - lo > 8) {
+		size_t mid = lo + (hi - lo) / 2, s = lo, at;
+		double a = v[lo], b = v[mid], c = v[hi], pivot;
 
-		while (i <= j) {
-			while (v[i] < pivot)
-				i++;
-			while (v[j] > pivot)
-				j--;
-			if (i <= j) {
-				double t = v[i];
-				v[i] = v[j];
-				v[j] = t;
-				i++;
-				if (j == 0)
-					break;
-				j--;
-			}
+		at = a < b ? (b < c ? mid : a < c ? hi : lo) : (a < c ? lo : b < c ? hi : mid);
+		pivot = v[at];
+		v[at] = v[hi];
+		v[hi] = pivot;
+		for (i = lo; i < hi; i++) {
+			double x = v[i];
+
+			v[i] = v[s];
+			v[s] = x;
+			s += x < pivot;
 		}
-		if (want <= j)
-			hi = j;
-		else if (want >= i)
-			lo = i;
-		else
-			break;
+		v[hi] = v[s];
+		v[s] = pivot;
+		if (want == s)
+			return pivot;
+		if (want < s) {
+			hi = s - 1;
+			continue;
+		}
+		if (hi - s <= (hi - lo) / 4 * 3) {
+			lo = s + 1;
+			continue;
+		}
+		/* Most of them not below the pivot: the values equal to it
+		 * set apart, or many equal values (an idle resource's zeros)
+		 * would take one pass each. */
+		for (i = j = s + 1; i <= hi; i++) {
+			double x = v[i];
+
+			v[i] = v[j];
+			v[j] = x;
+			j += !(pivot < x);
+		}
+		if (want < j)
+			return pivot;
+		lo = j;
+	}
+	for (i = lo + 1; i <= hi; i++) {
+		double x = v[i];
+
+		for (j = i; j > lo && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
 	}
 	return v[want];
+}
+
+double part_select_desc(double *v, size_t n, size_t above)
+{
+	return select_rank(v, 0, n - 1, n - 1 - (above < n ? above : n - 1));
 }
 
 /* The total at the confidence on a partition at one step: the scenarios'
@@ -52,10 +82,14 @@ double part_select_desc(double *v, size_t n, size_t above)
  * dependence x the summed spreads, whichever is higher. v is scrambled. */
 double part_total_at_confidence(double *v, size_t K, size_t allowed, double spread, double dependence)
 {
-	double b = part_select_desc(v, K, allowed);
+	size_t top = K - 1 - (allowed < K ? allowed : K - 1), med = K - 1 - (K - 1) / 2;
+	double b = select_rank(v, 0, K - 1, top);
 
+	/* The median, when below the first, among the values the first
+	 * left before it. */
 	if (dependence > 0)
-		b = fmax(b, part_select_desc(v, K, (K - 1) / 2) + dependence * spread);
+		b = fmax(b, (med <= top ? select_rank(v, 0, top, med) : select_rank(v, 0, K - 1, med)) +
+				    dependence * spread);
 	return b;
 }
 
@@ -194,8 +228,15 @@ static void sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
 		for (i = 0; i < n; i += 2 * w) {
 			size_t lo = i, mid = i + w < n ? i + w : n, hi = i + 2 * w < n ? i + 2 * w : n, x = lo, y = mid, o = lo;
 
-			while (x < mid && y < hi)
-				b[o++] = a[x] <= a[y] ? a[x++] : a[y++];
+			/* No branch on the keys: which comes next is not predictable. */
+			while (x < mid && y < hi) {
+				uint64_t ax = a[x], ay = a[y];
+				int first = ax <= ay;
+
+				b[o++] = first ? ax : ay;
+				x += (size_t)first;
+				y += (size_t)!first;
+			}
 			while (x < mid)
 				b[o++] = a[x++];
 			while (y < hi)
@@ -205,6 +246,46 @@ static void sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
 	}
 	if (a != v)
 		memcpy(v, a, n * sizeof(*v));
+}
+
+/* Distinct keys put so that the one of rank m (m < n) is at v[m], the
+ * smaller before it and the larger after, in no order: quickselect as
+ * select_rank's, with no equal values to set apart. */
+static void select_key(uint64_t *v, size_t n, size_t m)
+{
+	size_t lo = 0, hi = n - 1, i, j;
+
+	while (hi - lo > 8) {
+		size_t mid = lo + (hi - lo) / 2, s = lo, at;
+		uint64_t a = v[lo], b = v[mid], c = v[hi], pivot;
+
+		at = a < b ? (b < c ? mid : a < c ? hi : lo) : (a < c ? lo : b < c ? hi : mid);
+		pivot = v[at];
+		v[at] = v[hi];
+		v[hi] = pivot;
+		for (i = lo; i < hi; i++) {
+			uint64_t x = v[i];
+
+			v[i] = v[s];
+			v[s] = x;
+			s += x < pivot;
+		}
+		v[hi] = v[s];
+		v[s] = pivot;
+		if (m == s)
+			return;
+		if (m < s)
+			hi = s - 1;
+		else
+			lo = s + 1;
+	}
+	for (i = lo + 1; i <= hi; i++) {
+		uint64_t x = v[i];
+
+		for (j = i; j > lo && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
 }
 
 /* The scenarios are raw past error paths, while the quantiles are
@@ -240,7 +321,11 @@ void part_map_ranks(double *out, uint64_t *keys, const float *scen, size_t K, si
 			memcpy(&bits, &v, sizeof(bits));
 		keys[k] = (uint64_t)bits << 32 | (uint32_t)k;
 	}
-	sort_keys(keys, keys + K, K);
+	/* Below the median a scenario's rank does not matter, only which
+	 * side it is on: the keys up to the median are selected, the rest
+	 * sorted. */
+	select_key(keys, K, (K - 1) / 2);
+	sort_keys(keys + (K - 1) / 2 + 1, keys + K, K - (K - 1) / 2 - 1);
 	smed = scen[(keys[(K - 1) / 2] & 0xffffffffu) * H + h];
 	for (j = 0; j < K; j++) {
 		double u = ((double)j + 0.5) / (double)K;

@@ -53,7 +53,7 @@ static double dem_of(const struct part_wave_problem *pb, size_t i, int r, size_t
 
 static double base_of(const struct part_wave_problem *pb, size_t p, int r, size_t k, size_t h)
 {
-	return pb->base[((p * R + (size_t)r) * pb->K + k) * pb->stride + pb->offset + h];
+	return pb->base[((p * R + (size_t)r) * pb->stride + pb->offset + h) * pb->K + k];
 }
 
 /* dependence x the mover's spread (0 without the floor). */

@@ -17,8 +17,8 @@ static double wp_base(const struct wp_state *st, size_t p, int r, size_t k, size
 {
 	const struct part_wave_problem *pb = st->pb;
 
-	return pb->base[((p * R + (size_t)r) * pb->K + k) * pb->stride + pb->offset + h] +
-	       (st->delta[p] ? st->delta[p][((size_t)r * pb->K + k) * pb->H + h] : 0);
+	return pb->base[((p * R + (size_t)r) * pb->stride + pb->offset + h) * pb->K + k] +
+	       (st->delta[p] ? st->delta[p][((size_t)r * pb->H + h) * pb->K + k] : 0);
 }
 
 static double wp_mspread(const struct part_wave_problem *pb, const struct part_wave_mover *m, int r, size_t h)
@@ -51,8 +51,29 @@ static double wp_demand(const struct part_wave_problem *pb, const struct part_wa
 	return m->factor * (m->demand[r] ? m->demand[r][k * pb->stride + pb->offset + h] : m->min[r]);
 }
 
-void part_wp_check(struct wp_state *st, const struct part_wave_mover *add, const struct part_wave_mover *sub,
-		   size_t p, struct wp_score *out)
+/* The best placement of a mover found so far, which a candidate must
+ * beat (see part_place_movers): one that fits, at cost and headroom. */
+struct wp_bar {
+	double cost, head;
+	double share; /* the candidate's, for its cost */
+};
+
+/* Whether a candidate whose check has come this far can no longer beat
+ * bar: over somewhere, or already less headroom with no lower cost (its
+ * risk, and with it its cost, only grows as the check goes on). */
+static int wp_beaten(const struct part_wave_problem *pb, const struct part_wave_mover *add,
+		     const struct wp_bar *bar, const struct wp_score *sc)
+{
+	if (sc->bad)
+		return 1;
+	return sc->head < bar->head - 1e-12 && pb->weights[SCHEDULE_W_RISK] >= 0 &&
+	       part_wp_cost(pb, add, sc->risk, bar->share) >= bar->cost - 1e-12;
+}
+
+/* part_wp_check, stopped as soon as add on p is beaten by bar (if not
+ * NULL): returns 1 then, and *out is partial. */
+static int wp_check(struct wp_state *st, const struct part_wave_mover *add, const struct part_wave_mover *sub,
+		    size_t p, const struct wp_bar *bar, struct wp_score *out)
 {
 	const struct part_wave_problem *pb = st->pb;
 	size_t K = pb->K, h, k;
@@ -90,8 +111,17 @@ void part_wp_check(struct wp_state *st, const struct part_wave_mover *add, const
 			}
 			out->risk = fmax(out->risk, (double)over / (double)K);
 			out->head = fmin(out->head, (cap - b) / cap);
+			if (bar && wp_beaten(pb, add, bar, out))
+				return 1;
 		}
 	}
+	return 0;
+}
+
+void part_wp_check(struct wp_state *st, const struct part_wave_mover *add, const struct part_wave_mover *sub,
+		   size_t p, struct wp_score *out)
+{
+	wp_check(st, add, sub, p, NULL, out);
 }
 
 /* Adds m to p (sign 1) or takes it away (-1). */
@@ -99,7 +129,6 @@ static int wp_shift(struct wp_state *st, const struct part_wave_mover *m, size_t
 {
 	const struct part_wave_problem *pb = st->pb;
 	size_t K = pb->K, h, k;
-	struct wp_score sc;
 	int r;
 
 	if (!st->delta[p] && !(st->delta[p] = calloc(R * K * pb->H + 1, sizeof(double))))
@@ -107,17 +136,25 @@ static int wp_shift(struct wp_state *st, const struct part_wave_mover *m, size_t
 	if (!st->dspread[p] && !(st->dspread[p] = calloc(R * pb->H + 1, sizeof(double))))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	for (r = 0; r < R; r++) {
-		for (k = 0; k < K; k++)
-			for (h = 0; h < pb->H; h++)
-				st->delta[p][((size_t)r * K + k) * pb->H + h] += sign * wp_demand(pb, m, r, k, h);
+		for (h = 0; h < pb->H; h++)
+			for (k = 0; k < K; k++)
+				st->delta[p][((size_t)r * pb->H + h) * K + k] += sign * wp_demand(pb, m, r, k, h);
 		st->dmin[p * R + (size_t)r] += sign * m->min[r];
 		for (h = 0; h < pb->H; h++)
 			st->dspread[p][(size_t)r * pb->H + h] += sign * wp_mspread(pb, m, r, h);
 	}
 	st->taken[m->comp * pb->nparts + p] = sign > 0;
-	part_wp_check(st, NULL, NULL, p, &sc);
-	st->slack[p] = sc.head;
+	st->fresh[p] = 0;
 	return 0;
+}
+
+const struct wp_score *part_wp_score(struct wp_state *st, size_t p)
+{
+	if (!st->fresh[p]) {
+		part_wp_check(st, NULL, NULL, p, &st->score[p]);
+		st->fresh[p] = 1;
+	}
+	return &st->score[p];
 }
 
 int part_wp_add(struct wp_state *st, const struct part_wave_mover *m, size_t p)
@@ -143,33 +180,27 @@ void part_wp_free(struct wp_state *st)
 	free(st->delta);
 	free(st->dspread);
 	free(st->dmin);
-	free(st->slack);
+	free(st->score);
+	free(st->fresh);
 	free(st->taken);
 	free(st->scratch);
 }
 
 int part_wp_init(struct wp_state *st, const struct part_wave_problem *pb)
 {
-	struct wp_score sc;
-	size_t p;
-
 	memset(st, 0, sizeof(*st));
 	st->pb = pb;
 	st->delta = calloc(pb->nparts + 1, sizeof(*st->delta));
 	st->dspread = calloc(pb->nparts + 1, sizeof(*st->dspread));
 	st->dmin = calloc(pb->nparts * R + 1, sizeof(double));
-	st->slack = calloc(pb->nparts + 1, sizeof(double));
+	st->score = calloc(pb->nparts + 1, sizeof(*st->score));
+	st->fresh = calloc(pb->nparts + 1, 1);
 	st->taken = calloc(pb->ncomps * pb->nparts + 1, 1);
 	st->scratch = malloc((pb->K + 1) * sizeof(double));
-	if (!st->delta || !st->dspread || !st->dmin || !st->slack || !st->taken || !st->scratch) {
+	if (!st->delta || !st->dspread || !st->dmin || !st->score || !st->fresh || !st->taken || !st->scratch) {
 		part_wp_free(st);
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	}
-	for (p = 0; p < pb->nparts; p++)
-		if (pb->online[p]) {
-			part_wp_check(st, NULL, NULL, p, &sc);
-			st->slack[p] = sc.head;
-		}
 	return 0;
 }
 
@@ -256,6 +287,7 @@ int part_place_movers(const struct part_wave_problem *pb, size_t *assign)
 		const struct part_wave_mover *m = &pb->movers[order[j].i];
 		size_t ncand = 0, best = PART_UNPLACED, c, pass;
 		double bcost = INFINITY, bhead = -INFINITY;
+		struct wp_bar bar;
 		int bfits = 0;
 
 		/* The few partitions with the most slack are checked in full;
@@ -275,7 +307,7 @@ int part_place_movers(const struct part_wave_problem *pb, size_t *assign)
 
 				if (!pass) {
 					for (x = c + 1; x < ncand; x++)
-						if (st.slack[cand[x]] > st.slack[cand[top]])
+						if (part_wp_score(&st, cand[x])->head > part_wp_score(&st, cand[top])->head)
 							top = x;
 					p = cand[top];
 					cand[top] = cand[c];
@@ -284,10 +316,16 @@ int part_place_movers(const struct part_wave_problem *pb, size_t *assign)
 					continue; /* checked in the first pass */
 				}
 				p = cand[c];
-				part_wp_check(&st, m, NULL, p, &sc);
+				bar.cost = bcost;
+				bar.head = bhead;
+				bar.share = part_wp_share(pb, m, p);
+				/* Beside one that fits, a candidate stops being
+				 * checked once it cannot win. */
+				if (wp_check(&st, m, NULL, p, bfits ? &bar : NULL, &sc))
+					continue;
 				fits = !sc.bad;
 				head = sc.head;
-				cost = part_wp_cost(pb, m, sc.risk, part_wp_share(pb, m, p));
+				cost = part_wp_cost(pb, m, sc.risk, bar.share);
 				if (fits > bfits || (fits == bfits && (fits ? cost < bcost - 1e-12 ||
 									       (cost <= bcost + 1e-12 && head > bhead + 1e-12) ||
 									       (cost <= bcost + 1e-12 && head >= bhead - 1e-12 && pb->zone &&
@@ -342,11 +380,10 @@ int part_wave_evaluate(const struct part_wave_problem *pb, const size_t *assign,
 	}
 	for (p = 0; p < pb->nparts; p++)
 		if (pb->online[p]) {
-			struct wp_score sc;
+			const struct wp_score *sc = part_wp_score(&st, p);
 
-			part_wp_check(&st, NULL, NULL, p, &sc);
-			bad += sc.bad;
-			risk[p] = sc.risk;
+			bad += sc->bad;
+			risk[p] = sc->risk;
 		}
 	for (i = 0; i < pb->nmovers; i++)
 		if (assign[i] != PART_UNPLACED && assign[i] < pb->nparts)

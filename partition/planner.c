@@ -31,7 +31,7 @@ static void check_rollback(struct ctx *c)
 {
 	struct plan_rollback_check *rb = &c->p->rollback_check;
 	const struct inventory *inv = c->inv;
-	size_t part, h, h0, h1, k, K = c->d.K, H = c->d.H, i;
+	size_t part, h, h0, h1, k, K = c->d.K, H = c->d.H, i, j;
 	double worst = -INFINITY;
 	int r;
 
@@ -40,18 +40,20 @@ static void check_rollback(struct ctx *c)
 	part_wave_steps(c, c->p->waves[0].start, c->p->waves[c->p->nwaves - 1].end, &h0, &h1);
 	rb->checked = 1;
 	rb->fits = 1;
+	/* The guarantees of each partition's home replicas, in c->minsum (a
+	 * wave's scratch), summed in one pass over the replicas. */
+	memset(c->minsum, 0, inv->nparts * R * sizeof(double));
+	for (i = 0; i < inv->ncomps; i++)
+		for (j = 0; j < inv->comps[i].replicas; j++)
+			for (r = 0; r < R; r++)
+				c->minsum[inv->comps[i].placement[j] * R + (size_t)r] += inv->comps[i].min[r];
 	for (part = 0; part < inv->nparts; part++)
 		for (r = 0; r < R; r++) {
-			double cap = c->cap[part * R + (size_t)r], *l = base_at(c, part, r), mins = 0;
+			double cap = c->cap[part * R + (size_t)r], *l = base_at(c, part, r), mins = c->minsum[part * R + (size_t)r];
 			size_t allowed = part_allowed_over(c->eps[r], K);
 
 			if (cap <= 0)
 				continue;
-			for (i = 0; i < inv->ncomps; i++) {
-				size_t j;
-				for (j = 0; j < inv->comps[i].replicas; j++)
-					mins += inv->comps[i].placement[j] == part ? inv->comps[i].min[r] : 0;
-			}
 			if (mins > cap + 1e-9)
 				rb->fits = 0;
 			for (h = h0; h < h1; h++) {
@@ -59,8 +61,8 @@ static void check_rollback(struct ctx *c)
 				double b;
 
 				for (k = 0; k < K; k++) {
-					c->scratch[k] = l[k * H + h];
-					over += l[k * H + h] > cap;
+					c->scratch[k] = l[h * K + k];
+					over += l[h * K + k] > cap;
 				}
 				b = part_total_at_confidence(c->scratch, K, allowed, c->sbase[(part * R + (size_t)r) * H + h],
 							c->s->dependence);

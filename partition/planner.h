@@ -74,6 +74,16 @@ double part_cap(const struct forecast_series *fs, double med);
 void part_map_ranks(double *out, uint64_t *keys, const float *scen, size_t K, size_t H, size_t h,
 		    const struct forecast_series *fs, const double *levels, double med);
 
+/* The value with exactly above of the n (at least 1) values above it;
+ * v is scrambled. */
+double part_select_desc(double *v, size_t n, size_t above);
+
+/* The total at the confidence at one step: the scenarios' (1 - eps)
+ * order statistic, the one with allowed of the K values above it, or
+ * their median plus dependence x spread, whichever is higher; v is
+ * scrambled. */
+double part_total_at_confidence(double *v, size_t K, size_t allowed, double spread, double dependence);
+
 /* Fills out, which owns all it points to (inputs are the caller's to add). Returns 0 when every wave
  * fits, ADP_EINFEASIBLE when some does not (out->shortfalls says where
  * and by how much; the rest of out is filled), or another error. */
@@ -111,7 +121,7 @@ struct part_wave_problem {
 	size_t nparts, ncomps, nmovers, K, H, stride, offset;
 	const double *capacity;       /* [p * R + r]; <= 0: unmetered */
 	const unsigned char *online;  /* [p] */
-	const double *base;           /* stayers' load: (p, r, k, h) at [((p * R + r) * K + k) * stride + offset + h] */
+	const double *base;           /* stayers' load: (p, r, h, k) at [((p * R + r) * stride + offset + h) * K + k] */
 	const double *base_min;       /* [p * R + r]: stayers' guarantees */
 	const int *hosts;             /* [comp * nparts + p]: stayer replicas of comp on p */
 	const char *const *zone;      /* [p], or NULL */

@@ -43,7 +43,7 @@ struct ctx {
 	int64_t grid0;         /* time of step 0 */
 	struct demand d;
 	struct plan *p;
-	double *base;          /* home placement load [((part * R + r) * K + k) * H + h] */
+	double *base;          /* home placement load [((part * R + r) * H + h) * K + k]: a step's scenarios side by side */
 	double *sbase;         /* its spreads, q_conf - q50 summed: [(part * R + r) * H + h] */
 	double *cap;           /* [part * R + r], the capacities in use (trials change them) */
 	/* The forecast's scenarios stay after the demand is built (a plan
@@ -51,7 +51,7 @@ struct ctx {
 	 * once its remedies are checked). */
 	int keep_scen;
 	double eps[R];         /* in use (trials change them) */
-	double *minsum;        /* [part * R + r] guarantees of the stayers */
+	double *minsum;        /* [part * R + r] guarantees of the stayers (the rollback check's: of the home replicas) */
 	int *hosts;            /* [comp * nparts + part] replicas of comp on part this wave */
 	size_t *active;        /* [comp] replicas that carry the component this wave */
 	unsigned char *online; /* [part] this wave */
@@ -74,13 +74,7 @@ static inline double *base_at(struct ctx *c, size_t part, int r)
 	return c->base + ((part * R + (size_t)r) * c->d.K) * c->d.H;
 }
 
-/* demand.c */
-/* The value with exactly above of the n values above it; v is scrambled. */
-double part_select_desc(double *v, size_t n, size_t above);
-/* The total at the confidence at one step: the scenarios' (1 - eps)
- * order statistic, or median plus dependence x spread, whichever is
- * higher; v is scrambled. */
-double part_total_at_confidence(double *v, size_t K, size_t allowed, double spread, double dependence);
+/* demand.c (part_select_desc and part_total_at_confidence: planner.h) */
 /* How many of K scenarios may be over capacity at risk eps. */
 size_t part_allowed_over(double eps, size_t K);
 /* Fills c->d, c->base and c->sbase from the forecast. */
@@ -90,10 +84,11 @@ int part_build_demand(struct ctx *c);
  * hold it while they move replicas around. */
 struct wp_state {
 	const struct part_wave_problem *pb;
-	double **delta;        /* [p]: movers' load, (r, k, h) at [(r * K + k) * H + h], or NULL */
+	double **delta;        /* [p]: movers' load, (r, h, k) at [(r * H + h) * K + k], or NULL */
 	double **dspread;      /* [p]: movers' spreads, (r, h) at [r * H + h], or NULL */
 	double *dmin;          /* [p * R + r]: movers' guarantees */
-	double *slack;         /* [p]: smallest (cap - total at confidence) / cap over r and h */
+	struct wp_score *score; /* [p]: as placed, where fresh: see part_wp_score */
+	unsigned char *fresh;  /* [p]: score[p] holds since p last changed */
 	unsigned char *taken;  /* [comp * nparts + p]: a mover of comp is on p */
 	double *scratch;       /* K */
 };
@@ -112,6 +107,10 @@ void part_wp_free(struct wp_state *st);
  * NULL: none); st is unchanged but for its scratch. */
 void part_wp_check(struct wp_state *st, const struct part_wave_mover *add, const struct part_wave_mover *sub,
 		   size_t p, struct wp_score *out);
+/* Partition p as placed, checked once after each change (a wave's
+ * heuristic, search and score each read many and change few); borrowed,
+ * valid until p next changes. Its head is p's slack. */
+const struct wp_score *part_wp_score(struct wp_state *st, size_t p);
 int part_wp_add(struct wp_state *st, const struct part_wave_mover *m, size_t p);
 int part_wp_remove(struct wp_state *st, const struct part_wave_mover *m, size_t p);
 /* Online, and no replica of m's component there yet. */

@@ -185,9 +185,9 @@ static void sort_by_slack(struct search *s)
 
 	for (a = 1; a < s->nonline; a++) {
 		size_t p = s->order[a];
-		double x = s->st->slack[p];
+		double x = part_wp_score(s->st, p)->head;
 
-		for (b = a; b > 0 && s->st->slack[s->order[b - 1]] < x; b--)
+		for (b = a; b > 0 && part_wp_score(s->st, s->order[b - 1])->head < x; b--)
 			s->order[b] = s->order[b - 1];
 		s->order[b] = p;
 	}
@@ -239,7 +239,7 @@ int part_search(struct wp_state *st, size_t *assign)
 	}
 	for (p = 0; p < pb->nparts; p++)
 		if (pb->online[p]) {
-			part_wp_check(st, NULL, NULL, p, &s.sc[p]);
+			s.sc[p] = *part_wp_score(st, p);
 			s.order[s.nonline++] = p;
 		}
 	s.check_work = (double)pb->K * (double)pb->H * (double)(metered ? metered : R);

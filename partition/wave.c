@@ -82,9 +82,13 @@ void part_shift_load(struct ctx *c, size_t part, size_t comp, double factor, siz
 
 		double flat = factor * c->inv->comps[comp].min[r];
 
-		for (k = 0; k < K; k++)
-			for (h = h0; h < h1; h++)
-				l[k * H + h] += d ? factor * d[k * H + h] : flat;
+		/* Without history and with no guarantee there is nothing to
+		 * add (the base is never -0, which adding 0 would change). */
+		if (!d && flat == 0)
+			continue;
+		for (h = h0; h < h1; h++)
+			for (k = 0; k < K; k++)
+				l[h * K + k] += d ? factor * d[k * H + h] : flat;
 		for (h = h0; h < h1; h++)
 			sb[h] += factor * sp[h];
 	}
@@ -117,7 +121,7 @@ static void part_risk(struct ctx *c, size_t part, size_t comp, double extra, siz
 					(with ? extra * c->d.sp[(comp * R + (size_t)r) * H + h] : 0);
 
 			for (k = 0; k < K; k++) {
-				c->scratch[k] = l[k * H + h] + (d ? extra * d[k * H + h] : flat);
+				c->scratch[k] = l[h * K + k] + (d ? extra * d[k * H + h] : flat);
 				over += c->scratch[k] > cap;
 			}
 			*fits &= part_total_at_confidence(c->scratch, K, allowed, spread, c->s->dependence) <= cap;
@@ -168,25 +172,27 @@ static double water_level(const double *room, size_t n, double avail)
 	return lo;
 }
 
-/* Shares part's capacity of r among its slots when the forecast does not
- * fit: guarantees first, then tier by tier, the tier where capacity runs
- * out max-min fairly above the guarantees (in whole units). Returns 1 when
- * even the guarantees do not fit. */
-static int share_capacity(struct ctx *c, struct slot *slots, size_t nslots, size_t part, int r, double *granted)
+/* Shares part's capacity of r among its slots (the non indices on[] into
+ * slots, and granted) when the forecast does not fit: guarantees first,
+ * then tier by tier, the tier where capacity runs out max-min fairly
+ * above the guarantees (in whole units). Returns 1 when even the
+ * guarantees do not fit. */
+static int share_capacity(struct ctx *c, struct slot *slots, const size_t *on, size_t non, size_t part, int r,
+			  double *granted)
 {
 	double cap = c->cap[part * R + (size_t)r], unit = part_granularity[r], avail = cap, *room;
-	size_t i, n, *idx;
+	size_t i, n, q, *idx;
 	int tier, rc = 0;
 
-	for (i = 0; i < nslots; i++)
-		if (slots[i].part == part) {
-			granted[i] = c->inv->comps[slots[i].comp].min[r];
-			avail -= granted[i];
-		}
+	for (q = 0; q < non; q++) {
+		i = on[q];
+		granted[i] = c->inv->comps[slots[i].comp].min[r];
+		avail -= granted[i];
+	}
 	if (avail < -1e-9)
 		return 1;
-	room = calloc(nslots + 1, sizeof(double));
-	idx = calloc(nslots + 1, sizeof(size_t));
+	room = calloc(non + 1, sizeof(double));
+	idx = calloc(non + 1, sizeof(size_t));
 	if (!room || !idx) {
 		free(room);
 		free(idx);
@@ -195,13 +201,14 @@ static int share_capacity(struct ctx *c, struct slot *slots, size_t nslots, size
 	for (tier = 0; tier <= INV_MAX_TIER && avail > 1e-12; tier++) {
 		double need = 0, level;
 
-		for (i = 0, n = 0; i < nslots; i++)
-			if (slots[i].part == part && c->inv->comps[slots[i].comp].tier == tier &&
-			    slots[i].alloc[r] > granted[i]) {
+		for (q = 0, n = 0; q < non; q++) {
+			i = on[q];
+			if (c->inv->comps[slots[i].comp].tier == tier && slots[i].alloc[r] > granted[i]) {
 				idx[n] = i;
 				room[n] = slots[i].alloc[r] - granted[i];
 				need += room[n++];
 			}
+		}
 		if (!n)
 			continue;
 		if (need <= avail + 1e-9) {
@@ -240,6 +247,9 @@ struct wave_state {
 	struct undo *undo;              /* owned: load shifts to take back */
 	size_t nundo;
 	double *granted;                /* owned: per slot, scratch of share_capacity */
+	/* owned: the slots on each partition once placed, in slot order:
+	 * on[first[part] .. first[part + 1]) */
+	size_t *on, *first;
 };
 
 static int wave_alloc(struct wave_state *ws)
@@ -256,11 +266,13 @@ static int wave_alloc(struct wave_state *ws)
 	ws->assign = calloc(total + 1, sizeof(size_t));
 	ws->undo = calloc(2 * total + 1, sizeof(*ws->undo));
 	ws->granted = calloc(total + 1, sizeof(double));
+	ws->on = calloc(total + 1, sizeof(size_t));
+	ws->first = calloc(inv->nparts + 2, sizeof(size_t));
 	w->placements = calloc(total + 1, sizeof(*w->placements));
 	w->absorbed = calloc(total + 1, sizeof(*w->absorbed));
 	w->usage = calloc(inv->nparts * R + 1, sizeof(*w->usage));
-	if (!ws->slots || !ws->movers || !ws->mslot || !ws->assign || !ws->undo || !ws->granted || !w->placements ||
-	    !w->absorbed || !w->usage)
+	if (!ws->slots || !ws->movers || !ws->mslot || !ws->assign || !ws->undo || !ws->granted || !ws->on ||
+	    !ws->first || !w->placements || !w->absorbed || !w->usage)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	return 0;
 }
@@ -555,8 +567,8 @@ static int wave_usage_of(struct wave_state *ws, struct plan_usage *u, size_t par
 		size_t over = 0;
 
 		for (k = 0; k < K; k++) {
-			c->scratch[k] = l[k * H + h];
-			over += cap > 0 && l[k * H + h] > cap;
+			c->scratch[k] = l[h * K + k];
+			over += cap > 0 && l[h * K + k] > cap;
 		}
 		u->bound[h - h0] = part_total_at_confidence(c->scratch, K, allowed, c->sbase[(part * R + (size_t)r) * H + h],
 						       c->s->dependence);
@@ -581,8 +593,9 @@ static int wave_shortage(struct wave_state *ws, size_t part, int r, double worst
 	struct ctx *c = ws->c;
 	const struct inventory *inv = c->inv;
 	double cap = c->cap[part * R + (size_t)r];
+	const size_t *on = ws->on + ws->first[part];
+	size_t q, non = ws->first[part + 1] - ws->first[part];
 	char advice[300];
-	size_t j;
 	int rc;
 
 	if (c->s->shortage_refuse) {
@@ -592,30 +605,29 @@ static int wave_shortage(struct wave_state *ws, size_t part, int r, double worst
 		return part_add_shortfall(ws->sink, ws->wi + 1, inv->parts[part].name, NULL, r, worst + cap, cap,
 				     c->grid0 + (int64_t)worst_h * c->s->step, advice);
 	}
-	rc = share_capacity(c, ws->slots, ws->nslots, part, r, ws->granted);
+	rc = share_capacity(c, ws->slots, on, non, part, r, ws->granted);
 	if (rc < 0)
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	if (rc == 1) {
 		double mins = 0;
 
-		for (j = 0; j < ws->nslots; j++)
-			if (ws->slots[j].part == part)
-				mins += inv->comps[ws->slots[j].comp].min[r];
+		for (q = 0; q < non; q++)
+			mins += inv->comps[ws->slots[on[q]].comp].min[r];
 		snprintf(advice, sizeof(advice),
 			 "even the minimum guarantees of what runs on '%s' in this wave exceed its %s capacity: add capacity, take fewer partitions offline per wave, or lower guarantees",
 			 inv->parts[part].name, adp_resource_name(r));
 		return part_add_shortfall(ws->sink, ws->wi + 1, inv->parts[part].name, NULL, r, mins, cap, ws->w->start,
 				     advice);
 	}
-	for (j = 0; j < ws->nslots; j++) {
-		struct slot *x = &ws->slots[j];
+	for (q = 0; q < non; q++) {
+		struct slot *x = &ws->slots[on[q]];
 
-		if (x->part != part || ws->granted[j] >= x->alloc[r] - 1e-12)
+		if (ws->granted[on[q]] >= x->alloc[r] - 1e-12)
 			continue;
 		if ((rc = add_reduction(ws->sink, ws->wi + 1, inv->comps[x->comp].name, x->replica, inv->parts[part].name,
-					r, x->alloc[r], ws->granted[j])))
+					r, x->alloc[r], ws->granted[on[q]])))
 			return rc;
-		x->alloc[r] = ws->granted[j];
+		x->alloc[r] = ws->granted[on[q]];
 	}
 	return 0;
 }
@@ -632,13 +644,11 @@ static void wave_reserve(struct wave_state *ws, size_t part, int r, const struct
 	struct ctx *c = ws->c;
 	const struct inventory *inv = c->inv;
 	double cap = c->cap[part * R + (size_t)r], need = 0, mins = 0, above = 0, share;
-	size_t j, h;
+	size_t q, h;
 
-	for (j = 0; j < ws->nslots; j++) {
-		struct slot *x = &ws->slots[j];
+	for (q = ws->first[part]; q < ws->first[part + 1]; q++) {
+		struct slot *x = &ws->slots[ws->on[q]];
 
-		if (x->part != part)
-			continue;
 		x->reserve[r] = x->alloc[r];
 		mins += inv->comps[x->comp].min[r];
 		above += x->alloc[r] - inv->comps[x->comp].min[r];
@@ -649,13 +659,31 @@ static void wave_reserve(struct wave_state *ws, size_t part, int r, const struct
 		need = fmax(need, u->bound[h]);
 	need = fmin(fmax(need, mins), cap);
 	share = above > 0 ? fmin(1, fmax(0, (need - mins) / above)) : 1;
-	for (j = 0; j < ws->nslots; j++) {
-		struct slot *x = &ws->slots[j];
+	for (q = ws->first[part]; q < ws->first[part + 1]; q++) {
+		struct slot *x = &ws->slots[ws->on[q]];
 		double min = inv->comps[x->comp].min[r], g = part_granularity[r];
 
-		if (x->part == part)
-			x->reserve[r] = fmin(x->alloc[r], fmax(min, floor((min + share * (x->alloc[r] - min)) / g + 1e-9) * g));
+		x->reserve[r] = fmin(x->alloc[r], fmax(min, floor((min + share * (x->alloc[r] - min)) / g + 1e-9) * g));
 	}
+}
+
+/* The slots on each partition (ws->on, ws->first), placed as they now
+ * are: each partition's own loops need not go through every slot. */
+static void wave_index_slots(struct wave_state *ws)
+{
+	size_t nparts = ws->c->inv->nparts, j, part;
+
+	memset(ws->first, 0, (nparts + 2) * sizeof(size_t));
+	for (j = 0; j < ws->nslots; j++)
+		if (ws->slots[j].part < nparts)
+			ws->first[ws->slots[j].part + 2]++;
+	for (part = 0; part < nparts; part++)
+		ws->first[part + 2] += ws->first[part + 1];
+	/* first[part + 1] is now where part's slots start; each one placed
+	 * moves it on, to where the next partition's start. */
+	for (j = 0; j < ws->nslots; j++)
+		if (ws->slots[j].part < nparts)
+			ws->on[ws->first[ws->slots[j].part + 1]++] = j;
 }
 
 /* Predicted utilisation, shortage where the forecast does not fit, and
@@ -663,10 +691,11 @@ static void wave_reserve(struct wave_state *ws, size_t part, int r, const struct
 static int wave_usage(struct wave_state *ws)
 {
 	struct ctx *c = ws->c;
-	size_t part, j, worst_h;
+	size_t part, q, worst_h;
 	double worst;
 	int rc, r;
 
+	wave_index_slots(ws);
 	for (part = 0; part < c->inv->nparts; part++) {
 		if (!c->online[part])
 			continue;
@@ -677,9 +706,8 @@ static int wave_usage(struct wave_state *ws)
 
 			if ((rc = wave_usage_of(ws, u, part, r, &worst, &worst_h)))
 				return rc;
-			for (j = 0; cap > 0 && j < ws->nslots; j++)
-				if (ws->slots[j].part == part)
-					asum += ws->slots[j].alloc[r];
+			for (q = ws->first[part]; cap > 0 && q < ws->first[part + 1]; q++)
+				asum += ws->slots[ws->on[q]].alloc[r];
 			/* Short where the bound is over and the limits do not
 			 * cap the total within capacity. */
 			if (cap > 0 && worst > 1e-9 && asum > cap + 1e-9 && (rc = wave_shortage(ws, part, r, worst, worst_h)))
@@ -792,6 +820,8 @@ static void wave_release(struct wave_state *ws)
 	free(ws->assign);
 	free(ws->undo);
 	free(ws->granted);
+	free(ws->on);
+	free(ws->first);
 }
 
 int part_plan_wave(struct ctx *c, struct plan *sink, struct plan_wave *w, size_t wi)

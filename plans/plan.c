@@ -665,8 +665,27 @@ static int reduced(const struct plan *p, size_t w, const char *part, int r)
 	return 0;
 }
 
+/* Whether sum, the reservations of r on partition i in wave w (0-based),
+ * is above its capacity: then recorded in out. */
+static int reserve_above(const struct plan *p, size_t w, size_t i, int r, double sum, struct plan_proof *out)
+{
+	double cap = p->partitions[i].capacity[r];
+
+	/* Units are whole multiples: a tolerance far below one. */
+	if (!(sum > cap * (1 + 1e-9) + 1e-9))
+		return 0;
+	out->reserve_wave = w + 1;
+	out->reserve_partition = p->partitions[i].name;
+	out->reserve_resource = r;
+	out->reserve_sum = sum;
+	out->reserve_capacity = cap;
+	return 1;
+}
+
 /* The first partition and resource of wave w whose reservations sum above
- * its capacity, into out; 0 when they all fit. */
+ * its capacity, into out; 0 when they all fit. A pass over the wave's
+ * placements per partition and resource: only where no memory is left
+ * for the index reserve_over_indexed uses. */
 static int reserve_over(const struct plan *p, size_t w, struct plan_proof *out)
 {
 	const struct plan_wave *wv = &p->waves[w];
@@ -675,24 +694,89 @@ static int reserve_over(const struct plan *p, size_t w, struct plan_proof *out)
 
 	for (i = 0; i < p->npartitions; i++)
 		for (r = 0; r < ADP_RES_COUNT; r++) {
-			double cap = p->partitions[i].capacity[r], sum = 0;
+			double sum = 0;
 
-			if (cap <= 0)
+			if (p->partitions[i].capacity[r] <= 0)
 				continue; /* unmetered */
 			for (j = 0; j < wv->nplacements; j++)
 				if (!strcmp(wv->placements[j].partition, p->partitions[i].name))
 					sum += wv->placements[j].reserve[r];
-			/* Units are whole multiples: a tolerance far below one. */
-			if (sum > cap * (1 + 1e-9) + 1e-9) {
-				out->reserve_wave = w + 1;
-				out->reserve_partition = p->partitions[i].name;
-				out->reserve_resource = r;
-				out->reserve_sum = sum;
-				out->reserve_capacity = cap;
+			if (reserve_above(p, w, i, r, sum, out))
 				return 1;
-			}
 		}
 	return 0;
+}
+
+/* The partitions by name, for a placement's partition found by bsearch. */
+struct part_name {
+	const char *name;
+	size_t group; /* the first in name order of those with this name */
+};
+
+static int cmp_part_name(const void *a, const void *b)
+{
+	return strcmp(((const struct part_name *)a)->name, ((const struct part_name *)b)->name);
+}
+
+/* reserve_over with each wave's sums made in one pass over its
+ * placements (in their order, as reserve_over adds them): byname holds
+ * the partitions sorted by name, group[i] partition i's entry in it
+ * (partitions of one name share the sums), sums R per entry. */
+static int reserve_over_indexed(const struct plan *p, size_t w, const struct part_name *byname,
+				const size_t *group, double *sums, struct plan_proof *out)
+{
+	const struct plan_wave *wv = &p->waves[w];
+	size_t i, j;
+	int r;
+
+	memset(sums, 0, p->npartitions * ADP_RES_COUNT * sizeof(double));
+	for (j = 0; j < wv->nplacements; j++) {
+		struct part_name key = { wv->placements[j].partition, 0 };
+		const struct part_name *at = bsearch(&key, byname, p->npartitions, sizeof(*byname), cmp_part_name);
+
+		if (at)
+			for (r = 0; r < ADP_RES_COUNT; r++)
+				sums[at->group * ADP_RES_COUNT + (size_t)r] += wv->placements[j].reserve[r];
+	}
+	for (i = 0; i < p->npartitions; i++)
+		for (r = 0; r < ADP_RES_COUNT; r++)
+			if (p->partitions[i].capacity[r] > 0 &&
+			    reserve_above(p, w, i, r, sums[group[i] * ADP_RES_COUNT + (size_t)r], out))
+				return 1;
+	return 0;
+}
+
+/* Whether some wave's reservations sum above a partition's capacity:
+ * the first such into out. */
+static int reserves_over(const struct plan *p, struct plan_proof *out)
+{
+	size_t n = p->npartitions, i, w, *group = calloc(n + 1, sizeof(size_t));
+	struct part_name *byname = calloc(n + 1, sizeof(*byname));
+	double *sums = calloc(n * ADP_RES_COUNT + 1, sizeof(double));
+	int over = 0;
+
+	if (!group || !byname || !sums) {
+		for (w = 0; w < p->nwaves && !over; w++)
+			over = reserve_over(p, w, out);
+		goto done;
+	}
+	for (i = 0; i < n; i++)
+		byname[i].name = p->partitions[i].name;
+	qsort(byname, n, sizeof(*byname), cmp_part_name);
+	/* Every name's entries point at the first of them, whichever
+	 * bsearch finds; a partition at that of its name. */
+	for (i = 0; i < n; i++)
+		byname[i].group = i && !strcmp(byname[i].name, byname[i - 1].name) ? byname[i - 1].group : i;
+	for (i = 0; i < n; i++)
+		group[i] = ((const struct part_name *)bsearch(&(struct part_name){ p->partitions[i].name, 0 }, byname, n,
+							     sizeof(*byname), cmp_part_name))->group;
+	for (w = 0; w < p->nwaves && !over; w++)
+		over = reserve_over_indexed(p, w, byname, group, sums, out);
+done:
+	free(group);
+	free(byname);
+	free(sums);
+	return over;
 }
 
 void plan_proof(const struct plan *p, struct plan_proof *out)
@@ -703,9 +787,8 @@ void plan_proof(const struct plan *p, struct plan_proof *out)
 	memset(out, 0, sizeof(*out));
 	out->holds = 1;
 	out->reserve_fits = 1;
-	for (w = 0; w < p->nwaves && out->reserve_fits; w++)
-		if (reserve_over(p, w, out))
-			out->reserve_fits = out->holds = 0;
+	if (reserves_over(p, out))
+		out->reserve_fits = out->holds = 0;
 	for (r = 0; r < ADP_RES_COUNT; r++)
 		out->eps[r] = 1 - p->confidence[r];
 	for (w = 0; w < p->nwaves; w++)

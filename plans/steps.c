@@ -69,10 +69,10 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-static int push(struct list *l, size_t wave, const char *action, const char *partition,
-		const char *component, size_t replica, const char *target, int64_t timeout)
+/* Appends a step of action a (a row of plan_actions). */
+static int push_def(struct list *l, size_t wave, const struct plan_action_def *a, const char *partition,
+		    const char *component, size_t replica, const char *target, int64_t timeout)
 {
-	const struct plan_action_def *a = plan_action_find(action);
 	struct plan_step *s;
 
 	if (l->n == l->alloc) {
@@ -89,7 +89,7 @@ static int push(struct list *l, size_t wave, const char *action, const char *par
 	s->wave = wave;
 	s->replica = replica;
 	s->timeout = timeout ? timeout : a->default_timeout;
-	s->action = strdup(action);
+	s->action = strdup(a->name);
 	s->act = (int)(a - plan_actions);
 	s->partition = dup_or_null(partition);
 	s->component = dup_or_null(component);
@@ -99,6 +99,12 @@ static int push(struct list *l, size_t wave, const char *action, const char *par
 	    (target && !s->target))
 		return adp_error_set(ADP_ENOMEM, "out of memory");
 	return 0;
+}
+
+static int push(struct list *l, size_t wave, const char *action, const char *partition,
+		const char *component, size_t replica, const char *target, int64_t timeout)
+{
+	return push_def(l, wave, plan_action_find(action), partition, component, replica, target, timeout);
 }
 
 /* A step of a moved replica: on its home (x->from) or where it runs
@@ -115,14 +121,17 @@ static int push_moved(struct list *fwd, size_t w, const struct plan_wave *wave, 
 	size_t k, j;
 	int rc = 0;
 
-	for (k = 0; k < n && !rc; k++)
+	for (k = 0; k < n && !rc; k++) {
+		const struct plan_action_def *a = plan_action_find(t[k].action);
+
 		for (j = 0; j < wave->nplacements && !rc; j++) {
 			const struct plan_placement *x = &wave->placements[j];
 
 			if (x->from)
-				rc = push(fwd, w + 1, t[k].action, t[k].on_home ? x->from : x->partition, x->component,
-					  x->replica, t[k].to_target ? x->partition : NULL, 0);
+				rc = push_def(fwd, w + 1, a, t[k].on_home ? x->from : x->partition, x->component,
+					      x->replica, t[k].to_target ? x->partition : NULL, 0);
 		}
+	}
 	return rc;
 }
 
@@ -197,6 +206,7 @@ int plan_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 	};
 	static const char *const away[] = { "drain_absorbed", "stop_absorbed" };
 	static const char *const back_in[] = { "start_absorbed", "health_check_absorbed", "undrain_absorbed" };
+	const struct plan_action_def *inverse[PLAN_ACTION_COUNT];
 	struct list fwd = { 0 }, back = { 0 };
 	size_t w, j, i;
 	int rc = 0;
@@ -236,14 +246,14 @@ int plan_steps_build(struct plan *p, int64_t (*update_timeout)(const char *parti
 				rc = push(&fwd, w + 1, "restore_size", wave->placements[j].partition,
 					  wave->placements[j].component, wave->placements[j].replica, NULL, 0);
 	}
-	/* The rollback list undoes every step that has an inverse, last first. */
-	for (i = fwd.n; i-- > 0 && !rc;) {
-		const struct plan_action_def *a = plan_action_find(fwd.v[i].action);
-
-		if (a->inverse)
-			rc = push(&back, fwd.v[i].wave, a->inverse, fwd.v[i].partition, fwd.v[i].component,
-				  fwd.v[i].replica, fwd.v[i].target, 0);
-	}
+	/* The rollback list undoes every step that has an inverse, last
+	 * first; each action's inverse looked up once. */
+	for (i = 0; i < PLAN_ACTION_COUNT; i++)
+		inverse[i] = plan_actions[i].inverse ? plan_action_find(plan_actions[i].inverse) : NULL;
+	for (i = fwd.n; i-- > 0 && !rc;)
+		if (inverse[fwd.v[i].act])
+			rc = push_def(&back, fwd.v[i].wave, inverse[fwd.v[i].act], fwd.v[i].partition, fwd.v[i].component,
+				      fwd.v[i].replica, fwd.v[i].target, 0);
 	if (rc) {
 		plan_steps_free(fwd.v, fwd.n);
 		plan_steps_free(back.v, back.n);

@@ -576,6 +576,78 @@ Test(plan, proof_against_epsilon_and_reductions)
 	cr_assert_not(pf.holds, "cpu 6 %% > 5 %%");
 }
 
+/* The reservations summed per partition and resource in every wave: the
+ * first wave, partition (inventory order) and resource whose sum is
+ * above the capacity, partitions out of name order, a placement on a
+ * partition the plan does not list ignored, an unmetered resource never
+ * over; two partitions of one name (a hand-edited plan) share the sum. */
+Test(plan, reservations_against_capacity)
+{
+	struct plan_partition parts[3] = { { 0 } };
+	struct plan_placement pl[5] = { { 0 } };
+	struct plan_wave w[2] = { { 0 } };
+	struct plan p = { 0 };
+	struct plan_proof pf;
+
+	parts[0].name = "node-c";
+	parts[1].name = "node-a";
+	parts[2].name = "node-b";
+	parts[0].capacity[ADP_RES_CPU] = parts[1].capacity[ADP_RES_CPU] = parts[2].capacity[ADP_RES_CPU] = 4;
+	parts[0].capacity[ADP_RES_MEMORY] = parts[1].capacity[ADP_RES_MEMORY] = parts[2].capacity[ADP_RES_MEMORY] = 8;
+	pl[0].partition = "node-a";
+	pl[0].reserve[ADP_RES_CPU] = 2.5;
+	pl[0].reserve[ADP_RES_IO] = 100; /* unmetered */
+	pl[1].partition = "node-b";
+	pl[1].reserve[ADP_RES_CPU] = 3;
+	pl[2].partition = "node-a";
+	pl[2].reserve[ADP_RES_CPU] = 1.5;
+	pl[2].reserve[ADP_RES_MEMORY] = 6;
+	pl[3].partition = "node-x"; /* not in the plan's partitions */
+	pl[3].reserve[ADP_RES_CPU] = 50;
+	pl[4].partition = "node-c";
+	pl[4].reserve[ADP_RES_MEMORY] = 7;
+	w[0].placements = pl;
+	w[0].nplacements = 4;
+	w[1].placements = pl;
+	w[1].nplacements = 5;
+	p.partitions = parts;
+	p.npartitions = 3;
+	p.waves = w;
+	p.nwaves = 1;
+	plan_proof(&p, &pf);
+	cr_assert(pf.reserve_fits, "node-a cpu 4 of 4, node-b 3 of 4, memory 6 of 8");
+	cr_assert(pf.holds);
+	pl[2].reserve[ADP_RES_MEMORY] = 9;
+	pl[4].reserve[ADP_RES_MEMORY] = 9;
+	p.nwaves = 2;
+	plan_proof(&p, &pf);
+	cr_assert_not(pf.reserve_fits);
+	cr_assert_not(pf.holds);
+	cr_assert_eq(pf.reserve_wave, 1);
+	cr_assert_str_eq(pf.reserve_partition, "node-a");
+	cr_assert_eq(pf.reserve_resource, ADP_RES_MEMORY);
+	cr_assert_float_eq(pf.reserve_sum, 9, 1e-12);
+	cr_assert_float_eq(pf.reserve_capacity, 8, 1e-12);
+	/* In the second wave node-c, first in the plan's order, is over. */
+	pl[2].reserve[ADP_RES_MEMORY] = 6;
+	plan_proof(&p, &pf);
+	cr_assert_eq(pf.reserve_wave, 2);
+	cr_assert_str_eq(pf.reserve_partition, "node-c");
+	cr_assert_eq(pf.reserve_resource, ADP_RES_MEMORY);
+	cr_assert_float_eq(pf.reserve_sum, 9, 1e-12);
+	/* node-b and its placement renamed node-a: both partitions hold
+	 * 2.5 + 3 + 1.5 cores. */
+	pl[4].reserve[ADP_RES_MEMORY] = 7;
+	parts[2].name = "node-a";
+	pl[1].partition = "node-a";
+	plan_proof(&p, &pf);
+	cr_assert_not(pf.reserve_fits);
+	cr_assert_eq(pf.reserve_wave, 1);
+	cr_assert_str_eq(pf.reserve_partition, "node-a");
+	cr_assert_eq(pf.reserve_resource, ADP_RES_CPU);
+	cr_assert_float_eq(pf.reserve_sum, 7, 1e-12);
+}
+
 /* plan_text writes plan_dumps(plan_to_json) byte for byte, one wave at a
  * time: on a plan with waves, the same plan with remedies, risks and a
  * wave with exact-mode figures, and one without waves. */

@@ -1023,6 +1023,85 @@ Test(planner, scenarios_mapped_onto_the_band_by_rank)
 	}
 }
 
+/* Every scenario's mapped value is the one its rank in a full sort
+ * gives (ties in scenario order), whatever K's parity, with ties,
+ * zeros and negative values, at a step other than the first: ranks
+ * below the median are only selected, not sorted. */
+Test(planner, scenarios_mapped_as_by_a_full_sort)
+{
+	enum { KMAX = 64, H = 3 };
+	static const double levels[] = { 0.5, 0.9, 0.95, 0.99 };
+	double q[H * 4], out[KMAX];
+	float scen[KMAX * H];
+	uint64_t keys[2 * KMAX];
+	size_t K, k, j, n, h = 1, order[KMAX];
+	unsigned x = 12345;
+
+	for (j = 0; j < H * 4; j++)
+		q[j] = 1.0 + 0.5 * (double)(j % 4);
+	for (K = 1; K <= KMAX; K++) {
+		struct forecast_series fs = { .q = q, .nlevels = 4, .horizon = H };
+
+		for (k = 0; k < K * H; k++) {
+			x = x * 1103515245u + 12345u;
+			scen[k] = (x >> 16) % 5 == 0 ? 0.0f : (float)((int)((x >> 16) % 11) - 2) * 0.25f;
+		}
+		part_map_ranks(out, keys, scen, K, H, h, &fs, levels, 1.0);
+		/* The reference: insertion by value, 0 for anything not above it. */
+		for (n = 0; n < K; n++) {
+			float v = fmaxf(scen[n * H + h], 0);
+
+			for (j = n; j > 0 && fmaxf(scen[order[j - 1] * H + h], 0) > v; j--)
+				order[j] = order[j - 1];
+			order[j] = n;
+		}
+		for (j = 0; j < K; j++) {
+			double u = ((double)j + 0.5) / (double)K, smed = fmaxf(scen[order[(K - 1) / 2] * H + h], 0);
+			double want = u >= 0.5 ? forecast_quantile(&fs, levels, h, u)
+					       : 1.0 + ((double)fmaxf(scen[order[j] * H + h], 0) - smed);
+
+			cr_assert_eq(out[order[j]], want, "K %zu rank %zu: %g, not %g", K, j, out[order[j]], want);
+		}
+	}
+}
+
+/* The order statistics against a sort: every rank of every size up to
+ * 80, on values drawn from few (ties, runs of one value: an idle
+ * resource's zeros) and from many; the total at the confidence is the
+ * larger of its order statistic and the median plus the floor, on the
+ * same scrambled values. */
+Test(planner, order_statistics_as_by_a_sort)
+{
+	enum { NMAX = 80 };
+	double v[NMAX], w[NMAX], sorted[NMAX];
+	size_t n, a, i, j, spread;
+	unsigned x = 777;
+
+	for (spread = 1; spread <= 1000; spread *= 10)
+		for (n = 1; n <= NMAX; n++)
+			for (a = 0; a <= n; a++) {
+				for (i = 0; i < n; i++) {
+					x = x * 1103515245u + 12345u;
+					v[i] = (double)((x >> 16) % (spread + 1));
+					sorted[i] = v[i];
+				}
+				for (i = 1; i < n; i++)
+					for (j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+						double t = sorted[j];
+						sorted[j] = sorted[j - 1];
+						sorted[j - 1] = t;
+					}
+				memcpy(w, v, sizeof(w));
+				cr_assert_eq(part_select_desc(w, n, a), sorted[a < n ? n - 1 - a : 0], "n %zu above %zu", n, a);
+				memcpy(w, v, sizeof(w));
+				cr_assert_eq(part_total_at_confidence(w, n, a, 3.0, 0.5),
+					     fmax(sorted[a < n ? n - 1 - a : 0], sorted[n - 1 - (n - 1) / 2] + 1.5),
+					     "n %zu allowed %zu", n, a);
+				memcpy(w, v, sizeof(w));
+				cr_assert_eq(part_total_at_confidence(w, n, a, 3.0, 0), sorted[a < n ? n - 1 - a : 0]);
+			}
+}
+
 Test(planner, cap_follows_a_median_above_the_maximum)
 {
 	struct forecast_series fs = { .hist_max = 4 };

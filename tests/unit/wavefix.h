@@ -93,7 +93,7 @@ static inline float *dem(struct inst *t, size_t i, size_t k, size_t h)
 
 static inline double *base(struct inst *t, size_t p, size_t k, size_t h)
 {
-	return &t->base[((p * R + ADP_RES_CPU) * t->pb.K + k) * t->pb.H + h];
+	return &t->base[((p * R + ADP_RES_CPU) * t->pb.H + h) * t->pb.K + k];
 }
 
 static inline void flat(struct inst *t, size_t i, double v)
