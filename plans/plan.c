@@ -1114,16 +1114,16 @@ static int text_add(struct dump_buf *b, const char *s, size_t n)
 	return dump_add(s, n, b) ? adp_error_set(ADP_ENOMEM, "out of memory serialising the plan") : 0;
 }
 
-/* Wave i's text as plan_dumps writes it inside the document (its lines
- * indented by 4 more), appended to b; its compact, sorted text (the
- * seal's) hashed into c. */
-static int wave_text(struct dump_buf *b, struct adp_sha256 *c, const struct plan *p, size_t i)
+/* Wave i's two texts: its compact, sorted one (the seal's) into *sorted
+ * and the one plan_dumps writes into *doc (both NULL on an error). */
+static int wave_texts(const struct plan *p, size_t i, char **sorted, char **doc)
 {
 	struct adp_jb jb = { 0 };
+	struct dump_buf sb = { 0 };
 	json_t *o = json_object();
-	char *t, *s;
 	int rc;
 
+	*sorted = *doc = NULL;
 	if (!o)
 		return adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
 	json_wave(&jb, o, &p->waves[i], i);
@@ -1131,15 +1131,28 @@ static int wave_text(struct dump_buf *b, struct adp_sha256 *c, const struct plan
 		json_decref(o);
 		return rc;
 	}
-	if (json_dump_callback(o, seal_add, c, JSON_COMPACT | JSON_SORT_KEYS)) {
+	if (json_dump_callback(o, dump_add, &sb, JSON_COMPACT | JSON_SORT_KEYS) || !sb.s) {
 		json_decref(o);
+		free(sb.s);
 		return adp_error_set(ADP_ENOMEM, "out of memory sealing the plan");
 	}
-	if (!(t = dumps_owned(&o, 1)))
+	if (!(*doc = dumps_owned(&o, 1))) {
+		free(sb.s);
 		return adp_error_set(ADP_ENOMEM, "out of memory serialising the plan");
-	rc = 0;
+	}
+	*sorted = sb.s;
+	return 0;
+}
+
+/* Wave text t appended to b as it sits inside the document (its lines
+ * indented by 4 more). */
+static int wave_place(struct dump_buf *b, const char *t)
+{
+	const char *s;
+	int rc = 0;
+
 	for (s = t; *s && !rc;) {
-		char *nl = strchr(s, '\n');
+		const char *nl = strchr(s, '\n');
 		size_t n = nl ? (size_t)(nl - s) : strlen(s);
 
 		rc = text_add(b, s, n);
@@ -1148,8 +1161,24 @@ static int wave_text(struct dump_buf *b, struct adp_sha256 *c, const struct plan
 			rc = text_add(b, "\n    ", 5);
 		s += n + (nl ? 1 : 0);
 	}
-	free(t);
 	return rc;
+}
+
+/* The waves' texts are made a few at a time on every core (formatting a
+ * wave's reals is most of writing a plan, and waves are independent),
+ * then hashed and placed in order; only a few waves' texts are held at
+ * once beside the document's. */
+struct wave_batch {
+	const struct plan *p;
+	size_t first;
+	char *sorted[ADP_MAX_THREADS], *doc[ADP_MAX_THREADS];
+};
+
+static int wave_batch_one(void *ctx, size_t k)
+{
+	struct wave_batch *wb = ctx;
+
+	return wave_texts(wb->p, wb->first + k, &wb->sorted[k], &wb->doc[k]);
 }
 
 int plan_text(const struct plan *p, char **text_out)
@@ -1160,7 +1189,7 @@ int plan_text(const struct plan *p, char **text_out)
 	json_t *root = plan_body(&jb, p, 0);
 	char seal[65], *text = NULL, *hole, *out = NULL;
 	static const char sorted_hole[] = "\"waves\":" WAVES_HOLE_JSON, doc_hole[] = "\n  \"waves\": " WAVES_HOLE_JSON;
-	size_t i;
+	size_t i, nt;
 	int rc;
 
 	if (!root)
@@ -1177,13 +1206,26 @@ int plan_text(const struct plan *p, char **text_out)
 	adp_sha256_update(&c, "\"waves\":[", 9);
 	if (p->nwaves && (rc = text_add(&w, "[\n    ", 6)))
 		goto done;
-	for (i = 0; i < p->nwaves; i++) {
-		if (i) {
-			adp_sha256_update(&c, ",", 1);
-			if ((rc = text_add(&w, ",\n    ", 6)))
-				goto done;
+	nt = adp_threads(0, p->nwaves, 1);
+	for (i = 0; i < p->nwaves; i += nt) {
+		struct wave_batch wb = { .p = p, .first = i };
+		size_t k, nb = p->nwaves - i < nt ? p->nwaves - i : nt;
+
+		rc = adp_parallel(nb, nt, wave_batch_one, NULL, &wb);
+		for (k = 0; !rc && k < nb; k++) {
+			if (i + k) {
+				adp_sha256_update(&c, ",", 1);
+				if ((rc = text_add(&w, ",\n    ", 6)))
+					break;
+			}
+			adp_sha256_update(&c, wb.sorted[k], strlen(wb.sorted[k]));
+			rc = wave_place(&w, wb.doc[k]);
 		}
-		if ((rc = wave_text(&w, &c, p, i)))
+		for (k = 0; k < nb; k++) {
+			free(wb.sorted[k]);
+			free(wb.doc[k]);
+		}
+		if (rc)
 			goto done;
 	}
 	if ((rc = text_add(&w, p->nwaves ? "\n  ]" : "[]", p->nwaves ? 4 : 2)))
