@@ -1,5 +1,6 @@
 #include "plans/plan.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -944,18 +945,23 @@ static size_t short_real(const char *tok, size_t len, char *out)
 	b[len] = '\0';
 	v = strtod(b, NULL);
 	/* Forecast values are kept to 7 digits and exact ones need 15 to 17:
-	 * start there and step down while fewer still read back, instead of
-	 * trying every count from 1 (a million reals at scale). More digits
-	 * than the least count only bring the text closer to v, so they read
-	 * back too, and stepping down finds that least count; whatever is
-	 * written has been read back. */
+	 * the first of 7, 15, 16 and 17 digits that reads back, whatever is
+	 * written having been read back. At 15 digits or fewer no shorter
+	 * text reads back but the same one without its trailing zeros (two
+	 * texts of at most 15 digits that differ are further apart than a
+	 * double's spacing, and %g drops trailing zeros), so the one printed
+	 * is already the shortest: stepping down a digit at a time, each a
+	 * print and a read, was most of writing a plan. Not so for a
+	 * subnormal, whose spacing is coarser, nor for a whole number, whose
+	 * shorter text may take %g's exponent form ("4e+01"): those step
+	 * down. */
 	if (reads_back(out, 7, v))
 		p = 7;
 	else if (reads_back(out, 15, v))
 		p = 15;
 	else
 		p = reads_back(out, 16, v) ? 16 : 17;
-	if (p == 7 || p == 15)
+	if ((p == 7 || p == 15) && (fabs(v) < DBL_MIN || v == floor(v)))
 		while (p > (p == 15 ? 8 : 1) && reads_back(out, p - 1, v))
 			p--;
 	real_text(out, p, v);
