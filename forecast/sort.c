@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "forecast/sort.h"
+#include "util/mathutil.h"
 
 #define SORT_RUN 16
 /* One merge sort per element type, so that the elements are values the
@@ -163,38 +164,6 @@ double forecast_quantile_of_sorted(const double *v, size_t n, double level)
 	return v[lo] + frac * (v[lo + 1] - v[lo]);
 }
 
-/* Moves the k-th smallest of v[0..n-1] to v[k], smaller or equal values
- * before it and greater or equal after (Hoare partitions around a median
- * of three). */
-static void select_kth(double *v, size_t n, size_t k)
-{
-	size_t lo = 0, hi = n - 1;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2, i = lo, j = hi;
-		double a = v[lo], b = v[mid], c = v[hi], piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b)), t;
-
-		while (i <= j) {
-			while (v[i] < piv)
-				i++;
-			while (piv < v[j])
-				j--;
-			if (i <= j) {
-				t = v[i], v[i] = v[j], v[j] = t;
-				i++;
-				if (j-- == 0)
-					break;
-			}
-		}
-		if (k <= j && j != (size_t)-1)
-			hi = j;
-		else if (k >= i)
-			lo = i;
-		else
-			return;
-	}
-}
-
 double forecast_quantile_select(double *v, size_t n, double level)
 {
 	double pos, frac, next;
@@ -205,10 +174,10 @@ double forecast_quantile_select(double *v, size_t n, double level)
 	pos = level * (double)(n - 1);
 	lo = (size_t)floor(pos);
 	if (lo >= n - 1) {
-		select_kth(v, n, n - 1);
+		adp_select_kth(v, n, n - 1);
 		return v[n - 1];
 	}
-	select_kth(v, n, lo);
+	adp_select_kth(v, n, lo);
 	/* The next order statistic: the least of the values after v[lo]. */
 	for (next = v[lo + 1], i = lo + 2; i < n; i++)
 		if (v[i] < next)

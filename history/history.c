@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/mathutil.h"
 #include "util/timeutil.h"
 
 #define MAX_FIELDS 256
@@ -625,40 +626,6 @@ static int cmp_raw(const void *a, const void *b)
 	return x->t < y->t ? -1 : x->t > y->t;
 }
 
-/* The k-th smallest of v[0..n-1] (k < n), v reordered: the value a sort
- * would put at v[k], without sorting (Hoare partitions around a median
- * of three). */
-static int64_t select_i64(int64_t *v, size_t n, size_t k)
-{
-	size_t lo = 0, hi = n - 1;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2, i = lo, j = hi;
-		int64_t a = v[lo], b = v[mid], c = v[hi], t;
-		int64_t piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-
-		while (i <= j) {
-			while (v[i] < piv)
-				i++;
-			while (piv < v[j])
-				j--;
-			if (i <= j) {
-				t = v[i], v[i] = v[j], v[j] = t;
-				i++;
-				if (j-- == 0)
-					break;
-			}
-		}
-		if (k <= j && j != (size_t)-1)
-			hi = j;
-		else if (k >= i)
-			lo = i;
-		else
-			break;
-	}
-	return v[k];
-}
-
 static int64_t floor_div(int64_t a, int64_t b)
 {
 	return a / b - (a % b != 0 && (a < 0) != (b < 0));
@@ -670,7 +637,7 @@ static int finish(struct history *h, struct pending *p, const char *source,
 {
 	struct series s = { 0 }, *grown;
 	size_t i, j, k;
-	int64_t *diffs = NULL;
+	double *diffs = NULL;
 	double *sum = NULL;
 	size_t *cnt = NULL;
 	int rc = 0;
@@ -718,9 +685,11 @@ static int finish(struct history *h, struct pending *p, const char *source,
 		goto done;
 	}
 	if (p->n > 1 && (diffs = malloc((p->n - 1) * sizeof(*diffs)))) {
+		/* The median gap (times are far below 2^53 seconds: exact as doubles). */
 		for (i = 1; i < p->n; i++)
-			diffs[i - 1] = p->pts[i].t - p->pts[i - 1].t;
-		s.native_step = select_i64(diffs, p->n - 1, (p->n - 1) / 2);
+			diffs[i - 1] = (double)(p->pts[i].t - p->pts[i - 1].t);
+		adp_select_kth(diffs, p->n - 1, (p->n - 1) / 2);
+		s.native_step = (int64_t)diffs[(p->n - 1) / 2];
 	}
 	s.v = malloc(s.n * sizeof(*s.v));
 	sum = calloc(s.n, sizeof(*sum));

@@ -2,11 +2,17 @@
 #ifndef ADP_MATHUTIL_H
 #define ADP_MATHUTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* The standard normal quantile, p in (0, 1) (Acklam's rational
  * approximation, relative error under 1.2e-9). */
 double adp_norm_inv(double p);
+
+/* Moves the k-th smallest of v[0..n-1] (k < n, no NAN) to v[k], smaller
+ * or equal values before it and greater or equal after: the value a sort
+ * would put there, without sorting. */
+void adp_select_kth(double *v, size_t n, size_t k);
 
 /* The next value of a splitmix64 generator whose state is *s: small,
  * fast and the same everywhere, for seeded draws that must repeat. */
