@@ -12,32 +12,56 @@
 #include "util/mathutil.h"
 #include "util/parallel.h"
 
+/* The quickselect step both selections below share, for values of type
+ * T: a median of three as the pivot, v[lo..hi] partitioned around it
+ * without a branch on the values (a mispredicted branch per value was a
+ * large part of the planner's time), the pivot left at v[s]. */
+#define QS_PARTITION(T, v, lo, hi, s, pivot)                                                    \
+	do {                                                                                    \
+		size_t mid_ = (lo) + ((hi) - (lo)) / 2, at_, i_;                                \
+		T a_ = (v)[lo], b_ = (v)[mid_], c_ = (v)[hi];                                   \
+                                                                                                \
+		at_ = a_ < b_ ? (b_ < c_ ? mid_ : a_ < c_ ? (hi) : (lo)) : (a_ < c_ ? (lo) : b_ < c_ ? (hi) : mid_); \
+		(pivot) = (v)[at_];                                                             \
+		(v)[at_] = (v)[hi];                                                             \
+		(v)[hi] = (pivot);                                                              \
+		for ((s) = (lo), i_ = (lo); i_ < (hi); i_++) {                                  \
+			T x_ = (v)[i_];                                                         \
+                                                                                                \
+			(v)[i_] = (v)[s];                                                       \
+			(v)[s] = x_;                                                            \
+			(s) += x_ < (pivot);                                                    \
+		}                                                                               \
+		(v)[hi] = (v)[s];                                                               \
+		(v)[s] = (pivot);                                                               \
+	} while (0)
+
+/* v[lo..hi] sorted by insertion, once few are left. */
+#define QS_INSERTION(T, v, lo, hi)                                                              \
+	do {                                                                                    \
+		size_t i_, j_;                                                                  \
+                                                                                                \
+		for (i_ = (lo) + 1; i_ <= (hi); i_++) {                                         \
+			T x_ = (v)[i_];                                                         \
+                                                                                                \
+			for (j_ = i_; j_ > (lo) && (v)[j_ - 1] > x_; j_--)                      \
+				(v)[j_] = (v)[j_ - 1];                                          \
+			(v)[j_] = x_;                                                           \
+		}                                                                               \
+	} while (0)
+
 /* The value of ascending rank want among v[lo..hi], with the smaller
- * before it and the larger after (v is scrambled): quickselect around a
- * median of three, its partition free of branches on the values (a
- * mispredicted branch per value was a large part of the planner's
- * time), and insertion sort once few are left. */
+ * before it and the larger after (v is scrambled): quickselect
+ * (QS_PARTITION), and insertion sort once few are left. */
 static double select_rank(double *v, size_t lo, size_t hi, size_t want)
 {
 	size_t i, j;
 
 	while (hi - lo > 8) {
-		size_t mid = lo + (hi - lo) / 2, s = lo, at;
-		double a = v[lo], b = v[mid], c = v[hi], pivot;
+		size_t s;
+		double pivot;
 
-		at = a < b ? (b < c ? mid : a < c ? hi : lo) : (a < c ? lo : b < c ? hi : mid);
-		pivot = v[at];
-		v[at] = v[hi];
-		v[hi] = pivot;
-		for (i = lo; i < hi; i++) {
-			double x = v[i];
-
-			v[i] = v[s];
-			v[s] = x;
-			s += x < pivot;
-		}
-		v[hi] = v[s];
-		v[s] = pivot;
+		QS_PARTITION(double, v, lo, hi, s, pivot);
 		if (want == s)
 			return pivot;
 		if (want < s) {
@@ -62,13 +86,7 @@ static double select_rank(double *v, size_t lo, size_t hi, size_t want)
 			return pivot;
 		lo = j;
 	}
-	for (i = lo + 1; i <= hi; i++) {
-		double x = v[i];
-
-		for (j = i; j > lo && v[j - 1] > x; j--)
-			v[j] = v[j - 1];
-		v[j] = x;
-	}
+	QS_INSERTION(double, v, lo, hi);
 	return v[want];
 }
 
@@ -253,25 +271,13 @@ static void sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
  * select_rank's, with no equal values to set apart. */
 static void select_key(uint64_t *v, size_t n, size_t m)
 {
-	size_t lo = 0, hi = n - 1, i, j;
+	size_t lo = 0, hi = n - 1;
 
 	while (hi - lo > 8) {
-		size_t mid = lo + (hi - lo) / 2, s = lo, at;
-		uint64_t a = v[lo], b = v[mid], c = v[hi], pivot;
+		size_t s;
+		uint64_t pivot;
 
-		at = a < b ? (b < c ? mid : a < c ? hi : lo) : (a < c ? lo : b < c ? hi : mid);
-		pivot = v[at];
-		v[at] = v[hi];
-		v[hi] = pivot;
-		for (i = lo; i < hi; i++) {
-			uint64_t x = v[i];
-
-			v[i] = v[s];
-			v[s] = x;
-			s += x < pivot;
-		}
-		v[hi] = v[s];
-		v[s] = pivot;
+		QS_PARTITION(uint64_t, v, lo, hi, s, pivot);
 		if (m == s)
 			return;
 		if (m < s)
@@ -279,13 +285,7 @@ static void select_key(uint64_t *v, size_t n, size_t m)
 		else
 			lo = s + 1;
 	}
-	for (i = lo + 1; i <= hi; i++) {
-		uint64_t x = v[i];
-
-		for (j = i; j > lo && v[j - 1] > x; j--)
-			v[j] = v[j - 1];
-		v[j] = x;
-	}
+	QS_INSERTION(uint64_t, v, lo, hi);
 }
 
 /* The scenarios are raw past error paths, while the quantiles are
